@@ -1,0 +1,1 @@
+"""Sub-commands of the `codemill` CLI, one module per job."""

@@ -1,0 +1,279 @@
+//! Languages the scanner knows and the table of each family: keywords, operators, comments, quotes.
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// A language family: one scanner table each. Unknown file types get `Generic`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    Python,
+    JavaScript,
+    Java,
+    Go,
+    Rust,
+    C,
+    Generic,
+}
+
+/// How a quote character opens a string in a language.
+#[derive(Debug, Clone, Copy)]
+pub struct Quote {
+    pub open: &'static str,
+    pub close: &'static str,
+    /// Backslash escapes the next character.
+    pub escapes: bool,
+    /// The string may span lines; otherwise an unescaped newline ends it.
+    pub multiline: bool,
+}
+
+const fn q(open: &'static str, escapes: bool, multiline: bool) -> Quote {
+    Quote { open, close: open, escapes, multiline }
+}
+
+pub struct Table {
+    pub keywords: &'static [&'static str],
+    /// Multi-character operators; matched longest first.
+    pub operators: &'static [&'static str],
+    pub line_comments: &'static [&'static str],
+    pub block_comment: Option<(&'static str, &'static str)>,
+    /// Block comments nest (Rust).
+    pub nested_comments: bool,
+    /// Quotes, longest opener first (so `"""` wins over `"`).
+    pub quotes: &'static [Quote],
+    /// `$` may appear in identifiers (JavaScript, Java).
+    pub dollar_ident: bool,
+}
+
+impl Lang {
+    pub const NAMES: &'static [&'static str] = &[
+        "python",
+        "javascript",
+        "typescript",
+        "java",
+        "go",
+        "rust",
+        "c",
+        "cpp",
+        "generic",
+    ];
+
+    /// A language from a user-given name; unknown names are an error, not a silent fallback.
+    pub fn from_name(name: &str) -> Result<Lang> {
+        let lower = name.trim().to_ascii_lowercase();
+        Ok(match lower.as_str() {
+            "python" | "py" | "python3" => Lang::Python,
+            "javascript" | "js" | "typescript" | "ts" | "jsx" | "tsx" => Lang::JavaScript,
+            "java" => Lang::Java,
+            "go" | "golang" => Lang::Go,
+            "rust" | "rs" => Lang::Rust,
+            "c" | "cpp" | "c++" | "cxx" | "cc" | "h" | "hpp" => Lang::C,
+            "generic" | "text" | "" => Lang::Generic,
+            _ => return Err(Error::UnknownLanguage(name.to_string())),
+        })
+    }
+
+    /// The language of a file from its extension; anything unknown is `Generic`.
+    pub fn from_path(path: &Path) -> Lang {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        Lang::from_extension(&ext)
+    }
+
+    pub fn from_extension(ext: &str) -> Lang {
+        match ext.trim_start_matches('.') {
+            "py" | "pyi" | "pyw" | "pyx" => Lang::Python,
+            "js" | "mjs" | "cjs" | "jsx" | "ts" | "tsx" | "mts" | "cts" => Lang::JavaScript,
+            "java" => Lang::Java,
+            "go" => Lang::Go,
+            "rs" => Lang::Rust,
+            "c" | "h" | "cc" | "cpp" | "cxx" | "c++" | "hpp" | "hh" | "hxx" | "inl" | "ipp" => {
+                Lang::C
+            }
+            _ => Lang::Generic,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Python => "python",
+            Lang::JavaScript => "javascript",
+            Lang::Java => "java",
+            Lang::Go => "go",
+            Lang::Rust => "rust",
+            Lang::C => "c",
+            Lang::Generic => "generic",
+        }
+    }
+
+    pub fn table(self) -> &'static Table {
+        match self {
+            Lang::Python => &PYTHON,
+            Lang::JavaScript => &JAVASCRIPT,
+            Lang::Java => &JAVA,
+            Lang::Go => &GO,
+            Lang::Rust => &RUST,
+            Lang::C => &C,
+            Lang::Generic => &GENERIC,
+        }
+    }
+}
+
+static PYTHON: Table = Table {
+    keywords: &[
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+        "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+        "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
+        "try", "while", "with", "yield", "match", "case",
+    ],
+    operators: &[
+        "**=", "//=", ">>=", "<<=", "...", "**", "//", ">>", "<<", "<=", ">=", "==", "!=", "->",
+        "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "@=", ":=",
+    ],
+    line_comments: &["#"],
+    block_comment: None,
+    nested_comments: false,
+    quotes: &[
+        q("\"\"\"", true, true),
+        q("'''", true, true),
+        q("\"", true, false),
+        q("'", true, false),
+    ],
+    dollar_ident: false,
+};
+
+static JAVASCRIPT: Table = Table {
+    keywords: &[
+        "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete",
+        "do", "else", "export", "extends", "finally", "for", "function", "if", "import", "in",
+        "instanceof", "new", "return", "super", "switch", "this", "throw", "try", "typeof", "var",
+        "void", "while", "with", "yield", "let", "static", "async", "await", "of", "null", "true",
+        "false", "undefined", "interface", "type", "enum", "implements", "readonly", "private",
+        "public", "protected", "declare", "namespace", "abstract", "as", "keyof",
+    ],
+    operators: &[
+        ">>>=", "===", "!==", "**=", "<<=", ">>=", ">>>", "&&=", "||=", "??=", "...", "=>", "==",
+        "!=", "<=", ">=", "&&", "||", "??", "?.", "++", "--", "+=", "-=", "*=", "/=", "%=", "&=",
+        "|=", "^=", "**", "<<", ">>",
+    ],
+    line_comments: &["//"],
+    block_comment: Some(("/*", "*/")),
+    nested_comments: false,
+    quotes: &[q("\"", true, false), q("'", true, false), q("`", true, true)],
+    dollar_ident: true,
+};
+
+static JAVA: Table = Table {
+    keywords: &[
+        "abstract", "assert", "boolean", "break", "byte", "case", "catch", "char", "class",
+        "const", "continue", "default", "do", "double", "else", "enum", "extends", "final",
+        "finally", "float", "for", "goto", "if", "implements", "import", "instanceof", "int",
+        "interface", "long", "native", "new", "package", "private", "protected", "public",
+        "return", "short", "static", "strictfp", "super", "switch", "synchronized", "this",
+        "throw", "throws", "transient", "try", "void", "volatile", "while", "var", "record",
+        "yield", "null", "true", "false",
+    ],
+    operators: &[
+        ">>>=", "<<=", ">>=", ">>>", "...", "->", "::", "==", "!=", "<=", ">=", "&&", "||", "++",
+        "--", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<", ">>",
+    ],
+    line_comments: &["//"],
+    block_comment: Some(("/*", "*/")),
+    nested_comments: false,
+    quotes: &[q("\"\"\"", true, true), q("\"", true, false), q("'", true, false)],
+    dollar_ident: true,
+};
+
+static GO: Table = Table {
+    keywords: &[
+        "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough",
+        "for", "func", "go", "goto", "if", "import", "interface", "map", "package", "range",
+        "return", "select", "struct", "switch", "type", "var", "nil", "true", "false",
+    ],
+    operators: &[
+        "<<=", ">>=", "&^=", "...", ":=", "==", "!=", "<=", ">=", "&&", "||", "<-", "++", "--",
+        "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<", ">>", "&^",
+    ],
+    line_comments: &["//"],
+    block_comment: Some(("/*", "*/")),
+    nested_comments: false,
+    quotes: &[q("\"", true, false), q("'", true, false), q("`", false, true)],
+    dollar_ident: false,
+};
+
+static RUST: Table = Table {
+    keywords: &[
+        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+        "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait",
+        "true", "type", "unsafe", "use", "where", "while",
+    ],
+    operators: &[
+        "<<=", ">>=", "..=", "...", "::", "->", "=>", "==", "!=", "<=", ">=", "&&", "||", "+=",
+        "-=", "*=", "/=", "%=", "^=", "&=", "|=", "<<", ">>", "..",
+    ],
+    line_comments: &["//"],
+    block_comment: Some(("/*", "*/")),
+    nested_comments: true,
+    // Rust's `'` is handled by the scanner (char literal or lifetime).
+    quotes: &[q("\"", true, true)],
+    dollar_ident: false,
+};
+
+static C: Table = Table {
+    keywords: &[
+        "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+        "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
+        "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
+        "typedef", "union", "unsigned", "void", "volatile", "while", "bool", "true", "false",
+        "class", "namespace", "template", "typename", "public", "private", "protected",
+        "virtual", "override", "new", "delete", "this", "nullptr", "using", "try", "catch",
+        "throw", "const_cast", "static_cast", "dynamic_cast", "reinterpret_cast", "constexpr",
+        "noexcept", "operator", "friend", "explicit", "mutable",
+    ],
+    operators: &[
+        "<<=", ">>=", "<=>", "->*", "...", "->", "::", "==", "!=", "<=", ">=", "&&", "||", "++",
+        "--", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<", ">>", ".*", "##",
+    ],
+    line_comments: &["//"],
+    block_comment: Some(("/*", "*/")),
+    nested_comments: false,
+    quotes: &[q("\"", true, false), q("'", true, false)],
+    dollar_ident: false,
+};
+
+static GENERIC: Table = Table {
+    keywords: &[],
+    operators: &[
+        "===", "!==", "<<=", ">>=", "...", "**", "//", "->", "=>", "::", ":=", "==", "!=", "<=",
+        ">=", "&&", "||", "++", "--", "+=", "-=", "*=", "/=", "<<", ">>",
+    ],
+    line_comments: &["#", "//"],
+    block_comment: Some(("/*", "*/")),
+    nested_comments: false,
+    quotes: &[q("\"", true, false), q("'", true, false)],
+    dollar_ident: true,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_extensions() {
+        assert_eq!(Lang::from_name("Python").unwrap(), Lang::Python);
+        assert_eq!(Lang::from_name("c++").unwrap(), Lang::C);
+        assert!(matches!(Lang::from_name("cobol"), Err(Error::UnknownLanguage(_))));
+        assert_eq!(Lang::from_path(Path::new("a/b.tsx")), Lang::JavaScript);
+        assert_eq!(Lang::from_path(Path::new("Makefile")), Lang::Generic);
+        for lang in [Lang::Python, Lang::JavaScript, Lang::Java, Lang::Go, Lang::Rust, Lang::C] {
+            let t = lang.table();
+            // Longest-first order is what the scanner relies on.
+            for w in t.operators.windows(2) {
+                assert!(w[0].len() >= w[1].len(), "{lang:?}: {w:?}");
+            }
+            assert_eq!(Lang::from_name(lang.name()).unwrap(), lang);
+        }
+    }
+}

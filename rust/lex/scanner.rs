@@ -1,0 +1,540 @@
+//! The scanner: a small state machine (code, string, comment) that yields one piece per step.
+use super::lang::Quote;
+use super::{Kind, Lang, Piece, Table};
+use rustc_hash::FxHashSet;
+use std::sync::OnceLock;
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Code,
+    Str {
+        close: &'static str,
+        /// Rust raw strings close with `"` followed by this many `#`.
+        hashes: usize,
+        escapes: bool,
+        multiline: bool,
+    },
+    LineComment,
+    BlockComment {
+        depth: u32,
+    },
+}
+
+pub struct Scanner<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    lang: Lang,
+    table: &'static Table,
+    keywords: &'static FxHashSet<&'static str>,
+    mode: Mode,
+    at_line_start: bool,
+}
+
+fn keyword_set(lang: Lang) -> &'static FxHashSet<&'static str> {
+    static SETS: OnceLock<Vec<FxHashSet<&'static str>>> = OnceLock::new();
+    let sets = SETS.get_or_init(|| {
+        ALL_LANGS
+            .iter()
+            .map(|l| l.table().keywords.iter().copied().collect())
+            .collect()
+    });
+    &sets[ALL_LANGS.iter().position(|l| *l == lang).unwrap_or(0)]
+}
+
+const ALL_LANGS: [Lang; 7] = [
+    Lang::Python,
+    Lang::JavaScript,
+    Lang::Java,
+    Lang::Go,
+    Lang::Rust,
+    Lang::C,
+    Lang::Generic,
+];
+
+#[inline]
+fn is_ascii_ident_continue(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+#[inline]
+fn is_hspace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | 0x0b | 0x0c)
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(src: &'a str, lang: Lang) -> Self {
+        Scanner {
+            src,
+            bytes: src.as_bytes(),
+            pos: 0,
+            lang,
+            table: lang.table(),
+            keywords: keyword_set(lang),
+            mode: Mode::Code,
+            at_line_start: true,
+        }
+    }
+
+    #[inline]
+    fn starts_with(&self, at: usize, s: &str) -> bool {
+        self.bytes[at..].starts_with(s.as_bytes())
+    }
+
+    /// The char at byte offset `at` (always on a char boundary here).
+    #[inline]
+    fn char_at(&self, at: usize) -> char {
+        self.src[at..].chars().next().unwrap_or('\0')
+    }
+
+    fn char_len_at(&self, at: usize) -> usize {
+        let b = self.bytes[at];
+        if b < 0x80 {
+            1
+        } else {
+            self.char_at(at).len_utf8()
+        }
+    }
+
+    /// End of an identifier starting at `at` (which holds an identifier-start char).
+    fn ident_end(&self, mut at: usize) -> usize {
+        let dollar = self.table.dollar_ident;
+        while at < self.bytes.len() {
+            let b = self.bytes[at];
+            if b < 0x80 {
+                if is_ascii_ident_continue(b) || (dollar && b == b'$') {
+                    at += 1;
+                } else {
+                    break;
+                }
+            } else {
+                let c = self.char_at(at);
+                if unicode_ident::is_xid_continue(c) {
+                    at += c.len_utf8();
+                } else {
+                    break;
+                }
+            }
+        }
+        at
+    }
+
+    fn number_end(&self, mut at: usize) -> usize {
+        let n = self.bytes.len();
+        while at < n {
+            let b = self.bytes[at];
+            if is_ascii_ident_continue(b) {
+                at += 1;
+                // Exponent sign: 1e-3, 0x1p+4.
+                if matches!(b, b'e' | b'E' | b'p' | b'P')
+                    && at + 1 < n
+                    && matches!(self.bytes[at], b'+' | b'-')
+                    && self.bytes[at + 1].is_ascii_digit()
+                    && !self.bytes[at - 2].is_ascii_alphabetic()
+                {
+                    at += 1;
+                }
+            } else if b == b'.' && at + 1 < n && self.bytes[at + 1].is_ascii_digit() {
+                at += 1;
+            } else {
+                break;
+            }
+        }
+        at
+    }
+
+    fn piece(&mut self, end: usize, kind: Kind) -> Piece {
+        let p = Piece { start: self.pos, end, kind };
+        self.pos = end;
+        p
+    }
+
+    fn newline(&mut self) -> Piece {
+        let end = if self.bytes[self.pos] == b'\r' && self.bytes.get(self.pos + 1) == Some(&b'\n') {
+            self.pos + 2
+        } else {
+            self.pos + 1
+        };
+        self.at_line_start = true;
+        self.piece(end, Kind::Newline)
+    }
+
+    fn space_run_end(&self, mut at: usize) -> usize {
+        while at < self.bytes.len() && is_hspace(self.bytes[at]) {
+            at += 1;
+        }
+        at
+    }
+
+    fn code(&mut self) -> Piece {
+        let b = self.bytes[self.pos];
+        if b == b'\n' || b == b'\r' {
+            return self.newline();
+        }
+        if is_hspace(b) {
+            let end = self.space_run_end(self.pos);
+            let kind = if self.at_line_start { Kind::Indent } else { Kind::Space };
+            return self.piece(end, kind);
+        }
+        self.at_line_start = false;
+        let t = self.table;
+        // Comments before operators: `//` and `/*` must not lex as `/`.
+        for marker in t.line_comments {
+            if self.starts_with(self.pos, marker) {
+                self.mode = Mode::LineComment;
+                return self.piece(self.pos + marker.len(), Kind::CommentDelim);
+            }
+        }
+        if let Some((open, _)) = t.block_comment {
+            if self.starts_with(self.pos, open) {
+                self.mode = Mode::BlockComment { depth: 1 };
+                return self.piece(self.pos + open.len(), Kind::CommentDelim);
+            }
+        }
+        if b == b'\'' && self.lang == Lang::Rust {
+            return self.rust_quote();
+        }
+        for quote in t.quotes {
+            if self.starts_with(self.pos, quote.open) {
+                return self.open_string(quote, self.pos + quote.open.len(), 0);
+            }
+        }
+        if b.is_ascii_digit() {
+            let end = self.number_end(self.pos);
+            return self.piece(end, Kind::Number);
+        }
+        if b.is_ascii_alphabetic() || b == b'_' || (b == b'$' && t.dollar_ident) {
+            return self.identifier();
+        }
+        if b >= 0x80 {
+            let c = self.char_at(self.pos);
+            if unicode_ident::is_xid_start(c) {
+                return self.identifier();
+            }
+            return self.piece(self.pos + c.len_utf8(), Kind::Other);
+        }
+        for op in t.operators {
+            if op.as_bytes()[0] == b && self.starts_with(self.pos, op) {
+                return self.piece(self.pos + op.len(), Kind::Operator);
+            }
+        }
+        let kind = match b {
+            b'(' | b')' | b'[' | b']' | b'{' | b'}' | b',' | b';' => Kind::Delimiter,
+            _ if b.is_ascii_punctuation() => Kind::Operator,
+            _ => Kind::Other,
+        };
+        self.piece(self.pos + 1, kind)
+    }
+
+    fn identifier(&mut self) -> Piece {
+        let start = self.pos;
+        let end = self.ident_end(start + self.char_len_at(start));
+        let word = &self.src[start..end];
+        if self.lang == Lang::Rust && matches!(word, "r" | "br" | "cr") {
+            // Raw string: r"..." or r#"..."# (any number of #).
+            let mut at = end;
+            while at < self.bytes.len() && self.bytes[at] == b'#' {
+                at += 1;
+            }
+            if at < self.bytes.len() && self.bytes[at] == b'"' {
+                let raw = Quote { open: "\"", close: "\"", escapes: false, multiline: true };
+                return self.open_string(&raw, at + 1, at - end);
+            }
+        }
+        let kind = if self.keywords.contains(word) { Kind::Keyword } else { Kind::Identifier };
+        self.piece(end, kind)
+    }
+
+    fn open_string(&mut self, quote: &Quote, end: usize, hashes: usize) -> Piece {
+        self.mode = Mode::Str {
+            close: quote.close,
+            hashes,
+            escapes: quote.escapes,
+            multiline: quote.multiline,
+        };
+        self.piece(end, Kind::StringDelim)
+    }
+
+    /// Rust `'`: a char literal (`'a'`, `'\n'`, `'\u{1F600}'`) or a lifetime / label (`'a`).
+    fn rust_quote(&mut self) -> Piece {
+        let start = self.pos;
+        let n = self.bytes.len();
+        let mut at = start + 1;
+        if at < n && self.bytes[at] == b'\\' {
+            // Escaped char literal: look for the closing quote within a short window.
+            let limit = (at + 12).min(n);
+            at += 1;
+            while at < limit && self.bytes[at] != b'\'' && self.bytes[at] != b'\n' {
+                at += 1;
+            }
+            if at < limit && self.bytes[at] == b'\'' {
+                return self.piece(at + 1, Kind::StringText);
+            }
+        } else if at < n {
+            let c_end = at + self.char_len_at(at);
+            if c_end < n && self.bytes[c_end] == b'\'' && self.bytes[at] != b'\n' {
+                return self.piece(c_end + 1, Kind::StringText);
+            }
+        }
+        self.piece(start + 1, Kind::Operator)
+    }
+
+    fn string(&mut self, close: &'static str, hashes: usize, escapes: bool, multiline: bool) -> Piece {
+        let at = self.pos;
+        if self.starts_with(at, close) {
+            let after = at + close.len();
+            let ok = hashes == 0
+                || (after + hashes <= self.bytes.len()
+                    && self.bytes[after..after + hashes].iter().all(|&b| b == b'#'));
+            if ok {
+                self.mode = Mode::Code;
+                return self.piece(after + hashes, Kind::StringDelim);
+            }
+        }
+        let b = self.bytes[at];
+        if b == b'\n' || b == b'\r' {
+            if !multiline {
+                // Unterminated single-line string: the newline ends it.
+                self.mode = Mode::Code;
+            }
+            return self.newline();
+        }
+        if escapes && b == b'\\' {
+            let end = if at + 1 < self.bytes.len() { at + 1 + self.char_len_at(at + 1) } else { at + 1 };
+            return self.piece(end, Kind::StringText);
+        }
+        let stop = close.as_bytes()[0];
+        self.prose(Kind::StringText, stop)
+    }
+
+    fn block_comment(&mut self, depth: u32) -> Piece {
+        let (open, close) = self.table.block_comment.unwrap_or(("/*", "*/"));
+        let at = self.pos;
+        if self.starts_with(at, close) {
+            self.mode = if depth <= 1 { Mode::Code } else { Mode::BlockComment { depth: depth - 1 } };
+            return self.piece(at + close.len(), Kind::CommentDelim);
+        }
+        if self.table.nested_comments && self.starts_with(at, open) {
+            self.mode = Mode::BlockComment { depth: depth + 1 };
+            return self.piece(at + open.len(), Kind::CommentDelim);
+        }
+        let b = self.bytes[at];
+        if b == b'\n' || b == b'\r' {
+            return self.newline();
+        }
+        self.prose(Kind::CommentText, close.as_bytes()[0])
+    }
+
+    /// One prose piece inside a string or comment: a word with at most one leading space, a
+    /// run of spaces, or a run of one punctuation character (never the closing delimiter's).
+    fn prose(&mut self, kind: Kind, stop: u8) -> Piece {
+        let at = self.pos;
+        let b = self.bytes[at];
+        if is_hspace(b) {
+            let end = self.space_run_end(at);
+            if end < self.bytes.len() && self.is_word_char_at(end) {
+                if end - at == 1 {
+                    let word_end = self.word_end(end);
+                    return self.piece(word_end, kind);
+                }
+                // Leave the last space to lead the word, as prose tokenizers do.
+                return self.piece(end - 1, Kind::Space);
+            }
+            return self.piece(end, Kind::Space);
+        }
+        if self.is_word_char_at(at) {
+            let end = self.word_end(at);
+            return self.piece(end, kind);
+        }
+        if b < 0x80 {
+            let mut end = at + 1;
+            if b != stop && b != b'\\' {
+                while end < self.bytes.len() && self.bytes[end] == b {
+                    end += 1;
+                }
+            }
+            return self.piece(end, kind);
+        }
+        let len = self.char_len_at(at);
+        self.piece(at + len, kind)
+    }
+
+    #[inline]
+    fn is_word_char_at(&self, at: usize) -> bool {
+        let b = self.bytes[at];
+        if b < 0x80 {
+            is_ascii_ident_continue(b)
+        } else {
+            self.char_at(at).is_alphanumeric()
+        }
+    }
+
+    fn word_end(&self, mut at: usize) -> usize {
+        while at < self.bytes.len() && self.is_word_char_at(at) {
+            at += self.char_len_at(at);
+        }
+        at
+    }
+}
+
+impl Iterator for Scanner<'_> {
+    type Item = Piece;
+
+    #[inline]
+    fn next(&mut self) -> Option<Piece> {
+        if self.pos >= self.bytes.len() {
+            return None;
+        }
+        Some(match self.mode {
+            Mode::Code => self.code(),
+            Mode::Str { close, hashes, escapes, multiline } => {
+                self.string(close, hashes, escapes, multiline)
+            }
+            Mode::LineComment => {
+                let b = self.bytes[self.pos];
+                if b == b'\n' || b == b'\r' {
+                    self.mode = Mode::Code;
+                    self.newline()
+                } else {
+                    self.prose(Kind::CommentText, b'\n')
+                }
+            }
+            Mode::BlockComment { depth } => self.block_comment(depth),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pretokenize;
+    use super::*;
+
+    fn lex(src: &str, lang: Lang) -> Vec<(&str, Kind)> {
+        pretokenize(src, lang).iter().map(|p| (p.text(src), p.kind)).collect()
+    }
+
+    fn texts(src: &str, lang: Lang) -> Vec<&str> {
+        lex(src, lang).into_iter().map(|(t, _)| t).collect()
+    }
+
+    fn assert_partition(src: &str, lang: Lang) {
+        let mut at = 0;
+        for p in Scanner::new(src, lang) {
+            assert_eq!(p.start, at, "gap or overlap in {src:?}");
+            assert!(p.end > p.start);
+            assert!(src.is_char_boundary(p.end));
+            at = p.end;
+        }
+        assert_eq!(at, src.len());
+    }
+
+    #[test]
+    fn python_pieces() {
+        let src = "def f(x):\n    return x ** 2  # square it\n";
+        assert_eq!(
+            texts(src, Lang::Python),
+            ["def", " ", "f", "(", "x", ")", ":", "\n", "    ", "return", " ", "x", " ", "**", " ",
+             "2", "  ", "#", " square", " it", "\n"]
+        );
+        let kinds = lex(src, Lang::Python);
+        assert_eq!(kinds[0].1, Kind::Keyword);
+        assert_eq!(kinds[8].1, Kind::Indent);
+        assert_eq!(kinds[12].1, Kind::Space);
+        assert_eq!(kinds[13].1, Kind::Operator);
+        assert_eq!(kinds[17].1, Kind::CommentDelim);
+    }
+
+    #[test]
+    fn strings_split_like_prose() {
+        let src = "s = \"Hello,  big world\\n\"";
+        assert_eq!(
+            texts(src, Lang::Python),
+            ["s", " ", "=", " ", "\"", "Hello", ",", " ", " big", " world", "\\n", "\""]
+        );
+        let doc = "'''Doc line.\n   more'''\nx";
+        let l = lex(doc, Lang::Python);
+        assert_eq!(l.first().unwrap(), &("'''", Kind::StringDelim));
+        assert!(l.contains(&("'''", Kind::StringDelim)));
+        assert_eq!(l.last().unwrap(), &("x", Kind::Identifier));
+    }
+
+    #[test]
+    fn unterminated_strings_and_comments_end_cleanly() {
+        assert_eq!(lex("'abc\nx", Lang::C).last().unwrap(), &("x", Kind::Identifier));
+        for lang in [Lang::Python, Lang::C, Lang::Rust, Lang::JavaScript, Lang::Go, Lang::Java] {
+            for src in ["\"", "'", "/*", "\"\"\"", "r#\"", "`", "\\", "'\\", "/* /* */"] {
+                assert_partition(src, lang);
+            }
+        }
+    }
+
+    #[test]
+    fn operators_longest_first() {
+        assert_eq!(texts("a>>>=b", Lang::JavaScript), ["a", ">>>=", "b"]);
+        assert_eq!(texts("a===b", Lang::JavaScript), ["a", "===", "b"]);
+        assert_eq!(texts("x := <-ch", Lang::Go), ["x", " ", ":=", " ", "<-", "ch"]);
+        assert_eq!(texts("a::b->c", Lang::C), ["a", "::", "b", "->", "c"]);
+        assert_eq!(texts("x //= 2", Lang::Python), ["x", " ", "//=", " ", "2"]);
+    }
+
+    #[test]
+    fn comments_per_language() {
+        let l = lex("x // note\n/* a */y", Lang::Go);
+        assert_eq!(l[2], ("//", Kind::CommentDelim));
+        assert_eq!(l[3], (" note", Kind::CommentText));
+        assert!(l.contains(&("*/", Kind::CommentDelim)));
+        assert_eq!(l.last().unwrap(), &("y", Kind::Identifier));
+        // Rust block comments nest.
+        let r = lex("/* a /* b */ c */z", Lang::Rust);
+        assert_eq!(r.last().unwrap(), &("z", Kind::Identifier));
+        assert_eq!(r.iter().filter(|p| p.1 == Kind::CommentDelim).count(), 4);
+    }
+
+    #[test]
+    fn rust_lifetimes_chars_and_raw_strings() {
+        assert_eq!(
+            texts("fn f<'a>(c: char) { 'x'; '\\n'; }", Lang::Rust)[..6],
+            ["fn", " ", "f", "<", "'", "a"]
+        );
+        let l = lex("'x' '\\n' r#\"a\"b\"# q", Lang::Rust);
+        assert_eq!(l[0], ("'x'", Kind::StringText));
+        assert_eq!(l[2], ("'\\n'", Kind::StringText));
+        assert_eq!(l[4], ("r#\"", Kind::StringDelim));
+        assert!(l.contains(&("\"#", Kind::StringDelim)));
+        assert_eq!(l.last().unwrap(), &("q", Kind::Identifier));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(texts("1.5e-3+0xFF", Lang::C), ["1.5e-3", "+", "0xFF"]);
+        assert_eq!(texts("0..10", Lang::Rust), ["0", "..", "10"]);
+        assert_eq!(texts("1_000u32", Lang::Rust), ["1_000u32"]);
+    }
+
+    #[test]
+    fn unicode_identifiers_and_symbols() {
+        let l = lex("größe = «π»", Lang::Python);
+        assert_eq!(l[0], ("größe", Kind::Identifier));
+        assert_eq!(l[4], ("«", Kind::Other));
+        assert_eq!(l[5], ("π", Kind::Identifier));
+    }
+
+    #[test]
+    fn crlf_and_indentation() {
+        let l = lex("a\r\n\tb\r", Lang::Generic);
+        assert_eq!(l, [("a", Kind::Identifier), ("\r\n", Kind::Newline), ("\t", Kind::Indent),
+                       ("b", Kind::Identifier), ("\r", Kind::Newline)]);
+    }
+
+    #[test]
+    fn pathological_inputs_partition() {
+        let big = "a".repeat(100_000);
+        assert_eq!(pretokenize(&big, Lang::Python).len(), 1);
+        for src in [" ".repeat(10_000), "\n".repeat(10_000), "(".repeat(10_000),
+                    "\"".repeat(10_001), "/*".repeat(5_000), "'".repeat(9_999)] {
+            for lang in [Lang::Python, Lang::Rust, Lang::C, Lang::Generic] {
+                assert_partition(&src, lang);
+            }
+        }
+    }
+}
