@@ -144,7 +144,11 @@ impl<'a> Scanner<'a> {
     }
 
     fn piece(&mut self, end: usize, kind: Kind) -> Piece {
-        let p = Piece { start: self.pos, end, kind };
+        let p = Piece {
+            start: self.pos,
+            end,
+            kind,
+        };
         self.pos = end;
         p
     }
@@ -173,7 +177,11 @@ impl<'a> Scanner<'a> {
         }
         if is_hspace(b) {
             let end = self.space_run_end(self.pos);
-            let kind = if self.at_line_start { Kind::Indent } else { Kind::Space };
+            let kind = if self.at_line_start {
+                Kind::Indent
+            } else {
+                Kind::Space
+            };
             return self.piece(end, kind);
         }
         self.at_line_start = false;
@@ -237,11 +245,20 @@ impl<'a> Scanner<'a> {
                 at += 1;
             }
             if at < self.bytes.len() && self.bytes[at] == b'"' {
-                let raw = Quote { open: "\"", close: "\"", escapes: false, multiline: true };
+                let raw = Quote {
+                    open: "\"",
+                    close: "\"",
+                    escapes: false,
+                    multiline: true,
+                };
                 return self.open_string(&raw, at + 1, at - end);
             }
         }
-        let kind = if self.keywords.contains(word) { Kind::Keyword } else { Kind::Identifier };
+        let kind = if self.keywords.contains(word) {
+            Kind::Keyword
+        } else {
+            Kind::Identifier
+        };
         self.piece(end, kind)
     }
 
@@ -279,7 +296,13 @@ impl<'a> Scanner<'a> {
         self.piece(start + 1, Kind::Operator)
     }
 
-    fn string(&mut self, close: &'static str, hashes: usize, escapes: bool, multiline: bool) -> Piece {
+    fn string(
+        &mut self,
+        close: &'static str,
+        hashes: usize,
+        escapes: bool,
+        multiline: bool,
+    ) -> Piece {
         let at = self.pos;
         if self.starts_with(at, close) {
             let after = at + close.len();
@@ -300,7 +323,11 @@ impl<'a> Scanner<'a> {
             return self.newline();
         }
         if escapes && b == b'\\' {
-            let end = if at + 1 < self.bytes.len() { at + 1 + self.char_len_at(at + 1) } else { at + 1 };
+            let end = if at + 1 < self.bytes.len() {
+                at + 1 + self.char_len_at(at + 1)
+            } else {
+                at + 1
+            };
             return self.piece(end, Kind::StringText);
         }
         let stop = close.as_bytes()[0];
@@ -311,7 +338,11 @@ impl<'a> Scanner<'a> {
         let (open, close) = self.table.block_comment.unwrap_or(("/*", "*/"));
         let at = self.pos;
         if self.starts_with(at, close) {
-            self.mode = if depth <= 1 { Mode::Code } else { Mode::BlockComment { depth: depth - 1 } };
+            self.mode = if depth <= 1 {
+                Mode::Code
+            } else {
+                Mode::BlockComment { depth: depth - 1 }
+            };
             return self.piece(at + close.len(), Kind::CommentDelim);
         }
         if self.table.nested_comments && self.starts_with(at, open) {
@@ -387,9 +418,12 @@ impl Iterator for Scanner<'_> {
         }
         Some(match self.mode {
             Mode::Code => self.code(),
-            Mode::Str { close, hashes, escapes, multiline } => {
-                self.string(close, hashes, escapes, multiline)
-            }
+            Mode::Str {
+                close,
+                hashes,
+                escapes,
+                multiline,
+            } => self.string(close, hashes, escapes, multiline),
             Mode::LineComment => {
                 let b = self.bytes[self.pos];
                 if b == b'\n' || b == b'\r' {
@@ -410,7 +444,10 @@ mod tests {
     use super::*;
 
     fn lex(src: &str, lang: Lang) -> Vec<(&str, Kind)> {
-        pretokenize(src, lang).iter().map(|p| (p.text(src), p.kind)).collect()
+        pretokenize(src, lang)
+            .iter()
+            .map(|p| (p.text(src), p.kind))
+            .collect()
     }
 
     fn texts(src: &str, lang: Lang) -> Vec<&str> {
@@ -433,8 +470,10 @@ mod tests {
         let src = "def f(x):\n    return x ** 2  # square it\n";
         assert_eq!(
             texts(src, Lang::Python),
-            ["def", " ", "f", "(", "x", ")", ":", "\n", "    ", "return", " ", "x", " ", "**", " ",
-             "2", "  ", "#", " square", " it", "\n"]
+            [
+                "def", " ", "f", "(", "x", ")", ":", "\n", "    ", "return", " ", "x", " ", "**",
+                " ", "2", "  ", "#", " square", " it", "\n"
+            ]
         );
         let kinds = lex(src, Lang::Python);
         assert_eq!(kinds[0].1, Kind::Keyword);
@@ -460,9 +499,21 @@ mod tests {
 
     #[test]
     fn unterminated_strings_and_comments_end_cleanly() {
-        assert_eq!(lex("'abc\nx", Lang::C).last().unwrap(), &("x", Kind::Identifier));
-        for lang in [Lang::Python, Lang::C, Lang::Rust, Lang::JavaScript, Lang::Go, Lang::Java] {
-            for src in ["\"", "'", "/*", "\"\"\"", "r#\"", "`", "\\", "'\\", "/* /* */"] {
+        assert_eq!(
+            lex("'abc\nx", Lang::C).last().unwrap(),
+            &("x", Kind::Identifier)
+        );
+        for lang in [
+            Lang::Python,
+            Lang::C,
+            Lang::Rust,
+            Lang::JavaScript,
+            Lang::Go,
+            Lang::Java,
+        ] {
+            for src in [
+                "\"", "'", "/*", "\"\"\"", "r#\"", "`", "\\", "'\\", "/* /* */",
+            ] {
                 assert_partition(src, lang);
             }
         }
@@ -472,7 +523,10 @@ mod tests {
     fn operators_longest_first() {
         assert_eq!(texts("a>>>=b", Lang::JavaScript), ["a", ">>>=", "b"]);
         assert_eq!(texts("a===b", Lang::JavaScript), ["a", "===", "b"]);
-        assert_eq!(texts("x := <-ch", Lang::Go), ["x", " ", ":=", " ", "<-", "ch"]);
+        assert_eq!(
+            texts("x := <-ch", Lang::Go),
+            ["x", " ", ":=", " ", "<-", "ch"]
+        );
         assert_eq!(texts("a::b->c", Lang::C), ["a", "::", "b", "->", "c"]);
         assert_eq!(texts("x //= 2", Lang::Python), ["x", " ", "//=", " ", "2"]);
     }
@@ -522,16 +576,30 @@ mod tests {
     #[test]
     fn crlf_and_indentation() {
         let l = lex("a\r\n\tb\r", Lang::Generic);
-        assert_eq!(l, [("a", Kind::Identifier), ("\r\n", Kind::Newline), ("\t", Kind::Indent),
-                       ("b", Kind::Identifier), ("\r", Kind::Newline)]);
+        assert_eq!(
+            l,
+            [
+                ("a", Kind::Identifier),
+                ("\r\n", Kind::Newline),
+                ("\t", Kind::Indent),
+                ("b", Kind::Identifier),
+                ("\r", Kind::Newline)
+            ]
+        );
     }
 
     #[test]
     fn pathological_inputs_partition() {
         let big = "a".repeat(100_000);
         assert_eq!(pretokenize(&big, Lang::Python).len(), 1);
-        for src in [" ".repeat(10_000), "\n".repeat(10_000), "(".repeat(10_000),
-                    "\"".repeat(10_001), "/*".repeat(5_000), "'".repeat(9_999)] {
+        for src in [
+            " ".repeat(10_000),
+            "\n".repeat(10_000),
+            "(".repeat(10_000),
+            "\"".repeat(10_001),
+            "/*".repeat(5_000),
+            "'".repeat(9_999),
+        ] {
             for lang in [Lang::Python, Lang::Rust, Lang::C, Lang::Generic] {
                 assert_partition(&src, lang);
             }
