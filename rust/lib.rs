@@ -1,5 +1,11 @@
 //! codemill's native core: pure Rust, testable with `cargo test` alone.
+pub mod bpe;
+pub mod bpe_train;
+pub mod chunk;
 pub mod error;
 pub mod lex;
+pub mod parallel;
+pub mod tokenizer;
+pub mod vocab;
 #[cfg(feature = "python")]
 mod py;

@@ -1,0 +1,188 @@
+//! Byte-level BPE encoding: apply learned merges to a chunk's symbols, lowest rank first.
+//!
+//! Short chunks (the common case) use a scan over a small array; long ones a binary heap
+//! over a linked list, O(n log n). Chunks are capped (see `chunk.rs`), so total cost is
+//! linear in the input. Both paths pick the lowest rank, leftmost on ties, so they agree.
+use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+const NO_MERGE: u32 = u32::MAX;
+const SCAN_LIMIT: usize = 48;
+
+pub struct Bpe {
+    /// (left << 32 | right) -> rank. Merge `rank` creates id `first_id + rank`.
+    ranks: FxHashMap<u64, u32>,
+    first_id: u32,
+    merges: Vec<(u32, u32)>,
+}
+
+#[inline]
+fn key(a: u32, b: u32) -> u64 {
+    (u64::from(a) << 32) | u64::from(b)
+}
+
+impl Bpe {
+    pub fn new(merges: Vec<(u32, u32)>, first_id: u32) -> Self {
+        let mut ranks = FxHashMap::default();
+        ranks.reserve(merges.len());
+        for (r, &(a, b)) in merges.iter().enumerate() {
+            // A duplicate pair can never win over its first occurrence; keep the first.
+            ranks.entry(key(a, b)).or_insert(r as u32);
+        }
+        Bpe { ranks, first_id, merges }
+    }
+
+    pub fn merges(&self) -> &[(u32, u32)] {
+        &self.merges
+    }
+
+    pub fn first_id(&self) -> u32 {
+        self.first_id
+    }
+
+    #[inline]
+    fn rank(&self, a: u32, b: u32) -> u32 {
+        self.ranks.get(&key(a, b)).copied().unwrap_or(NO_MERGE)
+    }
+
+    /// Merges `syms` in place.
+    pub fn merge(&self, syms: &mut Vec<u32>) {
+        if syms.len() < 2 {
+            return;
+        }
+        if syms.len() <= SCAN_LIMIT {
+            self.merge_scan(syms)
+        } else {
+            self.merge_heap(syms)
+        }
+    }
+
+    fn merge_scan(&self, syms: &mut Vec<u32>) {
+        let mut ranks: Vec<u32> = syms.windows(2).map(|w| self.rank(w[0], w[1])).collect();
+        loop {
+            let mut best = NO_MERGE;
+            let mut at = 0;
+            for (i, &r) in ranks.iter().enumerate() {
+                if r < best {
+                    best = r;
+                    at = i;
+                }
+            }
+            if best == NO_MERGE {
+                break;
+            }
+            syms[at] = self.first_id + best;
+            syms.remove(at + 1);
+            ranks.remove(at);
+            if at > 0 {
+                ranks[at - 1] = self.rank(syms[at - 1], syms[at]);
+            }
+            if at < ranks.len() {
+                ranks[at] = self.rank(syms[at], syms[at + 1]);
+            }
+        }
+    }
+
+    fn merge_heap(&self, syms: &mut Vec<u32>) {
+        let n = syms.len();
+        let mut next: Vec<usize> = (1..=n).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut alive = vec![true; n];
+        let mut heap = BinaryHeap::with_capacity(n);
+        for i in 0..n - 1 {
+            let r = self.rank(syms[i], syms[i + 1]);
+            if r != NO_MERGE {
+                heap.push(Reverse((r, i, syms[i], syms[i + 1])));
+            }
+        }
+        while let Some(Reverse((r, i, a, b))) = heap.pop() {
+            let j = next[i];
+            // Stale entries: a side was merged away or changed since the push.
+            if !alive[i] || j >= n || syms[i] != a || syms[j] != b {
+                continue;
+            }
+            syms[i] = self.first_id + r;
+            alive[j] = false;
+            next[i] = next[j];
+            if next[i] < n {
+                prev[next[i]] = i;
+            }
+            let p = prev[i];
+            if p < n {
+                let rp = self.rank(syms[p], syms[i]);
+                if rp != NO_MERGE {
+                    heap.push(Reverse((rp, p, syms[p], syms[i])));
+                }
+            }
+            let q = next[i];
+            if q < n {
+                let rq = self.rank(syms[i], syms[q]);
+                if rq != NO_MERGE {
+                    heap.push(Reverse((rq, i, syms[i], syms[q])));
+                }
+            }
+        }
+        let mut w = 0;
+        for i in 0..n {
+            if alive[i] {
+                syms[w] = syms[i];
+                w += 1;
+            }
+        }
+        syms.truncate(w);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(s: &str) -> Vec<u32> {
+        s.bytes().map(u32::from).collect()
+    }
+
+    #[test]
+    fn merges_lowest_rank_first() {
+        // 256 = "ab", 257 = "abc", 258 = "bc" (never reached for "abc": "ab" ranks first)
+        let bpe = Bpe::new(vec![(97, 98), (256, 99), (98, 99)], 256);
+        let mut s = bytes("abcbc");
+        bpe.merge(&mut s);
+        assert_eq!(s, [257, 258]);
+        let mut s = bytes("aaa");
+        let bpe = Bpe::new(vec![(97, 97)], 256);
+        bpe.merge(&mut s);
+        assert_eq!(s, [256, 97], "leftmost pair wins a tie");
+    }
+
+    #[test]
+    fn scan_and_heap_agree() {
+        // A small pseudo-random merge table over a 4-letter alphabet.
+        let mut merges = Vec::new();
+        let mut id = 256u32;
+        let mut x = 12345u64;
+        for _ in 0..60 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let a = if id > 256 && x % 3 == 0 { 256 + (x >> 20) as u32 % (id - 256) } else { 97 + (x >> 8) as u32 % 4 };
+            let b = 97 + (x >> 40) as u32 % 4;
+            merges.push((a, b));
+            id += 1;
+        }
+        let bpe = Bpe::new(merges, 256);
+        for len in [2usize, 5, 47, 48, 49, 200] {
+            for seed in 0..20u64 {
+                let mut y = seed * 7919 + len as u64;
+                let syms: Vec<u32> = (0..len)
+                    .map(|_| {
+                        y = y.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+                        97 + (y >> 33) as u32 % 4
+                    })
+                    .collect();
+                let (mut s1, mut s2) = (syms.clone(), syms.clone());
+                bpe.merge_scan(&mut s1);
+                bpe.merge_heap(&mut s2);
+                assert_eq!(s1, s2, "len {len} seed {seed}");
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Rayon pools by thread count, built once and reused (building one per call costs ~100 µs).
+use crate::error::{Error, Result};
+use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Runs `f` on a pool of `threads` threads, or on rayon's global pool (all cores) for `None`.
+pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R> {
+    let Some(n) = threads else { return Ok(f()) };
+    if n == 0 {
+        return Err(Error::Argument("num_threads must be at least 1".into()));
+    }
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
+    let pool = {
+        let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        match pools.get(&n) {
+            Some(p) => p.clone(),
+            None => {
+                let p = Arc::new(
+                    ThreadPoolBuilder::new()
+                        .num_threads(n)
+                        .build()
+                        .map_err(|e| Error::Argument(format!("cannot start {n} threads: {e}")))?,
+                );
+                pools.insert(n, p.clone());
+                p
+            }
+        }
+    };
+    Ok(pool.install(f))
+}
