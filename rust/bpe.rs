@@ -8,7 +8,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 const NO_MERGE: u32 = u32::MAX;
-const SCAN_LIMIT: usize = 48;
+const SCAN_LIMIT: usize = 256;
 
 pub struct Bpe {
     /// (left << 32 | right) -> rank. Merge `rank` creates id `first_id + rank`.
@@ -30,7 +30,11 @@ impl Bpe {
             // A duplicate pair can never win over its first occurrence; keep the first.
             ranks.entry(key(a, b)).or_insert(r as u32);
         }
-        Bpe { ranks, first_id, merges }
+        Bpe {
+            ranks,
+            first_id,
+            merges,
+        }
     }
 
     pub fn merges(&self) -> &[(u32, u32)] {
@@ -61,17 +65,13 @@ impl Bpe {
     fn merge_scan(&self, syms: &mut Vec<u32>) {
         let mut ranks: Vec<u32> = syms.windows(2).map(|w| self.rank(w[0], w[1])).collect();
         loop {
-            let mut best = NO_MERGE;
-            let mut at = 0;
-            for (i, &r) in ranks.iter().enumerate() {
-                if r < best {
-                    best = r;
-                    at = i;
-                }
-            }
+            // Two passes that vectorise (min, then first position of it) beat one pass that
+            // tracks the index through a dependent cmov chain.
+            let best = ranks.iter().copied().min().unwrap_or(NO_MERGE);
             if best == NO_MERGE {
                 break;
             }
+            let at = ranks.iter().position(|&r| r == best).unwrap_or(0);
             syms[at] = self.first_id + best;
             syms.remove(at + 1);
             ranks.remove(at);
@@ -162,8 +162,14 @@ mod tests {
         let mut id = 256u32;
         let mut x = 12345u64;
         for _ in 0..60 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let a = if id > 256 && x % 3 == 0 { 256 + (x >> 20) as u32 % (id - 256) } else { 97 + (x >> 8) as u32 % 4 };
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let a = if id > 256 && x % 3 == 0 {
+                256 + (x >> 20) as u32 % (id - 256)
+            } else {
+                97 + (x >> 8) as u32 % 4
+            };
             let b = 97 + (x >> 40) as u32 % 4;
             merges.push((a, b));
             id += 1;

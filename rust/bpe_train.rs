@@ -20,7 +20,12 @@ fn key(a: u32, b: u32) -> u64 {
 
 /// Learns up to `num_merges` merges; merge `k` creates id `first_id + k`. Stops early when no
 /// pair occurs at least `min_count` times. Deterministic: ties go to the smaller pair.
-pub fn train(words: &mut [Word], first_id: u32, num_merges: usize, min_count: u64) -> Vec<(u32, u32)> {
+pub fn train(
+    words: &mut [Word],
+    first_id: u32,
+    num_merges: usize,
+    min_count: u64,
+) -> Vec<(u32, u32)> {
     let mut counts: FxHashMap<u64, i64> = FxHashMap::default();
     let mut where_: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
     for (w, word) in words.iter().enumerate() {
@@ -40,7 +45,9 @@ pub fn train(words: &mut [Word], first_id: u32, num_merges: usize, min_count: u6
     let min_count = min_count.max(1) as i64;
     let mut out = Vec::new();
     while merges.len() < num_merges {
-        let Some((c, Reverse(k))) = heap.pop() else { break };
+        let Some((c, Reverse(k))) = heap.pop() else {
+            break;
+        };
         let current = counts.get(&k).copied().unwrap_or(0);
         if current != c {
             if current > 0 {
@@ -115,16 +122,32 @@ mod tests {
 
     fn words(list: &[(&str, u64)]) -> Vec<Word> {
         list.iter()
-            .map(|&(s, c)| Word { syms: s.bytes().map(u32::from).collect(), count: c })
+            .map(|&(s, c)| Word {
+                syms: s.bytes().map(u32::from).collect(),
+                count: c,
+            })
             .collect()
     }
 
     #[test]
     fn learns_the_most_frequent_pairs() {
-        let mut w = words(&[("hug", 10), ("pug", 5), ("pun", 12), ("bun", 4), ("hugs", 5)]);
+        let mut w = words(&[
+            ("hug", 10),
+            ("pug", 5),
+            ("pun", 12),
+            ("bun", 4),
+            ("hugs", 5),
+        ]);
         let merges = train(&mut w, 256, 3, 1);
         // "ug" (20) first, then "un" (16), then "h"+"ug" (15).
-        assert_eq!(merges, [(b'u' as u32, b'g' as u32), (b'u' as u32, b'n' as u32), (b'h' as u32, 256)]);
+        assert_eq!(
+            merges,
+            [
+                (b'u' as u32, b'g' as u32),
+                (b'u' as u32, b'n' as u32),
+                (b'h' as u32, 256)
+            ]
+        );
         assert_eq!(w[0].syms, [258]);
     }
 

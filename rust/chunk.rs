@@ -1,8 +1,10 @@
-//! BPE words from scanner pieces: line breaks with their indentation, and the rest of a line.
+//! BPE words from scanner pieces: whole lines, each led by the line break and indentation
+//! before it.
 //!
 //! Letting BPE merge across pieces inside a line is where the token savings on code are
-//! (`self.`, `):`, `") {`); keeping line breaks + indentation apart lets them become single
-//! tokens. Chunks are capped at `MAX_CHUNK` bytes (cut at piece boundaries, and an over-long
+//! (`self.`, `):`, `") {`), and joining the line break + indentation to the line lets
+//! `\n        return ` become one token (measured: 24.7% fewer tokens than a GPT-4-regex BPE
+//! of the same size, against 19.5% with line breaks apart; see README). Chunks are capped at `MAX_CHUNK` bytes (cut at piece boundaries, and an over-long
 //! piece at char boundaries) so BPE cost per chunk is bounded and encoding stays linear.
 use crate::lex::{Lang, Scanner};
 
@@ -19,7 +21,11 @@ struct Line {
 
 /// Calls `f(start, end, idents)` for each chunk of `text`, in order; chunks partition `text`.
 pub fn for_each_chunk(text: &str, lang: Lang, mut f: impl FnMut(usize, usize, &[(u16, u16)])) {
-    let mut line = Line { start: 0, end: 0, idents: Vec::new() };
+    let mut line = Line {
+        start: 0,
+        end: 0,
+        idents: Vec::new(),
+    };
     // Pending whitespace run: (start, end, contains a newline).
     let mut ws: Option<(usize, usize, bool)> = None;
     for p in Scanner::new(text, lang) {
@@ -32,7 +38,14 @@ pub fn for_each_chunk(text: &str, lang: Lang, mut f: impl FnMut(usize, usize, &[
             continue;
         }
         flush_ws(text, &mut ws, &mut line, &mut f);
-        push_piece(text, &mut line, p.start, p.end, p.kind.is_identifier_like(), &mut f);
+        push_piece(
+            text,
+            &mut line,
+            p.start,
+            p.end,
+            p.kind.is_identifier_like(),
+            &mut f,
+        );
     }
     flush_ws(text, &mut ws, &mut line, &mut f);
     flush_line(&mut line, &mut f);
@@ -47,6 +60,12 @@ fn flush_ws(
     if let Some((s, e, has_newline)) = ws.take() {
         if has_newline {
             flush_line(line, f);
+            if e - s <= MAX_CHUNK {
+                // The line break and indentation lead the next line's chunk.
+                line.start = s;
+                line.end = e;
+                return;
+            }
             for_each_window(text, s, e, |a, b| f(a, b, &[]));
             line.start = e;
             line.end = e;
@@ -78,7 +97,8 @@ fn push_piece(
         return;
     }
     if ident {
-        line.idents.push(((start - line.start) as u16, (end - line.start) as u16));
+        line.idents
+            .push(((start - line.start) as u16, (end - line.start) as u16));
     }
     line.end = end;
 }
@@ -112,7 +132,12 @@ mod tests {
         let mut out = Vec::new();
         for_each_chunk(text, lang, |s, e, ids| {
             let c = &text[s..e];
-            out.push((c, ids.iter().map(|&(a, b)| &c[a as usize..b as usize]).collect()));
+            out.push((
+                c,
+                ids.iter()
+                    .map(|&(a, b)| &c[a as usize..b as usize])
+                    .collect(),
+            ));
         });
         out
     }
@@ -122,9 +147,9 @@ mod tests {
         let src = "def f(x):  \n\n    return x.y\n";
         let c = chunks(src, Lang::Python);
         let texts: Vec<&str> = c.iter().map(|x| x.0).collect();
-        assert_eq!(texts, ["def f(x):", "  \n\n    ", "return x.y", "\n"]);
+        assert_eq!(texts, ["def f(x):", "  \n\n    return x.y", "\n"]);
         assert_eq!(c[0].1, ["def", "f", "x"]);
-        assert_eq!(c[2].1, ["return", "x", "y"]);
+        assert_eq!(c[1].1, ["return", "x", "y"]);
     }
 
     #[test]

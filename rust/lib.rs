@@ -5,7 +5,7 @@ pub mod chunk;
 pub mod error;
 pub mod lex;
 pub mod parallel;
-pub mod tokenizer;
-pub mod vocab;
 #[cfg(feature = "python")]
 mod py;
+pub mod tokenizer;
+pub mod vocab;

@@ -31,7 +31,9 @@ impl IdentifierVocab {
                 return Err(Error::Format(format!("identifier entry {i} is empty")));
             }
             if whole.insert(e.clone(), i as u32).is_some() {
-                return Err(Error::Format(format!("identifier entry {e:?} appears twice")));
+                return Err(Error::Format(format!(
+                    "identifier entry {e:?} appears twice"
+                )));
             }
         }
         let automaton = if entries.is_empty() {
@@ -47,7 +49,11 @@ impl IdentifierVocab {
                     .map_err(|e| Error::Format(format!("identifier automaton: {e}")))?,
             )
         };
-        Ok(IdentifierVocab { entries, whole, automaton })
+        Ok(IdentifierVocab {
+            entries,
+            whole,
+            automaton,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -65,7 +71,11 @@ impl IdentifierVocab {
     /// Appends the accepted matches in `ident` to `out`, left to right, non-overlapping.
     pub fn find(&self, ident: &str, out: &mut Vec<Match>) {
         if let Some(&entry) = self.whole.get(ident) {
-            out.push(Match { start: 0, end: ident.len(), entry });
+            out.push(Match {
+                start: 0,
+                end: ident.len(),
+                entry,
+            });
             return;
         }
         let Some(ac) = &self.automaton else { return };
@@ -89,7 +99,11 @@ impl IdentifierVocab {
         while pos < n {
             let (end, entry) = best[pos];
             if end as usize > pos {
-                out.push(Match { start: pos, end: end as usize, entry });
+                out.push(Match {
+                    start: pos,
+                    end: end as usize,
+                    entry,
+                });
                 pos = end as usize;
             } else {
                 pos += 1;
@@ -100,6 +114,16 @@ impl IdentifierVocab {
     /// Chooses the vocabulary from identifier counts: whole identifiers and their parts,
     /// most frequent first (ties by text, so training is deterministic).
     pub fn select(ident_counts: &FxHashMap<String, u64>, size: usize, min_count: u64) -> Vec<String> {
+        Self::select_by(ident_counts, size, min_count, |_, c| c)
+    }
+
+    /// Like `select`, ranking candidates by `score(text, count)`; a score of 0 drops one.
+    pub fn select_by(
+        ident_counts: &FxHashMap<String, u64>,
+        size: usize,
+        min_count: u64,
+        score: impl Fn(&str, u64) -> u64,
+    ) -> Vec<String> {
         if size == 0 {
             return Vec::new();
         }
@@ -116,10 +140,18 @@ impl IdentifierVocab {
                 *counts.entry(ident.as_str()).or_default() += c;
             }
         }
-        let mut ranked: Vec<(&str, u64)> =
-            counts.into_iter().filter(|&(_, c)| c >= min_count).collect();
+        let mut ranked: Vec<(&str, u64)> = counts
+            .into_iter()
+            .filter(|&(_, c)| c >= min_count)
+            .map(|(s, c)| (s, score(s, c)))
+            .filter(|&(_, g)| g > 0)
+            .collect();
         ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        ranked.into_iter().take(size).map(|(s, _)| s.to_string()).collect()
+        ranked
+            .into_iter()
+            .take(size)
+            .map(|(s, _)| s.to_string())
+            .collect()
     }
 }
 

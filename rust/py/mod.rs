@@ -2,7 +2,7 @@
 //! One file per concept; the module below is the private `codemill._core`.
 mod errors;
 mod lex;
-
+mod tokenizer;
 
 #[pyo3::pymodule]
 mod _core {
@@ -10,6 +10,8 @@ mod _core {
 
     #[pymodule_export]
     use super::lex::{count_pieces, pretokenize};
+    #[pymodule_export]
+    use super::tokenizer::PyTokenizer;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

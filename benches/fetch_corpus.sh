@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the permissively licensed sources the benchmarks read (Debian packages only).
+set -euo pipefail
+SRC=${CODEMILL_BENCH_SRC:-/tmp/codemill-bench-src}
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-1.19-src node-typescript
+if ! grep -rqs "deb-src\|Types: deb-src" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    > /etc/apt/sources.list.d/codemill-bench-src.sources
+  apt-get update -q
+fi
+mkdir -p "$SRC" && cd "$SRC"
+apt-get source -q --download-only libcommons-lang3-java commons-io guava-libraries \
+  zlib lua5.4 fmtlib nlohmann-json3 googletest
+for f in *.orig.tar.*; do tar xf "$f"; done
+echo "sources in $SRC"

@@ -1,0 +1,82 @@
+//! Profiling aid: encodes files with a tokenizer file and prints throughput and chunk stats.
+//! `cargo run --release --example encode_stats -- tok.json FILE...`
+use codemill::chunk::for_each_chunk;
+use codemill::lex::Lang;
+use codemill::tokenizer::Tokenizer;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((tok_path, files)) = args.split_first() else {
+        eprintln!("usage: encode_stats TOKENIZER.json FILE...");
+        std::process::exit(2);
+    };
+    let tok = match std::fs::read_to_string(tok_path).map_err(|e| e.to_string()).and_then(|t| Tokenizer::from_json(&t).map_err(|e| e.to_string())) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{tok_path}: {e}");
+            std::process::exit(2);
+        }
+    };
+    let docs: Vec<(String, Lang)> = files
+        .iter()
+        .filter_map(|f| Some((std::fs::read_to_string(f).ok()?, Lang::from_path(f.as_ref()))))
+        .collect();
+    let bytes: usize = docs.iter().map(|d| d.0.len()).sum();
+    let (mut chunks, mut distinct, mut chunk_bytes) = (0usize, std::collections::HashSet::new(), 0usize);
+    for (text, lang) in &docs {
+        for_each_chunk(text, *lang, |s, e, _| {
+            chunks += 1;
+            chunk_bytes += e - s;
+            distinct.insert(&text[s..e]);
+        });
+    }
+    println!(
+        "{} docs, {:.1} MB, {} chunks ({} distinct, {:.0} bytes avg)",
+        docs.len(), bytes as f64 / 1e6, chunks, distinct.len(), chunk_bytes as f64 / chunks as f64
+    );
+    let t = Instant::now();
+    let mut scanned = 0;
+    for (text, lang) in &docs {
+        scanned += codemill::lex::Scanner::new(text, *lang).count();
+    }
+    println!("scanner: {:.0} MB/s ({scanned} pieces)", bytes as f64 / 1e6 / t.elapsed().as_secs_f64());
+    bpe_only(&tok, &docs);
+    for pass in 0..2 {
+        let t = Instant::now();
+        let mut n = 0;
+        for (text, lang) in &docs {
+            n += tok.encode(text, *lang, &[]).len();
+        }
+        println!("encode pass {pass}: {:.1} MB/s, {n} tokens", bytes as f64 / 1e6 / t.elapsed().as_secs_f64());
+    }
+}
+
+/// Times BPE alone over the distinct chunks (byte symbols only), to separate it from scanning,
+/// identifier matching and the cache.
+#[allow(dead_code)]
+fn bpe_only(tok: &Tokenizer, docs: &[(String, Lang)]) {
+    let bpe = codemill::bpe::Bpe::new(tok.merges().to_vec(), 256 + tok.identifier_vocab_size() as u32);
+    let mut seen = std::collections::HashSet::new();
+    let mut words: Vec<Vec<u32>> = Vec::new();
+    for (text, lang) in docs {
+        for_each_chunk(text, *lang, |s, e, _| {
+            if seen.insert(&text[s..e]) {
+                words.push(text[s..e].bytes().map(u32::from).collect());
+            }
+        });
+    }
+    let total: usize = words.iter().map(Vec::len).sum();
+    let t = Instant::now();
+    let mut out = 0;
+    for w in &words {
+        let mut s = w.clone();
+        bpe.merge(&mut s);
+        out += s.len();
+    }
+    let el = t.elapsed().as_secs_f64();
+    println!(
+        "bpe only: {} chunks, {} symbols -> {} tokens, {:.2} us/chunk, {:.1} ns/merge",
+        words.len(), total, out, el * 1e6 / words.len() as f64, el * 1e9 / (total - out) as f64
+    );
+}

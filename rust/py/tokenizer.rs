@@ -1,0 +1,201 @@
+//! Bindings of the tokenizer: ids go out as NumPy arrays built from the Rust vectors (no copy),
+//! and every encode/decode/train runs with the GIL released.
+use super::errors::lang_arg;
+use crate::error::Error;
+use crate::lex::Lang;
+use crate::parallel::with_threads;
+use crate::tokenizer::{Tokenizer, TrainConfig};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::{PyBytes, PyList};
+
+#[pyclass(module = "codemill._core", name = "Tokenizer", frozen)]
+pub struct PyTokenizer {
+    inner: Tokenizer,
+}
+
+fn langs_arg(n: usize, languages: Option<Vec<Option<String>>>) -> PyResult<Vec<Lang>> {
+    match languages {
+        None => Ok(vec![Lang::Generic; n]),
+        Some(list) => {
+            if list.len() != n {
+                return Err(Error::Argument(format!(
+                    "languages has {} entries for {n} texts",
+                    list.len()
+                ))
+                .into());
+            }
+            list.iter().map(|l| lang_arg(l.as_deref())).collect()
+        }
+    }
+}
+
+#[pymethods]
+impl PyTokenizer {
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
+        Ok(PyTokenizer {
+            inner: py.detach(|| Tokenizer::from_json(text))?,
+        })
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (texts, languages, vocab_size, identifier_vocab_size, min_frequency,
+                        special_tokens, metadata_json, num_threads=None))]
+    fn train(
+        py: Python<'_>,
+        texts: Vec<PyBackedStr>,
+        languages: Vec<Option<String>>,
+        vocab_size: usize,
+        identifier_vocab_size: usize,
+        min_frequency: u64,
+        special_tokens: Vec<String>,
+        metadata_json: &str,
+        num_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let langs = langs_arg(texts.len(), Some(languages))?;
+        let metadata = serde_json::from_str(metadata_json)
+            .map_err(|e| Error::Argument(format!("metadata is not JSON: {e}")))?;
+        let cfg = TrainConfig {
+            vocab_size,
+            identifier_vocab_size,
+            min_frequency,
+            special_tokens,
+            metadata,
+        };
+        let inner = py.detach(|| {
+            let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
+            with_threads(num_threads, || Tokenizer::train(&docs, cfg))
+        })??;
+        Ok(PyTokenizer { inner })
+    }
+
+    fn to_json(&self, py: Python<'_>) -> String {
+        py.detach(|| self.inner.to_json())
+    }
+
+    fn metadata_json(&self) -> String {
+        self.inner.metadata().to_string()
+    }
+
+    #[getter]
+    fn vocab_size(&self) -> usize {
+        self.inner.vocab_size()
+    }
+
+    #[getter]
+    fn identifier_vocab_size(&self) -> usize {
+        self.inner.identifier_vocab_size()
+    }
+
+    #[getter]
+    fn num_merges(&self) -> usize {
+        self.inner.num_merges()
+    }
+
+    #[getter]
+    fn special_tokens(&self) -> Vec<String> {
+        self.inner.specials().to_vec()
+    }
+
+    fn special_id(&self, index: usize) -> PyResult<u32> {
+        if index >= self.inner.specials().len() {
+            return Err(Error::Argument(format!("no special token {index}")).into());
+        }
+        Ok(self.inner.special_id(index))
+    }
+
+    fn token_bytes<'py>(&self, py: Python<'py>, id: u32) -> Option<Bound<'py, PyBytes>> {
+        self.inner.token_bytes(id).map(|b| PyBytes::new(py, b))
+    }
+
+    fn token_to_id(&self, token: &[u8]) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// (merges, first merge id) for building peers' encoders over the same vocabulary.
+    fn merges(&self) -> Vec<(u32, u32)> {
+        self.inner.merges().to_vec()
+    }
+
+    #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        text: &str,
+        language: Option<&str>,
+        allowed: Vec<bool>,
+    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
+        let lang = lang_arg(language)?;
+        let ids = py.detach(|| self.inner.encode(text, lang, &allowed));
+        Ok(ids.into_pyarray(py))
+    }
+
+    #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
+    fn count(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        language: Option<&str>,
+        allowed: Vec<bool>,
+    ) -> PyResult<usize> {
+        let lang = lang_arg(language)?;
+        Ok(py.detach(|| self.inner.encode(text, lang, &allowed).len()))
+    }
+
+    #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
+    fn encode_batch<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<PyBackedStr>,
+        languages: Option<Vec<Option<String>>>,
+        allowed: Vec<bool>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let langs = langs_arg(texts.len(), languages)?;
+        let batch = py.detach(|| {
+            let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
+            with_threads(num_threads, || self.inner.encode_batch(&docs, &allowed))
+        })?;
+        PyList::new(py, batch.into_iter().map(|ids| ids.into_pyarray(py)))
+    }
+
+    /// All texts' ids concatenated, and offsets (n + 1) where each text starts: the layout
+    /// corpus writers want, with two allocations however many texts.
+    #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
+    fn encode_batch_flat<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<PyBackedStr>,
+        languages: Option<Vec<Option<String>>>,
+        allowed: Vec<bool>,
+        num_threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>)> {
+        let langs = langs_arg(texts.len(), languages)?;
+        let (ids, offsets) = py.detach(|| {
+            let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
+            let batch = with_threads(num_threads, || self.inner.encode_batch(&docs, &allowed))?;
+            let total = batch.iter().map(Vec::len).sum();
+            let mut ids = Vec::with_capacity(total);
+            let mut offsets = Vec::with_capacity(batch.len() + 1);
+            offsets.push(0u64);
+            for b in batch {
+                ids.extend_from_slice(&b);
+                offsets.push(ids.len() as u64);
+            }
+            Ok::<_, Error>((ids, offsets))
+        })?;
+        Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+    }
+
+    fn decode_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        ids: PyReadonlyArray1<'py, u32>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let ids = ids.as_slice()?;
+        let bytes = py.detach(|| self.inner.decode_bytes(ids))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+}
