@@ -11,7 +11,10 @@ fn main() {
         eprintln!("usage: encode_stats TOKENIZER.json FILE...");
         std::process::exit(2);
     };
-    let tok = match std::fs::read_to_string(tok_path).map_err(|e| e.to_string()).and_then(|t| Tokenizer::from_json(&t).map_err(|e| e.to_string())) {
+    let tok = match std::fs::read_to_string(tok_path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| Tokenizer::from_json(&t).map_err(|e| e.to_string()))
+    {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{tok_path}: {e}");
@@ -20,10 +23,16 @@ fn main() {
     };
     let docs: Vec<(String, Lang)> = files
         .iter()
-        .filter_map(|f| Some((std::fs::read_to_string(f).ok()?, Lang::from_path(f.as_ref()))))
+        .filter_map(|f| {
+            Some((
+                std::fs::read_to_string(f).ok()?,
+                Lang::from_path(f.as_ref()),
+            ))
+        })
         .collect();
     let bytes: usize = docs.iter().map(|d| d.0.len()).sum();
-    let (mut chunks, mut distinct, mut chunk_bytes) = (0usize, std::collections::HashSet::new(), 0usize);
+    let (mut chunks, mut distinct, mut chunk_bytes) =
+        (0usize, std::collections::HashSet::new(), 0usize);
     for (text, lang) in &docs {
         for_each_chunk(text, *lang, |s, e, _| {
             chunks += 1;
@@ -33,22 +42,38 @@ fn main() {
     }
     println!(
         "{} docs, {:.1} MB, {} chunks ({} distinct, {:.0} bytes avg)",
-        docs.len(), bytes as f64 / 1e6, chunks, distinct.len(), chunk_bytes as f64 / chunks as f64
+        docs.len(),
+        bytes as f64 / 1e6,
+        chunks,
+        distinct.len(),
+        chunk_bytes as f64 / chunks as f64
     );
     let t = Instant::now();
     let mut scanned = 0;
     for (text, lang) in &docs {
         scanned += codemill::lex::Scanner::new(text, *lang).count();
     }
-    println!("scanner: {:.0} MB/s ({scanned} pieces)", bytes as f64 / 1e6 / t.elapsed().as_secs_f64());
-    bpe_only(&tok, &docs);
-    for pass in 0..2 {
+    println!(
+        "scanner: {:.0} MB/s ({scanned} pieces)",
+        bytes as f64 / 1e6 / t.elapsed().as_secs_f64()
+    );
+    if std::env::var_os("BPE_ONLY").is_some() {
+        bpe_only(&tok, &docs);
+    }
+    let passes: usize = std::env::var("PASSES")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(2);
+    for pass in 0..passes {
         let t = Instant::now();
         let mut n = 0;
         for (text, lang) in &docs {
             n += tok.encode(text, *lang, &[]).len();
         }
-        println!("encode pass {pass}: {:.1} MB/s, {n} tokens", bytes as f64 / 1e6 / t.elapsed().as_secs_f64());
+        println!(
+            "encode pass {pass}: {:.1} MB/s, {n} tokens",
+            bytes as f64 / 1e6 / t.elapsed().as_secs_f64()
+        );
     }
 }
 
@@ -56,7 +81,10 @@ fn main() {
 /// identifier matching and the cache.
 #[allow(dead_code)]
 fn bpe_only(tok: &Tokenizer, docs: &[(String, Lang)]) {
-    let bpe = codemill::bpe::Bpe::new(tok.merges().to_vec(), 256 + tok.identifier_vocab_size() as u32);
+    let bpe = codemill::bpe::Bpe::new(
+        tok.merges().to_vec(),
+        256 + tok.identifier_vocab_size() as u32,
+    );
     let mut seen = std::collections::HashSet::new();
     let mut words: Vec<Vec<u32>> = Vec::new();
     for (text, lang) in docs {
@@ -77,6 +105,10 @@ fn bpe_only(tok: &Tokenizer, docs: &[(String, Lang)]) {
     let el = t.elapsed().as_secs_f64();
     println!(
         "bpe only: {} chunks, {} symbols -> {} tokens, {:.2} us/chunk, {:.1} ns/merge",
-        words.len(), total, out, el * 1e6 / words.len() as f64, el * 1e9 / (total - out) as f64
+        words.len(),
+        total,
+        out,
+        el * 1e6 / words.len() as f64,
+        el * 1e9 / (total - out) as f64
     );
 }

@@ -3,7 +3,6 @@
 //! Short chunks (the common case) use a scan over a small array; long ones a binary heap
 //! over a linked list, O(n log n). Chunks are capped (see `chunk.rs`), so total cost is
 //! linear in the input. Both paths pick the lowest rank, leftmost on ties, so they agree.
-use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -11,27 +10,83 @@ const NO_MERGE: u32 = u32::MAX;
 const SCAN_LIMIT: usize = 256;
 
 pub struct Bpe {
-    /// (left << 32 | right) -> rank. Merge `rank` creates id `first_id + rank`.
-    ranks: FxHashMap<u64, u32>,
+    ranks: RankTable,
     first_id: u32,
     merges: Vec<(u32, u32)>,
 }
 
-#[inline]
-fn key(a: u32, b: u32) -> u64 {
-    (u64::from(a) << 32) | u64::from(b)
+/// Token ids must stay below this so that a pair and its rank pack into one u64 slot.
+pub const MAX_ID: u32 = 1 << 20;
+
+/// (left, right) -> rank as open addressing over packed u64 slots: `left:20 right:20 rank:24`.
+/// One 8-byte load per probe and half-empty slots make lookups (the hot spot of encoding:
+/// about three per merge) several times cheaper than a general-purpose hash map.
+struct RankTable {
+    slots: Vec<u64>,
+    shift: u32,
+}
+
+const EMPTY: u64 = u64::MAX;
+
+impl RankTable {
+    fn new(merges: &[(u32, u32)]) -> Self {
+        let cap = (merges.len() * 2).next_power_of_two().max(16);
+        let mut t = RankTable {
+            slots: vec![EMPTY; cap],
+            shift: 64 - cap.trailing_zeros(),
+        };
+        for (r, &(a, b)) in merges.iter().enumerate() {
+            let pair = Self::pair(a, b);
+            let mut i = t.index(pair);
+            loop {
+                let slot = t.slots[i];
+                if slot == EMPTY {
+                    t.slots[i] = (pair << 24) | r as u64;
+                    break;
+                }
+                if slot >> 24 == pair {
+                    break; // a repeated pair never wins over its first rank
+                }
+                i = (i + 1) & (t.slots.len() - 1);
+            }
+        }
+        t
+    }
+
+    #[inline]
+    fn pair(a: u32, b: u32) -> u64 {
+        (u64::from(a) << 20) | u64::from(b)
+    }
+
+    #[inline]
+    fn index(&self, pair: u64) -> usize {
+        (pair.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    #[inline]
+    fn get(&self, a: u32, b: u32) -> u32 {
+        let pair = Self::pair(a, b);
+        let mask = self.slots.len() - 1;
+        let mut i = self.index(pair);
+        loop {
+            let slot = self.slots[i];
+            if slot == EMPTY {
+                return NO_MERGE;
+            }
+            if slot >> 24 == pair {
+                return (slot & 0xFF_FFFF) as u32;
+            }
+            i = (i + 1) & mask;
+        }
+    }
 }
 
 impl Bpe {
+    /// Merges in rank order; ids (and `first_id + merges.len()`) must be below `MAX_ID`.
     pub fn new(merges: Vec<(u32, u32)>, first_id: u32) -> Self {
-        let mut ranks = FxHashMap::default();
-        ranks.reserve(merges.len());
-        for (r, &(a, b)) in merges.iter().enumerate() {
-            // A duplicate pair can never win over its first occurrence; keep the first.
-            ranks.entry(key(a, b)).or_insert(r as u32);
-        }
+        debug_assert!(first_id as usize + merges.len() <= MAX_ID as usize);
         Bpe {
-            ranks,
+            ranks: RankTable::new(&merges),
             first_id,
             merges,
         }
@@ -47,7 +102,7 @@ impl Bpe {
 
     #[inline]
     fn rank(&self, a: u32, b: u32) -> u32 {
-        self.ranks.get(&key(a, b)).copied().unwrap_or(NO_MERGE)
+        self.ranks.get(a, b)
     }
 
     /// Merges `syms` in place.
@@ -158,10 +213,9 @@ mod tests {
     #[test]
     fn scan_and_heap_agree() {
         // A small pseudo-random merge table over a 4-letter alphabet.
-        let mut merges = Vec::new();
-        let mut id = 256u32;
+        let mut merges: Vec<(u32, u32)> = Vec::new();
         let mut x = 12345u64;
-        for _ in 0..60 {
+        for id in 256u32..316 {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
@@ -170,9 +224,7 @@ mod tests {
             } else {
                 97 + (x >> 8) as u32 % 4
             };
-            let b = 97 + (x >> 40) as u32 % 4;
-            merges.push((a, b));
-            id += 1;
+            merges.push((a, 97 + (x >> 40) as u32 % 4));
         }
         let bpe = Bpe::new(merges, 256);
         for len in [2usize, 5, 47, 48, 49, 200] {

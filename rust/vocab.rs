@@ -113,7 +113,11 @@ impl IdentifierVocab {
 
     /// Chooses the vocabulary from identifier counts: whole identifiers and their parts,
     /// most frequent first (ties by text, so training is deterministic).
-    pub fn select(ident_counts: &FxHashMap<String, u64>, size: usize, min_count: u64) -> Vec<String> {
+    pub fn select(
+        ident_counts: &FxHashMap<String, u64>,
+        size: usize,
+        min_count: u64,
+    ) -> Vec<String> {
         Self::select_by(ident_counts, size, min_count, |_, c| c)
     }
 

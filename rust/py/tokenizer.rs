@@ -41,14 +41,15 @@ impl PyTokenizer {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (texts, languages, vocab_size, identifier_vocab_size, min_frequency,
-                        special_tokens, metadata_json, num_threads=None))]
+    #[pyo3(signature = (texts, languages, vocab_size, identifier_vocab_size, line_merge_fraction,
+                        min_frequency, special_tokens, metadata_json, num_threads=None))]
     fn train(
         py: Python<'_>,
         texts: Vec<PyBackedStr>,
         languages: Vec<Option<String>>,
         vocab_size: usize,
         identifier_vocab_size: usize,
+        line_merge_fraction: f64,
         min_frequency: u64,
         special_tokens: Vec<String>,
         metadata_json: &str,
@@ -60,6 +61,7 @@ impl PyTokenizer {
         let cfg = TrainConfig {
             vocab_size,
             identifier_vocab_size,
+            line_merge_fraction,
             min_frequency,
             special_tokens,
             metadata,
@@ -114,9 +116,19 @@ impl PyTokenizer {
         self.inner.token_to_id(token)
     }
 
-    /// (merges, first merge id) for building peers' encoders over the same vocabulary.
+    /// All merges in id order: stage 1 (inside pieces), then stage 2 (across pieces).
     fn merges(&self) -> Vec<(u32, u32)> {
-        self.inner.merges().to_vec()
+        self.inner
+            .merges()
+            .iter()
+            .chain(self.inner.line_merges())
+            .copied()
+            .collect()
+    }
+
+    #[getter]
+    fn num_line_merges(&self) -> usize {
+        self.inner.line_merges().len()
     }
 
     #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
