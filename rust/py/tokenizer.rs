@@ -10,6 +10,9 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyList};
 
+/// Concatenated ids and the offsets where each text's ids start (n + 1 entries).
+type FlatBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
+
 #[pyclass(module = "codemill._core", name = "Tokenizer", frozen)]
 pub struct PyTokenizer {
     inner: Tokenizer,
@@ -183,7 +186,7 @@ impl PyTokenizer {
         languages: Option<Vec<Option<String>>>,
         allowed: Vec<bool>,
         num_threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>)> {
+    ) -> PyResult<FlatBatch<'py>> {
         let langs = langs_arg(texts.len(), languages)?;
         let (ids, offsets) = py.detach(|| {
             let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
