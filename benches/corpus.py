@@ -1,7 +1,7 @@
 """The benchmark corpus: real, permissively licensed code already on the machine.
 
 Sources (install with benches/fetch_corpus.sh): the running Python's standard library (PSF),
-crates under ~/.cargo/registry/src (MIT/Apache), Go's standard library (BSD, Debian
+crates under ~/.cargo/registry/src (MIT/Apache: this project's dependencies), Go's standard library (BSD, Debian
 golang-1.19-src), Apache commons-lang3/commons-io/Guava (Apache-2.0, Debian sources), npm's
 bundled modules (MIT/ISC), TypeScript's lib (Apache-2.0, Debian node-typescript), zlib and Lua
 (zlib/MIT), fmt, nlohmann-json and googletest (MIT/BSD). Files are split into train and test
@@ -21,12 +21,24 @@ from codemill.languages import detect_language
 
 SRC = os.environ.get("CODEMILL_BENCH_SRC", "/tmp/codemill-bench-src")
 
+LICENSES = {
+    "python": "PSF-2.0 (CPython standard library)",
+    "rust": "MIT/Apache-2.0 (crates.io dependencies of codemill)",
+    "go": "BSD-3-Clause (Go standard library)",
+    "java": "Apache-2.0 (commons-lang3, commons-io, Guava)",
+    "javascript": "MIT/ISC (npm's bundled dependencies)",
+    "typescript": "Apache-2.0 (TypeScript lib)",
+    "c": "Zlib/MIT (zlib, Lua)",
+    "cpp": "MIT/BSD-3-Clause (fmt, nlohmann-json, googletest)",
+}
+
 SOURCES: dict[str, list[str]] = {
     "python": [sysconfig.get_paths()["stdlib"]],
     "rust": [os.path.expanduser("~/.cargo/registry/src")],
     "go": ["/usr/share/go-1.19/src"],
     "java": [f"{SRC}/commons-lang-*", f"{SRC}/commons-io-*", f"{SRC}/guava-*"],
-    "javascript": ["/usr/local/lib/node_modules/npm", "/usr/lib/node_modules/npm"],
+    # npm's dependencies (MIT/ISC), not npm itself (Artistic-2.0).
+    "javascript": ["/usr/local/lib/node_modules/npm/node_modules", "/usr/lib/node_modules/npm/node_modules"],
     "typescript": ["/usr/share/nodejs/typescript/lib"],
     "c": [f"{SRC}/zlib-*", f"{SRC}/lua-*"],
     "cpp": [f"{SRC}/fmtlib-*", f"{SRC}/json-*", f"{SRC}/googletest-*"],

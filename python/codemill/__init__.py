@@ -24,9 +24,13 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from codemill.errors import CodemillError, TokenizerFileError
-    from codemill.languages import LANGUAGES, detect_language
-    from codemill.tokenizer import SPECIAL_TOKENS, CodeTokenizer
+    # Redundant aliases mark re-exports for type checkers and linters.
+    from codemill.errors import CodemillError as CodemillError
+    from codemill.errors import TokenizerFileError as TokenizerFileError
+    from codemill.languages import LANGUAGES as LANGUAGES
+    from codemill.languages import detect_language as detect_language
+    from codemill.tokenizer import SPECIAL_TOKENS as SPECIAL_TOKENS
+    from codemill.tokenizer import CodeTokenizer as CodeTokenizer
 
 
 def __getattr__(name: str) -> Any:

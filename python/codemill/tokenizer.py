@@ -109,6 +109,9 @@ class CodeTokenizer:
         skipped: Counter[str] = Counter()
         by_lang: Counter[str] = Counter()
         for text, lang in _training_texts(paths_or_texts, max_file_bytes, skipped):
+            if not text:
+                skipped["empty"] += 1
+                continue
             texts.append(text)
             langs.append(lang)
             by_lang[lang or "generic"] += len(text.encode("utf-8", "surrogatepass"))
@@ -145,9 +148,7 @@ class CodeTokenizer:
 
     # ---- encoding -----------------------------------------------------------------------
 
-    def encode(
-        self, text: str, language: str | None = None, *, allowed_special: AllowedSpecial = ()
-    ) -> np.ndarray:
+    def encode(self, text: str, language: str | None = None, *, allowed_special: AllowedSpecial = ()) -> np.ndarray:
         """Token ids of ``text`` as a ``uint32`` array. ``language`` picks the scanner table."""
         try:
             return self._core.encode(text, language, self._allowed(allowed_special))

@@ -40,3 +40,10 @@ pub fn count_pieces(py: Python<'_>, text: &str, language: Option<&str>) -> PyRes
     let lang = lang_arg(language)?;
     Ok(py.detach(|| Scanner::new(text, lang).count()))
 }
+
+/// Sub-identifier parts (`getHTTPResponse2` -> get, HTTP, Response, 2): the boundaries at
+/// which the identifier vocabulary may match.
+#[pyfunction]
+pub fn identifier_parts(identifier: &str) -> Vec<String> {
+    crate::lex::identifier_parts(identifier).map(str::to_string).collect()
+}

@@ -9,7 +9,7 @@ mod _core {
     use pyo3::prelude::*;
 
     #[pymodule_export]
-    use super::lex::{count_pieces, pretokenize};
+    use super::lex::{count_pieces, identifier_parts, pretokenize};
     #[pymodule_export]
     use super::tokenizer::PyTokenizer;
 

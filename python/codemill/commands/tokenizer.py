@@ -1,0 +1,168 @@
+"""`codemill train | encode | decode | tokenize`: the tokenizer on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a tokenizer on code files, directories or JSONL text")
+    p.add_argument("paths", nargs="+", help="files or directories of code")
+    p.add_argument("-o", "--output", required=True, help="tokenizer file to write (JSON)")
+    p.add_argument("--vocab-size", type=int, default=32768)
+    p.add_argument("--identifier-vocab-size", type=int, default=1024)
+    p.add_argument("--line-merge-fraction", type=float, default=0.5)
+    p.add_argument("--min-frequency", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("encode", help="encode files or stdin to token ids")
+    _tokenizer_arg(p)
+    p.add_argument("files", nargs="*", help="files to encode (default: stdin)")
+    p.add_argument("--language", help="scanner language (default: from each file's extension)")
+    p.add_argument("--allowed-special", default="", help="'all' or comma-separated special tokens")
+    p.add_argument("--format", choices=("ids", "tokens", "pieces"), default="ids")
+    p.add_argument("--json", action="store_true", help="one JSON object per input")
+    p.set_defaults(func=_encode)
+
+    p = sub.add_parser("decode", help="decode token ids (whitespace- or comma-separated) from files or stdin")
+    _tokenizer_arg(p)
+    p.add_argument("files", nargs="*", help="files of ids, or JSON from `encode --json` (default: stdin)")
+    p.set_defaults(func=_decode)
+
+    p = sub.add_parser(
+        "tokenize", help="tokenize a code tree and print a report (default: this Python's standard library)"
+    )
+    _tokenizer_arg(p)
+    p.add_argument("inputs", nargs="*", help="files or directories (default: the standard library)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--batch-bytes", type=int, default=16 << 20, help="bytes read per parallel batch")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_tokenize)
+
+
+def _tokenizer_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tokenizer", help="tokenizer file (default: the bundled codemill-code-32k)")
+
+
+def load_tokenizer(path: str | None) -> Any:
+    from codemill import CodeTokenizer
+
+    return CodeTokenizer.default() if path is None else CodeTokenizer.load(path)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from codemill import CodeTokenizer
+
+    for p in args.paths:
+        if not Path(p).exists():
+            raise FileNotFoundError(f"{p}: no such file or directory")
+    t = time.perf_counter()
+    tok = CodeTokenizer.train(
+        [Path(p) for p in args.paths],
+        vocab_size=args.vocab_size,
+        identifier_vocab_size=args.identifier_vocab_size,
+        line_merge_fraction=args.line_merge_fraction,
+        min_frequency=args.min_frequency,
+        num_threads=args.threads,
+    )
+    tok.save(args.output)
+    training = tok.metadata["training"]
+    summary = {
+        "output": args.output,
+        "vocab_size": tok.vocab_size,
+        "identifier_vocab_size": tok.identifier_vocab_size,
+        "merges": tok.num_merges,
+        "documents": training["documents"],
+        "bytes_by_language": training["bytes_by_language"],
+        "skipped": training["skipped"],
+        "seconds": round(time.perf_counter() - t, 2),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"wrote {args.output}: {tok!r} from {summary['documents']} files in {summary['seconds']}s")
+        if summary["skipped"]:
+            print(f"skipped: {summary['skipped']}")
+    return 0
+
+
+def _read_inputs(files: list[str]) -> list[tuple[str, str]]:
+    if not files:
+        return [("<stdin>", sys.stdin.read())]
+    out = []
+    for f in files:
+        data = Path(f).read_bytes()
+        try:
+            out.append((f, data.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return out
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from codemill.languages import check_language, detect_language
+
+    tok = load_tokenizer(args.tokenizer)
+    check_language(args.language)
+    allowed: Any = args.allowed_special
+    if allowed and allowed != "all":
+        allowed = [s for s in allowed.split(",") if s]
+    for name, text in _read_inputs(args.files):
+        lang = args.language or (detect_language(name) if name != "<stdin>" else None)
+        if args.format == "pieces":
+            items: list[Any] = tok.pretokenize(text, lang)
+        else:
+            ids = tok.encode(text, lang, allowed_special=allowed or ())
+            items = ids.tolist() if args.format == "ids" else [tok.id_to_token(int(i)) for i in ids]
+        if args.json:
+            print(json.dumps({"file": name, "language": lang, args.format: items}, ensure_ascii=False))
+        elif args.format == "ids":
+            print(" ".join(map(str, items)))
+        else:
+            print("\n".join(repr(x) for x in items))
+    return 0
+
+
+def _parse_ids(name: str, text: str) -> list[int]:
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            return [int(i) for i in json.loads(text)["ids"]]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{name}: not JSON with an 'ids' list") from None
+    try:
+        return [int(x) for x in text.replace(",", " ").split()]
+    except ValueError as exc:
+        raise ValueError(f"{name}: token ids must be integers ({exc})") from None
+
+
+def _decode(args: argparse.Namespace) -> int:
+    tok = load_tokenizer(args.tokenizer)
+    for name, text in _read_inputs(args.files):
+        sys.stdout.write(tok.decode(_parse_ids(name, text), errors="replace"))
+    return 0
+
+
+def _tokenize(args: argparse.Namespace) -> int:
+    from codemill.report import tokenize_report
+
+    inputs = args.inputs
+    if not inputs:
+        import sysconfig
+
+        inputs = [sysconfig.get_paths()["stdlib"]]
+    report = tokenize_report(load_tokenizer(args.tokenizer), inputs, args.threads, args.batch_bytes)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        from codemill.report import format_tokenize_report
+
+        print(format_tokenize_report(report))
+    return 0

@@ -1,0 +1,100 @@
+"""The `codemill` command: train, encode, decode, tokenize, bench; errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from codemill.cli import main
+from conftest import FIXTURES, STDLIB
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_encode_decode(tmp_path, capsys) -> None:
+    out_path = tmp_path / "tok.json"
+    code, out, _ = run(capsys, "train", str(STDLIB / "json"), "-o", str(out_path), "--vocab-size", "1000", "--json")
+    assert code == 0 and json.loads(out)["vocab_size"] == 1000
+    src = FIXTURES / "sample.go"
+    _, out, _ = run(capsys, "encode", "--tokenizer", str(out_path), str(src), "--json")
+    record = json.loads(out)
+    assert record["language"] == "go" and record["ids"]
+    ids_file = tmp_path / "ids.json"
+    ids_file.write_text(out)
+    code, out, _ = run(capsys, "decode", "--tokenizer", str(out_path), str(ids_file))
+    assert out == src.read_text()
+    code, out, _ = run(capsys, "encode", str(src), "--format", "pieces")
+    assert "'package'" in out.splitlines()
+
+
+def test_tokenize_report(capsys) -> None:
+    code, out, _ = run(capsys, "tokenize", str(FIXTURES), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["files"] == len(list(FIXTURES.glob("sample.*")))
+    assert set(report["languages"]) >= {"python", "go", "rust", "java", "c", "cpp", "typescript", "javascript"}
+    assert report["tokens"] > 0 and report["bytes_per_token"] > 3
+    code, out, _ = run(capsys, "tokenize", str(FIXTURES))
+    assert "bytes/token" in out and "total" in out
+
+
+def test_bench_small(capsys) -> None:
+    code, out, _ = run(capsys, "bench", str(FIXTURES), "--repeat", "1", "--json")
+    assert code == 0
+    report = json.loads(out)
+    names = [r["name"] for r in report["results"]]
+    assert names[0] == "codemill" and "tiktoken (same vocab)" in names and "pure-python (same vocab)" in names
+    tik = next(r for r in report["results"] if r["name"].startswith("tiktoken"))
+    assert tik["codemill_speedup"] > 0 and tik["bytes"] == report["results"][0]["bytes"]
+
+
+def test_bench_trains_peers_on_same_data(tmp_path, capsys) -> None:
+    code, out, _ = run(
+        capsys,
+        "bench",
+        str(STDLIB / "json" / "decoder.py"),
+        "--train-on",
+        str(STDLIB / "json"),
+        "--repeat",
+        "0",
+        "--no-python",
+        "--no-tiktoken",
+        "--json",
+    )
+    assert code == 0
+    names = [r["name"] for r in json.loads(out)["results"]]
+    assert "hf-gpt4-regex (same data)" in names and "codemill (same data)" in names
+
+
+def test_errors_are_one_line(tmp_path, capsys) -> None:
+    code, _, err = run(capsys, "encode", "--tokenizer", str(tmp_path / "nope.json"), str(FIXTURES / "sample.py"))
+    assert code == 2 and "nope.json" in err and "Traceback" not in err
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe")
+    code, _, err = run(capsys, "encode", str(bad))
+    assert code == 2 and "bad.txt: not UTF-8" in err
+    code, _, err = run(capsys, "encode", "--language", "cobol", str(FIXTURES / "sample.py"))
+    assert code == 2 and "unknown language" in err
+    code, _, err = run(capsys, "tokenize", str(tmp_path / "missing"))
+    assert code == 2 and "missing: no such file or directory" in err
+    ids = tmp_path / "ids.txt"
+    ids.write_text("1 2 x")
+    code, _, err = run(capsys, "decode", str(ids))
+    assert code == 2 and "ids.txt: token ids must be integers" in err
+
+
+@pytest.mark.slow
+def test_console_script_runs() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "codemill.cli", "encode", "--language", "python"],
+        input="x = 1\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.strip().split()
