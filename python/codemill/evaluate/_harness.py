@@ -261,8 +261,14 @@ def run_job(job):
     real_builtins = dict(builtins_dict)
     result_fd = job["result_fd"]
 
-    def report(line):
+    streams = (sys.stdout, sys.stderr)
+
+    def finish(line, status):
+        for stream in streams:  # os._exit skips the flush; the output helps diagnose
+            with suppress(BaseException):
+                stream.flush()
         write(result_fd, f"{nonce} {line}\n".encode())
+        exit_now(status)
 
     sys.dont_write_bytecode = True
     workdir = os.getcwd()
@@ -280,8 +286,7 @@ def run_job(job):
             _seccomp(libc)
     except OSError as exc:
         # Fail closed: never run a sample with less isolation than the parent asked for.
-        report(f"sandbox SandboxSetupError {exc}".replace("\n", " "))
-        exit_now(3)
+        finish(f"sandbox SandboxSetupError {exc}".replace("\n", " "), 3)
 
     phase = "load"
     start = perf()
@@ -290,8 +295,7 @@ def run_job(job):
             code = compile_(job["program"], "<program>", "exec")
         except (SyntaxError, ValueError) as exc:
             print_exc(exc)
-            report(f"syntax {type(exc).__name__}")
-            exit_now(1)
+            finish(f"syntax {type(exc).__name__}", 1)
         sample_ns = {"__name__": "__main__"}
         run(code, sample_ns)
 
@@ -330,10 +334,8 @@ def run_job(job):
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are failures too
         with suppress(BaseException):  # stderr may be over its size limit
             print_exc(exc)
-        report(f"error {phase} {type(exc).__name__}")
-        exit_now(1)
-    report(f"ok {elapsed!r}")
-    exit_now(0)
+        finish(f"error {phase} {type(exc).__name__}", 1)
+    finish(f"ok {elapsed!r}", 0)
 
 
 if __name__ == "__main__":
