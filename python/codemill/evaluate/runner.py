@@ -1,0 +1,234 @@
+"""Runs samples through the sandbox in parallel, streams per-sample results, sums them up.
+
+Timeouts follow evalplus: each task's canonical solution is run first and a sample gets
+max(floor, factor x canonical runtime), so a slow machine does not turn passes into
+timeouts and a fast one does not let slow solutions through.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from codemill.evaluate import metrics
+from codemill.evaluate.problems import (
+    Problem,
+    Sample,
+    canonical_samples,
+    load_problems,
+    load_samples,
+)
+from codemill.evaluate.sandbox import STATUSES, Limits, RunResult, Sandbox
+
+SKIPPED_LISTED = 100  # the summary lists this many skipped items; all are counted
+
+
+def evaluate(
+    samples: str | Path | None = None,
+    problems: str | Path = "humaneval",
+    *,
+    ks: Iterable[int] = (1, 10, 100),
+    workers: int = 2,
+    timeout: float = 3.0,
+    timeout_factor: float = 4.0,
+    memory_mb: int = 1024,
+    out: str | Path | None = None,
+    sanity: bool = False,
+    python: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate a samples JSONL (`task_id`, `completion`) against a problem set.
+
+    With `sanity=True` the canonical solutions are the samples. Per-sample results go to
+    `out` as JSONL in input order (identical whatever `workers`, timings aside); the
+    returned summary holds every metric.
+    """
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    if timeout <= 0 or timeout_factor <= 0 or memory_mb < 16:
+        raise ValueError("--timeout and the timeout factor must be > 0, --memory-mb >= 16")
+    ks = sorted(set(ks))
+    if not ks or ks[0] < 1:
+        raise ValueError("-k values must be positive integers")
+    table = load_problems(problems)
+    if sanity:
+        todo, lacking = canonical_samples(table)
+        skipped = [(task_id, "no canonical solution") for task_id in lacking]
+    else:
+        if samples is None:
+            raise ValueError("a samples JSONL is required (or --sanity)")
+        todo, skipped = load_samples(samples, table)
+
+    start = time.perf_counter()
+    with Sandbox(Limits(memory_mb=memory_mb), python) as sandbox:
+        reference_s: dict[str, float] = {}
+        calibration_failed: list[str] = []
+        if not sanity:
+            reference_s, calibration_failed = _calibrate(sandbox, table, todo, timeout, workers)
+        budgets = {
+            task_id: max(timeout, timeout_factor * reference_s[task_id])
+            if task_id in reference_s
+            else timeout
+            for task_id in {s.task_id for s in todo}
+        }
+        results = _run_all(sandbox, table, todo, budgets, workers, out)
+        layers = sandbox.layers()
+    wall = time.perf_counter() - start
+
+    summary = _summarize(table, todo, results, reference_s, ks, sanity)
+    summary.update(
+        problems=str(problems),
+        skipped={
+            "count": len(skipped),
+            "items": [{"where": w, "reason": r} for w, r in skipped[:SKIPPED_LISTED]],
+        },
+        calibration={"tasks": len(reference_s), "failed": calibration_failed},
+        timeouts={"floor_s": timeout, "factor": timeout_factor},
+        memory_mb=memory_mb,
+        workers=workers,
+        wall_s=wall,
+        sandbox=layers,
+        results_path=str(out) if out is not None else None,
+    )
+    return summary
+
+
+def _calibrate(
+    sandbox: Sandbox,
+    table: dict[str, Problem],
+    todo: list[Sample],
+    floor: float,
+    workers: int,
+) -> tuple[dict[str, float], list[str]]:
+    """Canonical runtime of every task that has samples; ids whose canonical did not pass."""
+    tasks = sorted({s.task_id for s in todo if table[s.task_id].canonical_solution is not None})
+
+    def one(task_id: str) -> RunResult:
+        problem = table[task_id]
+        assert problem.canonical_solution is not None
+        return sandbox.run(problem.program(problem.canonical_solution), floor)
+
+    reference, failed = {}, []
+    with ThreadPoolExecutor(workers) as pool:
+        for task_id, result in zip(tasks, pool.map(one, tasks), strict=True):
+            if result.status == "passed" and result.runtime_s is not None:
+                reference[task_id] = result.runtime_s
+            else:
+                failed.append(task_id)
+    return reference, failed
+
+
+def _run_all(
+    sandbox: Sandbox,
+    table: dict[str, Problem],
+    todo: list[Sample],
+    budgets: dict[str, float],
+    workers: int,
+    out: str | Path | None,
+) -> list[RunResult]:
+    def one(sample: Sample) -> RunResult:
+        problem = table[sample.task_id]
+        return sandbox.run(problem.program(sample.completion), budgets[sample.task_id])
+
+    write: Callable[[str], object] | None = None
+    handle = None
+    if out is not None:
+        handle = open(out, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        write = handle.write
+    try:
+        results = []
+        with ThreadPoolExecutor(workers) as pool:
+            # pool.map yields in input order, so the file streams in input order too.
+            for sample, result in zip(todo, pool.map(one, todo), strict=True):
+                results.append(result)
+                if write is not None:
+                    record = _record(sample, table[sample.task_id], result, budgets)
+                    write(json.dumps(record) + "\n")
+                    assert handle is not None
+                    handle.flush()
+        return results
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _record(
+    sample: Sample, problem: Problem, result: RunResult, budgets: dict[str, float]
+) -> dict[str, Any]:
+    return {
+        "task_id": sample.task_id,
+        "completion_id": sample.completion_id,
+        "status": result.status,
+        "passed": result.status == "passed",
+        "error_type": result.error_type,
+        "runtime_s": result.runtime_s,
+        "wall_s": round(result.wall_s, 4),
+        "timeout_s": budgets[sample.task_id],
+        "exact_match": (
+            metrics.exact_match(sample.completion, problem.canonical_solution)
+            if problem.canonical_solution is not None
+            else None
+        ),
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+    }
+
+
+def _summarize(
+    table: dict[str, Problem],
+    todo: list[Sample],
+    results: list[RunResult],
+    reference_s: dict[str, float],
+    ks: list[int],
+    sanity: bool,
+) -> dict[str, Any]:
+    n = len(results)
+    statuses = Counter(r.status for r in results)
+    per_task: dict[str, list[int]] = {}
+    for sample, result in zip(todo, results, strict=True):
+        counts = per_task.setdefault(sample.task_id, [0, 0])
+        counts[0] += 1
+        counts[1] += result.status == "passed"
+
+    def rate(count: int) -> float | None:
+        return count / n if n else None
+
+    with_reference = [s for s in todo if table[s.task_id].canonical_solution is not None]
+    matches = [
+        metrics.exact_match(s.completion, table[s.task_id].canonical_solution or "")
+        for s in with_reference
+    ]
+    speed = [
+        (reference_s[s.task_id], r.runtime_s)
+        for s, r in zip(todo, results, strict=True)
+        if r.runtime_s is not None and s.task_id in reference_s
+    ]
+    bleu = None
+    if with_reference and not sanity:
+        bleu = metrics.codebleu(
+            [
+                table[s.task_id].prompt + (table[s.task_id].canonical_solution or "")
+                for s in with_reference
+            ],
+            [table[s.task_id].prompt + s.completion for s in with_reference],
+        )
+    return {
+        "n_samples": n,
+        "n_tasks": len(per_task),
+        "statuses": {s: statuses.get(s, 0) for s in STATUSES},
+        "pass_at_k": metrics.mean_pass_at_k(((c[0], c[1]) for c in per_task.values()), ks),
+        "pass_rate": rate(statuses["passed"]),
+        "compile_rate": rate(n - statuses["syntax_error"]),
+        "runtime_error_rate": rate(statuses["runtime_error"]),
+        "timeout_rate": rate(statuses["timeout"]),
+        "failed_rate": rate(statuses["failed"]),
+        "exact_match": sum(matches) / len(matches) if matches else None,
+        "codebleu": bleu,
+        "codebleu_available": metrics.codebleu_available(),
+        "efficiency": metrics.efficiency(speed),
+        "error_types": dict(Counter(r.error_type for r in results if r.error_type).most_common()),
+    }

