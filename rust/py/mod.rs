@@ -2,7 +2,7 @@
 //! One file per concept; the module below is the private `codemill._core`.
 mod errors;
 mod lex;
-
+mod minhash;
 
 #[pyo3::pymodule]
 mod _core {
@@ -10,6 +10,11 @@ mod _core {
 
     #[pymodule_export]
     use super::lex::{count_pieces, pretokenize};
+    #[pymodule_export]
+    use super::minhash::{
+        connected_components, content_hashes, exact_jaccard_pairs, lsh_band_keys, lsh_edges,
+        lsh_params, minhash_signatures, minhash_signatures_from_hashes, shingle_hashes,
+    };
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
