@@ -6,9 +6,18 @@
 //! of all its pieces, so tiny files still compare; a document with none has no shingles and
 //! an all-`u32::MAX` signature, which callers keep out of LSH (see `Shingled::count`).
 //!
-//! Signatures follow datasketch's scheme: for permutation `i`, `h -> (a_i*h + b_i) mod p`
-//! with the Mersenne prime `p = 2^61 - 1`, kept to its low 32 bits, minimum over shingles.
-//! The product is taken in `u128` and reduced by Mersenne folding, so it never overflows.
+//! Two signature schemes, each slot an unbiased MinHash of the shingle set:
+//! - `Mersenne`: datasketch's, for permutation `i`, `h -> (a_i*h + b_i) mod p` with the
+//!   Mersenne prime `p = 2^61 - 1`, kept to its low 32 bits, minimum over shingles. The
+//!   product is taken in `u128` and reduced by Mersenne folding, so it never overflows.
+//!   O(shingles x num_perm).
+//! - `Bucket` (default): bucketed sketching after Dahlgaard, Knudsen and Thorup, "Fast
+//!   Similarity Sketching" (2017). In round `r` (of 3) each shingle lands in one slot with
+//!   value `(r, rank)`; slots still empty after the rounds get the Mersenne value for that
+//!   slot with a larger prefix. Slot `j` is then `min over x of v_j(x)` for a fixed per-slot
+//!   hash `v_j`, so `P[slot equal] = Jaccard` exactly as for `Mersenne`; the work is
+//!   O(shingles) once documents are larger than ~num_perm. Rounds stop early when every slot
+//!   holds a value no later round can beat, which does not change the result.
 use crate::error::{Error, Result};
 use crate::lex::{Lang, Scanner};
 use rayon::prelude::*;
@@ -185,15 +194,48 @@ fn affine61(a: u64, h: u64, b: u64) -> u64 {
     reduce61(s)
 }
 
-/// The configuration of a signature: permutation count, shingle size and the seeded
-/// permutations `(a_i, b_i)` drawn from it. Same seed, same signatures, on every engine.
+/// How signature slots are computed (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bucket,
+    Mersenne,
+}
+
+impl Scheme {
+    pub fn from_name(name: &str) -> Result<Scheme> {
+        match name {
+            "bucket" => Ok(Scheme::Bucket),
+            "mersenne" => Ok(Scheme::Mersenne),
+            _ => Err(Error::Argument(format!(
+                "unknown MinHash scheme {name:?}; known: bucket, mersenne"
+            ))),
+        }
+    }
+}
+
+/// Rounds of the bucket scheme and the bits of a slot value below its round prefix.
+const ROUNDS: u32 = 3;
+const FRACTION_BITS: u32 = 30;
+
+/// The configuration of a signature: permutation count, shingle size, scheme and the seeded
+/// parameters drawn from the seed. Same seed, same signatures, on every engine.
 #[derive(Debug, Clone)]
 pub struct MinHasher {
     pub num_perm: usize,
     pub ngram: usize,
     pub seed: u64,
+    pub scheme: Scheme,
     a: Vec<u64>,
     b: Vec<u64>,
+    round_seeds: [u64; ROUNDS as usize],
+}
+
+/// A strong 64-bit finaliser (splitmix64's): the per-round hash of a shingle.
+#[inline(always)]
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Permutations handled together: independent accumulators the CPU can overlap.
@@ -201,6 +243,10 @@ const LANES: usize = 4;
 
 impl MinHasher {
     pub fn new(num_perm: usize, ngram: usize, seed: u64) -> Result<Self> {
+        Self::with_scheme(num_perm, ngram, seed, Scheme::Bucket)
+    }
+
+    pub fn with_scheme(num_perm: usize, ngram: usize, seed: u64, scheme: Scheme) -> Result<Self> {
         if num_perm == 0 || num_perm > 1 << 16 {
             return Err(Error::Argument(format!(
                 "num_perm must be in 1..=65536, got {num_perm}"
@@ -224,12 +270,15 @@ impl MinHasher {
             a.push(draw(1));
             b.push(draw(0));
         }
+        let round_seeds = std::array::from_fn(|_| splitmix64(&mut state));
         Ok(MinHasher {
             num_perm,
             ngram,
             seed,
+            scheme,
             a,
             b,
+            round_seeds,
         })
     }
 
@@ -240,6 +289,43 @@ impl MinHasher {
         if hashes.is_empty() {
             return;
         }
+        match self.scheme {
+            Scheme::Mersenne => self.mersenne(hashes, out),
+            Scheme::Bucket => self.bucket(hashes, out),
+        }
+    }
+
+    fn bucket(&self, hashes: &[u64], out: &mut [u32]) {
+        let k = self.num_perm as u64;
+        for (r, &seed) in self.round_seeds.iter().enumerate() {
+            let prefix = (r as u32) << FRACTION_BITS;
+            for &h in hashes {
+                let m = mix64(h ^ seed);
+                // Lemire's multiply-shift picks the slot from the low half, the rank is
+                // the top FRACTION_BITS of the high half: independent bits of `m`.
+                let slot = (((m & 0xffff_ffff) * k) >> 32) as usize;
+                let v = prefix | (m >> (64 - FRACTION_BITS)) as u32;
+                if let Some(o) = out.get_mut(slot) {
+                    *o = (*o).min(v);
+                }
+            }
+            let next = ((r as u32) + 1) << FRACTION_BITS;
+            if out.iter().all(|&v| v < next) {
+                return; // later rounds only offer larger values
+            }
+        }
+        let fallback = ROUNDS << FRACTION_BITS;
+        let hs: Vec<u64> = hashes.iter().map(|&h| reduce61(h)).collect();
+        for (j, o) in out.iter_mut().enumerate() {
+            if *o == u32::MAX {
+                let (a, b) = (self.a[j], self.b[j]);
+                let m = hs.iter().map(|&h| affine61(a, h, b)).min().unwrap_or(0);
+                *o = fallback | (m >> (61 - FRACTION_BITS)) as u32;
+            }
+        }
+    }
+
+    fn mersenne(&self, hashes: &[u64], out: &mut [u32]) {
         // Reduce once so every product stays below 2^122.
         let hs: Vec<u64> = hashes.iter().map(|&h| reduce61(h)).collect();
         let mut i = 0;
@@ -511,6 +597,24 @@ mod tests {
         h.signature_of_hashes(&hashed(&a), &mut sa);
         h.signature_of_hashes(&hashed(&b), &mut sb);
         assert!((estimate(&sa, &sb) - exact).abs() < 4.0 * 0.0148);
+    }
+
+    #[test]
+    fn bucket_fallback_fills_small_sets() {
+        // 5 shingles cannot fill 256 slots in 3 rounds: the rest come from the fallback,
+        // still a MinHash per slot, so identical sets agree everywhere and a superset
+        // agrees on about J of the slots.
+        let h = MinHasher::new(256, 5, 9).unwrap();
+        let small: Vec<u64> = (0..5u64).map(|x| mix64(x + 1)).collect();
+        let (mut s1, mut s2) = (vec![0; 256], vec![0; 256]);
+        h.signature_of_hashes(&small, &mut s1);
+        h.signature_of_hashes(&small, &mut s2);
+        assert_eq!(s1, s2);
+        assert!(s1.iter().all(|&v| v != u32::MAX));
+        let bigger: Vec<u64> = (0..10u64).map(|x| mix64(x + 1)).collect();
+        h.signature_of_hashes(&bigger, &mut s2);
+        let est = estimate(&s1, &s2);
+        assert!((est - 0.5).abs() < 4.0 * (0.25f64 / 256.0).sqrt(), "{est}");
     }
 
     #[test]

@@ -19,11 +19,15 @@ _EXPORTS = {
     "TokenizerFileError": "codemill.errors",
     "detect_language": "codemill.languages",
     "LANGUAGES": "codemill.languages",
+    "MinHasher": "codemill.dedup",
+    "dedup": "codemill.dedup",
+    "DedupResult": "codemill.dedup",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from codemill.dedup import DedupResult, MinHasher, dedup  # noqa: F401
     from codemill.errors import CodemillError, TokenizerFileError
     from codemill.languages import LANGUAGES, detect_language
     from codemill.tokenizer import SPECIAL_TOKENS, CodeTokenizer

@@ -10,6 +10,7 @@ import sys
 COMMAND_MODULES = (
     "codemill.commands.tokenizer",
     "codemill.commands.bench",
+    "codemill.commands.dedup",
 )
 
 

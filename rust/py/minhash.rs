@@ -5,7 +5,7 @@ use super::errors::lang_arg;
 use crate::cluster::{components, lsh_edges as core_lsh_edges};
 use crate::error::Error;
 use crate::lex::Lang;
-use crate::minhash::{self, MinHasher};
+use crate::minhash::{self, MinHasher, Scheme};
 use numpy::ndarray::Array2;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -102,7 +102,7 @@ fn pairs_arg(edges: &PyReadonlyArray2<'_, u32>, name: &str, n: usize) -> PyResul
 /// MinHash signatures of `texts`: a `(len(texts), num_perm)` uint32 array and each text's
 /// shingle count (0 marks an empty document, whose signature is all 0xFFFFFFFF).
 #[pyfunction]
-#[pyo3(signature = (texts, languages=None, num_perm=256, ngram=5, seed=1))]
+#[pyo3(signature = (texts, languages=None, num_perm=256, ngram=5, seed=1, scheme="bucket"))]
 pub fn minhash_signatures<'py>(
     py: Python<'py>,
     texts: Vec<PyBackedStr>,
@@ -110,9 +110,10 @@ pub fn minhash_signatures<'py>(
     num_perm: usize,
     ngram: usize,
     seed: u64,
+    scheme: &str,
 ) -> PyResult<Signatures<'py>> {
     let langs = languages_arg(languages, texts.len())?;
-    let hasher = MinHasher::new(num_perm, ngram, seed)?;
+    let hasher = MinHasher::with_scheme(num_perm, ngram, seed, Scheme::from_name(scheme)?)?;
     let docs = docs(&texts, &langs);
     let (sigs, counts) = py.detach(|| hasher.signatures(&docs));
     Ok((
@@ -123,15 +124,16 @@ pub fn minhash_signatures<'py>(
 
 /// Signatures from pre-hashed shingles: document `d` is `hashes[offsets[d]:offsets[d+1]]`.
 #[pyfunction]
-#[pyo3(signature = (hashes, offsets, num_perm=256, seed=1))]
+#[pyo3(signature = (hashes, offsets, num_perm=256, seed=1, scheme="bucket"))]
 pub fn minhash_signatures_from_hashes<'py>(
     py: Python<'py>,
     hashes: PyReadonlyArray1<'py, u64>,
     offsets: PyReadonlyArray1<'py, u64>,
     num_perm: usize,
     seed: u64,
+    scheme: &str,
 ) -> PyResult<Bound<'py, PyArray2<u32>>> {
-    let hasher = MinHasher::new(num_perm, 1, seed)?;
+    let hasher = MinHasher::with_scheme(num_perm, 1, seed, Scheme::from_name(scheme)?)?;
     let h = hashes
         .as_slice()
         .map_err(|_| arg_err("hashes must be a contiguous uint64 array".into()))?;
