@@ -9,10 +9,9 @@ import random
 import sysconfig
 from pathlib import Path
 
+import codemill
 import numpy as np
 import pytest
-
-import codemill
 from codemill import _core
 from codemill.dedup import MinHasher, dedup, dedup_texts
 
