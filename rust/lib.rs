@@ -2,8 +2,10 @@
 pub mod bpe;
 pub mod bpe_train;
 pub mod chunk;
+pub mod cluster;
 pub mod error;
 pub mod lex;
+pub mod minhash;
 pub mod parallel;
 #[cfg(feature = "python")]
 mod py;

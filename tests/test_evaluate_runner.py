@@ -96,9 +96,7 @@ def test_results_identical_across_worker_counts(generic, tmp_path):
     for workers in (1, 2, 3):
         out = tmp_path / f"results-{workers}.jsonl"
         run_eval(problems, samples, out, workers=workers)
-        outputs.append(
-            [{k: json.loads(line)[k] for k in keep} for line in out.read_text().splitlines()]
-        )
+        outputs.append([{k: json.loads(line)[k] for k in keep} for line in out.read_text().splitlines()])
     assert outputs[0] == outputs[1] == outputs[2]
 
 

@@ -97,13 +97,11 @@ def test_classify_without_a_report():
         "import os\nfor fd in range(3, 10):\n    try:\n        os.write(fd, b'ok 0.1\\n')\n"
         "    except OSError:\n        pass\nos._exit(0)\n",
         # tamper with the interpreter: builtins the tests use, a global shadowing them
-        "import builtins\nbuiltins.AssertionError = type('X', (Exception,), {})\n"
-        "def f(x):\n    return x\n",
+        "import builtins\nbuiltins.AssertionError = type('X', (Exception,), {})\ndef f(x):\n    return x\n",
         "def check(candidate):\n    pass\ndef f(x):\n    return x\n",
         "import atexit, os\natexit.register(lambda: os._exit(0))\ndef f(x):\n    return x\n",
         # a trace function that swallows the failing assertion's line
-        "import sys\ndef tr(frame, event, arg):\n    return None\nsys.settrace(tr)\n"
-        "def f(x):\n    return x\n",
+        "import sys\ndef tr(frame, event, arg):\n    return None\nsys.settrace(tr)\ndef f(x):\n    return x\n",
     ],
 )
 def test_fake_passes_do_not_count(sandbox, body):
@@ -113,9 +111,7 @@ def test_fake_passes_do_not_count(sandbox, body):
 
 def test_shadowed_builtin_cannot_bend_the_tests(sandbox):
     test = "def check(candidate):\n    assert abs(candidate(2) - 3) < 1e-9\n"
-    r = run(
-        sandbox, "import builtins\nbuiltins.abs = lambda x: 0\ndef f(x):\n    return 0\n", test=test
-    )
+    r = run(sandbox, "import builtins\nbuiltins.abs = lambda x: 0\ndef f(x):\n    return 0\n", test=test)
     assert (r.status, r.error_type) == ("failed", "AssertionError")
     r = run(sandbox, "def abs(x):\n    return 0\ndef f(x):\n    return 0\n", test=test)
     assert (r.status, r.error_type) == ("failed", "AssertionError")
@@ -133,8 +129,7 @@ def test_cannot_write_outside_its_work_dir(sandbox, tmp_path):
     # ...but its own work dir (cwd and TMPDIR) is writable
     r = run(
         sandbox,
-        "import tempfile\nopen('mine', 'w').write('x')\ntempfile.mkstemp()\n"
-        "def f(x):\n    return x + 1\n",
+        "import tempfile\nopen('mine', 'w').write('x')\ntempfile.mkstemp()\ndef f(x):\n    return x + 1\n",
     )
     assert r.status == "passed"
 

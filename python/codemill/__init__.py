@@ -19,12 +19,18 @@ _EXPORTS = {
     "TokenizerFileError": "codemill.errors",
     "detect_language": "codemill.languages",
     "LANGUAGES": "codemill.languages",
+    "MinHasher": "codemill.dedup",
+    "dedup": "codemill.dedup",
+    "DedupResult": "codemill.dedup",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     # Redundant aliases mark re-exports for type checkers and linters.
+    from codemill.dedup import DedupResult as DedupResult
+    from codemill.dedup import MinHasher as MinHasher
+    from codemill.dedup import dedup as dedup
     from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError
     from codemill.languages import LANGUAGES as LANGUAGES

@@ -1,5 +1,6 @@
 """Typed surface of codemill's native core. Users import `codemill`, not this module."""
 
+from collections.abc import Sequence
 from typing import Literal, final, overload
 
 import numpy as np
@@ -9,9 +10,18 @@ __all__ = [
     "CodemillError",
     "Tokenizer",
     "TokenizerFileError",
+    "connected_components",
+    "content_hashes",
     "count_pieces",
+    "exact_jaccard_pairs",
     "identifier_parts",
+    "lsh_band_keys",
+    "lsh_edges",
+    "lsh_params",
+    "minhash_signatures",
+    "minhash_signatures_from_hashes",
     "pretokenize",
+    "shingle_hashes",
 ]
 
 class CodemillError(ValueError): ...
@@ -75,3 +85,42 @@ class Tokenizer:
         num_threads: int | None = None,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]: ...
     def decode_bytes(self, ids: npt.NDArray[np.uint32]) -> bytes: ...
+
+# ---- MinHash dedup ----
+
+_Langs = str | Sequence[str | None] | None
+
+def minhash_signatures(
+    texts: Sequence[str],
+    languages: _Langs = None,
+    num_perm: int = 256,
+    ngram: int = 5,
+    seed: int = 1,
+    scheme: str = "bucket",
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def minhash_signatures_from_hashes(
+    hashes: npt.NDArray[np.uint64],
+    offsets: npt.NDArray[np.uint64],
+    num_perm: int = 256,
+    seed: int = 1,
+    scheme: str = "bucket",
+) -> npt.NDArray[np.uint32]: ...
+def shingle_hashes(
+    text: str, language: str | None = None, ngram: int = 5, unique: bool = True
+) -> npt.NDArray[np.uint64]: ...
+def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]: ...
+def lsh_band_keys(signatures: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]: ...
+def lsh_edges(
+    signatures: npt.NDArray[np.uint32],
+    bands: int,
+    rows: int,
+    active: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.uint32]: ...
+def exact_jaccard_pairs(
+    texts: Sequence[str],
+    pairs: npt.NDArray[np.uint32],
+    languages: _Langs = None,
+    ngram: int = 5,
+) -> npt.NDArray[np.float64]: ...
+def connected_components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
+def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> npt.NDArray[np.uint64]: ...

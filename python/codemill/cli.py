@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "codemill.commands.tokenizer",
     "codemill.commands.bench",
     "codemill.commands.eval",
+    "codemill.commands.dedup",
 )
 
 

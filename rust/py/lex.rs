@@ -45,5 +45,7 @@ pub fn count_pieces(py: Python<'_>, text: &str, language: Option<&str>) -> PyRes
 /// which the identifier vocabulary may match.
 #[pyfunction]
 pub fn identifier_parts(identifier: &str) -> Vec<String> {
-    crate::lex::identifier_parts(identifier).map(str::to_string).collect()
+    crate::lex::identifier_parts(identifier)
+        .map(str::to_string)
+        .collect()
 }

