@@ -110,7 +110,7 @@ impl Bpe {
         if syms.len() < 2 {
             return;
         }
-        if syms.len() <= SCAN_LIMIT {
+        if syms.len() <= SCAN_LIMIT + 1 {
             self.merge_scan(syms)
         } else {
             self.merge_heap(syms)
@@ -118,8 +118,15 @@ impl Bpe {
     }
 
     fn merge_scan(&self, syms: &mut Vec<u32>) {
-        let mut ranks: Vec<u32> = syms.windows(2).map(|w| self.rank(w[0], w[1])).collect();
+        // A stack buffer: this runs once per chunk and piece, where a heap allocation costs
+        // as much as the merging itself.
+        let mut buf = [NO_MERGE; SCAN_LIMIT];
+        let mut len = syms.len() - 1;
+        for (r, w) in buf.iter_mut().zip(syms.windows(2)) {
+            *r = self.rank(w[0], w[1]);
+        }
         loop {
+            let ranks = &mut buf[..len];
             // Two passes that vectorise (min, then first position of it) beat one pass that
             // tracks the index through a dependent cmov chain.
             let best = ranks.iter().copied().min().unwrap_or(NO_MERGE);
@@ -129,12 +136,13 @@ impl Bpe {
             let at = ranks.iter().position(|&r| r == best).unwrap_or(0);
             syms[at] = self.first_id + best;
             syms.remove(at + 1);
-            ranks.remove(at);
+            ranks.copy_within(at + 1.., at);
+            len -= 1;
             if at > 0 {
-                ranks[at - 1] = self.rank(syms[at - 1], syms[at]);
+                buf[at - 1] = self.rank(syms[at - 1], syms[at]);
             }
-            if at < ranks.len() {
-                ranks[at] = self.rank(syms[at], syms[at + 1]);
+            if at < len {
+                buf[at] = self.rank(syms[at], syms[at + 1]);
             }
         }
     }
