@@ -43,7 +43,7 @@ struct Dispatch {
 fn dispatch(lang: Lang) -> &'static Dispatch {
     static ALL: OnceLock<Vec<Dispatch>> = OnceLock::new();
     let all = ALL.get_or_init(|| {
-        ALL_LANGS
+        Lang::ALL
             .iter()
             .map(|l| {
                 let t = l.table();
@@ -68,18 +68,8 @@ fn dispatch(lang: Lang) -> &'static Dispatch {
             })
             .collect()
     });
-    &all[ALL_LANGS.iter().position(|l| *l == lang).unwrap_or(0)]
+    &all[Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0)]
 }
-
-const ALL_LANGS: [Lang; 7] = [
-    Lang::Python,
-    Lang::JavaScript,
-    Lang::Java,
-    Lang::Go,
-    Lang::Rust,
-    Lang::C,
-    Lang::Generic,
-];
 
 #[inline]
 fn is_ascii_ident_continue(b: u8) -> bool {
