@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from codemill import _core
-from codemill.dedup import MinHasher
+from codemill.near_dup import MinHasher
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

@@ -23,9 +23,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bands", type=int, help="LSH bands (default: chosen from threshold)")
     p.add_argument("--rows", type=int, help="LSH rows per band (with --bands)")
     p.add_argument(
+        "--recall-weight",
+        type=float,
+        default=0.95,
+        help="weight of the false-negative area when choosing bands/rows (0.95; 0.5 = datasketch)",
+    )
+    p.add_argument(
+        "--window",
+        type=int,
+        default=64,
+        help="each LSH bucket member is checked against this many members before it (64)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        help="keep a candidate pair if its signature estimate >= threshold - margin "
+        "(default: two standard errors at the threshold)",
+    )
+    p.add_argument(
+        "--no-estimate-filter",
+        dest="estimate_filter",
+        action="store_false",
+        help="keep every LSH candidate pair (raw LSH)",
+    )
+    p.add_argument(
         "--verify",
         action="store_true",
-        help="keep a pair only if its exact Jaccard reaches the threshold",
+        help="keep a pair only if its exact Jaccard reaches the threshold (re-reads the texts of candidate pairs)",
     )
     p.add_argument("--keep", default="first", choices=("first", "last", "longest", "shortest"))
     p.add_argument("--no-exact", dest="exact", action="store_false", help="skip exact dedup")
@@ -43,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codemill.dedup import dedup
+    from codemill import dedup
 
     if (args.bands is None) != (args.rows is None):
         raise ValueError("give both --bands and --rows, or neither")
@@ -55,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         ngram=args.ngram,
         bands=args.bands,
         rows=args.rows,
+        recall_weight=args.recall_weight,
+        window=args.window,
+        margin=args.margin,
+        estimate_filter=args.estimate_filter,
         verify=args.verify,
         keep=args.keep,
         exact=args.exact,
@@ -78,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  skipped ({reason}): {info['count']}")
         p = report["params"]
         print(
-            f"  bands={p['bands']} rows={p['rows']} threshold={p['threshold']}; report: {args.output}/dedup_report.json"
+            f"  bands={p['bands']} rows={p['rows']} threshold={p['threshold']} "
+            f"min_estimate={p['min_estimate']} verify={p['verify']}; candidate pairs "
+            f"{c['candidate_pairs']} (skipped by window {c['candidate_pairs_skipped_by_window']}); "
+            f"report: {args.output}/dedup_report.json"
         )
     return 0

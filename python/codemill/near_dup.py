@@ -4,14 +4,29 @@ The heavy work is in the native core (`codemill._core`): shingling, signatures, 
 candidate pairs, exact Jaccard and union-find run in Rust on all cores without the GIL and
 return NumPy arrays. This module orchestrates: read inputs in batches, drop exact duplicates,
 cluster near-duplicates, keep one document per cluster, write the kept documents and a report.
+
+The module is `codemill.near_dup`; its entry points are exported as `codemill.dedup`,
+`codemill.MinHasher` and `codemill.DedupResult`.
+
+How a pair of documents becomes a duplicate (by default):
+1. LSH: the pair shares a band key. `(bands, rows)` minimise `(1 - recall_weight) * FP area +
+   recall_weight * FN area` of the S-curve (datasketch's rule at `recall_weight=0.5`); the
+   default 0.95 favours recall, because step 2 removes the extra candidates cheaply.
+2. Within a band bucket each member is paired with the `window` members before it (by id):
+   every pair of a bucket of up to `window + 1`; pairs beyond that are counted as skipped.
+3. The estimate filter keeps a pair when its signature estimate (fraction of equal slots) is
+   at least `threshold - margin`; `margin` defaults to two standard errors of the estimate
+   at the threshold, `2 * sqrt(t * (1 - t) / num_perm)`. With `verify`, the true Jaccard of
+   the shingle sets decides instead (`>= threshold`), for every candidate pair.
+4. Accepted pairs are joined by union-find; one document per cluster is kept.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import types
-from collections.abc import Iterable, Sequence
+import math
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,13 +34,20 @@ from typing import Any
 import numpy as np
 
 from codemill import _core
-from codemill._dedup_io import Skips, check_inputs, read_documents, write_kept
+from codemill._dedup_io import Doc, Skips, check_inputs, decode_file, jsonl_docs, read_documents, write_kept
 
 __all__ = ["KEEP_POLICIES", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
 
 KEEP_POLICIES = ("first", "last", "longest", "shortest")
 REPORT_NAME = "dedup_report.json"
-_BATCH = 4096
+RECALL_WEIGHT = 0.95
+WINDOW = 64
+# A batch of documents is signed, then its texts are dropped (whichever limit comes first).
+BATCH_DOCS = 4096
+BATCH_CHARS = 32_000_000
+
+# (texts, languages) of the given sorted document ids, re-read on demand.
+Fetch = Callable[[np.ndarray], tuple[list[str], Any]]
 
 
 class MinHasher:
@@ -47,7 +69,10 @@ class MinHasher:
         rows: int | None = None,
         seed: int = 1,
         scheme: str = "bucket",
+        recall_weight: float = RECALL_WEIGHT,
     ) -> None:
+        if not 0.0 < recall_weight < 1.0:
+            raise ValueError(f"recall_weight must be strictly between 0 and 1, got {recall_weight}")
         if (bands is None) != (rows is None):
             raise ValueError("give both bands and rows, or neither")
         self.num_perm = int(num_perm)
@@ -55,8 +80,9 @@ class MinHasher:
         self.threshold = float(threshold)
         self.seed = int(seed)
         self.scheme = scheme
+        self.recall_weight = float(recall_weight)
         if bands is None or rows is None:
-            bands, rows = _core.lsh_params(self.threshold, self.num_perm)
+            bands, rows = _core.lsh_params(self.threshold, self.num_perm, 1.0 - recall_weight, recall_weight)
         elif bands < 1 or rows < 1 or bands * rows > self.num_perm:
             raise ValueError(f"bands ({bands}) x rows ({rows}) must be positive and at most num_perm ({self.num_perm})")
         self.bands, self.rows = int(bands), int(rows)
@@ -97,10 +123,29 @@ class MinHasher:
         return _core.lsh_band_keys(_sigs(signatures), self.bands, self.rows)
 
     def candidate_pairs(self, signatures: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
-        """`(k, 2)` uint32 candidate pairs (star-joined per band bucket, smallest first)."""
+        """`(k, 2)` uint32 candidate edges, star-joined per band bucket to its smallest member.
+
+        Enough for clusters of unfiltered LSH candidates; `pairs` gives the pairs to check."""
         if active is not None:
             active = np.ascontiguousarray(active, dtype=bool)
         return _core.lsh_edges(_sigs(signatures), self.bands, self.rows, active)
+
+    def pairs(
+        self, signatures: np.ndarray, active: np.ndarray | None = None, window: int = WINDOW
+    ) -> tuple[np.ndarray, int]:
+        """`(k, 2)` uint32 distinct pairs to check and the bucket pairs the window left out.
+
+        In each band bucket (sorted by id) every member is paired with the up to `window`
+        members before it; the count of left-out pairs is per band.
+        """
+        if active is not None:
+            active = np.ascontiguousarray(active, dtype=bool)
+        return _core.lsh_pairs(_sigs(signatures), self.bands, self.rows, active, window)
+
+    def default_margin(self) -> float:
+        """Two standard errors of the Jaccard estimate at the threshold."""
+        t = self.threshold
+        return 2.0 * math.sqrt(t * (1.0 - t) / self.num_perm)
 
     def collision_probability(self, similarity: float | np.ndarray) -> np.ndarray:
         """The S-curve: probability that a pair of Jaccard `similarity` becomes a candidate."""
@@ -156,6 +201,12 @@ def _pick(policy: str, groups: np.ndarray, lengths: np.ndarray, members: np.ndar
     return dict(zip(g[first].tolist(), members[order][first].tolist(), strict=True))
 
 
+def _subset_languages(languages: Any, ids: np.ndarray) -> Any:
+    if languages is None or isinstance(languages, str):
+        return languages
+    return [languages[i] for i in ids.tolist()]
+
+
 def dedup_texts(
     texts: Sequence[str],
     languages: str | Sequence[str | None] | None = None,
@@ -165,7 +216,11 @@ def dedup_texts(
     ngram: int = 5,
     bands: int | None = None,
     rows: int | None = None,
+    recall_weight: float = RECALL_WEIGHT,
     verify: bool = False,
+    estimate_filter: bool = True,
+    margin: float | None = None,
+    window: int = WINDOW,
     keep: str = "first",
     exact: bool = True,
     normalize_whitespace: bool = False,
@@ -176,9 +231,17 @@ def dedup_texts(
     ray_shards: int | None = None,
 ) -> DedupResult:
     """Deduplicate in-memory texts; see `dedup` for the parameters."""
-    hasher = MinHasher(num_perm, ngram, threshold=threshold, bands=bands, rows=rows, seed=seed, scheme=scheme)
+    hasher = MinHasher(
+        num_perm,
+        ngram,
+        threshold=threshold,
+        bands=bands,
+        rows=rows,
+        seed=seed,
+        scheme=scheme,
+        recall_weight=recall_weight,
+    )
     texts = list(texts)
-    n = len(texts)
     if engine == "local":
         sigs, counts = hasher.signatures_and_counts(texts, languages)
         hashes = _core.content_hashes(texts, normalize_whitespace)
@@ -188,20 +251,29 @@ def dedup_texts(
         sigs, counts, hashes = ray_signatures(hasher, texts, languages, normalize_whitespace, ray_shards)
     else:
         raise ValueError(f"unknown engine {engine!r}; known: local, ray")
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+
+    def fetch(ids: np.ndarray) -> tuple[list[str], Any]:
+        return [texts[i] for i in ids.tolist()], _subset_languages(languages, ids)
+
+    def name(i: int) -> str | int:
+        return names[i] if names is not None else i
+
     return _decide(
         hasher,
         sigs,
         counts,
         hashes,
         lengths,
-        texts,
-        languages,
+        fetch,
+        name,
         verify=verify,
+        estimate_filter=estimate_filter,
+        margin=margin,
+        window=window,
         keep=keep,
         exact=exact,
         engine=engine,
-        names=names,
         ray_shards=ray_shards,
         normalize_whitespace=normalize_whitespace,
     )
@@ -213,17 +285,26 @@ def _decide(
     counts: np.ndarray,
     hashes: np.ndarray,
     lengths: np.ndarray,
-    texts: Sequence[str],
-    languages: Any,
+    fetch: Fetch,
+    name: Callable[[int], str | int],
     *,
     verify: bool,
+    estimate_filter: bool,
+    margin: float | None,
+    window: int,
     keep: str,
     exact: bool,
     engine: str,
-    names: Sequence[str] | None,
     ray_shards: int | None,
     normalize_whitespace: bool,
 ) -> DedupResult:
+    if keep not in KEEP_POLICIES:
+        raise ValueError(f"unknown keep policy {keep!r}; known: {', '.join(KEEP_POLICIES)}")
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    margin = hasher.default_margin() if margin is None else float(margin)
+    if margin < 0:
+        raise ValueError(f"margin must not be negative, got {margin}")
     n = len(sigs)
     ids = np.arange(n, dtype=np.int64)
     # Exact duplicates: groups of equal 128-bit content hashes, one representative each.
@@ -241,20 +322,30 @@ def _decide(
     active = representative & (counts > 0)
 
     if engine == "ray":
-        from codemill._dedup_ray import ray_edges
+        from codemill._dedup_ray import ray_pairs
 
-        edges = ray_edges(hasher, sigs, active, ray_shards)
+        pairs, skipped = ray_pairs(hasher, sigs, active, ray_shards, window)
     else:
-        edges = hasher.candidate_pairs(sigs, active)
-    candidates = len(edges)
-    rejected = 0
-    if verify and len(edges):
-        true = _core.exact_jaccard_pairs(list(texts), edges, languages, hasher.ngram)
+        pairs, skipped = hasher.pairs(sigs, active, window)
+    estimates = _core.signature_estimates(sigs, pairs)
+    min_estimate = hasher.threshold - margin
+    rejected_estimate = rejected_verify = 0
+    # With verify, the texts of the documents in candidate pairs (only those) are re-read.
+    fetched: tuple[np.ndarray, list[str], Any] | None = None
+    if verify:
+        docs = np.unique(pairs).astype(np.int64)
+        texts, langs = fetch(docs)
+        fetched = (docs, texts, langs)
+        true = _core.exact_jaccard_pairs(texts, _local(docs, pairs), langs, hasher.ngram)
         ok = true >= hasher.threshold
-        rejected = int((~ok).sum())
-        edges = np.ascontiguousarray(edges[ok])
-    labels = _core.connected_components(n, np.ascontiguousarray(edges, dtype=np.uint32))
-    labels = labels.astype(np.int64)
+        rejected_verify = int((~ok).sum())
+    elif estimate_filter:
+        ok = estimates >= min_estimate
+        rejected_estimate = int((~ok).sum())
+    else:
+        ok = np.ones(len(pairs), dtype=bool)
+    edges = np.ascontiguousarray(pairs[ok])
+    labels = _core.connected_components(n, edges).astype(np.int64)
 
     keep_mask = representative.copy()
     clusters: list[dict[str, Any]] = []
@@ -267,19 +358,16 @@ def _decide(
         if kept_of[int(labels[m])] != m:
             keep_mask[m] = False
 
-    # A removed representative takes its exact duplicates with it (they are already gone).
-    def name(i: int) -> str | int:
-        return names[i] if names is not None else i
-
     if len(members):
         order = np.lexsort((members, labels[members]))
         members_sorted = members[order]
-        kept_ids = np.array([kept_of[int(labels[m])] for m in members_sorted.tolist()])
-        est = (sigs[members_sorted] == sigs[kept_ids]).mean(axis=1)
+        kept_ids = np.array([kept_of[int(labels[m])] for m in members_sorted.tolist()], dtype=np.int64)
+        report_pairs = np.stack([kept_ids, members_sorted], axis=1).astype(np.uint32)
+        est = _core.signature_estimates(sigs, report_pairs)
         true_sim = None
-        if verify:
-            pairs = np.stack([kept_ids, members_sorted], axis=1).astype(np.uint32)
-            true_sim = _core.exact_jaccard_pairs(list(texts), pairs, languages, hasher.ngram)
+        if fetched is not None:
+            docs, texts, langs = fetched
+            true_sim = _core.exact_jaccard_pairs(texts, _local(docs, report_pairs), langs, hasher.ngram)
         current: dict[str, Any] | None = None
         for k, m in enumerate(members_sorted.tolist()):
             kid = int(kept_ids[k])
@@ -312,8 +400,11 @@ def _decide(
         "exact_duplicates_removed": int((~representative).sum()),
         "near_duplicates_removed": int((representative & ~keep_mask).sum()),
         "kept": int(keep_mask.sum()),
-        "candidate_pairs": candidates,
-        "candidate_pairs_rejected_by_verify": rejected,
+        "candidate_pairs": len(pairs),
+        "candidate_pairs_skipped_by_window": int(skipped),
+        "candidate_pairs_rejected_by_estimate": rejected_estimate,
+        "candidate_pairs_rejected_by_verify": rejected_verify,
+        "duplicate_pairs": len(edges),
         "near_clusters": sum(1 for c in clusters if c["kind"] == "near"),
     }
     params = {
@@ -322,15 +413,88 @@ def _decide(
         "ngram": hasher.ngram,
         "bands": hasher.bands,
         "rows": hasher.rows,
+        "recall_weight": hasher.recall_weight,
         "seed": hasher.seed,
         "scheme": hasher.scheme,
+        "window": window,
         "verify": verify,
+        "estimate_filter": estimate_filter and not verify,
+        "min_estimate": round(min_estimate, 6) if estimate_filter and not verify else None,
         "keep": keep,
         "exact": exact,
         "normalize_whitespace": normalize_whitespace,
         "engine": engine,
     }
     return DedupResult(keep_mask, labels, exact_of, sigs, clusters, result_counts, params)
+
+
+def _local(docs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """`pairs` of document ids as positions in the sorted id array `docs`."""
+    return np.ascontiguousarray(np.searchsorted(docs, pairs), dtype=np.uint32).reshape(-1, 2)
+
+
+@dataclass
+class _Corpus:
+    """Where each document of the inputs is, without its text: the metadata `dedup` keeps."""
+
+    paths: list[Path]
+    text_field: str | None
+    source: array = field(default_factory=lambda: array("i"))  # input index
+    line: array = field(default_factory=lambda: array("q"))  # JSONL line (0-based) or -1
+    length: array = field(default_factory=lambda: array("q"))  # characters
+    lang: array = field(default_factory=lambda: array("b"))  # index into `langs`
+    rel: dict[int, str] = field(default_factory=dict)  # document id -> path inside a tree
+    langs: list[str | None] = field(default_factory=lambda: [None])
+
+    def add(self, d: Doc) -> None:
+        i = len(self.source)
+        self.source.append(d.source)
+        self.length.append(len(d.text))
+        if d.language not in self.langs:
+            self.langs.append(d.language)
+        self.lang.append(self.langs.index(d.language))
+        if isinstance(d.where, int):
+            self.line.append(d.where)
+        else:
+            self.line.append(-1)
+            self.rel[i] = d.where
+
+    def name(self, i: int) -> str:
+        path = self.paths[self.source[i]]
+        if self.line[i] >= 0:
+            return f"{path}:{self.line[i] + 1}"
+        return str(path / self.rel[i]) if path.is_dir() else str(path)
+
+    def where(self, i: int) -> str | int:
+        return self.line[i] if self.line[i] >= 0 else self.rel[i]
+
+    def fetch(self, ids: np.ndarray) -> tuple[list[str], list[str | None]]:
+        """Re-read the texts of documents `ids` (sorted): files directly, JSONL by streaming."""
+        texts: dict[int, str] = {}
+        by_source: dict[int, list[int]] = {}
+        for i in ids.tolist():
+            by_source.setdefault(self.source[i], []).append(i)
+        for src, wanted in sorted(by_source.items()):
+            path = self.paths[src]
+            if self.line[wanted[0]] >= 0:
+                by_line = {self.line[i]: i for i in wanted}
+                for d in jsonl_docs(path, src, Skips(), self.text_field):
+                    i = by_line.get(d.where)  # type: ignore[arg-type]
+                    if i is not None:
+                        texts[i] = d.text
+            else:
+                for i in wanted:
+                    f = path / self.rel[i] if path.is_dir() else path
+                    text = decode_file(f, Skips(), str(f))
+                    if text is not None:
+                        texts[i] = text
+        out = []
+        for i in ids.tolist():
+            text = texts.get(i)
+            if text is None or len(text) != self.length[i]:
+                raise ValueError(f"{self.name(i)}: input changed while dedup was running")
+            out.append(text)
+        return out, [self.langs[self.lang[i]] for i in ids.tolist()]
 
 
 def dedup(
@@ -342,7 +506,11 @@ def dedup(
     ngram: int = 5,
     bands: int | None = None,
     rows: int | None = None,
+    recall_weight: float = RECALL_WEIGHT,
     verify: bool = False,
+    estimate_filter: bool = True,
+    margin: float | None = None,
+    window: int = WINDOW,
     keep: str = "first",
     exact: bool = True,
     normalize_whitespace: bool = False,
@@ -354,11 +522,18 @@ def dedup(
 ) -> dict[str, Any]:
     """Remove exact and near duplicates from directories, source files or JSONL files.
 
-    Documents whose shingle sets have (estimated) Jaccard similarity at or above
-    `threshold` are clustered; one per cluster is kept by `keep` (first, last, longest,
-    shortest). With `output`, the kept documents are written there in each input's format
-    (JSONL lines verbatim, files copied under the input's name) plus `dedup_report.json`.
-    Returns the report: parameters, counts (skipped inputs with reasons) and clusters.
+    Documents whose shingle sets have Jaccard similarity at or above `threshold` are
+    clustered; one per cluster is kept by `keep` (first, last, longest, shortest). A pair
+    counts as similar when LSH (`bands` x `rows`, by default chosen with `recall_weight`)
+    makes it a candidate and its signature estimate is at least `threshold - margin`
+    (`estimate_filter`), or, with `verify`, its exact Jaccard reaches `threshold`. Each
+    member of an LSH bucket is checked against the `window` members before it.
+
+    Inputs are read in batches: only signatures and per-document metadata stay in memory;
+    texts are re-read for `verify` (documents in candidate pairs) and when writing. With
+    `output`, the kept documents are written there in each input's format (JSONL lines
+    verbatim, files copied under the input's name) plus `dedup_report.json`. Returns the
+    report: parameters, counts (skipped inputs with reasons) and clusters.
     """
     paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
     if not paths:
@@ -366,33 +541,68 @@ def dedup(
     check_inputs(paths)
     if keep not in KEEP_POLICIES:
         raise ValueError(f"unknown keep policy {keep!r}; known: {', '.join(KEEP_POLICIES)}")
-    skips = Skips()
-    docs = list(read_documents(paths, skips, text_field))
-    texts = [d.text for d in docs]
-    langs = [d.language for d in docs]
-    names = [
-        f"{paths[d.source]}:{d.where + 1}"
-        if isinstance(d.where, int)
-        else (str(paths[d.source] / d.where) if paths[d.source].is_dir() else str(paths[d.source]))
-        for d in docs
-    ]
-    result = dedup_texts(
-        texts,
-        langs,
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}; known: local, ray")
+    hasher = MinHasher(
+        num_perm,
+        ngram,
         threshold=threshold,
-        num_perm=num_perm,
-        ngram=ngram,
         bands=bands,
         rows=rows,
-        verify=verify,
-        keep=keep,
-        exact=exact,
-        normalize_whitespace=normalize_whitespace,
         seed=seed,
         scheme=scheme,
+        recall_weight=recall_weight,
+    )
+    skips = Skips()
+    corpus = _Corpus(paths, text_field)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    batch: list[Doc] = []
+    chars = 0
+
+    def flush() -> None:
+        texts = [d.text for d in batch]
+        langs = [d.language for d in batch]
+        if engine == "ray":
+            from codemill._dedup_ray import ray_signatures
+
+            parts.append(ray_signatures(hasher, texts, langs, normalize_whitespace, ray_shards))
+        else:
+            sigs, counts = hasher.signatures_and_counts(texts, langs)
+            parts.append((sigs, counts, _core.content_hashes(texts, normalize_whitespace)))
+        batch.clear()
+
+    for doc in read_documents(paths, skips, text_field):
+        corpus.add(doc)
+        batch.append(doc)
+        chars += len(doc.text)
+        if len(batch) >= BATCH_DOCS or chars >= BATCH_CHARS:
+            flush()
+            chars = 0
+    if batch:
+        flush()
+    if parts:
+        sigs, counts, hashes = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    else:
+        sigs = np.zeros((0, hasher.num_perm), dtype=np.uint32)
+        counts, hashes = np.zeros(0, dtype=np.uint32), np.zeros((0, 2), dtype=np.uint64)
+    parts.clear()
+    result = _decide(
+        hasher,
+        sigs,
+        counts,
+        hashes,
+        np.frombuffer(corpus.length, dtype=np.int64),
+        corpus.fetch,
+        corpus.name,
+        verify=verify,
+        estimate_filter=estimate_filter,
+        margin=margin,
+        window=window,
+        keep=keep,
+        exact=exact,
         engine=engine,
-        names=names,
         ray_shards=ray_shards,
+        normalize_whitespace=normalize_whitespace,
     )
     report = result.report()
     report["inputs"] = [str(p) for p in paths]
@@ -402,22 +612,10 @@ def dedup(
         outdir = Path(output)
         outdir.mkdir(parents=True, exist_ok=True)
         kept: dict[int, set] = {}
-        for d, k in zip(docs, result.keep.tolist(), strict=True):
-            if k:
-                kept.setdefault(d.source, set()).add(d.where)
+        for i in np.flatnonzero(result.keep).tolist():
+            kept.setdefault(corpus.source[i], set()).add(corpus.where(i))
         report["outputs"] = write_kept(paths, outdir, kept)
         with open(outdir / REPORT_NAME, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=1)
             f.write("\n")
     return report
-
-
-class _CallableModule(types.ModuleType):
-    """`codemill.dedup` is both this module and the function: importing the module (as
-    `codemill.MinHasher` does) binds the name to the module, so the module calls through."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return dedup(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
