@@ -238,7 +238,7 @@ def test_default_lsh_params_favour_recall():
     assert h.collision_probability(0.7) > 0.95
     datasketch_like = MinHasher(256, threshold=0.7, recall_weight=0.5)
     assert (datasketch_like.bands, datasketch_like.rows) == (25, 10)
-    assert h.default_margin() == pytest.approx(2 * np.sqrt(0.21 / 256))
+    assert h.default_margin() == pytest.approx(0.5 * np.sqrt(0.21 / 256))
     with pytest.raises(ValueError, match="recall_weight"):
         MinHasher(256, recall_weight=1.0)
 
@@ -286,25 +286,33 @@ def test_estimate_filter_drops_weak_candidates():
     base = stdlib_texts(40)
     corpus = [*base, *(mutate(t, rng) for t in base[:5])]
     # a loose LSH (many candidates) with and without the estimate filter
-    raw = dedup_texts(corpus, "python", bands=128, rows=2, estimate_filter=False)
-    filtered = dedup_texts(corpus, "python", bands=128, rows=2)
+    raw = dedup_texts(corpus, "python", bands=128, rows=2, estimate_filter=False, verify=False)
+    filtered = dedup_texts(corpus, "python", bands=128, rows=2, verify=False)
     assert filtered.counts["candidate_pairs"] == raw.counts["candidate_pairs"]
     assert filtered.counts["candidate_pairs_rejected_by_estimate"] > 0
-    assert filtered.params["min_estimate"] == pytest.approx(0.7 - 2 * np.sqrt(0.21 / 256), abs=1e-6)
-    labels = filtered.labels
-    assert all(labels[40 + k] == labels[k] for k in range(5)), "planted duplicates found"
-    assert len(set(labels[:40].tolist())) == 40, "distinct modules stay apart"
+    assert filtered.params["min_estimate"] == pytest.approx(0.7 - 0.5 * np.sqrt(0.21 / 256), abs=1e-6)
+    for res in (filtered, dedup_texts(corpus, "python", bands=128, rows=2, verify="borderline")):
+        labels = res.labels
+        assert all(labels[40 + k] == labels[k] for k in range(5)), "planted duplicates found"
+        assert len(set(labels[:40].tolist())) == 40, "distinct modules stay apart"
+    border = dedup_texts(corpus, "python", bands=128, rows=2, verify="borderline")
+    full = dedup_texts(corpus, "python", bands=128, rows=2, verify=True)
+    assert border.counts["candidate_pairs_verified"] < full.counts["candidate_pairs_verified"]
+    with pytest.raises(ValueError, match="borderline"):
+        dedup_texts(corpus[:2], "python", verify="some")
 
 
-@pytest.mark.parametrize("verify", [False, True])
+@pytest.mark.parametrize("verify", [False, "borderline", True])
 def test_batched_dedup_matches_one_batch(tmp_path, monkeypatch, verify):
     src, jl = _write_inputs(tmp_path)
     whole = dedup([src, jl], tmp_path / "whole", verify=verify)
     monkeypatch.setattr(near_dup, "BATCH_DOCS", 2)
     batched = dedup([src, jl], tmp_path / "batched", verify=verify)
     assert batched["clusters"] == whole["clusters"] and batched["counts"] == whole["counts"]
-    if verify:
-        assert all("jaccard" in r for c in whole["clusters"] if c["kind"] == "near" for r in c["removed"])
+    if verify is True:
+        assert all(
+            ("jaccard" in r) == (verify is True) for c in whole["clusters"] if c["kind"] == "near" for r in c["removed"]
+        )
 
 
 def test_input_changed_between_passes_is_an_error(tmp_path, monkeypatch):
@@ -328,8 +336,10 @@ def test_cli_main_end_to_end(tmp_path, capsys):
     assert report["counts"]["kept"] == 4 and report["params"]["verify"] is True
     assert report["params"]["bands"] == 36 and report["params"]["rows"] == 7
     assert json.loads((out / "dedup_report.json").read_text())["counts"] == report["counts"]
-    assert main(["dedup", str(src), "-o", str(tmp_path / "plain")]) == 0
-    assert "kept" in capsys.readouterr().out
+    assert main(["dedup", str(src), "-o", str(tmp_path / "plain"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"]["verify"] == "borderline"
+    assert main(["dedup", str(src), "-o", str(tmp_path / "est"), "--estimate-only"]) == 0
+    assert "verify=False" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

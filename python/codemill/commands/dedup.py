@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--margin",
         type=float,
         help="keep a candidate pair if its signature estimate >= threshold - margin "
-        "(default: two standard errors at the threshold)",
+        "(default: half a standard error at the threshold)",
     )
     p.add_argument(
         "--no-estimate-filter",
@@ -50,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--verify",
         action="store_true",
         help="keep a pair only if its exact Jaccard reaches the threshold (re-reads the texts of candidate pairs)",
+    )
+    p.add_argument(
+        "--estimate-only",
+        action="store_true",
+        help="decide every pair by its signature estimate; by default pairs whose estimate is "
+        "within two standard errors of the threshold get their exact Jaccard (texts re-read)",
     )
     p.add_argument("--keep", default="first", choices=("first", "last", "longest", "shortest"))
     p.add_argument("--no-exact", dest="exact", action="store_false", help="skip exact dedup")
@@ -83,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         window=args.window,
         margin=args.margin,
         estimate_filter=args.estimate_filter,
-        verify=args.verify,
+        verify=True if args.verify else False if args.estimate_only else "borderline",
         keep=args.keep,
         exact=args.exact,
         normalize_whitespace=args.normalize_whitespace,
