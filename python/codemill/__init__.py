@@ -19,22 +19,22 @@ _EXPORTS = {
     "TokenizerFileError": "codemill.errors",
     "detect_language": "codemill.languages",
     "LANGUAGES": "codemill.languages",
-    "MinHasher": "codemill.dedup",
-    "dedup": "codemill.dedup",
-    "DedupResult": "codemill.dedup",
+    "MinHasher": "codemill.near_dup",
+    "dedup": "codemill.near_dup",
+    "DedupResult": "codemill.near_dup",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     # Redundant aliases mark re-exports for type checkers and linters.
-    from codemill.dedup import DedupResult as DedupResult
-    from codemill.dedup import MinHasher as MinHasher
-    from codemill.dedup import dedup as dedup
     from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError
     from codemill.languages import LANGUAGES as LANGUAGES
     from codemill.languages import detect_language as detect_language
+    from codemill.near_dup import DedupResult as DedupResult
+    from codemill.near_dup import MinHasher as MinHasher
+    from codemill.near_dup import dedup as dedup
     from codemill.tokenizer import SPECIAL_TOKENS as SPECIAL_TOKENS
     from codemill.tokenizer import CodeTokenizer as CodeTokenizer
 

@@ -17,11 +17,13 @@ __all__ = [
     "identifier_parts",
     "lsh_band_keys",
     "lsh_edges",
+    "lsh_pairs",
     "lsh_params",
     "minhash_signatures",
     "minhash_signatures_from_hashes",
     "pretokenize",
     "shingle_hashes",
+    "signature_estimates",
 ]
 
 class CodemillError(ValueError): ...
@@ -118,6 +120,16 @@ def lsh_edges(
     rows: int,
     active: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.uint32]: ...
+def lsh_pairs(
+    signatures: npt.NDArray[np.uint32],
+    bands: int,
+    rows: int,
+    active: npt.NDArray[np.bool_] | None = None,
+    window: int = 64,
+) -> tuple[npt.NDArray[np.uint32], int]: ...
+def signature_estimates(
+    signatures: npt.NDArray[np.uint32], pairs: npt.NDArray[np.uint32]
+) -> npt.NDArray[np.float32]: ...
 def exact_jaccard_pairs(
     texts: Sequence[str],
     pairs: npt.NDArray[np.uint32],
