@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::lex::{identifier_parts, Kind, Lang, Scanner};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// English and code words so common that they only blur rankings.
 const STOP: &[&str] = &[
@@ -123,7 +123,7 @@ impl HashEmbedder {
     /// when the text has no terms.
     pub fn embed_into(&self, text: &str, lang: Lang, out: &mut [f32]) {
         out.iter_mut().for_each(|x| *x = 0.0);
-        let mut counts: HashMap<u64, f32> = HashMap::new();
+        let mut counts: FxHashMap<u64, f32> = FxHashMap::default();
         let mut parts: Vec<String> = Vec::new();
         visit(
             text,
@@ -144,6 +144,9 @@ impl HashEmbedder {
             }
         }
         let dim = self.dim as u64;
+        // Fixed summation order: vectors are bit-identical from run to run.
+        let mut counts: Vec<(u64, f32)> = counts.into_iter().collect();
+        counts.sort_unstable_by_key(|&(h, _)| h);
         for (h, c) in counts {
             // Sublinear counts; the top bit of the hash picks the sign so collisions cancel
             // on average instead of piling up.

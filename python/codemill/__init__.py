@@ -22,17 +22,29 @@ _EXPORTS = {
     "MinHasher": "codemill.dedup",
     "dedup": "codemill.dedup",
     "DedupResult": "codemill.dedup",
+    "HybridIndex": "codemill.index",
+    "SearchResult": "codemill.index",
+    "IndexFormatError": "codemill.index",
+    "Chunk": "codemill.chunking",
+    "chunk_text": "codemill.chunking",
+    "make_embedder": "codemill.embed",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     # Redundant aliases mark re-exports for type checkers and linters.
+    from codemill.chunking import Chunk as Chunk
+    from codemill.chunking import chunk_text as chunk_text
     from codemill.dedup import DedupResult as DedupResult
     from codemill.dedup import MinHasher as MinHasher
     from codemill.dedup import dedup as dedup
     from codemill.errors import CodemillError as CodemillError
+    from codemill.embed import make_embedder as make_embedder
     from codemill.errors import TokenizerFileError as TokenizerFileError
+    from codemill.index import HybridIndex as HybridIndex
+    from codemill.index import IndexFormatError as IndexFormatError
+    from codemill.index import SearchResult as SearchResult
     from codemill.languages import LANGUAGES as LANGUAGES
     from codemill.languages import detect_language as detect_language
     from codemill.tokenizer import SPECIAL_TOKENS as SPECIAL_TOKENS
