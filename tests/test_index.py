@@ -51,7 +51,7 @@ def test_search_modes_find_the_right_chunk(repo: Path):
     assert "py_make_scanner" in [h.chunk.symbol for h in hits]
     weighted = index.search("get user by id", k=3, fusion="weighted", dense_weight=0.3)
     assert weighted[0].chunk.symbol == "getUserById"
-    assert index.search("qqqzzzxxx vvvwww") == []
+    assert index.search("qwqwqw jkjkjk") == []
     with pytest.raises(ValueError, match="mode"):
         index.search("x", mode="fuzzy")
 
@@ -143,7 +143,7 @@ def test_cli_index_update_and_search(repo: Path, tmp_path: Path, capsys):
     assert main(["search", str(out), "get user by id", "-k", "2", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert found["results"][0]["symbol"] == "getUserById" and len(found["results"]) == 2
-    assert main(["search", str(out), "qqqzzzxxx", "--mode", "keyword"]) == 0
+    assert main(["search", str(out), "qwqwqw jkjkjk", "--mode", "keyword"]) == 0
     assert "no matches" in capsys.readouterr().out
     assert main(["index", str(repo), "-o", str(out), "--no-progress", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["unchanged"] == 12

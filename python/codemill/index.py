@@ -154,8 +154,9 @@ class HybridIndex:
         if not new:
             return 0
         ids = np.arange(self._next_id - len(new), self._next_id, dtype=np.int64)
-        vecs = self.embedder.embed([c.text for c in new], [c.language for c in new])
-        terms = _core.code_terms([c.text for c in new], [_lang(c.language) for c in new], self.num_threads)
+        texts = [_index_text(c) for c in new]
+        vecs = self.embedder.embed(texts, [c.language for c in new])
+        terms = _core.code_terms(texts, [_lang(c.language) for c in new], self.num_threads)
         self._terms.update(zip(ids.tolist(), terms))
         self._vectors = np.concatenate([self._vectors, vecs])
         self._ids = np.concatenate([self._ids, ids])
@@ -446,9 +447,15 @@ class HybridIndex:
         ):
             raise IndexFormatError(f"{d}: corrupt index: vectors, ids and chunks do not match")
         chunks = [index.chunks[int(i)] for i in index._ids]
-        terms = _core.code_terms([c.text for c in chunks], [_lang(c.language) for c in chunks], num_threads)
+        terms = _core.code_terms([_index_text(c) for c in chunks], [_lang(c.language) for c in chunks], num_threads)
         index._terms = dict(zip(index._ids.tolist(), terms))
         return index
+
+
+def _index_text(c: Chunk) -> str:
+    """What is embedded and keyword-indexed: the chunk led by its path and symbol, so that a
+    long definition is still found by its own name and a chunk by its module's."""
+    return f"{c.path} {c.symbol or ''}\n{c.text}"
 
 
 def _hash(data: bytes) -> str:
