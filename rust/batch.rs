@@ -186,9 +186,9 @@ impl ModelTokenizer {
             .unwrap_or(0)
     }
 
-    /// Ids of each text with the model's special tokens, untruncated (`pack` truncates, and a
-    /// truncated row keeps the model's final special token when there is one).
-    pub fn encode(&self, texts: &[&str], max_length: usize) -> Result<Vec<Vec<u32>>> {
+    /// Ids of each text with the model's special tokens, truncated to `max_length` (a truncated
+    /// row keeps the model's closing special token), and how many texts were truncated.
+    pub fn encode(&self, texts: &[&str], max_length: usize) -> Result<(Vec<Vec<u32>>, usize)> {
         let specials = self.inner.get_post_processor().map_or(0, |p| {
             use tokenizers::PostProcessor;
             p.added_tokens(false)
@@ -198,19 +198,24 @@ impl ModelTokenizer {
             .inner
             .encode_batch(inputs, true)
             .map_err(|e| Error::Argument(format!("tokenizer failed: {e}")))?;
-        Ok(encodings
+        let mut truncated = 0;
+        let seqs = encodings
             .into_iter()
             .map(|e| {
                 let mut ids = e.get_ids().to_vec();
-                if ids.len() > max_length && specials > 0 && max_length > 1 {
-                    // Keep the closing special token ([SEP] / </s>) the model was trained with.
+                if ids.len() > max_length {
+                    truncated += 1;
                     let last = ids[ids.len() - 1];
-                    ids.truncate(max_length - 1);
-                    ids.push(last);
+                    ids.truncate(max_length);
+                    if specials > 0 && max_length > 1 {
+                        // Keep the closing special token ([SEP] / </s>) the model was trained with.
+                        ids[max_length - 1] = last;
+                    }
                 }
                 ids
             })
-            .collect())
+            .collect();
+        Ok((seqs, truncated))
     }
 }
 

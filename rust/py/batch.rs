@@ -128,19 +128,13 @@ impl PyEmbeddingBatcher {
         texts: Vec<PyBackedStr>,
         num_threads: Option<usize>,
     ) -> PyResult<Vec<Bound<'py, PyArray1<u32>>>> {
-        let seqs = py.detach(|| {
+        let (seqs, _) = py.detach(|| {
             let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
             with_threads(num_threads, || {
                 self.tokenizer.encode(&refs, self.cfg.max_length)
             })?
         })?;
-        Ok(seqs
-            .into_iter()
-            .map(|mut s| {
-                s.truncate(self.cfg.max_length);
-                s.into_pyarray(py)
-            })
-            .collect())
+        Ok(seqs.into_iter().map(|s| s.into_pyarray(py)).collect())
     }
 
     /// (batches, stats): each batch is (input_ids, attention_mask, indices) with `indices`
@@ -154,10 +148,12 @@ impl PyEmbeddingBatcher {
     ) -> PyResult<(Vec<PyBatch<'py>>, Bound<'py, PyDict>)> {
         let (batches, stats) = py.detach(|| {
             let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            let seqs = with_threads(num_threads, || {
+            let (seqs, truncated) = with_threads(num_threads, || {
                 self.tokenizer.encode(&refs, self.cfg.max_length)
             })??;
-            pack(&seqs, &self.cfg)
+            let (batches, mut stats) = pack(&seqs, &self.cfg)?;
+            stats.truncated = truncated;
+            Ok::<_, Error>((batches, stats))
         })?;
         to_py(py, batches, stats)
     }
