@@ -18,8 +18,10 @@ QUERIES = ["parse json string", "getUserById", "resolve id", "counter add words"
 
 def _results(index: HybridIndex, mode: str = "hybrid", k: int = 8) -> list[list[tuple]]:
     return [
-        [(r.chunk.path, r.chunk.start_line, r.chunk.end_line, r.chunk.symbol, round(r.score, 5)) for r in
-         index.search(q, k=k, mode=mode)]
+        [
+            (r.chunk.path, r.chunk.start_line, r.chunk.end_line, r.chunk.symbol, round(r.score, 5))
+            for r in index.search(q, k=k, mode=mode)
+        ]
         for q in QUERIES
     ]
 
@@ -65,7 +67,9 @@ def test_same_repo_twice_gives_same_results(repo: Path):
 
 def test_update_after_edit_delete_add_equals_fresh_build(repo: Path):
     index = HybridIndex.build(repo)
-    (repo / "users.js").write_text("function getUserByEmail(email) {\n  return db.users.find(u => u.email === email);\n}\n")
+    (repo / "users.js").write_text(
+        "function getUserByEmail(email) {\n  return db.users.find(u => u.email === email);\n}\n"
+    )
     (repo / "scanner.py").unlink()
     (repo / "extra.go").write_text("package x\n\n// Sum adds numbers.\nfunc Sum(xs []int) int {\n\treturn 0\n}\n")
     report = index.update(repo)
@@ -103,7 +107,7 @@ def test_hnsw_past_threshold_supports_remove(repo: Path, tmp_path: Path):
 
 
 def test_bad_index_directories_and_empty_repo(tmp_path: Path):
-    with pytest.raises(IndexFormatError, match="no meta.json"):
+    with pytest.raises(IndexFormatError, match=r"no meta\.json"):
         HybridIndex.load(tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()

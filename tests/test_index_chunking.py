@@ -7,8 +7,16 @@ from codemill.chunking import chunk_text
 
 from tests.conftest import FIXTURES
 
-LANGS = {"py": "python", "js": "javascript", "ts": "typescript", "java": "java", "go": "go", "rs": "rust", "c": "c",
-         "cpp": "cpp"}
+LANGS = {
+    "py": "python",
+    "js": "javascript",
+    "ts": "typescript",
+    "java": "java",
+    "go": "go",
+    "rs": "rust",
+    "c": "c",
+    "cpp": "cpp",
+}
 
 # (language, symbol, kind, first line, last line) that each fixture must yield.
 EXPECTED = [
@@ -59,10 +67,13 @@ def test_every_nonblank_line_is_in_some_chunk(language):
 
 
 def test_comments_and_docstrings_stay_with_their_definition():
-    text, chunks = _chunks("javascript")
+    _, chunks = _chunks("javascript")
     fn = next(c for c in chunks if c.symbol == "resolveId")
     assert fn.text.startswith("/**")
-    src = 'class A:\n    """Doc of A."""\n    x = 1\n\n    @property\n    def f(self):\n        """Doc of f."""\n        return 1\n'
+    src = (
+        'class A:\n    """Doc of A."""\n    x = 1\n\n'
+        '    @property\n    def f(self):\n        """Doc of f."""\n        return 1\n'
+    )
     chunks = chunk_text(src, "python")
     assert [(c.symbol, c.kind, c.start_line, c.end_line) for c in chunks] == [
         ("A", "class", 1, 4),
@@ -90,7 +101,11 @@ def test_top_level_code_is_grouped_and_unknown_languages_get_line_windows():
     assert [(c.kind, c.start_line, c.end_line) for c in chunks] == [("code", 1, 4), ("function", 5, 6), ("code", 7, 7)]
     text = "".join(f"line {i}\n" for i in range(25))
     windows = chunk_text(text, "generic", "notes.txt", max_lines=10)
-    assert [(c.kind, c.start_line, c.end_line) for c in windows] == [("lines", 1, 10), ("lines", 11, 20), ("lines", 21, 25)]
+    assert [(c.kind, c.start_line, c.end_line) for c in windows] == [
+        ("lines", 1, 10),
+        ("lines", 11, 20),
+        ("lines", 21, 25),
+    ]
     assert chunk_text("", "python") == [] and chunk_text("\n\n", "go") == []
     with pytest.raises(ValueError, match="max_lines"):
         chunk_text(src, "python", max_lines=0)

@@ -9,7 +9,23 @@ import pytest
 from codemill import CodemillError, HybridIndex, _core
 from codemill.embed import BuiltinEmbedder, OnnxEmbedder, make_embedder
 
-WORDS = "get user by id parse json string load save file counter add words sum numbers".split()
+WORDS = [
+    "get",
+    "user",
+    "by",
+    "id",
+    "parse",
+    "json",
+    "string",
+    "load",
+    "save",
+    "file",
+    "counter",
+    "add",
+    "words",
+    "sum",
+    "numbers",
+]
 
 
 def _tokenizer_json(path: Path) -> Path:
@@ -66,7 +82,7 @@ def test_batcher_packs_under_budget_and_maps_back(tmp_path: Path):
         assert input_ids.shape[0] * input_ids.shape[1] <= 16 and input_ids.shape[0] <= 4
         # The arrays wrap the Rust buffers (NumPy does not own them: no copy was made).
         assert input_ids.flags["C_CONTIGUOUS"] and not input_ids.flags["OWNDATA"]
-        for row, m, i in zip(input_ids, mask, indices):
+        for row, m, i in zip(input_ids, mask, indices, strict=True):
             assert row[m == 1].tolist() == ids[i].tolist()
             assert (row[m == 0] == 0).all()
         seen.extend(indices.tolist())
@@ -92,14 +108,21 @@ def test_pack_batches_with_codemill_token_ids(tok):
 def test_builtin_embedder_is_normalised_and_deterministic():
     e = make_embedder("builtin:128")
     assert isinstance(e, BuiltinEmbedder) and e.spec == "builtin:128" and e.dim == 128
-    v = e.embed(["getUserById(id)", "def get_user_by_id(user_id): pass", "", "matrix inverse"],
-                ["javascript", "python", None, None])
+    v = e.embed(
+        ["getUserById(id)", "def get_user_by_id(user_id): pass", "", "matrix inverse"],
+        ["javascript", "python", None, None],
+    )
     assert v.shape == (4, 128) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v[[0, 1, 3]], axis=1), 1.0, rtol=1e-5)
     assert not v[2].any()
     assert v[0] @ v[1] > 0.5 > abs(v[0] @ v[3])
-    assert np.array_equal(v, e.embed(["getUserById(id)", "def get_user_by_id(user_id): pass", "", "matrix inverse"],
-                                     ["javascript", "python", None, None]))
+    assert np.array_equal(
+        v,
+        e.embed(
+            ["getUserById(id)", "def get_user_by_id(user_id): pass", "", "matrix inverse"],
+            ["javascript", "python", None, None],
+        ),
+    )
     with pytest.raises(ValueError, match="unknown embedder"):
         make_embedder("word2vec")
     with pytest.raises(CodemillError, match="dim"):
@@ -130,5 +153,5 @@ def test_onnx_embedder_and_index(tmp_path: Path):
     assert [r.chunk.path for r in loaded.search("get user", mode="dense")] == [
         r.chunk.path for r in index.search("get user", mode="dense")
     ]
-    with pytest.raises(FileNotFoundError, match="model.onnx"):
+    with pytest.raises(FileNotFoundError, match=r"model\.onnx"):
         OnnxEmbedder(tmp_path)

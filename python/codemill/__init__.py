@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from codemill.dedup import DedupResult as DedupResult
     from codemill.dedup import MinHasher as MinHasher
     from codemill.dedup import dedup as dedup
-    from codemill.errors import CodemillError as CodemillError
     from codemill.embed import make_embedder as make_embedder
+    from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError
     from codemill.index import HybridIndex as HybridIndex
     from codemill.index import IndexFormatError as IndexFormatError

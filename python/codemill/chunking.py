@@ -153,24 +153,20 @@ def _collect(node: Any, lang: str, src: bytes, prefix: str | None, in_class: boo
         if kind is None:
             continue
         if kind in ("@wrap", "@container"):
-            inner_nodes = [child] if kind == "@container" else [child]
-            for n in inner_nodes:
-                target = n.child_by_field_name("body") if kind == "@container" else n
-                if target is None:
-                    continue
-                sub_prefix = prefix
-                if kind == "@container":
-                    nm = _name(n, src)
-                    sub_prefix = f"{prefix}.{nm}" if prefix and nm else (nm or prefix)
-                found = _collect(target, lang, src, sub_prefix, in_class)
-                if found and lead is not None and kind == "@wrap":
-                    found[0].start = min(found[0].start, lead)
-                if found and kind == "@wrap":
-                    # The wrapper's own lines (decorators, `export`, `template<...>`) belong to
-                    # the first definition inside it.
-                    found[0].start = min(found[0].start, child.start_point[0])
-                    found[-1].end = max(found[-1].end, _end_row(child))
-                out.extend(found)
+            target = child.child_by_field_name("body") if kind == "@container" else child
+            if target is None:
+                continue
+            sub_prefix = prefix
+            if kind == "@container":
+                nm = _name(child, src)
+                sub_prefix = f"{prefix}.{nm}" if prefix and nm else (nm or prefix)
+            found = _collect(target, lang, src, sub_prefix, in_class)
+            if found and kind == "@wrap":
+                # The wrapper's own lines (decorators, `export`, `template<...>`) and comments
+                # above it belong to the first definition inside it.
+                found[0].start = min(found[0].start, child.start_point[0], lead if lead is not None else 1 << 30)
+                found[-1].end = max(found[-1].end, _end_row(child))
+            out.extend(found)
             continue
         name = _name(child, src)
         symbol = f"{prefix}.{name}" if prefix and name else (name or prefix)

@@ -148,7 +148,7 @@ class HybridIndex:
             ids = list(range(self._next_id, self._next_id + len(chunks)))
             self._next_id += len(chunks)
             self.files[path] = {"hash": _hash(text.encode("utf-8")), "ids": ids}
-            for i, c in zip(ids, chunks):
+            for i, c in zip(ids, chunks, strict=True):
                 self.chunks[i] = c
             new.extend(chunks)
         if not new:
@@ -157,7 +157,7 @@ class HybridIndex:
         texts = [_index_text(c) for c in new]
         vecs = self.embedder.embed(texts, [c.language for c in new])
         terms = _core.code_terms(texts, [_lang(c.language) for c in new], self.num_threads)
-        self._terms.update(zip(ids.tolist(), terms))
+        self._terms.update(zip(ids.tolist(), terms, strict=True))
         self._vectors = np.concatenate([self._vectors, vecs])
         self._ids = np.concatenate([self._ids, ids])
         if self._dense is not None and not self._dense_removed and self._kind_for(len(self._ids)) == self._dense_kind:
@@ -296,7 +296,7 @@ class HybridIndex:
         scores, ids = index.search(q, fetch)
         hits = [
             (int(i), float(s))
-            for s, i in zip(scores[0], ids[0])
+            for s, i in zip(scores[0], ids[0], strict=True)
             if i >= 0 and int(i) not in self._dense_removed and s >= MIN_DENSE_SCORE
         ]
         return self._ordered(hits)[:k]
@@ -448,7 +448,7 @@ class HybridIndex:
             raise IndexFormatError(f"{d}: corrupt index: vectors, ids and chunks do not match")
         chunks = [index.chunks[int(i)] for i in index._ids]
         terms = _core.code_terms([_index_text(c) for c in chunks], [_lang(c.language) for c in chunks], num_threads)
-        index._terms = dict(zip(index._ids.tolist(), terms))
+        index._terms = dict(zip(index._ids.tolist(), terms, strict=True))
         return index
 
 
