@@ -22,14 +22,26 @@ _EXPORTS = {
     "MinHasher": "codemill.near_dup",
     "dedup": "codemill.near_dup",
     "DedupResult": "codemill.near_dup",
+    "HybridIndex": "codemill.index",
+    "SearchResult": "codemill.index",
+    "IndexFormatError": "codemill.index",
+    "Chunk": "codemill.chunking",
+    "chunk_text": "codemill.chunking",
+    "make_embedder": "codemill.embed",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     # Redundant aliases mark re-exports for type checkers and linters.
+    from codemill.chunking import Chunk as Chunk
+    from codemill.chunking import chunk_text as chunk_text
+    from codemill.embed import make_embedder as make_embedder
     from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError
+    from codemill.index import HybridIndex as HybridIndex
+    from codemill.index import IndexFormatError as IndexFormatError
+    from codemill.index import SearchResult as SearchResult
     from codemill.languages import LANGUAGES as LANGUAGES
     from codemill.languages import detect_language as detect_language
     from codemill.near_dup import DedupResult as DedupResult

@@ -1,5 +1,7 @@
 //! PyO3 bindings only: argument conversion, `Python::detach` around the work, result conversion.
 //! One file per concept; the module below is the private `codemill._core`.
+mod batch;
+mod embed;
 mod errors;
 mod lex;
 mod minhash;
@@ -9,6 +11,10 @@ mod tokenizer;
 mod _core {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use super::batch::{pack_batches, PyEmbeddingBatcher};
+    #[pymodule_export]
+    use super::embed::{code_terms, embed_hashed};
     #[pymodule_export]
     use super::lex::{count_pieces, identifier_parts, pretokenize};
     #[pymodule_export]
