@@ -22,12 +22,26 @@ _EXPORTS = {
     "MinHasher": "codemill.dedup",
     "dedup": "codemill.dedup",
     "DedupResult": "codemill.dedup",
+    "ImportGraph": "codemill.context",
+    "ContextBuilder": "codemill.context",
+    "CodeAssistant": "codemill.assistant",
+    "ChatClient": "codemill.assistant",
+    "Hit": "codemill.assistant",
+    "Retriever": "codemill.assistant",
+    "IndexRetriever": "codemill.assistant",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     # Redundant aliases mark re-exports for type checkers and linters.
+    from codemill.assistant import ChatClient as ChatClient
+    from codemill.assistant import CodeAssistant as CodeAssistant
+    from codemill.assistant import Hit as Hit
+    from codemill.assistant import IndexRetriever as IndexRetriever
+    from codemill.assistant import Retriever as Retriever
+    from codemill.context import ContextBuilder as ContextBuilder
+    from codemill.context import ImportGraph as ImportGraph
     from codemill.dedup import DedupResult as DedupResult
     from codemill.dedup import MinHasher as MinHasher
     from codemill.dedup import dedup as dedup

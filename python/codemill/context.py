@@ -47,6 +47,7 @@ IMPORTED_BOOST = 20.0
 MENTIONED_BOOST = 4.0
 KIND_WEIGHT = {"class": 1.0, "function": 1.0, "type": 0.9, "method": 0.6, "variable": 0.4, "module": 0.5}
 SIGNATURE_MAX_LINES = 12
+DOCSTRING_MAX_LINES = 6
 HEAD_LINES = 12
 MAX_RELATED_FILES = 40
 
@@ -649,7 +650,8 @@ def _header_end(node: Any, body: Any, grammar: str) -> int:
             and first.named_children
             and first.named_children[0].type == "string"
         ):
-            return first.end_point[0] + 1
+            # the docstring, its first lines only when it is long (the signature stays small)
+            return min(first.end_point[0] + 1, first.start_point[0] + DOCSTRING_MAX_LINES)
         return max(node.start_point[0] + 1, body_first)  # the line before the body (1-based)
     # brace languages: the header ends on the line the body's `{` opens
     return body_first + 1
@@ -712,7 +714,8 @@ class _Candidate:
     path: str
     definition: Definition
     score: float
-    first_of_file: bool = False
+    priority: int = 0
+    """2: the best definition of an imported file, 1: another imported name, 0: the rest."""
     level: str = ""
     item: ContextItem | None = None
 
@@ -808,33 +811,40 @@ class ContextBuilder:
         if include_self:
             rank[rel] = top * 2
         candidates: list[_Candidate] = []
+        own_test = _is_test(rel)
         for f in files:
             r = rank.get(f, 0.0) or top * 0.01
-            if f in direct:
+            is_direct = f in direct
+            if is_direct:
                 r += top  # a directly imported file outranks anything reached by a walk
-            defs = self.definitions(f)
+            elif _is_test(f) and not own_test:
+                r *= 0.3  # tests are a hub that many walks reach, rarely what a module needs
+            names = imported.get(f, set())
             best: _Candidate | None = None
-            for d in defs:
+            for d in self.definitions(f):
                 s = r * KIND_WEIGHT.get(d.kind, 0.5)
-                if d.name in imported.get(f, ()):
+                wanted = d.name in names and d.parent is None
+                if wanted:
                     s *= IMPORTED_BOOST
-                elif d.name in mentioned or (d.parent and d.name in mentioned and d.parent in mentioned):
-                    s *= MENTIONED_BOOST
+                elif d.name in mentioned:
+                    # `mod.attr` of an imported module is a strong hint; a word that merely
+                    # also occurs in a file further away is a weak one
+                    s *= MENTIONED_BOOST if is_direct else 1.5
                 if d.name.startswith("__") and d.kind == "variable":
                     s *= 0.1  # __all__, __version__: little to learn from
                 elif d.name.startswith("_") and not d.name.startswith("__"):
                     s *= 0.5
-                c = _Candidate(f, d, s)
+                c = _Candidate(f, d, s, priority=1 if wanted else 0)
                 candidates.append(c)
                 if best is None or s > best.score:
                     best = c
-            if best is not None:
-                best.first_of_file = True
-            else:
+            if best is None:
                 n = len(self._file_lines(f))
                 if n:
-                    head = Definition("", "module", 1, n, min(n, HEAD_LINES))
-                    candidates.append(_Candidate(f, head, r * KIND_WEIGHT["module"], first_of_file=True))
+                    best = _Candidate(f, Definition("", "module", 1, n, min(n, HEAD_LINES)), r * KIND_WEIGHT["module"])
+                    candidates.append(best)
+            if best is not None and is_direct:
+                best.priority = 2
         return self._pack(rel, budget, candidates, ranked)
 
     def _pack(
@@ -842,12 +852,10 @@ class ContextBuilder:
     ) -> RepoContext:
         used = 0
         chosen: list[_Candidate] = []
-        # 1. breadth: the best definition of each related file, best files first
-        # 2. depth: the remaining signatures by score
-        firsts = sorted((c for c in candidates if c.first_of_file), key=lambda c: -c.score)
-        rest = sorted((c for c in candidates if not c.first_of_file), key=lambda c: -c.score)
+        # Signatures first: 1. the best definition of each imported file (breadth), 2. the other
+        # imported names, 3. everything else; by score within each tier.
         misses = 0
-        for c in [*firsts, *rest]:
+        for c in sorted(candidates, key=lambda c: (-c.priority, -c.score)):
             if misses > 200:
                 break
             item = self._make_item(c, "signature")
@@ -888,6 +896,16 @@ class ContextBuilder:
             text, total = "", 0
         items = [c.item for c in chosen if c.item is not None]
         return RepoContext(rel, budget, total, items, ranked, text)
+
+
+def _is_test(path: str) -> bool:
+    parts = path.split("/")
+    name = parts[-1]
+    return (
+        any(p in ("test", "tests", "testing", "__tests__", "spec") for p in parts[:-1])
+        or name.startswith("test_")
+        or name.split(".")[0].endswith(("_test", ".test", ".spec", "Test", "Tests"))
+    )
 
 
 def _identifiers(text: str) -> set[str]:

@@ -1015,8 +1015,7 @@ class Resolver:
             here = _dirname(file)
             best = max(candidates, key=lambda f: (_shared_dirs(f, here), -len(f)))
             return Resolution((best,), in_repo=True)
-        if imp.kind == "include":
-            return Resolution((), in_repo=True)
+        # Not in the repository: a system or third-party header (Python.h), whatever the quotes.
         return Resolution((), external=rel)
 
 
