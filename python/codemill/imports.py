@@ -531,6 +531,7 @@ class Resolver:
         self._js_pkgs: dict[str, str] | None = None
         self._tsconfigs: list[tuple[str, str, dict[str, list[str]]]] | None = None
         self._reexport_cache: dict[tuple[str, str], str | None] = {}
+        self._rust_following: set[tuple[str, str]] = set()
 
     # -- public
 
@@ -619,7 +620,7 @@ class Resolver:
                 if lang != "python":
                     continue
                 d = _dirname(f)
-                while d in inits:
+                while d and d in inits:
                     d = _dirname(d)
                 roots.add(d)
             self._py_roots = sorted(roots, key=lambda r: (r.count("/") if r else -1, r))
@@ -957,9 +958,29 @@ class Resolver:
             target = self._rust_mod_file(base_src, base + rest[:n])
             if target:
                 item = rest[n] if n < len(rest) else None
-                defs = ((item, target),) if item and item != "self" else ()
+                defs = ((item, self._rust_definer(target, item)),) if item and item != "self" else ()
                 return Resolution((target,), defs, in_repo=True)
         return Resolution((), in_repo=True)
+
+    def _rust_definer(self, file: str, item: str) -> str:
+        """Follows ``pub use`` re-exports of ``item`` in ``file`` to the file that defines it."""
+        info = self.infos.get(file)
+        key = (file, item)
+        if info is None or len(self._rust_following) > 8 or key in self._rust_following:
+            return file  # `pub use` cycles end where they started
+        self._rust_following.add(key)
+        try:
+            for imp in info.imports:
+                if imp.kind == "use" and any(local == item for _, local in imp.names):
+                    res = self._rust(file, imp)
+                    for _name, target in res.definitions:
+                        if target != file:
+                            return target  # already followed by the nested resolution
+                    if res.files and res.files[0] != file and not res.definitions:
+                        return res.files[0]
+            return file
+        finally:
+            self._rust_following.discard(key)
 
     # -- java
 
