@@ -12,7 +12,6 @@ pytest.importorskip("networkx")
 
 from codemill.cli import main
 from codemill.context import ContextBuilder, ImportGraph, definitions, find_repo_root
-
 from conftest import STDLIB
 from test_context_imports import write_tree
 

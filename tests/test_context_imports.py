@@ -48,7 +48,9 @@ PY_TREE = {
     ),
     "app/util.py": "def helper():\n    return 1\n",
     "app/models/__init__.py": "from .user import User, make_user\nfrom .group import *\n",
-    "app/models/user.py": "from app.models.group import Group\n\nclass User:\n    pass\n\ndef make_user():\n    return User()\n",
+    "app/models/user.py": (
+        "from app.models.group import Group\n\nclass User:\n    pass\n\ndef make_user():\n    return User()\n"
+    ),
     "app/models/group.py": "__all__ = ['Group']\n\nclass Group:\n    '''A group.'''\n",
     "toplevel.py": "X = 1\n",
 }
