@@ -174,7 +174,7 @@ def test_definitions_per_language() -> None:
         ("C", "class"),
         ("C.m", "method"),
     ]
-    java = definitions("/** Doc. */\npublic class A {\n  int x;\n  void m() {}\n}\n", "java")
+    java = definitions("/** Doc. */\npublic class A {\n  int x = 5;\n  void m() {}\n}\n", "java")
     assert [(d.qualname, d.kind, d.start_line) for d in java] == [
         ("A", "class", 1),
         ("A.x", "variable", 3),

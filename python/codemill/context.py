@@ -532,7 +532,8 @@ def _node_name(node: Any) -> str | None:
         while d is not None and d.child_by_field_name("declarator") is not None:
             d = d.child_by_field_name("declarator")
         if d is not None:
-            return d.text.decode("utf-8", "replace")
+            named = d.child_by_field_name("name")  # Java: `int x = 5` names x
+            return (named if named is not None else d).text.decode("utf-8", "replace")
     if t in ("lexical_declaration", "variable_declaration", "const_declaration", "var_declaration", "type_declaration"):
         for c in node.named_children:
             n = c.child_by_field_name("name")
@@ -606,6 +607,8 @@ def _collect_node(
         kind = "function"
     start = _doc_start(outer)
     end = outer.end_point[0] + 1
+    if outer.end_point[1] == 0 and end - 1 > outer.start_point[0]:
+        end -= 1  # a node that ends at column 0 (a `#define` with its newline) ends on the line before
     body = node.child_by_field_name("body")
     if kind == "container" and body is not None:
         sig_end = _header_end(node, body, grammar)
