@@ -28,14 +28,28 @@ _EXPORTS = {
     "Chunk": "codemill.chunking",
     "chunk_text": "codemill.chunking",
     "make_embedder": "codemill.embed",
+    "ImportGraph": "codemill.context",
+    "ContextBuilder": "codemill.context",
+    "CodeAssistant": "codemill.assistant",
+    "ChatClient": "codemill.assistant",
+    "Hit": "codemill.assistant",
+    "Retriever": "codemill.assistant",
+    "IndexRetriever": "codemill.assistant",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     # Redundant aliases mark re-exports for type checkers and linters.
+    from codemill.assistant import ChatClient as ChatClient
+    from codemill.assistant import CodeAssistant as CodeAssistant
+    from codemill.assistant import Hit as Hit
+    from codemill.assistant import IndexRetriever as IndexRetriever
+    from codemill.assistant import Retriever as Retriever
     from codemill.chunking import Chunk as Chunk
     from codemill.chunking import chunk_text as chunk_text
+    from codemill.context import ContextBuilder as ContextBuilder
+    from codemill.context import ImportGraph as ImportGraph
     from codemill.embed import make_embedder as make_embedder
     from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError

@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "codemill.commands.eval",
     "codemill.commands.dedup",
     "codemill.commands.index",
+    "codemill.commands.context",
 )
 
 
