@@ -22,6 +22,11 @@ _EXPORTS = {
     "MinHasher": "codemill.dedup",
     "dedup": "codemill.dedup",
     "DedupResult": "codemill.dedup",
+    "prepare": "codemill.prepare",
+    "Preparer": "codemill.prepare",
+    "PrepareConfig": "codemill.prepare",
+    "FilterConfig": "codemill.filters",
+    "SampleBuilder": "codemill.samples",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -33,8 +38,13 @@ if TYPE_CHECKING:
     from codemill.dedup import dedup as dedup
     from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError
+    from codemill.filters import FilterConfig as FilterConfig
     from codemill.languages import LANGUAGES as LANGUAGES
     from codemill.languages import detect_language as detect_language
+    from codemill.prepare import PrepareConfig as PrepareConfig
+    from codemill.prepare import Preparer as Preparer
+    from codemill.prepare import prepare as prepare
+    from codemill.samples import SampleBuilder as SampleBuilder
     from codemill.tokenizer import SPECIAL_TOKENS as SPECIAL_TOKENS
     from codemill.tokenizer import CodeTokenizer as CodeTokenizer
 
