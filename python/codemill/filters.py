@@ -95,10 +95,11 @@ _GENERATED_HEADER = re.compile(
     re.IGNORECASE,
 )
 
-# Encoded data (StarCoder2's regexes): base64 runs, hex byte lists, unicode escapes.
+# Encoded data (StarCoder2's regexes; a hex list may have spaces after its commas): base64
+# runs, hex byte lists, unicode escapes.
 _ENCODED = re.compile(
     r"[A-Za-z0-9+/\n=]{64,}"
-    r"|(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,|\b\s*)){8,}"
+    r"|(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,\s*|\b\s*)){8,}"
     r"|(?:\\u[0-9a-fA-F]{4}){8,}"
 )
 
