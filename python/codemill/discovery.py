@@ -109,6 +109,8 @@ class Document:
     file: str | None = None
     text: str | None = None
     size: int = 0
+    # Set by `prepare` between its passes: the content hash the second pass must read back.
+    digest: bytes | None = None
 
 
 def discover(

@@ -113,12 +113,12 @@ def _load(doc: Document, config: FilterConfig) -> tuple[str | None, str | None, 
     """(cleaned text, None, bytes) for a document that passes the filters, else (None, reason, bytes)."""
     reason = filters.check_path(doc.path)
     if reason:
-        return None, reason, max(doc.size, 0)
+        return None, reason, 0
     if doc.text is None:
         assert doc.file is not None
         reason = filters.check_size(doc.size, config) if doc.size >= 0 else None
         if reason:
-            return None, reason, max(doc.size, 0)
+            return None, reason, 0  # not read
         try:
             with open(doc.file, "rb") as f:
                 data = f.read(config.max_bytes + 1)
@@ -139,8 +139,15 @@ def _load(doc: Document, config: FilterConfig) -> tuple[str | None, str | None, 
         if text.startswith("\ufeff"):
             text = text[1:]
     text = filters.clean_text(text)
+    if doc.digest is not None:
+        # Pass 2 after dedup: pass 1 ran the content filters on this very text.
+        return (text, None, size) if _digest(text) == doc.digest else (None, "changed_during_run", size)
     reason = filters.check_text(text, doc.language, config)
     return (None, reason, size) if reason else (text, None, size)
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 @dataclass
@@ -159,7 +166,7 @@ def _scan(docs: list[Document]) -> tuple[list[_Scanned], np.ndarray | None, np.n
         text, reason, size = _load(doc, config.filters)
         s = _Scanned(doc.index, reason, size)
         if text is not None:
-            s.digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            s.digest = _digest(text)
             texts.append(text)
             langs.append(doc.language)
         out.append(s)
@@ -181,7 +188,7 @@ class _Built:
 
 
 def _build(docs: list[Document]) -> list[_Built]:
-    """Filter (again, when pass 1 already did) and build the samples of each document."""
+    """Filter (or, after pass 1, check the content is unchanged) and build each document's samples."""
     config: PrepareConfig = _STATE["config"]
     builder: SampleBuilder = _STATE["builder"]
     out = []
@@ -293,6 +300,7 @@ class Preparer:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.progress = _Progress(sys.stderr.isatty() if progress is None else progress)
         self.report: dict[str, Any] = {}
+        self._digests: dict[int, bytes] = {}
 
     # The documents that reach the filters; the language filter is applied here, in order.
     def _documents(
@@ -449,12 +457,15 @@ class Preparer:
             near = set(removed.tolist())
             dup["near"] = len(removed)
             dup["near_groups"] = groups
+        self._digests = {i: d for d, i in digests.items() if keep[i]}
         return keep, near, files, nbytes
 
     def _kept(self, keep: np.ndarray, near: set[int], listed: list[dict[str, str]]) -> Iterator[Document]:
         """Pass 2's documents: discovery again (same order), keeping what pass 1 kept."""
+        digests = self._digests
         for doc in self._documents(Counter(), None, Counter()):
             if doc.index < len(keep) and keep[doc.index]:
+                doc.digest = digests.pop(doc.index)
                 yield doc
             elif doc.index in near and len(listed) < _MAX_LISTED:
                 listed.append({"path": f"{doc.repository}/{doc.path}", "reason": "near_duplicate"})

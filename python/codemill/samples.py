@@ -367,10 +367,11 @@ class SampleBuilder:
     def _completion(self, f: _File, language: str) -> dict[str, Any] | None:
         data = f.data
         n = len(data)
+        last = len(data.rstrip())  # a completion must hold more than whitespace
         splits = []
         for node in f.stmts:
             split = _line_end_after(data, node.end_byte)
-            if 0 < split < n and data[split:].strip():
+            if 0 < split < last:
                 splits.append((split, node))
         if not splits:
             return None
