@@ -202,3 +202,43 @@ def test_cli_json_report_and_errors(repo: Path, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "missing" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "y.jsonl").exists()
+
+
+def test_dedup_decisions_match_the_dedup_stage(tmp_path: Path) -> None:
+    """Streaming band-key grouping keeps exactly what `codemill.dedup.dedup_texts` keeps."""
+    import random
+
+    from codemill.dedup import MinHasher, dedup_texts
+
+    rnd = random.Random(5)
+    root = tmp_path / "many"
+    root.mkdir()
+    texts = []
+    for i in range(40):
+        base = _module(1000 + i % 25)  # the last 15 repeat earlier modules
+        if i % 7 == 3:  # and some edited ones: a line changed here and there
+            lines = base.splitlines(keepends=True)
+            for _ in range(rnd.randrange(1, 4)):
+                k = rnd.randrange(len(lines))
+                lines[k] = lines[k].replace("total_", "acc_", 1)
+            base = "".join(lines)
+        texts.append(base)
+        (root / f"f{i:02d}.py").write_text(base)
+    out = tmp_path / "m.jsonl"
+    report = prepare(root, out, samples=["raw"], workers=1, progress=False, min_bytes=1)
+    h = MinHasher()
+    expected = dedup_texts(
+        texts,
+        "python",
+        threshold=h.threshold,
+        num_perm=h.num_perm,
+        ngram=h.ngram,
+        bands=h.bands,
+        rows=h.rows,
+        seed=h.seed,
+        scheme=h.scheme,
+    )
+    kept = sorted(r["path"] for r in _rows(out))
+    assert kept == [f"f{i:02d}.py" for i in range(40) if expected.keep[i]]
+    assert report["duplicates"]["exact"] == expected.counts["exact_duplicates_removed"] > 0
+    assert report["duplicates"]["near"] == expected.counts["near_duplicates_removed"] > 0

@@ -414,7 +414,8 @@ class Preparer:
         names: dict[int, str] = {}
         passed: list[int] = []
         digests: dict[bytes, int] = {}
-        band_rows: list[np.ndarray] = []
+        # Band keys of the exact representatives with shingles: one block per batch.
+        band_blocks: list[np.ndarray] = []
         band_ids: list[int] = []
         files = nbytes = 0
         n_docs = 0
@@ -422,6 +423,7 @@ class Preparer:
         docs = self._documents(skipped, listed, filtered)
         for results, keys, counts in _ordered_map(_scan, _named_batches(docs, names), pool, window):
             ki = 0
+            rows: list[int] = []
             for s in results:
                 files += 1
                 nbytes += s.size
@@ -442,8 +444,10 @@ class Preparer:
                     continue
                 passed.append(s.index)
                 if keys is not None and counts is not None and counts[row] > 0:
-                    band_rows.append(keys[row])
+                    rows.append(row)
                     band_ids.append(s.index)
+            if rows and keys is not None:
+                band_blocks.append(keys[rows])
             self.progress.update("filter+dedup", files, nbytes)
         self.progress.update("filter+dedup", files, nbytes, force=True)
         self.progress.done()
@@ -451,8 +455,8 @@ class Preparer:
         keep[passed] = True
         dup["exact"] = len(exact_removed)
         near: set[int] = set()
-        if band_rows:
-            removed, groups = _near_duplicates(np.vstack(band_rows), np.asarray(band_ids, dtype=np.int64))
+        if band_blocks:
+            removed, groups = _near_duplicates(np.vstack(band_blocks), np.asarray(band_ids, dtype=np.int64))
             keep[removed] = False
             near = set(removed.tolist())
             dup["near"] = len(removed)

@@ -135,15 +135,14 @@ _LETTERS = re.compile(r"[^\W\d_]{2,}")
 _PLACEHOLDER_BODY = re.compile(r"^(pass|\.\.\.|raise NotImplementedError(\(.*\))?)$")
 
 
-def _queries(language: str) -> tuple[Any, Any] | None:
-    """(statement query, function query) for a language, built once per process."""
-    cached = _QUERY_CACHE.get(language)
-    if cached is not None or language in _QUERY_CACHE:
-        return cached
+def _query(language: str) -> Any | None:
+    """One query per language, built once per process: statements (@s) and functions (@f)."""
+    if language in _QUERY_CACHE:
+        return _QUERY_CACHE[language]
     from codemill import syntax
 
     lang = syntax.language_for(language)
-    result = None
+    query = None
     if lang is not None:
         import tree_sitter
 
@@ -156,24 +155,32 @@ def _queries(language: str) -> tuple[Any, Any] | None:
         )
         stmts = [k for k in kinds if _STATEMENT.search(k) and k not in _NOT_STATEMENT]
         funcs = [k for k in _FUNCTIONS.get(language, ()) if k in kinds]
-        stmt_q = tree_sitter.Query(lang, "[" + " ".join(f"({k})" for k in stmts) + "] @s")
-        func_q = tree_sitter.Query(lang, "[" + " ".join(f"({k})" for k in funcs) + "] @f") if funcs else None
-        result = (stmt_q, func_q)
-    _QUERY_CACHE[language] = result
-    return result
+        source = "[" + " ".join(f"({k})" for k in stmts) + "] @s"
+        if funcs:
+            source += "\n[" + " ".join(f"({k})" for k in funcs) + "] @f"
+        query = tree_sitter.Query(lang, source)
+    _QUERY_CACHE[language] = query
+    return query
 
 
-_QUERY_CACHE: dict[str, tuple[Any, Any] | None] = {}
+_QUERY_CACHE: dict[str, Any] = {}
 _PARSERS: dict[str, Any] = {}
 
 
-def _captures(query: Any, node: Any) -> list[Any]:
+def _captures(root: Any, language: str) -> tuple[list[Any], list[Any]]:
+    """(statement nodes, function nodes) of a tree, each in document order (one tree walk)."""
+    query = _query(language)
+    if query is None:
+        return [], []
     import tree_sitter
 
-    found = tree_sitter.QueryCursor(query).captures(node)
-    nodes = [n for ns in found.values() for n in ns]
-    nodes.sort(key=lambda n: (n.start_byte, -n.end_byte))
-    return nodes
+    found = tree_sitter.QueryCursor(query).captures(root)
+    out = []
+    for name in ("s", "f"):
+        nodes = found.get(name, [])
+        nodes.sort(key=lambda n: (n.start_byte, -n.end_byte))
+        out.append(nodes)
+    return out[0], out[1]
 
 
 def grammar_language(language: str, path: str) -> str:
@@ -216,12 +223,12 @@ def statement_nodes(root: Any, language: str) -> list[Any]:
 
     Nodes at or after the first syntax error are left out: boundaries past an error are guesses.
     """
-    queries = _queries(language)
-    if queries is None:
-        return []
-    limit = first_error_byte(root)
+    return _boundary_nodes(_captures(root, language)[0], first_error_byte(root))
+
+
+def _boundary_nodes(nodes: list[Any], limit: int | None) -> list[Any]:
     out = []
-    for node in _captures(queries[0], root):
+    for node in nodes:
         if limit is not None and node.end_byte > limit:
             continue
         parent = node.parent
@@ -240,7 +247,9 @@ class _File:
     path: str
     repository: str
     tree: Any = None
+    error_at: int | None = None  # first syntax error's byte
     stmts: list[Any] = field(default_factory=list)
+    funcs: list[Any] = field(default_factory=list)
     # byte offset -> char offset, built on demand
     _char_of: dict[int, int] = field(default_factory=dict)
 
@@ -316,7 +325,10 @@ class SampleBuilder:
             if f.tree is None:
                 missed["no_grammar"] += 1
                 return samples, missed
-            f.stmts = statement_nodes(f.tree.root_node, f.language)
+            root = f.tree.root_node
+            f.error_at = first_error_byte(root)
+            stmts, f.funcs = _captures(root, f.language)
+            f.stmts = _boundary_nodes(stmts, f.error_at)
         if "completion" in self.kinds:
             s = self._completion(f, language)
             if s is None:
@@ -434,12 +446,9 @@ class SampleBuilder:
         return self._sample(f, language, "fim", template, prompt + middle, prompt, middle, None, meta)
 
     def _docstrings(self, f: _File, language: str) -> list[dict[str, Any]]:
-        queries = _queries(f.language)
-        if queries is None or queries[1] is None:
-            return []
-        limit = first_error_byte(f.tree.root_node)
+        limit = f.error_at
         found = []
-        for node in _captures(queries[1], f.tree.root_node):
+        for node in f.funcs:
             if node.has_error or (limit is not None and node.end_byte > limit):
                 continue
             doc = _python_doc(f, node) if f.language == "python" else _comment_doc(f, node)
