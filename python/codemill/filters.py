@@ -73,7 +73,9 @@ class FilterConfig:
     # Encoded data (StarCoder2): a single match this long, or matches covering this fraction.
     max_encoded_run: int = 1024
     max_encoded_fraction: float = 0.5
-    # How much of the head is searched for generated-file markers.
+    # Where generated-file markers are looked for: the first lines (as BigCode does), within
+    # the first bytes.
+    header_lines: int = 5
     header_bytes: int = 1024
 
     def as_dict(self) -> dict[str, Any]:
@@ -164,7 +166,8 @@ def check_text(text: str, language: str, config: FilterConfig) -> str | None:
     """A reason when decoded content fails a quality heuristic, else None."""
     if not text.strip():
         return EMPTY
-    if _GENERATED_HEADER.search(text[: config.header_bytes]):
+    head = "\n".join(text[: config.header_bytes].split("\n", config.header_lines)[: config.header_lines])
+    if _GENERATED_HEADER.search(head):
         return AUTO_GENERATED
     lines = text.splitlines() or [""]
     longest = max(map(len, lines))
