@@ -526,6 +526,7 @@ class _Writer:
         self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         self.parquet = name.endswith(".parquet")
         self.rows: list[dict[str, Any]] = []
+        self.buffered = 0
         self.count = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         if self.parquet:
@@ -554,7 +555,9 @@ class _Writer:
         self.count += 1
         if self.parquet:
             self.rows.append({**sample, "meta": json.dumps(sample["meta"], sort_keys=True)})
-            if len(self.rows) >= 1024:
+            self.buffered += len(sample["text"]) + len(sample["prompt"]) + len(sample["completion"])
+            # Row groups of at most ~1024 rows or ~64 MB of text keep memory bounded.
+            if len(self.rows) >= 1024 or self.buffered >= 64 << 20:
                 self._flush()
             return
         line = json.dumps(sample, ensure_ascii=False) + "\n"
@@ -567,6 +570,7 @@ class _Writer:
         if self.rows:
             self.writer.write_table(self.pa.Table.from_pylist(self.rows, schema=self.schema))
             self.rows = []
+            self.buffered = 0
 
     def close(self, ok: bool) -> None:
         if self.parquet:
@@ -604,7 +608,9 @@ def prepare(
     (``.jsonl``, ``.jsonl.gz`` or ``.parquet``) and return the report.
 
     ``workers`` processes (default: all cores) filter and build samples; the output is the same
-    for a ``seed`` whatever the worker count.
+    for a ``seed`` whatever the worker count. Workers are spawned (a forked copy of a process
+    whose native thread pools are running can hang), so a script that calls this with more than
+    one worker needs the usual ``if __name__ == "__main__":`` guard.
     """
     fc = replace(filter_config or FilterConfig(), min_bytes=min_bytes, max_bytes=max_bytes)
     config = PrepareConfig(
