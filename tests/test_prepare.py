@@ -143,6 +143,7 @@ def test_jsonl_corpus_input(tmp_path: Path) -> None:
         for i in range(3):
             f.write(json.dumps({"content": _module(i * 101), "path": f"m{i}.py", "repo_name": "acme/tools"}) + "\n")
         f.write(json.dumps({"content": "", "path": "empty.py"}) + "\n")
+        f.write(json.dumps({"content": _module(7) + "X = '\ud800'\n", "path": "surrogate.py"}) + "\n")
     out = tmp_path / "c.parquet"
     report = prepare(corpus, out, samples=["raw", "docstring"], workers=1, progress=False)
     import pyarrow.parquet as pq
@@ -150,7 +151,7 @@ def test_jsonl_corpus_input(tmp_path: Path) -> None:
     table = pq.read_table(out).to_pylist()
     assert {r["repository"] for r in table} == {"acme/tools"}
     assert {r["path"] for r in table} == {"m0.py", "m1.py", "m2.py"}
-    assert report["filtered"] == {"empty": 1}
+    assert report["filtered"] == {"empty": 1, "invalid_encoding": 1}
     doc = next(r for r in table if r["template"] == "docstring-from-code")
     assert json.loads(doc["meta"])["function"] and doc["messages"][0]["role"] == "user"
 

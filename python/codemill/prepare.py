@@ -136,6 +136,10 @@ def _load(doc: Document, config: FilterConfig) -> tuple[str | None, str | None, 
         reason = filters.check_size(size, config) or ("binary" if "\0" in text[:8192] else None)
         if reason:
             return None, reason, size
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates from a JSON escape: not text
+            return None, filters.INVALID_ENCODING, size
         if text.startswith("\ufeff"):
             text = text[1:]
     text = filters.clean_text(text)
