@@ -156,6 +156,39 @@ def test_long_completion_ends_at_a_statement_end() -> None:
     assert s["meta"]["end_byte"] in ends
 
 
+def test_completion_budget_with_nested_statements() -> None:
+    """Within the budget the completion ends at the last statement end that fits (nested ones
+    count); when none fits, at the first statement end after the split."""
+    inner = "".join(f"        acc.append(item * {i})\n" for i in range(60))
+    table = "TABLE = {\n" + "".join(f"    'key_{i}': {i},\n" for i in range(40)) + "}\n"
+    consts = "".join(f"CONST_{i} = {i}\n" for i in range(30))
+    text = "import os\n" + consts + table + "\n\ndef big(items):\n    acc = []\n    for item in items:\n" + inner
+    text += "    return acc\n\n\nDONE = big([1, 2])\n"
+    data = text.encode()
+    tree = syntax.parse(data, "python")
+    stmt_ends = sorted({n.end_byte for n in _walk(tree.root_node) if n.type.endswith(("statement", "definition"))})
+    line_ends = [data.index(b"\n", e) + 1 if data[e:].lstrip(b" ").startswith(b"\n") else e for e in stmt_ends]
+    budget = 300
+    branches = set()
+    for seed in range(40):
+        [s], _ = SampleBuilder(["completion"], seed=seed, completion_max_bytes=budget).build(
+            text, "python", "b.py", "r"
+        )
+        split, end = s["meta"]["split_byte"], s["meta"]["end_byte"]
+        assert end in line_ends or end == len(data)
+        fitting = [e for e in line_ends if split < e <= split + budget]
+        if len(data) - split <= budget:
+            assert end == len(data)
+            branches.add("rest")
+        elif fitting:
+            assert end == max(fitting)
+            branches.add("fits")
+        else:
+            assert end == min(e for e in line_ends if e > split)
+            branches.add("next")
+    assert branches >= {"fits", "next"}
+
+
 # -- docstring / doc-comment samples ----------------------------------------------------------
 
 PY_DOCS = '''import os

@@ -380,26 +380,36 @@ class SampleBuilder:
         data = f.data
         n = len(data)
         last = len(data.rstrip())  # a completion must hold more than whitespace
-        splits = []
-        for node in f.stmts:
-            split = _line_end_after(data, node.end_byte)
-            if 0 < split < last:
-                splits.append((split, node))
-        if not splits:
+        # A node ending before `last` has a non-blank rest, so its split (end of its line at
+        # most) is before `last` too; splits are computed only where needed.
+        ends = [(int(node.end_byte), node) for node in f.stmts]
+        cands = [(e, node) for e, node in ends if 0 < e < last]
+        if not cands:
             return None
         # Prefer a split with real context on both sides.
-        middle = [s for s in splits if 0.1 * n <= s[0] <= 0.9 * n] or splits
+        middle = [c for c in cands if 0.1 * n <= c[0] <= 0.9 * n] or cands
         rng = self.rng(f.repository, f.path, "completion")
-        split, node = middle[rng.randrange(len(middle))]
+        boundary, node = middle[rng.randrange(len(middle))]
+        split = _line_end_after(data, boundary)
         end = n
         if n - split > self.completion_max_bytes:
-            ends = [e for e, _ in splits if split < e <= split + self.completion_max_bytes]
-            if ends:
-                end = ends[-1]
+            # Cut at the last statement end that fits (the blank rest of its line included),
+            # or at the first one after the split when none fits.
+            limit = split + self.completion_max_bytes
+            fitted = None
+            for e in sorted({e for e, _ in cands if e > split}):
+                e = _line_end_after(data, e)
+                if e > limit:
+                    if fitted is None:
+                        fitted = e
+                    break
+                fitted = e
+            if fitted is not None:
+                end = fitted
         prompt, completion = f.slice(0, split), f.slice(split, end)
         meta = {
             "boundary": node.type,
-            "boundary_byte": int(node.end_byte),
+            "boundary_byte": boundary,
             "split_byte": split,
             "end_byte": end,
             "split_char": f.chars(split),
