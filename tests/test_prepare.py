@@ -243,3 +243,23 @@ def test_dedup_decisions_match_the_dedup_stage(tmp_path: Path) -> None:
     assert kept == [f"f{i:02d}.py" for i in range(40) if expected.keep[i]]
     assert report["duplicates"]["exact"] == expected.counts["exact_duplicates_removed"] > 0
     assert report["duplicates"]["near"] == expected.counts["near_duplicates_removed"] > 0
+
+
+def test_work_in_flight_is_bounded() -> None:
+    """Inputs are pulled only as results are taken, so memory does not grow with the corpus."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codemill.prepare import _ordered_map
+
+    pulled = []
+
+    def items():
+        for i in range(1000):
+            pulled.append(i)
+            yield i
+
+    with ThreadPoolExecutor(2) as pool:
+        it = _ordered_map(lambda x: x * x, items(), pool, window=4)
+        assert [next(it) for _ in range(3)] == [0, 1, 4]
+        assert len(pulled) <= 4 + 3
+        assert list(it)[-1] == 999 * 999

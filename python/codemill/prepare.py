@@ -29,7 +29,7 @@ import time
 import types
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -230,9 +230,7 @@ def _named_batches(docs: Iterable[Document], names: dict[int, str]) -> Iterator[
         yield batch
 
 
-def _ordered_map(
-    fn: Callable[[Any], Any], items: Iterable[Any], pool: ProcessPoolExecutor | None, window: int
-) -> Iterator[Any]:
+def _ordered_map(fn: Callable[[Any], Any], items: Iterable[Any], pool: Executor | None, window: int) -> Iterator[Any]:
     """``map`` in order with at most ``window`` tasks in flight, so memory stays bounded."""
     if pool is None:
         for item in items:
