@@ -318,7 +318,7 @@ class Preparer:
             yield doc
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        t0 = time.perf_counter()
+        t0 = self.progress.t0 = time.perf_counter()
         config = self.config
         skipped: Counter[str] = Counter()
         filtered: Counter[str] = Counter()
