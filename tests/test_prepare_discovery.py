@@ -170,3 +170,42 @@ def test_jsonl_and_parquet_corpora(tmp_path: Path) -> None:
 def test_missing_input_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nope"):
         list(discover([tmp_path / "nope"], Counter()))
+
+
+def test_gitignore_above_the_walked_directory(tmp_path: Path) -> None:
+    # Walking repo/src still honours repo/.gitignore and repo/.git/info/exclude, as git does.
+    _tree(
+        tmp_path / "repo",
+        {
+            ".git/HEAD": "ref: refs/heads/main\n",
+            ".git/info/exclude": "scratch_*.py\n",
+            ".gitignore": "src/gen/\n*.tmp.py\n",
+            "src/.gitignore": "!keep.tmp.py\n",
+            "src/app.py": CODE,
+            "src/x.tmp.py": CODE,
+            "src/keep.tmp.py": CODE,
+            "src/scratch_1.py": CODE,
+            "src/gen/out.py": CODE,
+            "src/lib/util.py": CODE,
+        },
+    )
+    paths, skipped, _ = _found(tmp_path / "repo" / "src")
+    assert paths == ["app.py", "keep.tmp.py", "lib/util.py"]
+    assert skipped["gitignored"] == 3
+
+
+def test_a_root_that_its_repository_ignores_stands_alone(tmp_path: Path) -> None:
+    # A Python install inside a pyenv checkout (which ignores /versions/) is still walked.
+    _tree(
+        tmp_path / "pyenv",
+        {
+            ".git/HEAD": "ref: refs/heads/main\n",
+            ".gitignore": "/versions/\n*.py\n",
+            "versions/3.11/lib/.gitignore": "skip_me.py\n",
+            "versions/3.11/lib/os.py": CODE,
+            "versions/3.11/lib/skip_me.py": CODE,
+        },
+    )
+    paths, skipped, _ = _found(tmp_path / "pyenv" / "versions" / "3.11" / "lib")
+    assert paths == ["os.py"]
+    assert skipped["gitignored"] == 1

@@ -185,25 +185,57 @@ def _language(path: Path, skip: Any, rel: str | None = None) -> str | None:
 
 
 class _Ignore:
-    """The .gitignore files in force for one directory: (base, spec) pairs, outermost first."""
+    """The ignore files in force for one directory: (base, spec) pairs, outermost first.
 
-    def __init__(self, specs: tuple[tuple[str, Any], ...] = ()) -> None:
+    Bases and matched paths are relative to the repository's top (the nearest directory with
+    ``.git`` at or above the walk's root), so that a walk of ``repo/src`` still honours
+    ``repo/.gitignore``; ``prefix`` is the walk root's place under that top.
+    """
+
+    def __init__(self, prefix: str = "", specs: tuple[tuple[str, Any], ...] = ()) -> None:
+        self.prefix = prefix
         self.specs = specs
 
-    def child(self, directory: Path, rel: str) -> _Ignore:
+    @classmethod
+    def for_root(cls, root: Path) -> _Ignore:
+        top = _git_top(root)
+        if top is None or top == root.resolve():
+            return cls().load(root, "", top=True)
+        prefix = root.resolve().relative_to(top).as_posix()
+        ignore = cls(prefix).load(top, "", top=True)
+        parts = prefix.split("/")
+        for i in range(1, len(parts) + 1):
+            base = "/".join(parts[:i])
+            if ignore._ignored_full(base, True):
+                # The root lies in a part of that repository it ignores (a Python install in a
+                # pyenv checkout, say): it is not the repository's content, so it stands alone.
+                return cls().load(root, "", top=True)
+            ignore = ignore.load(top / base, base)
+        return ignore
+
+    def load(self, directory: Path, base: str, top: bool = False) -> _Ignore:
         lines = _read_lines(directory / ".gitignore")
-        if rel == "":
+        if top:
             lines = _read_lines(directory / ".git" / "info" / "exclude") + lines
         if not lines:
             return self
         import pathspec
 
-        return _Ignore((*self.specs, (rel, pathspec.GitIgnoreSpec.from_lines(lines))))
+        return _Ignore(self.prefix, (*self.specs, (base, pathspec.GitIgnoreSpec.from_lines(lines))))
+
+    def child(self, directory: Path, rel: str) -> _Ignore:
+        return self.load(directory, self._full(rel))
+
+    def _full(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix else rel
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
+        return self._ignored_full(self._full(rel), is_dir)
+
+    def _ignored_full(self, full: str, is_dir: bool) -> bool:
         # Deeper files win over shallower ones, and within a file the last match wins.
         for base, spec in reversed(self.specs):
-            sub = rel[len(base) + 1 :] if base else rel
+            sub = full[len(base) + 1 :] if base else full
             if is_dir:
                 sub += "/"
             check = getattr(spec, "check_file", None)
@@ -217,6 +249,15 @@ class _Ignore:
         return False
 
 
+def _git_top(root: Path) -> Path | None:
+    """The nearest directory at or above ``root`` that holds ``.git``, or None."""
+    path = root.resolve()
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
 def _read_lines(path: Path) -> list[str]:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -227,7 +268,7 @@ def _read_lines(path: Path) -> list[str]:
 
 def _walk(root: Path, skip: Any) -> Iterator[tuple[Path, str]]:
     """(path, posix path relative to root) for files not ignored, sorted, depth first."""
-    stack: list[tuple[Path, str, _Ignore]] = [(root, "", _Ignore().child(root, ""))]
+    stack: list[tuple[Path, str, _Ignore]] = [(root, "", _Ignore.for_root(root))]
     while stack:
         directory, rel_dir, ignore = stack.pop()
         try:
