@@ -263,3 +263,28 @@ def test_work_in_flight_is_bounded() -> None:
         assert [next(it) for _ in range(3)] == [0, 1, 4]
         assert len(pulled) <= 4 + 3
         assert list(it)[-1] == 999 * 999
+
+
+def test_fim_tokens_come_from_the_given_tokenizer(repo: Path, tmp_path: Path) -> None:
+    from codemill import CodeTokenizer
+    from codemill.samples import fim_parts
+
+    specials = ("<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>")  # StarCoder's names
+    tok = CodeTokenizer.train([FIXTURES], vocab_size=600, identifier_vocab_size=16, special_tokens=specials)
+    tok_file = tmp_path / "tok.json"
+    tok.save(tok_file)
+    out = tmp_path / "f.jsonl"
+    args = ["prepare", str(repo), "-o", str(out), "--samples", "fim", "--fim-rate", "1", "--workers", "1"]
+    assert main([*args, "--tokenizer", str(tok_file)]) == 0
+    rows = _rows(out)
+    assert rows and all(r["text"].startswith("<fim_prefix>") for r in rows)
+    assert not any("<|fim_" in r["text"] for r in rows)
+    for r in rows:
+        ids = tok.encode(r["text"], allowed_special="all").tolist()
+        fim_ids = {tok.special_id(t) for t in specials[1:]}
+        assert sorted(i for i in ids if i in fim_ids) == sorted(fim_ids)
+        prefix, middle, suffix = fim_parts(r, ("<fim_prefix>", "<fim_middle>", "<fim_suffix>"))
+        assert prefix + middle + suffix == (repo / r["path"]).read_text()
+    plain = CodeTokenizer.train([FIXTURES], vocab_size=600, identifier_vocab_size=16, special_tokens=specials[:1])
+    with pytest.raises(ValueError, match="no fim_prefix special token"):
+        prepare(repo, tmp_path / "g.jsonl", tokenizer=plain, workers=1)

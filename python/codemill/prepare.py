@@ -39,7 +39,7 @@ import numpy as np
 from codemill import filters
 from codemill.discovery import Document, discover
 from codemill.filters import FilterConfig
-from codemill.samples import KINDS, SAMPLE_FIELDS, SampleBuilder
+from codemill.samples import FIM_TOKENS, KINDS, SAMPLE_FIELDS, SampleBuilder, fim_tokens_for
 
 __all__ = ["OUTPUT_SUFFIXES", "PrepareConfig", "Preparer", "prepare"]
 
@@ -64,6 +64,7 @@ class PrepareConfig:
     completion_max_bytes: int = 4096
     fim_max_middle_bytes: int = 2048
     max_docstring_functions: int = 8
+    fim_tokens: tuple[str, str, str] = FIM_TOKENS
 
     def builder(self) -> SampleBuilder:
         return SampleBuilder(
@@ -74,6 +75,7 @@ class PrepareConfig:
             completion_max_bytes=self.completion_max_bytes,
             fim_max_middle_bytes=self.fim_max_middle_bytes,
             max_docstring_functions=self.max_docstring_functions,
+            fim_tokens=self.fim_tokens,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -89,6 +91,7 @@ class PrepareConfig:
             "completion_max_bytes": self.completion_max_bytes,
             "fim_max_middle_bytes": self.fim_max_middle_bytes,
             "max_docstring_functions": self.max_docstring_functions,
+            "fim_tokens": list(self.fim_tokens),
         }
 
 
@@ -605,6 +608,7 @@ def prepare(
     workers: int | None = None,
     progress: bool | None = None,
     filter_config: FilterConfig | None = None,
+    tokenizer: Any = None,
 ) -> dict[str, Any]:
     """Prepare fine-tuning data from repositories and corpora; write the samples to ``output``
     (``.jsonl``, ``.jsonl.gz`` or ``.parquet``) and return the report.
@@ -612,8 +616,17 @@ def prepare(
     ``workers`` processes (default: all cores) filter and build samples; the output is the same
     for a ``seed`` whatever the worker count. Workers are spawned (a forked copy of a process
     whose native thread pools are running can hang), so a script that calls this with more than
-    one worker needs the usual ``if __name__ == "__main__":`` guard.
+    one worker needs the usual ``if __name__ == "__main__":`` guard. FIM samples use the FIM
+    special tokens of ``tokenizer`` (a ``CodeTokenizer`` or a tokenizer file; default: the
+    bundled tokenizer's).
     """
+    fim_tokens = FIM_TOKENS
+    if tokenizer is not None:
+        if isinstance(tokenizer, str | os.PathLike):
+            from codemill.tokenizer import CodeTokenizer
+
+            tokenizer = CodeTokenizer.load(tokenizer)
+        fim_tokens = fim_tokens_for(tokenizer)
     fc = replace(filter_config or FilterConfig(), min_bytes=min_bytes, max_bytes=max_bytes)
     config = PrepareConfig(
         languages=tuple(languages) if languages else None,
@@ -624,6 +637,7 @@ def prepare(
         fim_rate=fim_rate,
         fim_spm_rate=fim_spm_rate,
         seed=seed,
+        fim_tokens=fim_tokens,
     )
     run = Preparer(inputs, config, workers=workers, progress=progress)
     writer = _Writer(Path(output))

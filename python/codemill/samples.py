@@ -44,6 +44,7 @@ __all__ = [
     "TEMPLATES",
     "SampleBuilder",
     "fim_parts",
+    "fim_tokens_for",
     "statement_nodes",
 ]
 
@@ -63,6 +64,26 @@ SAMPLE_FIELDS = (
 )
 
 EOT, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = SPECIAL_TOKENS[:4]
+# (prefix, middle, suffix): codemill's FIM special tokens.
+FIM_TOKENS = (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX)
+
+
+def fim_tokens_for(tokenizer: Any) -> tuple[str, str, str]:
+    """The (prefix, middle, suffix) FIM special tokens of a tokenizer (``special_tokens``
+    names holding ``fim_prefix`` / ``fim_middle`` / ``fim_suffix``, as codemill's and
+    StarCoder's do); a clear error when it has none."""
+    names = list(tokenizer.special_tokens)
+    found = []
+    for role in ("prefix", "middle", "suffix"):
+        matches = [t for t in names if f"fim_{role}" in t]
+        if len(matches) != 1:
+            raise ValueError(
+                f"the tokenizer has {'no' if not matches else 'several'} fim_{role} special token(s) "
+                f"(special tokens: {', '.join(names) or 'none'}); FIM samples need one of each"
+            )
+        found.append(matches[0])
+    return found[0], found[1], found[2]
+
 
 LANGUAGE_NAMES = {
     "python": "Python",
@@ -294,6 +315,7 @@ class SampleBuilder:
         completion_max_bytes: int = 4096,
         fim_max_middle_bytes: int = 2048,
         max_docstring_functions: int = 8,
+        fim_tokens: tuple[str, str, str] = FIM_TOKENS,
     ) -> None:
         unknown = [k for k in kinds if k not in KINDS]
         if unknown:
@@ -308,6 +330,7 @@ class SampleBuilder:
         self.completion_max_bytes = completion_max_bytes
         self.fim_max_middle_bytes = fim_max_middle_bytes
         self.max_docstring_functions = max_docstring_functions
+        self.fim_tokens = tuple(fim_tokens)
 
     def rng(self, repository: str, path: str, kind: str) -> random.Random:
         digest = hashlib.blake2b(f"{self.seed}\0{repository}\0{path}\0{kind}".encode(), digest_size=8).digest()
@@ -439,11 +462,12 @@ class SampleBuilder:
         a, b = int(first.start_byte), int(last.end_byte)
         prefix, middle, suffix = f.slice(0, a), f.slice(a, b), f.slice(b, len(f.data))
         spm = rng.random() < self.fim_spm_rate
+        pre, mid, suf = self.fim_tokens
         if spm:
-            prompt = f"{FIM_PREFIX}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}{prefix}"
+            prompt = f"{pre}{suf}{suffix}{mid}{prefix}"
             template = "fim-spm"
         else:
-            prompt = f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}"
+            prompt = f"{pre}{prefix}{suf}{suffix}{mid}"
             template = "fim-psm"
         meta = {
             "order": "spm" if spm else "psm",
@@ -653,20 +677,21 @@ def _comment_doc(f: _File, node: Any) -> _Doc | None:
     return _Doc(_name(node), start, end, doc, code, head, body_text if inner else None)
 
 
-def fim_parts(sample: dict[str, Any]) -> tuple[str, str, str]:
+def fim_parts(sample: dict[str, Any], fim_tokens: tuple[str, str, str] = FIM_TOKENS) -> tuple[str, str, str]:
     """(prefix, middle, suffix) parsed back out of a FIM sample's ``text``, PSM or SPM.
 
-    In SPM order the prefix and middle run together after ``<|fim_middle|>``; the prefix
+    In SPM order the prefix and middle run together after the middle token; the prefix
     length (``meta["middle_start_char"]``) separates them.
     """
+    pre, mid, suf = fim_tokens
     text = sample["text"]
-    if text.startswith(FIM_PREFIX + FIM_SUFFIX):
-        suffix, sep, joined = text[len(FIM_PREFIX + FIM_SUFFIX) :].partition(FIM_MIDDLE)
+    if text.startswith(pre + suf):
+        suffix, sep, joined = text[len(pre + suf) :].partition(mid)
         cut = sample["meta"]["middle_start_char"]
         prefix, middle = joined[:cut], joined[cut:]
-    elif text.startswith(FIM_PREFIX):
-        prefix, sep, rest = text[len(FIM_PREFIX) :].partition(FIM_SUFFIX)
-        suffix, sep2, middle = rest.partition(FIM_MIDDLE)
+    elif text.startswith(pre):
+        prefix, sep, rest = text[len(pre) :].partition(suf)
+        suffix, sep2, middle = rest.partition(mid)
         sep = sep and sep2
     else:
         sep = ""

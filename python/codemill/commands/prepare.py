@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fim-rate", type=_rate, default=0.5, help="fraction of files given a FIM sample (0.5)")
     p.add_argument("--fim-spm-rate", type=_rate, default=0.5, help="fraction of FIM samples in SPM order (0.5)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokenizer", metavar="FILE", help="tokenizer whose FIM special tokens to use (default: bundled)")
     p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         fim_spm_rate=args.fim_spm_rate,
         seed=args.seed,
         workers=args.workers,
+        tokenizer=args.tokenizer,
     )
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:
