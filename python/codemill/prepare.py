@@ -549,8 +549,9 @@ class _Writer:
             self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
         elif name.endswith(".gz"):
             raw = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()
-            # mtime=0 and no file name: the same samples give the same bytes.
-            self.file: Any = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+            # mtime=0 and no file name: the same samples give the same bytes. Level 6 (zlib's
+            # default) compresses about as well as 9 at a fraction of the time.
+            self.file: Any = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
             self.raw: Any = raw
         else:
             self.file = open(self.tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
