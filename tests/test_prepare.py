@@ -205,28 +205,29 @@ def test_cli_json_report_and_errors(repo: Path, tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "y.jsonl").exists()
 
 
-def test_dedup_decisions_match_the_dedup_stage(tmp_path: Path) -> None:
-    """Streaming band-key grouping keeps exactly what `codemill.dedup.dedup_texts` keeps."""
+@pytest.mark.parametrize(("verify", "stage_verify"), [("borderline", "borderline"), ("all", True), ("none", False)])
+def test_dedup_decisions_match_the_dedup_stage(tmp_path: Path, verify: str, stage_verify: bool | str) -> None:
+    """The streaming decision keeps exactly what the dedup stage (`dedup_texts`) keeps."""
     import random
 
-    from codemill.dedup import MinHasher, dedup_texts
+    from codemill.near_dup import MinHasher, dedup_texts
 
     rnd = random.Random(5)
     root = tmp_path / "many"
     root.mkdir()
     texts = []
-    for i in range(40):
-        base = _module(1000 + i % 25)  # the last 15 repeat earlier modules
-        if i % 7 == 3:  # and some edited ones: a line changed here and there
+    for i in range(48):
+        base = _module(1000 + i % 16)  # the last 32 repeat earlier modules ...
+        if i >= 16 and i % 3:  # ... most of them edited, a fifth to a half of their lines
             lines = base.splitlines(keepends=True)
-            for _ in range(rnd.randrange(1, 4)):
+            for _ in range(rnd.randrange(len(lines) // 5, len(lines) // 2)):
                 k = rnd.randrange(len(lines))
-                lines[k] = lines[k].replace("total_", "acc_", 1)
+                lines[k] = lines[k].replace("total_", "acc_", 1).replace("math", "cmath", 1) + "\n"
             base = "".join(lines)
         texts.append(base)
         (root / f"f{i:02d}.py").write_text(base)
     out = tmp_path / "m.jsonl"
-    report = prepare(root, out, samples=["raw"], workers=1, progress=False, min_bytes=1)
+    report = prepare(root, out, samples=["raw"], workers=1, progress=False, min_bytes=1, dedup_verify=verify)
     h = MinHasher()
     expected = dedup_texts(
         texts,
@@ -238,11 +239,15 @@ def test_dedup_decisions_match_the_dedup_stage(tmp_path: Path) -> None:
         rows=h.rows,
         seed=h.seed,
         scheme=h.scheme,
+        verify=stage_verify,
     )
     kept = sorted(r["path"] for r in _rows(out))
-    assert kept == [f"f{i:02d}.py" for i in range(40) if expected.keep[i]]
+    assert kept == [f"f{i:02d}.py" for i in range(48) if expected.keep[i]]
     assert report["duplicates"]["exact"] == expected.counts["exact_duplicates_removed"] > 0
     assert report["duplicates"]["near"] == expected.counts["near_duplicates_removed"] > 0
+    assert report["duplicates"]["pairs_verified"] == expected.counts["candidate_pairs_verified"]
+    if verify != "none":
+        assert report["duplicates"]["pairs_verified"] > 0
 
 
 def test_work_in_flight_is_bounded() -> None:

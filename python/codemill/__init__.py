@@ -19,9 +19,15 @@ _EXPORTS = {
     "TokenizerFileError": "codemill.errors",
     "detect_language": "codemill.languages",
     "LANGUAGES": "codemill.languages",
-    "MinHasher": "codemill.dedup",
-    "dedup": "codemill.dedup",
-    "DedupResult": "codemill.dedup",
+    "MinHasher": "codemill.near_dup",
+    "dedup": "codemill.near_dup",
+    "DedupResult": "codemill.near_dup",
+    "HybridIndex": "codemill.index",
+    "SearchResult": "codemill.index",
+    "IndexFormatError": "codemill.index",
+    "Chunk": "codemill.chunking",
+    "chunk_text": "codemill.chunking",
+    "make_embedder": "codemill.embed",
     "prepare": "codemill.prepare",
     "Preparer": "codemill.prepare",
     "PrepareConfig": "codemill.prepare",
@@ -33,14 +39,20 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     # Redundant aliases mark re-exports for type checkers and linters.
-    from codemill.dedup import DedupResult as DedupResult
-    from codemill.dedup import MinHasher as MinHasher
-    from codemill.dedup import dedup as dedup
+    from codemill.chunking import Chunk as Chunk
+    from codemill.chunking import chunk_text as chunk_text
+    from codemill.embed import make_embedder as make_embedder
     from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError
     from codemill.filters import FilterConfig as FilterConfig
+    from codemill.index import HybridIndex as HybridIndex
+    from codemill.index import IndexFormatError as IndexFormatError
+    from codemill.index import SearchResult as SearchResult
     from codemill.languages import LANGUAGES as LANGUAGES
     from codemill.languages import detect_language as detect_language
+    from codemill.near_dup import DedupResult as DedupResult
+    from codemill.near_dup import MinHasher as MinHasher
+    from codemill.near_dup import dedup as dedup
     from codemill.prepare import PrepareConfig as PrepareConfig
     from codemill.prepare import Preparer as Preparer
     from codemill.prepare import prepare as prepare

@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "codemill.commands.bench",
     "codemill.commands.eval",
     "codemill.commands.dedup",
+    "codemill.commands.index",
     "codemill.commands.prepare",
 )
 

@@ -7,11 +7,12 @@ back in input order so the output is the same for a seed whatever the worker cou
    build and tool directories, lock files and symlinks skipped) and JSONL / Parquet corpora;
 2. filters (:mod:`codemill.filters`): size bounds, generated / minified markers, binary and
    invalid encoding, BigCode's line-length, alphanumeric and encoded-data heuristics;
-3. dedup through :class:`codemill.dedup.MinHasher` (the dedup stage's signatures and LSH band
-   keys): exact duplicates by content hash, near duplicates by shared band keys, the first
-   document of each group kept. Only hashes and band keys are held (a few hundred bytes per
-   file), and files are read again for the second pass, so memory does not grow with the
-   corpus's bytes;
+3. dedup through :class:`codemill.near_dup.MinHasher`, as the dedup stage decides: exact
+   duplicates by content hash, then near duplicates: LSH candidate pairs
+   (:meth:`MinHasher.pairs`), accepted by their signature estimate, with the exact shingle
+   Jaccard deciding the borderline ones (``dedup_verify``), joined by union-find; the first
+   document of each group is kept. Signatures spill to a temporary file (memory-mapped), so
+   memory does not grow with the corpus; files are read again for the second pass;
 4. samples (:mod:`codemill.samples`): raw, completion, FIM and docstring samples;
 5. output: ``.jsonl``, ``.jsonl.gz`` or ``.parquet`` (written to a temporary name, then
    renamed), and a report with counts per skip / filter reason, duplicates and samples.
@@ -25,6 +26,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 import types
 from collections import Counter
@@ -57,6 +59,7 @@ class PrepareConfig:
     filters: FilterConfig = field(default_factory=FilterConfig)
     dedup: bool = True
     dedup_threshold: float | None = None  # None: the dedup stage's default
+    dedup_verify: str = "borderline"  # exact Jaccard for: "borderline" pairs, "all", "none"
     samples: tuple[str, ...] = KINDS
     fim_rate: float = 0.5
     fim_spm_rate: float = 0.5
@@ -84,6 +87,7 @@ class PrepareConfig:
             "filters": self.filters.as_dict(),
             "dedup": self.dedup,
             "dedup_threshold": self.dedup_threshold,
+            "dedup_verify": self.dedup_verify,
             "samples": list(self.samples),
             "fim_rate": self.fim_rate,
             "fim_spm_rate": self.fim_spm_rate,
@@ -105,11 +109,13 @@ def _init(config: PrepareConfig) -> None:
     _STATE["config"] = config
     _STATE["builder"] = config.builder()
     if config.dedup:
-        from codemill.dedup import MinHasher
+        _STATE["hasher"] = _hasher(config)
 
-        _STATE["hasher"] = (
-            MinHasher() if config.dedup_threshold is None else MinHasher(threshold=config.dedup_threshold)
-        )
+
+def _hasher(config: PrepareConfig) -> Any:
+    from codemill.near_dup import MinHasher
+
+    return MinHasher() if config.dedup_threshold is None else MinHasher(threshold=config.dedup_threshold)
 
 
 def _load(doc: Document, config: FilterConfig) -> tuple[str | None, str | None, int]:
@@ -166,7 +172,7 @@ class _Scanned:
 
 
 def _scan(docs: list[Document]) -> tuple[list[_Scanned], np.ndarray | None, np.ndarray | None]:
-    """Pass 1 with dedup: filter, then content hashes and MinHash band keys of what passed."""
+    """Pass 1 with dedup: filter, then content hashes and MinHash signatures of what passed."""
     config: PrepareConfig = _STATE["config"]
     out, texts, langs = [], [], []
     for doc in docs:
@@ -181,7 +187,7 @@ def _scan(docs: list[Document]) -> tuple[list[_Scanned], np.ndarray | None, np.n
         return out, None, None
     hasher = _STATE["hasher"]
     sigs, counts = hasher.signatures_and_counts(texts, langs)
-    return out, hasher.band_keys(sigs), np.asarray(counts)
+    return out, sigs, np.asarray(counts)
 
 
 @dataclass
@@ -295,6 +301,8 @@ class Preparer:
                 raise FileNotFoundError(f"{p}: no such file or directory")
         self.config = config or PrepareConfig()
         self.config.builder()  # validates kinds and rates up front
+        if self.config.dedup_verify not in ("borderline", "all", "none"):
+            raise ValueError(f"dedup_verify must be borderline, all or none, got {self.config.dedup_verify!r}")
         if self.config.languages:
             from codemill.languages import EXTENSIONS
 
@@ -329,7 +337,18 @@ class Preparer:
         missed: Counter[str] = Counter()
         templates: Counter[str] = Counter()
         languages: dict[str, Counter[str]] = collections.defaultdict(Counter)
-        dup = {"exact": 0, "near": 0, "near_groups": 0}
+        dup = dict.fromkeys(
+            (
+                "exact",
+                "near",
+                "near_groups",
+                "candidate_pairs",
+                "candidate_pairs_skipped_by_window",
+                "pairs_verified",
+                "duplicate_pairs",
+            ),
+            0,
+        )
         files_seen = 0
         bytes_seen = 0
         pool = None
@@ -381,7 +400,6 @@ class Preparer:
                 pool.shutdown(cancel_futures=True)
         seconds = time.perf_counter() - t0
         kept_files = sum(c["files"] for c in languages.values())
-        dup.setdefault("near_groups", 0)
         self.report = {
             "inputs": [str(p) for p in self.inputs],
             "params": config.as_dict(),
@@ -419,55 +437,75 @@ class Preparer:
         names: dict[int, str] = {}
         passed: list[int] = []
         digests: dict[bytes, int] = {}
-        # Band keys of the exact representatives with shingles: one block per batch.
-        band_blocks: list[np.ndarray] = []
-        band_ids: list[int] = []
+        sig_ids: list[int] = []
         files = nbytes = 0
         n_docs = 0
-        exact_removed: list[int] = []
+        exact_removed = 0
         docs = self._documents(skipped, listed, filtered)
-        for results, keys, counts in _ordered_map(_scan, _named_batches(docs, names), pool, window):
-            ki = 0
-            rows: list[int] = []
-            for s in results:
-                files += 1
-                nbytes += s.size
-                n_docs = max(n_docs, s.index + 1)
-                name = names.pop(s.index, str(s.index))
-                if s.reason is not None:
-                    filtered[s.reason] += 1
-                    if len(listed) < _MAX_LISTED:
-                        listed.append({"path": name, "reason": s.reason})
-                    continue
-                row = ki
-                ki += 1
-                first = digests.setdefault(s.digest, s.index)
-                if first != s.index:
-                    exact_removed.append(s.index)
-                    if len(listed) < _MAX_LISTED:
-                        listed.append({"path": name, "reason": "exact_duplicate"})
-                    continue
-                passed.append(s.index)
-                if keys is not None and counts is not None and counts[row] > 0:
-                    rows.append(row)
-                    band_ids.append(s.index)
-            if rows and keys is not None:
-                band_blocks.append(keys[rows])
-            self.progress.update("filter+dedup", files, nbytes)
-        self.progress.update("filter+dedup", files, nbytes, force=True)
-        self.progress.done()
-        keep = np.zeros(n_docs, dtype=bool)
-        keep[passed] = True
-        dup["exact"] = len(exact_removed)
-        near: set[int] = set()
-        if band_blocks:
-            removed, groups = _near_duplicates(np.vstack(band_blocks), np.asarray(band_ids, dtype=np.int64))
-            keep[removed] = False
-            near = set(removed.tolist())
-            dup["near"] = len(removed)
-            dup["near_groups"] = groups
+        with tempfile.TemporaryDirectory(prefix="codemill-prepare-") as tmp:
+            # Signatures of the exact representatives with shingles, spilled batch by batch.
+            sig_path = Path(tmp) / "signatures.u32"
+            with open(sig_path, "wb") as sig_out:
+                for results, sigs, counts in _ordered_map(_scan, _named_batches(docs, names), pool, window):
+                    ki = 0
+                    rows: list[int] = []
+                    for s in results:
+                        files += 1
+                        nbytes += s.size
+                        n_docs = max(n_docs, s.index + 1)
+                        name = names.pop(s.index, str(s.index))
+                        if s.reason is not None:
+                            filtered[s.reason] += 1
+                            if len(listed) < _MAX_LISTED:
+                                listed.append({"path": name, "reason": s.reason})
+                            continue
+                        row = ki
+                        ki += 1
+                        first = digests.setdefault(s.digest, s.index)
+                        if first != s.index:
+                            exact_removed += 1
+                            if len(listed) < _MAX_LISTED:
+                                listed.append({"path": name, "reason": "exact_duplicate"})
+                            continue
+                        passed.append(s.index)
+                        if counts is not None and counts[row] > 0:
+                            rows.append(row)
+                            sig_ids.append(s.index)
+                    if rows and sigs is not None:
+                        sig_out.write(np.ascontiguousarray(sigs[rows], dtype=np.uint32).tobytes())
+                    self.progress.update("filter+dedup", files, nbytes)
+            self.progress.update("filter+dedup", files, nbytes, force=True)
+            self.progress.done()
+            keep = np.zeros(n_docs, dtype=bool)
+            keep[passed] = True
+            dup["exact"] = exact_removed
+            near: set[int] = set()
+            if len(sig_ids) > 1:
+                hasher = _hasher(self.config)
+                sigs = np.memmap(sig_path, dtype=np.uint32, mode="r", shape=(len(sig_ids), hasher.num_perm))
+                ids = np.asarray(sig_ids, dtype=np.int64)
+                removed, stats = _near_duplicates(hasher, sigs, ids, self.config.dedup_verify, self._fetch)
+                del sigs
+                keep[removed] = False
+                near = set(removed.tolist())
+                dup.update(stats)
+                dup["near"] = len(removed)
         self._digests = {i: d for d, i in digests.items() if keep[i]}
         return keep, near, files, nbytes
+
+    def _fetch(self, wanted: np.ndarray) -> dict[int, tuple[str, str]]:
+        """Texts of the given documents (for exact Jaccard), found by walking the inputs again."""
+        want = set(wanted.tolist())
+        got: dict[int, tuple[str, str]] = {}
+        for doc in self._documents(Counter(), None, Counter()):
+            if doc.index in want:
+                text, _, _ = _load(doc, self.config.filters)
+                if text is not None:
+                    got[doc.index] = (text, doc.language)
+                want.discard(doc.index)
+                if not want:
+                    break
+        return got
 
     def _kept(self, keep: np.ndarray, near: set[int], listed: list[dict[str, str]]) -> Iterator[Document]:
         """Pass 2's documents: discovery again (same order), keeping what pass 1 kept."""
@@ -480,13 +518,52 @@ class Preparer:
                 listed.append({"path": f"{doc.repository}/{doc.path}", "reason": "near_duplicate"})
 
 
-def _near_duplicates(keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, int]:
-    """Documents to drop: all but the first of each group linked by a shared LSH band key.
+def _near_duplicates(
+    hasher: Any,
+    sigs: np.ndarray,
+    ids: np.ndarray,
+    verify: str,
+    fetch: Callable[[np.ndarray], dict[int, tuple[str, str]]],
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Documents to drop as near duplicates, decided as :func:`codemill.dedup` decides.
 
-    Equal band keys in any band make a candidate pair, as in :func:`codemill.dedup.dedup`;
-    groups are the connected components (union-find over the star edges of each bucket).
+    Candidate pairs come from :meth:`MinHasher.pairs` (LSH buckets, windowed). With
+    ``verify="borderline"`` a pair whose signature estimate is within two standard errors of
+    the threshold is settled by the exact Jaccard of its shingle sets, the others by the
+    estimate; ``"all"`` settles every pair exactly; ``"none"`` keeps pairs whose estimate
+    reaches the threshold less half a standard error. Groups are the connected components of
+    the accepted pairs; rows are in document order, so a group's first row is the one kept.
     """
+    if verify not in ("borderline", "all", "none"):
+        raise ValueError(f"dedup_verify must be borderline, all or none, got {verify!r}")
     n = len(ids)
+    pairs, skipped = hasher.pairs(sigs)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    est = np.empty(len(pairs), dtype=np.float64)
+    for lo in range(0, len(pairs), 65536):  # in chunks: a pair's rows are gathered from the map
+        p = pairs[lo : lo + 65536]
+        est[lo : lo + len(p)] = (sigs[p[:, 0]] == sigs[p[:, 1]]).mean(axis=1)
+    t = hasher.threshold
+    if verify == "none":
+        check = np.zeros(len(pairs), dtype=bool)
+        ok = est >= t - hasher.default_margin()
+    elif verify == "all":
+        check = np.ones(len(pairs), dtype=bool)
+        ok = np.zeros(len(pairs), dtype=bool)
+    else:
+        band = 2.0 * hasher.standard_error()
+        check = np.abs(est - t) < band
+        ok = est >= t + band
+    if check.any():
+        rows = np.unique(pairs[check])
+        texts = fetch(ids[rows])
+        shingles = {int(r): hasher.shingles(*texts[int(ids[r])]) for r in rows.tolist() if int(ids[r]) in texts}
+        for k in np.flatnonzero(check).tolist():
+            a, b = shingles.get(int(pairs[k, 0])), shingles.get(int(pairs[k, 1]))
+            if a is None or b is None or not (len(a) or len(b)):
+                continue  # a file that changed since: no evidence, no duplicate
+            inter = len(np.intersect1d(a, b, assume_unique=True))
+            ok[k] = inter / (len(a) + len(b) - inter) >= t
     parent = np.arange(n)
 
     def find(x: int) -> int:
@@ -497,26 +574,20 @@ def _near_duplicates(keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, int
             parent[x], x = root, parent[x]
         return root
 
-    for band in range(keys.shape[1]):
-        col = keys[:, band]
-        order = np.argsort(col, kind="stable")
-        sorted_col = col[order]
-        same = np.flatnonzero(sorted_col[1:] == sorted_col[:-1])
-        if not len(same):
-            continue
-        # Star edges: each member to the first member of its bucket.
-        starts = np.ones(n, dtype=bool)
-        starts[1:] = sorted_col[1:] != sorted_col[:-1]
-        head = order[np.maximum.accumulate(np.where(starts, np.arange(n), 0))]
-        for j in same + 1:
-            a, b = find(int(head[j])), find(int(order[j]))
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    roots = np.array([find(i) for i in range(n)])
-    # Rows are in document order, so the smallest row of a group is its first document.
+    for a, b in pairs[ok].tolist():
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(i) for i in range(n)], dtype=np.int64)
     dropped = roots != np.arange(n)
-    groups = len(np.unique(roots[dropped]))
-    return ids[dropped], groups
+    stats = {
+        "near_groups": len(np.unique(roots[dropped])),
+        "candidate_pairs": len(pairs),
+        "candidate_pairs_skipped_by_window": int(skipped),
+        "pairs_verified": int(check.sum()),
+        "duplicate_pairs": int(ok.sum()),
+    }
+    return ids[dropped], stats
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -602,6 +673,7 @@ def prepare(
     max_bytes: int = 100_000,
     dedup: bool = True,
     dedup_threshold: float | None = None,
+    dedup_verify: str = "borderline",
     samples: Sequence[str] = KINDS,
     fim_rate: float = 0.5,
     fim_spm_rate: float = 0.5,
@@ -634,6 +706,7 @@ def prepare(
         filters=fc,
         dedup=dedup,
         dedup_threshold=dedup_threshold,
+        dedup_verify=dedup_verify,
         samples=tuple(samples),
         fim_rate=fim_rate,
         fim_spm_rate=fim_spm_rate,
@@ -655,7 +728,7 @@ def prepare(
 
 class _CallableModule(types.ModuleType):
     """`codemill.prepare` is both this module and the function: importing the module binds
-    the package attribute to the module, so the module calls through (as `codemill.dedup`)."""
+    the package attribute to the module, so the module calls through."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return prepare(*args, **kwargs)

@@ -63,7 +63,8 @@ SAMPLE_FIELDS = (
     "meta",
 )
 
-EOT, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = SPECIAL_TOKENS[:4]
+EOT, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = "<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"
+assert {EOT, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX} <= set(SPECIAL_TOKENS), "codemill's special tokens changed"
 # (prefix, middle, suffix): codemill's FIM special tokens.
 FIM_TOKENS = (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX)
 

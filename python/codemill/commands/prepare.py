@@ -36,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dedup", action=argparse.BooleanOptionalAction, default=True, help="exact and near dedup (on)")
     p.add_argument("--dedup-threshold", type=_rate, help="near-dup Jaccard threshold (default: the dedup stage's)")
     p.add_argument(
+        "--dedup-verify",
+        default="borderline",
+        choices=("borderline", "all", "none"),
+        help="which near-dup candidate pairs the exact Jaccard settles (borderline)",
+    )
+    p.add_argument(
         "--samples",
         type=_csv,
         default=["raw", "completion", "fim", "docstring"],
@@ -64,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         max_bytes=args.max_bytes,
         dedup=args.dedup,
         dedup_threshold=args.dedup_threshold,
+        dedup_verify=args.dedup_verify,
         samples=args.samples,
         fim_rate=args.fim_rate,
         fim_spm_rate=args.fim_spm_rate,
