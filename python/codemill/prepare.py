@@ -11,8 +11,9 @@ back in input order so the output is the same for a seed whatever the worker cou
    duplicates by content hash, then near duplicates: LSH candidate pairs
    (:meth:`MinHasher.pairs`), accepted by their signature estimate, with the exact shingle
    Jaccard deciding the borderline ones (``dedup_verify``), joined by union-find; the first
-   document of each group is kept. Signatures spill to a temporary file (memory-mapped), so
-   memory does not grow with the corpus; files are read again for the second pass;
+   document of each group is kept. Signatures spill to a temporary file (memory-mapped) and
+   files are read again for the second pass, so the heap holds no text and no signature, only
+   a content hash and a few ids per file (about 150 bytes);
 4. samples (:mod:`codemill.samples`): raw, completion, FIM and docstring samples;
 5. output: ``.jsonl``, ``.jsonl.gz`` or ``.parquet`` (written to a temporary name, then
    renamed), and a report with counts per skip / filter reason, duplicates and samples.
