@@ -35,6 +35,10 @@ _EXPORTS = {
     "Hit": "codemill.assistant",
     "Retriever": "codemill.assistant",
     "IndexRetriever": "codemill.assistant",
+    "Preparer": "codemill.prepare",
+    "PrepareConfig": "codemill.prepare",
+    "FilterConfig": "codemill.filters",
+    "SampleBuilder": "codemill.samples",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
     from codemill.embed import make_embedder as make_embedder
     from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError
+    from codemill.filters import FilterConfig as FilterConfig
     from codemill.index import HybridIndex as HybridIndex
     from codemill.index import IndexFormatError as IndexFormatError
     from codemill.index import SearchResult as SearchResult
@@ -61,6 +66,9 @@ if TYPE_CHECKING:
     from codemill.near_dup import DedupResult as DedupResult
     from codemill.near_dup import MinHasher as MinHasher
     from codemill.near_dup import dedup as dedup
+    from codemill.prepare import PrepareConfig as PrepareConfig
+    from codemill.prepare import Preparer as Preparer
+    from codemill.samples import SampleBuilder as SampleBuilder
     from codemill.tokenizer import SPECIAL_TOKENS as SPECIAL_TOKENS
     from codemill.tokenizer import CodeTokenizer as CodeTokenizer
 

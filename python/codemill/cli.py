@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "codemill.commands.dedup",
     "codemill.commands.index",
     "codemill.commands.context",
+    "codemill.commands.prepare",
 )
 
 
