@@ -6,6 +6,15 @@ query (its docstring's first sentence) whose answer is that function's chunk, ra
 all chunks. MRR@10 and Recall@10 for keyword, dense and hybrid search (built-in embedder).
 
     python benches/bench_index.py [--files N] [--latency-chunks 100000] [--json OUT]
+
+Last full run (all files: 539 files, 17,879 chunks, 5,477 queries; 2-core x86-64 VM, Python
+3.11.7), MRR@10 / Recall@10, before -> after the built-in embedder became trigrams of
+identifier parts with the first line weighted and 64 features kept:
+
+    keyword                 0.2832 / 0.4853 -> 0.2832 / 0.4853  (unchanged)
+    dense                   0.2428 / 0.4238 -> 0.2697 / 0.4561
+    hybrid (rrf k=60)       0.2823 / 0.4844 -> 0.3068 / 0.5096
+    hybrid (weighted 0.5)   0.2937 / 0.5003 -> 0.3179 / 0.5286
 """
 
 from __future__ import annotations

@@ -3,8 +3,19 @@
 //! Terms: every identifier whole (lower-cased) and its sub-identifier parts (`getUserById` ->
 //! `getuserbyid get user by id`), words of comments and strings likewise, keywords and a short
 //! stop list dropped, plus a light suffix-stripped form of each part (`items` -> `item`), so
-//! that prose queries meet code names. Vectors: the terms and the character trigrams of each
-//! part, sublinear counts, feature-hashed with a sign bit into `dim` buckets, L2-normalised.
+//! that prose queries meet code names.
+//!
+//! Vectors are built to complement those terms rather than repeat them (rank fusion only gains
+//! when the two rankers disagree usefully): the character trigrams of each identifier part
+//! (`parse`/`parser`/`parsing` share most of theirs, whole terms are the keyword side's job),
+//! the first line counted `HEAD_WEIGHT` more times (the index puts a chunk's path and symbol
+//! there; for a bare chunk it is usually the signature), sublinear counts, only the
+//! `MAX_FEATURES` heaviest features kept, feature-hashed with a sign bit into `dim` buckets,
+//! L2-normalised. Keeping few features is what makes hashing work: every extra feature adds
+//! collision noise to every bucket, and the light ones carry less signal than that noise.
+//! (Measured on the docstring -> function benchmark: each step raised dense MRR@10, and RRF
+//! went from below keyword-only to above both; corpus-level IDF weights gave nothing at 384
+//! dimensions, so the embedder stays a pure function of the text.)
 //! The hash is our own FNV-1a so vectors stay identical across builds and platforms: a saved
 //! index must keep matching the queries embedded by a later version of the library.
 use crate::error::{Error, Result};
@@ -19,8 +30,11 @@ const STOP: &[&str] = &[
     "with",
 ];
 
-/// Weight of a character trigram relative to a whole term.
-const NGRAM_WEIGHT: f32 = 0.35;
+/// How many more times the first line (path and symbol, or the signature) counts.
+const HEAD_WEIGHT: f32 = 3.0;
+
+/// Features kept per text, heaviest first: the rest cost more in collisions than they bring.
+const MAX_FEATURES: usize = 64;
 
 fn is_stop(w: &str) -> bool {
     w.len() < 2 || STOP.binary_search(&w).is_ok()
@@ -103,6 +117,29 @@ fn fnv1a(ns: u8, s: &[u8]) -> u64 {
     h
 }
 
+/// Adds `weight` to the count of each character trigram (`^` and `$` marking the ends) of
+/// each identifier part of `text`.
+fn add_trigrams(text: &str, lang: Lang, weight: f32, counts: &mut FxHashMap<u64, f32>) {
+    let mut buf = String::new();
+    let mut padded: Vec<char> = Vec::new();
+    visit(
+        text,
+        lang,
+        |_| {},
+        |p| {
+            padded.clear();
+            padded.push('^');
+            padded.extend(p.chars());
+            padded.push('$');
+            for w in padded.windows(3) {
+                buf.clear();
+                buf.extend(w);
+                *counts.entry(fnv1a(b'g', buf.as_bytes())).or_default() += weight;
+            }
+        },
+    );
+}
+
 /// The built-in embedder: a pure function of the text, its language and `dim`.
 #[derive(Debug, Clone, Copy)]
 pub struct HashEmbedder {
@@ -124,33 +161,22 @@ impl HashEmbedder {
     pub fn embed_into(&self, text: &str, lang: Lang, out: &mut [f32]) {
         out.iter_mut().for_each(|x| *x = 0.0);
         let mut counts: FxHashMap<u64, f32> = FxHashMap::default();
-        let mut parts: Vec<String> = Vec::new();
-        visit(
-            text,
-            lang,
-            |t| *counts.entry(fnv1a(b't', t.as_bytes())).or_default() += 1.0,
-            |p| parts.push(p.to_string()),
-        );
-        let mut buf = String::new();
-        for p in &parts {
-            let padded: Vec<char> = std::iter::once('^')
-                .chain(p.chars())
-                .chain(std::iter::once('$'))
-                .collect();
-            for w in padded.windows(3) {
-                buf.clear();
-                buf.extend(w);
-                *counts.entry(fnv1a(b'g', buf.as_bytes())).or_default() += NGRAM_WEIGHT;
-            }
+        add_trigrams(text, lang, 1.0, &mut counts);
+        if let Some((head, _)) = text.split_once('\n') {
+            add_trigrams(head, lang, HEAD_WEIGHT, &mut counts);
         }
+        // Sublinear counts; heaviest first, ties by hash, so the kept set and the summation
+        // order are fixed: vectors are bit-identical from run to run.
+        let mut feats: Vec<(u64, f32)> = counts
+            .into_iter()
+            .map(|(h, c)| (h, 1.0 + c.ln_1p()))
+            .collect();
+        feats.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        feats.truncate(MAX_FEATURES);
+        feats.sort_unstable_by_key(|&(h, _)| h);
         let dim = self.dim as u64;
-        // Fixed summation order: vectors are bit-identical from run to run.
-        let mut counts: Vec<(u64, f32)> = counts.into_iter().collect();
-        counts.sort_unstable_by_key(|&(h, _)| h);
-        for (h, c) in counts {
-            // Sublinear counts; the top bit of the hash picks the sign so collisions cancel
-            // on average instead of piling up.
-            let w = 1.0 + c.ln_1p();
+        for (h, w) in feats {
+            // The top bit of the hash picks the sign so collisions cancel on average.
             let sign = if h >> 63 == 1 { -1.0 } else { 1.0 };
             out[((h >> 1) % dim) as usize] += sign * w;
         }
@@ -238,6 +264,26 @@ mod tests {
         assert!(dot(row(0), row(2)).abs() < 0.3);
         assert!(row(3).iter().all(|&x| x == 0.0));
         assert_eq!(v, e.embed_batch(&docs));
+    }
+
+    #[test]
+    fn first_line_weighs_more_and_features_are_capped() {
+        let e = HashEmbedder::new(4096).unwrap();
+        let body = "total = compute_checksum(buffer)\nreturn normalize_histogram(total)";
+        let docs = [
+            (format!("parse_header\n{body}"), Lang::Python),
+            (format!("x\n{body}\nparse_header()"), Lang::Python),
+            ("parse header".to_string(), Lang::Generic),
+        ];
+        let docs: Vec<(&str, Lang)> = docs.iter().map(|(t, l)| (t.as_str(), *l)).collect();
+        let v = e.embed_batch(&docs);
+        let row = |i: usize| &v[i * 4096..(i + 1) * 4096];
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        assert!(dot(row(0), row(2)) > dot(row(1), row(2)) + 0.1);
+        let long: String = (0..200).map(|i| format!("name{i}x ")).collect();
+        let v = e.embed_batch(&[(&long, Lang::Generic)]);
+        let nonzero = v.iter().filter(|&&x| x != 0.0).count();
+        assert!((1..=MAX_FEATURES).contains(&nonzero), "{nonzero}");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 An embedder is named by a spec string, which the index stores so that a saved index embeds
 its queries the same way it embedded its chunks:
 
-- ``builtin`` (or ``builtin:DIM``): hashed identifier-part and character-trigram features,
-  computed in Rust, L2-normalised. Works out of the box, air-gapped.
+- ``builtin`` (or ``builtin:DIM``): character trigrams of identifier parts, the first line
+  (the chunk's path and symbol) weighted up, the 64 heaviest features feature-hashed and
+  L2-normalised, computed in Rust. Works out of the box, air-gapped. Built to complement
+  the keyword side (whole terms) rather than repeat it, so that rank fusion gains.
 - ``onnx:DIR``: any model directory with ``model.onnx`` and ``tokenizer.json``. Texts are
   tokenized and packed into token-budgeted batches in Rust; token outputs are mean-pooled.
 - ``sentence-transformers:NAME``: when the user has the package (and the model) installed.
@@ -40,7 +42,8 @@ def _normalize(x: np.ndarray) -> np.ndarray:
 
 
 class BuiltinEmbedder:
-    """Hashed identifier-part and character n-gram features (no weights, deterministic)."""
+    """Hashed character trigrams of identifier parts, first line weighted (no weights to load,
+    deterministic)."""
 
     def __init__(self, dim: int = DEFAULT_DIM, num_threads: int | None = None) -> None:
         self.dim = dim
