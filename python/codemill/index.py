@@ -42,11 +42,6 @@ FORMAT = "codemill-index/2"
 MODES = ("hybrid", "keyword", "dense")
 DEFAULT_HNSW_THRESHOLD = 50_000
 RRF_K = 60
-# Dense hits below this cosine are noise: with hashed features, unrelated texts still share a
-# few colliding buckets (one shared bucket between a short query and a short chunk already
-# gives ~0.1), and a query that matches nothing should get nothing back. On the docstring ->
-# function benchmark raising it from 0.1 to 0.2 moved no score by more than 0.0001.
-MIN_DENSE_SCORE = 0.2
 
 
 class IndexFormatError(ValueError):
@@ -301,7 +296,7 @@ class HybridIndex:
         hits = [
             (int(i), float(s))
             for s, i in zip(scores[0], ids[0], strict=True)
-            if i >= 0 and int(i) not in self._dense_removed and s >= MIN_DENSE_SCORE
+            if i >= 0 and int(i) not in self._dense_removed and s >= self.embedder.min_score
         ]
         return self._ordered(hits)[:k]
 
