@@ -219,6 +219,25 @@ def _subset_languages(languages: Any, ids: np.ndarray) -> Any:
     return [languages[i] for i in ids.tolist()]
 
 
+def _sign(
+    hasher: MinHasher,
+    texts: list[str],
+    languages: Any,
+    engine: str,
+    normalize_whitespace: bool,
+    ray_shards: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signatures, shingle counts and content hashes of `texts`, on the local cores or on Ray."""
+    if engine == "local":
+        sigs, counts = hasher.signatures_and_counts(texts, languages)
+        return sigs, counts, _core.content_hashes(texts, normalize_whitespace)
+    if engine == "ray":
+        from codemill._dedup_ray import ray_signatures
+
+        return ray_signatures(hasher, texts, languages, normalize_whitespace, ray_shards)
+    raise ValueError(f"unknown engine {engine!r}; known: local, ray")
+
+
 def dedup_texts(
     texts: Sequence[str],
     languages: str | Sequence[str | None] | None = None,
@@ -254,15 +273,7 @@ def dedup_texts(
         recall_weight=recall_weight,
     )
     texts = list(texts)
-    if engine == "local":
-        sigs, counts = hasher.signatures_and_counts(texts, languages)
-        hashes = _core.content_hashes(texts, normalize_whitespace)
-    elif engine == "ray":
-        from codemill._dedup_ray import ray_signatures
-
-        sigs, counts, hashes = ray_signatures(hasher, texts, languages, normalize_whitespace, ray_shards)
-    else:
-        raise ValueError(f"unknown engine {engine!r}; known: local, ray")
+    sigs, counts, hashes = _sign(hasher, texts, languages, engine, normalize_whitespace, ray_shards)
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
 
     def fetch(ids: np.ndarray) -> tuple[list[str], Any]:
@@ -586,13 +597,7 @@ def dedup(
     def flush() -> None:
         texts = [d.text for d in batch]
         langs = [d.language for d in batch]
-        if engine == "ray":
-            from codemill._dedup_ray import ray_signatures
-
-            parts.append(ray_signatures(hasher, texts, langs, normalize_whitespace, ray_shards))
-        else:
-            sigs, counts = hasher.signatures_and_counts(texts, langs)
-            parts.append((sigs, counts, _core.content_hashes(texts, normalize_whitespace)))
+        parts.append(_sign(hasher, texts, langs, engine, normalize_whitespace, ray_shards))
         batch.clear()
 
     for doc in read_documents(paths, skips, text_field):
