@@ -193,10 +193,14 @@ class DedupResult:
         return {"params": self.params, "counts": self.counts, "clusters": self.clusters}
 
 
-def _pick(policy: str, groups: np.ndarray, lengths: np.ndarray, members: np.ndarray) -> dict:
-    """The kept member of each group: {group label: document id}. Vectorised (one sort)."""
+def _check_keep(policy: str) -> None:
     if policy not in KEEP_POLICIES:
         raise ValueError(f"unknown keep policy {policy!r}; known: {', '.join(KEEP_POLICIES)}")
+
+
+def _pick(policy: str, groups: np.ndarray, lengths: np.ndarray, members: np.ndarray) -> dict:
+    """The kept member of each group: {group label: document id}. Vectorised (one sort)."""
+    _check_keep(policy)
     ids = members.astype(np.int64)
     length = lengths[members].astype(np.int64)
     # Sort within each group so the wanted member comes first; ids break ties.
@@ -321,8 +325,7 @@ def _decide(
     ray_shards: int | None,
     normalize_whitespace: bool,
 ) -> DedupResult:
-    if keep not in KEEP_POLICIES:
-        raise ValueError(f"unknown keep policy {keep!r}; known: {', '.join(KEEP_POLICIES)}")
+    _check_keep(keep)
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
     if verify not in (False, True, "borderline"):
@@ -574,8 +577,7 @@ def dedup(
     if not paths:
         raise ValueError("no inputs given")
     check_inputs(paths)
-    if keep not in KEEP_POLICIES:
-        raise ValueError(f"unknown keep policy {keep!r}; known: {', '.join(KEEP_POLICIES)}")
+    _check_keep(keep)
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}; known: local, ray")
     hasher = MinHasher(
