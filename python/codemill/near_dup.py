@@ -358,17 +358,8 @@ def _decide(
     estimates = _core.signature_estimates(sigs, pairs)
     min_estimate = hasher.threshold - margin
     rejected_estimate = rejected_verify = 0
-    # Pairs whose true Jaccard decides: all with verify, the unsure ones with "borderline".
-    if verify is True:
-        check = np.ones(len(pairs), dtype=bool)
-        ok = np.zeros(len(pairs), dtype=bool)
-    elif verify == "borderline":
-        band = 2.0 * hasher.standard_error()
-        check = np.abs(estimates.astype(np.float64) - hasher.threshold) < band
-        ok = estimates >= hasher.threshold + band
-    else:
-        check = np.zeros(len(pairs), dtype=bool)
-        ok = estimates >= min_estimate if estimate_filter else np.ones(len(pairs), dtype=bool)
+    check, ok = settle_pairs(hasher, estimates, verify, min_estimate if estimate_filter else None)
+    if verify is not True and verify != "borderline":  # the estimate alone decided
         rejected_estimate = int((~ok).sum())
     # Only the texts of documents in checked pairs are re-read.
     fetched: tuple[np.ndarray, list[str], Any] | None = None
@@ -462,6 +453,29 @@ def _decide(
         "engine": engine,
     }
     return DedupResult(keep_mask, labels, exact_of, sigs, edges, clusters, result_counts, params)
+
+
+def settle_pairs(
+    hasher: MinHasher, estimates: np.ndarray, verify: bool | str, min_estimate: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`(check, ok)` per candidate pair: whose true Jaccard decides, and who is accepted as is.
+
+    Pairs whose true Jaccard decides: all with `verify=True`, the unsure ones (estimate within
+    two standard errors of the threshold; those above are accepted) with "borderline", none
+    with `False` (accepted: estimate >= `min_estimate`, or every pair when it is None).
+    Shared by `dedup` and `codemill.prepare`'s dedup stage.
+    """
+    if verify is True:
+        check = np.ones(len(estimates), dtype=bool)
+        ok = np.zeros(len(estimates), dtype=bool)
+    elif verify == "borderline":
+        band = 2.0 * hasher.standard_error()
+        check = np.abs(estimates.astype(np.float64) - hasher.threshold) < band
+        ok = estimates >= hasher.threshold + band
+    else:
+        check = np.zeros(len(estimates), dtype=bool)
+        ok = estimates >= min_estimate if min_estimate is not None else np.ones(len(estimates), dtype=bool)
+    return check, ok
 
 
 def _local(docs: np.ndarray, pairs: np.ndarray) -> np.ndarray:

@@ -537,6 +537,8 @@ def _near_duplicates(
     reaches the threshold less half a standard error. Groups are the connected components of
     the accepted pairs; rows are in document order, so a group's first row is the one kept.
     """
+    from codemill.near_dup import settle_pairs
+
     if verify not in ("borderline", "all", "none"):
         raise ValueError(f"dedup_verify must be borderline, all or none, got {verify!r}")
     n = len(ids)
@@ -547,16 +549,8 @@ def _near_duplicates(
         p = pairs[lo : lo + 65536]
         est[lo : lo + len(p)] = (sigs[p[:, 0]] == sigs[p[:, 1]]).mean(axis=1)
     t = hasher.threshold
-    if verify == "none":
-        check = np.zeros(len(pairs), dtype=bool)
-        ok = est >= t - hasher.default_margin()
-    elif verify == "all":
-        check = np.ones(len(pairs), dtype=bool)
-        ok = np.zeros(len(pairs), dtype=bool)
-    else:
-        band = 2.0 * hasher.standard_error()
-        check = np.abs(est - t) < band
-        ok = est >= t + band
+    settle = {"all": True, "none": False}.get(verify, verify)
+    check, ok = settle_pairs(hasher, est, settle, t - hasher.default_margin())
     if check.any():
         rows = np.unique(pairs[check])
         texts = fetch(ids[rows])
