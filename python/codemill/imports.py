@@ -270,6 +270,16 @@ def _py_targets(node: Any) -> Iterable[str]:
             yield from _py_targets(c)
 
 
+def _js_specifiers(clause: Any, kind: str) -> Iterable[tuple[str, str]]:
+    """(name, alias or name) of each `kind` specifier of an import's or export's `{...}` list."""
+    for spec in clause.named_children:
+        if spec.type == kind:
+            n = spec.child_by_field_name("name")
+            a = spec.child_by_field_name("alias")
+            if n is not None:
+                yield _text(n), _text(a if a is not None else n)
+
+
 def _extract_js(root: Any, caps: dict[str, list[Any]], info: FileImports) -> None:
     for node in caps.get("imp", []):
         source = node.child_by_field_name("source")
@@ -287,24 +297,14 @@ def _extract_js(root: Any, caps: dict[str, list[Any]], info: FileImports) -> Non
                     ident = [x for x in c.named_children if x.type == "identifier"]
                     alias = _text(ident[0]) if ident else None
                 elif c.type == "named_imports":
-                    for spec in c.named_children:
-                        if spec.type == "import_specifier":
-                            n = spec.child_by_field_name("name")
-                            a = spec.child_by_field_name("alias")
-                            if n is not None:
-                                names.append((_text(n), _text(a if a is not None else n)))
+                    names.extend(_js_specifiers(c, "import_specifier"))
         info.imports.append(Import(_string_value(source), _line(node), tuple(names), alias=alias, kind="import"))
     for node in caps.get("exp", []):
         source = node.child_by_field_name("source")
         names = []
         for c in node.named_children:
             if c.type == "export_clause":
-                for spec in c.named_children:
-                    if spec.type == "export_specifier":
-                        n = spec.child_by_field_name("name")
-                        a = spec.child_by_field_name("alias")
-                        if n is not None:
-                            names.append((_text(n), _text(a if a is not None else n)))
+                names.extend(_js_specifiers(c, "export_specifier"))
             elif c.type == "namespace_export":
                 ident = [x for x in c.named_children if x.type in ("identifier", "string")]
                 if ident:

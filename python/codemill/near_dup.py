@@ -193,10 +193,14 @@ class DedupResult:
         return {"params": self.params, "counts": self.counts, "clusters": self.clusters}
 
 
-def _pick(policy: str, groups: np.ndarray, lengths: np.ndarray, members: np.ndarray) -> dict:
-    """The kept member of each group: {group label: document id}. Vectorised (one sort)."""
+def _check_keep(policy: str) -> None:
     if policy not in KEEP_POLICIES:
         raise ValueError(f"unknown keep policy {policy!r}; known: {', '.join(KEEP_POLICIES)}")
+
+
+def _pick(policy: str, groups: np.ndarray, lengths: np.ndarray, members: np.ndarray) -> dict:
+    """The kept member of each group: {group label: document id}. Vectorised (one sort)."""
+    _check_keep(policy)
     ids = members.astype(np.int64)
     length = lengths[members].astype(np.int64)
     # Sort within each group so the wanted member comes first; ids break ties.
@@ -217,6 +221,25 @@ def _subset_languages(languages: Any, ids: np.ndarray) -> Any:
     if languages is None or isinstance(languages, str):
         return languages
     return [languages[i] for i in ids.tolist()]
+
+
+def _sign(
+    hasher: MinHasher,
+    texts: list[str],
+    languages: Any,
+    engine: str,
+    normalize_whitespace: bool,
+    ray_shards: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signatures, shingle counts and content hashes of `texts`, on the local cores or on Ray."""
+    if engine == "local":
+        sigs, counts = hasher.signatures_and_counts(texts, languages)
+        return sigs, counts, _core.content_hashes(texts, normalize_whitespace)
+    if engine == "ray":
+        from codemill._dedup_ray import ray_signatures
+
+        return ray_signatures(hasher, texts, languages, normalize_whitespace, ray_shards)
+    raise ValueError(f"unknown engine {engine!r}; known: local, ray")
 
 
 def dedup_texts(
@@ -254,15 +277,7 @@ def dedup_texts(
         recall_weight=recall_weight,
     )
     texts = list(texts)
-    if engine == "local":
-        sigs, counts = hasher.signatures_and_counts(texts, languages)
-        hashes = _core.content_hashes(texts, normalize_whitespace)
-    elif engine == "ray":
-        from codemill._dedup_ray import ray_signatures
-
-        sigs, counts, hashes = ray_signatures(hasher, texts, languages, normalize_whitespace, ray_shards)
-    else:
-        raise ValueError(f"unknown engine {engine!r}; known: local, ray")
+    sigs, counts, hashes = _sign(hasher, texts, languages, engine, normalize_whitespace, ray_shards)
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
 
     def fetch(ids: np.ndarray) -> tuple[list[str], Any]:
@@ -310,8 +325,7 @@ def _decide(
     ray_shards: int | None,
     normalize_whitespace: bool,
 ) -> DedupResult:
-    if keep not in KEEP_POLICIES:
-        raise ValueError(f"unknown keep policy {keep!r}; known: {', '.join(KEEP_POLICIES)}")
+    _check_keep(keep)
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
     if verify not in (False, True, "borderline"):
@@ -344,17 +358,8 @@ def _decide(
     estimates = _core.signature_estimates(sigs, pairs)
     min_estimate = hasher.threshold - margin
     rejected_estimate = rejected_verify = 0
-    # Pairs whose true Jaccard decides: all with verify, the unsure ones with "borderline".
-    if verify is True:
-        check = np.ones(len(pairs), dtype=bool)
-        ok = np.zeros(len(pairs), dtype=bool)
-    elif verify == "borderline":
-        band = 2.0 * hasher.standard_error()
-        check = np.abs(estimates.astype(np.float64) - hasher.threshold) < band
-        ok = estimates >= hasher.threshold + band
-    else:
-        check = np.zeros(len(pairs), dtype=bool)
-        ok = estimates >= min_estimate if estimate_filter else np.ones(len(pairs), dtype=bool)
+    check, ok = settle_pairs(hasher, estimates, verify, min_estimate if estimate_filter else None)
+    if verify is not True and verify != "borderline":  # the estimate alone decided
         rejected_estimate = int((~ok).sum())
     # Only the texts of documents in checked pairs are re-read.
     fetched: tuple[np.ndarray, list[str], Any] | None = None
@@ -448,6 +453,29 @@ def _decide(
         "engine": engine,
     }
     return DedupResult(keep_mask, labels, exact_of, sigs, edges, clusters, result_counts, params)
+
+
+def settle_pairs(
+    hasher: MinHasher, estimates: np.ndarray, verify: bool | str, min_estimate: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`(check, ok)` per candidate pair: whose true Jaccard decides, and who is accepted as is.
+
+    Pairs whose true Jaccard decides: all with `verify=True`, the unsure ones (estimate within
+    two standard errors of the threshold; those above are accepted) with "borderline", none
+    with `False` (accepted: estimate >= `min_estimate`, or every pair when it is None).
+    Shared by `dedup` and `codemill.prepare`'s dedup stage.
+    """
+    if verify is True:
+        check = np.ones(len(estimates), dtype=bool)
+        ok = np.zeros(len(estimates), dtype=bool)
+    elif verify == "borderline":
+        band = 2.0 * hasher.standard_error()
+        check = np.abs(estimates.astype(np.float64) - hasher.threshold) < band
+        ok = estimates >= hasher.threshold + band
+    else:
+        check = np.zeros(len(estimates), dtype=bool)
+        ok = estimates >= min_estimate if min_estimate is not None else np.ones(len(estimates), dtype=bool)
+    return check, ok
 
 
 def _local(docs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -563,8 +591,7 @@ def dedup(
     if not paths:
         raise ValueError("no inputs given")
     check_inputs(paths)
-    if keep not in KEEP_POLICIES:
-        raise ValueError(f"unknown keep policy {keep!r}; known: {', '.join(KEEP_POLICIES)}")
+    _check_keep(keep)
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}; known: local, ray")
     hasher = MinHasher(
@@ -586,13 +613,7 @@ def dedup(
     def flush() -> None:
         texts = [d.text for d in batch]
         langs = [d.language for d in batch]
-        if engine == "ray":
-            from codemill._dedup_ray import ray_signatures
-
-            parts.append(ray_signatures(hasher, texts, langs, normalize_whitespace, ray_shards))
-        else:
-            sigs, counts = hasher.signatures_and_counts(texts, langs)
-            parts.append((sigs, counts, _core.content_hashes(texts, normalize_whitespace)))
+        parts.append(_sign(hasher, texts, langs, engine, normalize_whitespace, ray_shards))
         batch.clear()
 
     for doc in read_documents(paths, skips, text_field):

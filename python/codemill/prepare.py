@@ -160,6 +160,12 @@ def _load(doc: Document, config: FilterConfig) -> tuple[str | None, str | None, 
     return (None, reason, size) if reason else (text, None, size)
 
 
+def _list(listed: list[dict[str, str]] | None, path: str, reason: str) -> None:
+    """Name a file the run passed over in the report's ``listed`` (the first ``_MAX_LISTED``)."""
+    if listed is not None and len(listed) < _MAX_LISTED:
+        listed.append({"path": path, "reason": reason})
+
+
 def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
@@ -324,8 +330,7 @@ class Preparer:
         for doc in discover(self.inputs, skipped, listed, _MAX_LISTED):
             if langs and doc.language not in langs:
                 filtered[filters.LANGUAGE] += 1
-                if listed is not None and len(listed) < _MAX_LISTED:
-                    listed.append({"path": f"{doc.repository}/{doc.path}", "reason": filters.LANGUAGE})
+                _list(listed, f"{doc.repository}/{doc.path}", filters.LANGUAGE)
                 continue
             yield doc
 
@@ -380,8 +385,7 @@ class Preparer:
                     if r.reason is not None:
                         # Without dedup this is the filter pass; with it, a file that changed since.
                         filtered[r.reason] += 1
-                        if len(listed) < _MAX_LISTED:
-                            listed.append({"path": name, "reason": r.reason})
+                        _list(listed, name, r.reason)
                         continue
                     missed.update(r.missed)
                     languages[r.language]["files"] += 1
@@ -457,16 +461,14 @@ class Preparer:
                         name = names.pop(s.index, str(s.index))
                         if s.reason is not None:
                             filtered[s.reason] += 1
-                            if len(listed) < _MAX_LISTED:
-                                listed.append({"path": name, "reason": s.reason})
+                            _list(listed, name, s.reason)
                             continue
                         row = ki
                         ki += 1
                         first = digests.setdefault(s.digest, s.index)
                         if first != s.index:
                             exact_removed += 1
-                            if len(listed) < _MAX_LISTED:
-                                listed.append({"path": name, "reason": "exact_duplicate"})
+                            _list(listed, name, "exact_duplicate")
                             continue
                         passed.append(s.index)
                         if counts is not None and counts[row] > 0:
@@ -515,8 +517,8 @@ class Preparer:
             if doc.index < len(keep) and keep[doc.index]:
                 doc.digest = digests.pop(doc.index)
                 yield doc
-            elif doc.index in near and len(listed) < _MAX_LISTED:
-                listed.append({"path": f"{doc.repository}/{doc.path}", "reason": "near_duplicate"})
+            elif doc.index in near:
+                _list(listed, f"{doc.repository}/{doc.path}", "near_duplicate")
 
 
 def _near_duplicates(
@@ -535,6 +537,8 @@ def _near_duplicates(
     reaches the threshold less half a standard error. Groups are the connected components of
     the accepted pairs; rows are in document order, so a group's first row is the one kept.
     """
+    from codemill.near_dup import settle_pairs
+
     if verify not in ("borderline", "all", "none"):
         raise ValueError(f"dedup_verify must be borderline, all or none, got {verify!r}")
     n = len(ids)
@@ -545,16 +549,8 @@ def _near_duplicates(
         p = pairs[lo : lo + 65536]
         est[lo : lo + len(p)] = (sigs[p[:, 0]] == sigs[p[:, 1]]).mean(axis=1)
     t = hasher.threshold
-    if verify == "none":
-        check = np.zeros(len(pairs), dtype=bool)
-        ok = est >= t - hasher.default_margin()
-    elif verify == "all":
-        check = np.ones(len(pairs), dtype=bool)
-        ok = np.zeros(len(pairs), dtype=bool)
-    else:
-        band = 2.0 * hasher.standard_error()
-        check = np.abs(est - t) < band
-        ok = est >= t + band
+    settle = {"all": True, "none": False}.get(verify, verify)
+    check, ok = settle_pairs(hasher, est, settle, t - hasher.default_margin())
     if check.any():
         rows = np.unique(pairs[check])
         texts = fetch(ids[rows])

@@ -496,41 +496,20 @@ class SampleBuilder:
         out = []
         name = LANGUAGE_NAMES.get(f.language, language)
         fence = "cpp" if f.language == "cpp" else ("typescript" if f.language == "tsx" else f.language)
+
+        def chat(template: str, code: str, answer: str, meta: dict[str, Any], n: int) -> dict[str, Any]:
+            # An instruction sample: the template filled with `code` asks, `answer` replies.
+            prompt = TEMPLATES[template].format(language=name, fence=fence, code=code)
+            messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+            return self._sample(
+                f, language, "docstring", template, prompt + "\n\n" + answer, prompt, answer, messages, meta, n
+            )
+
         for i, d in enumerate(found, 1):
             meta = {"function": d.name, "start_byte": d.start, "end_byte": d.end}
-            prompt = TEMPLATES["docstring-from-code"].format(language=name, fence=fence, code=d.code)
-            messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": d.doc}]
-            out.append(
-                self._sample(
-                    f,
-                    language,
-                    "docstring",
-                    "docstring-from-code",
-                    prompt + "\n\n" + d.doc,
-                    prompt,
-                    d.doc,
-                    messages,
-                    meta,
-                    i,
-                )
-            )
+            out.append(chat("docstring-from-code", d.code, d.doc, meta, i))
             if d.body is not None:
-                prompt = TEMPLATES["body-from-docstring"].format(language=name, fence=fence, code=d.head)
-                messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": d.body}]
-                out.append(
-                    self._sample(
-                        f,
-                        language,
-                        "docstring",
-                        "body-from-docstring",
-                        prompt + "\n\n" + d.body,
-                        prompt,
-                        d.body,
-                        messages,
-                        meta,
-                        i,
-                    )
-                )
+                out.append(chat("body-from-docstring", d.head, d.body, meta, i))
         return out
 
 

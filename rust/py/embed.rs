@@ -1,5 +1,5 @@
 //! Bindings of the built-in embedder and of the identifier-aware keyword terms.
-use super::errors::lang_arg;
+use super::errors::text_langs;
 use crate::embed::{terms, HashEmbedder};
 use crate::error::Error;
 use crate::lex::Lang;
@@ -9,32 +9,6 @@ use numpy::{IntoPyArray, PyArray2};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use rayon::prelude::*;
-use std::collections::HashMap;
-
-/// One language per text (None: generic), or None for all generic.
-pub(super) fn text_langs(n: usize, languages: Option<Vec<Option<String>>>) -> PyResult<Vec<Lang>> {
-    let Some(list) = languages else {
-        return Ok(vec![Lang::Generic; n]);
-    };
-    if list.len() != n {
-        return Err(Error::Argument(format!(
-            "languages has {} entries for {n} texts",
-            list.len()
-        ))
-        .into());
-    }
-    let mut cache: HashMap<Option<String>, Lang> = HashMap::new();
-    list.into_iter()
-        .map(|name| {
-            if let Some(&l) = cache.get(&name) {
-                return Ok(l);
-            }
-            let l = lang_arg(name.as_deref())?;
-            cache.insert(name, l);
-            Ok(l)
-        })
-        .collect()
-}
 
 /// Built-in embeddings: an (n, dim) float32 array of L2-normalised rows (all-zero rows for
 /// texts without any term).

@@ -1,8 +1,10 @@
 //! The one mapping from the core's `Error` to Python exceptions.
 use crate::error::Error;
+use crate::lex::Lang;
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::collections::HashMap;
 
 create_exception!(
     codemill,
@@ -34,9 +36,35 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// A language name (or None) to the scanner's language.
-pub fn lang_arg(language: Option<&str>) -> PyResult<crate::lex::Lang> {
+pub fn lang_arg(language: Option<&str>) -> PyResult<Lang> {
     Ok(match language {
-        None => crate::lex::Lang::Generic,
-        Some(name) => crate::lex::Lang::from_name(name)?,
+        None => Lang::Generic,
+        Some(name) => Lang::from_name(name)?,
     })
+}
+
+/// One language per text (None: generic), or None for all generic. Each distinct name is
+/// looked up once.
+pub fn text_langs(n: usize, languages: Option<Vec<Option<String>>>) -> PyResult<Vec<Lang>> {
+    let Some(list) = languages else {
+        return Ok(vec![Lang::Generic; n]);
+    };
+    if list.len() != n {
+        return Err(Error::Argument(format!(
+            "languages has {} entries for {n} texts",
+            list.len()
+        ))
+        .into());
+    }
+    let mut cache: HashMap<Option<String>, Lang> = HashMap::new();
+    list.into_iter()
+        .map(|name| {
+            if let Some(&l) = cache.get(&name) {
+                return Ok(l);
+            }
+            let l = lang_arg(name.as_deref())?;
+            cache.insert(name, l);
+            Ok(l)
+        })
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! Bindings of MinHash dedup: signatures, LSH edges, union-find, exact checks.
 //! Arguments are converted first; the work runs in `py.detach` on rayon's pool; results go
 //! back as NumPy arrays that take ownership of the Rust buffers (no copy).
-use super::errors::lang_arg;
+use super::errors::{lang_arg, text_langs};
 use crate::cluster::{
     components, lsh_edges as core_lsh_edges, lsh_pairs as core_lsh_pairs, pair_estimates,
 };
@@ -15,7 +15,6 @@ use numpy::{
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyString;
-use std::collections::HashMap;
 
 /// A signature matrix and the shingle count of each document.
 type Signatures<'py> = (Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u32>>);
@@ -35,24 +34,7 @@ fn languages_arg(languages: Option<&Bound<'_, PyAny>>, n: usize) -> PyResult<Vec
     let names: Vec<Option<String>> = obj.extract().map_err(|_| {
         arg_err("languages must be None, a language name, or a list of names (or None)".into())
     })?;
-    if names.len() != n {
-        return Err(arg_err(format!(
-            "languages has {} entries for {n} texts",
-            names.len()
-        )));
-    }
-    let mut cache: HashMap<Option<String>, Lang> = HashMap::new();
-    names
-        .into_iter()
-        .map(|name| {
-            if let Some(&l) = cache.get(&name) {
-                return Ok(l);
-            }
-            let l = lang_arg(name.as_deref())?;
-            cache.insert(name, l);
-            Ok(l)
-        })
-        .collect()
+    text_langs(n, Some(names))
 }
 
 fn docs<'a>(texts: &'a [PyBackedStr], langs: &[Lang]) -> Vec<(&'a str, Lang)> {

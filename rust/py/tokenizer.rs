@@ -1,6 +1,6 @@
 //! Bindings of the tokenizer: ids go out as NumPy arrays built from the Rust vectors (no copy),
 //! and every encode/decode/train runs with the GIL released.
-use super::errors::lang_arg;
+use super::errors::{lang_arg, text_langs};
 use crate::error::Error;
 use crate::lex::Lang;
 use crate::parallel::with_threads;
@@ -18,22 +18,6 @@ pub struct PyTokenizer {
     inner: Tokenizer,
 }
 
-fn langs_arg(n: usize, languages: Option<Vec<Option<String>>>) -> PyResult<Vec<Lang>> {
-    match languages {
-        None => Ok(vec![Lang::Generic; n]),
-        Some(list) => {
-            if list.len() != n {
-                return Err(Error::Argument(format!(
-                    "languages has {} entries for {n} texts",
-                    list.len()
-                ))
-                .into());
-            }
-            list.iter().map(|l| lang_arg(l.as_deref())).collect()
-        }
-    }
-}
-
 impl PyTokenizer {
     /// Encodes `texts` in parallel without the GIL and shapes the result with `finish`
     /// (still without the GIL).
@@ -46,7 +30,7 @@ impl PyTokenizer {
         num_threads: Option<usize>,
         finish: impl FnOnce(Vec<Vec<u32>>) -> R + Send,
     ) -> PyResult<R> {
-        let langs = langs_arg(texts.len(), languages)?;
+        let langs = text_langs(texts.len(), languages)?;
         Ok(py.detach(|| {
             let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
             with_threads(num_threads, || self.inner.encode_batch(&docs, allowed)).map(finish)
@@ -78,7 +62,7 @@ impl PyTokenizer {
         metadata_json: &str,
         num_threads: Option<usize>,
     ) -> PyResult<Self> {
-        let langs = langs_arg(texts.len(), Some(languages))?;
+        let langs = text_langs(texts.len(), Some(languages))?;
         let metadata = serde_json::from_str(metadata_json)
             .map_err(|e| Error::Argument(format!("metadata is not JSON: {e}")))?;
         let cfg = TrainConfig {

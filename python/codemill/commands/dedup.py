@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from codemill.commands._common import write_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -99,8 +100,7 @@ def run(args: argparse.Namespace) -> int:
         text_field=args.text_field,
     )
     if args.json:
-        json.dump(report, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        write_json(report, sys.stdout)
     else:
         c = report["counts"]
         print(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
+
+from codemill.commands._common import write_json
 
 
 def _csv(value: str) -> list[str]:
@@ -80,11 +81,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
+            write_json(report, f)
     if args.json:
-        json.dump(report, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        write_json(report, sys.stdout)
     else:
         print(format_report(report))
     return 0
