@@ -22,6 +22,7 @@ _EXPORTS = {
     "MinHasher": "codemill.dedup",
     "dedup": "codemill.dedup",
     "DedupResult": "codemill.dedup",
+    "tokenize_corpus": "codemill.shards",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from codemill.errors import TokenizerFileError as TokenizerFileError
     from codemill.languages import LANGUAGES as LANGUAGES
     from codemill.languages import detect_language as detect_language
+    from codemill.shards import tokenize_corpus as tokenize_corpus
     from codemill.tokenizer import SPECIAL_TOKENS as SPECIAL_TOKENS
     from codemill.tokenizer import CodeTokenizer as CodeTokenizer
 
