@@ -198,14 +198,16 @@ def plan_tasks(inputs: Iterable[str | os.PathLike[str]], task_bytes: int = 64 <<
         if kind in ("tree", "file"):
             group: list[str] = []
             sizes: list[int] = []
+            total = 0
             for f in iter_code_files(path):
                 group.append(str(f))
                 sizes.append(_size(f))
-                if sum(max(s, 0) for s in sizes) >= task_bytes or len(group) >= _MAX_FILES_PER_TASK:
-                    add("files", str(path), _key(group, sizes), files=tuple(group), size=sum(max(s, 0) for s in sizes))
-                    group, sizes = [], []
+                total += max(sizes[-1], 0)
+                if total >= task_bytes or len(group) >= _MAX_FILES_PER_TASK:
+                    add("files", str(path), _key(group, sizes), files=tuple(group), size=total)
+                    group, sizes, total = [], [], 0
             if group:
-                add("files", str(path), _key(group, sizes), files=tuple(group), size=sum(max(s, 0) for s in sizes))
+                add("files", str(path), _key(group, sizes), files=tuple(group), size=total)
         elif kind == "jsonl":
             size = _size(path)
             if size < 0:

@@ -50,18 +50,19 @@ def remove_task_outputs(outdir: Path, index: int) -> None:
             p.unlink(missing_ok=True)
 
 
-def _prefetch(it: Iterator[Document], depth: int = 256) -> Iterator[Document]:
-    """Reads ahead in a thread, so file reads and JSON parsing overlap encoding (which drops the GIL)."""
+def _prefetch(it: Iterator[list[Document]], depth: int = 2) -> Iterator[list[Document]]:
+    """Reads up to ``depth`` batches ahead in a thread, so that file reads and JSON parsing
+    overlap encoding (which drops the GIL); memory stays at a few batches."""
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     done = object()
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            for doc in it:
+            for item in it:
                 while not stop.is_set():
                     try:
-                        q.put(doc, timeout=0.1)
+                        q.put(item, timeout=0.1)
                         break
                     except queue.Full:
                         continue
@@ -119,7 +120,7 @@ def run_task(task: Task, settings: dict[str, Any], tok: Any, outdir: str | os.Pa
     threads = settings.get("threads_per_worker", 1)
     docs = iter_task_documents(task, skips, settings["max_file_bytes"])
     try:
-        for batch in _batches(_prefetch(docs), settings["batch_bytes"]):
+        for batch in _prefetch(_batches(docs, settings["batch_bytes"])):
             texts = [d.text for d in batch]
             languages = [d.language for d in batch]
             ids, offsets = tok.encode_batch_flat(texts, languages, num_threads=threads)
