@@ -337,3 +337,16 @@ def test_iter_documents_streams_all_kinds(corpus) -> None:
     docs = list(iter_documents(inputs, skips))
     assert [d.text for d in docs] == texts and not skips.counts
     assert [d.language for d in docs[-2:]] == ["python", "go"]  # The Stack's "Python"; a .go path
+
+
+def test_dead_worker_is_one_clear_error(corpus, tmp_path, monkeypatch) -> None:
+    from codemill.engines import local
+
+    inputs, _ = corpus
+    monkeypatch.setattr(local, "_run", _die)
+    with pytest.raises(ChildProcessError, match="worker process died"):
+        codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
+
+
+def _die(task):
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -11,6 +11,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from codemill.corpus import Task
@@ -61,6 +62,11 @@ def run_local(
         try:
             for rec in _bounded(pool, tasks, 2 * workers):
                 on_done(rec)
+        except BrokenProcessPool:
+            raise ChildProcessError(
+                "a worker process died (killed, or out of memory?); finished tasks are kept: "
+                "run the same command again to resume"
+            ) from None
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
