@@ -350,3 +350,18 @@ def test_dead_worker_is_one_clear_error(corpus, tmp_path, monkeypatch) -> None:
 
 def _die(task):
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_empty_tree_and_progress_lines(corpus, tmp_path) -> None:
+    import io
+
+    (tmp_path / "empty").mkdir()
+    m = codemill.tokenize_corpus([tmp_path / "empty"], tmp_path / "out")
+    assert m["complete"] and m["totals"]["documents"] == 0 and m["shards"] == [] and m["tasks"] == []
+    inputs, _ = corpus
+    log = io.StringIO()
+    m = codemill.tokenize_corpus(inputs, tmp_path / "out2", task_bytes=25_000, progress=log)
+    lines = log.getvalue().splitlines()
+    assert lines and "\r" not in log.getvalue()  # not a terminal: plain lines
+    assert lines[-1].startswith(f"tokenize: {len(m['tasks'])}/{len(m['tasks'])} tasks")
+    assert f"{m['totals']['documents']:,} docs" in lines[-1] and "MB/s" in lines[-1]
