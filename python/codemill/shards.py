@@ -567,6 +567,8 @@ def tokenize_corpus(
 
         run_local(pending, tok, runtime, outdir, workers, on_done)
     run_seconds = time.perf_counter() - t_run
+    if bar and not pending:
+        bar.show(time.monotonic())  # everything was done already: say so once
     manifest = _merge(head, [records[t.index] for t in tasks])
     atomic_write_json(manifest_path, manifest)
     fsync_dir(outdir)
