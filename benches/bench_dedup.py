@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from codemill import _core
-from codemill.dedup import MinHasher
+from codemill.near_dup import MinHasher, dedup_texts
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -150,54 +150,70 @@ def quality(texts: list[str], planted: int, threshold: float, num_perm: int) -> 
     truth = {(int(p), int(q)) for p, q, v in zip(i, j, jac, strict=True) if v >= threshold}
     out = {"docs": n, "planted": planted, "true_pairs": len(truth), "threshold": threshold}
     exact_of = {(int(p), int(q)): float(v) for p, q, v in zip(i, j, jac, strict=True)}
-    recall_tuned = _core.lsh_params(threshold, num_perm, 0.1, 0.9)
-    configs = [
-        ("bucket", None), ("mersenne", None), ("bucket", recall_tuned), ("mersenne", recall_tuned)
-    ]  # fmt: skip
-    for scheme, br in configs:
-        bands, rows_ = br if br else (None, None)
-        h = MinHasher(num_perm, threshold=threshold, scheme=scheme, bands=bands, rows=rows_)
-        sigs = h.signatures(corpus, "python")
-        keys = h.band_keys(sigs)
-        cand = set()
-        for b in range(h.bands):
-            order = np.argsort(keys[:, b], kind="stable")
-            k = keys[order, b]
-            starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-            ends = np.r_[starts[1:], len(k)]
-            for s, e in zip(starts, ends, strict=True):
-                if e - s > 1:
-                    mem = sorted(order[s:e].tolist())
-                    cand.update((p, q) for ai, p in enumerate(mem) for q in mem[ai + 1 :])
-        verified = {c for c in cand if exact_of.get(c, 0.0) >= threshold}
-        estimated = {(p, q) for p, q in cand if (sigs[p] == sigs[q]).mean() >= threshold}
 
-        def pr(pred: set) -> dict:
-            tp = len(pred & truth)
-            return {
-                "pairs": len(pred),
-                "precision": round(tp / max(1, len(pred)), 4),
-                "recall": round(tp / max(1, len(truth)), 4),
+    def pr(pred: set) -> dict:
+        tp = len(pred & truth)
+        return {
+            "pairs": len(pred),
+            "precision": round(tp / max(1, len(pred)), 4),
+            "recall": round(tp / max(1, len(truth)), 4),
+        }
+
+    def pairs_of(res) -> set:
+        return {(int(p), int(q)) for p, q in res.pairs}
+
+    s_at = np.array([0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 0.95])
+    # What dedup() does by default (recall_weight 0.95, borderline verify), with the estimate
+    # filter alone (--estimate-only), with --verify, and
+    # with datasketch's equal weights; exact dedup off so every pair is comparable.
+    for label, rw in (("default", 0.95), ("datasketch_weights", 0.5)):
+        for scheme in ("bucket", "mersenne"):
+            kw = dict(threshold=threshold, num_perm=num_perm, scheme=scheme, exact=False, recall_weight=rw)
+            res = dedup_texts(corpus, "python", verify=False, **kw)
+            raw = dedup_texts(corpus, "python", verify=False, estimate_filter=False, **kw)
+            ver = dedup_texts(corpus, "python", verify=True, **kw)
+            border = dedup_texts(corpus, "python", verify="borderline", **kw)
+            p = res.params
+            entry = {
+                "bands": p["bands"],
+                "rows": p["rows"],
+                "min_estimate": p["min_estimate"],
+                "lsh_candidates": pr(pairs_of(raw)),
+                "estimate_only": pr(pairs_of(res)),
+                "dedup_verify": pr(pairs_of(ver)),
+                "default_verify_borderline": pr(pairs_of(border)),
+                "borderline_pairs_verified": border.counts["candidate_pairs_verified"],
+                "all_pairs_verified": ver.counts["candidate_pairs_verified"],
+                "skipped_by_window": res.counts["candidate_pairs_skipped_by_window"],
             }
-
-        name = f"{scheme}_b{h.bands}_r{h.rows}" + ("_recall_tuned" if br else "_datasketch")
-        entry = {
-            "lsh_candidates": pr(cand),
-            "lsh_plus_estimate_filter": pr(estimated),
-            "lsh_plus_verify": pr(verified),
-        }
-        if br is None:
-            # estimate error on pairs that overlap enough to matter
-            pairs = [(p, q) for (p, q), v in exact_of.items() if v >= 0.3]
-            err = np.array([(sigs[p] == sigs[q]).mean() - exact_of[(p, q)] for p, q in pairs])
-            entry["estimate_bias"] = float(err.mean()) if len(err) else None
-            entry["estimate_rmse"] = float(np.sqrt((err**2).mean())) if len(err) else None
-            entry["estimate_pairs"] = len(err)
-        out[name] = entry
-        s_at = np.array([0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 0.95])
-        out[f"s_curve_b{h.bands}_r{h.rows}"] = {
-            f"{v:.2f}": round(float(p), 4) for v, p in zip(s_at, h.collision_probability(s_at), strict=True)
-        }
+            # P/R of the estimate filter at other margins, on the same candidates
+            cand = raw.pairs
+            est = _core.signature_estimates(raw.signatures, cand)
+            entry["margin_sweep"] = {
+                f"{m:.3f}": pr({(int(a), int(b)) for a, b in cand[est >= threshold - m]})
+                for m in (0.0, threshold - p["min_estimate"], 0.02, 0.04, 0.08)
+            }
+            if rw == 0.95:
+                # The estimate errors of one seed are correlated across pairs (shared
+                # hash functions, families of similar files): show the spread over seeds.
+                entry["seeds"] = {}
+                for seed in (2, 3, 4):
+                    r2 = dedup_texts(corpus, "python", seed=seed, verify=False, **kw)
+                    b2 = dedup_texts(corpus, "python", seed=seed, verify="borderline", **kw)
+                    entry["seeds"][seed] = {"estimate_only": pr(pairs_of(r2)), "borderline": pr(pairs_of(b2))}
+            if rw == 0.95:
+                # estimate error on pairs that overlap enough to matter
+                sigs = res.signatures
+                pairs = [(a, b) for (a, b), v in exact_of.items() if v >= 0.3]
+                err = np.array([(sigs[a] == sigs[b]).mean() - exact_of[(a, b)] for a, b in pairs])
+                entry["estimate_bias"] = float(err.mean()) if len(err) else None
+                entry["estimate_rmse"] = float(np.sqrt((err**2).mean())) if len(err) else None
+                entry["estimate_pairs"] = len(err)
+            out[f"{scheme}_{label}"] = entry
+            h = MinHasher(num_perm, threshold=threshold, bands=p["bands"], rows=p["rows"])
+            out[f"s_curve_b{h.bands}_r{h.rows}"] = {
+                f"{v:.2f}": round(float(q), 4) for v, q in zip(s_at, h.collision_probability(s_at), strict=True)
+            }
     return out
 
 
@@ -235,14 +251,18 @@ def main() -> None:
     ap.add_argument("--datasketch-docs", type=int, default=60)
     ap.add_argument("--memory-docs", type=int, default=1_000_000)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--only", choices=("throughput", "quality", "memory"), action="append")
     args = ap.parse_args()
     texts = load_corpus(args.docs)
-    report = {
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
-        "throughput": throughput(texts, args.num_perm, args.datasketch_docs),
-        "quality": quality(texts, args.planted, args.threshold, args.num_perm),
-        "memory": memory(args.memory_docs, args.num_perm),
+    parts = {
+        "throughput": lambda: throughput(texts, args.num_perm, args.datasketch_docs),
+        "quality": lambda: quality(texts, args.planted, args.threshold, args.num_perm),
+        "memory": lambda: memory(args.memory_docs, args.num_perm),
     }
+    report = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}"}
+    for name, run in parts.items():
+        if not args.only or name in args.only:
+            report[name] = run()
     print(json.dumps(report, indent=1))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")

@@ -8,6 +8,8 @@ use std::collections::BinaryHeap;
 
 const NO_MERGE: u32 = u32::MAX;
 const SCAN_LIMIT: usize = 256;
+/// Most calls (stage 2 on a line's ~13 stage-1 tokens, stage 1 on a piece) are this short.
+const SMALL: usize = 32;
 
 pub struct Bpe {
     ranks: RankTable,
@@ -110,16 +112,67 @@ impl Bpe {
         if syms.len() < 2 {
             return;
         }
-        if syms.len() <= SCAN_LIMIT {
+        if syms.len() <= SMALL {
+            self.merge_small(syms)
+        } else if syms.len() <= SCAN_LIMIT + 1 {
             self.merge_scan(syms)
         } else {
             self.merge_heap(syms)
         }
     }
 
-    fn merge_scan(&self, syms: &mut Vec<u32>) {
-        let mut ranks: Vec<u32> = syms.windows(2).map(|w| self.rank(w[0], w[1])).collect();
+    /// Short inputs: plain scalar loops over small stack arrays. Measured ~3x fewer
+    /// instructions than the vectorised scan here, whose setup, memset and memmove calls
+    /// dominate at n ~ 13.
+    fn merge_small(&self, syms: &mut Vec<u32>) {
+        let mut len = syms.len();
+        let mut s = [0u32; SMALL];
+        let mut ranks = [NO_MERGE; SMALL];
+        s[..len].copy_from_slice(syms);
+        for i in 0..len - 1 {
+            ranks[i] = self.rank(s[i], s[i + 1]);
+        }
         loop {
+            let (mut best, mut at) = (NO_MERGE, 0);
+            for (i, &r) in ranks[..len - 1].iter().enumerate() {
+                if r < best {
+                    best = r;
+                    at = i;
+                }
+            }
+            if best == NO_MERGE {
+                break;
+            }
+            s[at] = self.first_id + best;
+            len -= 1;
+            for i in at + 1..len {
+                s[i] = s[i + 1];
+                ranks[i] = ranks[i + 1];
+            }
+            if at > 0 {
+                ranks[at - 1] = self.rank(s[at - 1], s[at]);
+            }
+            if at + 1 < len {
+                ranks[at] = self.rank(s[at], s[at + 1]);
+            }
+            if len == 1 {
+                break;
+            }
+        }
+        syms.clear();
+        syms.extend_from_slice(&s[..len]);
+    }
+
+    fn merge_scan(&self, syms: &mut Vec<u32>) {
+        // A stack buffer: this runs once per chunk and piece, where a heap allocation costs
+        // as much as the merging itself.
+        let mut buf = [NO_MERGE; SCAN_LIMIT];
+        let mut len = syms.len() - 1;
+        for (r, w) in buf.iter_mut().zip(syms.windows(2)) {
+            *r = self.rank(w[0], w[1]);
+        }
+        loop {
+            let ranks = &mut buf[..len];
             // Two passes that vectorise (min, then first position of it) beat one pass that
             // tracks the index through a dependent cmov chain.
             let best = ranks.iter().copied().min().unwrap_or(NO_MERGE);
@@ -129,12 +182,13 @@ impl Bpe {
             let at = ranks.iter().position(|&r| r == best).unwrap_or(0);
             syms[at] = self.first_id + best;
             syms.remove(at + 1);
-            ranks.remove(at);
+            ranks.copy_within(at + 1.., at);
+            len -= 1;
             if at > 0 {
-                ranks[at - 1] = self.rank(syms[at - 1], syms[at]);
+                buf[at - 1] = self.rank(syms[at - 1], syms[at]);
             }
-            if at < ranks.len() {
-                ranks[at] = self.rank(syms[at], syms[at + 1]);
+            if at < len {
+                buf[at] = self.rank(syms[at], syms[at + 1]);
             }
         }
     }
@@ -227,7 +281,7 @@ mod tests {
             merges.push((a, 97 + (x >> 40) as u32 % 4));
         }
         let bpe = Bpe::new(merges, 256);
-        for len in [2usize, 5, 47, 48, 49, 200] {
+        for len in [2usize, 3, 5, 17, 31, 32, 33, 47, 48, 49, 200] {
             for seed in 0..20u64 {
                 let mut y = seed * 7919 + len as u64;
                 let syms: Vec<u32> = (0..len)
@@ -240,6 +294,11 @@ mod tests {
                 bpe.merge_scan(&mut s1);
                 bpe.merge_heap(&mut s2);
                 assert_eq!(s1, s2, "len {len} seed {seed}");
+                if len <= SMALL {
+                    let mut s3 = syms.clone();
+                    bpe.merge_small(&mut s3);
+                    assert_eq!(s1, s3, "small, len {len} seed {seed}");
+                }
             }
         }
     }

@@ -4,7 +4,13 @@
 //! joined to the smallest. That is one edge per member instead of one per pair, gives the
 //! same components, and is what a sort-based shuffle (the Ray engine) produces as well, so
 //! both engines see the same edges and return the same clusters.
-use crate::minhash::band_key;
+//!
+//! `lsh_pairs` gives the pairs to check instead (for the estimate filter and `--verify`):
+//! joining only to the bucket's smallest member would lose a member that fails against it
+//! but matches another. Each member is paired with the `window` members before it in the
+//! bucket (by id), so a bucket of at most `window + 1` gets all its pairs and a bigger one
+//! at most `window` per member; the pairs left out are counted, never dropped silently.
+use crate::minhash::{band_key, estimate};
 use rayon::prelude::*;
 
 /// Disjoint sets with path halving and union by size.
@@ -108,6 +114,75 @@ pub fn lsh_edges(
     edges
 }
 
+/// Sorted `(key, doc)` of one band over the active documents.
+fn band_buckets(
+    sigs: &[u32],
+    num_perm: usize,
+    j: usize,
+    rows: usize,
+    active: &[bool],
+) -> Vec<(u64, u32)> {
+    let mut keyed: Vec<(u64, u32)> = (0..active.len())
+        .filter(|&d| active[d])
+        .map(|d| {
+            let band = &sigs[d * num_perm + j * rows..d * num_perm + (j + 1) * rows];
+            (band_key(band, j), d as u32)
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed
+}
+
+/// Candidate pairs to check: in every band, each member of a bucket (documents with an
+/// equal band key, sorted by id) paired with the up to `window` members before it. Returns
+/// the distinct pairs `(smaller, larger)`, sorted, and the number of bucket pairs left out
+/// by the window (counted per band: a left-out pair may still come from another band).
+pub fn lsh_pairs(
+    sigs: &[u32],
+    num_perm: usize,
+    bands: usize,
+    rows: usize,
+    active: &[bool],
+    window: usize,
+) -> (Vec<(u32, u32)>, u64) {
+    let per_band: Vec<(Vec<(u32, u32)>, u64)> = (0..bands)
+        .into_par_iter()
+        .map(|j| {
+            let keyed = band_buckets(sigs, num_perm, j, rows, active);
+            let (mut out, mut skipped) = (Vec::new(), 0u64);
+            let mut start = 0;
+            for i in 1..=keyed.len() {
+                if i < keyed.len() && keyed[i].0 == keyed[start].0 {
+                    continue;
+                }
+                let m = (i - start) as u64;
+                let before = out.len() as u64;
+                for b in start + 1..i {
+                    let lo = b.saturating_sub(window).max(start);
+                    out.extend((lo..b).map(|a| (keyed[a].1, keyed[b].1)));
+                }
+                skipped += m * m.saturating_sub(1) / 2 - (out.len() as u64 - before);
+                start = i;
+            }
+            (out, skipped)
+        })
+        .collect();
+    let skipped = per_band.iter().map(|(_, s)| s).sum();
+    let mut pairs: Vec<(u32, u32)> = per_band.into_iter().flat_map(|(p, _)| p).collect();
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    (pairs, skipped)
+}
+
+/// Estimated Jaccard (fraction of equal slots) of each pair of a row-major signature matrix.
+pub fn pair_estimates(sigs: &[u32], num_perm: usize, pairs: &[(u32, u32)]) -> Vec<f32> {
+    let row = |d: u32| &sigs[d as usize * num_perm..(d as usize + 1) * num_perm];
+    pairs
+        .par_iter()
+        .map(|&(a, b)| estimate(row(a), row(b)) as f32)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +207,25 @@ mod tests {
         s2[8..10].copy_from_slice(&[1, 1]);
         let edges = lsh_edges(&s2, np, 4, 2, &[true, true, true, false]);
         assert_eq!(edges, vec![(0, 1), (0, 2)]);
+    }
+
+    #[test]
+    fn pairs_cover_small_buckets_and_count_the_window() {
+        let np = 4;
+        // five identical documents: one bucket per band, 10 pairs each
+        let sigs: Vec<u32> = [[7u32; 4]; 5].concat();
+        let all = vec![true; 5];
+        let (pairs, skipped) = lsh_pairs(&sigs, np, 2, 2, &all, 8);
+        assert_eq!(pairs.len(), 10);
+        assert_eq!(skipped, 0);
+        // window 2: each member pairs with its two predecessors, 7 pairs; 3 left out per band
+        let (pairs, skipped) = lsh_pairs(&sigs, np, 2, 2, &all, 2);
+        assert_eq!(
+            pairs,
+            vec![(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 4), (3, 4)]
+        );
+        assert_eq!(skipped, 6);
+        let est = pair_estimates(&sigs, np, &pairs);
+        assert!(est.iter().all(|&e| e == 1.0));
     }
 }

@@ -1,8 +1,10 @@
 //! codemill's native core: pure Rust, testable with `cargo test` alone.
+pub mod batch;
 pub mod bpe;
 pub mod bpe_train;
 pub mod chunk;
 pub mod cluster;
+pub mod embed;
 pub mod error;
 pub mod lex;
 pub mod minhash;

@@ -40,11 +40,13 @@ impl IdentifierVocab {
             None
         } else {
             // Standard semantics so overlapping search reports every candidate; the
-            // leftmost-longest choice is made among boundary-anchored candidates only.
+            // leftmost-longest choice is made among boundary-anchored candidates only. A
+            // contiguous NFA: it only runs on piece-cache misses, and a DFA took most of the
+            // tokenizer's load time to build.
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .build(&entries)
                     .map_err(|e| Error::Format(format!("identifier automaton: {e}")))?,
             )
@@ -80,6 +82,12 @@ impl IdentifierVocab {
         }
         let Some(ac) = &self.automaton else { return };
         let n = ident.len();
+        // A one-part identifier can only match whole, which the map above already checked.
+        let mut parts = 0;
+        for_each_boundary(ident, |_| parts += 1);
+        if parts <= 2 {
+            return;
+        }
         let mut is_boundary = vec![false; n + 1];
         for_each_boundary(ident, |b| is_boundary[b] = true);
         // best[s] = (end, entry) of the longest boundary-anchored match starting at s.

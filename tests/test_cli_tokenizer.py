@@ -53,6 +53,13 @@ def test_bench_small(capsys) -> None:
     assert tik["codemill_speedup"] > 0 and tik["bytes"] == report["results"][0]["bytes"]
 
 
+def test_bench_plot(tmp_path, capsys) -> None:
+    png = tmp_path / "bench.png"
+    code, out, _ = run(capsys, "bench", str(FIXTURES / "sample.py"), "--repeat", "0", "--no-python", "--plot", str(png))
+    assert code == 0 and "bytes per token" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_bench_trains_peers_on_same_data(tmp_path, capsys) -> None:
     code, out, _ = run(
         capsys,

@@ -10,10 +10,12 @@ import sysconfig
 from pathlib import Path
 
 import codemill
+import codemill.near_dup as near_dup
 import numpy as np
 import pytest
 from codemill import _core
-from codemill.dedup import MinHasher, dedup, dedup_texts
+from codemill.cli import main
+from codemill.near_dup import MinHasher, dedup, dedup_texts
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -219,3 +221,139 @@ def test_cli_dedup(tmp_path, capsys):
     args = parser.parse_args(["dedup", str(src), "-o", str(tmp_path / "o2"), "--verify", "--keep", "last"])
     assert args.func(args) == 0
     assert "kept" in capsys.readouterr().out
+
+
+def test_codemill_dedup_is_the_function():
+    import codemill.near_dup  # importing the module must not rebind codemill.dedup
+    from codemill import dedup as imported
+
+    assert codemill.dedup is imported is near_dup.dedup
+    assert callable(codemill.dedup) and not callable(near_dup)
+    assert codemill.MinHasher is MinHasher
+
+
+def test_default_lsh_params_favour_recall():
+    h = MinHasher(256, threshold=0.7)
+    assert (h.bands, h.rows) == _core.lsh_params(0.7, 256, 0.05, 0.95) == (36, 7)
+    assert h.collision_probability(0.7) > 0.95
+    datasketch_like = MinHasher(256, threshold=0.7, recall_weight=0.5)
+    assert (datasketch_like.bands, datasketch_like.rows) == (25, 10)
+    assert h.default_margin() == pytest.approx(0.5 * np.sqrt(0.21 / 256))
+    with pytest.raises(ValueError, match="recall_weight"):
+        MinHasher(256, recall_weight=1.0)
+
+
+def _collide_everything(monkeypatch, n_perm=8):
+    """Every document gets the same signature: all share every LSH bucket."""
+
+    def fake(self, texts, languages=None):
+        texts = list(texts)
+        counts = np.ones(len(texts), dtype=np.uint32)
+        return np.zeros((len(texts), self.num_perm), dtype=np.uint32), counts
+
+    monkeypatch.setattr(MinHasher, "signatures_and_counts", fake)
+
+
+def test_verify_checks_members_against_each_other(monkeypatch):
+    # 0 is unrelated to 1 and 2, which are near-duplicates; all three share every bucket.
+    # Checking members only against the bucket's smallest (0) would lose the pair (1, 2).
+    rng = random.Random(5)
+    a, b = stdlib_texts(2)
+    corpus = [a, b, mutate(b, rng)]
+    _collide_everything(monkeypatch)
+    res = dedup_texts(corpus, "python", num_perm=8, bands=2, rows=4, verify=True)
+    assert res.counts["candidate_pairs"] == 3
+    assert res.counts["candidate_pairs_rejected_by_verify"] == 2
+    assert res.keep.tolist() == [True, True, False]
+    (cluster,) = [c for c in res.clusters if c["kind"] == "near"]
+    assert cluster["kept"]["id"] == 1 and cluster["removed"][0]["jaccard"] >= 0.7
+
+
+def test_window_caps_bucket_pairs_and_counts_the_rest(monkeypatch):
+    texts = stdlib_texts(5)
+    _collide_everything(monkeypatch)
+    res = dedup_texts(texts, "python", num_perm=8, bands=2, rows=4, window=1, verify=True)
+    # one bucket of 5 per band: pairs (i, i+1) only; 10 - 4 = 6 left out in each band
+    assert res.counts["candidate_pairs"] == 4
+    assert res.counts["candidate_pairs_skipped_by_window"] == 12
+    sigs = np.zeros((5, 8), dtype=np.uint32)
+    pairs, skipped = MinHasher(8, bands=2, rows=4).pairs(sigs, window=64)
+    assert len(pairs) == 10 and skipped == 0
+
+
+def test_estimate_filter_drops_weak_candidates():
+    rng = random.Random(2)
+    base = stdlib_texts(40)
+    corpus = [*base, *(mutate(t, rng) for t in base[:5])]
+    # a loose LSH (many candidates) with and without the estimate filter
+    raw = dedup_texts(corpus, "python", bands=128, rows=2, estimate_filter=False, verify=False)
+    filtered = dedup_texts(corpus, "python", bands=128, rows=2, verify=False)
+    assert filtered.counts["candidate_pairs"] == raw.counts["candidate_pairs"]
+    assert filtered.counts["candidate_pairs_rejected_by_estimate"] > 0
+    assert filtered.params["min_estimate"] == pytest.approx(0.7 - 0.5 * np.sqrt(0.21 / 256), abs=1e-6)
+    for res in (filtered, dedup_texts(corpus, "python", bands=128, rows=2, verify="borderline")):
+        labels = res.labels
+        assert all(labels[40 + k] == labels[k] for k in range(5)), "planted duplicates found"
+        assert len(set(labels[:40].tolist())) == 40, "distinct modules stay apart"
+    border = dedup_texts(corpus, "python", bands=128, rows=2, verify="borderline")
+    full = dedup_texts(corpus, "python", bands=128, rows=2, verify=True)
+    assert border.counts["candidate_pairs_verified"] < full.counts["candidate_pairs_verified"]
+    with pytest.raises(ValueError, match="borderline"):
+        dedup_texts(corpus[:2], "python", verify="some")
+
+
+@pytest.mark.parametrize("verify", [False, "borderline", True])
+def test_batched_dedup_matches_one_batch(tmp_path, monkeypatch, verify):
+    src, jl = _write_inputs(tmp_path)
+    whole = dedup([src, jl], tmp_path / "whole", verify=verify)
+    monkeypatch.setattr(near_dup, "BATCH_DOCS", 2)
+    batched = dedup([src, jl], tmp_path / "batched", verify=verify)
+    assert batched["clusters"] == whole["clusters"] and batched["counts"] == whole["counts"]
+    if verify is True:
+        assert all(
+            ("jaccard" in r) == (verify is True) for c in whole["clusters"] if c["kind"] == "near" for r in c["removed"]
+        )
+
+
+def test_input_changed_between_passes_is_an_error(tmp_path, monkeypatch):
+    src, _ = _write_inputs(tmp_path)
+    real = near_dup._Corpus.fetch
+
+    def fetch_after_edit(self, ids):
+        (src / "pkg" / "b.py").write_text("changed")
+        return real(self, ids)
+
+    monkeypatch.setattr(near_dup._Corpus, "fetch", fetch_after_edit)
+    with pytest.raises(ValueError, match="changed while dedup was running"):
+        dedup([src], tmp_path / "out", verify=True)
+
+
+def test_cli_main_end_to_end(tmp_path, capsys):
+    src, jl = _write_inputs(tmp_path)
+    out = tmp_path / "cli"
+    assert main(["dedup", str(src), str(jl), "-o", str(out), "--json", "--verify"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"]["kept"] == 4 and report["params"]["verify"] is True
+    assert report["params"]["bands"] == 36 and report["params"]["rows"] == 7
+    assert json.loads((out / "dedup_report.json").read_text())["counts"] == report["counts"]
+    assert main(["dedup", str(src), "-o", str(tmp_path / "plain"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"]["verify"] == "borderline"
+    assert main(["dedup", str(src), "-o", str(tmp_path / "est"), "--estimate-only"]) == 0
+    assert "verify=False" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["dedup", "{tmp}/nope", "-o", "{tmp}/o"], "input not found"),
+        (["dedup", "{tmp}/src", "-o", "{tmp}/o", "--bands", "4"], "give both --bands and --rows"),
+        (["dedup", "{tmp}/src", "-o", "{tmp}/o", "--threshold", "1.5"], "threshold"),
+        (["dedup", "{tmp}/src", "-o", "{tmp}/o", "--window", "0"], "window"),
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path, capsys, argv, message):
+    _write_inputs(tmp_path)
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("codemill dedup: error:") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err

@@ -11,7 +11,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the Ray engine needs the optional 'ray' extra")
 
-from codemill.dedup import dedup_texts  # noqa: E402
+from codemill.near_dup import dedup_texts  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -37,14 +37,18 @@ def corpus() -> list[str]:
     return out
 
 
-def test_ray_matches_local(local_ray):
+@pytest.mark.parametrize("window", [64, 1])
+def test_ray_matches_local(local_ray, window):
     texts = corpus()
-    local = dedup_texts(texts, "python", threshold=0.7, num_perm=128)
+    local = dedup_texts(texts, "python", threshold=0.7, num_perm=128, bands=64, rows=2, window=window)
     for shards in (1, 3):
-        remote = dedup_texts(texts, "python", threshold=0.7, num_perm=128, engine="ray",
-                             ray_shards=shards)  # fmt: skip
+        remote = dedup_texts(texts, "python", threshold=0.7, num_perm=128, bands=64, rows=2,
+                             window=window, engine="ray", ray_shards=shards)  # fmt: skip
         assert np.array_equal(local.signatures, remote.signatures)
         assert np.array_equal(local.labels, remote.labels)
         assert np.array_equal(local.keep, remote.keep)
         assert local.clusters == remote.clusters
+        assert local.counts == remote.counts
+    if window == 1:
+        assert local.counts["candidate_pairs_skipped_by_window"] > 0
     assert local.counts["near_duplicates_removed"] >= 10

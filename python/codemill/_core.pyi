@@ -1,27 +1,34 @@
 """Typed surface of codemill's native core. Users import `codemill`, not this module."""
 
+import os
 from collections.abc import Sequence
-from typing import Literal, final, overload
+from typing import Any, Literal, final, overload
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "CodemillError",
+    "EmbeddingBatcher",
     "Tokenizer",
     "TokenizerFileError",
+    "code_terms",
     "connected_components",
     "content_hashes",
     "count_pieces",
+    "embed_hashed",
     "exact_jaccard_pairs",
     "identifier_parts",
     "lsh_band_keys",
     "lsh_edges",
+    "lsh_pairs",
     "lsh_params",
     "minhash_signatures",
     "minhash_signatures_from_hashes",
+    "pack_batches",
     "pretokenize",
     "shingle_hashes",
+    "signature_estimates",
 ]
 
 class CodemillError(ValueError): ...
@@ -52,6 +59,8 @@ class Tokenizer:
         metadata_json: str,
         num_threads: int | None = None,
     ) -> Tokenizer: ...
+    @staticmethod
+    def default_special_tokens() -> list[str]: ...
     def to_json(self) -> str: ...
     def metadata_json(self) -> str: ...
     @property
@@ -116,6 +125,16 @@ def lsh_edges(
     rows: int,
     active: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.uint32]: ...
+def lsh_pairs(
+    signatures: npt.NDArray[np.uint32],
+    bands: int,
+    rows: int,
+    active: npt.NDArray[np.bool_] | None = None,
+    window: int = 64,
+) -> tuple[npt.NDArray[np.uint32], int]: ...
+def signature_estimates(
+    signatures: npt.NDArray[np.uint32], pairs: npt.NDArray[np.uint32]
+) -> npt.NDArray[np.float32]: ...
 def exact_jaccard_pairs(
     texts: Sequence[str],
     pairs: npt.NDArray[np.uint32],
@@ -124,3 +143,41 @@ def exact_jaccard_pairs(
 ) -> npt.NDArray[np.float64]: ...
 def connected_components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
 def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> npt.NDArray[np.uint64]: ...
+
+# Hybrid index: built-in embedder, identifier-aware terms, embedding batches.
+_Batch = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+def embed_hashed(
+    texts: Sequence[str],
+    languages: Sequence[str | None] | None = None,
+    dim: int = 384,
+    num_threads: int | None = None,
+) -> npt.NDArray[np.float32]: ...
+def code_terms(
+    texts: Sequence[str],
+    languages: Sequence[str | None] | None = None,
+    num_threads: int | None = None,
+) -> list[list[str]]: ...
+def pack_batches(
+    sequences: Sequence[npt.NDArray[np.uint32]],
+    max_length: int = 512,
+    max_tokens: int = 16384,
+    max_batch_size: int = 64,
+    pad_id: int = 0,
+) -> tuple[list[_Batch], dict[str, Any]]: ...
+
+@final
+class EmbeddingBatcher:
+    def __new__(
+        cls,
+        tokenizer_path: str | os.PathLike[str],
+        max_length: int = 512,
+        max_tokens: int = 16384,
+        max_batch_size: int = 64,
+    ) -> EmbeddingBatcher: ...
+    @property
+    def pad_id(self) -> int: ...
+    @property
+    def max_length(self) -> int: ...
+    def encode(self, texts: Sequence[str], num_threads: int | None = None) -> list[npt.NDArray[np.uint32]]: ...
+    def batches(self, texts: Sequence[str], num_threads: int | None = None) -> tuple[list[_Batch], dict[str, Any]]: ...

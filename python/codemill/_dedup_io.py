@@ -1,6 +1,6 @@
 """Small readers and writers for dedup: directory trees, source files and JSONL(.gz/.zst).
 
-Internal to `codemill.dedup` until `codemill.corpus` exists. Every skipped item is counted
+Internal to `codemill.near_dup` until `codemill.corpus` exists. Every skipped item is counted
 with its reason; nothing is dropped silently.
 """
 
@@ -102,7 +102,7 @@ class Skips:
         }
 
 
-def _decode_file(path: Path, skips: Skips, label: str) -> str | None:
+def decode_file(path: Path, skips: Skips, label: str) -> str | None:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -129,7 +129,7 @@ def _walk(root: Path) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
-def _jsonl_docs(path: Path, source: int, skips: Skips, text_field: str | None) -> Iterator[Doc]:
+def jsonl_docs(path: Path, source: int, skips: Skips, text_field: str | None) -> Iterator[Doc]:
     fields = (text_field,) if text_field else TEXT_FIELDS
     with _open_binary(path) as raw:
         for lineno, line in enumerate(io.BufferedReader(raw)):  # type: ignore[arg-type]
@@ -166,13 +166,13 @@ def read_documents(inputs: list[Path], skips: Skips, text_field: str | None = No
         if path.is_dir():
             for f in _walk(path):
                 rel = f.relative_to(path).as_posix()
-                text = _decode_file(f, skips, str(f))
+                text = decode_file(f, skips, str(f))
                 if text is not None:
                     yield Doc(source, rel, text, language_of(f.name))
         elif is_jsonl(path):
-            yield from _jsonl_docs(path, source, skips, text_field)
+            yield from jsonl_docs(path, source, skips, text_field)
         else:
-            text = _decode_file(path, skips, str(path))
+            text = decode_file(path, skips, str(path))
             if text is not None:
                 yield Doc(source, path.name, text, language_of(path.name))
 

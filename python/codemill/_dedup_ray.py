@@ -1,9 +1,11 @@
 """The Ray engine of dedup: signatures per shard as tasks, band grouping as a shuffle.
 
 Map tasks compute band keys for their shard and hash-partition `(band, key, doc)` rows into
-P partitions; each reduce task sorts its partition once (NumPy lexsort) and emits star edges
-for runs of equal `(band, key)`. No Python object per band key or per document. The edges
-are the same as the local engine's (`_core.lsh_edges`), so the clusters are too.
+P partitions; each reduce task sorts its partition once (NumPy lexsort) and emits, for runs
+of equal `(band, key)`, each member paired with the `window` members before it, vectorised
+(one NumPy pass per offset). No Python object per band key or per document. The pairs and
+the skipped count are the same as the local engine's (`_core.lsh_pairs`), so the clusters
+are too.
 """
 
 from __future__ import annotations
@@ -98,23 +100,34 @@ def _map_keys(
 
 
 @ray.remote
-def _reduce_edges(*chunks: np.ndarray) -> np.ndarray:
+def _reduce_pairs(window: int, *chunks: np.ndarray) -> tuple[np.ndarray, int]:
     rows = np.concatenate(chunks, axis=1) if chunks else np.zeros((3, 0), np.uint64)
     if rows.shape[1] < 2:
-        return np.zeros((0, 2), dtype=np.uint32)
+        return np.zeros((0, 2), dtype=np.uint32), 0
     band, key, doc = rows
     order = np.lexsort((doc, key, band))
     band, key, doc = band[order], key[order], doc[order]
     start = np.ones(len(doc), dtype=bool)
     start[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
     run = np.cumsum(start) - 1
-    head = doc[start][run]  # the smallest document of each run
-    member = ~start
-    return np.stack([head[member], doc[member]], axis=1).astype(np.uint32)
+    out = []
+    for k in range(1, window + 1):
+        # Runs are contiguous: when no run is longer than k, none is longer than k + 1.
+        same = run[k:] == run[:-k]
+        if not same.any():
+            break
+        out.append(np.stack([doc[:-k][same], doc[k:][same]], axis=1))
+    sizes = np.bincount(run).astype(np.int64)
+    emitted = sum(len(o) for o in out)
+    skipped = int((sizes * (sizes - 1) // 2).sum()) - emitted
+    pairs = np.concatenate(out) if out else np.zeros((0, 2), np.uint64)
+    return pairs.astype(np.uint32), skipped
 
 
-def ray_edges(hasher: Any, sigs: np.ndarray, active: np.ndarray, shards: int | None) -> np.ndarray:
-    """Candidate star edges by a hash-partitioned shuffle of `(band, key, doc)` rows."""
+def ray_pairs(
+    hasher: Any, sigs: np.ndarray, active: np.ndarray, shards: int | None, window: int
+) -> tuple[np.ndarray, int]:
+    """Pairs to check and the window's skipped count, by a hash-partitioned shuffle."""
     _ensure_ray()
     spans = _shards(len(sigs), shards)
     parts = len(spans)
@@ -122,8 +135,9 @@ def ray_edges(hasher: Any, sigs: np.ndarray, active: np.ndarray, shards: int | N
     for a, b in spans:
         refs = _map_keys.options(num_returns=parts).remote(sigs[a:b], active[a:b], a, hasher.bands, hasher.rows, parts)
         mapped.append(refs if isinstance(refs, list) else [refs])
-    reduced = [_reduce_edges.remote(*[m[p] for m in mapped]) for p in range(parts)]
-    edges = [e for e in ray.get(reduced) if len(e)]
-    if not edges:
-        return np.zeros((0, 2), dtype=np.uint32)
-    return np.ascontiguousarray(np.unique(np.concatenate(edges), axis=0), dtype=np.uint32)
+    reduced = ray.get([_reduce_pairs.remote(window, *[m[p] for m in mapped]) for p in range(parts)])
+    skipped = sum(s for _, s in reduced)
+    pairs = [p for p, _ in reduced if len(p)]
+    if not pairs:
+        return np.zeros((0, 2), dtype=np.uint32), skipped
+    return np.ascontiguousarray(np.unique(np.concatenate(pairs), axis=0), dtype=np.uint32), skipped

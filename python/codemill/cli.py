@@ -13,6 +13,9 @@ COMMAND_MODULES = (
     "codemill.commands.bench",
     "codemill.commands.eval",
     "codemill.commands.dedup",
+    "codemill.commands.index",
+    "codemill.commands.context",
+    "codemill.commands.prepare",
 )
 
 

@@ -6,12 +6,13 @@ string. Special tokens are produced only for the ones named in ``allowed_special
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -22,14 +23,8 @@ from codemill import _core
 from codemill.errors import CodemillError, TokenizerFileError
 from codemill.languages import detect_language
 
-SPECIAL_TOKENS = (
-    "<|endoftext|>",
-    "<|fim_prefix|>",
-    "<|fim_middle|>",
-    "<|fim_suffix|>",
-    "<|file_sep|>",
-    "<|repo_name|>",
-)
+# <|endoftext|>, <|fim_prefix|>, <|fim_middle|>, <|fim_suffix|>, <|file_sep|>, <|repo_name|>
+SPECIAL_TOKENS: tuple[str, ...] = tuple(_core.Tokenizer.default_special_tokens())
 DEFAULT_TOKENIZER = "codemill-code-32k.json"
 
 AllowedSpecial = Literal["all"] | Iterable[str]
@@ -150,10 +145,8 @@ class CodeTokenizer:
 
     def encode(self, text: str, language: str | None = None, *, allowed_special: AllowedSpecial = ()) -> np.ndarray:
         """Token ids of ``text`` as a ``uint32`` array. ``language`` picks the scanner table."""
-        try:
+        with _valid_unicode():
             return self._core.encode(text, language, self._allowed(allowed_special))
-        except UnicodeEncodeError as exc:
-            raise _surrogate_error(exc) from None
 
     def encode_batch(
         self,
@@ -164,12 +157,8 @@ class CodeTokenizer:
         allowed_special: AllowedSpecial = (),
     ) -> list[np.ndarray]:
         """Encodes many texts in parallel (all cores, or ``num_threads``) without the GIL."""
-        try:
-            return self._core.encode_batch(
-                _as_list(texts), _languages(languages, len(texts)), self._allowed(allowed_special), num_threads
-            )
-        except UnicodeEncodeError as exc:
-            raise _surrogate_error(exc) from None
+        with _valid_unicode():
+            return self._core.encode_batch(*self._batch_args(texts, languages, allowed_special), num_threads)
 
     def encode_batch_flat(
         self,
@@ -180,18 +169,12 @@ class CodeTokenizer:
         allowed_special: AllowedSpecial = (),
     ) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`encode_batch`, but one ``uint32`` id array and ``uint64`` offsets (n + 1)."""
-        try:
-            return self._core.encode_batch_flat(
-                _as_list(texts), _languages(languages, len(texts)), self._allowed(allowed_special), num_threads
-            )
-        except UnicodeEncodeError as exc:
-            raise _surrogate_error(exc) from None
+        with _valid_unicode():
+            return self._core.encode_batch_flat(*self._batch_args(texts, languages, allowed_special), num_threads)
 
     def count_tokens(self, text: str, language: str | None = None) -> int:
-        try:
+        with _valid_unicode():
             return self._core.count(text, language)
-        except UnicodeEncodeError as exc:
-            raise _surrogate_error(exc) from None
 
     def decode_bytes(self, ids: Sequence[int] | np.ndarray) -> bytes:
         return self._core.decode_bytes(self._ids(ids))
@@ -207,10 +190,8 @@ class CodeTokenizer:
         self, text: str, language: str | None = None, *, with_kinds: bool = False
     ) -> list[str] | list[tuple[str, str]]:
         """The scanner's pieces (identifiers, keywords, operators, indentation, ...)."""
-        try:
+        with _valid_unicode():
             return _core.pretokenize(text, language, with_kinds)
-        except UnicodeEncodeError as exc:
-            raise _surrogate_error(exc) from None
 
     # ---- vocabulary ---------------------------------------------------------------------
 
@@ -288,6 +269,11 @@ class CodeTokenizer:
             raise CodemillError(f"allowed_special names unknown special tokens: {sorted(unknown)}")
         return [s in wanted for s in self._specials]
 
+    def _batch_args(
+        self, texts: Sequence[str], languages: Sequence[str | None] | str | None, allowed_special: AllowedSpecial
+    ) -> tuple[list[str], list[str | None] | None, list[bool]]:
+        return _as_list(texts), _languages(languages, len(texts)), self._allowed(allowed_special)
+
     def _ids(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         arr = np.asarray(ids)
         if arr.size == 0:
@@ -328,11 +314,16 @@ def _languages(languages: Sequence[str | None] | str | None, n: int) -> list[str
     return langs
 
 
-def _surrogate_error(exc: UnicodeEncodeError) -> CodemillError:
-    return CodemillError(
-        f"text is not valid Unicode: {exc.reason} at index {exc.start} "
-        f"({exc.object[exc.start : exc.end]!r}); codemill encodes valid Unicode text only"
-    )
+@contextlib.contextmanager
+def _valid_unicode() -> Iterator[None]:
+    """Turns PyO3's UnicodeEncodeError for a lone surrogate into one clear codemill error."""
+    try:
+        yield
+    except UnicodeEncodeError as exc:
+        raise CodemillError(
+            f"text is not valid Unicode: {exc.reason} at index {exc.start} "
+            f"({exc.object[exc.start : exc.end]!r}); codemill encodes valid Unicode text only"
+        ) from None
 
 
 def _bytes_to_token(b: bytes) -> str:

@@ -49,6 +49,17 @@ pub struct Table {
 }
 
 impl Lang {
+    /// Every family, in a fixed order (tables derived per language are indexed by it).
+    pub const ALL: [Lang; 7] = [
+        Lang::Python,
+        Lang::JavaScript,
+        Lang::Java,
+        Lang::Go,
+        Lang::Rust,
+        Lang::C,
+        Lang::Generic,
+    ];
+
     pub const NAMES: &'static [&'static str] = &[
         "python",
         "javascript",

@@ -26,31 +26,50 @@ pub struct Scanner<'a> {
     pos: usize,
     lang: Lang,
     table: &'static Table,
-    keywords: &'static FxHashSet<&'static str>,
+    dispatch: &'static Dispatch,
     mode: Mode,
     at_line_start: bool,
 }
 
-fn keyword_set(lang: Lang) -> &'static FxHashSet<&'static str> {
-    static SETS: OnceLock<Vec<FxHashSet<&'static str>>> = OnceLock::new();
-    let sets = SETS.get_or_init(|| {
-        ALL_LANGS
-            .iter()
-            .map(|l| l.table().keywords.iter().copied().collect())
-            .collect()
-    });
-    &sets[ALL_LANGS.iter().position(|l| *l == lang).unwrap_or(0)]
+/// Per-language lookup tables derived once from the `Table`: keywords as a set, operators by
+/// first byte, and which bytes can open a comment or a string (most bytes can't, and then
+/// none of those checks run).
+struct Dispatch {
+    keywords: FxHashSet<&'static str>,
+    operators: Vec<Vec<&'static str>>,
+    opens: [bool; 256],
 }
 
-const ALL_LANGS: [Lang; 7] = [
-    Lang::Python,
-    Lang::JavaScript,
-    Lang::Java,
-    Lang::Go,
-    Lang::Rust,
-    Lang::C,
-    Lang::Generic,
-];
+fn dispatch(lang: Lang) -> &'static Dispatch {
+    static ALL: OnceLock<Vec<Dispatch>> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        Lang::ALL
+            .iter()
+            .map(|l| {
+                let t = l.table();
+                let mut operators = vec![Vec::new(); 256];
+                for op in t.operators {
+                    operators[op.as_bytes()[0] as usize].push(*op);
+                }
+                let mut opens = [false; 256];
+                let firsts = t
+                    .line_comments
+                    .iter()
+                    .chain(t.block_comment.iter().map(|b| &b.0));
+                for m in firsts.chain(t.quotes.iter().map(|q| &q.open)) {
+                    opens[m.as_bytes()[0] as usize] = true;
+                }
+                opens[b'\'' as usize] |= *l == Lang::Rust;
+                Dispatch {
+                    keywords: t.keywords.iter().copied().collect(),
+                    operators,
+                    opens,
+                }
+            })
+            .collect()
+    });
+    &all[Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0)]
+}
 
 #[inline]
 fn is_ascii_ident_continue(b: u8) -> bool {
@@ -70,7 +89,7 @@ impl<'a> Scanner<'a> {
             pos: 0,
             lang,
             table: lang.table(),
-            keywords: keyword_set(lang),
+            dispatch: dispatch(lang),
             mode: Mode::Code,
             at_line_start: true,
         }
@@ -199,6 +218,9 @@ impl<'a> Scanner<'a> {
             let end = self.number_end(self.pos);
             return self.piece(end, Kind::Number);
         }
+        if !self.dispatch.opens[b as usize] {
+            return self.punctuation(b);
+        }
         // Comments before operators: `//` and `/*` must not lex as `/`.
         for marker in t.line_comments {
             if self.starts_with(self.pos, marker) {
@@ -220,6 +242,11 @@ impl<'a> Scanner<'a> {
                 return self.open_string(quote, self.pos + quote.open.len(), 0);
             }
         }
+        self.punctuation(b)
+    }
+
+    /// A non-identifier, non-number byte that opens no comment or string here.
+    fn punctuation(&mut self, b: u8) -> Piece {
         if b >= 0x80 {
             let c = self.char_at(self.pos);
             if unicode_ident::is_xid_start(c) {
@@ -227,8 +254,8 @@ impl<'a> Scanner<'a> {
             }
             return self.piece(self.pos + c.len_utf8(), Kind::Other);
         }
-        for op in t.operators {
-            if op.as_bytes()[0] == b && self.starts_with(self.pos, op) {
+        for op in &self.dispatch.operators[b as usize] {
+            if self.starts_with(self.pos, op) {
                 return self.piece(self.pos + op.len(), Kind::Operator);
             }
         }
@@ -260,7 +287,7 @@ impl<'a> Scanner<'a> {
                 return self.open_string(&raw, at + 1, at - end);
             }
         }
-        let kind = if self.keywords.contains(word) {
+        let kind = if self.dispatch.keywords.contains(word) {
             Kind::Keyword
         } else {
             Kind::Identifier

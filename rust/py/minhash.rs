@@ -2,7 +2,9 @@
 //! Arguments are converted first; the work runs in `py.detach` on rayon's pool; results go
 //! back as NumPy arrays that take ownership of the Rust buffers (no copy).
 use super::errors::lang_arg;
-use crate::cluster::{components, lsh_edges as core_lsh_edges};
+use crate::cluster::{
+    components, lsh_edges as core_lsh_edges, lsh_pairs as core_lsh_pairs, pair_estimates,
+};
 use crate::error::Error;
 use crate::lex::Lang;
 use crate::minhash::{self, MinHasher, Scheme};
@@ -97,6 +99,23 @@ fn pairs_arg(edges: &PyReadonlyArray2<'_, u32>, name: &str, n: usize) -> PyResul
         )));
     }
     Ok(data.chunks_exact(2).map(|p| (p[0], p[1])).collect())
+}
+
+/// `active`: None (all documents) or one bool per signature row.
+fn active_arg(active: Option<&PyReadonlyArray1<'_, bool>>, n: usize) -> PyResult<Vec<bool>> {
+    let Some(a) = active else {
+        return Ok(vec![true; n]);
+    };
+    let s = a
+        .as_slice()
+        .map_err(|_| arg_err("active must be contiguous".into()))?;
+    if s.len() != n {
+        return Err(arg_err(format!(
+            "active has {} entries for {n} signatures",
+            s.len()
+        )));
+    }
+    Ok(s.to_vec())
 }
 
 /// MinHash signatures of `texts`: a `(len(texts), num_perm)` uint32 array and each text's
@@ -219,25 +238,50 @@ pub fn lsh_edges<'py>(
     if n > u32::MAX as usize {
         return Err(arg_err(format!("at most 2^32-1 documents, got {n}")));
     }
-    let act: Vec<bool> = match &active {
-        None => vec![true; n],
-        Some(a) => {
-            let s = a
-                .as_slice()
-                .map_err(|_| arg_err("active must be contiguous".into()))?;
-            if s.len() != n {
-                return Err(arg_err(format!(
-                    "active has {} entries for {n} signatures",
-                    s.len()
-                )));
-            }
-            s.to_vec()
-        }
-    };
+    let act = active_arg(active.as_ref(), n)?;
     let edges = py.detach(|| core_lsh_edges(sigs, num_perm, bands, rows, &act));
     let k = edges.len();
     let flat: Vec<u32> = edges.into_iter().flat_map(|(a, b)| [a, b]).collect();
     matrix(py, k, 2, flat)
+}
+
+/// Candidate pairs to check `(k, 2)` uint32 (sorted, distinct): in each band bucket every
+/// member paired with the up to `window` members before it; and the number of bucket pairs
+/// the window left out (counted per band).
+#[pyfunction]
+#[pyo3(signature = (signatures, bands, rows, active=None, window=64))]
+pub fn lsh_pairs<'py>(
+    py: Python<'py>,
+    signatures: PyReadonlyArray2<'py, u32>,
+    bands: usize,
+    rows: usize,
+    active: Option<PyReadonlyArray1<'py, bool>>,
+    window: usize,
+) -> PyResult<(Bound<'py, PyArray2<u32>>, u64)> {
+    let (n, num_perm, sigs) = flat2(&signatures, "signatures")?;
+    minhash::check_bands(bands, rows, num_perm)?;
+    if window == 0 {
+        return Err(arg_err("window must be at least 1".into()));
+    }
+    let act = active_arg(active.as_ref(), n)?;
+    let (pairs, skipped) = py.detach(|| core_lsh_pairs(sigs, num_perm, bands, rows, &act, window));
+    let k = pairs.len();
+    let flat: Vec<u32> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
+    Ok((matrix(py, k, 2, flat)?, skipped))
+}
+
+/// Estimated Jaccard (fraction of equal slots, float32) of each pair `(k, 2)` of signatures.
+#[pyfunction]
+pub fn signature_estimates<'py>(
+    py: Python<'py>,
+    signatures: PyReadonlyArray2<'py, u32>,
+    pairs: PyReadonlyArray2<'py, u32>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let (n, num_perm, sigs) = flat2(&signatures, "signatures")?;
+    let pairs = pairs_arg(&pairs, "pairs", n)?;
+    Ok(py
+        .detach(|| pair_estimates(sigs, num_perm, &pairs))
+        .into_pyarray(py))
 }
 
 /// Exact Jaccard of the shingle sets of document pairs `(k, 2)` of `texts`.

@@ -1,5 +1,7 @@
 //! PyO3 bindings only: argument conversion, `Python::detach` around the work, result conversion.
 //! One file per concept; the module below is the private `codemill._core`.
+mod batch;
+mod embed;
 mod errors;
 mod lex;
 mod minhash;
@@ -10,11 +12,16 @@ mod _core {
     use pyo3::prelude::*;
 
     #[pymodule_export]
+    use super::batch::{pack_batches, PyEmbeddingBatcher};
+    #[pymodule_export]
+    use super::embed::{code_terms, embed_hashed};
+    #[pymodule_export]
     use super::lex::{count_pieces, identifier_parts, pretokenize};
     #[pymodule_export]
     use super::minhash::{
         connected_components, content_hashes, exact_jaccard_pairs, lsh_band_keys, lsh_edges,
-        lsh_params, minhash_signatures, minhash_signatures_from_hashes, shingle_hashes,
+        lsh_pairs, lsh_params, minhash_signatures, minhash_signatures_from_hashes, shingle_hashes,
+        signature_estimates,
     };
     #[pymodule_export]
     use super::tokenizer::PyTokenizer;

@@ -34,6 +34,26 @@ fn langs_arg(n: usize, languages: Option<Vec<Option<String>>>) -> PyResult<Vec<L
     }
 }
 
+impl PyTokenizer {
+    /// Encodes `texts` in parallel without the GIL and shapes the result with `finish`
+    /// (still without the GIL).
+    fn batch<R: Send>(
+        &self,
+        py: Python<'_>,
+        texts: &[PyBackedStr],
+        languages: Option<Vec<Option<String>>>,
+        allowed: &[bool],
+        num_threads: Option<usize>,
+        finish: impl FnOnce(Vec<Vec<u32>>) -> R + Send,
+    ) -> PyResult<R> {
+        let langs = langs_arg(texts.len(), languages)?;
+        Ok(py.detach(|| {
+            let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
+            with_threads(num_threads, || self.inner.encode_batch(&docs, allowed)).map(finish)
+        })?)
+    }
+}
+
 #[pymethods]
 impl PyTokenizer {
     #[staticmethod]
@@ -97,6 +117,11 @@ impl PyTokenizer {
     #[getter]
     fn num_merges(&self) -> usize {
         self.inner.num_merges()
+    }
+
+    #[staticmethod]
+    fn default_special_tokens() -> Vec<&'static str> {
+        crate::tokenizer::DEFAULT_SPECIALS.to_vec()
     }
 
     #[getter]
@@ -168,11 +193,7 @@ impl PyTokenizer {
         allowed: Vec<bool>,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let langs = langs_arg(texts.len(), languages)?;
-        let batch = py.detach(|| {
-            let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
-            with_threads(num_threads, || self.inner.encode_batch(&docs, &allowed))
-        })?;
+        let batch = self.batch(py, &texts, languages, &allowed, num_threads, |b| b)?;
         PyList::new(py, batch.into_iter().map(|ids| ids.into_pyarray(py)))
     }
 
@@ -187,19 +208,15 @@ impl PyTokenizer {
         allowed: Vec<bool>,
         num_threads: Option<usize>,
     ) -> PyResult<FlatBatch<'py>> {
-        let langs = langs_arg(texts.len(), languages)?;
-        let (ids, offsets) = py.detach(|| {
-            let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
-            let batch = with_threads(num_threads, || self.inner.encode_batch(&docs, &allowed))?;
-            let total = batch.iter().map(Vec::len).sum();
-            let mut ids = Vec::with_capacity(total);
+        let (ids, offsets) = self.batch(py, &texts, languages, &allowed, num_threads, |batch| {
+            let mut ids = Vec::with_capacity(batch.iter().map(Vec::len).sum());
             let mut offsets = Vec::with_capacity(batch.len() + 1);
             offsets.push(0u64);
             for b in batch {
                 ids.extend_from_slice(&b);
                 offsets.push(ids.len() as u64);
             }
-            Ok::<_, Error>((ids, offsets))
+            (ids, offsets)
         })?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
     }

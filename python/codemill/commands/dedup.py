@@ -23,9 +23,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bands", type=int, help="LSH bands (default: chosen from threshold)")
     p.add_argument("--rows", type=int, help="LSH rows per band (with --bands)")
     p.add_argument(
+        "--recall-weight",
+        type=float,
+        default=0.95,
+        help="weight of the false-negative area when choosing bands/rows (0.95; 0.5 = datasketch)",
+    )
+    p.add_argument(
+        "--window",
+        type=int,
+        default=64,
+        help="each LSH bucket member is checked against this many members before it (64)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        help="keep a candidate pair if its signature estimate >= threshold - margin "
+        "(default: half a standard error at the threshold)",
+    )
+    p.add_argument(
+        "--no-estimate-filter",
+        dest="estimate_filter",
+        action="store_false",
+        help="keep every LSH candidate pair (raw LSH)",
+    )
+    p.add_argument(
         "--verify",
         action="store_true",
-        help="keep a pair only if its exact Jaccard reaches the threshold",
+        help="keep a pair only if its exact Jaccard reaches the threshold (re-reads the texts of candidate pairs)",
+    )
+    p.add_argument(
+        "--estimate-only",
+        action="store_true",
+        help="decide every pair by its signature estimate; by default pairs whose estimate is "
+        "within two standard errors of the threshold get their exact Jaccard (texts re-read)",
     )
     p.add_argument("--keep", default="first", choices=("first", "last", "longest", "shortest"))
     p.add_argument("--no-exact", dest="exact", action="store_false", help="skip exact dedup")
@@ -43,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codemill.dedup import dedup
+    from codemill import dedup
 
     if (args.bands is None) != (args.rows is None):
         raise ValueError("give both --bands and --rows, or neither")
@@ -55,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
         ngram=args.ngram,
         bands=args.bands,
         rows=args.rows,
-        verify=args.verify,
+        recall_weight=args.recall_weight,
+        window=args.window,
+        margin=args.margin,
+        estimate_filter=args.estimate_filter,
+        verify=True if args.verify else False if args.estimate_only else "borderline",
         keep=args.keep,
         exact=args.exact,
         normalize_whitespace=args.normalize_whitespace,
@@ -78,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  skipped ({reason}): {info['count']}")
         p = report["params"]
         print(
-            f"  bands={p['bands']} rows={p['rows']} threshold={p['threshold']}; report: {args.output}/dedup_report.json"
+            f"  bands={p['bands']} rows={p['rows']} threshold={p['threshold']} "
+            f"min_estimate={p['min_estimate']} verify={p['verify']}; candidate pairs "
+            f"{c['candidate_pairs']} (skipped by window {c['candidate_pairs_skipped_by_window']}); "
+            f"report: {args.output}/dedup_report.json"
         )
     return 0

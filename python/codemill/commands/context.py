@@ -1,0 +1,181 @@
+"""`codemill context | graph | ask`: repository context, the import graph and the assistant."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "context",
+        help="the most relevant code of the repository for a file, within a token budget",
+        description="Rank the repository's files by personalised PageRank over the import graph, "
+        "seeded at FILE, and print their most relevant definitions (signatures and docstrings "
+        "first, bodies when the budget allows), each labelled with its path and lines.",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--repo", metavar="DIR", help="repository root (default: found from FILE: .git, project files)")
+    p.add_argument("--budget", type=int, default=2000, help="tokens, counted with codemill's tokenizer (2000)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="paths to leave out (repeatable)")
+    p.add_argument("--json", action="store_true", help="print items, ranks and text as JSON")
+    p.set_defaults(func=_context)
+
+    p = sub.add_parser(
+        "graph",
+        help="the import graph of a repository",
+        description="Extract every file's imports with tree-sitter, resolve them to files of the "
+        "repository (external imports become external nodes) and report the graph.",
+    )
+    p.add_argument("repo", metavar="REPO")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="nodes, edges, statistics and unresolved imports")
+    fmt.add_argument("--dot", action="store_true", help="Graphviz DOT")
+    p.add_argument("--externals", action="store_true", help="with --dot: draw external nodes too")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="paths to leave out (repeatable)")
+    p.set_defaults(func=_graph)
+
+    p = sub.add_parser(
+        "ask",
+        help="ask a question about a repository (retrieval + file context + any chat endpoint)",
+        description="Retrieve snippets from a hybrid index, add the repository context of --file, "
+        "build a prompt within the model's context window and send it to an OpenAI-compatible "
+        "chat-completions endpoint, streaming the answer. Without --endpoint, print the prompt "
+        "and its sources. The API key is read from the environment variable --api-key-env.",
+    )
+    p.add_argument("question")
+    p.add_argument("--index", required=True, metavar="INDEXDIR", help="a hybrid index directory (codemill index)")
+    p.add_argument("--file", metavar="F", help="the file being worked on: its context joins the prompt")
+    p.add_argument("--repo", metavar="DIR", help="repository root for --file (default: found from the file)")
+    p.add_argument("--endpoint", metavar="URL", help="chat-completions endpoint, e.g. http://localhost:8000/v1")
+    p.add_argument("--model", metavar="NAME", help="model name sent to the endpoint")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR", help="environment variable with the key")
+    p.add_argument("--context-window", type=int, default=8192, help="the model's context length in tokens (8192)")
+    p.add_argument("--max-tokens", type=int, default=1024, help="tokens kept for the answer (1024)")
+    p.add_argument("-k", type=int, default=8, help="snippets to retrieve (8)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the endpoint (120)")
+    p.add_argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
+    p.add_argument("--json", action="store_true", help="print prompt, sources (and answer) as JSON")
+    p.set_defaults(func=_ask)
+
+
+def _context(args: argparse.Namespace) -> int:
+    from codemill.context import ContextBuilder, find_repo_root
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise FileNotFoundError(f"{args.file}: no such file")
+    if args.budget < 0:
+        raise ValueError(f"--budget must be >= 0, got {args.budget}")
+    root = Path(args.repo) if args.repo else find_repo_root(path)
+    builder = ContextBuilder.for_repo(root, exclude=args.exclude)
+    ctx = builder.context(path.resolve(), args.budget)
+    if args.json:
+        print(json.dumps({"repo": str(root), **ctx.to_dict()}, indent=1))
+    else:
+        sys.stdout.write(ctx.text)
+        print(
+            f"# {ctx.file}: {len(ctx.items)} pieces from {len(ctx.files())} files, {ctx.tokens}/{ctx.budget} tokens",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from codemill.context import ImportGraph
+
+    graph = ImportGraph.build(args.repo, exclude=args.exclude)
+    if args.json:
+        print(json.dumps(graph.to_dict(), indent=1))
+    elif args.dot:
+        sys.stdout.write(graph.to_dot(externals=args.externals))
+    else:
+        s = graph.stats()
+        print(
+            f"{s.files} files, {s.edges} edges, {s.external_nodes} external nodes; {s.imports} imports, "
+            f"{s.in_repo_imports} in the repository, {s.resolved_imports} resolved "
+            f"({100 * s.resolved_share:.1f}%) in {s.seconds:.2f}s"
+        )
+        for lang, d in s.by_language.items():
+            share = d.get("resolved", 0) / d["in_repo"] if d.get("in_repo") else 1.0
+            print(
+                f"  {lang}: {d['imports']} imports, {d.get('in_repo', 0)} in repo, "
+                f"{d.get('resolved', 0)} resolved ({100 * share:.1f}%), {d.get('external', 0)} external"
+            )
+        indeg: dict[str, int] = {}
+        for out in graph.edges().values():
+            for t in out:
+                if not t.startswith("external:"):
+                    indeg[t] = indeg.get(t, 0) + 1
+        top = sorted(indeg.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        if top:
+            print("most imported: " + ", ".join(f"{f} ({n})" for f, n in top))
+        unresolved = graph.unresolved()
+        for f, imp in unresolved[:10]:
+            print(f"  unresolved: {f}:{imp.line} {'.' * imp.level}{imp.module}")
+        if len(unresolved) > 10:
+            print(f"  ... and {len(unresolved) - 10} more unresolved (see --json)")
+        if s.skipped:
+            print(f"skipped: {s.skipped}")
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from codemill.assistant import ChatClient, CodeAssistant, IndexRetriever
+
+    if args.file and not Path(args.file).is_file():
+        raise FileNotFoundError(f"{args.file}: no such file")
+    if args.endpoint and not args.model:
+        raise ValueError("--endpoint needs --model")
+    retriever = IndexRetriever.load(args.index)
+    client = None
+    if args.endpoint:
+        client = ChatClient(args.endpoint, args.model, api_key_env=args.api_key_env, timeout=args.timeout)
+    assistant = CodeAssistant(
+        retriever,
+        client=client,
+        repo=args.repo,
+        context_window=args.context_window,
+        max_answer_tokens=args.max_tokens,
+        k=args.k,
+    )
+    current = Path(args.file).resolve() if args.file else None
+    if client is None:
+        prompt = assistant.build_prompt(args.question, current)
+        if args.json:
+            print(json.dumps(prompt.to_dict(), indent=1))
+        else:
+            for m in prompt.messages:
+                print(f"--- {m['role']} ---\n{m['content']}\n")
+            _print_sources(prompt.sources, prompt.tokens, prompt.budget)
+        return 0
+    return asyncio.run(_ask_endpoint(assistant, args, current))
+
+
+async def _ask_endpoint(assistant: Any, args: argparse.Namespace, current: Path | None) -> int:
+    if args.json or not args.stream:
+        answer = await assistant.answer(args.question, current)
+        if args.json:
+            print(json.dumps(answer.to_dict(), indent=1))
+            return 0
+        print(answer.text)
+    else:
+
+        def show(piece: str) -> None:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+
+        answer = await assistant.answer(args.question, current, on_token=show)
+        print()
+    _print_sources(answer.sources, answer.prompt.tokens, answer.prompt.budget)
+    return 0
+
+
+def _print_sources(sources: list[Any], tokens: int, budget: int) -> None:
+    print(f"sources ({tokens}/{budget} prompt tokens):")
+    for s in sources:
+        print(f"  [{s.kind}] {s.label}")

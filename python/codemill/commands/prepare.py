@@ -1,0 +1,105 @@
+"""`codemill prepare`: fine-tuning data from repositories and corpora."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _rate(value: str) -> float:
+    rate = float(value)
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return rate
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "prepare",
+        help="clean, dedup and turn code into fine-tuning samples",
+        description="Discover code (honouring .gitignore; vendored, build and lock files skipped), "
+        "filter it (size, generated/minified, binary, encoding, BigCode line-length, alphanumeric "
+        "and encoded-data heuristics), drop exact and near duplicates, and write raw, completion, "
+        "fill-in-the-middle and docstring samples cut at syntax boundaries.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="REPO_OR_CORPUS", help="directory, source file, JSONL(.gz) or Parquet")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.jsonl, OUT.jsonl.gz or OUT.parquet")
+    p.add_argument("--languages", type=_csv, help="comma-separated languages to keep (default: all)")
+    p.add_argument("--min-bytes", type=int, default=100, help="smallest file kept (100)")
+    p.add_argument("--max-bytes", type=int, default=100_000, help="largest file kept (100000)")
+    p.add_argument("--dedup", action=argparse.BooleanOptionalAction, default=True, help="exact and near dedup (on)")
+    p.add_argument("--dedup-threshold", type=_rate, help="near-dup Jaccard threshold (default: the dedup stage's)")
+    p.add_argument(
+        "--dedup-verify",
+        default="borderline",
+        choices=("borderline", "all", "none"),
+        help="which near-dup candidate pairs the exact Jaccard settles (borderline)",
+    )
+    p.add_argument(
+        "--samples",
+        type=_csv,
+        default=["raw", "completion", "fim", "docstring"],
+        help="comma-separated sample kinds: raw, completion, fim, docstring (all)",
+    )
+    p.add_argument("--fim-rate", type=_rate, default=0.5, help="fraction of files given a FIM sample (0.5)")
+    p.add_argument("--fim-spm-rate", type=_rate, default=0.5, help="fraction of FIM samples in SPM order (0.5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokenizer", metavar="FILE", help="tokenizer whose FIM special tokens to use (default: bundled)")
+    p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from codemill.prepare import prepare
+
+    if args.min_bytes < 0 or args.max_bytes < args.min_bytes:
+        raise ValueError("need 0 <= --min-bytes <= --max-bytes")
+    report = prepare(
+        args.inputs,
+        args.output,
+        languages=args.languages,
+        min_bytes=args.min_bytes,
+        max_bytes=args.max_bytes,
+        dedup=args.dedup,
+        dedup_threshold=args.dedup_threshold,
+        dedup_verify=args.dedup_verify,
+        samples=args.samples,
+        fim_rate=args.fim_rate,
+        fim_spm_rate=args.fim_spm_rate,
+        seed=args.seed,
+        workers=args.workers,
+        tokenizer=args.tokenizer,
+    )
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
+    if args.json:
+        json.dump(report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(format_report(report))
+    return 0
+
+
+def format_report(r: dict[str, Any]) -> str:
+    f = r["files"]
+    lines = [
+        f"{f['read']} files read: kept {f['kept']}, filtered {f['filtered']}, exact duplicates "
+        f"{f['exact_duplicates']}, near duplicates {f['near_duplicates']}",
+        f"{r['samples']['total']} samples -> {r['output']}: "
+        + ", ".join(f"{k} {v}" for k, v in r["samples"].items() if k != "total"),
+    ]
+    for title, counts in (("filtered", r["filtered"]), ("skipped", r["skipped"]), ("not made", r["samples_not_made"])):
+        if counts:
+            lines.append(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    lines.append(f"  {r['seconds']} s, {r['files_per_s']} files/s, {r['mb_per_s']} MB/s on {r['workers']} worker(s)")
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""HybridIndex: build, search modes, determinism, incremental update, persistence, errors; CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from codemill import HybridIndex, IndexFormatError, _core
+from codemill.cli import main
+
+from tests.conftest import FIXTURES, STDLIB
+
+QUERIES = ["parse json string", "getUserById", "resolve id", "counter add words", "encode basestring ascii"]
+
+
+def _results(index: HybridIndex, mode: str = "hybrid", k: int = 8) -> list[list[tuple]]:
+    return [
+        [
+            (r.chunk.path, r.chunk.start_line, r.chunk.end_line, r.chunk.symbol, round(r.score, 5))
+            for r in index.search(q, k=k, mode=mode)
+        ]
+        for q in QUERIES
+    ]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURES, root)
+    for name in ("decoder.py", "encoder.py", "scanner.py"):
+        shutil.copy(STDLIB / "json" / name, root / name)
+    (root / "users.js").write_text("function getUserById(id) {\n  return db.users.find(u => u.id === id);\n}\n")
+    return root
+
+
+def test_terms_are_identifier_aware():
+    assert _core.code_terms(["getUserById"])[0] == ["getuserbyid", "get", "user", "id"]
+    assert _core.code_terms(["def f(): return x_y"], ["python"])[0] == ["x_y"]
+
+
+def test_search_modes_find_the_right_chunk(repo: Path):
+    index = HybridIndex.build(repo)
+    assert index.report.files == 12 and len(index) > 30
+    for mode in ("hybrid", "keyword", "dense"):
+        top = index.search("get user by id", k=3, mode=mode)
+        assert top[0].chunk.symbol == "getUserById", mode
+        assert top[0].chunk.path == "users.js" and top[0].chunk.language == "javascript"
+    hits = index.search("py_make_scanner", k=3)
+    assert hits[0].chunk.path == "scanner.py" and hits[0].keyword_rank == 1
+    assert "py_make_scanner" in [h.chunk.symbol for h in hits]
+    weighted = index.search("get user by id", k=3, fusion="weighted", dense_weight=0.3)
+    assert weighted[0].chunk.symbol == "getUserById"
+    assert index.search("qwqwqw jkjkjk") == []
+    with pytest.raises(ValueError, match="mode"):
+        index.search("x", mode="fuzzy")
+
+
+def test_same_repo_twice_gives_same_results(repo: Path):
+    a, b = HybridIndex.build(repo), HybridIndex.build(repo)
+    for mode in ("hybrid", "keyword", "dense"):
+        assert _results(a, mode) == _results(b, mode)
+    assert np.array_equal(a._vectors, b._vectors)
+
+
+def test_update_after_edit_delete_add_equals_fresh_build(repo: Path):
+    index = HybridIndex.build(repo)
+    (repo / "users.js").write_text(
+        "function getUserByEmail(email) {\n  return db.users.find(u => u.email === email);\n}\n"
+    )
+    (repo / "scanner.py").unlink()
+    (repo / "extra.go").write_text("package x\n\n// Sum adds numbers.\nfunc Sum(xs []int) int {\n\treturn 0\n}\n")
+    report = index.update(repo)
+    assert (report.files, report.unchanged, report.removed_files) == (12, 10, 1)
+    fresh = HybridIndex.build(repo)
+    assert len(index) == len(fresh)
+    for mode in ("hybrid", "keyword", "dense"):
+        assert _results(index, mode) == _results(fresh, mode)
+    assert index.search("get user by email", k=1)[0].chunk.symbol == "getUserByEmail"
+    assert not [c for c in index.chunks.values() if c.path == "scanner.py"]
+    again = index.update(repo)
+    assert again.chunks == 0 and again.unchanged == 12
+
+
+def test_save_load_round_trip(repo: Path, tmp_path: Path):
+    index = HybridIndex.build(repo)
+    index.save(tmp_path / "idx")
+    loaded = HybridIndex.load(tmp_path / "idx")
+    for mode in ("hybrid", "keyword", "dense"):
+        assert _results(loaded, mode) == _results(index, mode)
+    (repo / "new.py").write_text("def brand_new_helper():\n    return 42\n")
+    assert loaded.update().chunks == 1  # the saved index remembers its root
+    assert loaded.search("brand new helper", k=1)[0].chunk.path == "new.py"
+
+
+def test_hnsw_past_threshold_supports_remove(repo: Path, tmp_path: Path):
+    index = HybridIndex.build(repo, hnsw_threshold=10)
+    assert index.search("get user by id", k=1, mode="dense")[0].chunk.symbol == "getUserById"
+    assert index._dense_kind == "hnsw"
+    index.remove(["users.js"])
+    assert all(r.chunk.path != "users.js" for r in index.search("get user by id", k=5, mode="dense"))
+    index.save(tmp_path / "h")
+    loaded = HybridIndex.load(tmp_path / "h")
+    assert _results(loaded, "dense") == _results(index, "dense")
+
+
+def test_bad_index_directories_and_empty_repo(tmp_path: Path):
+    with pytest.raises(IndexFormatError, match=r"no meta\.json"):
+        HybridIndex.load(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    index = HybridIndex.build(empty)
+    assert len(index) == 0 and index.search("anything") == []
+    index.save(tmp_path / "e")
+    assert len(HybridIndex.load(tmp_path / "e")) == 0
+    meta = tmp_path / "e" / "meta.json"
+    data = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**data, "format": "codemill-index/99"}))
+    with pytest.raises(IndexFormatError, match="codemill-index/99"):
+        HybridIndex.load(tmp_path / "e")
+    meta.write_text("{not json")
+    with pytest.raises(IndexFormatError, match="corrupt"):
+        HybridIndex.load(tmp_path / "e")
+    meta.write_text(json.dumps(data))
+    (tmp_path / "e" / "vectors.npy").write_bytes(b"garbage")
+    with pytest.raises(IndexFormatError, match="corrupt index"):
+        HybridIndex.load(tmp_path / "e")
+
+
+def test_unreadable_files_are_counted(tmp_path: Path):
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "ok.py").write_text("def ok():\n    pass\n")
+    (root / "bad.py").write_bytes(b"\xff\xfe\x00binary")
+    (root / "empty.py").write_text("")
+    report = HybridIndex.build(root).report
+    assert report.files == 1 and dict(report.skipped) == {"binary": 1, "empty": 1}
+
+
+def test_cli_index_update_and_search(repo: Path, tmp_path: Path, capsys):
+    out = tmp_path / "cli"
+    assert main(["index", str(repo), "-o", str(out), "--no-progress", "--json"]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert built["action"] == "built" and built["total_files"] == 12
+    assert main(["search", str(out), "get user by id", "-k", "2", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["results"][0]["symbol"] == "getUserById" and len(found["results"]) == 2
+    assert main(["search", str(out), "qwqwqw jkjkjk", "--mode", "keyword"]) == 0
+    assert "no matches" in capsys.readouterr().out
+    assert main(["index", str(repo), "-o", str(out), "--no-progress", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unchanged"] == 12
+    assert main(["search", str(tmp_path / "nowhere"), "x"]) == 2
+    assert "no meta.json" in capsys.readouterr().err
