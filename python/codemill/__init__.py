@@ -39,6 +39,7 @@ _EXPORTS = {
     "PrepareConfig": "codemill.prepare",
     "FilterConfig": "codemill.filters",
     "SampleBuilder": "codemill.samples",
+    "tokenize_corpus": "codemill.shards",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from codemill.prepare import PrepareConfig as PrepareConfig
     from codemill.prepare import Preparer as Preparer
     from codemill.samples import SampleBuilder as SampleBuilder
+    from codemill.shards import tokenize_corpus as tokenize_corpus
     from codemill.tokenizer import SPECIAL_TOKENS as SPECIAL_TOKENS
     from codemill.tokenizer import CodeTokenizer as CodeTokenizer
 

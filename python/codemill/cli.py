@@ -9,6 +9,7 @@ import sys
 # Each module defines `register(subparsers)`; its parsers set `func(args) -> int`.
 COMMAND_MODULES = (
     "codemill.commands.tokenizer",
+    "codemill.commands.tokenize",
     "codemill.commands.bench",
     "codemill.commands.eval",
     "codemill.commands.dedup",

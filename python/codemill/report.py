@@ -1,6 +1,7 @@
-"""Tokenize a code tree and report per-language files, bytes, tokens, bytes/token and speed.
+"""Tokenize code (trees, JSONL, Parquet) and report per-language files, bytes, tokens, bytes/token
+and speed (`codemill tokenize` without -o).
 
-Files are read in batches of about ``batch_bytes`` and encoded in parallel, so memory stays
+Documents are read in batches of about ``batch_bytes`` and encoded in parallel, so memory stays
 bounded however large the tree. Skipped files are counted with their reason.
 """
 
@@ -13,29 +14,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from codemill.corpus import iter_code_files, read_code_file
-from codemill.languages import detect_language
+from codemill.corpus import Skips, iter_documents
 
 
-def _batches(
-    inputs: Iterable[str], batch_bytes: int, skipped: Counter[str], skipped_files: list[dict[str, str]]
-) -> Iterator[list[tuple[str, str]]]:
-    batch: list[tuple[str, str]] = []
+def _batches(inputs: Iterable[str], batch_bytes: int, skips: Skips) -> Iterator[list[tuple[str, str, int]]]:
+    batch: list[tuple[str, str, int]] = []
     size = 0
-    for root in inputs:
-        for path in iter_code_files(root):
-            text, reason = read_code_file(path)
-            if text is None:
-                skipped[reason or "unknown"] += 1
-                if len(skipped_files) < 1000:
-                    skipped_files.append({"path": str(path), "reason": reason or "unknown"})
-                continue
-            lang = detect_language(path, text[:128].encode("utf-8", "surrogatepass"))
-            batch.append((text, lang))
-            size += len(text)
-            if size >= batch_bytes:
-                yield batch
-                batch, size = [], 0
+    for doc in iter_documents(inputs, skips, max_bytes=10_000_000):
+        batch.append((doc.text, doc.language, doc.nbytes))
+        size += doc.nbytes
+        if size >= batch_bytes:
+            yield batch
+            batch, size = [], 0
     if batch:
         yield batch
 
@@ -47,22 +37,21 @@ def tokenize_report(
         if not Path(root).exists():
             raise FileNotFoundError(f"{root}: no such file or directory")
     stats: dict[str, Counter[str]] = defaultdict(Counter)
-    skipped: Counter[str] = Counter()
-    skipped_files: list[dict[str, str]] = []
+    skips = Skips(limit=1000)
     encode_seconds = 0.0
     t0 = time.perf_counter()
     show = sys.stderr.isatty()
-    for batch in _batches(inputs, batch_bytes, skipped, skipped_files):
-        texts = [t for t, _ in batch]
-        langs = [lang for _, lang in batch]
+    for batch in _batches(inputs, batch_bytes, skips):
+        texts = [t for t, _, _ in batch]
+        langs = [lang for _, lang, _ in batch]
         t = time.perf_counter()
         _, offsets = tok.encode_batch_flat(texts, langs, num_threads=threads)
         encode_seconds += time.perf_counter() - t
         counts = offsets[1:] - offsets[:-1]
-        for (text, lang), n in zip(batch, counts.tolist(), strict=True):
+        for (_, lang, nbytes), n in zip(batch, counts.tolist(), strict=True):
             s = stats[lang]
             s["files"] += 1
-            s["bytes"] += len(text.encode("utf-8"))
+            s["bytes"] += nbytes
             s["tokens"] += n
         if show:
             total = sum(s["bytes"] for s in stats.values())
@@ -86,8 +75,8 @@ def tokenize_report(
         "encode_seconds": round(encode_seconds, 3),
         "encode_mb_per_s": round(total_bytes / 1e6 / max(encode_seconds, 1e-9), 1),
         "languages": languages,
-        "skipped": dict(sorted(skipped.items())),
-        "skipped_files": skipped_files,
+        "skipped": dict(sorted(skips.counts.items())),
+        "skipped_files": skips.items,
     }
 
 

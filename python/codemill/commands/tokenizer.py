@@ -1,4 +1,4 @@
-"""`codemill train | encode | decode | tokenize`: the tokenizer on the command line."""
+"""`codemill train | encode | decode`: the tokenizer on the command line (`tokenize` is in commands/tokenize.py)."""
 
 from __future__ import annotations
 
@@ -35,16 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     _tokenizer_arg(p)
     p.add_argument("files", nargs="*", help="files of ids, or JSON from `encode --json` (default: stdin)")
     p.set_defaults(func=_decode)
-
-    p = sub.add_parser(
-        "tokenize", help="tokenize a code tree and print a report (default: this Python's standard library)"
-    )
-    _tokenizer_arg(p)
-    p.add_argument("inputs", nargs="*", help="files or directories (default: the standard library)")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--batch-bytes", type=int, default=16 << 20, help="bytes read per parallel batch")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_tokenize)
 
 
 def _tokenizer_arg(p: argparse.ArgumentParser) -> None:
@@ -147,22 +137,4 @@ def _decode(args: argparse.Namespace) -> int:
     tok = load_tokenizer(args.tokenizer)
     for name, text in _read_inputs(args.files):
         sys.stdout.write(tok.decode(_parse_ids(name, text), errors="replace"))
-    return 0
-
-
-def _tokenize(args: argparse.Namespace) -> int:
-    from codemill.report import tokenize_report
-
-    inputs = args.inputs
-    if not inputs:
-        import sysconfig
-
-        inputs = [sysconfig.get_paths()["stdlib"]]
-    report = tokenize_report(load_tokenizer(args.tokenizer), inputs, args.threads, args.batch_bytes)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        from codemill.report import format_tokenize_report
-
-        print(format_tokenize_report(report))
     return 0

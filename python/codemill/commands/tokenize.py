@@ -1,0 +1,101 @@
+"""`codemill tokenize`: tokenize code corpora into token shards, or print a per-language report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tokenize",
+        help="tokenize code trees, JSONL or Parquet into token shards (-o), or print a report",
+        description="With -o OUTDIR: write token shards (.npy or Megatron .bin/.idx) and manifest.json; "
+        "running the same command again resumes a killed run. Without -o: print a per-language report "
+        "(default input: this Python's standard library).",
+    )
+    p.add_argument("inputs", nargs="*", help="directories, code files, JSONL(.gz/.zst), Parquet")
+    p.add_argument("-o", "--output", help="directory for shards and manifest.json (omit for a report only)")
+    p.add_argument("--tokenizer", help="tokenizer file (default: the bundled codemill-code-32k)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--shard-tokens", type=int, default=100_000_000, help="tokens per shard (default 100M)")
+    p.add_argument("--format", choices=("npy", "megatron"), default="npy")
+    p.add_argument("--engine", choices=("local", "ray"), default="local")
+    p.add_argument("--ray-address", help="Ray cluster address (default: a local Ray)")
+    p.add_argument("--task-bytes", type=int, default=64 << 20, help="input bytes per task (default 64 MiB)")
+    p.add_argument("--max-file-bytes", type=int, default=100 << 20, help="skip larger documents (default 100 MiB)")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--threads", type=int, default=None, help="report mode: encoding threads")
+    p.add_argument("--batch-bytes", type=int, default=16 << 20, help="report mode: bytes read per batch")
+    p.add_argument("--json", action="store_true", help="print the manifest (or report) as JSON")
+    p.set_defaults(func=_tokenize)
+
+
+def _tokenize(args: argparse.Namespace) -> int:
+    from codemill.commands.tokenizer import load_tokenizer
+
+    if args.output is None:
+        return _report(args, load_tokenizer(args.tokenizer))
+    if not args.inputs:
+        raise ValueError("no inputs given (with -o, name the directories or files to tokenize)")
+    import os
+
+    from codemill.shards import tokenize_corpus
+
+    workers = args.workers or os.cpu_count() or 1
+    manifest = tokenize_corpus(
+        args.inputs,
+        args.output,
+        tokenizer=load_tokenizer(args.tokenizer),
+        workers=workers,
+        shard_tokens=args.shard_tokens,
+        format=args.format,
+        engine=args.engine,
+        ray_address=args.ray_address,
+        task_bytes=args.task_bytes,
+        max_file_bytes=args.max_file_bytes,
+        progress=not args.no_progress and not args.json,
+    )
+    if args.json:
+        print(json.dumps(manifest, indent=1))
+    else:
+        print(format_manifest(manifest, args.output))
+    return 0
+
+
+def format_manifest(m: dict[str, Any], outdir: str) -> str:
+    t = m["totals"]
+    lines = [f"{'language':<12}{'documents':>11}{'MB':>10}{'tokens':>14}{'bytes/token':>13}"]
+    for lang, s in m["languages"].items():
+        lines.append(
+            f"{lang:<12}{s['documents']:>11}{s['bytes'] / 1e6:>10.2f}{s['tokens']:>14}{s['bytes_per_token']:>13.2f}"
+        )
+    lines.append(
+        f"{'total':<12}{t['documents']:>11}{t['bytes'] / 1e6:>10.2f}{t['text_tokens']:>14}{t['bytes_per_token']:>13.2f}"
+    )
+    run = m.get("run", {})
+    lines.append(
+        f"wrote {t['shards']} {m['settings']['format']} shards ({t['tokens']} tokens with end-of-text, "
+        f"{m['settings']['dtype']}) to {outdir}; {run.get('tasks_run', 0)} tasks run, "
+        f"{run.get('tasks_resumed', 0)} resumed, {run.get('mb_per_s', 0)} MB/s"
+    )
+    if m["skipped"]:
+        lines.append(
+            "skipped: " + ", ".join(f"{k} {v}" for k, v in m["skipped"].items()) + " (listed in manifest.json)"
+        )
+    return "\n".join(lines)
+
+
+def _report(args: argparse.Namespace, tok: Any) -> int:
+    from codemill.report import format_tokenize_report, tokenize_report
+
+    inputs = args.inputs
+    if not inputs:
+        import sysconfig
+
+        inputs = [sysconfig.get_paths()["stdlib"]]
+    report = tokenize_report(tok, inputs, args.threads, args.batch_bytes)
+    print(json.dumps(report, indent=2) if args.json else format_tokenize_report(report), file=sys.stdout)
+    return 0
