@@ -38,7 +38,8 @@ def iter_code_files(root: str | os.PathLike[str], all_files: bool = False) -> It
 
     Directories are walked for files with a known code extension (all files with
     ``all_files``), skipping hidden and cache directories. Symlinked directories are not
-    followed, so link loops cannot trap the walk.
+    followed, so link loops cannot trap the walk. A directory that cannot be listed is yielded
+    as a path, so that reading it reports it as unreadable.
     """
     root = Path(root)
     if root.is_file():
@@ -46,11 +47,18 @@ def iter_code_files(root: str | os.PathLike[str], all_files: bool = False) -> It
         return
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such file or directory")
-    for dirpath, dirnames, filenames in os.walk(root):
+    # A directory that cannot be listed is yielded itself: reading it fails, so every caller
+    # counts it as unreadable instead of losing its files silently.
+    unlisted: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted.append):
+        while unlisted:
+            yield Path(unlisted.pop(0).filename)
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         for name in sorted(filenames):
             if all_files or os.path.splitext(name)[1].lower() in EXTENSIONS:
                 yield Path(dirpath, name)
+    while unlisted:
+        yield Path(unlisted.pop(0).filename)
 
 
 def read_code_file(path: Path, max_bytes: int = 10_000_000) -> tuple[str | None, str | None]:
