@@ -119,17 +119,9 @@ impl IdentifierVocab {
         }
     }
 
-    /// Chooses the vocabulary from identifier counts: whole identifiers and their parts,
-    /// most frequent first (ties by text, so training is deterministic).
-    pub fn select(
-        ident_counts: &FxHashMap<String, u64>,
-        size: usize,
-        min_count: u64,
-    ) -> Vec<String> {
-        Self::select_by(ident_counts, size, min_count, |_, c| c)
-    }
-
-    /// Like `select`, ranking candidates by `score(text, count)`; a score of 0 drops one.
+    /// Chooses the vocabulary from identifier counts: whole identifiers and their parts, ranked
+    /// by `score(text, count)` (ties by text, so training is deterministic); a score of 0
+    /// drops a candidate. Training scores by tokens saved against a plain BPE.
     pub fn select_by(
         ident_counts: &FxHashMap<String, u64>,
         size: usize,
@@ -217,7 +209,7 @@ mod tests {
         counts.insert("getUserById".to_string(), 3);
         counts.insert("user_name".to_string(), 5);
         counts.insert("x".to_string(), 100);
-        let sel = IdentifierVocab::select(&counts, 10, 2);
+        let sel = IdentifierVocab::select_by(&counts, 10, 2, |_, c| c);
         // Ties (5 each) in text order, then the 3-count entries.
         assert_eq!(sel[..3], ["name", "user", "user_name"]);
         assert!(sel.contains(&"getUserById".to_string()));
