@@ -22,7 +22,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from codemill import CodeTokenizer
-from codemill.context import ContextBuilder, ImportGraph, _is_test
+from codemill.context.builder import ContextBuilder, ImportGraph, _is_test
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

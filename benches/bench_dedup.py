@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from codemill import _core
-from codemill.near_dup import MinHasher, dedup_texts
+from codemill.near_dup.api import MinHasher, dedup_texts
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

@@ -43,7 +43,7 @@ def make_corpus(path: Path, mb: int) -> dict:
 
 
 def child(mode: str, path: str, out: str) -> None:
-    from codemill.near_dup import dedup, dedup_texts
+    from codemill.near_dup.api import dedup, dedup_texts
 
     t0 = time.perf_counter()
     if mode == "batched":

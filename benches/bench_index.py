@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from codemill import CodeTokenizer, HybridIndex, _core
-from codemill.chunking import chunk_text
+from codemill.index.chunking import chunk_text
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

@@ -31,7 +31,7 @@ def _cpu(who: int) -> float:
 
 
 def child(workers: int, copies: int, fmt: str) -> None:
-    from codemill.prepare import prepare
+    from codemill.finetune.pipeline import prepare
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"out{fmt}"

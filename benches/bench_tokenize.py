@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import codemill
-from codemill.corpus import Skips, iter_documents
+from codemill.sources.documents import Skips, iter_documents
 from corpus import load
 
 

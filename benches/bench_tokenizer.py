@@ -19,7 +19,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # an idle BLAS pool must not
 
 import corpus
 from codemill import CodeTokenizer, _core
-from codemill import peers as peer_mod
+from codemill.bench import peers as peer_mod
 
 MAX_BYTES = int(os.environ.get("CODEMILL_BENCH_BYTES", "300000"))
 

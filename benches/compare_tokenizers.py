@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import corpus
 from codemill import CodeTokenizer, _core
-from codemill import peers as peer_mod
+from codemill.bench import peers as peer_mod
 
 
 def timed(fn, repeat: int = 3) -> float:

@@ -16,8 +16,8 @@ import os
 import sysconfig
 from pathlib import Path
 
-from codemill.corpus import iter_code_files, read_code_file
 from codemill.languages import detect_language
+from codemill.sources.documents import iter_code_files, read_code_file
 
 SRC = os.environ.get("CODEMILL_BENCH_SRC", "/tmp/codemill-bench-src")
 

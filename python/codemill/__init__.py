@@ -13,66 +13,68 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "CodeTokenizer": "codemill.tokenizer",
-    "SPECIAL_TOKENS": "codemill.tokenizer",
+    "CodeTokenizer": "codemill.tokenizer.code_tokenizer",
+    "SPECIAL_TOKENS": "codemill.tokenizer.code_tokenizer",
     "CodemillError": "codemill.errors",
     "TokenizerFileError": "codemill.errors",
     "detect_language": "codemill.languages",
     "LANGUAGES": "codemill.languages",
-    "MinHasher": "codemill.near_dup",
-    "dedup": "codemill.near_dup",
-    "DedupResult": "codemill.near_dup",
-    "HybridIndex": "codemill.index",
-    "SearchResult": "codemill.index",
-    "IndexFormatError": "codemill.index",
-    "Chunk": "codemill.chunking",
-    "chunk_text": "codemill.chunking",
-    "make_embedder": "codemill.embed",
-    "ImportGraph": "codemill.context",
-    "ContextBuilder": "codemill.context",
-    "CodeAssistant": "codemill.assistant",
-    "ChatClient": "codemill.assistant",
-    "Hit": "codemill.assistant",
-    "Retriever": "codemill.assistant",
-    "IndexRetriever": "codemill.assistant",
-    "Preparer": "codemill.prepare",
-    "PrepareConfig": "codemill.prepare",
-    "FilterConfig": "codemill.filters",
-    "SampleBuilder": "codemill.samples",
-    "tokenize_corpus": "codemill.shards",
+    "MinHasher": "codemill.near_dup.api",
+    "dedup": "codemill.near_dup.api",
+    "DedupResult": "codemill.near_dup.api",
+    "HybridIndex": "codemill.index.hybrid",
+    "SearchResult": "codemill.index.hybrid",
+    "IndexFormatError": "codemill.index.hybrid",
+    "Chunk": "codemill.index.chunking",
+    "chunk_text": "codemill.index.chunking",
+    "make_embedder": "codemill.index.embed",
+    "ImportGraph": "codemill.context.builder",
+    "ContextBuilder": "codemill.context.builder",
+    "CodeAssistant": "codemill.context.assistant",
+    "ChatClient": "codemill.context.assistant",
+    "Hit": "codemill.context.assistant",
+    "Retriever": "codemill.context.assistant",
+    "IndexRetriever": "codemill.context.assistant",
+    "Preparer": "codemill.finetune.pipeline",
+    "PrepareConfig": "codemill.finetune.pipeline",
+    "FilterConfig": "codemill.finetune.filters",
+    "SampleBuilder": "codemill.finetune.samples",
+    "tokenize_corpus": "codemill.corpus.shards",
+    "prepare": "codemill.finetune.pipeline",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     # Redundant aliases mark re-exports for type checkers and linters.
-    from codemill.assistant import ChatClient as ChatClient
-    from codemill.assistant import CodeAssistant as CodeAssistant
-    from codemill.assistant import Hit as Hit
-    from codemill.assistant import IndexRetriever as IndexRetriever
-    from codemill.assistant import Retriever as Retriever
-    from codemill.chunking import Chunk as Chunk
-    from codemill.chunking import chunk_text as chunk_text
-    from codemill.context import ContextBuilder as ContextBuilder
-    from codemill.context import ImportGraph as ImportGraph
-    from codemill.embed import make_embedder as make_embedder
+    from codemill.context.assistant import ChatClient as ChatClient
+    from codemill.context.assistant import CodeAssistant as CodeAssistant
+    from codemill.context.assistant import Hit as Hit
+    from codemill.context.assistant import IndexRetriever as IndexRetriever
+    from codemill.context.assistant import Retriever as Retriever
+    from codemill.context.builder import ContextBuilder as ContextBuilder
+    from codemill.context.builder import ImportGraph as ImportGraph
+    from codemill.corpus.shards import tokenize_corpus as tokenize_corpus
     from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError
-    from codemill.filters import FilterConfig as FilterConfig
-    from codemill.index import HybridIndex as HybridIndex
-    from codemill.index import IndexFormatError as IndexFormatError
-    from codemill.index import SearchResult as SearchResult
+    from codemill.finetune.filters import FilterConfig as FilterConfig
+    from codemill.finetune.pipeline import PrepareConfig as PrepareConfig
+    from codemill.finetune.pipeline import Preparer as Preparer
+    from codemill.finetune.pipeline import prepare as prepare
+    from codemill.finetune.samples import SampleBuilder as SampleBuilder
+    from codemill.index.chunking import Chunk as Chunk
+    from codemill.index.chunking import chunk_text as chunk_text
+    from codemill.index.embed import make_embedder as make_embedder
+    from codemill.index.hybrid import HybridIndex as HybridIndex
+    from codemill.index.hybrid import IndexFormatError as IndexFormatError
+    from codemill.index.hybrid import SearchResult as SearchResult
     from codemill.languages import LANGUAGES as LANGUAGES
     from codemill.languages import detect_language as detect_language
-    from codemill.near_dup import DedupResult as DedupResult
-    from codemill.near_dup import MinHasher as MinHasher
-    from codemill.near_dup import dedup as dedup
-    from codemill.prepare import PrepareConfig as PrepareConfig
-    from codemill.prepare import Preparer as Preparer
-    from codemill.samples import SampleBuilder as SampleBuilder
-    from codemill.shards import tokenize_corpus as tokenize_corpus
-    from codemill.tokenizer import SPECIAL_TOKENS as SPECIAL_TOKENS
-    from codemill.tokenizer import CodeTokenizer as CodeTokenizer
+    from codemill.near_dup.api import DedupResult as DedupResult
+    from codemill.near_dup.api import MinHasher as MinHasher
+    from codemill.near_dup.api import dedup as dedup
+    from codemill.tokenizer.code_tokenizer import SPECIAL_TOKENS as SPECIAL_TOKENS
+    from codemill.tokenizer.code_tokenizer import CodeTokenizer as CodeTokenizer
 
 
 def __getattr__(name: str) -> Any:

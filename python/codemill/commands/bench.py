@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from codemill.benchmark import format_benchmark, plot_benchmark, run_benchmark
+    from codemill.bench.benchmark import format_benchmark, plot_benchmark, run_benchmark
     from codemill.commands.tokenizer import load_tokenizer
 
     for p in [*args.paths, *args.train_on]:

@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _context(args: argparse.Namespace) -> int:
-    from codemill.context import ContextBuilder, find_repo_root
+    from codemill.context.builder import ContextBuilder, find_repo_root
 
     path = Path(args.file)
     if not path.is_file():
@@ -86,7 +86,7 @@ def _context(args: argparse.Namespace) -> int:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from codemill.context import ImportGraph
+    from codemill.context.builder import ImportGraph
 
     graph = ImportGraph.build(args.repo, exclude=args.exclude)
     if args.json:
@@ -125,7 +125,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from codemill.assistant import ChatClient, CodeAssistant, IndexRetriever
+    from codemill.context.assistant import ChatClient, CodeAssistant, IndexRetriever
 
     if args.file and not Path(args.file).is_file():
         raise FileNotFoundError(f"{args.file}: no such file")

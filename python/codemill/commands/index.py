@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_index(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from codemill.index import HybridIndex
+    from codemill.index.hybrid import HybridIndex
 
     out = Path(args.output)
     start = time.perf_counter()
@@ -86,7 +86,7 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from codemill.index import HybridIndex
+    from codemill.index.hybrid import HybridIndex
 
     index = HybridIndex.load(args.index)
     results = index.search(args.query, k=args.k, mode=args.mode, fusion=args.fusion, dense_weight=args.dense_weight)

@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codemill.prepare import prepare
+    from codemill.finetune.pipeline import prepare
 
     if args.min_bytes < 0 or args.max_bytes < args.min_bytes:
         raise ValueError("need 0 <= --min-bytes <= --max-bytes")

@@ -42,7 +42,7 @@ def _tokenize(args: argparse.Namespace) -> int:
         raise ValueError("no inputs given (with -o, name the directories or files to tokenize)")
     import os
 
-    from codemill.shards import tokenize_corpus
+    from codemill.corpus.shards import tokenize_corpus
 
     workers = args.workers or os.cpu_count() or 1
     manifest = tokenize_corpus(
@@ -89,7 +89,7 @@ def format_manifest(m: dict[str, Any], outdir: str) -> str:
 
 
 def _report(args: argparse.Namespace, tok: Any) -> int:
-    from codemill.report import format_tokenize_report, tokenize_report
+    from codemill.corpus.report import format_tokenize_report, tokenize_report
 
     inputs = args.inputs
     if not inputs:

@@ -1,0 +1,236 @@
+"""Side-by-side tokenizer comparison: speed (MB/s) and tokens (bytes/token) per language.
+
+Encoders compared over the same files, one thread each:
+- ``codemill``: the tokenizer under test. "first pass" uses a freshly loaded copy (empty
+  caches), as a corpus job meets new files; "steady" is the median of repeated passes.
+- ``tiktoken``: a tiktoken Encoding over codemill's own token byte strings (same vocabulary).
+- ``pure-python``: the textbook BPE in Python over the same ranks (on a sample: it is slow).
+- ``hf-gpt4-regex`` and ``codemill (same data)``: with ``train_on``, both trained on the same
+  files at the same vocabulary size, so token counts compare the methods, not the data.
+- any user peer: an HF ``tokenizer.json`` or a tiktoken rank file.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from codemill.languages import detect_language
+from codemill.sources.documents import iter_code_files, read_code_file
+from codemill.tokenizer.code_tokenizer import CodeTokenizer
+
+Docs = dict[str, list[str]]  # language -> texts
+EncodeFn = Callable[[str, str], int]  # (text, language) -> number of tokens
+
+
+def load_docs(paths: Sequence[str], max_bytes_per_language: int) -> tuple[Docs, dict[str, int]]:
+    docs: Docs = defaultdict(list)
+    size: dict[str, int] = defaultdict(int)
+    skipped: dict[str, int] = defaultdict(int)
+    for root in paths:
+        for path in iter_code_files(root):
+            text, reason = read_code_file(Path(path))
+            if text is None:
+                skipped[reason or "unknown"] += 1
+                continue
+            lang = detect_language(path, text[:128].encode("utf-8", "surrogatepass"))
+            if size[lang] >= max_bytes_per_language:
+                continue
+            docs[lang].append(text)
+            size[lang] += len(text.encode("utf-8"))
+    return dict(docs), dict(skipped)
+
+
+def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """(first, median of the rest) in seconds."""
+    times = []
+    for _ in range(max(repeat, 1) + 1):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times[0], statistics.median(times[1:])
+
+
+def _measure(name: str, encode: EncodeFn, docs: Docs, repeat: int, sample_bytes: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "languages": {}}
+    tot_bytes = tot_tokens = 0
+    tot_first = tot_steady = 0.0
+    for lang, texts in docs.items():
+        if sample_bytes is not None:
+            chosen, size = [], 0
+            for t in texts:
+                if size >= sample_bytes:
+                    break
+                chosen.append(t)
+                size += len(t.encode("utf-8"))
+            texts = chosen
+        nbytes = sum(len(t.encode("utf-8")) for t in texts)
+        tokens = sum(encode(t, lang) for t in texts)
+        first, steady = _time(lambda texts=texts, lang=lang: [encode(t, lang) for t in texts], repeat)
+        out["languages"][lang] = {
+            "bytes": nbytes,
+            "tokens": tokens,
+            "bytes_per_token": round(nbytes / max(tokens, 1), 3),
+            "mb_per_s": round(nbytes / 1e6 / steady, 2),
+            "first_pass_mb_per_s": round(nbytes / 1e6 / first, 2),
+        }
+        tot_bytes += nbytes
+        tot_tokens += tokens
+        tot_first += first
+        tot_steady += steady
+    out["bytes"] = tot_bytes
+    out["tokens"] = tot_tokens
+    out["bytes_per_token"] = round(tot_bytes / max(tot_tokens, 1), 3)
+    out["mb_per_s"] = round(tot_bytes / 1e6 / max(tot_steady, 1e-9), 2)
+    out["first_pass_mb_per_s"] = round(tot_bytes / 1e6 / max(tot_first, 1e-9), 2)
+    return out
+
+
+def _codemill_encoder(tok: CodeTokenizer) -> EncodeFn:
+    def encode(text: str, lang: str) -> int:
+        return len(tok.encode(text, lang))
+
+    return encode
+
+
+def _measure_codemill(name: str, tok: CodeTokenizer, docs: Docs, repeat: int) -> dict[str, Any]:
+    # The first pass runs on a fresh copy: its caches are empty, as for files never seen.
+    fresh = CodeTokenizer.from_json(tok.to_json())
+    result = _measure(name, _codemill_encoder(tok), docs, repeat)
+    nbytes = first = 0.0
+    for lang, texts in docs.items():
+        t = time.perf_counter()
+        for text in texts:
+            fresh.encode(text, lang)
+        el = time.perf_counter() - t
+        result["languages"][lang]["first_pass_mb_per_s"] = round(result["languages"][lang]["bytes"] / 1e6 / el, 2)
+        nbytes += result["languages"][lang]["bytes"]
+        first += el
+    result["first_pass_mb_per_s"] = round(nbytes / 1e6 / max(first, 1e-9), 2)
+    return result
+
+
+def run_benchmark(
+    paths: Sequence[str],
+    tokenizer: CodeTokenizer,
+    *,
+    train_on: Sequence[str] = (),
+    peers: Sequence[str] = (),
+    repeat: int = 3,
+    max_bytes_per_language: int = 2_000_000,
+    python_sample_bytes: int = 100_000,
+    include_tiktoken: bool = True,
+    include_python: bool = True,
+) -> dict[str, Any]:
+    from codemill.bench import peers as peer_mod
+
+    docs, skipped = load_docs(paths, max_bytes_per_language)
+    if not docs:
+        raise ValueError(f"no readable code files under {', '.join(paths)}")
+    results = [_measure_codemill("codemill", tokenizer, docs, repeat)]
+    versions: dict[str, str] = {"codemill": _version("codemill")}
+    if include_tiktoken:
+        try:
+            enc = peer_mod.tiktoken_encoding(tokenizer)
+        except ImportError:
+            pass
+        else:
+            versions["tiktoken"] = _version("tiktoken")
+            results.append(_measure("tiktoken (same vocab)", lambda t, _l: len(enc.encode_ordinary(t)), docs, repeat))
+    if include_python:
+        py = peer_mod.PurePythonBpe(peer_mod.codemill_ranks(tokenizer))
+        results.append(
+            _measure("pure-python (same vocab)", lambda t, _l: len(py.encode(t)), docs, 0, python_sample_bytes)
+        )
+    if train_on:
+        train_docs, _ = load_docs(train_on, max_bytes_per_language * 4)
+        texts = [t for ts in train_docs.values() for t in ts]
+        langs = [lang for lang, ts in train_docs.items() for _ in ts]
+        versions["tokenizers"] = _version("tokenizers")
+        hf = peer_mod.train_hf_baseline(texts, tokenizer.vocab_size)
+        results.append(_measure("hf-gpt4-regex (same data)", lambda t, _l: len(hf.encode(t).ids), docs, repeat))
+        same = CodeTokenizer.train(list(zip(texts, langs, strict=True)), vocab_size=tokenizer.vocab_size)
+        results.append(_measure_codemill("codemill (same data)", same, docs, repeat))
+    for path in peers:
+        name, peer = peer_mod.load_peer(path)
+        if hasattr(peer, "encode_ordinary"):
+            results.append(_measure(name, lambda t, _l, p=peer: len(p.encode_ordinary(t)), docs, repeat))
+        else:
+            results.append(
+                _measure(name, lambda t, _l, p=peer: len(p.encode(t, add_special_tokens=False).ids), docs, repeat)
+            )
+    base = results[0]
+    for r in results[1:]:
+        r["codemill_speedup"] = round(r_ratio(base["mb_per_s"], r["mb_per_s"]), 2)
+        r["codemill_first_pass_speedup"] = round(r_ratio(base["first_pass_mb_per_s"], r["mb_per_s"]), 2)
+    return {
+        "paths": list(paths),
+        "versions": versions,
+        "threads": 1,
+        "skipped": skipped,
+        "results": results,
+    }
+
+
+def r_ratio(a: float, b: float) -> float:
+    return a / b if b else float("inf")
+
+
+def _version(module: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(module)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def format_benchmark(report: dict[str, Any]) -> str:
+    results = report["results"]
+    langs = sorted({lang for r in results for lang in r["languages"]})
+    lines = ["speed, one thread (MB/s; codemill: steady / first pass over unseen files)"]
+    lines.append(f"{'encoder':<28}{'MB/s':>10}{'first':>10}{'codemill x':>12}")
+    for r in results:
+        ratio = r.get("codemill_speedup")
+        lines.append(
+            f"{r['name']:<28}{r['mb_per_s']:>10.2f}{r['first_pass_mb_per_s']:>10.2f}"
+            f"{(f'{ratio:.1f}' if ratio else '-'):>12}"
+        )
+    lines.append("")
+    lines.append("bytes per token (higher is better)")
+    lines.append(f"{'encoder':<28}" + "".join(f"{lang[:10]:>11}" for lang in langs) + f"{'all':>9}")
+    for r in results:
+        cells = "".join(
+            f"{r['languages'][lang]['bytes_per_token']:>11.2f}" if lang in r["languages"] else f"{'-':>11}"
+            for lang in langs
+        )
+        lines.append(f"{r['name']:<28}{cells}{r['bytes_per_token']:>9.2f}")
+    lines.append("")
+    lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
+    return "\n".join(lines)
+
+
+def plot_benchmark(report: dict[str, Any], path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("--plot needs matplotlib: pip install 'codemill[bench]'") from None
+    results = report["results"]
+    names = [r["name"] for r in results]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    ax1.barh(names, [r["mb_per_s"] for r in results], color="#4878cf")
+    ax1.set_xlabel("MB/s, one thread")
+    ax1.invert_yaxis()
+    ax2.barh(names, [r["bytes_per_token"] for r in results], color="#6acc65")
+    ax2.set_xlabel("bytes per token (higher = fewer tokens)")
+    ax2.invert_yaxis()
+    ax2.set_yticklabels([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)

@@ -1,0 +1,126 @@
+"""Peers that codemill is measured against, built over the same data or vocabulary.
+
+- ``train_hf_baseline``: HF tokenizers byte-level BPE with the GPT-4 split regex, trained with
+  BpeTrainer on the same texts and total vocabulary size (the token-count baseline).
+- ``tiktoken_encoding``: a tiktoken Encoding over codemill's own token byte strings.
+- ``PurePythonBpe``: the textbook byte-level BPE in pure Python over the same ranks.
+- ``load_peer``: a user's ``tokenizer.json`` (HF) or tiktoken rank file.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from codemill.tokenizer.code_tokenizer import SPECIAL_TOKENS, CodeTokenizer
+
+GPT4_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+# The same split for Python's `re`, which lacks \p{..}: letters are [^\W\d_].
+GPT4_PATTERN_RE = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\w]?[^\W\d_]+|_[^\W\d_]+|\d{1,3}| ?[^\s\w]+[\r\n]*|_+"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+
+def _require(module: str, extra: str = "bench") -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"{module} is needed for this comparison: pip install 'codemill[{extra}]'") from None
+
+
+def train_hf_baseline(texts: Sequence[str], vocab_size: int, min_frequency: int = 2) -> Any:
+    """HF byte-level BPE with the GPT-4 regex, trained on ``texts`` (total vocab = vocab_size)."""
+    tk = _require("tokenizers")
+    tok = tk.Tokenizer(tk.models.BPE())
+    tok.pre_tokenizer = tk.pre_tokenizers.Sequence(
+        [
+            tk.pre_tokenizers.Split(tk.Regex(GPT4_PATTERN), behavior="isolated"),
+            tk.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = tk.decoders.ByteLevel()
+    trainer = tk.trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    return tok
+
+
+def codemill_ranks(tok: CodeTokenizer) -> dict[bytes, int]:
+    """codemill's ordinary tokens as tiktoken ranks (bytes -> id, first id wins)."""
+    ranks: dict[bytes, int] = {}
+    first_special = tok.vocab_size - len(tok.special_tokens)
+    for i in range(first_special):
+        b = tok.id_to_bytes(i)
+        if b is not None and b not in ranks:
+            ranks[b] = i
+    return ranks
+
+
+def tiktoken_encoding(tok: CodeTokenizer) -> Any:
+    tiktoken = _require("tiktoken")
+    return tiktoken.Encoding(
+        name="codemill-ranks", pat_str=GPT4_PATTERN, mergeable_ranks=codemill_ranks(tok), special_tokens={}
+    )
+
+
+class PurePythonBpe:
+    """Byte-level BPE in pure Python: regex split, then merge the lowest-ranked adjacent pair."""
+
+    def __init__(self, ranks: dict[bytes, int]) -> None:
+        self.ranks = ranks
+        self.pattern = re.compile(GPT4_PATTERN_RE)
+
+    def encode(self, text: str) -> list[int]:
+        out: list[int] = []
+        ranks = self.ranks
+        for m in self.pattern.finditer(text):
+            parts = [bytes([b]) for b in m.group().encode("utf-8")]
+            while len(parts) > 1:
+                best, at = None, -1
+                for i in range(len(parts) - 1):
+                    r = ranks.get(parts[i] + parts[i + 1])
+                    if r is not None and (best is None or r < best):
+                        best, at = r, i
+                if best is None:
+                    break
+                parts[at : at + 2] = [parts[at] + parts[at + 1]]
+            out.extend(ranks[p] for p in parts)
+        return out
+
+
+def load_peer(path: str) -> tuple[str, Any]:
+    """A user's tokenizer: HF ``tokenizer.json`` or a tiktoken rank file (base64 token, rank)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such tokenizer file")
+    if p.suffix == ".json":
+        tk = _require("tokenizers")
+        try:
+            return p.stem, tk.Tokenizer.from_file(str(p))
+        except Exception as exc:
+            raise ValueError(f"{p}: not a tokenizers tokenizer.json ({exc})") from None
+    tiktoken = _require("tiktoken")
+    ranks: dict[bytes, int] = {}
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+        except ValueError:
+            raise ValueError(f"{p}:{n}: not a tiktoken rank line") from None
+    return p.stem, tiktoken.Encoding(name=p.stem, pat_str=GPT4_PATTERN, mergeable_ranks=ranks, special_tokens={})

@@ -1,0 +1,126 @@
+"""The local engine: tasks in this process (one worker) or also in a pool of worker processes.
+
+Worker processes are started with ``spawn`` (no fork of a threaded parent) and die with their
+parent (``PR_SET_PDEATHSIG``), so a killed run leaves no worker writing behind it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from codemill.corpus.engines.task import run_task, worker_tokenizer
+from codemill.sources.documents import Task
+
+_WORKER: dict[str, Any] = {}
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: a stray worker only finishes its task
+        pass
+
+
+def _init_worker(tokenizer_json: str, tokenizer_hash: str, settings: dict[str, Any], outdir: str) -> None:
+    _die_with_parent()
+    _WORKER.update(tok=worker_tokenizer(tokenizer_json, tokenizer_hash), settings=settings, outdir=outdir)
+
+
+def _run(task: Task) -> dict[str, Any]:
+    return run_task(task, _WORKER["settings"], _WORKER["tok"], _WORKER["outdir"])
+
+
+def run_local(
+    tasks: list[Task],
+    tok: Any,
+    settings: dict[str, Any],
+    outdir: str | os.PathLike[str],
+    workers: int,
+    on_done: Callable[[dict[str, Any]], None],
+) -> None:
+    """Runs ``tasks``; ``on_done`` gets each task's record as it completes (in any order).
+
+    ``workers`` > 1: ``workers - 1`` pool processes plus a thread of this process, which has
+    the tokenizer loaded already (the encoder drops the GIL), so one fewer process starts.
+    """
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            on_done(run_task(task, settings, tok, outdir))
+        return
+    lock = threading.Lock()
+    stop = threading.Event()
+    it = iter(tasks)
+
+    def take() -> Task | None:
+        with lock:
+            return None if stop.is_set() else next(it, None)
+
+    local_results: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+    def local_worker() -> None:
+        try:
+            while (task := take()) is not None:
+                local_results.put((True, run_task(task, settings, tok, outdir)))
+        except BaseException as exc:  # handed to the main thread
+            local_results.put((False, exc))
+
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=workers - 1,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(tok.to_json(), tok.hash, settings, os.fspath(outdir)),
+    )
+    thread = threading.Thread(target=local_worker, name="codemill-local-worker", daemon=True)
+    pending: set[Future[dict[str, Any]]] = set()
+    remaining = len(tasks)
+    try:
+        thread.start()
+        while remaining:
+            # One task per process at a time: the parent's thread takes the rest, so that no task
+            # waits queued behind a busy process while the thread idles at the end.
+            while len(pending) < workers - 1 and (task := take()) is not None:
+                pending.add(pool.submit(_run, task))
+            if pending:
+                done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+            else:
+                done = set()
+                time.sleep(0.01)
+            for fut in done:
+                on_done(fut.result())
+                remaining -= 1
+            while True:
+                try:
+                    ok, value = local_results.get_nowait()
+                except queue.Empty:
+                    break
+                if not ok:
+                    raise value
+                on_done(value)
+                remaining -= 1
+    except BrokenProcessPool:
+        stop.set()
+        thread.join()
+        raise ChildProcessError(
+            "a worker process died (killed, or out of memory?); finished tasks are kept: "
+            "run the same command again to resume"
+        ) from None
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        thread.join()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

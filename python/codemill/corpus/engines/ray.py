@@ -1,0 +1,67 @@
+"""The Ray engine: the same tasks as Ray tasks, each writing its own shards to the output path.
+
+The output path must be reachable from every node (a shared file system). The driver collects
+the task records and writes the manifest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+try:
+    import ray
+except ImportError as exc:  # pragma: no cover - depends on the optional extra
+    raise ImportError("--engine ray needs Ray: pip install 'codemill[ray]'") from exc
+
+from codemill.corpus.engines.task import run_task, worker_tokenizer
+from codemill.sources.documents import Task
+
+
+@ray.remote(num_cpus=1)
+def _ray_task(task: Task, settings: dict[str, Any], tokenizer_json: str, tokenizer_hash: str, outdir: str) -> Any:
+    return run_task(task, settings, worker_tokenizer(tokenizer_json, tokenizer_hash), outdir)
+
+
+def run_ray(
+    tasks: list[Task],
+    tok: Any,
+    settings: dict[str, Any],
+    outdir: str | os.PathLike[str],
+    workers: int,
+    on_done: Callable[[dict[str, Any]], None],
+    address: str | None = None,
+) -> None:
+    """Runs ``tasks`` on Ray (``address``; default: the running Ray, else a local one)."""
+    started = False
+    if not ray.is_initialized():
+        kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            kw["address"] = address
+        elif workers > 0:
+            kw["num_cpus"] = workers
+        ray.init(**kw)
+        started = True
+    try:
+        tok_ref = ray.put(tok.to_json())
+        in_flight = max(2, 2 * int(ray.available_resources().get("CPU", workers or 1)))
+        queue = list(reversed(tasks))
+        pending: list[Any] = []
+        while queue or pending:
+            while queue and len(pending) < in_flight:
+                pending.append(_ray_task.remote(queue.pop(), settings, tok_ref, tok.hash, os.fspath(outdir)))
+            done, pending = ray.wait(pending, num_returns=1)
+            try:
+                rec = ray.get(done[0])
+            except ray.exceptions.RayTaskError as exc:
+                for ref in pending:
+                    ray.cancel(ref)
+                cause = exc.cause
+                if isinstance(cause, OSError | ValueError):
+                    raise cause from None
+                raise
+            on_done(rec)
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,374 @@
+"""CodeTokenizer: the code-aware tokenizer (scanner -> identifier vocabulary -> byte-level BPE).
+
+Ids come back as NumPy ``uint32`` arrays. ``decode(encode(t)) == t`` for every valid Unicode
+string. Special tokens are produced only for the ones named in ``allowed_special``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from codemill import _core
+from codemill.errors import CodemillError, TokenizerFileError
+from codemill.languages import detect_language
+
+# <|endoftext|>, <|fim_prefix|>, <|fim_middle|>, <|fim_suffix|>, <|file_sep|>, <|repo_name|>
+SPECIAL_TOKENS: tuple[str, ...] = tuple(_core.Tokenizer.default_special_tokens())
+DEFAULT_TOKENIZER = "codemill-code-32k.json"
+
+AllowedSpecial = Literal["all"] | Iterable[str]
+TrainInput = str | os.PathLike[str] | tuple[str, str | None]
+
+
+class CodeTokenizer:
+    """A trained codemill tokenizer. Thread-safe; encode/decode release the GIL."""
+
+    def __init__(self, core: _core.Tokenizer) -> None:
+        self._core = core
+        self._specials = {s: core.special_id(i) for i, s in enumerate(core.special_tokens)}
+
+    # ---- construction -------------------------------------------------------------------
+
+    @classmethod
+    @functools.cache
+    def default(cls) -> CodeTokenizer:
+        """The bundled tokenizer (see README, "The bundled tokenizer", for its provenance)."""
+        ref = resources.files("codemill") / "data" / DEFAULT_TOKENIZER
+        return cls.from_json(ref.read_text(encoding="utf-8"), source=str(ref))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CodeTokenizer:
+        """Loads a tokenizer file written by :meth:`save`."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise TokenizerFileError(f"{p}: not a codemill tokenizer (not UTF-8 text)") from exc
+        return cls.from_json(text, source=str(p))
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "<string>") -> CodeTokenizer:
+        try:
+            return cls(_core.Tokenizer.from_json(text))
+        except TokenizerFileError as exc:
+            raise TokenizerFileError(f"{source}: {exc}") from None
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the tokenizer as one versioned JSON file (atomically)."""
+        p = Path(path)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        os.replace(tmp, p)
+
+    def to_json(self) -> str:
+        return self._core.to_json()
+
+    @classmethod
+    def train(
+        cls,
+        paths_or_texts: Iterable[TrainInput],
+        vocab_size: int = 32768,
+        identifier_vocab_size: int = 1024,
+        *,
+        line_merge_fraction: float = 0.5,
+        min_frequency: int = 2,
+        special_tokens: Sequence[str] = SPECIAL_TOKENS,
+        num_threads: int | None = None,
+        max_file_bytes: int = 1_000_000,
+        metadata: dict[str, Any] | None = None,
+    ) -> CodeTokenizer:
+        """Trains a tokenizer on files, directories (walked for code files) and texts.
+
+        An item is a path if it is an ``os.PathLike``, or a one-line string naming an existing
+        file or directory; a ``(text, language)`` tuple or any other string is a text.
+        Unreadable, binary, non-UTF-8 and over-large files are skipped and counted in the
+        tokenizer's metadata (``metadata["training"]["skipped"]``).
+        """
+        if vocab_size < 256 + len(special_tokens) + 1:
+            raise CodemillError(f"vocab_size {vocab_size} is too small (minimum {257 + len(special_tokens)})")
+        if identifier_vocab_size < 0:
+            raise CodemillError("identifier_vocab_size must be >= 0")
+        texts: list[str] = []
+        langs: list[str | None] = []
+        skipped: Counter[str] = Counter()
+        by_lang: Counter[str] = Counter()
+        for text, lang in _training_texts(paths_or_texts, max_file_bytes, skipped):
+            if not text:
+                skipped["empty"] += 1
+                continue
+            texts.append(text)
+            langs.append(lang)
+            by_lang[lang or "generic"] += len(text.encode("utf-8", "surrogatepass"))
+        if not texts:
+            raise CodemillError("no training text: every input was empty or skipped " + str(dict(skipped)))
+        meta = {
+            "codemill_version": _version(),
+            "training": {
+                "documents": len(texts),
+                "bytes_by_language": dict(sorted(by_lang.items())),
+                "skipped": dict(sorted(skipped.items())),
+                "vocab_size": vocab_size,
+                "identifier_vocab_size": identifier_vocab_size,
+                "line_merge_fraction": line_merge_fraction,
+                "min_frequency": min_frequency,
+            },
+            **(metadata or {}),
+        }
+        try:
+            core = _core.Tokenizer.train(
+                texts,
+                langs,
+                vocab_size,
+                identifier_vocab_size,
+                line_merge_fraction,
+                min_frequency,
+                list(special_tokens),
+                json.dumps(meta),
+                num_threads,
+            )
+        except UnicodeEncodeError as exc:
+            raise CodemillError(f"training text is not valid Unicode: {exc.reason}") from None
+        return cls(core)
+
+    # ---- encoding -----------------------------------------------------------------------
+
+    def encode(self, text: str, language: str | None = None, *, allowed_special: AllowedSpecial = ()) -> np.ndarray:
+        """Token ids of ``text`` as a ``uint32`` array. ``language`` picks the scanner table."""
+        with _valid_unicode():
+            return self._core.encode(text, language, self._allowed(allowed_special))
+
+    def encode_batch(
+        self,
+        texts: Sequence[str],
+        languages: Sequence[str | None] | str | None = None,
+        num_threads: int | None = None,
+        *,
+        allowed_special: AllowedSpecial = (),
+    ) -> list[np.ndarray]:
+        """Encodes many texts in parallel (all cores, or ``num_threads``) without the GIL."""
+        with _valid_unicode():
+            return self._core.encode_batch(*self._batch_args(texts, languages, allowed_special), num_threads)
+
+    def encode_batch_flat(
+        self,
+        texts: Sequence[str],
+        languages: Sequence[str | None] | str | None = None,
+        num_threads: int | None = None,
+        *,
+        allowed_special: AllowedSpecial = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`encode_batch`, but one ``uint32`` id array and ``uint64`` offsets (n + 1)."""
+        with _valid_unicode():
+            return self._core.encode_batch_flat(*self._batch_args(texts, languages, allowed_special), num_threads)
+
+    def count_tokens(self, text: str, language: str | None = None) -> int:
+        with _valid_unicode():
+            return self._core.count(text, language)
+
+    def decode_bytes(self, ids: Sequence[int] | np.ndarray) -> bytes:
+        return self._core.decode_bytes(self._ids(ids))
+
+    def decode(self, ids: Sequence[int] | np.ndarray, errors: str = "strict") -> str:
+        """Text of ``ids``. A sequence that cuts a UTF-8 character raises, unless ``errors`` says."""
+        return self.decode_bytes(ids).decode("utf-8", errors)
+
+    def decode_batch(self, batch: Iterable[Sequence[int] | np.ndarray], errors: str = "strict") -> list[str]:
+        return [self.decode(ids, errors) for ids in batch]
+
+    def pretokenize(
+        self, text: str, language: str | None = None, *, with_kinds: bool = False
+    ) -> list[str] | list[tuple[str, str]]:
+        """The scanner's pieces (identifiers, keywords, operators, indentation, ...)."""
+        with _valid_unicode():
+            return _core.pretokenize(text, language, with_kinds)
+
+    # ---- vocabulary ---------------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return self._core.vocab_size
+
+    @property
+    def identifier_vocab_size(self) -> int:
+        return self._core.identifier_vocab_size
+
+    @property
+    def num_merges(self) -> int:
+        return self._core.num_merges
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        return dict(self._specials)
+
+    @property
+    def eot_id(self) -> int:
+        return self._specials["<|endoftext|>"]
+
+    def special_id(self, token: str) -> int:
+        try:
+            return self._specials[token]
+        except KeyError:
+            raise CodemillError(f"{token!r} is not a special token of this tokenizer") from None
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return json.loads(self._core.metadata_json())
+
+    @functools.cached_property
+    def hash(self) -> str:
+        """SHA-256 of the tokenizer file's content: what manifests record."""
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+
+    def id_to_bytes(self, token_id: int) -> bytes | None:
+        if not 0 <= token_id < self.vocab_size:
+            return None
+        return self._core.token_bytes(token_id)
+
+    def id_to_token(self, token_id: int) -> str | None:
+        """The token's text; bytes that are not whole UTF-8 characters show as ``<0xAB>``."""
+        b = self.id_to_bytes(token_id)
+        return None if b is None else _bytes_to_token(b)
+
+    def token_to_id(self, token: str | bytes) -> int | None:
+        """Id of a token given as text (as :meth:`id_to_token` writes it) or bytes; else None."""
+        b = _token_to_bytes(token) if isinstance(token, str) else bytes(token)
+        return self._core.token_to_id(b)
+
+    def merges(self) -> list[tuple[int, int]]:
+        return self._core.merges()
+
+    def __repr__(self) -> str:
+        return (
+            f"CodeTokenizer(vocab_size={self.vocab_size}, identifiers={self.identifier_vocab_size}, "
+            f"merges={self.num_merges}, specials={len(self._specials)})"
+        )
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def _allowed(self, allowed_special: AllowedSpecial) -> list[bool]:
+        if allowed_special == "all":
+            return [True] * len(self._specials)
+        if isinstance(allowed_special, str):
+            allowed_special = {allowed_special}
+        wanted = set(allowed_special)
+        if not wanted:
+            return []
+        unknown = wanted - self._specials.keys()
+        if unknown:
+            raise CodemillError(f"allowed_special names unknown special tokens: {sorted(unknown)}")
+        return [s in wanted for s in self._specials]
+
+    def _batch_args(
+        self, texts: Sequence[str], languages: Sequence[str | None] | str | None, allowed_special: AllowedSpecial
+    ) -> tuple[list[str], list[str | None] | None, list[bool]]:
+        return _as_list(texts), _languages(languages, len(texts)), self._allowed(allowed_special)
+
+    def _ids(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        arr = np.asarray(ids)
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.uint32)
+        if arr.ndim != 1:
+            raise CodemillError(f"token ids must be one-dimensional, got shape {arr.shape}")
+        if arr.dtype.kind not in "iu":
+            raise CodemillError(f"token ids must be integers, got dtype {arr.dtype}")
+        bad = (arr < 0) | (arr >= self.vocab_size)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise CodemillError(
+                f"token id {int(arr[i])} at position {i} is outside the vocabulary (size {self.vocab_size})"
+            )
+        return np.ascontiguousarray(arr, dtype=np.uint32)
+
+
+def _version() -> str:
+    from codemill import __version__
+
+    return __version__
+
+
+def _as_list(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise CodemillError("encode_batch takes a sequence of texts, not one string")
+    return texts if isinstance(texts, list) else list(texts)
+
+
+def _languages(languages: Sequence[str | None] | str | None, n: int) -> list[str | None] | None:
+    if languages is None:
+        return None
+    if isinstance(languages, str):
+        return [languages] * n
+    langs = list(languages)
+    if len(langs) != n:
+        raise CodemillError(f"languages has {len(langs)} entries for {n} texts")
+    return langs
+
+
+@contextlib.contextmanager
+def _valid_unicode() -> Iterator[None]:
+    """Turns PyO3's UnicodeEncodeError for a lone surrogate into one clear codemill error."""
+    try:
+        yield
+    except UnicodeEncodeError as exc:
+        raise CodemillError(
+            f"text is not valid Unicode: {exc.reason} at index {exc.start} "
+            f"({exc.object[exc.start : exc.end]!r}); codemill encodes valid Unicode text only"
+        ) from None
+
+
+def _bytes_to_token(b: bytes) -> str:
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(f"<0x{x:02X}>" for x in b)
+
+
+def _token_to_bytes(token: str) -> bytes:
+    if token.startswith("<0x") and token.endswith(">") and len(token) % 6 == 0:
+        try:
+            return bytes(int(token[i + 3 : i + 5], 16) for i in range(0, len(token), 6))
+        except ValueError:
+            pass
+    return token.encode("utf-8")
+
+
+def _training_texts(
+    items: Iterable[TrainInput], max_file_bytes: int, skipped: Counter[str]
+) -> Iterable[tuple[str, str | None]]:
+    if isinstance(items, (str, os.PathLike)):
+        items = [items]
+    for item in items:
+        if isinstance(item, tuple):
+            text, lang = item
+            yield text, lang
+        elif isinstance(item, os.PathLike) or (
+            isinstance(item, str) and "\n" not in item and len(item) < 4096 and os.path.exists(item)
+        ):
+            yield from _read_tree(Path(item), max_file_bytes, skipped)
+        elif isinstance(item, str):
+            yield item, None
+        else:
+            raise CodemillError(f"cannot train on {type(item).__name__}: give paths, texts or (text, language)")
+
+
+def _read_tree(root: Path, max_file_bytes: int, skipped: Counter[str]) -> Iterable[tuple[str, str | None]]:
+    from codemill.sources.documents import iter_code_files, read_code_file
+
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: no such file or directory")
+    for path in iter_code_files(root):
+        text, reason = read_code_file(path, max_file_bytes)
+        if text is None:
+            skipped[reason] += 1
+            continue
+        yield text, detect_language(path, text[:256].encode("utf-8", "surrogatepass"))

@@ -1,0 +1,367 @@
+"""Corpus tokenization: readers, shards (npy + Megatron), manifest, skips, resume after kill -9."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import codemill
+import numpy as np
+import pytest
+from codemill.cli import main
+from codemill.corpus.shards import MegatronReader, iter_shard_documents, read_manifest, read_npy_shard
+from codemill.sources.documents import Skips, iter_documents, iter_jsonl, plan_tasks
+from conftest import FIXTURES, STDLIB
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+zstd = pytest.importorskip("zstandard")
+
+PY_FILES = sorted((STDLIB / "json").glob("*.py")) + sorted((STDLIB / "email").glob("*.py"))[:12]
+
+
+def snapshot(d: Path) -> dict[str, bytes]:
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def make_corpus(root: Path) -> tuple[list[str], list[str]]:
+    """A tree of real code in several languages plus JSONL (.gz/.zst) and Parquet of real code.
+
+    Returns the inputs and every document's text in the order tokenize_corpus reads them.
+    """
+    tree = root / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    for f in sorted(FIXTURES.glob("sample.*")):
+        (tree / f.name).write_bytes(f.read_bytes())
+    for f in PY_FILES[:10]:
+        (tree / "pkg" / f"{f.parent.name}_{f.name}").write_bytes(f.read_bytes())
+    rows = [{"content": f.read_text(encoding="utf-8"), "lang": "Python", "path": f.name} for f in PY_FILES[10:]] + [
+        {"text": (FIXTURES / "sample.go").read_text(), "path": "x/main.go"}
+    ]
+    jl = root / "data.jsonl"
+    jl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    gz = root / "data.jsonl.gz"
+    gz.write_bytes(gzip.compress(jl.read_bytes()))
+    zs = root / "data.jsonl.zst"
+    zs.write_bytes(zstd.ZstdCompressor().compress(jl.read_bytes()))
+    pqf = root / "stack.parquet"
+    table = pa.table(
+        {
+            "content": [r.get("content", r.get("text")) for r in rows],
+            "lang": [r.get("lang", "Go") for r in rows],
+            "path": [r["path"] for r in rows],
+        }
+    )
+    pq.write_table(table, pqf, row_group_size=3)
+    inputs = [str(tree), str(jl), str(gz), str(zs), str(pqf)]
+    tree_texts = [p.read_text(encoding="utf-8") for p in codemill.sources.documents.iter_code_files(tree)]
+    texts = tree_texts + [r.get("content", r.get("text")) for r in rows] * 4
+    return inputs, texts
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[list[str], list[str]]:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.mark.parametrize("fmt", ["npy", "megatron"])
+def test_round_trip(tok, corpus, tmp_path, fmt) -> None:
+    inputs, texts = corpus
+    out = tmp_path / "out"
+    m = codemill.tokenize_corpus(inputs, out, format=fmt, shard_tokens=3000, task_bytes=20_000, batch_bytes=10_000)
+    assert m["complete"] and m == {**read_manifest(out), "run": m["run"]}
+    assert m["totals"]["documents"] == len(texts) and m["totals"]["skipped"] == 0
+    assert len(m["tasks"]) > 5 and m["totals"]["shards"] > len(m["tasks"])  # several tasks, several shards each
+    decoded = [tok.decode(ids) for ids in iter_shard_documents(out)]
+    assert decoded == texts
+    # Every document ends with one end-of-text token; whole documents per shard.
+    with_eot = list(iter_shard_documents(out, keep_eot=True))
+    assert all(int(d[-1]) == tok.eot_id for d in with_eot)
+    assert m["settings"]["dtype"] == "uint16"
+    nbytes = sum(len(t.encode()) for t in texts)
+    assert m["totals"]["bytes"] == nbytes == sum(s["bytes"] for s in m["shards"])
+    assert m["totals"]["tokens"] == sum(len(d) for d in with_eot) == sum(s["tokens"] for s in m["shards"])
+    assert set(m["languages"]) >= {"python", "go", "rust", "java", "c", "cpp", "typescript", "javascript"}
+    py = m["languages"]["python"]
+    assert py["bytes_per_token"] == round(py["bytes"] / py["tokens"], 4) and py["bytes_per_token"] > 3
+    for shard in m["shards"]:
+        assert shard["tokens"] <= 3000 or shard["documents"] == 1
+
+
+def test_npy_shard_layout(tok, corpus, tmp_path) -> None:
+    inputs, texts = corpus
+    m = codemill.tokenize_corpus(inputs[:1], tmp_path, shard_tokens=1 << 30)
+    (shard,) = m["shards"]
+    tokens, starts = read_npy_shard(tmp_path / shard["files"][0])
+    assert tokens.dtype == np.uint16 and len(tokens) == shard["tokens"] and starts.dtype == np.uint64
+    assert len(starts) == shard["documents"] + 1 and starts[0] == 0 and starts[-1] == len(tokens)
+    docs = list(iter_documents(inputs[:1], Skips()))
+    assert [d.text for d in docs] == texts[: shard["documents"]]
+    expected = np.concatenate([np.append(tok.encode(d.text, d.language), tok.eot_id) for d in docs])
+    assert np.array_equal(np.load(tmp_path / shard["files"][0]), expected)
+
+
+def test_megatron_reads_back(tok, corpus, tmp_path) -> None:
+    inputs, _ = corpus
+    codemill.tokenize_corpus(inputs, tmp_path / "npy", shard_tokens=5000, task_bytes=30_000)
+    m = codemill.tokenize_corpus(inputs, tmp_path / "meg", shard_tokens=5000, task_bytes=30_000, format="megatron")
+    assert [s["name"] for s in m["shards"]] == [s["name"] for s in read_manifest(tmp_path / "npy")["shards"]]
+    for shard in m["shards"]:
+        prefix = tmp_path / "meg" / shard["name"]
+        idx = (tmp_path / "meg" / (shard["name"] + ".idx")).read_bytes()
+        assert idx[:9] == b"MMIDIDX\x00\x00" and idx[9:17] == (1).to_bytes(8, "little") and idx[17] == 8  # uint16
+        r = MegatronReader(prefix)
+        assert len(r) == shard["documents"] and np.array_equal(r.document_indices, np.arange(len(r) + 1))
+        tokens, starts = read_npy_shard(tmp_path / "npy" / (shard["name"] + ".npy"))
+        for i in range(len(r)):
+            assert np.array_equal(r[i], tokens[starts[i] : starts[i + 1]])
+        assert (prefix.with_suffix(".bin")).stat().st_size == 2 * int(r.lengths.sum())
+    a = [tok.decode(d) for d in iter_shard_documents(tmp_path / "meg")]
+    b = [tok.decode(d) for d in iter_shard_documents(tmp_path / "npy")]
+    assert a == b and len(a) == m["totals"]["documents"]
+
+
+def test_uint32_for_large_vocab(small_tok, tmp_path) -> None:
+    from codemill.corpus.shards import token_dtype
+
+    assert token_dtype(32768) == np.uint16 and token_dtype(1 << 16) == np.uint16
+    assert token_dtype(70_000) == np.uint32 and token_dtype(70_000, "megatron") == np.int32
+    m = codemill.tokenize_corpus([FIXTURES], tmp_path, tokenizer=small_tok)
+    assert m["tokenizer"]["hash"] == small_tok.hash and m["tokenizer"]["vocab_size"] == small_tok.vocab_size
+    texts = [p.read_text() for p in codemill.sources.documents.iter_code_files(FIXTURES)]
+    assert [small_tok.decode(d) for d in iter_shard_documents(tmp_path)] == texts
+
+
+def test_jsonl_byte_ranges_partition_lines(tmp_path) -> None:
+    rows = [{"text": "x" * (i % 37 + 1) + "\n", "lang": "py"} for i in range(300)]
+    jl = tmp_path / "a.jsonl"
+    jl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    whole = [d.text for d in iter_jsonl(jl, Skips())]
+    assert whole == [r["text"] for r in rows]
+    for task_bytes in (1, 7, 40, 41, 42, 500, 10_000):
+        tasks = plan_tasks([jl], task_bytes)
+        assert tasks[0].start == 0 and tasks[-1].stop is None
+        got = [d.text for t in tasks for d in iter_jsonl(jl, Skips(), start=t.start, stop=t.stop)]
+        assert got == whole, task_bytes
+
+
+def test_skips_are_counted_and_named(tok, tmp_path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "ok.py").write_text("x = 1\n")
+    (tree / "empty.py").write_bytes(b"")
+    (tree / "latin1.py").write_bytes("s = 'caf\xe9'\n".encode("latin-1"))
+    (tree / "blob.c").write_bytes(b"\x7fELF\0\0\0" + bytes(range(256)))
+    (tree / "big.go").write_text("package main\n" * 2000)
+    (tree / "dangling.rs").symlink_to(tree / "nowhere.rs")
+    jl = tmp_path / "records.jsonl"
+    jl.write_bytes(
+        b'{"text": "ok = 2\\n", "lang": "python"}\n'
+        b"not json\n"
+        b'{"path": "a.py"}\n'
+        b'{"content": ""}\n'
+        b'{"content": "\\ud800"}\n'
+        b'{"content": "caf\xe9"}\n'
+        b"[1, 2]\n"
+        b"\n"
+    )
+    m = codemill.tokenize_corpus([tree, jl], tmp_path / "out", max_file_bytes=10_000)
+    assert m["totals"]["documents"] == 2
+    assert m["skipped"] == {
+        "binary": 1,
+        "empty": 2,
+        "invalid_json": 1,
+        "invalid_utf8": 3,
+        "no_text": 2,
+        "too_large": 1,
+        "unreadable": 1,
+    }
+    items = {(Path(i["path"].split("@")[0]).name, i["reason"]) for i in m["skipped_items"]}
+    assert {
+        ("empty.py", "empty"),
+        ("latin1.py", "invalid_utf8"),
+        ("blob.c", "binary"),
+        ("big.go", "too_large"),
+        ("dangling.rs", "unreadable"),
+        ("records.jsonl", "invalid_json"),
+    } <= items
+    first = len(jl.read_bytes().split(b"\n")[0]) + 1
+    assert f"{jl}@{first}" in {i["path"] for i in m["skipped_items"]}  # "not json" is the second line
+    assert [tok.decode(d) for d in iter_shard_documents(tmp_path / "out")] == ["x = 1\n", "ok = 2\n"]
+
+
+def test_fifty_megabyte_file(tok, tmp_path) -> None:
+    src = (STDLIB / "typing.py").read_text()
+    text = (src * (50_000_000 // len(src) + 1))[:50_000_000]
+    big = tmp_path / "tree" / "huge.py"
+    big.parent.mkdir()
+    big.write_text(text)
+    (tmp_path / "tree" / "small.py").write_text("y = 2\n")
+    m = codemill.tokenize_corpus([big.parent], tmp_path / "out", shard_tokens=1_000_000)
+    assert m["totals"]["documents"] == 2 and m["totals"]["bytes"] == 50_000_006
+    big_shard = next(s for s in m["shards"] if s["bytes"] == 50_000_000)
+    assert big_shard["documents"] == 1 and big_shard["tokens"] > 1_000_000  # a shard of its own
+    docs = list(iter_shard_documents(tmp_path / "out"))
+    assert tok.decode(docs[0]) == text and tok.decode(docs[1]) == "y = 2\n"
+    # With a smaller limit it is skipped and reported instead.
+    m = codemill.tokenize_corpus([big.parent], tmp_path / "out2", max_file_bytes=10 << 20)
+    assert m["skipped"] == {"too_large": 1} and m["skipped_items"] == [{"path": str(big), "reason": "too_large"}]
+
+
+def test_deterministic_across_workers(corpus, tmp_path) -> None:
+    inputs, _ = corpus
+    kw = {"shard_tokens": 4000, "task_bytes": 25_000}
+    a = codemill.tokenize_corpus(inputs, tmp_path / "a", workers=1, **kw)
+    b = codemill.tokenize_corpus(inputs, tmp_path / "b", workers=2, **kw)
+    assert a["run"]["tasks_run"] == b["run"]["tasks_run"] > 2
+    assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+
+
+def test_resume_redoes_only_unfinished_tasks(corpus, tmp_path) -> None:
+    inputs, _ = corpus
+    kw = {"shard_tokens": 4000, "task_bytes": 25_000}
+    clean = tmp_path / "clean"
+    codemill.tokenize_corpus(inputs, clean, **kw)
+    out = tmp_path / "out"
+    m = codemill.tokenize_corpus(inputs, out, **kw)
+    n = m["run"]["tasks_run"]
+    # Simulate a run killed mid-task: task 2's record gone, one of its shards torn, a temporary left.
+    (out / "tasks" / "task-00002.json").unlink()
+    shard = out / "shard-00002-0000.npy"
+    shard.write_bytes(shard.read_bytes()[:100])
+    (out / ".shard-00002-0001.npy.tmp999").write_bytes(b"partial")
+    (out / ".manifest.json.tmp999").write_bytes(b"{")
+    # ... and task 4's shard lost after its record was written.
+    (out / "shard-00004-0000.npy").unlink()
+    m = codemill.tokenize_corpus(inputs, out, **kw)
+    assert m["run"]["tasks_run"] == 2 and m["run"]["tasks_resumed"] == n - 2
+    assert snapshot(out) == snapshot(clean)
+    # A complete run, run again, does nothing and changes nothing.
+    m = codemill.tokenize_corpus(inputs, out, **kw)
+    assert m["run"]["tasks_run"] == 0 and snapshot(out) == snapshot(clean)
+
+
+def test_changed_settings_are_refused(corpus, tmp_path) -> None:
+    inputs, _ = corpus
+    codemill.tokenize_corpus(inputs[:1], tmp_path, shard_tokens=4000)
+    with pytest.raises(ValueError, match="different settings"):
+        codemill.tokenize_corpus(inputs[:1], tmp_path, shard_tokens=5000)
+    with pytest.raises(ValueError, match="different inputs"):
+        codemill.tokenize_corpus(inputs[:2], tmp_path, shard_tokens=4000)
+
+
+def _big_tree(root: Path, mb: int) -> Path:
+    """About ``mb`` MB of real code (stdlib files repeated) in a tree."""
+    files = sorted(STDLIB.glob("*.py"))[:60]
+    data = [f.read_bytes() for f in files]
+    total, i = 0, 0
+    while total < mb * 1_000_000:
+        d = root / f"d{i // 100:03d}"
+        d.mkdir(parents=True, exist_ok=True)
+        blob = data[i % len(data)]
+        (d / f"f{i:05d}_{files[i % len(files)].name}").write_bytes(blob)
+        total += len(blob)
+        i += 1
+    return root
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_is_byte_identical(tmp_path) -> None:
+    tree = _big_tree(tmp_path / "tree", 24)
+    args = ["tokenize", str(tree), "--task-bytes", "300000", "--shard-tokens", "20000", "--workers", "2"]
+    clean = tmp_path / "clean"
+    assert main([*args, "-o", str(clean), "--no-progress"]) == 0
+    ntasks = len(list((clean / "tasks").iterdir()))
+    assert ntasks > 40
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "codemill.cli", *args, "-o", str(out), "--no-progress"]
+    kills = 0
+    for wait_for in (3, ntasks // 3, 2 * ntasks // 3):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            done = len(list((out / "tasks").glob("task-*.json"))) if (out / "tasks").exists() else 0
+            if done >= wait_for:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+                break
+            time.sleep(0.002)
+        proc.wait()
+    assert kills >= 2  # killed mid-run, not after it finished
+    assert json.loads((out / "manifest.json").read_text())["complete"] is False
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(out) == snapshot(clean)
+
+
+def test_cli_writes_shards_and_reports(tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(["tokenize", str(FIXTURES), "-o", str(out), "--json", "--workers", "1"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["totals"]["documents"] == len(list(FIXTURES.glob("sample.*"))) and (out / "manifest.json").is_file()
+    assert main(["tokenize", str(FIXTURES), "-o", str(out), "--workers", "1", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "bytes/token" in text and "0 tasks run, 1 resumed" in text
+
+
+def test_cli_errors_name_the_file(tmp_path, capsys) -> None:
+    code = main(["tokenize", str(tmp_path / "missing"), "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "missing: no such file or directory" in err and "Traceback" not in err
+    bad_gz = tmp_path / "bad.jsonl.gz"
+    bad_gz.write_bytes(gzip.compress(b'{"text": "a"}\n' * 1000)[:60])
+    code = main(["tokenize", str(bad_gz), "-o", str(tmp_path / "o2"), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.jsonl.gz: cannot read" in err and err.count("\n") == 1
+    bad_pq = tmp_path / "bad.parquet"
+    bad_pq.write_bytes(b"PAR1 not really")
+    code = main(["tokenize", str(bad_pq), "-o", str(tmp_path / "o3")])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.parquet: not a readable Parquet file" in err
+    no_col = tmp_path / "nocol.parquet"
+    pq.write_table(pa.table({"code": ["x"]}), no_col)
+    code = main(["tokenize", str(no_col), "-o", str(tmp_path / "o4"), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "nocol.parquet: no 'content' or 'text' column" in err
+
+
+def test_iter_documents_streams_all_kinds(corpus) -> None:
+    inputs, texts = corpus
+    skips = Skips()
+    docs = list(iter_documents(inputs, skips))
+    assert [d.text for d in docs] == texts and not skips.counts
+    assert [d.language for d in docs[-2:]] == ["python", "go"]  # The Stack's "Python"; a .go path
+
+
+def test_dead_worker_is_one_clear_error(corpus, tmp_path, monkeypatch) -> None:
+    from codemill.corpus.engines import local
+
+    inputs, _ = corpus
+    monkeypatch.setattr(local, "_run", _die)
+    with pytest.raises(ChildProcessError, match="worker process died"):
+        codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
+
+
+def _die(task):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_empty_tree_and_progress_lines(corpus, tmp_path) -> None:
+    import io
+
+    (tmp_path / "empty").mkdir()
+    m = codemill.tokenize_corpus([tmp_path / "empty"], tmp_path / "out")
+    assert m["complete"] and m["totals"]["documents"] == 0 and m["shards"] == [] and m["tasks"] == []
+    inputs, _ = corpus
+    log = io.StringIO()
+    m = codemill.tokenize_corpus(inputs, tmp_path / "out2", task_bytes=25_000, progress=log)
+    lines = log.getvalue().splitlines()
+    assert lines and "\r" not in log.getvalue()  # not a terminal: plain lines
+    assert lines[-1].startswith(f"tokenize: {len(m['tasks'])}/{len(m['tasks'])} tasks")
+    assert f"{m['totals']['documents']:,} docs" in lines[-1] and "MB/s" in lines[-1]

@@ -1,0 +1,57 @@
+"""`--engine ray` runs the same tasks as the local engine and writes the same shards."""
+
+from __future__ import annotations
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the Ray engine needs the optional 'ray' extra")
+pytest.importorskip("pyarrow")
+pytest.importorskip("zstandard")
+
+import codemill  # noqa: E402
+from codemill.corpus.shards import iter_shard_documents  # noqa: E402
+from test_tokenize_corpus import make_corpus, snapshot  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.parametrize("fmt", ["npy", "megatron"])
+def test_ray_matches_local(local_ray, tok, tmp_path, fmt) -> None:
+    inputs, texts = make_corpus(tmp_path / "corpus")
+    kw = {"shard_tokens": 4000, "task_bytes": 25_000, "format": fmt}
+    local = codemill.tokenize_corpus(inputs, tmp_path / "local", workers=1, **kw)
+    remote = codemill.tokenize_corpus(inputs, tmp_path / "ray", engine="ray", workers=2, **kw)
+    assert remote["run"]["engine"] == "ray" and remote["run"]["tasks_run"] == local["run"]["tasks_run"] > 2
+    # Same token stream, and in fact the same files, manifest included.
+    a = list(iter_shard_documents(tmp_path / "local"))
+    b = list(iter_shard_documents(tmp_path / "ray"))
+    assert len(a) == len(b) == len(texts) and all((x == y).all() for x, y in zip(a, b, strict=True))
+    assert snapshot(tmp_path / "local") == snapshot(tmp_path / "ray")
+    assert [tok.decode(d) for d in b] == texts
+
+
+def test_ray_resumes_a_local_run(local_ray, tmp_path) -> None:
+    inputs, _ = make_corpus(tmp_path / "corpus")
+    kw = {"shard_tokens": 4000, "task_bytes": 25_000}
+    clean = codemill.tokenize_corpus(inputs, tmp_path / "clean", **kw)
+    out = tmp_path / "out"
+    codemill.tokenize_corpus(inputs, out, **kw)
+    for i in (1, 3):
+        (out / "tasks" / f"task-{i:05d}.json").unlink()
+    m = codemill.tokenize_corpus(inputs, out, engine="ray", **kw)
+    assert m["run"]["tasks_run"] == 2 and m["run"]["tasks_resumed"] == clean["run"]["tasks_run"] - 2
+    assert snapshot(out) == snapshot(tmp_path / "clean")
+
+
+def test_ray_task_errors_name_the_file(local_ray, tmp_path) -> None:
+    import gzip
+
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(b'{"text": "a"}\n' * 1000)[:60])
+    with pytest.raises(ValueError, match=r"bad\.jsonl\.gz: cannot read"):
+        codemill.tokenize_corpus([bad], tmp_path / "out", engine="ray")

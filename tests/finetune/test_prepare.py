@@ -1,0 +1,295 @@
+"""`prepare` end to end: determinism, dedup, output formats, corpora, the CLI."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from codemill.cli import main
+from codemill.finetune.pipeline import PrepareConfig, Preparer, prepare
+
+pytest.importorskip("tree_sitter_python")
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+_WORDS = [
+    a + b
+    for a in ("al", "bro", "cy", "dun", "eth", "fjo", "gri")
+    for b in ("pha", "vo", "ren", "mix", "tor", "ka", "lu")
+]
+
+
+def _module(i: int) -> str:
+    """A small module of documented functions, different enough from every other `i`."""
+    import random
+
+    rnd = random.Random(i)
+    w = rnd.sample(_WORDS, 24)
+    ops = ["+", "-", "*", "//", "%"]
+    parts = [f'"""Helpers for {w[0]} and {w[1]}."""\n\nimport math\n']
+    for k in range(4):
+        a, b, c = w[3 + 5 * k : 6 + 5 * k]
+        op1, op2 = rnd.choice(ops), rnd.choice(ops)
+        parts.append(
+            f"""
+def {a}_{b}({c}, {w[2]}=({rnd.randrange(2, 99)})):
+    \"\"\"Combine {c} with {w[2]} the {w[20 + k]} way.\"\"\"
+    total_{a} = {c} {op1} {w[2]}
+    for {b} in range({rnd.randrange(3, 30)}):
+        total_{a} = total_{a} {op2} math.floor({b} * {rnd.random():.3f})
+    return total_{a}
+"""
+        )
+    return "".join(parts)
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    for name in ("sample.py", "sample.js", "sample.go", "sample.rs", "sample.java", "sample.c"):
+        (root / "src").mkdir(parents=True, exist_ok=True)
+        (root / "src" / name).write_bytes((FIXTURES / name).read_bytes())
+    for i in range(6):
+        (root / "pkg").mkdir(exist_ok=True)
+        (root / "pkg" / f"mod{i}.py").write_text(_module(i * 37))
+    return root
+
+
+def _rows(path: Path) -> list[dict]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_same_seed_same_output_every_format(repo: Path, tmp_path: Path) -> None:
+    for suffix in (".jsonl", ".jsonl.gz", ".parquet"):
+        a, b, c = (tmp_path / f"{n}{suffix}" for n in "abc")
+        prepare(repo, a, seed=7, workers=1, progress=False)
+        prepare(repo, b, seed=7, workers=1, progress=False)
+        prepare(repo, c, seed=8, workers=1, progress=False)
+        assert a.read_bytes() == b.read_bytes(), suffix
+        assert a.read_bytes() != c.read_bytes(), suffix
+
+
+def test_parallel_output_equals_serial(repo: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    r1 = prepare(repo, one, seed=3, workers=1, progress=False)
+    r2 = prepare(repo, two, seed=3, workers=2, progress=False)
+    assert one.read_bytes() == two.read_bytes()
+    for key in ("files", "filtered", "skipped", "duplicates", "samples", "languages"):
+        assert r1[key] == r2[key]
+    assert r2["workers"] == 2
+
+
+def test_samples_of_every_kind_with_real_targets(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s.jsonl"
+    report = prepare(repo, out, seed=1, workers=1, fim_rate=1.0, progress=False)
+    rows = _rows(out)
+    templates = {r["template"] for r in rows}
+    assert templates == {"raw", "completion", "fim-psm", "fim-spm", "docstring-from-code", "body-from-docstring"}
+    assert report["samples"]["total"] == len(rows)
+    for r in rows:
+        assert r["repository"] == "proj" and r["path"].startswith(("src/", "pkg/"))
+        if r["kind"] != "raw":
+            assert r["completion"].strip(), r["id"]
+        if r["kind"] == "docstring":
+            assert r["messages"][1]["content"] == r["completion"]
+        else:
+            assert r["messages"] is None
+    # Every file's raw sample is its text; docstring samples come from its documented functions.
+    sources = {f"{p.parent.name}/{p.name}": p.read_text() for p in repo.rglob("*.*")}
+    for r in rows:
+        if r["kind"] == "raw":
+            assert r["text"] == sources[r["path"]]
+        if r["kind"] == "completion":
+            assert sources[r["path"]].startswith(r["text"])
+
+
+def test_dedup_removes_exact_and_near_duplicates(repo: Path, tmp_path: Path) -> None:
+    text = (repo / "pkg" / "mod1.py").read_text()
+    (repo / "pkg" / "zz_copy.py").write_text(text)  # exact
+    near = text.replace("import math", "import math  # floor").replace("    return total_", "    return 0 + total_", 1)
+    (repo / "pkg" / "zz_near.py").write_text(near)
+    out = tmp_path / "d.jsonl"
+    report = prepare(repo, out, samples=["raw"], workers=1, progress=False)
+    assert report["duplicates"]["exact"] == 1
+    assert report["duplicates"]["near"] == 1
+    kept = [r["path"] for r in _rows(out)]
+    assert "pkg/mod1.py" in kept and "pkg/zz_copy.py" not in kept and "pkg/zz_near.py" not in kept
+    reasons = {e["path"]: e["reason"] for e in report["listed"]}
+    assert reasons["proj/pkg/zz_near.py"] == "near_duplicate"
+    assert reasons["proj/pkg/zz_copy.py"] == "exact_duplicate"
+    no = prepare(repo, tmp_path / "n.jsonl", samples=["raw"], dedup=False, workers=1, progress=False)
+    assert no["files"]["kept"] == report["files"]["kept"] + 2
+
+
+def test_languages_filter_and_sample_kinds(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "l.jsonl"
+    report = prepare(repo, out, languages=["go", "rust"], samples=["raw", "completion"], workers=1, progress=False)
+    rows = _rows(out)
+    assert {r["language"] for r in rows} == {"go", "rust"}
+    assert {r["template"] for r in rows} == {"raw", "completion"}
+    assert report["filtered"]["language"] == 10
+    with pytest.raises(ValueError, match="unknown language"):
+        prepare(repo, out, languages=["cobol"], workers=1)
+
+
+def test_jsonl_corpus_input(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    with open(corpus, "w") as f:
+        for i in range(3):
+            f.write(json.dumps({"content": _module(i * 101), "path": f"m{i}.py", "repo_name": "acme/tools"}) + "\n")
+        f.write(json.dumps({"content": "", "path": "empty.py"}) + "\n")
+        f.write(json.dumps({"content": _module(7) + "X = '\ud800'\n", "path": "surrogate.py"}) + "\n")
+    out = tmp_path / "c.parquet"
+    report = prepare(corpus, out, samples=["raw", "docstring"], workers=1, progress=False)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out).to_pylist()
+    assert {r["repository"] for r in table} == {"acme/tools"}
+    assert {r["path"] for r in table} == {"m0.py", "m1.py", "m2.py"}
+    assert report["filtered"] == {"empty": 1, "invalid_encoding": 1}
+    doc = next(r for r in table if r["template"] == "docstring-from-code")
+    assert json.loads(doc["meta"])["function"] and doc["messages"][0]["role"] == "user"
+
+
+def test_streaming_iterator_and_report(repo: Path) -> None:
+    run = Preparer(repo, PrepareConfig(samples=("raw",), dedup=False), workers=1, progress=False)
+    it = iter(run)
+    first = next(it)
+    assert first["kind"] == "raw" and run.report == {}
+    rest = list(it)
+    assert run.report["samples"]["total"] == 1 + len(rest)
+
+
+def test_progress_on_stderr(repo: Path, tmp_path: Path, capsys) -> None:
+    prepare(repo, tmp_path / "p.jsonl", samples=["raw"], workers=1, progress=True)
+    err = capsys.readouterr().err
+    assert "filter+dedup:" in err and "samples:" in err and "files/s" in err
+
+
+def test_cli_json_report_and_errors(repo: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cli.jsonl.gz"
+    code = main(["prepare", str(repo), "-o", str(out), "--json", "--seed", "2", "--workers", "1", "--fim-rate", "1"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["samples"]["total"] == len(_rows(out))
+    assert report["params"]["seed"] == 2 and report["params"]["fim_rate"] == 1.0
+    assert set(report["filtered"]) <= set(report["params"]["filters"]) | {
+        "empty",
+        "too_small",
+        "too_large",
+        "binary",
+        "invalid_encoding",
+        "auto_generated",
+        "minified",
+        "generated_path",
+        "minified_path",
+        "max_line_length",
+        "avg_line_length",
+        "alphanumeric_fraction",
+        "encoded_data",
+        "language",
+    }
+    assert main(["prepare", str(repo), "-o", str(tmp_path / "x.jsonl"), "--workers", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "files read" in text and "files/s" in text
+    assert main(["prepare", str(repo), "-o", str(tmp_path / "x.csv")]) == 2
+    assert "must end in" in capsys.readouterr().err
+    assert main(["prepare", str(tmp_path / "missing"), "-o", str(tmp_path / "y.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "missing" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "y.jsonl").exists()
+
+
+@pytest.mark.parametrize(("verify", "stage_verify"), [("borderline", "borderline"), ("all", True), ("none", False)])
+def test_dedup_decisions_match_the_dedup_stage(tmp_path: Path, verify: str, stage_verify: bool | str) -> None:
+    """The streaming decision keeps exactly what the dedup stage (`dedup_texts`) keeps."""
+    import random
+
+    from codemill.near_dup.api import MinHasher, dedup_texts
+
+    rnd = random.Random(5)
+    root = tmp_path / "many"
+    root.mkdir()
+    texts = []
+    for i in range(48):
+        base = _module(1000 + i % 16)  # the last 32 repeat earlier modules ...
+        if i >= 16 and i % 3:  # ... most of them edited, a fifth to a half of their lines
+            lines = base.splitlines(keepends=True)
+            for _ in range(rnd.randrange(len(lines) // 5, len(lines) // 2)):
+                k = rnd.randrange(len(lines))
+                lines[k] = lines[k].replace("total_", "acc_", 1).replace("math", "cmath", 1) + "\n"
+            base = "".join(lines)
+        texts.append(base)
+        (root / f"f{i:02d}.py").write_text(base)
+    out = tmp_path / "m.jsonl"
+    report = prepare(root, out, samples=["raw"], workers=1, progress=False, min_bytes=1, dedup_verify=verify)
+    h = MinHasher()
+    expected = dedup_texts(
+        texts,
+        "python",
+        threshold=h.threshold,
+        num_perm=h.num_perm,
+        ngram=h.ngram,
+        bands=h.bands,
+        rows=h.rows,
+        seed=h.seed,
+        scheme=h.scheme,
+        verify=stage_verify,
+    )
+    kept = sorted(r["path"] for r in _rows(out))
+    assert kept == [f"f{i:02d}.py" for i in range(48) if expected.keep[i]]
+    assert report["duplicates"]["exact"] == expected.counts["exact_duplicates_removed"] > 0
+    assert report["duplicates"]["near"] == expected.counts["near_duplicates_removed"] > 0
+    assert report["duplicates"]["pairs_verified"] == expected.counts["candidate_pairs_verified"]
+    if verify != "none":
+        assert report["duplicates"]["pairs_verified"] > 0
+
+
+def test_work_in_flight_is_bounded() -> None:
+    """Inputs are pulled only as results are taken, so memory does not grow with the corpus."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codemill.finetune.pipeline import _ordered_map
+
+    pulled = []
+
+    def items():
+        for i in range(1000):
+            pulled.append(i)
+            yield i
+
+    with ThreadPoolExecutor(2) as pool:
+        it = _ordered_map(lambda x: x * x, items(), pool, window=4)
+        assert [next(it) for _ in range(3)] == [0, 1, 4]
+        assert len(pulled) <= 4 + 3
+        assert list(it)[-1] == 999 * 999
+
+
+def test_fim_tokens_come_from_the_given_tokenizer(repo: Path, tmp_path: Path) -> None:
+    from codemill import CodeTokenizer
+    from codemill.finetune.samples import fim_parts
+
+    specials = ("<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>")  # StarCoder's names
+    tok = CodeTokenizer.train([FIXTURES], vocab_size=600, identifier_vocab_size=16, special_tokens=specials)
+    tok_file = tmp_path / "tok.json"
+    tok.save(tok_file)
+    out = tmp_path / "f.jsonl"
+    args = ["prepare", str(repo), "-o", str(out), "--samples", "fim", "--fim-rate", "1", "--workers", "1"]
+    assert main([*args, "--tokenizer", str(tok_file)]) == 0
+    rows = _rows(out)
+    assert rows and all(r["text"].startswith("<fim_prefix>") for r in rows)
+    assert not any("<|fim_" in r["text"] for r in rows)
+    for r in rows:
+        ids = tok.encode(r["text"], allowed_special="all").tolist()
+        fim_ids = {tok.special_id(t) for t in specials[1:]}
+        assert sorted(i for i in ids if i in fim_ids) == sorted(fim_ids)
+        prefix, middle, suffix = fim_parts(r, ("<fim_prefix>", "<fim_middle>", "<fim_suffix>"))
+        assert prefix + middle + suffix == (repo / r["path"]).read_text()
+    plain = CodeTokenizer.train([FIXTURES], vocab_size=600, identifier_vocab_size=16, special_tokens=specials[:1])
+    with pytest.raises(ValueError, match="no fim_prefix special token"):
+        prepare(repo, tmp_path / "g.jsonl", tokenizer=plain, workers=1)

@@ -1,0 +1,211 @@
+"""Discovery for `prepare`: .gitignore, vendored / build / lock files, symlinks, corpora."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from codemill.sources.discovery import discover
+
+CODE = "def f(x):\n    return x + 1\n"
+
+
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _found(*inputs: Path) -> tuple[list[str], Counter[str], list[dict[str, str]]]:
+    skipped: Counter[str] = Counter()
+    listed: list[dict[str, str]] = []
+    paths = [d.path for d in discover(inputs, skipped, listed)]
+    return paths, skipped, listed
+
+
+def test_gitignore_is_respected(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            ".gitignore": "*.gen.py\n/scratch/\nlogs/\n!keep.gen.py\n",
+            "app/main.py": CODE,
+            "app/out.gen.py": CODE,
+            "app/keep.gen.py": CODE,
+            "scratch/try.py": CODE,
+            "app/scratch/real.py": CODE,  # /scratch/ is anchored at the root
+            "app/logs/log.py": CODE,
+            "lib/.gitignore": "secret.py\n!*.gen.py\n",
+            "lib/secret.py": CODE,
+            "lib/util.py": CODE,
+            "lib/more.gen.py": CODE,  # re-included by the deeper .gitignore
+        },
+    )
+    paths, skipped, listed = _found(tmp_path)
+    assert paths == [
+        "app/keep.gen.py",
+        "app/main.py",
+        "app/scratch/real.py",
+        "lib/more.gen.py",
+        "lib/util.py",
+    ]
+    ignored = sorted(e["path"] for e in listed if e["reason"] == "gitignored")
+    assert ignored == ["app/logs/", "app/out.gen.py", "lib/secret.py", "scratch/"]
+    assert skipped["gitignored"] == 4
+
+
+def test_git_info_exclude(tmp_path: Path) -> None:
+    _tree(tmp_path, {".git/info/exclude": "local_*.py\n", "local_notes.py": CODE, "main.py": CODE})
+    paths, skipped, _ = _found(tmp_path)
+    assert paths == ["main.py"]
+    assert skipped["gitignored"] == 1 and skipped["vcs"] == 1
+
+
+def test_vendored_build_lock_and_tool_directories_are_skipped(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "src/app.js": CODE,
+            "node_modules/left-pad/index.js": CODE,
+            "vendor/github.com/x/y.go": CODE,
+            "third_party/zlib/inflate.c": CODE,
+            "build/lib/app.py": CODE,
+            "dist/app.js": CODE,
+            "target/debug/build.rs": CODE,
+            ".venv/lib/site.py": CODE,
+            "__pycache__/m.py": CODE,
+            "pkg.egg-info/x.py": CODE,
+            ".git/hooks/pre-commit.py": CODE,
+            "package-lock.json": "{}",
+            "Cargo.lock": "",
+            "README.md": "# readme\n",
+        },
+    )
+    paths, skipped, _ = _found(tmp_path)
+    assert paths == ["src/app.js"]
+    assert skipped["vendored"] == 3
+    assert skipped["build_output"] == 5  # build, dist, target, __pycache__, egg-info
+    assert skipped["tool_state"] == 1 and skipped["vcs"] == 1
+    assert skipped["lock_file"] == 2
+    assert skipped["unsupported_language"] == 1
+
+
+def test_symlink_loops_do_not_trap_the_walk(tmp_path: Path) -> None:
+    _tree(tmp_path, {"a/b/mod.py": CODE})
+    os.symlink(tmp_path / "a", tmp_path / "a" / "b" / "loop")
+    os.symlink(tmp_path / "a" / "b" / "mod.py", tmp_path / "alias.py")
+    paths, skipped, _ = _found(tmp_path)
+    assert paths == ["a/b/mod.py"]
+    assert skipped["symlink"] == 2
+
+
+def test_languages_from_extension_and_shebang(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "bin/tool": "#!/usr/bin/env python3\nprint('hi')\n",
+            "bin/run": "#!/usr/bin/env node\nconsole.log(1)\n",
+            "bin/notes": "just text\n",
+            "m.rs": CODE,
+            "k.tsx": CODE,
+            "h.hpp": CODE,
+        },
+    )
+    skipped: Counter[str] = Counter()
+    docs = {d.path: d.language for d in discover([tmp_path], skipped)}
+    assert docs == {
+        "bin/run": "javascript",
+        "bin/tool": "python",
+        "h.hpp": "cpp",
+        "k.tsx": "typescript",
+        "m.rs": "rust",
+    }
+    assert skipped["unsupported_language"] == 1
+
+
+def test_repository_name_and_single_file(tmp_path: Path) -> None:
+    _tree(tmp_path / "myrepo", {"pkg/a.py": CODE})
+    skipped: Counter[str] = Counter()
+    [doc] = discover([tmp_path / "myrepo"], skipped)
+    assert (doc.repository, doc.path, doc.language) == ("myrepo", "pkg/a.py", "python")
+    [doc] = discover([tmp_path / "myrepo" / "pkg" / "a.py"], skipped)
+    assert (doc.repository, doc.path) == ("pkg", "a.py")
+
+
+def test_jsonl_and_parquet_corpora(tmp_path: Path) -> None:
+    records = [
+        {"content": CODE, "max_stars_repo_path": "x/a.py", "max_stars_repo_name": "o/r", "lang": "Python"},
+        {"text": "fn main() {}\n", "path": "src/main.rs"},
+        {"nothing": 1},
+    ]
+    with gzip.open(tmp_path / "c.jsonl.gz", "wt") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+        f.write("{not json\n")
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    columns = {
+        k: [r.get(k) for r in records[:2]]
+        for k in ("content", "text", "path", "max_stars_repo_path", "max_stars_repo_name", "lang")
+    }
+    pq.write_table(pa.table(columns), tmp_path / "c.parquet")
+    skipped: Counter[str] = Counter()
+    docs = list(discover([tmp_path / "c.jsonl.gz", tmp_path / "c.parquet"], skipped))
+    got = [(d.repository, d.path, d.language, d.text) for d in docs]
+    assert got == [
+        ("o/r", "x/a.py", "python", CODE),
+        ("c.jsonl.gz", "src/main.rs", "rust", "fn main() {}\n"),
+        ("o/r", "x/a.py", "python", CODE),
+        ("c.parquet", "src/main.rs", "rust", "fn main() {}\n"),
+    ]
+    assert [d.index for d in docs] == [0, 1, 2, 3]
+    assert skipped == Counter({"no_text_field": 1, "invalid_json": 1})
+
+
+def test_missing_input_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nope"):
+        list(discover([tmp_path / "nope"], Counter()))
+
+
+def test_gitignore_above_the_walked_directory(tmp_path: Path) -> None:
+    # Walking repo/src still honours repo/.gitignore and repo/.git/info/exclude, as git does.
+    _tree(
+        tmp_path / "repo",
+        {
+            ".git/HEAD": "ref: refs/heads/main\n",
+            ".git/info/exclude": "scratch_*.py\n",
+            ".gitignore": "src/gen/\n*.tmp.py\n",
+            "src/.gitignore": "!keep.tmp.py\n",
+            "src/app.py": CODE,
+            "src/x.tmp.py": CODE,
+            "src/keep.tmp.py": CODE,
+            "src/scratch_1.py": CODE,
+            "src/gen/out.py": CODE,
+            "src/lib/util.py": CODE,
+        },
+    )
+    paths, skipped, _ = _found(tmp_path / "repo" / "src")
+    assert paths == ["app.py", "keep.tmp.py", "lib/util.py"]
+    assert skipped["gitignored"] == 3
+
+
+def test_a_root_that_its_repository_ignores_stands_alone(tmp_path: Path) -> None:
+    # A Python install inside a pyenv checkout (which ignores /versions/) is still walked.
+    _tree(
+        tmp_path / "pyenv",
+        {
+            ".git/HEAD": "ref: refs/heads/main\n",
+            ".gitignore": "/versions/\n*.py\n",
+            "versions/3.11/lib/.gitignore": "skip_me.py\n",
+            "versions/3.11/lib/os.py": CODE,
+            "versions/3.11/lib/skip_me.py": CODE,
+        },
+    )
+    paths, skipped, _ = _found(tmp_path / "pyenv" / "versions" / "3.11" / "lib")
+    assert paths == ["os.py"]
+    assert skipped["gitignored"] == 1

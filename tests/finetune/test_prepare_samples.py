@@ -1,0 +1,423 @@
+"""Samples with real targets: FIM re-joins, completion splits at statement boundaries, and
+docstring samples only from functions that have one."""
+
+from __future__ import annotations
+
+import random
+import sysconfig
+from pathlib import Path
+
+import pytest
+from codemill.finetune.filters import clean_text
+from codemill.finetune.samples import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, SampleBuilder, fim_parts
+from codemill.languages import detect_language
+from codemill.syntax import parsers as syntax
+
+pytest.importorskip("tree_sitter_python")
+
+FIXTURES = sorted((Path(__file__).parent.parent / "fixtures").glob("sample.*"))
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def _stdlib_files(n: int) -> list[Path]:
+    files = sorted(p for p in STDLIB.glob("*.py") if 2_000 < p.stat().st_size < 60_000)
+    return random.Random(0).sample(files, min(n, len(files)))
+
+
+def _corpus() -> list[tuple[str, str, str]]:
+    """(path, language, text): the multi-language fixtures and a slice of the stdlib."""
+    out = [(p.name, detect_language(p), p.read_text(encoding="utf-8")) for p in FIXTURES]
+    out += [(p.name, "python", clean_text(p.read_text(encoding="utf-8"))) for p in _stdlib_files(25)]
+    return out
+
+
+def _walk(node):  # every node of a tree, named or not
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _grammar(path: str, language: str) -> str:
+    return "tsx" if path.endswith(".tsx") else language
+
+
+# -- fill-in-the-middle ---------------------------------------------------------------------
+
+
+def test_fim_parts_rejoin_exactly_and_sit_at_syntax_boundaries() -> None:
+    orders = set()
+    checked = 0
+    for path, lang, text in _corpus():
+        data = text.encode()
+        tree = syntax.parse(data, _grammar(path, lang))
+        starts = {n.start_byte for n in _walk(tree.root_node) if n.is_named}
+        ends = {n.end_byte for n in _walk(tree.root_node) if n.is_named}
+        for seed in range(6):
+            b = SampleBuilder(["fim"], fim_rate=1.0, fim_spm_rate=0.5, seed=seed)
+            samples, _ = b.build(text, lang, path, "repo")
+            [s] = samples
+            prefix, middle, suffix = fim_parts(s)
+            assert prefix + middle + suffix == text
+            assert middle and middle == s["completion"]
+            assert s["text"] == s["prompt"] + s["completion"]
+            # The middle is whole syntax: it starts where a node starts and ends where one ends.
+            m = s["meta"]
+            assert len(prefix.encode()) == m["middle_start_byte"] in starts
+            assert len((prefix + middle).encode()) == m["middle_end_byte"] in ends
+            # The formatted text holds each FIM token once, in the order of its template.
+            if s["template"] == "fim-psm":
+                assert s["text"] == f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}{middle}"
+            else:
+                assert s["template"] == "fim-spm"
+                assert s["text"] == f"{FIM_PREFIX}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}{prefix}{middle}"
+            orders.add(s["template"])
+            checked += 1
+    assert orders == {"fim-psm", "fim-spm"}
+    assert checked >= 150
+
+
+def test_fim_tokens_are_the_tokenizers_special_tokens(tok) -> None:
+    text = FIXTURES[0].read_text()
+    b = SampleBuilder(["fim"], fim_rate=1.0, fim_spm_rate=0.0, seed=3)
+    [s], _ = b.build(text, detect_language(FIXTURES[0]), FIXTURES[0].name, "r")
+    ids = tok.encode(s["text"], "c", allowed_special="all").tolist()
+    special = [tok.special_id(t) for t in (FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE)]
+    positions = [ids.index(i) for i in special]
+    assert positions == sorted(positions) and positions[0] == 0
+    assert all(ids.count(i) == 1 for i in special)
+    assert tok.decode(ids) == s["text"]
+    # Ordinary encoding never produces them: the marker text stays text.
+    assert not set(special) & set(tok.encode(s["text"], "c").tolist())
+
+
+def test_fim_rate_zero_and_one() -> None:
+    text = FIXTURES[0].read_text()
+    lang = detect_language(FIXTURES[0])
+    for seed in range(10):
+        assert SampleBuilder(["fim"], fim_rate=0.0, seed=seed).build(text, lang, "a.c", "r")[0] == []
+        assert len(SampleBuilder(["fim"], fim_rate=1.0, seed=seed).build(text, lang, "a.c", "r")[0]) == 1
+
+
+# -- completion -----------------------------------------------------------------------------
+
+
+def test_completion_splits_land_on_statement_boundaries() -> None:
+    kinds = set()
+    for path, lang, text in _corpus():
+        data = text.encode()
+        tree = syntax.parse(data, _grammar(path, lang))
+        for seed in range(4):
+            [s], _ = SampleBuilder(["completion"], seed=seed).build(text, lang, path, "repo")
+            m = s["meta"]
+            split, boundary = m["split_byte"], m["boundary_byte"]
+            assert s["prompt"] == data[:split].decode() and s["text"] == s["prompt"] + s["completion"]
+            assert text.startswith(s["text"]) and s["completion"].strip()
+            # The boundary is the end of a statement/definition node of the file's own tree ...
+            enders = [n for n in _walk(tree.root_node) if n.end_byte == boundary and n.type == m["boundary"]]
+            assert enders, (path, m)
+            node = enders[0]
+            assert node.type.endswith(("statement", "definition", "declaration", "item"))
+            # ... the prefix takes only the blank rest of that line ...
+            assert data[boundary:split].strip(b" \t") in (b"", b"\n")
+            # ... and the split is inside no token and no expression: every node that spans it
+            # is an ancestor of that statement (a block, a body, a definition being written).
+            ancestors = set()
+            p = node.parent
+            while p is not None:
+                ancestors.add((p.start_byte, p.end_byte, p.type))
+                p = p.parent
+            for n in _walk(tree.root_node):
+                if n.start_byte < split < n.end_byte:
+                    assert (n.start_byte, n.end_byte, n.type) in ancestors, (path, n.type, m)
+            kinds.add(node.type)
+    assert len(kinds) >= 8  # splits after many kinds of statements and definitions
+
+
+def test_completion_prefix_is_a_prefix_of_the_files_tree() -> None:
+    """Parsing the prefix alone reproduces the file's statements before the split (Python)."""
+    for path, lang, text in _corpus():
+        if lang != "python":
+            continue
+        [s], _ = SampleBuilder(["completion"], seed=1).build(text, lang, path, "repo")
+        full = syntax.parse(text, "python").root_node
+        alone = syntax.parse(s["prompt"], "python").root_node
+        split = s["meta"]["split_byte"]
+        before = [(c.type, c.start_byte, c.end_byte) for c in full.children if c.end_byte <= split]
+        assert [(c.type, c.start_byte, c.end_byte) for c in alone.children][: len(before)] == before
+
+
+def test_long_completion_ends_at_a_statement_end() -> None:
+    body = "".join(f"    total += step({i})\n" for i in range(400))
+    text = f"def run(step):\n    total = 0\n{body}    return total\n"
+    [s], _ = SampleBuilder(["completion"], seed=0, completion_max_bytes=500).build(text, "python", "a.py", "r")
+    assert len(s["completion"].encode()) <= 500
+    assert s["completion"].endswith("\n")
+    ends = {n.end_byte + 1 for n in _walk(syntax.parse(text, "python").root_node)}
+    assert s["meta"]["end_byte"] in ends
+
+
+def test_completion_budget_with_nested_statements() -> None:
+    """Within the budget the completion ends at the last statement end that fits (nested ones
+    count); when none fits, at the first statement end after the split."""
+    inner = "".join(f"        acc.append(item * {i})\n" for i in range(60))
+    table = "TABLE = {\n" + "".join(f"    'key_{i}': {i},\n" for i in range(40)) + "}\n"
+    consts = "".join(f"CONST_{i} = {i}\n" for i in range(30))
+    text = "import os\n" + consts + table + "\n\ndef big(items):\n    acc = []\n    for item in items:\n" + inner
+    text += "    return acc\n\n\nDONE = big([1, 2])\n"
+    data = text.encode()
+    tree = syntax.parse(data, "python")
+    stmt_ends = sorted({n.end_byte for n in _walk(tree.root_node) if n.type.endswith(("statement", "definition"))})
+    line_ends = [data.index(b"\n", e) + 1 if data[e:].lstrip(b" ").startswith(b"\n") else e for e in stmt_ends]
+    budget = 300
+    branches = set()
+    for seed in range(40):
+        [s], _ = SampleBuilder(["completion"], seed=seed, completion_max_bytes=budget).build(
+            text, "python", "b.py", "r"
+        )
+        split, end = s["meta"]["split_byte"], s["meta"]["end_byte"]
+        assert end in line_ends or end == len(data)
+        fitting = [e for e in line_ends if split < e <= split + budget]
+        if len(data) - split <= budget:
+            assert end == len(data)
+            branches.add("rest")
+        elif fitting:
+            assert end == max(fitting)
+            branches.add("fits")
+        else:
+            assert end == min(e for e in line_ends if e > split)
+            branches.add("next")
+    assert branches >= {"fits", "next"}
+
+
+# -- docstring / doc-comment samples ----------------------------------------------------------
+
+PY_DOCS = '''import os
+
+
+def documented(path):
+    """Return the size of the file at path, in bytes."""
+    return os.stat(path).st_size
+
+
+def commented(path):
+    # Return the size (a comment, not a docstring).
+    return os.stat(path).st_size
+
+
+def empty_doc():
+    """"""
+    return 1
+
+
+def assigned():
+    doc = "Assigned string, not a docstring."
+    return doc
+
+
+def only_docstring():
+    """Describe something without a body."""
+
+
+def stub(x):
+    """Compute the thing from x."""
+    ...
+
+
+class Box:
+    """A box."""
+
+    def open(self, force=False):
+        """Open the box.
+
+        Args:
+            force: open it even when locked.
+        """
+        if force:
+            self.locked = False
+        return not self.locked
+
+    def close(self):
+        self.locked = True
+'''
+
+
+def _docstring_samples(text: str, lang: str, path: str) -> dict[str, list[dict]]:
+    samples, _ = SampleBuilder(["docstring"], seed=0).build(text, lang, path, "repo")
+    by: dict[str, list[dict]] = {}
+    for s in samples:
+        by.setdefault(s["meta"]["function"], []).append(s)
+    return by
+
+
+def test_python_docstring_samples_only_for_functions_with_one() -> None:
+    by = _docstring_samples(PY_DOCS, "python", "m.py")
+    assert sorted(by) == ["documented", "only_docstring", "open", "stub"]
+    templates = {name: [s["template"] for s in ss] for name, ss in by.items()}
+    assert templates == {
+        "documented": ["docstring-from-code", "body-from-docstring"],
+        "open": ["docstring-from-code", "body-from-docstring"],
+        "only_docstring": ["docstring-from-code"],  # no body to predict
+        "stub": ["docstring-from-code"],  # `...` is a placeholder, not a target
+    }
+    doc, body = by["documented"]
+    assert doc["completion"] == "Return the size of the file at path, in bytes."
+    assert "def documented(path):\n    return os.stat(path).st_size" in doc["prompt"]
+    assert '"""' not in doc["prompt"]
+    assert doc["messages"] == [
+        {"role": "user", "content": doc["prompt"]},
+        {"role": "assistant", "content": doc["completion"]},
+    ]
+    assert 'def documented(path):\n    """Return the size of the file at path, in bytes."""' in body["prompt"]
+    assert body["completion"] == "    return os.stat(path).st_size"
+    assert "return os.stat" not in body["prompt"]
+    open_doc, open_body = by["open"]
+    assert open_doc["completion"] == "Open the box.\n\nArgs:\n    force: open it even when locked."
+    # Methods are dedented: the prompt's code starts at column 0.
+    assert "\ndef open(self, force=False):\n    if force:" in open_doc["prompt"]
+    assert open_body["completion"].startswith("    if force:\n        self.locked = False\n")
+    for ss in by.values():
+        for s in ss:
+            assert s["kind"] == "docstring" and s["language"] == "python" and s["path"] == "m.py"
+            assert s["repository"] == "repo" and s["completion"].strip()
+
+
+JAVA_DOCS = """package demo;
+
+public class Util {
+    /** Returns the larger of two ints. */
+    public static int max(int a, int b) {
+        return a > b ? a : b;
+    }
+
+    // Not a doc comment.
+    public static int min(int a, int b) {
+        return a < b ? a : b;
+    }
+
+    public static int abs(int a) {
+        return a < 0 ? -a : a;
+    }
+
+    /**
+     * Clamps a value.
+     * @param v the value
+     */
+
+    public static int clamp(int v) {
+        return Math.max(0, v);
+    }
+}
+"""
+
+GO_DOCS = """package demo
+
+// Sum adds the numbers in xs.
+// It returns 0 for an empty slice.
+func Sum(xs []int) int {
+	t := 0
+	for _, x := range xs {
+		t += x
+	}
+	return t
+}
+
+func Undocumented() int {
+	return 1
+}
+"""
+
+RUST_DOCS = """/// Doubles a number.
+#[inline]
+pub fn double(x: i32) -> i32 {
+    x * 2
+}
+
+// plain comment
+fn helper() -> i32 {
+    1
+}
+"""
+
+C_DOCS = """#include <stddef.h>
+
+/**
+ * Sums n ints.
+ */
+int sum(const int *xs, size_t n) {
+    int t = 0;
+    for (size_t i = 0; i < n; ++i) t += xs[i];
+    return t;
+}
+
+/* An ordinary comment. */
+int zero(void) {
+    return 0;
+}
+"""
+
+JS_DOCS = """/**
+ * Adds two numbers.
+ */
+export function add(a, b) {
+  return a + b;
+}
+
+/* not jsdoc */
+function sub(a, b) {
+  return a - b;
+}
+
+class K {
+  /** Greets. */
+  hello() {
+    return 'hi';
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("lang", "path", "text", "expected"),
+    [
+        ("java", "Util.java", JAVA_DOCS, {"max": "Returns the larger of two ints."}),
+        ("go", "sum.go", GO_DOCS, {"Sum": "Sum adds the numbers in xs.\nIt returns 0 for an empty slice."}),
+        ("rust", "lib.rs", RUST_DOCS, {"double": "Doubles a number."}),
+        ("c", "sum.c", C_DOCS, {"sum": "Sums n ints."}),
+        ("javascript", "add.js", JS_DOCS, {"add": "Adds two numbers.", "hello": "Greets."}),
+    ],
+)
+def test_doc_comment_samples_only_for_documented_functions(lang, path, text, expected) -> None:
+    by = _docstring_samples(text, lang, path)
+    assert {name: ss[0]["completion"] for name, ss in by.items()} == expected
+    for name, ss in by.items():
+        assert [s["template"] for s in ss] == ["docstring-from-code", "body-from-docstring"]
+        doc, body = ss
+        assert expected[name] not in doc["prompt"]  # the code to document lacks its doc
+        assert body["completion"].startswith("{") and body["completion"].rstrip().endswith("}")
+        assert body["completion"] not in body["prompt"]
+        assert name in body["prompt"]
+
+
+def test_no_docstring_samples_without_functions_or_grammar() -> None:
+    assert _docstring_samples("x = 1\ny = 2\n" * 20, "python", "a.py") == {}
+    samples, missed = SampleBuilder(["docstring", "completion"]).build("some text\n" * 20, "generic", "a.txt", "r")
+    assert samples == [] and missed == {"no_grammar": 1}
+
+
+def test_samples_carry_their_origin() -> None:
+    text = FIXTURES[-1].read_text()
+    lang = detect_language(FIXTURES[-1])
+    samples, _ = SampleBuilder(fim_rate=1.0, seed=0).build(text, lang, "src/x", "org/repo")
+    assert {s["template"] for s in samples} >= {"raw", "completion"}
+    for s in samples:
+        assert (s["language"], s["path"], s["repository"]) == (lang, "src/x", "org/repo")
+        assert s["id"].startswith("org/repo/src/x#" + s["template"])
+    raw = [s for s in samples if s["kind"] == "raw"]
+    assert raw[0]["text"] == text
+
+
+def test_bad_builder_arguments() -> None:
+    with pytest.raises(ValueError, match="unknown sample kind"):
+        SampleBuilder(["raw", "poem"])
+    with pytest.raises(ValueError, match="fim_rate"):
+        SampleBuilder(fim_rate=1.5)

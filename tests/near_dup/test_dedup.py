@@ -1,0 +1,359 @@
+"""Exact and near-duplicate removal: signatures, LSH parameters, clustering, files and CLI."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sysconfig
+from pathlib import Path
+
+import codemill
+import codemill.near_dup.api as near_dup
+import numpy as np
+import pytest
+from codemill import _core
+from codemill.cli import main
+from codemill.near_dup.api import MinHasher, dedup, dedup_texts
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def stdlib_texts(n: int, min_len: int = 2000) -> list[str]:
+    out = []
+    for p in sorted(STDLIB.glob("*.py")):
+        t = p.read_text(encoding="utf-8", errors="replace")
+        if len(t) >= min_len:
+            out.append(t[:20000])
+        if len(out) == n:
+            break
+    return out
+
+
+def exact_jaccard(h: MinHasher, a: str, b: str) -> float:
+    sa, sb = set(h.shingles(a, "python").tolist()), set(h.shingles(b, "python").tolist())
+    return len(sa & sb) / len(sa | sb)
+
+
+def mutate(text: str, rng: random.Random) -> str:
+    lines = text.splitlines(keepends=True)
+    for _ in range(max(1, len(lines) // 50)):
+        del lines[rng.randrange(len(lines))]
+    return "".join(lines).replace("self", "this")
+
+
+@pytest.mark.parametrize("scheme", ["bucket", "mersenne"])
+def test_identical_always_cluster_disjoint_never(scheme):
+    texts = stdlib_texts(6)
+    corpus = [*texts, texts[0], texts[3]]
+    res = dedup_texts(corpus, "python", exact=False, scheme=scheme, num_perm=128)
+    assert res.labels[6] == res.labels[0] and res.labels[7] == res.labels[3]
+    assert len(set(res.labels[:6].tolist())) == 6, "distinct stdlib modules stay apart"
+    assert res.keep.tolist() == [True] * 6 + [False, False]
+
+
+@pytest.mark.parametrize("scheme", ["bucket", "mersenne"])
+def test_estimates_within_minhash_error(scheme):
+    rng = random.Random(0)
+    h = MinHasher(256, 5, scheme=scheme)
+    texts = stdlib_texts(10)
+    pairs = [(t, mutate(t, rng)) for t in texts]
+    sigs = h.signatures([x for p in pairs for x in p], "python")
+    for i, (a, b) in enumerate(pairs):
+        j = exact_jaccard(h, a, b)
+        est = MinHasher.estimate(sigs[2 * i], sigs[2 * i + 1])
+        bound = 4 * np.sqrt(j * (1 - j) / 256) + 1e-9
+        assert abs(est - j) <= bound + 0.01, (i, est, j)
+
+
+def test_signatures_deterministic_and_seeded():
+    texts = stdlib_texts(3)
+    a = MinHasher(64, seed=5).signatures(texts, "python")
+    b = MinHasher(64, seed=5).signatures(texts, "python")
+    c = MinHasher(64, seed=6).signatures(texts, "python")
+    assert a.dtype == np.uint32 and a.shape == (3, 64)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.flags["C_CONTIGUOUS"] and not a.flags["OWNDATA"], "the Rust buffer, not a copy"
+
+
+def test_empty_and_tiny_documents():
+    h = MinHasher(32, 5)
+    sigs, counts = h.signatures_and_counts(["", "   \n\n", "x = 1", "x  =  1\n", "y = 2"], "python")
+    assert counts.tolist() == [0, 0, 1, 1, 1]
+    assert (sigs[0] == 0xFFFFFFFF).all() and (sigs[1] == 0xFFFFFFFF).all()
+    assert np.array_equal(sigs[2], sigs[3]), "fewer pieces than n: one shingle of all"
+    res = dedup_texts(["", "", "x = 1", "x  =  1\n", "  "], "python", num_perm=32)
+    # the two empty strings are exact duplicates; empty documents never near-cluster
+    assert res.counts["empty_documents"] == 3
+    assert res.keep.tolist() == [True, False, True, False, True]
+
+
+def test_lsh_params_match_datasketch():
+    ds = pytest.importorskip("datasketch")
+    for threshold, num_perm in [(0.5, 128), (0.7, 256), (0.8, 256), (0.9, 64)]:
+        lsh = ds.MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert _core.lsh_params(threshold, num_perm) == (lsh.b, lsh.r), threshold
+
+
+def test_bad_arguments_are_clear():
+    with pytest.raises(ValueError, match="bands"):
+        MinHasher(128, bands=20, rows=10)
+    with pytest.raises(ValueError, match="threshold"):
+        MinHasher(128, threshold=1.5)
+    with pytest.raises(ValueError, match="num_perm"):
+        MinHasher(0).signatures(["x"])
+    with pytest.raises(ValueError, match="unknown language"):
+        MinHasher(16).signatures(["x"], "cobol")
+    with pytest.raises(ValueError, match="entries for 2 texts"):
+        MinHasher(16).signatures(["x", "y"], ["python"])
+    with pytest.raises(ValueError, match="scheme"):
+        MinHasher(16, scheme="nope").signatures(["x"])
+    with pytest.raises(ValueError, match="offsets"):
+        MinHasher(16).signatures_from_hashes(np.arange(5), np.array([0, 3]))
+    with pytest.raises(ValueError, match="edges names document"):
+        _core.connected_components(2, np.array([[0, 5]], dtype=np.uint32))
+
+
+def test_flat_hashes_match_text_signatures():
+    h = MinHasher(64)
+    texts = stdlib_texts(3)
+    sh = [h.shingles(t, "python") for t in texts]
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sh])])
+    flat = h.signatures_from_hashes(np.concatenate(sh), offsets)
+    assert np.array_equal(flat, h.signatures(texts, "python"))
+
+
+def test_verify_and_keep_policies():
+    rng = random.Random(1)
+    base = stdlib_texts(3)
+    near = mutate(base[0], rng)
+    corpus = [base[0], base[1], near + "\n# extra line\nz = 1\n", base[2]]
+    res = dedup_texts(corpus, "python", threshold=0.6, verify=True, keep="longest")
+    (cluster,) = [c for c in res.clusters if c["kind"] == "near"]
+    ids = {cluster["kept"]["id"], *(r["id"] for r in cluster["removed"])}
+    assert ids == {0, 2}
+    kept = cluster["kept"]["id"]
+    assert kept == max((0, 2), key=lambda i: len(corpus[i]))
+    assert cluster["removed"][0]["jaccard"] >= 0.6
+    # verify at an impossible threshold rejects the candidate pair LSH found
+    strict = dedup_texts(corpus, "python", threshold=0.6, bands=64, rows=2, verify=False)
+    assert strict.counts["near_duplicates_removed"] == 1
+    res2 = dedup_texts(corpus, "python", threshold=0.999, bands=64, rows=2, verify=True)
+    assert res2.counts["candidate_pairs_rejected_by_verify"] >= 1
+    assert res2.counts["near_duplicates_removed"] == 0
+
+
+def test_exact_dedup_whitespace_normalisation():
+    a = "def f():\n    return 1\n"
+    b = "def f():\r\n        return 1   \r\n"
+    plain = dedup_texts([a, b], "python", normalize_whitespace=False, bands=1, rows=256)
+    assert plain.counts["exact_duplicates_removed"] == 0
+    norm = dedup_texts([a, b], "python", normalize_whitespace=True, bands=1, rows=256)
+    assert norm.counts["exact_duplicates_removed"] == 1
+    assert norm.keep.tolist() == [True, False]
+
+
+def _write_inputs(tmp: Path) -> tuple[Path, Path]:
+    texts = stdlib_texts(4)
+    src = tmp / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "a.py").write_text(texts[0])
+    (src / "pkg" / "copy_of_a.py").write_text(texts[0])
+    (src / "pkg" / "b.py").write_text(texts[1])
+    (src / "pkg" / "b_reformatted.py").write_text(texts[1].replace("    ", "  "))
+    (src / "blob.bin").write_bytes(b"\x00\x01binary")
+    (src / "bad.py").write_bytes(b"x = '\xff\xfe'\n")
+    (src / "empty.py").write_text("")
+    jl = tmp / "data.jsonl.gz"
+    rows = [
+        {"content": texts[2], "path": "c.py"},
+        {"content": texts[2], "path": "c2.py"},
+        {"text": texts[3]},
+        {"nothing": 1},
+    ]
+    with gzip.open(jl, "wt", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+        f.write("{not json\n")
+    return src, jl
+
+
+def test_dedup_files_and_jsonl(tmp_path):
+    src, jl = _write_inputs(tmp_path)
+    out = tmp_path / "out"
+    report = codemill.dedup([src, jl], out)
+    c = report["counts"]
+    assert c["documents"] == 7
+    assert c["exact_duplicates_removed"] == 2 and c["near_duplicates_removed"] == 1
+    assert c["kept"] == 4
+    assert {k: v["count"] for k, v in c["skipped"].items()} == {
+        "binary": 1,
+        "empty file": 1,
+        "invalid UTF-8": 1,
+        "invalid JSON": 1,
+        "no string field content or text": 1,
+    }
+    kept_files = sorted(p.relative_to(out / "src").as_posix() for p in (out / "src").rglob("*"))
+    assert kept_files == ["a.py", "pkg", "pkg/b.py"]
+    with gzip.open(out / "data.jsonl.gz", "rt", encoding="utf-8") as f:
+        lines = [json.loads(x) for x in f]
+    assert [r.get("path") for r in lines] == ["c.py", None]
+    on_disk = json.loads((out / "dedup_report.json").read_text())
+    assert on_disk["counts"]["kept"] == 4 and on_disk["params"]["bands"] > 0
+
+
+def test_missing_input_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="input not found"):
+        dedup([tmp_path / "nope"], tmp_path / "out")
+
+
+def test_cli_dedup(tmp_path, capsys):
+    from codemill.commands import dedup as cmd
+
+    src, jl = _write_inputs(tmp_path)
+    parser = argparse.ArgumentParser()
+    cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["dedup", str(src), str(jl), "-o", str(tmp_path / "o"), "--json"])
+    assert args.func(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"]["kept"] == 4
+    args = parser.parse_args(["dedup", str(src), "-o", str(tmp_path / "o2"), "--verify", "--keep", "last"])
+    assert args.func(args) == 0
+    assert "kept" in capsys.readouterr().out
+
+
+def test_codemill_dedup_is_the_function():
+    import codemill.near_dup.api  # importing the module must not rebind codemill.dedup
+    from codemill import dedup as imported
+
+    assert codemill.dedup is imported is near_dup.dedup
+    assert callable(codemill.dedup) and not callable(near_dup)
+    assert codemill.MinHasher is MinHasher
+
+
+def test_default_lsh_params_favour_recall():
+    h = MinHasher(256, threshold=0.7)
+    assert (h.bands, h.rows) == _core.lsh_params(0.7, 256, 0.05, 0.95) == (36, 7)
+    assert h.collision_probability(0.7) > 0.95
+    datasketch_like = MinHasher(256, threshold=0.7, recall_weight=0.5)
+    assert (datasketch_like.bands, datasketch_like.rows) == (25, 10)
+    assert h.default_margin() == pytest.approx(0.5 * np.sqrt(0.21 / 256))
+    with pytest.raises(ValueError, match="recall_weight"):
+        MinHasher(256, recall_weight=1.0)
+
+
+def _collide_everything(monkeypatch, n_perm=8):
+    """Every document gets the same signature: all share every LSH bucket."""
+
+    def fake(self, texts, languages=None):
+        texts = list(texts)
+        counts = np.ones(len(texts), dtype=np.uint32)
+        return np.zeros((len(texts), self.num_perm), dtype=np.uint32), counts
+
+    monkeypatch.setattr(MinHasher, "signatures_and_counts", fake)
+
+
+def test_verify_checks_members_against_each_other(monkeypatch):
+    # 0 is unrelated to 1 and 2, which are near-duplicates; all three share every bucket.
+    # Checking members only against the bucket's smallest (0) would lose the pair (1, 2).
+    rng = random.Random(5)
+    a, b = stdlib_texts(2)
+    corpus = [a, b, mutate(b, rng)]
+    _collide_everything(monkeypatch)
+    res = dedup_texts(corpus, "python", num_perm=8, bands=2, rows=4, verify=True)
+    assert res.counts["candidate_pairs"] == 3
+    assert res.counts["candidate_pairs_rejected_by_verify"] == 2
+    assert res.keep.tolist() == [True, True, False]
+    (cluster,) = [c for c in res.clusters if c["kind"] == "near"]
+    assert cluster["kept"]["id"] == 1 and cluster["removed"][0]["jaccard"] >= 0.7
+
+
+def test_window_caps_bucket_pairs_and_counts_the_rest(monkeypatch):
+    texts = stdlib_texts(5)
+    _collide_everything(monkeypatch)
+    res = dedup_texts(texts, "python", num_perm=8, bands=2, rows=4, window=1, verify=True)
+    # one bucket of 5 per band: pairs (i, i+1) only; 10 - 4 = 6 left out in each band
+    assert res.counts["candidate_pairs"] == 4
+    assert res.counts["candidate_pairs_skipped_by_window"] == 12
+    sigs = np.zeros((5, 8), dtype=np.uint32)
+    pairs, skipped = MinHasher(8, bands=2, rows=4).pairs(sigs, window=64)
+    assert len(pairs) == 10 and skipped == 0
+
+
+def test_estimate_filter_drops_weak_candidates():
+    rng = random.Random(2)
+    base = stdlib_texts(40)
+    corpus = [*base, *(mutate(t, rng) for t in base[:5])]
+    # a loose LSH (many candidates) with and without the estimate filter
+    raw = dedup_texts(corpus, "python", bands=128, rows=2, estimate_filter=False, verify=False)
+    filtered = dedup_texts(corpus, "python", bands=128, rows=2, verify=False)
+    assert filtered.counts["candidate_pairs"] == raw.counts["candidate_pairs"]
+    assert filtered.counts["candidate_pairs_rejected_by_estimate"] > 0
+    assert filtered.params["min_estimate"] == pytest.approx(0.7 - 0.5 * np.sqrt(0.21 / 256), abs=1e-6)
+    for res in (filtered, dedup_texts(corpus, "python", bands=128, rows=2, verify="borderline")):
+        labels = res.labels
+        assert all(labels[40 + k] == labels[k] for k in range(5)), "planted duplicates found"
+        assert len(set(labels[:40].tolist())) == 40, "distinct modules stay apart"
+    border = dedup_texts(corpus, "python", bands=128, rows=2, verify="borderline")
+    full = dedup_texts(corpus, "python", bands=128, rows=2, verify=True)
+    assert border.counts["candidate_pairs_verified"] < full.counts["candidate_pairs_verified"]
+    with pytest.raises(ValueError, match="borderline"):
+        dedup_texts(corpus[:2], "python", verify="some")
+
+
+@pytest.mark.parametrize("verify", [False, "borderline", True])
+def test_batched_dedup_matches_one_batch(tmp_path, monkeypatch, verify):
+    src, jl = _write_inputs(tmp_path)
+    whole = dedup([src, jl], tmp_path / "whole", verify=verify)
+    monkeypatch.setattr(near_dup, "BATCH_DOCS", 2)
+    batched = dedup([src, jl], tmp_path / "batched", verify=verify)
+    assert batched["clusters"] == whole["clusters"] and batched["counts"] == whole["counts"]
+    if verify is True:
+        assert all(
+            ("jaccard" in r) == (verify is True) for c in whole["clusters"] if c["kind"] == "near" for r in c["removed"]
+        )
+
+
+def test_input_changed_between_passes_is_an_error(tmp_path, monkeypatch):
+    src, _ = _write_inputs(tmp_path)
+    real = near_dup._Corpus.fetch
+
+    def fetch_after_edit(self, ids):
+        (src / "pkg" / "b.py").write_text("changed")
+        return real(self, ids)
+
+    monkeypatch.setattr(near_dup._Corpus, "fetch", fetch_after_edit)
+    with pytest.raises(ValueError, match="changed while dedup was running"):
+        dedup([src], tmp_path / "out", verify=True)
+
+
+def test_cli_main_end_to_end(tmp_path, capsys):
+    src, jl = _write_inputs(tmp_path)
+    out = tmp_path / "cli"
+    assert main(["dedup", str(src), str(jl), "-o", str(out), "--json", "--verify"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"]["kept"] == 4 and report["params"]["verify"] is True
+    assert report["params"]["bands"] == 36 and report["params"]["rows"] == 7
+    assert json.loads((out / "dedup_report.json").read_text())["counts"] == report["counts"]
+    assert main(["dedup", str(src), "-o", str(tmp_path / "plain"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"]["verify"] == "borderline"
+    assert main(["dedup", str(src), "-o", str(tmp_path / "est"), "--estimate-only"]) == 0
+    assert "verify=False" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["dedup", "{tmp}/nope", "-o", "{tmp}/o"], "input not found"),
+        (["dedup", "{tmp}/src", "-o", "{tmp}/o", "--bands", "4"], "give both --bands and --rows"),
+        (["dedup", "{tmp}/src", "-o", "{tmp}/o", "--threshold", "1.5"], "threshold"),
+        (["dedup", "{tmp}/src", "-o", "{tmp}/o", "--window", "0"], "window"),
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path, capsys, argv, message):
+    _write_inputs(tmp_path)
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("codemill dedup: error:") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
