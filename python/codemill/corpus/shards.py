@@ -27,6 +27,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from codemill._io import atomic_write_bytes, atomic_write_json, fsync_dir, tmp_name
+
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "codemill-shards/1"
 TASKS_DIR = "tasks"
@@ -56,32 +58,6 @@ def token_dtype(vocab_size: int, fmt: str = "npy") -> np.dtype:
         # Megatron's own rule (DType.optimal_dtype): uint16 below 65500 tokens.
         return np.dtype(np.uint16 if vocab_size < 65500 else np.int32)
     return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.uint32)
-
-
-def tmp_name(path: Path) -> Path:
-    # The pid keeps a stray worker of a killed run from colliding with the resumed run.
-    return path.with_name(f".{path.name}.tmp{os.getpid()}")
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = tmp_name(path)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False) + "\n").encode())
 
 
 def _npy_header(dtype: np.dtype, n: int) -> bytes:

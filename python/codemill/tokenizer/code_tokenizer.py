@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from codemill import _core
+from codemill._io import atomic_write_text
 from codemill.errors import CodemillError, TokenizerFileError
 from codemill.languages import detect_language
 
@@ -67,9 +68,7 @@ class CodeTokenizer:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the tokenizer as one versioned JSON file (atomically)."""
         p = Path(path)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        os.replace(tmp, p)
+        atomic_write_text(p, self.to_json())
 
     def to_json(self) -> str:
         return self._core.to_json()

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from codemill.corpus.shards import TASKS_DIR, ShardWriter, atomic_write_json, fsync_dir
+from codemill._io import atomic_write_json, fsync_dir
+from codemill.corpus.shards import TASKS_DIR, ShardWriter
 from codemill.sources.documents import Document, Skips, Task, iter_task_documents
 
 # Tokenizers by hash, loaded once per worker process.

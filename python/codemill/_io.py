@@ -1,0 +1,117 @@
+"""Atomic writes: an output is either the old one or the whole new one, never half-written.
+
+Every writer in codemill (tokenizer files, token shards and manifests, prepared samples, index
+directories) goes through these helpers: data is written under a temporary name in the same
+directory, flushed to disk, then renamed over the target (a rename within one file system is
+atomic). A directory output is built beside the target and swapped in whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = [
+    "atomic_dir",
+    "atomic_file",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "fsync_dir",
+    "remove_tree",
+    "tmp_name",
+]
+
+
+def tmp_name(path: Path) -> Path:
+    """The temporary name ``path`` is written under before the rename.
+
+    Hidden, and carrying the pid, so a stray worker of a killed run never collides with the
+    run that resumes it.
+    """
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def fsync_dir(path: Path) -> None:
+    """Makes a rename inside ``path`` durable (POSIX needs the directory itself synced)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **open_kw: Any) -> Iterator[IO[Any]]:
+    """Opens a temporary file that replaces ``path`` when the block ends without an error.
+
+    On an error (or Ctrl-C) the temporary file is removed and ``path`` keeps its old content.
+    """
+    target = Path(path)
+    tmp = tmp_name(target)
+    try:
+        with open(tmp, mode, **open_kw) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_file(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 1) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=indent) + "\n").encode("utf-8"))
+
+
+def remove_tree(path: str | os.PathLike[str]) -> None:
+    """Removes a file or directory tree without following symlinks; missing is fine."""
+    p = Path(path)
+    if p.is_symlink() or p.is_file():
+        p.unlink(missing_ok=True)
+    elif p.exists():
+        shutil.rmtree(p)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yields an empty staging directory that replaces the directory ``path`` as a whole.
+
+    The caller writes every file of the output into the staging directory; when the block ends
+    without an error, the old ``path`` (if any) is moved aside, the staging directory renamed to
+    ``path`` and the old one removed. On an error the staging directory is removed and ``path``
+    is left as it was. Nothing of an earlier output survives beside the new one.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = tmp_name(target)
+    old = target.with_name(f".{target.name}.old{os.getpid()}")
+    remove_tree(stage)
+    stage.mkdir()
+    try:
+        yield stage
+        if target.exists():
+            os.replace(target, old)
+        os.replace(stage, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        remove_tree(stage)
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        raise
+    remove_tree(old)
