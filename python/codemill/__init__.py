@@ -39,7 +39,7 @@ _EXPORTS = {
     "PrepareConfig": "codemill.finetune.pipeline",
     "FilterConfig": "codemill.finetune.filters",
     "SampleBuilder": "codemill.finetune.samples",
-    "tokenize_corpus": "codemill.corpus.shards",
+    "tokenize_corpus": "codemill.corpus.job",
     "prepare": "codemill.finetune.pipeline",
 }
 
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from codemill.context.assistant import Retriever as Retriever
     from codemill.context.builder import ContextBuilder as ContextBuilder
     from codemill.context.builder import ImportGraph as ImportGraph
-    from codemill.corpus.shards import tokenize_corpus as tokenize_corpus
+    from codemill.corpus.job import tokenize_corpus as tokenize_corpus
     from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError
     from codemill.finetune.filters import FilterConfig as FilterConfig

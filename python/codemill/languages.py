@@ -22,6 +22,7 @@ EXTENSIONS = {
     ".py": "python",
     ".pyi": "python",
     ".pyw": "python",
+    ".pyx": "python",
     ".js": "javascript",
     ".mjs": "javascript",
     ".cjs": "javascript",
@@ -47,8 +48,34 @@ _SHEBANG = re.compile(rb"^#!\s*(?:\S*/)?(?:env\s+(?:-\S+\s+)*)?([A-Za-z]+)")
 _INTERPRETERS = {"python": "python", "node": "javascript", "nodejs": "javascript", "deno": "typescript"}
 
 
-def detect_language(path: str | os.PathLike[str], head: bytes | None = None) -> str:
-    """The language of a file: its extension, else its shebang line, else ``"generic"``."""
+# Language names as data sets spell them (The Stack: "Python", "C++", "JavaScript") -> ours.
+ALIASES = {
+    "python": "python",
+    "py": "python",
+    "python3": "python",
+    "javascript": "javascript",
+    "js": "javascript",
+    "jsx": "javascript",
+    "typescript": "typescript",
+    "ts": "typescript",
+    "tsx": "typescript",
+    "java": "java",
+    "go": "go",
+    "golang": "go",
+    "rust": "rust",
+    "rs": "rust",
+    "c": "c",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "cxx": "cpp",
+    "cc": "cpp",
+    "generic": "generic",
+    "text": "generic",
+}
+
+
+def code_language(path: str | os.PathLike[str], head: bytes | None = None) -> str | None:
+    """The language of a code file from its extension, else its shebang line; None if neither."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
     lang = EXTENSIONS.get(ext)
     if lang:
@@ -57,7 +84,23 @@ def detect_language(path: str | os.PathLike[str], head: bytes | None = None) -> 
         m = _SHEBANG.match(head)
         if m:
             name = re.sub(rb"[\d.]+$", b"", m.group(1)).decode("ascii", "replace")
-            return _INTERPRETERS.get(name, "generic")
+            return _INTERPRETERS.get(name)
+    return None
+
+
+def detect_language(path: str | os.PathLike[str], head: bytes | None = None) -> str:
+    """The language of a file: its extension, else its shebang line, else ``"generic"``."""
+    return code_language(path, head) or "generic"
+
+
+def normalize_language(name: object, path: object = None) -> str:
+    """Our language for a record's ``lang`` field (any spelling) or, failing that, its ``path``."""
+    if isinstance(name, str):
+        found = ALIASES.get(name.strip().lower())
+        if found:
+            return found
+    if isinstance(path, str) and path:
+        return detect_language(path)
     return "generic"
 
 

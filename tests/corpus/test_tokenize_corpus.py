@@ -15,8 +15,10 @@ import codemill
 import numpy as np
 import pytest
 from codemill.cli import main
-from codemill.corpus.shards import MegatronReader, iter_shard_documents, read_manifest, read_npy_shard
-from codemill.sources.documents import Skips, iter_documents, iter_jsonl, plan_tasks
+from codemill.corpus.megatron import MegatronReader
+from codemill.corpus.plan import plan_tasks
+from codemill.corpus.reader import iter_shard_documents, read_manifest, read_npy_shard
+from codemill.sources import RecordReader, Skips, iter_documents, walk
 from conftest import FIXTURES, STDLIB
 
 pa = pytest.importorskip("pyarrow")
@@ -60,7 +62,7 @@ def make_corpus(root: Path) -> tuple[list[str], list[str]]:
     )
     pq.write_table(table, pqf, row_group_size=3)
     inputs = [str(tree), str(jl), str(gz), str(zs), str(pqf)]
-    tree_texts = [p.read_text(encoding="utf-8") for p in codemill.sources.documents.iter_code_files(tree)]
+    tree_texts = [p.read_text(encoding="utf-8") for p in (e.path for e in walk(tree, Skips()))]
     texts = tree_texts + [r.get("content", r.get("text")) for r in rows] * 4
     return inputs, texts
 
@@ -134,7 +136,7 @@ def test_uint32_for_large_vocab(small_tok, tmp_path) -> None:
     assert token_dtype(70_000) == np.uint32 and token_dtype(70_000, "megatron") == np.int32
     m = codemill.tokenize_corpus([FIXTURES], tmp_path, tokenizer=small_tok)
     assert m["tokenizer"]["hash"] == small_tok.hash and m["tokenizer"]["vocab_size"] == small_tok.vocab_size
-    texts = [p.read_text() for p in codemill.sources.documents.iter_code_files(FIXTURES)]
+    texts = [p.read_text() for p in (e.path for e in walk(FIXTURES, Skips()))]
     assert [small_tok.decode(d) for d in iter_shard_documents(tmp_path)] == texts
 
 
@@ -142,12 +144,12 @@ def test_jsonl_byte_ranges_partition_lines(tmp_path) -> None:
     rows = [{"text": "x" * (i % 37 + 1) + "\n", "lang": "py"} for i in range(300)]
     jl = tmp_path / "a.jsonl"
     jl.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    whole = [d.text for d in iter_jsonl(jl, Skips())]
+    whole = [d.text for d in RecordReader(jl, Skips()).read()]
     assert whole == [r["text"] for r in rows]
     for task_bytes in (1, 7, 40, 41, 42, 500, 10_000):
         tasks = plan_tasks([jl], task_bytes)
         assert tasks[0].start == 0 and tasks[-1].stop is None
-        got = [d.text for t in tasks for d in iter_jsonl(jl, Skips(), start=t.start, stop=t.stop)]
+        got = [d.text for t in tasks for d in RecordReader(jl, Skips()).read(t.start, t.stop)]
         assert got == whole, task_bytes
 
 
@@ -173,26 +175,26 @@ def test_skips_are_counted_and_named(tok, tmp_path) -> None:
     )
     m = codemill.tokenize_corpus([tree, jl], tmp_path / "out", max_file_bytes=10_000)
     assert m["totals"]["documents"] == 2
+    # "[1, 2]" is JSON but not an object: invalid_json; the dangling link is a link, not followed.
     assert m["skipped"] == {
         "binary": 1,
         "empty": 2,
-        "invalid_json": 1,
+        "invalid_json": 2,
         "invalid_utf8": 3,
-        "no_text": 2,
+        "no_text": 1,
         "too_large": 1,
-        "unreadable": 1,
+        "symlink": 1,
     }
-    items = {(Path(i["path"].split("@")[0]).name, i["reason"]) for i in m["skipped_items"]}
+    items = {(Path(i["path"].rsplit(":", 1)[0]).name, i["reason"]) for i in m["skipped_items"]}
     assert {
         ("empty.py", "empty"),
         ("latin1.py", "invalid_utf8"),
         ("blob.c", "binary"),
         ("big.go", "too_large"),
-        ("dangling.rs", "unreadable"),
+        ("dangling.rs", "symlink"),
         ("records.jsonl", "invalid_json"),
     } <= items
-    first = len(jl.read_bytes().split(b"\n")[0]) + 1
-    assert f"{jl}@{first}" in {i["path"] for i in m["skipped_items"]}  # "not json" is the second line
+    assert f"{jl}:2" in {i["path"] for i in m["skipped_items"]}  # "not json" is the second line
     assert [tok.decode(d) for d in iter_shard_documents(tmp_path / "out")] == ["x = 1\n", "ok = 2\n"]
 
 
@@ -325,10 +327,10 @@ def test_cli_errors_name_the_file(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert code == 2 and "bad.parquet: not a readable Parquet file" in err
     no_col = tmp_path / "nocol.parquet"
-    pq.write_table(pa.table({"code": ["x"]}), no_col)
+    pq.write_table(pa.table({"body": ["x"]}), no_col)
     code = main(["tokenize", str(no_col), "-o", str(tmp_path / "o4"), "--workers", "1"])
     err = capsys.readouterr().err
-    assert code == 2 and "nocol.parquet: no 'content' or 'text' column" in err
+    assert code == 2 and "nocol.parquet: no 'content' or 'text' or 'code' column" in err
 
 
 def test_iter_documents_streams_all_kinds(corpus) -> None:

@@ -9,7 +9,7 @@ pytest.importorskip("pyarrow")
 pytest.importorskip("zstandard")
 
 import codemill  # noqa: E402
-from codemill.corpus.shards import iter_shard_documents  # noqa: E402
+from codemill.corpus.reader import iter_shard_documents  # noqa: E402
 from test_tokenize_corpus import make_corpus, snapshot  # noqa: E402
 
 

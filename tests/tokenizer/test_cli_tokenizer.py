@@ -36,7 +36,7 @@ def test_train_encode_decode(tmp_path, capsys) -> None:
 def test_tokenize_report(capsys) -> None:
     code, out, _ = run(capsys, "tokenize", str(FIXTURES), "--json")
     report = json.loads(out)
-    assert code == 0 and report["files"] == len(list(FIXTURES.glob("sample.*")))
+    assert code == 0 and report["documents"] == len(list(FIXTURES.glob("sample.*")))
     assert set(report["languages"]) >= {"python", "go", "rust", "java", "c", "cpp", "typescript", "javascript"}
     assert report["tokens"] > 0 and report["bytes_per_token"] > 3
     code, out, _ = run(capsys, "tokenize", str(FIXTURES))

@@ -16,11 +16,9 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from codemill.languages import detect_language
-from codemill.sources.documents import iter_code_files, read_code_file
+from codemill.sources import Skips, iter_documents
 from codemill.tokenizer.code_tokenizer import CodeTokenizer
 
 Docs = dict[str, list[str]]  # language -> texts
@@ -30,19 +28,13 @@ EncodeFn = Callable[[str, str], int]  # (text, language) -> number of tokens
 def load_docs(paths: Sequence[str], max_bytes_per_language: int) -> tuple[Docs, dict[str, int]]:
     docs: Docs = defaultdict(list)
     size: dict[str, int] = defaultdict(int)
-    skipped: dict[str, int] = defaultdict(int)
-    for root in paths:
-        for path in iter_code_files(root):
-            text, reason = read_code_file(Path(path))
-            if text is None:
-                skipped[reason or "unknown"] += 1
-                continue
-            lang = detect_language(path, text[:128].encode("utf-8", "surrogatepass"))
-            if size[lang] >= max_bytes_per_language:
-                continue
-            docs[lang].append(text)
-            size[lang] += len(text.encode("utf-8"))
-    return dict(docs), dict(skipped)
+    skips = Skips()
+    for doc in iter_documents(paths, skips):
+        if size[doc.language] >= max_bytes_per_language:
+            continue
+        docs[doc.language].append(doc.text or "")
+        size[doc.language] += doc.size
+    return dict(docs), skips.as_dict()
 
 
 def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:

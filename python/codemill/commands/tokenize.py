@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("npy", "megatron"), default="npy")
     p.add_argument("--engine", choices=("local", "ray"), default="local")
     p.add_argument("--ray-address", help="Ray cluster address (default: a local Ray)")
-    p.add_argument("--task-bytes", type=int, default=64 << 20, help="input bytes per task (default 64 MiB)")
+    p.add_argument(
+        "--task-bytes", type=int, default=None, help="input bytes per task (default: 1/64 of the input, 1-64 MiB)"
+    )
     p.add_argument("--max-file-bytes", type=int, default=100 << 20, help="skip larger documents (default 100 MiB)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--threads", type=int, default=None, help="report mode: encoding threads")
@@ -42,7 +44,7 @@ def _tokenize(args: argparse.Namespace) -> int:
         raise ValueError("no inputs given (with -o, name the directories or files to tokenize)")
     import os
 
-    from codemill.corpus.shards import tokenize_corpus
+    from codemill.corpus.job import tokenize_corpus
 
     workers = args.workers or os.cpu_count() or 1
     manifest = tokenize_corpus(
@@ -96,6 +98,6 @@ def _report(args: argparse.Namespace, tok: Any) -> int:
         import sysconfig
 
         inputs = [sysconfig.get_paths()["stdlib"]]
-    report = tokenize_report(tok, inputs, args.threads, args.batch_bytes)
+    report = tokenize_report(tok, inputs, args.threads, args.batch_bytes, args.max_file_bytes)
     print(json.dumps(report, indent=2) if args.json else format_tokenize_report(report), file=sys.stdout)
     return 0

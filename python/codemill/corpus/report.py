@@ -11,18 +11,20 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
-from codemill.sources.documents import Skips, iter_documents
+from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs, iter_documents
+from codemill.tokenizer import CodeTokenizer
 
 
-def _batches(inputs: Iterable[str], batch_bytes: int, skips: Skips) -> Iterator[list[tuple[str, str, int]]]:
+def _batches(
+    inputs: Iterable[str], batch_bytes: int, skips: Skips, max_bytes: int
+) -> Iterator[list[tuple[str, str, int]]]:
     batch: list[tuple[str, str, int]] = []
     size = 0
-    for doc in iter_documents(inputs, skips, max_bytes=10_000_000):
-        batch.append((doc.text, doc.language, doc.nbytes))
-        size += doc.nbytes
+    for doc in iter_documents(inputs, skips, max_bytes=max_bytes):
+        batch.append((doc.text or "", doc.language, doc.size))
+        size += doc.size
         if size >= batch_bytes:
             yield batch
             batch, size = [], 0
@@ -31,17 +33,25 @@ def _batches(inputs: Iterable[str], batch_bytes: int, skips: Skips) -> Iterator[
 
 
 def tokenize_report(
-    tok: Any, inputs: list[str], threads: int | None = None, batch_bytes: int = 16 << 20
+    tok: CodeTokenizer,
+    inputs: list[str],
+    threads: int | None = None,
+    batch_bytes: int = 16 << 20,
+    max_file_bytes: int = DEFAULT_MAX_BYTES,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
-    for root in inputs:
-        if not Path(root).exists():
-            raise FileNotFoundError(f"{root}: no such file or directory")
+    """Per-language documents, bytes, tokens and speed of ``inputs``; skips counted and listed.
+
+    ``progress``: a line on stderr as batches finish (default: when stderr is a terminal).
+    """
+    check_inputs(inputs)
     stats: dict[str, Counter[str]] = defaultdict(Counter)
     skips = Skips(limit=1000)
     encode_seconds = 0.0
     t0 = time.perf_counter()
-    show = sys.stderr.isatty()
-    for batch in _batches(inputs, batch_bytes, skips):
+    show = sys.stderr.isatty() if progress is None else progress
+    tty = sys.stderr.isatty()
+    for batch in _batches(inputs, batch_bytes, skips, max_file_bytes):
         texts = [t for t, _, _ in batch]
         langs = [lang for _, lang, _ in batch]
         t = time.perf_counter()
@@ -50,13 +60,14 @@ def tokenize_report(
         counts = offsets[1:] - offsets[:-1]
         for (_, lang, nbytes), n in zip(batch, counts.tolist(), strict=True):
             s = stats[lang]
-            s["files"] += 1
+            s["documents"] += 1
             s["bytes"] += nbytes
             s["tokens"] += n
         if show:
             total = sum(s["bytes"] for s in stats.values())
-            print(f"\r{sum(s['files'] for s in stats.values())} files, {total / 1e6:.1f} MB", end="", file=sys.stderr)
-    if show:
+            line = f"{sum(s['documents'] for s in stats.values())} documents, {total / 1e6:.1f} MB"
+            print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+    if show and tty:
         print(file=sys.stderr)
     wall = time.perf_counter() - t0
     languages = {
@@ -67,7 +78,7 @@ def tokenize_report(
     return {
         "inputs": inputs,
         "tokenizer": {"vocab_size": tok.vocab_size, "hash": tok.hash},
-        "files": sum(s["files"] for s in stats.values()),
+        "documents": sum(s["documents"] for s in stats.values()),
         "bytes": total_bytes,
         "tokens": total_tokens,
         "bytes_per_token": round(total_bytes / max(total_tokens, 1), 3),
@@ -75,18 +86,20 @@ def tokenize_report(
         "encode_seconds": round(encode_seconds, 3),
         "encode_mb_per_s": round(total_bytes / 1e6 / max(encode_seconds, 1e-9), 1),
         "languages": languages,
-        "skipped": dict(sorted(skips.counts.items())),
-        "skipped_files": skips.items,
+        "skipped": skips.as_dict(),
+        "skipped_items": skips.items,
     }
 
 
 def format_tokenize_report(r: dict[str, Any]) -> str:
-    lines = [f"{'language':<12}{'files':>8}{'MB':>10}{'tokens':>12}{'bytes/token':>13}"]
+    lines = [f"{'language':<12}{'documents':>11}{'MB':>10}{'tokens':>12}{'bytes/token':>13}"]
     for lang, s in r["languages"].items():
         lines.append(
-            f"{lang:<12}{s['files']:>8}{s['bytes'] / 1e6:>10.2f}{s['tokens']:>12}{s['bytes_per_token']:>13.2f}"
+            f"{lang:<12}{s['documents']:>11}{s['bytes'] / 1e6:>10.2f}{s['tokens']:>12}{s['bytes_per_token']:>13.2f}"
         )
-    lines.append(f"{'total':<12}{r['files']:>8}{r['bytes'] / 1e6:>10.2f}{r['tokens']:>12}{r['bytes_per_token']:>13.2f}")
+    lines.append(
+        f"{'total':<12}{r['documents']:>11}{r['bytes'] / 1e6:>10.2f}{r['tokens']:>12}{r['bytes_per_token']:>13.2f}"
+    )
     lines.append(
         f"encoded at {r['encode_mb_per_s']} MB/s ({r['encode_seconds']}s encoding, {r['seconds']}s in all, "
         f"reading included)"

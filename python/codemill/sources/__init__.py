@@ -1,5 +1,29 @@
 """The one document reader: trees (with .gitignore), files, JSONL(.gz/.zst), Parquet.
 
-Every command reads its inputs through this layer; every input that is not read is counted
-with its reason from one skip vocabulary. May import: errors, languages, _io. Nothing else.
+Every command reads its inputs through this layer (:func:`iter_documents`, or
+:func:`list_documents` + :func:`load_text` to read files where the work happens); every input
+that is not read is counted in :class:`Skips` with a reason from :mod:`codemill.sources.skips`.
+Languages come from :mod:`codemill.languages` only (extension, then shebang).
+
+May import: errors, languages, _io. Nothing else of codemill.
 """
+
+from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text, read_file
+from codemill.sources.inputs import check_inputs, iter_documents, list_documents
+from codemill.sources.records import RecordReader
+from codemill.sources.skips import Skips
+from codemill.sources.walk import Entry, walk
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "Document",
+    "Entry",
+    "RecordReader",
+    "Skips",
+    "check_inputs",
+    "iter_documents",
+    "list_documents",
+    "load_text",
+    "read_file",
+    "walk",
+]

@@ -22,7 +22,8 @@ import numpy as np
 from codemill import _core
 from codemill._io import atomic_write_text
 from codemill.errors import CodemillError, TokenizerFileError
-from codemill.languages import detect_language
+from codemill.sources import DEFAULT_MAX_BYTES, Skips, iter_documents
+from codemill.sources.skips import EMPTY
 
 # <|endoftext|>, <|fim_prefix|>, <|fim_middle|>, <|fim_suffix|>, <|file_sep|>, <|repo_name|>
 SPECIAL_TOKENS: tuple[str, ...] = tuple(_core.Tokenizer.default_special_tokens())
@@ -84,15 +85,16 @@ class CodeTokenizer:
         min_frequency: int = 2,
         special_tokens: Sequence[str] = SPECIAL_TOKENS,
         num_threads: int | None = None,
-        max_file_bytes: int = 1_000_000,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
         metadata: dict[str, Any] | None = None,
     ) -> CodeTokenizer:
         """Trains a tokenizer on files, directories (walked for code files) and texts.
 
         An item is a path if it is an ``os.PathLike``, or a one-line string naming an existing
-        file or directory; a ``(text, language)`` tuple or any other string is a text.
-        Unreadable, binary, non-UTF-8 and over-large files are skipped and counted in the
-        tokenizer's metadata (``metadata["training"]["skipped"]``).
+        file or directory; a ``(text, language)`` tuple or any other string is a text. Paths
+        are read like every command reads them (trees with ``.gitignore``, code files, JSONL
+        and Parquet records); what is not read is counted in the tokenizer's metadata
+        (``metadata["training"]["skipped"]``).
         """
         if vocab_size < 256 + len(special_tokens) + 1:
             raise CodemillError(f"vocab_size {vocab_size} is too small (minimum {257 + len(special_tokens)})")
@@ -100,23 +102,24 @@ class CodeTokenizer:
             raise CodemillError("identifier_vocab_size must be >= 0")
         texts: list[str] = []
         langs: list[str | None] = []
-        skipped: Counter[str] = Counter()
+        skips = Skips()
         by_lang: Counter[str] = Counter()
-        for text, lang in _training_texts(paths_or_texts, max_file_bytes, skipped):
+        for text, lang in _training_texts(paths_or_texts, max_file_bytes, skips):
             if not text:
-                skipped["empty"] += 1
+                skips.add("<text>", EMPTY)
                 continue
             texts.append(text)
             langs.append(lang)
             by_lang[lang or "generic"] += len(text.encode("utf-8", "surrogatepass"))
         if not texts:
-            raise CodemillError("no training text: every input was empty or skipped " + str(dict(skipped)))
+            why = ", ".join(f"{n} {reason}" for reason, n in skips.as_dict().items()) or "no inputs given"
+            raise CodemillError(f"no training text: every input was empty or skipped ({why})")
         meta = {
             "codemill_version": _version(),
             "training": {
                 "documents": len(texts),
                 "bytes_by_language": dict(sorted(by_lang.items())),
-                "skipped": dict(sorted(skipped.items())),
+                "skipped": skips.as_dict(),
                 "vocab_size": vocab_size,
                 "identifier_vocab_size": identifier_vocab_size,
                 "line_merge_fraction": line_merge_fraction,
@@ -341,33 +344,30 @@ def _token_to_bytes(token: str) -> bytes:
     return token.encode("utf-8")
 
 
-def _training_texts(
-    items: Iterable[TrainInput], max_file_bytes: int, skipped: Counter[str]
-) -> Iterable[tuple[str, str | None]]:
-    if isinstance(items, (str, os.PathLike)):
+def _training_texts(items: Iterable[TrainInput], max_file_bytes: int, skips: Skips) -> Iterator[tuple[str, str | None]]:
+    """(text, language) of every training item: paths are read like every other command reads
+    them (trees, code files, JSONL / Parquet records); texts pass through."""
+    if isinstance(items, str | os.PathLike):
         items = [items]
+    paths: list[str | os.PathLike[str]] = []
+
+    def flush() -> Iterator[tuple[str, str | None]]:
+        for doc in iter_documents(paths, skips, max_bytes=max_file_bytes):
+            yield doc.text or "", doc.language
+        paths.clear()
+
     for item in items:
         if isinstance(item, tuple):
+            yield from flush()
             text, lang = item
             yield text, lang
         elif isinstance(item, os.PathLike) or (
             isinstance(item, str) and "\n" not in item and len(item) < 4096 and os.path.exists(item)
         ):
-            yield from _read_tree(Path(item), max_file_bytes, skipped)
+            paths.append(item)
         elif isinstance(item, str):
+            yield from flush()
             yield item, None
         else:
             raise CodemillError(f"cannot train on {type(item).__name__}: give paths, texts or (text, language)")
-
-
-def _read_tree(root: Path, max_file_bytes: int, skipped: Counter[str]) -> Iterable[tuple[str, str | None]]:
-    from codemill.sources.documents import iter_code_files, read_code_file
-
-    if not root.exists():
-        raise FileNotFoundError(f"{root}: no such file or directory")
-    for path in iter_code_files(root):
-        text, reason = read_code_file(path, max_file_bytes)
-        if text is None:
-            skipped[reason] += 1
-            continue
-        yield text, detect_language(path, text[:256].encode("utf-8", "surrogatepass"))
+    yield from flush()

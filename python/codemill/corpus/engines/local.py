@@ -18,7 +18,10 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from codemill.corpus.engines.task import run_task, worker_tokenizer
-from codemill.sources.documents import Task
+from codemill.corpus.manifest import TaskRecord
+from codemill.corpus.plan import Task
+from codemill.corpus.settings import TaskSettings
+from codemill.tokenizer import CodeTokenizer
 
 _WORKER: dict[str, Any] = {}
 
@@ -33,22 +36,22 @@ def _die_with_parent() -> None:
         pass
 
 
-def _init_worker(tokenizer_json: str, tokenizer_hash: str, settings: dict[str, Any], outdir: str) -> None:
+def _init_worker(tokenizer_json: str, tokenizer_hash: str, settings: TaskSettings, outdir: str) -> None:
     _die_with_parent()
     _WORKER.update(tok=worker_tokenizer(tokenizer_json, tokenizer_hash), settings=settings, outdir=outdir)
 
 
-def _run(task: Task) -> dict[str, Any]:
+def _run(task: Task) -> TaskRecord:
     return run_task(task, _WORKER["settings"], _WORKER["tok"], _WORKER["outdir"])
 
 
 def run_local(
     tasks: list[Task],
-    tok: Any,
-    settings: dict[str, Any],
+    tok: CodeTokenizer,
+    settings: TaskSettings,
     outdir: str | os.PathLike[str],
     workers: int,
-    on_done: Callable[[dict[str, Any]], None],
+    on_done: Callable[[TaskRecord], None],
 ) -> None:
     """Runs ``tasks``; ``on_done`` gets each task's record as it completes (in any order).
 
@@ -84,7 +87,7 @@ def run_local(
         initargs=(tok.to_json(), tok.hash, settings, os.fspath(outdir)),
     )
     thread = threading.Thread(target=local_worker, name="codemill-local-worker", daemon=True)
-    pending: set[Future[dict[str, Any]]] = set()
+    pending: set[Future[TaskRecord]] = set()
     remaining = len(tasks)
     try:
         thread.start()

@@ -13,24 +13,29 @@ from typing import Any
 try:
     import ray
 except ImportError as exc:  # pragma: no cover - depends on the optional extra
-    raise ImportError("--engine ray needs Ray: pip install 'codemill[ray]'") from exc
+    from codemill.errors import CodemillError
+
+    raise CodemillError("the Ray engine needs Ray: pip install 'codemill[ray]'") from exc
 
 from codemill.corpus.engines.task import run_task, worker_tokenizer
-from codemill.sources.documents import Task
+from codemill.corpus.manifest import TaskRecord
+from codemill.corpus.plan import Task
+from codemill.corpus.settings import TaskSettings
+from codemill.tokenizer import CodeTokenizer
 
 
 @ray.remote(num_cpus=1)
-def _ray_task(task: Task, settings: dict[str, Any], tokenizer_json: str, tokenizer_hash: str, outdir: str) -> Any:
+def _ray_task(task: Task, settings: TaskSettings, tokenizer_json: str, tokenizer_hash: str, outdir: str) -> Any:
     return run_task(task, settings, worker_tokenizer(tokenizer_json, tokenizer_hash), outdir)
 
 
 def run_ray(
     tasks: list[Task],
-    tok: Any,
-    settings: dict[str, Any],
+    tok: CodeTokenizer,
+    settings: TaskSettings,
     outdir: str | os.PathLike[str],
     workers: int,
-    on_done: Callable[[dict[str, Any]], None],
+    on_done: Callable[[TaskRecord], None],
     address: str | None = None,
 ) -> None:
     """Runs ``tasks`` on Ray (``address``; default: the running Ray, else a local one)."""

@@ -17,29 +17,24 @@ from typing import Any
 import numpy as np
 
 from codemill._io import atomic_write_json, fsync_dir
-from codemill.corpus.shards import TASKS_DIR, ShardWriter
-from codemill.sources.documents import Document, Skips, Task, iter_task_documents
+from codemill.corpus.layout import record_path, task_prefix
+from codemill.corpus.manifest import LanguageStats, TaskRecord
+from codemill.corpus.plan import Task, task_documents
+from codemill.corpus.settings import TaskSettings
+from codemill.corpus.shards import ShardWriter
+from codemill.sources import Document, Skips
+from codemill.tokenizer import CodeTokenizer
 
 # Tokenizers by hash, loaded once per worker process.
-_TOKENIZERS: dict[str, Any] = {}
+_TOKENIZERS: dict[str, CodeTokenizer] = {}
 
 
-def worker_tokenizer(tokenizer_json: str, expected_hash: str) -> Any:
+def worker_tokenizer(tokenizer_json: str, expected_hash: str) -> CodeTokenizer:
     tok = _TOKENIZERS.get(expected_hash)
     if tok is None:
-        from codemill.tokenizer.code_tokenizer import CodeTokenizer
-
         tok = CodeTokenizer.from_json(tokenizer_json, source="<corpus worker>")
         _TOKENIZERS[expected_hash] = tok
     return tok
-
-
-def task_prefix(index: int) -> str:
-    return f"shard-{index:05d}"
-
-
-def record_path(outdir: Path, index: int) -> Path:
-    return outdir / TASKS_DIR / f"task-{index:05d}.json"
 
 
 def remove_task_outputs(outdir: Path, index: int) -> None:
@@ -92,7 +87,7 @@ def _batches(docs: Iterator[Document], batch_bytes: int) -> Iterator[list[Docume
     size = 0
     for d in docs:
         batch.append(d)
-        size += d.nbytes
+        size += d.size
         if size >= batch_bytes or len(batch) >= 8192:
             yield batch
             batch, size = [], 0
@@ -100,7 +95,7 @@ def _batches(docs: Iterator[Document], batch_bytes: int) -> Iterator[list[Docume
         yield batch
 
 
-def run_task(task: Task, settings: dict[str, Any], tok: Any, outdir: str | os.PathLike[str]) -> dict[str, Any]:
+def run_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> TaskRecord:
     """Runs one task and commits it: shards renamed into place, then the task record.
 
     Returns the record: the task, its shards, document/token/byte counts, per-language
@@ -108,43 +103,46 @@ def run_task(task: Task, settings: dict[str, Any], tok: Any, outdir: str | os.Pa
     """
     outdir = Path(outdir)
     remove_task_outputs(outdir, task.index)
-    skips = Skips(limit=settings.get("skipped_list_limit", 1000))
+    skips = Skips(limit=settings.skipped_list_limit)
     writer = ShardWriter(
         outdir,
         task_prefix(task.index),
-        fmt=settings["format"],
-        dtype=np.dtype(settings["dtype"]),
-        shard_tokens=settings["shard_tokens"],
-        eot_id=settings["eot_id"],
+        fmt=settings.format,
+        dtype=np.dtype(settings.dtype),
+        shard_tokens=settings.shard_tokens,
+        eot_id=settings.eot_id,
     )
     langs: dict[str, Counter[str]] = defaultdict(Counter)
-    threads = settings.get("threads_per_worker", 1)
-    docs = iter_task_documents(task, skips, settings["max_file_bytes"])
+    docs, reader = task_documents(task, skips, settings.max_file_bytes)
     try:
-        for batch in _prefetch(_batches(docs, settings["batch_bytes"])):
-            texts = [d.text for d in batch]
+        for batch in _prefetch(_batches(docs, settings.batch_bytes)):
+            texts = [d.text or "" for d in batch]
             languages = [d.language for d in batch]
-            ids, offsets = tok.encode_batch_flat(texts, languages, num_threads=threads)
-            nbytes = np.fromiter((d.nbytes for d in batch), dtype=np.int64, count=len(batch))
+            ids, offsets = tok.encode_batch_flat(texts, languages, num_threads=settings.threads_per_worker)
+            nbytes = np.fromiter((d.size for d in batch), dtype=np.int64, count=len(batch))
             writer.add(ids, offsets, nbytes)
             counts = np.diff(offsets)
             for d, n in zip(batch, counts.tolist(), strict=True):
                 s = langs[d.language]
                 s["documents"] += 1
-                s["bytes"] += d.nbytes
+                s["bytes"] += d.size
                 s["tokens"] += n
         shards = writer.close()
     except BaseException:
         writer.abort()
         raise
-    record = {
+    languages: dict[str, LanguageStats] = {
+        k: {"documents": v["documents"], "bytes": v["bytes"], "tokens": v["tokens"]} for k, v in sorted(langs.items())
+    }
+    record: TaskRecord = {
         "task": task.describe(),
         "documents": sum(s["documents"] for s in shards),
         "tokens": sum(s["tokens"] for s in shards),
         "bytes": sum(s["bytes"] for s in shards),
+        "lines": reader.lines if reader is not None else 0,
         "shards": shards,
-        "languages": {k: dict(v) for k, v in sorted(langs.items())},
-        "skipped": dict(sorted(skips.counts.items())),
+        "languages": languages,
+        "skipped": skips.as_dict(),
         "skipped_items": skips.items,
     }
     path = record_path(outdir, task.index)

@@ -1,4 +1,4 @@
-"""Walking code trees: stable order, skipped directories, unreadable directories reported."""
+"""Walking code trees: stable order, skipped directories named, unreadable directories reported."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 import os
 
 from codemill.corpus.report import tokenize_report
-from codemill.sources.documents import UNREADABLE, iter_code_files, read_code_file
-from codemill.tokenizer.code_tokenizer import CodeTokenizer
+from codemill.sources import Skips, read_file, walk
+from codemill.sources.skips import NOT_A_FILE, UNREADABLE, UNSUPPORTED_LANGUAGE, VCS, VENDORED
+from codemill.tokenizer import CodeTokenizer
 
 
 def _tree(tmp_path):
@@ -20,10 +21,26 @@ def _tree(tmp_path):
     return tmp_path
 
 
-def test_walk_is_sorted_and_skips_tool_directories(tmp_path) -> None:
+# What the tree above passes over besides code: tool directories and a text file.
+TREE_SKIPS = {VCS: 1, VENDORED: 1, UNSUPPORTED_LANGUAGE: 1}
+
+
+def test_walk_is_sorted_and_counts_what_it_passes_over(tmp_path) -> None:
     root = _tree(tmp_path)
-    assert [p.relative_to(root).as_posix() for p in iter_code_files(root)] == ["z.py", "a/x.go", "b/y.rs"]
-    assert "notes.txt" in {p.name for p in iter_code_files(root, all_files=True)}
+    skips = Skips()
+    assert [e.rel for e in walk(root, skips)] == ["z.py", "a/x.go", "b/y.rs"]
+    assert skips.as_dict() == TREE_SKIPS
+    assert {"path": str(root / "notes.txt"), "reason": UNSUPPORTED_LANGUAGE} in skips.items
+    assert {"path": str(root / ".git") + "/", "reason": VCS} in skips.items
+
+
+def test_fifo_is_counted_never_opened(tmp_path) -> None:
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    os.mkfifo(tmp_path / "pipe.py")
+    skips = Skips()
+    assert [e.rel for e in walk(tmp_path, skips)] == ["ok.py"]
+    assert skips.as_dict() == {NOT_A_FILE: 1}
+    assert read_file(tmp_path / "pipe.py") == (None, NOT_A_FILE)
 
 
 def test_unreadable_directory_is_reported_not_lost(tmp_path, monkeypatch) -> None:
@@ -38,12 +55,12 @@ def test_unreadable_directory_is_reported_not_lost(tmp_path, monkeypatch) -> Non
 
     # Tests run as root, which reads any directory: simulate the permission error instead.
     monkeypatch.setattr(os, "scandir", scandir)
-    paths = list(iter_code_files(root))
-    assert root / "b" in paths and root / "a" / "x.go" in paths
-    assert read_code_file(root / "b") == (None, UNREADABLE)
+    skips = Skips()
+    assert [e.rel for e in walk(root, skips)] == ["z.py", "a/x.go"]
+    assert skips.counts[UNREADABLE] == 1
     report = tokenize_report(CodeTokenizer.default(), [str(root)])
-    assert report["skipped"] == {UNREADABLE: 1}
-    assert report["skipped_files"] == [{"path": str(root / "b"), "reason": UNREADABLE}]
+    assert report["skipped"] == {**TREE_SKIPS, UNREADABLE: 1}
+    assert {"path": locked, "reason": UNREADABLE} in report["skipped_items"]
 
 
 def test_unreadable_directory_is_counted_by_corpus_tokenization(tmp_path, monkeypatch) -> None:
@@ -61,5 +78,5 @@ def test_unreadable_directory_is_counted_by_corpus_tokenization(tmp_path, monkey
 
     monkeypatch.setattr(os, "scandir", scandir)
     manifest = codemill.tokenize_corpus([str(root)], str(tmp_path / "out"), workers=1)
-    assert manifest["skipped"] == {UNREADABLE: 1}
+    assert manifest["skipped"] == {**TREE_SKIPS, UNREADABLE: 1}
     assert locked in json.dumps(manifest)  # listed with its path

@@ -1,0 +1,210 @@
+"""The corpus job: plan tasks, resume what an earlier run finished, run the rest, merge.
+
+Every file is written under a temporary name, fsynced and renamed; a task counts as done only
+once its record is renamed into place, so a run killed at any moment and run again redoes
+exactly the unfinished tasks and ends byte-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from codemill._io import atomic_write_json, fsync_dir
+from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, record_path
+from codemill.corpus.manifest import TaskRecord, merge
+from codemill.corpus.plan import Task, plan_tasks
+from codemill.corpus.progress import Progress
+from codemill.corpus.settings import ENGINES, FORMATS, Engine, ShardFormat, TaskSettings
+from codemill.corpus.shards import token_dtype
+from codemill.errors import CodemillError
+from codemill.sources import DEFAULT_MAX_BYTES, Skips
+from codemill.tokenizer import CodeTokenizer
+
+TokenizerArg = CodeTokenizer | str | os.PathLike[str] | None
+
+
+def load_tokenizer(tokenizer: TokenizerArg) -> CodeTokenizer:
+    """A CodeTokenizer from an instance, a tokenizer file, or None (the bundled one)."""
+    if tokenizer is None:
+        return CodeTokenizer.default()
+    if isinstance(tokenizer, str | os.PathLike):
+        return CodeTokenizer.load(tokenizer)
+    return tokenizer
+
+
+def _valid_record(outdir: Path, task: Task) -> TaskRecord | None:
+    try:
+        rec = json.loads(record_path(outdir, task.index).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("task") != task.describe() or "lines" not in rec:
+        return None
+    for shard in rec.get("shards", ()):
+        tokens, index = (outdir / f for f in shard["files"])
+        try:
+            if tokens.stat().st_size != shard["size"] or not index.is_file():
+                return None
+        except OSError:
+            return None
+    return rec  # type: ignore[return-value]
+
+
+def _clean(outdir: Path, ntasks: int) -> None:
+    """Removes temporaries of killed runs and outputs of tasks the plan no longer has."""
+    for folder, prefix in ((outdir, "shard-"), (outdir / TASKS_DIR, "task-")):
+        for p in folder.iterdir():
+            name, k = p.name, len(prefix)
+            stale = name[k : k + 5].isdigit() and name.startswith(prefix) and int(name[k : k + 5]) >= ntasks
+            if stale or (name.startswith(".") and ".tmp" in name):
+                p.unlink(missing_ok=True)
+
+
+def _check_resumable(outdir: Path, head: dict[str, Any]) -> None:
+    manifest_path = outdir / MANIFEST_NAME
+    if manifest_path.exists():
+        try:
+            old = json.loads(manifest_path.read_text())
+        except ValueError:
+            old = None  # a torn write cannot happen (rename), but a hand-edited file can
+        if isinstance(old, dict):
+            for key in ("inputs", "tokenizer", "settings"):
+                if old.get(key) != head[key]:
+                    raise CodemillError(
+                        f"{outdir}: holds a run with different {key} ({old.get(key)!r}); "
+                        "use another output directory to start afresh"
+                    )
+    elif any(p.name.startswith("shard-") for p in outdir.iterdir()):
+        raise CodemillError(f"{outdir}: holds shards but no manifest; use an empty output directory")
+
+
+def tokenize_corpus(
+    inputs: list[str | os.PathLike[str]] | str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    *,
+    tokenizer: TokenizerArg = None,
+    workers: int = 1,
+    shard_tokens: int = 100_000_000,
+    format: ShardFormat = "npy",
+    engine: Engine = "local",
+    ray_address: str | None = None,
+    task_bytes: int | None = None,
+    batch_bytes: int = 4 << 20,
+    max_file_bytes: int = DEFAULT_MAX_BYTES,
+    threads_per_worker: int = 1,
+    progress: bool | TextIO = False,
+) -> dict[str, Any]:
+    """Tokenizes code corpora into token shards under ``output_dir``; returns the manifest.
+
+    ``inputs``: directory trees, code files, JSONL(.gz/.zst) and Parquet files. ``tokenizer``:
+    a `CodeTokenizer`, a tokenizer file, or None for the bundled one. Work is split into
+    deterministic tasks of about ``task_bytes`` of input (default: derived from the total input
+    size, see :func:`codemill.corpus.plan.task_size`), run by ``workers`` processes
+    (``engine="local"``) or on Ray (``engine="ray"``). Running again on the same directory with
+    the same arguments resumes: finished tasks are kept, the rest redone; the result is
+    byte-identical to an uninterrupted run. ``progress``: True for stderr, or a stream.
+
+    The returned manifest equals ``manifest.json`` plus a ``"run"`` entry (timings, tasks run
+    and resumed) that is not written, so that the file stays deterministic.
+    """
+    if isinstance(inputs, str | os.PathLike):
+        inputs = [inputs]
+    names = [os.fspath(p) for p in inputs]
+    if not names:
+        raise CodemillError("no inputs given")
+    if format not in FORMATS:
+        raise CodemillError(f"unknown format {format!r} (npy or megatron)")
+    if engine not in ENGINES:
+        raise CodemillError(f"unknown engine {engine!r} (local or ray)")
+    if workers < 1:
+        raise CodemillError(f"workers must be at least 1, got {workers}")
+    for name, value in (
+        ("shard_tokens", shard_tokens),
+        ("batch_bytes", batch_bytes),
+        ("max_file_bytes", max_file_bytes),
+        ("threads_per_worker", threads_per_worker),
+    ):
+        if value <= 0:
+            raise CodemillError(f"{name} must be positive, got {value}")
+    t0 = time.perf_counter()
+    tok = load_tokenizer(tokenizer)
+    plan_skips = Skips(limit=10_000)
+    tasks = plan_tasks(names, task_bytes, plan_skips)
+    settings = TaskSettings(
+        format=format,
+        dtype=token_dtype(tok.vocab_size, format).name,
+        eot_id=int(tok.eot_id),
+        shard_tokens=int(shard_tokens),
+        task_bytes=task_bytes,  # None: derived from the input size, so a grown input re-plans
+        max_file_bytes=int(max_file_bytes),
+        batch_bytes=int(batch_bytes),
+        threads_per_worker=int(threads_per_worker),
+    )
+    head: dict[str, Any] = {
+        "format": MANIFEST_FORMAT,
+        "complete": False,
+        "inputs": names,
+        "tokenizer": {"hash": tok.hash, "vocab_size": tok.vocab_size, "eot_id": int(tok.eot_id)},
+        "settings": settings.output(),
+        "layout": "each document's tokens are followed by one eot_id; documents are never split across shards",
+        "tasks_planned": len(tasks),
+    }
+    outdir = Path(output_dir)
+    if outdir.exists() and not outdir.is_dir():
+        raise CodemillError(f"{outdir}: exists and is not a directory")
+    outdir.mkdir(parents=True, exist_ok=True)
+    _check_resumable(outdir, head)
+    (outdir / TASKS_DIR).mkdir(exist_ok=True)
+    manifest_path = outdir / MANIFEST_NAME
+    atomic_write_json(manifest_path, head)
+    fsync_dir(outdir)
+    _clean(outdir, len(tasks))
+
+    records: dict[int, TaskRecord] = {}
+    pending = []
+    bar = None
+    if progress:
+        bar = Progress(sum(t.size for t in tasks), len(tasks), None if progress is True else progress)
+    for task in tasks:
+        rec = _valid_record(outdir, task)
+        if rec is None:
+            pending.append(task)
+        else:
+            records[task.index] = rec
+            if bar:
+                bar.resumed(rec)
+
+    def on_done(rec: TaskRecord) -> None:
+        records[rec["task"]["index"]] = rec
+        if bar:
+            bar.update(rec)
+
+    t_run = time.perf_counter()
+    if engine == "ray":
+        from codemill.corpus.engines.ray import run_ray
+
+        run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
+    else:
+        from codemill.corpus.engines.local import run_local
+
+        run_local(pending, tok, settings, outdir, workers, on_done)
+    run_seconds = time.perf_counter() - t_run
+    if bar and not pending:
+        bar.show(time.monotonic())  # everything was done already: say so once
+    manifest = merge(head, [records[t.index] for t in tasks], plan_skips)
+    atomic_write_json(manifest_path, manifest)
+    fsync_dir(outdir)
+    run_bytes = sum(records[t.index]["bytes"] for t in pending)
+    manifest["run"] = {
+        "engine": engine,
+        "workers": workers,
+        "tasks_run": len(pending),
+        "tasks_resumed": len(tasks) - len(pending),
+        "seconds": round(time.perf_counter() - t0, 3),
+        "tokenize_seconds": round(run_seconds, 3),
+        "mb_per_s": round(run_bytes / 1e6 / max(run_seconds, 1e-9), 2),
+    }
+    return manifest

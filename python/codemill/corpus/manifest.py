@@ -1,0 +1,104 @@
+"""The shapes of a task record and of ``manifest.json``, and merging records into a manifest."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from codemill.sources.skips import SkippedItem
+
+SKIPPED_LIST_LIMIT = 10_000
+
+
+class ShardInfo(TypedDict):
+    name: str
+    files: list[str]
+    documents: int
+    tokens: int
+    bytes: int
+    size: int
+
+
+class LanguageStats(TypedDict):
+    documents: int
+    bytes: int
+    tokens: int
+
+
+class TaskRecord(TypedDict):
+    """What a finished task wrote to ``tasks/task-NNNNN.json``."""
+
+    task: dict[str, Any]  # Task.describe()
+    documents: int
+    tokens: int
+    bytes: int
+    lines: int  # lines (rows) of a record file the task passed; 0 for code files
+    shards: list[ShardInfo]
+    languages: dict[str, LanguageStats]
+    skipped: dict[str, int]
+    skipped_items: list[SkippedItem]
+
+
+def _renumber(items: list[SkippedItem], path: str, offset: int) -> list[SkippedItem]:
+    """Turns line numbers counted from a task's start into line numbers of its file."""
+    out: list[SkippedItem] = []
+    for item in items:
+        where, _, n = item["path"].rpartition(":")
+        if offset and where == path and n.isdigit():
+            item = {"path": f"{where}:{int(n) + offset}", "reason": item["reason"]}
+        out.append(item)
+    return out
+
+
+def merge(head: dict[str, Any], records: list[TaskRecord], plan_skips: Any) -> dict[str, Any]:
+    """The complete manifest: ``head`` plus totals, per-language stats, shards and skips.
+
+    ``plan_skips`` (a :class:`codemill.sources.Skips`) holds what the listing passed over.
+    """
+    langs: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, int] = dict(plan_skips.counts)
+    items: list[SkippedItem] = list(plan_skips.items[:SKIPPED_LIST_LIMIT])
+    shards: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    lines_before: dict[str, int] = {}  # JSONL path -> lines of its earlier tasks
+    for rec in records:
+        task = rec["task"]
+        index = task["index"]
+        for sh in rec["shards"]:
+            shards.append({"task": index, **sh})
+        for lang, s in rec["languages"].items():
+            acc = langs.setdefault(lang, {"documents": 0, "bytes": 0, "tokens": 0})
+            for k in ("documents", "bytes", "tokens"):
+                acc[k] += s[k]
+        for reason, n in rec["skipped"].items():
+            skipped[reason] = skipped.get(reason, 0) + n
+        offset = 0
+        if task["kind"] == "jsonl":
+            offset = lines_before.get(task["path"], 0)
+            lines_before[task["path"]] = offset + rec["lines"]
+        room = max(0, SKIPPED_LIST_LIMIT - len(items))
+        items.extend(_renumber(rec["skipped_items"][:room], task["path"], offset))
+        tasks.append({**task, "documents": rec["documents"], "tokens": rec["tokens"], "shards": len(rec["shards"])})
+    for s in langs.values():
+        s["bytes_per_token"] = round(s["bytes"] / max(s["tokens"], 1), 4)
+    documents = sum(r["documents"] for r in records)
+    nbytes = sum(r["bytes"] for r in records)
+    text_tokens = sum(s["tokens"] for s in langs.values())
+    return {
+        **head,
+        "complete": True,
+        "totals": {
+            "documents": documents,
+            "tokens": sum(r["tokens"] for r in records),
+            "text_tokens": text_tokens,
+            "bytes": nbytes,
+            "bytes_per_token": round(nbytes / max(text_tokens, 1), 4),
+            "shards": len(shards),
+            "skipped": sum(skipped.values()),
+        },
+        "languages": dict(sorted(langs.items())),
+        "skipped": dict(sorted(skipped.items())),
+        "skipped_items": items,
+        "skipped_items_truncated": sum(skipped.values()) > len(items),
+        "shards": shards,
+        "tasks": tasks,
+    }

@@ -1,0 +1,193 @@
+"""Planning a corpus into deterministic tasks, and reading one task's documents.
+
+Inputs are listed once (trees walked, file sizes and Parquet row groups read; never contents)
+and split into tasks of about ``task_bytes``. The size is derived from the total input, never
+from the worker count: small inputs still give every worker something to do, large ones get
+tasks of up to 64 MiB, and the output bytes are the same for any number of workers or engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from codemill.errors import CodemillError
+from codemill.languages import detect_language
+from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, walk
+from codemill.sources.streams import is_compressed, is_parquet, is_records
+from codemill.sources.walk import file_size
+
+TaskKind = Literal["files", "jsonl", "parquet"]
+
+MIN_TASK_BYTES = 1 << 20
+MAX_TASK_BYTES = 64 << 20
+TARGET_TASKS = 64  # tasks a mid-size input is cut into, so many workers all get a share
+# A files task holds at most this many files, so that task records stay small.
+MAX_FILES_PER_TASK = 4096
+
+
+def task_size(total_bytes: int) -> int:
+    """The task size for an input of ``total_bytes``: a 64th of it, within [1 MiB, 64 MiB]."""
+    return min(MAX_TASK_BYTES, max(MIN_TASK_BYTES, total_bytes // TARGET_TASKS))
+
+
+@dataclass(frozen=True)
+class Task:
+    """A deterministic unit of work: its output shards are named after ``index``.
+
+    ``kind`` is ``"files"`` (``files`` under ``path``), ``"jsonl"`` (lines starting in the byte
+    range ``[start, stop)`` of ``path``; ``stop`` None = to the end) or ``"parquet"`` (row groups
+    ``[start, stop)`` of ``path``). ``key`` fingerprints the task's inputs (names and sizes), so a
+    resumed run redoes a task whose inputs changed.
+    """
+
+    index: int
+    kind: TaskKind
+    path: str
+    files: tuple[str, ...] = ()
+    start: int = 0
+    stop: int | None = None
+    key: str = ""
+    size: int = 0  # input bytes it covers (for progress; compressed size for .gz/.zst)
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"index": self.index, "kind": self.kind, "path": self.path}
+        if self.kind == "files":
+            d.update(files=len(self.files), first=self.files[0], last=self.files[-1])
+        else:
+            d.update(start=self.start, stop=self.stop)
+        d.update(key=self.key, size=self.size)
+        return d
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Unit:
+    """A listed input piece: code files of one root, or one record file."""
+
+    root: str
+    files: list[tuple[str, int]]  # code files: (path, size)
+    records: str | None = None  # a JSONL / Parquet file
+    groups: list[int] | None = None  # Parquet row-group sizes
+    size: int = 0
+
+
+def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit]:
+    units: list[_Unit] = []
+
+    def add_records(root: str, path: Path) -> None:
+        if is_parquet(path):
+            from codemill.sources.records import parquet_row_groups
+
+            groups = [b for _, b in parquet_row_groups(path)]
+            units.append(_Unit(root, [], str(path), groups, sum(groups)))
+        else:
+            size = file_size(path)
+            if size < 0:
+                raise CodemillError(f"{path}: cannot read")
+            units.append(_Unit(root, [], str(path), None, size))
+
+    for path in check_inputs(inputs):
+        root = str(path)
+        if path.is_dir():
+            files: list[tuple[str, int]] = []
+            for entry in walk(path, skips):
+                if entry.records:
+                    if files:
+                        units.append(_Unit(root, files, size=sum(max(s, 0) for _, s in files)))
+                        files = []
+                    add_records(root, entry.path)
+                else:
+                    files.append((str(entry.path), entry.size))
+            if files:
+                units.append(_Unit(root, files, size=sum(max(s, 0) for _, s in files)))
+        elif is_records(path):
+            add_records(root, path)
+        else:
+            # Any other path (a code file, a FIFO): read_file reports what it is.
+            units.append(_Unit(root, [(root, file_size(path))], size=max(file_size(path), 0)))
+    return units
+
+
+def plan_tasks(
+    inputs: Iterable[str | os.PathLike[str]], task_bytes: int | None = None, skips: Skips | None = None
+) -> list[Task]:
+    """Split inputs into tasks of about ``task_bytes`` each (default: :func:`task_size` of the
+    total), in a stable order. What the listing passes over is counted in ``skips``.
+
+    Code files are grouped; uncompressed JSONL is split at byte offsets (a line belongs to the
+    range its first byte is in); compressed JSONL is one task per file; Parquet is split by row
+    groups. Only sizes are read here, never contents.
+    """
+    if task_bytes is not None and task_bytes <= 0:
+        raise CodemillError(f"task_bytes must be positive, got {task_bytes}")
+    units = _units(inputs, skips if skips is not None else Skips())
+    if task_bytes is None:
+        task_bytes = task_size(sum(u.size for u in units))
+    tasks: list[Task] = []
+
+    def add(kind: TaskKind, path: str, key: str, **kw: Any) -> None:
+        tasks.append(Task(len(tasks), kind, path, key=key, **kw))
+
+    for u in units:
+        if u.records is None:
+            group: list[str] = []
+            sizes: list[int] = []
+            total = 0
+            for f, s in u.files:
+                group.append(f)
+                sizes.append(s)
+                total += max(s, 0)
+                if total >= task_bytes or len(group) >= MAX_FILES_PER_TASK:
+                    add("files", u.root, _key(group, sizes), files=tuple(group), size=total)
+                    group, sizes, total = [], [], 0
+            if group:
+                add("files", u.root, _key(group, sizes), files=tuple(group), size=total)
+        elif u.groups is None:
+            path, size = u.records, u.size
+            if is_compressed(path):
+                add("jsonl", path, _key(path, size), start=0, stop=None, size=size)
+            else:
+                for start in range(0, max(size, 1), task_bytes):
+                    stop = start + task_bytes if start + task_bytes < size else None
+                    end = size if stop is None else stop
+                    add("jsonl", path, _key(path, size, start), start=start, stop=stop, size=end - start)
+        else:
+            start, acc = 0, 0
+            for i, s in enumerate(u.groups):
+                acc += s
+                if acc >= task_bytes or i == len(u.groups) - 1:
+                    add("parquet", u.records, _key(u.records, u.groups, start), start=start, stop=i + 1, size=acc)
+                    start, acc = i + 1, 0
+    return tasks
+
+
+def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Document]:
+    for name in files:
+        text, reason = read_file(name, max_bytes)
+        if text is None:
+            skips.add(name, reason or "unreadable")
+            continue
+        path = Path(name)
+        language = detect_language(path, text[:128].encode("utf-8"))
+        yield Document(name, path.name, path.parent.name, language, file=name, text=text, size=len(text.encode()))
+
+
+def task_documents(task: Task, skips: Skips, max_bytes: int) -> tuple[Iterator[Document], RecordReader | None]:
+    """The documents of one task, in order, and the record reader of a JSONL / Parquet task.
+
+    A JSONL task that starts inside its file numbers its lines from 1; its reader's ``lines``
+    lets the job turn them into line numbers of the file.
+    """
+    if task.kind == "files":
+        return _files(task.files, skips, max_bytes), None
+    reader = RecordReader(Path(task.path), skips, max_bytes=max_bytes)
+    return reader.read(task.start, task.stop), reader

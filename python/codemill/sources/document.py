@@ -1,0 +1,89 @@
+"""The one ``Document`` type every command reads, and reading a code file into one.
+
+A document is a code file on disk or a record of a JSONL / Parquet corpus. Files may be listed
+first and read later (``text`` None until :func:`load_text`), so a pass over a large tree
+holds names, not contents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from codemill.sources import skips as reasons
+
+DEFAULT_MAX_BYTES = 100 << 20  # larger files and records are skipped as too_large
+SNIFF = 8192  # a NUL byte in this many leading bytes marks binary data
+
+
+@dataclass
+class Document:
+    """One document: where it came from, its language and (once read) its text."""
+
+    where: str  # for reports: the file's path, or "path:N" for the N-th line / row of a record file
+    path: str  # posix path inside its repository (trees), the file's name, or a record's path field
+    repository: str  # the tree's directory name, a record's repository field, or the record file's name
+    language: str  # a codemill language name ("generic" when unknown)
+    source: int = 0  # index of the input it came from
+    origin: str = ""  # posix path, relative to that input, of the file holding it (a code or record file)
+    file: str | None = None  # path on disk of a code file (None for records)
+    record: int | None = None  # 1-based line (JSONL) or row (Parquet) number of a record
+    text: str | None = None  # None until read
+    size: int = 0  # bytes on disk (files) or UTF-8 bytes (records, read files)
+    index: int = 0  # position in the stream of documents of one read
+
+
+def decode(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str | None, str | None]:
+    """(text, None) for usable code bytes, else (None, reason)."""
+    if not data:
+        return None, reasons.EMPTY
+    if len(data) > max_bytes:
+        return None, reasons.TOO_LARGE
+    if b"\0" in data[:SNIFF]:
+        return None, reasons.BINARY
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, reasons.INVALID_UTF8
+
+
+def read_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str | None, str | None]:
+    """(text, None) for a readable UTF-8 code file, else (None, reason). Never opens a FIFO."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        if not p.is_file():
+            return None, reasons.NOT_A_FILE
+        if st.st_size > max_bytes:
+            return None, reasons.TOO_LARGE
+        data = p.read_bytes()
+    except OSError:
+        return None, reasons.UNREADABLE
+    return decode(data, max_bytes)
+
+
+def check_text(text: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[int, str | None]:
+    """(UTF-8 size, None) for a usable record text, else (0, reason)."""
+    if not text:
+        return 0, reasons.EMPTY
+    try:
+        n = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates from JSON "\\ud800" escapes
+        return 0, reasons.INVALID_UTF8
+    if n > max_bytes:
+        return 0, reasons.TOO_LARGE
+    if "\0" in text[:SNIFF]:
+        return 0, reasons.BINARY
+    return n, None
+
+
+def load_text(doc: Document, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
+    """Reads a listed file document's text into ``doc.text``; returns the skip reason, if any."""
+    if doc.text is not None or doc.file is None:
+        return None
+    text, reason = read_file(doc.file, max_bytes)
+    if text is None:
+        return reason
+    doc.text = text
+    doc.size = len(text.encode("utf-8"))
+    return None

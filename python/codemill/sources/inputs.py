@@ -1,0 +1,116 @@
+"""Every document of a list of inputs: trees, code files, JSONL and Parquet files, in order.
+
+This is the reader every command uses (tokenize, dedup, prepare, index, graph, train, bench),
+so the same inputs give the same documents and the same skip counts everywhere:
+
+- a directory is walked (:mod:`codemill.sources.walk`): code files are documents, JSONL and
+  Parquet files inside it are read as records;
+- a JSONL / Parquet file is read as records (:mod:`codemill.sources.records`);
+- any other regular file is one document, of the language its name or shebang says
+  (``generic`` when neither does: the user named it, so it is read);
+- anything else (a FIFO, a socket, a device) is counted as ``not_a_file``; a missing path is an
+  :class:`InputNotFoundError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from codemill.errors import InputNotFoundError
+from codemill.languages import detect_language
+from codemill.sources import skips as reasons
+from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text
+from codemill.sources.records import RecordReader
+from codemill.sources.skips import Skips
+from codemill.sources.streams import is_records
+from codemill.sources.walk import file_size, walk
+
+_HEAD = 128
+
+
+def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The inputs as paths; raises :class:`InputNotFoundError` naming the first missing one."""
+    paths = [Path(p) for p in inputs]
+    for p in paths:
+        if not p.exists() and not p.is_symlink():
+            raise InputNotFoundError(f"{p}: no such file or directory")
+    return paths
+
+
+def _file_document(path: Path, source: int) -> Document:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEAD)
+    except OSError:
+        head = b""
+    return Document(
+        str(path),
+        path.name,
+        path.resolve().parent.name,
+        detect_language(path, head),
+        source=source,
+        origin=path.name,
+        file=str(path),
+        size=file_size(path),
+    )
+
+
+def list_documents(
+    inputs: Iterable[str | os.PathLike[str]],
+    skips: Skips,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    text_field: str | None = None,
+) -> Iterator[Document]:
+    """Documents of every input in order; code files listed, not read (``text`` None).
+
+    Records come with their text (they are read to be found). Read file documents with
+    :func:`codemill.sources.document.load_text` where the work happens (a worker process, say).
+    """
+    for source, root in enumerate(check_inputs(inputs)):
+        if root.is_dir():
+            repository = root.resolve().name
+            for entry in walk(root, skips):
+                if entry.records:
+                    reader = RecordReader(
+                        entry.path, skips, max_bytes=max_bytes, text_field=text_field, source=source, origin=entry.rel
+                    )
+                    yield from reader.read()
+                else:
+                    yield Document(
+                        str(entry.path),
+                        entry.rel,
+                        repository,
+                        entry.language or "generic",
+                        source=source,
+                        origin=entry.rel,
+                        file=str(entry.path),
+                        size=entry.size,
+                    )
+        elif not root.is_file():  # follows links: a FIFO, socket, device or dangling link
+            skips.add(str(root), reasons.NOT_A_FILE)
+        elif is_records(root):
+            yield from RecordReader(root, skips, max_bytes=max_bytes, text_field=text_field, source=source).read()
+        else:
+            yield _file_document(root, source)
+
+
+def iter_documents(
+    inputs: Iterable[str | os.PathLike[str]],
+    skips: Skips,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    text_field: str | None = None,
+) -> Iterator[Document]:
+    """Documents of every input in order, with their text; what is not read is counted in ``skips``."""
+    index = 0
+    for doc in list_documents(inputs, skips, max_bytes=max_bytes, text_field=text_field):
+        reason = load_text(doc, max_bytes)
+        if reason:
+            skips.add(doc.where, reason)
+            continue
+        doc.index = index
+        index += 1
+        yield doc

@@ -1,0 +1,184 @@
+"""Records of corpus files: JSONL (plain, ``.gz``, ``.zst``) and Parquet (The Stack's columns).
+
+Both are read streaming, a line or a batch of rows at a time, optionally over a part of the file
+(a byte range of plain JSONL, a range of Parquet row groups), so tasks can split one large file.
+Bad records are counted with their reason and location (``path:N``, 1-based), never dropped
+silently; a file that cannot be read at all (a corrupt stream) raises :class:`SourceError`.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from codemill.errors import SourceError
+from codemill.languages import normalize_language
+from codemill.sources import skips as reasons
+from codemill.sources.document import DEFAULT_MAX_BYTES, Document, check_text
+from codemill.sources.skips import Skips
+from codemill.sources.streams import is_parquet, open_stream
+
+# Record fields, in order of preference (The Stack's columns among them).
+TEXT_FIELDS = ("content", "text", "code")
+PATH_FIELDS = ("path", "max_stars_repo_path", "file_path", "filepath", "filename")
+REPO_FIELDS = ("repository", "repo", "repo_name", "max_stars_repo_name")
+LANG_FIELDS = ("language", "lang")
+
+_BATCH_ROWS = 1024
+
+
+def _first(rec: dict[str, Any], fields: tuple[str, ...]) -> Any:
+    for f in fields:
+        value = rec.get(f)
+        if value is not None:
+            return value
+    return None
+
+
+class RecordReader:
+    """Reads the records of one JSONL or Parquet file as documents.
+
+    ``lines`` counts the JSONL lines (or Parquet rows) passed so far, so a caller that read a
+    part of a file knows how many lines that part held. ``first`` is the number of the first
+    line (row) read: 1 from the start of a file; for a part, whatever the caller knows.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        skips: Skips,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        text_field: str | None = None,
+        source: int = 0,
+        origin: str | None = None,
+        first: int = 1,
+    ) -> None:
+        self.path = path
+        self.skips = skips
+        self.max_bytes = max_bytes
+        self.text_fields = (text_field,) if text_field else TEXT_FIELDS
+        self.source = source
+        self.origin = path.name if origin is None else origin
+        self.first = first
+        self.lines = 0
+
+    def read(self, start: int = 0, stop: int | None = None) -> Iterator[Document]:
+        """Records of JSONL lines starting in bytes ``[start, stop)``, or of Parquet row groups
+        ``[start, stop)``; ``stop`` None = to the end."""
+        if is_parquet(self.path):
+            return self._parquet(start, stop)
+        return self._jsonl(start, stop)
+
+    def _document(self, rec: Any, number: int) -> Document | None:
+        where = f"{self.path}:{number}"
+        if not isinstance(rec, dict):
+            self.skips.add(where, reasons.INVALID_JSON)
+            return None
+        text = _first(rec, self.text_fields)
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                self.skips.add(where, reasons.INVALID_UTF8)
+                return None
+        if not isinstance(text, str):
+            self.skips.add(where, reasons.NO_TEXT)
+            return None
+        size, reason = check_text(text, self.max_bytes)
+        if reason:
+            self.skips.add(where, reason)
+            return None
+        path = _first(rec, PATH_FIELDS)
+        path = str(path) if path else f"{self.path.name}:{number}"
+        repo = _first(rec, REPO_FIELDS)
+        language = normalize_language(_first(rec, LANG_FIELDS), path)
+        return Document(
+            where,
+            path,
+            str(repo) if repo else self.path.name,
+            language,
+            source=self.source,
+            origin=self.origin,
+            record=number,
+            text=text,
+            size=size,
+        )
+
+    def _jsonl(self, start: int, stop: int | None) -> Iterator[Document]:
+        try:
+            with open_stream(self.path) as f:
+                pos = start
+                if start > 0:
+                    f.seek(start - 1)
+                    if f.read(1) != b"\n":
+                        pos += len(f.readline())  # the line in progress belongs to the previous part
+                while stop is None or pos < stop:
+                    line = f.readline()
+                    if not line:
+                        break
+                    pos += len(line)
+                    self.lines += 1
+                    number = self.first + self.lines - 1
+                    if not line.strip():
+                        continue  # a blank line holds no record
+                    try:
+                        rec = json.loads(line)
+                    except UnicodeDecodeError:
+                        self.skips.add(f"{self.path}:{number}", reasons.INVALID_UTF8)
+                        continue
+                    except ValueError:
+                        self.skips.add(f"{self.path}:{number}", reasons.INVALID_JSON)
+                        continue
+                    doc = self._document(rec, number)
+                    if doc is not None:
+                        yield doc
+        except (OSError, EOFError, zlib.error) as exc:
+            why = exc or type(exc).__name__
+            raise SourceError(f"{self.path}: cannot read ({why}); is the file truncated?") from None
+        except Exception as exc:
+            if type(exc).__module__.startswith("zstd"):  # zstandard.ZstdError
+                raise SourceError(f"{self.path}: corrupt zstd stream ({exc})") from None
+            raise
+
+    def _parquet(self, start: int, stop: int | None) -> Iterator[Document]:
+        pf = parquet_file(self.path)
+        names = set(pf.schema_arrow.names)
+        wanted = {*self.text_fields, *PATH_FIELDS, *REPO_FIELDS, *LANG_FIELDS}
+        columns = [c for c in pf.schema_arrow.names if c in wanted]
+        if not any(c in names for c in self.text_fields):
+            fields = " or ".join(repr(f) for f in self.text_fields)
+            raise SourceError(f"{self.path}: no {fields} column (columns: {', '.join(sorted(names))})")
+        stop = pf.metadata.num_row_groups if stop is None else stop
+        before = sum(pf.metadata.row_group(i).num_rows for i in range(start))
+        groups = list(range(start, stop))
+        try:
+            for batch in pf.iter_batches(batch_size=_BATCH_ROWS, row_groups=groups, columns=columns):
+                for rec in batch.to_pylist():
+                    self.lines += 1
+                    doc = self._document(rec, before + self.lines)
+                    if doc is not None:
+                        yield doc
+        except OSError as exc:
+            raise SourceError(f"{self.path}: cannot read Parquet data ({exc})") from None
+
+
+def parquet_file(path: Path) -> Any:
+    """An open ``pyarrow.parquet.ParquetFile``, or a clear error."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise SourceError(f"{path}: reading Parquet needs pyarrow: pip install 'codemill[corpus]'") from exc
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for corrupt files
+        raise SourceError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def parquet_row_groups(path: Path) -> list[tuple[int, int]]:
+    """(rows, bytes) of each row group of a Parquet file."""
+    md = parquet_file(path).metadata
+    return [(md.row_group(i).num_rows, md.row_group(i).total_byte_size) for i in range(md.num_row_groups)]

@@ -1,0 +1,258 @@
+"""Walking repository trees as a code tool should: the files a user means by "my code".
+
+The walk honours ``.gitignore`` files (nested ones too, with git's last-match-wins and ``!``
+negation) and ``.git/info/exclude``; it passes over version-control state, vendored and
+third-party trees, dependency and build output, tool state, lock files and symlinks (git stores
+a link, not its target, so a link loop can never trap the walk), and opens regular files only
+(a FIFO would block the reader). Order is stable: sorted by name, depth first. Every entry that
+is passed over is counted in ``skips`` with a reason from :mod:`codemill.sources.skips`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codemill.languages import code_language
+from codemill.sources import skips as reasons
+from codemill.sources.skips import Skips
+from codemill.sources.streams import is_records
+
+# Directory name -> reason. Dependency trees, vendored copies, tool state and build output.
+SKIP_DIRS: dict[str, str] = {
+    **dict.fromkeys((".git", ".hg", ".svn", ".bzr", "CVS"), reasons.VCS),
+    **dict.fromkeys(
+        (
+            "node_modules",
+            "bower_components",
+            "jspm_packages",
+            "vendor",
+            "vendors",
+            "vendored",
+            "_vendor",
+            "third_party",
+            "third-party",
+            "thirdparty",
+            "3rdparty",
+            "site-packages",
+            "dist-packages",
+            "Pods",
+            "Carthage",
+        ),
+        reasons.VENDORED,
+    ),
+    **dict.fromkeys(
+        ("build", "dist", "target", "_build", "out-tsc", ".next", ".nuxt", "htmlcov", "__pycache__"),
+        reasons.BUILD_OUTPUT,
+    ),
+    **dict.fromkeys(
+        ("venv", ".venv", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".gradle", ".idea"),
+        reasons.TOOL_STATE,
+    ),
+}
+_SKIP_DIR_SUFFIXES = (".egg-info", ".dist-info")
+
+LOCK_FILES = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "bun.lockb",
+        "Cargo.lock",
+        "poetry.lock",
+        "Pipfile.lock",
+        "uv.lock",
+        "pdm.lock",
+        "composer.lock",
+        "Gemfile.lock",
+        "go.sum",
+        "flake.lock",
+        "packages.lock.json",
+    }
+)
+
+_HEAD = 128  # bytes read to find a shebang line
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file found by the walk: a code file (``language`` set) or a record file (JSONL/Parquet)."""
+
+    path: Path  # on disk
+    rel: str  # posix path relative to the walk's root
+    language: str | None  # None for a record file
+    size: int  # bytes on disk, -1 if it could not be read (reported when read)
+
+    @property
+    def records(self) -> bool:
+        return self.language is None
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+def classify(path: Path, rel: str, skips: Skips) -> Entry | None:
+    """The entry for a regular file found in a tree, or None (counted) when it is not code."""
+    name = path.name
+    where = str(path)
+    if name in LOCK_FILES or name.endswith(".lock"):
+        skips.add(where, reasons.LOCK_FILE)
+        return None
+    if is_records(name):
+        return Entry(path, rel, None, file_size(path))
+    lang = code_language(name)
+    if lang is None and not os.path.splitext(name)[1]:
+        # Extension-less scripts: the shebang names the interpreter.
+        try:
+            with open(path, "rb") as f:
+                head = f.read(_HEAD)
+        except OSError:
+            skips.add(where, reasons.UNREADABLE)
+            return None
+        lang = code_language(name, head)
+    if lang is None:
+        skips.add(where, reasons.UNSUPPORTED_LANGUAGE)
+        return None
+    return Entry(path, rel, lang, file_size(path))
+
+
+def walk(root: Path, skips: Skips) -> Iterator[Entry]:
+    """The code and record files under ``root``, sorted, depth first; the rest counted in ``skips``."""
+    for path, rel in _walk(root, skips):
+        entry = classify(path, rel, skips)
+        if entry is not None:
+            yield entry
+
+
+class _Ignore:
+    """The ignore files in force for one directory: (base, spec) pairs, outermost first.
+
+    Bases and matched paths are relative to the repository's top (the nearest directory with
+    ``.git`` at or above the walk's root), so that a walk of ``repo/src`` still honours
+    ``repo/.gitignore``; ``prefix`` is the walk root's place under that top.
+    """
+
+    def __init__(self, prefix: str = "", specs: tuple[tuple[str, Any], ...] = ()) -> None:
+        self.prefix = prefix
+        self.specs = specs
+
+    @classmethod
+    def for_root(cls, root: Path) -> _Ignore:
+        top = _git_top(root)
+        if top is None or top == root.resolve():
+            return cls().load(root, "", top=True)
+        prefix = root.resolve().relative_to(top).as_posix()
+        ignore = cls(prefix).load(top, "", top=True)
+        parts = prefix.split("/")
+        for i in range(1, len(parts) + 1):
+            base = "/".join(parts[:i])
+            if ignore._ignored_full(base, True):
+                # The root lies in a part of that repository it ignores (a Python install in a
+                # pyenv checkout, say): it is not the repository's content, so it stands alone.
+                return cls().load(root, "", top=True)
+            ignore = ignore.load(top / base, base)
+        return ignore
+
+    def load(self, directory: Path, base: str, top: bool = False) -> _Ignore:
+        lines = _read_lines(directory / ".gitignore")
+        if top:
+            lines = _read_lines(directory / ".git" / "info" / "exclude") + lines
+        if not lines:
+            return self
+        import pathspec
+
+        return _Ignore(self.prefix, (*self.specs, (base, pathspec.GitIgnoreSpec.from_lines(lines))))
+
+    def child(self, directory: Path, rel: str) -> _Ignore:
+        return self.load(directory, self._full(rel))
+
+    def _full(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        return self._ignored_full(self._full(rel), is_dir)
+
+    def _ignored_full(self, full: str, is_dir: bool) -> bool:
+        # Deeper files win over shallower ones, and within a file the last match wins.
+        for base, spec in reversed(self.specs):
+            sub = full[len(base) + 1 :] if base else full
+            if is_dir:
+                sub += "/"
+            check = getattr(spec, "check_file", None)
+            if check is None:  # pathspec < 0.12: no negation across files
+                if spec.match_file(sub):
+                    return True
+                continue
+            include = check(sub).include
+            if include is not None:
+                return bool(include)
+        return False
+
+
+def _git_top(root: Path) -> Path | None:
+    """The nearest directory at or above ``root`` that holds ``.git``, or None."""
+    path = root.resolve()
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+def _walk(root: Path, skips: Skips) -> Iterator[tuple[Path, str]]:
+    """(path, posix path relative to root) for files not ignored, sorted, depth first."""
+    stack: list[tuple[Path, str, _Ignore]] = [(root, "", _Ignore.for_root(root))]
+    while stack:
+        directory, rel_dir, ignore = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            skips.add(str(directory), reasons.UNREADABLE)
+            continue
+        subdirs: list[tuple[Path, str, _Ignore]] = []
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                if entry.is_symlink():
+                    skips.add(str(root / rel), reasons.SYMLINK)
+                    continue
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = entry.is_file(follow_symlinks=False)
+            except OSError:
+                skips.add(str(root / rel), reasons.UNREADABLE)
+                continue
+            if is_dir:
+                reason = SKIP_DIRS.get(entry.name)
+                if reason is None and entry.name.endswith(_SKIP_DIR_SUFFIXES):
+                    reason = reasons.BUILD_OUTPUT
+                if reason is None and ignore.ignored(rel, True):
+                    reason = reasons.GITIGNORED
+                if reason is not None:
+                    skips.add(str(root / rel) + "/", reason)
+                    continue
+                path = Path(entry.path)
+                subdirs.append((path, rel, ignore.child(path, rel)))
+            elif is_file:
+                if ignore.ignored(rel, False):
+                    skips.add(str(root / rel), reasons.GITIGNORED)
+                    continue
+                yield Path(entry.path), rel
+            else:
+                skips.add(str(root / rel), reasons.NOT_A_FILE)
+        stack.extend(reversed(subdirs))
