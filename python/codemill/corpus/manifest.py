@@ -65,10 +65,11 @@ def merge(head: dict[str, Any], records: list[TaskRecord], plan_skips: Any) -> d
         index = task["index"]
         for sh in rec["shards"]:
             shards.append({"task": index, **sh})
-        for lang, s in rec["languages"].items():
+        for lang, stats in rec["languages"].items():
             acc = langs.setdefault(lang, {"documents": 0, "bytes": 0, "tokens": 0})
-            for k in ("documents", "bytes", "tokens"):
-                acc[k] += s[k]
+            acc["documents"] += stats["documents"]
+            acc["bytes"] += stats["bytes"]
+            acc["tokens"] += stats["tokens"]
         for reason, n in rec["skipped"].items():
             skipped[reason] = skipped.get(reason, 0) + n
         offset = 0

@@ -193,7 +193,9 @@ class CodeTokenizer:
     ) -> list[str] | list[tuple[str, str]]:
         """The scanner's pieces (identifiers, keywords, operators, indentation, ...)."""
         with _valid_unicode():
-            return _core.pretokenize(text, language, with_kinds)
+            if with_kinds:
+                return _core.pretokenize(text, language, with_kinds=True)
+            return _core.pretokenize(text, language)
 
     # ---- vocabulary ---------------------------------------------------------------------
 

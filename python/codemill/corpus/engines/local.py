@@ -94,8 +94,8 @@ def run_local(
         while remaining:
             # One task per process at a time: the parent's thread takes the rest, so that no task
             # waits queued behind a busy process while the thread idles at the end.
-            while len(pending) < workers - 1 and (task := take()) is not None:
-                pending.add(pool.submit(_run, task))
+            while len(pending) < workers - 1 and (nxt := take()) is not None:
+                pending.add(pool.submit(_run, nxt))
             if pending:
                 done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
             else:
