@@ -19,9 +19,10 @@ _EXPORTS = {
     "TokenizerFileError": "codemill.errors",
     "detect_language": "codemill.languages",
     "LANGUAGES": "codemill.languages",
-    "MinHasher": "codemill.near_dup.api",
+    "MinHasher": "codemill.near_dup.minhash",
     "dedup": "codemill.near_dup.api",
-    "DedupResult": "codemill.near_dup.api",
+    "DedupConfig": "codemill.near_dup.config",
+    "DedupResult": "codemill.near_dup.result",
     "HybridIndex": "codemill.index.hybrid",
     "SearchResult": "codemill.index.hybrid",
     "IndexFormatError": "codemill.index.hybrid",
@@ -36,7 +37,7 @@ _EXPORTS = {
     "Retriever": "codemill.context.assistant",
     "IndexRetriever": "codemill.context.assistant",
     "Preparer": "codemill.finetune.pipeline",
-    "PrepareConfig": "codemill.finetune.pipeline",
+    "PrepareConfig": "codemill.finetune.config",
     "FilterConfig": "codemill.finetune.filters",
     "SampleBuilder": "codemill.finetune.samples",
     "tokenize_corpus": "codemill.corpus.job",
@@ -57,8 +58,8 @@ if TYPE_CHECKING:
     from codemill.corpus.job import tokenize_corpus as tokenize_corpus
     from codemill.errors import CodemillError as CodemillError
     from codemill.errors import TokenizerFileError as TokenizerFileError
+    from codemill.finetune.config import PrepareConfig as PrepareConfig
     from codemill.finetune.filters import FilterConfig as FilterConfig
-    from codemill.finetune.pipeline import PrepareConfig as PrepareConfig
     from codemill.finetune.pipeline import Preparer as Preparer
     from codemill.finetune.pipeline import prepare as prepare
     from codemill.finetune.samples import SampleBuilder as SampleBuilder
@@ -70,9 +71,10 @@ if TYPE_CHECKING:
     from codemill.index.hybrid import SearchResult as SearchResult
     from codemill.languages import LANGUAGES as LANGUAGES
     from codemill.languages import detect_language as detect_language
-    from codemill.near_dup.api import DedupResult as DedupResult
-    from codemill.near_dup.api import MinHasher as MinHasher
     from codemill.near_dup.api import dedup as dedup
+    from codemill.near_dup.config import DedupConfig as DedupConfig
+    from codemill.near_dup.minhash import MinHasher as MinHasher
+    from codemill.near_dup.result import DedupResult as DedupResult
     from codemill.tokenizer.code_tokenizer import SPECIAL_TOKENS as SPECIAL_TOKENS
     from codemill.tokenizer.code_tokenizer import CodeTokenizer as CodeTokenizer
 

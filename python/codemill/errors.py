@@ -9,6 +9,14 @@ from __future__ import annotations
 from codemill._core import CodemillError, TokenizerFileError
 
 
+class ConfigError(CodemillError):
+    """A parameter that cannot work (out of range, unknown choice); the message names it."""
+
+
+class OutputError(CodemillError):
+    """An output path that cannot be written as asked (it would replace what is not ours)."""
+
+
 class SourceError(CodemillError):
     """An input that cannot be read at all: a corrupt compressed stream or Parquet file, a
     missing optional reader (pyarrow, zstandard), a path that is neither file nor directory."""
@@ -18,4 +26,11 @@ class InputNotFoundError(SourceError, FileNotFoundError):
     """An input path that does not exist (also a ``FileNotFoundError``)."""
 
 
-__all__ = ["CodemillError", "InputNotFoundError", "SourceError", "TokenizerFileError"]
+__all__ = [
+    "CodemillError",
+    "ConfigError",
+    "InputNotFoundError",
+    "OutputError",
+    "SourceError",
+    "TokenizerFileError",
+]

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from codemill.cli import main
-from codemill.finetune.pipeline import PrepareConfig, Preparer, prepare
+from codemill.finetune.config import PrepareConfig
+from codemill.finetune.pipeline import Preparer, prepare
+from codemill.near_dup.config import DedupConfig
 
 pytest.importorskip("tree_sitter_python")
 
@@ -115,8 +117,8 @@ def test_dedup_removes_exact_and_near_duplicates(repo: Path, tmp_path: Path) -> 
     (repo / "pkg" / "zz_near.py").write_text(near)
     out = tmp_path / "d.jsonl"
     report = prepare(repo, out, samples=["raw"], workers=1, progress=False)
-    assert report["duplicates"]["exact"] == 1
-    assert report["duplicates"]["near"] == 1
+    assert report["duplicates"]["exact_duplicates_removed"] == 1
+    assert report["duplicates"]["near_duplicates_removed"] == 1
     kept = [r["path"] for r in _rows(out)]
     assert "pkg/mod1.py" in kept and "pkg/zz_copy.py" not in kept and "pkg/zz_near.py" not in kept
     reasons = {e["path"]: e["reason"] for e in report["listed"]}
@@ -157,10 +159,10 @@ def test_jsonl_corpus_input(tmp_path: Path) -> None:
 
 
 def test_streaming_iterator_and_report(repo: Path) -> None:
-    run = Preparer(repo, PrepareConfig(samples=("raw",), dedup=False), workers=1, progress=False)
+    run = Preparer(repo, PrepareConfig(samples=("raw",), dedup=None), workers=1, progress=False)
     it = iter(run)
     first = next(it)
-    assert first["kind"] == "raw" and run.report == {}
+    assert first["kind"] == "raw" and run.report is None
     rest = list(it)
     assert run.report["samples"]["total"] == 1 + len(rest)
 
@@ -205,12 +207,12 @@ def test_cli_json_report_and_errors(repo: Path, tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "y.jsonl").exists()
 
 
-@pytest.mark.parametrize(("verify", "stage_verify"), [("borderline", "borderline"), ("all", True), ("none", False)])
-def test_dedup_decisions_match_the_dedup_stage(tmp_path: Path, verify: str, stage_verify: bool | str) -> None:
+@pytest.mark.parametrize("verify", ["borderline", True, False])
+def test_dedup_decisions_match_the_dedup_stage(tmp_path: Path, verify: bool | str) -> None:
     """The streaming decision keeps exactly what the dedup stage (`dedup_texts`) keeps."""
     import random
 
-    from codemill.near_dup.api import MinHasher, dedup_texts
+    from codemill.near_dup.api import dedup_texts
 
     rnd = random.Random(5)
     root = tmp_path / "many"
@@ -227,27 +229,16 @@ def test_dedup_decisions_match_the_dedup_stage(tmp_path: Path, verify: str, stag
         texts.append(base)
         (root / f"f{i:02d}.py").write_text(base)
     out = tmp_path / "m.jsonl"
-    report = prepare(root, out, samples=["raw"], workers=1, progress=False, min_bytes=1, dedup_verify=verify)
-    h = MinHasher()
-    expected = dedup_texts(
-        texts,
-        "python",
-        threshold=h.threshold,
-        num_perm=h.num_perm,
-        ngram=h.ngram,
-        bands=h.bands,
-        rows=h.rows,
-        seed=h.seed,
-        scheme=h.scheme,
-        verify=stage_verify,
-    )
+    config = DedupConfig(verify=verify)  # type: ignore[arg-type]
+    report = prepare(root, out, samples=["raw"], workers=1, progress=False, min_bytes=1, dedup=config)
+    expected = dedup_texts(texts, "python", config)
     kept = sorted(r["path"] for r in _rows(out))
     assert kept == [f"f{i:02d}.py" for i in range(48) if expected.keep[i]]
-    assert report["duplicates"]["exact"] == expected.counts["exact_duplicates_removed"] > 0
-    assert report["duplicates"]["near"] == expected.counts["near_duplicates_removed"] > 0
-    assert report["duplicates"]["pairs_verified"] == expected.counts["candidate_pairs_verified"]
-    if verify != "none":
-        assert report["duplicates"]["pairs_verified"] > 0
+    assert report["duplicates"] == expected.counts
+    assert expected.counts["exact_duplicates_removed"] > 0 and expected.counts["near_duplicates_removed"] > 0
+    assert report["params"]["dedup"] == expected.params
+    if verify:
+        assert report["duplicates"]["candidate_pairs_verified"] > 0
 
 
 def test_work_in_flight_is_bounded() -> None:
@@ -293,3 +284,34 @@ def test_fim_tokens_come_from_the_given_tokenizer(repo: Path, tmp_path: Path) ->
     plain = CodeTokenizer.train([FIXTURES], vocab_size=600, identifier_vocab_size=16, special_tokens=specials[:1])
     with pytest.raises(ValueError, match="no fim_prefix special token"):
         prepare(repo, tmp_path / "g.jsonl", tokenizer=plain, workers=1)
+
+
+def test_interrupted_run_leaves_the_previous_output(repo: Path, tmp_path: Path, monkeypatch) -> None:
+    from codemill.finetune import writer
+
+    for name in ("i.jsonl", "i.jsonl.gz", "i.parquet"):
+        out = tmp_path / name
+        prepare(repo, out, samples=["raw"], workers=1, progress=False)
+        before = out.read_bytes()
+
+        def fail(self, sample):
+            raise KeyboardInterrupt
+
+        with monkeypatch.context() as m:
+            m.setattr(writer.SampleWriter, "write", fail)
+            with pytest.raises(KeyboardInterrupt):
+                prepare(repo, out, samples=["raw", "completion"], workers=1, progress=False)
+        assert out.read_bytes() == before, name
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary file left"
+
+
+def test_report_speaks_dedups_vocabulary(repo: Path, tmp_path: Path) -> None:
+    from codemill.near_dup.api import dedup
+
+    report = prepare(repo, tmp_path / "v.jsonl", samples=["raw"], workers=1, progress=False)
+    theirs = dedup(repo, tmp_path / "d")
+    assert report["duplicates"] is not None
+    assert set(report["duplicates"]) == set(theirs["counts"]) - {"skipped", "skipped_total"}
+    assert report["params"]["dedup"] == theirs["params"]
+    off = prepare(repo, tmp_path / "o.jsonl", samples=["raw"], dedup=False, workers=1, progress=False)
+    assert off["duplicates"] is None and off["params"]["dedup"] is None

@@ -147,8 +147,8 @@ def test_prepare_counts_every_reason(tmp_path: Path) -> None:
     assert report["files"] == {
         "read": len(planted) + 1,
         "filtered": len(planted),
-        "exact_duplicates": 0,
-        "near_duplicates": 0,
+        "exact_duplicates_removed": 0,
+        "near_duplicates_removed": 0,
         "kept": 1,
     }
 

@@ -3,102 +3,96 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from codemill.commands._common import write_json
+from codemill.near_dup.config import ENGINES, KEEP_POLICIES, SCHEMES, DedupConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    d = DedupConfig()  # the defaults, shown in the help
     p = subparsers.add_parser(
         "dedup",
         help="remove exact and near-duplicate documents (MinHash LSH)",
         description="Remove exact duplicates (content hash) and near duplicates (MinHash "
-        "LSH over n-grams of code pieces). Writes the kept documents in each input's format "
-        "and dedup_report.json to OUTDIR.",
+        "LSH over n-grams of code pieces). Replaces OUTDIR by the kept documents in each "
+        "input's format and dedup_report.json.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="directory, file or JSONL(.gz)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
-    p.add_argument("--threshold", type=float, default=0.7, help="Jaccard threshold (0.7)")
-    p.add_argument("--num-perm", type=int, default=256, help="signature width (256)")
-    p.add_argument("--ngram", type=int, default=5, help="pieces per shingle (5)")
+    # Options named after DedupConfig's fields (dest) become its fields.
+    p.add_argument("--threshold", type=float, default=d.threshold, help=f"Jaccard threshold ({d.threshold})")
+    p.add_argument("--num-perm", type=int, default=d.num_perm, help=f"signature width ({d.num_perm})")
+    p.add_argument("--ngram", type=int, default=d.ngram, help=f"pieces per shingle ({d.ngram})")
     p.add_argument("--bands", type=int, help="LSH bands (default: chosen from threshold)")
     p.add_argument("--rows", type=int, help="LSH rows per band (with --bands)")
     p.add_argument(
         "--recall-weight",
         type=float,
-        default=0.95,
-        help="weight of the false-negative area when choosing bands/rows (0.95; 0.5 = datasketch)",
+        default=d.recall_weight,
+        help=f"weight of the false-negative area when choosing bands/rows ({d.recall_weight}; 0.5 = datasketch)",
     )
     p.add_argument(
         "--window",
         type=int,
-        default=64,
-        help="each LSH bucket member is checked against this many members before it (64)",
+        default=d.window,
+        help=f"each LSH bucket member is checked against this many members before it ({d.window})",
     )
     p.add_argument(
         "--margin",
         type=float,
-        help="keep a candidate pair if its signature estimate >= threshold - margin "
+        help="with --estimate-only, keep a candidate pair if its signature estimate >= threshold - margin "
         "(default: half a standard error at the threshold)",
     )
     p.add_argument(
         "--no-estimate-filter",
         dest="estimate_filter",
         action="store_false",
-        help="keep every LSH candidate pair (raw LSH)",
+        help="with --estimate-only, keep every LSH candidate pair (raw LSH)",
     )
-    p.add_argument(
+    verify = p.add_mutually_exclusive_group()
+    verify.add_argument(
         "--verify",
-        action="store_true",
+        action="store_const",
+        const=True,
+        default=d.verify,
         help="keep a pair only if its exact Jaccard reaches the threshold (re-reads the texts of candidate pairs)",
     )
-    p.add_argument(
+    verify.add_argument(
         "--estimate-only",
-        action="store_true",
+        dest="verify",
+        action="store_const",
+        const=False,
         help="decide every pair by its signature estimate; by default pairs whose estimate is "
         "within two standard errors of the threshold get their exact Jaccard (texts re-read)",
     )
-    p.add_argument("--keep", default="first", choices=("first", "last", "longest", "shortest"))
+    p.add_argument("--keep", default=d.keep, choices=KEEP_POLICIES)
     p.add_argument("--no-exact", dest="exact", action="store_false", help="skip exact dedup")
     p.add_argument(
         "--normalize-whitespace",
         action="store_true",
         help="exact dedup ignores whitespace differences",
     )
-    p.add_argument("--scheme", default="bucket", choices=("bucket", "mersenne"))
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--engine", default="local", choices=("local", "ray"))
+    p.add_argument("--scheme", default=d.scheme, choices=SCHEMES)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--engine", default="local", choices=ENGINES)
     p.add_argument("--text-field", help="JSONL field holding the text (default: content/text)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from codemill import dedup
-
+def config_of(args: argparse.Namespace) -> DedupConfig:
+    """The DedupConfig of the parsed options (their dests are its field names)."""
     if (args.bands is None) != (args.rows is None):
         raise ValueError("give both --bands and --rows, or neither")
-    report = dedup(
-        args.inputs,
-        args.output,
-        threshold=args.threshold,
-        num_perm=args.num_perm,
-        ngram=args.ngram,
-        bands=args.bands,
-        rows=args.rows,
-        recall_weight=args.recall_weight,
-        window=args.window,
-        margin=args.margin,
-        estimate_filter=args.estimate_filter,
-        verify=True if args.verify else False if args.estimate_only else "borderline",
-        keep=args.keep,
-        exact=args.exact,
-        normalize_whitespace=args.normalize_whitespace,
-        seed=args.seed,
-        scheme=args.scheme,
-        engine=args.engine,
-        text_field=args.text_field,
-    )
+    return DedupConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DedupConfig)})
+
+
+def run(args: argparse.Namespace) -> int:
+    from codemill.near_dup.api import dedup
+
+    report = dedup(args.inputs, args.output, config_of(args), engine=args.engine, text_field=args.text_field)
     if args.json:
         write_json(report, sys.stdout)
     else:
@@ -106,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{c['documents']} documents: kept {c['kept']}, exact duplicates "
             f"{c['exact_duplicates_removed']}, near duplicates {c['near_duplicates_removed']} "
-            f"in {c['near_clusters']} clusters; skipped {c['skipped_total']}"
+            f"in {c['near_clusters']} clusters; skipped {c.get('skipped_total', 0)}"
         )
-        for reason, info in c["skipped"].items():
+        for reason, info in c.get("skipped", {}).items():
             print(f"  skipped ({reason}): {info['count']}")
         p = report["params"]
         print(

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from codemill.commands._common import write_json
+from codemill.near_dup.config import DedupConfig, Verify
+
+if TYPE_CHECKING:
+    from codemill.finetune.pipeline import PrepareReport
+
+# --dedup-verify's words -> DedupConfig.verify
+_VERIFY: dict[str, Verify] = {"borderline": "borderline", "all": True, "none": False}
 
 
 def _csv(value: str) -> list[str]:
@@ -39,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dedup-verify",
         default="borderline",
-        choices=("borderline", "all", "none"),
+        choices=tuple(_VERIFY),
         help="which near-dup candidate pairs the exact Jaccard settles (borderline)",
     )
     p.add_argument(
@@ -63,15 +70,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.min_bytes < 0 or args.max_bytes < args.min_bytes:
         raise ValueError("need 0 <= --min-bytes <= --max-bytes")
+    dedup: bool | DedupConfig = False
+    if args.dedup:
+        dedup = DedupConfig(verify=_VERIFY[args.dedup_verify])
+        if args.dedup_threshold is not None:
+            dedup = DedupConfig.of(dedup, threshold=args.dedup_threshold)
     report = prepare(
         args.inputs,
         args.output,
         languages=args.languages,
         min_bytes=args.min_bytes,
         max_bytes=args.max_bytes,
-        dedup=args.dedup,
-        dedup_threshold=args.dedup_threshold,
-        dedup_verify=args.dedup_verify,
+        dedup=dedup,
         samples=args.samples,
         fim_rate=args.fim_rate,
         fim_spm_rate=args.fim_spm_rate,
@@ -89,12 +99,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_report(r: dict[str, Any]) -> str:
+def format_report(r: PrepareReport) -> str:
     f = r["files"]
     lines = [
         f"{f['read']} files read: kept {f['kept']}, filtered {f['filtered']}, exact duplicates "
-        f"{f['exact_duplicates']}, near duplicates {f['near_duplicates']}",
-        f"{r['samples']['total']} samples -> {r['output']}: "
+        f"{f['exact_duplicates_removed']}, near duplicates {f['near_duplicates_removed']}",
+        f"{r['samples']['total']} samples -> {r.get('output')}: "
         + ", ".join(f"{k} {v}" for k, v in r["samples"].items() if k != "total"),
     ]
     for title, counts in (("filtered", r["filtered"]), ("skipped", r["skipped"]), ("not made", r["samples_not_made"])):

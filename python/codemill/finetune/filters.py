@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+
+from codemill.errors import ConfigError
 
 __all__ = [
     "REASONS",
     "FilterConfig",
+    "FilterParams",
     "check_bytes",
     "check_path",
     "check_size",
@@ -78,8 +80,22 @@ class FilterConfig:
     header_lines: int = 5
     header_bytes: int = 1024
 
-    def as_dict(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_bytes <= self.max_bytes:
+            raise ConfigError(f"need 0 <= min_bytes <= max_bytes, got {self.min_bytes} and {self.max_bytes}")
+        for name in ("max_line_length", "max_avg_line_length", "max_encoded_run", "header_lines", "header_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("min_alphanumeric_fraction", "max_encoded_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+
+    def as_dict(self) -> FilterParams:
         return asdict(self)
+
+
+# FilterConfig's fields by name, as a report records them.
+FilterParams = dict[str, int | float]
 
 
 # Path markers: names that tools give to what they generate or minify.

@@ -1,7 +1,7 @@
-"""Small readers and writers for dedup: directory trees, source files and JSONL(.gz/.zst).
+"""Dedup's input readers: directory trees, source files and JSONL(.gz/.zst).
 
-Internal to `codemill.near_dup.api` until `codemill.sources.documents` exists. Every skipped item is counted
-with its reason; nothing is dropped silently.
+Internal to `codemill.near_dup` until the one source layer (`codemill.sources`) replaces
+them. Every skipped item is counted with its reason; nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import gzip
 import io
 import json
 import os
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -132,7 +131,7 @@ def _walk(root: Path) -> Iterator[Path]:
 def jsonl_docs(path: Path, source: int, skips: Skips, text_field: str | None) -> Iterator[Doc]:
     fields = (text_field,) if text_field else TEXT_FIELDS
     with _open_binary(path) as raw:
-        for lineno, line in enumerate(io.BufferedReader(raw)):  # type: ignore[arg-type]
+        for lineno, line in enumerate(io.BufferedReader(raw)):  # type: ignore[type-var]
             label = f"{path}:{lineno + 1}"
             if not line.strip():
                 skips.add("blank line", label)
@@ -181,42 +180,3 @@ def check_inputs(inputs: list[Path]) -> None:
     for p in inputs:
         if not p.exists():
             raise FileNotFoundError(f"input not found: {p}")
-
-
-def output_names(inputs: list[Path]) -> list[str]:
-    """A distinct output name per input (its base name; a numeric prefix on clashes)."""
-    names: list[str] = []
-    for i, p in enumerate(inputs):
-        name = p.resolve().name or f"input{i}"
-        names.append(f"{i}_{name}" if name in names else name)
-    return names
-
-
-def write_kept(inputs: list[Path], outdir: Path, kept: dict[int, set]) -> list[str]:
-    """Write the kept documents in each input's own format; returns the paths written.
-
-    `kept[source]` holds the `where` values to keep: JSONL lines are copied byte for byte,
-    files are copied with their metadata.
-    """
-    written = []
-    for source, (path, name) in enumerate(zip(inputs, output_names(inputs), strict=True)):
-        keep = kept.get(source, set())
-        dest = outdir / name
-        if path.is_dir():
-            for rel in sorted(keep):
-                target = dest / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path / rel, target)
-            written.append(str(dest))
-        elif is_jsonl(path):
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with _open_binary(path) as src, _open_binary(dest, "wb") as out:
-                for lineno, line in enumerate(io.BufferedReader(src)):  # type: ignore[arg-type]
-                    if lineno in keep:
-                        out.write(line if line.endswith(b"\n") else line + b"\n")
-            written.append(str(dest))
-        elif keep:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, dest)
-            written.append(str(dest))
-    return written

@@ -11,16 +11,21 @@ are too.
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 try:
     import ray
 except ImportError as exc:  # pragma: no cover - depends on the optional extra
-    raise ImportError("--engine ray needs Ray: pip install 'codemill[ray]'") from exc
+    raise ImportError("the ray engine needs Ray: pip install 'codemill[ray]'") from exc
 
 from codemill import _core
+from codemill.near_dup.config import DedupConfig
+from codemill.near_dup.signing import Signed, concat_signed, sign_texts
+
+if TYPE_CHECKING:
+    from codemill.near_dup.minhash import Languages, MinHasher
 
 
 def _ensure_ray() -> None:
@@ -37,47 +42,18 @@ def _shards(n: int, shards: int | None) -> list[tuple[int, int]]:
 
 
 @ray.remote
-def _sign_shard(
-    texts: list[str],
-    languages: Any,
-    num_perm: int,
-    ngram: int,
-    seed: int,
-    scheme: str,
-    normalize_whitespace: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sigs, counts = _core.minhash_signatures(texts, languages, num_perm, ngram, seed, scheme)
-    return sigs, counts, _core.content_hashes(texts, normalize_whitespace)
+def _sign_shard(config: DedupConfig, texts: list[str], languages: Languages) -> Signed:
+    return sign_texts(config, texts, languages)
 
 
-def ray_signatures(
-    hasher: Any,
-    texts: list[str],
-    languages: Any,
-    normalize_whitespace: bool,
-    shards: int | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ray_signatures(config: DedupConfig, texts: list[str], languages: Languages, shards: int | None) -> Signed:
     """Signatures, shingle counts and content hashes, one Ray task per shard."""
     _ensure_ray()
     refs = []
     for a, b in _shards(len(texts), shards):
         langs = languages[a:b] if isinstance(languages, list | tuple) else languages
-        refs.append(
-            _sign_shard.remote(
-                texts[a:b],
-                langs,
-                hasher.num_perm,
-                hasher.ngram,
-                hasher.seed,
-                hasher.scheme,
-                normalize_whitespace,
-            )
-        )
-    parts = ray.get(refs)
-    if not parts:
-        z = np.zeros((0, hasher.num_perm), dtype=np.uint32)
-        return z, np.zeros(0, np.uint32), np.zeros((0, 2), np.uint64)
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+        refs.append(_sign_shard.remote(config, texts[a:b], langs))
+    return concat_signed(ray.get(refs), config)
 
 
 @ray.remote
@@ -125,7 +101,7 @@ def _reduce_pairs(window: int, *chunks: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def ray_pairs(
-    hasher: Any, sigs: np.ndarray, active: np.ndarray, shards: int | None, window: int
+    hasher: MinHasher, sigs: np.ndarray, active: np.ndarray, shards: int | None, window: int
 ) -> tuple[np.ndarray, int]:
     """Pairs to check and the window's skipped count, by a hash-partitioned shuffle."""
     _ensure_ray()

@@ -49,15 +49,3 @@ def open_stream(path: Path) -> IO[bytes]:
         raw = open(path, "rb")  # noqa: SIM115 - closed with the returned stream
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
     return open(path, "rb")
-
-
-def open_output(path: Path) -> IO[bytes]:
-    """A binary writer of ``path`` compressed like its name says (``.gz``, ``.zst`` or plain)."""
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        return gzip.open(path, "wb")  # type: ignore[return-value]
-    if name.endswith(".zst"):
-        zstandard = _zstandard(path)
-        raw = open(path, "wb")  # noqa: SIM115 - closed with the returned stream
-        return zstandard.ZstdCompressor().stream_writer(raw, closefd=True)
-    return open(path, "wb")

@@ -1,0 +1,217 @@
+"""The one near-duplicate decision: exact groups, LSH pairs, estimate or exact Jaccard, union-find.
+
+`dedup`, `dedup_texts` and prepare's dedup stage all call `sign` on their texts and `decide`
+on what it returned, so one rule decides duplicates everywhere (see `DedupConfig` for the
+rule). `decide` needs no text until it verifies a pair: `fetch` re-reads the texts of just
+the documents in the pairs to verify, so the caller may hold signatures on disk (a memmap)
+and the texts nowhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from codemill import _core
+from codemill.errors import ConfigError
+from codemill.near_dup.config import ENGINES, DedupConfig, Engine, KeepPolicy, Verify
+from codemill.near_dup.minhash import Languages, MinHasher
+from codemill.near_dup.result import Cluster, DedupCounts, DedupResult, ExactCluster, NearCluster, NearRemoved
+from codemill.near_dup.signing import Signed, concat_signed, sign_texts
+
+__all__ = ["Fetch", "Signed", "check_engine", "concat_signed", "decide", "settle_pairs", "sign"]
+
+# The texts (and their languages) of the given sorted document ids, re-read on demand.
+Fetch = Callable[[np.ndarray], tuple[list[str], Languages]]
+
+
+def check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+
+
+def sign(
+    config: DedupConfig,
+    texts: list[str],
+    languages: Languages,
+    engine: Engine = "local",
+    ray_shards: int | None = None,
+) -> Signed:
+    """What `decide` needs of each text, computed on the local cores or on Ray."""
+    check_engine(engine)
+    if engine == "ray":
+        from codemill.near_dup.ray import ray_signatures
+
+        return ray_signatures(config, texts, languages, ray_shards)
+    return sign_texts(config, texts, languages)
+
+
+def settle_pairs(
+    hasher: MinHasher, estimates: np.ndarray, verify: Verify, min_estimate: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`(check, ok)` per candidate pair: whose true Jaccard decides, and who is accepted as is.
+
+    Pairs whose true Jaccard decides: all with `verify=True`, the unsure ones (estimate within
+    two standard errors of the threshold; those above are accepted) with "borderline", none
+    with `False` (accepted: estimate >= `min_estimate`, or every pair when it is None).
+    """
+    if verify is True:
+        check = np.ones(len(estimates), dtype=bool)
+        ok = np.zeros(len(estimates), dtype=bool)
+    elif verify == "borderline":
+        band = 2.0 * hasher.standard_error()
+        check = np.abs(estimates.astype(np.float64) - hasher.threshold) < band
+        ok = estimates >= hasher.threshold + band
+    else:
+        check = np.zeros(len(estimates), dtype=bool)
+        ok = estimates >= min_estimate if min_estimate is not None else np.ones(len(estimates), dtype=bool)
+    return check, ok
+
+
+def _pick(policy: KeepPolicy, groups: np.ndarray, lengths: np.ndarray, members: np.ndarray) -> dict[int, int]:
+    """The kept member of each group: {group label: document id}. Vectorised (one sort)."""
+    ids = members.astype(np.int64)
+    length = lengths[members].astype(np.int64)
+    # Sort within each group so the wanted member comes first; ids break ties.
+    secondary = {
+        "first": ids,
+        "last": -ids,
+        "longest": -length,
+        "shortest": length,
+    }[policy]
+    order = np.lexsort((ids, secondary, groups))
+    g = groups[order]
+    first = np.ones(len(g), dtype=bool)
+    first[1:] = g[1:] != g[:-1]
+    return dict(zip(g[first].tolist(), members[order][first].tolist(), strict=True))
+
+
+def _local(docs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """`pairs` of document ids as positions in the sorted id array `docs`."""
+    return np.ascontiguousarray(np.searchsorted(docs, pairs), dtype=np.uint32).reshape(-1, 2)
+
+
+def _exact_groups(config: DedupConfig, hashes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """For each document, the id of its exact-duplicate representative (itself when unique)."""
+    n = len(hashes)
+    ids = np.arange(n, dtype=np.int64)
+    if not config.exact or not n:
+        return ids
+    _, group = np.unique(
+        np.ascontiguousarray(hashes).view([("a", np.uint64), ("b", np.uint64)]).ravel(),
+        return_inverse=True,
+    )
+    group = group.ravel().astype(np.int64)
+    rep = _pick(config.keep, group, lengths, ids)
+    return np.array([rep[g] for g in group.tolist()], dtype=np.int64)
+
+
+def decide(
+    config: DedupConfig,
+    signed: Signed,
+    lengths: np.ndarray,
+    fetch: Fetch,
+    name: Callable[[int], str | int] | None = None,
+    *,
+    engine: Engine = "local",
+    ray_shards: int | None = None,
+) -> DedupResult:
+    """Which documents to keep, by `config`'s rule; `name(i)` labels document `i` in clusters.
+
+    `signed` is `sign`'s output for the documents in id order (it may be a memmap) and
+    `lengths` their lengths (for the "longest"/"shortest" keep policies).
+    """
+    check_engine(engine)
+    hasher = MinHasher.from_config(config)
+    sigs, counts, hashes = signed
+    label = name if name is not None else int
+    n = len(sigs)
+    ids = np.arange(n, dtype=np.int64)
+    exact_of = _exact_groups(config, hashes, lengths)
+    representative = exact_of == ids
+    active = representative & (counts > 0)
+
+    if engine == "ray":
+        from codemill.near_dup.ray import ray_pairs
+
+        pairs, skipped = ray_pairs(hasher, sigs, active, ray_shards, config.window)
+    else:
+        pairs, skipped = hasher.pairs(sigs, active, config.window)
+    estimates = _core.signature_estimates(np.ascontiguousarray(sigs), pairs)
+    rejected_estimate = rejected_verify = 0
+    check, ok = settle_pairs(hasher, estimates, config.verify, config.min_estimate)
+    if not config.verify:  # the estimate alone decided
+        rejected_estimate = int((~ok).sum())
+    # Only the texts of documents in checked pairs are re-read.
+    fetched: tuple[np.ndarray, list[str], Languages] | None = None
+    if check.any():
+        docs = np.unique(pairs[check]).astype(np.int64)
+        texts, langs = fetch(docs)
+        fetched = (docs, texts, langs)
+        true = _core.exact_jaccard_pairs(texts, _local(docs, pairs[check]), langs, hasher.ngram)
+        ok[check] = true >= hasher.threshold
+        rejected_verify = int((true < hasher.threshold).sum())
+    edges = np.ascontiguousarray(pairs[ok])
+    labels = _core.connected_components(n, edges).astype(np.int64)
+
+    keep_mask = representative.copy()
+    clusters: list[Cluster] = []
+    # Near clusters: components with more than one active member.
+    sizes = np.bincount(labels[active], minlength=n) if n else np.zeros(0, dtype=np.int64)
+    in_cluster = active & (sizes[labels] > 1)
+    members = ids[in_cluster]
+    kept_of = _pick(config.keep, labels[members], lengths, members) if len(members) else {}
+    for m in members.tolist():
+        if kept_of[int(labels[m])] != m:
+            keep_mask[m] = False
+
+    if len(members):
+        order = np.lexsort((members, labels[members]))
+        members_sorted = members[order]
+        kept_ids = np.array([kept_of[int(labels[m])] for m in members_sorted.tolist()], dtype=np.int64)
+        report_pairs = np.stack([kept_ids, members_sorted], axis=1).astype(np.uint32)
+        est = _core.signature_estimates(np.ascontiguousarray(sigs), report_pairs)
+        true_sim = None
+        if config.verify is True and fetched is not None:
+            docs, texts, langs = fetched
+            true_sim = _core.exact_jaccard_pairs(texts, _local(docs, report_pairs), langs, hasher.ngram)
+        current: NearCluster | None = None
+        for k, m in enumerate(members_sorted.tolist()):
+            kid = int(kept_ids[k])
+            if current is None or current["kept"]["id"] != kid:
+                current = {"kind": "near", "kept": {"id": kid, "name": label(kid)}, "removed": []}
+                clusters.append(current)
+            if m == kid:
+                continue
+            entry: NearRemoved = {"id": m, "name": label(m), "estimated": round(float(est[k]), 4)}
+            if true_sim is not None:
+                entry["jaccard"] = round(float(true_sim[k]), 4)
+            current["removed"].append(entry)
+    if config.exact:
+        by_rep: dict[int, list[int]] = {}
+        for d in ids[~representative].tolist():
+            by_rep.setdefault(int(exact_of[d]), []).append(d)
+        for r, ds in sorted(by_rep.items()):
+            exact: ExactCluster = {
+                "kind": "exact",
+                "kept": {"id": r, "name": label(r), "kept": bool(keep_mask[r])},
+                "removed": [{"id": d, "name": label(d)} for d in ds],
+            }
+            clusters.append(exact)
+
+    result_counts: DedupCounts = {
+        "documents": n,
+        "empty_documents": int((counts == 0).sum()),
+        "exact_duplicates_removed": int((~representative).sum()),
+        "near_duplicates_removed": int((representative & ~keep_mask).sum()),
+        "kept": int(keep_mask.sum()),
+        "candidate_pairs": len(pairs),
+        "candidate_pairs_skipped_by_window": int(skipped),
+        "candidate_pairs_rejected_by_estimate": rejected_estimate,
+        "candidate_pairs_verified": int(check.sum()),
+        "candidate_pairs_rejected_by_verify": rejected_verify,
+        "duplicate_pairs": len(edges),
+        "near_clusters": sum(1 for c in clusters if c["kind"] == "near"),
+    }
+    return DedupResult(keep_mask, labels, exact_of, sigs, edges, clusters, result_counts, config.params(engine))
