@@ -11,6 +11,7 @@ writing. The entry points are exported as `codemill.dedup`, `codemill.DedupConfi
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,8 @@ def dedup_texts(
     texts = list(texts)
     if names is not None and len(names) != len(texts):
         raise ConfigError(f"names has {len(names)} entries for {len(texts)} texts")
-    signed = sign(cfg, texts, languages, engine, ray_shards)
+    nodes: Counter[str] = Counter()
+    signed = sign(cfg, texts, languages, engine, ray_shards, nodes)
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
 
     def fetch(ids: np.ndarray) -> tuple[list[str], Languages]:
@@ -63,7 +65,7 @@ def dedup_texts(
         return [texts[i] for i in ids.tolist()], [languages[i] for i in ids.tolist()]
 
     name = names.__getitem__ if names is not None else None
-    return decide(cfg, signed, lengths, fetch, name, engine=engine, ray_shards=ray_shards)
+    return decide(cfg, signed, lengths, fetch, name, engine=engine, ray_shards=ray_shards, nodes=nodes)
 
 
 @dataclass
@@ -163,13 +165,14 @@ def dedup(
     skips = Skips()
     corpus = _Corpus(paths, text_field)
     parts: list[Signed] = []
+    nodes: Counter[str] = Counter()
     batch: list[Doc] = []
     chars = 0
 
     def flush() -> None:
         texts = [d.text for d in batch]
         langs = [d.language for d in batch]
-        parts.append(sign(cfg, texts, langs, engine, ray_shards))
+        parts.append(sign(cfg, texts, langs, engine, ray_shards, nodes))
         batch.clear()
 
     for doc in read_documents(paths, skips, text_field):
@@ -184,8 +187,10 @@ def dedup(
     signed = concat_signed(parts, cfg)
     parts.clear()
     lengths = np.frombuffer(corpus.length, dtype=np.int64)
-    result = decide(cfg, signed, lengths, corpus.fetch, corpus.name, engine=engine, ray_shards=ray_shards)
+    result = decide(cfg, signed, lengths, corpus.fetch, corpus.name, engine=engine, ray_shards=ray_shards, nodes=nodes)
     report = result.report()
+    if engine == "ray":
+        report["tasks_per_node"] = result.tasks_per_node
     report["inputs"] = [str(p) for p in paths]
     report["counts"]["skipped"] = skips.as_dict()
     report["counts"]["skipped_total"] = sum(skips.counts.values())

@@ -9,6 +9,7 @@ and the texts nowhere.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -37,13 +38,15 @@ def sign(
     languages: Languages,
     engine: Engine = "local",
     ray_shards: int | None = None,
+    nodes: Counter[str] | None = None,
 ) -> Signed:
-    """What `decide` needs of each text, computed on the local cores or on Ray."""
+    """What `decide` needs of each text, computed on the local cores or on Ray (whose tasks
+    are counted per node in `nodes`)."""
     check_engine(engine)
     if engine == "ray":
         from codemill.near_dup.ray import ray_signatures
 
-        return ray_signatures(config, texts, languages, ray_shards)
+        return ray_signatures(config, texts, languages, ray_shards, Counter() if nodes is None else nodes)
     return sign_texts(config, texts, languages)
 
 
@@ -116,12 +119,15 @@ def decide(
     *,
     engine: Engine = "local",
     ray_shards: int | None = None,
+    nodes: Counter[str] | None = None,
 ) -> DedupResult:
     """Which documents to keep, by `config`'s rule; `name(i)` labels document `i` in clusters.
 
     `signed` is `sign`'s output for the documents in id order (it may be a memmap) and
-    `lengths` their lengths (for the "longest"/"shortest" keep policies).
+    `lengths` their lengths (for the "longest"/"shortest" keep policies). With Ray, `nodes`
+    holds the tasks per node of the signing (if any) and gains those of the pairing.
     """
+    nodes = Counter() if nodes is None else nodes
     check_engine(engine)
     hasher = MinHasher.from_config(config)
     sigs, counts, hashes = signed
@@ -135,7 +141,7 @@ def decide(
     if engine == "ray":
         from codemill.near_dup.ray import ray_pairs
 
-        pairs, skipped = ray_pairs(hasher, sigs, active, ray_shards, config.window)
+        pairs, skipped = ray_pairs(hasher, sigs, active, ray_shards, config.window, nodes)
     else:
         pairs, skipped = hasher.pairs(sigs, active, config.window)
     estimates = _core.signature_estimates(np.ascontiguousarray(sigs), pairs)
@@ -214,4 +220,6 @@ def decide(
         "duplicate_pairs": len(edges),
         "near_clusters": sum(1 for c in clusters if c["kind"] == "near"),
     }
-    return DedupResult(keep_mask, labels, exact_of, sigs, edges, clusters, result_counts, config.params(engine))
+    return DedupResult(
+        keep_mask, labels, exact_of, sigs, edges, clusters, result_counts, config.params(engine), dict(nodes)
+    )

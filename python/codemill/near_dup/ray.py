@@ -5,12 +5,14 @@ P partitions; each reduce task sorts its partition once (NumPy lexsort) and emit
 of equal `(band, key)`, each member paired with the `window` members before it, vectorised
 (one NumPy pass per offset). No Python object per band key or per document. The pairs and
 the skipped count are the same as the local engine's (`_core.lsh_pairs`), so the clusters
-are too.
+are too. Sign and reduce tasks are spread over the cluster's nodes and report the node they
+ran on, so a run can show where its work went (`DedupResult.tasks_per_node`).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +30,14 @@ if TYPE_CHECKING:
     from codemill.near_dup.minhash import Languages, MinHasher
 
 
+# Spread a stage's tasks over the nodes (Ray's default packs them onto the driver's node first).
+_SPREAD = "SPREAD"
+
+
+def _node() -> str:
+    return str(ray.get_runtime_context().get_node_id())
+
+
 def _ensure_ray() -> None:
     if not ray.is_initialized():
         ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
@@ -42,18 +52,22 @@ def _shards(n: int, shards: int | None) -> list[tuple[int, int]]:
 
 
 @ray.remote
-def _sign_shard(config: DedupConfig, texts: list[str], languages: Languages) -> Signed:
-    return sign_texts(config, texts, languages)
+def _sign_shard(config: DedupConfig, texts: list[str], languages: Languages) -> tuple[Signed, str]:
+    return sign_texts(config, texts, languages), _node()
 
 
-def ray_signatures(config: DedupConfig, texts: list[str], languages: Languages, shards: int | None) -> Signed:
-    """Signatures, shingle counts and content hashes, one Ray task per shard."""
+def ray_signatures(
+    config: DedupConfig, texts: list[str], languages: Languages, shards: int | None, nodes: Counter[str]
+) -> Signed:
+    """Signatures, shingle counts and content hashes, one Ray task per shard (counted in `nodes`)."""
     _ensure_ray()
     refs = []
     for a, b in _shards(len(texts), shards):
         langs = languages[a:b] if isinstance(languages, list | tuple) else languages
-        refs.append(_sign_shard.remote(config, texts[a:b], langs))
-    return concat_signed(ray.get(refs), config)
+        refs.append(_sign_shard.options(scheduling_strategy=_SPREAD).remote(config, texts[a:b], langs))
+    done = ray.get(refs)
+    nodes.update(node for _, node in done)
+    return concat_signed([signed for signed, _ in done], config)
 
 
 @ray.remote
@@ -76,10 +90,10 @@ def _map_keys(
 
 
 @ray.remote
-def _reduce_pairs(window: int, *chunks: np.ndarray) -> tuple[np.ndarray, int]:
+def _reduce_pairs(window: int, *chunks: np.ndarray) -> tuple[np.ndarray, int, str]:
     rows = np.concatenate(chunks, axis=1) if chunks else np.zeros((3, 0), np.uint64)
     if rows.shape[1] < 2:
-        return np.zeros((0, 2), dtype=np.uint32), 0
+        return np.zeros((0, 2), dtype=np.uint32), 0, _node()
     band, key, doc = rows
     order = np.lexsort((doc, key, band))
     band, key, doc = band[order], key[order], doc[order]
@@ -97,23 +111,28 @@ def _reduce_pairs(window: int, *chunks: np.ndarray) -> tuple[np.ndarray, int]:
     emitted = sum(len(o) for o in out)
     skipped = int((sizes * (sizes - 1) // 2).sum()) - emitted
     pairs = np.concatenate(out) if out else np.zeros((0, 2), np.uint64)
-    return pairs.astype(np.uint32), skipped
+    return pairs.astype(np.uint32), skipped, _node()
 
 
 def ray_pairs(
-    hasher: MinHasher, sigs: np.ndarray, active: np.ndarray, shards: int | None, window: int
+    hasher: MinHasher, sigs: np.ndarray, active: np.ndarray, shards: int | None, window: int, nodes: Counter[str]
 ) -> tuple[np.ndarray, int]:
-    """Pairs to check and the window's skipped count, by a hash-partitioned shuffle."""
+    """Pairs to check and the window's skipped count, by a hash-partitioned shuffle (reduce
+    tasks counted in `nodes`)."""
     _ensure_ray()
     spans = _shards(len(sigs), shards)
     parts = len(spans)
     mapped = []
     for a, b in spans:
-        refs = _map_keys.options(num_returns=parts).remote(sigs[a:b], active[a:b], a, hasher.bands, hasher.rows, parts)
+        refs = _map_keys.options(num_returns=parts, scheduling_strategy=_SPREAD).remote(
+            sigs[a:b], active[a:b], a, hasher.bands, hasher.rows, parts
+        )
         mapped.append(refs if isinstance(refs, list) else [refs])
-    reduced = ray.get([_reduce_pairs.remote(window, *[m[p] for m in mapped]) for p in range(parts)])
-    skipped = sum(s for _, s in reduced)
-    pairs = [p for p, _ in reduced if len(p)]
+    reduce = _reduce_pairs.options(scheduling_strategy=_SPREAD)
+    reduced = ray.get([reduce.remote(window, *[m[p] for m in mapped]) for p in range(parts)])
+    nodes.update(node for _, _, node in reduced)
+    skipped = sum(s for _, s, _ in reduced)
+    pairs = [p for p, _, _ in reduced if len(p)]
     if not pairs:
         return np.zeros((0, 2), dtype=np.uint32), skipped
     return np.ascontiguousarray(np.unique(np.concatenate(pairs), axis=0), dtype=np.uint32), skipped

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NotRequired, TypedDict
 
 import numpy as np
@@ -70,6 +70,7 @@ class DedupReport(TypedDict):
     clusters: list[Cluster]
     inputs: NotRequired[list[str]]
     outputs: NotRequired[list[str]]
+    tasks_per_node: NotRequired[dict[str, int]]  # Ray: sign and reduce tasks per node id
 
 
 @dataclass
@@ -84,6 +85,7 @@ class DedupResult:
     clusters: list[Cluster]
     counts: DedupCounts
     params: DedupParams
+    tasks_per_node: dict[str, int] = field(default_factory=dict)  # Ray: tasks per node id
 
     @property
     def exact_removed(self) -> np.ndarray:

@@ -1,0 +1,85 @@
+"""The Ray engine on a local cluster of three node processes: tasks reach every node, and the
+decision and the written output are the same as the local engine's."""
+
+from __future__ import annotations
+
+import random
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray", reason="the Ray engine needs the optional 'ray' extra")
+cluster_utils = pytest.importorskip("ray.cluster_utils")
+
+from codemill.near_dup.api import dedup, dedup_texts  # noqa: E402
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+NODES = 3
+SHARDS = 6
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if ray.is_initialized():
+        ray.shutdown()
+    c = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    for _ in range(NODES - 1):
+        c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    ray.init(address=c.address, log_to_driver=False)
+    yield c
+    ray.shutdown()
+    c.shutdown()
+
+
+def _texts() -> list[str]:
+    rng = random.Random(7)
+    texts = [p.read_text(encoding="utf-8", errors="replace")[:6000] for p in sorted(STDLIB.glob("*.py"))[:30]]
+    out = list(texts)
+    for t in texts[:12]:  # near duplicates: a line dropped
+        lines = t.splitlines(keepends=True)
+        del lines[rng.randrange(len(lines))]
+        out.append("".join(lines))
+    out.append(texts[1])  # an exact duplicate
+    rng.shuffle(out)
+    return out
+
+
+def _alive_nodes() -> set[str]:
+    return {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+
+
+def test_tasks_spread_over_nodes_and_match_local(cluster):
+    texts = _texts()
+    kw = {"num_perm": 128, "bands": 64, "rows": 2}
+    local = dedup_texts(texts, "python", **kw)
+    remote = dedup_texts(texts, "python", engine="ray", ray_shards=SHARDS, **kw)
+    nodes = _alive_nodes()
+    assert len(nodes) == NODES
+    assert set(remote.tasks_per_node) <= nodes
+    assert len(remote.tasks_per_node) == NODES, remote.tasks_per_node  # every node did work
+    assert sum(remote.tasks_per_node.values()) == 2 * SHARDS  # sign and reduce tasks
+    assert local.tasks_per_node == {}
+    assert np.array_equal(local.signatures, remote.signatures)
+    assert np.array_equal(local.keep, remote.keep) and np.array_equal(local.labels, remote.labels)
+    assert local.clusters == remote.clusters and local.counts == remote.counts
+    assert local.counts["near_duplicates_removed"] >= 10 and local.counts["exact_duplicates_removed"] == 1
+
+
+def test_files_written_by_ray_equal_local(cluster, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i, t in enumerate(_texts()):
+        (src / f"f{i:02d}.py").write_text(t)
+    local = dedup(src, tmp_path / "local")
+    remote = dedup(src, tmp_path / "ray", engine="ray", ray_shards=SHARDS)
+    assert remote["counts"] == local["counts"]
+    assert [c["removed"] for c in remote["clusters"]] == [c["removed"] for c in local["clusters"]]
+    assert len(remote["tasks_per_node"]) == NODES
+    assert {k: v for k, v in remote["params"].items() if k != "engine"} == {
+        k: v for k, v in local["params"].items() if k != "engine"
+    }
+    kept = {p.name: p.read_bytes() for p in (tmp_path / "local" / "src").iterdir()}
+    assert kept == {p.name: p.read_bytes() for p in (tmp_path / "ray" / "src").iterdir()}
