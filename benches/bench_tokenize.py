@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import codemill
-from codemill.sources.documents import Skips, iter_documents
+from codemill.sources import Skips, iter_documents
 from corpus import load
 
 
@@ -59,13 +59,13 @@ def encode_baseline(tree: Path, threads: int, batch_bytes: int = 4 << 20) -> tup
     batches, batch, size = [], [], 0
     for d in docs:
         batch.append(d)
-        size += d.nbytes
+        size += d.size
         if size >= batch_bytes:
             batches.append(batch)
             batch, size = [], 0
     if batch:
         batches.append(batch)
-    total = sum(d.nbytes for d in docs)
+    total = sum(d.size for d in docs)
     t, c = time.perf_counter(), cpu_seconds()
     for b in batches:
         tok.encode_batch_flat([d.text for d in b], [d.language for d in b], num_threads=threads)

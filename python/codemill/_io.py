@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from codemill.errors import SourceError
+
 __all__ = [
     "atomic_dir",
     "atomic_file",
@@ -84,9 +86,9 @@ def atomic_stream(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
             try:
                 import zstandard
             except ImportError as exc:
-                raise ValueError(f"{path}: writing .zst needs the 'zstandard' package") from exc
+                raise SourceError(f"{path}: writing .zst needs zstandard: pip install 'codemill[corpus]'") from exc
             with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as zst:
-                yield zst  # type: ignore[misc]
+                yield zst
         else:
             yield raw
 

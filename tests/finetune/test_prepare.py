@@ -153,7 +153,9 @@ def test_jsonl_corpus_input(tmp_path: Path) -> None:
     table = pq.read_table(out).to_pylist()
     assert {r["repository"] for r in table} == {"acme/tools"}
     assert {r["path"] for r in table} == {"m0.py", "m1.py", "m2.py"}
-    assert report["filtered"] == {"empty": 1, "invalid_encoding": 1}
+    # The reader skips what no command can read (an empty text, a lone surrogate), as everywhere.
+    assert report["skipped"] == {"empty": 1, "invalid_utf8": 1} and report["filtered"] == {}
+    assert [i["path"] for i in report["skipped_items"]] == [f"{corpus}:4", f"{corpus}:5"]
     doc = next(r for r in table if r["template"] == "docstring-from-code")
     assert json.loads(doc["meta"])["function"] and doc["messages"][0]["role"] == "user"
 
@@ -185,7 +187,6 @@ def test_cli_json_report_and_errors(repo: Path, tmp_path: Path, capsys) -> None:
         "too_small",
         "too_large",
         "binary",
-        "invalid_encoding",
         "auto_generated",
         "minified",
         "generated_path",

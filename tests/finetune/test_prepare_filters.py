@@ -11,6 +11,8 @@ import pytest
 from codemill.finetune import filters
 from codemill.finetune.filters import FilterConfig
 from codemill.finetune.pipeline import prepare
+from codemill.sources import skips
+from codemill.sources.document import decode
 
 CFG = FilterConfig()
 
@@ -40,7 +42,7 @@ def _minified_js() -> str:
 
 
 def _planted() -> dict[str, tuple[bytes, str]]:
-    """path -> (content, the reason it must be filtered for)."""
+    """path -> (content, the reason it must be filtered for, or skipped for: see READER)."""
     blob = base64.b64encode(random.Random(1).randbytes(3000)).decode()
     blob_lines = "\n".join(blob[i : i + 76] for i in range(0, len(blob), 76))
     return {
@@ -57,12 +59,13 @@ def _planted() -> dict[str, tuple[bytes, str]]:
             f'"""Embedded icon."""\n\nICON = """\n{blob_lines}\n"""\n'.encode(),
             filters.ENCODED_DATA,
         ),
-        "src/image.c": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 2, filters.BINARY),
+        "src/image.c": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 2, skips.BINARY),
+        "src/control.py": (GOOD_PY.encode() + b"\x01\x02\x03\x04" * 40, filters.BINARY),
         "src/legacy.py": (
             ("# -*- coding: latin-1 -*-\n" + GOOD_PY + "NAME = 'Fran\xe7ois M\xfcller'\n").encode("latin-1"),
-            filters.INVALID_ENCODING,
+            skips.INVALID_UTF8,
         ),
-        "src/empty.py": (b"", filters.EMPTY),
+        "src/empty.py": (b"", skips.EMPTY),
         "src/tiny.py": (b"x = 1\n", filters.TOO_SMALL),
         "src/huge.py": ((GOOD_PY * 400).encode(), filters.TOO_LARGE),
         "src/table.py": (
@@ -80,15 +83,21 @@ def _planted() -> dict[str, tuple[bytes, str]]:
     }
 
 
+# Files no command can read: the one reader skips them (codemill.sources), before any filter.
+READER = ("src/image.c", "src/legacy.py", "src/empty.py")
+
+
 @pytest.mark.parametrize("name", sorted(_planted()))
 def test_each_planted_file_fails_for_its_reason(name: str) -> None:
     data, reason = _planted()[name]
     language = "javascript" if name.endswith(".js") else ("c" if name.endswith(".c") else "python")
+    text, skip = decode(data)
+    if name in READER:
+        assert skip == reason
+        return
+    assert text is not None
     got = filters.check_path(name) or filters.check_size(len(data), CFG) or filters.check_bytes(data)
-    if got is None:
-        text, got = filters.decode(data)
-        if text is not None:
-            got = filters.check_text(filters.clean_text(text), language, CFG)
+    got = got or filters.check_text(filters.clean_text(text), language, CFG)
     assert got == reason
 
 
@@ -97,8 +106,7 @@ def test_ordinary_code_passes_every_filter() -> None:
     data = GOOD_PY.encode()
     assert filters.check_size(len(data), CFG) is None
     assert filters.check_bytes(data) is None
-    text, reason = filters.decode(data)
-    assert reason is None and text == GOOD_PY
+    assert decode(data) == (GOOD_PY, None)
     assert filters.check_text(GOOD_PY, "python", CFG) is None
 
 
@@ -120,9 +128,9 @@ def test_go_generated_header_and_hex_array() -> None:
 
 
 def test_bom_and_crlf_are_cleaned() -> None:
-    text, reason = filters.decode(b"\xef\xbb\xbfx = 1\r\ny = 2\r\n")
-    assert reason is None
-    assert filters.clean_text(text) == "x = 1\ny = 2\n"
+    text, reason = decode(b"\xef\xbb\xbfx = 1\r\ny = 2\r\n")
+    assert reason is None and text is not None
+    assert filters.clean_text(text.removeprefix("\ufeff")) == "x = 1\ny = 2\n"
 
 
 def test_prepare_counts_every_reason(tmp_path: Path) -> None:
@@ -135,18 +143,21 @@ def test_prepare_counts_every_reason(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     report = prepare(repo, out, workers=1, progress=False, dedup=False, samples=["raw"])
     expected: dict[str, int] = {}
-    for _, reason in planted.values():
-        expected[reason] = expected.get(reason, 0) + 1
-    assert report["filtered"] == dict(sorted(expected.items()))
-    listed = {(e["path"], e["reason"]) for e in report["listed"]}
     for name, (_, reason) in planted.items():
-        assert (f"repo/{name}", reason) in listed
+        if name not in READER:
+            expected[reason] = expected.get(reason, 0) + 1
+    assert report["filtered"] == dict(sorted(expected.items()))
+    assert report["skipped"] == {"binary": 1, "empty": 1, "invalid_utf8": 1}
+    listed = {(e["path"], e["reason"]) for e in report["listed"]}
+    skipped = {(e["path"], e["reason"]) for e in report["skipped_items"]}
+    for name, (_, reason) in planted.items():
+        assert (str(repo / name), reason) in skipped if name in READER else (f"repo/{name}", reason) in listed
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["path"], r["template"]) for r in rows] == [("src/good.py", "raw")]
     assert rows[0]["text"] == GOOD_PY
     assert report["files"] == {
         "read": len(planted) + 1,
-        "filtered": len(planted),
+        "filtered": len(planted) - len(READER),
         "exact_duplicates_removed": 0,
         "near_duplicates_removed": 0,
         "kept": 1,

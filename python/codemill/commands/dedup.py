@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
             f"{c['exact_duplicates_removed']}, near duplicates {c['near_duplicates_removed']} "
             f"in {c['near_clusters']} clusters; skipped {c.get('skipped_total', 0)}"
         )
-        for reason, info in c.get("skipped", {}).items():
-            print(f"  skipped ({reason}): {info['count']}")
+        for reason, n in c.get("skipped", {}).items():
+            print(f"  skipped ({reason}): {n}")
         p = report["params"]
         print(
             f"  bands={p['bands']} rows={p['rows']} threshold={p['threshold']} "

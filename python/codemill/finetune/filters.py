@@ -26,7 +26,6 @@ __all__ = [
     "check_size",
     "check_text",
     "clean_text",
-    "decode",
 ]
 
 # Reasons, in the order the checks run.
@@ -36,7 +35,6 @@ EMPTY = "empty"
 TOO_SMALL = "too_small"
 TOO_LARGE = "too_large"
 BINARY = "binary"
-INVALID_ENCODING = "invalid_encoding"
 AUTO_GENERATED = "auto_generated"
 MINIFIED = "minified"
 MAX_LINE_LENGTH = "max_line_length"
@@ -52,7 +50,6 @@ REASONS = (
     TOO_SMALL,
     TOO_LARGE,
     BINARY,
-    INVALID_ENCODING,
     AUTO_GENERATED,
     MINIFIED,
     MAX_LINE_LENGTH,
@@ -161,14 +158,6 @@ def check_bytes(data: bytes) -> str | None:
         if controls > max(2, len(head) // 100):
             return BINARY
     return None
-
-
-def decode(data: bytes) -> tuple[str | None, str | None]:
-    """(text, None) for UTF-8 content (a BOM is dropped), else (None, ``invalid_encoding``)."""
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError:
-        return None, INVALID_ENCODING
 
 
 def clean_text(text: str) -> str:

@@ -3,11 +3,11 @@
 The pipeline, streaming and parallel (a process pool works on batches of files, results come
 back in input order so the output is the same for a seed whatever the worker count):
 
-1. discovery (:mod:`codemill.sources.discovery`): repository trees (``.gitignore`` honoured,
+1. the one reader (:mod:`codemill.sources`): repository trees (``.gitignore`` honoured,
    vendored, build and tool directories, lock files and symlinks skipped) and JSONL / Parquet
-   corpora;
-2. filters (:mod:`codemill.finetune.filters`): size bounds, generated / minified markers, binary
-   and invalid encoding, BigCode's line-length, alphanumeric and encoded-data heuristics;
+   corpora; what it cannot read is skipped with the same reasons as in every command;
+2. filters (:mod:`codemill.finetune.filters`): size bounds, generated / minified markers,
+   control characters, BigCode's line-length, alphanumeric and encoded-data heuristics;
 3. dedup: the one decision of :func:`codemill.dedup` (:func:`codemill.near_dup.decide.decide`
    under ``PrepareConfig.dedup``, a :class:`~codemill.near_dup.config.DedupConfig`): exact
    duplicates by content hash, then near duplicates by MinHash LSH. Pass 1 filters and signs
@@ -42,13 +42,14 @@ from codemill.finetune import filters
 from codemill.finetune.config import PrepareConfig, PrepareParams
 from codemill.finetune.filters import FilterConfig
 from codemill.finetune.samples import FIM_TOKENS, KINDS, fim_tokens_for
-from codemill.finetune.work import _load, build, init, scan
+from codemill.finetune.work import Work, _load, build, init, scan
 from codemill.finetune.writer import OUTPUT_SUFFIXES, SampleWriter, check_output
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.decide import decide
 from codemill.near_dup.minhash import Languages
 from codemill.near_dup.result import DedupCounts, DedupResult
-from codemill.sources.discovery import Document, discover
+from codemill.sources import Document, Skips, check_inputs, list_documents
+from codemill.sources.skips import SkippedItem
 
 if TYPE_CHECKING:
     from codemill.tokenizer.code_tokenizer import CodeTokenizer
@@ -81,7 +82,8 @@ class PrepareReport(TypedDict):
     inputs: list[str]
     params: PrepareParams
     files: FileCounts
-    skipped: dict[str, int]
+    skipped: dict[str, int]  # inputs the reader passed over (the vocabulary of codemill.sources.skips)
+    skipped_items: list[SkippedItem]
     filtered: dict[str, int]
     duplicates: DedupCounts | None  # the counts of `dedup`'s report; None without dedup
     samples: dict[str, int]  # "total" and one count per template
@@ -102,12 +104,12 @@ def _list(listed: list[Listed] | None, path: str, reason: str) -> None:
         listed.append({"path": path, "reason": reason})
 
 
-def _batches(docs: Iterable[Document]) -> Iterator[list[Document]]:
-    batch: list[Document] = []
+def _batches(docs: Iterable[Work]) -> Iterator[list[Work]]:
+    batch: list[Work] = []
     size = 0
-    for doc in docs:
-        batch.append(doc)
-        size += max(doc.size, 0)
+    for work in docs:
+        batch.append(work)
+        size += max(work[0].size, 0)
         if len(batch) >= _BATCH_FILES or size >= _BATCH_BYTES:
             yield batch
             batch, size = [], 0
@@ -115,12 +117,33 @@ def _batches(docs: Iterable[Document]) -> Iterator[list[Document]]:
         yield batch
 
 
-def _named_batches(docs: Iterable[Document], names: dict[int, str]) -> Iterator[list[Document]]:
-    """Batches of documents; each document's name is kept until its result comes back."""
+def _named_batches(docs: Iterable[Work], names: dict[int, Document]) -> Iterator[list[Work]]:
+    """Batches of documents; each document is kept (without its text) until its result comes back."""
     for batch in _batches(docs):
-        for d in batch:
-            names[d.index] = f"{d.repository}/{d.path}"
+        for d, _ in batch:
+            names[d.index] = d
         yield batch
+
+
+def _name(doc: Document | None, index: int) -> str:
+    return f"{doc.repository}/{doc.path}" if doc is not None else str(index)
+
+
+def _passed_over(
+    doc: Document | None,
+    index: int,
+    reason: str,
+    skipped: bool,
+    skips: Skips,
+    filtered: Counter[str],
+    listed: list[Listed],
+) -> None:
+    """Count a document that yields no samples: a reader's skip, or a filter's reason (listed)."""
+    if skipped:
+        skips.add(doc.where if doc is not None else str(index), reason)
+    else:
+        filtered[reason] += 1
+        _list(listed, _name(doc, index), reason)
 
 
 def _ordered_map(fn: Callable[[T], R], items: Iterable[T], pool: Executor | None, window: int) -> Iterator[R]:
@@ -190,9 +213,7 @@ class Preparer:
         self.inputs = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
         if not self.inputs:
             raise ConfigError("no inputs given")
-        for p in self.inputs:
-            if not Path(p).exists():
-                raise FileNotFoundError(f"{p}: no such file or directory")
+        check_inputs(self.inputs)
         self.config = config or PrepareConfig()
         if workers is not None and workers < 0:
             raise ConfigError(f"workers must be at least 1 (or 0 for all cores), got {workers}")
@@ -202,11 +223,9 @@ class Preparer:
         self._digests: dict[int, bytes] = {}
 
     # The documents that reach the filters; the language filter is applied here, in order.
-    def _documents(
-        self, skipped: Counter[str], listed: list[Listed] | None, filtered: Counter[str]
-    ) -> Iterator[Document]:
+    def _documents(self, skips: Skips, listed: list[Listed] | None, filtered: Counter[str]) -> Iterator[Document]:
         langs = self.config.languages
-        for doc in discover(self.inputs, skipped, listed, _MAX_LISTED):  # type: ignore[arg-type]
+        for doc in list_documents(self.inputs, skips):
             if langs and doc.language not in langs:
                 filtered[filters.LANGUAGE] += 1
                 _list(listed, f"{doc.repository}/{doc.path}", filters.LANGUAGE)
@@ -216,7 +235,7 @@ class Preparer:
     def __iter__(self) -> Iterator[Sample]:
         t0 = self.progress.t0 = time.perf_counter()
         config = self.config
-        skipped: Counter[str] = Counter()
+        skips = Skips(_MAX_LISTED)
         filtered: Counter[str] = Counter()
         listed: list[Listed] = []
         missed: Counter[str] = Counter()
@@ -236,12 +255,10 @@ class Preparer:
         try:
             decided: _Decided | None = None
             if config.dedup is not None:
-                decided, files_seen, bytes_seen = self._dedup_pass(
-                    config.dedup, pool, window, skipped, filtered, listed
-                )
-            names: dict[int, str] = {}
+                decided, files_seen, bytes_seen = self._dedup_pass(config.dedup, pool, window, skips, filtered, listed)
+            names: dict[int, Document] = {}
             if decided is None:
-                docs: Iterable[Document] = self._documents(skipped, listed, filtered)
+                docs: Iterable[Work] = ((d, None) for d in self._documents(skips, listed, filtered))
             else:
                 docs = self._kept(decided, listed)
             built_files = built_bytes = n_samples = 0
@@ -249,11 +266,10 @@ class Preparer:
                 for r in results:
                     built_files += 1
                     built_bytes += r.size
-                    name = names.pop(r.index, str(r.index))
+                    doc = names.pop(r.index, None)
                     if r.reason is not None:
                         # Without dedup this is the filter pass; with it, a file that changed since.
-                        filtered[r.reason] += 1
-                        _list(listed, name, r.reason)
+                        _passed_over(doc, r.index, r.reason, r.skipped, skips, filtered, listed)
                         continue
                     missed.update(r.missed)
                     languages[r.language]["files"] += 1
@@ -283,7 +299,8 @@ class Preparer:
                 "near_duplicates_removed": counts["near_duplicates_removed"] if counts else 0,
                 "kept": sum(c["files"] for c in languages.values()),
             },
-            "skipped": dict(sorted(skipped.items())),
+            "skipped": skips.as_dict(),
+            "skipped_items": skips.items,
             "filtered": dict(sorted(filtered.items())),
             "duplicates": counts,
             "samples": {"total": sum(templates.values()), **dict(sorted(templates.items()))},
@@ -302,19 +319,19 @@ class Preparer:
         dedup: DedupConfig,
         pool: ProcessPoolExecutor | None,
         window: int,
-        skipped: Counter[str],
+        skips: Skips,
         filtered: Counter[str],
         listed: list[Listed],
     ) -> tuple[_Decided, int, int]:
         """Pass 1: filter and sign every document, then decide which to keep as `dedup` does."""
-        names: dict[int, str] = {}
+        names: dict[int, Document] = {}
         rows = array("q")  # the document index of each signed row
         lengths = array("q")
         digests: dict[int, bytes] = {}
         count_parts: list[np.ndarray] = []  # the signatures go to the file
         hash_parts: list[np.ndarray] = []
         files = nbytes = n_docs = 0
-        docs = self._documents(skipped, listed, filtered)
+        docs = ((d, None) for d in self._documents(skips, listed, filtered))
         with tempfile.TemporaryDirectory(prefix="codemill-prepare-") as tmp:
             sig_path = Path(tmp) / "signatures.u32"
             with open(sig_path, "wb") as sig_out:
@@ -323,10 +340,9 @@ class Preparer:
                         files += 1
                         nbytes += s.size
                         n_docs = max(n_docs, s.index + 1)
-                        name = names.pop(s.index, str(s.index))
+                        doc = names.pop(s.index, None)
                         if s.reason is not None:
-                            filtered[s.reason] += 1
-                            _list(listed, name, s.reason)
+                            _passed_over(doc, s.index, s.reason, s.skipped, skips, filtered, listed)
                             continue
                         rows.append(s.index)
                         lengths.append(s.length)
@@ -365,9 +381,9 @@ class Preparer:
         """Texts of the given documents (for exact Jaccard), found by walking the inputs again."""
         want = set(wanted.tolist())
         got: dict[int, tuple[str, str | None]] = {}
-        for doc in self._documents(Counter(), None, Counter()):
+        for doc in self._documents(Skips(0), None, Counter()):
             if doc.index in want:
-                text, _, _ = _load(doc, self.config.filters)
+                text = _load(doc, self.config.filters).text
                 if text is not None:
                     got[doc.index] = (text, doc.language)
                 want.discard(doc.index)
@@ -375,13 +391,12 @@ class Preparer:
                     break
         return got
 
-    def _kept(self, decided: _Decided, listed: list[Listed]) -> Iterator[Document]:
-        """Pass 2's documents: discovery again (same order), keeping what pass 1 kept."""
+    def _kept(self, decided: _Decided, listed: list[Listed]) -> Iterator[Work]:
+        """Pass 2's documents: the inputs listed again (same order), keeping what pass 1 kept."""
         digests, keep = self._digests, decided.keep
-        for doc in self._documents(Counter(), None, Counter()):
+        for doc in self._documents(Skips(0), None, Counter()):
             if doc.index < len(keep) and keep[doc.index]:
-                doc.digest = digests.pop(doc.index)
-                yield doc
+                yield doc, digests.pop(doc.index)
             elif doc.index in decided.near:
                 _list(listed, f"{doc.repository}/{doc.path}", "near_duplicate")
             elif doc.index in decided.exact:

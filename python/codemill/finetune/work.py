@@ -9,16 +9,20 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from codemill.finetune import filters
 from codemill.finetune.config import PrepareConfig
 from codemill.finetune.filters import FilterConfig
 from codemill.finetune.samples import SampleBuilder
 from codemill.near_dup.signing import Signed, sign_texts
-from codemill.sources.discovery import Document
+from codemill.sources import DEFAULT_MAX_BYTES, Document, skips
+from codemill.sources.document import decode
 
-__all__ = ["Built", "Scanned", "build", "init", "scan"]
+__all__ = ["Built", "Loaded", "Scanned", "Work", "build", "init", "scan"]
+
+# A document and, in pass 2 after dedup, the digest of the text pass 1 kept.
+Work = tuple[Document, bytes | None]
 
 
 @dataclass
@@ -34,45 +38,56 @@ def init(config: PrepareConfig) -> None:
     _STATE[:] = [_State(config, config.builder())]
 
 
-def _load(doc: Document, config: FilterConfig) -> tuple[str | None, str | None, int]:
-    """(cleaned text, None, bytes) for a document that passes the filters, else (None, reason, bytes)."""
+class Loaded(NamedTuple):
+    """A document's cleaned text, or why not: a reader's skip or a filter's reason."""
+
+    text: str | None
+    reason: str | None
+    size: int
+    skipped: bool = False  # reason is a skip (codemill.sources.skips), not a filter
+
+
+def _load(doc: Document, config: FilterConfig, digest: bytes | None = None) -> Loaded:
+    """The cleaned text of a document that is read and passes the filters, else why not.
+
+    Files are read as every command reads them (the same skips for unreadable, empty, binary,
+    non-UTF-8 and over-large files), but only after the path and size filters, so a file the
+    filters refuse by name or size is never read.
+    """
     reason = filters.check_path(doc.path)
     if reason:
-        return None, reason, 0
+        return Loaded(None, reason, 0)
     if doc.text is None:
         assert doc.file is not None
-        reason = filters.check_size(doc.size, config) if doc.size >= 0 else None
+        if doc.size > DEFAULT_MAX_BYTES:
+            return Loaded(None, skips.TOO_LARGE, doc.size, True)
+        reason = filters.check_size(doc.size, config) if doc.size > 0 else None
         if reason:
-            return None, reason, 0  # not read
+            return Loaded(None, reason, 0)  # not read
         try:
             with open(doc.file, "rb") as f:
                 data = f.read(config.max_bytes + 1)
         except OSError:
-            return None, "unreadable", 0
+            return Loaded(None, skips.UNREADABLE, 0, True)
+        text, reason = decode(data)
+        if text is None:
+            return Loaded(None, reason, len(data), True)
         reason = filters.check_size(len(data), config) or filters.check_bytes(data)
         if reason:
-            return None, reason, len(data)
-        text, reason = filters.decode(data)
-        if text is None:
-            return None, reason, len(data)
+            return Loaded(None, reason, len(data))
         size = len(data)
     else:
+        # A record: the reader already skipped empty, binary, non-UTF-8 and over-large texts.
         text, size = doc.text, doc.size
-        reason = filters.check_size(size, config) or ("binary" if "\0" in text[:8192] else None)
+        reason = filters.check_size(size, config)
         if reason:
-            return None, reason, size
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates from a JSON escape: not text
-            return None, filters.INVALID_ENCODING, size
-        if text.startswith("\ufeff"):
-            text = text[1:]
-    text = filters.clean_text(text)
-    if doc.digest is not None:
+            return Loaded(None, reason, size)
+    text = filters.clean_text(text.removeprefix("\ufeff"))
+    if digest is not None:
         # Pass 2 after dedup: pass 1 ran the content filters on this very text.
-        return (text, None, size) if _digest(text) == doc.digest else (None, "changed_during_run", size)
+        return Loaded(text, None, size) if _digest(text) == digest else Loaded(None, "changed_during_run", size)
     reason = filters.check_text(text, doc.language, config)
-    return (None, reason, size) if reason else (text, None, size)
+    return Loaded(None, reason, size) if reason else Loaded(text, None, size)
 
 
 def _digest(text: str) -> bytes:
@@ -86,18 +101,19 @@ class Scanned:
     index: int
     reason: str | None
     size: int
+    skipped: bool = False
     digest: bytes = b""
     length: int = 0  # characters of the cleaned text
 
 
-def scan(docs: list[Document]) -> tuple[list[Scanned], Signed | None]:
+def scan(docs: list[Work]) -> tuple[list[Scanned], Signed | None]:
     """Pass 1 with dedup: filter, then what the dedup decision needs of the texts that passed."""
     config = _STATE[0].config
     assert config.dedup is not None
     out, texts, langs = [], [], []
-    for doc in docs:
-        text, reason, size = _load(doc, config.filters)
-        s = Scanned(doc.index, reason, size)
+    for doc, _ in docs:
+        text, reason, size, skipped = _load(doc, config.filters)
+        s = Scanned(doc.index, reason, size, skipped)
         if text is not None:
             s.digest = _digest(text)
             s.length = len(text)
@@ -117,16 +133,17 @@ class Built:
     language: str
     samples: list[dict[str, Any]]
     missed: Counter[str]
+    skipped: bool = False
 
 
-def build(docs: list[Document]) -> list[Built]:
+def build(docs: list[Work]) -> list[Built]:
     """Filter (or, after pass 1, check the content is unchanged) and build each document's samples."""
     config, builder = _STATE[0].config, _STATE[0].builder
     out = []
-    for doc in docs:
-        text, reason, size = _load(doc, config.filters)
+    for doc, digest in docs:
+        text, reason, size, skipped = _load(doc, config.filters, digest)
         if text is None:
-            out.append(Built(doc.index, reason, size, doc.language, [], Counter()))
+            out.append(Built(doc.index, reason, size, doc.language, [], Counter(), skipped))
             continue
         samples, missed = builder.build(text, doc.language, doc.path, doc.repository)
         out.append(Built(doc.index, None, size, doc.language, samples, missed))

@@ -42,8 +42,8 @@ class SampleWriter:
         self.parquet_writer: Any = None
         if parquet:
             try:
-                import pyarrow as pa  # type: ignore[import-untyped]
-                import pyarrow.parquet as pq  # type: ignore[import-untyped]
+                import pyarrow as pa
+                import pyarrow.parquet as pq
             except ImportError as exc:
                 raise OutputError("writing Parquet needs pyarrow (pip install 'codemill[prepare]')") from exc
             self.pa = pa

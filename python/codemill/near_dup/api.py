@@ -19,13 +19,13 @@ from typing import Unpack
 
 import numpy as np
 
-from codemill.errors import ConfigError
+from codemill.errors import ConfigError, SourceError
 from codemill.near_dup.config import KEEP_POLICIES, DedupConfig, DedupOptions, Engine
 from codemill.near_dup.decide import Signed, check_engine, concat_signed, decide, sign
-from codemill.near_dup.io import Doc, Skips, check_inputs, decode_file, jsonl_docs, read_documents
 from codemill.near_dup.minhash import Languages, MinHasher
-from codemill.near_dup.output import REPORT_NAME, check_output, write_output
+from codemill.near_dup.output import REPORT_NAME, Kept, check_output, write_output
 from codemill.near_dup.result import DedupReport, DedupResult
+from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs, iter_documents, read_file
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
 
@@ -74,62 +74,80 @@ class _Corpus:
 
     paths: list[Path]
     text_field: str | None
+    max_bytes: int
     source: array = field(default_factory=lambda: array("i"))  # input index
-    line: array = field(default_factory=lambda: array("q"))  # JSONL line (0-based) or -1
+    holder: array = field(default_factory=lambda: array("i"))  # index into `holders`
+    record: array = field(default_factory=lambda: array("q"))  # record (line, row) number, or -1 for a file
     length: array = field(default_factory=lambda: array("q"))  # characters
     lang: array = field(default_factory=lambda: array("b"))  # index into `langs`
-    rel: dict[int, str] = field(default_factory=dict)  # document id -> path inside a tree
-    langs: list[str | None] = field(default_factory=lambda: [None])
+    holders: list[str] = field(default_factory=list)  # file holding documents, relative to its input
+    _holder_ids: dict[tuple[int, str], int] = field(default_factory=dict)
+    langs: list[str] = field(default_factory=list)
 
-    def add(self, d: Doc) -> None:
-        i = len(self.source)
+    def add(self, d: Document) -> None:
+        key = (d.source, d.origin)
+        h = self._holder_ids.get(key)
+        if h is None:
+            h = self._holder_ids[key] = len(self.holders)
+            self.holders.append(d.origin)
         self.source.append(d.source)
-        self.length.append(len(d.text))
+        self.holder.append(h)
+        self.record.append(-1 if d.record is None else d.record)
+        self.length.append(len(d.text or ""))
         if d.language not in self.langs:
             self.langs.append(d.language)
         self.lang.append(self.langs.index(d.language))
-        if isinstance(d.where, int):
-            self.line.append(d.where)
-        else:
-            self.line.append(-1)
-            self.rel[i] = d.where
+
+    def file(self, i: int) -> Path:
+        """The file on disk holding document ``i`` (a code file, or its JSONL / Parquet file)."""
+        path = self.paths[self.source[i]]
+        return path / self.holders[self.holder[i]] if path.is_dir() else path
 
     def name(self, i: int) -> str:
-        path = self.paths[self.source[i]]
-        if self.line[i] >= 0:
-            return f"{path}:{self.line[i] + 1}"
-        return str(path / self.rel[i]) if path.is_dir() else str(path)
+        return f"{self.file(i)}:{self.record[i]}" if self.record[i] >= 0 else str(self.file(i))
 
-    def where(self, i: int) -> str | int:
-        return self.line[i] if self.line[i] >= 0 else self.rel[i]
-
-    def fetch(self, ids: np.ndarray) -> tuple[list[str], list[str | None]]:
-        """Re-read the texts of documents `ids` (sorted): files directly, JSONL by streaming."""
+    def fetch(self, ids: np.ndarray) -> tuple[list[str], list[str]]:
+        """Re-read the texts of documents `ids`: files directly, records by streaming their file."""
         texts: dict[int, str] = {}
-        by_source: dict[int, list[int]] = {}
+        by_holder: dict[int, list[int]] = {}
         for i in ids.tolist():
-            by_source.setdefault(self.source[i], []).append(i)
-        for src, wanted in sorted(by_source.items()):
-            path = self.paths[src]
-            if self.line[wanted[0]] >= 0:
-                by_line = {self.line[i]: i for i in wanted}
-                for d in jsonl_docs(path, src, Skips(), self.text_field):
-                    i = by_line.get(d.where)  # type: ignore[arg-type]
+            by_holder.setdefault(self.holder[i], []).append(i)
+        for wanted in by_holder.values():
+            if self.record[wanted[0]] >= 0:
+                by_record = {self.record[i]: i for i in wanted}
+                reader = RecordReader(
+                    self.file(wanted[0]), Skips(0), max_bytes=self.max_bytes, text_field=self.text_field
+                )
+                for d in reader.read():
+                    i = by_record.get(d.record or 0)
                     if i is not None:
-                        texts[i] = d.text
+                        texts[i] = d.text or ""
             else:
                 for i in wanted:
-                    f = path / self.rel[i] if path.is_dir() else path
-                    text = decode_file(f, Skips(), str(f))
+                    text, _ = read_file(self.file(i), self.max_bytes)
                     if text is not None:
                         texts[i] = text
         out = []
         for i in ids.tolist():
             text = texts.get(i)
             if text is None or len(text) != self.length[i]:
-                raise ValueError(f"{self.name(i)}: input changed while dedup was running")
+                raise SourceError(f"{self.name(i)}: input changed while dedup was running")
             out.append(text)
         return out, [self.langs[self.lang[i]] for i in ids.tolist()]
+
+    def kept(self, keep: np.ndarray) -> Kept:
+        """input -> file -> the record numbers kept in it (None: the whole code file is kept)."""
+        out: dict[int, dict[str, set[int] | None]] = {}
+        for i in np.flatnonzero(keep).tolist():
+            files = out.setdefault(self.source[i], {})
+            holder = self.holders[self.holder[i]]
+            if self.record[i] < 0:
+                files[holder] = None
+            else:
+                records = files.setdefault(holder, set())
+                assert records is not None
+                records.add(self.record[i])
+        return out
 
 
 def dedup(
@@ -139,6 +157,7 @@ def dedup(
     *,
     engine: Engine = "local",
     text_field: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
     ray_shards: int | None = None,
     **options: Unpack[DedupOptions],
 ) -> DedupReport:
@@ -163,22 +182,22 @@ def dedup(
     if output is not None:
         check_output(Path(output), paths)
     skips = Skips()
-    corpus = _Corpus(paths, text_field)
+    corpus = _Corpus(paths, text_field, max_bytes)
     parts: list[Signed] = []
     nodes: Counter[str] = Counter()
-    batch: list[Doc] = []
+    batch: list[Document] = []
     chars = 0
 
     def flush() -> None:
-        texts = [d.text for d in batch]
+        texts = [d.text or "" for d in batch]
         langs = [d.language for d in batch]
         parts.append(sign(cfg, texts, langs, engine, ray_shards, nodes))
         batch.clear()
 
-    for doc in read_documents(paths, skips, text_field):
+    for doc in iter_documents(paths, skips, max_bytes=max_bytes, text_field=text_field):
         corpus.add(doc)
         batch.append(doc)
-        chars += len(doc.text)
+        chars += len(doc.text or "")
         if len(batch) >= BATCH_DOCS or chars >= BATCH_CHARS:
             flush()
             chars = 0
@@ -193,10 +212,8 @@ def dedup(
         report["tasks_per_node"] = result.tasks_per_node
     report["inputs"] = [str(p) for p in paths]
     report["counts"]["skipped"] = skips.as_dict()
-    report["counts"]["skipped_total"] = sum(skips.counts.values())
+    report["counts"]["skipped_total"] = skips.total
+    report["skipped_items"] = skips.items
     if output is not None:
-        kept: dict[int, set[str | int]] = {}
-        for i in np.flatnonzero(result.keep).tolist():
-            kept.setdefault(corpus.source[i], set()).add(corpus.where(i))
-        write_output(paths, Path(output), kept, report)
+        write_output(paths, Path(output), corpus.kept(result.keep), report)
     return report

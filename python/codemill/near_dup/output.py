@@ -6,15 +6,19 @@ interrupted run leaves the previous output or none, never a half-written one.
 
 from __future__ import annotations
 
-import io
 import shutil
 from collections.abc import Mapping, Set
 from pathlib import Path
 
-from codemill._io import atomic_dir, atomic_stream, atomic_write_json
+from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_json
 from codemill.errors import OutputError
-from codemill.near_dup.io import _open_binary, is_jsonl
 from codemill.near_dup.result import DedupReport
+from codemill.sources.records import parquet_file
+from codemill.sources.streams import is_parquet, is_records, open_stream
+
+# input index -> file (relative to the input; a record file's own name) -> kept record numbers,
+# or None for a kept code file.
+Kept = Mapping[int, Mapping[str, Set[int] | None]]
 
 __all__ = ["REPORT_NAME", "check_output", "output_names", "write_output"]
 
@@ -42,36 +46,51 @@ def output_names(inputs: list[Path]) -> list[str]:
     return names
 
 
-def write_kept(inputs: list[Path], outdir: Path, kept: Mapping[int, Set[str | int]]) -> list[str]:
+def _write_records(src: Path, dest: Path, numbers: Set[int]) -> None:
+    """The kept records of a JSONL file (lines copied byte for byte) or Parquet file (rows)."""
+    if is_parquet(src):
+        table = parquet_file(src).read()
+        with atomic_file(dest, "wb") as f:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table.take(sorted(n - 1 for n in numbers)), f)
+        return
+    with open_stream(src) as lines, atomic_stream(dest) as out:
+        for number, line in enumerate(lines, 1):
+            if number in numbers:
+                out.write(line if line.endswith(b"\n") else line + b"\n")
+
+
+def write_kept(inputs: list[Path], outdir: Path, kept: Kept) -> list[str]:
     """Write the kept documents in each input's own format into `outdir`; returns their names.
 
-    `kept[source]` holds the `where` values to keep: JSONL lines are copied byte for byte,
-    files are copied with their metadata.
+    `kept[source][file]` holds the record numbers kept in a JSONL / Parquet file, or None for a
+    kept code file, which is copied with its metadata.
     """
     written = []
     for source, (path, name) in enumerate(zip(inputs, output_names(inputs), strict=True)):
-        keep = kept.get(source, set())
+        files = kept.get(source, {})
         dest = outdir / name
         if path.is_dir():
             dest.mkdir(parents=True, exist_ok=True)
-            for rel in sorted(keep, key=str):
-                target = dest / str(rel)
+            for rel, records in sorted(files.items()):
+                target = dest / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path / str(rel), target)
+                if records is None:
+                    shutil.copy2(path / rel, target)
+                else:
+                    _write_records(path / rel, target, records)
             written.append(name)
-        elif is_jsonl(path):
-            with _open_binary(path) as src, atomic_stream(dest) as out:
-                for lineno, line in enumerate(io.BufferedReader(src)):  # type: ignore[type-var]
-                    if lineno in keep:
-                        out.write(line if line.endswith(b"\n") else line + b"\n")
+        elif is_records(path):
+            _write_records(path, dest, files.get(path.name) or set())
             written.append(name)
-        elif keep:
+        elif files:
             shutil.copy2(path, dest)
             written.append(name)
     return written
 
 
-def write_output(inputs: list[Path], outdir: Path, kept: Mapping[int, Set[str | int]], report: DedupReport) -> None:
+def write_output(inputs: list[Path], outdir: Path, kept: Kept, report: DedupReport) -> None:
     """Replace `outdir` as a whole by the kept documents and the report (with `outputs`)."""
     check_output(outdir, inputs)
     with atomic_dir(outdir) as stage:

@@ -8,8 +8,9 @@ from typing import Literal, NotRequired, TypedDict
 import numpy as np
 
 from codemill.near_dup.config import DedupParams
+from codemill.sources.skips import SkippedItem
 
-__all__ = ["Cluster", "DedupCounts", "DedupReport", "DedupResult", "DocRef", "SkipInfo"]
+__all__ = ["Cluster", "DedupCounts", "DedupReport", "DedupResult", "DocRef"]
 
 
 class DocRef(TypedDict):
@@ -41,11 +42,6 @@ class ExactCluster(TypedDict):
 Cluster = NearCluster | ExactCluster
 
 
-class SkipInfo(TypedDict):
-    count: int
-    examples: list[str]
-
-
 class DedupCounts(TypedDict):
     documents: int
     empty_documents: int
@@ -60,7 +56,7 @@ class DedupCounts(TypedDict):
     duplicate_pairs: int
     near_clusters: int
     # Inputs passed over before the decision (`dedup` on files), by reason.
-    skipped: NotRequired[dict[str, SkipInfo]]
+    skipped: NotRequired[dict[str, int]]
     skipped_total: NotRequired[int]
 
 
@@ -70,6 +66,7 @@ class DedupReport(TypedDict):
     clusters: list[Cluster]
     inputs: NotRequired[list[str]]
     outputs: NotRequired[list[str]]
+    skipped_items: NotRequired[list[SkippedItem]]
     tasks_per_node: NotRequired[dict[str, int]]  # Ray: sign and reduce tasks per node id
 
 

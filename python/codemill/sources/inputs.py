@@ -64,11 +64,20 @@ def list_documents(
     max_bytes: int = DEFAULT_MAX_BYTES,
     text_field: str | None = None,
 ) -> Iterator[Document]:
-    """Documents of every input in order; code files listed, not read (``text`` None).
+    """Documents of every input in order (``index`` 0, 1, ...); code files listed, not read
+    (``text`` None).
 
     Records come with their text (they are read to be found). Read file documents with
     :func:`codemill.sources.document.load_text` where the work happens (a worker process, say).
     """
+    for index, doc in enumerate(_listed(inputs, skips, max_bytes, text_field)):
+        doc.index = index
+        yield doc
+
+
+def _listed(
+    inputs: Iterable[str | os.PathLike[str]], skips: Skips, max_bytes: int, text_field: str | None
+) -> Iterator[Document]:
     for source, root in enumerate(check_inputs(inputs)):
         if root.is_dir():
             repository = root.resolve().name

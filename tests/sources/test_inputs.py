@@ -1,15 +1,14 @@
-"""Discovery for `prepare`: .gitignore, vendored / build / lock files, symlinks, corpora."""
+"""The one reader: .gitignore, vendored / build / lock files, symlinks, shebangs, corpora."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import os
-from collections import Counter
 from pathlib import Path
 
 import pytest
-from codemill.sources.discovery import discover
+from codemill.sources import Skips, iter_documents, list_documents
 
 CODE = "def f(x):\n    return x + 1\n"
 
@@ -21,11 +20,10 @@ def _tree(root: Path, files: dict[str, str]) -> None:
         path.write_text(text)
 
 
-def _found(*inputs: Path) -> tuple[list[str], Counter[str], list[dict[str, str]]]:
-    skipped: Counter[str] = Counter()
-    listed: list[dict[str, str]] = []
-    paths = [d.path for d in discover(inputs, skipped, listed)]
-    return paths, skipped, listed
+def _found(*inputs: Path) -> tuple[list[str], Skips, list[dict[str, str]]]:
+    skips = Skips()
+    paths = [d.path for d in list_documents(inputs, skips)]
+    return paths, skips, [dict(i) for i in skips.items]
 
 
 def test_gitignore_is_respected(tmp_path: Path) -> None:
@@ -53,16 +51,16 @@ def test_gitignore_is_respected(tmp_path: Path) -> None:
         "lib/more.gen.py",
         "lib/util.py",
     ]
-    ignored = sorted(e["path"] for e in listed if e["reason"] == "gitignored")
-    assert ignored == ["app/logs/", "app/out.gen.py", "lib/secret.py", "scratch/"]
-    assert skipped["gitignored"] == 4
+    ignored = sorted(Path(e["path"]).relative_to(tmp_path).as_posix() for e in listed if e["reason"] == "gitignored")
+    assert ignored == ["app/logs", "app/out.gen.py", "lib/secret.py", "scratch"]
+    assert skipped.counts["gitignored"] == 4
 
 
 def test_git_info_exclude(tmp_path: Path) -> None:
     _tree(tmp_path, {".git/info/exclude": "local_*.py\n", "local_notes.py": CODE, "main.py": CODE})
     paths, skipped, _ = _found(tmp_path)
     assert paths == ["main.py"]
-    assert skipped["gitignored"] == 1 and skipped["vcs"] == 1
+    assert skipped.counts["gitignored"] == 1 and skipped.counts["vcs"] == 1
 
 
 def test_vendored_build_lock_and_tool_directories_are_skipped(tmp_path: Path) -> None:
@@ -87,11 +85,11 @@ def test_vendored_build_lock_and_tool_directories_are_skipped(tmp_path: Path) ->
     )
     paths, skipped, _ = _found(tmp_path)
     assert paths == ["src/app.js"]
-    assert skipped["vendored"] == 3
-    assert skipped["build_output"] == 5  # build, dist, target, __pycache__, egg-info
-    assert skipped["tool_state"] == 1 and skipped["vcs"] == 1
-    assert skipped["lock_file"] == 2
-    assert skipped["unsupported_language"] == 1
+    assert skipped.counts["vendored"] == 3
+    assert skipped.counts["build_output"] == 5  # build, dist, target, __pycache__, egg-info
+    assert skipped.counts["tool_state"] == 1 and skipped.counts["vcs"] == 1
+    assert skipped.counts["lock_file"] == 2
+    assert skipped.counts["unsupported_language"] == 1
 
 
 def test_symlink_loops_do_not_trap_the_walk(tmp_path: Path) -> None:
@@ -100,7 +98,7 @@ def test_symlink_loops_do_not_trap_the_walk(tmp_path: Path) -> None:
     os.symlink(tmp_path / "a" / "b" / "mod.py", tmp_path / "alias.py")
     paths, skipped, _ = _found(tmp_path)
     assert paths == ["a/b/mod.py"]
-    assert skipped["symlink"] == 2
+    assert skipped.counts["symlink"] == 2
 
 
 def test_languages_from_extension_and_shebang(tmp_path: Path) -> None:
@@ -115,8 +113,8 @@ def test_languages_from_extension_and_shebang(tmp_path: Path) -> None:
             "h.hpp": CODE,
         },
     )
-    skipped: Counter[str] = Counter()
-    docs = {d.path: d.language for d in discover([tmp_path], skipped)}
+    skipped = Skips()
+    docs = {d.path: d.language for d in list_documents([tmp_path], skipped)}
     assert docs == {
         "bin/run": "javascript",
         "bin/tool": "python",
@@ -124,15 +122,15 @@ def test_languages_from_extension_and_shebang(tmp_path: Path) -> None:
         "k.tsx": "typescript",
         "m.rs": "rust",
     }
-    assert skipped["unsupported_language"] == 1
+    assert skipped.counts["unsupported_language"] == 1
 
 
 def test_repository_name_and_single_file(tmp_path: Path) -> None:
     _tree(tmp_path / "myrepo", {"pkg/a.py": CODE})
-    skipped: Counter[str] = Counter()
-    [doc] = discover([tmp_path / "myrepo"], skipped)
+    skipped = Skips()
+    [doc] = list_documents([tmp_path / "myrepo"], skipped)
     assert (doc.repository, doc.path, doc.language) == ("myrepo", "pkg/a.py", "python")
-    [doc] = discover([tmp_path / "myrepo" / "pkg" / "a.py"], skipped)
+    [doc] = list_documents([tmp_path / "myrepo" / "pkg" / "a.py"], skipped)
     assert (doc.repository, doc.path) == ("pkg", "a.py")
 
 
@@ -154,8 +152,8 @@ def test_jsonl_and_parquet_corpora(tmp_path: Path) -> None:
         for k in ("content", "text", "path", "max_stars_repo_path", "max_stars_repo_name", "lang")
     }
     pq.write_table(pa.table(columns), tmp_path / "c.parquet")
-    skipped: Counter[str] = Counter()
-    docs = list(discover([tmp_path / "c.jsonl.gz", tmp_path / "c.parquet"], skipped))
+    skipped = Skips()
+    docs = list(iter_documents([tmp_path / "c.jsonl.gz", tmp_path / "c.parquet"], skipped))
     got = [(d.repository, d.path, d.language, d.text) for d in docs]
     assert got == [
         ("o/r", "x/a.py", "python", CODE),
@@ -164,12 +162,14 @@ def test_jsonl_and_parquet_corpora(tmp_path: Path) -> None:
         ("c.parquet", "src/main.rs", "rust", "fn main() {}\n"),
     ]
     assert [d.index for d in docs] == [0, 1, 2, 3]
-    assert skipped == Counter({"no_text_field": 1, "invalid_json": 1})
+    assert skipped.as_dict() == {"no_text": 1, "invalid_json": 1}
+    assert [i["path"] for i in skipped.items] == [f"{tmp_path / 'c.jsonl.gz'}:3", f"{tmp_path / 'c.jsonl.gz'}:4"]
+    assert [(d.source, d.record) for d in docs] == [(0, 1), (0, 2), (1, 1), (1, 2)]
 
 
 def test_missing_input_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nope"):
-        list(discover([tmp_path / "nope"], Counter()))
+        list(list_documents([tmp_path / "nope"], Skips()))
 
 
 def test_gitignore_above_the_walked_directory(tmp_path: Path) -> None:
@@ -191,7 +191,7 @@ def test_gitignore_above_the_walked_directory(tmp_path: Path) -> None:
     )
     paths, skipped, _ = _found(tmp_path / "repo" / "src")
     assert paths == ["app.py", "keep.tmp.py", "lib/util.py"]
-    assert skipped["gitignored"] == 3
+    assert skipped.counts["gitignored"] == 3
 
 
 def test_a_root_that_its_repository_ignores_stands_alone(tmp_path: Path) -> None:
@@ -208,4 +208,4 @@ def test_a_root_that_its_repository_ignores_stands_alone(tmp_path: Path) -> None
     )
     paths, skipped, _ = _found(tmp_path / "pyenv" / "versions" / "3.11" / "lib")
     assert paths == ["os.py"]
-    assert skipped["gitignored"] == 1
+    assert skipped.counts["gitignored"] == 1
