@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from codemill.context.imports import (
     FileImports,
@@ -33,6 +33,7 @@ from codemill.context.imports import (
     grammar_for_path,
 )
 from codemill.syntax import parsers as syntax
+from codemill.syntax.definitions import FUNCTION_KINDS, TABLES, DefinitionKind, Found, find_definitions
 
 # Weights of the ranking graph: an import counts fully from importer to imported file; the
 # reverse direction (who uses me) and same-package siblings count less.
@@ -45,7 +46,13 @@ DAMPING = 0.85
 # Scoring of definitions in the context.
 IMPORTED_BOOST = 20.0
 MENTIONED_BOOST = 4.0
-KIND_WEIGHT = {"class": 1.0, "function": 1.0, "type": 0.9, "method": 0.6, "variable": 0.4, "module": 0.5}
+KIND_WEIGHT: dict[str, float] = {
+    **dict.fromkeys(("class", "interface", "trait", "impl", "namespace", "function"), 1.0),
+    **dict.fromkeys(("struct", "enum", "union", "type", "macro"), 0.9),
+    "method": 0.6,  # reached through its class
+    "variable": 0.4,
+    "module": 0.5,
+}
 SIGNATURE_MAX_LINES = 12
 DOCSTRING_MAX_LINES = 6
 HEAD_LINES = 12
@@ -408,237 +415,57 @@ class Definition:
     """A definition in a file, with the lines of its signature (and docstring) and of its body."""
 
     name: str
-    kind: str
-    """class | function | method | type | variable | module"""
+    kind: DefinitionKind | Literal["module"]
+    """A definition kind of :mod:`codemill.syntax.definitions`; ``module`` stands for the head
+    of a file that defines nothing."""
     start_line: int
     end_line: int
     signature_end: int
     """Last line of the signature and docstring (== end_line when nothing is elided)."""
     parent: str | None = None
+    container: bool = False
+    """Shown as its header: its members are definitions of their own."""
 
     @property
     def qualname(self) -> str:
         return f"{self.parent}.{self.name}" if self.parent else self.name
 
 
-# node type -> kind, per grammar: "function" (signature + body), "container" (header, then
-# its members), "type"/"variable" (shown whole, truncated at the signature stage).
-_DEFS: dict[str, dict[str, str]] = {
-    "python": {"function_definition": "function", "class_definition": "container"},
-    "javascript": {
-        "function_declaration": "function",
-        "generator_function_declaration": "function",
-        "class_declaration": "container",
-        "method_definition": "function",
-        "lexical_declaration": "variable",
-        "variable_declaration": "variable",
-    },
-    "go": {
-        "function_declaration": "function",
-        "method_declaration": "function",
-        "type_declaration": "type",
-        "const_declaration": "variable",
-        "var_declaration": "variable",
-    },
-    "rust": {
-        "function_item": "function",
-        "function_signature_item": "type",
-        "struct_item": "type",
-        "enum_item": "type",
-        "union_item": "type",
-        "type_item": "type",
-        "const_item": "variable",
-        "static_item": "variable",
-        "macro_definition": "type",
-        "trait_item": "container",
-        "impl_item": "container",
-        "mod_item": "container",
-    },
-    "java": {
-        "class_declaration": "container",
-        "interface_declaration": "container",
-        "enum_declaration": "container",
-        "record_declaration": "container",
-        "annotation_type_declaration": "container",
-        "method_declaration": "function",
-        "constructor_declaration": "function",
-        "field_declaration": "variable",
-    },
-    "c": {
-        "function_definition": "function",
-        "struct_specifier": "type",
-        "union_specifier": "type",
-        "enum_specifier": "type",
-        "type_definition": "type",
-        "declaration": "variable",
-        "preproc_def": "variable",
-        "preproc_function_def": "type",
-    },
-}
-_DEFS["typescript"] = _DEFS["tsx"] = {
-    **_DEFS["javascript"],
-    "abstract_class_declaration": "container",
-    "interface_declaration": "type",
-    "type_alias_declaration": "type",
-    "enum_declaration": "type",
-    "function_signature": "type",
-    "abstract_method_signature": "type",
-    "method_signature": "type",
-    "module": "container",
-    "internal_module": "container",
-}
-_DEFS["cpp"] = {
-    **_DEFS["c"],
-    "class_specifier": "container",
-    "namespace_definition": "container",
-    "template_declaration": "wrapper",
-}
-_DEFS["javascript"]["export_statement"] = "wrapper"
-_DEFS["typescript"]["export_statement"] = "wrapper"
-_DEFS["tsx"]["export_statement"] = "wrapper"
-_DEFS["python"]["decorated_definition"] = "wrapper"
-_DEFS["typescript"]["ambient_declaration"] = "wrapper"
-_DEFS["tsx"]["ambient_declaration"] = "wrapper"
-
-_COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
-_CONTAINER_BODIES = frozenset(
-    {
-        "block",
-        "class_body",
-        "declaration_list",
-        "interface_body",
-        "enum_body",
-        "field_declaration_list",
-        "statement_block",
-        "annotation_type_body",
-        "enum_body_declarations",
-    }
-)
-
-
-def _node_name(node: Any) -> str | None:
-    name = node.child_by_field_name("name")
-    if name is not None:
-        return name.text.decode("utf-8", "replace")
-    t = node.type
-    if t == "impl_item":
-        ty = node.child_by_field_name("type")
-        trait = node.child_by_field_name("trait")
-        if ty is not None:
-            base = ty.text.decode("utf-8", "replace")
-            return f"{trait.text.decode('utf-8', 'replace')} for {base}" if trait is not None else base
-    if t in ("function_definition", "declaration", "field_declaration", "type_definition"):
-        d = node.child_by_field_name("declarator")
-        while d is not None and d.child_by_field_name("declarator") is not None:
-            d = d.child_by_field_name("declarator")
-        if d is not None:
-            named = d.child_by_field_name("name")  # Java: `int x = 5` names x
-            return (named if named is not None else d).text.decode("utf-8", "replace")
-    if t in ("lexical_declaration", "variable_declaration", "const_declaration", "var_declaration", "type_declaration"):
-        for c in node.named_children:
-            n = c.child_by_field_name("name")
-            if n is not None:
-                return n.text.decode("utf-8", "replace")
-    if t == "expression_statement":
-        for c in node.named_children:
-            if c.type == "assignment":
-                left = c.child_by_field_name("left")
-                if left is not None and left.type == "identifier":
-                    return left.text.decode("utf-8", "replace")
-    return None
-
-
-def _is_function_value(node: Any) -> bool:
-    """A JS/TS `const f = (...) => ...` / `function` expression counts as a function."""
-    for c in node.named_children:
-        if c.type == "variable_declarator":
-            v = c.child_by_field_name("value")
-            if v is not None and v.type in ("arrow_function", "function_expression", "function"):
-                return True
-    return False
-
-
 def definitions(text: str | bytes, language: str, path: str = "") -> list[Definition]:
     """The definitions of a file: top-level functions, classes, types and variables, and the
-    methods of classes/impls/traits, with the line ranges to show at each level of detail."""
+    members of classes/impls/traits/namespaces, with the line ranges to show at each level of
+    detail."""
     grammar = grammar_for_path(path, language) if path else language
-    table = _DEFS.get(grammar)
-    if table is None:
+    if grammar not in TABLES:
         return []
     tree = syntax.parse(text, grammar)
     if tree is None:
         return []
     out: list[Definition] = []
-    _collect(tree.root_node, table, grammar, None, out, 0)
+    _flatten(find_definitions(tree.root_node, grammar), grammar, None, out)
     return out
 
 
-def _collect(
-    block: Any, table: dict[str, str], grammar: str, parent: str | None, out: list[Definition], depth: int
-) -> None:
-    for node in block.named_children:
-        _collect_node(node, node, table, grammar, parent, out, depth)
-
-
-def _collect_node(
-    outer: Any, node: Any, table: dict[str, str], grammar: str, parent: str | None, out: list[Definition], depth: int
-) -> None:
-    kind = table.get(node.type)
-    if kind is None and grammar == "python" and node.type == "expression_statement" and parent is None:
-        kind = "variable"
-    if kind is None and grammar == "python" and node.type in ("if_statement", "try_statement") and depth < 2:
-        for child in node.named_children:
-            if child.type == "block":
-                _collect(child, table, grammar, parent, out, depth + 1)
-        return
-    if kind is None:
-        return
-    if kind == "wrapper":
-        inner = node.child_by_field_name("definition") or node.child_by_field_name("declaration")
-        if inner is None:
-            inner = next((c for c in node.named_children if c.type in table and table[c.type] != "wrapper"), None)
-        if inner is not None:
-            _collect_node(outer, inner, table, grammar, parent, out, depth)
-        return
-    name = _node_name(node)
-    if name is None:
-        return
-    if kind == "variable" and grammar in ("javascript", "typescript", "tsx") and _is_function_value(node):
-        kind = "function"
-    start = _doc_start(outer)
-    end = outer.end_point[0] + 1
-    if outer.end_point[1] == 0 and end - 1 > outer.start_point[0]:
-        end -= 1  # a node that ends at column 0 (a `#define` with its newline) ends on the line before
-    body = node.child_by_field_name("body")
-    if kind == "container" and body is not None:
-        sig_end = _header_end(node, body, grammar)
-        out.append(Definition(name, "class", start, end, sig_end, parent))
-        if depth < 3:
-            _collect(body, table, grammar, name, out, depth + 1)
-        return
-    if kind == "function" and body is not None:
-        sig_end = _header_end(node, body, grammar)
-        out.append(Definition(name, "method" if parent else "function", start, end, min(sig_end, end), parent))
-        return
-    if kind == "container":
-        kind = "type"
-    shown = min(end, start + SIGNATURE_MAX_LINES - 1)
-    out.append(Definition(name, "method" if kind == "function" and parent else kind, start, end, shown, parent))
-
-
-def _doc_start(node: Any) -> int:
-    """First line of a definition including the comments right above it (doc comments) and
-    attributes/decorators."""
-    start = node.start_point[0]
-    prev = node.prev_named_sibling
-    while (
-        prev is not None
-        and (prev.type in _COMMENTS or prev.type == "attribute_item")
-        and prev.end_point[0] >= start - 1
-    ):
-        start = prev.start_point[0]
-        prev = prev.prev_named_sibling
-    return start + 1
+def _flatten(found: list[Found], grammar: str, parent: str | None, out: list[Definition]) -> None:
+    for f in found:
+        if f.name is None:
+            continue
+        start, end = f.start_row + 1, f.end_row + 1
+        body = f.body
+        if f.container:
+            members: list[Definition] = []
+            _flatten(f.children, grammar, f.name, members)
+            if members:
+                sig_end = _header_end(f.node, body, grammar)
+                out.append(Definition(f.name, f.kind, start, end, sig_end, parent, container=True))
+                out.extend(members)
+                continue
+            # without member definitions (fields only) a container is shown like a type
+        elif f.kind in FUNCTION_KINDS and body is not None:
+            sig_end = _header_end(f.node, body, grammar)
+            out.append(Definition(f.name, f.kind, start, end, min(sig_end, end), parent))
+            continue
+        out.append(Definition(f.name, f.kind, start, end, min(end, start + SIGNATURE_MAX_LINES - 1), parent))
 
 
 def _header_end(node: Any, body: Any, grammar: str) -> int:
@@ -825,7 +652,8 @@ class ContextBuilder:
             names = imported.get(f, set())
             best: _Candidate | None = None
             for d in self.definitions(f):
-                s = r * KIND_WEIGHT.get(d.kind, 0.5)
+                # a method outside any class (Go) is as much the API as a function
+                s = r * KIND_WEIGHT["function" if d.parent is None and d.kind == "method" else d.kind]
                 wanted = d.name in names and d.parent is None
                 if wanted:
                     s *= IMPORTED_BOOST
@@ -874,7 +702,7 @@ class ContextBuilder:
             if misses > 100:
                 break
             assert c.item is not None
-            if c.item.level in ("body", "head") or c.definition.kind == "class":
+            if c.item.level in ("body", "head") or c.definition.container:
                 continue
             item = self._make_item(c, "body")
             if used - c.item.tokens + item.tokens <= budget:
