@@ -1,7 +1,20 @@
-"""codemill's exceptions. All derive from ValueError so callers can catch bad input broadly."""
+"""codemill's exceptions, all under :class:`CodemillError` (a ValueError, so callers can catch
+bad input broadly). Messages speak the library's words; the CLI adds its flag names."""
 
 from __future__ import annotations
 
 from codemill._core import CodemillError, TokenizerFileError
 
-__all__ = ["CodemillError", "TokenizerFileError"]
+__all__ = ["AssistantError", "ChatError", "CodemillError", "IndexFormatError", "TokenizerFileError"]
+
+
+class IndexFormatError(CodemillError):
+    """An index directory that is missing, corrupt, or of another format version."""
+
+
+class AssistantError(CodemillError):
+    """A prompt that cannot be built, or a retriever that cannot be loaded."""
+
+
+class ChatError(AssistantError):
+    """The chat-completions endpoint could not be reached or answered with an error."""

@@ -11,7 +11,9 @@ pytest.importorskip("tree_sitter_python")
 pytest.importorskip("networkx")
 
 from codemill.cli import main
-from codemill.context.builder import ContextBuilder, ImportGraph, definitions, find_repo_root
+from codemill.context.builder import ContextBuilder
+from codemill.context.definitions import definitions
+from codemill.context.graph import ImportGraph, find_repo_root
 from conftest import STDLIB
 from test_context_imports import write_tree
 
