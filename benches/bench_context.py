@@ -22,7 +22,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from codemill import CodeTokenizer
-from codemill.context.builder import ContextBuilder, ImportGraph, _is_test
+from codemill.context.builder import ContextBuilder, is_test
+from codemill.context.graph import ImportGraph
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {lang}: {d.get('resolved', 0)}/{d.get('in_repo', 0)} = {100 * share:.2f}%")
 
     builder = ContextBuilder(graph, CodeTokenizer.default())
-    files = sorted(f for f in graph.files if not _is_test(f) and "/idle_test/" not in f)
+    files = sorted(f for f in graph.files if not is_test(f) and "/idle_test/" not in f)
     random.Random(args.seed).shuffle(files)
     hit = total = n = 0
     macro = 0.0

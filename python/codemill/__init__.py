@@ -25,17 +25,17 @@ _EXPORTS = {
     "DedupResult": "codemill.near_dup.result",
     "HybridIndex": "codemill.index.hybrid",
     "SearchResult": "codemill.index.hybrid",
-    "IndexFormatError": "codemill.index.hybrid",
+    "IndexFormatError": "codemill.errors",
     "Chunk": "codemill.index.chunking",
     "chunk_text": "codemill.index.chunking",
     "make_embedder": "codemill.index.embed",
-    "ImportGraph": "codemill.context.builder",
+    "ImportGraph": "codemill.context.graph",
     "ContextBuilder": "codemill.context.builder",
     "CodeAssistant": "codemill.context.assistant",
-    "ChatClient": "codemill.context.assistant",
-    "Hit": "codemill.context.assistant",
-    "Retriever": "codemill.context.assistant",
-    "IndexRetriever": "codemill.context.assistant",
+    "ChatClient": "codemill.context.chat",
+    "Hit": "codemill.context.retrieval",
+    "Retriever": "codemill.context.retrieval",
+    "IndexRetriever": "codemill.context.retrieval",
     "Preparer": "codemill.finetune.pipeline",
     "PrepareConfig": "codemill.finetune.config",
     "FilterConfig": "codemill.finetune.filters",
@@ -48,15 +48,16 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     # Redundant aliases mark re-exports for type checkers and linters.
-    from codemill.context.assistant import ChatClient as ChatClient
     from codemill.context.assistant import CodeAssistant as CodeAssistant
-    from codemill.context.assistant import Hit as Hit
-    from codemill.context.assistant import IndexRetriever as IndexRetriever
-    from codemill.context.assistant import Retriever as Retriever
     from codemill.context.builder import ContextBuilder as ContextBuilder
-    from codemill.context.builder import ImportGraph as ImportGraph
+    from codemill.context.chat import ChatClient as ChatClient
+    from codemill.context.graph import ImportGraph as ImportGraph
+    from codemill.context.retrieval import Hit as Hit
+    from codemill.context.retrieval import IndexRetriever as IndexRetriever
+    from codemill.context.retrieval import Retriever as Retriever
     from codemill.corpus.job import tokenize_corpus as tokenize_corpus
     from codemill.errors import CodemillError as CodemillError
+    from codemill.errors import IndexFormatError as IndexFormatError
     from codemill.errors import TokenizerFileError as TokenizerFileError
     from codemill.finetune.config import PrepareConfig as PrepareConfig
     from codemill.finetune.filters import FilterConfig as FilterConfig
@@ -67,7 +68,6 @@ if TYPE_CHECKING:
     from codemill.index.chunking import chunk_text as chunk_text
     from codemill.index.embed import make_embedder as make_embedder
     from codemill.index.hybrid import HybridIndex as HybridIndex
-    from codemill.index.hybrid import IndexFormatError as IndexFormatError
     from codemill.index.hybrid import SearchResult as SearchResult
     from codemill.languages import LANGUAGES as LANGUAGES
     from codemill.languages import detect_language as detect_language

@@ -26,9 +26,24 @@ class InputNotFoundError(SourceError, FileNotFoundError):
     """An input path that does not exist (also a ``FileNotFoundError``)."""
 
 
+class IndexFormatError(CodemillError):
+    """An index directory that is missing, corrupt, or of another format version."""
+
+
+class AssistantError(CodemillError):
+    """A prompt that cannot be built, or a retriever that cannot be loaded."""
+
+
+class ChatError(AssistantError):
+    """The chat-completions endpoint could not be reached or answered with an error."""
+
+
 __all__ = [
+    "AssistantError",
+    "ChatError",
     "CodemillError",
     "ConfigError",
+    "IndexFormatError",
     "InputNotFoundError",
     "OutputError",
     "SourceError",

@@ -25,17 +25,12 @@ pytest.importorskip("networkx")
 pytest.importorskip("tree_sitter_python")
 
 from codemill.cli import main
-from codemill.context.assistant import (
-    AssistantError,
-    ChatClient,
-    ChatError,
-    CodeAssistant,
-    Hit,
-    IndexRetriever,
-    Retriever,
-    chat_url,
-)
-from codemill.context.builder import ContextBuilder, ImportGraph
+from codemill.context.assistant import CodeAssistant
+from codemill.context.builder import ContextBuilder
+from codemill.context.chat import ChatClient, chat_url
+from codemill.context.graph import ImportGraph
+from codemill.context.retrieval import Hit, IndexRetriever, Retriever
+from codemill.errors import AssistantError, ChatError
 from test_context import SHOP
 from test_context_imports import write_tree
 

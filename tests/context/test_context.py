@@ -11,7 +11,9 @@ pytest.importorskip("tree_sitter_python")
 pytest.importorskip("networkx")
 
 from codemill.cli import main
-from codemill.context.builder import ContextBuilder, ImportGraph, definitions, find_repo_root
+from codemill.context.builder import ContextBuilder
+from codemill.context.definitions import definitions
+from codemill.context.graph import ImportGraph, find_repo_root
 from conftest import STDLIB
 from test_context_imports import write_tree
 
@@ -161,7 +163,8 @@ def test_definitions_per_language() -> None:
         ("T", "type", 8, 8),
     ]
     rs = definitions("/// A thing.\npub struct S;\nimpl S {\n    pub fn new() -> S {\n        S\n    }\n}\n", "rust")
-    assert [(d.qualname, d.kind) for d in rs] == [("S", "type"), ("S", "class"), ("S.new", "method")]
+    # one vocabulary with chunking: the kinds of codemill.syntax.definitions
+    assert [(d.qualname, d.kind) for d in rs] == [("S", "struct"), ("S", "impl"), ("S.new", "method")]
     ts = definitions(
         "export function f(): void {}\nexport const g = () => 1;\ninterface I { a: number }\n"
         "export class C {\n  m(): void {}\n}\n",
@@ -170,7 +173,7 @@ def test_definitions_per_language() -> None:
     assert [(d.qualname, d.kind) for d in ts] == [
         ("f", "function"),
         ("g", "function"),
-        ("I", "type"),
+        ("I", "interface"),
         ("C", "class"),
         ("C.m", "method"),
     ]

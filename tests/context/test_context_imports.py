@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("tree_sitter_python")
 pytest.importorskip("networkx")
 
-from codemill.context.builder import ImportGraph
+from codemill.context.graph import ImportGraph
 from codemill.context.imports import Import, extract
 
 

@@ -12,6 +12,7 @@ from codemill.finetune.filters import clean_text
 from codemill.finetune.samples import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, SampleBuilder, fim_parts
 from codemill.languages import detect_language
 from codemill.syntax import parsers as syntax
+from codemill.syntax.parsers import grammar_for_path
 
 pytest.importorskip("tree_sitter_python")
 
@@ -37,10 +38,6 @@ def _walk(node):  # every node of a tree, named or not
         yield from _walk(child)
 
 
-def _grammar(path: str, language: str) -> str:
-    return "tsx" if path.endswith(".tsx") else language
-
-
 # -- fill-in-the-middle ---------------------------------------------------------------------
 
 
@@ -49,7 +46,7 @@ def test_fim_parts_rejoin_exactly_and_sit_at_syntax_boundaries() -> None:
     checked = 0
     for path, lang, text in _corpus():
         data = text.encode()
-        tree = syntax.parse(data, _grammar(path, lang))
+        tree = syntax.parse(data, grammar_for_path(path, lang))
         starts = {n.start_byte for n in _walk(tree.root_node) if n.is_named}
         ends = {n.end_byte for n in _walk(tree.root_node) if n.is_named}
         for seed in range(6):
@@ -105,7 +102,7 @@ def test_completion_splits_land_on_statement_boundaries() -> None:
     kinds = set()
     for path, lang, text in _corpus():
         data = text.encode()
-        tree = syntax.parse(data, _grammar(path, lang))
+        tree = syntax.parse(data, grammar_for_path(path, lang))
         for seed in range(4):
             [s], _ = SampleBuilder(["completion"], seed=seed).build(text, lang, path, "repo")
             m = s["meta"]

@@ -95,6 +95,47 @@ def test_save_load_round_trip(repo: Path, tmp_path: Path):
     assert loaded.search("brand new helper", k=1)[0].chunk.path == "new.py"
 
 
+def test_interrupted_save_leaves_the_old_index_loadable(repo: Path, tmp_path: Path, monkeypatch):
+    index = HybridIndex.build(repo)
+    index.save(tmp_path / "idx")
+    before = _results(HybridIndex.load(tmp_path / "idx"))
+    (repo / "users.js").write_text("function getUserByEmail(email) {\n  return email;\n}\n")
+    (repo / "scanner.py").unlink()
+    index.update(repo)
+
+    def fail(*args, **kw):  # the disk fills up after chunks.jsonl and vectors.npy are written
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(np, "save", _fail_second(np.save, fail))
+    with pytest.raises(OSError, match="No space"):
+        index.save(tmp_path / "idx")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx", "repo"]  # no staging left behind
+    old = HybridIndex.load(tmp_path / "idx")
+    assert _results(old) == before and "scanner.py" in old.files
+    index.save(tmp_path / "idx")
+    assert _results(HybridIndex.load(tmp_path / "idx")) == _results(index)
+
+
+def _fail_second(real, fail):
+    calls = []
+
+    def save(*args, **kw):
+        calls.append(1)
+        return (fail if len(calls) == 2 else real)(*args, **kw)
+
+    return save
+
+
+def test_save_refuses_a_directory_that_is_not_an_index(repo: Path, tmp_path: Path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "README.md").write_text("keep me")
+    with pytest.raises(IndexFormatError, match=r"not part of an index \(README\.md\)"):
+        HybridIndex.build(repo).save(docs)
+    assert [p.name for p in docs.iterdir()] == ["README.md"]
+
+
 def test_hnsw_past_threshold_supports_remove(repo: Path, tmp_path: Path):
     index = HybridIndex.build(repo, hnsw_threshold=10)
     assert index.search("get user by id", k=1, mode="dense")[0].chunk.symbol == "getUserById"

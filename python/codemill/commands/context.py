@@ -64,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _context(args: argparse.Namespace) -> int:
-    from codemill.context.builder import ContextBuilder, find_repo_root
+    from codemill.context.builder import ContextBuilder
+    from codemill.context.graph import find_repo_root
 
     path = Path(args.file)
     if not path.is_file():
@@ -86,7 +87,7 @@ def _context(args: argparse.Namespace) -> int:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from codemill.context.builder import ImportGraph
+    from codemill.context.graph import ImportGraph
 
     graph = ImportGraph.build(args.repo, exclude=args.exclude)
     if args.json:
@@ -125,7 +126,9 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from codemill.context.assistant import ChatClient, CodeAssistant, IndexRetriever
+    from codemill.context.assistant import CodeAssistant
+    from codemill.context.chat import ChatClient
+    from codemill.context.retrieval import IndexRetriever
 
     if args.file and not Path(args.file).is_file():
         raise FileNotFoundError(f"{args.file}: no such file")

@@ -7,6 +7,8 @@ import json
 import sys
 import time
 
+from codemill.index.modes import FUSIONS, MODES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -38,8 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("index", metavar="INDEXDIR")
     s.add_argument("query", metavar="QUERY")
     s.add_argument("-k", type=int, default=10, help="results (10)")
-    s.add_argument("--mode", default="hybrid", choices=("hybrid", "keyword", "dense"))
-    s.add_argument("--fusion", default="rrf", choices=("rrf", "weighted"), help="hybrid fusion (rrf, k=60)")
+    s.add_argument("--mode", default="hybrid", choices=MODES)
+    s.add_argument("--fusion", default="rrf", choices=FUSIONS, help="hybrid fusion (rrf, k=60)")
     s.add_argument("--dense-weight", type=float, default=0.5, help="dense share for --fusion weighted (0.5)")
     s.add_argument("--json", action="store_true", help="print results as JSON")
     s.set_defaults(func=run_search)

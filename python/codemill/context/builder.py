@@ -1,667 +1,37 @@
-"""Repository context: the import graph of a repository and budgeted context for one file.
+"""Budgeted context for one file of a repository, aider's repo-map idea.
 
-:class:`ImportGraph` scans a repository, extracts every file's imports with tree-sitter and
-resolves them (:mod:`codemill.context.imports`) into a directed graph of files, with the imports that
-leave the repository kept as external nodes.
-
-:class:`ContextBuilder` picks what a model should see next to a file, aider's repo-map idea:
-a personalised PageRank over the graph, seeded at the file, ranks the related files; their
-definitions are scored by that rank and by whether the file imports or mentions them, then
-packed into a token budget counted with codemill's tokenizer: first the best definition of
-each related file, then more signatures and docstrings, then whole bodies while they fit.
-Every piece is labelled with its path and lines, and the rendered context never exceeds the
-budget.
+A personalised PageRank over the import graph (:mod:`codemill.context.ranking`), seeded at the
+file, ranks the related files; their definitions (:mod:`codemill.context.definitions`) are
+scored by that rank and by whether the file imports or mentions them, then packed into a token
+budget counted with codemill's tokenizer: first the best definition of each related file, then
+more signatures and docstrings, then whole bodies while they fit. Every piece is labelled with
+its path and lines, and the rendered context never exceeds the budget.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from codemill.context.imports import (
-    FileImports,
-    Import,
-    Resolution,
-    Resolver,
-    extract,
-    grammar_for_path,
-)
-from codemill.syntax import parsers as syntax
-
-# Weights of the ranking graph: an import counts fully from importer to imported file; the
-# reverse direction (who uses me) and same-package siblings count less.
-IMPORT_WEIGHT = 1.0
-DEFINITION_WEIGHT = 1.0
-REVERSE_WEIGHT = 0.1
-PACKAGE_WEIGHT = 0.2
-DAMPING = 0.85
+from codemill.context.definitions import Definition, definitions
+from codemill.context.graph import ImportGraph
+from codemill.errors import CodemillError
 
 # Scoring of definitions in the context.
 IMPORTED_BOOST = 20.0
 MENTIONED_BOOST = 4.0
-KIND_WEIGHT = {"class": 1.0, "function": 1.0, "type": 0.9, "method": 0.6, "variable": 0.4, "module": 0.5}
-SIGNATURE_MAX_LINES = 12
-DOCSTRING_MAX_LINES = 6
+KIND_WEIGHT: dict[str, float] = {
+    **dict.fromkeys(("class", "interface", "trait", "impl", "namespace", "function"), 1.0),
+    **dict.fromkeys(("struct", "enum", "union", "type", "macro"), 0.9),
+    "method": 0.6,  # reached through its class
+    "variable": 0.4,
+    "module": 0.5,
+}
 HEAD_LINES = 12
 MAX_RELATED_FILES = 40
-
-PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "package.json", "go.mod", "Cargo.toml", "pom.xml")
-
-
-def _rel(path: str | os.PathLike[str], root: Path) -> str:
-    p = Path(path)
-    if not p.is_absolute():
-        p = Path.cwd() / p
-    try:
-        return p.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise ValueError(f"{path}: not inside the repository {root}") from None
-
-
-def find_repo_root(path: str | os.PathLike[str]) -> Path:
-    """The repository a file belongs to: the nearest ancestor with ``.git``/``.hg``, else the
-    outermost ancestor with a project file (pyproject.toml, package.json, go.mod ...), else the
-    file's directory."""
-    p = Path(path).resolve()
-    start = p if p.is_dir() else p.parent
-    outermost = None
-    for d in (start, *start.parents):
-        if (d / ".git").exists() or (d / ".hg").exists():
-            return d
-        if any((d / m).exists() for m in PROJECT_MARKERS):
-            outermost = d
-    return outermost or start
-
-
-# --------------------------------------------------------------------------------------------
-# the graph
-
-
-@dataclass
-class GraphStats:
-    files: int
-    edges: int
-    external_nodes: int
-    imports: int
-    in_repo_imports: int
-    resolved_imports: int
-    seconds: float
-    by_language: dict[str, dict[str, int]] = field(default_factory=dict)
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def resolved_share(self) -> float:
-        return self.resolved_imports / self.in_repo_imports if self.in_repo_imports else 1.0
-
-
-class ImportGraph:
-    """The files of a repository and the imports between them."""
-
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-        self.files: dict[str, str] = {}
-        self.infos: dict[str, FileImports] = {}
-        self.resolutions: dict[str, list[tuple[Import, Resolution]]] = {}
-        self.skipped: dict[str, str] = {}
-        self.seconds = 0.0
-        self._texts: dict[str, str] = {}
-        self._resolver: Resolver | None = None
-        self._edges: dict[str, dict[str, float]] | None = None
-        self._rank_graph: Any = None
-
-    @classmethod
-    def build(
-        cls,
-        root: str | os.PathLike[str],
-        *,
-        exclude: Sequence[str] = (),
-        languages: Iterable[str] | None = None,
-    ) -> ImportGraph:
-        """Scans ``root`` for source files (skipping hidden, vendored and cache directories and
-        the ``exclude`` glob patterns, matched against repository-relative paths) and resolves
-        every import."""
-        from codemill.languages import detect_language
-        from codemill.sources.documents import EMPTY, iter_code_files, read_code_file
-
-        t0 = time.perf_counter()
-        graph = cls(root)
-        root_path = Path(root)
-        if not root_path.is_dir():
-            raise FileNotFoundError(f"{root}: no such directory")
-        wanted = set(languages) if languages is not None else None
-        for path in iter_code_files(root_path):
-            rel = path.relative_to(root_path).as_posix()
-            if any(_glob_match(rel, pat) for pat in exclude):
-                continue
-            lang = detect_language(path)
-            if lang == "generic" or (wanted is not None and lang not in wanted):
-                continue
-            text, reason = read_code_file(path)
-            if reason == EMPTY:
-                text = ""  # an empty __init__.py still makes a package
-            if text is None:
-                graph.skipped[rel] = reason or "unreadable"
-                continue
-            graph.files[rel] = lang
-            graph._texts[rel] = text
-            graph.infos[rel] = extract(text, rel, lang)
-        graph._resolve_all()
-        graph.seconds = time.perf_counter() - t0
-        return graph
-
-    # -- construction
-
-    @property
-    def resolver(self) -> Resolver:
-        if self._resolver is None:
-            self._resolver = Resolver(self.files, self.infos, self._read_any)
-        return self._resolver
-
-    def _read_any(self, rel: str) -> str | None:
-        if rel in self._texts:
-            return self._texts[rel]
-        try:
-            return (self.root / rel).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-
-    def _resolve_all(self) -> None:
-        resolver = self.resolver
-        for rel, info in self.infos.items():
-            self.resolutions[rel] = [(imp, resolver.resolve(rel, imp)) for imp in info.imports]
-        self._edges = None
-        self._rank_graph = None
-
-    def text(self, rel: str) -> str | None:
-        """The text of a repository file (cached), or None if it cannot be read."""
-        return self._read_any(rel)
-
-    def ensure(self, path: str | os.PathLike[str]) -> str:
-        """The repository-relative path of ``path``, adding the file to the graph if it was not
-        scanned (an excluded or new file); raises ValueError for a file outside the repository."""
-        key = Path(path).as_posix() if not Path(path).is_absolute() else None
-        if key in self.files:
-            return key  # already repository-relative
-        rel = _rel(path, self.root)
-        if rel in self.files:
-            return rel
-        from codemill.languages import detect_language
-        from codemill.sources.documents import read_code_file
-
-        full = self.root / rel
-        if not full.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
-        text, reason = read_code_file(full)
-        if text is None:
-            raise ValueError(f"{path}: cannot read ({reason})")
-        lang = detect_language(full, text[:128].encode())
-        self.files[rel] = lang
-        self._texts[rel] = text
-        self.infos[rel] = info = extract(text, rel, lang)
-        self._resolver = None
-        self.resolutions[rel] = [(imp, self.resolver.resolve(rel, imp)) for imp in info.imports]
-        self._edges = None
-        self._rank_graph = None
-        return rel
-
-    # -- edges
-
-    def edges(self) -> dict[str, dict[str, float]]:
-        """source file -> {target: weight}; targets are files or ``external:NAME`` nodes."""
-        if self._edges is None:
-            edges: dict[str, dict[str, float]] = defaultdict(dict)
-            for src, items in self.resolutions.items():
-                out = edges[src]
-                for imp, res in items:
-                    if res.external and not res.files:
-                        key = f"external:{res.external}"
-                        out[key] = out.get(key, 0.0) + 1.0
-                        continue
-                    for f in res.files:
-                        if f != src:
-                            out[f] = out.get(f, 0.0) + IMPORT_WEIGHT
-                    for _name, f in res.definitions:
-                        if f != src:
-                            out[f] = out.get(f, 0.0) + DEFINITION_WEIGHT
-                    del imp
-            self._edges = dict(edges)
-        return self._edges
-
-    def package_siblings(self, rel: str) -> list[str]:
-        """Files that share a package without importing each other (Go directories, Java packages)."""
-        lang = self.files.get(rel)
-        if lang == "go":
-            d = os.path.dirname(rel)
-            test = rel.endswith("_test.go")
-            return [
-                f
-                for f in self.resolver._by_dir.get(d, ())
-                if f != rel and f.endswith(".go") and (test or not f.endswith("_test.go"))
-            ]
-        if lang == "java":
-            return self.resolver.java_package_files(rel)
-        return []
-
-    def imports_of(self, rel: str) -> list[str]:
-        """The repository files ``rel`` imports, strongest first."""
-        out = self.edges().get(rel, {})
-        return [t for t, _ in sorted(out.items(), key=lambda kv: -kv[1]) if not t.startswith("external:")]
-
-    def importers_of(self, rel: str) -> list[str]:
-        return sorted(s for s, out in self.edges().items() if rel in out)
-
-    def to_networkx(self) -> Any:
-        """A ``networkx.DiGraph``: file nodes (``language``) and external nodes (``external=True``);
-        edges weighted by the number of imports and imported names."""
-        import networkx as nx
-
-        g = nx.DiGraph()
-        for f, lang in self.files.items():
-            g.add_node(f, language=lang, external=False)
-        for src, out in self.edges().items():
-            for dst, w in out.items():
-                if dst.startswith("external:") and dst not in g:
-                    g.add_node(dst, external=True)
-                g.add_edge(src, dst, weight=w)
-        return g
-
-    def _ranking_graph(self) -> Any:
-        if self._rank_graph is None:
-            import networkx as nx
-
-            g = nx.DiGraph()
-            g.add_nodes_from(self.files)
-
-            def add(a: str, b: str, w: float) -> None:
-                prev = g.get_edge_data(a, b)
-                g.add_edge(a, b, weight=w + (prev["weight"] if prev else 0.0))
-
-            for src, out in self.edges().items():
-                for dst, w in out.items():
-                    if dst.startswith("external:"):
-                        continue
-                    add(src, dst, w)
-                    add(dst, src, w * REVERSE_WEIGHT)
-            for f in self.files:
-                for sib in self.package_siblings(f):
-                    add(f, sib, PACKAGE_WEIGHT)
-            self._rank_graph = g
-        return self._rank_graph
-
-    def rank(self, seeds: dict[str, float] | Sequence[str]) -> dict[str, float]:
-        """Personalised PageRank of the files, the random walk restarting at ``seeds``."""
-        import networkx as nx
-
-        if not isinstance(seeds, dict):
-            seeds = dict.fromkeys(seeds, 1.0)
-        seeds = {s: w for s, w in seeds.items() if s in self.files}
-        g = self._ranking_graph()
-        if not seeds or g.number_of_edges() == 0:
-            return dict.fromkeys(seeds, 1.0)
-        try:
-            return nx.pagerank(g, alpha=DAMPING, personalization=seeds, weight="weight", max_iter=200, tol=1e-8)
-        except nx.PowerIterationFailedConvergence:
-            return nx.pagerank(g, alpha=DAMPING, personalization=seeds, weight="weight", max_iter=1000, tol=1e-6)
-
-    # -- reports
-
-    def stats(self) -> GraphStats:
-        by_lang: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        externals: set[str] = set()
-        for src, items in self.resolutions.items():
-            lang = self.files[src]
-            for _imp, res in items:
-                d = by_lang[lang]
-                d["imports"] += 1
-                if res.in_repo:
-                    d["in_repo"] += 1
-                    if res.resolved:
-                        d["resolved"] += 1
-                elif res.external:
-                    d["external"] += 1
-                    externals.add(res.external)
-        edges = sum(1 for out in self.edges().values() for t in out if not t.startswith("external:"))
-        total = {k: sum(d[k] for d in by_lang.values()) for k in ("imports", "in_repo", "resolved")}
-        skipped: dict[str, int] = defaultdict(int)
-        for reason in self.skipped.values():
-            skipped[reason] += 1
-        return GraphStats(
-            files=len(self.files),
-            edges=edges,
-            external_nodes=len(externals),
-            imports=total["imports"],
-            in_repo_imports=total["in_repo"],
-            resolved_imports=total["resolved"],
-            seconds=round(self.seconds, 3),
-            by_language={k: dict(v) for k, v in sorted(by_lang.items())},
-            skipped=dict(skipped),
-        )
-
-    def unresolved(self) -> list[tuple[str, Import]]:
-        """In-repository imports that did not resolve to a file (for diagnosis)."""
-        return [
-            (src, imp)
-            for src, items in sorted(self.resolutions.items())
-            for imp, res in items
-            if res.in_repo and not res.resolved
-        ]
-
-    def to_dict(self) -> dict[str, Any]:
-        stats = self.stats()
-        return {
-            "root": str(self.root),
-            "stats": {**asdict(stats), "resolved_share": round(stats.resolved_share, 4)},
-            "nodes": [{"id": f, "language": lang} for f, lang in sorted(self.files.items())]
-            + [
-                {"id": e, "external": True}
-                for e in sorted({t for out in self.edges().values() for t in out if t.startswith("external:")})
-            ],
-            "edges": [
-                {"source": s, "target": t, "weight": w}
-                for s, out in sorted(self.edges().items())
-                for t, w in sorted(out.items())
-            ],
-            "unresolved": [{"file": f, "line": i.line, "import": i.module} for f, i in self.unresolved()],
-        }
-
-    def to_dot(self, externals: bool = False) -> str:
-        def q(s: str) -> str:
-            return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-        lines = ["digraph imports {", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
-        for f in sorted(self.files):
-            lines.append(f"  {q(f)};")
-        ext: set[str] = set()
-        for s, out in sorted(self.edges().items()):
-            for t, w in sorted(out.items()):
-                if t.startswith("external:"):
-                    if not externals:
-                        continue
-                    ext.add(t)
-                attr = f" [weight={w:g}, penwidth={min(1 + w / 2, 4):g}]" if w != 1 else ""
-                lines.append(f"  {q(s)} -> {q(t)}{attr};")
-        for t in sorted(ext):
-            lines.append(f"  {q(t)} [shape=ellipse, style=dashed];")
-        lines.append("}")
-        return "\n".join(lines) + "\n"
-
-
-def _glob_match(rel: str, pattern: str) -> bool:
-    from fnmatch import fnmatchcase
-
-    pattern = pattern.rstrip("/")
-    return fnmatchcase(rel, pattern) or fnmatchcase(rel, pattern + "/*") or rel.startswith(pattern + "/")
-
-
-# --------------------------------------------------------------------------------------------
-# definitions
-
-
-@dataclass(frozen=True)
-class Definition:
-    """A definition in a file, with the lines of its signature (and docstring) and of its body."""
-
-    name: str
-    kind: str
-    """class | function | method | type | variable | module"""
-    start_line: int
-    end_line: int
-    signature_end: int
-    """Last line of the signature and docstring (== end_line when nothing is elided)."""
-    parent: str | None = None
-
-    @property
-    def qualname(self) -> str:
-        return f"{self.parent}.{self.name}" if self.parent else self.name
-
-
-# node type -> kind, per grammar: "function" (signature + body), "container" (header, then
-# its members), "type"/"variable" (shown whole, truncated at the signature stage).
-_DEFS: dict[str, dict[str, str]] = {
-    "python": {"function_definition": "function", "class_definition": "container"},
-    "javascript": {
-        "function_declaration": "function",
-        "generator_function_declaration": "function",
-        "class_declaration": "container",
-        "method_definition": "function",
-        "lexical_declaration": "variable",
-        "variable_declaration": "variable",
-    },
-    "go": {
-        "function_declaration": "function",
-        "method_declaration": "function",
-        "type_declaration": "type",
-        "const_declaration": "variable",
-        "var_declaration": "variable",
-    },
-    "rust": {
-        "function_item": "function",
-        "function_signature_item": "type",
-        "struct_item": "type",
-        "enum_item": "type",
-        "union_item": "type",
-        "type_item": "type",
-        "const_item": "variable",
-        "static_item": "variable",
-        "macro_definition": "type",
-        "trait_item": "container",
-        "impl_item": "container",
-        "mod_item": "container",
-    },
-    "java": {
-        "class_declaration": "container",
-        "interface_declaration": "container",
-        "enum_declaration": "container",
-        "record_declaration": "container",
-        "annotation_type_declaration": "container",
-        "method_declaration": "function",
-        "constructor_declaration": "function",
-        "field_declaration": "variable",
-    },
-    "c": {
-        "function_definition": "function",
-        "struct_specifier": "type",
-        "union_specifier": "type",
-        "enum_specifier": "type",
-        "type_definition": "type",
-        "declaration": "variable",
-        "preproc_def": "variable",
-        "preproc_function_def": "type",
-    },
-}
-_DEFS["typescript"] = _DEFS["tsx"] = {
-    **_DEFS["javascript"],
-    "abstract_class_declaration": "container",
-    "interface_declaration": "type",
-    "type_alias_declaration": "type",
-    "enum_declaration": "type",
-    "function_signature": "type",
-    "abstract_method_signature": "type",
-    "method_signature": "type",
-    "module": "container",
-    "internal_module": "container",
-}
-_DEFS["cpp"] = {
-    **_DEFS["c"],
-    "class_specifier": "container",
-    "namespace_definition": "container",
-    "template_declaration": "wrapper",
-}
-_DEFS["javascript"]["export_statement"] = "wrapper"
-_DEFS["typescript"]["export_statement"] = "wrapper"
-_DEFS["tsx"]["export_statement"] = "wrapper"
-_DEFS["python"]["decorated_definition"] = "wrapper"
-_DEFS["typescript"]["ambient_declaration"] = "wrapper"
-_DEFS["tsx"]["ambient_declaration"] = "wrapper"
-
-_COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
-_CONTAINER_BODIES = frozenset(
-    {
-        "block",
-        "class_body",
-        "declaration_list",
-        "interface_body",
-        "enum_body",
-        "field_declaration_list",
-        "statement_block",
-        "annotation_type_body",
-        "enum_body_declarations",
-    }
-)
-
-
-def _node_name(node: Any) -> str | None:
-    name = node.child_by_field_name("name")
-    if name is not None:
-        return name.text.decode("utf-8", "replace")
-    t = node.type
-    if t == "impl_item":
-        ty = node.child_by_field_name("type")
-        trait = node.child_by_field_name("trait")
-        if ty is not None:
-            base = ty.text.decode("utf-8", "replace")
-            return f"{trait.text.decode('utf-8', 'replace')} for {base}" if trait is not None else base
-    if t in ("function_definition", "declaration", "field_declaration", "type_definition"):
-        d = node.child_by_field_name("declarator")
-        while d is not None and d.child_by_field_name("declarator") is not None:
-            d = d.child_by_field_name("declarator")
-        if d is not None:
-            named = d.child_by_field_name("name")  # Java: `int x = 5` names x
-            return (named if named is not None else d).text.decode("utf-8", "replace")
-    if t in ("lexical_declaration", "variable_declaration", "const_declaration", "var_declaration", "type_declaration"):
-        for c in node.named_children:
-            n = c.child_by_field_name("name")
-            if n is not None:
-                return n.text.decode("utf-8", "replace")
-    if t == "expression_statement":
-        for c in node.named_children:
-            if c.type == "assignment":
-                left = c.child_by_field_name("left")
-                if left is not None and left.type == "identifier":
-                    return left.text.decode("utf-8", "replace")
-    return None
-
-
-def _is_function_value(node: Any) -> bool:
-    """A JS/TS `const f = (...) => ...` / `function` expression counts as a function."""
-    for c in node.named_children:
-        if c.type == "variable_declarator":
-            v = c.child_by_field_name("value")
-            if v is not None and v.type in ("arrow_function", "function_expression", "function"):
-                return True
-    return False
-
-
-def definitions(text: str | bytes, language: str, path: str = "") -> list[Definition]:
-    """The definitions of a file: top-level functions, classes, types and variables, and the
-    methods of classes/impls/traits, with the line ranges to show at each level of detail."""
-    grammar = grammar_for_path(path, language) if path else language
-    table = _DEFS.get(grammar)
-    if table is None:
-        return []
-    tree = syntax.parse(text, grammar)
-    if tree is None:
-        return []
-    out: list[Definition] = []
-    _collect(tree.root_node, table, grammar, None, out, 0)
-    return out
-
-
-def _collect(
-    block: Any, table: dict[str, str], grammar: str, parent: str | None, out: list[Definition], depth: int
-) -> None:
-    for node in block.named_children:
-        _collect_node(node, node, table, grammar, parent, out, depth)
-
-
-def _collect_node(
-    outer: Any, node: Any, table: dict[str, str], grammar: str, parent: str | None, out: list[Definition], depth: int
-) -> None:
-    kind = table.get(node.type)
-    if kind is None and grammar == "python" and node.type == "expression_statement" and parent is None:
-        kind = "variable"
-    if kind is None and grammar == "python" and node.type in ("if_statement", "try_statement") and depth < 2:
-        for child in node.named_children:
-            if child.type == "block":
-                _collect(child, table, grammar, parent, out, depth + 1)
-        return
-    if kind is None:
-        return
-    if kind == "wrapper":
-        inner = node.child_by_field_name("definition") or node.child_by_field_name("declaration")
-        if inner is None:
-            inner = next((c for c in node.named_children if c.type in table and table[c.type] != "wrapper"), None)
-        if inner is not None:
-            _collect_node(outer, inner, table, grammar, parent, out, depth)
-        return
-    name = _node_name(node)
-    if name is None:
-        return
-    if kind == "variable" and grammar in ("javascript", "typescript", "tsx") and _is_function_value(node):
-        kind = "function"
-    start = _doc_start(outer)
-    end = outer.end_point[0] + 1
-    if outer.end_point[1] == 0 and end - 1 > outer.start_point[0]:
-        end -= 1  # a node that ends at column 0 (a `#define` with its newline) ends on the line before
-    body = node.child_by_field_name("body")
-    if kind == "container" and body is not None:
-        sig_end = _header_end(node, body, grammar)
-        out.append(Definition(name, "class", start, end, sig_end, parent))
-        if depth < 3:
-            _collect(body, table, grammar, name, out, depth + 1)
-        return
-    if kind == "function" and body is not None:
-        sig_end = _header_end(node, body, grammar)
-        out.append(Definition(name, "method" if parent else "function", start, end, min(sig_end, end), parent))
-        return
-    if kind == "container":
-        kind = "type"
-    shown = min(end, start + SIGNATURE_MAX_LINES - 1)
-    out.append(Definition(name, "method" if kind == "function" and parent else kind, start, end, shown, parent))
-
-
-def _doc_start(node: Any) -> int:
-    """First line of a definition including the comments right above it (doc comments) and
-    attributes/decorators."""
-    start = node.start_point[0]
-    prev = node.prev_named_sibling
-    while (
-        prev is not None
-        and (prev.type in _COMMENTS or prev.type == "attribute_item")
-        and prev.end_point[0] >= start - 1
-    ):
-        start = prev.start_point[0]
-        prev = prev.prev_named_sibling
-    return start + 1
-
-
-def _header_end(node: Any, body: Any, grammar: str) -> int:
-    """Last line of the signature: the line before the body starts (or the body's first line
-    for a `{` on the header line), extended over a Python docstring."""
-    body_first = body.start_point[0]
-    if grammar == "python":
-        first = body.named_children[0] if body.named_children else None
-        if (
-            first is not None
-            and first.type == "expression_statement"
-            and first.named_children
-            and first.named_children[0].type == "string"
-        ):
-            # the docstring, its first lines only when it is long (the signature stays small)
-            return min(first.end_point[0] + 1, first.start_point[0] + DOCSTRING_MAX_LINES)
-        return max(node.start_point[0] + 1, body_first)  # the line before the body (1-based)
-    # brace languages: the header ends on the line the body's `{` opens
-    return body_first + 1
-
-
-# --------------------------------------------------------------------------------------------
-# context
 
 
 @dataclass
@@ -792,7 +162,7 @@ class ContextBuilder:
         """The most relevant definitions of the files related to ``path``, within ``budget``
         tokens (counted with the builder's tokenizer over the rendered text)."""
         if budget < 0:
-            raise ValueError(f"budget must be >= 0, got {budget}")
+            raise CodemillError(f"the token budget must be >= 0, got {budget}")
         rel = self.graph.ensure(path)
         ranked = self.related(rel, extra_seeds)
         imported: dict[str, set[str]] = defaultdict(set)  # file -> names imported from it
@@ -814,18 +184,19 @@ class ContextBuilder:
         if include_self:
             rank[rel] = top * 2
         candidates: list[_Candidate] = []
-        own_test = _is_test(rel)
+        own_test = is_test(rel)
         for f in files:
             r = rank.get(f, 0.0) or top * 0.01
             is_direct = f in direct
             if is_direct:
                 r += top  # a directly imported file outranks anything reached by a walk
-            elif _is_test(f) and not own_test:
+            elif is_test(f) and not own_test:
                 r *= 0.3  # tests are a hub that many walks reach, rarely what a module needs
             names = imported.get(f, set())
             best: _Candidate | None = None
             for d in self.definitions(f):
-                s = r * KIND_WEIGHT.get(d.kind, 0.5)
+                # a method outside any class (Go) is as much the API as a function
+                s = r * KIND_WEIGHT["function" if d.parent is None and d.kind == "method" else d.kind]
                 wanted = d.name in names and d.parent is None
                 if wanted:
                     s *= IMPORTED_BOOST
@@ -874,7 +245,7 @@ class ContextBuilder:
             if misses > 100:
                 break
             assert c.item is not None
-            if c.item.level in ("body", "head") or c.definition.kind == "class":
+            if c.item.level in ("body", "head") or c.definition.container:
                 continue
             item = self._make_item(c, "body")
             if used - c.item.tokens + item.tokens <= budget:
@@ -901,7 +272,7 @@ class ContextBuilder:
         return RepoContext(rel, budget, total, items, ranked, text)
 
 
-def _is_test(path: str) -> bool:
+def is_test(path: str) -> bool:
     parts = path.split("/")
     name = parts[-1]
     return (

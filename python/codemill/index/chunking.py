@@ -15,62 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from codemill.syntax import parsers as syntax
+from codemill.syntax.definitions import TABLES, Found, find_definitions
+from codemill.syntax.parsers import grammar_for_path, parse
 
 DEFAULT_MAX_LINES = 80
-
-# node type -> chunk kind, per language. "@wrap" nodes are looked through (export, template,
-# decorators); "@container" nodes only hold definitions (namespaces).
-_COMMON_JS = {
-    "function_declaration": "function",
-    "generator_function_declaration": "function",
-    "class_declaration": "class",
-    "abstract_class_declaration": "class",
-    "method_definition": "method",
-    "export_statement": "@wrap",
-}
-_DEFS: dict[str, dict[str, str]] = {
-    "python": {
-        "function_definition": "function",
-        "class_definition": "class",
-        "decorated_definition": "@wrap",
-    },
-    "javascript": _COMMON_JS,
-    "typescript": {**_COMMON_JS, "interface_declaration": "interface", "enum_declaration": "enum"},
-    "tsx": {**_COMMON_JS, "interface_declaration": "interface", "enum_declaration": "enum"},
-    "java": {
-        "class_declaration": "class",
-        "interface_declaration": "interface",
-        "enum_declaration": "enum",
-        "record_declaration": "class",
-        "method_declaration": "method",
-        "constructor_declaration": "method",
-    },
-    "go": {"function_declaration": "function", "method_declaration": "method", "type_declaration": "type"},
-    "rust": {
-        "function_item": "function",
-        "impl_item": "impl",
-        "trait_item": "trait",
-        "struct_item": "struct",
-        "enum_item": "enum",
-        "mod_item": "@container",
-    },
-    "c": {"function_definition": "function"},
-    "cpp": {
-        "function_definition": "function",
-        "class_specifier": "class",
-        "struct_specifier": "class",
-        "namespace_definition": "@container",
-        "template_declaration": "@wrap",
-    },
-}
-# Kinds whose body holds methods.
-_CLASS_KINDS = frozenset({"class", "interface", "impl", "trait", "enum"})
-# Siblings right above a definition that belong to it.
-_LEADING = frozenset({"comment", "line_comment", "block_comment", "attribute_item", "decorator"})
-_NAME_TYPES = frozenset(
-    {"identifier", "field_identifier", "type_identifier", "qualified_identifier", "destructor_name", "operator_name"}
-)
 
 
 @dataclass(frozen=True)
@@ -83,50 +31,16 @@ class Chunk:
     end_line: int
     symbol: str | None
     kind: str
+    """A definition kind of :mod:`codemill.syntax.definitions`, ``code`` (top-level code
+    outside definitions) or ``lines`` (a window of a file without a grammar)."""
     text: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _end_row(node: Any) -> int:
-    # A node ending at column 0 ends on the line before.
-    row: int = node.end_point[0]
-    if node.end_point[1] == 0 and row > node.start_point[0]:
-        row -= 1
-    return row
-
-
-def _name(node: Any, src: bytes) -> str | None:
-    name = node.child_by_field_name("name")
-    if name is not None:
-        return src[name.start_byte : name.end_byte].decode("utf-8", "replace")
-    if node.type == "impl_item":
-        ty = node.child_by_field_name("type")
-        trait = node.child_by_field_name("trait")
-        if ty is not None:
-            t = src[ty.start_byte : ty.end_byte].decode("utf-8", "replace")
-            if trait is not None:
-                return f"{src[trait.start_byte : trait.end_byte].decode('utf-8', 'replace')} for {t}"
-            return t
-    if node.type == "type_declaration":
-        for child in node.named_children:
-            if child.type in ("type_spec", "type_alias"):
-                return _name(child, src)
-    # C/C++ functions: the name sits at the bottom of a declarator chain.
-    decl = node.child_by_field_name("declarator")
-    while decl is not None:
-        if decl.type in _NAME_TYPES:
-            return src[decl.start_byte : decl.end_byte].decode("utf-8", "replace")
-        decl = decl.child_by_field_name("declarator") or next(
-            (c for c in decl.named_children if c.type in _NAME_TYPES), None
-        )
-    return None
-
-
 @dataclass
 class _Def:
-    node: Any
     kind: str
     symbol: str | None
     start: int  # 0-based rows, inclusive
@@ -135,51 +49,20 @@ class _Def:
     children: list[_Def]
 
 
-def _collect(node: Any, lang: str, src: bytes, prefix: str | None, in_class: bool) -> list[_Def]:
-    """Definitions among the children of ``node`` (recursing into classes and containers)."""
-    table = _DEFS[lang]
+def _defs(found: list[Found], prefix: str | None) -> list[_Def]:
+    """The chunked definitions: variables join the code around them, and a namespace only
+    prefixes the names of what it holds."""
     out: list[_Def] = []
-    pending_start: int | None = None
-    prev_end = -2
-    for child in node.named_children:
-        kind = table.get(child.type)
-        if child.type in _LEADING:
-            if pending_start is None or child.start_point[0] > prev_end + 1:
-                pending_start = child.start_point[0]
-            prev_end = _end_row(child)
+    for f in found:
+        symbol = f"{prefix}.{f.name}" if prefix and f.name else (f.name or prefix)
+        if f.kind == "namespace":
+            out.extend(_defs(f.children, symbol))
             continue
-        lead = pending_start if pending_start is not None and child.start_point[0] <= prev_end + 1 else None
-        pending_start = None
-        if kind is None:
+        if f.kind == "variable":
             continue
-        if kind in ("@wrap", "@container"):
-            target = child.child_by_field_name("body") if kind == "@container" else child
-            if target is None:
-                continue
-            sub_prefix = prefix
-            if kind == "@container":
-                nm = _name(child, src)
-                sub_prefix = f"{prefix}.{nm}" if prefix and nm else (nm or prefix)
-            found = _collect(target, lang, src, sub_prefix, in_class)
-            if found and kind == "@wrap":
-                # The wrapper's own lines (decorators, `export`, `template<...>`) and comments
-                # above it belong to the first definition inside it.
-                found[0].start = min(found[0].start, child.start_point[0], lead if lead is not None else 1 << 30)
-                found[-1].end = max(found[-1].end, _end_row(child))
-            out.extend(found)
-            continue
-        name = _name(child, src)
-        symbol = f"{prefix}.{name}" if prefix and name else (name or prefix)
-        if kind == "function" and in_class:
-            kind = "method"
-        body = child.child_by_field_name("body")
-        start = child.start_point[0] if lead is None else lead
-        d = _Def(child, kind, symbol, start, _end_row(child), [], [])
-        if body is not None:
-            d.body_rows = [c.start_point[0] for c in body.named_children]
-            if kind in _CLASS_KINDS:
-                d.children = _collect(body, lang, src, symbol, True)
-        out.append(d)
+        body = f.body
+        rows = [c.start_point[0] for c in body.named_children] if body is not None else []
+        out.append(_Def(f.kind, symbol, f.start_row, f.end_row, rows, _defs(f.children, symbol)))
     return out
 
 
@@ -254,15 +137,15 @@ def chunk_text(
         raise ValueError(f"max_lines must be at least 1, got {max_lines}")
     lines = text.splitlines(keepends=True)
     builder = _Builder(path, language, lines, max_lines)
-    tree = syntax.parse(text, language) if language in _DEFS else None
+    grammar = grammar_for_path(path, language)
+    tree = parse(text, grammar) if grammar in TABLES else None
     if tree is None:
         size = window or max_lines
         for s in range(0, len(lines), size):
             builder.emit(list(range(s, min(s + size, len(lines)))), None, "lines")
         return builder.chunks
-    src = text.encode("utf-8")
     covered: set[int] = set()
-    for d in _collect(tree.root_node, language, src, None, False):
+    for d in _defs(find_definitions(tree.root_node, grammar), None):
         covered |= builder.definition(d)
     builder.leftover(0, len(lines) - 1, covered, None, "code")
     builder.chunks.sort(key=lambda c: (c.start_line, c.end_line))

@@ -9,8 +9,9 @@
 - Fusion: reciprocal rank fusion (k = 60) by default, or a weighted sum of min-max
   normalised scores.
 - Persistence: one directory (``meta.json`` with the format version, ``chunks.jsonl``,
-  ``vectors.npy``, ``ids.npy``, ``dense.faiss``). ``update`` re-embeds only files whose
-  content hash changed and drops deleted files.
+  ``vectors.npy``, ``ids.npy``, ``dense.faiss``), saved whole through
+  :func:`codemill._io.atomic_dir`: an interrupted save leaves the previous index as it was.
+  ``update`` re-embeds only files whose content hash changed and drops deleted files.
 
 Ties are broken by (path, start line), so results do not depend on the order chunks were
 added: an updated index answers exactly like a fresh build of the same files.
@@ -26,26 +27,29 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
 from codemill import _core
+from codemill._io import atomic_dir
+from codemill.errors import CodemillError, IndexFormatError
 from codemill.index.chunking import DEFAULT_MAX_LINES, Chunk, chunk_text
 from codemill.index.embed import Embedder, make_embedder
+from codemill.index.modes import FUSIONS, MODES, Fusion, SearchMode
 from codemill.languages import detect_language
 from codemill.sources.documents import iter_code_files, read_code_file
 
 # 2: the built-in embedder changed (trigrams of parts, weighted first line, capped features);
 # vectors saved by format 1 would not match queries embedded now.
 FORMAT = "codemill-index/2"
-MODES = ("hybrid", "keyword", "dense")
+DenseKind = Literal["flat", "hnsw"]
 DEFAULT_HNSW_THRESHOLD = 50_000
 RRF_K = 60
+# The files of a saved index; a directory holding anything else is not replaced by a save.
+INDEX_FILES = ("meta.json", "chunks.jsonl", "vectors.npy", "ids.npy", "dense.faiss")
 
-
-class IndexFormatError(ValueError):
-    """An index directory that is missing, corrupt, or of another format version."""
+__all__ = ["FORMAT", "MODES", "BuildReport", "HybridIndex", "IndexFormatError", "SearchMode", "SearchResult"]
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,20 @@ class SearchResult:
         }
 
 
+class BuildReportDict(TypedDict):
+    files: int
+    chunks: int
+    unchanged: int
+    removed_files: int
+    skipped: dict[str, int]
+    skipped_files: list[list[str]]
+
+
 @dataclass
 class BuildReport:
+    """What a build or update did: files read, chunks embedded, files unchanged and removed,
+    and every skipped file with its reason."""
+
     files: int = 0
     chunks: int = 0
     unchanged: int = 0
@@ -73,7 +89,7 @@ class BuildReport:
     skipped: Counter[str] = field(default_factory=Counter)
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> BuildReportDict:
         return {
             "files": self.files,
             "chunks": self.chunks,
@@ -88,7 +104,7 @@ def _progress(iterable: Iterable[Any], enabled: bool, desc: str, total: int | No
     if not enabled:
         return iterable
     try:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         return iterable
     return tqdm(iterable, desc=desc, total=total, file=sys.stderr, unit="file")
@@ -118,9 +134,12 @@ class HybridIndex:
         self._ids = np.zeros(0, dtype=np.int64)
         self._terms: dict[int, list[str]] = {}
         self._dense: Any = None  # faiss index, built lazily
+        self._dense_kind: DenseKind = "flat"
         self._dense_removed: set[int] = set()  # ids still inside an HNSW graph
         self._bm25: Any = None
         self._bm25_ids = np.zeros(0, dtype=np.int64)
+        self.report: BuildReport | None = None
+        """What :meth:`build` did (None for an index made otherwise)."""
 
     # ---------------------------------------------------------------- building
 
@@ -152,15 +171,15 @@ class HybridIndex:
             new.extend(chunks)
         if not new:
             return 0
-        ids = np.arange(self._next_id - len(new), self._next_id, dtype=np.int64)
+        new_ids = np.arange(self._next_id - len(new), self._next_id, dtype=np.int64)
         texts = [_index_text(c) for c in new]
         vecs = self.embedder.embed(texts, [c.language for c in new])
         terms = _core.code_terms(texts, [_lang(c.language) for c in new], self.num_threads)
-        self._terms.update(zip(ids.tolist(), terms, strict=True))
+        self._terms.update(zip(new_ids.tolist(), terms, strict=True))
         self._vectors = np.concatenate([self._vectors, vecs])
-        self._ids = np.concatenate([self._ids, ids])
+        self._ids = np.concatenate([self._ids, new_ids])
         if self._dense is not None and not self._dense_removed and self._kind_for(len(self._ids)) == self._dense_kind:
-            self._dense.add_with_ids(vecs, ids)
+            self._dense.add_with_ids(vecs, new_ids)
         else:
             self._dense = None
         self._bm25 = None
@@ -210,7 +229,7 @@ class HybridIndex:
         adds new ones, drops deleted ones. Unchanged files are not re-embedded."""
         if root is None:
             if self.root is None:
-                raise ValueError("update needs the repository root (the index does not know one)")
+                raise CodemillError("update needs the repository root (the index does not know one)")
             root = self.root
         root = Path(root)
         report = BuildReport()
@@ -248,7 +267,7 @@ class HybridIndex:
 
     # ---------------------------------------------------------------- searching
 
-    def _kind_for(self, n: int) -> str:
+    def _kind_for(self, n: int) -> DenseKind:
         return "flat" if n < self.hnsw_threshold else "hnsw"
 
     def _dense_index(self) -> Any:
@@ -257,6 +276,7 @@ class HybridIndex:
 
             dim = self.embedder.dim
             self._dense_kind = self._kind_for(len(self._ids))
+            base: Any
             if self._dense_kind == "flat":
                 base = faiss.IndexFlatIP(dim)
             else:
@@ -272,7 +292,7 @@ class HybridIndex:
 
     def _keyword_index(self) -> Any:
         if self._bm25 is None:
-            import bm25s
+            import bm25s  # type: ignore[import-untyped, unused-ignore]
 
             ids = np.asarray(sorted(self._terms), dtype=np.int64)
             # An empty document list breaks bm25s; a placeholder term keeps every row non-empty.
@@ -324,8 +344,8 @@ class HybridIndex:
         self,
         query: str,
         k: int = 10,
-        mode: str = "hybrid",
-        fusion: str = "rrf",
+        mode: SearchMode = "hybrid",
+        fusion: Fusion = "rrf",
         rrf_k: int = RRF_K,
         dense_weight: float = 0.5,
         candidates: int | None = None,
@@ -334,11 +354,11 @@ class HybridIndex:
         ``fusion`` (hybrid): ``rrf`` (1/(rrf_k + rank) summed) or ``weighted``
         (``dense_weight`` * dense + (1 - dense_weight) * keyword, min-max normalised)."""
         if mode not in MODES:
-            raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
-        if fusion not in ("rrf", "weighted"):
-            raise ValueError(f"unknown fusion {fusion!r}; use rrf or weighted")
+            raise CodemillError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        if fusion not in FUSIONS:
+            raise CodemillError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}")
         if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+            raise CodemillError(f"the number of results must be at least 1, got {k}")
         n_cand = candidates or max(50, 3 * k)
         dense = self.dense_search(query, n_cand) if mode in ("hybrid", "dense") else []
         keyword = self.keyword_search(query, n_cand) if mode in ("hybrid", "keyword") else []
@@ -369,31 +389,40 @@ class HybridIndex:
     # ---------------------------------------------------------------- persistence
 
     def save(self, directory: str | os.PathLike[str]) -> None:
+        """Writes the index to ``directory`` as a whole: the files are written beside it and
+        swapped in together, so an interrupted save leaves the previous index loadable. A
+        directory that holds anything but an index is refused, never overwritten."""
         import faiss
 
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        ids = self._ids
-        with open(d / "chunks.jsonl", "w", encoding="utf-8") as f:
-            for i in sorted(self.chunks):
-                f.write(json.dumps({"id": i, **self.chunks[i].to_dict()}, ensure_ascii=False) + "\n")
-        np.save(d / "vectors.npy", self._vectors)
-        np.save(d / "ids.npy", ids)
-        faiss.write_index(self._dense_index(), str(d / "dense.faiss"))
-        meta = {
-            "format": FORMAT,
-            "embedder": self.embedder.spec,
-            "dim": self.embedder.dim,
-            "max_lines": self.max_lines,
-            "hnsw_threshold": self.hnsw_threshold,
-            "dense_kind": self._dense_kind,
-            "dense_removed": sorted(self._dense_removed),
-            "root": self.root,
-            "next_id": self._next_id,
-            "files": self.files,
-        }
-        # meta.json last: a directory without it is an incomplete save.
-        (d / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        target = Path(directory)
+        if target.exists():
+            if not target.is_dir():
+                raise IndexFormatError(f"{target}: not a directory; an index is saved as one")
+            foreign = sorted(p.name for p in target.iterdir() if p.name not in INDEX_FILES)
+            if foreign:
+                shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+                raise IndexFormatError(f"{target}: holds files that are not part of an index ({shown}); not replaced")
+        dense = self._dense_index()
+        with atomic_dir(target) as d:
+            with open(d / "chunks.jsonl", "w", encoding="utf-8") as f:
+                for i in sorted(self.chunks):
+                    f.write(json.dumps({"id": i, **self.chunks[i].to_dict()}, ensure_ascii=False) + "\n")
+            np.save(d / "vectors.npy", self._vectors)
+            np.save(d / "ids.npy", self._ids)
+            faiss.write_index(dense, str(d / "dense.faiss"))
+            meta = {
+                "format": FORMAT,
+                "embedder": self.embedder.spec,
+                "dim": self.embedder.dim,
+                "max_lines": self.max_lines,
+                "hnsw_threshold": self.hnsw_threshold,
+                "dense_kind": self._dense_kind,
+                "dense_removed": sorted(self._dense_removed),
+                "root": self.root,
+                "next_id": self._next_id,
+                "files": self.files,
+            }
+            (d / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
     @classmethod
     def load(

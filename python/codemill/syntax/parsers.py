@@ -1,18 +1,19 @@
-"""tree-sitter parsers for the languages codemill chunks and splits at syntax boundaries.
+"""tree-sitter grammars and parsers: which grammar a file needs, and one cached parser per grammar.
 
 Grammars come from the per-language PyPI packages (``tree-sitter-python`` ...), which ship
 compiled grammars: nothing is fetched at run time, so this works air-gapped. Install them with
 ``pip install 'codemill[syntax]'``. A language without an installed grammar gets ``None`` from
-:func:`parser_for`, and callers fall back to line-based handling.
+:func:`parser_for` and :func:`parse`, and callers fall back to line-based handling.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import threading
 from typing import Any
 
-# language -> (grammar module, function returning the language pointer)
+# grammar -> (grammar module, function returning the language pointer)
 GRAMMARS: dict[str, tuple[str, str]] = {
     "python": ("tree_sitter_python", "language"),
     "javascript": ("tree_sitter_javascript", "language"),
@@ -25,11 +26,22 @@ GRAMMARS: dict[str, tuple[str, str]] = {
     "cpp": ("tree_sitter_cpp", "language"),
 }
 
+# Parsers are not thread-safe: each thread keeps its own, one per grammar.
+_local = threading.local()
+
+
+def grammar_for_path(path: str, language: str) -> str:
+    """The grammar a file is parsed with: ``tsx`` for a ``.tsx`` file (JSX inside TypeScript
+    needs its own grammar), else the codemill language name itself."""
+    if language == "typescript" and path.lower().endswith(".tsx"):
+        return "tsx"
+    return language
+
 
 @functools.cache
-def language_for(language: str) -> Any | None:
-    """The tree-sitter ``Language`` for a codemill language name, or None if not installed."""
-    spec = GRAMMARS.get(language)
+def language_for(grammar: str) -> Any | None:
+    """The tree-sitter ``Language`` of a grammar, or None if its package is not installed."""
+    spec = GRAMMARS.get(grammar)
     if spec is None:
         return None
     try:
@@ -41,19 +53,24 @@ def language_for(language: str) -> Any | None:
         return None
 
 
-def parser_for(language: str) -> Any | None:
-    """A new tree-sitter ``Parser`` (parsers are not thread-safe), or None without a grammar."""
-    lang = language_for(language)
-    if lang is None:
-        return None
-    import tree_sitter
+def parser_for(grammar: str) -> Any | None:
+    """This thread's tree-sitter ``Parser`` for a grammar (built once), or None without one."""
+    cache: dict[str, Any] | None = getattr(_local, "parsers", None)
+    if cache is None:
+        cache = _local.parsers = {}
+    if grammar not in cache:
+        lang = language_for(grammar)
+        if lang is None:
+            return None
+        import tree_sitter
 
-    return tree_sitter.Parser(lang)
+        cache[grammar] = tree_sitter.Parser(lang)
+    return cache[grammar]
 
 
-def parse(text: str | bytes, language: str) -> Any | None:
-    """The syntax tree of ``text``, or None when the language has no installed grammar."""
-    parser = parser_for(language)
+def parse(text: str | bytes, grammar: str) -> Any | None:
+    """The syntax tree of ``text``, or None when the grammar is not installed."""
+    parser = parser_for(grammar)
     if parser is None:
         return None
     return parser.parse(text.encode("utf-8") if isinstance(text, str) else text)

@@ -1,0 +1,173 @@
+"""An OpenAI-compatible chat-completions client (vLLM, llama.cpp server, Ollama, hosted APIs),
+with server-sent-event streaming. API keys come from the environment (``OPENAI_API_KEY`` by
+default) and never appear in messages, reprs or logs."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from codemill.errors import ChatError
+
+
+def chat_url(endpoint: str) -> str:
+    """The chat-completions URL for an endpoint given as a base (``http://host:8000``,
+    ``.../v1``) or as the full URL."""
+    url = endpoint.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ChatError(f"endpoint must be an http(s) URL, got {endpoint!r}")
+    if url.endswith("/chat/completions"):
+        return url
+    path = url.split("://", 1)[1].partition("/")[2]
+    return f"{url}/chat/completions" if path else f"{url}/v1/chat/completions"
+
+
+class ChatClient:
+    """An OpenAI-compatible chat-completions client (``POST {base}/chat/completions``), with
+    server-sent-event streaming. Every failure is a :class:`ChatError` with one clear line."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        timeout: float = 120.0,
+        temperature: float | None = 0.2,
+        max_tokens: int | None = None,
+        extra: dict[str, Any] | None = None,
+        transport: Any = None,
+    ) -> None:
+        self.url = chat_url(endpoint)
+        self.model = model
+        self._api_key = api_key if api_key is not None else os.environ.get(api_key_env) or None
+        self.timeout = timeout
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.extra = dict(extra or {})
+        self._transport = transport
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"ChatClient(url={self.url!r}, model={self.model!r}, api_key={key})"
+
+    def _payload(self, messages: Sequence[dict[str, str]], stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": list(messages), "stream": stream}
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        body.update(self.extra)
+        return body
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _clean(self, message: str) -> str:
+        """A message safe to show: one line, the API key (if echoed by a server) masked."""
+        if self._api_key:
+            message = message.replace(self._api_key, "***")
+        message = " ".join(message.split())
+        return message[:500]
+
+    def _client(self) -> Any:
+        import httpx
+
+        return httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
+
+    def _transport_error(self, exc: Exception) -> ChatError:
+        import httpx
+
+        if isinstance(exc, httpx.TimeoutException):
+            return ChatError(f"{self.url}: no answer within {self.timeout:g}s ({type(exc).__name__})")
+        if isinstance(exc, httpx.ConnectError):
+            return ChatError(f"cannot connect to {self.url}: {self._clean(str(exc)) or 'connection failed'}")
+        return ChatError(f"{self.url}: {type(exc).__name__}: {self._clean(str(exc))}")
+
+    def _status_error(self, status: int, body: bytes) -> ChatError:
+        text = body.decode("utf-8", "replace")
+        message = text
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            err = data.get("error", data)
+            if isinstance(err, dict):
+                message = str(err.get("message") or err.get("detail") or err)
+            elif isinstance(err, str):
+                message = err
+            if isinstance(data.get("detail"), str):
+                message = data["detail"]
+        return ChatError(f"{self.url} answered HTTP {status}: {self._clean(message) or 'no details'}")
+
+    async def complete(self, messages: Sequence[dict[str, str]]) -> str:
+        """The whole answer of one (non-streaming) request."""
+        import httpx
+
+        try:
+            async with self._client() as client:
+                resp = await client.post(self.url, json=self._payload(messages, False), headers=self._headers())
+                body = await resp.aread()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        if resp.status_code >= 400:
+            raise self._status_error(resp.status_code, body)
+        try:
+            data = json.loads(body)
+            return _message_text(data["choices"][0]["message"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            shown = self._clean(body.decode("utf-8", "replace"))[:200]
+            raise ChatError(f"{self.url} sent a response that is not a chat completion: {shown}") from None
+
+    async def stream(self, messages: Sequence[dict[str, str]]) -> AsyncIterator[str]:
+        """The answer as it arrives (server-sent events, ``data: {...}`` up to ``data: [DONE]``)."""
+        import httpx
+
+        try:
+            async with (
+                self._client() as client,
+                client.stream("POST", self.url, json=self._payload(messages, True), headers=self._headers()) as resp,
+            ):
+                if resp.status_code >= 400:
+                    raise self._status_error(resp.status_code, await resp.aread())
+                if not resp.headers.get("content-type", "").startswith("text/event-stream"):
+                    # A server that ignores "stream": one JSON completion.
+                    body = await resp.aread()
+                    try:
+                        yield _message_text(json.loads(body)["choices"][0]["message"])
+                    except (ValueError, KeyError, IndexError, TypeError):
+                        raise ChatError(f"{self.url} sent neither an event stream nor a chat completion") from None
+                    return
+                async for line in resp.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue  # comments, event names, keep-alives
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    try:
+                        event = json.loads(data)
+                    except ValueError:
+                        raise ChatError(f"{self.url} sent a malformed event: {self._clean(data)[:200]}") from None
+                    if isinstance(event, dict) and "error" in event:
+                        raise self._status_error(resp.status_code, json.dumps(event).encode())
+                    for choice in event.get("choices", []) if isinstance(event, dict) else []:
+                        delta = choice.get("delta") or {}
+                        piece = delta.get("content") if isinstance(delta, dict) else None
+                        if piece:
+                            yield piece
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+
+
+def _message_text(message: Any) -> str:
+    content = message["content"]
+    if isinstance(content, list):  # content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content or ""

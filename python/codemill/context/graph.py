@@ -1,0 +1,318 @@
+"""The import graph of a repository: its source files, their imports resolved to files
+(:mod:`codemill.context.imports`), and the imports that leave the repository kept as external
+nodes; with reports (statistics, JSON, Graphviz DOT) and the file ranking of
+:mod:`codemill.context.ranking`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codemill.context.imports import FileImports, Import, Resolution, Resolver, extract
+from codemill.context.ranking import DEFINITION_WEIGHT, IMPORT_WEIGHT, personalized_rank, ranking_graph
+from codemill.errors import CodemillError
+
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "package.json", "go.mod", "Cargo.toml", "pom.xml")
+
+
+def _rel(path: str | os.PathLike[str], root: Path) -> str:
+    p = Path(path)
+    if not p.is_absolute():
+        p = Path.cwd() / p
+    try:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise CodemillError(f"{path}: not inside the repository {root}") from None
+
+
+def find_repo_root(path: str | os.PathLike[str]) -> Path:
+    """The repository a file belongs to: the nearest ancestor with ``.git``/``.hg``, else the
+    outermost ancestor with a project file (pyproject.toml, package.json, go.mod ...), else the
+    file's directory."""
+    p = Path(path).resolve()
+    start = p if p.is_dir() else p.parent
+    outermost = None
+    for d in (start, *start.parents):
+        if (d / ".git").exists() or (d / ".hg").exists():
+            return d
+        if any((d / m).exists() for m in PROJECT_MARKERS):
+            outermost = d
+    return outermost or start
+
+
+@dataclass
+class GraphStats:
+    files: int
+    edges: int
+    external_nodes: int
+    imports: int
+    in_repo_imports: int
+    resolved_imports: int
+    seconds: float
+    by_language: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def resolved_share(self) -> float:
+        return self.resolved_imports / self.in_repo_imports if self.in_repo_imports else 1.0
+
+
+class ImportGraph:
+    """The files of a repository and the imports between them."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.files: dict[str, str] = {}
+        self.infos: dict[str, FileImports] = {}
+        self.resolutions: dict[str, list[tuple[Import, Resolution]]] = {}
+        self.skipped: dict[str, str] = {}
+        self.seconds = 0.0
+        self._texts: dict[str, str] = {}
+        self._resolver: Resolver | None = None
+        self._edges: dict[str, dict[str, float]] | None = None
+        self._rank_graph: Any = None
+
+    @classmethod
+    def build(
+        cls,
+        root: str | os.PathLike[str],
+        *,
+        exclude: Sequence[str] = (),
+        languages: Iterable[str] | None = None,
+    ) -> ImportGraph:
+        """Scans ``root`` for source files (skipping hidden, vendored and cache directories and
+        the ``exclude`` glob patterns, matched against repository-relative paths) and resolves
+        every import."""
+        from codemill.languages import detect_language
+        from codemill.sources.documents import EMPTY, iter_code_files, read_code_file
+
+        t0 = time.perf_counter()
+        graph = cls(root)
+        root_path = Path(root)
+        if not root_path.is_dir():
+            raise FileNotFoundError(f"{root}: no such directory")
+        wanted = set(languages) if languages is not None else None
+        for path in iter_code_files(root_path):
+            rel = path.relative_to(root_path).as_posix()
+            if any(_glob_match(rel, pat) for pat in exclude):
+                continue
+            lang = detect_language(path)
+            if lang == "generic" or (wanted is not None and lang not in wanted):
+                continue
+            text, reason = read_code_file(path)
+            if reason == EMPTY:
+                text = ""  # an empty __init__.py still makes a package
+            if text is None:
+                graph.skipped[rel] = reason or "unreadable"
+                continue
+            graph.files[rel] = lang
+            graph._texts[rel] = text
+            graph.infos[rel] = extract(text, rel, lang)
+        graph._resolve_all()
+        graph.seconds = time.perf_counter() - t0
+        return graph
+
+    # -- construction
+
+    @property
+    def resolver(self) -> Resolver:
+        if self._resolver is None:
+            self._resolver = Resolver(self.files, self.infos, self._read_any)
+        return self._resolver
+
+    def _read_any(self, rel: str) -> str | None:
+        if rel in self._texts:
+            return self._texts[rel]
+        try:
+            return (self.root / rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def _resolve_all(self) -> None:
+        resolver = self.resolver
+        for rel, info in self.infos.items():
+            self.resolutions[rel] = [(imp, resolver.resolve(rel, imp)) for imp in info.imports]
+        self._edges = None
+        self._rank_graph = None
+
+    def text(self, rel: str) -> str | None:
+        """The text of a repository file (cached), or None if it cannot be read."""
+        return self._read_any(rel)
+
+    def ensure(self, path: str | os.PathLike[str]) -> str:
+        """The repository-relative path of ``path``, adding the file to the graph if it was not
+        scanned (an excluded or new file); raises CodemillError for a file outside the repository."""
+        key = Path(path).as_posix() if not Path(path).is_absolute() else None
+        if key in self.files:
+            return key  # already repository-relative
+        rel = _rel(path, self.root)
+        if rel in self.files:
+            return rel
+        from codemill.languages import detect_language
+        from codemill.sources.documents import read_code_file
+
+        full = self.root / rel
+        if not full.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        text, reason = read_code_file(full)
+        if text is None:
+            raise CodemillError(f"{path}: cannot read ({reason})")
+        lang = detect_language(full, text[:128].encode())
+        self.files[rel] = lang
+        self._texts[rel] = text
+        self.infos[rel] = info = extract(text, rel, lang)
+        self._resolver = None
+        self.resolutions[rel] = [(imp, self.resolver.resolve(rel, imp)) for imp in info.imports]
+        self._edges = None
+        self._rank_graph = None
+        return rel
+
+    # -- edges
+
+    def edges(self) -> dict[str, dict[str, float]]:
+        """source file -> {target: weight}; targets are files or ``external:NAME`` nodes."""
+        if self._edges is None:
+            edges: dict[str, dict[str, float]] = defaultdict(dict)
+            for src, items in self.resolutions.items():
+                out = edges[src]
+                for imp, res in items:
+                    if res.external and not res.files:
+                        key = f"external:{res.external}"
+                        out[key] = out.get(key, 0.0) + 1.0
+                        continue
+                    for f in res.files:
+                        if f != src:
+                            out[f] = out.get(f, 0.0) + IMPORT_WEIGHT
+                    for _name, f in res.definitions:
+                        if f != src:
+                            out[f] = out.get(f, 0.0) + DEFINITION_WEIGHT
+                    del imp
+            self._edges = dict(edges)
+        return self._edges
+
+    def package_siblings(self, rel: str) -> list[str]:
+        """Files that share a package without importing each other (Go directories, Java packages)."""
+        return self.resolver.package_siblings(rel)
+
+    def imports_of(self, rel: str) -> list[str]:
+        """The repository files ``rel`` imports, strongest first."""
+        out = self.edges().get(rel, {})
+        return [t for t, _ in sorted(out.items(), key=lambda kv: -kv[1]) if not t.startswith("external:")]
+
+    def importers_of(self, rel: str) -> list[str]:
+        return sorted(s for s, out in self.edges().items() if rel in out)
+
+    def to_networkx(self) -> Any:
+        """A ``networkx.DiGraph``: file nodes (``language``) and external nodes (``external=True``);
+        edges weighted by the number of imports and imported names."""
+        import networkx as nx  # type: ignore[import-untyped, unused-ignore]
+
+        g = nx.DiGraph()
+        for f, lang in self.files.items():
+            g.add_node(f, language=lang, external=False)
+        for src, out in self.edges().items():
+            for dst, w in out.items():
+                if dst.startswith("external:") and dst not in g:
+                    g.add_node(dst, external=True)
+                g.add_edge(src, dst, weight=w)
+        return g
+
+    def rank(self, seeds: dict[str, float] | Sequence[str]) -> dict[str, float]:
+        """Personalised PageRank of the files, the random walk restarting at ``seeds``."""
+        if self._rank_graph is None:
+            self._rank_graph = ranking_graph(self)
+        return personalized_rank(self._rank_graph, seeds, self.files)
+
+    # -- reports
+
+    def stats(self) -> GraphStats:
+        by_lang: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        externals: set[str] = set()
+        for src, items in self.resolutions.items():
+            lang = self.files[src]
+            for _imp, res in items:
+                d = by_lang[lang]
+                d["imports"] += 1
+                if res.in_repo:
+                    d["in_repo"] += 1
+                    if res.resolved:
+                        d["resolved"] += 1
+                elif res.external:
+                    d["external"] += 1
+                    externals.add(res.external)
+        edges = sum(1 for out in self.edges().values() for t in out if not t.startswith("external:"))
+        total = {k: sum(d[k] for d in by_lang.values()) for k in ("imports", "in_repo", "resolved")}
+        skipped: dict[str, int] = defaultdict(int)
+        for reason in self.skipped.values():
+            skipped[reason] += 1
+        return GraphStats(
+            files=len(self.files),
+            edges=edges,
+            external_nodes=len(externals),
+            imports=total["imports"],
+            in_repo_imports=total["in_repo"],
+            resolved_imports=total["resolved"],
+            seconds=round(self.seconds, 3),
+            by_language={k: dict(v) for k, v in sorted(by_lang.items())},
+            skipped=dict(skipped),
+        )
+
+    def unresolved(self) -> list[tuple[str, Import]]:
+        """In-repository imports that did not resolve to a file (for diagnosis)."""
+        return [
+            (src, imp)
+            for src, items in sorted(self.resolutions.items())
+            for imp, res in items
+            if res.in_repo and not res.resolved
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        stats = self.stats()
+        return {
+            "root": str(self.root),
+            "stats": {**asdict(stats), "resolved_share": round(stats.resolved_share, 4)},
+            "nodes": [{"id": f, "language": lang} for f, lang in sorted(self.files.items())]
+            + [
+                {"id": e, "external": True}
+                for e in sorted({t for out in self.edges().values() for t in out if t.startswith("external:")})
+            ],
+            "edges": [
+                {"source": s, "target": t, "weight": w}
+                for s, out in sorted(self.edges().items())
+                for t, w in sorted(out.items())
+            ],
+            "unresolved": [{"file": f, "line": i.line, "import": i.module} for f, i in self.unresolved()],
+        }
+
+    def to_dot(self, externals: bool = False) -> str:
+        def q(s: str) -> str:
+            return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+        lines = ["digraph imports {", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
+        for f in sorted(self.files):
+            lines.append(f"  {q(f)};")
+        ext: set[str] = set()
+        for s, out in sorted(self.edges().items()):
+            for t, w in sorted(out.items()):
+                if t.startswith("external:"):
+                    if not externals:
+                        continue
+                    ext.add(t)
+                attr = f" [weight={w:g}, penwidth={min(1 + w / 2, 4):g}]" if w != 1 else ""
+                lines.append(f"  {q(s)} -> {q(t)}{attr};")
+        for t in sorted(ext):
+            lines.append(f"  {q(t)} [shape=ellipse, style=dashed];")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def _glob_match(rel: str, pattern: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    pattern = pattern.rstrip("/")
+    return fnmatchcase(rel, pattern) or fnmatchcase(rel, pattern + "/*") or rel.startswith(pattern + "/")

@@ -1,0 +1,164 @@
+"""SampleBuilder: the samples of one file (raw, completion, FIM, docstring) as uniform dicts."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from codemill.errors import CodemillError
+from codemill.finetune.samples.boundaries import SourceFile, boundary_nodes, captures, first_error_byte
+from codemill.finetune.samples.docstrings import LANGUAGE_NAMES, TEMPLATES, documented
+from codemill.finetune.samples.fim_tokens import FIM_TOKENS
+from codemill.finetune.samples.splits import Split, completion_split, fim_split
+from codemill.syntax.parsers import grammar_for_path, parse
+
+KINDS = ("raw", "completion", "fim", "docstring")
+SAMPLE_FIELDS = (
+    "id",
+    "kind",
+    "template",
+    "language",
+    "repository",
+    "path",
+    "text",
+    "prompt",
+    "completion",
+    "messages",
+    "meta",
+)
+
+
+class SampleBuilder:
+    """Builds the samples of one file. Parsers and queries are cached per process (and thread)
+    by :mod:`codemill.syntax`."""
+
+    def __init__(
+        self,
+        kinds: Sequence[str] = KINDS,
+        *,
+        fim_rate: float = 0.5,
+        fim_spm_rate: float = 0.5,
+        seed: int = 0,
+        completion_max_bytes: int = 4096,
+        fim_max_middle_bytes: int = 2048,
+        max_docstring_functions: int = 8,
+        fim_tokens: tuple[str, str, str] = FIM_TOKENS,
+    ) -> None:
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise CodemillError(f"unknown sample kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+        for name, rate in (("fim_rate", fim_rate), ("fim_spm_rate", fim_spm_rate)):
+            if not 0.0 <= rate <= 1.0:
+                raise CodemillError(f"{name} must be between 0 and 1, got {rate}")
+        self.kinds = tuple(k for k in KINDS if k in kinds)
+        self.fim_rate = fim_rate
+        self.fim_spm_rate = fim_spm_rate
+        self.seed = seed
+        self.completion_max_bytes = completion_max_bytes
+        self.fim_max_middle_bytes = fim_max_middle_bytes
+        self.max_docstring_functions = max_docstring_functions
+        self.fim_tokens: tuple[str, str, str] = (fim_tokens[0], fim_tokens[1], fim_tokens[2])
+
+    def rng(self, repository: str, path: str, kind: str) -> random.Random:
+        digest = hashlib.blake2b(f"{self.seed}\0{repository}\0{path}\0{kind}".encode(), digest_size=8).digest()
+        return random.Random(int.from_bytes(digest, "little"))
+
+    def build(self, text: str, language: str, path: str, repository: str) -> tuple[list[dict[str, Any]], Counter[str]]:
+        """The samples of one cleaned file and a count of kinds it could not give (with why)."""
+        missed: Counter[str] = Counter()
+        samples: list[dict[str, Any]] = []
+        f = SourceFile(text, text.encode("utf-8", "surrogatepass"), grammar_for_path(path, language), path, repository)
+        if "raw" in self.kinds:
+            samples.append(self._sample(f, language, "raw", "raw", text, "", "", None, {}))
+        if any(k in self.kinds for k in ("completion", "fim", "docstring")):
+            f.tree = parse(f.data, f.grammar)
+            if f.tree is None:
+                missed["no_grammar"] += 1
+                return samples, missed
+            root = f.tree.root_node
+            f.error_at = first_error_byte(root)
+            stmts, f.funcs = captures(root, f.grammar)
+            f.stmts = boundary_nodes(stmts, f.error_at)
+        if "completion" in self.kinds:
+            split = completion_split(f, self.rng(repository, path, "completion"), self.completion_max_bytes)
+            if split is None:
+                missed["completion_no_boundary"] += 1
+            else:
+                samples.append(self._split_sample(f, language, "completion", "completion", split))
+        if "fim" in self.kinds:
+            rng = self.rng(repository, path, "fim")
+            if rng.random() < self.fim_rate:
+                fim = fim_split(f, rng, self.fim_max_middle_bytes, self.fim_spm_rate, self.fim_tokens)
+                if fim is None:
+                    missed["fim_no_boundary"] += 1
+                else:
+                    samples.append(self._split_sample(f, language, "fim", *fim))
+        if "docstring" in self.kinds:
+            samples.extend(self._docstrings(f, language))
+        return samples, missed
+
+    def _sample(
+        self,
+        f: SourceFile,
+        language: str,
+        kind: str,
+        template: str,
+        text: str,
+        prompt: str,
+        completion: str,
+        messages: list[dict[str, str]] | None,
+        meta: dict[str, Any],
+        n: int = 0,
+    ) -> dict[str, Any]:
+        return {
+            "id": f"{f.repository}/{f.path}#{template}" + (f"-{n}" if n else ""),
+            "kind": kind,
+            "template": template,
+            "language": language,
+            "repository": f.repository,
+            "path": f.path,
+            "text": text,
+            "prompt": prompt,
+            "completion": completion,
+            "messages": messages,
+            "meta": meta,
+        }
+
+    def _split_sample(self, f: SourceFile, language: str, kind: str, template: str, split: Split) -> dict[str, Any]:
+        text = split.prompt + split.target
+        return self._sample(f, language, kind, template, text, split.prompt, split.target, None, split.meta)
+
+    def _docstrings(self, f: SourceFile, language: str) -> list[dict[str, Any]]:
+        limit = f.error_at
+        found = []
+        for node in f.funcs:
+            if node.has_error or (limit is not None and node.end_byte > limit):
+                continue
+            doc = documented(f, node)
+            if doc is not None:
+                found.append(doc)
+        if len(found) > self.max_docstring_functions:
+            rng = self.rng(f.repository, f.path, "docstring")
+            keep = sorted(rng.sample(range(len(found)), self.max_docstring_functions))
+            found = [found[i] for i in keep]
+        out = []
+        name = LANGUAGE_NAMES.get(f.grammar, language)
+        fence = "cpp" if f.grammar == "cpp" else ("typescript" if f.grammar == "tsx" else f.grammar)
+
+        def chat(template: str, code: str, answer: str, meta: dict[str, Any], n: int) -> dict[str, Any]:
+            # An instruction sample: the template filled with `code` asks, `answer` replies.
+            prompt = TEMPLATES[template].format(language=name, fence=fence, code=code)
+            messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+            return self._sample(
+                f, language, "docstring", template, prompt + "\n\n" + answer, prompt, answer, messages, meta, n
+            )
+
+        for i, d in enumerate(found, 1):
+            meta = {"function": d.name, "start_byte": d.start, "end_byte": d.end}
+            out.append(chat("docstring-from-code", d.code, d.doc, meta, i))
+            if d.body is not None:
+                out.append(chat("body-from-docstring", d.head, d.body, meta, i))
+        return out

@@ -1,0 +1,181 @@
+"""Documented functions: a Python docstring or a doc comment right above a function, split
+into the documentation, the code without it, the signature and the body."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from codemill.finetune.samples.boundaries import SourceFile, line_end_after, line_start
+from codemill.syntax.definitions import COMMENT_KINDS, WRAPPER_KINDS, definition_name
+
+LANGUAGE_NAMES = {
+    "python": "Python",
+    "javascript": "JavaScript",
+    "typescript": "TypeScript",
+    "tsx": "TypeScript",
+    "java": "Java",
+    "go": "Go",
+    "rust": "Rust",
+    "c": "C",
+    "cpp": "C++",
+}
+
+# Instruction templates: {language} is the language's name, {fence} its code-fence tag.
+TEMPLATES: dict[str, str] = {
+    "docstring-from-code": (
+        "Write the documentation comment for this {language} function. Reply with the text of the "
+        "documentation only.\n\n```{fence}\n{code}\n```"
+    ),
+    "body-from-docstring": (
+        "Implement this {language} function so that it does what its documentation says. Reply with "
+        "the body of the function only.\n\n```{fence}\n{code}\n```"
+    ),
+}
+
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+_PLACEHOLDER_BODY = re.compile(r"^(pass|\.\.\.|raise NotImplementedError(\(.*\))?)$")
+
+
+@dataclass
+class Documented:
+    """A function with its documentation."""
+
+    name: str
+    start: int
+    end: int
+    doc: str  # the documentation text, markers stripped
+    code: str  # the function without its documentation
+    head: str  # documentation + signature
+    body: str | None  # the body (None when it is only a placeholder)
+
+
+def documented(f: SourceFile, node: Any) -> Documented | None:
+    """The documentation of a function node, or None when it has none worth learning from."""
+    return python_doc(f, node) if f.grammar == "python" else comment_doc(f, node)
+
+
+def _dedent(text: str, indent: str) -> str:
+    if not indent:
+        return text
+    return "\n".join(line[len(indent) :] if line.startswith(indent) else line for line in text.split("\n"))
+
+
+def python_doc(f: SourceFile, node: Any) -> Documented | None:
+    """A function with a real docstring: a plain string literal as its first statement."""
+    body = node.child_by_field_name("body")
+    if body is None or not body.named_children:
+        return None
+    first = body.named_children[0]
+    if first.type != "expression_statement" or len(first.named_children) != 1:
+        return None
+    lit = first.named_children[0]
+    if lit.type != "string":
+        return None
+    try:
+        value = ast.literal_eval(f.slice(lit.start_byte, lit.end_byte))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if not isinstance(value, str):
+        return None
+    doc = inspect.cleandoc(value)
+    if not _LETTERS.search(doc):
+        return None
+    data = f.data
+    outer = node.parent if node.parent is not None and node.parent.type == "decorated_definition" else node
+    start = line_start(data, outer.start_byte)
+    indent = f.slice(start, outer.start_byte)
+    doc_line = line_start(data, first.start_byte)
+    doc_end = line_end_after(data, first.end_byte)
+    if indent.strip() or f.slice(doc_line, first.start_byte).strip() or doc_end == first.end_byte:
+        return None  # something shares a line with the definition or the docstring
+    end = int(node.end_byte)
+    code = _dedent(f.slice(start, doc_line) + f.slice(doc_end, end), indent)
+    rest = body.named_children[1:]
+    body_text = None
+    if rest:
+        body_start = line_start(data, rest[0].start_byte)
+        candidate = f.slice(body_start, end)
+        if not _PLACEHOLDER_BODY.match(candidate.strip()):
+            body_text = _dedent(candidate, indent)
+        head = _dedent(f.slice(start, body_start), indent)
+    else:
+        head = _dedent(f.slice(start, doc_end), indent)
+    return Documented(definition_name(node) or "", start, end, doc, code, head.rstrip("\n"), body_text)
+
+
+def _is_doc_comment(text: str, grammar: str) -> bool:
+    if grammar in ("java", "javascript", "typescript", "tsx"):
+        return text.startswith("/**") and not text.startswith("/**/")
+    if grammar == "rust":
+        return (text.startswith("///") and not text.startswith("////")) or text.startswith("/**")
+    if grammar in ("c", "cpp"):
+        return text.startswith(("/**", "/*!", "///", "//!")) and not text.startswith("/**/")
+    if grammar == "go":
+        return text.startswith(("//", "/*"))
+    return False
+
+
+def _clean_comment(text: str) -> str:
+    lines = []
+    for raw in text.split("\n"):
+        line = raw.strip()
+        for marker in ("/**", "/*!", "/*", "///", "//!", "//"):
+            if line.startswith(marker):
+                line = line[len(marker) :]
+                break
+        if line.endswith("*/"):
+            line = line[:-2]
+        line = line.strip()
+        if line.startswith("*"):
+            line = line[1:]
+        lines.append(line.rstrip())
+    return inspect.cleandoc("\n".join(lines))
+
+
+def comment_doc(f: SourceFile, node: Any) -> Documented | None:
+    """A function with a doc comment right above it (attributes may sit between)."""
+    body = node.child_by_field_name("body")
+    if body is None:
+        return None
+    anchor = node
+    while anchor.parent is not None and anchor.parent.type in WRAPPER_KINDS:
+        anchor = anchor.parent
+    prev = anchor.prev_sibling
+    row = anchor.start_point[0]
+    while prev is not None and prev.type == "attribute_item" and prev.end_point[0] >= row - 1:
+        row = prev.start_point[0]
+        prev = prev.prev_sibling
+    comments = []
+    while prev is not None and prev.type in COMMENT_KINDS:
+        if prev.end_point[0] < row - 1:
+            break
+        text = f.slice(prev.start_byte, prev.end_byte)
+        if not _is_doc_comment(text, f.grammar):
+            break
+        comments.append(prev)
+        if text.startswith("/*"):
+            break  # one block comment is the whole doc
+        row = prev.start_point[0]
+        prev = prev.prev_sibling
+    if not comments:
+        return None
+    comments.reverse()
+    data = f.data
+    doc = _clean_comment("\n".join(f.slice(c.start_byte, c.end_byte) for c in comments))
+    if not _LETTERS.search(doc):
+        return None
+    start = line_start(data, comments[0].start_byte)
+    indent = f.slice(start, comments[0].start_byte)
+    code_start = line_start(data, anchor.start_byte)
+    if indent.strip() or f.slice(code_start, anchor.start_byte) != indent:
+        return None
+    end = int(anchor.end_byte)
+    code = _dedent(f.slice(code_start, end), indent)
+    head = _dedent(f.slice(start, body.start_byte), indent).rstrip()
+    body_text = _dedent(indent + f.slice(body.start_byte, end), indent)
+    inner = body_text.strip().lstrip("{").rstrip("}").strip()
+    return Documented(definition_name(node) or "", start, end, doc, code, head, body_text if inner else None)
