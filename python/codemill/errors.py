@@ -5,11 +5,22 @@ from __future__ import annotations
 
 from codemill._core import CodemillError, TokenizerFileError
 
-__all__ = ["AssistantError", "ChatError", "CodemillError", "IndexFormatError", "TokenizerFileError"]
+__all__ = [
+    "AssistantError",
+    "ChatError",
+    "CodemillError",
+    "GraphFormatError",
+    "IndexFormatError",
+    "TokenizerFileError",
+]
 
 
 class IndexFormatError(CodemillError):
     """An index directory that is missing, corrupt, or of another format version."""
+
+
+class GraphFormatError(CodemillError):
+    """A saved repository graph that is missing, corrupt, or of another format version."""
 
 
 class AssistantError(CodemillError):
