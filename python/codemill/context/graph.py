@@ -174,7 +174,7 @@ class ImportGraph:
         gone = [rel for rel in self.files if rel not in seen]
         for rel in gone:
             for table in (self.files, self.infos, self.symbols, self.hashes, self._texts, self.resolutions):
-                table.pop(rel, None)  # type: ignore[attr-defined]
+                table.pop(rel, None)
         report.removed = len(gone)
         report.skipped = len(self.skipped)
         self._resolver = None

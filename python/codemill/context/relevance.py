@@ -123,7 +123,7 @@ def focus(graph: ImportGraph, rel: str, query: str | None = None) -> Focus:
 
 def _companions(graph: ImportGraph, files: set[str]) -> set[str]:
     """The C/C++ sources beside the headers among ``files`` (``a.h`` -> ``a.c``)."""
-    out = set()
+    out: set[str] = set()
     for h in files:
         stem, ext = posixpath.splitext(h)
         if ext in _C_HEADERS:
