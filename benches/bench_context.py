@@ -22,8 +22,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 from codemill import CodeTokenizer
-from codemill.context.builder import ContextBuilder, is_test
+from codemill.context.builder import ContextBuilder
 from codemill.context.graph import ImportGraph
+from codemill.context.relevance import is_test
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

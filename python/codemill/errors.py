@@ -30,6 +30,10 @@ class IndexFormatError(CodemillError):
     """An index directory that is missing, corrupt, or of another format version."""
 
 
+class GraphFormatError(CodemillError):
+    """A saved repository graph that is missing, corrupt, or of another format version."""
+
+
 class AssistantError(CodemillError):
     """A prompt that cannot be built, or a retriever that cannot be loaded."""
 
@@ -43,6 +47,7 @@ __all__ = [
     "ChatError",
     "CodemillError",
     "ConfigError",
+    "GraphFormatError",
     "IndexFormatError",
     "InputNotFoundError",
     "OutputError",

@@ -14,11 +14,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "context",
         help="the most relevant code of the repository for a file, within a token budget",
-        description="Rank the repository's files by personalised PageRank over the import graph, "
-        "seeded at FILE, and print their most relevant definitions (signatures and docstrings "
-        "first, bodies when the budget allows), each labelled with its path and lines.",
+        description="Print the code FILE depends on: the definitions it references first, then the "
+        "rest of the files it imports, then code further along its imports ranked by personalised "
+        "PageRank (signatures and docstrings first, bodies when the budget allows), each labelled "
+        "with its path and lines. With --index, the repository graph saved by `codemill index` is "
+        "loaded instead of parsing the repository.",
     )
     p.add_argument("file", metavar="FILE")
+    p.add_argument("--index", metavar="INDEXDIR", help="an index directory (codemill index) holding the graph")
+    p.add_argument("--query", metavar="TEXT", help="a question: the definitions it names join the context")
     p.add_argument("--repo", metavar="DIR", help="repository root (default: found from FILE: .git, project files)")
     p.add_argument("--budget", type=int, default=2000, help="tokens, counted with codemill's tokenizer (2000)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="paths to leave out (repeatable)")
@@ -72,9 +76,17 @@ def _context(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{args.file}: no such file")
     if args.budget < 0:
         raise ValueError(f"--budget must be >= 0, got {args.budget}")
-    root = Path(args.repo) if args.repo else find_repo_root(path)
-    builder = ContextBuilder.for_repo(root, exclude=args.exclude)
-    ctx = builder.context(path.resolve(), args.budget)
+    if args.index:
+        from codemill.context.graph import ImportGraph
+        from codemill.context.graph_store import GRAPH_FILE
+
+        graph = ImportGraph.load(Path(args.index) / GRAPH_FILE)
+        root = graph.root
+        builder = ContextBuilder(graph)
+    else:
+        root = Path(args.repo) if args.repo else find_repo_root(path)
+        builder = ContextBuilder.for_repo(root, exclude=args.exclude)
+    ctx = builder.context(path.resolve(), args.budget, query=args.query)
     if args.json:
         print(json.dumps({"repo": str(root), **ctx.to_dict()}, indent=1))
     else:
@@ -135,12 +147,22 @@ def _ask(args: argparse.Namespace) -> int:
     if args.endpoint and not args.model:
         raise ValueError("--endpoint needs --model")
     retriever = IndexRetriever.load(args.index)
+    context = None
+    if args.file and not args.repo:
+        from codemill.context.builder import ContextBuilder
+        from codemill.context.graph import ImportGraph
+        from codemill.context.graph_store import GRAPH_FILE
+
+        saved = Path(args.index) / GRAPH_FILE
+        if saved.is_file():
+            context = ContextBuilder(ImportGraph.load(saved))
     client = None
     if args.endpoint:
         client = ChatClient(args.endpoint, args.model, api_key_env=args.api_key_env, timeout=args.timeout)
     assistant = CodeAssistant(
         retriever,
         client=client,
+        context=context,
         repo=args.repo,
         context_window=args.context_window,
         max_answer_tokens=args.max_tokens,

@@ -6,8 +6,13 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codemill.index.modes import FUSIONS, MODES
+
+if TYPE_CHECKING:
+    from codemill.context.graph import ImportGraph
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,8 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "index",
         help="build or update a hybrid (dense + BM25) index of a repository",
         description="Chunk a repository with tree-sitter, embed the chunks and build FAISS + BM25 "
-        "indexes in INDEXDIR. Run again on an existing INDEXDIR to update it: only files whose "
-        "content changed are re-embedded, deleted files are dropped.",
+        "indexes in INDEXDIR, with the repository graph (imports and symbols) that `codemill context` "
+        "and `codemill ask` load from it. Run again on an existing INDEXDIR to update both: only files "
+        "whose content changed are re-embedded and re-parsed, deleted files are dropped.",
     )
     p.add_argument("repo", metavar="REPO", help="repository directory")
     p.add_argument("-o", "--output", required=True, metavar="INDEXDIR")
@@ -48,8 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from codemill.context.graph_store import GRAPH_FILE
     from codemill.index.hybrid import HybridIndex
 
     out = Path(args.output)
@@ -63,7 +68,8 @@ def run_index(args: argparse.Namespace) -> int:
         index = HybridIndex(args.embedder, num_threads=args.threads, **kw)
         report = index.update(args.repo, progress=args.progress and not args.json)
         action = "built"
-    index.save(out)
+    graph, graph_action = _graph(out / GRAPH_FILE, args.repo, rebuild=action == "built")
+    index.save(out, {GRAPH_FILE: graph.dumps()})
     seconds = time.perf_counter() - start
     summary = {
         "action": action,
@@ -73,6 +79,7 @@ def run_index(args: argparse.Namespace) -> int:
         "total_files": len(index.files),
         "seconds": round(seconds, 3),
         **report.to_dict(),
+        "graph": {"action": graph_action, "files": len(graph.files), "seconds": round(graph.seconds, 3)},
     }
     if args.json:
         print(json.dumps(summary, indent=1))
@@ -85,6 +92,24 @@ def run_index(args: argparse.Namespace) -> int:
         for path, reason in report.skipped_files:
             print(f"skipped {path}: {reason}", file=sys.stderr)
     return 0
+
+
+def _graph(path: Path, repo: str, rebuild: bool) -> tuple[ImportGraph, str]:
+    """The repository graph kept with the index: the saved one brought up to date, or a new one
+    (first build, --rebuild, another repository, or a graph that cannot be read)."""
+    from codemill.context.graph import ImportGraph
+    from codemill.errors import GraphFormatError
+
+    if not rebuild and path.is_file():
+        try:
+            graph = ImportGraph.load(path)
+        except GraphFormatError as exc:
+            print(f"rebuilding the repository graph: {exc}", file=sys.stderr)
+        else:
+            if graph.root.resolve() == Path(repo).resolve():
+                graph.update()
+                return graph, "updated"
+    return ImportGraph.build(repo), "built"
 
 
 def run_search(args: argparse.Namespace) -> int:

@@ -177,7 +177,7 @@ class CodeAssistant:
             title = "Related code from the repository:\n"
             ctx_budget = min(int(room * self.context_share), room - used) - self._count(title)
             if ctx_budget > 0:
-                ctx = builder.context(rel, ctx_budget)
+                ctx = builder.context(rel, ctx_budget, query=query)
                 if ctx.items:
                     sections.append(title + ctx.text.rstrip())
                     for item in ctx.items:

@@ -11,13 +11,12 @@ its path and lines, and the rendered context never exceeds the budget.
 from __future__ import annotations
 
 import os
-import re
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from codemill.context.definitions import Definition, definitions
 from codemill.context.graph import ImportGraph
+from codemill.context.relevance import Focus, asked_names, focus
 from codemill.errors import CodemillError
 
 # Scoring of definitions in the context.
@@ -32,6 +31,9 @@ KIND_WEIGHT: dict[str, float] = {
 }
 HEAD_LINES = 12
 MAX_RELATED_FILES = 40
+# Code not named by the file, its imports or the question must score at least this share of
+# the best candidate: past it, context would be filler.
+RELEVANCE_FLOOR = 0.02
 
 
 @dataclass
@@ -114,9 +116,14 @@ class ContextBuilder:
         return int(self.tokenizer.count_tokens(text))
 
     def definitions(self, rel: str) -> list[Definition]:
+        """A file's definitions: from the graph (saved with it), else parsed now."""
         if rel not in self._defs:
-            text = self.graph.text(rel) or ""
-            self._defs[rel] = definitions(text, self.graph.files.get(rel, "generic"), rel)
+            sym = self.graph.symbols.get(rel)
+            if sym is not None:
+                self._defs[rel] = list(sym.definitions)
+            else:
+                text = self.graph.text(rel) or ""
+                self._defs[rel] = definitions(text, self.graph.files.get(rel, "generic"), rel)
         return self._defs[rel]
 
     def _file_lines(self, rel: str) -> list[str]:
@@ -156,78 +163,79 @@ class ContextBuilder:
         path: str | os.PathLike[str],
         budget: int = 2000,
         *,
+        query: str | None = None,
         include_self: bool = False,
         extra_seeds: dict[str, float] | None = None,
     ) -> RepoContext:
-        """The most relevant definitions of the files related to ``path``, within ``budget``
-        tokens (counted with the builder's tokenizer over the rendered text)."""
+        """The definitions ``path`` depends on, within ``budget`` tokens (counted with the
+        builder's tokenizer over the rendered text): first those the file references (and the
+        ``query`` names), then the rest of the files it imports, then code further along its
+        imports while it stays relevant. Nothing outside :func:`~codemill.context.relevance.focus`
+        is offered: a file with nothing to follow gets an empty context."""
         if budget < 0:
             raise CodemillError(f"the token budget must be >= 0, got {budget}")
         rel = self.graph.ensure(path)
-        ranked = self.related(rel, extra_seeds)
-        imported: dict[str, set[str]] = defaultdict(set)  # file -> names imported from it
-        direct: set[str] = set()
-        for _imp, res in self.graph.resolutions.get(rel, []):
-            direct.update(res.files)
-            for name, f in res.definitions:
-                imported[f].add(name)
-                direct.add(f)
-        mentioned = _identifiers(self.graph.text(rel) or "")
-        files = [f for f, _ in ranked[:MAX_RELATED_FILES]]
-        for f in direct:  # every imported file is a candidate, however it ranks
-            if f not in files and f != rel:
-                files.append(f)
-        if include_self:
-            files.insert(0, rel)
+        f = focus(self.graph, rel, query)
+        seeds = {rel: 1.0, **dict.fromkeys(f.asked & f.allowed, 1.0), **(extra_seeds or {})}
+        ranked = [(p, r) for p, r in self.related(rel, seeds) if p in f.allowed]
+        files = [p for p, _ in ranked[:MAX_RELATED_FILES]]
+        files += sorted((f.direct | f.asked) & f.allowed - set(files))  # however they rank
         rank = dict(ranked)
         top = max(rank.values(), default=1.0)
         if include_self:
+            files.insert(0, rel)
             rank[rel] = top * 2
         candidates: list[_Candidate] = []
-        own_test = is_test(rel)
-        for f in files:
-            r = rank.get(f, 0.0) or top * 0.01
-            is_direct = f in direct
-            if is_direct:
-                r += top  # a directly imported file outranks anything reached by a walk
-            elif is_test(f) and not own_test:
-                r *= 0.3  # tests are a hub that many walks reach, rarely what a module needs
-            names = imported.get(f, set())
-            best: _Candidate | None = None
-            for d in self.definitions(f):
-                # a method outside any class (Go) is as much the API as a function
-                s = r * KIND_WEIGHT["function" if d.parent is None and d.kind == "method" else d.kind]
-                wanted = d.name in names and d.parent is None
-                if wanted:
-                    s *= IMPORTED_BOOST
-                elif d.name in mentioned:
-                    # `mod.attr` of an imported module is a strong hint; a word that merely
-                    # also occurs in a file further away is a weak one
-                    s *= MENTIONED_BOOST if is_direct else 1.5
-                if d.name.startswith("__") and d.kind == "variable":
-                    s *= 0.1  # __all__, __version__: little to learn from
-                elif d.name.startswith("_") and not d.name.startswith("__"):
-                    s *= 0.5
-                c = _Candidate(f, d, s, priority=1 if wanted else 0)
-                candidates.append(c)
-                if best is None or s > best.score:
-                    best = c
-            if best is None:
-                n = len(self._file_lines(f))
-                if n:
-                    best = _Candidate(f, Definition("", "module", 1, n, min(n, HEAD_LINES)), r * KIND_WEIGHT["module"])
-                    candidates.append(best)
-            if best is not None and is_direct:
-                best.priority = 2
+        for p in files:
+            candidates.extend(self._candidates(p, f, rank.get(p, 0.0) or top * 0.01, top))
+        floor = RELEVANCE_FLOOR * max((c.score for c in candidates), default=0.0)
+        candidates = [c for c in candidates if c.priority > 0 or c.score >= floor]
         return self._pack(rel, budget, candidates, ranked)
+
+    def _candidates(self, path: str, f: Focus, r: float, top: float) -> list[_Candidate]:
+        """The definitions of one related file, scored; priority 3: named by the file (used or
+        imported) or by the question, 2: the best of an imported file, 1: the rest of an
+        imported file, 0: the rest."""
+        is_direct = path in f.direct
+        if is_direct:
+            r += top  # a directly imported file outranks anything reached by a walk
+        names = f.imported.get(path, set())
+        asked = asked_names([d.name for d in self.definitions(path)], f.terms)
+        out: list[_Candidate] = []
+        best: _Candidate | None = None
+        for d, is_asked in zip(self.definitions(path), asked, strict=True):
+            # a method outside any class (Go) is as much the API as a function
+            s = r * KIND_WEIGHT["function" if d.parent is None and d.kind == "method" else d.kind]
+            used = d.name in f.references and (d.parent is None or d.parent in f.references or is_direct)
+            named = (d.name in names and d.parent is None) or used or is_asked
+            if d.name in names and d.parent is None:
+                s *= IMPORTED_BOOST
+            elif used or is_asked:
+                s *= MENTIONED_BOOST
+            if d.name.startswith("__") and d.kind == "variable":
+                s *= 0.1  # __all__, __version__: little to learn from
+            elif d.name.startswith("_") and not d.name.startswith("__"):
+                s *= 0.5
+            c = _Candidate(path, d, s, priority=3 if named else (1 if is_direct else 0))
+            out.append(c)
+            if best is None or s > best.score:
+                best = c
+        if best is None and is_direct:
+            n = len(self._file_lines(path))
+            if n:
+                best = _Candidate(path, Definition("", "module", 1, n, min(n, HEAD_LINES)), r * KIND_WEIGHT["module"])
+                out.append(best)
+        if best is not None and is_direct:
+            best.priority = max(best.priority, 2)
+        return out
 
     def _pack(
         self, rel: str, budget: int, candidates: list[_Candidate], ranked: list[tuple[str, float]]
     ) -> RepoContext:
         used = 0
         chosen: list[_Candidate] = []
-        # Signatures first: 1. the best definition of each imported file (breadth), 2. the other
-        # imported names, 3. everything else; by score within each tier.
+        # Signatures first, by priority (what the file names, the best of each imported file,
+        # the rest of imported files, the rest), by score within each.
         misses = 0
         for c in sorted(candidates, key=lambda c: (-c.priority, -c.score)):
             if misses > 200:
@@ -270,22 +278,3 @@ class ContextBuilder:
             text, total = "", 0
         items = [c.item for c in chosen if c.item is not None]
         return RepoContext(rel, budget, total, items, ranked, text)
-
-
-def is_test(path: str) -> bool:
-    parts = path.split("/")
-    name = parts[-1]
-    return (
-        any(p in ("test", "tests", "testing", "__tests__", "spec") for p in parts[:-1])
-        or name.startswith("test_")
-        or name.split(".")[0].endswith(("_test", ".test", ".spec", "Test", "Tests"))
-    )
-
-
-def _identifiers(text: str) -> set[str]:
-    """Words that may name a definition: identifiers, attribute and type names, also those in
-    comments and docstrings (a mention there is a hint too)."""
-    return set(_IDENT.findall(text))
-
-
-_IDENT = re.compile(r"[^\W\d]\w*")

@@ -45,8 +45,14 @@ def definitions(text: str | bytes, language: str, path: str = "") -> list[Defini
     tree = parse(text, grammar)
     if tree is None:
         return []
+    return definitions_of_tree(tree.root_node, grammar)
+
+
+def definitions_of_tree(root: Any, grammar: str) -> list[Definition]:
+    """The definitions below ``root`` of a tree parsed with ``grammar``, members after their
+    container."""
     out: list[Definition] = []
-    _flatten(find_definitions(tree.root_node, grammar), grammar, None, out)
+    _flatten(find_definitions(root, grammar), grammar, None, out)
     return out
 
 

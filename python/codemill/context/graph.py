@@ -1,10 +1,12 @@
 """The import graph of a repository: its source files, their imports resolved to files
-(:mod:`codemill.context.imports`), and the imports that leave the repository kept as external
-nodes; with reports (statistics, JSON, Graphviz DOT) and the file ranking of
-:mod:`codemill.context.ranking`."""
+(:mod:`codemill.context.imports`) and their symbols (:mod:`codemill.context.symbols`), the
+imports that leave the repository kept as external nodes; with reports (statistics, JSON,
+Graphviz DOT), the file ranking of :mod:`codemill.context.ranking`, and persistence
+(:mod:`codemill.context.graph_store`) with incremental updates."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections import defaultdict
@@ -13,9 +15,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codemill.context import graph_store
 from codemill.context.imports import FileImports, Import, Resolution, Resolver, extract
 from codemill.context.ranking import DEFINITION_WEIGHT, IMPORT_WEIGHT, personalized_rank, ranking_graph
-from codemill.errors import CodemillError
+from codemill.context.symbols import FileSymbols, file_symbols
+from codemill.errors import CodemillError, GraphFormatError
+from codemill.syntax.parsers import grammar_for_path, parse
 
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "package.json", "go.mod", "Cargo.toml", "pom.xml")
 
@@ -46,6 +51,17 @@ def find_repo_root(path: str | os.PathLike[str]) -> Path:
 
 
 @dataclass
+class UpdateReport:
+    """What an incremental update did."""
+
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
 class GraphStats:
     files: int
     edges: int
@@ -71,6 +87,11 @@ class ImportGraph:
         self.infos: dict[str, FileImports] = {}
         self.resolutions: dict[str, list[tuple[Import, Resolution]]] = {}
         self.skipped: dict[str, str] = {}
+        self.symbols: dict[str, FileSymbols] = {}
+        self.hashes: dict[str, str] = {}
+        """file -> sha256 of its text, for incremental updates"""
+        self.exclude: tuple[str, ...] = ()
+        self.languages: frozenset[str] | None = None
         self.seconds = 0.0
         self._texts: dict[str, str] = {}
         self._resolver: Resolver | None = None
@@ -88,15 +109,28 @@ class ImportGraph:
         """Scans ``root`` for source files (skipping hidden, vendored and cache directories and
         the ``exclude`` glob patterns, matched against repository-relative paths) and resolves
         every import."""
+        t0 = time.perf_counter()
+        graph = cls(root)
+        graph.exclude = tuple(exclude)
+        graph.languages = frozenset(languages) if languages is not None else None
+        for rel, lang, text in graph._scan():
+            graph._add(rel, lang, text)
+        graph._resolve_all()
+        graph.seconds = time.perf_counter() - t0
+        return graph
+
+    def _scan(self) -> Iterable[tuple[str, str, str]]:
+        """(path, language, text) of every source file of the repository; unreadable files are
+        recorded in :attr:`skipped` with their reason."""
         from codemill.languages import detect_language
         from codemill.sources.documents import EMPTY, iter_code_files, read_code_file
 
-        t0 = time.perf_counter()
-        graph = cls(root)
-        root_path = Path(root)
+        root_path = self.root
         if not root_path.is_dir():
-            raise FileNotFoundError(f"{root}: no such directory")
-        wanted = set(languages) if languages is not None else None
+            raise FileNotFoundError(f"{root_path}: no such directory")
+        exclude = self.exclude
+        wanted = self.languages
+        self.skipped = {}
         for path in iter_code_files(root_path):
             rel = path.relative_to(root_path).as_posix()
             if any(_glob_match(rel, pat) for pat in exclude):
@@ -108,13 +142,70 @@ class ImportGraph:
             if reason == EMPTY:
                 text = ""  # an empty __init__.py still makes a package
             if text is None:
-                graph.skipped[rel] = reason or "unreadable"
+                self.skipped[rel] = reason or "unreadable"
                 continue
-            graph.files[rel] = lang
-            graph._texts[rel] = text
-            graph.infos[rel] = extract(text, rel, lang)
-        graph._resolve_all()
-        graph.seconds = time.perf_counter() - t0
+            yield rel, lang, text
+
+    def _add(self, rel: str, lang: str, text: str) -> FileImports:
+        """Parses one file once for its imports and its symbols."""
+        grammar = grammar_for_path(rel, lang)
+        tree = parse(text, grammar)
+        self.files[rel] = lang
+        self._texts[rel] = text
+        self.hashes[rel] = _digest(text)
+        self.infos[rel] = info = extract(text, rel, lang, tree=tree)
+        self.symbols[rel] = file_symbols(text, lang, grammar, tree)
+        return info
+
+    def update(self) -> UpdateReport:
+        """Brings the graph in line with the repository: files whose content changed are parsed
+        again, new ones added, deleted ones dropped, and every import resolved again (a new
+        file can change where another file's import leads). Equal to a fresh build."""
+        t0 = time.perf_counter()
+        report = UpdateReport()
+        seen: set[str] = set()
+        for rel, lang, text in self._scan():
+            seen.add(rel)
+            if self.files.get(rel) == lang and self.hashes.get(rel) == _digest(text):
+                report.unchanged += 1
+                continue
+            self._add(rel, lang, text)
+            report.changed += 1
+        gone = [rel for rel in self.files if rel not in seen]
+        for rel in gone:
+            for table in (self.files, self.infos, self.symbols, self.hashes, self._texts, self.resolutions):
+                table.pop(rel, None)
+        report.removed = len(gone)
+        report.skipped = len(self.skipped)
+        self._resolver = None
+        self.resolutions = {}
+        self._resolve_all()
+        report.seconds = time.perf_counter() - t0
+        self.seconds = report.seconds
+        return report
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the graph to one file (atomically: the old file or the whole new one)."""
+        from codemill._io import atomic_write_bytes
+
+        atomic_write_bytes(path, graph_store.dumps(self))
+
+    def dumps(self) -> bytes:
+        """The saved form of the graph (what :meth:`save` writes)."""
+        return graph_store.dumps(self)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ImportGraph:
+        """A graph saved by :meth:`save` (``codemill index`` keeps one as ``graph.json`` in the
+        index directory); file texts are read from the repository when needed."""
+        p = Path(path)
+        try:
+            raw = p.read_bytes()
+        except FileNotFoundError:
+            raise GraphFormatError(f"{p}: no saved repository graph (build the index again to add one)") from None
+        data = graph_store.parse(raw, str(p))
+        graph = cls(graph_store.root_of(data, str(p)))
+        graph_store.restore(graph, data, str(p))
         return graph
 
     # -- construction
@@ -163,9 +254,7 @@ class ImportGraph:
         if text is None:
             raise CodemillError(f"{path}: cannot read ({reason})")
         lang = detect_language(full, text[:128].encode())
-        self.files[rel] = lang
-        self._texts[rel] = text
-        self.infos[rel] = info = extract(text, rel, lang)
+        info = self._add(rel, lang, text)
         self._resolver = None
         self.resolutions[rel] = [(imp, self.resolver.resolve(rel, imp)) for imp in info.imports]
         self._edges = None
@@ -309,6 +398,10 @@ class ImportGraph:
             lines.append(f"  {q(t)} [shape=ellipse, style=dashed];")
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _glob_match(rel: str, pattern: str) -> bool:

@@ -24,7 +24,7 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -48,6 +48,9 @@ DEFAULT_HNSW_THRESHOLD = 50_000
 RRF_K = 60
 # The files of a saved index; a directory holding anything else is not replaced by a save.
 INDEX_FILES = ("meta.json", "chunks.jsonl", "vectors.npy", "ids.npy", "dense.faiss")
+# Files that layers above keep in the index directory, saved with it (codemill.context's
+# repository graph).
+COMPANION_FILES = ("graph.json",)
 
 __all__ = ["FORMAT", "MODES", "BuildReport", "HybridIndex", "IndexFormatError", "SearchMode", "SearchResult"]
 
@@ -388,17 +391,23 @@ class HybridIndex:
 
     # ---------------------------------------------------------------- persistence
 
-    def save(self, directory: str | os.PathLike[str]) -> None:
+    def save(self, directory: str | os.PathLike[str], companions: Mapping[str, bytes] | None = None) -> None:
         """Writes the index to ``directory`` as a whole: the files are written beside it and
         swapped in together, so an interrupted save leaves the previous index loadable. A
-        directory that holds anything but an index is refused, never overwritten."""
+        directory that holds anything but an index is refused, never overwritten.
+        ``companions``: files of :data:`COMPANION_FILES` saved with the index (name -> bytes)."""
         import faiss
+
+        companions = dict(companions or {})
+        unknown = sorted(set(companions) - set(COMPANION_FILES))
+        if unknown:
+            raise CodemillError(f"cannot keep {', '.join(unknown)} with an index (known: {', '.join(COMPANION_FILES)})")
 
         target = Path(directory)
         if target.exists():
             if not target.is_dir():
                 raise IndexFormatError(f"{target}: not a directory; an index is saved as one")
-            foreign = sorted(p.name for p in target.iterdir() if p.name not in INDEX_FILES)
+            foreign = sorted(p.name for p in target.iterdir() if p.name not in INDEX_FILES + COMPANION_FILES)
             if foreign:
                 shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
                 raise IndexFormatError(f"{target}: holds files that are not part of an index ({shown}); not replaced")
@@ -422,6 +431,8 @@ class HybridIndex:
                 "next_id": self._next_id,
                 "files": self.files,
             }
+            for name, data in companions.items():
+                (d / name).write_bytes(data)
             (d / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
     @classmethod

@@ -30,14 +30,16 @@ _EXTRACTORS: dict[str, tuple[str, Extractor]] = {
 }
 
 
-def extract(text: str | bytes, path: str, language: str) -> FileImports:
-    """The imports of one file (an empty list for a language without a grammar or query)."""
+def extract(text: str | bytes, path: str, language: str, tree: Any | None = None) -> FileImports:
+    """The imports of one file (an empty list for a language without a grammar or query).
+    ``tree``: the file's syntax tree when the caller has parsed it already."""
     grammar = grammar_for_path(path, language)
     info = FileImports(path, language)
     spec = _EXTRACTORS.get(grammar)
     if spec is None:
         return info
-    tree = parse(text, grammar)
+    if tree is None:
+        tree = parse(text, grammar)
     if tree is None:
         return info
     query, extractor = spec

@@ -1,0 +1,115 @@
+"""The persistent form of an import graph: one JSON document (``graph.json``, kept in the index
+directory by ``codemill index``) holding every file's language, content hash, imports,
+symbols and resolutions, so that a context call loads it instead of parsing the repository."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from codemill.context.definitions import Definition
+from codemill.context.imports import FileImports, Import, Resolution
+from codemill.context.symbols import FileSymbols
+from codemill.errors import GraphFormatError
+
+if TYPE_CHECKING:
+    from codemill.context.graph import ImportGraph
+
+FORMAT = "codemill-graph/1"
+GRAPH_FILE = "graph.json"
+
+
+def _import(i: Import) -> list[Any]:
+    return [i.module, i.line, [list(n) for n in i.names], i.level, i.alias, i.kind, list(i.scope)]
+
+
+def _definition(d: Definition) -> list[Any]:
+    return [d.name, d.kind, d.start_line, d.end_line, d.signature_end, d.parent, d.container]
+
+
+def _resolution(r: Resolution) -> list[Any]:
+    return [list(r.files), [list(d) for d in r.definitions], r.external, r.in_repo]
+
+
+def dump(graph: ImportGraph) -> dict[str, Any]:
+    """The JSON document of a graph."""
+    files = {}
+    for rel, lang in sorted(graph.files.items()):
+        info = graph.infos[rel]
+        sym = graph.symbols.get(rel, FileSymbols())
+        files[rel] = {
+            "language": lang,
+            "hash": graph.hashes.get(rel),
+            "imports": [_import(i) for i in info.imports],
+            "defines": sorted(info.defines),
+            "package": info.package,
+            "types": list(info.types),
+            "mod_paths": info.mod_paths,
+            "definitions": [_definition(d) for d in sym.definitions],
+            "references": sorted(sym.references),
+            "excluded": sym.excluded,
+            "resolutions": [_resolution(r) for _, r in graph.resolutions.get(rel, [])],
+        }
+    return {
+        "format": FORMAT,
+        "root": str(graph.root.resolve()),
+        "exclude": list(graph.exclude),
+        "languages": sorted(graph.languages) if graph.languages is not None else None,
+        "skipped": dict(sorted(graph.skipped.items())),
+        "files": files,
+    }
+
+
+def dumps(graph: ImportGraph) -> bytes:
+    return json.dumps(dump(graph), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def restore(graph: ImportGraph, data: Any, source: str) -> None:
+    """Fills an empty graph from a JSON document (``source`` names it in errors)."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise GraphFormatError(f"{source}: graph format {found!r} is not supported (expected {FORMAT!r})")
+    try:
+        graph.exclude = tuple(data["exclude"])
+        graph.languages = frozenset(data["languages"]) if data["languages"] is not None else None
+        graph.skipped = dict(data["skipped"])
+        for rel, f in data["files"].items():
+            imports = [
+                Import(m, line, tuple((a, b) for a, b in names), level, alias, kind, tuple(scope))
+                for m, line, names, level, alias, kind, scope in f["imports"]
+            ]
+            info = FileImports(
+                rel, f["language"], imports, frozenset(f["defines"]), f["package"], tuple(f["types"]), f["mod_paths"]
+            )
+            graph.files[rel] = f["language"]
+            graph.infos[rel] = info
+            if f["hash"] is not None:
+                graph.hashes[rel] = f["hash"]
+            graph.symbols[rel] = FileSymbols(
+                tuple(Definition(*d) for d in f["definitions"]), frozenset(f["references"]), f["excluded"]
+            )
+            resolutions = [
+                Resolution(tuple(files), tuple((a, b) for a, b in defs), external, in_repo)
+                for files, defs, external, in_repo in f["resolutions"]
+            ]
+            if len(resolutions) != len(imports):
+                raise ValueError(f"{rel}: {len(imports)} imports but {len(resolutions)} resolutions")
+            graph.resolutions[rel] = list(zip(imports, resolutions, strict=True))
+    except (KeyError, TypeError, ValueError) as e:
+        raise GraphFormatError(f"{source}: corrupt graph: {type(e).__name__}: {e}") from e
+
+
+def parse(raw: bytes, source: str) -> Any:
+    """The JSON document of a saved graph (``source`` names it in errors)."""
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise GraphFormatError(f"{source}: corrupt graph: {e}") from e
+
+
+def root_of(data: Any, source: str) -> str:
+    """The repository root a saved graph was built from."""
+    root = data.get("root") if isinstance(data, dict) else None
+    if not isinstance(root, str):
+        raise GraphFormatError(f"{source}: corrupt graph: no repository root")
+    return root

@@ -1,0 +1,131 @@
+"""What may go into a file's context: the relevance floor.
+
+Context is code the file depends on, or code the question names. So only these files may give
+context: the files it imports (and what they import, up to :data:`MAX_HOPS`), the other files
+of its package where the language needs no import between them (Go, Java), the implementation
+beside an imported C/C++ header, and the files defining an identifier of the question. Never:
+files its language's build leaves out (Go ``//go:build ignore``), generated files, and test
+files when the file itself is not a test. A file with nothing to follow gets no context at all
+rather than unrelated code.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codemill.context.graph import ImportGraph
+
+MAX_HOPS = 2
+"""How far along imports a dependency may sit (the file's imports are hop 1)."""
+
+_C_HEADERS = frozenset({".h", ".hh", ".hpp", ".hxx"})
+_C_SOURCES = (".c", ".cc", ".cpp", ".cxx")
+_QUERY_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec"})
+
+
+def is_test(path: str) -> bool:
+    """A test file by its name or directory (``test_x.py``, ``x_test.go``, ``X.spec.ts``, ``tests/``)."""
+    parts = path.split("/")
+    name = parts[-1]
+    return (
+        any(p in _TEST_DIRS for p in parts[:-1])
+        or name.startswith("test_")
+        or name.split(".")[0].endswith(("_test", ".test", ".spec", "Test", "Tests"))
+    )
+
+
+def query_terms(query: str | None) -> frozenset[str]:
+    """The identifiers of a question, and their parts, lowercased (``getUserById`` gives
+    ``getuserbyid``, ``get``, ``user``, ``id``)."""
+    if not query:
+        return frozenset()
+    from codemill import _core
+
+    words = _QUERY_WORD.findall(query)
+    terms = {t for row in _core.code_terms(words) for t in row}
+    return frozenset(t for t in terms if len(t) >= 3)
+
+
+def asked_names(names: list[str], terms: frozenset[str]) -> list[bool]:
+    """Which definition names a question asks about: the question holds the name itself, or
+    most of its parts (``parse_config`` for "where is the config parsed", through the stems
+    that :func:`codemill._core.code_terms` adds)."""
+    if not terms or not names:
+        return [False] * len(names)
+    from codemill import _core
+
+    out = []
+    for row in _core.code_terms(names):
+        whole, *parts = row or [""]
+        hits = sum(p in terms for p in parts)
+        out.append(whole in terms or (hits >= 2 and 2 * hits >= len(parts)))
+    return out
+
+
+@dataclass
+class Focus:
+    """What a file (and a question) point at."""
+
+    file: str
+    references: frozenset[str]
+    """Identifiers the file uses (from its syntax tree)."""
+    terms: frozenset[str]
+    """The question's terms (see :func:`query_terms`)."""
+    direct: set[str] = field(default_factory=set)
+    """Files the file imports."""
+    imported: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """File -> the names imported from it."""
+    allowed: set[str] = field(default_factory=set)
+    """Files that may give context."""
+    asked: set[str] = field(default_factory=set)
+    """Files defining something the question names."""
+
+
+def focus(graph: ImportGraph, rel: str, query: str | None = None) -> Focus:
+    """The relevance floor of ``rel``'s context (see the module's description)."""
+    sym = graph.symbols.get(rel)
+    f = Focus(rel, sym.references if sym is not None else frozenset(), query_terms(query))
+    for _imp, res in graph.resolutions.get(rel, []):
+        f.direct.update(res.files)
+        for name, target in res.definitions:
+            f.imported[target].add(name)
+            f.direct.add(target)
+    f.direct.discard(rel)
+    edges = graph.edges()
+    reach = set(f.direct)
+    frontier = set(f.direct)
+    for _ in range(MAX_HOPS - 1):
+        frontier = {t for s in frontier for t in edges.get(s, {}) if not t.startswith("external:")} - reach
+        reach |= frontier
+    reach.update(graph.package_siblings(rel))
+    reach.update(_companions(graph, reach))
+    if f.terms:
+        pairs = [(other, d.name) for other, s in graph.symbols.items() for d in s.definitions if d.parent is None]
+        asked = asked_names([name for _, name in pairs], f.terms)
+        f.asked = {other for (other, _), yes in zip(pairs, asked, strict=True) if yes}
+        reach |= f.asked
+    own_test = is_test(rel)
+    for other in reach:
+        s = graph.symbols.get(other)
+        if other == rel or other not in graph.files or (s is not None and s.excluded):
+            continue
+        if is_test(other) and not own_test:
+            continue
+        f.allowed.add(other)
+    return f
+
+
+def _companions(graph: ImportGraph, files: set[str]) -> set[str]:
+    """The C/C++ sources beside the headers among ``files`` (``a.h`` -> ``a.c``)."""
+    out: set[str] = set()
+    for h in files:
+        stem, ext = posixpath.splitext(h)
+        if ext in _C_HEADERS:
+            out.update(stem + e for e in _C_SOURCES if stem + e in graph.files)
+    return out

@@ -1,0 +1,183 @@
+"""The persistent graph (saved with the index, updated incrementally), symbols per language, and
+the relevance floor: no unrelated code, no build-ignored or generated files, budgets kept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tree_sitter_python")
+pytest.importorskip("networkx")
+
+from codemill.cli import main
+from codemill.context import graph_store
+from codemill.context.builder import ContextBuilder
+from codemill.context.graph import ImportGraph
+from codemill.context.symbols import exclusion
+from codemill.errors import GraphFormatError
+from conftest import FIXTURES
+from test_context import SHOP
+from test_context_imports import write_tree
+
+
+def _dump(graph: ImportGraph) -> dict:
+    return graph_store.dump(graph)
+
+
+def test_saved_graph_loads_equal_and_update_equals_a_fresh_build(tmp_path: Path) -> None:
+    repo = write_tree(tmp_path / "repo", SHOP)
+    graph = ImportGraph.build(repo)
+    graph.save(tmp_path / "graph.json")
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+    assert _dump(loaded) == _dump(graph)
+    assert loaded.text("shop/cart.py") == (repo / "shop/cart.py").read_text()  # read when needed
+
+    (repo / "shop/money.py").write_text("def round_cents(x):\n    return round(x, 2)\n\ndef to_str(x):\n    pass\n")
+    (repo / "shop/inventory.py").unlink()
+    write_tree(repo, {"shop/tax.py": "from shop.money import round_cents\n\nRATE = 0.2\n"})
+    report = loaded.update()
+    assert (report.changed, report.removed, report.unchanged) == (2, 1, len(loaded.files) - 2)
+    assert _dump(loaded) == _dump(ImportGraph.build(repo))
+
+
+def test_update_re_resolves_imports_of_unchanged_files(tmp_path: Path) -> None:
+    repo = write_tree(tmp_path / "repo", {"app.py": "from lib import helper\n"})
+    graph = ImportGraph.build(repo)
+    assert graph.imports_of("app.py") == []
+    write_tree(repo, {"lib.py": "def helper():\n    pass\n"})
+    graph.update()
+    assert graph.imports_of("app.py") == ["lib.py"]
+
+
+def test_corrupt_or_missing_graph_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(GraphFormatError, match="no saved repository graph"):
+        ImportGraph.load(tmp_path / "graph.json")
+    (tmp_path / "graph.json").write_text('{"format": "codemill-graph/0", "root": "/x"}')
+    with pytest.raises(GraphFormatError, match="codemill-graph/0"):
+        ImportGraph.load(tmp_path / "graph.json")
+    (tmp_path / "graph.json").write_text("{nope")
+    with pytest.raises(GraphFormatError, match="corrupt graph"):
+        ImportGraph.load(tmp_path / "graph.json")
+
+
+def test_index_keeps_the_graph_and_context_loads_it(tmp_path: Path, capsys) -> None:
+    repo = write_tree(tmp_path / "repo", SHOP)
+    out = tmp_path / "idx"
+    assert main(["index", str(repo), "-o", str(out), "--no-progress", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["graph"]["action"] == "built"
+    assert _dump(ImportGraph.load(out / "graph.json")) == _dump(ImportGraph.build(repo))
+
+    write_tree(repo, {"shop/tax.py": "from shop.money import round_cents\n\nRATE = 0.2\n"})
+    assert main(["index", str(repo), "-o", str(out), "--no-progress", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["graph"]["action"] == "updated"
+    assert _dump(ImportGraph.load(out / "graph.json")) == _dump(ImportGraph.build(repo))
+
+    shutil.rmtree(repo / "shop/__pycache__", ignore_errors=True)
+    cart = str(repo / "shop/cart.py")
+    assert main(["context", cart, "--index", str(out), "--budget", "400", "--json"]) == 0
+    from_index = json.loads(capsys.readouterr().out)
+    assert main(["context", cart, "--repo", str(repo), "--budget", "400", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["text"] == from_index["text"] != ""
+
+
+@pytest.mark.parametrize(
+    ("name", "language", "defined", "referenced"),
+    [
+        ("sample.py", "python", {"Parser", "parse"}, {"re", "annotations"}),
+        ("sample.js", "javascript", {"resolveId"}, {"resolveId"}),
+        ("sample.ts", "typescript", {"User", "loadUsers"}, {"User"}),
+        ("sample.java", "java", {"RecentItems", "add"}, {"ArrayList", "List"}),
+        ("sample.go", "go", {"Greeter", "Greet"}, {"Greeter", "fmt"}),
+        ("sample.rs", "rust", {"Counter", "add"}, {"HashMap"}),
+        ("sample.c", "c", {"sum", "main"}, {"printf"}),
+        ("sample.cpp", "cpp", {"Stack", "push"}, {"vector"}),
+    ],
+)
+def test_symbols_per_language(tmp_path: Path, name: str, language: str, defined: set, referenced: set) -> None:
+    shutil.copy(FIXTURES / name, tmp_path / name)
+    graph = ImportGraph.build(tmp_path)
+    sym = graph.symbols[name]
+    assert graph.files[name] == language
+    assert defined <= {d.name for d in sym.definitions}
+    assert referenced <= sym.references
+    assert sym.excluded is None
+
+
+def test_a_file_without_in_repo_imports_gets_no_unrelated_code(tmp_path: Path, tok) -> None:
+    repo = write_tree(
+        tmp_path,
+        {
+            "tool.py": "import json\n\n\ndef main(path):\n    return json.load(open(path))\n",
+            "utils.py": "def load(path):\n    pass\n\n\ndef main():\n    pass\n",
+            "app.py": "from tool import main\nfrom utils import load\n\nmain(load('x'))\n",
+        },
+    )
+    builder = ContextBuilder(ImportGraph.build(repo), tok)
+    for budget in (1000, 2000):
+        ctx = builder.context(repo / "tool.py", budget)
+        assert ctx.items == [] and ctx.text == "" and ctx.tokens == 0
+    # the importer still gets both (what it references first)
+    assert {i.path for i in builder.context(repo / "app.py", 2000).items} == {"tool.py", "utils.py"}
+
+
+def test_build_ignored_generated_and_test_files_are_not_ranked(tmp_path: Path, tok) -> None:
+    repo = write_tree(
+        tmp_path,
+        {
+            "go.mod": "module example.com/m\n",
+            "main.go": 'package main\n\nfunc main() {\n\tgreet("x")\n}\n',
+            "greet.go": "package main\n\n// greet says hello.\nfunc greet(name string) {\n\tprintln(name)\n}\n",
+            "gen.go": '//go:build ignore\n\npackage main\n\nfunc main() {\n\tgreet("gen")\n}\n',
+            "tables.go": "// Code generated by stringer; DO NOT EDIT.\n\npackage main\n\nfunc greetTable() {}\n",
+            "main_test.go": 'package main\n\nimport "testing"\n\nfunc TestGreet(t *testing.T) {\n\tgreet("t")\n}\n',
+        },
+    )
+    graph = ImportGraph.build(repo)
+    assert graph.symbols["gen.go"].excluded == "build-ignored"
+    assert graph.symbols["tables.go"].excluded == "generated"
+    ctx = ContextBuilder(graph, tok).context(repo / "main.go", 2000)
+    assert ctx.files() == ["greet.go"]
+    assert [i.name for i in ctx.items] == ["greet"]
+    # a test file may see the code it tests
+    assert "greet.go" in ContextBuilder(graph, tok).context(repo / "main_test.go", 2000).files()
+
+
+def test_exclusion_markers() -> None:
+    assert exclusion("// +build ignore\n\npackage x\n", "go") == "build-ignored"
+    assert exclusion("//go:build linux && ignore\npackage x\n", "go") == "build-ignored"
+    assert exclusion("//go:build linux\npackage x\n", "go") is None
+    assert exclusion("# @generated by protoc\nx = 1\n", "python") == "generated"
+    assert exclusion("# This file is auto-generated; do not edit.\n", "python") == "generated"
+    assert exclusion("def generated_by(x):\n    pass\n", "python") is None
+
+
+def test_referenced_definitions_come_first_and_the_query_adds_what_it_names(tmp_path: Path, tok) -> None:
+    repo = write_tree(
+        tmp_path,
+        {
+            "lib.py": "".join(f"def helper_{i}(x):\n    '''Helper {i}.'''\n    return x\n\n" for i in range(30))
+            + "def used(x):\n    return x\n",
+            "app.py": "import lib\n\nlib.used(1)\n",
+            "config.py": "def parse_config(path):\n    '''Reads the settings.'''\n    return {}\n",
+        },
+    )
+    builder = ContextBuilder(ImportGraph.build(repo), tok)
+    full = builder.context(repo / "app.py", 2000)
+    assert [i.name for i in full.items][-1] == "used" and len(full.items) > 10
+    room = next(i.tokens for i in full.items if i.name == "used")
+    assert [i.name for i in builder.context(repo / "app.py", room).items] == ["used"]
+    assert "config.py" not in builder.context(repo / "app.py", 2000).files()
+    asked = builder.context(repo / "app.py", 2000, query="where is the config parsed?")
+    assert "parse_config" in [i.name for i in asked.items]
+
+
+@pytest.mark.parametrize("budget", [0, 3, 25, 120, 700, 3000])
+def test_budget_never_exceeded_with_a_query(tmp_path: Path, tok, budget: int) -> None:
+    repo = write_tree(tmp_path, SHOP)
+    builder = ContextBuilder(ImportGraph.build(repo), tok)
+    for f in SHOP:
+        ctx = builder.context(repo / f, budget, query="cart total price discount inventory")
+        assert ctx.tokens <= budget and tok.count_tokens(ctx.text) <= budget
