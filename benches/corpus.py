@@ -16,8 +16,7 @@ import os
 import sysconfig
 from pathlib import Path
 
-from codemill.languages import detect_language
-from codemill.sources.documents import iter_code_files, read_code_file
+from codemill.sources import Skips, read_file, walk
 
 SRC = os.environ.get("CODEMILL_BENCH_SRC", "/tmp/codemill-bench-src")
 
@@ -64,14 +63,14 @@ def load(
         total = 0
         roots = sorted({p for pat in patterns for p in glob.glob(pat)})
         for root in roots:
-            for path in iter_code_files(root):
-                s = str(path)
+            for entry in walk(Path(root), Skips()):
+                s = str(entry.path)
                 if is_test_file(s) != (split == "test"):
                     continue
-                file_lang = detect_language(path)
+                file_lang = entry.language
                 if file_lang not in accepted:
                     continue
-                text, _ = read_code_file(Path(s), max_file_bytes)
+                text, _ = read_file(s, max_file_bytes)
                 if not text:
                     continue
                 files.append((s, text, file_lang))

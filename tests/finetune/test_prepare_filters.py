@@ -156,7 +156,7 @@ def test_prepare_counts_every_reason(tmp_path: Path) -> None:
     assert [(r["path"], r["template"]) for r in rows] == [("src/good.py", "raw")]
     assert rows[0]["text"] == GOOD_PY
     assert report["files"] == {
-        "read": len(planted) + 1,
+        "read": len(planted) + 1 - len(READER),
         "filtered": len(planted) - len(READER),
         "exact_duplicates_removed": 0,
         "near_duplicates_removed": 0,

@@ -89,8 +89,8 @@ def run_index(args: argparse.Namespace) -> int:
             f"({report.chunks} chunks embedded, {report.unchanged} files unchanged, "
             f"{report.removed_files} removed) in {seconds:.1f}s with {index.embedder.spec}"
         )
-        for path, reason in report.skipped_files:
-            print(f"skipped {path}: {reason}", file=sys.stderr)
+        for item in report.skips.items:
+            print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
     return 0
 
 

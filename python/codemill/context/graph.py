@@ -19,7 +19,10 @@ from codemill.context import graph_store
 from codemill.context.imports import FileImports, Import, Resolution, Resolver, extract
 from codemill.context.ranking import DEFINITION_WEIGHT, IMPORT_WEIGHT, personalized_rank, ranking_graph
 from codemill.context.symbols import FileSymbols, file_symbols
-from codemill.errors import CodemillError, GraphFormatError
+from codemill.errors import CodemillError, GraphFormatError, InputNotFoundError
+from codemill.languages import detect_language
+from codemill.sources import DEFAULT_MAX_BYTES, Skips, list_documents, load_text, read_file
+from codemill.sources.skips import EMPTY
 from codemill.syntax.parsers import grammar_for_path, parse
 
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "package.json", "go.mod", "Cargo.toml", "pom.xml")
@@ -92,6 +95,7 @@ class ImportGraph:
         """file -> sha256 of its text, for incremental updates"""
         self.exclude: tuple[str, ...] = ()
         self.languages: frozenset[str] | None = None
+        self.max_file_bytes = DEFAULT_MAX_BYTES
         self.seconds = 0.0
         self._texts: dict[str, str] = {}
         self._resolver: Resolver | None = None
@@ -105,6 +109,7 @@ class ImportGraph:
         *,
         exclude: Sequence[str] = (),
         languages: Iterable[str] | None = None,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
     ) -> ImportGraph:
         """Scans ``root`` for source files (skipping hidden, vendored and cache directories and
         the ``exclude`` glob patterns, matched against repository-relative paths) and resolves
@@ -113,6 +118,7 @@ class ImportGraph:
         graph = cls(root)
         graph.exclude = tuple(exclude)
         graph.languages = frozenset(languages) if languages is not None else None
+        graph.max_file_bytes = max_file_bytes
         for rel, lang, text in graph._scan():
             graph._add(rel, lang, text)
         graph._resolve_all()
@@ -120,31 +126,30 @@ class ImportGraph:
         return graph
 
     def _scan(self) -> Iterable[tuple[str, str, str]]:
-        """(path, language, text) of every source file of the repository; unreadable files are
-        recorded in :attr:`skipped` with their reason."""
-        from codemill.languages import detect_language
-        from codemill.sources.documents import EMPTY, iter_code_files, read_code_file
-
+        """(path, language, text) of every source file of the repository, read like every
+        command reads a tree (:mod:`codemill.sources`); what is not read is recorded in
+        :attr:`skipped` with its reason. An empty file is skipped like everywhere, but still
+        yielded with no text: an empty ``__init__.py`` makes a package."""
         root_path = self.root
         if not root_path.is_dir():
-            raise FileNotFoundError(f"{root_path}: no such directory")
-        exclude = self.exclude
+            raise InputNotFoundError(f"{root_path}: no such directory")
+        skips = Skips(limit=1 << 62)
         wanted = self.languages
-        self.skipped = {}
-        for path in iter_code_files(root_path):
-            rel = path.relative_to(root_path).as_posix()
-            if any(_glob_match(rel, pat) for pat in exclude):
+        for doc in list_documents([root_path], skips, max_bytes=self.max_file_bytes):
+            rel = doc.path if doc.record is None else f"{doc.origin}:{doc.record}"
+            if any(_glob_match(rel, pat) for pat in self.exclude):
                 continue
-            lang = detect_language(path)
-            if lang == "generic" or (wanted is not None and lang not in wanted):
+            if wanted is not None and doc.language not in wanted:
                 continue
-            text, reason = read_code_file(path)
+            reason = load_text(doc, self.max_file_bytes)
             if reason == EMPTY:
-                text = ""  # an empty __init__.py still makes a package
-            if text is None:
-                self.skipped[rel] = reason or "unreadable"
-                continue
-            yield rel, lang, text
+                skips.add(doc.where, reason)
+                yield rel, doc.language, ""
+            elif reason:
+                skips.add(doc.where, reason)
+            else:
+                yield rel, doc.language, doc.text or ""
+        self.skipped = {item["path"]: item["reason"] for item in skips.items}
 
     def _add(self, rel: str, lang: str, text: str) -> FileImports:
         """Parses one file once for its imports and its symbols."""
@@ -244,13 +249,10 @@ class ImportGraph:
         rel = _rel(path, self.root)
         if rel in self.files:
             return rel
-        from codemill.languages import detect_language
-        from codemill.sources.documents import read_code_file
-
         full = self.root / rel
         if not full.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
-        text, reason = read_code_file(full)
+            raise InputNotFoundError(f"{path}: no such file")
+        text, reason = read_file(full)
         if text is None:
             raise CodemillError(f"{path}: cannot read ({reason})")
         lang = detect_language(full, text[:128].encode())

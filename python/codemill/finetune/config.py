@@ -9,6 +9,7 @@ from codemill.errors import ConfigError
 from codemill.finetune.filters import FilterConfig, FilterParams
 from codemill.finetune.samples import FIM_TOKENS, KINDS, SampleBuilder
 from codemill.near_dup.config import DedupConfig, DedupParams
+from codemill.sources import DEFAULT_MAX_BYTES
 
 __all__ = ["PrepareConfig", "PrepareParams"]
 
@@ -25,6 +26,7 @@ class PrepareParams(TypedDict):
     fim_max_middle_bytes: int
     max_docstring_functions: int
     fim_tokens: list[str]
+    max_file_bytes: int
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class PrepareConfig:
     fim_max_middle_bytes: int = 2048
     max_docstring_functions: int = 8
     fim_tokens: tuple[str, str, str] = FIM_TOKENS
+    max_file_bytes: int = DEFAULT_MAX_BYTES  # the reader's limit; larger files are skipped as too_large
 
     def __post_init__(self) -> None:
         if self.languages:
@@ -82,4 +85,5 @@ class PrepareConfig:
             "fim_max_middle_bytes": self.fim_max_middle_bytes,
             "max_docstring_functions": self.max_docstring_functions,
             "fim_tokens": list(self.fim_tokens),
+            "max_file_bytes": self.max_file_bytes,
         }

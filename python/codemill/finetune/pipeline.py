@@ -48,7 +48,7 @@ from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.decide import decide
 from codemill.near_dup.minhash import Languages
 from codemill.near_dup.result import DedupCounts, DedupResult
-from codemill.sources import Document, Skips, check_inputs, list_documents
+from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, check_inputs, list_documents
 from codemill.sources.skips import SkippedItem
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class Preparer:
     # The documents that reach the filters; the language filter is applied here, in order.
     def _documents(self, skips: Skips, listed: list[Listed] | None, filtered: Counter[str]) -> Iterator[Document]:
         langs = self.config.languages
-        for doc in list_documents(self.inputs, skips):
+        for doc in list_documents(self.inputs, skips, max_bytes=self.config.max_file_bytes):
             if langs and doc.language not in langs:
                 filtered[filters.LANGUAGE] += 1
                 _list(listed, f"{doc.repository}/{doc.path}", filters.LANGUAGE)
@@ -264,8 +264,9 @@ class Preparer:
             built_files = built_bytes = n_samples = 0
             for results in _ordered_map(build, _named_batches(docs, names), pool, window):
                 for r in results:
-                    built_files += 1
-                    built_bytes += r.size
+                    # "read": documents whose text was read (the reader's skips are not).
+                    built_files += not r.skipped
+                    built_bytes += r.size if not r.skipped else 0
                     doc = names.pop(r.index, None)
                     if r.reason is not None:
                         # Without dedup this is the filter pass; with it, a file that changed since.
@@ -337,8 +338,8 @@ class Preparer:
             with open(sig_path, "wb") as sig_out:
                 for results, signed in _ordered_map(scan, _named_batches(docs, names), pool, window):
                     for s in results:
-                        files += 1
-                        nbytes += s.size
+                        files += not s.skipped
+                        nbytes += s.size if not s.skipped else 0
                         n_docs = max(n_docs, s.index + 1)
                         doc = names.pop(s.index, None)
                         if s.reason is not None:
@@ -383,7 +384,7 @@ class Preparer:
         got: dict[int, tuple[str, str | None]] = {}
         for doc in self._documents(Skips(0), None, Counter()):
             if doc.index in want:
-                text = _load(doc, self.config.filters).text
+                text = _load(doc, self.config.filters, None, self.config.max_file_bytes).text
                 if text is not None:
                     got[doc.index] = (text, doc.language)
                 want.discard(doc.index)
@@ -419,6 +420,7 @@ def prepare(
     progress: bool | None = None,
     filter_config: FilterConfig | None = None,
     tokenizer: CodeTokenizer | str | os.PathLike[str] | None = None,
+    max_file_bytes: int = DEFAULT_MAX_BYTES,
 ) -> PrepareReport:
     """Prepare fine-tuning data from repositories and corpora; write the samples to ``output``
     (``.jsonl``, ``.jsonl.gz`` or ``.parquet``) and return the report.
@@ -430,7 +432,8 @@ def prepare(
     forked copy of a process whose native thread pools are running can hang), so a script that
     calls this with more than one worker needs the usual ``if __name__ == "__main__":`` guard.
     FIM samples use the FIM special tokens of ``tokenizer`` (a ``CodeTokenizer`` or a tokenizer
-    file; default: the bundled tokenizer's).
+    file; default: the bundled tokenizer's). Files and records over ``max_file_bytes`` are
+    skipped as ``too_large``, as in every command.
     """
     check_output(Path(output))
     fim_tokens = FIM_TOKENS
@@ -455,6 +458,7 @@ def prepare(
         fim_spm_rate=fim_spm_rate,
         seed=seed,
         fim_tokens=fim_tokens,
+        max_file_bytes=max_file_bytes,
     )
     run = Preparer(inputs, config, workers=workers, progress=progress)
     with SampleWriter.open(output) as writer:

@@ -16,8 +16,7 @@ from codemill.finetune.config import PrepareConfig
 from codemill.finetune.filters import FilterConfig
 from codemill.finetune.samples import SampleBuilder
 from codemill.near_dup.signing import Signed, sign_texts
-from codemill.sources import DEFAULT_MAX_BYTES, Document, skips
-from codemill.sources.document import decode
+from codemill.sources import DEFAULT_MAX_BYTES, Document, read_file
 
 __all__ = ["Built", "Loaded", "Scanned", "Work", "build", "init", "scan"]
 
@@ -47,41 +46,28 @@ class Loaded(NamedTuple):
     skipped: bool = False  # reason is a skip (codemill.sources.skips), not a filter
 
 
-def _load(doc: Document, config: FilterConfig, digest: bytes | None = None) -> Loaded:
+def _load(
+    doc: Document, config: FilterConfig, digest: bytes | None = None, max_file_bytes: int = DEFAULT_MAX_BYTES
+) -> Loaded:
     """The cleaned text of a document that is read and passes the filters, else why not.
 
-    Files are read as every command reads them (the same skips for unreadable, empty, binary,
-    non-UTF-8 and over-large files), but only after the path and size filters, so a file the
-    filters refuse by name or size is never read.
+    Documents are read as every command reads them, before any filter, so the same inputs
+    give the same skips (unreadable, empty, binary, non-UTF-8, too large) here as everywhere.
     """
-    reason = filters.check_path(doc.path)
-    if reason:
-        return Loaded(None, reason, 0)
     if doc.text is None:
-        assert doc.file is not None
-        if doc.size > DEFAULT_MAX_BYTES:
-            return Loaded(None, skips.TOO_LARGE, doc.size, True)
-        reason = filters.check_size(doc.size, config) if doc.size > 0 else None
-        if reason:
-            return Loaded(None, reason, 0)  # not read
-        try:
-            with open(doc.file, "rb") as f:
-                data = f.read(config.max_bytes + 1)
-        except OSError:
-            return Loaded(None, skips.UNREADABLE, 0, True)
-        text, reason = decode(data)
+        text, skip = read_file(doc.file or doc.where, max_file_bytes)
         if text is None:
-            return Loaded(None, reason, len(data), True)
-        reason = filters.check_size(len(data), config) or filters.check_bytes(data)
-        if reason:
-            return Loaded(None, reason, len(data))
-        size = len(data)
+            return Loaded(None, skip, max(doc.size, 0), True)
     else:
-        # A record: the reader already skipped empty, binary, non-UTF-8 and over-large texts.
-        text, size = doc.text, doc.size
-        reason = filters.check_size(size, config)
-        if reason:
-            return Loaded(None, reason, size)
+        text = doc.text  # a record: the reader already checked its text
+    size = len(text.encode("utf-8"))
+    reason = (
+        filters.check_path(doc.path)
+        or filters.check_size(size, config)
+        or filters.check_bytes(text[:8192].encode("utf-8"))
+    )
+    if reason:
+        return Loaded(None, reason, size)
     text = filters.clean_text(text.removeprefix("\ufeff"))
     if digest is not None:
         # Pass 2 after dedup: pass 1 ran the content filters on this very text.
@@ -112,7 +98,7 @@ def scan(docs: list[Work]) -> tuple[list[Scanned], Signed | None]:
     assert config.dedup is not None
     out, texts, langs = [], [], []
     for doc, _ in docs:
-        text, reason, size, skipped = _load(doc, config.filters)
+        text, reason, size, skipped = _load(doc, config.filters, None, config.max_file_bytes)
         s = Scanned(doc.index, reason, size, skipped)
         if text is not None:
             s.digest = _digest(text)
@@ -141,7 +127,7 @@ def build(docs: list[Work]) -> list[Built]:
     config, builder = _STATE[0].config, _STATE[0].builder
     out = []
     for doc, digest in docs:
-        text, reason, size, skipped = _load(doc, config.filters, digest)
+        text, reason, size, skipped = _load(doc, config.filters, digest, config.max_file_bytes)
         if text is None:
             out.append(Built(doc.index, reason, size, doc.language, [], Counter(), skipped))
             continue

@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import sys
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +36,8 @@ from codemill.errors import CodemillError, IndexFormatError
 from codemill.index.chunking import DEFAULT_MAX_LINES, Chunk, chunk_text
 from codemill.index.embed import Embedder, make_embedder
 from codemill.index.modes import FUSIONS, MODES, Fusion, SearchMode
-from codemill.languages import detect_language
-from codemill.sources.documents import iter_code_files, read_code_file
+from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, list_documents, load_text
+from codemill.sources.skips import SkippedItem
 
 # 2: the built-in embedder changed (trigrams of parts, weighted first line, capped features);
 # vectors saved by format 1 would not match queries embedded now.
@@ -77,7 +76,7 @@ class BuildReportDict(TypedDict):
     unchanged: int
     removed_files: int
     skipped: dict[str, int]
-    skipped_files: list[list[str]]
+    skipped_items: list[SkippedItem]
 
 
 @dataclass
@@ -89,8 +88,11 @@ class BuildReport:
     chunks: int = 0
     unchanged: int = 0
     removed_files: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    skips: Skips = field(default_factory=Skips)
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        return self.skips.as_dict()
 
     def to_dict(self) -> BuildReportDict:
         return {
@@ -98,8 +100,8 @@ class BuildReport:
             "chunks": self.chunks,
             "unchanged": self.unchanged,
             "removed_files": self.removed_files,
-            "skipped": dict(self.skipped),
-            "skipped_files": [list(p) for p in self.skipped_files],
+            "skipped": self.skips.as_dict(),
+            "skipped_items": self.skips.items,
         }
 
 
@@ -148,10 +150,15 @@ class HybridIndex:
 
     @classmethod
     def build(
-        cls, root: str | os.PathLike[str], embedder: str | Embedder | None = None, progress: bool = False, **kw: Any
+        cls,
+        root: str | os.PathLike[str],
+        embedder: str | Embedder | None = None,
+        progress: bool = False,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
+        **kw: Any,
     ) -> HybridIndex:
         index = cls(embedder, **kw)
-        index.report = index.update(root, progress=progress)
+        index.report = index.update(root, progress=progress, max_file_bytes=max_file_bytes)
         return index
 
     def __len__(self) -> int:
@@ -188,15 +195,20 @@ class HybridIndex:
         self._bm25 = None
         return len(new)
 
-    def add(self, root: str | os.PathLike[str], paths: Iterable[str | os.PathLike[str]] | None = None) -> BuildReport:
+    def add(
+        self,
+        root: str | os.PathLike[str],
+        paths: Iterable[str | os.PathLike[str]] | None = None,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> BuildReport:
         """Indexes files under ``root`` (all code files, or the given ones), replacing earlier
-        versions of the same paths."""
+        versions of the same paths; larger files than ``max_file_bytes`` are skipped."""
         report = BuildReport()
         root = Path(root)
-        files = iter_code_files(root) if paths is None else (Path(p) for p in paths)
+        docs = list_documents([root] if paths is None else list(paths), report.skips, max_bytes=max_file_bytes)
         batch = []
-        for p in files:
-            item = self._read(root, p, report)
+        for doc in docs:
+            item = self._read(root, doc, report, max_file_bytes)
             if item is not None:
                 batch.append(item[:3])
         report.chunks = self.add_texts(batch)
@@ -227,9 +239,15 @@ class HybridIndex:
         self._bm25 = None
         return len(gone)
 
-    def update(self, root: str | os.PathLike[str] | None = None, progress: bool = False) -> BuildReport:
+    def update(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> BuildReport:
         """Brings the index in line with ``root``: re-indexes files whose content changed,
-        adds new ones, drops deleted ones. Unchanged files are not re-embedded."""
+        adds new ones, drops deleted ones. Unchanged files are not re-embedded; files larger
+        than ``max_file_bytes`` are skipped."""
         if root is None:
             if self.root is None:
                 raise CodemillError("update needs the repository root (the index does not know one)")
@@ -239,9 +257,9 @@ class HybridIndex:
         self.root = str(root.resolve())
         seen: set[str] = set()
         changed: list[tuple[str, str, str]] = []
-        paths = list(iter_code_files(root))
-        for p in _progress(paths, progress, "indexing", len(paths)):
-            item = self._read(root, p, report)
+        docs = list(list_documents([root], report.skips, max_bytes=max_file_bytes))
+        for doc in _progress(docs, progress, "indexing", len(docs)):
+            item = self._read(root, doc, report, max_file_bytes)
             if item is None:
                 continue
             rel, language, text, digest = item
@@ -257,16 +275,23 @@ class HybridIndex:
         report.chunks = self.add_texts(changed)
         return report
 
-    def _read(self, root: Path, path: Path, report: BuildReport) -> tuple[str, str, str, str] | None:
-        rel = path.relative_to(root).as_posix() if path != root else path.name
-        text, reason = read_code_file(path)
-        if text is None:
-            reason = reason or "unreadable"
-            report.skipped[reason] += 1
-            report.skipped_files.append((rel, reason))
+    def _read(
+        self, root: Path, doc: Document, report: BuildReport, max_file_bytes: int
+    ) -> tuple[str, str, str, str] | None:
+        """(index path, language, text, digest) of a listed document, read as every command
+        reads it; what cannot be read is counted in the report's skips."""
+        reason = load_text(doc, max_file_bytes)
+        if reason:
+            report.skips.add(doc.where, reason)
             return None
+        if doc.record is not None:
+            rel = f"{doc.origin}:{doc.record}"  # a record of a JSONL / Parquet file
+        else:
+            path = Path(doc.file or doc.where)
+            rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+        text = doc.text or ""
         report.files += 1
-        return rel, detect_language(path, text[:64].encode("utf-8")), text, _hash(text.encode("utf-8"))
+        return rel, doc.language, text, _hash(text.encode("utf-8"))
 
     # ---------------------------------------------------------------- searching
 

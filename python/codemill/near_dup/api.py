@@ -157,7 +157,7 @@ def dedup(
     *,
     engine: Engine = "local",
     text_field: str | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_file_bytes: int = DEFAULT_MAX_BYTES,
     ray_shards: int | None = None,
     **options: Unpack[DedupOptions],
 ) -> DedupReport:
@@ -182,7 +182,7 @@ def dedup(
     if output is not None:
         check_output(Path(output), paths)
     skips = Skips()
-    corpus = _Corpus(paths, text_field, max_bytes)
+    corpus = _Corpus(paths, text_field, max_file_bytes)
     parts: list[Signed] = []
     nodes: Counter[str] = Counter()
     batch: list[Document] = []
@@ -194,7 +194,7 @@ def dedup(
         parts.append(sign(cfg, texts, langs, engine, ray_shards, nodes))
         batch.clear()
 
-    for doc in iter_documents(paths, skips, max_bytes=max_bytes, text_field=text_field):
+    for doc in iter_documents(paths, skips, max_bytes=max_file_bytes, text_field=text_field):
         corpus.add(doc)
         batch.append(doc)
         chars += len(doc.text or "")
