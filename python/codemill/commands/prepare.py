@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from codemill._io import atomic_file
 from codemill.commands._common import write_json
 from codemill.near_dup.config import DedupConfig, Verify
 
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
     )
     if args.report:
-        with open(args.report, "w", encoding="utf-8") as f:
+        with atomic_file(args.report, "w", encoding="utf-8") as f:
             write_json(report, f)
     if args.json:
         write_json(report, sys.stdout)
