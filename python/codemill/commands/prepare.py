@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from codemill._io import atomic_write_json
 from codemill.commands._common import write_json
 from codemill.near_dup.config import DedupConfig, Verify
 
@@ -90,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
     )
     if args.report:
-        with open(args.report, "w", encoding="utf-8") as f:
-            write_json(report, f)
+        atomic_write_json(args.report, report)  # what write_json prints: indented by one
     if args.json:
         write_json(report, sys.stdout)
     else:

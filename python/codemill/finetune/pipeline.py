@@ -13,7 +13,8 @@ back in input order so the output is the same for a seed whatever the worker cou
    duplicates by content hash, then near duplicates by MinHash LSH. Pass 1 filters and signs
    every document; signatures spill to a temporary file (memory-mapped) and texts are read
    again only to verify pairs and for pass 2, so the heap holds no text and no signature,
-   only a content hash, a digest and a few ids per file (about 200 bytes);
+   only per file its content hash (16 bytes), shingle count, length, index and a digest
+   entry for pass 2;
 4. samples (:mod:`codemill.finetune.samples`): raw, completion, FIM and docstring samples;
 5. output (:mod:`codemill.finetune.writer`): ``.jsonl``, ``.jsonl.gz`` or ``.parquet``, replaced
    whole when the run completes, and a report with counts per skip / filter reason, the dedup
