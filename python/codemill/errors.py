@@ -9,6 +9,10 @@ from __future__ import annotations
 from codemill._core import CodemillError, TokenizerFileError
 
 
+class UsageError(CodemillError):
+    """A command line that cannot work as given (the command names the flag at fault)."""
+
+
 class ConfigError(CodemillError):
     """A parameter that cannot work (out of range, unknown choice); the message names it."""
 
@@ -53,4 +57,5 @@ __all__ = [
     "OutputError",
     "SourceError",
     "TokenizerFileError",
+    "UsageError",
 ]

@@ -21,6 +21,21 @@ def _tree(tmp_path):
     return tmp_path
 
 
+def _lock(directory, monkeypatch) -> str:
+    """Makes listing ``directory`` fail. Tests run as root, which reads any directory, so the
+    permission error is simulated."""
+    locked = str(directory)
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return locked
+
+
 # What the tree above passes over besides code: tool directories and a text file.
 TREE_SKIPS = {VCS: 1, VENDORED: 1, UNSUPPORTED_LANGUAGE: 1}
 
@@ -45,16 +60,7 @@ def test_fifo_is_counted_never_opened(tmp_path) -> None:
 
 def test_unreadable_directory_is_reported_not_lost(tmp_path, monkeypatch) -> None:
     root = _tree(tmp_path)
-    locked = str(root / "b")
-    real_scandir = os.scandir
-
-    def scandir(path="."):
-        if os.fspath(path) == locked:
-            raise PermissionError(13, "Permission denied", locked)
-        return real_scandir(path)
-
-    # Tests run as root, which reads any directory: simulate the permission error instead.
-    monkeypatch.setattr(os, "scandir", scandir)
+    locked = _lock(root / "b", monkeypatch)
     skips = Skips()
     assert [e.rel for e in walk(root, skips)] == ["z.py", "a/x.go"]
     assert skips.counts[UNREADABLE] == 1
@@ -68,15 +74,7 @@ def test_unreadable_directory_is_counted_by_corpus_tokenization(tmp_path, monkey
 
     (tmp_path / "src").mkdir()
     root = _tree(tmp_path / "src")
-    locked = str(root / "b")
-    real_scandir = os.scandir
-
-    def scandir(path="."):
-        if os.fspath(path) == locked:
-            raise PermissionError(13, "Permission denied", locked)
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    locked = _lock(root / "b", monkeypatch)
     manifest = codemill.tokenize_corpus([str(root)], str(tmp_path / "out"), workers=1)
     assert manifest["skipped"] == {**TREE_SKIPS, UNREADABLE: 1}
     assert locked in json.dumps(manifest)  # listed with its path

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from codemill.errors import CodemillError
 from codemill.sources import Skips, iter_documents
 from codemill.tokenizer.code_tokenizer import CodeTokenizer
 
@@ -122,7 +123,7 @@ def run_benchmark(
 
     docs, skipped = load_docs(paths, max_bytes_per_language)
     if not docs:
-        raise ValueError(f"no readable code files under {', '.join(paths)}")
+        raise CodemillError(f"no readable code files under {', '.join(paths)}")
     results = [_measure_codemill("codemill", tokenizer, docs, repeat)]
     versions: dict[str, str] = {"codemill": _version("codemill")}
     if include_tiktoken:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from codemill.errors import InputNotFoundError, TokenizerFileError
 from codemill.tokenizer.code_tokenizer import SPECIAL_TOKENS, CodeTokenizer
 
 GPT4_PATTERN = (
@@ -106,13 +107,13 @@ def load_peer(path: str) -> tuple[str, Any]:
     """A user's tokenizer: HF ``tokenizer.json`` or a tiktoken rank file (base64 token, rank)."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such tokenizer file")
+        raise InputNotFoundError(f"{p}: no such tokenizer file")
     if p.suffix == ".json":
         tk = _require("tokenizers")
         try:
             return p.stem, tk.Tokenizer.from_file(str(p))
         except Exception as exc:
-            raise ValueError(f"{p}: not a tokenizers tokenizer.json ({exc})") from None
+            raise TokenizerFileError(f"{p}: not a tokenizers tokenizer.json ({exc})") from None
     tiktoken = _require("tiktoken")
     ranks: dict[bytes, int] = {}
     for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
@@ -122,5 +123,5 @@ def load_peer(path: str) -> tuple[str, Any]:
             token, rank = line.split()
             ranks[base64.b64decode(token)] = int(rank)
         except ValueError:
-            raise ValueError(f"{p}:{n}: not a tiktoken rank line") from None
+            raise TokenizerFileError(f"{p}:{n}: not a tiktoken rank line") from None
     return p.stem, tiktoken.Encoding(name=p.stem, pat_str=GPT4_PATTERN, mergeable_ranks=ranks, special_tokens={})

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from codemill.errors import InputNotFoundError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="compare codemill's speed and token counts with peer tokenizers")
@@ -36,7 +38,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     for p in [*args.paths, *args.train_on]:
         if not Path(p).exists():
-            raise FileNotFoundError(f"{p}: no such file or directory")
+            raise InputNotFoundError(f"{p}: no such file or directory")
     report = run_benchmark(
         args.paths,
         load_tokenizer(args.tokenizer),

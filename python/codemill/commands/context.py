@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from codemill.errors import InputNotFoundError, UsageError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -73,9 +75,9 @@ def _context(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        raise FileNotFoundError(f"{args.file}: no such file")
+        raise InputNotFoundError(f"{args.file}: no such file")
     if args.budget < 0:
-        raise ValueError(f"--budget must be >= 0, got {args.budget}")
+        raise UsageError(f"--budget must be >= 0, got {args.budget}")
     if args.index:
         from codemill.context.graph import ImportGraph
         from codemill.context.graph_store import GRAPH_FILE
@@ -143,9 +145,9 @@ def _ask(args: argparse.Namespace) -> int:
     from codemill.context.retrieval import IndexRetriever
 
     if args.file and not Path(args.file).is_file():
-        raise FileNotFoundError(f"{args.file}: no such file")
+        raise InputNotFoundError(f"{args.file}: no such file")
     if args.endpoint and not args.model:
-        raise ValueError("--endpoint needs --model")
+        raise UsageError("--endpoint needs --model")
     retriever = IndexRetriever.load(args.index)
     context = None
     if args.file and not args.repo:

@@ -7,6 +7,7 @@ import dataclasses
 import sys
 
 from codemill.commands._common import write_json
+from codemill.errors import UsageError
 from codemill.near_dup.config import ENGINES, KEEP_POLICIES, SCHEMES, DedupConfig
 
 
@@ -85,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def config_of(args: argparse.Namespace) -> DedupConfig:
     """The DedupConfig of the parsed options (their dests are its field names)."""
     if (args.bands is None) != (args.rows is None):
-        raise ValueError("give both --bands and --rows, or neither")
+        raise UsageError("give both --bands and --rows, or neither")
     return DedupConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DedupConfig)})
 
 

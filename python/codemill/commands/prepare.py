@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from codemill._io import atomic_write_json
 from codemill.commands._common import write_json
+from codemill.errors import UsageError
 from codemill.near_dup.config import DedupConfig, Verify
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from codemill.finetune.pipeline import prepare
 
     if args.min_bytes < 0 or args.max_bytes < args.min_bytes:
-        raise ValueError("need 0 <= --min-bytes <= --max-bytes")
+        raise UsageError("need 0 <= --min-bytes <= --max-bytes")
     dedup: bool | DedupConfig = False
     if args.dedup:
         dedup = DedupConfig(verify=_VERIFY[args.dedup_verify])

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from codemill.errors import UsageError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -41,7 +43,7 @@ def _tokenize(args: argparse.Namespace) -> int:
     if args.output is None:
         return _report(args, load_tokenizer(args.tokenizer))
     if not args.inputs:
-        raise ValueError("no inputs given (with -o, name the directories or files to tokenize)")
+        raise UsageError("no inputs given (with -o, name the directories or files to tokenize)")
     import os
 
     from codemill.corpus.job import tokenize_corpus
@@ -68,15 +70,10 @@ def _tokenize(args: argparse.Namespace) -> int:
 
 
 def format_manifest(m: dict[str, Any], outdir: str) -> str:
+    from codemill.corpus.report import language_table
+
     t = m["totals"]
-    lines = [f"{'language':<12}{'documents':>11}{'MB':>10}{'tokens':>14}{'bytes/token':>13}"]
-    for lang, s in m["languages"].items():
-        lines.append(
-            f"{lang:<12}{s['documents']:>11}{s['bytes'] / 1e6:>10.2f}{s['tokens']:>14}{s['bytes_per_token']:>13.2f}"
-        )
-    lines.append(
-        f"{'total':<12}{t['documents']:>11}{t['bytes'] / 1e6:>10.2f}{t['text_tokens']:>14}{t['bytes_per_token']:>13.2f}"
-    )
+    lines = language_table(m["languages"], t["documents"], t["bytes"], t["text_tokens"])
     run = m.get("run", {})
     lines.append(
         f"wrote {t['shards']} {m['settings']['format']} shards ({t['tokens']} tokens with end-of-text, "

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codemill.errors import InputNotFoundError, UsageError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a tokenizer on code files, directories or JSONL text")
@@ -52,7 +54,7 @@ def _train(args: argparse.Namespace) -> int:
 
     for p in args.paths:
         if not Path(p).exists():
-            raise FileNotFoundError(f"{p}: no such file or directory")
+            raise InputNotFoundError(f"{p}: no such file or directory")
     t = time.perf_counter()
     tok = CodeTokenizer.train(
         [Path(p) for p in args.paths],
@@ -92,7 +94,7 @@ def _read_inputs(files: list[str]) -> list[tuple[str, str]]:
         try:
             out.append((f, data.decode("utf-8")))
         except UnicodeDecodeError as exc:
-            raise ValueError(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            raise UsageError(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return out
 
 
@@ -126,11 +128,11 @@ def _parse_ids(name: str, text: str) -> list[int]:
         try:
             return [int(i) for i in json.loads(text)["ids"]]
         except (ValueError, KeyError, TypeError):
-            raise ValueError(f"{name}: not JSON with an 'ids' list") from None
+            raise UsageError(f"{name}: not JSON with an 'ids' list") from None
     try:
         return [int(x) for x in text.replace(",", " ").split()]
     except ValueError as exc:
-        raise ValueError(f"{name}: token ids must be integers ({exc})") from None
+        raise UsageError(f"{name}: token ids must be integers ({exc})") from None
 
 
 def _decode(args: argparse.Namespace) -> int:

@@ -93,7 +93,7 @@ def restore(graph: ImportGraph, data: Any, source: str) -> None:
                 for files, defs, external, in_repo in f["resolutions"]
             ]
             if len(resolutions) != len(imports):
-                raise ValueError(f"{rel}: {len(imports)} imports but {len(resolutions)} resolutions")
+                raise GraphFormatError(f"{rel}: {len(imports)} imports but {len(resolutions)} resolutions")
             graph.resolutions[rel] = list(zip(imports, resolutions, strict=True))
     except (KeyError, TypeError, ValueError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {type(e).__name__}: {e}") from e

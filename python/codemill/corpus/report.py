@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs, iter_documents
@@ -91,15 +91,18 @@ def tokenize_report(
     }
 
 
+def language_table(languages: Mapping[str, Mapping[str, Any]], documents: int, nbytes: int, tokens: int) -> list[str]:
+    """Documents, MB, tokens and bytes/token per language and in total, one line each."""
+    rows = [(lang, st["documents"], st["bytes"], st["tokens"]) for lang, st in languages.items()]
+    rows.append(("total", documents, nbytes, tokens))
+    lines = [f"{'language':<12}{'documents':>11}{'MB':>10}{'tokens':>14}{'bytes/token':>13}"]
+    for name, n, b, t in rows:
+        lines.append(f"{name:<12}{n:>11}{b / 1e6:>10.2f}{t:>14}{b / max(t, 1):>13.2f}")
+    return lines
+
+
 def format_tokenize_report(r: dict[str, Any]) -> str:
-    lines = [f"{'language':<12}{'documents':>11}{'MB':>10}{'tokens':>12}{'bytes/token':>13}"]
-    for lang, s in r["languages"].items():
-        lines.append(
-            f"{lang:<12}{s['documents']:>11}{s['bytes'] / 1e6:>10.2f}{s['tokens']:>12}{s['bytes_per_token']:>13.2f}"
-        )
-    lines.append(
-        f"{'total':<12}{r['documents']:>11}{r['bytes'] / 1e6:>10.2f}{r['tokens']:>12}{r['bytes_per_token']:>13.2f}"
-    )
+    lines = language_table(r["languages"], r["documents"], r["bytes"], r["tokens"])
     lines.append(
         f"encoded at {r['encode_mb_per_s']} MB/s ({r['encode_seconds']}s encoding, {r['seconds']}s in all, "
         f"reading included)"

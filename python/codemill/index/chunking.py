@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from codemill.errors import ConfigError
 from codemill.syntax.definitions import TABLES, Found, find_definitions
 from codemill.syntax.parsers import grammar_for_path, parse
 
@@ -134,7 +135,7 @@ def chunk_text(
 ) -> list[Chunk]:
     """Chunks of one file's text, in file order of their first line."""
     if max_lines < 1:
-        raise ValueError(f"max_lines must be at least 1, got {max_lines}")
+        raise ConfigError(f"max_lines must be at least 1, got {max_lines}")
     lines = text.splitlines(keepends=True)
     builder = _Builder(path, language, lines, max_lines)
     grammar = grammar_for_path(path, language)
