@@ -32,10 +32,11 @@ import numpy as np
 
 from codemill import _core
 from codemill._io import atomic_dir
-from codemill.errors import CodemillError, IndexFormatError
+from codemill.errors import CodemillError, ConfigError, IndexFormatError
 from codemill.index.chunking import DEFAULT_MAX_LINES, Chunk, chunk_text
 from codemill.index.embed import Embedder, make_embedder
 from codemill.index.modes import FUSIONS, MODES, Fusion, SearchMode
+from codemill.outputs import check_output
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, list_documents, load_text
 from codemill.sources.skips import SkippedItem
 
@@ -244,15 +245,22 @@ class HybridIndex:
         root: str | os.PathLike[str] | None = None,
         progress: bool = False,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
+        replace_source: bool = False,
     ) -> BuildReport:
         """Brings the index in line with ``root``: re-indexes files whose content changed,
         adds new ones, drops deleted ones. Unchanged files are not re-embedded; files larger
-        than ``max_file_bytes`` are skipped."""
+        than ``max_file_bytes`` are skipped. An index of another repository is refused unless
+        ``replace_source`` (then every file of the old repository is dropped)."""
         if root is None:
             if self.root is None:
                 raise CodemillError("update needs the repository root (the index does not know one)")
             root = self.root
         root = Path(root)
+        if self.root is not None and Path(self.root) != root.resolve() and not replace_source:
+            raise ConfigError(
+                f"{root}: the index is of another repository ({self.root}); pass replace_source=True "
+                "(--replace-source on the command line) to make it an index of this one"
+            )
         report = BuildReport()
         self.root = str(root.resolve())
         seen: set[str] = set()
@@ -416,10 +424,17 @@ class HybridIndex:
 
     # ---------------------------------------------------------------- persistence
 
-    def save(self, directory: str | os.PathLike[str], companions: Mapping[str, bytes] | None = None) -> None:
+    def save(
+        self,
+        directory: str | os.PathLike[str],
+        companions: Mapping[str, bytes] | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> None:
         """Writes the index to ``directory`` as a whole: the files are written beside it and
         swapped in together, so an interrupted save leaves the previous index loadable. A
-        directory that holds anything but an index is refused, never overwritten.
+        directory that holds anything but an index is refused unless ``overwrite``, and one
+        inside the indexed repository always (the output contract, `codemill.outputs`).
         ``companions``: files of :data:`COMPANION_FILES` saved with the index (name -> bytes)."""
         import faiss
 
@@ -428,14 +443,14 @@ class HybridIndex:
         if unknown:
             raise CodemillError(f"cannot keep {', '.join(unknown)} with an index (known: {', '.join(COMPANION_FILES)})")
 
-        target = Path(directory)
-        if target.exists():
-            if not target.is_dir():
-                raise IndexFormatError(f"{target}: not a directory; an index is saved as one")
-            foreign = sorted(p.name for p in target.iterdir() if p.name not in INDEX_FILES + COMPANION_FILES)
-            if foreign:
-                shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-                raise IndexFormatError(f"{target}: holds files that are not part of an index ({shown}); not replaced")
+        target = check_output(
+            directory,
+            command="index",
+            kind="dir",
+            is_ours=_is_index_dir,
+            inputs=[self.root] if self.root else [],
+            overwrite=overwrite,
+        )
         dense = self._dense_index()
         with atomic_dir(target) as d:
             with open(d / "chunks.jsonl", "w", encoding="utf-8") as f:
@@ -530,3 +545,8 @@ def _lang(language: str) -> str | None:
     if language in (None, "generic"):
         return None
     return "typescript" if language == "tsx" else language
+
+
+def _is_index_dir(d: Path) -> bool:
+    """The output contract's test: a directory holding an index and its companions only."""
+    return (d / "meta.json").is_file() and all(p.name in INDEX_FILES + COMPANION_FILES for p in d.iterdir())
