@@ -80,7 +80,7 @@ def probability(value: str) -> float:
 def comma_list(value: str) -> list[str]:
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items:
-        raise argparse.ArgumentTypeError("must name at least one item (comma-separated)")
+        raise argparse.ArgumentTypeError(f"must name at least one item (comma-separated), got {value!r}")
     return items
 
 

@@ -203,6 +203,7 @@ def tokenize_corpus(
         remove_tree(outdir)  # asked for: start afresh rather than mix two runs
     if outdir.exists():
         _check_resumable(outdir, head)  # before anything is created in it
+    fresh = not outdir.exists()
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / TASKS_DIR).mkdir(exist_ok=True)
     manifest_path = outdir / MANIFEST_NAME
@@ -230,14 +231,19 @@ def tokenize_corpus(
             bar.update(rec)
 
     t_run = time.perf_counter()
-    if engine == "ray":
-        from codemill.corpus.engines.ray import run_ray
+    try:
+        if engine == "ray":
+            from codemill.corpus.engines.ray import run_ray
 
-        run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
-    else:
-        from codemill.corpus.engines.local import run_local
+            run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
+        else:
+            from codemill.corpus.engines.local import run_local
 
-        run_local(pending, tok, settings, outdir, workers, on_done)
+            run_local(pending, tok, settings, outdir, workers, on_done)
+    except BaseException:
+        if fresh and not records:
+            remove_tree(outdir)  # nothing to resume: leave no debris (finished tasks are kept)
+        raise
     run_seconds = time.perf_counter() - t_run
     if bar and not pending:
         bar.show(time.monotonic())  # everything was done already: say so once

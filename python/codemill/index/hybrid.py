@@ -52,7 +52,16 @@ INDEX_FILES = ("meta.json", "chunks.jsonl", "vectors.npy", "ids.npy", "dense.fai
 # repository graph).
 COMPANION_FILES = ("graph.json",)
 
-__all__ = ["FORMAT", "MODES", "BuildReport", "HybridIndex", "IndexFormatError", "SearchMode", "SearchResult"]
+__all__ = [
+    "FORMAT",
+    "MODES",
+    "BuildReport",
+    "HybridIndex",
+    "IndexFormatError",
+    "SearchMode",
+    "SearchResult",
+    "is_index_dir",
+]
 
 
 @dataclass(frozen=True)
@@ -447,7 +456,7 @@ class HybridIndex:
             directory,
             command="index",
             kind="dir",
-            is_ours=_is_index_dir,
+            is_ours=is_index_dir,
             inputs=[self.root] if self.root else [],
             overwrite=overwrite,
         )
@@ -547,6 +556,6 @@ def _lang(language: str) -> str | None:
     return "typescript" if language == "tsx" else language
 
 
-def _is_index_dir(d: Path) -> bool:
+def is_index_dir(d: Path) -> bool:
     """The output contract's test: a directory holding an index and its companions only."""
     return (d / "meta.json").is_file() and all(p.name in INDEX_FILES + COMPANION_FILES for p in d.iterdir())
