@@ -334,3 +334,28 @@ def test_default_tokenize_reads_the_stdlib_without_site_packages(capsys: pytest.
     inputs = _stdlib_inputs()
     assert inputs and not any(Path(p).name in ("site-packages", "dist-packages") for p in inputs)
     assert "standard library" in capsys.readouterr().err
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one():
+    import io
+
+    from codemill.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    log, tty = io.StringIO(), Tty()
+    for stream in (log, tty):
+        with Progress("embedding", 10, "chunks", stream=stream, interval=0.0) as bar:
+            for _ in range(10):
+                bar.advance()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 11 and lines[-1].startswith("embedding: 10/10 chunks 100%") and "\r" not in log.getvalue()
+    assert "\r" in tty.getvalue() and "[########################] 100%" in tty.getvalue()
+
+
+def test_index_says_when_it_builds_the_graph(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    rc, err = run(capsys, "index", src, "-o", tmp_path / "idx")
+    assert rc == 0
+    assert "repository graph ..." in err and "files built" in err

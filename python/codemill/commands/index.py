@@ -69,6 +69,7 @@ def run_index(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     kw = {} if args.max_lines is None else {"max_lines": args.max_lines}
     from codemill.outputs import check_output
+    from codemill.progress import Progress
 
     if not Path(args.repo).is_dir():
         raise UsageError(f"{args.repo}: not a directory; REPO names the repository to index")
@@ -86,7 +87,10 @@ def run_index(args: argparse.Namespace) -> int:
         index = HybridIndex(args.embedder, num_threads=args.threads, **kw)
         report = index.update(args.repo, progress=args.progress and not args.json)
         action = "built"
-    graph, graph_action = _graph(out / GRAPH_FILE, args.repo, rebuild=action == "built")
+    with Progress("repository graph", enabled=args.progress and not args.json) as bar:
+        bar.update(0, force=True)
+        graph, graph_action = _graph(out / GRAPH_FILE, args.repo, rebuild=action == "built")
+        bar.detail = f"{len(graph.files)} files {graph_action}"
     index.save(out, {GRAPH_FILE: graph.dumps()}, overwrite=args.overwrite)
     seconds = time.perf_counter() - start
     summary = {

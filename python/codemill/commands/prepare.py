@@ -63,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=positive_int, help="worker processes (default: all cores)")
     p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
     add_overwrite(p, "OUT")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=run)
 
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         tokenizer=args.tokenizer,
         overwrite=args.overwrite,
+        progress=not args.no_progress and not args.json,
     )
     if args.report:
         atomic_write_json(args.report, report)  # what write_json prints: indented by one

@@ -117,7 +117,14 @@ def _report(args: argparse.Namespace, tok: Any) -> int:
     inputs = args.inputs
     if not inputs:
         inputs = _stdlib_inputs()
-    report = tokenize_report(tok, inputs, args.threads, args.batch_bytes, args.max_file_bytes)
+    report = tokenize_report(
+        tok,
+        inputs,
+        args.threads,
+        args.batch_bytes,
+        args.max_file_bytes,
+        progress=not args.no_progress and not args.json,
+    )
     print(json.dumps(report, indent=2) if args.json else format_tokenize_report(report), file=sys.stdout)
     return 0
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import collections
 import os
-import sys
 import tempfile
 import time
 from array import array
@@ -51,6 +50,7 @@ from codemill.near_dup.minhash import Languages
 from codemill.near_dup.result import DedupCounts, DedupResult
 from codemill.outputs import check_output as contract_check
 from codemill.outputs import write_sidecar, written_by
+from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, check_inputs, list_documents
 from codemill.sources.skips import SkippedItem
 
@@ -165,30 +165,25 @@ def _ordered_map(fn: Callable[[T], R], items: Iterable[T], pool: Executor | None
 
 
 class _Progress:
+    """Prepare's passes on the shared progress line (`codemill.progress`), one per stage."""
+
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.t0 = time.perf_counter()
-        self.last = 0.0
+        self.bar: Progress | None = None
 
     def update(self, stage: str, files: int, nbytes: int, samples: int | None = None, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if not force and now - self.last < 0.2:
-            return
-        self.last = now
-        dt = max(now - self.t0, 1e-9)
+        if self.bar is None:
+            self.bar = Progress(f"prepare: {stage}", unit="files", enabled=self.enabled)
+        dt = max(time.perf_counter() - self.t0, 1e-9)
         extra = f", {samples} samples" if samples is not None else ""
-        print(
-            f"\r{stage}: {files} files, {nbytes / 1e6:.1f} MB{extra} ({files / dt:.0f} files/s)\x1b[K",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
+        # The last update of a stage is shown by done(), so `force` needs no second line.
+        self.bar.update(files, f"{nbytes / 1e6:.1f} MB{extra}, {files / dt:.0f} files/s")
 
     def done(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr, flush=True)
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 @dataclass
@@ -221,7 +216,7 @@ class Preparer:
         if workers is not None and workers < 0:
             raise ConfigError(f"workers must be at least 1 (or 0 for all cores), got {workers}")
         self.workers = max(1, workers or os.cpu_count() or 1)
-        self.progress = _Progress(sys.stderr.isatty() if progress is None else progress)
+        self.progress = _Progress(True if progress is None else progress)
         self.report: PrepareReport | None = None
         self._digests: dict[int, bytes] = {}
 

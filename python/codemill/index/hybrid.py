@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from codemill.index.chunking import DEFAULT_MAX_LINES, Chunk, chunk_text
 from codemill.index.embed import Embedder, make_embedder
 from codemill.index.modes import FUSIONS, MODES, Fusion, SearchMode
 from codemill.outputs import check_output
+from codemill.progress import Progress, progress_iter
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, list_documents, load_text
 from codemill.sources.skips import SkippedItem
 
@@ -115,14 +115,8 @@ class BuildReport:
         }
 
 
-def _progress(iterable: Iterable[Any], enabled: bool, desc: str, total: int | None = None) -> Iterable[Any]:
-    if not enabled:
-        return iterable
-    try:
-        from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
-    except ImportError:
-        return iterable
-    return tqdm(iterable, desc=desc, total=total, file=sys.stderr, unit="file")
+# Chunks embedded per step of the progress line (one call for a small repository, as before).
+_EMBED_STEP = 2048
 
 
 class HybridIndex:
@@ -174,9 +168,9 @@ class HybridIndex:
     def __len__(self) -> int:
         return len(self.chunks)
 
-    def add_texts(self, files: Sequence[tuple[str, str, str]]) -> int:
+    def add_texts(self, files: Sequence[tuple[str, str, str]], *, progress: bool = False) -> int:
         """Adds (path, language, text) files, replacing any already indexed under the same path.
-        Returns the number of chunks added."""
+        Returns the number of chunks added; ``progress``: embedding progress on stderr."""
         for path, _, _ in files:
             if path in self.files:
                 self.remove([path])
@@ -193,7 +187,13 @@ class HybridIndex:
             return 0
         new_ids = np.arange(self._next_id - len(new), self._next_id, dtype=np.int64)
         texts = [_index_text(c) for c in new]
-        vecs = self.embedder.embed(texts, [c.language for c in new])
+        langs = [c.language for c in new]
+        with Progress("embedding", len(texts), "chunks", enabled=progress) as bar:
+            parts = []
+            for i in range(0, len(texts), _EMBED_STEP):
+                parts.append(self.embedder.embed(texts[i : i + _EMBED_STEP], langs[i : i + _EMBED_STEP]))
+                bar.update(min(i + _EMBED_STEP, len(texts)))
+        vecs = parts[0] if len(parts) == 1 else np.concatenate(parts)
         terms = _core.code_terms(texts, [_lang(c.language) for c in new], self.num_threads)
         self._terms.update(zip(new_ids.tolist(), terms, strict=True))
         self._vectors = np.concatenate([self._vectors, vecs])
@@ -275,7 +275,7 @@ class HybridIndex:
         seen: set[str] = set()
         changed: list[tuple[str, str, str]] = []
         docs = list(list_documents([root], report.skips, max_bytes=max_file_bytes))
-        for doc in _progress(docs, progress, "indexing", len(docs)):
+        for doc in progress_iter(docs, "reading", len(docs), "files", enabled=progress):
             item = self._read(root, doc, report, max_file_bytes)
             if item is None:
                 continue
@@ -289,7 +289,7 @@ class HybridIndex:
         deleted = [p for p in self.files if p not in seen]
         report.removed_files = len(deleted)
         self.remove(deleted)
-        report.chunks = self.add_texts(changed)
+        report.chunks = self.add_texts(changed, progress=progress)
         return report
 
     def _read(
