@@ -81,7 +81,7 @@ class SearchResult:
 
 
 class BuildReportDict(TypedDict):
-    files: int
+    documents: int  # read and indexed or found unchanged: the vocabulary of every report
     chunks: int
     unchanged: int
     removed_files: int
@@ -106,7 +106,7 @@ class BuildReport:
 
     def to_dict(self) -> BuildReportDict:
         return {
-            "files": self.files,
+            "documents": self.files,
             "chunks": self.chunks,
             "unchanged": self.unchanged,
             "removed_files": self.removed_files,
