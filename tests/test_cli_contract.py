@@ -51,10 +51,7 @@ def one_line_error(err: str, *words: str) -> str:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse refuses before the command runs
-        rc = int(exc.code or 0)
+    rc = main([str(a) for a in argv])
     return rc, capsys.readouterr().err
 
 
