@@ -32,7 +32,7 @@ def need(box, layer):
 
 def test_correct_sample_passes(sandbox):
     r = run(sandbox, "def f(x):\n    return x + 1\n")
-    assert (r.status, r.error_type, r.returncode) == ("passed", None, 0)
+    assert (r.status, r.error_type) == ("passed", None)
     assert r.runtime_s is not None and r.runtime_s >= 0
 
 

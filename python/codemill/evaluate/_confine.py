@@ -165,7 +165,7 @@ def build_root(lib, root):
 
 def mount_work(lib, path, size_bytes, owner):
     """A fresh tmpfs at `path`: the program's only writable place, bounded in bytes and inodes."""
-    inodes = max(64, size_bytes // 4096)
+    inodes = max(64, size_bytes // 2048)  # each inode costs kernel memory: bound them too
     data = f"size={size_bytes},nr_inodes={inodes},mode=700,uid={owner},gid={owner}".encode()
     _check(lib.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, data), "work tmpfs")
 

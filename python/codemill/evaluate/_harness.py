@@ -145,11 +145,20 @@ class Server:
                 finally:
                     os._exit(4)
         finally:
-            # The server keeps no end of the channel: when the child dies, its peer sees EOF.
-            for fd in (report_w, out, err, channel):
+            for fd in (report_w, out, err):
                 os.close(fd)
+        # The sample server keeps its copy of the channel until the sample exits, to see
+        # the judge hang up (a verdict reached: the sample is no longer needed); then it
+        # closes it, so that a judge still waiting sees EOF.
+        watch = channel if role == "sample" else None
+        if watch is None:
+            os.close(channel)
         start = time.monotonic()
-        timed_out = not _wait(pid, job["timeout_s"])
+        try:
+            timed_out = not _wait(pid, job["timeout_s"], watch)
+        finally:
+            if watch is not None:
+                os.close(watch)
         if timed_out:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
@@ -238,11 +247,25 @@ class Server:
             _sample.finish()
 
 
-def _wait(pid, timeout):
-    """True when `pid` exited within `timeout` seconds."""
+def _wait(pid, timeout, hangup_fd):
+    """True when `pid` exited (or `hangup_fd`'s peer hung up, then killed) within `timeout`."""
     pidfd = os.pidfd_open(pid)
+    poll = select.poll()
+    poll.register(pidfd, select.POLLIN)
+    if hangup_fd is not None:
+        poll.register(hangup_fd, select.POLLRDHUP)  # not POLLIN: the data is the child's
+    deadline = time.monotonic() + timeout
     try:
-        return bool(select.select([pidfd], [], [], timeout)[0])
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            events = dict(poll.poll(left * 1000))
+            if pidfd in events:
+                return True
+            if hangup_fd in events:
+                os.kill(pid, signal.SIGKILL)
+                return True
     finally:
         os.close(pidfd)
 

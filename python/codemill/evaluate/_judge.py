@@ -22,6 +22,7 @@ Standalone on purpose (no codemill imports): the harness loads it into bare inte
 import json
 import os
 import re
+import select
 import time
 import traceback
 
@@ -43,10 +44,25 @@ class SampleOutcome(BaseException):
 
 
 class Channel:
-    """The judge's end of the socket to the sample process."""
+    """The judge's end of the socket to the sample process.
 
-    def __init__(self, fd):
+    Every wait for the sample ends at `deadline` (the current run's budget): a sample that
+    loops is a timeout decided here, at once, not when a server kills it.
+    """
+
+    def __init__(self, fd, budget_s):
         self.fd = fd
+        self.budget_s = budget_s
+        self.deadline = time.monotonic() + budget_s
+
+    def restart_clock(self):
+        self.deadline = time.monotonic() + self.budget_s
+
+    def receive(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+            raise SampleOutcome("timeout", "Timeout")
+        return _wire.receive(self.fd)
 
     def ask(self, request):
         try:
@@ -56,7 +72,7 @@ class Channel:
         except OSError:
             raise SampleOutcome("runtime_error", "SampleDied") from None
         try:
-            reply = _wire.receive(self.fd)
+            reply = self.receive()
         except (EOFError, OSError):
             raise SampleOutcome("runtime_error", "SampleDied") from None
         except (_wire.WireError, RecursionError, MemoryError) as exc:
@@ -107,7 +123,7 @@ class RemoteModule:
 
 def main(job, channel_fd, report_fd):
     try:
-        verdict = judge(job, Channel(channel_fd))
+        verdict = judge(job, Channel(channel_fd, job["run_timeout_s"]))
     except BaseException as exc:  # a bug here must still end in a verdict, never a pass
         traceback.print_exception(exc)
         verdict = {"status": "runtime_error", "error_type": "JudgeError"}
@@ -124,6 +140,7 @@ def judge(job, channel):
     prelude = compile(job["prelude"], "<prelude>", "exec") if job["prelude"] is not None else None
     times = []
     for _ in range(job["repeats"]):
+        channel.restart_clock()
         start = time.perf_counter()
         try:
             _run_tests(job, channel, test, prelude)
@@ -146,7 +163,9 @@ def judge(job, channel):
 def _load_status(channel):
     """None when the program loaded; otherwise the verdict its load earned."""
     try:
-        status = _wire.receive(channel.fd)
+        status = channel.receive()
+    except SampleOutcome as exc:
+        return {"status": exc.status, "error_type": exc.error_type}
     except (EOFError, OSError):
         return {"status": "runtime_error", "error_type": "SampleDied"}
     except (_wire.WireError, RecursionError, MemoryError):

@@ -28,14 +28,17 @@ def main(job, channel):
         code = compile(job["program"], "<program>", "exec")
     except (SyntaxError, ValueError) as exc:  # ValueError: a NUL byte in the source
         traceback.print_exception(exc)
+        _flush()
         _wire.send(channel, ["syntax", type(exc).__name__])
         return
     try:
         exec(code, namespace)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are failures too
         traceback.print_exception(exc)
+        _flush()
         _wire.send(channel, ["load_error", _wire._type_name(exc)])
         return
+    _flush()
     _wire.send(channel, ["loaded"])
     while True:
         try:
@@ -43,6 +46,7 @@ def main(job, channel):
         except EOFError:
             return
         reply = _answer(namespace, request)
+        _flush()  # the server kills this process once the judge is done: output first
         try:
             _wire.send(channel, reply)
         except (_wire.WireError, RecursionError, MemoryError):  # raised before a byte is sent
@@ -66,9 +70,13 @@ def _answer(namespace, request):
     return ["ok", value]
 
 
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):  # the program may have replaced or closed them
+            stream.flush()
+
+
 def finish():
     """Flush what the program printed (os._exit would drop it) and leave."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BaseException):
-            stream.flush()
+    _flush()
     os._exit(0)
