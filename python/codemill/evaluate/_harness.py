@@ -40,6 +40,13 @@ import _wire  # type: ignore[import-not-found]
 
 del sys.path[0]
 
+# Standard modules that tests and programs commonly import, loaded once per server so that
+# each forked child finds them in sys.modules instead of importing them again (pure speed:
+# a child may patch its copies, which no other process sees).
+for _name in ("typing", "math", "random", "re", "string", "collections", "copy", "hashlib", "itertools", "functools"):
+    with contextlib.suppress(ImportError):
+        __import__(_name)
+
 OUTPUT_KEEP = 2000  # bytes of stdout (head) and stderr (tail) a reply carries
 PRIVATE = "/tmp"  # inside our own mount namespace: a tmpfs nobody else sees
 ROOT = PRIVATE + "/root"
@@ -211,6 +218,7 @@ class Server:
         """Confine this process, then run the role's code. Never returns."""
         os.setsid()
         role = job["role"]
+
         lib = self.lib
         try:
             if self.isolated:
@@ -234,6 +242,8 @@ class Server:
             # Fail closed: never run job code with less isolation than the parent asked for.
             os.write(2, f"sandbox setup failed: {exc}\n".encode())
             os._exit(3)
+        if "random" in sys.modules:  # imported by the server: reseed, as a fresh import would
+            sys.modules["random"].seed()
         os.environ.clear()
         if workdir:
             os.environ["TMPDIR"] = workdir
