@@ -267,3 +267,22 @@ def test_sandbox_cleans_its_temporary_dirs(tmp_path):
         )
         assert r.status == "passed"
     assert not Path(base).exists()
+
+
+# --- without namespaces (hosts that refuse them): weaker, but never a wrong pass ----------
+
+
+def test_without_namespaces_the_judge_still_decides(tmp_path):
+    target = tmp_path / "escaped"
+    with Sandbox(Limits(memory_mb=512), namespaces=False) as box:
+        assert not box.layers()["namespaces"] and box.limitations
+        assert run(box, "def f(x):\n    return x + 1\n").status == "passed"
+        assert run(box, "def f(x):\n    return x\n").status == "failed"
+        r = run(box, "class E:\n    __eq__ = lambda s, o: True\ndef f(x):\n    return E()\n")
+        assert (r.status, r.error_type) == ("runtime_error", "UnsupportedResult")
+        if box.landlock_abi >= 1:
+            r = run(box, f"def f(x):\n    open({str(target)!r}, 'w').write('x')\n    return x + 1\n")
+            assert r.status == "runtime_error"
+        r = run(box, "import os\nos.makedirs('a/b/c')\nos.symlink('/', 'a/root')\ndef f(x):\n    return x + 1\n")
+        assert r.status == "passed"
+    assert not target.exists()

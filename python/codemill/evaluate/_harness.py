@@ -227,6 +227,8 @@ class Server:
                 readable, writable = ["/"], [workdir] if workdir else []
             else:
                 os.chdir(workdir or "/")
+                if os.geteuid() == 0:  # no namespace to hide in: at least no capabilities
+                    _confine.drop_capabilities(lib)
                 readable, writable = _confine.host_readable(), [workdir] if workdir else []
             _confine.set_limits(
                 job["memory_bytes"], job["file_bytes"], job["open_files"], job["processes"], job["cpu_seconds"]

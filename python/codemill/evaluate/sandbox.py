@@ -82,7 +82,9 @@ class Limits:
 class Sandbox:
     """Runs programs under `Limits`; learns from its first servers which layers the host allows."""
 
-    def __init__(self, limits: Limits | None = None, python: str | None = None, repeats: int = 1) -> None:
+    def __init__(
+        self, limits: Limits | None = None, python: str | None = None, repeats: int = 1, namespaces: bool = True
+    ) -> None:
         if repeats < 1:
             raise ValueError(f"repeats must be at least 1, got {repeats}")
         self.limits = limits or Limits()
@@ -91,7 +93,9 @@ class Sandbox:
         self.limitations: list[str] = []
         self._base = Path(tempfile.mkdtemp(prefix="codemill-eval-"))
         self._idle: queue.SimpleQueue[_Pair] = queue.SimpleQueue()
-        self._isolate = sys.platform == "linux"
+        self._isolate = namespaces and sys.platform == "linux"
+        if not self._isolate:
+            self.limitations.append("namespaces not used: programs see the host file system through Landlock only")
         first = self._start_pair()
         hello = first.judge.hello or {}
         self.isolated = bool(hello.get("isolated"))
