@@ -420,3 +420,15 @@ def test_module_mode_reads_globals_as_data_only(box):
     cheat = "class E:\n    __eq__ = lambda s, o: True\nLIMIT = E()\ndef double(x):\n    return E()\n"
     r = run(box, cheat, test=test, entry=None, mode="module")
     assert (r.status, r.error_type) == ("runtime_error", "UnsupportedResult")
+
+
+def test_tests_never_run_in_the_sample_namespace(box):
+    # The prompt's helper is missing from the judge (prelude None): the sample defining a
+    # helper that "passes" must not lend it to the tests.
+    test = "def check(candidate):\n    assert helper() == 'trusted'\n    assert candidate(2) == 3\n"
+    body = "def helper():\n    return 'trusted'\ndef f(x):\n    return x + 1\n"
+    r = run(box, body, test=test, prelude=None)
+    assert (r.status, r.error_type) == ("runtime_error", "NameError")
+    # with the trusted prelude the same sample passes
+    prelude = "def helper():\n    return 'trusted'\ndef f(x):\n    pass\n"
+    assert run(box, body, test=test, prelude=prelude).status == "passed"

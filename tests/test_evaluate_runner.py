@@ -173,6 +173,14 @@ def test_bad_sample_lines_are_skipped_and_counted(generic, tmp_path):
         ('{"task_id": "a"}\n', ":1: problem lacks prompt, test, entry_point"),
         ("\n{oops\n", ":2: invalid JSON"),
         ("", "no problems in file"),
+        (
+            '{"task_id": "a", "prompt": "", "test": "def check(c):\\n    assert", "entry_point": "f"}\n',
+            ":1: test code does not compile",
+        ),
+        (
+            '{"task_id": "a", "prompt": "", "test": "", "entry_point": "f", "test_mode": "x"}\n',
+            ":1: test_mode must be one of call, module",
+        ),
     ],
 )
 def test_bad_problem_files_are_clear_errors(tmp_path, content, message):
