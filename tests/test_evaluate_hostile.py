@@ -117,7 +117,8 @@ def hunt(body):
 )
 def test_the_sample_cannot_find_the_expected_output(box, attack):
     r = run(box, hunt(attack))
-    assert r.status == "failed", (r.status, r.error_type, r.stderr[-500:])
+    # a wrong answer; the raw memory read may also hit an unmapped page and crash
+    assert (r.status, r.error_type) in (("failed", "AssertionError"), ("runtime_error", "SIGSEGV")), r.stderr[-500:]
 
 
 @pytest.mark.parametrize(
