@@ -12,9 +12,10 @@ and forks a child that confines itself before any job code runs:
     no_new_privs, Landlock, seccomp
 
 and then runs `_sample.main` or `_judge.main`. The server waits (killing the child and,
-as PID 1 of its namespace, everything else at the timeout), reads the child's capped
-output and the judge's verdict, unmounts the work dir and replies. A server never runs
-job code itself, so every child starts from the same pristine interpreter.
+as PID 1 of its namespace, everything else at the timeout; the sample server also kills
+the sample as soon as the judge hangs up), reads the child's capped output and the
+judge's verdict, unmounts the work dir and replies. A server never runs job code itself,
+so every child starts from the same pristine interpreter.
 
 Standalone on purpose: it imports nothing from codemill, so it runs in any interpreter.
 """
@@ -54,6 +55,8 @@ STATE = PRIVATE + "/state"
 
 
 class Server:
+    """One role's fork server: hello on start, then one reply per job on the control socket."""
+
     def __init__(self, control_fd, isolate):
         self.control = socket.socket(fileno=control_fd)
         self.lib = _confine.libc()
