@@ -177,9 +177,10 @@ class ImportGraph:
                 table.pop(rel, None)
         report.removed = len(gone)
         report.skipped = len(self.skipped)
-        self._resolver = None
-        self.resolutions = {}
-        self._resolve_all()
+        if report.changed or report.removed:
+            self._resolver = None
+            self.resolutions = {}
+            self._resolve_all()
         report.seconds = time.perf_counter() - t0
         self.seconds = report.seconds
         return report
