@@ -94,10 +94,11 @@ class _Priority(IntEnum):
     """The rest of a file the file imports."""
     USED_FURTHER = 2
     """Named by the file, defined further along its imports (or in its package)."""
-    BEST_OF_IMPORTED_FILE = 3
-    """The best definition of each file the file imports (breadth before depth)."""
-    NAMED = 4
+    NAMED = 3
     """Imported by name, or used from an imported module, or named by the question."""
+    BEST_OF_IMPORTED_FILE = 4
+    """The best definition of each file the file imports, usually one it names (breadth
+    before depth: every imported file shows something before any shows more)."""
 
 
 @dataclass
