@@ -24,7 +24,7 @@ REVERSE_WEIGHT = 0.1
 PACKAGE_WEIGHT = 0.2
 DAMPING = 0.85
 MAX_ITERATIONS = 200
-TOLERANCE = 1e-10
+TOLERANCE = 1e-8  # per node, as the networkx ranking this replaced used
 
 
 @dataclass(frozen=True)
