@@ -181,3 +181,22 @@ def test_budget_never_exceeded_with_a_query(tmp_path: Path, tok, budget: int) ->
     for f in SHOP:
         ctx = builder.context(repo / f, budget, query="cart total price discount inventory")
         assert ctx.tokens <= budget and tok.count_tokens(ctx.text) <= budget
+
+
+def test_ask_and_context_load_the_graph_instead_of_parsing(tmp_path: Path, capsys, monkeypatch) -> None:
+    pytest.importorskip("httpx")
+    repo = write_tree(tmp_path / "repo", SHOP)
+    out = tmp_path / "idx"
+    assert main(["index", str(repo), "-o", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+
+    def no_build(*args, **kw):
+        raise AssertionError("the repository was parsed again")
+
+    monkeypatch.setattr(ImportGraph, "build", no_build)
+    cart = str(repo / "shop/cart.py")
+    assert main(["ask", "how is the total discounted?", "--index", str(out), "--file", cart, "--json"]) == 0
+    prompt = json.loads(capsys.readouterr().out)
+    assert any(s["kind"] == "context" and s["path"] == "shop/pricing.py" for s in prompt["sources"])
+    assert main(["context", cart, "--index", str(out), "--query", "round cents"]) == 0
+    assert "round_cents" in capsys.readouterr().out

@@ -10,14 +10,14 @@ import hashlib
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codemill.context import graph_store
 from codemill.context.imports import FileImports, Import, Resolution, Resolver, extract
-from codemill.context.ranking import DEFINITION_WEIGHT, IMPORT_WEIGHT, personalized_rank, ranking_graph
+from codemill.context.ranking import DEFINITION_WEIGHT, IMPORT_WEIGHT, RankGraph, personalized_rank, ranking_graph
 from codemill.context.symbols import FileSymbols, file_symbols
 from codemill.errors import CodemillError, GraphFormatError, InputNotFoundError
 from codemill.languages import detect_language
@@ -87,10 +87,10 @@ class ImportGraph:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.files: dict[str, str] = {}
-        self.infos: dict[str, FileImports] = {}
-        self.resolutions: dict[str, list[tuple[Import, Resolution]]] = {}
+        self.infos: MutableMapping[str, FileImports] = {}
+        self.resolutions: MutableMapping[str, list[tuple[Import, Resolution]]] = {}
         self.skipped: dict[str, str] = {}
-        self.symbols: dict[str, FileSymbols] = {}
+        self.symbols: MutableMapping[str, FileSymbols] = {}
         self.hashes: dict[str, str] = {}
         """file -> sha256 of its text, for incremental updates"""
         self.exclude: tuple[str, ...] = ()
@@ -100,7 +100,7 @@ class ImportGraph:
         self._texts: dict[str, str] = {}
         self._resolver: Resolver | None = None
         self._edges: dict[str, dict[str, float]] | None = None
-        self._rank_graph: Any = None
+        self._rank_graph: RankGraph | None = None
 
     @classmethod
     def build(
@@ -182,9 +182,10 @@ class ImportGraph:
                 table.pop(rel, None)
         report.removed = len(gone)
         report.skipped = len(self.skipped)
-        self._resolver = None
-        self.resolutions = {}
-        self._resolve_all()
+        if report.changed or report.removed:
+            self._resolver = None
+            self.resolutions = {}
+            self._resolve_all()
         report.seconds = time.perf_counter() - t0
         self.seconds = report.seconds
         return report
@@ -264,6 +265,11 @@ class ImportGraph:
         return rel
 
     # -- edges
+
+    def set_edges(self, edges: dict[str, dict[str, float]]) -> None:
+        """Edges known already (a loaded graph saves computing them from every resolution)."""
+        self._edges = edges
+        self._rank_graph = None
 
     def edges(self) -> dict[str, dict[str, float]]:
         """source file -> {target: weight}; targets are files or ``external:NAME`` nodes."""
