@@ -264,6 +264,13 @@ class Server:
 
 def _wait(pid, timeout, hangup_fd):
     """True when `pid` exited (or `hangup_fd`'s peer hung up, then killed) within `timeout`."""
+    if not hasattr(os, "pidfd_open"):  # not Linux: poll the child, no hang-up watch
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+            time.sleep(0.001)
+        return False
     pidfd = os.pidfd_open(pid)
     poll = select.poll()
     poll.register(pidfd, select.POLLIN)
