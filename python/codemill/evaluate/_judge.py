@@ -70,7 +70,7 @@ class Channel:
 
     def ask(self, request):
         try:
-            _wire.send(self.fd, request)
+            _wire.send_request(self.fd, request)
         except _wire.WireError as exc:
             raise SampleOutcome("runtime_error", "UnsupportedArgument", str(exc)) from None
         except OSError:
