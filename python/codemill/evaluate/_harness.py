@@ -71,8 +71,8 @@ class Server:
                 self.hello["error"] = str(exc)
                 self._reply(self.hello)
                 sys.exit(3)
-        if self.state is None:
-            self.state = tempfile.mkdtemp(prefix="codemill-server-")
+        if self.state is None:  # no private /tmp: use the sandbox's own dir (our cwd), which it removes
+            self.state = tempfile.mkdtemp(prefix="server-", dir=os.getcwd())
         self.hello["landlock_abi"] = _confine.landlock_abi(self.lib)
         self.hello["seccomp"] = _confine.seccomp_supported()
         self._reply(self.hello)
