@@ -433,3 +433,13 @@ def test_tests_never_run_in_the_sample_namespace(box):
     # with the trusted prelude the same sample passes
     prelude = "def helper():\n    return 'trusted'\ndef f(x):\n    pass\n"
     assert run(box, body, test=test, prelude=prelude).status == "passed"
+
+
+def test_the_devices_a_program_may_use_work(box):
+    body = (
+        "import os\ndef f(x):\n    out = []\n    for name in ('null', 'zero', 'urandom', 'random'):\n"
+        "        with open('/dev/' + name, 'rb') as dev:\n            out.append(len(dev.read(4)))\n"
+        "    with open(os.devnull, 'w') as null:\n        null.write('x')\n    return out\n"
+    )
+    r = run(box, body, test="def check(candidate):\n    assert candidate(0) == [0, 4, 4, 4]\n")
+    assert r.status == "passed", r.stderr[-500:]

@@ -275,6 +275,7 @@ def test_sandbox_cleans_its_temporary_dirs(tmp_path):
 def test_without_namespaces_the_judge_still_decides(tmp_path):
     target = tmp_path / "escaped"
     with Sandbox(Limits(memory_mb=512), namespaces=False) as box:
+        base = box._base
         assert not box.layers()["namespaces"] and box.limitations
         assert run(box, "def f(x):\n    return x + 1\n").status == "passed"
         assert run(box, "def f(x):\n    return x\n").status == "failed"
@@ -286,3 +287,4 @@ def test_without_namespaces_the_judge_still_decides(tmp_path):
         r = run(box, "import os\nos.makedirs('a/b/c')\nos.symlink('/', 'a/root')\ndef f(x):\n    return x + 1\n")
         assert r.status == "passed"
     assert not target.exists()
+    assert not base.exists()  # the servers' state and work dirs went with it

@@ -85,3 +85,28 @@ def test_nesting_is_bounded():
 def test_malformed_frames_are_errors_not_crashes(data):
     with pytest.raises(_wire.WireError):
         _wire.decode(data)
+
+
+def test_frames_over_a_pipe_and_the_judges_requests():
+    import os
+
+    read, write = os.pipe()
+    try:
+        _wire.send(write, ["ok", (1, 2.5, "x")])
+        assert _wire.receive(read) == ["ok", (1, 2.5, "x")]
+        request = ["call", "f", [[1, 2], {"k": (3,)}, b"\x00", {4}], {"key": None}]
+        _wire.send_request(write, request)
+        assert _wire.receive_request(read) == request
+        with pytest.raises(_wire.WireError):
+            _wire.send_request(write, ["call", "f", [type("I", (int,), {})(1)], {}])
+        os.write(write, (_wire.MAX_FRAME + 1).to_bytes(4, "little"))
+        with pytest.raises(_wire.WireError):
+            _wire.receive(read)
+        os.close(write)
+        write = -1
+        with pytest.raises(EOFError):
+            _wire.receive(read)
+    finally:
+        os.close(read)
+        if write >= 0:
+            os.close(write)

@@ -116,9 +116,9 @@ def enter_namespaces(lib, program_base):
     return program_base is not None
 
 
-def _bind_ro(lib, source, target):
+def _bind_ro(lib, source, target, device=False):
     _check(lib.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None), f"bind {source}")
-    flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+    flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | (0 if device else MS_NODEV)
     _check(lib.mount(None, target.encode(), None, flags, None), f"read-only {source}")
 
 
@@ -157,7 +157,7 @@ def build_root(lib, root):
     os.makedirs(root + "/dev", mode=0o755)
     for name in DEVICES:
         open(f"{root}/dev/{name}", "w").close()
-        _bind_ro(lib, f"/dev/{name}", f"{root}/dev/{name}")
+        _bind_ro(lib, f"/dev/{name}", f"{root}/dev/{name}", device=True)  # nodev would refuse open()
     os.makedirs(root + "/work", mode=0o755)
     flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
     _check(lib.mount(None, root.encode(), None, flags, None), "root read-only")
@@ -222,6 +222,8 @@ _LL_TRUNCATE, _LL_IOCTL_DEV = 1 << 14, 1 << 15
 
 
 def landlock_abi(lib):
+    if sys.platform != "linux":  # syscall 444 means something else elsewhere
+        return 0
     return max(0, int(lib.syscall(_LL_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))))
 
 

@@ -71,8 +71,8 @@ class Server:
                 self.hello["error"] = str(exc)
                 self._reply(self.hello)
                 sys.exit(3)
-        if self.state is None:
-            self.state = tempfile.mkdtemp(prefix="codemill-server-")
+        if self.state is None:  # no private /tmp: use the sandbox's own dir (our cwd), which it removes
+            self.state = tempfile.mkdtemp(prefix="server-", dir=os.getcwd())
         self.hello["landlock_abi"] = _confine.landlock_abi(self.lib)
         self.hello["seccomp"] = _confine.seccomp_supported()
         self._reply(self.hello)
@@ -264,6 +264,13 @@ class Server:
 
 def _wait(pid, timeout, hangup_fd):
     """True when `pid` exited (or `hangup_fd`'s peer hung up, then killed) within `timeout`."""
+    if not hasattr(os, "pidfd_open"):  # not Linux: poll the child, no hang-up watch
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+            time.sleep(0.001)
+        return False
     pidfd = os.pidfd_open(pid)
     poll = select.poll()
     poll.register(pidfd, select.POLLIN)

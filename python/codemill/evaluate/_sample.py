@@ -42,7 +42,7 @@ def main(job, channel):
     _wire.send(channel, ["loaded"])
     while True:
         try:
-            request = _wire.receive(channel)
+            request = _wire.receive_request(channel)
         except EOFError:
             return
         reply = _answer(namespace, request)
