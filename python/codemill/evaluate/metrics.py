@@ -70,6 +70,6 @@ def codebleu(references: list[str], predictions: list[str]) -> float | None:
     """CodeBLEU from the optional `codebleu` package; None when it is not installed."""
     if not references or not codebleu_available():
         return None
-    from codebleu import calc_codebleu  # type: ignore[import-not-found]
+    from codebleu import calc_codebleu
 
     return float(calc_codebleu(references, predictions, lang="python")["codebleu"])
