@@ -61,6 +61,15 @@ def test_corrupt_or_missing_graph_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "graph.json").write_text("{nope")
     with pytest.raises(GraphFormatError, match="corrupt graph"):
         ImportGraph.load(tmp_path / "graph.json")
+    repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
+    ImportGraph.build(repo).save(tmp_path / "graph.json")
+    data = json.loads((tmp_path / "graph.json").read_text())
+    data["files"]["b.py"]["detail"] = "{"
+    (tmp_path / "graph.json").write_text(json.dumps(data))
+    graph = ImportGraph.load(tmp_path / "graph.json")  # a file's detail is read when needed
+    assert graph.symbols["a.py"].references == {"b"}
+    with pytest.raises(GraphFormatError, match=r"corrupt graph at b\.py"):
+        graph.symbols["b.py"]
 
 
 def test_index_keeps_the_graph_and_context_loads_it(tmp_path: Path, capsys) -> None:
