@@ -191,6 +191,8 @@ class ContextBuilder:
         if budget < 0:
             raise CodemillError(f"the token budget must be >= 0, got {budget}")
         rel = self.graph.ensure(path)
+        self._defs.pop(rel, None)  # the file being worked on may have changed since the last call
+        self._lines.pop(rel, None)
         f = focus(self.graph, rel, query)
         seeds = {rel: 1.0, **dict.fromkeys(f.asked & f.allowed, 1.0), **(extra_seeds or {})}
         ranked = [(p, r) for p, r in self.related(rel, seeds) if p in f.allowed]

@@ -40,9 +40,7 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
     for rel, lang in sorted(graph.files.items()):
         info = graph.infos[rel]
         sym = graph.symbols.get(rel, FileSymbols())
-        files[rel] = {
-            "language": lang,
-            "hash": graph.hashes.get(rel),
+        detail = {
             "imports": [_import(i) for i in info.imports],
             "defines": sorted(info.defines),
             "package": info.package,
@@ -53,6 +51,9 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
             "excluded": sym.excluded,
             "resolutions": [_resolution(r) for _, r in graph.resolutions.get(rel, [])],
         }
+        # Each file's detail is a JSON string of its own: loading parses it only when the file
+        # is read, so that a context call does not pay for the whole repository.
+        files[rel] = {"language": lang, "hash": graph.hashes.get(rel), "detail": _compact(detail)}
     return {
         "format": FORMAT,
         "root": str(graph.root.resolve()),
@@ -64,8 +65,12 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
     }
 
 
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(graph: ImportGraph) -> bytes:
-    return json.dumps(dump(graph), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _compact(dump(graph)).encode("utf-8")
 
 
 class LazyMap(MutableMapping[str, V]):
@@ -104,18 +109,22 @@ class LazyMap(MutableMapping[str, V]):
         return len(self._raw)
 
 
-def _file_imports(rel: str, f: dict[str, Any]) -> FileImports:
+def _detail(rel: str, raw: str) -> dict[str, Any]:
+    detail = json.loads(raw)
+    if len(detail["imports"]) != len(detail["resolutions"]):
+        raise ValueError(f"{rel}: {len(detail['imports'])} imports but {len(detail['resolutions'])} resolutions")
+    return dict(detail)
+
+
+def _file_imports(rel: str, language: str, f: dict[str, Any]) -> FileImports:
     imports = [
         Import(m, line, tuple((a, b) for a, b in names), level, alias, kind, tuple(scope))
         for m, line, names, level, alias, kind, scope in f["imports"]
     ]
-    return FileImports(
-        rel, f["language"], imports, frozenset(f["defines"]), f["package"], tuple(f["types"]), f["mod_paths"]
-    )
+    return FileImports(rel, language, imports, frozenset(f["defines"]), f["package"], tuple(f["types"]), f["mod_paths"])
 
 
-def _file_symbols(rel: str, f: dict[str, Any]) -> FileSymbols:
-    del rel
+def _file_symbols(f: dict[str, Any]) -> FileSymbols:
     refs = f["references"]
     return FileSymbols(tuple(Definition(*d) for d in f["definitions"]), frozenset(refs.split()), f["excluded"])
 
@@ -136,23 +145,24 @@ def restore(graph: ImportGraph, data: Any, source: str) -> None:
             graph.files[rel] = f["language"]
             if f["hash"] is not None:
                 graph.hashes[rel] = f["hash"]
-            if len(f["imports"]) != len(f["resolutions"]):
-                raise GraphFormatError(f"{rel}: {len(f['imports'])} imports but {len(f['resolutions'])} resolutions")
+            if not isinstance(f["detail"], str):
+                raise TypeError(f"{rel}: no detail")
         if not isinstance(edges, dict):
             raise TypeError("edges is not an object")
     except (KeyError, TypeError, ValueError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {type(e).__name__}: {e}") from e
-    infos = LazyMap(dict(files), _file_imports, source)
+    details = LazyMap({rel: f["detail"] for rel, f in files.items()}, _detail, source)
+    infos = LazyMap(dict(files), lambda rel, f: _file_imports(rel, f["language"], details[rel]), source)
 
     def resolutions(rel: str, f: dict[str, Any]) -> list[tuple[Import, Resolution]]:
         found = [
             Resolution(tuple(targets), tuple((a, b) for a, b in defs), external, in_repo)
-            for targets, defs, external, in_repo in f["resolutions"]
+            for targets, defs, external, in_repo in details[rel]["resolutions"]
         ]
         return list(zip(infos[rel].imports, found, strict=True))
 
     graph.infos = infos
-    graph.symbols = LazyMap(dict(files), _file_symbols, source)
+    graph.symbols = LazyMap(dict(files), lambda rel, f: _file_symbols(details[rel]), source)
     graph.resolutions = LazyMap(dict(files), resolutions, source)
     graph.set_edges(edges)
 
