@@ -11,8 +11,7 @@ import pytest
 from codemill import HybridIndex, IndexFormatError, _core
 from codemill.cli import main
 from codemill.errors import OutputError
-
-from tests.conftest import FIXTURES, STDLIB
+from conftest import FIXTURES, STDLIB
 
 QUERIES = ["parse json string", "getUserById", "resolve id", "counter add words", "encode basestring ascii"]
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from codemill.index.chunking import chunk_text
-
-from tests.conftest import FIXTURES
+from conftest import FIXTURES
 
 LANGS = {
     "py": "python",

@@ -9,7 +9,7 @@
 - Fusion: reciprocal rank fusion (k = 60) by default, or a weighted sum of min-max
   normalised scores.
 - Persistence: one directory (``meta.json`` with the format version, ``chunks.jsonl``,
-  ``vectors.npy``, ``ids.npy``, ``dense.faiss``), saved whole through
+  ``vectors.npy``, ``ids.npy``, ``dense.faiss``; :mod:`codemill.index.persistence`), saved whole through
   :func:`codemill._io.atomic_dir`: an interrupted save leaves the previous index as it was.
   ``update`` re-embeds only files whose content hash changed and drops deleted files.
 
@@ -20,7 +20,6 @@ added: an updated index answers exactly like a fresh build of the same files.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,27 +29,18 @@ from typing import Any, Literal, TypedDict
 import numpy as np
 
 from codemill import _core
-from codemill._io import atomic_dir
 from codemill.errors import CodemillError, ConfigError, IndexFormatError
 from codemill.index.chunking import DEFAULT_MAX_LINES, Chunk, chunk_text
 from codemill.index.embed import Embedder, make_embedder
 from codemill.index.modes import FUSIONS, MODES, Fusion, SearchMode
-from codemill.outputs import check_output
+from codemill.index.persistence import FORMAT, is_index_dir, load_index, save_index
 from codemill.progress import Progress, progress_iter
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, list_documents, load_text
 from codemill.sources.skips import SkippedItem
 
-# 2: the built-in embedder changed (trigrams of parts, weighted first line, capped features);
-# vectors saved by format 1 would not match queries embedded now.
-FORMAT = "codemill-index/2"
 DenseKind = Literal["flat", "hnsw"]
 DEFAULT_HNSW_THRESHOLD = 50_000
 RRF_K = 60
-# The files of a saved index; a directory holding anything else is not replaced by a save.
-INDEX_FILES = ("meta.json", "chunks.jsonl", "vectors.npy", "ids.npy", "dense.faiss")
-# Files that layers above keep in the index directory, saved with it (codemill.context's
-# repository graph).
-COMPANION_FILES = ("graph.json",)
 
 __all__ = [
     "FORMAT",
@@ -444,96 +434,16 @@ class HybridIndex:
         swapped in together, so an interrupted save leaves the previous index loadable. A
         directory that holds anything but an index is refused unless ``overwrite``, and one
         inside the indexed repository always (the output contract, `codemill.outputs`).
-        ``companions``: files of :data:`COMPANION_FILES` saved with the index (name -> bytes)."""
-        import faiss
-
-        companions = dict(companions or {})
-        unknown = sorted(set(companions) - set(COMPANION_FILES))
-        if unknown:
-            raise CodemillError(f"cannot keep {', '.join(unknown)} with an index (known: {', '.join(COMPANION_FILES)})")
-
-        target = check_output(
-            directory,
-            command="index",
-            kind="dir",
-            is_ours=is_index_dir,
-            inputs=[self.root] if self.root else [],
-            overwrite=overwrite,
-        )
-        dense = self._dense_index()
-        with atomic_dir(target) as d:
-            with open(d / "chunks.jsonl", "w", encoding="utf-8") as f:
-                for i in sorted(self.chunks):
-                    f.write(json.dumps({"id": i, **self.chunks[i].to_dict()}, ensure_ascii=False) + "\n")
-            np.save(d / "vectors.npy", self._vectors)
-            np.save(d / "ids.npy", self._ids)
-            faiss.write_index(dense, str(d / "dense.faiss"))
-            meta = {
-                "format": FORMAT,
-                "embedder": self.embedder.spec,
-                "dim": self.embedder.dim,
-                "max_lines": self.max_lines,
-                "hnsw_threshold": self.hnsw_threshold,
-                "dense_kind": self._dense_kind,
-                "dense_removed": sorted(self._dense_removed),
-                "root": self.root,
-                "next_id": self._next_id,
-                "files": self.files,
-            }
-            for name, data in companions.items():
-                (d / name).write_bytes(data)
-            (d / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        ``companions``: files of :data:`~codemill.index.persistence.COMPANION_FILES` saved with
+        the index (name -> bytes)."""
+        save_index(self, directory, companions, overwrite=overwrite)
 
     @classmethod
     def load(
         cls, directory: str | os.PathLike[str], embedder: str | Embedder | None = None, num_threads: int | None = None
     ) -> HybridIndex:
-        import faiss
-
-        d = Path(directory)
-        meta_path = d / "meta.json"
-        if not meta_path.is_file():
-            raise IndexFormatError(f"{d}: not a codemill index (no meta.json)")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise IndexFormatError(f"{meta_path}: corrupt index metadata: {e}") from e
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            found = meta.get("format") if isinstance(meta, dict) else None
-            raise IndexFormatError(f"{meta_path}: index format {found!r} is not supported (expected {FORMAT!r})")
-        try:
-            index = cls(
-                embedder or meta["embedder"],
-                max_lines=int(meta["max_lines"]),
-                hnsw_threshold=int(meta["hnsw_threshold"]),
-                num_threads=num_threads,
-            )
-            if index.embedder.dim != int(meta["dim"]):
-                raise IndexFormatError(
-                    f"{meta_path}: index vectors have dim {meta['dim']}, embedder {index.embedder.spec} gives "
-                    f"{index.embedder.dim}"
-                )
-            index.root, index._next_id, index.files = meta["root"], int(meta["next_id"]), meta["files"]
-            with open(d / "chunks.jsonl", encoding="utf-8") as f:
-                for line in f:
-                    row = json.loads(line)
-                    i = row.pop("id")
-                    index.chunks[int(i)] = Chunk(**row)
-            index._vectors = np.load(d / "vectors.npy", allow_pickle=False)
-            index._ids = np.load(d / "ids.npy", allow_pickle=False)
-            index._dense = faiss.read_index(str(d / "dense.faiss"))
-            index._dense_kind = meta["dense_kind"]
-            index._dense_removed = set(meta["dense_removed"])
-        except IndexFormatError:
-            raise
-        except (OSError, KeyError, TypeError, ValueError, RuntimeError) as e:
-            raise IndexFormatError(f"{d}: corrupt index: {type(e).__name__}: {e}") from e
-        if (
-            index._vectors.shape != (len(index._ids), index.embedder.dim)
-            or set(index._ids.tolist()) != set(index.chunks)
-            or index._dense.ntotal != len(index._ids) + len(index._dense_removed)
-        ):
-            raise IndexFormatError(f"{d}: corrupt index: vectors, ids and chunks do not match")
+        """An index saved by :meth:`save` (``embedder`` overrides the saved one's spec)."""
+        index = load_index(cls, directory, embedder, num_threads)
         chunks = [index.chunks[int(i)] for i in index._ids]
         terms = _core.code_terms([_index_text(c) for c in chunks], [_lang(c.language) for c in chunks], num_threads)
         index._terms = dict(zip(index._ids.tolist(), terms, strict=True))
@@ -554,8 +464,3 @@ def _lang(language: str) -> str | None:
     if language in (None, "generic"):
         return None
     return "typescript" if language == "tsx" else language
-
-
-def is_index_dir(d: Path) -> bool:
-    """The output contract's test: a directory holding an index and its companions only."""
-    return (d / "meta.json").is_file() and all(p.name in INDEX_FILES + COMPANION_FILES for p in d.iterdir())
