@@ -84,9 +84,7 @@ def hf_from_ranks(ranks: dict[bytes, int]) -> Any:
     for t, r in sorted(ranks.items(), key=lambda x: x[1]):
         if len(t) < 2:
             continue
-        local = [
-            (t[:i], t[i:]) for i in range(1, len(t)) if ranks.get(t[:i], r) < r and ranks.get(t[i:], r) < r
-        ]
+        local = [(t[:i], t[i:]) for i in range(1, len(t)) if ranks.get(t[:i], r) < r and ranks.get(t[i:], r) < r]
         local.sort(key=lambda p: (ranks[p[0]], ranks[p[1]]))
         merges.extend((s(a), s(b)) for a, b in local)
     tok = tk.Tokenizer(tk.models.BPE(vocab=vocab, merges=merges, ignore_merges=True))
@@ -123,9 +121,8 @@ def encoders() -> tuple[dict[str, Callable[[str], Any]], dict[str, str]]:
         pass
     try:
         import tiktoken
-        from tiktoken.load import load_tiktoken_bpe
-
         from codemill.peers import GPT4_PATTERN
+        from tiktoken.load import load_tiktoken_bpe
 
         ranks = load_tiktoken_bpe(path)
         enc = tiktoken.Encoding(name="cl100k_base", pat_str=GPT4_PATTERN, mergeable_ranks=ranks, special_tokens={})
@@ -148,6 +145,8 @@ def main() -> None:
     ap.add_argument("--core", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="steady-state repeats (median)")
     ap.add_argument("--languages", nargs="*")
+    ap.add_argument("--only", nargs="*", help="encoders whose name contains one of these words")
+    ap.add_argument("--hf-kb", type=int, default=300, help="HF tokenizers encodes this much per language (slow)")
     ap.add_argument("--json")
     args = ap.parse_args()
     pin(args.core)
@@ -158,6 +157,8 @@ def main() -> None:
         sys.exit("benchmark sources missing: run benches/fetch_corpus.sh")
     texts = {lang: "\n".join(t for _, t, _ in files) for lang, files in data.items()}
     encs, versions = encoders()
+    if args.only:
+        encs = {k: v for k, v in encs.items() if any(w in k for w in args.only)}
     warm = warm_text()
     for enc in encs.values():
         enc(warm, "generic")
