@@ -7,7 +7,7 @@
 //! table or arena reaches its cap the cache is cleared (cheap, and rare on real code).
 
 /// One slot: hash (0 = empty), where the key and value live in the arenas, and their lengths.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Slot {
     hash: u32,
     key_at: u32,
@@ -17,7 +17,8 @@ struct Slot {
 }
 
 pub struct SeqCache<K> {
-    slots: Vec<Slot>,
+    /// Packed `Slot`s; 0 is empty.
+    slots: Vec<u128>,
     keys: Vec<K>,
     vals: Vec<u32>,
     len: usize,
@@ -73,6 +74,35 @@ fn finish(h: u64) -> u32 {
     ((h >> 32) as u32) | 1
 }
 
+/// Empty slots. Slots are stored packed in a `u128` so that `vec![0; n]` takes zeroed pages
+/// from the allocator instead of writing every slot: a first pass grows the table again and
+/// again, and that memset was ~4% of its instructions.
+fn zeroed(n: usize) -> Vec<u128> {
+    vec![0u128; n]
+}
+
+impl Slot {
+    #[inline]
+    fn pack(self) -> u128 {
+        u128::from(self.hash)
+            | u128::from(self.key_at) << 32
+            | u128::from(self.val_at) << 64
+            | u128::from(self.key_len) << 96
+            | u128::from(self.val_len) << 112
+    }
+
+    #[inline]
+    fn unpack(w: u128) -> Slot {
+        Slot {
+            hash: w as u32,
+            key_at: (w >> 32) as u32,
+            val_at: (w >> 64) as u32,
+            key_len: (w >> 96) as u16,
+            val_len: (w >> 112) as u16,
+        }
+    }
+}
+
 impl<K: Copy + Eq> Default for SeqCache<K> {
     fn default() -> Self {
         Self::with_caps(MAX_SLOTS, MAX_ARENA)
@@ -100,7 +130,10 @@ impl<K: Copy + Eq> SeqCache<K> {
     }
 
     pub fn clear(&mut self) {
-        self.slots.iter_mut().for_each(|s| *s = Slot::default());
+        if self.is_empty() {
+            return;
+        }
+        self.slots = zeroed(self.slots.len());
         self.keys.clear();
         self.vals.clear();
         self.len = 0;
@@ -114,7 +147,7 @@ impl<K: Copy + Eq> SeqCache<K> {
         let mask = self.slots.len() - 1;
         let mut i = (hash as usize >> 1) & mask;
         loop {
-            let s = self.slots[i];
+            let s = Slot::unpack(self.slots[i]);
             if s.hash == 0 {
                 return None;
             }
@@ -164,18 +197,18 @@ impl<K: Copy + Eq> SeqCache<K> {
     fn place(&mut self, s: Slot) {
         let mask = self.slots.len() - 1;
         let mut i = (s.hash as usize >> 1) & mask;
-        while self.slots[i].hash != 0 {
+        while self.slots[i] != 0 {
             i = (i + 1) & mask;
         }
-        self.slots[i] = s;
+        self.slots[i] = s.pack();
     }
 
     fn grow(&mut self) {
         let n = (self.slots.len() * 2).max(FIRST_SLOTS);
-        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); n]);
-        for s in old {
-            if s.hash != 0 {
-                self.place(s);
+        let old = std::mem::replace(&mut self.slots, zeroed(n));
+        for w in old {
+            if w != 0 {
+                self.place(Slot::unpack(w));
             }
         }
     }

@@ -546,7 +546,7 @@ impl Tokenizer {
 fn identifier_counts(docs: &[(&str, Lang)]) -> FxHashMap<String, u64> {
     docs.par_iter()
         .fold(FxHashMap::<String, u64>::default, |mut m, &(text, lang)| {
-            for p in Scanner::new(text, lang) {
+            for p in Scanner::new(text, lang).without_keywords() {
                 if p.kind.is_identifier_like() {
                     let s = p.text(text);
                     match m.get_mut(s) {

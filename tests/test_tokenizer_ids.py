@@ -1,7 +1,7 @@
 """The bundled tokenizer's ids are pinned: a faster encoder must produce exactly the same ids.
 
-`fixtures/ids/expected.json` was computed with the encoder before the first-pass speed work
-(see fixtures/ids/README.md). A change here means the file format version must change too.
+`token_ids/expected.json` was computed with the encoder before the first-pass speed work
+(see token_ids/README.md). A change here means the file format version must change too.
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 from codemill import CodeTokenizer
-from conftest import FIXTURES
 
-IDS = FIXTURES / "ids"
+# Not under fixtures/: tests that walk fixtures/ count its files.
+IDS = Path(__file__).parent / "token_ids"
 EXPECTED = json.loads((IDS / "expected.json").read_text(encoding="utf-8"))
 FILES = sorted(k for k in EXPECTED if not k.startswith("@"))
 
