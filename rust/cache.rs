@@ -153,7 +153,9 @@ impl<K: Copy + Eq> SeqCache<K> {
             }
             if s.hash == hash && usize::from(s.key_len) == key.len() {
                 let at = s.key_at as usize;
-                if self.keys[at..at + key.len()] == *key {
+                // An element loop, not `==`: keys are short, where a memcmp call costs more.
+                let stored = &self.keys[at..at + key.len()];
+                if stored.iter().zip(key).all(|(a, b)| a == b) {
                     let v = s.val_at as usize;
                     return Some(&self.vals[v..v + usize::from(s.val_len)]);
                 }

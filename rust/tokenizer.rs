@@ -64,7 +64,7 @@ pub struct TrainConfig {
 #[derive(Default)]
 struct Caches {
     owner: u64,
-    pieces: SeqCache<u8>,
+    pieces: PieceCache,
     chunks: SeqCache<u8>,
     runs: SeqCache<u32>,
 }
@@ -98,12 +98,10 @@ fn piece_symbols(
     syms.extend(bytes[pos..].iter().map(|&x| u32::from(x)));
 }
 
-/// Cache key of a piece: its identifier flag and bytes.
-fn piece_key(key: &mut Vec<u8>, piece: &str, ident: bool) {
-    key.clear();
-    key.push(u8::from(ident));
-    key.extend_from_slice(piece.as_bytes());
-}
+/// Stage-1 tokens of pieces, keyed by their bytes: one cache for identifier pieces and one
+/// for the rest (the same bytes match the identifier vocabulary only as an identifier), so
+/// the key is the piece itself and needs no copy.
+type PieceCache = [SeqCache<u8>; 2];
 
 /// Cache key of a chunk: where its parts end and which are identifiers (the same bytes
 /// inside a string literal split differently), then its bytes.
@@ -120,7 +118,6 @@ fn chunk_key(key: &mut Vec<u8>, chunk: &str, parts: &[Part]) {
 struct PieceEncoder<'a> {
     vocab: &'a IdentifierVocab,
     bpe: &'a Bpe,
-    key: Vec<u8>,
     syms: Vec<u32>,
     matches: Vec<Match>,
 }
@@ -130,7 +127,6 @@ impl<'a> PieceEncoder<'a> {
         PieceEncoder {
             vocab,
             bpe,
-            key: Vec::with_capacity(64),
             syms: Vec::with_capacity(64),
             matches: Vec::new(),
         }
@@ -141,7 +137,7 @@ impl<'a> PieceEncoder<'a> {
         &mut self,
         chunk: &str,
         parts: &[Part],
-        cache: &mut SeqCache<u8>,
+        caches: &mut PieceCache,
         out: &mut Vec<u32>,
     ) {
         let mut at = 0;
@@ -153,10 +149,15 @@ impl<'a> PieceEncoder<'a> {
                 out.push(u32::from(piece.as_bytes()[0]));
                 continue;
             }
-            piece_key(&mut self.key, piece, p.ident);
-            let h = hash_bytes(&self.key);
-            if let Some(ids) = cache.get(h, &self.key) {
-                out.extend_from_slice(ids);
+            let key = piece.as_bytes();
+            let cache = &mut caches[usize::from(p.ident)];
+            let h = hash_bytes(key);
+            if let Some(ids) = cache.get(h, key) {
+                // Most pieces are one token: a push beats a memcpy call.
+                match *ids {
+                    [x] => out.push(x),
+                    _ => out.extend_from_slice(ids),
+                }
                 continue;
             }
             piece_symbols(
@@ -168,7 +169,7 @@ impl<'a> PieceEncoder<'a> {
             );
             self.bpe.merge(&mut self.syms);
             out.extend_from_slice(&self.syms);
-            cache.insert(h, &self.key, &self.syms);
+            cache.insert(h, key, &self.syms);
         }
     }
 }
@@ -381,7 +382,7 @@ impl Tokenizer {
             let mut caches = cell.borrow_mut();
             let caches = &mut *caches;
             if caches.owner != self.uid {
-                caches.pieces.clear();
+                caches.pieces.iter_mut().for_each(SeqCache::clear);
                 caches.chunks.clear();
                 caches.runs.clear();
                 caches.owner = self.uid;
@@ -591,12 +592,7 @@ fn line_words(docs: &[(&str, Lang)], vocab: &IdentifierVocab, piece_bpe: &Bpe) -
     let counts = docs
         .par_iter()
         .fold(
-            || {
-                (
-                    FxHashMap::<Vec<u32>, u64>::default(),
-                    SeqCache::<u8>::default(),
-                )
-            },
+            || (FxHashMap::<Vec<u32>, u64>::default(), PieceCache::default()),
             |(mut m, mut cache), &(text, lang)| {
                 let mut enc = PieceEncoder::new(vocab, piece_bpe);
                 let mut syms = Vec::new();
@@ -737,7 +733,7 @@ mod tests {
     fn merge_runs_equals_merge() {
         let tok = trained();
         let mut pieces = PieceEncoder::new(&tok.vocab, &tok.piece_bpe);
-        let mut piece_cache = SeqCache::default();
+        let mut piece_cache = PieceCache::default();
         let mut runs = SeqCache::default();
         let (mut syms, mut scratch, mut out) = (Vec::new(), Vec::new(), Vec::new());
         let text = format!("{SAMPLE}x = self.users[user_id] + get_user(self)\n  ({{}})\n");
