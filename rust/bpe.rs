@@ -13,6 +13,11 @@ const SMALL: usize = 32;
 
 pub struct Bpe {
     ranks: RankTable,
+    /// Boundaries some merge can cross: (last leaf of A, first leaf of B) for every merge
+    /// (A, B), where leaves are the ids below `first_id` a token is made of. Between adjacent
+    /// symbols x|y outside this set no merge ever applies, so the two sides merge
+    /// independently: `merge` equals merging each side alone and concatenating.
+    joins: RankTable,
     first_id: u32,
     merges: Vec<(u32, u32)>,
 }
@@ -87,11 +92,41 @@ impl Bpe {
     /// Merges in rank order; ids (and `first_id + merges.len()`) must be below `MAX_ID`.
     pub fn new(merges: Vec<(u32, u32)>, first_id: u32) -> Self {
         debug_assert!(first_id as usize + merges.len() <= MAX_ID as usize);
+        // (first leaf, last leaf) of each merged token, in id order.
+        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(merges.len());
+        let leaf = |ends: &[(u32, u32)], t: u32| -> (u32, u32) {
+            match t.checked_sub(first_id) {
+                Some(k) if (k as usize) < ends.len() => ends[k as usize],
+                _ => (t, t),
+            }
+        };
+        let mut joins = Vec::with_capacity(merges.len());
+        for &(a, b) in &merges {
+            let (fa, la) = leaf(&ends, a);
+            let (fb, lb) = leaf(&ends, b);
+            joins.push((la, fb));
+            ends.push((fa, lb));
+        }
         Bpe {
             ranks: RankTable::new(&merges),
+            joins: RankTable::new(&joins),
             first_id,
             merges,
         }
+    }
+
+    /// Whether any merge can ever cross the boundary between adjacent symbols `x` and `y`
+    /// (both leaves: ids below `first_id`, as before merging).
+    #[inline]
+    pub fn can_join(&self, x: u32, y: u32) -> bool {
+        self.joins.get(x, y) != NO_MERGE
+    }
+
+    /// The single token `x` and `y` merge into, if a merge joins exactly them.
+    #[inline]
+    pub fn pair(&self, x: u32, y: u32) -> Option<u32> {
+        let r = self.rank(x, y);
+        (r != NO_MERGE).then(|| self.first_id + r)
     }
 
     pub fn merges(&self) -> &[(u32, u32)] {
@@ -262,6 +297,57 @@ mod tests {
         let bpe = Bpe::new(vec![(97, 97)], 256);
         bpe.merge(&mut s);
         assert_eq!(s, [256, 97], "leftmost pair wins a tie");
+    }
+
+    /// Merging each run between boundaries `can_join` rules out, alone, equals merging all.
+    #[test]
+    fn runs_between_unjoinable_boundaries_merge_independently() {
+        let mut merges: Vec<(u32, u32)> = Vec::new();
+        let mut x = 99u64;
+        for id in 256u32..340 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let a = if id > 256 && x % 2 == 0 {
+                256 + (x >> 20) as u32 % (id - 256)
+            } else {
+                97 + (x >> 8) as u32 % 6
+            };
+            let b = if id > 256 && x % 5 == 0 {
+                256 + (x >> 30) as u32 % (id - 256)
+            } else {
+                97 + (x >> 40) as u32 % 6
+            };
+            merges.push((a, b));
+        }
+        let bpe = Bpe::new(merges, 256);
+        let mut splits = 0;
+        for seed in 0..400u64 {
+            let mut y = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let len = 2 + (seed % 60) as usize;
+            let syms: Vec<u32> = (0..len)
+                .map(|_| {
+                    y = y.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+                    97 + (y >> 33) as u32 % 7 // 'g' (103) is in no merge
+                })
+                .collect();
+            let mut whole = syms.clone();
+            bpe.merge(&mut whole);
+            let mut by_runs = Vec::new();
+            let mut start = 0;
+            for i in 1..=len {
+                if i < len && bpe.can_join(syms[i - 1], syms[i]) {
+                    continue;
+                }
+                splits += usize::from(i < len);
+                let mut run = syms[start..i].to_vec();
+                bpe.merge(&mut run);
+                by_runs.extend(run);
+                start = i;
+            }
+            assert_eq!(whole, by_runs, "seed {seed}");
+        }
+        assert!(splits > 100, "the test must exercise splits ({splits})");
     }
 
     #[test]

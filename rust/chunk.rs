@@ -44,7 +44,8 @@ pub fn for_each_chunk(text: &str, lang: Lang, mut f: impl FnMut(usize, usize, &[
     };
     // Pending whitespace run: (start, end, contains a newline).
     let mut ws: Option<(usize, usize, bool)> = None;
-    for p in Scanner::new(text, lang) {
+    // Keywords and identifiers are alike here (`is_identifier_like`): skip telling them apart.
+    for p in Scanner::new(text, lang).without_keywords() {
         if p.kind.is_whitespace() {
             let nl = p.kind == Kind::Newline;
             ws = Some(match ws {

@@ -2,6 +2,7 @@
 pub mod batch;
 pub mod bpe;
 pub mod bpe_train;
+pub mod cache;
 pub mod chunk;
 pub mod cluster;
 pub mod embed;

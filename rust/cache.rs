@@ -1,0 +1,249 @@
+//! Encode caches: sequence -> token ids, open addressing over two arenas.
+//!
+//! First-pass encoding inserts an entry for most lines and pieces it meets. A map of boxed
+//! keys and values paid two allocations per insert plus rehashing as it grew (~20% of
+//! first-pass instructions); here keys and values are appended to flat arenas and a slot is
+//! 16 bytes, so an insert is two `extend_from_slice` and a store. Memory is bounded: when a
+//! table or arena reaches its cap the cache is cleared (cheap, and rare on real code).
+
+/// One slot: hash (0 = empty), where the key and value live in the arenas, and their lengths.
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u32,
+    key_at: u32,
+    val_at: u32,
+    key_len: u16,
+    val_len: u16,
+}
+
+pub struct SeqCache<K> {
+    /// Packed `Slot`s; 0 is empty.
+    slots: Vec<u128>,
+    keys: Vec<K>,
+    vals: Vec<u32>,
+    len: usize,
+    max_slots: usize,
+    max_arena: usize,
+}
+
+/// Table and arena caps: at most 2^18 entries, arenas of at most 4 Mi elements each, so a
+/// cache stays well under 40 MB however large or odd the input.
+const MAX_SLOTS: usize = 1 << 19;
+const MAX_ARENA: usize = 1 << 22;
+const FIRST_SLOTS: usize = 1 << 12;
+
+/// A fast multiplicative hash of a slice (FxHash-like; keys are short and not adversarial
+/// enough to matter: a collision costs a compare, never a wrong answer).
+#[inline]
+pub fn hash_bytes(b: &[u8]) -> u32 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h: u64 = b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(26) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(26) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    finish(h)
+}
+
+#[inline]
+pub fn hash_u32s(s: &[u32]) -> u32 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h: u64 = s.len() as u64;
+    let mut pairs = s.chunks_exact(2);
+    for p in &mut pairs {
+        let w = u64::from(p[0]) | (u64::from(p[1]) << 32);
+        h = (h.rotate_left(26) ^ w).wrapping_mul(K);
+    }
+    if let [x] = pairs.remainder() {
+        h = (h.rotate_left(26) ^ u64::from(*x)).wrapping_mul(K);
+    }
+    finish(h)
+}
+
+#[inline]
+fn finish(h: u64) -> u32 {
+    // The high bits are the well-mixed ones; never 0 (the empty marker).
+    ((h >> 32) as u32) | 1
+}
+
+/// Empty slots. Slots are stored packed in a `u128` so that `vec![0; n]` takes zeroed pages
+/// from the allocator instead of writing every slot: a first pass grows the table again and
+/// again, and that memset was ~4% of its instructions.
+fn zeroed(n: usize) -> Vec<u128> {
+    vec![0u128; n]
+}
+
+impl Slot {
+    #[inline]
+    fn pack(self) -> u128 {
+        u128::from(self.hash)
+            | u128::from(self.key_at) << 32
+            | u128::from(self.val_at) << 64
+            | u128::from(self.key_len) << 96
+            | u128::from(self.val_len) << 112
+    }
+
+    #[inline]
+    fn unpack(w: u128) -> Slot {
+        Slot {
+            hash: w as u32,
+            key_at: (w >> 32) as u32,
+            val_at: (w >> 64) as u32,
+            key_len: (w >> 96) as u16,
+            val_len: (w >> 112) as u16,
+        }
+    }
+}
+
+impl<K: Copy + Eq> Default for SeqCache<K> {
+    fn default() -> Self {
+        Self::with_caps(MAX_SLOTS, MAX_ARENA)
+    }
+}
+
+impl<K: Copy + Eq> SeqCache<K> {
+    pub fn with_caps(max_slots: usize, max_arena: usize) -> Self {
+        SeqCache {
+            slots: Vec::new(),
+            keys: Vec::new(),
+            vals: Vec::new(),
+            len: 0,
+            max_slots: max_slots.next_power_of_two().max(FIRST_SLOTS),
+            max_arena,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn clear(&mut self) {
+        if self.is_empty() {
+            return;
+        }
+        self.slots = zeroed(self.slots.len());
+        self.keys.clear();
+        self.vals.clear();
+        self.len = 0;
+    }
+
+    #[inline]
+    pub fn get(&self, hash: u32, key: &[K]) -> Option<&[u32]> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = (hash as usize >> 1) & mask;
+        loop {
+            let s = Slot::unpack(self.slots[i]);
+            if s.hash == 0 {
+                return None;
+            }
+            if s.hash == hash && usize::from(s.key_len) == key.len() {
+                let at = s.key_at as usize;
+                // An element loop, not `==`: keys are short, where a memcmp call costs more.
+                let stored = &self.keys[at..at + key.len()];
+                if stored.iter().zip(key).all(|(a, b)| a == b) {
+                    let v = s.val_at as usize;
+                    return Some(&self.vals[v..v + usize::from(s.val_len)]);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Inserts `key -> val` (the caller has just missed it). Keys or values longer than a
+    /// slot can describe are simply not cached.
+    pub fn insert(&mut self, hash: u32, key: &[K], val: &[u32]) {
+        if key.len() > usize::from(u16::MAX) || val.len() > usize::from(u16::MAX) {
+            return;
+        }
+        if self.keys.len() + key.len() > self.max_arena
+            || self.vals.len() + val.len() > self.max_arena
+        {
+            self.clear();
+        }
+        if (self.len + 1) * 2 > self.slots.len() {
+            if self.slots.len() >= self.max_slots {
+                self.clear();
+            } else {
+                self.grow();
+            }
+        }
+        let s = Slot {
+            hash,
+            key_at: self.keys.len() as u32,
+            val_at: self.vals.len() as u32,
+            key_len: key.len() as u16,
+            val_len: val.len() as u16,
+        };
+        self.keys.extend_from_slice(key);
+        self.vals.extend_from_slice(val);
+        self.place(s);
+        self.len += 1;
+    }
+
+    #[inline]
+    fn place(&mut self, s: Slot) {
+        let mask = self.slots.len() - 1;
+        let mut i = (s.hash as usize >> 1) & mask;
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = s.pack();
+    }
+
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(FIRST_SLOTS);
+        let old = std::mem::replace(&mut self.slots, zeroed(n));
+        for w in old {
+            if w != 0 {
+                self.place(Slot::unpack(w));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_what_was_inserted_and_stays_bounded() {
+        let mut c: SeqCache<u8> = SeqCache::with_caps(1 << 12, 1 << 12);
+        let mut model = std::collections::HashMap::new();
+        for i in 0..10_000u32 {
+            let key = format!("k{}", i % 3000).into_bytes();
+            let h = hash_bytes(&key);
+            match c.get(h, &key) {
+                Some(v) => assert_eq!(Some(&v.to_vec()), model.get(&key)),
+                None => {
+                    let val = vec![i, i + 1];
+                    c.insert(h, &key, &val);
+                    model.insert(key.clone(), val.clone());
+                    assert_eq!(c.get(h, &key), Some(val.as_slice()));
+                }
+            }
+            assert!(c.len() * 2 <= 1 << 12 && c.keys.len() <= 1 << 12);
+        }
+        // Equal hashes with different keys never answer for each other.
+        let (a, b) = ([1u32, 2], [2u32, 1]);
+        let mut c: SeqCache<u32> = SeqCache::default();
+        c.insert(7, &a, &[9]);
+        assert_eq!(c.get(7, &b), None);
+        assert_eq!(c.get(7, &a), Some(&[9][..]));
+        assert_ne!(hash_u32s(&a), hash_u32s(&b));
+    }
+}
