@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from codemill.cli import COMMAND_MODULES, COMMANDS, build_parser, command_of, main
 
 
