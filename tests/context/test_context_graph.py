@@ -63,13 +63,65 @@ def test_corrupt_or_missing_graph_is_a_clear_error(tmp_path: Path) -> None:
         ImportGraph.load(tmp_path / "graph.json")
     repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
     ImportGraph.build(repo).save(tmp_path / "graph.json")
-    data = json.loads((tmp_path / "graph.json").read_text())
-    data["files"]["b.py"]["detail"] = "{"
-    (tmp_path / "graph.json").write_text(json.dumps(data))
+    header, _, body = (tmp_path / "graph.json").read_bytes().partition(b"\n")
+    offset, length = json.loads(header)["files"]["b.py"]["detail"]
+    corrupt = body[:offset] + b"{" * length + body[offset + length :]
+    (tmp_path / "graph.json").write_bytes(header + b"\n" + corrupt)
     graph = ImportGraph.load(tmp_path / "graph.json")  # a file's detail is read when needed
     assert graph.symbols["a.py"].references == {"b"}
     with pytest.raises(GraphFormatError, match=r"corrupt graph at b\.py"):
         graph.symbols["b.py"]
+
+
+def _rewrite_header(path: Path, change) -> None:
+    header, _, body = path.read_bytes().partition(b"\n")
+    data = json.loads(header)
+    change(data)
+    path.write_bytes(json.dumps(data).encode() + b"\n" + body)
+
+
+def test_saved_graph_keeps_its_ranking_arrays(tmp_path: Path) -> None:
+    repo = write_tree(tmp_path / "repo", SHOP)
+    graph = ImportGraph.build(repo)
+    graph.save(tmp_path / "graph.json")
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+    saved, built = loaded.rank_graph(), graph.rank_graph()
+    assert saved.nodes == built.nodes
+    for a, b in ((saved.src, built.src), (saved.dst, built.dst), (saved.prob, built.prob)):
+        assert a.tolist() == b.tolist()
+    assert loaded.rank(["shop/cart.py"]) == graph.rank(["shop/cart.py"])
+    (repo / "shop/tax.py").write_text("from shop.money import round_cents\n")
+    loaded.ensure(repo / "shop/tax.py")  # a changed graph ranks over its new arrays
+    assert "shop/tax.py" in loaded.rank_graph().nodes
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(format="codemill-graph/1"), "'codemill-graph/1' is not supported"),
+        (lambda d: d["files"]["b.py"].update(detail=[0, 10**9]), r"b\.py: detail at .* is outside the file"),
+        (lambda d: d.pop("rank"), "KeyError: 'rank'"),
+    ],
+)
+def test_corrupt_saved_graph_is_one_clear_error(tmp_path: Path, change, message) -> None:
+    repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
+    saved = tmp_path / "graph.json"
+    ImportGraph.build(repo).save(saved)
+    _rewrite_header(saved, change)
+    with pytest.raises(GraphFormatError, match=message) as err:
+        ImportGraph.load(saved)
+    assert str(err.value).startswith(f"{saved}: ") and "\n" not in str(err.value)
+
+
+def test_corrupt_ranking_arrays_are_one_clear_error(tmp_path: Path) -> None:
+    repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
+    saved = tmp_path / "graph.json"
+    ImportGraph.build(repo).save(saved)
+    _rewrite_header(saved, lambda d: d["rank"].update(dst=[7] * len(d["rank"]["dst"])))
+    graph = ImportGraph.load(saved)
+    with pytest.raises(GraphFormatError, match="ranking arrays name a node outside the 2 files") as err:
+        graph.rank(["a.py"])
+    assert str(err.value).startswith(f"{saved}: corrupt graph: ")
 
 
 def test_index_keeps_the_graph_and_context_loads_it(tmp_path: Path, capsys) -> None:

@@ -17,7 +17,14 @@ from typing import Any
 
 from codemill.context import graph_store
 from codemill.context.imports import FileImports, Import, Resolution, Resolver, extract
-from codemill.context.ranking import DEFINITION_WEIGHT, IMPORT_WEIGHT, RankGraph, personalized_rank, ranking_graph
+from codemill.context.ranking import (
+    DEFINITION_WEIGHT,
+    IMPORT_WEIGHT,
+    RankGraph,
+    from_saved,
+    personalized_rank,
+    ranking_graph,
+)
 from codemill.context.symbols import FileSymbols, file_symbols
 from codemill.errors import CodemillError, GraphFormatError, InputNotFoundError
 from codemill.languages import detect_language
@@ -101,6 +108,8 @@ class ImportGraph:
         self._resolver: Resolver | None = None
         self._edges: dict[str, dict[str, float]] | None = None
         self._rank_graph: RankGraph | None = None
+        self._saved_rank: tuple[str, Any] | None = None
+        """(file, ranking arrays) of a loaded graph, until the graph changes"""
 
     @classmethod
     def build(
@@ -209,9 +218,9 @@ class ImportGraph:
             raw = p.read_bytes()
         except FileNotFoundError:
             raise GraphFormatError(f"{p}: no saved repository graph (build the index again to add one)") from None
-        data = graph_store.parse(raw, str(p))
+        data, body = graph_store.parse(raw, str(p))
         graph = cls(graph_store.root_of(data, str(p)))
-        graph_store.restore(graph, data, str(p))
+        graph_store.restore(graph, data, body, str(p))
         return graph
 
     # -- construction
@@ -235,7 +244,7 @@ class ImportGraph:
         for rel, info in self.infos.items():
             self.resolutions[rel] = [(imp, resolver.resolve(rel, imp)) for imp in info.imports]
         self._edges = None
-        self._rank_graph = None
+        self._forget_rank()
 
     def text(self, rel: str) -> str | None:
         """The text of a repository file (cached), or None if it cannot be read."""
@@ -266,7 +275,7 @@ class ImportGraph:
         self.resolutions[rel] = items = [(imp, self.resolver.resolve(rel, imp)) for imp in info.imports]
         if self._edges is not None:
             self._edges[rel] = _file_edges(rel, items)
-        self._rank_graph = None
+        self._forget_rank()
         return rel
 
     # -- edges
@@ -274,7 +283,7 @@ class ImportGraph:
     def set_edges(self, edges: dict[str, dict[str, float]]) -> None:
         """Edges known already (a loaded graph saves computing them from every resolution)."""
         self._edges = edges
-        self._rank_graph = None
+        self._forget_rank()
 
     def edges(self) -> dict[str, dict[str, float]]:
         """source file -> {target: weight}; targets are files or ``external:NAME`` nodes."""
@@ -311,9 +320,31 @@ class ImportGraph:
 
     def rank(self, seeds: dict[str, float] | Sequence[str]) -> dict[str, float]:
         """Personalised PageRank of the files, the random walk restarting at ``seeds``."""
+        return personalized_rank(self.rank_graph(), seeds, self.files)
+
+    def rank_graph(self) -> RankGraph:
+        """The ranking graph of the files: the one saved with a loaded graph while nothing
+        changed, else built (once) from the edges."""
         if self._rank_graph is None:
-            self._rank_graph = ranking_graph(self)
-        return personalized_rank(self._rank_graph, seeds, self.files)
+            if self._saved_rank is not None:
+                source, saved = self._saved_rank
+                try:
+                    self._rank_graph = from_saved(sorted(self.files), saved)
+                except (KeyError, TypeError, ValueError) as e:
+                    raise GraphFormatError(f"{source}: corrupt graph: ranking arrays: {e}") from e
+            else:
+                self._rank_graph = ranking_graph(self)
+        return self._rank_graph
+
+    def set_saved_rank(self, saved: Any, source: str) -> None:
+        """Ranking arrays saved with the graph (:func:`codemill.context.ranking.saved_form`),
+        read from ``source``."""
+        self._rank_graph = None
+        self._saved_rank = (source, saved)
+
+    def _forget_rank(self) -> None:
+        self._rank_graph = None
+        self._saved_rank = None
 
     # -- reports
 

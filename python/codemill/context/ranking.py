@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,30 +42,54 @@ class RankGraph:
 
 
 def ranking_graph(graph: ImportGraph) -> RankGraph:
-    """The ranking graph of an import graph's files."""
+    """The ranking graph of an import graph's files. Nodes in path order and edges visited in a
+    fixed order, so that equal graphs give equal arrays (a saved graph keeps them)."""
     weights: dict[tuple[str, str], float] = {}
 
     def add(a: str, b: str, w: float) -> None:
         weights[a, b] = weights.get((a, b), 0.0) + w
 
-    for src, out in graph.edges().items():
-        for dst, w in out.items():
+    edges = graph.edges()
+    for src in sorted(edges):
+        out = edges[src]
+        for dst in sorted(out):
             if dst.startswith("external:"):
                 continue
-            add(src, dst, w)
-            add(dst, src, w * REVERSE_WEIGHT)
-    for f in graph.files:
+            add(src, dst, out[dst])
+            add(dst, src, out[dst] * REVERSE_WEIGHT)
+    nodes = sorted(graph.files)
+    for f in nodes:
         for sib in graph.package_siblings(f):
             add(f, sib, PACKAGE_WEIGHT)
-    nodes = list(graph.files)
     index = {n: i for i, n in enumerate(nodes)}
-    pairs = [(index[a], index[b], w) for (a, b), w in weights.items() if a in index and b in index]
+    pairs = sorted((index[a], index[b], w) for (a, b), w in weights.items() if a in index and b in index)
     sources = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     targets = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
     weight = np.fromiter((p[2] for p in pairs), dtype=np.float64, count=len(pairs))
     out_total = np.bincount(sources, weights=weight, minlength=len(nodes))
     prob = weight / out_total[sources] if len(weight) else weight
     return RankGraph(nodes, index, sources, targets, prob, out_total == 0)
+
+
+def saved_form(g: RankGraph) -> dict[str, list[Any]]:
+    """The arrays of a ranking graph as JSON lists (node ``i`` is the ``i``-th file in path
+    order), saved with the graph so that a context call does not rebuild them."""
+    return {"src": g.src.tolist(), "dst": g.dst.tolist(), "prob": g.prob.tolist()}
+
+
+def from_saved(nodes: list[str], saved: Any) -> RankGraph:
+    """The ranking graph saved by :func:`saved_form` over ``nodes`` (the files in path order);
+    ValueError or TypeError if the arrays do not fit them."""
+    src = np.asarray(saved["src"], dtype=np.int64)
+    dst = np.asarray(saved["dst"], dtype=np.int64)
+    prob = np.asarray(saved["prob"], dtype=np.float64)
+    n = len(nodes)
+    if not (src.ndim == dst.ndim == prob.ndim == 1 and len(src) == len(dst) == len(prob)):
+        raise ValueError("ranking arrays differ in length")
+    if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise ValueError(f"ranking arrays name a node outside the {n} files")
+    dangling = np.bincount(src, minlength=n) == 0
+    return RankGraph(nodes, {f: i for i, f in enumerate(nodes)}, src, dst, prob, dangling)
 
 
 def personalized_rank(
