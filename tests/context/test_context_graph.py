@@ -3,6 +3,7 @@ the relevance floor: no unrelated code, no build-ignored or generated files, bud
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -117,11 +118,15 @@ def test_corrupt_ranking_arrays_are_one_clear_error(tmp_path: Path) -> None:
     repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
     saved = tmp_path / "graph.json"
     ImportGraph.build(repo).save(saved)
-    _rewrite_header(saved, lambda d: d["rank"].update(dst=[7] * len(d["rank"]["dst"])))
-    graph = ImportGraph.load(saved)
+    seven = base64.b64encode(b"\x07\0\0\0").decode()  # one edge 7 -> 7, with 2 files
+    _rewrite_header(saved, lambda d: d["rank"].update(src=seven, dst=seven, prob=base64.b64encode(bytes(8)).decode()))
     with pytest.raises(GraphFormatError, match="ranking arrays name a node outside the 2 files") as err:
-        graph.rank(["a.py"])
+        ImportGraph.load(saved).rank(["a.py"])
     assert str(err.value).startswith(f"{saved}: corrupt graph: ")
+    _rewrite_header(saved, lambda d: d["rank"].update(prob="not base64!"))
+    with pytest.raises(GraphFormatError, match="ranking arrays") as err:
+        ImportGraph.load(saved).rank(["a.py"])
+    assert "\n" not in str(err.value)
 
 
 def test_index_keeps_the_graph_and_context_loads_it(tmp_path: Path, capsys) -> None:

@@ -7,6 +7,7 @@ vectorised power iterations, a millisecond or two on a standard-library-sized re
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -71,20 +72,29 @@ def ranking_graph(graph: ImportGraph) -> RankGraph:
     return RankGraph(nodes, index, sources, targets, prob, out_total == 0)
 
 
-def saved_form(g: RankGraph) -> dict[str, list[Any]]:
-    """The arrays of a ranking graph as JSON lists (node ``i`` is the ``i``-th file in path
-    order), saved with the graph so that a context call does not rebuild them."""
-    return {"src": g.src.tolist(), "dst": g.dst.tolist(), "prob": g.prob.tolist()}
+def saved_form(g: RankGraph) -> dict[str, str]:
+    """The arrays of a ranking graph as base64 of little-endian int32 / float64 (node ``i`` is
+    the ``i``-th file in path order), saved with the graph: a context call decodes them in
+    microseconds instead of rebuilding them or parsing ~60,000 JSON numbers."""
+    return {"src": _b64(g.src, "<i4"), "dst": _b64(g.dst, "<i4"), "prob": _b64(g.prob, "<f8")}
+
+
+def _b64(a: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(a.astype(dtype).tobytes()).decode("ascii")
+
+
+def _array(saved: Any, key: str, dtype: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(saved[key], validate=True), dtype=dtype)
 
 
 def from_saved(nodes: list[str], saved: Any) -> RankGraph:
     """The ranking graph saved by :func:`saved_form` over ``nodes`` (the files in path order);
-    ValueError or TypeError if the arrays do not fit them."""
-    src = np.asarray(saved["src"], dtype=np.int64)
-    dst = np.asarray(saved["dst"], dtype=np.int64)
-    prob = np.asarray(saved["prob"], dtype=np.float64)
+    ValueError, KeyError or TypeError if the arrays are not what was saved."""
+    src = _array(saved, "src", "<i4").astype(np.int64)
+    dst = _array(saved, "dst", "<i4").astype(np.int64)
+    prob = _array(saved, "prob", "<f8").astype(np.float64)
     n = len(nodes)
-    if not (src.ndim == dst.ndim == prob.ndim == 1 and len(src) == len(dst) == len(prob)):
+    if not len(src) == len(dst) == len(prob):
         raise ValueError("ranking arrays differ in length")
     if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
         raise ValueError(f"ranking arrays name a node outside the {n} files")
