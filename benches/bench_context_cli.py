@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -17,8 +18,10 @@ import time
 from pathlib import Path
 
 
-def call(pythonpath: str, file: str, index: str) -> float:
+def call(pythonpath: str, file: str, index: str) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call; CPU time (user + system) is steadier on a loaded machine."""
     env = {**os.environ, "PYTHONPATH": pythonpath}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "codemill.cli", "context", file, "--index", index],
@@ -27,7 +30,9 @@ def call(pythonpath: str, file: str, index: str) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def summary(times: list[float]) -> dict[str, float]:
@@ -60,12 +65,13 @@ def main() -> None:
     if args.other:
         sides["other"] = (args.other, args.other_index or args.index)
     files = sample_files(args.index, args.calls, args.seed)
-    times: dict[str, list[float]] = {k: [] for k in sides}
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
     for f in files:
         for name, (path, index) in sides.items():
             times[name].append(call(path, f, index))
     for name, ts in times.items():
-        print(f"{name}: {len(ts)} fresh-process calls, {summary(ts)}")
+        wall, cpu = summary([w for w, _ in ts]), summary([c for _, c in ts])
+        print(f"{name}: {len(ts)} fresh-process calls, wall {wall}, CPU {cpu}")
 
 
 if __name__ == "__main__":
