@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,24 @@ def test_saved_graph_loads_equal_and_update_equals_a_fresh_build(tmp_path: Path)
     write_tree(repo, {"shop/tax.py": "from shop.money import round_cents\n\nRATE = 0.2\n"})
     report = loaded.update()
     assert (report.changed, report.removed, report.unchanged) == (2, 1, len(loaded.files) - 2)
+    assert _dump(loaded) == _dump(ImportGraph.build(repo))
+
+
+def test_update_reads_only_files_whose_stamp_changed(tmp_path: Path) -> None:
+    repo = write_tree(tmp_path / "repo", SHOP)
+    an_hour_ago = time.time() - 3600
+    for p in repo.rglob("*"):
+        os.utime(p, (an_hour_ago, an_hour_ago))
+    graph = ImportGraph.build(repo)
+    assert set(graph.stamps) == set(graph.files)
+    graph.save(tmp_path / "graph.json")
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+    assert loaded.stamps == graph.stamps
+    (repo / "shop/money.py").write_text("def round_cents(x):\n    return x\n")
+    report = loaded.update()
+    assert (report.changed, report.unchanged) == (1, len(loaded.files) - 1)
+    assert set(loaded._texts) == {"shop/money.py"}  # the others were not read
+    assert "shop/money.py" not in loaded.stamps  # too recent to trust
     assert _dump(loaded) == _dump(ImportGraph.build(repo))
 
 

@@ -1,8 +1,8 @@
 """The persistent form of an import graph (``graph.json``, kept in the index directory by
 ``codemill index``), so that a context call loads it instead of parsing the repository.
 
-One file: a line of JSON (the header: format, root, every file's language, content hash and
-where its detail lies, the edges, and the ranking arrays) followed by each file's detail
+One file: a line of JSON (the header: format, root, every file's language, content hash, stamp
+(mtime, size) and where its detail lies, the edges, and the ranking arrays) followed by each file's detail
 (imports, symbols, resolutions) as compact JSON, back to back. Loading parses the header only;
 a file's detail is parsed when the file is first read, and the ranking arrays are used as saved
 until the graph changes. Plain JSON throughout, safe to load from anywhere."""
@@ -58,7 +58,13 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
             "excluded": sym.excluded,
             "resolutions": [_resolution(r) for _, r in graph.resolutions.get(rel, [])],
         }
-        files[rel] = {"language": lang, "hash": graph.hashes.get(rel), "detail": _compact(detail)}
+        stamp = graph.stamps.get(rel)
+        files[rel] = {
+            "language": lang,
+            "hash": graph.hashes.get(rel),
+            "stamp": list(stamp) if stamp is not None else None,
+            "detail": _compact(detail),
+        }
     return {
         "format": FORMAT,
         "root": str(graph.root.resolve()),
@@ -162,6 +168,9 @@ def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
             graph.files[rel] = f["language"]
             if f["hash"] is not None:
                 graph.hashes[rel] = f["hash"]
+            if f["stamp"] is not None:
+                mtime, size = f["stamp"]
+                graph.stamps[rel] = (int(mtime), int(size))
             offset, length = f["detail"]
             if not (
                 isinstance(offset, int) and isinstance(length, int) and 0 <= offset <= offset + length <= len(body)
