@@ -1,7 +1,8 @@
 """Ranking the files of an import graph: a weighted graph of imports (and, weaker, who imports
 me and same-package siblings) and a personalised PageRank over it, restarting at the seeds.
 
-The graph is turned into arrays once (:class:`RankGraph`); each ranking is then a few dozen
+The graph is turned into arrays once (:class:`RankGraph`) and saved with the repository graph
+(:func:`saved_form`), so a loaded graph does not rebuild them; each ranking is then a few dozen
 vectorised power iterations, a millisecond or two on a standard-library-sized repository.
 """
 
