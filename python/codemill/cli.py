@@ -45,8 +45,9 @@ def build_parser(command: str | None = None, *, full: bool = True) -> argparse.A
     """The `codemill` parser. With ``full``, every command's own parser (every module imported);
     otherwise only ``command``'s, the rest listed by name and help line."""
     from codemill import __version__
+    from codemill.commands._common import Parser
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="codemill",
         description="Turn source code into material for code LLMs, fast.",
     )
@@ -73,18 +74,23 @@ def command_of(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(command_of(argv), full=False)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a refused argument (one line already printed), --help, --version
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("codemill: interrupted", file=sys.stderr)
+        # Outputs are renamed into place only when complete, so the previous one is intact.
+        hint = getattr(args, "resume_hint", None) or "the previous output, if any, is intact"
+        print(f"codemill {args.command}: interrupted; {hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, OverflowError) as exc:
         # Bad input gets one clear line naming what was wrong, never a traceback.
         print(f"codemill {args.command}: error: {exc}", file=sys.stderr)
         return 2

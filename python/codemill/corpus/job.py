@@ -13,16 +13,18 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from codemill._io import atomic_write_json, fsync_dir
+from codemill._io import atomic_write_json, fsync_dir, remove_tree
 from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, record_path
 from codemill.corpus.manifest import TaskRecord, merge
 from codemill.corpus.plan import Task, plan_tasks
 from codemill.corpus.progress import Progress
 from codemill.corpus.settings import ENGINES, FORMATS, Engine, ShardFormat, TaskSettings
 from codemill.corpus.shards import token_dtype
-from codemill.errors import CodemillError
+from codemill.errors import CodemillError, ConfigError, OutputError
+from codemill.outputs import OVERWRITE_HINT, check_output, read_sidecar
 from codemill.sources import DEFAULT_MAX_BYTES, Skips
 from codemill.tokenizer import CodeTokenizer
+from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
 TokenizerArg = CodeTokenizer | str | os.PathLike[str] | None
 
@@ -63,22 +65,53 @@ def _clean(outdir: Path, ntasks: int) -> None:
                 p.unlink(missing_ok=True)
 
 
+def _old_manifest(outdir: Path) -> dict[str, Any] | None:
+    try:
+        old = json.loads((outdir / MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return None  # a torn write cannot happen (rename), but a hand-edited file can
+    return old if isinstance(old, dict) else None
+
+
+def _is_run(outdir: Path) -> bool:
+    """The output contract's test: a directory holding a tokenize run's manifest."""
+    old = _old_manifest(outdir)
+    return old is not None and old.get("format") == MANIFEST_FORMAT
+
+
+def _same_run(outdir: Path, head: dict[str, Any]) -> bool:
+    old = _old_manifest(outdir)
+    return old is not None and all(old.get(key) == head[key] for key in ("inputs", "tokenizer", "settings"))
+
+
 def _check_resumable(outdir: Path, head: dict[str, Any]) -> None:
-    manifest_path = outdir / MANIFEST_NAME
-    if manifest_path.exists():
-        try:
-            old = json.loads(manifest_path.read_text())
-        except ValueError:
-            old = None  # a torn write cannot happen (rename), but a hand-edited file can
-        if isinstance(old, dict):
-            for key in ("inputs", "tokenizer", "settings"):
-                if old.get(key) != head[key]:
-                    raise CodemillError(
-                        f"{outdir}: holds a run with different {key} ({old.get(key)!r}); "
-                        "use another output directory to start afresh"
-                    )
-    elif any(p.name.startswith("shard-") for p in outdir.iterdir()):
-        raise CodemillError(f"{outdir}: holds shards but no manifest; use an empty output directory")
+    old = _old_manifest(outdir)
+    if old is not None:
+        for key in ("inputs", "tokenizer", "settings"):
+            if old.get(key) != head[key]:
+                raise OutputError(
+                    f"{outdir}: holds a run with different {key} ({old.get(key)!r}); use another output "
+                    f"directory, or {OVERWRITE_HINT}"
+                )
+
+
+def _allowed_special(tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None) -> tuple[str, ...]:
+    """The special tokens a run encodes as themselves (see `tokenize_corpus`), in the tokenizer's order."""
+    if allowed is None:
+        wanted = {t for name in inputs for t in read_sidecar(name).get("special_tokens", ())}
+        # A description written for another tokenizer may name tokens this one lacks: those stay text.
+        wanted &= set(tok.special_tokens)
+    elif allowed == "all":
+        wanted = set(tok.special_tokens)
+    else:
+        wanted = {allowed} if isinstance(allowed, str) else set(allowed)
+        unknown = sorted(wanted - set(tok.special_tokens))
+        if unknown:
+            raise ConfigError(
+                f"allowed_special names tokens the tokenizer does not have: {', '.join(unknown)} "
+                f"(it has {', '.join(tok.special_tokens)})"
+            )
+    return tuple(t for t in tok.special_tokens if t in wanted)
 
 
 def tokenize_corpus(
@@ -96,6 +129,8 @@ def tokenize_corpus(
     max_file_bytes: int = DEFAULT_MAX_BYTES,
     threads_per_worker: int = 1,
     progress: bool | TextIO = False,
+    allowed_special: AllowedSpecial | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Tokenizes code corpora into token shards under ``output_dir``; returns the manifest.
 
@@ -106,6 +141,13 @@ def tokenize_corpus(
     (``engine="local"``) or on Ray (``engine="ray"``). Running again on the same directory with
     the same arguments resumes: finished tasks are kept, the rest redone; the result is
     byte-identical to an uninterrupted run. ``progress``: True for stderr, or a stream.
+
+    ``allowed_special``: special tokens encoded as themselves where the text holds them
+    ("all", or names); None: those that the inputs' descriptions record (`codemill prepare`
+    writes one beside its output, naming the FIM markers its samples use), else none.
+    ``output_dir`` follows the output contract (`codemill.outputs`): a directory that holds
+    anything but an earlier run's shards is refused unless ``overwrite``; one inside an input
+    tree always.
 
     The returned manifest equals ``manifest.json`` plus a ``"run"`` entry (timings, tasks run
     and resumed) that is not written, so that the file stays deterministic.
@@ -129,8 +171,12 @@ def tokenize_corpus(
     ):
         if value <= 0:
             raise CodemillError(f"{name} must be positive, got {value}")
+    outdir = check_output(
+        output_dir, command="tokenize", kind="dir", is_ours=_is_run, inputs=names, overwrite=overwrite
+    )
     t0 = time.perf_counter()
     tok = load_tokenizer(tokenizer)
+    specials = _allowed_special(tok, names, allowed_special)
     plan_skips = Skips(limit=10_000)
     tasks = plan_tasks(names, task_bytes, plan_skips)
     settings = TaskSettings(
@@ -142,6 +188,7 @@ def tokenize_corpus(
         max_file_bytes=int(max_file_bytes),
         batch_bytes=int(batch_bytes),
         threads_per_worker=int(threads_per_worker),
+        allowed_special=specials,
     )
     head: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
@@ -152,11 +199,12 @@ def tokenize_corpus(
         "layout": "each document's tokens are followed by one eot_id; documents are never split across shards",
         "tasks_planned": len(tasks),
     }
-    outdir = Path(output_dir)
-    if outdir.exists() and not outdir.is_dir():
-        raise CodemillError(f"{outdir}: exists and is not a directory")
+    if overwrite and outdir.exists() and not _same_run(outdir, head):
+        remove_tree(outdir)  # asked for: start afresh rather than mix two runs
+    if outdir.exists():
+        _check_resumable(outdir, head)  # before anything is created in it
+    fresh = not outdir.exists()
     outdir.mkdir(parents=True, exist_ok=True)
-    _check_resumable(outdir, head)
     (outdir / TASKS_DIR).mkdir(exist_ok=True)
     manifest_path = outdir / MANIFEST_NAME
     atomic_write_json(manifest_path, head)
@@ -183,14 +231,19 @@ def tokenize_corpus(
             bar.update(rec)
 
     t_run = time.perf_counter()
-    if engine == "ray":
-        from codemill.corpus.engines.ray import run_ray
+    try:
+        if engine == "ray":
+            from codemill.corpus.engines.ray import run_ray
 
-        run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
-    else:
-        from codemill.corpus.engines.local import run_local
+            run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
+        else:
+            from codemill.corpus.engines.local import run_local
 
-        run_local(pending, tok, settings, outdir, workers, on_done)
+            run_local(pending, tok, settings, outdir, workers, on_done)
+    except BaseException:
+        if fresh and not records:
+            remove_tree(outdir)  # nothing to resume: leave no debris (finished tasks are kept)
+        raise
     run_seconds = time.perf_counter() - t_run
     if bar and not pending:
         bar.show(time.monotonic())  # everything was done already: say so once

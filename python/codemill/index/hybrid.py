@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +29,12 @@ from typing import Any, Literal, TypedDict
 import numpy as np
 
 from codemill import _core
-from codemill.errors import CodemillError, IndexFormatError
+from codemill.errors import CodemillError, ConfigError, IndexFormatError
 from codemill.index.chunking import DEFAULT_MAX_LINES, Chunk, chunk_text
 from codemill.index.embed import Embedder, make_embedder
 from codemill.index.modes import FUSIONS, MODES, Fusion, SearchMode
-from codemill.index.persistence import FORMAT, load_index, save_index
+from codemill.index.persistence import FORMAT, is_index_dir, load_index, save_index
+from codemill.progress import Progress, progress_iter
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, list_documents, load_text
 from codemill.sources.skips import SkippedItem
 
@@ -42,7 +42,16 @@ DenseKind = Literal["flat", "hnsw"]
 DEFAULT_HNSW_THRESHOLD = 50_000
 RRF_K = 60
 
-__all__ = ["FORMAT", "MODES", "BuildReport", "HybridIndex", "IndexFormatError", "SearchMode", "SearchResult"]
+__all__ = [
+    "FORMAT",
+    "MODES",
+    "BuildReport",
+    "HybridIndex",
+    "IndexFormatError",
+    "SearchMode",
+    "SearchResult",
+    "is_index_dir",
+]
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,7 @@ class SearchResult:
 
 
 class BuildReportDict(TypedDict):
-    files: int
+    documents: int  # read and indexed or found unchanged: the vocabulary of every report
     chunks: int
     unchanged: int
     removed_files: int
@@ -87,7 +96,7 @@ class BuildReport:
 
     def to_dict(self) -> BuildReportDict:
         return {
-            "files": self.files,
+            "documents": self.files,
             "chunks": self.chunks,
             "unchanged": self.unchanged,
             "removed_files": self.removed_files,
@@ -96,14 +105,8 @@ class BuildReport:
         }
 
 
-def _progress(iterable: Iterable[Any], enabled: bool, desc: str, total: int | None = None) -> Iterable[Any]:
-    if not enabled:
-        return iterable
-    try:
-        from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
-    except ImportError:
-        return iterable
-    return tqdm(iterable, desc=desc, total=total, file=sys.stderr, unit="file")
+# Chunks embedded per step of the progress line (one call for a small repository, as before).
+_EMBED_STEP = 2048
 
 
 class HybridIndex:
@@ -155,9 +158,9 @@ class HybridIndex:
     def __len__(self) -> int:
         return len(self.chunks)
 
-    def add_texts(self, files: Sequence[tuple[str, str, str]]) -> int:
+    def add_texts(self, files: Sequence[tuple[str, str, str]], *, progress: bool = False) -> int:
         """Adds (path, language, text) files, replacing any already indexed under the same path.
-        Returns the number of chunks added."""
+        Returns the number of chunks added; ``progress``: embedding progress on stderr."""
         for path, _, _ in files:
             if path in self.files:
                 self.remove([path])
@@ -174,7 +177,13 @@ class HybridIndex:
             return 0
         new_ids = np.arange(self._next_id - len(new), self._next_id, dtype=np.int64)
         texts = [_index_text(c) for c in new]
-        vecs = self.embedder.embed(texts, [c.language for c in new])
+        langs = [c.language for c in new]
+        with Progress("embedding", len(texts), "chunks", enabled=progress) as bar:
+            parts = []
+            for i in range(0, len(texts), _EMBED_STEP):
+                parts.append(self.embedder.embed(texts[i : i + _EMBED_STEP], langs[i : i + _EMBED_STEP]))
+                bar.update(min(i + _EMBED_STEP, len(texts)))
+        vecs = parts[0] if len(parts) == 1 else np.concatenate(parts)
         terms = _core.code_terms(texts, [_lang(c.language) for c in new], self.num_threads)
         self._terms.update(zip(new_ids.tolist(), terms, strict=True))
         self._vectors = np.concatenate([self._vectors, vecs])
@@ -235,21 +244,28 @@ class HybridIndex:
         root: str | os.PathLike[str] | None = None,
         progress: bool = False,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
+        replace_source: bool = False,
     ) -> BuildReport:
         """Brings the index in line with ``root``: re-indexes files whose content changed,
         adds new ones, drops deleted ones. Unchanged files are not re-embedded; files larger
-        than ``max_file_bytes`` are skipped."""
+        than ``max_file_bytes`` are skipped. An index of another repository is refused unless
+        ``replace_source`` (then every file of the old repository is dropped)."""
         if root is None:
             if self.root is None:
                 raise CodemillError("update needs the repository root (the index does not know one)")
             root = self.root
         root = Path(root)
+        if self.root is not None and Path(self.root) != root.resolve() and not replace_source:
+            raise ConfigError(
+                f"{root}: the index is of another repository ({self.root}); pass replace_source=True "
+                "(--replace-source on the command line) to make it an index of this one"
+            )
         report = BuildReport()
         self.root = str(root.resolve())
         seen: set[str] = set()
         changed: list[tuple[str, str, str]] = []
         docs = list(list_documents([root], report.skips, max_bytes=max_file_bytes))
-        for doc in _progress(docs, progress, "indexing", len(docs)):
+        for doc in progress_iter(docs, "reading", len(docs), "files", enabled=progress):
             item = self._read(root, doc, report, max_file_bytes)
             if item is None:
                 continue
@@ -263,7 +279,7 @@ class HybridIndex:
         deleted = [p for p in self.files if p not in seen]
         report.removed_files = len(deleted)
         self.remove(deleted)
-        report.chunks = self.add_texts(changed)
+        report.chunks = self.add_texts(changed, progress=progress)
         return report
 
     def _read(
@@ -407,13 +423,20 @@ class HybridIndex:
 
     # ---------------------------------------------------------------- persistence
 
-    def save(self, directory: str | os.PathLike[str], companions: Mapping[str, bytes] | None = None) -> None:
+    def save(
+        self,
+        directory: str | os.PathLike[str],
+        companions: Mapping[str, bytes] | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> None:
         """Writes the index to ``directory`` as a whole: the files are written beside it and
         swapped in together, so an interrupted save leaves the previous index loadable. A
-        directory that holds anything but an index is refused, never overwritten.
+        directory that holds anything but an index is refused unless ``overwrite``, and one
+        inside the indexed repository always (the output contract, `codemill.outputs`).
         ``companions``: files of :data:`~codemill.index.persistence.COMPANION_FILES` saved with
         the index (name -> bytes)."""
-        save_index(self, directory, companions)
+        save_index(self, directory, companions, overwrite=overwrite)
 
     @classmethod
     def load(

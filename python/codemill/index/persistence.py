@@ -15,6 +15,7 @@ import numpy as np
 from codemill._io import atomic_dir
 from codemill.errors import CodemillError, IndexFormatError
 from codemill.index.chunking import Chunk
+from codemill.outputs import check_output
 
 if TYPE_CHECKING:
     from codemill.index.embed import Embedder
@@ -30,8 +31,17 @@ INDEX_FILES = ("meta.json", "chunks.jsonl", "vectors.npy", "ids.npy", "dense.fai
 COMPANION_FILES = ("graph.json",)
 
 
+def is_index_dir(d: Path) -> bool:
+    """The output contract's test: a directory holding an index and its companions only."""
+    return (d / "meta.json").is_file() and all(p.name in INDEX_FILES + COMPANION_FILES for p in d.iterdir())
+
+
 def save_index(
-    index: HybridIndex, directory: str | os.PathLike[str], companions: Mapping[str, bytes] | None = None
+    index: HybridIndex,
+    directory: str | os.PathLike[str],
+    companions: Mapping[str, bytes] | None = None,
+    *,
+    overwrite: bool = False,
 ) -> None:
     """See :meth:`codemill.index.hybrid.HybridIndex.save`."""
     import faiss
@@ -41,14 +51,14 @@ def save_index(
     if unknown:
         raise CodemillError(f"cannot keep {', '.join(unknown)} with an index (known: {', '.join(COMPANION_FILES)})")
 
-    target = Path(directory)
-    if target.exists():
-        if not target.is_dir():
-            raise IndexFormatError(f"{target}: not a directory; an index is saved as one")
-        foreign = sorted(p.name for p in target.iterdir() if p.name not in INDEX_FILES + COMPANION_FILES)
-        if foreign:
-            shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-            raise IndexFormatError(f"{target}: holds files that are not part of an index ({shown}); not replaced")
+    target = check_output(
+        directory,
+        command="index",
+        kind="dir",
+        is_ours=is_index_dir,
+        inputs=[index.root] if index.root else [],
+        overwrite=overwrite,
+    )
     dense = index._dense_index()
     with atomic_dir(target) as d:
         with open(d / "chunks.jsonl", "w", encoding="utf-8") as f:

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Set
 from pathlib import Path
 
 from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_json
-from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
+from codemill.outputs import check_output as contract_check
 from codemill.sources.records import parquet_file
 from codemill.sources.streams import is_parquet, is_records, open_stream
 
@@ -25,16 +25,17 @@ __all__ = ["REPORT_NAME", "check_output", "output_names", "write_output"]
 REPORT_NAME = "dedup_report.json"
 
 
-def check_output(outdir: Path, inputs: list[Path]) -> None:
-    """Refuses an output directory whose replacement would lose what is not dedup's."""
-    out = outdir.resolve()
-    for p in inputs:
-        if out == p.resolve() or out in p.resolve().parents:
-            raise OutputError(f"{outdir}: the output directory would replace the input {p}")
-    if outdir.exists() and not outdir.is_dir():
-        raise OutputError(f"{outdir}: the output exists and is not a directory")
-    if outdir.is_dir() and any(outdir.iterdir()) and not (outdir / REPORT_NAME).exists():
-        raise OutputError(f"{outdir}: the output directory holds files that are not a dedup output")
+def check_output(outdir: Path, inputs: list[Path], overwrite: bool = False) -> None:
+    """The output contract (`codemill.outputs`) for dedup: a directory holding a dedup report
+    is replaced whole; anything else is refused unless ``overwrite``; an input never."""
+    contract_check(
+        outdir,
+        command="dedup",
+        kind="dir",
+        is_ours=lambda d: (d / REPORT_NAME).is_file(),
+        inputs=inputs,
+        overwrite=overwrite,
+    )
 
 
 def output_names(inputs: list[Path]) -> list[str]:
@@ -90,9 +91,9 @@ def write_kept(inputs: list[Path], outdir: Path, kept: Kept) -> list[str]:
     return written
 
 
-def write_output(inputs: list[Path], outdir: Path, kept: Kept, report: DedupReport) -> None:
+def write_output(inputs: list[Path], outdir: Path, kept: Kept, report: DedupReport, overwrite: bool = False) -> None:
     """Replace `outdir` as a whole by the kept documents and the report (with `outputs`)."""
-    check_output(outdir, inputs)
+    check_output(outdir, inputs, overwrite)
     with atomic_dir(outdir) as stage:
         report["outputs"] = [str(outdir / name) for name in write_kept(inputs, stage, kept)]
         atomic_write_json(stage / REPORT_NAME, report)
