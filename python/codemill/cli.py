@@ -6,20 +6,44 @@ import argparse
 import importlib
 import sys
 
-# Each module defines `register(subparsers)`; its parsers set `func(args) -> int`.
-COMMAND_MODULES = (
-    "codemill.commands.tokenizer",
-    "codemill.commands.tokenize",
-    "codemill.commands.bench",
-    "codemill.commands.eval",
-    "codemill.commands.dedup",
-    "codemill.commands.index",
-    "codemill.commands.context",
-    "codemill.commands.prepare",
-)
+# Every sub-command, in help order: the module that registers it (its `register(subparsers)`
+# adds the command's parser, which sets `func(args) -> int`) and its one-line help. Only the
+# module of the command asked for is imported, so that `codemill context` does not pay for
+# importing every job; the others get a bare parser carrying the help line, so `codemill --help`
+# still lists them all. tests/test_cli.py checks this table against what the modules register.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("codemill.commands.tokenizer", "train a tokenizer on code files, directories or JSONL text"),
+    "encode": ("codemill.commands.tokenizer", "encode files or stdin to token ids"),
+    "decode": (
+        "codemill.commands.tokenizer",
+        "decode token ids (whitespace- or comma-separated) from files or stdin",
+    ),
+    "tokenize": (
+        "codemill.commands.tokenize",
+        "tokenize code trees, JSONL or Parquet into token shards (-o), or print a report",
+    ),
+    "bench": ("codemill.commands.bench", "compare codemill's speed and token counts with peer tokenizers"),
+    "eval": ("codemill.commands.eval", "execution-based evaluation of generated code (pass@k, error rates, ...)"),
+    "dedup": ("codemill.commands.dedup", "remove exact and near-duplicate documents (MinHash LSH)"),
+    "index": ("codemill.commands.index", "build or update a hybrid (dense + BM25) index of a repository"),
+    "search": ("codemill.commands.index", "search a hybrid code index"),
+    "context": (
+        "codemill.commands.context",
+        "the most relevant code of the repository for a file, within a token budget",
+    ),
+    "graph": ("codemill.commands.context", "the import graph of a repository"),
+    "ask": (
+        "codemill.commands.context",
+        "ask a question about a repository (retrieval + file context + any chat endpoint)",
+    ),
+    "prepare": ("codemill.commands.prepare", "clean, dedup and turn code into fine-tuning samples"),
+}
+COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, *, full: bool = True) -> argparse.ArgumentParser:
+    """The `codemill` parser. With ``full``, every command's own parser (every module imported);
+    otherwise only ``command``'s, the rest listed by name and help line."""
     from codemill import __version__
     from codemill.commands._common import Parser
 
@@ -29,13 +53,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"codemill {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    wanted = set(COMMAND_MODULES) if full else {COMMANDS[command][0]} if command in COMMANDS else set()
+    done: set[str] = set()
+    for name, (module, help_line) in COMMANDS.items():
+        if module in wanted:
+            if module not in done:
+                importlib.import_module(module).register(sub)
+                done.add(module)
+        else:
+            sub.add_parser(name, help=help_line)
     return parser
 
 
+def command_of(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (the top-level options take no values, so it is the
+    first argument that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(command_of(argv), full=False)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # a refused argument (one line already printed), --help, --version

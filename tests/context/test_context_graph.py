@@ -3,8 +3,11 @@ the relevance floor: no unrelated code, no build-ignored or generated files, bud
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,24 @@ def test_saved_graph_loads_equal_and_update_equals_a_fresh_build(tmp_path: Path)
     assert _dump(loaded) == _dump(ImportGraph.build(repo))
 
 
+def test_update_reads_only_files_whose_stamp_changed(tmp_path: Path) -> None:
+    repo = write_tree(tmp_path / "repo", SHOP)
+    an_hour_ago = time.time() - 3600
+    for p in repo.rglob("*"):
+        os.utime(p, (an_hour_ago, an_hour_ago))
+    graph = ImportGraph.build(repo)
+    assert set(graph.stamps) == set(graph.files)
+    graph.save(tmp_path / "graph.json")
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+    assert loaded.stamps == graph.stamps
+    (repo / "shop/money.py").write_text("def round_cents(x):\n    return x\n")
+    report = loaded.update()
+    assert (report.changed, report.unchanged) == (1, len(loaded.files) - 1)
+    assert set(loaded._texts) == {"shop/money.py"}  # the others were not read
+    assert "shop/money.py" not in loaded.stamps  # too recent to trust
+    assert _dump(loaded) == _dump(ImportGraph.build(repo))
+
+
 def test_update_re_resolves_imports_of_unchanged_files(tmp_path: Path) -> None:
     repo = write_tree(tmp_path / "repo", {"app.py": "from lib import helper\n"})
     graph = ImportGraph.build(repo)
@@ -63,13 +84,69 @@ def test_corrupt_or_missing_graph_is_a_clear_error(tmp_path: Path) -> None:
         ImportGraph.load(tmp_path / "graph.json")
     repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
     ImportGraph.build(repo).save(tmp_path / "graph.json")
-    data = json.loads((tmp_path / "graph.json").read_text())
-    data["files"]["b.py"]["detail"] = "{"
-    (tmp_path / "graph.json").write_text(json.dumps(data))
+    header, _, body = (tmp_path / "graph.json").read_bytes().partition(b"\n")
+    offset, length = json.loads(header)["files"]["b.py"]["detail"]
+    corrupt = body[:offset] + b"{" * length + body[offset + length :]
+    (tmp_path / "graph.json").write_bytes(header + b"\n" + corrupt)
     graph = ImportGraph.load(tmp_path / "graph.json")  # a file's detail is read when needed
     assert graph.symbols["a.py"].references == {"b"}
     with pytest.raises(GraphFormatError, match=r"corrupt graph at b\.py"):
         graph.symbols["b.py"]
+
+
+def _rewrite_header(path: Path, change) -> None:
+    header, _, body = path.read_bytes().partition(b"\n")
+    data = json.loads(header)
+    change(data)
+    path.write_bytes(json.dumps(data).encode() + b"\n" + body)
+
+
+def test_saved_graph_keeps_its_ranking_arrays(tmp_path: Path) -> None:
+    repo = write_tree(tmp_path / "repo", SHOP)
+    graph = ImportGraph.build(repo)
+    graph.save(tmp_path / "graph.json")
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+    saved, built = loaded.rank_graph(), graph.rank_graph()
+    assert saved.nodes == built.nodes
+    for a, b in ((saved.src, built.src), (saved.dst, built.dst), (saved.prob, built.prob)):
+        assert a.tolist() == b.tolist()
+    assert loaded.rank(["shop/cart.py"]) == graph.rank(["shop/cart.py"])
+    (repo / "shop/tax.py").write_text("from shop.money import round_cents\n")
+    loaded.ensure(repo / "shop/tax.py")  # a changed graph ranks over its new arrays
+    assert "shop/tax.py" in loaded.rank_graph().nodes
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(format="codemill-graph/1"), "'codemill-graph/1' is not supported"),
+        (lambda d: d["files"]["b.py"].update(detail=[0, 10**9]), r"b\.py: detail at .* is outside the file"),
+        (lambda d: d.pop("rank"), "KeyError: 'rank'"),
+    ],
+)
+def test_corrupt_saved_graph_is_one_clear_error(tmp_path: Path, change, message) -> None:
+    repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
+    saved = tmp_path / "graph.json"
+    ImportGraph.build(repo).save(saved)
+    _rewrite_header(saved, change)
+    with pytest.raises(GraphFormatError, match=message) as err:
+        ImportGraph.load(saved)
+    assert str(err.value).startswith(f"{saved}: ") and "\n" not in str(err.value)
+
+
+def test_corrupt_ranking_arrays_are_one_clear_error(tmp_path: Path) -> None:
+    repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
+    saved = tmp_path / "graph.json"
+    ImportGraph.build(repo).save(saved)
+    seven = base64.b64encode(b"\x07\0\0\0").decode()  # one edge 7 -> 7, with 2 files
+    _rewrite_header(saved, lambda d: d["rank"].update(src=seven, dst=seven, prob=base64.b64encode(bytes(8)).decode()))
+    with pytest.raises(GraphFormatError, match="ranking arrays name a node outside the 2 files") as err:
+        ImportGraph.load(saved).rank(["a.py"])
+    assert str(err.value).startswith(f"{saved}: corrupt graph: ")
+    _rewrite_header(saved, lambda d: d["rank"].update(prob="not base64!"))
+    with pytest.raises(GraphFormatError, match="ranking arrays") as err:
+        ImportGraph.load(saved).rank(["a.py"])
+    assert "\n" not in str(err.value)
 
 
 def test_index_keeps_the_graph_and_context_loads_it(tmp_path: Path, capsys) -> None:

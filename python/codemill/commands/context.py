@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -196,6 +195,8 @@ def _ask(args: argparse.Namespace) -> int:
                 print(f"--- {m['role']} ---\n{m['content']}\n")
             _print_sources(prompt.sources, prompt.tokens, prompt.budget)
         return 0
+    import asyncio  # here, not at the top: a context call need not pay for importing it
+
     return asyncio.run(_ask_endpoint(assistant, args, current))
 
 

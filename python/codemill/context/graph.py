@@ -17,7 +17,14 @@ from typing import Any
 
 from codemill.context import graph_store
 from codemill.context.imports import FileImports, Import, Resolution, Resolver, extract
-from codemill.context.ranking import DEFINITION_WEIGHT, IMPORT_WEIGHT, RankGraph, personalized_rank, ranking_graph
+from codemill.context.ranking import (
+    DEFINITION_WEIGHT,
+    IMPORT_WEIGHT,
+    RankGraph,
+    from_saved,
+    personalized_rank,
+    ranking_graph,
+)
 from codemill.context.symbols import FileSymbols, file_symbols
 from codemill.errors import CodemillError, GraphFormatError, InputNotFoundError
 from codemill.languages import detect_language
@@ -51,6 +58,10 @@ def find_repo_root(path: str | os.PathLike[str]) -> Path:
         if any((d / m).exists() for m in PROJECT_MARKERS):
             outermost = d
     return outermost or start
+
+
+RACY_NS = 2_000_000_000
+"""Stamps younger than this (2 s) at a scan are not kept."""
 
 
 @dataclass
@@ -93,6 +104,9 @@ class ImportGraph:
         self.symbols: MutableMapping[str, FileSymbols] = {}
         self.hashes: dict[str, str] = {}
         """file -> sha256 of its text, for incremental updates"""
+        self.stamps: dict[str, tuple[int, int]] = {}
+        """file -> (mtime in ns, size) when its text was hashed: an update does not read a file
+        whose stamp is unchanged"""
         self.exclude: tuple[str, ...] = ()
         self.languages: frozenset[str] | None = None
         self.max_file_bytes = DEFAULT_MAX_BYTES
@@ -101,6 +115,8 @@ class ImportGraph:
         self._resolver: Resolver | None = None
         self._edges: dict[str, dict[str, float]] | None = None
         self._rank_graph: RankGraph | None = None
+        self._saved_rank: tuple[str, Any] | None = None
+        """(file, ranking arrays) of a loaded graph, until the graph changes"""
 
     @classmethod
     def build(
@@ -119,45 +135,61 @@ class ImportGraph:
         graph.exclude = tuple(exclude)
         graph.languages = frozenset(languages) if languages is not None else None
         graph.max_file_bytes = max_file_bytes
-        for rel, lang, text in graph._scan():
-            graph._add(rel, lang, text)
+        for rel, lang, text, stamp in graph._scan():
+            graph._add(rel, lang, text or "", stamp)
         graph._resolve_all()
         graph.seconds = time.perf_counter() - t0
         return graph
 
-    def _scan(self) -> Iterable[tuple[str, str, str]]:
-        """(path, language, text) of every source file of the repository, read like every
-        command reads a tree (:mod:`codemill.sources`); what is not read is recorded in
+    def _scan(self, trust_stamps: bool = False) -> Iterable[tuple[str, str, str | None, tuple[int, int] | None]]:
+        """(path, language, text, stamp) of every source file of the repository, read like
+        every command reads a tree (:mod:`codemill.sources`); what is not read is recorded in
         :attr:`skipped` with its reason. An empty file is skipped like everywhere, but still
-        yielded with no text: an empty ``__init__.py`` makes a package."""
+        yielded with no text: an empty ``__init__.py`` makes a package. With ``trust_stamps``,
+        a known file whose stamp is unchanged is not read (text None)."""
         root_path = self.root
         if not root_path.is_dir():
             raise InputNotFoundError(f"{root_path}: no such directory")
         skips = Skips(limit=1 << 62)
         wanted = self.languages
+        # A file changed within the clock's granularity of its last stamp could keep the same
+        # stamp (git's "racily clean" files): stamps this recent are not kept.
+        trusted_before = time.time_ns() - RACY_NS
         for doc in list_documents([root_path], skips, max_bytes=self.max_file_bytes):
             rel = doc.path if doc.record is None else f"{doc.origin}:{doc.record}"
             if any(_glob_match(rel, pat) for pat in self.exclude):
                 continue
             if wanted is not None and doc.language not in wanted:
                 continue
+            stamp = _stamp(doc.file, trusted_before) if doc.file is not None else None
+            if (
+                trust_stamps
+                and stamp is not None
+                and self.stamps.get(rel) == stamp
+                and self.files.get(rel) == doc.language
+            ):
+                if stamp[1] == 0:
+                    skips.add(doc.where, EMPTY)
+                yield rel, doc.language, None, stamp
+                continue
             reason = load_text(doc, self.max_file_bytes)
             if reason == EMPTY:
                 skips.add(doc.where, reason)
-                yield rel, doc.language, ""
+                yield rel, doc.language, "", stamp
             elif reason:
                 skips.add(doc.where, reason)
             else:
-                yield rel, doc.language, doc.text or ""
+                yield rel, doc.language, doc.text or "", stamp
         self.skipped = {item["path"]: item["reason"] for item in skips.items}
 
-    def _add(self, rel: str, lang: str, text: str) -> FileImports:
+    def _add(self, rel: str, lang: str, text: str, stamp: tuple[int, int] | None = None) -> FileImports:
         """Parses one file once for its imports and its symbols."""
         grammar = grammar_for_path(rel, lang)
         tree = parse(text, grammar)
         self.files[rel] = lang
         self._texts[rel] = text
         self.hashes[rel] = _digest(text)
+        self._set_stamp(rel, stamp)
         self.infos[rel] = info = extract(text, rel, lang, tree=tree)
         self.symbols[rel] = file_symbols(text, lang, grammar, tree)
         return info
@@ -169,16 +201,25 @@ class ImportGraph:
         t0 = time.perf_counter()
         report = UpdateReport()
         seen: set[str] = set()
-        for rel, lang, text in self._scan():
+        for rel, lang, text, stamp in self._scan(trust_stamps=True):
             seen.add(rel)
-            if self.files.get(rel) == lang and self.hashes.get(rel) == _digest(text):
+            if text is None or (self.files.get(rel) == lang and self.hashes.get(rel) == _digest(text)):
+                self._set_stamp(rel, stamp)
                 report.unchanged += 1
                 continue
-            self._add(rel, lang, text)
+            self._add(rel, lang, text, stamp)
             report.changed += 1
         gone = [rel for rel in self.files if rel not in seen]
         for rel in gone:
-            for table in (self.files, self.infos, self.symbols, self.hashes, self._texts, self.resolutions):
+            for table in (
+                self.files,
+                self.infos,
+                self.symbols,
+                self.hashes,
+                self.stamps,
+                self._texts,
+                self.resolutions,
+            ):
                 table.pop(rel, None)
         report.removed = len(gone)
         report.skipped = len(self.skipped)
@@ -189,6 +230,12 @@ class ImportGraph:
         report.seconds = time.perf_counter() - t0
         self.seconds = report.seconds
         return report
+
+    def _set_stamp(self, rel: str, stamp: tuple[int, int] | None) -> None:
+        if stamp is None:
+            self.stamps.pop(rel, None)
+        else:
+            self.stamps[rel] = stamp
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the graph to one file (atomically: the old file or the whole new one)."""
@@ -209,9 +256,9 @@ class ImportGraph:
             raw = p.read_bytes()
         except FileNotFoundError:
             raise GraphFormatError(f"{p}: no saved repository graph (build the index again to add one)") from None
-        data = graph_store.parse(raw, str(p))
+        data, body = graph_store.parse(raw, str(p))
         graph = cls(graph_store.root_of(data, str(p)))
-        graph_store.restore(graph, data, str(p))
+        graph_store.restore(graph, data, body, str(p))
         return graph
 
     # -- construction
@@ -235,7 +282,7 @@ class ImportGraph:
         for rel, info in self.infos.items():
             self.resolutions[rel] = [(imp, resolver.resolve(rel, imp)) for imp in info.imports]
         self._edges = None
-        self._rank_graph = None
+        self._forget_rank()
 
     def text(self, rel: str) -> str | None:
         """The text of a repository file (cached), or None if it cannot be read."""
@@ -266,7 +313,7 @@ class ImportGraph:
         self.resolutions[rel] = items = [(imp, self.resolver.resolve(rel, imp)) for imp in info.imports]
         if self._edges is not None:
             self._edges[rel] = _file_edges(rel, items)
-        self._rank_graph = None
+        self._forget_rank()
         return rel
 
     # -- edges
@@ -274,7 +321,7 @@ class ImportGraph:
     def set_edges(self, edges: dict[str, dict[str, float]]) -> None:
         """Edges known already (a loaded graph saves computing them from every resolution)."""
         self._edges = edges
-        self._rank_graph = None
+        self._forget_rank()
 
     def edges(self) -> dict[str, dict[str, float]]:
         """source file -> {target: weight}; targets are files or ``external:NAME`` nodes."""
@@ -311,9 +358,31 @@ class ImportGraph:
 
     def rank(self, seeds: dict[str, float] | Sequence[str]) -> dict[str, float]:
         """Personalised PageRank of the files, the random walk restarting at ``seeds``."""
+        return personalized_rank(self.rank_graph(), seeds, self.files)
+
+    def rank_graph(self) -> RankGraph:
+        """The ranking graph of the files: the one saved with a loaded graph while nothing
+        changed, else built (once) from the edges."""
         if self._rank_graph is None:
-            self._rank_graph = ranking_graph(self)
-        return personalized_rank(self._rank_graph, seeds, self.files)
+            if self._saved_rank is not None:
+                source, saved = self._saved_rank
+                try:
+                    self._rank_graph = from_saved(sorted(self.files), saved)
+                except (KeyError, TypeError, ValueError) as e:
+                    raise GraphFormatError(f"{source}: corrupt graph: ranking arrays: {e}") from e
+            else:
+                self._rank_graph = ranking_graph(self)
+        return self._rank_graph
+
+    def set_saved_rank(self, saved: Any, source: str) -> None:
+        """Ranking arrays saved with the graph (:func:`codemill.context.ranking.saved_form`),
+        read from ``source``."""
+        self._rank_graph = None
+        self._saved_rank = (source, saved)
+
+    def _forget_rank(self) -> None:
+        self._rank_graph = None
+        self._saved_rank = None
 
     # -- reports
 
@@ -413,6 +482,15 @@ def _file_edges(src: str, items: list[tuple[Import, Resolution]]) -> dict[str, f
             if f != src:
                 out[f] = out.get(f, 0.0) + DEFINITION_WEIGHT
     return out
+
+
+def _stamp(path: str, trusted_before: int) -> tuple[int, int] | None:
+    """(mtime in ns, size) of a file, or None where it cannot be trusted to show a change."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size) if st.st_mtime_ns < trusted_before else None
 
 
 def _digest(text: str) -> str:

@@ -1,6 +1,11 @@
-"""The persistent form of an import graph: one JSON document (``graph.json``, kept in the index
-directory by ``codemill index``) holding every file's language, content hash, imports,
-symbols and resolutions, so that a context call loads it instead of parsing the repository."""
+"""The persistent form of an import graph (``graph.json``, kept in the index directory by
+``codemill index``), so that a context call loads it instead of parsing the repository.
+
+One file: a line of JSON (the header: format, root, every file's language, content hash, stamp
+(mtime, size) and where its detail lies, the edges, and the ranking arrays) followed by each file's detail
+(imports, symbols, resolutions) as compact JSON, back to back. Loading parses the header only;
+a file's detail is parsed when the file is first read, and the ranking arrays are used as saved
+until the graph changes. Plain JSON throughout, safe to load from anywhere."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from codemill.context.definitions import Definition
 from codemill.context.imports import FileImports, Import, Resolution
+from codemill.context.ranking import saved_form
 from codemill.context.symbols import FileSymbols
 from codemill.errors import GraphFormatError
 
@@ -18,7 +24,7 @@ if TYPE_CHECKING:
 
 V = TypeVar("V")
 
-FORMAT = "codemill-graph/1"
+FORMAT = "codemill-graph/2"
 GRAPH_FILE = "graph.json"
 
 
@@ -35,7 +41,8 @@ def _resolution(r: Resolution) -> list[Any]:
 
 
 def dump(graph: ImportGraph) -> dict[str, Any]:
-    """The JSON document of a graph."""
+    """The content of a saved graph, each file's detail as a JSON string (:func:`dumps` moves
+    the details out of the header)."""
     files = {}
     for rel, lang in sorted(graph.files.items()):
         info = graph.infos[rel]
@@ -51,9 +58,13 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
             "excluded": sym.excluded,
             "resolutions": [_resolution(r) for _, r in graph.resolutions.get(rel, [])],
         }
-        # Each file's detail is a JSON string of its own: loading parses it only when the file
-        # is read, so that a context call does not pay for the whole repository.
-        files[rel] = {"language": lang, "hash": graph.hashes.get(rel), "detail": _compact(detail)}
+        stamp = graph.stamps.get(rel)
+        files[rel] = {
+            "language": lang,
+            "hash": graph.hashes.get(rel),
+            "stamp": list(stamp) if stamp is not None else None,
+            "detail": _compact(detail),
+        }
     return {
         "format": FORMAT,
         "root": str(graph.root.resolve()),
@@ -62,6 +73,7 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
         "skipped": dict(sorted(graph.skipped.items())),
         "files": files,
         "edges": graph.edges(),
+        "rank": saved_form(graph.rank_graph()),
     }
 
 
@@ -70,7 +82,18 @@ def _compact(obj: Any) -> str:
 
 
 def dumps(graph: ImportGraph) -> bytes:
-    return _compact(dump(graph)).encode("utf-8")
+    """The saved form: the header line, then the details it points into (``[offset, length]``
+    in bytes after the header line)."""
+    doc = dump(graph)
+    details = []
+    offset = 0
+    for f in doc["files"].values():
+        detail = f["detail"].encode("utf-8")
+        f["detail"] = [offset, len(detail)]
+        details.append(detail)
+        offset += len(detail)
+    # Compact JSON escapes every newline, so the header is exactly the first line.
+    return _compact(doc).encode("utf-8") + b"\n" + b"".join(details)
 
 
 class LazyMap(MutableMapping[str, V]):
@@ -109,7 +132,7 @@ class LazyMap(MutableMapping[str, V]):
         return len(self._raw)
 
 
-def _detail(rel: str, raw: str) -> dict[str, Any]:
+def _detail(rel: str, raw: bytes) -> dict[str, Any]:
     detail = json.loads(raw)
     if len(detail["imports"]) != len(detail["resolutions"]):
         raise ValueError(f"{rel}: {len(detail['imports'])} imports but {len(detail['resolutions'])} resolutions")
@@ -129,9 +152,9 @@ def _file_symbols(f: dict[str, Any]) -> FileSymbols:
     return FileSymbols(tuple(Definition(*d) for d in f["definitions"]), frozenset(refs.split()), f["excluded"])
 
 
-def restore(graph: ImportGraph, data: Any, source: str) -> None:
-    """Fills an empty graph from a JSON document (``source`` names it in errors); each file's
-    imports, symbols and resolutions are built when first read."""
+def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
+    """Fills an empty graph from a saved header and the details after it (``source`` names the
+    file in errors); each file's imports, symbols and resolutions are built when first read."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else None
         raise GraphFormatError(f"{source}: graph format {found!r} is not supported (expected {FORMAT!r})")
@@ -145,13 +168,23 @@ def restore(graph: ImportGraph, data: Any, source: str) -> None:
             graph.files[rel] = f["language"]
             if f["hash"] is not None:
                 graph.hashes[rel] = f["hash"]
-            if not isinstance(f["detail"], str):
-                raise TypeError(f"{rel}: no detail")
+            if f["stamp"] is not None:
+                mtime, size = f["stamp"]
+                graph.stamps[rel] = (int(mtime), int(size))
+            offset, length = f["detail"]
+            if not (
+                isinstance(offset, int) and isinstance(length, int) and 0 <= offset <= offset + length <= len(body)
+            ):
+                raise ValueError(f"{rel}: detail at {f['detail']} is outside the file")
         if not isinstance(edges, dict):
             raise TypeError("edges is not an object")
+        rank = data["rank"]
+        if not isinstance(rank, dict):
+            raise TypeError("rank is not an object")
     except (KeyError, TypeError, ValueError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {type(e).__name__}: {e}") from e
-    details = LazyMap({rel: f["detail"] for rel, f in files.items()}, _detail, source)
+    spans = {rel: f["detail"] for rel, f in files.items()}
+    details = LazyMap(spans, lambda rel, span: _detail(rel, body[span[0] : span[0] + span[1]]), source)
     infos = LazyMap(dict(files), lambda rel, f: _file_imports(rel, f["language"], details[rel]), source)
 
     def resolutions(rel: str, f: dict[str, Any]) -> list[tuple[Import, Resolution]]:
@@ -165,12 +198,16 @@ def restore(graph: ImportGraph, data: Any, source: str) -> None:
     graph.symbols = LazyMap(dict(files), lambda rel, f: _file_symbols(details[rel]), source)
     graph.resolutions = LazyMap(dict(files), resolutions, source)
     graph.set_edges(edges)
+    graph.set_saved_rank(rank, source)
 
 
-def parse(raw: bytes, source: str) -> Any:
-    """The JSON document of a saved graph (``source`` names it in errors)."""
+def parse(raw: bytes, source: str) -> tuple[Any, bytes]:
+    """The header of a saved graph and the details that follow it (``source`` names the file
+    in errors)."""
+    end = raw.find(b"\n")
+    end = len(raw) if end < 0 else end
     try:
-        return json.loads(raw)
+        return json.loads(raw[:end]), raw[end + 1 :]
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {e}") from e
 

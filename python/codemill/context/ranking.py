@@ -1,15 +1,17 @@
 """Ranking the files of an import graph: a weighted graph of imports (and, weaker, who imports
 me and same-package siblings) and a personalised PageRank over it, restarting at the seeds.
 
-The graph is turned into arrays once (:class:`RankGraph`); each ranking is then a few dozen
+The graph is turned into arrays once (:class:`RankGraph`) and saved with the repository graph
+(:func:`saved_form`), so a loaded graph does not rebuild them; each ranking is then a few dozen
 vectorised power iterations, a millisecond or two on a standard-library-sized repository.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,30 +44,63 @@ class RankGraph:
 
 
 def ranking_graph(graph: ImportGraph) -> RankGraph:
-    """The ranking graph of an import graph's files."""
+    """The ranking graph of an import graph's files. Nodes in path order and edges visited in a
+    fixed order, so that equal graphs give equal arrays (a saved graph keeps them)."""
     weights: dict[tuple[str, str], float] = {}
 
     def add(a: str, b: str, w: float) -> None:
         weights[a, b] = weights.get((a, b), 0.0) + w
 
-    for src, out in graph.edges().items():
-        for dst, w in out.items():
+    edges = graph.edges()
+    for src in sorted(edges):
+        out = edges[src]
+        for dst in sorted(out):
             if dst.startswith("external:"):
                 continue
-            add(src, dst, w)
-            add(dst, src, w * REVERSE_WEIGHT)
-    for f in graph.files:
+            add(src, dst, out[dst])
+            add(dst, src, out[dst] * REVERSE_WEIGHT)
+    nodes = sorted(graph.files)
+    for f in nodes:
         for sib in graph.package_siblings(f):
             add(f, sib, PACKAGE_WEIGHT)
-    nodes = list(graph.files)
     index = {n: i for i, n in enumerate(nodes)}
-    pairs = [(index[a], index[b], w) for (a, b), w in weights.items() if a in index and b in index]
+    pairs = sorted((index[a], index[b], w) for (a, b), w in weights.items() if a in index and b in index)
     sources = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     targets = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
     weight = np.fromiter((p[2] for p in pairs), dtype=np.float64, count=len(pairs))
     out_total = np.bincount(sources, weights=weight, minlength=len(nodes))
     prob = weight / out_total[sources] if len(weight) else weight
     return RankGraph(nodes, index, sources, targets, prob, out_total == 0)
+
+
+def saved_form(g: RankGraph) -> dict[str, str]:
+    """The arrays of a ranking graph as base64 of little-endian int32 / float64 (node ``i`` is
+    the ``i``-th file in path order), saved with the graph: a context call decodes them in
+    microseconds instead of rebuilding them or parsing ~60,000 JSON numbers."""
+    return {"src": _b64(g.src, "<i4"), "dst": _b64(g.dst, "<i4"), "prob": _b64(g.prob, "<f8")}
+
+
+def _b64(a: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(a.astype(dtype).tobytes()).decode("ascii")
+
+
+def _array(saved: Any, key: str, dtype: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(saved[key], validate=True), dtype=dtype)
+
+
+def from_saved(nodes: list[str], saved: Any) -> RankGraph:
+    """The ranking graph saved by :func:`saved_form` over ``nodes`` (the files in path order);
+    ValueError, KeyError or TypeError if the arrays are not what was saved."""
+    src = _array(saved, "src", "<i4").astype(np.int64)
+    dst = _array(saved, "dst", "<i4").astype(np.int64)
+    prob = _array(saved, "prob", "<f8").astype(np.float64)
+    n = len(nodes)
+    if not len(src) == len(dst) == len(prob):
+        raise ValueError("ranking arrays differ in length")
+    if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise ValueError(f"ranking arrays name a node outside the {n} files")
+    dangling = np.bincount(src, minlength=n) == 0
+    return RankGraph(nodes, {f: i for i, f in enumerate(nodes)}, src, dst, prob, dangling)
 
 
 def personalized_rank(

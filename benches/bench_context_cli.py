@@ -1,0 +1,78 @@
+"""A one-off `codemill context FILE --index IDX` call in a fresh Python process, the way an
+editor or agent calls it: wall time per call (p50, p99), imports and graph load included.
+Run: `python benches/bench_context_cli.py INDEXDIR [--calls N] [--other PYTHONPATH
+[--other-index INDEXDIR]]`; with --other, the same calls run against a second source tree
+(e.g. main's, with an index it wrote), interleaved, so that both sides see the same load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def call(pythonpath: str, file: str, index: str) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call; CPU time (user + system) is steadier on a loaded machine."""
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "codemill.cli", "context", file, "--index", index],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"p50_ms": round(1000 * statistics.median(ordered), 1), "p99_ms": round(1000 * p99, 1)}
+
+
+def sample_files(index: str, n: int, seed: int) -> list[str]:
+    """``n`` non-test Python files of the indexed repository (absolute paths)."""
+    from codemill.context.graph import ImportGraph
+    from codemill.context.graph_store import GRAPH_FILE
+    from codemill.context.relevance import is_test
+
+    graph = ImportGraph.load(Path(index) / GRAPH_FILE)
+    files = sorted(f for f, lang in graph.files.items() if lang == "python" and not is_test(f))
+    return [str(graph.root / f) for f in random.Random(seed).sample(files, min(n, len(files)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("index")
+    ap.add_argument("--calls", type=int, default=30)
+    ap.add_argument("--other", metavar="PYTHONPATH", help="a second source tree's python/ to compare")
+    ap.add_argument("--other-index", metavar="INDEXDIR", help="the index --other reads (default: INDEXDIR)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    here = str(Path(__file__).resolve().parents[1] / "python")
+    sides = {"this": (here, args.index)}
+    if args.other:
+        sides["other"] = (args.other, args.other_index or args.index)
+    files = sample_files(args.index, args.calls, args.seed)
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
+    for f in files:
+        for name, (path, index) in sides.items():
+            times[name].append(call(path, f, index))
+    for name, ts in times.items():
+        wall, cpu = summary([w for w, _ in ts]), summary([c for _, c in ts])
+        print(f"{name}: {len(ts)} fresh-process calls, wall {wall}, CPU {cpu}")
+
+
+if __name__ == "__main__":
+    main()

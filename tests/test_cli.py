@@ -1,0 +1,66 @@
+"""The `codemill` command line: sub-commands are loaded lazily, yet all are listed and each
+one's own parser answers --help."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+
+import pytest
+from codemill.cli import COMMAND_MODULES, COMMANDS, build_parser, command_of, main
+
+
+def _registered(module: str) -> list[tuple[str, str | None]]:
+    sub = argparse.ArgumentParser().add_subparsers()
+    importlib.import_module(module).register(sub)
+    return [(a.dest, a.help) for a in sub._choices_actions]
+
+
+def test_table_matches_what_the_modules_register():
+    for module in COMMAND_MODULES:
+        table = [(name, help_line) for name, (m, help_line) in COMMANDS.items() if m == module]
+        assert _registered(module) == table, module
+
+
+def test_help_lists_every_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert f"\n    {name} " in out, name
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_each_command_answers_help(name, capsys):
+    assert main([name, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: codemill {name} ")
+    assert "\noptions:\n" in out
+
+
+def test_a_command_imports_only_its_own_module():
+    code = (
+        "import sys; from codemill.cli import build_parser; build_parser('context', full=False); "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('codemill.commands.'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["codemill.commands._common", "codemill.commands.context"]  # _common: the parser class
+
+
+def test_full_parser_knows_every_command():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == list(COMMANDS)
+
+
+def test_command_of_skips_top_level_options():
+    assert command_of(["--version"]) is None
+    assert command_of(["-h", "context", "f.py"]) == "context"
+    assert command_of([]) is None
+
+
+def test_unknown_command_is_one_usage_error(capsys):
+    assert main(["nope"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nope'" in err and err.count("\n") == 1
