@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--embedder",
         default=None,
-        help="builtin (default), builtin:DIM, onnx:DIR (model.onnx + tokenizer.json) or sentence-transformers:NAME",
+        help="builtin (default), builtin:DIM, onnx:DIR (model.onnx + tokenizer.json), st-dir:DIR "
+        "(a sentence-transformers directory, BERT family, run without torch) or sentence-transformers:NAME",
     )
     p.add_argument("--max-lines", type=int, default=None, help="longest chunk in lines (80)")
     p.add_argument("--threads", type=int, default=None, help="embedding threads (all cores)")
@@ -77,7 +78,7 @@ def run_index(args: argparse.Namespace) -> int:
     else:
         print(
             f"{action} {out}: {len(index.files)} files, {len(index)} chunks "
-            f"({report.chunks} chunks embedded, {report.unchanged} files unchanged, "
+            f"({report.chunks} chunks indexed, {report.embedded} embedded, {report.unchanged} files unchanged, "
             f"{report.removed_files} removed) in {seconds:.1f}s with {index.embedder.spec}"
         )
         for path, reason in report.skipped_files:

@@ -9,8 +9,9 @@
 - Fusion: reciprocal rank fusion (k = 60) by default, or a weighted sum of min-max
   normalised scores.
 - Persistence: one directory (``meta.json`` with the format version, ``chunks.jsonl``,
-  ``vectors.npy``, ``ids.npy``, ``dense.faiss``). ``update`` re-embeds only files whose
-  content hash changed and drops deleted files.
+  ``vectors.npy``, ``ids.npy``, ``dense.faiss``). ``update`` re-indexes only files whose
+  content hash changed and drops deleted files; within a changed file, chunks whose text
+  is unchanged keep their vectors (only changed chunks are re-embedded).
 
 Ties are broken by (path, start line), so results do not depend on the order chunks were
 added: an updated index answers exactly like a fresh build of the same files.
@@ -69,6 +70,8 @@ class BuildReport:
     files: int = 0
     chunks: int = 0
     unchanged: int = 0
+    # Chunks that went through the embedder (the rest of ``chunks`` kept their vectors).
+    embedded: int = 0
     removed_files: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
@@ -78,6 +81,7 @@ class BuildReport:
             "files": self.files,
             "chunks": self.chunks,
             "unchanged": self.unchanged,
+            "embedded": self.embedded,
             "removed_files": self.removed_files,
             "skipped": dict(self.skipped),
             "skipped_files": [list(p) for p in self.skipped_files],
@@ -114,6 +118,7 @@ class HybridIndex:
         # path -> {"hash": content sha256, "ids": chunk ids}
         self.files: dict[str, dict[str, Any]] = {}
         self._next_id = 0
+        self.last_embedded = 0  # chunks the last add_texts sent to the embedder
         self._vectors = np.zeros((0, self.embedder.dim), dtype=np.float32)
         self._ids = np.zeros(0, dtype=np.int64)
         self._terms: dict[int, list[str]] = {}
@@ -138,6 +143,8 @@ class HybridIndex:
     def add_texts(self, files: Sequence[tuple[str, str, str]]) -> int:
         """Adds (path, language, text) files, replacing any already indexed under the same path.
         Returns the number of chunks added."""
+        self.last_embedded = 0
+        reuse = self._vectors_by_text([path for path, _, _ in files])
         for path, _, _ in files:
             if path in self.files:
                 self.remove([path])
@@ -154,7 +161,15 @@ class HybridIndex:
             return 0
         ids = np.arange(self._next_id - len(new), self._next_id, dtype=np.int64)
         texts = [_index_text(c) for c in new]
-        vecs = self.embedder.embed(texts, [c.language for c in new])
+        keys = [_text_key(c.language, t) for c, t in zip(new, texts, strict=True)]
+        todo = [n for n, key in enumerate(keys) if key not in reuse]
+        vecs = np.empty((len(new), self.embedder.dim), dtype=np.float32)
+        for n, key in enumerate(keys):
+            if key in reuse:
+                vecs[n] = reuse[key]
+        if todo:
+            vecs[todo] = self.embedder.embed([texts[n] for n in todo], [new[n].language for n in todo])
+        self.last_embedded = len(todo)
         terms = _core.code_terms(texts, [_lang(c.language) for c in new], self.num_threads)
         self._terms.update(zip(ids.tolist(), terms, strict=True))
         self._vectors = np.concatenate([self._vectors, vecs])
@@ -165,6 +180,17 @@ class HybridIndex:
             self._dense = None
         self._bm25 = None
         return len(new)
+
+    def _vectors_by_text(self, paths: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of the indexed chunks of ``paths`` keyed by (language, text) hash."""
+        ids = [i for p in paths if p in self.files for i in self.files[p]["ids"]]
+        if not ids:
+            return {}
+        rows = np.searchsorted(self._ids, ids)  # ids are kept ascending
+        return {
+            _text_key(self.chunks[i].language, _index_text(self.chunks[i])): self._vectors[r]
+            for i, r in zip(ids, rows.tolist(), strict=True)
+        }
 
     def add(self, root: str | os.PathLike[str], paths: Iterable[str | os.PathLike[str]] | None = None) -> BuildReport:
         """Indexes files under ``root`` (all code files, or the given ones), replacing earlier
@@ -178,6 +204,7 @@ class HybridIndex:
             if item is not None:
                 batch.append(item[:3])
         report.chunks = self.add_texts(batch)
+        report.embedded = self.last_embedded
         return report
 
     def remove(self, paths: Iterable[str]) -> int:
@@ -232,7 +259,16 @@ class HybridIndex:
         deleted = [p for p in self.files if p not in seen]
         report.removed_files = len(deleted)
         self.remove(deleted)
-        report.chunks = self.add_texts(changed)
+        # Embedders that can report chunks/s do so while the index is built with progress on.
+        shown = getattr(self.embedder, "progress", None)
+        if shown is not None:
+            self.embedder.progress = progress  # type: ignore[attr-defined]
+        try:
+            report.chunks = self.add_texts(changed)
+        finally:
+            if shown is not None:
+                self.embedder.progress = shown  # type: ignore[attr-defined]
+        report.embedded = self.last_embedded
         return report
 
     def _read(self, root: Path, path: Path, report: BuildReport) -> tuple[str, str, str, str] | None:
@@ -455,6 +491,10 @@ def _index_text(c: Chunk) -> str:
     """What is embedded and keyword-indexed: the chunk led by its path and symbol, so that a
     long definition is still found by its own name and a chunk by its module's."""
     return f"{c.path} {c.symbol or ''}\n{c.text}"
+
+
+def _text_key(language: str, text: str) -> str:
+    return _hash(f"{language}\0{text}".encode())
 
 
 def _hash(data: bytes) -> str:
