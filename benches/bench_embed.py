@@ -140,7 +140,7 @@ def main() -> int:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32, help="rows per batch for both (sentence-transformers' default)")
     ap.add_argument("--st-python", default=sys.executable, help="a Python with sentence-transformers and torch")
-    ap.add_argument("--codemill", default="codemill,codemill:1", help="codemill configs: codemill[:SESSIONS],...")
+    ap.add_argument("--codemill", default="codemill,codemill:2", help="codemill configs: codemill[:SESSIONS],...")
     ap.add_argument("--index", action="store_true", help="also time the whole stdlib index end to end")
     ap.add_argument("--json", help="write the report here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -181,7 +181,7 @@ def main() -> int:
     ref = np.load(tmp / "sentence-transformers.npy")
     st_median = statistics.median(x["chunks_per_s"] for x in runs["sentence-transformers"])
     for impl, rs in runs.items():
-        med = statistics.median(x["chunks_per_s"] for x in rs)
+        med = round(statistics.median(x["chunks_per_s"] for x in rs), 2)
         entry = {**rs[-1], "chunks_per_s_runs": [x["chunks_per_s"] for x in rs], "chunks_per_s": med}
         entry["speedup_vs_sentence_transformers"] = round(med / st_median, 2)
         if impl != "sentence-transformers":

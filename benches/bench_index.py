@@ -5,7 +5,7 @@ removed from the indexed code; each top-level function or method that had one be
 query (its docstring's first sentence) whose answer is that function's chunk, ranked against
 all chunks. MRR@10 and Recall@10 for keyword, dense and hybrid search (built-in embedder).
 
-    python benches/bench_index.py [--files N] [--repo DIR] [--embedder SPEC ...]
+    python benches/bench_index.py [--files N] [--every K] [--repo DIR] [--embedder SPEC ...]
                                   [--latency-chunks 100000] [--json OUT]
 
 ``--repo DIR`` runs the quality benchmark on another Python tree (test directories left
@@ -221,11 +221,13 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=None, help="stdlib files to use (all top-level + one level down)")
     ap.add_argument("--repo", type=Path, help="quality on this Python tree instead of the stdlib")
     ap.add_argument("--embedder", action="append", help="embedder spec, or minilm (repeatable; builtin)")
+    ap.add_argument("--every", type=int, default=1, help="every k-th file only (a spread-out sample)")
     ap.add_argument("--no-padding", action="store_true", help="skip the padding report")
     ap.add_argument("--latency-chunks", type=int, default=0, help="also time queries at this many chunks")
     ap.add_argument("--json", help="write the report here")
     args = ap.parse_args()
     files = repo_files(args.repo, args.files) if args.repo else stdlib_files(args.files)
+    files = files[:: args.every]
     report: dict = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "python": sys.version.split()[0],

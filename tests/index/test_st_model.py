@@ -82,7 +82,8 @@ def test_embeddings_identical_across_batch_sizes_threads_and_sessions(tiny: Path
 
 
 def test_pipeline_reports_and_raises(tiny: Path):
-    e = StDirEmbedder(tiny, max_batch_size=4)
+    e = StDirEmbedder(tiny, max_batch_size=4, num_threads=2, sessions=2)
+    assert len(e.sessions) == 2
     texts = TEXTS * 20
     out, stats = run_pipeline(texts, e.batcher, e.sessions, e._run, e.dim, group_size=16, progress=True)
     assert stats.texts == len(texts) and stats.batches >= len(texts) // 4
