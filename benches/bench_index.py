@@ -117,7 +117,9 @@ def _embedder_spec(name: str) -> str:
     return name
 
 
-def quality(files: list[tuple[str, str]], k: int = 10, embedder: str = "builtin") -> dict:
+def quality(
+    files: list[tuple[str, str]], k: int = 10, embedder: str = "builtin", weights: tuple[float, ...] = ()
+) -> dict:
     docs, queries = [], []
     for path, text in files:
         try:
@@ -138,12 +140,16 @@ def quality(files: list[tuple[str, str]], k: int = 10, embedder: str = "builtin"
     queries = [q for q in queries if (q[0], q[1]) in targets]
     by_chunk = {id(c): i for i, c in index.chunks.items()}
     results = {}
-    configs = {
+    configs: dict[str, dict] = {
         "keyword": {"mode": "keyword"},
         "dense": {"mode": "dense"},
-        "hybrid (rrf k=60)": {"mode": "hybrid"},
-        "hybrid (weighted 0.5)": {"mode": "hybrid", "fusion": "weighted"},
+        "hybrid (rrf k=60)": {"mode": "hybrid", "fusion": "rrf", "dense_weight": 0.5},
+        "hybrid (weighted 0.5)": {"mode": "hybrid", "fusion": "weighted", "dense_weight": 0.5},
+        "hybrid (the embedder's default)": {"mode": "hybrid"},
     }
+    for w in weights:  # the dense side's share in either fusion
+        configs[f"hybrid (rrf k=60, dense {w})"] = {"mode": "hybrid", "dense_weight": w}
+        configs[f"hybrid (weighted, dense {w})"] = {"mode": "hybrid", "fusion": "weighted", "dense_weight": w}
     for name, kw in configs.items():
         rr, hit = [], []
         for path, sym, q in queries:
@@ -222,6 +228,7 @@ def main() -> int:
     ap.add_argument("--repo", type=Path, help="quality on this Python tree instead of the stdlib")
     ap.add_argument("--embedder", action="append", help="embedder spec, or minilm (repeatable; builtin)")
     ap.add_argument("--every", type=int, default=1, help="every k-th file only (a spread-out sample)")
+    ap.add_argument("--dense-weights", type=float, nargs="*", default=[], help="also fuse with these dense shares")
     ap.add_argument("--no-padding", action="store_true", help="skip the padding report")
     ap.add_argument("--latency-chunks", type=int, default=0, help="also time queries at this many chunks")
     ap.add_argument("--json", help="write the report here")
@@ -234,7 +241,7 @@ def main() -> int:
         "corpus": str(args.repo or STDLIB),
     }
     for spec in args.embedder or ["builtin"]:
-        report.setdefault("quality", []).append(quality(files, embedder=spec))
+        report.setdefault("quality", []).append(quality(files, embedder=spec, weights=tuple(args.dense_weights)))
         print(json.dumps(report["quality"][-1], indent=1), file=sys.stderr, flush=True)
     if not args.no_padding:
         report["padding"] = padding(files)

@@ -213,3 +213,22 @@ def test_cli_indexes_with_st_dir(tiny: Path, tmp_path: Path, capsys: pytest.Capt
 
 def test_batcher_vocab_size(tiny: Path):
     assert _core.EmbeddingBatcher(str(tiny / "tokenizer.json")).vocab_size == load_st_dir(tiny).vocab_size
+
+
+def test_hybrid_fusion_takes_the_embedders_dense_share(tiny: Path, tmp_path: Path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for n, body in enumerate(
+        ["def get_user(id):\n    return users[id]\n", "def sum_numbers(xs):\n    return sum(xs)\n"]
+    ):
+        (repo / f"m{n}.py").write_text(body)
+    index = HybridIndex.build(repo, embedder=f"st-dir:{tiny}")
+    assert index.embedder.dense_weight > 0.5  # type: ignore[attr-defined]
+    for fusion in ("rrf", "weighted"):
+        default = [(r.chunk.path, r.score) for r in index.search("get user", fusion=fusion)]
+        explicit = index.search("get user", fusion=fusion, dense_weight=index.embedder.dense_weight)  # type: ignore[attr-defined]
+        assert default == [(r.chunk.path, r.score) for r in explicit]
+        even = [(r.chunk.path, r.score) for r in index.search("get user", fusion=fusion, dense_weight=0.5)]
+        assert even != default
+    by_default = index.search("get user")
+    assert by_default == index.search("get user", fusion="weighted", dense_weight=0.7)

@@ -40,8 +40,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("query", metavar="QUERY")
     s.add_argument("-k", type=int, default=10, help="results (10)")
     s.add_argument("--mode", default="hybrid", choices=("hybrid", "keyword", "dense"))
-    s.add_argument("--fusion", default="rrf", choices=("rrf", "weighted"), help="hybrid fusion (rrf, k=60)")
-    s.add_argument("--dense-weight", type=float, default=0.5, help="dense share for --fusion weighted (0.5)")
+    s.add_argument(
+        "--fusion",
+        default=None,
+        choices=("rrf", "weighted"),
+        help="hybrid fusion (the embedder's: rrf k=60 built-in, weighted for trained models)",
+    )
+    s.add_argument(
+        "--dense-weight",
+        type=float,
+        default=None,
+        help="dense share in hybrid fusion (the embedder's: 0.5 built-in, more for trained models)",
+    )
     s.add_argument("--json", action="store_true", help="print results as JSON")
     s.set_defaults(func=run_search)
 

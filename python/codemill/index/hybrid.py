@@ -361,14 +361,18 @@ class HybridIndex:
         query: str,
         k: int = 10,
         mode: str = "hybrid",
-        fusion: str = "rrf",
+        fusion: str | None = None,
         rrf_k: int = RRF_K,
-        dense_weight: float = 0.5,
+        dense_weight: float | None = None,
         candidates: int | None = None,
     ) -> list[SearchResult]:
         """The ``k`` best chunks for ``query``. ``mode``: hybrid, keyword or dense;
         ``fusion`` (hybrid): ``rrf`` (1/(rrf_k + rank) summed) or ``weighted``
-        (``dense_weight`` * dense + (1 - dense_weight) * keyword, min-max normalised)."""
+        (``dense_weight`` * dense + (1 - dense_weight) * keyword, min-max normalised).
+        ``fusion`` and ``dense_weight`` (the dense side's share in either fusion) default to the
+        embedder's: rrf at 0.5 for the built-in one, weighted at 0.7 for trained models, whose
+        dense side is the stronger (benches/bench_index.py)."""
+        fusion = fusion or getattr(self.embedder, "fusion", "rrf")
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         if fusion not in ("rrf", "weighted"):
@@ -376,6 +380,7 @@ class HybridIndex:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         n_cand = candidates or max(50, 3 * k)
+        w_dense = getattr(self.embedder, "dense_weight", 0.5) if dense_weight is None else dense_weight
         dense = self.dense_search(query, n_cand) if mode in ("hybrid", "dense") else []
         keyword = self.keyword_search(query, n_cand) if mode in ("hybrid", "keyword") else []
         d_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
@@ -386,13 +391,13 @@ class HybridIndex:
             fused = keyword
         elif fusion == "rrf":
             scores: dict[int, float] = {}
-            for ranks in (d_rank, k_rank):
+            for ranks, share in ((d_rank, w_dense), (k_rank, 1.0 - w_dense)):
                 for i, r in ranks.items():
-                    scores[i] = scores.get(i, 0.0) + 1.0 / (rrf_k + r)
+                    scores[i] = scores.get(i, 0.0) + 2.0 * share / (rrf_k + r)
             fused = self._ordered(list(scores.items()))
         else:
             scores = {}
-            for hits, w in ((dense, dense_weight), (keyword, 1.0 - dense_weight)):
+            for hits, w in ((dense, w_dense), (keyword, 1.0 - w_dense)):
                 if not hits:
                     continue
                 vals = np.array([s for _, s in hits])
