@@ -20,6 +20,7 @@ overlapped, one worker per ONNX Runtime session).
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +29,7 @@ import numpy as np
 
 from codemill import _core
 from codemill.errors import ModelDirError
-from codemill.index.pipeline import PipelineStats, run_pipeline
+from codemill.index.pipeline import DEFAULT_GROUP, PipelineStats, run_pipeline
 
 DEFAULT_DIM = 384
 
@@ -104,13 +105,13 @@ def _sessions(model: str | bytes, num_threads: int | None, sessions: int | None)
 
 # How a trained model's dense side fuses with BM25 in hybrid search. With all-MiniLM-L6-v2
 # dense beat keyword by far (docstring -> function MRR@10 0.54 against 0.33 on stdlib
-# files); RRF at any dense share up to 0.8 fell below dense alone, weighted fusion at 0.7 beat
-# both sides there and on a second repository (benches/bench_index.py, README).
+# files); there RRF at any dense share up to 0.8 fell below dense alone, while weighted fusion
+# at 0.7 beat both sides, and did on a second repository too (benches/bench_index.py, README).
 TRAINED_FUSION = "weighted"
 TRAINED_DENSE_WEIGHT = 0.7
 
 
-class _OnnxPipelineEmbedder:
+class _OnnxPipelineEmbedder(ABC):
     """Shared by the ONNX embedders: Rust batches -> ONNX Runtime sessions, overlapped."""
 
     # A trained model's similarities carry meaning at any level: no noise floor.
@@ -123,10 +124,11 @@ class _OnnxPipelineEmbedder:
     sessions: list[Any]
     progress: bool = False
     lowercase: bool = False
-    group_size: int = 4096
+    group_size: int = DEFAULT_GROUP
 
+    @abstractmethod
     def _run(self, session: Any, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The (rows, dim) float32 outputs of one padded batch on one session."""
 
     def embed(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> np.ndarray:
         if self.lowercase:
