@@ -156,8 +156,13 @@ pub fn pack(seqs: &[Vec<u32>], cfg: &BatchConfig) -> Result<(Vec<Batch>, PackSta
 }
 
 /// An embedding model's tokenizer from its `tokenizer.json`.
+///
+/// The file's own padding and truncation settings are dropped: exported files often carry
+/// `Fixed(128)` padding and a 128-token cut (all-MiniLM-L6-v2 does), which would pad every
+/// row and cut below the model's `max_seq_length`. Batches pad, and `encode` truncates.
 pub struct ModelTokenizer {
     inner: tokenizers::Tokenizer,
+    pad_id: u32,
 }
 
 impl ModelTokenizer {
@@ -165,25 +170,40 @@ impl ModelTokenizer {
         let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| {
             Error::Argument(format!("{}: cannot load tokenizer: {e}", path.display()))
         })?;
-        Ok(ModelTokenizer { inner })
+        Self::new(inner)
     }
 
     pub fn from_json(text: &str) -> Result<Self> {
         let inner = text
             .parse::<tokenizers::Tokenizer>()
             .map_err(|e| Error::Argument(format!("cannot load tokenizer JSON: {e}")))?;
-        Ok(ModelTokenizer { inner })
+        Self::new(inner)
     }
 
-    /// The padding id the tokenizer declares, else that of a `[PAD]`/`<pad>` token, else 0.
+    fn new(mut inner: tokenizers::Tokenizer) -> Result<Self> {
+        // The padding id the tokenizer declares, else that of a `[PAD]`/`<pad>` token, else 0.
+        let pad_id = match inner.get_padding() {
+            Some(p) => p.pad_id,
+            None => ["[PAD]", "<pad>", "<|padding|>"]
+                .iter()
+                .find_map(|t| inner.token_to_id(t))
+                .unwrap_or(0),
+        };
+        inner.with_padding(None);
+        inner
+            .with_truncation(None)
+            .map_err(|e| Error::Argument(format!("cannot clear tokenizer truncation: {e}")))?;
+        Ok(ModelTokenizer { inner, pad_id })
+    }
+
     pub fn pad_id(&self) -> u32 {
-        if let Some(p) = self.inner.get_padding() {
-            return p.pad_id;
-        }
-        ["[PAD]", "<pad>", "<|padding|>"]
-            .iter()
-            .find_map(|t| self.inner.token_to_id(t))
-            .unwrap_or(0)
+        self.pad_id
+    }
+
+    /// Size of the vocabulary, added tokens included (the model's embedding table must
+    /// have at least this many rows).
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
     }
 
     /// Ids of each text with the model's special tokens, truncated to `max_length` (a truncated
@@ -286,6 +306,25 @@ mod tests {
     fn bad_config_is_an_error() {
         assert!(pack(&[vec![1]], &cfg(8, 4, 2)).is_err());
         assert!(pack(&[vec![1]], &cfg(8, 16, 0)).is_err());
+    }
+
+    #[test]
+    fn file_padding_and_truncation_are_ignored() {
+        // A WordLevel tokenizer whose file pads to 8 and cuts at 3, as exported files do.
+        let json = r#"{"version":"1.0",
+            "truncation":{"max_length":3,"strategy":"LongestFirst","stride":0},
+            "padding":{"strategy":{"Fixed":8},"direction":"Right","pad_to_multiple_of":null,
+                       "pad_id":7,"pad_type_id":0,"pad_token":"[PAD]"},
+            "added_tokens":[],"normalizer":null,
+            "pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
+            "model":{"type":"WordLevel","vocab":{"a":0,"b":1,"[UNK]":2,"[PAD]":7},
+                     "unk_token":"[UNK]"}}"#;
+        let tok = ModelTokenizer::from_json(json).unwrap();
+        assert_eq!(tok.pad_id(), 7);
+        let (seqs, truncated) = tok.encode(&["a b a b a", "b"], 16).unwrap();
+        assert_eq!(seqs, vec![vec![0, 1, 0, 1, 0], vec![1]]);
+        assert_eq!(truncated, 0);
+        assert_eq!(tok.vocab_size(), 4);
     }
 
     #[test]

@@ -38,6 +38,11 @@ class GraphFormatError(CodemillError):
     """A saved repository graph that is missing, corrupt, or of another format version."""
 
 
+class ModelDirError(CodemillError):
+    """A model directory that misses a file, holds an unsupported architecture, or whose
+    tokenizer does not belong to its weights."""
+
+
 class AssistantError(CodemillError):
     """A prompt that cannot be built, or a retriever that cannot be loaded."""
 
@@ -54,6 +59,7 @@ __all__ = [
     "GraphFormatError",
     "IndexFormatError",
     "InputNotFoundError",
+    "ModelDirError",
     "OutputError",
     "SourceError",
     "TokenizerFileError",

@@ -115,6 +115,12 @@ impl PyEmbeddingBatcher {
         self.cfg.pad_id
     }
 
+    /// Vocabulary size, added tokens included.
+    #[getter]
+    fn vocab_size(&self) -> usize {
+        self.tokenizer.vocab_size()
+    }
+
     #[getter]
     fn max_length(&self) -> usize {
         self.cfg.max_length

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from codemill import CodemillError, HybridIndex, _core
+from codemill.errors import ModelDirError
 from codemill.index.embed import BuiltinEmbedder, OnnxEmbedder, make_embedder
 
 WORDS = [
@@ -140,7 +141,7 @@ def test_onnx_embedder_and_index(tmp_path: Path):
     assert not v[3].any()  # only [UNK]: nothing to pool
     # Batching order never changes a text's vector.
     np.testing.assert_allclose(e.embed(texts[::-1])[::-1], v, atol=1e-6)
-    assert e.last_stats["texts"] == 4
+    assert e.last_stats.texts == 4
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "a.py").write_text("def get_user(id):\n    return users[id]\n")
@@ -153,5 +154,5 @@ def test_onnx_embedder_and_index(tmp_path: Path):
     assert [r.chunk.path for r in loaded.search("get user", mode="dense")] == [
         r.chunk.path for r in index.search("get user", mode="dense")
     ]
-    with pytest.raises(FileNotFoundError, match=r"model\.onnx"):
+    with pytest.raises(ModelDirError, match=r"model\.onnx"):
         OnnxEmbedder(tmp_path)

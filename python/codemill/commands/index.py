@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--embedder",
         default=None,
-        help="builtin (default), builtin:DIM, onnx:DIR (model.onnx + tokenizer.json) or sentence-transformers:NAME",
+        help="builtin (default), builtin:DIM, onnx:DIR (model.onnx + tokenizer.json), st-dir:DIR "
+        "(a sentence-transformers directory, BERT family, run without torch) or sentence-transformers:NAME",
     )
     p.add_argument("--max-lines", type=positive_int, default=None, help="longest chunk in lines (80)")
     p.add_argument("--threads", type=positive_int, default=None, help="embedding threads (all cores)")
@@ -55,8 +56,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("query", metavar="QUERY")
     s.add_argument("-k", type=positive_int, default=10, help="results (10)")
     s.add_argument("--mode", default="hybrid", choices=MODES)
-    s.add_argument("--fusion", default="rrf", choices=FUSIONS, help="hybrid fusion (rrf, k=60)")
-    s.add_argument("--dense-weight", type=probability, default=0.5, help="dense share for --fusion weighted (0.5)")
+    s.add_argument(
+        "--fusion",
+        default=None,
+        choices=FUSIONS,
+        help="hybrid fusion (the embedder's: rrf k=60 built-in, weighted for trained models)",
+    )
+    s.add_argument(
+        "--dense-weight",
+        type=probability,
+        default=None,
+        help="dense share in hybrid fusion (the embedder's: 0.5 built-in, more for trained models)",
+    )
     s.add_argument("--json", action="store_true", help="print results as JSON")
     s.set_defaults(func=run_search)
 
@@ -108,7 +119,7 @@ def run_index(args: argparse.Namespace) -> int:
     else:
         print(
             f"{action} {out}: {len(index.files)} files, {len(index)} chunks "
-            f"({report.chunks} chunks embedded, {report.unchanged} files unchanged, "
+            f"({report.chunks} chunks indexed, {report.embedded} embedded, {report.unchanged} files unchanged, "
             f"{report.removed_files} removed) in {seconds:.1f}s with {index.embedder.spec}"
         )
         for item in report.skips.items:

@@ -11,7 +11,9 @@
 - Persistence: one directory (``meta.json`` with the format version, ``chunks.jsonl``,
   ``vectors.npy``, ``ids.npy``, ``dense.faiss``; :mod:`codemill.index.persistence`), saved whole through
   :func:`codemill._io.atomic_dir`: an interrupted save leaves the previous index as it was.
-  ``update`` re-embeds only files whose content hash changed and drops deleted files.
+  ``update`` re-indexes only files whose content hash changed and drops deleted files; within a
+  changed file, chunks whose text is unchanged keep their vectors (only changed chunks are
+  re-embedded).
 
 Ties are broken by (path, start line), so results do not depend on the order chunks were
 added: an updated index answers exactly like a fresh build of the same files.
@@ -87,6 +89,8 @@ class BuildReport:
     files: int = 0
     chunks: int = 0
     unchanged: int = 0
+    # Chunks that went through the embedder (the rest of ``chunks`` kept their vectors).
+    embedded: int = 0
     removed_files: int = 0
     skips: Skips = field(default_factory=Skips)
 
@@ -99,6 +103,7 @@ class BuildReport:
             "documents": self.files,
             "chunks": self.chunks,
             "unchanged": self.unchanged,
+            "embedded": self.embedded,
             "removed_files": self.removed_files,
             "skipped": self.skips.as_dict(),
             "skipped_items": self.skips.items,
@@ -129,6 +134,7 @@ class HybridIndex:
         # path -> {"hash": content sha256, "ids": chunk ids}
         self.files: dict[str, dict[str, Any]] = {}
         self._next_id = 0
+        self.last_embedded = 0  # chunks the last add_texts sent to the embedder
         self._vectors = np.zeros((0, self.embedder.dim), dtype=np.float32)
         self._ids = np.zeros(0, dtype=np.int64)
         self._terms: dict[int, list[str]] = {}
@@ -161,6 +167,8 @@ class HybridIndex:
     def add_texts(self, files: Sequence[tuple[str, str, str]], *, progress: bool = False) -> int:
         """Adds (path, language, text) files, replacing any already indexed under the same path.
         Returns the number of chunks added; ``progress``: embedding progress on stderr."""
+        self.last_embedded = 0
+        reuse = self._vectors_by_text([path for path, _, _ in files])
         for path, _, _ in files:
             if path in self.files:
                 self.remove([path])
@@ -177,13 +185,18 @@ class HybridIndex:
             return 0
         new_ids = np.arange(self._next_id - len(new), self._next_id, dtype=np.int64)
         texts = [_index_text(c) for c in new]
-        langs = [c.language for c in new]
-        with Progress("embedding", len(texts), "chunks", enabled=progress) as bar:
-            parts = []
-            for i in range(0, len(texts), _EMBED_STEP):
-                parts.append(self.embedder.embed(texts[i : i + _EMBED_STEP], langs[i : i + _EMBED_STEP]))
-                bar.update(min(i + _EMBED_STEP, len(texts)))
-        vecs = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        keys = [_text_key(c.language, t) for c, t in zip(new, texts, strict=True)]
+        todo = [n for n, key in enumerate(keys) if key not in reuse]
+        vecs = np.empty((len(new), self.embedder.dim), dtype=np.float32)
+        for n, key in enumerate(keys):
+            if key in reuse:
+                vecs[n] = reuse[key]
+        with Progress("embedding", len(todo), "chunks", enabled=progress) as bar:
+            for i in range(0, len(todo), _EMBED_STEP):
+                step = todo[i : i + _EMBED_STEP]
+                vecs[step] = self.embedder.embed([texts[n] for n in step], [new[n].language for n in step])
+                bar.update(min(i + _EMBED_STEP, len(todo)))
+        self.last_embedded = len(todo)
         terms = _core.code_terms(texts, [_lang(c.language) for c in new], self.num_threads)
         self._terms.update(zip(new_ids.tolist(), terms, strict=True))
         self._vectors = np.concatenate([self._vectors, vecs])
@@ -194,6 +207,17 @@ class HybridIndex:
             self._dense = None
         self._bm25 = None
         return len(new)
+
+    def _vectors_by_text(self, paths: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of the indexed chunks of ``paths`` keyed by (language, text) hash."""
+        ids = [i for p in paths if p in self.files for i in self.files[p]["ids"]]
+        if not ids:
+            return {}
+        rows = np.searchsorted(self._ids, ids)  # ids are kept ascending
+        return {
+            _text_key(self.chunks[i].language, _index_text(self.chunks[i])): self._vectors[r]
+            for i, r in zip(ids, rows.tolist(), strict=True)
+        }
 
     def add(
         self,
@@ -212,6 +236,7 @@ class HybridIndex:
             if item is not None:
                 batch.append(item[:3])
         report.chunks = self.add_texts(batch)
+        report.embedded = self.last_embedded
         return report
 
     def remove(self, paths: Iterable[str]) -> int:
@@ -280,6 +305,7 @@ class HybridIndex:
         report.removed_files = len(deleted)
         self.remove(deleted)
         report.chunks = self.add_texts(changed, progress=progress)
+        report.embedded = self.last_embedded
         return report
 
     def _read(
@@ -380,14 +406,18 @@ class HybridIndex:
         query: str,
         k: int = 10,
         mode: SearchMode = "hybrid",
-        fusion: Fusion = "rrf",
+        fusion: Fusion | None = None,
         rrf_k: int = RRF_K,
-        dense_weight: float = 0.5,
+        dense_weight: float | None = None,
         candidates: int | None = None,
     ) -> list[SearchResult]:
         """The ``k`` best chunks for ``query``. ``mode``: hybrid, keyword or dense;
         ``fusion`` (hybrid): ``rrf`` (1/(rrf_k + rank) summed) or ``weighted``
-        (``dense_weight`` * dense + (1 - dense_weight) * keyword, min-max normalised)."""
+        (``dense_weight`` * dense + (1 - dense_weight) * keyword, min-max normalised).
+        ``fusion`` and ``dense_weight`` (the dense side's share in either fusion) default to the
+        embedder's: rrf at 0.5 for the built-in one, weighted at 0.7 for trained models, whose
+        dense side is the stronger (benches/bench_index.py)."""
+        fusion = fusion or getattr(self.embedder, "fusion", "rrf")
         if mode not in MODES:
             raise CodemillError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         if fusion not in FUSIONS:
@@ -395,6 +425,7 @@ class HybridIndex:
         if k < 1:
             raise CodemillError(f"the number of results must be at least 1, got {k}")
         n_cand = candidates or max(50, 3 * k)
+        w_dense = getattr(self.embedder, "dense_weight", 0.5) if dense_weight is None else dense_weight
         dense = self.dense_search(query, n_cand) if mode in ("hybrid", "dense") else []
         keyword = self.keyword_search(query, n_cand) if mode in ("hybrid", "keyword") else []
         d_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
@@ -405,13 +436,13 @@ class HybridIndex:
             fused = keyword
         elif fusion == "rrf":
             scores: dict[int, float] = {}
-            for ranks in (d_rank, k_rank):
+            for ranks, share in ((d_rank, w_dense), (k_rank, 1.0 - w_dense)):
                 for i, r in ranks.items():
-                    scores[i] = scores.get(i, 0.0) + 1.0 / (rrf_k + r)
+                    scores[i] = scores.get(i, 0.0) + 2.0 * share / (rrf_k + r)
             fused = self._ordered(list(scores.items()))
         else:
             scores = {}
-            for hits, w in ((dense, dense_weight), (keyword, 1.0 - dense_weight)):
+            for hits, w in ((dense, w_dense), (keyword, 1.0 - w_dense)):
                 if not hits:
                     continue
                 vals = np.array([s for _, s in hits])
@@ -454,6 +485,10 @@ def _index_text(c: Chunk) -> str:
     """What is embedded and keyword-indexed: the chunk led by its path and symbol, so that a
     long definition is still found by its own name and a chunk by its module's."""
     return f"{c.path} {c.symbol or ''}\n{c.text}"
+
+
+def _text_key(language: str, text: str) -> str:
+    return _hash(f"{language}\0{text}".encode())
 
 
 def _hash(data: bytes) -> str:
