@@ -89,7 +89,7 @@ def _sessions(model: str | bytes, num_threads: int | None, sessions: int | None)
     at 626 MB peak RSS against 1,064 MB; ``sessions`` > 1 stays available for more cores.
     """
     try:
-        import onnxruntime as ort  # type: ignore[import-untyped]
+        import onnxruntime as ort
     except ImportError as e:
         raise ModelDirError("ONNX embedders need onnxruntime: pip install 'codemill[index]'") from e
     cores = num_threads or os.cpu_count() or 1

@@ -76,6 +76,7 @@ class BuildReportDict(TypedDict):
     documents: int  # read and indexed or found unchanged: the vocabulary of every report
     chunks: int
     unchanged: int
+    embedded: int  # chunks that went through the embedder (the others kept their vectors)
     removed_files: int
     skipped: dict[str, int]
     skipped_items: list[SkippedItem]

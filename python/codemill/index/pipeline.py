@@ -75,7 +75,7 @@ class Progress:
         self._last = 0.0
         self._lock = threading.Lock()
         try:
-            from tqdm import tqdm  # type: ignore[import-untyped]
+            from tqdm import tqdm
 
             self.bar: Any = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr)
         except ImportError:
