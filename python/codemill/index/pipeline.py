@@ -13,7 +13,6 @@ idle until every text is tokenized; a group of a few thousand texts already sort
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from codemill.progress import Progress
 
 DEFAULT_GROUP = 4096
 # Up to this many texts run inline on the caller's thread.
@@ -67,39 +68,6 @@ class PipelineStats:
         }
 
 
-class Progress:
-    """Chunks done and chunks/s on stderr (tqdm when installed)."""
-
-    def __init__(self, total: int, desc: str = "embedding") -> None:
-        self.total, self.done, self.start = total, 0, time.perf_counter()
-        self._last = 0.0
-        self._lock = threading.Lock()
-        try:
-            from tqdm import tqdm
-
-            self.bar: Any = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr)
-        except ImportError:
-            self.bar = None
-
-    def update(self, n: int) -> None:
-        with self._lock:
-            self.done += n
-            if self.bar is not None:
-                self.bar.update(n)
-                return
-            now = time.perf_counter()
-            if now - self._last >= 1.0 or self.done == self.total:
-                self._last = now
-                rate = self.done / max(now - self.start, 1e-9)
-                print(f"\rembedding {self.done}/{self.total} chunks, {rate:.0f} chunks/s", end="", file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        elif self.total:
-            print(file=sys.stderr)
-
-
 def run_pipeline(
     texts: Sequence[str],
     batcher: Any,
@@ -134,7 +102,8 @@ def run_pipeline(
     # Bounded: the producer runs at most a group or so ahead of the model (memory stays flat).
     work: queue.Queue[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = queue.Queue(maxsize=64)
     errors: list[BaseException] = []
-    bar = Progress(n) if progress else None
+    bar = Progress("embedding", n, "chunks", enabled=progress)
+    lock = threading.Lock()
 
     def produce() -> None:
         try:
@@ -160,8 +129,9 @@ def run_pipeline(
                     continue  # drain so the producer never blocks
                 ids, mask, idx = item
                 out[idx] = run_batch(session, ids, mask)
-                if bar is not None:
-                    bar.update(len(idx))
+                with lock:
+                    rate = (bar.done + len(idx)) / max(time.perf_counter() - start, 1e-9)
+                    bar.advance(len(idx), f"{rate:.0f} chunks/s")
         except BaseException as e:
             errors.append(e)
             while work.get() is not None:
@@ -173,8 +143,7 @@ def run_pipeline(
         t.start()
     for t in threads:
         t.join()
-    if bar is not None:
-        bar.close()
+    bar.close()
     if errors:
         raise errors[0]
     stats.seconds = time.perf_counter() - start
