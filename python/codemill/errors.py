@@ -5,3 +5,10 @@ from __future__ import annotations
 from codemill._core import CodemillError, TokenizerFileError
 
 __all__ = ["CodemillError", "TokenizerFileError"]
+
+
+class UnsupportedTokenizerError(TokenizerFileError):
+    """A tokenizer file uses a component codemill cannot reproduce exactly (it names it)."""
+
+
+__all__ += ["UnsupportedTokenizerError"]
