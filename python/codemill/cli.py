@@ -10,6 +10,7 @@ import sys
 COMMAND_MODULES = (
     "codemill.commands.tokenizer",
     "codemill.commands.tokenize",
+    "codemill.commands.extend",
     "codemill.commands.bench",
     "codemill.commands.eval",
     "codemill.commands.dedup",

@@ -29,6 +29,7 @@ def byte_decoder() -> dict[str, int]:
     return {chr(c): b for b, c in zip(bs, cs, strict=True)}
 
 
+@cache
 def byte_encoder() -> dict[int, str]:
     return {b: c for c, b in byte_decoder().items()}
 
@@ -45,7 +46,7 @@ def token_bytes(token: str) -> bytes:
 
 def token_string(b: bytes) -> str:
     enc = byte_encoder()
-    return "".join(enc[x] for x in b)
+    return "".join([enc[x] for x in b])
 
 
 def _unsupported(what: str, component: Any) -> UnsupportedTokenizerError:
