@@ -278,7 +278,9 @@ class CodeTokenizer:
     ) -> list[str] | list[tuple[str, str]]:
         """The scanner's pieces (identifiers, keywords, operators, indentation, ...)."""
         with _valid_unicode():
-            return _core.pretokenize(text, language, with_kinds)
+            if with_kinds:
+                return _core.pretokenize(text, language, with_kinds=True)
+            return _core.pretokenize(text, language)
 
     # ---- vocabulary ---------------------------------------------------------------------
 
@@ -473,6 +475,6 @@ def _read_tree(root: Path, max_file_bytes: int, skipped: Counter[str]) -> Iterab
     for path in iter_code_files(root):
         text, reason = read_code_file(path, max_file_bytes)
         if text is None:
-            skipped[reason] += 1
+            skipped[reason or "unreadable"] += 1
             continue
         yield text, detect_language(path, text[:256].encode("utf-8", "surrogatepass"))

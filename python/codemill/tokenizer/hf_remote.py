@@ -77,14 +77,14 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
     def _ids_text(self, ids: list[int]) -> str:
         return self.codemill.decode(np.asarray(ids, dtype=np.uint32), errors="replace")
 
-    def _decode(self, token_ids: Any, skip_special_tokens: bool = False, **kwargs: Any) -> str:
+    def _decode(self, token_ids: Any, skip_special_tokens: bool = False, **kwargs: Any) -> str:  # type: ignore[override]
         ids = [token_ids] if isinstance(token_ids, int) else list(token_ids)
         if skip_special_tokens:
             drop = set(self.all_special_ids)
             ids = [i for i in ids if i not in drop]
         return self._ids_text(ids)
 
-    def _encode_plus(self, text: Any, text_pair: Any = None, **kwargs: Any) -> Any:
+    def _encode_plus(self, text: Any, text_pair: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
         want_offsets = kwargs.pop("return_offsets_mapping", False)
         split_special = kwargs.pop("split_special_tokens", False)
         batched = isinstance(text, (list, tuple)) and bool(text) and isinstance(text[0], str)
@@ -125,7 +125,6 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         mask = kwargs.pop("return_attention_mask", None)
         for k in ("pad_to_multiple_of", "padding_side"):
             kwargs.pop(k, None)
-        pad_kw = {"pad_to_multiple_of": None}
         rows: dict[str, list[Any]] = {}
         for i, t in enumerate(texts):
             one = self._encode_plus(
@@ -139,9 +138,7 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
             for k, v in one.items():
                 rows.setdefault(k, []).append(v)
         offsets = rows.pop("offset_mapping", None)
-        out = self.pad(
-            rows, padding=padding.value, max_length=kwargs.get("max_length"), return_attention_mask=mask, **pad_kw
-        )
+        out = self.pad(rows, padding=padding.value, max_length=kwargs.get("max_length"), return_attention_mask=mask)
         if offsets is not None:
             width = max(len(r) for r in out["input_ids"]) if out["input_ids"] else 0
             left = self.padding_side == "left"
