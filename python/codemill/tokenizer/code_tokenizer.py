@@ -394,7 +394,10 @@ def _from_other_json(text: str, source: str) -> CodeTokenizer:
         return BaseVocabTokenizer.from_spec_json(data)
     from codemill.tokenizer.huggingface import from_huggingface_json
 
-    return from_huggingface_json(data, source=source)
+    try:
+        return from_huggingface_json(data, source=source)
+    except TokenizerFileError as exc:
+        raise type(exc)(f"{source}: not a codemill tokenizer; read as a tokenizer.json: {exc}") from None
 
 
 def _version() -> str:
