@@ -151,17 +151,24 @@ impl RankBpe {
         self.whole.get(bytes).copied()
     }
 
+    /// The token a whole piece encodes to without merging, when whole-first applies.
+    #[inline]
+    pub fn whole_token(&self, piece: &[u8]) -> Option<u32> {
+        if self.whole_first {
+            self.whole.get(piece).copied()
+        } else {
+            None
+        }
+    }
+
     /// Appends the ids of `piece` to `out`.
     pub fn encode(&self, piece: &[u8], out: &mut Vec<u32>) {
         if piece.len() == 1 {
             out.push(self.byte_ids[piece[0] as usize]);
             return;
         }
-        if self.whole_first {
-            if let Some(&id) = self.whole.get(piece) {
-                out.push(id);
-                return;
-            }
+        if let Some(id) = self.whole_token(piece) {
+            return out.push(id);
         }
         if piece.len() <= SCAN {
             self.merge_scan(piece, out)

@@ -281,6 +281,10 @@ impl BaseTokenizer {
             if piece.len() == 1 {
                 return self.bpe.encode(piece, out);
             }
+            // Most code pieces are whole tokens: one lookup, nothing cached.
+            if let Some(id) = self.bpe.whole_token(piece) {
+                return out.push(id);
+            }
             if let Some(ids) = cache.get(piece) {
                 return out.extend_from_slice(ids);
             }
