@@ -10,6 +10,9 @@ use std::collections::BinaryHeap;
 const SCAN: usize = 128;
 const NONE: u32 = u32::MAX;
 
+/// ((left id, right id), (rank, merged id)): one merge rule.
+type PairRule = ((u32, u32), (u32, u32));
+
 /// (left id, right id) -> (rank, merged id), open addressing over parallel arrays.
 struct PairTable {
     keys: Vec<u64>,
@@ -20,7 +23,7 @@ struct PairTable {
 const EMPTY: u64 = u64::MAX;
 
 impl PairTable {
-    fn new(pairs: &[((u32, u32), (u32, u32))]) -> Self {
+    fn new(pairs: &[PairRule]) -> Self {
         let cap = (pairs.len() * 2).next_power_of_two().max(16);
         let mut t = PairTable {
             keys: vec![EMPTY; cap],
@@ -84,7 +87,22 @@ pub struct RankBpe {
     /// Whole tokens by their bytes: tiktoken (and HF with `ignore_merges`) emit a piece that
     /// is itself a token as that token, before any merging.
     whole: FxHashMap<Box<[u8]>, u32>,
+    /// The same for tokens of up to 15 bytes, keyed inline (bytes + length): the hot lookup
+    /// of encoding touches one table slot instead of a slot and a heap key.
+    short: FxHashMap<u128, u32>,
     whole_first: bool,
+}
+
+/// A piece of up to 15 bytes as one integer (its bytes, then its length in the top byte).
+#[inline]
+fn short_key(piece: &[u8]) -> Option<u128> {
+    if piece.len() > 15 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..piece.len()].copy_from_slice(piece);
+    buf[15] = piece.len() as u8;
+    Some(u128::from_le_bytes(buf))
 }
 
 impl RankBpe {
@@ -139,10 +157,15 @@ impl RankBpe {
                 }
             }
         }
+        let short = whole
+            .iter()
+            .filter_map(|(k, &id)| short_key(k).map(|key| (key, id)))
+            .collect();
         Ok(RankBpe {
             pairs: PairTable::new(&pairs),
             byte_ids,
             whole,
+            short,
             whole_first,
         })
     }
@@ -154,10 +177,12 @@ impl RankBpe {
     /// The token a whole piece encodes to without merging, when whole-first applies.
     #[inline]
     pub fn whole_token(&self, piece: &[u8]) -> Option<u32> {
-        if self.whole_first {
-            self.whole.get(piece).copied()
-        } else {
-            None
+        if !self.whole_first {
+            return None;
+        }
+        match short_key(piece) {
+            Some(key) => self.short.get(&key).copied(),
+            None => self.whole.get(piece).copied(),
         }
     }
 
