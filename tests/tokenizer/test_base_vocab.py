@@ -76,7 +76,11 @@ def test_special_tokens_only_when_allowed(cl100k: CodeTokenizer, tt_cl100k: obje
 
 
 def test_deepseek_added_tokens_match_hf_when_allowed(deepseek: tuple) -> None:
-    ours, theirs, _ = deepseek
+    ours, theirs, path = deepseek
+    # load() and from_json() recognise a tokenizer.json whose "model" comes megabytes in.
+    assert (
+        CodeTokenizer.load(path).vocab_size == CodeTokenizer.from_json(path.read_text()).vocab_size == ours.vocab_size
+    )
     text = "x<｜begin▁of▁sentence｜>def f():<｜end▁of▁sentence｜> y"
     _same(ours.encode(text, allowed_special="all"), theirs.encode(text, add_special_tokens=False).ids, text)
 

@@ -75,8 +75,9 @@ class CodeTokenizer:
     @classmethod
     def from_json(cls, text: str, *, source: str = "<string>") -> CodeTokenizer:
         """A tokenizer from the text of a codemill tokenizer file or a HF ``tokenizer.json``."""
-        head = text[:4096]
-        if '"model"' in head or '"codemill-base-tokenizer/' in head:
+        # A codemill tokenizer file names its format first; anything else may be a base
+        # vocabulary file or a HF tokenizer.json (whose "model" can come after megabytes).
+        if '"codemill-tokenizer/' not in text[:4096]:
             return _from_other_json(text, source)
         try:
             return cls(_core.Tokenizer.from_json(text))
