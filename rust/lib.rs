@@ -1,4 +1,5 @@
 //! codemill's native core: pure Rust, testable with `cargo test` alone.
+pub mod base;
 pub mod batch;
 pub mod bpe;
 pub mod bpe_train;

@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "codemill.commands.tokenize",
         "tokenize code trees, JSONL or Parquet into token shards (-o), or print a report",
     ),
+    "extend": (
+        "codemill.commands.extend",
+        "add identifier tokens (ids after the base vocabulary) to a tiktoken / tokenizer.json vocabulary",
+    ),
     "bench": ("codemill.commands.bench", "compare codemill's speed and token counts with peer tokenizers"),
     "eval": ("codemill.commands.eval", "execution-based evaluation of generated code (pass@k, error rates, ...)"),
     "dedup": ("codemill.commands.dedup", "remove exact and near-duplicate documents (MinHash LSH)"),

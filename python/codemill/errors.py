@@ -43,6 +43,10 @@ class ModelDirError(CodemillError):
     tokenizer does not belong to its weights."""
 
 
+class UnsupportedTokenizerError(TokenizerFileError):
+    """A tokenizer file uses a component codemill cannot reproduce exactly (it names it)."""
+
+
 class AssistantError(CodemillError):
     """A prompt that cannot be built, or a retriever that cannot be loaded."""
 
@@ -63,5 +67,6 @@ __all__ = [
     "OutputError",
     "SourceError",
     "TokenizerFileError",
+    "UnsupportedTokenizerError",
     "UsageError",
 ]

@@ -1,5 +1,6 @@
 //! PyO3 bindings only: argument conversion, `Python::detach` around the work, result conversion.
 //! One file per concept; the module below is the private `codemill._core`.
+mod base;
 mod batch;
 mod embed;
 mod errors;
@@ -11,6 +12,8 @@ mod tokenizer;
 mod _core {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use super::base::PyBaseTokenizer;
     #[pymodule_export]
     use super::batch::{pack_batches, PyEmbeddingBatcher};
     #[pymodule_export]

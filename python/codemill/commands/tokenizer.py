@@ -42,7 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _tokenizer_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tokenizer", help="tokenizer file (default: the bundled codemill-code-32k)")
+    p.add_argument(
+        "--tokenizer",
+        help="codemill tokenizer file, HF tokenizer.json (or its directory) or tiktoken rank file "
+        "(default: the bundled codemill-code-32k)",
+    )
 
 
 def load_tokenizer(path: str | None) -> Any:

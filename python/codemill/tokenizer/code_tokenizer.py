@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from codemill._io import atomic_write_text
 from codemill.errors import CodemillError, TokenizerFileError
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, iter_documents
 from codemill.sources.skips import EMPTY
+
+if TYPE_CHECKING:
+    from codemill.tokenizer.offsets import Encoding
+    from codemill.tokenizer.stream import DecodeStream
 
 # <|endoftext|>, <|fim_prefix|>, <|fim_middle|>, <|fim_suffix|>, <|file_sep|>, <|repo_name|>
 SPECIAL_TOKENS: tuple[str, ...] = tuple(_core.Tokenizer.default_special_tokens())
@@ -39,6 +43,7 @@ class CodeTokenizer:
     def __init__(self, core: _core.Tokenizer) -> None:
         self._core = core
         self._specials = {s: core.special_id(i) for i, s in enumerate(core.special_tokens)}
+        self._lengths: np.ndarray | None = None
 
     # ---- construction -------------------------------------------------------------------
 
@@ -51,8 +56,17 @@ class CodeTokenizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CodeTokenizer:
-        """Loads a tokenizer file written by :meth:`save`."""
+        """Loads a codemill tokenizer file (:meth:`save`), a HF ``tokenizer.json`` (or a
+        directory holding one) or a tiktoken rank file."""
+        from codemill.tokenizer import huggingface, tiktoken_files
+
         p = Path(path)
+        if p.is_dir():
+            return huggingface.from_huggingface(p)
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or directory")
+        if tiktoken_files.is_rank_file(p):
+            return tiktoken_files.from_tiktoken(p)
         try:
             text = p.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
@@ -61,10 +75,65 @@ class CodeTokenizer:
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "<string>") -> CodeTokenizer:
+        """A tokenizer from the text of a codemill tokenizer file or a HF ``tokenizer.json``."""
+        # A codemill tokenizer file names its format first; anything else may be a base
+        # vocabulary file or a HF tokenizer.json (whose "model" can come after megabytes).
+        if '"codemill-tokenizer/' not in text[:4096]:
+            return _from_other_json(text, source)
         try:
             return cls(_core.Tokenizer.from_json(text))
         except TokenizerFileError as exc:
             raise TokenizerFileError(f"{source}: {exc}") from None
+
+    @staticmethod
+    def from_tiktoken(
+        path: str | os.PathLike[str], pattern: str | None = None, special_tokens: dict[str, int] | None = None
+    ) -> CodeTokenizer:
+        """A model's tokenizer from a tiktoken rank file (same ids as tiktoken). ``pattern``:
+        a split regex or a name (``cl100k_base``, ``o200k_base``, ``r50k_base``, ``p50k_base``,
+        ``llama3``, ``qwen2``); by default recognised from the file."""
+        from codemill.tokenizer.tiktoken_files import from_tiktoken
+
+        return from_tiktoken(path, pattern, special_tokens)
+
+    @staticmethod
+    def from_huggingface(path: str | os.PathLike[str]) -> CodeTokenizer:
+        """A model's byte-level BPE tokenizer from a ``tokenizer.json`` or its directory
+        (same ids as HF tokenizers, without added BOS/EOS)."""
+        from codemill.tokenizer.huggingface import from_huggingface
+
+        return from_huggingface(path)
+
+    @staticmethod
+    def extend(
+        base: CodeTokenizer,
+        corpus: Iterable[TrainInput],
+        identifier_vocab_size: int = 4096,
+        *,
+        min_count: int = 2,
+        max_file_bytes: int = 1_000_000,
+        num_threads: int | None = None,
+    ) -> CodeTokenizer:
+        """``base`` plus the identifier tokens of ``corpus`` that save the most tokens; new ids
+        follow the base vocabulary, so every base id keeps its meaning."""
+        from codemill.tokenizer.extend import extend
+
+        return extend(
+            base,
+            corpus,
+            identifier_vocab_size,
+            min_count=min_count,
+            max_file_bytes=max_file_bytes,
+            num_threads=num_threads,
+        )
+
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> list[str]:
+        """Writes a directory ``transformers.AutoTokenizer.from_pretrained(dir,
+        trust_remote_code=True)`` loads (backed by codemill); for a base vocabulary without
+        identifier tokens also a plain ``tokenizer.json``. Returns the files written."""
+        from codemill.tokenizer.hf_export import save_pretrained
+
+        return save_pretrained(self, directory)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the tokenizer as one versioned JSON file (atomically)."""
@@ -173,6 +242,26 @@ class CodeTokenizer:
         """Like :meth:`encode_batch`, but one ``uint32`` id array and ``uint64`` offsets (n + 1)."""
         with _valid_unicode():
             return self._core.encode_batch_flat(*self._batch_args(texts, languages, allowed_special), num_threads)
+
+    def encode_with_offsets(
+        self, text: str, language: str | None = None, *, allowed_special: AllowedSpecial = ()
+    ) -> Encoding:
+        """Ids with ``(start, end)`` byte and character offsets per token."""
+        from codemill.tokenizer.offsets import offsets
+
+        return offsets(text, self.encode(text, language, allowed_special=allowed_special), self.token_lengths())
+
+    def decode_stream(self, errors: str = "strict") -> DecodeStream:
+        """An incremental decoder: text as ids arrive, never a split UTF-8 character."""
+        from codemill.tokenizer.stream import DecodeStream
+
+        return DecodeStream(self, errors)
+
+    def token_lengths(self) -> np.ndarray:
+        """Byte length of every token id (``uint32``)."""
+        if self._lengths is None:
+            self._lengths = np.array([len(self._core.token_bytes(i) or b"") for i in range(self.vocab_size)], np.uint32)
+        return self._lengths
 
     def count_tokens(self, text: str, language: str | None = None) -> int:
         with _valid_unicode():
@@ -293,6 +382,26 @@ class CodeTokenizer:
                 f"token id {int(arr[i])} at position {i} is outside the vocabulary (size {self.vocab_size})"
             )
         return np.ascontiguousarray(arr, dtype=np.uint32)
+
+
+def _from_other_json(text: str, source: str) -> CodeTokenizer:
+    """A base-vocabulary tokenizer file or a HF tokenizer.json, by its content."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TokenizerFileError(f"{source}: not JSON ({exc})") from None
+    if isinstance(data, dict) and str(data.get("format", "")).startswith("codemill-base-tokenizer/"):
+        from codemill.tokenizer.base import FORMAT, BaseVocabTokenizer
+
+        if data["format"] != FORMAT:
+            raise TokenizerFileError(f"{source}: unsupported format {data['format']!r} (this codemill reads {FORMAT})")
+        return BaseVocabTokenizer.from_spec_json(data)
+    from codemill.tokenizer.huggingface import from_huggingface_json
+
+    try:
+        return from_huggingface_json(data, source=source)
+    except TokenizerFileError as exc:
+        raise type(exc)(f"{source}: not a codemill tokenizer; read as a tokenizer.json: {exc}") from None
 
 
 def _version() -> str:

@@ -1,0 +1,184 @@
+"""HF ``tokenizer.json`` files of byte-level BPE models (GPT-2, Llama-3, Qwen2, DeepSeek-V3,
+StarCoder ...), read into a base vocabulary. A component codemill cannot reproduce exactly is
+refused with an error that names it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from codemill.errors import TokenizerFileError, UnsupportedTokenizerError
+from codemill.tokenizer.base import AddedToken, BaseSpec, BaseVocabTokenizer, pick_eos, stages_for_pattern
+
+
+@cache
+def byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-to-printable-character map, inverted: the alphabet of byte-level vocabularies."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs, strict=True)}
+
+
+@cache
+def byte_encoder() -> dict[int, str]:
+    return {b: c for c, b in byte_decoder().items()}
+
+
+def token_bytes(token: str) -> bytes:
+    dec = byte_decoder()
+    try:
+        return bytes(dec[c] for c in token)
+    except KeyError as exc:
+        raise UnsupportedTokenizerError(
+            f"vocabulary entry {token!r} is not byte-level (character {exc.args[0]!r}): not a byte-level BPE"
+        ) from None
+
+
+def token_string(b: bytes) -> str:
+    enc = byte_encoder()
+    return "".join([enc[x] for x in b])
+
+
+def _unsupported(what: str, component: Any) -> UnsupportedTokenizerError:
+    kind = component.get("type") if isinstance(component, dict) else component
+    return UnsupportedTokenizerError(f"unsupported {what}: {kind} ({json.dumps(component)[:200]})")
+
+
+def _stages(pre: Any) -> list[tuple[str, str]]:
+    if pre is None:
+        return []
+    t = pre.get("type")
+    if t == "Sequence":
+        out: list[tuple[str, str]] = []
+        for p in pre.get("pretokenizers", []):
+            out += _stages(p)
+        return out
+    if t == "ByteLevel":
+        if pre.get("add_prefix_space"):
+            raise _unsupported("pre-tokenizer ByteLevel with add_prefix_space=true", pre)
+        return stages_for_pattern("gpt2") if pre.get("use_regex", True) else []
+    if t == "Split":
+        pat = pre.get("pattern", {})
+        if pre.get("behavior") != "Isolated" or pre.get("invert"):
+            raise _unsupported(
+                f"pre-tokenizer Split with behavior={pre.get('behavior')} invert={pre.get('invert')}", pre
+            )
+        if "Regex" in pat:
+            return stages_for_pattern(pat["Regex"])
+        if "String" in pat:
+            return [("regex", re.escape(pat["String"]))]
+        raise _unsupported("pre-tokenizer Split pattern", pre)
+    if t == "Digits":
+        return [("digits", "individual" if pre.get("individual_digits") else "runs")]
+    raise _unsupported("pre-tokenizer", pre)
+
+
+def _check_normalizer(norm: Any) -> None:
+    if norm is None or (norm.get("type") == "Sequence" and not norm.get("normalizers")):
+        return
+    raise _unsupported("normalizer", norm)
+
+
+def _check_model(model: dict[str, Any]) -> None:
+    if model.get("type", "BPE") != "BPE":
+        raise _unsupported("model", model.get("type"))
+    for key in ("byte_fallback", "continuing_subword_prefix", "end_of_word_suffix", "dropout"):
+        if model.get(key):
+            raise _unsupported(f"BPE option {key}={model[key]!r}", model.get("type", "BPE"))
+
+
+def _check_decoder(dec: Any) -> None:
+    if dec is None or dec.get("type") == "ByteLevel":
+        return
+    raise _unsupported("decoder", dec)
+
+
+def find_tokenizer_json(path: Path) -> Path:
+    if path.is_dir():
+        f = path / "tokenizer.json"
+        if not f.exists():
+            raise FileNotFoundError(f"{path}: directory holds no tokenizer.json")
+        return f
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    return path
+
+
+def from_huggingface(path: str | os.PathLike[str]) -> BaseVocabTokenizer:
+    """A tokenizer from a ``tokenizer.json`` (or a directory holding one)."""
+    f = find_tokenizer_json(Path(path))
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TokenizerFileError(f"{f}: not a tokenizer.json ({exc})") from None
+    config = {}
+    cfg_file = f.parent / "tokenizer_config.json"
+    if cfg_file.exists():
+        try:
+            config = json.loads(cfg_file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            config = {}
+    try:
+        return from_huggingface_json(data, source=str(f), config=config)
+    except UnsupportedTokenizerError as exc:
+        raise UnsupportedTokenizerError(f"{f}: {exc}") from None
+    except TokenizerFileError as exc:
+        raise TokenizerFileError(f"{f}: {exc}") from None
+
+
+def from_huggingface_json(
+    data: dict[str, Any], *, source: str, config: dict[str, Any] | None = None
+) -> BaseVocabTokenizer:
+    if not isinstance(data, dict) or "model" not in data:
+        raise TokenizerFileError("not a tokenizer.json (no 'model')")
+    _check_normalizer(data.get("normalizer"))
+    model = data["model"]
+    _check_model(model)
+    _check_decoder(data.get("decoder"))
+    stages = _stages(data.get("pre_tokenizer"))
+    vocab: dict[str, int] = model.get("vocab", {})
+    # Added tokens may sit in the vocabulary too, spelled as text rather than byte-level.
+    added_ids = {a["content"]: a["id"] for a in data.get("added_tokens", [])}
+    tokens: list[bytes | None] = [None] * (max(vocab.values(), default=-1) + 1)
+    for tok, i in vocab.items():
+        tokens[i] = tok.encode("utf-8") if added_ids.get(tok) == i else token_bytes(tok)
+    merges: list[tuple[int, int]] = []
+    for n, m in enumerate(model.get("merges", [])):
+        a, b = m.split(" ", 1) if isinstance(m, str) else m
+        try:
+            merges.append((vocab[a], vocab[b]))
+        except KeyError as exc:
+            raise TokenizerFileError(f"merge {n} names {exc.args[0]!r}, which is not in the vocabulary") from None
+    added = []
+    for a in data.get("added_tokens", []):
+        for flag in ("lstrip", "rstrip", "single_word"):
+            if a.get(flag):
+                raise _unsupported(f"added token {a['content']!r} with {flag}=true", flag)
+        added.append(AddedToken(a["content"], int(a["id"]), bool(a.get("special")), bool(a.get("normalized"))))
+    eos = (config or {}).get("eos_token")
+    if isinstance(eos, dict):
+        eos = eos.get("content")
+    spec = BaseSpec(
+        tokens=tokens,
+        merges=merges,
+        whole_first=bool(model.get("ignore_merges")),
+        stages=stages,
+        added=added,
+        eos=pick_eos(added, eos),
+        source={
+            "kind": "huggingface",
+            "name": Path(source).parent.name or Path(source).name,
+            "file": Path(source).name,
+        },
+    )
+    return BaseVocabTokenizer(spec)

@@ -1,0 +1,147 @@
+"""Base vocabularies: ids identical to tiktoken and HF tokenizers on real code of every
+language and on generated text; unsupported tokenizer.json components refused by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from base_fixtures import cl100k, cl100k_path, deepseek, o200k, p50k, tt_cl100k  # noqa: F401 (fixtures)
+from base_samples import CODE, TEXT
+from codemill import CodeTokenizer
+from codemill.errors import CodemillError, TokenizerFileError, UnsupportedTokenizerError
+from hypothesis import HealthCheck, given, settings
+
+tiktoken = pytest.importorskip("tiktoken")
+tokenizers = pytest.importorskip("tokenizers")
+
+
+def _same(ours: np.ndarray, theirs: list[int], name: str) -> None:
+    if ours.tolist() != theirs:
+        i = next(
+            (k for k, (a, b) in enumerate(zip(ours.tolist(), theirs, strict=False)) if a != b),
+            min(len(ours), len(theirs)),
+        )
+        raise AssertionError(
+            f"{name}: first difference at token {i}: {ours[i : i + 5].tolist()} vs {theirs[i : i + 5]}"
+        )
+
+
+def test_cl100k_matches_tiktoken_on_real_code(cl100k: CodeTokenizer, tt_cl100k: object) -> None:
+    assert len(CODE) > 150
+    for name, text in CODE:
+        _same(cl100k.encode(text), tt_cl100k.encode_ordinary(text), name)  # type: ignore[attr-defined]
+        assert cl100k.decode(cl100k.encode(text)) == text
+
+
+def test_o200k_and_p50k_match_tiktoken_on_real_code(o200k: tuple, p50k: tuple) -> None:
+    for ours, theirs in (o200k, p50k):
+        for name, text in CODE:
+            _same(ours.encode(text), theirs.encode_ordinary(text), name)
+
+
+def test_deepseek_v3_matches_hf_tokenizers_on_real_code(deepseek: tuple) -> None:
+    ours, theirs, _ = deepseek
+    for name, text in CODE:
+        _same(ours.encode(text), theirs.encode(text, add_special_tokens=False).ids, name)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=TEXT)
+def test_tiktoken_vocabularies_match_on_generated_text(
+    text: str, cl100k: CodeTokenizer, tt_cl100k: object, o200k: tuple, p50k: tuple
+) -> None:
+    _same(cl100k.encode(text), tt_cl100k.encode_ordinary(text), repr(text))  # type: ignore[attr-defined]
+    for ours, theirs in (o200k, p50k):
+        _same(ours.encode(text), theirs.encode_ordinary(text), repr(text))
+    assert cl100k.decode(cl100k.encode(text)) == text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=TEXT)
+def test_deepseek_v3_matches_on_generated_text(text: str, deepseek: tuple) -> None:
+    ours, theirs, _ = deepseek
+    _same(ours.encode(text), theirs.encode(text, add_special_tokens=False).ids, repr(text))
+
+
+def test_special_tokens_only_when_allowed(cl100k: CodeTokenizer, tt_cl100k: object) -> None:
+    text = "a<|endoftext|>b<|fim_prefix|>c"
+    plain = cl100k.encode(text)
+    assert cl100k.eot_id not in plain.tolist()
+    _same(cl100k.encode(text, allowed_special="all"), tt_cl100k.encode(text, allowed_special="all"), text)  # type: ignore[attr-defined]
+    assert cl100k.eot_id == 100257
+    assert cl100k.special_id("<|fim_prefix|>") == 100258
+
+
+def test_deepseek_added_tokens_match_hf_when_allowed(deepseek: tuple) -> None:
+    ours, theirs, path = deepseek
+    # load() and from_json() recognise a tokenizer.json whose "model" comes megabytes in.
+    assert (
+        CodeTokenizer.load(path).vocab_size == CodeTokenizer.from_json(path.read_text()).vocab_size == ours.vocab_size
+    )
+    text = "x<｜begin▁of▁sentence｜>def f():<｜end▁of▁sentence｜> y"
+    _same(ours.encode(text, allowed_special="all"), theirs.encode(text, add_special_tokens=False).ids, text)
+
+
+def test_save_load_round_trip_and_load_dispatch(cl100k: CodeTokenizer, cl100k_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cl100k.json"
+    cl100k.save(out)
+    again = CodeTokenizer.load(out)
+    text = CODE[0][1]
+    assert again.encode(text).tolist() == cl100k.encode(text).tolist()
+    assert CodeTokenizer.load(cl100k_path).encode(text).tolist() == cl100k.encode(text).tolist()
+    assert CodeTokenizer.from_json(cl100k.to_json()).vocab_size == cl100k.vocab_size == 100277
+
+
+def test_pattern_by_regex_falls_back_to_fancy_regex(cl100k_path: Path) -> None:
+    # A regex with no hand-written scanner: words only as letters, everything else alone.
+    tok = CodeTokenizer.from_tiktoken(cl100k_path, pattern=r"\p{L}+|\p{N}+|\s+|.")
+    text = "def f(x):\n    return x + 1\n"
+    assert tok.decode(tok.encode(text)) == text
+    assert tok.pretokenize(text)[:5] == ["def", " ", "f", "(", "x"]
+
+
+def test_offsets_and_stream(cl100k: CodeTokenizer) -> None:
+    text = "naïve = '→ ok' # 😀 done"
+    enc = cl100k.encode_with_offsets(text)
+    raw = text.encode()
+    assert b"".join(raw[a:b] for a, b in enc.byte_offsets) == raw
+    assert enc.char_offsets[-1][1] == len(text)
+    assert all(text[a:b] for a, b in enc.char_offsets)
+    stream = cl100k.decode_stream()
+    parts = list(stream.feed(enc.ids))
+    assert "".join(parts) + stream.finish() == text
+    # Every yielded piece is whole text: no replacement characters from a cut character.
+    assert all("\ufffd" not in p for p in parts)
+
+
+def test_refuses_unsupported_components(tmp_path: Path) -> None:
+    base = {
+        "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+        "normalizer": {"type": "NFKC"},
+        "pre_tokenizer": None,
+        "added_tokens": [],
+    }
+    f = tmp_path / "tokenizer.json"
+    f.write_text(json.dumps(base))
+    with pytest.raises(UnsupportedTokenizerError, match="normalizer: NFKC"):
+        CodeTokenizer.from_huggingface(f)
+    base["normalizer"] = None
+    base["model"] = {"type": "WordPiece", "vocab": {"a": 0}}
+    f.write_text(json.dumps(base))
+    with pytest.raises(UnsupportedTokenizerError, match="model: WordPiece"):
+        CodeTokenizer.load(tmp_path)
+    with pytest.raises(TokenizerFileError):
+        CodeTokenizer.from_json('{"format": "codemill-base-tokenizer/9"}')
+
+
+def test_bad_rank_file(tmp_path: Path) -> None:
+    f = tmp_path / "x.tiktoken"
+    f.write_text("not a rank line\n")
+    with pytest.raises(TokenizerFileError, match=r"x\.tiktoken:1"):
+        CodeTokenizer.from_tiktoken(f)
+    with pytest.raises(CodemillError, match="unknown tiktoken encoding"):
+        f.write_text("YQ== 0\n")
+        CodeTokenizer.from_tiktoken(f)

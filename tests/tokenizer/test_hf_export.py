@@ -1,0 +1,77 @@
+"""save_pretrained -> transformers.AutoTokenizer (remote code backed by codemill), and the plain
+tokenizer.json of a base vocabulary loaded by HF without remote code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from base_samples import CODE
+from codemill import CodeTokenizer
+
+transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, tok: CodeTokenizer) -> tuple[CodeTokenizer, object]:
+    d = tmp_path_factory.mktemp("hf") / "codemill-32k"
+    tok.save_pretrained(d)
+    return tok, transformers.AutoTokenizer.from_pretrained(str(d), trust_remote_code=True)
+
+
+def test_autotokenizer_ids_equal_codemill(exported: tuple) -> None:
+    tok, hf = exported
+    for _, text in CODE[:20]:
+        assert hf(text, add_special_tokens=False)["input_ids"] == tok.encode(text).tolist()
+    assert hf.decode(hf("x = 1")["input_ids"]) == "x = 1"
+
+
+def test_padding_truncation_masks_offsets(exported: tuple) -> None:
+    tok, hf = exported
+    texts = ["def f(x):\n    return x + 1", "naïve → 😀"]
+    n = [len(tok.encode(t)) for t in texts]
+    out = hf(texts, padding=True, return_offsets_mapping=True)
+    ids, mask, offs = out["input_ids"], out["attention_mask"], out["offset_mapping"]
+    assert [len(i) for i in ids] == [max(n)] * 2
+    assert [sum(m) for m in mask] == n
+    short = n.index(min(n))
+    assert ids[short][min(n) :] == [hf.pad_token_id] * (max(n) - min(n))
+    assert offs[short][min(n) :] == [(0, 0)] * (max(n) - min(n))
+    for text, o, k in zip(texts, offs, n, strict=True):
+        assert "".join(text[a:b] for a, b in o[:k]).startswith(text[:1]) and o[k - 1][1] == len(text)
+    cut = hf(texts, truncation=True, max_length=3, return_offsets_mapping=True)
+    assert [len(i) for i in cut["input_ids"]] == [3, 3]
+    assert cut["input_ids"][0] == tok.encode(texts[0]).tolist()[:3]
+    assert hf.batch_decode(hf(texts)["input_ids"]) == texts
+
+
+def test_special_tokens_and_chat_template(exported: tuple) -> None:
+    tok, hf = exported
+    for s in ("<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|file_sep|>", "<|repo_name|>"):
+        assert hf.convert_tokens_to_ids(s) == tok.special_id(s)
+        assert (
+            hf(f"a{s}b", add_special_tokens=False)["input_ids"] == tok.encode(f"a{s}b", allowed_special="all").tolist()
+        )
+    assert hf.eos_token == "<|endoftext|>"
+    chat = hf.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    assert chat == "user\nhi\n\nassistant\n"
+
+
+def test_base_vocabulary_plain_tokenizer_json(tmp_path: Path) -> None:
+    from base_data import cl100k_file
+
+    f = cl100k_file()
+    if f is None:
+        pytest.skip("cl100k_base.tiktoken unavailable")
+    base = CodeTokenizer.from_tiktoken(f)
+    files = base.save_pretrained(tmp_path / "cl100k")
+    assert any(p.endswith("tokenizer.json") for p in files)
+    plain = tokenizers.Tokenizer.from_file(str(tmp_path / "cl100k" / "tokenizer.json"))
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_file=str(tmp_path / "cl100k" / "tokenizer.json"))
+    for _, text in CODE[:40]:
+        ours = base.encode(text).tolist()
+        assert plain.encode(text, add_special_tokens=False).ids == ours
+        assert fast(text, add_special_tokens=False)["input_ids"] == ours
+    remote = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "cl100k"), trust_remote_code=True)
+    assert remote("<|fim_prefix|>x", add_special_tokens=False)["input_ids"][0] == 100258
