@@ -1,7 +1,9 @@
 """The corpus job: plan tasks, resume what an earlier run finished, run the rest, merge.
 
-Every file is written under a temporary name, fsynced and renamed; a task counts as done only
-once its record is renamed into place, so a run killed at any moment and run again redoes
+The output is a local directory or a URL prefix (``s3://bucket/prefix``,
+:class:`codemill.sources.fs.Directory`). Every file is published whole (written under a
+temporary name, fsynced and renamed; or one completed upload); a task counts as done only once
+its record is published, after its shards, so a run killed at any moment and run again redoes
 exactly the unfinished tasks and ends byte-identical to an uninterrupted run.
 """
 
@@ -10,11 +12,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any, TextIO
 
-from codemill._io import atomic_write_json, fsync_dir
-from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, record_path
+from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, json_bytes, record_name
 from codemill.corpus.manifest import TaskRecord, merge
 from codemill.corpus.plan import Task, plan_tasks
 from codemill.corpus.progress import Progress
@@ -22,6 +22,7 @@ from codemill.corpus.settings import ENGINES, FORMATS, Engine, ShardFormat, Task
 from codemill.corpus.shards import token_dtype
 from codemill.errors import CodemillError
 from codemill.sources import DEFAULT_MAX_BYTES, Skips
+from codemill.sources.fs import Directory
 from codemill.tokenizer import CodeTokenizer
 
 TokenizerArg = CodeTokenizer | str | os.PathLike[str] | None
@@ -36,49 +37,52 @@ def load_tokenizer(tokenizer: TokenizerArg) -> CodeTokenizer:
     return tokenizer
 
 
-def _valid_record(outdir: Path, task: Task) -> TaskRecord | None:
+def _valid_record(out: Directory, task: Task, files: dict[str, int]) -> TaskRecord | None:
+    data = out.read_bytes(record_name(task.index)) if record_name(task.index) in files else None
     try:
-        rec = json.loads(record_path(outdir, task.index).read_text())
-    except (OSError, ValueError):
+        rec = json.loads(data) if data is not None else None
+    except ValueError:
         return None
     if not isinstance(rec, dict) or rec.get("task") != task.describe() or "lines" not in rec:
         return None
     for shard in rec.get("shards", ()):
-        tokens, index = (outdir / f for f in shard["files"])
-        try:
-            if tokens.stat().st_size != shard["size"] or not index.is_file():
-                return None
-        except OSError:
+        tokens, index = shard["files"]
+        if files.get(tokens) != shard["size"] or index not in files:
             return None
     return rec  # type: ignore[return-value]
 
 
-def _clean(outdir: Path, ntasks: int) -> None:
-    """Removes temporaries of killed runs and outputs of tasks the plan no longer has."""
-    for folder, prefix in ((outdir, "shard-"), (outdir / TASKS_DIR, "task-")):
-        for p in folder.iterdir():
-            name, k = p.name, len(prefix)
-            stale = name[k : k + 5].isdigit() and name.startswith(prefix) and int(name[k : k + 5]) >= ntasks
-            if stale or (name.startswith(".") and ".tmp" in name):
-                p.unlink(missing_ok=True)
+def _stale(files: dict[str, int], ntasks: int) -> list[str]:
+    """Temporaries of killed runs, and outputs of tasks the plan no longer has."""
+    out = []
+    for rel in files:
+        folder, _, name = rel.rpartition("/")
+        prefix = {"": "shard-", TASKS_DIR: "task-"}.get(folder)
+        if prefix is None:
+            continue
+        k = len(prefix)
+        stale = name.startswith(prefix) and name[k : k + 5].isdigit() and int(name[k : k + 5]) >= ntasks
+        if stale or (name.startswith(".") and ".tmp" in name):
+            out.append(rel)
+    return out
 
 
-def _check_resumable(outdir: Path, head: dict[str, Any]) -> None:
-    manifest_path = outdir / MANIFEST_NAME
-    if manifest_path.exists():
+def _check_resumable(out: Directory, head: dict[str, Any], files: dict[str, int]) -> None:
+    data = out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None
+    if data is not None:
         try:
-            old = json.loads(manifest_path.read_text())
+            old = json.loads(data)
         except ValueError:
             old = None  # a torn write cannot happen (rename), but a hand-edited file can
         if isinstance(old, dict):
             for key in ("inputs", "tokenizer", "settings"):
                 if old.get(key) != head[key]:
                     raise CodemillError(
-                        f"{outdir}: holds a run with different {key} ({old.get(key)!r}); "
+                        f"{out}: holds a run with different {key} ({old.get(key)!r}); "
                         "use another output directory to start afresh"
                     )
-    elif any(p.name.startswith("shard-") for p in outdir.iterdir()):
-        raise CodemillError(f"{outdir}: holds shards but no manifest; use an empty output directory")
+    elif any(rel.startswith("shard-") for rel in files):
+        raise CodemillError(f"{out}: holds shards but no manifest; use an empty output directory")
 
 
 def tokenize_corpus(
@@ -152,16 +156,17 @@ def tokenize_corpus(
         "layout": "each document's tokens are followed by one eot_id; documents are never split across shards",
         "tasks_planned": len(tasks),
     }
-    outdir = Path(output_dir)
-    if outdir.exists() and not outdir.is_dir():
-        raise CodemillError(f"{outdir}: exists and is not a directory")
-    outdir.mkdir(parents=True, exist_ok=True)
-    _check_resumable(outdir, head)
-    (outdir / TASKS_DIR).mkdir(exist_ok=True)
-    manifest_path = outdir / MANIFEST_NAME
-    atomic_write_json(manifest_path, head)
-    fsync_dir(outdir)
-    _clean(outdir, len(tasks))
+    out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
+    out.ensure()
+    files = out.files()
+    _check_resumable(out, head, files)
+    if out.path is not None:
+        (out.path / TASKS_DIR).mkdir(exist_ok=True)
+    out.write_bytes(MANIFEST_NAME, json_bytes(head))
+    stale = _stale(files, len(tasks))
+    out.remove(stale)
+    files = {k: v for k, v in files.items() if k not in stale}
+    outdir = out.name
 
     records: dict[int, TaskRecord] = {}
     pending = []
@@ -169,7 +174,7 @@ def tokenize_corpus(
     if progress:
         bar = Progress(sum(t.size for t in tasks), len(tasks), None if progress is True else progress)
     for task in tasks:
-        rec = _valid_record(outdir, task)
+        rec = _valid_record(out, task, files)
         if rec is None:
             pending.append(task)
         else:
@@ -195,8 +200,7 @@ def tokenize_corpus(
     if bar and not pending:
         bar.show(time.monotonic())  # everything was done already: say so once
     manifest = merge(head, [records[t.index] for t in tasks], plan_skips)
-    atomic_write_json(manifest_path, manifest)
-    fsync_dir(outdir)
+    out.write_bytes(MANIFEST_NAME, json_bytes(manifest))
     run_bytes = sum(records[t.index]["bytes"] for t in pending)
     manifest["run"] = {
         "engine": engine,

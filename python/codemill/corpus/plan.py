@@ -19,8 +19,9 @@ from typing import Any, Literal
 from codemill.errors import CodemillError
 from codemill.languages import detect_language
 from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, walk
+from codemill.sources.fs import is_url
 from codemill.sources.streams import is_compressed, is_parquet, is_records
-from codemill.sources.walk import file_size
+from codemill.sources.walk import file_size, walk_url
 
 TaskKind = Literal["files", "jsonl", "parquet"]
 
@@ -83,34 +84,33 @@ class _Unit:
 def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit]:
     units: list[_Unit] = []
 
-    def add_records(root: str, path: Path) -> None:
+    def add_records(root: str, path: Path | str, size: int) -> None:
         if is_parquet(path):
             from codemill.sources.records import parquet_row_groups
 
             groups = [b for _, b in parquet_row_groups(path)]
             units.append(_Unit(root, [], str(path), groups, sum(groups)))
         else:
-            size = file_size(path)
             if size < 0:
                 raise CodemillError(f"{path}: cannot read")
             units.append(_Unit(root, [], str(path), None, size))
 
     for path in check_inputs(inputs):
         root = str(path)
-        if path.is_dir():
+        if isinstance(path, str) or path.is_dir():  # a URL is listed like a tree
             files: list[tuple[str, int]] = []
-            for entry in walk(path, skips):
+            for entry in walk_url(path, skips) if isinstance(path, str) else walk(path, skips):
                 if entry.records:
                     if files:
                         units.append(_Unit(root, files, size=sum(max(s, 0) for _, s in files)))
                         files = []
-                    add_records(root, entry.path)
+                    add_records(root, entry.path, entry.size)
                 else:
                     files.append((str(entry.path), entry.size))
             if files:
                 units.append(_Unit(root, files, size=sum(max(s, 0) for _, s in files)))
         elif is_records(path):
-            add_records(root, path)
+            add_records(root, path, file_size(path))
         else:
             # Any other path (a code file, a FIFO): read_file reports what it is.
             units.append(_Unit(root, [(root, file_size(path))], size=max(file_size(path), 0)))
@@ -189,5 +189,5 @@ def task_documents(task: Task, skips: Skips, max_bytes: int) -> tuple[Iterator[D
     """
     if task.kind == "files":
         return _files(task.files, skips, max_bytes), None
-    reader = RecordReader(Path(task.path), skips, max_bytes=max_bytes)
+    reader = RecordReader(task.path if is_url(task.path) else Path(task.path), skips, max_bytes=max_bytes)
     return reader.read(task.start, task.stop), reader

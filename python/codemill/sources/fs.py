@@ -1,0 +1,211 @@
+"""Local paths and filesystem URLs (``s3://bucket/prefix``, any fsspec protocol): the one place
+codemill reads or writes either.
+
+A name with a scheme (``s3://``, ``gs://``, ``memory://`` ...) is a URL and goes to fsspec; it is
+never taken as a local path. Endpoint, region and credentials come from the filesystem's own
+configuration chain (for S3: ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``,
+``~/.aws/config`` ... as botocore reads them, so an existing setup just works); codemill passes
+none and prints none. Storage failures become one :class:`StorageError` line naming the URL.
+
+Publishing is atomic either way: a local file is written under a temporary name, fsynced and
+renamed (:mod:`codemill._io`); an object store makes an object visible only when its upload
+completes (a failed or killed upload leaves no object), so an upload is the rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from codemill._io import atomic_write_bytes, fsync_dir
+from codemill.errors import InputNotFoundError, StorageError
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def is_url(name: object) -> bool:
+    """True for ``scheme://...`` names (read through fsspec, never as local paths)."""
+    return isinstance(name, str) and _SCHEME.match(name) is not None
+
+
+def url_fs(url: str) -> tuple[Any, str]:
+    """(fsspec filesystem, path within it) for ``url``; a clear error when it cannot be opened."""
+    try:
+        import fsspec
+    except ImportError as exc:
+        raise StorageError(f"{url}: URLs need fsspec (and s3fs for s3://): pip install 'codemill[cloud]'") from exc
+    try:
+        return fsspec.core.url_to_fs(url)
+    except ImportError as exc:  # the protocol's package (s3fs, gcsfs ...) is not installed
+        raise StorageError(f"{url}: {exc} (pip install 'codemill[cloud]' for s3://)") from None
+    except ValueError as exc:  # an unknown protocol
+        raise StorageError(f"{url}: {exc}") from None
+
+
+def storage_error(url: str, exc: BaseException) -> StorageError:
+    """One line for a failed storage call: what went wrong, where; never the credentials."""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, PermissionError):
+        what = "access denied"
+    elif isinstance(exc, FileNotFoundError):
+        what = "no such bucket or object"
+    else:
+        what = "storage request failed"
+    return StorageError(f"{url}: {what} ({detail})")
+
+
+@contextlib.contextmanager
+def storage(url: str) -> Iterator[None]:
+    """Turns the OSErrors of a storage call on ``url`` into one :class:`StorageError`."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise storage_error(url, exc) from None
+
+
+def _join(url: str, rel: str) -> str:
+    return f"{url.rstrip('/')}/{rel}" if rel else url
+
+
+def list_files(url: str) -> list[tuple[str, str, int]]:
+    """(url, posix path relative to ``url``, size) of every object under ``url``, sorted by
+    path; ``url`` itself when it names one object. Missing: :class:`InputNotFoundError`."""
+    fs, root = url_fs(url)
+    with storage(url):
+        if fs.isfile(root):
+            return [(url, url.rstrip("/").rsplit("/", 1)[-1], int(fs.size(root)))]
+        found = fs.find(root, detail=True)
+    base = root.rstrip("/") + "/"
+    out = [
+        (_join(url, name[len(base) :]), name[len(base) :], int(info.get("size") or 0))
+        for name, info in found.items()
+        if name.startswith(base) and info.get("type", "file") == "file"
+    ]
+    if not out:
+        raise InputNotFoundError(f"{url}: no such object or prefix (or it holds no objects)")
+    return sorted(out, key=lambda t: t[1])
+
+
+def url_size(url: str) -> int:
+    fs, path = url_fs(url)
+    with storage(url):
+        return int(fs.size(path))
+
+
+def read_url(url: str, start: int | None = None, end: int | None = None) -> bytes:
+    """The bytes of the object at ``url`` (or of ``[start, end)`` of it)."""
+    fs, path = url_fs(url)
+    with storage(url):
+        data: bytes = fs.cat_file(path, start=start, end=end)
+        return data
+
+
+def open_url(url: str) -> IO[bytes]:
+    """A seekable binary reader of the object at ``url`` (read in blocks, not all at once)."""
+    fs, path = url_fs(url)
+    with storage(url):
+        f: IO[bytes] = fs.open(path, "rb")
+        return f
+
+
+class Directory:
+    """An output directory: a local path or a URL prefix, written file by file, each file
+    published whole (a temporary name and a rename locally; one completed upload remotely).
+
+    Names are posix paths relative to the directory.
+    """
+
+    def __init__(self, name: str | os.PathLike[str]) -> None:
+        self.name = os.fspath(name)
+        self.remote = is_url(self.name)
+        self.path = Path(self.name) if not self.remote else None
+        if self.remote:
+            self._fs, self._root = url_fs(self.name)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def local(self) -> Path:
+        assert self.path is not None, "a remote directory has no local path"
+        return self.path
+
+    def url(self, rel: str) -> str:
+        return _join(self.name, rel)
+
+    def ensure(self) -> None:
+        """Creates the directory (locally) or checks the bucket answers (remotely)."""
+        if self.path is not None:
+            if self.path.exists() and not self.path.is_dir():
+                raise StorageError(f"{self.path}: exists and is not a directory")
+            self.path.mkdir(parents=True, exist_ok=True)
+            return
+        with storage(self.name):
+            # A listing, not exists(): that would answer False for a denied or missing bucket.
+            self._fs.find(self._root, maxdepth=1)
+
+    def files(self) -> dict[str, int]:
+        """Every file under the directory (temporaries included): relative name -> size."""
+        if self.path is not None:
+            out: dict[str, int] = {}
+            for dirpath, _, names in os.walk(self.path):
+                for n in names:
+                    p = Path(dirpath) / n
+                    with contextlib.suppress(OSError):
+                        out[p.relative_to(self.path).as_posix()] = p.stat().st_size
+            return out
+        with storage(self.name):
+            self._fs.invalidate_cache(self._root)
+            found = self._fs.find(self._root, detail=True)
+        base = self._root.rstrip("/") + "/"
+        return {k[len(base) :]: int(v.get("size") or 0) for k, v in found.items() if k.startswith(base)}
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist."""
+        if self.path is not None:
+            try:
+                return (self.path / rel).read_bytes()
+            except FileNotFoundError:
+                return None
+        with storage(self.url(rel)):
+            try:
+                data: bytes = self._fs.cat_file(f"{self._root}/{rel}")
+                return data
+            except FileNotFoundError:
+                return None
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Publishes ``data`` as ``rel`` whole (never half-written)."""
+        if self.path is not None:
+            target = self.path / rel
+            atomic_write_bytes(target, data)
+            fsync_dir(target.parent)
+            return
+        with storage(self.url(rel)):
+            self._fs.pipe_file(f"{self._root}/{rel}", data)
+
+    def publish(self, local: Path, rel: str) -> None:
+        """Publishes the finished local file ``local`` as ``rel`` (moved locally, uploaded remotely)."""
+        if self.path is not None:
+            target = self.path / rel
+            if local != target:
+                os.replace(local, target) if local.parent == target.parent else shutil.move(local, target)
+            return
+        with storage(self.url(rel)):
+            self._fs.put_file(os.fspath(local), f"{self._root}/{rel}")
+
+    def remove(self, rels: list[str]) -> None:
+        if not rels:
+            return
+        if self.path is not None:
+            for rel in rels:
+                (self.path / rel).unlink(missing_ok=True)
+            return
+        with storage(self.name):
+            self._fs.rm([f"{self._root}/{r}" for r in rels])
