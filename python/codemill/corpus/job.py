@@ -187,11 +187,12 @@ def tokenize_corpus(
         if bar:
             bar.update(rec)
 
+    per_node: dict[str, int] = {}
     t_run = time.perf_counter()
     if engine == "ray":
         from codemill.corpus.engines.ray import run_ray
 
-        run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
+        per_node = run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
     else:
         from codemill.corpus.engines.local import run_local
 
@@ -210,5 +211,6 @@ def tokenize_corpus(
         "seconds": round(time.perf_counter() - t0, 3),
         "tokenize_seconds": round(run_seconds, 3),
         "mb_per_s": round(run_bytes / 1e6 / max(run_seconds, 1e-9), 2),
+        "tasks_per_node": per_node,  # Ray node id -> tasks run there (empty for the local engine)
     }
     return manifest

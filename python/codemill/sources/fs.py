@@ -75,12 +75,13 @@ def _join(url: str, rel: str) -> str:
 
 
 def list_files(url: str) -> list[tuple[str, str, int]]:
-    """(url, posix path relative to ``url``, size) of every object under ``url``, sorted by
-    path; ``url`` itself when it names one object. Missing: :class:`InputNotFoundError`."""
+    """(url, posix path relative to ``url``, size) of every object under ``url``, in the order a
+    local walk gives; ``(url, "", size)`` when it names one object. Missing:
+    :class:`InputNotFoundError`."""
     fs, root = url_fs(url)
     with storage(url):
         if fs.isfile(root):
-            return [(url, url.rstrip("/").rsplit("/", 1)[-1], int(fs.size(root)))]
+            return [(url, "", int(fs.size(root)))]
         found = fs.find(root, detail=True)
     base = root.rstrip("/") + "/"
     out = [
@@ -90,7 +91,13 @@ def list_files(url: str) -> list[tuple[str, str, int]]:
     ]
     if not out:
         raise InputNotFoundError(f"{url}: no such object or prefix (or it holds no objects)")
-    return sorted(out, key=lambda t: t[1])
+    return sorted(out, key=lambda t: _walk_order(t[1]))
+
+
+def _walk_order(rel: str) -> list[tuple[int, str]]:
+    """The order of a local walk: a directory's files (by name) before its subdirectories."""
+    parts = rel.split("/")
+    return [(1, p) for p in parts[:-1]] + [(0, parts[-1])]
 
 
 def url_size(url: str) -> int:
@@ -146,9 +153,9 @@ class Directory:
                 raise StorageError(f"{self.path}: exists and is not a directory")
             self.path.mkdir(parents=True, exist_ok=True)
             return
-        with storage(self.name):
-            # A listing, not exists(): that would answer False for a denied or missing bucket.
-            self._fs.find(self._root, maxdepth=1)
+        # A full listing, not exists() (False for a denied or missing bucket) nor a shallow
+        # one (s3fs answers [] for a missing bucket there).
+        self.files()
 
     def files(self) -> dict[str, int]:
         """Every file under the directory (temporaries included): relative name -> size."""
