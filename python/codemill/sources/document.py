@@ -48,11 +48,14 @@ def decode(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str | None,
         return None, reasons.INVALID_UTF8
 
 
-def read_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str | None, str | None]:
+def read_file(
+    path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, data: bytes | None = None
+) -> tuple[str | None, str | None]:
     """(text, None) for a readable UTF-8 code file (a local path or a URL), else (None, reason).
-    Never opens a FIFO."""
+    Never opens a FIFO. ``data``: the bytes of a URL's object, fetched already."""
     if isinstance(path, str) and is_url(path):
-        data = read_url(path)  # a storage failure raises: it is not a property of the file
+        if data is None:
+            data = read_url(path)  # a storage failure raises: it is not a property of the file
         return decode(data, max_bytes)
     p = Path(path)
     try:

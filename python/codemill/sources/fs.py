@@ -114,6 +114,45 @@ def read_url(url: str, start: int | None = None, end: int | None = None) -> byte
         return data
 
 
+def read_urls(urls: list[str]) -> list[bytes]:
+    """The bytes of many objects, fetched concurrently (one round trip per object costs more
+    than reading it); raises like :func:`read_url` for the first that fails."""
+    if not urls:
+        return []
+    fs, _ = url_fs(urls[0])
+    paths = [url_fs(u)[1] for u in urls]
+    with storage(urls[0]):
+        got = fs.cat(paths, on_error="return")
+    out = []
+    for u, p in zip(urls, paths, strict=True):
+        data = got[p]
+        if isinstance(data, BaseException):
+            if isinstance(data, OSError):
+                raise storage_error(u, data)
+            raise data
+        out.append(data)
+    return out
+
+
+def join(base: Path | str, rel: str) -> Path | str:
+    """``rel`` under a local directory or a URL prefix."""
+    return _join(base, rel) if isinstance(base, str) else base / rel
+
+
+def is_tree(path: Path | str) -> bool:
+    """A local directory, or a URL that is a prefix rather than one object."""
+    if isinstance(path, Path):
+        return path.is_dir()
+    fs, p = url_fs(path)
+    with storage(path):
+        return not fs.isfile(p)
+
+
+def base_name(path: Path | str) -> str:
+    """The last part of a local path (resolved) or of a URL."""
+    return path.rstrip("/").rsplit("/", 1)[-1] if isinstance(path, str) else path.resolve().name
+
+
 def open_url(url: str) -> IO[bytes]:
     """A seekable binary reader of the object at ``url`` (read in blocks, not all at once)."""
     fs, path = url_fs(url)
@@ -206,6 +245,22 @@ class Directory:
             return
         with storage(self.url(rel)):
             self._fs.put_file(os.fspath(local), f"{self._root}/{rel}")
+
+    def publish_tree(self, local: Path, last: str) -> None:
+        """Replaces the directory's content by the local directory ``local``: ``last`` (the
+        file whose presence says the output is complete) is removed first and published last,
+        files no longer in the output are removed before it."""
+        if self.path is not None:
+            raise AssertionError("a local output is swapped in whole by codemill._io.atomic_dir")
+        old = self.files()
+        if last in old:
+            self.remove([last])
+        new = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
+        for rel in new:
+            if rel != last:
+                self.publish(local / rel, rel)
+        self.remove(sorted(set(old) - set(new)))
+        self.publish(local / last, last)
 
     def remove(self, rels: list[str]) -> None:
         if not rels:
