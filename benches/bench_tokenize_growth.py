@@ -15,6 +15,7 @@ loaded machine. S3 runs start a moto server once and upload each scale's tree be
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -29,7 +30,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_dedup_growth import _tree_rss  # noqa: E402 - the same process-tree sampler
+from bench_dedup_growth import _tree_rss  # the same process-tree sampler
 
 CONFIGS = {
     "local1": ("local", 1),
@@ -186,10 +187,8 @@ def upload(tree: Path, bucket: str, prefix: str, env: dict[str, str]) -> str:
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name=env["AWS_DEFAULT_REGION"],
     )
-    try:
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=bucket)
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass
     cfg = TransferConfig(use_threads=False)
     for p in sorted(tree.rglob("*")):
         if p.is_file():
@@ -253,9 +252,8 @@ def main() -> None:
             for cfg in configs:
                 engine, workers = CONFIGS[cfg]
                 out = args.dir / f"out_x{scale}_{cfg}"
-                if cfg in ("s3", "jsonl2"):
-                    if scale not in s3_scales:
-                        continue
+                if cfg in ("s3", "jsonl2") and scale not in s3_scales:
+                    continue
                 if cfg == "s3":
                     inp = upload(jsonl, "bench", f"in-x{scale}", s3env)
                     run = measure(inp, f"s3://bench/out-x{scale}", engine, workers, s3env)

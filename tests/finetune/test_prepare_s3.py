@@ -3,8 +3,6 @@ samples, byte for byte, as a local run; a failed run publishes nothing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from codemill.errors import StorageError
 from codemill.finetune.pipeline import prepare
@@ -30,7 +28,24 @@ def test_prepare_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
         prepare([tree], "s3://no-such-bucket-prep/out.jsonl", **kw)
 
 
-def test_prepare_to_s3_publishes_nothing_on_error(s3_server, bucket, tmp_path):
-    with pytest.raises(Exception):  # noqa: B017,PT011 - any failure inside the run
-        prepare([Path(tmp_path / "missing")], f"s3://{bucket}/x.jsonl", workers=1, progress=False)
+def test_prepare_to_s3_publishes_nothing_on_error(s3_server, bucket, tmp_path, monkeypatch):
+    from codemill.finetune.writer import SampleWriter
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for p in sorted((STDLIB / "json").glob("*.py")):
+        (tree / p.name).write_bytes(p.read_bytes())
+    real = SampleWriter.write
+    calls = {"n": 0}
+
+    def failing(self, sample):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return real(self, sample)
+
+    monkeypatch.setattr(SampleWriter, "write", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        prepare([tree], f"s3://{bucket}/x.jsonl", workers=1, progress=False)
+    assert calls["n"] == 3
     assert "Contents" not in s3_server.list_objects_v2(Bucket=bucket)
