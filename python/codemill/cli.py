@@ -21,8 +21,9 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     from codemill import __version__
+    from codemill.commands._common import Parser
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="codemill",
         description="Turn source code into material for code LLMs, fast.",
     )
@@ -35,18 +36,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a refused argument (one line already printed), --help, --version
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("codemill: interrupted", file=sys.stderr)
+        # Outputs are renamed into place only when complete, so the previous one is intact.
+        hint = getattr(args, "resume_hint", None) or "the previous output, if any, is intact"
+        print(f"codemill {args.command}: interrupted; {hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, OverflowError) as exc:
         # Bad input gets one clear line naming what was wrong, never a traceback.
         print(f"codemill {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -61,6 +61,15 @@ def test_corrupt_or_missing_graph_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "graph.json").write_text("{nope")
     with pytest.raises(GraphFormatError, match="corrupt graph"):
         ImportGraph.load(tmp_path / "graph.json")
+    repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
+    ImportGraph.build(repo).save(tmp_path / "graph.json")
+    data = json.loads((tmp_path / "graph.json").read_text())
+    data["files"]["b.py"]["detail"] = "{"
+    (tmp_path / "graph.json").write_text(json.dumps(data))
+    graph = ImportGraph.load(tmp_path / "graph.json")  # a file's detail is read when needed
+    assert graph.symbols["a.py"].references == {"b"}
+    with pytest.raises(GraphFormatError, match=r"corrupt graph at b\.py"):
+        graph.symbols["b.py"]
 
 
 def test_index_keeps_the_graph_and_context_loads_it(tmp_path: Path, capsys) -> None:
@@ -181,3 +190,37 @@ def test_budget_never_exceeded_with_a_query(tmp_path: Path, tok, budget: int) ->
     for f in SHOP:
         ctx = builder.context(repo / f, budget, query="cart total price discount inventory")
         assert ctx.tokens <= budget and tok.count_tokens(ctx.text) <= budget
+
+
+def test_ask_and_context_load_the_graph_instead_of_parsing(tmp_path: Path, capsys, monkeypatch) -> None:
+    pytest.importorskip("httpx")
+    repo = write_tree(tmp_path / "repo", SHOP)
+    out = tmp_path / "idx"
+    assert main(["index", str(repo), "-o", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+
+    def no_build(*args, **kw):
+        raise AssertionError("the repository was parsed again")
+
+    monkeypatch.setattr(ImportGraph, "build", no_build)
+    cart = str(repo / "shop/cart.py")
+    assert main(["ask", "how is the total discounted?", "--index", str(out), "--file", cart, "--json"]) == 0
+    prompt = json.loads(capsys.readouterr().out)
+    assert any(s["kind"] == "context" and s["path"] == "shop/pricing.py" for s in prompt["sources"])
+    assert main(["context", cart, "--index", str(out), "--query", "round cents"]) == 0
+    assert "round_cents" in capsys.readouterr().out
+
+
+def test_the_file_being_edited_is_read_again(tmp_path: Path, tok) -> None:
+    repo = write_tree(tmp_path / "repo", SHOP)
+    ImportGraph.build(repo).save(tmp_path / "graph.json")
+    builder = ContextBuilder(ImportGraph.load(tmp_path / "graph.json"), tok)
+    money = repo / "shop/money.py"
+    assert "shop/money.py" not in builder.context(repo / "shop/inventory.py", 2000).files()
+    inventory = repo / "shop/inventory.py"
+    inventory.write_text("from shop.money import round_cents\n\n\ndef in_stock(items):\n    return round_cents(1)\n")
+    ctx = builder.context(inventory, 2000)
+    assert ctx.files() == ["shop/money.py"] and money.exists()
+    assert ctx.items[0].name == "round_cents"
+    # the graph now answers like a fresh build for that file
+    assert builder.graph.imports_of("shop/inventory.py") == ImportGraph.build(repo).imports_of("shop/inventory.py")

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 from codemill.corpus.job import tokenize_corpus
-
-from tests.conftest import STDLIB
+from conftest import STDLIB
 
 ray = pytest.importorskip("ray", reason="the Ray engine needs the optional 'ray' extra")
 cluster_utils = pytest.importorskip("ray.cluster_utils")

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from codemill.corpus.job import tokenize_corpus
 from codemill.errors import StorageError
-
-from tests.conftest import STDLIB
+from conftest import STDLIB
 
 
 def upload(client, bucket: str, root: Path, prefix: str) -> str:

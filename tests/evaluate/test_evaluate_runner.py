@@ -173,6 +173,14 @@ def test_bad_sample_lines_are_skipped_and_counted(generic, tmp_path):
         ('{"task_id": "a"}\n', ":1: problem lacks prompt, test, entry_point"),
         ("\n{oops\n", ":2: invalid JSON"),
         ("", "no problems in file"),
+        (
+            '{"task_id": "a", "prompt": "", "test": "def check(c):\\n    assert", "entry_point": "f"}\n',
+            ":1: test code does not compile",
+        ),
+        (
+            '{"task_id": "a", "prompt": "", "test": "", "entry_point": "f", "test_mode": "x"}\n',
+            ":1: test_mode must be one of call, module",
+        ),
     ],
 )
 def test_bad_problem_files_are_clear_errors(tmp_path, content, message):
@@ -253,3 +261,76 @@ def _parser_builds():
     except ImportError:
         return False
     return True
+
+
+# --- the run survives; the CLI refuses what would lose data ------------------------------
+
+
+def test_out_never_overwrites_an_input(generic, tmp_path):
+    problems, samples = generic
+    before = samples.read_text()
+    for target in (samples, problems, tmp_path / "." / samples.name):
+        with pytest.raises(ValueError, match="would overwrite the input"):
+            cli([str(samples), "--problems", str(problems), "--out", str(target)])
+    assert samples.read_text() == before
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(samples)
+    with pytest.raises(ValueError, match="would overwrite the input"):
+        evaluate(samples, problems, out=link)
+    assert samples.read_text() == before
+
+
+def test_sanity_with_a_samples_file_is_an_error(generic):
+    problems, samples = generic
+    with pytest.raises(ValueError, match="--sanity"):
+        cli([str(samples), "--problems", str(problems), "--sanity"])
+    with pytest.raises(ValueError, match="--sanity"):
+        evaluate(samples, problems, sanity=True)
+
+
+def test_too_large_k_is_reported_not_dropped(generic, capsys):
+    problems, samples = generic
+    rc = cli([str(samples), "--problems", str(problems), "-k", "1,10", "--timeout", "1", "--json"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert set(summary["pass_at_k"]) == {"pass@1"}
+    assert "needs 10 samples per task" in summary["pass_at_k_unavailable"]["pass@10"]
+    assert "pass@10 not computed" in captured.err
+
+
+def test_json_output_is_strict_json():
+    assert eval_command.finite({"a": [float("nan"), 1.0], "b": float("inf"), "c": (2, None)}) == {
+        "a": [None, 1.0],
+        "b": None,
+        "c": [2, None],
+    }
+
+
+def test_efficiency_is_a_median_over_repeats(generic, tmp_path):
+    problems, samples = generic
+    summary = evaluate(samples, problems, ks=(1,), workers=2, timeout=1.0, repeats=3, out=tmp_path / "r.jsonl")
+    assert summary["repeats"] == 3
+    assert summary["efficiency"] is not None and 0 < summary["efficiency"] < 100
+    records = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert all(r["runtime_s"] >= 0 for r in records if r["passed"])
+
+
+def test_a_failure_around_one_program_is_its_verdict(generic, tmp_path, monkeypatch):
+    from codemill.evaluate import runner
+    from codemill.evaluate.sandbox import Sandbox
+
+    problems, samples = generic
+    real = Sandbox.run
+    calls = []
+
+    def flaky(self, program, timeout_s):
+        calls.append(1)
+        if len(calls) == 5:  # one sample (after the 2 calibration runs) hits a broken harness
+            raise OSError("harness exploded")
+        return real(self, program, timeout_s)
+
+    monkeypatch.setattr(Sandbox, "run", flaky)
+    summary = runner.evaluate(samples, problems, ks=(1,), workers=1, timeout=1.0, out=tmp_path / "r.jsonl")
+    assert summary["n_samples"] == 10
+    assert summary["error_types"].get("HarnessError") == 1

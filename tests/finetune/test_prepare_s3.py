@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from codemill.errors import StorageError
 from codemill.finetune.pipeline import prepare
-
-from tests.conftest import STDLIB
+from conftest import STDLIB
 
 
 def test_prepare_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
@@ -24,6 +23,8 @@ def test_prepare_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
     }
     body = s3_server.get_object(Bucket=bucket, Key="out.jsonl.gz")["Body"].read()
     assert body == (tmp_path / "out.jsonl.gz").read_bytes() and len(body) > 100
+    sidecar = s3_server.get_object(Bucket=bucket, Key="out.jsonl.gz.codemill.json")["Body"].read()
+    assert sidecar == (tmp_path / "out.jsonl.gz.codemill.json").read_bytes()
     with pytest.raises(StorageError, match="no-such-bucket-prep"):
         prepare([tree], "s3://no-such-bucket-prep/out.jsonl", **kw)
 
@@ -48,4 +49,4 @@ def test_prepare_to_s3_publishes_nothing_on_error(s3_server, bucket, tmp_path, m
     with pytest.raises(RuntimeError, match="disk full"):
         prepare([tree], f"s3://{bucket}/x.jsonl", workers=1, progress=False)
     assert calls["n"] == 3
-    assert "Contents" not in s3_server.list_objects_v2(Bucket=bucket)
+    assert "Contents" not in s3_server.list_objects_v2(Bucket=bucket)  # no sample file, no sidecar

@@ -114,8 +114,8 @@ def test_completion_splits_land_on_statement_boundaries() -> None:
             assert enders, (path, m)
             node = enders[0]
             assert node.type.endswith(("statement", "definition", "declaration", "item"))
-            # ... the prefix takes only the blank rest of that line ...
-            assert data[boundary:split].strip(b" \t") in (b"", b"\n")
+            # ... the prefix takes the rest of that line, so the completion starts a line ...
+            assert data[split - 1 : split] == b"\n" and b"\n" not in data[boundary : split - 1]
             # ... and the split is inside no token and no expression: every node that spans it
             # is an ancestor of that statement (a block, a body, a definition being written).
             ancestors = set()
@@ -418,3 +418,46 @@ def test_bad_builder_arguments() -> None:
         SampleBuilder(["raw", "poem"])
     with pytest.raises(ValueError, match="fim_rate"):
         SampleBuilder(fim_rate=1.5)
+
+
+def _ends_at_line_ends(s: dict, data: bytes) -> None:
+    split, end = s["meta"]["split_byte"], s["meta"]["end_byte"]
+    assert data[split - 1 : split] == b"\n", (s["path"], data[split - 40 : split + 40])
+    assert end == len(data) or data[end - 1 : end] == b"\n", (s["path"], data[end - 40 : end + 40])
+
+
+def test_every_completion_of_a_real_repository_ends_at_line_ends() -> None:
+    """The issue's defect (41 of 1,415 completions cut mid-line): every completion of the
+    stdlib's email and asyncio packages, with a small budget so the end is cut too."""
+    files = sorted((STDLIB / "email").rglob("*.py")) + sorted((STDLIB / "asyncio").rglob("*.py"))
+    made = 0
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for seed in range(3):
+            samples, _ = SampleBuilder(["completion"], seed=seed, completion_max_bytes=2000).build(
+                text, "python", path.name, "stdlib"
+            )
+            for s in samples:
+                _ends_at_line_ends(s, text.encode())
+                made += 1
+    assert made > 150
+
+
+@pytest.mark.parametrize(
+    ("lang", "path", "text"),
+    [
+        ("python", "cal.py", "import os\n\nFIRST_DAY_OF_WEEK = 1  # Monday\nLAST = 7  # Sunday\nprint(os.sep)\n"),
+        (
+            "go",
+            "t.go",
+            "package main\n\nfunc wait(timer *T, done chan int) int {\n\tselect {\n\tcase <-timer.C: // Time out\n"
+            "\t\treturn 0\n\tcase v := <-done: // Finished\n\t\treturn v\n\t}\n\treturn 1\n}\n",
+        ),
+    ],
+)
+def test_a_statement_ending_mid_line_is_cut_at_its_line_end(lang: str, path: str, text: str) -> None:
+    pytest.importorskip(f"tree_sitter_{lang}")
+    for seed in range(30):
+        samples, _ = SampleBuilder(["completion"], seed=seed).build(text, lang, path, "r")
+        for s in samples:
+            _ends_at_line_ends(s, text.encode())

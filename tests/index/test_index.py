@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from codemill import HybridIndex, IndexFormatError, _core
 from codemill.cli import main
-
-from tests.conftest import FIXTURES, STDLIB
+from codemill.errors import OutputError
+from conftest import FIXTURES, STDLIB
 
 QUERIES = ["parse json string", "getUserById", "resolve id", "counter add words", "encode basestring ascii"]
 
@@ -131,9 +131,10 @@ def test_save_refuses_a_directory_that_is_not_an_index(repo: Path, tmp_path: Pat
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "README.md").write_text("keep me")
-    with pytest.raises(IndexFormatError, match=r"not part of an index \(README\.md\)"):
+    with pytest.raises(OutputError, match=r"docs: exists and was not written by `codemill index`; pass overwrite"):
         HybridIndex.build(repo).save(docs)
     assert [p.name for p in docs.iterdir()] == ["README.md"]
+    assert (docs / "README.md").read_text() == "keep me"
 
 
 def test_hnsw_past_threshold_supports_remove(repo: Path, tmp_path: Path):

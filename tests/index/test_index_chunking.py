@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from codemill.index.chunking import chunk_text
-
-from tests.conftest import FIXTURES
+from conftest import FIXTURES
 
 LANGS = {
     "py": "python",
@@ -109,3 +108,16 @@ def test_top_level_code_is_grouped_and_unknown_languages_get_line_windows():
     assert chunk_text("", "python") == [] and chunk_text("\n\n", "go") == []
     with pytest.raises(ValueError, match="max_lines"):
         chunk_text(src, "python", max_lines=0)
+
+
+def test_a_one_line_file_is_cut_into_bounded_chunks() -> None:
+    """A 9 MB one-line file (minified code) must not become one chunk."""
+    from codemill.index.chunking import MAX_CHUNK_CHARS
+
+    text = "var a=[" + ",".join(str(i) for i in range(1_500_000)) + "];\n"
+    assert len(text) > 9_000_000
+    for language, path in (("javascript", "big.min.js"), ("generic", "big.txt")):
+        chunks = chunk_text(text, language, path)
+        assert all(len(c.text) <= MAX_CHUNK_CHARS for c in chunks)
+        assert "".join(c.text for c in chunks) == text  # nothing lost
+        assert {(c.start_line, c.end_line) for c in chunks} == {(1, 1)}

@@ -102,8 +102,13 @@ def test_output_that_is_not_ours_is_refused(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "keep.txt").write_text("precious")
-    with pytest.raises(OutputError, match="not a dedup output"):
+    with pytest.raises(OutputError, match="not written by `codemill dedup`; pass overwrite=True"):
         dedup(src, other)
-    with pytest.raises(OutputError, match="would replace the input"):
+    with pytest.raises(OutputError, match="the output is the input"):
         dedup(src, src)
+    with pytest.raises(OutputError, match="inside the input"):
+        dedup(src, src / "out")
     assert (other / "keep.txt").read_text() == "precious"
+    assert not (src / "out").exists()
+    dedup(src, other, overwrite=True)  # asked for: replaced as a whole
+    assert not (other / "keep.txt").exists() and (other / "dedup_report.json").is_file()

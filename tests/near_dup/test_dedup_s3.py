@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from codemill.errors import OutputError
 from codemill.near_dup.api import dedup
-
-from tests.conftest import STDLIB
+from conftest import STDLIB
 
 
 def upload(client, bucket: str, root: Path, prefix: str) -> str:

@@ -84,8 +84,7 @@ def test_access_denied_is_one_clear_line_without_secrets(s3_server, monkeypatch)
     # A second server that checks credentials (moto's IAM enforcement from the first request):
     # the test's keys are unknown to it, as a wrong key is to S3.
     import fsspec
-
-    from tests.conftest import _start_moto
+    from conftest import _start_moto
 
     proc, url = _start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
     try:

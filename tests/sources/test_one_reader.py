@@ -12,6 +12,7 @@ from pathlib import Path
 import codemill
 import pytest
 from codemill.context.graph import ImportGraph
+from codemill.corpus.reader import iter_shard_documents
 from codemill.corpus.report import tokenize_report
 from codemill.finetune.config import PrepareConfig
 from codemill.finetune.pipeline import Preparer
@@ -79,6 +80,16 @@ EXPECTED_SKIPS = {
     "invalid_json": 1,  # records.jsonl.zst:2
     "no_text": 1,  # table.parquet:2
 }
+# Documents in the index and the graph: files by path, records by their file and number.
+EXPECTED_PATHS = {
+    "src/app.py",
+    "src/web/view.ts",
+    "src/native/fast.cpp",
+    "bin/tool",
+    "data/records.jsonl.zst:1",
+    "data/records.jsonl.zst:3",
+    "data/table.parquet:1",
+}
 # app.py, view.ts, fast.cpp, bin/tool, and the records main.rs, main.go, f.c
 EXPECTED_LANGUAGES = {"python": 2, "typescript": 1, "cpp": 1, "rust": 1, "go": 1, "c": 1}
 
@@ -97,9 +108,11 @@ def test_every_command_reads_the_same_documents_and_skips(tmp_path: Path, small_
     n = sum(EXPECTED_LANGUAGES.values())
     seen: dict[str, tuple[int, dict[str, int]]] = {}
 
+    texts = sorted(d.text or "" for d in iter_documents([tree], Skips(), max_bytes=LIMIT))
     m = codemill.tokenize_corpus([tree], tmp_path / "shards", tokenizer=small_tok, max_file_bytes=LIMIT)
     seen["tokenize"] = (m["totals"]["documents"], m["skipped"])
     assert {lang: s["documents"] for lang, s in m["languages"].items()} == EXPECTED_LANGUAGES
+    assert sorted(small_tok.decode(ids) for ids in iter_shard_documents(tmp_path / "shards")) == texts
 
     r = tokenize_report(small_tok, [str(tree)], max_file_bytes=LIMIT, progress=False)
     seen["tokenize report"] = (r["documents"], r["skipped"])
@@ -116,9 +129,11 @@ def test_every_command_reads_the_same_documents_and_skips(tmp_path: Path, small_
 
     index = HybridIndex.build(tree, max_file_bytes=LIMIT)
     seen["index"] = (index.report.files, index.report.skipped)
+    assert set(index.files) == EXPECTED_PATHS
 
     graph = ImportGraph.build(tree, max_file_bytes=LIMIT)
     seen["graph"] = (len(graph.files), dict(Counter(graph.skipped.values())))
+    assert set(graph.files) == EXPECTED_PATHS
 
     tok = codemill.CodeTokenizer.train([tree], vocab_size=400, identifier_vocab_size=0, max_file_bytes=LIMIT)
     training = tok.metadata["training"]

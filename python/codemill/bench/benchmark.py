@@ -12,6 +12,7 @@ Encoders compared over the same files, one thread each:
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections import defaultdict
@@ -36,6 +37,17 @@ def load_docs(paths: Sequence[str], max_bytes_per_language: int) -> tuple[Docs, 
         docs[doc.language].append(doc.text or "")
         size[doc.language] += doc.size
     return dict(docs), skips.as_dict()
+
+
+def _encode_all(encode: EncodeFn, texts: list[str], lang: str) -> list[int]:
+    return [encode(t, lang) for t in texts]
+
+
+def _peer_count(peer: Any, text: str, _language: str) -> int:
+    """Tokens of ``text`` under a tiktoken Encoding or an HF Tokenizer."""
+    if hasattr(peer, "encode_ordinary"):
+        return len(peer.encode_ordinary(text))
+    return len(peer.encode(text, add_special_tokens=False).ids)
 
 
 def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
@@ -63,7 +75,7 @@ def _measure(name: str, encode: EncodeFn, docs: Docs, repeat: int, sample_bytes:
             texts = chosen
         nbytes = sum(len(t.encode("utf-8")) for t in texts)
         tokens = sum(encode(t, lang) for t in texts)
-        first, steady = _time(lambda texts=texts, lang=lang: [encode(t, lang) for t in texts], repeat)
+        first, steady = _time(functools.partial(_encode_all, encode, texts, lang), repeat)
         out["languages"][lang] = {
             "bytes": nbytes,
             "tokens": tokens,
@@ -150,12 +162,7 @@ def run_benchmark(
         results.append(_measure_codemill("codemill (same data)", same, docs, repeat))
     for path in peers:
         name, peer = peer_mod.load_peer(path)
-        if hasattr(peer, "encode_ordinary"):
-            results.append(_measure(name, lambda t, _l, p=peer: len(p.encode_ordinary(t)), docs, repeat))
-        else:
-            results.append(
-                _measure(name, lambda t, _l, p=peer: len(p.encode(t, add_special_tokens=False).ids), docs, repeat)
-            )
+        results.append(_measure(name, functools.partial(_peer_count, peer), docs, repeat))
     base = results[0]
     for r in results[1:]:
         r["codemill_speedup"] = round(r_ratio(base["mb_per_s"], r["mb_per_s"]), 2)

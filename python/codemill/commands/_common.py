@@ -1,9 +1,95 @@
-"""Plumbing shared by the sub-commands."""
+"""Plumbing shared by the sub-commands: the argument types every command validates with, the
+`--overwrite` flag of the output contract, and the JSON report writer.
+
+A bad value is refused by argparse as one line naming the flag
+(``codemill tokenize: error: argument --threads: must be a positive integer, got -3``),
+exit status 2, before any work starts.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
+
+__all__ = [
+    "Parser",
+    "add_overwrite",
+    "comma_list",
+    "non_negative_int",
+    "positive_float",
+    "positive_int",
+    "probability",
+    "write_json",
+]
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (the usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {value!r}") from None
+
+
+def _float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {value!r}") from None
+    if number != number:  # NaN passes every comparison below
+        raise argparse.ArgumentTypeError(f"must be a number, got {value!r}")
+    return number
+
+
+def positive_int(value: str) -> int:
+    n = _int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return n
+
+
+def non_negative_int(value: str) -> int:
+    n = _int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return n
+
+
+def positive_float(value: str) -> float:
+    x = _float(value)
+    if x <= 0 or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return x
+
+
+def probability(value: str) -> float:
+    """A rate, threshold or weight: a number from 0 to 1."""
+    x = _float(value)
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return x
+
+
+def comma_list(value: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"must name at least one item (comma-separated), got {value!r}")
+    return items
+
+
+def add_overwrite(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace {what} even if it was not written by this command (refused by default)",
+    )
 
 
 def write_json(report: Any, out: TextIO) -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from codemill.commands._common import non_negative_int, positive_int
 from codemill.errors import InputNotFoundError
 
 
@@ -23,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--peer", nargs="+", default=[], metavar="FILE", help="HF tokenizer.json or tiktoken rank files to compare too"
     )
-    p.add_argument("--repeat", type=int, default=3, help="timed passes after the first (median)")
-    p.add_argument("--max-bytes", type=int, default=2_000_000, help="bytes read per language")
+    p.add_argument("--repeat", type=non_negative_int, default=3, help="timed passes after the first (median)")
+    p.add_argument("--max-bytes", type=positive_int, default=2_000_000, help="bytes read per language")
     p.add_argument("--no-tiktoken", action="store_true")
     p.add_argument("--no-python", action="store_true", help="skip the (slow) pure-Python BPE")
     p.add_argument("--plot", metavar="PNG", help="write a bar chart")

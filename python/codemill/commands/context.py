@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from codemill.commands._common import positive_float, positive_int
 from codemill.errors import InputNotFoundError, UsageError
 
 
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", metavar="INDEXDIR", help="an index directory (codemill index) holding the graph")
     p.add_argument("--query", metavar="TEXT", help="a question: the definitions it names join the context")
     p.add_argument("--repo", metavar="DIR", help="repository root (default: found from FILE: .git, project files)")
-    p.add_argument("--budget", type=int, default=2000, help="tokens, counted with codemill's tokenizer (2000)")
+    p.add_argument("--budget", type=positive_int, default=2000, help="tokens, counted with codemill's tokenizer (2000)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="paths to leave out (repeatable)")
     p.add_argument("--json", action="store_true", help="print items, ranks and text as JSON")
     p.set_defaults(func=_context)
@@ -60,10 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--endpoint", metavar="URL", help="chat-completions endpoint, e.g. http://localhost:8000/v1")
     p.add_argument("--model", metavar="NAME", help="model name sent to the endpoint")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR", help="environment variable with the key")
-    p.add_argument("--context-window", type=int, default=8192, help="the model's context length in tokens (8192)")
-    p.add_argument("--max-tokens", type=int, default=1024, help="tokens kept for the answer (1024)")
-    p.add_argument("-k", type=int, default=8, help="snippets to retrieve (8)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the endpoint (120)")
+    p.add_argument(
+        "--context-window", type=positive_int, default=8192, help="the model's context length in tokens (8192)"
+    )
+    p.add_argument("--max-tokens", type=positive_int, default=1024, help="tokens kept for the answer (1024)")
+    p.add_argument("-k", type=positive_int, default=8, help="snippets to retrieve (8)")
+    p.add_argument("--timeout", type=positive_float, default=120.0, help="seconds to wait for the endpoint (120)")
     p.add_argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
     p.add_argument("--json", action="store_true", help="print prompt, sources (and answer) as JSON")
     p.set_defaults(func=_ask)
@@ -74,10 +77,7 @@ def _context(args: argparse.Namespace) -> int:
     from codemill.context.graph import find_repo_root
 
     path = Path(args.file)
-    if not path.is_file():
-        raise InputNotFoundError(f"{args.file}: no such file")
-    if args.budget < 0:
-        raise UsageError(f"--budget must be >= 0, got {args.budget}")
+    _check_file(args.file, "FILE")
     if args.index:
         from codemill.context.graph import ImportGraph
         from codemill.context.graph_store import GRAPH_FILE
@@ -100,6 +100,14 @@ def _context(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_file(name: str, what: str) -> None:
+    path = Path(name)
+    if path.is_dir():
+        raise UsageError(f"{name}: is a directory; {what} names the file being worked on")
+    if not path.is_file():
+        raise InputNotFoundError(f"{name}: no such file")
+
+
 def _graph(args: argparse.Namespace) -> int:
     from codemill.context.graph import ImportGraph
 
@@ -110,8 +118,11 @@ def _graph(args: argparse.Namespace) -> int:
         sys.stdout.write(graph.to_dot(externals=args.externals))
     else:
         s = graph.stats()
+        # The same edge count as --json's "edges": those to external nodes are edges too.
+        external = sum(1 for out in graph.edges().values() for t in out if t.startswith("external:"))
         print(
-            f"{s.files} files, {s.edges} edges, {s.external_nodes} external nodes; {s.imports} imports, "
+            f"{s.files} files, {s.edges + external} edges ({s.edges} between files, {external} to "
+            f"{s.external_nodes} external nodes); {s.imports} imports, "
             f"{s.in_repo_imports} in the repository, {s.resolved_imports} resolved "
             f"({100 * s.resolved_share:.1f}%) in {s.seconds:.2f}s"
         )
@@ -144,8 +155,13 @@ def _ask(args: argparse.Namespace) -> int:
     from codemill.context.chat import ChatClient
     from codemill.context.retrieval import IndexRetriever
 
-    if args.file and not Path(args.file).is_file():
-        raise InputNotFoundError(f"{args.file}: no such file")
+    if args.file:
+        _check_file(args.file, "--file")
+    if args.max_tokens >= args.context_window:
+        raise UsageError(
+            f"--max-tokens {args.max_tokens} leaves no room for the prompt in --context-window "
+            f"{args.context_window}; give the model's real context length or fewer answer tokens"
+        )
     if args.endpoint and not args.model:
         raise UsageError("--endpoint needs --model")
     retriever = IndexRetriever.load(args.index)

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 
-from codemill.commands._common import write_json
+from codemill.commands._common import add_overwrite, non_negative_int, positive_int, probability, write_json
 from codemill.errors import UsageError
 from codemill.near_dup.config import ENGINES, KEEP_POLICIES, SCHEMES, DedupConfig
 
@@ -23,26 +23,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="directory, file or JSONL(.gz)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
     # Options named after DedupConfig's fields (dest) become its fields.
-    p.add_argument("--threshold", type=float, default=d.threshold, help=f"Jaccard threshold ({d.threshold})")
-    p.add_argument("--num-perm", type=int, default=d.num_perm, help=f"signature width ({d.num_perm})")
-    p.add_argument("--ngram", type=int, default=d.ngram, help=f"pieces per shingle ({d.ngram})")
-    p.add_argument("--bands", type=int, help="LSH bands (default: chosen from threshold)")
-    p.add_argument("--rows", type=int, help="LSH rows per band (with --bands)")
+    p.add_argument("--threshold", type=probability, default=d.threshold, help=f"Jaccard threshold ({d.threshold})")
+    p.add_argument("--num-perm", type=positive_int, default=d.num_perm, help=f"signature width ({d.num_perm})")
+    p.add_argument("--ngram", type=positive_int, default=d.ngram, help=f"pieces per shingle ({d.ngram})")
+    p.add_argument("--bands", type=positive_int, help="LSH bands (default: chosen from threshold)")
+    p.add_argument("--rows", type=positive_int, help="LSH rows per band (with --bands)")
     p.add_argument(
         "--recall-weight",
-        type=float,
+        type=probability,
         default=d.recall_weight,
         help=f"weight of the false-negative area when choosing bands/rows ({d.recall_weight}; 0.5 = datasketch)",
     )
     p.add_argument(
         "--window",
-        type=int,
+        type=positive_int,
         default=d.window,
         help=f"each LSH bucket member is checked against this many members before it ({d.window})",
     )
     p.add_argument(
         "--margin",
-        type=float,
+        type=probability,
         help="with --estimate-only, keep a candidate pair if its signature estimate >= threshold - margin "
         "(default: half a standard error at the threshold)",
     )
@@ -76,9 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="exact dedup ignores whitespace differences",
     )
     p.add_argument("--scheme", default=d.scheme, choices=SCHEMES)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=non_negative_int, default=d.seed)
     p.add_argument("--engine", default="local", choices=ENGINES)
     p.add_argument("--text-field", help="JSONL field holding the text (default: content/text)")
+    add_overwrite(p, "OUTDIR")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=run)
 
@@ -93,7 +94,14 @@ def config_of(args: argparse.Namespace) -> DedupConfig:
 def run(args: argparse.Namespace) -> int:
     from codemill.near_dup.api import dedup
 
-    report = dedup(args.inputs, args.output, config_of(args), engine=args.engine, text_field=args.text_field)
+    report = dedup(
+        args.inputs,
+        args.output,
+        config_of(args),
+        engine=args.engine,
+        text_field=args.text_field,
+        overwrite=args.overwrite,
+    )
     if args.json:
         write_json(report, sys.stdout)
     else:

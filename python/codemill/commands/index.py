@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codemill.commands._common import add_overwrite, positive_int, probability
+from codemill.errors import UsageError
 from codemill.index.modes import FUSIONS, MODES
 
 if TYPE_CHECKING:
@@ -31,9 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="builtin (default), builtin:DIM, onnx:DIR (model.onnx + tokenizer.json) or sentence-transformers:NAME",
     )
-    p.add_argument("--max-lines", type=int, default=None, help="longest chunk in lines (80)")
-    p.add_argument("--threads", type=int, default=None, help="embedding threads (all cores)")
+    p.add_argument("--max-lines", type=positive_int, default=None, help="longest chunk in lines (80)")
+    p.add_argument("--threads", type=positive_int, default=None, help="embedding threads (all cores)")
     p.add_argument("--rebuild", action="store_true", help="build from scratch even if INDEXDIR holds an index")
+    p.add_argument(
+        "--replace-source",
+        action="store_true",
+        help="let an index of another repository become an index of REPO (refused by default)",
+    )
+    add_overwrite(p, "INDEXDIR")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run_index)
@@ -45,31 +53,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     s.add_argument("index", metavar="INDEXDIR")
     s.add_argument("query", metavar="QUERY")
-    s.add_argument("-k", type=int, default=10, help="results (10)")
+    s.add_argument("-k", type=positive_int, default=10, help="results (10)")
     s.add_argument("--mode", default="hybrid", choices=MODES)
     s.add_argument("--fusion", default="rrf", choices=FUSIONS, help="hybrid fusion (rrf, k=60)")
-    s.add_argument("--dense-weight", type=float, default=0.5, help="dense share for --fusion weighted (0.5)")
+    s.add_argument("--dense-weight", type=probability, default=0.5, help="dense share for --fusion weighted (0.5)")
     s.add_argument("--json", action="store_true", help="print results as JSON")
     s.set_defaults(func=run_search)
 
 
 def run_index(args: argparse.Namespace) -> int:
     from codemill.context.graph_store import GRAPH_FILE
-    from codemill.index.hybrid import HybridIndex
+    from codemill.index.hybrid import HybridIndex, is_index_dir
 
     out = Path(args.output)
     start = time.perf_counter()
     kw = {} if args.max_lines is None else {"max_lines": args.max_lines}
-    if (out / "meta.json").is_file() and not args.rebuild:
+    from codemill.outputs import check_output
+    from codemill.progress import Progress
+
+    if not Path(args.repo).is_dir():
+        raise UsageError(f"{args.repo}: not a directory; REPO names the repository to index")
+    # Refused before the embedding work, not after it (save checks again).
+    check_output(out, command="index", kind="dir", is_ours=is_index_dir, inputs=[args.repo], overwrite=args.overwrite)
+    if is_index_dir(out) and not args.rebuild:
         index = HybridIndex.load(out, args.embedder, num_threads=args.threads)
-        report = index.update(args.repo, progress=args.progress and not args.json)
+        report = index.update(
+            args.repo,
+            progress=args.progress and not args.json,
+            replace_source=args.replace_source or args.overwrite,
+        )
         action = "updated"
     else:
         index = HybridIndex(args.embedder, num_threads=args.threads, **kw)
         report = index.update(args.repo, progress=args.progress and not args.json)
         action = "built"
-    graph, graph_action = _graph(out / GRAPH_FILE, args.repo, rebuild=action == "built")
-    index.save(out, {GRAPH_FILE: graph.dumps()})
+    with Progress("repository graph", enabled=args.progress and not args.json) as bar:
+        bar.update(0, force=True)
+        graph, graph_action = _graph(out / GRAPH_FILE, args.repo, rebuild=action == "built")
+        bar.detail = f"{len(graph.files)} files {graph_action}"
+    index.save(out, {GRAPH_FILE: graph.dumps()}, overwrite=args.overwrite)
     seconds = time.perf_counter() - start
     summary = {
         "action": action,

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codemill._io import atomic_write_json
-from codemill.commands._common import write_json
+from codemill.commands._common import (
+    add_overwrite,
+    comma_list,
+    non_negative_int,
+    positive_int,
+    probability,
+    write_json,
+)
 from codemill.errors import UsageError
 from codemill.near_dup.config import DedupConfig, Verify
 
@@ -16,17 +24,6 @@ if TYPE_CHECKING:
 
 # --dedup-verify's words -> DedupConfig.verify
 _VERIFY: dict[str, Verify] = {"borderline": "borderline", "all": True, "none": False}
-
-
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _rate(value: str) -> float:
-    rate = float(value)
-    if not 0.0 <= rate <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return rate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,11 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="REPO_OR_CORPUS", help="directory, source file, JSONL(.gz) or Parquet")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.jsonl, OUT.jsonl.gz or OUT.parquet")
-    p.add_argument("--languages", type=_csv, help="comma-separated languages to keep (default: all)")
-    p.add_argument("--min-bytes", type=int, default=100, help="smallest file kept (100)")
-    p.add_argument("--max-bytes", type=int, default=100_000, help="largest file kept (100000)")
+    p.add_argument("--languages", type=comma_list, help="comma-separated languages to keep (default: all)")
+    p.add_argument("--min-bytes", type=non_negative_int, default=100, help="smallest file kept (100)")
+    p.add_argument("--max-bytes", type=positive_int, default=100_000, help="largest file kept (100000)")
     p.add_argument("--dedup", action=argparse.BooleanOptionalAction, default=True, help="exact and near dedup (on)")
-    p.add_argument("--dedup-threshold", type=_rate, help="near-dup Jaccard threshold (default: the dedup stage's)")
+    p.add_argument(
+        "--dedup-threshold", type=probability, help="near-dup Jaccard threshold (default: the dedup stage's)"
+    )
     p.add_argument(
         "--dedup-verify",
         default="borderline",
@@ -53,16 +52,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--samples",
-        type=_csv,
+        type=comma_list,
         default=["raw", "completion", "fim", "docstring"],
         help="comma-separated sample kinds: raw, completion, fim, docstring (all)",
     )
-    p.add_argument("--fim-rate", type=_rate, default=0.5, help="fraction of files given a FIM sample (0.5)")
-    p.add_argument("--fim-spm-rate", type=_rate, default=0.5, help="fraction of FIM samples in SPM order (0.5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fim-rate", type=probability, default=0.5, help="fraction of files given a FIM sample (0.5)")
+    p.add_argument("--fim-spm-rate", type=probability, default=0.5, help="fraction of FIM samples in SPM order (0.5)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--tokenizer", metavar="FILE", help="tokenizer whose FIM special tokens to use (default: bundled)")
-    p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    p.add_argument("--workers", type=positive_int, help="worker processes (default: all cores)")
     p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
+    add_overwrite(p, "OUT")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=run)
 
@@ -70,8 +71,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from codemill.finetune.pipeline import prepare
 
-    if args.min_bytes < 0 or args.max_bytes < args.min_bytes:
-        raise UsageError("need 0 <= --min-bytes <= --max-bytes")
+    if args.max_bytes < args.min_bytes:
+        raise UsageError(f"--min-bytes {args.min_bytes} is more than --max-bytes {args.max_bytes}")
+    if args.report:
+        from codemill.outputs import check_output
+
+        # the report is JSON of ours, or refused like any output (before the work, not after)
+        check_output(
+            args.report,
+            command="prepare",
+            kind="file",
+            is_ours=_is_report,
+            inputs=[*args.inputs, args.output],
+            overwrite=args.overwrite,
+        )
     dedup: bool | DedupConfig = False
     if args.dedup:
         dedup = DedupConfig(verify=_VERIFY[args.dedup_verify])
@@ -90,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         tokenizer=args.tokenizer,
+        overwrite=args.overwrite,
+        progress=not args.no_progress and not args.json,
     )
     if args.report:
         atomic_write_json(args.report, report)  # what write_json prints: indented by one
@@ -98,6 +113,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report))
     return 0
+
+
+def _is_report(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return b'"samples_not_made"' in f.read(1 << 16)
+    except OSError:
+        return False
 
 
 def format_report(r: PrepareReport) -> str:

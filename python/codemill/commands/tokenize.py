@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from codemill.commands._common import add_overwrite, comma_list, positive_int
 from codemill.errors import UsageError
 
 
@@ -21,20 +22,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="*", help="directories, code files, JSONL(.gz/.zst), Parquet")
     p.add_argument("-o", "--output", help="directory for shards and manifest.json (omit for a report only)")
     p.add_argument("--tokenizer", help="tokenizer file (default: the bundled codemill-code-32k)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--shard-tokens", type=int, default=100_000_000, help="tokens per shard (default 100M)")
+    p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--shard-tokens", type=positive_int, default=100_000_000, help="tokens per shard (default 100M)")
     p.add_argument("--format", choices=("npy", "megatron"), default="npy")
     p.add_argument("--engine", choices=("local", "ray"), default="local")
     p.add_argument("--ray-address", help="Ray cluster address (default: a local Ray)")
     p.add_argument(
-        "--task-bytes", type=int, default=None, help="input bytes per task (default: 1/64 of the input, 1-64 MiB)"
+        "--task-bytes",
+        type=positive_int,
+        default=None,
+        help="input bytes per task (default: 1/64 of the input, 1-64 MiB)",
     )
-    p.add_argument("--max-file-bytes", type=int, default=100 << 20, help="skip larger documents (default 100 MiB)")
+    p.add_argument(
+        "--max-file-bytes", type=positive_int, default=100 << 20, help="skip larger documents (default 100 MiB)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--threads", type=int, default=None, help="report mode: encoding threads")
-    p.add_argument("--batch-bytes", type=int, default=16 << 20, help="report mode: bytes read per batch")
+    p.add_argument("--threads", type=positive_int, default=None, help="report mode: encoding threads")
+    p.add_argument("--batch-bytes", type=positive_int, default=16 << 20, help="report mode: bytes read per batch")
+    p.add_argument(
+        "--allowed-special",
+        type=_special,
+        default=None,
+        help="'all', 'none' or comma-separated special tokens encoded as themselves where the text holds "
+        "them (default: those that `codemill prepare` recorded beside its output, else none)",
+    )
+    add_overwrite(p, "OUTDIR")
     p.add_argument("--json", action="store_true", help="print the manifest (or report) as JSON")
     p.set_defaults(func=_tokenize)
+
+
+def _special(value: str) -> str | list[str]:
+    if value in ("all", "none"):
+        return "all" if value == "all" else []
+    return comma_list(value)
 
 
 def _tokenize(args: argparse.Namespace) -> int:
@@ -49,6 +69,8 @@ def _tokenize(args: argparse.Namespace) -> int:
     from codemill.corpus.job import tokenize_corpus
 
     workers = args.workers or os.cpu_count() or 1
+    # Finished tasks are kept (renamed into place), so the same command picks up from there.
+    args.resume_hint = "run the same command again to resume"
     manifest = tokenize_corpus(
         args.inputs,
         args.output,
@@ -61,6 +83,8 @@ def _tokenize(args: argparse.Namespace) -> int:
         task_bytes=args.task_bytes,
         max_file_bytes=args.max_file_bytes,
         progress=not args.no_progress and not args.json,
+        allowed_special=args.allowed_special,
+        overwrite=args.overwrite,
     )
     if args.json:
         print(json.dumps(manifest, indent=1))
@@ -92,9 +116,28 @@ def _report(args: argparse.Namespace, tok: Any) -> int:
 
     inputs = args.inputs
     if not inputs:
-        import sysconfig
-
-        inputs = [sysconfig.get_paths()["stdlib"]]
-    report = tokenize_report(tok, inputs, args.threads, args.batch_bytes, args.max_file_bytes)
+        inputs = _stdlib_inputs()
+    report = tokenize_report(
+        tok,
+        inputs,
+        args.threads,
+        args.batch_bytes,
+        args.max_file_bytes,
+        progress=not args.no_progress and not args.json,
+    )
     print(json.dumps(report, indent=2) if args.json else format_tokenize_report(report), file=sys.stdout)
     return 0
+
+
+def _stdlib_inputs() -> list[str]:
+    """This Python's standard library, without the third-party packages installed inside it."""
+    import sysconfig
+    from pathlib import Path
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    third_party = {"site-packages", "dist-packages"}
+    inputs = sorted(str(p) for p in stdlib.iterdir() if p.name not in third_party)
+    print(
+        f"no inputs given: reading this Python's standard library, {stdlib} (site-packages left out)", file=sys.stderr
+    )
+    return inputs

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codemill.commands._common import add_overwrite, non_negative_int, positive_int, probability
 from codemill.errors import InputNotFoundError, UsageError
 
 
@@ -16,11 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a tokenizer on code files, directories or JSONL text")
     p.add_argument("paths", nargs="+", help="files or directories of code")
     p.add_argument("-o", "--output", required=True, help="tokenizer file to write (JSON)")
-    p.add_argument("--vocab-size", type=int, default=32768)
-    p.add_argument("--identifier-vocab-size", type=int, default=1024)
-    p.add_argument("--line-merge-fraction", type=float, default=0.5)
-    p.add_argument("--min-frequency", type=int, default=2)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--vocab-size", type=positive_int, default=32768)
+    p.add_argument("--identifier-vocab-size", type=non_negative_int, default=1024)
+    p.add_argument("--line-merge-fraction", type=probability, default=0.5)
+    p.add_argument("--min-frequency", type=positive_int, default=2)
+    p.add_argument("--threads", type=positive_int, default=None)
+    add_overwrite(p, "the output file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_train)
 
@@ -51,10 +53,20 @@ def load_tokenizer(path: str | None) -> Any:
 
 def _train(args: argparse.Namespace) -> int:
     from codemill import CodeTokenizer
+    from codemill.outputs import check_output
 
     for p in args.paths:
         if not Path(p).exists():
             raise InputNotFoundError(f"{p}: no such file or directory")
+    # Refused before the (long) training, not after it.
+    check_output(
+        args.output,
+        command="train",
+        kind="file",
+        is_ours=_is_tokenizer_file,
+        inputs=args.paths,
+        overwrite=args.overwrite,
+    )
     t = time.perf_counter()
     tok = CodeTokenizer.train(
         [Path(p) for p in args.paths],
@@ -76,6 +88,13 @@ def _train(args: argparse.Namespace) -> int:
         "skipped": training["skipped"],
         "seconds": round(time.perf_counter() - t, 2),
     }
+    if tok.vocab_size < args.vocab_size:
+        print(
+            f"warning: the vocabulary has {tok.vocab_size} tokens, not the {args.vocab_size} asked for: the "
+            f"training text ({training['documents']} documents) holds no more pairs seen at least "
+            f"--min-frequency {args.min_frequency} times; train on more text or lower --vocab-size",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -83,6 +102,16 @@ def _train(args: argparse.Namespace) -> int:
         if summary["skipped"]:
             print(f"skipped: {summary['skipped']}")
     return 0
+
+
+def _is_tokenizer_file(path: Path) -> bool:
+    """The output contract's test for `train`: a codemill tokenizer file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return b'"codemill-tokenizer/' in head
 
 
 def _read_inputs(files: list[str]) -> list[tuple[str, str]]:

@@ -1,9 +1,11 @@
-"""Repository context: imports, the import graph, ranking, budgeted context, the assistant.
+"""Repository context: imports, the persistent graph, symbol ranking, budgeted context, the assistant.
 
 Modules, lower first: ``imports/`` (extraction and resolution per language), ``definitions``
-(a file's definitions from the one syntax table), ``ranking`` (personalised PageRank),
-``graph`` (ImportGraph), ``builder`` (ContextBuilder, RepoContext), ``retrieval`` (Hit,
+(a file's definitions from the one syntax table), ``symbols`` (definitions, references and
+build exclusions per file), ``ranking`` (personalised PageRank), ``relevance`` (what may give
+context: the relevance floor), ``graph_store`` (the saved graph), ``graph`` (ImportGraph:
+build, update, save, load), ``builder`` (ContextBuilder, RepoContext), ``retrieval`` (Hit,
 Retriever, IndexRetriever), ``chat`` (ChatClient), ``assistant`` (CodeAssistant).
 
-May import: sources, syntax, index, tokenizer, errors, languages, _io.
+May import: codemill._core, sources, syntax, index, tokenizer, errors, languages, _io.
 """

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from enum import IntEnum
 from typing import Any
 
 from codemill.context.definitions import Definition, definitions
@@ -84,13 +85,28 @@ class RepoContext:
         }
 
 
+class _Priority(IntEnum):
+    """The order context is packed in (highest first), by score within each."""
+
+    REST = 0
+    """Further along the imports, above the relevance floor."""
+    IMPORTED_FILE = 1
+    """The rest of a file the file imports."""
+    USED_FURTHER = 2
+    """Named by the file, defined further along its imports (or in its package)."""
+    NAMED = 3
+    """Imported by name, or used from an imported module, or named by the question."""
+    BEST_OF_IMPORTED_FILE = 4
+    """The best definition of each file the file imports, usually one it names (breadth
+    before depth: every imported file shows something before any shows more)."""
+
+
 @dataclass
 class _Candidate:
     path: str
     definition: Definition
     score: float
-    priority: int = 0
-    """2: the best definition of an imported file, 1: another imported name, 0: the rest."""
+    priority: _Priority = _Priority.REST
     level: str = ""
     item: ContextItem | None = None
 
@@ -175,6 +191,8 @@ class ContextBuilder:
         if budget < 0:
             raise CodemillError(f"the token budget must be >= 0, got {budget}")
         rel = self.graph.ensure(path)
+        self._defs.pop(rel, None)  # the file being worked on may have changed since the last call
+        self._lines.pop(rel, None)
         f = focus(self.graph, rel, query)
         seeds = {rel: 1.0, **dict.fromkeys(f.asked & f.allowed, 1.0), **(extra_seeds or {})}
         ranked = [(p, r) for p, r in self.related(rel, seeds) if p in f.allowed]
@@ -189,13 +207,12 @@ class ContextBuilder:
         for p in files:
             candidates.extend(self._candidates(p, f, rank.get(p, 0.0) or top * 0.01, top))
         floor = RELEVANCE_FLOOR * max((c.score for c in candidates), default=0.0)
-        candidates = [c for c in candidates if c.priority > 0 or c.score >= floor]
+        candidates = [c for c in candidates if c.priority > _Priority.REST or c.score >= floor]
         return self._pack(rel, budget, candidates, ranked)
 
     def _candidates(self, path: str, f: Focus, r: float, top: float) -> list[_Candidate]:
-        """The definitions of one related file, scored; priority 3: named by the file (used or
-        imported) or by the question, 2: the best of an imported file, 1: the rest of an
-        imported file, 0: the rest."""
+        """The definitions of one related file, scored and given a packing priority (see
+        :class:`_Priority`)."""
         is_direct = path in f.direct
         if is_direct:
             r += top  # a directly imported file outranks anything reached by a walk
@@ -206,9 +223,9 @@ class ContextBuilder:
         for d, is_asked in zip(self.definitions(path), asked, strict=True):
             # a method outside any class (Go) is as much the API as a function
             s = r * KIND_WEIGHT["function" if d.parent is None and d.kind == "method" else d.kind]
+            imported = d.name in names and d.parent is None
             used = d.name in f.references and (d.parent is None or d.parent in f.references or is_direct)
-            named = (d.name in names and d.parent is None) or used or is_asked
-            if d.name in names and d.parent is None:
+            if imported:
                 s *= IMPORTED_BOOST
             elif used or is_asked:
                 s *= MENTIONED_BOOST
@@ -216,7 +233,13 @@ class ContextBuilder:
                 s *= 0.1  # __all__, __version__: little to learn from
             elif d.name.startswith("_") and not d.name.startswith("__"):
                 s *= 0.5
-            c = _Candidate(path, d, s, priority=3 if named else (1 if is_direct else 0))
+            if imported or is_asked or (used and is_direct):
+                priority = _Priority.NAMED
+            elif used:
+                priority = _Priority.USED_FURTHER
+            else:
+                priority = _Priority.IMPORTED_FILE if is_direct else _Priority.REST
+            c = _Candidate(path, d, s, priority=priority)
             out.append(c)
             if best is None or s > best.score:
                 best = c
@@ -226,7 +249,7 @@ class ContextBuilder:
                 best = _Candidate(path, Definition("", "module", 1, n, min(n, HEAD_LINES)), r * KIND_WEIGHT["module"])
                 out.append(best)
         if best is not None and is_direct:
-            best.priority = max(best.priority, 2)
+            best.priority = max(best.priority, _Priority.BEST_OF_IMPORTED_FILE)
         return out
 
     def _pack(
@@ -234,8 +257,7 @@ class ContextBuilder:
     ) -> RepoContext:
         used = 0
         chosen: list[_Candidate] = []
-        # Signatures first, by priority (what the file names, the best of each imported file,
-        # the rest of imported files, the rest), by score within each.
+        # Signatures first, by priority, by score within each.
         misses = 0
         for c in sorted(candidates, key=lambda c: (-c.priority, -c.score)):
             if misses > 200:

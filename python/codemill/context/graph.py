@@ -10,14 +10,14 @@ import hashlib
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codemill.context import graph_store
 from codemill.context.imports import FileImports, Import, Resolution, Resolver, extract
-from codemill.context.ranking import DEFINITION_WEIGHT, IMPORT_WEIGHT, personalized_rank, ranking_graph
+from codemill.context.ranking import DEFINITION_WEIGHT, IMPORT_WEIGHT, RankGraph, personalized_rank, ranking_graph
 from codemill.context.symbols import FileSymbols, file_symbols
 from codemill.errors import CodemillError, GraphFormatError, InputNotFoundError
 from codemill.languages import detect_language
@@ -87,10 +87,10 @@ class ImportGraph:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.files: dict[str, str] = {}
-        self.infos: dict[str, FileImports] = {}
-        self.resolutions: dict[str, list[tuple[Import, Resolution]]] = {}
+        self.infos: MutableMapping[str, FileImports] = {}
+        self.resolutions: MutableMapping[str, list[tuple[Import, Resolution]]] = {}
         self.skipped: dict[str, str] = {}
-        self.symbols: dict[str, FileSymbols] = {}
+        self.symbols: MutableMapping[str, FileSymbols] = {}
         self.hashes: dict[str, str] = {}
         """file -> sha256 of its text, for incremental updates"""
         self.exclude: tuple[str, ...] = ()
@@ -100,7 +100,7 @@ class ImportGraph:
         self._texts: dict[str, str] = {}
         self._resolver: Resolver | None = None
         self._edges: dict[str, dict[str, float]] | None = None
-        self._rank_graph: Any = None
+        self._rank_graph: RankGraph | None = None
 
     @classmethod
     def build(
@@ -182,9 +182,10 @@ class ImportGraph:
                 table.pop(rel, None)
         report.removed = len(gone)
         report.skipped = len(self.skipped)
-        self._resolver = None
-        self.resolutions = {}
-        self._resolve_all()
+        if report.changed or report.removed:
+            self._resolver = None
+            self.resolutions = {}
+            self._resolve_all()
         report.seconds = time.perf_counter() - t0
         self.seconds = report.seconds
         return report
@@ -241,49 +242,44 @@ class ImportGraph:
         return self._read_any(rel)
 
     def ensure(self, path: str | os.PathLike[str]) -> str:
-        """The repository-relative path of ``path``, adding the file to the graph if it was not
-        scanned (an excluded or new file); raises CodemillError for a file outside the repository."""
+        """The repository-relative path of ``path``, with the graph up to date for it: a file
+        that was not scanned (excluded or new) is added, and one that changed since the graph
+        was built or saved (the file being edited) is parsed and resolved again. Raises
+        CodemillError for a file outside the repository."""
         key = Path(path).as_posix() if not Path(path).is_absolute() else None
-        if key in self.files:
-            return key  # already repository-relative
-        rel = _rel(path, self.root)
-        if rel in self.files:
-            return rel
+        rel = key if key is not None and key in self.files else _rel(path, self.root)
         full = self.root / rel
         if not full.is_file():
+            if rel in self.files:
+                return rel  # known, though gone from the disk: its saved state is all there is
             raise InputNotFoundError(f"{path}: no such file")
-        text, reason = read_file(full)
+        text, reason = read_file(full, self.max_file_bytes)
         if text is None:
+            if rel in self.files:
+                return rel
             raise CodemillError(f"{path}: cannot read ({reason})")
+        if rel in self.files and self.hashes.get(rel) == _digest(text):
+            return rel
         lang = detect_language(full, text[:128].encode())
         info = self._add(rel, lang, text)
         self._resolver = None
-        self.resolutions[rel] = [(imp, self.resolver.resolve(rel, imp)) for imp in info.imports]
-        self._edges = None
+        self.resolutions[rel] = items = [(imp, self.resolver.resolve(rel, imp)) for imp in info.imports]
+        if self._edges is not None:
+            self._edges[rel] = _file_edges(rel, items)
         self._rank_graph = None
         return rel
 
     # -- edges
 
+    def set_edges(self, edges: dict[str, dict[str, float]]) -> None:
+        """Edges known already (a loaded graph saves computing them from every resolution)."""
+        self._edges = edges
+        self._rank_graph = None
+
     def edges(self) -> dict[str, dict[str, float]]:
         """source file -> {target: weight}; targets are files or ``external:NAME`` nodes."""
         if self._edges is None:
-            edges: dict[str, dict[str, float]] = defaultdict(dict)
-            for src, items in self.resolutions.items():
-                out = edges[src]
-                for imp, res in items:
-                    if res.external and not res.files:
-                        key = f"external:{res.external}"
-                        out[key] = out.get(key, 0.0) + 1.0
-                        continue
-                    for f in res.files:
-                        if f != src:
-                            out[f] = out.get(f, 0.0) + IMPORT_WEIGHT
-                    for _name, f in res.definitions:
-                        if f != src:
-                            out[f] = out.get(f, 0.0) + DEFINITION_WEIGHT
-                    del imp
-            self._edges = dict(edges)
+            self._edges = {src: _file_edges(src, items) for src, items in self.resolutions.items()}
         return self._edges
 
     def package_siblings(self, rel: str) -> list[str]:
@@ -400,6 +396,23 @@ class ImportGraph:
             lines.append(f"  {q(t)} [shape=ellipse, style=dashed];")
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def _file_edges(src: str, items: list[tuple[Import, Resolution]]) -> dict[str, float]:
+    """The out-edges of one file: imported files and defining files, external nodes."""
+    out: dict[str, float] = {}
+    for _imp, res in items:
+        if res.external and not res.files:
+            key = f"external:{res.external}"
+            out[key] = out.get(key, 0.0) + 1.0
+            continue
+        for f in res.files:
+            if f != src:
+                out[f] = out.get(f, 0.0) + IMPORT_WEIGHT
+        for _name, f in res.definitions:
+            if f != src:
+                out[f] = out.get(f, 0.0) + DEFINITION_WEIGHT
+    return out
 
 
 def _digest(text: str) -> str:

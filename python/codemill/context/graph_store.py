@@ -5,7 +5,8 @@ symbols and resolutions, so that a context call loads it instead of parsing the 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from codemill.context.definitions import Definition
 from codemill.context.imports import FileImports, Import, Resolution
@@ -14,6 +15,8 @@ from codemill.errors import GraphFormatError
 
 if TYPE_CHECKING:
     from codemill.context.graph import ImportGraph
+
+V = TypeVar("V")
 
 FORMAT = "codemill-graph/1"
 GRAPH_FILE = "graph.json"
@@ -37,19 +40,20 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
     for rel, lang in sorted(graph.files.items()):
         info = graph.infos[rel]
         sym = graph.symbols.get(rel, FileSymbols())
-        files[rel] = {
-            "language": lang,
-            "hash": graph.hashes.get(rel),
+        detail = {
             "imports": [_import(i) for i in info.imports],
             "defines": sorted(info.defines),
             "package": info.package,
             "types": list(info.types),
             "mod_paths": info.mod_paths,
             "definitions": [_definition(d) for d in sym.definitions],
-            "references": sorted(sym.references),
+            "references": " ".join(sorted(sym.references)),
             "excluded": sym.excluded,
             "resolutions": [_resolution(r) for _, r in graph.resolutions.get(rel, [])],
         }
+        # Each file's detail is a JSON string of its own: loading parses it only when the file
+        # is read, so that a context call does not pay for the whole repository.
+        files[rel] = {"language": lang, "hash": graph.hashes.get(rel), "detail": _compact(detail)}
     return {
         "format": FORMAT,
         "root": str(graph.root.resolve()),
@@ -57,15 +61,77 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
         "languages": sorted(graph.languages) if graph.languages is not None else None,
         "skipped": dict(sorted(graph.skipped.items())),
         "files": files,
+        "edges": graph.edges(),
     }
 
 
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(graph: ImportGraph) -> bytes:
-    return json.dumps(dump(graph), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _compact(dump(graph)).encode("utf-8")
+
+
+class LazyMap(MutableMapping[str, V]):
+    """A mapping whose values are built from their saved form on first access: a context call
+    reads a few files' symbols, not the whole repository's."""
+
+    def __init__(self, raw: dict[str, Any], build: Callable[[str, Any], V], source: str) -> None:
+        self._raw = raw
+        self._build = build
+        self._source = source
+        self._built: dict[str, V] = {}
+
+    def __getitem__(self, key: str) -> V:
+        if key in self._built:
+            return self._built[key]
+        saved = self._raw[key]
+        try:
+            value = self._build(key, saved)
+        except (KeyError, TypeError, ValueError) as e:
+            raise GraphFormatError(f"{self._source}: corrupt graph at {key}: {type(e).__name__}: {e}") from e
+        self._built[key] = value
+        return value
+
+    def __setitem__(self, key: str, value: V) -> None:
+        self._raw[key] = None
+        self._built[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._raw[key]
+        self._built.pop(key, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+def _detail(rel: str, raw: str) -> dict[str, Any]:
+    detail = json.loads(raw)
+    if len(detail["imports"]) != len(detail["resolutions"]):
+        raise ValueError(f"{rel}: {len(detail['imports'])} imports but {len(detail['resolutions'])} resolutions")
+    return dict(detail)
+
+
+def _file_imports(rel: str, language: str, f: dict[str, Any]) -> FileImports:
+    imports = [
+        Import(m, line, tuple((a, b) for a, b in names), level, alias, kind, tuple(scope))
+        for m, line, names, level, alias, kind, scope in f["imports"]
+    ]
+    return FileImports(rel, language, imports, frozenset(f["defines"]), f["package"], tuple(f["types"]), f["mod_paths"])
+
+
+def _file_symbols(f: dict[str, Any]) -> FileSymbols:
+    refs = f["references"]
+    return FileSymbols(tuple(Definition(*d) for d in f["definitions"]), frozenset(refs.split()), f["excluded"])
 
 
 def restore(graph: ImportGraph, data: Any, source: str) -> None:
-    """Fills an empty graph from a JSON document (``source`` names it in errors)."""
+    """Fills an empty graph from a JSON document (``source`` names it in errors); each file's
+    imports, symbols and resolutions are built when first read."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else None
         raise GraphFormatError(f"{source}: graph format {found!r} is not supported (expected {FORMAT!r})")
@@ -73,30 +139,32 @@ def restore(graph: ImportGraph, data: Any, source: str) -> None:
         graph.exclude = tuple(data["exclude"])
         graph.languages = frozenset(data["languages"]) if data["languages"] is not None else None
         graph.skipped = dict(data["skipped"])
-        for rel, f in data["files"].items():
-            imports = [
-                Import(m, line, tuple((a, b) for a, b in names), level, alias, kind, tuple(scope))
-                for m, line, names, level, alias, kind, scope in f["imports"]
-            ]
-            info = FileImports(
-                rel, f["language"], imports, frozenset(f["defines"]), f["package"], tuple(f["types"]), f["mod_paths"]
-            )
+        files: dict[str, Any] = data["files"]
+        edges = data["edges"]
+        for rel, f in files.items():
             graph.files[rel] = f["language"]
-            graph.infos[rel] = info
             if f["hash"] is not None:
                 graph.hashes[rel] = f["hash"]
-            graph.symbols[rel] = FileSymbols(
-                tuple(Definition(*d) for d in f["definitions"]), frozenset(f["references"]), f["excluded"]
-            )
-            resolutions = [
-                Resolution(tuple(files), tuple((a, b) for a, b in defs), external, in_repo)
-                for files, defs, external, in_repo in f["resolutions"]
-            ]
-            if len(resolutions) != len(imports):
-                raise GraphFormatError(f"{rel}: {len(imports)} imports but {len(resolutions)} resolutions")
-            graph.resolutions[rel] = list(zip(imports, resolutions, strict=True))
+            if not isinstance(f["detail"], str):
+                raise TypeError(f"{rel}: no detail")
+        if not isinstance(edges, dict):
+            raise TypeError("edges is not an object")
     except (KeyError, TypeError, ValueError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {type(e).__name__}: {e}") from e
+    details = LazyMap({rel: f["detail"] for rel, f in files.items()}, _detail, source)
+    infos = LazyMap(dict(files), lambda rel, f: _file_imports(rel, f["language"], details[rel]), source)
+
+    def resolutions(rel: str, f: dict[str, Any]) -> list[tuple[Import, Resolution]]:
+        found = [
+            Resolution(tuple(targets), tuple((a, b) for a, b in defs), external, in_repo)
+            for targets, defs, external, in_repo in details[rel]["resolutions"]
+        ]
+        return list(zip(infos[rel].imports, found, strict=True))
+
+    graph.infos = infos
+    graph.symbols = LazyMap(dict(files), lambda rel, f: _file_symbols(details[rel]), source)
+    graph.resolutions = LazyMap(dict(files), resolutions, source)
+    graph.set_edges(edges)
 
 
 def parse(raw: bytes, source: str) -> Any:

@@ -12,18 +12,22 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
+from codemill._io import remove_tree
 from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, json_bytes, record_name
 from codemill.corpus.manifest import TaskRecord, merge
 from codemill.corpus.plan import Task, plan_tasks
 from codemill.corpus.progress import Progress
 from codemill.corpus.settings import ENGINES, FORMATS, Engine, ShardFormat, TaskSettings
 from codemill.corpus.shards import token_dtype
-from codemill.errors import CodemillError
+from codemill.errors import CodemillError, ConfigError, OutputError
+from codemill.outputs import OVERWRITE_HINT, check_output, read_sidecar
 from codemill.sources import DEFAULT_MAX_BYTES, Skips
-from codemill.sources.fs import Directory
+from codemill.sources.fs import Directory, is_url
 from codemill.tokenizer import CodeTokenizer
+from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
 TokenizerArg = CodeTokenizer | str | os.PathLike[str] | None
 
@@ -67,22 +71,59 @@ def _stale(files: dict[str, int], ntasks: int) -> list[str]:
     return out
 
 
+def _old_manifest(outdir: Path) -> dict[str, Any] | None:
+    try:
+        old = json.loads((outdir / MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return None  # a torn write cannot happen (rename), but a hand-edited file can
+    return old if isinstance(old, dict) else None
+
+
+def _is_run(outdir: Path) -> bool:
+    """The output contract's test: a directory holding a tokenize run's manifest."""
+    old = _old_manifest(outdir)
+    return old is not None and old.get("format") == MANIFEST_FORMAT
+
+
+def _same_run(outdir: Path, head: dict[str, Any]) -> bool:
+    old = _old_manifest(outdir)
+    return old is not None and all(old.get(key) == head[key] for key in ("inputs", "tokenizer", "settings"))
+
+
 def _check_resumable(out: Directory, head: dict[str, Any], files: dict[str, int]) -> None:
     data = out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None
-    if data is not None:
-        try:
-            old = json.loads(data)
-        except ValueError:
-            old = None  # a torn write cannot happen (rename), but a hand-edited file can
-        if isinstance(old, dict):
-            for key in ("inputs", "tokenizer", "settings"):
-                if old.get(key) != head[key]:
-                    raise CodemillError(
-                        f"{out}: holds a run with different {key} ({old.get(key)!r}); "
-                        "use another output directory to start afresh"
-                    )
+    try:
+        old = json.loads(data) if data is not None else None
+    except ValueError:
+        old = None  # a torn write cannot happen (rename, one upload), but a hand-edited file can
+    if isinstance(old, dict):
+        for key in ("inputs", "tokenizer", "settings"):
+            if old.get(key) != head[key]:
+                raise OutputError(
+                    f"{out}: holds a run with different {key} ({old.get(key)!r}); use another output "
+                    f"directory, or {OVERWRITE_HINT}"
+                )
     elif any(rel.startswith("shard-") for rel in files):
-        raise CodemillError(f"{out}: holds shards but no manifest; use an empty output directory")
+        raise OutputError(f"{out}: holds shards but no manifest; use an empty output, or {OVERWRITE_HINT}")
+
+
+def _allowed_special(tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None) -> tuple[str, ...]:
+    """The special tokens a run encodes as themselves (see `tokenize_corpus`), in the tokenizer's order."""
+    if allowed is None:
+        wanted = {t for name in inputs for t in read_sidecar(name).get("special_tokens", ())}
+        # A description written for another tokenizer may name tokens this one lacks: those stay text.
+        wanted &= set(tok.special_tokens)
+    elif allowed == "all":
+        wanted = set(tok.special_tokens)
+    else:
+        wanted = {allowed} if isinstance(allowed, str) else set(allowed)
+        unknown = sorted(wanted - set(tok.special_tokens))
+        if unknown:
+            raise ConfigError(
+                f"allowed_special names tokens the tokenizer does not have: {', '.join(unknown)} "
+                f"(it has {', '.join(tok.special_tokens)})"
+            )
+    return tuple(t for t in tok.special_tokens if t in wanted)
 
 
 def tokenize_corpus(
@@ -100,6 +141,8 @@ def tokenize_corpus(
     max_file_bytes: int = DEFAULT_MAX_BYTES,
     threads_per_worker: int = 1,
     progress: bool | TextIO = False,
+    allowed_special: AllowedSpecial | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Tokenizes code corpora into token shards under ``output_dir``; returns the manifest.
 
@@ -110,6 +153,13 @@ def tokenize_corpus(
     (``engine="local"``) or on Ray (``engine="ray"``). Running again on the same directory with
     the same arguments resumes: finished tasks are kept, the rest redone; the result is
     byte-identical to an uninterrupted run. ``progress``: True for stderr, or a stream.
+
+    ``allowed_special``: special tokens encoded as themselves where the text holds them
+    ("all", or names); None: those that the inputs' descriptions record (`codemill prepare`
+    writes one beside its output, naming the FIM markers its samples use), else none.
+    ``output_dir`` follows the output contract (`codemill.outputs`): a directory that holds
+    anything but an earlier run's shards is refused unless ``overwrite``; one inside an input
+    tree always.
 
     The returned manifest equals ``manifest.json`` plus a ``"run"`` entry (timings, tasks run
     and resumed) that is not written, so that the file stays deterministic.
@@ -133,8 +183,15 @@ def tokenize_corpus(
     ):
         if value <= 0:
             raise CodemillError(f"{name} must be positive, got {value}")
+    # A URL prefix (s3://...) has no tree to check; the run owns its commit (task records).
+    local = None
+    if not is_url(output_dir):
+        local = check_output(
+            output_dir, command="tokenize", kind="dir", is_ours=_is_run, inputs=names, overwrite=overwrite
+        )
     t0 = time.perf_counter()
     tok = load_tokenizer(tokenizer)
+    specials = _allowed_special(tok, names, allowed_special)
     plan_skips = Skips(limit=10_000)
     tasks = plan_tasks(names, task_bytes, plan_skips)
     settings = TaskSettings(
@@ -146,6 +203,7 @@ def tokenize_corpus(
         max_file_bytes=int(max_file_bytes),
         batch_bytes=int(batch_bytes),
         threads_per_worker=int(threads_per_worker),
+        allowed_special=specials,
     )
     head: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
@@ -157,11 +215,21 @@ def tokenize_corpus(
         "tasks_planned": len(tasks),
     }
     out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
-    out.ensure()
+    fresh = False
+    if local is not None:
+        if overwrite and local.exists() and not _same_run(local, head):
+            remove_tree(local)  # asked for: start afresh rather than mix two runs
+        fresh = not local.exists()
+    out.ensure()  # a local directory is created; a bucket must answer
     files = out.files()
-    _check_resumable(out, head, files)
-    if out.path is not None:
-        (out.path / TASKS_DIR).mkdir(exist_ok=True)
+    if local is None and overwrite and files:
+        old = out.read_bytes(MANIFEST_NAME)
+        if old is None or any(json.loads(old).get(k) != head[k] for k in ("inputs", "tokenizer", "settings")):
+            out.remove(sorted(files))  # asked for: start afresh rather than mix two runs
+            files = {}
+    _check_resumable(out, head, files)  # before anything is written in it
+    if local is not None:
+        (local / TASKS_DIR).mkdir(exist_ok=True)
     out.write_bytes(MANIFEST_NAME, json_bytes(head))
     stale = _stale(files, len(tasks))
     out.remove(stale)
@@ -189,14 +257,19 @@ def tokenize_corpus(
 
     per_node: dict[str, int] = {}
     t_run = time.perf_counter()
-    if engine == "ray":
-        from codemill.corpus.engines.ray import run_ray
+    try:
+        if engine == "ray":
+            from codemill.corpus.engines.ray import run_ray
 
-        per_node = run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
-    else:
-        from codemill.corpus.engines.local import run_local
+            per_node = run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
+        else:
+            from codemill.corpus.engines.local import run_local
 
-        run_local(pending, tok, settings, outdir, workers, on_done)
+            run_local(pending, tok, settings, outdir, workers, on_done)
+    except BaseException:
+        if fresh and not records and local is not None:
+            remove_tree(local)  # nothing to resume: leave no debris (finished tasks are kept)
+        raise
     run_seconds = time.perf_counter() - t_run
     if bar and not pending:
         bar.show(time.monotonic())  # everything was done already: say so once

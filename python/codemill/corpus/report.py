@@ -7,12 +7,12 @@ bounded however large the tree. Skipped files are counted with their reason.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs, iter_documents
 from codemill.tokenizer import CodeTokenizer
 
@@ -42,15 +42,14 @@ def tokenize_report(
 ) -> dict[str, Any]:
     """Per-language documents, bytes, tokens and speed of ``inputs``; skips counted and listed.
 
-    ``progress``: a line on stderr as batches finish (default: when stderr is a terminal).
+    ``progress``: progress on stderr (`codemill.progress`; default on).
     """
     check_inputs(inputs)
     stats: dict[str, Counter[str]] = defaultdict(Counter)
     skips = Skips(limit=1000)
     encode_seconds = 0.0
     t0 = time.perf_counter()
-    show = sys.stderr.isatty() if progress is None else progress
-    tty = sys.stderr.isatty()
+    bar = Progress("tokenize report", unit="documents", enabled=True if progress is None else progress)
     for batch in _batches(inputs, batch_bytes, skips, max_file_bytes):
         texts = [t for t, _, _ in batch]
         langs = [lang for _, lang, _ in batch]
@@ -63,12 +62,9 @@ def tokenize_report(
             s["documents"] += 1
             s["bytes"] += nbytes
             s["tokens"] += n
-        if show:
-            total = sum(s["bytes"] for s in stats.values())
-            line = f"{sum(s['documents'] for s in stats.values())} documents, {total / 1e6:.1f} MB"
-            print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
-    if show and tty:
-        print(file=sys.stderr)
+        total = sum(s["bytes"] for s in stats.values())
+        bar.update(sum(s["documents"] for s in stats.values()), f"{total / 1e6:.1f} MB")
+    bar.close()
     wall = time.perf_counter() - t0
     languages = {
         lang: {**s, "bytes_per_token": round(s["bytes"] / max(s["tokens"], 1), 3)} for lang, s in sorted(stats.items())

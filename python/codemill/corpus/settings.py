@@ -11,7 +11,7 @@ FORMATS: tuple[ShardFormat, ...] = ("npy", "megatron")
 ENGINES: tuple[Engine, ...] = ("local", "ray")
 
 # The settings that decide the output bytes: a resumed run must use the same ones.
-OUTPUT_SETTINGS = ("format", "dtype", "eot_id", "shard_tokens", "task_bytes", "max_file_bytes")
+OUTPUT_SETTINGS = ("format", "dtype", "eot_id", "shard_tokens", "task_bytes", "max_file_bytes", "allowed_special")
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,11 @@ class TaskSettings:
     batch_bytes: int = 4 << 20
     threads_per_worker: int = 1
     skipped_list_limit: int = 1000
+    # Special tokens encoded as themselves where they occur in the text (prepare's FIM markers).
+    allowed_special: tuple[str, ...] = ()
 
     def output(self) -> dict[str, Any]:
         """The output-deciding settings, as recorded in the manifest."""
         d = asdict(self)
+        d["allowed_special"] = list(self.allowed_special)
         return {k: d[k] for k in OUTPUT_SETTINGS}

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemill.evaluate.sandbox import Program
+from codemill.evaluate.sandbox import MODES, Program
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Problem:
     canonical_solution: str | None = None
     prelude: str | None = None  # trusted code that builds the test namespace
     exposed: tuple[str, ...] = ()  # names the tests take from the sample
+    mode: str = "call"  # "module": check(module) gets the sample's globals (see _judge.py)
 
     def program(self, completion: str) -> Program:
         return Program(
@@ -36,6 +37,7 @@ class Problem:
             entry_point=self.entry_point,
             prelude=self.prelude,
             exposed=self.exposed,
+            mode=self.mode,
         )
 
 
@@ -86,15 +88,45 @@ def _problem(record: dict, where: str) -> Problem:
             f"{where}: problem lacks {', '.join(missing)} "
             "(need task_id, prompt, test, entry_point; or MBPP's test_list)"
         )
+    for key in ("prompt", "test"):
+        if not isinstance(record[key], str):
+            raise ValueError(f"{where}: {key} must be a string")
+    if record["entry_point"] is not None and not isinstance(record["entry_point"], str):
+        raise ValueError(f"{where}: entry_point must be a string or null")
+    mode = record.get("test_mode", "call")
+    if mode not in MODES:
+        raise ValueError(f"{where}: test_mode must be one of {', '.join(MODES)}, got {mode!r}")
+    try:
+        compile(record["test"], f"{where} test", "exec")
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"{where}: test code does not compile: {exc}") from None
     return Problem(
         task_id=str(record["task_id"]),
         prompt=record["prompt"],
         test=record["test"],
         entry_point=record["entry_point"],
         canonical_solution=record.get("canonical_solution"),
-        # HumanEval tests use helpers the prompt defines (e.g. `poly`, `encode_cyclic`).
-        prelude=record["prompt"],
+        # HumanEval tests use helpers the prompt defines (e.g. `poly`, `encode_cyclic`):
+        # the judge runs the prompt itself, never the sample's version of it.
+        prelude=runnable_prelude(record["prompt"]),
+        mode=mode,
     )
+
+
+def runnable_prelude(prompt: str) -> str | None:
+    """The prompt as code the judge can run: as is, or with its last def given a body.
+
+    A prompt usually ends inside the function the sample completes (after the docstring,
+    which is a body already; or right after the `def` line, which is not). None when
+    neither compiles: the tests then run without the prompt's helpers.
+    """
+    for candidate in (prompt, prompt.rstrip() + "\n    pass\n"):
+        try:
+            compile(candidate, "<prelude>", "exec")
+        except (SyntaxError, ValueError):
+            continue
+        return candidate
+    return None
 
 
 def _mbpp_problem(record: dict, where: str) -> Problem:
@@ -134,7 +166,8 @@ def _top_level(code: str, where: str) -> tuple[str, list[str]]:
 
 def canonical_samples(problems: dict[str, Problem]) -> tuple[list[Sample], list[str]]:
     """One sample per problem from its canonical solution; the ids lacking one."""
-    samples, lacking = [], []
+    samples: list[Sample] = []
+    lacking: list[str] = []
     for task_id, problem in problems.items():
         if problem.canonical_solution is None:
             lacking.append(task_id)

@@ -8,6 +8,9 @@ timeouts and a fast one does not let slow solutions through.
 from __future__ import annotations
 
 import json
+import math
+import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -23,7 +26,7 @@ from codemill.evaluate.problems import (
     load_problems,
     load_samples,
 )
-from codemill.evaluate.sandbox import STATUSES, Limits, RunResult, Sandbox
+from codemill.evaluate.sandbox import STATUSES, Limits, Program, RunResult, Sandbox
 
 SKIPPED_LISTED = 100  # the summary lists this many skipped items; all are counted
 
@@ -37,6 +40,8 @@ def evaluate(
     timeout: float = 3.0,
     timeout_factor: float = 4.0,
     memory_mb: int = 1024,
+    work_mb: int = 64,
+    repeats: int = 3,
     out: str | Path | None = None,
     sanity: bool = False,
     python: str | None = None,
@@ -44,16 +49,25 @@ def evaluate(
     """Evaluate a samples JSONL (`task_id`, `completion`) against a problem set.
 
     With `sanity=True` the canonical solutions are the samples. Per-sample results go to
-    `out` as JSONL in input order (identical whatever `workers`, timings aside); the
-    returned summary holds every metric.
+    `out` as JSONL in input order (identical whatever `workers`, timings aside), written
+    whole or not at all; the returned summary holds every metric. Passed programs run
+    their tests `repeats` times and report the median time, which efficiency compares.
     """
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
-    if timeout <= 0 or timeout_factor <= 0 or memory_mb < 16:
-        raise ValueError("--timeout and the timeout factor must be > 0, --memory-mb >= 16")
+    if not (timeout > 0 and timeout_factor > 0 and math.isfinite(timeout * timeout_factor)):
+        raise ValueError("--timeout and --timeout-factor must be finite and > 0")
+    if memory_mb < 16 or work_mb < 1:
+        raise ValueError("--memory-mb must be at least 16 and --work-mb at least 1")
+    if repeats < 1:
+        raise ValueError(f"--repeats must be at least 1, got {repeats}")
     ks = sorted(set(ks))
     if not ks or ks[0] < 1:
         raise ValueError("-k values must be positive integers")
+    if sanity and samples is not None:
+        raise ValueError(f"{samples}: --sanity evaluates the canonical solutions; give no samples file with it")
+    if out is not None:
+        _refuse_to_overwrite(Path(out), [p for p in (samples, problems) if p is not None])
     table = load_problems(problems)
     if sanity:
         todo, lacking = canonical_samples(table)
@@ -64,7 +78,8 @@ def evaluate(
         todo, skipped = load_samples(samples, table)
 
     start = time.perf_counter()
-    with Sandbox(Limits(memory_mb=memory_mb), python) as sandbox:
+    limits = Limits(memory_mb=memory_mb, work_mb=work_mb)
+    with Sandbox(limits, python, repeats=1 if sanity else repeats) as sandbox:
         reference_s: dict[str, float] = {}
         calibration_failed: list[str] = []
         if not sanity:
@@ -87,6 +102,8 @@ def evaluate(
         calibration={"tasks": len(reference_s), "failed": calibration_failed},
         timeouts={"floor_s": timeout, "factor": timeout_factor},
         memory_mb=memory_mb,
+        work_mb=work_mb,
+        repeats=sandbox.repeats,
         workers=workers,
         wall_s=wall,
         sandbox=layers,
@@ -108,7 +125,7 @@ def _calibrate(
     def one(task_id: str) -> RunResult:
         problem = table[task_id]
         assert problem.canonical_solution is not None
-        return sandbox.run(problem.program(problem.canonical_solution), floor)
+        return _run_one(sandbox, problem.program(problem.canonical_solution), floor)
 
     reference, failed = {}, []
     with ThreadPoolExecutor(workers) as pool:
@@ -130,12 +147,16 @@ def _run_all(
 ) -> list[RunResult]:
     def one(sample: Sample) -> RunResult:
         problem = table[sample.task_id]
-        return sandbox.run(problem.program(sample.completion), budgets[sample.task_id])
+        return _run_one(sandbox, problem.program(sample.completion), budgets[sample.task_id])
 
     write: Callable[[str], object] | None = None
     handle = None
+    temp = ""
     if out is not None:
-        handle = open(out, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        # Written beside the target and renamed over it at the end: never half-written.
+        target = Path(out)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        handle = os.fdopen(fd, "w", encoding="utf-8")
         write = handle.write
     try:
         results = []
@@ -145,13 +166,43 @@ def _run_all(
                 results.append(result)
                 if write is not None:
                     record = _record(sample, table[sample.task_id], result, budgets)
-                    write(json.dumps(record) + "\n")
-                    assert handle is not None
-                    handle.flush()
+                    write(json.dumps(record, allow_nan=False) + "\n")
+        if handle is not None:
+            handle.close()
+            os.replace(temp, out)  # type: ignore[arg-type]  # set together with handle
+            handle = None
         return results
     finally:
         if handle is not None:
             handle.close()
+            os.unlink(temp)
+
+
+def _run_one(sandbox: Sandbox, program: Program, timeout_s: float) -> RunResult:
+    """One program's result; whatever goes wrong around it is its verdict, not the run's end."""
+    try:
+        return sandbox.run(program, timeout_s)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        return RunResult("runtime_error", "HarnessError", None, 0.0, "", f"harness: {exc!r}", -1)
+
+
+def _refuse_to_overwrite(out: Path, inputs: list[str | Path]) -> None:
+    """--out must name a new file or an old results file, never one of the inputs."""
+    for source in inputs:
+        if str(source).lower() in ("humaneval", "mbpp"):
+            continue
+        path = Path(source)
+        same = out.resolve() == path.resolve()
+        if not same and out.exists() and path.exists():
+            same = os.path.samefile(out, path)
+        if same:
+            raise ValueError(f"{out}: --out would overwrite the input {source}; choose another path")
+    if out.is_dir():
+        raise ValueError(f"{out}: --out is a directory, expected a file path")
+    if not out.parent.is_dir():
+        raise ValueError(f"{out}: --out's directory does not exist")
 
 
 def _record(sample: Sample, problem: Problem, result: RunResult, budgets: dict[str, float]) -> dict[str, Any]:
@@ -161,8 +212,8 @@ def _record(sample: Sample, problem: Problem, result: RunResult, budgets: dict[s
         "status": result.status,
         "passed": result.status == "passed",
         "error_type": result.error_type,
-        "runtime_s": result.runtime_s,
-        "wall_s": round(result.wall_s, 4),
+        "runtime_s": result.runtime_s,  # finite and >= 0, or None (sandbox.classify)
+        "wall_s": round(result.wall_s, 4) if math.isfinite(result.wall_s) else None,
         "timeout_s": budgets[sample.task_id],
         "exact_match": (
             metrics.exact_match(sample.completion, problem.canonical_solution)
@@ -172,6 +223,14 @@ def _record(sample: Sample, problem: Problem, result: RunResult, budgets: dict[s
         "stdout": result.stdout,
         "stderr": result.stderr,
     }
+
+
+def _unavailable_ks(per_task: dict[str, list[int]], ks: list[int]) -> dict[str, str]:
+    """The requested k that some task has too few samples for, and why (never dropped silently)."""
+    if not per_task:
+        return {f"pass@{k}": "no samples" for k in ks}
+    fewest = min(c[0] for c in per_task.values())
+    return {f"pass@{k}": f"needs {k} samples per task, the fewest any task has is {fewest}" for k in ks if k > fewest}
 
 
 def _summarize(
@@ -211,6 +270,7 @@ def _summarize(
         "n_tasks": len(per_task),
         "statuses": {s: statuses.get(s, 0) for s in STATUSES},
         "pass_at_k": metrics.mean_pass_at_k(((c[0], c[1]) for c in per_task.values()), ks),
+        "pass_at_k_unavailable": _unavailable_ks(per_task, ks),
         "pass_rate": rate(statuses["passed"]),
         "compile_rate": rate(n - statuses["syntax_error"]),
         "runtime_error_rate": rate(statuses["runtime_error"]),

@@ -1,69 +1,69 @@
-"""The operating-system sandbox that runs one untrusted program and classifies the outcome.
+"""The sandbox: runs one untrusted program against its tests and classifies the outcome.
 
-Layers, outermost first (each applied where the host allows, see `Sandbox.limitations`):
+Two processes per program, never one: the *sample* process runs the program and answers
+calls; the *judge* process runs the problem's tests with `candidate` bound to a proxy
+(`_judge.Remote`) and decides the verdict. Between them flows data only (`_wire`: exact
+built-in types, decoded into fresh objects); the judge never loads sample code and the
+sample never sees the tests, the expected outputs or the verdict.
 
-- a fresh process per program, forked from a pristine isolated-mode interpreter
-  (`python -I`, empty environment) that never runs sample code itself; its own temporary
-  work dir as cwd, stdin from /dev/null, stdout/stderr to size-capped files;
-- its own session, killed as a whole group on timeout;
-- Linux namespaces via `unshare`: a user namespace (no capabilities on the host), a network
-  namespace (no network at all) and a PID namespace (host processes invisible; when the
-  program's first process exits the kernel kills everything it left behind);
-- inside, before any sample code (see `_harness.py`): hard rlimits (address space, CPU
-  time, processes, file size, open files, no core dumps), Landlock (writes only under the
-  work dir, reads only the interpreter and system libraries, no TCP, no signals outside)
-  and a seccomp filter (no fork, no exec).
-
-Pass detection: the harness reports through a pipe, every line prefixed with a per-run
-random nonce the sample never sees in its source, argv or environment; only
-`<nonce> ok <seconds>` plus exit status 0 is a pass.
+Each worker owns two fork servers (`_harness.py`), one per role, each in its own user,
+mount, network and PID namespaces with a minimal read-only root (`_confine.py`): the
+standard library, shared libraries and a few devices; no site-packages, no host /tmp, no
+/proc. Per program a server forks a pristine child that confines itself before any job
+code runs: chroot, an unprivileged uid (sample and judge differ), a fresh size-limited
+tmpfs work dir (sample only), rlimits, Landlock and seccomp. Where the host refuses a
+layer the sandbox says so in `Sandbox.limitations` rather than silently running without.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
+import math
 import os
 import queue
-import secrets
 import select
-import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from codemill.evaluate import _cleanup
 
 HARNESS = str(Path(__file__).with_name("_harness.py"))
 
 STATUSES = ("passed", "failed", "timeout", "syntax_error", "runtime_error")
-
-# How much of stdout/stderr a result keeps (the files themselves are capped by RLIMIT_FSIZE).
-OUTPUT_KEEP = 2000
+MODES = ("call", "module")
 
 # Extra seconds the parent waits for a server's reply beyond the program's own timeout.
 WATCHDOG_GRACE_S = 5.0
+# How long a new server may take to build its namespaces and answer hello.
+START_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
 class Program:
-    """What the harness runs: see the phases in `_harness.py`."""
+    """What the two sides run: `program` in the sample process, the rest in the judge."""
 
     program: str  # prompt + completion
     test: str
-    entry_point: str | None = None  # passed to check() when set
+    entry_point: str | None = None  # check(candidate) when set
     prelude: str | None = None  # trusted code run first in the test namespace
-    exposed: tuple[str, ...] = ()  # names the tests take from the sample's namespace
+    exposed: tuple[str, ...] = ()  # sample names the tests may call (bare-assert tests)
+    mode: str = "call"  # "module": check(module) with the sample's globals as data
 
 
 @dataclass(frozen=True)
 class RunResult:
     status: str
     error_type: str | None
-    runtime_s: float | None  # the harness's own timing of load + tests (passed runs only)
+    runtime_s: float | None  # the judge's median time for the tests (passed runs only)
     wall_s: float
     stdout: str
     stderr: str
@@ -72,60 +72,72 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Limits:
-    memory_mb: int = 1024
-    file_mb: int = 16
+    memory_mb: int = 1024  # address space of each process
+    file_mb: int = 16  # largest file
+    work_mb: int = 64  # everything in the work dir together
     open_files: int = 128
     processes: int = 256  # RLIMIT_NPROC; seccomp forbids fork anyway
 
 
 class Sandbox:
-    """Runs programs under `Limits`; probes once which isolation layers the host allows."""
+    """Runs programs under `Limits`; learns from its first servers which layers the host allows."""
 
-    def __init__(self, limits: Limits | None = None, python: str | None = None) -> None:
+    def __init__(
+        self, limits: Limits | None = None, python: str | None = None, repeats: int = 1, namespaces: bool = True
+    ) -> None:
+        if repeats < 1:
+            raise ValueError(f"repeats must be at least 1, got {repeats}")
         self.limits = limits or Limits()
         self.python = python or sys.executable
+        self.repeats = repeats
         self.limitations: list[str] = []
-        self._unshare = self._probe_namespaces()
-        self.landlock_abi = _landlock_abi()
-        if self.landlock_abi < 1:
+        self._base = Path(tempfile.mkdtemp(prefix="codemill-eval-"))
+        self._idle: queue.SimpleQueue[_Pair] = queue.SimpleQueue()
+        self._isolate = namespaces and sys.platform == "linux"
+        if not self._isolate:
+            self.limitations.append("namespaces not used: programs see the host file system through Landlock only")
+        first = self._start_pair()
+        hello = first.judge.hello or {}
+        self.isolated = bool(hello.get("isolated"))
+        self.program_ids = bool(hello.get("program_ids"))
+        self.landlock_abi = int(hello.get("landlock_abi") or 0)
+        self.seccomp = bool(hello.get("seccomp"))
+        if not self.program_ids and self.isolated:
             self.limitations.append(
-                "Landlock unavailable: the program can write wherever this user can and read the whole file system"
+                "not root: programs run as the namespace's root without capabilities, sample and judge share one uid"
             )
-        elif self.landlock_abi < 4 and not self._unshare:
-            self.limitations.append("no network isolation (needs Landlock ABI 4 or a netns)")
-        self.seccomp = sys.platform == "linux" and os.uname().machine in ("x86_64", "aarch64")
+        if self.landlock_abi < 1:
+            self.limitations.append("Landlock unavailable")
         if not self.seccomp:
             self.limitations.append("no seccomp filter: the program may fork and exec")
-        self._base = Path(tempfile.mkdtemp(prefix="codemill-eval-"))
-        self._idle: queue.SimpleQueue[_Server] = queue.SimpleQueue()
+        self._idle.put(first)
+
+    def _start_pair(self) -> _Pair:
+        while True:
+            pair = _Pair(self.python, self._isolate, self._base)
+            if pair.ok():
+                return pair
+            error = pair.error()
+            pair.kill()
+            if not self._isolate:
+                raise OSError(f"the evaluation harness did not start ({error})")
+            # The host refuses namespaces: say so, and run with what it allows.
+            self._isolate = False
+            self.limitations.append(
+                f"Linux namespaces unavailable ({error}): no private root, network or PID "
+                "namespace; programs see the host file system through Landlock only "
+                "(site-packages included)"
+            )
 
     def layers(self) -> dict[str, object]:
         return {
-            "namespaces": bool(self._unshare),
+            "namespaces": self.isolated,
+            "private_root": self.isolated,
+            "unprivileged_ids": self.program_ids,
             "landlock_abi": self.landlock_abi,
             "seccomp": self.seccomp,
             "limitations": list(self.limitations),
         }
-
-    def _probe_namespaces(self) -> list[str]:
-        unshare = shutil.which("unshare")
-        cmd = [unshare or "unshare", "--user", "--net", "--pid", "--fork", "--kill-child"]
-        if unshare:
-            probe = subprocess.run(
-                [*cmd, self.python, "-I", "-c", "pass"],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                env={},
-                timeout=30,
-                check=False,
-            )
-            if probe.returncode == 0:
-                return cmd
-        self.limitations.append(
-            "Linux namespaces unavailable (unshare --user --net --pid failed): the program "
-            "shares the host's network and process table"
-        )
-        return []
 
     def close(self) -> None:
         while True:
@@ -133,7 +145,10 @@ class Sandbox:
                 self._idle.get_nowait().kill()
             except queue.Empty:
                 break
-        _remove_tree(self._base)
+        try:
+            _cleanup.remove_tree(str(self._base))
+        except OSError as exc:  # never the run's end; say what is left behind
+            warnings.warn(f"could not remove {self._base}: {exc}", stacklevel=2)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -142,176 +157,225 @@ class Sandbox:
         self.close()
 
     def run(self, program: Program, timeout_s: float) -> RunResult:
-        """Run one program; safe to call from several threads (one server per caller)."""
-        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self._base))
-        try:
-            server = self._idle.get_nowait()
-        except queue.Empty:
-            server = _Server([*self._unshare, self.python, "-I", HARNESS], self._base)
-        try:
-            result = self._run_in(server, run_dir, program, timeout_s)
-        except BaseException:
-            server.kill()
-            raise
-        finally:
-            _remove_tree(run_dir)
-        if server.alive():
-            self._idle.put(server)
-        return result
+        """Run one program; safe to call from several threads (one server pair per caller).
 
-    def _run_in(self, server: _Server, run_dir: Path, program: Program, timeout_s: float) -> RunResult:
-        workdir = run_dir / "work"
-        workdir.mkdir()
-        nonce = secrets.token_hex(16)
+        Whatever the program does, the outcome is its RunResult: a failure of the
+        machinery around it (a server that dies or answers nonsense) is classified as
+        that program's runtime_error and the servers are replaced.
+        """
+        if program.mode not in MODES:
+            raise ValueError(f"unknown test mode {program.mode!r} (expected one of {', '.join(MODES)})")
+        try:
+            pair = self._idle.get_nowait()
+        except queue.Empty:
+            pair = self._start_pair()
+        start = time.perf_counter()
+        try:
+            replies = self._run_in(pair, program, timeout_s)
+        except (OSError, ValueError) as exc:
+            pair.kill()
+            wall = time.perf_counter() - start
+            return RunResult("runtime_error", "HarnessError", None, wall, "", f"harness: {exc}", -1)
+        except BaseException:
+            pair.kill()
+            raise
+        wall = time.perf_counter() - start
+        sample, judge = replies
+        if sample is not None and judge is not None and pair.alive():
+            self._idle.put(pair)
+        else:
+            pair.kill()
+        status, error_type, runtime = classify(sample, judge)
+        stdout = _text(sample, "stdout")
+        stderr = _text(sample, "stderr")
+        judge_err = (_text(judge, "stdout") + _text(judge, "stderr")).strip()
+        if judge_err and status != "passed":
+            stderr = f"{stderr}\n--- judge ---\n{judge_err}\n"
+        returncode = sample.get("returncode") if sample else None
+        return RunResult(
+            status, error_type, runtime, wall, stdout, stderr, returncode if isinstance(returncode, int) else -1
+        )
+
+    def _run_in(self, pair: _Pair, program: Program, timeout_s: float) -> tuple[dict | None, dict | None]:
         limits = self.limits
-        job = {
-            "nonce": nonce,
-            "workdir": str(workdir),
-            "stdout": str(run_dir / "stdout"),
-            "stderr": str(run_dir / "stderr"),
-            "timeout_s": timeout_s,
-            "program": program.program,
-            "test": program.test,
-            "entry_point": program.entry_point,
-            "prelude": program.prelude,
-            "exposed": list(program.exposed),
+        common = {
+            "timeout_s": timeout_s * self.repeats,
             "memory_bytes": limits.memory_mb << 20,
             "file_bytes": limits.file_mb << 20,
             "open_files": limits.open_files,
             "processes": limits.processes,
-            "cpu_seconds": max(1, int(timeout_s) + 1),
+            "cpu_seconds": max(1, math.ceil(timeout_s * self.repeats) + 1),
             "landlock": self.landlock_abi >= 1,
             "seccomp": self.seccomp,
         }
-        start = time.perf_counter()
-        # The server enforces the timeout; this watchdog only catches a wedged server.
-        reply = server.ask(job, timeout_s + WATCHDOG_GRACE_S)
-        wall = time.perf_counter() - start
-        if reply is None:
-            server.kill()
-            reply = {"returncode": -signal.SIGKILL, "timed_out": True, "report": ""}
-        stdout = _read_capped(run_dir / "stdout", head=True)
-        stderr = _read_capped(run_dir / "stderr", head=False)
-        report = _nonce_line(reply["report"], nonce)
-        status, error_type, runtime = classify(report, reply["returncode"], reply["timed_out"])
-        return RunResult(status, error_type, runtime, wall, stdout, stderr, reply["returncode"])
+        sample_job = {**common, "role": "sample", "program": program.program, "work_bytes": limits.work_mb << 20}
+        judge_job = {
+            **common,
+            "role": "judge",
+            "test": program.test,
+            "prelude": program.prelude,
+            "entry_point": program.entry_point,
+            "exposed": list(program.exposed),
+            "mode": program.mode,
+            "repeats": self.repeats,
+            "run_timeout_s": timeout_s,
+        }
+        mine, theirs = socket.socketpair()
+        try:
+            pair.sample.send(sample_job, mine.fileno())
+            pair.judge.send(judge_job, theirs.fileno())
+        finally:
+            mine.close()
+            theirs.close()
+        deadline = time.monotonic() + timeout_s * self.repeats + WATCHDOG_GRACE_S
+        sample = pair.sample.receive(deadline)
+        judge = pair.judge.receive(deadline)
+        return sample, judge
+
+
+def classify(sample: dict | None, judge: dict | None) -> tuple[str, str | None, float | None]:
+    """(status, error_type, runtime) from the two servers' replies; only the judge can pass."""
+    if judge is None or sample is None:
+        return "runtime_error", "HarnessError", None
+    if judge.get("timed_out"):
+        return "timeout", "Timeout", None
+    verdict = _verdict(judge.get("report"))
+    if verdict is None:  # the judge died without a verdict: never a pass
+        return "runtime_error", _exit_kind(judge.get("returncode"), "Judge"), None
+    status, error_type = verdict.get("status"), verdict.get("error_type")
+    if status not in STATUSES or (error_type is not None and not isinstance(error_type, str)):
+        return "runtime_error", "BadVerdict", None
+    if status == "runtime_error" and error_type == "SampleDied":
+        if sample.get("timed_out"):
+            return "timeout", "Timeout", None
+        return _sample_exit(sample.get("returncode"))
+    if sample.get("cleanup_error"):  # the program left a tree its server could not remove
+        return "runtime_error", "CleanupError", None
+    if status != "passed":
+        return status, error_type, None
+    runtime = verdict.get("runtime_s")
+    if not isinstance(runtime, float) or not math.isfinite(runtime) or runtime < 0:
+        return "runtime_error", "BadRuntime", None
+    return "passed", None, runtime
+
+
+def _verdict(report: object) -> dict | None:
+    if not isinstance(report, str) or not report.strip():
+        return None
+    try:
+        verdict = json.loads(report.strip().splitlines()[-1])
+    except ValueError:
+        return None
+    return verdict if isinstance(verdict, dict) else None
+
+
+def _sample_exit(returncode: object) -> tuple[str, str | None, float | None]:
+    if returncode == -signal.SIGXCPU:  # CPU-time limit: a busy loop, i.e. a timeout
+        return "timeout", "CPUTimeLimit", None
+    if returncode == 0:
+        return "runtime_error", "EarlyExit", None  # left before the tests finished
+    if returncode == 3:
+        return "runtime_error", "SandboxSetupError", None
+    return "runtime_error", _exit_kind(returncode, ""), None
+
+
+def _exit_kind(returncode: object, prefix: str) -> str:
+    if not isinstance(returncode, int):
+        return prefix + "Error"
+    if returncode < 0:
+        try:
+            return prefix + signal.Signals(-returncode).name
+        except ValueError:
+            return f"{prefix}Signal{-returncode}"
+    return f"{prefix}ExitStatus{returncode}"
+
+
+def _text(reply: dict | None, key: str) -> str:
+    value = reply.get(key) if reply else None
+    return value if isinstance(value, str) else ""
+
+
+class _Pair:
+    """A worker's two servers: one only ever sees programs, the other only tests."""
+
+    def __init__(self, python: str, isolate: bool, cwd: Path) -> None:
+        self.sample = _Server(python, isolate, cwd)
+        self.judge = _Server(python, isolate, cwd)
+
+    def ok(self) -> bool:
+        return all(s.hello is not None and not s.hello.get("error") for s in (self.sample, self.judge))
+
+    def error(self) -> str:
+        for server in (self.sample, self.judge):
+            if server.hello is None:
+                return "no answer from the harness"
+            if server.hello.get("error"):
+                return str(server.hello["error"])
+        return ""
+
+    def alive(self) -> bool:
+        return self.sample.alive() and self.judge.alive()
+
+    def kill(self) -> None:
+        self.sample.kill()
+        self.judge.kill()
 
 
 class _Server:
-    """One fork server (`_harness.py`) in its own session and namespaces."""
+    """One fork server (`_harness.py`) in its own session (and namespaces)."""
 
-    def __init__(self, cmd: list[str], cwd: Path) -> None:
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=cwd,
-            env={},
-            start_new_session=True,
-        )
+    def __init__(self, python: str, isolate: bool, cwd: Path) -> None:
+        mine, theirs = socket.socketpair()
+        self.sock = mine
+        try:
+            self.proc = subprocess.Popen(
+                [python, "-I", HARNESS, str(theirs.fileno()), "1" if isolate else "0"],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=cwd,
+                env={},
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self.hello = self.receive(time.monotonic() + START_TIMEOUT_S)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def ask(self, job: dict, timeout_s: float) -> dict | None:
-        """The server's reply to `job`, or None if it died or did not answer in time."""
-        stdin, stdout = self.proc.stdin, self.proc.stdout
-        assert stdin is not None and stdout is not None
+    def send(self, job: dict[str, Any], fd: int) -> None:
+        payload = json.dumps(job).encode()
+        socket.send_fds(self.sock, [len(payload).to_bytes(4, "little")], [fd])
+        self.sock.sendall(payload)
+
+    def receive(self, deadline: float) -> dict | None:
+        """The server's next reply, or None if it died, lied or did not answer in time."""
         try:
-            stdin.write(json.dumps(job).encode() + b"\n")
-            stdin.flush()
-        except BrokenPipeError:
+            head = self._read(4, deadline)
+            if head is None:
+                return None
+            body = self._read(int.from_bytes(head, "little"), deadline)
+            reply = json.loads(body) if body is not None else None
+        except (OSError, ValueError):
             return None
-        ready, _, _ = select.select([stdout], [], [], timeout_s)
-        if not ready:
-            return None
-        line = stdout.readline()
-        return json.loads(line) if line else None
+        return reply if isinstance(reply, dict) else None
+
+    def _read(self, size: int, deadline: float) -> bytes | None:
+        data = b""
+        while len(data) < size:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                return None
+            chunk = self.sock.recv(min(size - len(data), 1 << 20))
+            if not chunk:
+                return None
+            data += chunk
+        return data
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(BrokenPipeError):
-                    pipe.close()
-
-
-def classify(report: str | None, returncode: int, timed_out: bool) -> tuple[str, str | None, float | None]:
-    """(status, error_type, runtime) from the harness's nonce line and the exit status."""
-    if timed_out:
-        return "timeout", "Timeout", None
-    if report is not None:
-        kind, _, rest = report.partition(" ")
-        if kind == "ok" and returncode == 0:
-            try:
-                return "passed", None, float(rest)
-            except ValueError:
-                return "runtime_error", "BadReport", None
-        if kind == "syntax":
-            return "syntax_error", rest or "SyntaxError", None
-        if kind == "error":
-            phase, _, error_type = rest.partition(" ")
-            if phase in ("test", "check") and error_type == "AssertionError":
-                return "failed", error_type, None
-            return "runtime_error", error_type or "Error", None
-        if kind == "sandbox":
-            return "runtime_error", rest.partition(" ")[0], None
-    if returncode < 0:
-        sig = signal.Signals(-returncode)
-        if sig == signal.SIGXCPU:  # CPU-time limit: a busy loop, i.e. a timeout
-            return "timeout", "CPUTimeLimit", None
-        return "runtime_error", sig.name, None
-    if returncode == 0:
-        return "runtime_error", "EarlyExit", None  # exited 0 before the tests finished
-    return "runtime_error", f"ExitStatus{returncode}", None
-
-
-def _nonce_line(report: str, nonce: str) -> str | None:
-    """The last nonce-prefixed line of the result pipe; anything else is the sample's noise."""
-    prefix = nonce + " "
-    found = None
-    for line in report.splitlines():
-        if line.startswith(prefix):
-            found = line[len(prefix) :]
-    return found
-
-
-def _read_capped(path: Path, head: bool) -> str:
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        if not head and size > OUTPUT_KEEP:
-            f.seek(size - OUTPUT_KEEP)
-        data = f.read(OUTPUT_KEEP)
-    text = data.decode("utf-8", "replace")
-    if size > OUTPUT_KEEP:
-        text = text + "\n[... truncated]" if head else "[truncated ...]\n" + text
-    return text
-
-
-def _remove_tree(path: Path) -> None:
-    def make_writable(func, p, _exc):  # a sample may chmod its files and dirs to 000
-        try:
-            os.chmod(p, 0o700)
-            os.chmod(os.path.dirname(p), 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=make_writable)
-    else:
-        shutil.rmtree(path, onerror=make_writable)
-
-
-def _landlock_abi() -> int:
-    if sys.platform != "linux":
-        return 0
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syscall.restype = ctypes.c_long
-        return max(0, int(libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))))
-    except (OSError, AttributeError):
-        return 0
+        self.sock.close()

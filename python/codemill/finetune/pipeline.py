@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import collections
 import os
-import sys
 import tempfile
 import time
 from array import array
@@ -49,6 +48,9 @@ from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.decide import decide
 from codemill.near_dup.minhash import Languages
 from codemill.near_dup.result import DedupCounts, DedupResult
+from codemill.outputs import check_output as contract_check
+from codemill.outputs import write_sidecar, written_by
+from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, check_inputs, list_documents
 from codemill.sources.skips import SkippedItem
 
@@ -163,30 +165,25 @@ def _ordered_map(fn: Callable[[T], R], items: Iterable[T], pool: Executor | None
 
 
 class _Progress:
+    """Prepare's passes on the shared progress line (`codemill.progress`), one per stage."""
+
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.t0 = time.perf_counter()
-        self.last = 0.0
+        self.bar: Progress | None = None
 
     def update(self, stage: str, files: int, nbytes: int, samples: int | None = None, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if not force and now - self.last < 0.2:
-            return
-        self.last = now
-        dt = max(now - self.t0, 1e-9)
+        if self.bar is None:
+            self.bar = Progress(f"prepare: {stage}", unit="files", enabled=self.enabled)
+        dt = max(time.perf_counter() - self.t0, 1e-9)
         extra = f", {samples} samples" if samples is not None else ""
-        print(
-            f"\r{stage}: {files} files, {nbytes / 1e6:.1f} MB{extra} ({files / dt:.0f} files/s)\x1b[K",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
+        # The last update of a stage is shown by done(), so `force` needs no second line.
+        self.bar.update(files, f"{nbytes / 1e6:.1f} MB{extra}, {files / dt:.0f} files/s")
 
     def done(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr, flush=True)
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 @dataclass
@@ -219,7 +216,7 @@ class Preparer:
         if workers is not None and workers < 0:
             raise ConfigError(f"workers must be at least 1 (or 0 for all cores), got {workers}")
         self.workers = max(1, workers or os.cpu_count() or 1)
-        self.progress = _Progress(sys.stderr.isatty() if progress is None else progress)
+        self.progress = _Progress(True if progress is None else progress)
         self.report: PrepareReport | None = None
         self._digests: dict[int, bytes] = {}
 
@@ -246,10 +243,10 @@ class Preparer:
         bytes_seen = 0
         pool = None
         if self.workers > 1:
-            import multiprocessing
+            from codemill._workers import WorkerPool
 
-            # spawn: a forked child of a threaded parent can deadlock (and warns on 3.12+).
-            pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"), init, (config,))
+            # spawned (a forked child of a threaded parent can deadlock), main script not re-run
+            pool = WorkerPool(self.workers, init, (config,))
         else:
             init(config)
         window = 2 * self.workers
@@ -422,6 +419,7 @@ def prepare(
     filter_config: FilterConfig | None = None,
     tokenizer: CodeTokenizer | str | os.PathLike[str] | None = None,
     max_file_bytes: int = DEFAULT_MAX_BYTES,
+    overwrite: bool = False,
 ) -> PrepareReport:
     """Prepare fine-tuning data from repositories and corpora; write the samples to ``output``
     (``.jsonl``, ``.jsonl.gz`` or ``.parquet``) and return the report.
@@ -429,14 +427,26 @@ def prepare(
     ``dedup``: True for ``dedup``'s default decision, a ``DedupConfig`` for another, False for
     none. ``min_bytes`` and ``max_bytes`` replace those of ``filter_config`` (default:
     ``FilterConfig()``). ``workers`` processes (default: all cores) filter and build samples;
-    the output is the same for a ``seed`` whatever the worker count. Workers are spawned (a
-    forked copy of a process whose native thread pools are running can hang), so a script that
-    calls this with more than one worker needs the usual ``if __name__ == "__main__":`` guard.
+    the output is the same for a ``seed`` whatever the worker count. Workers are spawned
+    without re-running the caller's script, so no ``if __name__ == "__main__":`` guard is needed.
     FIM samples use the FIM special tokens of ``tokenizer`` (a ``CodeTokenizer`` or a tokenizer
     file; default: the bundled tokenizer's). Files and records over ``max_file_bytes`` are
     skipped as ``too_large``, as in every command.
+
+    ``output`` follows the output contract (`codemill.outputs`): an existing file that
+    `prepare` did not write is refused unless ``overwrite``, one equal to or inside an input
+    always. Beside it, ``OUT.codemill.json`` records the special tokens its samples use, so
+    that `tokenize_corpus` (and `codemill tokenize`) keeps them as special tokens.
     """
     check_output(Path(output))
+    contract_check(
+        output,
+        command="prepare",
+        kind="file",
+        is_ours=lambda p: written_by(p, "prepare"),
+        inputs=_names(inputs),
+        overwrite=overwrite,
+    )
     fim_tokens = FIM_TOKENS
     if tokenizer is not None:
         if isinstance(tokenizer, str | os.PathLike):
@@ -462,9 +472,17 @@ def prepare(
         max_file_bytes=max_file_bytes,
     )
     run = Preparer(inputs, config, workers=workers, progress=progress)
+    fim_written = False
     with SampleWriter.open(output) as writer:
         for sample in run:
+            fim_written = fim_written or sample["kind"] == "fim"
             writer.write(sample)
     assert run.report is not None
     run.report["output"] = str(output)
+    used = list(fim_tokens) if fim_written else []
+    write_sidecar(output, "prepare", special_tokens=used, samples=run.report["samples"]["total"])
     return run.report
+
+
+def _names(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
+    return [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)

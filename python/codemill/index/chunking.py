@@ -6,7 +6,9 @@ boundaries of its top-level statements (each part keeps the symbol name). A clas
 what its methods do not (header, docstring, fields); methods are chunks of their own, named
 ``Class.method``. Top-level code outside any definition is grouped into ``code`` chunks of at
 most ``max_lines``. Languages without an installed grammar are cut into line windows.
-Lines are 1-based and inclusive.
+Whatever the line structure, no chunk holds more than ``MAX_CHUNK_CHARS`` characters: a
+longer run of lines is cut at line ends, a longer line (minified code, a data blob) into
+pieces that share its line number. Lines are 1-based and inclusive.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from codemill.syntax.definitions import TABLES, Found, find_definitions
 from codemill.syntax.parsers import grammar_for_path, parse
 
 DEFAULT_MAX_LINES = 80
+# About 2,000 tokens of code: past what embedders read (they truncate), so the bound only
+# keeps a one-line 9 MB file from becoming one chunk that no search can rank.
+MAX_CHUNK_CHARS = 8192
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,26 @@ class _Builder:
         text = "".join(self.lines[r] for r in rows)
         if not text.strip():
             return
-        self.chunks.append(Chunk(self.path, self.language, rows[0] + 1, rows[-1] + 1, symbol, kind, text))
+        if len(text) <= MAX_CHUNK_CHARS:
+            self.chunks.append(Chunk(self.path, self.language, rows[0] + 1, rows[-1] + 1, symbol, kind, text))
+            return
+        run: list[int] = []
+        size = 0
+        for r in rows:
+            line = self.lines[r]
+            if run and size + len(line) > MAX_CHUNK_CHARS:
+                self.emit(run, symbol, kind)
+                run, size = [], 0
+            if len(line) > MAX_CHUNK_CHARS:
+                for i in range(0, len(line), MAX_CHUNK_CHARS):
+                    piece = line[i : i + MAX_CHUNK_CHARS]
+                    if piece.strip():
+                        self.chunks.append(Chunk(self.path, self.language, r + 1, r + 1, symbol, kind, piece))
+                continue
+            run.append(r)
+            size += len(line)
+        if run:
+            self.emit(run, symbol, kind)
 
     def leftover(self, start: int, end: int, covered: set[int], symbol: str | None, kind: str) -> None:
         """Rows of [start, end] outside ``covered``: one chunk for a class, runs for a module."""

@@ -9,7 +9,7 @@
 - Fusion: reciprocal rank fusion (k = 60) by default, or a weighted sum of min-max
   normalised scores.
 - Persistence: one directory (``meta.json`` with the format version, ``chunks.jsonl``,
-  ``vectors.npy``, ``ids.npy``, ``dense.faiss``), saved whole through
+  ``vectors.npy``, ``ids.npy``, ``dense.faiss``; :mod:`codemill.index.persistence`), saved whole through
   :func:`codemill._io.atomic_dir`: an interrupted save leaves the previous index as it was.
   ``update`` re-embeds only files whose content hash changed and drops deleted files.
 
@@ -20,9 +20,7 @@ added: an updated index answers exactly like a fresh build of the same files.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,27 +29,29 @@ from typing import Any, Literal, TypedDict
 import numpy as np
 
 from codemill import _core
-from codemill._io import atomic_dir
-from codemill.errors import CodemillError, IndexFormatError
+from codemill.errors import CodemillError, ConfigError, IndexFormatError
 from codemill.index.chunking import DEFAULT_MAX_LINES, Chunk, chunk_text
 from codemill.index.embed import Embedder, make_embedder
 from codemill.index.modes import FUSIONS, MODES, Fusion, SearchMode
+from codemill.index.persistence import FORMAT, is_index_dir, load_index, save_index
+from codemill.progress import Progress, progress_iter
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, list_documents, load_text
 from codemill.sources.skips import SkippedItem
 
-# 2: the built-in embedder changed (trigrams of parts, weighted first line, capped features);
-# vectors saved by format 1 would not match queries embedded now.
-FORMAT = "codemill-index/2"
 DenseKind = Literal["flat", "hnsw"]
 DEFAULT_HNSW_THRESHOLD = 50_000
 RRF_K = 60
-# The files of a saved index; a directory holding anything else is not replaced by a save.
-INDEX_FILES = ("meta.json", "chunks.jsonl", "vectors.npy", "ids.npy", "dense.faiss")
-# Files that layers above keep in the index directory, saved with it (codemill.context's
-# repository graph).
-COMPANION_FILES = ("graph.json",)
 
-__all__ = ["FORMAT", "MODES", "BuildReport", "HybridIndex", "IndexFormatError", "SearchMode", "SearchResult"]
+__all__ = [
+    "FORMAT",
+    "MODES",
+    "BuildReport",
+    "HybridIndex",
+    "IndexFormatError",
+    "SearchMode",
+    "SearchResult",
+    "is_index_dir",
+]
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class SearchResult:
 
 
 class BuildReportDict(TypedDict):
-    files: int
+    documents: int  # read and indexed or found unchanged: the vocabulary of every report
     chunks: int
     unchanged: int
     removed_files: int
@@ -96,7 +96,7 @@ class BuildReport:
 
     def to_dict(self) -> BuildReportDict:
         return {
-            "files": self.files,
+            "documents": self.files,
             "chunks": self.chunks,
             "unchanged": self.unchanged,
             "removed_files": self.removed_files,
@@ -105,14 +105,8 @@ class BuildReport:
         }
 
 
-def _progress(iterable: Iterable[Any], enabled: bool, desc: str, total: int | None = None) -> Iterable[Any]:
-    if not enabled:
-        return iterable
-    try:
-        from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
-    except ImportError:
-        return iterable
-    return tqdm(iterable, desc=desc, total=total, file=sys.stderr, unit="file")
+# Chunks embedded per step of the progress line (one call for a small repository, as before).
+_EMBED_STEP = 2048
 
 
 class HybridIndex:
@@ -164,9 +158,9 @@ class HybridIndex:
     def __len__(self) -> int:
         return len(self.chunks)
 
-    def add_texts(self, files: Sequence[tuple[str, str, str]]) -> int:
+    def add_texts(self, files: Sequence[tuple[str, str, str]], *, progress: bool = False) -> int:
         """Adds (path, language, text) files, replacing any already indexed under the same path.
-        Returns the number of chunks added."""
+        Returns the number of chunks added; ``progress``: embedding progress on stderr."""
         for path, _, _ in files:
             if path in self.files:
                 self.remove([path])
@@ -183,7 +177,13 @@ class HybridIndex:
             return 0
         new_ids = np.arange(self._next_id - len(new), self._next_id, dtype=np.int64)
         texts = [_index_text(c) for c in new]
-        vecs = self.embedder.embed(texts, [c.language for c in new])
+        langs = [c.language for c in new]
+        with Progress("embedding", len(texts), "chunks", enabled=progress) as bar:
+            parts = []
+            for i in range(0, len(texts), _EMBED_STEP):
+                parts.append(self.embedder.embed(texts[i : i + _EMBED_STEP], langs[i : i + _EMBED_STEP]))
+                bar.update(min(i + _EMBED_STEP, len(texts)))
+        vecs = parts[0] if len(parts) == 1 else np.concatenate(parts)
         terms = _core.code_terms(texts, [_lang(c.language) for c in new], self.num_threads)
         self._terms.update(zip(new_ids.tolist(), terms, strict=True))
         self._vectors = np.concatenate([self._vectors, vecs])
@@ -244,21 +244,28 @@ class HybridIndex:
         root: str | os.PathLike[str] | None = None,
         progress: bool = False,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
+        replace_source: bool = False,
     ) -> BuildReport:
         """Brings the index in line with ``root``: re-indexes files whose content changed,
         adds new ones, drops deleted ones. Unchanged files are not re-embedded; files larger
-        than ``max_file_bytes`` are skipped."""
+        than ``max_file_bytes`` are skipped. An index of another repository is refused unless
+        ``replace_source`` (then every file of the old repository is dropped)."""
         if root is None:
             if self.root is None:
                 raise CodemillError("update needs the repository root (the index does not know one)")
             root = self.root
         root = Path(root)
+        if self.root is not None and Path(self.root) != root.resolve() and not replace_source:
+            raise ConfigError(
+                f"{root}: the index is of another repository ({self.root}); pass replace_source=True "
+                "(--replace-source on the command line) to make it an index of this one"
+            )
         report = BuildReport()
         self.root = str(root.resolve())
         seen: set[str] = set()
         changed: list[tuple[str, str, str]] = []
         docs = list(list_documents([root], report.skips, max_bytes=max_file_bytes))
-        for doc in _progress(docs, progress, "indexing", len(docs)):
+        for doc in progress_iter(docs, "reading", len(docs), "files", enabled=progress):
             item = self._read(root, doc, report, max_file_bytes)
             if item is None:
                 continue
@@ -272,7 +279,7 @@ class HybridIndex:
         deleted = [p for p in self.files if p not in seen]
         report.removed_files = len(deleted)
         self.remove(deleted)
-        report.chunks = self.add_texts(changed)
+        report.chunks = self.add_texts(changed, progress=progress)
         return report
 
     def _read(
@@ -416,100 +423,27 @@ class HybridIndex:
 
     # ---------------------------------------------------------------- persistence
 
-    def save(self, directory: str | os.PathLike[str], companions: Mapping[str, bytes] | None = None) -> None:
+    def save(
+        self,
+        directory: str | os.PathLike[str],
+        companions: Mapping[str, bytes] | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> None:
         """Writes the index to ``directory`` as a whole: the files are written beside it and
         swapped in together, so an interrupted save leaves the previous index loadable. A
-        directory that holds anything but an index is refused, never overwritten.
-        ``companions``: files of :data:`COMPANION_FILES` saved with the index (name -> bytes)."""
-        import faiss
-
-        companions = dict(companions or {})
-        unknown = sorted(set(companions) - set(COMPANION_FILES))
-        if unknown:
-            raise CodemillError(f"cannot keep {', '.join(unknown)} with an index (known: {', '.join(COMPANION_FILES)})")
-
-        target = Path(directory)
-        if target.exists():
-            if not target.is_dir():
-                raise IndexFormatError(f"{target}: not a directory; an index is saved as one")
-            foreign = sorted(p.name for p in target.iterdir() if p.name not in INDEX_FILES + COMPANION_FILES)
-            if foreign:
-                shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-                raise IndexFormatError(f"{target}: holds files that are not part of an index ({shown}); not replaced")
-        dense = self._dense_index()
-        with atomic_dir(target) as d:
-            with open(d / "chunks.jsonl", "w", encoding="utf-8") as f:
-                for i in sorted(self.chunks):
-                    f.write(json.dumps({"id": i, **self.chunks[i].to_dict()}, ensure_ascii=False) + "\n")
-            np.save(d / "vectors.npy", self._vectors)
-            np.save(d / "ids.npy", self._ids)
-            faiss.write_index(dense, str(d / "dense.faiss"))
-            meta = {
-                "format": FORMAT,
-                "embedder": self.embedder.spec,
-                "dim": self.embedder.dim,
-                "max_lines": self.max_lines,
-                "hnsw_threshold": self.hnsw_threshold,
-                "dense_kind": self._dense_kind,
-                "dense_removed": sorted(self._dense_removed),
-                "root": self.root,
-                "next_id": self._next_id,
-                "files": self.files,
-            }
-            for name, data in companions.items():
-                (d / name).write_bytes(data)
-            (d / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        directory that holds anything but an index is refused unless ``overwrite``, and one
+        inside the indexed repository always (the output contract, `codemill.outputs`).
+        ``companions``: files of :data:`~codemill.index.persistence.COMPANION_FILES` saved with
+        the index (name -> bytes)."""
+        save_index(self, directory, companions, overwrite=overwrite)
 
     @classmethod
     def load(
         cls, directory: str | os.PathLike[str], embedder: str | Embedder | None = None, num_threads: int | None = None
     ) -> HybridIndex:
-        import faiss
-
-        d = Path(directory)
-        meta_path = d / "meta.json"
-        if not meta_path.is_file():
-            raise IndexFormatError(f"{d}: not a codemill index (no meta.json)")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise IndexFormatError(f"{meta_path}: corrupt index metadata: {e}") from e
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            found = meta.get("format") if isinstance(meta, dict) else None
-            raise IndexFormatError(f"{meta_path}: index format {found!r} is not supported (expected {FORMAT!r})")
-        try:
-            index = cls(
-                embedder or meta["embedder"],
-                max_lines=int(meta["max_lines"]),
-                hnsw_threshold=int(meta["hnsw_threshold"]),
-                num_threads=num_threads,
-            )
-            if index.embedder.dim != int(meta["dim"]):
-                raise IndexFormatError(
-                    f"{meta_path}: index vectors have dim {meta['dim']}, embedder {index.embedder.spec} gives "
-                    f"{index.embedder.dim}"
-                )
-            index.root, index._next_id, index.files = meta["root"], int(meta["next_id"]), meta["files"]
-            with open(d / "chunks.jsonl", encoding="utf-8") as f:
-                for line in f:
-                    row = json.loads(line)
-                    i = row.pop("id")
-                    index.chunks[int(i)] = Chunk(**row)
-            index._vectors = np.load(d / "vectors.npy", allow_pickle=False)
-            index._ids = np.load(d / "ids.npy", allow_pickle=False)
-            index._dense = faiss.read_index(str(d / "dense.faiss"))
-            index._dense_kind = meta["dense_kind"]
-            index._dense_removed = set(meta["dense_removed"])
-        except IndexFormatError:
-            raise
-        except (OSError, KeyError, TypeError, ValueError, RuntimeError) as e:
-            raise IndexFormatError(f"{d}: corrupt index: {type(e).__name__}: {e}") from e
-        if (
-            index._vectors.shape != (len(index._ids), index.embedder.dim)
-            or set(index._ids.tolist()) != set(index.chunks)
-            or index._dense.ntotal != len(index._ids) + len(index._dense_removed)
-        ):
-            raise IndexFormatError(f"{d}: corrupt index: vectors, ids and chunks do not match")
+        """An index saved by :meth:`save` (``embedder`` overrides the saved one's spec)."""
+        index = load_index(cls, directory, embedder, num_threads)
         chunks = [index.chunks[int(i)] for i in index._ids]
         terms = _core.code_terms([_index_text(c) for c in chunks], [_lang(c.language) for c in chunks], num_threads)
         index._terms = dict(zip(index._ids.tolist(), terms, strict=True))

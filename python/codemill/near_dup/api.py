@@ -165,6 +165,7 @@ def dedup(
     text_field: str | None = None,
     max_file_bytes: int = DEFAULT_MAX_BYTES,
     ray_shards: int | None = None,
+    overwrite: bool = False,
     **options: Unpack[DedupOptions],
 ) -> DedupReport:
     """Remove exact and near duplicates from directories, source files or JSONL files.
@@ -176,7 +177,8 @@ def dedup(
     texts are re-read for verification (documents in candidate pairs) and when writing. With
     `output`, that directory is replaced as a whole by the kept documents in each input's
     format (JSONL lines verbatim, files copied under the input's name) and
-    `dedup_report.json`. Returns the report: parameters, counts (skipped inputs with
+    `dedup_report.json` (a directory that holds anything but an earlier dedup output is refused
+    unless `overwrite`; one inside an input always). Returns the report: parameters, counts (skipped inputs with
     reasons) and clusters.
     """
     names = [inputs] if isinstance(inputs, str | Path) else list(inputs)
@@ -187,7 +189,7 @@ def dedup(
     cfg = DedupConfig.of(config, **options)
     check_engine(engine)
     if output is not None:
-        check_output(output if is_url(output) else Path(output), paths)
+        check_output(output if is_url(output) else Path(output), paths, overwrite)
     skips = Skips()
     corpus = _Corpus(paths, text_field, max_file_bytes)
     parts: list[Signed] = []
@@ -222,5 +224,5 @@ def dedup(
     report["counts"]["skipped_total"] = skips.total
     report["skipped_items"] = skips.items
     if output is not None:
-        write_output(paths, output if is_url(output) else Path(output), corpus.kept(result.keep), report)
+        write_output(paths, output if is_url(output) else Path(output), corpus.kept(result.keep), report, overwrite)
     return report

@@ -15,6 +15,7 @@ from pathlib import Path
 from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_bytes, atomic_write_json
 from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
+from codemill.outputs import check_output as contract_check
 from codemill.sources.fs import Directory, base_name, is_tree, join, read_url
 from codemill.sources.records import parquet_file
 from codemill.sources.streams import is_parquet, is_records, open_stream
@@ -28,26 +29,27 @@ __all__ = ["REPORT_NAME", "check_output", "output_names", "write_output"]
 REPORT_NAME = "dedup_report.json"
 
 
-def check_output(outdir: Path | str, inputs: list[Path | str]) -> None:
-    """Refuses an output directory whose replacement would lose what is not dedup's."""
-    if isinstance(outdir, str):  # a URL prefix
+def check_output(outdir: Path | str, inputs: list[Path | str], overwrite: bool = False) -> None:
+    """The output contract (`codemill.outputs`) for dedup: a directory holding a dedup report
+    is replaced whole; anything else is refused unless ``overwrite``; an input never. A URL
+    prefix: refused when it holds an input, or objects without a dedup report (unless
+    ``overwrite``)."""
+    if isinstance(outdir, str):
         for p in inputs:
             if isinstance(p, str) and (p.rstrip("/") + "/").startswith(outdir.rstrip("/") + "/"):
                 raise OutputError(f"{outdir}: the output would replace the input {p}")
         files = Directory(outdir).files()
-        if files and REPORT_NAME not in files:
+        if files and REPORT_NAME not in files and not overwrite:
             raise OutputError(f"{outdir}: the output prefix holds objects that are not a dedup output")
         return
-    out = outdir.resolve()
-    for p in inputs:
-        if isinstance(p, str):
-            continue
-        if out == p.resolve() or out in p.resolve().parents:
-            raise OutputError(f"{outdir}: the output directory would replace the input {p}")
-    if outdir.exists() and not outdir.is_dir():
-        raise OutputError(f"{outdir}: the output exists and is not a directory")
-    if outdir.is_dir() and any(outdir.iterdir()) and not (outdir / REPORT_NAME).exists():
-        raise OutputError(f"{outdir}: the output directory holds files that are not a dedup output")
+    contract_check(
+        outdir,
+        command="dedup",
+        kind="dir",
+        is_ours=lambda d: (d / REPORT_NAME).is_file(),
+        inputs=inputs,
+        overwrite=overwrite,
+    )
 
 
 def output_names(inputs: list[Path | str]) -> list[str]:
@@ -110,13 +112,15 @@ def write_kept(inputs: list[Path | str], outdir: Path, kept: Kept) -> list[str]:
     return written
 
 
-def write_output(inputs: list[Path | str], outdir: Path | str, kept: Kept, report: DedupReport) -> None:
+def write_output(
+    inputs: list[Path | str], outdir: Path | str, kept: Kept, report: DedupReport, overwrite: bool = False
+) -> None:
     """Replace `outdir` as a whole by the kept documents and the report (with `outputs`).
 
     A URL prefix is written from a local staging directory: its report is removed first and
     uploaded last, so the report's presence says the output beside it is complete.
     """
-    check_output(outdir, inputs)
+    check_output(outdir, inputs, overwrite)
     if isinstance(outdir, str):
         with tempfile.TemporaryDirectory(prefix="codemill-dedup-") as tmp:
             stage = Path(tmp)

@@ -136,6 +136,13 @@ def read_urls(urls: list[str]) -> list[bytes]:
     return out
 
 
+def write_url(url: str, data: bytes) -> None:
+    """Publishes ``data`` as the object at ``url`` (one upload: visible whole or not at all)."""
+    fs, path = url_fs(url)
+    with storage(url):
+        fs.pipe_file(path, data)
+
+
 def join(base: Path | str, rel: str) -> Path | str:
     """``rel`` under a local directory or a URL prefix."""
     return _join(base, rel) if isinstance(base, str) else base / rel

@@ -6,17 +6,17 @@ parent (``PR_SET_PDEATHSIG``), so a killed run leaves no worker writing behind i
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import queue
 import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from codemill._workers import WorkerPool
 from codemill.corpus.engines.task import run_task, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
@@ -79,13 +79,7 @@ def run_local(
         except BaseException as exc:  # handed to the main thread
             local_results.put((False, exc))
 
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=workers - 1,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(tok.to_json(), tok.hash, settings, os.fspath(outdir)),
-    )
+    pool = WorkerPool(workers - 1, _init_worker, (tok.to_json(), tok.hash, settings, os.fspath(outdir)))
     thread = threading.Thread(target=local_worker, name="codemill-local-worker", daemon=True)
     pending: set[Future[TaskRecord]] = set()
     remaining = len(tasks)

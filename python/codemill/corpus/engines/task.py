@@ -138,7 +138,9 @@ def _write_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: 
         for batch in _prefetch(_batches(docs, settings.batch_bytes)):
             texts = [d.text or "" for d in batch]
             langs_of = [d.language for d in batch]
-            ids, offsets = tok.encode_batch_flat(texts, langs_of, num_threads=settings.threads_per_worker)
+            ids, offsets = tok.encode_batch_flat(
+                texts, langs_of, num_threads=settings.threads_per_worker, allowed_special=settings.allowed_special
+            )
             nbytes = np.fromiter((d.size for d in batch), dtype=np.int64, count=len(batch))
             writer.add(ids, offsets, nbytes)
             counts = np.diff(offsets)

@@ -157,5 +157,14 @@ def line_end_after(data: bytes, pos: int) -> int:
     return pos
 
 
+def next_line(data: bytes, pos: int) -> int:
+    """The start of the line after the one holding ``pos`` (``len(data)`` on the last line);
+    ``pos`` itself where it already starts a line."""
+    if pos > 0 and data[pos - 1] == 10:
+        return pos
+    i = data.find(b"\n", pos)
+    return len(data) if i < 0 else i + 1
+
+
 def line_start(data: bytes, pos: int) -> int:
     return data.rfind(b"\n", 0, pos) + 1

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from codemill.finetune.samples.boundaries import SourceFile, is_statement, line_end_after
+from codemill.finetune.samples.boundaries import SourceFile, is_statement, next_line
 
 
 @dataclass(frozen=True)
@@ -20,22 +20,24 @@ class Split:
 
 
 def completion_split(f: SourceFile, rng: random.Random, max_bytes: int) -> Split | None:
-    """prefix -> completion, split just after a statement (a blank rest of its line goes with
-    the prefix); the completion ends at the end of the file or at the last statement end that
+    """prefix -> completion, split at the end of the line where a statement ends (the rest of
+    that line goes with the prefix); the completion ends at the end of the file or at the last statement end that
     keeps it within ``max_bytes``. None when the file has no such statement."""
     data = f.data
     n = len(data)
     last = len(data.rstrip())  # a completion must hold more than whitespace
     # A node ending before `last` has a non-blank rest, so its split (end of its line at
     # most) is before `last` too; splits are computed only where needed.
+    # A statement that ends mid-line (a trailing comment, Go's `case x:`) is cut at its line's
+    # end, never inside the line: the completion starts and ends at line starts.
     ends = [(int(node.end_byte), node) for node in f.stmts]
-    cands = [(e, node) for e, node in ends if 0 < e < last]
+    cands = [(e, node) for e, node in ends if e > 0 and next_line(data, e) < last]
     if not cands:
         return None
     # Prefer a split with real context on both sides.
     middle = [c for c in cands if 0.1 * n <= c[0] <= 0.9 * n] or cands
     boundary, node = middle[rng.randrange(len(middle))]
-    split = line_end_after(data, boundary)
+    split = next_line(data, boundary)
     end = n
     if n - split > max_bytes:
         # Cut at the last statement end that fits (the blank rest of its line included),
@@ -43,7 +45,7 @@ def completion_split(f: SourceFile, rng: random.Random, max_bytes: int) -> Split
         limit = split + max_bytes
         fitted = None
         for e in sorted({e for e, _ in cands if e > split}):
-            e = line_end_after(data, e)
+            e = next_line(data, e)
             if e > limit:
                 if fitted is None:
                     fitted = e

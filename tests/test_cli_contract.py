@@ -1,0 +1,358 @@
+"""The output contract and argument validation, as a user meets them on the command line.
+
+Every test runs the `codemill` command (in-process through `cli.main`, or in a subprocess where
+the process itself matters) on a temporary tree and checks the exit status, that the error is
+one line without a traceback, and that no byte of input or earlier output was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from codemill import CodeTokenizer
+from codemill.cli import main
+
+PYTHON_SRC = str(Path(__file__).resolve().parents[1] / "python")
+
+CODE = {
+    "calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
+    "util.py": "import calc\n\n\ndef twice(x):\n    # double it\n    return calc.mul(2, x)\n",
+    "app.py": "from util import twice\n\nFIRST_DAY_OF_WEEK = 1  # Monday\nprint(twice(FIRST_DAY_OF_WEEK))\n",
+}
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    d = tmp_path / "src"
+    d.mkdir()
+    for name, text in CODE.items():
+        (d / name).write_text(text * 4)
+    return d
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (hidden ones too) with its bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def one_line_error(err: str, *words: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    rc = main([str(a) for a in argv])
+    return rc, capsys.readouterr().err
+
+
+# --------------------------------------------------------------------- argument validation
+
+BAD_VALUES = [
+    (["tokenize", "{src}", "--threads", "-3"], "--threads"),
+    (["tokenize", "{src}", "-o", "{out}", "--workers", "-1"], "--workers"),
+    (["tokenize", "{src}", "-o", "{out}", "--workers", "0"], "--workers"),
+    (["tokenize", "{src}", "-o", "{out}", "--shard-tokens", "0"], "--shard-tokens"),
+    (["tokenize", "{src}", "--batch-bytes", "abc"], "--batch-bytes"),
+    (["train", "{src}", "-o", "{out}", "--vocab-size", "-5"], "--vocab-size"),
+    (["train", "{src}", "-o", "{out}", "--threads", "-3"], "--threads"),
+    (["train", "{src}", "-o", "{out}", "--line-merge-fraction", "2"], "--line-merge-fraction"),
+    (["dedup", "{src}", "-o", "{out}", "--num-perm", "-3"], "--num-perm"),
+    (["dedup", "{src}", "-o", "{out}", "--threshold", "1.5"], "--threshold"),
+    (["dedup", "{src}", "-o", "{out}", "--ngram", "0"], "--ngram"),
+    (["dedup", "{src}", "-o", "{out}", "--seed", "-1"], "--seed"),
+    (["prepare", "{src}", "-o", "{out}.jsonl", "--workers", "0"], "--workers"),
+    (["prepare", "{src}", "-o", "{out}.jsonl", "--fim-rate", "2"], "--fim-rate"),
+    (["prepare", "{src}", "-o", "{out}.jsonl", "--min-bytes", "-1"], "--min-bytes"),
+    (["prepare", "{src}", "-o", "{out}.jsonl", "--samples", ","], "--samples"),
+    (["index", "{src}", "-o", "{out}", "--threads", "-3"], "--threads"),
+    (["index", "{src}", "-o", "{out}", "--max-lines", "0"], "--max-lines"),
+    (["search", "{out}", "q", "--dense-weight", "2"], "--dense-weight"),
+    (["search", "{out}", "q", "-k", "0"], "-k"),
+    (["bench", "{src}", "--repeat", "-1"], "--repeat"),
+    (["ask", "q", "--index", "{out}", "--context-window", "-5"], "--context-window"),
+    (["ask", "q", "--index", "{out}", "--max-tokens", "0"], "--max-tokens"),
+    (["ask", "q", "--index", "{out}", "--timeout", "nan"], "--timeout"),
+    (["context", "{src}/calc.py", "--budget", "-1"], "--budget"),
+]
+
+
+@pytest.mark.parametrize(("argv", "flag"), BAD_VALUES, ids=[f"{a[0]} {f} {a[-1]}" for a, f in BAD_VALUES])
+def test_every_command_refuses_bad_values_in_one_line(
+    argv: list[str], flag: str, src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "out"
+    before = snapshot(tmp_path)
+    rc, err = run(capsys, *(a.format(src=src, out=out) for a in argv))
+    assert rc == 2
+    one_line_error(err, f"codemill {argv[0]}: error: argument {flag}", argv[-1])
+    assert snapshot(tmp_path) == before  # refused before anything was written
+
+
+def test_a_bad_value_is_one_line_in_a_real_process(src: Path, tmp_path: Path):
+    env = {**os.environ, "PYTHONPATH": PYTHON_SRC}
+    for argv in (["dedup", str(src), "-o", str(tmp_path / "o"), "--num-perm", "-3"], ["tokenize", "--threads", "-3"]):
+        r = subprocess.run([sys.executable, "-m", "codemill.cli", *argv], capture_output=True, text=True, env=env)
+        assert r.returncode == 2
+        one_line_error(r.stderr, "must be a positive integer, got -3")
+
+
+def test_a_truncated_gzip_is_one_line_and_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    import gzip
+
+    lines = b"".join(json.dumps({"text": f"def f{i}(x):\n    return x + {i}\n"}).encode() + b"\n" for i in range(3000))
+    data = gzip.compress(lines)
+    bad = tmp_path / "t.jsonl.gz"
+    bad.write_bytes(data[: len(data) // 2])
+    before = snapshot(tmp_path)
+    for argv in (
+        ["dedup", bad, "-o", tmp_path / "d"],
+        ["prepare", bad, "-o", tmp_path / "p.jsonl", "--workers", "1"],
+        ["tokenize", bad, "-o", tmp_path / "t", "--workers", "1", "--no-progress"],
+    ):
+        rc, err = run(capsys, *argv)
+        assert rc == 2
+        one_line_error(err, "t.jsonl.gz", "truncated")
+        assert snapshot(tmp_path) == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl.gz"]
+
+
+# --------------------------------------------------------------------- the output contract
+
+
+def test_train_into_a_directory_is_refused_and_leaves_no_debris(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    (tmp_path / "some_dir").mkdir()
+    before = snapshot(tmp_path)
+    rc, err = run(capsys, "train", src, "-o", tmp_path / "some_dir", "--vocab-size", "400")
+    assert rc == 2
+    one_line_error(err, "some_dir: is a directory")
+    assert snapshot(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["some_dir", "src"]
+
+
+def test_train_refuses_a_file_it_did_not_write_unless_overwrite(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": true}')
+    rc, err = run(capsys, "train", src, "-o", notes, "--vocab-size", "400")
+    assert rc == 2
+    one_line_error(err, "notes.json: exists and was not written by `codemill train`", "--overwrite")
+    assert notes.read_text() == '{"mine": true}'
+    assert run(capsys, "train", src, "-o", notes, "--vocab-size", "400", "--overwrite")[0] == 0
+    assert CodeTokenizer.load(notes).vocab_size <= 400
+    # its own earlier output is replaced without asking
+    assert run(capsys, "train", src, "-o", notes, "--vocab-size", "420")[0] == 0
+
+
+def test_train_warns_when_the_vocabulary_is_smaller_than_asked(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    rc, err = run(capsys, "train", src, "-o", tmp_path / "t.json", "--vocab-size", "30000")
+    assert rc == 0
+    assert "warning: the vocabulary has" in err and "not the 30000 asked for" in err
+
+
+def test_an_output_inside_or_equal_to_an_input_is_refused(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    before = snapshot(tmp_path)
+    for argv, words in (
+        (["dedup", src, "-o", src], "the output is the input"),
+        (["dedup", src, "-o", src / "out"], "inside the input"),
+        (["tokenize", src, "-o", src / "tok", "--workers", "1"], "inside the input"),
+        (["prepare", src, "-o", src / "p.jsonl", "--workers", "1"], "inside the input"),
+        (["train", src / "calc.py", "-o", src / "calc.py", "--overwrite"], "the output is the input"),
+        (["index", src, "-o", src / "idx", "--no-progress"], "inside the input"),
+    ):
+        rc, err = run(capsys, *argv)
+        assert rc == 2, argv
+        one_line_error(err, words)
+        assert snapshot(tmp_path) == before, argv
+
+
+def test_tokenize_into_a_refused_directory_leaves_no_tasks_dir(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("precious")
+    rc, err = run(capsys, "tokenize", src, "-o", docs, "--workers", "1", "--no-progress")
+    assert rc == 2
+    one_line_error(err, "docs: exists and was not written by `codemill tokenize`", "--overwrite")
+    assert snapshot(docs) == {"notes.txt": b"precious"}
+
+
+def test_prepare_refuses_a_file_it_did_not_write_and_replaces_its_own(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "train.jsonl"
+    out.write_text('{"text": "hand-made"}\n')
+    rc, err = run(capsys, "prepare", src, "-o", out, "--workers", "1")
+    assert rc == 2
+    one_line_error(err, "train.jsonl: exists and was not written by `codemill prepare`")
+    assert out.read_text() == '{"text": "hand-made"}\n'
+    assert run(capsys, "prepare", src, "-o", out, "--workers", "1", "--overwrite", "--no-dedup")[0] == 0
+    first = out.read_bytes()
+    assert run(capsys, "prepare", src, "-o", out, "--workers", "1", "--no-dedup")[0] == 0  # ours: replaced
+    assert out.read_bytes() == first
+    assert "hand-made" not in out.read_text()
+
+
+def test_dedup_rerun_replaces_its_output_whole(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "dd"
+    assert run(capsys, "dedup", src, "-o", out)[0] == 0
+    (src / "calc.py").unlink()
+    (src / "copy.py").write_bytes((src / "util.py").read_bytes())
+    assert run(capsys, "dedup", src, "-o", out)[0] == 0
+    kept = {p.name for p in (out / "src").iterdir()}
+    assert "calc.py" not in kept and len(kept & {"util.py", "copy.py"}) == 1
+
+
+def test_index_of_another_repository_is_refused_unless_asked(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "lib.py").write_text("def other_function():\n    return 42\n")
+    idx = tmp_path / "idx"
+    assert run(capsys, "index", src, "-o", idx, "--no-progress")[0] == 0
+    before = snapshot(idx)
+    rc, err = run(capsys, "index", other, "-o", idx, "--no-progress")
+    assert rc == 2
+    one_line_error(err, "the index is of another repository", "--replace-source")
+    assert snapshot(idx) == before
+    assert run(capsys, "index", other, "-o", idx, "--no-progress", "--replace-source", "--json")[0] == 0
+    meta = json.loads((idx / "meta.json").read_text())
+    assert meta["root"] == str(other.resolve()) and set(meta["files"]) == {"lib.py"}
+
+
+def test_ctrl_c_on_tokenize_says_the_same_command_resumes(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    import codemill.corpus.job
+
+    def interrupted(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(codemill.corpus.job, "tokenize_corpus", interrupted)
+    rc, err = run(capsys, "tokenize", src, "-o", tmp_path / "t", "--workers", "1")
+    assert rc == 130
+    one_line_error(err, "interrupted; run the same command again to resume")
+
+
+# --------------------------------------------------------------------- special tokens end to end
+
+
+def test_prepare_then_tokenize_keeps_the_fim_markers(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    tok = CodeTokenizer.default()
+    out = tmp_path / "p.jsonl"
+    rc, _ = run(
+        capsys, "prepare", src, "-o", out, "--workers", "1", "--no-dedup", "--samples", "fim", "--fim-rate", "1"
+    )
+    assert rc == 0
+    sidecar = json.loads((tmp_path / "p.jsonl.codemill.json").read_text())
+    assert sidecar["written_by"] == "codemill prepare"
+    fim_ids = {tok.special_tokens[t] for t in sidecar["special_tokens"]}
+    assert len(fim_ids) == 3
+
+    def ids_of(outdir: Path) -> np.ndarray:
+        return np.concatenate([np.load(p) for p in sorted(outdir.glob("shard-*.npy"))])
+
+    assert run(capsys, "tokenize", out, "-o", tmp_path / "t", "--workers", "1", "--no-progress")[0] == 0
+    assert fim_ids <= set(ids_of(tmp_path / "t").tolist())
+    rc, _ = run(
+        capsys, "tokenize", out, "-o", tmp_path / "n", "--workers", "1", "--no-progress", "--allowed-special", "none"
+    )
+    assert rc == 0
+    assert not fim_ids & set(ids_of(tmp_path / "n").tolist())
+    rc, err = run(capsys, "tokenize", out, "-o", tmp_path / "x", "--allowed-special", "<|nope|>")
+    assert rc == 2
+    one_line_error(err, "<|nope|>")
+
+
+# --------------------------------------------------------------------- the README without a main guard
+
+SCRIPT = """
+from codemill import prepare, tokenize_corpus
+m = tokenize_corpus([{src!r}], {out!r}, workers=2, task_bytes=64)
+r = prepare([{src!r}], {prep!r}, workers=2)
+print("ok", m["totals"]["documents"], r["samples"]["total"] > 0)
+"""
+
+
+def test_readme_example_runs_as_a_script_without_a_main_guard(src: Path, tmp_path: Path):
+    script = tmp_path / "example.py"
+    script.write_text(SCRIPT.format(src=str(src), out=str(tmp_path / "tok"), prep=str(tmp_path / "p.jsonl")))
+    env = {**os.environ, "PYTHONPATH": PYTHON_SRC}
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stdout.split() == ["ok", str(len(CODE)), "True"]
+
+
+# --------------------------------------------------------------------- messages and reports
+
+
+def test_context_on_a_directory_says_so(src: Path, capsys: pytest.CaptureFixture[str]):
+    rc, err = run(capsys, "context", src)
+    assert rc == 2
+    one_line_error(err, "src: is a directory")
+
+
+def test_ask_with_no_room_for_the_prompt_names_the_flags(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    rc, err = run(capsys, "ask", "q", "--index", tmp_path / "idx", "--context-window", "1000")
+    assert rc == 2
+    one_line_error(err, "--max-tokens 1024", "--context-window 1000")
+
+
+def test_graph_text_counts_the_edges_json_lists(src: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["graph", str(src), "--json"]) == 0
+    listed = len(json.loads(capsys.readouterr().out)["edges"])
+    assert main(["graph", str(src)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert f"{listed} edges" in first
+
+
+def test_default_tokenize_reads_the_stdlib_without_site_packages(capsys: pytest.CaptureFixture[str]):
+    from codemill.commands.tokenize import _stdlib_inputs
+
+    inputs = _stdlib_inputs()
+    assert inputs and not any(Path(p).name in ("site-packages", "dist-packages") for p in inputs)
+    assert "standard library" in capsys.readouterr().err
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one():
+    import io
+
+    from codemill.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    log, tty = io.StringIO(), Tty()
+    for stream in (log, tty):
+        with Progress("embedding", 10, "chunks", stream=stream, interval=0.0) as bar:
+            for _ in range(10):
+                bar.advance()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 11 and lines[-1].startswith("embedding: 10/10 chunks 100%") and "\r" not in log.getvalue()
+    assert "\r" in tty.getvalue() and "[########################] 100%" in tty.getvalue()
+
+
+def test_index_says_when_it_builds_the_graph(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    rc, err = run(capsys, "index", src, "-o", tmp_path / "idx")
+    assert rc == 0
+    assert "repository graph ..." in err and "files built" in err
