@@ -26,6 +26,11 @@ class SourceError(CodemillError):
     missing optional reader (pyarrow, zstandard), a path that is neither file nor directory."""
 
 
+class StorageError(SourceError):
+    """Object storage (or another filesystem URL) that failed: a missing bucket, access denied,
+    a failed upload, an unknown protocol or its missing package."""
+
+
 class InputNotFoundError(SourceError, FileNotFoundError):
     """An input path that does not exist (also a ``FileNotFoundError``)."""
 
@@ -66,6 +71,7 @@ __all__ = [
     "ModelDirError",
     "OutputError",
     "SourceError",
+    "StorageError",
     "TokenizerFileError",
     "UnsupportedTokenizerError",
     "UsageError",

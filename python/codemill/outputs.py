@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codemill.errors import OutputError
+from codemill.sources.fs import is_url  # the one rule for what is a URL
 
 __all__ = [
     "OVERWRITE_HINT",
@@ -39,10 +40,6 @@ __all__ = [
 
 # How a refused output is let through, in library and command-line words at once.
 OVERWRITE_HINT = "pass overwrite=True (--overwrite on the command line) to replace it"
-
-
-def is_url(path: str | os.PathLike[str]) -> bool:
-    return "://" in os.fspath(path)
 
 
 def check_output(
@@ -96,11 +93,14 @@ def sidecar_path(output: str | os.PathLike[str]) -> Path:
 
 def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any]:
     """The description saved beside ``output``, or {} where there is none (or it is unreadable)."""
-    if is_url(output):
-        return {}
     try:
-        meta = json.loads(sidecar_path(output).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if is_url(output):
+            from codemill.sources.fs import read_url
+
+            meta = json.loads(read_url(os.fspath(output) + SIDECAR_SUFFIX))
+        else:
+            meta = json.loads(sidecar_path(output).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # StorageError is a ValueError
         return {}
     return meta if isinstance(meta, dict) else {}
 
@@ -113,4 +113,10 @@ def written_by(output: str | os.PathLike[str], command: str) -> bool:
 def write_sidecar(output: str | os.PathLike[str], command: str, **facts: Any) -> None:
     from codemill._io import atomic_write_json
 
-    atomic_write_json(sidecar_path(output), {"written_by": f"codemill {command}", "output": Path(output).name, **facts})
+    meta = {"written_by": f"codemill {command}", "output": Path(output).name, **facts}
+    if is_url(output):  # beside the object, published in one upload
+        from codemill.sources.fs import write_url
+
+        write_url(os.fspath(output) + SIDECAR_SUFFIX, (json.dumps(meta, indent=1) + "\n").encode("utf-8"))
+        return
+    atomic_write_json(sidecar_path(output), meta)

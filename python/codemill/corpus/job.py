@@ -1,7 +1,9 @@
 """The corpus job: plan tasks, resume what an earlier run finished, run the rest, merge.
 
-Every file is written under a temporary name, fsynced and renamed; a task counts as done only
-once its record is renamed into place, so a run killed at any moment and run again redoes
+The output is a local directory or a URL prefix (``s3://bucket/prefix``,
+:class:`codemill.sources.fs.Directory`). Every file is published whole (written under a
+temporary name, fsynced and renamed; or one completed upload); a task counts as done only once
+its record is published, after its shards, so a run killed at any moment and run again redoes
 exactly the unfinished tasks and ends byte-identical to an uninterrupted run.
 """
 
@@ -13,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from codemill._io import atomic_write_json, fsync_dir, remove_tree
-from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, record_path
+from codemill._io import remove_tree
+from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, json_bytes, record_name
 from codemill.corpus.manifest import TaskRecord, merge
 from codemill.corpus.plan import Task, plan_tasks
 from codemill.corpus.progress import Progress
@@ -23,6 +25,7 @@ from codemill.corpus.shards import token_dtype
 from codemill.errors import CodemillError, ConfigError, OutputError
 from codemill.outputs import OVERWRITE_HINT, check_output, read_sidecar
 from codemill.sources import DEFAULT_MAX_BYTES, Skips
+from codemill.sources.fs import Directory, is_url
 from codemill.tokenizer import CodeTokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
@@ -38,31 +41,34 @@ def load_tokenizer(tokenizer: TokenizerArg) -> CodeTokenizer:
     return tokenizer
 
 
-def _valid_record(outdir: Path, task: Task) -> TaskRecord | None:
+def _valid_record(out: Directory, task: Task, files: dict[str, int]) -> TaskRecord | None:
+    data = out.read_bytes(record_name(task.index)) if record_name(task.index) in files else None
     try:
-        rec = json.loads(record_path(outdir, task.index).read_text())
-    except (OSError, ValueError):
+        rec = json.loads(data) if data is not None else None
+    except ValueError:
         return None
     if not isinstance(rec, dict) or rec.get("task") != task.describe() or "lines" not in rec:
         return None
     for shard in rec.get("shards", ()):
-        tokens, index = (outdir / f for f in shard["files"])
-        try:
-            if tokens.stat().st_size != shard["size"] or not index.is_file():
-                return None
-        except OSError:
+        tokens, index = shard["files"]
+        if files.get(tokens) != shard["size"] or index not in files:
             return None
     return rec  # type: ignore[return-value]
 
 
-def _clean(outdir: Path, ntasks: int) -> None:
-    """Removes temporaries of killed runs and outputs of tasks the plan no longer has."""
-    for folder, prefix in ((outdir, "shard-"), (outdir / TASKS_DIR, "task-")):
-        for p in folder.iterdir():
-            name, k = p.name, len(prefix)
-            stale = name[k : k + 5].isdigit() and name.startswith(prefix) and int(name[k : k + 5]) >= ntasks
-            if stale or (name.startswith(".") and ".tmp" in name):
-                p.unlink(missing_ok=True)
+def _stale(files: dict[str, int], ntasks: int) -> list[str]:
+    """Temporaries of killed runs, and outputs of tasks the plan no longer has."""
+    out = []
+    for rel in files:
+        folder, _, name = rel.rpartition("/")
+        prefix = {"": "shard-", TASKS_DIR: "task-"}.get(folder)
+        if prefix is None:
+            continue
+        k = len(prefix)
+        stale = name.startswith(prefix) and name[k : k + 5].isdigit() and int(name[k : k + 5]) >= ntasks
+        if stale or (name.startswith(".") and ".tmp" in name):
+            out.append(rel)
+    return out
 
 
 def _old_manifest(outdir: Path) -> dict[str, Any] | None:
@@ -84,15 +90,21 @@ def _same_run(outdir: Path, head: dict[str, Any]) -> bool:
     return old is not None and all(old.get(key) == head[key] for key in ("inputs", "tokenizer", "settings"))
 
 
-def _check_resumable(outdir: Path, head: dict[str, Any]) -> None:
-    old = _old_manifest(outdir)
-    if old is not None:
+def _check_resumable(out: Directory, head: dict[str, Any], files: dict[str, int]) -> None:
+    data = out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None
+    try:
+        old = json.loads(data) if data is not None else None
+    except ValueError:
+        old = None  # a torn write cannot happen (rename, one upload), but a hand-edited file can
+    if isinstance(old, dict):
         for key in ("inputs", "tokenizer", "settings"):
             if old.get(key) != head[key]:
                 raise OutputError(
-                    f"{outdir}: holds a run with different {key} ({old.get(key)!r}); use another output "
+                    f"{out}: holds a run with different {key} ({old.get(key)!r}); use another output "
                     f"directory, or {OVERWRITE_HINT}"
                 )
+    elif any(rel.startswith("shard-") for rel in files):
+        raise OutputError(f"{out}: holds shards but no manifest; use an empty output, or {OVERWRITE_HINT}")
 
 
 def _allowed_special(tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None) -> tuple[str, ...]:
@@ -171,9 +183,12 @@ def tokenize_corpus(
     ):
         if value <= 0:
             raise CodemillError(f"{name} must be positive, got {value}")
-    outdir = check_output(
-        output_dir, command="tokenize", kind="dir", is_ours=_is_run, inputs=names, overwrite=overwrite
-    )
+    # A URL prefix (s3://...) has no tree to check; the run owns its commit (task records).
+    local = None
+    if not is_url(output_dir):
+        local = check_output(
+            output_dir, command="tokenize", kind="dir", is_ours=_is_run, inputs=names, overwrite=overwrite
+        )
     t0 = time.perf_counter()
     tok = load_tokenizer(tokenizer)
     specials = _allowed_special(tok, names, allowed_special)
@@ -199,17 +214,27 @@ def tokenize_corpus(
         "layout": "each document's tokens are followed by one eot_id; documents are never split across shards",
         "tasks_planned": len(tasks),
     }
-    if overwrite and outdir.exists() and not _same_run(outdir, head):
-        remove_tree(outdir)  # asked for: start afresh rather than mix two runs
-    if outdir.exists():
-        _check_resumable(outdir, head)  # before anything is created in it
-    fresh = not outdir.exists()
-    outdir.mkdir(parents=True, exist_ok=True)
-    (outdir / TASKS_DIR).mkdir(exist_ok=True)
-    manifest_path = outdir / MANIFEST_NAME
-    atomic_write_json(manifest_path, head)
-    fsync_dir(outdir)
-    _clean(outdir, len(tasks))
+    out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
+    fresh = False
+    if local is not None:
+        if overwrite and local.exists() and not _same_run(local, head):
+            remove_tree(local)  # asked for: start afresh rather than mix two runs
+        fresh = not local.exists()
+    out.ensure()  # a local directory is created; a bucket must answer
+    files = out.files()
+    if local is None and overwrite and files:
+        old = out.read_bytes(MANIFEST_NAME)
+        if old is None or any(json.loads(old).get(k) != head[k] for k in ("inputs", "tokenizer", "settings")):
+            out.remove(sorted(files))  # asked for: start afresh rather than mix two runs
+            files = {}
+    _check_resumable(out, head, files)  # before anything is written in it
+    if local is not None:
+        (local / TASKS_DIR).mkdir(exist_ok=True)
+    out.write_bytes(MANIFEST_NAME, json_bytes(head))
+    stale = _stale(files, len(tasks))
+    out.remove(stale)
+    files = {k: v for k, v in files.items() if k not in stale}
+    outdir = out.name
 
     records: dict[int, TaskRecord] = {}
     pending = []
@@ -217,7 +242,7 @@ def tokenize_corpus(
     if progress:
         bar = Progress(sum(t.size for t in tasks), len(tasks), None if progress is True else progress)
     for task in tasks:
-        rec = _valid_record(outdir, task)
+        rec = _valid_record(out, task, files)
         if rec is None:
             pending.append(task)
         else:
@@ -230,26 +255,26 @@ def tokenize_corpus(
         if bar:
             bar.update(rec)
 
+    per_node: dict[str, int] = {}
     t_run = time.perf_counter()
     try:
         if engine == "ray":
             from codemill.corpus.engines.ray import run_ray
 
-            run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
+            per_node = run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
         else:
             from codemill.corpus.engines.local import run_local
 
             run_local(pending, tok, settings, outdir, workers, on_done)
     except BaseException:
-        if fresh and not records:
-            remove_tree(outdir)  # nothing to resume: leave no debris (finished tasks are kept)
+        if fresh and not records and local is not None:
+            remove_tree(local)  # nothing to resume: leave no debris (finished tasks are kept)
         raise
     run_seconds = time.perf_counter() - t_run
     if bar and not pending:
         bar.show(time.monotonic())  # everything was done already: say so once
     manifest = merge(head, [records[t.index] for t in tasks], plan_skips)
-    atomic_write_json(manifest_path, manifest)
-    fsync_dir(outdir)
+    out.write_bytes(MANIFEST_NAME, json_bytes(manifest))
     run_bytes = sum(records[t.index]["bytes"] for t in pending)
     manifest["run"] = {
         "engine": engine,
@@ -259,5 +284,6 @@ def tokenize_corpus(
         "seconds": round(time.perf_counter() - t0, 3),
         "tokenize_seconds": round(run_seconds, 3),
         "mb_per_s": round(run_bytes / 1e6 / max(run_seconds, 1e-9), 2),
+        "tasks_per_node": per_node,  # Ray node id -> tasks run there (empty for the local engine)
     }
     return manifest

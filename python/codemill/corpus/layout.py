@@ -12,7 +12,9 @@ Layout::
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "codemill-shards/1"
@@ -26,4 +28,14 @@ def task_prefix(index: int) -> str:
 
 def record_path(outdir: Path, index: int) -> Path:
     """Where task ``index``'s record goes; its presence commits the task."""
-    return outdir / TASKS_DIR / f"task-{index:05d}.json"
+    return outdir / record_name(index)
+
+
+def record_name(index: int) -> str:
+    """Task ``index``'s record, relative to the output directory."""
+    return f"{TASKS_DIR}/task-{index:05d}.json"
+
+
+def json_bytes(obj: Any) -> bytes:
+    """The bytes of a record or manifest (the same wherever it is written)."""
+    return (json.dumps(obj, indent=1) + "\n").encode("utf-8")

@@ -19,8 +19,9 @@ from typing import Any, Literal
 from codemill.errors import CodemillError
 from codemill.languages import detect_language
 from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, walk
+from codemill.sources.fs import is_url, read_urls
 from codemill.sources.streams import is_compressed, is_parquet, is_records
-from codemill.sources.walk import file_size
+from codemill.sources.walk import file_size, walk_url
 
 TaskKind = Literal["files", "jsonl", "parquet"]
 
@@ -83,34 +84,33 @@ class _Unit:
 def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit]:
     units: list[_Unit] = []
 
-    def add_records(root: str, path: Path) -> None:
+    def add_records(root: str, path: Path | str, size: int) -> None:
         if is_parquet(path):
             from codemill.sources.records import parquet_row_groups
 
             groups = [b for _, b in parquet_row_groups(path)]
             units.append(_Unit(root, [], str(path), groups, sum(groups)))
         else:
-            size = file_size(path)
             if size < 0:
                 raise CodemillError(f"{path}: cannot read")
             units.append(_Unit(root, [], str(path), None, size))
 
     for path in check_inputs(inputs):
         root = str(path)
-        if path.is_dir():
+        if isinstance(path, str) or path.is_dir():  # a URL is listed like a tree
             files: list[tuple[str, int]] = []
-            for entry in walk(path, skips):
+            for entry in walk_url(path, skips) if isinstance(path, str) else walk(path, skips):
                 if entry.records:
                     if files:
                         units.append(_Unit(root, files, size=sum(max(s, 0) for _, s in files)))
                         files = []
-                    add_records(root, entry.path)
+                    add_records(root, entry.path, entry.size)
                 else:
                     files.append((str(entry.path), entry.size))
             if files:
                 units.append(_Unit(root, files, size=sum(max(s, 0) for _, s in files)))
         elif is_records(path):
-            add_records(root, path)
+            add_records(root, path, file_size(path))
         else:
             # Any other path (a code file, a FIFO): read_file reports what it is.
             units.append(_Unit(root, [(root, file_size(path))], size=max(file_size(path), 0)))
@@ -170,9 +170,27 @@ def plan_tasks(
     return tasks
 
 
-def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Document]:
+def _fetched(files: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+    """(name, None) for local files; (URL, bytes) for objects, fetched 64 at a time."""
+    batch: list[str] = []
     for name in files:
-        text, reason = read_file(name, max_bytes)
+        if is_url(name):
+            batch.append(name)
+            if len(batch) < _FETCH:
+                continue
+        yield from zip(batch, read_urls(batch), strict=True)
+        batch = []
+        if not is_url(name):
+            yield name, None
+    yield from zip(batch, read_urls(batch), strict=True)
+
+
+_FETCH = 64
+
+
+def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Document]:
+    for name, data in _fetched(files):
+        text, reason = read_file(name, max_bytes, data)
         if text is None:
             skips.add(name, reason or "unreadable")
             continue
@@ -189,5 +207,5 @@ def task_documents(task: Task, skips: Skips, max_bytes: int) -> tuple[Iterator[D
     """
     if task.kind == "files":
         return _files(task.files, skips, max_bytes), None
-    reader = RecordReader(Path(task.path), skips, max_bytes=max_bytes)
+    reader = RecordReader(task.path if is_url(task.path) else Path(task.path), skips, max_bytes=max_bytes)
     return reader.read(task.start, task.stop), reader

@@ -16,6 +16,7 @@ from typing import IO, Any, Literal, get_args
 from codemill._io import atomic_file, atomic_stream
 from codemill.errors import OutputError
 from codemill.finetune.samples import SAMPLE_FIELDS
+from codemill.sources.fs import is_url, staged_file
 
 __all__ = ["OUTPUT_SUFFIXES", "OutputSuffix", "SampleWriter", "check_output"]
 
@@ -80,7 +81,13 @@ class SampleWriter:
     @classmethod
     @contextlib.contextmanager
     def open(cls, path: str | os.PathLike[str]) -> Iterator[SampleWriter]:
-        """A writer whose file replaces ``path`` when the block ends without an error."""
+        """A writer whose file replaces ``path`` (a local path, or a URL: the file is staged
+        locally and uploaded) when the block ends without an error."""
+        if is_url(path):
+            check_output(Path(os.fspath(path)))  # the name's suffix only
+            with staged_file(os.fspath(path)) as local, cls.open(local) as writer:
+                yield writer
+            return
         target = Path(path)
         check_output(target)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from codemill.near_dup.minhash import Languages, MinHasher
 from codemill.near_dup.output import REPORT_NAME, Kept, check_output, write_output
 from codemill.near_dup.result import DedupReport, DedupResult
 from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs, iter_documents, read_file
+from codemill.sources.fs import is_tree, is_url, join
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
 
@@ -72,7 +73,7 @@ def dedup_texts(
 class _Corpus:
     """Where each document of the inputs is, without its text: the metadata `dedup` keeps."""
 
-    paths: list[Path]
+    paths: list[Path | str]  # local paths, or URLs
     text_field: str | None
     max_bytes: int
     source: array = field(default_factory=lambda: array("i"))  # input index
@@ -83,6 +84,7 @@ class _Corpus:
     holders: list[str] = field(default_factory=list)  # file holding documents, relative to its input
     _holder_ids: dict[tuple[int, str], int] = field(default_factory=dict)
     langs: list[str] = field(default_factory=list)
+    _trees: dict[int, bool] = field(default_factory=dict)  # input index -> is a tree
 
     def add(self, d: Document) -> None:
         key = (d.source, d.origin)
@@ -98,10 +100,14 @@ class _Corpus:
             self.langs.append(d.language)
         self.lang.append(self.langs.index(d.language))
 
-    def file(self, i: int) -> Path:
-        """The file on disk holding document ``i`` (a code file, or its JSONL / Parquet file)."""
-        path = self.paths[self.source[i]]
-        return path / self.holders[self.holder[i]] if path.is_dir() else path
+    def file(self, i: int) -> Path | str:
+        """The file holding document ``i`` (a code file, or its JSONL / Parquet file)."""
+        source = self.source[i]
+        path = self.paths[source]
+        tree = self._trees.get(source)
+        if tree is None:
+            tree = self._trees[source] = is_tree(path)
+        return join(path, self.holders[self.holder[i]]) if tree else path
 
     def name(self, i: int) -> str:
         return f"{self.file(i)}:{self.record[i]}" if self.record[i] >= 0 else str(self.file(i))
@@ -175,14 +181,15 @@ def dedup(
     unless `overwrite`; one inside an input always). Returns the report: parameters, counts (skipped inputs with
     reasons) and clusters.
     """
-    paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
+    names = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    paths: list[Path | str] = [p if is_url(p) else Path(p) for p in names]
     if not paths:
         raise ConfigError("no inputs given")
     check_inputs(paths)
     cfg = DedupConfig.of(config, **options)
     check_engine(engine)
     if output is not None:
-        check_output(Path(output), paths, overwrite)
+        check_output(output if is_url(output) else Path(output), paths, overwrite)
     skips = Skips()
     corpus = _Corpus(paths, text_field, max_file_bytes)
     parts: list[Signed] = []
@@ -217,5 +224,5 @@ def dedup(
     report["counts"]["skipped_total"] = skips.total
     report["skipped_items"] = skips.items
     if output is not None:
-        write_output(paths, Path(output), corpus.kept(result.keep), report, overwrite)
+        write_output(paths, output if is_url(output) else Path(output), corpus.kept(result.keep), report, overwrite)
     return report

@@ -1,18 +1,22 @@
 """Dedup's output: the kept documents in each input's own format, and the report.
 
 The output directory is built beside its target and swapped in whole (`codemill._io`), so an
-interrupted run leaves the previous output or none, never a half-written one.
+interrupted run leaves the previous output or none, never a half-written one. An output at a URL
+prefix is staged locally and uploaded with the report last (its presence marks it complete).
 """
 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Mapping, Set
 from pathlib import Path
 
-from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_json
+from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_bytes, atomic_write_json
+from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
 from codemill.outputs import check_output as contract_check
+from codemill.sources.fs import Directory, base_name, is_tree, join, read_url
 from codemill.sources.records import parquet_file
 from codemill.sources.streams import is_parquet, is_records, open_stream
 
@@ -25,9 +29,19 @@ __all__ = ["REPORT_NAME", "check_output", "output_names", "write_output"]
 REPORT_NAME = "dedup_report.json"
 
 
-def check_output(outdir: Path, inputs: list[Path], overwrite: bool = False) -> None:
+def check_output(outdir: Path | str, inputs: list[Path | str], overwrite: bool = False) -> None:
     """The output contract (`codemill.outputs`) for dedup: a directory holding a dedup report
-    is replaced whole; anything else is refused unless ``overwrite``; an input never."""
+    is replaced whole; anything else is refused unless ``overwrite``; an input never. A URL
+    prefix: refused when it holds an input, or objects without a dedup report (unless
+    ``overwrite``)."""
+    if isinstance(outdir, str):
+        for p in inputs:
+            if isinstance(p, str) and (p.rstrip("/") + "/").startswith(outdir.rstrip("/") + "/"):
+                raise OutputError(f"{outdir}: the output would replace the input {p}")
+        files = Directory(outdir).files()
+        if files and REPORT_NAME not in files and not overwrite:
+            raise OutputError(f"{outdir}: the output prefix holds objects that are not a dedup output")
+        return
     contract_check(
         outdir,
         command="dedup",
@@ -38,16 +52,16 @@ def check_output(outdir: Path, inputs: list[Path], overwrite: bool = False) -> N
     )
 
 
-def output_names(inputs: list[Path]) -> list[str]:
+def output_names(inputs: list[Path | str]) -> list[str]:
     """A distinct output name per input (its base name; a numeric prefix on clashes)."""
     names: list[str] = []
     for i, p in enumerate(inputs):
-        name = p.resolve().name or f"input{i}"
+        name = base_name(p) or f"input{i}"
         names.append(f"{i}_{name}" if name in names else name)
     return names
 
 
-def _write_records(src: Path, dest: Path, numbers: Set[int]) -> None:
+def _write_records(src: Path | str, dest: Path, numbers: Set[int]) -> None:
     """The kept records of a JSONL file (lines copied byte for byte) or Parquet file (rows)."""
     if is_parquet(src):
         table = parquet_file(src).read()
@@ -62,7 +76,14 @@ def _write_records(src: Path, dest: Path, numbers: Set[int]) -> None:
                 out.write(line if line.endswith(b"\n") else line + b"\n")
 
 
-def write_kept(inputs: list[Path], outdir: Path, kept: Kept) -> list[str]:
+def _copy(src: Path | str, dest: Path) -> None:
+    if isinstance(src, str):
+        atomic_write_bytes(dest, read_url(src))
+    else:
+        shutil.copy2(src, dest)
+
+
+def write_kept(inputs: list[Path | str], outdir: Path, kept: Kept) -> list[str]:
     """Write the kept documents in each input's own format into `outdir`; returns their names.
 
     `kept[source][file]` holds the record numbers kept in a JSONL / Parquet file, or None for a
@@ -72,28 +93,41 @@ def write_kept(inputs: list[Path], outdir: Path, kept: Kept) -> list[str]:
     for source, (path, name) in enumerate(zip(inputs, output_names(inputs), strict=True)):
         files = kept.get(source, {})
         dest = outdir / name
-        if path.is_dir():
+        if is_tree(path):
             dest.mkdir(parents=True, exist_ok=True)
             for rel, records in sorted(files.items()):
                 target = dest / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if records is None:
-                    shutil.copy2(path / rel, target)
+                    _copy(join(path, rel), target)
                 else:
-                    _write_records(path / rel, target, records)
+                    _write_records(join(path, rel), target, records)
             written.append(name)
         elif is_records(path):
-            _write_records(path, dest, files.get(path.name) or set())
+            _write_records(path, dest, files.get(base_name(path)) or set())
             written.append(name)
         elif files:
-            shutil.copy2(path, dest)
+            _copy(path, dest)
             written.append(name)
     return written
 
 
-def write_output(inputs: list[Path], outdir: Path, kept: Kept, report: DedupReport, overwrite: bool = False) -> None:
-    """Replace `outdir` as a whole by the kept documents and the report (with `outputs`)."""
+def write_output(
+    inputs: list[Path | str], outdir: Path | str, kept: Kept, report: DedupReport, overwrite: bool = False
+) -> None:
+    """Replace `outdir` as a whole by the kept documents and the report (with `outputs`).
+
+    A URL prefix is written from a local staging directory: its report is removed first and
+    uploaded last, so the report's presence says the output beside it is complete.
+    """
     check_output(outdir, inputs, overwrite)
+    if isinstance(outdir, str):
+        with tempfile.TemporaryDirectory(prefix="codemill-dedup-") as tmp:
+            stage = Path(tmp)
+            report["outputs"] = [f"{outdir.rstrip('/')}/{name}" for name in write_kept(inputs, stage, kept)]
+            atomic_write_json(stage / REPORT_NAME, report)
+            Directory(outdir).publish_tree(stage, last=REPORT_NAME)
+        return
     with atomic_dir(outdir) as stage:
         report["outputs"] = [str(outdir / name) for name in write_kept(inputs, stage, kept)]
         atomic_write_json(stage / REPORT_NAME, report)

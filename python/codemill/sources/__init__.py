@@ -3,7 +3,9 @@
 Every command reads its inputs through this layer (:func:`iter_documents`, or
 :func:`list_documents` + :func:`load_text` to read files where the work happens); every input
 that is not read is counted in :class:`Skips` with a reason from :mod:`codemill.sources.skips`.
-Languages come from :mod:`codemill.languages` only (extension, then shebang).
+Languages come from :mod:`codemill.languages` only (extension, then shebang). Inputs may be
+URLs (``s3://bucket/prefix``): :mod:`codemill.sources.fs` is the one place that opens them, and
+its ``Directory`` is the one output abstraction for local paths and URLs alike.
 
 May import: errors, languages, _io. Nothing else of codemill.
 """

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemill.sources import skips as reasons
+from codemill.sources.fs import is_url, read_url
 
 DEFAULT_MAX_BYTES = 100 << 20  # larger files and records are skipped as too_large
 SNIFF = 8192  # a NUL byte in this many leading bytes marks binary data
@@ -47,8 +48,15 @@ def decode(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str | None,
         return None, reasons.INVALID_UTF8
 
 
-def read_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str | None, str | None]:
-    """(text, None) for a readable UTF-8 code file, else (None, reason). Never opens a FIFO."""
+def read_file(
+    path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, data: bytes | None = None
+) -> tuple[str | None, str | None]:
+    """(text, None) for a readable UTF-8 code file (a local path or a URL), else (None, reason).
+    Never opens a FIFO. ``data``: the bytes of a URL's object, fetched already."""
+    if isinstance(path, str) and is_url(path):
+        if data is None:
+            data = read_url(path)  # a storage failure raises: it is not a property of the file
+        return decode(data, max_bytes)
     p = Path(path)
     try:
         st = p.stat()

@@ -22,19 +22,21 @@ from codemill.errors import InputNotFoundError
 from codemill.languages import detect_language
 from codemill.sources import skips as reasons
 from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text
+from codemill.sources.fs import is_url
 from codemill.sources.records import RecordReader
 from codemill.sources.skips import Skips
 from codemill.sources.streams import is_records
-from codemill.sources.walk import file_size, walk
+from codemill.sources.walk import file_size, walk, walk_url
 
 _HEAD = 128
 
 
-def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The inputs as paths; raises :class:`InputNotFoundError` naming the first missing one."""
-    paths = [Path(p) for p in inputs]
+def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
+    """The inputs as local paths, URLs (``s3://...``) kept as strings; raises
+    :class:`InputNotFoundError` naming the first missing local one (a URL is checked when listed)."""
+    paths: list[Path | str] = [p if is_url(p) else Path(p) for p in inputs]  # type: ignore[misc]
     for p in paths:
-        if not p.exists() and not p.is_symlink():
+        if isinstance(p, Path) and not p.exists() and not p.is_symlink():
             raise InputNotFoundError(f"{p}: no such file or directory")
     return paths
 
@@ -79,9 +81,9 @@ def _listed(
     inputs: Iterable[str | os.PathLike[str]], skips: Skips, max_bytes: int, text_field: str | None
 ) -> Iterator[Document]:
     for source, root in enumerate(check_inputs(inputs)):
-        if root.is_dir():
-            repository = root.resolve().name
-            for entry in walk(root, skips):
+        if isinstance(root, str) or root.is_dir():
+            repository = root.rstrip("/").rsplit("/", 1)[-1] if isinstance(root, str) else root.resolve().name
+            for entry in walk_url(root, skips) if isinstance(root, str) else walk(root, skips):
                 if entry.records:
                     reader = RecordReader(
                         entry.path, skips, max_bytes=max_bytes, text_field=text_field, source=source, origin=entry.rel

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from codemill.errors import SourceError
+from codemill.errors import SourceError, StorageError
 from codemill.languages import normalize_language
 from codemill.sources import skips as reasons
 from codemill.sources.document import DEFAULT_MAX_BYTES, Document, check_text
@@ -48,7 +48,7 @@ class RecordReader:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str,
         skips: Skips,
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
@@ -57,12 +57,13 @@ class RecordReader:
         origin: str | None = None,
         first: int = 1,
     ) -> None:
-        self.path = path
+        self.path = path  # a local path, or a URL (str)
+        self.name = Path(path).name
         self.skips = skips
         self.max_bytes = max_bytes
         self.text_fields = (text_field,) if text_field else TEXT_FIELDS
         self.source = source
-        self.origin = path.name if origin is None else origin
+        self.origin = self.name if origin is None else origin
         self.first = first
         self.lines = 0
 
@@ -93,13 +94,13 @@ class RecordReader:
             self.skips.add(where, reason)
             return None
         path = _first(rec, PATH_FIELDS)
-        path = str(path) if path else f"{self.path.name}:{number}"
+        path = str(path) if path else f"{self.name}:{number}"
         repo = _first(rec, REPO_FIELDS)
         language = normalize_language(_first(rec, LANG_FIELDS), path)
         return Document(
             where,
             path,
-            str(repo) if repo else self.path.name,
+            str(repo) if repo else self.name,
             language,
             source=self.source,
             origin=self.origin,
@@ -166,19 +167,23 @@ class RecordReader:
             raise SourceError(f"{self.path}: cannot read Parquet data ({exc})") from None
 
 
-def parquet_file(path: Path) -> Any:
+def parquet_file(path: Path | str) -> Any:
     """An open ``pyarrow.parquet.ParquetFile``, or a clear error."""
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise SourceError(f"{path}: reading Parquet needs pyarrow: pip install 'codemill[corpus]'") from exc
     try:
-        return pq.ParquetFile(path)
+        from codemill.sources.fs import is_url, open_url
+
+        return pq.ParquetFile(open_url(path) if isinstance(path, str) and is_url(path) else path)
+    except StorageError:
+        raise
     except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for corrupt files
         raise SourceError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
-def parquet_row_groups(path: Path) -> list[tuple[int, int]]:
+def parquet_row_groups(path: Path | str) -> list[tuple[int, int]]:
     """(rows, bytes) of each row group of a Parquet file."""
     md = parquet_file(path).metadata
     return [(md.row_group(i).num_rows, md.row_group(i).total_byte_size) for i in range(md.num_row_groups)]

@@ -39,13 +39,27 @@ def _zstandard(path: Path) -> Any:
     return zstandard
 
 
-def open_stream(path: Path) -> IO[bytes]:
-    """A binary reader of ``path``, decompressing ``.gz`` / ``.zst`` on the fly."""
-    name = path.name.lower()
+def _is_url(path: Path | str) -> bool:
+    from codemill.sources.fs import is_url
+
+    return is_url(path)
+
+
+def _open_raw(path: Path | str) -> IO[bytes]:
+    from codemill.sources.fs import open_url
+
+    return open_url(path) if isinstance(path, str) and _is_url(path) else open(path, "rb")
+
+
+def open_stream(path: Path | str) -> IO[bytes]:
+    """A binary reader of ``path`` (a local path or a URL), decompressing ``.gz`` / ``.zst``."""
+    name = Path(path).name.lower()
     if name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        if isinstance(path, Path) or not _is_url(path):
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=_open_raw(path), mode="rb")  # type: ignore[return-value]
     if name.endswith(".zst"):
-        zstandard = _zstandard(path)
-        raw = open(path, "rb")  # noqa: SIM115 - closed with the returned stream
+        zstandard = _zstandard(Path(path))
+        raw = _open_raw(path)
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
-    return open(path, "rb")
+    return _open_raw(path)

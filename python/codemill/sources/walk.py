@@ -82,7 +82,7 @@ _HEAD = 128  # bytes read to find a shebang line
 class Entry:
     """A file found by the walk: a code file (``language`` set) or a record file (JSONL/Parquet)."""
 
-    path: Path  # on disk
+    path: Path | str  # on disk, or a URL (str) for an object in a bucket
     rel: str  # posix path relative to the walk's root
     language: str | None  # None for a record file
     size: int  # bytes on disk, -1 if it could not be read (reported when read)
@@ -130,6 +130,50 @@ def walk(root: Path, skips: Skips) -> Iterator[Entry]:
         entry = classify(path, rel, skips)
         if entry is not None:
             yield entry
+
+
+def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
+    """The code and record objects under a URL prefix, sorted by key; the rest counted.
+
+    The same rules as :func:`walk` (skipped directories, lock files, languages by name, then
+    shebang), except ``.gitignore``: an object store holds an export, not a git checkout.
+    A URL naming one object gives that object (of any language, as a named local file does).
+    """
+    from codemill.sources.fs import list_files, read_url
+
+    skipped_dirs: set[str] = set()
+    for obj, rel, size in list_files(url):
+        if rel == "":
+            name = obj.rsplit("/", 1)[-1]
+            language = None if is_records(name) else code_language(name, read_url(obj, 0, _HEAD)) or "generic"
+            yield Entry(obj, name, language, size)
+            continue
+        parts = rel.split("/")
+        reason = None
+        for i, part in enumerate(parts[:-1]):
+            reason = SKIP_DIRS.get(part) or (reasons.BUILD_OUTPUT if part.endswith(_SKIP_DIR_SUFFIXES) else None)
+            if reason is not None:
+                folder = f"{url.rstrip('/')}/{'/'.join(parts[: i + 1])}/"
+                if folder not in skipped_dirs:
+                    skipped_dirs.add(folder)
+                    skips.add(folder, reason)
+                break
+        if reason is not None:
+            continue
+        name = parts[-1]
+        if name in LOCK_FILES or name.endswith(".lock"):
+            skips.add(obj, reasons.LOCK_FILE)
+            continue
+        if is_records(name):
+            yield Entry(obj, rel, None, size)
+            continue
+        lang = code_language(name)
+        if lang is None and not os.path.splitext(name)[1]:
+            lang = code_language(name, read_url(obj, 0, _HEAD))
+        if lang is None:
+            skips.add(obj, reasons.UNSUPPORTED_LANGUAGE)
+            continue
+        yield Entry(obj, rel, lang, size)
 
 
 class _Ignore:

@@ -1,7 +1,8 @@
-"""The Ray engine: the same tasks as Ray tasks, each writing its own shards to the output path.
+"""The Ray engine: the same tasks as Ray tasks, each writing its own shards to the output.
 
-The output path must be reachable from every node (a shared file system). The driver collects
-the task records and writes the manifest.
+The output must be reachable from every node: a URL prefix (``s3://...``; each node reads its
+credentials from its own environment) or a shared file system. The driver collects the task
+records and writes the manifest.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from codemill.tokenizer import CodeTokenizer
 
 @ray.remote(num_cpus=1)
 def _ray_task(task: Task, settings: TaskSettings, tokenizer_json: str, tokenizer_hash: str, outdir: str) -> Any:
-    return run_task(task, settings, worker_tokenizer(tokenizer_json, tokenizer_hash), outdir)
+    record = run_task(task, settings, worker_tokenizer(tokenizer_json, tokenizer_hash), outdir)
+    return record, ray.get_runtime_context().get_node_id()
 
 
 def run_ray(
@@ -37,8 +39,9 @@ def run_ray(
     workers: int,
     on_done: Callable[[TaskRecord], None],
     address: str | None = None,
-) -> None:
-    """Runs ``tasks`` on Ray (``address``; default: the running Ray, else a local one)."""
+) -> dict[str, int]:
+    """Runs ``tasks`` on Ray (``address``; default: the running Ray, else a local one); returns
+    the number of tasks each node ran (by Ray node id)."""
     started = False
     if not ray.is_initialized():
         kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
@@ -53,12 +56,13 @@ def run_ray(
         in_flight = max(2, 2 * int(ray.available_resources().get("CPU", workers or 1)))
         queue = list(reversed(tasks))
         pending: list[Any] = []
+        per_node: dict[str, int] = {}
         while queue or pending:
             while queue and len(pending) < in_flight:
                 pending.append(_ray_task.remote(queue.pop(), settings, tok_ref, tok.hash, os.fspath(outdir)))
             done, pending = ray.wait(pending, num_returns=1)
             try:
-                rec = ray.get(done[0])
+                rec, node = ray.get(done[0])
             except ray.exceptions.RayTaskError as exc:
                 for ref in pending:
                     ray.cancel(ref)
@@ -66,7 +70,9 @@ def run_ray(
                 if isinstance(cause, OSError | ValueError):
                     raise cause from None
                 raise
+            per_node[node] = per_node.get(node, 0) + 1
             on_done(rec)
+        return per_node
     finally:
         if started:
             ray.shutdown()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -16,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from codemill._io import atomic_write_json, fsync_dir
-from codemill.corpus.layout import record_path, task_prefix
+from codemill._io import fsync_dir
+from codemill.corpus.layout import json_bytes, record_name, task_prefix
 from codemill.corpus.manifest import LanguageStats, TaskRecord
 from codemill.corpus.plan import Task, task_documents
 from codemill.corpus.settings import TaskSettings
 from codemill.corpus.shards import ShardWriter
 from codemill.sources import Document, Skips
+from codemill.sources.fs import Directory
 from codemill.tokenizer import CodeTokenizer
 
 # Tokenizers by hash, loaded once per worker process.
@@ -96,12 +98,30 @@ def _batches(docs: Iterator[Document], batch_bytes: int) -> Iterator[list[Docume
 
 
 def run_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> TaskRecord:
-    """Runs one task and commits it: shards renamed into place, then the task record.
+    """Runs one task and commits it: shards published, then the task record.
 
+    ``outdir`` is a local directory (shards are renamed into place there) or a URL prefix
+    (shards are written to a local scratch directory, then uploaded, each upload atomic).
     Returns the record: the task, its shards, document/token/byte counts, per-language
     statistics and skipped items.
     """
-    outdir = Path(outdir)
+    out = Directory(outdir)
+    if out.path is not None:
+        record = _write_task(task, settings, tok, out.path)
+        fsync_dir(out.path)
+    else:
+        with tempfile.TemporaryDirectory(prefix="codemill-task-") as scratch:
+            record = _write_task(task, settings, tok, Path(scratch))
+            for shard in record["shards"]:
+                for name in shard["files"]:
+                    out.publish(Path(scratch) / name, name)
+    # Published last: its presence commits the task.
+    out.write_bytes(record_name(task.index), json_bytes(record))
+    return record
+
+
+def _write_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: Path) -> TaskRecord:
+    """Writes the task's shards into the local directory ``outdir``; returns its record."""
     remove_task_outputs(outdir, task.index)
     skips = Skips(limit=settings.skipped_list_limit)
     writer = ShardWriter(
@@ -147,8 +167,4 @@ def run_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: str
         "skipped": skips.as_dict(),
         "skipped_items": skips.items,
     }
-    path = record_path(outdir, task.index)
-    atomic_write_json(path, record)
-    fsync_dir(outdir)
-    fsync_dir(path.parent)
     return record

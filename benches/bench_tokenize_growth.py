@@ -1,0 +1,295 @@
+"""Growth curve of `codemill.tokenize_corpus`: wall time, throughput and peak RSS of the process
+tree on 1x, 2x, 4x and 8x of a real-code tree, for the local engine with 1 and 2 workers, Ray
+with 2 CPUs, and (``--s3``) input and output on a local S3 server (moto, 127.0.0.1).
+
+Run: `python benches/bench_tokenize_growth.py [--base-mb 40] [--scales 1,2,4,8]
+[--configs local1,local2,ray2,jsonl2,s3] [--dir /tmp/codemill_tok_growth] [--json F] [--plot F.png]`.
+
+The base tree is ``--base-mb`` of real Python (this interpreter's standard library, PSF, then
+its site-packages), files laid out 200 to a folder; scale ``k`` is ``k`` copies of it (hard
+links: the bytes are read k times, from the page cache after the first). Per scale, the configs
+run one after the other, each in a fresh process whose tree RSS (Ray's raylet and workers
+included) the parent samples every 20 ms, so ratios between configs are side by side even on a
+loaded machine. S3 runs start a moto server once and upload each scale's tree before timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from argparse import ArgumentParser
+from importlib.metadata import version
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_dedup_growth import _tree_rss  # the same process-tree sampler
+
+CONFIGS = {
+    "local1": ("local", 1),
+    "local2": ("local", 2),
+    "ray2": ("ray", 2),
+    "jsonl2": ("local", 2),  # the tree as JSONL parts on local disk: the baseline of "s3"
+    "s3": ("local", 2),  # the same JSONL parts in, shards out, on the S3 server
+}
+
+
+def make_jsonl(tree: Path, dest: Path, part_bytes: int = 8 << 20) -> None:
+    """The tree's files as JSONL parts of about ``part_bytes`` (how corpora sit in buckets:
+    object stores serve big objects fast and many small ones slowly)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    part, size, f = 0, 0, None
+    for p in sorted(tree.rglob("*.py")):
+        if f is None or size >= part_bytes:
+            if f is not None:
+                f.close()
+            f = open(dest / f"part-{part:04d}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+            part, size = part + 1, 0
+        line = json.dumps({"content": p.read_text(encoding="utf-8", errors="replace"), "path": p.name}) + "\n"
+        f.write(line)
+        size += len(line)
+    if f is not None:
+        f.close()
+
+
+def base_files(base_mb: float) -> list[Path]:
+    """Real Python files, ``base_mb`` MB of them, in a stable order."""
+    out: list[Path] = []
+    size = 0
+    for key in ("stdlib", "purelib"):
+        for p in sorted(Path(sysconfig.get_paths()[key]).rglob("*.py")):
+            if key == "stdlib" and "site-packages" in p.parts:
+                continue
+            try:
+                n = p.stat().st_size
+            except OSError:
+                continue
+            if n == 0 or n > 1 << 20:
+                continue
+            out.append(p)
+            size += n
+            if size >= base_mb * 1e6:
+                return out
+    return out
+
+
+def make_tree(root: Path, files: list[Path], scale: int) -> int:
+    """``scale`` copies of ``files`` under ``root`` (hard links where possible); total bytes."""
+    if root.exists():
+        shutil.rmtree(root)
+    total = 0
+    for copy in range(scale):
+        for i, src in enumerate(files):
+            dest = root / f"copy{copy}" / f"{i // 200:03d}" / f"{i:05d}_{src.name}"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dest)
+            except OSError:
+                shutil.copyfile(src, dest)
+            total += dest.stat().st_size
+    return total
+
+
+def child(inp: str, out: str, engine: str, workers: int) -> None:
+    from codemill.corpus.job import tokenize_corpus
+
+    if engine == "ray":
+        import ray
+
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    t0 = time.perf_counter()
+    m = tokenize_corpus(inp, out, workers=workers, engine=engine)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - t0
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 2),
+                "tokenize_seconds": m["run"]["tokenize_seconds"],
+                "tasks": m["tasks_planned"],
+                "bytes": m["totals"]["bytes"],
+                "tokens": m["totals"]["tokens"],
+            }
+        )
+    )
+
+
+def measure(inp: str, out: str, engine: str, workers: int, env: dict[str, str]) -> dict[str, object]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", inp, out, engine, str(workers)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    peak = [0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"run failed: {stderr[-3000:]}")
+    result: dict[str, object] = json.loads(stdout.strip().splitlines()[-1])
+    result["tree_peak_rss_bytes"] = peak[0]
+    return result
+
+
+def start_s3(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    aws = {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    return proc, {**env, **aws}
+
+
+def upload(tree: Path, bucket: str, prefix: str, env: dict[str, str]) -> str:
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+        client.create_bucket(Bucket=bucket)
+    cfg = TransferConfig(use_threads=False)
+    for p in sorted(tree.rglob("*")):
+        if p.is_file():
+            client.upload_file(str(p), bucket, f"{prefix}/{p.relative_to(tree).as_posix()}", Config=cfg)
+    return f"s3://{bucket}/{prefix}"
+
+
+def plot(result: dict[str, object], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]  # type: ignore[index]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for cfg in sorted({r["config"] for r in rows}):  # type: ignore[index]
+        rs = [r for r in rows if r["config"] == cfg]  # type: ignore[index]
+        mb = [r["bytes"] / 1e6 for r in rs]  # type: ignore[index]
+        a.plot(mb, [r["seconds"] for r in rs], marker="o", label=cfg)  # type: ignore[index]
+        b.plot(mb, [r["tree_peak_rss_bytes"] / 1e6 for r in rs], marker="o", label=cfg)  # type: ignore[index]
+    a.set(xlabel="input MB", ylabel="wall seconds", title="tokenize: time", xscale="log", yscale="log")
+    b.set(xlabel="input MB", ylabel="peak RSS of the process tree (MB)", title="tokenize: memory", xscale="log")
+    a.legend()
+    b.legend()
+    fig.suptitle(str(result["machine"]), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    ap = ArgumentParser()
+    ap.add_argument("--base-mb", type=float, default=40.0)
+    ap.add_argument("--scales", default="1,2,4,8")
+    ap.add_argument("--configs", default="local1,local2,ray2,jsonl2,s3")
+    ap.add_argument("--s3-scales", default="1,2,4", help="scales also run on S3 (moto keeps it all in memory)")
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/codemill_tok_growth"))
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--plot", type=Path)
+    ap.add_argument("--child", nargs=4, metavar=("IN", "OUT", "ENGINE", "WORKERS"))
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], args.child[2], int(args.child[3]))
+        return
+    import codemill
+
+    configs = args.configs.split(",")
+    s3_scales = {int(s) for s in args.s3_scales.split(",")}
+    env = dict(os.environ)
+    s3proc = None
+    if "s3" in configs:
+        s3proc, s3env = start_s3(env)
+    files = base_files(args.base_mb)
+    rows = []
+    try:
+        for scale in (int(s) for s in args.scales.split(",")):
+            tree = args.dir / f"x{scale}"
+            nbytes = make_tree(tree, files, scale)
+            jsonl = args.dir / f"jsonl_x{scale}"
+            if {"jsonl2", "s3"} & set(configs):
+                make_jsonl(tree, jsonl)
+            for cfg in configs:
+                engine, workers = CONFIGS[cfg]
+                out = args.dir / f"out_x{scale}_{cfg}"
+                if cfg in ("s3", "jsonl2") and scale not in s3_scales:
+                    continue
+                if cfg == "s3":
+                    inp = upload(jsonl, "bench", f"in-x{scale}", s3env)
+                    run = measure(inp, f"s3://bench/out-x{scale}", engine, workers, s3env)
+                else:
+                    run = measure(str(jsonl if cfg == "jsonl2" else tree), str(out), engine, workers, env)
+                    shutil.rmtree(out, ignore_errors=True)
+                row = {
+                    "scale": scale,
+                    "config": cfg,
+                    "input_bytes": nbytes,
+                    **run,
+                    "mb_per_s": round(int(run["bytes"]) / 1e6 / float(run["seconds"]), 2),  # type: ignore[call-overload,arg-type]
+                }
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            shutil.rmtree(tree)
+            shutil.rmtree(jsonl, ignore_errors=True)
+    finally:
+        if s3proc is not None:
+            s3proc.kill()
+            s3proc.wait()
+    result = {
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}, load {os.getloadavg()[0]:.1f}",
+        "python": platform.python_version(),
+        "codemill": codemill.__version__,
+        "numpy": version("numpy"),
+        "ray": version("ray"),
+        "s3fs": version("s3fs"),
+        "moto": version("moto"),
+        "rows": rows,
+    }
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    if args.plot:
+        plot(result, args.plot)
+
+
+if __name__ == "__main__":
+    main()

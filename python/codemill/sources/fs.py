@@ -1,0 +1,296 @@
+"""Local paths and filesystem URLs (``s3://bucket/prefix``, any fsspec protocol): the one place
+codemill reads or writes either.
+
+A name with a scheme (``s3://``, ``gs://``, ``memory://`` ...) is a URL and goes to fsspec; it is
+never taken as a local path. Endpoint, region and credentials come from the filesystem's own
+configuration chain (for S3: ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``,
+``~/.aws/config`` ... as botocore reads them, so an existing setup just works); codemill passes
+none and prints none. Storage failures become one :class:`StorageError` line naming the URL.
+
+Publishing is atomic either way: a local file is written under a temporary name, fsynced and
+renamed (:mod:`codemill._io`); an object store makes an object visible only when its upload
+completes (a failed or killed upload leaves no object), so an upload is the rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from codemill._io import atomic_write_bytes, fsync_dir
+from codemill.errors import InputNotFoundError, StorageError
+
+_BLOCK = 4 << 20
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def is_url(name: object) -> bool:
+    """True for ``scheme://...`` names (read through fsspec, never as local paths)."""
+    return isinstance(name, str) and _SCHEME.match(name) is not None
+
+
+def url_fs(url: str) -> tuple[Any, str]:
+    """(fsspec filesystem, path within it) for ``url``; a clear error when it cannot be opened."""
+    try:
+        import fsspec
+    except ImportError as exc:
+        raise StorageError(f"{url}: URLs need fsspec (and s3fs for s3://): pip install 'codemill[cloud]'") from exc
+    try:
+        return fsspec.core.url_to_fs(url)
+    except ImportError as exc:  # the protocol's package (s3fs, gcsfs ...) is not installed
+        raise StorageError(f"{url}: {exc} (pip install 'codemill[cloud]' for s3://)") from None
+    except ValueError as exc:  # an unknown protocol
+        raise StorageError(f"{url}: {exc}") from None
+
+
+def storage_error(url: str, exc: BaseException) -> StorageError:
+    """One line for a failed storage call: what went wrong, where; never the credentials."""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, PermissionError):
+        what = "access denied"
+    elif isinstance(exc, FileNotFoundError):
+        what = "no such bucket or object"
+    else:
+        what = "storage request failed"
+    return StorageError(f"{url}: {what} ({detail})")
+
+
+@contextlib.contextmanager
+def storage(url: str) -> Iterator[None]:
+    """Turns the OSErrors of a storage call on ``url`` into one :class:`StorageError`."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise storage_error(url, exc) from None
+
+
+def _join(url: str, rel: str) -> str:
+    return f"{url.rstrip('/')}/{rel}" if rel else url
+
+
+def list_files(url: str) -> list[tuple[str, str, int]]:
+    """(url, posix path relative to ``url``, size) of every object under ``url``, in the order a
+    local walk gives; ``(url, "", size)`` when it names one object. Missing:
+    :class:`InputNotFoundError`."""
+    fs, root = url_fs(url)
+    with storage(url):
+        if fs.isfile(root):
+            return [(url, "", int(fs.size(root)))]
+        found = fs.find(root, detail=True)
+    base = root.rstrip("/") + "/"
+    out = [
+        (_join(url, name[len(base) :]), name[len(base) :], int(info.get("size") or 0))
+        for name, info in found.items()
+        if name.startswith(base) and info.get("type", "file") == "file"
+    ]
+    if not out:
+        raise InputNotFoundError(f"{url}: no such object or prefix (or it holds no objects)")
+    return sorted(out, key=lambda t: _walk_order(t[1]))
+
+
+def _walk_order(rel: str) -> list[tuple[int, str]]:
+    """The order of a local walk: a directory's files (by name) before its subdirectories."""
+    parts = rel.split("/")
+    return [(1, p) for p in parts[:-1]] + [(0, parts[-1])]
+
+
+def url_size(url: str) -> int:
+    fs, path = url_fs(url)
+    with storage(url):
+        return int(fs.size(path))
+
+
+def read_url(url: str, start: int | None = None, end: int | None = None) -> bytes:
+    """The bytes of the object at ``url`` (or of ``[start, end)`` of it)."""
+    fs, path = url_fs(url)
+    with storage(url):
+        data: bytes = fs.cat_file(path, start=start, end=end)
+        return data
+
+
+def read_urls(urls: list[str]) -> list[bytes]:
+    """The bytes of many objects, fetched concurrently (one round trip per object costs more
+    than reading it); raises like :func:`read_url` for the first that fails."""
+    if not urls:
+        return []
+    fs, _ = url_fs(urls[0])
+    paths = [url_fs(u)[1] for u in urls]
+    with storage(urls[0]):
+        got = fs.cat(paths, on_error="return")
+    out = []
+    for u, p in zip(urls, paths, strict=True):
+        data = got[p]
+        if isinstance(data, BaseException):
+            if isinstance(data, OSError):
+                raise storage_error(u, data)
+            raise data
+        out.append(data)
+    return out
+
+
+def write_url(url: str, data: bytes) -> None:
+    """Publishes ``data`` as the object at ``url`` (one upload: visible whole or not at all)."""
+    fs, path = url_fs(url)
+    with storage(url):
+        fs.pipe_file(path, data)
+
+
+def join(base: Path | str, rel: str) -> Path | str:
+    """``rel`` under a local directory or a URL prefix."""
+    return _join(base, rel) if isinstance(base, str) else base / rel
+
+
+def is_tree(path: Path | str) -> bool:
+    """A local directory, or a URL that is a prefix rather than one object."""
+    if isinstance(path, Path):
+        return path.is_dir()
+    fs, p = url_fs(path)
+    with storage(path):
+        return not fs.isfile(p)
+
+
+def base_name(path: Path | str) -> str:
+    """The last part of a local path (resolved) or of a URL."""
+    return path.rstrip("/").rsplit("/", 1)[-1] if isinstance(path, str) else path.resolve().name
+
+
+def open_url(url: str) -> IO[bytes]:
+    """A seekable binary reader of the object at ``url`` (read in blocks, not all at once)."""
+    fs, path = url_fs(url)
+    with storage(url):
+        # Blocks of 4 MiB, not s3fs's 50 MiB: a task reading 1 MiB of a JSONL object fetches
+        # little more than its range.
+        f: IO[bytes] = fs.open(path, "rb", block_size=_BLOCK)
+        return f
+
+
+@contextlib.contextmanager
+def staged_file(url: str) -> Iterator[Path]:
+    """A local temporary path for a file to be published at ``url``: uploaded (one upload, which
+    the store makes visible whole) when the block ends without an error; removed either way."""
+    fs, path = url_fs(url)
+    with tempfile.TemporaryDirectory(prefix="codemill-out-") as tmp:
+        local = Path(tmp) / url.rstrip("/").rsplit("/", 1)[-1]
+        yield local
+        with storage(url):
+            fs.put_file(os.fspath(local), path)
+
+
+class Directory:
+    """An output directory: a local path or a URL prefix, written file by file, each file
+    published whole (a temporary name and a rename locally; one completed upload remotely).
+
+    Names are posix paths relative to the directory.
+    """
+
+    def __init__(self, name: str | os.PathLike[str]) -> None:
+        self.name = os.fspath(name)
+        self.remote = is_url(self.name)
+        self.path = Path(self.name) if not self.remote else None
+        if self.remote:
+            self._fs, self._root = url_fs(self.name)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def local(self) -> Path:
+        assert self.path is not None, "a remote directory has no local path"
+        return self.path
+
+    def url(self, rel: str) -> str:
+        return _join(self.name, rel)
+
+    def ensure(self) -> None:
+        """Creates the directory (locally) or checks the bucket answers (remotely)."""
+        if self.path is not None:
+            if self.path.exists() and not self.path.is_dir():
+                raise StorageError(f"{self.path}: exists and is not a directory")
+            self.path.mkdir(parents=True, exist_ok=True)
+            return
+        # A full listing, not exists() (False for a denied or missing bucket) nor a shallow
+        # one (s3fs answers [] for a missing bucket there).
+        self.files()
+
+    def files(self) -> dict[str, int]:
+        """Every file under the directory (temporaries included): relative name -> size."""
+        if self.path is not None:
+            out: dict[str, int] = {}
+            for dirpath, _, names in os.walk(self.path):
+                for n in names:
+                    p = Path(dirpath) / n
+                    with contextlib.suppress(OSError):
+                        out[p.relative_to(self.path).as_posix()] = p.stat().st_size
+            return out
+        with storage(self.name):
+            self._fs.invalidate_cache(self._root)
+            found = self._fs.find(self._root, detail=True)
+        base = self._root.rstrip("/") + "/"
+        return {k[len(base) :]: int(v.get("size") or 0) for k, v in found.items() if k.startswith(base)}
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist."""
+        if self.path is not None:
+            try:
+                return (self.path / rel).read_bytes()
+            except FileNotFoundError:
+                return None
+        with storage(self.url(rel)):
+            try:
+                data: bytes = self._fs.cat_file(f"{self._root}/{rel}")
+                return data
+            except FileNotFoundError:
+                return None
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Publishes ``data`` as ``rel`` whole (never half-written)."""
+        if self.path is not None:
+            target = self.path / rel
+            atomic_write_bytes(target, data)
+            fsync_dir(target.parent)
+            return
+        with storage(self.url(rel)):
+            self._fs.pipe_file(f"{self._root}/{rel}", data)
+
+    def publish(self, local: Path, rel: str) -> None:
+        """Publishes the finished local file ``local`` as ``rel`` (moved locally, uploaded remotely)."""
+        if self.path is not None:
+            target = self.path / rel
+            if local != target:
+                os.replace(local, target) if local.parent == target.parent else shutil.move(local, target)
+            return
+        with storage(self.url(rel)):
+            self._fs.put_file(os.fspath(local), f"{self._root}/{rel}")
+
+    def publish_tree(self, local: Path, last: str) -> None:
+        """Replaces the directory's content by the local directory ``local``: ``last`` (the
+        file whose presence says the output is complete) is removed first and published last,
+        files no longer in the output are removed before it."""
+        if self.path is not None:
+            raise AssertionError("a local output is swapped in whole by codemill._io.atomic_dir")
+        old = self.files()
+        if last in old:
+            self.remove([last])
+        new = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
+        for rel in new:
+            if rel != last:
+                self.publish(local / rel, rel)
+        self.remove(sorted(set(old) - set(new)))
+        self.publish(local / last, last)
+
+    def remove(self, rels: list[str]) -> None:
+        if not rels:
+            return
+        if self.path is not None:
+            for rel in rels:
+                (self.path / rel).unlink(missing_ok=True)
+            return
+        with storage(self.name):
+            self._fs.rm([f"{self._root}/{r}" for r in rels])

@@ -1,0 +1,141 @@
+"""`tokenize_corpus` with inputs and output in object storage (a real S3 server on 127.0.0.1):
+the same bytes as a local run, resume after kill -9, and a failed upload commits nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from codemill.corpus.job import tokenize_corpus
+from codemill.errors import StorageError
+from conftest import STDLIB
+
+
+def upload(client, bucket: str, root: Path, prefix: str) -> str:
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            client.upload_file(str(p), bucket, f"{prefix}/{p.relative_to(root).as_posix()}")
+    return f"s3://{bucket}/{prefix}"
+
+
+def local_files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def bucket_files(client, bucket: str, prefix: str) -> dict[str, bytes]:
+    out = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        for obj in page.get("Contents", []):
+            body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            out[obj["Key"][len(prefix) + 1 :]] = body
+    return out
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tree")
+    for sub in ("json", "email"):
+        for p in sorted((STDLIB / sub).rglob("*.py")):
+            dest = root / sub / p.relative_to(STDLIB / sub)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(p.read_bytes())
+    return root
+
+
+KW = {"task_bytes": 60_000, "shard_tokens": 20_000}
+
+
+def test_s3_in_and_out_equal_local_bytes(s3_server, bucket, tree, tmp_path, small_tok):
+    local = tokenize_corpus(tree, tmp_path / "local", tokenizer=small_tok, **KW)
+    assert local["tasks_planned"] >= 4
+    url = upload(s3_server, bucket, tree, "in")
+    m = tokenize_corpus(url, f"s3://{bucket}/out", tokenizer=small_tok, workers=2, **KW)
+    assert m["totals"] == local["totals"] and m["shards"] == local["shards"]
+    assert bucket_files(s3_server, bucket, "out").keys() == local_files(tmp_path / "local").keys()
+    expected = local_files(tmp_path / "local")
+    got = bucket_files(s3_server, bucket, "out")
+    # Shards are byte-identical; records and the manifest differ only in the input names.
+    shards = [n for n in expected if n.startswith("shard-")]
+    assert shards and all(got[n] == expected[n] for n in shards)
+    # Local inputs to an S3 output: every byte the same, the manifest too.
+    tokenize_corpus(tree, f"s3://{bucket}/out2", tokenizer=small_tok, **KW)
+    assert bucket_files(s3_server, bucket, "out2") == expected
+    # Running again resumes: nothing is redone.
+    again = tokenize_corpus(tree, f"s3://{bucket}/out2", tokenizer=small_tok, **KW)
+    assert again["run"]["tasks_run"] == 0 and bucket_files(s3_server, bucket, "out2") == expected
+
+
+def test_failed_upload_publishes_no_task(s3_server, bucket, tree, tmp_path, small_tok, monkeypatch):
+    from codemill.sources.fs import url_fs
+
+    tokenize_corpus(tree, tmp_path / "local", tokenizer=small_tok, **KW)
+    fs, _ = url_fs(f"s3://{bucket}/out")  # the cached filesystem instance the job will use
+    calls = {"n": 0}
+    real = fs.put_file
+
+    def flaky(lpath, rpath, **kw):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError("connection reset while uploading")
+        return real(lpath, rpath, **kw)
+
+    monkeypatch.setattr(fs, "put_file", flaky)
+    with pytest.raises(StorageError) as e:
+        tokenize_corpus(tree, f"s3://{bucket}/out", tokenizer=small_tok, **KW)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(f"s3://{bucket}/out/shard-") and "connection reset" in msg, msg
+    failed = int(msg.split("/shard-")[1][:5])
+    got = bucket_files(s3_server, bucket, "out")
+    # The task whose upload failed has no record, so it is not committed; the ones before it are.
+    records = sorted(k for k in got if k.startswith("tasks/"))
+    assert records == [f"tasks/task-{i:05d}.json" for i in range(failed)]
+    monkeypatch.setattr(fs, "put_file", real)
+    m = tokenize_corpus(tree, f"s3://{bucket}/out", tokenizer=small_tok, **KW)
+    assert m["run"]["tasks_resumed"] == failed
+    assert bucket_files(s3_server, bucket, "out") == local_files(tmp_path / "local")
+
+
+def test_output_to_a_missing_bucket_is_one_line(s3_server, tree, small_tok):
+    with pytest.raises(StorageError) as e:
+        tokenize_corpus(tree, "s3://no-such-bucket-out/x", tokenizer=small_tok, **KW)
+    assert str(e.value).startswith("s3://no-such-bucket-out/x: no such bucket") and "\n" not in str(e.value)
+
+
+def test_kill_9_and_resume_on_s3(s3_server, bucket, tree, tmp_path, small_tok):
+    tok_file = tmp_path / "tok.json"
+    small_tok.save(tok_file)
+    tokenize_corpus(tree, tmp_path / "local", tokenizer=small_tok, **KW)
+    local = local_files(tmp_path / "local")
+    out = f"s3://{bucket}/out"
+    script = (
+        "import sys; from codemill.corpus.job import tokenize_corpus; "
+        f"tokenize_corpus({str(tree)!r}, {out!r}, tokenizer={str(tok_file)!r}, workers=2, "
+        f"task_bytes={KW['task_bytes']}, shard_tokens={KW['shard_tokens']})"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            keys = bucket_files(s3_server, bucket, "out").keys()
+            if sum(k.startswith("tasks/") for k in keys) >= 2:
+                break
+            time.sleep(0.05)
+        killed = proc.poll() is None
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, mid-way
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    m = tokenize_corpus(tree, out, tokenizer=tok_file, workers=2, **KW)
+    if killed:
+        assert m["run"]["tasks_resumed"] >= 2
+    got = bucket_files(s3_server, bucket, "out")
+    assert {k: v for k, v in got.items() if k != "manifest.json"} == {
+        k: v for k, v in local.items() if k != "manifest.json"
+    }

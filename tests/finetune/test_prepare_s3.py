@@ -1,0 +1,52 @@
+"""`prepare` with inputs and output in object storage (a real S3 server on 127.0.0.1): the same
+samples, byte for byte, as a local run; a failed run publishes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from codemill.errors import StorageError
+from codemill.finetune.pipeline import prepare
+from conftest import STDLIB
+
+
+def test_prepare_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for p in sorted((STDLIB / "json").glob("*.py")):
+        (tree / p.name).write_bytes(p.read_bytes())
+        s3_server.upload_file(str(p), bucket, f"tree/{p.name}")
+    kw = {"workers": 1, "seed": 3, "progress": False}
+    local = prepare([tree], tmp_path / "out.jsonl.gz", **kw)
+    remote = prepare([f"s3://{bucket}/tree"], f"s3://{bucket}/out.jsonl.gz", **kw)
+    assert {k: v for k, v in remote.items() if k not in ("output", "inputs", "seconds", "files_per_s", "mb_per_s")} == {
+        k: v for k, v in local.items() if k not in ("output", "inputs", "seconds", "files_per_s", "mb_per_s")
+    }
+    body = s3_server.get_object(Bucket=bucket, Key="out.jsonl.gz")["Body"].read()
+    assert body == (tmp_path / "out.jsonl.gz").read_bytes() and len(body) > 100
+    sidecar = s3_server.get_object(Bucket=bucket, Key="out.jsonl.gz.codemill.json")["Body"].read()
+    assert sidecar == (tmp_path / "out.jsonl.gz.codemill.json").read_bytes()
+    with pytest.raises(StorageError, match="no-such-bucket-prep"):
+        prepare([tree], "s3://no-such-bucket-prep/out.jsonl", **kw)
+
+
+def test_prepare_to_s3_publishes_nothing_on_error(s3_server, bucket, tmp_path, monkeypatch):
+    from codemill.finetune.writer import SampleWriter
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for p in sorted((STDLIB / "json").glob("*.py")):
+        (tree / p.name).write_bytes(p.read_bytes())
+    real = SampleWriter.write
+    calls = {"n": 0}
+
+    def failing(self, sample):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return real(self, sample)
+
+    monkeypatch.setattr(SampleWriter, "write", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        prepare([tree], f"s3://{bucket}/x.jsonl", workers=1, progress=False)
+    assert calls["n"] == 3
+    assert "Contents" not in s3_server.list_objects_v2(Bucket=bucket)  # no sample file, no sidecar

@@ -1,0 +1,67 @@
+"""`dedup` with inputs and output in object storage (a real S3 server on 127.0.0.1): the same kept
+documents and counts as a local run; the report is published last."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from codemill.errors import OutputError
+from codemill.near_dup.api import dedup
+from conftest import STDLIB
+
+
+def upload(client, bucket: str, root: Path, prefix: str) -> str:
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            client.upload_file(str(p), bucket, f"{prefix}/{p.relative_to(root).as_posix()}")
+    return f"s3://{bucket}/{prefix}"
+
+
+def bucket_files(client, bucket: str, prefix: str) -> dict[str, bytes]:
+    out = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        for obj in page.get("Contents", []):
+            out[obj["Key"][len(prefix) + 1 :]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+    return out
+
+
+def make_inputs(root: Path) -> tuple[Path, Path]:
+    rng = random.Random(3)
+    texts = [p.read_text(encoding="utf-8")[:5000] for p in sorted((STDLIB / "json").glob("*.py"))]
+    tree = root / "tree"
+    tree.mkdir(parents=True)
+    for i, t in enumerate(texts):
+        (tree / f"f{i}.py").write_text(t)
+        (tree / f"dup{i}.py").write_text(t)  # exact duplicates
+    lines = [json.dumps({"content": t, "path": f"r{i}.py"}) for i, t in enumerate(texts)]
+    lines += [json.dumps({"content": t + "\n# edited\n", "path": f"e{i}.py"}) for i, t in enumerate(texts)]
+    rng.shuffle(lines)
+    jsonl = root / "data.jsonl"
+    jsonl.write_text("\n".join(lines) + "\n")
+    return tree, jsonl
+
+
+def test_dedup_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
+    tree, jsonl = make_inputs(tmp_path / "in")
+    local = dedup([tree, jsonl], tmp_path / "out")
+    tree_url = upload(s3_server, bucket, tree, "in/tree")
+    s3_server.upload_file(str(jsonl), bucket, "in/data.jsonl")
+    remote = dedup([tree_url, f"s3://{bucket}/in/data.jsonl"], f"s3://{bucket}/out")
+    assert remote["counts"] == local["counts"] and local["counts"]["exact_duplicates_removed"] >= 5
+    got = bucket_files(s3_server, bucket, "out")
+    want = {
+        p.relative_to(tmp_path / "out").as_posix(): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()
+    }
+    assert got.keys() == want.keys()
+    assert all(got[k] == want[k] for k in want if k != "dedup_report.json")
+    report = json.loads(got["dedup_report.json"])
+    assert report["outputs"] == [f"s3://{bucket}/out/tree", f"s3://{bucket}/out/data.jsonl"]
+    # A second run replaces the output prefix; objects that are not a dedup output are refused.
+    dedup([tree_url], f"s3://{bucket}/out")
+    assert not any(k.startswith("data.jsonl") for k in bucket_files(s3_server, bucket, "out"))
+    s3_server.put_object(Bucket=bucket, Key="other/x.txt", Body=b"x")
+    with pytest.raises(OutputError, match="not a dedup output"):
+        dedup([tree_url], f"s3://{bucket}/other")

@@ -1,0 +1,101 @@
+"""Inputs at URLs (``s3://``) read by the one reader against a real S3 server on 127.0.0.1: the
+same documents and skips as the same files on disk, and one clear line for storage errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from codemill.errors import InputNotFoundError, StorageError
+from codemill.sources import Skips, iter_documents
+from codemill.sources.fs import Directory, is_url
+
+
+def upload(client, bucket: str, root: Path, prefix: str) -> str:
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            client.upload_file(str(p), bucket, f"{prefix}/{p.relative_to(root).as_posix()}")
+    return f"s3://{bucket}/{prefix}"
+
+
+def make_tree(root: Path) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "node_modules" / "x").mkdir(parents=True)
+    (root / "pkg" / "a.py").write_text("def a():\n    return 1\n")
+    (root / "pkg" / "b.go").write_text("package b\n")
+    (root / "run").write_text("#!/usr/bin/env python3\nprint(1)\n")
+    (root / "notes.bin").write_bytes(b"\0\1")
+    (root / "empty.py").write_text("")
+    (root / "poetry.lock").write_text("x")
+    (root / "node_modules" / "x" / "i.js").write_text("1")
+    lines = [json.dumps({"content": f"x = {i}\n", "path": f"r{i}.py"}) for i in range(5)] + ["not json"]
+    with gzip.open(root / "data.jsonl.gz", "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    return root
+
+
+def _docs(inputs: list[str]) -> tuple[list[tuple[str, str, str]], dict[str, int]]:
+    skips = Skips()
+    docs = [(d.path, d.language, d.text or "") for d in iter_documents(inputs, skips)]
+    return docs, dict(skips.counts)
+
+
+def test_is_url():
+    assert is_url("s3://b/p") and is_url("memory://x") and is_url("gs://b")
+    assert not is_url("/tmp/s3:/x") and not is_url("s3:/b") and not is_url("relative/path")
+
+
+def test_tree_at_url_reads_like_the_tree_on_disk(s3_server, bucket, tmp_path):
+    root = make_tree(tmp_path / "tree")
+    url = upload(s3_server, bucket, root, "corpus/tree")
+    local, local_skips = _docs([str(root)])
+    remote, remote_skips = _docs([url])
+    assert remote == local
+    assert remote_skips == local_skips
+    assert {"vendored", "lock_file", "empty", "invalid_json"} <= set(local_skips)
+    one, _ = _docs([url + "/pkg/a.py"])  # one object named by its URL
+    assert one == [("a.py", "python", "def a():\n    return 1\n")]
+
+
+def test_parquet_at_url(s3_server, bucket, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table({"content": [f"print({i})\n" for i in range(50)], "lang": ["Python"] * 50})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=10)
+    s3_server.upload_file(str(tmp_path / "t.parquet"), bucket, "t.parquet")
+    assert _docs([f"s3://{bucket}/t.parquet"]) == _docs([str(tmp_path / "t.parquet")])
+
+
+def test_missing_inputs_and_buckets_are_one_clear_line(s3_server, bucket):
+    with pytest.raises(InputNotFoundError, match=f"s3://{bucket}/nothing-here"):
+        _docs([f"s3://{bucket}/nothing-here"])
+    with pytest.raises(StorageError) as e:
+        _docs(["s3://no-such-bucket-here/x"])
+    assert str(e.value).startswith("s3://no-such-bucket-here/x: no such bucket") and "\n" not in str(e.value)
+    with pytest.raises(StorageError, match="no-such-bucket-here"):
+        Directory("s3://no-such-bucket-here/out").ensure()
+    with pytest.raises(StorageError, match="nosuchproto://x"):
+        _docs(["nosuchproto://x"])
+
+
+def test_access_denied_is_one_clear_line_without_secrets(s3_server, monkeypatch):
+    # A second server that checks credentials (moto's IAM enforcement from the first request):
+    # the test's keys are unknown to it, as a wrong key is to S3.
+    import fsspec
+    from conftest import _start_moto
+
+    proc, url = _start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")
+        fsspec.filesystem("s3").clear_instance_cache()
+        with pytest.raises(StorageError) as e:
+            Directory("s3://some-bucket/out").ensure()
+        msg = str(e.value)
+        assert msg.startswith("s3://some-bucket/out: access denied") and "very-secret-value" not in msg, msg
+    finally:
+        proc.kill()
+        proc.wait()
+        fsspec.filesystem("s3").clear_instance_cache()
