@@ -18,7 +18,7 @@ import pytest
 from codemill import CodeTokenizer
 from codemill.cli import main
 
-PYTHON_SRC = str(Path(__file__).resolve().parents[1] / "python")
+PYTHON_SRC = str(Path(__file__).resolve().parents[2] / "python")
 
 CODE = {
     "calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
