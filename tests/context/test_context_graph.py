@@ -10,6 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
+import codemill
 import pytest
 
 pytest.importorskip("tree_sitter_python")
@@ -301,3 +302,16 @@ def test_the_file_being_edited_is_read_again(tmp_path: Path, tok) -> None:
     assert ctx.items[0].name == "round_cents"
     # the graph now answers like a fresh build for that file
     assert builder.graph.imports_of("shop/inventory.py") == ImportGraph.build(repo).imports_of("shop/inventory.py")
+
+
+def test_context_budget_counts_with_the_given_tokenizer(tmp_path, capsys):
+    (tmp_path / "b.py").write_text('def f():\n    """F."""\n    return 1\n')
+    (tmp_path / "a.py").write_text("import b\n\nprint(b.f())\n")
+    tok = tmp_path / "tok.json"
+    codemill.CodeTokenizer.train([tmp_path], vocab_size=300, identifier_vocab_size=0).save(tok)
+    assert main(["context", str(tmp_path / "a.py"), "--repo", str(tmp_path), "--tokenizer", str(tok), "--json"]) == 0
+    ctx = json.loads(capsys.readouterr().out)
+    # The byte-level 300-token vocabulary needs more tokens than the bundled one for the same text.
+    assert main(["context", str(tmp_path / "a.py"), "--repo", str(tmp_path), "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert ctx["tokens"] > default["tokens"] > 0

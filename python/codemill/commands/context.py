@@ -26,7 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", metavar="INDEXDIR", help="an index directory (codemill index) holding the graph")
     p.add_argument("--query", metavar="TEXT", help="a question: the definitions it names join the context")
     p.add_argument("--repo", metavar="DIR", help="repository root (default: found from FILE: .git, project files)")
-    p.add_argument("--budget", type=positive_int, default=2000, help="tokens, counted with codemill's tokenizer (2000)")
+    p.add_argument("--budget", type=positive_int, default=2000, help="tokens, counted with --tokenizer (2000)")
+    p.add_argument(
+        "--tokenizer",
+        help="tokenizer the budget is counted with: codemill JSON, tokenizer.json (or its directory) or .tiktoken "
+        "rank file (default: the bundled codemill-code-32k)",
+    )
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="paths to leave out (repeatable)")
     p.add_argument("--json", action="store_true", help="print items, ranks and text as JSON")
     p.set_defaults(func=_context)
@@ -64,11 +69,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--context-window", type=positive_int, default=8192, help="the model's context length in tokens (8192)"
     )
     p.add_argument("--max-tokens", type=positive_int, default=1024, help="tokens kept for the answer (1024)")
+    p.add_argument(
+        "--tokenizer",
+        help="the model's tokenizer, to count the prompt with: codemill JSON, tokenizer.json (or its "
+        "directory) or .tiktoken rank file (default: the bundled codemill-code-32k)",
+    )
     p.add_argument("-k", type=positive_int, default=8, help="snippets to retrieve (8)")
     p.add_argument("--timeout", type=positive_float, default=120.0, help="seconds to wait for the endpoint (120)")
     p.add_argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
     p.add_argument("--json", action="store_true", help="print prompt, sources (and answer) as JSON")
     p.set_defaults(func=_ask)
+
+
+def _tokenizer(args: argparse.Namespace) -> Any:
+    """The tokenizer named by --tokenizer (any format the shared loader reads), or None for the
+    bundled one."""
+    if args.tokenizer is None:
+        return None
+    from codemill.commands.tokenizer import load_tokenizer
+
+    return load_tokenizer(args.tokenizer)
 
 
 def _context(args: argparse.Namespace) -> int:
@@ -83,10 +103,10 @@ def _context(args: argparse.Namespace) -> int:
 
         graph = ImportGraph.load(Path(args.index) / GRAPH_FILE)
         root = graph.root
-        builder = ContextBuilder(graph)
+        builder = ContextBuilder(graph, _tokenizer(args))
     else:
         root = Path(args.repo) if args.repo else find_repo_root(path)
-        builder = ContextBuilder.for_repo(root, exclude=args.exclude)
+        builder = ContextBuilder.for_repo(root, _tokenizer(args), exclude=args.exclude)
     ctx = builder.context(path.resolve(), args.budget, query=args.query)
     if args.json:
         print(json.dumps({"repo": str(root), **ctx.to_dict()}, indent=1))
@@ -172,7 +192,7 @@ def _ask(args: argparse.Namespace) -> int:
 
         saved = Path(args.index) / GRAPH_FILE
         if saved.is_file():
-            context = ContextBuilder(ImportGraph.load(saved))
+            context = ContextBuilder(ImportGraph.load(saved), _tokenizer(args))
     client = None
     if args.endpoint:
         client = ChatClient(args.endpoint, args.model, api_key_env=args.api_key_env, timeout=args.timeout)
@@ -181,6 +201,7 @@ def _ask(args: argparse.Namespace) -> int:
         client=client,
         context=context,
         repo=args.repo,
+        tokenizer=_tokenizer(args),
         context_window=args.context_window,
         max_answer_tokens=args.max_tokens,
         k=args.k,
