@@ -58,6 +58,13 @@ def test_bench_plot(tmp_path, capsys) -> None:
     code, out, _ = run(capsys, "bench", str(FIXTURES / "sample.py"), "--repeat", "0", "--no-python", "--plot", str(png))
     assert code == 0 and "bytes per token" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Its own plot is replaced; a file it did not write is refused before the benchmark runs.
+    again = ("bench", str(FIXTURES / "sample.py"), "--repeat", "0", "--no-python", "--no-tiktoken", "--plot")
+    assert run(capsys, *again, str(png))[0] == 0
+    other = tmp_path / "notes.png"
+    other.write_bytes(b"mine")
+    code, _, err = run(capsys, *again, str(other))
+    assert code == 2 and "notes.png" in err and "--overwrite" in err and other.read_bytes() == b"mine"
 
 
 def test_bench_trains_peers_on_same_data(tmp_path, capsys) -> None:

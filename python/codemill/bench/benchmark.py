@@ -21,8 +21,10 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from codemill._io import atomic_file
 from codemill.errors import CodemillError
 from codemill.sources import Skips, iter_documents
 from codemill.tokenizer.code_tokenizer import CodeTokenizer
@@ -237,14 +239,29 @@ def format_benchmark(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# Written into the PNG's text chunk, so a later run knows the file as its own output.
+PLOT_SOFTWARE = "codemill bench"
+
+
+def is_benchmark_plot(path: Path) -> bool:
+    """A PNG that `codemill bench --plot` wrote (its Software text names it)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return head.startswith(b"\x89PNG") and PLOT_SOFTWARE.encode() in head
+
+
 def plot_benchmark(report: dict[str, Any], path: str) -> None:
+    """A bar chart of first-pass and steady-state speed and bytes/token, written atomically."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("--plot needs matplotlib: pip install 'codemill[bench]'") from None
+        raise CodemillError("plotting needs matplotlib: pip install 'codemill[bench]'") from None
     results = report["results"]
     names = [r["name"] for r in results]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -260,4 +277,6 @@ def plot_benchmark(report: dict[str, Any], path: str) -> None:
     ax2.invert_yaxis()
     ax2.set_yticklabels([])
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_file(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=120, metadata={"Software": PLOT_SOFTWARE})
+    plt.close(fig)

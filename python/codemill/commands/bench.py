@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from codemill.commands._common import non_negative_int, positive_int
+from codemill.commands._common import add_overwrite, non_negative_int, positive_int
 from codemill.errors import InputNotFoundError
 
 
@@ -29,17 +29,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-tiktoken", action="store_true")
     p.add_argument("--no-python", action="store_true", help="skip the (slow) pure-Python BPE")
     p.add_argument("--plot", metavar="PNG", help="write a bar chart")
+    add_overwrite(p, "the --plot file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_bench)
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from codemill.bench.benchmark import format_benchmark, plot_benchmark, run_benchmark
+    from codemill.bench.benchmark import format_benchmark, is_benchmark_plot, plot_benchmark, run_benchmark
     from codemill.commands.tokenizer import load_tokenizer
+    from codemill.outputs import check_output
 
     for p in [*args.paths, *args.train_on]:
         if not Path(p).exists():
             raise InputNotFoundError(f"{p}: no such file or directory")
+    if args.plot:  # refused before the (long) benchmark, not after it
+        check_output(
+            args.plot,
+            command="bench",
+            kind="file",
+            is_ours=is_benchmark_plot,
+            inputs=[*args.paths, *args.train_on],
+            overwrite=args.overwrite,
+        )
     report = run_benchmark(
         args.paths,
         load_tokenizer(args.tokenizer),
