@@ -64,17 +64,10 @@ def cl100k_path() -> str | None:
 def hf_from_ranks(ranks: dict[bytes, int]) -> Any:
     """HF byte-level BPE over tiktoken ranks (the standard rank -> merges conversion)."""
     import tokenizers as tk
-    from codemill.peers import GPT4_PATTERN
+    from codemill.bench.peers import GPT4_PATTERN
+    from codemill.tokenizer.huggingface import byte_encoder
 
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    byte_char = {b: chr(c) for b, c in zip(bs, cs, strict=True)}
+    byte_char = byte_encoder()
 
     def s(b: bytes) -> str:
         return "".join(byte_char[x] for x in b)
@@ -121,7 +114,7 @@ def encoders() -> tuple[dict[str, Callable[[str], Any]], dict[str, str]]:
         pass
     try:
         import tiktoken
-        from codemill.peers import GPT4_PATTERN
+        from codemill.bench.peers import GPT4_PATTERN
         from tiktoken.load import load_tiktoken_bpe
 
         ranks = load_tiktoken_bpe(path)

@@ -99,3 +99,26 @@ def bucket(s3_server, request):
 
     fsspec.filesystem("s3").invalidate_cache()
     return name
+
+
+RAY_NODES = 3
+
+
+@pytest.fixture(scope="module")
+def cluster(s3_server):
+    """A Ray cluster of RAY_NODES node processes on this machine (one CPU each), for the tests
+    of one module. s3_server first: the node processes inherit the AWS environment that points
+    at it."""
+    ray = pytest.importorskip("ray", reason="the Ray engine needs the optional 'ray' extra")
+    from ray import cluster_utils
+
+    if ray.is_initialized():
+        ray.shutdown()
+    c = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    for _ in range(RAY_NODES - 1):
+        c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    ray.init(address=c.address, log_to_driver=False)
+    yield c
+    ray.shutdown()
+    c.shutdown()

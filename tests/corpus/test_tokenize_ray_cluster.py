@@ -7,28 +7,12 @@ from pathlib import Path
 
 import pytest
 from codemill.corpus.job import tokenize_corpus
+from conftest import RAY_NODES as NODES
 from conftest import STDLIB
 
 ray = pytest.importorskip("ray", reason="the Ray engine needs the optional 'ray' extra")
-cluster_utils = pytest.importorskip("ray.cluster_utils")
 
-NODES = 3
 KW = {"task_bytes": 20_000, "shard_tokens": 20_000}
-
-
-@pytest.fixture(scope="module")
-def cluster(s3_server):
-    # s3_server first: the node processes inherit the AWS environment that points at it.
-    if ray.is_initialized():
-        ray.shutdown()
-    c = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    for _ in range(NODES - 1):
-        c.add_node(num_cpus=1)
-    c.wait_for_nodes()
-    ray.init(address=c.address, log_to_driver=False)
-    yield c
-    ray.shutdown()
-    c.shutdown()
 
 
 @pytest.fixture(scope="module")

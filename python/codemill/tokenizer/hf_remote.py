@@ -16,20 +16,9 @@ import numpy as np
 from transformers import PreTrainedTokenizer  # type: ignore[import-not-found,unused-ignore]
 
 from codemill import CodeTokenizer
+from codemill.tokenizer.huggingface import byte_encoder
 
 TOKENIZER_FILE = "codemill_tokenizer.json"
-
-
-def _byte_strings() -> dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs, strict=True)}
 
 
 class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore]
@@ -43,7 +32,7 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         self.vocab_file = vocab_file
         self.codemill = CodeTokenizer.load(vocab_file)
         specials = self.codemill.special_tokens
-        enc = _byte_strings()
+        enc = byte_encoder()
         self._id_to_str: list[str] = []
         for i in range(self.codemill.vocab_size):
             b = self.codemill.id_to_bytes(i) or b""

@@ -31,6 +31,7 @@ def byte_decoder() -> dict[str, int]:
 
 @cache
 def byte_encoder() -> dict[int, str]:
+    """GPT-2's byte-to-printable-character map (byte-level vocabularies spell tokens with it)."""
     return {b: c for c, b in byte_decoder().items()}
 
 
