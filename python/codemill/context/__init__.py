@@ -7,5 +7,6 @@ context: the relevance floor), ``graph_store`` (the saved graph), ``graph`` (Imp
 build, update, save, load), ``builder`` (ContextBuilder, RepoContext), ``retrieval`` (Hit,
 Retriever, IndexRetriever), ``chat`` (ChatClient), ``assistant`` (CodeAssistant).
 
-May import: codemill._core, sources, syntax, index, tokenizer, errors, languages, _io.
+May import: codemill._core, sources, syntax, index, tokenizer, errors, languages, _io,
+progress.
 """
