@@ -327,10 +327,16 @@ def test_graph_text_counts_the_edges_json_lists(src: Path, capsys: pytest.Captur
 
 def test_default_tokenize_reads_the_stdlib_without_site_packages(capsys: pytest.CaptureFixture[str]):
     from codemill.commands.tokenize import _stdlib_inputs
+    from codemill.sources import Skips, walk
 
-    inputs = _stdlib_inputs()
-    assert inputs and not any(Path(p).name in ("site-packages", "dist-packages") for p in inputs)
+    [stdlib] = _stdlib_inputs()
     assert "standard library" in capsys.readouterr().err
+    skips = Skips(limit=1 << 30)
+    entries = list(walk(Path(stdlib), skips))
+    assert not any("site-packages" in e.rel.split("/") for e in entries)
+    assert any(e.rel.startswith("venv/") for e in entries)  # the stdlib's venv package is code
+    if (Path(stdlib) / "site-packages").is_dir():
+        assert {"path": str(Path(stdlib) / "site-packages") + "/", "reason": "vendored"} in skips.items
 
 
 def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one():

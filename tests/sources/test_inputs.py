@@ -75,6 +75,8 @@ def test_vendored_build_lock_and_tool_directories_are_skipped(tmp_path: Path) ->
             "dist/app.js": CODE,
             "target/debug/build.rs": CODE,
             ".venv/lib/site.py": CODE,
+            ".venv/pyvenv.cfg": "home = /usr/bin\n",  # a virtual environment, known by its marker
+            "tools/venv/__init__.py": CODE,  # a package named venv is code
             "__pycache__/m.py": CODE,
             "pkg.egg-info/x.py": CODE,
             ".git/hooks/pre-commit.py": CODE,
@@ -84,7 +86,7 @@ def test_vendored_build_lock_and_tool_directories_are_skipped(tmp_path: Path) ->
         },
     )
     paths, skipped, _ = _found(tmp_path)
-    assert paths == ["src/app.js"]
+    assert paths == ["src/app.js", "tools/venv/__init__.py"]
     assert skipped.counts["vendored"] == 3
     assert skipped.counts["build_output"] == 5  # build, dist, target, __pycache__, egg-info
     assert skipped.counts["tool_state"] == 1 and skipped.counts["vcs"] == 1

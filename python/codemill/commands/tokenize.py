@@ -130,14 +130,12 @@ def _report(args: argparse.Namespace, tok: Any) -> int:
 
 
 def _stdlib_inputs() -> list[str]:
-    """This Python's standard library, without the third-party packages installed inside it."""
+    """This Python's standard library; the walk leaves out the third-party packages installed
+    inside it (site-packages is a vendored directory to it)."""
     import sysconfig
-    from pathlib import Path
 
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    third_party = {"site-packages", "dist-packages"}
-    inputs = sorted(str(p) for p in stdlib.iterdir() if p.name not in third_party)
+    stdlib = sysconfig.get_paths()["stdlib"]
     print(
         f"no inputs given: reading this Python's standard library, {stdlib} (site-packages left out)", file=sys.stderr
     )
-    return inputs
+    return [stdlib]

@@ -49,11 +49,14 @@ SKIP_DIRS: dict[str, str] = {
         reasons.BUILD_OUTPUT,
     ),
     **dict.fromkeys(
-        ("venv", ".venv", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".gradle", ".idea"),
+        (".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".gradle", ".idea"),
         reasons.TOOL_STATE,
     ),
 }
 _SKIP_DIR_SUFFIXES = (".egg-info", ".dist-info")
+# A virtual environment is known by its marker, not its name: the standard library has a
+# `venv` package that is code.
+_ENV_MARKERS = ("pyvenv.cfg", "conda-meta")
 
 LOCK_FILES = frozenset(
     {
@@ -285,6 +288,8 @@ def _walk(root: Path, skips: Skips) -> Iterator[tuple[Path, str]]:
                 reason = SKIP_DIRS.get(entry.name)
                 if reason is None and entry.name.endswith(_SKIP_DIR_SUFFIXES):
                     reason = reasons.BUILD_OUTPUT
+                if reason is None and any(os.path.exists(os.path.join(entry.path, m)) for m in _ENV_MARKERS):
+                    reason = reasons.TOOL_STATE
                 if reason is None and ignore.ignored(rel, True):
                     reason = reasons.GITIGNORED
                 if reason is not None:
