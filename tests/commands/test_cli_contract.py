@@ -13,12 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import codemill
 import numpy as np
 import pytest
 from codemill import CodeTokenizer
 from codemill.cli import main
 
-PYTHON_SRC = str(Path(__file__).resolve().parents[2] / "python")
+# Subprocesses import the same codemill as the tests (a source tree with its built module, or
+# the installed package).
+PYTHON_SRC = str(Path(codemill.__file__).resolve().parents[1])
 
 CODE = {
     "calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
