@@ -1,6 +1,7 @@
 //! Bindings of base vocabularies (`crate::base`): built from what the Python side read out of
 //! a tiktoken rank file or a `tokenizer.json`; encode/decode run with the GIL released and
 //! mirror the codemill tokenizer's methods, so `CodeTokenizer` drives either.
+use super::tokenizer::{flatten, FlatBatch};
 use crate::base::split::{Known, Splitter, Stage, KNOWN};
 use crate::base::{Added, BaseTokenizer, Spec};
 use crate::error::Error;
@@ -9,8 +10,6 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyList};
-
-type FlatBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
 
 #[pyclass(module = "codemill._core", name = "BaseTokenizer", frozen)]
 pub struct PyBaseTokenizer {
@@ -200,16 +199,7 @@ impl PyBaseTokenizer {
         let _ = languages;
         let (ids, offsets) = py.detach(|| {
             let docs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            with_threads(num_threads, || self.inner.encode_batch(&docs, &allowed)).map(|batch| {
-                let mut ids = Vec::with_capacity(batch.iter().map(Vec::len).sum());
-                let mut offsets = Vec::with_capacity(batch.len() + 1);
-                offsets.push(0u64);
-                for b in batch {
-                    ids.extend_from_slice(&b);
-                    offsets.push(ids.len() as u64);
-                }
-                (ids, offsets)
-            })
+            with_threads(num_threads, || self.inner.encode_batch(&docs, &allowed)).map(flatten)
         })?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
     }

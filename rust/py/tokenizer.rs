@@ -11,7 +11,21 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyList};
 
 /// Concatenated ids and the offsets where each text's ids start (n + 1 entries).
-type FlatBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
+/// All texts' ids concatenated and where each starts: what `encode_batch_flat` returns.
+pub(super) type FlatBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
+
+/// Concatenates per-text ids, with offsets (n + 1) where each text starts: two allocations
+/// however many texts.
+pub(super) fn flatten(batch: Vec<Vec<u32>>) -> (Vec<u32>, Vec<u64>) {
+    let mut ids = Vec::with_capacity(batch.iter().map(Vec::len).sum());
+    let mut offsets = Vec::with_capacity(batch.len() + 1);
+    offsets.push(0u64);
+    for b in batch {
+        ids.extend_from_slice(&b);
+        offsets.push(ids.len() as u64);
+    }
+    (ids, offsets)
+}
 
 #[pyclass(module = "codemill._core", name = "Tokenizer", frozen)]
 pub struct PyTokenizer {
@@ -192,16 +206,7 @@ impl PyTokenizer {
         allowed: Vec<bool>,
         num_threads: Option<usize>,
     ) -> PyResult<FlatBatch<'py>> {
-        let (ids, offsets) = self.batch(py, &texts, languages, &allowed, num_threads, |batch| {
-            let mut ids = Vec::with_capacity(batch.iter().map(Vec::len).sum());
-            let mut offsets = Vec::with_capacity(batch.len() + 1);
-            offsets.push(0u64);
-            for b in batch {
-                ids.extend_from_slice(&b);
-                offsets.push(ids.len() as u64);
-            }
-            (ids, offsets)
-        })?;
+        let (ids, offsets) = self.batch(py, &texts, languages, &allowed, num_threads, flatten)?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
     }
 
