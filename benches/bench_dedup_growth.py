@@ -22,15 +22,14 @@ import platform
 import random
 import re
 import shutil
-import subprocess
 import sys
-import threading
 import time
 from importlib.metadata import version
 from pathlib import Path
 
+from process_rss import run_with_peak_rss  # benches/ is on sys.path: scripts run from it
+
 _WORD = re.compile(r"\b([A-Za-z_]\w{3,})\b")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _variant(text: str, copy: int, i: int) -> str:
@@ -70,31 +69,6 @@ def make_corpus(path: Path, base_mb: float, scale: int) -> dict[str, int]:
                 f.write(json.dumps({"content": _variant(t, copy, i), "path": f"c{copy}/{i}.py"}) + "\n")
                 docs += 1
     return {"jsonl_bytes": path.stat().st_size, "docs": docs, "base_docs": len(base)}
-
-
-def _tree_rss(pid: int) -> int:
-    """RSS in bytes of `pid` and every descendant (from /proc)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-            with open(f"/proc/{entry}/statm") as f:
-                resident = int(f.read().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = resident * _PAGE
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        total += rss.get(p, 0)
-        todo.extend(children.get(p, []))
-    return total
 
 
 def _status(field: str) -> int:
@@ -139,27 +113,11 @@ def child(path: str, out: str, engine: str) -> None:
 
 
 def measure(path: Path, out: Path, engine: str) -> dict[str, object]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(path), str(out), engine],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    peak = [0]
-
-    def sample() -> None:
-        while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    stdout, stderr = proc.communicate()
-    sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"scale run failed: {stderr[-2000:]}")
-    result: dict[str, object] = json.loads(stdout.strip().splitlines()[-1])
-    result["tree_peak_rss_bytes"] = max(peak[0], int(result["driver_peak_rss_bytes"]))  # type: ignore[call-overload]
+    run, peak = run_with_peak_rss([sys.executable, __file__, "--child", str(path), str(out), engine])
+    if run.returncode != 0:
+        raise SystemExit(f"scale run failed: {run.stderr[-2000:]}")
+    result: dict[str, object] = json.loads(run.stdout.strip().splitlines()[-1])
+    result["tree_peak_rss_bytes"] = max(peak, int(result["driver_peak_rss_bytes"]))  # type: ignore[call-overload]
     return result
 
 

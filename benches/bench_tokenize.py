@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import codemill
 from codemill.sources import Skips, iter_documents
 from corpus import load
+from process_rss import tree_rss
 
 
 def build_tree(root: Path, mb_per_language: int) -> dict[str, int]:
@@ -98,30 +99,6 @@ def build_big(root: Path, tree: Path, gb: float) -> int:
                 line = json.dumps({"content": text, "lang": lang}) + "\n"
                 f.write(line)
                 total += len(text.encode())
-    return total
-
-
-def tree_rss(pid: int) -> int:
-    """RSS in bytes of ``pid`` and all its descendants."""
-    children: dict[int, list[int]] = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(p))
-        except (OSError, ValueError, IndexError):
-            continue
-    total, stack = 0, [pid]
-    while stack:
-        q = stack.pop()
-        try:
-            with open(f"/proc/{q}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
-            pass
-        stack.extend(children.get(q, []))
     return total
 
 

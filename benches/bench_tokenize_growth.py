@@ -23,14 +23,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import threading
 import time
 from argparse import ArgumentParser
 from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_dedup_growth import _tree_rss  # the same process-tree sampler
+from process_rss import run_with_peak_rss
 
 CONFIGS = {
     "local1": ("local", 1),
@@ -123,28 +122,11 @@ def child(inp: str, out: str, engine: str, workers: int) -> None:
 
 
 def measure(inp: str, out: str, engine: str, workers: int, env: dict[str, str]) -> dict[str, object]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", inp, out, engine, str(workers)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    peak = [0]
-
-    def sample() -> None:
-        while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    stdout, stderr = proc.communicate()
-    sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"run failed: {stderr[-3000:]}")
-    result: dict[str, object] = json.loads(stdout.strip().splitlines()[-1])
-    result["tree_peak_rss_bytes"] = peak[0]
+    run, peak = run_with_peak_rss([sys.executable, __file__, "--child", inp, out, engine, str(workers)], env=env)
+    if run.returncode != 0:
+        raise SystemExit(f"run failed: {run.stderr[-3000:]}")
+    result: dict[str, object] = json.loads(run.stdout.strip().splitlines()[-1])
+    result["tree_peak_rss_bytes"] = peak
     return result
 
 
