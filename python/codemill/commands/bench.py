@@ -36,8 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from codemill.bench.benchmark import format_benchmark, is_benchmark_plot, plot_benchmark, run_benchmark
-    from codemill.commands.tokenizer import load_tokenizer
     from codemill.outputs import check_output
+    from codemill.tokenizer import load_tokenizer
 
     for p in [*args.paths, *args.train_on]:
         if not Path(p).exists():

@@ -86,7 +86,7 @@ def _tokenizer(args: argparse.Namespace) -> Any:
     bundled one."""
     if args.tokenizer is None:
         return None
-    from codemill.commands.tokenizer import load_tokenizer
+    from codemill.tokenizer import load_tokenizer
 
     return load_tokenizer(args.tokenizer)
 

@@ -58,7 +58,7 @@ def _special(value: str) -> str | list[str]:
 
 
 def _tokenize(args: argparse.Namespace) -> int:
-    from codemill.commands.tokenizer import load_tokenizer
+    from codemill.tokenizer import load_tokenizer
 
     if args.output is None:
         return _report(args, load_tokenizer(args.tokenizer))

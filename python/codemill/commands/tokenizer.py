@@ -49,12 +49,6 @@ def _tokenizer_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def load_tokenizer(path: str | None) -> Any:
-    from codemill import CodeTokenizer
-
-    return CodeTokenizer.default() if path is None else CodeTokenizer.load(path)
-
-
 def _train(args: argparse.Namespace) -> int:
     from codemill import CodeTokenizer
     from codemill.outputs import check_output
@@ -133,6 +127,7 @@ def _read_inputs(files: list[str]) -> list[tuple[str, str]]:
 
 def _encode(args: argparse.Namespace) -> int:
     from codemill.languages import check_language, detect_language
+    from codemill.tokenizer import load_tokenizer
 
     tok = load_tokenizer(args.tokenizer)
     check_language(args.language)
@@ -169,6 +164,8 @@ def _parse_ids(name: str, text: str) -> list[int]:
 
 
 def _decode(args: argparse.Namespace) -> int:
+    from codemill.tokenizer import load_tokenizer
+
     tok = load_tokenizer(args.tokenizer)
     for name, text in _read_inputs(args.files):
         sys.stdout.write(tok.decode(_parse_ids(name, text), errors="replace"))

@@ -106,13 +106,11 @@ class CodeAssistant:
         context_share: float = 0.3,
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
     ) -> None:
-        if tokenizer is None:
-            tokenizer = context.tokenizer if context is not None else None
-        if tokenizer is None:
-            from codemill.tokenizer.code_tokenizer import CodeTokenizer
+        if tokenizer is None and context is not None:
+            tokenizer = context.tokenizer
+        from codemill.tokenizer import load_tokenizer
 
-            tokenizer = CodeTokenizer.default()
-        self.tokenizer = tokenizer
+        self.tokenizer = load_tokenizer(tokenizer)
         self.retriever = retriever
         self.client = client
         self._context = context

@@ -116,11 +116,9 @@ class ContextBuilder:
 
     def __init__(self, graph: ImportGraph, tokenizer: Any = None) -> None:
         self.graph = graph
-        if tokenizer is None:
-            from codemill.tokenizer.code_tokenizer import CodeTokenizer
+        from codemill.tokenizer import load_tokenizer
 
-            tokenizer = CodeTokenizer.default()
-        self.tokenizer = tokenizer
+        self.tokenizer = load_tokenizer(tokenizer)
         self._defs: dict[str, list[Definition]] = {}
         self._lines: dict[str, list[str]] = {}
 

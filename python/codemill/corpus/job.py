@@ -26,19 +26,8 @@ from codemill.errors import CodemillError, ConfigError, OutputError
 from codemill.outputs import OVERWRITE_HINT, check_output, read_sidecar
 from codemill.sources import DEFAULT_MAX_BYTES, Skips
 from codemill.sources.fs import Directory, is_url
-from codemill.tokenizer import CodeTokenizer
+from codemill.tokenizer import CodeTokenizer, TokenizerArg, load_tokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
-
-TokenizerArg = CodeTokenizer | str | os.PathLike[str] | None
-
-
-def load_tokenizer(tokenizer: TokenizerArg) -> CodeTokenizer:
-    """A CodeTokenizer from an instance, a tokenizer file, or None (the bundled one)."""
-    if tokenizer is None:
-        return CodeTokenizer.default()
-    if isinstance(tokenizer, str | os.PathLike):
-        return CodeTokenizer.load(tokenizer)
-    return tokenizer
 
 
 def _valid_record(out: Directory, task: Task, files: dict[str, int]) -> TaskRecord | None:

@@ -449,11 +449,9 @@ def prepare(
     )
     fim_tokens = FIM_TOKENS
     if tokenizer is not None:
-        if isinstance(tokenizer, str | os.PathLike):
-            from codemill.tokenizer.code_tokenizer import CodeTokenizer
+        from codemill.tokenizer import load_tokenizer
 
-            tokenizer = CodeTokenizer.load(tokenizer)
-        fim_tokens = fim_tokens_for(tokenizer)
+        fim_tokens = fim_tokens_for(load_tokenizer(tokenizer))
     fc = filter_config or FilterConfig()
     fc = replace(
         fc,

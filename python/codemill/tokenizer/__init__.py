@@ -7,6 +7,6 @@ finetune, index, context, bench, commands) is imported from here. ``hf_remote`` 
 module that imports transformers: it is copied into exported directories and runs there.
 """
 
-from codemill.tokenizer.code_tokenizer import SPECIAL_TOKENS, CodeTokenizer
+from codemill.tokenizer.code_tokenizer import SPECIAL_TOKENS, CodeTokenizer, TokenizerArg, load_tokenizer
 
-__all__ = ["SPECIAL_TOKENS", "CodeTokenizer"]
+__all__ = ["SPECIAL_TOKENS", "CodeTokenizer", "TokenizerArg", "load_tokenizer"]

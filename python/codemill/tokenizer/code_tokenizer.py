@@ -482,3 +482,16 @@ def _training_texts(items: Iterable[TrainInput], max_file_bytes: int, skips: Ski
         else:
             raise CodemillError(f"cannot train on {type(item).__name__}: give paths, texts or (text, language)")
     yield from flush()
+
+
+TokenizerArg = CodeTokenizer | str | os.PathLike[str] | None
+
+
+def load_tokenizer(tokenizer: TokenizerArg) -> CodeTokenizer:
+    """A CodeTokenizer from an instance, a tokenizer file of any kind :meth:`CodeTokenizer.load`
+    reads (codemill JSON, tokenizer.json or its directory, .tiktoken), or None (the bundled one)."""
+    if tokenizer is None:
+        return CodeTokenizer.default()
+    if isinstance(tokenizer, str | os.PathLike):
+        return CodeTokenizer.load(tokenizer)
+    return tokenizer
