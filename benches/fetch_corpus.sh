@@ -5,8 +5,13 @@ SRC=${CODEMILL_BENCH_SRC:-/tmp/codemill-bench-src}
 apt-get update -q
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-1.19-src node-typescript
 if ! grep -rqs "deb-src\|Types: deb-src" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-  printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-    > /etc/apt/sources.list.d/codemill-bench-src.sources
+  # Source packages from the mirrors this machine already uses for binary packages.
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+      > /etc/apt/sources.list.d/codemill-bench-src.sources
+  else
+    sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > /etc/apt/sources.list.d/codemill-bench-src.list
+  fi
   apt-get update -q
 fi
 mkdir -p "$SRC" && cd "$SRC"
