@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -47,7 +48,41 @@ class WorkerPool(ProcessPoolExecutor):
         self, max_workers: int, initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = ()
     ) -> None:
         super().__init__(max_workers, multiprocessing.get_context("spawn"), initializer, initargs)
+        self.temp_files: list[str] = []
+        """Files made for the workers (removed at shutdown)."""
 
     def _spawn_process(self) -> None:
         with _main_hidden():
             super()._spawn_process()  # type: ignore[misc]
+
+    def start(self) -> WorkerPool:
+        """Starts every worker now rather than at the first submit, so that their start-up
+        (a Python, the imports, the initializer: about half a second) overlaps the caller's own
+        preparation instead of delaying the first task. Keep the initializer's arguments small
+        (under a pipe's 64 KB): a child is handed them through a pipe that it reads only once
+        started, and until then this call would block."""
+        started = [self.submit(int) for _ in range(self._max_workers)]  # type: ignore[attr-defined]
+        if len(started) == 1:
+            # Each submit spawns a process while none is idle. A sole worker that has run a job
+            # has run its initializer: the files made for it can go now, so that a run killed
+            # later leaves none. (With more workers one may run several of these jobs before
+            # another has started: their files stay until shutdown.)
+            started[0].add_done_callback(lambda _: self._remove_temp_files())
+        return self
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait, cancel_futures=cancel_futures)
+        self._remove_temp_files()
+
+    def _remove_temp_files(self) -> None:
+        while self.temp_files:
+            with contextlib.suppress(OSError):
+                os.unlink(self.temp_files.pop())
+
+    def discard(self) -> None:
+        """Stops workers that were started but will not be used: they are killed rather than
+        waited for, as they may still be importing."""
+        processes = list((self._processes or {}).values())
+        self.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            p.kill()

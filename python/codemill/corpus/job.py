@@ -181,8 +181,6 @@ def tokenize_corpus(
     t0 = time.perf_counter()
     tok = load_tokenizer(tokenizer)
     specials = _allowed_special(tok, names, allowed_special)
-    plan_skips = Skips(limit=10_000)
-    tasks = plan_tasks(names, task_bytes, plan_skips)
     settings = TaskSettings(
         format=format,
         dtype=token_dtype(tok.vocab_size, format).name,
@@ -194,85 +192,97 @@ def tokenize_corpus(
         threads_per_worker=int(threads_per_worker),
         allowed_special=specials,
     )
-    head: dict[str, Any] = {
-        "format": MANIFEST_FORMAT,
-        "complete": False,
-        "inputs": names,
-        "tokenizer": {"hash": tok.hash, "vocab_size": tok.vocab_size, "eot_id": int(tok.eot_id)},
-        "settings": settings.output(),
-        "layout": "each document's tokens are followed by one eot_id; documents are never split across shards",
-        "tasks_planned": len(tasks),
-    }
     out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
-    fresh = False
-    if local is not None:
-        if overwrite and local.exists() and not _same_run(local, head):
-            remove_tree(local)  # asked for: start afresh rather than mix two runs
-        fresh = not local.exists()
-    out.ensure()  # a local directory is created; a bucket must answer
-    files = out.files()
-    if local is None and overwrite and files:
-        old = out.read_bytes(MANIFEST_NAME)
-        if old is None or any(json.loads(old).get(k) != head[k] for k in ("inputs", "tokenizer", "settings")):
-            out.remove(sorted(files))  # asked for: start afresh rather than mix two runs
-            files = {}
-    _check_resumable(out, head, files)  # before anything is written in it
-    if local is not None:
-        (local / TASKS_DIR).mkdir(exist_ok=True)
-    out.write_bytes(MANIFEST_NAME, json_bytes(head))
-    stale = _stale(files, len(tasks))
-    out.remove(stale)
-    files = {k: v for k, v in files.items() if k not in stale}
-    outdir = out.name
+    pool = None
+    if engine == "local":
+        from codemill.corpus.engines.local import start_pool
 
-    records: dict[int, TaskRecord] = {}
-    pending = []
-    bar = None
-    if progress:
-        bar = Progress(sum(t.size for t in tasks), len(tasks), None if progress is True else progress)
-    for task in tasks:
-        rec = _valid_record(out, task, files)
-        if rec is None:
-            pending.append(task)
-        else:
-            records[task.index] = rec
-            if bar:
-                bar.resumed(rec)
-
-    def on_done(rec: TaskRecord) -> None:
-        records[rec["task"]["index"]] = rec
-        if bar:
-            bar.update(rec)
-
-    per_node: dict[str, int] = {}
-    t_run = time.perf_counter()
+        pool = start_pool(workers, tok, settings, out.name)  # their start-up overlaps the planning
     try:
-        if engine == "ray":
-            from codemill.corpus.engines.ray import run_ray
+        plan_skips = Skips(limit=10_000)
+        tasks = plan_tasks(names, task_bytes, plan_skips)
+        head: dict[str, Any] = {
+            "format": MANIFEST_FORMAT,
+            "complete": False,
+            "inputs": names,
+            "tokenizer": {"hash": tok.hash, "vocab_size": tok.vocab_size, "eot_id": int(tok.eot_id)},
+            "settings": settings.output(),
+            "layout": "each document's tokens are followed by one eot_id; documents are never split across shards",
+            "tasks_planned": len(tasks),
+        }
+        fresh = False
+        if local is not None:
+            if overwrite and local.exists() and not _same_run(local, head):
+                remove_tree(local)  # asked for: start afresh rather than mix two runs
+            fresh = not local.exists()
+        out.ensure()  # a local directory is created; a bucket must answer
+        files = out.files()
+        if local is None and overwrite and files:
+            old = out.read_bytes(MANIFEST_NAME)
+            if old is None or any(json.loads(old).get(k) != head[k] for k in ("inputs", "tokenizer", "settings")):
+                out.remove(sorted(files))  # asked for: start afresh rather than mix two runs
+                files = {}
+        _check_resumable(out, head, files)  # before anything is written in it
+        if local is not None:
+            (local / TASKS_DIR).mkdir(exist_ok=True)
+        out.write_bytes(MANIFEST_NAME, json_bytes(head))
+        stale = _stale(files, len(tasks))
+        out.remove(stale)
+        files = {k: v for k, v in files.items() if k not in stale}
+        outdir = out.name
 
-            per_node = run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
-        else:
-            from codemill.corpus.engines.local import run_local
+        records: dict[int, TaskRecord] = {}
+        pending = []
+        bar = None
+        if progress:
+            bar = Progress(sum(t.size for t in tasks), len(tasks), None if progress is True else progress)
+        for task in tasks:
+            rec = _valid_record(out, task, files)
+            if rec is None:
+                pending.append(task)
+            else:
+                records[task.index] = rec
+                if bar:
+                    bar.resumed(rec)
 
-            run_local(pending, tok, settings, outdir, workers, on_done)
+        def on_done(rec: TaskRecord) -> None:
+            records[rec["task"]["index"]] = rec
+            if bar:
+                bar.update(rec)
+
+        per_node: dict[str, int] = {}
+        t_run = time.perf_counter()
+        try:
+            if engine == "ray":
+                from codemill.corpus.engines.ray import run_ray
+
+                per_node = run_ray(pending, tok, settings, outdir, workers, on_done, address=ray_address)
+            else:
+                from codemill.corpus.engines.local import run_local
+
+                run_local(pending, tok, settings, outdir, workers, on_done, pool)
+        except BaseException:
+            if fresh and not records and local is not None:
+                remove_tree(local)  # nothing to resume: leave no debris (finished tasks are kept)
+            raise
+        run_seconds = time.perf_counter() - t_run
+        if bar and not pending:
+            bar.show(time.monotonic())  # everything was done already: say so once
+        manifest = merge(head, [records[t.index] for t in tasks], plan_skips)
+        out.write_bytes(MANIFEST_NAME, json_bytes(manifest))
+        run_bytes = sum(records[t.index]["bytes"] for t in pending)
+        manifest["run"] = {
+            "engine": engine,
+            "workers": workers,
+            "tasks_run": len(pending),
+            "tasks_resumed": len(tasks) - len(pending),
+            "seconds": round(time.perf_counter() - t0, 3),
+            "tokenize_seconds": round(run_seconds, 3),
+            "mb_per_s": round(run_bytes / 1e6 / max(run_seconds, 1e-9), 2),
+            "tasks_per_node": per_node,  # Ray node id -> tasks run there (empty for the local engine)
+        }
+        return manifest
     except BaseException:
-        if fresh and not records and local is not None:
-            remove_tree(local)  # nothing to resume: leave no debris (finished tasks are kept)
+        if pool is not None:
+            pool.discard()  # planning or the output checks failed: the workers were never used
         raise
-    run_seconds = time.perf_counter() - t_run
-    if bar and not pending:
-        bar.show(time.monotonic())  # everything was done already: say so once
-    manifest = merge(head, [records[t.index] for t in tasks], plan_skips)
-    out.write_bytes(MANIFEST_NAME, json_bytes(manifest))
-    run_bytes = sum(records[t.index]["bytes"] for t in pending)
-    manifest["run"] = {
-        "engine": engine,
-        "workers": workers,
-        "tasks_run": len(pending),
-        "tasks_resumed": len(tasks) - len(pending),
-        "seconds": round(time.perf_counter() - t0, 3),
-        "tokenize_seconds": round(run_seconds, 3),
-        "mb_per_s": round(run_bytes / 1e6 / max(run_seconds, 1e-9), 2),
-        "tasks_per_node": per_node,  # Ray node id -> tasks run there (empty for the local engine)
-    }
-    return manifest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,12 +15,17 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".jsonl.zst", 
 PARQUET_SUFFIXES = (".parquet",)
 
 
+def _name(path: str | Path) -> str:
+    # os.path, not pathlib: this runs for every file a walk of millions of files lists.
+    return os.path.basename(os.fspath(path)).lower()
+
+
 def is_jsonl(path: str | Path) -> bool:
-    return Path(path).name.lower().endswith(JSONL_SUFFIXES)
+    return _name(path).endswith(JSONL_SUFFIXES)
 
 
 def is_parquet(path: str | Path) -> bool:
-    return Path(path).name.lower().endswith(PARQUET_SUFFIXES)
+    return _name(path).endswith(PARQUET_SUFFIXES)
 
 
 def is_records(path: str | Path) -> bool:
@@ -28,7 +34,7 @@ def is_records(path: str | Path) -> bool:
 
 
 def is_compressed(path: str | Path) -> bool:
-    return Path(path).name.lower().endswith((".gz", ".zst"))
+    return _name(path).endswith((".gz", ".zst"))
 
 
 def _zstandard(path: Path) -> Any:

@@ -102,37 +102,45 @@ def file_size(path: Path) -> int:
         return -1
 
 
-def classify(path: Path, rel: str, skips: Skips) -> Entry | None:
-    """The entry for a regular file found in a tree, or None (counted) when it is not code."""
-    name = path.name
-    where = str(path)
+def classify(entry: os.DirEntry[str], rel: str, skips: Skips) -> Entry | None:
+    """The entry for a regular file found in a tree, or None (counted) when it is not code.
+    Strings and the directory entry, not pathlib, until a file is kept: this runs for every
+    file of a tree (millions on a corpus)."""
+    name = entry.name
     if name in LOCK_FILES or name.endswith(".lock"):
-        skips.add(where, reasons.LOCK_FILE)
+        skips.add(entry.path, reasons.LOCK_FILE)
         return None
     if is_records(name):
-        return Entry(path, rel, None, file_size(path))
+        return Entry(Path(entry.path), rel, None, _size(entry))
     lang = code_language(name)
     if lang is None and not os.path.splitext(name)[1]:
         # Extension-less scripts: the shebang names the interpreter.
         try:
-            with open(path, "rb") as f:
+            with open(entry.path, "rb") as f:
                 head = f.read(_HEAD)
         except OSError:
-            skips.add(where, reasons.UNREADABLE)
+            skips.add(entry.path, reasons.UNREADABLE)
             return None
         lang = code_language(name, head)
     if lang is None:
-        skips.add(where, reasons.UNSUPPORTED_LANGUAGE)
+        skips.add(entry.path, reasons.UNSUPPORTED_LANGUAGE)
         return None
-    return Entry(path, rel, lang, file_size(path))
+    return Entry(Path(entry.path), rel, lang, _size(entry))
+
+
+def _size(entry: os.DirEntry[str]) -> int:
+    try:
+        return entry.stat(follow_symlinks=False).st_size
+    except OSError:
+        return -1
 
 
 def walk(root: Path, skips: Skips) -> Iterator[Entry]:
     """The code and record files under ``root``, sorted, depth first; the rest counted in ``skips``."""
-    for path, rel in _walk(root, skips):
-        entry = classify(path, rel, skips)
-        if entry is not None:
-            yield entry
+    for entry, rel in _walk(root, skips):
+        found = classify(entry, rel, skips)
+        if found is not None:
+            yield found
 
 
 def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
@@ -261,8 +269,8 @@ def _read_lines(path: Path) -> list[str]:
         return []
 
 
-def _walk(root: Path, skips: Skips) -> Iterator[tuple[Path, str]]:
-    """(path, posix path relative to root) for files not ignored, sorted, depth first."""
+def _walk(root: Path, skips: Skips) -> Iterator[tuple[os.DirEntry[str], str]]:
+    """(directory entry, posix path relative to root) for files not ignored, sorted, depth first."""
     stack: list[tuple[Path, str, _Ignore]] = [(root, "", _Ignore.for_root(root))]
     while stack:
         directory, rel_dir, ignore = stack.pop()
@@ -301,7 +309,7 @@ def _walk(root: Path, skips: Skips) -> Iterator[tuple[Path, str]]:
                 if ignore.ignored(rel, False):
                     skips.add(str(root / rel), reasons.GITIGNORED)
                     continue
-                yield Path(entry.path), rel
+                yield entry, rel
             else:
                 skips.add(str(root / rel), reasons.NOT_A_FILE)
         stack.extend(reversed(subdirs))

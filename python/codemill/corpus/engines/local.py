@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from codemill._workers import WorkerPool
@@ -36,13 +38,31 @@ def _die_with_parent() -> None:
         pass
 
 
-def _init_worker(tokenizer_json: str, tokenizer_hash: str, settings: TaskSettings, outdir: str) -> None:
+def _init_worker(tokenizer_file: str, tokenizer_hash: str, settings: TaskSettings, outdir: str) -> None:
     _die_with_parent()
-    _WORKER.update(tok=worker_tokenizer(tokenizer_json, tokenizer_hash), settings=settings, outdir=outdir)
+    tok = worker_tokenizer(Path(tokenizer_file).read_text(encoding="utf-8"), tokenizer_hash)
+    _WORKER.update(tok=tok, settings=settings, outdir=outdir)
 
 
 def _run(task: Task) -> TaskRecord:
     return run_task(task, _WORKER["settings"], _WORKER["tok"], _WORKER["outdir"])
+
+
+def start_pool(
+    workers: int, tok: CodeTokenizer, settings: TaskSettings, outdir: str | os.PathLike[str]
+) -> WorkerPool | None:
+    """The ``workers - 1`` worker processes of a local run (None for one worker), started now:
+    a job starts them before it plans, so their start-up overlaps the planning."""
+    if workers <= 1:
+        return None
+    # The tokenizer goes to the workers as a file: as an argument (~400 KB) it would hold this
+    # process until each child had started and read it (see WorkerPool.start).
+    fd, path = tempfile.mkstemp(prefix="codemill-tokenizer-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(tok.to_json())
+    pool = WorkerPool(workers - 1, _init_worker, (path, tok.hash, settings, os.fspath(outdir)))
+    pool.temp_files.append(path)
+    return pool.start()
 
 
 def run_local(
@@ -52,13 +72,17 @@ def run_local(
     outdir: str | os.PathLike[str],
     workers: int,
     on_done: Callable[[TaskRecord], None],
+    pool: WorkerPool | None = None,
 ) -> None:
     """Runs ``tasks``; ``on_done`` gets each task's record as it completes (in any order).
 
     ``workers`` > 1: ``workers - 1`` pool processes plus a thread of this process, which has
     the tokenizer loaded already (the encoder drops the GIL), so one fewer process starts.
+    ``pool``: those processes from :func:`start_pool` (the run shuts it down), else started here.
     """
     if workers <= 1 or len(tasks) <= 1:
+        if pool is not None:
+            pool.discard()
         for task in tasks:
             on_done(run_task(task, settings, tok, outdir))
         return
@@ -79,7 +103,8 @@ def run_local(
         except BaseException as exc:  # handed to the main thread
             local_results.put((False, exc))
 
-    pool = WorkerPool(workers - 1, _init_worker, (tok.to_json(), tok.hash, settings, os.fspath(outdir)))
+    pool = pool or start_pool(workers, tok, settings, outdir)
+    assert pool is not None
     thread = threading.Thread(target=local_worker, name="codemill-local-worker", daemon=True)
     pending: set[Future[TaskRecord]] = set()
     remaining = len(tasks)
