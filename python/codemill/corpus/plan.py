@@ -19,7 +19,7 @@ from typing import Any, Literal
 from codemill.errors import CodemillError
 from codemill.languages import detect_language
 from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, walk
-from codemill.sources.fs import is_url, read_urls
+from codemill.sources.fs import fetched, is_url
 from codemill.sources.streams import is_compressed, is_parquet, is_records
 from codemill.sources.walk import file_size, walk_url
 
@@ -170,26 +170,8 @@ def plan_tasks(
     return tasks
 
 
-def _fetched(files: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
-    """(name, None) for local files; (URL, bytes) for objects, fetched 64 at a time."""
-    batch: list[str] = []
-    for name in files:
-        if is_url(name):
-            batch.append(name)
-            if len(batch) < _FETCH:
-                continue
-        yield from zip(batch, read_urls(batch), strict=True)
-        batch = []
-        if not is_url(name):
-            yield name, None
-    yield from zip(batch, read_urls(batch), strict=True)
-
-
-_FETCH = 64
-
-
 def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Document]:
-    for name, data in _fetched(files):
+    for name, data in fetched(files):
         text, reason = read_file(name, max_bytes, data)
         if text is None:
             skips.add(name, reason or "unreadable")

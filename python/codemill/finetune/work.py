@@ -17,6 +17,7 @@ from codemill.finetune.filters import FilterConfig
 from codemill.finetune.samples import SampleBuilder
 from codemill.near_dup.signing import Signed, sign_texts
 from codemill.sources import DEFAULT_MAX_BYTES, Document, read_file
+from codemill.sources.fs import fetched
 
 __all__ = ["Built", "Loaded", "Scanned", "Work", "build", "init", "scan"]
 
@@ -46,16 +47,28 @@ class Loaded(NamedTuple):
     skipped: bool = False  # reason is a skip (codemill.sources.skips), not a filter
 
 
+def _fetched(docs: list[Work]) -> list[bytes | None]:
+    """The bytes of each document in a bucket that is still to be read (fetched together,
+    as the corpus reader does); None for the rest (local files, records)."""
+    names = [(d.file or d.where) if d.text is None else "" for d, _ in docs]
+    return [data for _, data in fetched(names)]
+
+
 def _load(
-    doc: Document, config: FilterConfig, digest: bytes | None = None, max_file_bytes: int = DEFAULT_MAX_BYTES
+    doc: Document,
+    config: FilterConfig,
+    digest: bytes | None = None,
+    max_file_bytes: int = DEFAULT_MAX_BYTES,
+    data: bytes | None = None,
 ) -> Loaded:
     """The cleaned text of a document that is read and passes the filters, else why not.
 
     Documents are read as every command reads them, before any filter, so the same inputs
     give the same skips (unreadable, empty, binary, non-UTF-8, too large) here as everywhere.
+    ``data``: the object's bytes, for a document in a bucket fetched already.
     """
     if doc.text is None:
-        text, skip = read_file(doc.file or doc.where, max_file_bytes)
+        text, skip = read_file(doc.file or doc.where, max_file_bytes, data)
         if text is None:
             return Loaded(None, skip, max(doc.size, 0), True)
     else:
@@ -97,8 +110,8 @@ def scan(docs: list[Work]) -> tuple[list[Scanned], Signed | None]:
     config = _STATE[0].config
     assert config.dedup is not None
     out, texts, langs = [], [], []
-    for doc, _ in docs:
-        text, reason, size, skipped = _load(doc, config.filters, None, config.max_file_bytes)
+    for (doc, _), data in zip(docs, _fetched(docs), strict=True):
+        text, reason, size, skipped = _load(doc, config.filters, None, config.max_file_bytes, data)
         s = Scanned(doc.index, reason, size, skipped)
         if text is not None:
             s.digest = _digest(text)
@@ -126,8 +139,8 @@ def build(docs: list[Work]) -> list[Built]:
     """Filter (or, after pass 1, check the content is unchanged) and build each document's samples."""
     config, builder = _STATE[0].config, _STATE[0].builder
     out = []
-    for doc, digest in docs:
-        text, reason, size, skipped = _load(doc, config.filters, digest, config.max_file_bytes)
+    for (doc, digest), data in zip(docs, _fetched(docs), strict=True):
+        text, reason, size, skipped = _load(doc, config.filters, digest, config.max_file_bytes, data)
         if text is None:
             out.append(Built(doc.index, reason, size, doc.language, [], Counter(), skipped))
             continue

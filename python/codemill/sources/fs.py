@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -134,6 +134,25 @@ def read_urls(urls: list[str]) -> list[bytes]:
             raise data
         out.append(data)
     return out
+
+
+FETCH_BATCH = 64
+
+
+def fetched(names: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+    """(name, None) for local files; (URL, bytes) for objects, fetched concurrently 64 at a
+    time (a round trip per object costs more than reading it), in the order given."""
+    batch: list[str] = []
+    for name in names:
+        if is_url(name):
+            batch.append(name)
+            if len(batch) < FETCH_BATCH:
+                continue
+        yield from zip(batch, read_urls(batch), strict=True)
+        batch = []
+        if not is_url(name):
+            yield name, None
+    yield from zip(batch, read_urls(batch), strict=True)
 
 
 def write_url(url: str, data: bytes) -> None:
