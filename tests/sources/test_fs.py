@@ -30,6 +30,17 @@ def make_tree(root: Path) -> Path:
     (root / "empty.py").write_text("")
     (root / "poetry.lock").write_text("x")
     (root / "node_modules" / "x" / "i.js").write_text("1")
+    # ignore files at two levels, with a negation, and a virtual environment known by its marker
+    (root / ".gitignore").write_text("generated/\nsecret_*.py\n!secret_ok.py\n")
+    (root / "pkg" / ".gitignore").write_text("local_*.go\n")
+    (root / "generated").mkdir()
+    (root / "generated" / "g.py").write_text("x = 1\n")
+    (root / "pkg" / "secret_x.py").write_text("x = 2\n")
+    (root / "pkg" / "secret_ok.py").write_text("x = 3\n")
+    (root / "pkg" / "local_y.go").write_text("package pkg\n")
+    (root / "env" / "lib").mkdir(parents=True)
+    (root / "env" / "pyvenv.cfg").write_text("home = /usr\n")
+    (root / "env" / "lib" / "m.py").write_text("x = 4\n")
     lines = [json.dumps({"content": f"x = {i}\n", "path": f"r{i}.py"}) for i in range(5)] + ["not json"]
     with gzip.open(root / "data.jsonl.gz", "wt") as f:
         f.write("\n".join(lines) + "\n")
@@ -54,7 +65,9 @@ def test_tree_at_url_reads_like_the_tree_on_disk(s3_server, bucket, tmp_path):
     remote, remote_skips = _docs([url])
     assert remote == local
     assert remote_skips == local_skips
-    assert {"vendored", "lock_file", "empty", "invalid_json"} <= set(local_skips)
+    assert {"vendored", "lock_file", "empty", "invalid_json", "gitignored", "tool_state"} <= set(local_skips)
+    assert local_skips["gitignored"] == 3  # generated/, pkg/secret_x.py, pkg/local_y.go
+    assert any(text == "x = 3\n" for _, _, text in local)  # re-included by the negation
     one, _ = _docs([url + "/pkg/a.py"])  # one object named by its URL
     assert one == [("a.py", "python", "def a():\n    return 1\n")]
 

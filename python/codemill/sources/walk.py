@@ -144,32 +144,61 @@ def walk(root: Path, skips: Skips) -> Iterator[Entry]:
 
 
 def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
-    """The code and record objects under a URL prefix, sorted by key; the rest counted.
+    """The code and record objects under a URL prefix, in the order of a local walk; the rest
+    counted.
 
-    The same rules as :func:`walk` (skipped directories, lock files, languages by name, then
-    shebang), except ``.gitignore``: an object store holds an export, not a git checkout.
-    A URL naming one object gives that object (of any language, as a named local file does).
+    The same rules as :func:`walk`: skipped directories (and virtual environments, by their
+    marker), ``.gitignore`` files in the prefix, lock files, languages by name, then shebang;
+    so a tree copied to a bucket gives what the tree gives on disk. A URL naming one object
+    gives that object (of any language, as a named local file does).
     """
-    from codemill.sources.fs import list_files, read_url
+    from codemill.sources.fs import list_files, read_url, read_urls
+
+    objects = list_files(url)
+    if len(objects) == 1 and objects[0][1] == "":
+        obj, _, size = objects[0]
+        name = obj.rsplit("/", 1)[-1]
+        language = None if is_records(name) else code_language(name, read_url(obj, 0, _HEAD)) or "generic"
+        yield Entry(obj, name, language, size)
+        return
+    rels = {rel for _, rel, _ in objects}
+    envs = {rel.rsplit("/", 1)[0] for rel in rels if "/" in rel and rel.rsplit("/", 1)[1] in _ENV_MARKERS}
+    envs |= {rel.split("/conda-meta/")[0] for rel in rels if "/conda-meta/" in rel}
+    ignore_urls = [(obj, rel) for obj, rel, _ in objects if rel.rsplit("/", 1)[-1] == ".gitignore"]
+    ignore_lines = {
+        rel.rpartition("/")[0]: data.decode("utf-8", "replace").splitlines()
+        for (_, rel), data in zip(ignore_urls, read_urls([o for o, _ in ignore_urls]), strict=True)
+    }
+    ignores: dict[str, _Ignore] = {"": _Ignore().with_lines("", ignore_lines.get("", []))}
+
+    def ignore_in(folder: str) -> _Ignore:
+        """The ignore rules in force inside ``folder`` (relative to the prefix)."""
+        if folder not in ignores:
+            parent = folder.rpartition("/")[0]
+            ignores[folder] = ignore_in(parent).with_lines(folder, ignore_lines.get(folder, []))
+        return ignores[folder]
 
     skipped_dirs: set[str] = set()
-    for obj, rel, size in list_files(url):
-        if rel == "":
-            name = obj.rsplit("/", 1)[-1]
-            language = None if is_records(name) else code_language(name, read_url(obj, 0, _HEAD)) or "generic"
-            yield Entry(obj, name, language, size)
-            continue
+    for obj, rel, size in objects:
         parts = rel.split("/")
         reason = None
         for i, part in enumerate(parts[:-1]):
+            folder = "/".join(parts[: i + 1])
             reason = SKIP_DIRS.get(part) or (reasons.BUILD_OUTPUT if part.endswith(_SKIP_DIR_SUFFIXES) else None)
+            if reason is None and folder in envs:
+                reason = reasons.TOOL_STATE
+            if reason is None and ignore_in("/".join(parts[:i])).ignored(folder, True):
+                reason = reasons.GITIGNORED
             if reason is not None:
-                folder = f"{url.rstrip('/')}/{'/'.join(parts[: i + 1])}/"
-                if folder not in skipped_dirs:
-                    skipped_dirs.add(folder)
-                    skips.add(folder, reason)
+                where = f"{url.rstrip('/')}/{folder}/"
+                if where not in skipped_dirs:
+                    skipped_dirs.add(where)
+                    skips.add(where, reason)
                 break
         if reason is not None:
+            continue
+        if ignore_in("/".join(parts[:-1])).ignored(rel, False):
+            skips.add(obj, reasons.GITIGNORED)
             continue
         name = parts[-1]
         if name in LOCK_FILES or name.endswith(".lock"):
@@ -220,6 +249,10 @@ class _Ignore:
         lines = _read_lines(directory / ".gitignore")
         if top:
             lines = _read_lines(directory / ".git" / "info" / "exclude") + lines
+        return self.with_lines(base, lines)
+
+    def with_lines(self, base: str, lines: list[str]) -> _Ignore:
+        """These rules plus an ignore file's ``lines`` for the directory ``base``."""
         if not lines:
             return self
         import pathspec
