@@ -108,13 +108,13 @@ def test_saved_graph_keeps_its_ranking_arrays(tmp_path: Path) -> None:
     graph.save(tmp_path / "graph.json")
     loaded = ImportGraph.load(tmp_path / "graph.json")
     saved, built = loaded.rank_graph(), graph.rank_graph()
-    assert saved.nodes == built.nodes
-    for a, b in ((saved.src, built.src), (saved.dst, built.dst), (saved.prob, built.prob)):
-        assert a.tolist() == b.tolist()
+    assert (saved.files, saved.first_def, saved.index) == (built.files, built.first_def, built.index)
+    assert (saved.src, saved.dst, saved.weight) == (built.src, built.dst, built.weight)
     assert loaded.rank(["shop/cart.py"]) == graph.rank(["shop/cart.py"])
     (repo / "shop/tax.py").write_text("from shop.money import round_cents\n")
-    loaded.ensure(repo / "shop/tax.py")  # a changed graph ranks over its new arrays
-    assert "shop/tax.py" in loaded.rank_graph().nodes
+    loaded.ensure(repo / "shop/tax.py")  # a new file ranks from its own edges over the saved arrays
+    assert loaded.rank(["shop/tax.py"])["shop/money.py"] > 0
+    assert graph_store.dump(loaded)["rank"] == graph_store.dump(ImportGraph.build(repo))["rank"]
 
 
 @pytest.mark.parametrize(
@@ -139,12 +139,12 @@ def test_corrupt_ranking_arrays_are_one_clear_error(tmp_path: Path) -> None:
     repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
     saved = tmp_path / "graph.json"
     ImportGraph.build(repo).save(saved)
-    seven = base64.b64encode(b"\x07\0\0\0").decode()  # one edge 7 -> 7, with 2 files
-    _rewrite_header(saved, lambda d: d["rank"].update(src=seven, dst=seven, prob=base64.b64encode(bytes(8)).decode()))
-    with pytest.raises(GraphFormatError, match="ranking arrays name a node outside the 2 files") as err:
+    seven = base64.b64encode(b"\x07\0\0\0").decode()  # one edge 7 -> 7, with 2 files and 1 definition
+    _rewrite_header(saved, lambda d: d["rank"].update(src=seven, dst=seven, weight=base64.b64encode(bytes(8)).decode()))
+    with pytest.raises(GraphFormatError, match="ranking arrays name a node outside the 3 nodes") as err:
         ImportGraph.load(saved).rank(["a.py"])
     assert str(err.value).startswith(f"{saved}: corrupt graph: ")
-    _rewrite_header(saved, lambda d: d["rank"].update(prob="not base64!"))
+    _rewrite_header(saved, lambda d: d["rank"].update(weight="not base64!"))
     with pytest.raises(GraphFormatError, match="ranking arrays") as err:
         ImportGraph.load(saved).rank(["a.py"])
     assert "\n" not in str(err.value)

@@ -21,9 +21,13 @@ from codemill.context.ranking import (
     DEFINITION_WEIGHT,
     IMPORT_WEIGHT,
     RankGraph,
+    Ranks,
+    files_only,
     from_saved,
+    out_edges,
     personalized_rank,
     ranking_graph,
+    with_out_edges,
 )
 from codemill.context.symbols import FileSymbols, file_symbols
 from codemill.errors import CodemillError, GraphFormatError, InputNotFoundError
@@ -115,8 +119,13 @@ class ImportGraph:
         self._resolver: Resolver | None = None
         self._edges: dict[str, dict[str, float]] | None = None
         self._rank_graph: RankGraph | None = None
-        self._saved_rank: tuple[str, Any] | None = None
-        """(file, ranking arrays) of a loaded graph, until the graph changes"""
+        self._saved_rank: tuple[str, Any, list[str]] | None = None
+        """(file, ranking arrays, the files they rank) of a loaded graph, until it changes"""
+        self._edited: list[str] = []
+        """Files re-read by :meth:`ensure` since the ranking arrays were built or loaded: ranked
+        from their new edges over those arrays"""
+        self._edited_rank: RankGraph | None = None
+        self._files_only: tuple[RankGraph, RankGraph] | None = None
 
     @classmethod
     def build(
@@ -313,7 +322,12 @@ class ImportGraph:
         self.resolutions[rel] = items = [(imp, self.resolver.resolve(rel, imp)) for imp in info.imports]
         if self._edges is not None:
             self._edges[rel] = _file_edges(rel, items)
-        self._forget_rank()
+        if self._rank_graph is None and self._saved_rank is None:
+            self._forget_rank()  # nothing built yet: built with the new state when needed
+        else:
+            if rel not in self._edited:
+                self._edited.append(rel)
+            self._edited_rank = None
         return rel
 
     # -- edges
@@ -356,33 +370,73 @@ class ImportGraph:
                 g.add_edge(src, dst, weight=w)
         return g
 
-    def rank(self, seeds: dict[str, float] | Sequence[str]) -> dict[str, float]:
-        """Personalised PageRank of the files, the random walk restarting at ``seeds``."""
-        return personalized_rank(self.rank_graph(), seeds, self.files)
+    def rank(self, seeds: dict[str, float] | Sequence[str], joint: bool = True) -> dict[str, float]:
+        """Personalised PageRank of the files (positive ranks only), the random walk restarting
+        at the files ``seeds``: over the joint graph of files and definitions, or (``joint``
+        False) over the files alone."""
+        weights = dict(seeds) if isinstance(seeds, dict) else dict.fromkeys(seeds, 1.0)
+        g = self.rank_graph()
+        if not joint:
+            if self._files_only is None or self._files_only[0] is not g:
+                self._files_only = (g, files_only(g))
+            g = self._files_only[1]
+        ranks = self.rank_nodes({g.index[f]: w for f, w in weights.items() if f in g.index}, g)
+        return ranks.files() if ranks is not None else {}
+
+    def rank_nodes(self, seeds: dict[int, float], g: RankGraph | None = None) -> Ranks | None:
+        """Personalised PageRank over the joint file+definition graph of :meth:`rank_graph`
+        (or over ``g``), restarting at ``seeds`` (node -> weight); None without a seed."""
+        g = g if g is not None else self.rank_graph()
+        try:
+            return personalized_rank(g, seeds)
+        except CodemillError as e:  # the arrays name nodes they do not have
+            source = self._saved_rank[0] if self._saved_rank is not None else "ranking graph"
+            raise GraphFormatError(f"{source}: corrupt graph: ranking arrays: {e}") from e
 
     def rank_graph(self) -> RankGraph:
-        """The ranking graph of the files: the one saved with a loaded graph while nothing
-        changed, else built (once) from the edges."""
+        """The joint ranking graph of files and definitions (:mod:`codemill.context.ranking`):
+        the one saved with a loaded graph while nothing changed, else built (once) from the
+        graph; files re-read by :meth:`ensure` since then are ranked from their new edges."""
+        base = self.base_rank_graph()
+        if not self._edited:
+            return base
+        if self._edited_rank is None:
+            g = base
+            for rel in self._edited:
+                g = with_out_edges(g, rel, out_edges(self, g, rel))
+            self._edited_rank = g
+        return self._edited_rank
+
+    def base_rank_graph(self) -> RankGraph:
+        """The ranking graph as saved or built, without the files edited since."""
         if self._rank_graph is None:
             if self._saved_rank is not None:
-                source, saved = self._saved_rank
+                source, saved, files = self._saved_rank
                 try:
-                    self._rank_graph = from_saved(sorted(self.files), saved)
+                    self._rank_graph = from_saved(files, saved)
                 except (KeyError, TypeError, ValueError) as e:
                     raise GraphFormatError(f"{source}: corrupt graph: ranking arrays: {e}") from e
             else:
                 self._rank_graph = ranking_graph(self)
         return self._rank_graph
 
+    def exact_rank_graph(self) -> RankGraph:
+        """The ranking graph a fresh build would give (what is saved)."""
+        if self._edited:
+            self._forget_rank()
+        return self.base_rank_graph()
+
     def set_saved_rank(self, saved: Any, source: str) -> None:
         """Ranking arrays saved with the graph (:func:`codemill.context.ranking.saved_form`),
-        read from ``source``."""
-        self._rank_graph = None
-        self._saved_rank = (source, saved)
+        read from ``source``, over the graph's files as they are now."""
+        self._forget_rank()
+        self._saved_rank = (source, saved, sorted(self.files))
 
     def _forget_rank(self) -> None:
         self._rank_graph = None
         self._saved_rank = None
+        self._edited = []
+        self._edited_rank = None
 
     # -- reports
 

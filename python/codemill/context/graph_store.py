@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 V = TypeVar("V")
 
-FORMAT = "codemill-graph/2"
+FORMAT = "codemill-graph/3"
 GRAPH_FILE = "graph.json"
 
 
@@ -73,7 +73,7 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
         "skipped": dict(sorted(graph.skipped.items())),
         "files": files,
         "edges": graph.edges(),
-        "rank": saved_form(graph.rank_graph()),
+        "rank": saved_form(graph.exact_rank_graph()),
     }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from codemill.context.definitions import Definition
     from codemill.context.graph import ImportGraph
 
 MAX_HOPS = 2
@@ -85,6 +86,8 @@ class Focus:
     """Files that may give context."""
     asked: set[str] = field(default_factory=set)
     """Files defining something the question names."""
+    asked_definitions: set[tuple[str, str]] = field(default_factory=set)
+    """(file, name) of the top-level definitions the question names."""
 
 
 def focus(graph: ImportGraph, rel: str, query: str | None = None) -> Focus:
@@ -108,7 +111,8 @@ def focus(graph: ImportGraph, rel: str, query: str | None = None) -> Focus:
     if f.terms:
         pairs = [(other, d.name) for other, s in graph.symbols.items() for d in s.definitions if d.parent is None]
         asked = asked_names([name for _, name in pairs], f.terms)
-        f.asked = {other for (other, _), yes in zip(pairs, asked, strict=True) if yes}
+        f.asked_definitions = {pair for pair, yes in zip(pairs, asked, strict=True) if yes}
+        f.asked = {other for other, _ in f.asked_definitions}
         reach |= f.asked
     own_test = is_test(rel)
     for other in reach:
@@ -119,6 +123,42 @@ def focus(graph: ImportGraph, rel: str, query: str | None = None) -> Focus:
             continue
         f.allowed.add(other)
     return f
+
+
+def uses(d: Definition, references: frozenset[str], is_direct: bool) -> bool:
+    """Whether a file with ``references`` uses definition ``d`` (of a file it imports directly
+    or not): it names it, and names its class too unless the file imports the class's file."""
+    return d.name in references and (d.parent is None or d.parent in references or is_direct)
+
+
+def referenced_definitions(
+    graph: ImportGraph, rel: str, f: Focus | None = None, names: dict[str, dict[str, list[int]]] | None = None
+) -> list[tuple[str, int, float]]:
+    """``(file, j, weight)`` of the definitions ``rel`` uses among the files it may depend on
+    (:func:`focus`), ``j`` the definition's position in its file's symbols: each name ``rel``
+    references shares a weight of 1 among the definitions it may mean. ``names`` caches each
+    file's name -> positions across calls."""
+    f = f if f is not None else focus(graph, rel)
+    if not f.references:
+        return []
+    names = names if names is not None else {}
+    found: list[tuple[str, int, str]] = []
+    for other in sorted(f.allowed):
+        by_name = names.get(other)
+        if by_name is None:
+            by_name = names[other] = defaultdict(list)
+            for j, d in enumerate(graph.symbols[other].definitions):
+                by_name[d.name].append(j)
+        hits = f.references & by_name.keys()
+        if not hits:
+            continue
+        defs = graph.symbols[other].definitions
+        is_direct = other in f.direct
+        found.extend((other, j, n) for n in hits for j in by_name[n] if uses(defs[j], f.references, is_direct))
+    meanings: dict[str, int] = defaultdict(int)
+    for _, _, n in found:
+        meanings[n] += 1
+    return sorted((other, j, 1.0 / meanings[n]) for other, j, n in found)
 
 
 def _companions(graph: ImportGraph, files: set[str]) -> set[str]:
