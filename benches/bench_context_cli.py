@@ -3,11 +3,14 @@ editor or agent calls it: wall time per call (p50, p99), imports and graph load 
 Run: `python benches/bench_context_cli.py INDEXDIR [--calls N] [--other PYTHONPATH
 [--other-index INDEXDIR]]`; with --other, the same calls run against a second source tree
 (e.g. main's, with an index it wrote), interleaved, so that both sides see the same load.
+Each tree's bytecode is compiled first, as an installed package has it (with
+PYTHONDONTWRITEBYTECODE set, every call would otherwise compile codemill's sources again).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import random
 import resource
@@ -64,6 +67,8 @@ def main() -> None:
     sides = {"this": (here, args.index)}
     if args.other:
         sides["other"] = (args.other, args.other_index or args.index)
+    for path, _ in sides.values():
+        compileall.compile_dir(path, quiet=1)
     files = sample_files(args.index, args.calls, args.seed)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
     for f in files:

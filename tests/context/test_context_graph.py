@@ -3,7 +3,6 @@ the relevance floor: no unrelated code, no build-ignored or generated files, bud
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -139,15 +138,20 @@ def test_corrupt_ranking_arrays_are_one_clear_error(tmp_path: Path) -> None:
     repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
     saved = tmp_path / "graph.json"
     ImportGraph.build(repo).save(saved)
-    seven = base64.b64encode(b"\x07\0\0\0").decode()  # one edge 7 -> 7, with 2 files and 1 definition
-    _rewrite_header(saved, lambda d: d["rank"].update(src=seven, dst=seven, weight=base64.b64encode(bytes(8)).decode()))
-    with pytest.raises(GraphFormatError, match="ranking arrays name a node outside the 3 nodes") as err:
+    header, body = saved.read_bytes().split(b"\n", 1)
+    offset, length = json.loads(header)["rank"]["dst"]
+    seven = b"\x07\0\0\0" * (length // 4)  # every edge to node 7, with 2 files and 1 definition
+    saved.write_bytes(header + b"\n" + body[:offset] + seven + body[offset + length :])
+    with pytest.raises(GraphFormatError, match="ranking arrays: an edge names node 7, outside the 3 nodes") as err:
         ImportGraph.load(saved).rank(["a.py"])
     assert str(err.value).startswith(f"{saved}: corrupt graph: ")
-    _rewrite_header(saved, lambda d: d["rank"].update(weight="not base64!"))
+    _rewrite_header(saved, lambda d: d["rank"].update(weight=[offset, 3]))
     with pytest.raises(GraphFormatError, match="ranking arrays") as err:
         ImportGraph.load(saved).rank(["a.py"])
     assert "\n" not in str(err.value)
+    _rewrite_header(saved, lambda d: d["rank"].update(weight=[10**9, 8]))
+    with pytest.raises(GraphFormatError, match=r"ranking array weight at \[1000000000, 8\] is outside the file"):
+        ImportGraph.load(saved)
 
 
 def test_index_keeps_the_graph_and_context_loads_it(tmp_path: Path, capsys) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from codemill.context import graph_store
 from codemill.context.imports import FileImports, Import, Resolution, Resolver, extract
+from codemill.context.imports.resolver import has_package_siblings
 from codemill.context.ranking import (
     DEFINITION_WEIGHT,
     IMPORT_WEIGHT,
@@ -345,6 +346,8 @@ class ImportGraph:
 
     def package_siblings(self, rel: str) -> list[str]:
         """Files that share a package without importing each other (Go directories, Java packages)."""
+        if not has_package_siblings(self.files.get(rel, "")):
+            return []
         return self.resolver.package_siblings(rel)
 
     def imports_of(self, rel: str) -> list[str]:

@@ -2,10 +2,12 @@
 ``codemill index``), so that a context call loads it instead of parsing the repository.
 
 One file: a line of JSON (the header: format, root, every file's language, content hash, stamp
-(mtime, size) and where its detail lies, the edges, and the ranking arrays) followed by each file's detail
-(imports, symbols, resolutions) as compact JSON, back to back. Loading parses the header only;
-a file's detail is parsed when the file is first read, and the ranking arrays are used as saved
-until the graph changes. Plain JSON throughout, safe to load from anywhere."""
+(mtime, size) and where its detail lies, the edges, and where the ranking arrays lie) followed
+by each file's detail (imports, symbols, resolutions) as compact JSON, back to back, then the
+ranking arrays as raw little-endian bytes. Loading parses the header only; a file's detail is
+parsed when the file is first read, and the ranking arrays are handed to the native ranking as
+they lie in the file until the graph changes. JSON and plain numbers, safe to load from
+anywhere."""
 
 from __future__ import annotations
 
@@ -41,8 +43,8 @@ def _resolution(r: Resolution) -> list[Any]:
 
 
 def dump(graph: ImportGraph) -> dict[str, Any]:
-    """The content of a saved graph, each file's detail as a JSON string (:func:`dumps` moves
-    the details out of the header)."""
+    """The content of a saved graph, each file's detail as a JSON string and the ranking arrays
+    as bytes (:func:`dumps` moves both out of the header)."""
     files = {}
     for rel, lang in sorted(graph.files.items()):
         info = graph.infos[rel]
@@ -92,6 +94,10 @@ def dumps(graph: ImportGraph) -> bytes:
         f["detail"] = [offset, len(detail)]
         details.append(detail)
         offset += len(detail)
+    for key, raw in doc["rank"].items():
+        doc["rank"][key] = [offset, len(raw)]
+        details.append(raw)
+        offset += len(raw)
     # Compact JSON escapes every newline, so the header is exactly the first line.
     return _compact(doc).encode("utf-8") + b"\n" + b"".join(details)
 
@@ -152,6 +158,12 @@ def _file_symbols(f: dict[str, Any]) -> FileSymbols:
     return FileSymbols(tuple(Definition(*d) for d in f["definitions"]), frozenset(refs.split()), f["excluded"])
 
 
+def _within(span: Any, body: bytes) -> bool:
+    """Whether a saved ``[offset, length]`` lies inside the details."""
+    offset, length = span
+    return isinstance(offset, int) and isinstance(length, int) and 0 <= offset <= offset + length <= len(body)
+
+
 def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
     """Fills an empty graph from a saved header and the details after it (``source`` names the
     file in errors); each file's imports, symbols and resolutions are built when first read."""
@@ -171,16 +183,15 @@ def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
             if f["stamp"] is not None:
                 mtime, size = f["stamp"]
                 graph.stamps[rel] = (int(mtime), int(size))
-            offset, length = f["detail"]
-            if not (
-                isinstance(offset, int) and isinstance(length, int) and 0 <= offset <= offset + length <= len(body)
-            ):
+            if not _within(f["detail"], body):
                 raise ValueError(f"{rel}: detail at {f['detail']} is outside the file")
         if not isinstance(edges, dict):
             raise TypeError("edges is not an object")
-        rank = data["rank"]
-        if not isinstance(rank, dict):
-            raise TypeError("rank is not an object")
+        rank = {}
+        for key, span in data["rank"].items():
+            if not _within(span, body):
+                raise ValueError(f"ranking array {key} at {span} is outside the file")
+            rank[key] = body[span[0] : span[0] + span[1]]
     except (KeyError, TypeError, ValueError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {type(e).__name__}: {e}") from e
     spans = {rel: f["detail"] for rel, f in files.items()}

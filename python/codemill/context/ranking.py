@@ -21,7 +21,6 @@ from its new edges over the saved arrays (:func:`with_out_edges`), not by rebuil
 
 from __future__ import annotations
 
-import base64
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
@@ -233,43 +232,32 @@ def files_only(g: RankGraph) -> RankGraph:
     return RankGraph(out.files, out.first_def, out.src, out.dst, out.weight, dict(g.index), g.stale)
 
 
-def saved_form(g: RankGraph) -> dict[str, Any]:
-    """The arrays of a ranking graph as base64 of their little-endian bytes, and the number of
-    definition nodes of each file, saved with the graph: a context call decodes them in
-    microseconds instead of rebuilding them."""
+def saved_form(g: RankGraph) -> dict[str, bytes]:
+    """The arrays of a ranking graph, and the number of definition nodes of each file, as
+    little-endian bytes: saved with the graph, so that a context call hands them to the native
+    ranking as they were read instead of rebuilding them."""
     counts = array("I", (b - a for a, b in zip(g.first_def, g.first_def[1:], strict=False)))
-    return {
-        "definitions": _b64(_le(counts)),
-        "src": _b64(g.src),
-        "dst": _b64(g.dst),
-        "weight": _b64(g.weight),
-    }
-
-
-def _b64(b: bytes) -> str:
-    return base64.b64encode(b).decode("ascii")
+    return {"definitions": _le(counts), "src": g.src, "dst": g.dst, "weight": g.weight}
 
 
 def from_saved(files: list[str], saved: Any) -> RankGraph:
     """The ranking graph saved by :func:`saved_form` over ``files`` (in path order);
-    ValueError, KeyError or TypeError if the arrays are not what was saved."""
-    raw = {k: base64.b64decode(saved[k], validate=True) for k in ("definitions", "src", "dst", "weight")}
+    ValueError, KeyError or TypeError if the arrays are not what was saved (the native ranking
+    checks the nodes the edges name)."""
+    raw = {k: saved[k] for k in ("definitions", "src", "dst", "weight")}
+    if not all(isinstance(v, bytes) for v in raw.values()):
+        raise TypeError("ranking arrays are not bytes")
     if len(raw["definitions"]) != 4 * len(files):
         raise ValueError(f"ranking arrays count definitions of {len(raw['definitions']) // 4} files, not {len(files)}")
-    counts = memoryview(raw["definitions"]).cast("I")
-    first_def, n = [], len(files)
-    for c in counts:
-        first_def.append(n)
-        n += c
-    first_def.append(n)
     if not len(raw["src"]) % 4 == len(raw["dst"]) % 4 == len(raw["weight"]) % 8 == 0:
         raise ValueError("ranking arrays are not whole numbers of their items")
     if not len(raw["src"]) // 4 == len(raw["dst"]) // 4 == len(raw["weight"]) // 8:
         raise ValueError("ranking arrays differ in length")
-    for key in ("src", "dst"):
-        values = memoryview(raw[key]).cast("I")
-        if len(values) and max(values) >= n:
-            raise ValueError(f"ranking arrays name a node outside the {n} nodes")
+    first_def, n = [], len(files)
+    for c in memoryview(raw["definitions"]).cast("I"):
+        first_def.append(n)
+        n += c
+    first_def.append(n)
     return RankGraph(files, first_def, raw["src"], raw["dst"], raw["weight"])
 
 
