@@ -127,6 +127,10 @@ class ImportGraph:
         from their new edges over those arrays"""
         self._edited_rank: RankGraph | None = None
         self._files_only: tuple[RankGraph, RankGraph] | None = None
+        self._saved_names: tuple[str, bytes, list[str]] | None = None
+        """(file, symbol table, the files it names) of a loaded graph, until it changes"""
+        self._saved_table: dict[str, list[int]] | None = None
+        self._symbol_table: dict[str, list[tuple[str, int]]] | None = None
 
     @classmethod
     def build(
@@ -329,6 +333,7 @@ class ImportGraph:
             if rel not in self._edited:
                 self._edited.append(rel)
             self._edited_rank = None
+            self._symbol_table = None
         return rel
 
     # -- edges
@@ -435,11 +440,38 @@ class ImportGraph:
         self._forget_rank()
         self._saved_rank = (source, saved, sorted(self.files))
 
+    def set_saved_names(self, raw: bytes, source: str) -> None:
+        """The symbol table saved with the graph (parsed when first asked for), read from
+        ``source``, over the graph's files as they are now."""
+        self._saved_table = None
+        self._saved_names = (source, raw, sorted(self.files))
+
+    def definitions_named(self, name: str) -> list[tuple[str, int]]:
+        """(file, position in the file's symbols) of every definition called ``name``, files in
+        path order: from the table saved with a loaded graph while nothing changed (parsed on
+        first use, each name's entries when asked for), else from every file's symbols."""
+        if self._saved_names is not None and not self._edited:
+            source, raw, files = self._saved_names
+            if self._saved_table is None:
+                self._saved_table = graph_store.symbol_table(raw, source)
+            return graph_store.named_in(self._saved_table, name, files, source)
+        if self._symbol_table is None:
+            table: dict[str, list[tuple[str, int]]] = defaultdict(list)
+            for rel in sorted(self.files):
+                for j, d in enumerate(self.symbols[rel].definitions):
+                    table[d.name].append((rel, j))
+            self._symbol_table = dict(table)
+        return list(self._symbol_table.get(name, []))
+
     def _forget_rank(self) -> None:
+        """The graph changed: what was saved or built from it is out of date."""
         self._rank_graph = None
         self._saved_rank = None
         self._edited = []
         self._edited_rank = None
+        self._saved_names = None
+        self._saved_table = None
+        self._symbol_table = None
 
     # -- reports
 

@@ -4,7 +4,8 @@
 One file: a line of JSON (the header: format, root, every file's language, content hash, stamp
 (mtime, size) and where its detail lies, the edges, and where the ranking arrays lie) followed
 by each file's detail (imports, symbols, resolutions) as compact JSON, back to back, then the
-ranking arrays as raw little-endian bytes. Loading parses the header only; a file's detail is
+ranking arrays as raw little-endian bytes, then the symbol table (definition name -> where)
+that ``codemill search`` reads. Loading parses the header only; a file's detail is
 parsed when the file is first read, and the ranking arrays are handed to the native ranking as
 they lie in the file until the graph changes. JSON and plain numbers, safe to load from
 anywhere."""
@@ -76,7 +77,38 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
         "files": files,
         "edges": graph.edges(),
         "rank": saved_form(graph.exact_rank_graph()),
+        "names": _compact(_names(graph)),
     }
+
+
+def _names(graph: ImportGraph) -> dict[str, list[int]]:
+    """The symbol table: each definition name -> ``[file, j, file, j, ...]`` (the file's
+    position in path order, the definition's in the file's symbols), flat so that it loads fast."""
+    table: dict[str, list[int]] = {}
+    for k, rel in enumerate(sorted(graph.files)):
+        for j, d in enumerate(graph.symbols[rel].definitions):
+            table.setdefault(d.name, []).extend((k, j))
+    return dict(sorted(table.items()))
+
+
+def symbol_table(raw: bytes, source: str) -> dict[str, list[int]]:
+    """The symbol table saved by :func:`dumps` (see :func:`_names`)."""
+    try:
+        table = json.loads(raw)
+        if not isinstance(table, dict):
+            raise TypeError("not an object")
+        return table
+    except (TypeError, ValueError) as e:
+        raise GraphFormatError(f"{source}: corrupt graph: symbol table: {type(e).__name__}: {e}") from e
+
+
+def named_in(table: dict[str, list[int]], name: str, files: list[str], source: str) -> list[tuple[str, int]]:
+    """(file, position in its symbols) of the definitions called ``name`` in a saved table."""
+    flat = table.get(name, [])
+    try:
+        return [(files[flat[i]], int(flat[i + 1])) for i in range(0, len(flat), 2)]
+    except (IndexError, TypeError, ValueError) as e:
+        raise GraphFormatError(f"{source}: corrupt graph: symbol table at {name!r}: {type(e).__name__}: {e}") from e
 
 
 def _compact(obj: Any) -> str:
@@ -98,6 +130,9 @@ def dumps(graph: ImportGraph) -> bytes:
         doc["rank"][key] = [offset, len(raw)]
         details.append(raw)
         offset += len(raw)
+    names = doc["names"].encode("utf-8")
+    doc["names"] = [offset, len(names)]
+    details.append(names)
     # Compact JSON escapes every newline, so the header is exactly the first line.
     return _compact(doc).encode("utf-8") + b"\n" + b"".join(details)
 
@@ -192,6 +227,9 @@ def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
             if not _within(span, body):
                 raise ValueError(f"ranking array {key} at {span} is outside the file")
             rank[key] = body[span[0] : span[0] + span[1]]
+        names = data["names"]
+        if not _within(names, body):
+            raise ValueError(f"symbol table at {names} is outside the file")
     except (KeyError, TypeError, ValueError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {type(e).__name__}: {e}") from e
     spans = {rel: f["detail"] for rel, f in files.items()}
@@ -210,6 +248,7 @@ def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
     graph.resolutions = LazyMap(dict(files), resolutions, source)
     graph.set_edges(edges)
     graph.set_saved_rank(rank, source)
+    graph.set_saved_names(body[names[0] : names[0] + names[1]], source)
 
 
 def parse(raw: bytes, source: str) -> tuple[Any, bytes]:
