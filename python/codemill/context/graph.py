@@ -118,7 +118,7 @@ class ImportGraph:
         self.seconds = 0.0
         self._texts: dict[str, str] = {}
         self._resolver: Resolver | None = None
-        self._edges: dict[str, dict[str, float]] | None = None
+        self._edges: MutableMapping[str, dict[str, float]] | None = None
         self._rank_graph: RankGraph | None = None
         self._saved_rank: tuple[str, Any, list[str]] | None = None
         """(file, ranking arrays, the files they rank) of a loaded graph, until it changes"""
@@ -267,7 +267,7 @@ class ImportGraph:
         index directory); file texts are read from the repository when needed."""
         p = Path(path)
         try:
-            raw = p.read_bytes()
+            raw = graph_store.read(p)
         except FileNotFoundError:
             raise GraphFormatError(f"{p}: no saved repository graph (build the index again to add one)") from None
         data, body = graph_store.parse(raw, str(p))
@@ -338,12 +338,12 @@ class ImportGraph:
 
     # -- edges
 
-    def set_edges(self, edges: dict[str, dict[str, float]]) -> None:
+    def set_edges(self, edges: MutableMapping[str, dict[str, float]]) -> None:
         """Edges known already (a loaded graph saves computing them from every resolution)."""
         self._edges = edges
         self._forget_rank()
 
-    def edges(self) -> dict[str, dict[str, float]]:
+    def edges(self) -> MutableMapping[str, dict[str, float]]:
         """source file -> {target: weight}; targets are files or ``external:NAME`` nodes."""
         if self._edges is None:
             self._edges = {src: _file_edges(src, items) for src, items in self.resolutions.items()}

@@ -2,18 +2,20 @@
 ``codemill index``), so that a context call loads it instead of parsing the repository.
 
 One file: a line of JSON (the header: format, root, every file's language, content hash, stamp
-(mtime, size) and where its detail lies, the edges, and where the ranking arrays lie) followed
-by each file's detail (imports, symbols, resolutions) as compact JSON, back to back, then the
-ranking arrays as raw little-endian bytes, then the symbol table (definition name -> where)
-that ``codemill search`` reads. Loading parses the header only; a file's detail is
-parsed when the file is first read, and the ranking arrays are handed to the native ranking as
-they lie in the file until the graph changes. JSON and plain numbers, safe to load from
-anywhere."""
+(mtime, size) and where its detail and its edges lie, and where the ranking arrays lie)
+followed by each file's detail (imports, symbols, resolutions) and edges as compact JSON, back
+to back, then the ranking arrays as raw little-endian bytes, then the symbol table (definition
+name -> where) that ``codemill search`` reads. Loading maps the file and parses the header
+only; a file's detail and edges are parsed when first read, and the ranking arrays are handed to
+the native ranking as they lie in the file until the graph changes. JSON and plain numbers,
+safe to load from anywhere."""
 
 from __future__ import annotations
 
 import json
+import mmap
 from collections.abc import Callable, Iterator, MutableMapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from codemill.context.definitions import Definition
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from codemill.context.graph import ImportGraph
 
 V = TypeVar("V")
+Body = bytes | memoryview
+"""The details of a saved graph: a view into the mapped file."""
 
 FORMAT = "codemill-graph/3"
 GRAPH_FILE = "graph.json"
@@ -75,7 +79,7 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
         "languages": sorted(graph.languages) if graph.languages is not None else None,
         "skipped": dict(sorted(graph.skipped.items())),
         "files": files,
-        "edges": graph.edges(),
+        "edges": {src: dict(out) for src, out in sorted(graph.edges().items())},
         "rank": saved_form(graph.exact_rank_graph()),
         "names": _compact(_names(graph)),
     }
@@ -126,6 +130,11 @@ def dumps(graph: ImportGraph) -> bytes:
         f["detail"] = [offset, len(detail)]
         details.append(detail)
         offset += len(detail)
+    for src, out in doc["edges"].items():
+        raw = _compact(out).encode("utf-8")
+        doc["edges"][src] = [offset, len(raw)]
+        details.append(raw)
+        offset += len(raw)
     for key, raw in doc["rank"].items():
         doc["rank"][key] = [offset, len(raw)]
         details.append(raw)
@@ -180,6 +189,13 @@ def _detail(rel: str, raw: bytes) -> dict[str, Any]:
     return dict(detail)
 
 
+def _edges(raw: bytes) -> dict[str, float]:
+    out = json.loads(raw)
+    if not isinstance(out, dict) or not all(isinstance(w, (int, float)) for w in out.values()):
+        raise TypeError("edges are not target -> weight")
+    return {t: float(w) for t, w in out.items()}
+
+
 def _file_imports(rel: str, language: str, f: dict[str, Any]) -> FileImports:
     imports = [
         Import(m, line, tuple((a, b) for a, b in names), level, alias, kind, tuple(scope))
@@ -193,13 +209,13 @@ def _file_symbols(f: dict[str, Any]) -> FileSymbols:
     return FileSymbols(tuple(Definition(*d) for d in f["definitions"]), frozenset(refs.split()), f["excluded"])
 
 
-def _within(span: Any, body: bytes) -> bool:
+def _within(span: Any, body: Body) -> bool:
     """Whether a saved ``[offset, length]`` lies inside the details."""
     offset, length = span
     return isinstance(offset, int) and isinstance(length, int) and 0 <= offset <= offset + length <= len(body)
 
 
-def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
+def restore(graph: ImportGraph, data: Any, body: Body, source: str) -> None:
     """Fills an empty graph from a saved header and the details after it (``source`` names the
     file in errors); each file's imports, symbols and resolutions are built when first read."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -222,18 +238,21 @@ def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
                 raise ValueError(f"{rel}: detail at {f['detail']} is outside the file")
         if not isinstance(edges, dict):
             raise TypeError("edges is not an object")
+        for src, span in edges.items():
+            if not _within(span, body):
+                raise ValueError(f"{src}: edges at {span} are outside the file")
         rank = {}
         for key, span in data["rank"].items():
             if not _within(span, body):
                 raise ValueError(f"ranking array {key} at {span} is outside the file")
-            rank[key] = body[span[0] : span[0] + span[1]]
+            rank[key] = bytes(body[span[0] : span[0] + span[1]])
         names = data["names"]
         if not _within(names, body):
             raise ValueError(f"symbol table at {names} is outside the file")
     except (KeyError, TypeError, ValueError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {type(e).__name__}: {e}") from e
     spans = {rel: f["detail"] for rel, f in files.items()}
-    details = LazyMap(spans, lambda rel, span: _detail(rel, body[span[0] : span[0] + span[1]]), source)
+    details = LazyMap(spans, lambda rel, span: _detail(rel, bytes(body[span[0] : span[0] + span[1]])), source)
     infos = LazyMap(dict(files), lambda rel, f: _file_imports(rel, f["language"], details[rel]), source)
 
     def resolutions(rel: str, f: dict[str, Any]) -> list[tuple[Import, Resolution]]:
@@ -246,20 +265,30 @@ def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
     graph.infos = infos
     graph.symbols = LazyMap(dict(files), lambda rel, f: _file_symbols(details[rel]), source)
     graph.resolutions = LazyMap(dict(files), resolutions, source)
-    graph.set_edges(edges)
+    graph.set_edges(LazyMap(dict(edges), lambda rel, span: _edges(bytes(body[span[0] : span[0] + span[1]])), source))
     graph.set_saved_rank(rank, source)
-    graph.set_saved_names(body[names[0] : names[0] + names[1]], source)
+    graph.set_saved_names(bytes(body[names[0] : names[0] + names[1]]), source)
 
 
-def parse(raw: bytes, source: str) -> tuple[Any, bytes]:
-    """The header of a saved graph and the details that follow it (``source`` names the file
-    in errors)."""
+def parse(raw: bytes | mmap.mmap, source: str) -> tuple[Any, Body]:
+    """The header of a saved graph and the details that follow it, a view into ``raw`` (not a
+    copy); ``source`` names the file in errors."""
     end = raw.find(b"\n")
     end = len(raw) if end < 0 else end
     try:
-        return json.loads(raw[:end]), raw[end + 1 :]
+        return json.loads(raw[:end]), memoryview(raw)[end + 1 :]
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {e}") from e
+
+
+def read(path: Path) -> bytes | mmap.mmap:
+    """The bytes of a saved graph, mapped rather than read where the system allows: a context
+    call reads the header and a few files' details of a file of several megabytes."""
+    with open(path, "rb") as fh:
+        try:
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (ValueError, OSError):  # empty, or a file that cannot be mapped
+            return fh.read()
 
 
 def root_of(data: Any, source: str) -> str:
