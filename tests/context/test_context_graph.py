@@ -122,7 +122,7 @@ def test_saved_graph_keeps_its_ranking_arrays(tmp_path: Path) -> None:
         (lambda d: d.update(format="codemill-graph/1"), "'codemill-graph/1' is not supported"),
         (lambda d: d["files"]["b.py"].update(detail=[0, 10**9]), r"b\.py: detail at .* is outside the file"),
         (lambda d: d.pop("rank"), "KeyError: 'rank'"),
-        (lambda d: d.update(names=[10**9, 5]), r"symbol table at \[1000000000, 5\] is outside the file"),
+        (lambda d: d["names"].update(names=[10**9, 5]), r"symbol table names at \[1000000000, 5\] is outside"),
     ],
 )
 def test_corrupt_saved_graph_is_one_clear_error(tmp_path: Path, change, message) -> None:

@@ -14,6 +14,7 @@ pytest.importorskip("faiss")
 from codemill.cli import main
 from codemill.context.graph import ImportGraph
 from codemill.context.lookup import code_identifiers, named_definitions
+from codemill.errors import GraphFormatError
 from test_context import SHOP
 from test_context_imports import write_tree
 
@@ -56,7 +57,8 @@ def test_dotted_names_and_the_saved_symbol_table(tmp_path: Path) -> None:
     loaded = ImportGraph.load(tmp_path / "graph.json")
     for name in ("round_cents", "Cart", "total", "__init__", "nothing"):
         assert loaded.definitions_named(name) == graph.definitions_named(name)
-    assert loaded.definitions_named("round_cents") == [("shop/money.py", 0)]
+    assert loaded.definitions_named("round_cents") == [("shop/money.py", 0, True)]
+    assert ("shop/cart.py", 1, False) in loaded.definitions_named("total")
     named = named_definitions(loaded, "what does Cart.total return")
     assert [(n.path, n.definition.qualname) for n in named] == [("shop/cart.py", "Cart.total")]
     assert named_definitions(loaded, "pricing.discount")[0].definition.name == "discount"
@@ -80,3 +82,20 @@ def test_search_puts_the_named_definition_first(tmp_path: Path, capsys) -> None:
     captured = capsys.readouterr()
     assert not any(r["named"] for r in json.loads(captured.out)["results"])
     assert "definitions not looked up: " in captured.err and "graph.json" in captured.err
+
+
+def test_the_saved_symbol_table_equals_the_built_one_and_fails_clearly(tmp_path: Path) -> None:
+    repo = write_tree(tmp_path / "repo", {**SHOP, **TWO_CONFIGS})
+    graph = ImportGraph.build(repo)
+    saved = tmp_path / "graph.json"
+    graph.save(saved)
+    loaded = ImportGraph.load(saved)
+    built = graph.symbol_table()
+    assert loaded.definition_names() == built.names == sorted(built.names)
+    assert all(loaded.definitions_named(n) == built.named(n) for n in built.names)
+    header, body = saved.read_bytes().split(b"\n", 1)
+    offset, length = json.loads(header)["names"]["entries"]
+    saved.write_bytes(header + b"\n" + body[:offset] + b"\xff" * length + body[offset + length :])
+    with pytest.raises(GraphFormatError, match=r"corrupt graph: symbol table: the entry of 'Cart' names file") as err:
+        ImportGraph.load(saved).definitions_named("Cart")
+    assert str(err.value).startswith(f"{saved}: ") and "\n" not in str(err.value)

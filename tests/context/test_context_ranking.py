@@ -196,3 +196,18 @@ def test_the_file_level_ranking_stays_available(shop_graph: ImportGraph, tok) ->
     files = ContextBuilder(shop_graph, tok, ranking="file").context("shop/cart.py", 2000)
     assert {i.name for i in files.items} >= {"discount", "Price", "in_stock"}
     assert {i.name for i in joint.items} >= {"discount", "Price", "in_stock"}
+
+
+def test_asked_names_skips_only_names_no_term_is_a_piece_of() -> None:
+    from codemill.context.relevance import asked_names, query_terms
+
+    names = ["parse_config", "ConfigParser", "load", "x", "getUserById", "user_id", "config", "Cart", "parsing"]
+    for query in ("where is the config parsed", "find the user by id", "cart", "nothing here", "parsing x"):
+        terms = query_terms(query)
+        every = []
+        for row in _core.code_terms(names):  # the rule on every name, as before the shortcut
+            whole, *parts = row or [""]
+            hits = sum(p in terms for p in parts)
+            every.append(whole in terms or (hits >= 2 and 2 * hits >= len(parts)))
+        assert asked_names(names, terms) == every, query
+    assert asked_names(names, query_terms("where is the config parsed"))[0]  # parse_config

@@ -41,6 +41,8 @@ FILE_RANK_SHARE = 0.01
 RANKINGS = ("joint", "file")
 HEAD_LINES = 12
 MAX_RELATED_FILES = 40
+MAX_ASKED_FILES = 20
+"""Files defining what the question names that join however they rank (the best ranked)."""
 # Code not named by the file, its imports or the question must score at least this share of
 # the best candidate: past it, context would be filler.
 RELEVANCE_FLOOR = 0.02
@@ -216,7 +218,15 @@ class ContextBuilder:
             seeds = {rel: 1.0, **dict.fromkeys(f.asked & f.allowed, 1.0), **(extra_seeds or {})}
             ranked = [(p, r) for p, r in self.related(rel, seeds) if p in f.allowed]
         files = [p for p, _ in ranked[:MAX_RELATED_FILES]]
-        files += sorted((f.direct | f.asked) & f.allowed - set(files))  # however they rank
+        asked = f.asked & f.allowed
+        if ranks is not None and len(asked) > MAX_ASKED_FILES:
+            # a common name the question asks about: the definitions the walk ranks highest
+            best: dict[str, float] = {}
+            for p, j in f.asked_definitions:
+                if p in asked:
+                    best[p] = max(best.get(p, 0.0), ranks.definition(p, j))
+            asked = set(sorted(best, key=lambda p: (-best[p], p))[:MAX_ASKED_FILES])
+        files += sorted((f.direct | asked) & f.allowed - set(files))  # however they rank
         rank = dict(ranked)
         top = max(rank.values(), default=1.0)
         if include_self:
@@ -246,13 +256,7 @@ class ContextBuilder:
         spread([(g.index.get(rel), 1.0)], 1.0)
         used = referenced_definitions(self.graph, rel, f)
         spread([(g.definition_node(p, j), w) for p, j, w in used], SEED_USED)
-        asked = [
-            (g.definition_node(p, j), 1.0)
-            for p, name in sorted(f.asked_definitions)
-            if p in f.allowed
-            for j, d in enumerate(self.definitions(p))
-            if d.name == name and d.parent is None
-        ]
+        asked = [(g.definition_node(p, j), 1.0) for p, j in sorted(f.asked_definitions) if p in f.allowed]
         spread(asked, SEED_ASKED)
         for p, w in (extra or {}).items():
             spread([(g.index.get(p), 1.0)], w)

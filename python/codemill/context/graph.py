@@ -30,7 +30,9 @@ from codemill.context.ranking import (
     ranking_graph,
     with_out_edges,
 )
-from codemill.context.symbols import FileSymbols, file_symbols
+from codemill.context.symbol_table import SymbolTable
+from codemill.context.symbol_table import from_saved as symbols_from_saved
+from codemill.context.symbols import Exclusion, FileSymbols, file_symbols
 from codemill.errors import CodemillError, GraphFormatError, InputNotFoundError
 from codemill.languages import detect_language
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, list_documents, load_text, read_file
@@ -107,6 +109,9 @@ class ImportGraph:
         self.resolutions: MutableMapping[str, list[tuple[Import, Resolution]]] = {}
         self.skipped: dict[str, str] = {}
         self.symbols: MutableMapping[str, FileSymbols] = {}
+        self.exclusions: dict[str, Exclusion] = {}
+        """file -> why it is never ranked as a dependency (its symbols say the same; kept apart
+        so that a loaded graph answers without parsing every file's symbols)"""
         self.hashes: dict[str, str] = {}
         """file -> sha256 of its text, for incremental updates"""
         self.stamps: dict[str, tuple[int, int]] = {}
@@ -127,10 +132,9 @@ class ImportGraph:
         from their new edges over those arrays"""
         self._edited_rank: RankGraph | None = None
         self._files_only: tuple[RankGraph, RankGraph] | None = None
-        self._saved_names: tuple[str, bytes, list[str]] | None = None
-        """(file, symbol table, the files it names) of a loaded graph, until it changes"""
-        self._saved_table: dict[str, list[int]] | None = None
-        self._symbol_table: dict[str, list[tuple[str, int]]] | None = None
+        self._saved_names: tuple[str, Any, list[str]] | None = None
+        """(file, symbol table sections, the files they name) of a loaded graph, until it changes"""
+        self._symbol_table: SymbolTable | None = None
 
     @classmethod
     def build(
@@ -205,7 +209,11 @@ class ImportGraph:
         self.hashes[rel] = _digest(text)
         self._set_stamp(rel, stamp)
         self.infos[rel] = info = extract(text, rel, lang, tree=tree)
-        self.symbols[rel] = file_symbols(text, lang, grammar, tree)
+        self.symbols[rel] = sym = file_symbols(text, lang, grammar, tree)
+        if sym.excluded is not None:
+            self.exclusions[rel] = sym.excluded
+        else:
+            self.exclusions.pop(rel, None)
         return info
 
     def update(self) -> UpdateReport:
@@ -229,6 +237,7 @@ class ImportGraph:
                 self.files,
                 self.infos,
                 self.symbols,
+                self.exclusions,
                 self.hashes,
                 self.stamps,
                 self._texts,
@@ -440,28 +449,41 @@ class ImportGraph:
         self._forget_rank()
         self._saved_rank = (source, saved, sorted(self.files))
 
-    def set_saved_names(self, raw: bytes, source: str) -> None:
-        """The symbol table saved with the graph (parsed when first asked for), read from
-        ``source``, over the graph's files as they are now."""
-        self._saved_table = None
-        self._saved_names = (source, raw, sorted(self.files))
+    def set_saved_names(self, saved: Any, source: str) -> None:
+        """The symbol table saved with the graph (:func:`codemill.context.symbol_table.saved_form`),
+        read from ``source``, over the graph's files as they are now."""
+        self._symbol_table = None
+        self._saved_names = (source, saved, sorted(self.files))
 
-    def definitions_named(self, name: str) -> list[tuple[str, int]]:
-        """(file, position in the file's symbols) of every definition called ``name``, files in
-        path order: from the table saved with a loaded graph while nothing changed (parsed on
-        first use, each name's entries when asked for), else from every file's symbols."""
-        if self._saved_names is not None and not self._edited:
-            source, raw, files = self._saved_names
-            if self._saved_table is None:
-                self._saved_table = graph_store.symbol_table(raw, source)
-            return graph_store.named_in(self._saved_table, name, files, source)
+    def symbol_table(self, exact: bool = False) -> SymbolTable:
+        """Definition name -> where it is defined: the table saved with a loaded graph while
+        nothing changed (or, with ``exact``, while no file was re-read by :meth:`ensure`), else
+        built from every file's symbols."""
+        if exact and self._edited:
+            self._symbol_table = None
         if self._symbol_table is None:
-            table: dict[str, list[tuple[str, int]]] = defaultdict(list)
-            for rel in sorted(self.files):
-                for j, d in enumerate(self.symbols[rel].definitions):
-                    table[d.name].append((rel, j))
-            self._symbol_table = dict(table)
-        return list(self._symbol_table.get(name, []))
+            if self._saved_names is not None and not (exact and self._edited):
+                source, saved, files = self._saved_names
+                try:
+                    self._symbol_table = symbols_from_saved(files, saved)
+                except (KeyError, TypeError, ValueError) as e:
+                    raise GraphFormatError(f"{source}: corrupt graph: symbol table: {e}") from e
+            else:
+                self._symbol_table = SymbolTable.build(self)
+        return self._symbol_table
+
+    def definition_names(self) -> list[str]:
+        """Every name some file defines, sorted."""
+        return self.symbol_table().names
+
+    def definitions_named(self, name: str) -> list[tuple[str, int, bool]]:
+        """(file, position in the file's symbols, whether top-level) of every definition called
+        ``name``, files in path order (see :meth:`symbol_table`)."""
+        try:
+            return self.symbol_table().named(name)
+        except ValueError as e:
+            source = self._saved_names[0] if self._saved_names is not None else "symbol table"
+            raise GraphFormatError(f"{source}: corrupt graph: symbol table: {e}") from e
 
     def _forget_rank(self) -> None:
         """The graph changed: what was saved or built from it is out of date."""
@@ -470,7 +492,6 @@ class ImportGraph:
         self._edited = []
         self._edited_rank = None
         self._saved_names = None
-        self._saved_table = None
         self._symbol_table = None
 
     # -- reports

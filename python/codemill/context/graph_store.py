@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from codemill.context import symbol_table
 from codemill.context.definitions import Definition
 from codemill.context.imports import FileImports, Import, Resolution
 from codemill.context.ranking import saved_form
-from codemill.context.symbols import FileSymbols
+from codemill.context.symbols import EXCLUSIONS, FileSymbols
 from codemill.errors import GraphFormatError
 
 if TYPE_CHECKING:
@@ -62,12 +63,12 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
             "mod_paths": info.mod_paths,
             "definitions": [_definition(d) for d in sym.definitions],
             "references": " ".join(sorted(sym.references)),
-            "excluded": sym.excluded,
             "resolutions": [_resolution(r) for _, r in graph.resolutions.get(rel, [])],
         }
         stamp = graph.stamps.get(rel)
         files[rel] = {
             "language": lang,
+            "excluded": sym.excluded,
             "hash": graph.hashes.get(rel),
             "stamp": list(stamp) if stamp is not None else None,
             "detail": _compact(detail),
@@ -81,38 +82,8 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
         "files": files,
         "edges": {src: dict(out) for src, out in sorted(graph.edges().items())},
         "rank": saved_form(graph.exact_rank_graph()),
-        "names": _compact(_names(graph)),
+        "names": symbol_table.saved_form(graph.symbol_table(exact=True)),
     }
-
-
-def _names(graph: ImportGraph) -> dict[str, list[int]]:
-    """The symbol table: each definition name -> ``[file, j, file, j, ...]`` (the file's
-    position in path order, the definition's in the file's symbols), flat so that it loads fast."""
-    table: dict[str, list[int]] = {}
-    for k, rel in enumerate(sorted(graph.files)):
-        for j, d in enumerate(graph.symbols[rel].definitions):
-            table.setdefault(d.name, []).extend((k, j))
-    return dict(sorted(table.items()))
-
-
-def symbol_table(raw: bytes, source: str) -> dict[str, list[int]]:
-    """The symbol table saved by :func:`dumps` (see :func:`_names`)."""
-    try:
-        table = json.loads(raw)
-        if not isinstance(table, dict):
-            raise TypeError("not an object")
-        return table
-    except (TypeError, ValueError) as e:
-        raise GraphFormatError(f"{source}: corrupt graph: symbol table: {type(e).__name__}: {e}") from e
-
-
-def named_in(table: dict[str, list[int]], name: str, files: list[str], source: str) -> list[tuple[str, int]]:
-    """(file, position in its symbols) of the definitions called ``name`` in a saved table."""
-    flat = table.get(name, [])
-    try:
-        return [(files[flat[i]], int(flat[i + 1])) for i in range(0, len(flat), 2)]
-    except (IndexError, TypeError, ValueError) as e:
-        raise GraphFormatError(f"{source}: corrupt graph: symbol table at {name!r}: {type(e).__name__}: {e}") from e
 
 
 def _compact(obj: Any) -> str:
@@ -139,9 +110,10 @@ def dumps(graph: ImportGraph) -> bytes:
         doc["rank"][key] = [offset, len(raw)]
         details.append(raw)
         offset += len(raw)
-    names = doc["names"].encode("utf-8")
-    doc["names"] = [offset, len(names)]
-    details.append(names)
+    for key, raw in doc["names"].items():
+        doc["names"][key] = [offset, len(raw)]
+        details.append(raw)
+        offset += len(raw)
     # Compact JSON escapes every newline, so the header is exactly the first line.
     return _compact(doc).encode("utf-8") + b"\n" + b"".join(details)
 
@@ -204,9 +176,11 @@ def _file_imports(rel: str, language: str, f: dict[str, Any]) -> FileImports:
     return FileImports(rel, language, imports, frozenset(f["defines"]), f["package"], tuple(f["types"]), f["mod_paths"])
 
 
-def _file_symbols(f: dict[str, Any]) -> FileSymbols:
+def _file_symbols(f: dict[str, Any], excluded: Any) -> FileSymbols:
     refs = f["references"]
-    return FileSymbols(tuple(Definition(*d) for d in f["definitions"]), frozenset(refs.split()), f["excluded"])
+    if excluded not in EXCLUSIONS:
+        raise ValueError(f"unknown exclusion {excluded!r}")
+    return FileSymbols(tuple(Definition(*d) for d in f["definitions"]), frozenset(refs.split()), excluded)
 
 
 def _within(span: Any, body: Body) -> bool:
@@ -229,6 +203,8 @@ def restore(graph: ImportGraph, data: Any, body: Body, source: str) -> None:
         edges = data["edges"]
         for rel, f in files.items():
             graph.files[rel] = f["language"]
+            if f["excluded"] is not None:
+                graph.exclusions[rel] = f["excluded"]
             if f["hash"] is not None:
                 graph.hashes[rel] = f["hash"]
             if f["stamp"] is not None:
@@ -246,9 +222,11 @@ def restore(graph: ImportGraph, data: Any, body: Body, source: str) -> None:
             if not _within(span, body):
                 raise ValueError(f"ranking array {key} at {span} is outside the file")
             rank[key] = bytes(body[span[0] : span[0] + span[1]])
-        names = data["names"]
-        if not _within(names, body):
-            raise ValueError(f"symbol table at {names} is outside the file")
+        names = {}
+        for key, span in data["names"].items():
+            if not _within(span, body):
+                raise ValueError(f"symbol table {key} at {span} is outside the file")
+            names[key] = bytes(body[span[0] : span[0] + span[1]])
     except (KeyError, TypeError, ValueError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {type(e).__name__}: {e}") from e
     spans = {rel: f["detail"] for rel, f in files.items()}
@@ -263,11 +241,11 @@ def restore(graph: ImportGraph, data: Any, body: Body, source: str) -> None:
         return list(zip(infos[rel].imports, found, strict=True))
 
     graph.infos = infos
-    graph.symbols = LazyMap(dict(files), lambda rel, f: _file_symbols(details[rel]), source)
+    graph.symbols = LazyMap(dict(files), lambda rel, f: _file_symbols(details[rel], f["excluded"]), source)
     graph.resolutions = LazyMap(dict(files), resolutions, source)
     graph.set_edges(LazyMap(dict(edges), lambda rel, span: _edges(bytes(body[span[0] : span[0] + span[1]])), source))
     graph.set_saved_rank(rank, source)
-    graph.set_saved_names(bytes(body[names[0] : names[0] + names[1]]), source)
+    graph.set_saved_names(names, source)
 
 
 def parse(raw: bytes | mmap.mmap, source: str) -> tuple[Any, Body]:

@@ -51,11 +51,10 @@ def named_definitions(graph: ImportGraph, query: str) -> list[NamedDefinition]:
     found: list[tuple[str, int, Definition]] = []
     for ident in code_identifiers(query):
         *parents, name = ident.split(".")
-        for path, j in graph.definitions_named(name):
-            sym = graph.symbols[path]
-            if sym.excluded is not None:
+        for path, j, _top in graph.definitions_named(name):
+            if path in graph.exclusions:
                 continue
-            d = sym.definitions[j]
+            d = graph.symbols[path].definitions[j]
             if parents and d.parent != parents[-1] and path.rsplit("/", 1)[-1].split(".")[0] != parents[-1]:
                 continue  # `Cart.total`: a member of Cart, or `total` of a module cart
             found.append((path, j, d))

@@ -162,10 +162,11 @@ def _arrays(
         src.append(a)
         dst.append(b)
         weight.append(w)
-    return RankGraph(files, first_def, _le(src), _le(dst), _le(weight), **kw)
+    return RankGraph(files, first_def, little_endian(src), little_endian(dst), little_endian(weight), **kw)
 
 
-def _le(a: array[Any]) -> bytes:
+def little_endian(a: array[Any]) -> bytes:
+    """The array's bytes, little-endian whatever the machine's order."""
     import sys
 
     if sys.byteorder != "little":
@@ -237,7 +238,7 @@ def saved_form(g: RankGraph) -> dict[str, bytes]:
     little-endian bytes: saved with the graph, so that a context call hands them to the native
     ranking as they were read instead of rebuilding them."""
     counts = array("I", (b - a for a, b in zip(g.first_def, g.first_def[1:], strict=False)))
-    return {"definitions": _le(counts), "src": g.src, "dst": g.dst, "weight": g.weight}
+    return {"definitions": little_endian(counts), "src": g.src, "dst": g.dst, "weight": g.weight}
 
 
 def from_saved(files: list[str], saved: Any) -> RankGraph:
