@@ -20,7 +20,7 @@ from typing import Any
 from codemill.context.definitions import Definition, definitions
 from codemill.context.graph import ImportGraph
 from codemill.context.ranking import Ranks
-from codemill.context.relevance import Focus, asked_names, focus, referenced_definitions, uses
+from codemill.context.relevance import Focus, asked_names, focus, uses
 from codemill.errors import CodemillError
 
 # Scoring of definitions in the context.
@@ -254,8 +254,10 @@ class ContextBuilder:
                 seeds[n] = seeds.get(n, 0.0) + total * w / mass
 
         spread([(g.index.get(rel), 1.0)], 1.0)
-        used = referenced_definitions(self.graph, rel, f)
-        spread([(g.definition_node(p, j), w) for p, j, w in used], SEED_USED)
+        # the definitions it uses: its reference edges, as the graph holds them
+        node = g.index.get(rel)
+        used = g.out_edges(node) if node is not None else []
+        spread([(t, w) for t, w in used if g.is_definition(t)], SEED_USED)
         asked = [(g.definition_node(p, j), 1.0) for p, j in sorted(f.asked_definitions) if p in f.allowed]
         spread(asked, SEED_ASKED)
         for p, w in (extra or {}).items():

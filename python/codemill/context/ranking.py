@@ -74,6 +74,16 @@ class RankGraph:
     def edges(self) -> int:
         return len(self.src) // 4
 
+    def out_edges(self, node: int) -> list[tuple[int, float]]:
+        """(target, weight) of the edges leaving ``node`` (the sources are sorted)."""
+        sources = memoryview(self.src).cast("I")
+        lo, hi = bisect_left(sources, node), bisect_right(sources, node)
+        targets, weights = memoryview(self.dst).cast("I"), memoryview(self.weight).cast("d")
+        return [(targets[e], weights[e]) for e in range(lo, hi)]
+
+    def is_definition(self, node: int) -> bool:
+        return len(self.files) <= node < self.first_def[-1]
+
     def definition_node(self, path: str, j: int) -> int | None:
         """The node of ``path``'s ``j``-th definition (None: not a node, or out of date)."""
         k = self.index.get(path)
