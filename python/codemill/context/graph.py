@@ -6,7 +6,6 @@ Graphviz DOT), the file ranking of :mod:`codemill.context.ranking`, and persiste
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections import defaultdict
@@ -323,6 +322,9 @@ class ImportGraph:
             if rel in self.files:
                 return rel  # known, though gone from the disk: its saved state is all there is
             raise InputNotFoundError(f"{path}: no such file")
+        stamp = _stamp(str(full), time.time_ns() - RACY_NS)
+        if stamp is not None and rel in self.files and self.stamps.get(rel) == stamp:
+            return rel  # unchanged since it was read (the rule of update())
         text, reason = read_file(full, self.max_file_bytes)
         if text is None:
             if rel in self.files:
@@ -604,6 +606,8 @@ def _stamp(path: str, trusted_before: int) -> tuple[int, int] | None:
 
 
 def _digest(text: str) -> str:
+    import hashlib  # here: a context call on an unchanged file hashes nothing
+
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

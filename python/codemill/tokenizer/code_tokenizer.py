@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import os
 from collections import Counter
@@ -323,6 +322,8 @@ class CodeTokenizer:
     @functools.cached_property
     def hash(self) -> str:
         """SHA-256 of the tokenizer file's content: what manifests record."""
+        import hashlib  # here, not at import: loading OpenSSL costs a one-off `codemill context` 4 ms
+
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
 
     def id_to_bytes(self, token_id: int) -> bytes | None:
