@@ -1,20 +1,21 @@
 """The import graph of a repository: its source files, their imports resolved to files
 (:mod:`codemill.context.imports`) and their symbols (:mod:`codemill.context.symbols`), the
-imports that leave the repository kept as external nodes; with reports (statistics, JSON,
-Graphviz DOT), the file ranking of :mod:`codemill.context.ranking`, and persistence
+imports that leave the repository kept as external nodes; with reports
+(:mod:`codemill.context.graph_report`), the joint file+definition ranking of
+:mod:`codemill.context.ranking`, the symbol table, and persistence
 (:mod:`codemill.context.graph_store`) with incremental updates."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections import defaultdict
 from collections.abc import Iterable, MutableMapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codemill.context import graph_store
+from codemill.context import graph_report, graph_store
+from codemill.context.graph_report import GraphStats
 from codemill.context.imports import FileImports, Import, Resolution, Resolver, extract
 from codemill.context.imports.resolver import has_package_siblings
 from codemill.context.ranking import (
@@ -79,23 +80,6 @@ class UpdateReport:
     removed: int = 0
     skipped: int = 0
     seconds: float = 0.0
-
-
-@dataclass
-class GraphStats:
-    files: int
-    edges: int
-    external_nodes: int
-    imports: int
-    in_repo_imports: int
-    resolved_imports: int
-    seconds: float
-    by_language: dict[str, dict[str, int]] = field(default_factory=dict)
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def resolved_share(self) -> float:
-        return self.resolved_imports / self.in_repo_imports if self.in_repo_imports else 1.0
 
 
 class ImportGraph:
@@ -374,21 +358,6 @@ class ImportGraph:
     def importers_of(self, rel: str) -> list[str]:
         return sorted(s for s, out in self.edges().items() if rel in out)
 
-    def to_networkx(self) -> Any:
-        """A ``networkx.DiGraph``: file nodes (``language``) and external nodes (``external=True``);
-        edges weighted by the number of imports and imported names."""
-        import networkx as nx  # type: ignore[import-untyped, unused-ignore]
-
-        g = nx.DiGraph()
-        for f, lang in self.files.items():
-            g.add_node(f, language=lang, external=False)
-        for src, out in self.edges().items():
-            for dst, w in out.items():
-                if dst.startswith("external:") and dst not in g:
-                    g.add_node(dst, external=True)
-                g.add_edge(src, dst, weight=w)
-        return g
-
     def rank(self, seeds: dict[str, float] | Sequence[str], joint: bool = True) -> dict[str, float]:
         """Personalised PageRank of the files (positive ranks only), the random walk restarting
         at the files ``seeds``: over the joint graph of files and definitions, or (``joint``
@@ -496,87 +465,25 @@ class ImportGraph:
         self._saved_names = None
         self._symbol_table = None
 
-    # -- reports
+    # -- reports (codemill.context.graph_report)
 
     def stats(self) -> GraphStats:
-        by_lang: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        externals: set[str] = set()
-        for src, items in self.resolutions.items():
-            lang = self.files[src]
-            for _imp, res in items:
-                d = by_lang[lang]
-                d["imports"] += 1
-                if res.in_repo:
-                    d["in_repo"] += 1
-                    if res.resolved:
-                        d["resolved"] += 1
-                elif res.external:
-                    d["external"] += 1
-                    externals.add(res.external)
-        edges = sum(1 for out in self.edges().values() for t in out if not t.startswith("external:"))
-        total = {k: sum(d[k] for d in by_lang.values()) for k in ("imports", "in_repo", "resolved")}
-        skipped: dict[str, int] = defaultdict(int)
-        for reason in self.skipped.values():
-            skipped[reason] += 1
-        return GraphStats(
-            files=len(self.files),
-            edges=edges,
-            external_nodes=len(externals),
-            imports=total["imports"],
-            in_repo_imports=total["in_repo"],
-            resolved_imports=total["resolved"],
-            seconds=round(self.seconds, 3),
-            by_language={k: dict(v) for k, v in sorted(by_lang.items())},
-            skipped=dict(skipped),
-        )
+        return graph_report.stats(self)
 
     def unresolved(self) -> list[tuple[str, Import]]:
         """In-repository imports that did not resolve to a file (for diagnosis)."""
-        return [
-            (src, imp)
-            for src, items in sorted(self.resolutions.items())
-            for imp, res in items
-            if res.in_repo and not res.resolved
-        ]
+        return graph_report.unresolved(self)
 
     def to_dict(self) -> dict[str, Any]:
-        stats = self.stats()
-        return {
-            "root": str(self.root),
-            "stats": {**asdict(stats), "resolved_share": round(stats.resolved_share, 4)},
-            "nodes": [{"id": f, "language": lang} for f, lang in sorted(self.files.items())]
-            + [
-                {"id": e, "external": True}
-                for e in sorted({t for out in self.edges().values() for t in out if t.startswith("external:")})
-            ],
-            "edges": [
-                {"source": s, "target": t, "weight": w}
-                for s, out in sorted(self.edges().items())
-                for t, w in sorted(out.items())
-            ],
-            "unresolved": [{"file": f, "line": i.line, "import": i.module} for f, i in self.unresolved()],
-        }
+        return graph_report.to_dict(self)
 
     def to_dot(self, externals: bool = False) -> str:
-        def q(s: str) -> str:
-            return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return graph_report.to_dot(self, externals)
 
-        lines = ["digraph imports {", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
-        for f in sorted(self.files):
-            lines.append(f"  {q(f)};")
-        ext: set[str] = set()
-        for s, out in sorted(self.edges().items()):
-            for t, w in sorted(out.items()):
-                if t.startswith("external:"):
-                    if not externals:
-                        continue
-                    ext.add(t)
-                attr = f" [weight={w:g}, penwidth={min(1 + w / 2, 4):g}]" if w != 1 else ""
-                lines.append(f"  {q(s)} -> {q(t)}{attr};")
-        for t in sorted(ext):
-            lines.append(f"  {q(t)} [shape=ellipse, style=dashed];")
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+    def to_networkx(self) -> Any:
+        """A ``networkx.DiGraph``: file nodes (``language``) and external nodes (``external=True``);
+        edges weighted by the number of imports and imported names."""
+        return graph_report.to_networkx(self)
 
 
 def _file_edges(src: str, items: list[tuple[Import, Resolution]]) -> dict[str, float]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from codemill import _core
+from codemill.context.relevance import referenced_definitions
 
 if TYPE_CHECKING:
     from codemill.context.graph import ImportGraph
@@ -127,8 +128,6 @@ def _file_edges(graph: ImportGraph, f: str) -> dict[str, float]:
 def ranking_graph(graph: ImportGraph) -> RankGraph:
     """The joint ranking graph of an import graph (see the module's description). Nodes in path
     order and edges sorted, so that equal graphs give equal arrays (a saved graph keeps them)."""
-    from codemill.context.relevance import referenced_definitions
-
     files = sorted(graph.files)
     index = {f: i for i, f in enumerate(files)}
     first_def: list[int] = []
@@ -209,8 +208,6 @@ def with_out_edges(g: RankGraph, path: str, out: Mapping[int, float]) -> RankGra
 def out_edges(graph: ImportGraph, g: RankGraph, path: str) -> dict[int, float]:
     """The out-edges of ``path`` in the joint graph ``g`` (target node -> weight), from the
     graph's current state: what :func:`ranking_graph` would give it."""
-    from codemill.context.relevance import referenced_definitions
-
     out: dict[int, float] = {}
 
     def add(t: int | None, w: float) -> None:
