@@ -64,6 +64,25 @@ def test_update_reads_only_files_whose_stamp_changed(tmp_path: Path) -> None:
     assert _dump(loaded) == _dump(ImportGraph.build(repo))
 
 
+def test_an_unchanged_file_is_not_read_again_for_its_context(tmp_path: Path, tok, monkeypatch) -> None:
+    repo = write_tree(tmp_path / "repo", SHOP)
+    an_hour_ago = time.time() - 3600
+    for p in repo.rglob("*"):
+        os.utime(p, (an_hour_ago, an_hour_ago))
+    ImportGraph.build(repo).save(tmp_path / "graph.json")
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("read again")
+
+    monkeypatch.setattr("codemill.context.graph.read_file", no_reading)
+    assert loaded.ensure(repo / "shop/cart.py") == "shop/cart.py"  # same mtime and size: trusted
+    monkeypatch.undo()
+    (repo / "shop/cart.py").write_text("from shop.money import round_cents\n")
+    assert loaded.ensure(repo / "shop/cart.py") == "shop/cart.py"
+    assert loaded.imports_of("shop/cart.py") == ["shop/money.py"]
+
+
 def test_update_re_resolves_imports_of_unchanged_files(tmp_path: Path) -> None:
     repo = write_tree(tmp_path / "repo", {"app.py": "from lib import helper\n"})
     graph = ImportGraph.build(repo)
@@ -235,6 +254,13 @@ def test_build_ignored_generated_and_test_files_are_not_ranked(tmp_path: Path, t
     assert [i.name for i in ctx.items] == ["greet"]
     # a test file may see the code it tests
     assert "greet.go" in ContextBuilder(graph, tok).context(repo / "main_test.go", 2000).files()
+    # a loaded graph knows the exclusions from its header, without parsing a file's symbols
+    graph.save(tmp_path / "graph.json")
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+    assert loaded.exclusions == graph.exclusions == {"gen.go": "build-ignored", "tables.go": "generated"}
+    ctx = ContextBuilder(loaded, tok).context(repo / "main.go", 2000)
+    assert ctx.files() == ["greet.go"]
+    assert "tables.go" not in loaded.symbols._built  # type: ignore[attr-defined]
 
 
 def test_exclusion_markers() -> None:
