@@ -1,13 +1,16 @@
 """A one-off `codemill context FILE --index IDX` call in a fresh Python process, the way an
 editor or agent calls it: wall time per call (p50, p99), imports and graph load included.
-Run: `python benches/bench_context_cli.py INDEXDIR [--calls N] [--other PYTHONPATH
-[--other-index INDEXDIR]]`; with --other, the same calls run against a second source tree
+Run: `python benches/bench_context_cli.py INDEXDIR [--calls N] [--query TEXT] [--other
+PYTHONPATH [--other-index INDEXDIR]]`; with --other, the same calls run against a second source tree
 (e.g. main's, with an index it wrote), interleaved, so that both sides see the same load.
+Each tree's bytecode is compiled first, as an installed package has it (with
+PYTHONDONTWRITEBYTECODE set, every call would otherwise compile codemill's sources again).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import random
 import resource
@@ -18,13 +21,22 @@ import time
 from pathlib import Path
 
 
-def call(pythonpath: str, file: str, index: str) -> tuple[float, float]:
+def call(pythonpath: str, file: str, index: str, query: str | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of one call; CPU time (user + system) is steadier on a loaded machine."""
     env = {**os.environ, "PYTHONPATH": pythonpath}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "codemill.cli", "context", file, "--index", index],
+        [
+            sys.executable,
+            "-m",
+            "codemill.cli",
+            "context",
+            file,
+            "--index",
+            index,
+            *(["--query", query] if query else []),
+        ],
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -59,16 +71,19 @@ def main() -> None:
     ap.add_argument("--other", metavar="PYTHONPATH", help="a second source tree's python/ to compare")
     ap.add_argument("--other-index", metavar="INDEXDIR", help="the index --other reads (default: INDEXDIR)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--query", help="a question every call asks (codemill context --query)")
     args = ap.parse_args()
     here = str(Path(__file__).resolve().parents[1] / "python")
     sides = {"this": (here, args.index)}
     if args.other:
         sides["other"] = (args.other, args.other_index or args.index)
+    for path, _ in sides.values():
+        compileall.compile_dir(path, quiet=1)
     files = sample_files(args.index, args.calls, args.seed)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
     for f in files:
         for name, (path, index) in sides.items():
-            times[name].append(call(path, f, index))
+            times[name].append(call(path, f, index, args.query))
     for name, ts in times.items():
         wall, cpu = summary([w for w, _ in ts]), summary([c for _, c in ts])
         print(f"{name}: {len(ts)} fresh-process calls, wall {wall}, CPU {cpu}")

@@ -10,6 +10,7 @@ pub mod embed;
 pub mod error;
 pub mod lex;
 pub mod minhash;
+pub mod pagerank;
 pub mod parallel;
 #[cfg(feature = "python")]
 mod py;

@@ -27,6 +27,7 @@ __all__ = [
     "minhash_signatures",
     "minhash_signatures_from_hashes",
     "pack_batches",
+    "personalized_pagerank",
     "pretokenize",
     "shingle_hashes",
     "signature_estimates",
@@ -193,6 +194,18 @@ def exact_jaccard_pairs(
 ) -> npt.NDArray[np.float64]: ...
 def connected_components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
 def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> npt.NDArray[np.uint64]: ...
+
+# Repository context: personalised PageRank over the saved ranking arrays.
+def personalized_pagerank(
+    n: int,
+    src: bytes,
+    dst: bytes,
+    weight: bytes,
+    seeds: Sequence[tuple[int, float]],
+    damping: float = 0.85,
+    max_iterations: int = 200,
+    tolerance: float = 1e-08,
+) -> bytes: ...
 
 # Hybrid index: built-in embedder, identifier-aware terms, embedding batches.
 _Batch = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]

@@ -6,6 +6,7 @@ mod embed;
 mod errors;
 mod lex;
 mod minhash;
+mod pagerank;
 mod tokenizer;
 
 #[pyo3::pymodule]
@@ -26,6 +27,8 @@ mod _core {
         lsh_pairs, lsh_params, minhash_signatures, minhash_signatures_from_hashes, shingle_hashes,
         signature_estimates,
     };
+    #[pymodule_export]
+    use super::pagerank::personalized_pagerank;
     #[pymodule_export]
     use super::tokenizer::PyTokenizer;
 

@@ -3,7 +3,6 @@ the relevance floor: no unrelated code, no build-ignored or generated files, bud
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -65,6 +64,25 @@ def test_update_reads_only_files_whose_stamp_changed(tmp_path: Path) -> None:
     assert _dump(loaded) == _dump(ImportGraph.build(repo))
 
 
+def test_an_unchanged_file_is_not_read_again_for_its_context(tmp_path: Path, tok, monkeypatch) -> None:
+    repo = write_tree(tmp_path / "repo", SHOP)
+    an_hour_ago = time.time() - 3600
+    for p in repo.rglob("*"):
+        os.utime(p, (an_hour_ago, an_hour_ago))
+    ImportGraph.build(repo).save(tmp_path / "graph.json")
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("read again")
+
+    monkeypatch.setattr("codemill.context.graph.read_file", no_reading)
+    assert loaded.ensure(repo / "shop/cart.py") == "shop/cart.py"  # same mtime and size: trusted
+    monkeypatch.undo()
+    (repo / "shop/cart.py").write_text("from shop.money import round_cents\n")
+    assert loaded.ensure(repo / "shop/cart.py") == "shop/cart.py"
+    assert loaded.imports_of("shop/cart.py") == ["shop/money.py"]
+
+
 def test_update_re_resolves_imports_of_unchanged_files(tmp_path: Path) -> None:
     repo = write_tree(tmp_path / "repo", {"app.py": "from lib import helper\n"})
     graph = ImportGraph.build(repo)
@@ -108,13 +126,13 @@ def test_saved_graph_keeps_its_ranking_arrays(tmp_path: Path) -> None:
     graph.save(tmp_path / "graph.json")
     loaded = ImportGraph.load(tmp_path / "graph.json")
     saved, built = loaded.rank_graph(), graph.rank_graph()
-    assert saved.nodes == built.nodes
-    for a, b in ((saved.src, built.src), (saved.dst, built.dst), (saved.prob, built.prob)):
-        assert a.tolist() == b.tolist()
+    assert (saved.files, saved.first_def, saved.index) == (built.files, built.first_def, built.index)
+    assert (saved.src, saved.dst, saved.weight) == (built.src, built.dst, built.weight)
     assert loaded.rank(["shop/cart.py"]) == graph.rank(["shop/cart.py"])
     (repo / "shop/tax.py").write_text("from shop.money import round_cents\n")
-    loaded.ensure(repo / "shop/tax.py")  # a changed graph ranks over its new arrays
-    assert "shop/tax.py" in loaded.rank_graph().nodes
+    loaded.ensure(repo / "shop/tax.py")  # a new file ranks from its own edges over the saved arrays
+    assert loaded.rank(["shop/tax.py"])["shop/money.py"] > 0
+    assert graph_store.dump(loaded)["rank"] == graph_store.dump(ImportGraph.build(repo))["rank"]
 
 
 @pytest.mark.parametrize(
@@ -123,6 +141,7 @@ def test_saved_graph_keeps_its_ranking_arrays(tmp_path: Path) -> None:
         (lambda d: d.update(format="codemill-graph/1"), "'codemill-graph/1' is not supported"),
         (lambda d: d["files"]["b.py"].update(detail=[0, 10**9]), r"b\.py: detail at .* is outside the file"),
         (lambda d: d.pop("rank"), "KeyError: 'rank'"),
+        (lambda d: d["names"].update(names=[10**9, 5]), r"symbol table names at \[1000000000, 5\] is outside"),
     ],
 )
 def test_corrupt_saved_graph_is_one_clear_error(tmp_path: Path, change, message) -> None:
@@ -139,15 +158,20 @@ def test_corrupt_ranking_arrays_are_one_clear_error(tmp_path: Path) -> None:
     repo = write_tree(tmp_path / "repo", {"a.py": "import b\n", "b.py": "X = 1\n"})
     saved = tmp_path / "graph.json"
     ImportGraph.build(repo).save(saved)
-    seven = base64.b64encode(b"\x07\0\0\0").decode()  # one edge 7 -> 7, with 2 files
-    _rewrite_header(saved, lambda d: d["rank"].update(src=seven, dst=seven, prob=base64.b64encode(bytes(8)).decode()))
-    with pytest.raises(GraphFormatError, match="ranking arrays name a node outside the 2 files") as err:
+    header, body = saved.read_bytes().split(b"\n", 1)
+    offset, length = json.loads(header)["rank"]["dst"]
+    seven = b"\x07\0\0\0" * (length // 4)  # every edge to node 7, with 2 files and 1 definition
+    saved.write_bytes(header + b"\n" + body[:offset] + seven + body[offset + length :])
+    with pytest.raises(GraphFormatError, match="ranking arrays: an edge names node 7, outside the 3 nodes") as err:
         ImportGraph.load(saved).rank(["a.py"])
     assert str(err.value).startswith(f"{saved}: corrupt graph: ")
-    _rewrite_header(saved, lambda d: d["rank"].update(prob="not base64!"))
+    _rewrite_header(saved, lambda d: d["rank"].update(weight=[offset, 3]))
     with pytest.raises(GraphFormatError, match="ranking arrays") as err:
         ImportGraph.load(saved).rank(["a.py"])
     assert "\n" not in str(err.value)
+    _rewrite_header(saved, lambda d: d["rank"].update(weight=[10**9, 8]))
+    with pytest.raises(GraphFormatError, match=r"ranking array weight at \[1000000000, 8\] is outside the file"):
+        ImportGraph.load(saved)
 
 
 def test_index_keeps_the_graph_and_context_loads_it(tmp_path: Path, capsys) -> None:
@@ -230,6 +254,13 @@ def test_build_ignored_generated_and_test_files_are_not_ranked(tmp_path: Path, t
     assert [i.name for i in ctx.items] == ["greet"]
     # a test file may see the code it tests
     assert "greet.go" in ContextBuilder(graph, tok).context(repo / "main_test.go", 2000).files()
+    # a loaded graph knows the exclusions from its header, without parsing a file's symbols
+    graph.save(tmp_path / "graph.json")
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+    assert loaded.exclusions == graph.exclusions == {"gen.go": "build-ignored", "tables.go": "generated"}
+    ctx = ContextBuilder(loaded, tok).context(repo / "main.go", 2000)
+    assert ctx.files() == ["greet.go"]
+    assert "tables.go" not in loaded.symbols._built  # type: ignore[attr-defined]
 
 
 def test_exclusion_markers() -> None:

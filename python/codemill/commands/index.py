@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codemill.commands._common import add_overwrite, positive_int, probability
 from codemill.errors import UsageError
@@ -50,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s = subparsers.add_parser(
         "search",
         help="search a hybrid code index",
-        description="Search INDEXDIR (built by `codemill index`) for QUERY.",
+        description="Search INDEXDIR (built by `codemill index`) for QUERY. When QUERY names an "
+        "identifier (parse_config, getUserById, HybridIndex, Cart.total, or anything in backticks), "
+        "the chunks that define it come first, found through the repository graph kept with the index.",
     )
     s.add_argument("index", metavar="INDEXDIR")
     s.add_argument("query", metavar="QUERY")
@@ -150,6 +152,7 @@ def run_search(args: argparse.Namespace) -> int:
 
     index = HybridIndex.load(args.index)
     results = index.search(args.query, k=args.k, mode=args.mode, fusion=args.fusion, dense_weight=args.dense_weight)
+    results = _definitions_first(Path(args.index), index, args.query, results, args.k)
     if args.json:
         print(json.dumps({"query": args.query, "mode": args.mode, "results": [r.to_dict() for r in results]}, indent=1))
         return 0
@@ -159,5 +162,26 @@ def run_search(args: argparse.Namespace) -> int:
     for n, r in enumerate(results, 1):
         c = r.chunk
         name = f" {c.symbol}" if c.symbol else ""
-        print(f"{n:3}. {r.score:.4f} {c.path}:{c.start_line}-{c.end_line} [{c.kind}]{name}")
+        named = " (named)" if r.named else ""
+        print(f"{n:3}. {r.score:.4f} {c.path}:{c.start_line}-{c.end_line} [{c.kind}]{name}{named}")
     return 0
+
+
+def _definitions_first(directory: Path, index: Any, query: str, results: list[Any], k: int) -> list[Any]:
+    """The search results with the definitions the query names first, found through the
+    repository graph kept with the index; without a readable graph, the results as they are
+    (said on stderr: an index from before the graph, or one to rebuild)."""
+    from codemill.context.graph import ImportGraph
+    from codemill.context.graph_store import GRAPH_FILE
+    from codemill.context.lookup import code_identifiers, definitions_first, named_definitions
+    from codemill.errors import GraphFormatError
+
+    if not code_identifiers(query):
+        return results
+    try:
+        graph = ImportGraph.load(directory / GRAPH_FILE)
+        named = named_definitions(graph, query)
+    except GraphFormatError as exc:
+        print(f"codemill search: definitions not looked up: {exc} (`codemill index` rebuilds it)", file=sys.stderr)
+        return results
+    return definitions_first(results, named, index.chunks, k)

@@ -1,10 +1,12 @@
 """Budgeted context for one file of a repository, aider's repo-map idea.
 
-A personalised PageRank over the import graph (:mod:`codemill.context.ranking`), seeded at the
-file, ranks the related files; their definitions (:mod:`codemill.context.definitions`) are
-scored by that rank and by whether the file imports or mentions them, then packed into a token
-budget counted with codemill's tokenizer: first the best definition of each related file, then
-more signatures and docstrings, then whole bodies while they fit. Every piece is labelled with
+A personalised PageRank over the joint graph of files and definitions
+(:mod:`codemill.context.ranking`), restarting at the file, the definitions it uses and those the
+question names, ranks each definition (:mod:`codemill.context.definitions`); scored by that rank
+and by whether the file imports or mentions them, they are packed into a token budget counted
+with codemill's tokenizer: first the best definition of each imported file, then the others
+the file or the question names, then more signatures and docstrings, then whole bodies while
+they fit (nothing below the relevance floor of :mod:`codemill.context.relevance`). Every piece is labelled with
 its path and lines, and the rendered context never exceeds the budget.
 """
 
@@ -17,7 +19,8 @@ from typing import Any
 
 from codemill.context.definitions import Definition, definitions
 from codemill.context.graph import ImportGraph
-from codemill.context.relevance import Focus, asked_names, focus
+from codemill.context.ranking import Ranks
+from codemill.context.relevance import Focus, asked_names, focus, uses
 from codemill.errors import CodemillError
 
 # Scoring of definitions in the context.
@@ -30,8 +33,16 @@ KIND_WEIGHT: dict[str, float] = {
     "variable": 0.4,
     "module": 0.5,
 }
+# Joint ranking: where the walk restarts besides the file (each as much as the file), and how
+# much of its file's rank a definition inherits (orders the definitions nothing references).
+SEED_USED = 1.0
+SEED_ASKED = 1.0
+FILE_RANK_SHARE = 0.01
+RANKINGS = ("joint", "file")
 HEAD_LINES = 12
 MAX_RELATED_FILES = 40
+MAX_ASKED_FILES = 20
+"""Files defining what the question names that join however they rank (the best ranked)."""
 # Code not named by the file, its imports or the question must score at least this share of
 # the best candidate: past it, context would be filler.
 RELEVANCE_FLOOR = 0.02
@@ -114,8 +125,14 @@ class _Candidate:
 class ContextBuilder:
     """Builds budgeted context for files of one repository."""
 
-    def __init__(self, graph: ImportGraph, tokenizer: Any = None) -> None:
+    def __init__(self, graph: ImportGraph, tokenizer: Any = None, *, ranking: str = "joint") -> None:
+        """``ranking``: ``joint`` scores each definition by its own rank in the file+definition
+        graph; ``file`` (the earlier ranking, kept for comparison) by its file's rank in the
+        graph of files and whether the file names it."""
+        if ranking not in RANKINGS:
+            raise CodemillError(f"ranking must be one of {', '.join(RANKINGS)}, got {ranking!r}")
         self.graph = graph
+        self.ranking = ranking
         from codemill.tokenizer import load_tokenizer
 
         self.tokenizer = load_tokenizer(tokenizer)
@@ -168,7 +185,7 @@ class ContextBuilder:
     def related(self, rel: str, extra_seeds: dict[str, float] | None = None) -> list[tuple[str, float]]:
         """Files ranked by personalised PageRank from ``rel`` (``rel`` itself excluded)."""
         seeds = {rel: 1.0, **(extra_seeds or {})}
-        ranks = self.graph.rank(seeds)
+        ranks = self.graph.rank(seeds, joint=self.ranking == "joint")
         ranked = sorted(((f, s) for f, s in ranks.items() if f != rel and s > 0), key=lambda kv: (-kv[1], kv[0]))
         return ranked
 
@@ -192,10 +209,24 @@ class ContextBuilder:
         self._defs.pop(rel, None)  # the file being worked on may have changed since the last call
         self._lines.pop(rel, None)
         f = focus(self.graph, rel, query)
-        seeds = {rel: 1.0, **dict.fromkeys(f.asked & f.allowed, 1.0), **(extra_seeds or {})}
-        ranked = [(p, r) for p, r in self.related(rel, seeds) if p in f.allowed]
+        ranks: Ranks | None = None
+        if self.ranking == "joint":
+            ranks = self.graph.rank_nodes(self._seeds(rel, f, extra_seeds))
+            found = ranks.files() if ranks is not None else {}
+            ranked = sorted(((p, r) for p, r in found.items() if p in f.allowed), key=lambda kv: (-kv[1], kv[0]))
+        else:
+            seeds = {rel: 1.0, **dict.fromkeys(f.asked & f.allowed, 1.0), **(extra_seeds or {})}
+            ranked = [(p, r) for p, r in self.related(rel, seeds) if p in f.allowed]
         files = [p for p, _ in ranked[:MAX_RELATED_FILES]]
-        files += sorted((f.direct | f.asked) & f.allowed - set(files))  # however they rank
+        asked = f.asked & f.allowed
+        if ranks is not None and len(asked) > MAX_ASKED_FILES:
+            # a common name the question asks about: the definitions the walk ranks highest
+            best: dict[str, float] = {}
+            for p, j in f.asked_definitions:
+                if p in asked:
+                    best[p] = max(best.get(p, 0.0), ranks.definition(p, j))
+            asked = set(sorted(best, key=lambda p: (-best[p], p))[:MAX_ASKED_FILES])
+        files += sorted((f.direct | asked) & f.allowed - set(files))  # however they rank
         rank = dict(ranked)
         top = max(rank.values(), default=1.0)
         if include_self:
@@ -203,14 +234,40 @@ class ContextBuilder:
             rank[rel] = top * 2
         candidates: list[_Candidate] = []
         for p in files:
-            candidates.extend(self._candidates(p, f, rank.get(p, 0.0) or top * 0.01, top))
+            candidates.extend(self._candidates(p, f, rank.get(p, 0.0) or top * 0.01, top, ranks))
         floor = RELEVANCE_FLOOR * max((c.score for c in candidates), default=0.0)
         candidates = [c for c in candidates if c.priority > _Priority.REST or c.score >= floor]
         return self._pack(rel, budget, candidates, ranked)
 
-    def _candidates(self, path: str, f: Focus, r: float, top: float) -> list[_Candidate]:
+    def _seeds(self, rel: str, f: Focus, extra: dict[str, float] | None) -> dict[int, float]:
+        """Where the joint walk restarts: the file, the definitions it uses and those the
+        question names (each group as much as the file), and any ``extra`` files."""
+        g = self.graph.rank_graph()
+        seeds: dict[int, float] = {}
+
+        def spread(nodes: list[tuple[int | None, float]], total: float) -> None:
+            found = [(n, w) for n, w in nodes if n is not None and w > 0.0]
+            mass = sum(w for _, w in found)
+            if not found:
+                return
+            for n, w in found:
+                seeds[n] = seeds.get(n, 0.0) + total * w / mass
+
+        spread([(g.index.get(rel), 1.0)], 1.0)
+        # the definitions it uses: its reference edges, as the graph holds them
+        node = g.index.get(rel)
+        used = g.out_edges(node) if node is not None else []
+        spread([(t, w) for t, w in used if g.is_definition(t)], SEED_USED)
+        asked = [(g.definition_node(p, j), 1.0) for p, j in sorted(f.asked_definitions) if p in f.allowed]
+        spread(asked, SEED_ASKED)
+        for p, w in (extra or {}).items():
+            spread([(g.index.get(p), 1.0)], w)
+        return seeds
+
+    def _candidates(self, path: str, f: Focus, r: float, top: float, ranks: Ranks | None) -> list[_Candidate]:
         """The definitions of one related file, scored and given a packing priority (see
-        :class:`_Priority`)."""
+        :class:`_Priority`): by their own rank in the joint graph (``ranks``), else by their
+        file's rank ``r`` and whether the file names them."""
         is_direct = path in f.direct
         if is_direct:
             r += top  # a directly imported file outranks anything reached by a walk
@@ -218,11 +275,13 @@ class ContextBuilder:
         asked = asked_names([d.name for d in self.definitions(path)], f.terms)
         out: list[_Candidate] = []
         best: _Candidate | None = None
-        for d, is_asked in zip(self.definitions(path), asked, strict=True):
+        for j, (d, is_asked) in enumerate(zip(self.definitions(path), asked, strict=True)):
             # a method outside any class (Go) is as much the API as a function
-            s = r * KIND_WEIGHT["function" if d.parent is None and d.kind == "method" else d.kind]
+            kind = KIND_WEIGHT["function" if d.parent is None and d.kind == "method" else d.kind]
             imported = d.name in names and d.parent is None
-            used = d.name in f.references and (d.parent is None or d.parent in f.references or is_direct)
+            used = uses(d, f.references, is_direct)
+            # its own rank (or its file's), more when the file imports or mentions it by name
+            s = kind * ((ranks.definition(path, j) + FILE_RANK_SHARE * r) if ranks is not None else r)
             if imported:
                 s *= IMPORTED_BOOST
             elif used or is_asked:

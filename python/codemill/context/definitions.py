@@ -5,10 +5,12 @@ signature (and docstring), or the whole body."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from codemill.syntax.definitions import FUNCTION_KINDS, TABLES, DefinitionKind, Found, find_definitions
-from codemill.syntax.parsers import grammar_for_path, parse
+# The syntax table is imported where definitions are found, not when this module loads: a
+# context call on a saved graph reads definitions without parsing anything.
+if TYPE_CHECKING:
+    from codemill.syntax.definitions import DefinitionKind, Found
 
 SIGNATURE_MAX_LINES = 12
 DOCSTRING_MAX_LINES = 6
@@ -39,6 +41,9 @@ def definitions(text: str | bytes, language: str, path: str = "") -> list[Defini
     """The definitions of a file: top-level functions, classes, types and variables, and the
     members of classes/impls/traits/namespaces, with the line ranges to show at each level of
     detail."""
+    from codemill.syntax.definitions import TABLES
+    from codemill.syntax.parsers import grammar_for_path, parse
+
     grammar = grammar_for_path(path, language) if path else language
     if grammar not in TABLES:
         return []
@@ -51,12 +56,16 @@ def definitions(text: str | bytes, language: str, path: str = "") -> list[Defini
 def definitions_of_tree(root: Any, grammar: str) -> list[Definition]:
     """The definitions below ``root`` of a tree parsed with ``grammar``, members after their
     container."""
+    from codemill.syntax.definitions import find_definitions
+
     out: list[Definition] = []
     _flatten(find_definitions(root, grammar), grammar, None, out)
     return out
 
 
 def _flatten(found: list[Found], grammar: str, parent: str | None, out: list[Definition]) -> None:
+    from codemill.syntax.definitions import FUNCTION_KINDS
+
     for f in found:
         if f.name is None:
             continue

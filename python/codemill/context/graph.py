@@ -1,31 +1,38 @@
 """The import graph of a repository: its source files, their imports resolved to files
 (:mod:`codemill.context.imports`) and their symbols (:mod:`codemill.context.symbols`), the
-imports that leave the repository kept as external nodes; with reports (statistics, JSON,
-Graphviz DOT), the file ranking of :mod:`codemill.context.ranking`, and persistence
+imports that leave the repository kept as external nodes; with reports
+(:mod:`codemill.context.graph_report`), the joint file+definition ranking of
+:mod:`codemill.context.ranking`, the symbol table, and persistence
 (:mod:`codemill.context.graph_store`) with incremental updates."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
-from collections import defaultdict
 from collections.abc import Iterable, MutableMapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codemill.context import graph_store
+from codemill.context import graph_report, graph_store
+from codemill.context.graph_report import GraphStats
 from codemill.context.imports import FileImports, Import, Resolution, Resolver, extract
+from codemill.context.imports.resolver import has_package_siblings
 from codemill.context.ranking import (
     DEFINITION_WEIGHT,
     IMPORT_WEIGHT,
     RankGraph,
+    Ranks,
+    files_only,
     from_saved,
+    out_edges,
     personalized_rank,
     ranking_graph,
+    with_out_edges,
 )
-from codemill.context.symbols import FileSymbols, file_symbols
+from codemill.context.symbol_table import SymbolTable
+from codemill.context.symbol_table import from_saved as symbols_from_saved
+from codemill.context.symbols import Exclusion, FileSymbols, file_symbols
 from codemill.errors import CodemillError, GraphFormatError, InputNotFoundError
 from codemill.languages import detect_language
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, list_documents, load_text, read_file
@@ -75,23 +82,6 @@ class UpdateReport:
     seconds: float = 0.0
 
 
-@dataclass
-class GraphStats:
-    files: int
-    edges: int
-    external_nodes: int
-    imports: int
-    in_repo_imports: int
-    resolved_imports: int
-    seconds: float
-    by_language: dict[str, dict[str, int]] = field(default_factory=dict)
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def resolved_share(self) -> float:
-        return self.resolved_imports / self.in_repo_imports if self.in_repo_imports else 1.0
-
-
 class ImportGraph:
     """The files of a repository and the imports between them."""
 
@@ -102,6 +92,9 @@ class ImportGraph:
         self.resolutions: MutableMapping[str, list[tuple[Import, Resolution]]] = {}
         self.skipped: dict[str, str] = {}
         self.symbols: MutableMapping[str, FileSymbols] = {}
+        self.exclusions: dict[str, Exclusion] = {}
+        """file -> why it is never ranked as a dependency (its symbols say the same; kept apart
+        so that a loaded graph answers without parsing every file's symbols)"""
         self.hashes: dict[str, str] = {}
         """file -> sha256 of its text, for incremental updates"""
         self.stamps: dict[str, tuple[int, int]] = {}
@@ -113,10 +106,18 @@ class ImportGraph:
         self.seconds = 0.0
         self._texts: dict[str, str] = {}
         self._resolver: Resolver | None = None
-        self._edges: dict[str, dict[str, float]] | None = None
+        self._edges: MutableMapping[str, dict[str, float]] | None = None
         self._rank_graph: RankGraph | None = None
-        self._saved_rank: tuple[str, Any] | None = None
-        """(file, ranking arrays) of a loaded graph, until the graph changes"""
+        self._saved_rank: tuple[str, Any, list[str]] | None = None
+        """(file, ranking arrays, the files they rank) of a loaded graph, until it changes"""
+        self._edited: list[str] = []
+        """Files re-read by :meth:`ensure` since the ranking arrays were built or loaded: ranked
+        from their new edges over those arrays"""
+        self._edited_rank: RankGraph | None = None
+        self._files_only: tuple[RankGraph, RankGraph] | None = None
+        self._saved_names: tuple[str, Any, list[str]] | None = None
+        """(file, symbol table sections, the files they name) of a loaded graph, until it changes"""
+        self._symbol_table: SymbolTable | None = None
 
     @classmethod
     def build(
@@ -191,7 +192,11 @@ class ImportGraph:
         self.hashes[rel] = _digest(text)
         self._set_stamp(rel, stamp)
         self.infos[rel] = info = extract(text, rel, lang, tree=tree)
-        self.symbols[rel] = file_symbols(text, lang, grammar, tree)
+        self.symbols[rel] = sym = file_symbols(text, lang, grammar, tree)
+        if sym.excluded is not None:
+            self.exclusions[rel] = sym.excluded
+        else:
+            self.exclusions.pop(rel, None)
         return info
 
     def update(self) -> UpdateReport:
@@ -215,6 +220,7 @@ class ImportGraph:
                 self.files,
                 self.infos,
                 self.symbols,
+                self.exclusions,
                 self.hashes,
                 self.stamps,
                 self._texts,
@@ -253,7 +259,7 @@ class ImportGraph:
         index directory); file texts are read from the repository when needed."""
         p = Path(path)
         try:
-            raw = p.read_bytes()
+            raw = graph_store.read(p)
         except FileNotFoundError:
             raise GraphFormatError(f"{p}: no saved repository graph (build the index again to add one)") from None
         data, body = graph_store.parse(raw, str(p))
@@ -300,6 +306,9 @@ class ImportGraph:
             if rel in self.files:
                 return rel  # known, though gone from the disk: its saved state is all there is
             raise InputNotFoundError(f"{path}: no such file")
+        stamp = _stamp(str(full), time.time_ns() - RACY_NS)
+        if stamp is not None and rel in self.files and self.stamps.get(rel) == stamp:
+            return rel  # unchanged since it was read (the rule of update())
         text, reason = read_file(full, self.max_file_bytes)
         if text is None:
             if rel in self.files:
@@ -313,17 +322,23 @@ class ImportGraph:
         self.resolutions[rel] = items = [(imp, self.resolver.resolve(rel, imp)) for imp in info.imports]
         if self._edges is not None:
             self._edges[rel] = _file_edges(rel, items)
-        self._forget_rank()
+        if self._rank_graph is None and self._saved_rank is None:
+            self._forget_rank()  # nothing built yet: built with the new state when needed
+        else:
+            if rel not in self._edited:
+                self._edited.append(rel)
+            self._edited_rank = None
+            self._symbol_table = None
         return rel
 
     # -- edges
 
-    def set_edges(self, edges: dict[str, dict[str, float]]) -> None:
+    def set_edges(self, edges: MutableMapping[str, dict[str, float]]) -> None:
         """Edges known already (a loaded graph saves computing them from every resolution)."""
         self._edges = edges
         self._forget_rank()
 
-    def edges(self) -> dict[str, dict[str, float]]:
+    def edges(self) -> MutableMapping[str, dict[str, float]]:
         """source file -> {target: weight}; targets are files or ``external:NAME`` nodes."""
         if self._edges is None:
             self._edges = {src: _file_edges(src, items) for src, items in self.resolutions.items()}
@@ -331,6 +346,8 @@ class ImportGraph:
 
     def package_siblings(self, rel: str) -> list[str]:
         """Files that share a package without importing each other (Go directories, Java packages)."""
+        if not has_package_siblings(self.files.get(rel, "")):
+            return []
         return self.resolver.package_siblings(rel)
 
     def imports_of(self, rel: str) -> list[str]:
@@ -341,130 +358,132 @@ class ImportGraph:
     def importers_of(self, rel: str) -> list[str]:
         return sorted(s for s, out in self.edges().items() if rel in out)
 
-    def to_networkx(self) -> Any:
-        """A ``networkx.DiGraph``: file nodes (``language``) and external nodes (``external=True``);
-        edges weighted by the number of imports and imported names."""
-        import networkx as nx  # type: ignore[import-untyped, unused-ignore]
+    def rank(self, seeds: dict[str, float] | Sequence[str], joint: bool = True) -> dict[str, float]:
+        """Personalised PageRank of the files (positive ranks only), the random walk restarting
+        at the files ``seeds``: over the joint graph of files and definitions, or (``joint``
+        False) over the files alone."""
+        weights = dict(seeds) if isinstance(seeds, dict) else dict.fromkeys(seeds, 1.0)
+        g = self.rank_graph()
+        if not joint:
+            if self._files_only is None or self._files_only[0] is not g:
+                self._files_only = (g, files_only(g))
+            g = self._files_only[1]
+        ranks = self.rank_nodes({g.index[f]: w for f, w in weights.items() if f in g.index}, g)
+        return ranks.files() if ranks is not None else {}
 
-        g = nx.DiGraph()
-        for f, lang in self.files.items():
-            g.add_node(f, language=lang, external=False)
-        for src, out in self.edges().items():
-            for dst, w in out.items():
-                if dst.startswith("external:") and dst not in g:
-                    g.add_node(dst, external=True)
-                g.add_edge(src, dst, weight=w)
-        return g
-
-    def rank(self, seeds: dict[str, float] | Sequence[str]) -> dict[str, float]:
-        """Personalised PageRank of the files, the random walk restarting at ``seeds``."""
-        return personalized_rank(self.rank_graph(), seeds, self.files)
+    def rank_nodes(self, seeds: dict[int, float], g: RankGraph | None = None) -> Ranks | None:
+        """Personalised PageRank over the joint file+definition graph of :meth:`rank_graph`
+        (or over ``g``), restarting at ``seeds`` (node -> weight); None without a seed."""
+        g = g if g is not None else self.rank_graph()
+        try:
+            return personalized_rank(g, seeds)
+        except CodemillError as e:  # the arrays name nodes they do not have
+            source = self._saved_rank[0] if self._saved_rank is not None else "ranking graph"
+            raise GraphFormatError(f"{source}: corrupt graph: ranking arrays: {e}") from e
 
     def rank_graph(self) -> RankGraph:
-        """The ranking graph of the files: the one saved with a loaded graph while nothing
-        changed, else built (once) from the edges."""
+        """The joint ranking graph of files and definitions (:mod:`codemill.context.ranking`):
+        the one saved with a loaded graph while nothing changed, else built (once) from the
+        graph; files re-read by :meth:`ensure` since then are ranked from their new edges."""
+        base = self.base_rank_graph()
+        if not self._edited:
+            return base
+        if self._edited_rank is None:
+            g = base
+            for rel in self._edited:
+                g = with_out_edges(g, rel, out_edges(self, g, rel))
+            self._edited_rank = g
+        return self._edited_rank
+
+    def base_rank_graph(self) -> RankGraph:
+        """The ranking graph as saved or built, without the files edited since."""
         if self._rank_graph is None:
             if self._saved_rank is not None:
-                source, saved = self._saved_rank
+                source, saved, files = self._saved_rank
                 try:
-                    self._rank_graph = from_saved(sorted(self.files), saved)
+                    self._rank_graph = from_saved(files, saved)
                 except (KeyError, TypeError, ValueError) as e:
                     raise GraphFormatError(f"{source}: corrupt graph: ranking arrays: {e}") from e
             else:
                 self._rank_graph = ranking_graph(self)
         return self._rank_graph
 
+    def exact_rank_graph(self) -> RankGraph:
+        """The ranking graph a fresh build would give (what is saved)."""
+        if self._edited:
+            self._forget_rank()
+        return self.base_rank_graph()
+
     def set_saved_rank(self, saved: Any, source: str) -> None:
         """Ranking arrays saved with the graph (:func:`codemill.context.ranking.saved_form`),
-        read from ``source``."""
-        self._rank_graph = None
-        self._saved_rank = (source, saved)
+        read from ``source``, over the graph's files as they are now."""
+        self._forget_rank()
+        self._saved_rank = (source, saved, sorted(self.files))
+
+    def set_saved_names(self, saved: Any, source: str) -> None:
+        """The symbol table saved with the graph (:func:`codemill.context.symbol_table.saved_form`),
+        read from ``source``, over the graph's files as they are now."""
+        self._symbol_table = None
+        self._saved_names = (source, saved, sorted(self.files))
+
+    def symbol_table(self, exact: bool = False) -> SymbolTable:
+        """Definition name -> where it is defined: the table saved with a loaded graph while
+        nothing changed (or, with ``exact``, while no file was re-read by :meth:`ensure`), else
+        built from every file's symbols."""
+        if exact and self._edited:
+            self._symbol_table = None
+        if self._symbol_table is None:
+            if self._saved_names is not None and not (exact and self._edited):
+                source, saved, files = self._saved_names
+                try:
+                    self._symbol_table = symbols_from_saved(files, saved)
+                except (KeyError, TypeError, ValueError) as e:
+                    raise GraphFormatError(f"{source}: corrupt graph: symbol table: {e}") from e
+            else:
+                self._symbol_table = SymbolTable.build(self)
+        return self._symbol_table
+
+    def definition_names(self) -> list[str]:
+        """Every name some file defines, sorted."""
+        return self.symbol_table().names
+
+    def definitions_named(self, name: str) -> list[tuple[str, int, bool]]:
+        """(file, position in the file's symbols, whether top-level) of every definition called
+        ``name``, files in path order (see :meth:`symbol_table`)."""
+        try:
+            return self.symbol_table().named(name)
+        except ValueError as e:
+            source = self._saved_names[0] if self._saved_names is not None else "symbol table"
+            raise GraphFormatError(f"{source}: corrupt graph: symbol table: {e}") from e
 
     def _forget_rank(self) -> None:
+        """The graph changed: what was saved or built from it is out of date."""
         self._rank_graph = None
         self._saved_rank = None
+        self._edited = []
+        self._edited_rank = None
+        self._saved_names = None
+        self._symbol_table = None
 
-    # -- reports
+    # -- reports (codemill.context.graph_report)
 
     def stats(self) -> GraphStats:
-        by_lang: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        externals: set[str] = set()
-        for src, items in self.resolutions.items():
-            lang = self.files[src]
-            for _imp, res in items:
-                d = by_lang[lang]
-                d["imports"] += 1
-                if res.in_repo:
-                    d["in_repo"] += 1
-                    if res.resolved:
-                        d["resolved"] += 1
-                elif res.external:
-                    d["external"] += 1
-                    externals.add(res.external)
-        edges = sum(1 for out in self.edges().values() for t in out if not t.startswith("external:"))
-        total = {k: sum(d[k] for d in by_lang.values()) for k in ("imports", "in_repo", "resolved")}
-        skipped: dict[str, int] = defaultdict(int)
-        for reason in self.skipped.values():
-            skipped[reason] += 1
-        return GraphStats(
-            files=len(self.files),
-            edges=edges,
-            external_nodes=len(externals),
-            imports=total["imports"],
-            in_repo_imports=total["in_repo"],
-            resolved_imports=total["resolved"],
-            seconds=round(self.seconds, 3),
-            by_language={k: dict(v) for k, v in sorted(by_lang.items())},
-            skipped=dict(skipped),
-        )
+        return graph_report.stats(self)
 
     def unresolved(self) -> list[tuple[str, Import]]:
         """In-repository imports that did not resolve to a file (for diagnosis)."""
-        return [
-            (src, imp)
-            for src, items in sorted(self.resolutions.items())
-            for imp, res in items
-            if res.in_repo and not res.resolved
-        ]
+        return graph_report.unresolved(self)
 
     def to_dict(self) -> dict[str, Any]:
-        stats = self.stats()
-        return {
-            "root": str(self.root),
-            "stats": {**asdict(stats), "resolved_share": round(stats.resolved_share, 4)},
-            "nodes": [{"id": f, "language": lang} for f, lang in sorted(self.files.items())]
-            + [
-                {"id": e, "external": True}
-                for e in sorted({t for out in self.edges().values() for t in out if t.startswith("external:")})
-            ],
-            "edges": [
-                {"source": s, "target": t, "weight": w}
-                for s, out in sorted(self.edges().items())
-                for t, w in sorted(out.items())
-            ],
-            "unresolved": [{"file": f, "line": i.line, "import": i.module} for f, i in self.unresolved()],
-        }
+        return graph_report.to_dict(self)
 
     def to_dot(self, externals: bool = False) -> str:
-        def q(s: str) -> str:
-            return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return graph_report.to_dot(self, externals)
 
-        lines = ["digraph imports {", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
-        for f in sorted(self.files):
-            lines.append(f"  {q(f)};")
-        ext: set[str] = set()
-        for s, out in sorted(self.edges().items()):
-            for t, w in sorted(out.items()):
-                if t.startswith("external:"):
-                    if not externals:
-                        continue
-                    ext.add(t)
-                attr = f" [weight={w:g}, penwidth={min(1 + w / 2, 4):g}]" if w != 1 else ""
-                lines.append(f"  {q(s)} -> {q(t)}{attr};")
-        for t in sorted(ext):
-            lines.append(f"  {q(t)} [shape=ellipse, style=dashed];")
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+    def to_networkx(self) -> Any:
+        """A ``networkx.DiGraph``: file nodes (``language``) and external nodes (``external=True``);
+        edges weighted by the number of imports and imported names."""
+        return graph_report.to_networkx(self)
 
 
 def _file_edges(src: str, items: list[tuple[Import, Resolution]]) -> dict[str, float]:
@@ -494,6 +513,8 @@ def _stamp(path: str, trusted_before: int) -> tuple[int, int] | None:
 
 
 def _digest(text: str) -> str:
+    import hashlib  # here: a context call on an unchanged file hashes nothing
+
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -2,29 +2,37 @@
 ``codemill index``), so that a context call loads it instead of parsing the repository.
 
 One file: a line of JSON (the header: format, root, every file's language, content hash, stamp
-(mtime, size) and where its detail lies, the edges, and the ranking arrays) followed by each file's detail
-(imports, symbols, resolutions) as compact JSON, back to back. Loading parses the header only;
-a file's detail is parsed when the file is first read, and the ranking arrays are used as saved
-until the graph changes. Plain JSON throughout, safe to load from anywhere."""
+(mtime, size) and where its detail and its edges lie, and where the ranking arrays lie)
+followed by each file's detail (imports, symbols, resolutions) and edges as compact JSON, back
+to back, then the ranking arrays as raw little-endian bytes, then the symbol table (definition
+name -> where) that ``codemill search`` reads. Loading maps the file and parses the header
+only; a file's detail and edges are parsed when first read, and the ranking arrays are handed to
+the native ranking as they lie in the file until the graph changes. JSON and plain numbers,
+safe to load from anywhere."""
 
 from __future__ import annotations
 
 import json
+import mmap
 from collections.abc import Callable, Iterator, MutableMapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from codemill.context import symbol_table
 from codemill.context.definitions import Definition
 from codemill.context.imports import FileImports, Import, Resolution
 from codemill.context.ranking import saved_form
-from codemill.context.symbols import FileSymbols
+from codemill.context.symbols import EXCLUSIONS, FileSymbols
 from codemill.errors import GraphFormatError
 
 if TYPE_CHECKING:
     from codemill.context.graph import ImportGraph
 
 V = TypeVar("V")
+Body = bytes | memoryview
+"""The details of a saved graph: a view into the mapped file."""
 
-FORMAT = "codemill-graph/2"
+FORMAT = "codemill-graph/3"
 GRAPH_FILE = "graph.json"
 
 
@@ -41,8 +49,8 @@ def _resolution(r: Resolution) -> list[Any]:
 
 
 def dump(graph: ImportGraph) -> dict[str, Any]:
-    """The content of a saved graph, each file's detail as a JSON string (:func:`dumps` moves
-    the details out of the header)."""
+    """The content of a saved graph, each file's detail as a JSON string and the ranking arrays
+    as bytes (:func:`dumps` moves both out of the header)."""
     files = {}
     for rel, lang in sorted(graph.files.items()):
         info = graph.infos[rel]
@@ -55,12 +63,12 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
             "mod_paths": info.mod_paths,
             "definitions": [_definition(d) for d in sym.definitions],
             "references": " ".join(sorted(sym.references)),
-            "excluded": sym.excluded,
             "resolutions": [_resolution(r) for _, r in graph.resolutions.get(rel, [])],
         }
         stamp = graph.stamps.get(rel)
         files[rel] = {
             "language": lang,
+            "excluded": sym.excluded,
             "hash": graph.hashes.get(rel),
             "stamp": list(stamp) if stamp is not None else None,
             "detail": _compact(detail),
@@ -72,8 +80,9 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
         "languages": sorted(graph.languages) if graph.languages is not None else None,
         "skipped": dict(sorted(graph.skipped.items())),
         "files": files,
-        "edges": graph.edges(),
-        "rank": saved_form(graph.rank_graph()),
+        "edges": {src: dict(out) for src, out in sorted(graph.edges().items())},
+        "rank": saved_form(graph.exact_rank_graph()),
+        "names": symbol_table.saved_form(graph.symbol_table(exact=True)),
     }
 
 
@@ -92,6 +101,19 @@ def dumps(graph: ImportGraph) -> bytes:
         f["detail"] = [offset, len(detail)]
         details.append(detail)
         offset += len(detail)
+    for src, out in doc["edges"].items():
+        raw = _compact(out).encode("utf-8")
+        doc["edges"][src] = [offset, len(raw)]
+        details.append(raw)
+        offset += len(raw)
+    for key, raw in doc["rank"].items():
+        doc["rank"][key] = [offset, len(raw)]
+        details.append(raw)
+        offset += len(raw)
+    for key, raw in doc["names"].items():
+        doc["names"][key] = [offset, len(raw)]
+        details.append(raw)
+        offset += len(raw)
     # Compact JSON escapes every newline, so the header is exactly the first line.
     return _compact(doc).encode("utf-8") + b"\n" + b"".join(details)
 
@@ -139,6 +161,13 @@ def _detail(rel: str, raw: bytes) -> dict[str, Any]:
     return dict(detail)
 
 
+def _edges(raw: bytes) -> dict[str, float]:
+    out = json.loads(raw)
+    if not isinstance(out, dict) or not all(isinstance(w, (int, float)) for w in out.values()):
+        raise TypeError("edges are not target -> weight")
+    return {t: float(w) for t, w in out.items()}
+
+
 def _file_imports(rel: str, language: str, f: dict[str, Any]) -> FileImports:
     imports = [
         Import(m, line, tuple((a, b) for a, b in names), level, alias, kind, tuple(scope))
@@ -147,12 +176,20 @@ def _file_imports(rel: str, language: str, f: dict[str, Any]) -> FileImports:
     return FileImports(rel, language, imports, frozenset(f["defines"]), f["package"], tuple(f["types"]), f["mod_paths"])
 
 
-def _file_symbols(f: dict[str, Any]) -> FileSymbols:
+def _file_symbols(f: dict[str, Any], excluded: Any) -> FileSymbols:
     refs = f["references"]
-    return FileSymbols(tuple(Definition(*d) for d in f["definitions"]), frozenset(refs.split()), f["excluded"])
+    if excluded not in EXCLUSIONS:
+        raise ValueError(f"unknown exclusion {excluded!r}")
+    return FileSymbols(tuple(Definition(*d) for d in f["definitions"]), frozenset(refs.split()), excluded)
 
 
-def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
+def _within(span: Any, body: Body) -> bool:
+    """Whether a saved ``[offset, length]`` lies inside the details."""
+    offset, length = span
+    return isinstance(offset, int) and isinstance(length, int) and 0 <= offset <= offset + length <= len(body)
+
+
+def restore(graph: ImportGraph, data: Any, body: Body, source: str) -> None:
     """Fills an empty graph from a saved header and the details after it (``source`` names the
     file in errors); each file's imports, symbols and resolutions are built when first read."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -166,25 +203,34 @@ def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
         edges = data["edges"]
         for rel, f in files.items():
             graph.files[rel] = f["language"]
+            if f["excluded"] is not None:
+                graph.exclusions[rel] = f["excluded"]
             if f["hash"] is not None:
                 graph.hashes[rel] = f["hash"]
             if f["stamp"] is not None:
                 mtime, size = f["stamp"]
                 graph.stamps[rel] = (int(mtime), int(size))
-            offset, length = f["detail"]
-            if not (
-                isinstance(offset, int) and isinstance(length, int) and 0 <= offset <= offset + length <= len(body)
-            ):
+            if not _within(f["detail"], body):
                 raise ValueError(f"{rel}: detail at {f['detail']} is outside the file")
         if not isinstance(edges, dict):
             raise TypeError("edges is not an object")
-        rank = data["rank"]
-        if not isinstance(rank, dict):
-            raise TypeError("rank is not an object")
+        for src, span in edges.items():
+            if not _within(span, body):
+                raise ValueError(f"{src}: edges at {span} are outside the file")
+        rank = {}
+        for key, span in data["rank"].items():
+            if not _within(span, body):
+                raise ValueError(f"ranking array {key} at {span} is outside the file")
+            rank[key] = bytes(body[span[0] : span[0] + span[1]])
+        names = {}
+        for key, span in data["names"].items():
+            if not _within(span, body):
+                raise ValueError(f"symbol table {key} at {span} is outside the file")
+            names[key] = bytes(body[span[0] : span[0] + span[1]])
     except (KeyError, TypeError, ValueError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {type(e).__name__}: {e}") from e
     spans = {rel: f["detail"] for rel, f in files.items()}
-    details = LazyMap(spans, lambda rel, span: _detail(rel, body[span[0] : span[0] + span[1]]), source)
+    details = LazyMap(spans, lambda rel, span: _detail(rel, bytes(body[span[0] : span[0] + span[1]])), source)
     infos = LazyMap(dict(files), lambda rel, f: _file_imports(rel, f["language"], details[rel]), source)
 
     def resolutions(rel: str, f: dict[str, Any]) -> list[tuple[Import, Resolution]]:
@@ -195,21 +241,32 @@ def restore(graph: ImportGraph, data: Any, body: bytes, source: str) -> None:
         return list(zip(infos[rel].imports, found, strict=True))
 
     graph.infos = infos
-    graph.symbols = LazyMap(dict(files), lambda rel, f: _file_symbols(details[rel]), source)
+    graph.symbols = LazyMap(dict(files), lambda rel, f: _file_symbols(details[rel], f["excluded"]), source)
     graph.resolutions = LazyMap(dict(files), resolutions, source)
-    graph.set_edges(edges)
+    graph.set_edges(LazyMap(dict(edges), lambda rel, span: _edges(bytes(body[span[0] : span[0] + span[1]])), source))
     graph.set_saved_rank(rank, source)
+    graph.set_saved_names(names, source)
 
 
-def parse(raw: bytes, source: str) -> tuple[Any, bytes]:
-    """The header of a saved graph and the details that follow it (``source`` names the file
-    in errors)."""
+def parse(raw: bytes | mmap.mmap, source: str) -> tuple[Any, Body]:
+    """The header of a saved graph and the details that follow it, a view into ``raw`` (not a
+    copy); ``source`` names the file in errors."""
     end = raw.find(b"\n")
     end = len(raw) if end < 0 else end
     try:
-        return json.loads(raw[:end]), raw[end + 1 :]
+        return json.loads(raw[:end]), memoryview(raw)[end + 1 :]
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise GraphFormatError(f"{source}: corrupt graph: {e}") from e
+
+
+def read(path: Path) -> bytes | mmap.mmap:
+    """The bytes of a saved graph, mapped rather than read where the system allows: a context
+    call reads the header and a few files' details of a file of several megabytes."""
+    with open(path, "rb") as fh:
+        try:
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (ValueError, OSError):  # empty, or a file that cannot be mapped
+            return fh.read()
 
 
 def root_of(data: Any, source: str) -> str:

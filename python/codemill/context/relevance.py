@@ -11,6 +11,8 @@ rather than unrelated code.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import posixpath
 import re
 from collections import defaultdict
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from codemill.context.definitions import Definition
     from codemill.context.graph import ImportGraph
 
 MAX_HOPS = 2
@@ -56,15 +59,21 @@ def asked_names(names: list[str], terms: frozenset[str]) -> list[bool]:
     """Which definition names a question asks about: the question holds the name itself, or
     most of its parts (``parse_config`` for "where is the config parsed", through the stems
     that :func:`codemill._core.code_terms` adds)."""
+    out = [False] * len(names)
     if not terms or not names:
-        return [False] * len(names)
+        return out
     from codemill import _core
 
-    out = []
-    for row in _core.code_terms(names):
+    # A name's parts and their stems are pieces of the lowercased name, so a name none of the
+    # terms is a piece of cannot be asked about: only the others are split.
+    blob = "\n".join(names).lower()
+    starts = list(itertools.accumulate((len(n) + 1 for n in names[:-1]), initial=0))
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)))
+    maybe = sorted({bisect.bisect_right(starts, m.start()) - 1 for m in pattern.finditer(blob)})
+    for i, row in zip(maybe, _core.code_terms([names[i] for i in maybe]), strict=True):
         whole, *parts = row or [""]
         hits = sum(p in terms for p in parts)
-        out.append(whole in terms or (hits >= 2 and 2 * hits >= len(parts)))
+        out[i] = whole in terms or (hits >= 2 and 2 * hits >= len(parts))
     return out
 
 
@@ -85,6 +94,8 @@ class Focus:
     """Files that may give context."""
     asked: set[str] = field(default_factory=set)
     """Files defining something the question names."""
+    asked_definitions: set[tuple[str, int]] = field(default_factory=set)
+    """(file, position in its symbols) of the top-level definitions the question names."""
 
 
 def focus(graph: ImportGraph, rel: str, query: str | None = None) -> Focus:
@@ -106,19 +117,58 @@ def focus(graph: ImportGraph, rel: str, query: str | None = None) -> Focus:
     reach.update(graph.package_siblings(rel))
     reach.update(_companions(graph, reach))
     if f.terms:
-        pairs = [(other, d.name) for other, s in graph.symbols.items() for d in s.definitions if d.parent is None]
-        asked = asked_names([name for _, name in pairs], f.terms)
-        f.asked = {other for (other, _), yes in zip(pairs, asked, strict=True) if yes}
+        # the symbol table's names, not every file's symbols: a loaded graph parses no file to
+        # find what the question asks about
+        names = graph.definition_names()
+        for name, yes in zip(names, asked_names(names, f.terms), strict=True):
+            if yes:
+                f.asked_definitions.update((other, j) for other, j, top in graph.definitions_named(name) if top)
+        f.asked = {other for other, _ in f.asked_definitions}
         reach |= f.asked
     own_test = is_test(rel)
     for other in reach:
-        s = graph.symbols.get(other)
-        if other == rel or other not in graph.files or (s is not None and s.excluded):
+        if other == rel or other not in graph.files or other in graph.exclusions:
             continue
         if is_test(other) and not own_test:
             continue
         f.allowed.add(other)
     return f
+
+
+def uses(d: Definition, references: frozenset[str], is_direct: bool) -> bool:
+    """Whether a file with ``references`` uses definition ``d`` (of a file it imports directly
+    or not): it names it, and names its class too unless the file imports the class's file."""
+    return d.name in references and (d.parent is None or d.parent in references or is_direct)
+
+
+def referenced_definitions(
+    graph: ImportGraph, rel: str, f: Focus | None = None, names: dict[str, dict[str, list[int]]] | None = None
+) -> list[tuple[str, int, float]]:
+    """``(file, j, weight)`` of the definitions ``rel`` uses among the files it may depend on
+    (:func:`focus`), ``j`` the definition's position in its file's symbols: each name ``rel``
+    references shares a weight of 1 among the definitions it may mean. ``names`` caches each
+    file's name -> positions across calls."""
+    f = f if f is not None else focus(graph, rel)
+    if not f.references:
+        return []
+    names = names if names is not None else {}
+    found: list[tuple[str, int, str]] = []
+    for other in sorted(f.allowed):
+        by_name = names.get(other)
+        if by_name is None:
+            by_name = names[other] = defaultdict(list)
+            for j, d in enumerate(graph.symbols[other].definitions):
+                by_name[d.name].append(j)
+        hits = f.references & by_name.keys()
+        if not hits:
+            continue
+        defs = graph.symbols[other].definitions
+        is_direct = other in f.direct
+        found.extend((other, j, n) for n in hits for j in by_name[n] if uses(defs[j], f.references, is_direct))
+    meanings: dict[str, int] = defaultdict(int)
+    for _, _, n in found:
+        meanings[n] += 1
+    return sorted((other, j, 1.0 / meanings[n]) for other, j, n in found)
 
 
 def _companions(graph: ImportGraph, files: set[str]) -> set[str]:

@@ -21,6 +21,7 @@ from codemill.syntax.parsers import language_for
 
 Exclusion = Literal["build-ignored", "generated"]
 """Why a file is never ranked as a dependency."""
+EXCLUSIONS: tuple[Exclusion | None, ...] = (None, "build-ignored", "generated")
 
 # Identifier node kinds of the grammars: whichever a grammar has are captured.
 _REFERENCE_KINDS = (

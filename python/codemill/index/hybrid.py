@@ -62,6 +62,9 @@ class SearchResult:
     score: float
     dense_rank: int | None = None
     keyword_rank: int | None = None
+    named: bool = False
+    """The chunk holds a definition the query names (found through the repository graph by
+    :mod:`codemill.context.lookup`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class SearchResult:
             "score": self.score,
             "dense_rank": self.dense_rank,
             "keyword_rank": self.keyword_rank,
+            "named": self.named,
         }
 
 

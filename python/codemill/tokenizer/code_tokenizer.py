@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import os
 from collections import Counter
@@ -17,8 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
 from codemill import _core
 from codemill._io import atomic_write_text
 from codemill.errors import CodemillError, TokenizerFileError
@@ -26,6 +23,8 @@ from codemill.sources import DEFAULT_MAX_BYTES, Skips, iter_documents
 from codemill.sources.skips import EMPTY
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from codemill.tokenizer.offsets import Encoding
     from codemill.tokenizer.stream import DecodeStream
 
@@ -260,6 +259,8 @@ class CodeTokenizer:
     def token_lengths(self) -> np.ndarray:
         """Byte length of every token id (``uint32``)."""
         if self._lengths is None:
+            import numpy as np  # here, not at import: counting tokens (codemill context) needs no numpy
+
             self._lengths = np.array([len(self._core.token_bytes(i) or b"") for i in range(self.vocab_size)], np.uint32)
         return self._lengths
 
@@ -321,6 +322,8 @@ class CodeTokenizer:
     @functools.cached_property
     def hash(self) -> str:
         """SHA-256 of the tokenizer file's content: what manifests record."""
+        import hashlib  # here, not at import: loading OpenSSL costs a one-off `codemill context` 4 ms
+
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
 
     def id_to_bytes(self, token_id: int) -> bytes | None:
@@ -368,6 +371,8 @@ class CodeTokenizer:
         return _as_list(texts), _languages(languages, len(texts)), self._allowed(allowed_special)
 
     def _ids(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        import numpy as np
+
         arr = np.asarray(ids)
         if arr.size == 0:
             return np.zeros(0, dtype=np.uint32)

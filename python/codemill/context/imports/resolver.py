@@ -15,6 +15,23 @@ from codemill.context.imports.repo import LanguageResolver, RepoFiles
 from codemill.context.imports.rust import RustResolver
 
 _MAX_REEXPORT_DEPTH = 8
+_CLASSES: dict[str, type[LanguageResolver]] = {
+    "python": PythonResolver,
+    "javascript": JavaScriptResolver,
+    "typescript": JavaScriptResolver,
+    "go": GoResolver,
+    "rust": RustResolver,
+    "java": JavaResolver,
+    "c": CResolver,
+    "cpp": CResolver,
+}
+
+
+def has_package_siblings(language: str) -> bool:
+    """Whether files of ``language`` can share a package without importing each other (its
+    resolver says which): asked before building a :class:`Resolver` for nothing."""
+    cls = _CLASSES.get(language)
+    return cls is not None and cls.package_siblings is not LanguageResolver.package_siblings
 
 
 class Resolver:
@@ -33,19 +50,16 @@ class Resolver:
         read: Callable[[str], str | None],
     ) -> None:
         self.repo = RepoFiles(files, infos, read)
-        self.python = PythonResolver(self.repo, self.defining_file)
-        js = JavaScriptResolver(self.repo, self.defining_file)
-        cc = CResolver(self.repo, self.defining_file)
-        self.by_language: dict[str, LanguageResolver] = {
-            "python": self.python,
-            "javascript": js,
-            "typescript": js,
-            "go": GoResolver(self.repo, self.defining_file),
-            "rust": RustResolver(self.repo, self.defining_file),
-            "java": JavaResolver(self.repo, self.defining_file),
-            "c": cc,
-            "cpp": cc,
-        }
+        # one resolver per class: JavaScript and TypeScript, C and C++ share theirs
+        shared: dict[type[LanguageResolver], LanguageResolver] = {}
+        self.by_language: dict[str, LanguageResolver] = {}
+        for lang, cls in _CLASSES.items():
+            if cls not in shared:
+                shared[cls] = cls(self.repo, self.defining_file)
+            self.by_language[lang] = shared[cls]
+        python = self.by_language["python"]
+        assert isinstance(python, PythonResolver)
+        self.python = python
         self._reexports: dict[tuple[str, str], str | None] = {}
 
     @property

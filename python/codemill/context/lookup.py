@@ -1,0 +1,98 @@
+"""Definitions a search query names, found through the repository graph's symbol table, and
+search results with those definitions first.
+
+A query names a definition when it holds an identifier shaped like code (``parse_config``,
+``getUserById``, ``HybridIndex``, ``Cart.total``, anything in backticks, or a query that is one
+identifier alone) that some file defines. Where several files define the name, the one the
+repository leans on most comes first: the definition's rank in a PageRank over the joint
+file+definition graph restarting at every file (:mod:`codemill.context.ranking`). Files the
+build leaves out and generated files are not offered, as in context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from codemill.index.hybrid import SearchResult
+
+if TYPE_CHECKING:
+    from codemill.context.definitions import Definition
+    from codemill.context.graph import ImportGraph
+    from codemill.index.chunking import Chunk
+
+_BACKTICKED = re.compile(r"`([^`]+)`")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_HUMP = re.compile(r"[a-z0-9][A-Z]")
+
+
+@dataclass(frozen=True)
+class NamedDefinition:
+    """A definition the query names: where it is and how central it is in the repository."""
+
+    path: str
+    definition: Definition
+    rank: float
+
+
+def code_identifiers(query: str) -> list[str]:
+    """The identifiers of ``query`` shaped like code, dotted names kept whole, in order."""
+    quoted = [w for q in _BACKTICKED.findall(query) for w in _DOTTED.findall(q)]
+    words = _DOTTED.findall(_BACKTICKED.sub(" ", query))
+    alone = len(words) == 1 and not quoted
+    shaped = [w for w in words if alone or "_" in w or "." in w or _HUMP.search(w)]
+    return list(dict.fromkeys(quoted + shaped))
+
+
+def named_definitions(graph: ImportGraph, query: str) -> list[NamedDefinition]:
+    """The definitions ``query`` names (see the module's description), most central first."""
+    found: list[tuple[str, int, Definition]] = []
+    for ident in code_identifiers(query):
+        *parents, name = ident.split(".")
+        for path, j, _top in graph.definitions_named(name):
+            if path in graph.exclusions:
+                continue
+            d = graph.symbols[path].definitions[j]
+            if parents and d.parent != parents[-1] and path.rsplit("/", 1)[-1].split(".")[0] != parents[-1]:
+                continue  # `Cart.total`: a member of Cart, or `total` of a module cart
+            found.append((path, j, d))
+    if not found:
+        return []
+    g = graph.rank_graph()
+    ranks = graph.rank_nodes(dict.fromkeys(range(len(g.files)), 1.0))
+    out = [NamedDefinition(p, d, ranks.definition(p, j) if ranks is not None else 0.0) for p, j, d in found]
+    out = list({(n.path, n.definition.start_line, n.definition.name): n for n in out}.values())
+    # equal ranks (a file that names both reaches both): a top-level definition before a member
+    return sorted(out, key=lambda n: (-n.rank, n.definition.parent is not None, n.path, n.definition.start_line))
+
+
+def definitions_first(
+    results: Sequence[SearchResult], named: Sequence[NamedDefinition], chunks: Mapping[int, Chunk], k: int
+) -> list[SearchResult]:
+    """``results`` (an index's search results) with the chunks holding the ``named``
+    definitions first (marked ``named``), at most ``k`` in all. ``chunks`` are the index's
+    chunks; a named definition no chunk holds is left out, one the search did not find comes
+    with score 0."""
+    wanted = {n.path for n in named}
+    by_path: dict[str, list[Chunk]] = {}
+    for c in chunks.values():
+        if c.path in wanted:
+            by_path.setdefault(c.path, []).append(c)
+    found = {_key(r.chunk): r for r in results}
+    first: list[SearchResult] = []
+    for n in named:
+        d = n.definition
+        holding = [c for c in by_path.get(n.path, []) if c.start_line <= d.start_line <= c.end_line]
+        # the chunk of the definition itself before one that merely contains it
+        holding.sort(key=lambda c: (c.symbol != d.name, c.end_line - c.start_line, c.start_line))
+        if holding and not any(_key(r.chunk) == _key(holding[0]) for r in first):
+            r = found.get(_key(holding[0]))
+            first.append(replace(r, named=True) if r is not None else SearchResult(holding[0], 0.0, named=True))
+    taken = {_key(r.chunk) for r in first}
+    return (first + [r for r in results if _key(r.chunk) not in taken])[:k]
+
+
+def _key(chunk: Chunk) -> tuple[str, int, int]:
+    return (chunk.path, chunk.start_line, chunk.end_line)
