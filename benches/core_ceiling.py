@@ -1,0 +1,71 @@
+"""What a second core gives on this machine: the same single-threaded encoding job run alone,
+then as two copies at once (separate processes, no shared state). Two copies finishing in the
+time of one means 2.0x is reachable; a shared physical core, memory bandwidth or a noisy
+neighbour shows as less. Read every ``2 / 1`` ratio of the other benches against this one.
+
+    python benches/core_ceiling.py [--mb 20] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+
+def texts(mb: float) -> list[str]:
+    out, size = [], 0
+    for p in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
+        t = p.read_text(encoding="utf-8", errors="replace")
+        out.append(t)
+        size += len(t)
+        if size >= mb * 1e6:
+            break
+    return out
+
+
+def child(mb: float) -> None:
+    from codemill.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(None)
+    docs = texts(mb)
+    langs = ["python"] * len(docs)
+    tok.encode_batch_flat(docs, langs, num_threads=1)  # warm: the caches hold this text now
+    t0 = time.perf_counter()
+    tok.encode_batch_flat(docs, langs, num_threads=1)
+    print(json.dumps({"seconds": time.perf_counter() - t0, "bytes": sum(len(d.encode()) for d in docs)}))
+
+
+def run(copies: int, mb: float) -> float:
+    procs = [
+        subprocess.Popen([sys.executable, __file__, "--child", "--mb", str(mb)], stdout=subprocess.PIPE, text=True)
+        for _ in range(copies)
+    ]
+    results = [json.loads(p.communicate()[0]) for p in procs]
+    return statistics.mean(r["seconds"] for r in results)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=20.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.mb)
+        return
+    ratios = []
+    for r in range(args.rounds):
+        one, two = run(1, args.mb), run(2, args.mb)
+        ratios.append(2 * one / two)
+        print(f"round {r + 1}: one copy {one:.2f} s, each of two copies {two:.2f} s: 2 / 1 = {ratios[-1]:.2f}x")
+    print(f"median 2 / 1 ceiling: {statistics.median(ratios):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
