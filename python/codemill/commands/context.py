@@ -22,8 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "with its path and lines. With --index, the repository graph saved by `codemill index` is "
         "loaded instead of parsing the repository.",
     )
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", nargs="?")
     p.add_argument("--index", metavar="INDEXDIR", help="an index directory (codemill index) holding the graph")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="with --index, no FILE: answer requests from stdin, one JSON line each "
+        '({"file": PATH, "budget": N, "query": TEXT, "id": ANY}), one JSON line out each, keeping the graph '
+        "and tokenizer loaded (for editors and agents; the graph is reloaded when the index rewrites it)",
+    )
     p.add_argument("--query", metavar="TEXT", help="a question: the definitions it names join the context")
     p.add_argument("--repo", metavar="DIR", help="repository root (default: found from FILE: .git, project files)")
     p.add_argument("--budget", type=positive_int, default=2000, help="tokens, counted with --tokenizer (2000)")
@@ -95,6 +102,10 @@ def _context(args: argparse.Namespace) -> int:
     from codemill.context.builder import ContextBuilder
     from codemill.context.graph import find_repo_root
 
+    if args.serve:
+        return _serve(args)
+    if args.file is None:
+        raise UsageError("context needs FILE (or --serve with --index)")
     path = Path(args.file)
     _check_file(args.file, "FILE")
     if args.index:
@@ -116,6 +127,19 @@ def _context(args: argparse.Namespace) -> int:
             f"# {ctx.file}: {len(ctx.items)} pieces from {len(ctx.files())} files, {ctx.tokens}/{ctx.budget} tokens",
             file=sys.stderr,
         )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from codemill.context.server import ContextServer
+
+    if not args.index:
+        raise UsageError("--serve needs --index (the graph `codemill index` saved)")
+    if args.file is not None or args.query or args.repo or args.json:
+        raise UsageError("--serve takes its files, budgets and questions from the requests on stdin")
+    server = ContextServer(args.index, _tokenizer(args), budget=args.budget)
+    print(f"# serving context for {server.builder().graph.root}: one JSON request per line", file=sys.stderr)
+    server.serve(sys.stdin, sys.stdout)
     return 0
 
 
