@@ -1,10 +1,12 @@
 """What a second core gives on this machine: the same single-threaded encoding job run alone,
 then as two copies at once (separate processes, no shared state); first pass over the text
-(what a corpus job does: every piece new to the caches), or ``--warm`` (the second pass). Two copies finishing in the
-time of one means 2.0x is reachable; a shared physical core, memory bandwidth or a noisy
+(what a corpus job does: every piece new to the caches), or ``--warm`` (the second pass). Two
+copies finishing in the time of one means 2.0x is reachable; a shared physical core, memory bandwidth or a noisy
 neighbour shows as less. Read every ``2 / 1`` ratio of the other benches against this one.
+``--threads``: instead, one process's ``encode_batch_flat`` on 2 threads against 1 (what the
+encoder's own thread pool gets from the second core).
 
-    python benches/core_ceiling.py [--mb 20] [--rounds 3] [--warm]
+    python benches/core_ceiling.py [--mb 20] [--rounds 3] [--warm] [--threads]
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def texts(mb: float) -> list[str]:
     return out
 
 
-def child(mb: float, warm: bool) -> None:
+def child(mb: float, warm: bool, threads: int) -> None:
     from codemill.tokenizer import load_tokenizer
 
     tok = load_tokenizer(None)
@@ -39,12 +41,13 @@ def child(mb: float, warm: bool) -> None:
     if warm:
         tok.encode_batch_flat(docs, langs, num_threads=1)  # the caches hold this text now
     t0 = time.perf_counter()
-    tok.encode_batch_flat(docs, langs, num_threads=1)
+    tok.encode_batch_flat(docs, langs, num_threads=threads)
     print(json.dumps({"seconds": time.perf_counter() - t0, "bytes": sum(len(d.encode()) for d in docs)}))
 
 
-def run(copies: int, mb: float, warm: bool) -> float:
-    cmd = [sys.executable, __file__, "--child", "--mb", str(mb), *(["--warm"] if warm else [])]
+def run(copies: int, mb: float, warm: bool, threads: int = 1) -> float:
+    cmd = [sys.executable, __file__, "--child", "--mb", str(mb), "--threads-child", str(threads)]
+    cmd += ["--warm"] if warm else []
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(copies)]
     results = [json.loads(p.communicate()[0]) for p in procs]
     return statistics.mean(r["seconds"] for r in results)
@@ -55,13 +58,20 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=20.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warm", action="store_true", help="encode the text twice, time the second (cache hits)")
+    ap.add_argument("--threads", action="store_true", help="one process, encode_batch on 2 threads vs 1")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--threads-child", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.mb, args.warm)
+        child(args.mb, args.warm, args.threads_child)
         return
     ratios = []
     for r in range(args.rounds):
+        if args.threads:
+            one, two = run(1, args.mb, args.warm, 1), run(1, args.mb, args.warm, 2)
+            ratios.append(one / two)
+            print(f"round {r + 1}: 1 thread {one:.2f} s, 2 threads {two:.2f} s: 2 / 1 = {ratios[-1]:.2f}x")
+            continue
         one, two = run(1, args.mb, args.warm), run(2, args.mb, args.warm)
         ratios.append(2 * one / two)
         print(f"round {r + 1}: one copy {one:.2f} s, each of two copies {two:.2f} s: 2 / 1 = {ratios[-1]:.2f}x")
