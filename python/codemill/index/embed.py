@@ -84,9 +84,10 @@ def _scanner_language(language: str | None) -> str | None:
 def _sessions(model: str | bytes, num_threads: int | None, sessions: int | None) -> list[Any]:
     """ONNX Runtime sessions sharing ``num_threads`` cores (all by default), one by default.
 
-    One session over both cores measured 4.1 chunks/s against 3.7 for two single-threaded
-    sessions on separate batches (all-MiniLM-L6-v2, stdlib chunks, benches/bench_embed.py),
-    at 626 MB peak RSS against 1,064 MB; ``sessions`` > 1 stays available for more cores.
+    On 2 quiet cores one two-threaded session and two single-threaded sessions on separate
+    batches ran alike (36.5 and 36.8 chunks/s median of 5, all-MiniLM-L6-v2 on 1,248 stdlib
+    chunks, benches/bench_embed.py), at 666 MB peak RSS against 1,053 MB (each session holds
+    its own weights and arenas); ``sessions`` > 1 stays available for more cores.
     """
     try:
         import onnxruntime as ort
