@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from codemill.context import graph_report, graph_store
 from codemill.context.graph_report import GraphStats
@@ -40,6 +40,9 @@ from codemill.sources.skips import EMPTY
 from codemill.syntax.parsers import grammar_for_path, parse
 
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "package.json", "go.mod", "Cargo.toml", "pom.xml")
+
+
+_T = TypeVar("_T")
 
 
 def _rel(path: str | os.PathLike[str], root: Path) -> str:
@@ -399,11 +402,7 @@ class ImportGraph:
         """The ranking graph as saved or built, without the files edited since."""
         if self._rank_graph is None:
             if self._saved_rank is not None:
-                source, saved, files = self._saved_rank
-                try:
-                    self._rank_graph = from_saved(files, saved)
-                except (KeyError, TypeError, ValueError) as e:
-                    raise GraphFormatError(f"{source}: corrupt graph: ranking arrays: {e}") from e
+                self._rank_graph = _decode_saved(self._saved_rank, from_saved, "ranking arrays")
             else:
                 self._rank_graph = ranking_graph(self)
         return self._rank_graph
@@ -434,11 +433,7 @@ class ImportGraph:
             self._symbol_table = None
         if self._symbol_table is None:
             if self._saved_names is not None and not (exact and self._edited):
-                source, saved, files = self._saved_names
-                try:
-                    self._symbol_table = symbols_from_saved(files, saved)
-                except (KeyError, TypeError, ValueError) as e:
-                    raise GraphFormatError(f"{source}: corrupt graph: symbol table: {e}") from e
+                self._symbol_table = _decode_saved(self._saved_names, symbols_from_saved, "symbol table")
             else:
                 self._symbol_table = SymbolTable.build(self)
         return self._symbol_table
@@ -484,6 +479,16 @@ class ImportGraph:
         """A ``networkx.DiGraph``: file nodes (``language``) and external nodes (``external=True``);
         edges weighted by the number of imports and imported names."""
         return graph_report.to_networkx(self)
+
+
+def _decode_saved(saved: tuple[str, Any, list[str]], decode: Callable[[list[str], Any], _T], what: str) -> _T:
+    """What ``decode`` makes of a part saved with the graph (``saved``: the file it was read
+    from, the saved form, the graph's files); a corrupt part is one GraphFormatError line."""
+    source, data, files = saved
+    try:
+        return decode(files, data)
+    except (KeyError, TypeError, ValueError) as e:
+        raise GraphFormatError(f"{source}: corrupt graph: {what}: {e}") from e
 
 
 def _file_edges(src: str, items: list[tuple[Import, Resolution]]) -> dict[str, float]:
