@@ -41,13 +41,38 @@ def _main_hidden() -> Iterator[None]:
             main.__dict__.update(saved)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Has the kernel kill this worker when its parent dies (``PR_SET_PDEATHSIG``), so a killed
+    run leaves no worker behind: one would wait forever for work, holding both ends of its
+    queue's pipe. A parent that died while this worker was starting is not signalled for: the
+    worker checks and goes."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: a stray worker only finishes its task
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _start_worker(parent: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]) -> None:
+    _die_with_parent(parent)
+    if initializer is not None:
+        initializer(*initargs)
+
+
 class WorkerPool(ProcessPoolExecutor):
-    """A spawn-context `ProcessPoolExecutor` whose children never import the main script."""
+    """A spawn-context `ProcessPoolExecutor` whose children never import the main script and
+    die with this process."""
 
     def __init__(
         self, max_workers: int, initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = ()
     ) -> None:
-        super().__init__(max_workers, multiprocessing.get_context("spawn"), initializer, initargs)
+        ctx = multiprocessing.get_context("spawn")
+        super().__init__(max_workers, ctx, _start_worker, (os.getpid(), initializer, initargs))
         self.temp_files: list[str] = []
         """Files made for the workers (removed at shutdown)."""
 

@@ -1,14 +1,13 @@
 """The local engine: tasks in this process (one worker) or also in a pool of worker processes.
 
 Worker processes are started with ``spawn`` (no fork of a threaded parent) and die with their
-parent (``PR_SET_PDEATHSIG``), so a killed run leaves no worker writing behind it.
+parent (`codemill._workers.WorkerPool`), so a killed run leaves no worker writing behind it.
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import signal
 import tempfile
 import threading
 import time
@@ -28,18 +27,7 @@ from codemill.tokenizer import CodeTokenizer
 _WORKER: dict[str, Any] = {}
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: a stray worker only finishes its task
-        pass
-
-
 def _init_worker(tokenizer_file: str, tokenizer_hash: str, settings: TaskSettings, outdir: str) -> None:
-    _die_with_parent()
     tok = worker_tokenizer(Path(tokenizer_file).read_text(encoding="utf-8"), tokenizer_hash)
     _WORKER.update(tok=tok, settings=settings, outdir=outdir)
 
