@@ -247,6 +247,26 @@ def build_graph(model: StModel) -> Any:
         epsilon=model.layer_norm_eps,
     )
     mask32 = node("Cast", ["attention_mask"], "mask_i32", to=TensorProto.INT32)
+
+    def dense_add_norm(h: str, residual: str, prefix: str, dense: str, norm: str) -> str:
+        """BERT's ``dense`` then ``LayerNorm(. + residual)`` under ``prefix`` (after attention
+        and after the feed-forward layer): a MatMul, then one fused SkipLayerNormalization
+        that adds the dense bias and the residual."""
+        proj = node("MatMul", [h, const(f"{dense}_w", w[f"{prefix}dense.weight"].T)], dense)
+        return node(
+            "SkipLayerNormalization",
+            [
+                proj,
+                residual,
+                const(f"{norm}_w", w[f"{prefix}LayerNorm.weight"]),
+                const(f"{norm}_b", w[f"{prefix}LayerNorm.bias"]),
+                const(f"{dense}_b", w[f"{prefix}dense.bias"]),
+            ],
+            norm,
+            domain="com.microsoft",
+            epsilon=model.layer_norm_eps,
+        )
+
     for i in range(model.num_layers):
         p = f"encoder.layer.{i}."
         qkv_w = np.concatenate([w[f"{p}attention.self.{n}.weight"].T for n in ("query", "key", "value")], axis=1)
@@ -258,20 +278,7 @@ def build_graph(model: StModel) -> Any:
             domain="com.microsoft",
             num_heads=model.num_heads,
         )
-        proj = node("MatMul", [attn, const(f"l{i}_o_w", w[f"{p}attention.output.dense.weight"].T)], f"l{i}_o")
-        x = node(
-            "SkipLayerNormalization",
-            [
-                proj,
-                x,
-                const(f"l{i}_ln1_w", w[f"{p}attention.output.LayerNorm.weight"]),
-                const(f"l{i}_ln1_b", w[f"{p}attention.output.LayerNorm.bias"]),
-                const(f"l{i}_o_b", w[f"{p}attention.output.dense.bias"]),
-            ],
-            f"l{i}_ln1",
-            domain="com.microsoft",
-            epsilon=model.layer_norm_eps,
-        )
+        x = dense_add_norm(attn, x, f"{p}attention.output.", f"l{i}_o", f"l{i}_ln1")
         up = node("MatMul", [x, const(f"l{i}_up_w", w[f"{p}intermediate.dense.weight"].T)], f"l{i}_up")
         act = node(
             "BiasGelu",
@@ -279,20 +286,7 @@ def build_graph(model: StModel) -> Any:
             f"l{i}_gelu",
             domain="com.microsoft",
         )
-        down = node("MatMul", [act, const(f"l{i}_down_w", w[f"{p}output.dense.weight"].T)], f"l{i}_down")
-        x = node(
-            "SkipLayerNormalization",
-            [
-                down,
-                x,
-                const(f"l{i}_ln2_w", w[f"{p}output.LayerNorm.weight"]),
-                const(f"l{i}_ln2_b", w[f"{p}output.LayerNorm.bias"]),
-                const(f"l{i}_down_b", w[f"{p}output.dense.bias"]),
-            ],
-            f"l{i}_ln2",
-            domain="com.microsoft",
-            epsilon=model.layer_norm_eps,
-        )
+        x = dense_add_norm(act, x, f"{p}output.", f"l{i}_down", f"l{i}_ln2")
     pooled = _pool(model.pooling, x, node, const)
     if model.normalize:
         # sentence-transformers' Normalize: x / max(||x||, 1e-12)
