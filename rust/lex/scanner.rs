@@ -39,8 +39,36 @@ pub struct Scanner<'a> {
 struct Dispatch {
     keywords: FxHashSet<&'static str>,
     operators: Vec<Vec<&'static str>>,
-    opens: [bool; 256],
+    /// What a byte starts in code: one table lookup instead of a chain of tests per piece.
+    class: [Class; 256],
+    /// ASCII bytes that continue an identifier (`WORD`, plus `$` where identifiers take it).
+    ident: [bool; 256],
 }
+
+/// What a byte starts in code mode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Newline,
+    Space,
+    Identifier,
+    Digit,
+    /// May open a comment or a string in this language: checked against the table.
+    Opens,
+    /// Punctuation (or, for bytes >= 0x80, a non-ASCII char: identifier or symbol).
+    Other,
+}
+
+/// ASCII bytes that continue an identifier and make up prose words: letters, digits, `_`.
+/// Bytes of non-ASCII chars are false here; the slow paths look at the whole char.
+const WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = (b as u8).is_ascii_alphanumeric() || b == b'_' as usize;
+        b += 1;
+    }
+    t
+};
 
 fn dispatch(lang: Lang) -> &'static Dispatch {
     static ALL: OnceLock<Vec<Dispatch>> = OnceLock::new();
@@ -53,29 +81,46 @@ fn dispatch(lang: Lang) -> &'static Dispatch {
                 for op in t.operators {
                     operators[op.as_bytes()[0] as usize].push(*op);
                 }
-                let mut opens = [false; 256];
+                let mut class = [Class::Other; 256];
+                let mut ident = WORD;
+                for b in 0..=255u8 {
+                    class[b as usize] = match b {
+                        b'\n' | b'\r' => Class::Newline,
+                        _ if is_hspace(b) => Class::Space,
+                        b'0'..=b'9' => Class::Digit,
+                        _ if WORD[b as usize] => Class::Identifier,
+                        _ => Class::Other,
+                    };
+                }
+                if t.dollar_ident {
+                    class[b'$' as usize] = Class::Identifier;
+                    ident[b'$' as usize] = true;
+                }
                 let firsts = t
                     .line_comments
                     .iter()
                     .chain(t.block_comment.iter().map(|b| &b.0));
+                // Identifiers and numbers start no comment or quote (Rust's r"..." is found
+                // from the identifier `r`); any other first byte of a marker is checked.
                 for m in firsts.chain(t.quotes.iter().map(|q| &q.open)) {
-                    opens[m.as_bytes()[0] as usize] = true;
+                    let c = &mut class[m.as_bytes()[0] as usize];
+                    if *c == Class::Other {
+                        *c = Class::Opens;
+                    }
                 }
-                opens[b'\'' as usize] |= *l == Lang::Rust;
+                if *l == Lang::Rust {
+                    class[b'\'' as usize] = Class::Opens;
+                }
                 Dispatch {
                     keywords: t.keywords.iter().copied().collect(),
                     operators,
-                    opens,
+                    class,
+                    ident,
                 }
             })
             .collect()
     });
     &all[Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0)]
-}
-
-#[inline]
-fn is_ascii_ident_continue(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 #[inline]
@@ -121,6 +166,7 @@ impl<'a> Scanner<'a> {
         self.src[at..].chars().next().unwrap_or('\0')
     }
 
+    #[inline]
     fn char_len_at(&self, at: usize) -> usize {
         let b = self.bytes[at];
         if b < 0x80 {
@@ -130,34 +176,31 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// End of an identifier starting at `at` (which holds an identifier-start char).
+    /// End of an identifier whose continuation starts at `at`: ASCII in a tight loop, other
+    /// chars (rare in code) through the Unicode table.
+    #[inline]
     fn ident_end(&self, mut at: usize) -> usize {
-        let dollar = self.table.dollar_ident;
-        while at < self.bytes.len() {
-            let b = self.bytes[at];
-            if b < 0x80 {
-                if is_ascii_ident_continue(b) || (dollar && b == b'$') {
-                    at += 1;
-                } else {
-                    break;
-                }
-            } else {
+        let (bytes, ident) = (self.bytes, &self.dispatch.ident);
+        loop {
+            while at < bytes.len() && ident[bytes[at] as usize] {
+                at += 1;
+            }
+            if at < bytes.len() && bytes[at] >= 0x80 {
                 let c = self.char_at(at);
                 if unicode_ident::is_xid_continue(c) {
                     at += c.len_utf8();
-                } else {
-                    break;
+                    continue;
                 }
             }
+            return at;
         }
-        at
     }
 
     fn number_end(&self, mut at: usize) -> usize {
         let n = self.bytes.len();
         while at < n {
             let b = self.bytes[at];
-            if is_ascii_ident_continue(b) {
+            if WORD[b as usize] {
                 at += 1;
                 // Exponent sign: 1e-3, 0x1p+4.
                 if matches!(b, b'e' | b'E' | b'p' | b'P')
@@ -206,10 +249,8 @@ impl<'a> Scanner<'a> {
 
     fn code(&mut self) -> Piece {
         let b = self.bytes[self.pos];
-        if b == b'\n' || b == b'\r' {
-            return self.newline();
-        }
-        if is_hspace(b) {
+        let class = self.dispatch.class[b as usize];
+        if class == Class::Space {
             let end = self.space_run_end(self.pos);
             let kind = if self.at_line_start {
                 Kind::Indent
@@ -218,19 +259,24 @@ impl<'a> Scanner<'a> {
             };
             return self.piece(end, kind);
         }
+        if class == Class::Newline {
+            return self.newline();
+        }
         self.at_line_start = false;
+        match class {
+            Class::Identifier => self.identifier(),
+            Class::Digit => {
+                let end = self.number_end(self.pos);
+                self.piece(end, Kind::Number)
+            }
+            Class::Opens => self.opening(b),
+            _ => self.punctuation(b),
+        }
+    }
+
+    /// A byte that may open a comment or a string in this language.
+    fn opening(&mut self, b: u8) -> Piece {
         let t = self.table;
-        // Identifiers and numbers first: they are most pieces and start no comment or quote.
-        if b.is_ascii_alphabetic() || b == b'_' || (b == b'$' && t.dollar_ident) {
-            return self.identifier();
-        }
-        if b.is_ascii_digit() {
-            let end = self.number_end(self.pos);
-            return self.piece(end, Kind::Number);
-        }
-        if !self.dispatch.opens[b as usize] {
-            return self.punctuation(b);
-        }
         // Comments before operators: `//` and `/*` must not lex as `/`.
         for marker in t.line_comments {
             if self.starts_with(self.pos, marker) {
@@ -437,17 +483,29 @@ impl<'a> Scanner<'a> {
     fn is_word_char_at(&self, at: usize) -> bool {
         let b = self.bytes[at];
         if b < 0x80 {
-            is_ascii_ident_continue(b)
+            WORD[b as usize]
         } else {
             self.char_at(at).is_alphanumeric()
         }
     }
 
+    /// End of a prose word starting at `at`: ASCII in a tight loop, other chars one by one.
+    #[inline]
     fn word_end(&self, mut at: usize) -> usize {
-        while at < self.bytes.len() && self.is_word_char_at(at) {
-            at += self.char_len_at(at);
+        let bytes = self.bytes;
+        loop {
+            while at < bytes.len() && WORD[bytes[at] as usize] {
+                at += 1;
+            }
+            if at < bytes.len() && bytes[at] >= 0x80 {
+                let c = self.char_at(at);
+                if c.is_alphanumeric() {
+                    at += c.len_utf8();
+                    continue;
+                }
+            }
+            return at;
         }
-        at
     }
 }
 
