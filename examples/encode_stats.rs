@@ -57,6 +57,22 @@ fn main() {
         "scanner: {:.0} MB/s ({scanned} pieces)",
         bytes as f64 / 1e6 / t.elapsed().as_secs_f64()
     );
+    if let Some(n) = std::env::var("THREADS").ok().and_then(|n| n.parse().ok()) {
+        // First pass of `encode_batch` on n threads (a fresh pool; nothing encoded before).
+        let batch: Vec<(&str, Lang)> = docs.iter().map(|(t, l)| (t.as_str(), *l)).collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let ids: usize = pool.install(|| tok.encode_batch(&batch, &[]).iter().map(Vec::len).sum());
+        println!(
+            "encode_batch first pass, {n} threads: {:.1} MB/s, {:.2} CPU s, {ids} tokens",
+            bytes as f64 / 1e6 / t.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu
+        );
+        return;
+    }
     if std::env::var_os("BPE_ONLY").is_some() {
         bpe_only(&tok, &docs);
     }
@@ -75,6 +91,22 @@ fn main() {
             bytes as f64 / 1e6 / t.elapsed().as_secs_f64()
         );
     }
+}
+
+/// User + system CPU time of this process so far (Linux; 0 elsewhere): on a shared machine
+/// the CPU a threaded run spends says more about its scaling than its wall time.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) end with ')'.
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 after the state letter.
+    f.get(10)
+        .zip(f.get(11))
+        .map_or(0.0, |(u, s)| (u + s) / 100.0)
 }
 
 /// Times BPE alone over the distinct chunks (byte symbols only), to separate it from scanning,
