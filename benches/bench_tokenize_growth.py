@@ -1,16 +1,28 @@
 """Growth curve of `codemill.tokenize_corpus`: wall time, throughput and peak RSS of the process
 tree on 1x, 2x, 4x and 8x of a real-code tree, for the local engine with 1 and 2 workers, Ray
-with 2 CPUs, and (``--s3``) input and output on a local S3 server (moto, 127.0.0.1).
+with 2 CPUs, and (``s3``) input and output on a local S3 server on 127.0.0.1.
 
 Run: `python benches/bench_tokenize_growth.py [--base-mb 40] [--scales 1,2,4,8]
-[--configs local1,local2,ray2,jsonl2,s3] [--dir /tmp/codemill_tok_growth] [--json F] [--plot F.png]`.
+[--configs local1,local2,ray2,jsonl2,s3] [--s3-server moto|moto-waitress] [--repeat 3] [--dir
+/tmp/codemill_tok_growth] [--json F] [--plot F.png]`.
 
 The base tree is ``--base-mb`` of real Python (this interpreter's standard library, PSF, then
 its site-packages), files laid out 200 to a folder; scale ``k`` is ``k`` copies of it (hard
 links: the bytes are read k times, from the page cache after the first). Per scale, the configs
-run one after the other, each in a fresh process whose tree RSS (Ray's raylet and workers
-included) the parent samples every 20 ms, so ratios between configs are side by side even on a
-loaded machine. S3 runs start a moto server once and upload each scale's tree before timing.
+run one after the other (``--repeat`` rounds of them, alternating, each row the median), each in
+a fresh process whose tree RSS (Ray's raylet and workers included) the parent samples every 20
+ms, so ratios between configs are side by side even on a loaded machine. S3 runs start the
+server once and upload each scale's tree before timing; each run's output is removed after it.
+
+S3 servers (``--s3-server``), both moto's S3 implementation with objects in memory: ``moto``
+(``python -m moto.server``, what the tests start: ~6 ms of server CPU per request) or
+``moto-waitress`` (moto's S3 application alone under waitress, `benches/moto_s3_server.py`:
+keep-alive, 2.5-4.5 ms per request; `pip install waitress`, in the ``bench`` extra). The server
+runs on the same cores as the job, so its CPU is part of what is measured. Tried and left out:
+the Rust ``s3s-fs`` 0.14.1 (`cargo install s3s-fs@0.14.1 --features binary --locked`, the
+last release that builds with rustc 1.95): it lists nothing for s3fs (it takes the empty
+``delimiter=`` s3fs sends as a delimiter), answers HEAD of a prefix with 500 (s3fs retries for
+~4 s), and sends bodies in 4 KiB writes without TCP_NODELAY (a 1 MiB range read takes ~40 ms).
 """
 
 from __future__ import annotations
@@ -27,6 +39,8 @@ import time
 from argparse import ArgumentParser
 from importlib.metadata import version
 from pathlib import Path
+from statistics import median
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from process_rss import run_with_peak_rss
@@ -130,45 +144,74 @@ def measure(inp: str, out: str, engine: str, workers: int, env: dict[str, str]) 
     return result
 
 
-def start_s3(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def _free_port() -> int:
     import socket
-    import urllib.request
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+        return int(s.getsockname()[1])
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
+    import socket
+
     for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit(f"the S3 server exited with {proc.returncode}")
         try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-            break
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
         except OSError:
             time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the S3 server did not start")
+
+
+def start_s3(env: dict[str, str], server: str) -> tuple[subprocess.Popen[bytes], dict[str, str], str]:
+    """(server process, environment pointing at it, server name and versions)."""
+    port = _free_port()
+    if server == "moto":
+        cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        name = f"moto {version('moto')} (moto.server)"
+    else:
+        cmd = [sys.executable, str(Path(__file__).with_name("moto_s3_server.py")), str(port)]
+        name = f"moto {version('moto')} S3 app, waitress {version('waitress')}"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(port, proc)
     aws = {
-        "AWS_ENDPOINT_URL": url,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    return proc, {**env, **aws}
+    return proc, {**env, **aws}, name
 
 
-def upload(tree: Path, bucket: str, prefix: str, env: dict[str, str]) -> str:
+def _client(env: dict[str, str]) -> Any:
     import boto3
-    from boto3.s3.transfer import TransferConfig
 
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=env["AWS_ENDPOINT_URL"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name=env["AWS_DEFAULT_REGION"],
     )
+
+
+def clear(bucket: str, prefix: str, env: dict[str, str]) -> None:
+    """Deletes every object under ``prefix`` (a run's output), so the server's store stays small."""
+    client = _client(env)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+
+def upload(tree: Path, bucket: str, prefix: str, env: dict[str, str]) -> str:
+    from boto3.s3.transfer import TransferConfig
+
+    client = _client(env)
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=bucket)
     cfg = TransferConfig(use_threads=False)
@@ -206,6 +249,8 @@ def main() -> None:
     ap.add_argument("--scales", default="1,2,4,8")
     ap.add_argument("--configs", default="local1,local2,ray2,jsonl2,s3")
     ap.add_argument("--s3-scales", default="1,2,4", help="scales also run on S3 (moto keeps it all in memory)")
+    ap.add_argument("--s3-server", choices=("moto", "moto-waitress"), default="moto")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of the configs per scale; rows give medians")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/codemill_tok_growth"))
     ap.add_argument("--json", type=Path)
     ap.add_argument("--plot", type=Path)
@@ -220,8 +265,10 @@ def main() -> None:
     s3_scales = {int(s) for s in args.s3_scales.split(",")}
     env = dict(os.environ)
     s3proc = None
+    server = None
+    load_before = os.getloadavg()[0]
     if "s3" in configs:
-        s3proc, s3env = start_s3(env)
+        s3proc, s3env, server = start_s3(env, args.s3_server)
     files = base_files(args.base_mb)
     rows = []
     try:
@@ -231,42 +278,60 @@ def main() -> None:
             jsonl = args.dir / f"jsonl_x{scale}"
             if {"jsonl2", "s3"} & set(configs):
                 make_jsonl(tree, jsonl)
-            for cfg in configs:
-                engine, workers = CONFIGS[cfg]
-                out = args.dir / f"out_x{scale}_{cfg}"
-                if cfg in ("s3", "jsonl2") and scale not in s3_scales:
-                    continue
-                if cfg == "s3":
-                    inp = upload(jsonl, "bench", f"in-x{scale}", s3env)
-                    run = measure(inp, f"s3://bench/out-x{scale}", engine, workers, s3env)
-                else:
-                    run = measure(str(jsonl if cfg == "jsonl2" else tree), str(out), engine, workers, env)
-                    shutil.rmtree(out, ignore_errors=True)
+            todo = [c for c in configs if c not in ("s3", "jsonl2") or scale in s3_scales]
+            inp = upload(jsonl, "bench", f"in-x{scale}", s3env) if "s3" in todo else ""
+            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in todo}
+            for _ in range(args.repeat):
+                for cfg in todo:
+                    engine, workers = CONFIGS[cfg]
+                    if cfg == "s3":
+                        run = measure(inp, f"s3://bench/out-x{scale}", engine, workers, s3env)
+                        clear("bench", f"out-x{scale}", s3env)
+                    else:
+                        out = args.dir / f"out_x{scale}_{cfg}"
+                        run = measure(str(jsonl if cfg == "jsonl2" else tree), str(out), engine, workers, env)
+                        shutil.rmtree(out, ignore_errors=True)
+                    runs[cfg].append(run)
+                    print(json.dumps({"scale": scale, "config": cfg, **run}), flush=True)
+            for cfg, got in runs.items():
+                seconds = median(float(r["seconds"]) for r in got)
                 row = {
                     "scale": scale,
                     "config": cfg,
                     "input_bytes": nbytes,
-                    **run,
-                    "mb_per_s": round(int(run["bytes"]) / 1e6 / float(run["seconds"]), 2),  # type: ignore[call-overload,arg-type]
+                    **got[0],
+                    "seconds": seconds,
+                    "runs_seconds": [r["seconds"] for r in got],
+                    "tokenize_seconds": median(float(r["tokenize_seconds"]) for r in got),
+                    "tree_peak_rss_bytes": max(int(r["tree_peak_rss_bytes"]) for r in got),
+                    "mb_per_s": round(int(got[0]["bytes"]) / 1e6 / seconds, 2),
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+            if "s3" in runs and "jsonl2" in runs:
+                ratio = median(float(r["seconds"]) for r in runs["jsonl2"]) / median(
+                    float(r["seconds"]) for r in runs["s3"]
+                )
+                print(f"scale {scale}: S3 ({server}) / local JSONL throughput = {ratio:.2f}x", flush=True)
             shutil.rmtree(tree)
             shutil.rmtree(jsonl, ignore_errors=True)
     finally:
         if s3proc is not None:
             s3proc.kill()
             s3proc.wait()
+    load = f"load {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     result = {
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}, load {os.getloadavg()[0]:.1f}",
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}, {load}",
         "python": platform.python_version(),
         "codemill": codemill.__version__,
         "numpy": version("numpy"),
         "ray": version("ray"),
         "s3fs": version("s3fs"),
-        "moto": version("moto"),
+        "s3_server": server,
+        "repeat": args.repeat,
         "rows": rows,
     }
+    print(result["machine"], flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     if args.plot:
