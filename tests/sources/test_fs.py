@@ -115,8 +115,8 @@ def test_jsonl_ranges_at_url_read_like_on_disk_and_fetch_little_more(s3_server, 
             assert sum(map(len, fetched)) <= len(data) + ranges * (2 * longest + (64 << 10))
 
 
-def test_url_reader_ends_where_the_object_ends(s3_server, bucket, tmp_path):
-    from codemill.sources.fs import open_url
+def test_url_reader_ends_where_the_object_ends(s3_server, bucket, tmp_path, monkeypatch):
+    from codemill.sources.fs import open_url, url_fs
 
     # The first read (the range and 64 KiB past it) ends exactly at the object's end: the next
     # starts at the end, which S3 refuses (416) rather than answer empty.
@@ -128,6 +128,19 @@ def test_url_reader_ends_where_the_object_ends(s3_server, bucket, tmp_path):
     with open_url(f"s3://{bucket}/o.bin") as f:
         f.seek(1000)
         assert f.read(5) == body[1000:1005] and f.tell() == 1005
+    # Reading all of it is one request (and one more that finds the end), not one per 8 KiB.
+    fs, _ = url_fs(f"s3://{bucket}/o.bin")
+    calls = []
+    real = fs.cat_file
+
+    def counted(path, start=None, end=None):
+        calls.append((start, end))
+        return real(path, start=start, end=end)
+
+    monkeypatch.setattr(fs, "cat_file", counted)
+    with open_url(f"s3://{bucket}/o.bin") as f:
+        assert f.read() == body
+    assert len(calls) == 1, calls
 
 
 def test_missing_inputs_and_buckets_are_one_clear_line(s3_server, bucket):

@@ -28,6 +28,7 @@ from codemill._io import atomic_write_bytes, fsync_dir
 from codemill.errors import InputNotFoundError, StorageError
 
 _BLOCK = 4 << 20
+_UPLOADS = 8  # uploads at once in Directory.publish_all
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
@@ -248,6 +249,13 @@ class _Ranges(io.RawIOBase):
         self._pos = offset
         return offset
 
+    def readall(self) -> bytes:
+        # RawIOBase's would read in 8 KiB requests.
+        out = bytearray()
+        while chunk := self.read(_BLOCK):
+            out += chunk
+        return bytes(out)
+
     def readinto(self, buffer: Any) -> int:
         if self._size is not None and self._pos >= self._size:
             return 0
@@ -371,6 +379,21 @@ class Directory:
         with storage(self.url(rel)):
             self._fs.put_file(os.fspath(local), f"{self._root}/{rel}")
 
+    def publish_all(self, files: list[tuple[Path, str]]) -> None:
+        """Publishes each ``(local file, rel)`` as :meth:`publish` does; remotely the uploads run
+        at the same time (each costs a round trip more than its bytes). Returns once all are
+        done; a failure raises the error of the first failed file in ``files``."""
+        if self.path is not None or len(files) < 2:
+            for local, rel in files:
+                self.publish(local, rel)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(len(files), _UPLOADS), thread_name_prefix="codemill-upload") as pool:
+            uploads = [pool.submit(self.publish, local, rel) for local, rel in files]
+        for upload in uploads:
+            upload.result()
+
     def publish_tree(self, local: Path, last: str) -> None:
         """Replaces the directory's content by the local directory ``local``: ``last`` (the
         file whose presence says the output is complete) is removed first and published last,
@@ -381,9 +404,7 @@ class Directory:
         if last in old:
             self.remove([last])
         new = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
-        for rel in new:
-            if rel != last:
-                self.publish(local / rel, rel)
+        self.publish_all([(local / rel, rel) for rel in new if rel != last])
         self.remove(sorted(set(old) - set(new)))
         self.publish(local / last, last)
 
