@@ -1,16 +1,29 @@
 """Growth curve of `codemill.tokenize_corpus`: wall time, throughput and peak RSS of the process
 tree on 1x, 2x, 4x and 8x of a real-code tree, for the local engine with 1 and 2 workers, Ray
-with 2 CPUs, and (``--s3``) input and output on a local S3 server (moto, 127.0.0.1).
+with 2 CPUs, and (``s3``) input and output on a local S3 server on 127.0.0.1.
 
 Run: `python benches/bench_tokenize_growth.py [--base-mb 40] [--scales 1,2,4,8]
-[--configs local1,local2,ray2,jsonl2,s3] [--dir /tmp/codemill_tok_growth] [--json F] [--plot F.png]`.
+[--configs local1,local2,ray2,jsonl2,s3] [--s3-server moto,moto-waitress] [--repeat 3] [--dir
+/tmp/codemill_tok_growth] [--json F] [--plot F.png]`.
 
 The base tree is ``--base-mb`` of real Python (this interpreter's standard library, PSF, then
 its site-packages), files laid out 200 to a folder; scale ``k`` is ``k`` copies of it (hard
 links: the bytes are read k times, from the page cache after the first). Per scale, the configs
-run one after the other, each in a fresh process whose tree RSS (Ray's raylet and workers
-included) the parent samples every 20 ms, so ratios between configs are side by side even on a
-loaded machine. S3 runs start a moto server once and upload each scale's tree before timing.
+run one after the other (``--repeat`` rounds of them, alternating, each row the median), each in
+a fresh process whose tree RSS (Ray's raylet and workers included) the parent samples every 20
+ms, so ratios between configs are side by side even on a loaded machine. S3 runs start the
+server once and upload each scale's tree before timing; each run's output is removed after it.
+
+S3 servers (``--s3-server``, one or both: ``s3`` is then a config per server, side by side, each
+row with the server's CPU seconds), both moto's S3 implementation with objects in memory: ``moto``
+(``python -m moto.server``, what the tests start: ~6 ms of server CPU per request) or
+``moto-waitress`` (moto's S3 application alone under waitress, `benches/moto_s3_server.py`:
+keep-alive, 2.5-4.5 ms per request; `pip install waitress`, in the ``bench`` extra). The server
+runs on the same cores as the job, so its CPU is part of what is measured. Tried and left out:
+the Rust ``s3s-fs`` 0.14.1 (`cargo install s3s-fs@0.14.1 --features binary --locked`, the
+last release that builds with rustc 1.95): it lists nothing for s3fs (it takes the empty
+``delimiter=`` s3fs sends as a delimiter), answers HEAD of a prefix with 500 (s3fs retries for
+~4 s), and sends bodies in 4 KiB writes without TCP_NODELAY (a 1 MiB range read takes ~40 ms).
 """
 
 from __future__ import annotations
@@ -27,6 +40,8 @@ import time
 from argparse import ArgumentParser
 from importlib.metadata import version
 from pathlib import Path
+from statistics import median
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from process_rss import run_with_peak_rss
@@ -35,7 +50,10 @@ CONFIGS = {
     "local1": ("local", 1),
     "local2": ("local", 2),
     "ray2": ("ray", 2),
-    "jsonl2": ("local", 2),  # the tree as JSONL parts on local disk: the baseline of "s3"
+    "jsonl2": (
+        "local",
+        2,
+    ),  # the tree as JSONL parts on local disk: the baseline of "s3"
     "s3": ("local", 2),  # the same JSONL parts in, shards out, on the S3 server
 }
 
@@ -53,7 +71,15 @@ def make_jsonl(tree: Path, dest: Path, part_bytes: int = 8 << 20) -> None:
                 f.close()
             f = open(dest / f"part-{part:04d}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
             part, size = part + 1, 0
-        line = json.dumps({"content": p.read_text(encoding="utf-8", errors="replace"), "path": p.name}) + "\n"
+        line = (
+            json.dumps(
+                {
+                    "content": p.read_text(encoding="utf-8", errors="replace"),
+                    "path": p.name,
+                }
+            )
+            + "\n"
+        )
         f.write(line)
         size += len(line)
     if f is not None:
@@ -130,45 +156,85 @@ def measure(inp: str, out: str, engine: str, workers: int, env: dict[str, str]) 
     return result
 
 
-def start_s3(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def _free_port() -> int:
     import socket
-    import urllib.request
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+        return int(s.getsockname()[1])
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
+    import socket
+
     for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit(f"the S3 server exited with {proc.returncode}")
         try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-            break
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
         except OSError:
             time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the S3 server did not start")
+
+
+def start_s3(env: dict[str, str], server: str) -> tuple[subprocess.Popen[bytes], dict[str, str], str]:
+    """(server process, environment pointing at it, server name and versions)."""
+    port = _free_port()
+    if server == "moto":
+        cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        name = f"moto {version('moto')} (moto.server)"
+    else:
+        cmd = [
+            sys.executable,
+            str(Path(__file__).with_name("moto_s3_server.py")),
+            str(port),
+        ]
+        name = f"moto {version('moto')} S3 app, waitress {version('waitress')}"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(port, proc)
     aws = {
-        "AWS_ENDPOINT_URL": url,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    return proc, {**env, **aws}
+    return proc, {**env, **aws}, name
 
 
-def upload(tree: Path, bucket: str, prefix: str, env: dict[str, str]) -> str:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _client(env: dict[str, str]) -> Any:
     import boto3
-    from boto3.s3.transfer import TransferConfig
 
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=env["AWS_ENDPOINT_URL"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name=env["AWS_DEFAULT_REGION"],
     )
+
+
+def clear(bucket: str, prefix: str, env: dict[str, str]) -> None:
+    """Deletes every object under ``prefix`` (a run's output), so the server's store stays small."""
+    client = _client(env)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+
+def upload(tree: Path, bucket: str, prefix: str, env: dict[str, str]) -> str:
+    from boto3.s3.transfer import TransferConfig
+
+    client = _client(env)
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=bucket)
     cfg = TransferConfig(use_threads=False)
@@ -191,8 +257,19 @@ def plot(result: dict[str, object], path: Path) -> None:
         mb = [r["bytes"] / 1e6 for r in rs]  # type: ignore[index]
         a.plot(mb, [r["seconds"] for r in rs], marker="o", label=cfg)  # type: ignore[index]
         b.plot(mb, [r["tree_peak_rss_bytes"] / 1e6 for r in rs], marker="o", label=cfg)  # type: ignore[index]
-    a.set(xlabel="input MB", ylabel="wall seconds", title="tokenize: time", xscale="log", yscale="log")
-    b.set(xlabel="input MB", ylabel="peak RSS of the process tree (MB)", title="tokenize: memory", xscale="log")
+    a.set(
+        xlabel="input MB",
+        ylabel="wall seconds",
+        title="tokenize: time",
+        xscale="log",
+        yscale="log",
+    )
+    b.set(
+        xlabel="input MB",
+        ylabel="peak RSS of the process tree (MB)",
+        title="tokenize: memory",
+        xscale="log",
+    )
     a.legend()
     b.legend()
     fig.suptitle(str(result["machine"]), fontsize=8)
@@ -205,7 +282,22 @@ def main() -> None:
     ap.add_argument("--base-mb", type=float, default=40.0)
     ap.add_argument("--scales", default="1,2,4,8")
     ap.add_argument("--configs", default="local1,local2,ray2,jsonl2,s3")
-    ap.add_argument("--s3-scales", default="1,2,4", help="scales also run on S3 (moto keeps it all in memory)")
+    ap.add_argument(
+        "--s3-scales",
+        default="1,2,4",
+        help="scales also run on S3 (moto keeps it all in memory)",
+    )
+    ap.add_argument(
+        "--s3-server",
+        default="moto",
+        help="moto, moto-waitress, or both: moto,moto-waitress",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of the configs per scale; rows give medians",
+    )
     ap.add_argument("--dir", type=Path, default=Path("/tmp/codemill_tok_growth"))
     ap.add_argument("--json", type=Path)
     ap.add_argument("--plot", type=Path)
@@ -216,57 +308,99 @@ def main() -> None:
         return
     import codemill
 
-    configs = args.configs.split(",")
+    s3_servers = args.s3_server.split(",")
+    configs = []
+    for c in args.configs.split(","):  # "s3": one config per server
+        configs += [c] if c != "s3" else ["s3" if len(s3_servers) == 1 else f"s3/{n}" for n in s3_servers]
     s3_scales = {int(s) for s in args.s3_scales.split(",")}
     env = dict(os.environ)
-    s3proc = None
-    if "s3" in configs:
-        s3proc, s3env = start_s3(env)
-    files = base_files(args.base_mb)
+    load_before = os.getloadavg()[0]
+    servers: dict[str, tuple[subprocess.Popen[bytes], dict[str, str], str]] = {}
     rows = []
     try:
+        for cfg in configs:
+            if cfg.startswith("s3"):
+                servers[cfg] = start_s3(env, cfg.partition("/")[2] or s3_servers[0])
+        files = base_files(args.base_mb)
         for scale in (int(s) for s in args.scales.split(",")):
             tree = args.dir / f"x{scale}"
             nbytes = make_tree(tree, files, scale)
             jsonl = args.dir / f"jsonl_x{scale}"
-            if {"jsonl2", "s3"} & set(configs):
+            todo = [c for c in configs if not (c.startswith("s3") or c == "jsonl2") or scale in s3_scales]
+            if any(c.startswith("s3") or c == "jsonl2" for c in todo):
                 make_jsonl(tree, jsonl)
-            for cfg in configs:
-                engine, workers = CONFIGS[cfg]
-                out = args.dir / f"out_x{scale}_{cfg}"
-                if cfg in ("s3", "jsonl2") and scale not in s3_scales:
-                    continue
-                if cfg == "s3":
-                    inp = upload(jsonl, "bench", f"in-x{scale}", s3env)
-                    run = measure(inp, f"s3://bench/out-x{scale}", engine, workers, s3env)
-                else:
-                    run = measure(str(jsonl if cfg == "jsonl2" else tree), str(out), engine, workers, env)
-                    shutil.rmtree(out, ignore_errors=True)
+            inputs = {c: upload(jsonl, "bench", f"in-x{scale}", servers[c][1]) for c in todo if c in servers}
+            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in todo}
+            for _ in range(args.repeat):
+                for cfg in todo:
+                    engine, workers = CONFIGS[cfg.partition("/")[0]]
+                    if cfg in servers:
+                        proc, s3env, _ = servers[cfg]
+                        before = process_cpu(proc.pid)
+                        run = measure(
+                            inputs[cfg],
+                            f"s3://bench/out-x{scale}",
+                            engine,
+                            workers,
+                            s3env,
+                        )
+                        run["server_cpu_seconds"] = round(process_cpu(proc.pid) - before, 2)
+                        clear("bench", f"out-x{scale}", s3env)
+                    else:
+                        out = args.dir / f"out_x{scale}_{cfg}"
+                        run = measure(
+                            str(jsonl if cfg == "jsonl2" else tree),
+                            str(out),
+                            engine,
+                            workers,
+                            env,
+                        )
+                        shutil.rmtree(out, ignore_errors=True)
+                    runs[cfg].append(run)
+                    print(json.dumps({"scale": scale, "config": cfg, **run}), flush=True)
+            for cfg, got in runs.items():
+                seconds = median(float(r["seconds"]) for r in got)
                 row = {
                     "scale": scale,
                     "config": cfg,
                     "input_bytes": nbytes,
-                    **run,
-                    "mb_per_s": round(int(run["bytes"]) / 1e6 / float(run["seconds"]), 2),  # type: ignore[call-overload,arg-type]
+                    **got[0],
+                    "seconds": seconds,
+                    "runs_seconds": [r["seconds"] for r in got],
+                    "tokenize_seconds": median(float(r["tokenize_seconds"]) for r in got),
+                    "tree_peak_rss_bytes": max(int(r["tree_peak_rss_bytes"]) for r in got),
+                    "mb_per_s": round(int(got[0]["bytes"]) / 1e6 / seconds, 2),
                 }
+                if cfg in servers:
+                    row["server"] = servers[cfg][2]
+                    row["server_cpu_seconds"] = median(float(r["server_cpu_seconds"]) for r in got)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+            if "jsonl2" in runs:
+                local = median(float(r["seconds"]) for r in runs["jsonl2"])
+                for cfg, got in runs.items():
+                    if cfg in servers:
+                        ratio = local / median(float(r["seconds"]) for r in got)
+                        print(f"scale {scale}: S3 ({servers[cfg][2]}) / local JSONL throughput = {ratio:.2f}x")
             shutil.rmtree(tree)
             shutil.rmtree(jsonl, ignore_errors=True)
     finally:
-        if s3proc is not None:
-            s3proc.kill()
-            s3proc.wait()
+        for proc, _, _ in servers.values():
+            proc.kill()
+            proc.wait()
+    load = f"load {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     result = {
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}, load {os.getloadavg()[0]:.1f}",
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}, {load}",
         "python": platform.python_version(),
         "codemill": codemill.__version__,
         "numpy": version("numpy"),
         "ray": version("ray"),
         "s3fs": version("s3fs"),
-        "moto": version("moto"),
+        "s3_servers": [v[2] for v in servers.values()],
+        "repeat": args.repeat,
         "rows": rows,
     }
+    print(result["machine"], flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     if args.plot:

@@ -350,7 +350,7 @@ def test_dead_worker_is_one_clear_error(corpus, tmp_path, monkeypatch) -> None:
         codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
 
 
-def _die(task):
+def _die(task, settings):
     os.kill(os.getpid(), signal.SIGKILL)
 
 

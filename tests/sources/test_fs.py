@@ -81,6 +81,68 @@ def test_parquet_at_url(s3_server, bucket, tmp_path):
     assert _docs([f"s3://{bucket}/t.parquet"]) == _docs([str(tmp_path / "t.parquet")])
 
 
+def test_jsonl_ranges_at_url_read_like_on_disk_and_fetch_little_more(s3_server, bucket, tmp_path, monkeypatch):
+    from codemill.sources.fs import url_fs
+    from codemill.sources.records import RecordReader
+
+    # Short lines, and long ones (longer than the 64 KiB read past a range's end), so that a
+    # range's last line ends inside that read, past it, or far past it; no final newline.
+    texts = [("x = 1\n" * (1 + (i * 7919) % 40)) if i % 9 else "y" * (150_000 + i) for i in range(60)]
+    data = "\n".join(json.dumps({"content": t, "path": f"f{i}.py"}) for i, t in enumerate(texts)).encode()
+    (tmp_path / "d.jsonl").write_bytes(data)
+    s3_server.upload_file(str(tmp_path / "d.jsonl"), bucket, "d.jsonl")
+    url = f"s3://{bucket}/d.jsonl"
+    fs, _ = url_fs(url)
+    fetched: list[bytes] = []
+    real = fs.cat_file
+
+    def counted(path, start=None, end=None):
+        fetched.append(real(path, start=start, end=end))
+        return fetched[-1]
+
+    monkeypatch.setattr(fs, "cat_file", counted)
+    for step in (1000, 70_000, 300_001, len(data)):
+        fetched.clear()
+        for start in range(0, len(data), step):
+            stop = start + step if start + step < len(data) else None
+            here, there = Skips(), Skips()
+            a, b = RecordReader(tmp_path / "d.jsonl", here), RecordReader(url, there)
+            assert [d.text for d in b.read(start, stop)] == [d.text for d in a.read(start, stop)]
+            assert b.lines == a.lines and there.counts == here.counts
+        if step > 70_000:  # each range, and the end of its last line: about what a task reads
+            longest = max(len(line) for line in data.split(b"\n"))
+            ranges = -(-len(data) // step)
+            assert sum(map(len, fetched)) <= len(data) + ranges * (2 * longest + (64 << 10))
+
+
+def test_url_reader_ends_where_the_object_ends(s3_server, bucket, tmp_path, monkeypatch):
+    from codemill.sources.fs import open_url, url_fs
+
+    # The first read (the range and 64 KiB past it) ends exactly at the object's end: the next
+    # starts at the end, which S3 refuses (416) rather than answer empty.
+    body = bytes(range(256)) * 257
+    s3_server.put_object(Bucket=bucket, Key="o.bin", Body=body)
+    with open_url(f"s3://{bucket}/o.bin", stop=len(body) - (64 << 10)) as f:
+        assert f.read() == body and f.read() == b""
+        assert f.seek(-10, 2) == len(body) - 10 and f.read() == body[-10:]
+    with open_url(f"s3://{bucket}/o.bin") as f:
+        f.seek(1000)
+        assert f.read(5) == body[1000:1005] and f.tell() == 1005
+    # Reading all of it is one request (and one more that finds the end), not one per 8 KiB.
+    fs, _ = url_fs(f"s3://{bucket}/o.bin")
+    calls = []
+    real = fs.cat_file
+
+    def counted(path, start=None, end=None):
+        calls.append((start, end))
+        return real(path, start=start, end=end)
+
+    monkeypatch.setattr(fs, "cat_file", counted)
+    with open_url(f"s3://{bucket}/o.bin") as f:
+        assert f.read() == body
+    assert len(calls) == 1, calls
+
+
 def test_missing_inputs_and_buckets_are_one_clear_line(s3_server, bucket):
     with pytest.raises(InputNotFoundError, match=f"s3://{bucket}/nothing-here"):
         _docs([f"s3://{bucket}/nothing-here"])

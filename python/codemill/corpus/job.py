@@ -180,25 +180,26 @@ def tokenize_corpus(
         )
     t0 = time.perf_counter()
     tok = load_tokenizer(tokenizer)
-    specials = _allowed_special(tok, names, allowed_special)
-    settings = TaskSettings(
-        format=format,
-        dtype=token_dtype(tok.vocab_size, format).name,
-        eot_id=int(tok.eot_id),
-        shard_tokens=int(shard_tokens),
-        task_bytes=task_bytes,  # None: derived from the input size, so a grown input re-plans
-        max_file_bytes=int(max_file_bytes),
-        batch_bytes=int(batch_bytes),
-        threads_per_worker=int(threads_per_worker),
-        allowed_special=specials,
-    )
-    out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
     pool = None
     if engine == "local":
         from codemill.corpus.engines.local import start_pool
 
-        pool = start_pool(workers, tok, settings, out.name)  # their start-up overlaps the planning
+        # Started first: their start-up overlaps reading the inputs (and importing s3fs for them).
+        pool = start_pool(workers, tok, os.fspath(output_dir))
     try:
+        out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
+        specials = _allowed_special(tok, names, allowed_special)
+        settings = TaskSettings(
+            format=format,
+            dtype=token_dtype(tok.vocab_size, format).name,
+            eot_id=int(tok.eot_id),
+            shard_tokens=int(shard_tokens),
+            task_bytes=task_bytes,  # None: derived from the input size, so a grown input re-plans
+            max_file_bytes=int(max_file_bytes),
+            batch_bytes=int(batch_bytes),
+            threads_per_worker=int(threads_per_worker),
+            allowed_special=specials,
+        )
         plan_skips = Skips(limit=10_000)
         tasks = plan_tasks(names, task_bytes, plan_skips)
         head: dict[str, Any] = {
@@ -215,8 +216,7 @@ def tokenize_corpus(
             if overwrite and local.exists() and not _same_run(local, head):
                 remove_tree(local)  # asked for: start afresh rather than mix two runs
             fresh = not local.exists()
-        out.ensure()  # a local directory is created; a bucket must answer
-        files = out.files()
+        files = out.ensure()  # a local directory is created; a bucket must answer
         if local is None and overwrite and files:
             old = out.read_bytes(MANIFEST_NAME)
             if old is None or any(json.loads(old).get(k) != head[k] for k in ("inputs", "tokenizer", "settings")):

@@ -15,6 +15,7 @@ completes (a failed or killed upload leaves no object), so an upload is the rena
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ from codemill._io import atomic_write_bytes, fsync_dir
 from codemill.errors import InputNotFoundError, StorageError
 
 _BLOCK = 4 << 20
+_UPLOADS = 8  # uploads at once in Directory.publish_all
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
@@ -100,6 +102,17 @@ def _walk_order(rel: str) -> list[tuple[int, str]]:
     """The order of a local walk: a directory's files (by name) before its subdirectories."""
     parts = rel.split("/")
     return [(1, p) for p in parts[:-1]] + [(0, parts[-1])]
+
+
+def connect(url: str) -> None:
+    """Readies the filesystem of ``url`` for requests: s3fs builds its client on the first one
+    (0.2 s of botocore set-up, after 0.4 s of imports), which a worker can do ahead of its first
+    task. A failure here is left to that first request to report, naming what it was for."""
+    with contextlib.suppress(Exception):
+        fs, _ = url_fs(url)
+        start = getattr(fs, "connect", None)  # s3fs: its client (a session) made now
+        if callable(start):
+            start()
 
 
 def url_size(url: str) -> int:
@@ -181,14 +194,92 @@ def base_name(path: Path | str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1] if isinstance(path, str) else path.resolve().name
 
 
-def open_url(url: str) -> IO[bytes]:
-    """A seekable binary reader of the object at ``url`` (read in blocks, not all at once)."""
+def open_url(url: str, stop: int | None = None) -> IO[bytes]:
+    """A seekable binary reader of the object at ``url``, read in blocks of range requests.
+
+    ``stop``: the caller reads up to about that offset (a task's byte range, and then the rest
+    of the line in progress), so no request fetches much past it; None: up to the end.
+    """
     fs, path = url_fs(url)
-    with storage(url):
-        # Blocks of 4 MiB, not s3fs's 50 MiB: a task reading 1 MiB of a JSONL object fetches
-        # little more than its range.
-        f: IO[bytes] = fs.open(path, "rb", block_size=_BLOCK)
-        return f
+    return io.BufferedReader(_Ranges(fs, path, url, stop), buffer_size=_BLOCK)
+
+
+class _Ranges(io.RawIOBase):
+    """The object at a URL as a raw stream: each read is one range request of what is asked.
+
+    Not fsspec's file: its read-ahead cache refetched blocks on ``readline`` (7x the bytes of a
+    JSONL task came over the wire), and it asks the object's size first. Requests cost more than
+    bytes (10 ms each on moto, tens on a real store), so a task's range is one request that
+    also covers the first 64 KiB past ``stop`` (where its last line most likely ends); a line
+    still going on is read in requests of 64 KiB, doubling. The size is learnt from a short
+    read; a separate request asks it only for a seek from the end or a read exactly at the end.
+    """
+
+    _TAIL = 64 << 10
+
+    def __init__(self, fs: Any, path: str, url: str, stop: int | None) -> None:
+        super().__init__()
+        self._fs, self._path, self._url, self._stop = fs, path, url, stop
+        self._size: int | None = None
+        self._pos = 0
+        self._tail = self._TAIL
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def _object_size(self) -> int:
+        if self._size is None:
+            with storage(self._url):
+                self._size = int(self._fs.size(self._path))
+        return self._size
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self._pos
+        elif whence == io.SEEK_END:
+            offset += self._object_size()
+        if offset < 0:
+            raise ValueError(f"{self._url}: negative seek position {offset}")
+        self._pos = offset
+        return offset
+
+    def readall(self) -> bytes:
+        # RawIOBase's would read in 8 KiB requests.
+        out = bytearray()
+        while chunk := self.read(_BLOCK):
+            out += chunk
+        return bytes(out)
+
+    def readinto(self, buffer: Any) -> int:
+        if self._size is not None and self._pos >= self._size:
+            return 0
+        want = len(buffer)
+        if self._stop is not None:
+            if self._pos < self._stop:
+                want = min(want, self._stop - self._pos + self._TAIL)
+            else:
+                want = min(want, self._tail)
+                self._tail *= 2
+        try:
+            data = self._fs.cat_file(self._path, start=self._pos, end=self._pos + want)
+        except OSError as exc:
+            # A range starting at the very end: stores refuse it (416) rather than answer empty.
+            if not isinstance(exc, FileNotFoundError | PermissionError) and self._object_size() <= self._pos:
+                return 0
+            raise storage_error(self._url, exc) from None
+        if len(data) > want:  # a server that ignores Range sends the whole object each time
+            raise StorageError(f"{self._url}: the server ignored a range request (sent {len(data)} bytes for {want})")
+        if len(data) < want:
+            self._size = self._pos + len(data)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 @contextlib.contextmanager
@@ -227,16 +318,16 @@ class Directory:
     def url(self, rel: str) -> str:
         return _join(self.name, rel)
 
-    def ensure(self) -> None:
-        """Creates the directory (locally) or checks the bucket answers (remotely)."""
+    def ensure(self) -> dict[str, int]:
+        """Creates the directory (locally) or checks the bucket answers (remotely); returns
+        :meth:`files`."""
         if self.path is not None:
             if self.path.exists() and not self.path.is_dir():
                 raise StorageError(f"{self.path}: exists and is not a directory")
             self.path.mkdir(parents=True, exist_ok=True)
-            return
-        # A full listing, not exists() (False for a denied or missing bucket) nor a shallow
-        # one (s3fs answers [] for a missing bucket there).
-        self.files()
+        # Remotely a full listing, not exists() (False for a denied or missing bucket) nor a
+        # shallow one (s3fs answers [] for a missing bucket there).
+        return self.files()
 
     def files(self) -> dict[str, int]:
         """Every file under the directory (temporaries included): relative name -> size."""
@@ -288,6 +379,21 @@ class Directory:
         with storage(self.url(rel)):
             self._fs.put_file(os.fspath(local), f"{self._root}/{rel}")
 
+    def publish_all(self, files: list[tuple[Path, str]]) -> None:
+        """Publishes each ``(local file, rel)`` as :meth:`publish` does; remotely the uploads run
+        at the same time (each costs a round trip more than its bytes). Returns once all are
+        done; a failure raises the error of the first failed file in ``files``."""
+        if self.path is not None or len(files) < 2:
+            for local, rel in files:
+                self.publish(local, rel)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(len(files), _UPLOADS), thread_name_prefix="codemill-upload") as pool:
+            uploads = [pool.submit(self.publish, local, rel) for local, rel in files]
+        for upload in uploads:
+            upload.result()
+
     def publish_tree(self, local: Path, last: str) -> None:
         """Replaces the directory's content by the local directory ``local``: ``last`` (the
         file whose presence says the output is complete) is removed first and published last,
@@ -298,9 +404,7 @@ class Directory:
         if last in old:
             self.remove([last])
         new = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
-        for rel in new:
-            if rel != last:
-                self.publish(local / rel, rel)
+        self.publish_all([(local / rel, rel) for rel in new if rel != last])
         self.remove(sorted(set(old) - set(new)))
         self.publish(local / last, last)
 

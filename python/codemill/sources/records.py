@@ -111,7 +111,7 @@ class RecordReader:
 
     def _jsonl(self, start: int, stop: int | None) -> Iterator[Document]:
         try:
-            with open_stream(self.path) as f:
+            with open_stream(self.path, stop) as f:
                 pos = start
                 if start > 0:
                     f.seek(start - 1)

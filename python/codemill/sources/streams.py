@@ -51,14 +51,17 @@ def _is_url(path: Path | str) -> bool:
     return is_url(path)
 
 
-def _open_raw(path: Path | str) -> IO[bytes]:
+def _open_raw(path: Path | str, stop: int | None = None) -> IO[bytes]:
     from codemill.sources.fs import open_url
 
-    return open_url(path) if isinstance(path, str) and _is_url(path) else open(path, "rb")
+    return open_url(path, stop) if isinstance(path, str) and _is_url(path) else open(path, "rb")
 
 
-def open_stream(path: Path | str) -> IO[bytes]:
-    """A binary reader of ``path`` (a local path or a URL), decompressing ``.gz`` / ``.zst``."""
+def open_stream(path: Path | str, stop: int | None = None) -> IO[bytes]:
+    """A binary reader of ``path`` (a local path or a URL), decompressing ``.gz`` / ``.zst``.
+
+    ``stop``: the caller reads a plain file only up to about that offset (see
+    :func:`codemill.sources.fs.open_url`); ignored for compressed streams, read whole."""
     name = Path(path).name.lower()
     if name.endswith(".gz"):
         if isinstance(path, Path) or not _is_url(path):
@@ -68,4 +71,4 @@ def open_stream(path: Path | str) -> IO[bytes]:
         zstandard = _zstandard(Path(path))
         raw = _open_raw(path)
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
-    return _open_raw(path)
+    return _open_raw(path, stop)

@@ -22,25 +22,27 @@ from codemill.corpus.engines.task import run_task, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
 from codemill.corpus.settings import TaskSettings
+from codemill.sources.fs import connect, is_url
 from codemill.tokenizer import CodeTokenizer
 
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(tokenizer_file: str, tokenizer_hash: str, settings: TaskSettings, outdir: str) -> None:
+def _init_worker(tokenizer_file: str, tokenizer_hash: str, outdir: str) -> None:
     tok = worker_tokenizer(Path(tokenizer_file).read_text(encoding="utf-8"), tokenizer_hash)
-    _WORKER.update(tok=tok, settings=settings, outdir=outdir)
+    _WORKER.update(tok=tok, outdir=outdir)
+    if is_url(outdir):
+        connect(outdir)  # while the job plans, not in the first task
 
 
-def _run(task: Task) -> TaskRecord:
-    return run_task(task, _WORKER["settings"], _WORKER["tok"], _WORKER["outdir"])
+def _run(task: Task, settings: TaskSettings) -> TaskRecord:
+    return run_task(task, settings, _WORKER["tok"], _WORKER["outdir"])
 
 
-def start_pool(
-    workers: int, tok: CodeTokenizer, settings: TaskSettings, outdir: str | os.PathLike[str]
-) -> WorkerPool | None:
+def start_pool(workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> WorkerPool | None:
     """The ``workers - 1`` worker processes of a local run (None for one worker), started now:
-    a job starts them before it plans, so their start-up overlaps the planning."""
+    a job starts them before it reads its inputs, so their start-up overlaps the planning. The
+    settings go with each task (they depend on the inputs' descriptions, read after this)."""
     if workers <= 1:
         return None
     # The tokenizer goes to the workers as a file: as an argument (~400 KB) it would hold this
@@ -48,7 +50,7 @@ def start_pool(
     fd, path = tempfile.mkstemp(prefix="codemill-tokenizer-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(tok.to_json())
-    pool = WorkerPool(workers - 1, _init_worker, (path, tok.hash, settings, os.fspath(outdir)))
+    pool = WorkerPool(workers - 1, _init_worker, (path, tok.hash, os.fspath(outdir)))
     pool.temp_files.append(path)
     return pool.start()
 
@@ -91,7 +93,7 @@ def run_local(
         except BaseException as exc:  # handed to the main thread
             local_results.put((False, exc))
 
-    pool = pool or start_pool(workers, tok, settings, outdir)
+    pool = pool or start_pool(workers, tok, outdir)
     assert pool is not None
     thread = threading.Thread(target=local_worker, name="codemill-local-worker", daemon=True)
     pending: set[Future[TaskRecord]] = set()
@@ -102,7 +104,7 @@ def run_local(
             # One task per process at a time: the parent's thread takes the rest, so that no task
             # waits queued behind a busy process while the thread idles at the end.
             while len(pending) < workers - 1 and (nxt := take()) is not None:
-                pending.add(pool.submit(_run, nxt))
+                pending.add(pool.submit(_run, nxt, settings))
             if pending:
                 done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
             else:

@@ -112,9 +112,7 @@ def run_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: str
     else:
         with tempfile.TemporaryDirectory(prefix="codemill-task-") as scratch:
             record = _write_task(task, settings, tok, Path(scratch))
-            for shard in record["shards"]:
-                for name in shard["files"]:
-                    out.publish(Path(scratch) / name, name)
+            out.publish_all([(Path(scratch) / name, name) for shard in record["shards"] for name in shard["files"]])
     # Published last: its presence commits the task.
     out.write_bytes(record_name(task.index), json_bytes(record))
     return record
