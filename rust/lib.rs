@@ -7,6 +7,7 @@ pub mod cache;
 pub mod chunk;
 pub mod cluster;
 pub mod embed;
+pub mod encoder;
 pub mod error;
 pub mod lex;
 pub mod minhash;

@@ -14,6 +14,7 @@ use crate::bpe::Bpe;
 use crate::bpe_train::{self, Word};
 use crate::cache::{hash_bytes, hash_u32s, SeqCache};
 use crate::chunk::{self, Part, MAX_CHUNK};
+use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::lex::{Lang, Scanner};
 use crate::vocab::{IdentifierVocab, Match};
@@ -415,17 +416,6 @@ impl Tokenizer {
             .collect()
     }
 
-    pub fn decode_bytes(&self, ids: &[u32]) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(ids.len() * 4);
-        for &id in ids {
-            match self.token_bytes(id) {
-                Some(b) => out.extend_from_slice(b),
-                None => return Err(Error::InvalidTokenId(id)),
-            }
-        }
-        Ok(out)
-    }
-
     pub fn to_json(&self) -> String {
         let v = serde_json::json!({
             "format": FORMAT,
@@ -639,6 +629,24 @@ fn merge_counts<K: std::hash::Hash + Eq>(
         *a.entry(k).or_default() += v;
     }
     a
+}
+
+impl Encoder for Tokenizer {
+    fn by_language(&self) -> bool {
+        true
+    }
+
+    fn encode_text(&self, text: &str, lang: Lang, allowed: &[bool]) -> Vec<u32> {
+        self.encode(text, lang, allowed)
+    }
+
+    fn encode_docs(&self, docs: &[(&str, Lang)], allowed: &[bool]) -> Vec<Vec<u32>> {
+        self.encode_batch(docs, allowed)
+    }
+
+    fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        Tokenizer::token_bytes(self, id)
+    }
 }
 
 #[cfg(test)]

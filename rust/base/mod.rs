@@ -11,7 +11,9 @@ pub mod classes;
 pub mod extend;
 pub mod split;
 
+use crate::encoder::Encoder;
 use crate::error::{Error, Result};
+use crate::lex::Lang;
 use aho_corasick::{AhoCorasick, MatchKind};
 use bpe::RankBpe;
 use extend::Extension;
@@ -188,14 +190,6 @@ impl BaseTokenizer {
             .map(|(i, _)| i as u32)
     }
 
-    pub fn decode_bytes(&self, ids: &[u32]) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(ids.len() * 4);
-        for &id in ids {
-            out.extend_from_slice(self.token_bytes(id).ok_or(Error::InvalidTokenId(id))?);
-        }
-        Ok(out)
-    }
-
     /// The pre-tokenizer's pieces of `text` (added tokens and extension not applied).
     pub fn pieces<'a>(&self, text: &'a str) -> Vec<&'a str> {
         let mut out = Vec::new();
@@ -303,6 +297,25 @@ impl BaseTokenizer {
         let mut cache = FxHashMap::default();
         self.encode_plain(text, &mut cache, &mut out);
         out.len()
+    }
+}
+
+impl Encoder for BaseTokenizer {
+    fn by_language(&self) -> bool {
+        false
+    }
+
+    fn encode_text(&self, text: &str, _lang: Lang, allowed: &[bool]) -> Vec<u32> {
+        self.encode(text, allowed)
+    }
+
+    fn encode_docs(&self, docs: &[(&str, Lang)], allowed: &[bool]) -> Vec<Vec<u32>> {
+        let texts: Vec<&str> = docs.iter().map(|d| d.0).collect();
+        self.encode_batch(&texts, allowed)
+    }
+
+    fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        BaseTokenizer::token_bytes(self, id)
     }
 }
 

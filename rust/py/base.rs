@@ -1,7 +1,7 @@
 //! Bindings of base vocabularies (`crate::base`): built from what the Python side read out of
 //! a tiktoken rank file or a `tokenizer.json`; encode/decode run with the GIL released and
 //! mirror the codemill tokenizer's methods, so `CodeTokenizer` drives either.
-use super::tokenizer::{flatten, FlatBatch};
+use super::encoding::{self, FlatBatch};
 use crate::base::split::{Known, Splitter, Stage, KNOWN};
 use crate::base::{Added, BaseTokenizer, Spec};
 use crate::error::Error;
@@ -120,7 +120,7 @@ impl PyBaseTokenizer {
     }
 
     fn token_bytes<'py>(&self, py: Python<'py>, id: u32) -> Option<Bound<'py, PyBytes>> {
-        self.inner.token_bytes(id).map(|b| PyBytes::new(py, b))
+        encoding::token_bytes(&self.inner, py, id)
     }
 
     fn token_to_id(&self, token: &[u8]) -> Option<u32> {
@@ -145,6 +145,7 @@ impl PyBaseTokenizer {
         })
     }
 
+    /// `language` is accepted and ignored: one pre-tokenizer for every language.
     #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
     fn encode<'py>(
         &self,
@@ -152,10 +153,8 @@ impl PyBaseTokenizer {
         text: &str,
         language: Option<&str>,
         allowed: Vec<bool>,
-    ) -> Bound<'py, PyArray1<u32>> {
-        let _ = language; // one pre-tokenizer for every language
-        py.detach(|| self.inner.encode(text, &allowed))
-            .into_pyarray(py)
+    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
+        encoding::encode(&self.inner, py, text, language, &allowed)
     }
 
     #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
@@ -165,9 +164,8 @@ impl PyBaseTokenizer {
         text: &str,
         language: Option<&str>,
         allowed: Vec<bool>,
-    ) -> usize {
-        let _ = language;
-        py.detach(|| self.inner.encode(text, &allowed).len())
+    ) -> PyResult<usize> {
+        encoding::count(&self.inner, py, text, language, &allowed)
     }
 
     #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
@@ -179,12 +177,7 @@ impl PyBaseTokenizer {
         allowed: Vec<bool>,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let _ = languages;
-        let batch = py.detach(|| {
-            let docs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            with_threads(num_threads, || self.inner.encode_batch(&docs, &allowed))
-        })?;
-        PyList::new(py, batch.into_iter().map(|ids| ids.into_pyarray(py)))
+        encoding::encode_batch(&self.inner, py, &texts, languages, &allowed, num_threads)
     }
 
     #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
@@ -196,12 +189,7 @@ impl PyBaseTokenizer {
         allowed: Vec<bool>,
         num_threads: Option<usize>,
     ) -> PyResult<FlatBatch<'py>> {
-        let _ = languages;
-        let (ids, offsets) = py.detach(|| {
-            let docs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            with_threads(num_threads, || self.inner.encode_batch(&docs, &allowed)).map(flatten)
-        })?;
-        Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+        encoding::encode_batch_flat(&self.inner, py, &texts, languages, &allowed, num_threads)
     }
 
     fn decode_bytes<'py>(
@@ -209,9 +197,7 @@ impl PyBaseTokenizer {
         py: Python<'py>,
         ids: PyReadonlyArray1<'py, u32>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let ids = ids.as_slice()?;
-        let bytes = py.detach(|| self.inner.decode_bytes(ids))?;
-        Ok(PyBytes::new(py, &bytes))
+        encoding::decode_bytes(&self.inner, py, ids)
     }
 
     /// The `size` identifier tokens that save the most base tokens on `texts`:

@@ -3,6 +3,7 @@
 mod base;
 mod batch;
 mod embed;
+mod encoding;
 mod errors;
 mod lex;
 mod minhash;

@@ -1,55 +1,19 @@
 //! Bindings of the tokenizer: ids go out as NumPy arrays built from the Rust vectors (no copy),
 //! and every encode/decode/train runs with the GIL released.
-use super::errors::{lang_arg, text_langs};
+use super::encoding::{self, FlatBatch};
+use super::errors::text_langs;
 use crate::error::Error;
 use crate::lex::Lang;
 use crate::parallel::with_threads;
 use crate::tokenizer::{Tokenizer, TrainConfig};
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyList};
 
-/// Concatenated ids and the offsets where each text's ids start (n + 1 entries).
-/// All texts' ids concatenated and where each starts: what `encode_batch_flat` returns.
-pub(super) type FlatBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
-
-/// Concatenates per-text ids, with offsets (n + 1) where each text starts: two allocations
-/// however many texts.
-pub(super) fn flatten(batch: Vec<Vec<u32>>) -> (Vec<u32>, Vec<u64>) {
-    let mut ids = Vec::with_capacity(batch.iter().map(Vec::len).sum());
-    let mut offsets = Vec::with_capacity(batch.len() + 1);
-    offsets.push(0u64);
-    for b in batch {
-        ids.extend_from_slice(&b);
-        offsets.push(ids.len() as u64);
-    }
-    (ids, offsets)
-}
-
 #[pyclass(module = "codemill._core", name = "Tokenizer", frozen)]
 pub struct PyTokenizer {
     inner: Tokenizer,
-}
-
-impl PyTokenizer {
-    /// Encodes `texts` in parallel without the GIL and shapes the result with `finish`
-    /// (still without the GIL).
-    fn batch<R: Send>(
-        &self,
-        py: Python<'_>,
-        texts: &[PyBackedStr],
-        languages: Option<Vec<Option<String>>>,
-        allowed: &[bool],
-        num_threads: Option<usize>,
-        finish: impl FnOnce(Vec<Vec<u32>>) -> R + Send,
-    ) -> PyResult<R> {
-        let langs = text_langs(texts.len(), languages)?;
-        Ok(py.detach(|| {
-            let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
-            with_threads(num_threads, || self.inner.encode_batch(&docs, allowed)).map(finish)
-        })?)
-    }
 }
 
 #[pymethods]
@@ -135,7 +99,7 @@ impl PyTokenizer {
     }
 
     fn token_bytes<'py>(&self, py: Python<'py>, id: u32) -> Option<Bound<'py, PyBytes>> {
-        self.inner.token_bytes(id).map(|b| PyBytes::new(py, b))
+        encoding::token_bytes(&self.inner, py, id)
     }
 
     fn token_to_id(&self, token: &[u8]) -> Option<u32> {
@@ -165,9 +129,7 @@ impl PyTokenizer {
         language: Option<&str>,
         allowed: Vec<bool>,
     ) -> PyResult<Bound<'py, PyArray1<u32>>> {
-        let lang = lang_arg(language)?;
-        let ids = py.detach(|| self.inner.encode(text, lang, &allowed));
-        Ok(ids.into_pyarray(py))
+        encoding::encode(&self.inner, py, text, language, &allowed)
     }
 
     #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
@@ -178,8 +140,7 @@ impl PyTokenizer {
         language: Option<&str>,
         allowed: Vec<bool>,
     ) -> PyResult<usize> {
-        let lang = lang_arg(language)?;
-        Ok(py.detach(|| self.inner.encode(text, lang, &allowed).len()))
+        encoding::count(&self.inner, py, text, language, &allowed)
     }
 
     #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
@@ -191,8 +152,7 @@ impl PyTokenizer {
         allowed: Vec<bool>,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let batch = self.batch(py, &texts, languages, &allowed, num_threads, |b| b)?;
-        PyList::new(py, batch.into_iter().map(|ids| ids.into_pyarray(py)))
+        encoding::encode_batch(&self.inner, py, &texts, languages, &allowed, num_threads)
     }
 
     /// All texts' ids concatenated, and offsets (n + 1) where each text starts: the layout
@@ -206,8 +166,7 @@ impl PyTokenizer {
         allowed: Vec<bool>,
         num_threads: Option<usize>,
     ) -> PyResult<FlatBatch<'py>> {
-        let (ids, offsets) = self.batch(py, &texts, languages, &allowed, num_threads, flatten)?;
-        Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+        encoding::encode_batch_flat(&self.inner, py, &texts, languages, &allowed, num_threads)
     }
 
     fn decode_bytes<'py>(
@@ -215,8 +174,6 @@ impl PyTokenizer {
         py: Python<'py>,
         ids: PyReadonlyArray1<'py, u32>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let ids = ids.as_slice()?;
-        let bytes = py.detach(|| self.inner.decode_bytes(ids))?;
-        Ok(PyBytes::new(py, &bytes))
+        encoding::decode_bytes(&self.inner, py, ids)
     }
 }

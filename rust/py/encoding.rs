@@ -1,0 +1,124 @@
+//! The encode / decode methods of both tokenizer classes (`Tokenizer`, `BaseTokenizer`), once:
+//! each `#[pymethods]` entry of theirs calls these. Ids go out as NumPy arrays built from the
+//! Rust vectors (no copy); the work runs with the GIL released.
+use super::errors::{lang_arg, text_langs};
+use crate::encoder::Encoder;
+use crate::lex::Lang;
+use crate::parallel::with_threads;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::{PyBytes, PyList};
+
+/// All texts' ids concatenated and where each starts: what `encode_batch_flat` returns.
+pub(super) type FlatBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
+
+/// Concatenates per-text ids, with offsets (n + 1) where each text starts: two allocations
+/// however many texts.
+fn flatten(batch: Vec<Vec<u32>>) -> (Vec<u32>, Vec<u64>) {
+    let mut ids = Vec::with_capacity(batch.iter().map(Vec::len).sum());
+    let mut offsets = Vec::with_capacity(batch.len() + 1);
+    offsets.push(0u64);
+    for b in batch {
+        ids.extend_from_slice(&b);
+        offsets.push(ids.len() as u64);
+    }
+    (ids, offsets)
+}
+
+/// The language argument; an encoder that splits every language alike ignores it unread.
+fn language<E: Encoder>(enc: &E, name: Option<&str>) -> PyResult<Lang> {
+    if enc.by_language() {
+        lang_arg(name)
+    } else {
+        Ok(Lang::Generic)
+    }
+}
+
+pub(super) fn encode<'py, E: Encoder>(
+    enc: &E,
+    py: Python<'py>,
+    text: &str,
+    name: Option<&str>,
+    allowed: &[bool],
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let lang = language(enc, name)?;
+    Ok(py
+        .detach(|| enc.encode_text(text, lang, allowed))
+        .into_pyarray(py))
+}
+
+pub(super) fn count<E: Encoder>(
+    enc: &E,
+    py: Python<'_>,
+    text: &str,
+    name: Option<&str>,
+    allowed: &[bool],
+) -> PyResult<usize> {
+    let lang = language(enc, name)?;
+    Ok(py.detach(|| enc.encode_text(text, lang, allowed).len()))
+}
+
+/// Encodes `texts` in parallel without the GIL and shapes the result with `finish` (still
+/// without the GIL).
+fn batch<E: Encoder, R: Send>(
+    enc: &E,
+    py: Python<'_>,
+    texts: &[PyBackedStr],
+    languages: Option<Vec<Option<String>>>,
+    allowed: &[bool],
+    num_threads: Option<usize>,
+    finish: impl FnOnce(Vec<Vec<u32>>) -> R + Send,
+) -> PyResult<R> {
+    let langs = if enc.by_language() {
+        text_langs(texts.len(), languages)?
+    } else {
+        vec![Lang::Generic; texts.len()]
+    };
+    Ok(py.detach(|| {
+        let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
+        with_threads(num_threads, || enc.encode_docs(&docs, allowed)).map(finish)
+    })?)
+}
+
+pub(super) fn encode_batch<'py, E: Encoder>(
+    enc: &E,
+    py: Python<'py>,
+    texts: &[PyBackedStr],
+    languages: Option<Vec<Option<String>>>,
+    allowed: &[bool],
+    num_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
+    let ids = batch(enc, py, texts, languages, allowed, num_threads, |b| b)?;
+    PyList::new(py, ids.into_iter().map(|ids| ids.into_pyarray(py)))
+}
+
+pub(super) fn encode_batch_flat<'py, E: Encoder>(
+    enc: &E,
+    py: Python<'py>,
+    texts: &[PyBackedStr],
+    languages: Option<Vec<Option<String>>>,
+    allowed: &[bool],
+    num_threads: Option<usize>,
+) -> PyResult<FlatBatch<'py>> {
+    let (ids, offsets) = batch(enc, py, texts, languages, allowed, num_threads, flatten)?;
+    Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+}
+
+pub(super) fn decode_bytes<'py, E: Encoder>(
+    enc: &E,
+    py: Python<'py>,
+    ids: PyReadonlyArray1<'py, u32>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let ids = ids.as_slice()?;
+    let bytes = py.detach(|| enc.decode_bytes(ids))?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+pub(super) fn token_bytes<'py, E: Encoder>(
+    enc: &E,
+    py: Python<'py>,
+    id: u32,
+) -> Option<Bound<'py, PyBytes>> {
+    enc.token_bytes(id).map(|b| PyBytes::new(py, b))
+}
