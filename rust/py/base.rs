@@ -1,19 +1,17 @@
 //! Bindings of base vocabularies (`crate::base`): built from what the Python side read out of
-//! a tiktoken rank file or a `tokenizer.json`; encode/decode run with the GIL released and
-//! mirror the codemill tokenizer's methods, so `CodeTokenizer` drives either.
-use super::encoding::{self, FlatBatch};
+//! a tiktoken rank file or a `tokenizer.json`; their encode/decode methods are the codemill
+//! tokenizer's (`encoding.rs`), so `CodeTokenizer` drives either.
 use crate::base::split::{Known, Splitter, Stage, KNOWN};
 use crate::base::{Added, BaseTokenizer, Spec};
 use crate::error::Error;
 use crate::parallel::with_threads;
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBytes, PyList};
 
 #[pyclass(module = "codemill._core", name = "BaseTokenizer", frozen)]
 pub struct PyBaseTokenizer {
-    inner: BaseTokenizer,
+    pub(super) inner: BaseTokenizer,
 }
 
 fn stage(kind: &str, arg: &str) -> Result<Stage, Error> {
@@ -119,10 +117,6 @@ impl PyBaseTokenizer {
             .ok_or_else(|| Error::Argument(format!("no special token {index}")).into())
     }
 
-    fn token_bytes<'py>(&self, py: Python<'py>, id: u32) -> Option<Bound<'py, PyBytes>> {
-        encoding::token_bytes(&self.inner, py, id)
-    }
-
     fn token_to_id(&self, token: &[u8]) -> Option<u32> {
         self.inner.token_to_id(token)
     }
@@ -143,61 +137,6 @@ impl PyBaseTokenizer {
                 .map(str::to_string)
                 .collect()
         })
-    }
-
-    /// `language` is accepted and ignored: one pre-tokenizer for every language.
-    #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
-    fn encode<'py>(
-        &self,
-        py: Python<'py>,
-        text: &str,
-        language: Option<&str>,
-        allowed: Vec<bool>,
-    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
-        encoding::encode(&self.inner, py, text, language, &allowed)
-    }
-
-    #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
-    fn count(
-        &self,
-        py: Python<'_>,
-        text: &str,
-        language: Option<&str>,
-        allowed: Vec<bool>,
-    ) -> PyResult<usize> {
-        encoding::count(&self.inner, py, text, language, &allowed)
-    }
-
-    #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
-    fn encode_batch<'py>(
-        &self,
-        py: Python<'py>,
-        texts: Vec<PyBackedStr>,
-        languages: Option<Vec<Option<String>>>,
-        allowed: Vec<bool>,
-        num_threads: Option<usize>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        encoding::encode_batch(&self.inner, py, &texts, languages, &allowed, num_threads)
-    }
-
-    #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
-    fn encode_batch_flat<'py>(
-        &self,
-        py: Python<'py>,
-        texts: Vec<PyBackedStr>,
-        languages: Option<Vec<Option<String>>>,
-        allowed: Vec<bool>,
-        num_threads: Option<usize>,
-    ) -> PyResult<FlatBatch<'py>> {
-        encoding::encode_batch_flat(&self.inner, py, &texts, languages, &allowed, num_threads)
-    }
-
-    fn decode_bytes<'py>(
-        &self,
-        py: Python<'py>,
-        ids: PyReadonlyArray1<'py, u32>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        encoding::decode_bytes(&self.inner, py, ids)
     }
 
     /// The `size` identifier tokens that save the most base tokens on `texts`:

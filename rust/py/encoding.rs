@@ -1,7 +1,10 @@
-//! The encode / decode methods of both tokenizer classes (`Tokenizer`, `BaseTokenizer`), once:
-//! each `#[pymethods]` entry of theirs calls these. Ids go out as NumPy arrays built from the
-//! Rust vectors (no copy); the work runs with the GIL released.
+//! The encode / decode methods of both tokenizer classes (`Tokenizer`, `BaseTokenizer`),
+//! written once: a second `#[pymethods]` block per class (PyO3's `multiple-pymethods`) over
+//! its `inner` encoder. Ids go out as NumPy arrays built from the Rust vectors (no copy); the
+//! work runs with the GIL released.
+use super::base::PyBaseTokenizer;
 use super::errors::{lang_arg, text_langs};
+use super::tokenizer::PyTokenizer;
 use crate::encoder::Encoder;
 use crate::lex::Lang;
 use crate::parallel::with_threads;
@@ -11,7 +14,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyList};
 
 /// All texts' ids concatenated and where each starts: what `encode_batch_flat` returns.
-pub(super) type FlatBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
+type FlatBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
 
 /// Concatenates per-text ids, with offsets (n + 1) where each text starts: two allocations
 /// however many texts.
@@ -27,36 +30,12 @@ fn flatten(batch: Vec<Vec<u32>>) -> (Vec<u32>, Vec<u64>) {
 }
 
 /// The language argument; an encoder that splits every language alike ignores it unread.
-fn language<E: Encoder>(enc: &E, name: Option<&str>) -> PyResult<Lang> {
+fn language_of<E: Encoder>(enc: &E, name: Option<&str>) -> PyResult<Lang> {
     if enc.by_language() {
         lang_arg(name)
     } else {
         Ok(Lang::Generic)
     }
-}
-
-pub(super) fn encode<'py, E: Encoder>(
-    enc: &E,
-    py: Python<'py>,
-    text: &str,
-    name: Option<&str>,
-    allowed: &[bool],
-) -> PyResult<Bound<'py, PyArray1<u32>>> {
-    let lang = language(enc, name)?;
-    Ok(py
-        .detach(|| enc.encode_text(text, lang, allowed))
-        .into_pyarray(py))
-}
-
-pub(super) fn count<E: Encoder>(
-    enc: &E,
-    py: Python<'_>,
-    text: &str,
-    name: Option<&str>,
-    allowed: &[bool],
-) -> PyResult<usize> {
-    let lang = language(enc, name)?;
-    Ok(py.detach(|| enc.encode_text(text, lang, allowed).len()))
 }
 
 /// Encodes `texts` in parallel without the GIL and shapes the result with `finish` (still
@@ -81,44 +60,97 @@ fn batch<E: Encoder, R: Send>(
     })?)
 }
 
-pub(super) fn encode_batch<'py, E: Encoder>(
-    enc: &E,
-    py: Python<'py>,
-    texts: &[PyBackedStr],
-    languages: Option<Vec<Option<String>>>,
-    allowed: &[bool],
-    num_threads: Option<usize>,
-) -> PyResult<Bound<'py, PyList>> {
-    let ids = batch(enc, py, texts, languages, allowed, num_threads, |b| b)?;
-    PyList::new(py, ids.into_iter().map(|ids| ids.into_pyarray(py)))
+/// The shared methods of a class whose `inner` is an [`Encoder`].
+macro_rules! encoding_methods {
+    ($class:ty) => {
+        #[pymethods]
+        impl $class {
+            #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
+            fn encode<'py>(
+                &self,
+                py: Python<'py>,
+                text: &str,
+                language: Option<&str>,
+                allowed: Vec<bool>,
+            ) -> PyResult<Bound<'py, PyArray1<u32>>> {
+                let lang = language_of(&self.inner, language)?;
+                Ok(py
+                    .detach(|| self.inner.encode_text(text, lang, &allowed))
+                    .into_pyarray(py))
+            }
+
+            #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
+            fn count(
+                &self,
+                py: Python<'_>,
+                text: &str,
+                language: Option<&str>,
+                allowed: Vec<bool>,
+            ) -> PyResult<usize> {
+                let lang = language_of(&self.inner, language)?;
+                Ok(py.detach(|| self.inner.encode_text(text, lang, &allowed).len()))
+            }
+
+            #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
+            fn encode_batch<'py>(
+                &self,
+                py: Python<'py>,
+                texts: Vec<PyBackedStr>,
+                languages: Option<Vec<Option<String>>>,
+                allowed: Vec<bool>,
+                num_threads: Option<usize>,
+            ) -> PyResult<Bound<'py, PyList>> {
+                let ids = batch(
+                    &self.inner,
+                    py,
+                    &texts,
+                    languages,
+                    &allowed,
+                    num_threads,
+                    |b| b,
+                )?;
+                PyList::new(py, ids.into_iter().map(|ids| ids.into_pyarray(py)))
+            }
+
+            /// All texts' ids concatenated, and offsets (n + 1) where each text starts: the
+            /// layout corpus writers want, with two allocations however many texts.
+            #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
+            fn encode_batch_flat<'py>(
+                &self,
+                py: Python<'py>,
+                texts: Vec<PyBackedStr>,
+                languages: Option<Vec<Option<String>>>,
+                allowed: Vec<bool>,
+                num_threads: Option<usize>,
+            ) -> PyResult<FlatBatch<'py>> {
+                let (ids, offsets) = batch(
+                    &self.inner,
+                    py,
+                    &texts,
+                    languages,
+                    &allowed,
+                    num_threads,
+                    flatten,
+                )?;
+                Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+            }
+
+            fn decode_bytes<'py>(
+                &self,
+                py: Python<'py>,
+                ids: PyReadonlyArray1<'py, u32>,
+            ) -> PyResult<Bound<'py, PyBytes>> {
+                let ids = ids.as_slice()?;
+                let bytes = py.detach(|| self.inner.decode_bytes(ids))?;
+                Ok(PyBytes::new(py, &bytes))
+            }
+
+            fn token_bytes<'py>(&self, py: Python<'py>, id: u32) -> Option<Bound<'py, PyBytes>> {
+                self.inner.token_bytes(id).map(|b| PyBytes::new(py, b))
+            }
+        }
+    };
 }
 
-pub(super) fn encode_batch_flat<'py, E: Encoder>(
-    enc: &E,
-    py: Python<'py>,
-    texts: &[PyBackedStr],
-    languages: Option<Vec<Option<String>>>,
-    allowed: &[bool],
-    num_threads: Option<usize>,
-) -> PyResult<FlatBatch<'py>> {
-    let (ids, offsets) = batch(enc, py, texts, languages, allowed, num_threads, flatten)?;
-    Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
-}
-
-pub(super) fn decode_bytes<'py, E: Encoder>(
-    enc: &E,
-    py: Python<'py>,
-    ids: PyReadonlyArray1<'py, u32>,
-) -> PyResult<Bound<'py, PyBytes>> {
-    let ids = ids.as_slice()?;
-    let bytes = py.detach(|| enc.decode_bytes(ids))?;
-    Ok(PyBytes::new(py, &bytes))
-}
-
-pub(super) fn token_bytes<'py, E: Encoder>(
-    enc: &E,
-    py: Python<'py>,
-    id: u32,
-) -> Option<Bound<'py, PyBytes>> {
-    enc.token_bytes(id).map(|b| PyBytes::new(py, b))
-}
+encoding_methods!(PyTokenizer);
+encoding_methods!(PyBaseTokenizer);

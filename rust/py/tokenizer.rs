@@ -1,19 +1,17 @@
-//! Bindings of the tokenizer: ids go out as NumPy arrays built from the Rust vectors (no copy),
-//! and every encode/decode/train runs with the GIL released.
-use super::encoding::{self, FlatBatch};
+//! Bindings of the codemill tokenizer: loading, training and its own accessors, with the GIL
+//! released for the work; its encode/decode methods are the ones both tokenizer classes share
+//! (`encoding.rs`).
 use super::errors::text_langs;
 use crate::error::Error;
 use crate::lex::Lang;
 use crate::parallel::with_threads;
 use crate::tokenizer::{Tokenizer, TrainConfig};
-use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBytes, PyList};
 
 #[pyclass(module = "codemill._core", name = "Tokenizer", frozen)]
 pub struct PyTokenizer {
-    inner: Tokenizer,
+    pub(super) inner: Tokenizer,
 }
 
 #[pymethods]
@@ -98,10 +96,6 @@ impl PyTokenizer {
         Ok(self.inner.special_id(index))
     }
 
-    fn token_bytes<'py>(&self, py: Python<'py>, id: u32) -> Option<Bound<'py, PyBytes>> {
-        encoding::token_bytes(&self.inner, py, id)
-    }
-
     fn token_to_id(&self, token: &[u8]) -> Option<u32> {
         self.inner.token_to_id(token)
     }
@@ -119,61 +113,5 @@ impl PyTokenizer {
     #[getter]
     fn num_line_merges(&self) -> usize {
         self.inner.line_merges().len()
-    }
-
-    #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
-    fn encode<'py>(
-        &self,
-        py: Python<'py>,
-        text: &str,
-        language: Option<&str>,
-        allowed: Vec<bool>,
-    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
-        encoding::encode(&self.inner, py, text, language, &allowed)
-    }
-
-    #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
-    fn count(
-        &self,
-        py: Python<'_>,
-        text: &str,
-        language: Option<&str>,
-        allowed: Vec<bool>,
-    ) -> PyResult<usize> {
-        encoding::count(&self.inner, py, text, language, &allowed)
-    }
-
-    #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
-    fn encode_batch<'py>(
-        &self,
-        py: Python<'py>,
-        texts: Vec<PyBackedStr>,
-        languages: Option<Vec<Option<String>>>,
-        allowed: Vec<bool>,
-        num_threads: Option<usize>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        encoding::encode_batch(&self.inner, py, &texts, languages, &allowed, num_threads)
-    }
-
-    /// All texts' ids concatenated, and offsets (n + 1) where each text starts: the layout
-    /// corpus writers want, with two allocations however many texts.
-    #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
-    fn encode_batch_flat<'py>(
-        &self,
-        py: Python<'py>,
-        texts: Vec<PyBackedStr>,
-        languages: Option<Vec<Option<String>>>,
-        allowed: Vec<bool>,
-        num_threads: Option<usize>,
-    ) -> PyResult<FlatBatch<'py>> {
-        encoding::encode_batch_flat(&self.inner, py, &texts, languages, &allowed, num_threads)
-    }
-
-    fn decode_bytes<'py>(
-        &self,
-        py: Python<'py>,
-        ids: PyReadonlyArray1<'py, u32>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        encoding::decode_bytes(&self.inner, py, ids)
     }
 }
