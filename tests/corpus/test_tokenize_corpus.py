@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -284,8 +285,10 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "codemill.cli", *args, "-o", str(out), "--no-progress"]
     kills = 0
+    pids = []
     for wait_for in (3, ntasks // 3, 2 * ntasks // 3):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pids.append(proc.pid)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
             done = len(list((out / "tasks").glob("task-*.json"))) if (out / "tasks").exists() else 0
@@ -300,6 +303,25 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert snapshot(out) == snapshot(clean)
+    # A killed run's tokenizer file for its workers is gone by the end of the next run.
+    tmp = Path(tempfile.gettempdir())
+    assert not [f for pid in pids for f in tmp.glob(f"codemill-tokenizer-{pid}-*.json")]
+
+
+def test_orphaned_tokenizer_files_are_removed(tmp_path, monkeypatch) -> None:
+    from codemill.corpus.engines import local
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process that made a file and was killed before removing it
+    orphan = tmp_path / f"codemill-tokenizer-{gone.pid}-x1.json"
+    ours = tmp_path / f"codemill-tokenizer-{os.getpid()}-x2.json"
+    other = tmp_path / "codemill-tokenizer-notapid.json"
+    for f in (orphan, ours, other):
+        f.write_text("{}")
+    local._remove_orphaned_tokenizer_files()
+    assert not orphan.exists()
+    assert ours.exists() and other.exists()  # a live process's file, a name not ours to judge
 
 
 def test_cli_writes_shards_and_reports(tmp_path, capsys) -> None:
