@@ -14,12 +14,14 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
-__all__ = ["WorkerPool"]
+__all__ = ["WorkerPool", "worker_file"]
 
 _lock = threading.Lock()
 
@@ -62,6 +64,33 @@ def _start_worker(parent: int, initializer: Callable[..., object] | None, initar
     _die_with_parent(parent)
     if initializer is not None:
         initializer(*initargs)
+
+
+def worker_file(kind: str, text: str) -> str:
+    """A temporary file holding ``text`` for a pool's workers: its path goes to their initializer
+    and then to `WorkerPool.temp_files`, which removes it. It is named after this process, and
+    the files of the same ``kind`` left by processes that are gone (killed with kill -9 before
+    their workers had started, the one moment a pool cannot clean up) are removed first."""
+    prefix = f"codemill-{kind}-"
+    _remove_orphans(prefix)
+    fd, path = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def _remove_orphans(prefix: str) -> None:
+    for f in Path(tempfile.gettempdir()).glob(f"{prefix}*-*.json"):
+        pid = f.name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                f.unlink()
+        except OSError:
+            pass  # alive (another user's process, say)
 
 
 class WorkerPool(ProcessPoolExecutor):

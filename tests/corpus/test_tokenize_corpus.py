@@ -309,7 +309,7 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path) -> None:
 
 
 def test_orphaned_tokenizer_files_are_removed(tmp_path, monkeypatch) -> None:
-    from codemill.corpus.engines import local
+    from codemill import _workers
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -319,7 +319,7 @@ def test_orphaned_tokenizer_files_are_removed(tmp_path, monkeypatch) -> None:
     other = tmp_path / "codemill-tokenizer-notapid.json"
     for f in (orphan, ours, other):
         f.write_text("{}")
-    local._remove_orphaned_tokenizer_files()
+    _workers._remove_orphans("codemill-tokenizer-")
     assert not orphan.exists()
     assert ours.exists() and other.exists()  # a live process's file, a name not ours to judge
 

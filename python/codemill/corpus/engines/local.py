@@ -6,10 +6,8 @@ parent (`codemill._workers.WorkerPool`), so a killed run leaves no worker writin
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from codemill._workers import WorkerPool
+from codemill._workers import WorkerPool, worker_file
 from codemill.corpus.engines.task import run_task, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
@@ -40,26 +38,6 @@ def _run(task: Task, settings: TaskSettings) -> TaskRecord:
     return run_task(task, settings, _WORKER["tok"], _WORKER["outdir"])
 
 
-_TOKENIZER_FILE = "codemill-tokenizer-"
-
-
-def _remove_orphaned_tokenizer_files() -> None:
-    """Removes the tokenizer files of runs killed (kill -9) before their workers had started,
-    the one moment a run cannot clean up after itself: each file is named after the process
-    that made it, and goes once that process is gone."""
-    for f in Path(tempfile.gettempdir()).glob(f"{_TOKENIZER_FILE}*-*.json"):
-        pid = f.name[len(_TOKENIZER_FILE) :].split("-", 1)[0]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            with contextlib.suppress(OSError):
-                f.unlink()
-        except OSError:
-            pass  # alive (another user's process, say)
-
-
 def start_pool(workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> WorkerPool | None:
     """The ``workers - 1`` worker processes of a local run (None for one worker), started now:
     a job starts them before it reads its inputs, so their start-up overlaps the planning. The
@@ -68,10 +46,7 @@ def start_pool(workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str])
         return None
     # The tokenizer goes to the workers as a file: as an argument (~400 KB) it would hold this
     # process until each child had started and read it (see WorkerPool.start).
-    _remove_orphaned_tokenizer_files()
-    fd, path = tempfile.mkstemp(prefix=f"{_TOKENIZER_FILE}{os.getpid()}-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(tok.to_json())
+    path = worker_file("tokenizer", tok.to_json())
     pool = WorkerPool(workers - 1, _init_worker, (path, tok.hash, os.fspath(outdir)))
     pool.temp_files.append(path)
     return pool.start()
