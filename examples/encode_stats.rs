@@ -31,32 +31,11 @@ fn main() {
         })
         .collect();
     let bytes: usize = docs.iter().map(|d| d.0.len()).sum();
-    let (mut chunks, mut distinct, mut chunk_bytes) =
-        (0usize, std::collections::HashSet::new(), 0usize);
-    for (text, lang) in &docs {
-        for_each_chunk(text, *lang, |s, e, _| {
-            chunks += 1;
-            chunk_bytes += e - s;
-            distinct.insert(&text[s..e]);
-        });
+    println!("{} docs, {:.1} MB", docs.len(), bytes as f64 / 1e6);
+    // NO_STATS: only the encode passes, for instruction counts of encoding alone (cachegrind).
+    if std::env::var_os("NO_STATS").is_none() {
+        chunk_and_scan_stats(&docs, bytes);
     }
-    println!(
-        "{} docs, {:.1} MB, {} chunks ({} distinct, {:.0} bytes avg)",
-        docs.len(),
-        bytes as f64 / 1e6,
-        chunks,
-        distinct.len(),
-        chunk_bytes as f64 / chunks as f64
-    );
-    let t = Instant::now();
-    let mut scanned = 0;
-    for (text, lang) in &docs {
-        scanned += codemill::lex::Scanner::new(text, *lang).count();
-    }
-    println!(
-        "scanner: {:.0} MB/s ({scanned} pieces)",
-        bytes as f64 / 1e6 / t.elapsed().as_secs_f64()
-    );
     if let Some(n) = std::env::var("THREADS").ok().and_then(|n| n.parse().ok()) {
         // First pass of `encode_batch` on n threads (a fresh pool; nothing encoded before).
         let batch: Vec<(&str, Lang)> = docs.iter().map(|(t, l)| (t.as_str(), *l)).collect();
@@ -142,5 +121,33 @@ fn bpe_only(tok: &Tokenizer, docs: &[(String, Lang)]) {
         out,
         el * 1e6 / words.len() as f64,
         el * 1e9 / (total - out) as f64
+    );
+}
+
+/// Chunk counts and the scanner's speed alone.
+fn chunk_and_scan_stats(docs: &[(String, Lang)], bytes: usize) {
+    let (mut chunks, mut distinct, mut chunk_bytes) =
+        (0usize, std::collections::HashSet::new(), 0usize);
+    for (text, lang) in docs {
+        for_each_chunk(text, *lang, |s, e, _| {
+            chunks += 1;
+            chunk_bytes += e - s;
+            distinct.insert(&text[s..e]);
+        });
+    }
+    println!(
+        "{} chunks ({} distinct, {:.0} bytes avg)",
+        chunks,
+        distinct.len(),
+        chunk_bytes as f64 / chunks as f64
+    );
+    let t = Instant::now();
+    let mut scanned = 0;
+    for (text, lang) in docs {
+        scanned += codemill::lex::Scanner::new(text, *lang).count();
+    }
+    println!(
+        "scanner: {:.0} MB/s ({scanned} pieces)",
+        bytes as f64 / 1e6 / t.elapsed().as_secs_f64()
     );
 }
