@@ -16,8 +16,9 @@ import codemill
 import numpy as np
 import pytest
 from codemill.cli import main
+from codemill.corpus.engines.task import batch_size
 from codemill.corpus.megatron import MegatronReader
-from codemill.corpus.plan import plan_tasks
+from codemill.corpus.plan import Task, plan_tasks
 from codemill.corpus.reader import iter_shard_documents, read_manifest, read_npy_shard
 from codemill.sources import RecordReader, Skips, iter_documents, walk
 from conftest import FIXTURES, STDLIB
@@ -224,6 +225,20 @@ def test_deterministic_across_workers(corpus, tmp_path) -> None:
     b = codemill.tokenize_corpus(inputs, tmp_path / "b", workers=2, **kw)
     assert a["run"]["tasks_run"] == b["run"]["tasks_run"] > 2
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+
+
+def test_batches_do_not_change_output(corpus, tmp_path) -> None:
+    # A task is encoded in several batches (so reading overlaps encoding); their size must not
+    # show in the output: one document per batch gives the same bytes as one batch per task.
+    inputs, _ = corpus
+    kw = {"shard_tokens": 4000, "task_bytes": 25_000}
+    a = codemill.tokenize_corpus(inputs, tmp_path / "a", batch_bytes=1, **kw)
+    b = codemill.tokenize_corpus(inputs, tmp_path / "b", batch_bytes=1 << 30, **kw)
+    assert a["run"]["tasks_run"] == b["run"]["tasks_run"] > 2
+    assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+    assert batch_size(Task(0, "files", "t", size=40 << 20), 4 << 20) == 4 << 20  # big tasks: the cap
+    assert batch_size(Task(0, "files", "t", size=1 << 20), 4 << 20) == 256 << 10  # 1 MiB: four batches
+    assert batch_size(Task(0, "files", "t", size=1 << 20), 1) == 1  # the caller's cap wins
 
 
 def test_resume_redoes_only_unfinished_tasks(corpus, tmp_path) -> None:

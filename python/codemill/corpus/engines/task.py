@@ -84,6 +84,19 @@ def _prefetch(it: Iterator[list[Document]], depth: int = 2) -> Iterator[list[Doc
         stop.set()
 
 
+# A task is read in at least this many batches (none under MIN_BATCH_BYTES), so that reading
+# the next batch overlaps encoding this one: a task in one batch read all its files first and
+# encoded after, ~20% of a task's time on a 40 MB tree (37 tasks of ~1 MB) spent only reading.
+BATCHES_PER_TASK = 4
+MIN_BATCH_BYTES = 256 << 10
+
+
+def batch_size(task: Task, batch_bytes: int) -> int:
+    """Bytes of input per encode call for ``task``: ``batch_bytes`` at most (memory), and small
+    enough for a task to be read in several batches. Batches never change the output."""
+    return min(batch_bytes, max(MIN_BATCH_BYTES, task.size // BATCHES_PER_TASK))
+
+
 def _batches(docs: Iterator[Document], batch_bytes: int) -> Iterator[list[Document]]:
     batch: list[Document] = []
     size = 0
@@ -133,7 +146,7 @@ def _write_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: 
     langs: dict[str, Counter[str]] = defaultdict(Counter)
     docs, reader = task_documents(task, skips, settings.max_file_bytes)
     try:
-        for batch in _prefetch(_batches(docs, settings.batch_bytes)):
+        for batch in _prefetch(_batches(docs, batch_size(task, settings.batch_bytes))):
             texts = [d.text or "" for d in batch]
             langs_of = [d.language for d in batch]
             ids, offsets = tok.encode_batch_flat(
