@@ -79,11 +79,11 @@ fn finish(h: u64) -> u32 {
 /// page: the first write then faults again and flushes that page from the TLB of every core
 /// the process runs on, an interrupt to each other encoding thread per page (~7% of a
 /// 2-thread first pass, in TLB-shootdown IPIs). Written pages fault once, flush nothing.
-fn empty_slots(n: usize) -> Vec<u128> {
-    let mut v: Vec<u128> = Vec::with_capacity(n);
+fn written_zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
+    let mut v: Vec<T> = Vec::with_capacity(n);
     // Opaque to LLVM, which would otherwise fold this malloc + memset back into calloc.
     std::hint::black_box(v.as_mut_ptr());
-    v.resize(n, 0);
+    v.resize(n, T::default());
     v
 }
 
@@ -214,12 +214,103 @@ impl<K: Copy + Eq> SeqCache<K> {
 
     fn grow(&mut self) {
         let n = (self.slots.len() * 2).max(FIRST_SLOTS);
-        let old = std::mem::replace(&mut self.slots, empty_slots(n));
+        let old = std::mem::replace(&mut self.slots, written_zeroed(n));
         for w in old {
             if w != 0 {
                 self.place(Slot::unpack(w));
             }
         }
+    }
+}
+
+/// Stage-1 tokens of short pieces (2..=16 bytes, at most three tokens: nearly all pieces of
+/// code), with the key's bytes in the slot. A lookup is one memory access where `SeqCache`
+/// needs three dependent ones (slot, key arena, value arena), and keying needs no hash loop.
+/// Two-way sets of 32-byte slots, one cache line a set; a full set loses its older slot, so
+/// memory stays at 4 MB and nothing is ever cleared for space.
+#[derive(Default)]
+pub struct ShortCache {
+    /// Per slot: the key's two words, `len | ident << 5 | count << 6 | id0 << 8 | id1 << 32`
+    /// (len 0: empty), and id2.
+    slots: Vec<[u64; 4]>,
+}
+
+pub const SHORT_MAX: usize = 16;
+const SHORT_SETS: usize = 1 << 16;
+
+/// A key of 2..=16 bytes as two words. Overlapping loads of its first and last bytes: with the
+/// length (stored beside them) they determine every byte, and need no copy loop.
+#[inline]
+pub fn short_key(b: &[u8]) -> (u64, u64) {
+    let n = b.len();
+    debug_assert!((2..=SHORT_MAX).contains(&n));
+    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let half = |at: usize| u64::from(u32::from_le_bytes(b[at..at + 4].try_into().unwrap()));
+    let quarter = |at: usize| u64::from(u16::from_le_bytes(b[at..at + 2].try_into().unwrap()));
+    if n >= 8 {
+        (word(0), word(n - 8))
+    } else if n >= 4 {
+        (half(0) | half(n - 4) << 32, 0)
+    } else {
+        (quarter(0) | quarter(n - 2) << 16, 0)
+    }
+}
+
+impl ShortCache {
+    #[inline]
+    fn set(&self, k: (u64, u64), tag: u64) -> usize {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let h = (k.0 ^ k.1.rotate_left(29) ^ tag.rotate_left(53)).wrapping_mul(K);
+        ((h >> 40) as usize & (SHORT_SETS - 1)) * 2
+    }
+
+    /// The stage-1 tokens of a piece whose `short_key` is `k`, if cached; appended to `out`.
+    #[inline]
+    pub fn get(&self, k: (u64, u64), len: usize, ident: bool, out: &mut Vec<u32>) -> bool {
+        if self.slots.is_empty() {
+            return false;
+        }
+        let tag = len as u64 | u64::from(ident) << 5;
+        let at = self.set(k, tag);
+        for s in &self.slots[at..at + 2] {
+            if s[0] == k.0 && s[1] == k.1 && s[2] & 0x3f == tag {
+                let ids = s[2] >> 8;
+                out.push((ids & 0xff_ffff) as u32);
+                match (s[2] >> 6) & 3 {
+                    1 => {}
+                    2 => out.push((s[2] >> 32) as u32),
+                    _ => out.extend([(s[2] >> 32) as u32, s[3] as u32]),
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Caches `ids` (one to three tokens; more are not cached) for the piece keyed `k`.
+    pub fn insert(&mut self, k: (u64, u64), len: usize, ident: bool, ids: &[u32]) {
+        if ids.is_empty() || ids.len() > 3 {
+            return;
+        }
+        if self.slots.is_empty() {
+            self.slots = written_zeroed(SHORT_SETS * 2);
+        }
+        let tag = len as u64 | u64::from(ident) << 5;
+        let at = self.set(k, tag);
+        let id = |i: usize| u64::from(ids.get(i).copied().unwrap_or(0));
+        let slot = [
+            k.0,
+            k.1,
+            tag | (ids.len() as u64) << 6 | id(0) << 8 | id(1) << 32,
+            id(2),
+        ];
+        // The newer entry goes first; the older of the two falls out.
+        self.slots[at + 1] = self.slots[at];
+        self.slots[at] = slot;
+    }
+
+    pub fn clear(&mut self) {
+        self.slots.fill([0; 4]);
     }
 }
 
@@ -252,5 +343,47 @@ mod tests {
         assert_eq!(c.get(7, &b), None);
         assert_eq!(c.get(7, &a), Some(&[9][..]));
         assert_ne!(hash_u32s(&a), hash_u32s(&b));
+    }
+
+    #[test]
+    fn short_cache_keys_every_byte_and_keeps_two_per_set() {
+        // Keys of every length that share first and last bytes, or differ in one middle byte.
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for n in 2..=SHORT_MAX {
+            for fill in if n > 2 { &b"ab"[..] } else { &b"a"[..] } {
+                let mut k = vec![*fill; n];
+                k[0] = b'x';
+                k[n - 1] = b'y';
+                keys.push(k);
+            }
+        }
+        let mut c = ShortCache::default();
+        let mut out = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            for ident in [false, true] {
+                assert!(!c.get(short_key(k), k.len(), ident, &mut out));
+                let ids: Vec<u32> = (0..1 + i as u32 % 3)
+                    .map(|j| i as u32 * 8 + j + u32::from(ident))
+                    .collect();
+                c.insert(short_key(k), k.len(), ident, &ids);
+                out.clear();
+                assert!(c.get(short_key(k), k.len(), ident, &mut out));
+                assert_eq!(out, ids);
+            }
+        }
+        // Four tokens are not cached; an id of 20 bits survives the packing.
+        c.insert(short_key(b"abcd"), 4, false, &[1, 2, 3, 4]);
+        out.clear();
+        assert!(!c.get(short_key(b"abcd"), 4, false, &mut out));
+        c.insert(
+            short_key(b"abcd"),
+            4,
+            false,
+            &[(1 << 20) - 1, 5, (1 << 20) - 2],
+        );
+        assert!(c.get(short_key(b"abcd"), 4, false, &mut out));
+        assert_eq!(out, [(1 << 20) - 1, 5, (1 << 20) - 2]);
+        c.clear();
+        assert!(!c.get(short_key(b"abcd"), 4, false, &mut out));
     }
 }

@@ -12,7 +12,7 @@
 //! allows them, so ordinary text that contains `<|endoftext|>` is encoded as text.
 use crate::bpe::Bpe;
 use crate::bpe_train::{self, Word};
-use crate::cache::{hash_bytes, hash_u32s, SeqCache};
+use crate::cache::{hash_bytes, hash_u32s, short_key, SeqCache, ShortCache, SHORT_MAX};
 use crate::chunk::{self, Part, MAX_CHUNK};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
@@ -100,10 +100,22 @@ fn piece_symbols(
     syms.extend(bytes[pos..].iter().map(|&x| u32::from(x)));
 }
 
-/// Stage-1 tokens of pieces, keyed by their bytes: one cache for identifier pieces and one
-/// for the rest (the same bytes match the identifier vocabulary only as an identifier), so
-/// the key is the piece itself and needs no copy.
-type PieceCache = [SeqCache<u8>; 2];
+/// Stage-1 tokens of pieces, keyed by their bytes and whether the piece is an identifier (the
+/// same bytes match the identifier vocabulary only as an identifier). Short pieces of up to
+/// three tokens, nearly all, live in `short`, whose slots hold the key itself; the rest in
+/// `long`, one cache per kind so that the key is the piece itself and needs no copy.
+#[derive(Default)]
+struct PieceCache {
+    short: ShortCache,
+    long: [SeqCache<u8>; 2],
+}
+
+impl PieceCache {
+    fn clear(&mut self) {
+        self.short.clear();
+        self.long.iter_mut().for_each(SeqCache::clear);
+    }
+}
 
 /// Encodes pieces with stage-1 BPE through a cache; the scratch buffers are reused.
 struct PieceEncoder<'a> {
@@ -141,7 +153,12 @@ impl<'a> PieceEncoder<'a> {
                 continue;
             }
             let key = piece.as_bytes();
-            let cache = &mut caches[usize::from(p.ident)];
+            let short = (2..=SHORT_MAX).contains(&key.len());
+            let sk = if short { short_key(key) } else { (0, 0) };
+            if short && caches.short.get(sk, key.len(), p.ident, out) {
+                continue;
+            }
+            let cache = &mut caches.long[usize::from(p.ident)];
             let h = hash_bytes(key);
             if let Some(ids) = cache.get(h, key) {
                 // Most pieces are one token: a push beats a memcpy call.
@@ -160,7 +177,11 @@ impl<'a> PieceEncoder<'a> {
             );
             self.bpe.merge(&mut self.syms);
             out.extend_from_slice(&self.syms);
-            cache.insert(h, key, &self.syms);
+            if short && self.syms.len() <= 3 {
+                caches.short.insert(sk, key.len(), p.ident, &self.syms);
+            } else {
+                cache.insert(h, key, &self.syms);
+            }
         }
     }
 }
@@ -373,7 +394,7 @@ impl Tokenizer {
             let mut caches = cell.borrow_mut();
             let caches = &mut *caches;
             if caches.owner != self.uid {
-                caches.pieces.iter_mut().for_each(SeqCache::clear);
+                caches.pieces.clear();
                 caches.runs.clear();
                 caches.owner = self.uid;
             }
@@ -739,6 +760,41 @@ mod tests {
             assert!(n > 5);
         }
         assert!(!runs.is_empty());
+    }
+
+    /// Stage 1 through both piece caches (short keys in their slots, long ones in arenas),
+    /// cold and warm, equals merging each piece from scratch.
+    #[test]
+    fn cached_pieces_equal_uncached() {
+        let tok = trained();
+        let mut pieces = PieceEncoder::new(&tok.vocab, &tok.piece_bpe);
+        let mut cache = PieceCache::default();
+        let (mut got, mut want, mut syms, mut matches) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let text = format!(
+            "{SAMPLE}user_id_user_store = get_user_by_identifier_and_name(\"users users\")\n\
+             # the user store keeps every user by id\nx=1;yy=22;zzz=333\n"
+        );
+        for pass in 0..2 {
+            chunk::for_each_chunk(&text, Lang::Python, |s, e, parts| {
+                got.clear();
+                pieces.encode_parts(&text[s..e], parts, &mut cache, &mut got);
+                want.clear();
+                let mut at = s;
+                for p in parts {
+                    let end = s + p.end as usize;
+                    piece_symbols(&tok.vocab, &text[at..end], p.ident, &mut syms, &mut matches);
+                    tok.piece_bpe.merge(&mut syms);
+                    want.extend_from_slice(&syms);
+                    at = end;
+                }
+                assert_eq!(got, want, "pass {pass}: {:?}", &text[s..e]);
+            });
+        }
+        assert!(
+            cache.long.iter().any(|c| !c.is_empty()),
+            "a long piece was cached"
+        );
     }
 
     #[test]
