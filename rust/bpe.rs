@@ -18,6 +18,10 @@ pub struct Bpe {
     /// symbols x|y outside this set no merge ever applies, so the two sides merge
     /// independently: `merge` equals merging each side alone and concatenating.
     joins: RankTable,
+    /// Per leaf id: bit 0 set if it ends the left side of some entry of `joins`, bit 1 if it
+    /// starts the right side. Most boundaries fail this one-byte test (an L1-resident table)
+    /// before any probe of `joins`.
+    join_sides: Vec<u8>,
     first_id: u32,
     merges: Vec<(u32, u32)>,
 }
@@ -107,9 +111,20 @@ impl Bpe {
             joins.push((la, fb));
             ends.push((fa, lb));
         }
+        let top = joins
+            .iter()
+            .map(|&(a, b)| a.max(b) as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut join_sides = vec![0u8; top];
+        for &(a, b) in &joins {
+            join_sides[a as usize] |= 1;
+            join_sides[b as usize] |= 2;
+        }
         Bpe {
             ranks: RankTable::new(&merges),
             joins: RankTable::new(&joins),
+            join_sides,
             first_id,
             merges,
         }
@@ -119,7 +134,12 @@ impl Bpe {
     /// (both leaves: ids below `first_id`, as before merging).
     #[inline]
     pub fn can_join(&self, x: u32, y: u32) -> bool {
-        self.joins.get(x, y) != NO_MERGE
+        let side = |t: u32, bit: u8| {
+            self.join_sides
+                .get(t as usize)
+                .is_some_and(|&s| s & bit != 0)
+        };
+        side(x, 1) && side(y, 2) && self.joins.get(x, y) != NO_MERGE
     }
 
     /// The single token `x` and `y` merge into, if a merge joins exactly them.
