@@ -11,6 +11,7 @@ from pathlib import Path
 
 import codemill
 import codemill.near_dup.api as near_dup
+import codemill.near_dup.decide as decide_module
 import numpy as np
 import pytest
 from codemill import _core
@@ -315,6 +316,41 @@ def test_batched_dedup_matches_one_batch(tmp_path, monkeypatch, verify):
         assert all(
             ("jaccard" in r) == (verify is True) for c in whole["clusters"] if c["kind"] == "near" for r in c["removed"]
         )
+
+
+@pytest.mark.parametrize("kind", ["tree", "jsonl", "jsonl.gz"])
+def test_verify_in_text_batches_matches_one_batch(tmp_path, monkeypatch, kind):
+    # Pairs are verified with their texts re-read in bounded batches (files, and plain JSONL
+    # records at their offsets; a compressed file is read once, whole): one pair per batch (a
+    # budget of one character) decides and reports exactly what one batch does.
+    rng = random.Random(7)
+    texts = [mutate(t, rng) if v else t for t in stdlib_texts(3) for v in range(3)]
+    if kind == "tree":
+        src = tmp_path / "src"
+        src.mkdir()
+        for i, t in enumerate(texts):
+            (src / f"m{i}.py").write_text(t)
+    else:
+        src = tmp_path / f"docs.{kind}"
+        lines = "".join(json.dumps({"content": t, "path": f"m{i}.py"}) + "\n" for i, t in enumerate(texts))
+        src.write_bytes(gzip.compress(lines.encode()) if kind.endswith(".gz") else lines.encode())
+    whole = dedup([src], tmp_path / "whole", verify=True)
+    assert whole["counts"]["candidate_pairs_verified"] > 3
+    fetched: list[int] = []
+    real = near_dup._Corpus.fetch
+
+    def counting_fetch(self, ids):
+        fetched.append(len(ids))
+        return real(self, ids)
+
+    monkeypatch.setattr(near_dup._Corpus, "fetch", counting_fetch)
+    monkeypatch.setattr(decide_module, "VERIFY_BATCH_CHARS", 1)
+    batched = dedup([src], tmp_path / "batched", verify=True)
+    assert batched["clusters"] == whole["clusters"] and batched["counts"] == whole["counts"]
+    if kind == "jsonl.gz":
+        assert len(fetched) == 2  # one read of the file for the pairs, one for the report
+    else:
+        assert max(fetched) <= 2 and len(fetched) > 3
 
 
 def test_input_changed_between_passes_is_an_error(tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ from typing import Unpack
 
 import numpy as np
 
+import codemill.near_dup.decide as decision
 from codemill.errors import ConfigError, SourceError
 from codemill.near_dup.config import KEEP_POLICIES, DedupConfig, DedupOptions, Engine
 from codemill.near_dup.decide import Signed, check_engine, concat_signed, decide, sign
@@ -66,7 +67,17 @@ def dedup_texts(
         return [texts[i] for i in ids.tolist()], [languages[i] for i in ids.tolist()]
 
     name = names.__getitem__ if names is not None else None
-    return decide(cfg, signed, lengths, fetch, name, engine=engine, ray_shards=ray_shards, nodes=nodes)
+    return decide(
+        cfg,
+        signed,
+        lengths,
+        fetch,
+        name,
+        engine=engine,
+        ray_shards=ray_shards,
+        nodes=nodes,
+        verify_batch_chars=decision.VERIFY_BATCH_CHARS,
+    )
 
 
 @dataclass
@@ -80,6 +91,8 @@ class _Corpus:
     holder: array = field(default_factory=lambda: array("i"))  # index into `holders`
     record: array = field(default_factory=lambda: array("q"))  # record (line, row) number, or -1 for a file
     length: array = field(default_factory=lambda: array("q"))  # characters
+    offset: array = field(default_factory=lambda: array("q"))  # a record's line offset (Document.offset), or -1
+    random_access: bool = True  # every record can be re-read alone (plain local JSONL)
     lang: array = field(default_factory=lambda: array("b"))  # index into `langs`
     holders: list[str] = field(default_factory=list)  # file holding documents, relative to its input
     _holder_ids: dict[tuple[int, str], int] = field(default_factory=dict)
@@ -95,6 +108,9 @@ class _Corpus:
         self.source.append(d.source)
         self.holder.append(h)
         self.record.append(-1 if d.record is None else d.record)
+        self.offset.append(d.offset)
+        if d.record is not None and d.offset < 0:
+            self.random_access = False
         self.length.append(len(d.text or ""))
         if d.language not in self.langs:
             self.langs.append(d.language)
@@ -113,7 +129,8 @@ class _Corpus:
         return f"{self.file(i)}:{self.record[i]}" if self.record[i] >= 0 else str(self.file(i))
 
     def fetch(self, ids: np.ndarray) -> tuple[list[str], list[str]]:
-        """Re-read the texts of documents `ids`: files directly, records by streaming their file."""
+        """Re-read the texts of documents `ids`: files directly, records of plain local JSONL at
+        their offsets, other records by streaming their file."""
         texts: dict[int, str] = {}
         by_holder: dict[int, list[int]] = {}
         for i in ids.tolist():
@@ -124,7 +141,8 @@ class _Corpus:
                 reader = RecordReader(
                     self.file(wanted[0]), Skips(0), max_bytes=self.max_bytes, text_field=self.text_field
                 )
-                for d in reader.read():
+                at = [(self.offset[i], self.record[i]) for i in wanted]
+                for d in reader.read_at(at) if all(o >= 0 for o, _ in at) else reader.read():
                     i = by_record.get(d.record or 0)
                     if i is not None:
                         texts[i] = d.text or ""
@@ -215,7 +233,18 @@ def dedup(
     signed = concat_signed(parts, cfg)
     parts.clear()
     lengths = np.frombuffer(corpus.length, dtype=np.int64)
-    result = decide(cfg, signed, lengths, corpus.fetch, corpus.name, engine=engine, ray_shards=ray_shards, nodes=nodes)
+    result = decide(
+        cfg,
+        signed,
+        lengths,
+        corpus.fetch,
+        corpus.name,
+        engine=engine,
+        ray_shards=ray_shards,
+        nodes=nodes,
+        # Bounded batches where each document can be re-read alone; else one read of the inputs.
+        verify_batch_chars=decision.VERIFY_BATCH_CHARS if corpus.random_access else None,
+    )
     report = result.report()
     if engine == "ray":
         report["tasks_per_node"] = result.tasks_per_node

@@ -21,10 +21,26 @@ from codemill.near_dup.minhash import Languages, MinHasher
 from codemill.near_dup.result import Cluster, DedupCounts, DedupResult, ExactCluster, NearCluster, NearRemoved
 from codemill.near_dup.signing import Signed, concat_signed, sign_texts
 
-__all__ = ["Fetch", "Signed", "check_engine", "concat_signed", "decide", "settle_pairs", "sign"]
+__all__ = [
+    "VERIFY_BATCH_CHARS",
+    "Fetch",
+    "Signed",
+    "check_engine",
+    "concat_signed",
+    "decide",
+    "settle_pairs",
+    "sign",
+    "true_jaccard",
+]
 
 # The texts (and their languages) of the given sorted document ids, re-read on demand.
 Fetch = Callable[[np.ndarray], tuple[list[str], Languages]]
+
+# Characters of text re-read at once to verify pairs, where a document can be re-read alone
+# (`decide`'s `verify_batch_chars`); their shingle sets take about twice as much. Verifying all
+# pairs at once held the texts of every document in them and their shingles: memory that grew
+# with the corpus (~100 MB at 616 MB of input, doubling with it).
+VERIFY_BATCH_CHARS = 32 << 20
 
 
 def check_engine(engine: str) -> None:
@@ -95,6 +111,38 @@ def _local(docs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.searchsorted(docs, pairs), dtype=np.uint32).reshape(-1, 2)
 
 
+def true_jaccard(
+    pairs: np.ndarray, lengths: np.ndarray, fetch: Fetch, ngram: int, batch_chars: int | None
+) -> np.ndarray:
+    """The true Jaccard of each `(k, 2)` pair of document ids, re-reading their texts in batches
+    of at most `batch_chars` (None: one batch; a pair is never split, a document in two batches
+    is read twice), in the order of the pairs' first documents so that a group's pairs share a
+    batch."""
+    budget = batch_chars if batch_chars is not None else int(lengths.sum()) + 1
+    out = np.empty(len(pairs), dtype=np.float64)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    ordered = pairs[order].tolist()
+    start = 0
+    while start < len(order):
+        seen: set[int] = set()
+        chars = 0
+        end = start
+        while end < len(order):
+            a, b = ordered[end]
+            add = sum(int(lengths[d]) for d in {a, b} - seen)
+            if end > start and chars + add > budget:
+                break
+            seen.update((a, b))
+            chars += add
+            end += 1
+        batch = order[start:end]
+        docs = np.unique(pairs[batch]).astype(np.int64)
+        texts, langs = fetch(docs)
+        out[batch] = _core.exact_jaccard_pairs(texts, _local(docs, pairs[batch]), langs, ngram)
+        start = end
+    return out
+
+
 def _exact_groups(config: DedupConfig, hashes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """For each document, the id of its exact-duplicate representative (itself when unique)."""
     n = len(hashes)
@@ -120,8 +168,13 @@ def decide(
     engine: Engine = "local",
     ray_shards: int | None = None,
     nodes: Counter[str] | None = None,
+    verify_batch_chars: int | None = None,
 ) -> DedupResult:
     """Which documents to keep, by `config`'s rule; `name(i)` labels document `i` in clusters.
+
+    `verify_batch_chars`: the texts `fetch` returns at once to verify pairs are kept under this
+    many characters (see `VERIFY_BATCH_CHARS`); None fetches them all at once, for a `fetch`
+    that reads its inputs whole each time.
 
     `signed` is `sign`'s output for the documents in id order (it may be a memmap) and
     `lengths` their lengths (for the "longest"/"shortest" keep policies). With Ray, `nodes`
@@ -150,12 +203,8 @@ def decide(
     if not config.verify:  # the estimate alone decided
         rejected_estimate = int((~ok).sum())
     # Only the texts of documents in checked pairs are re-read.
-    fetched: tuple[np.ndarray, list[str], Languages] | None = None
     if check.any():
-        docs = np.unique(pairs[check]).astype(np.int64)
-        texts, langs = fetch(docs)
-        fetched = (docs, texts, langs)
-        true = _core.exact_jaccard_pairs(texts, _local(docs, pairs[check]), langs, hasher.ngram)
+        true = true_jaccard(pairs[check], lengths, fetch, hasher.ngram, verify_batch_chars)
         ok[check] = true >= hasher.threshold
         rejected_verify = int((true < hasher.threshold).sum())
     edges = np.ascontiguousarray(pairs[ok])
@@ -179,9 +228,8 @@ def decide(
         report_pairs = np.stack([kept_ids, members_sorted], axis=1).astype(np.uint32)
         est = _core.signature_estimates(np.ascontiguousarray(sigs), report_pairs)
         true_sim = None
-        if config.verify is True and fetched is not None:
-            docs, texts, langs = fetched
-            true_sim = _core.exact_jaccard_pairs(texts, _local(docs, report_pairs), langs, hasher.ngram)
+        if config.verify is True:
+            true_sim = true_jaccard(report_pairs, lengths, fetch, hasher.ngram, verify_batch_chars)
         current: NearCluster | None = None
         for k, m in enumerate(members_sorted.tolist()):
             kid = int(kept_ids[k])

@@ -19,7 +19,7 @@ from codemill.languages import normalize_language
 from codemill.sources import skips as reasons
 from codemill.sources.document import DEFAULT_MAX_BYTES, Document, check_text
 from codemill.sources.skips import Skips
-from codemill.sources.streams import is_parquet, open_stream
+from codemill.sources.streams import is_compressed, is_parquet, open_stream
 
 # Record fields, in order of preference (The Stack's columns among them).
 TEXT_FIELDS = ("content", "text", "code")
@@ -74,6 +74,36 @@ class RecordReader:
             return self._parquet(start, stop)
         return self._jsonl(start, stop)
 
+    def read_at(self, lines: list[tuple[int, int]]) -> Iterator[Document]:
+        """The records of the given (offset, line number) pairs of a plain JSONL file, each read
+        alone (`Document.offset` says where a record's line starts)."""
+        try:
+            with open_stream(self.path) as f:
+                for offset, number in sorted(lines):
+                    f.seek(offset)
+                    doc = self._line(f.readline(), number, offset)
+                    if doc is not None:
+                        yield doc
+        except OSError as exc:
+            raise SourceError(f"{self.path}: cannot read ({exc or type(exc).__name__})") from None
+
+    def _line(self, line: bytes, number: int, offset: int) -> Document | None:
+        """The record of one JSONL line (None, counted, if it holds none)."""
+        if not line.strip():
+            return None  # a blank line holds no record
+        try:
+            rec = json.loads(line)
+        except UnicodeDecodeError:
+            self.skips.add(f"{self.path}:{number}", reasons.INVALID_UTF8)
+            return None
+        except ValueError:
+            self.skips.add(f"{self.path}:{number}", reasons.INVALID_JSON)
+            return None
+        doc = self._document(rec, number)
+        if doc is not None:
+            doc.offset = offset
+        return doc
+
     def _document(self, rec: Any, number: int) -> Document | None:
         where = f"{self.path}:{number}"
         if not isinstance(rec, dict):
@@ -110,6 +140,10 @@ class RecordReader:
         )
 
     def _jsonl(self, start: int, stop: int | None) -> Iterator[Document]:
+        # Offsets only where a line can be found again by seeking: a plain local file.
+        from codemill.sources.fs import is_url
+
+        seekable = not is_compressed(self.path) and not is_url(self.path)
         try:
             with open_stream(self.path, stop) as f:
                 pos = start
@@ -121,20 +155,10 @@ class RecordReader:
                     line = f.readline()
                     if not line:
                         break
+                    at = pos
                     pos += len(line)
                     self.lines += 1
-                    number = self.first + self.lines - 1
-                    if not line.strip():
-                        continue  # a blank line holds no record
-                    try:
-                        rec = json.loads(line)
-                    except UnicodeDecodeError:
-                        self.skips.add(f"{self.path}:{number}", reasons.INVALID_UTF8)
-                        continue
-                    except ValueError:
-                        self.skips.add(f"{self.path}:{number}", reasons.INVALID_JSON)
-                        continue
-                    doc = self._document(rec, number)
+                    doc = self._line(line, self.first + self.lines - 1, at if seekable else -1)
                     if doc is not None:
                         yield doc
         except (OSError, EOFError, zlib.error) as exc:
