@@ -68,6 +68,7 @@ pub fn for_each_chunk(text: &str, lang: Lang, mut f: impl FnMut(usize, usize, &[
     flush_line(&mut line, &mut f);
 }
 
+#[inline(always)]
 fn flush_ws(
     text: &str,
     ws: &mut Option<(usize, usize, bool)>,
@@ -93,6 +94,7 @@ fn flush_ws(
     }
 }
 
+#[inline(always)]
 fn push_piece(
     text: &str,
     line: &mut Line,
@@ -117,6 +119,9 @@ fn push_piece(
     line.push(end, ident);
 }
 
+// Not inlined: it calls `f` (the whole encoder of a line); inlined into the per-piece path it
+// made every piece pay for that frame's register saves.
+#[inline(never)]
 fn flush_line(line: &mut Line, f: &mut impl FnMut(usize, usize, &[Part])) {
     if line.end > line.start {
         f(line.start, line.end, &line.parts);
@@ -125,6 +130,7 @@ fn flush_line(line: &mut Line, f: &mut impl FnMut(usize, usize, &[Part])) {
     line.parts.clear();
 }
 
+#[inline(never)]
 /// Cuts `[start, end)` into one-part chunks of at most `MAX_CHUNK` bytes at char boundaries.
 fn for_each_window(
     text: &str,

@@ -145,14 +145,16 @@ impl<'a> PieceEncoder<'a> {
     ) {
         let mut at = 0;
         for p in parts {
-            let piece = &chunk[at..p.end as usize];
-            at = p.end as usize;
-            if piece.len() == 1 && (!p.ident || self.vocab.is_empty()) {
+            let (start, end) = (at, p.end as usize);
+            at = end;
+            // Bytes, not `&str`: slicing a str checks char boundaries, per piece; only a cache
+            // miss needs the piece as text (parts end on char boundaries).
+            let key = &chunk.as_bytes()[start..end];
+            if key.len() == 1 && (!p.ident || self.vocab.is_empty()) {
                 // A one-byte piece (most operators, delimiters, single spaces) is itself.
-                out.push(u32::from(piece.as_bytes()[0]));
+                out.push(u32::from(key[0]));
                 continue;
             }
-            let key = piece.as_bytes();
             let short = (2..=SHORT_MAX).contains(&key.len());
             let sk = if short { short_key(key) } else { (0, 0) };
             if short && caches.short.get(sk, key.len(), p.ident, out) {
@@ -170,7 +172,7 @@ impl<'a> PieceEncoder<'a> {
             }
             piece_symbols(
                 self.vocab,
-                piece,
+                &chunk[start..end],
                 p.ident,
                 &mut self.syms,
                 &mut self.matches,
