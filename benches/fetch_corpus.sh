@@ -15,7 +15,18 @@ if ! grep -rqs "deb-src\|Types: deb-src" /etc/apt/sources.list /etc/apt/sources.
   apt-get update -q
 fi
 mkdir -p "$SRC" && cd "$SRC"
-apt-get source -q --download-only libcommons-lang3-java commons-io guava-libraries \
-  zlib lua5.4 fmtlib nlohmann-json3 googletest
+# The newest source version whose files download, then older ones: the mirror can list a
+# security update whose files it no longer serves (zlib's deb12u1 answered 404 here).
+fetch() {
+  apt-get source -q --download-only "$1" && return
+  for v in $(apt-cache showsrc "$1" | sed -n 's/^Version: //p' | sort -Vr); do
+    apt-get source -q --download-only "$1=$v" && return
+  done
+  echo "fetch_corpus.sh: no version of the source package $1 could be downloaded" >&2
+  return 1
+}
+for pkg in libcommons-lang3-java commons-io guava-libraries zlib lua5.4 fmtlib nlohmann-json3 googletest; do
+  fetch "$pkg"
+done
 for f in *.orig.tar.*; do tar xf "$f"; done
 echo "sources in $SRC"
