@@ -25,7 +25,10 @@ from codemill.corpus.settings import TaskSettings
 from codemill.tokenizer import CodeTokenizer
 
 
-@ray.remote(num_cpus=1)
+# SPREAD: Ray's default policy keeps tasks on the submitting node while it looks free, and a
+# run of short tasks could finish there before any other node took one (seen in CI: all seven
+# tasks of a 3-node test cluster on one node).
+@ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
 def _ray_task(task: Task, settings: TaskSettings, tokenizer_json: str, tokenizer_hash: str, outdir: str) -> Any:
     record = run_task(task, settings, worker_tokenizer(tokenizer_json, tokenizer_hash), outdir)
     return record, ray.get_runtime_context().get_node_id()
