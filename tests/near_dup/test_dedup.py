@@ -348,9 +348,35 @@ def test_verify_in_text_batches_matches_one_batch(tmp_path, monkeypatch, kind):
     batched = dedup([src], tmp_path / "batched", verify=True)
     assert batched["clusters"] == whole["clusters"] and batched["counts"] == whole["counts"]
     if kind == "jsonl.gz":
-        assert len(fetched) == 2  # one read of the file for the pairs, one for the report
+        assert len(fetched) == 1  # one read of the whole file serves the pairs and the report
     else:
         assert max(fetched) <= 2 and len(fetched) > 3
+
+
+def test_true_jaccard_in_batches_equals_one_read():
+    # Thousands of pairs (more than one slice of the batch walk), a budget of a few documents:
+    # the same similarities, every batch within the budget unless it is one pair.
+    rng = np.random.default_rng(3)
+    texts = [" ".join(f"w{rng.integers(0, 40)}" for _ in range(int(rng.integers(5, 40)))) for _ in range(300)]
+    lengths = np.array([len(t) for t in texts], dtype=np.int64)
+    a, b = rng.integers(0, 300, 20_000), rng.integers(0, 300, 20_000)
+    pairs = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)[a != b], axis=0).astype(np.uint32)
+    assert len(pairs) > 9000
+    reads: list[np.ndarray] = []
+
+    def fetch(ids: np.ndarray) -> tuple[list[str], None]:
+        reads.append(ids)
+        return [texts[i] for i in ids.tolist()], None
+
+    whole = decide_module.true_jaccard(pairs, lengths, fetch, 3, None)
+    assert len(reads) == 1
+    batched = decide_module.true_jaccard(pairs, lengths, fetch, 3, 1000)
+    assert np.array_equal(whole, batched)
+    assert len(reads) > 10 and all(int(lengths[ids].sum()) <= 1000 or len(ids) <= 2 for ids in reads[1:])
+    # A budget of every text: one batch of all the pairs (the walk reads them 4,096 at a time).
+    del reads[:]
+    one = decide_module.true_jaccard(pairs, lengths, fetch, 3, int(lengths.sum()))
+    assert np.array_equal(whole, one) and len(reads) == 1
 
 
 def test_input_changed_between_passes_is_an_error(tmp_path, monkeypatch):

@@ -118,29 +118,60 @@ def true_jaccard(
     of at most `batch_chars` (None: one batch; a pair is never split, a document in two batches
     is read twice), in the order of the pairs' first documents so that a group's pairs share a
     batch."""
-    budget = batch_chars if batch_chars is not None else int(lengths.sum()) + 1
+    if batch_chars is None:
+        docs = np.unique(pairs).astype(np.int64)
+        texts, langs = fetch(docs)
+        return np.asarray(_core.exact_jaccard_pairs(texts, _local(docs, pairs), langs, ngram), dtype=np.float64)
     out = np.empty(len(pairs), dtype=np.float64)
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
-    ordered = pairs[order].tolist()
     start = 0
     while start < len(order):
-        seen: set[int] = set()
-        chars = 0
-        end = start
-        while end < len(order):
-            a, b = ordered[end]
-            add = sum(int(lengths[d]) for d in {a, b} - seen)
-            if end > start and chars + add > budget:
-                break
-            seen.update((a, b))
-            chars += add
-            end += 1
+        end = _batch_end(pairs, order, start, lengths, batch_chars)
         batch = order[start:end]
         docs = np.unique(pairs[batch]).astype(np.int64)
         texts, langs = fetch(docs)
         out[batch] = _core.exact_jaccard_pairs(texts, _local(docs, pairs[batch]), langs, ngram)
         start = end
     return out
+
+
+def _batch_end(pairs: np.ndarray, order: np.ndarray, start: int, lengths: np.ndarray, budget: int) -> int:
+    """End of the batch of `pairs[order[start:]]` whose new documents' characters stay within
+    `budget` (at least one pair). Pairs are read a slice at a time, not listed all at once: a
+    Python list of every pair took ~120 bytes a pair."""
+    seen: set[int] = set()
+    chars = 0
+    end = start
+    step = 4096
+    while end < len(order):
+        for a, b in pairs[order[end : end + step]].tolist():
+            add = sum(int(lengths[d]) for d in {a, b} - seen)
+            if end > start and chars + add > budget:
+                return end
+            seen.update((a, b))
+            chars += add
+            end += 1
+    return end
+
+
+class _Memo:
+    """A `Fetch` that reads once and serves later requests for documents it already holds from
+    that read: for a fetch that streams whole inputs (compressed or remote record files), the
+    report's similarities would otherwise read them all a second time."""
+
+    def __init__(self, fetch: Fetch) -> None:
+        self._fetch = fetch
+        self._held: tuple[np.ndarray, list[str], list[str | None]] | None = None
+
+    def __call__(self, ids: np.ndarray) -> tuple[list[str], Languages]:
+        if self._held is not None and np.isin(ids, self._held[0]).all():
+            docs, held_texts, held_langs = self._held
+            picked = np.searchsorted(docs, ids).tolist()
+            return [held_texts[i] for i in picked], [held_langs[i] for i in picked]
+        texts, langs = self._fetch(ids)
+        per_doc: list[str | None] = [langs] * len(texts) if langs is None or isinstance(langs, str) else list(langs)
+        self._held = (np.asarray(ids), list(texts), per_doc)
+        return texts, langs
 
 
 def _exact_groups(config: DedupConfig, hashes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -202,7 +233,10 @@ def decide(
     check, ok = settle_pairs(hasher, estimates, config.verify, config.min_estimate)
     if not config.verify:  # the estimate alone decided
         rejected_estimate = int((~ok).sum())
-    # Only the texts of documents in checked pairs are re-read.
+    # Only the texts of documents in checked pairs are re-read. Unbatched, they are read once
+    # for the checks and the report (every reported document is in a checked pair).
+    if verify_batch_chars is None:
+        fetch = _Memo(fetch)
     if check.any():
         true = true_jaccard(pairs[check], lengths, fetch, hasher.ngram, verify_batch_chars)
         ok[check] = true >= hasher.threshold
