@@ -15,12 +15,18 @@ if ! grep -rqs "deb-src\|Types: deb-src" /etc/apt/sources.list /etc/apt/sources.
   apt-get update -q
 fi
 mkdir -p "$SRC" && cd "$SRC"
-# The newest source version whose files download, then older ones: the mirror can list a
-# security update whose files it no longer serves (zlib's deb12u1 answered 404 here).
+# The default source version, else the others apt lists: the mirror can list a security update
+# whose files it no longer serves (zlib's deb12u1 answered 404 here). Each try downloads into
+# a folder of its own, kept only if complete, so a half-fetched version leaves no tarball behind.
 fetch() {
-  apt-get source -q --download-only "$1" && return
-  for v in $(apt-cache showsrc "$1" | sed -n 's/^Version: //p' | sort -Vr); do
-    apt-get source -q --download-only "$1=$v" && return
+  local v try
+  for v in "" $(apt-cache showsrc "$1" | sed -n 's/^Version: //p'); do
+    try=$(mktemp -d "$PWD/.fetch.XXXXXX")
+    if (cd "$try" && apt-get source -q --download-only "$1${v:+=$v}"); then
+      mv "$try"/* . && rmdir "$try"
+      return
+    fi
+    rm -rf "$try"
   done
   echo "fetch_corpus.sh: no version of the source package $1 could be downloaded" >&2
   return 1

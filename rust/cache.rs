@@ -236,6 +236,8 @@ pub struct ShortCache {
 }
 
 pub const SHORT_MAX: usize = 16;
+// A slot keeps a token id in 24 bits.
+const _: () = assert!(crate::bpe::MAX_ID <= 1 << 24);
 const SHORT_SETS: usize = 1 << 16;
 
 /// A key of 2..=16 bytes as two words. Overlapping loads of its first and last bytes: with the

@@ -130,8 +130,8 @@ fn flush_line(line: &mut Line, f: &mut impl FnMut(usize, usize, &[Part])) {
     line.parts.clear();
 }
 
-#[inline(never)]
 /// Cuts `[start, end)` into one-part chunks of at most `MAX_CHUNK` bytes at char boundaries.
+#[inline(never)]
 fn for_each_window(
     text: &str,
     start: usize,
