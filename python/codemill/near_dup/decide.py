@@ -118,15 +118,11 @@ def true_jaccard(
     of at most `batch_chars` (None: one batch; a pair is never split, a document in two batches
     is read twice), in the order of the pairs' first documents so that a group's pairs share a
     batch."""
-    if batch_chars is None:
-        docs = np.unique(pairs).astype(np.int64)
-        texts, langs = fetch(docs)
-        return np.asarray(_core.exact_jaccard_pairs(texts, _local(docs, pairs), langs, ngram), dtype=np.float64)
     out = np.empty(len(pairs), dtype=np.float64)
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
     start = 0
     while start < len(order):
-        end = _batch_end(pairs, order, start, lengths, batch_chars)
+        end = len(order) if batch_chars is None else _batch_end(pairs, order, start, lengths, batch_chars)
         batch = order[start:end]
         docs = np.unique(pairs[batch]).astype(np.int64)
         texts, langs = fetch(docs)

@@ -32,9 +32,8 @@ class Document:
     text: str | None = None  # None until read
     size: int = 0  # bytes on disk (files) or UTF-8 bytes (records, read files)
     index: int = 0  # position in the stream of documents of one read
-    offset: int = (
-        -1
-    )  # where a record's line starts in a plain local JSONL file (-1: no such place), to re-read it alone
+    # Where a record's line starts in a plain local JSONL file, to re-read it alone (-1: no such place).
+    offset: int = -1
 
 
 def decode(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str | None, str | None]:
