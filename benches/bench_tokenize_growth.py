@@ -44,7 +44,7 @@ from statistics import median
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from process_rss import run_with_peak_rss
+from process_rss import process_cpu, run_with_peak_rss
 
 CONFIGS = {
     "local1": ("local", 1),
@@ -201,13 +201,6 @@ def start_s3(env: dict[str, str], server: str) -> tuple[subprocess.Popen[bytes],
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     return proc, {**env, **aws}, name
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _client(env: dict[str, str]) -> Any:

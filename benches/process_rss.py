@@ -11,6 +11,18 @@ import time
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def _stat_fields(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces): state first."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tree_rss(pid: int) -> int:
     """RSS in bytes of ``pid`` and every descendant (one scan of /proc)."""
     children: dict[int, list[int]] = {}
@@ -19,13 +31,11 @@ def tree_rss(pid: int) -> int:
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
+            ppid = int(_stat_fields(entry)[1])
             with open(f"/proc/{entry}/statm") as f:
                 resident = int(f.read().split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry))
         rss[int(entry)] = resident * _PAGE
     total, todo = 0, [pid]
