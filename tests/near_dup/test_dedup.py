@@ -353,6 +353,40 @@ def test_verify_in_text_batches_matches_one_batch(tmp_path, monkeypatch, kind):
         assert max(fetched) <= 2 and len(fetched) > 3
 
 
+def test_compressed_input_beside_plain_jsonl_keeps_bounded_batches(tmp_path, monkeypatch):
+    # One gzip input among plain JSONL: its records (which can only be streamed) are read in one
+    # pass, the plain file's records still one pair's texts at a time, at their offsets, and
+    # the decisions are those of one batch. Near-duplicate groups span both files.
+    rng = random.Random(11)
+    texts = [mutate(t, rng) if v else t for t in stdlib_texts(4) for v in range(3)]
+    lines = [json.dumps({"content": t, "path": f"m{i}.py"}) + "\n" for i, t in enumerate(texts)]
+    packed, plain = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl"
+    packed.write_bytes(gzip.compress("".join(lines[0::2]).encode()))
+    plain.write_text("".join(lines[1::2]))
+    whole = dedup([packed, plain], tmp_path / "whole", verify=True)
+    assert whole["counts"]["candidate_pairs_verified"] > 3
+    fetched: list[int] = []
+    streams: list[str] = []
+    real_fetch, real_read = near_dup._Corpus.fetch, near_dup.RecordReader.read
+
+    def counting_fetch(self, ids):
+        fetched.append(len(ids))
+        return real_fetch(self, ids)
+
+    def counting_read(self, *args, **kwargs):
+        streams.append(str(self.path))
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(near_dup._Corpus, "fetch", counting_fetch)
+    monkeypatch.setattr(near_dup.RecordReader, "read", counting_read)
+    monkeypatch.setattr(decide_module, "VERIFY_BATCH_CHARS", 1)
+    batched = dedup([packed, plain], tmp_path / "batched", verify=True)
+    assert batched["clusters"] == whole["clusters"] and batched["counts"] == whole["counts"]
+    # Signing streams each file once; verifying streams the gzip file once more, never the other.
+    assert streams == [str(packed), str(plain), str(packed)]
+    assert len(fetched) > 3 and max(fetched[1:]) <= 2
+
+
 def test_true_jaccard_in_batches_equals_one_read():
     # Thousands of pairs (more than one slice of the batch walk), a budget of a few documents:
     # the same similarities, every batch within the budget unless it is one pair.

@@ -92,7 +92,6 @@ class _Corpus:
     record: array = field(default_factory=lambda: array("q"))  # record (line, row) number, or -1 for a file
     length: array = field(default_factory=lambda: array("q"))  # characters
     offset: array = field(default_factory=lambda: array("q"))  # a record's line offset (Document.offset), or -1
-    random_access: bool = True  # every record can be re-read alone (plain local JSONL)
     lang: array = field(default_factory=lambda: array("b"))  # index into `langs`
     holders: list[str] = field(default_factory=list)  # file holding documents, relative to its input
     _holder_ids: dict[tuple[int, str], int] = field(default_factory=dict)
@@ -109,12 +108,16 @@ class _Corpus:
         self.holder.append(h)
         self.record.append(-1 if d.record is None else d.record)
         self.offset.append(d.offset)
-        if d.record is not None and d.offset < 0:
-            self.random_access = False
         self.length.append(len(d.text or ""))
         if d.language not in self.langs:
             self.langs.append(d.language)
         self.lang.append(self.langs.index(d.language))
+
+    def streamed(self) -> np.ndarray:
+        """Per document: it can only be re-read by streaming its whole file (a record with no
+        line offset: compressed, remote or Parquet)."""
+        record = np.frombuffer(self.record, dtype=np.int64)
+        return (record >= 0) & (np.frombuffer(self.offset, dtype=np.int64) < 0)
 
     def file(self, i: int) -> Path | str:
         """The file holding document ``i`` (a code file, or its JSONL / Parquet file)."""
@@ -242,8 +245,8 @@ def dedup(
         engine=engine,
         ray_shards=ray_shards,
         nodes=nodes,
-        # Bounded batches where each document can be re-read alone; else one read of the inputs.
-        verify_batch_chars=decision.VERIFY_BATCH_CHARS if corpus.random_access else None,
+        verify_batch_chars=decision.VERIFY_BATCH_CHARS,
+        streamed=corpus.streamed(),
     )
     report = result.report()
     if engine == "ray":

@@ -150,24 +150,35 @@ def _batch_end(pairs: np.ndarray, order: np.ndarray, start: int, lengths: np.nda
     return end
 
 
-class _Memo:
-    """A `Fetch` that reads once and serves later requests for documents it already holds from
-    that read: for a fetch that streams whole inputs (compressed or remote record files), the
-    report's similarities would otherwise read them all a second time."""
+class _Held:
+    """A `Fetch` that serves the documents it holds without reading them again and fetches the
+    rest. Worth it for documents whose fetch streams a whole input (records of compressed or
+    remote files, which cannot be re-read one at a time): each batch that asked for them would
+    read those inputs again. ``hold_fetched``: also keep what later calls fetch (the unbatched
+    case, where the report's pairs then need no second read)."""
 
-    def __init__(self, fetch: Fetch) -> None:
+    def __init__(self, fetch: Fetch, hold_fetched: bool) -> None:
         self._fetch = fetch
-        self._held: tuple[np.ndarray, list[str], list[str | None]] | None = None
+        self._hold_fetched = hold_fetched
+        self._held: dict[int, tuple[str, str | None]] = {}
+
+    def hold(self, ids: np.ndarray) -> None:
+        """Reads documents ``ids`` now and keeps them."""
+        if len(ids):
+            self._held.update(self._read(ids))
+
+    def _read(self, ids: np.ndarray) -> dict[int, tuple[str, str | None]]:
+        texts, langs = self._fetch(ids)
+        per_doc = [langs] * len(texts) if langs is None or isinstance(langs, str) else langs
+        return dict(zip(ids.tolist(), zip(texts, per_doc, strict=True), strict=True))
 
     def __call__(self, ids: np.ndarray) -> tuple[list[str], Languages]:
-        if self._held is not None and np.isin(ids, self._held[0]).all():
-            docs, held_texts, held_langs = self._held
-            picked = np.searchsorted(docs, ids).tolist()
-            return [held_texts[i] for i in picked], [held_langs[i] for i in picked]
-        texts, langs = self._fetch(ids)
-        per_doc: list[str | None] = [langs] * len(texts) if langs is None or isinstance(langs, str) else list(langs)
-        self._held = (np.asarray(ids), list(texts), per_doc)
-        return texts, langs
+        missing = np.fromiter((i not in self._held for i in ids.tolist()), dtype=bool, count=len(ids))
+        fetched = self._read(ids[missing]) if missing.any() else {}
+        if self._hold_fetched:
+            self._held.update(fetched)
+        got = [self._held.get(i) or fetched[i] for i in ids.tolist()]
+        return [t for t, _ in got], [lang for _, lang in got]
 
 
 def _exact_groups(config: DedupConfig, hashes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -196,12 +207,15 @@ def decide(
     ray_shards: int | None = None,
     nodes: Counter[str] | None = None,
     verify_batch_chars: int | None = None,
+    streamed: np.ndarray | None = None,
 ) -> DedupResult:
     """Which documents to keep, by `config`'s rule; `name(i)` labels document `i` in clusters.
 
     `verify_batch_chars`: the texts `fetch` returns at once to verify pairs are kept under this
     many characters (see `VERIFY_BATCH_CHARS`); None fetches them all at once, for a `fetch`
-    that reads its inputs whole each time.
+    that reads its inputs whole each time. `streamed` (a bool per document): documents that
+    `fetch` can only give by reading their whole input; those in checked pairs are read once,
+    before the batches, and held until the report is made (the others stay in bounded batches).
 
     `signed` is `sign`'s output for the documents in id order (it may be a memmap) and
     `lengths` their lengths (for the "longest"/"shortest" keep policies). With Ray, `nodes`
@@ -230,9 +244,15 @@ def decide(
     if not config.verify:  # the estimate alone decided
         rejected_estimate = int((~ok).sum())
     # Only the texts of documents in checked pairs are re-read. Unbatched, they are read once
-    # for the checks and the report (every reported document is in a checked pair).
+    # for the checks and the report (every reported document is in a checked pair); batched,
+    # the streamed ones among them are.
     if verify_batch_chars is None:
-        fetch = _Memo(fetch)
+        fetch = _Held(fetch, hold_fetched=True)
+    elif streamed is not None and check.any():
+        needed = np.unique(pairs[check]).astype(np.int64)
+        held = _Held(fetch, hold_fetched=False)
+        held.hold(needed[streamed[needed]])
+        fetch = held
     if check.any():
         true = true_jaccard(pairs[check], lengths, fetch, hasher.ngram, verify_batch_chars)
         ok[check] = true >= hasher.threshold
