@@ -358,10 +358,13 @@ def test_compressed_input_beside_plain_jsonl_keeps_bounded_batches(tmp_path, mon
     # pass, the plain file's records still one pair's texts at a time, at their offsets, and
     # the decisions are those of one batch. Near-duplicate groups span both files.
     rng = random.Random(11)
-    texts = [mutate(t, rng) if v else t for t in stdlib_texts(4) for v in range(3)]
+    modules = stdlib_texts(6)
+    texts = [mutate(t, rng) if v else t for t in modules[:4] for v in range(3)]
     lines = [json.dumps({"content": t, "path": f"m{i}.py"}) + "\n" for i, t in enumerate(texts)]
+    # Two gzip records in no pair: never held.
+    alone = [json.dumps({"content": t, "path": f"alone{i}.py"}) + "\n" for i, t in enumerate(modules[4:])]
     packed, plain = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl"
-    packed.write_bytes(gzip.compress("".join(lines[0::2]).encode()))
+    packed.write_bytes(gzip.compress("".join(lines[0::2] + alone).encode()))
     plain.write_text("".join(lines[1::2]))
     whole = dedup([packed, plain], tmp_path / "whole", verify=True)
     assert whole["counts"]["candidate_pairs_verified"] > 3
@@ -385,6 +388,7 @@ def test_compressed_input_beside_plain_jsonl_keeps_bounded_batches(tmp_path, mon
     # Signing streams each file once; verifying streams the gzip file once more, never the other.
     assert streams == [str(packed), str(plain), str(packed)]
     assert len(fetched) > 3 and max(fetched[1:]) <= 2
+    assert fetched[0] <= len(lines[0::2])  # the gzip records held: those in checked pairs only
 
 
 def test_true_jaccard_in_batches_equals_one_read():

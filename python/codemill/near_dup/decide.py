@@ -177,7 +177,7 @@ class _Held:
         fetched = self._read(ids[missing]) if missing.any() else {}
         if self._hold_fetched:
             self._held.update(fetched)
-        got = [self._held.get(i) or fetched[i] for i in ids.tolist()]
+        got = [self._held[i] if i in self._held else fetched[i] for i in ids.tolist()]
         return [t for t, _ in got], [lang for _, lang in got]
 
 
@@ -250,9 +250,11 @@ def decide(
         fetch = _Held(fetch, hold_fetched=True)
     elif streamed is not None and check.any():
         needed = np.unique(pairs[check]).astype(np.int64)
-        held = _Held(fetch, hold_fetched=False)
-        held.hold(needed[streamed[needed]])
-        fetch = held
+        needed = needed[streamed[needed]]
+        if len(needed):
+            held = _Held(fetch, hold_fetched=False)
+            held.hold(needed)
+            fetch = held
     if check.any():
         true = true_jaccard(pairs[check], lengths, fetch, hasher.ngram, verify_batch_chars)
         ok[check] = true >= hasher.threshold
