@@ -101,6 +101,17 @@ def bucket(s3_server, request):
     return name
 
 
+@pytest.fixture(scope="module")
+def local_ray():
+    """A Ray instance of this test process (two CPUs) for the tests of one module. Its own even
+    where another cluster runs on this machine (a test cluster of another process, a user's
+    `ray start`): `ray.init()` without an address would join that one instead."""
+    ray = pytest.importorskip("ray", reason="the Ray engine needs the optional 'ray' extra")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
 RAY_NODES = 3
 
 

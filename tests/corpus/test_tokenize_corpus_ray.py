@@ -13,13 +13,6 @@ from codemill.corpus.reader import iter_shard_documents  # noqa: E402
 from test_tokenize_corpus import make_corpus, snapshot  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 @pytest.mark.parametrize("fmt", ["npy", "megatron"])
 def test_ray_matches_local(local_ray, tok, tmp_path, fmt) -> None:
     inputs, texts = make_corpus(tmp_path / "corpus")

@@ -16,13 +16,6 @@ from codemill.near_dup.api import dedup_texts  # noqa: E402
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def corpus() -> list[str]:
     rng = random.Random(3)
     texts = [p.read_text(encoding="utf-8", errors="replace")[:8000] for p in
