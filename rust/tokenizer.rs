@@ -198,33 +198,57 @@ fn merge_runs(
     scratch: &mut Vec<u32>,
     out: &mut Vec<u32>,
 ) {
-    let mut start = 0;
-    for i in 1..=syms.len() {
-        if i < syms.len() && bpe.can_join(syms[i - 1], syms[i]) {
-            continue;
+    let Some(&first) = syms.first() else {
+        return;
+    };
+    // The run in progress is `syms[start..i]`, its last token in `prev`: the boundary test and
+    // one- and two-token runs (nearly all) work from registers, with no slice per step.
+    let (mut start, mut prev) = (0, first);
+    for (i, &cur) in syms.iter().enumerate().skip(1) {
+        if !bpe.can_join(prev, cur) {
+            merge_run(bpe, syms, start, i, cache, scratch, out);
+            start = i;
         }
-        let run = &syms[start..i];
-        start = i;
-        match *run {
-            [x] => out.push(x),
-            [x, y] => match bpe.pair(x, y) {
-                Some(t) => out.push(t),
-                None => out.extend_from_slice(run),
-            },
-            _ => {
-                let h = hash_u32s(run);
-                if let Some(ids) = cache.get(h, run) {
-                    out.extend_from_slice(ids);
-                    continue;
-                }
-                scratch.clear();
-                scratch.extend_from_slice(run);
-                bpe.merge(scratch);
-                out.extend_from_slice(scratch);
-                cache.insert(h, run, scratch);
-            }
-        }
+        prev = cur;
     }
+    merge_run(bpe, syms, start, syms.len(), cache, scratch, out);
+}
+
+/// Appends the ids of the run `syms[start..end]` (see `merge_runs`).
+#[inline(always)]
+fn merge_run(
+    bpe: &Bpe,
+    syms: &[u32],
+    start: usize,
+    end: usize,
+    cache: &mut SeqCache<u32>,
+    scratch: &mut Vec<u32>,
+    out: &mut Vec<u32>,
+) {
+    let last = syms[end - 1];
+    if end - start == 1 {
+        out.push(last);
+        return;
+    }
+    if end - start == 2 {
+        let x = syms[start];
+        match bpe.pair(x, last) {
+            Some(t) => out.push(t),
+            None => out.extend([x, last]),
+        }
+        return;
+    }
+    let run = &syms[start..end];
+    let h = hash_u32s(run);
+    if let Some(ids) = cache.get(h, run) {
+        out.extend_from_slice(ids);
+        return;
+    }
+    scratch.clear();
+    scratch.extend_from_slice(run);
+    bpe.merge(scratch);
+    out.extend_from_slice(scratch);
+    cache.insert(h, run, scratch);
 }
 
 impl Tokenizer {
