@@ -82,20 +82,40 @@ impl IdentifierVocab {
         }
         let Some(ac) = &self.automaton else { return };
         let n = ident.len();
+        // Boundaries in one pass: as bits for identifiers shorter than 128 bytes (nearly all;
+        // this runs for every identifier the piece cache misses), else in a vector.
+        let (mut bits, mut long) = (0u128, Vec::new());
+        let mut count = 0;
+        if n < 128 {
+            for_each_boundary(ident, |b| {
+                bits |= 1 << b;
+                count += 1;
+            });
+        } else {
+            long = vec![false; n + 1];
+            for_each_boundary(ident, |b| {
+                long[b] = true;
+                count += 1;
+            });
+        }
         // A one-part identifier can only match whole, which the map above already checked.
-        let mut parts = 0;
-        for_each_boundary(ident, |_| parts += 1);
-        if parts <= 2 {
+        if count <= 2 {
             return;
         }
-        let mut is_boundary = vec![false; n + 1];
-        for_each_boundary(ident, |b| is_boundary[b] = true);
+        let is_boundary = |b: usize| if n < 128 { bits >> b & 1 != 0 } else { long[b] };
         // best[s] = (end, entry) of the longest boundary-anchored match starting at s.
-        let mut best: Vec<(u32, u32)> = vec![(0, 0); n + 1];
+        let mut small = [(0u32, 0u32); 128];
+        let mut large: Vec<(u32, u32)>;
+        let best: &mut [(u32, u32)] = if n < 128 {
+            &mut small[..=n]
+        } else {
+            large = vec![(0, 0); n + 1];
+            &mut large
+        };
         let mut any = false;
         for m in ac.find_overlapping_iter(ident) {
             let (s, e) = (m.start(), m.end());
-            if is_boundary[s] && is_boundary[e] && e as u32 > best[s].0 {
+            if is_boundary(s) && is_boundary(e) && e as u32 > best[s].0 {
                 best[s] = (e as u32, m.pattern().as_u32());
                 any = true;
             }

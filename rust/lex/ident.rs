@@ -26,25 +26,63 @@ fn class(c: char) -> Class {
     }
 }
 
+/// ASCII classes by byte (what `class` gives for an ASCII char).
+const ASCII_CLASS: [Class; 128] = {
+    let mut t = [Class::Other; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = match b as u8 {
+            b'_' => Class::Underscore,
+            b'0'..=b'9' => Class::Digit,
+            b'A'..=b'Z' => Class::Upper,
+            b'a'..=b'z' => Class::Lower,
+            _ => Class::Other,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Whether there is a boundary between classes `prev` and `cur`, `next` the class after `cur`.
+#[inline]
+fn splits(prev: Class, cur: Class, next: Option<Class>) -> bool {
+    match (prev, cur) {
+        // Inside an upper-case run, `HTTPServer` splits before the `S` that starts a
+        // capitalised word: look ahead for a lower-case letter.
+        (a, b) if a == b => cur == Class::Upper && next == Some(Class::Lower),
+        (Class::Upper, Class::Lower) => false,
+        _ => true,
+    }
+}
+
 /// Calls `f(offset)` for every boundary of `ident`, in increasing order, 0 and `len` included.
+/// ASCII identifiers (nearly all) go byte by byte through a table; others char by char.
 pub fn for_each_boundary(ident: &str, mut f: impl FnMut(usize)) {
+    if ident.is_ascii() {
+        let cls = |b: u8| ASCII_CLASS[usize::from(b)];
+        let b = ident.as_bytes();
+        f(0);
+        for i in 1..b.len() {
+            if splits(cls(b[i - 1]), cls(b[i]), b.get(i + 1).map(|&n| cls(n))) {
+                f(i);
+            }
+        }
+        if !b.is_empty() {
+            f(b.len());
+        }
+        return;
+    }
+    for_each_boundary_chars(ident, f);
+}
+
+fn for_each_boundary_chars(ident: &str, mut f: impl FnMut(usize)) {
     f(0);
     let mut prev: Option<(char, Class)> = None;
     let mut chars = ident.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         let cls = class(c);
         if let Some((_, pcls)) = prev {
-            let boundary = match (pcls, cls) {
-                (a, b) if a == b => {
-                    // Inside an upper-case run, `HTTPServer` splits before the `S` that starts
-                    // a capitalised word: look ahead for a lower-case letter.
-                    cls == Class::Upper
-                        && matches!(chars.peek(), Some(&(_, n)) if class(n) == Class::Lower)
-                }
-                (Class::Upper, Class::Lower) => false,
-                _ => true,
-            };
-            if boundary {
+            if splits(pcls, cls, chars.peek().map(|&(_, n)| class(n))) {
                 f(i);
             }
         }
@@ -82,5 +120,25 @@ mod tests {
         assert_eq!(split("größeWert"), ["größe", "Wert"]);
         assert_eq!(split("x"), ["x"]);
         assert!(split("").is_empty());
+    }
+
+    #[test]
+    fn ascii_path_matches_the_char_path() {
+        let alphabet = b"aZ_9bQ$x0AB.c";
+        let mut x = 12345u64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let s: String = (0..len)
+                    .map(|_| {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        alphabet[(x >> 33) as usize % alphabet.len()] as char
+                    })
+                    .collect();
+                let (mut fast, mut chars) = (Vec::new(), Vec::new());
+                for_each_boundary(&s, |b| fast.push(b));
+                for_each_boundary_chars(&s, |b| chars.push(b));
+                assert_eq!(fast, chars, "{s:?}");
+            }
+        }
     }
 }
