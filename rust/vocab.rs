@@ -218,6 +218,18 @@ mod tests {
     }
 
     #[test]
+    fn long_identifiers_match_like_short_ones() {
+        // Past 127 bytes boundaries are kept in a vector rather than bits: the same matches.
+        let v = vocab(&["user", "data", "getUser", "Id"]);
+        let unit = "user_data_getUserById_";
+        for reps in [1, 5, 6, 12] {
+            let ident = unit.repeat(reps);
+            let expected: Vec<&str> = ["user", "data", "getUser", "Id"].repeat(reps);
+            assert_eq!(spans(&v, &ident), expected, "{} bytes", ident.len());
+        }
+    }
+
+    #[test]
     fn rejects_bad_entries() {
         assert!(IdentifierVocab::new(vec!["x".into(), "x".into()]).is_err());
         assert!(IdentifierVocab::new(vec![String::new()]).is_err());
