@@ -227,6 +227,12 @@ mod tests {
             let expected: Vec<&str> = ["user", "data", "getUser", "Id"].repeat(reps);
             assert_eq!(spans(&v, &ident), expected, "{} bytes", ident.len());
         }
+        // Either side of the edge, a match ending on the last byte.
+        for n in [126, 127, 128, 129] {
+            let ident = format!("user_data_{}_user", "a".repeat(n - 15));
+            assert_eq!(ident.len(), n);
+            assert_eq!(spans(&v, &ident), ["user", "data", "user"], "{n} bytes");
+        }
     }
 
     #[test]
