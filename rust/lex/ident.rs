@@ -12,21 +12,9 @@ enum Class {
     Other,
 }
 
-fn class(c: char) -> Class {
-    if c == '_' {
-        Class::Underscore
-    } else if c.is_ascii_digit() {
-        Class::Digit
-    } else if c.is_uppercase() {
-        Class::Upper
-    } else if c.is_alphabetic() {
-        Class::Lower
-    } else {
-        Class::Other
-    }
-}
-
-/// ASCII classes by byte (what `class` gives for an ASCII char).
+/// The class of an ASCII byte: the one place the rule for ASCII is written (`class` looks
+/// non-ASCII chars up by their Unicode properties, the ASCII path of `for_each_boundary` uses
+/// this table directly).
 const ASCII_CLASS: [Class; 128] = {
     let mut t = [Class::Other; 128];
     let mut b = 0;
@@ -42,6 +30,19 @@ const ASCII_CLASS: [Class; 128] = {
     }
     t
 };
+
+fn class(c: char) -> Class {
+    if c.is_ascii() {
+        ASCII_CLASS[c as usize]
+    } else if c.is_uppercase() {
+        Class::Upper
+    } else if c.is_alphabetic() {
+        Class::Lower
+    } else {
+        // Non-ASCII digits too: only ASCII digits form a digit run.
+        Class::Other
+    }
+}
 
 /// Whether there is a boundary between classes `prev` and `cur`, `next` the class after `cur`.
 #[inline]
