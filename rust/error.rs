@@ -19,7 +19,7 @@ impl fmt::Display for Error {
             Error::UnknownLanguage(name) => write!(
                 f,
                 "unknown language {name:?}; known: {}",
-                crate::lex::Lang::NAMES.join(", ")
+                crate::lex::Lang::names().join(", ")
             ),
             Error::InvalidTokenId(id) => write!(f, "token id {id} is not in the vocabulary"),
             Error::Format(msg) => write!(f, "invalid tokenizer file: {msg}"),

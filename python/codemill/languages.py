@@ -2,76 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from pathlib import Path
 
-# Canonical names; the scanner shares one table between typescript/javascript and c/cpp.
-LANGUAGES = (
-    "python",
-    "javascript",
-    "typescript",
-    "java",
-    "go",
-    "rust",
-    "c",
-    "cpp",
-    "generic",
-)
+# The one language table, shared with the Rust core (which compiles the same file in).
+_TABLE = json.loads((Path(__file__).parent / "data" / "languages.json").read_text(encoding="utf-8"))["languages"]
 
-EXTENSIONS = {
-    ".py": "python",
-    ".pyi": "python",
-    ".pyw": "python",
-    ".pyx": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".tsx": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".java": "java",
-    ".go": "go",
-    ".rs": "rust",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".cxx": "cpp",
-    ".hpp": "cpp",
-    ".hh": "cpp",
-    ".hxx": "cpp",
-}
+# Canonical names; several share a scanner table (typescript/javascript, c/cpp).
+LANGUAGES: tuple[str, ...] = tuple(e["name"] for e in _TABLE)
+
+EXTENSIONS: dict[str, str] = {ext: e["name"] for e in _TABLE for ext in e["extensions"]}
 
 _SHEBANG = re.compile(rb"^#!\s*(?:\S*/)?(?:env\s+(?:-\S+\s+)*)?([A-Za-z]+)")
 _INTERPRETERS = {"python": "python", "node": "javascript", "nodejs": "javascript", "deno": "typescript"}
 
 
 # Language names as data sets spell them (The Stack: "Python", "C++", "JavaScript") -> ours.
-ALIASES = {
-    "python": "python",
-    "py": "python",
-    "python3": "python",
-    "javascript": "javascript",
-    "js": "javascript",
-    "jsx": "javascript",
-    "typescript": "typescript",
-    "ts": "typescript",
-    "tsx": "typescript",
-    "java": "java",
-    "go": "go",
-    "golang": "go",
-    "rust": "rust",
-    "rs": "rust",
-    "c": "c",
-    "cpp": "cpp",
-    "c++": "cpp",
-    "cxx": "cpp",
-    "cc": "cpp",
-    "generic": "generic",
-    "text": "generic",
-}
+ALIASES: dict[str, str] = {alias: e["name"] for e in _TABLE for alias in (e["name"], *e["aliases"])}
 
 
 def code_language(path: str | os.PathLike[str], head: bytes | None = None) -> str | None:

@@ -1,6 +1,9 @@
 //! Languages the scanner knows and the table of each family: keywords, operators, comments, quotes.
 use crate::error::{Error, Result};
+use rustc_hash::FxHashMap;
+use serde::Deserialize;
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// A language family: one scanner table each. Unknown file types get `Generic`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,31 +63,23 @@ impl Lang {
         Lang::Generic,
     ];
 
-    pub const NAMES: &'static [&'static str] = &[
-        "python",
-        "javascript",
-        "typescript",
-        "java",
-        "go",
-        "rust",
-        "c",
-        "cpp",
-        "generic",
-    ];
-
-    /// A language from a user-given name; unknown names are an error, not a silent fallback.
+    /// A language from a user-given name or alias (any case; empty: generic); unknown names
+    /// are an error, not a silent fallback.
     pub fn from_name(name: &str) -> Result<Lang> {
         let lower = name.trim().to_ascii_lowercase();
-        Ok(match lower.as_str() {
-            "python" | "py" | "python3" => Lang::Python,
-            "javascript" | "js" | "typescript" | "ts" | "jsx" | "tsx" => Lang::JavaScript,
-            "java" => Lang::Java,
-            "go" | "golang" => Lang::Go,
-            "rust" | "rs" => Lang::Rust,
-            "c" | "cpp" | "c++" | "cxx" | "cc" | "h" | "hpp" => Lang::C,
-            "generic" | "text" | "" => Lang::Generic,
-            _ => return Err(Error::UnknownLanguage(name.to_string())),
-        })
+        if lower.is_empty() {
+            return Ok(Lang::Generic);
+        }
+        table()
+            .by_name
+            .get(&lower)
+            .copied()
+            .ok_or_else(|| Error::UnknownLanguage(name.to_string()))
+    }
+
+    /// The canonical language names, in the shared table's order (for messages).
+    pub fn names() -> &'static [String] {
+        &table().names
     }
 
     /// The language of a file from its extension; anything unknown is `Generic`.
@@ -92,23 +87,13 @@ impl Lang {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
+            .map(|e| format!(".{}", e.to_ascii_lowercase()))
             .unwrap_or_default();
-        Lang::from_extension(&ext)
-    }
-
-    pub fn from_extension(ext: &str) -> Lang {
-        match ext.trim_start_matches('.') {
-            "py" | "pyi" | "pyw" | "pyx" => Lang::Python,
-            "js" | "mjs" | "cjs" | "jsx" | "ts" | "tsx" | "mts" | "cts" => Lang::JavaScript,
-            "java" => Lang::Java,
-            "go" => Lang::Go,
-            "rs" => Lang::Rust,
-            "c" | "h" | "cc" | "cpp" | "cxx" | "c++" | "hpp" | "hh" | "hxx" | "inl" | "ipp" => {
-                Lang::C
-            }
-            _ => Lang::Generic,
-        }
+        table()
+            .by_extension
+            .get(&ext)
+            .copied()
+            .unwrap_or(Lang::Generic)
     }
 
     pub fn name(self) -> &'static str {
@@ -134,6 +119,58 @@ impl Lang {
             Lang::Generic => &GENERIC,
         }
     }
+}
+
+/// The language table shared with the Python package (`codemill/languages.py` reads the same
+/// file), compiled in: names, aliases and extensions are written once, for both sides.
+const SHARED_TABLE: &str = include_str!("../../python/codemill/data/languages.json");
+
+#[derive(Deserialize)]
+struct SharedFile {
+    languages: Vec<SharedEntry>,
+}
+
+#[derive(Deserialize)]
+struct SharedEntry {
+    name: String,
+    family: String,
+    aliases: Vec<String>,
+    extensions: Vec<String>,
+}
+
+struct Names {
+    names: Vec<String>,
+    by_name: FxHashMap<String, Lang>,
+    by_extension: FxHashMap<String, Lang>,
+}
+
+fn table() -> &'static Names {
+    static NAMES: OnceLock<Names> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        // The file is part of the build, checked by the tests below: a broken one is a bug of
+        // this build, not bad input.
+        let file: SharedFile =
+            serde_json::from_str(SHARED_TABLE).expect("languages.json is a valid language table");
+        let mut t = Names {
+            names: Vec::new(),
+            by_name: FxHashMap::default(),
+            by_extension: FxHashMap::default(),
+        };
+        for e in file.languages {
+            let lang = *Lang::ALL
+                .iter()
+                .find(|l| l.name() == e.family)
+                .expect("every family in languages.json is a scanner table");
+            for alias in std::iter::once(&e.name).chain(&e.aliases) {
+                t.by_name.insert(alias.to_ascii_lowercase(), lang);
+            }
+            for ext in &e.extensions {
+                t.by_extension.insert(ext.clone(), lang);
+            }
+            t.names.push(e.name);
+        }
+        t
+    })
 }
 
 static PYTHON: Table = Table {
@@ -475,8 +512,13 @@ mod tests {
             Lang::from_name("cobol"),
             Err(Error::UnknownLanguage(_))
         ));
+        assert_eq!(Lang::from_name("TS").unwrap(), Lang::JavaScript);
+        assert_eq!(Lang::from_name("").unwrap(), Lang::Generic);
         assert_eq!(Lang::from_path(Path::new("a/b.tsx")), Lang::JavaScript);
+        assert_eq!(Lang::from_path(Path::new("a/B.HPP")), Lang::C);
         assert_eq!(Lang::from_path(Path::new("Makefile")), Lang::Generic);
+        assert_eq!(Lang::names()[0], "python");
+        assert!(Lang::names().iter().all(|n| Lang::from_name(n).is_ok()));
         for lang in [
             Lang::Python,
             Lang::JavaScript,

@@ -40,3 +40,21 @@ def test_language_detection(tmp_path) -> None:
     assert detect_language("run", b"#!/usr/bin/node\n") == "javascript"
     with pytest.raises(CodemillError, match="unknown language"):
         pretokenize("x", "klingon")
+
+
+def test_core_and_package_read_one_language_table() -> None:
+    """The core compiles in the table the package reads (data/languages.json): every name and
+    alias the package knows is one the core accepts, and names that share a scanner table
+    (typescript/javascript, cpp/c) pretokenize alike."""
+    from codemill.languages import ALIASES, LANGUAGES, normalize_language
+
+    text = "x = `a` + 'b' // c\n# d\n"
+    for alias, name in ALIASES.items():
+        assert name in LANGUAGES
+        assert pretokenize(text, alias) == pretokenize(text, name), alias
+        assert normalize_language(alias.upper()) == name
+    assert pretokenize(text, "typescript") == pretokenize(text, "javascript")
+    assert pretokenize(text, "cpp") == pretokenize(text, "c")
+    assert pretokenize(text, "python") != pretokenize(text, "javascript")
+    with pytest.raises(CodemillError, match="known: python, javascript, typescript"):
+        pretokenize("x", "cobol")
