@@ -109,13 +109,25 @@ def test_a_bad_value_is_one_line_in_a_real_process(src: Path, tmp_path: Path):
         one_line_error(r.stderr, "must be a positive integer, got -3")
 
 
-def test_a_truncated_gzip_is_one_line_and_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+@pytest.mark.parametrize(
+    ("suffix", "damage", "says"),
+    [
+        (".gz", "truncate", "truncated"),
+        (".zst", "truncate", "truncated"),  # zstandard's readers end a cut frame as if whole
+        (".zst", "not zstd", "corrupt zstd stream"),
+    ],
+)
+def test_a_damaged_compressed_input_is_one_line_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str, damage: str, says: str
+):
     import gzip
 
+    import zstandard
+
     lines = b"".join(json.dumps({"text": f"def f{i}(x):\n    return x + {i}\n"}).encode() + b"\n" for i in range(3000))
-    data = gzip.compress(lines)
-    bad = tmp_path / "t.jsonl.gz"
-    bad.write_bytes(data[: len(data) // 2])
+    data = gzip.compress(lines) if suffix == ".gz" else zstandard.ZstdCompressor().compress(lines)
+    bad = tmp_path / f"t.jsonl{suffix}"
+    bad.write_bytes(data[: len(data) // 2] if damage == "truncate" else lines[:100])
     before = snapshot(tmp_path)
     for argv in (
         ["dedup", bad, "-o", tmp_path / "d"],
@@ -124,9 +136,24 @@ def test_a_truncated_gzip_is_one_line_and_leaves_nothing(tmp_path: Path, capsys:
     ):
         rc, err = run(capsys, *argv)
         assert rc == 2
-        one_line_error(err, "t.jsonl.gz", "truncated")
+        one_line_error(err, bad.name, says)
         assert snapshot(tmp_path) == before
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl.gz"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
+
+
+def test_zstd_streams_of_several_frames_read_whole(tmp_path: Path):
+    import zstandard
+
+    from codemill.sources.streams import open_stream
+
+    frames = [b"".join(b'{"text": "x%d"}\n' % (k * 1000 + i) for i in range(1000)) for k in range(3)]
+    path = tmp_path / "f.jsonl.zst"
+    path.write_bytes(b"".join(zstandard.ZstdCompressor().compress(f) for f in frames))
+    with open_stream(path) as f:
+        assert f.read() == b"".join(frames)
+    (tmp_path / "empty.jsonl.zst").write_bytes(b"")
+    with open_stream(tmp_path / "empty.jsonl.zst") as f:
+        assert f.read() == b""
 
 
 # --------------------------------------------------------------------- the output contract

@@ -165,7 +165,7 @@ class RecordReader:
             why = exc or type(exc).__name__
             raise SourceError(f"{self.path}: cannot read ({why}); is the file truncated?") from None
         except Exception as exc:
-            if type(exc).__module__.startswith("zstd"):  # zstandard.ZstdError
+            if type(exc).__module__.startswith(("zstd", "zstandard")):  # zstandard(.backend_c).ZstdError
                 raise SourceError(f"{self.path}: corrupt zstd stream ({exc})") from None
             raise
 

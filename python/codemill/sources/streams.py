@@ -45,6 +45,50 @@ def _zstandard(path: Path) -> Any:
     return zstandard
 
 
+# Compressed bytes fed to the decompressor at a time: zstandard expands a whole input block at
+# once, so this bounds what one crafted block (RLE blocks: ~40,000x) can grow to (~80 MB).
+_ZSTD_INPUT = 2048
+
+
+class _ZstdReader(io.RawIOBase):
+    """A ``.zst`` stream of any number of frames, decompressed frame by frame. zstandard's own
+    readers end a stream cut inside a frame with a short read, as if it were whole: a truncated
+    download would lose its tail, or all of it, silently. Here it raises EOFError."""
+
+    def __init__(self, raw: IO[bytes], new_frame: Any) -> None:
+        self._raw, self._new_frame = raw, new_frame
+        self._frame: Any = None  # the decompressor of the frame in progress
+        self._out, self._at = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._at == len(self._out):
+            data = self._raw.read(_ZSTD_INPUT)
+            if not data:
+                if self._frame is not None:
+                    raise EOFError("the zstd stream ends inside a frame")
+                return 0
+            parts = []
+            while data:
+                if self._frame is None:
+                    self._frame = self._new_frame()
+                parts.append(self._frame.decompress(data))
+                if not self._frame.eof:
+                    break
+                data, self._frame = self._frame.unused_data, None
+            self._out, self._at = b"".join(parts), 0
+        n = min(len(buffer), len(self._out) - self._at)
+        buffer[:n] = self._out[self._at : self._at + n]
+        self._at += n
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 def _is_url(path: Path | str) -> bool:
     from codemill.sources.fs import is_url
 
@@ -70,5 +114,5 @@ def open_stream(path: Path | str, stop: int | None = None) -> IO[bytes]:
     if name.endswith(".zst"):
         zstandard = _zstandard(Path(path))
         raw = _open_raw(path)
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
+        return io.BufferedReader(_ZstdReader(raw, zstandard.ZstdDecompressor().decompressobj))
     return _open_raw(path, stop)
