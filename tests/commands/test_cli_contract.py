@@ -143,7 +143,6 @@ def test_a_damaged_compressed_input_is_one_line_and_leaves_nothing(
 
 def test_zstd_streams_of_several_frames_read_whole(tmp_path: Path):
     import zstandard
-
     from codemill.sources.streams import open_stream
 
     frames = [b"".join(b'{"text": "x%d"}\n' % (k * 1000 + i) for i in range(1000)) for k in range(3)]
