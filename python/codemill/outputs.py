@@ -42,6 +42,16 @@ __all__ = [
 OVERWRITE_HINT = "pass overwrite=True (--overwrite on the command line) to replace it"
 
 
+def file_says(path: Path, marker: bytes) -> bool:
+    """An ``is_ours`` test for :func:`check_output`: the file's first 4 KiB hold ``marker`` (the
+    format tag a command writes near the top of its JSON outputs)."""
+    try:
+        with open(path, "rb") as f:
+            return marker in f.read(4096)
+    except OSError:
+        return False
+
+
 def check_output(
     output: str | os.PathLike[str],
     *,

@@ -158,6 +158,32 @@ def test_zstd_streams_of_several_frames_read_whole(tmp_path: Path):
 # --------------------------------------------------------------------- the output contract
 
 
+def test_extend_replaces_only_its_own_outputs(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    import base64
+
+    base = tmp_path / "b.tiktoken"
+    base.write_text("".join(f"{base64.b64encode(bytes([i])).decode()} {i}\n" for i in range(256)))
+    (tmp_path / "notes.json").write_text('{"mine": 1}\n')
+    (tmp_path / "x.new_tokens.json").write_text("keep\n")
+    extend = ["extend", base, src, "--pattern", r"\w+", "--identifiers", "8", "-o"]
+    before = snapshot(tmp_path)
+    for out, says in (
+        (base, "b.tiktoken: the output is the input"),
+        (src / "t.json", "t.json: the output is inside the input"),
+        (tmp_path / "notes.json", "notes.json: exists and was not written by `codemill extend`"),
+        (tmp_path / "x.json", "x.new_tokens.json"),  # the file written beside it is guarded too
+    ):
+        rc, err = run(capsys, *extend, out)
+        assert rc == 2
+        one_line_error(err, says)
+        assert snapshot(tmp_path) == before
+    for _ in range(2):  # its own output it replaces
+        assert run(capsys, *extend, tmp_path / "t.json")[0] == 0
+    assert run(capsys, *extend, tmp_path / "notes.json", "--overwrite")[0] == 0
+    assert (tmp_path / "notes.json").read_text().startswith("{")
+    assert '"mine"' not in (tmp_path / "notes.json").read_text()
+
+
 def test_train_into_a_directory_is_refused_and_leaves_no_debris(
     src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

@@ -6,7 +6,10 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
+
+from codemill.commands._common import add_overwrite
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,16 +27,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--pattern", help="split pattern of a tiktoken rank file (name or regex; default: recognised)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_overwrite(p, "the output file and the new-token file beside it")
     p.set_defaults(func=_extend)
 
 
 def _extend(args: argparse.Namespace) -> int:
     from codemill import CodeTokenizer
-    from codemill.tokenizer.extend import extend, save_extended
+    from codemill.outputs import check_output, file_says
+    from codemill.tokenizer.base import FORMAT
+    from codemill.tokenizer.extend import extend, init_file, save_extended
 
     for p in [args.base, *args.corpus]:
         if not Path(p).exists():
             raise FileNotFoundError(f"{p}: no such file or directory")
+    # Refused before reading the corpus: what it writes replaces only its own earlier outputs.
+    for out, marker in ((args.output, f'"{FORMAT}"'.encode()), (init_file(args.output), b'"new_tokens"')):
+        check_output(
+            out,
+            command="extend",
+            kind="file",
+            is_ours=partial(file_says, marker=marker),
+            inputs=[args.base, *args.corpus],
+            overwrite=args.overwrite,
+        )
     t = time.perf_counter()
     base = CodeTokenizer.from_tiktoken(args.base, args.pattern) if args.pattern else CodeTokenizer.load(args.base)
     tok = extend(

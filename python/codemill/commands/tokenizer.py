@@ -104,12 +104,9 @@ def _train(args: argparse.Namespace) -> int:
 
 def _is_tokenizer_file(path: Path) -> bool:
     """The output contract's test for `train`: a codemill tokenizer file."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
-    return b'"codemill-tokenizer/' in head
+    from codemill.outputs import file_says
+
+    return file_says(path, b'"codemill-tokenizer/')
 
 
 def _read_inputs(files: list[str]) -> list[tuple[str, str]]:
