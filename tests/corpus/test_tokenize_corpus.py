@@ -265,6 +265,36 @@ def test_resume_redoes_only_unfinished_tasks(corpus, tmp_path) -> None:
     assert m["run"]["tasks_run"] == 0 and snapshot(out) == snapshot(clean)
 
 
+def test_an_input_edited_in_place_is_redone_on_resume(tmp_path) -> None:
+    # Same names, same sizes: only the change time tells the edit (the task key alone did not).
+    tree, jsonl = tmp_path / "tree", tmp_path / "docs.jsonl"
+    tree.mkdir()
+    for i in range(6):
+        (tree / f"m{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n" * 40)
+    jsonl.write_text("".join(json.dumps({"text": f"def g{i}(): return {i}"}) + "\n" for i in range(300)))
+    kw = {"shard_tokens": 4000, "task_bytes": 2_000}
+    out = tmp_path / "out"
+    first = codemill.tokenize_corpus([tree, jsonl], out, **kw)
+    edited = tree / "m3.py"
+    edited.write_text(edited.read_text().replace("def f3", "def h3"))
+    lines = jsonl.read_text().replace("def g7()", "def k7()")
+    jsonl.write_text(lines)
+    for p in (edited, jsonl):  # a later mtime even on a coarse clock
+        st = p.stat()
+        os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+    again = codemill.tokenize_corpus([tree, jsonl], out, **kw)
+    # The tree task holding m3.py and the JSONL's tasks (a file's change time is one for all its
+    # ranges) are redone, the other tree tasks kept.
+    tree_tasks = sum(t["kind"] == "files" for t in first["tasks"])
+    redo = first["run"]["tasks_run"] - tree_tasks + 1
+    assert tree_tasks > 2 and again["run"]["tasks_run"] == redo
+    assert again["run"]["tasks_resumed"] == tree_tasks - 1
+    fresh = codemill.tokenize_corpus([tree, jsonl], tmp_path / "fresh", **kw)
+    shards = {k: v for k, v in snapshot(out).items() if k.startswith("shard-")}
+    assert shards == {k: v for k, v in snapshot(tmp_path / "fresh").items() if k.startswith("shard-")}
+    assert fresh["totals"] == again["totals"]
+
+
 def test_changed_settings_are_refused(corpus, tmp_path) -> None:
     inputs, _ = corpus
     codemill.tokenize_corpus(inputs[:1], tmp_path, shard_tokens=4000)

@@ -38,6 +38,8 @@ def _valid_record(out: Directory, task: Task, files: dict[str, int]) -> TaskReco
         return None
     if not isinstance(rec, dict) or rec.get("task") != task.describe() or "lines" not in rec:
         return None
+    if rec.get("stamp") != task.stamp:
+        return None  # an input was edited since (in place, maybe to the same size)
     for shard in rec.get("shards", ()):
         tokens, index = shard["files"]
         if files.get(tokens) != shard["size"] or index not in files:

@@ -28,6 +28,7 @@ class TaskRecord(TypedDict):
     """What a finished task wrote to ``tasks/task-NNNNN.json``."""
 
     task: dict[str, Any]  # Task.describe()
+    stamp: str  # Task.stamp: when its inputs last changed (checked on resume, not in the manifest)
     documents: int
     tokens: int
     bytes: int

@@ -21,7 +21,7 @@ from codemill.languages import detect_language
 from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, walk
 from codemill.sources.fs import fetched, is_url
 from codemill.sources.streams import is_compressed, is_parquet, is_records
-from codemill.sources.walk import file_size, walk_url
+from codemill.sources.walk import file_stat, walk_url
 
 TaskKind = Literal["files", "jsonl", "parquet"]
 
@@ -44,7 +44,10 @@ class Task:
     ``kind`` is ``"files"`` (``files`` under ``path``), ``"jsonl"`` (lines starting in the byte
     range ``[start, stop)`` of ``path``; ``stop`` None = to the end) or ``"parquet"`` (row groups
     ``[start, stop)`` of ``path``). ``key`` fingerprints the task's inputs (names and sizes), so a
-    resumed run redoes a task whose inputs changed.
+    resumed run redoes a task whose inputs changed. ``stamp`` fingerprints when they last changed
+    (mtimes, ETags): it goes in the task's record but not in the manifest, so that an input edited
+    in place to the same size is redone too, while the manifest of the same content stays the
+    same wherever and whenever it was copied.
     """
 
     index: int
@@ -55,6 +58,7 @@ class Task:
     stop: int | None = None
     key: str = ""
     size: int = 0  # input bytes it covers (for progress; compressed size for .gz/.zst)
+    stamp: str = ""
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"index": self.index, "kind": self.kind, "path": self.path}
@@ -75,45 +79,47 @@ class _Unit:
     """A listed input piece: code files of one root, or one record file."""
 
     root: str
-    files: list[tuple[str, int]]  # code files: (path, size)
+    files: list[tuple[str, int, str]]  # code files: (path, size, stamp)
     records: str | None = None  # a JSONL / Parquet file
     groups: list[int] | None = None  # Parquet row-group sizes
     size: int = 0
+    stamp: str = ""  # the record file's
 
 
 def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit]:
     units: list[_Unit] = []
 
-    def add_records(root: str, path: Path | str, size: int) -> None:
+    def add_records(root: str, path: Path | str, size: int, stamp: str) -> None:
         if is_parquet(path):
             from codemill.sources.records import parquet_row_groups
 
             groups = [b for _, b in parquet_row_groups(path)]
-            units.append(_Unit(root, [], str(path), groups, sum(groups)))
+            units.append(_Unit(root, [], str(path), groups, sum(groups), stamp))
         else:
             if size < 0:
                 raise CodemillError(f"{path}: cannot read")
-            units.append(_Unit(root, [], str(path), None, size))
+            units.append(_Unit(root, [], str(path), None, size, stamp))
 
     for path in check_inputs(inputs):
         root = str(path)
         if isinstance(path, str) or path.is_dir():  # a URL is listed like a tree
-            files: list[tuple[str, int]] = []
+            files: list[tuple[str, int, str]] = []
             for entry in walk_url(path, skips) if isinstance(path, str) else walk(path, skips):
                 if entry.records:
                     if files:
-                        units.append(_Unit(root, files, size=sum(max(s, 0) for _, s in files)))
+                        units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
                         files = []
-                    add_records(root, entry.path, entry.size)
+                    add_records(root, entry.path, entry.size, entry.stamp)
                 else:
-                    files.append((str(entry.path), entry.size))
+                    files.append((str(entry.path), entry.size, entry.stamp))
             if files:
-                units.append(_Unit(root, files, size=sum(max(s, 0) for _, s in files)))
+                units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
         elif is_records(path):
-            add_records(root, path, file_size(path))
+            add_records(root, path, *file_stat(path))
         else:
             # Any other path (a code file, a FIFO): read_file reports what it is.
-            units.append(_Unit(root, [(root, file_size(path))], size=max(file_size(path), 0)))
+            size, stamp = file_stat(path)
+            units.append(_Unit(root, [(root, size, stamp)], size=max(size, 0)))
     return units
 
 
@@ -141,31 +147,34 @@ def plan_tasks(
         if u.records is None:
             group: list[str] = []
             sizes: list[int] = []
+            stamps: list[str] = []
             total = 0
-            for f, s in u.files:
+            for f, s, stamp in u.files:
                 group.append(f)
                 sizes.append(s)
+                stamps.append(stamp)
                 total += max(s, 0)
                 if total >= task_bytes or len(group) >= MAX_FILES_PER_TASK:
-                    add("files", u.root, _key(group, sizes), files=tuple(group), size=total)
-                    group, sizes, total = [], [], 0
+                    add("files", u.root, _key(group, sizes), files=tuple(group), size=total, stamp=_key(stamps))
+                    group, sizes, stamps, total = [], [], [], 0
             if group:
-                add("files", u.root, _key(group, sizes), files=tuple(group), size=total)
+                add("files", u.root, _key(group, sizes), files=tuple(group), size=total, stamp=_key(stamps))
         elif u.groups is None:
             path, size = u.records, u.size
             if is_compressed(path):
-                add("jsonl", path, _key(path, size), start=0, stop=None, size=size)
+                add("jsonl", path, _key(path, size), start=0, stop=None, size=size, stamp=u.stamp)
             else:
                 for start in range(0, max(size, 1), task_bytes):
                     stop = start + task_bytes if start + task_bytes < size else None
                     end = size if stop is None else stop
-                    add("jsonl", path, _key(path, size, start), start=start, stop=stop, size=end - start)
+                    add("jsonl", path, _key(path, size, start), start=start, stop=stop, size=end - start, stamp=u.stamp)
         else:
             start, acc = 0, 0
             for i, s in enumerate(u.groups):
                 acc += s
                 if acc >= task_bytes or i == len(u.groups) - 1:
-                    add("parquet", u.records, _key(u.records, u.groups, start), start=start, stop=i + 1, size=acc)
+                    key = _key(u.records, u.groups, start)
+                    add("parquet", u.records, key, start=start, stop=i + 1, size=acc, stamp=u.stamp)
                     start, acc = i + 1, 0
     return tasks
 

@@ -78,24 +78,30 @@ def _join(url: str, rel: str) -> str:
     return f"{url.rstrip('/')}/{rel}" if rel else url
 
 
-def list_files(url: str) -> list[tuple[str, str, int]]:
-    """(url, posix path relative to ``url``, size) of every object under ``url``, in the order a
-    local walk gives; ``(url, "", size)`` when it names one object. Missing:
-    :class:`InputNotFoundError`."""
+def list_files(url: str) -> list[tuple[str, str, int, str]]:
+    """(url, posix path relative to ``url``, size, version) of every object under ``url``, in the
+    order a local walk gives; ``(url, "", size, version)`` when it names one object. The version
+    is what the store says changes with the content (an ETag, else a modification time; "" if
+    neither). Missing: :class:`InputNotFoundError`."""
     fs, root = url_fs(url)
     with storage(url):
         if fs.isfile(root):
-            return [(url, "", int(fs.size(root)))]
+            info = fs.info(root)
+            return [(url, "", int(info.get("size") or 0), _version(info))]
         found = fs.find(root, detail=True)
     base = root.rstrip("/") + "/"
     out = [
-        (_join(url, name[len(base) :]), name[len(base) :], int(info.get("size") or 0))
+        (_join(url, name[len(base) :]), name[len(base) :], int(info.get("size") or 0), _version(info))
         for name, info in found.items()
         if name.startswith(base) and info.get("type", "file") == "file"
     ]
     if not out:
         raise InputNotFoundError(f"{url}: no such object or prefix (or it holds no objects)")
     return sorted(out, key=lambda t: _walk_order(t[1]))
+
+
+def _version(info: dict[str, Any]) -> str:
+    return str(info.get("ETag") or info.get("etag") or info.get("LastModified") or info.get("mtime") or "")
 
 
 def _walk_order(rel: str) -> list[tuple[int, str]]:

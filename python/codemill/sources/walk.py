@@ -89,6 +89,9 @@ class Entry:
     rel: str  # posix path relative to the walk's root
     language: str | None  # None for a record file
     size: int  # bytes on disk, -1 if it could not be read (reported when read)
+    # Changes when the file does, as the listing says (mtime in ns; an object's ETag): a resumed
+    # run redoes a task whose input was edited in place, even to the same size.
+    stamp: str = ""
 
     @property
     def records(self) -> bool:
@@ -96,10 +99,16 @@ class Entry:
 
 
 def file_size(path: Path) -> int:
+    return file_stat(path)[0]
+
+
+def file_stat(path: Path) -> tuple[int, str]:
+    """(size, stamp) of a file, as in `Entry`; size -1 if it cannot be read."""
     try:
-        return path.stat().st_size
+        st = path.stat()
     except OSError:
-        return -1
+        return -1, ""
+    return st.st_size, str(st.st_mtime_ns)
 
 
 def classify(entry: os.DirEntry[str], rel: str, skips: Skips) -> Entry | None:
@@ -111,7 +120,7 @@ def classify(entry: os.DirEntry[str], rel: str, skips: Skips) -> Entry | None:
         skips.add(entry.path, reasons.LOCK_FILE)
         return None
     if is_records(name):
-        return Entry(Path(entry.path), rel, None, _size(entry))
+        return Entry(Path(entry.path), rel, None, *_stat(entry))
     lang = code_language(name)
     if lang is None and not os.path.splitext(name)[1]:
         # Extension-less scripts: the shebang names the interpreter.
@@ -125,14 +134,15 @@ def classify(entry: os.DirEntry[str], rel: str, skips: Skips) -> Entry | None:
     if lang is None:
         skips.add(entry.path, reasons.UNSUPPORTED_LANGUAGE)
         return None
-    return Entry(Path(entry.path), rel, lang, _size(entry))
+    return Entry(Path(entry.path), rel, lang, *_stat(entry))
 
 
-def _size(entry: os.DirEntry[str]) -> int:
+def _stat(entry: os.DirEntry[str]) -> tuple[int, str]:
     try:
-        return entry.stat(follow_symlinks=False).st_size
+        st = entry.stat(follow_symlinks=False)
     except OSError:
-        return -1
+        return -1, ""
+    return st.st_size, str(st.st_mtime_ns)
 
 
 def walk(root: Path, skips: Skips) -> Iterator[Entry]:
@@ -156,15 +166,15 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
 
     objects = list_files(url)
     if len(objects) == 1 and objects[0][1] == "":
-        obj, _, size = objects[0]
+        obj, _, size, stamp = objects[0]
         name = obj.rsplit("/", 1)[-1]
         language = None if is_records(name) else code_language(name, read_url(obj, 0, _HEAD)) or "generic"
-        yield Entry(obj, name, language, size)
+        yield Entry(obj, name, language, size, stamp)
         return
-    rels = {rel for _, rel, _ in objects}
+    rels = {rel for _, rel, _, _ in objects}
     envs = {rel.rsplit("/", 1)[0] for rel in rels if "/" in rel and rel.rsplit("/", 1)[1] in _ENV_MARKERS}
     envs |= {rel.split("/conda-meta/")[0] for rel in rels if "/conda-meta/" in rel}
-    ignore_urls = [(obj, rel) for obj, rel, _ in objects if rel.rsplit("/", 1)[-1] == ".gitignore"]
+    ignore_urls = [(obj, rel) for obj, rel, _, _ in objects if rel.rsplit("/", 1)[-1] == ".gitignore"]
     ignore_lines = {
         rel.rpartition("/")[0]: data.decode("utf-8", "replace").splitlines()
         for (_, rel), data in zip(ignore_urls, read_urls([o for o, _ in ignore_urls]), strict=True)
@@ -179,7 +189,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
         return ignores[folder]
 
     skipped_dirs: set[str] = set()
-    for obj, rel, size in objects:
+    for obj, rel, size, stamp in objects:
         parts = rel.split("/")
         reason = None
         for i, part in enumerate(parts[:-1]):
@@ -205,7 +215,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
             skips.add(obj, reasons.LOCK_FILE)
             continue
         if is_records(name):
-            yield Entry(obj, rel, None, size)
+            yield Entry(obj, rel, None, size, stamp)
             continue
         lang = code_language(name)
         if lang is None and not os.path.splitext(name)[1]:
@@ -213,7 +223,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
         if lang is None:
             skips.add(obj, reasons.UNSUPPORTED_LANGUAGE)
             continue
-        yield Entry(obj, rel, lang, size)
+        yield Entry(obj, rel, lang, size, stamp)
 
 
 class _Ignore:

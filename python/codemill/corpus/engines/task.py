@@ -169,6 +169,7 @@ def _write_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: 
     }
     record: TaskRecord = {
         "task": task.describe(),
+        "stamp": task.stamp,
         "documents": sum(s["documents"] for s in shards),
         "tokens": sum(s["tokens"] for s in shards),
         "bytes": sum(s["bytes"] for s in shards),
