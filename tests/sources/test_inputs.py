@@ -211,3 +211,14 @@ def test_a_root_that_its_repository_ignores_stands_alone(tmp_path: Path) -> None
     paths, skipped, _ = _found(tmp_path / "pyenv" / "versions" / "3.11" / "lib")
     assert paths == ["os.py"]
     assert skipped.counts["gitignored"] == 1
+
+
+def test_a_line_nested_past_the_parser_is_invalid_json(tmp_path: Path) -> None:
+    # json raises RecursionError, not ValueError, for nesting this deep: counted like any bad line.
+    deep = '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    (tmp_path / "d.jsonl").write_text(deep + "\n" + json.dumps({"text": "x = 1\n"}) + "\n")
+    skipped = Skips()
+    docs = list(iter_documents([tmp_path / "d.jsonl"], skipped))
+    assert [d.text for d in docs] == ["x = 1\n"]
+    assert skipped.as_dict() == {"invalid_json": 1}
+    assert [i["path"] for i in skipped.items] == [f"{tmp_path / 'd.jsonl'}:1"]

@@ -213,6 +213,8 @@ def _read_jsonl(path: Path, strict: bool, skipped: list[tuple[str, str]] | None 
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     reason = f"invalid JSON ({exc.msg})"
+                except RecursionError:
+                    reason = "invalid JSON (nested too deeply)"
                 else:
                     if isinstance(record, dict):
                         yield where, record

@@ -96,7 +96,7 @@ class RecordReader:
         except UnicodeDecodeError:
             self.skips.add(f"{self.path}:{number}", reasons.INVALID_UTF8)
             return None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json can parse
             self.skips.add(f"{self.path}:{number}", reasons.INVALID_JSON)
             return None
         doc = self._document(rec, number)
