@@ -137,11 +137,36 @@ def test_refuses_unsupported_components(tmp_path: Path) -> None:
         CodeTokenizer.from_json('{"format": "codemill-base-tokenizer/9"}')
 
 
+@pytest.mark.parametrize(
+    ("shape", "says"),
+    [
+        ({"model": {"type": "BPE", "vocab": 5, "merges": 3}}, "model.vocab must map"),
+        ({"model": {"type": "BPE", "vocab": {"a": -1}}}, "model.vocab must map"),
+        ({"model": {"type": "BPE", "vocab": {"a": 5_000_000_000}}}, "model.vocab must map"),  # no 40 GB table
+        ({"model": {"type": "BPE", "vocab": {"a": "x"}}}, "model.vocab must map"),
+        ({"model": {"type": "BPE", "vocab": {"a": True}}}, "model.vocab must map"),
+        ({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [5]}}, "expected shape"),
+        ({"model": None}, "no 'model' object"),
+        ({"model": {"type": "BPE", "vocab": {"a": 0}}, "pre_tokenizer": 5}, "expected shape"),
+        ({"model": {"type": "BPE", "vocab": {"a": 0}}, "added_tokens": [{"id": "x"}]}, "expected shape"),
+    ],
+)
+def test_a_tokenizer_json_of_another_shape_is_one_error_naming_it(tmp_path: Path, shape: dict, says: str) -> None:
+    f = tmp_path / "tokenizer.json"
+    f.write_text(json.dumps(shape))
+    with pytest.raises(TokenizerFileError, match=f"tokenizer.json.*{says}"):
+        CodeTokenizer.from_huggingface(f)
+
+
 def test_bad_rank_file(tmp_path: Path) -> None:
     f = tmp_path / "x.tiktoken"
     f.write_text("not a rank line\n")
     with pytest.raises(TokenizerFileError, match=r"x\.tiktoken:1"):
         CodeTokenizer.from_tiktoken(f)
+    for rank in ("-1", "99999999999"):  # no negative index, no table of 10^11 ranks
+        f.write_text(f"YQ== {rank}\n")
+        with pytest.raises(TokenizerFileError, match=r"x\.tiktoken:1"):
+            CodeTokenizer.from_tiktoken(f)
     with pytest.raises(CodemillError, match="unknown tiktoken encoding"):
         f.write_text("YQ== 0\n")
         CodeTokenizer.from_tiktoken(f)

@@ -20,6 +20,9 @@ from codemill.errors import CodemillError, TokenizerFileError
 from codemill.tokenizer.code_tokenizer import CodeTokenizer
 
 FORMAT = "codemill-base-tokenizer/1"
+# Token ids a vocabulary file may give: the largest real ones have ~260k; a file naming an id
+# past this is damaged (and would have a table that large allocated for it).
+MAX_TOKEN_ID = 1 << 24
 # End-of-text names of the vocabularies we know, tried in order when the source names none.
 EOS_NAMES = ("<|endoftext|>", "<｜end▁of▁sentence｜>", "<|end_of_text|>", "</s>", "<|im_end|>")
 

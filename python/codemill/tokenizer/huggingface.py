@@ -11,8 +11,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from codemill.errors import TokenizerFileError, UnsupportedTokenizerError
-from codemill.tokenizer.base import AddedToken, BaseSpec, BaseVocabTokenizer, pick_eos, stages_for_pattern
+from codemill.errors import CodemillError, TokenizerFileError, UnsupportedTokenizerError
+from codemill.tokenizer.base import (
+    MAX_TOKEN_ID,
+    AddedToken,
+    BaseSpec,
+    BaseVocabTokenizer,
+    pick_eos,
+    stages_for_pattern,
+)
 
 
 @cache
@@ -140,14 +147,27 @@ def from_huggingface(path: str | os.PathLike[str]) -> BaseVocabTokenizer:
 def from_huggingface_json(
     data: dict[str, Any], *, source: str, config: dict[str, Any] | None = None
 ) -> BaseVocabTokenizer:
-    if not isinstance(data, dict) or "model" not in data:
-        raise TokenizerFileError("not a tokenizer.json (no 'model')")
+    if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+        raise TokenizerFileError("not a tokenizer.json (no 'model' object)")
+    try:
+        return _from_json(data, source, config)
+    except CodemillError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        # Valid JSON of another shape (a number where an object goes, an id that is a string...).
+        raise TokenizerFileError(f"not a tokenizer.json of the expected shape ({type(exc).__name__}: {exc})") from None
+
+
+def _from_json(data: dict[str, Any], source: str, config: dict[str, Any] | None) -> BaseVocabTokenizer:
     _check_normalizer(data.get("normalizer"))
     model = data["model"]
     _check_model(model)
     _check_decoder(data.get("decoder"))
     stages = _stages(data.get("pre_tokenizer"))
     vocab: dict[str, int] = model.get("vocab", {})
+    # `type(i) is int`: true and false are JSON values, not ids.
+    if not isinstance(vocab, dict) or not all(type(i) is int and 0 <= i < MAX_TOKEN_ID for i in vocab.values()):
+        raise TokenizerFileError(f"model.vocab must map tokens to ids in [0, {MAX_TOKEN_ID})")
     # Added tokens may sit in the vocabulary too, spelled as text rather than byte-level.
     added_ids = {a["content"]: a["id"] for a in data.get("added_tokens", [])}
     tokens: list[bytes | None] = [None] * (max(vocab.values(), default=-1) + 1)

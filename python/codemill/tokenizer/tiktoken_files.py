@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from codemill.errors import CodemillError, TokenizerFileError
-from codemill.tokenizer.base import AddedToken, BaseSpec, BaseVocabTokenizer, pick_eos, stages_for_pattern
+from codemill.tokenizer.base import MAX_TOKEN_ID, AddedToken, BaseSpec, BaseVocabTokenizer, pick_eos, stages_for_pattern
 
 # tiktoken's encodings: split pattern name and special tokens, told apart by their size.
 ENCODINGS: dict[str, tuple[int, str, dict[str, int]]] = {
@@ -41,9 +41,13 @@ def read_ranks(path: Path) -> list[bytes | None]:
             continue
         try:
             tok, rank = line.split()
+            if not 0 <= int(rank) < MAX_TOKEN_ID:
+                raise ValueError(rank)
             by_rank[int(rank)] = base64.b64decode(tok, validate=True)
         except (ValueError, binascii.Error):
-            raise TokenizerFileError(f"{path}:{n}: not a tiktoken rank line ('<base64> <rank>')") from None
+            raise TokenizerFileError(
+                f"{path}:{n}: not a tiktoken rank line ('<base64> <rank>', rank below {MAX_TOKEN_ID})"
+            ) from None
     if not by_rank:
         raise TokenizerFileError(f"{path}: empty tiktoken rank file")
     tokens: list[bytes | None] = [None] * (max(by_rank) + 1)
