@@ -417,3 +417,16 @@ def test_index_says_when_it_builds_the_graph(src: Path, tmp_path: Path, capsys: 
     rc, err = run(capsys, "index", src, "-o", tmp_path / "idx")
     assert rc == 0
     assert "repository graph ..." in err and "files built" in err
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_index_or_prepare(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    try:
+        (src / os.fsdecode(b"bad\xff.py")).write_text("def z():\n    return 3\n")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    assert run(capsys, "index", src, "-o", tmp_path / "idx")[0] == 0
+    assert run(capsys, "prepare", src, "-o", tmp_path / "p.jsonl", "--min-bytes", "0", "--workers", "1")[0] == 0
+    paths = {json.loads(line)["path"] for line in (tmp_path / "p.jsonl").read_text().splitlines()}
+    assert "bad\\xff.py" in paths

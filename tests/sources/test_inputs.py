@@ -222,3 +222,23 @@ def test_a_line_nested_past_the_parser_is_invalid_json(tmp_path: Path) -> None:
     assert [d.text for d in docs] == ["x = 1\n"]
     assert skipped.as_dict() == {"invalid_json": 1}
     assert [i["path"] for i in skipped.items] == [f"{tmp_path / 'd.jsonl'}:1"]
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_shown_printable(tmp_path: Path) -> None:
+    # Python holds such a name with lone surrogates, which cannot be written, hashed or
+    # tokenized as UTF-8: documents show it with \xNN and read the real file.
+    try:
+        (tmp_path / os.fsdecode(b"bad\xff.py")).write_text("z = 3\n")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    (tmp_path / "ok.py").write_text("y = 2\n")
+    skipped = Skips()
+    docs = sorted(list_documents([tmp_path], skipped), key=lambda d: d.path)
+    assert [d.path for d in docs] == ["bad\\xff.py", "ok.py"]
+    assert docs[0].where.endswith("bad\\xff.py") and docs[0].file == str(tmp_path / os.fsdecode(b"bad\xff.py"))
+    for d in docs:
+        d.path.encode("utf-8")  # nothing left that cannot be written
+    from codemill.sources import load_text
+
+    assert load_text(docs[0]) is None and docs[0].text == "z = 3\n"
+    assert not skipped.as_dict()

@@ -38,6 +38,7 @@ from codemill.index.modes import FUSIONS, MODES, Fusion, SearchMode
 from codemill.index.persistence import FORMAT, is_index_dir, load_index, save_index
 from codemill.progress import Progress, progress_iter
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, list_documents, load_text
+from codemill.sources.document import printable
 from codemill.sources.skips import SkippedItem
 
 DenseKind = Literal["flat", "hnsw"]
@@ -326,7 +327,7 @@ class HybridIndex:
             rel = f"{doc.origin}:{doc.record}"  # a record of a JSONL / Parquet file
         else:
             path = Path(doc.file or doc.where)
-            rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+            rel = printable(path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name)
         text = doc.text or ""
         report.files += 1
         return rel, doc.language, text, _hash(text.encode("utf-8"))

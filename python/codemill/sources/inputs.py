@@ -21,7 +21,7 @@ from pathlib import Path
 from codemill.errors import InputNotFoundError
 from codemill.languages import detect_language
 from codemill.sources import skips as reasons
-from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text
+from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text, printable
 from codemill.sources.fs import is_url
 from codemill.sources.records import RecordReader
 from codemill.sources.skips import Skips
@@ -48,8 +48,8 @@ def _file_document(path: Path, source: int) -> Document:
     except OSError:
         head = b""
     return Document(
-        str(path),
-        path.name,
+        printable(str(path)),
+        printable(path.name),
         path.resolve().parent.name,
         detect_language(path, head),
         source=source,
@@ -91,8 +91,8 @@ def _listed(
                     yield from reader.read()
                 else:
                     yield Document(
-                        str(entry.path),
-                        entry.rel,
+                        printable(str(entry.path)),
+                        printable(entry.rel),
                         repository,
                         entry.language or "generic",
                         source=source,
