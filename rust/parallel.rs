@@ -10,6 +10,10 @@ pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Sen
     if n == 0 {
         return Err(Error::Argument("num_threads must be at least 1".into()));
     }
+    // More threads than 4 per core only add memory and switching (and a typo of 100000 would
+    // start that many); results never depend on the count.
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let n = n.min(4 * cores);
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
     let pool = {
         let mut pools = POOLS

@@ -21,7 +21,17 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WorkerPool", "worker_file"]
+__all__ = ["WorkerPool", "usable_workers", "worker_file"]
+
+# Worker processes per CPU beyond which more only add memory and contention.
+_PER_CPU = 4
+
+
+def usable_workers(n: int) -> int:
+    """``n`` local worker processes, at most 4 per CPU of this machine: a typo such as
+    ``--workers 5000`` would otherwise start 5,000 Pythons. Outputs never depend on the count."""
+    return max(1, min(n, _PER_CPU * (os.cpu_count() or 1)))
+
 
 _lock = threading.Lock()
 

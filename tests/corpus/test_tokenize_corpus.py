@@ -434,3 +434,18 @@ def test_empty_tree_and_progress_lines(corpus, tmp_path) -> None:
     assert lines and "\r" not in log.getvalue()  # not a terminal: plain lines
     assert lines[-1].startswith(f"tokenize: {len(m['tasks'])}/{len(m['tasks'])} tasks")
     assert f"{m['totals']['documents']:,} docs" in lines[-1] and "MB/s" in lines[-1]
+
+
+def test_worker_and_thread_counts_are_capped_by_the_machine(tmp_path) -> None:
+    # A typo (--workers 5000, --threads 100000) starts at most 4 per CPU; outputs are the same.
+    from codemill._workers import usable_workers
+    from codemill.tokenizer import load_tokenizer
+
+    cap = 4 * (os.cpu_count() or 1)
+    assert usable_workers(5000) == cap and usable_workers(1) == 1 and usable_workers(0) == 1
+    (tmp_path / "a.py").write_text("def f(x):\n    return x\n" * 50)
+    m = codemill.tokenize_corpus(tmp_path / "a.py", tmp_path / "o", workers=5000, threads_per_worker=100_000)
+    assert m["run"]["workers"] == cap and m["totals"]["documents"] == 1
+    tok = load_tokenizer(None)  # the bundled one
+    texts = ["x = 1\n", "def g(): pass\n"] * 20
+    assert [list(t) for t in tok.encode_batch(texts, num_threads=100_000)] == [list(tok.encode(t)) for t in texts]

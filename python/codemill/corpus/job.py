@@ -184,8 +184,10 @@ def tokenize_corpus(
     tok = load_tokenizer(tokenizer)
     pool = None
     if engine == "local":
+        from codemill._workers import usable_workers
         from codemill.corpus.engines.local import start_pool
 
+        workers = usable_workers(workers)
         # Started first: their start-up overlaps reading the inputs (and importing s3fs for them).
         pool = start_pool(workers, tok, os.fspath(output_dir))
     try:

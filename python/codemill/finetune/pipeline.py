@@ -215,7 +215,9 @@ class Preparer:
         self.config = config or PrepareConfig()
         if workers is not None and workers < 0:
             raise ConfigError(f"workers must be at least 1 (or 0 for all cores), got {workers}")
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        from codemill._workers import usable_workers
+
+        self.workers = usable_workers(workers or os.cpu_count() or 1)
         self.progress = _Progress(True if progress is None else progress)
         self.report: PrepareReport | None = None
         self._digests: dict[int, bytes] = {}
