@@ -280,6 +280,21 @@ def test_out_never_overwrites_an_input(generic, tmp_path):
     assert samples.read_text() == before
 
 
+def test_out_replaces_only_an_earlier_results_file(generic, tmp_path):
+    problems, samples = generic
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    with pytest.raises(ValueError, match=r"notes\.txt: exists and was not written by `codemill eval`"):
+        evaluate(samples, problems, out=notes, timeout=1)
+    assert notes.read_text() == "mine\n"
+    out = tmp_path / "r.jsonl"
+    for _ in range(2):  # its own results it replaces
+        evaluate(samples, problems, out=out, timeout=1)
+    assert json.loads(out.read_text().splitlines()[0])["task_id"]
+    evaluate(samples, problems, out=notes, timeout=1, overwrite=True)
+    assert "mine" not in notes.read_text()
+
+
 def test_sanity_with_a_samples_file_is_an_error(generic):
     problems, samples = generic
     with pytest.raises(ValueError, match="--sanity"):

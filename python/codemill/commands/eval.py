@@ -8,6 +8,8 @@ import math
 import sys
 from typing import Any
 
+from codemill.commands._common import add_overwrite
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -41,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="passed programs run their tests this often; efficiency compares the medians",
     )
     p.add_argument("--out", help="per-sample results JSONL (default SAMPLES_results.jsonl)")
+    add_overwrite(p, "the --out file")
     p.add_argument("--sanity", action="store_true", help="evaluate the canonical solutions")
     p.add_argument("--python", help="interpreter to run programs with (default: this one)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         out=out,
         sanity=args.sanity,
         python=args.python,
+        overwrite=args.overwrite,
     )
     for note in summary["sandbox"]["limitations"]:
         print(f"codemill eval: warning: {note}", file=sys.stderr)

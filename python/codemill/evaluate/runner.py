@@ -45,6 +45,7 @@ def evaluate(
     out: str | Path | None = None,
     sanity: bool = False,
     python: str | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a samples JSONL (`task_id`, `completion`) against a problem set.
 
@@ -52,6 +53,7 @@ def evaluate(
     `out` as JSONL in input order (identical whatever `workers`, timings aside), written
     whole or not at all; the returned summary holds every metric. Passed programs run
     their tests `repeats` times and report the median time, which efficiency compares.
+    An existing `out` is replaced only if it is an earlier results file (or `overwrite`).
     """
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
@@ -67,7 +69,7 @@ def evaluate(
     if sanity and samples is not None:
         raise ValueError(f"{samples}: --sanity evaluates the canonical solutions; give no samples file with it")
     if out is not None:
-        _refuse_to_overwrite(Path(out), [p for p in (samples, problems) if p is not None])
+        _refuse_to_overwrite(Path(out), [p for p in (samples, problems) if p is not None], overwrite)
     table = load_problems(problems)
     if sanity:
         todo, lacking = canonical_samples(table)
@@ -188,21 +190,29 @@ def _run_one(sandbox: Sandbox, program: Program, timeout_s: float) -> RunResult:
         return RunResult("runtime_error", "HarnessError", None, 0.0, "", f"harness: {exc!r}", -1)
 
 
-def _refuse_to_overwrite(out: Path, inputs: list[str | Path]) -> None:
-    """--out must name a new file or an old results file, never one of the inputs."""
-    for source in inputs:
-        if str(source).lower() in ("humaneval", "mbpp"):
-            continue
-        path = Path(source)
-        same = out.resolve() == path.resolve()
-        if not same and out.exists() and path.exists():
-            same = os.path.samefile(out, path)
-        if same:
+def _refuse_to_overwrite(out: Path, inputs: list[str | Path], overwrite: bool) -> None:
+    """--out must name a new file or an old results file, never one of the inputs (the output
+    contract every command keeps, `codemill.outputs`)."""
+    from codemill.outputs import check_output
+
+    files = [p for p in inputs if str(p).lower() not in ("humaneval", "mbpp")]  # built-in sets
+    for source in files:
+        if out.exists() and Path(source).exists() and os.path.samefile(out, source):  # a hard link
             raise ValueError(f"{out}: --out would overwrite the input {source}; choose another path")
-    if out.is_dir():
-        raise ValueError(f"{out}: --out is a directory, expected a file path")
+    check_output(out, command="eval", kind="file", is_ours=_is_results, inputs=files, overwrite=overwrite)
     if not out.parent.is_dir():
         raise ValueError(f"{out}: --out's directory does not exist")
+
+
+def _is_results(path: Path) -> bool:
+    """An earlier per-sample results file: empty, or its first line a result record."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+        rec = json.loads(first) if first.strip() else {"task_id": 0, "status": 0}
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(rec, dict) and {"task_id", "status"} <= rec.keys()
 
 
 def _record(sample: Sample, problem: Problem, result: RunResult, budgets: dict[str, float]) -> dict[str, Any]:
