@@ -64,3 +64,25 @@ def test_unknown_command_is_one_usage_error(capsys):
     assert main(["nope"]) == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'nope'" in err and err.count("\n") == 1
+
+
+def test_an_output_is_written_whole_into_a_directory_made_for_it(tmp_path) -> None:
+    import errno
+
+    import pytest
+    from codemill._io import atomic_file
+
+    target = tmp_path / "new" / "dir" / "out.json"
+    with atomic_file(target, "w") as f:  # the directory is made, as tokenize and prepare make theirs
+        f.write("{}")
+    assert target.read_text() == "{}"
+    # A failed write names the output, not its hidden temporary, and leaves nothing behind.
+    with pytest.raises(OSError) as e, atomic_file(target, "w") as f:
+        f.write("partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(target)
+    assert target.read_text() == "{}" and sorted(p.name for p in target.parent.iterdir()) == ["out.json"]
+    # An error about another file (an input read in the block) is left as it is.
+    with pytest.raises(FileNotFoundError) as e, atomic_file(target, "w"):
+        open(tmp_path / "missing-input")  # noqa: SIM115
+    assert e.value.filename == str(tmp_path / "missing-input")

@@ -9,6 +9,7 @@ atomic). A directory output is built beside the target and swapped in whole.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import json
 import os
@@ -52,22 +53,34 @@ def fsync_dir(path: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **open_kw: Any) -> Iterator[IO[Any]]:
-    """Opens a temporary file that replaces ``path`` when the block ends without an error.
+    """Opens a temporary file that replaces ``path`` when the block ends without an error
+    (its directory made if missing).
 
     On an error (or Ctrl-C) the temporary file is removed and ``path`` keeps its old content.
     """
     target = Path(path)
     tmp = tmp_name(target)
+    target.parent.mkdir(parents=True, exist_ok=True)  # as tokenize and prepare make theirs
     try:
         with open(tmp, mode, **open_kw) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and _writing(exc, tmp):
+            # Name the output the user gave, not its hidden temporary.
+            raise type(exc)(exc.errno, exc.strerror, str(target)) from None
         raise
+
+
+def _writing(exc: OSError, tmp: Path) -> bool:
+    """Whether ``exc`` is about writing ``tmp`` (and not, say, about an input read in the block)."""
+    if exc.filename is not None:
+        return os.fspath(exc.filename) == os.fspath(tmp)
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 @contextlib.contextmanager
