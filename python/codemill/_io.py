@@ -77,9 +77,11 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **open_kw: Any) 
 
 
 def _writing(exc: OSError, tmp: Path) -> bool:
-    """Whether ``exc`` is about writing ``tmp`` (and not, say, about an input read in the block)."""
+    """Whether ``exc`` is about writing ``tmp`` or a file in it (and not, say, about an input
+    read in the block)."""
     if exc.filename is not None:
-        return os.fspath(exc.filename) == os.fspath(tmp)
+        name = Path(os.fspath(exc.filename))
+        return name == tmp or tmp in name.parents
     return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
@@ -149,9 +151,11 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.replace(target, old)
         os.replace(stage, target)
         fsync_dir(target.parent)
-    except BaseException:
+    except BaseException as exc:
         remove_tree(stage)
         if old.exists() and not target.exists():
             os.replace(old, target)
+        if isinstance(exc, OSError) and _writing(exc, stage):
+            raise type(exc)(exc.errno, exc.strerror, str(target)) from None
         raise
     remove_tree(old)

@@ -169,6 +169,12 @@ def test_bad_index_directories_and_empty_repo(tmp_path: Path):
     (tmp_path / "e" / "vectors.npy").write_bytes(b"garbage")
     with pytest.raises(IndexFormatError, match="corrupt index"):
         HybridIndex.load(tmp_path / "e")
+    (tmp_path / "e" / "vectors.npy").write_bytes(b"")  # an empty .npy: numpy raises EOFError
+    with pytest.raises(IndexFormatError, match="corrupt index: EOFError"):
+        HybridIndex.load(tmp_path / "e")
+    meta.write_text(json.dumps({**data, "embedder": 5}))  # a field of the wrong type
+    with pytest.raises(IndexFormatError, match="corrupt index"):
+        HybridIndex.load(tmp_path / "e")
 
 
 def test_unreadable_files_are_counted(tmp_path: Path):

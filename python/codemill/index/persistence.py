@@ -4,6 +4,7 @@ above keep with it), written as a whole through :func:`codemill._io.atomic_dir`.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Mapping
@@ -66,7 +67,11 @@ def save_index(
                 f.write(json.dumps({"id": i, **index.chunks[i].to_dict()}, ensure_ascii=False) + "\n")
         np.save(d / "vectors.npy", index._vectors)
         np.save(d / "ids.npy", index._ids)
-        faiss.write_index(dense, str(d / "dense.faiss"))
+        try:
+            faiss.write_index(dense, str(d / "dense.faiss"))
+        except RuntimeError as e:  # faiss reports a failed write (a full disk) this way
+            why = str(e).strip().splitlines()[-1]
+            raise OSError(errno.EIO, f"cannot write dense.faiss ({why})", str(d / "dense.faiss")) from None
         meta = {
             "format": FORMAT,
             "embedder": index.embedder.spec,
@@ -129,7 +134,8 @@ def load_index(
         index._dense_removed = set(meta["dense_removed"])
     except IndexFormatError:
         raise
-    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as e:
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError, EOFError, AttributeError, RecursionError) as e:
+        # EOFError: an empty .npy; AttributeError: a meta.json field of the wrong type.
         raise IndexFormatError(f"{d}: corrupt index: {type(e).__name__}: {e}") from e
     if (
         index._vectors.shape != (len(index._ids), index.embedder.dim)
