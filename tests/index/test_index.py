@@ -187,6 +187,24 @@ def test_unreadable_files_are_counted(tmp_path: Path):
     assert report.files == 1 and dict(report.skipped) == {"binary": 1, "empty": 1}
 
 
+def test_a_damaged_data_file_in_the_repository_is_skipped_not_fatal(tmp_path: Path):
+    # Corpus jobs stop on a damaged record file; to the repository tools it is not the point.
+    import gzip
+
+    from codemill.context.graph import ImportGraph
+
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "ok.py").write_text("def ok():\n    pass\n")
+    data = gzip.compress(b"".join(b'{"text": "x = %d"}\n' % i for i in range(2000)))
+    (root / "cut.jsonl.gz").write_bytes(data[: len(data) // 2])
+    (root / "t.parquet").write_bytes(b"not parquet")
+    report = HybridIndex.build(root).report
+    assert dict(report.skipped) == {"damaged": 2}
+    graph = ImportGraph.build(root)
+    assert sorted(graph.skipped.values()) == ["damaged", "damaged"]
+
+
 def test_cli_index_update_and_search(repo: Path, tmp_path: Path, capsys):
     out = tmp_path / "cli"
     assert main(["index", str(repo), "-o", str(out), "--no-progress", "--json"]) == 0

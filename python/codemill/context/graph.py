@@ -159,7 +159,7 @@ class ImportGraph:
         # A file changed within the clock's granularity of its last stamp could keep the same
         # stamp (git's "racily clean" files): stamps this recent are not kept.
         trusted_before = time.time_ns() - RACY_NS
-        for doc in list_documents([root_path], skips, max_bytes=self.max_file_bytes):
+        for doc in list_documents([root_path], skips, max_bytes=self.max_file_bytes, skip_damaged=True):
             rel = doc.path if doc.record is None else f"{doc.origin}:{doc.record}"
             if any(_glob_match(rel, pat) for pat in self.exclude):
                 continue

@@ -235,7 +235,9 @@ class HybridIndex:
         versions of the same paths; larger files than ``max_file_bytes`` are skipped."""
         report = BuildReport()
         root = Path(root)
-        docs = list_documents([root] if paths is None else list(paths), report.skips, max_bytes=max_file_bytes)
+        docs = list_documents(
+            [root] if paths is None else list(paths), report.skips, max_bytes=max_file_bytes, skip_damaged=True
+        )
         batch = []
         for doc in docs:
             item = self._read(root, doc, report, max_file_bytes)
@@ -295,7 +297,7 @@ class HybridIndex:
         self.root = str(root.resolve())
         seen: set[str] = set()
         changed: list[tuple[str, str, str]] = []
-        docs = list(list_documents([root], report.skips, max_bytes=max_file_bytes))
+        docs = list(list_documents([root], report.skips, max_bytes=max_file_bytes, skip_damaged=True))
         for doc in progress_iter(docs, "reading", len(docs), "files", enabled=progress):
             item = self._read(root, doc, report, max_file_bytes)
             if item is None:

@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from codemill.errors import InputNotFoundError
+from codemill.errors import InputNotFoundError, SourceError, StorageError
 from codemill.languages import detect_language
 from codemill.sources import skips as reasons
 from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text, printable
@@ -65,21 +65,36 @@ def list_documents(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     text_field: str | None = None,
+    skip_damaged: bool = False,
 ) -> Iterator[Document]:
     """Documents of every input in order (``index`` 0, 1, ...); code files listed, not read
     (``text`` None).
 
+    ``skip_damaged``: a record file that cannot be read through (truncated, corrupt) ends where
+    it breaks and is counted as ``damaged``, for the repository tools, to which a data file is
+    not the point; corpus jobs leave it False and stop on it with an error naming it.
+
     Records come with their text (they are read to be found). Read file documents with
     :func:`codemill.sources.document.load_text` where the work happens (a worker process, say).
     """
-    for index, doc in enumerate(_listed(inputs, skips, max_bytes, text_field)):
+    for index, doc in enumerate(_listed(inputs, skips, max_bytes, text_field, skip_damaged)):
         doc.index = index
         yield doc
 
 
 def _listed(
-    inputs: Iterable[str | os.PathLike[str]], skips: Skips, max_bytes: int, text_field: str | None
+    inputs: Iterable[str | os.PathLike[str]], skips: Skips, max_bytes: int, text_field: str | None, skip_damaged: bool
 ) -> Iterator[Document]:
+    def records(reader: RecordReader) -> Iterator[Document]:
+        try:
+            yield from reader.read()
+        except StorageError:
+            raise  # the store failed, not the file
+        except SourceError:
+            if not skip_damaged:
+                raise
+            skips.add(str(reader.path), reasons.DAMAGED)
+
     for source, root in enumerate(check_inputs(inputs)):
         if isinstance(root, str) or root.is_dir():
             repository = root.rstrip("/").rsplit("/", 1)[-1] if isinstance(root, str) else root.resolve().name
@@ -88,7 +103,7 @@ def _listed(
                     reader = RecordReader(
                         entry.path, skips, max_bytes=max_bytes, text_field=text_field, source=source, origin=entry.rel
                     )
-                    yield from reader.read()
+                    yield from records(reader)
                 else:
                     yield Document(
                         printable(str(entry.path)),
@@ -103,7 +118,7 @@ def _listed(
         elif not root.is_file():  # follows links: a FIFO, socket, device or dangling link
             skips.add(str(root), reasons.NOT_A_FILE)
         elif is_records(root):
-            yield from RecordReader(root, skips, max_bytes=max_bytes, text_field=text_field, source=source).read()
+            yield from records(RecordReader(root, skips, max_bytes=max_bytes, text_field=text_field, source=source))
         else:
             yield _file_document(root, source)
 

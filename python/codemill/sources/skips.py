@@ -31,6 +31,9 @@ TOOL_STATE = "tool_state"
 # Records of JSONL / Parquet inputs.
 INVALID_JSON = "invalid_json"  # a line that is not a JSON object
 NO_TEXT = "no_text"  # no string "content" / "text" / "code" field
+# A record file that cannot be read through (truncated, corrupt compression or Parquet): the
+# repository tools skip the rest of it; corpus jobs stop on it, naming it.
+DAMAGED = "damaged"
 
 REASONS: dict[str, str] = {
     TOO_LARGE: "larger than the size limit",
@@ -49,6 +52,7 @@ REASONS: dict[str, str] = {
     TOOL_STATE: "tool state or a virtual environment",
     INVALID_JSON: "a JSONL line that is not a JSON object",
     NO_TEXT: "a record without a text field",
+    DAMAGED: "a record file that cannot be read through (truncated or corrupt)",
 }
 
 DEFAULT_LISTED = 1000
