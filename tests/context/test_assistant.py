@@ -153,6 +153,8 @@ def test_chat_url_forms() -> None:
     assert chat_url("http://h/api") == "http://h/api/chat/completions"
     with pytest.raises(ChatError, match="http"):
         chat_url("localhost:8000")
+    with pytest.raises(ChatError, match="not a valid URL"):  # was an httpx traceback at the request
+        chat_url("http://[::1")
 
 
 def test_complete_sends_model_messages_and_key(server: Server, monkeypatch) -> None:

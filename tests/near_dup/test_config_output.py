@@ -112,3 +112,11 @@ def test_output_that_is_not_ours_is_refused(tmp_path):
     assert not (src / "out").exists()
     dedup(src, other, overwrite=True)  # asked for: replaced as a whole
     assert not (other / "keep.txt").exists() and (other / "dedup_report.json").is_file()
+
+
+def test_seed_and_size_limit_out_of_range_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="seed must be between 0 and 2"):
+        DedupConfig(seed=1 << 70)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    with pytest.raises(ConfigError, match="max_file_bytes must be positive"):
+        dedup(tmp_path, max_file_bytes=0)

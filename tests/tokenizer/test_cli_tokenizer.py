@@ -100,6 +100,9 @@ def test_errors_are_one_line(tmp_path, capsys) -> None:
     ids.write_text("1 2 x")
     code, _, err = run(capsys, "decode", str(ids))
     assert code == 2 and "ids.txt: token ids must be integers" in err
+    ids.write_text('{"ids": [65, 66.9, true]}')  # not truncated to 66 and 1
+    code, _, err = run(capsys, "decode", str(ids))
+    assert code == 2 and "ids.txt: 'ids' must be a list of integers" in err
 
 
 @pytest.mark.slow

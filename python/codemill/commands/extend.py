@@ -9,7 +9,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from codemill.commands._common import add_overwrite
+from codemill.commands._common import add_overwrite, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-o", "--output", required=True, help="tokenizer file to write (JSON); NAME.new_tokens.json beside it"
     )
-    p.add_argument("--identifiers", type=int, default=4096, help="identifier tokens to add (4096)")
-    p.add_argument("--min-count", type=int, default=2)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--identifiers", type=positive_int, default=4096, help="identifier tokens to add (4096)")
+    p.add_argument("--min-count", type=positive_int, default=2)
+    p.add_argument("--threads", type=positive_int, default=None)
     p.add_argument("--pattern", help="split pattern of a tiktoken rank file (name or regex; default: recognised)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_overwrite(p, "the output file and the new-token file beside it")

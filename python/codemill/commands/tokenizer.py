@@ -151,9 +151,12 @@ def _parse_ids(name: str, text: str) -> list[int]:
     text = text.strip()
     if text.startswith("{"):
         try:
-            return [int(i) for i in json.loads(text)["ids"]]
-        except (ValueError, KeyError, TypeError):
+            ids = json.loads(text)["ids"]
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise UsageError(f"{name}: not JSON with an 'ids' list") from None
+        if not isinstance(ids, list) or any(type(i) is not int for i in ids):  # 66.9 or true is no id
+            raise UsageError(f"{name}: 'ids' must be a list of integers")
+        return ids
     try:
         return [int(x) for x in text.replace(",", " ").split()]
     except ValueError as exc:

@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from codemill.errors import ChatError
 
@@ -18,6 +19,11 @@ def chat_url(endpoint: str) -> str:
     url = endpoint.rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise ChatError(f"endpoint must be an http(s) URL, got {endpoint!r}")
+    try:  # a malformed host ("http://[::1") fails here, not as a traceback at the first request
+        if not urlsplit(url).hostname:
+            raise ValueError("no host")
+    except ValueError as exc:
+        raise ChatError(f"endpoint {endpoint!r} is not a valid URL ({exc})") from None
     if url.endswith("/chat/completions"):
         return url
     path = url.split("://", 1)[1].partition("/")[2]

@@ -207,6 +207,8 @@ def dedup(
     if not paths:
         raise ConfigError("no inputs given")
     check_inputs(paths)
+    if max_file_bytes <= 0:
+        raise ConfigError(f"max_file_bytes must be positive, got {max_file_bytes}")
     cfg = DedupConfig.of(config, **options)
     check_engine(engine)
     if output is not None:

@@ -187,6 +187,8 @@ class DedupConfig:
             raise ConfigError(f"window must be at least 1, got {self.window}")
         if self.margin is not None and self.margin < 0:
             raise ConfigError(f"margin must not be negative, got {self.margin}")
+        if not 0 <= self.seed < 1 << 64:  # the hashes' seed is a u64
+            raise ConfigError(f"seed must be between 0 and 2**64 - 1, got {self.seed}")
         check_lsh(self.threshold, self.num_perm, self.ngram, self.bands, self.rows, self.recall_weight, self.scheme)
 
     @classmethod
