@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -151,14 +150,8 @@ def load_peer(path: str) -> tuple[str, Any]:
             return p.stem, tk.Tokenizer.from_file(str(p))
         except Exception as exc:
             raise TokenizerFileError(f"{p}: not a tokenizers tokenizer.json ({exc})") from None
+    from codemill.tokenizer.tiktoken_files import read_ranks
+
     tiktoken = _require("tiktoken")
-    ranks: dict[bytes, int] = {}
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-        except ValueError:
-            raise TokenizerFileError(f"{p}:{n}: not a tiktoken rank line") from None
+    ranks = {token: rank for rank, token in enumerate(read_ranks(p)) if token is not None}
     return p.stem, tiktoken.Encoding(name=p.stem, pat_str=GPT4_PATTERN, mergeable_ranks=ranks, special_tokens={})
