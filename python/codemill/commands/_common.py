@@ -84,6 +84,13 @@ def comma_list(value: str) -> list[str]:
     return items
 
 
+def special_tokens(value: str) -> str | list[str]:
+    """``--allowed-special``: "all", "none" (no special token) or comma-separated token names."""
+    if value in ("all", "none"):
+        return "all" if value == "all" else []
+    return comma_list(value)
+
+
 def add_overwrite(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "--overwrite",

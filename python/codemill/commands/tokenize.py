@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from codemill.commands._common import add_overwrite, comma_list, positive_int
+from codemill.commands._common import add_overwrite, positive_int, special_tokens
 from codemill.errors import UsageError
 
 
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-bytes", type=positive_int, default=16 << 20, help="report mode: bytes read per batch")
     p.add_argument(
         "--allowed-special",
-        type=_special,
+        type=special_tokens,
         default=None,
         help="'all', 'none' or comma-separated special tokens encoded as themselves where the text holds "
         "them (default: those that `codemill prepare` recorded beside its output, else none)",
@@ -49,12 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_overwrite(p, "OUTDIR")
     p.add_argument("--json", action="store_true", help="print the manifest (or report) as JSON")
     p.set_defaults(func=_tokenize)
-
-
-def _special(value: str) -> str | list[str]:
-    if value in ("all", "none"):
-        return "all" if value == "all" else []
-    return comma_list(value)
 
 
 def _tokenize(args: argparse.Namespace) -> int:

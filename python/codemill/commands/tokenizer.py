@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codemill.commands._common import add_overwrite, non_negative_int, positive_int, probability
+from codemill.commands._common import add_overwrite, non_negative_int, positive_int, probability, special_tokens
 from codemill.errors import InputNotFoundError, UsageError
 
 
@@ -30,7 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     _tokenizer_arg(p)
     p.add_argument("files", nargs="*", help="files to encode (default: stdin)")
     p.add_argument("--language", help="scanner language (default: from each file's extension)")
-    p.add_argument("--allowed-special", default="", help="'all' or comma-separated special tokens")
+    p.add_argument(
+        "--allowed-special",
+        type=special_tokens,
+        default=[],
+        help="'all', 'none' or comma-separated special tokens encoded as themselves (default: none)",
+    )
     p.add_argument("--format", choices=("ids", "tokens", "pieces"), default="ids")
     p.add_argument("--json", action="store_true", help="one JSON object per input")
     p.set_defaults(func=_encode)
@@ -129,8 +134,6 @@ def _encode(args: argparse.Namespace) -> int:
     tok = load_tokenizer(args.tokenizer)
     check_language(args.language)
     allowed: Any = args.allowed_special
-    if allowed and allowed != "all":
-        allowed = [s for s in allowed.split(",") if s]
     for name, text in _read_inputs(args.files):
         lang = args.language or (detect_language(name) if name != "<stdin>" else None)
         if args.format == "pieces":
