@@ -33,6 +33,18 @@ def test_train_encode_decode(tmp_path, capsys) -> None:
     assert "'package'" in out.splitlines()
 
 
+def test_encode_allowed_special_spelled_as_tokenize_spells_it(tmp_path, capsys) -> None:
+    text = tmp_path / "t.txt"
+    text.write_text("a<|endoftext|>b")
+    got = {}
+    for value in ("none", "all", "<|endoftext|>"):
+        code, out, _ = run(capsys, "encode", "--allowed-special", value, str(text))
+        assert code == 0
+        got[value] = out.split()
+    assert got["all"] == got["<|endoftext|>"] and len(got["none"]) > len(got["all"])
+    assert run(capsys, "encode", str(text))[1].split() == got["none"]  # the default: none
+
+
 def test_tokenize_report(capsys) -> None:
     code, out, _ = run(capsys, "tokenize", str(FIXTURES), "--json")
     report = json.loads(out)
