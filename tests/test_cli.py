@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import subprocess
 import sys
 
@@ -86,3 +87,6 @@ def test_an_output_is_written_whole_into_a_directory_made_for_it(tmp_path) -> No
     with pytest.raises(FileNotFoundError) as e, atomic_file(target, "w"):
         open(tmp_path / "missing-input")  # noqa: SIM115
     assert e.value.filename == str(tmp_path / "missing-input")
+    with pytest.raises(OSError) as e, atomic_file(target, "w"):
+        os.stat(987654)  # an error about a file descriptor, not a path: passed on as it is
+    assert e.value.filename == 987654

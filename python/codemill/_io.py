@@ -79,9 +79,11 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **open_kw: Any) 
 def _writing(exc: OSError, tmp: Path) -> bool:
     """Whether ``exc`` is about writing ``tmp`` or a file in it (and not, say, about an input
     read in the block)."""
-    if exc.filename is not None:
-        name = Path(os.fspath(exc.filename))
+    if isinstance(exc.filename, str | os.PathLike):
+        name = Path(exc.filename)
         return name == tmp or tmp in name.parents
+    if exc.filename is not None:  # a file descriptor or bytes: not a path of ours
+        return False
     return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 

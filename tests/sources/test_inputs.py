@@ -242,3 +242,13 @@ def test_a_file_name_that_is_not_utf8_is_read_and_shown_printable(tmp_path: Path
 
     assert load_text(docs[0]) is None and docs[0].text == "z = 3\n"
     assert not skipped.as_dict()
+    # Skipped files and records of such a file are reported the same way.
+    (tmp_path / os.fsdecode(b"x\xfd.exe")).write_bytes(b"MZ")
+    (tmp_path / os.fsdecode(b"d\xfe.jsonl")).write_text('{"text": "w = 4", "path": "p\\udcff.py"}\n{bad\n')
+    skipped = Skips()
+    docs = list(list_documents([tmp_path], skipped))
+    record = next(d for d in docs if d.record is not None)
+    assert record.where.endswith("d\\xfe.jsonl:1") and record.path == "p\\xff.py"
+    assert sorted(i["path"].rsplit("/", 1)[-1] for i in skipped.items) == ["d\\xfe.jsonl:2", "x\\xfd.exe"]
+    for d in docs:
+        (d.path + d.where + d.repository).encode("utf-8")

@@ -36,6 +36,7 @@ from codemill.context.symbols import Exclusion, FileSymbols, file_symbols
 from codemill.errors import CodemillError, GraphFormatError, InputNotFoundError
 from codemill.languages import detect_language
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, list_documents, load_text, read_file
+from codemill.sources.names import printable
 from codemill.sources.skips import EMPTY
 from codemill.syntax.parsers import grammar_for_path, parse
 
@@ -160,7 +161,7 @@ class ImportGraph:
         # stamp (git's "racily clean" files): stamps this recent are not kept.
         trusted_before = time.time_ns() - RACY_NS
         for doc in list_documents([root_path], skips, max_bytes=self.max_file_bytes, skip_damaged=True):
-            rel = doc.path if doc.record is None else f"{doc.origin}:{doc.record}"
+            rel = doc.path if doc.record is None else f"{printable(doc.origin)}:{doc.record}"
             if any(_glob_match(rel, pat) for pat in self.exclude):
                 continue
             if wanted is not None and doc.language not in wanted:

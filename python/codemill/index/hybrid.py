@@ -38,7 +38,7 @@ from codemill.index.modes import FUSIONS, MODES, Fusion, SearchMode
 from codemill.index.persistence import FORMAT, is_index_dir, load_index, save_index
 from codemill.progress import Progress, progress_iter
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, list_documents, load_text
-from codemill.sources.document import printable
+from codemill.sources.names import printable
 from codemill.sources.skips import SkippedItem
 
 DenseKind = Literal["flat", "hnsw"]
@@ -326,7 +326,7 @@ class HybridIndex:
             report.skips.add(doc.where, reason)
             return None
         if doc.record is not None:
-            rel = f"{doc.origin}:{doc.record}"  # a record of a JSONL / Parquet file
+            rel = f"{printable(doc.origin)}:{doc.record}"  # a record of a JSONL / Parquet file
         else:
             path = Path(doc.file or doc.where)
             rel = printable(path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name)

@@ -36,13 +36,6 @@ class Document:
     offset: int = -1
 
 
-def printable(name: str) -> str:
-    """A file name as text that encodes to UTF-8: bytes of a name that are not UTF-8 (which
-    Python holds as lone surrogates, and which cannot be written, hashed as UTF-8 or tokenized)
-    are spelled ``\\xNN``. For the names that outputs and reports show; reading uses the real one."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 def decode(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str | None, str | None]:
     """(text, None) for usable code bytes, else (None, reason)."""
     if not data:

@@ -21,8 +21,9 @@ from pathlib import Path
 from codemill.errors import InputNotFoundError, SourceError, StorageError
 from codemill.languages import detect_language
 from codemill.sources import skips as reasons
-from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text, printable
+from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text
 from codemill.sources.fs import is_url
+from codemill.sources.names import printable
 from codemill.sources.records import RecordReader
 from codemill.sources.skips import Skips
 from codemill.sources.streams import is_records

@@ -18,6 +18,7 @@ from codemill.errors import SourceError, StorageError
 from codemill.languages import normalize_language
 from codemill.sources import skips as reasons
 from codemill.sources.document import DEFAULT_MAX_BYTES, Document, check_text
+from codemill.sources.names import printable
 from codemill.sources.skips import Skips
 from codemill.sources.streams import is_compressed, is_parquet, open_stream
 
@@ -58,12 +59,13 @@ class RecordReader:
         first: int = 1,
     ) -> None:
         self.path = path  # a local path, or a URL (str)
-        self.name = Path(path).name
+        self.shown = printable(str(path))  # for reports and documents (see `printable`)
+        self.name = printable(Path(path).name)
         self.skips = skips
         self.max_bytes = max_bytes
         self.text_fields = (text_field,) if text_field else TEXT_FIELDS
         self.source = source
-        self.origin = self.name if origin is None else origin
+        self.origin = Path(path).name if origin is None else origin  # the real name: files are re-read by it
         self.first = first
         self.lines = 0
 
@@ -105,7 +107,7 @@ class RecordReader:
         return doc
 
     def _document(self, rec: Any, number: int) -> Document | None:
-        where = f"{self.path}:{number}"
+        where = f"{self.shown}:{number}"
         if not isinstance(rec, dict):
             self.skips.add(where, reasons.INVALID_JSON)
             return None
@@ -124,13 +126,13 @@ class RecordReader:
             self.skips.add(where, reason)
             return None
         path = _first(rec, PATH_FIELDS)
-        path = str(path) if path else f"{self.name}:{number}"
+        path = printable(str(path)) if path else f"{self.name}:{number}"  # JSON may hold "\udcff"
         repo = _first(rec, REPO_FIELDS)
         language = normalize_language(_first(rec, LANG_FIELDS), path)
         return Document(
             where,
             path,
-            str(repo) if repo else self.name,
+            printable(str(repo)) if repo else self.name,
             language,
             source=self.source,
             origin=self.origin,

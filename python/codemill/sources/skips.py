@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TypedDict
 
+from codemill.sources.names import printable
+
 # Files (and records) that were found but not read.
 TOO_LARGE = "too_large"  # over the reader's max_bytes
 BINARY = "binary"  # a NUL byte in its first 8 KiB
@@ -76,7 +78,7 @@ class Skips:
             raise ValueError(f"unknown skip reason {reason!r}")  # a programming error, never input
         self.counts[reason] += 1
         if len(self.items) < self.limit:
-            self.items.append({"path": where, "reason": reason})
+            self.items.append({"path": printable(where), "reason": reason})
 
     def update(self, counts: dict[str, int], items: Iterable[SkippedItem] = ()) -> None:
         """Adds the counts and listed items of another reader (a worker's, a task's)."""
