@@ -141,14 +141,26 @@ def test_refuses_unsupported_components(tmp_path: Path) -> None:
     ("shape", "says"),
     [
         ({"model": {"type": "BPE", "vocab": 5, "merges": 3}}, "model.vocab must map"),
-        ({"model": {"type": "BPE", "vocab": {"a": -1}}}, "model.vocab must map"),
-        ({"model": {"type": "BPE", "vocab": {"a": 5_000_000_000}}}, "model.vocab must map"),  # no 40 GB table
-        ({"model": {"type": "BPE", "vocab": {"a": "x"}}}, "model.vocab must map"),
-        ({"model": {"type": "BPE", "vocab": {"a": True}}}, "model.vocab must map"),
+        ({"model": {"type": "BPE", "vocab": {"a": -1}}}, "not a token id"),
+        ({"model": {"type": "BPE", "vocab": {"a": 5_000_000_000}}}, "not a token id"),  # no 40 GB table
+        ({"model": {"type": "BPE", "vocab": {"a": "x"}}}, "not a token id"),
+        ({"model": {"type": "BPE", "vocab": {"a": True}}}, "not a token id"),
         ({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [5]}}, "expected shape"),
         ({"model": None}, "no 'model' object"),
         ({"model": {"type": "BPE", "vocab": {"a": 0}}, "pre_tokenizer": 5}, "expected shape"),
         ({"model": {"type": "BPE", "vocab": {"a": 0}}, "added_tokens": [{"id": "x"}]}, "expected shape"),
+        (
+            {"model": {"type": "BPE", "vocab": {"a": 0}}, "added_tokens": [{"content": "<s>", "id": 10**9}]},
+            "not a token id",
+        ),
+        (
+            {"model": {"type": "BPE", "vocab": {"a": 0}}, "added_tokens": [{"content": "<s>", "id": -1}]},
+            "not a token id",
+        ),
+        (
+            {"model": {"type": "BPE", "vocab": {"a": 0}}, "added_tokens": [{"content": "<s>", "id": 300.7}]},
+            "not a token id",
+        ),
     ],
 )
 def test_a_tokenizer_json_of_another_shape_is_one_error_naming_it(tmp_path: Path, shape: dict, says: str) -> None:

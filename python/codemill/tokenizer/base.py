@@ -23,6 +23,16 @@ FORMAT = "codemill-base-tokenizer/1"
 # Token ids a vocabulary file may give: the largest real ones have ~260k; a file naming an id
 # past this is damaged (and would have a table that large allocated for it).
 MAX_TOKEN_ID = 1 << 24
+
+
+def token_id(value: Any, what: str) -> int:
+    """``value`` as a token id of a vocabulary file, or a TokenizerFileError naming ``what``:
+    an int (not a bool, not 300.7 read as 300) in [0, MAX_TOKEN_ID)."""
+    if type(value) is not int or not 0 <= value < MAX_TOKEN_ID:
+        raise TokenizerFileError(f"{what}: {value!r} is not a token id (an integer in [0, {MAX_TOKEN_ID}))")
+    return value
+
+
 # End-of-text names of the vocabularies we know, tried in order when the source names none.
 EOS_NAMES = ("<|endoftext|>", "<｜end▁of▁sentence｜>", "<|end_of_text|>", "</s>", "<|im_end|>")
 
@@ -74,14 +84,18 @@ class BaseSpec:
                 whole_first=bool(d["whole_first"]),
                 stages=[(str(k), str(a)) for k, a in d["pre_tokenizer"]],
                 added=[
-                    AddedToken(a["content"], int(a["id"]), bool(a["special"]), bool(a["normalized"]))
+                    AddedToken(
+                        a["content"], token_id(a["id"], "added token"), bool(a["special"]), bool(a["normalized"])
+                    )
                     for a in d["added_tokens"]
                 ],
-                extension=[(str(t["content"]), int(t["id"])) for t in d["identifier_tokens"]],
+                extension=[(str(t["content"]), token_id(t["id"], "identifier token")) for t in d["identifier_tokens"]],
                 eos=d.get("eos"),
                 source=dict(d.get("source") or {}),
                 metadata=dict(d.get("metadata") or {}),
             )
+        except TokenizerFileError as exc:
+            raise TokenizerFileError(f"corrupt {FORMAT} file: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise TokenizerFileError(f"corrupt {FORMAT} file: {exc!r}") from None
 

@@ -13,12 +13,12 @@ from typing import Any
 
 from codemill.errors import CodemillError, TokenizerFileError, UnsupportedTokenizerError
 from codemill.tokenizer.base import (
-    MAX_TOKEN_ID,
     AddedToken,
     BaseSpec,
     BaseVocabTokenizer,
     pick_eos,
     stages_for_pattern,
+    token_id,
 )
 
 
@@ -153,7 +153,7 @@ def from_huggingface_json(
         return _from_json(data, source, config)
     except CodemillError:
         raise
-    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError, OverflowError) as exc:
         # Valid JSON of another shape (a number where an object goes, an id that is a string...).
         raise TokenizerFileError(f"not a tokenizer.json of the expected shape ({type(exc).__name__}: {exc})") from None
 
@@ -165,9 +165,10 @@ def _from_json(data: dict[str, Any], source: str, config: dict[str, Any] | None)
     _check_decoder(data.get("decoder"))
     stages = _stages(data.get("pre_tokenizer"))
     vocab: dict[str, int] = model.get("vocab", {})
-    # `type(i) is int`: true and false are JSON values, not ids.
-    if not isinstance(vocab, dict) or not all(type(i) is int and 0 <= i < MAX_TOKEN_ID for i in vocab.values()):
-        raise TokenizerFileError(f"model.vocab must map tokens to ids in [0, {MAX_TOKEN_ID})")
+    if not isinstance(vocab, dict):
+        raise TokenizerFileError("model.vocab must map tokens to ids")
+    for tok, i in vocab.items():
+        token_id(i, f"model.vocab[{tok!r}]")
     # Added tokens may sit in the vocabulary too, spelled as text rather than byte-level.
     added_ids = {a["content"]: a["id"] for a in data.get("added_tokens", [])}
     tokens: list[bytes | None] = [None] * (max(vocab.values(), default=-1) + 1)
@@ -185,7 +186,11 @@ def _from_json(data: dict[str, Any], source: str, config: dict[str, Any] | None)
         for flag in ("lstrip", "rstrip", "single_word"):
             if a.get(flag):
                 raise _unsupported(f"added token {a['content']!r} with {flag}=true", flag)
-        added.append(AddedToken(a["content"], int(a["id"]), bool(a.get("special")), bool(a.get("normalized"))))
+        added.append(
+            AddedToken(
+                a["content"], token_id(a["id"], "added token"), bool(a.get("special")), bool(a.get("normalized"))
+            )
+        )
     eos = (config or {}).get("eos_token")
     if isinstance(eos, dict):
         eos = eos.get("content")

@@ -8,7 +8,15 @@ import os
 from pathlib import Path
 
 from codemill.errors import CodemillError, TokenizerFileError
-from codemill.tokenizer.base import MAX_TOKEN_ID, AddedToken, BaseSpec, BaseVocabTokenizer, pick_eos, stages_for_pattern
+from codemill.tokenizer.base import (
+    MAX_TOKEN_ID,
+    AddedToken,
+    BaseSpec,
+    BaseVocabTokenizer,
+    pick_eos,
+    stages_for_pattern,
+    token_id,
+)
 
 # tiktoken's encodings: split pattern name and special tokens, told apart by their size.
 ENCODINGS: dict[str, tuple[int, str, dict[str, int]]] = {
@@ -41,10 +49,8 @@ def read_ranks(path: Path) -> list[bytes | None]:
             continue
         try:
             tok, rank = line.split()
-            if not 0 <= int(rank) < MAX_TOKEN_ID:
-                raise ValueError(rank)
-            by_rank[int(rank)] = base64.b64decode(tok, validate=True)
-        except (ValueError, binascii.Error):
+            by_rank[token_id(int(rank), "rank")] = base64.b64decode(tok, validate=True)
+        except (ValueError, binascii.Error):  # TokenizerFileError is a ValueError
             raise TokenizerFileError(
                 f"{path}:{n}: not a tiktoken rank line ('<base64> <rank>', rank below {MAX_TOKEN_ID})"
             ) from None
