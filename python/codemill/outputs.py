@@ -71,7 +71,7 @@ def check_output(
         if is_url(name):
             continue
         src = Path(name).resolve()
-        if resolved == src:
+        if resolved == src or (out.is_file() and src.is_file() and os.path.samefile(out, src)):  # a hard link too
             raise OutputError(f"{out}: the output is the input {name}; name another output")
         if src.is_dir() and resolved.is_relative_to(src):
             raise OutputError(

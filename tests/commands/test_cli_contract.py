@@ -158,6 +158,17 @@ def test_zstd_streams_of_several_frames_read_whole(tmp_path: Path):
 # --------------------------------------------------------------------- the output contract
 
 
+def test_a_hard_link_to_an_input_is_the_input(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"text": "def f():\n    return 1\n"}) + "\n")
+    os.link(data, tmp_path / "alias.jsonl")
+    before = snapshot(tmp_path)
+    rc, err = run(capsys, "prepare", data, "-o", tmp_path / "alias.jsonl", "--workers", "1", "--overwrite")
+    assert rc == 2
+    one_line_error(err, "alias.jsonl: the output is the input")
+    assert snapshot(tmp_path) == before
+
+
 def test_extend_replaces_only_its_own_outputs(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     import base64
 

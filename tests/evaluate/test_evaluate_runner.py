@@ -270,12 +270,12 @@ def test_out_never_overwrites_an_input(generic, tmp_path):
     problems, samples = generic
     before = samples.read_text()
     for target in (samples, problems, tmp_path / "." / samples.name):
-        with pytest.raises(ValueError, match="would overwrite the input"):
+        with pytest.raises(ValueError, match="the output is the input"):
             cli([str(samples), "--problems", str(problems), "--out", str(target)])
     assert samples.read_text() == before
     link = tmp_path / "link.jsonl"
     link.symlink_to(samples)
-    with pytest.raises(ValueError, match="would overwrite the input"):
+    with pytest.raises(ValueError, match="the output is the input"):
         evaluate(samples, problems, out=link)
     assert samples.read_text() == before
 
@@ -293,6 +293,8 @@ def test_out_replaces_only_an_earlier_results_file(generic, tmp_path):
     assert json.loads(out.read_text().splitlines()[0])["task_id"]
     evaluate(samples, problems, out=notes, timeout=1, overwrite=True)
     assert "mine" not in notes.read_text()
+    evaluate(samples, problems, out=tmp_path / "new" / "r.jsonl", timeout=1)  # its directory is made
+    assert (tmp_path / "new" / "r.jsonl").is_file()
 
 
 def test_sanity_with_a_samples_file_is_an_error(generic):
