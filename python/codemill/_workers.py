@@ -28,9 +28,14 @@ _PER_CPU = 4
 
 
 def usable_workers(n: int) -> int:
-    """``n`` local worker processes, at most 4 per CPU of this machine: a typo such as
-    ``--workers 5000`` would otherwise start 5,000 Pythons. Outputs never depend on the count."""
-    return max(1, min(n, _PER_CPU * (os.cpu_count() or 1)))
+    """``n`` local workers, at most 4 per CPU this process may run on (as the Rust core caps its
+    thread pools, rust/parallel.rs): a typo such as ``--workers 5000`` would otherwise start
+    5,000 Pythons. Outputs never depend on the count."""
+    try:
+        cpus = len(os.sched_getaffinity(0))  # what the core's available_parallelism counts too
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(n, _PER_CPU * cpus))
 
 
 _lock = threading.Lock()

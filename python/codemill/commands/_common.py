@@ -85,8 +85,8 @@ def comma_list(value: str) -> list[str]:
 
 
 def special_tokens(value: str) -> str | list[str]:
-    """``--allowed-special``: "all", "none" (no special token) or comma-separated token names."""
-    if value in ("all", "none"):
+    """``--allowed-special``: "all", "none" (or "": no special token) or comma-separated names."""
+    if value in ("all", "none", ""):
         return "all" if value == "all" else []
     return comma_list(value)
 

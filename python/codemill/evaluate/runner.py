@@ -57,6 +57,9 @@ def evaluate(
     """
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
+    from codemill._workers import usable_workers
+
+    workers = usable_workers(workers)  # each runs a sandboxed process: 5,000 at once would be a fork bomb
     if not (timeout > 0 and timeout_factor > 0 and math.isfinite(timeout * timeout_factor)):
         raise ValueError("--timeout and --timeout-factor must be finite and > 0")
     if memory_mb < 16 or work_mb < 1:

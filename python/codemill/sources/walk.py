@@ -102,10 +102,11 @@ def file_size(path: Path) -> int:
     return file_stat(path)[0]
 
 
-def file_stat(path: Path) -> tuple[int, str]:
-    """(size, stamp) of a file, as in `Entry`; size -1 if it cannot be read."""
+def file_stat(path: Path | os.DirEntry[str]) -> tuple[int, str]:
+    """(size, stamp) of a file or a walk's directory entry (not following a link), as in
+    `Entry`; size -1 if it cannot be read."""
     try:
-        st = path.stat()
+        st = path.stat(follow_symlinks=False) if isinstance(path, os.DirEntry) else path.stat()
     except OSError:
         return -1, ""
     return st.st_size, str(st.st_mtime_ns)
@@ -120,7 +121,7 @@ def classify(entry: os.DirEntry[str], rel: str, skips: Skips) -> Entry | None:
         skips.add(entry.path, reasons.LOCK_FILE)
         return None
     if is_records(name):
-        return Entry(Path(entry.path), rel, None, *_stat(entry))
+        return Entry(Path(entry.path), rel, None, *file_stat(entry))
     lang = code_language(name)
     if lang is None and not os.path.splitext(name)[1]:
         # Extension-less scripts: the shebang names the interpreter.
@@ -134,15 +135,7 @@ def classify(entry: os.DirEntry[str], rel: str, skips: Skips) -> Entry | None:
     if lang is None:
         skips.add(entry.path, reasons.UNSUPPORTED_LANGUAGE)
         return None
-    return Entry(Path(entry.path), rel, lang, *_stat(entry))
-
-
-def _stat(entry: os.DirEntry[str]) -> tuple[int, str]:
-    try:
-        st = entry.stat(follow_symlinks=False)
-    except OSError:
-        return -1, ""
-    return st.st_size, str(st.st_mtime_ns)
+    return Entry(Path(entry.path), rel, lang, *file_stat(entry))
 
 
 def walk(root: Path, skips: Skips) -> Iterator[Entry]:
