@@ -346,3 +346,17 @@ def test_context_budget_counts_with_the_given_tokenizer(tmp_path, capsys):
     assert main(["context", str(tmp_path / "a.py"), "--repo", str(tmp_path), "--json"]) == 0
     default = json.loads(capsys.readouterr().out)
     assert ctx["tokens"] > default["tokens"] > 0
+
+
+def test_a_file_name_that_is_not_utf8_is_one_node_read_by_its_real_name(tmp_path: Path) -> None:
+    real = os.fsdecode(b"bad\xff.py")
+    try:
+        (tmp_path / real).write_text("import ok\nx = ok.f()\n")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    (tmp_path / "ok.py").write_text("def f():\n    return 1\n")
+    graph = ImportGraph.build(tmp_path)
+    assert sorted(graph.files) == ["bad\\xff.py", "ok.py"]
+    assert graph.text("bad\\xff.py") == "import ok\nx = ok.f()\n"
+    # The file named by its real path (a context query) is the same node, not a second one.
+    assert graph.ensure(tmp_path / real) == "bad\\xff.py" and len(graph.files) == 2

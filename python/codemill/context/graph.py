@@ -7,6 +7,7 @@ imports that leave the repository kept as external nodes; with reports
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
@@ -109,6 +110,9 @@ class ImportGraph:
         self.max_file_bytes = DEFAULT_MAX_BYTES
         self.seconds = 0.0
         self._texts: dict[str, str] = {}
+        # Files whose names are not UTF-8: the graph's key (printable, `codemill.sources.names`)
+        # -> the real relative name the file is read by.
+        self._real: dict[str, str] = {}
         self._resolver: Resolver | None = None
         self._edges: MutableMapping[str, dict[str, float]] | None = None
         self._rank_graph: RankGraph | None = None
@@ -162,6 +166,9 @@ class ImportGraph:
         trusted_before = time.time_ns() - RACY_NS
         for doc in list_documents([root_path], skips, max_bytes=self.max_file_bytes, skip_damaged=True):
             rel = doc.path if doc.record is None else f"{printable(doc.origin)}:{doc.record}"
+            if doc.file is not None and doc.record is None and "\\x" in rel:
+                with contextlib.suppress(ValueError):
+                    self._real[rel] = Path(doc.file).relative_to(root_path).as_posix()
             if any(_glob_match(rel, pat) for pat in self.exclude):
                 continue
             if wanted is not None and doc.language not in wanted:
@@ -283,7 +290,7 @@ class ImportGraph:
         if rel in self._texts:
             return self._texts[rel]
         try:
-            return (self.root / rel).read_text(encoding="utf-8")
+            return (self.root / self._real.get(rel, rel)).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
 
@@ -303,9 +310,12 @@ class ImportGraph:
         that was not scanned (excluded or new) is added, and one that changed since the graph
         was built or saved (the file being edited) is parsed and resolved again. Raises
         CodemillError for a file outside the repository."""
-        key = Path(path).as_posix() if not Path(path).is_absolute() else None
-        rel = key if key is not None and key in self.files else _rel(path, self.root)
-        full = self.root / rel
+        given = Path(path).as_posix() if not Path(path).is_absolute() else None
+        real = given if given is not None and given in self.files else _rel(path, self.root)
+        rel = printable(real)  # the graph's key; the file is read by its real name
+        if rel != real:
+            self._real[rel] = real
+        full = self.root / real
         if not full.is_file():
             if rel in self.files:
                 return rel  # known, though gone from the disk: its saved state is all there is
