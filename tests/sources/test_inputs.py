@@ -252,3 +252,25 @@ def test_a_file_name_that_is_not_utf8_is_read_and_shown_printable(tmp_path: Path
     assert sorted(i["path"].rsplit("/", 1)[-1] for i in skipped.items) == ["d\\xfe.jsonl:2", "x\\xfd.exe"]
     for d in docs:
         (d.path + d.where + d.repository).encode("utf-8")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_a_line_longer_than_any_record_kept_is_skipped_unread(tmp_path: Path, suffix: str) -> None:
+    # max_bytes 100: no kept record's line passes ~3x that, so this one is counted, not held whole.
+    lines = [
+        json.dumps({"text": "a = 1"}),
+        json.dumps({"text": "x" * 5000}),
+        json.dumps({"text": "b = 2", "pad": "y" * 250}),  # long, but within the cap: read
+        json.dumps({"text": "c = 3"}),
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / f"d{suffix}"
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    skipped = Skips()
+    docs = list(list_documents([path], skipped, max_bytes=100))
+    assert [d.text for d in docs] == ["a = 1", "b = 2", "c = 3"]
+    assert [d.record for d in docs] == [1, 3, 4]
+    assert skipped.as_dict() == {"too_large": 1}
+    assert skipped.items[0]["path"].endswith(f"d{suffix}:2")
+    if suffix == ".jsonl":  # offsets still find each line again
+        assert [data[d.offset : d.offset + 20].startswith(b'{"text"') for d in docs] == [True] * 3

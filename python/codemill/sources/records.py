@@ -12,7 +12,7 @@ import json
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from codemill.errors import SourceError, StorageError
 from codemill.languages import normalize_language
@@ -152,15 +152,24 @@ class RecordReader:
                 if start > 0:
                     f.seek(start - 1)
                     if f.read(1) != b"\n":
-                        pos += len(f.readline())  # the line in progress belongs to the previous part
+                        pos += _past_line(f)  # the line in progress belongs to the previous part
+                # A record's text is at most max_bytes, and its line, escaped as JSON, at most 3x that
+                # (\uXXXX for every char of non-ASCII text; only control characters take more): a
+                # longer line is too large and is skipped unread, not held whole (a 1 GiB line took 2 GB).
+                cap = 3 * self.max_bytes + 4096
                 while stop is None or pos < stop:
-                    line = f.readline()
+                    line = f.readline(cap)
                     if not line:
                         break
                     at = pos
                     pos += len(line)
                     self.lines += 1
-                    doc = self._line(line, self.first + self.lines - 1, at if seekable else -1)
+                    number = self.first + self.lines - 1
+                    if len(line) == cap and not line.endswith(b"\n"):
+                        pos += _past_line(f)
+                        self.skips.add(f"{self.shown}:{number}", reasons.TOO_LARGE)
+                        continue
+                    doc = self._line(line, number, at if seekable else -1)
                     if doc is not None:
                         yield doc
         except (OSError, EOFError, zlib.error) as exc:
@@ -213,3 +222,13 @@ def parquet_row_groups(path: Path | str) -> list[tuple[int, int]]:
     """(rows, bytes) of each row group of a Parquet file."""
     md = parquet_file(path).metadata
     return [(md.row_group(i).num_rows, md.row_group(i).total_byte_size) for i in range(md.num_row_groups)]
+
+
+def _past_line(f: IO[bytes]) -> int:
+    """Reads past the rest of the current line a MiB at a time; returns its length."""
+    n = 0
+    while True:
+        chunk = f.readline(1 << 20)
+        n += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return n
