@@ -127,3 +127,20 @@ def test_console_script_runs() -> None:
         check=True,
     )
     assert proc.stdout.strip().split()
+
+
+def test_encode_decode_a_custom_tiktoken_file_with_its_pattern(tmp_path, capsys) -> None:
+    import base64
+
+    ranks = tmp_path / "bytes.tiktoken"  # an encoding codemill does not recognise: 256 byte ranks
+    ranks.write_text("".join(f"{base64.b64encode(bytes([i])).decode()} {i}\n" for i in range(256)))
+    text = tmp_path / "t.txt"
+    text.write_text("hi there")
+    code, _, err = run(capsys, "encode", "--tokenizer", str(ranks), str(text))
+    assert code == 2 and "give its split pattern" in err
+    code, out, _ = run(capsys, "encode", "--tokenizer", str(ranks), "--pattern", r"\w+|\s+", str(text))
+    assert code == 0 and out.split() == [str(b) for b in b"hi there"]
+    ids = tmp_path / "ids.txt"
+    ids.write_text(out)
+    code, out, _ = run(capsys, "decode", "--tokenizer", str(ranks), "--pattern", r"\w+|\s+", str(ids))
+    assert code == 0 and out == "hi there"

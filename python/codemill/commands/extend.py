@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _extend(args: argparse.Namespace) -> int:
-    from codemill import CodeTokenizer
     from codemill.outputs import check_output, file_says
+    from codemill.tokenizer import load_tokenizer
     from codemill.tokenizer.base import FORMAT
     from codemill.tokenizer.extend import extend, init_file, save_extended
 
@@ -51,7 +51,7 @@ def _extend(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
         )
     t = time.perf_counter()
-    base = CodeTokenizer.from_tiktoken(args.base, args.pattern) if args.pattern else CodeTokenizer.load(args.base)
+    base = load_tokenizer(args.base, args.pattern)
     tok = extend(
         base, [Path(p) for p in args.corpus], args.identifiers, min_count=args.min_count, num_threads=args.threads
     )

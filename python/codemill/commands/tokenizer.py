@@ -52,6 +52,7 @@ def _tokenizer_arg(p: argparse.ArgumentParser) -> None:
         help="codemill tokenizer file, HF tokenizer.json (or its directory) or tiktoken rank file "
         "(default: the bundled codemill-code-32k)",
     )
+    p.add_argument("--pattern", help="split pattern of a tiktoken rank file (name or regex; default: recognised)")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -131,7 +132,7 @@ def _encode(args: argparse.Namespace) -> int:
     from codemill.languages import check_language, detect_language
     from codemill.tokenizer import load_tokenizer
 
-    tok = load_tokenizer(args.tokenizer)
+    tok = load_tokenizer(args.tokenizer, args.pattern)
     check_language(args.language)
     allowed: Any = args.allowed_special
     for name, text in _read_inputs(args.files):
@@ -169,7 +170,7 @@ def _parse_ids(name: str, text: str) -> list[int]:
 def _decode(args: argparse.Namespace) -> int:
     from codemill.tokenizer import load_tokenizer
 
-    tok = load_tokenizer(args.tokenizer)
+    tok = load_tokenizer(args.tokenizer, args.pattern)
     for name, text in _read_inputs(args.files):
         sys.stdout.write(tok.decode(_parse_ids(name, text), errors="replace"))
     return 0

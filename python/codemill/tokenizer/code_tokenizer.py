@@ -492,9 +492,15 @@ def _training_texts(items: Iterable[TrainInput], max_file_bytes: int, skips: Ski
 TokenizerArg = CodeTokenizer | str | os.PathLike[str] | None
 
 
-def load_tokenizer(tokenizer: TokenizerArg) -> CodeTokenizer:
+def load_tokenizer(tokenizer: TokenizerArg, pattern: str | None = None) -> CodeTokenizer:
     """A CodeTokenizer from an instance, a tokenizer file of any kind :meth:`CodeTokenizer.load`
-    reads (codemill JSON, tokenizer.json or its directory, .tiktoken), or None (the bundled one)."""
+    reads (codemill JSON, tokenizer.json or its directory, .tiktoken), or None (the bundled one).
+    ``pattern``: the split pattern of a tiktoken rank file it does not recognise (a name or a
+    regex); only with a rank file."""
+    if pattern is not None:
+        if not isinstance(tokenizer, str | os.PathLike):
+            raise CodemillError("a split pattern goes with a tiktoken rank file (--tokenizer FILE)")
+        return CodeTokenizer.from_tiktoken(tokenizer, pattern)
     if tokenizer is None:
         return CodeTokenizer.default()
     if isinstance(tokenizer, str | os.PathLike):
