@@ -89,6 +89,10 @@ class RecordReader:
         except OSError as exc:
             raise SourceError(f"{self.path}: cannot read ({exc or type(exc).__name__})") from None
 
+    def _where(self, number: int) -> str:
+        """Record ``number`` of this file, for reports and documents: ``path:N``."""
+        return f"{self.shown}:{number}"
+
     def _line(self, line: bytes, number: int, offset: int) -> Document | None:
         """The record of one JSONL line (None, counted, if it holds none)."""
         if not line.strip():
@@ -96,10 +100,10 @@ class RecordReader:
         try:
             rec = json.loads(line)
         except UnicodeDecodeError:
-            self.skips.add(f"{self.path}:{number}", reasons.INVALID_UTF8)
+            self.skips.add(self._where(number), reasons.INVALID_UTF8)
             return None
         except (ValueError, RecursionError):  # RecursionError: nested deeper than json can parse
-            self.skips.add(f"{self.path}:{number}", reasons.INVALID_JSON)
+            self.skips.add(self._where(number), reasons.INVALID_JSON)
             return None
         doc = self._document(rec, number)
         if doc is not None:
@@ -107,7 +111,7 @@ class RecordReader:
         return doc
 
     def _document(self, rec: Any, number: int) -> Document | None:
-        where = f"{self.shown}:{number}"
+        where = self._where(number)
         if not isinstance(rec, dict):
             self.skips.add(where, reasons.INVALID_JSON)
             return None
@@ -167,7 +171,7 @@ class RecordReader:
                     number = self.first + self.lines - 1
                     if len(line) == cap and not line.endswith(b"\n"):
                         pos += _past_line(f)
-                        self.skips.add(f"{self.shown}:{number}", reasons.TOO_LARGE)
+                        self.skips.add(self._where(number), reasons.TOO_LARGE)
                         continue
                     doc = self._line(line, number, at if seekable else -1)
                     if doc is not None:
