@@ -9,7 +9,6 @@ from pathlib import Path
 
 from codemill.errors import CodemillError, TokenizerFileError
 from codemill.tokenizer.base import (
-    MAX_TOKEN_ID,
     AddedToken,
     BaseSpec,
     BaseVocabTokenizer,
@@ -50,10 +49,10 @@ def read_ranks(path: Path) -> list[bytes | None]:
         try:
             tok, rank = line.split()
             by_rank[token_id(int(rank), "rank")] = base64.b64decode(tok, validate=True)
-        except (ValueError, binascii.Error):  # TokenizerFileError is a ValueError
-            raise TokenizerFileError(
-                f"{path}:{n}: not a tiktoken rank line ('<base64> <rank>', rank below {MAX_TOKEN_ID})"
-            ) from None
+        except TokenizerFileError as exc:  # the id rule and its message are token_id's
+            raise TokenizerFileError(f"{path}:{n}: {exc}") from None
+        except (ValueError, binascii.Error):
+            raise TokenizerFileError(f"{path}:{n}: not a tiktoken rank line ('<base64> <rank>')") from None
     if not by_rank:
         raise TokenizerFileError(f"{path}: empty tiktoken rank file")
     tokens: list[bytes | None] = [None] * (max(by_rank) + 1)
