@@ -208,7 +208,9 @@ def _is_results(path: Path) -> bool:
     try:
         with open(path, "rb") as f:
             first = f.readline()
-        rec = json.loads(first) if first.strip() else {"task_id": 0, "status": 0}
+        if not first.strip():
+            return True
+        rec = json.loads(first)
     except (OSError, ValueError, RecursionError):
         return False
     return isinstance(rec, dict) and {"task_id", "status"} <= rec.keys()
