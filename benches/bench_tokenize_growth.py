@@ -179,7 +179,9 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the S3 server did not start")
 
 
-def start_s3(env: dict[str, str], server: str) -> tuple[subprocess.Popen[bytes], dict[str, str], str]:
+def start_s3(
+    env: dict[str, str], server: str, latency_ms: float = 0.0
+) -> tuple[subprocess.Popen[bytes], dict[str, str], str]:
     """(server process, environment pointing at it, server name and versions)."""
     port = _free_port()
     if server == "moto":
@@ -190,8 +192,12 @@ def start_s3(env: dict[str, str], server: str) -> tuple[subprocess.Popen[bytes],
             sys.executable,
             str(Path(__file__).with_name("moto_s3_server.py")),
             str(port),
+            str(32 if latency_ms else 4),  # threads: with a latency, most of them wait
+            str(latency_ms),
         ]
         name = f"moto {version('moto')} S3 app, waitress {version('waitress')}"
+        if latency_ms:
+            name += f", {latency_ms:g} ms per request"
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for(port, proc)
     aws = {
@@ -286,6 +292,12 @@ def main() -> None:
         help="moto, moto-waitress, or both: moto,moto-waitress",
     )
     ap.add_argument(
+        "--s3-latency-ms",
+        type=float,
+        default=0.0,
+        help="moto-waitress answers each request this much later, as a store across a network does",
+    )
+    ap.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -306,6 +318,8 @@ def main() -> None:
     for c in args.configs.split(","):  # "s3": one config per server
         configs += [c] if c != "s3" else ["s3" if len(s3_servers) == 1 else f"s3/{n}" for n in s3_servers]
     s3_scales = {int(s) for s in args.s3_scales.split(",")}
+    if args.s3_latency_ms and "moto" in s3_servers:
+        raise SystemExit("--s3-latency-ms needs --s3-server moto-waitress")
     env = dict(os.environ)
     load_before = os.getloadavg()[0]
     servers: dict[str, tuple[subprocess.Popen[bytes], dict[str, str], str]] = {}
@@ -313,7 +327,7 @@ def main() -> None:
     try:
         for cfg in configs:
             if cfg.startswith("s3"):
-                servers[cfg] = start_s3(env, cfg.partition("/")[2] or s3_servers[0])
+                servers[cfg] = start_s3(env, cfg.partition("/")[2] or s3_servers[0], args.s3_latency_ms)
         files = base_files(args.base_mb)
         for scale in (int(s) for s in args.scales.split(",")):
             tree = args.dir / f"x{scale}"

@@ -265,6 +265,59 @@ def test_resume_redoes_only_unfinished_tasks(corpus, tmp_path) -> None:
     assert m["run"]["tasks_run"] == 0 and snapshot(out) == snapshot(clean)
 
 
+def test_run_tasks_reports_committed_tasks_and_stops_after_an_error(corpus, tmp_path, monkeypatch) -> None:
+    """`run_tasks` (two tasks at a time, as on local disk): each record reaches ``on_done`` once it is on disk;
+    after an error no task starts, the ones under way are committed (byte for byte as a whole
+    run writes them) and the error is raised; the rest, run again, complete the output."""
+    from codemill.corpus.engines import task as task_mod
+    from codemill.corpus.settings import TaskSettings
+    from codemill.tokenizer import load_tokenizer
+
+    inputs, _ = corpus
+    clean = tmp_path / "clean"
+    codemill.tokenize_corpus(inputs, clean, shard_tokens=4000, task_bytes=25_000)
+    tok = load_tokenizer(None)
+    settings = TaskSettings(
+        format="npy",
+        dtype="uint16",
+        eot_id=int(tok.eot_id),
+        shard_tokens=4000,
+        task_bytes=25_000,
+        max_file_bytes=read_manifest(clean)["settings"]["max_file_bytes"],
+    )
+    tasks = plan_tasks(inputs, 25_000)
+    out = tmp_path / "out"
+    (out / "tasks").mkdir(parents=True)
+    seen: list[int] = []
+
+    def on_done(rec) -> None:
+        i = rec["task"]["index"]
+        assert (out / "tasks" / f"task-{i:05d}.json").exists(), "reported before its record was written"
+        seen.append(i)
+
+    real, fail_at = task_mod._write_task, 3
+
+    def write(task, *args):
+        if task.index == fail_at:
+            raise RuntimeError("boom")
+        return real(task, *args)
+
+    monkeypatch.setattr(task_mod, "_write_task", write)
+    it = iter(tasks)
+    with pytest.raises(RuntimeError, match="boom"):
+        task_mod.run_tasks(lambda: next(it, None), settings, tok, out, on_done)
+    committed = sorted(int(n[len("tasks/task-") :][:5]) for n in snapshot(out) if n.startswith("tasks/"))
+    # 0-2 were taken before 3 failed; the other thread may have started 4, but nothing later.
+    assert len(tasks) > fail_at + 2 and sorted(seen) == committed
+    assert committed in ([0, 1, 2], [0, 1, 2, 4])
+    assert all(snapshot(out)[n] == snapshot(clean)[n] for n in snapshot(out))
+    monkeypatch.setattr(task_mod, "_write_task", real)
+    rest = iter(t for t in tasks if t.index not in committed)
+    task_mod.run_tasks(lambda: next(rest, None), settings, tok, out, on_done)
+    assert sorted(seen) == list(range(len(tasks)))
+    assert snapshot(out) == {n: b for n, b in snapshot(clean).items() if n != "manifest.json"}
+
+
 def test_an_input_edited_in_place_is_redone_on_resume(tmp_path) -> None:
     # Same names, same sizes: only the change time tells the edit (the task key alone did not).
     tree, jsonl = tmp_path / "tree", tmp_path / "docs.jsonl"
@@ -412,12 +465,22 @@ def test_dead_worker_is_one_clear_error(corpus, tmp_path, monkeypatch) -> None:
     from codemill.corpus.engines import local
 
     inputs, _ = corpus
-    monkeypatch.setattr(local, "_run", _die)
+    monkeypatch.setattr(local, "_work", _die)
+    real = local.run_tasks
+
+    def late(*args):  # this process's own share starts after the worker has taken a task
+        time.sleep(1.0)
+        real(*args)
+
+    monkeypatch.setattr(local, "run_tasks", late)
     with pytest.raises(ChildProcessError, match="worker process died"):
         codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
 
 
-def _die(task, settings):
+def _die(settings, in_flight):
+    from codemill.corpus.engines import local
+
+    local._WORKER["feed"].get()  # dies holding a task, which then never completes
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -91,12 +91,19 @@ def test_failed_upload_publishes_no_task(s3_server, bucket, tree, tmp_path, smal
     assert "\n" not in msg and msg.startswith(f"s3://{bucket}/out/shard-") and "connection reset" in msg, msg
     failed = int(msg.split("/shard-")[1][:5])
     got = bucket_files(s3_server, bucket, "out")
-    # The task whose upload failed has no record, so it is not committed; the ones before it are.
+    expected = local_files(tmp_path / "local")
+    # The task whose upload failed has no record, so it is not committed; a task that has one
+    # (those under way beside it finished) has all its shards, as a whole run writes them.
     records = sorted(k for k in got if k.startswith("tasks/"))
-    assert records == [f"tasks/task-{i:05d}.json" for i in range(failed)]
+    assert f"tasks/task-{failed:05d}.json" not in records
+    for r in records:
+        assert got[r] == expected[r]
+        index = r[len("tasks/task-") :][:5]
+        shards = [n for n in expected if n.startswith(f"shard-{index}-")]
+        assert shards and all(got[n] == expected[n] for n in shards)
     monkeypatch.setattr(fs, "put_file", real)
     m = tokenize_corpus(tree, f"s3://{bucket}/out", tokenizer=small_tok, **KW)
-    assert m["run"]["tasks_resumed"] == failed
+    assert m["run"]["tasks_resumed"] == len(records)
     assert bucket_files(s3_server, bucket, "out") == local_files(tmp_path / "local")
 
 

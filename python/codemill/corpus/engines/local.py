@@ -1,23 +1,27 @@
 """The local engine: tasks in this process (one worker) or also in a pool of worker processes.
 
-Worker processes are started with ``spawn`` (no fork of a threaded parent) and die with their
-parent (`codemill._workers.WorkerPool`), so a killed run leaves no worker writing behind it.
+Every worker, this process included, takes tasks from one queue and runs them with
+`run_tasks` (several at a time, so that reads and commits overlap encoding), and sends each
+committed task's record back. Worker processes are started with ``spawn`` (no fork
+of a threaded parent) and die with their parent (`codemill._workers.WorkerPool`), so a killed
+run leaves no worker writing behind it.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codemill._workers import WorkerPool, worker_file
-from codemill.corpus.engines.task import run_task, worker_tokenizer
+from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
 from codemill.corpus.settings import TaskSettings
@@ -26,30 +30,60 @@ from codemill.tokenizer import CodeTokenizer
 
 _WORKER: dict[str, Any] = {}
 
+# How long the records of tasks that finished are waited for once every worker has returned
+# (they travel through a pipe apart from the workers' own results).
+_LAST_RECORDS_S = 30.0
 
-def _init_worker(tokenizer_file: str, tokenizer_hash: str, outdir: str) -> None:
+
+@dataclass
+class LocalPool:
+    """The worker processes of a local run and the queues they share with this process:
+    ``feed`` hands out tasks (None: no more for the worker that reads it), ``done`` brings
+    back the records of committed tasks, ``stop`` set: take no more tasks."""
+
+    workers: WorkerPool
+    feed: Any
+    done: Any
+    stop: Any
+
+    def discard(self) -> None:
+        self.workers.discard()
+
+
+def _init_worker(tokenizer_file: str, tokenizer_hash: str, outdir: str, feed: Any, done: Any, stop: Any) -> None:
     tok = worker_tokenizer(Path(tokenizer_file).read_text(encoding="utf-8"), tokenizer_hash)
-    _WORKER.update(tok=tok, outdir=outdir)
+    _WORKER.update(tok=tok, outdir=outdir, feed=feed, done=done, stop=stop)
     if is_url(outdir):
         connect(outdir)  # while the job plans, not in the first task
 
 
-def _run(task: Task, settings: TaskSettings) -> TaskRecord:
-    return run_task(task, settings, _WORKER["tok"], _WORKER["outdir"])
+def _work(settings: TaskSettings, in_flight: int) -> None:
+    """A worker process's part of a run: tasks from the feed until it hands out None."""
+    w = _WORKER
+    run_tasks(_taker(w["feed"], w["stop"]), settings, w["tok"], w["outdir"], w["done"].put, in_flight)
 
 
-def start_pool(workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> WorkerPool | None:
+def _taker(feed: Any, stop: Any) -> Callable[[], Task | None]:
+    def take() -> Task | None:
+        return None if stop.is_set() else feed.get()
+
+    return take
+
+
+def start_pool(workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> LocalPool | None:
     """The ``workers - 1`` worker processes of a local run (None for one worker), started now:
     a job starts them before it reads its inputs, so their start-up overlaps the planning. The
-    settings go with each task (they depend on the inputs' descriptions, read after this)."""
+    settings go with the run (they depend on the inputs' descriptions, read after this)."""
     if workers <= 1:
         return None
     # The tokenizer goes to the workers as a file: as an argument (~400 KB) it would hold this
     # process until each child had started and read it (see WorkerPool.start).
     path = worker_file("tokenizer", tok.to_json())
-    pool = WorkerPool(workers - 1, _init_worker, (path, tok.hash, os.fspath(outdir)))
+    ctx = multiprocessing.get_context("spawn")
+    feed, done, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+    pool = WorkerPool(workers - 1, _init_worker, (path, tok.hash, os.fspath(outdir), feed, done, stop))
     pool.temp_files.append(path)
-    return pool.start()
+    return LocalPool(pool.start(), feed, done, stop)
 
 
 def run_local(
@@ -59,77 +93,57 @@ def run_local(
     outdir: str | os.PathLike[str],
     workers: int,
     on_done: Callable[[TaskRecord], None],
-    pool: WorkerPool | None = None,
+    pool: LocalPool | None = None,
 ) -> None:
     """Runs ``tasks``; ``on_done`` gets each task's record as it completes (in any order).
 
-    ``workers`` > 1: ``workers - 1`` pool processes plus a thread of this process, which has
-    the tokenizer loaded already (the encoder drops the GIL), so one fewer process starts.
-    ``pool``: those processes from :func:`start_pool` (the run shuts it down), else started here.
+    ``workers`` > 1: ``workers - 1`` pool processes plus this process, which has the tokenizer
+    loaded already (the encoder drops the GIL), so one fewer process starts. ``pool``: those
+    processes from :func:`start_pool` (the run shuts it down), else started here.
     """
+    in_flight = tasks_in_flight(tasks, outdir)
     if workers <= 1 or len(tasks) <= 1:
         if pool is not None:
             pool.discard()
-        for task in tasks:
-            on_done(run_task(task, settings, tok, outdir))
+        it = iter(tasks)
+        run_tasks(lambda: next(it, None), settings, tok, outdir, on_done, in_flight)
         return
-    lock = threading.Lock()
-    stop = threading.Event()
-    it = iter(tasks)
-
-    def take() -> Task | None:
-        with lock:
-            return None if stop.is_set() else next(it, None)
-
-    local_results: queue.Queue[tuple[bool, Any]] = queue.Queue()
-
-    def local_worker() -> None:
-        try:
-            while (task := take()) is not None:
-                local_results.put((True, run_task(task, settings, tok, outdir)))
-        except BaseException as exc:  # handed to the main thread
-            local_results.put((False, exc))
-
     pool = pool or start_pool(workers, tok, outdir)
     assert pool is not None
-    thread = threading.Thread(target=local_worker, name="codemill-local-worker", daemon=True)
-    pending: set[Future[TaskRecord]] = set()
+    for task in tasks:
+        pool.feed.put(task)
+    for _ in range(workers):  # a None for each worker: the pool's and this process's
+        pool.feed.put(None)
+    here = ThreadPoolExecutor(1, thread_name_prefix="codemill-local-worker")
+    loops: list[Future[None]] = [pool.workers.submit(_work, settings, in_flight) for _ in range(workers - 1)]
+    take = _taker(pool.feed, pool.stop)
+    loops.append(here.submit(run_tasks, take, settings, tok, outdir, pool.done.put, in_flight))
     remaining = len(tasks)
+    ended: float | None = None
     try:
-        thread.start()
         while remaining:
-            # One task per process at a time: the parent's thread takes the rest, so that no task
-            # waits queued behind a busy process while the thread idles at the end.
-            while len(pending) < workers - 1 and (nxt := take()) is not None:
-                pending.add(pool.submit(_run, nxt, settings))
-            if pending:
-                done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
-            else:
-                done = set()
-                time.sleep(0.01)
-            for fut in done:
-                on_done(fut.result())
-                remaining -= 1
-            while True:
-                try:
-                    ok, value = local_results.get_nowait()
-                except queue.Empty:
-                    break
-                if not ok:
-                    raise value
-                on_done(value)
-                remaining -= 1
+            try:
+                record = pool.done.get(timeout=0.05)
+            except queue.Empty:
+                for loop in loops:
+                    if loop.done():
+                        loop.result()  # a worker's error, raised here
+                if ended is None and all(loop.done() for loop in loops):
+                    ended = time.monotonic()
+                if ended is not None and time.monotonic() - ended > _LAST_RECORDS_S:
+                    raise RuntimeError(f"{remaining} task records never came back from the workers") from None
+                continue
+            on_done(record)
+            remaining -= 1
     except BrokenProcessPool:
-        stop.set()
-        thread.join()
         raise ChildProcessError(
             "a worker process died (killed, or out of memory?); finished tasks are kept: "
             "run the same command again to resume"
         ) from None
-    except BaseException:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        thread.join()
-        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.stop.set()  # after an error: workers finish the tasks under way and take no more
+        here.shutdown(wait=True)
+        pool.workers.shutdown(wait=True, cancel_futures=True)
+        # What is left in the queues (after an error) is not flushed at exit.
+        pool.feed.cancel_join_thread()
+        pool.done.cancel_join_thread()

@@ -11,7 +11,8 @@ import queue
 import tempfile
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from codemill.corpus.plan import Task, task_documents
 from codemill.corpus.settings import TaskSettings
 from codemill.corpus.shards import ShardWriter
 from codemill.sources import Document, Skips
-from codemill.sources.fs import Directory
+from codemill.sources.fs import Directory, is_url
 from codemill.tokenizer import CodeTokenizer
 
 # Tokenizers by hash, loaded once per worker process.
@@ -129,6 +130,67 @@ def run_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: str
     # Published last: its presence commits the task.
     out.write_bytes(record_name(task.index), json_bytes(record))
     return record
+
+
+# Tasks a worker runs at once (`run_tasks`). Their encodes take turns on the process's encoder
+# threads (`threads_per_worker` of them: the core's pool for that count), so a worker still uses
+# that many cores for encoding, but while one task encodes the others read their input or
+# commit their output. On local disk two keep the encoder busy across task boundaries; on
+# object storage reads and commits are round trips (tens of ms each on S3) and four hide them
+# (see `tasks_in_flight`). Each task in flight holds a few batches of text (`batch_bytes`).
+IN_FLIGHT_LOCAL = 2
+IN_FLIGHT_REMOTE = 4
+
+
+def tasks_in_flight(tasks: list[Task], outdir: str | os.PathLike[str]) -> int:
+    """Tasks a worker runs at once for this run: more when its input or output is a URL."""
+    remote = is_url(os.fspath(outdir)) or any(is_url(t.path) for t in tasks)
+    return IN_FLIGHT_REMOTE if remote else IN_FLIGHT_LOCAL
+
+
+def run_tasks(
+    take: Callable[[], Task | None],
+    settings: TaskSettings,
+    tok: CodeTokenizer,
+    outdir: str | os.PathLike[str],
+    on_done: Callable[[TaskRecord], None],
+    in_flight: int = IN_FLIGHT_LOCAL,
+) -> None:
+    """Runs the tasks ``take()`` hands out until it hands out None, ``in_flight`` at a time in
+    threads, each committed as :func:`run_task` does. ``on_done`` gets each record once
+    its task is committed (one call at a time, in any order). After an error (or an interrupt)
+    no task starts; those under way finish, a committed one is kept, and the error is raised."""
+    lock = threading.Lock()
+    stop = threading.Event()
+    dry = False
+
+    def next_task() -> Task | None:
+        nonlocal dry
+        with lock:
+            if dry or stop.is_set():
+                return None
+            task = take()
+            dry = task is None
+            return task
+
+    def loop() -> None:
+        try:
+            while (task := next_task()) is not None:
+                record = run_task(task, settings, tok, outdir)
+                with lock:
+                    on_done(record)
+        except BaseException:
+            stop.set()
+            raise
+
+    pool = ThreadPoolExecutor(in_flight, thread_name_prefix="codemill-task")
+    try:
+        loops = [pool.submit(loop) for _ in range(in_flight)]
+        for f in loops:
+            f.result()
+    finally:
+        stop.set()
+        pool.shutdown(wait=True)
 
 
 def _write_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: Path) -> TaskRecord:
