@@ -65,7 +65,15 @@ def _work(settings: TaskSettings, in_flight: int) -> None:
 
 def _taker(feed: Any, stop: Any) -> Callable[[], Task | None]:
     def take() -> Task | None:
-        return None if stop.is_set() else feed.get()
+        # In short waits: a worker killed while reading the queue leaves its lock taken, and the
+        # others must still see ``stop`` rather than wait for that lock forever.
+        while not stop.is_set():
+            try:
+                task: Task | None = feed.get(timeout=0.1)
+                return task
+            except queue.Empty:
+                continue
+        return None
 
     return take
 

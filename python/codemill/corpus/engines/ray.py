@@ -1,5 +1,8 @@
 """The Ray engine: the same tasks as Ray tasks, each writing its own shards to the output.
 
+A Ray task runs a few consecutive tasks at once (`run_tasks`, as a local worker does: their
+encodes take turns, their reads and commits overlap them), as many as a local worker would.
+
 The output must be reachable from every node: a URL prefix (``s3://...``; each node reads its
 credentials from its own environment) or a shared file system. The driver collects the task
 records and writes the manifest.
@@ -18,7 +21,7 @@ except ImportError as exc:  # pragma: no cover - depends on the optional extra
 
     raise CodemillError("the Ray engine needs Ray: pip install 'codemill[ray]'") from exc
 
-from codemill.corpus.engines.task import run_task, worker_tokenizer
+from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
 from codemill.corpus.settings import TaskSettings
@@ -29,9 +32,12 @@ from codemill.tokenizer import CodeTokenizer
 # run of short tasks could finish there before any other node took one (seen in CI: all seven
 # tasks of a 3-node test cluster on one node).
 @ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
-def _ray_task(task: Task, settings: TaskSettings, tokenizer_json: str, tokenizer_hash: str, outdir: str) -> Any:
-    record = run_task(task, settings, worker_tokenizer(tokenizer_json, tokenizer_hash), outdir)
-    return record, ray.get_runtime_context().get_node_id()
+def _ray_task(tasks: list[Task], settings: TaskSettings, tokenizer_json: str, tokenizer_hash: str, outdir: str) -> Any:
+    records: list[TaskRecord] = []
+    it = iter(tasks)
+    tok = worker_tokenizer(tokenizer_json, tokenizer_hash)
+    run_tasks(lambda: next(it, None), settings, tok, outdir, records.append, len(tasks))
+    return records, ray.get_runtime_context().get_node_id()
 
 
 def run_ray(
@@ -56,16 +62,18 @@ def run_ray(
         started = True
     try:
         tok_ref = ray.put(tok.to_json())
-        in_flight = max(2, 2 * int(ray.available_resources().get("CPU", workers or 1)))
-        queue = list(reversed(tasks))
+        # Ray tasks submitted ahead of those running, so a CPU that frees up finds one queued.
+        ahead = max(2, 2 * int(ray.available_resources().get("CPU", workers or 1)))
+        group = tasks_in_flight(tasks, outdir)
+        queue = [tasks[i : i + group] for i in range(0, len(tasks), group)][::-1]
         pending: list[Any] = []
         per_node: dict[str, int] = {}
         while queue or pending:
-            while queue and len(pending) < in_flight:
+            while queue and len(pending) < ahead:
                 pending.append(_ray_task.remote(queue.pop(), settings, tok_ref, tok.hash, os.fspath(outdir)))
             done, pending = ray.wait(pending, num_returns=1)
             try:
-                rec, node = ray.get(done[0])
+                recs, node = ray.get(done[0])
             except ray.exceptions.RayTaskError as exc:
                 for ref in pending:
                     ray.cancel(ref)
@@ -73,8 +81,9 @@ def run_ray(
                 if isinstance(cause, OSError | ValueError):
                     raise cause from None
                 raise
-            per_node[node] = per_node.get(node, 0) + 1
-            on_done(rec)
+            per_node[node] = per_node.get(node, 0) + len(recs)
+            for rec in recs:
+                on_done(rec)
         return per_node
     finally:
         if started:
