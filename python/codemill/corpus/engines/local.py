@@ -38,8 +38,9 @@ _LAST_RECORDS_S = 30.0
 @dataclass
 class LocalPool:
     """The worker processes of a local run and the queues they share with this process:
-    ``feed`` hands out tasks (None: no more for the worker that reads it), ``done`` brings
-    back the records of committed tasks, ``stop`` set: take no more tasks."""
+        ``feed`` hands out tasks (None: no more for the worker that reads it), ``done`` brings
+        back the records of committed tasks, ``stop`` set (by an error or an interrupt anywhere): take
+    no more tasks and leave those under way before their next batch."""
 
     workers: WorkerPool
     feed: Any
@@ -53,6 +54,10 @@ class LocalPool:
 def _init_worker(tokenizer_file: str, tokenizer_hash: str, outdir: str, feed: Any, done: Any, stop: Any) -> None:
     tok = worker_tokenizer(Path(tokenizer_file).read_text(encoding="utf-8"), tokenizer_hash)
     _WORKER.update(tok=tok, outdir=outdir, feed=feed, done=done, stop=stop)
+    # At exit this process must not wait to flush records nobody reads any more (after an error
+    # the parent stops reading; a full pipe would hold the exit, and the parent's shutdown,
+    # forever). On success the parent has read them all before it shuts the pool down.
+    done.cancel_join_thread()
     if is_url(outdir):
         connect(outdir)  # while the job plans, not in the first task
 
@@ -60,7 +65,7 @@ def _init_worker(tokenizer_file: str, tokenizer_hash: str, outdir: str, feed: An
 def _work(settings: TaskSettings, in_flight: int) -> None:
     """A worker process's part of a run: tasks from the feed until it hands out None."""
     w = _WORKER
-    run_tasks(_taker(w["feed"], w["stop"]), settings, w["tok"], w["outdir"], w["done"].put, in_flight)
+    run_tasks(_taker(w["feed"], w["stop"]), settings, w["tok"], w["outdir"], w["done"].put, in_flight, w["stop"])
 
 
 def _taker(feed: Any, stop: Any) -> Callable[[], Task | None]:
@@ -125,17 +130,17 @@ def run_local(
     here = ThreadPoolExecutor(1, thread_name_prefix="codemill-local-worker")
     loops: list[Future[None]] = [pool.workers.submit(_work, settings, in_flight) for _ in range(workers - 1)]
     take = _taker(pool.feed, pool.stop)
-    loops.append(here.submit(run_tasks, take, settings, tok, outdir, pool.done.put, in_flight))
+    loops.append(here.submit(run_tasks, take, settings, tok, outdir, pool.done.put, in_flight, pool.stop))
     remaining = len(tasks)
     ended: float | None = None
     try:
         while remaining:
+            for loop in loops:
+                if loop.done() and loop.exception() is not None:
+                    loop.result()  # a worker's error, raised here at once
             try:
                 record = pool.done.get(timeout=0.05)
             except queue.Empty:
-                for loop in loops:
-                    if loop.done():
-                        loop.result()  # a worker's error, raised here
                 if ended is None and all(loop.done() for loop in loops):
                     ended = time.monotonic()
                 if ended is not None and time.monotonic() - ended > _LAST_RECORDS_S:
@@ -149,7 +154,7 @@ def run_local(
             "run the same command again to resume"
         ) from None
     finally:
-        pool.stop.set()  # after an error: workers finish the tasks under way and take no more
+        pool.stop.set()  # after an error: workers take no more tasks and leave theirs at a batch
         here.shutdown(wait=True)
         pool.workers.shutdown(wait=True, cancel_futures=True)
         # What is left in the queues (after an error) is not flushed at exit.

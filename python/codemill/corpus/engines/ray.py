@@ -1,7 +1,8 @@
 """The Ray engine: the same tasks as Ray tasks, each writing its own shards to the output.
 
 A Ray task runs a few consecutive tasks at once (`run_tasks`, as a local worker does: their
-encodes take turns, their reads and commits overlap them), as many as a local worker would.
+encodes take turns, their reads and commits overlap them), up to as many as a local worker
+would, while there are enough tasks for every CPU.
 
 The output must be reachable from every node: a URL prefix (``s3://...``; each node reads its
 credentials from its own environment) or a shared file system. The driver collects the task
@@ -63,8 +64,10 @@ def run_ray(
     try:
         tok_ref = ray.put(tok.to_json())
         # Ray tasks submitted ahead of those running, so a CPU that frees up finds one queued.
-        ahead = max(2, 2 * int(ray.available_resources().get("CPU", workers or 1)))
-        group = tasks_in_flight(tasks, outdir)
+        cpus = max(1, int(ray.available_resources().get("CPU", workers or 1)))
+        ahead = max(2, 2 * cpus)
+        # Groups only while every CPU still gets one: fewer groups than CPUs would leave some idle.
+        group = max(1, min(tasks_in_flight(tasks, outdir), len(tasks) // cpus))
         queue = [tasks[i : i + group] for i in range(0, len(tasks), group)][::-1]
         pending: list[Any] = []
         per_node: dict[str, int] = {}

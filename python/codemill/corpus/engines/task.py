@@ -111,21 +111,27 @@ def _batches(docs: Iterator[Document], batch_bytes: int) -> Iterator[list[Docume
         yield batch
 
 
-def run_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> TaskRecord:
+class Abandoned(Exception):
+    """A task left before its next batch because its run is stopping (nothing of it committed)."""
+
+
+def run_task(
+    task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: str | os.PathLike[str], stop: Any = None
+) -> TaskRecord:
     """Runs one task and commits it: shards published, then the task record.
 
     ``outdir`` is a local directory (shards are renamed into place there) or a URL prefix
     (shards are written to a local scratch directory, then uploaded, each upload atomic).
     Returns the record: the task, its shards, document/token/byte counts, per-language
-    statistics and skipped items.
+    statistics and skipped items. ``stop`` set: raises `Abandoned` before the next batch.
     """
     out = Directory(outdir)
     if out.path is not None:
-        record = _write_task(task, settings, tok, out.path)
+        record = _write_task(task, settings, tok, out.path, stop)
         fsync_dir(out.path)
     else:
         with tempfile.TemporaryDirectory(prefix="codemill-task-") as scratch:
-            record = _write_task(task, settings, tok, Path(scratch))
+            record = _write_task(task, settings, tok, Path(scratch), stop)
             out.publish_all([(Path(scratch) / name, name) for shard in record["shards"] for name in shard["files"]])
     # Published last: its presence commits the task.
     out.write_bytes(record_name(task.index), json_bytes(record))
@@ -155,13 +161,17 @@ def run_tasks(
     outdir: str | os.PathLike[str],
     on_done: Callable[[TaskRecord], None],
     in_flight: int = IN_FLIGHT_LOCAL,
+    stop: Any = None,
 ) -> None:
     """Runs the tasks ``take()`` hands out until it hands out None, ``in_flight`` at a time in
     threads, each committed as :func:`run_task` does. ``on_done`` gets each record once
     its task is committed (one call at a time, in any order). After an error (or an interrupt)
-    no task starts; those under way finish, a committed one is kept, and the error is raised."""
+    no task starts, those under way stop before their next batch (a committed one is kept),
+    and the error is raised. ``stop``: a threading or multiprocessing Event shared with other
+    workers (an error here stops them too, theirs stop this one); default: this call's own."""
     lock = threading.Lock()
-    stop = threading.Event()
+    if stop is None:
+        stop = threading.Event()
     dry = False
 
     def next_task() -> Task | None:
@@ -176,9 +186,11 @@ def run_tasks(
     def loop() -> None:
         try:
             while (task := next_task()) is not None:
-                record = run_task(task, settings, tok, outdir)
+                record = run_task(task, settings, tok, outdir, stop)
                 with lock:
                     on_done(record)
+        except Abandoned:
+            return  # the error (or interrupt) that set ``stop`` is the one raised
         except BaseException:
             stop.set()
             raise
@@ -193,7 +205,7 @@ def run_tasks(
         pool.shutdown(wait=True)
 
 
-def _write_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: Path) -> TaskRecord:
+def _write_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: Path, stop: Any = None) -> TaskRecord:
     """Writes the task's shards into the local directory ``outdir``; returns its record."""
     remove_task_outputs(outdir, task.index)
     skips = Skips(limit=settings.skipped_list_limit)
@@ -209,6 +221,8 @@ def _write_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: 
     docs, reader = task_documents(task, skips, settings.max_file_bytes)
     try:
         for batch in _prefetch(_batches(docs, batch_size(task, settings.batch_bytes))):
+            if stop is not None and stop.is_set():
+                raise Abandoned(f"task {task.index}")
             texts = [d.text or "" for d in batch]
             langs_of = [d.language for d in batch]
             ids, offsets = tok.encode_batch_flat(
