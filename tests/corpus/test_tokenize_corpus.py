@@ -323,7 +323,11 @@ def test_run_tasks_reports_committed_tasks_and_stops_after_an_error(corpus, tmp_
         task_mod.run_task(tasks[fail_at], settings, tok, tmp_path / "stopped", stopped)
     assert not snapshot(tmp_path / "stopped")
     rest = iter(t for t in tasks if t.index not in committed)
-    task_mod.run_tasks(lambda: next(rest, None), settings, tok, out, on_done)
+    # A stop shared with other workers: running out of tasks must not set it (they may still
+    # be finishing theirs, which would then be abandoned).
+    shared = threading.Event()
+    task_mod.run_tasks(lambda: next(rest, None), settings, tok, out, on_done, 2, shared)
+    assert not shared.is_set()
     assert sorted(seen) == list(range(len(tasks)))
     assert snapshot(out) == {n: b for n, b in snapshot(clean).items() if n != "manifest.json"}
 

@@ -200,8 +200,12 @@ def run_tasks(
         loops = [pool.submit(loop) for _ in range(in_flight)]
         for f in loops:
             f.result()
-    finally:
+    except BaseException:
+        # Only on an error or an interrupt: ``stop`` may be shared with workers still running
+        # their last tasks, which a worker that simply ran out of tasks must not abandon.
         stop.set()
+        raise
+    finally:
         pool.shutdown(wait=True)
 
 
