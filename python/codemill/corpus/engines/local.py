@@ -38,9 +38,9 @@ _LAST_RECORDS_S = 30.0
 @dataclass
 class LocalPool:
     """The worker processes of a local run and the queues they share with this process:
-        ``feed`` hands out tasks (None: no more for the worker that reads it), ``done`` brings
-        back the records of committed tasks, ``stop`` set (by an error or an interrupt anywhere): take
-    no more tasks and leave those under way before their next batch."""
+    ``feed`` hands out tasks (None: no more for the worker that reads it), ``done`` brings back
+    the records of committed tasks, ``stop`` set (by an error or an interrupt anywhere): take no
+    more tasks and leave those under way before their next batch."""
 
     workers: WorkerPool
     feed: Any
