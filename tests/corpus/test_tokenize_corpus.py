@@ -305,9 +305,8 @@ def test_run_tasks_reports_committed_tasks_and_stops_after_an_error(corpus, tmp_
         return real(task, *args)
 
     monkeypatch.setattr(task_mod, "_write_task", write)
-    it = iter(tasks)
     with pytest.raises(RuntimeError, match="boom"):
-        task_mod.run_tasks(lambda: next(it, None), settings, tok, out, on_done)
+        task_mod.run_tasks(iter(tasks), settings, tok, out, on_done)
     committed = sorted(int(n[len("tasks/task-") :][:5]) for n in snapshot(out) if n.startswith("tasks/"))
     # 0-2 were taken before 3 failed, the thread that took 3 had committed its previous task,
     # the other may have started 4, but nothing later.
@@ -326,7 +325,7 @@ def test_run_tasks_reports_committed_tasks_and_stops_after_an_error(corpus, tmp_
     # A stop shared with other workers: running out of tasks must not set it (they may still
     # be finishing theirs, which would then be abandoned).
     shared = threading.Event()
-    task_mod.run_tasks(lambda: next(rest, None), settings, tok, out, on_done, 2, shared)
+    task_mod.run_tasks(rest, settings, tok, out, on_done, 2, shared)
     assert not shared.is_set()
     assert sorted(seen) == list(range(len(tasks)))
     assert snapshot(out) == {n: b for n, b in snapshot(clean).items() if n != "manifest.json"}

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -65,22 +65,21 @@ def _init_worker(tokenizer_file: str, tokenizer_hash: str, outdir: str, feed: An
 def _work(settings: TaskSettings, in_flight: int) -> None:
     """A worker process's part of a run: tasks from the feed until it hands out None."""
     w = _WORKER
-    run_tasks(_taker(w["feed"], w["stop"]), settings, w["tok"], w["outdir"], w["done"].put, in_flight, w["stop"])
+    run_tasks(_queued(w["feed"], w["stop"]), settings, w["tok"], w["outdir"], w["done"].put, in_flight, w["stop"])
 
 
-def _taker(feed: Any, stop: Any) -> Callable[[], Task | None]:
-    def take() -> Task | None:
+def _queued(feed: Any, stop: Any) -> Iterator[Task]:
+    """The tasks ``feed`` hands out, up to its None for this worker or until ``stop`` is set."""
+    while not stop.is_set():
         # In short waits: a worker killed while reading the queue leaves its lock taken, and the
         # others must still see ``stop`` rather than wait for that lock forever.
-        while not stop.is_set():
-            try:
-                task: Task | None = feed.get(timeout=0.1)
-                return task
-            except queue.Empty:
-                continue
-        return None
-
-    return take
+        try:
+            task: Task | None = feed.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if task is None:
+            return
+        yield task
 
 
 def start_pool(workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> LocalPool | None:
@@ -118,8 +117,7 @@ def run_local(
     if workers <= 1 or len(tasks) <= 1:
         if pool is not None:
             pool.discard()
-        it = iter(tasks)
-        run_tasks(lambda: next(it, None), settings, tok, outdir, on_done, in_flight)
+        run_tasks(iter(tasks), settings, tok, outdir, on_done, in_flight)
         return
     pool = pool or start_pool(workers, tok, outdir)
     assert pool is not None
@@ -129,8 +127,8 @@ def run_local(
         pool.feed.put(None)
     here = ThreadPoolExecutor(1, thread_name_prefix="codemill-local-worker")
     loops: list[Future[None]] = [pool.workers.submit(_work, settings, in_flight) for _ in range(workers - 1)]
-    take = _taker(pool.feed, pool.stop)
-    loops.append(here.submit(run_tasks, take, settings, tok, outdir, pool.done.put, in_flight, pool.stop))
+    mine = _queued(pool.feed, pool.stop)
+    loops.append(here.submit(run_tasks, mine, settings, tok, outdir, pool.done.put, in_flight, pool.stop))
     remaining = len(tasks)
     ended: float | None = None
     try:

@@ -35,9 +35,8 @@ from codemill.tokenizer import CodeTokenizer
 @ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
 def _ray_task(tasks: list[Task], settings: TaskSettings, tokenizer_json: str, tokenizer_hash: str, outdir: str) -> Any:
     records: list[TaskRecord] = []
-    it = iter(tasks)
     tok = worker_tokenizer(tokenizer_json, tokenizer_hash)
-    run_tasks(lambda: next(it, None), settings, tok, outdir, records.append, len(tasks))
+    run_tasks(iter(tasks), settings, tok, outdir, records.append, len(tasks))
     return records, ray.get_runtime_context().get_node_id()
 
 

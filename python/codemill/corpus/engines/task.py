@@ -155,7 +155,7 @@ def tasks_in_flight(tasks: list[Task], outdir: str | os.PathLike[str]) -> int:
 
 
 def run_tasks(
-    take: Callable[[], Task | None],
+    tasks: Iterator[Task],
     settings: TaskSettings,
     tok: CodeTokenizer,
     outdir: str | os.PathLike[str],
@@ -163,25 +163,21 @@ def run_tasks(
     in_flight: int = IN_FLIGHT_LOCAL,
     stop: Any = None,
 ) -> None:
-    """Runs the tasks ``take()`` hands out until it hands out None, ``in_flight`` at a time in
-    threads, each committed as :func:`run_task` does. ``on_done`` gets each record once
-    its task is committed (one call at a time, in any order). After an error (or an interrupt)
-    no task starts, those under way stop before their next batch (a committed one is kept),
-    and the error is raised. ``stop``: a threading or multiprocessing Event shared with other
-    workers (an error here stops them too, theirs stop this one); default: this call's own."""
+    """Runs the tasks of the iterator ``tasks`` (over a list, or reading a queue shared with
+    other workers), ``in_flight`` at a time in threads, each committed as :func:`run_task`
+    does. ``on_done`` gets each record once its task is committed (one call at a time, in any
+    order). After an error (or an interrupt) no task starts, those under way stop before their
+    next batch (a committed one is kept), and the error is raised. ``stop``: a threading or
+    multiprocessing Event shared with other workers (an error here stops them too, theirs stop
+    this one); default: this call's own."""
     lock = threading.Lock()
     if stop is None:
         stop = threading.Event()
-    dry = False
 
     def next_task() -> Task | None:
-        nonlocal dry
+        # One thread at a time; an iterator once exhausted stays so (a queue is read no further).
         with lock:
-            if dry or stop.is_set():
-                return None
-            task = take()
-            dry = task is None
-            return task
+            return None if stop.is_set() else next(tasks, None)
 
     def loop() -> None:
         try:
