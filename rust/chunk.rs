@@ -18,30 +18,60 @@ pub struct Part {
     pub ident: bool,
 }
 
+/// Where the chunker's output goes, piece by piece: each piece of a chunk in order, then the
+/// chunk's end. Pieces partition the text; a chunk is the pieces since the previous chunk.
+/// The encoder encodes each piece as it comes (no list of parts to build and walk again).
+pub trait ChunkSink {
+    /// The piece `[start, end)` of the text; `ident`: an identifier or keyword.
+    fn piece(&mut self, start: usize, end: usize, ident: bool);
+    /// The chunk `[start, end)` is complete: its pieces were the calls since the last one.
+    fn end_chunk(&mut self, start: usize, end: usize);
+}
+
+/// The chunk in progress: `[start, end)`, `end` being where its last piece ends.
 struct Line {
     start: usize,
     end: usize,
-    parts: Vec<Part>,
-}
-
-impl Line {
-    fn push(&mut self, end: usize, ident: bool) {
-        self.parts.push(Part {
-            end: (end - self.start) as u16,
-            ident,
-        });
-        self.end = end;
-    }
 }
 
 /// Calls `f(start, end, parts)` for each chunk of `text`, in order; chunks partition `text`.
 /// A run of whitespace that holds a line break (with the indentation after it) is one part.
-pub fn for_each_chunk(text: &str, lang: Lang, mut f: impl FnMut(usize, usize, &[Part])) {
-    let mut line = Line {
-        start: 0,
-        end: 0,
+pub fn for_each_chunk(text: &str, lang: Lang, f: impl FnMut(usize, usize, &[Part])) {
+    let mut parts = Parts {
+        f,
+        start: None,
         parts: Vec::new(),
     };
+    chunk_pieces(text, lang, &mut parts);
+}
+
+/// Collects each chunk's pieces as `Part`s for `for_each_chunk`.
+struct Parts<F> {
+    f: F,
+    start: Option<usize>,
+    parts: Vec<Part>,
+}
+
+impl<F: FnMut(usize, usize, &[Part])> ChunkSink for Parts<F> {
+    fn piece(&mut self, start: usize, end: usize, ident: bool) {
+        let first = *self.start.get_or_insert(start);
+        self.parts.push(Part {
+            end: (end - first) as u16,
+            ident,
+        });
+    }
+
+    fn end_chunk(&mut self, start: usize, end: usize) {
+        debug_assert_eq!(self.start, Some(start));
+        (self.f)(start, end, &self.parts);
+        self.parts.clear();
+        self.start = None;
+    }
+}
+
+/// The chunks of `text`, piece by piece, into `sink` (see `ChunkSink` and `for_each_chunk`).
+pub fn chunk_pieces(text: &str, lang: Lang, sink: &mut impl ChunkSink) {
+    let mut line = Line { start: 0, end: 0 };
     // Pending whitespace run: (start, end, contains a newline).
     let mut ws: Option<(usize, usize, bool)> = None;
     // Keywords and identifiers are alike here (`is_identifier_like`): skip telling them apart.
@@ -54,18 +84,18 @@ pub fn for_each_chunk(text: &str, lang: Lang, mut f: impl FnMut(usize, usize, &[
             });
             continue;
         }
-        flush_ws(text, &mut ws, &mut line, &mut f);
+        flush_ws(text, &mut ws, &mut line, sink);
         push_piece(
             text,
             &mut line,
             p.start,
             p.end,
             p.kind.is_identifier_like(),
-            &mut f,
+            sink,
         );
     }
-    flush_ws(text, &mut ws, &mut line, &mut f);
-    flush_line(&mut line, &mut f);
+    flush_ws(text, &mut ws, &mut line, sink);
+    flush_line(&mut line, sink);
 }
 
 #[inline(always)]
@@ -73,22 +103,23 @@ fn flush_ws(
     text: &str,
     ws: &mut Option<(usize, usize, bool)>,
     line: &mut Line,
-    f: &mut impl FnMut(usize, usize, &[Part]),
+    sink: &mut impl ChunkSink,
 ) {
     let Some((s, e, has_newline)) = ws.take() else {
         return;
     };
     if !has_newline {
-        push_piece(text, line, s, e, false, f);
+        push_piece(text, line, s, e, false, sink);
         return;
     }
-    flush_line(line, f);
+    flush_line(line, sink);
     if e - s <= MAX_CHUNK {
         // The line break and indentation lead the next line's chunk.
         line.start = s;
-        line.push(e, false);
+        sink.piece(s, e, false);
+        line.end = e;
     } else {
-        for_each_window(text, s, e, f);
+        for_each_window(text, s, e, sink);
         line.start = e;
         line.end = e;
     }
@@ -101,57 +132,46 @@ fn push_piece(
     start: usize,
     end: usize,
     ident: bool,
-    f: &mut impl FnMut(usize, usize, &[Part]),
+    sink: &mut impl ChunkSink,
 ) {
     if line.end > line.start && end - line.start > MAX_CHUNK {
-        flush_line(line, f);
+        flush_line(line, sink);
     }
     if line.end == line.start {
         line.start = start;
     }
     if end - start > MAX_CHUNK {
         // One over-long piece (a huge identifier or run): windows of its own, no vocab match.
-        for_each_window(text, start, end, f);
+        for_each_window(text, start, end, sink);
         line.start = end;
         line.end = end;
         return;
     }
-    line.push(end, ident);
+    sink.piece(start, end, ident);
+    line.end = end;
 }
 
-// Not inlined: it calls `f` (the whole encoder of a line); inlined into the per-piece path it
-// made every piece pay for that frame's register saves.
+// Not inlined: it ends a chunk (for the encoder, stage 2 of a whole line); inlined into the
+// per-piece path it made every piece pay for that frame's register saves.
 #[inline(never)]
-fn flush_line(line: &mut Line, f: &mut impl FnMut(usize, usize, &[Part])) {
+fn flush_line(line: &mut Line, sink: &mut impl ChunkSink) {
     if line.end > line.start {
-        f(line.start, line.end, &line.parts);
+        sink.end_chunk(line.start, line.end);
     }
     line.start = line.end;
-    line.parts.clear();
 }
 
-/// Cuts `[start, end)` into one-part chunks of at most `MAX_CHUNK` bytes at char boundaries.
+/// Cuts `[start, end)` into one-piece chunks of at most `MAX_CHUNK` bytes at char boundaries.
 #[inline(never)]
-fn for_each_window(
-    text: &str,
-    start: usize,
-    end: usize,
-    f: &mut impl FnMut(usize, usize, &[Part]),
-) {
+fn for_each_window(text: &str, start: usize, end: usize, sink: &mut impl ChunkSink) {
     let mut s = start;
     while s < end {
         let mut e = (s + MAX_CHUNK).min(end);
         while !text.is_char_boundary(e) {
             e -= 1;
         }
-        f(
-            s,
-            e,
-            &[Part {
-                end: (e - s) as u16,
-                ident: false,
-            }],
-        );
+        sink.piece(s, e, false);
+        sink.end_chunk(s, e);
         s = e;
     }
 }

@@ -13,7 +13,7 @@
 use crate::bpe::Bpe;
 use crate::bpe_train::{self, Word};
 use crate::cache::{hash_bytes, hash_u32s, short_key, SeqCache, ShortCache, SHORT_MAX};
-use crate::chunk::{self, Part, MAX_CHUNK};
+use crate::chunk::{self, ChunkSink, Part, MAX_CHUNK};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::lex::{Lang, Scanner};
@@ -145,46 +145,96 @@ impl<'a> PieceEncoder<'a> {
     ) {
         let mut at = 0;
         for p in parts {
-            let (start, end) = (at, p.end as usize);
-            at = end;
-            // Bytes, not `&str`: slicing a str checks char boundaries, per piece; only a cache
-            // miss needs the piece as text (parts end on char boundaries).
-            let key = &chunk.as_bytes()[start..end];
-            if key.len() == 1 && (!p.ident || self.vocab.is_empty()) {
-                // A one-byte piece (most operators, delimiters, single spaces) is itself.
-                out.push(u32::from(key[0]));
-                continue;
-            }
-            let short = (2..=SHORT_MAX).contains(&key.len());
-            let sk = if short { short_key(key) } else { (0, 0) };
-            if short && caches.short.get(sk, key.len(), p.ident, out) {
-                continue;
-            }
-            let cache = &mut caches.long[usize::from(p.ident)];
-            let h = hash_bytes(key);
-            if let Some(ids) = cache.get(h, key) {
-                // Most pieces are one token: a push beats a memcpy call.
-                match *ids {
-                    [x] => out.push(x),
-                    _ => out.extend_from_slice(ids),
-                }
-                continue;
-            }
-            piece_symbols(
-                self.vocab,
-                &chunk[start..end],
-                p.ident,
-                &mut self.syms,
-                &mut self.matches,
-            );
-            self.bpe.merge(&mut self.syms);
-            out.extend_from_slice(&self.syms);
-            if short && self.syms.len() <= 3 {
-                caches.short.insert(sk, key.len(), p.ident, &self.syms);
-            } else {
-                cache.insert(h, key, &self.syms);
-            }
+            self.encode_piece(chunk, at, p.end as usize, p.ident, caches, out);
+            at = p.end as usize;
         }
+    }
+
+    /// Appends the stage-1 tokens of the piece `text[start..end]` to `out`.
+    #[inline(always)]
+    fn encode_piece(
+        &mut self,
+        text: &str,
+        start: usize,
+        end: usize,
+        ident: bool,
+        caches: &mut PieceCache,
+        out: &mut Vec<u32>,
+    ) {
+        // Bytes, not `&str`: slicing a str checks char boundaries, per piece; only a cache
+        // miss needs the piece as text (pieces end on char boundaries).
+        let key = &text.as_bytes()[start..end];
+        if key.len() == 1 && (!ident || self.vocab.is_empty()) {
+            // A one-byte piece (most operators, delimiters, single spaces) is itself.
+            out.push(u32::from(key[0]));
+            return;
+        }
+        let short = (2..=SHORT_MAX).contains(&key.len());
+        let sk = if short { short_key(key) } else { (0, 0) };
+        if short && caches.short.get(sk, key.len(), ident, out) {
+            return;
+        }
+        let cache = &mut caches.long[usize::from(ident)];
+        let h = hash_bytes(key);
+        if let Some(ids) = cache.get(h, key) {
+            // Most pieces are one token: a push beats a memcpy call.
+            match *ids {
+                [x] => out.push(x),
+                _ => out.extend_from_slice(ids),
+            }
+            return;
+        }
+        piece_symbols(
+            self.vocab,
+            &text[start..end],
+            ident,
+            &mut self.syms,
+            &mut self.matches,
+        );
+        self.bpe.merge(&mut self.syms);
+        out.extend_from_slice(&self.syms);
+        if short && self.syms.len() <= 3 {
+            caches.short.insert(sk, key.len(), ident, &self.syms);
+        } else {
+            cache.insert(h, key, &self.syms);
+        }
+    }
+}
+
+/// The encoder of one text as a `ChunkSink`: stage 1 of each piece as the chunker yields it,
+/// stage 2 of each chunk when it ends.
+struct LineEncoder<'a, 'c> {
+    text: &'a str,
+    pieces: PieceEncoder<'a>,
+    line_bpe: &'a Bpe,
+    caches: &'c mut Caches,
+    syms: Vec<u32>,
+    scratch: Vec<u32>,
+    out: &'c mut Vec<u32>,
+}
+
+impl ChunkSink for LineEncoder<'_, '_> {
+    #[inline(always)]
+    fn piece(&mut self, start: usize, end: usize, ident: bool) {
+        self.pieces.encode_piece(
+            self.text,
+            start,
+            end,
+            ident,
+            &mut self.caches.pieces,
+            &mut self.syms,
+        );
+    }
+
+    fn end_chunk(&mut self, _start: usize, _end: usize) {
+        merge_runs(
+            self.line_bpe,
+            &self.syms,
+            &mut self.caches.runs,
+            &mut self.scratch,
+            self.out,
+        );
+        self.syms.clear();
     }
 }
 
@@ -424,14 +474,16 @@ impl Tokenizer {
                 caches.runs.clear();
                 caches.owner = self.uid;
             }
-            let mut pieces = PieceEncoder::new(&self.vocab, &self.piece_bpe);
-            let mut syms: Vec<u32> = Vec::with_capacity(MAX_CHUNK);
-            let mut scratch: Vec<u32> = Vec::with_capacity(MAX_CHUNK);
-            chunk::for_each_chunk(text, lang, |s, e, parts| {
-                syms.clear();
-                pieces.encode_parts(&text[s..e], parts, &mut caches.pieces, &mut syms);
-                merge_runs(&self.line_bpe, &syms, &mut caches.runs, &mut scratch, out);
-            });
+            let mut sink = LineEncoder {
+                text,
+                pieces: PieceEncoder::new(&self.vocab, &self.piece_bpe),
+                line_bpe: &self.line_bpe,
+                caches,
+                syms: Vec::with_capacity(MAX_CHUNK),
+                scratch: Vec::with_capacity(MAX_CHUNK),
+                out,
+            };
+            chunk::chunk_pieces(text, lang, &mut sink);
         });
     }
 
@@ -821,6 +873,50 @@ mod tests {
             cache.long.iter().any(|c| !c.is_empty()),
             "a long piece was cached"
         );
+    }
+
+    /// The encoder (pieces encoded as the chunker yields them, through both caches) equals the
+    /// reference: chunks as parts, each piece merged from scratch, each chunk merged whole.
+    #[test]
+    fn encode_equals_reference_path() {
+        let tok = trained();
+        let long_line = format!("x = [{}]\n", "user_id, ".repeat(60));
+        let texts = [
+            SAMPLE.to_string(),
+            long_line,
+            format!("{}\n\tget_user()", " \n".repeat(300)),
+            format!("y = {}\n", "user_store_".repeat(40)),
+            "s = \"users users\" # the user store\n/* c */ 'a'\r\n".to_string(),
+            "é".repeat(300),
+            String::new(),
+        ];
+        let (mut syms, mut matches) = (Vec::new(), Vec::new());
+        for text in &texts {
+            for lang in [Lang::Python, Lang::Rust, Lang::C, Lang::Generic] {
+                let mut want = Vec::new();
+                chunk::for_each_chunk(text, lang, |s, e, parts| {
+                    let mut line = Vec::new();
+                    let mut at = s;
+                    for p in parts {
+                        let end = s + p.end as usize;
+                        piece_symbols(&tok.vocab, &text[at..end], p.ident, &mut syms, &mut matches);
+                        tok.piece_bpe.merge(&mut syms);
+                        line.extend_from_slice(&syms);
+                        at = end;
+                    }
+                    assert_eq!(at, e);
+                    tok.line_bpe.merge(&mut line);
+                    want.extend_from_slice(&line);
+                });
+                for pass in 0..2 {
+                    assert_eq!(
+                        tok.encode(text, lang, &[]),
+                        want,
+                        "pass {pass} {lang:?}: {text:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
