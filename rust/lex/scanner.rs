@@ -39,6 +39,9 @@ pub struct Scanner<'a> {
 struct Dispatch {
     keywords: FxHashSet<&'static str>,
     operators: Vec<Vec<&'static str>>,
+    /// Per first byte, a bit per second byte: set if some operator starts with the two. Most
+    /// punctuation (`(`, `.`, `=` before a space) fails this one test and is a single byte.
+    operator_pairs: Vec<[u64; 4]>,
     /// What a byte starts in code: one table lookup instead of a chain of tests per piece.
     class: [Class; 256],
     /// ASCII bytes that continue an identifier (`WORD`, plus `$` where identifiers take it).
@@ -78,8 +81,13 @@ fn dispatch(lang: Lang) -> &'static Dispatch {
             .map(|l| {
                 let t = l.table();
                 let mut operators = vec![Vec::new(); 256];
+                let mut operator_pairs = vec![[0u64; 4]; 256];
                 for op in t.operators {
-                    operators[op.as_bytes()[0] as usize].push(*op);
+                    let b = op.as_bytes();
+                    operators[b[0] as usize].push(*op);
+                    if let Some(&c) = b.get(1) {
+                        operator_pairs[b[0] as usize][usize::from(c >> 6)] |= 1 << (c & 63);
+                    }
                 }
                 let mut class = [Class::Other; 256];
                 let mut ident = WORD;
@@ -114,6 +122,7 @@ fn dispatch(lang: Lang) -> &'static Dispatch {
                 Dispatch {
                     keywords: t.keywords.iter().copied().collect(),
                     operators,
+                    operator_pairs,
                     class,
                     ident,
                 }
@@ -313,9 +322,13 @@ impl<'a> Scanner<'a> {
             }
             return self.piece(self.pos + c.len_utf8(), Kind::Other);
         }
-        for op in &self.dispatch.operators[b as usize] {
-            if self.starts_with(self.pos, op) {
-                return self.piece(self.pos + op.len(), Kind::Operator);
+        let next = self.bytes.get(self.pos + 1).copied().unwrap_or(0);
+        let pairs = &self.dispatch.operator_pairs[b as usize];
+        if pairs[usize::from(next >> 6)] >> (next & 63) & 1 != 0 {
+            for op in &self.dispatch.operators[b as usize] {
+                if self.starts_with(self.pos, op) {
+                    return self.piece(self.pos + op.len(), Kind::Operator);
+                }
             }
         }
         let kind = match b {
@@ -488,7 +501,7 @@ impl<'a> Scanner<'a> {
         self.piece(at + len, kind)
     }
 
-    #[inline]
+    #[inline(always)]
     fn is_word_char_at(&self, at: usize) -> bool {
         let b = self.bytes[at];
         if b < 0x80 {
@@ -499,7 +512,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// End of a prose word starting at `at`: ASCII in a tight loop, other chars one by one.
-    #[inline]
+    #[inline(always)]
     fn word_end(&self, mut at: usize) -> usize {
         let bytes = self.bytes;
         loop {
