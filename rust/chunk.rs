@@ -18,17 +18,20 @@ pub struct Part {
     pub ident: bool,
 }
 
-/// Where the chunker's output goes, piece by piece: each piece of a chunk in order, then the
-/// chunk's end. Pieces partition the text; a chunk is the pieces since the previous chunk.
-/// The encoder encodes each piece as it comes (no list of parts to build and walk again).
+/// Where the chunker's output goes, part by part: each part of a chunk in order, then the
+/// chunk's end. Parts are never empty and partition the text; a chunk is the parts since the
+/// previous chunk. Parts are the BPE pieces, not the scanner's: a whitespace run is one part,
+/// and an over-long piece arrives as windows of its own (`ident` false). The encoder encodes
+/// each part as it comes (no list of parts to build and walk again).
 pub trait ChunkSink {
-    /// The piece `[start, end)` of the text; `ident`: an identifier or keyword.
+    /// The part `[start, end)` of the text; `ident`: an identifier or keyword (not a window).
     fn piece(&mut self, start: usize, end: usize, ident: bool);
     /// The chunk `[start, end)` is complete: its pieces were the calls since the last one.
     fn end_chunk(&mut self, start: usize, end: usize);
 }
 
-/// The chunk in progress: `[start, end)`, `end` being where its last piece ends.
+/// The chunk in progress (a line, unless the cap cut it): `[start, end)`, `end` being where its
+/// last part ends.
 struct Line {
     start: usize,
     end: usize,
@@ -37,7 +40,7 @@ struct Line {
 /// Calls `f(start, end, parts)` for each chunk of `text`, in order; chunks partition `text`.
 /// A run of whitespace that holds a line break (with the indentation after it) is one part.
 pub fn for_each_chunk(text: &str, lang: Lang, f: impl FnMut(usize, usize, &[Part])) {
-    let mut parts = Parts {
+    let mut parts = CollectParts {
         f,
         start: None,
         parts: Vec::new(),
@@ -45,14 +48,14 @@ pub fn for_each_chunk(text: &str, lang: Lang, f: impl FnMut(usize, usize, &[Part
     chunk_pieces(text, lang, &mut parts);
 }
 
-/// Collects each chunk's pieces as `Part`s for `for_each_chunk`.
-struct Parts<F> {
+/// The sink behind `for_each_chunk`: collects each chunk's parts as `Part`s and hands them on.
+struct CollectParts<F> {
     f: F,
     start: Option<usize>,
     parts: Vec<Part>,
 }
 
-impl<F: FnMut(usize, usize, &[Part])> ChunkSink for Parts<F> {
+impl<F: FnMut(usize, usize, &[Part])> ChunkSink for CollectParts<F> {
     fn piece(&mut self, start: usize, end: usize, ident: bool) {
         let first = *self.start.get_or_insert(start);
         self.parts.push(Part {
@@ -147,6 +150,9 @@ fn push_piece(
         line.end = end;
         return;
     }
+    // An empty part would reach the sink with no chunk end after it (`flush_line` ends only
+    // non-empty chunks); the scanner never yields one.
+    debug_assert!(end > start);
     sink.piece(start, end, ident);
     line.end = end;
 }

@@ -208,7 +208,10 @@ struct LineEncoder<'a, 'c> {
     pieces: PieceEncoder<'a>,
     line_bpe: &'a Bpe,
     caches: &'c mut Caches,
+    /// Stage-1 tokens of the chunk in progress: filled by `piece`, merged and cleared by
+    /// `end_chunk`.
     syms: Vec<u32>,
+    /// Stage 2's working copy of a run that missed the cache.
     scratch: Vec<u32>,
     out: &'c mut Vec<u32>,
 }

@@ -534,5 +534,12 @@ mod tests {
             }
             assert_eq!(Lang::from_name(lang.name()).unwrap(), lang);
         }
+        // The scanner settles a byte no operator's first two bytes start as a single byte
+        // (scanner.rs, `operator_pairs`): every operator has two or more, and no NUL.
+        for lang in Lang::ALL {
+            for op in lang.table().operators {
+                assert!(op.len() >= 2 && !op.contains('\0'), "{lang:?}: {op:?}");
+            }
+        }
     }
 }

@@ -322,6 +322,8 @@ impl<'a> Scanner<'a> {
             }
             return self.piece(self.pos + c.len_utf8(), Kind::Other);
         }
+        // 0 at the end of the input: no operator has a NUL second byte (nor a single byte:
+        // lang.rs's tests hold every operator to two or more).
         let next = self.bytes.get(self.pos + 1).copied().unwrap_or(0);
         let pairs = &self.dispatch.operator_pairs[b as usize];
         if pairs[usize::from(next >> 6)] >> (next & 63) & 1 != 0 {
