@@ -111,21 +111,12 @@ fn flush_ws(
     let Some((s, e, has_newline)) = ws.take() else {
         return;
     };
-    if !has_newline {
-        push_piece(text, line, s, e, false, sink);
-        return;
+    if has_newline {
+        // The line ends here; the line break and indentation lead the next line's chunk (or,
+        // past the cap, are windows of their own, as any over-long piece).
+        flush_line(line, sink);
     }
-    flush_line(line, sink);
-    if e - s <= MAX_CHUNK {
-        // The line break and indentation lead the next line's chunk.
-        line.start = s;
-        sink.piece(s, e, false);
-        line.end = e;
-    } else {
-        for_each_window(text, s, e, sink);
-        line.start = e;
-        line.end = e;
-    }
+    push_piece(text, line, s, e, false, sink);
 }
 
 #[inline(always)]
