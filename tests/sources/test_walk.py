@@ -7,7 +7,17 @@ import os
 
 from codemill.corpus.report import tokenize_report
 from codemill.sources import Skips, read_file, walk
-from codemill.sources.skips import NOT_A_FILE, UNREADABLE, UNSUPPORTED_LANGUAGE, VCS, VENDORED
+from codemill.sources.skips import (
+    BINARY,
+    EMPTY,
+    INVALID_UTF8,
+    NOT_A_FILE,
+    TOO_LARGE,
+    UNREADABLE,
+    UNSUPPORTED_LANGUAGE,
+    VCS,
+    VENDORED,
+)
 from codemill.tokenizer import CodeTokenizer
 
 
@@ -49,7 +59,7 @@ def test_walk_is_sorted_and_counts_what_it_passes_over(tmp_path) -> None:
     assert {"path": str(root / ".git") + "/", "reason": VCS} in skips.items
 
 
-def test_fifo_is_counted_never_opened(tmp_path) -> None:
+def test_fifo_is_counted_and_never_blocks(tmp_path) -> None:
     (tmp_path / "ok.py").write_text("x = 1\n")
     os.mkfifo(tmp_path / "pipe.py")
     skips = Skips()
@@ -78,3 +88,23 @@ def test_unreadable_directory_is_counted_by_corpus_tokenization(tmp_path, monkey
     manifest = codemill.tokenize_corpus([str(root)], str(tmp_path / "out"), workers=1)
     assert manifest["skipped"] == {**TREE_SKIPS, UNREADABLE: 1}
     assert locked in json.dumps(manifest)  # listed with its path
+
+
+def test_read_file_outcomes(tmp_path) -> None:
+    """What the one local read (open, fstat, read) answers for each kind of path."""
+    (tmp_path / "ok.py").write_bytes("größe = 1\n".encode())
+    assert read_file(tmp_path / "ok.py") == ("größe = 1\n", None)
+    assert read_file(str(tmp_path / "ok.py")) == ("größe = 1\n", None)
+    (tmp_path / "link.py").symlink_to(tmp_path / "ok.py")  # a named link is followed
+    assert read_file(tmp_path / "link.py") == ("größe = 1\n", None)
+    assert read_file(tmp_path / "missing.py") == (None, UNREADABLE)
+    assert read_file(tmp_path) == (None, NOT_A_FILE)  # a directory
+    (tmp_path / "ten.py").write_bytes(b"x" * 10)
+    assert read_file(tmp_path / "ten.py", max_bytes=10) == ("x" * 10, None)
+    assert read_file(tmp_path / "ten.py", max_bytes=9) == (None, TOO_LARGE)
+    (tmp_path / "empty.py").write_bytes(b"")
+    assert read_file(tmp_path / "empty.py") == (None, EMPTY)
+    (tmp_path / "nul.py").write_bytes(b"a\0b")
+    assert read_file(tmp_path / "nul.py") == (None, BINARY)
+    (tmp_path / "latin1.py").write_bytes("Fran\xe7ois".encode("latin-1"))
+    assert read_file(tmp_path / "latin1.py") == (None, INVALID_UTF8)

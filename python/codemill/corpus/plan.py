@@ -185,9 +185,12 @@ def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Docum
         if text is None:
             skips.add(name, reason or "unreadable")
             continue
-        path = Path(name)
-        language = detect_language(path, text[:128].encode("utf-8"))
-        yield Document(name, path.name, path.parent.name, language, file=name, text=text, size=len(text.encode()))
+        # Strings, not pathlib: this runs for every file of a tree. An ASCII str (most code) is
+        # its own UTF-8 size, and CPython knows it is ASCII without a scan.
+        folder, base = os.path.split(name)
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))
+        language = detect_language(name, text[:128].encode("utf-8"))
+        yield Document(name, base, os.path.basename(folder), language, file=name, text=text, size=size)
 
 
 def task_documents(task: Task, skips: Skips, max_bytes: int) -> tuple[Iterator[Document], RecordReader | None]:

@@ -7,6 +7,8 @@ holds names, not contents.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,22 +56,47 @@ def read_file(
     path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, data: bytes | None = None
 ) -> tuple[str | None, str | None]:
     """(text, None) for a readable UTF-8 code file (a local path or a URL), else (None, reason).
-    Never opens a FIFO. ``data``: the bytes of a URL's object, fetched already."""
+    Never blocks on a FIFO. ``data``: the bytes of a URL's object, fetched already."""
     if isinstance(path, str) and is_url(path):
         if data is None:
             data = read_url(path)  # a storage failure raises: it is not a property of the file
         return decode(data, max_bytes)
-    p = Path(path)
+    data, reason = _read_local(path, max_bytes)
+    if data is None:
+        return None, reason
+    return decode(data, max_bytes)
+
+
+# Opening a FIFO without O_NONBLOCK waits for a writer; with it, the open returns and fstat
+# says it is not a regular file. (No O_NONBLOCK on Windows, which has no FIFOs in the tree.)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read_local(path: str | Path, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """The bytes of a regular local file, else (None, reason). One open, one fstat and one read
+    for a file of any size that does not change while it is read: this runs once per file of a
+    tree, where pathlib's stat + is_file + read_bytes took ~3x the system calls and time."""
     try:
-        st = p.stat()
-        if not p.is_file():
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return None, reasons.UNREADABLE
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             return None, reasons.NOT_A_FILE
         if st.st_size > max_bytes:
             return None, reasons.TOO_LARGE
-        data = p.read_bytes()
+        data = os.read(fd, st.st_size + 1)
+        if len(data) > st.st_size:  # it grew since the fstat: the rest too
+            parts = [data]
+            while chunk := os.read(fd, 1 << 20):
+                parts.append(chunk)
+            data = b"".join(parts)
+        return data, None
     except OSError:
         return None, reasons.UNREADABLE
-    return decode(data, max_bytes)
+    finally:
+        os.close(fd)
 
 
 def check_text(text: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[int, str | None]:
