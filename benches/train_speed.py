@@ -29,7 +29,7 @@ def main() -> None:
     import corpus
     import tokenizers
     from codemill import CodeTokenizer
-    from codemill import peers as peer_mod
+    from codemill.bench import peers as peer_mod
 
     train = corpus.load("train", int(args.mb * 1e6))
     docs = [(text, lang) for files in train.values() for _, text, lang in files]
