@@ -108,3 +108,13 @@ def test_read_file_outcomes(tmp_path) -> None:
     assert read_file(tmp_path / "nul.py") == (None, BINARY)
     (tmp_path / "latin1.py").write_bytes("Fran\xe7ois".encode("latin-1"))
     assert read_file(tmp_path / "latin1.py") == (None, INVALID_UTF8)
+
+
+def test_read_file_reads_on_after_a_short_read(tmp_path, monkeypatch) -> None:
+    """One read returns at most ~2 GiB on Linux: a short first read is not the whole file."""
+    import codemill.sources.document as document
+
+    real_read = os.read
+    monkeypatch.setattr(document.os, "read", lambda fd, n: real_read(fd, min(n, 3)))
+    (tmp_path / "a.py").write_text("x = 12345\n")
+    assert read_file(tmp_path / "a.py") == ("x = 12345\n", None)

@@ -73,9 +73,9 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXE
 
 
 def _read_local(path: str | Path, max_bytes: int) -> tuple[bytes | None, str | None]:
-    """The bytes of a regular local file, else (None, reason). One open, one fstat and one read
-    for a file of any size that does not change while it is read: this runs once per file of a
-    tree, where pathlib's stat + is_file + read_bytes took ~3x the system calls and time."""
+    """The bytes of a regular local file, else (None, reason). One open, one fstat and (nearly
+    always) one read: this runs once per file of a tree, where pathlib's stat + is_file +
+    read_bytes took ~3x the system calls and ~1.7x the time."""
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError:
@@ -87,7 +87,9 @@ def _read_local(path: str | Path, max_bytes: int) -> tuple[bytes | None, str | N
         if st.st_size > max_bytes:
             return None, reasons.TOO_LARGE
         data = os.read(fd, st.st_size + 1)
-        if len(data) > st.st_size:  # it grew since the fstat: the rest too
+        if len(data) != st.st_size:
+            # A short read (one read returns at most ~2 GiB on Linux) or a file that changed
+            # since the fstat: read on to the end, as a plain read of the file would.
             parts = [data]
             while chunk := os.read(fd, 1 << 20):
                 parts.append(chunk)
