@@ -79,7 +79,8 @@ def _read_local(path: str | Path, max_bytes: int) -> tuple[bytes | None, str | N
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError:
-        return None, reasons.UNREADABLE
+        # Windows cannot open a directory at all (Linux can, and fstat below says what it is).
+        return None, reasons.NOT_A_FILE if os.path.isdir(path) else reasons.UNREADABLE
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
