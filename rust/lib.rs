@@ -1,6 +1,7 @@
 //! codemill's native core: pure Rust, testable with `cargo test` alone.
 pub mod base;
 pub mod batch;
+pub mod bloom;
 pub mod bpe;
 pub mod bpe_train;
 pub mod cache;
