@@ -104,6 +104,15 @@ impl RankTable {
     }
 }
 
+/// A Bloom filter of `pairs` with room for `room` times as many (8 bits a pair each time).
+fn pair_bloom(pairs: &[(u32, u32)], room: usize) -> Bloom {
+    let mut f = Bloom::new(pairs.len() * room);
+    for &(a, b) in pairs {
+        f.insert(RankTable::pair(a, b));
+    }
+    f
+}
+
 impl Bpe {
     /// Merges in rank order; ids (and `first_id + merges.len()`) must be below `MAX_ID`.
     pub fn new(merges: Vec<(u32, u32)>, first_id: u32) -> Self {
@@ -135,20 +144,8 @@ impl Bpe {
         }
         Bpe {
             ranks: RankTable::new(&merges),
-            rank_filter: {
-                let mut f = Bloom::new(merges.len());
-                merges
-                    .iter()
-                    .for_each(|&(a, b)| f.insert(RankTable::pair(a, b)));
-                f
-            },
-            joins: {
-                let mut f = Bloom::new(joins.len() * 4);
-                joins
-                    .iter()
-                    .for_each(|&(a, b)| f.insert(RankTable::pair(a, b)));
-                f
-            },
+            rank_filter: pair_bloom(&merges, 1),
+            joins: pair_bloom(&joins, 4),
             join_sides,
             first_id,
             merges,
