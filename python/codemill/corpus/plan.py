@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from codemill.errors import CodemillError
 from codemill.languages import detect_language
-from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, walk
+from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, utf8_size, walk
 from codemill.sources.fs import fetched, is_url
 from codemill.sources.streams import is_compressed, is_parquet, is_records
 from codemill.sources.walk import file_stat, walk_url
@@ -185,12 +185,10 @@ def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Docum
         if text is None:
             skips.add(name, reason or "unreadable")
             continue
-        # Strings, not pathlib: this runs for every file of a tree. An ASCII str (most code) is
-        # its own UTF-8 size, and CPython knows it is ASCII without a scan.
+        # Strings, not pathlib: this runs for every file of a tree.
         folder, base = os.path.split(name)
-        size = len(text) if text.isascii() else len(text.encode("utf-8"))
         language = detect_language(name, text[:128].encode("utf-8"))
-        yield Document(name, base, os.path.basename(folder), language, file=name, text=text, size=size)
+        yield Document(name, base, os.path.basename(folder), language, file=name, text=text, size=utf8_size(text))
 
 
 def task_documents(task: Task, skips: Skips, max_bytes: int) -> tuple[Iterator[Document], RecordReader | None]:

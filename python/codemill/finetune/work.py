@@ -16,7 +16,7 @@ from codemill.finetune.config import PrepareConfig
 from codemill.finetune.filters import FilterConfig
 from codemill.finetune.samples import SampleBuilder
 from codemill.near_dup.signing import Signed, sign_texts
-from codemill.sources import DEFAULT_MAX_BYTES, Document, read_file
+from codemill.sources import DEFAULT_MAX_BYTES, Document, read_file, utf8_size
 from codemill.sources.fs import fetched
 
 __all__ = ["Built", "Loaded", "Scanned", "Work", "build", "init", "scan"]
@@ -73,7 +73,7 @@ def _load(
             return Loaded(None, skip, max(doc.size, 0), True)
     else:
         text = doc.text  # a record: the reader already checked its text
-    size = len(text.encode("utf-8"))
+    size = utf8_size(text)
     reason = (
         filters.check_path(doc.path)
         or filters.check_size(size, config)

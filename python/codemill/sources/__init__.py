@@ -10,7 +10,7 @@ its ``Directory`` is the one output abstraction for local paths and URLs alike.
 May import: errors, languages, _io. Nothing else of codemill.
 """
 
-from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text, read_file
+from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text, read_file, utf8_size
 from codemill.sources.inputs import check_inputs, iter_documents, list_documents
 from codemill.sources.records import RecordReader
 from codemill.sources.skips import Skips
@@ -27,5 +27,6 @@ __all__ = [
     "list_documents",
     "load_text",
     "read_file",
+    "utf8_size",
     "walk",
 ]

@@ -102,6 +102,12 @@ def _read_local(path: str | Path, max_bytes: int) -> tuple[bytes | None, str | N
         os.close(fd)
 
 
+def utf8_size(text: str) -> int:
+    """Bytes of ``text`` in UTF-8. An ASCII str (most code) is its own size, and CPython knows
+    it is ASCII without a scan: no encode per file of a tree."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def check_text(text: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[int, str | None]:
     """(UTF-8 size, None) for a usable record text, else (0, reason)."""
     if not text:
@@ -125,5 +131,5 @@ def load_text(doc: Document, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
     if text is None:
         return reason
     doc.text = text
-    doc.size = len(text.encode("utf-8"))
+    doc.size = utf8_size(text)
     return None
