@@ -132,6 +132,29 @@ def test_megatron_reads_back(tok, corpus, tmp_path) -> None:
     assert a == b and len(a) == m["totals"]["documents"]
 
 
+@pytest.mark.parametrize("fmt", ["npy", "megatron"])
+def test_scratch_shards_are_the_same_files_without_fsync(tmp_path, monkeypatch, fmt) -> None:
+    # Shards staged for an upload skip the fsyncs (the upload commits them), nothing else.
+    from codemill.corpus.shards import ShardWriter
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    ids = np.arange(40, dtype=np.int64) % 7
+    offsets = np.array([0, 10, 25, 40])
+    written = {}
+    for durable in (True, False):
+        synced.clear()
+        out = tmp_path / str(durable)
+        out.mkdir()
+        w = ShardWriter(out, "t", fmt=fmt, dtype=np.dtype(np.uint16), shard_tokens=20, eot_id=9, durable=durable)
+        w.add(ids, offsets, np.array([3, 4, 5]))
+        shards = w.close()
+        assert [s["tokens"] for s in shards] == [11, 16, 16] and (len(synced) > 0) == durable
+        written[durable] = (shards, snapshot(out))
+    assert written[True] == written[False]
+
+
 def test_uint32_for_large_vocab(small_tok, tmp_path) -> None:
     from codemill.corpus.shards import token_dtype
 
@@ -299,10 +322,10 @@ def test_run_tasks_reports_committed_tasks_and_stops_after_an_error(corpus, tmp_
 
     real, fail_at = task_mod._write_task, 3
 
-    def write(task, *args):
+    def write(task, *args, **kw):
         if task.index == fail_at:
             raise RuntimeError("boom")
-        return real(task, *args)
+        return real(task, *args, **kw)
 
     monkeypatch.setattr(task_mod, "_write_task", write)
     with pytest.raises(RuntimeError, match="boom"):

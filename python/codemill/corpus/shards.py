@@ -3,7 +3,8 @@
 A shard is an ``.npy`` token array with a ``.docs.npy`` document index, or a Megatron-LM
 ``.bin/.idx`` pair. Documents are never split, so a shard holds whole documents (a document
 longer than ``shard_tokens`` gets a shard of its own). Every file is written under a temporary
-name, fsynced and renamed (:mod:`codemill._io`).
+name, fsynced and renamed (:mod:`codemill._io`); scratch files that are uploaded next skip the
+fsync (``durable=False``: the completed upload is their commit).
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
 class _OpenShard:
     """One shard being written: tokens stream to a temporary file."""
 
-    def __init__(self, outdir: Path, name: str, fmt: ShardFormat, dtype: np.dtype) -> None:
+    def __init__(self, outdir: Path, name: str, fmt: ShardFormat, dtype: np.dtype, durable: bool) -> None:
         self.name = name
+        self.durable = durable
         self.fmt = fmt
         self.dtype = dtype
         self.tokens_path = outdir / (name + (".npy" if fmt == "npy" else ".bin"))
@@ -79,10 +81,14 @@ class _OpenShard:
         else:
             index = megatron_index_bytes(lengths, self.dtype)
         self.f.flush()
-        os.fsync(self.f.fileno())
+        if self.durable:
+            os.fsync(self.f.fileno())
         self.f.close()
         os.replace(self.tmp, self.tokens_path)
-        atomic_write_bytes(self.index_path, index)
+        if self.durable:
+            atomic_write_bytes(self.index_path, index)
+        else:
+            self.index_path.write_bytes(index)
         return {
             "name": self.name,
             "files": [self.tokens_path.name, self.index_path.name],
@@ -100,11 +106,21 @@ class _OpenShard:
 class ShardWriter:
     """Writes whole documents, each followed by ``eot_id``, into shards of about ``shard_tokens``.
 
-    Shards are named ``{prefix}-{k:04d}``; ``close()`` returns their descriptions.
+    Shards are named ``{prefix}-{k:04d}``; ``close()`` returns their descriptions. ``durable``:
+    each file is fsynced before it is renamed into place; False for a scratch directory whose
+    files are uploaded and removed next (an fsync there only waits for a disk nobody reads).
     """
 
     def __init__(
-        self, outdir: Path, prefix: str, *, fmt: ShardFormat, dtype: np.dtype, shard_tokens: int, eot_id: int
+        self,
+        outdir: Path,
+        prefix: str,
+        *,
+        fmt: ShardFormat,
+        dtype: np.dtype,
+        shard_tokens: int,
+        eot_id: int,
+        durable: bool = True,
     ) -> None:
         if fmt not in FORMATS:
             raise CodemillError(f"unknown shard format {fmt!r} (npy or megatron)")
@@ -116,6 +132,7 @@ class ShardWriter:
         self.dtype = np.dtype(dtype)
         self.shard_tokens = shard_tokens
         self.eot_id = eot_id
+        self.durable = durable
         self.shards: list[ShardInfo] = []
         self._open: _OpenShard | None = None
 
@@ -132,7 +149,9 @@ class ShardWriter:
         i = 0
         while i < n:
             if self._open is None:
-                self._open = _OpenShard(self.outdir, f"{self.prefix}-{len(self.shards):04d}", self.fmt, self.dtype)
+                self._open = _OpenShard(
+                    self.outdir, f"{self.prefix}-{len(self.shards):04d}", self.fmt, self.dtype, self.durable
+                )
             base = int(ends[i - 1]) if i else 0
             room = self.shard_tokens - self._open.tokens
             # Documents i..j-1 fit in the room left.

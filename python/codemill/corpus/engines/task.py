@@ -127,11 +127,11 @@ def run_task(
     """
     out = Directory(outdir)
     if out.path is not None:
-        record = _write_task(task, settings, tok, out.path, stop)
+        record = _write_task(task, settings, tok, out.path, stop, durable=True)
         fsync_dir(out.path)
     else:
         with tempfile.TemporaryDirectory(prefix="codemill-task-") as scratch:
-            record = _write_task(task, settings, tok, Path(scratch), stop)
+            record = _write_task(task, settings, tok, Path(scratch), stop, durable=False)
             out.publish_all([(Path(scratch) / name, name) for shard in record["shards"] for name in shard["files"]])
     # Published last: its presence commits the task.
     out.write_bytes(record_name(task.index), json_bytes(record))
@@ -205,8 +205,11 @@ def run_tasks(
         pool.shutdown(wait=True)
 
 
-def _write_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: Path, stop: Any = None) -> TaskRecord:
-    """Writes the task's shards into the local directory ``outdir``; returns its record."""
+def _write_task(
+    task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: Path, stop: Any, durable: bool
+) -> TaskRecord:
+    """Writes the task's shards into the local directory ``outdir`` (fsynced if ``durable``:
+    not in a scratch directory whose files are uploaded next); returns its record."""
     remove_task_outputs(outdir, task.index)
     skips = Skips(limit=settings.skipped_list_limit)
     writer = ShardWriter(
@@ -216,6 +219,7 @@ def _write_task(task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: 
         dtype=np.dtype(settings.dtype),
         shard_tokens=settings.shard_tokens,
         eot_id=settings.eot_id,
+        durable=durable,
     )
     langs: dict[str, Counter[str]] = defaultdict(Counter)
     docs, reader = task_documents(task, skips, settings.max_file_bytes)
