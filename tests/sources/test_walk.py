@@ -91,7 +91,7 @@ def test_unreadable_directory_is_counted_by_corpus_tokenization(tmp_path, monkey
 
 
 def test_read_file_outcomes(tmp_path) -> None:
-    """What the one local read (open, fstat, read) answers for each kind of path."""
+    """What the one local read (stat, open, read) answers for each kind of path."""
     (tmp_path / "ok.py").write_bytes("größe = 1\n".encode())
     assert read_file(tmp_path / "ok.py") == ("größe = 1\n", None)
     assert read_file(str(tmp_path / "ok.py")) == ("größe = 1\n", None)
@@ -108,6 +108,46 @@ def test_read_file_outcomes(tmp_path) -> None:
     assert read_file(tmp_path / "nul.py") == (None, BINARY)
     (tmp_path / "latin1.py").write_bytes("Fran\xe7ois".encode("latin-1"))
     assert read_file(tmp_path / "latin1.py") == (None, INVALID_UTF8)
+
+
+def test_read_file_opens_regular_files_only(tmp_path, monkeypatch) -> None:
+    """A FIFO, a socket, a device or a directory is reported without being opened: opening a
+    FIFO would release a writer waiting on it into a SIGPIPE, opening a device can act on it."""
+    import socket
+
+    import codemill.sources.document as document
+
+    opened: list[object] = []
+    real_open = os.open
+    monkeypatch.setattr(document.os, "open", lambda p, *a: opened.append(p) or real_open(p, *a))
+    os.mkfifo(tmp_path / "pipe.py")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "sock.py"))
+        for path in (tmp_path / "pipe.py", tmp_path / "sock.py", "/dev/null", tmp_path):
+            assert read_file(path) == (None, NOT_A_FILE), path
+    assert opened == []
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    assert read_file(tmp_path / "ok.py") == ("x = 1\n", None) and opened == [tmp_path / "ok.py"]
+
+
+def test_read_file_of_a_growing_file_stops_past_the_limit(tmp_path, monkeypatch) -> None:
+    """A file larger than its stat said (it grew, or /proc says 0) is read on only to one byte
+    past the limit, then refused as too large."""
+    import codemill.sources.document as document
+
+    (tmp_path / "big.py").write_bytes(b"x" * 100_000)
+    real_stat, real_read = os.stat, os.read
+    asked: list[int] = []
+
+    def small_stat(p, *a, **kw):
+        st = real_stat(p, *a, **kw)
+        return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid, 10, 0, 0, 0))
+
+    monkeypatch.setattr(document.os, "stat", small_stat)
+    monkeypatch.setattr(document.os, "read", lambda fd, n: asked.append(n) or real_read(fd, n))
+    assert read_file(tmp_path / "big.py", max_bytes=50) == (None, TOO_LARGE)
+    assert sum(asked) == 51
+    assert read_file(tmp_path / "big.py", max_bytes=200_000) == ("x" * 100_000, None)
 
 
 def test_read_file_reads_on_after_a_short_read(tmp_path, monkeypatch) -> None:
