@@ -41,6 +41,13 @@ def make_tree(root: Path) -> Path:
     (root / "env" / "lib").mkdir(parents=True)
     (root / "env" / "pyvenv.cfg").write_text("home = /usr\n")
     (root / "env" / "lib" / "m.py").write_text("x = 4\n")
+    # Names fsspec would take for glob patterns, and an empty file without an extension (its
+    # shebang is looked for: a store refuses a range request on zero bytes).
+    (root / "pages").mkdir()
+    (root / "pages" / "[id].tsx").write_text("export default function Page() {}\n")
+    (root / "pages" / "[i]d.tsx").write_text("export const x = 1;\n")
+    (root / "pages" / "i.tsx").write_text("export const y = 2;\n")
+    (root / "pages" / ".gitkeep").write_text("")
     lines = [json.dumps({"content": f"x = {i}\n", "path": f"r{i}.py"}) for i in range(5)] + ["not json"]
     with gzip.open(root / "data.jsonl.gz", "wt") as f:
         f.write("\n".join(lines) + "\n")
@@ -68,6 +75,7 @@ def test_tree_at_url_reads_like_the_tree_on_disk(s3_server, bucket, tmp_path):
     assert {"vendored", "lock_file", "empty", "invalid_json", "gitignored", "tool_state"} <= set(local_skips)
     assert local_skips["gitignored"] == 3  # generated/, pkg/secret_x.py, pkg/local_y.go
     assert any(text == "x = 3\n" for _, _, text in local)  # re-included by the negation
+    assert {p for p, _, _ in local} >= {"pages/[id].tsx", "pages/[i]d.tsx", "pages/i.tsx"}
     one, _ = _docs([url + "/pkg/a.py"])  # one object named by its URL
     assert one == [("a.py", "python", "def a():\n    return 1\n")]
 
@@ -141,6 +149,15 @@ def test_url_reader_ends_where_the_object_ends(s3_server, bucket, tmp_path, monk
     with open_url(f"s3://{bucket}/o.bin") as f:
         assert f.read() == body
     assert len(calls) == 1, calls
+
+
+def test_removing_outputs_takes_names_literally(s3_server, bucket):
+    # `x[ab].txt` as a glob pattern matches `xa.txt` and not itself.
+    for name in ("x[ab].txt", "xa.txt", "y*.txt", "yz.txt"):
+        s3_server.put_object(Bucket=bucket, Key=f"out/{name}", Body=b"1")
+    out = Directory(f"s3://{bucket}/out")
+    out.remove(["x[ab].txt", "y*.txt"])
+    assert sorted(out.files()) == ["xa.txt", "yz.txt"]
 
 
 def test_missing_inputs_and_buckets_are_one_clear_line(s3_server, bucket):

@@ -30,6 +30,7 @@ from codemill.errors import InputNotFoundError, StorageError
 _BLOCK = 4 << 20
 _UPLOADS = 8  # uploads at once in Directory.publish_all
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_GLOB_CHARS = re.compile(r"[*?\[]")  # what fsspec takes for a glob pattern in a name
 
 
 def is_url(name: object) -> bool:
@@ -143,10 +144,10 @@ def read_urls(urls: list[str]) -> list[bytes]:
     fs, _ = url_fs(urls[0])
     paths = [url_fs(u)[1] for u in urls]
     with storage(urls[0]):
-        got = fs.cat(paths, on_error="return")
+        # cat_ranges, not cat: cat takes a name with * ? [ as a glob pattern (`pages/[id].tsx`).
+        got = fs.cat_ranges(paths, None, None, on_error="return")
     out = []
-    for u, p in zip(urls, paths, strict=True):
-        data = got[p]
+    for u, data in zip(urls, got, strict=True):
         if isinstance(data, BaseException):
             if isinstance(data, OSError):
                 raise storage_error(u, data)
@@ -421,5 +422,13 @@ class Directory:
             for rel in rels:
                 (self.path / rel).unlink(missing_ok=True)
             return
+        paths = [f"{self._root}/{r}" for r in rels]
         with storage(self.name):
-            self._fs.rm([f"{self._root}/{r}" for r in rels])
+            # fsspec's rm takes a name with * ? [ as a glob pattern, which could remove other
+            # files: those go one by one by exact name, the rest in bulk requests.
+            literal = [p for p in paths if not _GLOB_CHARS.search(p)]
+            if literal:
+                self._fs.rm(literal)
+            for p in paths:
+                if _GLOB_CHARS.search(p):
+                    self._fs.rm_file(p)

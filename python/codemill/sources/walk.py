@@ -155,13 +155,13 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
     so a tree copied to a bucket gives what the tree gives on disk. A URL naming one object
     gives that object (of any language, as a named local file does).
     """
-    from codemill.sources.fs import list_files, read_url, read_urls
+    from codemill.sources.fs import list_files, read_urls
 
     objects = list_files(url)
     if len(objects) == 1 and objects[0][1] == "":
         obj, _, size, stamp = objects[0]
         name = obj.rsplit("/", 1)[-1]
-        language = None if is_records(name) else code_language(name, read_url(obj, 0, _HEAD)) or "generic"
+        language = None if is_records(name) else code_language(name, _object_head(obj, size)) or "generic"
         yield Entry(obj, name, language, size, stamp)
         return
     rels = {rel for _, rel, _, _ in objects}
@@ -212,11 +212,19 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
             continue
         lang = code_language(name)
         if lang is None and not os.path.splitext(name)[1]:
-            lang = code_language(name, read_url(obj, 0, _HEAD))
+            lang = code_language(name, _object_head(obj, size))
         if lang is None:
             skips.add(obj, reasons.UNSUPPORTED_LANGUAGE)
             continue
         yield Entry(obj, rel, lang, size, stamp)
+
+
+def _object_head(url: str, size: int) -> bytes:
+    """The first bytes of an object, for its shebang line; none of an empty object (a store
+    answers a range request on zero bytes with 416, not with nothing)."""
+    from codemill.sources.fs import read_url
+
+    return read_url(url, 0, _HEAD) if size > 0 else b""
 
 
 class _Ignore:
