@@ -548,3 +548,30 @@ def test_worker_and_thread_counts_are_capped_by_the_machine(tmp_path) -> None:
     tok = load_tokenizer(None)  # the bundled one
     texts = ["x = 1\n", "def g(): pass\n"] * 20
     assert [list(t) for t in tok.encode_batch(texts, num_threads=100_000)] == [list(tok.encode(t)) for t in texts]
+
+
+def test_outputs_are_told_apart_by_their_task_index() -> None:
+    # Past task 99,999 the index has six digits; temporaries carry a leading dot.
+    from codemill.corpus.job import _leftovers, _stale
+
+    files = dict.fromkeys(
+        [
+            "shard-00003-0000.npy",
+            "shard-00003-0001.docs.npy",
+            "shard-00004-0000.npy",
+            "shard-100000-0000.npy",
+            "tasks/task-100000.json",
+            "tasks/task-00003.json",
+            ".shard-00001-0000.npy.tmp12",
+            "manifest.json",
+        ],
+        1,
+    )
+    assert sorted(_stale(files, 100_001)) == [".shard-00001-0000.npy.tmp12"]
+    assert sorted(_stale(files, 50)) == [
+        ".shard-00001-0000.npy.tmp12",
+        "shard-100000-0000.npy",
+        "tasks/task-100000.json",
+    ]
+    pending = [Task(3, "files", "root", files=("a.py",)), Task(100_000, "files", "root", files=("b.py",))]
+    assert _leftovers(files, pending) == ["shard-00003-0000.npy", "shard-00003-0001.docs.npy", "shard-100000-0000.npy"]

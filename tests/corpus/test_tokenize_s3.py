@@ -107,6 +107,29 @@ def test_failed_upload_publishes_no_task(s3_server, bucket, tree, tmp_path, smal
     assert bucket_files(s3_server, bucket, "out") == local_files(tmp_path / "local")
 
 
+def test_a_task_redone_with_fewer_shards_leaves_none_of_its_old_ones(s3_server, bucket, tmp_path, small_tok):
+    # An input edited in place (shorter) is redone on resume; on disk and in a bucket alike the
+    # shards of its first version that the new one does not make are gone.
+    src = tmp_path / "src"
+    src.mkdir()
+    files = sorted((STDLIB / "json").glob("*.py"))
+    for p in files:
+        (src / p.name).write_text(p.read_text())
+    kw = {"tokenizer": small_tok, "shard_tokens": 2_000}
+    for out in (tmp_path / "local", f"s3://{bucket}/out"):
+        first = tokenize_corpus(src, out, **kw)
+        assert first["tasks_planned"] == 1 and len(first["shards"]) >= 3
+    for p in files:
+        (src / p.name).write_text(p.read_text()[:200])
+    for out in (tmp_path / "local", f"s3://{bucket}/out"):
+        again = tokenize_corpus(src, out, **kw)
+        assert again["run"]["tasks_run"] == 1 and len(again["shards"]) == 1
+    fresh = tokenize_corpus(src, tmp_path / "fresh", **kw)
+    assert local_files(tmp_path / "local") == local_files(tmp_path / "fresh")
+    assert bucket_files(s3_server, bucket, "out").keys() == local_files(tmp_path / "fresh").keys()
+    assert fresh["shards"] == again["shards"]
+
+
 def test_output_to_a_missing_bucket_is_one_line(s3_server, tree, small_tok):
     with pytest.raises(StorageError) as e:
         tokenize_corpus(tree, "s3://no-such-bucket-out/x", tokenizer=small_tok, **KW)

@@ -47,6 +47,16 @@ def _valid_record(out: Directory, task: Task, files: dict[str, int]) -> TaskReco
     return rec  # type: ignore[return-value]
 
 
+def _task_index(name: str, prefix: str) -> int | None:
+    """The task index in an output file's name (``shard-00012-0003.npy``, ``task-00012.json``,
+    a temporary's leading dot ignored; more than 5 digits past task 99,999), else None."""
+    name = name.lstrip(".")
+    if not name.startswith(prefix):
+        return None
+    digits = name[len(prefix) :].split("-", 1)[0].split(".", 1)[0]
+    return int(digits) if digits.isdigit() else None
+
+
 def _stale(files: dict[str, int], ntasks: int) -> list[str]:
     """Temporaries of killed runs, and outputs of tasks the plan no longer has."""
     out = []
@@ -55,11 +65,18 @@ def _stale(files: dict[str, int], ntasks: int) -> list[str]:
         prefix = {"": "shard-", TASKS_DIR: "task-"}.get(folder)
         if prefix is None:
             continue
-        k = len(prefix)
-        stale = name.startswith(prefix) and name[k : k + 5].isdigit() and int(name[k : k + 5]) >= ntasks
-        if stale or (name.startswith(".") and ".tmp" in name):
+        index = _task_index(name, prefix)
+        if (index is not None and index >= ntasks) or (name.startswith(".") and ".tmp" in name):
             out.append(rel)
     return out
+
+
+def _leftovers(files: dict[str, int], pending: list[Task]) -> list[str]:
+    """The shards of tasks about to run: what an earlier attempt left, which no valid record
+    names. A task redone after its input changed may make fewer shards than before, and the
+    extra ones would stay beside the new output."""
+    redo = {t.index for t in pending}
+    return sorted(rel for rel in files if "/" not in rel and _task_index(rel, "shard-") in redo)
 
 
 def _old_manifest(outdir: Path) -> dict[str, Any] | None:
@@ -248,6 +265,8 @@ def tokenize_corpus(
                 records[task.index] = rec
                 if bar:
                     bar.resumed(rec)
+        # Once, from the listing made at the start: not per task (a listing of the output each).
+        out.remove(_leftovers(files, pending))
 
         def on_done(rec: TaskRecord) -> None:
             records[rec["task"]["index"]] = rec

@@ -40,15 +40,6 @@ def worker_tokenizer(tokenizer_json: str, expected_hash: str) -> CodeTokenizer:
     return tok
 
 
-def remove_task_outputs(outdir: Path, index: int) -> None:
-    """Deletes what an unfinished earlier attempt at this task left (shards, temporaries)."""
-    prefix = task_prefix(index) + "-"
-    for p in outdir.iterdir():
-        name = p.name.lstrip(".")
-        if name.startswith(prefix):
-            p.unlink(missing_ok=True)
-
-
 def _prefetch(it: Iterator[list[Document]], depth: int = 2) -> Iterator[list[Document]]:
     """Reads up to ``depth`` batches ahead in a thread, so that file reads and JSON parsing
     overlap encoding (which drops the GIL); memory stays at a few batches."""
@@ -210,7 +201,6 @@ def _write_task(
 ) -> TaskRecord:
     """Writes the task's shards into the local directory ``outdir`` (fsynced if ``durable``:
     not in a scratch directory whose files are uploaded next); returns its record."""
-    remove_task_outputs(outdir, task.index)
     skips = Skips(limit=settings.skipped_list_limit)
     writer = ShardWriter(
         outdir,
