@@ -575,3 +575,25 @@ def test_outputs_are_told_apart_by_their_task_index() -> None:
     ]
     pending = [Task(3, "files", "root", files=("a.py",)), Task(100_000, "files", "root", files=("b.py",))]
     assert _leftovers(files, pending) == ["shard-00003-0000.npy", "shard-00003-0001.docs.npy", "shard-100000-0000.npy"]
+
+
+def test_the_reader_thread_ends_when_its_task_leaves_early() -> None:
+    # The reader had read everything and waited to hand over its end marker when the task
+    # stopped taking batches (an error, a stopping run): it must not wait forever, holding them.
+    from codemill.corpus.engines.task import _prefetch
+
+    read_all = threading.Event()
+
+    def items():
+        yield ["a"]
+        yield ["b"]
+        read_all.set()  # next: the end marker, into a queue that "b" fills
+
+    before = set(threading.enumerate())
+    batches = _prefetch(items(), depth=1)
+    assert next(batches) == ["a"]
+    (reader,) = [t for t in set(threading.enumerate()) - before if t.name == "codemill-reader"]
+    assert read_all.wait(timeout=30)
+    batches.close()
+    reader.join(timeout=30)
+    assert not reader.is_alive()

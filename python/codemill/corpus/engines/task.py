@@ -47,20 +47,25 @@ def _prefetch(it: Iterator[list[Document]], depth: int = 2) -> Iterator[list[Doc
     done = object()
     stop = threading.Event()
 
+    def put(item: Any) -> bool:
+        # In short waits: once the consumer has gone (an error, an abandoned task) nothing takes
+        # from the queue, and a plain put would hold this thread and its batches forever.
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in it:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            q.put(done)
+            put(done)
         except BaseException as exc:  # handed to the consumer
-            q.put(exc)
+            put(exc)
 
     t = threading.Thread(target=produce, name="codemill-reader", daemon=True)
     t.start()
