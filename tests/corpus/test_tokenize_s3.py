@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from codemill.corpus.job import tokenize_corpus
-from codemill.errors import StorageError
+from codemill.errors import OutputError, StorageError
 from conftest import STDLIB
 
 
@@ -128,6 +128,21 @@ def test_a_task_redone_with_fewer_shards_leaves_none_of_its_old_ones(s3_server, 
     assert local_files(tmp_path / "local") == local_files(tmp_path / "fresh")
     assert bucket_files(s3_server, bucket, "out").keys() == local_files(tmp_path / "fresh").keys()
     assert fresh["shards"] == again["shards"]
+
+
+@pytest.mark.parametrize("manifest", [b"not json{", b"[1]"])
+def test_overwrite_replaces_an_output_whose_manifest_is_not_ours(s3_server, bucket, tmp_path, small_tok, manifest):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text((STDLIB / "json" / "scanner.py").read_text())
+    out = f"out{len(manifest)}"  # the two cases may share a bucket (named after the test)
+    s3_server.put_object(Bucket=bucket, Key=f"{out}/manifest.json", Body=manifest)
+    s3_server.put_object(Bucket=bucket, Key=f"{out}/shard-00007-0000.npy", Body=b"old")
+    with pytest.raises(OutputError, match="overwrite"):
+        tokenize_corpus(src, f"s3://{bucket}/{out}", tokenizer=small_tok)
+    tokenize_corpus(src, f"s3://{bucket}/{out}", tokenizer=small_tok, overwrite=True)
+    tokenize_corpus(src, tmp_path / "local", tokenizer=small_tok)
+    assert bucket_files(s3_server, bucket, out) == local_files(tmp_path / "local")
 
 
 def test_output_to_a_missing_bucket_is_one_line(s3_server, tree, small_tok):

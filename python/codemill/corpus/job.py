@@ -79,12 +79,23 @@ def _leftovers(files: dict[str, int], pending: list[Task]) -> list[str]:
     return sorted(rel for rel in files if "/" not in rel and _task_index(rel, "shard-") in redo)
 
 
+def _parse_manifest(data: bytes | None) -> dict[str, Any] | None:
+    """A manifest's content; None when there is none or it is not a JSON object (a torn write
+    cannot happen: a rename, one upload; but a hand-edited file can)."""
+    if data is None:
+        return None
+    try:
+        old = json.loads(data)
+    except ValueError:
+        return None
+    return old if isinstance(old, dict) else None
+
+
 def _old_manifest(outdir: Path) -> dict[str, Any] | None:
     try:
-        old = json.loads((outdir / MANIFEST_NAME).read_text())
-    except (OSError, ValueError):
-        return None  # a torn write cannot happen (rename), but a hand-edited file can
-    return old if isinstance(old, dict) else None
+        return _parse_manifest((outdir / MANIFEST_NAME).read_bytes())
+    except OSError:
+        return None
 
 
 def _is_run(outdir: Path) -> bool:
@@ -99,12 +110,8 @@ def _same_run(outdir: Path, head: dict[str, Any]) -> bool:
 
 
 def _check_resumable(out: Directory, head: dict[str, Any], files: dict[str, int]) -> None:
-    data = out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None
-    try:
-        old = json.loads(data) if data is not None else None
-    except ValueError:
-        old = None  # a torn write cannot happen (rename, one upload), but a hand-edited file can
-    if isinstance(old, dict):
+    old = _parse_manifest(out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None)
+    if old is not None:
         for key in ("inputs", "tokenizer", "settings"):
             if old.get(key) != head[key]:
                 raise OutputError(
@@ -239,8 +246,8 @@ def tokenize_corpus(
             fresh = not local.exists()
         files = out.ensure()  # a local directory is created; a bucket must answer
         if local is None and overwrite and files:
-            old = out.read_bytes(MANIFEST_NAME)
-            if old is None or any(json.loads(old).get(k) != head[k] for k in ("inputs", "tokenizer", "settings")):
+            old = _parse_manifest(out.read_bytes(MANIFEST_NAME))
+            if old is None or any(old.get(k) != head[k] for k in ("inputs", "tokenizer", "settings")):
                 out.remove(sorted(files))  # asked for: start afresh rather than mix two runs
                 files = {}
         _check_resumable(out, head, files)  # before anything is written in it
