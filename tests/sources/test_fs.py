@@ -191,3 +191,35 @@ def test_access_denied_is_one_clear_line_without_secrets(s3_server, monkeypatch)
         proc.kill()
         proc.wait()
         fsspec.filesystem("s3").clear_instance_cache()
+
+
+def test_an_endpoint_that_does_not_answer_is_one_clear_line(monkeypatch, tmp_path):
+    # botocore raises its own EndpointConnectionError (not an OSError), which s3fs passes on.
+    pytest.importorskip("s3fs", reason="object-storage tests need s3fs (the 'cloud' extra)")
+    import socket
+
+    import fsspec
+    from codemill.sources.fs import list_files, open_url
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    for key, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "very-secret-value",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_RETRY_MODE": "standard",
+    }.items():
+        monkeypatch.setenv(key, value)
+    fsspec.filesystem("s3").clear_instance_cache()
+    try:
+        for call, url in ((list_files, "s3://b/p"), (lambda u: open_url(u).read(), "s3://b/p/x.jsonl")):
+            with pytest.raises(StorageError) as e:
+                call(url)
+            msg = str(e.value)
+            assert msg.startswith(f"{url}: storage request failed") and "\n" not in msg, msg
+            assert "very-secret-value" not in msg
+    finally:
+        fsspec.filesystem("s3").clear_instance_cache()

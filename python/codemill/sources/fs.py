@@ -64,14 +64,26 @@ def storage_error(url: str, exc: BaseException) -> StorageError:
     return StorageError(f"{url}: {what} ({detail})")
 
 
+# Packages whose own exceptions (not OSErrors) a storage call can raise: a connection refused
+# reaches us as botocore's EndpointConnectionError, say, which s3fs passes on as it is.
+_CLIENT_PACKAGES = frozenset({"botocore", "aiobotocore", "aiohttp", "urllib3", "requests", "google", "azure", "s3fs"})
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """An OSError, or an exception of a storage client package: a failed request, not a bug."""
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _CLIENT_PACKAGES
+
+
 @contextlib.contextmanager
 def storage(url: str) -> Iterator[None]:
-    """Turns the OSErrors of a storage call on ``url`` into one :class:`StorageError`."""
+    """Turns a failed storage call on ``url`` into one :class:`StorageError`."""
     try:
         yield
     except StorageError:
         raise
-    except OSError as exc:
+    except Exception as exc:
+        if not is_storage_failure(exc):
+            raise
         raise storage_error(url, exc) from None
 
 
@@ -279,6 +291,10 @@ class _Ranges(io.RawIOBase):
             # A range starting at the very end: stores refuse it (416) rather than answer empty.
             if not isinstance(exc, FileNotFoundError | PermissionError) and self._object_size() <= self._pos:
                 return 0
+            raise storage_error(self._url, exc) from None
+        except Exception as exc:
+            if not is_storage_failure(exc):
+                raise
             raise storage_error(self._url, exc) from None
         if len(data) > want:  # a server that ignores Range sends the whole object each time
             raise StorageError(f"{self._url}: the server ignored a range request (sent {len(data)} bytes for {want})")
