@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WorkerPool", "usable_workers", "worker_file"]
+__all__ = ["WorkerPool", "remove_orphans", "usable_workers", "worker_file"]
 
 # Worker processes per CPU beyond which more only add memory and contention.
 _PER_CPU = 4
@@ -87,23 +88,29 @@ def worker_file(kind: str, text: str) -> str:
     the files of the same ``kind`` left by processes that are gone (killed with kill -9 before
     their workers had started, the one moment a pool cannot clean up) are removed first."""
     prefix = f"codemill-{kind}-"
-    _remove_orphans(prefix)
+    remove_orphans(prefix)
     fd, path = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     return path
 
 
-def _remove_orphans(prefix: str) -> None:
-    for f in Path(tempfile.gettempdir()).glob(f"{prefix}*-*.json"):
+def remove_orphans(prefix: str) -> None:
+    """Removes the temporary files and directories named ``{prefix}{pid}-...`` whose process is
+    gone (killed with kill -9, which no cleanup outlives); those of live processes, and names
+    without a pid, are left alone."""
+    for f in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
         pid = f.name[len(prefix) :].split("-", 1)[0]
         if not pid.isdigit():
             continue
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            with contextlib.suppress(OSError):
-                f.unlink()
+            if f.is_dir() and not f.is_symlink():
+                shutil.rmtree(f, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    f.unlink()
         except OSError:
             pass  # alive (another user's process, say)
 

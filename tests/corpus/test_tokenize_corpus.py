@@ -453,9 +453,17 @@ def test_orphaned_tokenizer_files_are_removed(tmp_path, monkeypatch) -> None:
     other = tmp_path / "codemill-tokenizer-notapid.json"
     for f in (orphan, ours, other):
         f.write_text("{}")
-    _workers._remove_orphans("codemill-tokenizer-")
+    _workers.remove_orphans("codemill-tokenizer-")
     assert not orphan.exists()
     assert ours.exists() and other.exists()  # a live process's file, a name not ours to judge
+    # A task's scratch directory (shards staged for an upload) the same way.
+    scratch = tmp_path / f"codemill-task-{gone.pid}-abc"
+    (scratch / "sub").mkdir(parents=True)
+    (scratch / "sub" / "shard-00000-0000.npy").write_bytes(b"x")
+    live = tmp_path / f"codemill-task-{os.getpid()}-def"
+    live.mkdir()
+    _workers.remove_orphans("codemill-task-")
+    assert not scratch.exists() and live.exists()
 
 
 def test_cli_writes_shards_and_reports(tmp_path, capsys) -> None:
