@@ -206,6 +206,17 @@ def test_dedup_files_and_jsonl(tmp_path):
     assert on_disk["counts"]["kept"] == 4 and on_disk["params"]["bands"] > 0
 
 
+def test_a_linked_jsonl_input_keeps_its_records(tmp_path):
+    # The kept records are looked up by the name the reader gave them: a link's own name.
+    real = tmp_path / "real.jsonl"
+    real.write_text("".join(json.dumps({"content": f"def f{i}():\n    return {i}\n"}) + "\n" for i in range(5)))
+    (tmp_path / "latest.jsonl").symlink_to(real)
+    report = codemill.dedup([tmp_path / "latest.jsonl"], tmp_path / "out")
+    assert report["counts"]["kept"] == 5
+    (written,) = [p for p in (tmp_path / "out").iterdir() if p.suffix == ".jsonl"]
+    assert written.read_text() == real.read_text()
+
+
 def test_missing_input_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope: no such file or directory"):
         dedup([tmp_path / "nope"], tmp_path / "out")

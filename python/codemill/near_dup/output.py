@@ -17,7 +17,7 @@ from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
 from codemill.outputs import check_output as contract_check
 from codemill.sources.fs import Directory, base_name, is_tree, join, read_url
-from codemill.sources.records import parquet_file
+from codemill.sources.records import parquet_file, record_origin
 from codemill.sources.streams import is_parquet, is_records, open_stream
 
 # input index -> file (relative to the input; a record file's own name) -> kept record numbers,
@@ -104,7 +104,7 @@ def write_kept(inputs: list[Path | str], outdir: Path, kept: Kept) -> list[str]:
                     _write_records(join(path, rel), target, records)
             written.append(name)
         elif is_records(path):
-            _write_records(path, dest, files.get(base_name(path)) or set())
+            _write_records(path, dest, files.get(record_origin(path)) or set())
             written.append(name)
         elif files:
             _copy(path, dest)

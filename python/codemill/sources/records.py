@@ -39,6 +39,12 @@ def _first(rec: dict[str, Any], fields: tuple[str, ...]) -> Any:
     return None
 
 
+def record_origin(path: Path | str) -> str:
+    """A record file's documents' ``origin`` when the file is an input itself (not one found in
+    a tree): its name as given, a link's own name included; the dedup output re-reads it by it."""
+    return Path(path).name
+
+
 class RecordReader:
     """Reads the records of one JSONL or Parquet file as documents.
 
@@ -65,7 +71,7 @@ class RecordReader:
         self.max_bytes = max_bytes
         self.text_fields = (text_field,) if text_field else TEXT_FIELDS
         self.source = source
-        self.origin = Path(path).name if origin is None else origin  # the real name: files are re-read by it
+        self.origin = record_origin(path) if origin is None else origin
         self.first = first
         self.lines = 0
 
