@@ -20,7 +20,10 @@ import numpy as np
 try:
     import ray
 except ImportError as exc:  # pragma: no cover - depends on the optional extra
-    raise ImportError("the ray engine needs Ray: pip install 'codemill[ray]'") from exc
+    from codemill.errors import CodemillError
+
+    # A CodemillError, as the corpus engine's: the command line shows it as one line.
+    raise CodemillError("the Ray engine needs Ray: pip install 'codemill[ray]'") from exc
 
 from codemill import _core
 from codemill.near_dup.config import DedupConfig

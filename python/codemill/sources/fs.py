@@ -134,6 +134,13 @@ def connect(url: str) -> None:
             start()
 
 
+def url_exists(url: str) -> bool:
+    """Whether an object (or a prefix holding objects) is at ``url``."""
+    fs, path = url_fs(url)
+    with storage(url):
+        return bool(fs.exists(path))
+
+
 def url_size(url: str) -> int:
     fs, path = url_fs(url)
     with storage(url):
@@ -161,7 +168,7 @@ def read_urls(urls: list[str]) -> list[bytes]:
     out = []
     for u, data in zip(urls, got, strict=True):
         if isinstance(data, BaseException):
-            if isinstance(data, OSError):
+            if is_storage_failure(data):
                 raise storage_error(u, data)
             raise data
         out.append(data)
