@@ -12,8 +12,11 @@ output intact and no debris. The rules:
   resumes (`tokenize`).
 
 Each writer says what "written by this command" means with an ``is_ours(path) -> bool``
-predicate (a manifest, a report file, a format tag). URLs (``s3://…``) are not checked here:
-object stores have no trees to nest and the writer owns its commit.
+predicate (a manifest, a report file, a format tag). A URL output (``s3://…``) gets the same
+rules with prefixes for trees: equal to an input, under one or above one is refused; an existing
+object a file output would replace must carry this command's sidecar (`written_by`) unless
+``overwrite``; what a directory output (a prefix) holds is checked by its writer, which owns its
+commit (tokenize: its manifest; dedup: its report).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def check_output(
     may replace it; returns it as a ``Path``. Nothing is created or removed here."""
     out = Path(output)
     if is_url(output):
+        _check_url_output(os.fspath(output), command=command, kind=kind, inputs=inputs, overwrite=overwrite)
         return out
     resolved = out.resolve()
     for name in inputs:
@@ -89,6 +93,32 @@ def check_output(
     if not is_ours(out):
         raise OutputError(f"{out}: exists and was not written by `codemill {command}`; {OVERWRITE_HINT}")
     return out
+
+
+def _check_url_output(
+    url: str, *, command: str, kind: Literal["file", "dir"], inputs: Iterable[str | os.PathLike[str]], overwrite: bool
+) -> None:
+    """`check_output` for a URL: prefixes stand for trees."""
+    key = url.rstrip("/")
+    for given in inputs:
+        name = os.fspath(given)
+        if not is_url(name):
+            continue
+        src = name.rstrip("/")
+        if key == src:
+            raise OutputError(f"{url}: the output is the input {name}; name another output")
+        if key.startswith(src + "/"):
+            raise OutputError(
+                f"{url}: the output is inside the input {name} (a later run would read its own output); "
+                "name an output outside it"
+            )
+        if src.startswith(key + "/"):
+            raise OutputError(f"{url}: replacing the output would delete the input {name}; name another output")
+    if kind == "file" and not overwrite:
+        from codemill.sources.fs import url_exists
+
+        if url_exists(url) and not written_by(url, command):
+            raise OutputError(f"{url}: exists and was not written by `codemill {command}`; {OVERWRITE_HINT}")
 
 
 # A file output's description beside it (`OUT.jsonl` -> `OUT.jsonl.codemill.json`): which

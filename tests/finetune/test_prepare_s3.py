@@ -50,3 +50,34 @@ def test_prepare_to_s3_publishes_nothing_on_error(s3_server, bucket, tmp_path, m
         prepare([tree], f"s3://{bucket}/x.jsonl", workers=1, progress=False)
     assert calls["n"] == 3
     assert "Contents" not in s3_server.list_objects_v2(Bucket=bucket)  # no sample file, no sidecar
+
+
+def test_prepare_never_replaces_its_input_or_a_foreign_object(s3_server, bucket, tmp_path, capsys):
+    import gzip
+    import json
+
+    from codemill.cli import main
+    from codemill.errors import OutputError
+
+    names = ("decoder.py", "scanner.py")
+    lines = "".join(json.dumps({"content": (STDLIB / "json" / n).read_text()}) + "\n" for n in names)
+    s3_server.put_object(Bucket=bucket, Key="in.jsonl", Body=lines.encode())
+    s3_server.put_object(Bucket=bucket, Key="foreign.jsonl", Body=b"theirs\n")
+    kw = {"workers": 1, "progress": False}
+    with pytest.raises(OutputError, match="is the input"):
+        prepare([f"s3://{bucket}/in.jsonl"], f"s3://{bucket}/in.jsonl", **kw)
+    with pytest.raises(OutputError, match="not written by `codemill prepare`"):
+        prepare([f"s3://{bucket}/in.jsonl"], f"s3://{bucket}/foreign.jsonl", **kw)
+    assert s3_server.get_object(Bucket=bucket, Key="foreign.jsonl")["Body"].read() == b"theirs\n"
+    # Its own earlier output is replaced; with --overwrite, a foreign one too.
+    prepare([f"s3://{bucket}/in.jsonl"], f"s3://{bucket}/mine.jsonl", **kw)
+    prepare([f"s3://{bucket}/in.jsonl"], f"s3://{bucket}/mine.jsonl", **kw)
+    prepare([f"s3://{bucket}/in.jsonl"], f"s3://{bucket}/foreign.jsonl", overwrite=True, **kw)
+    assert s3_server.get_object(Bucket=bucket, Key="foreign.jsonl")["Body"].read() != b"theirs\n"
+    # --report to a URL is uploaded there (it was written to a local path named "s3:/...").
+    argv = ["prepare", f"s3://{bucket}/in.jsonl", "-o", str(tmp_path / "o.jsonl.gz"), "--report"]
+    assert main([*argv, f"s3://{bucket}/report.json", "--no-progress"]) == 0
+    report = json.loads(s3_server.get_object(Bucket=bucket, Key="report.json")["Body"].read())
+    with gzip.open(tmp_path / "o.jsonl.gz", "rt") as f:
+        assert report["samples"]["total"] == sum(1 for _ in f)
+    assert not (tmp_path / "s3:").exists()

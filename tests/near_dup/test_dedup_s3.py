@@ -65,3 +65,7 @@ def test_dedup_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
     s3_server.put_object(Bucket=bucket, Key="other/x.txt", Body=b"x")
     with pytest.raises(OutputError, match="not a dedup output"):
         dedup([tree_url], f"s3://{bucket}/other")
+    # An output under its input, or above it, never: a rerun would read its own output.
+    for out in (f"{tree_url}/out", f"s3://{bucket}"):
+        with pytest.raises(OutputError, match="input"):
+            dedup([tree_url], out)

@@ -15,6 +15,7 @@ from pathlib import Path
 from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_bytes, atomic_write_json
 from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
+from codemill.outputs import OVERWRITE_HINT
 from codemill.outputs import check_output as contract_check
 from codemill.sources.fs import Directory, base_name, is_tree, join, read_url
 from codemill.sources.records import parquet_file, record_origin
@@ -35,12 +36,13 @@ def check_output(outdir: Path | str, inputs: list[Path | str], overwrite: bool =
     prefix: refused when it holds an input, or objects without a dedup report (unless
     ``overwrite``)."""
     if isinstance(outdir, str):
-        for p in inputs:
-            if isinstance(p, str) and (p.rstrip("/") + "/").startswith(outdir.rstrip("/") + "/"):
-                raise OutputError(f"{outdir}: the output would replace the input {p}")
+        contract_check(outdir, command="dedup", kind="dir", is_ours=lambda _: True, inputs=inputs)
         files = Directory(outdir).files()
         if files and REPORT_NAME not in files and not overwrite:
-            raise OutputError(f"{outdir}: the output prefix holds objects that are not a dedup output")
+            raise OutputError(
+                f"{outdir}: the output prefix holds objects but no {REPORT_NAME} (not a dedup output, or "
+                f"one whose publishing was cut short); {OVERWRITE_HINT}"
+            )
         return
     contract_check(
         outdir,
