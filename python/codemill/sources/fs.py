@@ -294,14 +294,13 @@ class _Ranges(io.RawIOBase):
                 self._tail *= 2
         try:
             data = self._fs.cat_file(self._path, start=self._pos, end=self._pos + want)
-        except OSError as exc:
-            # A range starting at the very end: stores refuse it (416) rather than answer empty.
-            if not isinstance(exc, FileNotFoundError | PermissionError) and self._object_size() <= self._pos:
-                return 0
-            raise storage_error(self._url, exc) from None
         except Exception as exc:
             if not is_storage_failure(exc):
                 raise
+            # A range starting at the very end: stores refuse it (416) rather than answer empty.
+            at_end = isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError)
+            if at_end and self._object_size() <= self._pos:
+                return 0
             raise storage_error(self._url, exc) from None
         if len(data) > want:  # a server that ignores Range sends the whole object each time
             raise StorageError(f"{self._url}: the server ignored a range request (sent {len(data)} bytes for {want})")
@@ -449,9 +448,11 @@ class Directory:
         with storage(self.name):
             # fsspec's rm takes a name with * ? [ as a glob pattern, which could remove other
             # files: those go one by one by exact name, the rest in bulk requests.
-            literal = [p for p in paths if not _GLOB_CHARS.search(p)]
+            literal: list[str] = []
+            globbed: list[str] = []
+            for p in paths:
+                (globbed if _GLOB_CHARS.search(p) else literal).append(p)
             if literal:
                 self._fs.rm(literal)
-            for p in paths:
-                if _GLOB_CHARS.search(p):
-                    self._fs.rm_file(p)
+            for p in globbed:
+                self._fs.rm_file(p)
