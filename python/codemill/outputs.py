@@ -35,6 +35,7 @@ __all__ = [
     "SIDECAR_SUFFIX",
     "check_output",
     "is_url",
+    "publish_json",
     "read_sidecar",
     "sidecar_path",
     "write_sidecar",
@@ -150,13 +151,20 @@ def written_by(output: str | os.PathLike[str], command: str) -> bool:
     return read_sidecar(output).get("written_by") == f"codemill {command}"
 
 
-def write_sidecar(output: str | os.PathLike[str], command: str, **facts: Any) -> None:
-    from codemill._io import atomic_write_json
-
-    meta = {"written_by": f"codemill {command}", "output": Path(output).name, **facts}
-    if is_url(output):  # beside the object, published in one upload
+def publish_json(output: str | os.PathLike[str], obj: Any) -> None:
+    """Writes ``obj`` as JSON (indented by one, newline-ended) to a local file (temporary name,
+    then rename) or to a URL (one upload): either way it appears whole or not at all."""
+    if is_url(output):
         from codemill.sources.fs import write_url
 
-        write_url(os.fspath(output) + SIDECAR_SUFFIX, (json.dumps(meta, indent=1) + "\n").encode("utf-8"))
+        write_url(os.fspath(output), (json.dumps(obj, indent=1) + "\n").encode("utf-8"))
         return
-    atomic_write_json(sidecar_path(output), meta)
+    from codemill._io import atomic_write_json
+
+    atomic_write_json(output, obj)
+
+
+def write_sidecar(output: str | os.PathLike[str], command: str, **facts: Any) -> None:
+    meta = {"written_by": f"codemill {command}", "output": Path(output).name, **facts}
+    # Beside the output: a URL's sidecar is named on the URL string (a Path would fold its //).
+    publish_json(os.fspath(output) + SIDECAR_SUFFIX if is_url(output) else sidecar_path(output), meta)

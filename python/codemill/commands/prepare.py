@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codemill._io import atomic_write_json
 from codemill.commands._common import (
     add_overwrite,
     comma_list,
@@ -19,7 +17,7 @@ from codemill.commands._common import (
 )
 from codemill.errors import UsageError
 from codemill.near_dup.config import DedupConfig, Verify
-from codemill.sources.fs import is_url, write_url
+from codemill.outputs import publish_json
 
 if TYPE_CHECKING:
     from codemill.finetune.pipeline import PrepareReport
@@ -109,12 +107,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress and not args.json,
     )
     if args.report:
-        if is_url(args.report):  # one upload: the object appears whole or not at all
-            text = io.StringIO()
-            write_json(report, text)
-            write_url(args.report, text.getvalue().encode("utf-8"))
-        else:
-            atomic_write_json(args.report, report)  # what write_json prints: indented by one
+        publish_json(args.report, report)  # what write_json prints: indented by one
     if args.json:
         write_json(report, sys.stdout)
     else:
