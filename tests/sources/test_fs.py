@@ -48,6 +48,8 @@ def make_tree(root: Path) -> Path:
     (root / "pages" / "[i]d.tsx").write_text("export const x = 1;\n")
     (root / "pages" / "i.tsx").write_text("export const y = 2;\n")
     (root / "pages" / ".gitkeep").write_text("")
+    # `::` is fsspec's separator of chained filesystems: here it is part of a name.
+    (root / "pages" / "i.tsx::v2.tsx").write_text("export const z = 3;\n")
     lines = [json.dumps({"content": f"x = {i}\n", "path": f"r{i}.py"}) for i in range(5)] + ["not json"]
     with gzip.open(root / "data.jsonl.gz", "wt") as f:
         f.write("\n".join(lines) + "\n")
@@ -75,7 +77,7 @@ def test_tree_at_url_reads_like_the_tree_on_disk(s3_server, bucket, tmp_path):
     assert {"vendored", "lock_file", "empty", "invalid_json", "gitignored", "tool_state"} <= set(local_skips)
     assert local_skips["gitignored"] == 3  # generated/, pkg/secret_x.py, pkg/local_y.go
     assert any(text == "x = 3\n" for _, _, text in local)  # re-included by the negation
-    assert {p for p, _, _ in local} >= {"pages/[id].tsx", "pages/[i]d.tsx", "pages/i.tsx"}
+    assert {p for p, _, _ in local} >= {"pages/[id].tsx", "pages/[i]d.tsx", "pages/i.tsx", "pages/i.tsx::v2.tsx"}
     one, _ = _docs([url + "/pkg/a.py"])  # one object named by its URL
     assert one == [("a.py", "python", "def a():\n    return 1\n")]
 

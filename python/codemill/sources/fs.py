@@ -45,7 +45,11 @@ def url_fs(url: str) -> tuple[Any, str]:
     except ImportError as exc:
         raise StorageError(f"{url}: URLs need fsspec (and s3fs for s3://): pip install 'codemill[cloud]'") from exc
     try:
-        return fsspec.core.url_to_fs(url)
+        # Not fsspec.core.url_to_fs: it takes `::` anywhere in a URL for a chain of filesystems
+        # (`simplecache::s3://...`), and an object named `x.py::v2.py` would read as `x.py`. A
+        # codemill URL starts with its one scheme (`is_url`), so the rest is taken literally.
+        cls = fsspec.get_filesystem_class(url.split("://", 1)[0])
+        return cls(**cls._get_kwargs_from_urls(url)), cls._strip_protocol(url)
     except ImportError as exc:  # the protocol's package (s3fs, gcsfs ...) is not installed
         raise StorageError(f"{url}: {exc} (pip install 'codemill[cloud]' for s3://)") from None
     except ValueError as exc:  # an unknown protocol
