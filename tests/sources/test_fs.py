@@ -56,9 +56,9 @@ def make_tree(root: Path) -> Path:
     return root
 
 
-def _docs(inputs: list[str]) -> tuple[list[tuple[str, str, str]], dict[str, int]]:
+def _docs(inputs: list[str]) -> tuple[list[tuple[str, str, str, str]], dict[str, int]]:
     skips = Skips()
-    docs = [(d.path, d.language, d.text or "") for d in iter_documents(inputs, skips)]
+    docs = [(d.path, d.language, d.text or "", d.repository) for d in iter_documents(inputs, skips)]
     return docs, dict(skips.counts)
 
 
@@ -76,10 +76,11 @@ def test_tree_at_url_reads_like_the_tree_on_disk(s3_server, bucket, tmp_path):
     assert remote_skips == local_skips
     assert {"vendored", "lock_file", "empty", "invalid_json", "gitignored", "tool_state"} <= set(local_skips)
     assert local_skips["gitignored"] == 3  # generated/, pkg/secret_x.py, pkg/local_y.go
-    assert any(text == "x = 3\n" for _, _, text in local)  # re-included by the negation
-    assert {p for p, _, _ in local} >= {"pages/[id].tsx", "pages/[i]d.tsx", "pages/i.tsx", "pages/i.tsx::v2.tsx"}
-    one, _ = _docs([url + "/pkg/a.py"])  # one object named by its URL
-    assert one == [("a.py", "python", "def a():\n    return 1\n")]
+    assert any(text == "x = 3\n" for _, _, text, _ in local)  # re-included by the negation
+    assert {p for p, _, _, _ in local} >= {"pages/[id].tsx", "pages/[i]d.tsx", "pages/i.tsx", "pages/i.tsx::v2.tsx"}
+    # One object named by its URL: its repository is its prefix's name, as a file's is its directory's.
+    one, _ = _docs([url + "/pkg/a.py"])
+    assert one == _docs([str(root / "pkg" / "a.py")])[0] == [("a.py", "python", "def a():\n    return 1\n", "pkg")]
 
 
 def test_parquet_at_url(s3_server, bucket, tmp_path):
