@@ -81,3 +81,11 @@ def test_prepare_never_replaces_its_input_or_a_foreign_object(s3_server, bucket,
     with gzip.open(tmp_path / "o.jsonl.gz", "rt") as f:
         assert report["samples"]["total"] == sum(1 for _ in f)
     assert not (tmp_path / "s3:").exists()
+
+
+def test_an_output_url_is_named_as_given_in_errors(tmp_path):
+    from codemill.errors import OutputError
+
+    # A Path would collapse the URL's `//` (`s3:/b/out.txt`); checked before any request.
+    with pytest.raises(OutputError, match=r"^s3://b/out\.txt: the output must end in"):
+        prepare([tmp_path], "s3://b/out.txt", workers=1, progress=False)

@@ -440,7 +440,7 @@ def prepare(
     always. Beside it, ``OUT.codemill.json`` records the special tokens its samples use, so
     that `tokenize_corpus` (and `codemill tokenize`) keeps them as special tokens.
     """
-    check_output(Path(output))
+    check_output(output)
     contract_check(
         output,
         command="prepare",

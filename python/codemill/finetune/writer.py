@@ -27,9 +27,11 @@ _ROW_GROUP_ROWS = 1024
 _ROW_GROUP_BYTES = 64 << 20
 
 
-def check_output(path: Path) -> None:
-    if not path.name.lower().endswith(OUTPUT_SUFFIXES):
-        raise OutputError(f"{path}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
+def check_output(name: str | os.PathLike[str]) -> None:
+    """Refuses an output whose name has no sample format's suffix (named as given: a URL's
+    ``//`` would not survive a `Path`)."""
+    if not os.fspath(name).lower().endswith(OUTPUT_SUFFIXES):
+        raise OutputError(f"{os.fspath(name)}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
 
 
 class SampleWriter:
@@ -84,7 +86,7 @@ class SampleWriter:
         """A writer whose file replaces ``path`` (a local path, or a URL: the file is staged
         locally and uploaded) when the block ends without an error."""
         if is_url(path):
-            check_output(Path(os.fspath(path)))  # the name's suffix only
+            check_output(path)
             with staged_file(os.fspath(path)) as local, cls.open(local) as writer:
                 yield writer
             return
