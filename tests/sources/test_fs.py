@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from codemill.corpus.plan import Task
 from codemill.errors import InputNotFoundError, StorageError
 from codemill.sources import Skips, iter_documents
 from codemill.sources.fs import Directory, is_url
@@ -152,6 +153,37 @@ def test_url_reader_ends_where_the_object_ends(s3_server, bucket, tmp_path, monk
     with open_url(f"s3://{bucket}/o.bin") as f:
         assert f.read() == body
     assert len(calls) == 1, calls
+
+
+def test_objects_over_the_limit_are_not_fetched_whole(s3_server, bucket, monkeypatch):
+    from codemill.corpus.plan import task_documents
+    from codemill.sources.fs import url_fs
+
+    s3_server.put_object(Bucket=bucket, Key="t/big.py", Body=b"x = 1\n" * 10_000)
+    s3_server.put_object(Bucket=bucket, Key="t/small.py", Body=b"y = 2\n")
+    s3_server.put_object(Bucket=bucket, Key="t/__init__.py", Body=b"")  # any range of it is refused
+    fs, _ = url_fs(f"s3://{bucket}/t")
+    got: list[int] = []
+    real = fs.cat_ranges
+
+    def counted(paths, starts, ends, **kw):
+        out = real(paths, starts, ends, **kw)
+        got.extend(len(x) for x in out if isinstance(x, bytes))
+        return out
+
+    monkeypatch.setattr(fs, "cat_ranges", counted)
+    names = [f"s3://{bucket}/t/{n}" for n in ("big.py", "small.py", "__init__.py")]
+    # The corpus jobs' reader (objects fetched in batches) and the one reader (one at a time).
+    task = Task(0, "files", "", files=tuple(names))
+    for read in (
+        lambda skips: task_documents(task, skips, 1000)[0],
+        lambda skips: iter_documents(names, skips, max_bytes=1000),
+    ):
+        skips = Skips()
+        got.clear()
+        assert [d.text for d in read(skips)] == ["y = 2\n"]
+        assert skips.counts == {"too_large": 1, "empty": 1}
+        assert max(got) == 1001  # the limit and one byte, not the 60 kB object
 
 
 def test_removing_outputs_takes_names_literally(s3_server, bucket):

@@ -180,7 +180,7 @@ def plan_tasks(
 
 
 def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Document]:
-    for name, data in fetched(files):
+    for name, data in fetched(files, max_bytes):
         text, reason = read_file(name, max_bytes, data)
         if text is None:
             skips.add(name, reason or "unreadable")

@@ -47,11 +47,12 @@ class Loaded(NamedTuple):
     skipped: bool = False  # reason is a skip (codemill.sources.skips), not a filter
 
 
-def _fetched(docs: list[Work]) -> list[bytes | None]:
+def _fetched(docs: list[Work], max_bytes: int) -> list[bytes | None]:
     """The bytes of each document in a bucket that is still to be read (fetched together,
-    as the corpus reader does); None for the rest (local files, records)."""
+    as the corpus reader does; at most one byte past ``max_bytes``); None for the rest (local
+    files, records)."""
     names = [(d.file or d.where) if d.text is None else "" for d, _ in docs]
-    return [data for _, data in fetched(names)]
+    return [data for _, data in fetched(names, max_bytes)]
 
 
 def _load(
@@ -110,7 +111,7 @@ def scan(docs: list[Work]) -> tuple[list[Scanned], Signed | None]:
     config = _STATE[0].config
     assert config.dedup is not None
     out, texts, langs = [], [], []
-    for (doc, _), data in zip(docs, _fetched(docs), strict=True):
+    for (doc, _), data in zip(docs, _fetched(docs, config.max_file_bytes), strict=True):
         text, reason, size, skipped = _load(doc, config.filters, None, config.max_file_bytes, data)
         s = Scanned(doc.index, reason, size, skipped)
         if text is not None:
@@ -139,7 +140,7 @@ def build(docs: list[Work]) -> list[Built]:
     """Filter (or, after pass 1, check the content is unchanged) and build each document's samples."""
     config, builder = _STATE[0].config, _STATE[0].builder
     out = []
-    for (doc, digest), data in zip(docs, _fetched(docs), strict=True):
+    for (doc, digest), data in zip(docs, _fetched(docs, config.max_file_bytes), strict=True):
         text, reason, size, skipped = _load(doc, config.filters, digest, config.max_file_bytes, data)
         if text is None:
             out.append(Built(doc.index, reason, size, doc.language, [], Counter(), skipped))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemill.sources import skips as reasons
-from codemill.sources.fs import is_url, read_url
+from codemill.sources.fs import is_url, read_urls
 
 DEFAULT_MAX_BYTES = 100 << 20  # larger files and records are skipped as too_large
 SNIFF = 8192  # a NUL byte in this many leading bytes marks binary data
@@ -57,10 +57,11 @@ def read_file(
 ) -> tuple[str | None, str | None]:
     """(text, None) for a readable UTF-8 code file (a local path or a URL), else (None, reason).
     Opens only regular files (never a FIFO or a device). ``data``: the bytes of a URL's object,
-    fetched already."""
+    fetched already (`fetched` with ``max_bytes`` as its limit)."""
     if isinstance(path, str) and is_url(path):
         if data is None:
-            data = read_url(path)  # a storage failure raises: it is not a property of the file
+            # At most one byte past the limit; a storage failure raises: it is not a property of the file.
+            data = read_urls([path], max_bytes)[0]
         return decode(data, max_bytes)
     data, reason = _read_local(path, max_bytes)
     if data is None:

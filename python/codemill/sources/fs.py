@@ -159,16 +159,28 @@ def read_url(url: str, start: int | None = None, end: int | None = None) -> byte
         return data
 
 
-def read_urls(urls: list[str]) -> list[bytes]:
+def read_urls(urls: list[str], limit: int | None = None) -> list[bytes]:
     """The bytes of many objects, fetched concurrently (one round trip per object costs more
-    than reading it); raises like :func:`read_url` for the first that fails."""
+    than reading it); raises like :func:`read_url` for the first that fails. ``limit``: at most
+    ``limit + 1`` bytes of each (enough to tell it is over ``limit``: a reader refuses it as
+    too large without fetching gigabytes into memory, as a local read stats first)."""
     if not urls:
         return []
     fs, _ = url_fs(urls[0])
     paths = [url_fs(u)[1] for u in urls]
     with storage(urls[0]):
         # cat_ranges, not cat: cat takes a name with * ? [ as a glob pattern (`pages/[id].tsx`).
-        got = fs.cat_ranges(paths, None, None, on_error="return")
+        if limit is None:
+            got = fs.cat_ranges(paths, None, None, on_error="return")
+        else:
+            got = fs.cat_ranges(paths, [0] * len(paths), [limit + 1] * len(paths), on_error="return")
+            # A store refuses any range of an empty object (416): those are read whole, in one
+            # more batch, where a real failure fails again and is raised below.
+            again = [i for i, data in enumerate(got) if isinstance(data, BaseException)]
+            if again:
+                whole = fs.cat_ranges([paths[i] for i in again], None, None, on_error="return")
+                for i, data in zip(again, whole, strict=True):
+                    got[i] = data
     out = []
     for u, data in zip(urls, got, strict=True):
         if isinstance(data, BaseException):
@@ -182,20 +194,21 @@ def read_urls(urls: list[str]) -> list[bytes]:
 FETCH_BATCH = 64
 
 
-def fetched(names: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+def fetched(names: Iterable[str], limit: int | None = None) -> Iterator[tuple[str, bytes | None]]:
     """(name, None) for local files; (URL, bytes) for objects, fetched concurrently 64 at a
-    time (a round trip per object costs more than reading it), in the order given."""
+    time (a round trip per object costs more than reading it), in the order given; ``limit``:
+    as in :func:`read_urls`."""
     batch: list[str] = []
     for name in names:
         if is_url(name):
             batch.append(name)
             if len(batch) < FETCH_BATCH:
                 continue
-        yield from zip(batch, read_urls(batch), strict=True)
+        yield from zip(batch, read_urls(batch, limit), strict=True)
         batch = []
         if not is_url(name):
             yield name, None
-    yield from zip(batch, read_urls(batch), strict=True)
+    yield from zip(batch, read_urls(batch, limit), strict=True)
 
 
 def write_url(url: str, data: bytes) -> None:
