@@ -100,7 +100,7 @@ def _listed(
         if isinstance(root, str) or root.is_dir():
             repository = root.rstrip("/").rsplit("/", 1)[-1] if isinstance(root, str) else root.resolve().name
             for entry in walk_url(root, skips) if isinstance(root, str) else walk(root, skips):
-                if entry.path == root:
+                if isinstance(root, str) and entry.path == root:
                     # A URL naming one object: its repository is the name of the prefix that
                     # holds it, as a named local file's is its directory's (sample ids and
                     # prepare's seeded splits depend on it).
