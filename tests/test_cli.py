@@ -90,3 +90,35 @@ def test_an_output_is_written_whole_into_a_directory_made_for_it(tmp_path) -> No
     with pytest.raises(OSError) as e, atomic_file(target, "w"):
         os.stat(987654)  # an error about a file descriptor, not a path: passed on as it is
     assert e.value.filename == 987654
+
+
+def test_temporaries_of_killed_runs_are_removed_by_the_next(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    from codemill import _io
+    from codemill.finetune.pipeline import prepare
+    from codemill.near_dup.api import dedup
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process killed with kill -9 while writing
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.py").write_text("def a():\n    return 1\n")
+    # Beside outputs: a file output's temporary; a directory output's staging and old copy.
+    left = [tmp_path / f".out.jsonl.tmp{gone.pid}", tmp_path / f".dd.tmp{gone.pid}", tmp_path / f".dd.old{gone.pid}"]
+    live = tmp_path / f".out.jsonl.tmp{os.getppid()}"  # a live process's (not this one): left alone
+    left[0].write_text("partial")
+    live.write_text("partial")
+    for d in left[1:]:
+        (d / "sub").mkdir(parents=True)
+    prepare([tree], tmp_path / "out.jsonl", workers=1, progress=False)
+    dedup([tree], tmp_path / "dd")
+    assert not any(p.exists() for p in left) and live.exists()
+    # Scratch directories in the temporary directory (staged uploads, prepare's signatures).
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(_io, "_scratch_kinds", set())
+    for kind in ("dedup", "prepare", "out", "task"):
+        orphan = tmp_path / f"codemill-{kind}-{gone.pid}-x"
+        orphan.mkdir()
+        with _io.scratch_dir(kind) as mine:
+            assert not orphan.exists() and os.path.basename(mine).startswith(f"codemill-{kind}-{os.getpid()}-")

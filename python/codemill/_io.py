@@ -14,6 +14,7 @@ import gzip
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -28,7 +29,10 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "fsync_dir",
+    "remove_orphans",
+    "remove_stale_temporaries",
     "remove_tree",
+    "scratch_dir",
     "tmp_name",
 ]
 
@@ -40,6 +44,63 @@ def tmp_name(path: Path) -> Path:
     run that resumes it.
     """
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def _gone(pid: str) -> bool:
+    """Whether ``pid`` names a process that has ended (not one of another user's, alive)."""
+    if not pid.isdigit():
+        return False  # a name not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        pass  # alive (another user's process, say)
+    return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def remove_orphans(prefix: str) -> None:
+    """Removes the temporary files and directories named ``{prefix}{pid}-...`` whose process is
+    gone (killed with kill -9, which no cleanup outlives); those of live processes, and names
+    without a pid, are left alone."""
+    for f in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
+        if _gone(f.name[len(prefix) :].split("-", 1)[0]):
+            _remove(f)
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Removes what processes that are gone left beside ``target`` while writing it: its
+    temporary (`tmp_name`) and, of a directory output, the old one moved aside (`atomic_dir`).
+    Called before an output is written again: a run killed with kill -9 leaves them behind."""
+    heads = (f".{target.name}.tmp", f".{target.name}.old")
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(heads) and _gone(name[len(heads[0]) :]):
+            _remove(target.parent / name)
+
+
+_scratch_kinds: set[str] = set()
+
+
+def scratch_dir(kind: str) -> tempfile.TemporaryDirectory[str]:
+    """A local scratch directory ``codemill-{kind}-{pid}-...`` (removed when its block ends). What
+    processes killed with kill -9 left under the same kind is removed first, once a process."""
+    prefix = f"codemill-{kind}-"
+    if kind not in _scratch_kinds:
+        _scratch_kinds.add(kind)
+        remove_orphans(prefix)
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-")
 
 
 def fsync_dir(path: Path) -> None:
@@ -145,6 +206,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = tmp_name(target)
     old = target.with_name(f".{target.name}.old{os.getpid()}")
+    remove_stale_temporaries(target)
     remove_tree(stage)
     stage.mkdir()
     try:

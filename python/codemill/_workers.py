@@ -13,16 +13,16 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import shutil
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
-__all__ = ["WorkerPool", "remove_orphans", "usable_workers", "worker_file"]
+from codemill._io import remove_orphans
+
+__all__ = ["WorkerPool", "usable_workers", "worker_file"]
 
 # Worker processes per CPU beyond which more only add memory and contention.
 _PER_CPU = 4
@@ -93,26 +93,6 @@ def worker_file(kind: str, text: str) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     return path
-
-
-def remove_orphans(prefix: str) -> None:
-    """Removes the temporary files and directories named ``{prefix}{pid}-...`` whose process is
-    gone (killed with kill -9, which no cleanup outlives); those of live processes, and names
-    without a pid, are left alone."""
-    for f in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
-        pid = f.name[len(prefix) :].split("-", 1)[0]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            if f.is_dir() and not f.is_symlink():
-                shutil.rmtree(f, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    f.unlink()
-        except OSError:
-            pass  # alive (another user's process, say)
 
 
 class WorkerPool(ProcessPoolExecutor):

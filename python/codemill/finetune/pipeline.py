@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import collections
 import os
-import tempfile
 import time
 from array import array
 from collections import Counter
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar
 
 import numpy as np
 
+from codemill._io import scratch_dir
 from codemill.errors import ConfigError
 from codemill.finetune import filters
 from codemill.finetune.config import PrepareConfig, PrepareParams
@@ -333,7 +333,7 @@ class Preparer:
         hash_parts: list[np.ndarray] = []
         files = nbytes = n_docs = 0
         docs = ((d, None) for d in self._documents(skips, listed, filtered))
-        with tempfile.TemporaryDirectory(prefix="codemill-prepare-") as tmp:
+        with scratch_dir("prepare") as tmp:
             sig_path = Path(tmp) / "signatures.u32"
             with open(sig_path, "wb") as sig_out:
                 for results, signed in _ordered_map(scan, _named_batches(docs, names), pool, window):

@@ -8,11 +8,10 @@ prefix is staged locally and uploaded with the report last (its presence marks i
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Mapping, Set
 from pathlib import Path
 
-from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_bytes, atomic_write_json
+from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_bytes, atomic_write_json, scratch_dir
 from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
 from codemill.outputs import OVERWRITE_HINT
@@ -124,7 +123,7 @@ def write_output(
     """
     check_output(outdir, inputs, overwrite)
     if isinstance(outdir, str):
-        with tempfile.TemporaryDirectory(prefix="codemill-dedup-") as tmp:
+        with scratch_dir("dedup") as tmp:
             stage = Path(tmp)
             report["outputs"] = [f"{outdir.rstrip('/')}/{name}" for name in write_kept(inputs, stage, kept)]
             atomic_write_json(stage / REPORT_NAME, report)

@@ -19,12 +19,11 @@ import io
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from codemill._io import atomic_write_bytes, fsync_dir
+from codemill._io import atomic_write_bytes, fsync_dir, scratch_dir
 from codemill.errors import InputNotFoundError, StorageError
 
 _BLOCK = 4 << 20
@@ -333,7 +332,7 @@ def staged_file(url: str) -> Iterator[Path]:
     """A local temporary path for a file to be published at ``url``: uploaded (one upload, which
     the store makes visible whole) when the block ends without an error; removed either way."""
     fs, path = url_fs(url)
-    with tempfile.TemporaryDirectory(prefix="codemill-out-") as tmp:
+    with scratch_dir("out") as tmp:
         local = Path(tmp) / url.rstrip("/").rsplit("/", 1)[-1]
         yield local
         with storage(url):

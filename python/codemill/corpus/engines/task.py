@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import queue
-import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -18,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from codemill._io import fsync_dir
-from codemill._workers import remove_orphans
+from codemill._io import fsync_dir, scratch_dir
 from codemill.corpus.layout import json_bytes, record_name, task_prefix
 from codemill.corpus.manifest import LanguageStats, TaskRecord
 from codemill.corpus.plan import Task, task_documents
@@ -112,20 +110,6 @@ class Abandoned(Exception):
     """A task left before its next batch because its run is stopping (nothing of it committed)."""
 
 
-_SCRATCH = "codemill-task-"
-_orphans_removed = False
-
-
-def _scratch_dir() -> tempfile.TemporaryDirectory[str]:
-    """A task's local scratch directory (its shards before their upload), named after this
-    process: what a process killed with kill -9 left is removed by the first task of the next."""
-    global _orphans_removed
-    if not _orphans_removed:  # once a process: a look through the temporary directory
-        _orphans_removed = True
-        remove_orphans(_SCRATCH)
-    return tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{os.getpid()}-")
-
-
 def run_task(
     task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: str | os.PathLike[str], stop: Any = None
 ) -> TaskRecord:
@@ -141,7 +125,7 @@ def run_task(
         record = _write_task(task, settings, tok, out.path, stop, durable=True)
         fsync_dir(out.path)
     else:
-        with _scratch_dir() as scratch:
+        with scratch_dir("task") as scratch:
             record = _write_task(task, settings, tok, Path(scratch), stop, durable=False)
             out.publish_all([(Path(scratch) / name, name) for shard in record["shards"] for name in shard["files"]])
     # Published last: its presence commits the task.
