@@ -69,3 +69,29 @@ def test_dedup_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
     for out in (f"{tree_url}/out", f"s3://{bucket}"):
         with pytest.raises(OutputError, match="input"):
             dedup([tree_url], out)
+
+
+def test_a_run_killed_while_publishing_is_replaced_by_the_next(s3_server, bucket, tmp_path, monkeypatch):
+    from codemill.sources.fs import Directory
+
+    tree, jsonl = make_inputs(tmp_path / "in")
+    out = f"s3://{bucket}/out"
+    dedup([tree], out)
+    # Killed after its report was removed and before the new one was published.
+    real = Directory.publish_all
+
+    def killed(self, files):
+        real(self, files[:1])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Directory, "publish_all", killed)
+    with pytest.raises(KeyboardInterrupt):
+        dedup([tree, jsonl], out)
+    left = bucket_files(s3_server, bucket, "out")
+    assert "dedup_report.json" not in left and ".dedup_report.json.publishing" in left
+    monkeypatch.setattr(Directory, "publish_all", real)
+    report = dedup([tree, jsonl], out)  # no --overwrite needed: the prefix is recognisably ours
+    got = bucket_files(s3_server, bucket, "out")
+    assert ".dedup_report.json.publishing" not in got
+    assert json.loads(got["dedup_report.json"])["counts"] == report["counts"]
+    assert {k.split("/")[0] for k in got} == {"tree", "data.jsonl", "dedup_report.json"}

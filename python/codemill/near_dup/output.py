@@ -16,7 +16,7 @@ from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
 from codemill.outputs import OVERWRITE_HINT
 from codemill.outputs import check_output as contract_check
-from codemill.sources.fs import Directory, base_name, is_tree, join, read_url
+from codemill.sources.fs import Directory, base_name, is_tree, join, publishing_marker, read_url
 from codemill.sources.records import parquet_file, record_origin
 from codemill.sources.streams import is_parquet, is_records, open_stream
 
@@ -32,15 +32,16 @@ REPORT_NAME = "dedup_report.json"
 def check_output(outdir: Path | str, inputs: list[Path | str], overwrite: bool = False) -> None:
     """The output contract (`codemill.outputs`) for dedup: a directory holding a dedup report
     is replaced whole; anything else is refused unless ``overwrite``; an input never. A URL
-    prefix: refused when it holds an input, or objects without a dedup report (unless
-    ``overwrite``)."""
+    prefix: refused when it holds an input, or objects without a dedup report or the marker a
+    run being published leaves in its place (unless ``overwrite``)."""
     if isinstance(outdir, str):
         contract_check(outdir, command="dedup", kind="dir", is_ours=lambda _: True, inputs=inputs)
         files = Directory(outdir).files()
-        if files and REPORT_NAME not in files and not overwrite:
+        # A run killed while publishing left its marker in place of the report: still ours.
+        ours = REPORT_NAME in files or publishing_marker(REPORT_NAME) in files
+        if files and not ours and not overwrite:
             raise OutputError(
-                f"{outdir}: the output prefix holds objects but no {REPORT_NAME} (not a dedup output, or "
-                f"one whose publishing was cut short); {OVERWRITE_HINT}"
+                f"{outdir}: the output prefix holds objects but no {REPORT_NAME} (not a dedup output); {OVERWRITE_HINT}"
             )
         return
     contract_check(

@@ -339,6 +339,11 @@ def staged_file(url: str) -> Iterator[Path]:
             fs.put_file(os.fspath(local), path)
 
 
+def publishing_marker(last: str) -> str:
+    """The object beside an output prefix while `Directory.publish_tree` replaces it."""
+    return f".{last}.publishing"
+
+
 class Directory:
     """An output directory: a local path or a URL prefix, written file by file, each file
     published whole (a temporary name and a rename locally; one completed upload remotely).
@@ -442,16 +447,21 @@ class Directory:
     def publish_tree(self, local: Path, last: str) -> None:
         """Replaces the directory's content by the local directory ``local``: ``last`` (the
         file whose presence says the output is complete) is removed first and published last,
-        files no longer in the output are removed before it."""
+        files no longer in the output are removed before it. While it is missing, the object
+        `publishing_marker` names is there: a run killed meanwhile leaves a prefix that is
+        still recognisably its output, which the next run may replace."""
         if self.path is not None:
             raise AssertionError("a local output is swapped in whole by codemill._io.atomic_dir")
+        marker = publishing_marker(last)
         old = self.files()
+        self.write_bytes(marker, b"")
         if last in old:
             self.remove([last])
         new = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
         self.publish_all([(local / rel, rel) for rel in new if rel != last])
-        self.remove(sorted(set(old) - set(new)))
+        self.remove(sorted(set(old) - set(new) - {marker}))
         self.publish(local / last, last)
+        self.remove([marker])
 
     def remove(self, rels: list[str]) -> None:
         if not rels:
