@@ -122,3 +122,14 @@ def test_temporaries_of_killed_runs_are_removed_by_the_next(tmp_path, monkeypatc
         orphan.mkdir()
         with _io.scratch_dir(kind) as mine:
             assert not orphan.exists() and os.path.basename(mine).startswith(f"codemill-{kind}-{os.getpid()}-")
+
+
+@pytest.mark.parametrize("command", ["tokenize", "dedup"])
+def test_the_ray_engine_without_ray_is_one_error_line(command, tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    for name in ("codemill._ray", "codemill.corpus.engines.ray", "codemill.near_dup.ray"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert main([command, str(tmp_path / "a.py"), "-o", str(tmp_path / "out"), "--engine", "ray"]) != 0
+    err = capsys.readouterr().err
+    assert "the Ray engine needs Ray: pip install 'codemill[ray]'" in err and "Traceback" not in err

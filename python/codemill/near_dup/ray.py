@@ -17,15 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-try:
-    import ray
-except ImportError as exc:  # pragma: no cover - depends on the optional extra
-    from codemill.errors import CodemillError
-
-    # A CodemillError, as the corpus engine's: the command line shows it as one line.
-    raise CodemillError("the Ray engine needs Ray: pip install 'codemill[ray]'") from exc
-
 from codemill import _core
+from codemill._ray import connect, ray
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.signing import Signed, concat_signed, sign_texts
 
@@ -39,11 +32,6 @@ _SPREAD = "SPREAD"
 
 def _node() -> str:
     return str(ray.get_runtime_context().get_node_id())
-
-
-def _ensure_ray() -> None:
-    if not ray.is_initialized():
-        ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
 
 
 def _shards(n: int, shards: int | None) -> list[tuple[int, int]]:
@@ -63,7 +51,7 @@ def ray_signatures(
     config: DedupConfig, texts: list[str], languages: Languages, shards: int | None, nodes: Counter[str]
 ) -> Signed:
     """Signatures, shingle counts and content hashes, one Ray task per shard (counted in `nodes`)."""
-    _ensure_ray()
+    connect()
     refs = []
     for a, b in _shards(len(texts), shards):
         langs = languages[a:b] if isinstance(languages, list | tuple) else languages
@@ -122,7 +110,7 @@ def ray_pairs(
 ) -> tuple[np.ndarray, int]:
     """Pairs to check and the window's skipped count, by a hash-partitioned shuffle (reduce
     tasks counted in `nodes`)."""
-    _ensure_ray()
+    connect()
     spans = _shards(len(sigs), shards)
     parts = len(spans)
     mapped = []

@@ -15,13 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-try:
-    import ray
-except ImportError as exc:  # pragma: no cover - depends on the optional extra
-    from codemill.errors import CodemillError
-
-    raise CodemillError("the Ray engine needs Ray: pip install 'codemill[ray]'") from exc
-
+from codemill._ray import connect, ray
 from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
@@ -51,15 +45,7 @@ def run_ray(
 ) -> dict[str, int]:
     """Runs ``tasks`` on Ray (``address``; default: the running Ray, else a local one); returns
     the number of tasks each node ran (by Ray node id)."""
-    started = False
-    if not ray.is_initialized():
-        kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if address:
-            kw["address"] = address
-        elif workers > 0:
-            kw["num_cpus"] = workers
-        ray.init(**kw)
-        started = True
+    started = connect(address, workers)
     try:
         tok_ref = ray.put(tok.to_json())
         # Ray tasks submitted ahead of those running, so a CPU that frees up finds one queued.
