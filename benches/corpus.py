@@ -64,7 +64,7 @@ def load(
         roots = sorted({p for pat in patterns for p in glob.glob(pat)})
         for root in roots:
             for entry in walk(Path(root), Skips()):
-                s = str(entry.path)
+                s = entry.path
                 if is_test_file(s) != (split == "test"):
                     continue
                 file_lang = entry.language

@@ -65,7 +65,7 @@ def make_corpus(root: Path) -> tuple[list[str], list[str]]:
     )
     pq.write_table(table, pqf, row_group_size=3)
     inputs = [str(tree), str(jl), str(gz), str(zs), str(pqf)]
-    tree_texts = [p.read_text(encoding="utf-8") for p in (e.path for e in walk(tree, Skips()))]
+    tree_texts = [Path(e.path).read_text(encoding="utf-8") for e in walk(tree, Skips())]
     texts = tree_texts + [r.get("content", r.get("text")) for r in rows] * 4
     return inputs, texts
 
@@ -162,7 +162,7 @@ def test_uint32_for_large_vocab(small_tok, tmp_path) -> None:
     assert token_dtype(70_000) == np.uint32 and token_dtype(70_000, "megatron") == np.int32
     m = codemill.tokenize_corpus([FIXTURES], tmp_path, tokenizer=small_tok)
     assert m["tokenizer"]["hash"] == small_tok.hash and m["tokenizer"]["vocab_size"] == small_tok.vocab_size
-    texts = [p.read_text() for p in (e.path for e in walk(FIXTURES, Skips()))]
+    texts = [Path(e.path).read_text() for e in walk(FIXTURES, Skips())]
     assert [small_tok.decode(d) for d in iter_shard_documents(tmp_path)] == texts
 
 

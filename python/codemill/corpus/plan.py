@@ -109,9 +109,11 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit
                     if files:
                         units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
                         files = []
-                    add_records(root, entry.path, entry.size, entry.stamp)
+                    add_records(
+                        root, entry.path if isinstance(path, str) else Path(entry.path), entry.size, entry.stamp
+                    )
                 else:
-                    files.append((str(entry.path), entry.size, entry.stamp))
+                    files.append((entry.path, entry.size, entry.stamp))
             if files:
                 units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
         elif is_records(path):

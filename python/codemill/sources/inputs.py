@@ -106,19 +106,20 @@ def _listed(
                     # prepare's seeded splits depend on it).
                     repository = root.rsplit("/", 2)[-2]
                 if entry.records:
+                    where = entry.path if isinstance(root, str) else Path(entry.path)
                     reader = RecordReader(
-                        entry.path, skips, max_bytes=max_bytes, text_field=text_field, source=source, origin=entry.rel
+                        where, skips, max_bytes=max_bytes, text_field=text_field, source=source, origin=entry.rel
                     )
                     yield from records(reader)
                 else:
                     yield Document(
-                        printable(str(entry.path)),
+                        printable(entry.path),
                         printable(entry.rel),
                         repository,
                         entry.language or "generic",
                         source=source,
                         origin=entry.rel,
-                        file=str(entry.path),
+                        file=entry.path,
                         size=entry.size,
                     )
         elif not root.is_file():  # follows links: a FIFO, socket, device or dangling link

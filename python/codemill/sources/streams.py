@@ -30,7 +30,7 @@ def is_parquet(path: str | Path) -> bool:
 
 def is_records(path: str | Path) -> bool:
     """A file read as records (JSONL or Parquet) rather than as one document."""
-    return is_jsonl(path) or is_parquet(path)
+    return _name(path).endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES)
 
 
 def is_compressed(path: str | Path) -> bool:
