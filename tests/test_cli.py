@@ -95,7 +95,7 @@ def test_an_output_is_written_whole_into_a_directory_made_for_it(tmp_path) -> No
 def test_temporaries_of_killed_runs_are_removed_by_the_next(tmp_path, monkeypatch) -> None:
     import tempfile
 
-    from codemill import _io
+    from codemill import _leftovers
     from codemill.finetune.pipeline import prepare
     from codemill.near_dup.api import dedup
 
@@ -111,16 +111,34 @@ def test_temporaries_of_killed_runs_are_removed_by_the_next(tmp_path, monkeypatc
     live.write_text("partial")
     for d in left[1:]:
         (d / "sub").mkdir(parents=True)
-    prepare([tree], tmp_path / "out.jsonl", workers=1, progress=False)
+    # One whose pid is gone here but that a process elsewhere (another pid namespace sharing
+    # this directory) holds under its lock; and a name that only looks like a pid.
+    foreign, odd = tmp_path / f".out.jsonl.tmp{gone.pid + 1_000_000}", tmp_path / ".out.jsonl.tmp²"
+    foreign.write_text("theirs")
+    odd.write_text("x")
+    fd = os.open(foreign, os.O_RDONLY)
+    _leftovers.hold(fd)
+    try:
+        prepare([tree], tmp_path / "out.jsonl", workers=1, progress=False)
+    finally:
+        os.close(fd)
     dedup([tree], tmp_path / "dd")
-    assert not any(p.exists() for p in left) and live.exists()
+    assert not any(p.exists() for p in left) and live.exists() and foreign.exists() and odd.exists()
+    # A directory swap killed between its renames left no output, only the old copy aside (and
+    # the new one staged): the old copy is put back before the next run replaces it.
+    (tmp_path / "dd").rename(tmp_path / f".dd.old{gone.pid}")
+    (tmp_path / f".dd.tmp{gone.pid}").mkdir()
+    from codemill._leftovers import reclaim
+
+    reclaim(tmp_path / "dd")
+    assert (tmp_path / "dd" / "dedup_report.json").is_file() and not (tmp_path / f".dd.tmp{gone.pid}").exists()
     # Scratch directories in the temporary directory (staged uploads, prepare's signatures).
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(_io, "_scratch_kinds", set())
+    monkeypatch.setattr(_leftovers, "_scratch_kinds", set())
     for kind in ("dedup", "prepare", "out", "task"):
         orphan = tmp_path / f"codemill-{kind}-{gone.pid}-x"
         orphan.mkdir()
-        with _io.scratch_dir(kind) as mine:
+        with _leftovers.scratch_dir(kind) as mine:
             assert not orphan.exists() and os.path.basename(mine).startswith(f"codemill-{kind}-{os.getpid()}-")
 
 

@@ -14,11 +14,11 @@ import gzip
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from codemill._leftovers import hold, reclaim
 from codemill.errors import SourceError
 
 __all__ = [
@@ -29,10 +29,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "fsync_dir",
-    "remove_orphans",
-    "remove_stale_temporaries",
     "remove_tree",
-    "scratch_dir",
     "tmp_name",
 ]
 
@@ -44,63 +41,6 @@ def tmp_name(path: Path) -> Path:
     run that resumes it.
     """
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
-
-
-def _gone(pid: str) -> bool:
-    """Whether ``pid`` names a process that has ended (not one of another user's, alive)."""
-    if not pid.isdigit():
-        return False  # a name not ours to judge
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        pass  # alive (another user's process, say)
-    return False
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(OSError):
-            path.unlink()
-
-
-def remove_orphans(prefix: str) -> None:
-    """Removes the temporary files and directories named ``{prefix}{pid}-...`` whose process is
-    gone (killed with kill -9, which no cleanup outlives); those of live processes, and names
-    without a pid, are left alone."""
-    for f in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
-        if _gone(f.name[len(prefix) :].split("-", 1)[0]):
-            _remove(f)
-
-
-def remove_stale_temporaries(target: Path) -> None:
-    """Removes what processes that are gone left beside ``target`` while writing it: its
-    temporary (`tmp_name`) and, of a directory output, the old one moved aside (`atomic_dir`).
-    Called before an output is written again: a run killed with kill -9 leaves them behind."""
-    heads = (f".{target.name}.tmp", f".{target.name}.old")
-    try:
-        names = os.listdir(target.parent)
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(heads) and _gone(name[len(heads[0]) :]):
-            _remove(target.parent / name)
-
-
-_scratch_kinds: set[str] = set()
-
-
-def scratch_dir(kind: str) -> tempfile.TemporaryDirectory[str]:
-    """A local scratch directory ``codemill-{kind}-{pid}-...`` (removed when its block ends). What
-    processes killed with kill -9 left under the same kind is removed first, once a process."""
-    prefix = f"codemill-{kind}-"
-    if kind not in _scratch_kinds:
-        _scratch_kinds.add(kind)
-        remove_orphans(prefix)
-    return tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-")
 
 
 def fsync_dir(path: Path) -> None:
@@ -124,6 +64,7 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **open_kw: Any) 
     target.parent.mkdir(parents=True, exist_ok=True)  # as tokenize and prepare make theirs
     try:
         with open(tmp, mode, **open_kw) as f:
+            hold(f.fileno())  # in use: not an orphan to a run that looks beside the target
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -206,9 +147,11 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = tmp_name(target)
     old = target.with_name(f".{target.name}.old{os.getpid()}")
-    remove_stale_temporaries(target)
+    reclaim(target)  # what runs killed with kill -9 left, and this pid's leftovers
     remove_tree(stage)
     stage.mkdir()
+    fd = os.open(stage, os.O_RDONLY)
+    hold(fd)  # in use: not an orphan to a run that looks beside the target
     try:
         yield stage
         if target.exists():
@@ -222,4 +165,6 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         if isinstance(exc, OSError) and _writing(exc, stage):
             raise type(exc)(exc.errno, exc.strerror, str(target)) from None
         raise
+    finally:
+        os.close(fd)
     remove_tree(old)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from codemill._io import remove_orphans
+from codemill._leftovers import remove_orphans
 
 __all__ = ["WorkerPool", "usable_workers", "worker_file"]
 

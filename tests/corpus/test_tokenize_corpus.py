@@ -443,7 +443,7 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path) -> None:
 
 
 def test_orphaned_tokenizer_files_are_removed(tmp_path, monkeypatch) -> None:
-    from codemill import _io
+    from codemill import _leftovers
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -453,7 +453,7 @@ def test_orphaned_tokenizer_files_are_removed(tmp_path, monkeypatch) -> None:
     other = tmp_path / "codemill-tokenizer-notapid.json"
     for f in (orphan, ours, other):
         f.write_text("{}")
-    _io.remove_orphans("codemill-tokenizer-")
+    _leftovers.remove_orphans("codemill-tokenizer-")
     assert not orphan.exists()
     assert ours.exists() and other.exists()  # a live process's file, a name not ours to judge
     # A task's scratch directory (shards staged for an upload) the same way.
@@ -462,7 +462,7 @@ def test_orphaned_tokenizer_files_are_removed(tmp_path, monkeypatch) -> None:
     (scratch / "sub" / "shard-00000-0000.npy").write_bytes(b"x")
     live = tmp_path / f"codemill-task-{os.getpid()}-def"
     live.mkdir()
-    _io.remove_orphans("codemill-task-")
+    _leftovers.remove_orphans("codemill-task-")
     assert not scratch.exists() and live.exists()
 
 

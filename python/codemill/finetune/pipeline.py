@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar
 
 import numpy as np
 
-from codemill._io import scratch_dir
+from codemill._leftovers import scratch_dir
 from codemill.errors import ConfigError
 from codemill.finetune import filters
 from codemill.finetune.config import PrepareConfig, PrepareParams

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, get_args
 
-from codemill._io import atomic_file, atomic_stream, remove_stale_temporaries
+from codemill._io import atomic_file, atomic_stream
+from codemill._leftovers import reclaim
 from codemill.errors import OutputError
 from codemill.finetune.samples import SAMPLE_FIELDS
 from codemill.sources.fs import is_url, staged_file
@@ -93,7 +94,7 @@ class SampleWriter:
         target = Path(path)
         check_output(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(target)  # of a run killed with kill -9
+        reclaim(target)  # what a run killed with kill -9 left beside it
         parquet = target.name.lower().endswith(".parquet")
         opener = atomic_file(target, "wb") if parquet else atomic_stream(target)
         with opener as out:

@@ -11,7 +11,8 @@ import shutil
 from collections.abc import Mapping, Set
 from pathlib import Path
 
-from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_bytes, atomic_write_json, scratch_dir
+from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_bytes, atomic_write_json
+from codemill._leftovers import scratch_dir
 from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
 from codemill.outputs import OVERWRITE_HINT

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from codemill._io import atomic_write_bytes, fsync_dir, scratch_dir
+from codemill._io import atomic_write_bytes, fsync_dir
+from codemill._leftovers import scratch_dir
 from codemill.errors import InputNotFoundError, StorageError
 
 _BLOCK = 4 << 20

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from codemill._io import fsync_dir, scratch_dir
+from codemill._io import fsync_dir
+from codemill._leftovers import scratch_dir
 from codemill.corpus.layout import json_bytes, record_name, task_prefix
 from codemill.corpus.manifest import LanguageStats, TaskRecord
 from codemill.corpus.plan import Task, task_documents

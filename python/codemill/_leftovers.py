@@ -1,0 +1,129 @@
+"""What a process leaves on disk while it works, and removing it once that process is gone.
+
+Scratch directories (``codemill-{kind}-{pid}-...`` in the temporary directory) and the
+temporaries of outputs being written (``.NAME.tmpPID`` beside ``NAME``; a directory output's old
+copy, ``.NAME.oldPID``, during its swap) are named after their process and held under an
+exclusive ``flock`` while in use. A process killed with kill -9 runs no cleanup, so the next
+run removes them: only when the named process is gone *and* nobody holds the lock, as a pid
+alone says nothing about another pid namespace (containers sharing ``/tmp``) or another host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: the pid alone decides
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["hold", "reclaim", "remove_orphans", "scratch_dir"]
+
+
+def hold(fd: int) -> None:
+    """Marks the open file or directory ``fd`` in use for as long as it stays open."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):  # a file system without locks: the pid alone decides
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _held(path: Path) -> bool:
+    """Whether some process holds ``path`` (a regular file or a directory) under `hold`."""
+    if fcntl is None:
+        return False
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode) and not path.is_dir():
+            return False  # only our files and directories are ever held
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock just taken
+
+
+def _gone(pid: str) -> bool:
+    """Whether ``pid`` names a process that has ended here (not one of another user's, alive)."""
+    if not (pid.isascii() and pid.isdigit()):
+        return False  # a name not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):
+        pass  # alive (another user's process, say), or no pid at all
+    return False
+
+
+def _abandoned(path: Path, pid: str) -> bool:
+    # Our own pid: a process before us in this container had it, or we never use the name now.
+    return (pid == str(os.getpid()) or _gone(pid)) and not _held(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def remove_orphans(prefix: str) -> None:
+    """Removes the abandoned ``{prefix}{pid}-...`` files and directories of the temporary
+    directory; names without a pid are left alone."""
+    for f in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
+        pid = f.name[len(prefix) :].split("-", 1)[0]
+        if pid != str(os.getpid()) and _abandoned(f, pid):
+            _remove(f)
+
+
+def reclaim(target: Path) -> None:
+    """Before ``target`` is written: removes the abandoned temporaries of earlier writers beside
+    it. A directory swap cut short between its two renames left no ``target``, only its old copy
+    (and the new one, staged): the old copy is put back, as the swap would have on an error."""
+    heads = {f".{target.name}.tmp": False, f".{target.name}.old": True}
+    try:
+        names = sorted(os.listdir(target.parent))
+    except OSError:
+        return
+    for name in names:
+        for head, is_old in heads.items():
+            pid = name[len(head) :]
+            path = target.parent / name
+            if not name.startswith(head) or not _abandoned(path, pid):
+                continue
+            if is_old and not os.path.lexists(target):
+                os.replace(path, target)
+            else:
+                _remove(path)
+
+
+_scratch_kinds: set[str] = set()
+
+
+@contextlib.contextmanager
+def scratch_dir(kind: str) -> Iterator[str]:
+    """A local scratch directory ``codemill-{kind}-{pid}-...``, held while the block runs and
+    removed after it. What processes killed with kill -9 left under the same kind is removed
+    first, once a process."""
+    prefix = f"codemill-{kind}-"
+    if kind not in _scratch_kinds:
+        _scratch_kinds.add(kind)
+        remove_orphans(prefix)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-") as path:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            hold(fd)
+            yield path
+        finally:
+            os.close(fd)
