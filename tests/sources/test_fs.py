@@ -81,6 +81,7 @@ def test_tree_at_url_reads_like_the_tree_on_disk(s3_server, bucket, tmp_path):
     assert {p for p, _, _, _ in local} >= {"pages/[id].tsx", "pages/[i]d.tsx", "pages/i.tsx", "pages/i.tsx::v2.tsx"}
     # One object named by its URL: its repository is its prefix's name, as a file's is its directory's.
     one, _ = _docs([url + "/pkg/a.py"])
+    assert _docs([url + "/pkg/a.py/"])[0] == one  # a trailing slash names the same object
     assert one == _docs([str(root / "pkg" / "a.py")])[0] == [("a.py", "python", "def a():\n    return 1\n", "pkg")]
 
 
@@ -184,6 +185,17 @@ def test_objects_over_the_limit_are_not_fetched_whole(s3_server, bucket, monkeyp
         assert [d.text for d in read(skips)] == ["y = 2\n"]
         assert skips.counts == {"too_large": 1, "empty": 1}
         assert max(got) == 1001  # the limit and one byte, not the 60 kB object
+
+    # A ranged read that fails for another reason is raised, never retried by a whole read.
+    def failing(paths, starts, ends, **kw):
+        got.append(-1 if starts is None else 0)
+        return [OSError(5, "connection reset") for _ in paths]
+
+    monkeypatch.setattr(fs, "cat_ranges", failing)
+    got.clear()
+    with pytest.raises(StorageError, match=r"big\.py.*connection reset"):
+        list(task_documents(task, Skips(), 1000)[0])
+    assert got == [0]
 
 
 def test_removing_outputs_takes_names_literally(s3_server, bucket):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from codemill.corpus.report import tokenize_report
 from codemill.sources import Skips, read_file, walk
@@ -158,3 +159,11 @@ def test_read_file_reads_on_after_a_short_read(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(document.os, "read", lambda fd, n: real_read(fd, min(n, 3)))
     (tmp_path / "a.py").write_text("x = 12345\n")
     assert read_file(tmp_path / "a.py") == ("x = 12345\n", None)
+
+
+def test_a_walk_of_the_current_directory_names_files_as_a_path_does(tmp_path, monkeypatch) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "z.py").write_text("x = 1\n")
+    (tmp_path / "a" / "x.go").write_text("package a\n")
+    monkeypatch.chdir(tmp_path)
+    assert [e.path for e in walk(Path("."), Skips())] == ["z.py", "a/x.go"]  # not "./z.py"

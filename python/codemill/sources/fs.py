@@ -174,13 +174,13 @@ def read_urls(urls: list[str], limit: int | None = None) -> list[bytes]:
             got = fs.cat_ranges(paths, None, None, on_error="return")
         else:
             got = fs.cat_ranges(paths, [0] * len(paths), [limit + 1] * len(paths), on_error="return")
-            # A store refuses any range of an empty object (416): those are read whole, in one
-            # more batch, where a real failure fails again and is raised below.
-            again = [i for i, data in enumerate(got) if isinstance(data, BaseException)]
-            if again:
-                whole = fs.cat_ranges([paths[i] for i in again], None, None, on_error="return")
-                for i, data in zip(again, whole, strict=True):
-                    got[i] = data
+            # A store refuses any range of an empty object (416): a failed object whose size is
+            # 0 is empty; any other failure is raised below (never retried by a whole read).
+            failed = [i for i, data in enumerate(got) if isinstance(data, BaseException)]
+            if failed:
+                for i, size in zip(failed, fs.sizes([paths[i] for i in failed]), strict=True):
+                    if size == 0:
+                        got[i] = b""
     out = []
     for u, data in zip(urls, got, strict=True):
         if isinstance(data, BaseException):

@@ -104,7 +104,7 @@ def _listed(
                     # A URL naming one object: its repository is the name of the prefix that
                     # holds it, as a named local file's is its directory's (sample ids and
                     # prepare's seeded splits depend on it).
-                    repository = root.rsplit("/", 2)[-2]
+                    repository = root.rstrip("/").rsplit("/", 2)[-2]
                 if entry.records:
                     where = entry.path if isinstance(root, str) else Path(entry.path)
                     reader = RecordReader(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -142,10 +142,12 @@ def classify(entry: os.DirEntry[str], rel: str, skips: Skips) -> Entry | None:
 
 def walk(root: Path, skips: Skips) -> Iterator[Entry]:
     """The code and record files under ``root``, sorted, depth first; the rest counted in ``skips``."""
+    # The directory entries of "." are named "./a.py": a file's path is "a.py", as a Path says.
+    dot = os.fspath(root) == "."
     for entry, rel in _walk(root, skips):
         found = classify(entry, rel, skips)
         if found is not None:
-            yield found
+            yield replace(found, path=rel) if dot else found
 
 
 def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
@@ -162,7 +164,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
     objects = list_files(url)
     if len(objects) == 1 and objects[0][1] == "":
         obj, _, size, stamp = objects[0]
-        name = obj.rsplit("/", 1)[-1]
+        name = obj.rstrip("/").rsplit("/", 1)[-1]
         language = None if is_records(name) else code_language(name, _object_head(obj, size)) or "generic"
         yield Entry(obj, name, language, size, stamp)
         return
