@@ -270,3 +270,13 @@ def test_an_endpoint_that_does_not_answer_is_one_clear_line(monkeypatch, tmp_pat
             assert "very-secret-value" not in msg
     finally:
         fsspec.filesystem("s3").clear_instance_cache()
+
+
+def test_a_batch_of_objects_in_several_stores_reads_each_from_its_own(s3_server, bucket):
+    import fsspec
+    from codemill.sources.fs import read_urls
+
+    s3_server.put_object(Bucket=bucket, Key="a.py", Body=b"a = 1\n")
+    fsspec.filesystem("memory").pipe("/cm-test/b.py", b"b = 2\n")
+    urls = [f"s3://{bucket}/a.py", "memory://cm-test/b.py", f"s3://{bucket}/a.py"]
+    assert read_urls(urls) == read_urls(urls, 100) == [b"a = 1\n", b"b = 2\n", b"a = 1\n"]

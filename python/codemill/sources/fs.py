@@ -164,23 +164,17 @@ def read_urls(urls: list[str], limit: int | None = None) -> list[bytes]:
     than reading it); raises like :func:`read_url` for the first that fails. ``limit``: at most
     ``limit + 1`` bytes of each (enough to tell it is over ``limit``: a reader refuses it as
     too large without fetching gigabytes into memory, as a local read stats first)."""
-    if not urls:
-        return []
-    fs, _ = url_fs(urls[0])
-    paths = [url_fs(u)[1] for u in urls]
-    with storage(urls[0]):
-        # cat_ranges, not cat: cat takes a name with * ? [ as a glob pattern (`pages/[id].tsx`).
-        if limit is None:
-            got = fs.cat_ranges(paths, None, None, on_error="return")
-        else:
-            got = fs.cat_ranges(paths, [0] * len(paths), [limit + 1] * len(paths), on_error="return")
-            # A store refuses any range of an empty object (416): a failed object whose size is
-            # 0 is empty; any other failure is raised below (never retried by a whole read).
-            failed = [i for i, data in enumerate(got) if isinstance(data, BaseException)]
-            if failed:
-                for i, size in zip(failed, fs.sizes([paths[i] for i in failed]), strict=True):
-                    if size == 0:
-                        got[i] = b""
+    located = [url_fs(u) for u in urls]
+    # One batch per filesystem: inputs may mix stores (s3://, gs://) or options (?versionId=).
+    batches: dict[int, list[int]] = {}
+    for i, (fs, _) in enumerate(located):
+        batches.setdefault(id(fs), []).append(i)
+    got: list[Any] = [None] * len(urls)
+    for batch in batches.values():
+        fs = located[batch[0]][0]
+        with storage(urls[batch[0]]):
+            for i, data in zip(batch, _cat(fs, [located[i][1] for i in batch], limit), strict=True):
+                got[i] = data
     out = []
     for u, data in zip(urls, got, strict=True):
         if isinstance(data, BaseException):
@@ -189,6 +183,23 @@ def read_urls(urls: list[str], limit: int | None = None) -> list[bytes]:
             raise data
         out.append(data)
     return out
+
+
+def _cat(fs: Any, paths: list[str], limit: int | None) -> list[Any]:
+    """The bytes (or the exception) of each object of ``fs`` at ``paths``, see `read_urls`."""
+    # cat_ranges, not cat: cat takes a name with * ? [ as a glob pattern (`pages/[id].tsx`).
+    if limit is None:
+        got: list[Any] = fs.cat_ranges(paths, None, None, on_error="return")
+        return got
+    got = fs.cat_ranges(paths, [0] * len(paths), [limit + 1] * len(paths), on_error="return")
+    # A store refuses any range of an empty object (416): a failed object whose size is 0 is
+    # empty; any other failure is raised (never retried by a whole read).
+    failed = [i for i, data in enumerate(got) if isinstance(data, BaseException)]
+    if failed:
+        for i, size in zip(failed, fs.sizes([paths[i] for i in failed]), strict=True):
+            if size == 0:
+                got[i] = b""
+    return got
 
 
 FETCH_BATCH = 64
