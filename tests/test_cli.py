@@ -132,6 +132,10 @@ def test_temporaries_of_killed_runs_are_removed_by_the_next(tmp_path, monkeypatc
 
     reclaim(tmp_path / "dd")
     assert (tmp_path / "dd" / "dedup_report.json").is_file() and not (tmp_path / f".dd.tmp{gone.pid}").exists()
+    # An old copy alone was being removed after a swap that completed: half deleted, never put back.
+    (tmp_path / "dd").rename(tmp_path / f".dd.old{gone.pid}")
+    reclaim(tmp_path / "dd")
+    assert not (tmp_path / "dd").exists() and not (tmp_path / f".dd.old{gone.pid}").exists()
     # Scratch directories in the temporary directory (staged uploads, prepare's signatures).
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(_leftovers, "_scratch_kinds", set())
@@ -140,6 +144,36 @@ def test_temporaries_of_killed_runs_are_removed_by_the_next(tmp_path, monkeypatc
         orphan.mkdir()
         with _leftovers.scratch_dir(kind) as mine:
             assert not orphan.exists() and os.path.basename(mine).startswith(f"codemill-{kind}-{os.getpid()}-")
+
+
+def test_what_cannot_be_judged_is_kept_and_a_file_system_without_locks_leaves_it_to_the_pid(
+    tmp_path, monkeypatch
+) -> None:
+    import errno
+
+    from codemill import _leftovers
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    unreadable, unlocked = tmp_path / f".o.tmp{gone.pid}", tmp_path / f".p.tmp{gone.pid}"
+    unreadable.write_text("x")
+    unlocked.write_text("x")
+    real_open = os.open
+
+    def refusing_open(path, *args, **kw):
+        if os.fspath(path) == str(unreadable):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kw)
+
+    def no_locks(fd, op):
+        raise OSError(errno.EBADF, "Bad file descriptor")  # NFS: an exclusive lock on a read-only fd
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    _leftovers.reclaim(tmp_path / "o")
+    assert unreadable.exists()  # another user's, say: not ours to judge
+    monkeypatch.setattr(_leftovers.fcntl, "flock", no_locks)
+    _leftovers.reclaim(tmp_path / "p")
+    assert not unlocked.exists()  # the pid is gone and nothing can hold it: removed
 
 
 @pytest.mark.parametrize("command", ["tokenize", "dedup"])

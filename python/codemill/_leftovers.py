@@ -11,6 +11,7 @@ alone says nothing about another pid namespace (containers sharing ``/tmp``) or 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -34,20 +35,27 @@ def hold(fd: int) -> None:
 
 
 def _held(path: Path) -> bool:
-    """Whether some process holds ``path`` (a regular file or a directory) under `hold`."""
+    """Whether some process holds ``path`` (a regular file or a directory) under `hold`. What
+    cannot be opened to tell (another user's, one under a lease) counts as held: it is kept."""
     if fcntl is None:
         return False
     try:
-        if not stat.S_ISREG(os.lstat(path).st_mode) and not path.is_dir():
+        mode = os.lstat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             return False  # only our files and directories are ever held
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
         return False
     except OSError:
         return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError as exc:
+        # Locked by someone. Any other failure is a file system without these locks (NFS takes
+        # a read-only descriptor's exclusive lock as EBADF): there `hold` took none either, and
+        # the pid alone decides.
+        return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
     finally:
         os.close(fd)  # releases the lock just taken
 
@@ -90,22 +98,28 @@ def remove_orphans(prefix: str) -> None:
 def reclaim(target: Path) -> None:
     """Before ``target`` is written: removes the abandoned temporaries of earlier writers beside
     it. A directory swap cut short between its two renames left no ``target``, only its old copy
-    (and the new one, staged): the old copy is put back, as the swap would have on an error."""
-    heads = {f".{target.name}.tmp": False, f".{target.name}.old": True}
+    and, beside it, the new one staged under the same pid: the old copy is put back, as the swap
+    would have on an error. (An old copy alone is one whose removal was cut short, after the
+    swap: half deleted, never put back.)"""
+    tmp, old = f".{target.name}.tmp", f".{target.name}.old"
     try:
         names = sorted(os.listdir(target.parent))
     except OSError:
         return
     for name in names:
-        for head, is_old in heads.items():
-            pid = name[len(head) :]
-            path = target.parent / name
-            if not name.startswith(head) or not _abandoned(path, pid):
-                continue
-            if is_old and not os.path.lexists(target):
+        head = old if name.startswith(old) else tmp if name.startswith(tmp) else None
+        if head is None:
+            continue
+        pid = name[len(head) :]
+        path = target.parent / name
+        if not _abandoned(path, pid):
+            continue
+        staged = head == old and os.path.isdir(target.parent / f"{tmp}{pid}")
+        if staged and not os.path.lexists(target):
+            with contextlib.suppress(OSError):  # another run got there first
                 os.replace(path, target)
-            else:
-                _remove(path)
+        if path.exists():
+            _remove(path)
 
 
 _scratch_kinds: set[str] = set()
@@ -121,6 +135,9 @@ def scratch_dir(kind: str) -> Iterator[str]:
         _scratch_kinds.add(kind)
         remove_orphans(prefix)
     with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-") as path:
+        if fcntl is None:  # not POSIX (a directory cannot be opened there either)
+            yield path
+            return
         fd = os.open(path, os.O_RDONLY)
         try:
             hold(fd)
