@@ -196,6 +196,16 @@ def test_objects_over_the_limit_are_not_fetched_whole(s3_server, bucket, monkeyp
     with pytest.raises(StorageError, match=r"big\.py.*connection reset"):
         list(task_documents(task, Skips(), 1000)[0])
     assert got == [0]
+    # An object gone since it was listed: its own URL and its own error, not the batch's first.
+    s3_server.delete_object(Bucket=bucket, Key="t/small.py")
+    fs.invalidate_cache()
+
+    def refused(paths, starts, ends, **kw):
+        return [b"x" if p.endswith("big.py") else FileNotFoundError(2, "NoSuchKey", p) for p in paths]
+
+    monkeypatch.setattr(fs, "cat_ranges", refused)
+    with pytest.raises(StorageError, match=r"^s3://[^ ]*/t/small\.py: no such bucket or object"):
+        list(task_documents(task, Skips(), 1000)[0])
 
 
 def test_removing_outputs_takes_names_literally(s3_server, bucket):

@@ -165,5 +165,8 @@ def test_a_walk_of_the_current_directory_names_files_as_a_path_does(tmp_path, mo
     (tmp_path / "a").mkdir()
     (tmp_path / "z.py").write_text("x = 1\n")
     (tmp_path / "a" / "x.go").write_text("package a\n")
+    (tmp_path / "poetry.lock").write_text("x")
     monkeypatch.chdir(tmp_path)
-    assert [e.path for e in walk(Path("."), Skips())] == ["z.py", "a/x.go"]  # not "./z.py"
+    skips = Skips()
+    assert [e.path for e in walk(Path("."), skips)] == ["z.py", "a/x.go"]  # not "./z.py"
+    assert [item["path"] for item in skips.items] == ["poetry.lock"]

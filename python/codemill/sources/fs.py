@@ -196,10 +196,31 @@ def _cat(fs: Any, paths: list[str], limit: int | None) -> list[Any]:
     # empty; any other failure is raised (never retried by a whole read).
     failed = [i for i, data in enumerate(got) if isinstance(data, BaseException)]
     if failed:
-        for i, size in zip(failed, fs.sizes([paths[i] for i in failed]), strict=True):
+        for i, size in zip(failed, _sizes(fs, [paths[i] for i in failed]), strict=True):
             if size == 0:
                 got[i] = b""
     return got
+
+
+def _sizes(fs: Any, paths: list[str]) -> list[Any]:
+    """The size of each object (concurrently where ``fs`` is asynchronous), or the exception
+    asking for it raised: the caller keeps its own error for those."""
+    if getattr(fs, "async_impl", False):
+        import asyncio
+
+        from fsspec.asyn import sync
+
+        async def gather() -> list[Any]:
+            return await asyncio.gather(*(fs._size(p) for p in paths), return_exceptions=True)
+
+        return sync(fs.loop, gather)
+    out: list[Any] = []
+    for p in paths:
+        try:
+            out.append(fs.size(p))
+        except Exception as exc:  # reported as the read's own failure
+            out.append(exc)
+    return out
 
 
 FETCH_BATCH = 64

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -114,30 +114,32 @@ def file_stat(path: Path | os.DirEntry[str]) -> tuple[int, str]:
     return st.st_size, str(st.st_mtime_ns)
 
 
-def classify(entry: os.DirEntry[str], rel: str, skips: Skips) -> Entry | None:
-    """The entry for a regular file found in a tree, or None (counted) when it is not code.
-    Strings and the directory entry, not pathlib, until a file is kept: this runs for every
-    file of a tree (millions on a corpus)."""
+def classify(entry: os.DirEntry[str], rel: str, skips: Skips, path: str | None = None) -> Entry | None:
+    """The entry for a regular file found in a tree, or None (counted) when it is not code;
+    ``path``: the file's path where the directory entry's is not the one to show. Strings and the
+    directory entry, not pathlib, until a file is kept: this runs for every file of a tree
+    (millions on a corpus)."""
     name = entry.name
+    where = path or entry.path
     if name in LOCK_FILES or name.endswith(".lock"):
-        skips.add(entry.path, reasons.LOCK_FILE)
+        skips.add(where, reasons.LOCK_FILE)
         return None
     if is_records(name):
-        return Entry(entry.path, rel, None, *file_stat(entry))
+        return Entry(where, rel, None, *file_stat(entry))
     lang = code_language(name)
     if lang is None and not os.path.splitext(name)[1]:
         # Extension-less scripts: the shebang names the interpreter.
         try:
-            with open(entry.path, "rb") as f:
+            with open(where, "rb") as f:
                 head = f.read(_HEAD)
         except OSError:
-            skips.add(entry.path, reasons.UNREADABLE)
+            skips.add(where, reasons.UNREADABLE)
             return None
         lang = code_language(name, head)
     if lang is None:
-        skips.add(entry.path, reasons.UNSUPPORTED_LANGUAGE)
+        skips.add(where, reasons.UNSUPPORTED_LANGUAGE)
         return None
-    return Entry(entry.path, rel, lang, *file_stat(entry))
+    return Entry(where, rel, lang, *file_stat(entry))
 
 
 def walk(root: Path, skips: Skips) -> Iterator[Entry]:
@@ -145,9 +147,9 @@ def walk(root: Path, skips: Skips) -> Iterator[Entry]:
     # The directory entries of "." are named "./a.py": a file's path is "a.py", as a Path says.
     dot = os.fspath(root) == "."
     for entry, rel in _walk(root, skips):
-        found = classify(entry, rel, skips)
+        found = classify(entry, rel, skips, rel if dot else None)
         if found is not None:
-            yield replace(found, path=rel) if dot else found
+            yield found
 
 
 def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
