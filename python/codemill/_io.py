@@ -68,7 +68,7 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **open_kw: Any) 
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
+            os.replace(tmp, target)  # still held: renamed before the lock goes
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()

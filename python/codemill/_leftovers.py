@@ -16,6 +16,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,9 +30,16 @@ __all__ = ["hold", "reclaim", "remove_orphans", "scratch_dir"]
 
 def hold(fd: int) -> None:
     """Marks the open file or directory ``fd`` in use for as long as it stays open."""
-    if fcntl is not None:
-        with contextlib.suppress(OSError):  # a file system without locks: the pid alone decides
+    if fcntl is None:
+        return
+    for _ in range(100):
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(0.001)  # another run is looking (`_held` locks for an instant)
+        except OSError:
+            return  # a file system without locks: the pid alone decides
 
 
 def _held(path: Path) -> bool:

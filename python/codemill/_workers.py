@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from codemill._leftovers import remove_orphans
+from codemill._leftovers import hold, remove_orphans
 
 __all__ = ["WorkerPool", "usable_workers", "worker_file"]
 
@@ -90,9 +90,24 @@ def worker_file(kind: str, text: str) -> str:
     prefix = f"codemill-{kind}-"
     remove_orphans(prefix)
     fd, path = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    hold(fd)  # until removed (`drop_worker_file`): another run sharing the directory leaves it
+    data = memoryview(text.encode("utf-8"))
+    while data:
+        data = data[os.write(fd, data) :]
+    _HELD[path] = fd
     return path
+
+
+_HELD: dict[str, int] = {}
+
+
+def drop_worker_file(path: str) -> None:
+    """Removes a file `worker_file` made, and lets it go."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    fd = _HELD.pop(path, None)
+    if fd is not None:
+        os.close(fd)
 
 
 class WorkerPool(ProcessPoolExecutor):
@@ -132,8 +147,7 @@ class WorkerPool(ProcessPoolExecutor):
 
     def _remove_temp_files(self) -> None:
         while self.temp_files:
-            with contextlib.suppress(OSError):
-                os.unlink(self.temp_files.pop())
+            drop_worker_file(self.temp_files.pop())
 
     def discard(self) -> None:
         """Stops workers that were started but will not be used: they are killed rather than

@@ -443,7 +443,7 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path) -> None:
 
 
 def test_orphaned_tokenizer_files_are_removed(tmp_path, monkeypatch) -> None:
-    from codemill import _leftovers
+    from codemill import _leftovers, _workers
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -464,6 +464,12 @@ def test_orphaned_tokenizer_files_are_removed(tmp_path, monkeypatch) -> None:
     live.mkdir()
     _leftovers.remove_orphans("codemill-task-")
     assert not scratch.exists() and live.exists()
+    # A pool's file is held while it lives: a run in another pid namespace sharing the
+    # directory, to which this pid may look gone, leaves it alone.
+    made = Path(_workers.worker_file("tokenizer", "{}"))
+    assert made.read_text() == "{}" and _leftovers._held(made)
+    _workers.drop_worker_file(str(made))
+    assert not made.exists()
 
 
 def test_cli_writes_shards_and_reports(tmp_path, capsys) -> None:

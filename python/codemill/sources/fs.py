@@ -172,9 +172,13 @@ def read_urls(urls: list[str], limit: int | None = None) -> list[bytes]:
     got: list[Any] = [None] * len(urls)
     for batch in batches.values():
         fs = located[batch[0]][0]
-        with storage(urls[batch[0]]):
-            for i, data in zip(batch, _cat(fs, [located[i][1] for i in batch], limit), strict=True):
-                got[i] = data
+        try:
+            with storage(urls[batch[0]]):
+                results = _cat(fs, [located[i][1] for i in batch], limit)
+        except StorageError as exc:  # the whole batch failed: raised below, in the URLs' order
+            results = [exc] * len(batch)
+        for i, data in zip(batch, results, strict=True):
+            got[i] = data
     out = []
     for u, data in zip(urls, got, strict=True):
         if isinstance(data, BaseException):
