@@ -27,7 +27,9 @@ from codemill._io import atomic_write_bytes, fsync_dir
 from codemill._leftovers import scratch_dir
 from codemill.errors import InputNotFoundError, StorageError
 
-_BLOCK = 4 << 20
+# Bytes a range request of a reader asks for at most (its buffer): the second half of an 8 MB
+# JSONL part (~4.2 MB) is one request, not two. Requests cost more than bytes.
+_BLOCK = 8 << 20
 _UPLOADS = 8  # uploads at once in Directory.publish_all
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _GLOB_CHARS = re.compile(r"[*?\[]")  # what fsspec takes for a glob pattern in a name
