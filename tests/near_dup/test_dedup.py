@@ -470,3 +470,21 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("codemill dedup: error:") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_every_input_gets_its_own_output_name_and_a_link_keeps_its_own(tmp_path: Path) -> None:
+    # `a.jsonl` twice and a `2_a.jsonl`: the clash's prefix must not make a second clash.
+    parts = []
+    for i, (folder, name) in enumerate([("p", "a.jsonl"), ("z", "2_a.jsonl"), ("q", "a.jsonl")]):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_text(json.dumps({"content": f"x = {i}  # {folder}\n"}) + "\n")
+        parts.append(tmp_path / folder / name)
+    # A link named like the data it points to (a hub cache: `train.jsonl` -> `blobs/3f9a1c`).
+    (tmp_path / "blobs").mkdir()
+    (tmp_path / "blobs" / "3f9a1c").write_text(json.dumps({"content": "y = 1\n"}) + "\n")
+    (tmp_path / "train.jsonl").symlink_to(tmp_path / "blobs" / "3f9a1c")
+    report = codemill.dedup([*parts, tmp_path / "train.jsonl"], tmp_path / "out")
+    names = sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != "dedup_report.json")
+    assert names == ["2_2_a.jsonl", "2_a.jsonl", "a.jsonl", "train.jsonl"]
+    assert report["counts"]["kept"] == 4
+    assert sum(len(p.read_text().splitlines()) for p in (tmp_path / "out").glob("*.jsonl")) == 4

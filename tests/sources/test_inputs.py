@@ -274,3 +274,12 @@ def test_a_line_longer_than_any_record_kept_is_skipped_unread(tmp_path: Path, su
     assert skipped.items[0]["path"].endswith(f"d{suffix}:2")
     if suffix == ".jsonl":  # offsets still find each line again
         assert [data[d.offset : d.offset + 20].startswith(b'{"text"') for d in docs] == [True] * 3
+
+
+def test_a_record_path_with_a_lone_surrogate_is_read_and_named_printably(tmp_path: Path) -> None:
+    # JSON can spell a surrogate no UTF-8 decodes to; the record is read, its name escaped.
+    (tmp_path / "d.jsonl").write_text('{"content": "x = 1\\n", "path": "a\\ud800.py", "repository": "r\\udfff"}\n')
+    skips = Skips()
+    [doc] = list(iter_documents([tmp_path / "d.jsonl"], skips))
+    assert doc.text == "x = 1\n" and doc.path == "a\\ud800.py" and doc.repository == "r\\udfff"
+    doc.path.encode("utf-8")

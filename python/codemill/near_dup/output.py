@@ -56,11 +56,14 @@ def check_output(outdir: Path | str, inputs: list[Path | str], overwrite: bool =
 
 
 def output_names(inputs: list[Path | str]) -> list[str]:
-    """A distinct output name per input (its base name; a numeric prefix on clashes)."""
+    """A distinct output name per input (its base name; its index as a prefix, as often as it
+    takes, on clashes: `a.jsonl` twice and a `1_a.jsonl` must not share one)."""
     names: list[str] = []
     for i, p in enumerate(inputs):
         name = base_name(p) or f"input{i}"
-        names.append(f"{i}_{name}" if name in names else name)
+        while name in names:
+            name = f"{i}_{name}"
+        names.append(name)
     return names
 
 

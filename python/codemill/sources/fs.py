@@ -271,8 +271,12 @@ def is_tree(path: Path | str) -> bool:
 
 
 def base_name(path: Path | str) -> str:
-    """The last part of a local path (resolved) or of a URL."""
-    return path.rstrip("/").rsplit("/", 1)[-1] if isinstance(path, str) else path.resolve().name
+    """The last part of a URL, or of a local path as given (`.` and `..` made absolute first; a
+    link keeps its own name, as `record_origin` does: a hub cache's `train.jsonl.gz` is a link
+    to a blob named by its hash, which no reader would take for JSONL)."""
+    if isinstance(path, str):
+        return path.rstrip("/").rsplit("/", 1)[-1]
+    return os.path.basename(os.path.abspath(path))
 
 
 def open_url(url: str, stop: int | None = None) -> IO[bytes]:
