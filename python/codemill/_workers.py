@@ -78,6 +78,11 @@ def _die_with_parent(parent: int) -> None:
 
 def _start_worker(parent: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]) -> None:
     _die_with_parent(parent)
+    # Ctrl-C reaches the whole process group: the parent answers it (stops the run, says how to
+    # resume, shuts the pool down); a worker waiting for work would die with a traceback each.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if initializer is not None:
         initializer(*initargs)
 

@@ -49,6 +49,9 @@ class LocalPool:
 
     def discard(self) -> None:
         self.workers.discard()
+        # Tasks may wait in the feed that no one will read: not flushed at exit.
+        self.feed.cancel_join_thread()
+        self.done.cancel_join_thread()
 
 
 def _init_worker(tokenizer_file: str, tokenizer_hash: str, outdir: str, feed: Any, done: Any, stop: Any) -> None:
@@ -121,17 +124,19 @@ def run_local(
         return
     pool = pool or start_pool(workers, tok, outdir)
     assert pool is not None
-    for task in tasks:
-        pool.feed.put(task)
-    for _ in range(workers):  # a None for each worker: the pool's and this process's
-        pool.feed.put(None)
     here = ThreadPoolExecutor(1, thread_name_prefix="codemill-local-worker")
-    loops: list[Future[None]] = [pool.workers.submit(_work, settings, in_flight) for _ in range(workers - 1)]
-    mine = _queued(pool.feed, pool.stop)
-    loops.append(here.submit(run_tasks, mine, settings, tok, outdir, pool.done.put, in_flight, pool.stop))
     remaining = len(tasks)
     ended: float | None = None
     try:
+        for task in tasks:
+            pool.feed.put(task)
+        for _ in range(workers):  # a None for each worker: the pool's and this process's
+            pool.feed.put(None)
+        # Inside the try: a pool broken while the job planned (a worker killed) is one line,
+        # and the queues' feeder threads are not waited for at exit.
+        loops: list[Future[None]] = [pool.workers.submit(_work, settings, in_flight) for _ in range(workers - 1)]
+        mine = _queued(pool.feed, pool.stop)
+        loops.append(here.submit(run_tasks, mine, settings, tok, outdir, pool.done.put, in_flight, pool.stop))
         while remaining:
             for loop in loops:
                 if loop.done() and loop.exception() is not None:
@@ -142,7 +147,10 @@ def run_local(
                 if ended is None and all(loop.done() for loop in loops):
                     ended = time.monotonic()
                 if ended is not None and time.monotonic() - ended > _LAST_RECORDS_S:
-                    raise RuntimeError(f"{remaining} task records never came back from the workers") from None
+                    raise ChildProcessError(
+                        f"{remaining} task records never came back from the workers; finished tasks are "
+                        "kept: run the same command again to resume"
+                    ) from None
                 continue
             on_done(record)
             remaining -= 1
