@@ -21,10 +21,11 @@ commit (tokenize: its manifest; dedup: its report).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from codemill.errors import OutputError
@@ -68,23 +69,21 @@ def check_output(
     """Refuses ``output`` (an :class:`OutputError` naming it and the fix) unless ``command``
     may replace it; returns it as a ``Path``. Nothing is created or removed here."""
     out = Path(output)
+    _check_against_inputs(output, inputs)
     if is_url(output):
-        _check_url_output(os.fspath(output), command=command, kind=kind, inputs=inputs, overwrite=overwrite)
+        if kind == "file" and not overwrite:
+            from codemill.sources.fs import url_exists
+
+            url = os.fspath(output)
+            if url_exists(url) and not written_by(url, command):
+                raise OutputError(f"{url}: exists and was not written by `codemill {command}`; {OVERWRITE_HINT}")
+        # A prefix's content is checked by its writer, which owns its commit (module docstring).
         return out
-    resolved = out.resolve()
-    for name in inputs:
-        if is_url(name):
-            continue
-        src = Path(name).resolve()
-        if resolved == src or (out.is_file() and src.is_file() and os.path.samefile(out, src)):  # a hard link too
-            raise OutputError(f"{out}: the output is the input {name}; name another output")
-        if src.is_dir() and resolved.is_relative_to(src):
-            raise OutputError(
-                f"{out}: the output is inside the input {name} (a later run would read its own output); "
-                "name an output outside it"
-            )
-        if src.is_relative_to(resolved):
-            raise OutputError(f"{out}: replacing the output would delete the input {name}; name another output")
+    try:
+        os.stat(out)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(f"{out}: is a loop of symbolic links; name another output") from None
     if kind == "file" and out.is_dir():
         raise OutputError(f"{out}: is a directory; `codemill {command}` writes a file here, name one")
     if kind == "dir" and out.exists() and not out.is_dir():
@@ -96,30 +95,41 @@ def check_output(
     return out
 
 
-def _check_url_output(
-    url: str, *, command: str, kind: Literal["file", "dir"], inputs: Iterable[str | os.PathLike[str]], overwrite: bool
-) -> None:
-    """`check_output` for a URL: prefixes stand for trees."""
-    key = url.rstrip("/")
-    for given in inputs:
-        name = os.fspath(given)
-        if not is_url(name):
+def _place(name: str | os.PathLike[str]) -> tuple[str, PurePosixPath]:
+    """Where ``name`` points, comparable however it is spelled: ("", the real path) for a local
+    path or a ``file://`` URL (links, ``..`` and loops resolved as far as they go); (protocol,
+    path) for any other URL (``s3a://b/x`` is ``s3://b/x``)."""
+    text = os.fspath(name)
+    if is_url(text):
+        from codemill.sources.fs import url_fs
+
+        fs, path = url_fs(text)
+        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        if protocol not in ("file", "local"):
+            return protocol, PurePosixPath("/" + path.strip("/"))
+        text = path
+    return "", PurePosixPath(os.path.realpath(text))
+
+
+def _check_against_inputs(output: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]]) -> None:
+    """An output equal to an input, inside one (an input tree or prefix) or holding one is
+    refused, whatever the spelling of either: a local path, a ``file://`` URL or a bucket's."""
+    out = _place(output)
+    for name in inputs:
+        src = _place(name)
+        if src[0] != out[0]:
             continue
-        src = name.rstrip("/")
-        if key == src:
-            raise OutputError(f"{url}: the output is the input {name}; name another output")
-        if key.startswith(src + "/"):
+        local = not out[0]
+        same_file = local and os.path.isfile(out[1]) and os.path.isfile(src[1]) and os.path.samefile(out[1], src[1])
+        if out[1] == src[1] or same_file:  # a hard link too
+            raise OutputError(f"{output}: the output is the input {name}; name another output")
+        if out[1].is_relative_to(src[1]) and (not local or os.path.isdir(src[1])):
             raise OutputError(
-                f"{url}: the output is inside the input {name} (a later run would read its own output); "
+                f"{output}: the output is inside the input {name} (a later run would read its own output); "
                 "name an output outside it"
             )
-        if src.startswith(key + "/"):
-            raise OutputError(f"{url}: replacing the output would delete the input {name}; name another output")
-    if kind == "file" and not overwrite:
-        from codemill.sources.fs import url_exists
-
-        if url_exists(url) and not written_by(url, command):
-            raise OutputError(f"{url}: exists and was not written by `codemill {command}`; {OVERWRITE_HINT}")
+        if src[1].is_relative_to(out[1]):
+            raise OutputError(f"{output}: replacing the output would delete the input {name}; name another output")
 
 
 # A file output's description beside it (`OUT.jsonl` -> `OUT.jsonl.codemill.json`): which
@@ -133,15 +143,21 @@ def sidecar_path(output: str | os.PathLike[str]) -> Path:
 
 
 def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any]:
-    """The description saved beside ``output``, or {} where there is none (or it is unreadable)."""
+    """The description saved beside ``output``, or {} where there is none (or it is not JSON).
+    A store that fails to answer is an error, not "none": a run would quietly encode a prepared
+    file's FIM markers as text, and its resume be refused for different settings."""
     try:
         if is_url(output):
-            from codemill.sources.fs import read_url
+            from codemill.sources.fs import Directory
 
-            meta = json.loads(read_url(os.fspath(output) + SIDECAR_SUFFIX))
+            folder, _, name = os.fspath(output).rpartition("/")
+            data = Directory(folder).read_bytes(name + SIDECAR_SUFFIX)
+            if data is None:
+                return {}
+            meta = json.loads(data)
         else:
             meta = json.loads(sidecar_path(output).read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # StorageError is a ValueError
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
     return meta if isinstance(meta, dict) else {}
 

@@ -241,11 +241,27 @@ def test_an_output_inside_or_equal_to_an_input_is_refused(
         (["prepare", src, "-o", src / "p.jsonl", "--workers", "1"], "inside the input"),
         (["train", src / "calc.py", "-o", src / "calc.py", "--overwrite"], "the output is the input"),
         (["index", src, "-o", src / "idx", "--no-progress"], "inside the input"),
+        # Spelled as a file:// URL on either side: the same place.
+        (["dedup", f"file://{src}", "-o", src, "--overwrite"], "the output is the input"),
+        (["dedup", src, "-o", f"file://{src}/out"], "inside the input"),
+        (["tokenize", f"file://{src}", "-o", src / "tok", "--workers", "1"], "inside the input"),
+        (["prepare", src, "-o", f"file://{src}/p.jsonl", "--workers", "1"], "inside the input"),
     ):
         rc, err = run(capsys, *argv)
         assert rc == 2, argv
         one_line_error(err, words)
         assert snapshot(tmp_path) == before, argv
+    # A loop of links as the input or the output: one line, not a traceback.
+    (tmp_path / "loop.py").symlink_to(tmp_path / "loop.py")
+    (tmp_path / "loop.jsonl").symlink_to(tmp_path / "loop.jsonl")
+    for argv, words in (
+        (["dedup", tmp_path / "loop.py", "-o", tmp_path / "o"], None),
+        (["prepare", src, "-o", tmp_path / "loop.jsonl", "--workers", "1"], "loop of symbolic links"),
+    ):
+        rc, err = run(capsys, *argv)
+        assert "Traceback" not in err, argv
+        if words:
+            assert rc == 2 and words in err, argv
 
 
 def test_tokenize_into_a_refused_directory_leaves_no_tasks_dir(

@@ -384,6 +384,33 @@ def test_an_input_edited_in_place_is_redone_on_resume(tmp_path) -> None:
     assert fresh["totals"] == again["totals"]
 
 
+def test_a_task_about_to_be_redone_loses_its_record_before_its_shards(tmp_path, monkeypatch) -> None:
+    # Killed while redoing an edited task, its new shards in place, a run must not leave the old
+    # record: a later run would trust it for shards it no longer describes (the same sizes).
+    import codemill.corpus.engines.local as local_engine
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(4):
+        (tree / f"m{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n" * 40)
+    out = tmp_path / "out"
+    kw = {"shard_tokens": 4000, "task_bytes": 2_000}
+    codemill.tokenize_corpus(tree, out, **kw)
+    records = sorted(p.name for p in (out / "tasks").iterdir())
+    st = (tree / "m0.py").stat()
+    os.utime(tree / "m0.py", ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+
+    def killed(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local_engine, "run_local", killed)
+    with pytest.raises(KeyboardInterrupt):
+        codemill.tokenize_corpus(tree, out, **kw)
+    left = sorted(p.name for p in (out / "tasks").iterdir())
+    assert len(left) == len(records) - 1 and "task-00000.json" not in left
+    assert not list(out.glob("shard-00000-*"))
+
+
 def test_changed_settings_are_refused(corpus, tmp_path) -> None:
     inputs, _ = corpus
     codemill.tokenize_corpus(inputs[:1], tmp_path, shard_tokens=4000)

@@ -184,3 +184,28 @@ def test_kill_9_and_resume_on_s3(s3_server, bucket, tree, tmp_path, small_tok):
     assert {k: v for k, v in got.items() if k != "manifest.json"} == {
         k: v for k, v in local.items() if k != "manifest.json"
     }
+
+
+def test_an_output_prefix_over_or_under_its_input_or_holding_other_objects_is_refused(
+    s3_server, bucket, tmp_path, small_tok
+):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text("def a():\n    return 1\n")
+    url = upload(s3_server, bucket, src, "corpus")
+    before = bucket_files(s3_server, bucket, "corpus")
+    for out, words in (
+        (url, "the output is the input"),
+        (f"{url}/tok", "inside the input"),
+        (f"s3://{bucket}", "would delete the input"),
+        (f"s3a://{bucket}/corpus/tok", "inside the input"),  # another spelling of the same store
+    ):
+        with pytest.raises(OutputError, match=words):
+            tokenize_corpus(url, out, tokenizer=small_tok, overwrite=True)
+    assert bucket_files(s3_server, bucket, "corpus") == before
+    # A prefix holding someone else's objects (a manifest that is not a run's among them).
+    s3_server.put_object(Bucket=bucket, Key="theirs/notes.md", Body=b"keep")
+    s3_server.put_object(Bucket=bucket, Key="theirs/manifest.json", Body=b"not json")
+    with pytest.raises(OutputError, match="not written by `codemill tokenize`"):
+        tokenize_corpus(src, f"s3://{bucket}/theirs", tokenizer=small_tok)
+    assert bucket_files(s3_server, bucket, "theirs") == {"notes.md": b"keep", "manifest.json": b"not json"}

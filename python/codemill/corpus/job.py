@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from codemill._io import remove_tree
+from codemill._io import fsync_dir, remove_tree
 from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, json_bytes, record_name
 from codemill.corpus.manifest import TaskRecord, merge
 from codemill.corpus.plan import Task, plan_tasks
@@ -198,12 +198,11 @@ def tokenize_corpus(
     ):
         if value <= 0:
             raise CodemillError(f"{name} must be positive, got {value}")
-    # A URL prefix (s3://...) has no tree to check; the run owns its commit (task records).
-    local = None
-    if not is_url(output_dir):
-        local = check_output(
-            output_dir, command="tokenize", kind="dir", is_ours=_is_run, inputs=names, overwrite=overwrite
-        )
+    # A URL prefix (s3://...) is checked against the inputs only; the run owns its commit (task records).
+    checked = check_output(
+        output_dir, command="tokenize", kind="dir", is_ours=_is_run, inputs=names, overwrite=overwrite
+    )
+    local = None if is_url(output_dir) else checked
     t0 = time.perf_counter()
     tok = load_tokenizer(tokenizer)
     pool = None
@@ -245,6 +244,11 @@ def tokenize_corpus(
                 remove_tree(local)  # asked for: start afresh rather than mix two runs
             fresh = not local.exists()
         files = out.ensure()  # a local directory is created; a bucket must answer
+        if local is None and files and not overwrite:
+            # As a local directory is checked (`_is_run`): objects there, and no run's manifest.
+            old = _parse_manifest(out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None)
+            if old is None or old.get("format") != MANIFEST_FORMAT:
+                raise OutputError(f"{out}: exists and was not written by `codemill tokenize`; {OVERWRITE_HINT}")
         if local is None and overwrite and files:
             old = _parse_manifest(out.read_bytes(MANIFEST_NAME))
             if old is None or any(old.get(k) != head[k] for k in ("inputs", "tokenizer", "settings")):
@@ -273,6 +277,12 @@ def tokenize_corpus(
                 if bar:
                     bar.resumed(rec)
         # Once, from the listing made at the start: not per task (a listing of the output each).
+        # The records of the tasks about to run go first: a record must never outlive its shards,
+        # or a run killed while redoing the task, its new shards in place, would leave a record
+        # a later run trusts (the same sizes) for shards it no longer describes.
+        out.remove([rel for t in pending if (rel := record_name(t.index)) in files])
+        if local is not None:
+            fsync_dir(local / TASKS_DIR)
         out.remove(_leftovers(files, pending))
 
         def on_done(rec: TaskRecord) -> None:

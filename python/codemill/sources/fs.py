@@ -382,6 +382,10 @@ def staged_file(url: str) -> Iterator[Path]:
             fs.put_file(os.fspath(local), path)
 
 
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
 def publishing_marker(last: str) -> str:
     """The object beside an output prefix while `Directory.publish_tree` replaces it."""
     return f".{last}.publishing"
@@ -426,7 +430,9 @@ class Directory:
         """Every file under the directory (temporaries included): relative name -> size."""
         if self.path is not None:
             out: dict[str, int] = {}
-            for dirpath, _, names in os.walk(self.path):
+            # A folder that cannot be listed is an error, not an empty one: a job takes what is
+            # missing from this listing for work to redo, and removes what it finds in the way.
+            for dirpath, _, names in os.walk(self.path, onerror=_raise):
                 for n in names:
                     p = Path(dirpath) / n
                     with contextlib.suppress(OSError):
