@@ -461,3 +461,12 @@ def test_a_statement_ending_mid_line_is_cut_at_its_line_end(lang: str, path: str
         samples, _ = SampleBuilder(["completion"], seed=seed).build(text, lang, path, "r")
         for s in samples:
             _ends_at_line_ends(s, text.encode())
+
+
+def test_a_file_that_spells_a_fim_marker_gives_no_samples_and_says_why():
+    # Tokenizer code: its samples would carry the markers, which tokenize encodes as control
+    # tokens for this output, and a FIM sample of it would not split back into its parts.
+    text = 'TOKENS = "<|fim_suffix|>"\n' + "".join(f"x{i} = {i}\n" for i in range(6))
+    for seed in range(5):
+        samples, missed = SampleBuilder(fim_rate=1.0, seed=seed).build(text, "python", "t.py", "r")
+        assert samples == [] and missed == {"fim_token_in_text": 1}
