@@ -283,3 +283,21 @@ def test_a_record_path_with_a_lone_surrogate_is_read_and_named_printably(tmp_pat
     [doc] = list(iter_documents([tmp_path / "d.jsonl"], skips))
     assert doc.text == "x = 1\n" and doc.path == "a\\ud800.py" and doc.repository == "r\\udfff"
     doc.path.encode("utf-8")
+
+
+def test_a_corrupt_parquet_page_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from codemill.errors import SourceError
+
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"content": ["x = 1\n" * 50] * 20}), path, compression="none", use_dictionary=False)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"x = 1")
+    data[at - 4 : at + 40] = b"\xff" * 44  # a string's length and bytes
+    path.write_bytes(bytes(data))
+    with pytest.raises(SourceError, match=r"t\.parquet: cannot read Parquet data"):
+        list(iter_documents([path], Skips()))
+    # Where a corrupt file is a data file in a repository (index, context): counted, not fatal.
+    skips = Skips()
+    assert list(list_documents([tmp_path], skips, skip_damaged=True)) == [] and skips.counts == {"damaged": 1}

@@ -201,15 +201,26 @@ class RecordReader:
         stop = pf.metadata.num_row_groups if stop is None else stop
         before = sum(pf.metadata.row_group(i).num_rows for i in range(start))
         groups = list(range(start, stop))
-        try:
-            for batch in pf.iter_batches(batch_size=_BATCH_ROWS, row_groups=groups, columns=columns):
-                for rec in batch.to_pylist():
-                    self.lines += 1
-                    doc = self._document(rec, before + self.lines)
-                    if doc is not None:
-                        yield doc
-        except OSError as exc:
-            raise SourceError(f"{self.path}: cannot read Parquet data ({exc})") from None
+        import pyarrow as pa  # importable: parquet_file opened the file with it
+
+        batches = pf.iter_batches(batch_size=_BATCH_ROWS, row_groups=groups, columns=columns)
+        while True:
+            # Only the reading and decoding of a batch is guarded: a corrupt page (ArrowInvalid),
+            # a string column that is not UTF-8, a failed read. Not what is done with the rows.
+            try:
+                batch = next(batches, None)
+                rows = batch.to_pylist() if batch is not None else []
+            except StorageError:
+                raise
+            except (OSError, ValueError, pa.ArrowException) as exc:  # ArrowInvalid, UnicodeDecodeError: ValueErrors
+                raise SourceError(f"{self.path}: cannot read Parquet data ({exc})") from None
+            if batch is None:
+                return
+            for rec in rows:
+                self.lines += 1
+                doc = self._document(rec, before + self.lines)
+                if doc is not None:
+                    yield doc
 
 
 def parquet_file(path: Path | str) -> Any:
