@@ -291,13 +291,15 @@ def test_a_corrupt_parquet_page_is_one_error_naming_the_file(tmp_path: Path) -> 
     from codemill.errors import SourceError
 
     path = tmp_path / "t.parquet"
-    pq.write_table(pa.table({"content": ["x = 1\n" * 50] * 20}), path, compression="none", use_dictionary=False)
-    data = bytearray(path.read_bytes())
-    at = data.find(b"x = 1")
-    data[at - 4 : at + 40] = b"\xff" * 44  # a string's length and bytes
-    path.write_bytes(bytes(data))
-    with pytest.raises(SourceError, match=r"t\.parquet: cannot read Parquet data"):
-        list(iter_documents([path], Skips()))
+    table = pa.table({"content": ["x = 1\n" * 50] * 20})
+    pq.write_table(table, path, compression="none", use_dictionary=False, write_statistics=False)
+    good = path.read_bytes()
+    at = good.index((300).to_bytes(4, "little") + b"x = 1", 100) + 4  # the second value's bytes
+    # A length past the page (pyarrow: ArrowInvalid), and bytes that are not UTF-8 (UnicodeDecodeError).
+    for bad in (good[: at - 4] + (100_000).to_bytes(4, "little") + good[at:], good[:at] + b"\xff\xfe" + good[at + 2 :]):
+        path.write_bytes(bad)
+        with pytest.raises(SourceError, match=r"t\.parquet: cannot read Parquet data"):
+            list(iter_documents([path], Skips()))
     # Where a corrupt file is a data file in a repository (index, context): counted, not fatal.
     skips = Skips()
     assert list(list_documents([tmp_path], skips, skip_damaged=True)) == [] and skips.counts == {"damaged": 1}
