@@ -488,3 +488,19 @@ def test_every_input_gets_its_own_output_name_and_a_link_keeps_its_own(tmp_path:
     assert names == ["2_2_a.jsonl", "2_a.jsonl", "a.jsonl", "train.jsonl"]
     assert report["counts"]["kept"] == 4
     assert sum(len(p.read_text().splitlines()) for p in (tmp_path / "out").glob("*.jsonl")) == 4
+
+
+def test_kept_lines_longer_than_a_read_are_copied_whole_and_the_last_gets_its_newline(tmp_path: Path) -> None:
+    # The output copies kept lines in pieces (a skipped line is never held whole): a line of
+    # several pieces, CRLF, and a last line without a newline come out byte for byte.
+    long_text = "".join(f"value_{i} = {i} * {i}\n" for i in range(150_000))  # ~3 MB
+    lines = [
+        json.dumps({"content": "a = 1\n"}).encode() + b"\r\n",
+        json.dumps({"content": long_text}).encode() + b"\n",
+        json.dumps({"content": "a = 1\n"}).encode() + b"\n",  # an exact duplicate of line 1
+        json.dumps({"content": "b = 2\n"}).encode(),
+    ]
+    (tmp_path / "d.jsonl").write_bytes(b"".join(lines))
+    report = codemill.dedup([tmp_path / "d.jsonl"], tmp_path / "out")
+    assert report["counts"]["kept"] == 3
+    assert (tmp_path / "out" / "d.jsonl").read_bytes() == lines[0] + lines[1] + lines[3] + b"\n"

@@ -28,6 +28,7 @@ Kept = Mapping[int, Mapping[str, Set[int] | None]]
 __all__ = ["REPORT_NAME", "check_output", "output_names", "write_output"]
 
 REPORT_NAME = "dedup_report.json"
+_PIECE = 1 << 20
 
 
 def check_output(outdir: Path | str, inputs: list[Path | str], overwrite: bool = False) -> None:
@@ -76,10 +77,23 @@ def _write_records(src: Path | str, dest: Path, numbers: Set[int]) -> None:
 
             pq.write_table(table.take(sorted(n - 1 for n in numbers)), f)
         return
-    with open_stream(src) as lines, atomic_stream(dest) as out:
-        for number, line in enumerate(lines, 1):
-            if number in numbers:
-                out.write(line if line.endswith(b"\n") else line + b"\n")
+    with open_stream(src) as f, atomic_stream(dest) as out:
+        # In pieces of at most a MiB: a line the reader skipped as too large unread (a GiB, say)
+        # is passed over here without being held whole either.
+        number = 0
+        while part := f.readline(_PIECE):
+            number += 1
+            keep = number in numbers
+            while True:
+                if keep:
+                    out.write(part)
+                if part.endswith(b"\n"):
+                    break
+                part = f.readline(_PIECE)
+                if not part:  # the file's last line, without its newline
+                    if keep:
+                        out.write(b"\n")
+                    break
 
 
 def _copy(src: Path | str, dest: Path) -> None:
