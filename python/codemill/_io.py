@@ -29,6 +29,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "fsync_dir",
+    "naming",
     "remove_tree",
     "tmp_name",
 ]
@@ -62,18 +63,28 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **open_kw: Any) 
     target = Path(path)
     tmp = tmp_name(target)
     target.parent.mkdir(parents=True, exist_ok=True)  # as tokenize and prepare make theirs
+    with naming(target, tmp):
+        try:
+            with open(tmp, mode, **open_kw) as f:
+                hold(f.fileno())  # in use: not an orphan to a run that looks beside the target
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+                os.replace(tmp, target)  # still held: renamed before the lock goes
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
+
+@contextlib.contextmanager
+def naming(target: Path, tmp: Path) -> Iterator[None]:
+    """An OSError about writing ``tmp`` raised in the block names ``target`` instead: the output
+    the user gave, not its hidden temporary (a full disk's ENOSPC names no file at all)."""
     try:
-        with open(tmp, mode, **open_kw) as f:
-            hold(f.fileno())  # in use: not an orphan to a run that looks beside the target
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-            os.replace(tmp, target)  # still held: renamed before the lock goes
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError) and _writing(exc, tmp):
-            # Name the output the user gave, not its hidden temporary.
+        yield
+    except OSError as exc:
+        if _writing(exc, tmp):
             raise type(exc)(exc.errno, exc.strerror, str(target)) from None
         raise
 
@@ -153,18 +164,18 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd = os.open(stage, os.O_RDONLY)
     hold(fd)  # in use: not an orphan to a run that looks beside the target
     try:
-        yield stage
-        if target.exists():
-            os.replace(target, old)
-        os.replace(stage, target)
-        fsync_dir(target.parent)
-    except BaseException as exc:
-        remove_tree(stage)
-        if old.exists() and not target.exists():
-            os.replace(old, target)
-        if isinstance(exc, OSError) and _writing(exc, stage):
-            raise type(exc)(exc.errno, exc.strerror, str(target)) from None
-        raise
+        with naming(target, stage):
+            try:
+                yield stage
+                if target.exists():
+                    os.replace(target, old)
+                os.replace(stage, target)
+                fsync_dir(target.parent)
+            except BaseException:
+                remove_tree(stage)
+                if old.exists() and not target.exists():
+                    os.replace(old, target)
+                raise
     finally:
         os.close(fd)
     remove_tree(old)

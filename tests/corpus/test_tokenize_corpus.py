@@ -638,3 +638,24 @@ def test_the_reader_thread_ends_when_its_task_leaves_early() -> None:
     batches.close()
     reader.join(timeout=30)
     assert not reader.is_alive()
+
+
+def test_a_full_disk_while_writing_a_shard_names_the_shard(tmp_path) -> None:
+    import errno
+
+    from codemill.corpus.shards import _OpenShard
+
+    shard = _OpenShard(tmp_path, "shard-00000-0000", "npy", np.dtype(np.uint16), durable=True)
+
+    class Full:
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")  # names no file
+
+        def close(self) -> None:
+            pass
+
+    shard.f.close()
+    shard.f = Full()  # type: ignore[assignment]
+    with pytest.raises(OSError) as e:
+        shard.write(np.zeros(3, np.uint16), np.array([3]), 6)
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "shard-00000-0000.npy")

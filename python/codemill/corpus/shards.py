@@ -16,7 +16,7 @@ from typing import IO
 
 import numpy as np
 
-from codemill._io import atomic_write_bytes, tmp_name
+from codemill._io import atomic_write_bytes, naming, tmp_name
 from codemill.corpus.manifest import ShardInfo
 from codemill.corpus.megatron import megatron_index_bytes
 from codemill.corpus.settings import FORMATS, ShardFormat
@@ -57,15 +57,17 @@ class _OpenShard:
         self.tokens_path = outdir / (name + (".npy" if fmt == "npy" else ".bin"))
         self.index_path = outdir / (name + (".docs.npy" if fmt == "npy" else ".idx"))
         self.tmp = tmp_name(self.tokens_path)
-        self.f: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in finish/abort
-        if fmt == "npy":
-            self.f.write(b"\0" * _NPY_HEADER_LEN)
+        with naming(self.tokens_path, self.tmp):
+            self.f: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in finish/abort
+            if fmt == "npy":
+                self.f.write(b"\0" * _NPY_HEADER_LEN)
         self.tokens = 0
         self.bytes = 0
         self.lengths: list[np.ndarray] = []  # per-document token counts (EOT included)
 
     def write(self, tokens: np.ndarray, lengths: np.ndarray, nbytes: int) -> None:
-        self.f.write(tokens.tobytes())
+        with naming(self.tokens_path, self.tmp):
+            self.f.write(tokens.tobytes())
         self.tokens += len(tokens)
         self.bytes += nbytes
         self.lengths.append(lengths)
@@ -80,11 +82,12 @@ class _OpenShard:
             index = _npy_bytes(starts)
         else:
             index = megatron_index_bytes(lengths, self.dtype)
-        self.f.flush()
-        if self.durable:
-            os.fsync(self.f.fileno())
-        self.f.close()
-        os.replace(self.tmp, self.tokens_path)
+        with naming(self.tokens_path, self.tmp):
+            self.f.flush()
+            if self.durable:
+                os.fsync(self.f.fileno())
+            self.f.close()
+            os.replace(self.tmp, self.tokens_path)
         if self.durable:
             atomic_write_bytes(self.index_path, index)
         else:
