@@ -48,3 +48,14 @@ def test_ray_task_errors_name_the_file(local_ray, tmp_path) -> None:
     bad.write_bytes(gzip.compress(b'{"text": "a"}\n' * 1000)[:60])
     with pytest.raises(ValueError, match=r"bad\.jsonl\.gz: cannot read"):
         codemill.tokenize_corpus([bad], tmp_path / "out", engine="ray")
+
+
+def test_relative_paths_mean_the_drivers_directory(local_ray, tmp_path, monkeypatch) -> None:
+    # Ray's workers run in their node's directory (here: where Ray was started), not the driver's.
+    make_corpus(tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    kw = {"shard_tokens": 4000, "task_bytes": 25_000}
+    local = codemill.tokenize_corpus(["corpus/tree"], "local", **kw)
+    remote = codemill.tokenize_corpus(["corpus/tree"], "ray", engine="ray", workers=2, **kw)
+    assert remote["totals"] == local["totals"] and local["totals"]["documents"] > 0
+    assert snapshot(tmp_path / "local") == snapshot(tmp_path / "ray")

@@ -20,6 +20,7 @@ from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_toke
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
 from codemill.corpus.settings import TaskSettings
+from codemill.sources.fs import is_url
 from codemill.tokenizer import CodeTokenizer
 
 
@@ -27,11 +28,22 @@ from codemill.tokenizer import CodeTokenizer
 # run of short tasks could finish there before any other node took one (seen in CI: all seven
 # tasks of a 3-node test cluster on one node).
 @ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
-def _ray_task(tasks: list[Task], settings: TaskSettings, tokenizer_json: str, tokenizer_hash: str, outdir: str) -> Any:
+def _ray_task(
+    tasks: list[Task], settings: TaskSettings, tokenizer_json: str, tokenizer_hash: str, outdir: str, cwd: str
+) -> Any:
     records: list[TaskRecord] = []
+    # Local paths as the user gave them (relative ones too: they are in the manifest, which must
+    # equal the local engine's) mean what they mean in the driver's directory, not in the one a
+    # node's worker happens to run in.
+    if any(not is_url(p) and not os.path.isabs(p) for p in (outdir, *(t.path for t in tasks))):
+        os.chdir(cwd)
     tok = worker_tokenizer(tokenizer_json, tokenizer_hash)
     run_tasks(iter(tasks), settings, tok, outdir, records.append, len(tasks))
     return records, ray.get_runtime_context().get_node_id()
+
+
+# How long a failed run waits for the Ray tasks it cancelled to end.
+_CANCEL_WAIT_S = 30.0
 
 
 def run_ray(
@@ -58,17 +70,28 @@ def run_ray(
         per_node: dict[str, int] = {}
         while queue or pending:
             while queue and len(pending) < ahead:
-                pending.append(_ray_task.remote(queue.pop(), settings, tok_ref, tok.hash, os.fspath(outdir)))
+                ref = _ray_task.remote(queue.pop(), settings, tok_ref, tok.hash, os.fspath(outdir), os.getcwd())
+                pending.append(ref)
             done, pending = ray.wait(pending, num_returns=1)
             try:
                 recs, node = ray.get(done[0])
-            except ray.exceptions.RayTaskError as exc:
+            except ray.exceptions.RayError as exc:
+                # Stop the rest and let those under way end before saying so: a task still
+                # committing must not write into an output the job is about to clean up.
                 for ref in pending:
                     ray.cancel(ref)
-                cause = exc.cause
+                ray.wait(pending, num_returns=len(pending), timeout=_CANCEL_WAIT_S)
+                cause = getattr(exc, "cause", None)
                 if isinstance(cause, OSError | ValueError):
                     raise cause from None
-                raise
+                if isinstance(exc, ray.exceptions.RayTaskError):
+                    raise
+                # A worker or node lost (killed, out of memory): one line, as the local engine's.
+                detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ChildProcessError(
+                    f"a Ray task failed ({type(exc).__name__}: {detail}); finished tasks are kept: "
+                    "run the same command again to resume"
+                ) from None
             per_node[node] = per_node.get(node, 0) + len(recs)
             for rec in recs:
                 on_done(rec)
