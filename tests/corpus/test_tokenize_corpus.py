@@ -659,3 +659,14 @@ def test_a_full_disk_while_writing_a_shard_names_the_shard(tmp_path) -> None:
     with pytest.raises(OSError) as e:
         shard.write(np.zeros(3, np.uint16), np.array([3]), 6)
     assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "shard-00000-0000.npy")
+
+
+def test_a_skipped_line_of_a_file_whose_name_is_not_utf8_has_its_line_in_the_file(tmp_path) -> None:
+    name = os.fsdecode(b"d\xff.jsonl")  # a byte no UTF-8 decodes: shown as \xff in reports
+    lines = [json.dumps({"text": f"x{i} = {i}"}) for i in range(100)]
+    lines[80] = "not json"
+    (tmp_path / name).write_text("\n".join(lines) + "\n")
+    m = codemill.tokenize_corpus([tmp_path / name], tmp_path / "out", task_bytes=600, shard_tokens=4000)
+    assert m["tasks_planned"] > 3
+    [item] = m["skipped_items"]
+    assert item == {"path": f"{tmp_path}/d\\xff.jsonl:81", "reason": "invalid_json"}

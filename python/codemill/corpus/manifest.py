@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from codemill.sources.names import printable
 from codemill.sources.skips import SkippedItem
 
 SKIPPED_LIST_LIMIT = 10_000
@@ -78,7 +79,7 @@ def merge(head: dict[str, Any], records: list[TaskRecord], plan_skips: Any) -> d
             offset = lines_before.get(task["path"], 0)
             lines_before[task["path"]] = offset + rec["lines"]
         room = max(0, SKIPPED_LIST_LIMIT - len(items))
-        items.extend(_renumber(rec["skipped_items"][:room], task["path"], offset))
+        items.extend(_renumber(rec["skipped_items"][:room], printable(task["path"]), offset))
         tasks.append({**task, "documents": rec["documents"], "tokens": rec["tokens"], "shards": len(rec["shards"])})
     for s in langs.values():
         s["bytes_per_token"] = round(s["bytes"] / max(s["tokens"], 1), 4)
