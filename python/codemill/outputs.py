@@ -95,10 +95,11 @@ def check_output(
     return out
 
 
-def _place(name: str | os.PathLike[str]) -> tuple[str, PurePosixPath]:
-    """Where ``name`` points, comparable however it is spelled: ("", the real path) for a local
-    path or a ``file://`` URL (links, ``..`` and loops resolved as far as they go); (protocol,
-    path) for any other URL (``s3a://b/x`` is ``s3://b/x``)."""
+def _place(name: str | os.PathLike[str]) -> tuple[str, PurePosixPath, PurePosixPath]:
+    """Where ``name`` points, comparable however it is spelled: ("", the real path, the path as
+    spelled, made absolute) for a local path or a ``file://`` URL (links, ``..`` and loops
+    resolved as far as they go); (protocol, path, path) for any other URL (``s3a://b/x`` is
+    ``s3://b/x``)."""
     text = os.fspath(name)
     if is_url(text):
         from codemill.sources.fs import url_fs
@@ -106,29 +107,32 @@ def _place(name: str | os.PathLike[str]) -> tuple[str, PurePosixPath]:
         fs, path = url_fs(text)
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         if protocol not in ("file", "local"):
-            return protocol, PurePosixPath("/" + path.strip("/"))
+            key = PurePosixPath("/" + path.strip("/"))
+            return protocol, key, key
         text = path
-    return "", PurePosixPath(os.path.realpath(text))
+    return "", PurePosixPath(os.path.realpath(text)), PurePosixPath(os.path.abspath(text))
 
 
 def _check_against_inputs(output: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]]) -> None:
     """An output equal to an input, inside one (an input tree or prefix) or holding one is
     refused, whatever the spelling of either: a local path, a ``file://`` URL or a bucket's."""
-    out = _place(output)
+    out_kind, out, out_spelled = _place(output)
     for name in inputs:
-        src = _place(name)
-        if src[0] != out[0]:
+        kind, src, src_spelled = _place(name)
+        if kind != out_kind:
             continue
-        local = not out[0]
-        same_file = local and os.path.isfile(out[1]) and os.path.isfile(src[1]) and os.path.samefile(out[1], src[1])
-        if out[1] == src[1] or same_file:  # a hard link too
+        local = not kind
+        same_file = local and os.path.isfile(out) and os.path.isfile(src) and os.path.samefile(out, src)
+        if out == src or same_file:  # a hard link too
             raise OutputError(f"{output}: the output is the input {name}; name another output")
-        if out[1].is_relative_to(src[1]) and (not local or os.path.isdir(src[1])):
+        if out.is_relative_to(src) and (not local or os.path.isdir(src)):
             raise OutputError(
                 f"{output}: the output is inside the input {name} (a later run would read its own output); "
                 "name an output outside it"
             )
-        if src[1].is_relative_to(out[1]):
+        # Under the output as spelled too, not only as resolved: a link in it to elsewhere would
+        # be deleted with the output it stands in.
+        if src.is_relative_to(out) or src_spelled.is_relative_to(out_spelled):
             raise OutputError(f"{output}: replacing the output would delete the input {name}; name another output")
 
 

@@ -251,6 +251,13 @@ def test_an_output_inside_or_equal_to_an_input_is_refused(
         assert rc == 2, argv
         one_line_error(err, words)
         assert snapshot(tmp_path) == before, argv
+    # An input that is a link inside the output to elsewhere: replacing the output deletes it.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "link_in").symlink_to(src)
+    rc, err = run(capsys, "dedup", tmp_path / "data" / "link_in", "-o", tmp_path / "data", "--overwrite")
+    assert rc == 2
+    one_line_error(err, "replacing the output would delete the input")
+    assert (tmp_path / "data" / "link_in").is_symlink()
     # A loop of links as the input or the output: one line, not a traceback.
     (tmp_path / "loop.py").symlink_to(tmp_path / "loop.py")
     (tmp_path / "loop.jsonl").symlink_to(tmp_path / "loop.jsonl")

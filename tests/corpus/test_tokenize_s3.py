@@ -209,3 +209,6 @@ def test_an_output_prefix_over_or_under_its_input_or_holding_other_objects_is_re
     with pytest.raises(OutputError, match="not written by `codemill tokenize`"):
         tokenize_corpus(src, f"s3://{bucket}/theirs", tokenizer=small_tok)
     assert bucket_files(s3_server, bucket, "theirs") == {"notes.md": b"keep", "manifest.json": b"not json"}
+    # An output URL that names an object: a file, as a local path that is one is refused.
+    with pytest.raises(StorageError, match="is not a directory"):
+        tokenize_corpus(src, f"s3://{bucket}/theirs/notes.md", tokenizer=small_tok)

@@ -424,7 +424,12 @@ class Directory:
             self.path.mkdir(parents=True, exist_ok=True)
         # Remotely a full listing, not exists() (False for a denied or missing bucket) nor a
         # shallow one (s3fs answers [] for a missing bucket there).
-        return self.files()
+        files = self.files()
+        if self.path is None and not files:
+            with storage(self.name):
+                if self._fs.isfile(self._root):  # an object of that name: a file, as locally
+                    raise StorageError(f"{self.name}: exists and is not a directory (an object)")
+        return files
 
     def files(self) -> dict[str, int]:
         """Every file under the directory (temporaries included): relative name -> size."""
