@@ -316,3 +316,28 @@ def test_report_speaks_dedups_vocabulary(repo: Path, tmp_path: Path) -> None:
     assert report["params"]["dedup"] == theirs["params"]
     off = prepare(repo, tmp_path / "o.jsonl", samples=["raw"], dedup=False, workers=1, progress=False)
     assert off["duplicates"] is None and off["params"]["dedup"] is None
+
+
+@pytest.mark.parametrize("dedup", [False, True])
+def test_the_report_lists_what_was_passed_over_in_input_order_whatever_the_workers(tmp_path: Path, dedup: bool) -> None:
+    # Binary files (a worker's skip), lock files and Go files (the listing's skip and filter),
+    # exact duplicates (named in pass 2), over several batches: the listing runs ahead of the
+    # results by two batches a worker, which ordered the lists by the worker count.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(300):
+        d = tree / f"d{i // 40:02d}"
+        d.mkdir(exist_ok=True)
+        if i % 7 == 0:
+            (d / f"b{i:03d}.py").write_bytes(b"\0binary")
+        elif i % 11 == 0:
+            (d / f"yarn{i:03d}.lock").write_text("x")
+        elif i % 13 == 0:
+            (d / f"g{i:03d}.go").write_text("package g\n")
+        else:
+            (d / f"m{i:03d}.py").write_text(f"def f{i % 50}(x):\n    return x * {i % 50} + 1\n" * 3)
+    kw = {"seed": 1, "progress": False, "languages": ["python"], "dedup": dedup}
+    reports = [prepare([tree], tmp_path / f"o{w}.jsonl", workers=w, **kw) for w in (1, 2)]
+    for key in ("skipped_items", "listed", "skipped", "filtered"):
+        assert reports[0][key] == reports[1][key], key
+    assert len(reports[0]["skipped_items"]) > 40 and len(reports[0]["listed"]) > 10

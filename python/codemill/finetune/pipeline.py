@@ -120,11 +120,54 @@ def _batches(docs: Iterable[Work]) -> Iterator[list[Work]]:
         yield batch
 
 
-def _named_batches(docs: Iterable[Work], names: dict[int, Document]) -> Iterator[list[Work]]:
+class _Held(Skips):
+    """What the listing passes over (its reader's skips, the language filter, the duplicates it
+    names), held back batch by batch and counted when that batch's results are. The listing runs
+    up to two batches a worker ahead of the results, and the report must list what was passed
+    over in input order whatever the worker count (with one worker the two alternate).
+    ``record`` False: a listing whose passing-over was counted already (a second walk)."""
+
+    def __init__(self, record: bool = True) -> None:
+        super().__init__(0)
+        self.record = record
+        self.pending: list[tuple[str, str, str]] = []  # (kind, where or name, reason)
+        self.batches: collections.deque[list[tuple[str, str, str]]] = collections.deque()
+
+    def add(self, where: str, reason: str) -> None:
+        """A reader's skip (`Skips`' interface, which the readers use)."""
+        self.note("skip", where, reason)
+
+    def note(self, kind: str, name: str, reason: str) -> None:
+        """``kind``: "skip", "filter" (counted and listed) or "list" (listed only)."""
+        if self.record:
+            self.pending.append((kind, name, reason))
+
+    def cut(self) -> None:
+        """What was held so far comes before the batch just formed."""
+        self.batches.append(self.pending)
+        self.pending = []
+
+    def release(self, skips: Skips, filtered: Counter[str], listed: list[Listed], rest: bool = False) -> None:
+        """Counts what came before the next batch whose results are in; ``rest``: all that is left."""
+        groups = [*self.batches, self.pending] if rest else [self.batches.popleft()]
+        if rest:
+            self.batches.clear()
+            self.pending = []
+        for kind, name, reason in (event for group in groups for event in group):
+            if kind == "skip":
+                skips.add(name, reason)
+            else:
+                if kind == "filter":
+                    filtered[reason] += 1
+                _list(listed, name, reason)
+
+
+def _named_batches(docs: Iterable[Work], names: dict[int, Document], held: _Held) -> Iterator[list[Work]]:
     """Batches of documents; each document is kept (without its text) until its result comes back."""
     for batch in _batches(docs):
         for d, _ in batch:
             names[d.index] = d
+        held.cut()
         yield batch
 
 
@@ -223,12 +266,11 @@ class Preparer:
         self._digests: dict[int, bytes] = {}
 
     # The documents that reach the filters; the language filter is applied here, in order.
-    def _documents(self, skips: Skips, listed: list[Listed] | None, filtered: Counter[str]) -> Iterator[Document]:
+    def _documents(self, held: _Held) -> Iterator[Document]:
         langs = self.config.languages
-        for doc in list_documents(self.inputs, skips, max_bytes=self.config.max_file_bytes):
+        for doc in list_documents(self.inputs, held, max_bytes=self.config.max_file_bytes):
             if langs and doc.language not in langs:
-                filtered[filters.LANGUAGE] += 1
-                _list(listed, f"{doc.repository}/{doc.path}", filters.LANGUAGE)
+                held.note("filter", f"{doc.repository}/{doc.path}", filters.LANGUAGE)
                 continue
             yield doc
 
@@ -257,12 +299,14 @@ class Preparer:
             if config.dedup is not None:
                 decided, files_seen, bytes_seen = self._dedup_pass(config.dedup, pool, window, skips, filtered, listed)
             names: dict[int, Document] = {}
+            held = _Held()
             if decided is None:
-                docs: Iterable[Work] = ((d, None) for d in self._documents(skips, listed, filtered))
+                docs: Iterable[Work] = ((d, None) for d in self._documents(held))
             else:
-                docs = self._kept(decided, listed)
+                docs = self._kept(decided, held)
             built_files = built_bytes = n_samples = 0
-            for results in _ordered_map(build, _named_batches(docs, names), pool, window):
+            for results in _ordered_map(build, _named_batches(docs, names, held), pool, window):
+                held.release(skips, filtered, listed)
                 for r in results:
                     # "read": documents whose text was read (the reader's skips are not).
                     built_files += not r.skipped
@@ -281,6 +325,7 @@ class Preparer:
                         yield s
                     n_samples += len(r.samples)
                 self.progress.update("samples", built_files, built_bytes, n_samples)
+            held.release(skips, filtered, listed, rest=True)
             self.progress.update("samples", built_files, built_bytes, n_samples, force=True)
             self.progress.done()
             if decided is None:
@@ -332,11 +377,13 @@ class Preparer:
         count_parts: list[np.ndarray] = []  # the signatures go to the file
         hash_parts: list[np.ndarray] = []
         files = nbytes = n_docs = 0
-        docs = ((d, None) for d in self._documents(skips, listed, filtered))
+        held = _Held()
+        docs = ((d, None) for d in self._documents(held))
         with scratch_dir("prepare") as tmp:
             sig_path = Path(tmp) / "signatures.u32"
             with open(sig_path, "wb") as sig_out:
-                for results, signed in _ordered_map(scan, _named_batches(docs, names), pool, window):
+                for results, signed in _ordered_map(scan, _named_batches(docs, names, held), pool, window):
+                    held.release(skips, filtered, listed)
                     for s in results:
                         files += not s.skipped
                         nbytes += s.size if not s.skipped else 0
@@ -353,6 +400,7 @@ class Preparer:
                         count_parts.append(signed[1])
                         hash_parts.append(signed[2])
                     self.progress.update("filter+dedup", files, nbytes)
+                held.release(skips, filtered, listed, rest=True)
             self.progress.update("filter+dedup", files, nbytes, force=True)
             self.progress.done()
             ids = np.frombuffer(rows, dtype=np.int64)
@@ -382,7 +430,7 @@ class Preparer:
         """Texts of the given documents (for exact Jaccard), found by walking the inputs again."""
         want = set(wanted.tolist())
         got: dict[int, tuple[str, str | None]] = {}
-        for doc in self._documents(Skips(0), None, Counter()):
+        for doc in self._documents(_Held(record=False)):
             if doc.index in want:
                 text = _load(doc, self.config.filters, None, self.config.max_file_bytes).text
                 if text is not None:
@@ -392,16 +440,18 @@ class Preparer:
                     break
         return got
 
-    def _kept(self, decided: _Decided, listed: list[Listed]) -> Iterator[Work]:
-        """Pass 2's documents: the inputs listed again (same order), keeping what pass 1 kept."""
+    def _kept(self, decided: _Decided, held: _Held) -> Iterator[Work]:
+        """Pass 2's documents: the inputs listed again (same order), keeping what pass 1 kept;
+        the duplicates it drops are named in ``held`` (what the listing passes over was counted
+        in pass 1)."""
         digests, keep = self._digests, decided.keep
-        for doc in self._documents(Skips(0), None, Counter()):
+        for doc in self._documents(_Held(record=False)):
             if doc.index < len(keep) and keep[doc.index]:
                 yield doc, digests.pop(doc.index)
             elif doc.index in decided.near:
-                _list(listed, f"{doc.repository}/{doc.path}", "near_duplicate")
+                held.note("list", f"{doc.repository}/{doc.path}", "near_duplicate")
             elif doc.index in decided.exact:
-                _list(listed, f"{doc.repository}/{doc.path}", "exact_duplicate")
+                held.note("list", f"{doc.repository}/{doc.path}", "exact_duplicate")
 
 
 def prepare(
