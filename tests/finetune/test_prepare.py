@@ -341,3 +341,23 @@ def test_the_report_lists_what_was_passed_over_in_input_order_whatever_the_worke
     for key in ("skipped_items", "listed", "skipped", "filtered"):
         assert reports[0][key] == reports[1][key], key
     assert len(reports[0]["skipped_items"]) > 40 and len(reports[0]["listed"]) > 10
+
+
+def test_what_the_listing_holds_back_stays_bounded() -> None:
+    from collections import Counter
+
+    from codemill.finetune import pipeline
+    from codemill.sources import Skips
+
+    # Millions of files passed over before the first batch: past the lists' cap only counts.
+    held = pipeline._Held()
+    n = pipeline._MAX_LISTED + 500
+    for i in range(n):
+        held.add(f"b{i}.py", "binary")
+        held.note("filter", f"r/g{i}.go", "language")
+    assert len(held.pending.events) == 2 * pipeline._MAX_LISTED
+    held.cut()
+    skips, filtered, listed = Skips(pipeline._MAX_LISTED), Counter(), []
+    held.release(skips, filtered, listed)
+    assert skips.counts == {"binary": n} and filtered == {"language": n}
+    assert len(skips.items) == len(listed) == pipeline._MAX_LISTED and listed[0]["path"] == "r/g0.go"

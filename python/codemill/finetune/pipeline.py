@@ -30,7 +30,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar
 
@@ -130,8 +130,12 @@ class _Held(Skips):
     def __init__(self, record: bool = True) -> None:
         super().__init__(0)
         self.record = record
-        self.pending: list[tuple[str, str, str]] = []  # (kind, where or name, reason)
-        self.batches: collections.deque[list[tuple[str, str, str]]] = collections.deque()
+        self.pending = _HeldGroup()
+        self.batches: collections.deque[_HeldGroup] = collections.deque()
+        # Names held so far per list (skips, or filtered and duplicates): past the lists' cap a
+        # held name can never be listed (as many held before it are), so only its count is kept,
+        # and memory stays bounded however much the listing passes over before a batch.
+        self.named = {"skip": 0, "listed": 0}
 
     def add(self, where: str, reason: str) -> None:
         """A reader's skip (`Skips`' interface, which the readers use)."""
@@ -139,27 +143,47 @@ class _Held(Skips):
 
     def note(self, kind: str, name: str, reason: str) -> None:
         """``kind``: "skip", "filter" (counted and listed) or "list" (listed only)."""
-        if self.record:
-            self.pending.append((kind, name, reason))
+        if not self.record:
+            return
+        into = "skip" if kind == "skip" else "listed"
+        if self.named[into] < _MAX_LISTED:
+            self.named[into] += 1
+            self.pending.events.append((kind, name, reason))
+        else:
+            self.pending.counts[(kind, reason)] += 1
 
     def cut(self) -> None:
         """What was held so far comes before the batch just formed."""
         self.batches.append(self.pending)
-        self.pending = []
+        self.pending = _HeldGroup()
 
     def release(self, skips: Skips, filtered: Counter[str], listed: list[Listed], rest: bool = False) -> None:
         """Counts what came before the next batch whose results are in; ``rest``: all that is left."""
         groups = [*self.batches, self.pending] if rest else [self.batches.popleft()]
         if rest:
             self.batches.clear()
-            self.pending = []
-        for kind, name, reason in (event for group in groups for event in group):
-            if kind == "skip":
-                skips.add(name, reason)
-            else:
-                if kind == "filter":
-                    filtered[reason] += 1
-                _list(listed, name, reason)
+            self.pending = _HeldGroup()
+        for group in groups:
+            for kind, name, reason in group.events:
+                if kind == "skip":
+                    skips.add(name, reason)
+                else:
+                    if kind == "filter":
+                        filtered[reason] += 1
+                    _list(listed, name, reason)
+            for (kind, reason), n in group.counts.items():
+                if kind == "skip":
+                    skips.update({reason: n})
+                elif kind == "filter":
+                    filtered[reason] += n
+
+
+@dataclass
+class _HeldGroup:
+    """What `_Held` holds before one batch: named events, then counts of those past the cap."""
+
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, where or name, reason)
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def _named_batches(docs: Iterable[Work], names: dict[int, Document], held: _Held) -> Iterator[list[Work]]:
@@ -330,6 +354,13 @@ class Preparer:
             self.progress.done()
             if decided is None:
                 files_seen, bytes_seen = built_files, built_bytes
+        except BaseException:
+            if pool is not None:
+                # Workers ignore Ctrl-C (the parent answers it): stop them rather than wait for
+                # their batches, one of which may be stuck on a read.
+                pool.discard()
+                pool = None
+            raise
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
