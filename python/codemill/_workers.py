@@ -59,6 +59,23 @@ def _main_hidden() -> Iterator[None]:
             main.__dict__.update(saved)
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ctrl-C ignored while a worker is spawned: the child inherits that through exec, so one
+    still importing does not die with a traceback either (see `_start_worker`). Only the main
+    thread may change a handler; a pool started elsewhere leaves it to `_start_worker`."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _die_with_parent(parent: int) -> None:
     """Has the kernel kill this worker when its parent dies (``PR_SET_PDEATHSIG``), so a killed
     run leaves no worker behind: one would wait forever for work, holding both ends of its
@@ -128,7 +145,7 @@ class WorkerPool(ProcessPoolExecutor):
         """Files made for the workers (removed at shutdown)."""
 
     def _spawn_process(self) -> None:
-        with _main_hidden():
+        with _main_hidden(), _sigint_ignored():
             super()._spawn_process()  # type: ignore[misc]
 
     def start(self) -> WorkerPool:

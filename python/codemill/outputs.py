@@ -152,12 +152,17 @@ def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any]:
     file's FIM markers as text, and its resume be refused for different settings."""
     try:
         if is_url(output):
-            from codemill.sources.fs import Directory
+            from codemill.sources.fs import storage, url_fs
 
-            folder, _, name = os.fspath(output).rpartition("/")
-            data = Directory(folder).read_bytes(name + SIDECAR_SUFFIX)
-            if data is None:
-                return {}
+            url = os.fspath(output) + SIDECAR_SUFFIX
+            fs, path = url_fs(url)
+            with storage(url):
+                try:
+                    data = fs.cat_file(path)
+                except (FileNotFoundError, PermissionError):
+                    # Missing; or a store that answers a missing key with 403 to a reader who
+                    # may not list the bucket (S3 without s3:ListBucket, a CDN): none either.
+                    return {}
             meta = json.loads(data)
         else:
             meta = json.loads(sidecar_path(output).read_text(encoding="utf-8"))

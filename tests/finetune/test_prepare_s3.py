@@ -89,3 +89,24 @@ def test_an_output_url_is_named_as_given_in_errors(tmp_path):
     # A Path would collapse the URL's `//` (`s3:/b/out.txt`); checked before any request.
     with pytest.raises(OutputError, match=r"^s3://b/out\.txt: the output must end in"):
         prepare([tmp_path], "s3://b/out.txt", workers=1, progress=False)
+
+
+def test_a_sidecar_the_store_will_not_show_is_none_and_one_it_cannot_fetch_is_an_error(s3_server, bucket, monkeypatch):
+    from codemill.outputs import read_sidecar
+    from codemill.sources.fs import url_fs
+
+    s3_server.put_object(Bucket=bucket, Key="d.jsonl", Body=b"{}\n")
+    url = f"s3://{bucket}/d.jsonl"
+    assert read_sidecar(url) == {}  # missing: 404
+    fs, _ = url_fs(url)
+    for exc, expected in ((PermissionError(13, "Access Denied"), {}), (ConnectionError("reset by peer"), None)):
+
+        def failing(path, *a, _exc=exc, **kw):
+            raise _exc
+
+        monkeypatch.setattr(fs, "cat_file", failing)
+        if expected is not None:  # 403 for a missing key to a reader who may not list: none
+            assert read_sidecar(url) == expected
+        else:  # the store failed: an error, not "none" (FIM markers would quietly become text)
+            with pytest.raises(StorageError, match=r"d\.jsonl\.codemill\.json"):
+                read_sidecar(url)

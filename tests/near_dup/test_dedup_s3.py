@@ -95,3 +95,13 @@ def test_a_run_killed_while_publishing_is_replaced_by_the_next(s3_server, bucket
     assert ".dedup_report.json.publishing" not in got
     assert json.loads(got["dedup_report.json"])["counts"] == report["counts"]
     assert {k.split("/")[0] for k in got} == {"tree", "data.jsonl", "dedup_report.json"}
+
+
+def test_an_output_url_naming_an_object_is_refused(s3_server, bucket, tmp_path):
+    from codemill.errors import StorageError
+
+    tree, _ = make_inputs(tmp_path / "in")
+    s3_server.put_object(Bucket=bucket, Key="x", Body=b"an object")
+    with pytest.raises(StorageError, match="is not a directory"):
+        dedup([tree], f"s3://{bucket}/x")
+    assert bucket_files(s3_server, bucket, "x") == {}  # nothing published beside it

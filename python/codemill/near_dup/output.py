@@ -38,7 +38,7 @@ def check_output(outdir: Path | str, inputs: list[Path | str], overwrite: bool =
     run being published leaves in its place (unless ``overwrite``)."""
     if isinstance(outdir, str):
         contract_check(outdir, command="dedup", kind="dir", is_ours=lambda _: True, inputs=inputs)
-        files = Directory(outdir).files()
+        files = Directory(outdir).ensure()  # an object of that name is refused, as a local file is
         # A run killed while publishing left its marker in place of the report: still ours.
         ours = REPORT_NAME in files or publishing_marker(REPORT_NAME) in files
         if files and not ours and not overwrite:

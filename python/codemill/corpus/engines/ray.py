@@ -20,6 +20,7 @@ from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_toke
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
 from codemill.corpus.settings import TaskSettings
+from codemill.errors import SourceError
 from codemill.sources.fs import is_url
 from codemill.tokenizer import CodeTokenizer
 
@@ -36,7 +37,13 @@ def _ray_task(
     # equal the local engine's) mean what they mean in the driver's directory, not in the one a
     # node's worker happens to run in.
     if any(not is_url(p) and not os.path.isabs(p) for p in (outdir, *(t.path for t in tasks))):
-        os.chdir(cwd)
+        try:
+            os.chdir(cwd)
+        except OSError:
+            raise SourceError(
+                f"{cwd}: relative local paths mean the driver's directory, which this Ray node lacks; "
+                "give absolute paths on a file system every node shares, or URLs"
+            ) from None
     tok = worker_tokenizer(tokenizer_json, tokenizer_hash)
     run_tasks(iter(tasks), settings, tok, outdir, records.append, len(tasks))
     return records, ray.get_runtime_context().get_node_id()
