@@ -29,6 +29,9 @@ from codemill.sources.fs import Directory, is_url
 from codemill.tokenizer import CodeTokenizer, TokenizerArg, load_tokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
+# What a manifest says a run is: the same three, the same run (resumed); else another.
+_RUN_KEYS = ("inputs", "tokenizer", "settings")
+
 
 def _valid_record(out: Directory, task: Task, files: dict[str, int]) -> TaskRecord | None:
     data = out.read_bytes(record_name(task.index)) if record_name(task.index) in files else None
@@ -106,13 +109,13 @@ def _is_run(outdir: Path) -> bool:
 
 def _same_run(outdir: Path, head: dict[str, Any]) -> bool:
     old = _old_manifest(outdir)
-    return old is not None and all(old.get(key) == head[key] for key in ("inputs", "tokenizer", "settings"))
+    return old is not None and all(old.get(key) == head[key] for key in _RUN_KEYS)
 
 
-def _check_resumable(out: Directory, head: dict[str, Any], files: dict[str, int]) -> None:
-    old = _parse_manifest(out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None)
+def _check_resumable(out: Directory, head: dict[str, Any], files: dict[str, int], old: dict[str, Any] | None) -> None:
+    """``old``: the manifest in ``out`` (None: none, or not JSON)."""
     if old is not None:
-        for key in ("inputs", "tokenizer", "settings"):
+        for key in _RUN_KEYS:
             if old.get(key) != head[key]:
                 raise OutputError(
                     f"{out}: holds a run with different {key} ({old.get(key)!r}); use another output "
@@ -244,17 +247,14 @@ def tokenize_corpus(
                 remove_tree(local)  # asked for: start afresh rather than mix two runs
             fresh = not local.exists()
         files = out.ensure()  # a local directory is created; a bucket must answer
-        if local is None and files and not overwrite:
+        old = _parse_manifest(out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None)
+        if local is None and files and not overwrite and (old is None or old.get("format") != MANIFEST_FORMAT):
             # As a local directory is checked (`_is_run`): objects there, and no run's manifest.
-            old = _parse_manifest(out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None)
-            if old is None or old.get("format") != MANIFEST_FORMAT:
-                raise OutputError(f"{out}: exists and was not written by `codemill tokenize`; {OVERWRITE_HINT}")
-        if local is None and overwrite and files:
-            old = _parse_manifest(out.read_bytes(MANIFEST_NAME))
-            if old is None or any(old.get(k) != head[k] for k in ("inputs", "tokenizer", "settings")):
-                out.remove(sorted(files))  # asked for: start afresh rather than mix two runs
-                files = {}
-        _check_resumable(out, head, files)  # before anything is written in it
+            raise OutputError(f"{out}: exists and was not written by `codemill tokenize`; {OVERWRITE_HINT}")
+        if local is None and overwrite and files and (old is None or any(old.get(k) != head[k] for k in _RUN_KEYS)):
+            out.remove(sorted(files))  # asked for: start afresh rather than mix two runs
+            files, old = {}, None
+        _check_resumable(out, head, files, old)  # before anything is written in it
         if local is not None:
             (local / TASKS_DIR).mkdir(exist_ok=True)
         out.write_bytes(MANIFEST_NAME, json_bytes(head))
