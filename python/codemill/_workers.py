@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -64,8 +65,6 @@ def _sigint_ignored() -> Iterator[None]:
     """Ctrl-C ignored while a worker is spawned: the child inherits that through exec, so one
     still importing does not die with a traceback either (see `_start_worker`). Only the main
     thread may change a handler; a pool started elsewhere leaves it to `_start_worker`."""
-    import signal
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -83,7 +82,6 @@ def _die_with_parent(parent: int) -> None:
     worker checks and goes."""
     try:
         import ctypes
-        import signal
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -97,8 +95,6 @@ def _start_worker(parent: int, initializer: Callable[..., object] | None, initar
     _die_with_parent(parent)
     # Ctrl-C reaches the whole process group: the parent answers it (stops the run, says how to
     # resume, shuts the pool down); a worker waiting for work would die with a traceback each.
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if initializer is not None:
         initializer(*initargs)
