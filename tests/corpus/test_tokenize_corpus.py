@@ -543,21 +543,56 @@ def test_dead_worker_is_one_clear_error(corpus, tmp_path, monkeypatch) -> None:
 
     inputs, _ = corpus
     monkeypatch.setattr(local, "_work", _die)
+    _own_share_late(monkeypatch)
+    with pytest.raises(ChildProcessError, match="worker process died"):
+        codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
+
+
+def _own_share_late(monkeypatch) -> None:
+    """This process's own share of the tasks starts after the worker has taken one."""
+    from codemill.corpus.engines import local
+
     real = local.run_tasks
 
-    def late(*args):  # this process's own share starts after the worker has taken a task
+    def late(*args):
         time.sleep(1.0)
         real(*args)
 
     monkeypatch.setattr(local, "run_tasks", late)
-    with pytest.raises(ChildProcessError, match="worker process died"):
-        codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
 
 
 def _die(settings, in_flight):
     from codemill.corpus.engines import local
 
     local._WORKER["feed"].get()  # dies holding a task, which then never completes
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_worker_killed_while_sending_a_record_is_one_clear_error(corpus, tmp_path, monkeypatch) -> None:
+    # Before: the run waited forever on the rest of the half-sent record.
+    from codemill.corpus.engines import local
+
+    inputs, _ = corpus
+    monkeypatch.setattr(local, "_work", _die_mid_record)
+    monkeypatch.setattr(local, "_LAST_RECORDS_S", 5.0)
+    _own_share_late(monkeypatch)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the run hung"))
+    signal.alarm(60)
+    try:
+        with pytest.raises(ChildProcessError, match="worker process died"):
+            codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
+    finally:
+        signal.alarm(0)
+
+
+def _die_mid_record(settings, in_flight):
+    import struct
+
+    from codemill.corpus.engines import local
+
+    local._WORKER["feed"].get()
+    # The start of a 100 KB message, as a worker killed during its write leaves it.
+    os.write(local._WORKER["done"]._writer.fileno(), struct.pack("!i", 100_000) + b"x" * 1000)
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -85,6 +86,38 @@ def _queued(feed: Any, stop: Any) -> Iterator[Task]:
         yield task
 
 
+_END = "end"  # put on the records queue by this process: its reader thread stops there
+
+
+def _read_records(done: Any, records: queue.Queue[Any]) -> None:
+    """Hands what the workers put on ``done`` to ``records``, in a thread of its own: a worker
+    killed halfway through sending a record leaves a message that never completes, and a read of
+    it waits forever; the run's loop, waiting on ``records`` in short steps, still sees the
+    worker's death and stops. What cannot be read (the rest of a stream after such a message)
+    goes to ``records`` as the error, and reading ends."""
+    while True:
+        try:
+            item = done.get()
+        except Exception as e:  # handed over, to be raised by the run
+            records.put(e)
+            return
+        if item == _END:
+            return
+        records.put(item)
+
+
+def _raise_dead_worker(loops: list[Future[None]], wait_s: float) -> None:
+    """Raises the error of a worker loop that failed, if one does within ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        for loop in loops:
+            if loop.done() and loop.exception() is not None:
+                loop.result()
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
+
+
 def start_pool(workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> LocalPool | None:
     """The ``workers - 1`` worker processes of a local run (None for one worker), started now:
     a job starts them before it reads its inputs, so their start-up overlaps the planning. The
@@ -125,6 +158,9 @@ def run_local(
     pool = pool or start_pool(workers, tok, outdir)
     assert pool is not None
     here = ThreadPoolExecutor(1, thread_name_prefix="codemill-local-worker")
+    records: queue.Queue[Any] = queue.Queue()
+    reader = threading.Thread(target=_read_records, args=(pool.done, records), name="codemill-records", daemon=True)
+    reader.start()
     remaining = len(tasks)
     ended: float | None = None
     try:
@@ -138,11 +174,9 @@ def run_local(
         mine = _queued(pool.feed, pool.stop)
         loops.append(here.submit(run_tasks, mine, settings, tok, outdir, pool.done.put, in_flight, pool.stop))
         while remaining:
-            for loop in loops:
-                if loop.done() and loop.exception() is not None:
-                    loop.result()  # a worker's error, raised here at once
+            _raise_dead_worker(loops, 0)  # a worker's error, raised here at once
             try:
-                record = pool.done.get(timeout=0.05)
+                record = records.get(timeout=0.05)
             except queue.Empty:
                 if ended is None and all(loop.done() for loop in loops):
                     ended = time.monotonic()
@@ -152,6 +186,13 @@ def run_local(
                         "kept: run the same command again to resume"
                     ) from None
                 continue
+            if isinstance(record, BaseException):
+                # A garbled stream: nearly always a worker killed while sending; say that if so.
+                _raise_dead_worker(loops, 2.0)
+                raise ChildProcessError(
+                    f"the workers' task records could not be read ({record}); finished tasks are kept: "
+                    "run the same command again to resume"
+                ) from None
             on_done(record)
             remaining -= 1
     except BrokenProcessPool:
@@ -163,6 +204,7 @@ def run_local(
         pool.stop.set()  # after an error: workers take no more tasks and leave theirs at a batch
         here.shutdown(wait=True)
         pool.workers.shutdown(wait=True, cancel_futures=True)
+        pool.done.put(_END)  # the reader stops (unless it waits on a message that never ends)
         # What is left in the queues (after an error) is not flushed at exit.
         pool.feed.cancel_join_thread()
         pool.done.cancel_join_thread()
