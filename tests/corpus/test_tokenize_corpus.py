@@ -585,6 +585,30 @@ def test_worker_killed_while_sending_a_record_is_one_clear_error(corpus, tmp_pat
         signal.alarm(0)
 
 
+def test_failed_fresh_run_keeps_tasks_a_worker_committed(corpus, tmp_path, monkeypatch) -> None:
+    # Before: this process had received no record yet, took the run for one with nothing to
+    # resume and removed the output, the task the worker had committed with it.
+    from codemill.corpus.engines import local
+
+    inputs, _ = corpus
+    monkeypatch.setattr(local, "_work", _commit_one_then_fail)
+    _own_share_late(monkeypatch)
+    with pytest.raises(RuntimeError, match="after committing"):
+        codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
+    assert len(list((tmp_path / "out" / "tasks").glob("task-*.json"))) == 1
+    monkeypatch.undo()
+    m = codemill.tokenize_corpus(inputs, tmp_path / "out", task_bytes=25_000)
+    assert m["run"]["tasks_resumed"] == 1 and m["complete"]
+
+
+def _commit_one_then_fail(settings, in_flight):
+    from codemill.corpus.engines import local
+
+    w = local._WORKER
+    local.run_tasks(iter([w["feed"].get()]), settings, w["tok"], w["outdir"], lambda rec: None, 1)
+    raise RuntimeError("a worker failed after committing a task")
+
+
 def _die_mid_record(settings, in_flight):
     import struct
 

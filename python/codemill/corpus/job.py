@@ -82,6 +82,18 @@ def _leftovers(files: dict[str, int], pending: list[Task]) -> list[str]:
     return sorted(rel for rel in files if "/" not in rel and _task_index(rel, "shard-") in redo)
 
 
+def _has_records(outdir: Path) -> bool:
+    """Whether any task committed in ``outdir``: asked on disk, as a worker may have committed a
+    task whose record this process never received (the run failed first)."""
+    try:
+        names = os.listdir(outdir / TASKS_DIR)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # cannot tell: keep it
+    return any(not n.startswith(".") and _task_index(n, "task-") is not None for n in names)
+
+
 def _parse_manifest(data: bytes | None) -> dict[str, Any] | None:
     """A manifest's content; None when there is none or it is not a JSON object (a torn write
     cannot happen: a rename, one upload; but a hand-edited file can)."""
@@ -302,7 +314,7 @@ def tokenize_corpus(
 
                 run_local(pending, tok, settings, outdir, workers, on_done, pool)
         except BaseException:
-            if fresh and not records and local is not None:
+            if fresh and local is not None and not _has_records(local):
                 remove_tree(local)  # nothing to resume: leave no debris (finished tasks are kept)
             raise
         run_seconds = time.perf_counter() - t_run
