@@ -59,3 +59,41 @@ def test_relative_paths_mean_the_drivers_directory(local_ray, tmp_path, monkeypa
     remote = codemill.tokenize_corpus(["corpus/tree"], "ray", engine="ray", workers=2, **kw)
     assert remote["totals"] == local["totals"] and local["totals"]["documents"] > 0
     assert snapshot(tmp_path / "local") == snapshot(tmp_path / "ray")
+
+
+def test_a_failed_run_stops_tasks_that_ignore_the_cancel(local_ray, tmp_path, monkeypatch) -> None:
+    # Before: a task still running when the run failed wrote on after it (here: `late`).
+    from codemill.corpus.engines import ray as ray_engine
+
+    inputs, _ = make_corpus(tmp_path / "corpus")
+    monkeypatch.setattr(ray_engine, "_ray_task", _failing_or_stubborn)
+    monkeypatch.setattr(ray_engine, "_CANCEL_WAIT_S", 1.0)
+    monkeypatch.chdir(tmp_path)  # where the tasks leave their marks (the failed run's output goes)
+    with pytest.raises(OSError, match="the first task fails"):
+        codemill.tokenize_corpus(inputs, tmp_path / "out", engine="ray", workers=2, task_bytes=60_000)
+    assert (tmp_path / "started").exists()
+    import time
+
+    time.sleep(4)
+    assert not (tmp_path / "late").exists()
+
+
+@ray.remote(num_cpus=1)
+def _failing_or_stubborn(tasks, settings, tokenizer_json, tokenizer_hash, outdir, cwd):
+    import contextlib
+    import os
+    import time
+
+    started = os.path.join(cwd, "started")
+    if tasks[0].index == 0:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(started) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise OSError("the first task fails")
+    open(started, "w").close()
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        # A task that takes its time to stop (a long write, a slow store).
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(0.05)
+    open(os.path.join(cwd, "late"), "w").close()

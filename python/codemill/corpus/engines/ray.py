@@ -49,8 +49,22 @@ def _ray_task(
     return records, ray.get_runtime_context().get_node_id()
 
 
-# How long a failed run waits for the Ray tasks it cancelled to end.
+# How long a failed run waits for the Ray tasks it cancelled to end, before it kills them.
 _CANCEL_WAIT_S = 30.0
+
+
+def _cancel(pending: list[Any]) -> None:
+    """Stops ``pending`` Ray tasks and waits until they have: each is interrupted, and killed
+    if it is still running after ``_CANCEL_WAIT_S`` (its worker process ends; what it was
+    writing is never published, as after kill -9). None may write on after the run has
+    failed, into an output the job may be about to clean up."""
+    for ref in pending:
+        ray.cancel(ref)
+    _, left = ray.wait(pending, num_returns=len(pending), timeout=_CANCEL_WAIT_S)
+    for ref in left:
+        ray.cancel(ref, force=True)
+    if left:
+        ray.wait(left, num_returns=len(left), timeout=_CANCEL_WAIT_S)
 
 
 def run_ray(
@@ -85,9 +99,7 @@ def run_ray(
             except ray.exceptions.RayError as exc:
                 # Stop the rest and let those under way end before saying so: a task still
                 # committing must not write into an output the job is about to clean up.
-                for ref in pending:
-                    ray.cancel(ref)
-                ray.wait(pending, num_returns=len(pending), timeout=_CANCEL_WAIT_S)
+                _cancel(pending)
                 cause = getattr(exc, "cause", None)
                 if isinstance(cause, OSError | ValueError):
                     raise cause from None
