@@ -184,26 +184,80 @@ impl<'a> PieceEncoder<'a> {
         caches: &mut PieceCache,
         out: &mut Vec<u32>,
     ) {
+        let key = self.key(text, start, end, ident, caches);
+        self.encode_keyed(text, key, caches, out);
+    }
+
+    /// Where the piece `text[start..end]` is looked up; starts loading that cache line.
+    #[inline(always)]
+    fn key(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        ident: bool,
+        caches: &PieceCache,
+    ) -> PieceKey {
         // Bytes, not `&str`: slicing a str checks char boundaries, per piece; only a cache
         // miss needs the piece as text (pieces end on char boundaries).
         let key = &text.as_bytes()[start..end];
+        let mut k = PieceKey {
+            start,
+            end,
+            ident,
+            at: Lookup::Itself,
+        };
         if key.len() == 1 && (!ident || self.vocab.is_empty()) {
             // A one-byte piece (most operators, delimiters, single spaces) is itself.
-            out.push(u32::from(key[0]));
-            return;
+            return k;
         }
-        let short = (2..=SHORT_MAX).contains(&key.len());
-        let sk = if short { short_key(key) } else { (0, 0) };
-        if short && caches.short.get(sk, key.len(), ident, out) {
-            return;
+        if (2..=SHORT_MAX).contains(&key.len()) {
+            let sk = short_key(key);
+            caches.short.prefetch(sk, key.len(), ident);
+            k.at = Lookup::Short(sk);
+        } else {
+            let h = hash_bytes(key);
+            caches.long[usize::from(ident)].prefetch(h);
+            k.at = Lookup::Long(h);
         }
+        k
+    }
+
+    /// Appends the stage-1 tokens of the piece `key` describes to `out`.
+    #[inline(always)]
+    fn encode_keyed(
+        &mut self,
+        text: &str,
+        key: PieceKey,
+        caches: &mut PieceCache,
+        out: &mut Vec<u32>,
+    ) {
+        let PieceKey {
+            start,
+            end,
+            ident,
+            at,
+        } = key;
+        let bytes = &text.as_bytes()[start..end];
+        let (short, sk, h) = match at {
+            Lookup::Itself => {
+                out.push(u32::from(bytes[0]));
+                return;
+            }
+            Lookup::Short(sk) => {
+                if caches.short.get(sk, bytes.len(), ident, out) {
+                    return;
+                }
+                (true, sk, hash_bytes(bytes))
+            }
+            Lookup::Long(h) => (false, (0, 0), h),
+        };
         let (cache, filter) = (
             &mut caches.long[usize::from(ident)],
             &mut caches.short_in_long[usize::from(ident)],
         );
-        let h = hash_bytes(key);
-        if !short || filter.may_contain(short_bloom_key(sk, key.len())) {
-            if let Some(ids) = cache.get(h, key) {
+        if !short || filter.may_contain(short_bloom_key(sk, bytes.len())) {
+            if let Some(ids) = cache.get(h, bytes) {
                 // Most pieces are one token: a push beats a memcpy call.
                 match *ids {
                     [x] => out.push(x),
@@ -222,17 +276,36 @@ impl<'a> PieceEncoder<'a> {
         self.bpe.merge(&mut self.syms);
         out.extend_from_slice(&self.syms);
         if short && self.syms.len() <= 3 {
-            caches.short.insert(sk, key.len(), ident, &self.syms);
+            caches.short.insert(sk, bytes.len(), ident, &self.syms);
         } else {
-            cache.insert(h, key, &self.syms);
+            cache.insert(h, bytes, &self.syms);
             if cache.len() == 1 {
                 filter.clear(); // the cache started again (it clears itself when full)
             }
             if short {
-                filter.insert(short_bloom_key(sk, key.len()));
+                filter.insert(short_bloom_key(sk, bytes.len()));
             }
         }
     }
+}
+
+/// A piece and where its stage-1 tokens are cached (see `PieceEncoder::key`).
+#[derive(Clone, Copy)]
+struct PieceKey {
+    start: usize,
+    end: usize,
+    ident: bool,
+    at: Lookup,
+}
+
+#[derive(Clone, Copy)]
+enum Lookup {
+    /// A one-byte piece, its own token.
+    Itself,
+    /// In `PieceCache::short` under this `short_key` (or, past three tokens, in `long`).
+    Short((u64, u64)),
+    /// In `PieceCache::long` under this hash.
+    Long(u32),
 }
 
 /// The encoder of one text as a `ChunkSink`: stage 1 of each piece as the chunker yields it,
@@ -242,8 +315,11 @@ struct LineEncoder<'a, 'c> {
     pieces: PieceEncoder<'a>,
     line_bpe: &'a Bpe,
     caches: &'c mut Caches,
-    /// Stage-1 tokens of the chunk in progress: filled by `piece`, merged and cleared by
-    /// `end_chunk`.
+    /// The pieces of the chunk in progress, keyed as they come (their cache lines loading
+    /// meanwhile) and encoded at its end: a line's ~13 lookups overlap instead of waiting on
+    /// memory one after another.
+    pending: Vec<PieceKey>,
+    /// Stage-1 tokens of the chunk in progress: filled and merged by `end_chunk`.
     syms: Vec<u32>,
     /// Stage 2's working copy of a run that missed the cache.
     scratch: Vec<u32>,
@@ -253,17 +329,18 @@ struct LineEncoder<'a, 'c> {
 impl ChunkSink for LineEncoder<'_, '_> {
     #[inline(always)]
     fn piece(&mut self, start: usize, end: usize, ident: bool) {
-        self.pieces.encode_piece(
-            self.text,
-            start,
-            end,
-            ident,
-            &mut self.caches.pieces,
-            &mut self.syms,
-        );
+        let key = self
+            .pieces
+            .key(self.text, start, end, ident, &self.caches.pieces);
+        self.pending.push(key);
     }
 
     fn end_chunk(&mut self, _start: usize, _end: usize) {
+        for &key in &self.pending {
+            self.pieces
+                .encode_keyed(self.text, key, &mut self.caches.pieces, &mut self.syms);
+        }
+        self.pending.clear();
         merge_runs(
             self.line_bpe,
             &self.syms,
@@ -516,6 +593,7 @@ impl Tokenizer {
                 pieces: PieceEncoder::new(&self.vocab, &self.piece_bpe),
                 line_bpe: &self.line_bpe,
                 caches,
+                pending: Vec::with_capacity(MAX_CHUNK),
                 syms: Vec::with_capacity(MAX_CHUNK),
                 scratch: Vec::with_capacity(MAX_CHUNK),
                 out,
