@@ -308,8 +308,8 @@ enum Lookup {
     Long(u32),
 }
 
-/// The encoder of one text as a `ChunkSink`: stage 1 of each piece as the chunker yields it,
-/// stage 2 of each chunk when it ends.
+/// The encoder of one text as a `ChunkSink`: stage 1 of each chunk when it ends, and stage 2
+/// one chunk later (see `end_chunk`).
 struct LineEncoder<'a, 'c> {
     text: &'a str,
     pieces: PieceEncoder<'a>,
@@ -319,8 +319,12 @@ struct LineEncoder<'a, 'c> {
     /// meanwhile) and encoded at its end: a line's ~13 lookups overlap instead of waiting on
     /// memory one after another.
     pending: Vec<PieceKey>,
-    /// Stage-1 tokens of the chunk in progress: filled and merged by `end_chunk`.
+    /// Stage-1 tokens of the chunk that ended last, and its runs, for stage 2.
     syms: Vec<u32>,
+    runs: Vec<Run>,
+    /// The same for the chunk before it, whose stage 2 is due.
+    due_syms: Vec<u32>,
+    due_runs: Vec<Run>,
     /// Stage 2's working copy of a run that missed the cache.
     scratch: Vec<u32>,
     out: &'c mut Vec<u32>,
@@ -335,84 +339,118 @@ impl ChunkSink for LineEncoder<'_, '_> {
         self.pending.push(key);
     }
 
+    /// Stage 1 of this chunk and its runs (which starts loading their cache slots), then stage
+    /// 2 of the chunk before it: the slots of one chunk load while the next is scanned and
+    /// looked up, rather than each stage 2 waiting on memory at once.
     fn end_chunk(&mut self, _start: usize, _end: usize) {
         for &key in &self.pending {
             self.pieces
                 .encode_keyed(self.text, key, &mut self.caches.pieces, &mut self.syms);
         }
         self.pending.clear();
-        merge_runs(
+        split_runs(self.line_bpe, &self.syms, &self.caches.runs, &mut self.runs);
+        self.merge_due();
+        std::mem::swap(&mut self.syms, &mut self.due_syms);
+        std::mem::swap(&mut self.runs, &mut self.due_runs);
+    }
+}
+
+impl LineEncoder<'_, '_> {
+    /// Stage 2 of the chunk that waits for it, if any; the last one is merged once the text ends.
+    fn merge_due(&mut self) {
+        merge_split(
             self.line_bpe,
-            &self.syms,
+            &self.due_syms,
+            &self.due_runs,
             &mut self.caches.runs,
             &mut self.scratch,
             self.out,
         );
-        self.syms.clear();
+        self.due_syms.clear();
+        self.due_runs.clear();
     }
 }
 
-/// Stage 2 of one chunk: appends to `out` the ids of merging `syms` (stage-1 tokens) with
-/// `bpe`, run by run. Runs end at boundaries no merge can cross, so the result is exactly
-/// `bpe.merge(syms)`; one- and two-token runs need no cache, longer ones go through `cache`.
-fn merge_runs(
-    bpe: &Bpe,
-    syms: &[u32],
-    cache: &mut SeqCache<u32>,
-    scratch: &mut Vec<u32>,
-    out: &mut Vec<u32>,
-) {
+/// A run of a chunk's stage-1 tokens, `syms[start..end]` (see `split_runs`), and for one of
+/// three tokens or more its hash in the run cache.
+#[derive(Clone, Copy)]
+struct Run {
+    start: u32,
+    end: u32,
+    hash: u32,
+}
+
+/// Stage 2 of one chunk, first half: cuts `syms` (stage-1 tokens) into `runs` at the
+/// boundaries no merge of `bpe` can cross, so that merging each run alone gives exactly
+/// `bpe.merge(syms)`, and starts loading the cache slot of each run of three tokens or more
+/// (one- and two-token runs need no cache). `merge_split` is the second half.
+fn split_runs(bpe: &Bpe, syms: &[u32], cache: &SeqCache<u32>, runs: &mut Vec<Run>) {
     let Some(&first) = syms.first() else {
         return;
     };
-    // The run in progress is `syms[start..i]`, its last token in `prev`: the boundary test and
-    // one- and two-token runs (nearly all) work from registers, with no slice per step.
+    let mut push = |start: usize, end: usize| {
+        let hash = if end - start > 2 {
+            let h = hash_u32s(&syms[start..end]);
+            cache.prefetch(h);
+            h
+        } else {
+            0
+        };
+        runs.push(Run {
+            start: start as u32,
+            end: end as u32,
+            hash,
+        });
+    };
+    // The run in progress is `syms[start..i]`, its last token in `prev`: the boundary test
+    // works from registers, with no slice per step.
     let (mut start, mut prev) = (0, first);
     for (i, &cur) in syms.iter().enumerate().skip(1) {
         if !bpe.can_join(prev, cur) {
-            merge_run(bpe, syms, start, i, cache, scratch, out);
+            push(start, i);
             start = i;
         }
         prev = cur;
     }
-    merge_run(bpe, syms, start, syms.len(), cache, scratch, out);
+    push(start, syms.len());
 }
 
-/// Appends the ids of the run `syms[start..end]` (see `merge_runs`).
-#[inline(always)]
-fn merge_run(
+/// Stage 2 of one chunk, second half: appends to `out` the ids of `syms` merged run by run
+/// (`runs` from `split_runs`), through `cache`.
+fn merge_split(
     bpe: &Bpe,
     syms: &[u32],
-    start: usize,
-    end: usize,
+    runs: &[Run],
     cache: &mut SeqCache<u32>,
     scratch: &mut Vec<u32>,
     out: &mut Vec<u32>,
 ) {
-    let last = syms[end - 1];
-    if end - start == 1 {
-        out.push(last);
-        return;
-    }
-    if end - start == 2 {
-        let x = syms[start];
-        match bpe.pair(x, last) {
-            Some(t) => out.push(t),
-            None => out.extend([x, last]),
+    for r in runs {
+        let (start, end) = (r.start as usize, r.end as usize);
+        let last = syms[end - 1];
+        if end - start == 1 {
+            out.push(last);
+            continue;
         }
-        return;
+        if end - start == 2 {
+            let x = syms[start];
+            match bpe.pair(x, last) {
+                Some(t) => out.push(t),
+                None => out.extend([x, last]),
+            }
+            continue;
+        }
+        let run = &syms[start..end];
+        if let Some(ids) = cache.get(r.hash, run) {
+            out.extend_from_slice(ids);
+            continue;
+        }
+        scratch.clear();
+        scratch.extend_from_slice(run);
+        bpe.merge(scratch);
+        out.extend_from_slice(scratch);
+        cache.insert(r.hash, run, scratch);
     }
-    let run = &syms[start..end];
-    let h = hash_u32s(run);
-    if let Some(ids) = cache.get(h, run) {
-        out.extend_from_slice(ids);
-        return;
-    }
-    scratch.clear();
-    scratch.extend_from_slice(run);
-    bpe.merge(scratch);
-    out.extend_from_slice(scratch);
-    cache.insert(h, run, scratch);
 }
 
 impl Tokenizer {
@@ -595,10 +633,14 @@ impl Tokenizer {
                 caches,
                 pending: Vec::with_capacity(MAX_CHUNK),
                 syms: Vec::with_capacity(MAX_CHUNK),
+                runs: Vec::with_capacity(MAX_CHUNK),
+                due_syms: Vec::with_capacity(MAX_CHUNK),
+                due_runs: Vec::with_capacity(MAX_CHUNK),
                 scratch: Vec::with_capacity(MAX_CHUNK),
                 out,
             };
             chunk::chunk_pieces(text, lang, &mut sink);
+            sink.merge_due();
         });
     }
 
@@ -931,12 +973,13 @@ mod tests {
 
     /// The run-by-run stage 2 with its cache (cold and warm) equals plain stage-2 BPE.
     #[test]
-    fn merge_runs_equals_merge() {
+    fn merging_run_by_run_equals_merge() {
         let tok = trained();
         let mut pieces = PieceEncoder::new(&tok.vocab, &tok.piece_bpe);
         let mut piece_cache = PieceCache::default();
         let mut runs = SeqCache::default();
-        let (mut syms, mut scratch, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut syms, mut split, mut scratch, mut out) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let text = format!("{SAMPLE}x = self.users[user_id] + get_user(self)\n  ({{}})\n");
         for pass in 0..2 {
             let mut n = 0;
@@ -946,7 +989,16 @@ mod tests {
                 let mut want = syms.clone();
                 tok.line_bpe.merge(&mut want);
                 out.clear();
-                merge_runs(&tok.line_bpe, &syms, &mut runs, &mut scratch, &mut out);
+                split.clear();
+                split_runs(&tok.line_bpe, &syms, &runs, &mut split);
+                merge_split(
+                    &tok.line_bpe,
+                    &syms,
+                    &split,
+                    &mut runs,
+                    &mut scratch,
+                    &mut out,
+                );
                 assert_eq!(out, want, "pass {pass}: {:?}", &text[s..e]);
                 n += 1;
             });
