@@ -35,6 +35,7 @@ __all__ = [
     "OVERWRITE_HINT",
     "SIDECAR_SUFFIX",
     "check_output",
+    "described",
     "is_url",
     "publish_json",
     "read_sidecar",
@@ -189,7 +190,40 @@ def publish_json(output: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_json(output, obj)
 
 
+def _size(output: str | os.PathLike[str]) -> int:
+    if is_url(output):
+        from codemill.sources.fs import storage, url_fs
+
+        fs, path = url_fs(os.fspath(output))
+        with storage(os.fspath(output)):
+            return int(fs.size(path))
+    return os.path.getsize(output)
+
+
+def described(output: str | os.PathLike[str]) -> dict[str, Any]:
+    """`read_sidecar`, for a reader that acts on the facts: the description must be of the file
+    beside it. The output and its sidecar are published one after the other, so a run stopped
+    between the two leaves a new output beside the old run's description (its special tokens
+    may not be the new samples'); the size it records tells. Raises `OutputError` then."""
+    meta = read_sidecar(output)
+    if "bytes" in meta:
+        try:
+            size = _size(output)
+        except OSError:
+            return meta  # the output itself is reported by whoever reads it
+        if size != meta["bytes"]:
+            raise OutputError(
+                f"{output}: its description ({Path(os.fspath(output)).name}{SIDECAR_SUFFIX}) is of a "
+                f"{meta['bytes']}-byte file, and this one has {size} bytes: they are from different runs "
+                "(one stopped between writing the two?); write it again, or say which special tokens it "
+                "uses (--allowed-special)"
+            )
+    return meta
+
+
 def write_sidecar(output: str | os.PathLike[str], command: str, **facts: Any) -> None:
-    meta = {"written_by": f"codemill {command}", "output": Path(output).name, **facts}
+    """Publishes the description of ``output``, once ``output`` itself is; with its size, which
+    ties the two together (see `described`)."""
+    meta = {"written_by": f"codemill {command}", "output": Path(output).name, "bytes": _size(output), **facts}
     # Beside the output: a URL's sidecar is named on the URL string (a Path would fold its //).
     publish_json(os.fspath(output) + SIDECAR_SUFFIX if is_url(output) else sidecar_path(output), meta)

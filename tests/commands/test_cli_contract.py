@@ -371,6 +371,22 @@ def test_prepare_then_tokenize_keeps_the_fim_markers(src: Path, tmp_path: Path, 
     one_line_error(err, "<|nope|>")
 
 
+def test_a_description_of_another_run_is_not_trusted(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # Before: a prepare stopped between publishing its output and its description left the old
+    # run's special tokens beside the new samples, and tokenize went by them.
+    out = tmp_path / "p.jsonl"
+    args = ["prepare", src, "-o", out, "--workers", "1", "--no-dedup", "--samples", "fim", "--fim-rate", "1"]
+    assert run(capsys, *args)[0] == 0
+    out.write_text(out.read_text()[: out.stat().st_size // 2].rsplit("\n", 1)[0] + "\n")  # a later run's output
+    rc, err = run(capsys, "tokenize", out, "-o", tmp_path / "t", "--workers", "1")
+    assert rc == 2
+    one_line_error(err, "from different runs")
+    rc, _ = run(capsys, "tokenize", out, "-o", tmp_path / "t", "--workers", "1", "--allowed-special", "all")
+    assert rc == 0
+    assert run(capsys, *args)[0] == 0  # still prepare's own output: written again without --overwrite
+    assert run(capsys, "tokenize", out, "-o", tmp_path / "t2", "--workers", "1")[0] == 0
+
+
 # --------------------------------------------------------------------- the README without a main guard
 
 SCRIPT = """

@@ -23,7 +23,7 @@ from codemill.corpus.progress import Progress
 from codemill.corpus.settings import ENGINES, FORMATS, Engine, ShardFormat, TaskSettings
 from codemill.corpus.shards import token_dtype
 from codemill.errors import CodemillError, ConfigError, OutputError
-from codemill.outputs import OVERWRITE_HINT, check_output, read_sidecar
+from codemill.outputs import OVERWRITE_HINT, check_output, described
 from codemill.sources import DEFAULT_MAX_BYTES, Skips
 from codemill.sources.fs import Directory, is_url
 from codemill.tokenizer import CodeTokenizer, TokenizerArg, load_tokenizer
@@ -140,7 +140,7 @@ def _check_resumable(out: Directory, head: dict[str, Any], files: dict[str, int]
 def _allowed_special(tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None) -> tuple[str, ...]:
     """The special tokens a run encodes as themselves (see `tokenize_corpus`), in the tokenizer's order."""
     if allowed is None:
-        wanted = {t for name in inputs for t in read_sidecar(name).get("special_tokens", ())}
+        wanted = {t for name in inputs for t in described(name).get("special_tokens", ())}
         # A description written for another tokenizer may name tokens this one lacks: those stay text.
         wanted &= set(tok.special_tokens)
     elif allowed == "all":
