@@ -720,6 +720,28 @@ def test_a_full_disk_while_writing_a_shard_names_the_shard(tmp_path) -> None:
     assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "shard-00000-0000.npy")
 
 
+def test_a_full_scratch_disk_while_writing_an_index_names_the_index(tmp_path, monkeypatch) -> None:
+    # The index of a shard bound for object storage is written without fsync, in one call.
+    import errno
+
+    from codemill.corpus.shards import _OpenShard
+
+    shard = _OpenShard(tmp_path, "shard-00000-0000", "npy", np.dtype(np.uint16), durable=False)
+    shard.write(np.zeros(3, np.uint16), np.array([3]), 6)
+    index = tmp_path / "shard-00000-0000.docs.npy"
+    real = Path.write_bytes
+
+    def full(self: Path, data: bytes) -> int:
+        if self == index:
+            raise OSError(errno.ENOSPC, "No space left on device")  # names no file
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError) as e:
+        shard.finish()
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(index)
+
+
 def test_a_skipped_line_of_a_file_whose_name_is_not_utf8_has_its_line_in_the_file(tmp_path) -> None:
     name = os.fsdecode(b"d\xff.jsonl")  # a byte no UTF-8 decodes: shown as \xff in reports
     lines = [json.dumps({"text": f"x{i} = {i}"}) for i in range(100)]

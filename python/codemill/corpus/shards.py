@@ -91,7 +91,8 @@ class _OpenShard:
         if self.durable:
             atomic_write_bytes(self.index_path, index)
         else:
-            self.index_path.write_bytes(index)
+            with naming(self.index_path, self.index_path):  # a full scratch disk names no file
+                self.index_path.write_bytes(index)
         return {
             "name": self.name,
             "files": [self.tokens_path.name, self.index_path.name],
