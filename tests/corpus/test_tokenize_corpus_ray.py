@@ -61,15 +61,19 @@ def test_relative_paths_mean_the_drivers_directory(local_ray, tmp_path, monkeypa
     assert snapshot(tmp_path / "local") == snapshot(tmp_path / "ray")
 
 
-def test_a_failed_run_stops_tasks_that_ignore_the_cancel(local_ray, tmp_path, monkeypatch) -> None:
-    # Before: a task still running when the run failed wrote on after it (here: `late`).
+@pytest.mark.parametrize("failure", ["task", "driver"])
+def test_a_failed_run_stops_tasks_that_ignore_the_cancel(local_ray, tmp_path, monkeypatch, failure) -> None:
+    # Before: a task still running when the run failed wrote on after it (here: `late`); and
+    # with the driver failing (as on Ctrl-C) nothing was cancelled at all.
     from codemill.corpus.engines import ray as ray_engine
 
     inputs, _ = make_corpus(tmp_path / "corpus")
     monkeypatch.setattr(ray_engine, "_ray_task", _failing_or_stubborn)
     monkeypatch.setattr(ray_engine, "_CANCEL_WAIT_S", 1.0)
     monkeypatch.chdir(tmp_path)  # where the tasks leave their marks (the failed run's output goes)
-    with pytest.raises(OSError, match="the first task fails"):
+    (tmp_path / failure).touch()
+    raised = (OSError, "the first task fails") if failure == "task" else (TypeError, None)
+    with pytest.raises(raised[0], match=raised[1]):
         codemill.tokenize_corpus(inputs, tmp_path / "out", engine="ray", workers=2, task_bytes=60_000)
     assert (tmp_path / "started").exists()
     import time
@@ -89,7 +93,9 @@ def _failing_or_stubborn(tasks, settings, tokenizer_json, tokenizer_hash, outdir
         deadline = time.monotonic() + 20
         while not os.path.exists(started) and time.monotonic() < deadline:
             time.sleep(0.05)
-        raise OSError("the first task fails")
+        if os.path.exists(os.path.join(cwd, "task")):
+            raise OSError("the first task fails")
+        return None  # the driver fails on it (as it would on Ctrl-C)
     open(started, "w").close()
     end = time.monotonic() + 3
     while time.monotonic() < end:

@@ -79,6 +79,7 @@ def run_ray(
     """Runs ``tasks`` on Ray (``address``; default: the running Ray, else a local one); returns
     the number of tasks each node ran (by Ray node id)."""
     started = connect(address, workers)
+    pending: list[Any] = []
     try:
         tok_ref = ray.put(tok.to_json())
         # Ray tasks submitted ahead of those running, so a CPU that frees up finds one queued.
@@ -87,7 +88,6 @@ def run_ray(
         # Groups only while every CPU still gets one: fewer groups than CPUs would leave some idle.
         group = max(1, min(tasks_in_flight(tasks, outdir), len(tasks) // cpus))
         queue = [tasks[i : i + group] for i in range(0, len(tasks), group)][::-1]
-        pending: list[Any] = []
         per_node: dict[str, int] = {}
         while queue or pending:
             while queue and len(pending) < ahead:
@@ -97,9 +97,6 @@ def run_ray(
             try:
                 recs, node = ray.get(done[0])
             except ray.exceptions.RayError as exc:
-                # Stop the rest and let those under way end before saying so: a task still
-                # committing must not write into an output the job is about to clean up.
-                _cancel(pending)
                 cause = getattr(exc, "cause", None)
                 if isinstance(cause, OSError | ValueError):
                     raise cause from None
@@ -115,6 +112,12 @@ def run_ray(
             for rec in recs:
                 on_done(rec)
         return per_node
+    except BaseException:
+        # A task's error, Ctrl-C, anything: stop the rest and let those under way end before
+        # saying so, as one still committing must not write into an output the job may clean up.
+        if pending:
+            _cancel(pending)
+        raise
     finally:
         if started:
             ray.shutdown()
