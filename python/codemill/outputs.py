@@ -21,6 +21,7 @@ commit (tokenize: its manifest; dedup: its report).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from codemill.errors import OutputError
+from codemill.errors import OutputError, SourceError
 from codemill.sources.fs import is_url  # the one rule for what is a URL
 
 __all__ = [
@@ -209,14 +210,14 @@ def described(output: str | os.PathLike[str]) -> dict[str, Any]:
     if "bytes" in meta:
         try:
             size = _size(output)
-        except OSError:
+        except (OSError, SourceError):
             return meta  # the output itself is reported by whoever reads it
         if size != meta["bytes"]:
             raise OutputError(
                 f"{output}: its description ({Path(os.fspath(output)).name}{SIDECAR_SUFFIX}) is of a "
-                f"{meta['bytes']}-byte file, and this one has {size} bytes: they are from different runs "
-                "(one stopped between writing the two?); write it again, or say which special tokens it "
-                "uses (--allowed-special)"
+                f"{meta['bytes']}-byte version of it, and it has {size} bytes now (a prepare stopped "
+                "between writing the two, or the file changed since): write it again, or say which "
+                "special tokens it uses (--allowed-special; allowed_special= in Python)"
             )
     return meta
 
@@ -224,6 +225,10 @@ def described(output: str | os.PathLike[str]) -> dict[str, Any]:
 def write_sidecar(output: str | os.PathLike[str], command: str, **facts: Any) -> None:
     """Publishes the description of ``output``, once ``output`` itself is; with its size, which
     ties the two together (see `described`)."""
-    meta = {"written_by": f"codemill {command}", "output": Path(output).name, "bytes": _size(output), **facts}
+    meta: dict[str, Any] = {"written_by": f"codemill {command}", "output": Path(output).name}
+    # Published, but a store that does not say its size now: described as before sizes were.
+    with contextlib.suppress(OSError, SourceError):
+        meta["bytes"] = _size(output)
+    meta.update(facts)
     # Beside the output: a URL's sidecar is named on the URL string (a Path would fold its //).
     publish_json(os.fspath(output) + SIDECAR_SUFFIX if is_url(output) else sidecar_path(output), meta)
