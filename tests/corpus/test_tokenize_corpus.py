@@ -548,14 +548,18 @@ def test_dead_worker_is_one_clear_error(corpus, tmp_path, monkeypatch) -> None:
         codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
 
 
-def _own_share_late(monkeypatch) -> None:
-    """This process's own share of the tasks starts after the worker has taken one."""
+def _own_share_late(monkeypatch, stopped: bool = False) -> None:
+    """This process's own share of the tasks starts after the worker has taken one: a second
+    later, or (``stopped``) only once the run has stopped, so that it takes none."""
     from codemill.corpus.engines import local
 
     real = local.run_tasks
 
     def late(*args):
-        time.sleep(1.0)
+        if stopped:
+            args[-1].wait(60)  # the run's stop event
+        else:
+            time.sleep(1.0)
         real(*args)
 
     monkeypatch.setattr(local, "run_tasks", late)
@@ -576,13 +580,14 @@ def test_worker_killed_while_sending_a_record_is_one_clear_error(corpus, tmp_pat
     monkeypatch.setattr(local, "_work", _die_mid_record)
     monkeypatch.setattr(local, "_LAST_RECORDS_S", 5.0)
     _own_share_late(monkeypatch)
-    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the run hung"))
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the run hung"))
     signal.alarm(60)
     try:
         with pytest.raises(ChildProcessError, match="worker process died"):
             codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
     finally:
         signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_failed_fresh_run_keeps_tasks_a_worker_committed(corpus, tmp_path, monkeypatch) -> None:
@@ -592,7 +597,7 @@ def test_failed_fresh_run_keeps_tasks_a_worker_committed(corpus, tmp_path, monke
 
     inputs, _ = corpus
     monkeypatch.setattr(local, "_work", _commit_one_then_fail)
-    _own_share_late(monkeypatch)
+    _own_share_late(monkeypatch, stopped=True)
     with pytest.raises(RuntimeError, match="after committing"):
         codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
     assert len(list((tmp_path / "out" / "tasks").glob("task-*.json"))) == 1
