@@ -70,6 +70,32 @@ struct Caches {
     owner: u64,
     pieces: PieceCache,
     runs: SeqCache<u32>,
+    /// `LineEncoder`'s working buffers, kept from call to call: a text between two special
+    /// tokens or a short document of a batch is one call each, and allocating them (~22 KB)
+    /// per call would cost more than encoding it.
+    buffers: LineBuffers,
+}
+
+/// See `LineEncoder`'s fields of the same names.
+#[derive(Default)]
+struct LineBuffers {
+    pending: Vec<PieceKey>,
+    syms: Vec<u32>,
+    runs: Vec<Run>,
+    due_syms: Vec<u32>,
+    due_runs: Vec<Run>,
+    scratch: Vec<u32>,
+}
+
+impl LineBuffers {
+    /// Empty, as every call starts (one that panicked may have left them filled).
+    fn clear(&mut self) {
+        self.pending.clear();
+        self.syms.clear();
+        self.runs.clear();
+        self.due_syms.clear();
+        self.due_runs.clear();
+    }
 }
 
 thread_local! {
@@ -314,19 +340,15 @@ struct LineEncoder<'a, 'c> {
     text: &'a str,
     pieces: PieceEncoder<'a>,
     line_bpe: &'a Bpe,
-    caches: &'c mut Caches,
-    /// The pieces of the chunk in progress, keyed as they come (their cache lines loading
-    /// meanwhile) and encoded at its end: a line's ~13 lookups overlap instead of waiting on
-    /// memory one after another.
-    pending: Vec<PieceKey>,
-    /// Stage-1 tokens of the chunk that ended last, and its runs, for stage 2.
-    syms: Vec<u32>,
-    runs: Vec<Run>,
-    /// The same for the chunk before it, whose stage 2 is due.
-    due_syms: Vec<u32>,
-    due_runs: Vec<Run>,
-    /// Stage 2's working copy of a run that missed the cache.
-    scratch: Vec<u32>,
+    piece_cache: &'c mut PieceCache,
+    run_cache: &'c mut SeqCache<u32>,
+    /// `pending`: the pieces of the chunk in progress, keyed as they come (their cache lines
+    /// loading meanwhile) and encoded at its end: a line's ~13 lookups overlap instead of
+    /// waiting on memory one after another. `syms`, `runs`: stage-1 tokens of the chunk that
+    /// ended last, and its runs, for stage 2; `due_syms`, `due_runs`: the same for the chunk
+    /// before it, whose stage 2 is due. `scratch`: stage 2's working copy of a run that missed
+    /// the cache.
+    b: &'c mut LineBuffers,
     out: &'c mut Vec<u32>,
 }
 
@@ -335,39 +357,42 @@ impl ChunkSink for LineEncoder<'_, '_> {
     fn piece(&mut self, start: usize, end: usize, ident: bool) {
         let key = self
             .pieces
-            .key(self.text, start, end, ident, &self.caches.pieces);
-        self.pending.push(key);
+            .key(self.text, start, end, ident, self.piece_cache);
+        self.b.pending.push(key);
     }
 
     /// Stage 1 of this chunk and its runs (which starts loading their cache slots), then stage
     /// 2 of the chunk before it: the slots of one chunk load while the next is scanned and
     /// looked up, rather than each stage 2 waiting on memory at once.
     fn end_chunk(&mut self, _start: usize, _end: usize) {
-        for &key in &self.pending {
+        let b = &mut *self.b;
+        for &key in &b.pending {
             self.pieces
-                .encode_keyed(self.text, key, &mut self.caches.pieces, &mut self.syms);
+                .encode_keyed(self.text, key, self.piece_cache, &mut b.syms);
         }
-        self.pending.clear();
-        split_runs(self.line_bpe, &self.syms, &self.caches.runs, &mut self.runs);
+        b.pending.clear();
+        split_runs(self.line_bpe, &b.syms, self.run_cache, &mut b.runs);
         self.merge_due();
-        std::mem::swap(&mut self.syms, &mut self.due_syms);
-        std::mem::swap(&mut self.runs, &mut self.due_runs);
+        let b = &mut *self.b;
+        std::mem::swap(&mut b.syms, &mut b.due_syms);
+        std::mem::swap(&mut b.runs, &mut b.due_runs);
     }
 }
 
 impl LineEncoder<'_, '_> {
     /// Stage 2 of the chunk that waits for it, if any; the last one is merged once the text ends.
     fn merge_due(&mut self) {
+        let b = &mut *self.b;
         merge_split(
             self.line_bpe,
-            &self.due_syms,
-            &self.due_runs,
-            &mut self.caches.runs,
-            &mut self.scratch,
+            &b.due_syms,
+            &b.due_runs,
+            self.run_cache,
+            &mut b.scratch,
             self.out,
         );
-        self.due_syms.clear();
-        self.due_runs.clear();
+        b.due_syms.clear();
+        b.due_runs.clear();
     }
 }
 
@@ -626,17 +651,14 @@ impl Tokenizer {
                 caches.runs.clear();
                 caches.owner = self.uid;
             }
+            caches.buffers.clear();
             let mut sink = LineEncoder {
                 text,
                 pieces: PieceEncoder::new(&self.vocab, &self.piece_bpe),
                 line_bpe: &self.line_bpe,
-                caches,
-                pending: Vec::with_capacity(MAX_CHUNK),
-                syms: Vec::with_capacity(MAX_CHUNK),
-                runs: Vec::with_capacity(MAX_CHUNK),
-                due_syms: Vec::with_capacity(MAX_CHUNK),
-                due_runs: Vec::with_capacity(MAX_CHUNK),
-                scratch: Vec::with_capacity(MAX_CHUNK),
+                piece_cache: &mut caches.pieces,
+                run_cache: &mut caches.runs,
+                b: &mut caches.buffers,
                 out,
             };
             chunk::chunk_pieces(text, lang, &mut sink);
