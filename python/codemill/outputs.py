@@ -21,7 +21,6 @@ commit (tokenize: its manifest; dedup: its report).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -166,6 +165,8 @@ def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any]:
                     # may not list the bucket (S3 without s3:ListBucket, a CDN): none either.
                     return {}
             meta = json.loads(data)
+        elif not Path(output).name or os.path.isdir(output):
+            return {}  # a directory (".", "/", a tree): only file outputs are described
         else:
             meta = json.loads(sidecar_path(output).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -191,14 +192,20 @@ def publish_json(output: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_json(output, obj)
 
 
-def _size(output: str | os.PathLike[str]) -> int:
-    if is_url(output):
-        from codemill.sources.fs import storage, url_fs
+def _size(output: str | os.PathLike[str]) -> int | None:
+    """The size of a published file output; None where the store does not say (an HTTP server
+    that sends no length, a failed request)."""
+    try:
+        if is_url(output):
+            from codemill.sources.fs import storage, url_fs
 
-        fs, path = url_fs(os.fspath(output))
-        with storage(os.fspath(output)):
-            return int(fs.size(path))
-    return os.path.getsize(output)
+            fs, path = url_fs(os.fspath(output))
+            with storage(os.fspath(output)):
+                size = fs.size(path)
+            return size if isinstance(size, int) else None
+        return os.path.getsize(output)
+    except (OSError, SourceError):
+        return None
 
 
 def described(output: str | os.PathLike[str]) -> dict[str, Any]:
@@ -207,12 +214,9 @@ def described(output: str | os.PathLike[str]) -> dict[str, Any]:
     between the two leaves a new output beside the old run's description (its special tokens
     may not be the new samples'); the size it records tells. Raises `OutputError` then."""
     meta = read_sidecar(output)
-    if "bytes" in meta:
-        try:
-            size = _size(output)
-        except (OSError, SourceError):
-            return meta  # the output itself is reported by whoever reads it
-        if size != meta["bytes"]:
+    if isinstance(meta.get("bytes"), int):
+        size = _size(output)  # None: the output itself is reported by whoever reads it
+        if size is not None and size != meta["bytes"]:
             raise OutputError(
                 f"{output}: its description ({Path(os.fspath(output)).name}{SIDECAR_SUFFIX}) is of a "
                 f"{meta['bytes']}-byte version of it, and it has {size} bytes now (a prepare stopped "
@@ -226,9 +230,9 @@ def write_sidecar(output: str | os.PathLike[str], command: str, **facts: Any) ->
     """Publishes the description of ``output``, once ``output`` itself is; with its size, which
     ties the two together (see `described`)."""
     meta: dict[str, Any] = {"written_by": f"codemill {command}", "output": Path(output).name}
-    # Published, but a store that does not say its size now: described as before sizes were.
-    with contextlib.suppress(OSError, SourceError):
-        meta["bytes"] = _size(output)
+    size = _size(output)
+    if size is not None:  # else described as before sizes were
+        meta["bytes"] = size
     meta.update(facts)
     # Beside the output: a URL's sidecar is named on the URL string (a Path would fold its //).
     publish_json(os.fspath(output) + SIDECAR_SUFFIX if is_url(output) else sidecar_path(output), meta)

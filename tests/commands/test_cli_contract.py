@@ -387,6 +387,24 @@ def test_a_description_of_another_run_is_not_trusted(src: Path, tmp_path: Path, 
     assert run(capsys, "tokenize", out, "-o", tmp_path / "t2", "--workers", "1")[0] == 0
 
 
+def test_the_current_directory_is_an_input(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # Before: "." (a path with no name) failed looking for its description beside it.
+    monkeypatch.chdir(src)
+    rc, err = run(capsys, "tokenize", ".", "-o", tmp_path / "t", "--workers", "1", "--no-progress")
+    assert rc == 0, err
+
+
+def test_a_description_whose_size_is_not_a_number_is_not_checked(src: Path, tmp_path: Path):
+    from codemill.outputs import described
+
+    out = tmp_path / "p.jsonl"
+    out.write_text("{}\n")
+    (tmp_path / "p.jsonl.codemill.json").write_text(json.dumps({"bytes": "3", "special_tokens": ["<|x|>"]}))
+    assert described(out)["special_tokens"] == ["<|x|>"]  # hand-edited: not a size to compare
+
+
 # --------------------------------------------------------------------- the README without a main guard
 
 SCRIPT = """
