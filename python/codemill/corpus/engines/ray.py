@@ -11,6 +11,7 @@ records and writes the manifest.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -57,14 +58,28 @@ def _cancel(pending: list[Any]) -> None:
     """Stops ``pending`` Ray tasks and waits until they have: each is interrupted, and killed
     if it is still running after ``_CANCEL_WAIT_S`` (its worker process ends; what it was
     writing is never published, as after kill -9). None may write on after the run has
-    failed, into an output the job may be about to clean up."""
-    for ref in pending:
-        ray.cancel(ref)
-    _, left = ray.wait(pending, num_returns=len(pending), timeout=_CANCEL_WAIT_S)
-    for ref in left:
-        ray.cancel(ref, force=True)
+    failed, into an output the job may be about to clean up. A second Ctrl-C during the wait
+    kills them at once. Ray's own errors here are not raised: the run's error is the one to
+    report."""
+    try:
+        for ref in pending:
+            ray.cancel(ref)
+        _, left = ray.wait(pending, num_returns=len(pending), timeout=_CANCEL_WAIT_S)
+    except KeyboardInterrupt:
+        _kill(pending)
+        raise
+    except Exception:
+        left = pending  # which ended is unknown: kill them all
+    _kill(left)
     if left:
-        ray.wait(left, num_returns=len(left), timeout=_CANCEL_WAIT_S)
+        with contextlib.suppress(Exception):
+            ray.wait(left, num_returns=len(left), timeout=_CANCEL_WAIT_S)
+
+
+def _kill(refs: list[Any]) -> None:
+    for ref in refs:
+        with contextlib.suppress(Exception):
+            ray.cancel(ref, force=True)
 
 
 def run_ray(
