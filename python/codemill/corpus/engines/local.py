@@ -201,12 +201,12 @@ def run_local(
             "run the same command again to resume"
         ) from None
     finally:
-        pool.stop.set()  # after an error: workers take no more tasks and leave theirs at a batch
         # First: what is left in the queues (after an error) is not flushed at exit, even if a
-        # second Ctrl-C cuts the waits below short (a feeder thread may be stuck on a lock a
-        # killed worker held).
+        # second Ctrl-C cuts what follows short (a feeder thread, or `stop.set()`, may be stuck
+        # on a lock a killed worker held).
         pool.feed.cancel_join_thread()
         pool.done.cancel_join_thread()
+        pool.stop.set()  # after an error: workers take no more tasks and leave theirs at a batch
         here.shutdown(wait=True)
         pool.workers.shutdown(wait=True, cancel_futures=True)
         pool.done.put(_END)  # the reader stops (unless it waits on a message that never ends)
