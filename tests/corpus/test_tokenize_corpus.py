@@ -539,18 +539,14 @@ def test_iter_documents_streams_all_kinds(corpus) -> None:
 
 
 def test_dead_worker_is_one_clear_error(corpus, tmp_path, monkeypatch) -> None:
-    from codemill.corpus.engines import local
-
-    inputs, _ = corpus
-    monkeypatch.setattr(local, "_work", _die)
-    _own_share_late(monkeypatch)
     with pytest.raises(ChildProcessError, match="worker process died"):
-        codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
+        _run_with_pool_worker(_die, corpus, tmp_path, monkeypatch)
 
 
-def _own_share_late(monkeypatch) -> None:
-    """This process's own share of the tasks starts only once the run has stopped, so that it
-    takes none and the worker gets the tasks however long it takes to start."""
+def _run_with_pool_worker(work, corpus, tmp_path, monkeypatch) -> dict:
+    """A 2-worker run to ``tmp_path / "out"`` whose pool worker runs ``work`` instead of its
+    loop, while this process's own share of the tasks starts only once the run has stopped: it
+    takes none, and the worker gets the tasks however long it takes to start."""
     from codemill.corpus.engines import local
 
     real = local.run_tasks
@@ -560,6 +556,9 @@ def _own_share_late(monkeypatch) -> None:
         real(*args)
 
     monkeypatch.setattr(local, "run_tasks", late)
+    monkeypatch.setattr(local, "_work", work)
+    inputs, _ = corpus
+    return codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
 
 
 def _die(settings, in_flight):
@@ -573,15 +572,12 @@ def test_worker_killed_while_sending_a_record_is_one_clear_error(corpus, tmp_pat
     # Before: the run waited forever on the rest of the half-sent record.
     from codemill.corpus.engines import local
 
-    inputs, _ = corpus
-    monkeypatch.setattr(local, "_work", _die_mid_record)
     monkeypatch.setattr(local, "_LAST_RECORDS_S", 5.0)
-    _own_share_late(monkeypatch)
     previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the run hung"))
     signal.alarm(60)
     try:
         with pytest.raises(ChildProcessError, match="worker process died"):
-            codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
+            _run_with_pool_worker(_die_mid_record, corpus, tmp_path, monkeypatch)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -590,15 +586,11 @@ def test_worker_killed_while_sending_a_record_is_one_clear_error(corpus, tmp_pat
 def test_failed_fresh_run_keeps_tasks_a_worker_committed(corpus, tmp_path, monkeypatch) -> None:
     # Before: this process had received no record yet, took the run for one with nothing to
     # resume and removed the output, the task the worker had committed with it.
-    from codemill.corpus.engines import local
-
-    inputs, _ = corpus
-    monkeypatch.setattr(local, "_work", _commit_one_then_fail)
-    _own_share_late(monkeypatch)
     with pytest.raises(RuntimeError, match="after committing"):
-        codemill.tokenize_corpus(inputs, tmp_path / "out", workers=2, task_bytes=25_000)
+        _run_with_pool_worker(_commit_one_then_fail, corpus, tmp_path, monkeypatch)
     assert len(list((tmp_path / "out" / "tasks").glob("task-*.json"))) == 1
     monkeypatch.undo()
+    inputs, _ = corpus
     m = codemill.tokenize_corpus(inputs, tmp_path / "out", task_bytes=25_000)
     assert m["run"]["tasks_resumed"] == 1 and m["complete"]
 
