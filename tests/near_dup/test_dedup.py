@@ -490,6 +490,17 @@ def test_every_input_gets_its_own_output_name_and_a_link_keeps_its_own(tmp_path:
     assert sum(len(p.read_text().splitlines()) for p in (tmp_path / "out").glob("*.jsonl")) == 4
 
 
+def test_an_input_named_like_the_report_is_kept_beside_it(tmp_path: Path) -> None:
+    # Before: the kept file was written as `dedup_report.json`, then replaced by the report.
+    (tmp_path / "in").mkdir()
+    src = tmp_path / "in" / "dedup_report.json"
+    src.write_text('{"settings": {"threshold": 0.8, "num_perm": 128}}\n')
+    report = codemill.dedup([src], tmp_path / "out")
+    assert report["counts"]["kept"] == 1
+    assert (tmp_path / "out" / "0_dedup_report.json").read_text() == src.read_text()
+    assert json.loads((tmp_path / "out" / "dedup_report.json").read_text())["counts"]["kept"] == 1
+
+
 def test_kept_lines_longer_than_a_read_are_copied_whole_and_the_last_gets_its_newline(tmp_path: Path) -> None:
     # The output copies kept lines in pieces (a skipped line is never held whole): a line of
     # several pieces, CRLF, and a last line without a newline come out byte for byte.

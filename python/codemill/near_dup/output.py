@@ -58,11 +58,13 @@ def check_output(outdir: Path | str, inputs: list[Path | str], overwrite: bool =
 
 def output_names(inputs: list[Path | str]) -> list[str]:
     """A distinct output name per input (its base name; its index as a prefix, as often as it
-    takes, on clashes: `a.jsonl` twice and a `1_a.jsonl` must not share one)."""
+    takes, on clashes: `a.jsonl` twice and a `1_a.jsonl` must not share one), never the
+    report's own name or its publishing marker (an input named `dedup_report.json`)."""
     names: list[str] = []
+    taken = {REPORT_NAME, publishing_marker(REPORT_NAME)}
     for i, p in enumerate(inputs):
         name = base_name(p) or f"input{i}"
-        while name in names:
+        while name in names or name in taken:
             name = f"{i}_{name}"
         names.append(name)
     return names
