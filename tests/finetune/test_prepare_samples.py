@@ -321,9 +321,22 @@ func Sum(xs []int) int {
 func Undocumented() int {
 	return 1
 }
+
+// Greet prints a greeting.
+//
+//go:noinline
+func Greet() {
+	println("hi")
+}
+
+//nolint:errcheck
+func Lint() int {
+	return 2
+}
 """
 
 RUST_DOCS = """/// Doubles a number.
+/// Never overflows here.
 #[inline]
 pub fn double(x: i32) -> i32 {
     x * 2
@@ -377,8 +390,17 @@ class K {
     ("lang", "path", "text", "expected"),
     [
         ("java", "Util.java", JAVA_DOCS, {"max": "Returns the larger of two ints."}),
-        ("go", "sum.go", GO_DOCS, {"Sum": "Sum adds the numbers in xs.\nIt returns 0 for an empty slice."}),
-        ("rust", "lib.rs", RUST_DOCS, {"double": "Doubles a number."}),
+        # Go's directives (//go:noinline, //nolint:...) are not documentation.
+        (
+            "go",
+            "sum.go",
+            GO_DOCS,
+            {
+                "Sum": "Sum adds the numbers in xs.\nIt returns 0 for an empty slice.",
+                "Greet": "Greet prints a greeting.",
+            },
+        ),
+        ("rust", "lib.rs", RUST_DOCS, {"double": "Doubles a number.\nNever overflows here."}),
         ("c", "sum.c", C_DOCS, {"sum": "Sums n ints."}),
         ("javascript", "add.js", JS_DOCS, {"add": "Adds two numbers.", "hello": "Greets."}),
     ],

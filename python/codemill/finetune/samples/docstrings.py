@@ -107,6 +107,11 @@ def python_doc(f: SourceFile, node: Any) -> Documented | None:
     return Documented(definition_name(node) or "", start, end, doc, code, head.rstrip("\n"), body_text)
 
 
+# What gofmt takes for a directive, not documentation: //go:noinline, //nolint:errcheck,
+# //line f.go:1, //export F, //extern f.
+_GO_DIRECTIVE = re.compile(r"//(line |extern |export |[a-z0-9]+:[a-z0-9])")
+
+
 def _is_doc_comment(text: str, grammar: str) -> bool:
     if grammar in ("java", "javascript", "typescript", "tsx"):
         return text.startswith("/**") and not text.startswith("/**/")
@@ -153,10 +158,12 @@ def comment_doc(f: SourceFile, node: Any) -> Documented | None:
     while prev is not None and prev.type in COMMENT_KINDS:
         if prev.end_point[0] < row - 1:
             break
-        text = f.slice(prev.start_byte, prev.end_byte)
+        # A line comment's node may end with its line break (tree-sitter-rust's does).
+        text = f.slice(prev.start_byte, prev.end_byte).rstrip("\r\n")
         if not _is_doc_comment(text, f.grammar):
             break
-        comments.append(prev)
+        if not (f.grammar == "go" and _GO_DIRECTIVE.match(text)):
+            comments.append((prev, text))
         if text.startswith("/*"):
             break  # one block comment is the whole doc
         row = prev.start_point[0]
@@ -165,11 +172,12 @@ def comment_doc(f: SourceFile, node: Any) -> Documented | None:
         return None
     comments.reverse()
     data = f.data
-    doc = _clean_comment("\n".join(f.slice(c.start_byte, c.end_byte) for c in comments))
+    doc = _clean_comment("\n".join(text for _, text in comments))
     if not _LETTERS.search(doc):
         return None
-    start = line_start(data, comments[0].start_byte)
-    indent = f.slice(start, comments[0].start_byte)
+    first = comments[0][0]
+    start = line_start(data, first.start_byte)
+    indent = f.slice(start, first.start_byte)
     code_start = line_start(data, anchor.start_byte)
     if indent.strip() or f.slice(code_start, anchor.start_byte) != indent:
         return None
