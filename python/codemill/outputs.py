@@ -66,9 +66,11 @@ def check_output(
     is_ours: Callable[[Path], bool],
     inputs: Iterable[str | os.PathLike[str]] = (),
     overwrite: bool = False,
+    is_ours_url: Callable[[str], bool] | None = None,
 ) -> Path:
     """Refuses ``output`` (an :class:`OutputError` naming it and the fix) unless ``command``
-    may replace it; returns it as a ``Path``. Nothing is created or removed here."""
+    may replace it; returns it as a ``Path``. Nothing is created or removed here. A file at a
+    URL is ours if its sidecar says so or ``is_ours_url`` does (a file written without one)."""
     out = Path(output)
     _check_against_inputs(output, inputs)
     if is_url(output):
@@ -76,7 +78,8 @@ def check_output(
             from codemill.sources.fs import url_exists
 
             url = os.fspath(output)
-            if url_exists(url) and not written_by(url, command):
+            ours = written_by(url, command) or (is_ours_url is not None and is_ours_url(url))
+            if url_exists(url) and not ours:
                 raise OutputError(f"{url}: exists and was not written by `codemill {command}`; {OVERWRITE_HINT}")
         # A prefix's content is checked by its writer, which owns its commit (module docstring).
         return out
@@ -85,6 +88,11 @@ def check_output(
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OutputError(f"{out}: is a loop of symbolic links; name another output") from None
+    for parent in out.absolute().parents:  # the nearest that exists is where it will be made
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{out}: {parent} is not a directory; name an output in one")
+            break
     if kind == "file" and out.is_dir():
         raise OutputError(f"{out}: is a directory; `codemill {command}` writes a file here, name one")
     if kind == "dir" and out.exists() and not out.is_dir():

@@ -387,6 +387,25 @@ def test_a_description_of_another_run_is_not_trusted(src: Path, tmp_path: Path, 
     assert run(capsys, "tokenize", out, "-o", tmp_path / "t2", "--workers", "1")[0] == 0
 
 
+def test_a_long_report_is_prepares_own_and_a_report_under_a_file_is_refused_first(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # Before: only the first 64 KiB were searched for the report's key, which comes after up to
+    # a thousand listed items, so a rerun refused its own report; and a report path under a
+    # file failed only once the whole run was done (its output published, exit status 2).
+    report = tmp_path / "rep.json"
+    items = [{"path": f"vendor/generated/f{i:05d}.txt", "reason": "language"} for i in range(1000)]
+    report.write_text(json.dumps({"skipped_items": items, "samples_not_made": {}}, indent=1))
+    assert report.stat().st_size > 1 << 16
+    args = ["prepare", src, "-o", tmp_path / "p.jsonl", "--workers", "1", "--no-progress"]
+    assert run(capsys, *args, "--report", report)[0] == 0
+    assert "samples_not_made" in json.loads(report.read_text())
+    (tmp_path / "afile").write_text("x")
+    rc, err = run(capsys, "prepare", src, "-o", tmp_path / "q.jsonl", "--report", tmp_path / "afile" / "r.json")
+    assert rc == 2 and not (tmp_path / "q.jsonl").exists()
+    one_line_error(err, "afile is not a directory")
+
+
 def test_the_current_directory_is_an_input(
     src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):

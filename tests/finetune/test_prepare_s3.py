@@ -81,6 +81,12 @@ def test_prepare_never_replaces_its_input_or_a_foreign_object(s3_server, bucket,
     with gzip.open(tmp_path / "o.jsonl.gz", "rt") as f:
         assert report["samples"]["total"] == sum(1 for _ in f)
     assert not (tmp_path / "s3:").exists()
+    # And the same command again replaces it (before: refused, a report has no sidecar).
+    assert main([*argv, f"s3://{bucket}/report.json", "--no-progress"]) == 0
+    capsys.readouterr()
+    s3_server.put_object(Bucket=bucket, Key="notes.json", Body=b'{"theirs": 1}\n')
+    assert main([*argv, f"s3://{bucket}/notes.json", "--no-progress"]) == 2
+    assert "not written by `codemill prepare`" in capsys.readouterr().err
 
 
 def test_an_output_url_is_named_as_given_in_errors(tmp_path):

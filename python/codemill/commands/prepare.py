@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from codemill.commands._common import (
     probability,
     write_json,
 )
-from codemill.errors import UsageError
+from codemill.errors import CodemillError, UsageError
 from codemill.near_dup.config import DedupConfig, Verify
 from codemill.outputs import publish_json
 
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             is_ours=_is_report,
             inputs=[*args.inputs, args.output],
             overwrite=args.overwrite,
+            is_ours_url=_is_report,
         )
     dedup: bool | DedupConfig = False
     if args.dedup:
@@ -115,12 +117,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _is_report(path: Path) -> bool:
+# A report lists at most a thousand items: one this large is something else.
+_MAX_REPORT = 16 << 20
+
+
+def _is_report(path: Path | str) -> bool:
+    """Whether ``path`` (a file or a URL) holds a prepare report: JSON with its
+    "samples_not_made", read whole (the key comes after up to a thousand listed items)."""
     try:
-        with open(path, "rb") as f:
-            return b'"samples_not_made"' in f.read(1 << 16)
-    except OSError:
+        if isinstance(path, str):
+            from codemill.sources.fs import read_url
+
+            data = read_url(path, 0, _MAX_REPORT + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(_MAX_REPORT + 1)
+        report = json.loads(data) if len(data) <= _MAX_REPORT else None
+    except (OSError, CodemillError, ValueError):
         return False
+    return isinstance(report, dict) and "samples_not_made" in report
 
 
 def format_report(r: PrepareReport) -> str:
