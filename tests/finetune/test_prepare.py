@@ -361,3 +361,22 @@ def test_what_the_listing_holds_back_stays_bounded() -> None:
     held.release(skips, filtered, listed)
     assert skips.counts == {"binary": n} and filtered == {"language": n}
     assert len(skips.items) == len(listed) == pipeline._MAX_LISTED and listed[0]["path"] == "r/g0.go"
+
+
+def test_a_dead_worker_is_one_clear_line(repo: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    # Before: BrokenProcessPool's whole traceback.
+    import codemill.finetune.pipeline as pipeline
+
+    (tmp_path / "old.jsonl").write_text("kept\n")
+    monkeypatch.setattr(pipeline, "build", _die)
+    rc = main(["prepare", str(repo), "-o", str(tmp_path / "old.jsonl"), "--workers", "2", "--no-dedup", "--overwrite"])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and err.count("\n") == 0 and "a worker process died" in err
+    assert (tmp_path / "old.jsonl").read_text() == "kept\n"
+
+
+def _die(batch):
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)

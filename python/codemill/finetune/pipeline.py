@@ -30,6 +30,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar
@@ -354,12 +355,18 @@ class Preparer:
             self.progress.done()
             if decided is None:
                 files_seen, bytes_seen = built_files, built_bytes
-        except BaseException:
+        except BaseException as exc:
             if pool is not None:
                 # Workers ignore Ctrl-C (the parent answers it): stop them rather than wait for
                 # their batches, one of which may be stuck on a read.
                 pool.discard()
                 pool = None
+            if isinstance(exc, BrokenProcessPool):
+                # One line, as tokenize says it (the output is written whole or not at all).
+                raise ChildProcessError(
+                    "a worker process died (killed, or out of memory?); the output was not written: "
+                    "run the command again"
+                ) from None
             raise
         finally:
             if pool is not None:
