@@ -295,6 +295,17 @@ def test_window_caps_bucket_pairs_and_counts_the_rest(monkeypatch):
     assert len(pairs) == 10 and skipped == 0
 
 
+@pytest.mark.parametrize("verify", [False, "borderline", True])
+def test_every_candidate_pair_is_counted_once(verify) -> None:
+    # Before: with "borderline" (the default) the pairs the estimate rejected were counted nowhere.
+    rng = random.Random(5)
+    base = stdlib_texts(30)
+    corpus = [*base, *(mutate(t, rng) for t in base[:10]), *(mutate(mutate(t, rng), rng) for t in base[:10])]
+    c = dedup_texts(corpus, "python", bands=128, rows=2, verify=verify).counts
+    settled = c["duplicate_pairs"] + c["candidate_pairs_rejected_by_estimate"] + c["candidate_pairs_rejected_by_verify"]
+    assert c["candidate_pairs"] == settled > 0
+
+
 def test_estimate_filter_drops_weak_candidates():
     rng = random.Random(2)
     base = stdlib_texts(40)

@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_const",
         const=True,
         default=d.verify,
-        help="keep a pair only if its exact Jaccard reaches the threshold (re-reads the texts of candidate pairs)",
+        help="keep a pair only if its exact Jaccard reaches the threshold (re-reads the texts of candidate pairs); "
+        "pairs still chain into clusters, so a removed document may be less similar than that to the kept one",
     )
     verify.add_argument(
         "--estimate-only",

@@ -241,8 +241,9 @@ def decide(
     estimates = _core.signature_estimates(np.ascontiguousarray(sigs), pairs)
     rejected_estimate = rejected_verify = 0
     check, ok = settle_pairs(hasher, estimates, config.verify, config.min_estimate)
-    if not config.verify:  # the estimate alone decided
-        rejected_estimate = int((~ok).sum())
+    # Neither accepted nor checked: the estimate alone rejected them (with "borderline", those
+    # more than two standard errors below the threshold), so that the report's counts add up.
+    rejected_estimate = int((~check & ~ok).sum())
     # Only the texts of documents in checked pairs are re-read. Unbatched, they are read once
     # for the checks and the report (every reported document is in a checked pair); batched,
     # the streamed ones among them are.
