@@ -95,6 +95,10 @@ def check_output(
             break
     if kind == "file" and out.is_dir():
         raise OutputError(f"{out}: is a directory; `codemill {command}` writes a file here, name one")
+    if kind == "dir" and Path.cwd().resolve().is_relative_to(out.resolve()):
+        # Replaced whole (or, for tokenize, removed by --overwrite): never the directory a user
+        # works in. Before, `-o .` failed only after the work (a path with no name).
+        raise OutputError(f"{out}: is the current directory or holds it; name a directory of its own")
     if kind == "dir" and out.exists() and not out.is_dir():
         raise OutputError(f"{out}: is a file; `codemill {command}` writes a directory here, name one")
     if overwrite or not out.exists() or (out.is_dir() and not any(out.iterdir())):

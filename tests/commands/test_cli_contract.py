@@ -415,6 +415,23 @@ def test_the_current_directory_is_an_input(
     assert rc == 0, err
 
 
+def test_the_current_directory_is_no_output_directory(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # Before: `dedup -o . --overwrite` failed after the whole run ("has an empty name"), and
+    # tokenize's --overwrite would have removed the directory the user works in.
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine\n")
+    monkeypatch.chdir(work)
+    for command in ("dedup", "tokenize"):
+        for out in (".", str(work)):
+            rc, err = run(capsys, command, src, "-o", out, "--overwrite")
+            assert rc == 2
+            one_line_error(err, "is the current directory or holds it")
+    assert (work / "notes.txt").read_text() == "mine\n"
+
+
 def test_a_description_whose_size_is_not_a_number_is_not_checked(src: Path, tmp_path: Path):
     from codemill.outputs import described
 
