@@ -71,7 +71,7 @@ def test_dedup_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
             dedup([tree_url], out)
 
 
-def test_a_run_killed_while_publishing_is_replaced_by_the_next(s3_server, bucket, tmp_path, monkeypatch):
+def test_a_run_killed_while_publishing_is_replaced_by_the_next(s3_server, bucket, tmp_path, monkeypatch, capsys):
     from codemill.sources.fs import Directory
 
     tree, jsonl = make_inputs(tmp_path / "in")
@@ -87,6 +87,11 @@ def test_a_run_killed_while_publishing_is_replaced_by_the_next(s3_server, bucket
     monkeypatch.setattr(Directory, "publish_all", killed)
     with pytest.raises(KeyboardInterrupt):
         dedup([tree, jsonl], out)
+    # From the command line, Ctrl-C says so (before: "the previous output, if any, is intact").
+    from codemill.cli import main
+
+    assert main(["dedup", str(tree), str(jsonl), "-o", out]) == 130
+    assert "partly replaced: run the same command again" in capsys.readouterr().err
     left = bucket_files(s3_server, bucket, "out")
     assert "dedup_report.json" not in left and ".dedup_report.json.publishing" in left
     monkeypatch.setattr(Directory, "publish_all", real)

@@ -94,7 +94,11 @@ def config_of(args: argparse.Namespace) -> DedupConfig:
 
 def run(args: argparse.Namespace) -> int:
     from codemill.near_dup.api import dedup
+    from codemill.sources.fs import is_url
 
+    if is_url(args.output):
+        # A prefix is published object by object (the report last): stopped, it is half new.
+        args.resume_hint = "the output prefix may be partly replaced: run the same command again to finish it"
     report = dedup(
         args.inputs,
         args.output,
