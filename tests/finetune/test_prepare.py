@@ -285,6 +285,9 @@ def test_fim_tokens_come_from_the_given_tokenizer(repo: Path, tmp_path: Path) ->
     plain = CodeTokenizer.train([FIXTURES], vocab_size=600, identifier_vocab_size=16, special_tokens=specials[:1])
     with pytest.raises(ValueError, match="no fim_prefix special token"):
         prepare(repo, tmp_path / "g.jsonl", tokenizer=plain, workers=1)
+    # Without FIM samples it needs none (before: refused all the same).
+    report = prepare(repo, tmp_path / "g.jsonl", tokenizer=plain, samples=["raw"], workers=1)
+    assert report["samples"]["total"] > 0
 
 
 def test_interrupted_run_leaves_the_previous_output(repo: Path, tmp_path: Path, monkeypatch) -> None:

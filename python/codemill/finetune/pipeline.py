@@ -541,7 +541,9 @@ def prepare(
     if tokenizer is not None:
         from codemill.tokenizer import load_tokenizer
 
-        fim_tokens = fim_tokens_for(load_tokenizer(tokenizer))
+        tok = load_tokenizer(tokenizer)  # loaded anyway: a bad file is an error either way
+        if "fim" in samples:  # a tokenizer without FIM tokens serves every other kind
+            fim_tokens = fim_tokens_for(tok)
     fc = filter_config or FilterConfig()
     fc = replace(
         fc,
