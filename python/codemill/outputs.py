@@ -67,13 +67,19 @@ def check_output(
     inputs: Iterable[str | os.PathLike[str]] = (),
     overwrite: bool = False,
     is_ours_url: Callable[[str], bool] | None = None,
+    in_place: bool = False,
 ) -> Path:
     """Refuses ``output`` (an :class:`OutputError` naming it and the fix) unless ``command``
     may replace it; returns it as a ``Path``. Nothing is created or removed here. A file at a
-    URL is ours if its sidecar says so or ``is_ours_url`` does (a file written without one)."""
+    URL is ours if its sidecar says so or ``is_ours_url`` does (a file written without one).
+    ``in_place``: a directory the command writes into (tokenize resumes there) rather than
+    replaces whole, which may then be the current directory unless ``overwrite``."""
     out = Path(output)
     _check_against_inputs(output, inputs)
     if is_url(output):
+        kind_of, where, _ = _place(output)
+        if not kind_of:  # a file:// URL: a local path, which must pass the local checks too
+            _check_place(Path(where), output, kind, overwrite, in_place)
         if kind == "file" and not overwrite:
             from codemill.sources.fs import url_exists
 
@@ -88,17 +94,9 @@ def check_output(
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OutputError(f"{out}: is a loop of symbolic links; name another output") from None
-    for parent in out.absolute().parents:  # the nearest that exists is where it will be made
-        if parent.exists():
-            if not parent.is_dir():
-                raise OutputError(f"{out}: {parent} is not a directory; name an output in one")
-            break
+    _check_place(out, output, kind, overwrite, in_place)
     if kind == "file" and out.is_dir():
         raise OutputError(f"{out}: is a directory; `codemill {command}` writes a file here, name one")
-    if kind == "dir" and Path.cwd().resolve().is_relative_to(out.resolve()):
-        # Replaced whole (or, for tokenize, removed by --overwrite): never the directory a user
-        # works in. Before, `-o .` failed only after the work (a path with no name).
-        raise OutputError(f"{out}: is the current directory or holds it; name a directory of its own")
     if kind == "dir" and out.exists() and not out.is_dir():
         raise OutputError(f"{out}: is a file; `codemill {command}` writes a directory here, name one")
     if overwrite or not out.exists() or (out.is_dir() and not any(out.iterdir())):
@@ -106,6 +104,26 @@ def check_output(
     if not is_ours(out):
         raise OutputError(f"{out}: exists and was not written by `codemill {command}`; {OVERWRITE_HINT}")
     return out
+
+
+def _check_place(path: Path, output: str | os.PathLike[str], kind: str, overwrite: bool, in_place: bool) -> None:
+    """Where a local output (or a ``file://`` one) would be made: under a directory, and not
+    the directory the user works in when it would be replaced or emptied."""
+    for parent in path.absolute().parents:  # the nearest that exists is where it will be made
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{output}: {parent} is not a directory; name an output in one")
+            break
+    if kind != "dir" or (in_place and not overwrite):
+        return
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # the working directory was removed: nothing there to protect
+        return
+    if cwd.is_relative_to(path.resolve()):
+        # Replaced whole (dedup, index) or emptied by --overwrite (tokenize): never the directory
+        # a user works in. Before, `-o .` failed only after the work (a path with no name).
+        raise OutputError(f"{output}: is the current directory or holds it; name a directory of its own")
 
 
 def _place(name: str | os.PathLike[str]) -> tuple[str, PurePosixPath, PurePosixPath]:

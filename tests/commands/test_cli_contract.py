@@ -425,11 +425,17 @@ def test_the_current_directory_is_no_output_directory(
     (work / "notes.txt").write_text("mine\n")
     monkeypatch.chdir(work)
     for command in ("dedup", "tokenize"):
-        for out in (".", str(work)):
+        for out in (".", str(work), f"file://{work}"):
             rc, err = run(capsys, command, src, "-o", out, "--overwrite")
             assert rc == 2
             one_line_error(err, "is the current directory or holds it")
     assert (work / "notes.txt").read_text() == "mine\n"
+    # tokenize writes into its directory: without --overwrite it may run (and resume) from there.
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
+    for _ in range(2):
+        rc, err = run(capsys, "tokenize", src, "-o", ".", "--workers", "1", "--no-progress")
+        assert rc == 0, err
 
 
 def test_a_description_whose_size_is_not_a_number_is_not_checked(src: Path, tmp_path: Path):

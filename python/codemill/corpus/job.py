@@ -215,7 +215,7 @@ def tokenize_corpus(
             raise CodemillError(f"{name} must be positive, got {value}")
     # A URL prefix (s3://...) is checked against the inputs only; the run owns its commit (task records).
     checked = check_output(
-        output_dir, command="tokenize", kind="dir", is_ours=_is_run, inputs=names, overwrite=overwrite
+        output_dir, command="tokenize", kind="dir", is_ours=_is_run, inputs=names, overwrite=overwrite, in_place=True
     )
     local = None if is_url(output_dir) else checked
     t0 = time.perf_counter()
