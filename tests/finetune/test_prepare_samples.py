@@ -333,6 +333,11 @@ func Greet() {
 func Lint() int {
 	return 2
 }
+
+//nolint
+func Bare() int {
+	return 3
+}
 """
 
 RUST_DOCS = """/// Doubles a number.

@@ -542,6 +542,7 @@ def prepare(
         from codemill.tokenizer import load_tokenizer
 
         tok = load_tokenizer(tokenizer)  # loaded anyway: a bad file is an error either way
+        samples = tuple(samples)  # may be a one-shot iterator
         if "fim" in samples:  # a tokenizer without FIM tokens serves every other kind
             fim_tokens = fim_tokens_for(tok)
     fc = filter_config or FilterConfig()

@@ -108,8 +108,8 @@ def python_doc(f: SourceFile, node: Any) -> Documented | None:
 
 
 # What gofmt takes for a directive, not documentation: //go:noinline, //nolint:errcheck,
-# //line f.go:1, //export F, //extern f.
-_GO_DIRECTIVE = re.compile(r"//(line |extern |export |[a-z0-9]+:[a-z0-9])")
+# //line f.go:1, //export F, //extern f; and a bare //nolint (golangci-lint's).
+_GO_DIRECTIVE = re.compile(r"//(line |extern |export |nolint\b|[a-z0-9]+:[a-z0-9])")
 
 
 def _is_doc_comment(text: str, grammar: str) -> bool:
