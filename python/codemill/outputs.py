@@ -84,8 +84,9 @@ def check_output(
             from codemill.sources.fs import url_exists
 
             url = os.fspath(output)
-            ours = written_by(url, command) or (is_ours_url is not None and is_ours_url(url))
-            if url_exists(url) and not ours:
+            # In this order: an output that is not there yet costs one request, not three.
+            free = not url_exists(url) or written_by(url, command) or bool(is_ours_url and is_ours_url(url))
+            if not free:
                 raise OutputError(f"{url}: exists and was not written by `codemill {command}`; {OVERWRITE_HINT}")
         # A prefix's content is checked by its writer, which owns its commit (module docstring).
         return out
