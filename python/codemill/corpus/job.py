@@ -120,7 +120,11 @@ def _is_run(outdir: Path) -> bool:
 
 
 def _same_run(outdir: Path, head: dict[str, Any]) -> bool:
-    old = _old_manifest(outdir)
+    return _is_same_run(_old_manifest(outdir), head)
+
+
+def _is_same_run(old: dict[str, Any] | None, head: dict[str, Any]) -> bool:
+    """Whether the manifest ``old`` (None: none) is of the run ``head`` describes (resumable)."""
     return old is not None and all(old.get(key) == head[key] for key in _RUN_KEYS)
 
 
@@ -263,7 +267,7 @@ def tokenize_corpus(
         if local is None and files and not overwrite and (old is None or old.get("format") != MANIFEST_FORMAT):
             # As a local directory is checked (`_is_run`): objects there, and no run's manifest.
             raise OutputError(f"{out}: exists and was not written by `codemill tokenize`; {OVERWRITE_HINT}")
-        if local is None and overwrite and files and (old is None or any(old.get(k) != head[k] for k in _RUN_KEYS)):
+        if local is None and overwrite and files and not _is_same_run(old, head):
             out.remove(sorted(files))  # asked for: start afresh rather than mix two runs
             files, old = {}, None
         _check_resumable(out, head, files, old)  # before anything is written in it
