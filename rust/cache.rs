@@ -280,6 +280,12 @@ pub fn short_key(b: &[u8]) -> (u64, u64) {
     }
 }
 
+/// What a short slot keeps beside a key's words: its length, and whether it is an identifier.
+#[inline(always)]
+fn short_tag(len: usize, ident: bool) -> u64 {
+    len as u64 | u64::from(ident) << 5
+}
+
 impl ShortCache {
     #[inline]
     fn set(&self, k: (u64, u64), tag: u64) -> usize {
@@ -293,8 +299,7 @@ impl ShortCache {
     #[inline(always)]
     pub fn prefetch(&self, k: (u64, u64), len: usize, ident: bool) {
         if !self.slots.is_empty() {
-            let tag = len as u64 | u64::from(ident) << 5;
-            prefetch(&self.slots[self.set(k, tag)]);
+            prefetch(&self.slots[self.set(k, short_tag(len, ident))]);
         }
     }
 
@@ -305,7 +310,7 @@ impl ShortCache {
         if self.slots.is_empty() {
             return false;
         }
-        let tag = len as u64 | u64::from(ident) << 5;
+        let tag = short_tag(len, ident);
         let at = self.set(k, tag);
         for s in &self.slots[at..at + 2] {
             if s[0] == k.0 && s[1] == k.1 && s[2] & 0x3f == tag {
@@ -330,7 +335,7 @@ impl ShortCache {
         if self.slots.is_empty() {
             self.slots = written_zeroed(SHORT_SETS * 2);
         }
-        let tag = len as u64 | u64::from(ident) << 5;
+        let tag = short_tag(len, ident);
         let at = self.set(k, tag);
         let id = |i: usize| u64::from(ids.get(i).copied().unwrap_or(0));
         let slot = [
