@@ -228,12 +228,9 @@ def _size(output: str | os.PathLike[str]) -> int | None:
     that sends no length, a failed request)."""
     try:
         if is_url(output):
-            from codemill.sources.fs import storage, url_fs
+            from codemill.sources.fs import url_size
 
-            fs, path = url_fs(os.fspath(output))
-            with storage(os.fspath(output)):
-                size = fs.size(path)
-            return size if isinstance(size, int) else None
+            return url_size(os.fspath(output))
         return os.path.getsize(output)
     except (OSError, SourceError):
         return None

@@ -147,10 +147,13 @@ def url_exists(url: str) -> bool:
         return bool(fs.exists(path))
 
 
-def url_size(url: str) -> int:
+def url_size(url: str) -> int | None:
+    """The size of the object at ``url``; None where the store does not say (an HTTP server
+    that sends no length)."""
     fs, path = url_fs(url)
     with storage(url):
-        return int(fs.size(path))
+        size = fs.size(path)
+    return size if isinstance(size, int) else None
 
 
 def read_url(url: str, start: int | None = None, end: int | None = None) -> bytes:
