@@ -201,10 +201,11 @@ def test_skips_are_counted_and_named(tok, tmp_path) -> None:
     )
     m = codemill.tokenize_corpus([tree, jl], tmp_path / "out", max_file_bytes=10_000)
     assert m["totals"]["documents"] == 2
-    # "[1, 2]" is JSON but not an object: invalid_json; the dangling link is a link, not followed.
+    # "[1, 2]" is JSON but not an object: invalid_json; the dangling link is a link, not followed;
+    # empty: empty.py, the empty "content" and the blank last line.
     assert m["skipped"] == {
         "binary": 1,
-        "empty": 2,
+        "empty": 3,
         "invalid_json": 2,
         "invalid_utf8": 3,
         "no_text": 1,

@@ -224,6 +224,17 @@ def test_a_line_nested_past_the_parser_is_invalid_json(tmp_path: Path) -> None:
     assert [i["path"] for i in skipped.items] == [f"{tmp_path / 'd.jsonl'}:1"]
 
 
+def test_a_blank_jsonl_line_is_counted(tmp_path: Path) -> None:
+    # Every line of a record file is a document or a counted skip, so a file's lines add up.
+    rec = json.dumps({"text": "x = 1\n"})
+    (tmp_path / "b.jsonl").write_text(f"{rec}\n\n  \t\n{rec}\n")
+    skipped = Skips()
+    docs = list(iter_documents([tmp_path / "b.jsonl"], skipped))
+    assert [d.record for d in docs] == [1, 4]
+    assert skipped.as_dict() == {"empty": 2}
+    assert [i["path"] for i in skipped.items] == [f"{tmp_path / 'b.jsonl'}:2", f"{tmp_path / 'b.jsonl'}:3"]
+
+
 def test_a_file_name_that_is_not_utf8_is_read_and_shown_printable(tmp_path: Path) -> None:
     # Python holds such a name with lone surrogates, which cannot be written, hashed or
     # tokenized as UTF-8: documents show it with \xNN and read the real file.

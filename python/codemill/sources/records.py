@@ -102,7 +102,10 @@ class RecordReader:
     def _line(self, line: bytes, number: int, offset: int) -> Document | None:
         """The record of one JSONL line (None, counted, if it holds none)."""
         if not line.strip():
-            return None  # a blank line holds no record
+            # A blank line holds no record, but it is a line of the file: counted, so that a
+            # file's lines add up to its documents and skips.
+            self.skips.add(self._where(number), reasons.EMPTY)
+            return None
         try:
             rec = json.loads(line)
         except UnicodeDecodeError:
