@@ -24,6 +24,7 @@ back in input order so the output is the same for a seed whatever the worker cou
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 import time
 from array import array
@@ -200,6 +201,29 @@ def _name(doc: Document | None, index: int) -> str:
     return f"{doc.repository}/{doc.path}" if doc is not None else str(index)
 
 
+class _FileIds:
+    """Keeps sample ids unique in a run. A sample's id is ``repository/path#template``, and two
+    files may share the repository and path: two inputs whose directories have the same name,
+    one input given twice (``--no-dedup``), records that repeat a path. A file whose name was
+    issued before gets the first free ``~N`` after it (``src/a.py~2#fim``), in input order, so
+    ids do not depend on the worker count. Issued names are kept as 8-byte digests."""
+
+    def __init__(self) -> None:
+        self.issued: set[bytes] = set()
+
+    def unique(self, name: str) -> str:
+        candidate, n = name, 1
+        while (digest := _digest(candidate)) in self.issued:
+            n += 1
+            candidate = f"{name}~{n}"
+        self.issued.add(digest)
+        return candidate
+
+
+def _digest(name: str) -> bytes:
+    return hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
 def _passed_over(
     doc: Document | None,
     index: int,
@@ -330,6 +354,7 @@ class Preparer:
             else:
                 docs = self._kept(decided, held)
             built_files = built_bytes = n_samples = 0
+            file_ids = _FileIds()
             for results in _ordered_map(build, _named_batches(docs, names, held), pool, window):
                 held.release(skips, filtered, listed)
                 for r in results:
@@ -344,6 +369,12 @@ class Preparer:
                     missed.update(r.missed)
                     languages[r.language]["files"] += 1
                     languages[r.language]["bytes"] += r.size
+                    if r.samples:
+                        name = f"{r.samples[0]['repository']}/{r.samples[0]['path']}"
+                        unique = file_ids.unique(name)
+                        if unique != name:
+                            for s in r.samples:
+                                s["id"] = unique + s["id"][len(name) :]
                     for s in r.samples:
                         templates[s["template"]] += 1
                         languages[s["language"]]["samples"] += 1
