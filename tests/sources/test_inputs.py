@@ -235,6 +235,15 @@ def test_a_blank_jsonl_line_is_counted(tmp_path: Path) -> None:
     assert [i["path"] for i in skipped.items] == [f"{tmp_path / 'b.jsonl'}:2", f"{tmp_path / 'b.jsonl'}:3"]
 
 
+def test_a_size_limit_past_any_read_is_no_limit(tmp_path: Path) -> None:
+    # A JSONL line is read up to 3x the limit: a huge limit must not overflow that read.
+    (tmp_path / "r.jsonl").write_text(json.dumps({"text": "x = 1\n"}) + "\n")
+    skipped = Skips()
+    docs = list(iter_documents([tmp_path / "r.jsonl"], skipped, max_bytes=10**23))
+    assert [d.text for d in docs] == ["x = 1\n"]
+    assert not skipped.counts
+
+
 def test_a_file_name_that_is_not_utf8_is_read_and_shown_printable(tmp_path: Path) -> None:
     # Python holds such a name with lone surrogates, which cannot be written, hashed or
     # tokenized as UTF-8: documents show it with \xNN and read the real file.

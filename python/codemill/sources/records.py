@@ -9,6 +9,7 @@ silently; a file that cannot be read at all (a corrupt stream) raises :class:`So
 from __future__ import annotations
 
 import json
+import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,7 +170,8 @@ class RecordReader:
                 # A record's text is at most max_bytes, and its line, escaped as JSON, at most 3x that
                 # (\uXXXX for every char of non-ASCII text; only control characters take more): a
                 # longer line is too large and is skipped unread, not held whole (a 1 GiB line took 2 GB).
-                cap = 3 * self.max_bytes + 4096
+                # (A limit past what a read can ask for is no limit: readline takes an ssize_t.)
+                cap = min(3 * self.max_bytes + 4096, sys.maxsize)
                 while stop is None or pos < stop:
                     line = f.readline(cap)
                     if not line:
