@@ -746,3 +746,43 @@ def test_a_skipped_line_of_a_file_whose_name_is_not_utf8_has_its_line_in_the_fil
     assert m["tasks_planned"] > 3
     [item] = m["skipped_items"]
     assert item == {"path": f"{tmp_path}/d\\xff.jsonl:81", "reason": "invalid_json"}
+
+
+def test_the_skipped_list_is_the_first_skips_of_the_run_without_gaps(tmp_path) -> None:
+    # 1,505 skips over several tasks: all listed, in order. Before, each task listed 1,000 at
+    # most and the manifest joined the lists: lines 1001-1500 were missing, 4501- were there.
+    bad, good = '{"x": 1}', json.dumps({"content": "print(1)\n"})
+    jl = tmp_path / "skips.jsonl"
+    jl.write_text("\n".join([bad] * 1500 + [good] * 3000 + [bad] * 5) + "\n")
+    m = codemill.tokenize_corpus([jl], tmp_path / "out", task_bytes=30_000)
+    assert len(m["tasks"]) > 2
+    assert m["skipped"] == {"no_text": 1505}
+    numbers = [int(i["path"].rsplit(":", 1)[1]) for i in m["skipped_items"]]
+    assert numbers == [*range(1, 1501), *range(4501, 4506)]
+    assert not m["skipped_items_truncated"]
+
+
+def test_a_failed_run_leaves_an_empty_output_directory_empty(tmp_path, capsys) -> None:
+    # A directory made beforehand for the run: after a failure nothing of the run is left in it,
+    # so the next run there is not refused as "a run with different inputs".
+    bad = tmp_path / "cut.jsonl.gz"
+    bad.write_bytes(gzip.compress(b'{"content": "x = 1\\n"}\n' * 100)[:40])
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["tokenize", str(bad), "-o", str(out), "--no-progress"]) == 2
+    assert "cut.jsonl.gz" in capsys.readouterr().err
+    assert out.is_dir() and list(out.iterdir()) == []
+    (tmp_path / "a.py").write_text("x = 1\n")
+    assert codemill.tokenize_corpus([tmp_path / "a.py"], out)["complete"]
+
+
+def test_the_report_encodes_the_special_tokens_a_run_would(tmp_path, capsys) -> None:
+    jl = tmp_path / "sp.jsonl"
+    jl.write_text(json.dumps({"content": "a<|endoftext|>b<|fim_prefix|>c\n"}) + "\n")
+    tokens = {}
+    for allowed, api in (("all", "all"), ("none", ())):
+        assert main(["tokenize", str(jl), "--allowed-special", allowed, "--json", "--no-progress"]) == 0
+        tokens[allowed] = json.loads(capsys.readouterr().out)["tokens"]
+        m = codemill.tokenize_corpus([jl], tmp_path / allowed, allowed_special=api)
+        assert m["totals"]["text_tokens"] == tokens[allowed]
+    assert tokens["all"] < tokens["none"]

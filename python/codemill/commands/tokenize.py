@@ -118,6 +118,7 @@ def _report(args: argparse.Namespace, tok: Any) -> int:
         args.batch_bytes,
         args.max_file_bytes,
         progress=not args.no_progress and not args.json,
+        allowed_special=args.allowed_special,
     )
     print(json.dumps(report, indent=2) if args.json else format_tokenize_report(report), file=sys.stdout)
     return 0

@@ -17,16 +17,16 @@ from typing import Any, TextIO
 
 from codemill._io import fsync_dir, remove_tree
 from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, json_bytes, record_name
-from codemill.corpus.manifest import TaskRecord, merge
+from codemill.corpus.manifest import SKIPPED_LIST_LIMIT, TaskRecord, merge
 from codemill.corpus.plan import Task, plan_tasks
 from codemill.corpus.progress import Progress
-from codemill.corpus.settings import ENGINES, FORMATS, Engine, ShardFormat, TaskSettings
+from codemill.corpus.settings import ENGINES, FORMATS, Engine, ShardFormat, TaskSettings, allowed_specials
 from codemill.corpus.shards import token_dtype
-from codemill.errors import CodemillError, ConfigError, OutputError
-from codemill.outputs import OVERWRITE_HINT, check_output, described
+from codemill.errors import CodemillError, OutputError
+from codemill.outputs import OVERWRITE_HINT, check_output
 from codemill.sources import DEFAULT_MAX_BYTES, Skips
 from codemill.sources.fs import Directory, is_url
-from codemill.tokenizer import CodeTokenizer, TokenizerArg, load_tokenizer
+from codemill.tokenizer import TokenizerArg, load_tokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
 # What a manifest says a run is: the same three, the same run (resumed); else another.
@@ -141,25 +141,6 @@ def _check_resumable(out: Directory, head: dict[str, Any], files: dict[str, int]
         raise OutputError(f"{out}: holds shards but no manifest; use an empty output, or {OVERWRITE_HINT}")
 
 
-def _allowed_special(tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None) -> tuple[str, ...]:
-    """The special tokens a run encodes as themselves (see `tokenize_corpus`), in the tokenizer's order."""
-    if allowed is None:
-        wanted = {t for name in inputs for t in described(name).get("special_tokens", ())}
-        # A description written for another tokenizer may name tokens this one lacks: those stay text.
-        wanted &= set(tok.special_tokens)
-    elif allowed == "all":
-        wanted = set(tok.special_tokens)
-    else:
-        wanted = {allowed} if isinstance(allowed, str) else set(allowed)
-        unknown = sorted(wanted - set(tok.special_tokens))
-        if unknown:
-            raise ConfigError(
-                f"allowed_special names tokens the tokenizer does not have: {', '.join(unknown)} "
-                f"(it has {', '.join(tok.special_tokens)})"
-            )
-    return tuple(t for t in tok.special_tokens if t in wanted)
-
-
 def tokenize_corpus(
     inputs: list[str | os.PathLike[str]] | str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
@@ -234,7 +215,7 @@ def tokenize_corpus(
         pool = start_pool(workers, tok, os.fspath(output_dir))
     try:
         out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
-        specials = _allowed_special(tok, names, allowed_special)
+        specials = allowed_specials(tok, names, allowed_special)
         settings = TaskSettings(
             format=format,
             dtype=token_dtype(tok.vocab_size, format).name,
@@ -246,7 +227,7 @@ def tokenize_corpus(
             threads_per_worker=int(threads_per_worker),
             allowed_special=specials,
         )
-        plan_skips = Skips(limit=10_000)
+        plan_skips = Skips(limit=SKIPPED_LIST_LIMIT)
         tasks = plan_tasks(names, task_bytes, plan_skips)
         head: dict[str, Any] = {
             "format": MANIFEST_FORMAT,
@@ -257,11 +238,13 @@ def tokenize_corpus(
             "layout": "each document's tokens are followed by one eot_id; documents are never split across shards",
             "tasks_planned": len(tasks),
         }
-        fresh = False
+        fresh = made = False
         if local is not None:
             if overwrite and local.exists() and not _same_run(local, head):
                 remove_tree(local)  # asked for: start afresh rather than mix two runs
-            fresh = not local.exists()
+            made = not local.exists()
+            # A directory made for the run beforehand (empty) gets back to empty after a failure.
+            fresh = made or (local.is_dir() and not any(local.iterdir()))
         files = out.ensure()  # a local directory is created; a bucket must answer
         old = _parse_manifest(out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None)
         if local is None and files and not overwrite and (old is None or old.get("format") != MANIFEST_FORMAT):
@@ -319,7 +302,9 @@ def tokenize_corpus(
                 run_local(pending, tok, settings, outdir, workers, on_done, pool)
         except BaseException:
             if fresh and local is not None and not _has_records(local):
-                remove_tree(local)  # nothing to resume: leave no debris (finished tasks are kept)
+                # Nothing to resume: leave no debris (finished tasks are kept).
+                for child in [local] if made else list(local.iterdir()):
+                    remove_tree(child)
             raise
         run_seconds = time.perf_counter() - t_run
         if bar and not pending:

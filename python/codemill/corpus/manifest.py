@@ -59,6 +59,9 @@ def merge(head: dict[str, Any], records: list[TaskRecord], plan_skips: Any) -> d
     langs: dict[str, dict[str, Any]] = {}
     skipped: dict[str, int] = dict(plan_skips.counts)
     items: list[SkippedItem] = list(plan_skips.items[:SKIPPED_LIST_LIMIT])
+    # The list is the first skips of the run, without gaps: it stops where a part's own list
+    # (the listing's, then each task's in order) stopped short of its count.
+    listing = len(items) == sum(skipped.values())
     shards: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
     lines_before: dict[str, int] = {}  # JSONL path -> lines of its earlier tasks
@@ -78,8 +81,10 @@ def merge(head: dict[str, Any], records: list[TaskRecord], plan_skips: Any) -> d
         if task["kind"] == "jsonl":
             offset = lines_before.get(task["path"], 0)
             lines_before[task["path"]] = offset + rec["lines"]
-        room = max(0, SKIPPED_LIST_LIMIT - len(items))
-        items.extend(_renumber(rec["skipped_items"][:room], printable(task["path"]), offset))
+        if listing:
+            own = rec["skipped_items"][: SKIPPED_LIST_LIMIT - len(items)]
+            items.extend(_renumber(own, printable(task["path"]), offset))
+            listing = len(own) == sum(rec["skipped"].values())
         tasks.append({**task, "documents": rec["documents"], "tokens": rec["tokens"], "shards": len(rec["shards"])})
     for s in langs.values():
         s["bytes_per_token"] = round(s["bytes"] / max(s["tokens"], 1), 4)

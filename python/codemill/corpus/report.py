@@ -12,9 +12,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from codemill.corpus.manifest import SKIPPED_LIST_LIMIT
+from codemill.corpus.settings import allowed_specials
 from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs, iter_documents
 from codemill.tokenizer import CodeTokenizer
+from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
 
 def _batches(
@@ -39,14 +42,17 @@ def tokenize_report(
     batch_bytes: int = 16 << 20,
     max_file_bytes: int = DEFAULT_MAX_BYTES,
     progress: bool | None = None,
+    allowed_special: AllowedSpecial | None = None,
 ) -> dict[str, Any]:
     """Per-language documents, bytes, tokens and speed of ``inputs``; skips counted and listed.
 
-    ``progress``: progress on stderr (`codemill.progress`; default on).
+    ``progress``: progress on stderr (`codemill.progress`; default on). ``allowed_special``: as
+    for `codemill.corpus.job.tokenize_corpus`, so a report counts the tokens a run writes.
     """
     check_inputs(inputs)
+    specials = allowed_specials(tok, inputs, allowed_special)
     stats: dict[str, Counter[str]] = defaultdict(Counter)
-    skips = Skips(limit=1000)
+    skips = Skips(limit=SKIPPED_LIST_LIMIT)
     encode_seconds = 0.0
     t0 = time.perf_counter()
     bar = Progress("tokenize report", unit="documents", enabled=True if progress is None else progress)
@@ -54,7 +60,7 @@ def tokenize_report(
         texts = [t for t, _, _ in batch]
         langs = [lang for _, lang, _ in batch]
         t = time.perf_counter()
-        _, offsets = tok.encode_batch_flat(texts, langs, num_threads=threads)
+        _, offsets = tok.encode_batch_flat(texts, langs, num_threads=threads, allowed_special=specials)
         encode_seconds += time.perf_counter() - t
         counts = offsets[1:] - offsets[:-1]
         for (_, lang, nbytes), n in zip(batch, counts.tolist(), strict=True):

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from codemill.corpus.manifest import SKIPPED_LIST_LIMIT
+from codemill.errors import ConfigError
+from codemill.outputs import described
+
+if TYPE_CHECKING:
+    from codemill.tokenizer import CodeTokenizer
+    from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
 ShardFormat = Literal["npy", "megatron"]
 Engine = Literal["local", "ray"]
@@ -24,7 +32,7 @@ class TaskSettings:
     max_file_bytes: int
     batch_bytes: int = 4 << 20
     threads_per_worker: int = 1
-    skipped_list_limit: int = 1000
+    skipped_list_limit: int = SKIPPED_LIST_LIMIT  # per task: the manifest lists the first ones of the run
     # Special tokens encoded as themselves where they occur in the text (prepare's FIM markers).
     allowed_special: tuple[str, ...] = ()
 
@@ -33,3 +41,23 @@ class TaskSettings:
         d = asdict(self)
         d["allowed_special"] = list(self.allowed_special)
         return {k: d[k] for k in OUTPUT_SETTINGS}
+
+
+def allowed_specials(tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None) -> tuple[str, ...]:
+    """The special tokens a run encodes as themselves, in the tokenizer's order: ``allowed`` (None:
+    those that `codemill prepare` recorded beside an input, that the tokenizer has)."""
+    if allowed is None:
+        wanted = {t for name in inputs for t in described(name).get("special_tokens", ())}
+        # A description written for another tokenizer may name tokens this one lacks: those stay text.
+        wanted &= set(tok.special_tokens)
+    elif allowed == "all":
+        wanted = set(tok.special_tokens)
+    else:
+        wanted = {allowed} if isinstance(allowed, str) else set(allowed)
+        unknown = sorted(wanted - set(tok.special_tokens))
+        if unknown:
+            raise ConfigError(
+                f"allowed_special names tokens the tokenizer does not have: {', '.join(unknown)} "
+                f"(it has {', '.join(tok.special_tokens)})"
+            )
+    return tuple(t for t in tok.special_tokens if t in wanted)
