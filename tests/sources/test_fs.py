@@ -39,6 +39,10 @@ def make_tree(root: Path) -> Path:
     (root / "pkg" / "secret_x.py").write_text("x = 2\n")
     (root / "pkg" / "secret_ok.py").write_text("x = 3\n")
     (root / "pkg" / "local_y.go").write_text("package pkg\n")
+    (root / ".git" / "info").mkdir(parents=True)  # the top's exclude file counts in a bucket too
+    (root / ".git" / "info" / "exclude").write_text("docs/\n")
+    (root / "docs").mkdir()
+    (root / "docs" / "d.py").write_text("x = 5\n")
     (root / "env" / "lib").mkdir(parents=True)
     (root / "env" / "pyvenv.cfg").write_text("home = /usr\n")
     (root / "env" / "lib" / "m.py").write_text("x = 4\n")
@@ -76,7 +80,7 @@ def test_tree_at_url_reads_like_the_tree_on_disk(s3_server, bucket, tmp_path):
     assert remote == local
     assert remote_skips == local_skips
     assert {"vendored", "lock_file", "empty", "invalid_json", "gitignored", "tool_state"} <= set(local_skips)
-    assert local_skips["gitignored"] == 3  # generated/, pkg/secret_x.py, pkg/local_y.go
+    assert local_skips["gitignored"] == 4  # generated/, pkg/secret_x.py, pkg/local_y.go, docs/
     assert any(text == "x = 3\n" for _, _, text, _ in local)  # re-included by the negation
     assert {p for p, _, _, _ in local} >= {"pages/[id].tsx", "pages/[i]d.tsx", "pages/i.tsx", "pages/i.tsx::v2.tsx"}
     # One object named by its URL: its repository is its prefix's name, as a file's is its directory's.

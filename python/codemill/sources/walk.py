@@ -14,9 +14,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from codemill.languages import code_language
+from codemill.sources import gitignore
 from codemill.sources import skips as reasons
 from codemill.sources.skips import Skips
 from codemill.sources.streams import is_records
@@ -152,6 +152,9 @@ def walk(root: Path, skips: Skips) -> Iterator[Entry]:
             yield found
 
 
+_EXCLUDE = ".git/info/exclude"
+
+
 def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
     """The code and record objects under a URL prefix, in the order of a local walk; the rest
     counted.
@@ -173,12 +176,17 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
     rels = {rel for _, rel, _, _ in objects}
     envs = {rel.rsplit("/", 1)[0] for rel in rels if "/" in rel and rel.rsplit("/", 1)[1] in _ENV_MARKERS}
     envs |= {rel.split("/conda-meta/")[0] for rel in rels if "/conda-meta/" in rel}
-    ignore_urls = [(obj, rel) for obj, rel, _, _ in objects if rel.rsplit("/", 1)[-1] == ".gitignore"]
+    ignore_urls = [
+        (obj, rel) for obj, rel, _, _ in objects if rel.rsplit("/", 1)[-1] == ".gitignore" or rel == _EXCLUDE
+    ]
     ignore_lines = {
-        rel.rpartition("/")[0]: data.decode("utf-8", "replace").splitlines()
+        rel: data.decode("utf-8", "replace").splitlines()
         for (_, rel), data in zip(ignore_urls, read_urls([o for o, _ in ignore_urls]), strict=True)
     }
-    ignores: dict[str, _Ignore] = {"": _Ignore().with_lines("", ignore_lines.get("", []))}
+    # As on disk: the top's .git/info/exclude, then its .gitignore (which wins over it).
+    top = ignore_lines.pop(_EXCLUDE, []) + ignore_lines.pop(".gitignore", [])
+    ignore_lines = {rel.rpartition("/")[0]: lines for rel, lines in ignore_lines.items()}
+    ignores: dict[str, _Ignore] = {"": _Ignore().with_lines("", top)}
 
     def ignore_in(folder: str) -> _Ignore:
         """The ignore rules in force inside ``folder`` (relative to the prefix)."""
@@ -241,7 +249,7 @@ class _Ignore:
     ``repo/.gitignore``; ``prefix`` is the walk root's place under that top.
     """
 
-    def __init__(self, prefix: str = "", specs: tuple[tuple[str, Any], ...] = ()) -> None:
+    def __init__(self, prefix: str = "", specs: tuple[tuple[str, list[gitignore.Rule]], ...] = ()) -> None:
         self.prefix = prefix
         self.specs = specs
 
@@ -270,11 +278,10 @@ class _Ignore:
 
     def with_lines(self, base: str, lines: list[str]) -> _Ignore:
         """These rules plus an ignore file's ``lines`` for the directory ``base``."""
-        if not lines:
+        rules = gitignore.parse(lines)
+        if not rules:
             return self
-        import pathspec
-
-        return _Ignore(self.prefix, (*self.specs, (base, pathspec.GitIgnoreSpec.from_lines(lines))))
+        return _Ignore(self.prefix, (*self.specs, (base, rules)))
 
     def child(self, directory: Path, rel: str) -> _Ignore:
         return self.load(directory, self._full(rel))
@@ -287,18 +294,10 @@ class _Ignore:
 
     def _ignored_full(self, full: str, is_dir: bool) -> bool:
         # Deeper files win over shallower ones, and within a file the last match wins.
-        for base, spec in reversed(self.specs):
-            sub = full[len(base) + 1 :] if base else full
-            if is_dir:
-                sub += "/"
-            check = getattr(spec, "check_file", None)
-            if check is None:  # pathspec < 0.12: no negation across files
-                if spec.match_file(sub):
-                    return True
-                continue
-            include = check(sub).include
-            if include is not None:
-                return bool(include)
+        for base, rules in reversed(self.specs):
+            found = gitignore.ignored(rules, full[len(base) + 1 :] if base else full, is_dir)
+            if found is not None:
+                return found
         return False
 
 

@@ -1,0 +1,190 @@
+"""The patterns of one ignore file (``.gitignore``, ``.git/info/exclude``), matched as git does.
+
+Git matches a path one directory level at a time: the walk asks about a directory before it
+enters it (an ignored directory is not entered, so nothing under it can be re-included), then
+about each file. A pattern therefore matches only the path asked about, never its descendants:
+``logs/`` ignores a directory named ``logs`` wherever it is, ``!src/`` then re-includes ``src``
+itself and not a ``src/logs`` below it, and ``gen/**`` matches what is inside ``gen``, not
+``gen``. (`pathspec`'s whole-path matching differs from git exactly there, so it is not used.)
+
+Syntax, from gitignore(5) and git's wildmatch: blank lines and ``#`` comments are skipped, trailing
+spaces trimmed unless escaped, ``!`` negates, a trailing ``/`` matches only directories, a
+pattern with a ``/`` elsewhere is anchored to the file's directory (else it matches the name at
+any depth), ``*`` and ``?`` stop at ``/``, ``**`` spans directories at the start, end or between
+slashes, ``[...]`` classes, ``\\`` escapes. A pattern git cannot match (a trailing backslash, an
+unclosed ``[``) matches nothing, as in git: one bad line never stops a walk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_CLASSES = {
+    "alnum": "a-zA-Z0-9",
+    "alpha": "a-zA-Z",
+    "blank": " \\t",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "!-~",
+    "lower": "a-z",
+    "print": " -~",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+    "space": " \\t\\n\\r\\f\\v",
+    "upper": "A-Z",
+    "xdigit": "0-9A-Fa-f",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    regex: re.Pattern[str]
+    negated: bool
+    dir_only: bool
+    anchored: bool  # matched against the path from the ignore file's directory, else the name
+
+    def matches(self, rel: str, is_dir: bool) -> bool:
+        if self.dir_only and not is_dir:
+            return False
+        return self.regex.fullmatch(rel if self.anchored else rel.rpartition("/")[2]) is not None
+
+
+def parse(lines: list[str]) -> list[Rule]:
+    """The rules of an ignore file's lines, in file order."""
+    rules = []
+    for i, line in enumerate(lines):
+        if i == 0:
+            line = line.removeprefix("\ufeff")  # git skips a UTF-8 byte order mark
+        rule = _rule(line)
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+def ignored(rules: list[Rule], rel: str, is_dir: bool) -> bool | None:
+    """Whether the last rule matching ``rel`` (relative to the ignore file's directory) ignores it;
+    None if no rule matches."""
+    for rule in reversed(rules):
+        if rule.matches(rel, is_dir):
+            return not rule.negated
+    return None
+
+
+def _rule(line: str) -> Rule | None:
+    if not line or line.startswith("#"):
+        return None
+    line = _trim_spaces(line)
+    negated = line.startswith("!")
+    if negated:
+        line = line[1:]
+    dir_only = line.endswith("/")
+    line = line.rstrip("/") if dir_only else line
+    anchored = "/" in line
+    line = line.removeprefix("/")
+    if not line:
+        return None
+    body = _translate(line)
+    if body is None:
+        return None
+    return Rule(re.compile(body, re.DOTALL), negated, dir_only, anchored)
+
+
+def _trim_spaces(line: str) -> str:
+    """Trailing spaces go, unless escaped with a backslash (``a\\ `` keeps one)."""
+    end = len(line)
+    while end > 0 and line[end - 1] == " ":
+        end -= 1
+    if end < len(line) and end > 0 and line[end - 1] == "\\" and not _escaped(line, end - 1):
+        end += 1
+    return line[:end]
+
+
+def _escaped(s: str, at: int) -> bool:
+    """Whether the char at ``at`` is escaped by an odd run of backslashes before it."""
+    n = 0
+    while at - n - 1 >= 0 and s[at - n - 1] == "\\":
+        n += 1
+    return n % 2 == 1
+
+
+def _translate(pat: str) -> str | None:
+    """A regex for git's wildmatch of ``pat`` with WM_PATHNAME; None if git matches nothing."""
+    out: list[str] = []
+    i, n = 0, len(pat)
+    while i < n:
+        c = pat[i]
+        if c == "*":
+            j = i
+            while j < n and pat[j] == "*":
+                j += 1
+            spans = j - i >= 2 and (i == 0 or pat[i - 1] == "/") and (j == n or pat[j] == "/")
+            if spans and j == n:
+                out.append(".*")  # `**` at the end: everything inside
+            elif spans:
+                out.append("(?:.*/)?")  # `**/`: zero or more directories
+                j += 1
+            else:
+                out.append("[^/]*")
+            i = j
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[":
+            got = _bracket(pat, i + 1)
+            if got is None:
+                return None
+            cls, i = got
+            out.append(cls)
+        elif c == "\\":
+            if i + 1 == n:
+                return None
+            out.append(re.escape(pat[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return "".join(out)
+
+
+def _bracket(pat: str, i: int) -> tuple[str, int] | None:
+    """The regex of the bracket expression whose body starts at ``i``, and the index after it."""
+    n = len(pat)
+    negate = i < n and pat[i] in "!^"
+    if negate:
+        i += 1
+    parts: list[str] = []
+    first = True
+    while i < n and (pat[i] != "]" or first):
+        first = False
+        c = pat[i]
+        if c == "[" and pat.startswith("[:", i):
+            end = pat.find(":]", i + 2)
+            if end < 0 or pat[i + 2 : end] not in _CLASSES:
+                return None
+            parts.append(_CLASSES[pat[i + 2 : end]])
+            i = end + 2
+            continue
+        if c == "\\":
+            i += 1
+            if i == n:
+                return None
+            c = pat[i]
+        if i + 2 < n and pat[i + 1] == "-" and pat[i + 2] != "]":
+            hi = pat[i + 2]
+            if hi == "\\":
+                if i + 3 == n:
+                    return None
+                hi, i = pat[i + 3], i + 4
+            else:
+                i += 3
+            if hi < c:
+                return None
+            parts.append(f"{re.escape(c)}-{re.escape(hi)}")
+            continue
+        parts.append(re.escape(c))
+        i += 1
+    if i >= n:
+        return None  # unclosed
+    body = "".join(parts)
+    # A class never matches the `/` between directories.
+    return (f"[^/{body}]" if negate else f"(?!/)[{body}]"), i + 1

@@ -1,0 +1,80 @@
+"""Ignore files matched as git matches them: one directory level at a time, each pattern on the
+path asked about (not its descendants), bad lines matching nothing."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from codemill.sources import Skips, walk
+from codemill.sources.gitignore import parse
+
+CODE = "x = 1\n"
+
+
+def _walked(root: Path, ignore: str, files: list[str]) -> list[str]:
+    (root / ".git").mkdir(parents=True)
+    (root / ".gitignore").write_text(ignore)
+    for name in files:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(CODE)
+    return sorted(e.rel for e in walk(root, Skips()))
+
+
+@pytest.mark.parametrize(
+    ("ignore", "files", "kept"),
+    [
+        # The whitelist idiom: ignore everything, re-include directories, then .py files.
+        ("*\n!*/\n!*.py\n", ["top.py", "pkg/a.py", "pkg/b.js"], ["pkg/a.py", "top.py"]),
+        # `!src/` re-includes src itself, not a logs/ directory below it.
+        ("logs/\n!src/\n", ["src/logs/x.py", "src/y.py"], ["src/y.py"]),
+        # `gen/**` matches what is inside gen/, not gen/: a later negation re-includes files.
+        ("gen/**\n!*.py\n", ["gen/m.py", "gen/n.js"], ["gen/m.py"]),
+        # Anchored patterns, `**/` and classes.
+        ("/a.py\n**/b/*.py\n[cd].py\n", ["a.py", "x/a.py", "b/q.py", "x/b/q.py", "c.py", "e.py"], ["e.py", "x/a.py"]),
+    ],
+)
+def test_patterns_match_as_in_git(tmp_path: Path, ignore: str, files: list[str], kept: list[str]) -> None:
+    assert _walked(tmp_path, ignore, files) == kept
+
+
+def test_a_line_git_cannot_match_is_passed_over(tmp_path: Path) -> None:
+    # Windows-style `bin\`, a lone `!`, an unclosed class: before, one such line stopped the run.
+    assert _walked(tmp_path, "bin\\\n!\n[abc\nskip_*.py\n", ["keep.py", "skip_me.py"]) == ["keep.py"]
+
+
+def test_a_byte_order_mark_and_crlf_lines(tmp_path: Path) -> None:
+    assert _walked(tmp_path, "\ufeffsecret.py\r\nother.py\r\n", ["secret.py", "other.py", "k.py"]) == ["k.py"]
+
+
+def test_escapes_and_trailing_spaces() -> None:
+    rules = parse(["\\#x.py", "\\!y.py", "z.py   ", "w\\ "])
+    assert [r.regex.pattern for r in rules] == ["\\#x\\.py", "!y\\.py", "z\\.py", "w\\ "]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_random_trees_agree_with_git(tmp_path: Path) -> None:
+    patterns = [
+        "*", "!*/", "*.py", "!*.py", "a", "a/", "/a", "!a", "src/", "!src/", "**/x", "x/**", "!x/**/m.py",
+        "lib/*", "!lib/n.py", "/src/*.py", "!/src/a.py", "a/**/b", "**/lib/", "gen/**", "!gen/", "[ab].py",
+        "?.py", "*/m.py", "!*/n.py", "b/**", "!b/**/", "[!m].py", "**", "bin\\", "[", "doc/*/",
+    ]  # fmt: skip
+    dirs, names = ["a", "b", "src", "lib", "x", "gen", "doc"], ["m.py", "n.py", "a.py", "b.py"]
+    for trial in range(12):
+        rnd = random.Random(trial)
+        root = tmp_path / f"t{trial}"
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
+        for _ in range(20):
+            d = root.joinpath(*[rnd.choice(dirs) for _ in range(rnd.randint(0, 3))])
+            d.mkdir(parents=True, exist_ok=True)
+            (d / rnd.choice(names)).write_text(CODE)
+        folders = sorted(p for p in root.rglob("*") if p.is_dir() and ".git" not in p.parts)
+        for d in rnd.sample([root, *folders], min(len(folders) + 1, rnd.randint(1, 3))):
+            (d / ".gitignore").write_text("\n".join(rnd.sample(patterns, rnd.randint(1, 5))) + "\n")
+        listed = subprocess.run(
+            ["git", "ls-files", "-o", "--exclude-standard"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert sorted(e.rel for e in walk(root, Skips())) == sorted(p for p in listed if not p.endswith(".gitignore"))
