@@ -69,6 +69,37 @@ def test_fifo_is_counted_and_never_blocks(tmp_path) -> None:
     assert read_file(tmp_path / "pipe.py") == (None, NOT_A_FILE)
 
 
+def test_a_named_fifo_or_dangling_link_is_not_a_file_to_every_corpus_command(tmp_path) -> None:
+    # A FIFO named like a record file was opened (and blocked forever) by tokenize's planning and
+    # by dedup's output; a dangling link was "unreadable" to tokenize, "not_a_file" to the others.
+    import subprocess
+    import sys
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    (tmp_path / "gone.py").symlink_to(tmp_path / "nowhere.py")
+    inputs = ["pipe.jsonl", "a.py", "gone.py"]
+    runs = {
+        "tokenize": (["-o", "t", "--no-progress"], "t/manifest.json"),
+        "dedup": (["-o", "d"], "d/dedup_report.json"),
+        "prepare": (["-o", "p.jsonl", "--samples", "raw"], None),
+    }
+    for command, (args, report) in runs.items():
+        done = subprocess.run(
+            [sys.executable, "-m", "codemill.cli", command, *inputs, *args, "--json"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        got = json.loads((tmp_path / report).read_text() if report else done.stdout)
+        assert {(i["path"], i["reason"]) for i in got["skipped_items"]} == {
+            ("pipe.jsonl", NOT_A_FILE),
+            ("gone.py", NOT_A_FILE),
+        }, command
+
+
 def test_unreadable_directory_is_reported_not_lost(tmp_path, monkeypatch) -> None:
     root = _tree(tmp_path)
     locked = _lock(root / "b", monkeypatch)

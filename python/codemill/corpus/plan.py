@@ -19,7 +19,9 @@ from typing import Any, Literal
 from codemill.errors import CodemillError
 from codemill.languages import detect_language
 from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, utf8_size, walk
+from codemill.sources import skips as reasons
 from codemill.sources.fs import fetched, is_url
+from codemill.sources.inputs import not_a_file
 from codemill.sources.streams import is_compressed, is_parquet, is_records
 from codemill.sources.walk import file_stat, walk_url
 
@@ -116,10 +118,11 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit
                     files.append((entry.path, entry.size, entry.stamp))
             if files:
                 units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
+        elif not_a_file(path):
+            skips.add(root, reasons.NOT_A_FILE)
         elif is_records(path):
             add_records(root, path, *file_stat(path))
         else:
-            # Any other path (a code file, a FIFO): read_file reports what it is.
             size, stamp = file_stat(path)
             units.append(_Unit(root, [(root, size, stamp)], size=max(size, 0)))
     return units

@@ -18,6 +18,7 @@ from codemill.near_dup.result import DedupReport
 from codemill.outputs import OVERWRITE_HINT
 from codemill.outputs import check_output as contract_check
 from codemill.sources.fs import Directory, base_name, is_tree, join, publishing_marker, read_url
+from codemill.sources.inputs import not_a_file
 from codemill.sources.records import parquet_file, record_origin
 from codemill.sources.streams import is_parquet, is_records, open_stream
 
@@ -125,6 +126,8 @@ def write_kept(inputs: list[Path | str], outdir: Path, kept: Kept) -> list[str]:
                 else:
                     _write_records(join(path, rel), target, records)
             written.append(name)
+        elif not_a_file(path):
+            continue  # counted when read (a FIFO would block)
         elif is_records(path):
             _write_records(path, dest, files.get(record_origin(path)) or set())
             written.append(name)

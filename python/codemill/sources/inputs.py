@@ -42,6 +42,13 @@ def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
     return paths
 
 
+def not_a_file(path: Path | str) -> bool:
+    """Whether a named local input is neither a directory nor a regular file (a FIFO, socket,
+    device or dangling link, links followed): counted as ``not_a_file`` and never opened, which
+    for a FIFO would block, whatever its name."""
+    return isinstance(path, Path) and not path.is_dir() and not path.is_file()
+
+
 def _file_document(path: Path, source: int) -> Document:
     try:
         with open(path, "rb") as f:
@@ -122,7 +129,7 @@ def _listed(
                         file=entry.path,
                         size=entry.size,
                     )
-        elif not root.is_file():  # follows links: a FIFO, socket, device or dangling link
+        elif not_a_file(root):
             skips.add(str(root), reasons.NOT_A_FILE)
         elif is_records(root):
             yield from records(RecordReader(root, skips, max_bytes=max_bytes, text_field=text_field, source=source))
