@@ -244,6 +244,24 @@ def test_a_size_limit_past_any_read_is_no_limit(tmp_path: Path) -> None:
     assert not skipped.counts
 
 
+@pytest.mark.parametrize("name", ["e.jsonl", "e.jsonl.gz", "e.jsonl.zst", "e.parquet"])
+def test_a_zero_byte_record_file_is_counted_empty(tmp_path: Path, name: str) -> None:
+    # Before: a zero-byte .gz or .zst passed for an empty corpus, counted nowhere, and a
+    # zero-byte Parquet file stopped every command.
+    import codemill
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / name).write_bytes(b"")
+    (tmp_path / "in" / "a.py").write_text(CODE)
+    for inputs in ([tmp_path / "in"], [tmp_path / "in" / name, tmp_path / "in" / "a.py"]):
+        skipped = Skips()
+        assert [d.path for d in iter_documents(inputs, skipped)] == ["a.py"]
+        assert skipped.as_dict() == {"empty": 1}
+        m = codemill.tokenize_corpus(inputs, tmp_path / "out", overwrite=True)
+        assert m["skipped"] == {"empty": 1} and m["totals"]["documents"] == 1
+        assert [i["path"] for i in m["skipped_items"]] == [str(tmp_path / "in" / name)]
+
+
 def test_a_file_name_that_is_not_utf8_is_read_and_shown_printable(tmp_path: Path) -> None:
     # Python holds such a name with lone surrogates, which cannot be written, hashed or
     # tokenized as UTF-8: documents show it with \xNN and read the real file.

@@ -93,7 +93,12 @@ def list_documents(
 def _listed(
     inputs: Iterable[str | os.PathLike[str]], skips: Skips, max_bytes: int, text_field: str | None, skip_damaged: bool
 ) -> Iterator[Document]:
-    def records(reader: RecordReader) -> Iterator[Document]:
+    def records(reader: RecordReader, size: int) -> Iterator[Document]:
+        if size == 0:
+            # Zero bytes hold no record, and are no gzip, zstd or Parquet stream: counted as an
+            # empty code file is, never opened (before, one passed for an empty corpus).
+            skips.add(reader.shown, reasons.EMPTY)
+            return
         try:
             yield from reader.read()
         except StorageError:
@@ -117,7 +122,7 @@ def _listed(
                     reader = RecordReader(
                         where, skips, max_bytes=max_bytes, text_field=text_field, source=source, origin=entry.rel
                     )
-                    yield from records(reader)
+                    yield from records(reader, entry.size)
                 else:
                     yield Document(
                         printable(entry.path),
@@ -132,7 +137,8 @@ def _listed(
         elif not_a_file(root):
             skips.add(str(root), reasons.NOT_A_FILE)
         elif is_records(root):
-            yield from records(RecordReader(root, skips, max_bytes=max_bytes, text_field=text_field, source=source))
+            reader = RecordReader(root, skips, max_bytes=max_bytes, text_field=text_field, source=source)
+            yield from records(reader, file_size(root))
         else:
             yield _file_document(root, source)
 
