@@ -262,6 +262,31 @@ def test_a_zero_byte_record_file_is_counted_empty(tmp_path: Path, name: str) -> 
         assert [i["path"] for i in m["skipped_items"]] == [str(tmp_path / "in" / name)]
 
 
+def test_a_record_file_the_os_will_not_open_is_counted_unreadable(tmp_path: Path, monkeypatch) -> None:
+    # As an unreadable code file is; before, it stopped the run with "is the file truncated?".
+    import builtins
+
+    import codemill
+    import codemill.sources.inputs as inputs_module
+
+    locked = tmp_path / "in" / "locked.jsonl"
+    locked.parent.mkdir()
+    locked.write_text(json.dumps({"text": CODE}) + "\n")
+    (tmp_path / "in" / "a.py").write_text(CODE)
+
+    def refuse(path, *args, **kwargs):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr(inputs_module, "open", refuse, raising=False)
+    skipped = Skips()
+    assert [d.path for d in iter_documents([tmp_path / "in"], skipped)] == ["a.py"]
+    assert skipped.as_dict() == {"unreadable": 1}
+    m = codemill.tokenize_corpus([tmp_path / "in"], tmp_path / "out")
+    assert m["skipped"] == {"unreadable": 1} and m["totals"]["documents"] == 1
+
+
 def test_a_file_name_that_is_not_utf8_is_read_and_shown_printable(tmp_path: Path) -> None:
     # Python holds such a name with lone surrogates, which cannot be written, hashed or
     # tokenized as UTF-8: documents show it with \xNN and read the real file.

@@ -21,7 +21,7 @@ from codemill.languages import detect_language
 from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, utf8_size, walk
 from codemill.sources import skips as reasons
 from codemill.sources.fs import fetched, is_url
-from codemill.sources.inputs import not_a_file
+from codemill.sources.inputs import not_a_file, record_file_skip
 from codemill.sources.names import printable
 from codemill.sources.streams import is_compressed, is_parquet, is_records
 from codemill.sources.walk import file_stat, walk_url
@@ -93,8 +93,9 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit
     units: list[_Unit] = []
 
     def add_records(root: str, path: Path | str, size: int, stamp: str) -> None:
-        if size == 0:  # as the reader counts it (`codemill.sources.inputs`), never opened
-            skips.add(printable(str(path)), reasons.EMPTY)
+        reason = record_file_skip(path, size)
+        if reason is not None:
+            skips.add(printable(str(path)), reason)
             return
         if is_parquet(path):
             from codemill.sources.records import parquet_row_groups

@@ -49,6 +49,22 @@ def not_a_file(path: Path | str) -> bool:
     return isinstance(path, Path) and not path.is_dir() and not path.is_file()
 
 
+def record_file_skip(path: Path | str, size: int) -> str | None:
+    """Why a record file is passed over unopened, if it is: zero bytes hold no record (and are no
+    gzip, zstd or Parquet stream), and a local file the OS will not open is ``unreadable``, as a
+    code file is counted; None to read it. Before, the first passed for an empty corpus and the
+    second stopped the run as if truncated."""
+    if size == 0:
+        return reasons.EMPTY
+    if isinstance(path, Path):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError:
+            return reasons.UNREADABLE
+    return None
+
+
 def _file_document(path: Path, source: int) -> Document:
     try:
         with open(path, "rb") as f:
@@ -94,10 +110,9 @@ def _listed(
     inputs: Iterable[str | os.PathLike[str]], skips: Skips, max_bytes: int, text_field: str | None, skip_damaged: bool
 ) -> Iterator[Document]:
     def records(reader: RecordReader, size: int) -> Iterator[Document]:
-        if size == 0:
-            # Zero bytes hold no record, and are no gzip, zstd or Parquet stream: counted as an
-            # empty code file is, never opened (before, one passed for an empty corpus).
-            skips.add(reader.shown, reasons.EMPTY)
+        reason = record_file_skip(reader.path, size)
+        if reason is not None:
+            skips.add(reader.shown, reason)
             return
         try:
             yield from reader.read()
