@@ -87,16 +87,16 @@ def test_parallel_output_equals_serial(repo: Path, tmp_path: Path) -> None:
 
 
 def test_sample_ids_are_unique_when_files_share_a_name(tmp_path: Path) -> None:
-    # Two inputs whose directories share a name, and one of them given twice: the same
-    # repository/path three times. Their samples keep distinct ids, in input order.
-    for parent, i in (("a", 1), ("b", 2)):
+    # Three inputs whose directories share a name: the same repository/path three times. Their
+    # samples keep distinct ids, in input order.
+    for parent, i in (("a", 1), ("b", 2), ("c", 1)):
         (tmp_path / parent / "src").mkdir(parents=True)
         (tmp_path / parent / "src" / "m.py").write_text(_module(i))
-    a, b = tmp_path / "a" / "src", tmp_path / "b" / "src"
+    trees = [tmp_path / parent / "src" for parent in "abc"]
     ids = {}
     for workers in (1, 2):
         out = tmp_path / f"o{workers}.jsonl"
-        prepare([a, b, a], out, samples=["raw", "docstring"], dedup=False, workers=workers, progress=False)
+        prepare(trees, out, samples=["raw", "docstring"], dedup=False, workers=workers, progress=False)
         ids[workers] = [r["id"] for r in _rows(out)]
     assert ids[1] == ids[2]
     assert len(set(ids[1])) == len(ids[1])

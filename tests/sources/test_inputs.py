@@ -174,6 +174,26 @@ def test_missing_input_is_a_clear_error(tmp_path: Path) -> None:
         list(list_documents([tmp_path / "nope"], Skips()))
 
 
+def test_an_input_given_twice_or_an_empty_name_is_a_clear_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    # Given twice, its documents were read twice and its skipped lines numbered past its end; an
+    # empty name (an unset shell variable) walked the current directory.
+    from codemill.cli import main
+    from codemill.errors import ConfigError
+
+    (tmp_path / "r.jsonl").write_text(json.dumps({"text": CODE}) + "\n")
+    monkeypatch.chdir(tmp_path)
+    for twice in (["r.jsonl", str(tmp_path / "r.jsonl")], [".", str(tmp_path) + "/"]):
+        with pytest.raises(ConfigError, match="given twice as an input"):
+            list(iter_documents(twice, Skips()))
+    with pytest.raises(ConfigError, match="empty name"):
+        list(iter_documents(["", "r.jsonl"], Skips()))
+    for command in (["tokenize", "-o", "out"], ["dedup", "-o", "out"], ["prepare", "-o", "p.jsonl"]):
+        assert main([command[0], "r.jsonl", "r.jsonl", *command[1:]]) == 2
+        err = capsys.readouterr().err
+        assert "r.jsonl: given twice as an input" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_gitignore_above_the_walked_directory(tmp_path: Path) -> None:
     # Walking repo/src still honours repo/.gitignore and repo/.git/info/exclude, as git does.
     _tree(

@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from codemill.errors import InputNotFoundError, SourceError, StorageError
+from codemill.errors import ConfigError, InputNotFoundError, SourceError, StorageError
 from codemill.languages import detect_language
 from codemill.sources import skips as reasons
 from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text
@@ -35,7 +35,18 @@ _HEAD = 128
 def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
     """The inputs as local paths, URLs (``s3://...``) kept as strings; raises
     :class:`InputNotFoundError` naming the first missing local one (a URL is checked when listed)."""
-    paths: list[Path | str] = [p if is_url(p) else Path(p) for p in inputs]  # type: ignore[misc]
+    named = [os.fspath(p) for p in inputs]
+    seen: set[str] = set()
+    for name in named:
+        if name == "":
+            # Path("") is the current directory: an unset shell variable must not walk it.
+            raise ConfigError("an input is an empty name (an unset shell variable?)")
+        # The same input twice reads its documents twice, and its line numbers run past its end.
+        same = name.rstrip("/") if is_url(name) else os.path.realpath(name)
+        if same in seen:
+            raise ConfigError(f"{name}: given twice as an input")
+        seen.add(same)
+    paths: list[Path | str] = [p if is_url(p) else Path(p) for p in named]
     for p in paths:
         if isinstance(p, Path) and not p.exists() and not p.is_symlink():
             raise InputNotFoundError(f"{p}: no such file or directory")
