@@ -26,8 +26,29 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
         return False
     kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
     if address:
+        _check_answers(address)
         kw["address"] = address
     elif num_cpus:
         kw["num_cpus"] = num_cpus
     ray.init(**kw)
     return True
+
+
+def _check_answers(address: str) -> None:
+    """Refuses a ``host:port`` (or ``ray://host:port``) where nothing accepts a connection: Ray
+    itself retries such an address for minutes, printing connection warnings. ``auto``,
+    ``local`` and other forms are left to Ray."""
+    import socket
+
+    from codemill.errors import ConfigError
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_S).close()
+    except OSError as exc:
+        raise ConfigError(f"Ray address {address}: nothing answers there ({exc or type(exc).__name__})") from None
+
+
+_CONNECT_S = 10.0

@@ -103,3 +103,27 @@ def _failing_or_stubborn(tasks, settings, tokenizer_json, tokenizer_hash, outdir
         with contextlib.suppress(KeyboardInterrupt):
             time.sleep(0.05)
     open(os.path.join(cwd, "late"), "w").close()
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, capsys) -> None:
+    # Before, Ray retried it for minutes, printing connection warnings (the check runs before
+    # Ray is asked, so it holds whether or not this process already runs Ray).
+    import socket
+
+    from codemill._ray import _check_answers
+    from codemill.cli import main
+    from codemill.errors import ConfigError
+
+    with socket.socket() as s:  # a port nothing listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+        with pytest.raises(ConfigError, match="nothing answers there"):
+            _check_answers(address)
+        with pytest.raises(ConfigError, match="nothing answers there"):
+            _check_answers("ray://" + address)
+    _check_answers("auto")  # left to Ray
+    (tmp_path / "a.py").write_text("x = 1\n")
+    argv = ["tokenize", str(tmp_path / "a.py"), "-o", str(tmp_path / "out"), "--engine", "ray"]
+    if not ray.is_initialized():
+        assert main([*argv, "--ray-address", "127.0.0.1:1", "--no-progress"]) == 2
+        assert "Ray address 127.0.0.1:1: nothing answers there" in capsys.readouterr().err
