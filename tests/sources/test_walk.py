@@ -13,6 +13,7 @@ from codemill.sources.skips import (
     EMPTY,
     INVALID_UTF8,
     NOT_A_FILE,
+    SYMLINK,
     TOO_LARGE,
     UNREADABLE,
     UNSUPPORTED_LANGUAGE,
@@ -98,6 +99,27 @@ def test_a_named_fifo_or_dangling_link_is_not_a_file_to_every_corpus_command(tmp
             ("pipe.jsonl", NOT_A_FILE),
             ("gone.py", NOT_A_FILE),
         }, command
+
+
+def test_a_file_url_counts_links_and_fifos_as_the_local_walk_does(tmp_path) -> None:
+    # Before, a file:// listing kept regular files only: links and FIFOs vanished uncounted.
+    from codemill.sources import iter_documents
+
+    root = tmp_path / "t"
+    (root / "d").mkdir(parents=True)
+    (root / "a.py").write_text("x = 1\n")
+    (root / "d" / "b.py").write_text("y = 2\n")
+    (root / "l.py").symlink_to(root / "a.py")
+    (root / "gone.py").symlink_to(root / "nowhere.py")
+    (root / "dlink").symlink_to(root / "d")
+    os.mkfifo(root / "p.py")
+    seen = []
+    for inp in (str(root), root.as_uri()):
+        skips = Skips()
+        docs = [d.path for d in iter_documents([inp], skips)]
+        seen.append((docs, skips.as_dict(), [i["path"].rsplit("/", 1)[1] for i in skips.items]))
+    assert seen[0] == seen[1]
+    assert seen[0] == (["a.py", "d/b.py"], {SYMLINK: 3, NOT_A_FILE: 1}, ["dlink", "gone.py", "l.py", "p.py"])
 
 
 def test_unreadable_directory_is_reported_not_lost(tmp_path, monkeypatch) -> None:

@@ -97,26 +97,34 @@ def _join(url: str, rel: str) -> str:
     return f"{url.rstrip('/')}/{rel}" if rel else url
 
 
-def list_files(url: str) -> list[tuple[str, str, int, str]]:
-    """(url, posix path relative to ``url``, size, version) of every object under ``url``, in the
-    order a local walk gives; ``(url, "", size, version)`` when it names one object. The version
-    is what the store says changes with the content (an ETag, else a modification time; "" if
-    neither). Missing: :class:`InputNotFoundError`."""
+def list_files(url: str) -> list[tuple[str, str, int, str, str]]:
+    """(url, posix path relative to ``url``, size, version, kind) of every object under ``url``,
+    in the order a local walk gives; ``(url, "", size, version, "file")`` when it names one
+    object. The version is what the store says changes with the content (an ETag, else a
+    modification time; "" if neither). The kind is "file", or for what a file system holds
+    besides (``file://``) "link" or "other" (a FIFO, a socket), to be counted, never read.
+    Missing: :class:`InputNotFoundError`."""
     fs, root = url_fs(url)
     with storage(url):
         if fs.isfile(root):
             info = fs.info(root)
-            return [(url, "", int(info.get("size") or 0), _version(info))]
+            return [(url, "", int(info.get("size") or 0), _version(info), "file")]
         found = fs.find(root, detail=True)
     base = root.rstrip("/") + "/"
     out = [
-        (_join(url, name[len(base) :]), name[len(base) :], int(info.get("size") or 0), _version(info))
+        (_join(url, name[len(base) :]), name[len(base) :], int(info.get("size") or 0), _version(info), _kind(info))
         for name, info in found.items()
-        if name.startswith(base) and info.get("type", "file") == "file"
+        if name.startswith(base) and info.get("type", "file") != "directory"
     ]
     if not out:
         raise InputNotFoundError(f"{url}: no such object or prefix (or it holds no objects)")
     return sorted(out, key=lambda t: _walk_order(t[1]))
+
+
+def _kind(info: dict[str, Any]) -> str:
+    if info.get("islink"):
+        return "link"
+    return "file" if info.get("type", "file") == "file" else "other"
 
 
 def _version(info: dict[str, Any]) -> str:

@@ -168,16 +168,18 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
 
     objects = list_files(url)
     if len(objects) == 1 and objects[0][1] == "":
-        obj, _, size, stamp = objects[0]
+        obj, _, size, stamp, _ = objects[0]
         name = obj.rstrip("/").rsplit("/", 1)[-1]
         language = None if is_records(name) else code_language(name, _object_head(obj, size)) or "generic"
         yield Entry(obj, name, language, size, stamp)
         return
-    rels = {rel for _, rel, _, _ in objects}
+    rels = {rel for _, rel, _, _, kind in objects if kind == "file"}
     envs = {rel.rsplit("/", 1)[0] for rel in rels if "/" in rel and rel.rsplit("/", 1)[1] in _ENV_MARKERS}
     envs |= {rel.split("/conda-meta/")[0] for rel in rels if "/conda-meta/" in rel}
     ignore_urls = [
-        (obj, rel) for obj, rel, _, _ in objects if rel.rsplit("/", 1)[-1] == ".gitignore" or rel == _EXCLUDE
+        (obj, rel)
+        for obj, rel, _, _, kind in objects
+        if kind == "file" and (rel.rsplit("/", 1)[-1] == ".gitignore" or rel == _EXCLUDE)
     ]
     ignore_lines = {
         rel: data.decode("utf-8", "replace").splitlines()
@@ -196,7 +198,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
         return ignores[folder]
 
     skipped_dirs: set[str] = set()
-    for obj, rel, size, stamp in objects:
+    for obj, rel, size, stamp, kind in objects:
         parts = rel.split("/")
         reason = None
         for i, part in enumerate(parts[:-1]):
@@ -213,6 +215,9 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
                     skips.add(where, reason)
                 break
         if reason is not None:
+            continue
+        if kind != "file":  # as a local walk counts them (file:// only: a bucket holds objects)
+            skips.add(obj, reasons.SYMLINK if kind == "link" else reasons.NOT_A_FILE)
             continue
         if ignore_in("/".join(parts[:-1])).ignored(rel, False):
             skips.add(obj, reasons.GITIGNORED)
