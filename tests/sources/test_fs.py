@@ -294,3 +294,39 @@ def test_a_batch_of_objects_in_several_stores_reads_each_from_its_own(s3_server,
     fsspec.filesystem("memory").pipe("/cm-test/b.py", b"b = 2\n")
     urls = [f"s3://{bucket}/a.py", "memory://cm-test/b.py", f"s3://{bucket}/a.py"]
     assert read_urls(urls) == read_urls(urls, 100) == [b"a = 1\n", b"b = 2\n", b"a = 1\n"]
+
+
+def test_an_object_whose_store_gives_no_size_is_read(tmp_path):
+    # An HTTP server without Content-Length: fsspec gives no size. Before, it was taken for 0 bytes
+    # and the file counted `empty`, unread.
+    pytest.importorskip("aiohttp")
+    import socketserver
+    import threading
+
+    import codemill
+
+    body = b'{"text": "def f(x):\\n    return x + 1\\n"}\n{"text": "y = 2\\n"}\n'
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                c = self.rfile.read(1)
+                if not c:
+                    return
+                head += c
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n")
+            if not head.startswith(b"HEAD"):
+                self.wfile.write(body)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/x.jsonl"
+        docs, skips = _docs([url])
+        assert [text for _, _, text, _ in docs] == ["def f(x):\n    return x + 1\n", "y = 2\n"] and skips == {}
+        m = codemill.tokenize_corpus([url], tmp_path / "out")
+        assert m["totals"]["documents"] == 2 and m["skipped"] == {}
+    finally:
+        server.shutdown()
+        server.server_close()

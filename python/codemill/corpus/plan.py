@@ -103,9 +103,10 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit
             groups = [b for _, b in parquet_row_groups(path)]
             units.append(_Unit(root, [], str(path), groups, sum(groups), stamp))
         else:
-            if size < 0:
+            if size < 0 and not isinstance(path, str):
                 raise CodemillError(f"{path}: cannot read")
-            units.append(_Unit(root, [], str(path), None, size, stamp))
+            # An object whose store gives no size (-1) is one task, read to its end.
+            units.append(_Unit(root, [], str(path), None, max(size, 0), stamp))
 
     for path in check_inputs(inputs):
         root = str(path)

@@ -98,7 +98,7 @@ def _join(url: str, rel: str) -> str:
 
 
 def list_files(url: str) -> list[tuple[str, str, int, str, str]]:
-    """(url, posix path relative to ``url``, size, version, kind) of every object under ``url``,
+    """(url, posix path relative to ``url``, size (-1: unknown), version, kind) of every object under ``url``,
     in the order a local walk gives; ``(url, "", size, version, "file")`` when it names one
     object. The version is what the store says changes with the content (an ETag, else a
     modification time; "" if neither). The kind is "file", or for what a file system holds
@@ -108,17 +108,24 @@ def list_files(url: str) -> list[tuple[str, str, int, str, str]]:
     with storage(url):
         if fs.isfile(root):
             info = fs.info(root)
-            return [(url, "", int(info.get("size") or 0), _version(info), "file")]
+            return [(url, "", _size(info), _version(info), "file")]
         found = fs.find(root, detail=True)
     base = root.rstrip("/") + "/"
     out = [
-        (_join(url, name[len(base) :]), name[len(base) :], int(info.get("size") or 0), _version(info), _kind(info))
+        (_join(url, name[len(base) :]), name[len(base) :], _size(info), _version(info), _kind(info))
         for name, info in found.items()
         if name.startswith(base) and info.get("type", "file") != "directory"
     ]
     if not out:
         raise InputNotFoundError(f"{url}: no such object or prefix (or it holds no objects)")
     return sorted(out, key=lambda t: _walk_order(t[1]))
+
+
+def _size(info: dict[str, Any]) -> int:
+    """The size the store gives, -1 if it gives none (an HTTP server without Content-Length):
+    not 0, which would make the object an empty one."""
+    size = info.get("size")
+    return -1 if size is None else int(size)
 
 
 def _kind(info: dict[str, Any]) -> str:

@@ -243,7 +243,7 @@ def _object_head(url: str, size: int) -> bytes:
     answers a range request on zero bytes with 416, not with nothing)."""
     from codemill.sources.fs import read_url
 
-    return read_url(url, 0, _HEAD) if size > 0 else b""
+    return read_url(url, 0, _HEAD) if size != 0 else b""
 
 
 class _Ignore:
