@@ -3,6 +3,7 @@ path asked about (not its descendants), bad lines matching nothing."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import subprocess
@@ -47,12 +48,59 @@ def test_a_line_git_cannot_match_is_passed_over(tmp_path: Path) -> None:
 
 
 def test_a_byte_order_mark_and_crlf_lines(tmp_path: Path) -> None:
-    assert _walked(tmp_path, "\ufeffsecret.py\r\nother.py\r\n", ["secret.py", "other.py", "k.py"]) == ["k.py"]
+    # With .git/info/exclude read first: the mark is skipped per file, not only at the first line.
+    (tmp_path / ".git" / "info").mkdir(parents=True)
+    (tmp_path / ".git" / "info" / "exclude").write_text("# git init writes comments here\n")
+    (tmp_path / ".gitignore").write_bytes("\ufeffsecret.py\r\nother.py\r\n".encode())
+    for name in ("secret.py", "other.py", "k.py"):
+        (tmp_path / name).write_text(CODE)
+    assert sorted(e.rel for e in walk(tmp_path, Skips())) == ["k.py"]
 
 
-def test_escapes_and_trailing_spaces() -> None:
+def test_escapes_trailing_spaces_and_odd_classes() -> None:
     rules = parse(["\\#x.py", "\\!y.py", "z.py   ", "w\\ "])
     assert [r.regex.pattern for r in rules] == ["\\#x\\.py", "!y\\.py", "z\\.py", "w\\ "]
+
+    def ignores(pattern: str, rel: str) -> bool:
+        return any(r.matches(rel, False) for r in parse([pattern]))
+
+    # As git: a reversed range is empty, `[:` without `:]` is a literal, `a//` matches nothing,
+    # and `**` as the first wildcard after a literal prefix spans directories.
+    assert ignores("[z-ax].py", "x.py") and not ignores("[z-ax].py", "y.py")
+    assert ignores("[[:].py", "[.py") and ignores("[[:].py", ":.py")
+    assert not ignores("a//", "a") and not any(r.matches("a", True) for r in parse(["a//"]))
+    assert ignores("b**/e.py", "b/d/e.py") and ignores("b**/e.py", "be.py")
+
+
+def test_an_ignore_file_that_is_a_fifo_or_a_link_is_not_read(tmp_path: Path) -> None:
+    # A FIFO named .gitignore blocked the walk forever; git reads no .gitignore that is a link.
+    import os
+
+    (tmp_path / "a").mkdir()
+    os.mkfifo(tmp_path / "a" / ".gitignore")
+    (tmp_path / "a" / "x.py").write_text(CODE)
+    (tmp_path / "rules").write_text("y.py\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / ".gitignore").symlink_to(tmp_path / "rules")
+    (tmp_path / "b" / "y.py").write_text(CODE)
+    assert sorted(e.rel for e in walk(tmp_path, Skips())) == ["a/x.py", "b/y.py"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_worktree_reads_its_repository_exclude_file(tmp_path: Path) -> None:
+    # In a worktree (or a submodule) .git is a file pointing at the git directory.
+    repo, wt = tmp_path / "repo", tmp_path / "wt"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
+    env["GIT_COMMITTER_EMAIL"] = "t@t"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "ok.py").write_text(CODE)
+    subprocess.run(["git", "-C", str(repo), "add", "ok.py"], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "x"], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", str(wt)], check=True, capture_output=True)
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "exclude").write_text("secret.py\n")
+    (wt / "secret.py").write_text(CODE)
+    assert sorted(e.rel for e in walk(wt, Skips())) == ["ok.py"]
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

@@ -49,16 +49,15 @@ class Rule:
         return self.regex.fullmatch(rel if self.anchored else rel.rpartition("/")[2]) is not None
 
 
+def lines(text: str) -> list[str]:
+    """The lines of one ignore file as git reads them: a UTF-8 byte order mark skipped, split at
+    ``\n`` only, one ``\r`` before it dropped (a lone ``\r`` stays in its line)."""
+    return [line.removesuffix("\r") for line in text.removeprefix("\ufeff").split("\n")]
+
+
 def parse(lines: list[str]) -> list[Rule]:
-    """The rules of an ignore file's lines, in file order."""
-    rules = []
-    for i, line in enumerate(lines):
-        if i == 0:
-            line = line.removeprefix("\ufeff")  # git skips a UTF-8 byte order mark
-        rule = _rule(line)
-        if rule is not None:
-            rules.append(rule)
-    return rules
+    """The rules of ignore-file lines (see `lines`), in file order."""
+    return [rule for line in lines if (rule := _rule(line)) is not None]
 
 
 def ignored(rules: list[Rule], rel: str, is_dir: bool) -> bool | None:
@@ -78,7 +77,7 @@ def _rule(line: str) -> Rule | None:
     if negated:
         line = line[1:]
     dir_only = line.endswith("/")
-    line = line.rstrip("/") if dir_only else line
+    line = line[:-1] if dir_only else line  # one slash: `a//` keeps one and matches nothing
     anchored = "/" in line
     line = line.removeprefix("/")
     if not line:
@@ -111,13 +110,19 @@ def _translate(pat: str) -> str | None:
     """A regex for git's wildmatch of ``pat`` with WM_PATHNAME; None if git matches nothing."""
     out: list[str] = []
     i, n = 0, len(pat)
+    literal = True  # no wildcard yet: git compares that prefix first, then matches the rest
     while i < n:
         c = pat[i]
+        if c in "*?[\\":
+            first, literal = literal, False
         if c == "*":
             j = i
             while j < n and pat[j] == "*":
                 j += 1
-            spans = j - i >= 2 and (i == 0 or pat[i - 1] == "/") and (j == n or pat[j] == "/")
+            # `**` spans directories after a slash, at the start, or (as git matches the part
+            # after the literal prefix on its own) as the first wildcard: `b**/e.py`.
+            after_slash = i == 0 or pat[i - 1] == "/" or first
+            spans = j - i >= 2 and after_slash and (j == n or pat[j] == "/")
             if spans and j == n:
                 out.append(".*")  # `**` at the end: everything inside
             elif spans:
@@ -157,10 +162,9 @@ def _bracket(pat: str, i: int) -> tuple[str, int] | None:
     while i < n and (pat[i] != "]" or first):
         first = False
         c = pat[i]
-        if c == "[" and pat.startswith("[:", i):
-            end = pat.find(":]", i + 2)
-            if end < 0 or pat[i + 2 : end] not in _CLASSES:
-                return None
+        if c == "[" and pat.startswith("[:", i) and (end := pat.find(":]", i + 2)) >= 0:
+            if pat[i + 2 : end] not in _CLASSES:
+                return None  # git: an unknown class matches nothing
             parts.append(_CLASSES[pat[i + 2 : end]])
             i = end + 2
             continue
@@ -177,9 +181,8 @@ def _bracket(pat: str, i: int) -> tuple[str, int] | None:
                 hi, i = pat[i + 3], i + 4
             else:
                 i += 3
-            if hi < c:
-                return None
-            parts.append(f"{re.escape(c)}-{re.escape(hi)}")
+            if hi >= c:  # a reversed range is empty in git, not an error
+                parts.append(f"{re.escape(c)}-{re.escape(hi)}")
             continue
         parts.append(re.escape(c))
         i += 1
@@ -187,4 +190,6 @@ def _bracket(pat: str, i: int) -> tuple[str, int] | None:
         return None  # unclosed
     body = "".join(parts)
     # A class never matches the `/` between directories.
-    return (f"[^/{body}]" if negate else f"(?!/)[{body}]"), i + 1
+    if negate:
+        return f"[^/{body}]", i + 1
+    return (f"(?!/)[{body}]" if body else "(?!)"), i + 1

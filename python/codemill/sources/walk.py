@@ -11,6 +11,7 @@ is passed over is counted in ``skips`` with a reason from :mod:`codemill.sources
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,7 +183,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
         if kind == "file" and (rel.rsplit("/", 1)[-1] == ".gitignore" or rel == _EXCLUDE)
     ]
     ignore_lines = {
-        rel: data.decode("utf-8", "replace").splitlines()
+        rel: gitignore.lines(data.decode("utf-8", "replace"))
         for (_, rel), data in zip(ignore_urls, read_urls([o for o, _ in ignore_urls]), strict=True)
     }
     # As on disk: the top's .git/info/exclude, then its .gitignore (which wins over it).
@@ -278,7 +279,7 @@ class _Ignore:
     def load(self, directory: Path, base: str, top: bool = False) -> _Ignore:
         lines = _read_lines(directory / ".gitignore")
         if top:
-            lines = _read_lines(directory / ".git" / "info" / "exclude") + lines
+            lines = _read_lines(_git_dir(directory) / "info" / "exclude") + lines
         return self.with_lines(base, lines)
 
     def with_lines(self, base: str, lines: list[str]) -> _Ignore:
@@ -315,10 +316,29 @@ def _git_top(root: Path) -> Path | None:
     return None
 
 
-def _read_lines(path: Path) -> list[str]:
+def _git_dir(top: Path) -> Path:
+    """The directory of ``top``'s git state: ``.git``, or where a ``.git`` file (a worktree, a
+    submodule) points, and for a worktree the repository's common one, which holds info/."""
+    dot = top / ".git"
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read().splitlines()
+        if not dot.is_file():
+            return dot
+        text = dot.read_text(encoding="utf-8", errors="replace").strip()
+        gitdir = top / text.removeprefix("gitdir:").strip() if text.startswith("gitdir:") else dot
+        common = gitdir / "commondir"
+        return gitdir / common.read_text(encoding="utf-8").strip() if common.is_file() else gitdir
+    except OSError:
+        return dot
+
+
+def _read_lines(path: Path) -> list[str]:
+    """The lines of an ignore file; none unless it is a regular file (git reads no link there, and
+    a FIFO would block the walk)."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return []
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            return gitignore.lines(f.read())
     except OSError:
         return []
 
