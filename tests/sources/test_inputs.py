@@ -187,11 +187,18 @@ def test_an_input_given_twice_or_an_empty_name_is_a_clear_error(tmp_path: Path, 
             list(iter_documents(twice, Skips()))
     with pytest.raises(ConfigError, match="empty name"):
         list(iter_documents(["", "r.jsonl"], Skips()))
-    for command in (["tokenize", "-o", "out"], ["dedup", "-o", "out"], ["prepare", "-o", "p.jsonl"]):
-        assert main([command[0], "r.jsonl", "r.jsonl", *command[1:]]) == 2
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "s.jsonl").write_text(json.dumps({"text": CODE}) + "\n")
+    with pytest.raises(ConfigError, match=r"d/s\.jsonl: inside the input d, given too"):
+        list(iter_documents(["d", "d/s.jsonl"], Skips()))
+    outputs = {"tokenize": ["-o", "out"], "dedup": ["-o", "out"], "prepare": ["-o", "p.jsonl"]}
+    for command, out in {**outputs, "train": ["-o", "t.json", "--vocab-size", "300"]}.items():
+        assert main([command, "r.jsonl", "r.jsonl", *out]) == 2
         err = capsys.readouterr().err
         assert "r.jsonl: given twice as an input" in err and "Traceback" not in err
-    assert not (tmp_path / "out").exists()
+        assert main([command, "", *out]) == 2
+        assert "an input is an empty name" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "t.json").exists()
 
 
 def test_gitignore_above_the_walked_directory(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from codemill.commands._common import add_overwrite, non_negative_int, positive_int, probability, special_tokens
-from codemill.errors import InputNotFoundError, UsageError
+from codemill.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,10 +58,9 @@ def _tokenizer_arg(p: argparse.ArgumentParser) -> None:
 def _train(args: argparse.Namespace) -> int:
     from codemill import CodeTokenizer
     from codemill.outputs import check_output
+    from codemill.sources import check_inputs
 
-    for p in args.paths:
-        if not Path(p).exists():
-            raise InputNotFoundError(f"{p}: no such file or directory")
+    check_inputs(args.paths)
     # Refused before the (long) training, not after it.
     check_output(
         args.output,

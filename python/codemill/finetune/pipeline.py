@@ -559,6 +559,7 @@ def prepare(
     always. Beside it, ``OUT.codemill.json`` records the special tokens its samples use, so
     that `tokenize_corpus` (and `codemill tokenize`) keeps them as special tokens.
     """
+    check_inputs(_names(inputs))  # before the output is checked against them
     check_output(output)
     contract_check(
         output,

@@ -203,10 +203,9 @@ def dedup(
     reasons) and clusters.
     """
     names = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-    paths: list[Path | str] = [p if is_url(p) else Path(p) for p in names]
-    if not paths:
+    if not names:
         raise ConfigError("no inputs given")
-    check_inputs(paths)
+    paths = check_inputs(names)  # the names as given: Path("") would be the current directory
     if max_file_bytes <= 0:
         raise ConfigError(f"max_file_bytes must be positive, got {max_file_bytes}")
     cfg = DedupConfig.of(config, **options)

@@ -36,7 +36,7 @@ def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
     """The inputs as local paths, URLs (``s3://...``) kept as strings; raises
     :class:`InputNotFoundError` naming the first missing local one (a URL is checked when listed)."""
     named = [os.fspath(p) for p in inputs]
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for name in named:
         if name == "":
             # Path("") is the current directory: an unset shell variable must not walk it.
@@ -45,12 +45,23 @@ def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
         same = name.rstrip("/") if is_url(name) else os.path.realpath(name)
         if same in seen:
             raise ConfigError(f"{name}: given twice as an input")
-        seen.add(same)
+        seen[same] = name
+    for same, name in seen.items():
+        # Also an input inside another one (a file and its directory): read by both.
+        for parent in _url_parents(same) if is_url(name) else map(str, Path(same).parents):
+            if parent in seen:
+                raise ConfigError(f"{name}: inside the input {seen[parent]}, given too (it would be read twice)")
     paths: list[Path | str] = [p if is_url(p) else Path(p) for p in named]
     for p in paths:
         if isinstance(p, Path) and not p.exists() and not p.is_symlink():
             raise InputNotFoundError(f"{p}: no such file or directory")
     return paths
+
+
+def _url_parents(url: str) -> Iterator[str]:
+    while "/" in url:
+        url = url.rpartition("/")[0]
+        yield url
 
 
 def not_a_file(path: Path | str) -> bool:
