@@ -305,7 +305,12 @@ def test_an_object_whose_store_gives_no_size_is_read(tmp_path):
 
     import codemill
 
-    body = b'{"text": "def f(x):\\n    return x + 1\\n"}\n{"text": "y = 2\\n"}\n'
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    texts = ["def f(x):\n    return x + 1\n", "y = 2\n"]
+    bodies = {b"/x.jsonl": "".join(json.dumps({"text": t}) + "\n" for t in texts).encode()}
+    pq.write_table(pa.table({"content": texts}), tmp_path / "x.parquet")
+    bodies[b"/x.parquet"] = (tmp_path / "x.parquet").read_bytes()
 
     class Handler(socketserver.StreamRequestHandler):
         def handle(self) -> None:
@@ -315,18 +320,19 @@ def test_an_object_whose_store_gives_no_size_is_read(tmp_path):
                 if not c:
                     return
                 head += c
-            self.wfile.write(b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n")
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n")  # no length, no ranges
             if not head.startswith(b"HEAD"):
-                self.wfile.write(body)
+                self.wfile.write(bodies[head.split(b" ")[1]])
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/x.jsonl"
-        docs, skips = _docs([url])
-        assert [text for _, _, text, _ in docs] == ["def f(x):\n    return x + 1\n", "y = 2\n"] and skips == {}
-        m = codemill.tokenize_corpus([url], tmp_path / "out")
-        assert m["totals"]["documents"] == 2 and m["skipped"] == {}
+        for name in ("x.jsonl", "x.parquet"):  # Parquet, read from its end, is fetched whole
+            url = f"http://127.0.0.1:{server.server_address[1]}/{name}"
+            docs, skips = _docs([url])
+            assert [text for _, _, text, _ in docs] == texts and skips == {}, name
+            m = codemill.tokenize_corpus([url], tmp_path / f"out-{name}")
+            assert m["totals"]["documents"] == 2 and m["skipped"] == {}, name
     finally:
         server.shutdown()
         server.server_close()

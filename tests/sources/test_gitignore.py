@@ -70,6 +70,9 @@ def test_escapes_trailing_spaces_and_odd_classes() -> None:
     assert ignores("[[:].py", "[.py") and ignores("[[:].py", ":.py")
     assert not ignores("a//", "a") and not any(r.matches("a", True) for r in parse(["a//"]))
     assert ignores("b**/e.py", "b/d/e.py") and ignores("b**/e.py", "be.py")
+    # `[:` up to the first `]` without `:]` is a literal `[`; `**\/` spans, but not zero dirs.
+    assert ignores("[[:]b:].py", ":b:].py") and ignores("[[:]b:].py", "[b:].py")
+    assert ignores("a/**\\/b.py", "a/x/y/b.py") and not ignores("a/**\\/b.py", "a/b.py")
 
 
 def test_an_ignore_file_that_is_a_fifo_or_a_link_is_not_read(tmp_path: Path) -> None:
@@ -126,3 +129,25 @@ def test_random_trees_agree_with_git(tmp_path: Path) -> None:
             ["git", "ls-files", "-o", "--exclude-standard"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.split()
         assert sorted(e.rel for e in walk(root, Skips())) == sorted(p for p in listed if not p.endswith(".gitignore"))
+
+
+def test_an_exclude_file_that_is_a_link_is_read(tmp_path: Path) -> None:
+    # Git follows a link at .git/info/exclude (only a .gitignore in the tree is never followed).
+    (tmp_path / ".git" / "info").mkdir(parents=True)
+    (tmp_path / "rules").write_text("sec.py\n")
+    (tmp_path / ".git" / "info" / "exclude").symlink_to(tmp_path / "rules")
+    for name in ("sec.py", "k.py"):
+        (tmp_path / name).write_text(CODE)
+    assert sorted(e.rel for e in walk(tmp_path, Skips())) == ["k.py"]
+
+
+def test_a_nested_repository_brings_its_exclude_file(tmp_path: Path) -> None:
+    # A submodule (or any repository inside the tree) is read, with its own info/exclude.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "top.py").write_text(CODE)
+    sub = tmp_path / "sm"
+    (sub / ".git" / "info").mkdir(parents=True)
+    (sub / ".git" / "info" / "exclude").write_text("sec.py\n")
+    for name in ("sec.py", "s.py"):
+        (sub / name).write_text(CODE)
+    assert sorted(e.rel for e in walk(tmp_path, Skips())) == ["sm/s.py", "top.py"]

@@ -191,6 +191,14 @@ def test_an_input_given_twice_or_an_empty_name_is_a_clear_error(tmp_path: Path, 
     (tmp_path / "d" / "s.jsonl").write_text(json.dumps({"text": CODE}) + "\n")
     with pytest.raises(ConfigError, match=r"d/s\.jsonl: inside the input d, given too"):
         list(iter_documents(["d", "d/s.jsonl"], Skips()))
+    # One the outer walk passes over (a gitignored data folder, vendored code) is read once.
+    (tmp_path / "d" / ".gitignore").write_text("data/\n")
+    (tmp_path / "d" / "data").mkdir()
+    (tmp_path / "d" / "data" / "t.jsonl").write_text(json.dumps({"text": "y = 2\n"}) + "\n")
+    (tmp_path / "d" / "node_modules").mkdir()
+    (tmp_path / "d" / "node_modules" / "m.js").write_text("let x = 1;\n")
+    inputs = ["d", "d/data/t.jsonl", "d/node_modules"]
+    assert sorted(doc.text for doc in iter_documents(inputs, Skips())) == [CODE, "let x = 1;\n", "y = 2\n"]
     outputs = {"tokenize": ["-o", "out"], "dedup": ["-o", "out"], "prepare": ["-o", "p.jsonl"]}
     for command, out in {**outputs, "train": ["-o", "t.json", "--vocab-size", "300"]}.items():
         assert main([command, "r.jsonl", "r.jsonl", *out]) == 2

@@ -122,9 +122,12 @@ def _translate(pat: str) -> str | None:
             # `**` spans directories after a slash, at the start, or (as git matches the part
             # after the literal prefix on its own) as the first wildcard: `b**/e.py`.
             after_slash = i == 0 or pat[i - 1] == "/" or first
-            spans = j - i >= 2 and after_slash and (j == n or pat[j] == "/")
-            if spans and j == n:
-                out.append(".*")  # `**` at the end: everything inside
+            slash = 1 if pat.startswith("/", j) else 2 if pat.startswith("\\/", j) else 0  # `/` or `\/`
+            spans = j - i >= 2 and after_slash and (j == n or slash > 0)
+            if spans and (j == n or slash == 2):
+                # `**` at the end: everything inside; before `\/`, anything, then that slash
+                # (git tries no zero-directory match there: `a/**\/b` skips `a/b`).
+                out.append(".*")
             elif spans:
                 out.append("(?:.*/)?")  # `**/`: zero or more directories
                 j += 1
@@ -162,12 +165,18 @@ def _bracket(pat: str, i: int) -> tuple[str, int] | None:
     while i < n and (pat[i] != "]" or first):
         first = False
         c = pat[i]
-        if c == "[" and pat.startswith("[:", i) and (end := pat.find(":]", i + 2)) >= 0:
-            if pat[i + 2 : end] not in _CLASSES:
-                return None  # git: an unknown class matches nothing
-            parts.append(_CLASSES[pat[i + 2 : end]])
-            i = end + 2
-            continue
+        if c == "[" and pat.startswith("[:", i):
+            # As git: up to the first `]`; a class if `:]` ends there, else `[` is a literal.
+            close = pat.find("]", i + 2)
+            if close < 0:
+                return None
+            if close > i + 2 and pat[close - 1] == ":":
+                name = pat[i + 2 : close - 1]
+                if name not in _CLASSES:
+                    return None  # git: an unknown class matches nothing
+                parts.append(_CLASSES[name])
+                i = close + 1
+                continue
         if c == "\\":
             i += 1
             if i == n:

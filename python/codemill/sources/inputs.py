@@ -27,7 +27,7 @@ from codemill.sources.names import printable
 from codemill.sources.records import RecordReader
 from codemill.sources.skips import Skips
 from codemill.sources.streams import is_records
-from codemill.sources.walk import file_size, walk, walk_url
+from codemill.sources.walk import file_size, walk, walk_reaches, walk_url
 
 _HEAD = 128
 
@@ -47,9 +47,10 @@ def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
             raise ConfigError(f"{name}: given twice as an input")
         seen[same] = name
     for same, name in seen.items():
-        # Also an input inside another one (a file and its directory): read by both.
+        # Also an input inside another one (a file and its directory) that the outer walk reads:
+        # read by both. One the walk passes over (a gitignored data folder) is read once.
         for parent in _url_parents(same) if is_url(name) else map(str, Path(same).parents):
-            if parent in seen:
+            if parent in seen and (is_url(name) or walk_reaches(Path(parent), Path(same))):
                 raise ConfigError(f"{name}: inside the input {seen[parent]}, given too (it would be read twice)")
     paths: list[Path | str] = [p if is_url(p) else Path(p) for p in named]
     for p in paths:

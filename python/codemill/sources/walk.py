@@ -279,7 +279,7 @@ class _Ignore:
     def load(self, directory: Path, base: str, top: bool = False) -> _Ignore:
         lines = _read_lines(directory / ".gitignore")
         if top:
-            lines = _read_lines(_git_dir(directory) / "info" / "exclude") + lines
+            lines = _read_lines(_git_dir(directory) / "info" / "exclude", follow_link=True) + lines
         return self.with_lines(base, lines)
 
     def with_lines(self, base: str, lines: list[str]) -> _Ignore:
@@ -290,7 +290,8 @@ class _Ignore:
         return _Ignore(self.prefix, (*self.specs, (base, rules)))
 
     def child(self, directory: Path, rel: str) -> _Ignore:
-        return self.load(directory, self._full(rel))
+        # A nested repository (a submodule) brings its own exclude file, as its top does.
+        return self.load(directory, self._full(rel), top=os.path.lexists(directory / ".git"))
 
     def _full(self, rel: str) -> str:
         return f"{self.prefix}/{rel}" if self.prefix else rel
@@ -331,16 +332,50 @@ def _git_dir(top: Path) -> Path:
         return dot
 
 
-def _read_lines(path: Path) -> list[str]:
-    """The lines of an ignore file; none unless it is a regular file (git reads no link there, and
-    a FIFO would block the walk)."""
+def _read_lines(path: Path, follow_link: bool = False) -> list[str]:
+    """The lines of an ignore file; none unless it is a regular file (a FIFO would block the walk),
+    nor a link where git reads none (a .gitignore in the tree; info/exclude may be one)."""
     try:
-        if not stat.S_ISREG(path.lstat().st_mode):
+        if not stat.S_ISREG((path.stat() if follow_link else path.lstat()).st_mode):
             return []
         with open(path, encoding="utf-8", errors="replace", newline="") as f:
             return gitignore.lines(f.read())
     except OSError:
         return []
+
+
+def _passed_over_dir(name: str, path: str, rel: str, ignore: _Ignore) -> str | None:
+    """Why the walk does not enter the directory ``path`` (``rel`` from its root), if it does not."""
+    reason = SKIP_DIRS.get(name)
+    if reason is None and name.endswith(_SKIP_DIR_SUFFIXES):
+        reason = reasons.BUILD_OUTPUT
+    if reason is None and any(os.path.exists(os.path.join(path, m)) for m in _ENV_MARKERS):
+        reason = reasons.TOOL_STATE
+    if reason is None and ignore.ignored(rel, True):
+        reason = reasons.GITIGNORED
+    return reason
+
+
+def walk_reaches(root: Path, target: Path) -> bool:
+    """Whether a walk of the directory ``root`` reads ``target`` (a path under it), or anything
+    under it: no directory on the way passed over, no link, and a file not ignored. Follows the
+    one path down, with the walk's own rules, rather than walking the tree."""
+    rel_parts = target.relative_to(root).parts
+    ignore = _Ignore.for_root(root)
+    directory = root
+    for i, name in enumerate(rel_parts):
+        path = directory / name
+        rel = "/".join(rel_parts[: i + 1])
+        if path.is_symlink():
+            return False
+        if path.is_dir():
+            if _passed_over_dir(name, str(path), rel, ignore) is not None:
+                return False
+            ignore = ignore.child(path, rel)
+            directory = path
+        else:
+            return path.is_file() and not ignore.ignored(rel, False)
+    return True
 
 
 def _walk(root: Path, skips: Skips) -> Iterator[tuple[os.DirEntry[str], str]]:
@@ -367,13 +402,7 @@ def _walk(root: Path, skips: Skips) -> Iterator[tuple[os.DirEntry[str], str]]:
                 skips.add(str(root / rel), reasons.UNREADABLE)
                 continue
             if is_dir:
-                reason = SKIP_DIRS.get(entry.name)
-                if reason is None and entry.name.endswith(_SKIP_DIR_SUFFIXES):
-                    reason = reasons.BUILD_OUTPUT
-                if reason is None and any(os.path.exists(os.path.join(entry.path, m)) for m in _ENV_MARKERS):
-                    reason = reasons.TOOL_STATE
-                if reason is None and ignore.ignored(rel, True):
-                    reason = reasons.GITIGNORED
+                reason = _passed_over_dir(entry.name, entry.path, rel, ignore)
                 if reason is not None:
                     skips.add(str(root / rel) + "/", reason)
                     continue
