@@ -151,3 +151,7 @@ def test_a_nested_repository_brings_its_exclude_file(tmp_path: Path) -> None:
     for name in ("sec.py", "s.py"):
         (sub / name).write_text(CODE)
     assert sorted(e.rel for e in walk(tmp_path, Skips())) == ["sm/s.py", "top.py"]
+    # The same tree at a file:// URL reads the same.
+    from codemill.sources import iter_documents
+
+    assert sorted(d.path for d in iter_documents([tmp_path.as_uri()], Skips())) == ["sm/s.py", "top.py"]

@@ -199,6 +199,13 @@ def test_an_input_given_twice_or_an_empty_name_is_a_clear_error(tmp_path: Path, 
     (tmp_path / "d" / "node_modules" / "m.js").write_text("let x = 1;\n")
     inputs = ["d", "d/data/t.jsonl", "d/node_modules"]
     assert sorted(doc.text for doc in iter_documents(inputs, Skips())) == [CODE, "let x = 1;\n", "y = 2\n"]
+    # A folder the walk enters but reads nothing of (`data/*`), a file it keeps none of (a lock
+    # file, no code language): read once too.
+    (tmp_path / "d" / ".gitignore").write_text("data/*\n")
+    (tmp_path / "d" / "Cargo.lock").write_text("[[package]]\n")
+    (tmp_path / "d" / "notes.txt").write_text("notes\n")
+    inputs = ["d", "d/data", "d/Cargo.lock", "d/notes.txt"]
+    assert len(list(iter_documents(inputs, Skips()))) == 4
     outputs = {"tokenize": ["-o", "out"], "dedup": ["-o", "out"], "prepare": ["-o", "p.jsonl"]}
     for command, out in {**outputs, "train": ["-o", "t.json", "--vocab-size", "300"]}.items():
         assert main([command, "r.jsonl", "r.jsonl", *out]) == 2

@@ -101,6 +101,10 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit
             from codemill.sources.records import parquet_row_groups
 
             groups = [b for _, b in parquet_row_groups(path)]
+            if size < 0:
+                # A store that gives no size has the object fetched whole at each open: one task
+                # (no group reaches the task size), not one fetch per task of its row groups.
+                groups = [0] * len(groups)
             units.append(_Unit(root, [], str(path), groups, sum(groups), stamp))
         else:
             if size < 0 and not isinstance(path, str):
