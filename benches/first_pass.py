@@ -74,7 +74,7 @@ def encoders() -> tuple[dict[str, Callable[[str], Any]], dict[str, str]]:
 
     encs: dict[str, Callable[[str], Any]] = {}
     versions = {}
-    tok = CodeTokenizer.default()
+    tok = CodeTokenizer.from_json(CodeTokenizer.default().to_json())  # a copy: its caches start empty
     encs["codemill (bundled 32k)"] = lambda t, lang="python": tok.encode(t, lang)
     versions["codemill"] = version("codemill")
     from codemill.bench.peers import cl100k_path, gigatoken_encoding, tiktoken_cl100k
@@ -125,30 +125,35 @@ def main() -> None:
     if not data:
         sys.exit("benchmark sources missing: run benches/fetch_corpus.sh")
     texts = {lang: "\n".join(t for _, t, _ in files) for lang, files in data.items()}
-    encs, versions = encoders()
-    if args.only:
-        encs = {k: v for k, v in encs.items() if any(w in k for w in args.only)}
     from codemill.bench.benchmark import warm_text
 
     warm = warm_text()
-    for enc in encs.values():
-        enc(warm, "generic")
-    first: dict[str, dict[str, float]] = {name: {} for name in encs}
-    tokens: dict[str, dict[str, int]] = {name: {} for name in encs}
+
+    def fresh() -> tuple[dict, dict]:
+        encs, versions = encoders()
+        if args.only:
+            encs = {k: v for k, v in encs.items() if any(w in k for w in args.only)}
+        for enc in encs.values():
+            enc(warm, "generic")  # start-up, on prose: not the code measured
+        return encs, versions
 
     def text_for(name: str, lang: str) -> str:
         # HF tokenizers runs at well under 1 MB/s on one long text: it gets the first --hf-kb.
         return texts[lang][: args.hf_kb * 1000] if name.startswith("HF") else texts[lang]
 
+    first: dict[str, dict[str, float]] = {}
+    tokens: dict[str, dict[str, int]] = {}
+    steady: dict[str, dict[str, float]] = {}
     for lang in texts:
+        # Fresh encoders per language, warmed on prose only: with one set for all languages,
+        # each language after the first met caches the ones before it had warmed.
+        encs, versions = fresh()
         for name, enc in encs.items():
             text = text_for(name, lang)
             t = time.perf_counter()
             ids = enc(text, lang)
-            first[name][lang] = time.perf_counter() - t
-            tokens[name][lang] = len(ids)
-    steady: dict[str, dict[str, float]] = {name: {} for name in encs}
-    for lang in texts:
+            first.setdefault(name, {})[lang] = time.perf_counter() - t
+            tokens.setdefault(name, {})[lang] = len(ids)
         for name, enc in encs.items():
             text = text_for(name, lang)
             times = []
@@ -156,7 +161,7 @@ def main() -> None:
                 t = time.perf_counter()
                 enc(text, lang)
                 times.append(time.perf_counter() - t)
-            steady[name][lang] = statistics.median(times)
+            steady.setdefault(name, {})[lang] = statistics.median(times)
     size = {lang: len(t.encode()) for lang, t in texts.items()}
     mbs = {
         name: {

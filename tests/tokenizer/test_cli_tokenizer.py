@@ -65,22 +65,54 @@ def test_bench_small(capsys) -> None:
     assert tik["codemill_speedup"] > 0 and tik["bytes"] == report["results"][0]["bytes"]
 
 
-def test_bench_warms_each_encoder_before_its_first_pass() -> None:
+def test_bench_warms_a_fresh_encoder_per_language_before_its_first_pass() -> None:
     # A peer's one-time start-up is not a first pass over code: every encoder meets the same
-    # unrelated prose before the timed calls.
+    # unrelated prose before the timed calls. And each language gets a fresh encoder: with one
+    # for all, the second language met caches the first had warmed.
     from codemill.bench.benchmark import _measure, warm_text
 
     warm = warm_text()
     assert len(warm) > 1000 and "def " not in warm[:1000]
-    calls: list[tuple[str, str]] = []
+    calls: list[tuple[int, str, str]] = []
+    made: list[int] = []
 
-    def encode(text: str, lang: str) -> int:
-        calls.append((text, lang))
-        return len(text)
+    def make():
+        made.append(len(made))
+        me = made[-1]
 
-    r = _measure("fake", encode, {"python": ["a = 1\n"], "rust": ["fn f() {}\n"]}, 1, warm)
-    assert calls == [(warm, "generic"), ("a = 1\n", "python"), ("a = 1\n", "python")] + [("fn f() {}\n", "rust")] * 2
+        def encode(text: str, lang: str) -> int:
+            calls.append((me, text, lang))
+            return len(text)
+
+        return encode
+
+    r = _measure("fake", make, {"python": ["a = 1\n"], "rust": ["fn f() {}\n"]}, 1, warm)
+    python = [(0, warm, "generic"), (0, "a = 1\n", "python"), (0, "a = 1\n", "python")]
+    rust = [(1, warm, "generic"), (1, "fn f() {}\n", "rust"), (1, "fn f() {}\n", "rust")]
+    assert calls == [*python, *rust]
     assert r["bytes"] == 16 and r["languages"]["python"]["tokens"] == 6
+    # No repeats: no steady-state figure rather than the first pass under that name.
+    r = _measure("fake", make, {"python": ["a = 1\n"]}, 0, warm)
+    assert r["mb_per_s"] is None and r["languages"]["python"]["mb_per_s"] is None and r["first_pass_mb_per_s"] > 0
+
+
+def test_bench_says_which_peers_did_not_run(capsys, monkeypatch) -> None:
+    # A peer that cannot be built is named with why; before, a missing tiktoken crashed the run
+    # when gigatoken was there, and a missing gigatoken dropped tiktoken (cl100k) silently.
+    from codemill.bench import peers
+
+    def missing() -> None:
+        raise ImportError("tiktoken is needed for this comparison")
+
+    monkeypatch.setattr(peers, "tiktoken_cl100k", missing)
+    monkeypatch.setattr(peers, "tiktoken_encoding", lambda tok: missing())
+    code, out, _ = run(capsys, "bench", str(FIXTURES / "sample.py"), "--repeat", "0", "--no-python", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert set(report["peers_not_run"]) == {"tiktoken (same vocab)", "tiktoken (cl100k)"}
+    assert all(r["codemill_speedup"] is None for r in report["results"][1:])  # no steady state
+    code, out, _ = run(capsys, "bench", str(FIXTURES / "sample.py"), "--repeat", "0", "--no-python")
+    assert "tiktoken (cl100k)" in out and "not run: tiktoken is needed" in out
 
 
 def test_bench_plot(tmp_path, capsys) -> None:

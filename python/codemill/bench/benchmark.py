@@ -90,11 +90,18 @@ def _time(fn: Callable[[], Any], repeat: int) -> tuple[Any, float, float]:
     return first_result, first, statistics.median(times) if times else first
 
 
+Make = Callable[[], EncodeFn]  # a fresh encoder: nothing seen yet
+
+
 def _measure(
-    name: str, encode: EncodeFn, docs: Docs, repeat: int, warm: str, sample_bytes: int | None = None
+    name: str, make: Make, docs: Docs, repeat: int, warm: str, sample_bytes: int | None = None
 ) -> dict[str, Any]:
+    """Per language: a fresh encoder from ``make``, warmed on ``warm`` (prose) only, then one
+    timed pass over the language's texts (the first pass), then ``repeat`` more (steady state,
+    their median; None when ``repeat`` is 0). A fresh encoder per language: with one encoder for
+    all, every language after the first met warm caches, one that shared code with it (C and
+    C++ headers) at steady-state speed."""
     out: dict[str, Any] = {"name": name, "languages": {}}
-    encode(warm, "generic")
     tot_bytes = tot_tokens = 0
     tot_first = tot_steady = 0.0
     for lang, texts in docs.items():
@@ -107,6 +114,8 @@ def _measure(
                 size += len(t.encode("utf-8"))
             texts = chosen
         nbytes = sum(len(t.encode("utf-8")) for t in texts)
+        encode = make()
+        encode(warm, "generic")  # start-up (tables built on first use, thread pools), not code
         # The timed first call counts the tokens too: an encoder with a cache must meet the
         # files for the first time in the first-pass figure.
         counts, first, steady = _time(functools.partial(_encode_all, encode, texts, lang), repeat)
@@ -115,8 +124,8 @@ def _measure(
             "bytes": nbytes,
             "tokens": tokens,
             "bytes_per_token": round(nbytes / max(tokens, 1), 3),
-            "mb_per_s": round(nbytes / 1e6 / steady, 2),
-            "first_pass_mb_per_s": round(nbytes / 1e6 / first, 2),
+            "mb_per_s": _speed(nbytes, steady) if repeat else None,
+            "first_pass_mb_per_s": _speed(nbytes, first),
         }
         tot_bytes += nbytes
         tot_tokens += tokens
@@ -125,9 +134,17 @@ def _measure(
     out["bytes"] = tot_bytes
     out["tokens"] = tot_tokens
     out["bytes_per_token"] = round(tot_bytes / max(tot_tokens, 1), 3)
-    out["mb_per_s"] = round(tot_bytes / 1e6 / max(tot_steady, 1e-9), 2)
-    out["first_pass_mb_per_s"] = round(tot_bytes / 1e6 / max(tot_first, 1e-9), 2)
+    out["mb_per_s"] = _speed(tot_bytes, tot_steady) if repeat else None
+    out["first_pass_mb_per_s"] = _speed(tot_bytes, tot_first)
+    # Unrounded, for the ratios (dropped from the report): a slow row rounds to 0.0 MB/s.
+    out["_seconds"] = (tot_first, tot_steady if repeat else None)
     return out
+
+
+def _speed(nbytes: int, seconds: float) -> float:
+    """MB/s to three significant digits (a pure-Python row runs at ~0.1 MB/s)."""
+    mbs = nbytes / 1e6 / max(seconds, 1e-9)
+    return float(f"{mbs:.3g}")
 
 
 def _codemill_encoder(tok: CodeTokenizer) -> EncodeFn:
@@ -137,23 +154,21 @@ def _codemill_encoder(tok: CodeTokenizer) -> EncodeFn:
     return encode
 
 
-def _measure_codemill(name: str, tok: CodeTokenizer, docs: Docs, repeat: int, warm: str) -> dict[str, Any]:
-    # The first pass runs on a fresh copy: its caches hold only the warm-up text, as for files
-    # never seen.
-    fresh = CodeTokenizer.from_json(tok.to_json())
-    fresh.encode(warm, "generic")
-    result = _measure(name, _codemill_encoder(tok), docs, repeat, warm)
-    nbytes = first = 0.0
-    for lang, texts in docs.items():
-        t = time.perf_counter()
-        for text in texts:
-            fresh.encode(text, lang)
-        el = time.perf_counter() - t
-        result["languages"][lang]["first_pass_mb_per_s"] = round(result["languages"][lang]["bytes"] / 1e6 / el, 2)
-        nbytes += result["languages"][lang]["bytes"]
-        first += el
-    result["first_pass_mb_per_s"] = round(nbytes / 1e6 / max(first, 1e-9), 2)
-    return result
+def _count(enc: Any) -> EncodeFn:
+    """Tokens of a text under an encoder with ``encode(text)`` (gigatoken, pure Python)."""
+    return lambda text, _lang: len(enc.encode(text))
+
+
+def _fresh_peer(path: str) -> EncodeFn:
+    from codemill.bench.peers import load_peer
+
+    return functools.partial(_peer_count, load_peer(path)[1])
+
+
+def _fresh_codemill(tok: CodeTokenizer) -> Make:
+    """Fresh copies of ``tok``: loaded from its file, so their caches start empty."""
+    text = tok.to_json()
+    return lambda: _codemill_encoder(CodeTokenizer.from_json(text))
 
 
 def run_benchmark(
@@ -170,70 +185,100 @@ def run_benchmark(
 ) -> dict[str, Any]:
     from codemill.bench import peers as peer_mod
 
+    # Everything that can fail on a bad argument fails before the (long) measurements.
     docs, skipped = load_docs(paths, max_bytes_per_language)
     if not docs:
         raise CodemillError(f"no readable code files under {', '.join(paths)}")
+    user_peers = [(path, peer_mod.load_peer(path)[0]) for path in peers]
+    train_docs: Docs = {}
+    if train_on:
+        train_docs, _ = load_docs(train_on, max_bytes_per_language * 4)
+        if not train_docs:
+            raise CodemillError(f"--train-on: no readable code files under {', '.join(train_on)}")
     warm = warm_text()
-    results = [_measure_codemill("codemill", tokenizer, docs, repeat, warm)]
+    results = [_measure("codemill", _fresh_codemill(tokenizer), docs, repeat, warm)]
     versions: dict[str, str] = {"codemill": _version("codemill")}
-    if include_tiktoken:
+    not_run: dict[str, str] = {}  # peer -> why it is not in the table
+
+    def peer(name: str, module: str, make: Callable[[], Make]) -> None:
         try:
-            enc = peer_mod.tiktoken_encoding(tokenizer)
-        except ImportError:
-            pass
-        else:
-            versions["tiktoken"] = _version("tiktoken")
-            results.append(
-                _measure("tiktoken (same vocab)", lambda t, _l: len(enc.encode_ordinary(t)), docs, repeat, warm)
-            )
-    try:
-        giga = peer_mod.gigatoken_encoding()
-    except ImportError:
-        pass
-    else:
-        versions["gigatoken"] = _version("gigatoken")
-        results.append(_measure("gigatoken (cl100k)", lambda t, _l: len(giga.encode(t)), docs, repeat, warm))
-        if include_tiktoken:
-            cl = peer_mod.tiktoken_cl100k()
-            results.append(_measure("tiktoken (cl100k)", lambda t, _l: len(cl.encode_ordinary(t)), docs, repeat, warm))
+            maker = make()
+        except ImportError as exc:
+            not_run[name] = str(exc)
+            return
+        versions[module] = _version(module)
+        results.append(_measure(name, maker, docs, repeat, warm))
+
+    if include_tiktoken:
+
+        def same_vocab() -> Make:
+            enc = peer_mod.tiktoken_encoding(tokenizer)  # no cache across calls: one serves all
+            return lambda: lambda t, _l: len(enc.encode_ordinary(t))
+
+        peer("tiktoken (same vocab)", "tiktoken", same_vocab)
+
+    def giga() -> Make:
+        peer_mod.gigatoken_encoding()  # raises here if it cannot be built at all
+        return lambda: _count(peer_mod.gigatoken_encoding())
+
+    peer("gigatoken (cl100k)", "gigatoken", giga)
+    if include_tiktoken:
+
+        def cl100k() -> Make:
+            enc = peer_mod.tiktoken_cl100k()
+            return lambda: lambda t, _l: len(enc.encode_ordinary(t))
+
+        peer("tiktoken (cl100k)", "tiktoken", cl100k)
     if include_python:
         py = peer_mod.PurePythonBpe(peer_mod.codemill_ranks(tokenizer))
         # A short warm-up: it has no start-up to speak of, and its BPE runs at ~0.1 MB/s.
-        r = _measure(
-            "pure-python (same vocab)", lambda t, _l: len(py.encode(t)), docs, 0, warm[:2000], python_sample_bytes
-        )
+        r = _measure("pure-python (same vocab)", lambda: _count(py), docs, 0, warm[:2000], python_sample_bytes)
         if r["bytes"] < sum(len(t.encode("utf-8")) for ts in docs.values() for t in ts):
             r["name"] = f"pure-python (same vocab, {r['bytes'] / 1e6:.2f} MB sample)"
         r["sampled_bytes"] = r["bytes"]
         results.append(r)
-    if train_on:
-        train_docs, _ = load_docs(train_on, max_bytes_per_language * 4)
+    if train_docs:
         texts = [t for ts in train_docs.values() for t in ts]
         langs = [lang for lang, ts in train_docs.items() for _ in ts]
         versions["tokenizers"] = _version("tokenizers")
         hf = peer_mod.train_hf_baseline(texts, tokenizer.vocab_size)
-        results.append(_measure("hf-gpt4-regex (same data)", lambda t, _l: len(hf.encode(t).ids), docs, repeat, warm))
+        hf_json = hf.to_str()
+        tk = peer_mod._require("tokenizers")
+
+        def fresh_hf() -> EncodeFn:  # HF's BPE caches words: a copy per language
+            copy = tk.Tokenizer.from_str(hf_json)
+            return lambda t, _l: len(copy.encode(t).ids)
+
+        results.append(_measure("hf-gpt4-regex (same data)", fresh_hf, docs, repeat, warm))
         same = CodeTokenizer.train(list(zip(texts, langs, strict=True)), vocab_size=tokenizer.vocab_size)
-        results.append(_measure_codemill("codemill (same data)", same, docs, repeat, warm))
-    for path in peers:
-        name, peer = peer_mod.load_peer(path)
-        results.append(_measure(name, functools.partial(_peer_count, peer), docs, repeat, warm))
+        results.append(_measure("codemill (same data)", _fresh_codemill(same), docs, repeat, warm))
+    for path, name in user_peers:
+        results.append(_measure(name, functools.partial(_fresh_peer, path), docs, repeat, warm))
     base = results[0]
-    for r in results[1:]:
-        # First pass against first pass, steady against steady: never one side warm only.
-        r["codemill_speedup"] = round(r_ratio(base["mb_per_s"], r["mb_per_s"]), 2)
-        r["codemill_first_pass_speedup"] = round(r_ratio(base["first_pass_mb_per_s"], r["first_pass_mb_per_s"]), 2)
+    base_first, base_steady = base["_seconds"]
+    for r in results:
+        first, steady = r.pop("_seconds")
+        if r is base:
+            continue
+        # First pass against first pass, steady against steady: never one side warm only. From
+        # seconds per byte, not the rounded speeds; None where a side has no figure.
+        r["codemill_first_pass_speedup"] = _ratio(first, r["bytes"], base_first, base["bytes"])
+        r["codemill_speedup"] = _ratio(steady, r["bytes"], base_steady, base["bytes"])
     return {
         "paths": list(paths),
         "versions": versions,
         "threads": 1,
         "skipped": skipped,
+        "peers_not_run": not_run,
         "results": results,
     }
 
 
-def r_ratio(a: float, b: float) -> float:
-    return a / b if b else float("inf")
+def _ratio(seconds: float | None, nbytes: int, base_seconds: float | None, base_bytes: int) -> float | None:
+    """How many times faster codemill ran than a row, per byte."""
+    if not seconds or not base_seconds or not nbytes or not base_bytes:
+        return None
+    return round((seconds / nbytes) / (base_seconds / base_bytes), 2)
 
 
 def _version(module: str) -> str:
@@ -251,11 +296,13 @@ def format_benchmark(report: dict[str, Any]) -> str:
     lines = ["speed, one thread, MB/s: first pass over files the encoder has not seen, then steady state"]
     lines.append(f"{'encoder':<44}{'first':>9}{'steady':>9}{'codemill x first':>18}{'x steady':>10}")
     for r in results:
-        fr, sr = r.get("codemill_first_pass_speedup"), r.get("codemill_speedup")
+        fr, sr, steady = r.get("codemill_first_pass_speedup"), r.get("codemill_speedup"), r["mb_per_s"]
         lines.append(
-            f"{r['name']:<44}{r['first_pass_mb_per_s']:>9.2f}{r['mb_per_s']:>9.2f}"
+            f"{r['name']:<44}{r['first_pass_mb_per_s']:>9.2f}{(f'{steady:.2f}' if steady is not None else '-'):>9}"
             f"{(f'{fr:.2f}' if fr else '-'):>18}{(f'{sr:.2f}' if sr else '-'):>10}"
         )
+    for name, why in report.get("peers_not_run", {}).items():
+        lines.append(f"{name:<44}not run: {why}")
     lines.append("")
     lines.append("bytes per token (higher is better)")
     lines.append(f"{'encoder':<28}" + "".join(f"{lang[:10]:>11}" for lang in langs) + f"{'all':>9}")
@@ -265,6 +312,9 @@ def format_benchmark(report: dict[str, Any]) -> str:
             for lang in langs
         )
         lines.append(f"{r['name']:<28}{cells}{r['bytes_per_token']:>9.2f}")
+    if report.get("skipped"):
+        lines.append("")
+        lines.append("inputs not read: " + ", ".join(f"{k} {v}" for k, v in sorted(report["skipped"].items())))
     lines.append("")
     lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
     return "\n".join(lines)
@@ -298,7 +348,7 @@ def plot_benchmark(report: dict[str, Any], path: str) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     ys = list(range(len(results)))
     ax1.barh([y - 0.2 for y in ys], [r["first_pass_mb_per_s"] for r in results], height=0.4, label="first pass")
-    ax1.barh([y + 0.2 for y in ys], [r["mb_per_s"] for r in results], height=0.4, label="steady state")
+    ax1.barh([y + 0.2 for y in ys], [r["mb_per_s"] or 0 for r in results], height=0.4, label="steady state")
     ax1.set_yticks(ys, names)
     ax1.set_xlabel("MB/s, one thread")
     ax1.legend(loc="lower right")

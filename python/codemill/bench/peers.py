@@ -23,7 +23,8 @@ GPT4_PATTERN = (
     r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
     r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
-# The same split for Python's `re`, which lacks \p{..}: letters are [^\W\d_].
+# Close to that split for Python's `re`, which lacks \p{..} (letters are [^\W\d_]); used only
+# without the `regex` package.
 GPT4_PATTERN_RE = (
     r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\w]?[^\W\d_]+|_[^\W\d_]+|\d{1,3}| ?[^\s\w]+[\r\n]*|_+"""
     r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
@@ -119,7 +120,12 @@ class PurePythonBpe:
 
     def __init__(self, ranks: dict[bytes, int]) -> None:
         self.ranks = ranks
-        self.pattern = re.compile(GPT4_PATTERN_RE)
+        try:  # the same split as tiktoken's rows (`regex`, which tiktoken needs, has \p{..})
+            import regex
+
+            self.pattern: Any = regex.compile(GPT4_PATTERN)
+        except ImportError:
+            self.pattern = re.compile(GPT4_PATTERN_RE)
 
     def encode(self, text: str) -> list[int]:
         out: list[int] = []

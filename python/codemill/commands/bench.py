@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from codemill.commands._common import add_overwrite, non_negative_int, positive_int
-from codemill.errors import InputNotFoundError
+from codemill.errors import InputNotFoundError, UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +42,13 @@ def _bench(args: argparse.Namespace) -> int:
     for p in [*args.paths, *args.train_on]:
         if not Path(p).exists():
             raise InputNotFoundError(f"{p}: no such file or directory")
-    if args.plot:  # refused before the (long) benchmark, not after it
+    if args.plot is not None:  # refused before the (long) benchmark, not after it
+        if not args.plot:
+            raise UsageError("--plot: give the PNG file to write")
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError("--plot needs matplotlib: pip install 'codemill[bench]'")
         check_output(
             args.plot,
             command="bench",
