@@ -161,14 +161,14 @@ def main() -> None:
                 t = time.perf_counter()
                 enc(text, lang)
                 times.append(time.perf_counter() - t)
-            steady.setdefault(name, {})[lang] = statistics.median(times)
+            steady.setdefault(name, {})[lang] = statistics.median(times) if times else float("nan")
     size = {lang: len(t.encode()) for lang, t in texts.items()}
     mbs = {
         name: {
             lang: {
                 "bytes": (n := len(text_for(name, lang).encode())),
                 "first_mb_s": round(n / 1e6 / first[name][lang], 1),
-                "steady_mb_s": round(n / 1e6 / steady[name][lang], 1),
+                "steady_mb_s": round(n / 1e6 / steady[name][lang], 1) if args.repeat else None,
                 "tokens": tokens[name][lang],
             }
             for lang in texts
@@ -187,12 +187,17 @@ def main() -> None:
     print(f"first pass / steady, MB/s, one core ({report['machine']}, load {report['load_avg'][0]:.2f})")
     print(f"{'encoder':<26}" + "".join(f"{lang[:10]:>16}" for lang in langs))
     for name, per in mbs.items():
-        cells = "".join(f"{per[lang]['first_mb_s']:>9.1f} /{per[lang]['steady_mb_s']:>5.0f}" for lang in langs)
+        cells = "".join(
+            f"{per[lang]['first_mb_s']:>9.1f} /"
+            + (f"{per[lang]['steady_mb_s']:>5.0f}" if per[lang]["steady_mb_s"] is not None else f"{'-':>5}")
+            for lang in langs
+        )
         print(f"{name:<26}{cells}")
     giga = "gigatoken (cl100k)"
     cm = "codemill (bundled 32k)"
     if giga in mbs:
-        ratios = [mbs[cm][lang]["first_mb_s"] / mbs[giga][lang]["first_mb_s"] for lang in langs]
+        # From the seconds, not the rounded speeds (the same bytes for both).
+        ratios = [first[giga][lang] / first[cm][lang] for lang in langs]
         print(f"{'codemill / gigatoken':<26}" + "".join(f"{r:>15.2f}x" for r in ratios))
     print(f"{'codemill bytes/token':<26}" + "".join(f"{size[lang] / mbs[cm][lang]['tokens']:>16.3f}" for lang in langs))
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))

@@ -194,3 +194,26 @@ def test_encode_decode_a_custom_tiktoken_file_with_its_pattern(tmp_path, capsys)
     ids.write_text(out)
     code, out, _ = run(capsys, "decode", "--tokenizer", str(ranks), "--pattern", r"\w+|\s+", str(ids))
     assert code == 0 and out == "hi there"
+
+
+def test_bench_argument_errors_are_one_line_before_the_run(tmp_path, capsys, monkeypatch) -> None:
+    from codemill.bench import peers
+
+    src = str(FIXTURES / "sample.py")
+    code, _, err = run(capsys, "bench", src, "--peer", str(tmp_path / "nope.json"))
+    assert code == 2 and "--peer" in err and "nope.json" in err and "Traceback" not in err
+    code, _, err = run(capsys, "bench", src, "--plot", "")
+    assert code == 2 and "--plot" in err
+    real = peers._require
+
+    def no_tokenizers(module: str, extra: str = "bench"):
+        if module == "tokenizers":
+            raise ImportError("tokenizers is needed for this comparison")
+        return real(module, extra)
+
+    monkeypatch.setattr(peers, "_require", no_tokenizers)
+    measured = []
+    monkeypatch.setattr("codemill.bench.benchmark._measure", lambda *a, **k: measured.append(a))
+    code, _, err = run(capsys, "bench", src, "--train-on", str(FIXTURES))
+    assert code == 2 and "--train-on: tokenizers is needed" in err and "Traceback" not in err
+    assert measured == []  # refused before any measurement

@@ -159,10 +159,18 @@ def _count(enc: Any) -> EncodeFn:
     return lambda text, _lang: len(enc.encode(text))
 
 
-def _fresh_peer(path: str) -> EncodeFn:
+def _user_peer(path: str) -> tuple[str, Any]:
+    """A ``--peer`` file loaded, or one line naming the flag and the file."""
     from codemill.bench.peers import load_peer
 
-    return functools.partial(_peer_count, load_peer(path)[1])
+    try:
+        return load_peer(path)
+    except (ImportError, CodemillError) as exc:
+        raise CodemillError(f"--peer: {exc}") from None
+
+
+def _fresh_peer(path: str) -> EncodeFn:
+    return functools.partial(_peer_count, _user_peer(path)[1])
 
 
 def _fresh_codemill(tok: CodeTokenizer) -> Make:
@@ -189,9 +197,13 @@ def run_benchmark(
     docs, skipped = load_docs(paths, max_bytes_per_language)
     if not docs:
         raise CodemillError(f"no readable code files under {', '.join(paths)}")
-    user_peers = [(path, peer_mod.load_peer(path)[0]) for path in peers]
+    user_peers = [(path, _user_peer(path)[0]) for path in peers]
     train_docs: Docs = {}
     if train_on:
+        try:
+            peer_mod._require("tokenizers")  # the HF trainer of the same-data rows
+        except ImportError as exc:
+            raise CodemillError(f"--train-on: {exc}") from None
         train_docs, _ = load_docs(train_on, max_bytes_per_language * 4)
         if not train_docs:
             raise CodemillError(f"--train-on: no readable code files under {', '.join(train_on)}")
@@ -233,8 +245,10 @@ def run_benchmark(
         py = peer_mod.PurePythonBpe(peer_mod.codemill_ranks(tokenizer))
         # A short warm-up: it has no start-up to speak of, and its BPE runs at ~0.1 MB/s.
         r = _measure("pure-python (same vocab)", lambda: _count(py), docs, 0, warm[:2000], python_sample_bytes)
+        notes = [] if py.exact_split else ["approximate split: no `regex`"]
         if r["bytes"] < sum(len(t.encode("utf-8")) for ts in docs.values() for t in ts):
-            r["name"] = f"pure-python (same vocab, {r['bytes'] / 1e6:.2f} MB sample)"
+            notes.append(f"{r['bytes'] / 1e6:.2f} MB sample")
+        r["name"] = "pure-python (" + ", ".join(["same vocab", *notes]) + ")"
         r["sampled_bytes"] = r["bytes"]
         results.append(r)
     if train_docs:
@@ -347,8 +361,11 @@ def plot_benchmark(report: dict[str, Any], path: str) -> None:
     names = [r["name"] for r in results]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     ys = list(range(len(results)))
-    ax1.barh([y - 0.2 for y in ys], [r["first_pass_mb_per_s"] for r in results], height=0.4, label="first pass")
-    ax1.barh([y + 0.2 for y in ys], [r["mb_per_s"] or 0 for r in results], height=0.4, label="steady state")
+    steady = any(r["mb_per_s"] is not None for r in results)  # none with --repeat 0
+    shift = 0.2 if steady else 0.0
+    ax1.barh([y - shift for y in ys], [r["first_pass_mb_per_s"] for r in results], height=0.4, label="first pass")
+    if steady:
+        ax1.barh([y + shift for y in ys], [r["mb_per_s"] or 0 for r in results], height=0.4, label="steady state")
     ax1.set_yticks(ys, names)
     ax1.set_xlabel("MB/s, one thread")
     ax1.legend(loc="lower right")

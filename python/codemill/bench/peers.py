@@ -124,8 +124,10 @@ class PurePythonBpe:
             import regex
 
             self.pattern: Any = regex.compile(GPT4_PATTERN)
+            self.exact_split = True
         except ImportError:
             self.pattern = re.compile(GPT4_PATTERN_RE)
+            self.exact_split = False
 
     def encode(self, text: str) -> list[int]:
         out: list[int] = []

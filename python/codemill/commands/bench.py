@@ -45,10 +45,10 @@ def _bench(args: argparse.Namespace) -> int:
     if args.plot is not None:  # refused before the (long) benchmark, not after it
         if not args.plot:
             raise UsageError("--plot: give the PNG file to write")
-        import importlib.util
-
-        if importlib.util.find_spec("matplotlib") is None:
-            raise UsageError("--plot needs matplotlib: pip install 'codemill[bench]'")
+        try:
+            import matplotlib  # noqa: F401  (imported, not only found: a broken install fails here)
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install 'codemill[bench]'") from None
         check_output(
             args.plot,
             command="bench",
