@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from codemill._io import atomic_write_bytes, fsync_dir
 from codemill._leftovers import scratch_dir
-from codemill.errors import InputNotFoundError, StorageError
+from codemill.errors import InputNotFoundError, SourceError, StorageError
 
 # Bytes a range request of a reader asks for at most (its buffer): the second half of an 8 MB
 # JSONL part (~4.2 MB) is one request, not two. Requests cost more than bytes.
@@ -160,6 +160,10 @@ def url_exists(url: str) -> bool:
     fs, path = url_fs(url)
     with storage(url):
         return bool(fs.exists(path))
+
+
+class SizeUnknown(SourceError):
+    """A read needed an object's size (a seek from its end) and its store gives none."""
 
 
 def url_size(url: str) -> int | None:
@@ -338,8 +342,10 @@ class _Ranges(io.RawIOBase):
 
     def _object_size(self) -> int:
         if self._size is None:
-            with storage(self._url):
-                self._size = int(self._fs.size(self._path))
+            size = url_size(self._url)
+            if size is None:
+                raise SizeUnknown(f"{self._url}: the store gives no size")
+            self._size = size
         return self._size
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:

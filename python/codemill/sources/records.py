@@ -235,17 +235,18 @@ def parquet_file(path: Path | str) -> Any:
     except ImportError as exc:
         raise SourceError(f"{path}: reading Parquet needs pyarrow: pip install 'codemill[corpus]'") from exc
     try:
-        from codemill.sources.fs import is_url, open_url, read_url, url_size
+        from codemill.sources.fs import SizeUnknown, is_url, open_url, read_url
 
         if not (isinstance(path, str) and is_url(path)):
             return pq.ParquetFile(path)
-        if url_size(path) is None:
+        try:
+            return pq.ParquetFile(open_url(path))
+        except SizeUnknown:
             # Parquet is read from its end, which needs the size: a store that gives none (an
             # HTTP server without Content-Length) has the object fetched whole, into memory.
             import pyarrow as pa
 
             return pq.ParquetFile(pa.BufferReader(read_url(path)))
-        return pq.ParquetFile(open_url(path))
     except StorageError:
         raise
     except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for corrupt files
