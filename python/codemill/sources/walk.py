@@ -10,9 +10,10 @@ is passed over is counted in ``skips`` with a reason from :mod:`codemill.sources
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,6 +157,11 @@ def walk(root: Path, skips: Skips) -> Iterator[Entry]:
 _EXCLUDE = ".git/info/exclude"
 
 
+def _is_exclude(rel: str) -> bool:
+    """Whether a listed object is a repository's exclude file (the top's or a nested one's)."""
+    return rel == _EXCLUDE or rel.endswith("/" + _EXCLUDE)
+
+
 def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
     """The code and record objects under a URL prefix, in the order of a local walk; the rest
     counted.
@@ -183,18 +189,17 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
         (obj, rel)
         for obj, rel, _, _, kind in objects
         if (kind == "file" and rel.rsplit("/", 1)[-1] == ".gitignore")
-        or (kind in ("file", "link") and (rel == _EXCLUDE or rel.endswith("/" + _EXCLUDE)))
+        or (kind in ("file", "link") and _is_exclude(rel))
     ]
-    folder_lines: dict[str, list[str]] = {}
+    ignore_lines: dict[str, list[str]] = {}  # folder -> the lines of its ignore files
     for (_, rel), data in zip(ignore_urls, read_urls([o for o, _ in ignore_urls]), strict=True):
         lines = gitignore.lines(data.decode("utf-8", "replace"))
-        if rel == _EXCLUDE or rel.endswith("/" + _EXCLUDE):
+        if _is_exclude(rel):
             folder = rel.removesuffix(_EXCLUDE).rstrip("/")
-            folder_lines[folder] = lines + folder_lines.get(folder, [])
+            ignore_lines[folder] = lines + ignore_lines.get(folder, [])
         else:
             folder = rel.rpartition("/")[0]
-            folder_lines[folder] = folder_lines.get(folder, []) + lines
-    ignore_lines = folder_lines
+            ignore_lines[folder] = ignore_lines.get(folder, []) + lines
     ignores: dict[str, _Ignore] = {"": _Ignore().with_lines("", ignore_lines.get("", []))}
 
     def ignore_in(folder: str) -> _Ignore:
@@ -210,11 +215,9 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
         reason = None
         for i, part in enumerate(parts[:-1]):
             folder = "/".join(parts[: i + 1])
-            reason = SKIP_DIRS.get(part) or (reasons.BUILD_OUTPUT if part.endswith(_SKIP_DIR_SUFFIXES) else None)
-            if reason is None and folder in envs:
-                reason = reasons.TOOL_STATE
-            if reason is None and ignore_in("/".join(parts[:i])).ignored(folder, True):
-                reason = reasons.GITIGNORED
+            reason = _passed_over_dir(
+                part, folder, ignore_in("/".join(parts[:i])), functools.partial(envs.__contains__, folder)
+            )
             if reason is not None:
                 where = f"{url.rstrip('/')}/{folder}/"
                 if where not in skipped_dirs:
@@ -351,16 +354,23 @@ def _read_lines(path: Path, follow_link: bool = False) -> list[str]:
         return []
 
 
-def _passed_over_dir(name: str, path: str, rel: str, ignore: _Ignore) -> str | None:
-    """Why the walk does not enter the directory ``path`` (``rel`` from its root), if it does not."""
+def _passed_over_dir(name: str, rel: str, ignore: _Ignore, is_env: Callable[[], bool]) -> str | None:
+    """Why a walk does not enter the directory ``name`` (``rel`` from its root), if it does not:
+    the one rule of the local and the URL walk. ``is_env``: whether it holds a virtual
+    environment's marker (asked last: a look on disk for a local walk)."""
     reason = SKIP_DIRS.get(name)
     if reason is None and name.endswith(_SKIP_DIR_SUFFIXES):
         reason = reasons.BUILD_OUTPUT
-    if reason is None and any(os.path.exists(os.path.join(path, m)) for m in _ENV_MARKERS):
+    if reason is None and is_env():
         reason = reasons.TOOL_STATE
     if reason is None and ignore.ignored(rel, True):
         reason = reasons.GITIGNORED
     return reason
+
+
+def _is_env(path: str) -> bool:
+    """Whether the directory ``path`` holds a virtual environment's marker."""
+    return any(os.path.exists(os.path.join(path, m)) for m in _ENV_MARKERS)
 
 
 def walk_reaches(root: Path, target: Path) -> bool:
@@ -374,11 +384,14 @@ def walk_reaches(root: Path, target: Path) -> bool:
         if directory not in ignores:
             parent = ignore_at(directory.parent)
             rel = directory.relative_to(root).as_posix()
-            entered = parent is not None and not directory.is_symlink()
-            if entered and parent is not None and _passed_over_dir(directory.name, str(directory), rel, parent) is None:
-                ignores[directory] = parent.child(directory, rel)
-            else:
+            if (
+                parent is None
+                or directory.is_symlink()
+                or _passed_over_dir(directory.name, rel, parent, lambda: _is_env(str(directory))) is not None
+            ):
                 ignores[directory] = None
+            else:
+                ignores[directory] = parent.child(directory, rel)
         return ignores[directory]
 
     def reads(file: Path) -> bool:
@@ -419,7 +432,7 @@ def _walk(root: Path, skips: Skips) -> Iterator[tuple[os.DirEntry[str], str]]:
                 skips.add(str(root / rel), reasons.UNREADABLE)
                 continue
             if is_dir:
-                reason = _passed_over_dir(entry.name, entry.path, rel, ignore)
+                reason = _passed_over_dir(entry.name, rel, ignore, functools.partial(_is_env, entry.path))
                 if reason is not None:
                     skips.add(str(root / rel) + "/", reason)
                     continue
