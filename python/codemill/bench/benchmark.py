@@ -136,13 +136,12 @@ def _measure(
     out["bytes_per_token"] = round(tot_bytes / max(tot_tokens, 1), 3)
     out["mb_per_s"] = _speed(tot_bytes, tot_steady) if repeat else None
     out["first_pass_mb_per_s"] = _speed(tot_bytes, tot_first)
-    # Unrounded, for the ratios (dropped from the report): a slow row rounds to 0.0 MB/s.
-    out["_seconds"] = (tot_first, tot_steady if repeat else None)
     return out
 
 
 def _speed(nbytes: int, seconds: float) -> float:
-    """MB/s to three significant digits (a pure-Python row runs at ~0.1 MB/s)."""
+    """MB/s to three significant digits: never 0.0 for a slow row (pure Python runs at ~0.1
+    MB/s), so ratios of these speeds are good to ~0.5%."""
     mbs = nbytes / 1e6 / max(seconds, 1e-9)
     return float(f"{mbs:.3g}")
 
@@ -230,8 +229,8 @@ def run_benchmark(
         peer("tiktoken (same vocab)", "tiktoken", same_vocab)
 
     def giga() -> Make:
-        peer_mod.gigatoken_encoding()  # raises here if it cannot be built at all
-        return lambda: _count(peer_mod.gigatoken_encoding())
+        built = [peer_mod.gigatoken_encoding()]  # raises here if it cannot be built; serves the first language
+        return lambda: _count(built.pop() if built else peer_mod.gigatoken_encoding())
 
     peer("gigatoken (cl100k)", "gigatoken", giga)
     if include_tiktoken:
@@ -269,15 +268,10 @@ def run_benchmark(
     for path, name in user_peers:
         results.append(_measure(name, functools.partial(_fresh_peer, path), docs, repeat, warm))
     base = results[0]
-    base_first, base_steady = base["_seconds"]
-    for r in results:
-        first, steady = r.pop("_seconds")
-        if r is base:
-            continue
-        # First pass against first pass, steady against steady: never one side warm only. From
-        # seconds per byte, not the rounded speeds; None where a side has no figure.
-        r["codemill_first_pass_speedup"] = _ratio(first, r["bytes"], base_first, base["bytes"])
-        r["codemill_speedup"] = _ratio(steady, r["bytes"], base_steady, base["bytes"])
+    for r in results[1:]:
+        # First pass against first pass, steady against steady: never one side warm only.
+        r["codemill_first_pass_speedup"] = _ratio(base["first_pass_mb_per_s"], r["first_pass_mb_per_s"])
+        r["codemill_speedup"] = _ratio(base["mb_per_s"], r["mb_per_s"])
     return {
         "paths": list(paths),
         "versions": versions,
@@ -288,11 +282,10 @@ def run_benchmark(
     }
 
 
-def _ratio(seconds: float | None, nbytes: int, base_seconds: float | None, base_bytes: int) -> float | None:
-    """How many times faster codemill ran than a row, per byte."""
-    if not seconds or not base_seconds or not nbytes or not base_bytes:
-        return None
-    return round((seconds / nbytes) / (base_seconds / base_bytes), 2)
+def _ratio(codemill: float | None, other: float | None) -> float | None:
+    """How many times faster codemill ran than a row (MB/s over MB/s); None where a side has no
+    figure (no steady state with --repeat 0)."""
+    return round(codemill / other, 2) if codemill and other else None
 
 
 def _version(module: str) -> str:
