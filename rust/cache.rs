@@ -5,7 +5,6 @@
 //! first-pass instructions); here keys and values are appended to flat arenas and a slot is
 //! 16 bytes, so an insert is two `extend_from_slice` and a store. Memory is bounded: when a
 //! table or arena reaches its cap the cache is cleared (cheap, and rare on real code).
-use crate::table::Table;
 
 /// One slot: hash (0 = empty), where the key and value live in the arenas, and their lengths.
 #[derive(Clone, Copy)]
@@ -19,7 +18,7 @@ struct Slot {
 
 pub struct SeqCache<K> {
     /// Packed `Slot`s; 0 is empty.
-    slots: Table<u128>,
+    slots: Vec<u128>,
     keys: Vec<K>,
     vals: Vec<u32>,
     len: usize,
@@ -89,6 +88,19 @@ fn finish(h: u64) -> u32 {
     ((h >> 32) as u32) | 1
 }
 
+/// Empty slots, written rather than taken as zeroed pages (calloc). Lookups read a table
+/// before inserts write it, and a page first read from calloc'd memory maps the shared zero
+/// page: the first write then faults again and flushes that page from the TLB of every core
+/// the process runs on, an interrupt to each other encoding thread per page (~7% of a
+/// 2-thread first pass, in TLB-shootdown IPIs). Written pages fault once, flush nothing.
+fn written_zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
+    let mut v: Vec<T> = Vec::with_capacity(n);
+    // Opaque to LLVM, which would otherwise fold this malloc + memset back into calloc.
+    std::hint::black_box(v.as_mut_ptr());
+    v.resize(n, T::default());
+    v
+}
+
 impl Slot {
     #[inline]
     fn pack(self) -> u128 {
@@ -120,7 +132,7 @@ impl<K: Copy + Eq> Default for SeqCache<K> {
 impl<K: Copy + Eq> SeqCache<K> {
     pub fn with_caps(max_slots: usize, max_arena: usize) -> Self {
         SeqCache {
-            slots: Table::default(),
+            slots: Vec::new(),
             keys: Vec::new(),
             vals: Vec::new(),
             len: 0,
@@ -224,8 +236,8 @@ impl<K: Copy + Eq> SeqCache<K> {
 
     fn grow(&mut self) {
         let n = (self.slots.len() * 2).max(FIRST_SLOTS);
-        let old = std::mem::replace(&mut self.slots, Table::new(n));
-        for &w in old.iter() {
+        let old = std::mem::replace(&mut self.slots, written_zeroed(n));
+        for w in old {
             if w != 0 {
                 self.place(Slot::unpack(w));
             }
@@ -242,7 +254,7 @@ impl<K: Copy + Eq> SeqCache<K> {
 pub struct ShortCache {
     /// Per slot: the key's two words, `len | ident << 5 | count << 6 | id0 << 8 | id1 << 32`
     /// (len 0: empty), and id2.
-    slots: Table<[u64; 4]>,
+    slots: Vec<[u64; 4]>,
 }
 
 pub const SHORT_MAX: usize = 16;
@@ -321,7 +333,7 @@ impl ShortCache {
             return;
         }
         if self.slots.is_empty() {
-            self.slots = Table::new(SHORT_SETS * 2);
+            self.slots = written_zeroed(SHORT_SETS * 2);
         }
         let tag = short_tag(len, ident);
         let at = self.set(k, tag);

@@ -16,6 +16,5 @@ pub mod pagerank;
 pub mod parallel;
 #[cfg(feature = "python")]
 mod py;
-pub mod table;
 pub mod tokenizer;
 pub mod vocab;
