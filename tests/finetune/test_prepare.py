@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -223,6 +224,12 @@ def test_cli_json_report_and_errors(repo: Path, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "missing" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "y.jsonl").exists()
+    if hasattr(os, "mkfifo"):
+        # A FIFO named as the report was opened to see whether it held one: blocked forever.
+        os.mkfifo(tmp_path / "fifo")
+        args = ["prepare", str(repo), "-o", str(tmp_path / "z.jsonl"), "--report", str(tmp_path / "fifo")]
+        assert main(args) == 2
+        assert "fifo: exists and was not written by `codemill prepare`" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("verify", ["borderline", True, False])

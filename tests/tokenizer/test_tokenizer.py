@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -167,6 +168,11 @@ def test_bad_input_errors(tmp_path, tok: CodeTokenizer) -> None:
     binary.write_bytes(b"\xff\x00")
     with pytest.raises(TokenizerFileError, match="not UTF-8"):
         CodeTokenizer.load(binary)
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "tok.fifo"
+        os.mkfifo(fifo)  # reading one blocked forever
+        with pytest.raises(TokenizerFileError, match="tok.fifo: not a regular file"):
+            CodeTokenizer.load(fifo)
     assert issubclass(TokenizerFileError, CodemillError) and issubclass(CodemillError, ValueError)
 
 

@@ -129,6 +129,8 @@ def _is_report(path: Path | str) -> bool:
             from codemill.sources.fs import read_url
 
             data = read_url(path, 0, _MAX_REPORT + 1)
+        elif not path.is_file():  # a FIFO would block the read forever
+            return False
         else:
             with open(path, "rb") as f:
                 data = f.read(_MAX_REPORT + 1)

@@ -64,6 +64,8 @@ class CodeTokenizer:
             return huggingface.from_huggingface(p)
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file or directory")
+        if not p.is_file():  # a FIFO would block the read below forever
+            raise TokenizerFileError(f"{p}: not a regular file")
         if tiktoken_files.is_rank_file(p):
             return tiktoken_files.from_tiktoken(p)
         try:
