@@ -497,3 +497,7 @@ def test_a_file_that_spells_a_fim_marker_gives_no_samples_and_says_why():
     for seed in range(5):
         samples, missed = SampleBuilder(fim_rate=1.0, seed=seed).build(text, "python", "t.py", "r")
         assert samples == [] and missed == {"fim_token_in_text": 1}
+    # Without FIM samples the output names no markers (its sidecar lists none), so they are
+    # text like any other: such a file gave no samples at all before.
+    samples, missed = SampleBuilder(["raw", "completion"], seed=1).build(text, "python", "t.py", "r")
+    assert [s["kind"] for s in samples][:1] == ["raw"] and "fim_token_in_text" not in missed

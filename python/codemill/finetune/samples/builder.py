@@ -70,10 +70,11 @@ class SampleBuilder:
         """The samples of one cleaned file and a count of kinds it could not give (with why)."""
         missed: Counter[str] = Counter()
         samples: list[dict[str, Any]] = []
-        if any(token in text for token in self.fim_tokens):
+        if "fim" in self.kinds and any(token in text for token in self.fim_tokens):
             # Its samples would carry the markers as text, which `tokenize` (told by the sidecar
             # that this output uses them) encodes as the special tokens, and a FIM sample of it
-            # could not be split back into its parts: a file that spells them gives none.
+            # could not be split back into its parts: a file that spells them gives none. Without
+            # FIM samples the sidecar names no markers, and they are text like any other.
             missed["fim_token_in_text"] += 1
             return samples, missed
         f = SourceFile(text, text.encode("utf-8", "surrogatepass"), grammar_for_path(path, language), path, repository)
