@@ -155,6 +155,12 @@ def test_languages_filter_and_sample_kinds(repo: Path, tmp_path: Path) -> None:
     assert report["filtered"]["language"] == 10
     with pytest.raises(ValueError, match="unknown language"):
         prepare(repo, out, languages=["cobol"], workers=1)
+    # The spellings a record's language may have, and `generic`, as the reader accepts them
+    # (they were refused as unknown).
+    config = PrepareConfig(languages=("Go", "rs", "Rust", "text"))
+    assert config.languages == ("go", "rust", "generic")
+    again = prepare(repo, tmp_path / "a.jsonl", languages=["Go", "RS"], samples=["raw", "completion"], workers=1, progress=False)
+    assert _rows(tmp_path / "a.jsonl") == rows and again["params"]["languages"] == ["go", "rust"]
 
 
 def test_jsonl_corpus_input(tmp_path: Path) -> None:

@@ -52,12 +52,15 @@ class PrepareConfig:
 
     def __post_init__(self) -> None:
         if self.languages:
-            from codemill.languages import EXTENSIONS
+            from codemill.languages import ALIASES, LANGUAGES
 
-            known = set(EXTENSIONS.values())
-            bad = [lang for lang in self.languages if lang not in known]
+            # Any spelling the reader accepts for a record's language (py, C++, TypeScript), and
+            # `generic` (what a file of no known language is), kept as the canonical name.
+            bad = [lang for lang in self.languages if lang.strip().lower() not in ALIASES]
             if bad:
-                raise ConfigError(f"unknown language(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+                raise ConfigError(f"unknown language(s) {', '.join(bad)}; known: {', '.join(sorted(LANGUAGES))}")
+            names = tuple(dict.fromkeys(ALIASES[lang.strip().lower()] for lang in self.languages))
+            object.__setattr__(self, "languages", names)
         self.builder()  # validates kinds and rates up front
 
     def builder(self) -> SampleBuilder:
