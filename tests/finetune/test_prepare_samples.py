@@ -406,6 +406,19 @@ class K {
             },
         ),
         ("rust", "lib.rs", RUST_DOCS, {"double": "Doubles a number.\nNever overflows here."}),
+        # An example's indentation is kept (every line of a line-comment doc was stripped).
+        (
+            "rust",
+            "ex.rs",
+            "/// Adds.\n///\n/// ```\n/// if a {\n///     add(1, 2);\n/// }\n/// ```\npub fn add(a: i32) -> i32 {\n    a\n}\n",
+            {"add": "Adds.\n\n```\nif a {\n    add(1, 2);\n}\n```"},
+        ),
+        (
+            "go",
+            "ex.go",
+            "package m\n\n// Sum adds. For example:\n//\n//\ttotal := Sum(1)\nfunc Sum(a int) int {\n\treturn a\n}\n",
+            {"Sum": "Sum adds. For example:\n\n\ttotal := Sum(1)"},
+        ),
         ("c", "sum.c", C_DOCS, {"sum": "Sums n ints."}),
         ("javascript", "add.js", JS_DOCS, {"add": "Adds two numbers.", "hello": "Greets."}),
     ],

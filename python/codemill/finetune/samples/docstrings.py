@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,10 +126,28 @@ def _is_doc_comment(text: str, grammar: str) -> bool:
 
 
 def _clean_comment(text: str) -> str:
+    if text.startswith("/*"):
+        return _clean_block_comment(text)
+    # Consecutive line comments (`///`, `//!`, Go's `//`): the marker and one space after it go,
+    # the rest of each line stays as written (an indented example, a gofmt code block after
+    # `//<tab>`), and only a margin every line shares is removed. Stripping each line lost the
+    # indentation of every example.
     lines = []
     for raw in text.split("\n"):
         line = raw.strip()
-        for marker in ("/**", "/*!", "/*", "///", "//!", "//"):
+        for marker in ("///", "//!", "//"):
+            if line.startswith(marker):
+                line = line[len(marker) :]
+                break
+        lines.append(line[1:] if line.startswith(" ") else line)
+    return textwrap.dedent("\n".join(lines)).strip("\n")
+
+
+def _clean_block_comment(text: str) -> str:
+    lines = []
+    for raw in text.split("\n"):
+        line = raw.strip()
+        for marker in ("/**", "/*!", "/*"):
             if line.startswith(marker):
                 line = line[len(marker) :]
                 break
