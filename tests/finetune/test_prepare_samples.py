@@ -246,6 +246,14 @@ def _docstring_samples(text: str, lang: str, path: str) -> dict[str, list[dict]]
     return by
 
 
+def test_a_python_docstring_target_is_the_docstring_as_written() -> None:
+    # Its value had `\n` as a line break and `\t` expanded: not what the model should write.
+    for prefix, quote in [("", '"""'), ("r", "'''"), ("", '"')]:
+        text = f"def f(s):\n    {prefix}{quote}Split s on '\\n' and\\tthe tab.{quote}\n    return s.split()\n"
+        doc = _docstring_samples(text, "python", "a.py")["f"][0]
+        assert doc["completion"] == "Split s on '\\n' and\\tthe tab.", (prefix, quote)
+
+
 def test_python_docstring_samples_only_for_functions_with_one() -> None:
     by = _docstring_samples(PY_DOCS, "python", "m.py")
     assert sorted(by) == ["documented", "only_docstring", "open", "stub"]

@@ -65,6 +65,13 @@ def _dedent(text: str, indent: str) -> str:
     return "\n".join(line[len(indent) :] if line.startswith(indent) else line for line in text.split("\n"))
 
 
+def _string_body(literal: str) -> str:
+    """The text between the quotes of a Python string literal, as written (prefix dropped)."""
+    body = literal.lstrip("rRuU")
+    quote = 3 if body[:3] in ('"""', "'''") else 1
+    return body[quote:-quote]
+
+
 def python_doc(f: SourceFile, node: Any) -> Documented | None:
     """A function with a real docstring: a plain string literal as its first statement."""
     body = node.child_by_field_name("body")
@@ -76,13 +83,16 @@ def python_doc(f: SourceFile, node: Any) -> Documented | None:
     lit = first.named_children[0]
     if lit.type != "string":
         return None
+    source = f.slice(lit.start_byte, lit.end_byte)
     try:
-        value = ast.literal_eval(f.slice(lit.start_byte, lit.end_byte))
+        value = ast.literal_eval(source)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
     if not isinstance(value, str):
         return None
-    doc = inspect.cleandoc(value)
+    # The docstring as written, not its value: `\n` in the source is two characters the model
+    # should write, not a line break (the body-from-docstring prompt shows the source form).
+    doc = inspect.cleandoc(_string_body(source))
     if not _LETTERS.search(doc):
         return None
     data = f.data
