@@ -522,3 +522,25 @@ def test_a_file_that_spells_a_fim_marker_gives_no_samples_and_says_why():
     # text like any other: such a file gave no samples at all before.
     samples, missed = SampleBuilder(["raw", "completion"], seed=1).build(text, "python", "t.py", "r")
     assert [s["kind"] for s in samples][:1] == ["raw"] and "fim_token_in_text" not in missed
+
+
+@pytest.mark.parametrize(
+    ("lang", "path", "text"),
+    [
+        ("c", "a.c", "/** Adds. */\nint add(int a) { // TODO: not yet\n}\n/** Subs. */\nint sub(int a) { return a; }\n"),
+        ("go", "a.go", "package m\n\n// Add adds.\nfunc Add(a int) int {\n\t// TODO\n}\n\n// Sub subs.\nfunc Sub(a int) int {\n\treturn a\n}\n"),
+        ("rust", "a.rs", "/// Adds.\nfn add(a: i32) {\n    // TODO\n}\n/// Subs.\nfn sub(a: i32) -> i32 {\n    a\n}\n"),
+        ("java", "A.java", "class A {\n  /** Adds. */\n  int add(int a) {\n    // TODO\n  }\n  /** Subs. */\n  int sub(int a) { return a; }\n}\n"),
+        (
+            "python",
+            "a.py",
+            'def add(x):\n    """Adds."""\n    # TODO: implement this later\n\ndef pad(x):\n    """Pads."""\n    pass  # TODO\n\n'
+            'def rise(x):\n    """Rises."""\n    raise NotImplementedError  # subclasses\n\ndef sub(x):\n    """Subs."""\n    # less one\n    return x - 1\n',
+        ),
+    ],
+)
+def test_a_body_of_comments_or_a_commented_placeholder_is_no_target(lang, path, text) -> None:
+    pytest.importorskip(f"tree_sitter_{lang}")
+    by = _docstring_samples(text, lang, path)
+    with_body = {name for name, ss in by.items() if "body-from-docstring" in [s["template"] for s in ss]}
+    assert {n.lower() for n in with_body} == {"sub"} and len(by) >= 2

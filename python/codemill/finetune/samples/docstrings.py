@@ -109,9 +109,14 @@ def python_doc(f: SourceFile, node: Any) -> Documented | None:
     body_text = None
     if rest:
         body_start = line_start(data, rest[0].start_byte)
-        candidate = f.slice(body_start, end)
-        if not _PLACEHOLDER_BODY.match(candidate.strip()):
-            body_text = _dedent(candidate, indent)
+        # Comments are no body: `# TODO` alone, or `pass  # TODO`, is a placeholder too.
+        code_nodes = [c for c in rest if c.type not in COMMENT_KINDS]
+        placeholder = not code_nodes or (
+            len(code_nodes) == 1
+            and _PLACEHOLDER_BODY.match(f.slice(code_nodes[0].start_byte, code_nodes[0].end_byte).strip())
+        )
+        if not placeholder:
+            body_text = _dedent(f.slice(body_start, end), indent)
         head = _dedent(f.slice(start, body_start), indent)
     else:
         head = _dedent(f.slice(start, doc_end), indent)
@@ -214,5 +219,13 @@ def comment_doc(f: SourceFile, node: Any) -> Documented | None:
     code = _dedent(f.slice(code_start, end), indent)
     head = _dedent(f.slice(start, body.start_byte), indent).rstrip()
     body_text = _dedent(indent + f.slice(body.start_byte, end), indent)
-    inner = body_text.strip().lstrip("{").rstrip("}").strip()
-    return Documented(definition_name(node) or "", start, end, doc, code, head, body_text if inner else None)
+    # A body of comments only (`{ // TODO }`) is no target.
+    return Documented(definition_name(node) or "", start, end, doc, code, head, body_text if _has_code(body) else None)
+
+
+def _has_code(node: Any) -> bool:
+    """Whether anything but comments is inside ``node`` (some grammars wrap a block's statements
+    in a list node, which holds only comments in a `{ // TODO }` body)."""
+    return any(
+        c.type not in COMMENT_KINDS and (c.named_child_count == 0 or _has_code(c)) for c in node.named_children
+    )
