@@ -544,3 +544,36 @@ def test_a_body_of_comments_or_a_commented_placeholder_is_no_target(lang, path, 
     by = _docstring_samples(text, lang, path)
     with_body = {name for name, ss in by.items() if "body-from-docstring" in [s["template"] for s in ss]}
     assert {n.lower() for n in with_body} == {"sub"} and len(by) >= 2
+
+
+@pytest.mark.parametrize(
+    ("lang", "path", "text", "inside"),
+    [
+        (
+            "c",
+            "count.c",
+            "int count(int *xs, int len) {\n    int n = 0;  /* items seen so far,\n"
+            "                   reset on each pass */\n    for (int i = 0; i < len; i++) {\n"
+            "        n += xs[i];\n    }\n    return n;\n}\n",
+            "reset on each pass",
+        ),
+        (
+            "python",
+            "a.py",
+            "".join(f"a{i} = {i}\n" for i in range(5)) + 'x = 1; s = """multi\nline"""\n'
+            + "".join(f"b{i} = {i}\n" for i in range(5)),
+            'line"""',
+        ),
+    ],
+)
+def test_a_completion_never_starts_inside_what_runs_on_from_a_statement_line(lang, path, text, inside) -> None:
+    # A statement ending mid-line is cut at its line's end; a comment or string that starts
+    # on the rest of that line and runs on made the cut fall inside it.
+    pytest.importorskip(f"tree_sitter_{lang}")
+    made = 0
+    for seed in range(60):
+        samples, _ = SampleBuilder(["completion"], seed=seed).build(text, lang, path, "r")
+        for s in samples:
+            made += 1
+            assert not s["completion"].lstrip().startswith(inside), seed
+    assert made > 30

@@ -31,7 +31,7 @@ def completion_split(f: SourceFile, rng: random.Random, max_bytes: int) -> Split
     # A statement that ends mid-line (a trailing comment, Go's `case x:`) is cut at its line's
     # end, never inside the line: the completion starts and ends at line starts.
     ends = [(int(node.end_byte), node) for node in f.stmts]
-    cands = [(e, node) for e, node in ends if e > 0 and next_line(data, e) < last]
+    cands = [(e, node) for e, node in ends if e > 0 and next_line(data, e) < last and _clear_line_end(f, e)]
     if not cands:
         return None
     # Prefer a split with real context on both sides.
@@ -61,6 +61,21 @@ def completion_split(f: SourceFile, rng: random.Random, max_bytes: int) -> Split
         "split_char": f.chars(split),
     }
     return Split(f.slice(0, split), f.slice(split, end), meta)
+
+
+def _clear_line_end(f: SourceFile, e: int) -> bool:
+    """Whether the line end after a statement that ends at ``e`` is between nodes: nothing that
+    starts on the rest of that line runs on past it (`n = 0;  /* count,\n reset */`, a second
+    statement, a multi-line string), which a cut there would split."""
+    p = next_line(f.data, e)
+    if p == e or p >= len(f.data):
+        return True
+    node = f.tree.root_node.descendant_for_byte_range(p - 1, p)
+    while node is not None and node.start_byte >= e:
+        if node.end_byte > p - 1 and node.start_byte < p - 1:
+            return False
+        node = node.parent
+    return True
 
 
 def fim_split(
