@@ -447,6 +447,12 @@ def test_no_docstring_samples_without_functions_or_grammar() -> None:
     assert _docstring_samples("x = 1\ny = 2\n" * 20, "python", "a.py") == {}
     samples, missed = SampleBuilder(["docstring", "completion"]).build("some text\n" * 20, "generic", "a.txt", "r")
     assert samples == [] and missed == {"no_grammar": 1}
+    # Counted with a reason, as completion and FIM are (a kept file gave nothing and said nothing).
+    _, missed = SampleBuilder(["docstring"]).build("x = 1\ny = 2\n" * 20, "python", "a.py", "r")
+    assert missed == {"docstring_none": 1}
+    many = "".join(f'def f{i}(x):\n    """Doc {i}."""\n    return x + {i}\n\n' for i in range(5))
+    samples, missed = SampleBuilder(["docstring"], max_docstring_functions=3).build(many, "python", "a.py", "r")
+    assert len({s["meta"]["function"] for s in samples}) == 3 and missed == {"docstring_over_limit": 2}
 
 
 def test_samples_carry_their_origin() -> None:

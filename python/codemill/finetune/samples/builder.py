@@ -104,7 +104,7 @@ class SampleBuilder:
                 else:
                     samples.append(self._split_sample(f, language, "fim", *fim))
         if "docstring" in self.kinds:
-            samples.extend(self._docstrings(f, language))
+            samples.extend(self._docstrings(f, language, missed))
         return samples, missed
 
     def _sample(
@@ -138,7 +138,7 @@ class SampleBuilder:
         text = split.prompt + split.target
         return self._sample(f, language, kind, template, text, split.prompt, split.target, None, split.meta)
 
-    def _docstrings(self, f: SourceFile, language: str) -> list[dict[str, Any]]:
+    def _docstrings(self, f: SourceFile, language: str, missed: Counter[str]) -> list[dict[str, Any]]:
         limit = f.error_at
         found = []
         for node in f.funcs:
@@ -147,7 +147,10 @@ class SampleBuilder:
             doc = documented(f, node)
             if doc is not None:
                 found.append(doc)
+        if not found:
+            missed["docstring_none"] += 1  # no documented function, as the other kinds count
         if len(found) > self.max_docstring_functions:
+            missed["docstring_over_limit"] += len(found) - self.max_docstring_functions
             rng = self.rng(f.repository, f.path, "docstring")
             keep = sorted(rng.sample(range(len(found)), self.max_docstring_functions))
             found = [found[i] for i in keep]
