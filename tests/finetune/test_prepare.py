@@ -153,6 +153,10 @@ def test_languages_filter_and_sample_kinds(repo: Path, tmp_path: Path) -> None:
     assert {r["language"] for r in rows} == {"go", "rust"}
     assert {r["template"] for r in rows} == {"raw", "completion"}
     assert report["filtered"]["language"] == 10
+    # Files of other languages are never read, so they are not among the read ones' outcomes.
+    f = report["files"]
+    assert f["other_language"] == 10
+    assert f["read"] == f["kept"] + f["filtered"] + f["exact_duplicates_removed"] + f["near_duplicates_removed"]
     with pytest.raises(ValueError, match="unknown language"):
         prepare(repo, out, languages=["cobol"], workers=1)
     # The spellings a record's language may have, and `generic`, as the reader accepts them

@@ -161,6 +161,7 @@ def test_prepare_counts_every_reason(tmp_path: Path) -> None:
         "exact_duplicates_removed": 0,
         "near_duplicates_removed": 0,
         "kept": 1,
+        "other_language": 0,
     }
 
 

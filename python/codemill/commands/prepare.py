@@ -144,7 +144,8 @@ def format_report(r: PrepareReport) -> str:
     f = r["files"]
     lines = [
         f"{f['read']} files read: kept {f['kept']}, filtered {f['filtered']}, exact duplicates "
-        f"{f['exact_duplicates_removed']}, near duplicates {f['near_duplicates_removed']}",
+        f"{f['exact_duplicates_removed']}, near duplicates {f['near_duplicates_removed']}"
+        + (f"; {f['other_language']} of other languages not read" if f.get("other_language") else ""),
         f"{r['samples']['total']} samples -> {r.get('output')}: "
         + ", ".join(f"{k} {v}" for k, v in r["samples"].items() if k != "total"),
     ]

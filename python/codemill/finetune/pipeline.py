@@ -71,11 +71,16 @@ R = TypeVar("R")
 
 
 class FileCounts(TypedDict):
+    """read = filtered + exact_duplicates_removed + near_duplicates_removed + kept; files of a
+    language --languages leaves out are listed, not read (`other_language`; `filtered` in the
+    report's `filtered` counts them as `language` too)."""
+
     read: int
     filtered: int
     exact_duplicates_removed: int
     near_duplicates_removed: int
     kept: int
+    other_language: int
 
 
 class Listed(TypedDict):
@@ -409,10 +414,11 @@ class Preparer:
             "params": config.as_dict(),
             "files": {
                 "read": files_seen,
-                "filtered": sum(filtered.values()),
+                "filtered": sum(filtered.values()) - filtered.get(filters.LANGUAGE, 0),
                 "exact_duplicates_removed": counts["exact_duplicates_removed"] if counts else 0,
                 "near_duplicates_removed": counts["near_duplicates_removed"] if counts else 0,
                 "kept": sum(c["files"] for c in languages.values()),
+                "other_language": filtered.get(filters.LANGUAGE, 0),
             },
             "skipped": skips.as_dict(),
             "skipped_items": skips.items,
