@@ -163,7 +163,9 @@ def test_languages_filter_and_sample_kinds(repo: Path, tmp_path: Path) -> None:
     # (they were refused as unknown).
     config = PrepareConfig(languages=("Go", "rs", "Rust", "text"))
     assert config.languages == ("go", "rust", "generic")
-    again = prepare(repo, tmp_path / "a.jsonl", languages=["Go", "RS"], samples=["raw", "completion"], workers=1, progress=False)
+    again = prepare(
+        repo, tmp_path / "a.jsonl", languages=["Go", "RS"], samples=["raw", "completion"], workers=1, progress=False
+    )
     assert _rows(tmp_path / "a.jsonl") == rows and again["params"]["languages"] == ["go", "rust"]
 
 

@@ -418,7 +418,8 @@ class K {
         (
             "rust",
             "ex.rs",
-            "/// Adds.\n///\n/// ```\n/// if a {\n///     add(1, 2);\n/// }\n/// ```\npub fn add(a: i32) -> i32 {\n    a\n}\n",
+            "/// Adds.\n///\n/// ```\n/// if a {\n///     add(1, 2);\n/// }\n"
+            "/// ```\npub fn add(a: i32) -> i32 {\n    a\n}\n",
             {"add": "Adds.\n\n```\nif a {\n    add(1, 2);\n}\n```"},
         ),
         (
@@ -533,15 +534,31 @@ def test_a_file_that_spells_a_fim_marker_gives_no_samples_and_says_why():
 @pytest.mark.parametrize(
     ("lang", "path", "text"),
     [
-        ("c", "a.c", "/** Adds. */\nint add(int a) { // TODO: not yet\n}\n/** Subs. */\nint sub(int a) { return a; }\n"),
-        ("go", "a.go", "package m\n\n// Add adds.\nfunc Add(a int) int {\n\t// TODO\n}\n\n// Sub subs.\nfunc Sub(a int) int {\n\treturn a\n}\n"),
+        (
+            "c",
+            "a.c",
+            "/** Adds. */\nint add(int a) { // TODO: not yet\n}\n/** Subs. */\nint sub(int a) { return a; }\n",
+        ),
+        (
+            "go",
+            "a.go",
+            "package m\n\n// Add adds.\nfunc Add(a int) int {\n\t// TODO\n"
+            "}\n\n// Sub subs.\nfunc Sub(a int) int {\n\treturn a\n}\n",
+        ),
         ("rust", "a.rs", "/// Adds.\nfn add(a: i32) {\n    // TODO\n}\n/// Subs.\nfn sub(a: i32) -> i32 {\n    a\n}\n"),
-        ("java", "A.java", "class A {\n  /** Adds. */\n  int add(int a) {\n    // TODO\n  }\n  /** Subs. */\n  int sub(int a) { return a; }\n}\n"),
+        (
+            "java",
+            "A.java",
+            "class A {\n  /** Adds. */\n  int add(int a) {\n    // TODO\n"
+            "  }\n  /** Subs. */\n  int sub(int a) { return a; }\n}\n",
+        ),
         (
             "python",
             "a.py",
-            'def add(x):\n    """Adds."""\n    # TODO: implement this later\n\ndef pad(x):\n    """Pads."""\n    pass  # TODO\n\n'
-            'def rise(x):\n    """Rises."""\n    raise NotImplementedError  # subclasses\n\ndef sub(x):\n    """Subs."""\n    # less one\n    return x - 1\n',
+            'def add(x):\n    """Adds."""\n    # TODO: implement this later\n'
+            '\ndef pad(x):\n    """Pads."""\n    pass  # TODO\n\n'
+            'def rise(x):\n    """Rises."""\n    raise NotImplementedError  # subclasses\n'
+            '\ndef sub(x):\n    """Subs."""\n    # less one\n    return x - 1\n',
         ),
     ],
 )
@@ -566,7 +583,8 @@ def test_a_body_of_comments_or_a_commented_placeholder_is_no_target(lang, path, 
         (
             "python",
             "a.py",
-            "".join(f"a{i} = {i}\n" for i in range(5)) + 'x = 1; s = """multi\nline"""\n'
+            "".join(f"a{i} = {i}\n" for i in range(5))
+            + 'x = 1; s = """multi\nline"""\n'
             + "".join(f"b{i} = {i}\n" for i in range(5)),
             'line"""',
         ),

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from codemill.syntax.parsers import GRAMMARS, available_languages, parse, parser_for
+from codemill.syntax.parsers import GRAMMARS, available_languages, parse, parse_file, parser_for
 from conftest import FIXTURES
 
 
@@ -22,3 +22,36 @@ def test_every_grammar_is_installed_and_parses_its_fixture() -> None:
 
 def test_unknown_language_has_no_parser() -> None:
     assert parser_for("cobol") is None and parse("x", "generic") is None
+
+
+CPP_HEADER = """#pragma once
+#include <string>
+namespace util {
+/// Reverses s.
+inline std::string reverse(const std::string& s) {
+    return std::string(s.rbegin(), s.rend());
+}
+}  // namespace util
+"""
+
+
+def test_a_cpp_header_named_h_is_parsed_as_cpp_and_a_c_one_as_c() -> None:
+    # `.h` is C in the language table; the C grammar read a C++ header as errors from its
+    # `namespace` on, so prepare, the index and the context graph found nothing in it.
+    grammar, tree = parse_file(CPP_HEADER, "util.h", "c")
+    assert grammar == "cpp" and not tree.root_node.has_error
+    c_header = "#include <stdio.h>\n/** Adds. */\nstatic inline int add(int a, int b) { return a + b; }\n"
+    assert parse_file(c_header, "add.h", "c")[0] == "c"
+    assert parse_file("int class = 1;\n", "k.h", "c")[0] == "c"  # C that C++ cannot read stays C
+    assert parse_file(CPP_HEADER, "util.c", "c")[0] == "c"  # only headers are in doubt
+
+
+def test_prepare_the_index_and_definitions_read_a_cpp_header_named_h() -> None:
+    from codemill.context.definitions import definitions
+    from codemill.finetune.samples import SampleBuilder
+    from codemill.index.chunking import chunk_text
+
+    samples, missed = SampleBuilder(["completion", "docstring"]).build(CPP_HEADER * 3, "c", "util.h", "r")
+    assert {s["template"] for s in samples} >= {"completion", "docstring-from-code"}, missed
+    assert "reverse" in [d.name for d in definitions(CPP_HEADER, "c", "util.h")]
+    assert any((c.symbol or "").endswith("reverse") for c in chunk_text(CPP_HEADER, "c", "util.h"))

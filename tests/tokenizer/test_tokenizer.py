@@ -171,7 +171,7 @@ def test_bad_input_errors(tmp_path, tok: CodeTokenizer) -> None:
     if hasattr(os, "mkfifo"):
         fifo = tmp_path / "tok.fifo"
         os.mkfifo(fifo)  # reading one blocked forever
-        with pytest.raises(TokenizerFileError, match="tok.fifo: not a regular file"):
+        with pytest.raises(TokenizerFileError, match=r"tok\.fifo: not a regular file"):
             CodeTokenizer.load(fifo)
     assert issubclass(TokenizerFileError, CodemillError) and issubclass(CodemillError, ValueError)
 

@@ -42,13 +42,10 @@ def definitions(text: str | bytes, language: str, path: str = "") -> list[Defini
     members of classes/impls/traits/namespaces, with the line ranges to show at each level of
     detail."""
     from codemill.syntax.definitions import TABLES
-    from codemill.syntax.parsers import grammar_for_path, parse
+    from codemill.syntax.parsers import parse, parse_file
 
-    grammar = grammar_for_path(path, language) if path else language
-    if grammar not in TABLES:
-        return []
-    tree = parse(text, grammar)
-    if tree is None:
+    grammar, tree = parse_file(text, path, language) if path else (language, parse(text, language))
+    if grammar not in TABLES or tree is None:
         return []
     return definitions_of_tree(tree.root_node, grammar)
 

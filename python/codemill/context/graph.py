@@ -39,7 +39,7 @@ from codemill.languages import detect_language
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, list_documents, load_text, read_file
 from codemill.sources.names import printable
 from codemill.sources.skips import EMPTY
-from codemill.syntax.parsers import grammar_for_path, parse
+from codemill.syntax.parsers import parse_file
 
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "package.json", "go.mod", "Cargo.toml", "pom.xml")
 
@@ -196,13 +196,12 @@ class ImportGraph:
 
     def _add(self, rel: str, lang: str, text: str, stamp: tuple[int, int] | None = None) -> FileImports:
         """Parses one file once for its imports and its symbols."""
-        grammar = grammar_for_path(rel, lang)
-        tree = parse(text, grammar)
+        grammar, tree = parse_file(text, rel, lang)
         self.files[rel] = lang
         self._texts[rel] = text
         self.hashes[rel] = _digest(text)
         self._set_stamp(rel, stamp)
-        self.infos[rel] = info = extract(text, rel, lang, tree=tree)
+        self.infos[rel] = info = extract(text, rel, lang, (grammar, tree))
         self.symbols[rel] = sym = file_symbols(text, lang, grammar, tree)
         if sym.excluded is not None:
             self.exclusions[rel] = sym.excluded

@@ -19,7 +19,7 @@ from typing import Any
 
 from codemill.errors import ConfigError
 from codemill.syntax.definitions import TABLES, Found, find_definitions
-from codemill.syntax.parsers import grammar_for_path, parse
+from codemill.syntax.parsers import parse_file
 
 DEFAULT_MAX_LINES = 80
 # About 2,000 tokens of code: past what embedders read (they truncate), so the bound only
@@ -162,8 +162,9 @@ def chunk_text(
         raise ConfigError(f"max_lines must be at least 1, got {max_lines}")
     lines = text.splitlines(keepends=True)
     builder = _Builder(path, language, lines, max_lines)
-    grammar = grammar_for_path(path, language)
-    tree = parse(text, grammar) if grammar in TABLES else None
+    grammar, tree = parse_file(text, path, language)
+    if grammar not in TABLES:
+        tree = None
     if tree is None:
         size = window or max_lines
         for s in range(0, len(lines), size):

@@ -76,5 +76,38 @@ def parse(text: str | bytes, grammar: str) -> Any | None:
     return parser.parse(text.encode("utf-8") if isinstance(text, str) else text)
 
 
+def parse_file(text: str | bytes, path: str, language: str) -> tuple[str, Any | None]:
+    """The grammar of a file (:func:`grammar_for_path`) and its syntax tree (None when the
+    grammar is not installed). A ``.h`` header is C to the language table, but many are C++
+    (`namespace`, classes, templates), which the C grammar reads as errors from the first one on:
+    a header the C grammar cannot read cleanly is parsed as C++ too, and the tree whose first
+    error comes later (or that has none) is the file's."""
+    grammar = grammar_for_path(path, language)
+    tree = parse(text, grammar)
+    if grammar == "c" and tree is not None and tree.root_node.has_error and path.lower().endswith(".h"):
+        other = parse(text, "cpp")
+        if other is not None:
+            first = first_error_byte(other.root_node)
+            if first is None or first > (first_error_byte(tree.root_node) or 0):
+                return "cpp", other
+    return grammar, tree
+
+
+def first_error_byte(root: Any) -> int | None:
+    """The start byte of the first ERROR or MISSING node, or None for a clean tree."""
+    if not root.has_error:
+        return None
+    node = root
+    while True:
+        for child in node.children:
+            if child.is_error or child.is_missing:
+                return int(child.start_byte)
+            if child.has_error:
+                node = child
+                break
+        else:
+            return int(node.start_byte)
+
+
 def available_languages() -> list[str]:
     return [lang for lang in GRAMMARS if language_for(lang) is not None]

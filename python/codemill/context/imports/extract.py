@@ -9,7 +9,7 @@ from codemill.context.imports import c, go, java, javascript, python, rust
 from codemill.context.imports.model import FileImports
 from codemill.context.imports.nodes import Captures
 from codemill.syntax import queries
-from codemill.syntax.parsers import grammar_for_path, parse
+from codemill.syntax.parsers import grammar_for_path, parse_file
 
 # Languages whose imports are resolved (the grammar names of codemill.syntax.parsers).
 IMPORT_LANGUAGES = ("python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp")
@@ -30,17 +30,17 @@ _EXTRACTORS: dict[str, tuple[str, Extractor]] = {
 }
 
 
-def extract(text: str | bytes, path: str, language: str, tree: Any | None = None) -> FileImports:
+def extract(text: str | bytes, path: str, language: str, parsed: tuple[str, Any | None] | None = None) -> FileImports:
     """The imports of one file (an empty list for a language without a grammar or query).
-    ``tree``: the file's syntax tree when the caller has parsed it already."""
-    grammar = grammar_for_path(path, language)
+    ``parsed``: the file's grammar and syntax tree (`parse_file`) when the caller has them."""
     info = FileImports(path, language)
+    if parsed is None:
+        if grammar_for_path(path, language) not in _EXTRACTORS:
+            return info
+        parsed = parse_file(text, path, language)
+    grammar, tree = parsed
     spec = _EXTRACTORS.get(grammar)
-    if spec is None:
-        return info
-    if tree is None:
-        tree = parse(text, grammar)
-    if tree is None:
+    if spec is None or tree is None:
         return info
     query, extractor = spec
     extractor(tree.root_node, queries.captures(tree.root_node, grammar, query), info)

@@ -11,7 +11,7 @@ from typing import Any
 
 from codemill.syntax import queries
 from codemill.syntax.definitions import function_node_kinds
-from codemill.syntax.parsers import language_for
+from codemill.syntax.parsers import first_error_byte, language_for
 
 # Containers whose children are statements or definitions: a boundary must sit in one.
 _CONTAINER = re.compile(
@@ -78,22 +78,6 @@ def captures(root: Any, grammar: str) -> tuple[list[Any], list[Any]]:
         nodes.sort(key=lambda n: (n.start_byte, -n.end_byte))
         out.append(nodes)
     return out[0], out[1]
-
-
-def first_error_byte(root: Any) -> int | None:
-    """The start byte of the first ERROR or MISSING node, or None for a clean tree."""
-    if not root.has_error:
-        return None
-    node = root
-    while True:
-        for child in node.children:
-            if child.is_error or child.is_missing:
-                return int(child.start_byte)
-            if child.has_error:
-                node = child
-                break
-        else:
-            return int(node.start_byte)
 
 
 def statement_nodes(root: Any, language: str) -> list[Any]:

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from codemill.errors import CodemillError
-from codemill.finetune.samples.boundaries import SourceFile, boundary_nodes, captures, first_error_byte
+from codemill.finetune.samples.boundaries import SourceFile, boundary_nodes, captures
 from codemill.finetune.samples.docstrings import LANGUAGE_NAMES, TEMPLATES, documented
 from codemill.finetune.samples.fim_tokens import FIM_TOKENS
 from codemill.finetune.samples.splits import Split, completion_split, fim_split
-from codemill.syntax.parsers import grammar_for_path, parse
+from codemill.syntax.parsers import first_error_byte, grammar_for_path, parse_file
 
 KINDS = ("raw", "completion", "fim", "docstring")
 SAMPLE_FIELDS = (
@@ -81,7 +81,7 @@ class SampleBuilder:
         if "raw" in self.kinds:
             samples.append(self._sample(f, language, "raw", "raw", text, "", "", None, {}))
         if any(k in self.kinds for k in ("completion", "fim", "docstring")):
-            f.tree = parse(f.data, f.grammar)
+            f.grammar, f.tree = parse_file(f.data, path, language)
             if f.tree is None:
                 missed["no_grammar"] += 1
                 return samples, missed

@@ -226,6 +226,4 @@ def comment_doc(f: SourceFile, node: Any) -> Documented | None:
 def _has_code(node: Any) -> bool:
     """Whether anything but comments is inside ``node`` (some grammars wrap a block's statements
     in a list node, which holds only comments in a `{ // TODO }` body)."""
-    return any(
-        c.type not in COMMENT_KINDS and (c.named_child_count == 0 or _has_code(c)) for c in node.named_children
-    )
+    return any(c.type not in COMMENT_KINDS and (c.named_child_count == 0 or _has_code(c)) for c in node.named_children)
