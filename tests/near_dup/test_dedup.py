@@ -217,6 +217,26 @@ def test_a_linked_jsonl_input_keeps_its_records(tmp_path):
     assert written.read_text() == real.read_text()
 
 
+def test_a_parquet_input_with_no_record_kept_is_written_empty(tmp_path):
+    # A duplicate shard (every row an exact duplicate of the first) crashed the run after all
+    # the work: pyarrow's `take` refused the empty, null-typed row list.
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    table = pa.table({"content": ['print("hello world")\n', "def f():\n    return 1\n"]})
+    for name in ("a.parquet", "b.parquet"):
+        pq.write_table(table, tmp_path / name)
+    pq.write_table(pa.table({"content": ["", None]}), tmp_path / "blank.parquet")
+    report = codemill.dedup(
+        [tmp_path / "a.parquet", tmp_path / "b.parquet", tmp_path / "blank.parquet"], tmp_path / "o"
+    )
+    assert report["counts"]["kept"] == 2 and report["counts"]["exact_duplicates_removed"] == 2
+    assert pq.read_table(tmp_path / "o" / "a.parquet").equals(table)
+    for name in ("b.parquet", "blank.parquet"):
+        empty = pq.read_table(tmp_path / "o" / name)
+        assert empty.num_rows == 0 and empty.schema.names == ["content"]
+
+
 def test_missing_input_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope: no such file or directory"):
         dedup([tmp_path / "nope"], tmp_path / "out")

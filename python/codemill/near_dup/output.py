@@ -76,9 +76,12 @@ def _write_records(src: Path | str, dest: Path, numbers: Set[int]) -> None:
     if is_parquet(src):
         table = parquet_file(src).read()
         with atomic_file(dest, "wb") as f:
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            pq.write_table(table.take(sorted(n - 1 for n in numbers)), f)
+            # Typed: an empty list is a null-typed array, which `take` refuses (no row kept).
+            rows = pa.array(sorted(n - 1 for n in numbers), type=pa.int64())
+            pq.write_table(table.take(rows), f)
         return
     with open_stream(src) as f, atomic_stream(dest) as out:
         # In pieces of at most a MiB: a line the reader skipped as too large unread (a GiB, say)
