@@ -540,3 +540,25 @@ def test_a_file_name_that_is_not_utf8_does_not_stop_index_or_prepare(
     assert run(capsys, "prepare", src, "-o", tmp_path / "p.jsonl", "--min-bytes", "0", "--workers", "1")[0] == 0
     paths = {json.loads(line)["path"] for line in (tmp_path / "p.jsonl").read_text().splitlines()}
     assert "bad\\xff.py" in paths
+
+
+def test_a_file_url_output_is_written_as_its_local_path(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # Through fsspec's local filesystem every write into a directory not made yet failed ("no such
+    # bucket or object") after the work, leaving part of the output behind.
+    (src / "pkg").mkdir()
+    (src / "pkg" / "deep.py").write_text("def deep():\n    return 4\n" * 4)
+    for command, name, extra in (
+        ("tokenize", "tok", ["--workers", "1", "--no-progress"]),
+        ("dedup", "dd", []),
+        ("prepare", "p/samples.jsonl", ["--workers", "1", "--min-bytes", "1"]),
+    ):
+        by_url, by_path = tmp_path / "url" / name, tmp_path / "path" / name
+        rc, err = run(capsys, command, src, "-o", by_url.as_uri(), *extra)
+        assert rc == 0, err
+        assert run(capsys, command, src, "-o", by_path, *extra)[0] == 0
+        if command == "prepare":
+            assert by_url.read_bytes() == by_path.read_bytes()
+        else:
+            assert sorted(p.relative_to(by_url) for p in by_url.rglob("*")) == sorted(
+                p.relative_to(by_path) for p in by_path.rglob("*")
+            )

@@ -25,7 +25,7 @@ from codemill.corpus.shards import token_dtype
 from codemill.errors import CodemillError, OutputError
 from codemill.outputs import OVERWRITE_HINT, check_output
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs
-from codemill.sources.fs import Directory, is_url
+from codemill.sources.fs import Directory, as_local, is_url
 from codemill.tokenizer import TokenizerArg, load_tokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
@@ -199,6 +199,7 @@ def tokenize_corpus(
         if value <= 0:
             raise CodemillError(f"{name} must be positive, got {value}")
     check_inputs(names)  # before the output is checked against them
+    output_dir = as_local(output_dir)
     # A URL prefix (s3://...) is checked against the inputs only; the run owns its commit (task records).
     checked = check_output(
         output_dir, command="tokenize", kind="dir", is_ours=_is_run, inputs=names, overwrite=overwrite, in_place=True

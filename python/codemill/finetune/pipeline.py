@@ -54,6 +54,7 @@ from codemill.outputs import check_output as contract_check
 from codemill.outputs import write_sidecar, written_by
 from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, check_inputs, list_documents
+from codemill.sources.fs import as_local
 from codemill.sources.skips import SkippedItem
 
 if TYPE_CHECKING:
@@ -566,6 +567,7 @@ def prepare(
     that `tokenize_corpus` (and `codemill tokenize`) keeps them as special tokens.
     """
     check_inputs(_names(inputs))  # before the output is checked against them
+    output = as_local(output)
     check_output(output)
     contract_check(
         output,

@@ -27,7 +27,7 @@ from codemill.near_dup.minhash import Languages, MinHasher
 from codemill.near_dup.output import REPORT_NAME, Kept, check_output, write_output
 from codemill.near_dup.result import DedupReport, DedupResult
 from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs, iter_documents, read_file
-from codemill.sources.fs import is_tree, is_url, join
+from codemill.sources.fs import as_local, is_tree, is_url, join
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
 
@@ -211,6 +211,8 @@ def dedup(
     cfg = DedupConfig.of(config, **options)
     check_engine(engine)
     if output is not None:
+        local = as_local(output)
+        output = local if isinstance(local, str) else Path(local)
         check_output(output if is_url(output) else Path(output), paths, overwrite)
     skips = Skips()
     corpus = _Corpus(paths, text_field, max_file_bytes)

@@ -40,6 +40,16 @@ def is_url(name: object) -> bool:
     return isinstance(name, str) and _SCHEME.match(name) is not None
 
 
+def as_local(name: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """A ``file://`` (or ``local://``) URL as the local path it names, any other name as given.
+    An output there is then written by the local code (parent directories made, temp names
+    renamed into place, a failed run's leftovers removed): through fsspec's local filesystem
+    every write into a directory not made yet failed as "no such bucket or object"."""
+    if is_url(name) and str(name).split("://", 1)[0].lower() in ("file", "local"):
+        return Path(url_fs(str(name))[1])
+    return name
+
+
 def url_fs(url: str) -> tuple[Any, str]:
     """(fsspec filesystem, path within it) for ``url``; a clear error when it cannot be opened."""
     try:
