@@ -89,6 +89,20 @@ def test_tree_at_url_reads_like_the_tree_on_disk(s3_server, bucket, tmp_path):
     assert one == _docs([str(root / "pkg" / "a.py")])[0] == [("a.py", "python", "def a():\n    return 1\n", "pkg")]
 
 
+def test_folder_markers_are_no_files_in_an_input_or_an_output(s3_server, bucket, tmp_path):
+    # A console's "Create folder" leaves zero-byte `prefix/` keys: they were documents skipped
+    # as unsupported_language, and an output prefix holding one was refused as not ours.
+    root = make_tree(tmp_path / "tree")
+    url = upload(s3_server, bucket, root, "marked/tree")
+    for key in ("marked/tree/", "marked/tree/pkg/", "marked/tree/pages/", "out/"):
+        s3_server.put_object(Bucket=bucket, Key=key, Body=b"")
+    import fsspec
+
+    fsspec.filesystem("s3").invalidate_cache()
+    assert _docs([url]) == _docs([str(root)])
+    assert Directory(f"s3://{bucket}/out").files() == {}
+
+
 def test_parquet_at_url(s3_server, bucket, tmp_path):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")

@@ -124,11 +124,18 @@ def list_files(url: str) -> list[tuple[str, str, int, str, str]]:
     out = [
         (_join(url, name[len(base) :]), name[len(base) :], _size(info), _version(info), _kind(info))
         for name, info in found.items()
-        if name.startswith(base) and info.get("type", "file") != "directory"
+        if name.startswith(base) and info.get("type", "file") != "directory" and not _is_marker(name[len(base) :])
     ]
     if not out:
         raise InputNotFoundError(f"{url}: no such object or prefix (or it holds no objects)")
     return sorted(out, key=lambda t: _walk_order(t[1]))
+
+
+def _is_marker(rel: str) -> bool:
+    """Whether an object's name relative to a listed prefix is a folder marker (``prefix/``,
+    ``prefix/a/``, as a console's "Create folder" makes): no file of a tree, and never a
+    document or an output file."""
+    return rel == "" or rel.endswith("/")
 
 
 def _size(info: dict[str, Any]) -> int:
@@ -481,7 +488,11 @@ class Directory:
             self._fs.invalidate_cache(self._root)
             found = self._fs.find(self._root, detail=True)
         base = self._root.rstrip("/") + "/"
-        return {k[len(base) :]: int(v.get("size") or 0) for k, v in found.items() if k.startswith(base)}
+        return {
+            k[len(base) :]: int(v.get("size") or 0)
+            for k, v in found.items()
+            if k.startswith(base) and not _is_marker(k[len(base) :])
+        }
 
     def read_bytes(self, rel: str) -> bytes | None:
         """The file's bytes, or None when it does not exist."""
