@@ -80,6 +80,8 @@ def check_output(
         kind_of, where, _ = _place(output)
         if not kind_of:  # a file:// URL: a local path, which must pass the local checks too
             _check_place(Path(where), output, kind, overwrite, in_place)
+        elif kind == "file" and len(where.parts) < 3:  # "/", the bucket, a key
+            raise OutputError(f"{output}: names a bucket, not a file in it; name one (s3://BUCKET/out.jsonl)")
         if kind == "file" and not overwrite:
             from codemill.sources.fs import url_exists
 

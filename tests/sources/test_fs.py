@@ -245,6 +245,23 @@ def test_missing_inputs_and_buckets_are_one_clear_line(s3_server, bucket):
         Directory("s3://no-such-bucket-here/out").ensure()
     with pytest.raises(StorageError, match="nosuchproto://x"):
         _docs(["nosuchproto://x"])
+    # No bucket at all: s3fs's "Cannot traverse all of S3" named no argument.
+    with pytest.raises(StorageError, match="^s3://: names no bucket"):
+        _docs(["s3://"])
+
+
+def test_an_output_url_without_a_bucket_or_a_key_is_one_line(s3_server, tmp_path, capsys):
+    from codemill.cli import main
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    for argv, words in (
+        (["tokenize", str(tmp_path), "-o", "s3://", "--workers", "1"], "s3://: names no bucket"),
+        (["dedup", str(tmp_path), "-o", "s3:///"], "s3:///: names no bucket"),
+        (["prepare", str(tmp_path), "-o", "s3://x.jsonl"], "s3://x.jsonl: names a bucket, not a file in it"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert words in err and len(err.splitlines()) == 1, err
 
 
 def test_access_denied_is_one_clear_line_without_secrets(s3_server, monkeypatch):

@@ -60,11 +60,19 @@ def url_fs(url: str) -> tuple[Any, str]:
         # Not fsspec.core.url_to_fs: it takes `::` anywhere in a URL for a chain of filesystems
         # (`simplecache::s3://...`), and an object named `x.py::v2.py` would read as `x.py`. A
         # codemill URL starts with its one scheme (`is_url`), so the rest is taken literally.
-        cls = fsspec.get_filesystem_class(url.split("://", 1)[0])
-        return cls(**cls._get_kwargs_from_urls(url)), cls._strip_protocol(url)
+        protocol = url.split("://", 1)[0]
+        cls = fsspec.get_filesystem_class(protocol)
+        path = cls._strip_protocol(url)
     except ImportError as exc:  # the protocol's package (s3fs, gcsfs ...) is not installed
         raise StorageError(f"{url}: {exc} (pip install 'codemill[cloud]' for s3://)") from None
     except ValueError as exc:  # an unknown protocol
+        raise StorageError(f"{url}: {exc}") from None
+    if not path.strip("/") and protocol.lower() not in ("file", "local", "memory"):
+        # `s3://` alone: s3fs's own error ("Cannot traverse all of S3") named no argument.
+        raise StorageError(f"{url}: names no bucket; name one (s3://BUCKET/prefix)")
+    try:
+        return cls(**cls._get_kwargs_from_urls(url)), path
+    except (ImportError, ValueError) as exc:
         raise StorageError(f"{url}: {exc}") from None
 
 
