@@ -6,6 +6,7 @@ as one line (an ImportError would be a traceback).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 try:
@@ -28,13 +29,16 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     if address:
         _check_answers(address)
         kw["address"] = address
+    elif os.environ.get("RAY_ADDRESS"):
+        # What ray.init() joins when it is given no address (dedup has no --ray-address).
+        _check_answers(os.environ["RAY_ADDRESS"], " (RAY_ADDRESS)")
     elif num_cpus:
         kw["num_cpus"] = num_cpus
     ray.init(**kw)
     return True
 
 
-def _check_answers(address: str) -> None:
+def _check_answers(address: str, source: str = "") -> None:
     """Refuses a ``host:port`` (or ``ray://host:port``) where nothing accepts a connection: Ray
     itself retries such an address for minutes, printing connection warnings. ``auto``,
     ``local`` and other forms are left to Ray."""
@@ -48,7 +52,8 @@ def _check_answers(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_S).close()
     except OSError as exc:
-        raise ConfigError(f"Ray address {address}: nothing answers there ({exc or type(exc).__name__})") from None
+        reason = exc or type(exc).__name__
+        raise ConfigError(f"Ray address {address}{source}: nothing answers there ({reason})") from None
 
 
 _CONNECT_S = 10.0

@@ -105,7 +105,7 @@ def _failing_or_stubborn(tasks, settings, tokenizer_json, tokenizer_hash, outdir
     open(os.path.join(cwd, "late"), "w").close()
 
 
-def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, capsys) -> None:
+def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, capsys, monkeypatch) -> None:
     # Before, Ray retried it for minutes, printing connection warnings (the check runs before
     # Ray is asked, so it holds whether or not this process already runs Ray).
     import socket
@@ -127,3 +127,7 @@ def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, capsys) -> No
     if not ray.is_initialized():
         assert main([*argv, "--ray-address", "127.0.0.1:1", "--no-progress"]) == 2
         assert "Ray address 127.0.0.1:1: nothing answers there" in capsys.readouterr().err
+        # dedup has no --ray-address: the cluster RAY_ADDRESS names is checked the same way.
+        monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+        assert main(["dedup", str(tmp_path / "a.py"), "-o", str(tmp_path / "dd"), "--engine", "ray"]) == 2
+        assert "Ray address 127.0.0.1:1 (RAY_ADDRESS): nothing answers there" in capsys.readouterr().err

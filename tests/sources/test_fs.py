@@ -246,7 +246,7 @@ def test_missing_inputs_and_buckets_are_one_clear_line(s3_server, bucket):
     with pytest.raises(StorageError, match="nosuchproto://x"):
         _docs(["nosuchproto://x"])
     # No bucket at all: s3fs's "Cannot traverse all of S3" named no argument.
-    with pytest.raises(StorageError, match="^s3://: names no bucket"):
+    with pytest.raises(StorageError, match=r"^s3://: names no bucket"):
         _docs(["s3://"])
 
 
