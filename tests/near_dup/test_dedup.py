@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
 import sysconfig
 from pathlib import Path
@@ -235,6 +236,25 @@ def test_a_parquet_input_with_no_record_kept_is_written_empty(tmp_path):
     for name in ("b.parquet", "blank.parquet"):
         empty = pq.read_table(tmp_path / "o" / name)
         assert empty.num_rows == 0 and empty.schema.names == ["content"]
+
+
+def test_report_names_that_are_not_utf8_are_spelled_with_escapes(tmp_path):
+    # As in the skipped list: a lone surrogate in the clusters made JSON strict readers refuse.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    text = "def f(x):\n    return x + 1\n" * 5
+    try:
+        (tree / os.fsdecode(b"a\xff.py")).write_text(text)
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    (tree / "b.py").write_text(text)
+    report = codemill.dedup([tree], tmp_path / "o")
+    names = {c["kept"]["name"] for c in report["clusters"]} | {
+        m["name"] for c in report["clusters"] for m in c["removed"]
+    }
+    assert str(tree / "a\\xff.py") in names
+    json.loads((tmp_path / "o" / "dedup_report.json").read_bytes().decode("utf-8", "strict"))
+    assert "\\udcff" not in (tmp_path / "o" / "dedup_report.json").read_text()
 
 
 def test_missing_input_is_clear(tmp_path):

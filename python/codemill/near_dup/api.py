@@ -28,6 +28,7 @@ from codemill.near_dup.output import REPORT_NAME, Kept, check_output, write_outp
 from codemill.near_dup.result import DedupReport, DedupResult
 from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs, iter_documents, read_file
 from codemill.sources.fs import as_local, is_tree, is_url, join
+from codemill.sources.names import printable
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
 
@@ -129,7 +130,10 @@ class _Corpus:
         return join(path, self.holders[self.holder[i]]) if tree else path
 
     def name(self, i: int) -> str:
-        return f"{self.file(i)}:{self.record[i]}" if self.record[i] >= 0 else str(self.file(i))
+        """Document ``i`` as reports show it: bytes of a file name that are not UTF-8 as ``\\xNN``
+        (a lone surrogate made the report JSON that strict readers refuse)."""
+        name = f"{self.file(i)}:{self.record[i]}" if self.record[i] >= 0 else str(self.file(i))
+        return printable(name)
 
     def fetch(self, ids: np.ndarray) -> tuple[list[str], list[str]]:
         """Re-read the texts of documents `ids`: files directly, records of plain local JSONL at
@@ -254,7 +258,7 @@ def dedup(
     report = result.report()
     if engine == "ray":
         report["tasks_per_node"] = result.tasks_per_node
-    report["inputs"] = [str(p) for p in paths]
+    report["inputs"] = [printable(str(p)) for p in paths]
     report["counts"]["skipped"] = skips.as_dict()
     report["counts"]["skipped_total"] = skips.total
     report["skipped_items"] = skips.items
