@@ -20,7 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "LSH over n-grams of code pieces). Replaces OUTDIR by the kept documents in each "
         "input's format and dedup_report.json.",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="directory, file or JSONL(.gz)")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="directory, code file, JSONL (.gz, .zst) or Parquet file, or any of them at a URL (s3://...)",
+    )
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
     # Options named after DedupConfig's fields (dest) become its fields.
     p.add_argument("--threshold", type=probability, default=d.threshold, help=f"Jaccard threshold ({d.threshold})")
@@ -69,7 +74,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="decide every pair by its signature estimate; by default pairs whose estimate is "
         "within two standard errors of the threshold get their exact Jaccard (texts re-read)",
     )
-    p.add_argument("--keep", default=d.keep, choices=KEEP_POLICIES)
+    p.add_argument(
+        "--keep",
+        default=d.keep,
+        choices=KEEP_POLICIES,
+        help="which copy of a duplicate group survives: first or last in reading order (inputs as "
+        "given; in a directory its files by name, then its subdirectories; a record file's records "
+        "in order), or the longest or shortest text in characters; ties go to the earlier one "
+        f"({d.keep})",
+    )
     p.add_argument("--no-exact", dest="exact", action="store_false", help="skip exact dedup")
     p.add_argument(
         "--normalize-whitespace",
