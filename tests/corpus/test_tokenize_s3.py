@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from codemill.corpus.job import tokenize_corpus
-from codemill.errors import OutputError, StorageError
+from codemill.errors import CodemillError, OutputError, StorageError
 from conftest import STDLIB
 
 
@@ -105,6 +105,17 @@ def test_failed_upload_publishes_no_task(s3_server, bucket, tree, tmp_path, smal
     m = tokenize_corpus(tree, f"s3://{bucket}/out", tokenizer=small_tok, **KW)
     assert m["run"]["tasks_resumed"] == len(records)
     assert bucket_files(s3_server, bucket, "out") == local_files(tmp_path / "local")
+
+
+def test_a_failed_first_run_in_a_fresh_prefix_leaves_it_empty(s3_server, bucket, tree, tmp_path, small_tok):
+    # As a local directory is left: its manifest made the corrected run "a different run" there.
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(b"not gzip at all")
+    with pytest.raises(CodemillError, match="bad.jsonl.gz"):
+        tokenize_corpus([bad], f"s3://{bucket}/f1", tokenizer=small_tok, workers=1, **KW)
+    assert bucket_files(s3_server, bucket, "f1") == {}
+    m = tokenize_corpus(tree, f"s3://{bucket}/f1", tokenizer=small_tok, workers=1, **KW)
+    assert m["complete"] and m["run"]["tasks_resumed"] == 0
 
 
 def test_a_task_redone_with_fewer_shards_leaves_none_of_its_old_ones(s3_server, bucket, tmp_path, small_tok):

@@ -9,6 +9,7 @@ exactly the unfinished tasks and ends byte-identical to an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -82,14 +83,17 @@ def _leftovers(files: dict[str, int], pending: list[Task]) -> list[str]:
     return sorted(rel for rel in files if "/" not in rel and _task_index(rel, "shard-") in redo)
 
 
-def _has_records(outdir: Path) -> bool:
-    """Whether any task committed in ``outdir``: asked on disk, as a worker may have committed a
-    task whose record this process never received (the run failed first)."""
+def _has_records(out: Directory) -> bool:
+    """Whether any task committed in ``out``: asked of the disk or the store, as a worker may
+    have committed a task whose record this process never received (the run failed first)."""
     try:
-        names = os.listdir(outdir / TASKS_DIR)
+        if out.path is not None:
+            names = os.listdir(out.path / TASKS_DIR)
+        else:
+            names = [rel.split("/", 1)[1] for rel in out.files() if rel.startswith(TASKS_DIR + "/")]
     except FileNotFoundError:
         return False
-    except OSError:
+    except (OSError, CodemillError):
         return True  # cannot tell: keep it
     return any(not n.startswith(".") and _task_index(n, "task-") is not None for n in names)
 
@@ -248,6 +252,8 @@ def tokenize_corpus(
             # A directory made for the run beforehand (empty) gets back to empty after a failure.
             fresh = made or (local.is_dir() and not any(local.iterdir()))
         files = out.ensure()  # a local directory is created; a bucket must answer
+        if local is None:
+            fresh = not files
         old = _parse_manifest(out.read_bytes(MANIFEST_NAME) if MANIFEST_NAME in files else None)
         if local is None and files and not overwrite and (old is None or old.get("format") != MANIFEST_FORMAT):
             # As a local directory is checked (`_is_run`): objects there, and no run's manifest.
@@ -303,10 +309,15 @@ def tokenize_corpus(
 
                 run_local(pending, tok, settings, outdir, workers, on_done, pool)
         except BaseException:
-            if fresh and local is not None and not _has_records(local):
-                # Nothing to resume: leave no debris (finished tasks are kept).
-                for child in [local] if made else list(local.iterdir()):
-                    remove_tree(child)
+            if fresh and not _has_records(out):
+                # Nothing to resume: leave no debris (finished tasks are kept). A manifest left in
+                # a prefix made the corrected run's inputs "a different run" there.
+                if local is not None:
+                    for child in [local] if made else list(local.iterdir()):
+                        remove_tree(child)
+                else:
+                    with contextlib.suppress(CodemillError, OSError):  # the run's own error comes first
+                        out.remove(sorted(out.files()))
             raise
         run_seconds = time.perf_counter() - t_run
         if bar and not pending:
