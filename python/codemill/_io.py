@@ -14,7 +14,7 @@ import gzip
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,9 +54,15 @@ def fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **open_kw: Any) -> Iterator[IO[Any]]:
+def atomic_file(
+    path: str | os.PathLike[str],
+    mode: str = "wb",
+    before_replace: Callable[[int], None] | None = None,
+    **open_kw: Any,
+) -> Iterator[IO[Any]]:
     """Opens a temporary file that replaces ``path`` when the block ends without an error
-    (its directory made if missing).
+    (its directory made if missing). ``before_replace(size)`` runs once the file is complete and
+    before it replaces ``path`` (to publish what describes it first).
 
     On an error (or Ctrl-C) the temporary file is removed and ``path`` keeps its old content.
     """
@@ -70,6 +76,8 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **open_kw: Any) 
                 yield f
                 f.flush()
                 os.fsync(f.fileno())
+                if before_replace is not None:
+                    before_replace(os.fstat(f.fileno()).st_size)
                 os.replace(tmp, target)  # still held: renamed before the lock goes
         except BaseException:
             with contextlib.suppress(OSError):
@@ -101,14 +109,16 @@ def _writing(exc: OSError, tmp: Path) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_stream(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+def atomic_stream(
+    path: str | os.PathLike[str], before_replace: Callable[[int], None] | None = None
+) -> Iterator[IO[bytes]]:
     """`atomic_file` in binary, compressed as the name says: ``.gz``, ``.zst`` or not at all.
 
     Gzip output carries no file name and no time, so the same data gives the same bytes;
     level 6 (zlib's default) compresses about as well as 9 at a fraction of the time.
     """
     name = Path(path).name.lower()
-    with atomic_file(path, "wb") as raw:
+    with atomic_file(path, "wb", before_replace) as raw:
         if name.endswith(".gz"):
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
                 yield gz  # type: ignore[misc]

@@ -256,11 +256,11 @@ def described(output: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
-def write_sidecar(output: str | os.PathLike[str], command: str, **facts: Any) -> None:
-    """Publishes the description of ``output``, once ``output`` itself is; with its size, which
-    ties the two together (see `described`)."""
+def write_sidecar(output: str | os.PathLike[str], command: str, size: int | None = None, **facts: Any) -> None:
+    """Publishes the description of ``output`` with its size, which ties the two together (see
+    `described`): ``size`` of the file about to be published, else of the one there now."""
     meta: dict[str, Any] = {"written_by": f"codemill {command}", "output": Path(output).name}
-    size = _size(output)
+    size = _size(output) if size is None else size
     if size is not None:  # else described as before sizes were
         meta["bytes"] = size
     meta.update(facts)

@@ -387,6 +387,45 @@ def test_a_description_of_another_run_is_not_trusted(src: Path, tmp_path: Path, 
     assert run(capsys, "tokenize", out, "-o", tmp_path / "t2", "--workers", "1")[0] == 0
 
 
+def test_a_prepare_stopped_between_its_description_and_its_samples_leaves_no_undescribed_samples(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # Before, the samples were published first: a run that failed to publish the description (a
+    # dropped connection on that one upload) or was killed between the two left samples with no
+    # description, which tokenize read without their FIM tokens and prepare refused to replace.
+    import codemill.outputs
+
+    out = tmp_path / "p.jsonl"
+    args = ["prepare", src, "-o", out, "--workers", "1", "--no-dedup", "--samples", "fim", "--fim-rate", "1"]
+
+    def down(*a, **kw):
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(codemill.outputs, "publish_json", down)
+    assert run(capsys, *args)[0] != 0
+    assert not out.exists()  # no samples without their description
+    monkeypatch.undo()
+    # Stopped after the description, before the samples replaced an older output:
+    assert run(capsys, "prepare", src, "-o", out, "--workers", "1", "--samples", "raw")[0] == 0
+    import codemill._io
+
+    real = os.replace
+
+    def stop_at_samples(a, b):
+        if str(b).endswith(".jsonl"):
+            raise KeyboardInterrupt
+        real(a, b)
+
+    monkeypatch.setattr(codemill._io.os, "replace", stop_at_samples)
+    assert run(capsys, *args)[0] != 0
+    monkeypatch.undo()
+    rc, err = run(capsys, "tokenize", out, "-o", tmp_path / "t", "--workers", "1")
+    assert rc == 2
+    one_line_error(err, "is of a ")  # the description does not fit the older samples: refused
+    assert run(capsys, *args)[0] == 0  # and prepare writes them again without --overwrite
+    assert run(capsys, "tokenize", out, "-o", tmp_path / "t2", "--workers", "1")[0] == 0
+
+
 def test_a_long_report_is_prepares_own_and_a_report_under_a_file_is_refused_first(
     src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

@@ -604,14 +604,22 @@ def prepare(
     )
     run = Preparer(inputs, config, workers=workers, progress=progress)
     fim_written = False
-    with SampleWriter.open(output) as writer:
+
+    def describe(size: int) -> None:
+        # Published before the samples, with their size: a run stopped between the two leaves a
+        # description that does not fit the file beside it, which `described` refuses, not new
+        # samples without one, which tokenize would read without their special tokens (and a
+        # later prepare refuse to replace as not its own).
+        assert run.report is not None
+        used = list(fim_tokens) if fim_written else []
+        write_sidecar(output, "prepare", size=size, special_tokens=used, samples=run.report["samples"]["total"])
+
+    with SampleWriter.open(output, describe) as writer:
         for sample in run:
             fim_written = fim_written or sample["kind"] == "fim"
             writer.write(sample)
     assert run.report is not None
     run.report["output"] = str(output)
-    used = list(fim_tokens) if fim_written else []
-    write_sidecar(output, "prepare", special_tokens=used, samples=run.report["samples"]["total"])
     return run.report
 
 

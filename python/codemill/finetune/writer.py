@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, get_args
 
@@ -83,12 +83,15 @@ class SampleWriter:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, path: str | os.PathLike[str]) -> Iterator[SampleWriter]:
+    def open(
+        cls, path: str | os.PathLike[str], before_publish: Callable[[int], None] | None = None
+    ) -> Iterator[SampleWriter]:
         """A writer whose file replaces ``path`` (a local path, or a URL: the file is staged
-        locally and uploaded) when the block ends without an error."""
+        locally and uploaded) when the block ends without an error; ``before_publish(size)``
+        runs once the file is complete, before it replaces ``path``."""
         if is_url(path):
             check_output(path)
-            with staged_file(os.fspath(path)) as local, cls.open(local) as writer:
+            with staged_file(os.fspath(path)) as local, cls.open(local, before_publish) as writer:
                 yield writer
             return
         target = Path(path)
@@ -96,7 +99,7 @@ class SampleWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         reclaim(target)  # what a run killed with kill -9 left beside it
         parquet = target.name.lower().endswith(".parquet")
-        opener = atomic_file(target, "wb") if parquet else atomic_stream(target)
+        opener = atomic_file(target, "wb", before_publish) if parquet else atomic_stream(target, before_publish)
         with opener as out:
             writer = cls(out, parquet)
             try:
