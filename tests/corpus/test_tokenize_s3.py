@@ -111,7 +111,7 @@ def test_a_failed_first_run_in_a_fresh_prefix_leaves_it_empty(s3_server, bucket,
     # As a local directory is left: its manifest made the corrected run "a different run" there.
     bad = tmp_path / "bad.jsonl.gz"
     bad.write_bytes(b"not gzip at all")
-    with pytest.raises(CodemillError, match="bad.jsonl.gz"):
+    with pytest.raises(CodemillError, match=r"bad\.jsonl\.gz"):
         tokenize_corpus([bad], f"s3://{bucket}/f1", tokenizer=small_tok, workers=1, **KW)
     assert bucket_files(s3_server, bucket, "f1") == {}
     m = tokenize_corpus(tree, f"s3://{bucket}/f1", tokenizer=small_tok, workers=1, **KW)
