@@ -80,8 +80,11 @@ def check_output(
         kind_of, where, _ = _place(output)
         if not kind_of:  # a file:// URL: a local path, which must pass the local checks too
             _check_place(Path(where), output, kind, overwrite, in_place)
-        elif kind == "file" and len(where.parts) < 3:  # "/", the bucket, a key
-            raise OutputError(f"{output}: names a bucket, not a file in it; name one (s3://BUCKET/out.jsonl)")
+        elif kind == "file":
+            if len(where.parts) < 3:  # "/", the bucket, a key
+                raise OutputError(f"{output}: names a bucket, not a file in it; name one (s3://BUCKET/out.jsonl)")
+            if kind_of != "memory":  # the one store without buckets
+                _check_bucket(os.fspath(output), where.parts[1])
         if kind == "file" and not overwrite:
             from codemill.sources.fs import url_exists
 
@@ -107,6 +110,21 @@ def check_output(
     if not is_ours(out):
         raise OutputError(f"{out}: exists and was not written by `codemill {command}`; {OVERWRITE_HINT}")
     return out
+
+
+def _check_bucket(url: str, bucket: str) -> None:
+    """A file output's bucket must answer before the work, not at the upload after it (a
+    directory output's is listed by its writer first). One request (S3: HEAD bucket)."""
+    from codemill.sources.fs import storage, url_fs
+
+    fs, _ = url_fs(url)
+    with storage(url):
+        try:
+            fs.info(bucket)
+        except FileNotFoundError:
+            raise OutputError(f"{url}: no such bucket ({bucket}); create it or name another output") from None
+        except PermissionError:
+            pass  # one may put objects without leave to list the bucket: the upload will tell
 
 
 def _check_place(path: Path, output: str | os.PathLike[str], kind: str, overwrite: bool, in_place: bool) -> None:

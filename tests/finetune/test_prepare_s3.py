@@ -4,7 +4,7 @@ samples, byte for byte, as a local run; a failed run publishes nothing."""
 from __future__ import annotations
 
 import pytest
-from codemill.errors import StorageError
+from codemill.errors import OutputError, StorageError
 from codemill.finetune.pipeline import prepare
 from conftest import STDLIB
 
@@ -25,8 +25,30 @@ def test_prepare_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
     assert body == (tmp_path / "out.jsonl.gz").read_bytes() and len(body) > 100
     sidecar = s3_server.get_object(Bucket=bucket, Key="out.jsonl.gz.codemill.json")["Body"].read()
     assert sidecar == (tmp_path / "out.jsonl.gz.codemill.json").read_bytes()
-    with pytest.raises(StorageError, match="no-such-bucket-prep"):
+    with pytest.raises(OutputError, match="no such bucket"):
         prepare([tree], "s3://no-such-bucket-prep/out.jsonl", **kw)
+
+
+def test_a_missing_bucket_is_found_before_the_work(s3_server, bucket, tmp_path, monkeypatch, capsys):
+    # Before, the whole run was done and then its upload failed; and a --report in a missing
+    # bucket failed only after the samples were published.
+    import codemill.finetune.pipeline as pipeline
+    from codemill.cli import main
+
+    (tmp_path / "a.py").write_text("def f(x):\n    return x + 1\n" * 4)
+
+    def no_work(*a, **kw):
+        raise AssertionError("the work started")
+
+    monkeypatch.setattr(pipeline, "Preparer", no_work)
+    for args in (
+        ["-o", "s3://no-such-bucket-prep/out.jsonl"],
+        ["-o", f"s3://{bucket}/out.jsonl", "--report", "s3://no-such-bucket-prep/report.json"],
+    ):
+        assert main(["prepare", str(tmp_path), *args, "--workers", "1", "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "no such bucket (no-such-bucket-prep)" in err and len(err.splitlines()) == 1, err
+    assert "Contents" not in s3_server.list_objects_v2(Bucket=bucket)
 
 
 def test_prepare_to_s3_publishes_nothing_on_error(s3_server, bucket, tmp_path, monkeypatch):
