@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from codemill.syntax.parsers import GRAMMARS, available_languages, parse, parse_file, parser_for
+from codemill.syntax.parsers import GRAMMARS, available_languages, first_error_byte, parse, parse_file, parser_for
 from conftest import FIXTURES
 
 
@@ -44,6 +44,12 @@ def test_a_cpp_header_named_h_is_parsed_as_cpp_and_a_c_one_as_c() -> None:
     assert parse_file(c_header, "add.h", "c")[0] == "c"
     assert parse_file("int class = 1;\n", "k.h", "c")[0] == "c"  # C that C++ cannot read stays C
     assert parse_file(CPP_HEADER, "util.c", "c")[0] == "c"  # only headers are in doubt
+    # A C header neither grammar reads cleanly (a macro they cannot follow) stays C, even where
+    # the C++ grammar's first error comes a little later.
+    mixed = "int f(void) noexcept;\nint x = 1 @;\n"  # C fails first, C++ a little later
+    c_first, cpp_first = (first_error_byte(parse(mixed, g).root_node) for g in ("c", "cpp"))
+    assert c_first is not None and cpp_first is not None and c_first < cpp_first
+    assert parse_file(mixed, "m.h", "c")[0] == "c"
 
 
 def test_prepare_the_index_and_definitions_read_a_cpp_header_named_h() -> None:

@@ -80,16 +80,14 @@ def parse_file(text: str | bytes, path: str, language: str) -> tuple[str, Any | 
     """The grammar of a file (:func:`grammar_for_path`) and its syntax tree (None when the
     grammar is not installed). A ``.h`` header is C to the language table, but many are C++
     (`namespace`, classes, templates), which the C grammar reads as errors from the first one on:
-    a header the C grammar cannot read cleanly is parsed as C++ too, and the tree whose first
-    error comes later (or that has none) is the file's."""
+    a header the C grammar cannot read cleanly and the C++ grammar can is C++. One that neither
+    reads cleanly stays C (a C header with a macro neither grammar follows is no C++ header)."""
     grammar = grammar_for_path(path, language)
     tree = parse(text, grammar)
     if grammar == "c" and tree is not None and tree.root_node.has_error and path.lower().endswith(".h"):
         other = parse(text, "cpp")
-        if other is not None:
-            first = first_error_byte(other.root_node)
-            if first is None or first > (first_error_byte(tree.root_node) or 0):
-                return "cpp", other
+        if other is not None and not other.root_node.has_error:
+            return "cpp", other
     return grammar, tree
 
 
