@@ -80,11 +80,10 @@ def check_output(
         kind_of, where, _ = _place(output)
         if not kind_of:  # a file:// URL: a local path, which must pass the local checks too
             _check_place(Path(where), output, kind, overwrite, in_place)
-        elif kind == "file":
+        elif kind == "file" and kind_of in _BUCKET_STORES:
             if len(where.parts) < 3:  # "/", the bucket, a key
                 raise OutputError(f"{output}: names a bucket, not a file in it; name one (s3://BUCKET/out.jsonl)")
-            if kind_of != "memory":  # the one store without buckets
-                _check_bucket(os.fspath(output), where.parts[1])
+            _check_bucket(os.fspath(output), where.parts[1])
         if kind == "file" and not overwrite:
             from codemill.sources.fs import url_exists
 
@@ -110,6 +109,10 @@ def check_output(
     if not is_ours(out):
         raise OutputError(f"{out}: exists and was not written by `codemill {command}`; {OVERWRITE_HINT}")
     return out
+
+
+# The stores whose paths start with a bucket (container): a file output needs one and a key in it.
+_BUCKET_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "r2"})
 
 
 def _check_bucket(url: str, bucket: str) -> None:

@@ -29,6 +29,14 @@ def test_prepare_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
         prepare([tree], "s3://no-such-bucket-prep/out.jsonl", **kw)
 
 
+def test_a_file_output_in_a_store_without_buckets_needs_none(tmp_path):
+    # memory:// has no buckets: its root is no bucket to name a key in (it was refused as one).
+    fsspec = pytest.importorskip("fsspec")
+    (tmp_path / "a.py").write_text("def f(x):\n    return x + 1\n" * 4)
+    prepare([tmp_path], "memory://cm-prep-out.jsonl", workers=1, progress=False, dedup=False)
+    assert fsspec.filesystem("memory").exists("/cm-prep-out.jsonl")
+
+
 def test_a_missing_bucket_is_found_before_the_work(s3_server, bucket, tmp_path, monkeypatch, capsys):
     # Before, the whole run was done and then its upload failed; and a --report in a missing
     # bucket failed only after the samples were published.
