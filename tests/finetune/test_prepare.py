@@ -242,6 +242,13 @@ def test_cli_json_report_and_errors(repo: Path, tmp_path: Path, capsys) -> None:
         args = ["prepare", str(repo), "-o", str(tmp_path / "z.jsonl"), "--report", str(tmp_path / "fifo")]
         assert main(args) == 2
         assert "fifo: exists and was not written by `codemill prepare`" in capsys.readouterr().err
+        # Spelled as a file:// URL too, and a report in a directory not made yet is made as locally.
+        args[-1] = (tmp_path / "fifo").as_uri()
+        assert main(args) == 2
+        capsys.readouterr()
+    report = tmp_path / "new" / "dir" / "report.json"
+    args = ["prepare", str(repo), "-o", str(tmp_path / "w.jsonl"), "--report", report.as_uri(), "--workers", "1"]
+    assert main(args) == 0 and "samples_not_made" in json.loads(report.read_text())
 
 
 @pytest.mark.parametrize("verify", ["borderline", True, False])

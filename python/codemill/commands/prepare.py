@@ -76,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--min-bytes {args.min_bytes} is more than --max-bytes {args.max_bytes}")
     if args.report:
         from codemill.outputs import check_output
+        from codemill.sources.fs import as_local
 
+        args.report = as_local(args.report)  # file://: the local path, as every output
         # the report is JSON of ours, or refused like any output (before the work, not after)
         check_output(
             args.report,
