@@ -189,3 +189,12 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         os.close(fd)
     remove_tree(old)
+
+
+def check_regular_file(path: Path, error: type[Exception]) -> Path:
+    """``path`` if it is a regular file (or a link to one), else ``error`` naming it: a FIFO or a
+    device would block the read that follows forever (a file given as a tokenizer is read whole).
+    A missing path passes, for the read to say so."""
+    if path.exists() and not path.is_file():
+        raise error(f"{path}: not a regular file")
+    return path

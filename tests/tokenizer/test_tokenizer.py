@@ -173,6 +173,14 @@ def test_bad_input_errors(tmp_path, tok: CodeTokenizer) -> None:
         os.mkfifo(fifo)  # reading one blocked forever
         with pytest.raises(TokenizerFileError, match=r"tok\.fifo: not a regular file"):
             CodeTokenizer.load(fifo)
+        from codemill.tokenizer.code_tokenizer import load_tokenizer
+
+        with pytest.raises(TokenizerFileError, match=r"tok\.fifo: not a regular file"):
+            load_tokenizer(fifo, "cl100k_base")  # a rank file with its pattern
+        (tmp_path / "hf").mkdir()
+        os.mkfifo(tmp_path / "hf" / "tokenizer.json")  # a directory's tokenizer.json
+        with pytest.raises(TokenizerFileError, match=r"tokenizer\.json: not a regular file"):
+            CodeTokenizer.load(tmp_path / "hf")
     assert issubclass(TokenizerFileError, CodemillError) and issubclass(CodemillError, ValueError)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from codemill import _core
-from codemill._io import atomic_write_text
+from codemill._io import atomic_write_text, check_regular_file
 from codemill.errors import CodemillError, TokenizerFileError
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, iter_documents
 from codemill.sources.skips import EMPTY
@@ -64,8 +64,7 @@ class CodeTokenizer:
             return huggingface.from_huggingface(p)
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file or directory")
-        if not p.is_file():  # a FIFO would block the read below forever
-            raise TokenizerFileError(f"{p}: not a regular file")
+        check_regular_file(p, TokenizerFileError)
         if tiktoken_files.is_rank_file(p):
             return tiktoken_files.from_tiktoken(p)
         try:

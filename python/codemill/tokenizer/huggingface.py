@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from codemill._io import check_regular_file
 from codemill.errors import CodemillError, TokenizerFileError, UnsupportedTokenizerError
 from codemill.tokenizer.base import (
     AddedToken,
@@ -124,7 +125,7 @@ def find_tokenizer_json(path: Path) -> Path:
 
 def from_huggingface(path: str | os.PathLike[str]) -> BaseVocabTokenizer:
     """A tokenizer from a ``tokenizer.json`` (or a directory holding one)."""
-    f = find_tokenizer_json(Path(path))
+    f = check_regular_file(find_tokenizer_json(Path(path)), TokenizerFileError)
     try:
         data = json.loads(f.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -7,6 +7,7 @@ import binascii
 import os
 from pathlib import Path
 
+from codemill._io import check_regular_file
 from codemill.errors import CodemillError, TokenizerFileError
 from codemill.tokenizer.base import (
     AddedToken,
@@ -38,6 +39,7 @@ ENCODINGS: dict[str, tuple[int, str, dict[str, int]]] = {
 
 def read_ranks(path: Path) -> list[bytes | None]:
     """Token bytes by rank; ranks no line names (p50k's 50256) are None."""
+    check_regular_file(path, TokenizerFileError)
     try:
         data = path.read_bytes()
     except OSError as exc:
