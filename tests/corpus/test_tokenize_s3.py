@@ -116,6 +116,10 @@ def test_a_failed_first_run_in_a_fresh_prefix_leaves_it_empty(s3_server, bucket,
     assert bucket_files(s3_server, bucket, "f1") == {}
     m = tokenize_corpus(tree, f"s3://{bucket}/f1", tokenizer=small_tok, workers=1, **KW)
     assert m["complete"] and m["run"]["tasks_resumed"] == 0
+    # --overwrite over another run starts afresh too: its failure leaves the prefix empty again.
+    with pytest.raises(CodemillError, match=r"bad\.jsonl\.gz"):
+        tokenize_corpus([bad], f"s3://{bucket}/f1", tokenizer=small_tok, workers=1, overwrite=True, **KW)
+    assert bucket_files(s3_server, bucket, "f1") == {}
 
 
 def test_a_task_redone_with_fewer_shards_leaves_none_of_its_old_ones(s3_server, bucket, tmp_path, small_tok):

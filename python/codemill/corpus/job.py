@@ -261,6 +261,7 @@ def tokenize_corpus(
         if local is None and overwrite and files and not _is_same_run(old, head):
             out.remove(sorted(files))  # asked for: start afresh rather than mix two runs
             files, old = {}, None
+            fresh = True  # as a local directory replaced whole is
         _check_resumable(out, head, files, old)  # before anything is written in it
         if local is not None:
             (local / TASKS_DIR).mkdir(exist_ok=True)
