@@ -106,10 +106,12 @@ def test_bench_says_which_peers_did_not_run(capsys, monkeypatch) -> None:
 
     monkeypatch.setattr(peers, "tiktoken_cl100k", missing)
     monkeypatch.setattr(peers, "tiktoken_encoding", lambda tok: missing())
+    # gigatoken missing too (as on a machine without it): the same whether it is installed or not
+    monkeypatch.setattr(peers, "gigatoken_encoding", missing)
     code, out, _ = run(capsys, "bench", str(FIXTURES / "sample.py"), "--repeat", "0", "--no-python", "--json")
     assert code == 0
     report = json.loads(out)
-    assert set(report["peers_not_run"]) == {"tiktoken (same vocab)", "tiktoken (cl100k)"}
+    assert set(report["peers_not_run"]) == {"tiktoken (same vocab)", "tiktoken (cl100k)", "gigatoken (cl100k)"}
     assert all(r["codemill_speedup"] is None for r in report["results"][1:])  # no steady state
     code, out, _ = run(capsys, "bench", str(FIXTURES / "sample.py"), "--repeat", "0", "--no-python")
     assert "tiktoken (cl100k)" in out and "not run: tiktoken is needed" in out
