@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from codemill.errors import OutputError, SourceError
 from codemill.sources.fs import is_url  # the one rule for what is a URL
+from codemill.sources.streams import SIDECAR_SUFFIX
 
 __all__ = [
     "OVERWRITE_HINT",
@@ -189,11 +190,6 @@ def _check_against_inputs(output: str | os.PathLike[str], inputs: Iterable[str |
         # be deleted with the output it stands in.
         if src.is_relative_to(out) or src_spelled.is_relative_to(out_spelled):
             raise OutputError(f"{output}: replacing the output would delete the input {name}; name another output")
-
-
-# A file output's description beside it (`OUT.jsonl` -> `OUT.jsonl.codemill.json`): which
-# command wrote it and what a reader must know, e.g. the special tokens its samples use.
-SIDECAR_SUFFIX = ".codemill.json"
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:

@@ -371,6 +371,32 @@ def test_prepare_then_tokenize_keeps_the_fim_markers(src: Path, tmp_path: Path, 
     one_line_error(err, "<|nope|>")
 
 
+def test_a_prepared_file_inside_a_tree_is_read_with_its_description(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # A prepare's samples written into a folder the run reads whole: their FIM markers are the
+    # tokenizer's special tokens there too, in a run and in a report. Before, the description was
+    # read for named files only, and the markers of a tree's samples were encoded as text.
+    tok = CodeTokenizer.default()
+    data = tmp_path / "data"
+    data.mkdir()
+    args = ["prepare", src, "-o", data / "p.jsonl", "--workers", "1", "--no-dedup", "--samples", "fim"]
+    assert run(capsys, *args, "--fim-rate", "1")[0] == 0
+    fim_ids = {
+        tok.special_tokens[t] for t in json.loads((data / "p.jsonl.codemill.json").read_text())["special_tokens"]
+    }
+    assert run(capsys, "tokenize", data, "-o", tmp_path / "t", "--workers", "1", "--no-progress")[0] == 0
+    ids = np.concatenate([np.load(p) for p in sorted((tmp_path / "t").glob("shard-*.npy"))])
+    assert fim_ids <= set(ids.tolist())
+    manifest = json.loads((tmp_path / "t" / "manifest.json").read_text())
+    assert manifest["settings"]["allowed_special"] == [
+        t for t in tok.special_tokens if tok.special_tokens[t] in fim_ids
+    ]
+    assert main(["tokenize", str(data), "--json", "--no-progress"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tokens"] == manifest["totals"]["text_tokens"]
+
+
 def test_a_description_of_another_run_is_not_trusted(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     # Before: a prepare stopped between publishing its output and its description left the old
     # run's special tokens beside the new samples, and tokenize went by them.

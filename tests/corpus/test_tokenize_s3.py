@@ -3,6 +3,7 @@ the same bytes as a local run, resume after kill -9, and a failed upload commits
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -227,3 +228,26 @@ def test_an_output_prefix_over_or_under_its_input_or_holding_other_objects_is_re
     # An output URL that names an object: a file, as a local path that is one is refused.
     with pytest.raises(StorageError, match="is not a directory"):
         tokenize_corpus(src, f"s3://{bucket}/theirs/notes.md", tokenizer=small_tok)
+
+
+def test_a_prepared_file_in_a_prefix_is_read_with_its_description(s3_server, bucket, tmp_path):
+    # As in a local tree: a record file listed with its description beside it (prepare's output
+    # and its .codemill.json) has the special tokens it names encoded as themselves.
+    from codemill.corpus.plan import plan_tasks
+    from codemill.outputs import write_sidecar
+    from codemill.tokenizer import CodeTokenizer
+
+    tok = CodeTokenizer.default()
+    fim = [t for t in tok.special_tokens if "fim" in t]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "p.jsonl").write_text(json.dumps({"content": "x = 1\n".join(fim)}) + "\n")
+    (data / "q.jsonl").write_text(json.dumps({"content": "y = 2\n"}) + "\n")
+    write_sidecar(data / "p.jsonl", "prepare", special_tokens=fim)
+    url = upload(s3_server, bucket, data, "prepared")
+    assert [(t.path.rsplit("/", 1)[1], t.described) for t in plan_tasks([url])] == [
+        ("p.jsonl", True),
+        ("q.jsonl", False),
+    ]
+    m = tokenize_corpus(url, tmp_path / "out", tokenizer=tok)
+    assert m["settings"]["allowed_special"] == fim

@@ -221,7 +221,10 @@ def tokenize_corpus(
         pool = start_pool(workers, tok, os.fspath(output_dir))
     try:
         out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
-        specials = allowed_specials(tok, names, allowed_special)
+        plan_skips = Skips(limit=SKIPPED_LIST_LIMIT)
+        tasks = plan_tasks(names, task_bytes, plan_skips)
+        found = sorted({t.path for t in tasks if t.described})  # prepare's outputs inside input trees
+        specials = allowed_specials(tok, names, allowed_special, found)
         settings = TaskSettings(
             format=format,
             dtype=token_dtype(tok.vocab_size, format).name,
@@ -233,8 +236,6 @@ def tokenize_corpus(
             threads_per_worker=int(threads_per_worker),
             allowed_special=specials,
         )
-        plan_skips = Skips(limit=SKIPPED_LIST_LIMIT)
-        tasks = plan_tasks(names, task_bytes, plan_skips)
         head: dict[str, Any] = {
             "format": MANIFEST_FORMAT,
             "complete": False,

@@ -62,6 +62,7 @@ class Task:
     key: str = ""
     size: int = 0  # input bytes it covers (for progress; compressed size for .gz/.zst)
     stamp: str = ""
+    described: bool = False  # a record file found in a tree with a description beside it (`Entry`)
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"index": self.index, "kind": self.kind, "path": self.path}
@@ -87,12 +88,13 @@ class _Unit:
     groups: list[int] | None = None  # Parquet row-group sizes
     size: int = 0
     stamp: str = ""  # the record file's
+    described: bool = False  # the record file's, as the walk found it
 
 
 def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit]:
     units: list[_Unit] = []
 
-    def add_records(root: str, path: Path | str, size: int, stamp: str) -> None:
+    def add_records(root: str, path: Path | str, size: int, stamp: str, described: bool = False) -> None:
         reason = record_file_skip(path, size)
         if reason is not None:
             skips.add(printable(str(path)), reason)
@@ -105,12 +107,12 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit
                 # A store that gives no size has the object fetched whole at each open: one task
                 # (no group reaches the task size), not one fetch per task of its row groups.
                 groups = [0] * len(groups)
-            units.append(_Unit(root, [], str(path), groups, sum(groups), stamp))
+            units.append(_Unit(root, [], str(path), groups, sum(groups), stamp, described))
         else:
             if size < 0 and not isinstance(path, str):
                 raise CodemillError(f"{path}: cannot read")
             # An object whose store gives no size (-1) is one task, read to its end.
-            units.append(_Unit(root, [], str(path), None, max(size, 0), stamp))
+            units.append(_Unit(root, [], str(path), None, max(size, 0), stamp, described))
 
     for path in check_inputs(inputs):
         root = str(path)
@@ -121,9 +123,8 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit
                     if files:
                         units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
                         files = []
-                    add_records(
-                        root, entry.path if isinstance(path, str) else Path(entry.path), entry.size, entry.stamp
-                    )
+                    where = entry.path if isinstance(path, str) else Path(entry.path)
+                    add_records(root, where, entry.size, entry.stamp, entry.described)
                 else:
                     files.append((entry.path, entry.size, entry.stamp))
             if files:
@@ -156,7 +157,7 @@ def plan_tasks(
     tasks: list[Task] = []
 
     def add(kind: TaskKind, path: str, key: str, **kw: Any) -> None:
-        tasks.append(Task(len(tasks), kind, path, key=key, **kw))
+        tasks.append(Task(len(tasks), kind, path, key=key, described=u.described, **kw))  # u: the unit cut
 
     for u in units:
         if u.records is None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from codemill.corpus.manifest import SKIPPED_LIST_LIMIT
-from codemill.corpus.settings import allowed_specials
+from codemill.corpus.settings import allowed_specials, described_in_trees
 from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs, iter_documents
 from codemill.tokenizer import CodeTokenizer
@@ -50,7 +50,9 @@ def tokenize_report(
     for `codemill.corpus.job.tokenize_corpus`, so a report counts the tokens a run writes.
     """
     check_inputs(inputs)
-    specials = allowed_specials(tok, inputs, allowed_special)
+    specials = allowed_specials(
+        tok, inputs, allowed_special, described_in_trees(inputs) if allowed_special is None else ()
+    )
     stats: dict[str, Counter[str]] = defaultdict(Counter)
     skips = Skips(limit=SKIPPED_LIST_LIMIT)
     encode_seconds = 0.0

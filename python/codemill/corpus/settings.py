@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -43,11 +44,14 @@ class TaskSettings:
         return {k: d[k] for k in OUTPUT_SETTINGS}
 
 
-def allowed_specials(tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None) -> tuple[str, ...]:
+def allowed_specials(
+    tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None, found: Iterable[str] = ()
+) -> tuple[str, ...]:
     """The special tokens a run encodes as themselves, in the tokenizer's order: ``allowed`` (None:
-    those that `codemill prepare` recorded beside an input, that the tokenizer has)."""
+    those that `codemill prepare` recorded beside an input, or beside a record file ``found`` in
+    an input tree, that the tokenizer has)."""
     if allowed is None:
-        wanted = {t for name in inputs for t in described(name).get("special_tokens", ())}
+        wanted = {t for name in [*inputs, *found] for t in described(name).get("special_tokens", ())}
         # A description written for another tokenizer may name tokens this one lacks: those stay text.
         wanted &= set(tok.special_tokens)
     elif allowed == "all":
@@ -61,3 +65,18 @@ def allowed_specials(tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpec
                 f"(it has {', '.join(tok.special_tokens)})"
             )
     return tuple(t for t in tok.special_tokens if t in wanted)
+
+
+def described_in_trees(inputs: list[str]) -> list[str]:
+    """The record files inside the input trees (directories, URL prefixes) that have a description
+    beside them (a prepare's output written into a tree the run reads). One listing of the trees;
+    a run's plan lists them anyway and notes the same (`Task.described`)."""
+    from codemill.sources import Skips, check_inputs, walk
+    from codemill.sources.walk import walk_url
+
+    found = []
+    for root in check_inputs(inputs):
+        if isinstance(root, str) or root.is_dir():
+            entries = walk_url(root, Skips()) if isinstance(root, str) else walk(root, Skips())
+            found += [e.path for e in entries if e.described]
+    return found

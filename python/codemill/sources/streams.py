@@ -13,6 +13,10 @@ from codemill.errors import SourceError
 # File names read as JSONL (one JSON object per line) and as Parquet.
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".jsonl.zst", ".ndjson.zst")
 PARQUET_SUFFIXES = (".parquet",)
+# A file output's description beside it (`OUT.jsonl` -> `OUT.jsonl.codemill.json`): which
+# command wrote it and what a reader must know, e.g. the special tokens its samples use. Here,
+# as a walk notes which record files have one (`codemill.outputs` reads and writes them).
+SIDECAR_SUFFIX = ".codemill.json"
 
 
 def _name(path: str | Path) -> str:

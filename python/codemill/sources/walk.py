@@ -21,7 +21,7 @@ from codemill.languages import code_language
 from codemill.sources import gitignore
 from codemill.sources import skips as reasons
 from codemill.sources.skips import Skips
-from codemill.sources.streams import is_records
+from codemill.sources.streams import SIDECAR_SUFFIX, is_records
 
 # Directory name -> reason. Dependency trees, vendored copies, tool state and build output.
 SKIP_DIRS: dict[str, str] = {
@@ -96,6 +96,9 @@ class Entry:
     # Changes when the file does, as the listing says (mtime in ns; an object's ETag): a resumed
     # run redoes a task whose input was edited in place, even to the same size.
     stamp: str = ""
+    # A record file with a description beside it (`codemill prepare`'s output and its
+    # SIDECAR_SUFFIX file): its special tokens are read as a named file's are.
+    described: bool = False
 
     @property
     def records(self) -> bool:
@@ -127,7 +130,7 @@ def classify(entry: os.DirEntry[str], rel: str, skips: Skips, path: str | None =
         skips.add(where, reasons.LOCK_FILE)
         return None
     if is_records(name):
-        return Entry(where, rel, None, *file_stat(entry))
+        return Entry(where, rel, None, *file_stat(entry), described=os.path.isfile(where + SIDECAR_SUFFIX))
     lang = code_language(name)
     if lang is None and not os.path.splitext(name)[1]:
         # Extension-less scripts: the shebang names the interpreter.
@@ -237,7 +240,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
             skips.add(obj, reasons.LOCK_FILE)
             continue
         if is_records(name):
-            yield Entry(obj, rel, None, size, stamp)
+            yield Entry(obj, rel, None, size, stamp, described=rel + SIDECAR_SUFFIX in rels)
             continue
         lang = code_language(name)
         if lang is None and not os.path.splitext(name)[1]:
