@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from codemill import _core
 from codemill.near_dup.api import MinHasher, dedup_texts
+from codemill.near_dup.signing import SHINGLE_SCANNER
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -54,7 +55,7 @@ def best_of(f, repeat: int = 3) -> float:
 
 
 def throughput(texts: list[str], num_perm: int, ds_docs: int) -> dict:
-    sh = [_core.shingle_hashes(t, "python", 5, True) for t in texts]
+    sh = [_core.shingle_hashes(t, SHINGLE_SCANNER, 5, True) for t in texts]
     offsets = np.zeros(len(sh) + 1, dtype=np.uint64)
     offsets[1:] = np.cumsum([len(s) for s in sh])
     flat = np.concatenate(sh)
@@ -65,7 +66,7 @@ def throughput(texts: list[str], num_perm: int, ds_docs: int) -> dict:
         t = best_of(lambda h=h: h.signatures_from_hashes(flat, offsets))
         out[f"codemill_{scheme}_shingles_per_s"] = n_sh / t
     h = MinHasher(num_perm)
-    t = best_of(lambda: h.signatures(texts, "python"))
+    t = best_of(lambda: h.signatures(texts, SHINGLE_SCANNER))
     out["codemill_from_text_docs_per_s"] = len(texts) / t
     out["codemill_from_text_mb_per_s"] = sum(len(x) for x in texts) / t / 1e6
     try:
@@ -138,7 +139,7 @@ def quality(texts: list[str], planted: int, threshold: float, num_perm: int) -> 
         corpus.append(plant(texts[i], rng, k))
     n = len(corpus)
     # Brute force: exact Jaccard of every pair via a sparse incidence product.
-    sets = [_core.shingle_hashes(t, "python", 5, True) for t in corpus]
+    sets = [_core.shingle_hashes(t, SHINGLE_SCANNER, 5, True) for t in corpus]
     allh, inverse = np.unique(np.concatenate(sets), return_inverse=True)
     rows = np.repeat(np.arange(n), [len(s) for s in sets])
     a = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, inverse)), shape=(n, len(allh)))
@@ -169,10 +170,10 @@ def quality(texts: list[str], planted: int, threshold: float, num_perm: int) -> 
     for label, rw in (("default", 0.95), ("datasketch_weights", 0.5)):
         for scheme in ("bucket", "mersenne"):
             kw = dict(threshold=threshold, num_perm=num_perm, scheme=scheme, exact=False, recall_weight=rw)
-            res = dedup_texts(corpus, "python", verify=False, **kw)
-            raw = dedup_texts(corpus, "python", verify=False, estimate_filter=False, **kw)
-            ver = dedup_texts(corpus, "python", verify=True, **kw)
-            border = dedup_texts(corpus, "python", verify="borderline", **kw)
+            res = dedup_texts(corpus, verify=False, **kw)
+            raw = dedup_texts(corpus, verify=False, estimate_filter=False, **kw)
+            ver = dedup_texts(corpus, verify=True, **kw)
+            border = dedup_texts(corpus, verify="borderline", **kw)
             p = res.params
             entry = {
                 "bands": p["bands"],
@@ -198,8 +199,8 @@ def quality(texts: list[str], planted: int, threshold: float, num_perm: int) -> 
                 # hash functions, families of similar files): show the spread over seeds.
                 entry["seeds"] = {}
                 for seed in (2, 3, 4):
-                    r2 = dedup_texts(corpus, "python", seed=seed, verify=False, **kw)
-                    b2 = dedup_texts(corpus, "python", seed=seed, verify="borderline", **kw)
+                    r2 = dedup_texts(corpus, seed=seed, verify=False, **kw)
+                    b2 = dedup_texts(corpus, seed=seed, verify="borderline", **kw)
                     entry["seeds"][seed] = {"estimate_only": pr(pairs_of(r2)), "borderline": pr(pairs_of(b2))}
             if rw == 0.95:
                 # estimate error on pairs that overlap enough to matter

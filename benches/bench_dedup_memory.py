@@ -54,7 +54,7 @@ def child(mode: str, path: str, out: str) -> None:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 texts.append(json.loads(line)["content"])
-        counts = dedup_texts(texts, "python").counts
+        counts = dedup_texts(texts).counts
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"mode": mode, "peak_rss_bytes": peak, "seconds": round(time.perf_counter() - t0, 1),
                       "kept": counts["kept"], "documents": counts["documents"]}))  # fmt: skip

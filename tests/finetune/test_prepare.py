@@ -275,7 +275,7 @@ def test_dedup_decisions_match_the_dedup_stage(tmp_path: Path, verify: bool | st
     out = tmp_path / "m.jsonl"
     config = DedupConfig(verify=verify)  # type: ignore[arg-type]
     report = prepare(root, out, samples=["raw"], workers=1, progress=False, min_bytes=1, dedup=config)
-    expected = dedup_texts(texts, "python", config)
+    expected = dedup_texts(texts, config)
     kept = sorted(r["path"] for r in _rows(out))
     assert kept == [f"f{i:02d}.py" for i in range(48) if expected.keep[i]]
     assert report["duplicates"] == expected.counts

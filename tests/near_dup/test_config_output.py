@@ -45,7 +45,7 @@ def test_options_replace_fields_of_a_config():
     with pytest.raises(ConfigError, match="unknown dedup option"):
         DedupConfig.of(base, treshold=0.5)
     texts = ["def f(x):\n    return x + 1\n" * 20, "def g():\n    pass\n" * 20]
-    res = dedup_texts(texts, "python", base, verify=True)
+    res = dedup_texts(texts, base, verify=True)
     assert res.params["threshold"] == 0.8 and res.params["keep"] == "longest" and res.params["verify"] is True
 
 

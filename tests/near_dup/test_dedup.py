@@ -49,7 +49,7 @@ def mutate(text: str, rng: random.Random) -> str:
 def test_identical_always_cluster_disjoint_never(scheme):
     texts = stdlib_texts(6)
     corpus = [*texts, texts[0], texts[3]]
-    res = dedup_texts(corpus, "python", exact=False, scheme=scheme, num_perm=128)
+    res = dedup_texts(corpus, exact=False, scheme=scheme, num_perm=128)
     assert res.labels[6] == res.labels[0] and res.labels[7] == res.labels[3]
     assert len(set(res.labels[:6].tolist())) == 6, "distinct stdlib modules stay apart"
     assert res.keep.tolist() == [True] * 6 + [False, False]
@@ -85,7 +85,7 @@ def test_empty_and_tiny_documents():
     assert counts.tolist() == [0, 0, 1, 1, 1]
     assert (sigs[0] == 0xFFFFFFFF).all() and (sigs[1] == 0xFFFFFFFF).all()
     assert np.array_equal(sigs[2], sigs[3]), "fewer pieces than n: one shingle of all"
-    res = dedup_texts(["", "", "x = 1", "x  =  1\n", "  "], "python", num_perm=32)
+    res = dedup_texts(["", "", "x = 1", "x  =  1\n", "  "], num_perm=32)
     # the two empty strings are exact duplicates; empty documents never near-cluster
     assert res.counts["empty_documents"] == 3
     assert res.keep.tolist() == [True, False, True, False, True]
@@ -131,7 +131,7 @@ def test_verify_and_keep_policies():
     base = stdlib_texts(3)
     near = mutate(base[0], rng)
     corpus = [base[0], base[1], near + "\n# extra line\nz = 1\n", base[2]]
-    res = dedup_texts(corpus, "python", threshold=0.6, verify=True, keep="longest")
+    res = dedup_texts(corpus, threshold=0.6, verify=True, keep="longest")
     (cluster,) = [c for c in res.clusters if c["kind"] == "near"]
     ids = {cluster["kept"]["id"], *(r["id"] for r in cluster["removed"])}
     assert ids == {0, 2}
@@ -139,9 +139,9 @@ def test_verify_and_keep_policies():
     assert kept == max((0, 2), key=lambda i: len(corpus[i]))
     assert cluster["removed"][0]["jaccard"] >= 0.6
     # verify at an impossible threshold rejects the candidate pair LSH found
-    strict = dedup_texts(corpus, "python", threshold=0.6, bands=64, rows=2, verify=False)
+    strict = dedup_texts(corpus, threshold=0.6, bands=64, rows=2, verify=False)
     assert strict.counts["near_duplicates_removed"] == 1
-    res2 = dedup_texts(corpus, "python", threshold=0.999, bands=64, rows=2, verify=True)
+    res2 = dedup_texts(corpus, threshold=0.999, bands=64, rows=2, verify=True)
     assert res2.counts["candidate_pairs_rejected_by_verify"] >= 1
     assert res2.counts["near_duplicates_removed"] == 0
 
@@ -149,9 +149,9 @@ def test_verify_and_keep_policies():
 def test_exact_dedup_whitespace_normalisation():
     a = "def f():\n    return 1\n"
     b = "def f():\r\n        return 1   \r\n"
-    plain = dedup_texts([a, b], "python", normalize_whitespace=False, bands=1, rows=256)
+    plain = dedup_texts([a, b], normalize_whitespace=False, bands=1, rows=256)
     assert plain.counts["exact_duplicates_removed"] == 0
-    norm = dedup_texts([a, b], "python", normalize_whitespace=True, bands=1, rows=256)
+    norm = dedup_texts([a, b], normalize_whitespace=True, bands=1, rows=256)
     assert norm.counts["exact_duplicates_removed"] == 1
     assert norm.keep.tolist() == [True, False]
 
@@ -205,6 +205,21 @@ def test_dedup_files_and_jsonl(tmp_path):
     assert [r.get("path") for r in lines] == ["c.py", None]
     on_disk = json.loads((out / "dedup_report.json").read_text())
     assert on_disk["counts"]["kept"] == 4 and on_disk["params"]["bands"] > 0
+
+
+def test_near_duplicates_are_found_whatever_the_documents_language(tmp_path):
+    # The same module as a .py file and, with a few lines cut, as a record with no language
+    # (read with the generic scanner table): before, each was shingled by its own table and
+    # the pair shared too few shingles to be found; now one table shingles every text.
+    text = (STDLIB / "json" / "decoder.py").read_text()
+    lines = text.splitlines(keepends=True)
+    variant = "".join(lines[:100] + lines[104:200] + lines[203:])
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "decoder.py").write_text(text)
+    jl = tmp_path / "data.jsonl"
+    jl.write_text(json.dumps({"text": variant}) + "\n")
+    c = codemill.dedup([tmp_path / "src", jl], tmp_path / "out")["counts"]
+    assert c["exact_duplicates_removed"] == 0 and c["near_duplicates_removed"] == 1
 
 
 def test_a_linked_jsonl_input_keeps_its_records(tmp_path):
@@ -315,7 +330,7 @@ def test_verify_checks_members_against_each_other(monkeypatch):
     a, b = stdlib_texts(2)
     corpus = [a, b, mutate(b, rng)]
     _collide_everything(monkeypatch)
-    res = dedup_texts(corpus, "python", num_perm=8, bands=2, rows=4, verify=True)
+    res = dedup_texts(corpus, num_perm=8, bands=2, rows=4, verify=True)
     assert res.counts["candidate_pairs"] == 3
     assert res.counts["candidate_pairs_rejected_by_verify"] == 2
     assert res.keep.tolist() == [True, True, False]
@@ -326,7 +341,7 @@ def test_verify_checks_members_against_each_other(monkeypatch):
 def test_window_caps_bucket_pairs_and_counts_the_rest(monkeypatch):
     texts = stdlib_texts(5)
     _collide_everything(monkeypatch)
-    res = dedup_texts(texts, "python", num_perm=8, bands=2, rows=4, window=1, verify=True)
+    res = dedup_texts(texts, num_perm=8, bands=2, rows=4, window=1, verify=True)
     # one bucket of 5 per band: pairs (i, i+1) only; 10 - 4 = 6 left out in each band
     assert res.counts["candidate_pairs"] == 4
     assert res.counts["candidate_pairs_skipped_by_window"] == 12
@@ -341,7 +356,7 @@ def test_every_candidate_pair_is_counted_once(verify) -> None:
     rng = random.Random(5)
     base = stdlib_texts(30)
     corpus = [*base, *(mutate(t, rng) for t in base[:10]), *(mutate(mutate(t, rng), rng) for t in base[:10])]
-    c = dedup_texts(corpus, "python", bands=128, rows=2, verify=verify).counts
+    c = dedup_texts(corpus, bands=128, rows=2, verify=verify).counts
     settled = c["duplicate_pairs"] + c["candidate_pairs_rejected_by_estimate"] + c["candidate_pairs_rejected_by_verify"]
     assert c["candidate_pairs"] == settled > 0
 
@@ -351,20 +366,20 @@ def test_estimate_filter_drops_weak_candidates():
     base = stdlib_texts(40)
     corpus = [*base, *(mutate(t, rng) for t in base[:5])]
     # a loose LSH (many candidates) with and without the estimate filter
-    raw = dedup_texts(corpus, "python", bands=128, rows=2, estimate_filter=False, verify=False)
-    filtered = dedup_texts(corpus, "python", bands=128, rows=2, verify=False)
+    raw = dedup_texts(corpus, bands=128, rows=2, estimate_filter=False, verify=False)
+    filtered = dedup_texts(corpus, bands=128, rows=2, verify=False)
     assert filtered.counts["candidate_pairs"] == raw.counts["candidate_pairs"]
     assert filtered.counts["candidate_pairs_rejected_by_estimate"] > 0
     assert filtered.params["min_estimate"] == pytest.approx(0.7 - 0.5 * np.sqrt(0.21 / 256), abs=1e-6)
-    for res in (filtered, dedup_texts(corpus, "python", bands=128, rows=2, verify="borderline")):
+    for res in (filtered, dedup_texts(corpus, bands=128, rows=2, verify="borderline")):
         labels = res.labels
         assert all(labels[40 + k] == labels[k] for k in range(5)), "planted duplicates found"
         assert len(set(labels[:40].tolist())) == 40, "distinct modules stay apart"
-    border = dedup_texts(corpus, "python", bands=128, rows=2, verify="borderline")
-    full = dedup_texts(corpus, "python", bands=128, rows=2, verify=True)
+    border = dedup_texts(corpus, bands=128, rows=2, verify="borderline")
+    full = dedup_texts(corpus, bands=128, rows=2, verify=True)
     assert border.counts["candidate_pairs_verified"] < full.counts["candidate_pairs_verified"]
     with pytest.raises(ValueError, match="borderline"):
-        dedup_texts(corpus[:2], "python", verify="some")
+        dedup_texts(corpus[:2], verify="some")
 
 
 @pytest.mark.parametrize("verify", [False, "borderline", True])
@@ -464,9 +479,9 @@ def test_true_jaccard_in_batches_equals_one_read():
     assert len(pairs) > 9000
     reads: list[np.ndarray] = []
 
-    def fetch(ids: np.ndarray) -> tuple[list[str], None]:
+    def fetch(ids: np.ndarray) -> list[str]:
         reads.append(ids)
-        return [texts[i] for i in ids.tolist()], None
+        return [texts[i] for i in ids.tolist()]
 
     whole = decide_module.true_jaccard(pairs, lengths, fetch, 3, None)
     assert len(reads) == 1

@@ -33,9 +33,9 @@ def corpus() -> list[str]:
 @pytest.mark.parametrize("window", [64, 1])
 def test_ray_matches_local(local_ray, window):
     texts = corpus()
-    local = dedup_texts(texts, "python", threshold=0.7, num_perm=128, bands=64, rows=2, window=window)
+    local = dedup_texts(texts, threshold=0.7, num_perm=128, bands=64, rows=2, window=window)
     for shards in (1, 3):
-        remote = dedup_texts(texts, "python", threshold=0.7, num_perm=128, bands=64, rows=2,
+        remote = dedup_texts(texts, threshold=0.7, num_perm=128, bands=64, rows=2,
                              window=window, engine="ray", ray_shards=shards)  # fmt: skip
         assert np.array_equal(local.signatures, remote.signatures)
         assert np.array_equal(local.labels, remote.labels)

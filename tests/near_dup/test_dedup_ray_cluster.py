@@ -37,8 +37,8 @@ def _alive_nodes() -> set[str]:
 def test_tasks_spread_over_nodes_and_match_local(cluster):
     texts = _texts()
     kw = {"num_perm": 128, "bands": 64, "rows": 2}
-    local = dedup_texts(texts, "python", **kw)
-    remote = dedup_texts(texts, "python", engine="ray", ray_shards=SHARDS, **kw)
+    local = dedup_texts(texts, **kw)
+    remote = dedup_texts(texts, engine="ray", ray_shards=SHARDS, **kw)
     nodes = _alive_nodes()
     assert len(nodes) == NODES
     assert set(remote.tasks_per_node) <= nodes

@@ -48,7 +48,6 @@ from codemill.finetune.work import Work, _load, build, init, scan
 from codemill.finetune.writer import OUTPUT_SUFFIXES, SampleWriter, check_output
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.decide import decide
-from codemill.near_dup.minhash import Languages
 from codemill.near_dup.result import DedupCounts, DedupResult
 from codemill.outputs import check_output as contract_check
 from codemill.outputs import write_sidecar, written_by
@@ -488,11 +487,10 @@ class Preparer:
                 else np.zeros((0, dedup.num_perm), dtype=np.uint32)
             )
 
-            def fetch(wanted: np.ndarray) -> tuple[list[str], Languages]:
+            def fetch(wanted: np.ndarray) -> list[str]:
                 got = self._fetch(ids[wanted])
                 # A file that changed since pass 1 gives no evidence: its empty text is nobody's duplicate.
-                texts = [got.get(int(i), ("", None))[0] for i in ids[wanted]]
-                return texts, [got.get(int(i), ("", None))[1] for i in ids[wanted]]
+                return [got.get(int(i), "") for i in ids[wanted]]
 
             result: DedupResult = decide(dedup, (sigs, counts, hashes), np.frombuffer(lengths, np.int64), fetch)
             del sigs
@@ -502,15 +500,15 @@ class Preparer:
         exact, near = set(ids[result.exact_removed].tolist()), set(ids[result.near_removed].tolist())
         return _Decided(keep, exact, near, result.counts), files, nbytes
 
-    def _fetch(self, wanted: np.ndarray) -> dict[int, tuple[str, str | None]]:
+    def _fetch(self, wanted: np.ndarray) -> dict[int, str]:
         """Texts of the given documents (for exact Jaccard), found by walking the inputs again."""
         want = set(wanted.tolist())
-        got: dict[int, tuple[str, str | None]] = {}
+        got: dict[int, str] = {}
         for doc in self._documents(_Held(record=False)):
             if doc.index in want:
                 text = _load(doc, self.config.filters, None, self.config.max_file_bytes).text
                 if text is not None:
-                    got[doc.index] = (text, doc.language)
+                    got[doc.index] = text
                 want.discard(doc.index)
                 if not want:
                     break

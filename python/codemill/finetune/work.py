@@ -110,7 +110,7 @@ def scan(docs: list[Work]) -> tuple[list[Scanned], Signed | None]:
     """Pass 1 with dedup: filter, then what the dedup decision needs of the texts that passed."""
     config = _STATE[0].config
     assert config.dedup is not None
-    out, texts, langs = [], [], []
+    out, texts = [], []
     for (doc, _), data in zip(docs, _fetched(docs, config.max_file_bytes), strict=True):
         text, reason, size, skipped = _load(doc, config.filters, None, config.max_file_bytes, data)
         s = Scanned(doc.index, reason, size, skipped)
@@ -118,11 +118,10 @@ def scan(docs: list[Work]) -> tuple[list[Scanned], Signed | None]:
             s.digest = _digest(text)
             s.length = len(text)
             texts.append(text)
-            langs.append(doc.language)
         out.append(s)
     if not texts:
         return out, None
-    return out, sign_texts(config.dedup, texts, langs)
+    return out, sign_texts(config.dedup, texts)
 
 
 @dataclass

@@ -23,7 +23,7 @@ import codemill.near_dup.decide as decision
 from codemill.errors import ConfigError, SourceError
 from codemill.near_dup.config import KEEP_POLICIES, DedupConfig, DedupOptions, Engine
 from codemill.near_dup.decide import Signed, check_engine, concat_signed, decide, sign
-from codemill.near_dup.minhash import Languages, MinHasher
+from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.output import REPORT_NAME, Kept, check_output, write_output
 from codemill.near_dup.result import DedupReport, DedupResult
 from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs, iter_documents, read_file
@@ -39,7 +39,6 @@ BATCH_CHARS = 32_000_000
 
 def dedup_texts(
     texts: Sequence[str],
-    languages: Languages = None,
     config: DedupConfig | None = None,
     *,
     engine: Engine = "local",
@@ -48,9 +47,10 @@ def dedup_texts(
     **options: Unpack[DedupOptions],
 ) -> DedupResult:
     """Deduplicate in-memory texts by `config` (default: `DedupConfig()`) with `options`
-    (its fields) replaced; `names[i]` labels text `i` in the clusters.
+    (its fields) replaced; `names[i]` labels text `i` in the clusters. No language is needed:
+    shingles are the same for a text whatever its language (`signing.sign_texts`).
 
-    >>> res = dedup_texts(["x = 1\\n", "x = 1\\n", "def f():\\n    pass\\n"], "python")
+    >>> res = dedup_texts(["x = 1\\n", "x = 1\\n", "def f():\\n    pass\\n"])
     >>> res.keep.tolist(), res.counts["exact_duplicates_removed"]
     ([True, False, True], 1)
     """
@@ -59,13 +59,11 @@ def dedup_texts(
     if names is not None and len(names) != len(texts):
         raise ConfigError(f"names has {len(names)} entries for {len(texts)} texts")
     nodes: Counter[str] = Counter()
-    signed = sign(cfg, texts, languages, engine, ray_shards, nodes)
+    signed = sign(cfg, texts, engine, ray_shards, nodes)
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
 
-    def fetch(ids: np.ndarray) -> tuple[list[str], Languages]:
-        if languages is None or isinstance(languages, str):
-            return [texts[i] for i in ids.tolist()], languages
-        return [texts[i] for i in ids.tolist()], [languages[i] for i in ids.tolist()]
+    def fetch(ids: np.ndarray) -> list[str]:
+        return [texts[i] for i in ids.tolist()]
 
     name = names.__getitem__ if names is not None else None
     return decide(
@@ -93,10 +91,8 @@ class _Corpus:
     record: array = field(default_factory=lambda: array("q"))  # record (line, row) number, or -1 for a file
     length: array = field(default_factory=lambda: array("q"))  # characters
     offset: array = field(default_factory=lambda: array("q"))  # a record's line offset (Document.offset), or -1
-    lang: array = field(default_factory=lambda: array("b"))  # index into `langs`
     holders: list[str] = field(default_factory=list)  # file holding documents, relative to its input
     _holder_ids: dict[tuple[int, str], int] = field(default_factory=dict)
-    langs: list[str] = field(default_factory=list)
     _trees: dict[int, bool] = field(default_factory=dict)  # input index -> is a tree
 
     def add(self, d: Document) -> None:
@@ -110,9 +106,6 @@ class _Corpus:
         self.record.append(-1 if d.record is None else d.record)
         self.offset.append(d.offset)
         self.length.append(len(d.text or ""))
-        if d.language not in self.langs:
-            self.langs.append(d.language)
-        self.lang.append(self.langs.index(d.language))
 
     def streamed(self) -> np.ndarray:
         """Per document: it can only be re-read by streaming its whole file (a record with no
@@ -135,7 +128,7 @@ class _Corpus:
         name = f"{self.file(i)}:{self.record[i]}" if self.record[i] >= 0 else str(self.file(i))
         return printable(name)
 
-    def fetch(self, ids: np.ndarray) -> tuple[list[str], list[str]]:
+    def fetch(self, ids: np.ndarray) -> list[str]:
         """Re-read the texts of documents `ids`: files directly, records of plain local JSONL at
         their offsets, other records by streaming their file."""
         texts: dict[int, str] = {}
@@ -164,7 +157,7 @@ class _Corpus:
             if text is None or len(text) != self.length[i]:
                 raise SourceError(f"{self.name(i)}: input changed while dedup was running")
             out.append(text)
-        return out, [self.langs[self.lang[i]] for i in ids.tolist()]
+        return out
 
     def kept(self, keep: np.ndarray) -> Kept:
         """input -> file -> the record numbers kept in it (None: the whole code file is kept)."""
@@ -226,9 +219,7 @@ def dedup(
     chars = 0
 
     def flush() -> None:
-        texts = [d.text or "" for d in batch]
-        langs = [d.language for d in batch]
-        parts.append(sign(cfg, texts, langs, engine, ray_shards, nodes))
+        parts.append(sign(cfg, [d.text or "" for d in batch], engine, ray_shards, nodes))
         batch.clear()
 
     for doc in iter_documents(paths, skips, max_bytes=max_file_bytes, text_field=text_field):

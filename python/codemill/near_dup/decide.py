@@ -17,9 +17,9 @@ import numpy as np
 from codemill import _core
 from codemill.errors import ConfigError
 from codemill.near_dup.config import ENGINES, DedupConfig, Engine, KeepPolicy, Verify
-from codemill.near_dup.minhash import Languages, MinHasher
+from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.result import Cluster, DedupCounts, DedupResult, ExactCluster, NearCluster, NearRemoved
-from codemill.near_dup.signing import Signed, concat_signed, sign_texts
+from codemill.near_dup.signing import SHINGLE_SCANNER, Signed, concat_signed, sign_texts
 
 __all__ = [
     "VERIFY_BATCH_CHARS",
@@ -33,8 +33,8 @@ __all__ = [
     "true_jaccard",
 ]
 
-# The texts (and their languages) of the given sorted document ids, re-read on demand.
-Fetch = Callable[[np.ndarray], tuple[list[str], Languages]]
+# The texts of the given sorted document ids, re-read on demand.
+Fetch = Callable[[np.ndarray], list[str]]
 
 # Characters of text re-read at once to verify pairs, where a document can be re-read alone
 # (`decide`'s `verify_batch_chars`); their shingle sets take about twice as much. Verifying all
@@ -51,7 +51,6 @@ def check_engine(engine: str) -> None:
 def sign(
     config: DedupConfig,
     texts: list[str],
-    languages: Languages,
     engine: Engine = "local",
     ray_shards: int | None = None,
     nodes: Counter[str] | None = None,
@@ -62,8 +61,8 @@ def sign(
     if engine == "ray":
         from codemill.near_dup.ray import ray_signatures
 
-        return ray_signatures(config, texts, languages, ray_shards, Counter() if nodes is None else nodes)
-    return sign_texts(config, texts, languages)
+        return ray_signatures(config, texts, ray_shards, Counter() if nodes is None else nodes)
+    return sign_texts(config, texts)
 
 
 def settle_pairs(
@@ -125,8 +124,8 @@ def true_jaccard(
         end = len(order) if batch_chars is None else _batch_end(pairs, order, start, lengths, batch_chars)
         batch = order[start:end]
         docs = np.unique(pairs[batch]).astype(np.int64)
-        texts, langs = fetch(docs)
-        out[batch] = _core.exact_jaccard_pairs(texts, _local(docs, pairs[batch]), langs, ngram)
+        texts = fetch(docs)
+        out[batch] = _core.exact_jaccard_pairs(texts, _local(docs, pairs[batch]), SHINGLE_SCANNER, ngram)
         start = end
     return out
 
@@ -160,25 +159,22 @@ class _Held:
     def __init__(self, fetch: Fetch, hold_fetched: bool) -> None:
         self._fetch = fetch
         self._hold_fetched = hold_fetched
-        self._held: dict[int, tuple[str, str | None]] = {}
+        self._held: dict[int, str] = {}
 
     def hold(self, ids: np.ndarray) -> None:
         """Reads documents ``ids`` now and keeps them."""
         if len(ids):
             self._held.update(self._read(ids))
 
-    def _read(self, ids: np.ndarray) -> dict[int, tuple[str, str | None]]:
-        texts, langs = self._fetch(ids)
-        per_doc = [langs] * len(texts) if langs is None or isinstance(langs, str) else langs
-        return dict(zip(ids.tolist(), zip(texts, per_doc, strict=True), strict=True))
+    def _read(self, ids: np.ndarray) -> dict[int, str]:
+        return dict(zip(ids.tolist(), self._fetch(ids), strict=True))
 
-    def __call__(self, ids: np.ndarray) -> tuple[list[str], Languages]:
+    def __call__(self, ids: np.ndarray) -> list[str]:
         missing = np.fromiter((i not in self._held for i in ids.tolist()), dtype=bool, count=len(ids))
         fetched = self._read(ids[missing]) if missing.any() else {}
         if self._hold_fetched:
             self._held.update(fetched)
-        got = [self._held[i] if i in self._held else fetched[i] for i in ids.tolist()]
-        return [t for t, _ in got], [lang for _, lang in got]
+        return [self._held[i] if i in self._held else fetched[i] for i in ids.tolist()]
 
 
 def _exact_groups(config: DedupConfig, hashes: np.ndarray, lengths: np.ndarray) -> np.ndarray:

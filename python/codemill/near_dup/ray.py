@@ -23,7 +23,7 @@ from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.signing import Signed, concat_signed, sign_texts
 
 if TYPE_CHECKING:
-    from codemill.near_dup.minhash import Languages, MinHasher
+    from codemill.near_dup.minhash import MinHasher
 
 
 # Spread a stage's tasks over the nodes (Ray's default packs them onto the driver's node first).
@@ -43,19 +43,16 @@ def _shards(n: int, shards: int | None) -> list[tuple[int, int]]:
 
 
 @ray.remote
-def _sign_shard(config: DedupConfig, texts: list[str], languages: Languages) -> tuple[Signed, str]:
-    return sign_texts(config, texts, languages), _node()
+def _sign_shard(config: DedupConfig, texts: list[str]) -> tuple[Signed, str]:
+    return sign_texts(config, texts), _node()
 
 
-def ray_signatures(
-    config: DedupConfig, texts: list[str], languages: Languages, shards: int | None, nodes: Counter[str]
-) -> Signed:
+def ray_signatures(config: DedupConfig, texts: list[str], shards: int | None, nodes: Counter[str]) -> Signed:
     """Signatures, shingle counts and content hashes, one Ray task per shard (counted in `nodes`)."""
     connect()
     refs = []
     for a, b in _shards(len(texts), shards):
-        langs = languages[a:b] if isinstance(languages, list | tuple) else languages
-        refs.append(_sign_shard.options(scheduling_strategy=_SPREAD).remote(config, texts[a:b], langs))
+        refs.append(_sign_shard.options(scheduling_strategy=_SPREAD).remote(config, texts[a:b]))
     done = ray.get(refs)
     nodes.update(node for _, node in done)
     return concat_signed([signed for signed, _ in done], config)
