@@ -149,23 +149,23 @@ def _clean_comment(text: str) -> str:
     # indentation of every example.
     lines = []
     for raw in text.split("\n"):
-        line = raw.strip()
-        for marker in ("///", "//!", "//"):
-            if line.startswith(marker):
-                line = line[len(marker) :]
-                break
+        line = _after_marker(raw.strip(), ("///", "//!", "//"))
         lines.append(line[1:] if line.startswith(" ") else line)
     return textwrap.dedent("\n".join(lines)).strip("\n")
+
+
+def _after_marker(line: str, markers: tuple[str, ...]) -> str:
+    """``line`` past the first of ``markers`` (longest first) that starts it."""
+    for marker in markers:
+        if line.startswith(marker):
+            return line[len(marker) :]
+    return line
 
 
 def _clean_block_comment(text: str) -> str:
     lines = []
     for raw in text.split("\n"):
-        line = raw.strip()
-        for marker in ("/**", "/*!", "/*"):
-            if line.startswith(marker):
-                line = line[len(marker) :]
-                break
+        line = _after_marker(raw.strip(), ("/**", "/*!", "/*"))
         if line.endswith("*/"):
             line = line[:-2]
         line = line.strip()
