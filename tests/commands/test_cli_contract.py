@@ -397,6 +397,64 @@ def test_a_prepared_file_inside_a_tree_is_read_with_its_description(
     assert report["tokens"] == manifest["totals"]["text_tokens"]
 
 
+def test_a_prepared_files_markers_are_control_tokens_in_that_file_only(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # Tokenizer code beside prepared samples spells the markers as text: they stay text there,
+    # as they do in a run without the samples (before, one description made them control
+    # tokens in every file of the run). Report and run count the same tokens.
+    tok = CodeTokenizer.default()
+    data = tmp_path / "data"
+    data.mkdir()
+    args = ["prepare", src, "-o", data / "p.jsonl", "--workers", "1", "--no-dedup", "--samples", "fim"]
+    assert run(capsys, *args, "--fim-rate", "1")[0] == 0
+    fim = json.loads((data / "p.jsonl.codemill.json").read_text())["special_tokens"]
+    (data / "tokmod.py").write_text("".join(f"MARK_{i} = {t!r}\n" for i, t in enumerate(fim)))
+    ids = {t: tok.special_tokens[t] for t in fim}
+
+    def marks(out: Path) -> int:
+        arrays = [np.load(p) for p in sorted(out.glob("shard-*.npy"))]
+        return int(sum(np.isin(a, list(ids.values())).sum() for a in arrays))
+
+    assert run(capsys, "tokenize", data / "tokmod.py", "-o", tmp_path / "alone", "--no-progress")[0] == 0
+    assert marks(tmp_path / "alone") == 0
+    assert run(capsys, "tokenize", data / "p.jsonl", "-o", tmp_path / "samples", "--no-progress")[0] == 0
+    assert run(capsys, "tokenize", data, "-o", tmp_path / "both", "--no-progress")[0] == 0
+    assert marks(tmp_path / "both") == marks(tmp_path / "samples") > 0
+    manifest = json.loads((tmp_path / "both" / "manifest.json").read_text())
+    assert manifest["settings"]["allowed_special_files"] == [str(data / "p.jsonl")]
+    assert main(["tokenize", str(data), "--json", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"] == manifest["totals"]["text_tokens"]
+    # Named, the samples' description applies to them alone too.
+    assert (
+        run(capsys, "tokenize", data / "p.jsonl", data / "tokmod.py", "-o", tmp_path / "named", "--no-progress")[0] == 0
+    )
+    assert marks(tmp_path / "named") == marks(tmp_path / "samples")
+
+
+def test_the_report_reads_what_a_run_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # A record file the listing passes over (empty) beside a stale description: the run skips
+    # it and so does the report (it read every description in the tree and failed on this one).
+    # Skipped lines of a JSONL cut into several tasks are numbered as in the file, as in the run.
+    data = tmp_path / "e"
+    data.mkdir()
+    (data / "a.py").write_text("x = 1\n")
+    (data / "p.jsonl").write_text("")
+    (data / "p.jsonl.codemill.json").write_text(json.dumps({"written_by": "codemill prepare", "bytes": 99}))
+    lines = [json.dumps({"content": f"y{i} = {i}\n" * 40}) for i in range(3000)]
+    lines[2500] = "not json"
+    (data / "big.jsonl").write_text("\n".join(lines) + "\n")
+    assert run(capsys, "tokenize", data, "-o", tmp_path / "t", "--no-progress")[0] == 0
+    manifest = json.loads((tmp_path / "t" / "manifest.json").read_text())
+    assert manifest["tasks_planned"] > 2
+    assert main(["tokenize", str(data), "--json", "--no-progress"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tokens"] == manifest["totals"]["text_tokens"]
+    assert report["skipped"] == manifest["skipped"]
+    assert report["skipped_items"] == manifest["skipped_items"]
+    assert {"path": f"{data / 'big.jsonl'}:2501", "reason": "invalid_json"} in report["skipped_items"]
+
+
 def test_a_description_of_another_run_is_not_trusted(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     # Before: a prepare stopped between publishing its output and its description left the old
     # run's special tokens beside the new samples, and tokenize went by them.

@@ -234,7 +234,7 @@ def tokenize_corpus(
             max_file_bytes=int(max_file_bytes),
             batch_bytes=int(batch_bytes),
             threads_per_worker=int(threads_per_worker),
-            allowed_special=specials,
+            specials=specials,
         )
         head: dict[str, Any] = {
             "format": MANIFEST_FORMAT,

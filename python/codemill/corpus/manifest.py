@@ -40,7 +40,7 @@ class TaskRecord(TypedDict):
     skipped_items: list[SkippedItem]
 
 
-def _renumber(items: list[SkippedItem], path: str, offset: int) -> list[SkippedItem]:
+def renumber(items: list[SkippedItem], path: str, offset: int) -> list[SkippedItem]:
     """Turns line numbers counted from a task's start into line numbers of its file."""
     out: list[SkippedItem] = []
     for item in items:
@@ -83,7 +83,7 @@ def merge(head: dict[str, Any], records: list[TaskRecord], plan_skips: Any) -> d
             lines_before[task["path"]] = offset + rec["lines"]
         if listing:
             own = rec["skipped_items"][: SKIPPED_LIST_LIMIT - len(items)]
-            items.extend(_renumber(own, printable(task["path"]), offset))
+            items.extend(renumber(own, printable(task["path"]), offset))
             listing = len(own) == sum(rec["skipped"].values())
         tasks.append({**task, "documents": rec["documents"], "tokens": rec["tokens"], "shards": len(rec["shards"])})
     for s in langs.values():

@@ -9,30 +9,47 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from codemill.corpus.manifest import SKIPPED_LIST_LIMIT
-from codemill.corpus.settings import allowed_specials, described_in_trees
+from codemill.corpus.manifest import SKIPPED_LIST_LIMIT, renumber
+from codemill.corpus.plan import Task, plan_tasks, task_documents
+from codemill.corpus.settings import Specials, allowed_specials
 from codemill.progress import Progress
-from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs, iter_documents
+from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips
+from codemill.sources.names import printable
 from codemill.tokenizer import CodeTokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
 
 def _batches(
-    inputs: Iterable[str], batch_bytes: int, skips: Skips, max_bytes: int
-) -> Iterator[list[tuple[str, str, int]]]:
-    batch: list[tuple[str, str, int]] = []
+    tasks: list[Task], specials: Specials, batch_bytes: int, skips: Skips, max_bytes: int
+) -> Iterator[tuple[list[Document], tuple[str, ...]]]:
+    """The documents of the run's tasks, read as a run reads them (`task_documents`), in batches
+    of about ``batch_bytes`` that share their special tokens (a prepared file's are its own)."""
+    batch: list[Document] = []
+    allowed: tuple[str, ...] = ()
     size = 0
-    for doc in iter_documents(inputs, skips, max_bytes=max_bytes):
-        batch.append((doc.text or "", doc.language, doc.size))
-        size += doc.size
-        if size >= batch_bytes:
-            yield batch
-            batch, size = [], 0
+    lines_before: dict[str, int] = {}  # JSONL path -> lines of its earlier tasks
+    for task in tasks:
+        own = Skips(limit=skips.limit)
+        docs, reader = task_documents(task, own, max_bytes)
+        task_allowed = specials.for_task(task)
+        for doc in docs:
+            if batch and (size >= batch_bytes or task_allowed != allowed):
+                yield batch, allowed
+                batch, size = [], 0
+            allowed = task_allowed
+            batch.append(doc)
+            size += doc.size
+        # A JSONL task numbers its lines from its start: the file's numbers, as a run's manifest has.
+        offset = 0
+        if task.kind == "jsonl" and reader is not None:
+            offset = lines_before.get(task.path, 0)
+            lines_before[task.path] = offset + reader.lines
+        skips.update(own.counts, renumber(own.items, printable(task.path), offset))
     if batch:
-        yield batch
+        yield batch, allowed
 
 
 def tokenize_report(
@@ -49,26 +66,24 @@ def tokenize_report(
     ``progress``: progress on stderr (`codemill.progress`; default on). ``allowed_special``: as
     for `codemill.corpus.job.tokenize_corpus`, so a report counts the tokens a run writes.
     """
-    check_inputs(inputs)
-    specials = allowed_specials(
-        tok, inputs, allowed_special, described_in_trees(inputs) if allowed_special is None else ()
-    )
-    stats: dict[str, Counter[str]] = defaultdict(Counter)
     skips = Skips(limit=SKIPPED_LIST_LIMIT)
+    tasks = plan_tasks(inputs, None, skips)  # as a run lists its inputs, so its documents are the run's
+    specials = allowed_specials(tok, inputs, allowed_special, [t.path for t in tasks if t.described])
+    stats: dict[str, Counter[str]] = defaultdict(Counter)
     encode_seconds = 0.0
     t0 = time.perf_counter()
     bar = Progress("tokenize report", unit="documents", enabled=True if progress is None else progress)
-    for batch in _batches(inputs, batch_bytes, skips, max_file_bytes):
-        texts = [t for t, _, _ in batch]
-        langs = [lang for _, lang, _ in batch]
+    for batch, allowed in _batches(tasks, specials, batch_bytes, skips, max_file_bytes):
+        texts = [d.text or "" for d in batch]
+        langs = [d.language for d in batch]
         t = time.perf_counter()
-        _, offsets = tok.encode_batch_flat(texts, langs, num_threads=threads, allowed_special=specials)
+        _, offsets = tok.encode_batch_flat(texts, langs, num_threads=threads, allowed_special=allowed)
         encode_seconds += time.perf_counter() - t
         counts = offsets[1:] - offsets[:-1]
-        for (_, lang, nbytes), n in zip(batch, counts.tolist(), strict=True):
-            s = stats[lang]
+        for d, n in zip(batch, counts.tolist(), strict=True):
+            s = stats[d.language]
             s["documents"] += 1
-            s["bytes"] += nbytes
+            s["bytes"] += d.size
             s["tokens"] += n
         total = sum(s["bytes"] for s in stats.values())
         bar.update(sum(s["documents"] for s in stats.values()), f"{total / 1e6:.1f} MB")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from codemill.corpus.manifest import SKIPPED_LIST_LIMIT
 from codemill.errors import ConfigError
 from codemill.outputs import described
+from codemill.sources import check_inputs
 
 if TYPE_CHECKING:
+    from codemill.corpus.plan import Task
     from codemill.tokenizer import CodeTokenizer
     from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
@@ -21,6 +23,21 @@ ENGINES: tuple[Engine, ...] = ("local", "ray")
 
 # The settings that decide the output bytes: a resumed run must use the same ones.
 OUTPUT_SETTINGS = ("format", "dtype", "eot_id", "shard_tokens", "task_bytes", "max_file_bytes", "allowed_special")
+
+
+@dataclass(frozen=True)
+class Specials:
+    """The special tokens a run encodes as themselves, and where: in every document (``files``
+    None: the caller chose them), or only in the record files whose description named them
+    (`codemill prepare`'s outputs; ``files``: their task paths). A prepared file's FIM markers are
+    control tokens in that file only: the same markers spelled in tokenizer code beside it stay
+    text, as they are in a run without the prepared file."""
+
+    tokens: tuple[str, ...] = ()
+    files: tuple[str, ...] | None = None
+
+    def for_task(self, task: Task) -> tuple[str, ...]:
+        return self.tokens if self.files is None or task.path in self.files else ()
 
 
 @dataclass(frozen=True)
@@ -35,26 +52,39 @@ class TaskSettings:
     threads_per_worker: int = 1
     skipped_list_limit: int = SKIPPED_LIST_LIMIT  # per task: the manifest lists the first ones of the run
     # Special tokens encoded as themselves where they occur in the text (prepare's FIM markers).
-    allowed_special: tuple[str, ...] = ()
+    specials: Specials = field(default_factory=Specials)
 
     def output(self) -> dict[str, Any]:
-        """The output-deciding settings, as recorded in the manifest."""
+        """The output-deciding settings, as recorded in the manifest: the special tokens, and
+        where they came from descriptions, the files those apply to (only then, so that the
+        manifest of a run without them reads as before)."""
         d = asdict(self)
-        d["allowed_special"] = list(self.allowed_special)
-        return {k: d[k] for k in OUTPUT_SETTINGS}
+        d["allowed_special"] = list(self.specials.tokens)
+        out = {k: d[k] for k in OUTPUT_SETTINGS}
+        if self.specials.tokens and self.specials.files is not None:
+            out["allowed_special_files"] = list(self.specials.files)
+        return out
 
 
 def allowed_specials(
     tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None, found: Iterable[str] = ()
-) -> tuple[str, ...]:
-    """The special tokens a run encodes as themselves, in the tokenizer's order: ``allowed`` (None:
-    those that `codemill prepare` recorded beside an input, or beside a record file ``found`` in
-    an input tree, that the tokenizer has)."""
+) -> Specials:
+    """The special tokens a run encodes as themselves, in the tokenizer's order: ``allowed`` in
+    every document, else (None) those that `codemill prepare` recorded beside a named input or a
+    record file ``found`` in an input tree (`Task.described`), in that file, that the tokenizer has."""
     if allowed is None:
-        wanted = {t for name in [*inputs, *found] for t in described(name).get("special_tokens", ())}
-        # A description written for another tokenizer may name tokens this one lacks: those stay text.
-        wanted &= set(tok.special_tokens)
-    elif allowed == "all":
+        have = set(tok.special_tokens)
+        wanted: set[str] = set()
+        files = []
+        named = [(name, str(root)) for name, root in zip(inputs, check_inputs(inputs), strict=True)]
+        for name, path in [*named, *((f, f) for f in found)]:
+            # A description written for another tokenizer may name tokens this one lacks: those stay text.
+            tokens = set(described(name).get("special_tokens", ())) & have
+            if tokens:
+                wanted |= tokens
+                files.append(path)
+        return Specials(tuple(t for t in tok.special_tokens if t in wanted), tuple(sorted(files)))
+    if allowed == "all":
         wanted = set(tok.special_tokens)
     else:
         wanted = {allowed} if isinstance(allowed, str) else set(allowed)
@@ -64,19 +94,4 @@ def allowed_specials(
                 f"allowed_special names tokens the tokenizer does not have: {', '.join(unknown)} "
                 f"(it has {', '.join(tok.special_tokens)})"
             )
-    return tuple(t for t in tok.special_tokens if t in wanted)
-
-
-def described_in_trees(inputs: list[str]) -> list[str]:
-    """The record files inside the input trees (directories, URL prefixes) that have a description
-    beside them (a prepare's output written into a tree the run reads). One listing of the trees;
-    a run's plan lists them anyway and notes the same (`Task.described`)."""
-    from codemill.sources import Skips, check_inputs, walk
-    from codemill.sources.walk import walk_url
-
-    found = []
-    for root in check_inputs(inputs):
-        if isinstance(root, str) or root.is_dir():
-            entries = walk_url(root, Skips()) if isinstance(root, str) else walk(root, Skips())
-            found += [e.path for e in entries if e.described]
-    return found
+    return Specials(tuple(t for t in tok.special_tokens if t in wanted))

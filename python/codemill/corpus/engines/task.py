@@ -225,7 +225,10 @@ def _write_task(
             texts = [d.text or "" for d in batch]
             langs_of = [d.language for d in batch]
             ids, offsets = tok.encode_batch_flat(
-                texts, langs_of, num_threads=settings.threads_per_worker, allowed_special=settings.allowed_special
+                texts,
+                langs_of,
+                num_threads=settings.threads_per_worker,
+                allowed_special=settings.specials.for_task(task),
             )
             nbytes = np.fromiter((d.size for d in batch), dtype=np.int64, count=len(batch))
             writer.add(ids, offsets, nbytes)
