@@ -50,6 +50,14 @@ def test_a_cpp_header_named_h_is_parsed_as_cpp_and_a_c_one_as_c() -> None:
     c_first, cpp_first = (first_error_byte(parse(mixed, g).root_node) for g in ("c", "cpp"))
     assert c_first is not None and cpp_first is not None and c_first < cpp_first
     assert parse_file(mixed, "m.h", "c")[0] == "c"
+    # A C++ header with a macro neither grammar follows is still C++: its namespace and classes
+    # are declarations C has no form of (the rule before took it for C: its C++ tree had an error).
+    qt = (
+        "#pragma once\nnamespace app {\ntemplate <typename T> class Stack {\n public:\n"
+        "  void push(T v);\n};\nclass Widget {\n  Q_OBJECT\n public:\n  int width() const;\n};\n}\n"
+    )
+    assert parse(qt, "cpp").root_node.has_error
+    assert parse_file(qt, "w.h", "c")[0] == "cpp"
 
 
 def test_prepare_the_index_and_definitions_read_a_cpp_header_named_h() -> None:

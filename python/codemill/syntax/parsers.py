@@ -80,15 +80,42 @@ def parse_file(text: str | bytes, path: str, language: str) -> tuple[str, Any | 
     """The grammar of a file (:func:`grammar_for_path`) and its syntax tree (None when the
     grammar is not installed). A ``.h`` header is C to the language table, but many are C++
     (`namespace`, classes, templates), which the C grammar reads as errors from the first one on:
-    a header the C grammar cannot read cleanly and the C++ grammar can is C++. One that neither
-    reads cleanly stays C (a C header with a macro neither grammar follows is no C++ header)."""
+    a header the C grammar cannot read cleanly is C++ when the C++ grammar reads it cleanly, or
+    finds a declaration only C++ has outside its errors (a C++ header with a macro neither
+    grammar follows, `Q_OBJECT`, still has its namespaces and classes). The C++ grammar reads
+    C too: a C header with a `__cplusplus` section (math.h) read as C++ loses little, a C++
+    header read as C is an error from its first class on. Measured over headers: googletest 37
+    of 49 C++ (22 when C++ needed to read further than C), fmt 18 of 20; zlib and Lua 0 of 45;
+    the top of /usr/include 9 of 163 (7 C++ headers, math.h, pthread.h)."""
     grammar = grammar_for_path(path, language)
     tree = parse(text, grammar)
     if grammar == "c" and tree is not None and tree.root_node.has_error and path.lower().endswith(".h"):
         other = parse(text, "cpp")
-        if other is not None and not other.root_node.has_error:
+        if other is not None and _reads_as_cpp(other.root_node):
             return "cpp", other
     return grammar, tree
+
+
+# Declarations C has no form of: one in a header makes it a C++ header.
+_CPP_ONLY = """[(namespace_definition) (template_declaration) (class_specifier) (access_specifier)
+(alias_declaration) (using_declaration)] @cpp"""
+
+
+def _reads_as_cpp(cpp_root: Any) -> bool:
+    """Whether a header the C grammar reads with errors is C++ (see `parse_file`)."""
+    if not cpp_root.has_error:
+        return True
+    from codemill.syntax.queries import captures  # it imports this module
+
+    return any(not _in_error(node) for node in captures(cpp_root, "cpp", _CPP_ONLY).get("cpp", ()))
+
+
+def _in_error(node: Any) -> bool:
+    while node is not None:
+        if node.is_error:
+            return True
+        node = node.parent
+    return False
 
 
 def first_error_byte(root: Any) -> int | None:
