@@ -181,6 +181,24 @@ def test_bad_input_errors(tmp_path, tok: CodeTokenizer) -> None:
         os.mkfifo(tmp_path / "hf" / "tokenizer.json")  # a directory's tokenizer.json
         with pytest.raises(TokenizerFileError, match=r"tokenizer\.json: not a regular file"):
             CodeTokenizer.load(tmp_path / "hf")
+        # ... and the tokenizer_config.json read beside a valid tokenizer.json (it hung too)
+        from codemill.tokenizer.huggingface import byte_encoder
+
+        (tmp_path / "hf2").mkdir()
+        byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+        model = {"type": "BPE", "vocab": {c: b for b, c in byte_encoder().items()}, "merges": []}
+        hf = {
+            "model": model,
+            "normalizer": None,
+            "pre_tokenizer": byte_level,
+            "decoder": byte_level,
+            "added_tokens": [],
+        }
+        (tmp_path / "hf2" / "tokenizer.json").write_text(json.dumps(hf))
+        assert CodeTokenizer.load(tmp_path / "hf2").encode("ab").tolist() == [97, 98]
+        os.mkfifo(tmp_path / "hf2" / "tokenizer_config.json")
+        with pytest.raises(TokenizerFileError, match=r"tokenizer_config\.json: not a regular file"):
+            CodeTokenizer.load(tmp_path / "hf2")
     assert issubclass(TokenizerFileError, CodemillError) and issubclass(CodemillError, ValueError)
 
 

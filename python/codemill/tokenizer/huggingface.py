@@ -134,7 +134,9 @@ def from_huggingface(path: str | os.PathLike[str]) -> BaseVocabTokenizer:
     cfg_file = f.parent / "tokenizer_config.json"
     if cfg_file.exists():
         try:
-            config = json.loads(cfg_file.read_text(encoding="utf-8"))
+            config = json.loads(check_regular_file(cfg_file, TokenizerFileError).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise TokenizerFileError(f"{cfg_file}: cannot read ({exc.strerror or exc})") from None
         except (UnicodeDecodeError, json.JSONDecodeError):
             config = {}
     try:
