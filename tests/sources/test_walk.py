@@ -223,3 +223,21 @@ def test_a_walk_of_the_current_directory_names_files_as_a_path_does(tmp_path, mo
     skips = Skips()
     assert [e.path for e in walk(Path("."), skips)] == ["z.py", "a/x.go"]  # not "./z.py"
     assert [item["path"] for item in skips.items] == ["poetry.lock"]
+
+
+def test_a_record_file_with_a_description_is_marked_so_on_disk_and_through_file_urls(tmp_path: Path) -> None:
+    # A description beside a record file (prepare's NAME.codemill.json), a link to one too: the
+    # walk of the folder and of its file:// URL mark the same files.
+    from codemill.sources.walk import walk_url
+
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "real.json").write_text("{}")
+    d = tmp_path / "d"
+    d.mkdir()
+    for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
+        (d / name).write_text('{"content": "x = 1\\n"}\n')
+    (d / "a.jsonl.codemill.json").write_text("{}")
+    (d / "b.jsonl.codemill.json").symlink_to(tmp_path / "keep" / "real.json")
+    on_disk = {e.rel: e.described for e in walk(d, Skips())}
+    assert on_disk == {"a.jsonl": True, "b.jsonl": True, "c.jsonl": False}
+    assert {e.rel: e.described for e in walk_url(d.as_uri(), Skips())} == on_disk

@@ -184,6 +184,8 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
         yield Entry(obj, name, language, size, stamp)
         return
     rels = {rel for _, rel, _, _, kind in objects if kind == "file"}
+    # Descriptions, as a local walk finds them (a link to one is one: a named file's is read through it).
+    sidecars = {rel for _, rel, _, _, kind in objects if kind in ("file", "link") and rel.endswith(SIDECAR_SUFFIX)}
     envs = {rel.rsplit("/", 1)[0] for rel in rels if "/" in rel and rel.rsplit("/", 1)[1] in _ENV_MARKERS}
     envs |= {rel.split("/conda-meta/")[0] for rel in rels if "/conda-meta/" in rel}
     # As on disk: each repository's .git/info/exclude (the top's, a nested one's; a link is
@@ -240,7 +242,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
             skips.add(obj, reasons.LOCK_FILE)
             continue
         if is_records(name):
-            yield Entry(obj, rel, None, size, stamp, described=rel + SIDECAR_SUFFIX in rels)
+            yield Entry(obj, rel, None, size, stamp, described=rel + SIDECAR_SUFFIX in sidecars)
             continue
         lang = code_language(name)
         if lang is None and not os.path.splitext(name)[1]:
