@@ -581,3 +581,13 @@ def test_kept_lines_longer_than_a_read_are_copied_whole_and_the_last_gets_its_ne
     report = codemill.dedup([tmp_path / "d.jsonl"], tmp_path / "out")
     assert report["counts"]["kept"] == 3
     assert (tmp_path / "out" / "d.jsonl").read_bytes() == lines[0] + lines[1] + lines[3] + b"\n"
+
+
+def test_dedup_texts_given_a_language_says_it_takes_none():
+    # The call before texts needed no language: a clear error, not an AttributeError of its config.
+    from codemill.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="takes no languages"):
+        dedup_texts(["x = 1\n"], "python")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="takes no languages"):
+        dedup_texts(["x = 1\n"], languages="python")  # type: ignore[call-arg]

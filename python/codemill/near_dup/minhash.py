@@ -36,10 +36,12 @@ class MinHasher:
     so reindenting or reflowing code changes nothing. `scheme="bucket"` (default) is an
     O(shingles) bucketed sketch; `"mersenne"` is datasketch's `(a*h+b) mod (2^61-1)`
     permutations. Both give per-slot unbiased Jaccard estimates (see `benches/`).
+    ``languages`` choose the scanner table that cuts the pieces (None: the generic one, which
+    `dedup` uses for every text, so that a text's shingles do not depend on its language).
     Without `bands` and `rows`, they are chosen from `threshold` (`choose_bands_rows`).
 
     >>> h = MinHasher(128, threshold=0.7)
-    >>> sigs = h.signatures(["def f(x):\\n    return x + 1\\n"] * 2, "python")
+    >>> sigs = h.signatures(["def f(x):\\n    return x + 1\\n"] * 2)
     >>> sigs.shape, MinHasher.estimate(sigs[0], sigs[1])
     ((2, 128), 1.0)
     """
