@@ -371,6 +371,14 @@ def test_prepare_then_tokenize_keeps_the_fim_markers(src: Path, tmp_path: Path, 
     one_line_error(err, "<|nope|>")
 
 
+def prepare_fim_samples(capsys: pytest.CaptureFixture[str], src: Path, data: Path) -> list[str]:
+    """FIM samples of ``src`` prepared into ``data/p.jsonl``; the special tokens its description names."""
+    data.mkdir()
+    args = ["prepare", src, "-o", data / "p.jsonl", "--workers", "1", "--no-dedup", "--samples", "fim"]
+    assert run(capsys, *args, "--fim-rate", "1")[0] == 0
+    return list(json.loads((data / "p.jsonl.codemill.json").read_text())["special_tokens"])
+
+
 def test_a_prepared_file_inside_a_tree_is_read_with_its_description(
     src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
@@ -379,12 +387,7 @@ def test_a_prepared_file_inside_a_tree_is_read_with_its_description(
     # read for named files only, and the markers of a tree's samples were encoded as text.
     tok = CodeTokenizer.default()
     data = tmp_path / "data"
-    data.mkdir()
-    args = ["prepare", src, "-o", data / "p.jsonl", "--workers", "1", "--no-dedup", "--samples", "fim"]
-    assert run(capsys, *args, "--fim-rate", "1")[0] == 0
-    fim_ids = {
-        tok.special_tokens[t] for t in json.loads((data / "p.jsonl.codemill.json").read_text())["special_tokens"]
-    }
+    fim_ids = {tok.special_tokens[t] for t in prepare_fim_samples(capsys, src, data)}
     assert run(capsys, "tokenize", data, "-o", tmp_path / "t", "--workers", "1", "--no-progress")[0] == 0
     ids = np.concatenate([np.load(p) for p in sorted((tmp_path / "t").glob("shard-*.npy"))])
     assert fim_ids <= set(ids.tolist())
@@ -405,10 +408,7 @@ def test_a_prepared_files_markers_are_control_tokens_in_that_file_only(
     # tokens in every file of the run). Report and run count the same tokens.
     tok = CodeTokenizer.default()
     data = tmp_path / "data"
-    data.mkdir()
-    args = ["prepare", src, "-o", data / "p.jsonl", "--workers", "1", "--no-dedup", "--samples", "fim"]
-    assert run(capsys, *args, "--fim-rate", "1")[0] == 0
-    fim = json.loads((data / "p.jsonl.codemill.json").read_text())["special_tokens"]
+    fim = prepare_fim_samples(capsys, src, data)
     (data / "tokmod.py").write_text("".join(f"MARK_{i} = {t!r}\n" for i, t in enumerate(fim)))
     ids = {t: tok.special_tokens[t] for t in fim}
 
