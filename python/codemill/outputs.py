@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from codemill.errors import OutputError, SourceError
-from codemill.sources.fs import is_url  # the one rule for what is a URL
+from codemill.sources.fs import as_local, is_url  # the one rule for what is a URL
 from codemill.sources.streams import SIDECAR_SUFFIX
 
 __all__ = [
@@ -200,7 +200,9 @@ def sidecar_path(output: str | os.PathLike[str]) -> Path:
 def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any]:
     """The description saved beside ``output``, or {} where there is none (or it is not JSON).
     A store that fails to answer is an error, not "none": a run would quietly encode a prepared
-    file's FIM markers as text, and its resume be refused for different settings."""
+    file's FIM markers as text, and its resume be refused for different settings. A description
+    that is no regular file (a FIFO, a folder) is none, as a walk finds none there."""
+    output = as_local(output)  # file://: read as the local file, through its links
     try:
         if is_url(output):
             from codemill.sources.fs import storage, url_fs
@@ -217,6 +219,8 @@ def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any]:
             meta = json.loads(data)
         elif not Path(output).name or os.path.isdir(output):
             return {}  # a directory (".", "/", a tree): only file outputs are described
+        elif not sidecar_path(output).is_file():
+            return {}  # none, or no file to read (a FIFO would block the read forever)
         else:
             meta = json.loads(sidecar_path(output).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):

@@ -234,10 +234,18 @@ def test_a_record_file_with_a_description_is_marked_so_on_disk_and_through_file_
     (tmp_path / "keep" / "real.json").write_text("{}")
     d = tmp_path / "d"
     d.mkdir()
-    for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
+    for name in ("a.jsonl", "b.jsonl", "c.jsonl", "d.jsonl", "e.jsonl"):
         (d / name).write_text('{"content": "x = 1\\n"}\n')
     (d / "a.jsonl.codemill.json").write_text("{}")
     (d / "b.jsonl.codemill.json").symlink_to(tmp_path / "keep" / "real.json")
+    # No description: a link to a folder, a link to a FIFO (reading it would block forever)
+    (d / "d.jsonl.codemill.json").symlink_to(tmp_path / "keep")
+    os.mkfifo(tmp_path / "keep" / "fifo")
+    (d / "e.jsonl.codemill.json").symlink_to(tmp_path / "keep" / "fifo")
     on_disk = {e.rel: e.described for e in walk(d, Skips())}
-    assert on_disk == {"a.jsonl": True, "b.jsonl": True, "c.jsonl": False}
+    assert on_disk == {"a.jsonl": True, "b.jsonl": True, "c.jsonl": False, "d.jsonl": False, "e.jsonl": False}
     assert {e.rel: e.described for e in walk_url(d.as_uri(), Skips())} == on_disk
+    from codemill.outputs import read_sidecar
+
+    assert read_sidecar(d / "e.jsonl") == {} and read_sidecar((d / "e.jsonl").as_uri()) == {}
+    assert read_sidecar(d / "d.jsonl") == {} and read_sidecar((d / "b.jsonl").as_uri()) == {}

@@ -174,7 +174,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
     so a tree copied to a bucket gives what the tree gives on disk. A URL naming one object
     gives that object (of any language, as a named local file does).
     """
-    from codemill.sources.fs import list_files, read_urls
+    from codemill.sources.fs import as_local, list_files, read_urls
 
     objects = list_files(url)
     if len(objects) == 1 and objects[0][1] == "":
@@ -184,8 +184,12 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
         yield Entry(obj, name, language, size, stamp)
         return
     rels = {rel for _, rel, _, _, kind in objects if kind == "file"}
-    # Descriptions, as a local walk finds them (a link to one is one: a named file's is read through it).
-    sidecars = {rel for _, rel, _, _, kind in objects if kind in ("file", "link") and rel.endswith(SIDECAR_SUFFIX)}
+    # Descriptions, as a local walk finds them: a link (file:// only) counts when it leads to a file.
+    sidecars = {
+        rel
+        for obj, rel, _, _, kind in objects
+        if rel.endswith(SIDECAR_SUFFIX) and (kind == "file" or (kind == "link" and os.path.isfile(as_local(obj))))
+    }
     envs = {rel.rsplit("/", 1)[0] for rel in rels if "/" in rel and rel.rsplit("/", 1)[1] in _ENV_MARKERS}
     envs |= {rel.split("/conda-meta/")[0] for rel in rels if "/conda-meta/" in rel}
     # As on disk: each repository's .git/info/exclude (the top's, a nested one's; a link is
