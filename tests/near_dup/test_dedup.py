@@ -591,3 +591,7 @@ def test_dedup_texts_given_a_language_says_it_takes_none():
         dedup_texts(["x = 1\n"], "python")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="takes no languages"):
         dedup_texts(["x = 1\n"], languages="python")  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match=r"must be a DedupConfig, got \{'threshold': 0.9\}$"):
+        dedup_texts(["x = 1\n"], {"threshold": 0.9})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="bogus, languages"):
+        dedup_texts(["x = 1\n"], languages="python", bogus=1)  # type: ignore[call-arg]

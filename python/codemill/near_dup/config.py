@@ -194,18 +194,16 @@ class DedupConfig:
     @classmethod
     def of(cls, config: DedupConfig | None = None, **options: object) -> DedupConfig:
         """`config` (default: the defaults) with the given fields replaced."""
+        no_languages = "dedup takes no languages (shingles are the same for a text whatever its language)"
         if config is not None and not isinstance(config, DedupConfig):
             # dedup_texts(texts, "python") was the call before texts needed no language
-            raise ConfigError(
-                f"config must be a DedupConfig, got {config!r}; dedup takes no languages "
-                "(shingles are the same for a text whatever its language)"
-            )
+            named = f"; {no_languages}" if isinstance(config, str | list | tuple) else ""
+            raise ConfigError(f"config must be a DedupConfig, got {config!r}{named}")
         base = config if config is not None else cls()
         unknown = sorted(set(options) - {f.name for f in dataclasses.fields(cls)})
-        if "languages" in unknown:
-            raise ConfigError("dedup takes no languages (shingles are the same for a text whatever its language)")
         if unknown:
-            raise ConfigError(f"unknown dedup option(s) {', '.join(unknown)}")
+            note = f" ({no_languages})" if "languages" in unknown else ""
+            raise ConfigError(f"unknown dedup option(s) {', '.join(unknown)}{note}")
         return dataclasses.replace(base, **options) if options else base  # type: ignore[arg-type]
 
     @cached_property
