@@ -68,7 +68,7 @@ def tokenize_report(
     """
     skips = Skips(limit=SKIPPED_LIST_LIMIT)
     tasks = plan_tasks(inputs, None, skips)  # as a run lists its inputs, so its documents are the run's
-    specials = allowed_specials(tok, inputs, allowed_special, [t.path for t in tasks if t.described])
+    specials = allowed_specials(tok, inputs, allowed_special, sorted({t.path for t in tasks if t.described}))
     stats: dict[str, Counter[str]] = defaultdict(Counter)
     encode_seconds = 0.0
     t0 = time.perf_counter()

@@ -98,7 +98,7 @@ def parse_file(text: str | bytes, path: str, language: str) -> tuple[str, Any | 
 
 # Declarations C has no form of: one in a header makes it a C++ header.
 _CPP_ONLY = """[(namespace_definition) (template_declaration) (class_specifier) (access_specifier)
-(alias_declaration) (using_declaration)] @cpp"""
+(alias_declaration)] @cpp"""
 
 
 def _reads_as_cpp(cpp_root: Any) -> bool:
