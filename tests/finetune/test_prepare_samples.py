@@ -167,7 +167,7 @@ def test_completion_budget_with_nested_statements() -> None:
     line_ends = [data.index(b"\n", e) + 1 if data[e:].lstrip(b" ").startswith(b"\n") else e for e in stmt_ends]
     budget = 300
     branches = set()
-    for seed in range(40):
+    for seed in range(200):
         [s], _ = SampleBuilder(["completion"], seed=seed, completion_max_bytes=budget).build(
             text, "python", "b.py", "r"
         )
@@ -601,3 +601,14 @@ def test_a_completion_never_starts_inside_what_runs_on_from_a_statement_line(lan
             made += 1
             assert not s["completion"].lstrip().startswith(inside), seed
     assert made > 30
+
+
+def test_files_that_share_a_repository_and_path_draw_apart() -> None:
+    # Records that repeat one path (setup.py in a JSONL without repositories): before, every one
+    # drew the same numbers, so at fim_rate 0.5 they all got a FIM sample or none did.
+    builder = SampleBuilder(["fim"], seed=1, fim_rate=0.5)
+    got = [
+        len(builder.build(f"X = {i}\n\n\ndef f(a):\n    b = a + {i}\n    return b\n", "python", "setup.py", "r")[0])
+        for i in range(40)
+    ]
+    assert 0 < sum(got) < 40

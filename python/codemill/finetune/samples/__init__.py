@@ -20,8 +20,9 @@ Kinds (and the templates that format them):
 
 Every sample is a dict with the same keys (see :data:`SAMPLE_FIELDS`); no separator or
 end-of-text token is appended (packers add those between documents). Choices come from a
-random generator seeded by (seed, repository, path, kind), so a file's samples do not depend
-on which other files or kinds are in the run.
+random generator seeded by (seed, repository, path, kind, content), so a file's samples do not
+depend on which other files or kinds are in the run, and two files that share a repository and
+path do not share their draws.
 
 Modules: ``boundaries`` (the parsed file and its statement boundaries), ``splits``
 (completion and FIM cuts), ``docstrings`` (documented functions), ``fim_tokens`` (FIM special

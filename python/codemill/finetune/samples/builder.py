@@ -62,9 +62,14 @@ class SampleBuilder:
         self.max_docstring_functions = max_docstring_functions
         self.fim_tokens: tuple[str, str, str] = (fim_tokens[0], fim_tokens[1], fim_tokens[2])
 
-    def rng(self, repository: str, path: str, kind: str) -> random.Random:
-        digest = hashlib.blake2b(f"{self.seed}\0{repository}\0{path}\0{kind}".encode(), digest_size=8).digest()
-        return random.Random(int.from_bytes(digest, "little"))
+    def rng(self, f: SourceFile, kind: str) -> random.Random:
+        """The choices of one kind of sample of one file: seeded by the run's seed, the file's
+        repository and path, and its content, so two files that share a repository and path (a
+        record file's records that repeat `setup.py`, two inputs whose folders share a name)
+        draw apart, as every other pair of files does."""
+        h = hashlib.blake2b(f"{self.seed}\0{f.repository}\0{f.path}\0{kind}\0".encode(), digest_size=8)
+        h.update(f.data)
+        return random.Random(int.from_bytes(h.digest(), "little"))
 
     def build(self, text: str, language: str, path: str, repository: str) -> tuple[list[dict[str, Any]], Counter[str]]:
         """The samples of one cleaned file and a count of kinds it could not give (with why)."""
@@ -90,13 +95,13 @@ class SampleBuilder:
             stmts, f.funcs = captures(root, f.grammar)
             f.stmts = boundary_nodes(stmts, f.error_at)
         if "completion" in self.kinds:
-            split = completion_split(f, self.rng(repository, path, "completion"), self.completion_max_bytes)
+            split = completion_split(f, self.rng(f, "completion"), self.completion_max_bytes)
             if split is None:
                 missed["completion_no_boundary"] += 1
             else:
                 samples.append(self._split_sample(f, language, "completion", "completion", split))
         if "fim" in self.kinds:
-            rng = self.rng(repository, path, "fim")
+            rng = self.rng(f, "fim")
             if rng.random() < self.fim_rate:
                 fim = fim_split(f, rng, self.fim_max_middle_bytes, self.fim_spm_rate, self.fim_tokens)
                 if fim is None:
@@ -151,7 +156,7 @@ class SampleBuilder:
             missed["docstring_none"] += 1  # no documented function, as the other kinds count
         if len(found) > self.max_docstring_functions:
             missed["docstring_over_limit"] += len(found) - self.max_docstring_functions
-            rng = self.rng(f.repository, f.path, "docstring")
+            rng = self.rng(f, "docstring")
             keep = sorted(rng.sample(range(len(found)), self.max_docstring_functions))
             found = [found[i] for i in keep]
         out = []
