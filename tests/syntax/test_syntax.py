@@ -59,6 +59,8 @@ def test_a_cpp_header_named_h_is_parsed_as_cpp_and_a_c_one_as_c() -> None:
     assert parse(qt, "cpp").root_node.has_error
     assert parse_file(qt, "w.h", "c")[0] == "cpp"
     assert parse_file("typedef int using;\nusing u;\nint f(void) X Y;\n", "u.h", "c")[0] == "c"  # a C type 'using'
+    for using in ("using namespace std;", "using std::string;"):  # C has no such declaration
+        assert parse_file(f"{using}\nint f(void) X Y;\n", "u.h", "c")[0] == "cpp"
 
 
 def test_prepare_the_index_and_definitions_read_a_cpp_header_named_h() -> None:

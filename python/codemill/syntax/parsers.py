@@ -96,9 +96,10 @@ def parse_file(text: str | bytes, path: str, language: str) -> tuple[str, Any | 
     return grammar, tree
 
 
-# Declarations C has no form of: one in a header makes it a C++ header.
+# Declarations C has no form of: one in a header makes it a C++ header (`using u;` is C naming a
+# type `using`; `using namespace std;` and `using std::string;` are not).
 _CPP_ONLY = """[(namespace_definition) (template_declaration) (class_specifier) (access_specifier)
-(alias_declaration)] @cpp"""
+(alias_declaration) (using_declaration "namespace") (using_declaration (qualified_identifier))] @cpp"""
 
 
 def _reads_as_cpp(cpp_root: Any) -> bool:
