@@ -197,12 +197,12 @@ class DedupConfig:
         no_languages = "dedup takes no languages (shingles are the same for a text whatever its language)"
         if config is not None and not isinstance(config, DedupConfig):
             # dedup_texts(texts, "python") was the call before texts needed no language
-            named = f"; {no_languages}" if isinstance(config, str | list | tuple) else ""
+            named = f"; {no_languages}" if isinstance(config, str | list | tuple | set | frozenset) else ""
             raise ConfigError(f"config must be a DedupConfig, got {config!r}{named}")
         base = config if config is not None else cls()
         unknown = sorted(set(options) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
-            note = f" ({no_languages})" if "languages" in unknown else ""
+            note = f"; {no_languages}" if {"language", "languages"} & set(unknown) else ""
             raise ConfigError(f"unknown dedup option(s) {', '.join(unknown)}{note}")
         return dataclasses.replace(base, **options) if options else base  # type: ignore[arg-type]
 
