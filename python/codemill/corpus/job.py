@@ -223,8 +223,7 @@ def tokenize_corpus(
         out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
         plan_skips = Skips(limit=SKIPPED_LIST_LIMIT)
         tasks = plan_tasks(names, task_bytes, plan_skips)
-        found = sorted({t.path for t in tasks if t.described})  # prepare's outputs inside input trees
-        specials = allowed_specials(tok, names, allowed_special, found)
+        specials = allowed_specials(tok, names, allowed_special, tasks)
         settings = TaskSettings(
             format=format,
             dtype=token_dtype(tok.vocab_size, format).name,

@@ -40,6 +40,22 @@ class TaskRecord(TypedDict):
     skipped_items: list[SkippedItem]
 
 
+class LineOffsets:
+    """Where each task's line numbers start in its file: a JSONL task numbers its lines from its
+    own start, after the lines of the file's earlier tasks (given in order)."""
+
+    def __init__(self) -> None:
+        self._before: dict[str, int] = {}  # JSONL path -> lines of its tasks so far
+
+    def next(self, kind: str, path: str, lines: int) -> int:
+        """The offset of a task's line numbers (0 but for JSONL); its ``lines`` count for the next."""
+        if kind != "jsonl":
+            return 0
+        offset = self._before.get(path, 0)
+        self._before[path] = offset + lines
+        return offset
+
+
 def renumber(items: list[SkippedItem], path: str, offset: int) -> list[SkippedItem]:
     """Turns line numbers counted from a task's start into line numbers of its file."""
     out: list[SkippedItem] = []
@@ -64,7 +80,7 @@ def merge(head: dict[str, Any], records: list[TaskRecord], plan_skips: Any) -> d
     listing = len(items) == sum(skipped.values())
     shards: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
-    lines_before: dict[str, int] = {}  # JSONL path -> lines of its earlier tasks
+    offsets = LineOffsets()
     for rec in records:
         task = rec["task"]
         index = task["index"]
@@ -77,10 +93,7 @@ def merge(head: dict[str, Any], records: list[TaskRecord], plan_skips: Any) -> d
             acc["tokens"] += stats["tokens"]
         for reason, n in rec["skipped"].items():
             skipped[reason] = skipped.get(reason, 0) + n
-        offset = 0
-        if task["kind"] == "jsonl":
-            offset = lines_before.get(task["path"], 0)
-            lines_before[task["path"]] = offset + rec["lines"]
+        offset = offsets.next(task["kind"], task["path"], rec["lines"])
         if listing:
             own = rec["skipped_items"][: SKIPPED_LIST_LIMIT - len(items)]
             items.extend(renumber(own, printable(task["path"]), offset))

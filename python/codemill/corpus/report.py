@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from codemill.corpus.manifest import SKIPPED_LIST_LIMIT, renumber
+from codemill.corpus.manifest import SKIPPED_LIST_LIMIT, LineOffsets, renumber
 from codemill.corpus.plan import Task, plan_tasks, task_documents
 from codemill.corpus.settings import Specials, allowed_specials
 from codemill.progress import Progress
@@ -30,7 +30,7 @@ def _batches(
     batch: list[Document] = []
     allowed: tuple[str, ...] = ()
     size = 0
-    lines_before: dict[str, int] = {}  # JSONL path -> lines of its earlier tasks
+    offsets = LineOffsets()
     for task in tasks:
         own = Skips(limit=skips.limit)
         docs, reader = task_documents(task, own, max_bytes)
@@ -42,11 +42,8 @@ def _batches(
             allowed = task_allowed
             batch.append(doc)
             size += doc.size
-        # A JSONL task numbers its lines from its start: the file's numbers, as a run's manifest has.
-        offset = 0
-        if task.kind == "jsonl" and reader is not None:
-            offset = lines_before.get(task.path, 0)
-            lines_before[task.path] = offset + reader.lines
+        # The file's line numbers, as a run's manifest has them.
+        offset = offsets.next(task.kind, task.path, reader.lines if reader is not None else 0)
         skips.update(own.counts, renumber(own.items, printable(task.path), offset))
     if batch:
         yield batch, allowed
@@ -68,7 +65,7 @@ def tokenize_report(
     """
     skips = Skips(limit=SKIPPED_LIST_LIMIT)
     tasks = plan_tasks(inputs, None, skips)  # as a run lists its inputs, so its documents are the run's
-    specials = allowed_specials(tok, inputs, allowed_special, sorted({t.path for t in tasks if t.described}))
+    specials = allowed_specials(tok, inputs, allowed_special, tasks)
     stats: dict[str, Counter[str]] = defaultdict(Counter)
     encode_seconds = 0.0
     t0 = time.perf_counter()

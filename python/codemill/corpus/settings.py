@@ -67,12 +67,14 @@ class TaskSettings:
 
 
 def allowed_specials(
-    tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None, found: Iterable[str] = ()
+    tok: CodeTokenizer, inputs: list[str], allowed: AllowedSpecial | None, tasks: Iterable[Task] = ()
 ) -> Specials:
     """The special tokens a run encodes as themselves, in the tokenizer's order: ``allowed`` in
     every document, else (None) those that `codemill prepare` recorded beside a named input or a
-    record file ``found`` in an input tree (`Task.described`), in that file, that the tokenizer has."""
+    record file the plan's ``tasks`` found in an input tree (`Task.described`), in that file,
+    that the tokenizer has."""
     if allowed is None:
+        found = sorted({t.path for t in tasks if t.described})
         have = set(tok.special_tokens)
         wanted: set[str] = set()
         files = []
