@@ -16,5 +16,6 @@ pub mod pagerank;
 pub mod parallel;
 #[cfg(feature = "python")]
 mod py;
+pub mod segment;
 pub mod tokenizer;
 pub mod vocab;

@@ -56,6 +56,38 @@ fn splits(prev: Class, cur: Class, next: Option<Class>) -> bool {
     }
 }
 
+/// Whether byte offset `p` of `text` (a char boundary) is a sub-identifier boundary: the edge
+/// of the text, next to a character that is not part of an identifier, or where `splits` says.
+/// The same rule as `for_each_boundary`, asked at one offset of running text.
+pub fn is_boundary(text: &str, p: usize) -> bool {
+    let b = text.as_bytes();
+    if p == 0 || p >= b.len() {
+        return true;
+    }
+    let (prev, cur) = (b[p - 1], b[p]);
+    if prev < 128 && cur < 128 {
+        let cls = |x: u8| ASCII_CLASS[usize::from(x)];
+        let (pc, cc) = (cls(prev), cls(cur));
+        if pc == Class::Other || cc == Class::Other {
+            return true;
+        }
+        let next = match b.get(p + 1) {
+            Some(&n) if n < 128 => Some(cls(n)),
+            Some(_) => text[p + 1..].chars().next().map(class),
+            None => None,
+        };
+        return splits(pc, cc, next);
+    }
+    let mut after = text[p..].chars();
+    let (Some(pc), Some(cc)) = (
+        text[..p].chars().next_back().map(class),
+        after.next().map(class),
+    ) else {
+        return true;
+    };
+    pc == Class::Other || cc == Class::Other || splits(pc, cc, after.next().map(class))
+}
+
 /// Calls `f(offset)` for every boundary of `ident`, in increasing order, 0 and `len` included.
 /// ASCII identifiers (nearly all) go byte by byte through a table; others char by char.
 pub fn for_each_boundary(ident: &str, mut f: impl FnMut(usize)) {
@@ -121,6 +153,27 @@ mod tests {
         assert_eq!(split("größeWert"), ["größe", "Wert"]);
         assert_eq!(split("x"), ["x"]);
         assert!(split("").is_empty());
+    }
+
+    #[test]
+    fn is_boundary_agrees_with_for_each_boundary_inside_identifiers() {
+        for ident in [
+            "getHTTPResponse2",
+            "user_data",
+            "größeWert",
+            "metadata",
+            "__init__",
+            "xÄb9",
+        ] {
+            let mut expected = Vec::new();
+            for_each_boundary(ident, |b| expected.push(b));
+            let text = format!("({ident})");
+            let got: Vec<usize> = (1..=ident.len() + 1)
+                .filter(|&p| text.is_char_boundary(p) && is_boundary(&text, p))
+                .map(|p| p - 1)
+                .collect();
+            assert_eq!(got, expected, "{ident}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod ident;
 mod lang;
 mod scanner;
 
-pub use ident::{for_each_boundary, parts as identifier_parts};
+pub use ident::{for_each_boundary, is_boundary, parts as identifier_parts};
 pub use lang::{Lang, Table};
 pub use scanner::Scanner;
 
