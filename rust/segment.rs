@@ -48,7 +48,8 @@ const FREE: Slot = Slot {
 #[derive(Clone, Copy, Default)]
 struct Match {
     len: u32,
-    id: u32,
+    /// The slot where the token ends: its id is read only if the token is chosen.
+    at: u32,
 }
 
 /// The two longest tokens that match at a position (`second.len == 0`: only one).
@@ -170,7 +171,7 @@ impl Segmenter {
         while i < n {
             let Candidates { longest, second } = cur;
             if second.len == 0 {
-                out.push(longest.id);
+                out.push(self.id(longest));
                 i += longest.len as usize;
                 cur = self.candidates(chunk, i);
                 continue;
@@ -178,11 +179,11 @@ impl Segmenter {
             let (after_longest, after_second) =
                 self.candidates_pair(chunk, i + longest.len as usize, i + second.len as usize);
             if second.len + after_second.longest.len > longest.len + after_longest.longest.len {
-                out.push(second.id);
+                out.push(self.id(second));
                 i += second.len as usize;
                 cur = after_second;
             } else {
-                out.push(longest.id);
+                out.push(self.id(longest));
                 i += longest.len as usize;
                 cur = after_longest;
             }
@@ -194,7 +195,7 @@ impl Segmenter {
     fn candidates(&self, chunk: &str, i: usize) -> Candidates {
         let mut w = Walk::new(self, chunk, i);
         while w.step(self, chunk) {}
-        w.candidates(self)
+        w.candidates()
     }
 
     /// `candidates` at `p` and at `q`, the two walks interleaved: each step waits on a load
@@ -213,7 +214,14 @@ impl Segmenter {
                 break;
             }
         }
-        (a.candidates(self), b.candidates(self))
+        (a.candidates(), b.candidates())
+    }
+
+    /// The id of a chosen token.
+    #[inline(always)]
+    fn id(&self, m: Match) -> u32 {
+        // SAFETY: `at` is a slot a walk reached; `ids` is as long as `slots`.
+        unsafe { *self.ids.get_unchecked(m.at as usize) }
     }
 
     #[cold]
@@ -289,19 +297,16 @@ impl Walk {
     }
 
     #[inline(always)]
-    fn candidates(&self, seg: &Segmenter) -> Candidates {
-        let id = |len: usize, at: usize| Match {
-            len: len as u32,
-            // SAFETY: `at` is a slot the walk reached (or 0 with `len` 0); `ids` is as long.
-            id: if len == 0 {
-                NONE
-            } else {
-                unsafe { *seg.ids.get_unchecked(at) }
-            },
-        };
+    fn candidates(&self) -> Candidates {
         Candidates {
-            longest: id(self.len1, self.at1),
-            second: id(self.len2, self.at2),
+            longest: Match {
+                len: self.len1 as u32,
+                at: self.at1 as u32,
+            },
+            second: Match {
+                len: self.len2 as u32,
+                at: self.at2 as u32,
+            },
         }
     }
 }
