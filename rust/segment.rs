@@ -4,7 +4,7 @@
 //! is cut into its tokens differs from the merge-replaying encoder of `/1` files. At each
 //! position the two longest tokens that match are candidates, and the one after which the next
 //! longest match reaches farther wins (the longer on a tie). On held-back code of eight
-//! languages this gives 1.8–3.7% fewer tokens than replaying the merges (a minimal
+//! languages this gives 1.8–3.6% fewer tokens than replaying the merges (a minimal
 //! segmentation gives 2.0–4.1%, plain longest match −0.9% to +1.8%), and it needs no
 //! pre-tokenizer, no caches and no rank tables: two walks of a trie per token.
 //!
@@ -14,15 +14,14 @@
 //! cut at a chunk boundary encodes to the same ids in parts.
 //!
 //! Tokens of the identifier vocabulary match only where they start and end on sub-identifier
-//! boundaries (`lex::is_boundary`): `data` never matches inside `metadata`.
+//! boundaries of the whole text (`lex::is_boundary`): `data` never matches inside `metadata`.
+//! A merge built on one needs the boundary on that side (`Tokenizer::from_parts`).
 use crate::lex::is_boundary;
 
 /// Longest chunk, in bytes; a longer line is cut at a char boundary.
 pub const MAX_CHUNK: usize = 4096;
 
 const NONE: u32 = u32::MAX;
-/// Flag on a slot's id: an identifier-vocabulary token, accepted only at boundaries.
-const AT_BOUNDARY: u32 = 1 << 31;
 
 /// One node of the double-array trie: children of node `n` live at `slots[n.base + byte]`,
 /// each with `check == n`. 8 bytes, so the 113k nodes of a 32k vocabulary fit a 1 MB L2; the
@@ -34,10 +33,15 @@ struct Slot {
     check: u32,
 }
 
-/// Flags in a slot's `base`: a token ends here; that token is an identifier-vocabulary token.
+/// Flags in a slot's `base`: a token ends here; it needs a sub-identifier boundary where it
+/// starts / ends (`START`, `END` shifted up by `EDGE_SHIFT`).
 const TERMINAL: u32 = 1 << 31;
-const IDENTIFIER: u32 = 1 << 30;
-const BASE: u32 = IDENTIFIER - 1;
+const EDGE_SHIFT: u32 = 29;
+const EDGES: u32 = 3 << EDGE_SHIFT;
+const BASE: u32 = (1 << EDGE_SHIFT) - 1;
+/// The edges of a token that need a sub-identifier boundary.
+pub const START: u8 = 1;
+pub const END: u8 = 2;
 
 const FREE: Slot = Slot {
     base: 0,
@@ -65,16 +69,16 @@ pub struct Segmenter {
 }
 
 impl Segmenter {
-    /// `tokens`: (bytes, id, identifier-vocabulary token). Every single byte must be a token
-    /// (byte-level vocabularies are), so every text has a segmentation. Where two tokens share
-    /// their bytes, one that matches anywhere wins over one that needs boundaries, then the
-    /// lower id.
-    pub fn new<'a>(tokens: impl IntoIterator<Item = (&'a [u8], u32, bool)>) -> Segmenter {
+    /// `tokens`: (bytes, id, edges), `edges` the `START`/`END` bits of the sub-identifier
+    /// boundaries the token needs (see `Tokenizer::from_parts`). Every single byte must be a
+    /// token (byte-level vocabularies are), so every text has a segmentation. Bytes given
+    /// twice keep their first id: the caller picks which.
+    pub fn new<'a>(tokens: impl IntoIterator<Item = (&'a [u8], u32, u8)>) -> Segmenter {
         // A pointer trie first (children sorted by byte), then laid out breadth first as a
         // double array, so the nodes near the root that most walks visit share cache lines.
         let mut kids: Vec<Vec<(u8, u32)>> = vec![Vec::new()];
-        let mut ends: Vec<u32> = vec![NONE];
-        for (bytes, id, ident) in tokens {
+        let mut ends: Vec<(u32, u8)> = vec![(NONE, 0)];
+        for (bytes, id, edges) in tokens {
             let mut n = 0usize;
             for &b in bytes {
                 n = match kids[n].binary_search_by_key(&b, |k| k.0) {
@@ -82,31 +86,34 @@ impl Segmenter {
                     Err(k) => {
                         let child = kids.len();
                         kids.push(Vec::new());
-                        ends.push(NONE);
+                        ends.push((NONE, 0));
                         kids[n].insert(k, (b, child as u32));
                         child
                     }
                 };
             }
-            let tagged = if ident { id | AT_BOUNDARY } else { id };
-            let old = ends[n];
-            let better = old == NONE
-                || (old & AT_BOUNDARY != 0 && !ident)
-                || ((old & AT_BOUNDARY != 0) == ident && id < old & !AT_BOUNDARY);
-            if better && !bytes.is_empty() {
-                ends[n] = tagged;
+            if ends[n].0 == NONE && !bytes.is_empty() {
+                ends[n] = (id, edges & (START | END));
             }
         }
+        assert!(
+            (0..=255u8).all(|b| kids[0]
+                .binary_search_by_key(&b, |k| k.0)
+                .is_ok_and(|k| ends[kids[0][k].1 as usize].0 != NONE)),
+            "every single byte must be a token"
+        );
         let mut slots = vec![FREE; 512];
         let mut ids = vec![NONE; 512];
+        let mut edges = vec![0u8; 512];
         slots[0].check = 0;
         let mut queue = std::collections::VecDeque::from([(0usize, 0usize)]);
         let mut first_free = 1usize;
         while let Some((node, slot)) = queue.pop_front() {
             if ids.len() <= slot {
                 ids.resize(slots.len().max(slot + 1), NONE);
+                edges.resize(ids.len(), 0);
             }
-            ids[slot] = ends[node];
+            (ids[slot], edges[slot]) = ends[node];
             let children = &kids[node];
             let Some(&(low, _)) = children.first() else {
                 continue;
@@ -146,13 +153,10 @@ impl Segmenter {
         slots.resize(len + 256, FREE);
         ids.resize(slots.len(), NONE);
         assert!(slots.len() < BASE as usize, "trie too large");
-        for (s, id) in slots.iter_mut().zip(ids.iter_mut()) {
+        edges.resize(slots.len(), 0);
+        for ((s, id), e) in slots.iter_mut().zip(&ids).zip(&edges) {
             if *id != NONE {
-                s.base |= TERMINAL;
-                if *id & AT_BOUNDARY != 0 {
-                    s.base |= IDENTIFIER;
-                    *id &= !AT_BOUNDARY;
-                }
+                s.base |= TERMINAL | (u32::from(*e) << EDGE_SHIFT);
             }
         }
         Segmenter { slots, ids }
@@ -160,12 +164,14 @@ impl Segmenter {
 
     /// Appends the ids of `text`, chunk by chunk.
     pub fn encode(&self, text: &str, out: &mut Vec<u32>) {
-        for_each_chunk(text, |s, e| self.encode_chunk(&text[s..e], out));
+        for_each_chunk(text, |start, end| {
+            self.encode_chunk(&Chunk { text, start, end }, out)
+        });
     }
 
     /// Appends the ids of one chunk.
-    pub fn encode_chunk(&self, chunk: &str, out: &mut Vec<u32>) {
-        let n = chunk.len();
+    fn encode_chunk(&self, chunk: &Chunk, out: &mut Vec<u32>) {
+        let n = chunk.end - chunk.start;
         let mut i = 0;
         let mut cur = self.candidates(chunk, 0);
         while i < n {
@@ -192,7 +198,7 @@ impl Segmenter {
 
     /// The two longest tokens matching `chunk` at byte `i` (none at the end).
     #[inline(always)]
-    fn candidates(&self, chunk: &str, i: usize) -> Candidates {
+    fn candidates(&self, chunk: &Chunk, i: usize) -> Candidates {
         let mut w = Walk::new(self, chunk, i);
         while w.step(self, chunk) {}
         w.candidates()
@@ -201,7 +207,7 @@ impl Segmenter {
     /// `candidates` at `p` and at `q`, the two walks interleaved: each step waits on a load
     /// that depends on the one before, and two independent walks let the core overlap them.
     #[inline(always)]
-    fn candidates_pair(&self, chunk: &str, p: usize, q: usize) -> (Candidates, Candidates) {
+    fn candidates_pair(&self, chunk: &Chunk, p: usize, q: usize) -> (Candidates, Candidates) {
         let (mut a, mut b) = (Walk::new(self, chunk, p), Walk::new(self, chunk, q));
         loop {
             let (more_a, more_b) = (a.step(self, chunk), b.step(self, chunk));
@@ -223,10 +229,27 @@ impl Segmenter {
         // SAFETY: `at` is a slot a walk reached; `ids` is as long as `slots`.
         unsafe { *self.ids.get_unchecked(m.at as usize) }
     }
+}
 
+/// A chunk of a text: walks stop at its end, boundaries are judged in the whole text (a
+/// chunk cut at `MAX_CHUNK` inside an identifier is no boundary there).
+struct Chunk<'a> {
+    text: &'a str,
+    start: usize,
+    end: usize,
+}
+
+impl Chunk<'_> {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        &self.text.as_bytes()[self.start..self.end]
+    }
+
+    /// Whether a token over `[s, e)` of the chunk has the boundaries `edges` asks for.
     #[cold]
-    fn at_boundaries(&self, chunk: &str, start: usize, end: usize) -> bool {
-        is_boundary(chunk, start) && is_boundary(chunk, end)
+    fn at_edges(&self, edges: u32, s: usize, e: usize) -> bool {
+        (edges & u32::from(START) == 0 || is_boundary(self.text, self.start + s))
+            && (edges & u32::from(END) == 0 || is_boundary(self.text, self.start + e))
     }
 }
 
@@ -245,10 +268,10 @@ struct Walk {
 
 impl Walk {
     #[inline(always)]
-    fn new(seg: &Segmenter, chunk: &str, start: usize) -> Walk {
+    fn new(seg: &Segmenter, chunk: &Chunk, start: usize) -> Walk {
         let mut w = Walk {
             start,
-            j: chunk.len(),
+            j: chunk.end - chunk.start,
             node: 0,
             base: 0,
             len1: 0,
@@ -256,7 +279,7 @@ impl Walk {
             len2: 0,
             at2: 0,
         };
-        if let Some(&first) = chunk.as_bytes().get(start) {
+        if let Some(&first) = chunk.bytes().get(start) {
             // The first step always succeeds: every byte is a token.
             let t = (seg.slots[0].base & BASE) as usize + usize::from(first);
             w.node = t;
@@ -268,8 +291,8 @@ impl Walk {
 
     /// One byte further; false once the walk has ended (no child, or the chunk's end).
     #[inline(always)]
-    fn step(&mut self, seg: &Segmenter, chunk: &str) -> bool {
-        let bytes = chunk.as_bytes();
+    fn step(&mut self, seg: &Segmenter, chunk: &Chunk) -> bool {
+        let bytes = chunk.bytes();
         let Some(&b) = bytes.get(self.j) else {
             return false;
         };
@@ -284,8 +307,8 @@ impl Walk {
         self.base = (slot.base & BASE) as usize;
         self.j += 1;
         let mut end = slot.base & TERMINAL != 0;
-        if slot.base & IDENTIFIER != 0 {
-            end = seg.at_boundaries(chunk, self.start, self.j);
+        if slot.base & EDGES != 0 {
+            end = chunk.at_edges(slot.base >> EDGE_SHIFT, self.start, self.j);
         }
         // Branch-free: whether a token ends here is as good as random.
         let keep = usize::from(end).wrapping_neg();
@@ -356,17 +379,20 @@ mod tests {
 
     /// The reference: the same rule over a map of token strings, written plainly.
     struct Reference {
-        tokens: HashMap<Vec<u8>, (u32, bool)>,
+        tokens: HashMap<Vec<u8>, (u32, u8)>,
         max_len: usize,
     }
 
     impl Reference {
-        fn candidates(&self, chunk: &str, i: usize) -> Vec<(usize, u32)> {
-            let b = chunk.as_bytes();
+        /// Tokens matching `text[i..end]` at `i` (absolute offsets), shortest first.
+        fn candidates(&self, text: &str, end: usize, i: usize) -> Vec<(usize, u32)> {
+            let b = text.as_bytes();
             let mut v = Vec::new();
-            for j in i + 1..=(i + self.max_len).min(b.len()) {
-                if let Some(&(id, ident)) = self.tokens.get(&b[i..j]) {
-                    if !ident || (is_boundary(chunk, i) && is_boundary(chunk, j)) {
+            for j in i + 1..=(i + self.max_len).min(end) {
+                if let Some(&(id, edges)) = self.tokens.get(&b[i..j]) {
+                    if (edges & START == 0 || is_boundary(text, i))
+                        && (edges & END == 0 || is_boundary(text, j))
+                    {
                         v.push((j - i, id));
                     }
                 }
@@ -374,20 +400,19 @@ mod tests {
             v
         }
 
-        fn longest(&self, chunk: &str, i: usize) -> usize {
-            self.candidates(chunk, i).last().map_or(0, |c| c.0)
+        fn longest(&self, text: &str, end: usize, i: usize) -> usize {
+            self.candidates(text, end, i).last().map_or(0, |c| c.0)
         }
 
         fn encode(&self, text: &str) -> Vec<u32> {
             let mut out = Vec::new();
             for_each_chunk(text, |s, e| {
-                let chunk = &text[s..e];
-                let mut i = 0;
-                while i < chunk.len() {
-                    let c = self.candidates(chunk, i);
+                let mut i = s;
+                while i < e {
+                    let c = self.candidates(text, e, i);
                     let mut best = (0, 0, 0);
                     for &(len, id) in c.iter().rev().take(2) {
-                        let reach = len + self.longest(chunk, i + len);
+                        let reach = len + self.longest(text, e, i + len);
                         if reach > best.0 {
                             best = (reach, len, id);
                         }
@@ -400,50 +425,51 @@ mod tests {
         }
     }
 
-    fn vocab() -> Vec<(Vec<u8>, u32, bool)> {
-        let mut v: Vec<(Vec<u8>, u32, bool)> = (0..=255u8)
-            .map(|b| (vec![b], u32::from(b), false))
-            .collect();
+    const BOTH: u8 = START | END;
+
+    fn vocab() -> Vec<(Vec<u8>, u32, u8)> {
+        let mut v: Vec<(Vec<u8>, u32, u8)> =
+            (0..=255u8).map(|b| (vec![b], u32::from(b), 0)).collect();
         let words = [
-            ("data", true),
-            ("user", true),
-            ("self", false),
-            ("self.", false),
-            ("\n    ", false),
-            ("\n    return", false),
-            ("return", false),
-            (" self", false),
-            ("re", false),
-            ("turn", false),
-            ("ab", false),
-            ("abc", false),
-            ("bcd", false),
-            ("cdef", false),
-            ("    ", false),
-            ("  ", false),
-            ("é", false),
-            ("user", false),
+            ("user", 0), // also an identifier token below: the first given wins
+            ("data", BOTH),
+            ("user", BOTH),
+            ("self", 0),
+            ("self.", 0),
+            ("\n    ", 0),
+            ("\n    return", 0),
+            ("return", 0),
+            (" self", 0),
+            ("re", 0),
+            ("turn", 0),
+            ("ab", 0),
+            ("abc", 0),
+            ("bcd", 0),
+            ("cdef", 0),
+            ("    ", 0),
+            ("  ", 0),
+            ("é", 0),
+            ("data_", START), // a merge that starts with an identifier token
+            ("_id", END),     // a merge that ends with one
+            ("x", 0),
         ];
-        for (k, (w, ident)) in words.iter().enumerate() {
-            v.push((w.as_bytes().to_vec(), 256 + k as u32, *ident));
+        for (k, (w, edges)) in words.iter().enumerate() {
+            v.push((w.as_bytes().to_vec(), 256 + k as u32, *edges));
         }
         v
     }
 
-    fn both(v: &[(Vec<u8>, u32, bool)]) -> (Segmenter, Reference) {
-        let seg = Segmenter::new(v.iter().map(|(b, id, i)| (b.as_slice(), *id, *i)));
+    fn both(v: &[(Vec<u8>, u32, u8)]) -> (Segmenter, Reference) {
+        let seg = Segmenter::new(v.iter().map(|(b, id, e)| (b.as_slice(), *id, *e)));
         let mut tokens = HashMap::new();
-        for (b, id, ident) in v {
-            let e = tokens.entry(b.clone()).or_insert((*id, *ident));
-            if (e.1 && !ident) || (e.1 == *ident && *id < e.0) {
-                *e = (*id, *ident);
-            }
+        for (b, id, edges) in v {
+            tokens.entry(b.clone()).or_insert((*id, *edges));
         }
         let max_len = v.iter().map(|t| t.0.len()).max().unwrap();
         (seg, Reference { tokens, max_len })
     }
 
-    fn decode(v: &[(Vec<u8>, u32, bool)], ids: &[u32]) -> Vec<u8> {
+    fn decode(v: &[(Vec<u8>, u32, u8)], ids: &[u32]) -> Vec<u8> {
         let by_id: HashMap<u32, &[u8]> = v.iter().map(|(b, id, _)| (*id, b.as_slice())).collect();
         ids.iter()
             .flat_map(|id| by_id[id].iter().copied())
@@ -465,26 +491,32 @@ mod tests {
     fn identifier_tokens_only_at_boundaries() {
         let v = vocab();
         let (seg, _) = both(&v);
-        let id_data = 256;
-        let mut out = Vec::new();
-        seg.encode("metadata", &mut out);
-        assert!(!out.contains(&id_data));
-        out.clear();
-        seg.encode("user_data", &mut out);
-        assert!(out.contains(&id_data));
-        // "user" is both an identifier token and a merge token: the merge token matches anywhere.
-        out.clear();
-        seg.encode("superuser", &mut out);
-        assert!(out.contains(&(256 + 17)));
+        let ids = |text: &str| {
+            let mut out = Vec::new();
+            seg.encode(text, &mut out);
+            out
+        };
+        let (data, user, data_, id_) = (257, 256, 274, 275);
+        assert!(!ids("metadata").contains(&data));
+        assert!(ids("user_data").contains(&data));
+        // "user" is given first as a token that matches anywhere: that id is the one used.
+        assert!(ids("superuser").contains(&user));
+        // A merge that starts (ends) with an identifier token needs a boundary there only.
+        assert!(ids("data_x").contains(&data_));
+        assert!(!ids("metadata_x").contains(&data_));
+        assert!(ids("x_id").contains(&id_));
+        assert!(!ids("x_idx").contains(&id_));
+        // A chunk cut at MAX_CHUNK inside an identifier is no boundary.
+        let long = format!("{}data", "a".repeat(MAX_CHUNK));
+        assert!(!ids(&long).contains(&data));
     }
-
     #[test]
     fn matches_the_reference_and_is_lossless() {
         let v = vocab();
         let (seg, reference) = both(&v);
         let alphabet: Vec<&str> = vec![
-            "a", "b", "c", "d", "e", "f", " ", "\n", "    ", "self", ".", "return", "user", "data",
-            "_", "D", "é", "\t", "x",
+            "_id", "data_", "a", "b", "c", "d", "e", "f", " ", "\n", "    ", "self", ".", "return",
+            "user", "data", "_", "D", "é", "\t", "x",
         ];
         let mut x = 7u64;
         for len in 0..60 {

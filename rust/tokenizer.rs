@@ -8,7 +8,7 @@
 //! encoder is exact, and the split costs little compression (see README) for ~4x speed.
 //!
 //! Files of format `/2` (what training writes now, and the bundled tokenizer) keep the same
-//! vocabulary but encode by longest match with one token of lookahead (`segment.rs`): 1.8–3.7%
+//! vocabulary but encode by longest match with one token of lookahead (`segment.rs`): 1.8–3.6%
 //! fewer tokens and about twice the speed on held-back code. Files of format `/1` still encode
 //! by replaying the merges, to the same ids as before.
 //!
@@ -582,22 +582,41 @@ impl Tokenizer {
         };
         let n_tokens = token_offsets.len() - 1;
         let first_special = n_tokens - specials.len();
+        // The sub-identifier boundaries each token needs where it starts and ends (`/2`): an
+        // identifier-vocabulary token both; a merge its left part's start and its right part's
+        // end, as `/1` formed such merges only from boundary-aligned identifier symbols.
+        let mut edges = vec![0u8; first_special];
+        edges[256..first_merge as usize].fill(segment::START | segment::END);
+        for (k, &(a, b)) in merges.iter().chain(&line_merges).enumerate() {
+            edges[first_merge as usize + k] =
+                (edges[a as usize] & segment::START) | (edges[b as usize] & segment::END);
+        }
+        // Bytes that two tokens share map to one id, the one encoding produces: for `/1` the
+        // lower; for `/2` the one that needs fewer boundaries (it matches wherever the other
+        // could), then the lower.
+        let needs = |id: usize| match encoding {
+            Encoding::Lookahead => edges[id].count_ones(),
+            Encoding::Merges => 0,
+        };
+        let token =
+            |id: usize| &token_data[token_offsets[id] as usize..token_offsets[id + 1] as usize];
         let mut bytes_to_id: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
-        for id in 0..n_tokens {
-            let t = &token_data[token_offsets[id] as usize..token_offsets[id + 1] as usize];
-            if id >= first_special {
-                bytes_to_id.insert(t.into(), id as u32);
-            } else {
-                bytes_to_id.entry(t.into()).or_insert(id as u32);
+        for id in 0..first_special {
+            let old = bytes_to_id.entry(token(id).into()).or_insert(id as u32);
+            if needs(id) < needs(*old as usize) {
+                *old = id as u32;
             }
         }
         let segmenter = (encoding == Encoding::Lookahead).then(|| {
-            Segmenter::new((0..first_special as u32).map(|id| {
-                let t = &token_data
-                    [token_offsets[id as usize] as usize..token_offsets[id as usize + 1] as usize];
-                (t, id, (256..first_merge).contains(&id))
+            Segmenter::new((0..first_special).filter_map(|id| {
+                let t = token(id);
+                (bytes_to_id[t] == id as u32).then_some((t, id as u32, edges[id]))
             }))
         });
+        // A special token's text names it, even where an ordinary token has the same bytes.
+        for id in first_special..n_tokens {
+            bytes_to_id.insert(token(id).into(), id as u32);
+        }
         Ok(Tokenizer {
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             segmenter,
@@ -1180,6 +1199,28 @@ mod tests {
             assert_eq!(
                 back.encode(&text, Lang::Python, &[]),
                 t.encode(&text, Lang::Python, &[])
+            );
+        }
+    }
+
+    #[test]
+    fn a_one_byte_special_token_leaves_the_byte_to_ordinary_text() {
+        let specials = vec!["x".to_string()];
+        for encoding in [Encoding::Lookahead, Encoding::Merges] {
+            let tok = Tokenizer::from_parts(
+                vec![],
+                vec![],
+                vec![],
+                specials.clone(),
+                serde_json::Value::Null,
+                encoding,
+            )
+            .unwrap();
+            let ids = tok.encode("xyx", Lang::Python, &[]);
+            assert_eq!(ids, [u32::from(b'x'), u32::from(b'y'), u32::from(b'x')]);
+            assert_eq!(
+                tok.encode("xyx", Lang::Python, &[true]),
+                [256, u32::from(b'y'), 256]
             );
         }
     }

@@ -86,3 +86,18 @@ def test_bundled_file_is_format_2_and_encodes_in_fewer_tokens(tokenizers: dict[s
     for name in FILES:
         new, old = EXPECTED["lookahead"][name]["tokens"], EXPECTED["merges"][name]["tokens"]
         assert new < old, name
+
+
+def test_token_to_id_is_the_id_encoding_gives(tokenizers: dict[str, CodeTokenizer]) -> None:
+    """Seven identifier entries share their bytes with a merge (``PORT``): under ``/2`` the merge,
+    which matches anywhere, is the one encoding produces, and the one ``token_to_id`` names."""
+    tok = tokenizers["lookahead"]
+    shared = 0
+    for i in range(256, 256 + 1024):
+        text = tok.decode([i])
+        ids = tok.encode(text, "generic")
+        if len(ids) == 1:
+            assert int(ids[0]) == tok.token_to_id(text), text
+            shared += int(ids[0]) != i
+    assert shared > 0
+    assert tok.token_to_id("PORT") in [int(x) for x in tok.encode("MY_PORT = 1")]

@@ -1,4 +1,7 @@
-"""CodeTokenizer: the code-aware tokenizer (scanner -> identifier vocabulary -> byte-level BPE).
+"""CodeTokenizer: the code-aware tokenizer. Its vocabulary is learned from scanner pieces, an
+identifier vocabulary and two stages of byte-level BPE; a ``codemill-tokenizer/2`` file (the
+bundled one, and what training writes) encodes by longest match with one token of lookahead,
+a ``/1`` file by replaying the merges.
 
 Ids come back as NumPy ``uint32`` arrays. ``decode(encode(t)) == t`` for every valid Unicode
 string. Special tokens are produced only for the ones named in ``allowed_special``.
@@ -215,7 +218,8 @@ class CodeTokenizer:
     # ---- encoding -----------------------------------------------------------------------
 
     def encode(self, text: str, language: str | None = None, *, allowed_special: AllowedSpecial = ()) -> np.ndarray:
-        """Token ids of ``text`` as a ``uint32`` array. ``language`` picks the scanner table."""
+        """Token ids of ``text`` as a ``uint32`` array. ``language`` (checked either way) picks the
+        scanner table of a ``/1`` file; a ``/2`` file's ids do not depend on it."""
         with _valid_unicode():
             return self._core.encode(text, language, self._allowed(allowed_special))
 
