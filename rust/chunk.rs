@@ -161,14 +161,22 @@ fn flush_line(line: &mut Line, sink: &mut impl ChunkSink) {
 /// Cuts `[start, end)` into one-piece chunks of at most `MAX_CHUNK` bytes at char boundaries.
 #[inline(never)]
 fn for_each_window(text: &str, start: usize, end: usize, sink: &mut impl ChunkSink) {
+    windows(text, start, end, MAX_CHUNK, |s, e| {
+        sink.piece(s, e, false);
+        sink.end_chunk(s, e);
+    });
+}
+
+/// Calls `f(s, e)` for consecutive windows of `[start, end)` of at most `max` bytes (at least
+/// 4, a char's longest), each cut at a char boundary.
+pub fn windows(text: &str, start: usize, end: usize, max: usize, mut f: impl FnMut(usize, usize)) {
     let mut s = start;
     while s < end {
-        let mut e = (s + MAX_CHUNK).min(end);
+        let mut e = (s + max).min(end);
         while !text.is_char_boundary(e) {
             e -= 1;
         }
-        sink.piece(s, e, false);
-        sink.end_chunk(s, e);
+        f(s, e);
         s = e;
     }
 }

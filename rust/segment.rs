@@ -16,6 +16,7 @@
 //! Tokens of the identifier vocabulary match only where they start and end on sub-identifier
 //! boundaries of the whole text (`lex::is_boundary`): `data` never matches inside `metadata`.
 //! A merge built on one needs the boundary on that side (`Tokenizer::from_parts`).
+use crate::chunk::windows;
 use crate::lex::is_boundary;
 
 /// Longest chunk, in bytes; a longer line is cut at a char boundary.
@@ -103,17 +104,13 @@ impl Segmenter {
             "every single byte must be a token"
         );
         let mut slots = vec![FREE; 512];
-        let mut ids = vec![NONE; 512];
-        let mut edges = vec![0u8; 512];
         slots[0].check = 0;
         let mut queue = std::collections::VecDeque::from([(0usize, 0usize)]);
+        // Where each trie node went: its token's id and edges are set once the layout is done.
+        let mut placed = Vec::with_capacity(kids.len());
         let mut first_free = 1usize;
         while let Some((node, slot)) = queue.pop_front() {
-            if ids.len() <= slot {
-                ids.resize(slots.len().max(slot + 1), NONE);
-                edges.resize(ids.len(), 0);
-            }
-            (ids[slot], edges[slot]) = ends[node];
+            placed.push((node, slot));
             let children = &kids[node];
             let Some(&(low, _)) = children.first() else {
                 continue;
@@ -151,12 +148,13 @@ impl Segmenter {
             s.base = len as u32;
         }
         slots.resize(len + 256, FREE);
-        ids.resize(slots.len(), NONE);
         assert!(slots.len() < BASE as usize, "trie too large");
-        edges.resize(slots.len(), 0);
-        for ((s, id), e) in slots.iter_mut().zip(&ids).zip(&edges) {
-            if *id != NONE {
-                s.base |= TERMINAL | (u32::from(*e) << EDGE_SHIFT);
+        let mut ids = vec![NONE; slots.len()];
+        for (node, slot) in placed {
+            let (id, edges) = ends[node];
+            if id != NONE {
+                ids[slot] = id;
+                slots[slot].base |= TERMINAL | (u32::from(edges) << EDGE_SHIFT);
             }
         }
         Segmenter { slots, ids }
@@ -254,7 +252,8 @@ impl Chunk<'_> {
 }
 
 /// A walk down the trie from byte `start` of a chunk. Lengths and slots of the longest and
-/// second-longest match are kept in registers; ids are read once at the end.
+/// second-longest match are kept in registers; the id is read only for the chosen token
+/// (`Segmenter::id`).
 struct Walk {
     start: usize,
     j: usize,
@@ -347,7 +346,7 @@ pub fn for_each_chunk(text: &str, mut f: impl FnMut(usize, usize)) {
             run -= 1;
         }
         if run > start {
-            capped(text, start, run, &mut f);
+            windows(text, start, run, MAX_CHUNK, &mut f);
             start = run;
         }
         i = newline + 1;
@@ -355,21 +354,7 @@ pub fn for_each_chunk(text: &str, mut f: impl FnMut(usize, usize)) {
             i += 1;
         }
     }
-    if start < b.len() {
-        capped(text, start, b.len(), &mut f);
-    }
-}
-
-fn capped(text: &str, mut start: usize, end: usize, f: &mut impl FnMut(usize, usize)) {
-    while end - start > MAX_CHUNK {
-        let mut cut = start + MAX_CHUNK;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        f(start, cut);
-        start = cut;
-    }
-    f(start, end);
+    windows(text, start, b.len(), MAX_CHUNK, f);
 }
 
 #[cfg(test)]

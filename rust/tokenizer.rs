@@ -1157,8 +1157,6 @@ mod tests {
         out
     }
 
-    /// The encoder (pieces encoded as the chunker yields them, through both caches) equals the
-    /// reference: chunks as parts, each piece merged from scratch, each chunk merged whole.
     /// The same vocabulary, encoded by replaying its merges (a `/1` file).
     fn as_merges(tok: &Tokenizer) -> Tokenizer {
         Tokenizer::from_parts(
@@ -1225,6 +1223,8 @@ mod tests {
         }
     }
 
+    /// The encoder (pieces encoded as the chunker yields them, through both caches) equals the
+    /// reference: chunks as parts, each piece merged from scratch, each chunk merged whole.
     #[test]
     fn encode_equals_reference_path() {
         let tok = as_merges(&trained());
