@@ -11,6 +11,7 @@ fn main() {
         eprintln!("usage: encode_stats TOKENIZER.json FILE...");
         std::process::exit(2);
     };
+    let load = Instant::now();
     let tok = match std::fs::read_to_string(tok_path)
         .map_err(|e| e.to_string())
         .and_then(|t| Tokenizer::from_json(&t).map_err(|e| e.to_string()))
@@ -21,6 +22,7 @@ fn main() {
             std::process::exit(2);
         }
     };
+    println!("loaded in {:.1} ms", load.elapsed().as_secs_f64() * 1e3);
     let docs: Vec<(String, Lang)> = files
         .iter()
         .filter_map(|f| {

@@ -75,67 +75,70 @@ impl Segmenter {
     /// token (byte-level vocabularies are), so every text has a segmentation. Bytes given
     /// twice keep their first id: the caller picks which.
     pub fn new<'a>(tokens: impl IntoIterator<Item = (&'a [u8], u32, u8)>) -> Segmenter {
-        // A pointer trie first (children sorted by byte), then laid out breadth first as a
-        // double array, so the nodes near the root that most walks visit share cache lines.
-        let mut kids: Vec<Vec<(u8, u32)>> = vec![Vec::new()];
-        let mut ends: Vec<(u32, u8)> = vec![(NONE, 0)];
-        for (bytes, id, edges) in tokens {
-            let mut n = 0usize;
-            for &b in bytes {
-                n = match kids[n].binary_search_by_key(&b, |k| k.0) {
-                    Ok(k) => kids[n][k].1 as usize,
-                    Err(k) => {
-                        let child = kids.len();
-                        kids.push(Vec::new());
-                        ends.push((NONE, 0));
-                        kids[n].insert(k, (b, child as u32));
-                        child
-                    }
-                };
-            }
-            if ends[n].0 == NONE && !bytes.is_empty() {
-                ends[n] = (id, edges & (START | END));
-            }
-        }
-        assert!(
-            (0..=255u8).all(|b| kids[0]
-                .binary_search_by_key(&b, |k| k.0)
-                .is_ok_and(|k| ends[kids[0][k].1 as usize].0 != NONE)),
-            "every single byte must be a token"
-        );
+        // Sorted, a node's tokens are one range of the list (its prefix's), its own token
+        // first: the trie is laid out breadth first from ranges, so the nodes near the root
+        // that most walks visit share cache lines, with no pointer trie built first.
+        let mut toks: Vec<(&[u8], u32, u8)> =
+            tokens.into_iter().filter(|t| !t.0.is_empty()).collect();
+        toks.sort_by(|a, b| a.0.cmp(b.0)); // stable: of equal bytes the first given stays first
+        toks.dedup_by(|later, first| later.0 == first.0);
+        let singles = toks.iter().filter(|t| t.0.len() == 1).count();
+        assert!(singles == 256, "every single byte must be a token");
         let mut slots = vec![FREE; 512];
         slots[0].check = 0;
-        let mut queue = std::collections::VecDeque::from([(0usize, 0usize)]);
-        // Where each trie node went: its token's id and edges are set once the layout is done.
-        let mut placed = Vec::with_capacity(kids.len());
-        let mut first_free = 1usize;
-        while let Some((node, slot)) = queue.pop_front() {
-            placed.push((node, slot));
-            let children = &kids[node];
-            let Some(&(low, _)) = children.first() else {
+        let mut free = FreeSlots::new(slots.len());
+        free.take(0);
+        // (first token, end, depth, slot) of each node still to lay out.
+        let mut queue = std::collections::VecDeque::from([(0usize, toks.len(), 0usize, 0usize)]);
+        // The slot where each token ends: ids and flags are set once the layout is done.
+        let mut ends = Vec::with_capacity(toks.len());
+        let mut children: Vec<(u8, usize, usize)> = Vec::new();
+        while let Some((mut lo, hi, depth, slot)) = queue.pop_front() {
+            if toks[lo].0.len() == depth {
+                ends.push((slot, lo));
+                lo += 1;
+            }
+            children.clear();
+            for k in lo..hi {
+                let b = toks[k].0[depth];
+                match children.last_mut() {
+                    Some(c) if c.0 == b => c.2 = k + 1,
+                    _ => children.push((b, k, k + 1)),
+                }
+            }
+            let Some(&(low, _, _)) = children.first() else {
                 continue;
             };
-            let mut base = first_free.saturating_sub(usize::from(low)).max(1);
-            loop {
-                if base + 256 >= slots.len() {
-                    slots.resize((base + 256) * 2, FREE);
+            // The lowest child goes to a free slot: only free slots are tried, in order.
+            let mut f = free.head;
+            let base = loop {
+                if f == NONE as usize {
+                    f = free.grow(&mut slots);
+                    continue;
                 }
-                if children
-                    .iter()
-                    .all(|&(b, _)| slots[base + usize::from(b)].check == NONE)
-                {
-                    break;
+                let next = free.next[f] as usize;
+                if f > usize::from(low) {
+                    let base = f - usize::from(low);
+                    if base + 256 >= slots.len() {
+                        free.grow(&mut slots);
+                        continue;
+                    }
+                    if children
+                        .iter()
+                        .all(|&(b, _, _)| slots[base + usize::from(b)].check == NONE)
+                    {
+                        break base;
+                    }
                 }
-                base += 1;
-            }
+                free.failed(f);
+                f = next;
+            };
             slots[slot].base = base as u32;
-            for &(b, child) in children {
+            for &(b, clo, chi) in &children {
                 let t = base + usize::from(b);
                 slots[t].check = slot as u32;
-                queue.push_back((child as usize, t));
-            }
-            while first_free < slots.len() && slots[first_free].check != NONE {
-                first_free += 1;
+                free.take(t);
+                queue.push_back((clo, chi, depth + 1, t));
             }
         }
         // Room for any byte after every base, so a walk never indexes out of bounds; leaves
@@ -150,12 +153,10 @@ impl Segmenter {
         slots.resize(len + 256, FREE);
         assert!(slots.len() < BASE as usize, "trie too large");
         let mut ids = vec![NONE; slots.len()];
-        for (node, slot) in placed {
-            let (id, edges) = ends[node];
-            if id != NONE {
-                ids[slot] = id;
-                slots[slot].base |= TERMINAL | (u32::from(edges) << EDGE_SHIFT);
-            }
+        for (slot, k) in ends {
+            let (_, id, edges) = toks[k];
+            ids[slot] = id;
+            slots[slot].base |= TERMINAL | (u32::from(edges & (START | END)) << EDGE_SHIFT);
         }
         Segmenter { slots, ids }
     }
@@ -329,6 +330,89 @@ impl Walk {
                 len: self.len2 as u32,
                 at: self.at2 as u32,
             },
+        }
+    }
+}
+
+/// The free slots of a double array being laid out, in order (a doubly linked list), so a
+/// search for a base tries free slots only. A slot tried and found wanting `MAX_FAILS` times
+/// leaves the list (it may still take a child that is not the lowest): without that, the few
+/// holes no node fits are tried by every later node, and the layout is quadratic.
+struct FreeSlots {
+    head: usize,
+    tail: usize,
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    /// Failed tries; `u8::MAX`: not in the list.
+    fails: Vec<u8>,
+}
+
+const MAX_FAILS: u8 = 16;
+
+impl FreeSlots {
+    /// All of `0..len` free.
+    fn new(len: usize) -> FreeSlots {
+        let mut free = FreeSlots {
+            head: NONE as usize,
+            tail: NONE as usize,
+            next: Vec::new(),
+            prev: Vec::new(),
+            fails: Vec::new(),
+        };
+        free.append(0, len);
+        free
+    }
+
+    /// Links the new slots `from..to` at the tail.
+    fn append(&mut self, from: usize, to: usize) {
+        self.next.resize(to, NONE);
+        self.prev.resize(to, NONE);
+        self.fails.resize(to, 0);
+        for t in from..to {
+            self.prev[t] = self.tail as u32;
+            if self.tail == NONE as usize {
+                self.head = t;
+            } else {
+                self.next[self.tail] = t as u32;
+            }
+            self.tail = t;
+        }
+    }
+
+    /// Doubles the array; returns the first new slot.
+    fn grow(&mut self, slots: &mut Vec<Slot>) -> usize {
+        let from = slots.len();
+        slots.resize(from * 2, FREE);
+        self.append(from, from * 2);
+        from
+    }
+
+    fn unlink(&mut self, t: usize) {
+        if self.fails[t] == u8::MAX {
+            return;
+        }
+        self.fails[t] = u8::MAX;
+        let (p, n) = (self.prev[t] as usize, self.next[t] as usize);
+        if p == NONE as usize {
+            self.head = n;
+        } else {
+            self.next[p] = n as u32;
+        }
+        if n == NONE as usize {
+            self.tail = p;
+        } else {
+            self.prev[n] = p as u32;
+        }
+    }
+
+    fn take(&mut self, t: usize) {
+        self.unlink(t);
+    }
+
+    fn failed(&mut self, t: usize) {
+        self.fails[t] += 1;
+        if self.fails[t] >= MAX_FAILS {
+            self.unlink(t);
         }
     }
 }
