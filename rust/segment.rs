@@ -99,8 +99,8 @@ impl Segmenter {
                 lo += 1;
             }
             children.clear();
-            for k in lo..hi {
-                let b = toks[k].0[depth];
+            for (k, tok) in toks.iter().enumerate().take(hi).skip(lo) {
+                let b = tok.0[depth];
                 match children.last_mut() {
                     Some(c) if c.0 == b => c.2 = k + 1,
                     _ => children.push((b, k, k + 1)),
