@@ -630,6 +630,41 @@ mod tests {
     }
 
     #[test]
+    fn a_large_random_vocabulary_lays_out_and_matches_the_reference() {
+        // Thousands of tokens over a small alphabet: deep, bushy nodes that make the layout
+        // grow its array and retire slots no node fits.
+        let mut x = 11u64;
+        let mut next = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let alphabet = b"abcde _.\n()";
+        let mut v: Vec<(Vec<u8>, u32, u8)> =
+            (0..=255u8).map(|b| (vec![b], u32::from(b), 0)).collect();
+        for id in 256..6000u32 {
+            let len = 2 + next(14) as usize;
+            let token: Vec<u8> = (0..len)
+                .map(|_| alphabet[next(alphabet.len() as u64) as usize])
+                .collect();
+            let edges = if next(8) == 0 { BOTH } else { 0 };
+            v.push((token, id, edges));
+        }
+        let (seg, reference) = both(&v);
+        for _ in 0..200 {
+            let len = next(400) as usize;
+            let text: String = (0..len)
+                .map(|_| char::from(alphabet[next(alphabet.len() as u64) as usize]))
+                .collect();
+            let mut out = Vec::new();
+            seg.encode(&text, &mut out);
+            assert_eq!(out, reference.encode(&text), "{text:?}");
+            assert_eq!(decode(&v, &out), text.as_bytes(), "{text:?}");
+        }
+    }
+
+    #[test]
     fn chunks_start_at_line_breaks_and_are_capped() {
         let text = format!("a = 1  \n\n    b\n{}", "é".repeat(MAX_CHUNK));
         let mut chunks = Vec::new();
