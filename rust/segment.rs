@@ -567,6 +567,19 @@ mod tests {
             .collect()
     }
 
+    /// The fast encoder gives the reference's ids for `text`, and they decode to it.
+    fn same_as_reference(
+        seg: &Segmenter,
+        reference: &Reference,
+        v: &[(Vec<u8>, u32, u8)],
+        text: &str,
+    ) {
+        let mut out = Vec::new();
+        seg.encode(text, &mut out);
+        assert_eq!(out, reference.encode(text), "{text:?}");
+        assert_eq!(decode(v, &out), text.as_bytes(), "{text:?}");
+    }
+
     #[test]
     fn lookahead_prefers_the_candidate_that_reaches_farther() {
         let v = vocab();
@@ -622,10 +635,7 @@ mod tests {
                     alphabet[(x >> 33) as usize % alphabet.len()]
                 })
                 .collect();
-            let mut out = Vec::new();
-            seg.encode(&text, &mut out);
-            assert_eq!(out, reference.encode(&text), "{text:?}");
-            assert_eq!(decode(&v, &out), text.as_bytes(), "{text:?}");
+            same_as_reference(&seg, &reference, &v, &text);
         }
     }
 
@@ -657,10 +667,7 @@ mod tests {
             let text: String = (0..len)
                 .map(|_| char::from(alphabet[next(alphabet.len() as u64) as usize]))
                 .collect();
-            let mut out = Vec::new();
-            seg.encode(&text, &mut out);
-            assert_eq!(out, reference.encode(&text), "{text:?}");
-            assert_eq!(decode(&v, &out), text.as_bytes(), "{text:?}");
+            same_as_reference(&seg, &reference, &v, &text);
         }
     }
 
