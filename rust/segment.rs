@@ -409,7 +409,9 @@ impl FreeSlots {
         from
     }
 
-    fn unlink(&mut self, t: usize) {
+    /// Takes `t` out of the list: it holds a node now, or was tried `MAX_FAILS` times (it then
+    /// stays free, for children that are not the lowest). Taking it again does nothing.
+    fn take(&mut self, t: usize) {
         if self.fails[t] == u8::MAX {
             return;
         }
@@ -427,14 +429,10 @@ impl FreeSlots {
         }
     }
 
-    fn take(&mut self, t: usize) {
-        self.unlink(t);
-    }
-
     fn failed(&mut self, t: usize) {
         self.fails[t] += 1;
         if self.fails[t] >= MAX_FAILS {
-            self.unlink(t);
+            self.take(t);
         }
     }
 }
