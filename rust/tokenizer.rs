@@ -607,12 +607,14 @@ impl Tokenizer {
                 *old = id as u32;
             }
         }
-        let segmenter = (encoding == Encoding::Lookahead).then(|| {
-            Segmenter::new((0..first_special).filter_map(|id| {
-                let t = token(id);
-                (bytes_to_id[t] == id as u32).then_some((t, id as u32, edges[id]))
-            }))
-        });
+        let segmenter = (encoding == Encoding::Lookahead)
+            .then(|| {
+                Segmenter::new((0..first_special).filter_map(|id| {
+                    let t = token(id);
+                    (bytes_to_id[t] == id as u32).then_some((t, id as u32, edges[id]))
+                }))
+            })
+            .transpose()?;
         // A special token's text names it, even where an ordinary token has the same bytes.
         for id in first_special..n_tokens {
             bytes_to_id.insert(token(id).into(), id as u32);
