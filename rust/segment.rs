@@ -43,7 +43,6 @@ const TERMINAL: u32 = 1 << 21;
 const EDGE_SHIFT: u32 = 22;
 const EDGES: u32 = 3 << EDGE_SHIFT;
 const LABEL_SHIFT: u32 = 24;
-const _: () = assert!(LABEL_SHIFT == 24, "`Segmenter::label` reads the top byte");
 /// Slots a trie may have.
 const MAX_SLOTS: usize = BASE as usize + 1;
 /// The edges of a token that need a sub-identifier boundary.
@@ -141,9 +140,8 @@ impl Segmenter {
                         free.grow(&mut slots);
                         continue;
                     }
-                    based.resize(slots.len(), false);
                     if base % 256 != 255
-                        && !based[base]
+                        && based.get(base) != Some(&true)
                         && children
                             .iter()
                             .all(|&(b, _, _)| slots[base + usize::from(b)].check == NONE)
@@ -155,6 +153,7 @@ impl Segmenter {
                 f = next;
             };
             slots[slot].base = base as u32;
+            based.resize(based.len().max(base + 1), false);
             based[base] = true;
             // Pushed last to first: the lowest child is laid out next.
             for &(b, clo, chi) in children.iter().rev() {
@@ -188,11 +187,11 @@ impl Segmenter {
             .enumerate()
             .map(|(t, s)| {
                 let label = match s.check {
-                    // Free: a byte that no base leads here with (the root is no child either).
+                    // Free: a byte that no base leads here with.
                     NONE => (0..=255)
                         .find(|&c| c > t || !based[t - c])
                         .expect("a base 255 mod 256 is never taken"),
-                    _ if t == 0 => 0,
+                    _ if t == 0 => 0, // the root: no base is 0, so no walk reaches it
                     parent => t - slots[parent as usize].base as usize,
                 };
                 s.base | (label as u32) << LABEL_SHIFT
@@ -291,7 +290,12 @@ impl Segmenter {
     /// shifting it out of the slot, in cachegrind).
     #[inline(always)]
     fn label(&self, t: usize) -> u8 {
-        const AT: usize = if cfg!(target_endian = "little") { 3 } else { 0 };
+        const BYTE: usize = (LABEL_SHIFT / 8) as usize;
+        const AT: usize = if cfg!(target_endian = "little") {
+            BYTE
+        } else {
+            3 - BYTE
+        };
         debug_assert!(t < self.slots.len());
         // SAFETY: `t` is in bounds (see `Walk::step`); a `u32`'s bytes are readable as `u8`.
         unsafe { *self.slots.as_ptr().add(t).cast::<u8>().add(AT) }
@@ -368,12 +372,13 @@ impl Walk {
         let Some(&b) = bytes.get(self.j) else {
             return false;
         };
+        // `new` leaves 256 slots after every base, so `t` is in bounds.
         let t = self.base + usize::from(b);
-        // SAFETY: `new` leaves 256 slots after every base, so `t` is in bounds.
         if seg.label(t) != b {
             self.j = bytes.len();
             return false;
         }
+        // SAFETY: `t` is in bounds (above).
         let slot = unsafe { *seg.slots.get_unchecked(t) };
         self.base = (slot & BASE) as usize;
         self.j += 1;
