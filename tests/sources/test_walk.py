@@ -249,3 +249,42 @@ def test_a_record_file_with_a_description_is_marked_so_on_disk_and_through_file_
 
     assert read_sidecar(d / "e.jsonl") == {} and read_sidecar((d / "e.jsonl").as_uri()) == {}
     assert read_sidecar(d / "d.jsonl") == {} and read_sidecar((d / "b.jsonl").as_uri()) == {}
+
+
+def test_what_a_directory_holds_is_read_from_its_listing_as_a_look_on_disk_would_say(tmp_path) -> None:
+    """The walk learns a directory's environment marker, ``.gitignore`` and ``.git`` from its
+    listing: links count as a look on disk counts them."""
+    files = {
+        "env/lib.py": "x = 1\n",
+        "env/pyvenv.cfg": "home = /usr\n",  # a virtual environment: passed over
+        "linked_env/lib.py": "x = 1\n",  # its marker a link to a file: a virtual environment too
+        "dangling/lib.py": "x = 1\n",  # its marker a link to nothing: code
+        "ignored_env/pyvenv.cfg": "",  # ignored and an environment: counted as the environment
+        "ignored_env/lib.py": "x = 1\n",
+        "pkg/.gitignore": "gen.py\n",
+        "pkg/gen.py": "x = 1\n",
+        "pkg/keep.py": "x = 1\n",
+        "linked_rules/gen.py": "x = 1\n",  # its .gitignore a link: git reads none, nor does the walk
+        "nested/.git/info/exclude": "secret.py\n",  # a nested repository's exclude file
+        "nested/secret.py": "x = 1\n",
+        "nested/app.py": "x = 1\n",
+        ".gitignore": "ignored_env/\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    (tmp_path / "linked_env/pyvenv.cfg").symlink_to(tmp_path / "env/pyvenv.cfg")
+    (tmp_path / "dangling/pyvenv.cfg").symlink_to(tmp_path / "missing.cfg")
+    (tmp_path / "linked_rules/.gitignore").symlink_to(tmp_path / "pkg/.gitignore")
+    skips = Skips()
+    assert [e.rel for e in walk(tmp_path, skips)] == [
+        "dangling/lib.py",
+        "linked_rules/gen.py",
+        "nested/app.py",
+        "pkg/keep.py",
+    ]
+    reasons = {item["path"]: item["reason"] for item in skips.items}
+    for folder in ("env", "linked_env", "ignored_env"):
+        assert reasons[f"{tmp_path}/{folder}/"] == "tool_state"
+    assert reasons[f"{tmp_path}/pkg/gen.py"] == "gitignored"
+    assert reasons[f"{tmp_path}/nested/secret.py"] == "gitignored"

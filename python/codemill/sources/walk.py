@@ -10,7 +10,9 @@ is passed over is counted in ``skips`` with a reason from :mod:`codemill.sources
 
 from __future__ import annotations
 
+import bisect
 import functools
+import operator
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -300,6 +302,17 @@ class _Ignore:
             lines = _read_lines(_git_dir(directory) / "info" / "exclude", follow_link=True) + lines
         return self.with_lines(base, lines)
 
+    def listed(self, directory: str, entries: list[os.DirEntry[str]], rel: str) -> _Ignore:
+        """`child` from the directory's listing, which says whether it holds a ``.gitignore``
+        (read only then) and a ``.git``: no look on disk for the files most directories lack."""
+        ignore_file = _entry(entries, ".gitignore")
+        lines = []
+        if ignore_file is not None and ignore_file.is_file(follow_symlinks=False):
+            lines = _read_lines(Path(ignore_file.path))
+        if _entry(entries, ".git") is not None:  # a nested repository: its exclude file too
+            lines = _read_lines(_git_dir(Path(directory)) / "info" / "exclude", follow_link=True) + lines
+        return self.with_lines(self._full(rel), lines)
+
     def with_lines(self, base: str, lines: list[str]) -> _Ignore:
         """These rules plus an ignore file's ``lines`` for the directory ``base``."""
         rules = gitignore.parse(lines)
@@ -382,6 +395,39 @@ def _is_env(path: str) -> bool:
     return any(os.path.exists(os.path.join(path, m)) for m in _ENV_MARKERS)
 
 
+def _listed_env(entries: list[os.DirEntry[str]]) -> bool:
+    """`_is_env` from a directory's listing (a link counts where it leads to something)."""
+    for marker in _ENV_MARKERS:
+        entry = _entry(entries, marker)
+        if entry is not None and (not entry.is_symlink() or os.path.exists(entry.path)):
+            return True
+    return False
+
+
+def _env_listed(path: str, listing: list[list[os.DirEntry[str]] | None]) -> bool:
+    """`_is_env` by listing the directory; the listing is appended to ``listing`` for the walk."""
+    listing.append(_listing(path))
+    return listing[0] is not None and _listed_env(listing[0])
+
+
+def _entry(entries: list[os.DirEntry[str]], name: str) -> os.DirEntry[str] | None:
+    """The entry called ``name`` of a listing sorted by name, if there is one."""
+    i = bisect.bisect_left(entries, name, key=_NAME)
+    return entries[i] if i < len(entries) and entries[i].name == name else None
+
+
+_NAME = operator.attrgetter("name")
+
+
+def _listing(path: str) -> list[os.DirEntry[str]] | None:
+    """A directory's entries sorted by name; None if it cannot be read."""
+    try:
+        with os.scandir(path) as it:
+            return sorted(it, key=_NAME)
+    except OSError:
+        return None
+
+
 def walk_reaches(root: Path, target: Path) -> bool:
     """Whether a walk of the directory ``root`` reads ``target`` (a path under it) or, for a
     directory, any file that a walk of ``target`` reads: what the two walks would both read.
@@ -418,40 +464,50 @@ def walk_reaches(root: Path, target: Path) -> bool:
 
 
 def _walk(root: Path, skips: Skips) -> Iterator[tuple[os.DirEntry[str], str]]:
-    """(directory entry, posix path relative to root) for files not ignored, sorted, depth first."""
-    stack: list[tuple[Path, str, _Ignore]] = [(root, "", _Ignore.for_root(root))]
+    """(directory entry, posix path relative to root) for files not ignored, sorted, depth first.
+
+    A directory is listed when its parent is, before the walk enters it: the listing says
+    whether it holds a virtual environment's marker, a ``.gitignore`` or a ``.git`` (four looks
+    on disk a directory otherwise, for files that are nearly always absent)."""
+    top = os.fspath(root)
+    # What str(root / rel) gives, without a Path per name.
+    under = (lambda rel: rel) if top == "." else (lambda rel: f"{top.rstrip('/')}/{rel}")
+    # (directory, its path from root, its ignore rules, its listing: None if unreadable)
+    stack: list[tuple[str, str, _Ignore, list[os.DirEntry[str]] | None]] = [
+        (top, "", _Ignore.for_root(root), _listing(top))
+    ]
     while stack:
-        directory, rel_dir, ignore = stack.pop()
-        try:
-            with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError:
-            skips.add(str(directory), reasons.UNREADABLE)
+        directory, rel_dir, ignore, entries = stack.pop()
+        if entries is None:
+            skips.add(directory, reasons.UNREADABLE)
             continue
-        subdirs: list[tuple[Path, str, _Ignore]] = []
+        subdirs: list[tuple[str, str, _Ignore, list[os.DirEntry[str]] | None]] = []
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             try:
                 if entry.is_symlink():
-                    skips.add(str(root / rel), reasons.SYMLINK)
+                    skips.add(under(rel), reasons.SYMLINK)
                     continue
                 is_dir = entry.is_dir(follow_symlinks=False)
                 is_file = entry.is_file(follow_symlinks=False)
             except OSError:
-                skips.add(str(root / rel), reasons.UNREADABLE)
+                skips.add(under(rel), reasons.UNREADABLE)
                 continue
             if is_dir:
-                reason = _passed_over_dir(entry.name, rel, ignore, functools.partial(_is_env, entry.path))
+                # The entries of "." are named "./a": the directory is "a", as a Path says.
+                path = entry.name if directory == "." else entry.path
+                listing: list[list[os.DirEntry[str]] | None] = []
+                reason = _passed_over_dir(entry.name, rel, ignore, functools.partial(_env_listed, path, listing))
                 if reason is not None:
-                    skips.add(str(root / rel) + "/", reason)
+                    skips.add(under(rel) + "/", reason)
                     continue
-                path = Path(entry.path)
-                subdirs.append((path, rel, ignore.child(path, rel)))
+                sub = listing[0]
+                subdirs.append((path, rel, ignore if sub is None else ignore.listed(path, sub, rel), sub))
             elif is_file:
                 if ignore.ignored(rel, False):
-                    skips.add(str(root / rel), reasons.GITIGNORED)
+                    skips.add(under(rel), reasons.GITIGNORED)
                     continue
                 yield entry, rel
             else:
-                skips.add(str(root / rel), reasons.NOT_A_FILE)
+                skips.add(under(rel), reasons.NOT_A_FILE)
         stack.extend(reversed(subdirs))
