@@ -185,3 +185,20 @@ def test_the_ray_engine_without_ray_is_one_error_line(command, tmp_path, monkeyp
     assert main([command, str(tmp_path / "a.py"), "-o", str(tmp_path / "out"), "--engine", "ray"]) != 0
     err = capsys.readouterr().err
     assert "the Ray engine needs Ray: pip install 'codemill[ray]'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "preset", "expected"), [("tokenize", None, "1"), ("tokenize", "4", "4"), ("encode", None, None)]
+)
+def test_the_corpus_jobs_start_numpy_without_a_spinning_blas_pool(
+    command, preset, expected, tmp_path, monkeypatch
+) -> None:
+    """The corpus jobs (and the workers they start, which inherit it) ask OpenBLAS for one
+    thread before numpy is imported; a user's own setting wins, and other commands leave it."""
+    if preset is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    main([command, "--help"])
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == expected
