@@ -290,6 +290,26 @@ def test_resume_redoes_only_unfinished_tasks(corpus, tmp_path) -> None:
     assert m["run"]["tasks_run"] == 0 and snapshot(out) == snapshot(clean)
 
 
+def test_a_shard_rewritten_in_place_after_its_task_committed_is_redone(corpus, tmp_path) -> None:
+    """A record is published after its shards, so a shard written after it was changed once the
+    task had committed: same name, same size, other bytes. Resuming redoes that task only."""
+    inputs, _ = corpus
+    kw = {"shard_tokens": 4000, "task_bytes": 25_000}
+    out = tmp_path / "out"
+    m = codemill.tokenize_corpus(inputs, out, **kw)
+    clean = snapshot(out)
+    shard = out / "shard-00001-0000.npy"
+    data = bytearray(shard.read_bytes())
+    data[-4:] = b"\xff\xff\xff\x7f"  # a token id changed where the header ends long before
+    shard.write_bytes(bytes(data))
+    record = out / "tasks" / "task-00001.json"
+    st = record.stat()
+    os.utime(shard, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))  # later, even on a coarse clock
+    again = codemill.tokenize_corpus(inputs, out, **kw)
+    assert again["run"]["tasks_run"] == 1 and again["run"]["tasks_resumed"] == m["run"]["tasks_run"] - 1
+    assert snapshot(out) == clean
+
+
 def test_run_tasks_reports_committed_tasks_and_stops_after_an_error(corpus, tmp_path, monkeypatch) -> None:
     """`run_tasks` (two tasks at a time, as on local disk): each record reaches ``on_done`` once
     it is on disk; after an error no task starts, one under way leaves before its next batch

@@ -71,6 +71,22 @@ def test_s3_in_and_out_equal_local_bytes(s3_server, bucket, tree, tmp_path, smal
     assert again["run"]["tasks_run"] == 0 and bucket_files(s3_server, bucket, "out2") == expected
 
 
+def test_a_shard_rewritten_in_place_on_s3_is_redone(s3_server, bucket, tree, tmp_path, small_tok):
+    """As on local disk: an object listed as written after its task's record was changed once
+    the task had committed, and resuming redoes that task."""
+    out = f"s3://{bucket}/rewritten"
+    m = tokenize_corpus(tree, out, tokenizer=small_tok, **KW)
+    clean = bucket_files(s3_server, bucket, "rewritten")
+    name = "shard-00001-0000.npy"
+    data = bytearray(clean[name])
+    data[-4:] = b"\x00\x00\x00\x00"
+    time.sleep(1.1)  # past the second the record was written in (S3 gives times to the second)
+    s3_server.put_object(Bucket=bucket, Key=f"rewritten/{name}", Body=bytes(data))
+    again = tokenize_corpus(tree, out, tokenizer=small_tok, **KW)
+    assert again["run"]["tasks_run"] == 1 and again["run"]["tasks_resumed"] == m["run"]["tasks_run"] - 1
+    assert bucket_files(s3_server, bucket, "rewritten") == clean
+
+
 def test_failed_upload_publishes_no_task(s3_server, bucket, tree, tmp_path, small_tok, monkeypatch):
     from codemill.sources.fs import url_fs
 

@@ -26,7 +26,7 @@ from codemill.corpus.shards import token_dtype
 from codemill.errors import CodemillError, OutputError
 from codemill.outputs import OVERWRITE_HINT, check_output
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs
-from codemill.sources.fs import Directory, as_local, is_url
+from codemill.sources.fs import Directory, FileInfo, as_local, is_url
 from codemill.tokenizer import TokenizerArg, load_tokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
@@ -34,8 +34,9 @@ from codemill.tokenizer.code_tokenizer import AllowedSpecial
 _RUN_KEYS = ("inputs", "tokenizer", "settings")
 
 
-def _valid_record(out: Directory, task: Task, files: dict[str, int]) -> TaskRecord | None:
-    data = out.read_bytes(record_name(task.index)) if record_name(task.index) in files else None
+def _valid_record(out: Directory, task: Task, files: dict[str, FileInfo]) -> TaskRecord | None:
+    listed = files.get(record_name(task.index))
+    data = out.read_bytes(record_name(task.index)) if listed is not None else None
     try:
         rec = json.loads(data) if data is not None else None
     except ValueError:
@@ -46,9 +47,20 @@ def _valid_record(out: Directory, task: Task, files: dict[str, int]) -> TaskReco
         return None  # an input was edited since (in place, maybe to the same size)
     for shard in rec.get("shards", ()):
         tokens, index = shard["files"]
-        if files.get(tokens) != shard["size"] or index not in files:
+        if tokens not in files or files[tokens].size != shard["size"] or index not in files:
+            return None
+        # A task's record is published after its shards: a shard written later was changed
+        # after the task committed (rewritten in place, even to the same size), so it is redone.
+        if any(_newer(files[name], listed) for name in (tokens, index)):
             return None
     return rec  # type: ignore[return-value]
+
+
+def _newer(file: FileInfo, record: FileInfo | None) -> bool:
+    """Whether ``file`` was written after ``record`` (a time the store does not give: no)."""
+    if record is None or file.modified is None or record.modified is None:
+        return False
+    return file.modified > record.modified
 
 
 def _task_index(name: str, prefix: str) -> int | None:
@@ -61,7 +73,7 @@ def _task_index(name: str, prefix: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def _stale(files: dict[str, int], ntasks: int) -> list[str]:
+def _stale(files: dict[str, FileInfo], ntasks: int) -> list[str]:
     """Temporaries of killed runs, and outputs of tasks the plan no longer has."""
     out = []
     for rel in files:
@@ -75,7 +87,7 @@ def _stale(files: dict[str, int], ntasks: int) -> list[str]:
     return out
 
 
-def _leftovers(files: dict[str, int], pending: list[Task]) -> list[str]:
+def _leftovers(files: dict[str, FileInfo], pending: list[Task]) -> list[str]:
     """The shards of tasks about to run: what an earlier attempt left, which no valid record
     names. A task redone after its input changed may make fewer shards than before, and the
     extra ones would stay beside the new output."""
@@ -132,7 +144,9 @@ def _is_same_run(old: dict[str, Any] | None, head: dict[str, Any]) -> bool:
     return old is not None and all(old.get(key) == head[key] for key in _RUN_KEYS)
 
 
-def _check_resumable(out: Directory, head: dict[str, Any], files: dict[str, int], old: dict[str, Any] | None) -> None:
+def _check_resumable(
+    out: Directory, head: dict[str, Any], files: dict[str, FileInfo], old: dict[str, Any] | None
+) -> None:
     """``old``: the manifest in ``out`` (None: none, or not JSON)."""
     if old is not None:
         for key in _RUN_KEYS:

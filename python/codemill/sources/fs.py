@@ -15,13 +15,14 @@ completes (a failed or killed upload leaves no object), so an upload is the rena
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from codemill._io import atomic_write_bytes, fsync_dir
 from codemill._leftovers import scratch_dir
@@ -440,6 +441,26 @@ def publishing_marker(last: str) -> str:
     return f".{last}.publishing"
 
 
+class FileInfo(NamedTuple):
+    """A file of an output directory's listing."""
+
+    size: int
+    # When it was last written (seconds since the epoch, as the store says: a local file's
+    # mtime, an object's LastModified); None where the store says nothing.
+    modified: float | None
+
+
+def _modified(info: dict[str, Any]) -> float | None:
+    """The time an object was last written, from a listing's details (s3fs: LastModified)."""
+    for key in ("LastModified", "mtime", "last_modified", "updated"):
+        value = info.get(key)
+        if isinstance(value, datetime.datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
 class Directory:
     """An output directory: a local path or a URL prefix, written file by file, each file
     published whole (a temporary name and a rename locally; one completed upload remotely).
@@ -464,7 +485,7 @@ class Directory:
     def url(self, rel: str) -> str:
         return _join(self.name, rel)
 
-    def ensure(self) -> dict[str, int]:
+    def ensure(self) -> dict[str, FileInfo]:
         """Creates the directory (locally) or checks the bucket answers (remotely); returns
         :meth:`files`."""
         if self.path is not None:
@@ -480,24 +501,26 @@ class Directory:
                     raise StorageError(f"{self.name}: exists and is not a directory (an object)")
         return files
 
-    def files(self) -> dict[str, int]:
-        """Every file under the directory (temporaries included): relative name -> size."""
+    def files(self) -> dict[str, FileInfo]:
+        """Every file under the directory (temporaries included): relative name -> size and
+        time written."""
         if self.path is not None:
-            out: dict[str, int] = {}
+            out: dict[str, FileInfo] = {}
             # A folder that cannot be listed is an error, not an empty one: a job takes what is
             # missing from this listing for work to redo, and removes what it finds in the way.
             for dirpath, _, names in os.walk(self.path, onerror=_raise):
                 for n in names:
                     p = Path(dirpath) / n
                     with contextlib.suppress(OSError):
-                        out[p.relative_to(self.path).as_posix()] = p.stat().st_size
+                        st = p.stat()
+                        out[p.relative_to(self.path).as_posix()] = FileInfo(st.st_size, st.st_mtime)
             return out
         with storage(self.name):
             self._fs.invalidate_cache(self._root)
             found = self._fs.find(self._root, detail=True)
         base = self._root.rstrip("/") + "/"
         return {
-            k[len(base) :]: int(v.get("size") or 0)
+            k[len(base) :]: FileInfo(int(v.get("size") or 0), _modified(v))
             for k, v in found.items()
             if k.startswith(base) and not _is_marker(k[len(base) :])
         }
