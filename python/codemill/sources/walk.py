@@ -303,15 +303,12 @@ class _Ignore:
         return self.with_lines(base, lines)
 
     def listed(self, directory: str, entries: list[os.DirEntry[str]], rel: str) -> _Ignore:
-        """`child` from the directory's listing, which says whether it holds a ``.gitignore``
-        (read only then) and a ``.git``: no look on disk for the files most directories lack."""
-        ignore_file = _entry(entries, ".gitignore")
-        lines = []
-        if ignore_file is not None and ignore_file.is_file(follow_symlinks=False):
-            lines = _read_lines(Path(ignore_file.path))
-        if _entry(entries, ".git") is not None:  # a nested repository: its exclude file too
-            lines = _read_lines(_git_dir(Path(directory)) / "info" / "exclude", follow_link=True) + lines
-        return self.with_lines(self._full(rel), lines)
+        """`child` from the directory's listing: it is loaded only where the listing holds a
+        ``.gitignore`` or a ``.git``, so most directories need no look on disk."""
+        top = _entry(entries, ".git") is not None
+        if not top and _entry(entries, ".gitignore") is None:
+            return self  # no rules to add, as `with_lines` of nothing gives
+        return self.load(Path(directory), self._full(rel), top=top)
 
     def with_lines(self, base: str, lines: list[str]) -> _Ignore:
         """These rules plus an ignore file's ``lines`` for the directory ``base``."""
@@ -501,7 +498,7 @@ def _walk(root: Path, skips: Skips) -> Iterator[tuple[os.DirEntry[str], str]]:
                 if reason is not None:
                     skips.add(under(rel) + "/", reason)
                     continue
-                sub = listing[0]
+                sub = listing[0] if listing else _listing(path)  # listed by the env check, else now
                 subdirs.append((path, rel, ignore if sub is None else ignore.listed(path, sub, rel), sub))
             elif is_file:
                 if ignore.ignored(rel, False):
