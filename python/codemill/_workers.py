@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from codemill._leftovers import hold, remove_orphans
@@ -139,6 +139,7 @@ class WorkerPool(ProcessPoolExecutor):
         super().__init__(max_workers, ctx, _start_worker, (os.getpid(), initializer, initargs))
         self.temp_files: list[str] = []
         """Files made for the workers (removed at shutdown)."""
+        self._started: list[Future[Any]] = []
 
     def _spawn_process(self) -> None:
         with _main_hidden(), _sigint_ignored():
@@ -151,6 +152,7 @@ class WorkerPool(ProcessPoolExecutor):
         (under a pipe's 64 KB): a child is handed them through a pipe that it reads only once
         started, and until then this call would block."""
         started = [self.submit(int) for _ in range(self._max_workers)]  # type: ignore[attr-defined]
+        self._started = started
         if len(started) == 1:
             # Each submit spawns a process while none is idle. A sole worker that has run a job
             # has run its initializer: the files made for it can go now, so that a run killed
@@ -158,6 +160,10 @@ class WorkerPool(ProcessPoolExecutor):
             # another has started: their files stay until shutdown.)
             started[0].add_done_callback(lambda _: self._remove_temp_files())
         return self
+
+    def ready(self) -> bool:
+        """Whether every worker `start` started has finished starting (True if none was)."""
+        return all(f.done() for f in self._started)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         super().shutdown(wait, cancel_futures=cancel_futures)

@@ -288,3 +288,73 @@ def test_what_a_directory_holds_is_read_from_its_listing_as_a_look_on_disk_would
         assert reasons[f"{tmp_path}/{folder}/"] == "tool_state"
     assert reasons[f"{tmp_path}/pkg/gen.py"] == "gitignored"
     assert reasons[f"{tmp_path}/nested/secret.py"] == "gitignored"
+
+
+def _wide_deep_tree(root: Path) -> None:
+    """A tree the shared walk cuts at several levels: a folder of 300 subfolders (more than a
+    cut makes), a deep chain, and the rules of the tree above at each depth."""
+    for i in range(300):
+        (root / "wide" / f"d{i:03}").mkdir(parents=True)
+        (root / "wide" / f"d{i:03}" / "m.py").write_text(f"x = {i}\n")
+    deep = root / "deep"
+    for depth in range(12):
+        deep = deep / f"l{depth}"
+        deep.mkdir(parents=True)
+        (deep / "f.py").write_text("x = 1\n")
+        (deep / "gen.py").write_text("x = 1\n")
+        (deep / ".gitignore").write_text("gen.py\n")
+        (deep / "venv").mkdir()
+        (deep / "venv" / "pyvenv.cfg").write_text("home = /usr\n")
+        (deep / "link.py").symlink_to(deep / "f.py")
+    (root / "mixed").mkdir()
+    _tree(root / "mixed")
+    (root / "b").mkdir()
+    (root / "b" / "y.rs").write_text("fn main() {}\n")
+    for folder in (root, root / "wide" / "d007", deep):
+        (folder / "empty.jsonl").write_text("")  # passed over by the plan, among the walk's skips
+        (folder / "notes.txt").write_text("x\n")
+
+
+def test_a_walk_shared_with_worker_processes_gives_what_one_process_gives(tmp_path, monkeypatch) -> None:
+    """Planning with a pool's processes (still starting, then started): the same entries and
+    the same skips in the same order, whichever process walked a part, the plan's own skips
+    among them as in a walk in one process; a folder this process cannot list is counted."""
+    from codemill._workers import WorkerPool
+    from codemill.corpus.plan import plan_tasks
+
+    _wide_deep_tree(tmp_path)
+    _lock(tmp_path / "b", monkeypatch)
+    alone = Skips()
+    expected = list(walk(tmp_path, alone))
+    assert len(expected) == 300 + 12 + 3 + 3 and alone.counts[UNREADABLE] == 1
+    with WorkerPool(1) as pool:
+        pool.start()
+        for _ in range(2):  # the first walk may find the worker still starting
+            shared = Skips()
+            assert list(walk(tmp_path, shared, pool)) == expected
+            assert (shared.as_dict(), shared.items) == (alone.as_dict(), alone.items)
+            for future in pool._started:
+                future.result()
+        planned, planned_alone = Skips(), Skips()
+        assert plan_tasks([tmp_path], 4096, planned, pool) == plan_tasks([tmp_path], 4096, planned_alone)
+        assert (planned.as_dict(), planned.items) == (planned_alone.as_dict(), planned_alone.items)
+        assert planned.counts[EMPTY] == 3
+
+
+def test_a_shared_walk_whose_worker_died_is_finished_here(tmp_path) -> None:
+    import signal
+
+    from codemill._workers import WorkerPool
+
+    _wide_deep_tree(tmp_path)
+    alone = Skips()
+    expected = list(walk(tmp_path, alone))
+    with WorkerPool(1) as pool:
+        pool.start()
+        for future in pool._started:
+            future.result()
+        for pid in list(pool._processes):  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGKILL)
+        shared = Skips()
+        assert list(walk(tmp_path, shared, pool)) == expected
+        assert (shared.as_dict(), shared.items) == (alone.as_dict(), alone.items)

@@ -236,7 +236,8 @@ def tokenize_corpus(
     try:
         out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
         plan_skips = Skips(limit=SKIPPED_LIST_LIMIT)
-        tasks = plan_tasks(names, task_bytes, plan_skips)
+        # The pool's workers, idle until the run, walk parts of the trees too.
+        tasks = plan_tasks(names, task_bytes, plan_skips, pool.workers if pool is not None else None)
         specials = allowed_specials(tok, names, allowed_special, tasks)
         settings = TaskSettings(
             format=format,

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from codemill.errors import CodemillError
 from codemill.languages import detect_language
@@ -25,6 +25,9 @@ from codemill.sources.inputs import not_a_file, record_file_skip
 from codemill.sources.names import printable
 from codemill.sources.streams import is_compressed, is_parquet, is_records
 from codemill.sources.walk import file_stat, walk_url
+
+if TYPE_CHECKING:
+    from codemill._workers import WorkerPool
 
 TaskKind = Literal["files", "jsonl", "parquet"]
 
@@ -91,7 +94,7 @@ class _Unit:
     described: bool = False  # the record file's, as the walk found it
 
 
-def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit]:
+def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: WorkerPool | None) -> list[_Unit]:
     units: list[_Unit] = []
 
     def add_records(root: str, path: Path | str, size: int, stamp: str, described: bool = False) -> None:
@@ -118,7 +121,7 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit
         root = str(path)
         if isinstance(path, str) or path.is_dir():  # a URL is listed like a tree
             files: list[tuple[str, int, str]] = []
-            for entry in walk_url(path, skips) if isinstance(path, str) else walk(path, skips):
+            for entry in walk_url(path, skips) if isinstance(path, str) else walk(path, skips, pool):
                 if entry.records:
                     if files:
                         units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
@@ -140,10 +143,14 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips) -> list[_Unit
 
 
 def plan_tasks(
-    inputs: Iterable[str | os.PathLike[str]], task_bytes: int | None = None, skips: Skips | None = None
+    inputs: Iterable[str | os.PathLike[str]],
+    task_bytes: int | None = None,
+    skips: Skips | None = None,
+    pool: WorkerPool | None = None,
 ) -> list[Task]:
     """Split inputs into tasks of about ``task_bytes`` each (default: :func:`task_size` of the
-    total), in a stable order. What the listing passes over is counted in ``skips``.
+    total), in a stable order. What the listing passes over is counted in ``skips``. ``pool``:
+    worker processes that walk parts of local trees beside this process (the same tasks).
 
     Code files are grouped; uncompressed JSONL is split at byte offsets (a line belongs to the
     range its first byte is in); compressed JSONL is one task per file; Parquet is split by row
@@ -151,7 +158,7 @@ def plan_tasks(
     """
     if task_bytes is not None and task_bytes <= 0:
         raise CodemillError(f"task_bytes must be positive, got {task_bytes}")
-    units = _units(inputs, skips if skips is not None else Skips())
+    units = _units(inputs, skips if skips is not None else Skips(), pool)
     if task_bytes is None:
         task_bytes = task_size(sum(u.size for u in units))
     tasks: list[Task] = []

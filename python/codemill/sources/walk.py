@@ -11,19 +11,24 @@ is passed over is counted in ``skips`` with a reason from :mod:`codemill.sources
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import operator
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from codemill.languages import code_language
 from codemill.sources import gitignore
 from codemill.sources import skips as reasons
 from codemill.sources.skips import Skips
 from codemill.sources.streams import SIDECAR_SUFFIX, is_records
+
+if TYPE_CHECKING:
+    from codemill._workers import WorkerPool
 
 # Directory name -> reason. Dependency trees, vendored copies, tool state and build output.
 SKIP_DIRS: dict[str, str] = {
@@ -85,9 +90,10 @@ LOCK_FILES = frozenset(
 _HEAD = 128  # bytes read to find a shebang line
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A file found by the walk: a code file (``language`` set) or a record file (JSONL/Parquet)."""
+class Entry(NamedTuple):
+    """A file found by the walk: a code file (``language`` set) or a record file (JSONL/Parquet).
+    A tuple: made once per file and, in a shared walk, sent back from a worker (a frozen
+    dataclass took 3x the time to make and 4x to unpickle)."""
 
     # The file's path on disk, or the URL of an object in a bucket: a str either way, as
     # pathlib's parsing cost more than a third of listing a tree (the walk knows which it is).
@@ -149,14 +155,147 @@ def classify(entry: os.DirEntry[str], rel: str, skips: Skips, path: str | None =
     return Entry(where, rel, lang, *file_stat(entry))
 
 
-def walk(root: Path, skips: Skips) -> Iterator[Entry]:
-    """The code and record files under ``root``, sorted, depth first; the rest counted in ``skips``."""
+def walk(root: Path, skips: Skips, pool: WorkerPool | None = None) -> Iterator[Entry]:
+    """The code and record files under ``root``, sorted, depth first; the rest counted in ``skips``.
+
+    ``pool``: worker processes that walk parts of the tree beside this process (see
+    `_walk_shared`); the same entries and skips, in the same order."""
+    if pool is not None:
+        yield from _walk_shared(root, skips, pool)
+        return
+    yield from _classified(_walk(root, skips), skips, os.fspath(root) == ".")
+
+
+def _classified(found: Iterator[tuple[os.DirEntry[str], str]], skips: Skips, dot: bool) -> Iterator[Entry]:
     # The directory entries of "." are named "./a.py": a file's path is "a.py", as a Path says.
-    dot = os.fspath(root) == "."
-    for entry, rel in _walk(root, skips):
-        found = classify(entry, rel, skips, rel if dot else None)
-        if found is not None:
-            yield found
+    for entry, rel in found:
+        kept = classify(entry, rel, skips, rel if dot else None)
+        if kept is not None:
+            yield kept
+
+
+# One directory of a walk: (its path, its path from the root, its ignore rules, its listing:
+# None if unreadable).
+_Dir = tuple[str, str, "_Ignore", "list[os.DirEntry[str]] | None"]
+
+
+class _Walked(NamedTuple):
+    """A walked part of a tree: its entries and what it passed over, in order."""
+
+    files: list[Entry]
+    skips: Skips
+    # For each listed skip, how many of the files came before it: the caller of a walk counts
+    # skips of its own as files come (an empty record file, say), and the listing keeps the
+    # order of a walk in one process.
+    marks: list[int]
+
+
+def _walked(found: Iterator[tuple[os.DirEntry[str], str]], skips: Skips, dot: bool) -> _Walked:
+    files: list[Entry] = []
+    marks: list[int] = []
+    for kept in _classified(found, skips, dot):
+        marks += [len(files)] * (len(skips.items) - len(marks))
+        files.append(kept)
+    marks += [len(files)] * (len(skips.items) - len(marks))
+    return _Walked(files, skips, marks)
+
+
+# A shared walk cuts a tree into at least this many subtrees, where it has them (enough for
+# each of a few processes to take many, so that they finish close together), a whole level at a
+# time (a level cut halfway leaves a few large subtrees behind many small ones: the last to
+# finish), listing at most _MAX_CUT_DEPTH levels ahead; a directory whose subdirectories would
+# make more than _MAX_PARTS is not cut (not 50,000 subtrees of a flat folder of folders).
+_PARTS = 256
+_MAX_PARTS = 16 * _PARTS
+_MAX_CUT_DEPTH = 8
+
+
+def _walk_shared(root: Path, skips: Skips, pool: WorkerPool) -> Iterator[Entry]:
+    """`walk` with ``pool``'s processes. A walk is listing and stat calls, each with a few
+    microseconds of interpreter around it: one process takes seconds over a tree of 100,000
+    files while the workers that will tokenize it wait.
+
+    This process lists the top levels, level by level, until the tree falls into enough subtrees
+    (in walk order: a directory's files, then each subdirectory's subtree). Runs of subtrees go
+    to the pool in order; this process takes runs from the other end for as long as the pool has
+    not started them, then gathers everything in order, each part's skips with it. The cut
+    depends on the tree only. A run whose worker died is walked here."""
+    top = os.fspath(root)
+    dot, under = top == ".", _under(top)
+    parts: list[_Walked | _Dir] = [(top, "", _Ignore.for_root(root), _listing(top))]
+    trees = 1
+    for _ in range(_MAX_CUT_DEPTH):
+        cut: list[_Walked | _Dir] = []
+        grown = False
+        for part in parts:
+            if isinstance(part, _Walked) or part[3] is None:
+                cut.append(part)
+                continue
+            if trees > 1 and trees - 1 + sum(e.is_dir(follow_symlinks=False) for e in part[3]) > _MAX_PARTS:
+                cut.append(part)
+                continue
+            own, subdirs = Skips(skips.limit), list[_Dir]()
+            cut.append(_walked(_in_dir(part, own, under, subdirs), own, dot))
+            cut.extend(subdirs)
+            trees += len(subdirs) - 1
+            grown = True
+        parts = cut
+        if not grown or trees >= _PARTS:
+            break
+    subtrees = [i for i, p in enumerate(parts) if not isinstance(p, _Walked)]
+    step = max(1, -(-len(subtrees) // _PARTS))
+    runs = [subtrees[i : i + step] for i in range(0, len(subtrees), step)]
+    here = [[cast(_Dir, parts[i]) for i in run] for run in runs]
+    # A listing cannot travel: a worker lists the directory again ([]: readable, None: not).
+    sent = [[_unlisted(item) for item in run] for run in here]
+    futures: list[Future[list[_Walked]]] = []
+    with contextlib.suppress(BrokenExecutor):  # a pool that broke: the rest are walked here
+        for dirs in sent:
+            futures.append(pool.submit(_walk_parts, dirs, top, skips.limit))
+    walked: dict[int, list[_Walked]] = {}
+    for r in reversed(range(len(runs))):
+        if r >= len(futures) or futures[r].cancel():  # not started by the pool: walked here
+            walked[r] = _walk_parts(here[r], top, skips.limit)
+    for r, run in enumerate(runs):
+        if r in walked:
+            done = walked.pop(r)
+        elif not futures[r].done() and not pool.ready():
+            # Handed to a worker that is still starting: walked here rather than waited for (the
+            # worker's copy, done later, goes unread). A small tree is all walked by then.
+            done = _walk_parts(sent[r], top, skips.limit)
+        else:
+            try:
+                done = futures[r].result()
+            except BrokenExecutor:
+                done = _walk_parts(sent[r], top, skips.limit)
+        for i, part in zip(run, done, strict=True):
+            parts[i] = part
+    for part in parts:
+        assert isinstance(part, _Walked)
+        skips.update(part.skips.counts)
+        items, listed = part.skips.items, 0
+        for i, entry in enumerate(part.files):
+            if listed < len(items) and part.marks[listed] <= i:
+                skips.update({}, items[listed : bisect.bisect_right(part.marks, i)])
+                listed = bisect.bisect_right(part.marks, i)
+            yield entry
+        skips.update({}, items[listed:])
+
+
+def _unlisted(item: _Dir) -> _Dir:
+    return (*item[:3], None if item[3] is None else [])
+
+
+def _walk_parts(items: list[_Dir], top: str, limit: int) -> list[_Walked]:
+    """The subtrees ``items`` of the walk of ``top``, each with its skips; a listing ``[]`` is
+    made again (in a worker: a listing cannot travel)."""
+    walked = []
+    for item in items:
+        if item[3] == []:
+            item = (*item[:3], _listing(item[0]))
+        skips = Skips(limit)
+        walked.append(_walked(_walk_from(item, skips, _under(top)), skips, top == "."))
+    return walked
 
 
 _EXCLUDE = ".git/info/exclude"
@@ -460,51 +599,64 @@ def walk_reaches(root: Path, target: Path) -> bool:
     return entry is not None and classify(entry, target.name, Skips()) is not None
 
 
+def _under(top: str) -> Callable[[str], str]:
+    """What ``str(Path(top) / rel)`` gives, without a Path per name."""
+    return (lambda rel: rel) if top == "." else (lambda rel: f"{top.rstrip('/')}/{rel}")
+
+
 def _walk(root: Path, skips: Skips) -> Iterator[tuple[os.DirEntry[str], str]]:
-    """(directory entry, posix path relative to root) for files not ignored, sorted, depth first.
+    """(directory entry, posix path relative to root) for files not ignored, sorted, depth first."""
+    top = os.fspath(root)
+    yield from _walk_from((top, "", _Ignore.for_root(root), _listing(top)), skips, _under(top))
+
+
+def _walk_from(start: _Dir, skips: Skips, under: Callable[[str], str]) -> Iterator[tuple[os.DirEntry[str], str]]:
+    """`_walk` of the subtree ``start``."""
+    stack = [start]
+    while stack:
+        subdirs: list[_Dir] = []
+        yield from _in_dir(stack.pop(), skips, under, subdirs)
+        stack.extend(reversed(subdirs))
+
+
+def _in_dir(
+    item: _Dir, skips: Skips, under: Callable[[str], str], subdirs: list[_Dir]
+) -> Iterator[tuple[os.DirEntry[str], str]]:
+    """The files of one directory that are not ignored, in order; the subdirectories the walk
+    enters go to ``subdirs``, in order.
 
     A directory is listed when its parent is, before the walk enters it: the listing says
     whether it holds a virtual environment's marker, a ``.gitignore`` or a ``.git`` (four looks
     on disk a directory otherwise, for files that are nearly always absent)."""
-    top = os.fspath(root)
-    # What str(root / rel) gives, without a Path per name.
-    under = (lambda rel: rel) if top == "." else (lambda rel: f"{top.rstrip('/')}/{rel}")
-    # (directory, its path from root, its ignore rules, its listing: None if unreadable)
-    stack: list[tuple[str, str, _Ignore, list[os.DirEntry[str]] | None]] = [
-        (top, "", _Ignore.for_root(root), _listing(top))
-    ]
-    while stack:
-        directory, rel_dir, ignore, entries = stack.pop()
-        if entries is None:
-            skips.add(directory, reasons.UNREADABLE)
-            continue
-        subdirs: list[tuple[str, str, _Ignore, list[os.DirEntry[str]] | None]] = []
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            try:
-                if entry.is_symlink():
-                    skips.add(under(rel), reasons.SYMLINK)
-                    continue
-                is_dir = entry.is_dir(follow_symlinks=False)
-                is_file = entry.is_file(follow_symlinks=False)
-            except OSError:
-                skips.add(under(rel), reasons.UNREADABLE)
+    directory, rel_dir, ignore, entries = item
+    if entries is None:
+        skips.add(directory, reasons.UNREADABLE)
+        return
+    for entry in entries:
+        rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        try:
+            if entry.is_symlink():
+                skips.add(under(rel), reasons.SYMLINK)
                 continue
-            if is_dir:
-                # The entries of "." are named "./a": the directory is "a", as a Path says.
-                path = entry.name if directory == "." else entry.path
-                listing: list[list[os.DirEntry[str]] | None] = []
-                reason = _passed_over_dir(entry.name, rel, ignore, functools.partial(_env_listed, path, listing))
-                if reason is not None:
-                    skips.add(under(rel) + "/", reason)
-                    continue
-                sub = listing[0] if listing else _listing(path)  # listed by the env check, else now
-                subdirs.append((path, rel, ignore if sub is None else ignore.listed(path, sub, rel), sub))
-            elif is_file:
-                if ignore.ignored(rel, False):
-                    skips.add(under(rel), reasons.GITIGNORED)
-                    continue
-                yield entry, rel
-            else:
-                skips.add(under(rel), reasons.NOT_A_FILE)
-        stack.extend(reversed(subdirs))
+            is_dir = entry.is_dir(follow_symlinks=False)
+            is_file = entry.is_file(follow_symlinks=False)
+        except OSError:
+            skips.add(under(rel), reasons.UNREADABLE)
+            continue
+        if is_dir:
+            # The entries of "." are named "./a": the directory is "a", as a Path says.
+            path = entry.name if directory == "." else entry.path
+            listing: list[list[os.DirEntry[str]] | None] = []
+            reason = _passed_over_dir(entry.name, rel, ignore, functools.partial(_env_listed, path, listing))
+            if reason is not None:
+                skips.add(under(rel) + "/", reason)
+                continue
+            sub = listing[0] if listing else _listing(path)  # listed by the env check, else now
+            subdirs.append((path, rel, ignore if sub is None else ignore.listed(path, sub, rel), sub))
+        elif is_file:
+            if ignore.ignored(rel, False):
+                skips.add(under(rel), reasons.GITIGNORED)
+                continue
+            yield entry, rel
+        else:
+            skips.add(under(rel), reasons.NOT_A_FILE)
