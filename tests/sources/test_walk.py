@@ -341,7 +341,7 @@ def test_a_walk_shared_with_worker_processes_gives_what_one_process_gives(tmp_pa
         assert planned.counts[EMPTY] == 3
 
 
-def test_a_shared_walk_whose_worker_died_is_finished_here(tmp_path) -> None:
+def test_a_shared_walk_whose_pool_broke_or_shut_down_is_finished_here(tmp_path) -> None:
     import signal
 
     from codemill._workers import WorkerPool
@@ -358,3 +358,6 @@ def test_a_shared_walk_whose_worker_died_is_finished_here(tmp_path) -> None:
         shared = Skips()
         assert list(walk(tmp_path, shared, pool)) == expected
         assert (shared.as_dict(), shared.items) == (alone.as_dict(), alone.items)
+    shared = Skips()  # a pool shut down takes nothing: all walked here
+    assert list(walk(tmp_path, shared, pool)) == expected
+    assert (shared.as_dict(), shared.items) == (alone.as_dict(), alone.items)

@@ -219,7 +219,7 @@ def _walk_shared(root: Path, skips: Skips, pool: WorkerPool) -> Iterator[Entry]:
     (in walk order: a directory's files, then each subdirectory's subtree). Runs of subtrees go
     to the pool in order; this process takes runs from the other end for as long as the pool has
     not started them, then gathers everything in order, each part's skips with it. The cut
-    depends on the tree only. A run whose worker died is walked here."""
+    depends on the tree only. A run whose worker died or failed is walked here."""
     top = os.fspath(root)
     dot, under = top == ".", _under(top)
     parts: list[_Walked | _Dir] = [(top, "", _Ignore.for_root(root), _listing(top))]
@@ -249,7 +249,7 @@ def _walk_shared(root: Path, skips: Skips, pool: WorkerPool) -> Iterator[Entry]:
     # A listing cannot travel: a worker lists the directory again ([]: readable, None: not).
     sent = [[_unlisted(item) for item in run] for run in here]
     futures: list[Future[list[_Walked]]] = []
-    with contextlib.suppress(BrokenExecutor):  # a pool that broke: the rest are walked here
+    with contextlib.suppress(BrokenExecutor, RuntimeError):  # a pool broken or shut down: walked here
         for dirs in sent:
             futures.append(pool.submit(_walk_parts, dirs, top, skips.limit))
     walked: dict[int, list[_Walked]] = {}
@@ -266,7 +266,8 @@ def _walk_shared(root: Path, skips: Skips, pool: WorkerPool) -> Iterator[Entry]:
         else:
             try:
                 done = futures[r].result()
-            except BrokenExecutor:
+            except Exception:  # a worker that died, a run that could not travel: walked here
+                # (an error of the walk itself comes again, from here)
                 done = _walk_parts(sent[r], top, skips.limit)
         for i, part in zip(run, done, strict=True):
             parts[i] = part
