@@ -163,7 +163,8 @@ def walk(root: Path, skips: Skips, pool: WorkerPool | None = None) -> Iterator[E
     if pool is not None:
         yield from _walk_shared(root, skips, pool)
         return
-    yield from _classified(_walk(root, skips), skips, os.fspath(root) == ".")
+    top = os.fspath(root)
+    yield from _classified(_walk_from(_root(root), skips, _under(top)), skips, top == ".")
 
 
 def _classified(found: Iterator[tuple[os.DirEntry[str], str]], skips: Skips, dot: bool) -> Iterator[Entry]:
@@ -222,7 +223,7 @@ def _walk_shared(root: Path, skips: Skips, pool: WorkerPool) -> Iterator[Entry]:
     depends on the tree only. A run whose worker died or failed is walked here."""
     top = os.fspath(root)
     dot, under = top == ".", _under(top)
-    parts: list[_Walked | _Dir] = [(top, "", _Ignore.for_root(root), _listing(top))]
+    parts: list[_Walked | _Dir] = [_root(root)]
     trees = 1
     for _ in range(_MAX_CUT_DEPTH):
         cut: list[_Walked | _Dir] = []
@@ -262,13 +263,13 @@ def _walk_shared(root: Path, skips: Skips, pool: WorkerPool) -> Iterator[Entry]:
         elif not futures[r].done() and not pool.ready():
             # Handed to a worker that is still starting: walked here rather than waited for (the
             # worker's copy, done later, goes unread). A small tree is all walked by then.
-            done = _walk_parts(sent[r], top, skips.limit)
+            done = _walk_parts(here[r], top, skips.limit)
         else:
             try:
                 done = futures[r].result()
             except Exception:  # a worker that died, a run that could not travel: walked here
                 # (an error of the walk itself comes again, from here)
-                done = _walk_parts(sent[r], top, skips.limit)
+                done = _walk_parts(here[r], top, skips.limit)
         for i, part in zip(run, done, strict=True):
             parts[i] = part
     for part in parts:
@@ -276,9 +277,10 @@ def _walk_shared(root: Path, skips: Skips, pool: WorkerPool) -> Iterator[Entry]:
         skips.update(part.skips.counts)
         items, listed = part.skips.items, 0
         for i, entry in enumerate(part.files):
-            if listed < len(items) and part.marks[listed] <= i:
-                skips.update({}, items[listed : bisect.bisect_right(part.marks, i)])
-                listed = bisect.bisect_right(part.marks, i)
+            if listed < len(items) and part.marks[listed] <= i:  # skips listed before this file
+                upto = bisect.bisect_right(part.marks, i)
+                skips.update({}, items[listed:upto])
+                listed = upto
             yield entry
         skips.update({}, items[listed:])
 
@@ -291,11 +293,12 @@ def _walk_parts(items: list[_Dir], top: str, limit: int) -> list[_Walked]:
     """The subtrees ``items`` of the walk of ``top``, each with its skips; a listing ``[]`` is
     made again (in a worker: a listing cannot travel)."""
     walked = []
+    under = _under(top)
     for item in items:
         if item[3] == []:
             item = (*item[:3], _listing(item[0]))
         skips = Skips(limit)
-        walked.append(_walked(_walk_from(item, skips, _under(top)), skips, top == "."))
+        walked.append(_walked(_walk_from(item, skips, under), skips, top == "."))
     return walked
 
 
@@ -605,14 +608,15 @@ def _under(top: str) -> Callable[[str], str]:
     return (lambda rel: rel) if top == "." else (lambda rel: f"{top.rstrip('/')}/{rel}")
 
 
-def _walk(root: Path, skips: Skips) -> Iterator[tuple[os.DirEntry[str], str]]:
-    """(directory entry, posix path relative to root) for files not ignored, sorted, depth first."""
+def _root(root: Path) -> _Dir:
+    """The walk's first directory: ``root`` itself, listed."""
     top = os.fspath(root)
-    yield from _walk_from((top, "", _Ignore.for_root(root), _listing(top)), skips, _under(top))
+    return (top, "", _Ignore.for_root(root), _listing(top))
 
 
 def _walk_from(start: _Dir, skips: Skips, under: Callable[[str], str]) -> Iterator[tuple[os.DirEntry[str], str]]:
-    """`_walk` of the subtree ``start``."""
+    """(directory entry, posix path relative to the walk's root) for the files of the subtree
+    ``start`` that are not ignored, sorted, depth first."""
     stack = [start]
     while stack:
         subdirs: list[_Dir] = []
