@@ -23,21 +23,25 @@ from typing import Any
 
 from codemill._leftovers import hold, remove_orphans
 
-__all__ = ["WorkerPool", "usable_workers", "worker_file"]
+__all__ = ["WorkerPool", "usable_cpus", "usable_workers", "worker_file"]
 
 # Worker processes per CPU beyond which more only add memory and contention.
 _PER_CPU = 4
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (what the core's available_parallelism counts too)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def usable_workers(n: int) -> int:
     """``n`` local workers, at most 4 per CPU this process may run on (as the Rust core caps its
     thread pools, rust/parallel.rs): a typo such as ``--workers 5000`` would otherwise start
     5,000 Pythons. Outputs never depend on the count."""
-    try:
-        cpus = len(os.sched_getaffinity(0))  # what the core's available_parallelism counts too
-    except (AttributeError, OSError):  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(n, _PER_CPU * cpus))
+    return max(1, min(n, _PER_CPU * usable_cpus()))
 
 
 _lock = threading.Lock()

@@ -243,13 +243,33 @@ def test_fifty_megabyte_file(tok, tmp_path) -> None:
     assert m["skipped"] == {"too_large": 1} and m["skipped_items"] == [{"path": str(big), "reason": "too_large"}]
 
 
-def test_deterministic_across_workers(corpus, tmp_path) -> None:
+@pytest.mark.parametrize("pool", [False, True])
+def test_deterministic_across_workers(corpus, tmp_path, monkeypatch, pool) -> None:
+    # A small input runs in this process on every worker's encoder threads; a large one (here:
+    # the size the pool needs lowered to 0) on worker processes. The bytes are the same.
+    from codemill.corpus.engines import local
+
     inputs, _ = corpus
     kw = {"shard_tokens": 4000, "task_bytes": 25_000}
     a = codemill.tokenize_corpus(inputs, tmp_path / "a", workers=1, **kw)
-    b = codemill.tokenize_corpus(inputs, tmp_path / "b", workers=2, **kw)
+    if pool:
+        monkeypatch.setattr(local, "POOL_MIN_BYTES", 0)
+    b = codemill.tokenize_corpus(inputs, tmp_path / "b", workers=3, **kw)
     assert a["run"]["tasks_run"] == b["run"]["tasks_run"] > 2
+    assert a["run"]["processes"] == 1 and b["run"]["processes"] == (3 if pool else 1)
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+
+
+def test_a_pool_is_used_from_a_size_of_input_never_for_one_task_or_one_worker() -> None:
+    from codemill.corpus.engines.local import POOL_MIN_BYTES, uses_pool
+
+    def tasks(*sizes: int) -> list[Task]:
+        return [Task(i, "files", "root", files=("a.py",), size=n) for i, n in enumerate(sizes)]
+
+    assert uses_pool(tasks(POOL_MIN_BYTES // 2, POOL_MIN_BYTES // 2), 2)
+    assert not uses_pool(tasks(POOL_MIN_BYTES // 2, POOL_MIN_BYTES // 2 - 1), 2)  # 40 MB: threads
+    assert not uses_pool(tasks(POOL_MIN_BYTES * 4), 2)  # one task
+    assert not uses_pool(tasks(POOL_MIN_BYTES, POOL_MIN_BYTES), 1)
 
 
 def test_batches_do_not_change_output(corpus, tmp_path) -> None:
@@ -465,7 +485,9 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path) -> None:
     ntasks = len(list((clean / "tasks").iterdir()))
     assert ntasks > 40
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "codemill.cli", *args, "-o", str(out), "--no-progress"]
+    # `codemill tokenize`, with worker processes for this 24 MB tree: they are killed too.
+    pooled = "import sys, codemill.corpus.engines.local as e; e.POOL_MIN_BYTES = 0; from codemill.cli import main; "
+    cmd = [sys.executable, "-c", pooled + "sys.exit(main())", *args, "-o", str(out), "--no-progress"]
     kills = 0
     pids = []
     for wait_for in (3, ntasks // 3, 2 * ntasks // 3):
@@ -571,6 +593,7 @@ def _run_with_pool_worker(work, corpus, tmp_path, monkeypatch) -> dict:
     from codemill.corpus.engines import local
 
     real = local.run_tasks
+    monkeypatch.setattr(local, "POOL_MIN_BYTES", 0)  # a pool for this small input
 
     def late(*args):
         args[-1].wait(60)  # the run's stop event (the pool's run, where this process has a share)

@@ -51,11 +51,15 @@ def tree(tmp_path_factory) -> Path:
 KW = {"task_bytes": 60_000, "shard_tokens": 20_000}
 
 
-def test_s3_in_and_out_equal_local_bytes(s3_server, bucket, tree, tmp_path, small_tok):
+def test_s3_in_and_out_equal_local_bytes(s3_server, bucket, tree, tmp_path, small_tok, monkeypatch):
+    from codemill.corpus.engines import local as local_engine
+
     local = tokenize_corpus(tree, tmp_path / "local", tokenizer=small_tok, **KW)
     assert local["tasks_planned"] >= 4
     url = upload(s3_server, bucket, tree, "in")
+    monkeypatch.setattr(local_engine, "POOL_MIN_BYTES", 0)  # a worker process reads and writes S3 too
     m = tokenize_corpus(url, f"s3://{bucket}/out", tokenizer=small_tok, workers=2, **KW)
+    assert m["run"]["processes"] == 2
     assert m["totals"] == local["totals"] and m["shards"] == local["shards"]
     assert bucket_files(s3_server, bucket, "out").keys() == local_files(tmp_path / "local").keys()
     expected = local_files(tmp_path / "local")
@@ -191,6 +195,7 @@ def test_kill_9_and_resume_on_s3(s3_server, bucket, tree, tmp_path, small_tok):
     out = f"s3://{bucket}/out"
     script = (
         "import sys; from codemill.corpus.job import tokenize_corpus; "
+        "import codemill.corpus.engines.local as engine; engine.POOL_MIN_BYTES = 0; "  # the worker killed too
         f"tokenize_corpus({str(tree)!r}, {out!r}, tokenizer={str(tok_file)!r}, workers=2, "
         f"task_bytes={KW['task_bytes']}, shard_tokens={KW['shard_tokens']})"
     )

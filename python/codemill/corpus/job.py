@@ -183,9 +183,11 @@ def tokenize_corpus(
     a `CodeTokenizer`, a tokenizer file, or None for the bundled one. Work is split into
     deterministic tasks of about ``task_bytes`` of input (default: derived from the total input
     size, see :func:`codemill.corpus.plan.task_size`), run by ``workers`` processes
-    (``engine="local"``) or on Ray (``engine="ray"``). Running again on the same directory with
-    the same arguments resumes: finished tasks are kept, the rest redone; the result is
-    byte-identical to an uninterrupted run. ``progress``: True for stderr, or a stream.
+    (``engine="local"``; under 64 MiB of input by this process alone with every worker's encoder
+    threads, as processes would take longer to start than they save) or on Ray (``engine="ray"``).
+    Running again on the same directory with the same arguments resumes: finished tasks are
+    kept, the rest redone; the result is byte-identical to an uninterrupted run. ``progress``:
+    True for stderr, or a stream.
 
     ``allowed_special``: special tokens encoded as themselves where the text holds them
     ("all", or names); None: those that the inputs' descriptions record (`codemill prepare`
@@ -314,6 +316,7 @@ def tokenize_corpus(
                 bar.update(rec)
 
         per_node: dict[str, int] = {}
+        processes: int | None = None  # Ray's: its own
         t_run = time.perf_counter()
         try:
             if engine == "ray":
@@ -323,7 +326,7 @@ def tokenize_corpus(
             else:
                 from codemill.corpus.engines.local import run_local
 
-                run_local(pending, tok, settings, outdir, workers, on_done, pool)
+                processes = run_local(pending, tok, settings, outdir, workers, on_done, pool)
         except BaseException:
             if fresh and not _has_records(out):
                 # Nothing to resume: leave no debris (finished tasks are kept). A manifest left in
@@ -344,6 +347,7 @@ def tokenize_corpus(
         manifest["run"] = {
             "engine": engine,
             "workers": workers,
+            "processes": processes,  # local processes that ran tasks (1 for a small input: threads)
             "tasks_run": len(pending),
             "tasks_resumed": len(tasks) - len(pending),
             "seconds": round(time.perf_counter() - t0, 3),

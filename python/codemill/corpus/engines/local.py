@@ -1,4 +1,5 @@
-"""The local engine: tasks in this process (one worker) or also in a pool of worker processes.
+"""The local engine: tasks in this process (one worker, or a run too small to pay for starting
+processes: the workers' encoder threads) or also in a pool of worker processes.
 
 Every worker, this process included, takes tasks from one queue and runs them with
 `run_tasks` (several at a time, so that reads and commits overlap encoding), and sends each
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codemill._workers import WorkerPool, worker_file
+from codemill._workers import WorkerPool, usable_cpus, worker_file
 from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
@@ -118,6 +119,19 @@ def _raise_dead_worker(loops: list[Future[None]], wait_s: float) -> None:
         time.sleep(0.05)
 
 
+# Input below which a run's worker processes cost more than they give: a spawned worker takes
+# ~0.3 s of CPU to start (a Python, numpy, the tokenizer), while this process's encoder threads
+# start at once but share its GIL for reading and writing (one process with 2 threads ran a
+# 40 MB tree 1.3x as fast as one thread, 2 processes ~1.05x; at 80 MB they were level, at
+# 160 MB the processes were ahead). Below it, this process runs every worker's encoder threads.
+POOL_MIN_BYTES = 64 << 20
+
+
+def uses_pool(tasks: list[Task], workers: int) -> bool:
+    """Whether a local run of ``tasks`` on ``workers`` uses worker processes (else threads)."""
+    return workers > 1 and len(tasks) > 1 and sum(t.size for t in tasks) >= POOL_MIN_BYTES
+
+
 def start_pool(workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> LocalPool | None:
     """The ``workers - 1`` worker processes of a local run (None for one worker), started now:
     a job starts them before it reads its inputs, so their start-up overlaps the planning. The
@@ -142,19 +156,26 @@ def run_local(
     workers: int,
     on_done: Callable[[TaskRecord], None],
     pool: LocalPool | None = None,
-) -> None:
+) -> int:
     """Runs ``tasks``; ``on_done`` gets each task's record as it completes (in any order).
+    Returns the number of processes that ran them.
 
     ``workers`` > 1: ``workers - 1`` pool processes plus this process, which has the tokenizer
     loaded already (the encoder drops the GIL), so one fewer process starts. ``pool``: those
-    processes from :func:`start_pool` (the run shuts it down), else started here.
+    processes from :func:`start_pool` (the run shuts it down), else started here. Under
+    `POOL_MIN_BYTES` of tasks the pool is not used (stopped): this process runs the workers'
+    encoder threads instead. The output is the same either way.
     """
     in_flight = tasks_in_flight(tasks, outdir)
-    if workers <= 1 or len(tasks) <= 1:
+    if not uses_pool(tasks, workers):
         if pool is not None:
             pool.discard()
-        run_tasks(iter(tasks), settings, tok, outdir, on_done, in_flight)
-        return
+        # The workers' encoder threads and tasks in flight, all in this process (as many
+        # workers' worth as the CPUs take: 2 tasks per encoder thread keep it busy).
+        per = settings.threads_per_worker
+        share = min(workers, max(1, usable_cpus() // per))
+        run_tasks(iter(tasks), settings, tok, outdir, on_done, in_flight * share, threads=per * share)
+        return 1
     pool = pool or start_pool(workers, tok, outdir)
     assert pool is not None
     here = ThreadPoolExecutor(1, thread_name_prefix="codemill-local-worker")
@@ -210,3 +231,4 @@ def run_local(
         here.shutdown(wait=True)
         pool.workers.shutdown(wait=True, cancel_futures=True)
         pool.done.put(_END)  # the reader stops (unless it waits on a message that never ends)
+    return workers

@@ -1,0 +1,93 @@
+"""2 workers against 1 on one tree, from the command line: what `codemill tokenize --workers N`
+costs a user, start-up included.
+
+Run: `python benches/bench_tokenize_workers.py TREE [--rounds 6] [--ref OTHER_CHECKOUT/python]
+[--json F]`.
+
+Each round runs, one after the other in fresh processes: 1 worker pinned to one core
+(`taskset -c 0`: the per-core baseline) and 2 workers on every core; with ``--ref``, 2 workers
+of another checkout too (its ``python`` folder first on PYTHONPATH, e.g. a `git worktree` of the
+previous commit with the same built core), so a change is measured side by side on a noisy
+machine. Per run: wall time of the command, time inside the job and time running tasks (from
+the manifest's ``run`` entry) and the processes that ran tasks. Rows are medians over rounds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from argparse import ArgumentParser
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent / "python"
+
+
+def run(tree: Path, workers: int, pythonpath: Path, pinned: bool) -> dict[str, float]:
+    out = Path(tempfile.mkdtemp(prefix="codemill-bench-workers-")) / "out"
+    cmd = [sys.executable, "-m", "codemill.cli", "tokenize", str(tree), "-o", str(out), "--json", "--no-progress"]
+    cmd += ["--workers", str(workers)]
+    if pinned:
+        cmd = ["taskset", "-c", "0", *cmd]
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+    try:
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)
+    r = json.loads(proc.stdout)["run"]
+    return {
+        "wall": round(wall, 3),
+        "in_job": r["seconds"],
+        "running_tasks": r["tokenize_seconds"],
+        "processes": r.get("processes") or 0,
+    }
+
+
+def main() -> None:
+    ap = ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("tree", type=Path)
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--ref", type=Path, help="another checkout's python folder: its 2 workers run too")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    configs = {"1 worker, pinned to one core": (1, HERE, True), "2 workers": (2, HERE, False)}
+    if args.ref:
+        configs[f"2 workers, {args.ref}"] = (2, args.ref, False)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
+    for i in range(args.rounds):
+        for name, (workers, path, pinned) in configs.items():
+            runs[name].append(run(args.tree, workers, path, pinned))
+        print(f"round {i + 1}: " + ", ".join(f"{n} {r[-1]['wall']:.2f} s" for n, r in runs.items()), flush=True)
+    base = statistics.median(r["wall"] for r in runs["1 worker, pinned to one core"])
+    result = {
+        "tree": str(args.tree),
+        "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "rounds": args.rounds,
+        "runs": runs,
+        "medians": {},
+    }
+    for name, rs in runs.items():
+        med = {k: statistics.median(r[k] for r in rs) for k in ("wall", "in_job", "running_tasks")}
+        pinned = runs["1 worker, pinned to one core"]
+        ratios = sorted(round(a["wall"] / b["wall"], 2) for a, b in zip(pinned, rs, strict=True))
+        result["medians"][name] = {**med, "speedup_vs_1_pinned": round(base / med["wall"], 2), "per_round": ratios}
+        print(
+            f"{name:40s} wall {med['wall']:.2f} s, in job {med['in_job']:.2f} s, tasks {med['running_tasks']:.2f} s, "
+            f"{base / med['wall']:.2f}x (per round {ratios[0]}-{ratios[-1]}), processes {rs[-1]['processes']:.0f}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
