@@ -23,9 +23,20 @@ _INTERPRETERS = {"python": "python", "node": "javascript", "nodejs": "javascript
 ALIASES: dict[str, str] = {alias: e["name"] for e in _TABLE for alias in (e["name"], *e["aliases"])}
 
 
+def extension(path: str) -> str:
+    """``os.path.splitext(path)[1]``, in one Python call rather than three on POSIX: a walk asks
+    it of every file it lists (0.26 -> 0.09 s with the record-file test, for 82k names)."""
+    if os.altsep is not None:  # Windows: two separators and drives
+        return os.path.splitext(path)[1]
+    dot = path.rfind(".")
+    name = path.rfind("/") + 1
+    # Dots that lead the file name start no extension (".bashrc", "..a"), as splitext says.
+    return path[dot:] if dot > name and path[name:dot].strip(".") else ""
+
+
 def code_language(path: str | os.PathLike[str], head: bytes | None = None) -> str | None:
     """The language of a code file from its extension, else its shebang line; None if neither."""
-    ext = os.path.splitext(os.fspath(path))[1].lower()
+    ext = extension(os.fspath(path)).lower()
     lang = EXTENSIONS.get(ext)
     if lang:
         return lang

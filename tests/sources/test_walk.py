@@ -361,3 +361,15 @@ def test_a_shared_walk_whose_pool_broke_or_shut_down_is_finished_here(tmp_path) 
     shared = Skips()  # a pool shut down takes nothing: all walked here
     assert list(walk(tmp_path, shared, pool)) == expected
     assert (shared.as_dict(), shared.items) == (alone.as_dict(), alone.items)
+
+
+def test_extensions_and_record_names_are_read_as_splitext_and_basename_read_them() -> None:
+    # The walk's own string reading of a name (no os.path calls per file) must agree with them.
+    from codemill.languages import extension
+    from codemill.sources.streams import _name
+
+    names = ["a.py", "a.PY", "x.tar.gz", "Makefile", ".bashrc", "a/.bashrc", "a/..b", "a/b.", "...a.b", ".a.b"]
+    names += ["a..", ".", "..", "a/b/c.d/e", "a/b.c/d.e", "/x/.y.z", "a.b/c", "dir/data.JSONL.gz", "./a.rs"]
+    for name in names:
+        assert extension(name) == os.path.splitext(name)[1], name
+        assert _name(name) == os.path.basename(name).lower(), name

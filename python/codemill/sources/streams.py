@@ -20,8 +20,11 @@ SIDECAR_SUFFIX = ".codemill.json"
 
 
 def _name(path: str | Path) -> str:
-    # os.path, not pathlib: this runs for every file a walk of millions of files lists.
-    return os.path.basename(os.fspath(path)).lower()
+    # Neither pathlib nor os.path's calls: this runs for every file a walk of millions lists.
+    path = os.fspath(path)
+    if os.altsep is not None:  # Windows
+        return os.path.basename(path).lower()
+    return path[path.rfind("/") + 1 :].lower()
 
 
 def is_jsonl(path: str | Path) -> bool:

@@ -21,7 +21,7 @@ from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
-from codemill.languages import code_language
+from codemill.languages import code_language, extension
 from codemill.sources import gitignore
 from codemill.sources import skips as reasons
 from codemill.sources.skips import Skips
@@ -140,7 +140,7 @@ def classify(entry: os.DirEntry[str], rel: str, skips: Skips, path: str | None =
     if is_records(name):
         return Entry(where, rel, None, *file_stat(entry), described=os.path.isfile(where + SIDECAR_SUFFIX))
     lang = code_language(name)
-    if lang is None and not os.path.splitext(name)[1]:
+    if lang is None and not extension(name):
         # Extension-less scripts: the shebang names the interpreter.
         try:
             with open(where, "rb") as f:
@@ -394,7 +394,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
             yield Entry(obj, rel, None, size, stamp, described=rel + SIDECAR_SUFFIX in sidecars)
             continue
         lang = code_language(name)
-        if lang is None and not os.path.splitext(name)[1]:
+        if lang is None and not extension(name):
             lang = code_language(name, _object_head(obj, size))
         if lang is None:
             skips.add(obj, reasons.UNSUPPORTED_LANGUAGE)
