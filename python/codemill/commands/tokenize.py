@@ -22,7 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="*", help="directories, code files, JSONL(.gz/.zst), Parquet")
     p.add_argument("-o", "--output", help="directory for shards and manifest.json (omit for a report only)")
     p.add_argument("--tokenizer", help="tokenizer file (default: the bundled codemill-code-32k)")
-    p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="workers (default: all cores): processes, or threads of this one for a small input",
+    )
     p.add_argument("--shard-tokens", type=positive_int, default=100_000_000, help="tokens per shard (default 100M)")
     p.add_argument("--format", choices=("npy", "megatron"), default="npy")
     p.add_argument("--engine", choices=("local", "ray"), default="local")

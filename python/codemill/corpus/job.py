@@ -183,8 +183,9 @@ def tokenize_corpus(
     a `CodeTokenizer`, a tokenizer file, or None for the bundled one. Work is split into
     deterministic tasks of about ``task_bytes`` of input (default: derived from the total input
     size, see :func:`codemill.corpus.plan.task_size`), run by ``workers`` processes
-    (``engine="local"``; under 64 MiB of input by this process alone with every worker's encoder
-    threads, as processes would take longer to start than they save) or on Ray (``engine="ray"``).
+    (``engine="local"``; under `codemill.corpus.engines.local.POOL_MIN_BYTES` of input by this
+    process alone with every worker's encoder threads, as processes would take longer to start
+    than they save) or on Ray (``engine="ray"``).
     Running again on the same directory with the same arguments resumes: finished tasks are
     kept, the rest redone; the result is byte-identical to an uninterrupted run. ``progress``:
     True for stderr, or a stream.
