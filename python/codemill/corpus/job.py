@@ -317,7 +317,7 @@ def tokenize_corpus(
                 bar.update(rec)
 
         per_node: dict[str, int] = {}
-        processes: int | None = None  # Ray's: its own
+        processes: int | None = None  # stays None on Ray (its workers are its own)
         t_run = time.perf_counter()
         try:
             if engine == "ray":

@@ -10,6 +10,7 @@ run leaves no worker writing behind it.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import queue
@@ -171,10 +172,12 @@ def run_local(
         if pool is not None:
             pool.discard()
         # The workers' encoder threads and tasks in flight, all in this process (as many
-        # workers' worth as the CPUs take: 2 tasks per encoder thread keep it busy).
+        # workers' worth as the CPUs take: 2 tasks per encoder thread keep it busy). The
+        # settings were written to the manifest already: the thread count here changes no byte.
         per = settings.threads_per_worker
         share = min(workers, max(1, usable_cpus() // per))
-        run_tasks(iter(tasks), settings, tok, outdir, on_done, in_flight * share, threads=per * share)
+        threaded = dataclasses.replace(settings, threads_per_worker=per * share)
+        run_tasks(iter(tasks), threaded, tok, outdir, on_done, in_flight * share)
         return 1
     pool = pool or start_pool(workers, tok, outdir)
     assert pool is not None

@@ -112,12 +112,7 @@ class Abandoned(Exception):
 
 
 def run_task(
-    task: Task,
-    settings: TaskSettings,
-    tok: CodeTokenizer,
-    outdir: str | os.PathLike[str],
-    stop: Any = None,
-    threads: int | None = None,
+    task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: str | os.PathLike[str], stop: Any = None
 ) -> TaskRecord:
     """Runs one task and commits it: shards published, then the task record.
 
@@ -128,11 +123,11 @@ def run_task(
     """
     out = Directory(outdir)
     if out.path is not None:
-        record = _write_task(task, settings, tok, out.path, stop, threads, durable=True)
+        record = _write_task(task, settings, tok, out.path, stop, durable=True)
         fsync_dir(out.path)
     else:
         with scratch_dir("task") as scratch:
-            record = _write_task(task, settings, tok, Path(scratch), stop, threads, durable=False)
+            record = _write_task(task, settings, tok, Path(scratch), stop, durable=False)
             out.publish_all([(Path(scratch) / name, name) for shard in record["shards"] for name in shard["files"]])
     # Published last: its presence commits the task.
     out.write_bytes(record_name(task.index), json_bytes(record))
@@ -163,7 +158,6 @@ def run_tasks(
     on_done: Callable[[TaskRecord], None],
     in_flight: int = IN_FLIGHT_LOCAL,
     stop: Any = None,
-    threads: int | None = None,
 ) -> None:
     """Runs the tasks of the iterator ``tasks`` (over a list, or reading a queue shared with
     other workers), ``in_flight`` at a time in threads, each committed as :func:`run_task`
@@ -184,7 +178,7 @@ def run_tasks(
     def loop() -> None:
         try:
             while (task := next_task()) is not None:
-                record = run_task(task, settings, tok, outdir, stop, threads)
+                record = run_task(task, settings, tok, outdir, stop)
                 with lock:
                     on_done(record)
         except Abandoned:
@@ -208,13 +202,7 @@ def run_tasks(
 
 
 def _write_task(
-    task: Task,
-    settings: TaskSettings,
-    tok: CodeTokenizer,
-    outdir: Path,
-    stop: Any,
-    threads: int | None,
-    durable: bool,
+    task: Task, settings: TaskSettings, tok: CodeTokenizer, outdir: Path, stop: Any, durable: bool
 ) -> TaskRecord:
     """Writes the task's shards into the local directory ``outdir`` (fsynced if ``durable``:
     not in a scratch directory whose files are uploaded next); returns its record."""
@@ -239,7 +227,7 @@ def _write_task(
             ids, offsets = tok.encode_batch_flat(
                 texts,
                 langs_of,
-                num_threads=threads or settings.threads_per_worker,
+                num_threads=settings.threads_per_worker,
                 allowed_special=settings.specials.for_task(task),
             )
             nbytes = np.fromiter((d.size for d in batch), dtype=np.int64, count=len(batch))
