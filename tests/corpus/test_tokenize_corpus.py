@@ -254,9 +254,13 @@ def test_deterministic_across_workers(corpus, tmp_path, monkeypatch, pool) -> No
     a = codemill.tokenize_corpus(inputs, tmp_path / "a", workers=1, **kw)
     if pool:
         monkeypatch.setattr(local, "POOL_MIN_BYTES", 0)
+    started: list[int] = []
+    start_pool = local.start_pool
+    monkeypatch.setattr(local, "start_pool", lambda workers, *a: started.append(workers) or start_pool(workers, *a))
     b = codemill.tokenize_corpus(inputs, tmp_path / "b", workers=3, **kw)
     assert a["run"]["tasks_run"] == b["run"]["tasks_run"] > 2
     assert a["run"]["processes"] == 1 and b["run"]["processes"] == (3 if pool else 1)
+    assert started == ([3] if pool else [])  # a small input never starts the workers
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
 
 

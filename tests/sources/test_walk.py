@@ -341,6 +341,40 @@ def test_a_walk_shared_with_worker_processes_gives_what_one_process_gives(tmp_pa
         assert planned.counts[EMPTY] == 3
 
 
+def test_a_walk_that_gets_its_pool_part_way_gives_what_one_process_gives(tmp_path, monkeypatch) -> None:
+    """A walk that asks for worker processes as it finds input (as a run starts them once its
+    input is large enough) shares what is left of the tree from then on: the same entries and
+    skips in the same order, whichever directory it was at; asked between directories with the
+    bytes found so far; never given any, it walks alone."""
+    from codemill._workers import WorkerPool
+    from codemill.corpus.plan import plan_tasks
+
+    _wide_deep_tree(tmp_path)
+    _lock(tmp_path / "b", monkeypatch)
+    alone = Skips()
+    expected = list(walk(tmp_path, alone))
+    sizes = [e.size for e in expected]
+    asked: list[int] = []
+    with WorkerPool(1) as pool:
+        pool.start()
+        for at in (0, sum(sizes) // 3, sum(sizes) - 1, sum(sizes) + 1):  # never: walked alone
+
+            def when(found: int, at: int = at) -> WorkerPool | None:
+                asked.append(found)
+                return pool if found >= at else None
+
+            asked.clear()
+            shared = Skips()
+            assert list(walk(tmp_path, shared, when)) == expected
+            assert (shared.as_dict(), shared.items) == (alone.as_dict(), alone.items)
+            assert asked == sorted(asked) and len(set(asked)) > 1 if at else asked == [0]
+            assert [found for found in asked if found >= at] in ([], asked[-1:])  # given: asks no more
+        planned, planned_alone = Skips(), Skips()
+        tasks = plan_tasks([tmp_path, tmp_path / "b"], 4096, planned, lambda found: pool if found > 100 else None)
+        assert tasks == plan_tasks([tmp_path, tmp_path / "b"], 4096, planned_alone)
+        assert (planned.as_dict(), planned.items) == (planned_alone.as_dict(), planned_alone.items)
+
+
 def test_a_shared_walk_whose_pool_broke_or_shut_down_is_finished_here(tmp_path) -> None:
     import signal
 

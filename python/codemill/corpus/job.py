@@ -228,19 +228,19 @@ def tokenize_corpus(
     local = None if is_url(output_dir) else checked
     t0 = time.perf_counter()
     tok = load_tokenizer(tokenizer)
-    pool = None
+    starter = None
     if engine == "local":
         from codemill._workers import usable_workers
-        from codemill.corpus.engines.local import start_pool
+        from codemill.corpus.engines.local import PoolStarter
 
         workers = usable_workers(workers)
-        # Started first: their start-up overlaps reading the inputs (and importing s3fs for them).
-        pool = start_pool(workers, tok, os.fspath(output_dir))
+        # Started while the inputs are read, once they are large enough to use them.
+        starter = PoolStarter(workers, tok, os.fspath(output_dir))
     try:
         out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
         plan_skips = Skips(limit=SKIPPED_LIST_LIMIT)
         # The pool's workers, idle until the run, walk parts of the trees too.
-        tasks = plan_tasks(names, task_bytes, plan_skips, pool.workers if pool is not None else None)
+        tasks = plan_tasks(names, task_bytes, plan_skips, starter)
         specials = allowed_specials(tok, names, allowed_special, tasks)
         settings = TaskSettings(
             format=format,
@@ -327,7 +327,9 @@ def tokenize_corpus(
             else:
                 from codemill.corpus.engines.local import run_local
 
-                processes = run_local(pending, tok, settings, outdir, workers, on_done, pool)
+                processes = run_local(
+                    pending, tok, settings, outdir, workers, on_done, starter.pool if starter else None
+                )
         except BaseException:
             if fresh and not _has_records(out):
                 # Nothing to resume: leave no debris (finished tasks are kept). A manifest left in
@@ -358,6 +360,6 @@ def tokenize_corpus(
         }
         return manifest
     except BaseException:
-        if pool is not None:
-            pool.discard()  # planning or the output checks failed: the workers were never used
+        if starter is not None and starter.pool is not None:
+            starter.pool.discard()  # planning or the output checks failed: the workers were never used
         raise

@@ -27,7 +27,7 @@ from codemill.sources.streams import is_compressed, is_parquet, is_records
 from codemill.sources.walk import file_stat, walk_url
 
 if TYPE_CHECKING:
-    from codemill._workers import WorkerPool
+    from codemill.sources.walk import SharedWith
 
 TaskKind = Literal["files", "jsonl", "parquet"]
 
@@ -94,8 +94,15 @@ class _Unit:
     described: bool = False  # the record file's, as the walk found it
 
 
-def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: WorkerPool | None) -> list[_Unit]:
+def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: SharedWith | None) -> list[_Unit]:
     units: list[_Unit] = []
+
+    def shared(before: int) -> SharedWith | None:
+        """``pool`` for the walk of one more tree, after ``before`` bytes of the other inputs."""
+        if pool is None or not callable(pool):
+            return pool
+        ask = pool
+        return lambda found: ask(before + found)
 
     def add_records(root: str, path: Path | str, size: int, stamp: str, described: bool = False) -> None:
         reason = record_file_skip(path, size)
@@ -121,7 +128,11 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: WorkerP
         root = str(path)
         if isinstance(path, str) or path.is_dir():  # a URL is listed like a tree
             files: list[tuple[str, int, str]] = []
-            for entry in walk_url(path, skips) if isinstance(path, str) else walk(path, skips, pool):
+            for entry in (
+                walk_url(path, skips)
+                if isinstance(path, str)
+                else walk(path, skips, shared(sum(u.size for u in units)))
+            ):
                 if entry.records:
                     if files:
                         units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
@@ -146,11 +157,12 @@ def plan_tasks(
     inputs: Iterable[str | os.PathLike[str]],
     task_bytes: int | None = None,
     skips: Skips | None = None,
-    pool: WorkerPool | None = None,
+    pool: SharedWith | None = None,
 ) -> list[Task]:
     """Split inputs into tasks of about ``task_bytes`` each (default: :func:`task_size` of the
     total), in a stable order. What the listing passes over is counted in ``skips``. ``pool``:
-    worker processes that walk parts of local trees beside this process (the same tasks).
+    worker processes that walk parts of local trees beside this process (the same tasks), or
+    what gives them once the inputs found so far are large enough (see `walk`).
 
     Code files are grouped; uncompressed JSONL is split at byte offsets (a line belongs to the
     range its first byte is in); compressed JSONL is one task per file; Parquet is split by row

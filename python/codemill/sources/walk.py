@@ -19,7 +19,7 @@ import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias, cast
 
 from codemill.languages import code_language, extension
 from codemill.sources import gitignore
@@ -155,16 +155,32 @@ def classify(entry: os.DirEntry[str], rel: str, skips: Skips, path: str | None =
     return Entry(where, rel, lang, *file_stat(entry))
 
 
-def walk(root: Path, skips: Skips, pool: WorkerPool | None = None) -> Iterator[Entry]:
+# Worker processes to share a walk with, or what gives them once the walk has found enough
+# input for them: called between directories with the bytes of the files found so far.
+SharedWith: TypeAlias = "WorkerPool | Callable[[int], WorkerPool | None]"
+
+
+def walk(root: Path, skips: Skips, pool: SharedWith | None = None) -> Iterator[Entry]:
     """The code and record files under ``root``, sorted, depth first; the rest counted in ``skips``.
 
     ``pool``: worker processes that walk parts of the tree beside this process (see
-    `_walk_shared`); the same entries and skips, in the same order."""
-    if pool is not None:
-        yield from _walk_shared(root, skips, pool)
-        return
+    `_walk_shared`); the same entries and skips, in the same order. A callable gives them (or
+    None, not yet) from the bytes of the files found so far: the walk asks between directories
+    and shares what is left of the tree once it has them (a small tree never starts them)."""
     top = os.fspath(root)
-    yield from _classified(_walk_from(_root(root), skips, _under(top)), skips, top == ".")
+    if pool is not None and not callable(pool):
+        yield from _walk_shared(top, [_root(root)], skips, pool)
+        return
+    dot, under = top == ".", _under(top)
+    stack, found = [_root(root)], 0
+    while stack:
+        for kept in _classified(_next_dir(stack, skips, under), skips, dot):
+            found += max(kept.size, 0)
+            yield kept
+        shared = pool(found) if pool is not None and stack else None
+        if shared is not None:
+            yield from _walk_shared(top, stack[::-1], skips, shared)
+            return
 
 
 def _classified(found: Iterator[tuple[os.DirEntry[str], str]], skips: Skips, dot: bool) -> Iterator[Entry]:
@@ -211,20 +227,20 @@ _MAX_PARTS = 16 * _PARTS
 _MAX_CUT_DEPTH = 8
 
 
-def _walk_shared(root: Path, skips: Skips, pool: WorkerPool) -> Iterator[Entry]:
-    """`walk` with ``pool``'s processes. A walk is listing and stat calls, each with a few
-    microseconds of interpreter around it: one process takes seconds over a tree of 100,000
-    files while the workers that will tokenize it wait.
+def _walk_shared(top: str, start: list[_Dir], skips: Skips, pool: WorkerPool) -> Iterator[Entry]:
+    """The walk of the subtrees ``start`` (listed, in walk order) of the tree ``top``, with ``pool``'s
+    processes. A walk is listing and stat calls, each with a few microseconds of interpreter
+    around it: one process takes seconds over a tree of 100,000 files while the workers that
+    will tokenize it wait.
 
-    This process lists the top levels, level by level, until the tree falls into enough subtrees
-    (in walk order: a directory's files, then each subdirectory's subtree). Runs of subtrees go
+    This process lists the top levels of the subtrees, level by level, until they fall into
+    enough subtrees (in walk order: a directory's files, then each subdirectory's subtree). Runs of subtrees go
     to the pool in order; this process takes runs from the other end for as long as the pool has
     not started them, then gathers everything in order, each part's skips with it. The cut
     depends on the tree only. A run whose worker died or failed is walked here."""
-    top = os.fspath(root)
     dot, under = top == ".", _under(top)
-    parts: list[_Walked | _Dir] = [_root(root)]
-    trees = 1
+    parts: list[_Walked | _Dir] = list(start)
+    trees = len(parts)
     for _ in range(_MAX_CUT_DEPTH):
         cut: list[_Walked | _Dir] = []
         grown = False
@@ -619,9 +635,15 @@ def _walk_from(start: _Dir, skips: Skips, under: Callable[[str], str]) -> Iterat
     ``start`` that are not ignored, sorted, depth first."""
     stack = [start]
     while stack:
-        subdirs: list[_Dir] = []
-        yield from _in_dir(stack.pop(), skips, under, subdirs)
-        stack.extend(reversed(subdirs))
+        yield from _next_dir(stack, skips, under)
+
+
+def _next_dir(stack: list[_Dir], skips: Skips, under: Callable[[str], str]) -> Iterator[tuple[os.DirEntry[str], str]]:
+    """The files of the next directory of a walk whose subtrees still to walk are ``stack`` (the
+    next one last); the directory's own subdirectories go on it."""
+    subdirs: list[_Dir] = []
+    yield from _in_dir(stack.pop(), skips, under, subdirs)
+    stack.extend(reversed(subdirs))
 
 
 def _in_dir(
