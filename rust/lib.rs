@@ -11,6 +11,7 @@ pub mod embed;
 pub mod encoder;
 pub mod error;
 pub mod lex;
+pub mod listing;
 pub mod minhash;
 pub mod pagerank;
 pub mod parallel;

@@ -20,6 +20,7 @@ __all__ = [
     "embed_hashed",
     "exact_jaccard_pairs",
     "identifier_parts",
+    "list_dir",
     "lsh_band_keys",
     "lsh_edges",
     "lsh_pairs",
@@ -181,6 +182,11 @@ def exact_jaccard_pairs(
 ) -> npt.NDArray[np.float64]: ...
 def connected_components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
 def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> npt.NDArray[np.uint64]: ...
+
+# The corpus walk: one directory's (name, kind, size, stamp) entries, sorted by name as Python
+# sorts; kind 0 other, 1 file, 2 directory, 3 link, 4 unreadable; a file's size and
+# str(st_mtime_ns), else -1 and "". None if the directory cannot be listed.
+def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str]] | None: ...
 
 # Repository context: personalised PageRank over the saved ranking arrays.
 def personalized_pagerank(

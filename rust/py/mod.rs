@@ -6,6 +6,7 @@ mod embed;
 mod encoding;
 mod errors;
 mod lex;
+mod listing;
 mod minhash;
 mod pagerank;
 mod tokenizer;
@@ -22,6 +23,8 @@ mod _core {
     use super::embed::{code_terms, embed_hashed};
     #[pymodule_export]
     use super::lex::{count_pieces, identifier_parts, pretokenize};
+    #[pymodule_export]
+    use super::listing::list_dir;
     #[pymodule_export]
     use super::minhash::{
         connected_components, content_hashes, exact_jaccard_pairs, lsh_band_keys, lsh_edges,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -36,15 +37,14 @@ def _tree(tmp_path):
 def _lock(directory, monkeypatch) -> str:
     """Makes listing ``directory`` fail. Tests run as root, which reads any directory, so the
     permission error is simulated."""
+    walk_module = importlib.import_module("codemill.sources.walk")  # the package's `walk` is the function
     locked = str(directory)
-    real_scandir = os.scandir
+    real_list_dir = walk_module.list_dir
 
-    def scandir(path="."):
-        if os.fspath(path) == locked:
-            raise PermissionError(13, "Permission denied", locked)
-        return real_scandir(path)
+    def list_dir(path):
+        return None if os.fspath(path) == locked else real_list_dir(path)  # as for a PermissionError
 
-    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(walk_module, "list_dir", list_dir)
     return locked
 
 

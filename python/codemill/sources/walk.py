@@ -21,6 +21,7 @@ from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeAlias, cast
 
+from codemill._core import list_dir
 from codemill.languages import code_language, extension
 from codemill.sources import gitignore
 from codemill.sources import skips as reasons
@@ -117,28 +118,30 @@ def file_size(path: Path) -> int:
     return file_stat(path)[0]
 
 
-def file_stat(path: Path | os.DirEntry[str]) -> tuple[int, str]:
-    """(size, stamp) of a file or a walk's directory entry (not following a link), as in
-    `Entry`; size -1 if it cannot be read."""
+def file_stat(path: Path) -> tuple[int, str]:
+    """(size, stamp) of a file, as in `Entry`; size -1 if it cannot be read."""
     try:
-        st = path.stat(follow_symlinks=False) if isinstance(path, os.DirEntry) else path.stat()
+        st = path.stat()
     except OSError:
         return -1, ""
     return st.st_size, str(st.st_mtime_ns)
 
 
-def classify(entry: os.DirEntry[str], rel: str, skips: Skips, path: str | None = None) -> Entry | None:
-    """The entry for a regular file found in a tree, or None (counted) when it is not code;
-    ``path``: the file's path where the directory entry's is not the one to show. Strings and the
-    directory entry, not pathlib, until a file is kept: this runs for every file of a tree
-    (millions on a corpus)."""
-    name = entry.name
-    where = path or entry.path
+# A directory's entry as `_core.list_dir` lists it: (name, kind, size, stamp), with a regular
+# file's size and stamp as in `Entry` (-1 and "" for the rest). Its kinds:
+_Listed = tuple[str, int, int, str]
+_FILE, _DIR, _LINK, _UNREADABLE = 1, 2, 3, 4  # 0: a FIFO, socket or device
+
+
+def classify(name: str, where: str, rel: str, size: int, stamp: str, skips: Skips) -> Entry | None:
+    """The entry for the regular file ``name`` found in a tree (at ``where``, ``rel`` from the
+    walk's root; its size and stamp), or None (counted) when it is not code. Strings, not
+    pathlib, until a file is kept: this runs for every file of a tree (millions on a corpus)."""
     if name in LOCK_FILES or name.endswith(".lock"):
         skips.add(where, reasons.LOCK_FILE)
         return None
     if is_records(name):
-        return Entry(where, rel, None, *file_stat(entry), described=os.path.isfile(where + SIDECAR_SUFFIX))
+        return Entry(where, rel, None, size, stamp, described=os.path.isfile(where + SIDECAR_SUFFIX))
     lang = code_language(name)
     if lang is None and not extension(name):
         # Extension-less scripts: the shebang names the interpreter.
@@ -152,7 +155,7 @@ def classify(entry: os.DirEntry[str], rel: str, skips: Skips, path: str | None =
     if lang is None:
         skips.add(where, reasons.UNSUPPORTED_LANGUAGE)
         return None
-    return Entry(where, rel, lang, *file_stat(entry))
+    return Entry(where, rel, lang, size, stamp)
 
 
 # Worker processes to share a walk with, or what gives them once the walk has found enough
@@ -171,11 +174,12 @@ def walk(root: Path, skips: Skips, pool: SharedWith | None = None) -> Iterator[E
     if pool is not None and not callable(pool):
         yield from _walk_shared(top, [_root(root)], skips, pool)
         return
-    dot, under = top == ".", _under(top)
+    under = _under(top)
     stack, found = [_root(root)], 0
     while stack:
-        for kept in _classified(_next_dir(stack, skips, under), skips, dot):
-            found += max(kept.size, 0)
+        for kept in _classified(_next_dir(stack, skips, under), skips):
+            if kept.size > 0:
+                found += kept.size
             yield kept
         shared = pool(found) if pool is not None and stack else None
         if shared is not None:
@@ -183,17 +187,18 @@ def walk(root: Path, skips: Skips, pool: SharedWith | None = None) -> Iterator[E
             return
 
 
-def _classified(found: Iterator[tuple[os.DirEntry[str], str]], skips: Skips, dot: bool) -> Iterator[Entry]:
-    # The directory entries of "." are named "./a.py": a file's path is "a.py", as a Path says.
-    for entry, rel in found:
-        kept = classify(entry, rel, skips, rel if dot else None)
+def _classified(found: Iterator[_Found], skips: Skips) -> Iterator[Entry]:
+    for name, where, rel, size, stamp in found:
+        kept = classify(name, where, rel, size, stamp, skips)
         if kept is not None:
             yield kept
 
 
 # One directory of a walk: (its path, its path from the root, its ignore rules, its listing:
 # None if unreadable).
-_Dir = tuple[str, str, "_Ignore", "list[os.DirEntry[str]] | None"]
+_Dir = tuple[str, str, "_Ignore", "list[_Listed] | None"]
+# A file a walk found: its name, path, path from the root, size and stamp.
+_Found = tuple[str, str, str, int, str]
 
 
 class _Walked(NamedTuple):
@@ -207,10 +212,10 @@ class _Walked(NamedTuple):
     marks: list[int]
 
 
-def _walked(found: Iterator[tuple[os.DirEntry[str], str]], skips: Skips, dot: bool) -> _Walked:
+def _walked(found: Iterator[_Found], skips: Skips) -> _Walked:
     files: list[Entry] = []
     marks: list[int] = []
-    for kept in _classified(found, skips, dot):
+    for kept in _classified(found, skips):
         marks += [len(files)] * (len(skips.items) - len(marks))
         files.append(kept)
     marks += [len(files)] * (len(skips.items) - len(marks))
@@ -238,7 +243,7 @@ def _walk_shared(top: str, start: list[_Dir], skips: Skips, pool: WorkerPool) ->
     to the pool in order; this process takes runs from the other end for as long as the pool has
     not started them, then gathers everything in order, each part's skips with it. The cut
     depends on the tree only. A run whose worker died or failed is walked here."""
-    dot, under = top == ".", _under(top)
+    under = _under(top)
     parts: list[_Walked | _Dir] = list(start)
     trees = len(parts)
     for _ in range(_MAX_CUT_DEPTH):
@@ -248,11 +253,11 @@ def _walk_shared(top: str, start: list[_Dir], skips: Skips, pool: WorkerPool) ->
             if isinstance(part, _Walked) or part[3] is None:
                 cut.append(part)
                 continue
-            if trees > 1 and trees - 1 + sum(e.is_dir(follow_symlinks=False) for e in part[3]) > _MAX_PARTS:
+            if trees > 1 and trees - 1 + sum(e[1] == _DIR for e in part[3]) > _MAX_PARTS:
                 cut.append(part)
                 continue
             own, subdirs = Skips(skips.limit), list[_Dir]()
-            cut.append(_walked(_in_dir(part, own, under, subdirs), own, dot))
+            cut.append(_walked(_in_dir(part, own, under, subdirs), own))
             cut.extend(subdirs)
             trees += len(subdirs) - 1
             grown = True
@@ -263,11 +268,9 @@ def _walk_shared(top: str, start: list[_Dir], skips: Skips, pool: WorkerPool) ->
     step = max(1, -(-len(subtrees) // _PARTS))
     runs = [subtrees[i : i + step] for i in range(0, len(subtrees), step)]
     here = [[cast(_Dir, parts[i]) for i in run] for run in runs]
-    # A listing cannot travel: a worker lists the directory again ([]: readable, None: not).
-    sent = [[_unlisted(item) for item in run] for run in here]
     futures: list[Future[list[_Walked]]] = []
     with contextlib.suppress(BrokenExecutor, RuntimeError):  # a pool broken or shut down: walked here
-        for dirs in sent:
+        for dirs in here:
             futures.append(pool.submit(_walk_parts, dirs, top, skips.limit))
     walked: dict[int, list[_Walked]] = {}
     for r in reversed(range(len(runs))):
@@ -301,20 +304,13 @@ def _walk_shared(top: str, start: list[_Dir], skips: Skips, pool: WorkerPool) ->
         skips.update({}, items[listed:])
 
 
-def _unlisted(item: _Dir) -> _Dir:
-    return (*item[:3], None if item[3] is None else [])
-
-
 def _walk_parts(items: list[_Dir], top: str, limit: int) -> list[_Walked]:
-    """The subtrees ``items`` of the walk of ``top``, each with its skips; a listing ``[]`` is
-    made again (in a worker: a listing cannot travel)."""
+    """The subtrees ``items`` of the walk of ``top``, each with its skips."""
     walked = []
     under = _under(top)
     for item in items:
-        if item[3] == []:
-            item = (*item[:3], _listing(item[0]))
         skips = Skips(limit)
-        walked.append(_walked(_walk_from(item, skips, under), skips, top == "."))
+        walked.append(_walked(_walk_from(item, skips, under), skips))
     return walked
 
 
@@ -461,7 +457,7 @@ class _Ignore:
             lines = _read_lines(_git_dir(directory) / "info" / "exclude", follow_link=True) + lines
         return self.with_lines(base, lines)
 
-    def listed(self, directory: str, entries: list[os.DirEntry[str]], rel: str) -> _Ignore:
+    def listed(self, directory: str, entries: list[_Listed], rel: str) -> _Ignore:
         """`child` from the directory's listing: it is loaded only where the listing holds a
         ``.gitignore`` or a ``.git``, so most directories need no look on disk."""
         top = _entry(entries, ".git") is not None
@@ -551,37 +547,35 @@ def _is_env(path: str) -> bool:
     return any(os.path.exists(os.path.join(path, m)) for m in _ENV_MARKERS)
 
 
-def _listed_env(entries: list[os.DirEntry[str]]) -> bool:
-    """`_is_env` from a directory's listing (a link counts where it leads to something)."""
+def _listed_env(path: str, entries: list[_Listed]) -> bool:
+    """`_is_env` from the listing of the directory ``path`` (a link counts where it leads to
+    something)."""
     for marker in _ENV_MARKERS:
         entry = _entry(entries, marker)
-        if entry is not None and (not entry.is_symlink() or os.path.exists(entry.path)):
+        if entry is not None and (entry[1] != _LINK or os.path.exists(os.path.join(path, marker))):
             return True
     return False
 
 
-def _env_listed(path: str, listing: list[list[os.DirEntry[str]] | None]) -> bool:
+def _env_listed(path: str, listing: list[list[_Listed] | None]) -> bool:
     """`_is_env` by listing the directory; the listing is appended to ``listing`` for the walk."""
     listing.append(_listing(path))
-    return listing[0] is not None and _listed_env(listing[0])
+    return listing[0] is not None and _listed_env(path, listing[0])
 
 
-def _entry(entries: list[os.DirEntry[str]], name: str) -> os.DirEntry[str] | None:
-    """The entry called ``name`` of a listing sorted by name, if there is one."""
+def _entry(entries: list[_Listed], name: str) -> _Listed | None:
+    """The entry called ``name`` of a listing, if there is one."""
     i = bisect.bisect_left(entries, name, key=_NAME)
-    return entries[i] if i < len(entries) and entries[i].name == name else None
+    return entries[i] if i < len(entries) and entries[i][0] == name else None
 
 
-_NAME = operator.attrgetter("name")
+_NAME = operator.itemgetter(0)
 
 
-def _listing(path: str) -> list[os.DirEntry[str]] | None:
-    """A directory's entries sorted by name; None if it cannot be read."""
-    try:
-        with os.scandir(path) as it:
-            return sorted(it, key=_NAME)
-    except OSError:
-        return None
+def _listing(path: str) -> list[_Listed] | None:
+    """A directory's entries sorted by name; None if it cannot be read. In the Rust core: the
+    listing, a stat of each file and the sort cost the walk more than its rules did in Python."""
+    return list_dir(path)
 
 
 def walk_reaches(root: Path, target: Path) -> bool:
@@ -614,9 +608,7 @@ def walk_reaches(root: Path, target: Path) -> bool:
     if target.is_symlink() or not target.is_file() or not reads(target):
         return False
     # Named alone, any file is read; the walk keeps only code and record files, no lock files.
-    with os.scandir(target.parent) as it:
-        entry = next((e for e in it if e.name == target.name), None)
-    return entry is not None and classify(entry, target.name, Skips()) is not None
+    return classify(target.name, str(target), target.name, *file_stat(target), Skips()) is not None
 
 
 def _under(top: str) -> Callable[[str], str]:
@@ -630,15 +622,14 @@ def _root(root: Path) -> _Dir:
     return (top, "", _Ignore.for_root(root), _listing(top))
 
 
-def _walk_from(start: _Dir, skips: Skips, under: Callable[[str], str]) -> Iterator[tuple[os.DirEntry[str], str]]:
-    """(directory entry, posix path relative to the walk's root) for the files of the subtree
-    ``start`` that are not ignored, sorted, depth first."""
+def _walk_from(start: _Dir, skips: Skips, under: Callable[[str], str]) -> Iterator[_Found]:
+    """The files of the subtree ``start`` that are not ignored, sorted, depth first."""
     stack = [start]
     while stack:
         yield from _next_dir(stack, skips, under)
 
 
-def _next_dir(stack: list[_Dir], skips: Skips, under: Callable[[str], str]) -> Iterator[tuple[os.DirEntry[str], str]]:
+def _next_dir(stack: list[_Dir], skips: Skips, under: Callable[[str], str]) -> Iterator[_Found]:
     """The files of the next directory of a walk whose subtrees still to walk are ``stack`` (the
     next one last); the directory's own subdirectories go on it."""
     subdirs: list[_Dir] = []
@@ -646,9 +637,7 @@ def _next_dir(stack: list[_Dir], skips: Skips, under: Callable[[str], str]) -> I
     stack.extend(reversed(subdirs))
 
 
-def _in_dir(
-    item: _Dir, skips: Skips, under: Callable[[str], str], subdirs: list[_Dir]
-) -> Iterator[tuple[os.DirEntry[str], str]]:
+def _in_dir(item: _Dir, skips: Skips, under: Callable[[str], str], subdirs: list[_Dir]) -> Iterator[_Found]:
     """The files of one directory that are not ignored, in order; the subdirectories the walk
     enters go to ``subdirs``, in order.
 
@@ -659,31 +648,24 @@ def _in_dir(
     if entries is None:
         skips.add(directory, reasons.UNREADABLE)
         return
-    for entry in entries:
-        rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-        try:
-            if entry.is_symlink():
-                skips.add(under(rel), reasons.SYMLINK)
+    # Paths as os.scandir joins them, but those in "." are "a", not "./a", as a Path says.
+    prefix = "" if directory == "." else directory if directory.endswith("/") else directory + "/"
+    for name, kind, size, stamp in entries:
+        rel = f"{rel_dir}/{name}" if rel_dir else name
+        if kind == _FILE:
+            if ignore.specs and ignore.ignored(rel, False):  # (most folders have no rules: no call)
+                skips.add(under(rel), reasons.GITIGNORED)
                 continue
-            is_dir = entry.is_dir(follow_symlinks=False)
-            is_file = entry.is_file(follow_symlinks=False)
-        except OSError:
-            skips.add(under(rel), reasons.UNREADABLE)
-            continue
-        if is_dir:
-            # The entries of "." are named "./a": the directory is "a", as a Path says.
-            path = entry.name if directory == "." else entry.path
-            listing: list[list[os.DirEntry[str]] | None] = []
-            reason = _passed_over_dir(entry.name, rel, ignore, functools.partial(_env_listed, path, listing))
+            yield name, prefix + name, rel, size, stamp
+        elif kind == _DIR:
+            path = prefix + name
+            listing: list[list[_Listed] | None] = []
+            reason = _passed_over_dir(name, rel, ignore, functools.partial(_env_listed, path, listing))
             if reason is not None:
                 skips.add(under(rel) + "/", reason)
                 continue
             sub = listing[0] if listing else _listing(path)  # listed by the env check, else now
             subdirs.append((path, rel, ignore if sub is None else ignore.listed(path, sub, rel), sub))
-        elif is_file:
-            if ignore.ignored(rel, False):
-                skips.add(under(rel), reasons.GITIGNORED)
-                continue
-            yield entry, rel
         else:
-            skips.add(under(rel), reasons.NOT_A_FILE)
+            reason = {_LINK: reasons.SYMLINK, _UNREADABLE: reasons.UNREADABLE}.get(kind, reasons.NOT_A_FILE)
+            skips.add(under(rel), reason)
