@@ -407,3 +407,25 @@ def test_extensions_and_record_names_are_read_as_splitext_and_basename_read_them
     for name in names:
         assert extension(name) == os.path.splitext(name)[1], name
         assert _name(name) == os.path.basename(name).lower(), name
+
+
+def test_the_core_lists_a_directory_as_python_sorts_and_stats_it(tmp_path) -> None:
+    # The walk's listing: names in the order sorted() gives Python's strings (an undecodable
+    # byte is a surrogate, after every other name below U+E000), kinds, a file's lstat.
+    from codemill._core import list_dir
+
+    names = [b"z.py", "é.py".encode(), b"\xff.py", "\ue000.py".encode(), b"A.py"]
+    for name in names:
+        with open(os.path.join(os.fsencode(tmp_path), name), "wb") as f:
+            f.write(b"x = 1\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.py").symlink_to(tmp_path / "z.py")
+    os.mkfifo(tmp_path / "pipe")
+    listed = list_dir(tmp_path)
+    assert listed is not None and [e[0] for e in listed] == sorted(os.listdir(tmp_path))
+    kinds = {name: kind for name, kind, _, _ in listed}
+    assert (kinds["z.py"], kinds["sub"], kinds["link.py"], kinds["pipe"]) == (1, 2, 3, 0)
+    st = os.lstat(tmp_path / "z.py")
+    assert next(e for e in listed if e[0] == "z.py")[2:] == (st.st_size, str(st.st_mtime_ns))
+    assert next(e for e in listed if e[0] == "sub")[2:] == (-1, "")
+    assert list_dir(tmp_path / "missing") is None
