@@ -1,26 +1,46 @@
 //! Binding of the corpus walk's directory listing.
 use crate::listing::list_dir as list;
 use pyo3::prelude::*;
-use std::ffi::OsString;
+use pyo3::types::PyList;
+use std::ffi::OsStr;
 use std::path::PathBuf;
 
 /// The entries of a directory as `(name, kind, size, stamp)`, sorted by name as Python sorts
-/// them: kind 0 other, 1 regular file, 2 directory, 3 link, 4 unreadable; a regular file's size
-/// and `str(st_mtime_ns)` (-1 and "" otherwise, or when its `lstat` fails). None when the
-/// directory cannot be listed.
+/// them where file names are UTF-8: kind 0 other, 1 regular file, 2 directory, 3 link, 4
+/// unreadable; a regular file's size and `str(st_mtime_ns)` (-1 and "" otherwise, or when its
+/// `lstat` fails). Names are decoded as `os.fsdecode` decodes them. None when the directory
+/// cannot be listed.
 #[pyfunction]
-pub fn list_dir(py: Python<'_>, path: PathBuf) -> Option<Vec<(OsString, u8, i64, String)>> {
-    py.detach(|| {
-        let listed = list(&path).ok()?;
-        Some(
-            listed
-                .into_iter()
-                .map(|e| {
-                    let size = e.size.map_or(-1, |s| s as i64);
-                    let stamp = e.mtime_ns.map_or_else(String::new, |t| t.to_string());
-                    (e.name, e.kind as u8, size, stamp)
-                })
-                .collect(),
-        )
-    })
+pub fn list_dir(py: Python<'_>, path: PathBuf) -> PyResult<Option<Bound<'_, PyList>>> {
+    let Some(listed) = py.detach(|| list(&path).ok()) else {
+        return Ok(None);
+    };
+    let rows = listed
+        .into_iter()
+        .map(|e| {
+            let size = e.size.map_or(-1, |s| s as i64);
+            let stamp = e.mtime_ns.map_or_else(String::new, |t| t.to_string());
+            Ok((fs_name(py, &e.name)?, e.kind as u8, size, stamp))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, rows).map(Some)
+}
+
+/// A file name as `os.fsdecode` gives it, in the file system encoding. (PyO3's own conversion
+/// decodes every valid UTF-8 name as UTF-8, which differs where that encoding is another.)
+#[cfg(unix)]
+fn fs_name<'py>(py: Python<'py>, name: &OsStr) -> PyResult<Bound<'py, PyAny>> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = name.as_bytes();
+    // SAFETY: a valid pointer and length; the call returns a new reference, or NULL with the
+    // error set, which `from_owned_ptr_or_err` turns into a PyErr.
+    unsafe {
+        let s = pyo3::ffi::PyUnicode_DecodeFSDefaultAndSize(b.as_ptr().cast(), b.len() as _);
+        Bound::from_owned_ptr_or_err(py, s)
+    }
+}
+
+#[cfg(not(unix))]
+fn fs_name<'py>(py: Python<'py>, name: &OsStr) -> PyResult<Bound<'py, PyAny>> {
+    Ok(name.into_pyobject(py)?.into_any())
 }

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import codemill
 import numpy as np
@@ -255,13 +256,38 @@ def test_deterministic_across_workers(corpus, tmp_path, monkeypatch, pool) -> No
     if pool:
         monkeypatch.setattr(local, "POOL_MIN_BYTES", 0)
     started: list[int] = []
-    start_pool = local.start_pool
+    start_pool, run_local = local.start_pool, local.run_local
     monkeypatch.setattr(local, "start_pool", lambda workers, *a: started.append(workers) or start_pool(workers, *a))
+    planned: list[object] = []  # the pool the run was handed: started while the inputs were planned
+
+    def run(*args: Any) -> int:
+        planned.append(args[-1])
+        return run_local(*args)
+
+    monkeypatch.setattr(local, "run_local", run)
     b = codemill.tokenize_corpus(inputs, tmp_path / "b", workers=3, **kw)
     assert a["run"]["tasks_run"] == b["run"]["tasks_run"] > 2
     assert a["run"]["processes"] == 1 and b["run"]["processes"] == (3 if pool else 1)
     assert started == ([3] if pool else [])  # a small input never starts the workers
+    assert (planned[0] is not None) == pool
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+
+
+def test_a_run_starts_its_workers_once_its_inputs_hold_enough_bytes(monkeypatch) -> None:
+    from codemill.corpus.engines import local
+
+    started: list[int] = []
+
+    class Started:
+        workers = "the pool's workers"
+
+    monkeypatch.setattr(local, "start_pool", lambda workers, *a: started.append(workers) or Started())
+    starter = local.PoolStarter(2, None, "out")  # type: ignore[arg-type]
+    assert starter(0) is None and starter(local.POOL_MIN_BYTES - 1) is None and not started
+    assert starter(local.POOL_MIN_BYTES) == "the pool's workers" and started == [2]
+    assert starter(local.POOL_MIN_BYTES * 2) == "the pool's workers" and started == [2]  # once
+    one = local.PoolStarter(1, None, "out")  # type: ignore[arg-type]
+    assert one(local.POOL_MIN_BYTES * 2) is None and started == [2]  # one worker: this process
 
 
 def test_a_pool_is_used_from_a_size_of_input_never_for_one_task_or_one_worker() -> None:

@@ -150,6 +150,8 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: SharedW
         else:
             size, stamp = file_stat(path)
             units.append(_Unit(root, [(root, size, stamp)], size=max(size, 0)))
+        if callable(pool):  # after each input too: a named file, a bucket's listing, a flat folder
+            pool(sum(u.size for u in units))
     return units
 
 

@@ -16,6 +16,7 @@ import functools
 import operator
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
@@ -233,20 +234,23 @@ _MAX_CUT_DEPTH = 8
 
 
 def _walk_shared(top: str, start: list[_Dir], skips: Skips, pool: WorkerPool) -> Iterator[Entry]:
-    """The walk of the subtrees ``start`` (listed, in walk order) of the tree ``top``, with ``pool``'s
-    processes. A walk is listing and stat calls, each with a few microseconds of interpreter
-    around it: one process takes seconds over a tree of 100,000 files while the workers that
-    will tokenize it wait.
+    """The walk of the subtrees ``start`` (listed, in walk order) of the tree ``top``, with
+    ``pool``'s processes. A walk is listing and stat calls, each with a few microseconds of
+    interpreter around it: one process takes seconds over a tree of 100,000 files while the
+    workers that will tokenize it wait.
 
-    This process lists the top levels of the subtrees, level by level, until they fall into
-    enough subtrees (in walk order: a directory's files, then each subdirectory's subtree). Runs of subtrees go
-    to the pool in order; this process takes runs from the other end for as long as the pool has
-    not started them, then gathers everything in order, each part's skips with it. The cut
-    depends on the tree only. A run whose worker died or failed is walked here."""
+    Unless there are enough of them already, this process lists the top levels of the subtrees,
+    level by level, until they fall into enough subtrees (in walk order: a directory's files,
+    then each subdirectory's subtree). Runs of subtrees go to the pool in order; this process
+    takes runs from the other end for as long as the pool has not started them, then gathers
+    everything in order, each part's skips with it. The cut depends on the tree only. A run
+    whose worker died or failed is walked here."""
     under = _under(top)
     parts: list[_Walked | _Dir] = list(start)
     trees = len(parts)
     for _ in range(_MAX_CUT_DEPTH):
+        if trees >= _PARTS:
+            break
         cut: list[_Walked | _Dir] = []
         grown = False
         for part in parts:
@@ -262,7 +266,7 @@ def _walk_shared(top: str, start: list[_Dir], skips: Skips, pool: WorkerPool) ->
             trees += len(subdirs) - 1
             grown = True
         parts = cut
-        if not grown or trees >= _PARTS:
+        if not grown:
             break
     subtrees = [i for i, p in enumerate(parts) if not isinstance(p, _Walked)]
     step = max(1, -(-len(subtrees) // _PARTS))
@@ -572,10 +576,18 @@ def _entry(entries: list[_Listed], name: str) -> _Listed | None:
 _NAME = operator.itemgetter(0)
 
 
+# The core sorts names as UTF-8 names decode (with surrogateescape), Python's file system
+# encoding nearly everywhere (a C or POSIX locale included); under another, the walk sorts.
+_UTF8_NAMES = sys.getfilesystemencoding() == "utf-8" and sys.getfilesystemencodeerrors() == "surrogateescape"
+
+
 def _listing(path: str) -> list[_Listed] | None:
     """A directory's entries sorted by name; None if it cannot be read. In the Rust core: the
     listing, a stat of each file and the sort cost the walk more than its rules did in Python."""
-    return list_dir(path)
+    listed = list_dir(path)
+    if listed is not None and not _UTF8_NAMES:
+        listed.sort(key=_NAME)
+    return listed
 
 
 def walk_reaches(root: Path, target: Path) -> bool:

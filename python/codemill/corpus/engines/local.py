@@ -149,10 +149,11 @@ def start_pool(workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str])
 
 
 class PoolStarter:
-    """Starts a run's worker processes while its inputs are planned, once the walk has found
-    `POOL_MIN_BYTES` of them: their start-up (~0.3 s of CPU each) overlaps the rest of the
-    planning, and a smaller run, which will not use them, never pays for it (starting and
-    stopping them cost a 40 MB tree on 2 cores ~0.1 s of its ~1 s). ``pool``: the started ones."""
+    """Starts a run's worker processes while its inputs are planned, once those listed so far
+    hold `POOL_MIN_BYTES` (asked by the walk between directories, and after each input): their
+    start-up (~0.3 s of CPU each) overlaps the rest of the planning, and a smaller run, which
+    will not use them, never pays for it (starting and stopping them cost a 40 MB tree on 2
+    cores ~0.1 s of its ~1 s). ``pool``: the started ones."""
 
     def __init__(self, workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> None:
         self.workers, self.tok, self.outdir = workers, tok, outdir
