@@ -96,6 +96,15 @@ class _Unit:
 
 def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: SharedWith | None) -> list[_Unit]:
     units: list[_Unit] = []
+    counted, listed = 0, 0
+
+    def listed_bytes() -> int:
+        """The bytes of the units listed so far, each unit added up once (a run of 100,000 named
+        files asks after each)."""
+        nonlocal counted, listed
+        listed += sum(u.size for u in units[counted:])
+        counted = len(units)
+        return listed
 
     def shared(before: int) -> SharedWith | None:
         """``pool`` for the walk of one more tree, after ``before`` bytes of the other inputs."""
@@ -128,11 +137,7 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: SharedW
         root = str(path)
         if isinstance(path, str) or path.is_dir():  # a URL is listed like a tree
             files: list[tuple[str, int, str]] = []
-            for entry in (
-                walk_url(path, skips)
-                if isinstance(path, str)
-                else walk(path, skips, shared(sum(u.size for u in units)))
-            ):
+            for entry in walk_url(path, skips) if isinstance(path, str) else walk(path, skips, shared(listed_bytes())):
                 if entry.records:
                     if files:
                         units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
@@ -151,7 +156,7 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: SharedW
             size, stamp = file_stat(path)
             units.append(_Unit(root, [(root, size, stamp)], size=max(size, 0)))
         if callable(pool):  # after each input too: a named file, a bucket's listing, a flat folder
-            pool(sum(u.size for u in units))
+            pool(listed_bytes())
     return units
 
 

@@ -132,6 +132,8 @@ def file_stat(path: Path) -> tuple[int, str]:
 # file's size and stamp as in `Entry` (-1 and "" for the rest). Its kinds:
 _Listed = tuple[str, int, int, str]
 _FILE, _DIR, _LINK, _UNREADABLE = 1, 2, 3, 4  # 0: a FIFO, socket or device
+# Why a walk passes over an entry of another kind than a file or a directory.
+_KIND_SKIPS = {_LINK: reasons.SYMLINK, _UNREADABLE: reasons.UNREADABLE}
 
 
 def classify(name: str, where: str, rel: str, size: int, stamp: str, skips: Skips) -> Entry | None:
@@ -679,5 +681,4 @@ def _in_dir(item: _Dir, skips: Skips, under: Callable[[str], str], subdirs: list
             sub = listing[0] if listing else _listing(path)  # listed by the env check, else now
             subdirs.append((path, rel, ignore if sub is None else ignore.listed(path, sub, rel), sub))
         else:
-            reason = {_LINK: reasons.SYMLINK, _UNREADABLE: reasons.UNREADABLE}.get(kind, reasons.NOT_A_FILE)
-            skips.add(under(rel), reason)
+            skips.add(under(rel), _KIND_SKIPS.get(kind, reasons.NOT_A_FILE))
