@@ -9,7 +9,10 @@ Each round runs, one after the other in fresh processes: 1 worker pinned to one 
 of another checkout too (its ``python`` folder first on PYTHONPATH, e.g. a `git worktree` of the
 previous commit with the same built core), so a change is measured side by side on a noisy
 machine. Per run: wall time of the command, time inside the job and time running tasks (from
-the manifest's ``run`` entry) and the processes that ran tasks. Rows are medians over rounds.
+the manifest's ``run`` entry), the processes that ran tasks, and the CPU time of the command's
+whole process tree (user + system) with the share of its cores' time it kept busy
+(``cpu / (wall * cores)``): two runs that do the same work and differ in wall time differ in
+idle time, which says where a 2 / 1 ratio under 2 is lost. Rows are medians over rounds.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -37,14 +41,20 @@ def run(tree: Path, workers: int, pythonpath: Path, pinned: bool) -> dict[str, f
         cmd = ["taskset", "-c", "0", *cmd]
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     try:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and the workers it reaped
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
     r = json.loads(proc.stdout)["run"]
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cores = 1 if pinned else min(workers, os.cpu_count() or 1)
     return {
         "wall": round(wall, 3),
+        "cpu": round(cpu, 3),
+        "busy": round(cpu / (wall * cores), 3),
         "in_job": r["seconds"],
         "running_tasks": r["tokenize_seconds"],
         "processes": r.get("processes") or 0,
@@ -77,13 +87,14 @@ def main() -> None:
         "medians": {},
     }
     for name, rs in runs.items():
-        med = {k: statistics.median(r[k] for r in rs) for k in ("wall", "in_job", "running_tasks")}
+        med = {k: statistics.median(r[k] for r in rs) for k in ("wall", "in_job", "running_tasks", "cpu", "busy")}
         pinned = runs["1 worker, pinned to one core"]
         ratios = sorted(round(a["wall"] / b["wall"], 2) for a, b in zip(pinned, rs, strict=True))
         result["medians"][name] = {**med, "speedup_vs_1_pinned": round(base / med["wall"], 2), "per_round": ratios}
         print(
             f"{name:40s} wall {med['wall']:.2f} s, in job {med['in_job']:.2f} s, tasks {med['running_tasks']:.2f} s, "
-            f"{base / med['wall']:.2f}x (per round {ratios[0]}-{ratios[-1]}), processes {rs[-1]['processes']:.0f}"
+            f"{base / med['wall']:.2f}x (per round {ratios[0]}-{ratios[-1]}), processes {rs[-1]['processes']:.0f}, "
+            f"CPU {med['cpu']:.2f} s, cores busy {100 * med['busy']:.0f}%"
         )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
