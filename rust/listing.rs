@@ -138,12 +138,9 @@ mod tests {
             (Some(0), Some(6), None)
         );
         let m = fs::symlink_metadata(dir.join("b.py")).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            let ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
-            assert_eq!(listed[1].mtime_ns, Some(ns));
-        }
+        use std::os::unix::fs::MetadataExt;
+        let ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+        assert_eq!(listed[1].mtime_ns, Some(ns));
         assert_eq!(listed[1].mtime_ns, mtime_ns(&m));
         assert!(list_dir(&dir.join("missing")).is_err());
         fs::remove_dir_all(&dir).unwrap();

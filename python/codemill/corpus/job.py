@@ -239,7 +239,8 @@ def tokenize_corpus(
     try:
         out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
         plan_skips = Skips(limit=SKIPPED_LIST_LIMIT)
-        # The pool's workers, idle until the run, walk parts of the trees too.
+        # Once the inputs listed hold enough bytes, the starter starts the workers, and they walk
+        # the rest of the trees beside this process until the run.
         tasks = plan_tasks(names, task_bytes, plan_skips, starter)
         specials = allowed_specials(tok, names, allowed_special, tasks)
         settings = TaskSettings(
