@@ -31,7 +31,9 @@ fetch() {
   echo "fetch_corpus.sh: no version of the source package $1 could be downloaded" >&2
   return 1
 }
-for pkg in libcommons-lang3-java commons-io guava-libraries zlib lua5.4 fmtlib nlohmann-json3 googletest; do
+# The last five are held out of every training split whole (corpus.HELD_OUT).
+for pkg in libcommons-lang3-java commons-io guava-libraries zlib lua5.4 fmtlib nlohmann-json3 googletest \
+  node-webpack node-typescript libuv1 sqlite3 abseil; do
   fetch "$pkg"
 done
 for f in *.orig.tar.*; do tar xf "$f"; done
