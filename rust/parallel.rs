@@ -1,5 +1,7 @@
 //! Rayon pools by thread count, built once and reused (building one per call costs ~100 µs).
 use crate::error::{Error, Result};
+use rayon::iter::MaxLen;
+use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -36,4 +38,43 @@ pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Sen
         }
     };
     Ok(pool.install(f))
+}
+
+/// The documents of a batch as a parallel iterator that splits down to single documents.
+/// Rayon's default split of a slice stops at a few runs of documents per thread (four runs for
+/// two threads, unless stolen), each run done in order by one thread: a thread that ends its
+/// own runs first finds nothing to take while the other works through the rest of a quarter of
+/// the batch. Measured on 20 MB of the standard library, 2 threads: one of them idle for 70 of
+/// the 230 ms. A task per document costs well under a microsecond, against ~100 µs to encode
+/// an average one.
+pub fn each_doc<T: Sync>(docs: &[T]) -> MaxLen<rayon::slice::Iter<'_, T>> {
+    docs.par_iter().with_max_len(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_doc_is_a_task_of_its_own() {
+        // A fold starts one accumulator per piece the iterator is split into: one per document,
+        // whatever the pool, so no thread is left with a run of documents the other cannot take.
+        let docs: Vec<u32> = (0..1000).collect();
+        for threads in [1, 2, 3] {
+            let pieces = with_threads(Some(threads), || {
+                each_doc(&docs)
+                    .fold(|| 0u32, |n, _| n + 1)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap();
+            assert_eq!(pieces.len(), docs.len());
+            assert!(pieces.iter().all(|&n| n == 1));
+        }
+        // Rayon's default split keeps runs of documents together.
+        let default = with_threads(Some(2), || {
+            docs.par_iter().fold(|| 0u32, |n, _| n + 1).count()
+        })
+        .unwrap();
+        assert!(default < docs.len());
+    }
 }

@@ -23,6 +23,7 @@ use crate::chunk::{self, ChunkSink, Part, MAX_CHUNK};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::lex::{Lang, Scanner};
+use crate::parallel::each_doc;
 use crate::segment::{self, Segmenter};
 use crate::vocab::{IdentifierVocab, Match};
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -745,8 +746,7 @@ impl Tokenizer {
     }
 
     pub fn encode_batch(&self, texts: &[(&str, Lang)], allowed: &[bool]) -> Vec<Vec<u32>> {
-        texts
-            .par_iter()
+        each_doc(texts)
             .map(|&(t, l)| self.encode(t, l, allowed))
             .collect()
     }

@@ -14,6 +14,7 @@ pub mod split;
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::lex::Lang;
+use crate::parallel::each_doc;
 use aho_corasick::{AhoCorasick, MatchKind};
 use bpe::RankBpe;
 use extend::Extension;
@@ -212,7 +213,7 @@ impl BaseTokenizer {
     }
 
     pub fn encode_batch(&self, texts: &[&str], allowed: &[bool]) -> Vec<Vec<u32>> {
-        texts.par_iter().map(|t| self.encode(t, allowed)).collect()
+        each_doc(texts).map(|t| self.encode(t, allowed)).collect()
     }
 
     /// Added tokens of matcher `level` and above, then ordinary text in the gaps.
