@@ -229,7 +229,8 @@ def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Docum
             continue
         # Strings, not pathlib: this runs for every file of a tree.
         folder, base = os.path.split(name)
-        language = detect_language(name, text[:128].encode("utf-8"))
+        # The head only matters for a shebang line: not encoded for every file.
+        language = detect_language(name, text[:128].encode("utf-8") if text.startswith("#!") else None)
         yield Document(name, base, os.path.basename(folder), language, file=name, text=text, size=utf8_size(text))
 
 

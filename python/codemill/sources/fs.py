@@ -290,11 +290,13 @@ def fetched(names: Iterable[str], limit: int | None = None) -> Iterator[tuple[st
             batch.append(name)
             if len(batch) < FETCH_BATCH:
                 continue
-        yield from zip(batch, read_urls(batch, limit), strict=True)
-        batch = []
+        if batch:  # not a call per local file of a tree
+            yield from zip(batch, read_urls(batch, limit), strict=True)
+            batch = []
         if not is_url(name):
             yield name, None
-    yield from zip(batch, read_urls(batch, limit), strict=True)
+    if batch:
+        yield from zip(batch, read_urls(batch, limit), strict=True)
 
 
 def write_url(url: str, data: bytes) -> None:
