@@ -121,7 +121,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4, help="first passes with fresh encoders (median)")
     ap.add_argument("--languages", nargs="*")
     ap.add_argument("--only", nargs="*", help="encoders whose name contains one of these words")
-    ap.add_argument("--hf-kb", type=int, default=300, help="HF tokenizers encodes this much per language (slow)")
+    ap.add_argument(
+        "--hf-kb", type=int, default=300, help="HF tokenizers encodes this much per language (slow; 0: left out)"
+    )
     ap.add_argument(
         "--held-back-only",
         action="store_true",
@@ -145,6 +147,8 @@ def main() -> None:
         encs, versions = encoders()
         if args.only:
             encs = {k: v for k, v in encs.items() if any(w in k for w in args.only)}
+        if args.hf_kb <= 0:  # not a row of zeros timed on empty texts
+            encs = {k: v for k, v in encs.items() if not k.startswith("HF")}
         for enc in encs.values():
             enc(warm, "generic")  # start-up, on prose: not the code measured
         # As timeit does: no collection of the peers' start-up garbage (HF's merges list is
