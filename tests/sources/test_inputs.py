@@ -266,6 +266,52 @@ def test_a_line_nested_past_the_parser_is_invalid_json(tmp_path: Path) -> None:
     assert [i["path"] for i in skipped.items] == [f"{tmp_path / 'd.jsonl'}:1"]
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"text": "x = 1\\n", "path": "a.py", "stars": 1.5, "n": -0.0}\n',
+        b'{"a": 1, "a": 2}\r\n',
+        b'{"text": "\\ud800"}',  # a lone surrogate escape: orjson refuses it, json takes it
+        b'{"n": NaN, "m": 1e400}',
+        b'\xef\xbb\xbf{"text": "bom"}',
+        '{"text": "utf-16"}'.encode("utf-16"),
+        b'{"text": "\xff"}',  # not UTF-8: both refuse it
+        b'{"text": "x"',  # not JSON
+        b"[" * 5000 + b"]" * 5000,  # past both parsers' depth
+    ],
+)
+def test_a_jsonl_line_parses_as_json_parses_it(line: bytes) -> None:
+    # orjson where installed, json for what it refuses: json's value, or json's own error.
+    from codemill.sources.records import parse_line
+
+    def outcome(parse) -> str:
+        try:
+            return repr(parse(line))  # repr: nan == nan
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            return type(exc).__name__
+
+    assert outcome(parse_line) == outcome(json.loads)
+
+
+def test_records_are_the_same_with_and_without_orjson(tmp_path: Path, monkeypatch) -> None:
+    import codemill.sources.records as records
+
+    lines = [json.dumps({"text": f"x = {i}\n", "path": f"p{i}.py", "language": "Python"}) for i in range(5)]
+    lines[1] = '{"text": "\\ud800 lone"}'
+    lines[3] = "not json"
+    (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
+
+    def read() -> tuple[list[tuple[str, str, str]], dict[str, int]]:
+        skips = Skips()
+        docs = list(iter_documents([tmp_path / "d.jsonl"], skips))
+        return [(d.path, d.text or "", d.language) for d in docs], skips.as_dict()
+
+    fast = read()
+    monkeypatch.setattr(records, "orjson", None)
+    assert read() == fast
+    assert len(fast[0]) == 3 and sum(fast[1].values()) == 2
+
+
 def test_a_blank_jsonl_line_is_counted(tmp_path: Path) -> None:
     # Every line of a record file is a document or a counted skip, so a file's lines add up.
     rec = json.dumps({"text": "x = 1\n"})
