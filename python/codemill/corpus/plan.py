@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from codemill.errors import CodemillError
-from codemill.languages import detect_language
+from codemill.languages import code_language, detect_language
 from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, utf8_size, walk
 from codemill.sources import skips as reasons
 from codemill.sources.fs import fetched, is_url
@@ -229,8 +229,8 @@ def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Docum
             continue
         # Strings, not pathlib: this runs for every file of a tree.
         folder, base = os.path.split(name)
-        # The head only matters for a shebang line: not encoded for every file.
-        language = detect_language(name, text[:128].encode("utf-8") if text.startswith("#!") else None)
+        # The head only matters without a known extension: not encoded for every file.
+        language = code_language(name) or detect_language(name, text[:128].encode("utf-8"))
         yield Document(name, base, os.path.basename(folder), language, file=name, text=text, size=utf8_size(text))
 
 
