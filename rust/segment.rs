@@ -331,36 +331,35 @@ impl Chunk<'_> {
     }
 }
 
-/// A walk down the trie from byte `start` of a chunk. Lengths and slots of the longest and
-/// second-longest match are kept in registers; the id is read only for the chosen token
-/// (`Segmenter::id`).
+/// A walk down the trie from byte `start` of a chunk. The longest and second-longest match
+/// so far are each one register: the offset just past the token's end in the high half, its
+/// slot in the low half (a second of offset `start`: none), so keeping a token is two
+/// conditional moves; the id is read only for the chosen token (`Segmenter::id`).
 struct Walk {
     start: usize,
     j: usize,
     base: usize,
-    len1: usize,
-    at1: usize,
-    len2: usize,
-    at2: usize,
+    longest: u64,
+    second: u64,
 }
 
 impl Walk {
     #[inline(always)]
     fn new(seg: &Segmenter, chunk: &Chunk, start: usize) -> Walk {
+        let none = (start as u64) << 32;
         let mut w = Walk {
             start,
             j: chunk.end - chunk.start,
             base: 0,
-            len1: 0,
-            at1: 0,
-            len2: 0,
-            at2: 0,
+            longest: none,
+            second: none,
         };
         if let Some(&first) = chunk.bytes().get(start) {
             // The first step always succeeds: every byte is a token.
             let t = (seg.slots[0] & BASE) as usize + usize::from(first);
             w.base = (seg.slots[t] & BASE) as usize;
-            (w.len1, w.at1, w.j) = (1, t, start + 1);
+            w.j = start + 1;
+            w.longest = (w.j as u64) << 32 | t as u64;
         }
         w
     }
@@ -386,26 +385,23 @@ impl Walk {
         if slot & EDGES != 0 {
             end = chunk.at_edges(slot >> EDGE_SHIFT, self.start, self.j);
         }
-        // Branch-free: whether a token ends here is as good as random.
-        let keep = usize::from(end).wrapping_neg();
-        self.len2 = (self.len1 & keep) | (self.len2 & !keep);
-        self.at2 = (self.at1 & keep) | (self.at2 & !keep);
-        self.len1 = ((self.j - self.start) & keep) | (self.len1 & !keep);
-        self.at1 = (t & keep) | (self.at1 & !keep);
+        // Branch-free (whether a token ends here is as good as random): conditional moves.
+        let here = (self.j as u64) << 32 | t as u64;
+        let keep = u64::from(end).wrapping_neg();
+        self.second = (self.longest & keep) | (self.second & !keep);
+        self.longest = (here & keep) | (self.longest & !keep);
         true
     }
 
     #[inline(always)]
     fn candidates(&self) -> Candidates {
+        let found = |m: u64| Match {
+            len: (m >> 32) as u32 - self.start as u32,
+            at: m as u32,
+        };
         Candidates {
-            longest: Match {
-                len: self.len1 as u32,
-                at: self.at1 as u32,
-            },
-            second: Match {
-                len: self.len2 as u32,
-                at: self.at2 as u32,
-            },
+            longest: found(self.longest),
+            second: found(self.second),
         }
     }
 }
