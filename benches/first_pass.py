@@ -72,7 +72,9 @@ def hf_from_ranks(ranks: dict[bytes, int]) -> Any:
     return tok
 
 
-def encoders() -> tuple[dict[str, Callable[[str], Any]], dict[str, str]]:
+def encoders(hf: bool = True) -> tuple[dict[str, Callable[[str], Any]], dict[str, str]]:
+    """The encoders and their packages' versions; ``hf=False`` leaves HF tokenizers out (not
+    built, and its version not reported)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from codemill import CodeTokenizer
@@ -101,13 +103,13 @@ def encoders() -> tuple[dict[str, Callable[[str], Any]], dict[str, str]]:
         enc = tiktoken_cl100k()
         encs["tiktoken (cl100k)"] = lambda t, lang=None: enc.encode_ordinary(t)
         versions["tiktoken"] = tiktoken.__version__
-        ranks = load_tiktoken_bpe(str(path))
-        try:
-            hf = hf_from_ranks(ranks)
-            encs["HF tokenizers (cl100k)"] = lambda t, lang=None: hf.encode(t, add_special_tokens=False).ids
-            versions["tokenizers"] = version("tokenizers")
-        except ImportError:
-            pass
+        if hf:
+            try:
+                hf_tok = hf_from_ranks(load_tiktoken_bpe(str(path)))
+                encs["HF tokenizers (cl100k)"] = lambda t, lang=None: hf_tok.encode(t, add_special_tokens=False).ids
+                versions["tokenizers"] = version("tokenizers")
+            except ImportError:
+                pass
     except (ImportError, PackageNotFoundError):
         pass
     return encs, versions
@@ -144,11 +146,10 @@ def main() -> None:
     warm = warm_text()
 
     def fresh() -> tuple[dict, dict]:
-        encs, versions = encoders()
+        # --hf-kb 0: HF left out, not a row of zeros timed on empty texts.
+        encs, versions = encoders(hf=args.hf_kb > 0)
         if args.only:
             encs = {k: v for k, v in encs.items() if any(w in k for w in args.only)}
-        if args.hf_kb <= 0:  # not a row of zeros timed on empty texts
-            encs = {k: v for k, v in encs.items() if not k.startswith("HF")}
         for enc in encs.values():
             enc(warm, "generic")  # start-up, on prose: not the code measured
         # As timeit does: no collection of the peers' start-up garbage (HF's merges list is
