@@ -19,4 +19,5 @@ pub mod parallel;
 mod py;
 pub mod segment;
 pub mod tokenizer;
+pub mod utf8;
 pub mod vocab;

@@ -4,6 +4,7 @@
 //! work runs with the GIL released.
 use super::base::PyBaseTokenizer;
 use super::errors::{lang_arg, text_langs};
+use super::text::with_utf8;
 use super::tokenizer::PyTokenizer;
 use crate::encoder::Encoder;
 use crate::lex::Lang;
@@ -11,7 +12,7 @@ use crate::parallel::with_threads;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyString};
 use rayon::prelude::*;
 
 /// All texts' ids concatenated and where each starts: what `encode_batch_flat` returns.
@@ -83,26 +84,29 @@ macro_rules! encoding_methods {
             fn encode<'py>(
                 &self,
                 py: Python<'py>,
-                text: &str,
+                text: &Bound<'py, PyString>,
                 language: Option<&str>,
                 allowed: Vec<bool>,
             ) -> PyResult<Bound<'py, PyArray1<u32>>> {
                 let lang = language_of(&self.inner, language)?;
-                Ok(py
-                    .detach(|| self.inner.encode_text(text, lang, &allowed))
-                    .into_pyarray(py))
+                let ids = with_utf8(text, |text| {
+                    py.detach(|| self.inner.encode_text(text, lang, &allowed))
+                })?;
+                Ok(ids.into_pyarray(py))
             }
 
             #[pyo3(signature = (text, language=None, allowed=Vec::new()))]
             fn count(
                 &self,
                 py: Python<'_>,
-                text: &str,
+                text: &Bound<'_, PyString>,
                 language: Option<&str>,
                 allowed: Vec<bool>,
             ) -> PyResult<usize> {
                 let lang = language_of(&self.inner, language)?;
-                Ok(py.detach(|| self.inner.encode_text(text, lang, &allowed).len()))
+                with_utf8(text, |text| {
+                    py.detach(|| self.inner.encode_text(text, lang, &allowed).len())
+                })
             }
 
             #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]

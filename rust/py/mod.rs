@@ -9,6 +9,7 @@ mod lex;
 mod listing;
 mod minhash;
 mod pagerank;
+mod text;
 mod tokenizer;
 
 #[pyo3::pymodule]

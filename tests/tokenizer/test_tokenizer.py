@@ -137,6 +137,30 @@ def test_decode_errors(tok: CodeTokenizer) -> None:
     assert tok.decode([0xC3], errors="replace") == "\ufffd"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f(x):\n    return x + 1\n" * 3,  # ASCII: the string's own bytes
+        "# caf\u00e9 na\u00efve \u00ff\n" + "x = 1\n" * 10,  # one byte a character
+        "// em\u2014dash \u4e2d\u6587\n" + "int main(void) { return 0; }\n" * 2,  # two bytes
+        "/* \U0001f600 */\nfn main() {}\n" * 3 + "\U0010ffff",  # four bytes
+        "\u00e9",
+        "",
+    ],
+)
+def test_every_string_width_encodes_as_its_utf8(tok: CodeTokenizer, text: str) -> None:
+    """`encode` and `count_tokens` read a string's stored characters (one, two or four bytes
+    each) through the core's own UTF-8 conversion; `encode_batch` takes CPython's: same ids."""
+    fresh = text.encode().decode()  # no UTF-8 form kept in the string yet
+    ids = tok.encode(fresh, "c")
+    assert ids.tolist() == tok.encode_batch([text], "c")[0].tolist()
+    assert tok.decode(ids) == text
+    assert tok.count_tokens(text.encode().decode(), "c") == len(ids)
+    # A lone surrogate after characters of each width is still refused.
+    with pytest.raises(CodemillError, match=r"not valid Unicode.*surrogate"):
+        tok.encode(fresh + "\udc80")
+
+
 def test_bad_input_errors(tmp_path, tok: CodeTokenizer) -> None:
     with pytest.raises(CodemillError, match=r"not valid Unicode.*surrogate"):
         tok.encode("abc\ud800def")
