@@ -8,8 +8,10 @@ warmed on unrelated text (licence prose, `codemill.bench.benchmark.warm_text`, a
 bench`), then encodes each language's held-back files of `benches/corpus.py` (never in the
 bundled tokenizer's training split; where a language's held-back files hold less than ``--mb``,
 whole projects held out of every training split follow: `corpus.HELD_OUT`), concatenated, in ONE
-call: that is the first-pass figure, code the encoder has never seen. Steady state (the same
-call repeated, caches warm) is reported beside it, never instead of it. ``--rounds`` repeats
+call: that is the first-pass figure, code the encoder has never seen. Each first pass gets a new
+copy of the text (`codemill.bench.benchmark.unseen`: no UTF-8 form cached in the string by the
+encoder before it) and pays for making and freeing its own result, nothing else. Steady state
+(the same call repeated, caches warm) is reported beside it, never instead of it. ``--rounds`` repeats
 the whole first pass with fresh encoders (default 4), the encoders' order turned each round, and
 reports the median: a first pass over a small language is a millisecond, which one interruption
 on a shared machine, or being the first call after start-up, can double.
@@ -141,7 +143,7 @@ def main() -> None:
     if not data:
         sys.exit("benchmark sources missing: run benches/fetch_corpus.sh")
     texts = {lang: "\n".join(t for _, t, _ in files) for lang, files in data.items()}
-    from codemill.bench.benchmark import warm_text
+    from codemill.bench.benchmark import unseen, warm_text
 
     warm = warm_text()
 
@@ -175,11 +177,16 @@ def main() -> None:
             k = rnd % len(names)
             for name in names[k:] + names[:k]:
                 enc = encs[name]
-                text = text_for(name, lang)
+                text = unseen(text_for(name, lang))
+                # Each encoder pays for its own result, made and freed (a list of 500k Python
+                # ints takes milliseconds to free), never for the one before it: with the result
+                # kept until the next call's, the encoder after tiktoken paid for freeing its list.
                 t = time.perf_counter()
                 ids = enc(text, lang)
+                count = len(ids)
+                del ids
                 firsts.setdefault(name, {}).setdefault(lang, []).append(time.perf_counter() - t)
-                tokens.setdefault(name, {})[lang] = len(ids)
+                tokens.setdefault(name, {})[lang] = count
             if rnd < args.rounds - 1:
                 continue
             for name, enc in encs.items():
