@@ -4,14 +4,13 @@
 //! work runs with the GIL released.
 use super::base::PyBaseTokenizer;
 use super::errors::{lang_arg, text_langs};
-use super::text::with_utf8;
+use super::text::{not_utf8, stored, with_utf8};
 use super::tokenizer::PyTokenizer;
 use crate::encoder::Encoder;
 use crate::lex::Lang;
 use crate::parallel::with_threads;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyList, PyString};
 use rayon::prelude::*;
 
@@ -54,11 +53,11 @@ fn language_of<E: Encoder>(enc: &E, name: Option<&str>) -> PyResult<Lang> {
 }
 
 /// Encodes `texts` in parallel without the GIL and shapes the result with `finish` (still
-/// without the GIL).
+/// without the GIL). Non-ASCII texts are converted to UTF-8 there too, in parallel.
 fn batch<E: Encoder, R: Send>(
     enc: &E,
     py: Python<'_>,
-    texts: &[PyBackedStr],
+    texts: &[Bound<'_, PyString>],
     languages: Option<Vec<Option<String>>>,
     allowed: &[bool],
     num_threads: Option<usize>,
@@ -69,10 +68,18 @@ fn batch<E: Encoder, R: Send>(
     } else {
         vec![Lang::Generic; texts.len()]
     };
-    Ok(py.detach(|| {
-        let docs: Vec<(&str, Lang)> = texts.iter().map(|t| &**t).zip(langs).collect();
-        with_threads(num_threads, || finish(enc.encode_docs(&docs, allowed)))
-    })?)
+    let chars = texts.iter().map(stored).collect::<PyResult<Vec<_>>>()?;
+    let done = py.detach(|| {
+        with_threads(num_threads, || {
+            let utf8: Vec<_> = chars.par_iter().map(|c| c.utf8()).collect();
+            if let Some(bad) = utf8.iter().position(Option::is_none) {
+                return Err(bad);
+            }
+            let docs: Vec<(&str, Lang)> = utf8.iter().flatten().map(|t| &**t).zip(langs).collect();
+            Ok(finish(enc.encode_docs(&docs, allowed)))
+        })
+    })?;
+    done.map_err(|bad| not_utf8(&texts[bad]))
 }
 
 /// The shared methods of a class whose `inner` is an [`Encoder`].
@@ -113,7 +120,7 @@ macro_rules! encoding_methods {
             fn encode_batch<'py>(
                 &self,
                 py: Python<'py>,
-                texts: Vec<PyBackedStr>,
+                texts: Vec<Bound<'py, PyString>>,
                 languages: Option<Vec<Option<String>>>,
                 allowed: Vec<bool>,
                 num_threads: Option<usize>,
@@ -136,7 +143,7 @@ macro_rules! encoding_methods {
             fn encode_batch_flat<'py>(
                 &self,
                 py: Python<'py>,
-                texts: Vec<PyBackedStr>,
+                texts: Vec<Bound<'py, PyString>>,
                 languages: Option<Vec<Option<String>>>,
                 allowed: Vec<bool>,
                 num_threads: Option<usize>,

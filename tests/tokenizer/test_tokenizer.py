@@ -149,12 +149,15 @@ def test_decode_errors(tok: CodeTokenizer) -> None:
     ],
 )
 def test_every_string_width_encodes_as_its_utf8(tok: CodeTokenizer, text: str) -> None:
-    """`encode` and `count_tokens` read a string's stored characters (one, two or four bytes
-    each) through the core's own UTF-8 conversion; `encode_batch` takes CPython's: same ids."""
-    fresh = text.encode().decode()  # no UTF-8 form kept in the string yet
+    """The core reads a string's stored characters (one, two or four bytes each) and converts
+    them to UTF-8 itself: the ids decode to the text (its UTF-8 exactly), alike from `encode`,
+    `encode_batch` (converted in parallel) and `count_tokens`."""
+    fresh = text.encode().decode()  # a new string, as a file read gives
     ids = tok.encode(fresh, "c")
-    assert ids.tolist() == tok.encode_batch([text], "c")[0].tolist()
-    assert tok.decode(ids) == text
+    assert tok.decode_bytes(ids) == text.encode()
+    batch = tok.encode_batch(["x" * 40, text.encode().decode(), "\u00e9" * 20], "c")
+    assert batch[1].tolist() == ids.tolist()
+    assert tok.decode(batch[2]) == "\u00e9" * 20
     assert tok.count_tokens(text.encode().decode(), "c") == len(ids)
     # A lone surrogate after characters of each width is still refused.
     with pytest.raises(CodemillError, match=r"not valid Unicode.*surrogate"):
