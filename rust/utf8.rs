@@ -13,23 +13,7 @@ const BLOCK: usize = 16;
 /// Appends the UTF-8 of `src`, a string of characters U+0000..=U+00FF, one byte each.
 pub fn from_ucs1(src: &[u8], out: &mut Vec<u8>) {
     out.reserve(src.len() * 2);
-    let mut blocks = src.chunks_exact(BLOCK);
-    for block in &mut blocks {
-        if block.iter().fold(0, |a, &c| a | c) < 0x80 {
-            out.extend_from_slice(block);
-        } else {
-            block.iter().for_each(|&c| push_ucs1(c, out));
-        }
-    }
-    blocks.remainder().iter().for_each(|&c| push_ucs1(c, out));
-}
-
-fn push_ucs1(c: u8, out: &mut Vec<u8>) {
-    if c < 0x80 {
-        out.push(c);
-    } else {
-        out.extend_from_slice(&[0xC0 | (c >> 6), 0x80 | (c & 0x3F)]);
-    }
+    narrowed(src, out, u32::from).expect("every byte is a character");
 }
 
 /// Appends the UTF-8 of `src`, a string of characters U+0000..=U+FFFF, two bytes each. `Err`

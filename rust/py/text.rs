@@ -80,7 +80,7 @@ pub fn with_utf8<R>(text: &Bound<'_, PyString>, f: impl FnOnce(&str) -> R) -> Py
         chars.convert(buf).then(|| std::mem::take(buf))
     });
     let Some(buf) = converted else {
-        return text.to_str().map(f); // a lone surrogate: the error CPython gives
+        return Err(not_utf8(text));
     };
     // SAFETY: `crate::utf8` writes UTF-8 only.
     let result = f(unsafe { std::str::from_utf8_unchecked(&buf) });
