@@ -12,6 +12,7 @@ pub mod encoder;
 pub mod error;
 pub mod lex;
 pub mod listing;
+pub mod listing_ahead;
 pub mod minhash;
 pub mod pagerank;
 pub mod parallel;

@@ -11,6 +11,7 @@ __all__ = [
     "BaseTokenizer",
     "CodemillError",
     "EmbeddingBatcher",
+    "ListingAhead",
     "Tokenizer",
     "TokenizerFileError",
     "code_terms",
@@ -187,6 +188,12 @@ def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> 
 # sorts; kind 0 other, 1 file, 2 directory, 3 link, 4 unreadable; a file's size and
 # str(st_mtime_ns), else -1 and "". None if the directory cannot be listed.
 def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str]] | None: ...
+
+@final
+class ListingAhead:
+    """list_dir, with each listed directory's subdirectories listed ahead on a thread of its own."""
+    def __init__(self) -> None: ...
+    def list_dir(self, path: str | os.PathLike[str]) -> list[tuple[str, int, int, str]] | None: ...
 
 # Repository context: personalised PageRank over the saved ranking arrays.
 def personalized_pagerank(

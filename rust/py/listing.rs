@@ -1,5 +1,6 @@
 //! Binding of the corpus walk's directory listing.
-use crate::listing::list_dir as list;
+use crate::listing::{list_dir as list, Listed};
+use crate::listing_ahead::ListingAhead;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use std::ffi::OsStr;
@@ -12,7 +13,39 @@ use std::path::PathBuf;
 /// cannot be listed.
 #[pyfunction]
 pub fn list_dir(py: Python<'_>, path: PathBuf) -> PyResult<Option<Bound<'_, PyList>>> {
-    let Some(listed) = py.detach(|| list(&path).ok()) else {
+    rows(py, py.detach(|| list(&path).ok()))
+}
+
+/// `list_dir` with the subdirectories of each directory listed on a thread of its own while
+/// the walk judges its entries (`ListingAhead`).
+#[pyclass(name = "ListingAhead", module = "codemill._core", frozen)]
+pub struct PyListingAhead {
+    inner: ListingAhead,
+}
+
+#[pymethods]
+impl PyListingAhead {
+    #[new]
+    fn new() -> PyResult<Self> {
+        let inner = ListingAhead::new().map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err(format!("cannot start the listing thread: {e}"))
+        })?;
+        Ok(PyListingAhead { inner })
+    }
+
+    /// What `list_dir(path)` gives.
+    fn list_dir<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
+        rows(py, py.detach(|| self.inner.list(&path).ok()))
+    }
+}
+
+/// A listing as the walk reads it (see `list_dir`).
+fn rows(py: Python<'_>, listed: Option<Vec<Listed>>) -> PyResult<Option<Bound<'_, PyList>>> {
+    let Some(listed) = listed else {
         return Ok(None);
     };
     let rows = listed

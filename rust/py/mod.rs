@@ -25,7 +25,7 @@ mod _core {
     #[pymodule_export]
     use super::lex::{count_pieces, identifier_parts, pretokenize};
     #[pymodule_export]
-    use super::listing::list_dir;
+    use super::listing::{list_dir, PyListingAhead};
     #[pymodule_export]
     use super::minhash::{
         connected_components, content_hashes, exact_jaccard_pairs, lsh_band_keys, lsh_edges,

@@ -45,6 +45,7 @@ def _lock(directory, monkeypatch) -> str:
         return None if os.fspath(path) == locked else real_list_dir(path)  # as for a PermissionError
 
     monkeypatch.setattr(walk_module, "list_dir", list_dir)
+    monkeypatch.setattr(walk_module, "_lister", lambda: list_dir)  # not listed ahead either
     return locked
 
 
@@ -429,3 +430,36 @@ def test_the_core_lists_a_directory_as_python_sorts_and_stats_it(tmp_path) -> No
     assert next(e for e in listed if e[0] == "z.py")[2:] == (st.st_size, str(st.st_mtime_ns))
     assert next(e for e in listed if e[0] == "sub")[2:] == (-1, "")
     assert list_dir(tmp_path / "missing") is None
+
+
+def test_a_walk_listing_ahead_gives_what_a_walk_listing_in_turn_gives(tmp_path, monkeypatch) -> None:
+    # Folders it enters, folders it passes over by name, by a marker inside or by a .gitignore:
+    # the listings made ahead of the walk are its own, and those it passes over are dropped.
+    from codemill._core import ListingAhead
+
+    walk_module = importlib.import_module("codemill.sources.walk")
+    for a in range(4):
+        for b in range(3):
+            d = tmp_path / f"p{a}" / f"q{b}"
+            (d / "r").mkdir(parents=True)
+            (d / "m.py").write_text("x = 1\n" * (a + b + 1))
+            (d / "r" / "n.go").write_text("package r\n")
+    for skipped in ("p1/.git", "p2/node_modules/deep", "p3/env", "p0/built"):
+        (tmp_path / skipped).mkdir(parents=True)
+        (tmp_path / skipped / "s.py").write_text("y = 2\n")
+    (tmp_path / "p3" / "env" / "pyvenv.cfg").write_text("home = /usr\n")
+    (tmp_path / "p0" / ".gitignore").write_text("built/\n")
+    (tmp_path / "top.rs").write_text("fn main() {}\n")
+
+    def walked(lister):
+        monkeypatch.setattr(walk_module, "_lister", lister)
+        skips = Skips()
+        return [(e.path, e.size, e.stamp) for e in walk(tmp_path, skips)], skips.items
+
+    ahead = walked(lambda: ListingAhead().list_dir)
+    in_turn = walked(lambda: None)
+    assert ahead == in_turn
+    assert len(ahead[0]) == 1 + 4 * 3 * 2
+    assert len(ahead[1]) == 5  # the four folders and the .gitignore itself
+    monkeypatch.chdir(tmp_path)
+    assert walked(lambda: ListingAhead().list_dir) == walked(lambda: None)  # "." names "p0", not "./p0"

@@ -22,7 +22,8 @@ from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeAlias, cast
 
-from codemill._core import list_dir
+from codemill._core import ListingAhead, list_dir
+from codemill._workers import usable_cpus
 from codemill.languages import code_language, extension
 from codemill.sources import gitignore
 from codemill.sources import skips as reasons
@@ -134,6 +135,8 @@ _Listed = tuple[str, int, int, str]
 _FILE, _DIR, _LINK, _UNREADABLE = 1, 2, 3, 4  # 0: a FIFO, socket or device
 # Why a walk passes over an entry of another kind than a file or a directory.
 _KIND_SKIPS = {_LINK: reasons.SYMLINK, _UNREADABLE: reasons.UNREADABLE}
+# A directory's listing by path, a `_core.ListingAhead`'s (None: `_core.list_dir`).
+Lister: TypeAlias = Callable[[str], "list[_Listed] | None"]
 
 
 def classify(name: str, where: str, rel: str, size: int, stamp: str, skips: Skips) -> Entry | None:
@@ -178,16 +181,26 @@ def walk(root: Path, skips: Skips, pool: SharedWith | None = None) -> Iterator[E
         yield from _walk_shared(top, [_root(root)], skips, pool)
         return
     under = _under(top)
-    stack, found = [_root(root)], 0
+    lister = _lister()
+    stack, found = [_root(root, lister)], 0
     while stack:
-        for kept in _classified(_next_dir(stack, skips, under), skips):
+        for kept in _classified(_next_dir(stack, skips, under, lister), skips):
             if kept.size > 0:
                 found += kept.size
             yield kept
         shared = pool(found) if pool is not None and stack else None
         if shared is not None:
+            del lister  # its thread ends: the shared walk lists in its own order
             yield from _walk_shared(top, stack[::-1], skips, shared)
             return
+
+
+def _lister() -> Lister | None:
+    """How a walk in this process lists directories: with the subdirectories of each listed
+    ahead on another core where there is one (`_core.ListingAhead`; over a tree of 82k files on
+    2 cores the walk took 0.69 s instead of 0.93 s), else one at a time (on one core the thread
+    only takes turns with the walk: 1.15 s)."""
+    return ListingAhead().list_dir if usable_cpus() > 1 else None
 
 
 def _classified(found: Iterator[_Found], skips: Skips) -> Iterator[Entry]:
@@ -563,9 +576,9 @@ def _listed_env(path: str, entries: list[_Listed]) -> bool:
     return False
 
 
-def _env_listed(path: str, listing: list[list[_Listed] | None]) -> bool:
+def _env_listed(path: str, listing: list[list[_Listed] | None], lister: Lister | None = None) -> bool:
     """`_is_env` by listing the directory; the listing is appended to ``listing`` for the walk."""
-    listing.append(_listing(path))
+    listing.append(_listing(path, lister))
     return listing[0] is not None and _listed_env(path, listing[0])
 
 
@@ -583,10 +596,10 @@ _NAME = operator.itemgetter(0)
 _UTF8_NAMES = sys.getfilesystemencoding() == "utf-8" and sys.getfilesystemencodeerrors() == "surrogateescape"
 
 
-def _listing(path: str) -> list[_Listed] | None:
+def _listing(path: str, lister: Lister | None = None) -> list[_Listed] | None:
     """A directory's entries sorted by name; None if it cannot be read. In the Rust core: the
     listing, a stat of each file and the sort cost the walk more than its rules did in Python."""
-    listed = list_dir(path)
+    listed = (lister or list_dir)(path)
     if listed is not None and not _UTF8_NAMES:
         listed.sort(key=_NAME)
     return listed
@@ -630,10 +643,10 @@ def _under(top: str) -> Callable[[str], str]:
     return (lambda rel: rel) if top == "." else (lambda rel: f"{top.rstrip('/')}/{rel}")
 
 
-def _root(root: Path) -> _Dir:
+def _root(root: Path, lister: Lister | None = None) -> _Dir:
     """The walk's first directory: ``root`` itself, listed."""
     top = os.fspath(root)
-    return (top, "", _Ignore.for_root(root), _listing(top))
+    return (top, "", _Ignore.for_root(root), _listing(top, lister))
 
 
 def _walk_from(start: _Dir, skips: Skips, under: Callable[[str], str]) -> Iterator[_Found]:
@@ -643,15 +656,19 @@ def _walk_from(start: _Dir, skips: Skips, under: Callable[[str], str]) -> Iterat
         yield from _next_dir(stack, skips, under)
 
 
-def _next_dir(stack: list[_Dir], skips: Skips, under: Callable[[str], str]) -> Iterator[_Found]:
+def _next_dir(
+    stack: list[_Dir], skips: Skips, under: Callable[[str], str], lister: Lister | None = None
+) -> Iterator[_Found]:
     """The files of the next directory of a walk whose subtrees still to walk are ``stack`` (the
     next one last); the directory's own subdirectories go on it."""
     subdirs: list[_Dir] = []
-    yield from _in_dir(stack.pop(), skips, under, subdirs)
+    yield from _in_dir(stack.pop(), skips, under, subdirs, lister)
     stack.extend(reversed(subdirs))
 
 
-def _in_dir(item: _Dir, skips: Skips, under: Callable[[str], str], subdirs: list[_Dir]) -> Iterator[_Found]:
+def _in_dir(
+    item: _Dir, skips: Skips, under: Callable[[str], str], subdirs: list[_Dir], lister: Lister | None = None
+) -> Iterator[_Found]:
     """The files of one directory that are not ignored, in order; the subdirectories the walk
     enters go to ``subdirs``, in order.
 
@@ -674,11 +691,11 @@ def _in_dir(item: _Dir, skips: Skips, under: Callable[[str], str], subdirs: list
         elif kind == _DIR:
             path = prefix + name
             listing: list[list[_Listed] | None] = []
-            reason = _passed_over_dir(name, rel, ignore, functools.partial(_env_listed, path, listing))
+            reason = _passed_over_dir(name, rel, ignore, functools.partial(_env_listed, path, listing, lister))
             if reason is not None:
                 skips.add(under(rel) + "/", reason)
                 continue
-            sub = listing[0] if listing else _listing(path)  # listed by the env check, else now
+            sub = listing[0] if listing else _listing(path, lister)  # listed by the env check, else now
             subdirs.append((path, rel, ignore if sub is None else ignore.listed(path, sub, rel), sub))
         else:
             skips.add(under(rel), _KIND_SKIPS.get(kind, reasons.NOT_A_FILE))
