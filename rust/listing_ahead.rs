@@ -34,6 +34,9 @@ fn key(dir: &Path) -> Key {
 pub struct ListingAhead {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// The process that started the thread: a child forked mid-walk has no such thread (and
+    /// maybe a lock held by it), so there it lists in turn and leaves the state alone.
+    owner: u32,
 }
 
 struct Shared {
@@ -69,12 +72,16 @@ impl ListingAhead {
         Ok(ListingAhead {
             shared,
             thread: Some(thread),
+            owner: std::process::id(),
         })
     }
 
     /// The listing of `dir`, as `list_dir` gives it: the one made ahead, else made now (waiting
     /// only for one under way). Its subdirectories are queued to be listed ahead.
     pub fn list(&self, dir: &Path) -> io::Result<Vec<Listed>> {
+        if std::process::id() != self.owner {
+            return list_dir(dir);
+        }
         let k = key(dir);
         let mut state = self.shared.lock();
         state.queued = state.queued.split_off(&k);
@@ -151,6 +158,10 @@ impl Shared {
 
 impl Drop for ListingAhead {
     fn drop(&mut self) {
+        if std::process::id() != self.owner {
+            std::mem::forget(self.thread.take()); // the parent's thread: not ours to join
+            return;
+        }
         self.shared.lock().ended = true;
         self.shared.changed.notify_all();
         if let Some(t) = self.thread.take() {

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from codemill.corpus.report import tokenize_report
 from codemill.sources import Skips, read_file, walk
 from codemill.sources.skips import (
@@ -463,3 +464,18 @@ def test_a_walk_listing_ahead_gives_what_a_walk_listing_in_turn_gives(tmp_path, 
     assert len(ahead[1]) == 5  # the four folders and the .gitignore itself
     monkeypatch.chdir(tmp_path)
     assert walked(lambda: ListingAhead().list_dir) == walked(lambda: None)  # "." names "p0", not "./p0"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_listing_ahead_forked_mid_walk_lists_in_turn_in_the_child(tmp_path) -> None:
+    # The child has no lister thread (and maybe a lock the thread held): it lists itself.
+    from codemill._core import ListingAhead, list_dir
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    ahead = ListingAhead()
+    ahead.list_dir(str(tmp_path))  # "a" is being listed ahead
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if ahead.list_dir(str(tmp_path / "a")) == list_dir(str(tmp_path / "a")) else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert ahead.list_dir(str(tmp_path / "a")) == list_dir(str(tmp_path / "a"))
