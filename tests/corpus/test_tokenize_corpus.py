@@ -247,12 +247,16 @@ def test_fifty_megabyte_file(tok, tmp_path) -> None:
 @pytest.mark.parametrize("pool", [False, True])
 def test_deterministic_across_workers(corpus, tmp_path, monkeypatch, pool) -> None:
     # A small input runs in this process on every worker's encoder threads; a large one (here:
-    # the size the pool needs lowered to 0) on worker processes. The bytes are the same.
+    # the size the pool needs lowered to 0) on worker processes, spawned while the inputs are
+    # planned (as from a process running other threads). The bytes are the same.
+    from codemill import _workers
     from codemill.corpus.engines import local
 
     inputs, _ = corpus
     kw = {"shard_tokens": 4000, "task_bytes": 25_000}
     a = codemill.tokenize_corpus(inputs, tmp_path / "a", workers=1, **kw)
+    monkeypatch.setattr(_workers, "single_threaded", lambda: False)
+    monkeypatch.setattr(local, "single_threaded", lambda: False)
     if pool:
         monkeypatch.setattr(local, "POOL_MIN_BYTES", 0)
     started: list[int] = []
@@ -270,6 +274,42 @@ def test_deterministic_across_workers(corpus, tmp_path, monkeypatch, pool) -> No
     assert a["run"]["processes"] == 1 and b["run"]["processes"] == (3 if pool else 1)
     assert started == ([3] if pool else [])  # a small input never starts the workers
     assert (planned[0] is not None) == pool
+    assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+
+
+# `codemill tokenize` as a user runs it, with the size the pool needs lowered to 0: the CLI keeps
+# BLAS to one thread, so the process runs one thread until its workers start.
+_CLI_POOLED = (
+    "import os, sys; os.environ['OPENBLAS_NUM_THREADS'] = '1'\n"
+    "import codemill.corpus.engines.local as e\n"
+    "e.POOL_MIN_BYTES = 0\n"
+)
+
+
+@pytest.mark.parametrize("parquet", [False, True])
+def test_a_single_threaded_run_forks_its_workers_once_planned(corpus, tmp_path, parquet) -> None:
+    # No worker is spawned while the inputs are planned; they are forked after, with the
+    # tokenizer and modules of this process. Reading Parquet starts pyarrow's threads: then
+    # they are spawned. The bytes are those of one worker either way.
+    inputs = [i for i in corpus[0] if parquet or not i.endswith(".parquet")]
+    kw: dict[str, Any] = {"shard_tokens": 4000, "task_bytes": 25_000}
+    codemill.tokenize_corpus(inputs, tmp_path / "a", workers=1, **kw)
+    script = _CLI_POOLED + (
+        "import json\n"
+        "forks = []\n"
+        "start = e.start_pool\n"
+        "e.start_pool = lambda *a, fork=False: forks.append(fork) or start(*a, fork=fork)\n"
+        "from codemill.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print(json.dumps(forks))\n"
+        "sys.exit(code)\n"
+    )
+    args = ["tokenize", *inputs, "-o", str(tmp_path / "b"), "--workers", "3", "--no-progress", "--json"]
+    args += ["--shard-tokens", "4000", "--task-bytes", "25000"]
+    proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == [not parquet]  # one pool, forked or spawned
+    assert json.loads(proc.stdout[: proc.stdout.rindex("\n[")])["run"]["processes"] == 3
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
 
 
@@ -515,9 +555,9 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path) -> None:
     ntasks = len(list((clean / "tasks").iterdir()))
     assert ntasks > 40
     out = tmp_path / "out"
-    # `codemill tokenize`, with worker processes for this 24 MB tree: they are killed too.
-    pooled = "import sys, codemill.corpus.engines.local as e; e.POOL_MIN_BYTES = 0; from codemill.cli import main; "
-    cmd = [sys.executable, "-c", pooled + "sys.exit(main())", *args, "-o", str(out), "--no-progress"]
+    # `codemill tokenize`, with worker processes for this 24 MB tree (forked): they are killed too.
+    cmd = [sys.executable, "-c", _CLI_POOLED + "from codemill.cli import main; sys.exit(main())", *args]
+    cmd += ["-o", str(out), "--no-progress"]
     kills = 0
     pids = []
     for wait_for in (3, ntasks // 3, 2 * ntasks // 3):

@@ -230,12 +230,15 @@ def tokenize_corpus(
     tok = load_tokenizer(tokenizer)
     starter = None
     if engine == "local":
-        from codemill._workers import usable_workers
+        from codemill._workers import single_threaded, usable_workers
         from codemill.corpus.engines.local import PoolStarter
 
         workers = usable_workers(workers)
-        # Started while the inputs are read, once they are large enough to use them.
-        starter = PoolStarter(workers, tok, os.fspath(output_dir))
+        if not single_threaded() or any(is_url(n) for n in [*names, os.fspath(output_dir)]):
+            # Spawned workers are started while the inputs are read, once they are large enough
+            # to use them. A process that runs one thread, and reads no URL (whose client runs
+            # a thread), forks them once the plan is made (`run_local`): ready at once.
+            starter = PoolStarter(workers, tok, os.fspath(output_dir))
     try:
         out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
         plan_skips = Skips(limit=SKIPPED_LIST_LIMIT)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codemill._workers import WorkerPool, usable_cpus, worker_file
-from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_tokenizer
+from codemill._workers import WorkerPool, single_threaded, usable_cpus, worker_file
+from codemill.corpus.engines.task import run_tasks, share_tokenizer, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
 from codemill.corpus.settings import TaskSettings
@@ -57,8 +57,10 @@ class LocalPool:
         self.done.cancel_join_thread()
 
 
-def _init_worker(tokenizer_file: str, tokenizer_hash: str, outdir: str, feed: Any, done: Any, stop: Any) -> None:
-    tok = worker_tokenizer(Path(tokenizer_file).read_text(encoding="utf-8"), tokenizer_hash)
+def _init_worker(tokenizer_file: str | None, tokenizer_hash: str, outdir: str, feed: Any, done: Any, stop: Any) -> None:
+    """``tokenizer_file`` None: a forked worker, which has the tokenizer (`share_tokenizer`)."""
+    text = None if tokenizer_file is None else Path(tokenizer_file).read_text(encoding="utf-8")
+    tok = worker_tokenizer(text, tokenizer_hash)
     _WORKER.update(tok=tok, outdir=outdir, feed=feed, done=done, stop=stop)
     # At exit this process must not wait to flush records nobody reads any more (after an error
     # the parent stops reading; a full pipe would hold the exit, and the parent's shutdown,
@@ -133,18 +135,27 @@ def uses_pool(tasks: list[Task], workers: int) -> bool:
     return workers > 1 and len(tasks) > 1 and sum(t.size for t in tasks) >= POOL_MIN_BYTES
 
 
-def start_pool(workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> LocalPool | None:
-    """The ``workers - 1`` worker processes of a local run (None for one worker), started now.
-    The settings go with the run (they depend on the inputs' descriptions, read after this)."""
+def start_pool(
+    workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str], fork: bool = False
+) -> LocalPool | None:
+    """The ``workers - 1`` worker processes of a local run (None for one worker), started now:
+    spawned, or with ``fork`` forked (from a `single_threaded` process; they have the tokenizer
+    and every module already). The settings go with the run (they depend on the inputs'
+    descriptions, read after this)."""
     if workers <= 1:
         return None
-    # The tokenizer goes to the workers as a file: as an argument (~400 KB) it would hold this
-    # process until each child had started and read it (see WorkerPool.start).
-    path = worker_file("tokenizer", tok.to_json())
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("fork" if fork else "spawn")
     feed, done, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
-    pool = WorkerPool(workers - 1, _init_worker, (path, tok.hash, os.fspath(outdir), feed, done, stop))
-    pool.temp_files.append(path)
+    if fork:
+        share_tokenizer(tok)
+        path = None
+    else:
+        # The tokenizer goes to the workers as a file: as an argument (~400 KB) it would hold
+        # this process until each child had started and read it (see WorkerPool.start).
+        path = worker_file("tokenizer", tok.to_json())
+    pool = WorkerPool(workers - 1, _init_worker, (path, tok.hash, os.fspath(outdir), feed, done, stop), fork)
+    if path is not None:
+        pool.temp_files.append(path)
     return LocalPool(pool.start(), feed, done, stop)
 
 
@@ -196,7 +207,9 @@ def run_local(
         threaded = dataclasses.replace(settings, threads_per_worker=per * share)
         run_tasks(iter(tasks), threaded, tok, outdir, on_done, in_flight * share)
         return 1
-    pool = pool or start_pool(workers, tok, outdir)
+    # Forked where this process runs one thread (the job's plan leaves none running): the
+    # workers start in milliseconds instead of ~0.3 s of CPU each.
+    pool = pool or start_pool(workers, tok, outdir, fork=single_threaded())
     assert pool is not None
     here = ThreadPoolExecutor(1, thread_name_prefix="codemill-local-worker")
     records: queue.Queue[Any] = queue.Queue()

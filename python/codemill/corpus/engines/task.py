@@ -32,12 +32,22 @@ from codemill.tokenizer import CodeTokenizer
 _TOKENIZERS: dict[str, CodeTokenizer] = {}
 
 
-def worker_tokenizer(tokenizer_json: str, expected_hash: str) -> CodeTokenizer:
+def worker_tokenizer(tokenizer_json: str | None, expected_hash: str) -> CodeTokenizer:
+    """The tokenizer of ``expected_hash``, built from ``tokenizer_json`` once per process (None:
+    a process forked after `share_tokenizer`, which has it already)."""
     tok = _TOKENIZERS.get(expected_hash)
     if tok is None:
+        if tokenizer_json is None:
+            raise RuntimeError(f"tokenizer {expected_hash[:12]} was neither shared nor given")
         tok = CodeTokenizer.from_json(tokenizer_json, source="<corpus worker>")
         _TOKENIZERS[expected_hash] = tok
     return tok
+
+
+def share_tokenizer(tok: CodeTokenizer) -> None:
+    """Makes ``tok`` the one `worker_tokenizer` gives for its hash, here and in the processes
+    forked from here (they read no file and build no trie)."""
+    _TOKENIZERS.setdefault(tok.hash, tok)
 
 
 def _prefetch(it: Iterator[list[Document]], depth: int = 2) -> Iterator[list[Document]]:
