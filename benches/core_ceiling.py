@@ -5,9 +5,10 @@ each child loads its text, says it is ready and waits for the word to go); first
 copies finishing in the time of one means 2.0x is reachable; a shared physical core, memory bandwidth or a noisy
 neighbour shows as less. Read every ``2 / 1`` ratio of the other benches against this one.
 ``--threads``: instead, one process's ``encode_batch_flat`` on 2 threads against 1 (what the
-encoder's own thread pool gets from the second core).
+encoder's own thread pool gets from the second core); ``--method batch`` times ``encode_batch``
+(an array per text, no concatenated copy) instead.
 
-    python benches/core_ceiling.py [--mb 20] [--rounds 3] [--warm] [--threads]
+    python benches/core_ceiling.py [--mb 20] [--rounds 3] [--warm] [--threads] [--method flat|batch]
 """
 
 from __future__ import annotations
@@ -34,32 +35,33 @@ def texts(mb: float) -> list[str]:
     return out
 
 
-def child(mb: float, warm: bool, threads: int) -> None:
+def child(mb: float, warm: bool, threads: int, method: str) -> None:
     from codemill.tokenizer import load_tokenizer
 
     tok = load_tokenizer(None)
+    encode = tok.encode_batch_flat if method == "flat" else tok.encode_batch
     docs = texts(mb)
     langs = ["python"] * len(docs)
     # One-time costs outside the timing, as first_pass.py warms on prose: the first call
     # imports numpy (~0.1-0.17 s, the same for any thread count, which squeezed the ratio)
     # and starts the pool. Five bytes warm no cache measurably.
-    tok.encode_batch_flat(["x = 1"], ["python"], num_threads=threads)
+    encode(["x = 1"], ["python"], num_threads=threads)
     if warm:
         # On the pool that is timed: caches are per thread, and the pool of each thread count is
         # kept. A thread may be handed a document the other one warmed, so with 2 threads the
         # warm figure is a lower bound.
-        tok.encode_batch_flat(docs, langs, num_threads=threads)
+        encode(docs, langs, num_threads=threads)
     # Two copies load their text at different speeds (~1.5 s of reading): unsynchronised, one
     # copy's timed call ran partly alone, and the ratio read up to 2.4x, more than two cores give.
     print("ready", flush=True)
     sys.stdin.readline()
     t0 = time.perf_counter()
-    tok.encode_batch_flat(docs, langs, num_threads=threads)
+    encode(docs, langs, num_threads=threads)
     print(json.dumps({"seconds": time.perf_counter() - t0, "bytes": sum(len(d.encode()) for d in docs)}))
 
 
-def run(copies: int, mb: float, warm: bool, threads: int = 1) -> float:
-    cmd = [sys.executable, __file__, "--child", "--mb", str(mb), "--threads-child", str(threads)]
+def run(copies: int, mb: float, warm: bool, threads: int = 1, method: str = "flat") -> float:
+    cmd = [sys.executable, __file__, "--child", "--mb", str(mb), "--threads-child", str(threads), "--method", method]
     cmd += ["--warm"] if warm else []
     # No BLAS threads: numpy's would spin on the second core at import in every child.
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
@@ -82,16 +84,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warm", action="store_true", help="encode the text twice, time the second (cache hits)")
     ap.add_argument("--threads", action="store_true", help="one process, encode_batch on 2 threads vs 1")
+    ap.add_argument("--method", choices=("flat", "batch"), default="flat", help="encode_batch_flat or encode_batch")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--threads-child", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.mb, args.warm, args.threads_child)
+        child(args.mb, args.warm, args.threads_child, args.method)
         return
     ratios = []
     for r in range(args.rounds):
         if args.threads:
-            one, two = run(1, args.mb, args.warm, 1), run(1, args.mb, args.warm, 2)
+            one, two = run(1, args.mb, args.warm, 1, args.method), run(1, args.mb, args.warm, 2, args.method)
             ratios.append(one / two)
             print(f"round {r + 1}: 1 thread {one:.2f} s, 2 threads {two:.2f} s: 2 / 1 = {ratios[-1]:.2f}x")
             continue
