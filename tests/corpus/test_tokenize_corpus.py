@@ -547,7 +547,8 @@ def _big_tree(root: Path, mb: int) -> Path:
 
 
 @pytest.mark.slow
-def test_kill_9_then_resume_is_byte_identical(tmp_path) -> None:
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_kill_9_then_resume_is_byte_identical(tmp_path, start) -> None:
     tree = _big_tree(tmp_path / "tree", 24)
     args = ["tokenize", str(tree), "--task-bytes", "300000", "--shard-tokens", "20000", "--workers", "2"]
     clean = tmp_path / "clean"
@@ -555,8 +556,12 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path) -> None:
     ntasks = len(list((clean / "tasks").iterdir()))
     assert ntasks > 40
     out = tmp_path / "out"
-    # `codemill tokenize`, with worker processes for this 24 MB tree (forked): they are killed too.
-    cmd = [sys.executable, "-c", _CLI_POOLED + "from codemill.cli import main; sys.exit(main())", *args]
+    # `codemill tokenize`, with worker processes for this 24 MB tree: they are killed too. Forked
+    # as the CLI runs, or spawned as from a process that runs other threads.
+    script = _CLI_POOLED
+    if start == "spawn":
+        script += "import codemill._workers as w\nw.single_threaded = e.single_threaded = lambda: False\n"
+    cmd = [sys.executable, "-c", script + "from codemill.cli import main; sys.exit(main())", *args]
     cmd += ["-o", str(out), "--no-progress"]
     kills = 0
     pids = []

@@ -160,8 +160,9 @@ def start_pool(
 
 
 class PoolStarter:
-    """Starts a run's worker processes while its inputs are planned, once those listed so far
-    hold `POOL_MIN_BYTES` (asked by the walk between directories, and after each input): their
+    """Starts a run's spawned worker processes while its inputs are planned (a run that forks
+    them does so after the plan, in `run_local`), once those listed so far hold
+    `POOL_MIN_BYTES` (asked by the walk between directories, and after each input): their
     start-up (~0.3 s of CPU each) overlaps the rest of the planning, and a smaller run, which
     will not use them, never pays for it (starting and stopping them cost a 40 MB tree on 2
     cores ~0.1 s of its ~1 s). ``pool``: the started ones."""
