@@ -351,12 +351,14 @@ def main() -> None:
     env = dict(os.environ)
     load_before = os.getloadavg()[0]
     servers: dict[str, tuple[subprocess.Popen[bytes], dict[str, str], str]] = {}
+    stores: list[Path] = []  # the folders handed to the servers for objects (rclone's), removed at the end
     rows = []
     try:
         for cfg in configs:
             if cfg.startswith("s3"):
                 server = cfg.partition("/")[2] or s3_servers[0]
-                servers[cfg] = start_s3(env, server, args.s3_latency_ms, args.dir / f"s3-store-{server}")
+                stores.append(args.dir / f"s3-store-{server}")
+                servers[cfg] = start_s3(env, server, args.s3_latency_ms, stores[-1])
         files = base_files(args.base_mb)
         for scale in (int(s) for s in args.scales.split(",")):
             tree = args.dir / f"x{scale}"
@@ -424,8 +426,8 @@ def main() -> None:
         for proc, _, _ in servers.values():
             proc.kill()
             proc.wait()
-        for cfg in servers:
-            shutil.rmtree(args.dir / f"s3-store-{cfg.partition('/')[2] or s3_servers[0]}", ignore_errors=True)
+        for store in stores:
+            shutil.rmtree(store, ignore_errors=True)
     load = f"load {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     result = {
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}, {load}",

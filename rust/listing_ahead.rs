@@ -102,14 +102,14 @@ impl ListingAhead {
             break made;
         };
         if let Ok(entries) = &listed {
+            // As the walk names them: `src`, not `./src`, in `.`.
+            let parent = if dir == Path::new(".") {
+                PathBuf::new()
+            } else {
+                dir.to_path_buf()
+            };
             for e in entries.iter().filter(|e| e.kind == Kind::Dir) {
-                // As the walk names them: `src`, not `./src`, in `.`.
-                let parent = if dir == Path::new(".") {
-                    PathBuf::new()
-                } else {
-                    dir.to_path_buf()
-                };
-                state.queued.insert((parent, e.name.clone()));
+                state.queued.insert((parent.clone(), e.name.clone()));
             }
         }
         self.shared.changed.notify_all();
