@@ -146,10 +146,12 @@ def classify(name: str, where: str, rel: str, size: int, stamp: str, skips: Skip
     if name in LOCK_FILES or name.endswith(".lock"):
         skips.add(where, reasons.LOCK_FILE)
         return None
+    lang = code_language(name)
+    if lang is not None:  # first: most files of a tree are code (no code extension is a record file's)
+        return Entry(where, rel, lang, size, stamp)
     if is_records(name):
         return Entry(where, rel, None, size, stamp, described=os.path.isfile(where + SIDECAR_SUFFIX))
-    lang = code_language(name)
-    if lang is None and not extension(name):
+    if not extension(name):
         # Extension-less scripts: the shebang names the interpreter.
         try:
             with open(where, "rb") as f:
