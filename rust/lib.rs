@@ -7,6 +7,7 @@ pub mod bpe_train;
 pub mod cache;
 pub mod chunk;
 pub mod cluster;
+pub mod code_file;
 pub mod embed;
 pub mod encoder;
 pub mod error;

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "SNIFF",
     "BaseTokenizer",
     "CodemillError",
     "EmbeddingBatcher",
@@ -18,6 +19,7 @@ __all__ = [
     "connected_components",
     "content_hashes",
     "count_pieces",
+    "decode_code",
     "embed_hashed",
     "exact_jaccard_pairs",
     "identifier_parts",
@@ -31,6 +33,7 @@ __all__ = [
     "pack_batches",
     "personalized_pagerank",
     "pretokenize",
+    "read_code_files",
     "shingle_hashes",
     "signature_estimates",
 ]
@@ -188,6 +191,16 @@ def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> 
 # sorts; kind 0 other, 1 file, 2 directory, 3 link, 4 unreadable; a file's size and
 # str(st_mtime_ns), else -1 and "". None if the directory cannot be listed.
 def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str]] | None: ...
+
+# Code files as the corpus jobs read them: (text, None, UTF-8 bytes), or (None, skip reason, 0)
+# for an empty, too large, binary (a NUL in the first SNIFF bytes), non-UTF-8, unreadable file
+# or one that is not a regular file.
+SNIFF: int
+
+def read_code_files(
+    paths: Sequence[str | os.PathLike[str]], max_bytes: int
+) -> list[tuple[str | None, str | None, int]]: ...
+def decode_code(data: bytes, max_bytes: int) -> tuple[str | None, str | None]: ...
 
 @final
 class ListingAhead:

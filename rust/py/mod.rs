@@ -2,6 +2,7 @@
 //! One file per concept; the module below is the private `codemill._core`.
 mod base;
 mod batch;
+mod code_file;
 mod embed;
 mod encoding;
 mod errors;
@@ -21,6 +22,8 @@ mod _core {
     #[pymodule_export]
     use super::batch::{pack_batches, PyEmbeddingBatcher};
     #[pymodule_export]
+    use super::code_file::{decode_code, read_code_files};
+    #[pymodule_export]
     use super::embed::{code_terms, embed_hashed};
     #[pymodule_export]
     use super::lex::{count_pieces, identifier_parts, pretokenize};
@@ -39,6 +42,8 @@ mod _core {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        // The head a NUL byte is looked for in (a record's text is sniffed the same way).
+        m.add("SNIFF", crate::code_file::SNIFF)?;
         super::errors::register(m)
     }
 }

@@ -166,54 +166,52 @@ def test_read_file_outcomes(tmp_path) -> None:
     assert read_file(tmp_path / "latin1.py") == (None, INVALID_UTF8)
 
 
-def test_read_file_opens_regular_files_only(tmp_path, monkeypatch) -> None:
+def test_read_file_opens_regular_files_only(tmp_path) -> None:
     """A FIFO, a socket, a device or a directory is reported without being opened: opening a
-    FIFO would release a writer waiting on it into a SIGPIPE, opening a device can act on it."""
+    FIFO with no writer would wait for one (here: forever), opening a device can act on it."""
     import socket
+    import threading
 
-    import codemill.sources.document as document
-
-    opened: list[object] = []
-    real_open = os.open
-    monkeypatch.setattr(document.os, "open", lambda p, *a: opened.append(p) or real_open(p, *a))
     os.mkfifo(tmp_path / "pipe.py")
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(tmp_path / "sock.py"))
-        for path in (tmp_path / "pipe.py", tmp_path / "sock.py", "/dev/null", tmp_path):
-            assert read_file(path) == (None, NOT_A_FILE), path
-    assert opened == []
+        got: list[object] = []
+        paths = (tmp_path / "pipe.py", tmp_path / "sock.py", "/dev/null", tmp_path)
+        reader = threading.Thread(target=lambda: got.extend(read_file(p) for p in paths), daemon=True)
+        reader.start()
+        reader.join(60)  # an open of the FIFO would never return
+        assert got == [(None, NOT_A_FILE)] * len(paths)
     (tmp_path / "ok.py").write_text("x = 1\n")
-    assert read_file(tmp_path / "ok.py") == ("x = 1\n", None) and opened == [tmp_path / "ok.py"]
+    assert read_file(tmp_path / "ok.py") == ("x = 1\n", None)
+    (tmp_path / "gone.py").symlink_to(tmp_path / "missing.py")
+    assert read_file(tmp_path / "gone.py") == (None, UNREADABLE)
 
 
-def test_read_file_of_a_growing_file_stops_past_the_limit(tmp_path, monkeypatch) -> None:
-    """A file larger than its stat said (it grew, or /proc says 0) is read on only to one byte
-    past the limit, then refused as too large."""
-    import codemill.sources.document as document
-
-    (tmp_path / "big.py").write_bytes(b"x" * 100_000)
-    real_stat, real_read = os.stat, os.read
-    asked: list[int] = []
-
-    def small_stat(p, *a, **kw):
-        st = real_stat(p, *a, **kw)
-        return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid, 10, 0, 0, 0))
-
-    monkeypatch.setattr(document.os, "stat", small_stat)
-    monkeypatch.setattr(document.os, "read", lambda fd, n: asked.append(n) or real_read(fd, n))
-    assert read_file(tmp_path / "big.py", max_bytes=50) == (None, TOO_LARGE)
-    assert sum(asked) == 51
-    assert read_file(tmp_path / "big.py", max_bytes=200_000) == ("x" * 100_000, None)
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
+def test_read_file_reads_past_the_size_the_file_system_gives_and_stops_past_the_limit() -> None:
+    """A file larger than its size said (it grew, or /proc says 0) is read to its end, in as many
+    reads as that takes, but only to one byte past the limit, and then refused as too large."""
+    assert os.stat("/proc/self/status").st_size == 0
+    text, reason = read_file("/proc/self/status", max_bytes=1 << 20)
+    assert reason is None and text is not None and text.startswith("Name:") and len(text) > 100
+    assert read_file("/proc/self/status", max_bytes=50) == (None, TOO_LARGE)
 
 
-def test_read_file_reads_on_after_a_short_read(tmp_path, monkeypatch) -> None:
-    """One read returns at most ~2 GiB on Linux: a short first read is not the whole file."""
-    import codemill.sources.document as document
+def test_read_texts_reads_groups_of_files_in_order_with_their_sizes(tmp_path) -> None:
+    """Files are read a group at a time (`READ_GROUP`), each as `read_file` reads it, in order."""
+    from codemill.sources.document import READ_GROUP, read_texts
 
-    real_read = os.read
-    monkeypatch.setattr(document.os, "read", lambda fd, n: real_read(fd, min(n, 3)))
-    (tmp_path / "a.py").write_text("x = 12345\n")
-    assert read_file(tmp_path / "a.py") == ("x = 12345\n", None)
+    names = []
+    for i in range(2 * READ_GROUP + 3):
+        path = tmp_path / f"f{i:03}.py"
+        path.write_text("" if i % 7 == 3 else f"x = '{'é' * i}'\n", encoding="utf-8")
+        names.append(str(path))
+    got = list(read_texts(names))
+    assert [g[0] for g in got] == names
+    for name, text, reason, size in got:
+        assert (text, reason) == read_file(name)
+        assert size == (0 if text is None else len(text.encode("utf-8")))
+    assert [g[2] for g in got].count(EMPTY) == len([i for i in range(len(names)) if i % 7 == 3])
 
 
 def test_a_walk_of_the_current_directory_names_files_as_a_path_does(tmp_path, monkeypatch) -> None:

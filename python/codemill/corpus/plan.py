@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from codemill.errors import CodemillError
 from codemill.languages import code_language, detect_language
-from codemill.sources import Document, RecordReader, Skips, check_inputs, read_file, utf8_size, walk
+from codemill.sources import Document, RecordReader, Skips, check_inputs, walk
 from codemill.sources import skips as reasons
-from codemill.sources.fs import fetched, is_url
+from codemill.sources.document import read_texts
+from codemill.sources.fs import is_url
 from codemill.sources.inputs import not_a_file, record_file_skip
 from codemill.sources.names import printable
 from codemill.sources.streams import is_compressed, is_parquet, is_records
@@ -222,8 +223,7 @@ def plan_tasks(
 
 
 def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Document]:
-    for name, data in fetched(files, max_bytes):
-        text, reason = read_file(name, max_bytes, data)
+    for name, text, reason, size in read_texts(files, max_bytes):
         if text is None:
             skips.add(name, reason or "unreadable")
             continue
@@ -231,7 +231,7 @@ def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Docum
         folder, base = os.path.split(name)
         # The head only matters without a known extension: not encoded for every file.
         language = code_language(name) or detect_language(name, text[:128].encode("utf-8"))
-        yield Document(name, base, os.path.basename(folder), language, file=name, text=text, size=utf8_size(text))
+        yield Document(name, base, os.path.basename(folder), language, file=name, text=text, size=size)
 
 
 def task_documents(task: Task, skips: Skips, max_bytes: int) -> tuple[Iterator[Document], RecordReader | None]:

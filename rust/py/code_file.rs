@@ -1,0 +1,40 @@
+//! Binding of the corpus jobs' code-file reader (`crate::code_file`).
+use crate::code_file::{check, read};
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+use std::path::PathBuf;
+
+/// One file as `read_code_files` gives it: (text, None, UTF-8 bytes) or (None, reason, 0).
+type Read<'py> = (Option<Bound<'py, PyString>>, Option<&'static str>, usize);
+
+/// Reads local code files, each as `(text, None, size)` or `(None, reason, 0)` with a reason of
+/// `codemill.sources.skips`. The files are read and checked with the GIL released; only the
+/// strings are made with it.
+#[pyfunction]
+pub fn read_code_files(py: Python<'_>, paths: Vec<PathBuf>, max_bytes: u64) -> Vec<Read<'_>> {
+    let read: Vec<_> = py.detach(|| paths.iter().map(|p| read(p, max_bytes)).collect());
+    read.into_iter()
+        .map(|r| match r {
+            // Checked UTF-8 by `read`.
+            Ok(data) => {
+                let text = std::str::from_utf8(&data).unwrap_or_default();
+                (Some(PyString::new(py, text)), None, data.len())
+            }
+            Err(why) => (None, Some(why.reason()), 0),
+        })
+        .collect()
+}
+
+/// `read_code_files`'s checks on bytes fetched already (an object in a bucket): `(text, None)`
+/// or `(None, reason)`.
+#[pyfunction]
+pub fn decode_code<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    max_bytes: u64,
+) -> (Option<Bound<'py, PyString>>, Option<&'static str>) {
+    match check(data, max_bytes) {
+        Ok(text) => (Some(PyString::new(py, text)), None),
+        Err(why) => (None, Some(why.reason())),
+    }
+}
