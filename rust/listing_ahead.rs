@@ -5,7 +5,9 @@
 //! comes before any task starts. Here, once the walk has a directory's listing, its
 //! subdirectories are listed on another core while the walk judges that directory's entries:
 //! the walk asks for them next (depth first, in name order). The walk still decides everything;
-//! a listing it takes is the one it would have made, only made earlier.
+//! a listing it takes is the one it would have made, only made earlier. A walk that catches up
+//! with the lister lists the directory after the lister's instead of waiting (the plan of that
+//! tree on two cores: 0.61-0.63 s against 0.64-0.71 s, medians of 5 in alternating processes).
 use crate::listing::{list_dir, Kind, Listed};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -56,6 +58,8 @@ struct State {
     /// passed over (a `.git`, an ignored folder), and their listings are dropped.
     passed: Option<Key>,
     ended: bool,
+    /// Listings the walk made ahead itself, having caught up with the lister.
+    helped: usize,
 }
 
 impl ListingAhead {
@@ -92,7 +96,22 @@ impl ListingAhead {
                 break made;
             }
             if state.busy.as_ref() == Some(&k) {
-                state = self.shared.wait(state);
+                // Rather than wait for the lister, list the next directory it would: the walk
+                // asks for it soon, and the two cores share the listings' system calls.
+                let next = if state.made.len() < AHEAD {
+                    state.queued.pop_first()
+                } else {
+                    None
+                };
+                let Some(next) = next else {
+                    state = self.shared.wait(state);
+                    continue;
+                };
+                drop(state);
+                let made = list_dir(&next.0.join(&next.1));
+                state = self.shared.lock();
+                state.made.insert(next, made);
+                state.helped += 1;
                 continue;
             }
             state.queued.remove(&k);
@@ -201,6 +220,62 @@ mod tests {
         }
         assert_eq!(dirs, 1 + 6 + 6 * 5 * 2);
         assert!(ahead.list(&root.join("missing")).is_err());
+        drop(ahead);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A walk that asks for the listing the lister is making lists the next folders itself
+    /// meanwhile, then takes the lister's: the same listings. (The lister here is the test,
+    /// holding the first folder busy until the walk has listed all the others.)
+    #[test]
+    fn a_walk_that_catches_up_lists_the_next_folders_itself() {
+        let root = std::env::temp_dir().join(format!("codemill-ahead-wide-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for a in 0..6 {
+            let d = root.join(format!("d{a}"));
+            fs::create_dir_all(d.join("sub")).unwrap();
+            fs::write(d.join("x.py"), "x = 1\n").unwrap();
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        let ahead = ListingAhead {
+            shared: Arc::clone(&shared),
+            thread: None,
+            owner: std::process::id(),
+        };
+        assert_eq!(ahead.list(&root).unwrap(), list_dir(&root).unwrap());
+        let first = root.join("d0");
+        {
+            let mut state = shared.lock();
+            assert_eq!(state.queued.len(), 6);
+            state.queued.remove(&key(&first));
+            state.busy = Some(key(&first));
+        }
+        let lister = std::thread::spawn({
+            let (shared, first) = (Arc::clone(&shared), first.clone());
+            move || {
+                let mut state = shared.lock();
+                while !state.queued.is_empty() {
+                    // The walk says nothing when it lists ahead (no one waits for that): look again.
+                    drop(state);
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    state = shared.lock();
+                }
+                state.made.insert(key(&first), list_dir(&first));
+                state.busy = None;
+                shared.changed.notify_all();
+            }
+        });
+        assert_eq!(ahead.list(&first).unwrap(), list_dir(&first).unwrap());
+        lister.join().unwrap();
+        assert_eq!(shared.lock().helped, 5);
+        for a in 1..6 {
+            let d = root.join(format!("d{a}"));
+            assert!(shared.lock().made.contains_key(&key(&d)));
+            assert_eq!(ahead.list(&d).unwrap(), list_dir(&d).unwrap());
+        }
         drop(ahead);
         fs::remove_dir_all(&root).unwrap();
     }
