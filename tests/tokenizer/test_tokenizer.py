@@ -71,6 +71,11 @@ def test_encode_batch_matches_encode(tok: CodeTokenizer) -> None:
     assert offsets.dtype == np.uint64 and len(offsets) == len(texts) + 1
     for k, expected in enumerate(single):
         assert np.array_equal(ids[offsets[k] : offsets[k + 1]], expected)
+    # Empty texts take no room in the flat ids (which are not zeroed before they are written).
+    ids, offsets = tok.encode_batch_flat(["", texts[0], ""], [langs[0]] * 3, num_threads=2)
+    assert offsets.tolist() == [0, 0, len(single[0]), len(single[0])] and np.array_equal(ids, single[0])
+    ids, offsets = tok.encode_batch_flat([])
+    assert len(ids) == 0 and offsets.tolist() == [0]
     assert tok.encode_batch([]) == []
     with pytest.raises(CodemillError, match="languages has 1 entries for 2 texts"):
         tok.encode_batch(["a", "b"], ["python"])
