@@ -6,9 +6,13 @@ copies finishing in the time of one means 2.0x is reachable; a shared physical c
 neighbour shows as less. Read every ``2 / 1`` ratio of the other benches against this one.
 ``--threads``: instead, one process's ``encode_batch_flat`` on 2 threads against 1 (what the
 encoder's own thread pool gets from the second core); ``--method batch`` times ``encode_batch``
-(an array per text, no concatenated copy) instead.
+(an array per text, no concatenated copy) instead. ``--threads --in-process``: the same first
+passes alternating inside one process that has run both pools on prose, a fresh tokenizer (empty
+caches) for each: what a long-running corpus process meets on new text, without a fresh
+process's start-up (allocating and faulting its caches) in either figure, which made single
+rounds range from 1.4x to 2.9x.
 
-    python benches/core_ceiling.py [--mb 20] [--rounds 3] [--warm] [--threads] [--method flat|batch]
+    python benches/core_ceiling.py [--mb 20] [--rounds 3] [--warm] [--threads [--in-process]] [--method flat|batch]
 """
 
 from __future__ import annotations
@@ -60,6 +64,33 @@ def child(mb: float, warm: bool, threads: int, method: str) -> None:
     print(json.dumps({"seconds": time.perf_counter() - t0, "bytes": sum(len(d.encode()) for d in docs)}))
 
 
+def in_process(mb: float, rounds: int, method: str) -> list[float]:
+    """2 / 1 ratios of first passes on 1 and 2 threads, alternating in this process (see above)."""
+    from codemill.bench.benchmark import warm_text
+    from codemill.tokenizer import load_tokenizer
+
+    docs = texts(mb)
+    langs = ["python"] * len(docs)
+    prose = warm_text().splitlines(keepends=True)
+    warm = ["".join(prose[i::64]) for i in range(64)]  # enough texts for both threads of a pool
+
+    def first_pass(threads: int) -> float:
+        tok = load_tokenizer(None)
+        encode = tok.encode_batch_flat if method == "flat" else tok.encode_batch
+        encode(warm, ["python"] * len(warm), num_threads=threads)
+        t0 = time.perf_counter()
+        encode(docs, langs, num_threads=threads)
+        return time.perf_counter() - t0
+
+    first_pass(1), first_pass(2)  # both pools started, their threads' caches allocated
+    ratios = []
+    for r in range(rounds):
+        one, two = first_pass(1), first_pass(2)
+        ratios.append(one / two)
+        print(f"round {r + 1}: 1 thread {one:.3f} s, 2 threads {two:.3f} s: 2 / 1 = {ratios[-1]:.2f}x")
+    return ratios
+
+
 def run(copies: int, mb: float, warm: bool, threads: int = 1, method: str = "flat") -> float:
     cmd = [sys.executable, __file__, "--child", "--mb", str(mb), "--threads-child", str(threads), "--method", method]
     cmd += ["--warm"] if warm else []
@@ -85,11 +116,18 @@ def main() -> None:
     ap.add_argument("--warm", action="store_true", help="encode the text twice, time the second (cache hits)")
     ap.add_argument("--threads", action="store_true", help="one process, encode_batch on 2 threads vs 1")
     ap.add_argument("--method", choices=("flat", "batch"), default="flat", help="encode_batch_flat or encode_batch")
+    ap.add_argument("--in-process", action="store_true", help="with --threads: alternate in one warmed process")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--threads-child", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.mb, args.warm, args.threads_child, args.method)
+        return
+    if args.in_process:
+        if not args.threads or args.warm:
+            raise SystemExit("--in-process goes with --threads, and times first passes (no --warm)")
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before numpy is imported: no BLAS threads spinning
+        print(f"median 2 / 1: {statistics.median(in_process(args.mb, args.rounds, args.method)):.2f}x")
         return
     ratios = []
     for r in range(args.rounds):
