@@ -194,11 +194,12 @@ def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str]] | 
 
 # Code files as the corpus jobs read them: (text, None, UTF-8 bytes), or (None, skip reason, 0)
 # for an empty, too large, binary (a NUL in the first SNIFF bytes), non-UTF-8, unreadable file
-# or one that is not a regular file.
+# or one that is not a regular file; the first path and those after it while the texts read
+# hold under budget bytes.
 SNIFF: int
 
 def read_code_files(
-    paths: Sequence[str | os.PathLike[str]], max_bytes: int
+    paths: Sequence[str | os.PathLike[str]], max_bytes: int, budget: int
 ) -> list[tuple[str | None, str | None, int]]: ...
 def decode_code(data: bytes, max_bytes: int) -> tuple[str | None, str | None]: ...
 

@@ -8,11 +8,30 @@ use std::path::PathBuf;
 type Read<'py> = (Option<Bound<'py, PyString>>, Option<&'static str>, usize);
 
 /// Reads local code files, each as `(text, None, size)` or `(None, reason, 0)` with a reason of
-/// `codemill.sources.skips`. The files are read and checked with the GIL released; only the
+/// `codemill.sources.skips`: the first of `paths`, and those after it while the texts read hold
+/// under `budget` bytes (the caller asks again for the rest), so that a run of large files is
+/// not all held at once. The files are read and checked with the GIL released; only the
 /// strings are made with it.
 #[pyfunction]
-pub fn read_code_files(py: Python<'_>, paths: Vec<PathBuf>, max_bytes: u64) -> Vec<Read<'_>> {
-    let read: Vec<_> = py.detach(|| paths.iter().map(|p| read(p, max_bytes)).collect());
+pub fn read_code_files(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    max_bytes: u64,
+    budget: u64,
+) -> Vec<Read<'_>> {
+    let read = py.detach(|| {
+        let mut out = Vec::with_capacity(paths.len());
+        let mut held = 0u64;
+        for p in &paths {
+            let r = read(p, max_bytes);
+            held += r.as_ref().map_or(0, |d| d.len() as u64);
+            out.push(r);
+            if held >= budget {
+                break;
+            }
+        }
+        out
+    });
     read.into_iter()
         .map(|r| match r {
             // Checked UTF-8 by `read`.

@@ -197,21 +197,29 @@ def test_read_file_reads_past_the_size_the_file_system_gives_and_stops_past_the_
     assert read_file("/proc/self/status", max_bytes=50) == (None, TOO_LARGE)
 
 
-def test_read_texts_reads_groups_of_files_in_order_with_their_sizes(tmp_path) -> None:
-    """Files are read a group at a time (`READ_GROUP`), each as `read_file` reads it, in order."""
-    from codemill.sources.document import READ_GROUP, read_texts
+@pytest.mark.parametrize("budget", [1 << 20, 40])
+def test_read_texts_reads_groups_of_files_in_order_with_their_sizes(tmp_path, monkeypatch, budget) -> None:
+    """Files are read a group at a time (`READ_GROUP`), each as `read_file` reads it, in order;
+    a call stops once it holds ``READ_BUDGET`` bytes of text, and the rest are asked for again."""
+    import codemill.sources.document as document
+    from codemill._core import read_code_files
 
+    monkeypatch.setattr(document, "READ_BUDGET", budget)
     names = []
-    for i in range(2 * READ_GROUP + 3):
+    for i in range(2 * document.READ_GROUP + 3):
         path = tmp_path / f"f{i:03}.py"
         path.write_text("" if i % 7 == 3 else f"x = '{'é' * i}'\n", encoding="utf-8")
         names.append(str(path))
-    got = list(read_texts(names))
+    got = list(document.read_texts(names))
     assert [g[0] for g in got] == names
     for name, text, reason, size in got:
         assert (text, reason) == read_file(name)
         assert size == (0 if text is None else len(text.encode("utf-8")))
     assert [g[2] for g in got].count(EMPTY) == len([i for i in range(len(names)) if i % 7 == 3])
+    # The first file always, then files while under the budget: f000 (7 bytes), f001 (9), f002 (11).
+    assert len(read_code_files(names, 1 << 20, 0)) == 1
+    assert len(read_code_files(names, 1 << 20, 20)) == 3
+    assert len(read_code_files(names, 1 << 20, 1 << 30)) == len(names)
 
 
 def test_a_walk_of_the_current_directory_names_files_as_a_path_does(tmp_path, monkeypatch) -> None:

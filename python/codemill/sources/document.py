@@ -54,14 +54,16 @@ def read_file(
             # At most one byte past the limit; a storage failure raises: it is not a property of the file.
             data = read_urls([path], max_bytes)[0]
         return decode(data, max_bytes)
-    text, reason, _ = read_code_files([path], max_bytes)[0]
+    text, reason, _ = read_code_files([path], max_bytes, 0)[0]
     return text, reason
 
 
-# Local files read per call of `read_code_files` by `read_texts`: the reads run without the GIL
-# (a reading thread of a task leaves it to the encoder threads and the other tasks), and a
-# group holds a few hundred KB of code at most.
+# Local files read per call of `read_code_files` by `read_texts`, at most, and the bytes of text
+# past which a call stops early (it reads at least one file): the reads run without the GIL (a
+# reading thread of a task leaves it to the encoder threads and the other tasks), and a group
+# of large files is not held at once.
 READ_GROUP = 32
+READ_BUDGET = 1 << 20
 
 # A file as `read_texts` gives it: (name, text, None, UTF-8 bytes) or (name, None, reason, 0).
 _Read = tuple[str, str | None, str | None, int]
@@ -88,8 +90,11 @@ def read_texts(names: Iterable[str], max_bytes: int = DEFAULT_MAX_BYTES) -> Iter
 
 
 def _read_group(names: list[str], max_bytes: int) -> Iterator[_Read]:
-    for name, (text, reason, size) in zip(names, read_code_files(names, max_bytes), strict=True):
-        yield name, text, reason, size
+    while names:
+        read = read_code_files(names, max_bytes, READ_BUDGET)
+        for name, (text, reason, size) in zip(names, read, strict=False):
+            yield name, text, reason, size
+        names = names[len(read) :]
 
 
 def utf8_size(text: str) -> int:
