@@ -34,11 +34,7 @@ pub fn read_code_files(
     });
     read.into_iter()
         .map(|r| match r {
-            // Checked UTF-8 by `read`.
-            Ok(data) => {
-                let text = std::str::from_utf8(&data).unwrap_or_default();
-                (Some(PyString::new(py, text)), None, data.len())
-            }
+            Ok(text) => (Some(PyString::new(py, &text)), None, text.len()),
             Err(why) => (None, Some(why.reason()), 0),
         })
         .collect()
