@@ -26,6 +26,7 @@ import sys
 import sysconfig
 import time
 from pathlib import Path
+from typing import Any
 
 
 def texts(mb: float) -> list[str]:
@@ -39,11 +40,16 @@ def texts(mb: float) -> list[str]:
     return out
 
 
-def child(mb: float, warm: bool, threads: int, method: str) -> None:
+def encoder(method: str) -> Any:
+    """A fresh bundled tokenizer's ``encode_batch_flat`` (``flat``) or ``encode_batch`` (``batch``)."""
     from codemill.tokenizer import load_tokenizer
 
     tok = load_tokenizer(None)
-    encode = tok.encode_batch_flat if method == "flat" else tok.encode_batch
+    return tok.encode_batch_flat if method == "flat" else tok.encode_batch
+
+
+def child(mb: float, warm: bool, threads: int, method: str) -> None:
+    encode = encoder(method)
     docs = texts(mb)
     langs = ["python"] * len(docs)
     # One-time costs outside the timing, as first_pass.py warms on prose: the first call
@@ -67,7 +73,6 @@ def child(mb: float, warm: bool, threads: int, method: str) -> None:
 def in_process(mb: float, rounds: int, method: str) -> list[float]:
     """2 / 1 ratios of first passes on 1 and 2 threads, alternating in this process (see above)."""
     from codemill.bench.benchmark import warm_text
-    from codemill.tokenizer import load_tokenizer
 
     docs = texts(mb)
     langs = ["python"] * len(docs)
@@ -75,8 +80,7 @@ def in_process(mb: float, rounds: int, method: str) -> list[float]:
     warm = ["".join(prose[i::64]) for i in range(64)]  # enough texts for both threads of a pool
 
     def first_pass(threads: int) -> float:
-        tok = load_tokenizer(None)
-        encode = tok.encode_batch_flat if method == "flat" else tok.encode_batch
+        encode = encoder(method)
         encode(warm, ["python"] * len(warm), num_threads=threads)
         t0 = time.perf_counter()
         encode(docs, langs, num_threads=threads)

@@ -19,7 +19,7 @@ pub fn read_code_files(
     max_bytes: u64,
     budget: u64,
 ) -> Vec<Read<'_>> {
-    let read = py.detach(|| {
+    let results = py.detach(|| {
         let mut out = Vec::with_capacity(paths.len());
         let mut held = 0u64;
         for p in &paths {
@@ -32,7 +32,8 @@ pub fn read_code_files(
         }
         out
     });
-    read.into_iter()
+    results
+        .into_iter()
         .map(|r| match r {
             Ok(text) => (Some(PyString::new(py, &text)), None, text.len()),
             Err(why) => (None, Some(why.reason()), 0),
