@@ -1,16 +1,17 @@
 //! Directory listings made ahead of a walk, on a thread of its own.
 //!
 //! The corpus walk lists each directory (`listing::list_dir`) and then judges its entries in
-//! Python. Over a tree of 82k files the listings were half of the walk's ~0.9 s, and the walk
-//! comes before any task starts. Here, once the walk has a directory's listing, its
-//! subdirectories are listed on another core while the walk judges that directory's entries:
-//! the walk asks for them next (depth first, in name order). The walk still decides everything;
-//! a listing it takes is the one it would have made, only made earlier. A walk that catches up
-//! with the lister lists the directory after the lister's instead of waiting (the plan of that
-//! tree on two cores: 0.61-0.63 s against 0.64-0.71 s, medians of 5 in alternating processes).
+//! Python. Over a tree of 82k files the listings' system calls were most of the walk, and the
+//! walk comes before any task starts. Here the subdirectories of every listing made are listed
+//! in turn on another core, depth first in name order, as the walk will ask for them, while
+//! the walk judges the entries it has. The walk still decides everything; a listing it takes is
+//! the one it would have made, only made earlier, and those of folders it passes over are
+//! dropped. Folders that the walk never enters by their name (`PassOver`: `.git`,
+//! `node_modules`, a virtual environment) are not listed ahead. A walk that catches up with
+//! the lister lists the directory after the lister's instead of waiting.
 use crate::listing::{list_dir, Kind, Listed};
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -33,6 +34,31 @@ fn key(dir: &Path) -> Key {
     }
 }
 
+/// Folders the walk passes over by their name alone, or by a marker file among their entries:
+/// their subtrees are not listed ahead (a `.git` holds hundreds of folders). The walk's own
+/// rules, handed over by it: what this leaves out it lists itself if it ever asks.
+#[derive(Default)]
+pub struct PassOver {
+    pub names: Vec<OsString>,
+    pub suffixes: Vec<OsString>,
+    pub markers: Vec<OsString>,
+}
+
+impl PassOver {
+    fn name(&self, name: &OsStr) -> bool {
+        let b = name.as_encoded_bytes();
+        self.names.iter().any(|n| n == name)
+            || self
+                .suffixes
+                .iter()
+                .any(|s| b.ends_with(s.as_encoded_bytes()))
+    }
+
+    fn marked(&self, entries: &[Listed]) -> bool {
+        entries.iter().any(|e| self.markers.contains(&e.name))
+    }
+}
+
 pub struct ListingAhead {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
@@ -42,6 +68,7 @@ pub struct ListingAhead {
 }
 
 struct Shared {
+    pass_over: PassOver,
     state: Mutex<State>,
     /// A listing was made or taken, a directory queued, or the walk ended.
     changed: Condvar,
@@ -60,12 +87,16 @@ struct State {
     ended: bool,
     /// Listings the walk made ahead itself, having caught up with the lister.
     helped: usize,
+    /// Folders the walk passed over (`ListingAhead::pass_over`) that a listing under way may
+    /// still be in, dropped once the walk is past them.
+    passed_over: Vec<PathBuf>,
 }
 
 impl ListingAhead {
     /// Starts the lister's thread. `Err` when no thread can be started.
-    pub fn new() -> io::Result<ListingAhead> {
+    pub fn new(pass_over: PassOver) -> io::Result<ListingAhead> {
         let shared = Arc::new(Shared {
+            pass_over,
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
         });
@@ -81,7 +112,7 @@ impl ListingAhead {
     }
 
     /// The listing of `dir`, as `list_dir` gives it: the one made ahead, else made now (waiting
-    /// only for one under way). Its subdirectories are queued to be listed ahead.
+    /// only for one under way).
     pub fn list(&self, dir: &Path) -> io::Result<Vec<Listed>> {
         if std::process::id() != self.owner {
             return list_dir(dir);
@@ -90,6 +121,8 @@ impl ListingAhead {
         let mut state = self.shared.lock();
         state.queued = state.queued.split_off(&k);
         state.made = state.made.split_off(&k);
+        // Folders passed over that lie wholly before `k`: no listing under way is in them now.
+        state.passed_over.retain(|p| p > &k.0 || k.0.starts_with(p));
         state.passed = Some(k.clone());
         let listed = loop {
             if let Some(made) = state.made.remove(&k) {
@@ -110,7 +143,7 @@ impl ListingAhead {
                 drop(state);
                 let made = list_dir(&next.0.join(&next.1));
                 state = self.shared.lock();
-                state.made.insert(next, made);
+                self.shared.keep(&mut state, next, made);
                 state.helped += 1;
                 continue;
             }
@@ -118,21 +151,29 @@ impl ListingAhead {
             drop(state);
             let made = list_dir(dir);
             state = self.shared.lock();
+            self.shared.queue_subdirs(&mut state, &k, &made);
             break made;
         };
-        if let Ok(entries) = &listed {
-            // As the walk names them: `src`, not `./src`, in `.`.
-            let parent = if dir == Path::new(".") {
-                PathBuf::new()
-            } else {
-                dir.to_path_buf()
-            };
-            for e in entries.iter().filter(|e| e.kind == Kind::Dir) {
-                state.queued.insert((parent.clone(), e.name.clone()));
-            }
-        }
         self.shared.changed.notify_all();
         listed
+    }
+}
+
+impl ListingAhead {
+    /// The walk passes over the directory `dir` (a folder its rules ignore): what was listed
+    /// or queued in it is dropped, and nothing more in it is listed.
+    pub fn pass_over(&self, dir: &Path) {
+        if std::process::id() != self.owner {
+            return;
+        }
+        let mut state = self.shared.lock();
+        let k = key(dir);
+        state.queued.remove(&k);
+        state.made.remove(&k);
+        state.queued.retain(|q| !q.0.starts_with(dir));
+        state.made.retain(|m, _| !m.0.starts_with(dir));
+        state.passed_over.push(dir.to_path_buf());
+        self.shared.changed.notify_all(); // room for the lister, if it waited
     }
 }
 
@@ -143,6 +184,40 @@ impl Shared {
 
     fn wait<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         self.changed.wait(state).unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the listing `made` of the directory `k` for the walk, and queues its
+    /// subdirectories, unless the walk is past `k` already or passed over a folder it is in.
+    fn keep(&self, state: &mut State, k: Key, made: io::Result<Vec<Listed>>) {
+        let dir = k.0.join(&k.1);
+        let passed_over = state.passed_over.iter().any(|p| dir.starts_with(p));
+        if state.passed.as_ref().is_none_or(|p| k >= *p) && !passed_over {
+            self.queue_subdirs(state, &k, &made);
+            state.made.insert(k, made);
+        }
+    }
+
+    /// Queues the subdirectories of the directory `k` listed as `made`, to be listed ahead,
+    /// those of a folder the walk passes over by its name or marker left out.
+    fn queue_subdirs(&self, state: &mut State, k: &Key, made: &io::Result<Vec<Listed>>) {
+        let Ok(entries) = made else {
+            return;
+        };
+        if self.pass_over.marked(entries) {
+            return;
+        }
+        // As the walk names them: `src`, not `./src`, in `.`.
+        let dir = k.0.join(&k.1);
+        let parent = if dir == Path::new(".") {
+            PathBuf::new()
+        } else {
+            dir
+        };
+        for e in entries.iter().filter(|e| e.kind == Kind::Dir) {
+            if !self.pass_over.name(&e.name) {
+                state.queued.insert((parent.clone(), e.name.clone()));
+            }
+        }
     }
 
     /// The lister: lists queued directories in the order the walk will ask for them,
@@ -167,9 +242,7 @@ impl Shared {
             let made = list_dir(&k.0.join(&k.1));
             state = self.lock();
             state.busy = None;
-            if state.passed.as_ref().is_none_or(|p| k >= *p) {
-                state.made.insert(k, made);
-            }
+            self.keep(&mut state, k, made);
             self.changed.notify_all();
         }
     }
@@ -207,7 +280,7 @@ mod tests {
                 fs::write(d.join("x.py"), "x = 1\n".repeat(a + b)).unwrap();
             }
         }
-        let ahead = ListingAhead::new().unwrap();
+        let ahead = ListingAhead::new(PassOver::default()).unwrap();
         let mut stack = vec![root.clone()];
         let mut dirs = 0;
         while let Some(dir) = stack.pop() {
@@ -220,6 +293,96 @@ mod tests {
         }
         assert_eq!(dirs, 1 + 6 + 6 * 5 * 2);
         assert!(ahead.list(&root.join("missing")).is_err());
+        drop(ahead);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// Once the walk has a listing, the lister lists the whole subtree ahead, leaving out the
+    /// folders the walk passes over by name (and what they hold) and the contents of a folder
+    /// with a marker (a virtual environment's).
+    #[test]
+    fn lists_subtrees_ahead_but_not_what_the_walk_passes_over() {
+        let root = std::env::temp_dir().join(format!("codemill-ahead-deep-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for d in ["a/b/c", ".git/objects/x", "venv/lib/y", "pkg.egg-info/z"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        fs::write(root.join("venv/pyvenv.cfg"), "").unwrap();
+        let ahead = ListingAhead::new(PassOver {
+            names: vec![".git".into()],
+            suffixes: vec![".egg-info".into()],
+            markers: vec!["pyvenv.cfg".into()],
+        })
+        .unwrap();
+        assert_eq!(ahead.list(&root).unwrap(), list_dir(&root).unwrap());
+        let idle = |s: &State| s.queued.is_empty() && s.busy.is_none();
+        let mut state = ahead.shared.lock();
+        while !idle(&state) {
+            state = ahead.shared.wait(state);
+        }
+        let made: Vec<PathBuf> = state.made.keys().map(|k| k.0.join(&k.1)).collect();
+        drop(state);
+        // In the order the walk asks: the root's subdirectories, then a's, then b's.
+        let want: Vec<PathBuf> = ["a", "venv", "a/b", "a/b/c"]
+            .iter()
+            .map(|d| root.join(d))
+            .collect();
+        assert_eq!(made, want);
+        for d in &want {
+            assert_eq!(ahead.list(d).unwrap(), list_dir(d).unwrap());
+        }
+        drop(ahead);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A folder the walk passes over (its rules ignore it) loses what was listed or queued in
+    /// it, and nothing more in it is listed; the rest of the tree is listed ahead as before.
+    #[test]
+    fn nothing_is_listed_in_a_folder_the_walk_passes_over() {
+        let root = std::env::temp_dir().join(format!("codemill-ahead-over-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for d in ["a/b", "data/x/y", "data/z", "src/c"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        // The test is the lister: the walk's side alone, every step seen.
+        let shared = Arc::new(Shared {
+            pass_over: PassOver::default(),
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        let ahead = ListingAhead {
+            shared: Arc::clone(&shared),
+            thread: None,
+            owner: std::process::id(),
+        };
+        ahead.list(&root).unwrap();
+        let data = root.join("data");
+        for d in [root.join("a"), data.clone(), root.join("src")] {
+            let k = key(&d);
+            let made = list_dir(&d);
+            let mut state = shared.lock();
+            state.queued.remove(&k);
+            shared.keep(&mut state, k, made);
+        }
+        let listed = |dir: &Path| {
+            let state = shared.lock();
+            state
+                .queued
+                .iter()
+                .chain(state.made.keys())
+                .any(|k| k.0.join(&k.1).starts_with(dir))
+        };
+        assert!(listed(&data.join("x")) && listed(&data.join("z")));
+        ahead.pass_over(&data);
+        assert!(!listed(&data));
+        // A listing under way in it when the walk passed it over queues nothing.
+        let k = key(&data.join("x"));
+        let mut state = shared.lock();
+        shared.keep(&mut state, k.clone(), list_dir(&data.join("x")));
+        assert!(!state.made.contains_key(&k) && !state.queued.is_empty());
+        assert!(state.queued.iter().all(|q| !q.0.starts_with(&data)));
+        drop(state);
+        assert!(listed(&root.join("a/b")) && listed(&root.join("src/c")));
         drop(ahead);
         fs::remove_dir_all(&root).unwrap();
     }
@@ -237,6 +400,7 @@ mod tests {
             fs::write(d.join("x.py"), "x = 1\n").unwrap();
         }
         let shared = Arc::new(Shared {
+            pass_over: PassOver::default(),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
         });
@@ -270,7 +434,8 @@ mod tests {
         });
         assert_eq!(ahead.list(&first).unwrap(), list_dir(&first).unwrap());
         lister.join().unwrap();
-        assert_eq!(shared.lock().helped, 5);
+        // d1..d5, then their `sub` folders, queued as each of them was listed.
+        assert_eq!(shared.lock().helped, 10);
         for a in 1..6 {
             let d = root.join(format!("d{a}"));
             assert!(shared.lock().made.contains_key(&key(&d)));

@@ -187,10 +187,11 @@ def exact_jaccard_pairs(
 def connected_components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
 def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> npt.NDArray[np.uint64]: ...
 
-# The corpus walk: one directory's (name, kind, size, stamp) entries, sorted by name as Python
-# sorts; kind 0 other, 1 file, 2 directory, 3 link, 4 unreadable; a file's size and
-# str(st_mtime_ns), else -1 and "". None if the directory cannot be listed.
-def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str]] | None: ...
+# The corpus walk: one directory's (name, kind, size, stamp, language) entries, sorted by name
+# as Python sorts; kind 0 other, 1 file, 2 directory, 3 link, 4 unreadable; a file's size and
+# str(st_mtime_ns), else -1 and ""; the language a file's extension names (code_language of a
+# UTF-8 name), else None. None if the directory cannot be listed.
+def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str, str | None]] | None: ...
 
 # Code files as the corpus jobs read them: (text, None, UTF-8 bytes), or (None, skip reason, 0)
 # for an empty, too large, binary (a NUL in the first SNIFF bytes), non-UTF-8, unreadable file
@@ -205,9 +206,15 @@ def decode_code(data: bytes, max_bytes: int) -> tuple[str | None, str | None]: .
 
 @final
 class ListingAhead:
-    """list_dir, with each listed directory's subdirectories listed ahead on a thread of its own."""
-    def __init__(self) -> None: ...
-    def list_dir(self, path: str | os.PathLike[str]) -> list[tuple[str, int, int, str]] | None: ...
+    """list_dir, with the subtrees of each listing listed ahead on a thread of its own, except
+    folders named one of ``names`` or ending in one of ``suffixes``, and the contents of a folder
+    holding one of ``markers``."""
+    def __new__(
+        cls, names: Sequence[str] = ..., suffixes: Sequence[str] = ..., markers: Sequence[str] = ...
+    ) -> ListingAhead: ...
+    def list_dir(self, path: str | os.PathLike[str]) -> list[tuple[str, int, int, str, str | None]] | None: ...
+    def pass_over(self, path: str | os.PathLike[str]) -> None:
+        """The walk passes over this directory: nothing in it is listed ahead any more."""
 
 # Repository context: personalised PageRank over the saved ranking arrays.
 def personalized_pagerank(

@@ -84,16 +84,8 @@ impl Lang {
 
     /// The language of a file from its extension; anything unknown is `Generic`.
     pub fn from_path(path: &Path) -> Lang {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| format!(".{}", e.to_ascii_lowercase()))
-            .unwrap_or_default();
-        table()
-            .by_extension
-            .get(&ext)
-            .copied()
-            .unwrap_or(Lang::Generic)
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        by_extension(name).map_or(Lang::Generic, |&(_, lang)| lang)
     }
 
     pub fn name(self) -> &'static str {
@@ -121,6 +113,23 @@ impl Lang {
     }
 }
 
+/// The canonical name of the language of a file called `name` from its extension (any case),
+/// as `codemill.languages.code_language` gives it from the name alone; None for no known one.
+pub fn code_language(name: &str) -> Option<&'static str> {
+    by_extension(name).map(|&(i, _)| table().names[i].as_str())
+}
+
+/// The table's entry for the extension of the file name `name`: what follows its last dot,
+/// where something other than dots comes before that (Python's `os.path.splitext`: `.bashrc`
+/// and `..a` have none).
+fn by_extension(name: &str) -> Option<&'static (usize, Lang)> {
+    let dot = name.rfind('.')?;
+    if name[..dot].trim_matches('.').is_empty() {
+        return None;
+    }
+    table().by_extension.get(&name[dot..].to_lowercase())
+}
+
 /// The language table shared with the Python package (`codemill/languages.py` reads the same
 /// file), compiled in: names, aliases and extensions are written once, for both sides.
 const SHARED_TABLE: &str = include_str!("../../python/codemill/data/languages.json");
@@ -141,7 +150,8 @@ struct SharedEntry {
 struct Names {
     names: Vec<String>,
     by_name: FxHashMap<String, Lang>,
-    by_extension: FxHashMap<String, Lang>,
+    /// Extension -> (index in `names`, family).
+    by_extension: FxHashMap<String, (usize, Lang)>,
 }
 
 fn table() -> &'static Names {
@@ -165,7 +175,7 @@ fn table() -> &'static Names {
                 t.by_name.insert(alias.to_ascii_lowercase(), lang);
             }
             for ext in &e.extensions {
-                t.by_extension.insert(ext.clone(), lang);
+                t.by_extension.insert(ext.clone(), (t.names.len(), lang));
             }
             t.names.push(e.name);
         }
@@ -517,6 +527,13 @@ mod tests {
         assert_eq!(Lang::from_path(Path::new("a/b.tsx")), Lang::JavaScript);
         assert_eq!(Lang::from_path(Path::new("a/B.HPP")), Lang::C);
         assert_eq!(Lang::from_path(Path::new("Makefile")), Lang::Generic);
+        assert_eq!(Lang::from_path(Path::new("..py")), Lang::Generic);
+        assert_eq!(code_language("a.TSX"), Some("typescript"));
+        assert_eq!(code_language("x.tar.py"), Some("python"));
+        assert_eq!(code_language("a..py"), Some("python"));
+        for none in [".py", "..py", "...py", "a.", "a", "", "a.py.bak"] {
+            assert_eq!(code_language(none), None, "{none:?}");
+        }
         assert_eq!(Lang::names()[0], "python");
         assert!(Lang::names().iter().all(|n| Lang::from_name(n).is_ok()));
         for lang in [

@@ -1,23 +1,26 @@
 //! Binding of the corpus walk's directory listing.
-use crate::listing::{list_dir as list, Listed};
-use crate::listing_ahead::ListingAhead;
+use crate::lex::code_language;
+use crate::listing::{list_dir as list, Kind, Listed};
+use crate::listing_ahead::{ListingAhead, PassOver};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
-use std::ffi::OsStr;
+use pyo3::types::{PyList, PyString};
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
-/// The entries of a directory as `(name, kind, size, stamp)`, sorted by name as Python sorts
-/// them where file names are UTF-8: kind 0 other, 1 regular file, 2 directory, 3 link, 4
-/// unreadable; a regular file's size and `str(st_mtime_ns)` (-1 and "" otherwise, or when its
-/// `lstat` fails). Names are decoded as `os.fsdecode` decodes them. None when the directory
-/// cannot be listed.
+/// The entries of a directory as `(name, kind, size, stamp, language)`, sorted by name as
+/// Python sorts them where file names are UTF-8: kind 0 other, 1 regular file, 2 directory, 3
+/// link, 4 unreadable; a regular file's size and `str(st_mtime_ns)` (-1 and "" otherwise, or
+/// when its `lstat` fails), and the language its extension names (`code_language` of a UTF-8
+/// name; None otherwise: the walk judges the name itself). Names are decoded as `os.fsdecode`
+/// decodes them. None when the directory cannot be listed.
 #[pyfunction]
 pub fn list_dir(py: Python<'_>, path: PathBuf) -> PyResult<Option<Bound<'_, PyList>>> {
     rows(py, py.detach(|| list(&path).ok()))
 }
 
-/// `list_dir` with the subdirectories of each directory listed on a thread of its own while
-/// the walk judges its entries (`ListingAhead`).
+/// `list_dir` with the subtrees of each listing listed ahead on a thread of its own while the
+/// walk judges its entries (`ListingAhead`), except folders named one of `names`, or ending in
+/// one of `suffixes`, and the contents of a folder holding one of `markers`.
 #[pyclass(name = "ListingAhead", module = "codemill._core", frozen)]
 pub struct PyListingAhead {
     inner: ListingAhead,
@@ -26,11 +29,27 @@ pub struct PyListingAhead {
 #[pymethods]
 impl PyListingAhead {
     #[new]
-    fn new() -> PyResult<Self> {
-        let inner = ListingAhead::new().map_err(|e| {
+    #[pyo3(signature = (names=Vec::new(), suffixes=Vec::new(), markers=Vec::new()))]
+    fn new(
+        names: Vec<OsString>,
+        suffixes: Vec<OsString>,
+        markers: Vec<OsString>,
+    ) -> PyResult<Self> {
+        let pass_over = PassOver {
+            names,
+            suffixes,
+            markers,
+        };
+        let inner = ListingAhead::new(pass_over).map_err(|e| {
             pyo3::exceptions::PyOSError::new_err(format!("cannot start the listing thread: {e}"))
         })?;
         Ok(PyListingAhead { inner })
+    }
+
+    /// The walk passes over the directory `path` (its rules ignore it): nothing in it is
+    /// listed ahead any more.
+    fn pass_over(&self, py: Python<'_>, path: PathBuf) {
+        py.detach(|| self.inner.pass_over(&path));
     }
 
     /// What `list_dir(path)` gives.
@@ -53,7 +72,12 @@ fn rows(py: Python<'_>, listed: Option<Vec<Listed>>) -> PyResult<Option<Bound<'_
         .map(|e| {
             let size = e.size.map_or(-1, |s| s as i64);
             let stamp = e.mtime_ns.map_or_else(String::new, |t| t.to_string());
-            Ok((fs_name(py, &e.name)?, e.kind as u8, size, stamp))
+            // Looked up here rather than in Python: the walk's main thread sets its pace.
+            let language = match (e.kind, e.name.to_str()) {
+                (Kind::File, Some(name)) => code_language(name).map(|l| PyString::intern(py, l)),
+                _ => None,
+            };
+            Ok((fs_name(py, &e.name)?, e.kind as u8, size, stamp, language))
         })
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, rows).map(Some)

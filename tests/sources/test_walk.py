@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from codemill.corpus.report import tokenize_report
+from codemill.languages import code_language
 from codemill.sources import Skips, read_file, walk
 from codemill.sources.skips import (
     BINARY,
@@ -46,7 +47,7 @@ def _lock(directory, monkeypatch) -> str:
         return None if os.fspath(path) == locked else real_list_dir(path)  # as for a PermissionError
 
     monkeypatch.setattr(walk_module, "list_dir", list_dir)
-    monkeypatch.setattr(walk_module, "_lister", lambda: list_dir)  # not listed ahead either
+    monkeypatch.setattr(walk_module, "_lister", lambda: None)  # not listed ahead either
     return locked
 
 
@@ -431,12 +432,32 @@ def test_the_core_lists_a_directory_as_python_sorts_and_stats_it(tmp_path) -> No
     os.mkfifo(tmp_path / "pipe")
     listed = list_dir(tmp_path)
     assert listed is not None and [e[0] for e in listed] == sorted(os.listdir(tmp_path))
-    kinds = {name: kind for name, kind, _, _ in listed}
+    kinds = {name: kind for name, kind, _, _, _ in listed}
     assert (kinds["z.py"], kinds["sub"], kinds["link.py"], kinds["pipe"]) == (1, 2, 3, 0)
     st = os.lstat(tmp_path / "z.py")
-    assert next(e for e in listed if e[0] == "z.py")[2:] == (st.st_size, str(st.st_mtime_ns))
-    assert next(e for e in listed if e[0] == "sub")[2:] == (-1, "")
+    assert next(e for e in listed if e[0] == "z.py")[2:] == (st.st_size, str(st.st_mtime_ns), "python")
+    assert next(e for e in listed if e[0] == "sub")[2:] == (-1, "", None)
+    # Only a regular file with a UTF-8 name gets its language from the core.
+    assert [e[4] for e in listed if e[0] in ("link.py", "\udcff.py")] == [None, None]
     assert list_dir(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a.py", "A.PY", "b.Tsx", "c.h", "d.HPP", "x.tar.py", "a..py", "a.py.bak", ".py", "..py",
+        "...py", "a.", "Makefile", ".bashrc", "é.rs", "noext", "a b.go", "ä.Ü",
+    ],
+)  # fmt: skip
+def test_the_core_names_a_files_language_as_code_language_does(tmp_path, name) -> None:
+    # The listing's language is looked up in the core (the walk's main thread sets its pace),
+    # by the same rule as Python's.
+    from codemill._core import list_dir
+
+    (tmp_path / name).write_text("x\n")
+    listed = list_dir(tmp_path)
+    assert listed is not None and [e[0] for e in listed] == [name]
+    assert listed[0][4] == code_language(name)
 
 
 def test_a_walk_listing_ahead_gives_what_a_walk_listing_in_turn_gives(tmp_path, monkeypatch) -> None:
@@ -445,6 +466,7 @@ def test_a_walk_listing_ahead_gives_what_a_walk_listing_in_turn_gives(tmp_path, 
     from codemill._core import ListingAhead
 
     walk_module = importlib.import_module("codemill.sources.walk")
+    the_walks_own = walk_module._lister
     for a in range(4):
         for b in range(3):
             d = tmp_path / f"p{a}" / f"q{b}"
@@ -463,13 +485,15 @@ def test_a_walk_listing_ahead_gives_what_a_walk_listing_in_turn_gives(tmp_path, 
         skips = Skips()
         return [(e.path, e.size, e.stamp) for e in walk(tmp_path, skips)], skips.items
 
-    ahead = walked(lambda: ListingAhead().list_dir)
+    ahead = walked(ListingAhead)
     in_turn = walked(lambda: None)
     assert ahead == in_turn
+    assert walked(the_walks_own) == in_turn  # not listing ahead into what the walk passes over
     assert len(ahead[0]) == 1 + 4 * 3 * 2
     assert len(ahead[1]) == 5  # the four folders and the .gitignore itself
     monkeypatch.chdir(tmp_path)
-    assert walked(lambda: ListingAhead().list_dir) == walked(lambda: None)  # "." names "p0", not "./p0"
+    assert walked(ListingAhead) == walked(lambda: None)  # "." names "p0", not "./p0"
+    assert walked(the_walks_own) == walked(lambda: None)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

@@ -129,24 +129,29 @@ def file_stat(path: Path) -> tuple[int, str]:
     return st.st_size, str(st.st_mtime_ns)
 
 
-# A directory's entry as `_core.list_dir` lists it: (name, kind, size, stamp), with a regular
-# file's size and stamp as in `Entry` (-1 and "" for the rest). Its kinds:
-_Listed = tuple[str, int, int, str]
+# A directory's entry as `_core.list_dir` lists it: (name, kind, size, stamp, language), with a
+# regular file's size and stamp as in `Entry` (-1 and "" for the rest) and the language its
+# extension names (`code_language` of the name, looked up in the core; None for the rest). Its
+# kinds:
+_Listed = tuple[str, int, int, str, "str | None"]
 _FILE, _DIR, _LINK, _UNREADABLE = 1, 2, 3, 4  # 0: a FIFO, socket or device
 # Why a walk passes over an entry of another kind than a file or a directory.
 _KIND_SKIPS = {_LINK: reasons.SYMLINK, _UNREADABLE: reasons.UNREADABLE}
-# A directory's listing by path, a `_core.ListingAhead`'s (None: `_core.list_dir`).
-Lister: TypeAlias = Callable[[str], "list[_Listed] | None"]
+# How a walk lists directories: made ahead by a `_core.ListingAhead` (None: `_core.list_dir`).
+Lister: TypeAlias = ListingAhead
 
 
-def classify(name: str, where: str, rel: str, size: int, stamp: str, skips: Skips) -> Entry | None:
+def classify(
+    name: str, where: str, rel: str, size: int, stamp: str, skips: Skips, language: str | None = None
+) -> Entry | None:
     """The entry for the regular file ``name`` found in a tree (at ``where``, ``rel`` from the
-    walk's root; its size and stamp), or None (counted) when it is not code. Strings, not
-    pathlib, until a file is kept: this runs for every file of a tree (millions on a corpus)."""
+    walk's root; its size and stamp), or None (counted) when it is not code. ``language``: what
+    ``code_language(name)`` gives, where the listing says already. Strings, not pathlib, until a
+    file is kept: this runs for every file of a tree (millions on a corpus)."""
     if name in LOCK_FILES or name.endswith(".lock"):
         skips.add(where, reasons.LOCK_FILE)
         return None
-    lang = code_language(name)
+    lang = language or code_language(name)
     if lang is not None:  # first: most files of a tree are code (no code extension is a record file's)
         return Entry(where, rel, lang, size, stamp)
     if is_records(name):
@@ -198,16 +203,18 @@ def walk(root: Path, skips: Skips, pool: SharedWith | None = None) -> Iterator[E
 
 
 def _lister() -> Lister | None:
-    """How a walk in this process lists directories: with the subdirectories of each listed
-    ahead on another core where there is one (`_core.ListingAhead`; over a tree of 82k files on
-    2 cores the walk took 0.69 s instead of 0.93 s), else one at a time (on one core the thread
-    only takes turns with the walk: 1.15 s)."""
-    return ListingAhead().list_dir if usable_cpus() > 1 else None
+    """How a walk in this process lists directories: the subtrees of each listing listed ahead
+    on another core where there is one (`_core.ListingAhead`), but not the folders the walk
+    passes over by name or marker; else one at a time (on one core the thread only takes turns
+    with the walk)."""
+    if usable_cpus() < 2:
+        return None
+    return ListingAhead(list(SKIP_DIRS), list(_SKIP_DIR_SUFFIXES), list(_ENV_MARKERS))
 
 
 def _classified(found: Iterator[_Found], skips: Skips) -> Iterator[Entry]:
-    for name, where, rel, size, stamp in found:
-        kept = classify(name, where, rel, size, stamp, skips)
+    for name, where, rel, size, stamp, language in found:
+        kept = classify(name, where, rel, size, stamp, skips, language)
         if kept is not None:
             yield kept
 
@@ -215,8 +222,9 @@ def _classified(found: Iterator[_Found], skips: Skips) -> Iterator[Entry]:
 # One directory of a walk: (its path, its path from the root, its ignore rules, its listing:
 # None if unreadable).
 _Dir = tuple[str, str, "_Ignore", "list[_Listed] | None"]
-# A file a walk found: its name, path, path from the root, size and stamp.
-_Found = tuple[str, str, str, int, str]
+# A file a walk found: its name, path, path from the root, size, stamp and the language its
+# extension names (None: none, or not looked up).
+_Found = tuple[str, str, str, int, str, "str | None"]
 
 
 class _Walked(NamedTuple):
@@ -601,7 +609,7 @@ _UTF8_NAMES = sys.getfilesystemencoding() == "utf-8" and sys.getfilesystemencode
 def _listing(path: str, lister: Lister | None = None) -> list[_Listed] | None:
     """A directory's entries sorted by name; None if it cannot be read. In the Rust core: the
     listing, a stat of each file and the sort cost the walk more than its rules did in Python."""
-    listed = (lister or list_dir)(path)
+    listed = lister.list_dir(path) if lister is not None else list_dir(path)
     if listed is not None and not _UTF8_NAMES:
         listed.sort(key=_NAME)
     return listed
@@ -683,19 +691,21 @@ def _in_dir(
         return
     # Paths as os.scandir joins them, but those in "." are "a", not "./a", as a Path says.
     prefix = "" if directory == "." else directory if directory.endswith("/") else directory + "/"
-    for name, kind, size, stamp in entries:
+    for name, kind, size, stamp, language in entries:
         rel = f"{rel_dir}/{name}" if rel_dir else name
         if kind == _FILE:
             if ignore.specs and ignore.ignored(rel, False):  # (most folders have no rules: no call)
                 skips.add(under(rel), reasons.GITIGNORED)
                 continue
-            yield name, prefix + name, rel, size, stamp
+            yield name, prefix + name, rel, size, stamp, language
         elif kind == _DIR:
             path = prefix + name
             listing: list[list[_Listed] | None] = []
             reason = _passed_over_dir(name, rel, ignore, functools.partial(_env_listed, path, listing, lister))
             if reason is not None:
                 skips.add(under(rel) + "/", reason)
+                if lister is not None:
+                    lister.pass_over(path)  # it may have been listed ahead, and its subtree queued
                 continue
             sub = listing[0] if listing else _listing(path, lister)  # listed by the env check, else now
             subdirs.append((path, rel, ignore if sub is None else ignore.listed(path, sub, rel), sub))
