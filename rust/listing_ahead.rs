@@ -170,8 +170,28 @@ impl ListingAhead {
         let k = key(dir);
         state.queued.remove(&k);
         state.made.remove(&k);
-        state.queued.retain(|q| !q.0.starts_with(dir));
-        state.made.retain(|m, _| !m.0.starts_with(dir));
+        // What lies in `dir` is one run of keys: a path sorts with those it starts.
+        let from = (dir.to_path_buf(), OsString::new());
+        let under = |k: &&Key| k.0.starts_with(dir);
+        let queued: Vec<Key> = state
+            .queued
+            .range(&from..)
+            .take_while(under)
+            .cloned()
+            .collect();
+        for q in &queued {
+            state.queued.remove(q);
+        }
+        let made: Vec<Key> = state
+            .made
+            .range(&from..)
+            .map(|(k, _)| k)
+            .take_while(under)
+            .cloned()
+            .collect();
+        for m in &made {
+            state.made.remove(m);
+        }
         state.passed_over.push(dir.to_path_buf());
         self.shared.changed.notify_all(); // room for the lister, if it waited
     }

@@ -704,8 +704,10 @@ def _in_dir(
             reason = _passed_over_dir(name, rel, ignore, functools.partial(_env_listed, path, listing, lister))
             if reason is not None:
                 skips.add(under(rel) + "/", reason)
-                if lister is not None:
-                    lister.pass_over(path)  # it may have been listed ahead, and its subtree queued
+                if lister is not None and reason == reasons.GITIGNORED:
+                    # Listed ahead maybe, and its subtree queued (the lister leaves out the
+                    # folders passed over by name or marker itself).
+                    lister.pass_over(path)
                 continue
             sub = listing[0] if listing else _listing(path, lister)  # listed by the env check, else now
             subdirs.append((path, rel, ignore if sub is None else ignore.listed(path, sub, rel), sub))
