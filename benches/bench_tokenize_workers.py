@@ -2,7 +2,7 @@
 costs a user, start-up included.
 
 Run: `python benches/bench_tokenize_workers.py TREE [--rounds 6] [--ref OTHER_CHECKOUT/python]
-[--json F]`.
+[--ceiling] [--json F]`.
 
 Each round runs, one after the other in fresh processes: 1 worker pinned to one core
 (`taskset -c 0`: the per-core baseline) and 2 workers on every core; with ``--ref``, 2 workers
@@ -13,6 +13,12 @@ the manifest's ``run`` entry), the processes that ran tasks, and the CPU time of
 whole process tree (user + system) with the share of its cores' time it kept busy
 (``cpu / (wall * cores)``): two runs that do the same work and differ in wall time differ in
 idle time, which says where a 2 / 1 ratio under 2 is lost. Rows are medians over rounds.
+
+With ``--ceiling``, each round also runs two 1-worker copies of the job at once, pinned to cores
+0 and 1: what the machine gives two independent jobs (2 x the 1-worker wall / the later copy's
+wall), the most 2 workers of one job could get there. On a VM whose two cores slow each other
+down (shared caches, memory, a host's other tenants) it is under 2x, and the 2 / 1 ratio is
+read against it.
 """
 
 from __future__ import annotations
@@ -28,17 +34,18 @@ import sys
 import tempfile
 import time
 from argparse import ArgumentParser
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent / "python"
 
 
-def run(tree: Path, workers: int, pythonpath: Path, pinned: bool) -> dict[str, float]:
+def run(tree: Path, workers: int, pythonpath: Path, pinned: bool, core: int = 0) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(prefix="codemill-bench-workers-")) / "out"
     cmd = [sys.executable, "-m", "codemill.cli", "tokenize", str(tree), "-o", str(out), "--json", "--no-progress"]
     cmd += ["--workers", str(workers)]
     if pinned:
-        cmd = ["taskset", "-c", "0", *cmd]
+        cmd = ["taskset", "-c", str(core), *cmd]
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     try:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -61,21 +68,37 @@ def run(tree: Path, workers: int, pythonpath: Path, pinned: bool) -> dict[str, f
     }
 
 
+def two_copies(tree: Path) -> dict[str, float]:
+    """Two 1-worker copies of the job at once, pinned to cores 0 and 1: their walls (their CPU
+    times are not told apart: both are children of this process at once)."""
+    with ThreadPoolExecutor(2) as ex:
+        walls = list(ex.map(lambda core: run(tree, 1, HERE, True, core)["wall"], (0, 1)))
+    return {"walls": walls, "wall": max(walls)}
+
+
 def main() -> None:
     ap = ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("tree", type=Path)
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--ref", type=Path, help="another checkout's python folder: its 2 workers run too")
+    ap.add_argument("--ceiling", action="store_true", help="also two 1-worker copies at once, on cores 0 and 1")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    if args.ceiling and (os.cpu_count() or 1) < 2:
+        sys.exit("--ceiling needs two cores")
     configs = {"1 worker, pinned to one core": (1, HERE, True), "2 workers": (2, HERE, False)}
     if args.ref:
         configs[f"2 workers, {args.ref}"] = (2, args.ref, False)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
+    copies: list[dict[str, float]] = []
     for i in range(args.rounds):
         for name, (workers, path, pinned) in configs.items():
             runs[name].append(run(args.tree, workers, path, pinned))
-        print(f"round {i + 1}: " + ", ".join(f"{n} {r[-1]['wall']:.2f} s" for n, r in runs.items()), flush=True)
+        line = ", ".join(f"{n} {r[-1]['wall']:.2f} s" for n, r in runs.items())
+        if args.ceiling:
+            copies.append(two_copies(args.tree))
+            line += ", two 1-worker copies at once " + " and ".join(f"{w:.2f}" for w in copies[-1]["walls"]) + " s"
+        print(f"round {i + 1}: {line}", flush=True)
     base = statistics.median(r["wall"] for r in runs["1 worker, pinned to one core"])
     result = {
         "tree": str(args.tree),
@@ -95,6 +118,18 @@ def main() -> None:
             f"{name:40s} wall {med['wall']:.2f} s, in job {med['in_job']:.2f} s, tasks {med['running_tasks']:.2f} s, "
             f"{base / med['wall']:.2f}x (per round {ratios[0]}-{ratios[-1]}), processes {rs[-1]['processes']:.0f}, "
             f"CPU {med['cpu']:.2f} s, cores busy {100 * med['busy']:.0f}%"
+        )
+    if copies:
+        # Per round against that round's 1 worker alone: the machine's two-job ceiling then.
+        alone = [r["wall"] for r in runs["1 worker, pinned to one core"]]
+        ceilings = sorted(round(2 * a / c["wall"], 2) for a, c in zip(alone, copies, strict=True))
+        ceiling = statistics.median(ceilings)
+        two = result["medians"]["2 workers"]["speedup_vs_1_pinned"]
+        reached = round(two / ceiling, 3)
+        result["two_copies"] = {"runs": copies, "ceiling": ceiling, "per_round": ceilings, "share_reached": reached}
+        print(
+            f"{'two 1-worker copies at once':40s} the machine gives two jobs {ceiling:.2f}x "
+            f"(per round {ceilings[0]}-{ceilings[-1]}); 2 workers reach {100 * two / ceiling:.0f}% of it"
         )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
