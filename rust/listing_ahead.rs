@@ -157,9 +157,7 @@ impl ListingAhead {
         self.shared.changed.notify_all();
         listed
     }
-}
 
-impl ListingAhead {
     /// The walk passes over the directory `dir` (a folder its rules ignore): what was listed
     /// or queued in it is dropped, and nothing more in it is listed.
     pub fn pass_over(&self, dir: &Path) {
@@ -287,12 +285,37 @@ mod tests {
     use super::*;
     use std::fs;
 
+    /// A fresh folder in the temporary directory holding the folders `dirs`.
+    fn tree(name: &str, dirs: &[&str]) -> PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("codemill-ahead-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for d in dirs {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        root
+    }
+
+    /// A `ListingAhead` with no lister thread: the test plays the lister, every step seen.
+    fn walk_side() -> (Arc<Shared>, ListingAhead) {
+        let shared = Arc::new(Shared {
+            pass_over: PassOver::default(),
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        let ahead = ListingAhead {
+            shared: Arc::clone(&shared),
+            thread: None,
+            owner: std::process::id(),
+        };
+        (shared, ahead)
+    }
+
     /// A walk through `ListingAhead` lists every directory as `list_dir` does, whichever of the
     /// two threads made each listing.
     #[test]
     fn listings_made_ahead_are_the_walks_own() {
-        let root = std::env::temp_dir().join(format!("codemill-ahead-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
+        let root = tree("walk", &[]);
         for a in 0..6 {
             for b in 0..5 {
                 let d = root.join(format!("d{a}")).join(format!("e{b}"));
@@ -322,11 +345,10 @@ mod tests {
     /// with a marker (a virtual environment's).
     #[test]
     fn lists_subtrees_ahead_but_not_what_the_walk_passes_over() {
-        let root = std::env::temp_dir().join(format!("codemill-ahead-deep-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        for d in ["a/b/c", ".git/objects/x", "venv/lib/y", "pkg.egg-info/z"] {
-            fs::create_dir_all(root.join(d)).unwrap();
-        }
+        let root = tree(
+            "deep",
+            &["a/b/c", ".git/objects/x", "venv/lib/y", "pkg.egg-info/z"],
+        );
         fs::write(root.join("venv/pyvenv.cfg"), "").unwrap();
         let ahead = ListingAhead::new(PassOver {
             names: vec![".git".into()],
@@ -359,22 +381,8 @@ mod tests {
     /// it, and nothing more in it is listed; the rest of the tree is listed ahead as before.
     #[test]
     fn nothing_is_listed_in_a_folder_the_walk_passes_over() {
-        let root = std::env::temp_dir().join(format!("codemill-ahead-over-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        for d in ["a/b", "data/x/y", "data/z", "src/c"] {
-            fs::create_dir_all(root.join(d)).unwrap();
-        }
-        // The test is the lister: the walk's side alone, every step seen.
-        let shared = Arc::new(Shared {
-            pass_over: PassOver::default(),
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-        });
-        let ahead = ListingAhead {
-            shared: Arc::clone(&shared),
-            thread: None,
-            owner: std::process::id(),
-        };
+        let root = tree("over", &["a/b", "data/x/y", "data/z", "src/c"]);
+        let (shared, ahead) = walk_side();
         ahead.list(&root).unwrap();
         let data = root.join("data");
         for d in [root.join("a"), data.clone(), root.join("src")] {
@@ -412,23 +420,12 @@ mod tests {
     /// holding the first folder busy until the walk has listed all the others.)
     #[test]
     fn a_walk_that_catches_up_lists_the_next_folders_itself() {
-        let root = std::env::temp_dir().join(format!("codemill-ahead-wide-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
+        let subs: Vec<String> = (0..6).map(|a| format!("d{a}/sub")).collect();
+        let root = tree("wide", &subs.iter().map(String::as_str).collect::<Vec<_>>());
         for a in 0..6 {
-            let d = root.join(format!("d{a}"));
-            fs::create_dir_all(d.join("sub")).unwrap();
-            fs::write(d.join("x.py"), "x = 1\n").unwrap();
+            fs::write(root.join(format!("d{a}/x.py")), "x = 1\n").unwrap();
         }
-        let shared = Arc::new(Shared {
-            pass_over: PassOver::default(),
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-        });
-        let ahead = ListingAhead {
-            shared: Arc::clone(&shared),
-            thread: None,
-            owner: std::process::id(),
-        };
+        let (shared, ahead) = walk_side();
         assert_eq!(ahead.list(&root).unwrap(), list_dir(&root).unwrap());
         let first = root.join("d0");
         {
