@@ -84,8 +84,12 @@ impl Lang {
 
     /// The language of a file from its extension; anything unknown is `Generic`.
     pub fn from_path(path: &Path) -> Lang {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        by_extension(name).map_or(Lang::Generic, |&(_, lang)| lang)
+        // Lossy, as Python reads an undecodable byte: the extension after it still counts.
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        by_extension(&name).map_or(Lang::Generic, |&(_, lang)| lang)
     }
 
     pub fn name(self) -> &'static str {
@@ -528,6 +532,13 @@ mod tests {
         assert_eq!(Lang::from_path(Path::new("a/B.HPP")), Lang::C);
         assert_eq!(Lang::from_path(Path::new("Makefile")), Lang::Generic);
         assert_eq!(Lang::from_path(Path::new("..py")), Lang::Generic);
+        #[cfg(unix)]
+        {
+            // An undecodable byte before the extension, as Python's `code_language` reads it.
+            use std::os::unix::ffi::OsStrExt;
+            let name = std::ffi::OsStr::from_bytes(b"\xff.py");
+            assert_eq!(Lang::from_path(Path::new(name)), Lang::Python);
+        }
         assert_eq!(code_language("a.TSX"), Some("typescript"));
         assert_eq!(code_language("x.tar.py"), Some("python"));
         assert_eq!(code_language("a..py"), Some("python"));
