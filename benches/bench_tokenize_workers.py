@@ -113,10 +113,11 @@ def main() -> None:
         med = {k: statistics.median(r[k] for r in rs) for k in ("wall", "in_job", "running_tasks", "cpu", "busy")}
         pinned = runs["1 worker, pinned to one core"]
         ratios = sorted(round(a["wall"] / b["wall"], 2) for a, b in zip(pinned, rs, strict=True))
-        result["medians"][name] = {**med, "speedup_vs_1_pinned": round(base / med["wall"], 2), "per_round": ratios}
+        # Three decimals: at two, 1.797x read as the 1.8x target met.
+        result["medians"][name] = {**med, "speedup_vs_1_pinned": round(base / med["wall"], 3), "per_round": ratios}
         print(
             f"{name:40s} wall {med['wall']:.2f} s, in job {med['in_job']:.2f} s, tasks {med['running_tasks']:.2f} s, "
-            f"{base / med['wall']:.2f}x (per round {ratios[0]}-{ratios[-1]}), processes {rs[-1]['processes']:.0f}, "
+            f"{base / med['wall']:.3f}x (per round {ratios[0]}-{ratios[-1]}), processes {rs[-1]['processes']:.0f}, "
             f"CPU {med['cpu']:.2f} s, cores busy {100 * med['busy']:.0f}%"
         )
     if copies:
