@@ -6,6 +6,7 @@ pub mod bpe;
 pub mod bpe_train;
 pub mod cache;
 pub mod chunk;
+pub mod chunk_cache;
 pub mod cluster;
 pub mod code_file;
 pub mod embed;

@@ -6,7 +6,8 @@
 //! longest match reaches farther wins (the longer on a tie). On held-back code of eight
 //! languages this gives 1.8–3.6% fewer tokens than replaying the merges (a minimal
 //! segmentation gives 2.0–4.1%, plain longest match −0.9% to +1.8%), and it needs no
-//! pre-tokenizer, no caches and no rank tables: two walks of a trie per token.
+//! pre-tokenizer and no rank tables: two walks of a trie per token. A long text walks a line
+//! it has met before only once (`chunk_cache.rs`).
 //!
 //! Chunks are lines, each led by the whitespace run holding its line break (as in training,
 //! so no token of the vocabulary crosses a chunk's start), and capped at `MAX_CHUNK` bytes:
@@ -17,6 +18,7 @@
 //! boundaries of the whole text (`lex::is_boundary`): `data` never matches inside `metadata`.
 //! A merge built on one needs the boundary on that side (`Tokenizer::from_parts`).
 use crate::chunk::windows;
+use crate::chunk_cache::ChunkCache;
 use crate::error::{Error, Result};
 use crate::lex::is_boundary;
 
@@ -28,6 +30,10 @@ const NONE: u32 = u32::MAX;
 /// Texts from this many bytes on have the trie read into the caches first (`Segmenter::warm`):
 /// a few microseconds where it is cached, against ~0.3 ms to encode this much.
 const WARM_FROM: usize = 32 << 10;
+
+/// Texts from this many bytes on look their repeated chunks up (`ChunkCache`) instead of
+/// walking them again; a shorter one repeats too little to pay for the table.
+const CACHE_FROM: usize = 64 << 10;
 
 /// The double-array trie is one `u32` a slot: the children of a node live at
 /// `slots[base + byte]`, and the slot a walk reaches is the child it looks for when the slot's
@@ -211,8 +217,26 @@ impl Segmenter {
         if text.len() >= WARM_FROM {
             self.warm();
         }
+        let cache = (text.len() >= CACHE_FROM)
+            .then(|| ChunkCache::new(text.len(), out.len()))
+            .flatten();
+        let Some(mut cache) = cache else {
+            for_each_chunk(text, |start, end| {
+                self.encode_chunk(&Chunk { text, start, end }, out)
+            });
+            return;
+        };
+        let b = text.as_bytes();
         for_each_chunk(text, |start, end| {
-            self.encode_chunk(&Chunk { text, start, end }, out)
+            let Some(key) = ChunkCache::key(b, start, end) else {
+                self.encode_chunk(&Chunk { text, start, end }, out);
+                return;
+            };
+            if !cache.get(key, b, start, end, out) {
+                let at = out.len();
+                self.encode_chunk(&Chunk { text, start, end }, out);
+                cache.put(key, start, end, at, out.len());
+            }
         });
     }
 
@@ -684,6 +708,44 @@ mod tests {
                 })
                 .collect();
             same_as_reference(&seg, &reference, &v, &text);
+        }
+    }
+
+    #[test]
+    fn repeated_chunks_of_a_long_text_match_the_reference() {
+        // Texts from `CACHE_FROM` bytes on look repeated chunks up: lines drawn from a few, so
+        // most repeat; identifier tokens at a line's edges; a line over `MAX_CHUNK` whose
+        // windows start and end inside identifiers (not cached, as their boundaries depend on
+        // what is beside them); the text ending on a chunk seen before.
+        let v = vocab();
+        let (seg, reference) = both(&v);
+        let long = format!("x{}data_id", "data".repeat(MAX_CHUNK / 4));
+        let lines = [
+            "\n    return self.data_id",
+            "\n    data_x = user_data",
+            "\ndata metadata x_idx",
+            "\n\tabcdef é data",
+            "\n  superuser_id _id",
+            long.as_str(),
+            "\n    return self.data_id",
+        ];
+        let mut x = 3u64;
+        for ends_with_seen in [false, true] {
+            let mut text = String::new();
+            while text.len() < 3 * CACHE_FROM {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push_str(lines[(x >> 33) as usize % (lines.len() - 1)]);
+            }
+            if ends_with_seen {
+                text.push_str(lines[0]);
+            }
+            same_as_reference(&seg, &reference, &v, &text);
+            // After ids already in the output: a hit copies from where the chunk's ids are.
+            let mut out = vec![7, 7, 7];
+            seg.encode(&text, &mut out);
+            assert_eq!(&out[3..], reference.encode(&text), "after other ids");
         }
     }
 

@@ -56,6 +56,13 @@ fn splits(prev: Class, cur: Class, next: Option<Class>) -> bool {
     }
 }
 
+/// Whether `b` is an ASCII byte that is no part of an identifier: there is a boundary on both
+/// of its sides whatever stands beyond them (`splits` looks past `cur` only for a lower-case
+/// letter), so a stretch of text between two such bytes has the same boundaries anywhere.
+pub fn separates(b: u8) -> bool {
+    b < 128 && ASCII_CLASS[usize::from(b)] == Class::Other
+}
+
 /// Whether byte offset `p` of `text` (a char boundary) is a sub-identifier boundary: the edge
 /// of the text, next to a character that is not part of an identifier, or where `splits` says.
 /// The same rule as `for_each_boundary`, asked at one offset of running text.

@@ -7,7 +7,7 @@ mod ident;
 mod lang;
 mod scanner;
 
-pub use ident::{for_each_boundary, is_boundary, parts as identifier_parts};
+pub use ident::{for_each_boundary, is_boundary, parts as identifier_parts, separates};
 pub use lang::{code_language, Lang, Table};
 pub use scanner::Scanner;
 
