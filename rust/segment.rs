@@ -240,7 +240,9 @@ impl Segmenter {
         });
     }
 
-    /// Appends the ids of one chunk.
+    /// Appends the ids of one chunk. Not inlined into its callers: inlined (stop 49), the
+    /// encoder ran 3–8% slower.
+    #[inline(never)]
     fn encode_chunk(&self, chunk: &Chunk, out: &mut Vec<u32>) {
         let n = chunk.end - chunk.start;
         let mut i = 0;
