@@ -8,20 +8,15 @@
 //! looked up by its bytes; on a miss it is encoded and its ids, already in the output, are
 //! remembered by position, so nothing is copied.
 //!
-//! The table is direct-mapped and of fixed size (80 KB), one a thread, reused from call to
-//! call: an entry is stamped with its call and answers no other (its positions are that
-//! call's), so a corpus job's many small files pay no table each. A later chunk takes the slot
-//! of an earlier one. Memory stays bounded on any text, and repeats are mostly near each other:
-//! on 2 MB of C, 4,096 slots keep 17.5% of the bytes against 22.3% for a table of every chunk,
-//! and 16,384 slots ran no faster.
-//!
-//! Measured on one pinned core (stop 49): 2 MB of each of eight languages encoded 1–15% faster
-//! (C 7%, C++ 10%, Rust 10%, Java 15%), the 40 MB crate tree, a call a file, ~20% faster; a
-//! table that never hit cost 5% (with a hash that loops over every word of the chunk, 10%).
+//! The table is direct-mapped and of fixed size (64 KB): a later chunk takes the slot of an
+//! earlier one. Memory stays bounded on any text, and repeats are mostly near each other: on
+//! 2 MB of C, 4,096 slots keep 17.5% of the bytes against 22.3% for a table of every chunk, and
+//! 16,384 slots ran no faster. On 2 MB of each of eight languages, one pinned core, the
+//! encoder ran 1–15% faster with it (C 7%, C++ 10%, Rust 10%, Java 15%); a table that never hit
+//! cost 5% (its first hash, a loop over every word of the chunk, cost 10%).
 use crate::lex::separates;
-use std::cell::RefCell;
 
-/// Slots of the table (20 bytes each): 80 KB.
+/// Slots of the table (16 bytes each): 64 KB.
 const SLOTS: usize = 1 << 12;
 /// Chunks shorter than this walk faster than a probe costs.
 const MIN_LEN: usize = 8;
@@ -35,23 +30,10 @@ struct Entry {
     ids_len: u16,
     ids_at: u32,
     tag: u32,
-    /// The call that put it (0: none).
-    call: u32,
 }
 
 pub struct ChunkCache {
     slots: Vec<Entry>,
-    /// The call under way (from 1).
-    call: u32,
-}
-
-thread_local! {
-    static TABLE: RefCell<ChunkCache> = const {
-        RefCell::new(ChunkCache {
-            slots: Vec::new(),
-            call: 0,
-        })
-    };
 }
 
 /// A chunk that may be cached: its slot and tag.
@@ -62,40 +44,12 @@ pub struct Key {
 }
 
 impl ChunkCache {
-    /// Runs `f` with this thread's table, emptied for one text of `text_len` bytes whose ids
-    /// are appended to an output holding `out_len` ids; `f` gets None if positions would not
-    /// fit the table's `u32`s (or the table is in use: no encoder call nests, but if one did).
-    pub fn with<R>(
-        text_len: usize,
-        out_len: usize,
-        f: impl FnOnce(Option<&mut ChunkCache>) -> R,
-    ) -> R {
-        if text_len
-            .checked_add(out_len)
-            .is_none_or(|n| n >= u32::MAX as usize)
-        {
-            return f(None);
-        }
-        TABLE.with(|table| match table.try_borrow_mut() {
-            Ok(mut cache) => {
-                cache.begin();
-                f(Some(&mut cache))
-            }
-            Err(_) => f(None),
+    /// A table for one text of `text_len` bytes whose ids are appended to an output holding
+    /// `out_len` ids; None if positions would not fit the table's `u32`s.
+    pub fn new(text_len: usize, out_len: usize) -> Option<ChunkCache> {
+        (text_len.checked_add(out_len)? < u32::MAX as usize).then(|| ChunkCache {
+            slots: vec![Entry::default(); SLOTS],
         })
-    }
-
-    /// A new call: the entries of earlier calls stop answering (cleared only when the stamp
-    /// wraps around).
-    fn begin(&mut self) {
-        if self.slots.is_empty() {
-            self.slots = vec![Entry::default(); SLOTS];
-        }
-        self.call = self.call.wrapping_add(1);
-        if self.call == 0 {
-            self.slots.fill(Entry::default());
-            self.call = 1;
-        }
     }
 
     /// The key of chunk `[start, end)` of `text`, or None if it is not cached (too short,
@@ -121,7 +75,7 @@ impl ChunkCache {
     pub fn get(&self, key: Key, text: &[u8], start: usize, end: usize, out: &mut Vec<u32>) -> bool {
         let e = self.slots[key.slot];
         let len = end - start;
-        if e.tag != key.tag || e.call != self.call || usize::from(e.len) != len {
+        if e.tag != key.tag || usize::from(e.len) != len {
             return false;
         }
         let at = e.start as usize;
@@ -142,7 +96,6 @@ impl ChunkCache {
             ids_len: (ids_end - ids_at) as u16,
             ids_at: ids_at as u32,
             tag: key.tag,
-            call: self.call,
         };
     }
 }
@@ -170,29 +123,18 @@ mod tests {
     fn a_chunk_put_is_found_by_its_bytes_only() {
         let text = b"\n    return x;\n    return y;\n    return x;";
         let (a, b, c) = ((0, 14), (14, 28), (28, text.len()));
+        let mut cache = ChunkCache::new(text.len(), 0).unwrap();
         let mut out = vec![1, 2, 3];
-        let (ka, kb, kc) = (
-            ChunkCache::key(text, a.0, a.1).unwrap(),
-            ChunkCache::key(text, b.0, b.1).unwrap(),
-            ChunkCache::key(text, c.0, c.1).unwrap(),
-        );
-        ChunkCache::with(text.len(), 0, |cache| {
-            let cache = cache.unwrap();
-            assert!(!cache.get(ka, text, a.0, a.1, &mut out));
-            cache.put(ka, a.0, a.1, 1, 3);
-            // The same bytes elsewhere: the ids are copied; other bytes of the same length: a
-            // miss.
-            assert!(cache.get(kc, text, c.0, c.1, &mut out));
-            assert_eq!(out, [1, 2, 3, 2, 3]);
-            assert!(!cache.get(kb, text, b.0, b.1, &mut out));
-            assert_eq!(out.len(), 5);
-            // A call nested in this one gets no table.
-            assert!(ChunkCache::with(1, 0, |inner| inner.is_none()));
-        });
-        // The next call: what the last one put answers no more.
-        ChunkCache::with(text.len(), 0, |cache| {
-            assert!(!cache.unwrap().get(kc, text, c.0, c.1, &mut out));
-        });
+        let ka = ChunkCache::key(text, a.0, a.1).unwrap();
+        assert!(!cache.get(ka, text, a.0, a.1, &mut out));
+        cache.put(ka, a.0, a.1, 1, 3);
+        // The same bytes elsewhere: the ids are copied; other bytes of the same length: a miss.
+        let kc = ChunkCache::key(text, c.0, c.1).unwrap();
+        assert!(cache.get(kc, text, c.0, c.1, &mut out));
+        assert_eq!(out, [1, 2, 3, 2, 3]);
+        let kb = ChunkCache::key(text, b.0, b.1).unwrap();
+        assert!(!cache.get(kb, text, b.0, b.1, &mut out));
+        assert_eq!(out.len(), 5);
     }
 
     #[test]
@@ -203,6 +145,6 @@ mod tests {
         assert!(ChunkCache::key(text, 2, 10).is_none()); // starts inside an identifier
         assert!(ChunkCache::key(text, 10, 20).is_none()); // ends inside one
         assert!(ChunkCache::key(text, 0, MIN_LEN - 1).is_none()); // too short to pay
-        assert!(ChunkCache::with(usize::MAX, 1, |cache| cache.is_none()));
+        assert!(ChunkCache::new(usize::MAX, 1).is_none());
     }
 }

@@ -32,8 +32,8 @@ const NONE: u32 = u32::MAX;
 const WARM_FROM: usize = 32 << 10;
 
 /// Texts from this many bytes on look their repeated chunks up (`ChunkCache`) instead of
-/// walking them again; a shorter one repeats too little to pay for the lookups.
-const CACHE_FROM: usize = 4 << 10;
+/// walking them again; a shorter one repeats too little to pay for the table.
+const CACHE_FROM: usize = 64 << 10;
 
 /// The double-array trie is one `u32` a slot: the children of a node live at
 /// `slots[base + byte]`, and the slot a walk reaches is the child it looks for when the slot's
@@ -217,24 +217,15 @@ impl Segmenter {
         if text.len() >= WARM_FROM {
             self.warm();
         }
-        if text.len() < CACHE_FROM {
-            self.encode_chunks(text, out);
+        let cache = (text.len() >= CACHE_FROM)
+            .then(|| ChunkCache::new(text.len(), out.len()))
+            .flatten();
+        let Some(mut cache) = cache else {
+            for_each_chunk(text, |start, end| {
+                self.encode_chunk(&Chunk { text, start, end }, out)
+            });
             return;
-        }
-        ChunkCache::with(text.len(), out.len(), |cache| match cache {
-            Some(cache) => self.encode_cached(text, cache, out),
-            None => self.encode_chunks(text, out),
-        });
-    }
-
-    fn encode_chunks(&self, text: &str, out: &mut Vec<u32>) {
-        for_each_chunk(text, |start, end| {
-            self.encode_chunk(&Chunk { text, start, end }, out)
-        });
-    }
-
-    /// `encode_chunks`, a chunk met before in `text` copied from where its ids are in `out`.
-    fn encode_cached(&self, text: &str, cache: &mut ChunkCache, out: &mut Vec<u32>) {
+        };
         let b = text.as_bytes();
         for_each_chunk(text, |start, end| {
             let Some(key) = ChunkCache::key(b, start, end) else {
