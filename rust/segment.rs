@@ -217,24 +217,22 @@ impl Segmenter {
         if text.len() >= WARM_FROM {
             self.warm();
         }
-        let cache = (text.len() >= CACHE_FROM)
+        let mut cache = (text.len() >= CACHE_FROM)
             .then(|| ChunkCache::new(text.len(), out.len()))
             .flatten();
-        let Some(mut cache) = cache else {
-            for_each_chunk(text, |start, end| {
-                self.encode_chunk(&Chunk { text, start, end }, out)
-            });
-            return;
-        };
         let b = text.as_bytes();
         for_each_chunk(text, |start, end| {
-            let Some(key) = ChunkCache::key(b, start, end) else {
-                self.encode_chunk(&Chunk { text, start, end }, out);
+            let chunk = Chunk { text, start, end };
+            let keyed = cache
+                .as_mut()
+                .and_then(|cache| Some((cache, ChunkCache::key(b, start, end)?)));
+            let Some((cache, key)) = keyed else {
+                self.encode_chunk(&chunk, out);
                 return;
             };
             if !cache.get(key, b, start, end, out) {
                 let at = out.len();
-                self.encode_chunk(&Chunk { text, start, end }, out);
+                self.encode_chunk(&chunk, out);
                 cache.put(key, start, end, at, out.len());
             }
         });
