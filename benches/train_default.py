@@ -4,11 +4,18 @@
 
 Only the *train* split of benches/corpus.py is used, so the held-back files that the
 token-count comparison reads were never seen in training.
+
+``--lookahead-for FILE``: no training; writes FILE's vocabulary as a ``codemill-tokenizer/3``
+file whose lookahead list (the tokens after which the second candidate is weighed) is made from
+the train split, as training makes it. The bundled file's list was made so from its ``/2`` file
+(stop 50): the crates and npm packages of the train split differ from machine to machine, so
+training again would not give the same vocabulary.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -27,12 +34,19 @@ def main() -> None:
     ap.add_argument("--vocab-size", type=int, default=32768)
     ap.add_argument("--identifier-vocab-size", type=int, default=1024)
     ap.add_argument("-o", "--output", type=Path, default=OUT)
+    ap.add_argument("--lookahead-for", type=Path, help="a tokenizer file: only add its lookahead list")
     args = ap.parse_args()
     data = corpus.load("train", args.bytes_per_language)
     missing = sorted(set(corpus.SOURCES) - set(data))
     if missing:
         sys.exit(f"missing sources for {missing}: run benches/fetch_corpus.sh")
     docs = [(text, lang) for files in data.values() for _, text, lang in files]
+    if args.lookahead_for:
+        tok = CodeTokenizer.load(args.lookahead_for)
+        weighed = CodeTokenizer(tok._core.weighed_by([text for text, _ in docs]))
+        weighed.save(args.output)
+        print(f"{args.output}: {len(json.loads(weighed.to_json())['lookahead'])} tokens weigh their second candidate")
+        return
     t = time.perf_counter()
     tok = CodeTokenizer.train(
         docs,

@@ -33,7 +33,10 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The format training writes; `FORMAT_MERGES` files are still read (and written back as such).
-pub const FORMAT: &str = "codemill-tokenizer/2";
+/// What training writes: `/2` with the list of tokens whose second candidate is weighed.
+pub const FORMAT: &str = "codemill-tokenizer/3";
+/// Every second candidate weighed: the ids `/3` gives wherever its list holds every token.
+pub const FORMAT_LOOKAHEAD: &str = "codemill-tokenizer/2";
 pub const FORMAT_MERGES: &str = "codemill-tokenizer/1";
 
 /// How a tokenizer cuts text into its vocabulary, fixed by its file's format version.
@@ -43,20 +46,24 @@ pub enum Encoding {
     Merges,
     /// `/2`: longest match with one token of lookahead over lines (`segment.rs`).
     Lookahead,
+    /// `/3`: as `/2`, the lookahead taken only after the longest tokens a list names (those
+    /// whose second candidate won on the training text).
+    Weighed,
 }
 
 impl Encoding {
     pub fn format(self) -> &'static str {
         match self {
             Encoding::Merges => FORMAT_MERGES,
-            Encoding::Lookahead => FORMAT,
+            Encoding::Lookahead => FORMAT_LOOKAHEAD,
+            Encoding::Weighed => FORMAT,
         }
     }
 
     fn max_chunk(self) -> usize {
         match self {
             Encoding::Merges => MAX_CHUNK,
-            Encoding::Lookahead => segment::MAX_CHUNK,
+            Encoding::Lookahead | Encoding::Weighed => segment::MAX_CHUNK,
         }
     }
 }
@@ -71,8 +78,10 @@ pub const DEFAULT_SPECIALS: [&str; 6] = [
 
 pub struct Tokenizer {
     uid: u64,
-    /// `Some` for `Encoding::Lookahead`.
+    /// `Some` for `Encoding::Lookahead` and `Encoding::Weighed`.
     segmenter: Option<Segmenter>,
+    /// `Encoding::Weighed`: the ids after which the second candidate is weighed, ascending.
+    weighed: Option<Vec<u32>>,
     vocab: IdentifierVocab,
     piece_bpe: Bpe,
     line_bpe: Bpe,
@@ -596,7 +605,7 @@ impl Tokenizer {
         // lower; for `/2` the one that needs fewer boundaries (it matches wherever the other
         // could), then the lower.
         let needs = |id: usize| match encoding {
-            Encoding::Lookahead => edges[id].count_ones(),
+            Encoding::Lookahead | Encoding::Weighed => edges[id].count_ones(),
             Encoding::Merges => 0,
         };
         let token =
@@ -608,7 +617,7 @@ impl Tokenizer {
                 *old = id as u32;
             }
         }
-        let segmenter = (encoding == Encoding::Lookahead)
+        let segmenter = (encoding != Encoding::Merges)
             .then(|| {
                 Segmenter::new((0..first_special).filter_map(|id| {
                     let t = token(id);
@@ -623,6 +632,7 @@ impl Tokenizer {
         Ok(Tokenizer {
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             segmenter,
+            weighed: None,
             vocab,
             piece_bpe: Bpe::new(merges, first_merge),
             line_bpe: Bpe::new(line_merges, first_line_merge),
@@ -708,11 +718,79 @@ impl Tokenizer {
     }
 
     pub fn encoding(&self) -> Encoding {
-        if self.segmenter.is_some() {
-            Encoding::Lookahead
-        } else {
-            Encoding::Merges
+        match (&self.segmenter, &self.weighed) {
+            (None, _) => Encoding::Merges,
+            (Some(_), None) => Encoding::Lookahead,
+            (Some(_), Some(_)) => Encoding::Weighed,
         }
+    }
+
+    /// Makes this a `/3` tokenizer that weighs the second candidate only after the longest
+    /// tokens `ids` names (any order, repeats allowed). Error: a `/1` tokenizer, or an id that
+    /// is no ordinary token.
+    pub fn weigh_only(mut self, ids: Vec<u32>) -> Result<Self> {
+        let ordinary = self.vocab_size() - self.specials.len();
+        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= ordinary) {
+            return Err(Error::Format(format!(
+                "lookahead lists {bad}, which is no ordinary token (there are {ordinary})"
+            )));
+        }
+        let Some(seg) = self.segmenter.as_mut() else {
+            return Err(Error::Format(format!(
+                "a {FORMAT_MERGES} tokenizer has no lookahead to restrict"
+            )));
+        };
+        let mut keep = vec![false; ordinary];
+        for &id in &ids {
+            keep[id as usize] = true;
+        }
+        seg.weigh_only(|id| keep[id as usize]);
+        self.weighed = Some(
+            (0..ordinary as u32)
+                .filter(|&id| keep[id as usize])
+                .collect(),
+        );
+        Ok(self)
+    }
+
+    /// The longest tokens whose second candidate won somewhere in `docs`, every second weighed
+    /// (`Segmenter::count_second_wins`), ascending: the list `weigh_only` takes. Empty for `/1`.
+    pub fn second_winners(&self, docs: &[&str]) -> Vec<u32> {
+        let Some(seg) = &self.segmenter else {
+            return Vec::new();
+        };
+        let full; // a `/3` tokenizer counts with its `/2` twin, every second weighed
+        let seg_full = match self.weighed {
+            None => seg,
+            Some(_) => {
+                full = Tokenizer::from_json(&self.to_json_as(Encoding::Lookahead))
+                    .expect("a tokenizer's own file loads");
+                full.segmenter
+                    .as_ref()
+                    .expect("a /2 tokenizer has a segmenter")
+            }
+        };
+        let wins = docs
+            .par_iter()
+            .fold(
+                || vec![0u32; self.vocab_size()],
+                |mut wins, text| {
+                    seg_full.count_second_wins(text, &mut wins);
+                    wins
+                },
+            )
+            .reduce(
+                || vec![0u32; self.vocab_size()],
+                |mut a, b| {
+                    a.iter_mut()
+                        .zip(b)
+                        .for_each(|(x, y)| *x = x.saturating_add(y));
+                    a
+                },
+            );
+        (0..wins.len() as u32)
+            .filter(|&id| wins[id as usize] > 0)
+            .collect()
     }
 
     /// Encodes text in which special tokens are ordinary text. `lang` matters only to
@@ -752,15 +830,23 @@ impl Tokenizer {
     }
 
     pub fn to_json(&self) -> String {
-        let v = serde_json::json!({
-            "format": self.encoding().format(),
-            "pretokenizer": {"chunks": "line", "max_chunk_bytes": self.encoding().max_chunk()},
+        self.to_json_as(self.encoding())
+    }
+
+    /// The file of this vocabulary encoded as `encoding` (`/3` only with a list).
+    fn to_json_as(&self, encoding: Encoding) -> String {
+        let mut v = serde_json::json!({
+            "format": encoding.format(),
+            "pretokenizer": {"chunks": "line", "max_chunk_bytes": encoding.max_chunk()},
             "special_tokens": self.specials,
             "identifiers": self.vocab.entries(),
             "merges": self.merges(),
             "line_merges": self.line_merges(),
             "metadata": self.metadata,
         });
+        if let (Encoding::Weighed, Some(ids)) = (encoding, &self.weighed) {
+            v["lookahead"] = serde_json::json!(ids);
+        }
         v.to_string()
     }
 
@@ -769,14 +855,15 @@ impl Tokenizer {
             serde_json::from_str(text).map_err(|e| Error::Format(format!("not JSON: {e}")))?;
         let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
         let encoding = match format {
-            FORMAT => Encoding::Lookahead,
+            FORMAT => Encoding::Weighed,
+            FORMAT_LOOKAHEAD => Encoding::Lookahead,
             FORMAT_MERGES => Encoding::Merges,
             _ => {
                 return Err(Error::Format(
                     if format.starts_with("codemill-tokenizer/") {
                         format!(
                             "unsupported format version {format:?}; this codemill reads \
-                         {FORMAT:?} and {FORMAT_MERGES:?}"
+                         {FORMAT:?}, {FORMAT_LOOKAHEAD:?} and {FORMAT_MERGES:?}"
                         )
                     } else {
                         format!(
@@ -801,7 +888,7 @@ impl Tokenizer {
                 .ok_or_else(|| Error::Format(format!("missing field {name:?}")))?;
             T::deserialize(f).map_err(|e| Error::Format(format!("field {name:?}: {e}")))
         }
-        Tokenizer::from_parts(
+        let tok = Tokenizer::from_parts(
             field(&v, "identifiers")?,
             field(&v, "merges")?,
             field(&v, "line_merges")?,
@@ -810,7 +897,11 @@ impl Tokenizer {
                 .cloned()
                 .unwrap_or(serde_json::Value::Null),
             encoding,
-        )
+        )?;
+        match encoding {
+            Encoding::Weighed => tok.weigh_only(field(&v, "lookahead")?),
+            _ => Ok(tok),
+        }
     }
 
     /// Trains identifier vocabulary and both BPE stages on `docs`. Deterministic.
@@ -870,14 +961,20 @@ impl Tokenizer {
         let first_line_merge = first_merge + piece_bpe.merges().len() as u32;
         let mut words = line_words(docs, &vocab, &piece_bpe);
         let line_merges = bpe_train::train(&mut words, first_line_merge, line_room, min_count);
-        Tokenizer::from_parts(
+        let tok = Tokenizer::from_parts(
             vocab.entries().to_vec(),
             piece_bpe.merges().to_vec(),
             line_merges,
             cfg.special_tokens,
             cfg.metadata,
             Encoding::Lookahead,
-        )
+        )?;
+        // The lookahead walk is kept after the tokens whose second candidate won somewhere in
+        // the training text: on held-back code 0.2–0.45% more tokens than weighing every
+        // second, for 5–8% more speed (README, stop 50).
+        let texts: Vec<&str> = docs.iter().map(|d| d.0).collect();
+        let winners = tok.second_winners(&texts);
+        tok.weigh_only(winners)
     }
 }
 
@@ -1173,10 +1270,12 @@ mod tests {
     }
 
     #[test]
-    fn both_encodings_are_lossless_and_keep_their_format() {
+    fn every_encoding_is_lossless_and_keeps_its_format() {
         let tok = trained();
         let old = as_merges(&tok);
-        assert_eq!(tok.encoding(), Encoding::Lookahead);
+        let full = Tokenizer::from_json(&tok.to_json_as(Encoding::Lookahead)).unwrap();
+        assert_eq!(tok.encoding(), Encoding::Weighed);
+        assert_eq!(full.encoding(), Encoding::Lookahead);
         let text = format!(
             "{SAMPLE}\n\tmetadata = user_data  \r\n\n\n    é😀{}",
             "x".repeat(5000)
@@ -1193,7 +1292,22 @@ mod tests {
             new_ids.len(),
             old_ids.len()
         );
-        for t in [&tok, &old] {
+        let full_ids = full.encode(&text, Lang::Python, &[]);
+        assert_eq!(full.decode_bytes(&full_ids).unwrap(), text.as_bytes());
+        // Listed, the tokens whose second won on a text give `/2`'s ids on it (the training
+        // text here lists none: its tokenizer weighs no second, and still round-trips).
+        let code = include_str!("chunk_cache.rs");
+        let winners = full.second_winners(&[code]);
+        assert!(!winners.is_empty() && winners.len() < tok.vocab_size() / 2);
+        let listed = Tokenizer::from_json(&full.to_json())
+            .unwrap()
+            .weigh_only(winners.clone())
+            .unwrap();
+        assert_eq!(listed.weighed.as_ref(), Some(&winners));
+        let want = full.encode(code, Lang::Rust, &[]);
+        assert_eq!(listed.encode(code, Lang::Rust, &[]), want);
+        assert!(tok.encode(code, Lang::Rust, &[]).len() > want.len());
+        for t in [&tok, &full, &listed, &old] {
             let back = Tokenizer::from_json(&t.to_json()).unwrap();
             assert_eq!(back.encoding(), t.encoding());
             assert_eq!(

@@ -77,6 +77,7 @@ class _Encoding:
 class Tokenizer(_Encoding):
     @staticmethod
     def from_json(text: str) -> Tokenizer: ...
+    def weighed_by(self, texts: list[str]) -> Tokenizer: ...
     @staticmethod
     def train(
         texts: list[str],

@@ -56,6 +56,17 @@ impl PyTokenizer {
         Ok(PyTokenizer { inner })
     }
 
+    /// This vocabulary as a `/3` tokenizer whose lookahead is kept after the longest tokens
+    /// whose second candidate wins somewhere in `texts` (what training does on its own text).
+    fn weighed_by(&self, py: Python<'_>, texts: Vec<PyBackedStr>) -> PyResult<Self> {
+        let inner = py.detach(|| {
+            let docs: Vec<&str> = texts.iter().map(|t| &**t).collect();
+            let winners = self.inner.second_winners(&docs);
+            Tokenizer::from_json(&self.inner.to_json())?.weigh_only(winners)
+        })?;
+        Ok(PyTokenizer { inner })
+    }
+
     fn to_json(&self, py: Python<'_>) -> String {
         py.detach(|| self.inner.to_json())
     }

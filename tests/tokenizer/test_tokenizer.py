@@ -92,7 +92,7 @@ def test_save_load_identical(tmp_path, small_tok: CodeTokenizer) -> None:
     text = (FIXTURES / "sample.py").read_text()
     assert np.array_equal(again.encode(text, "python"), small_tok.encode(text, "python"))
     assert again.hash == small_tok.hash
-    assert json.loads(path.read_text())["format"] == "codemill-tokenizer/2"
+    assert json.loads(path.read_text())["format"] == "codemill-tokenizer/3"
     assert again.vocab_size == small_tok.vocab_size
 
 
@@ -183,9 +183,18 @@ def test_bad_input_errors(tmp_path, tok: CodeTokenizer) -> None:
     with pytest.raises(TokenizerFileError, match=r"corrupt\.json: invalid tokenizer file: not JSON"):
         CodeTokenizer.load(corrupt)
     wrong = tmp_path / "v9.json"
-    wrong.write_text(tok.to_json().replace("codemill-tokenizer/2", "codemill-tokenizer/9"))
+    wrong.write_text(tok.to_json().replace("codemill-tokenizer/3", "codemill-tokenizer/9"))
     with pytest.raises(TokenizerFileError, match="unsupported format version"):
         CodeTokenizer.load(wrong)
+    for bad, why in [(None, 'missing field "lookahead"'), ([1 << 20], "no ordinary token")]:
+        v = json.loads(tok.to_json())
+        del v["lookahead"]
+        if bad is not None:
+            v["lookahead"] = bad
+        listed = tmp_path / "listed.json"
+        listed.write_text(json.dumps(v))
+        with pytest.raises(TokenizerFileError, match=why):
+            CodeTokenizer.load(listed)
     other = tmp_path / "hf.json"
     other.write_text('{"version": "1.0", "model": {"type": "BPE"}}')
     with pytest.raises(TokenizerFileError, match="not a codemill tokenizer"):

@@ -1,7 +1,8 @@
 """CodeTokenizer: the code-aware tokenizer. Its vocabulary is learned from scanner pieces, an
-identifier vocabulary and two stages of byte-level BPE; a ``codemill-tokenizer/2`` file (the
-bundled one, and what training writes) encodes by longest match with one token of lookahead,
-a ``/1`` file by replaying the merges.
+identifier vocabulary and two stages of byte-level BPE. A ``codemill-tokenizer/3`` file (the
+bundled one, and what training writes) encodes by longest match, with one token of lookahead
+after the tokens its list names (those whose second candidate won on the training text); a
+``/2`` file takes the lookahead after every token, and a ``/1`` file replays the merges.
 
 Ids come back as NumPy ``uint32`` arrays. ``decode(encode(t)) == t`` for every valid Unicode
 string. Special tokens are produced only for the ones named in ``allowed_special``.
