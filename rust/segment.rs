@@ -88,11 +88,15 @@ struct Candidates {
 
 pub struct Segmenter {
     slots: Vec<u32>,
+    /// By slot, the id of the token that ends there, with `PLAIN` set where that token, as the
+    /// longest match, is taken without weighing its second candidate (`weigh_only`): the id is
+    /// read for the decision and is then at hand for the output.
     ids: Vec<u32>,
-    /// By slot: whether the token that ends there, when it is the longest match, has its
-    /// second candidate weighed (`weigh_only`); all true unless a file lists them.
-    weighed: Vec<bool>,
 }
+
+/// The bit of an `ids` entry that says "no lookahead after this token" (ids stay under it:
+/// `bpe::MAX_ID`).
+const PLAIN: u32 = 1 << 31;
 
 impl Segmenter {
     /// `tokens`: (bytes, id, edges), `edges` the `START`/`END` bits of the sub-identifier
@@ -216,20 +220,16 @@ impl Segmenter {
             ids[slot] = id;
             packed[slot] |= TERMINAL | (u32::from(edges & (START | END)) << EDGE_SHIFT);
         }
-        let weighed = vec![true; packed.len()];
-        Ok(Segmenter {
-            slots: packed,
-            ids,
-            weighed,
-        })
+        Ok(Segmenter { slots: packed, ids })
     }
 
     /// Weighs the second candidate only where the longest token's id is one `weighed` keeps;
     /// elsewhere the longest is taken without the lookahead walk. The second candidate wins
     /// 3.5–5% of the decisions, and after most longest tokens never (`count_second_wins`).
     pub fn weigh_only(&mut self, weighed: impl Fn(u32) -> bool) {
-        for (w, &id) in self.weighed.iter_mut().zip(&self.ids) {
-            *w = id == NONE || weighed(id);
+        for id in self.ids.iter_mut().filter(|id| **id != NONE) {
+            let bare = *id & !PLAIN;
+            *id = if weighed(bare) { bare } else { bare | PLAIN };
         }
     }
 
@@ -285,8 +285,8 @@ impl Segmenter {
     fn encode_chunk(&self, chunk: &Chunk, out: &mut Vec<u32>) {
         self.segment_chunk(
             chunk,
-            // SAFETY: `at` is a slot a walk reached; `weighed` is as long as `slots`.
-            |longest| unsafe { *self.weighed.get_unchecked(longest.at as usize) },
+            // SAFETY: `at` is a slot a walk reached; `ids` is as long as `slots`.
+            |longest| unsafe { *self.ids.get_unchecked(longest.at as usize) } & PLAIN == 0,
             |chosen, _| out.push(self.id(chosen)),
         );
     }
@@ -388,7 +388,7 @@ impl Segmenter {
     #[inline(always)]
     fn id(&self, m: Match) -> u32 {
         // SAFETY: `at` is a slot a walk reached; `ids` is as long as `slots`.
-        unsafe { *self.ids.get_unchecked(m.at as usize) }
+        unsafe { *self.ids.get_unchecked(m.at as usize) & !PLAIN }
     }
 }
 
