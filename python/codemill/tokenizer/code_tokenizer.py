@@ -220,7 +220,7 @@ class CodeTokenizer:
 
     def encode(self, text: str, language: str | None = None, *, allowed_special: AllowedSpecial = ()) -> np.ndarray:
         """Token ids of ``text`` as a ``uint32`` array. ``language`` (checked either way) picks the
-        scanner table of a ``/1`` file; a ``/2`` file's ids do not depend on it."""
+        scanner table of a ``/1`` file; the ids of a ``/2`` or ``/3`` file do not depend on it."""
         with _valid_unicode():
             return self._core.encode(text, language, self._allowed(allowed_special))
 
