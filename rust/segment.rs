@@ -234,8 +234,8 @@ impl Segmenter {
     }
 
     /// Adds to `wins[id]`, for each token that is the longest match somewhere in `text` and
-    /// loses to its second candidate there, how often it does, every second weighed: what
-    /// `weigh_only` is chosen from. `wins` is indexed by id.
+    /// loses to its second candidate there, how often it does, every second weighed whatever
+    /// `weigh_only` said: what it is chosen from. `wins` is indexed by id.
     pub fn count_second_wins(&self, text: &str, wins: &mut [u32]) {
         for_each_chunk(text, |start, end| {
             let chunk = Chunk { text, start, end };
