@@ -217,6 +217,7 @@ impl Segmenter {
         let mut ids = vec![NONE; slots.len()];
         for (slot, k) in ends {
             let (_, id, edges) = toks[k];
+            debug_assert!(id & PLAIN == 0, "ids stay under `PLAIN`");
             ids[slot] = id;
             packed[slot] |= TERMINAL | (u32::from(edges & (START | END)) << EDGE_SHIFT);
         }
@@ -692,15 +693,12 @@ mod tests {
             tokens.entry(b.clone()).or_insert((*id, *edges));
         }
         let max_len = v.iter().map(|t| t.0.len()).max().unwrap();
-        let weighed = None;
-        (
-            seg,
-            Reference {
-                tokens,
-                max_len,
-                weighed,
-            },
-        )
+        let reference = Reference {
+            tokens,
+            max_len,
+            weighed: None,
+        };
+        (seg, reference)
     }
 
     fn decode(v: &[(Vec<u8>, u32, u8)], ids: &[u32]) -> Vec<u8> {
@@ -747,7 +745,7 @@ mod tests {
             same_as_reference(&seg, &reference, &v, &text);
             same_as_reference(&seg, &reference, &v, &long);
         }
-        // With none weighed, "abcdef" is "abc" "def" (longest first), not "ab" "cdef".
+        // With none weighed, "abcdef" is "abc" "d" "e" "f" (longest first), not "ab" "cdef".
         seg.weigh_only(|_| false);
         let mut out = Vec::new();
         seg.encode("abcdef", &mut out);

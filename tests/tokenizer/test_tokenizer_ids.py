@@ -9,7 +9,7 @@
 - ``token_ids/expected_v3.json``: the ids of the bundled ``codemill-tokenizer/3`` file (the
   lookahead only after the tokens its list names), pinned when that encoding landed.
 
-A change to either means the file format version must change too.
+A change to any of them means the file format version must change too.
 """
 
 from __future__ import annotations
