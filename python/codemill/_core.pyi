@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "HEAD_BYTES",
     "SNIFF",
     "BaseTokenizer",
     "CodemillError",
@@ -188,11 +189,14 @@ def exact_jaccard_pairs(
 def connected_components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
 def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> npt.NDArray[np.uint64]: ...
 
-# The corpus walk: one directory's (name, kind, size, stamp, language) entries, sorted by name
-# as Python sorts; kind 0 other, 1 file, 2 directory, 3 link, 4 unreadable; a file's size and
-# str(st_mtime_ns), else -1 and ""; the language a file's extension names (code_language of a
-# UTF-8 name), else None. None if the directory cannot be listed.
-def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str, str | None]] | None: ...
+# The corpus walk: one directory's (name, kind, size, stamp, language, head) entries, sorted by
+# name as Python sorts; kind 0 other, 1 file, 2 directory, 3 link, 4 unreadable; a file's size
+# and str(st_mtime_ns), else -1 and ""; the language a file's extension names (code_language of
+# a UTF-8 name), else None; the first HEAD_BYTES of a file whose name has no extension (its
+# shebang line), else None (or where it cannot be read). None if the directory cannot be listed.
+HEAD_BYTES: int
+
+def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str, str | None, bytes | None]] | None: ...
 
 # Code files as the corpus jobs read them: (text, None, UTF-8 bytes), or (None, skip reason, 0)
 # for an empty, too large, binary (a NUL in the first SNIFF bytes), non-UTF-8, unreadable file
@@ -213,7 +217,9 @@ class ListingAhead:
     def __new__(
         cls, names: Sequence[str] = ..., suffixes: Sequence[str] = ..., markers: Sequence[str] = ...
     ) -> ListingAhead: ...
-    def list_dir(self, path: str | os.PathLike[str]) -> list[tuple[str, int, int, str, str | None]] | None: ...
+    def list_dir(
+        self, path: str | os.PathLike[str]
+    ) -> list[tuple[str, int, int, str, str | None, bytes | None]] | None: ...
     def pass_over(self, path: str | os.PathLike[str]) -> None:
         """The walk passes over this directory: nothing in it is listed ahead any more."""
 

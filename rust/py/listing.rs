@@ -3,16 +3,17 @@ use crate::lex::code_language;
 use crate::listing::{list_dir as list, Kind, Listed};
 use crate::listing_ahead::{ListingAhead, PassOver};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::{PyBytes, PyList, PyString};
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
-/// The entries of a directory as `(name, kind, size, stamp, language)`, sorted by name as
-/// Python sorts them where file names are UTF-8: kind 0 other, 1 regular file, 2 directory, 3
-/// link, 4 unreadable; a regular file's size and `str(st_mtime_ns)` (-1 and "" otherwise, or
-/// when its `lstat` fails), and the language its extension names (`code_language` of a UTF-8
-/// name; None otherwise: the walk judges the name itself). Names are decoded as `os.fsdecode`
-/// decodes them. None when the directory cannot be listed.
+/// The entries of a directory as `(name, kind, size, stamp, language, head)`, sorted by name
+/// as Python sorts them where file names are UTF-8: kind 0 other, 1 regular file, 2 directory,
+/// 3 link, 4 unreadable; a regular file's size and `str(st_mtime_ns)` (-1 and "" otherwise, or
+/// when its `lstat` fails), the language its extension names (`code_language` of a UTF-8
+/// name; None otherwise: the walk judges the name itself), and the first `HEAD_BYTES` of a
+/// regular file whose name has no extension (None otherwise, or where it cannot be read).
+/// Names are decoded as `os.fsdecode` decodes them. None when the directory cannot be listed.
 #[pyfunction]
 pub fn list_dir(py: Python<'_>, path: PathBuf) -> PyResult<Option<Bound<'_, PyList>>> {
     rows(py, py.detach(|| list(&path).ok()))
@@ -77,7 +78,15 @@ fn rows(py: Python<'_>, listed: Option<Vec<Listed>>) -> PyResult<Option<Bound<'_
                 (Kind::File, Some(name)) => code_language(name).map(|l| PyString::intern(py, l)),
                 _ => None,
             };
-            Ok((fs_name(py, &e.name)?, e.kind as u8, size, stamp, language))
+            let head = e.head.map(|h| PyBytes::new(py, &h));
+            Ok((
+                fs_name(py, &e.name)?,
+                e.kind as u8,
+                size,
+                stamp,
+                language,
+                head,
+            ))
         })
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, rows).map(Some)

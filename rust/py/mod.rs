@@ -44,6 +44,8 @@ mod _core {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         // The head a NUL byte is looked for in (a record's text is sniffed the same way).
         m.add("SNIFF", crate::code_file::SNIFF)?;
+        // The head of an extension-less file a listing reads for its shebang line.
+        m.add("HEAD_BYTES", crate::listing::HEAD_BYTES)?;
         super::errors::register(m)
     }
 }

@@ -432,14 +432,37 @@ def test_the_core_lists_a_directory_as_python_sorts_and_stats_it(tmp_path) -> No
     os.mkfifo(tmp_path / "pipe")
     listed = list_dir(tmp_path)
     assert listed is not None and [e[0] for e in listed] == sorted(os.listdir(tmp_path))
-    kinds = {name: kind for name, kind, _, _, _ in listed}
+    kinds = {name: kind for name, kind, _, _, _, _ in listed}
     assert (kinds["z.py"], kinds["sub"], kinds["link.py"], kinds["pipe"]) == (1, 2, 3, 0)
     st = os.lstat(tmp_path / "z.py")
-    assert next(e for e in listed if e[0] == "z.py")[2:] == (st.st_size, str(st.st_mtime_ns), "python")
-    assert next(e for e in listed if e[0] == "sub")[2:] == (-1, "", None)
+    assert next(e for e in listed if e[0] == "z.py")[2:] == (st.st_size, str(st.st_mtime_ns), "python", None)
+    assert next(e for e in listed if e[0] == "sub")[2:] == (-1, "", None, None)
     # Only a regular file with a UTF-8 name gets its language from the core.
     assert [e[4] for e in listed if e[0] in ("link.py", "\udcff.py")] == [None, None]
     assert list_dir(tmp_path / "missing") is None
+
+
+def test_the_listing_reads_the_shebang_of_files_without_an_extension(tmp_path) -> None:
+    # The core reads the head of an extension-less file (on the lister's thread), which the walk
+    # takes for its shebang: the same entries as reading it in Python, and an unreadable one
+    # still counted as unreadable (the walk opens it itself and sees why).
+    from codemill._core import HEAD_BYTES, list_dir
+
+    (tmp_path / "tool").write_bytes(b"#!/usr/bin/env python3\n" + b"x = 1\n" * 100)
+    (tmp_path / "LICENSE").write_text("MIT\n")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "locked").write_text("#!/bin/sh\n")
+    (tmp_path / "locked").chmod(0)
+    heads = {e[0]: e[5] for e in list_dir(tmp_path) or []}
+    assert heads["tool"] == (b"#!/usr/bin/env python3\n" + b"x = 1\n" * 100)[:HEAD_BYTES]
+    assert (heads["LICENSE"], heads["a.py"]) == (b"MIT\n", None)
+    skips = Skips()
+    found = [(e.rel, e.language) for e in walk(tmp_path, skips)]
+    assert found == [("a.py", "python"), ("tool", "python")]
+    if heads["locked"] is None:  # not root: the core could not read it either
+        assert skips.counts[UNREADABLE] == 1 and skips.counts[UNSUPPORTED_LANGUAGE] == 1
+    else:
+        assert skips.counts[UNSUPPORTED_LANGUAGE] == 2
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeAlias, cast
 
-from codemill._core import ListingAhead, list_dir
+from codemill._core import HEAD_BYTES, ListingAhead, list_dir
 from codemill._workers import usable_cpus
 from codemill.languages import code_language, extension
 from codemill.sources import gitignore
@@ -90,7 +90,7 @@ LOCK_FILES = frozenset(
     }
 )
 
-_HEAD = 128  # bytes read to find a shebang line
+_HEAD = HEAD_BYTES  # bytes read to find a shebang line
 
 
 class Entry(NamedTuple):
@@ -129,11 +129,12 @@ def file_stat(path: Path) -> tuple[int, str]:
     return st.st_size, str(st.st_mtime_ns)
 
 
-# A directory's entry as `_core.list_dir` lists it: (name, kind, size, stamp, language), with a
-# regular file's size and stamp as in `Entry` (-1 and "" for the rest) and the language its
-# extension names (`code_language` of the name, looked up in the core; None for the rest). Its
-# kinds:
-_Listed = tuple[str, int, int, str, "str | None"]
+# A directory's entry as `_core.list_dir` lists it: (name, kind, size, stamp, language, head),
+# with a regular file's size and stamp as in `Entry` (-1 and "" for the rest), the language its
+# extension names (`code_language` of the name, looked up in the core; None for the rest) and
+# the first `_HEAD` bytes of a file with no extension (read by the core, on the lister's
+# thread; None for the rest, or where they could not be read). Its kinds:
+_Listed = tuple[str, int, int, str, "str | None", "bytes | None"]
 _FILE, _DIR, _LINK, _UNREADABLE = 1, 2, 3, 4  # 0: a FIFO, socket or device
 # Why a walk passes over an entry of another kind than a file or a directory.
 _KIND_SKIPS = {_LINK: reasons.SYMLINK, _UNREADABLE: reasons.UNREADABLE}
@@ -142,12 +143,21 @@ Lister: TypeAlias = ListingAhead
 
 
 def classify(
-    name: str, where: str, rel: str, size: int, stamp: str, skips: Skips, language: str | None = None
+    name: str,
+    where: str,
+    rel: str,
+    size: int,
+    stamp: str,
+    skips: Skips,
+    language: str | None = None,
+    head: bytes | None = None,
 ) -> Entry | None:
     """The entry for the regular file ``name`` found in a tree (at ``where``, ``rel`` from the
     walk's root; its size and stamp), or None (counted) when it is not code. ``language``: what
-    ``code_language(name)`` gives, where the listing says already. Strings, not pathlib, until a
-    file is kept: this runs for every file of a tree (millions on a corpus)."""
+    ``code_language(name)`` gives, where the listing says already; ``head``: the file's first
+    `_HEAD` bytes, where the listing read them (else an extension-less file is read here).
+    Strings, not pathlib, until a file is kept: this runs for every file of a tree (millions on
+    a corpus)."""
     if name in LOCK_FILES or name.endswith(".lock"):
         skips.add(where, reasons.LOCK_FILE)
         return None
@@ -158,12 +168,13 @@ def classify(
         return Entry(where, rel, None, size, stamp, described=os.path.isfile(where + SIDECAR_SUFFIX))
     if not extension(name):
         # Extension-less scripts: the shebang names the interpreter.
-        try:
-            with open(where, "rb") as f:
-                head = f.read(_HEAD)
-        except OSError:
-            skips.add(where, reasons.UNREADABLE)
-            return None
+        if head is None:
+            try:
+                with open(where, "rb") as f:
+                    head = f.read(_HEAD)
+            except OSError:
+                skips.add(where, reasons.UNREADABLE)
+                return None
         lang = code_language(name, head)
     if lang is None:
         skips.add(where, reasons.UNSUPPORTED_LANGUAGE)
@@ -213,8 +224,8 @@ def _lister() -> Lister | None:
 
 
 def _classified(found: Iterator[_Found], skips: Skips) -> Iterator[Entry]:
-    for name, where, rel, size, stamp, language in found:
-        kept = classify(name, where, rel, size, stamp, skips, language)
+    for name, where, rel, size, stamp, language, head in found:
+        kept = classify(name, where, rel, size, stamp, skips, language, head)
         if kept is not None:
             yield kept
 
@@ -222,9 +233,9 @@ def _classified(found: Iterator[_Found], skips: Skips) -> Iterator[Entry]:
 # One directory of a walk: (its path, its path from the root, its ignore rules, its listing:
 # None if unreadable).
 _Dir = tuple[str, str, "_Ignore", "list[_Listed] | None"]
-# A file a walk found: its name, path, path from the root, size, stamp and the language its
-# extension names (None: none, or not looked up).
-_Found = tuple[str, str, str, int, str, "str | None"]
+# A file a walk found: its name, path, path from the root, size, stamp, the language its
+# extension names (None: none, or not looked up) and its head where the listing read it.
+_Found = tuple[str, str, str, int, str, "str | None", "bytes | None"]
 
 
 class _Walked(NamedTuple):
@@ -691,13 +702,13 @@ def _in_dir(
         return
     # Paths as os.scandir joins them, but those in "." are "a", not "./a", as a Path says.
     prefix = "" if directory == "." else directory if directory.endswith("/") else directory + "/"
-    for name, kind, size, stamp, language in entries:
+    for name, kind, size, stamp, language, head in entries:
         rel = f"{rel_dir}/{name}" if rel_dir else name
         if kind == _FILE:
             if ignore.specs and ignore.ignored(rel, False):  # (most folders have no rules: no call)
                 skips.add(under(rel), reasons.GITIGNORED)
                 continue
-            yield name, prefix + name, rel, size, stamp, language
+            yield name, prefix + name, rel, size, stamp, language, head
         elif kind == _DIR:
             path = prefix + name
             listing: list[list[_Listed] | None] = []
