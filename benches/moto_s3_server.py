@@ -12,7 +12,7 @@ Objects live in memory, and so do request and response bodies: by default moto s
 object over 5 MB to a temporary file on disk (re-read whole on every ranged GET) and waitress
 spools a request body over 512 KB and a response over 1 MB to temporary files too, read back
 in 8 KB pieces. On the job's own two cores that cost the server ~2x the CPU of an upload
-(320 MB of 8 MB objects: 1.8-2.2 s of server CPU spooled, 0.93-1.00 s in memory).
+(320 MB of 8 MB objects: 1.8-2.2 s of server CPU spooled, 0.94-0.98 s in memory).
 
 Run: `python benches/moto_s3_server.py PORT [THREADS] [LATENCY_MS]` (127.0.0.1 only; path-style
 requests, any credentials). Needs `waitress` (the `bench` extra). ``LATENCY_MS``: each request
