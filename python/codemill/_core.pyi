@@ -192,8 +192,9 @@ def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> 
 # The corpus walk: one directory's (name, kind, size, stamp, language, head) entries, sorted by
 # name as Python sorts; kind 0 other, 1 file, 2 directory, 3 link, 4 unreadable; a file's size
 # and str(st_mtime_ns), else -1 and ""; the language a file's extension names (code_language of
-# a UTF-8 name), else None; the first HEAD_BYTES of a file whose name has no extension (its
-# shebang line), else None (or where it cannot be read). None if the directory cannot be listed.
+# a UTF-8 name, "" for none), else None (not looked up); the first HEAD_BYTES of a file whose name
+# has no extension (its shebang line), else None (or where it cannot be read). None if the
+# directory cannot be listed.
 HEAD_BYTES: int
 
 def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str, str | None, bytes | None]] | None: ...

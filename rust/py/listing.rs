@@ -11,7 +11,8 @@ use std::path::PathBuf;
 /// as Python sorts them where file names are UTF-8: kind 0 other, 1 regular file, 2 directory,
 /// 3 link, 4 unreadable; a regular file's size and `str(st_mtime_ns)` (-1 and "" otherwise, or
 /// when its `lstat` fails), the language its extension names (`code_language` of a UTF-8
-/// name; None otherwise: the walk judges the name itself), and the first `HEAD_BYTES` of a
+/// name, "" for none; None where it was not looked up: the walk judges the name itself), and
+/// the first `HEAD_BYTES` of a
 /// regular file whose name has no extension (None otherwise, or where it cannot be read).
 /// Names are decoded as `os.fsdecode` decodes them. None when the directory cannot be listed.
 #[pyfunction]
@@ -73,9 +74,12 @@ fn rows(py: Python<'_>, listed: Option<Vec<Listed>>) -> PyResult<Option<Bound<'_
         .map(|e| {
             let size = e.size.map_or(-1, |s| s as i64);
             let stamp = e.mtime_ns.map_or_else(String::new, |t| t.to_string());
-            // Looked up here rather than in Python: the walk's main thread sets its pace.
+            // Looked up here rather than in Python: the walk's main thread sets its pace. ""
+            // says none, so that the walk does not look again.
             let language = match (e.kind, e.name.to_str()) {
-                (Kind::File, Some(name)) => code_language(name).map(|l| PyString::intern(py, l)),
+                (Kind::File, Some(name)) => {
+                    Some(PyString::intern(py, code_language(name).unwrap_or("")))
+                }
                 _ => None,
             };
             let head = e.head.map(|h| PyBytes::new(py, &h));

@@ -480,7 +480,7 @@ def test_the_core_names_a_files_language_as_code_language_does(tmp_path, name) -
     (tmp_path / name).write_text("x\n")
     listed = list_dir(tmp_path)
     assert listed is not None and [e[0] for e in listed] == [name]
-    assert listed[0][4] == code_language(name)
+    assert listed[0][4] == (code_language(name) or "")  # "": looked up, none
 
 
 def test_a_walk_listing_ahead_gives_what_a_walk_listing_in_turn_gives(tmp_path, monkeypatch) -> None:

@@ -131,9 +131,9 @@ def file_stat(path: Path) -> tuple[int, str]:
 
 # A directory's entry as `_core.list_dir` lists it: (name, kind, size, stamp, language, head),
 # with a regular file's size and stamp as in `Entry` (-1 and "" for the rest), the language its
-# extension names (`code_language` of the name, looked up in the core; None for the rest) and
-# the first `_HEAD` bytes of a file with no extension (read by the core, on the lister's
-# thread; None for the rest, or where they could not be read). Its kinds:
+# extension names (`code_language` of the name, looked up in the core, "" for none; None where
+# it was not looked up) and the first `_HEAD` bytes of a file with no extension (read by the
+# core, on the lister's thread; None for the rest, or where they could not be read). Its kinds:
 _Listed = tuple[str, int, int, str, "str | None", "bytes | None"]
 _FILE, _DIR, _LINK, _UNREADABLE = 1, 2, 3, 4  # 0: a FIFO, socket or device
 # Why a walk passes over an entry of another kind than a file or a directory.
@@ -154,15 +154,16 @@ def classify(
 ) -> Entry | None:
     """The entry for the regular file ``name`` found in a tree (at ``where``, ``rel`` from the
     walk's root; its size and stamp), or None (counted) when it is not code. ``language``: what
-    ``code_language(name)`` gives, where the listing says already; ``head``: the file's first
+    ``code_language(name)`` gives, where the listing says already ("" for none); ``head``: the
+    file's first
     `_HEAD` bytes, where the listing read them (else an extension-less file is read here).
     Strings, not pathlib, until a file is kept: this runs for every file of a tree (millions on
     a corpus)."""
     if name in LOCK_FILES or name.endswith(".lock"):
         skips.add(where, reasons.LOCK_FILE)
         return None
-    lang = language or code_language(name)
-    if lang is not None:  # first: most files of a tree are code (no code extension is a record file's)
+    lang = code_language(name) if language is None else language
+    if lang:  # first: most files of a tree are code (no code extension is a record file's)
         return Entry(where, rel, lang, size, stamp)
     if is_records(name):
         return Entry(where, rel, None, size, stamp, described=os.path.isfile(where + SIDECAR_SUFFIX))
@@ -176,7 +177,7 @@ def classify(
                 skips.add(where, reasons.UNREADABLE)
                 return None
         lang = code_language(name, head)
-    if lang is None:
+    if not lang:
         skips.add(where, reasons.UNSUPPORTED_LANGUAGE)
         return None
     return Entry(where, rel, lang, size, stamp)
