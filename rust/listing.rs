@@ -85,7 +85,7 @@ pub fn list_dir(dir: &Path) -> io::Result<Vec<Listed>> {
 
 /// Whether a file name has an extension as `os.path.splitext` sees one: a dot that is not
 /// among the dots leading the name (".bashrc" and "..a" have none).
-pub fn has_extension(name: &[u8]) -> bool {
+fn has_extension(name: &[u8]) -> bool {
     match name.iter().rposition(|&b| b == b'.') {
         Some(dot) => name[..dot].iter().any(|&b| b != b'.'),
         None => false,

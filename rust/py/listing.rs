@@ -12,9 +12,9 @@ use std::path::PathBuf;
 /// 3 link, 4 unreadable; a regular file's size and `str(st_mtime_ns)` (-1 and "" otherwise, or
 /// when its `lstat` fails), the language its extension names (`code_language` of a UTF-8
 /// name, "" for none; None where it was not looked up: the walk judges the name itself), and
-/// the first `HEAD_BYTES` of a
-/// regular file whose name has no extension (None otherwise, or where it cannot be read).
-/// Names are decoded as `os.fsdecode` decodes them. None when the directory cannot be listed.
+/// the first `HEAD_BYTES` of a regular file whose name has no extension (None otherwise, or
+/// where it cannot be read). Names are decoded as `os.fsdecode` decodes them. None when the
+/// directory cannot be listed.
 #[pyfunction]
 pub fn list_dir(py: Python<'_>, path: PathBuf) -> PyResult<Option<Bound<'_, PyList>>> {
     rows(py, py.detach(|| list(&path).ok()))

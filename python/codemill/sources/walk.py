@@ -155,10 +155,9 @@ def classify(
     """The entry for the regular file ``name`` found in a tree (at ``where``, ``rel`` from the
     walk's root; its size and stamp), or None (counted) when it is not code. ``language``: what
     ``code_language(name)`` gives, where the listing says already ("" for none); ``head``: the
-    file's first
-    `_HEAD` bytes, where the listing read them (else an extension-less file is read here).
-    Strings, not pathlib, until a file is kept: this runs for every file of a tree (millions on
-    a corpus)."""
+    file's first `_HEAD` bytes, where the listing read them (else an extension-less file is read
+    here). Strings, not pathlib, until a file is kept: this runs for every file of a tree
+    (millions on a corpus)."""
     if name in LOCK_FILES or name.endswith(".lock"):
         skips.add(where, reasons.LOCK_FILE)
         return None
@@ -235,7 +234,7 @@ def _classified(found: Iterator[_Found], skips: Skips) -> Iterator[Entry]:
 # None if unreadable).
 _Dir = tuple[str, str, "_Ignore", "list[_Listed] | None"]
 # A file a walk found: its name, path, path from the root, size, stamp, the language its
-# extension names (None: none, or not looked up) and its head where the listing read it.
+# extension names ("": none; None: not looked up) and its head where the listing read it.
 _Found = tuple[str, str, str, int, str, "str | None", "bytes | None"]
 
 
