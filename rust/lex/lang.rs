@@ -123,14 +123,16 @@ pub fn code_language(name: &str) -> Option<&'static str> {
     by_extension(name).map(|&(i, _)| table().names[i].as_str())
 }
 
-/// The table's entry for the extension of the file name `name`: what follows its last dot,
-/// where something other than dots comes before that (Python's `os.path.splitext`: `.bashrc`
-/// and `..a` have none).
+/// Where the extension of the file name `name` starts: its last dot, where something other
+/// than dots comes before that (Python's `os.path.splitext`: `.bashrc` and `..a` have none).
+pub fn extension_dot(name: &[u8]) -> Option<usize> {
+    let dot = name.iter().rposition(|&b| b == b'.')?;
+    name[..dot].iter().any(|&b| b != b'.').then_some(dot)
+}
+
+/// The table's entry for the extension of the file name `name` (see [`extension_dot`]).
 fn by_extension(name: &str) -> Option<&'static (usize, Lang)> {
-    let dot = name.rfind('.')?;
-    if name[..dot].trim_matches('.').is_empty() {
-        return None;
-    }
+    let dot = extension_dot(name.as_bytes())?;
     table().by_extension.get(&name[dot..].to_lowercase())
 }
 
@@ -517,6 +519,23 @@ static GENERIC: Table = Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_extension_is_what_splitext_sees() {
+        for (name, dot) in [
+            ("a.py", Some(1)),
+            ("a.", Some(1)),
+            ("x.tar.gz", Some(5)),
+            ("..a.b", Some(3)),
+            ("Makefile", None),
+            (".bashrc", None),
+            ("..a", None),
+            ("...", None),
+            ("", None),
+        ] {
+            assert_eq!(extension_dot(name.as_bytes()), dot, "{name}");
+        }
+    }
 
     #[test]
     fn names_and_extensions() {
