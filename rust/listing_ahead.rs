@@ -168,31 +168,22 @@ impl ListingAhead {
         let k = key(dir);
         state.queued.remove(&k);
         state.made.remove(&k);
-        // What lies in `dir` is one run of keys: a path sorts with those it starts.
         let from = (dir.to_path_buf(), OsString::new());
-        let under = |k: &&Key| k.0.starts_with(dir);
-        let queued: Vec<Key> = state
-            .queued
-            .range(&from..)
-            .take_while(under)
-            .cloned()
-            .collect();
-        for q in &queued {
-            state.queued.remove(q);
+        for q in run_in(dir, state.queued.range(&from..)) {
+            state.queued.remove(&q);
         }
-        let made: Vec<Key> = state
-            .made
-            .range(&from..)
-            .map(|(k, _)| k)
-            .take_while(under)
-            .cloned()
-            .collect();
-        for m in &made {
-            state.made.remove(m);
+        for m in run_in(dir, state.made.range(&from..).map(|(k, _)| k)) {
+            state.made.remove(&m);
         }
         state.passed_over.push(dir.to_path_buf());
         self.shared.changed.notify_all(); // room for the lister, if it waited
     }
+}
+
+/// The keys in `dir` at the start of `keys`, which start at `dir`'s own first key: what lies
+/// in a folder is one run of keys, as a path sorts with those it starts.
+fn run_in<'a>(dir: &Path, keys: impl Iterator<Item = &'a Key>) -> Vec<Key> {
+    keys.take_while(|k| k.0.starts_with(dir)).cloned().collect()
 }
 
 impl Shared {
@@ -385,7 +376,13 @@ mod tests {
         let (shared, ahead) = walk_side();
         ahead.list(&root).unwrap();
         let data = root.join("data");
-        for d in [root.join("a"), data.clone(), root.join("src")] {
+        // Listings made in `data` and queued in it, both dropped.
+        for d in [
+            root.join("a"),
+            data.clone(),
+            data.join("x"),
+            root.join("src"),
+        ] {
             let k = key(&d);
             let made = list_dir(&d);
             let mut state = shared.lock();
@@ -400,7 +397,8 @@ mod tests {
                 .chain(state.made.keys())
                 .any(|k| k.0.join(&k.1).starts_with(dir))
         };
-        assert!(listed(&data.join("x")) && listed(&data.join("z")));
+        assert!(listed(&data.join("x/y")) && listed(&data.join("z")));
+        assert!(shared.lock().made.contains_key(&key(&data.join("x"))));
         ahead.pass_over(&data);
         assert!(!listed(&data));
         // A listing under way in it when the walk passed it over queues nothing.
