@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from codemill.sources import Skips, walk
-from codemill.sources.gitignore import parse
+from codemill.sources.gitignore import Rules, parse
 
 CODE = "x = 1\n"
 
@@ -73,6 +73,34 @@ def test_escapes_trailing_spaces_and_odd_classes() -> None:
     # `[:` up to the first `]` without `:]` is a literal `[`; `**\/` spans, but not zero dirs.
     assert ignores("[[:]b:].py", ":b:].py") and ignores("[[:]b:].py", "[b:].py")
     assert ignores("a/**\\/b.py", "a/x/y/b.py") and not ignores("a/**\\/b.py", "a/b.py")
+
+
+def test_rules_answer_as_each_rule_asked_in_turn() -> None:
+    # `Rules` first asks one regex of all the rules whether any matches: the answer must be the
+    # last matching rule's, as asking them one by one gives, for files and directories alike.
+    lines = [
+        "*.py[cod]", "__pycache__/", "/build/", "dist", "!dist/keep.py", "*.egg-info/", "docs/_build/",
+        "**/logs", "!important.log", "*.log", "a/**/b", "[Tt]emp*", "?.tmp", "gen/**", "!gen/*.py",
+    ]  # fmt: skip
+    rules = parse(lines)
+
+    def one_by_one(rel: str, is_dir: bool) -> bool | None:
+        for rule in reversed(rules):
+            if rule.matches(rel, is_dir):
+                return not rule.negated
+        return None
+
+    paths = [
+        "m.py", "m.pyc", "x/m.pyo", "__pycache__", "x/__pycache__", "build", "x/build", "dist",
+        "dist/keep.py", "dist/other.py", "p.egg-info", "docs/_build", "logs", "x/y/logs", "important.log",
+        "x/important.log", "err.log", "a/b", "a/x/y/b", "Temp1", "temp.py", "x.tmp", "xy.tmp", "gen/m.py",
+        "gen/m.js", "gen", "src/main.rs",
+    ]  # fmt: skip
+    together = Rules(rules)
+    for rel in paths:
+        for is_dir in (False, True):
+            assert together.ignored(rel, is_dir) == one_by_one(rel, is_dir), (rel, is_dir)
+    assert Rules([]).ignored("m.py", False) is None
 
 
 def test_an_ignore_file_that_is_a_fifo_or_a_link_is_not_read(tmp_path: Path) -> None:

@@ -60,13 +60,43 @@ def parse(lines: list[str]) -> list[Rule]:
     return [rule for line in lines if (rule := _rule(line)) is not None]
 
 
-def ignored(rules: list[Rule], rel: str, is_dir: bool) -> bool | None:
-    """Whether the last rule matching ``rel`` (relative to the ignore file's directory) ignores it;
-    None if no rule matches."""
-    for rule in reversed(rules):
-        if rule.matches(rel, is_dir):
-            return not rule.negated
-    return None
+class Rules:
+    """The rules of one ignore file, in file order, asked about the paths of a walk.
+
+    Most paths match no rule. One regex of all the rules (one of those on the path, one of those
+    on the name) says so in a call or two, where asking each rule in turn took a Python call per
+    rule: a 226-line ``.gitignore`` (two of GitHub's templates) made the walk of a 4,630-file tree
+    8x slower. Only a path that some rule matches is asked about rule by rule, last first.
+    """
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+        self._files = _any([r for r in rules if not r.dir_only])
+        self._dirs = _any(rules)
+
+    def ignored(self, rel: str, is_dir: bool) -> bool | None:
+        """Whether the last rule matching ``rel`` (relative to the ignore file's directory)
+        ignores it; None if no rule matches."""
+        on_path, on_name = self._dirs if is_dir else self._files
+        if on_path.fullmatch(rel) is None and on_name.fullmatch(rel.rpartition("/")[2]) is None:
+            return None
+        for rule in reversed(self.rules):
+            if rule.matches(rel, is_dir):
+                return not rule.negated
+        return None
+
+
+def _any(rules: list[Rule]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A regex that matches what any of the anchored ``rules`` matches (on a path), and one for
+    the others (on a name); ``(?!)``, which matches nothing, where there are none."""
+
+    def union(patterns: list[str]) -> re.Pattern[str]:
+        return re.compile("|".join(f"(?:{p})" for p in patterns) or "(?!)", re.DOTALL)
+
+    return (
+        union([r.regex.pattern for r in rules if r.anchored]),
+        union([r.regex.pattern for r in rules if not r.anchored]),
+    )
 
 
 def _rule(line: str) -> Rule | None:

@@ -470,7 +470,7 @@ class _Ignore:
     ``repo/.gitignore``; ``prefix`` is the walk root's place under that top.
     """
 
-    def __init__(self, prefix: str = "", specs: tuple[tuple[str, list[gitignore.Rule]], ...] = ()) -> None:
+    def __init__(self, prefix: str = "", specs: tuple[tuple[str, gitignore.Rules], ...] = ()) -> None:
         self.prefix = prefix
         self.specs = specs
 
@@ -510,7 +510,7 @@ class _Ignore:
         rules = gitignore.parse(lines)
         if not rules:
             return self
-        return _Ignore(self.prefix, (*self.specs, (base, rules)))
+        return _Ignore(self.prefix, (*self.specs, (base, gitignore.Rules(rules))))
 
     def child(self, directory: Path, rel: str) -> _Ignore:
         # A nested repository (a submodule) brings its own exclude file, as its top does.
@@ -526,7 +526,7 @@ class _Ignore:
     def _ignored_full(self, full: str, is_dir: bool) -> bool:
         # Deeper files win over shallower ones, and within a file the last match wins.
         for base, rules in reversed(self.specs):
-            found = gitignore.ignored(rules, full[len(base) + 1 :] if base else full, is_dir)
+            found = rules.ignored(full[len(base) + 1 :] if base else full, is_dir)
             if found is not None:
                 return found
         return False
