@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from codemill.sources import Skips, walk
-from codemill.sources.gitignore import Rules, parse
+from codemill.sources.gitignore import Rule, Rules, parse
 
 CODE = "x = 1\n"
 
@@ -76,15 +76,16 @@ def test_escapes_trailing_spaces_and_odd_classes() -> None:
 
 
 def test_rules_answer_as_each_rule_asked_in_turn() -> None:
-    # `Rules` first asks one regex of all the rules whether any matches: the answer must be the
-    # last matching rule's, as asking them one by one gives, for files and directories alike.
+    # `Rules` first asks whether any rule matches (plain names, paths and suffixes looked up, the
+    # rest as one regex): the answer must be the last matching rule's, as asking the rules one by
+    # one gives, for files and directories alike.
     lines = [
         "*.py[cod]", "__pycache__/", "/build/", "dist", "!dist/keep.py", "*.egg-info/", "docs/_build/",
         "**/logs", "!important.log", "*.log", "a/**/b", "[Tt]emp*", "?.tmp", "gen/**", "!gen/*.py",
+        "src/gen.py", "*", "!*.rs",
     ]  # fmt: skip
-    rules = parse(lines)
 
-    def one_by_one(rel: str, is_dir: bool) -> bool | None:
+    def one_by_one(rules: list[Rule], rel: str, is_dir: bool) -> bool | None:
         for rule in reversed(rules):
             if rule.matches(rel, is_dir):
                 return not rule.negated
@@ -94,12 +95,15 @@ def test_rules_answer_as_each_rule_asked_in_turn() -> None:
         "m.py", "m.pyc", "x/m.pyo", "__pycache__", "x/__pycache__", "build", "x/build", "dist",
         "dist/keep.py", "dist/other.py", "p.egg-info", "docs/_build", "logs", "x/y/logs", "important.log",
         "x/important.log", "err.log", "a/b", "a/x/y/b", "Temp1", "temp.py", "x.tmp", "xy.tmp", "gen/m.py",
-        "gen/m.js", "gen", "src/main.rs",
+        "gen/m.js", "gen", "src/main.rs", "src/gen.py", "x/src/gen.py", "a.log.txt", "README",
     ]  # fmt: skip
-    together = Rules(rules)
-    for rel in paths:
-        for is_dir in (False, True):
-            assert together.ignored(rel, is_dir) == one_by_one(rel, is_dir), (rel, is_dir)
+    # With `*` and without, so that some paths match no rule.
+    for rules in (parse(lines), parse(lines[:-2])):
+        together = Rules(rules)
+        for rel in paths:
+            for is_dir in (False, True):
+                assert together.ignored(rel, is_dir) == one_by_one(rules, rel, is_dir), (rel, is_dir)
+    assert Rules(parse(lines[:-2])).ignored("src/main.rs", False) is None
     assert Rules([]).ignored("m.py", False) is None
 
 
