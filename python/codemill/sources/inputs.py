@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from codemill._core import HEAD_BYTES
 from codemill.errors import ConfigError, InputNotFoundError, SourceError, StorageError
 from codemill.languages import detect_language
 from codemill.sources import skips as reasons
@@ -28,8 +29,6 @@ from codemill.sources.records import RecordReader
 from codemill.sources.skips import Skips
 from codemill.sources.streams import is_records
 from codemill.sources.walk import file_size, walk, walk_reaches, walk_url
-
-_HEAD = 128
 
 
 def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
@@ -91,7 +90,7 @@ def record_file_skip(path: Path | str, size: int) -> str | None:
 def _file_document(path: Path, source: int) -> Document:
     try:
         with open(path, "rb") as f:
-            head = f.read(_HEAD)
+            head = f.read(HEAD_BYTES)
     except OSError:
         head = b""
     return Document(

@@ -90,8 +90,6 @@ LOCK_FILES = frozenset(
     }
 )
 
-_HEAD = HEAD_BYTES  # bytes read to find a shebang line
-
 
 class Entry(NamedTuple):
     """A file found by the walk: a code file (``language`` set) or a record file (JSONL/Parquet).
@@ -132,8 +130,9 @@ def file_stat(path: Path) -> tuple[int, str]:
 # A directory's entry as `_core.list_dir` lists it: (name, kind, size, stamp, language, head),
 # with a regular file's size and stamp as in `Entry` (-1 and "" for the rest), the language its
 # extension names (`code_language` of the name, looked up in the core, "" for none; None where
-# it was not looked up) and the first `_HEAD` bytes of a file with no extension (read by the
-# core, on the lister's thread; None for the rest, or where they could not be read). Its kinds:
+# it was not looked up) and the first `HEAD_BYTES` of a file with no extension, for its shebang
+# (read by the core, on the lister's thread; None for the rest, or where they could not be read).
+# Its kinds:
 _Listed = tuple[str, int, int, str, "str | None", "bytes | None"]
 _FILE, _DIR, _LINK, _UNREADABLE = 1, 2, 3, 4  # 0: a FIFO, socket or device
 # Why a walk passes over an entry of another kind than a file or a directory.
@@ -155,7 +154,7 @@ def classify(
     """The entry for the regular file ``name`` found in a tree (at ``where``, ``rel`` from the
     walk's root; its size and stamp), or None (counted) when it is not code. ``language``: what
     ``code_language(name)`` gives, where the listing says already ("" for none); ``head``: the
-    file's first `_HEAD` bytes, where the listing read them (else an extension-less file is read
+    file's first `HEAD_BYTES`, where the listing read them (else an extension-less file is read
     here). Strings, not pathlib, until a file is kept: this runs for every file of a tree
     (millions on a corpus)."""
     if name in LOCK_FILES or name.endswith(".lock"):
@@ -171,7 +170,7 @@ def classify(
         if head is None:
             try:
                 with open(where, "rb") as f:
-                    head = f.read(_HEAD)
+                    head = f.read(HEAD_BYTES)
             except OSError:
                 skips.add(where, reasons.UNREADABLE)
                 return None
@@ -459,7 +458,7 @@ def _object_head(url: str, size: int) -> bytes:
     answers a range request on zero bytes with 416, not with nothing)."""
     from codemill.sources.fs import read_url
 
-    return read_url(url, 0, _HEAD) if size != 0 else b""
+    return read_url(url, 0, HEAD_BYTES) if size != 0 else b""
 
 
 class _Ignore:
