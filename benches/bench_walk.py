@@ -7,9 +7,10 @@ Run: `python benches/bench_walk.py TREE [TREE ...] [--rounds 5] [--ref OTHER_CHE
 Each tree is walked as it is and as a hard-linked copy that is a repository (a ``.git`` folder)
 whose ``.gitignore`` holds `TEMPLATE`: the 150-odd lines of GitHub's Python, Node and JetBrains
 templates a repository starts from (only ``*.log`` and the like match anything in a tree of
-sources; every path is still asked about every rule). Per round and tree, a fresh process of
-this checkout and, with ``--ref``, one of the other (its ``python`` folder first on PYTHONPATH),
-the two taking turns at going first; a process reports the best of 3 walks. Rows are medians.
+sources: it measures what the rules cost the many paths that none of them matches). Per round
+and tree, a fresh process of this checkout and, with ``--ref``, one of the other (its ``python``
+folder first on PYTHONPATH), the two taking turns at going first; a process reports the best of
+3 walks. Rows are medians.
 """
 
 from __future__ import annotations
