@@ -368,3 +368,32 @@ def test_an_object_whose_store_gives_no_size_is_read(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_heads_of_a_prefix_are_fetched_together(s3_server, bucket, tmp_path, monkeypatch):
+    # Objects whose language only a shebang tells: their first bytes come in one concurrent
+    # batch, not in a request each, one after the other (a round trip each on a real store).
+    from codemill.sources import fs
+    from codemill.sources.walk import walk_url
+
+    root = tmp_path / "bin"
+    root.mkdir()
+    for i in range(5):
+        (root / f"tool{i}").write_text("#!/usr/bin/env python3\nprint(1)\n")
+    (root / "notes").write_text("just words\n")
+    (root / "empty").write_text("")  # not fetched: a store refuses a range of zero bytes
+    url = upload(s3_server, bucket, root, "bin")
+    batches: list[int] = []
+    read_urls = fs.read_urls
+
+    def batch(urls: list[str], limit: int | None = None) -> list[bytes]:
+        if urls:
+            batches.append(len(urls))
+        return read_urls(urls, limit)
+
+    monkeypatch.setattr(fs, "read_url", lambda *a, **k: pytest.fail("a head fetched on its own"))
+    monkeypatch.setattr(fs, "read_urls", batch)
+    skips = Skips()
+    assert [(e.rel, e.language) for e in walk_url(url, skips)] == [(f"tool{i}", "python") for i in range(5)]
+    assert batches == [6]
+    assert dict(skips.counts) == {"unsupported_language": 2}
