@@ -397,3 +397,16 @@ def test_the_heads_of_a_prefix_are_fetched_together(s3_server, bucket, tmp_path,
     assert [(e.rel, e.language) for e in walk_url(url, skips)] == [(f"tool{i}", "python") for i in range(5)]
     assert batches == [6]
     assert dict(skips.counts) == {"unsupported_language": 2}
+
+
+def test_an_s3_client_holds_a_connection_for_each_object_of_a_fetch(monkeypatch):
+    # botocore's pool of 10 read a tree of small objects 10 per round trip; fsspec's own
+    # configuration (FSSPEC_S3='{"config_kwargs": ...}') still decides where it says.
+    import fsspec.config
+    from codemill.sources import fs
+
+    s3, _ = fs.url_fs("s3://b/p")
+    assert s3.config_kwargs["max_pool_connections"] == fs.FETCH_BATCH
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"config_kwargs": {"max_pool_connections": 7, "retries": {}}})
+    s3, _ = fs.url_fs("s3://b/p")
+    assert s3.config_kwargs == {"max_pool_connections": 7, "retries": {}}
