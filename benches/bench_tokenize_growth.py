@@ -1,10 +1,12 @@
 """Growth curve of `codemill.tokenize_corpus`: wall time, throughput and peak RSS of the process
 tree on 1x, 2x, 4x and 8x of a real-code tree, for the local engine with 1 and 2 workers, Ray
-with 2 CPUs, and (``s3``) input and output on a local S3 server on 127.0.0.1.
+with 2 CPUs, and (``s3``) input and output on a local S3 server on 127.0.0.1: the tree as JSONL
+parts (``s3``, against ``jsonl2``: the same parts on local disk), or the tree's own files as
+objects, a request each (``s3tree``, against ``local2``; not in the default configs).
 
 Run: `python benches/bench_tokenize_growth.py [--base-mb 40] [--scales 1,2,4,8]
-[--configs local1,local2,ray2,jsonl2,s3] [--s3-server moto,moto-waitress] [--repeat 3] [--dir
-/tmp/codemill_tok_growth] [--json F] [--plot F.png]`.
+[--configs local1,local2,ray2,jsonl2,s3,s3tree] [--s3-server moto,moto-waitress] [--repeat 3]
+[--s3-latency-ms 20] [--dir /tmp/codemill_tok_growth] [--json F] [--plot F.png]`.
 
 The base tree is ``--base-mb`` of real Python (this interpreter's standard library, PSF, then
 its site-packages), files laid out 200 to a folder; scale ``k`` is ``k`` copies of it (hard
@@ -58,7 +60,15 @@ CONFIGS = {
         2,
     ),  # the tree as JSONL parts on local disk: the baseline of "s3"
     "s3": ("local", 2),  # the same JSONL parts in, shards out, on the S3 server
+    # the tree's files as objects in (one request each), shards out, on the S3 server: the
+    # baseline is "local2"
+    "s3tree": ("local", 2),
 }
+
+
+def _jsonl_config(cfg: str) -> bool:
+    """Whether ``cfg`` reads the tree as JSONL parts (made for the scales it runs)."""
+    return cfg == "jsonl2" or cfg == "s3" or cfg.startswith("s3/")
 
 
 def make_jsonl(tree: Path, dest: Path, part_bytes: int = 8 << 20) -> None:
@@ -365,9 +375,13 @@ def main() -> None:
             nbytes = make_tree(tree, files, scale)
             jsonl = args.dir / f"jsonl_x{scale}"
             todo = [c for c in configs if not (c.startswith("s3") or c == "jsonl2") or scale in s3_scales]
-            if any(c.startswith("s3") or c == "jsonl2" for c in todo):
+            if any(_jsonl_config(c) for c in todo):
                 make_jsonl(tree, jsonl)
-            inputs = {c: upload(jsonl, "bench", f"in-x{scale}", servers[c][1]) for c in todo if c in servers}
+            inputs = {
+                c: upload(jsonl if _jsonl_config(c) else tree, "bench", f"in-x{scale}", servers[c][1])
+                for c in todo
+                if c in servers
+            }
             runs: dict[str, list[dict[str, Any]]] = {c: [] for c in todo}
             for _ in range(args.repeat):
                 for cfg in todo:
@@ -414,12 +428,11 @@ def main() -> None:
                     row["server_cpu_seconds"] = median(float(r["server_cpu_seconds"]) for r in got)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-            if "jsonl2" in runs:
-                local = median(float(r["seconds"]) for r in runs["jsonl2"])
-                for cfg, got in runs.items():
-                    if cfg in servers:
-                        ratio = local / median(float(r["seconds"]) for r in got)
-                        print(f"scale {scale}: S3 ({servers[cfg][2]}) / local JSONL throughput = {ratio:.2f}x")
+            for cfg, got in runs.items():
+                base = "jsonl2" if _jsonl_config(cfg) else "local2"
+                if cfg in servers and base in runs:
+                    ratio = median(float(r["seconds"]) for r in runs[base]) / median(float(r["seconds"]) for r in got)
+                    print(f"scale {scale}: {cfg} ({servers[cfg][2]}) / {base} throughput = {ratio:.2f}x")
             shutil.rmtree(tree)
             shutil.rmtree(jsonl, ignore_errors=True)
     finally:

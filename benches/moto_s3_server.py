@@ -42,6 +42,7 @@ def main() -> None:
     port = int(sys.argv[1])
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 4
     latency = float(sys.argv[3]) / 1000 if len(sys.argv) > 3 else 0.0
+    _continue_keeps_empty_bodies()
     app = create_backend_app("s3")
     if latency > 0:
         app = _delayed(app, latency)
@@ -55,6 +56,23 @@ def main() -> None:
         outbuf_overflow=_IN_MEMORY,
         recv_bytes=256 << 10,  # socket reads of an upload (8 KB by default)
     )
+
+
+def _continue_keeps_empty_bodies() -> None:
+    """An upload of zero bytes (an empty ``__init__.py``) answered. botocore sends one with
+    ``Expect: 100-continue``; waitress 3.0's answer to that header marks the request as still
+    waiting for its body, which a zero-byte body never sends, and the client timed out after
+    60 s. A request whose body is in already stays complete."""
+    from waitress.channel import HTTPChannel
+
+    send_continue = HTTPChannel.send_continue
+
+    def send(channel: Any) -> None:
+        completed = channel.request.completed
+        send_continue(channel)
+        channel.request.completed = completed
+
+    HTTPChannel.send_continue = send  # type: ignore[method-assign]
 
 
 def _delayed(app: Callable[..., Iterable[bytes]], seconds: float) -> Callable[..., Iterable[bytes]]:
