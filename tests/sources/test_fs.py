@@ -373,6 +373,8 @@ def test_an_object_whose_store_gives_no_size_is_read(tmp_path):
 def test_the_heads_of_a_prefix_are_fetched_together(s3_server, bucket, tmp_path, monkeypatch):
     # Objects whose language only a shebang tells: their first bytes come in one concurrent
     # batch, not in a request each, one after the other (a round trip each on a real store).
+    import sys
+
     from codemill.sources import fs
     from codemill.sources.walk import walk_url
 
@@ -397,6 +399,11 @@ def test_the_heads_of_a_prefix_are_fetched_together(s3_server, bucket, tmp_path,
     assert [(e.rel, e.language) for e in walk_url(url, skips)] == [(f"tool{i}", "python") for i in range(5)]
     assert batches == [6]
     assert dict(skips.counts) == {"unsupported_language": 2}
+    # A bucket of many such objects asks for them in batches of a bounded size.
+    monkeypatch.setattr(sys.modules["codemill.sources.walk"], "_HEADS_AT_ONCE", 4)  # the module: `walk` is its function
+    batches.clear()
+    assert [e.rel for e in walk_url(url, Skips())] == [f"tool{i}" for i in range(5)]
+    assert batches == [4, 2]
 
 
 def test_an_s3_client_holds_a_connection_for_each_object_of_a_fetch(monkeypatch):

@@ -475,12 +475,21 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
             skips.add(*outcome)
 
 
+# Heads asked for in one concurrent call at most: a bucket of a million objects starts no
+# million requests (and their coroutines) at once.
+_HEADS_AT_ONCE = 1024
+
+
 def _object_heads(objects: list[tuple[str, int]]) -> list[bytes]:
     """The first `HEAD_BYTES` of each ``(url, size)``, for a shebang line, fetched concurrently;
     none of an empty object (a store answers a range request on zero bytes with 416)."""
     from codemill.sources.fs import read_urls
 
-    got = iter(read_urls([url for url, size in objects if size != 0], HEAD_BYTES - 1))  # limit + 1 bytes
+    urls = [url for url, size in objects if size != 0]
+    fetched: list[bytes] = []
+    for i in range(0, len(urls), _HEADS_AT_ONCE):
+        fetched += read_urls(urls[i : i + _HEADS_AT_ONCE], HEAD_BYTES - 1)  # limit + 1 bytes each
+    got = iter(fetched)
     return [next(got) if size != 0 else b"" for _, size in objects]
 
 
