@@ -31,8 +31,8 @@ from codemill.errors import InputNotFoundError, SourceError, StorageError
 # Objects a reader fetches at once (`fetched`): a round trip per object costs more than reading it.
 FETCH_BATCH = 64
 # Connections an s3fs client holds open at once. botocore's 10 left a tree of small objects
-# read 10 per round trip: its 3,123 files of a 40 MB tree took 12.1 s against a server
-# answering 20 ms late (as a store does), 5.6 s with 64.
+# read 10 per round trip: the tasks reading a 40 MB tree's 3,123 code files took 11.6-12.1 s
+# from a server answering 20 ms late (as a store does), 5.6-7.1 s with 64.
 S3_CONNECTIONS = FETCH_BATCH
 
 # Bytes a range request of a reader asks for at most (its buffer): the second half of an 8 MB
