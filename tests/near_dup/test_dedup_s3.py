@@ -110,3 +110,29 @@ def test_an_output_url_naming_an_object_is_refused(s3_server, bucket, tmp_path):
     with pytest.raises(StorageError, match="is not a directory"):
         dedup([tree], f"s3://{bucket}/x")
     assert bucket_files(s3_server, bucket, "x") == {}  # nothing published beside it
+
+
+def test_a_tree_in_a_bucket_is_read_and_copied_in_batches(s3_server, bucket, tmp_path, monkeypatch):
+    # A round trip per object, once to read it and once to copy it if kept, made a 40 MB tree
+    # of 4,630 objects take 162 s from a store answering 20 ms late: objects come in batches.
+    from codemill.sources import fs
+
+    tree, _ = make_inputs(tmp_path / "in")
+    url = upload(s3_server, bucket, tree, "in/tree")
+    local = dedup([tree], tmp_path / "local")
+    batches: list[int] = []
+    read_urls = fs.read_urls
+
+    def batch(urls: list[str], limit: int | None = None) -> list[bytes]:
+        if urls:  # the walk asks for the tree's ignore files, of which it has none
+            batches.append(len(urls))
+        return read_urls(urls, limit)
+
+    monkeypatch.setattr(fs, "read_urls", batch)
+    monkeypatch.setattr("codemill.near_dup.output.read_url", lambda *a: pytest.fail("an object copied on its own"))
+    remote = dedup([url], tmp_path / "out")
+    assert remote["counts"] == local["counts"]
+    files = sorted(p.name for p in tree.iterdir())
+    kept = sorted(p.name for p in (tmp_path / "out" / "tree").iterdir())
+    assert kept == sorted(p.name for p in (tmp_path / "local" / "tree").iterdir())
+    assert batches == [len(files), len(kept)]  # every object read in one batch, the kept ones copied in one

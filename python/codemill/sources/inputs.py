@@ -22,8 +22,8 @@ from codemill._core import HEAD_BYTES
 from codemill.errors import ConfigError, InputNotFoundError, SourceError, StorageError
 from codemill.languages import detect_language
 from codemill.sources import skips as reasons
-from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text
-from codemill.sources.fs import is_url
+from codemill.sources.document import DEFAULT_MAX_BYTES, Document, read_texts
+from codemill.sources.fs import FETCH_BATCH, is_url
 from codemill.sources.names import printable
 from codemill.sources.records import RecordReader
 from codemill.sources.skips import Skips
@@ -189,11 +189,40 @@ def iter_documents(
 ) -> Iterator[Document]:
     """Documents of every input in order, with their text; what is not read is counted in ``skips``."""
     index = 0
-    for doc in list_documents(inputs, skips, max_bytes=max_bytes, text_field=text_field):
-        reason = load_text(doc, max_bytes)
+    for doc, reason in _read(list_documents(inputs, skips, max_bytes=max_bytes, text_field=text_field), max_bytes):
         if reason:
             skips.add(doc.where, reason)
             continue
         doc.index = index
         index += 1
         yield doc
+
+
+def _read(docs: Iterator[Document], max_bytes: int) -> Iterator[tuple[Document, str | None]]:
+    """Each document with its text read, or with why it could not be, in order. Files are read
+    `FETCH_BATCH` at a time (`read_texts`: objects in a bucket fetched concurrently, local files
+    a group per call into the core): read one by one, a tree in a bucket was a round trip per
+    object (dedup of a 40 MB tree of 4,630 objects from a server answering 20 ms late: 162 s)."""
+    batch: list[tuple[Document, str]] = []
+    for doc in docs:
+        if doc.text is None and doc.file is not None:
+            batch.append((doc, doc.file))
+            if len(batch) == FETCH_BATCH:
+                yield from _read_batch(batch, max_bytes)
+                batch = []
+            continue
+        if batch:  # the files listed before this record come first
+            yield from _read_batch(batch, max_bytes)
+            batch = []
+        yield doc, None
+    if batch:
+        yield from _read_batch(batch, max_bytes)
+
+
+def _read_batch(batch: list[tuple[Document, str]], max_bytes: int) -> Iterator[tuple[Document, str | None]]:
+    for (doc, _), (_, text, reason, size) in zip(batch, read_texts([f for _, f in batch], max_bytes), strict=True):
+        if text is None:
+            yield doc, reason or reasons.UNREADABLE
+        else:
+            doc.text, doc.size = text, size
+            yield doc, None
