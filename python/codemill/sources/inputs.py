@@ -202,7 +202,8 @@ def _read(docs: Iterator[Document], max_bytes: int) -> Iterator[tuple[Document, 
     """Each document with its text read, or with why it could not be, in order. Files are read
     `FETCH_BATCH` at a time (`read_texts`: objects in a bucket fetched concurrently, local files
     a group per call into the core): read one by one, a tree in a bucket was a round trip per
-    object (dedup of a 40 MB tree of 4,630 objects from a server answering 20 ms late: 162 s)."""
+    object (~73 s of dedup's 162 s on a 40 MB tree of 4,630 objects from a server answering
+    20 ms late)."""
     batch: list[tuple[Document, str]] = []
     for doc in docs:
         if doc.text is None and doc.file is not None:
