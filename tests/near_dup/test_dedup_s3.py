@@ -129,7 +129,7 @@ def test_a_tree_in_a_bucket_is_read_and_copied_in_batches(s3_server, bucket, tmp
         return read_urls(urls, limit)
 
     monkeypatch.setattr(fs, "read_urls", batch)
-    monkeypatch.setattr("codemill.near_dup.output.read_url", lambda *a: pytest.fail("an object copied on its own"))
+    monkeypatch.setattr(fs, "read_url", lambda *a: pytest.fail("an object copied on its own"))
     remote = dedup([url], tmp_path / "out")
     assert remote["counts"] == local["counts"]
     files = sorted(p.name for p in tree.iterdir())

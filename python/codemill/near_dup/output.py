@@ -11,13 +11,13 @@ import shutil
 from collections.abc import Mapping, Set
 from pathlib import Path
 
-from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_bytes, atomic_write_json
+from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_json
 from codemill._leftovers import scratch_dir
 from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
 from codemill.outputs import OVERWRITE_HINT
 from codemill.outputs import check_output as contract_check
-from codemill.sources.fs import Directory, base_name, fetched, is_tree, join, publishing_marker, read_url
+from codemill.sources.fs import Directory, base_name, fetched, is_tree, join, publishing_marker
 from codemill.sources.inputs import not_a_file
 from codemill.sources.records import parquet_file, record_origin
 from codemill.sources.streams import is_parquet, is_records, open_stream
@@ -102,13 +102,6 @@ def _write_records(src: Path | str, dest: Path, numbers: Set[int]) -> None:
                     break
 
 
-def _copy(src: Path | str, dest: Path) -> None:
-    if isinstance(src, str):
-        atomic_write_bytes(dest, read_url(src))
-    else:
-        shutil.copy2(src, dest)
-
-
 def _copy_all(copies: list[tuple[Path | str, Path]]) -> None:
     """Copies files into the staging directory (replaced as a whole): local ones with their
     metadata, objects in a bucket fetched `FETCH_BATCH` at a time. One by one, the 2,798 kept
@@ -149,7 +142,7 @@ def write_kept(inputs: list[Path | str], outdir: Path, kept: Kept) -> list[str]:
             _write_records(path, dest, files.get(record_origin(path)) or set())
             written.append(name)
         elif files:
-            _copy(path, dest)
+            _copy_all([(path, dest)])
             written.append(name)
     return written
 
