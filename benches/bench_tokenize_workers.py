@@ -7,8 +7,9 @@ Run: `python benches/bench_tokenize_workers.py TREE [--rounds 6] [--ref OTHER_CH
 Each round runs, one after the other in fresh processes: 1 worker pinned to one core
 (`taskset -c 0`: the per-core baseline) and 2 workers on every core; with ``--ref``, 2 workers
 of another checkout too (its ``python`` folder first on PYTHONPATH, e.g. a `git worktree` of the
-previous commit with its own built core), so a change is measured side by side on a noisy
-machine; the two 2-worker commands take turns at going first. Per run: wall time of the
+previous commit with its own built core) and its 1 worker pinned, so a change is measured side by
+side on a noisy machine, each checkout's 2 / 1 ratio against its own 1 worker; the 2-worker
+commands take turns at going first. Per run: wall time of the
 command, time inside the job and time running tasks (from the manifest's ``run`` entry), the
 processes that ran tasks, and the CPU time of the command's whole process tree (user + system)
 with the share of its cores' time it kept busy (``cpu / (wall * cores)``): two runs that do the
@@ -81,22 +82,27 @@ def main() -> None:
     ap = ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("tree", type=Path)
     ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--ref", type=Path, help="another checkout's python folder: its 2 workers run too")
+    ap.add_argument("--ref", type=Path, help="another checkout's python folder: its 1 and 2 workers run too")
     ap.add_argument("--ceiling", action="store_true", help="also two 1-worker copies at once, on cores 0 and 1")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if args.ceiling and (os.cpu_count() or 1) < 2:
         sys.exit("--ceiling needs two cores")
-    configs = {"1 worker, pinned to one core": (1, HERE, True), "2 workers": (2, HERE, False)}
+    one = "1 worker, pinned to one core"
+    configs = {one: (1, HERE, True), "2 workers": (2, HERE, False)}
+    baseline = {one: one, "2 workers": one}  # each command's 1 worker: the same checkout's
     if args.ref:
         configs[f"2 workers, {args.ref}"] = (2, args.ref, False)
+        configs[f"{one}, {args.ref}"] = (1, args.ref, True)
+        baseline |= {f"2 workers, {args.ref}": f"{one}, {args.ref}", f"{one}, {args.ref}": f"{one}, {args.ref}"}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
     copies: list[dict[str, float]] = []
     for i in range(args.rounds):
         order = list(configs)
         if i % 2:
-            # The 2-worker commands swap places every other round: run one after the other in a
-            # fixed order, the second ran its tasks 0.06-0.12 s faster in each of four runs.
+            # The commands after the first swap places every other round: run one after the
+            # other in a fixed order, the second ran its tasks 0.06-0.12 s faster in each of four
+            # runs.
             order[1:] = order[:0:-1]
         for name in order:
             workers, path, pinned = configs[name]
@@ -106,7 +112,6 @@ def main() -> None:
             copies.append(two_copies(args.tree))
             line += ", two 1-worker copies at once " + " and ".join(f"{w:.2f}" for w in copies[-1]["walls"]) + " s"
         print(f"round {i + 1}: {line}", flush=True)
-    base = statistics.median(r["wall"] for r in runs["1 worker, pinned to one core"])
     result = {
         "tree": str(args.tree),
         "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
@@ -119,7 +124,8 @@ def main() -> None:
     }
     for name, rs in runs.items():
         med = {k: statistics.median(r[k] for r in rs) for k in ("wall", "in_job", "running_tasks", "cpu", "busy")}
-        pinned = runs["1 worker, pinned to one core"]
+        pinned = runs[baseline[name]]
+        base = statistics.median(r["wall"] for r in pinned)
         ratios = sorted(round(a["wall"] / b["wall"], 2) for a, b in zip(pinned, rs, strict=True))
         # Three decimals: at two, 1.797x read as the 1.8x target met.
         result["medians"][name] = {**med, "speedup_vs_1_pinned": round(base / med["wall"], 3), "per_round": ratios}

@@ -16,6 +16,7 @@ pub mod lex;
 pub mod listing;
 pub mod listing_ahead;
 pub mod minhash;
+pub mod packed;
 pub mod pagerank;
 pub mod parallel;
 #[cfg(feature = "python")]

@@ -65,6 +65,13 @@ class _Encoding:
         allowed: list[bool] = ...,
         num_threads: int | None = None,
     ) -> list[npt.NDArray[np.uint32]]: ...
+    def count_batch(
+        self,
+        texts: list[str],
+        languages: list[str | None] | None = None,
+        allowed: list[bool] = ...,
+        num_threads: int | None = None,
+    ) -> list[int]: ...
     def encode_batch_flat(
         self,
         texts: list[str],
@@ -72,6 +79,16 @@ class _Encoding:
         allowed: list[bool] = ...,
         num_threads: int | None = None,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]: ...
+    def encode_batch_packed(
+        self,
+        texts: list[str],
+        languages: list[str | None] | None = None,
+        allowed: list[bool] = ...,
+        num_threads: int | None = None,
+        *,
+        eot_id: int,
+        width: int,
+    ) -> tuple[bytes, list[int]]: ...
     def decode_bytes(self, ids: npt.NDArray[np.uint32]) -> bytes: ...
 
 @final

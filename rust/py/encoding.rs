@@ -8,11 +8,13 @@ use super::text::{not_utf8, stored, with_utf8};
 use super::tokenizer::PyTokenizer;
 use crate::encoder::Encoder;
 use crate::lex::Lang;
+use crate::packed;
 use crate::parallel::with_threads;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// All texts' ids concatenated and where each starts: what `encode_batch_flat` returns.
 type FlatBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
@@ -47,6 +49,23 @@ fn flatten(batch: Vec<Vec<u32>>) -> (Vec<u32>, Vec<u64>) {
     // SAFETY: the parts cover the first `total` elements, each written above.
     unsafe { ids.set_len(total) };
     (ids, offsets)
+}
+
+/// A new bytes object of `len` bytes and its contents, not yet written: `PyBytes::new_with`
+/// zeroes them first, a serial pass over fresh pages on the calling thread (see `flatten`).
+fn uninit_bytes(
+    py: Python<'_>,
+    len: usize,
+) -> PyResult<(Bound<'_, PyBytes>, &mut [MaybeUninit<u8>])> {
+    // SAFETY: a null source makes CPython allocate `len` bytes without copying; the object is
+    // new and ours alone, so its buffer may be written until it is handed to Python.
+    unsafe {
+        let ptr =
+            pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len as pyo3::ffi::Py_ssize_t);
+        let bytes = Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked::<PyBytes>();
+        let buf = pyo3::ffi::PyBytes_AsString(ptr).cast::<MaybeUninit<u8>>();
+        Ok((bytes, std::slice::from_raw_parts_mut(buf, len)))
+    }
 }
 
 /// The language argument; an encoder that splits every language alike ignores it unread.
@@ -143,6 +162,21 @@ macro_rules! encoding_methods {
                 PyList::new(py, ids.into_iter().map(|ids| ids.into_pyarray(py)))
             }
 
+            /// Each text's token count, as `encode_batch` would give it, without returning ids.
+            #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
+            fn count_batch<'py>(
+                &self,
+                py: Python<'py>,
+                texts: Vec<Bound<'py, PyString>>,
+                languages: Option<Vec<Option<String>>>,
+                allowed: Vec<bool>,
+                num_threads: Option<usize>,
+            ) -> PyResult<Vec<usize>> {
+                batch(&self.inner, py, &texts, languages, &allowed, num_threads, |b| {
+                    b.iter().map(Vec::len).collect()
+                })
+            }
+
             /// All texts' ids concatenated, and offsets (n + 1) where each text starts: the
             /// layout corpus writers want, with two allocations however many texts.
             #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None))]
@@ -164,6 +198,29 @@ macro_rules! encoding_methods {
                     flatten,
                 )?;
                 Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+            }
+
+            /// All texts' ids packed as a token shard stores them ([`packed`]: each text's ids
+            /// then `eot_id`, `width` bytes each, little-endian), and each text's length in ids
+            /// with its end-of-text id: what the corpus writer writes, without NumPy.
+            #[pyo3(signature = (texts, languages=None, allowed=Vec::new(), num_threads=None, *, eot_id, width))]
+            #[allow(clippy::too_many_arguments)]
+            fn encode_batch_packed<'py>(
+                &self,
+                py: Python<'py>,
+                texts: Vec<Bound<'py, PyString>>,
+                languages: Option<Vec<Option<String>>>,
+                allowed: Vec<bool>,
+                num_threads: Option<usize>,
+                eot_id: u32,
+                width: usize,
+            ) -> PyResult<(Bound<'py, PyBytes>, Vec<u64>)> {
+                packed::check_width(width)?;
+                let docs = batch(&self.inner, py, &texts, languages, &allowed, num_threads, |b| b)?;
+                let lengths = packed::lengths(&docs);
+                let (bytes, out) = uninit_bytes(py, packed::packed_len(&lengths, width))?;
+                py.detach(|| with_threads(num_threads, || packed::pack(docs, eot_id, width, out)))??;
+                Ok((bytes, lengths))
             }
 
             fn decode_bytes<'py>(

@@ -141,26 +141,48 @@ def test_scratch_shards_are_the_same_files_without_fsync(tmp_path, monkeypatch, 
     synced: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
-    ids = np.arange(40, dtype=np.int64) % 7
-    offsets = np.array([0, 10, 25, 40])
+    ids = np.arange(40, dtype=np.uint16) % 7
+    offsets = [0, 10, 25, 40]
+    tokens = np.insert(ids, offsets[1:], 9).tobytes()  # an EOT (9) after each document
     written = {}
     for durable in (True, False):
         synced.clear()
         out = tmp_path / str(durable)
         out.mkdir()
-        w = ShardWriter(out, "t", fmt=fmt, dtype=np.dtype(np.uint16), shard_tokens=20, eot_id=9, durable=durable)
-        w.add(ids, offsets, np.array([3, 4, 5]))
+        w = ShardWriter(out, "t", fmt=fmt, dtype="uint16", shard_tokens=20, durable=durable)
+        w.add(tokens, [11, 16, 16], [3, 4, 5])
         shards = w.close()
         assert [s["tokens"] for s in shards] == [11, 16, 16] and (len(synced) > 0) == durable
         written[durable] = (shards, snapshot(out))
     assert written[True] == written[False]
 
 
+@pytest.mark.parametrize("fmt", [None, "npy", "megatron"])
+def test_a_tokenize_run_does_not_import_numpy(tmp_path, fmt) -> None:
+    # NumPy's import cost ~0.1 s of every run (and of every spawned worker): the encoder packs
+    # the shards' bytes itself, and a report (no -o: the quick start's command) only counts.
+    args = [str(FIXTURES), "--json"] if fmt is None else [str(FIXTURES), "-o", str(tmp_path / "out"), "--format", fmt]
+    code = (
+        "import json, sys\n"
+        "from codemill.cli import main\n"
+        f"main(['tokenize', *{args!r}])\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'numpy' or m.startswith('numpy.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    *printed, modules = out.strip().splitlines()
+    assert json.loads(modules) == []
+    if fmt is None:
+        assert json.loads("\n".join(printed))["tokens"] > 0
+    else:
+        m = read_manifest(tmp_path / "out")
+        assert m["totals"]["documents"] == len(list(iter_shard_documents(tmp_path / "out"))) > 0
+
+
 def test_uint32_for_large_vocab(small_tok, tmp_path) -> None:
     from codemill.corpus.shards import token_dtype
 
-    assert token_dtype(32768) == np.uint16 and token_dtype(1 << 16) == np.uint16
-    assert token_dtype(70_000) == np.uint32 and token_dtype(70_000, "megatron") == np.int32
+    assert token_dtype(32768) == "uint16" and token_dtype(1 << 16) == "uint16"
+    assert token_dtype(70_000) == "uint32" and token_dtype(70_000, "megatron") == "int32"
     m = codemill.tokenize_corpus([FIXTURES], tmp_path, tokenizer=small_tok)
     assert m["tokenizer"]["hash"] == small_tok.hash and m["tokenizer"]["vocab_size"] == small_tok.vocab_size
     texts = [Path(e.path).read_text() for e in walk(FIXTURES, Skips())]
@@ -817,7 +839,7 @@ def test_a_full_disk_while_writing_a_shard_names_the_shard(tmp_path) -> None:
 
     from codemill.corpus.shards import _OpenShard
 
-    shard = _OpenShard(tmp_path, "shard-00000-0000", "npy", np.dtype(np.uint16), durable=True)
+    shard = _OpenShard(tmp_path, "shard-00000-0000", "npy", "uint16", durable=True)
 
     class Full:
         def write(self, data: bytes) -> int:
@@ -829,7 +851,7 @@ def test_a_full_disk_while_writing_a_shard_names_the_shard(tmp_path) -> None:
     shard.f.close()
     shard.f = Full()  # type: ignore[assignment]
     with pytest.raises(OSError) as e:
-        shard.write(np.zeros(3, np.uint16), np.array([3]), 6)
+        shard.write(bytes(6), [3], 6)
     assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "shard-00000-0000.npy")
 
 
@@ -839,8 +861,8 @@ def test_a_full_scratch_disk_while_writing_an_index_names_the_index(tmp_path, mo
 
     from codemill.corpus.shards import _OpenShard
 
-    shard = _OpenShard(tmp_path, "shard-00000-0000", "npy", np.dtype(np.uint16), durable=False)
-    shard.write(np.zeros(3, np.uint16), np.array([3]), 6)
+    shard = _OpenShard(tmp_path, "shard-00000-0000", "npy", "uint16", durable=False)
+    shard.write(bytes(6), [3], 6)
     index = tmp_path / "shard-00000-0000.docs.npy"
     real = Path.write_bytes
 

@@ -85,6 +85,25 @@ def test_encode_batch_matches_encode(tok: CodeTokenizer) -> None:
         tok.encode_batch(["a"], num_threads=0)
 
 
+def test_encode_batch_packed_is_the_flat_ids_with_an_eot_after_each_text(tok: CodeTokenizer) -> None:
+    texts = ["", *(p.read_text(encoding="utf-8") for p in LANG_FILES), ""]
+    langs = [None, *(detect_language(p) for p in LANG_FILES), None]
+    ids, offsets = tok.encode_batch_flat(texts, langs)
+    counts = np.diff(offsets).tolist()
+    assert tok.count_batch(texts, langs, 2) == counts
+    expected = np.insert(ids, offsets[1:].astype(np.intp), tok.eot_id)
+    for width, dtype in ((2, "<u2"), (4, "<u4")):
+        for threads in (1, 2):
+            packed, lengths = tok.encode_batch_packed(texts, langs, threads, eot_id=tok.eot_id, width=width)
+            assert lengths == [n + 1 for n in counts] and isinstance(packed, bytes)
+            assert np.array_equal(np.frombuffer(packed, dtype), expected)
+    assert tok.encode_batch_packed([], eot_id=0, width=2) == (b"", [])
+    with pytest.raises(CodemillError, match="width must be 2 or 4 bytes per token id, got 3"):
+        tok.encode_batch_packed(["a"], eot_id=0, width=3)
+    with pytest.raises(CodemillError, match="end-of-text id 70000 does not fit in 2 bytes"):
+        tok.encode_batch_packed(["a"], eot_id=70_000, width=2)
+
+
 def test_save_load_identical(tmp_path, small_tok: CodeTokenizer) -> None:
     path = tmp_path / "tok.json"
     small_tok.save(path)

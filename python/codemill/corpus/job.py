@@ -248,7 +248,7 @@ def tokenize_corpus(
         specials = allowed_specials(tok, names, allowed_special, tasks)
         settings = TaskSettings(
             format=format,
-            dtype=token_dtype(tok.vocab_size, format).name,
+            dtype=token_dtype(tok.vocab_size, format),
             eot_id=int(tok.eot_id),
             shard_tokens=int(shard_tokens),
             task_bytes=task_bytes,  # None: derived from the input size, so a grown input re-plans

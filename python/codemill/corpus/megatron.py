@@ -4,51 +4,53 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Sequence
+from itertools import accumulate
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codemill.errors import CodemillError
 
-# Megatron-LM `indexed_dataset`: header, version 1, dtype codes of its DType enum.
+if TYPE_CHECKING:
+    import numpy as np
+
+# Megatron-LM `indexed_dataset`: header, version 1, dtype codes of its DType enum (NumPy names).
 MEGATRON_MAGIC = b"MMIDIDX\x00\x00"
 MEGATRON_DTYPES = {
-    1: np.uint8,
-    2: np.int8,
-    3: np.int16,
-    4: np.int32,
-    5: np.int64,
-    6: np.float64,
-    7: np.float32,
-    8: np.uint16,
+    1: "uint8",
+    2: "int8",
+    3: "int16",
+    4: "int32",
+    5: "int64",
+    6: "float64",
+    7: "float32",
+    8: "uint16",
 }
-_MEGATRON_CODE = {np.dtype(v): k for k, v in MEGATRON_DTYPES.items()}
+_MEGATRON_CODE = {v: k for k, v in MEGATRON_DTYPES.items()}
 
 
-def megatron_index_bytes(lengths: np.ndarray, dtype: np.dtype) -> bytes:
-    """The `.idx` of sequences with these token counts, one document per sequence.
+def megatron_index_bytes(lengths: Sequence[int], dtype: str, width: int) -> bytes:
+    """The `.idx` of sequences with these token counts, one document per sequence, of token
+    ids of ``dtype`` (a NumPy name) and ``width`` bytes each. Written without NumPy, which a
+    tokenize run does not import.
 
     Layout (Megatron-LM ``megatron/core/datasets/indexed_dataset.py``, ``_IndexWriter``):
     magic ``MMIDIDX\\0\\0``, version ``<Q`` 1, dtype code ``<B``, sequence count ``<Q``,
     document-index count ``<Q``, then int32 sequence lengths, int64 byte pointers into the
     `.bin`, int64 document indices (sequence index where each document starts, plus the end).
     """
-    lengths = np.asarray(lengths, dtype=np.int32)
     n = len(lengths)
-    pointers = np.zeros(n, dtype=np.int64)
-    if n:
-        np.cumsum(lengths[:-1].astype(np.int64) * dtype.itemsize, out=pointers[1:])
-    doc_index = np.arange(n + 1, dtype=np.int64)
+    pointers = [0, *accumulate(length * width for length in lengths[:-1])] if n else []
     return b"".join(
         [
             MEGATRON_MAGIC,
             struct.pack("<Q", 1),
-            struct.pack("<B", _MEGATRON_CODE[np.dtype(dtype)]),
+            struct.pack("<B", _MEGATRON_CODE[dtype]),
             struct.pack("<Q", n),
-            struct.pack("<Q", len(doc_index)),
-            lengths.tobytes(),
-            pointers.tobytes(),
-            doc_index.tobytes(),
+            struct.pack("<Q", n + 1),
+            struct.pack(f"<{n}i", *lengths),
+            struct.pack(f"<{n}q", *pointers),
+            struct.pack(f"<{n + 1}q", *range(n + 1)),  # document indices
         ]
     )
 
@@ -57,6 +59,8 @@ class MegatronReader:
     """A small reader of Megatron-LM `.bin/.idx` pairs, written from the format's layout alone."""
 
     def __init__(self, prefix: str | os.PathLike[str]) -> None:
+        import numpy as np  # here, not at import: the shard writer beside this reader needs none
+
         prefix = os.fspath(prefix)
         idx = Path(prefix + ".idx").read_bytes()
         if idx[:9] != MEGATRON_MAGIC:

@@ -6,13 +6,14 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from codemill.corpus.layout import MANIFEST_NAME
 from codemill.corpus.megatron import MegatronReader
 from codemill.errors import CodemillError, InputNotFoundError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def read_manifest(outdir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -27,6 +28,8 @@ def read_manifest(outdir: str | os.PathLike[str]) -> dict[str, Any]:
 
 def read_npy_shard(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """(tokens memmap, document start offsets with the end appended) of an `.npy` shard."""
+    import numpy as np  # here, not at import: writing shards (`codemill tokenize`) needs none
+
     path = Path(path)
     tokens = np.load(path, mmap_mode="r")
     starts = np.load(path.with_name(path.name[: -len(".npy")] + ".docs.npy"))

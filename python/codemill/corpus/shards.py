@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import struct
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import IO
-
-import numpy as np
 
 from codemill._io import atomic_write_bytes, naming, tmp_name
 from codemill.corpus.manifest import ShardInfo
@@ -22,13 +23,25 @@ from codemill.corpus.megatron import megatron_index_bytes
 from codemill.corpus.settings import FORMATS, ShardFormat
 from codemill.errors import CodemillError
 
+# The dtypes a shard's token ids may have (the manifest's ``dtype``, a NumPy name), with the
+# ``.npy`` descr of each (little-endian, as the encoder packs them: ``encode_batch_packed``).
+# Writing needs no NumPy, whose import cost ~0.1 s of every tokenize process.
+NPY_DESCR = {"uint16": "<u2", "uint32": "<u4", "int32": "<i4"}
 
-def token_dtype(vocab_size: int, fmt: ShardFormat = "npy") -> np.dtype:
+
+def token_dtype(vocab_size: int, fmt: ShardFormat = "npy") -> str:
     """uint16 when every id fits, else uint32 (int32 for Megatron, whose readers lack uint32)."""
     if fmt == "megatron":
         # Megatron's own rule (DType.optimal_dtype): uint16 below 65500 tokens.
-        return np.dtype(np.uint16 if vocab_size < 65500 else np.int32)
-    return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.uint32)
+        return "uint16" if vocab_size < 65500 else "int32"
+    return "uint16" if vocab_size <= 1 << 16 else "uint32"
+
+
+def token_width(dtype: str) -> int:
+    """Bytes per token id of ``dtype`` (a name in `NPY_DESCR`)."""
+    if dtype not in NPY_DESCR:
+        raise CodemillError(f"unknown token dtype {dtype!r} ({', '.join(NPY_DESCR)})")
+    return int(NPY_DESCR[dtype][2:])
 
 
 # The .npy header is written with the final shape when a shard closes; a fixed length lets the
@@ -36,24 +49,27 @@ def token_dtype(vocab_size: int, fmt: ShardFormat = "npy") -> np.dtype:
 _NPY_HEADER_LEN = 128
 
 
-def _npy_header(dtype: np.dtype, n: int) -> bytes:
-    d = "{'descr': '%s', 'fortran_order': False, 'shape': (%d,), }" % (dtype.str, n)  # noqa: UP031
+def _npy_header(descr: str, n: int) -> bytes:
+    d = "{'descr': '%s', 'fortran_order': False, 'shape': (%d,), }" % (descr, n)  # noqa: UP031
     body = d.ljust(_NPY_HEADER_LEN - 10 - 1) + "\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(body)) + body.encode("latin1")
 
 
-def _npy_bytes(arr: np.ndarray) -> bytes:
-    return _npy_header(arr.dtype, len(arr)) + np.ascontiguousarray(arr).tobytes()
+def _npy_starts(lengths: Sequence[int]) -> bytes:
+    """The ``.docs.npy`` index: where each document starts in the shard, and its end (uint64)."""
+    starts = [0, *accumulate(lengths)]
+    return _npy_header("<u8", len(starts)) + struct.pack(f"<{len(starts)}Q", *starts)
 
 
 class _OpenShard:
     """One shard being written: tokens stream to a temporary file."""
 
-    def __init__(self, outdir: Path, name: str, fmt: ShardFormat, dtype: np.dtype, durable: bool) -> None:
+    def __init__(self, outdir: Path, name: str, fmt: ShardFormat, dtype: str, durable: bool) -> None:
         self.name = name
         self.durable = durable
         self.fmt = fmt
         self.dtype = dtype
+        self.width = token_width(dtype)
         self.tokens_path = outdir / (name + (".npy" if fmt == "npy" else ".bin"))
         self.index_path = outdir / (name + (".docs.npy" if fmt == "npy" else ".idx"))
         self.tmp = tmp_name(self.tokens_path)
@@ -63,25 +79,23 @@ class _OpenShard:
                 self.f.write(b"\0" * _NPY_HEADER_LEN)
         self.tokens = 0
         self.bytes = 0
-        self.lengths: list[np.ndarray] = []  # per-document token counts (EOT included)
+        self.lengths: list[int] = []  # per-document token counts (EOT included)
 
-    def write(self, tokens: np.ndarray, lengths: np.ndarray, nbytes: int) -> None:
+    def write(self, tokens: bytes | memoryview, lengths: Sequence[int], nbytes: int) -> None:
+        """Appends packed token ids (`width` bytes each) of documents of these ``lengths``."""
         with naming(self.tokens_path, self.tmp):
-            self.f.write(tokens.tobytes())
-        self.tokens += len(tokens)
+            self.f.write(tokens)
+        self.tokens += len(tokens) // self.width
         self.bytes += nbytes
-        self.lengths.append(lengths)
+        self.lengths.extend(lengths)
 
     def finish(self) -> ShardInfo:
-        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
         if self.fmt == "npy":
             self.f.seek(0)
-            self.f.write(_npy_header(self.dtype, self.tokens))
-            starts = np.zeros(len(lengths) + 1, dtype=np.uint64)
-            np.cumsum(lengths, out=starts[1:])
-            index = _npy_bytes(starts)
+            self.f.write(_npy_header(NPY_DESCR[self.dtype], self.tokens))
+            index = _npy_starts(self.lengths)
         else:
-            index = megatron_index_bytes(lengths, self.dtype)
+            index = megatron_index_bytes(self.lengths, self.dtype, self.width)
         with naming(self.tokens_path, self.tmp):
             self.f.flush()
             if self.durable:
@@ -96,7 +110,7 @@ class _OpenShard:
         return {
             "name": self.name,
             "files": [self.tokens_path.name, self.index_path.name],
-            "documents": len(lengths),
+            "documents": len(self.lengths),
             "tokens": self.tokens,
             "bytes": self.bytes,
             "size": self.tokens_path.stat().st_size,
@@ -108,7 +122,8 @@ class _OpenShard:
 
 
 class ShardWriter:
-    """Writes whole documents, each followed by ``eot_id``, into shards of about ``shard_tokens``.
+    """Writes whole documents, each followed by its end-of-text id (packed so by the encoder),
+    into shards of about ``shard_tokens``.
 
     Shards are named ``{prefix}-{k:04d}``; ``close()`` returns their descriptions. ``durable``:
     each file is fsynced before it is renamed into place; False for a scratch directory whose
@@ -121,9 +136,8 @@ class ShardWriter:
         prefix: str,
         *,
         fmt: ShardFormat,
-        dtype: np.dtype,
+        dtype: str,
         shard_tokens: int,
-        eot_id: int,
         durable: bool = True,
     ) -> None:
         if fmt not in FORMATS:
@@ -133,41 +147,44 @@ class ShardWriter:
         self.outdir = outdir
         self.prefix = prefix
         self.fmt = fmt
-        self.dtype = np.dtype(dtype)
+        self.dtype = dtype
+        self.width = token_width(dtype)
         self.shard_tokens = shard_tokens
-        self.eot_id = eot_id
         self.durable = durable
         self.shards: list[ShardInfo] = []
         self._open: _OpenShard | None = None
 
-    def add(self, ids: np.ndarray, offsets: np.ndarray, nbytes: np.ndarray) -> None:
-        """Adds a batch: documents ``ids[offsets[i]:offsets[i+1]]`` of ``nbytes[i]`` source bytes."""
-        n = len(offsets) - 1
-        if n <= 0:
-            return
-        # One EOT after each document, in one vectorised pass.
-        tokens = np.insert(ids, offsets[1:].astype(np.intp), self.eot_id).astype(self.dtype, copy=False)
-        lengths = np.diff(offsets).astype(np.int64) + 1
-        ends = np.cumsum(lengths)  # end of document i within `tokens`
-        byte_ends = np.cumsum(np.asarray(nbytes, dtype=np.int64))
+    def add(self, tokens: bytes, lengths: Sequence[int], nbytes: Sequence[int]) -> None:
+        """Adds a batch packed by ``encode_batch_packed`` (each document's ids, then its EOT) with
+        this writer's ``width``: documents of ``lengths[i]`` ids (their EOT included) from ``nbytes[i]``
+        source bytes."""
+        n = len(lengths)
+        ends = list(accumulate(lengths))  # end of document i within `tokens`, in ids
+        byte_ends = list(accumulate(nbytes))
+        if len(tokens) != (ends[-1] if n else 0) * self.width or len(nbytes) != n:
+            raise CodemillError(
+                f"a batch of {len(tokens)} bytes and {len(nbytes)} sizes is not {n} documents of {self.width}-byte ids"
+            )
+        view = memoryview(tokens)
+        w = self.width
         i = 0
         while i < n:
             if self._open is None:
                 self._open = _OpenShard(
                     self.outdir, f"{self.prefix}-{len(self.shards):04d}", self.fmt, self.dtype, self.durable
                 )
-            base = int(ends[i - 1]) if i else 0
+            base = ends[i - 1] if i else 0
             room = self.shard_tokens - self._open.tokens
             # Documents i..j-1 fit in the room left.
-            j = int(np.searchsorted(ends, base + room, side="right"))
+            j = bisect_right(ends, base + room, lo=i)
             if j <= i:
                 if self._open.tokens:
                     self._close()
                     continue
                 j = i + 1  # a document longer than a shard gets a shard of its own
-            stop = int(ends[j - 1])
-            b0 = int(byte_ends[i - 1]) if i else 0
-            self._open.write(tokens[base:stop], lengths[i:j], int(byte_ends[j - 1]) - b0)
+            stop = ends[j - 1]
+            b0 = byte_ends[i - 1] if i else 0
+            self._open.write(view[base * w : stop * w], lengths[i:j], byte_ends[j - 1] - b0)
             i = j
             if self._open.tokens >= self.shard_tokens:
                 self._close()

@@ -235,6 +235,19 @@ class CodeTokenizer:
         with _VALID_UNICODE:
             return self._core.encode_batch(*self._batch_args(texts, languages, allowed_special), num_threads)
 
+    def count_batch(
+        self,
+        texts: Sequence[str],
+        languages: Sequence[str | None] | str | None = None,
+        num_threads: int | None = None,
+        *,
+        allowed_special: AllowedSpecial = (),
+    ) -> list[int]:
+        """Each text's token count, as :meth:`encode_batch` would give it (in parallel, without
+        the GIL), with no id arrays (and no NumPy) to return."""
+        with _VALID_UNICODE:
+            return self._core.count_batch(*self._batch_args(texts, languages, allowed_special), num_threads)
+
     def encode_batch_flat(
         self,
         texts: Sequence[str],
@@ -246,6 +259,24 @@ class CodeTokenizer:
         """Like :meth:`encode_batch`, but one ``uint32`` id array and ``uint64`` offsets (n + 1)."""
         with _VALID_UNICODE:
             return self._core.encode_batch_flat(*self._batch_args(texts, languages, allowed_special), num_threads)
+
+    def encode_batch_packed(
+        self,
+        texts: Sequence[str],
+        languages: Sequence[str | None] | str | None = None,
+        num_threads: int | None = None,
+        *,
+        eot_id: int,
+        width: int,
+        allowed_special: AllowedSpecial = (),
+    ) -> tuple[bytes, list[int]]:
+        """Like :meth:`encode_batch_flat`, laid out as a token shard stores them: each text's ids
+        then ``eot_id``, ``width`` (2 or 4) bytes each, little-endian; and each text's length in
+        ids, its ``eot_id`` included. Needs no NumPy (the corpus writer's input)."""
+        with _VALID_UNICODE:
+            return self._core.encode_batch_packed(
+                *self._batch_args(texts, languages, allowed_special), num_threads, eot_id=eot_id, width=width
+            )
 
     def encode_with_offsets(
         self, text: str, language: str | None = None, *, allowed_special: AllowedSpecial = ()

@@ -15,8 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from codemill._io import fsync_dir
 from codemill._leftovers import scratch_dir
 from codemill.corpus.layout import json_bytes, record_name, task_prefix
@@ -221,9 +219,8 @@ def _write_task(
         outdir,
         task_prefix(task.index),
         fmt=settings.format,
-        dtype=np.dtype(settings.dtype),
+        dtype=settings.dtype,
         shard_tokens=settings.shard_tokens,
-        eot_id=settings.eot_id,
         durable=durable,
     )
     langs: dict[str, Counter[str]] = defaultdict(Counter)
@@ -234,20 +231,20 @@ def _write_task(
                 raise Abandoned(f"task {task.index}")
             texts = [d.text or "" for d in batch]
             langs_of = [d.language for d in batch]
-            ids, offsets = tok.encode_batch_flat(
+            tokens, lengths = tok.encode_batch_packed(
                 texts,
                 langs_of,
                 num_threads=settings.threads_per_worker,
+                eot_id=settings.eot_id,
+                width=writer.width,
                 allowed_special=settings.specials.for_task(task),
             )
-            nbytes = np.fromiter((d.size for d in batch), dtype=np.int64, count=len(batch))
-            writer.add(ids, offsets, nbytes)
-            counts = np.diff(offsets)
-            for d, n in zip(batch, counts.tolist(), strict=True):
+            writer.add(tokens, lengths, [d.size for d in batch])
+            for d, n in zip(batch, lengths, strict=True):
                 s = langs[d.language]
                 s["documents"] += 1
                 s["bytes"] += d.size
-                s["tokens"] += n
+                s["tokens"] += n - 1  # its EOT is not the language's
         shards = writer.close()
     except BaseException:
         writer.abort()
