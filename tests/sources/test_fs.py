@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from codemill.corpus.plan import Task
@@ -417,3 +418,54 @@ def test_an_s3_client_holds_a_connection_for_each_object_of_a_fetch(monkeypatch)
     monkeypatch.setitem(fsspec.config.conf, "s3", {"config_kwargs": {"max_pool_connections": 7, "retries": {}}})
     s3, _ = fs.url_fs("s3://b/p")
     assert s3.config_kwargs == {"max_pool_connections": 7, "retries": {}}
+
+
+def test_a_prefix_is_listed_a_folder_at_a_time_and_folders_at_once(s3_server, bucket, tmp_path, monkeypatch):
+    # A store lists 1,000 keys a request, page after page: a prefix's folders are listed at once.
+    import asyncio
+
+    import s3fs
+    from codemill.sources import fs
+
+    root = tmp_path / "t"
+    folders = ("", "a", "a/deep", "b", "c/d/e")
+    for i, d in enumerate(folders):
+        (root / d).mkdir(parents=True, exist_ok=True)
+        (root / d / f"f{i}.py").write_text(f"x = {i}\n")
+    url = upload(s3_server, bucket, root, "many/only")
+    s3, path = fs.url_fs(url)
+    flat = sorted(s3.find(path))
+    found: list[str] = []
+    at_once = most = 0
+    real = s3fs.S3FileSystem._find
+
+    async def find(self: Any, where: str, **kw: Any) -> Any:
+        nonlocal at_once, most
+        found.append(where)
+        at_once += 1
+        most = max(most, at_once)
+        try:
+            await asyncio.sleep(0.05)  # a store's round trip
+            return await real(self, where, **kw)
+        finally:
+            at_once -= 1
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_find", find)
+    monkeypatch.setattr(fs, "_LISTINGS", 2)
+    top = f"s3://{bucket}/many"  # holds one folder, which holds everything: listed through
+    expected = [(f"{top}/only/{n[len(path) + 1 :]}", f"only/{n[len(path) + 1 :]}") for n in flat]
+    assert sorted((u, rel) for u, rel, *_ in fs.list_files(top)) == expected
+    assert sorted(found) == [f"{path}/a", f"{path}/b", f"{path}/c"] and most == 2
+    # At most _SPLIT_LEVELS levels through lone folders: below them, one listing of the rest.
+    monkeypatch.setattr(fs, "_SPLIT_LEVELS", 0)
+    found.clear()
+    assert sorted((u, rel) for u, rel, *_ in fs.list_files(top)) == expected
+    assert found == [path]
+    # An output folder listed again sees what other processes (workers) wrote into its folders
+    # since: the filesystem's cached listing of a folder is not used.
+    out = fs.Directory(f"s3://{bucket}/out")
+    out.write_bytes("tasks/a.json", b"1")
+    assert set(out.files()) == {"tasks/a.json"}
+    s3_server.put_object(Bucket=bucket, Key="out/tasks/b.json", Body=b"2")
+    assert set(out.files()) == {"tasks/a.json", "tasks/b.json"}
+    assert fs.Directory(f"s3://{bucket}/none-yet").files() == {}

@@ -39,6 +39,10 @@ S3_CONNECTIONS = FETCH_BATCH
 # JSONL part (~4.2 MB) is one request, not two. Requests cost more than bytes.
 _BLOCK = 8 << 20
 _UPLOADS = 8  # uploads at once in Directory.publish_all
+# Folders of a prefix listed at once (`_find`): a store lists 1,000 keys per request, in turn.
+_LISTINGS = S3_CONNECTIONS
+# Levels below a prefix `_find` goes down through a lone folder to find folders to list at once.
+_SPLIT_LEVELS = 3
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _GLOB_CHARS = re.compile(r"[*?\[]")  # what fsspec takes for a glob pattern in a name
 
@@ -148,7 +152,7 @@ def list_files(url: str) -> list[tuple[str, str, int, str, str]]:
         if fs.isfile(root):
             info = fs.info(root)
             return [(url, "", _size(info), _version(info), "file")]
-        found = fs.find(root, detail=True)
+        found = _find(fs, root)
     base = root.rstrip("/") + "/"
     out = [
         (_join(url, name[len(base) :]), name[len(base) :], _size(info), _version(info), _kind(info))
@@ -158,6 +162,56 @@ def list_files(url: str) -> list[tuple[str, str, int, str, str]]:
     if not out:
         raise InputNotFoundError(f"{url}: no such object or prefix (or it holds no objects)")
     return sorted(out, key=lambda t: _walk_order(t[1]))
+
+
+def _find(fs: Any, root: str) -> dict[str, dict[str, Any]]:
+    """What ``fs.find(root, detail=True)`` gives (every object under ``root``, by name), listed a
+    folder at a time, `_LISTINGS` folders at once, where ``fs`` is asynchronous: a store lists a
+    prefix 1,000 keys per request, page after page, so a prefix of a million objects was a
+    thousand round trips in turn. The top level is listed first (one request, and one more per
+    level below a folder that holds everything, as ``data/`` may, at most `_SPLIT_LEVELS`), then
+    each folder found there whole. Only where a listing can be asked for afresh (s3fs, gcsfs:
+    ``refresh``): a filesystem caches a folder's listing, and a job lists its output folder
+    again as other processes commit tasks into it."""
+    import inspect
+
+    if not getattr(fs, "async_impl", False) or "refresh" not in inspect.signature(fs._ls).parameters:
+        found: dict[str, dict[str, Any]] = fs.find(root, detail=True)
+        return found
+    import asyncio
+
+    from fsspec.asyn import sync
+
+    async def listing() -> dict[str, dict[str, Any]]:
+        gate = asyncio.Semaphore(_LISTINGS)
+
+        async def under(folder: str) -> dict[str, dict[str, Any]]:
+            async with gate:
+                found: dict[str, dict[str, Any]] = await fs._find(folder, detail=True)
+                return found
+
+        objects: dict[str, dict[str, Any]] = {}
+        folder = root
+        for depth in range(_SPLIT_LEVELS + 1):
+            try:
+                entries: list[dict[str, Any]] = await fs._ls(folder, detail=True, refresh=True)
+            except FileNotFoundError:
+                # Nothing there, or no bucket: `find` says which (an empty listing, or its error).
+                return objects | await under(folder)
+            folders = []
+            for e in entries:
+                if e.get("type") == "directory":
+                    folders.append(e["name"])
+                else:
+                    objects[e["name"]] = e
+            if len(folders) != 1 or depth == _SPLIT_LEVELS:
+                break
+            folder = folders[0]
+        for found in await asyncio.gather(*(under(f) for f in folders)):
+            objects.update(found)
+        return objects
+
+    return sync(fs.loop, listing)
 
 
 def _is_marker(rel: str) -> bool:
@@ -536,7 +590,7 @@ class Directory:
             return out
         with storage(self.name):
             self._fs.invalidate_cache(self._root)
-            found = self._fs.find(self._root, detail=True)
+            found = _find(self._fs, self._root)
         base = self._root.rstrip("/") + "/"
         return {
             k[len(base) :]: FileInfo(int(v.get("size") or 0), _modified(v))
