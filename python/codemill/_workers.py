@@ -48,7 +48,7 @@ def usable_workers(n: int) -> int:
 def single_threaded() -> bool:
     """Whether this process runs one thread, and nothing else (Linux, ``/proc/self/task``): a
     fork of it then copies no lock another thread holds and no thread pool it cannot run, and the
-    child starts in milliseconds with what the parent loaded, where a spawned one takes ~0.3 s
+    child starts in milliseconds with what the parent loaded, where a spawned one takes ~0.15 s
     of CPU (a Python, the imports, the tokenizer). Elsewhere, or unsure: False (spawn)."""
     if sys.platform != "linux":
         return False

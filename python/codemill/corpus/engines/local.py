@@ -123,10 +123,11 @@ def _raise_dead_worker(loops: list[Future[None]], wait_s: float) -> None:
 
 
 # Input below which a run's worker processes cost more than they give: a spawned worker takes
-# ~0.3 s of CPU to start (a Python, numpy, the tokenizer), while this process's encoder threads
-# start at once but share its GIL for reading and writing (one process with 2 threads ran a
-# 40 MB tree 1.3x as fast as one thread, 2 processes ~1.05x; at 80 MB they were level, at
-# 160 MB the processes were ahead). Below it, this process runs every worker's encoder threads.
+# ~0.15 s of CPU to start (a Python, the imports, the tokenizer; ~0.3 s while tokenize imported
+# numpy), while this process's encoder threads start at once but share its GIL for reading and
+# writing (one process with 2 threads ran a 40 MB tree 1.3x as fast as one thread, 2 spawned
+# processes ~1.05x, 2 forked after the plan as fast as the threads; at 80 MB they were level,
+# at 160 MB the processes were ahead). Below it, this process runs every worker's encoder threads.
 POOL_MIN_BYTES = 64 << 20
 
 
@@ -163,7 +164,7 @@ class PoolStarter:
     """Starts a run's spawned worker processes while its inputs are planned (a run that forks
     them does so after the plan, in `run_local`), once those listed so far hold
     `POOL_MIN_BYTES` (asked by the walk between directories, and after each input): their
-    start-up (~0.3 s of CPU each) overlaps the rest of the planning, and a smaller run, which
+    start-up (~0.15 s of CPU each) overlaps the rest of the planning, and a smaller run, which
     will not use them, never pays for it (starting and stopping them cost a 40 MB tree on 2
     cores ~0.1 s of its ~1 s). ``pool``: the started ones."""
 
@@ -209,7 +210,7 @@ def run_local(
         run_tasks(iter(tasks), threaded, tok, outdir, on_done, in_flight * share)
         return 1
     # Forked where this process runs one thread (the job's plan leaves none running): the
-    # workers start in milliseconds instead of ~0.3 s of CPU each.
+    # workers start in milliseconds instead of ~0.15 s of CPU each.
     pool = pool or start_pool(workers, tok, outdir, fork=single_threaded())
     assert pool is not None
     here = ThreadPoolExecutor(1, thread_name_prefix="codemill-local-worker")
