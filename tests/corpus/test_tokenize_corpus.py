@@ -22,6 +22,7 @@ from codemill.corpus.engines.task import batch_size
 from codemill.corpus.megatron import MegatronReader
 from codemill.corpus.plan import Task, plan_tasks
 from codemill.corpus.reader import iter_shard_documents, read_manifest, read_npy_shard
+from codemill.errors import CodemillError
 from codemill.sources import RecordReader, Skips, iter_documents, walk
 from conftest import FIXTURES, STDLIB
 
@@ -176,6 +177,29 @@ def test_a_tokenize_run_does_not_import_numpy(tmp_path, fmt) -> None:
     else:
         m = read_manifest(tmp_path / "out")
         assert m["totals"]["documents"] == len(list(iter_shard_documents(tmp_path / "out"))) > 0
+
+
+@pytest.mark.parametrize(("fmt", "dtype"), [("npy", "uint32"), ("megatron", "int32"), ("megatron", "uint16")])
+def test_shards_read_back_the_packed_ids_of_each_width(tmp_path, fmt, dtype) -> None:
+    # The writer takes the encoder's packed bytes as they are; each index says where they are.
+    from codemill.corpus.shards import ShardWriter
+
+    docs = [[70_000, 1, 2], [], [99_999]] if dtype != "uint16" else [[65_535, 1, 2], [], [7]]
+    eot = 65_600 if dtype != "uint16" else 9
+    tokens = np.array([t for d in docs for t in [*d, eot]], dtype=dtype).tobytes()
+    w = ShardWriter(tmp_path, "t", fmt=fmt, dtype=dtype, shard_tokens=1000)
+    w.add(tokens, [len(d) + 1 for d in docs], [5, 0, 3])
+    [shard] = w.close()
+    assert shard["documents"] == 3 and shard["tokens"] == 7 and shard["bytes"] == 8
+    if fmt == "npy":
+        ids, starts = read_npy_shard(tmp_path / shard["files"][0])
+        got = [ids[a:b].tolist() for a, b in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True)]
+    else:
+        r = MegatronReader(tmp_path / "t-0000")
+        got = [r[i].tolist() for i in range(len(r))]
+    assert got == [[*d, eot] for d in docs]
+    with pytest.raises(CodemillError, match="not 2 documents"):
+        w.add(tokens, [4, 4], [5, 3])  # 8 ids in 7 ids' bytes
 
 
 def test_uint32_for_large_vocab(small_tok, tmp_path) -> None:
