@@ -55,6 +55,9 @@ def main() -> None:
         inbuf_overflow=_IN_MEMORY,
         outbuf_overflow=_IN_MEMORY,
         recv_bytes=256 << 10,  # socket reads of an upload (8 KB by default)
+        # Open connections at once (100 by default): a client holds up to 64 (s3fs's pool, kept
+        # alive), and a bench's uploader holds its own beside the job's processes.
+        connection_limit=1000,
     )
 
 
