@@ -118,8 +118,11 @@ def test_a_tree_in_a_bucket_is_read_and_copied_in_batches(s3_server, bucket, tmp
     from codemill.sources import fs
 
     tree, _ = make_inputs(tmp_path / "in")
+    for p in sorted(tree.glob("f*.py"))[:3]:  # near duplicates, whose pairs are verified on the texts read again
+        (tree / f"near_{p.name}").write_text(p.read_text() + "\n# edited\n")
     url = upload(s3_server, bucket, tree, "in/tree")
-    local = dedup([tree], tmp_path / "local")
+    local = dedup([tree], tmp_path / "local", verify=True)
+    assert local["counts"]["near_duplicates_removed"] >= 3
     batches: list[int] = []
     read_urls = fs.read_urls
 
@@ -130,9 +133,12 @@ def test_a_tree_in_a_bucket_is_read_and_copied_in_batches(s3_server, bucket, tmp
 
     monkeypatch.setattr(fs, "read_urls", batch)
     monkeypatch.setattr(fs, "read_url", lambda *a: pytest.fail("an object copied on its own"))
-    remote = dedup([url], tmp_path / "out")
+    remote = dedup([url], tmp_path / "out", verify=True)
     assert remote["counts"] == local["counts"]
     files = sorted(p.name for p in tree.iterdir())
     kept = sorted(p.name for p in (tmp_path / "out" / "tree").iterdir())
     assert kept == sorted(p.name for p in (tmp_path / "local" / "tree").iterdir())
-    assert batches == [len(files), len(kept)]  # every object read in one batch, the kept ones copied in one
+    # Every object read in one batch, the texts of the pairs verified read again in batches
+    # (not an object at a time), the kept ones copied in one.
+    assert batches[0] == len(files) and batches[-1] == len(kept)
+    assert len(batches) >= 3 and all(1 < b < len(files) for b in batches[1:-1])

@@ -10,6 +10,7 @@ writing. The entry points are exported as `codemill.dedup`, `codemill.DedupConfi
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -26,7 +27,8 @@ from codemill.near_dup.decide import Signed, check_engine, concat_signed, decide
 from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.output import REPORT_NAME, Kept, check_output, write_output
 from codemill.near_dup.result import DedupReport, DedupResult
-from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs, iter_documents, read_file
+from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs, iter_documents
+from codemill.sources.document import read_texts
 from codemill.sources.fs import as_local, is_tree, is_url, join
 from codemill.sources.names import printable
 
@@ -129,28 +131,30 @@ class _Corpus:
         return printable(name)
 
     def fetch(self, ids: np.ndarray) -> list[str]:
-        """Re-read the texts of documents `ids`: files directly, records of plain local JSONL at
-        their offsets, other records by streaming their file."""
+        """Re-read the texts of documents `ids`: files together (`read_texts`), records of plain
+        local JSONL at their offsets, other records by streaming their file."""
         texts: dict[int, str] = {}
         by_holder: dict[int, list[int]] = {}
+        files: list[int] = []  # documents that are whole files, read together below
         for i in ids.tolist():
-            by_holder.setdefault(self.holder[i], []).append(i)
-        for wanted in by_holder.values():
-            if self.record[wanted[0]] >= 0:
-                by_record = {self.record[i]: i for i in wanted}
-                reader = RecordReader(
-                    self.file(wanted[0]), Skips(0), max_bytes=self.max_bytes, text_field=self.text_field
-                )
-                at = [(self.offset[i], self.record[i]) for i in wanted]
-                for d in reader.read_at(at) if all(o >= 0 for o, _ in at) else reader.read():
-                    i = by_record.get(d.record or 0)
-                    if i is not None:
-                        texts[i] = d.text or ""
+            if self.record[i] < 0:
+                files.append(i)
             else:
-                for i in wanted:
-                    text, _ = read_file(self.file(i), self.max_bytes)
-                    if text is not None:
-                        texts[i] = text
+                by_holder.setdefault(self.holder[i], []).append(i)
+        # Objects in a bucket fetched concurrently, local files a group per core call: a file at
+        # a time was a round trip each in a bucket.
+        names = [os.fspath(self.file(i)) for i in files]
+        for i, (_, text, _, _) in zip(files, read_texts(names, self.max_bytes), strict=True):
+            if text is not None:
+                texts[i] = text
+        for wanted in by_holder.values():
+            by_record = {self.record[i]: i for i in wanted}
+            reader = RecordReader(self.file(wanted[0]), Skips(0), max_bytes=self.max_bytes, text_field=self.text_field)
+            at = [(self.offset[i], self.record[i]) for i in wanted]
+            for d in reader.read_at(at) if all(o >= 0 for o, _ in at) else reader.read():
+                i = by_record.get(d.record or 0)
+                if i is not None:
+                    texts[i] = d.text or ""
         out = []
         for i in ids.tolist():
             text = texts.get(i)
