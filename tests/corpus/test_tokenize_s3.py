@@ -70,7 +70,18 @@ def test_s3_in_and_out_equal_local_bytes(s3_server, bucket, tree, tmp_path, smal
     # Local inputs to an S3 output: every byte the same, the manifest too.
     tokenize_corpus(tree, f"s3://{bucket}/out2", tokenizer=small_tok, **KW)
     assert bucket_files(s3_server, bucket, "out2") == expected
-    # Running again resumes: nothing is redone.
+    # Running again resumes: nothing is redone, and the tasks' records are read together, not
+    # a round trip each.
+    from codemill.sources.fs import Directory
+
+    read_one = Directory.read_bytes
+
+    def read_bytes(self: Directory, rel: str) -> bytes | None:
+        if rel.startswith("tasks/"):
+            pytest.fail(f"{rel} read on its own")
+        return read_one(self, rel)
+
+    monkeypatch.setattr(Directory, "read_bytes", read_bytes)
     again = tokenize_corpus(tree, f"s3://{bucket}/out2", tokenizer=small_tok, **KW)
     assert again["run"]["tasks_run"] == 0 and bucket_files(s3_server, bucket, "out2") == expected
 

@@ -34,9 +34,10 @@ from codemill.tokenizer.code_tokenizer import AllowedSpecial
 _RUN_KEYS = ("inputs", "tokenizer", "settings")
 
 
-def _valid_record(out: Directory, task: Task, files: dict[str, FileInfo]) -> TaskRecord | None:
+def _valid_record(task: Task, files: dict[str, FileInfo], data: bytes | None) -> TaskRecord | None:
+    """The record of ``task`` (its bytes ``data``, read from the listed output ``files``) if it
+    still commits the task: the same task and inputs, its shards there as it describes them."""
     listed = files.get(record_name(task.index))
-    data = out.read_bytes(record_name(task.index)) if listed is not None else None
     try:
         rec = json.loads(data) if data is not None else None
     except ValueError:
@@ -298,8 +299,9 @@ def tokenize_corpus(
         bar = None
         if progress:
             bar = Progress(sum(t.size for t in tasks), len(tasks), None if progress is True else progress)
+        listed = out.read_all([name for name in map(record_name, (t.index for t in tasks)) if name in files])
         for task in tasks:
-            rec = _valid_record(out, task, files)
+            rec = _valid_record(task, files, listed.get(record_name(task.index)))
             if rec is None:
                 pending.append(task)
             else:

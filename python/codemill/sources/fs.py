@@ -612,6 +612,25 @@ class Directory:
             except FileNotFoundError:
                 return None
 
+    def read_all(self, rels: list[str]) -> dict[str, bytes | None]:
+        """`read_bytes` of each file: objects fetched `FETCH_BATCH` at a time (a resumed run reads
+        every committed task's record, a round trip each when read in turn)."""
+        if self.path is not None:
+            return {rel: self.read_bytes(rel) for rel in rels}
+        out: dict[str, bytes | None] = {}
+        for at in range(0, len(rels), FETCH_BATCH):
+            batch = rels[at : at + FETCH_BATCH]
+            with storage(self.url(batch[0])):
+                got = _cat(self._fs, [f"{self._root}/{rel}" for rel in batch], None)
+            for rel, data in zip(batch, got, strict=True):
+                if isinstance(data, FileNotFoundError):
+                    out[rel] = None
+                elif isinstance(data, BaseException):
+                    raise storage_error(self.url(rel), data) if is_storage_failure(data) else data
+                else:
+                    out[rel] = data
+        return out
+
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Publishes ``data`` as ``rel`` whole (never half-written)."""
         if self.path is not None:
