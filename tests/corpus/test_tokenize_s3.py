@@ -283,3 +283,45 @@ def test_a_prepared_file_in_a_prefix_is_read_with_its_description(s3_server, buc
     ]
     m = tokenize_corpus(url, tmp_path / "out", tokenizer=tok)
     assert m["settings"]["allowed_special"] == fim
+
+
+def test_the_footers_of_parquet_objects_are_read_at_once(s3_server, bucket, tmp_path, monkeypatch):
+    # Each object's row groups are a round trip or two: read in turn, a bucket of 50 took 1.8 s
+    # to plan from a store answering 20 ms late. The tasks are those of the same files on disk.
+    import threading
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from codemill.corpus.plan import plan_tasks
+    from codemill.sources import records
+
+    root = tmp_path / "pq"
+    root.mkdir()
+    for k in range(4):
+        rows = [{"content": f"x = {k}{i}\n" * 50, "path": f"p{k}_{i}.py"} for i in range(30)]
+        pq.write_table(pa.Table.from_pylist(rows), root / f"part-{k}.parquet", row_group_size=10)
+    local = plan_tasks([root], 5000)
+    url = upload(s3_server, bucket, root, "pq")
+    lock = threading.Lock()
+    at_once = most = 0
+    real = records.parquet_row_groups
+
+    def row_groups(path: Path | str) -> list[tuple[int, int]]:
+        nonlocal at_once, most
+        with lock:
+            at_once += 1
+            most = max(most, at_once)
+        try:
+            time.sleep(0.05)  # a store's round trip
+            return real(path)
+        finally:
+            with lock:
+                at_once -= 1
+
+    monkeypatch.setattr(records, "parquet_row_groups", row_groups)
+    remote = plan_tasks([url], 5000)
+    assert most == 4
+    assert len(local) > 4
+    assert [(t.kind, t.start, t.stop, t.size, t.path.rsplit("/", 1)[-1]) for t in remote] == [
+        (t.kind, t.start, t.stop, t.size, t.path.rsplit("/", 1)[-1]) for t in local
+    ]
