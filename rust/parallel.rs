@@ -14,7 +14,7 @@ pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Sen
     }
     // More threads than 4 per core only add memory and switching (and a typo of 100000 would
     // start that many); results never depend on the count. The same cap as the Python side's
-    // worker processes (codemill/_workers.py, usable_workers).
+    // worker processes (codemill/_cpus.py, usable_workers).
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let n = n.min(4 * cores);
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();

@@ -295,13 +295,13 @@ def test_deterministic_across_workers(corpus, tmp_path, monkeypatch, pool) -> No
     # A small input runs in this process on every worker's encoder threads; a large one (here:
     # the size the pool needs lowered to 0) on worker processes, spawned while the inputs are
     # planned (as from a process running other threads). The bytes are the same.
-    from codemill import _workers
+    from codemill import _cpus
     from codemill.corpus.engines import local
 
     inputs, _ = corpus
     kw = {"shard_tokens": 4000, "task_bytes": 25_000}
     a = codemill.tokenize_corpus(inputs, tmp_path / "a", workers=1, **kw)
-    monkeypatch.setattr(_workers, "single_threaded", lambda: False)
+    monkeypatch.setattr(_cpus, "single_threaded", lambda: False)
     monkeypatch.setattr(local, "single_threaded", lambda: False)
     if pool:
         monkeypatch.setattr(local, "POOL_MIN_BYTES", 0)
@@ -606,7 +606,7 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path, start) -> None:
     # as the CLI runs, or spawned as from a process that runs other threads.
     script = _CLI_POOLED
     if start == "spawn":
-        script += "import codemill._workers as w\nw.single_threaded = e.single_threaded = lambda: False\n"
+        script += "import codemill._cpus as w\nw.single_threaded = e.single_threaded = lambda: False\n"
     cmd = [sys.executable, "-c", script + "from codemill.cli import main; sys.exit(main())", *args]
     cmd += ["-o", str(out), "--no-progress"]
     kills = 0
@@ -796,7 +796,7 @@ def test_empty_tree_and_progress_lines(corpus, tmp_path) -> None:
 
 def test_worker_and_thread_counts_are_capped_by_the_machine(tmp_path) -> None:
     # A typo (--workers 5000, --threads 100000) starts at most 4 per CPU; outputs are the same.
-    from codemill._workers import usable_workers
+    from codemill._cpus import usable_workers
     from codemill.tokenizer import load_tokenizer
 
     cap = 4 * (os.cpu_count() or 1)

@@ -231,7 +231,7 @@ def tokenize_corpus(
     tok = load_tokenizer(tokenizer)
     starter = None
     if engine == "local":
-        from codemill._workers import single_threaded, usable_workers
+        from codemill._cpus import single_threaded, usable_workers
         from codemill.corpus.engines.local import PoolStarter
 
         workers = usable_workers(workers)

@@ -57,7 +57,7 @@ def evaluate(
     """
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
-    from codemill._workers import usable_workers
+    from codemill._cpus import usable_workers
 
     workers = usable_workers(workers)  # each runs a sandboxed process: 5,000 at once would be a fork bomb
     if not (timeout > 0 and timeout_factor > 0 and math.isfinite(timeout * timeout_factor)):

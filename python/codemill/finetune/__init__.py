@@ -4,5 +4,5 @@ config (PrepareConfig) <- work (per-batch filter, sign, build in pool processes)
 (Preparer, prepare: two passes around near_dup's one decision) -> writer (atomic output).
 
 May import: sources, syntax, near_dup (the one near-duplicate decision), tokenizer, errors,
-languages, _io, outputs, progress, _workers.
+languages, _io, outputs, progress, _cpus, _workers.
 """

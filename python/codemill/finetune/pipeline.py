@@ -312,7 +312,7 @@ class Preparer:
         self.config = config or PrepareConfig()
         if workers is not None and workers < 0:
             raise ConfigError(f"workers must be at least 1 (or 0 for all cores), got {workers}")
-        from codemill._workers import usable_workers
+        from codemill._cpus import usable_workers
 
         self.workers = usable_workers(workers or os.cpu_count() or 1)
         self.progress = _Progress(True if progress is None else progress)

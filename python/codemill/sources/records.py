@@ -23,13 +23,22 @@ from codemill.sources.names import printable
 from codemill.sources.skips import Skips
 from codemill.sources.streams import is_compressed, is_parquet, open_stream
 
-try:
-    import orjson
+# orjson where installed and recent enough, False where not; None until the first line is
+# parsed: its import (~5 ms: it brings uuid and platform) is not paid by a run without JSONL.
+orjson: Any = None
 
-    if tuple(int(p) for p in orjson.__version__.split(".")[:2]) < (3, 10):
-        orjson = None  # type: ignore[assignment]  # before 3.9.15 a line nested 2M deep crashed it
-except (ImportError, ValueError):  # the `corpus` extra brings it; json alone reads the same records
-    orjson = None  # type: ignore[assignment]
+
+def _find_orjson() -> Any:
+    global orjson
+    try:
+        import orjson as found
+
+        # Before 3.9.15 a line nested 2M deep crashed it.
+        orjson = found if tuple(int(p) for p in found.__version__.split(".")[:2]) >= (3, 10) else False
+    except (ImportError, ValueError):  # the `corpus` extra brings it; json alone reads the same records
+        orjson = False
+    return orjson
+
 
 # Record fields, in order of preference (The Stack's columns among them).
 TEXT_FIELDS = ("content", "text", "code")
@@ -46,10 +55,11 @@ def parse_line(line: bytes) -> Any:
     goes to json, which takes some of them (lone surrogate escapes, NaN, 1e400, a UTF-8 BOM,
     UTF-16) and refuses the rest with its own error. One difference stays: orjson reads an integer
     past 64 bits as a float, which only a record's path, repo or language field would show."""
-    if orjson is not None:
+    fast = orjson if orjson is not None else _find_orjson()
+    if fast:
         try:
-            return orjson.loads(line)
-        except orjson.JSONDecodeError:
+            return fast.loads(line)
+        except fast.JSONDecodeError:
             pass
     return json.loads(line)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeAlias, cast
 
 from codemill._core import HEAD_BYTES, ListingAhead, list_dir
-from codemill._workers import usable_cpus
+from codemill._cpus import usable_cpus
 from codemill.languages import code_language, extension
 from codemill.sources import gitignore
 from codemill.sources import skips as reasons

@@ -11,25 +11,26 @@ run leaves no worker writing behind it.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from codemill._workers import WorkerPool, single_threaded, usable_cpus, worker_file
+from codemill._cpus import single_threaded, usable_cpus
 from codemill.corpus.engines.task import run_tasks, share_tokenizer, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
 from codemill.corpus.settings import TaskSettings
 from codemill.sources.fs import connect, is_url
 from codemill.tokenizer import CodeTokenizer
+
+if TYPE_CHECKING:
+    from codemill._workers import WorkerPool
 
 _WORKER: dict[str, Any] = {}
 
@@ -145,6 +146,12 @@ def start_pool(
     descriptions, read after this)."""
     if workers <= 1:
         return None
+    # Here, not at import: a run under POOL_MIN_BYTES starts no process, nor pays for these
+    # imports (~10-15 ms of each run).
+    import multiprocessing
+
+    from codemill._workers import WorkerPool, worker_file
+
     ctx = multiprocessing.get_context("fork" if fork else "spawn")
     feed, done, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     if fork:
@@ -213,6 +220,8 @@ def run_local(
     # workers start in milliseconds instead of ~0.15 s of CPU each.
     pool = pool or start_pool(workers, tok, outdir, fork=single_threaded())
     assert pool is not None
+    from concurrent.futures.process import BrokenProcessPool  # with the pool (see start_pool)
+
     here = ThreadPoolExecutor(1, thread_name_prefix="codemill-local-worker")
     records: queue.Queue[Any] = queue.Queue()
     reader = threading.Thread(target=_read_records, args=(pool.done, records), name="codemill-records", daemon=True)
