@@ -303,14 +303,18 @@ def read_urls(urls: list[str], limit: int | None = None) -> list[bytes]:
             results = [exc] * len(batch)
         for i, data in zip(batch, results, strict=True):
             got[i] = data
-    out = []
-    for u, data in zip(urls, got, strict=True):
-        if isinstance(data, BaseException):
-            if is_storage_failure(data):
-                raise storage_error(u, data)
-            raise data
-        out.append(data)
-    return out
+    return [_bytes_or_raise(u, data) for u, data in zip(urls, got, strict=True)]
+
+
+def _bytes_or_raise(url: str, data: Any) -> bytes:
+    """An object's bytes as `_cat` gave them, or its failure raised as a read of ``url`` raises
+    it (one line for a storage failure)."""
+    if isinstance(data, BaseException):
+        if is_storage_failure(data):
+            raise storage_error(url, data)
+        raise data
+    got: bytes = data
+    return got
 
 
 def _cat(fs: Any, paths: list[str], limit: int | None) -> list[Any]:
@@ -623,12 +627,7 @@ class Directory:
             with storage(self.url(batch[0])):
                 got = _cat(self._fs, [f"{self._root}/{rel}" for rel in batch], None)
             for rel, data in zip(batch, got, strict=True):
-                if isinstance(data, FileNotFoundError):
-                    out[rel] = None
-                elif isinstance(data, BaseException):
-                    raise storage_error(self.url(rel), data) if is_storage_failure(data) else data
-                else:
-                    out[rel] = data
+                out[rel] = None if isinstance(data, FileNotFoundError) else _bytes_or_raise(self.url(rel), data)
         return out
 
     def write_bytes(self, rel: str, data: bytes) -> None:
