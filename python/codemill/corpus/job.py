@@ -299,9 +299,9 @@ def tokenize_corpus(
         bar = None
         if progress:
             bar = Progress(sum(t.size for t in tasks), len(tasks), None if progress is True else progress)
-        listed = out.read_all([name for name in map(record_name, (t.index for t in tasks)) if name in files])
+        record_bytes = out.read_all([record_name(t.index) for t in tasks if record_name(t.index) in files])
         for task in tasks:
-            rec = _valid_record(task, files, listed.get(record_name(task.index)))
+            rec = _valid_record(task, files, record_bytes.get(record_name(task.index)))
             if rec is None:
                 pending.append(task)
             else:
