@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -111,5 +112,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> int:
+    """The `codemill` program (its console script, and `python -m codemill.cli`): `main`, and
+    then a quicker exit. The process ends next, so its objects are left out of the collections
+    of its teardown (`gc.freeze`): with botocore loaded (an ``s3://`` run) those took ~0.2 s of
+    CPU after the run, ~15 ms otherwise. Exit handlers, thread joins and flushes still run. Not
+    in `main`, which tests and callers run in a process that goes on."""
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
