@@ -6,7 +6,8 @@ objects, a request each (``s3tree``, against ``local2``; not in the default conf
 
 Run: `python benches/bench_tokenize_growth.py [--base-mb 40] [--scales 1,2,4,8]
 [--configs local1,local2,ray2,jsonl2,s3,s3tree] [--s3-server moto,moto-waitress] [--repeat 3]
-[--s3-latency-ms 20] [--dir /tmp/codemill_tok_growth] [--json F] [--plot F.png]`.
+[--s3-latency-ms 20] [--ref OTHER_CHECKOUT/python] [--dir /tmp/codemill_tok_growth] [--json F]
+[--plot F.png]`.
 
 The base tree is ``--base-mb`` of real Python (this interpreter's standard library, PSF, then
 its site-packages), files laid out 200 to a folder; scale ``k`` is ``k`` copies of it (hard
@@ -311,6 +312,13 @@ def plot(result: dict[str, object], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def _with_ref(cfg: str, refs: dict[str, str], round_: int) -> list[str]:
+    """``cfg`` and its ``--ref`` twin, if any, the twin first in odd rounds."""
+    twin = [r for r, c in refs.items() if c == cfg]
+    pair = [cfg, *twin]
+    return pair[::-1] if round_ % 2 else pair
+
+
 def main() -> None:
     ap = ArgumentParser()
     ap.add_argument("--base-mb", type=float, default=40.0)
@@ -337,6 +345,12 @@ def main() -> None:
         type=int,
         default=1,
         help="rounds of the configs per scale; rows give medians",
+    )
+    ap.add_argument(
+        "--ref",
+        type=Path,
+        help="another checkout's python folder (with its built core): each S3 config runs with it "
+        "too, on the same server, taking turns at going first (a row 'CONFIG ref')",
     )
     ap.add_argument("--dir", type=Path, default=Path("/tmp/codemill_tok_growth"))
     ap.add_argument("--json", type=Path)
@@ -382,15 +396,19 @@ def main() -> None:
                 for c in todo
                 if c in servers
             }
-            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in todo}
-            for _ in range(args.repeat):
-                for cfg in todo:
-                    engine, workers = CONFIGS[cfg.partition("/")[0]]
-                    if cfg in servers:
-                        proc, s3env, _ = servers[cfg]
+            # With --ref, each S3 config's twin runs the other checkout on the same server and input.
+            refs = {f"{c} ref": c for c in todo if c in servers} if args.ref else {}
+            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in [*todo, *refs]}
+            for round_ in range(args.repeat):
+                for cfg in [x for c in todo for x in _with_ref(c, refs, round_)]:
+                    engine, workers = CONFIGS[refs.get(cfg, cfg).partition("/")[0]]
+                    if refs.get(cfg, cfg) in servers:
+                        proc, s3env, _ = servers[refs.get(cfg, cfg)]
+                        if cfg in refs:
+                            s3env = {**s3env, "PYTHONPATH": str(args.ref)}
                         before = process_cpu(proc.pid)
                         run = measure(
-                            inputs[cfg],
+                            inputs[refs.get(cfg, cfg)],
                             f"s3://bench/out-x{scale}",
                             engine,
                             workers,
@@ -423,16 +441,16 @@ def main() -> None:
                     "tree_peak_rss_bytes": max(int(r["tree_peak_rss_bytes"]) for r in got),
                     "mb_per_s": round(int(got[0]["bytes"]) / 1e6 / seconds, 2),
                 }
-                if cfg in servers:
-                    row["server"] = servers[cfg][2]
+                if refs.get(cfg, cfg) in servers:
+                    row["server"] = servers[refs.get(cfg, cfg)][2]
                     row["server_cpu_seconds"] = median(float(r["server_cpu_seconds"]) for r in got)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
             for cfg, got in runs.items():
-                base = "jsonl2" if _jsonl_config(cfg) else "local2"
-                if cfg in servers and base in runs:
+                base = "jsonl2" if _jsonl_config(refs.get(cfg, cfg)) else "local2"
+                if refs.get(cfg, cfg) in servers and base in runs:
                     ratio = median(float(r["seconds"]) for r in runs[base]) / median(float(r["seconds"]) for r in got)
-                    print(f"scale {scale}: {cfg} ({servers[cfg][2]}) / {base} throughput = {ratio:.2f}x")
+                    print(f"scale {scale}: {cfg} ({servers[refs.get(cfg, cfg)][2]}) / {base} throughput = {ratio:.2f}x")
             shutil.rmtree(tree)
             shutil.rmtree(jsonl, ignore_errors=True)
     finally:
@@ -451,6 +469,7 @@ def main() -> None:
         "s3fs": version("s3fs"),
         "s3_servers": [v[2] for v in servers.values()],
         "repeat": args.repeat,
+        "ref": str(args.ref) if args.ref else None,
         "rows": rows,
     }
     print(result["machine"], flush=True)
