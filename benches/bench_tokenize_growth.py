@@ -401,14 +401,15 @@ def main() -> None:
             runs: dict[str, list[dict[str, Any]]] = {c: [] for c in [*todo, *refs]}
             for round_ in range(args.repeat):
                 for cfg in [x for c in todo for x in _with_ref(c, refs, round_)]:
-                    engine, workers = CONFIGS[refs.get(cfg, cfg).partition("/")[0]]
-                    if refs.get(cfg, cfg) in servers:
-                        proc, s3env, _ = servers[refs.get(cfg, cfg)]
+                    own = refs.get(cfg, cfg)  # the config a twin runs
+                    engine, workers = CONFIGS[own.partition("/")[0]]
+                    if own in servers:
+                        proc, s3env, _ = servers[own]
                         if cfg in refs:
                             s3env = {**s3env, "PYTHONPATH": str(args.ref)}
                         before = process_cpu(proc.pid)
                         run = measure(
-                            inputs[refs.get(cfg, cfg)],
+                            inputs[own],
                             f"s3://bench/out-x{scale}",
                             engine,
                             workers,
@@ -429,6 +430,7 @@ def main() -> None:
                     runs[cfg].append(run)
                     print(json.dumps({"scale": scale, "config": cfg, **run}), flush=True)
             for cfg, got in runs.items():
+                own = refs.get(cfg, cfg)
                 seconds = median(float(r["seconds"]) for r in got)
                 row = {
                     "scale": scale,
@@ -441,16 +443,17 @@ def main() -> None:
                     "tree_peak_rss_bytes": max(int(r["tree_peak_rss_bytes"]) for r in got),
                     "mb_per_s": round(int(got[0]["bytes"]) / 1e6 / seconds, 2),
                 }
-                if refs.get(cfg, cfg) in servers:
-                    row["server"] = servers[refs.get(cfg, cfg)][2]
+                if own in servers:
+                    row["server"] = servers[own][2]
                     row["server_cpu_seconds"] = median(float(r["server_cpu_seconds"]) for r in got)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
             for cfg, got in runs.items():
-                base = "jsonl2" if _jsonl_config(refs.get(cfg, cfg)) else "local2"
-                if refs.get(cfg, cfg) in servers and base in runs:
+                own = refs.get(cfg, cfg)
+                base = "jsonl2" if _jsonl_config(own) else "local2"
+                if own in servers and base in runs:
                     ratio = median(float(r["seconds"]) for r in runs[base]) / median(float(r["seconds"]) for r in got)
-                    print(f"scale {scale}: {cfg} ({servers[refs.get(cfg, cfg)][2]}) / {base} throughput = {ratio:.2f}x")
+                    print(f"scale {scale}: {cfg} ({servers[own][2]}) / {base} throughput = {ratio:.2f}x")
             shutil.rmtree(tree)
             shutil.rmtree(jsonl, ignore_errors=True)
     finally:
