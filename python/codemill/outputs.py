@@ -158,10 +158,12 @@ def _place(name: str | os.PathLike[str]) -> tuple[str, PurePosixPath, PurePosixP
     ``s3://b/x``)."""
     text = os.fspath(name)
     if is_url(text):
-        from codemill.sources.fs import url_fs
+        from codemill.sources.fs import url_class
 
-        fs, path = url_fs(text)
-        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        # The class, not a filesystem: an s3fs one would start its thread here, before a run
+        # that still runs one thread has forked its workers.
+        cls, path = url_class(text)
+        protocol = cls.protocol if isinstance(cls.protocol, str) else cls.protocol[0]
         if protocol not in ("file", "local"):
             key = PurePosixPath("/" + path.strip("/"))
             return protocol, key, key

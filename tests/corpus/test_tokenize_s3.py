@@ -86,6 +86,44 @@ def test_s3_in_and_out_equal_local_bytes(s3_server, bucket, tree, tmp_path, smal
     assert again["run"]["tasks_run"] == 0 and bucket_files(s3_server, bucket, "out2") == expected
 
 
+_FORKS_SPIED = (
+    "import json, os, sys; os.environ['OPENBLAS_NUM_THREADS'] = '1'\n"
+    "import codemill.corpus.engines.local as e\n"
+    "e.POOL_MIN_BYTES = int(sys.argv[5])\n"
+    "forks = []\n"
+    "start = e.start_pool\n"
+    "def spy(*a, fork=False):\n"
+    "    forks.append([fork, len(os.listdir('/proc/self/task')), 's3fs' in sys.modules])\n"
+    "    return start(*a, fork=fork)\n"
+    "e.start_pool = spy\n"
+    "from codemill.corpus.job import tokenize_corpus\n"
+    "m = tokenize_corpus(sys.argv[1], sys.argv[2], tokenizer=sys.argv[3], workers=2, task_bytes=int(sys.argv[4]),\n"
+    "                    shard_tokens=20_000)\n"
+    "print(json.dumps([forks, m['run']['processes']]))\n"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks only where a process's threads can be counted")
+def test_a_url_run_forks_its_workers_before_its_first_request(s3_server, bucket, tree, tmp_path, small_tok):
+    """A process that runs one thread forks a URL run's workers at once, before the storage
+    client starts its thread, with s3fs imported first (a spawned worker paid ~0.5 s of CPU for
+    a Python, codemill and s3fs); a small input then runs here alone. The bytes are a local run's."""
+    tok_file = tmp_path / "tok.json"
+    small_tok.save(tok_file)
+    tokenize_corpus(tree, tmp_path / "local", tokenizer=small_tok, **KW)
+    shards = {k: v for k, v in local_files(tmp_path / "local").items() if k.startswith("shard-")}
+    url = upload(s3_server, bucket, tree, "in")
+    for name, pool_min, processes in (("pooled", 0, 2), ("small", 1 << 40, 1)):
+        out = f"s3://{bucket}/{name}"
+        args = [url, out, str(tok_file), str(KW["task_bytes"]), str(pool_min)]
+        proc = subprocess.run([sys.executable, "-c", _FORKS_SPIED, *args], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        forks, ran = json.loads(proc.stdout.splitlines()[-1])
+        assert forks == [[True, 1, True]] and ran == processes, name  # forked from one thread, s3fs in
+        got = bucket_files(s3_server, bucket, name)
+        assert {k: v for k, v in got.items() if k.startswith("shard-")} == shards
+
+
 def test_a_shard_rewritten_in_place_on_s3_is_redone(s3_server, bucket, tree, tmp_path, small_tok):
     """As on local disk: an object listed as written after its task's record was changed once
     the task had committed, and resuming redoes that task."""

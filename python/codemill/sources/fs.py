@@ -64,6 +64,18 @@ def as_local(name: str | os.PathLike[str]) -> str | os.PathLike[str]:
 
 def url_fs(url: str) -> tuple[Any, str]:
     """(fsspec filesystem, path within it) for ``url``; a clear error when it cannot be opened."""
+    cls, path = url_class(url)
+    try:
+        return cls(**_options(cls, url)), path
+    except (ImportError, ValueError) as exc:
+        raise StorageError(f"{url}: {exc}") from None
+
+
+def url_class(url: str) -> tuple[Any, str]:
+    """(fsspec filesystem class, path within it) for ``url``, its package imported but no
+    filesystem made: no client, no request, and no thread (s3fs's starts one at its first
+    instance), so a process still running one thread may fork after; a clear error when the
+    package is missing or the URL names no bucket."""
     try:
         import fsspec
     except ImportError as exc:
@@ -82,10 +94,17 @@ def url_fs(url: str) -> tuple[Any, str]:
     if not path.strip("/") and protocol.lower() not in ("file", "local", "memory"):
         # `s3://` alone: s3fs's own error ("Cannot traverse all of S3") named no argument.
         raise StorageError(f"{url}: names no bucket; name one (s3://BUCKET/prefix)")
-    try:
-        return cls(**_options(cls, url)), path
-    except (ImportError, ValueError) as exc:
-        raise StorageError(f"{url}: {exc}") from None
+    return cls, path
+
+
+def import_filesystems(names: Iterable[str]) -> None:
+    """Imports the filesystem packages of the URLs among ``names`` (s3fs for ``s3://`` ...),
+    as `url_class` does: a process forked after has them. A URL that cannot be opened is left
+    for its first use to report."""
+    for name in names:
+        if is_url(name):
+            with contextlib.suppress(StorageError):
+                url_class(name)
 
 
 def _options(cls: Any, url: str) -> dict[str, Any]:

@@ -168,16 +168,23 @@ def start_pool(
 
 
 class PoolStarter:
-    """Starts a run's spawned worker processes while its inputs are planned (a run that forks
-    them does so after the plan, in `run_local`), once those listed so far hold
+    """Starts a run's spawned worker processes while its inputs are planned (a local run that
+    forks them does so after the plan, in `run_local`), once those listed so far hold
     `POOL_MIN_BYTES` (asked by the walk between directories, and after each input): their
     start-up (~0.15 s of CPU each) overlaps the rest of the planning, and a smaller run, which
     will not use them, never pays for it (starting and stopping them cost a 40 MB tree on 2
-    cores ~0.1 s of its ~1 s). ``pool``: the started ones."""
+    cores ~0.1 s of its ~1 s). Or forks them at once (`fork_now`). ``pool``: the started ones."""
 
     def __init__(self, workers: int, tok: CodeTokenizer, outdir: str | os.PathLike[str]) -> None:
         self.workers, self.tok, self.outdir = workers, tok, outdir
         self.pool: LocalPool | None = None
+
+    def fork_now(self) -> None:
+        """Forks the workers now, from a process that runs one thread: before a run's storage
+        client starts its thread, the input's size still unknown (a small input discards them
+        in `run_local`, which costs the forks: milliseconds)."""
+        if self.pool is None and self.workers > 1:
+            self.pool = start_pool(self.workers, self.tok, self.outdir, fork=True)
 
     def __call__(self, found: int) -> WorkerPool | None:
         """The workers to share the walk with, started once ``found`` bytes of input justify them."""
