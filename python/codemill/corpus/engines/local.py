@@ -3,9 +3,10 @@ processes: the workers' encoder threads) or also in a pool of worker processes.
 
 Every worker, this process included, takes tasks from one queue and runs them with
 `run_tasks` (several at a time, so that reads and commits overlap encoding), and sends each
-committed task's record back. Worker processes are started with ``spawn`` (no fork
-of a threaded parent) and die with their parent (`codemill._workers.WorkerPool`), so a killed
-run leaves no worker writing behind it.
+committed task's record back. Worker processes are forked from a process that runs one
+thread (ready at once, with its modules and tokenizer), spawned from one that runs threads (no
+fork of a threaded parent), and die with their parent (`codemill._workers.WorkerPool`), so a
+killed run leaves no worker writing behind it.
 """
 
 from __future__ import annotations
