@@ -374,6 +374,18 @@ def test_a_run_starts_its_workers_once_its_inputs_hold_enough_bytes(monkeypatch)
     assert starter(local.POOL_MIN_BYTES * 2) == "the pool's workers" and started == [2]  # once
     one = local.PoolStarter(1, None, "out")  # type: ignore[arg-type]
     assert one(local.POOL_MIN_BYTES * 2) is None and started == [2]  # one worker: this process
+    # Forked at once (a URL run from one thread): started once, with no walk to share (a local
+    # tree of the run is walked here, listed ahead on another core, which was faster).
+    forked: list[bool] = []
+    monkeypatch.setattr(local, "start_pool", lambda workers, *a, fork=False: forked.append(fork) or Started())
+    early = local.PoolStarter(2, None, "out")  # type: ignore[arg-type]
+    early.fork_now()
+    early.fork_now()
+    assert forked == [True] and early.pool is not None
+    assert early(0) is None and early(local.POOL_MIN_BYTES * 2) is None and forked == [True]
+    single = local.PoolStarter(1, None, "out")  # type: ignore[arg-type]
+    single.fork_now()
+    assert single.pool is None and forked == [True]  # one worker: none to fork
 
 
 def test_a_pool_is_used_from_a_size_of_input_never_for_one_task_or_one_worker() -> None:
