@@ -15,6 +15,7 @@ pub mod error;
 pub mod lex;
 pub mod listing;
 pub mod listing_ahead;
+pub mod malloc;
 pub mod minhash;
 pub mod packed;
 pub mod pagerank;

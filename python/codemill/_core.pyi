@@ -16,6 +16,7 @@ __all__ = [
     "ListingAhead",
     "Tokenizer",
     "TokenizerFileError",
+    "cap_malloc_arenas",
     "code_terms",
     "connected_components",
     "content_hashes",
@@ -215,6 +216,10 @@ def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> 
 HEAD_BYTES: int
 
 def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str, str | None, bytes | None]] | None: ...
+
+# Caps the malloc arenas this process creates from now on (glibc's mallopt M_ARENA_MAX);
+# whether it was set (False where the allocator is not glibc's).
+def cap_malloc_arenas(max: int) -> bool: ...
 
 # Code files as the corpus jobs read them: (text, None, UTF-8 bytes), or (None, skip reason, 0)
 # for an empty, too large, binary (a NUL in the first SNIFF bytes), non-UTF-8, unreadable file

@@ -8,6 +8,8 @@ import importlib
 import os
 import sys
 
+from codemill._malloc import cap_malloc_arenas
+
 # Every sub-command, in help order: the module that registers it (its `register(subparsers)`
 # adds the command's parser, which sets `func(args) -> int`) and its one-line help. Only the
 # module of the command asked for is imported, so that `codemill context` does not pay for
@@ -113,11 +115,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> int:
-    """The `codemill` program (its console script, and `python -m codemill.cli`): `main`, and
-    then a quicker exit. The process ends next, so its objects are left out of the collections
-    of its teardown (`gc.freeze`): with botocore loaded (an ``s3://`` run) those took ~0.2 s of
-    CPU after the run, ~15 ms otherwise. Exit handlers, thread joins and flushes still run. Not
-    in `main`, which tests and callers run in a process that goes on."""
+    """The `codemill` program (its console script, and `python -m codemill.cli`): `main` in a
+    process whose malloc arenas are capped (`cap_malloc_arenas`: a corpus run's threads share
+    them), and then a quicker exit. The process ends next, so its objects are left out of the
+    collections of its teardown (`gc.freeze`): with botocore loaded (an ``s3://`` run) those took
+    ~0.2 s of CPU after the run, ~15 ms otherwise. Exit handlers, thread joins and flushes still
+    run. Neither is in `main`, which tests and callers run in a process that goes on."""
+    cap_malloc_arenas()
     code = main()
     gc.freeze()
     return code

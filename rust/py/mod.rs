@@ -8,6 +8,7 @@ mod encoding;
 mod errors;
 mod lex;
 mod listing;
+mod malloc;
 mod minhash;
 mod pagerank;
 mod text;
@@ -29,6 +30,8 @@ mod _core {
     use super::lex::{count_pieces, identifier_parts, pretokenize};
     #[pymodule_export]
     use super::listing::{list_dir, PyListingAhead};
+    #[pymodule_export]
+    use super::malloc::cap_malloc_arenas;
     #[pymodule_export]
     use super::minhash::{
         connected_components, content_hashes, exact_jaccard_pairs, lsh_band_keys, lsh_edges,

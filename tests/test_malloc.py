@@ -1,0 +1,111 @@
+"""The `codemill` command and its workers share 2 malloc arenas among their threads (glibc)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's"
+)
+
+# A module of its own (a spawned worker imports it): the arenas of a process as glibc's
+# `malloc_info` reports them, once 8 more threads, all alive at once, have each allocated.
+PROBE = """
+import ctypes, os, sys, tempfile, threading
+
+
+def heaps():
+    libc = ctypes.CDLL(None)
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    fd, path = tempfile.mkstemp()
+    os.close(fd)
+    stream = libc.fopen(path.encode(), b"w")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    with open(path) as f:
+        text = f.read()
+    os.remove(path)
+    return text.count("<heap nr=")
+
+
+def heaps_with_threads(n=8):
+    ready, done, held = threading.Barrier(n + 1), threading.Event(), []
+
+    def take():
+        held.append(bytearray(64 << 10))
+        ready.wait()
+        done.wait()
+
+    threads = [threading.Thread(target=take) for _ in range(n)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    count = heaps()
+    done.set()
+    for t in threads:
+        t.join()
+    return count
+
+
+def main(how, args):
+    if how == "worker":
+        from codemill._workers import WorkerPool
+
+        with WorkerPool(1) as pool:
+            print(pool.submit(heaps_with_threads).result())
+        return
+    if how in ("run", "main"):
+        import codemill.cli as cli
+
+        sys.argv = ["codemill", *args]
+        print((cli.run if how == "run" else cli.main)(), end=" ")
+    print(heaps_with_threads())
+"""
+
+
+def _arenas(tmp_path: Path, how: str, *args: str, env: dict[str, str] | None = None) -> list[int]:
+    (tmp_path / "arenas_probe.py").write_text(PROBE)
+    code = "import sys, arenas_probe; arenas_probe.main(sys.argv[1], sys.argv[2:])"
+    # glibc's choices from this environment left out, the test's own put in.
+    run_env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
+    run_env.update(env or {})
+    run_env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *sys.path])
+    out = subprocess.run(
+        [sys.executable, "-c", code, how, *args], capture_output=True, text=True, check=True, env=run_env
+    ).stdout
+    return [int(x) for x in out.splitlines()[-1].split()]  # after what the command printed
+
+
+def test_a_run_of_the_command_leaves_two_arenas_where_main_alone_leaves_one_a_thread(tmp_path) -> None:
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "a.py").write_text("def f():\n    return 1\n")
+
+    def run(how: str) -> list[int]:
+        return _arenas(tmp_path, how, "tokenize", str(tmp_path / "tree"), "-o", str(tmp_path / how), "--no-progress")
+
+    assert run("run") == [0, 2]  # the run's threads and 8 more, all in 2 arenas
+    code, arenas = run("main")  # a caller's process is left as it is
+    assert code == 0 and arenas > 2
+    assert _arenas(tmp_path, "plain")[0] > 2  # the probe sees glibc's own
+
+
+def test_a_worker_process_shares_two_arenas(tmp_path) -> None:
+    assert _arenas(tmp_path, "worker") == [2]
+
+
+def test_the_environment_chooses_the_arenas_where_it_names_a_number(tmp_path, monkeypatch) -> None:
+    from codemill._malloc import cap_malloc_arenas
+
+    assert _arenas(tmp_path, "worker", env={"MALLOC_ARENA_MAX": "4"}) == [4]
+    assert _arenas(tmp_path, "worker", env={"GLIBC_TUNABLES": "glibc.malloc.arena_max=3"}) == [3]
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert not cap_malloc_arenas()  # and this process is left as it is
