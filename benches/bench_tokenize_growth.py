@@ -13,8 +13,9 @@ The base tree is ``--base-mb`` of real Python (this interpreter's standard libra
 its site-packages), files laid out 200 to a folder; scale ``k`` is ``k`` copies of it (hard
 links: the bytes are read k times, from the page cache after the first). Per scale, the configs
 run one after the other (``--repeat`` rounds of them, alternating, each row the median), each in
-a fresh process whose tree RSS (Ray's raylet and workers included) the parent samples every 20
-ms, so ratios between configs are side by side even on a loaded machine. S3 runs start the
+a fresh process started as the `codemill` command starts (its malloc arenas capped) whose tree
+RSS (Ray's raylet and workers included) the parent samples every 20 ms, so ratios between
+configs are side by side even on a loaded machine. S3 runs start the
 server once and upload each scale's tree before timing; each run's output is removed after it.
 
 S3 servers (``--s3-server``, one or several: ``s3`` is then a config per server, side by side,
@@ -139,6 +140,10 @@ def make_tree(root: Path, files: list[Path], scale: int) -> int:
 
 
 def child(inp: str, out: str, engine: str, workers: int) -> None:
+    with contextlib.suppress(ImportError):  # a --ref checkout from before the cap
+        from codemill._malloc import cap_malloc_arenas
+
+        cap_malloc_arenas()  # as the `codemill` command starts: the run's threads share 2 arenas
     from codemill.corpus.job import tokenize_corpus
 
     if engine == "ray":
