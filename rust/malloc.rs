@@ -31,13 +31,13 @@ mod tests {
         assert!(!cap_arenas(-1));
         let capped = cap_arenas(2);
         assert_eq!(capped, cfg!(all(target_os = "linux", target_env = "gnu")));
-        // Threads still allocate once they share arenas.
-        let sums: Vec<usize> = (0..4)
+        // Threads running at once still allocate once they share arenas.
+        let threads: Vec<_> = (0..4)
             .map(|i| {
                 std::thread::spawn(move || vec![i as u8; 1 << 20].iter().map(|&b| b as usize).sum())
             })
-            .map(|t| t.join().unwrap())
             .collect();
+        let sums: Vec<usize> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(sums, vec![0, 1 << 20, 2 << 20, 3 << 20]);
     }
 }
