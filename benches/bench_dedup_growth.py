@@ -9,9 +9,9 @@ The corpus is JSONL of the running Python's standard library (PSF), `--base-mb` 
 near duplicates of copy 0 (a few lines dropped or changed, seeded by `j`: they form groups
 that grow with `k`, so candidate pairs grow faster than the corpus), one in fifty is an
 exact copy, and the rest have every identifier renamed (new documents). Each scale runs in a
-fresh process, started as the `codemill` command starts (its malloc arenas capped); the parent
-samples the RSS of that process and all its descendants every 20 ms (Ray's raylet and workers
-included with `--engine ray`) and keeps the peak.
+fresh process, started as the `codemill` command starts (its malloc arenas capped off Ray); the
+parent samples the RSS of that process and all its descendants every 20 ms (Ray's raylet and
+workers included with `--engine ray`) and keeps the peak.
 """
 
 from __future__ import annotations
@@ -85,12 +85,12 @@ def child(path: str, out: str, engine: str) -> None:
     from codemill._malloc import cap_malloc_arenas
     from codemill.near_dup.api import dedup
 
-    cap_malloc_arenas()  # as the `codemill` command starts: the run's threads share 2 arenas
-
     if engine == "ray":
         import ray
 
         ray.init(include_dashboard=False, log_to_driver=False)
+    else:
+        cap_malloc_arenas()  # as the `codemill` command starts: the run's threads share 2 arenas
     base_rss = _status("VmRSS")
     t0 = time.perf_counter()
     report = dedup(path, out, engine=engine)  # type: ignore[arg-type]

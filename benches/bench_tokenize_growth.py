@@ -13,10 +13,10 @@ The base tree is ``--base-mb`` of real Python (this interpreter's standard libra
 its site-packages), files laid out 200 to a folder; scale ``k`` is ``k`` copies of it (hard
 links: the bytes are read k times, from the page cache after the first). Per scale, the configs
 run one after the other (``--repeat`` rounds of them, alternating, each row the median), each in
-a fresh process started as the `codemill` command starts (its malloc arenas capped) whose tree
-RSS (Ray's raylet and workers included) the parent samples every 20 ms, so ratios between
-configs are side by side even on a loaded machine. S3 runs start the
-server once and upload each scale's tree before timing; each run's output is removed after it.
+a fresh process started as the `codemill` command starts (its malloc arenas capped off Ray)
+whose tree RSS (Ray's raylet and workers included) the parent samples every 20 ms, so ratios
+between configs are side by side even on a loaded machine. S3 runs start the server once and
+upload each scale's tree before timing; each run's output is removed after it.
 
 S3 servers (``--s3-server``, one or several: ``s3`` is then a config per server, side by side,
 each row with the server's CPU seconds): moto's S3 implementation with objects in memory, as
@@ -143,7 +143,8 @@ def child(inp: str, out: str, engine: str, workers: int) -> None:
     with contextlib.suppress(ImportError):  # a --ref checkout from before the cap
         from codemill._malloc import cap_malloc_arenas
 
-        cap_malloc_arenas()  # as the `codemill` command starts: the run's threads share 2 arenas
+        if engine != "ray":  # as the `codemill` command starts: the run's threads share 2 arenas
+            cap_malloc_arenas()
     from codemill.corpus.job import tokenize_corpus
 
     if engine == "ray":

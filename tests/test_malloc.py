@@ -109,3 +109,17 @@ def test_the_environment_chooses_the_arenas_where_it_names_a_number(tmp_path, mo
     assert _arenas(tmp_path, "worker", env={"GLIBC_TUNABLES": "glibc.malloc.arena_max=3"}) == [3]
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert not cap_malloc_arenas()  # and this process is left as it is
+
+
+def test_the_program_caps_a_run_of_its_own_and_not_a_ray_driver(tmp_path, monkeypatch) -> None:
+    """On Ray the driver's threads are Ray's, and they held ~90 MB more with the cap."""
+    import codemill.cli as cli
+    import codemill.commands.tokenize as tokenize_command
+
+    capped: list[bool] = []
+    monkeypatch.setattr(cli, "cap_malloc_arenas", lambda: capped.append(True) or True)
+    monkeypatch.setattr(tokenize_command, "_tokenize", lambda args: 0)  # the parsed command only
+    args = ["tokenize", str(tmp_path), "-o", str(tmp_path / "out")]
+    assert cli.main(args, program=True) == 0 and capped == [True]
+    assert cli.main([*args, "--engine", "ray"], program=True) == 0 and capped == [True]
+    assert cli.main(args) == 0 and capped == [True]  # a caller's process
