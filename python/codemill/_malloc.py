@@ -1,4 +1,5 @@
-"""The malloc arenas of the processes codemill starts: the `codemill` command and its workers.
+"""The malloc arenas of the processes codemill starts: the `codemill` command (not a Ray driver,
+whose threads are Ray's: see `codemill.cli.main`) and its workers.
 
 glibc gives each thread that allocates an arena of its own (up to 8 per core) and keeps in each
 what was freed there. A corpus worker's threads each take large buffers in turn (a task's
