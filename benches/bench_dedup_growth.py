@@ -85,12 +85,11 @@ def child(path: str, out: str, engine: str) -> None:
     from codemill._malloc import cap_malloc_arenas
     from codemill.near_dup.api import dedup
 
+    cap_malloc_arenas(engine)  # as the `codemill` command starts: its threads share 2 arenas
     if engine == "ray":
         import ray
 
         ray.init(include_dashboard=False, log_to_driver=False)
-    else:
-        cap_malloc_arenas()  # as the `codemill` command starts: the run's threads share 2 arenas
     base_rss = _status("VmRSS")
     t0 = time.perf_counter()
     report = dedup(path, out, engine=engine)  # type: ignore[arg-type]

@@ -143,8 +143,7 @@ def child(inp: str, out: str, engine: str, workers: int) -> None:
     with contextlib.suppress(ImportError):  # a --ref checkout from before the cap
         from codemill._malloc import cap_malloc_arenas
 
-        if engine != "ray":  # as the `codemill` command starts: the run's threads share 2 arenas
-            cap_malloc_arenas()
+        cap_malloc_arenas(engine)  # as the `codemill` command starts: its threads share 2 arenas
     from codemill.corpus.job import tokenize_corpus
 
     if engine == "ray":

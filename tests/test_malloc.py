@@ -115,9 +115,12 @@ def test_the_program_caps_a_run_of_its_own_and_not_a_ray_driver(tmp_path, monkey
     """On Ray the driver's threads are Ray's, and they held ~90 MB more with the cap."""
     import codemill.cli as cli
     import codemill.commands.tokenize as tokenize_command
+    from codemill import _core
 
     capped: list[bool] = []
-    monkeypatch.setattr(cli, "cap_malloc_arenas", lambda: capped.append(True) or True)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.setattr(_core, "cap_malloc_arenas", lambda arenas: capped.append(True) or True)
     monkeypatch.setattr(tokenize_command, "_tokenize", lambda args: 0)  # the parsed command only
     args = ["tokenize", str(tmp_path), "-o", str(tmp_path / "out")]
     assert cli.main(args, program=True) == 0 and capped == [True]

@@ -89,9 +89,7 @@ _NO_BLAS_THREADS = {"tokenize", "dedup", "prepare"}
 def main(argv: list[str] | None = None, *, program: bool = False) -> int:
     """Runs the command ``argv`` (default: this process's); its exit status. ``program``: this
     call is the whole process (`run`), whose malloc arenas are then capped for the command's
-    threads (`cap_malloc_arenas`), once its arguments say it runs here: on Ray, the driver's own
-    threads (Ray's) held ~90 MB more with the cap (a 1 GB tokenize run, 1,237-1,266 against
-    1,151-1,166 MB of process tree)."""
+    threads (`cap_malloc_arenas`), once its arguments have said which engine runs it."""
     argv = sys.argv[1:] if argv is None else argv
     command = command_of(argv)
     if command in _NO_BLAS_THREADS:
@@ -104,8 +102,8 @@ def main(argv: list[str] | None = None, *, program: bool = False) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if program and getattr(args, "engine", "local") != "ray":
-        cap_malloc_arenas()  # before the command starts a thread
+    if program:
+        cap_malloc_arenas(getattr(args, "engine", "local"))  # before the command starts a thread
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
