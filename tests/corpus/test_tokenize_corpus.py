@@ -962,3 +962,50 @@ def test_the_report_encodes_the_special_tokens_a_run_would(tmp_path, capsys) -> 
         m = codemill.tokenize_corpus([jl], tmp_path / allowed, allowed_special=api)
         assert m["totals"]["text_tokens"] == tokens[allowed]
     assert tokens["all"] < tokens["none"]
+
+
+def test_the_tokenizer_loads_beside_the_plan_and_its_error_stops_it(tmp_path, capsys, monkeypatch) -> None:
+    # On two CPUs the tokenizer is built on a thread of its own while the inputs are planned. A
+    # file that is no tokenizer is one line naming it, raised while the walk goes on (not once a
+    # long plan is done), with nothing written and the loader's thread gone.
+    from codemill.corpus import job
+
+    monkeypatch.setattr(job, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(job, "single_threaded", lambda: True)  # as the command's process (pytest runs threads)
+    tree = tmp_path / "tree"
+    for i in range(3):
+        (tree / f"d{i}").mkdir(parents=True)
+        (tree / f"d{i}" / "a.py").write_text(f"x = {i}\n")
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"not": "a tokenizer"}')
+    made: list[Any] = []
+
+    class Loading(job._Loading):
+        def __init__(self, *a: Any) -> None:
+            super().__init__(*a)
+            made.append(self)
+
+    monkeypatch.setattr(job, "_Loading", Loading)
+    planned: list[str] = []
+    plan = job.plan_tasks
+
+    def plans(*a: Any) -> Any:
+        made[0]._future.exception(timeout=10)  # the load has failed before the walk starts
+        try:
+            return plan(*a)
+        except BaseException as e:
+            planned.append(type(e).__name__)
+            raise
+
+    monkeypatch.setattr(job, "plan_tasks", plans)
+    out = tmp_path / "out"
+    assert main(["tokenize", str(tree), "-o", str(out), "--tokenizer", str(bad), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "notes.json" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert planned == ["TokenizerFileError"] and not out.exists()
+    assert not [t for t in threading.enumerate() if t.name.startswith("codemill-tokenizer")]
+    # A good one: the same output as a tokenizer given loaded, and the thread gone too.
+    a = codemill.tokenize_corpus([tree], tmp_path / "a")
+    b = codemill.tokenize_corpus([tree], tmp_path / "b", tokenizer=codemill.CodeTokenizer.default())
+    assert a["tokenizer"] == b["tokenizer"] and snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+    assert not [t for t in threading.enumerate() if t.name.startswith("codemill-tokenizer")]

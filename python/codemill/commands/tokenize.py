@@ -73,7 +73,7 @@ def _tokenize(args: argparse.Namespace) -> int:
     manifest = tokenize_corpus(
         args.inputs,
         args.output,
-        tokenizer=load_tokenizer(args.tokenizer),
+        tokenizer=args.tokenizer,  # loaded by the job while it plans
         workers=workers,
         shard_tokens=args.shard_tokens,
         format=args.format,

@@ -13,9 +13,11 @@ import contextlib
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
+from codemill._cpus import single_threaded, usable_cpus, usable_workers
 from codemill._io import fsync_dir, remove_tree
 from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, json_bytes, record_name
 from codemill.corpus.manifest import SKIPPED_LIST_LIMIT, TaskRecord, merge
@@ -27,7 +29,7 @@ from codemill.errors import CodemillError, OutputError
 from codemill.outputs import OVERWRITE_HINT, check_output
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs
 from codemill.sources.fs import Directory, FileInfo, as_local, import_filesystems, is_url
-from codemill.tokenizer import TokenizerArg, load_tokenizer
+from codemill.tokenizer import CodeTokenizer, TokenizerArg, load_tokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
 # What a manifest says a run is: the same three, the same run (resumed); else another.
@@ -228,15 +230,14 @@ def tokenize_corpus(
     )
     local = None if is_url(output_dir) else checked
     t0 = time.perf_counter()
-    tok = load_tokenizer(tokenizer)
+    one_thread = single_threaded()  # the caller's threads, before the loader's starts
+    loading = _Loading(tokenizer)
     starter = None
     if engine == "local":
-        from codemill._cpus import single_threaded, usable_workers
         from codemill.corpus.engines.local import PoolStarter
 
         workers = usable_workers(workers)
         urls = [n for n in [*names, os.fspath(output_dir)] if is_url(n)]
-        one_thread = single_threaded()
         if not one_thread or urls:
             # A process that runs threads spawns its workers while the inputs are read, once
             # they are large enough to use them. One that runs one thread forks them, ready at
@@ -245,7 +246,7 @@ def tokenize_corpus(
             # is imported first, so each worker has it too: a spawned one paid ~0.5 s of CPU
             # (a Python, codemill, the tokenizer, ~0.3 s of `import s3fs`) and took its first
             # task 0.75 s after this process did (200 MB of JSONL in a bucket, 2 workers).
-            starter = PoolStarter(workers, tok, os.fspath(output_dir))
+            starter = PoolStarter(workers, loading.result(), os.fspath(output_dir))
             if one_thread:
                 import_filesystems(urls)
                 starter.fork_now()
@@ -254,7 +255,8 @@ def tokenize_corpus(
         plan_skips = Skips(limit=SKIPPED_LIST_LIMIT)
         # Once the inputs listed hold enough bytes, the starter starts the workers, and they walk
         # the rest of the trees beside this process until the run.
-        tasks = plan_tasks(names, task_bytes, plan_skips, starter)
+        tasks = plan_tasks(names, task_bytes, plan_skips, starter or loading.check)
+        tok = loading.result()
         specials = allowed_specials(tok, names, allowed_special, tasks)
         settings = TaskSettings(
             format=format,
@@ -375,6 +377,42 @@ def tokenize_corpus(
         }
         return manifest
     except BaseException:
+        loading.close()
         if starter is not None and starter.pool is not None:
             starter.pool.discard()  # planning or the output checks failed: the workers were never used
         raise
+
+
+class _Loading:
+    """A run's tokenizer, loaded while its inputs are planned: on a thread of its own where this
+    process may use two CPUs (a file's tokenizer is built in the core without the GIL: the
+    bundled one took ~25 ms of a 2-core run's start-up, planning a 40 MB tree ~30 ms), else at
+    once. `result` joins the thread, so a process that ran one thread runs one again (it forks
+    its workers)."""
+
+    def __init__(self, tokenizer: TokenizerArg) -> None:
+        self._loader: ThreadPoolExecutor | None = None
+        self._tok: CodeTokenizer | None = None
+        if isinstance(tokenizer, CodeTokenizer) or usable_cpus() < 2:
+            self._tok = load_tokenizer(tokenizer)
+            return
+        self._loader = ThreadPoolExecutor(1, thread_name_prefix="codemill-tokenizer")
+        self._future = self._loader.submit(load_tokenizer, tokenizer)
+
+    def result(self) -> CodeTokenizer:
+        """The tokenizer (its load's error raised), the thread ended."""
+        if self._tok is None:
+            self.close()
+            self._tok = self._future.result()
+        return self._tok
+
+    def check(self, found: int) -> None:
+        """Raises the load's error as soon as it fails, not once a long plan is done: asked
+        between directories (as `plan_tasks` asks for a pool to share the walk with: none)."""
+        if self._tok is None and self._future.done() and self._future.exception() is not None:
+            self.result()
+
+    def close(self) -> None:
+        if self._loader is not None:
+            self._loader.shutdown(wait=True)
+            self._loader = None
