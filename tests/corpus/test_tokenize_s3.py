@@ -86,6 +86,21 @@ def test_s3_in_and_out_equal_local_bytes(s3_server, bucket, tree, tmp_path, smal
     assert again["run"]["tasks_run"] == 0 and bucket_files(s3_server, bucket, "out2") == expected
 
 
+def test_a_task_reads_ahead_from_a_bucket_only(s3_server, bucket, tree, tmp_path, small_tok, monkeypatch):
+    # A read from a bucket is a round trip: a task reads its next batch ahead, on a thread. From
+    # local disk it does not (the other tasks in flight encode meanwhile). The bytes are the same.
+    from codemill.corpus.engines import task
+
+    ahead: list[int] = []
+    prefetch = task._prefetch
+    monkeypatch.setattr(task, "_prefetch", lambda it, *a: ahead.append(1) or prefetch(it, *a))
+    local = tokenize_corpus(tree, tmp_path / "local", tokenizer=small_tok, **KW)
+    assert not ahead
+    remote = tokenize_corpus(upload(s3_server, bucket, tree, "ahead"), tmp_path / "s3", tokenizer=small_tok, **KW)
+    assert len(ahead) == remote["tasks_planned"] >= 4
+    assert remote["totals"] == local["totals"] and remote["shards"] == local["shards"]
+
+
 _FORKS_SPIED = (
     "import json, os, sys; os.environ['OPENBLAS_NUM_THREADS'] = '1'\n"
     "import codemill.corpus.engines.local as e\n"
