@@ -76,6 +76,27 @@ pub fn read(path: &Path, max_bytes: u64) -> Result<String, Unread> {
     Ok(unsafe { String::from_utf8_unchecked(data) })
 }
 
+/// `read` of the first of `paths`, and of those after it while the texts read hold under
+/// `budget` bytes (the caller asks again for the rest): a run of large files is not all held
+/// at once. One result per path taken, in order.
+pub fn read_within<P: AsRef<Path>>(
+    paths: &[P],
+    max_bytes: u64,
+    budget: u64,
+) -> Vec<Result<String, Unread>> {
+    let mut out = Vec::with_capacity(paths.len());
+    let mut held = 0u64;
+    for p in paths {
+        let r = read(p.as_ref(), max_bytes);
+        held += r.as_ref().map_or(0, |d| d.len() as u64);
+        out.push(r);
+        if held >= budget {
+            break;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +134,12 @@ mod tests {
         assert_eq!(read(&dir.join("latin1.py"), 100), Err(Unread::InvalidUtf8));
         assert_eq!(read(&dir, 100), Err(Unread::NotAFile));
         assert_eq!(read(&dir.join("missing.py"), 100), Err(Unread::Unreadable));
+        // Files are taken until the texts read reach the budget: at least one.
+        let names = ["a.py", "empty.py", "big.py", "a.py"].map(|n| dir.join(n));
+        assert_eq!(read_within(&names, 100, 5).len(), 1);
+        assert_eq!(read_within(&names, 100, 10).len(), 3);
+        assert_eq!(read_within(&names, 100, 1000).len(), 4);
+        assert_eq!(read_within(&names[1..2], 100, 0), [Err(Unread::Empty)]);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

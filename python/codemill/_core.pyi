@@ -90,6 +90,18 @@ class _Encoding:
         eot_id: int,
         width: int,
     ) -> tuple[bytes, list[int]]: ...
+    def encode_files_packed(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        languages: Sequence[str | None],
+        max_bytes: int,
+        budget: int,
+        allowed: list[bool] = ...,
+        num_threads: int | None = None,
+        *,
+        eot_id: int,
+        width: int,
+    ) -> tuple[int, bytes, list[int], list[int], list[str | None]]: ...
     def decode_bytes(self, ids: npt.NDArray[np.uint32]) -> bytes: ...
 
 @final

@@ -1,5 +1,5 @@
 //! Binding of the corpus jobs' code-file reader (`crate::code_file`).
-use crate::code_file::{check, read};
+use crate::code_file::{check, read_within};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use std::path::PathBuf;
@@ -19,19 +19,7 @@ pub fn read_code_files(
     max_bytes: u64,
     budget: u64,
 ) -> Vec<Read<'_>> {
-    let results = py.detach(|| {
-        let mut out = Vec::with_capacity(paths.len());
-        let mut held = 0u64;
-        for p in &paths {
-            let r = read(p, max_bytes);
-            held += r.as_ref().map_or(0, |d| d.len() as u64);
-            out.push(r);
-            if held >= budget {
-                break;
-            }
-        }
-        out
-    });
+    let results = py.detach(|| read_within(&paths, max_bytes, budget));
     results
         .into_iter()
         .map(|r| match r {

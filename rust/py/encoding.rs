@@ -6,6 +6,7 @@ use super::base::PyBaseTokenizer;
 use super::errors::{lang_arg, text_langs};
 use super::text::{not_utf8, stored, with_utf8};
 use super::tokenizer::PyTokenizer;
+use crate::code_file::read_within;
 use crate::encoder::Encoder;
 use crate::lex::Lang;
 use crate::packed;
@@ -15,9 +16,45 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+use std::path::PathBuf;
 
 /// All texts' ids concatenated and where each starts: what `encode_batch_flat` returns.
 type FlatBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
+
+/// What `encode_files_packed` returns: the paths taken, the packed ids and lengths of the files
+/// read, their sizes, and each taken path's reason it was not read (None: read).
+type FilesPacked<'py> = (
+    usize,
+    Bound<'py, PyBytes>,
+    Vec<u64>,
+    Vec<usize>,
+    Vec<Option<&'static str>>,
+);
+
+/// Reads the code files `read_within` takes of `paths` and encodes those it could read, each in
+/// its language (`langs`, one per path): the ids, the texts' sizes and each taken path's reason.
+fn read_and_encode<E: Encoder>(
+    enc: &E,
+    paths: &[PathBuf],
+    langs: Vec<Lang>,
+    max_bytes: u64,
+    budget: u64,
+    allowed: &[bool],
+) -> (Vec<Vec<u32>>, Vec<usize>, Vec<Option<&'static str>>) {
+    let read = read_within(paths, max_bytes, budget);
+    let reasons = read
+        .iter()
+        .map(|r| r.as_ref().err().map(|why| why.reason()))
+        .collect();
+    let texts: Vec<(String, Lang)> = read
+        .into_iter()
+        .zip(langs)
+        .filter_map(|(r, lang)| r.ok().map(|text| (text, lang)))
+        .collect();
+    let sizes = texts.iter().map(|(text, _)| text.len()).collect();
+    let docs: Vec<(&str, Lang)> = texts.iter().map(|(t, l)| (t.as_str(), *l)).collect();
+    (enc.encode_docs(&docs, allowed), sizes, reasons)
+}
 
 /// Concatenates per-text ids, with offsets (n + 1) where each text starts: three allocations
 /// however many texts. The copies (and the frees) run on the pool too: done on one thread
@@ -221,6 +258,43 @@ macro_rules! encoding_methods {
                 let (bytes, out) = uninit_bytes(py, packed::packed_len(&lengths, width))?;
                 py.detach(|| with_threads(num_threads, || packed::pack(docs, eot_id, width, out)))??;
                 Ok((bytes, lengths))
+            }
+
+            /// Reads local code files and encodes them as `encode_batch_packed` encodes texts,
+            /// with no Python string made of them (the GIL released throughout): the files
+            /// `read_code_files` would take (the first of `paths`, then those after it while the
+            /// texts read hold under `budget` bytes; its rules and reasons), each in the
+            /// language given for it. Returns how many of `paths` were taken, the packed ids and
+            /// lengths of those read, in order, their UTF-8 sizes, and each taken path's reason
+            /// it was not read (None: read).
+            #[pyo3(signature = (paths, languages, max_bytes, budget, allowed=Vec::new(), num_threads=None, *, eot_id, width))]
+            #[allow(clippy::too_many_arguments)]
+            fn encode_files_packed<'py>(
+                &self,
+                py: Python<'py>,
+                paths: Vec<PathBuf>,
+                languages: Vec<Option<String>>,
+                max_bytes: u64,
+                budget: u64,
+                allowed: Vec<bool>,
+                num_threads: Option<usize>,
+                eot_id: u32,
+                width: usize,
+            ) -> PyResult<FilesPacked<'py>> {
+                packed::check_width(width)?;
+                let mut langs = text_langs(paths.len(), Some(languages))?;
+                if !self.inner.by_language() {
+                    langs.fill(Lang::Generic);
+                }
+                let (docs, sizes, reasons) = py.detach(|| {
+                    with_threads(num_threads, || {
+                        read_and_encode(&self.inner, &paths, langs, max_bytes, budget, &allowed)
+                    })
+                })?;
+                let lengths = packed::lengths(&docs);
+                let (bytes, out) = uninit_bytes(py, packed::packed_len(&lengths, width))?;
+                py.detach(|| with_threads(num_threads, || packed::pack(docs, eot_id, width, out)))??;
+                Ok((reasons.len(), bytes, lengths, sizes, reasons))
             }
 
             fn decode_bytes<'py>(

@@ -1009,3 +1009,55 @@ def test_the_tokenizer_loads_beside_the_plan_and_its_error_stops_it(tmp_path, ca
     b = codemill.tokenize_corpus([tree], tmp_path / "b", tokenizer=codemill.CodeTokenizer.default())
     assert a["tokenizer"] == b["tokenizer"] and snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
     assert not [t for t in threading.enumerate() if t.name.startswith("codemill-tokenizer")]
+
+
+@pytest.mark.parametrize("budget", [1, 1 << 30])
+def test_local_files_are_read_and_encoded_in_the_core_as_their_documents_would_be(tok, tmp_path, budget) -> None:
+    # A task of local files is read and encoded in the core, with no Python string per file: the
+    # same ids, lengths, sizes, languages and skips (in order) as the task's documents, whatever
+    # the batches. Real code, non-ASCII text, a shebang script, and the files a run passes over.
+    from codemill.corpus.engines import task as task_mod
+    from codemill.corpus.plan import task_documents
+    from codemill.corpus.settings import Specials, TaskSettings
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for f in sorted(FIXTURES.glob("sample.*")):
+        (tree / f.name).write_bytes(f.read_bytes())
+    (tree / "names.py").write_text("café = 'naïve 😀 ünïcode'\nπ = 3.14159\n", encoding="utf-8")
+    (tree / "tool").write_text("#!/usr/bin/env python3\nprint('a script')\n")
+    (tree / "empty.py").write_text("")
+    (tree / "blob.py").write_bytes(b"x = 1\0\0\0")
+    (tree / "latin1.py").write_bytes(b"nom = 'Fran\xe7ois'\n")
+    (tree / "big.py").write_text("y = 2\n" * 400)
+    gone = tree / "gone.py"
+    gone.write_text("z = 3\n")
+    (t,) = plan_tasks([tree])
+    gone.unlink()  # between the plan and the run
+    settings = TaskSettings(
+        format="npy",
+        dtype="uint16",
+        eot_id=int(tok.eot_id),
+        shard_tokens=10**9,
+        task_bytes=None,
+        max_file_bytes=1000,
+        batch_bytes=budget,
+        threads_per_worker=2,
+        specials=Specials(),
+    )
+
+    def joined(batches: Any) -> tuple[bytes, list[int], list[int], list[str]]:
+        got: tuple[bytes, list[int], list[int], list[str]] = (b"", [], [], [])
+        for tokens, lengths, sizes, langs in batches:
+            got = (got[0] + tokens, got[1] + lengths, got[2] + sizes, got[3] + langs)
+        return got
+
+    core_skips, doc_skips = Skips(), Skips()
+    core = joined(task_mod._local_files(t, settings, tok, 2, core_skips, None))
+    docs, _ = task_documents(t, doc_skips, settings.max_file_bytes)
+    expected = joined(task_mod._documents(docs, t, settings, tok, 2, None))
+    assert core == expected
+    assert core_skips.items == doc_skips.items and core_skips.as_dict() == doc_skips.as_dict()
+    assert set(core_skips.as_dict()) == {"empty", "binary", "invalid_utf8", "too_large", "unreadable"}
+    # 8 samples, names.py and tool read; sample.py, names.py and tool (its shebang) are Python.
+    assert len(core[1]) == 10 and core[3].count("python") == 3 and {"rust", "go", "cpp"} <= set(core[3])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from codemill._core import HEAD_BYTES
 from codemill.errors import CodemillError
 from codemill.languages import code_language, detect_language
 from codemill.sources import Document, RecordReader, Skips, check_inputs, walk
@@ -246,6 +247,36 @@ def plan_tasks(
     return tasks
 
 
+def file_language(name: str, text: str | None = None) -> str:
+    """The language a run encodes the code file ``name`` in: its extension's, else the one its
+    shebang names in its first `HEAD_BYTES` bytes (from ``text`` where it was read, else read
+    here), else generic. The head only matters without a known extension: no other file's is
+    read or encoded."""
+    language = code_language(name)
+    if language:
+        return language
+    if text is not None:
+        head: bytes | None = text[:HEAD_BYTES].encode("utf-8")[:HEAD_BYTES]
+    else:
+        head = _head(name)
+    return detect_language(name, head)
+
+
+def _head(path: str) -> bytes | None:
+    """The first `HEAD_BYTES` of a file; None where it cannot be read (nor will it be: its
+    reason is counted then). Non-blocking: a file swapped for a FIFO does not hold the run."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        return os.read(fd, HEAD_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Document]:
     for name, text, reason, size in read_texts(files, max_bytes):
         if text is None:
@@ -253,8 +284,7 @@ def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Docum
             continue
         # Strings, not pathlib: this runs for every file of a tree.
         folder, base = os.path.split(name)
-        # The head only matters without a known extension: not encoded for every file.
-        language = code_language(name) or detect_language(name, text[:128].encode("utf-8"))
+        language = file_language(name, text)
         yield Document(name, base, os.path.basename(folder), language, file=name, text=text, size=size)
 
 

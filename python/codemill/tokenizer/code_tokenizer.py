@@ -278,6 +278,35 @@ class CodeTokenizer:
                 *self._batch_args(texts, languages, allowed_special), num_threads, eot_id=eot_id, width=width
             )
 
+    def encode_files_packed(
+        self,
+        paths: Sequence[str],
+        languages: Sequence[str | None],
+        max_bytes: int,
+        budget: int,
+        num_threads: int | None = None,
+        *,
+        eot_id: int,
+        width: int,
+        allowed_special: AllowedSpecial = (),
+    ) -> tuple[int, bytes, list[int], list[int], list[str | None]]:
+        """:meth:`encode_batch_packed` of local code files, read in the core with no Python
+        string made of them: those :func:`codemill._core.read_code_files` takes of ``paths``
+        (the first, then those after it while the texts read hold under ``budget`` bytes), each
+        in its language (one per path). Returns how many paths were taken, the packed ids and
+        lengths of the files read, their UTF-8 sizes, and for each path taken the reason it was
+        not read (None: read)."""
+        return self._core.encode_files_packed(
+            list(paths),
+            list(languages),
+            max_bytes,
+            budget,
+            self._allowed(allowed_special),
+            num_threads,
+            eot_id=eot_id,
+            width=width,
+        )
+
     def encode_with_offsets(
         self, text: str, language: str | None = None, *, allowed_special: AllowedSpecial = ()
     ) -> Encoding:
