@@ -32,7 +32,9 @@ type FilesPacked<'py> = (
 );
 
 /// Reads the code files `read_within` takes of `paths` and encodes those it could read, each in
-/// its language (`langs`, one per path): the ids, the texts' sizes and each taken path's reason.
+/// its language (`langs`, one per path), on `num_threads`: the ids, the texts' sizes and each
+/// taken path's reason. The files are read on the calling thread, not the encoder's: a read
+/// that waits for a disk leaves the encoder to the other tasks in flight.
 fn read_and_encode<E: Encoder>(
     enc: &E,
     paths: &[PathBuf],
@@ -40,7 +42,8 @@ fn read_and_encode<E: Encoder>(
     max_bytes: u64,
     budget: u64,
     allowed: &[bool],
-) -> (Vec<Vec<u32>>, Vec<usize>, Vec<Option<&'static str>>) {
+    num_threads: Option<usize>,
+) -> crate::error::Result<(Vec<Vec<u32>>, Vec<usize>, Vec<Option<&'static str>>)> {
     let read = read_within(paths, max_bytes, budget);
     let reasons = read
         .iter()
@@ -53,7 +56,8 @@ fn read_and_encode<E: Encoder>(
         .collect();
     let sizes = texts.iter().map(|(text, _)| text.len()).collect();
     let docs: Vec<(&str, Lang)> = texts.iter().map(|(t, l)| (t.as_str(), *l)).collect();
-    (enc.encode_docs(&docs, allowed), sizes, reasons)
+    let ids = with_threads(num_threads, || enc.encode_docs(&docs, allowed))?;
+    Ok((ids, sizes, reasons))
 }
 
 /// Concatenates per-text ids, with offsets (n + 1) where each text starts: three allocations
@@ -287,9 +291,7 @@ macro_rules! encoding_methods {
                     langs.fill(Lang::Generic);
                 }
                 let (docs, sizes, reasons) = py.detach(|| {
-                    with_threads(num_threads, || {
-                        read_and_encode(&self.inner, &paths, langs, max_bytes, budget, &allowed)
-                    })
+                    read_and_encode(&self.inner, &paths, langs, max_bytes, budget, &allowed, num_threads)
                 })?;
                 let lengths = packed::lengths(&docs);
                 let (bytes, out) = uninit_bytes(py, packed::packed_len(&lengths, width))?;
