@@ -31,6 +31,9 @@ type FilesPacked<'py> = (
     Vec<Option<&'static str>>,
 );
 
+/// The ids of the files read, their sizes, and each taken path's reason it was not read.
+type FilesEncoded = (Vec<Vec<u32>>, Vec<usize>, Vec<Option<&'static str>>);
+
 /// Reads the code files `read_within` takes of `paths` and encodes those it could read, each in
 /// its language (`langs`, one per path), on `num_threads`: the ids, the texts' sizes and each
 /// taken path's reason. The files are read on the calling thread, not the encoder's: a read
@@ -43,7 +46,7 @@ fn read_and_encode<E: Encoder>(
     budget: u64,
     allowed: &[bool],
     num_threads: Option<usize>,
-) -> crate::error::Result<(Vec<Vec<u32>>, Vec<usize>, Vec<Option<&'static str>>)> {
+) -> crate::error::Result<FilesEncoded> {
     let read = read_within(paths, max_bytes, budget);
     let reasons = read
         .iter()
