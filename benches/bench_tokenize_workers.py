@@ -2,7 +2,7 @@
 costs a user, start-up included.
 
 Run: `python benches/bench_tokenize_workers.py TREE [--rounds 6] [--ref OTHER_CHECKOUT/python]
-[--ceiling] [--json F]`.
+[--ceiling] [--cold] [--json F]`.
 
 Each round runs, one after the other in fresh processes: 1 worker pinned to one core
 (`taskset -c 0`: the per-core baseline) and 2 workers on every core; with ``--ref``, 2 workers
@@ -21,6 +21,10 @@ With ``--ceiling``, each round also runs two 1-worker copies of the job at once,
 wall), the most 2 workers of one job could get there. On a VM whose two cores slow each other
 down (shared caches, memory, a host's other tenants) it is under 2x, and the 2 / 1 ratio is
 read against it.
+
+With ``--cold``, the OS page cache is dropped before every command (``drop_caches``: root on
+Linux), so each reads the tree from the disk as a first pass over code the machine has not
+read lately does; without it the tree is in the page cache from the first round on.
 """
 
 from __future__ import annotations
@@ -42,8 +46,21 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent / "python"
 
 
-def run(tree: Path, workers: int, pythonpath: Path, pinned: bool, core: int = 0) -> dict[str, float]:
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def drop_page_cache() -> None:
+    """Writes back, then drops, the OS page cache: the next read of every file goes to the disk."""
+    os.sync()
+    DROP_CACHES.write_text("3\n")
+
+
+def run(
+    tree: Path, workers: int, pythonpath: Path, pinned: bool, core: int = 0, cold: bool = False
+) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(prefix="codemill-bench-workers-")) / "out"
+    if cold:
+        drop_page_cache()
     cmd = [sys.executable, "-m", "codemill.cli", "tokenize", str(tree), "-o", str(out), "--json", "--no-progress"]
     cmd += ["--workers", str(workers)]
     if pinned:
@@ -84,10 +101,18 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--ref", type=Path, help="another checkout's python folder: its 1 and 2 workers run too")
     ap.add_argument("--ceiling", action="store_true", help="also two 1-worker copies at once, on cores 0 and 1")
+    ap.add_argument("--cold", action="store_true", help="drop the OS page cache before every command (root)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if args.ceiling and (os.cpu_count() or 1) < 2:
         sys.exit("--ceiling needs two cores")
+    if args.ceiling and args.cold:
+        sys.exit("--cold measures one command at a time: not with --ceiling")
+    if args.cold:
+        try:
+            drop_page_cache()
+        except OSError as e:
+            sys.exit(f"--cold: cannot drop the page cache through {DROP_CACHES} ({e.strerror}): run as root on Linux")
     one = "1 worker, pinned to one core"
     configs = {one: (1, HERE, True), "2 workers": (2, HERE, False)}
     baseline = {one: one, "2 workers": one}  # each command's 1 worker: the same checkout's
@@ -106,7 +131,7 @@ def main() -> None:
             order[1:] = order[:0:-1]
         for name in order:
             workers, path, pinned = configs[name]
-            runs[name].append(run(args.tree, workers, path, pinned))
+            runs[name].append(run(args.tree, workers, path, pinned, cold=args.cold))
         line = ", ".join(f"{n} {r[-1]['wall']:.2f} s" for n, r in runs.items())
         if args.ceiling:
             copies.append(two_copies(args.tree))
@@ -119,6 +144,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "rounds": args.rounds,
         "ref": str(args.ref) if args.ref else None,
+        "page_cache": "dropped before each command" if args.cold else "warm",
         "runs": runs,
         "medians": {},
     }
