@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -220,7 +220,7 @@ _Encoded = tuple[bytes, list[int], list[int], list[str]]
 
 def _documents(
     docs: Iterator[Document], task: Task, settings: TaskSettings, tok: CodeTokenizer, width: int, stop: Any
-) -> Iterator[_Encoded]:
+) -> Generator[_Encoded, None, None]:
     """The documents of a record file or of files in a bucket, encoded batch by batch."""
     batches = _batches(docs, batch_size(task, settings.batch_bytes))
     for batch in _prefetch(batches) if is_url(task.path) else batches:
@@ -239,7 +239,7 @@ def _documents(
 
 def _local_files(
     task: Task, settings: TaskSettings, tok: CodeTokenizer, width: int, skips: Skips, stop: Any
-) -> Iterator[_Encoded]:
+) -> Generator[_Encoded, None, None]:
     """The files of a task on local disk, read and encoded in the core a batch at a time: no
     Python string or document is made of a file (those held a 2-thread run's GIL ~12% of its
     tasks' time). The same ids, sizes, languages and skips as `task_documents` gives them."""
