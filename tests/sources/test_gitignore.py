@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from codemill.sources import Skips, walk
+from codemill.sources import Skips, gitignore, walk
 from codemill.sources.gitignore import Rule, Rules, parse
 
 CODE = "x = 1\n"
@@ -187,3 +187,14 @@ def test_a_nested_repository_brings_its_exclude_file(tmp_path: Path) -> None:
     from codemill.sources import iter_documents
 
     assert sorted(d.path for d in iter_documents([tmp_path.as_uri()], Skips())) == ["sm/s.py", "top.py"]
+
+
+def test_the_rules_of_an_ignore_file_are_made_once_per_distinct_file() -> None:
+    # A corpus holds the same few ignore files many times over: equal lines give the same rules
+    # (which nothing changes once made), other lines their own, and no rule gives None.
+    a = gitignore.rules_of(("/target", "Cargo.lock", "*.log"))
+    assert a is gitignore.rules_of(("/target", "Cargo.lock", "*.log"))
+    assert a is not None and a.ignored("target", True) and a.ignored("x/y.log", False)
+    b = gitignore.rules_of(("/target",))
+    assert b is not a and b is not None and b.ignored("Cargo.lock", False) is None
+    assert gitignore.rules_of(("# only a comment", "")) is None

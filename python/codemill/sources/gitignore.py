@@ -17,6 +17,7 @@ unclosed ``[``) matches nothing, as in git: one bad line never stops a walk.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -62,6 +63,15 @@ def lines(text: str) -> list[str]:
 def parse(lines: list[str]) -> list[Rule]:
     """The rules of ignore-file lines (see `lines`), in file order."""
     return [rule for line in lines if (rule := _rule(line)) is not None]
+
+
+@functools.lru_cache(maxsize=4096)
+def rules_of(lines: tuple[str, ...]) -> Rules | None:
+    """The `Rules` of one ignore file's lines, None for none. Made once per distinct file: a
+    corpus of repositories holds the same few ignore files many times over (a 1 GB tree of 25
+    copies of 53 crates, 1,326 of them, took ~0.1 s of its ~0.8 s plan parsing them)."""
+    rules = parse(list(lines))
+    return Rules(rules) if rules else None
 
 
 class Rules:

@@ -538,10 +538,10 @@ class _Ignore:
 
     def with_lines(self, base: str, lines: list[str]) -> _Ignore:
         """These rules plus an ignore file's ``lines`` for the directory ``base``."""
-        rules = gitignore.parse(lines)
-        if not rules:
+        rules = gitignore.rules_of(tuple(lines))
+        if rules is None:
             return self
-        return _Ignore(self.prefix, (*self.specs, (base, gitignore.Rules(rules))))
+        return _Ignore(self.prefix, (*self.specs, (base, rules)))
 
     def child(self, directory: Path, rel: str) -> _Ignore:
         # A nested repository (a submodule) brings its own exclude file, as its top does.
