@@ -241,8 +241,9 @@ def _local_files(
     task: Task, settings: TaskSettings, tok: CodeTokenizer, width: int, skips: Skips, stop: Any
 ) -> Generator[_Encoded, None, None]:
     """The files of a task on local disk, read and encoded in the core a batch at a time: no
-    Python string or document is made of a file (those held a 2-thread run's GIL ~12% of its
-    tasks' time). The same ids, sizes, languages and skips as `task_documents` gives them."""
+    Python string or document is made of a file (with them, a 40 MB tree's tasks took 0.64 s on
+    one core against 0.50 s, and held the GIL the threads of a small run share). The same ids,
+    sizes, languages and skips as `task_documents` gives them."""
     files = task.files
     languages = [file_language(name) for name in files]
     budget = batch_size(task, settings.batch_bytes)
