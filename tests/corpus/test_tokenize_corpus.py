@@ -1061,3 +1061,18 @@ def test_local_files_are_read_and_encoded_in_the_core_as_their_documents_would_b
     assert set(core_skips.as_dict()) == {"empty", "binary", "invalid_utf8", "too_large", "unreadable"}
     # 8 samples, names.py and tool read; sample.py, names.py and tool (its shebang) are Python.
     assert len(core[1]) == 10 and core[3].count("python") == 3 and {"rust", "go", "cpp"} <= set(core[3])
+
+
+@pytest.mark.parametrize("allowed", [(), "all", ("<|fim_prefix|>",)])
+def test_files_encoded_in_the_core_take_special_tokens_as_texts_do(tok, tmp_path, allowed) -> None:
+    # A prepared sample on disk holds FIM markers: read in the core, they are encoded as the
+    # same text given to encode_batch_packed is, with the same special tokens allowed.
+    text = "<|fim_prefix|>def f(x):\n    <|fim_suffix|>\n<|fim_middle|>return x + 1\n<|endoftext|>"
+    f = tmp_path / "sample.py"
+    f.write_text(text, encoding="utf-8")
+    kw: dict[str, Any] = {"eot_id": tok.eot_id, "width": 2}
+    got = tok.encode_files_packed([str(f)], ["python"], 1 << 20, 1 << 20, allowed_special=allowed, **kw)
+    want = tok.encode_batch_packed([text], ["python"], allowed_special=allowed, **kw)
+    assert got == (1, want[0], want[1], [len(text)], [None])
+    plain = tok.encode_batch_packed([text], ["python"], **kw)
+    assert (want == plain) == (allowed == ())  # the markers allowed are encoded otherwise
