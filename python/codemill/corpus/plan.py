@@ -26,7 +26,7 @@ from codemill.sources.fs import is_url
 from codemill.sources.inputs import not_a_file, record_file_skip
 from codemill.sources.names import printable
 from codemill.sources.streams import is_compressed, is_parquet, is_records
-from codemill.sources.walk import file_stat, walk_url
+from codemill.sources.walk import file_stat, read_head, walk_url
 
 if TYPE_CHECKING:
     from codemill.sources.walk import SharedWith
@@ -258,23 +258,8 @@ def file_language(name: str, text: str | None = None) -> str:
     if text is not None:
         head: bytes | None = text[:HEAD_BYTES].encode("utf-8")[:HEAD_BYTES]
     else:
-        head = _head(name)
+        head = read_head(name)
     return detect_language(name, head)
-
-
-def _head(path: str) -> bytes | None:
-    """The first `HEAD_BYTES` of a file; None where it cannot be read (nor will it be: its
-    reason is counted then). Non-blocking: a file swapped for a FIFO does not hold the run."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return None
-    try:
-        return os.read(fd, HEAD_BYTES)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Document]:

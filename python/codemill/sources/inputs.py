@@ -18,7 +18,6 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from codemill._core import HEAD_BYTES
 from codemill.errors import ConfigError, InputNotFoundError, SourceError, StorageError
 from codemill.languages import detect_language
 from codemill.sources import skips as reasons
@@ -28,7 +27,7 @@ from codemill.sources.names import printable
 from codemill.sources.records import RecordReader
 from codemill.sources.skips import Skips
 from codemill.sources.streams import is_records
-from codemill.sources.walk import file_size, walk, walk_reaches, walk_url
+from codemill.sources.walk import file_size, read_head, walk, walk_reaches, walk_url
 
 
 def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
@@ -88,16 +87,11 @@ def record_file_skip(path: Path | str, size: int) -> str | None:
 
 
 def _file_document(path: Path, source: int) -> Document:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(HEAD_BYTES)
-    except OSError:
-        head = b""
     return Document(
         printable(str(path)),
         printable(path.name),
         path.resolve().parent.name,
-        detect_language(path, head),
+        detect_language(path, read_head(path)),
         source=source,
         origin=path.name,
         file=str(path),

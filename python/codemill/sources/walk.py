@@ -118,6 +118,17 @@ def file_size(path: Path) -> int:
     return file_stat(path)[0]
 
 
+def read_head(path: str | os.PathLike[str]) -> bytes | None:
+    """The first `HEAD_BYTES` of a file, for its shebang line; None where it cannot be read.
+    Non-blocking, as the core's listing reads them: a file swapped for a FIFO since it was
+    listed does not hold the reader."""
+    try:
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+            return f.read(HEAD_BYTES)
+    except OSError:
+        return None
+
+
 def file_stat(path: Path) -> tuple[int, str]:
     """(size, stamp) of a file, as in `Entry`; size -1 if it cannot be read."""
     try:
@@ -168,10 +179,8 @@ def classify(
     if not extension(name):
         # Extension-less scripts: the shebang names the interpreter.
         if head is None:
-            try:
-                with open(where, "rb") as f:
-                    head = f.read(HEAD_BYTES)
-            except OSError:
+            head = read_head(where)
+            if head is None:
                 skips.add(where, reasons.UNREADABLE)
                 return None
         lang = code_language(name, head)
