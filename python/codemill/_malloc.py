@@ -1,5 +1,5 @@
 """The malloc arenas of the processes codemill starts: the `codemill` command (not a Ray driver,
-whose threads are Ray's: see `codemill.cli.main`) and its workers.
+whose threads are Ray's: see `cap_malloc_arenas`) and its workers.
 
 glibc gives each thread that allocates an arena of its own (up to 8 per core) and keeps in each
 what was freed there. A corpus worker's threads each take large buffers in turn (a task's
