@@ -83,7 +83,7 @@ def _write_records(src: Path | str, dest: Path, numbers: Set[int]) -> None:
             rows = pa.array(sorted(n - 1 for n in numbers), type=pa.int64())
             pq.write_table(table.take(rows), f)
         return
-    with open_stream(src) as f, atomic_stream(dest) as out:
+    with open_stream(src, sequential=True) as f, atomic_stream(dest) as out:
         # In pieces of at most a MiB: a line the reader skipped as too large unread (a GiB, say)
         # is passed over here without being held whole either.
         number = 0

@@ -193,7 +193,7 @@ class RecordReader:
 
         seekable = not is_compressed(self.path) and not is_url(self.path)
         try:
-            with open_stream(self.path, stop) as f:
+            with open_stream(self.path, stop, sequential=True) as f:
                 pos = start
                 if start > 0:
                     f.seek(start - 1)

@@ -102,17 +102,25 @@ def _is_url(path: Path | str) -> bool:
     return is_url(path)
 
 
-def _open_raw(path: Path | str, stop: int | None = None) -> IO[bytes]:
+def _open_raw(path: Path | str, stop: int | None = None, buffering: int = -1) -> IO[bytes]:
     from codemill.sources.fs import open_url
 
-    return open_url(path, stop) if isinstance(path, str) and _is_url(path) else open(path, "rb")
+    return open_url(path, stop) if isinstance(path, str) and _is_url(path) else open(path, "rb", buffering)
 
 
-def open_stream(path: Path | str, stop: int | None = None) -> IO[bytes]:
+# The buffer of a local file read from start to end: lines of code records (~13 KB) read through
+# the default one (st_blksize, 4 KiB) took three reads and a join each; the lines of 200 MB of
+# JSONL took 0.15 s to read with it, 0.05 s with this.
+SEQUENTIAL_BUFFER = 1 << 20
+
+
+def open_stream(path: Path | str, stop: int | None = None, sequential: bool = False) -> IO[bytes]:
     """A binary reader of ``path`` (a local path or a URL), decompressing ``.gz`` / ``.zst``.
 
     ``stop``: the caller reads a plain file only up to about that offset (see
-    :func:`codemill.sources.fs.open_url`); ignored for compressed streams, read whole."""
+    :func:`codemill.sources.fs.open_url`); ignored for compressed streams, read whole.
+    ``sequential``: the caller reads a plain local file on from where it starts (a buffer of
+    `SEQUENTIAL_BUFFER`), not a line here and there."""
     name = Path(path).name.lower()
     if name.endswith(".gz"):
         if isinstance(path, Path) or not _is_url(path):
@@ -122,4 +130,4 @@ def open_stream(path: Path | str, stop: int | None = None) -> IO[bytes]:
         zstandard = _zstandard(Path(path))
         raw = _open_raw(path)
         return io.BufferedReader(_ZstdReader(raw, zstandard.ZstdDecompressor().decompressobj))
-    return _open_raw(path, stop)
+    return _open_raw(path, stop, SEQUENTIAL_BUFFER if sequential else -1)
