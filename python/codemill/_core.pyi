@@ -102,6 +102,17 @@ class _Encoding:
         eot_id: int,
         width: int,
     ) -> tuple[int, bytes, list[int], list[int], list[str | None]]: ...
+    def encode_records_packed(
+        self,
+        lines: Sequence[bytes],
+        fields: tuple[Sequence[str], Sequence[str], Sequence[str]],
+        max_bytes: int,
+        allowed: list[bool] = ...,
+        num_threads: int | None = None,
+        *,
+        eot_id: int,
+        width: int,
+    ) -> tuple[bytes, list[int], list[int], list[str], list[str | None], list[int]]: ...
     def decode_bytes(self, ids: npt.NDArray[np.uint32]) -> bytes: ...
 
 @final

@@ -123,6 +123,13 @@ pub fn code_language(name: &str) -> Option<&'static str> {
     by_extension(name).map(|&(i, _)| table().names[i].as_str())
 }
 
+/// The canonical name for a data set's spelling of a language, already stripped and lowercased
+/// (`codemill.languages.ALIASES`: "python3" -> "python"); None for one the table lacks.
+pub fn alias_language(key: &str) -> Option<&'static str> {
+    let t = table();
+    t.by_alias.get(key).map(|&i| t.names[i].as_str())
+}
+
 /// Where the extension of the file name `name` starts: its last dot, where something other
 /// than dots comes before that (Python's `os.path.splitext`: `.bashrc` and `..a` have none).
 pub fn extension_dot(name: &[u8]) -> Option<usize> {
@@ -156,6 +163,8 @@ struct SharedEntry {
 struct Names {
     names: Vec<String>,
     by_name: FxHashMap<String, Lang>,
+    /// Name or alias, as the table spells it -> index in `names` (`languages.ALIASES`).
+    by_alias: FxHashMap<String, usize>,
     /// Extension -> (index in `names`, family).
     by_extension: FxHashMap<String, (usize, Lang)>,
 }
@@ -170,6 +179,7 @@ fn table() -> &'static Names {
         let mut t = Names {
             names: Vec::new(),
             by_name: FxHashMap::default(),
+            by_alias: FxHashMap::default(),
             by_extension: FxHashMap::default(),
         };
         for e in file.languages {
@@ -179,6 +189,7 @@ fn table() -> &'static Names {
                 .expect("every family in languages.json is a scanner table");
             for alias in std::iter::once(&e.name).chain(&e.aliases) {
                 t.by_name.insert(alias.to_ascii_lowercase(), lang);
+                t.by_alias.insert(alias.clone(), t.names.len());
             }
             for ext in &e.extensions {
                 t.by_extension.insert(ext.clone(), (t.names.len(), lang));

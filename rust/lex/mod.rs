@@ -8,7 +8,7 @@ mod lang;
 mod scanner;
 
 pub use ident::{for_each_boundary, is_boundary, parts as identifier_parts, separates};
-pub use lang::{code_language, extension_dot, Lang, Table};
+pub use lang::{alias_language, code_language, extension_dot, Lang, Table};
 pub use scanner::Scanner;
 
 /// What a piece is. Strings and comments are split like prose into their own kinds.

@@ -8,6 +8,7 @@ use super::text::{not_utf8, stored, with_utf8};
 use super::tokenizer::PyTokenizer;
 use crate::code_file::read_within;
 use crate::encoder::Encoder;
+use crate::jsonl_record::{read_record, Fields, Record};
 use crate::lex::Lang;
 use crate::packed;
 use crate::parallel::with_threads;
@@ -33,6 +34,72 @@ type FilesPacked<'py> = (
 
 /// The ids of the files read, their sizes, and each taken path's reason it was not read.
 type FilesEncoded = (Vec<Vec<u32>>, Vec<usize>, Vec<Option<&'static str>>);
+
+/// What `encode_records_packed` returns: the packed ids and lengths of the lines' records, the
+/// texts' sizes and languages, each line's skip reason (None: a record, or a line left), and the
+/// lines left to the Python reader.
+type RecordsPacked<'py> = (
+    Bound<'py, PyBytes>,
+    Vec<u64>,
+    Vec<usize>,
+    Vec<&'static str>,
+    Vec<Option<&'static str>>,
+    Vec<usize>,
+);
+
+/// What [`records_and_encode`] returns: `RecordsPacked` with the ids not packed yet.
+type RecordsEncoded = (
+    Vec<Vec<u32>>,
+    Vec<usize>,
+    Vec<&'static str>,
+    Vec<Option<&'static str>>,
+    Vec<usize>,
+);
+
+/// The ids, sizes and languages of the records of `lines`, each line's skip reason and the lines
+/// only the Python reader decides. The lines are parsed on the pool too.
+fn records_and_encode<E: Encoder>(
+    enc: &E,
+    lines: &[&[u8]],
+    fields: &Fields,
+    max_bytes: u64,
+    allowed: &[bool],
+    num_threads: Option<usize>,
+) -> crate::error::Result<RecordsEncoded> {
+    with_threads(num_threads, || {
+        let records: Vec<Record> = lines
+            .par_iter()
+            .map(|line| read_record(line, fields, max_bytes))
+            .collect();
+        let mut reasons = Vec::with_capacity(records.len());
+        let mut left = Vec::new();
+        let mut texts = Vec::new();
+        for (i, r) in records.into_iter().enumerate() {
+            reasons.push(match r {
+                Record::Text(text, language) => {
+                    texts.push((text, language));
+                    None
+                }
+                Record::Skip(reason) => Some(reason),
+                Record::Python => {
+                    left.push(i);
+                    None
+                }
+            });
+        }
+        let docs = texts
+            .iter()
+            .map(|(text, name)| {
+                let lang = if enc.by_language() { Lang::from_name(name)? } else { Lang::Generic };
+                Ok((text.as_str(), lang))
+            })
+            .collect::<crate::error::Result<Vec<_>>>()?;
+        let ids = enc.encode_docs(&docs, allowed);
+        let sizes = texts.iter().map(|(text, _)| text.len()).collect();
+        let languages = texts.iter().map(|&(_, name)| name).collect();
+        Ok((ids, sizes, languages, reasons, left))
+    })?
+}
 
 /// Reads the code files `read_within` takes of `paths` and encodes those it could read, each in
 /// its language (`langs`, one per path), on `num_threads`: the ids, the texts' sizes and each
@@ -300,6 +367,39 @@ macro_rules! encoding_methods {
                 let (bytes, out) = uninit_bytes(py, packed::packed_len(&lengths, width))?;
                 py.detach(|| with_threads(num_threads, || packed::pack(docs, eot_id, width, out)))??;
                 Ok((reasons.len(), bytes, lengths, sizes, reasons))
+            }
+
+            /// Reads JSONL lines' records and encodes them as `encode_batch_packed` encodes texts,
+            /// with no Python object made of a record (the GIL released throughout): each line's
+            /// text and language as `RecordReader` takes them (`fields`: the text, path and
+            /// language fields, each in order of preference), except the lines whose record only
+            /// the Python reader decides ([`read_record`]). Returns the packed ids and lengths of
+            /// the records, in order, the texts' UTF-8 sizes and languages, each line's skip
+            /// reason (None: a record or a line left), and the indices of the lines left.
+            #[pyo3(signature = (lines, fields, max_bytes, allowed=Vec::new(), num_threads=None, *, eot_id, width))]
+            #[allow(clippy::too_many_arguments)]
+            fn encode_records_packed<'py>(
+                &self,
+                py: Python<'py>,
+                lines: Vec<Bound<'py, PyBytes>>,
+                fields: (Vec<String>, Vec<String>, Vec<String>),
+                max_bytes: u64,
+                allowed: Vec<bool>,
+                num_threads: Option<usize>,
+                eot_id: u32,
+                width: usize,
+            ) -> PyResult<RecordsPacked<'py>> {
+                packed::check_width(width)?;
+                let (text, path, language) = fields;
+                let fields = Fields { text, path, language };
+                let lines: Vec<&[u8]> = lines.iter().map(|b| b.as_bytes()).collect();
+                let (docs, sizes, languages, reasons, left) = py.detach(|| {
+                    records_and_encode(&self.inner, &lines, &fields, max_bytes, &allowed, num_threads)
+                })?;
+                let lengths = packed::lengths(&docs);
+                let (bytes, out) = uninit_bytes(py, packed::packed_len(&lengths, width))?;
+                py.detach(|| with_threads(num_threads, || packed::pack(docs, eot_id, width, out)))??;
+                Ok((bytes, lengths, sizes, languages, reasons, left))
             }
 
             fn decode_bytes<'py>(

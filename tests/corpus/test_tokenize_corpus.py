@@ -1063,6 +1063,102 @@ def test_local_files_are_read_and_encoded_in_the_core_as_their_documents_would_b
     assert len(core[1]) == 10 and core[3].count("python") == 3 and {"rust", "go", "cpp"} <= set(core[3])
 
 
+def _joined(batches: Any) -> tuple[bytes, list[int], list[int], list[str]]:
+    got: tuple[bytes, list[int], list[int], list[str]] = (b"", [], [], [])
+    for tokens, lengths, sizes, langs in batches:
+        got = (got[0] + tokens, got[1] + lengths, got[2] + sizes, got[3] + langs)
+    return got
+
+
+@pytest.mark.parametrize("budget", [1, 1 << 30])
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_jsonl_records_are_read_in_the_core_as_the_python_reader_reads_them(tok, tmp_path, budget, suffix) -> None:
+    # A JSONL task's lines are parsed and encoded in the core, no Python object per record; the
+    # lines it leaves to the Python reader (NaN, a lone surrogate, a path that is a number, a
+    # non-ASCII language ...) are read there, in their place. The same ids, lengths, sizes,
+    # languages, skips (in order) and line count as the task's documents, whatever the batches.
+    from codemill.corpus.engines import task as task_mod
+    from codemill.corpus.plan import task_documents, task_reader
+    from codemill.corpus.settings import Specials, TaskSettings
+
+    code = (FIXTURES / "sample.py").read_text(encoding="utf-8")
+    lines = [
+        json.dumps({"content": code, "lang": "Python", "path": "a/b.py"}),
+        json.dumps({"text": "int main() {}\n", "language": " C++ ", "repo": "r"}),
+        json.dumps({"code": "fn main() {}", "path": "src/MAIN.RS"}),
+        json.dumps({"content": "café = 'naïve 😀'", "lang": "cobol", "path": "x.go"}),
+        "",
+        " \x0b\t",
+        '{"content": "x = float(\'nan\')", "n": NaN, "lang": "py"}',  # the reader: json takes NaN
+        "not json",
+        "[1, 2]",
+        json.dumps({"content": "a", "path": 7}),  # the reader: str(7)
+        '{"content": "lone \\ud800 surrogate"}',
+        '{"content": "ok", "path": "p\\udcff.py"}',  # a lone surrogate in the path
+        json.dumps({"content": "b = 2", "lang": "Pythön", "path": "y.py"}),
+        json.dumps({"content": "c = 3", "path": "z.PŸ"}),
+        json.dumps({"path": "no_text.py"}),
+        json.dumps({"content": 5, "text": "shadowed"}),
+        json.dumps({"content": ""}),
+        json.dumps({"content": "x" * 1001}),  # over max_bytes
+        json.dumps({"content": "nul\0byte"}),
+        '{"content": "dup", "content": "last"}',  # the last, as json and orjson take it
+        json.dumps({"content": "y" * 8000}),  # a line over 3x max_bytes + 4 KiB: too large, unread
+        json.dumps({"content": None, "text": "null gives way", "lang": None, "path": None}),
+    ]
+    # A BOM before the first line; a line that is not UTF-8; a BOM as a text, with no newline.
+    data = b'\xef\xbb\xbf{"content": "bom"}\n' + ("\n".join(lines) + "\n").encode("utf-8")
+    data += b'{"content": "bad \xff utf-8"}\n' + b'{"content": "\xef\xbb\xbf"}'
+    f = tmp_path / f"part{suffix}"
+    f.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    (t,) = plan_tasks([f])
+    settings = TaskSettings(
+        format="npy",
+        dtype="uint16",
+        eot_id=int(tok.eot_id),
+        shard_tokens=10**9,
+        task_bytes=None,
+        max_file_bytes=1000,
+        batch_bytes=budget,
+        threads_per_worker=2,
+        specials=Specials(),
+    )
+    core_skips, doc_skips = Skips(), Skips()
+    reader = task_reader(t, core_skips, settings.max_file_bytes)
+    core = _joined(task_mod._records(reader, t, settings, tok, 2, None))
+    docs, doc_reader = task_documents(t, doc_skips, settings.max_file_bytes)
+    expected = _joined(task_mod._documents(docs, t, settings, tok, 2, None))
+    assert core == expected
+    assert core_skips.items == doc_skips.items and core_skips.as_dict() == doc_skips.as_dict()
+    assert doc_reader is not None and reader.lines == doc_reader.lines == len(lines) + 3
+    assert set(core_skips.as_dict()) == {"empty", "invalid_json", "invalid_utf8", "no_text", "too_large", "binary"}
+    assert core[3][:9] == ["generic", "python", "cpp", "rust", "go", "python", "generic", "python", "python"]
+    assert core[3][9:] == ["generic"] * 4  # z.PŸ; dup; null gives way; the BOM text
+
+
+def test_records_read_in_the_core_name_languages_and_take_special_tokens_as_the_reader_does(tok) -> None:
+    # Every spelling of the shared language table, and every extension, names the language the
+    # Python reader gives; FIM markers in a record's text are encoded as encode_batch_packed does.
+    from codemill.languages import ALIASES, EXTENSIONS, normalize_language
+    from codemill.sources.records import LANG_FIELDS, PATH_FIELDS, TEXT_FIELDS
+
+    fields = (TEXT_FIELDS, PATH_FIELDS, LANG_FIELDS)
+    kw: dict[str, Any] = {"eot_id": tok.eot_id, "width": 2}
+    records = [{"content": "x", "lang": f" {alias.upper()}\t"} for alias in ALIASES]
+    records += [{"content": "x", "path": f"d/f{ext.upper()}"} for ext in EXTENSIONS]
+    *_, languages, reasons, left = tok.encode_records_packed(
+        [json.dumps(r).encode() for r in records], fields, 100, **kw
+    )
+    assert languages == [normalize_language(r.get("lang"), r.get("path")) for r in records]
+    assert reasons == [None] * len(records) and left == []
+    text = "<|fim_prefix|>def f(x):\n    <|fim_suffix|>\n<|fim_middle|>return x + 1\n<|endoftext|>"
+    line = json.dumps({"content": text, "lang": "python"}).encode()
+    for allowed in [(), "all", ("<|fim_prefix|>",)]:
+        got = tok.encode_records_packed([line], fields, 1 << 20, allowed_special=allowed, **kw)
+        want = tok.encode_batch_packed([text], ["python"], allowed_special=allowed, **kw)
+        assert got == (want[0], want[1], [len(text)], ["python"], [None], [])
+
+
 @pytest.mark.parametrize("allowed", [(), "all", ("<|fim_prefix|>",)])
 def test_files_encoded_in_the_core_take_special_tokens_as_texts_do(tok, tmp_path, allowed) -> None:
     # A prepared sample on disk holds FIM markers: read in the core, they are encoded as the

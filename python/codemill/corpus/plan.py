@@ -281,5 +281,10 @@ def task_documents(task: Task, skips: Skips, max_bytes: int) -> tuple[Iterator[D
     """
     if task.kind == "files":
         return _files(task.files, skips, max_bytes), None
-    reader = RecordReader(task.path if is_url(task.path) else Path(task.path), skips, max_bytes=max_bytes)
+    reader = task_reader(task, skips, max_bytes)
     return reader.read(task.start, task.stop), reader
+
+
+def task_reader(task: Task, skips: Skips, max_bytes: int) -> RecordReader:
+    """The record reader of a JSONL / Parquet task."""
+    return RecordReader(task.path if is_url(task.path) else Path(task.path), skips, max_bytes=max_bytes)

@@ -122,30 +122,34 @@ class RecordReader:
             with open_stream(self.path) as f:
                 for offset, number in sorted(lines):
                     f.seek(offset)
-                    doc = self._line(f.readline(), number, offset)
+                    doc = self.record(f.readline(), number, offset)
                     if doc is not None:
                         yield doc
         except OSError as exc:
             raise SourceError(f"{self.path}: cannot read ({exc or type(exc).__name__})") from None
 
-    def _where(self, number: int) -> str:
+    def where(self, number: int) -> str:
         """Record ``number`` of this file, for reports and documents: ``path:N``."""
         return f"{self.shown}:{number}"
 
-    def _line(self, line: bytes, number: int, offset: int) -> Document | None:
-        """The record of one JSONL line (None, counted, if it holds none)."""
+    def record(self, line: bytes | None, number: int, offset: int) -> Document | None:
+        """The record of JSONL line ``number`` (None, counted, if it holds none; ``line`` None:
+        one too large to read); ``offset``: where the line starts, for `Document.offset`."""
+        if line is None:
+            self.skips.add(self.where(number), reasons.TOO_LARGE)
+            return None
         if not line.strip():
             # A blank line holds no record, but it is a line of the file: counted, so that a
             # file's lines add up to its documents and skips.
-            self.skips.add(self._where(number), reasons.EMPTY)
+            self.skips.add(self.where(number), reasons.EMPTY)
             return None
         try:
             rec = parse_line(line)
         except UnicodeDecodeError:
-            self.skips.add(self._where(number), reasons.INVALID_UTF8)
+            self.skips.add(self.where(number), reasons.INVALID_UTF8)
             return None
         except (ValueError, RecursionError):  # RecursionError: nested deeper than json can parse
-            self.skips.add(self._where(number), reasons.INVALID_JSON)
+            self.skips.add(self.where(number), reasons.INVALID_JSON)
             return None
         doc = self._document(rec, number)
         if doc is not None:
@@ -153,7 +157,7 @@ class RecordReader:
         return doc
 
     def _document(self, rec: Any, number: int) -> Document | None:
-        where = self._where(number)
+        where = self.where(number)
         if not isinstance(rec, dict):
             self.skips.add(where, reasons.INVALID_JSON)
             return None
@@ -188,6 +192,16 @@ class RecordReader:
         )
 
     def _jsonl(self, start: int, stop: int | None) -> Iterator[Document]:
+        for number, offset, line in self.read_lines(start, stop):
+            doc = self.record(line, number, offset)
+            if doc is not None:
+                yield doc
+
+    def read_lines(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int, bytes | None]]:
+        """The lines of a JSONL file starting in bytes ``[start, stop)`` (``stop`` None = to the
+        end), as (number, offset, line): `record` takes them. ``offset`` is -1 where a line cannot
+        be found again by seeking (a compressed file, a URL); ``line`` is None for a line too
+        large to hold a record, passed over unread (its skip is counted in its place, by `record`)."""
         # Offsets only where a line can be found again by seeking: a plain local file.
         from codemill.sources.fs import is_url
 
@@ -214,11 +228,9 @@ class RecordReader:
                     number = self.first + self.lines - 1
                     if len(line) == cap and not line.endswith(b"\n"):
                         pos += _past_line(f)
-                        self.skips.add(self._where(number), reasons.TOO_LARGE)
+                        yield number, at if seekable else -1, None
                         continue
-                    doc = self._line(line, number, at if seekable else -1)
-                    if doc is not None:
-                        yield doc
+                    yield number, at if seekable else -1, line
         except (OSError, EOFError, zlib.error) as exc:
             why = exc or type(exc).__name__
             raise SourceError(f"{self.path}: cannot read ({why}); is the file truncated?") from None

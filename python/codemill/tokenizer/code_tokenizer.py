@@ -307,6 +307,34 @@ class CodeTokenizer:
             width=width,
         )
 
+    def encode_records_packed(
+        self,
+        lines: Sequence[bytes],
+        fields: tuple[Sequence[str], Sequence[str], Sequence[str]],
+        max_bytes: int,
+        num_threads: int | None = None,
+        *,
+        eot_id: int,
+        width: int,
+        allowed_special: AllowedSpecial = (),
+    ) -> tuple[bytes, list[int], list[int], list[str], list[str | None], list[int]]:
+        """:meth:`encode_batch_packed` of JSONL lines' records, parsed in the core with no Python
+        object made of them: each line's text and language as
+        :class:`codemill.sources.records.RecordReader` takes them (``fields``: its text, path and
+        language fields), except the lines whose record only that reader decides. Returns the
+        packed ids and lengths of the records, in order, their texts' UTF-8 sizes and languages,
+        each line's skip reason (None: a record, or a line left), and the indices of the lines
+        left to the reader."""
+        return self._core.encode_records_packed(
+            list(lines),
+            (list(fields[0]), list(fields[1]), list(fields[2])),
+            max_bytes,
+            self._allowed(allowed_special),
+            num_threads,
+            eot_id=eot_id,
+            width=width,
+        )
+
     def encode_with_offsets(
         self, text: str, language: str | None = None, *, allowed_special: AllowedSpecial = ()
     ) -> Encoding:

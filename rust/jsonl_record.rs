@@ -1,0 +1,183 @@
+//! A JSONL line's record as the corpus jobs take it (`codemill.sources.records`): the text to
+//! encode and its language, or the reason the line holds none. Decided here for the lines data
+//! sets write (a JSON object whose fields are UTF-8 strings), so that a JSONL corpus is read with
+//! no Python object made of a record; any other line (one serde does not parse, a path that is
+//! not a string, a non-ASCII language or extension) is left to the Python reader, whose rules
+//! are the reference: the two never disagree, because only one of them decides each line.
+//!
+//! In Python (orjson, a `Document`, the text converted back to UTF-8 to encode) reading a record
+//! cost more of a one-core tokenize of JSONL than the tree's files do.
+use crate::code_file::SNIFF;
+use crate::lex::{alias_language, code_language, extension_dot};
+use serde_json::{Map, Value};
+
+/// The record fields to look in, each list in order of preference (`records.TEXT_FIELDS`,
+/// `PATH_FIELDS` and `LANG_FIELDS`, or a user's text field).
+#[derive(Clone, Debug, Default)]
+pub struct Fields {
+    pub text: Vec<String>,
+    pub path: Vec<String>,
+    pub language: Vec<String>,
+}
+
+/// What one line holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Record {
+    /// A text to encode, in its canonical language.
+    Text(String, &'static str),
+    /// No record: the skip reason, as `codemill.sources.skips` spells it.
+    Skip(&'static str),
+    /// A line whose record the Python reader decides.
+    Python,
+}
+
+/// The record of one line (its newline, if any, included), as `RecordReader._line` reads it.
+pub fn read_record(line: &[u8], fields: &Fields, max_bytes: u64) -> Record {
+    // `bytes.strip()`'s whitespace: a blank line is a line of the file, counted as empty.
+    if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
+        return Record::Skip("empty");
+    }
+    let Ok(Value::Object(mut rec)) = serde_json::from_slice::<Value>(line) else {
+        return Record::Python;
+    };
+    let path = match first(&rec, &fields.path) {
+        None => None,
+        Some(Value::String(p)) => Some(p.as_str()),
+        Some(_) => return Record::Python, // Python takes str() of it
+    };
+    let language = match first(&rec, &fields.language) {
+        Some(Value::String(name)) if !name.is_ascii() => return Record::Python,
+        Some(Value::String(name)) => alias_language(&python_strip(name).to_ascii_lowercase()),
+        _ => None, // not a string: the path decides
+    };
+    let language = match (language, path) {
+        (Some(found), _) => found,
+        (None, Some(p)) if !p.is_empty() => match path_language(p) {
+            Some(found) => found,
+            None => return Record::Python,
+        },
+        // No path: the record is named `FILE:N`, whose "extension" names no language.
+        _ => "generic",
+    };
+    let text = match take_first(&mut rec, &fields.text) {
+        Some(Value::String(text)) => text,
+        _ => return Record::Skip("no_text"),
+    };
+    match check_text(&text, max_bytes) {
+        Some(reason) => Record::Skip(reason),
+        None => Record::Text(text, language),
+    }
+}
+
+/// `document.check_text`: empty, too large, or a NUL among its first `SNIFF` characters.
+fn check_text(text: &str, max_bytes: u64) -> Option<&'static str> {
+    if text.is_empty() {
+        return Some("empty");
+    }
+    if text.len() as u64 > max_bytes {
+        return Some("too_large");
+    }
+    // The first SNIFF characters are at most 4 * SNIFF bytes; a NUL there is among them if fewer
+    // than SNIFF characters come before it (counted only then, not for every record).
+    let bytes = text.as_bytes();
+    let nul = memchr::memchr(0, &bytes[..bytes.len().min(4 * SNIFF)])?;
+    (nul < SNIFF || text[..nul].chars().count() < SNIFF).then_some("binary")
+}
+
+/// The first of `names` the record holds other than null (`records._first`).
+fn first<'a>(rec: &'a Map<String, Value>, names: &[String]) -> Option<&'a Value> {
+    names.iter().find_map(|n| rec.get(n).filter(|v| !v.is_null()))
+}
+
+/// [`first`], taken out of the record (a text is not copied).
+fn take_first(rec: &mut Map<String, Value>, names: &[String]) -> Option<Value> {
+    let name = names.iter().find(|n| rec.get(*n).is_some_and(|v| !v.is_null()))?;
+    rec.remove(name)
+}
+
+/// `str.strip()` of an ASCII string: Python's whitespace includes the separators \x1c-\x1f.
+fn python_strip(s: &str) -> &str {
+    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f'))
+}
+
+/// `languages.detect_language` of a record's path (its extension; "generic" for none known),
+/// or None where Python's lowercasing of a non-ASCII extension would have to be matched.
+fn path_language(path: &str) -> Option<&'static str> {
+    let name = &path[path.rfind('/').map_or(0, |i| i + 1)..];
+    match extension_dot(name.as_bytes()) {
+        None => Some("generic"),
+        Some(dot) if !name[dot..].is_ascii() => None,
+        Some(_) => Some(code_language(name).unwrap_or("generic")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> Fields {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect();
+        Fields {
+            text: v(&["content", "text", "code"]),
+            path: v(&["path", "max_stars_repo_path"]),
+            language: v(&["language", "lang"]),
+        }
+    }
+
+    fn read(line: &str) -> Record {
+        read_record(line.as_bytes(), &fields(), 100)
+    }
+
+    fn text(t: &str, lang: &'static str) -> Record {
+        Record::Text(t.to_string(), lang)
+    }
+
+    #[test]
+    fn texts_in_their_language() {
+        assert_eq!(read(r#"{"content": "x = 1", "lang": " Python3\u001f"}"#), text("x = 1", "python"));
+        assert_eq!(read(r#"{"text": "a\u00e9", "path": "d.x/M.RS"}"#), text("aé", "rust"));
+        assert_eq!(read(r#"{"code": "a", "language": "C++", "path": "a.py"}"#), text("a", "cpp"));
+        // An unknown or non-string language falls to the path; no path, or an empty one: generic.
+        assert_eq!(read(r#"{"content": "a", "lang": "cobol", "path": "a.go"}"#), text("a", "go"));
+        assert_eq!(read(r#"{"content": "a", "lang": 3, "path": "a.java"}"#), text("a", "java"));
+        assert_eq!(read(r#"{"content": "a", "path": ""}"#), text("a", "generic"));
+        assert_eq!(read(r#"{"content": "a", "path": ".bashrc"}"#), text("a", "generic"));
+        assert_eq!(read(r#"{"content": "a", "path": "x.py/Makefile"}"#), text("a", "generic"));
+        // The first field that is not null is the one: a null content gives way to text.
+        assert_eq!(read(r#"{"content": null, "text": "t", "path": null}"#), text("t", "generic"));
+        // Duplicate keys: the last one, as json and orjson take it.
+        assert_eq!(read(r#"{"content": "a", "content": "b"}"#), text("b", "generic"));
+    }
+
+    #[test]
+    fn skips_with_the_python_readers_reasons() {
+        assert_eq!(read(" \t\x0b\x0c\r\n"), Record::Skip("empty"));
+        assert_eq!(read(r#"{"content": ""}"#), Record::Skip("empty"));
+        assert_eq!(read(r#"{"path": "a.py"}"#), Record::Skip("no_text"));
+        assert_eq!(read(r#"{"content": 5, "text": "t"}"#), Record::Skip("no_text"));
+        assert_eq!(read(&format!(r#"{{"content": "{}"}}"#, "a".repeat(101))), Record::Skip("too_large"));
+        assert_eq!(read(r#"{"content": "a\u0000"}"#), Record::Skip("binary"));
+        // A NUL past the first SNIFF characters (each two bytes here) is not binary; one just
+        // before it is.
+        let at = |n: usize| format!(r#"{{"content": "{}\u0000"}}"#, "é".repeat(n));
+        let late = format!("{}\0", "é".repeat(SNIFF));
+        assert_eq!(read_record(at(SNIFF).as_bytes(), &fields(), 1 << 20), text(&late, "generic"));
+        assert_eq!(read_record(at(SNIFF - 1).as_bytes(), &fields(), 1 << 20), Record::Skip("binary"));
+    }
+
+    #[test]
+    fn lines_only_python_decides() {
+        for line in [
+            "[1]",                                // not an object: json's error
+            r#"{"content": "\ud800"}"#,           // a lone surrogate
+            r#"{"content": "a", "n": NaN}"#,      // json takes NaN
+            "\u{feff}{\"content\": \"a\"}",       // a BOM
+            r#"{"content": "a", "path": 7}"#,     // str(7)
+            r#"{"content": "a", "lang": "Pythön"}"#,
+            r#"{"content": "a", "path": "a.PŸ"}"#,
+        ] {
+            assert_eq!(read(line), Record::Python, "{line}");
+        }
+        assert_eq!(read_record(b"{\"content\": \"\xff\"}", &fields(), 100), Record::Python);
+    }
+}
