@@ -1011,6 +1011,31 @@ def test_the_tokenizer_loads_beside_the_plan_and_its_error_stops_it(tmp_path, ca
     assert not [t for t in threading.enumerate() if t.name.startswith("codemill-tokenizer")]
 
 
+def _small_files_settings(tok: Any, batch_bytes: int) -> Any:
+    """A task's settings for the core's readers against the documents' path: files and records
+    over 1000 bytes skipped, batches of ``batch_bytes``, 2 threads."""
+    from codemill.corpus.settings import Specials, TaskSettings
+
+    return TaskSettings(
+        format="npy",
+        dtype="uint16",
+        eot_id=int(tok.eot_id),
+        shard_tokens=10**9,
+        task_bytes=None,
+        max_file_bytes=1000,
+        batch_bytes=batch_bytes,
+        threads_per_worker=2,
+        specials=Specials(),
+    )
+
+
+def _joined(batches: Any) -> tuple[bytes, list[int], list[int], list[str]]:
+    got: tuple[bytes, list[int], list[int], list[str]] = (b"", [], [], [])
+    for tokens, lengths, sizes, langs in batches:
+        got = (got[0] + tokens, got[1] + lengths, got[2] + sizes, got[3] + langs)
+    return got
+
+
 @pytest.mark.parametrize("budget", [1, 1 << 30])
 def test_local_files_are_read_and_encoded_in_the_core_as_their_documents_would_be(tok, tmp_path, budget) -> None:
     # A task of local files is read and encoded in the core, with no Python string per file: the
@@ -1018,7 +1043,6 @@ def test_local_files_are_read_and_encoded_in_the_core_as_their_documents_would_b
     # the batches. Real code, non-ASCII text, a shebang script, and the files a run passes over.
     from codemill.corpus.engines import task as task_mod
     from codemill.corpus.plan import task_documents
-    from codemill.corpus.settings import Specials, TaskSettings
 
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -1034,40 +1058,17 @@ def test_local_files_are_read_and_encoded_in_the_core_as_their_documents_would_b
     gone.write_text("z = 3\n")
     (t,) = plan_tasks([tree])
     gone.unlink()  # between the plan and the run
-    settings = TaskSettings(
-        format="npy",
-        dtype="uint16",
-        eot_id=int(tok.eot_id),
-        shard_tokens=10**9,
-        task_bytes=None,
-        max_file_bytes=1000,
-        batch_bytes=budget,
-        threads_per_worker=2,
-        specials=Specials(),
-    )
-
-    def joined(batches: Any) -> tuple[bytes, list[int], list[int], list[str]]:
-        got: tuple[bytes, list[int], list[int], list[str]] = (b"", [], [], [])
-        for tokens, lengths, sizes, langs in batches:
-            got = (got[0] + tokens, got[1] + lengths, got[2] + sizes, got[3] + langs)
-        return got
+    settings = _small_files_settings(tok, budget)
 
     core_skips, doc_skips = Skips(), Skips()
-    core = joined(task_mod._local_files(t, settings, tok, 2, core_skips, None))
+    core = _joined(task_mod._local_files(t, settings, tok, 2, core_skips, None))
     docs, _ = task_documents(t, doc_skips, settings.max_file_bytes)
-    expected = joined(task_mod._documents(docs, t, settings, tok, 2, None))
+    expected = _joined(task_mod._documents(docs, t, settings, tok, 2, None))
     assert core == expected
     assert core_skips.items == doc_skips.items and core_skips.as_dict() == doc_skips.as_dict()
     assert set(core_skips.as_dict()) == {"empty", "binary", "invalid_utf8", "too_large", "unreadable"}
     # 8 samples, names.py and tool read; sample.py, names.py and tool (its shebang) are Python.
     assert len(core[1]) == 10 and core[3].count("python") == 3 and {"rust", "go", "cpp"} <= set(core[3])
-
-
-def _joined(batches: Any) -> tuple[bytes, list[int], list[int], list[str]]:
-    got: tuple[bytes, list[int], list[int], list[str]] = (b"", [], [], [])
-    for tokens, lengths, sizes, langs in batches:
-        got = (got[0] + tokens, got[1] + lengths, got[2] + sizes, got[3] + langs)
-    return got
 
 
 @pytest.mark.parametrize("budget", [1, 1 << 30])
@@ -1079,7 +1080,6 @@ def test_jsonl_records_are_read_in_the_core_as_the_python_reader_reads_them(tok,
     # languages, skips (in order) and line count as the task's documents, whatever the batches.
     from codemill.corpus.engines import task as task_mod
     from codemill.corpus.plan import task_documents, task_reader
-    from codemill.corpus.settings import Specials, TaskSettings
 
     code = (FIXTURES / "sample.py").read_text(encoding="utf-8")
     lines = [
@@ -1112,17 +1112,7 @@ def test_jsonl_records_are_read_in_the_core_as_the_python_reader_reads_them(tok,
     f = tmp_path / f"part{suffix}"
     f.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
     (t,) = plan_tasks([f])
-    settings = TaskSettings(
-        format="npy",
-        dtype="uint16",
-        eot_id=int(tok.eot_id),
-        shard_tokens=10**9,
-        task_bytes=None,
-        max_file_bytes=1000,
-        batch_bytes=budget,
-        threads_per_worker=2,
-        specials=Specials(),
-    )
+    settings = _small_files_settings(tok, budget)
     core_skips, doc_skips = Skips(), Skips()
     reader = task_reader(t, core_skips, settings.max_file_bytes)
     core = _joined(task_mod._records(reader, t, settings, tok, 2, None))
