@@ -108,7 +108,7 @@ def check_text(text: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[int, str 
     if not text:
         return 0, reasons.EMPTY
     try:
-        n = len(text.encode("utf-8"))
+        n = utf8_size(text)  # an ASCII text without a copy of it
     except UnicodeEncodeError:  # lone surrogates from JSON "\\ud800" escapes
         return 0, reasons.INVALID_UTF8
     if n > max_bytes:
