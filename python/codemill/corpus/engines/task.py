@@ -279,37 +279,26 @@ def _records(
             width=width,
             allowed_special=allowed,
         )
-        if not left:
-            for (number, offset, line), reason in zip(batch, reasons, strict=True):
-                if line is None:
-                    reader.record(line, number, offset)
-                elif reason is not None:
-                    reader.skips.add(reader.where(number), reason)
-            if sizes:
-                yield tokens, lengths, sizes, languages
-            continue
-        # Lines left to the reader (rare): the core's records before each, then its record.
+        # The core's records go out in order; a line left to the reader (rare) goes in its place.
         left_at = set(left)
-        done = 0  # records of the core's yielded
-        n = 0  # records of the core's passed
-        start = 0  # where the next one's ids start in ``tokens``
+        done = passed = start = 0  # the core's records yielded and passed; where the next one's ids start
         for i, ((number, offset, line), reason) in enumerate(zip(batch, reasons, strict=True)):
             if line is None:
                 reader.record(line, number, offset)
             elif reason is not None:
                 reader.skips.add(reader.where(number), reason)
             elif i not in left_at:
-                n += 1
+                passed += 1
             else:
-                if n > done:
-                    end = start + sum(lengths[done:n]) * width
-                    yield tokens[start:end], lengths[done:n], sizes[done:n], languages[done:n]
-                    done, start = n, end
+                if passed > done:
+                    end = start + sum(lengths[done:passed]) * width
+                    yield tokens[start:end], lengths[done:passed], sizes[done:passed], languages[done:passed]
+                    done, start = passed, end
                 doc = reader.record(line, number, offset)
                 if doc is not None:
                     yield _encode([doc], task, settings, tok, width)
-        if n > done:
-            yield tokens[start:], lengths[done:], sizes[done:], languages[done:]
+        if passed > done:
+            yield tokens[start:] if start else tokens, lengths[done:], sizes[done:], languages[done:]
 
 
 def _local_files(
