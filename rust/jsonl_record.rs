@@ -31,10 +31,13 @@ pub enum Record {
     Python,
 }
 
-/// The record of one line (its newline, if any, included), as `RecordReader._line` reads it.
+/// The record of one line (its newline, if any, included), as `RecordReader.record` reads it.
 pub fn read_record(line: &[u8], fields: &Fields, max_bytes: u64) -> Record {
     // `bytes.strip()`'s whitespace: a blank line is a line of the file, counted as empty.
-    if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
+    if line
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+    {
         return Record::Skip("empty");
     }
     let Ok(Value::Object(mut rec)) = serde_json::from_slice::<Value>(line) else {
@@ -86,18 +89,27 @@ fn check_text(text: &str, max_bytes: u64) -> Option<&'static str> {
 
 /// The first of `names` the record holds other than null (`records._first`).
 fn first<'a>(rec: &'a Map<String, Value>, names: &[String]) -> Option<&'a Value> {
-    names.iter().find_map(|n| rec.get(n).filter(|v| !v.is_null()))
+    names
+        .iter()
+        .find_map(|n| rec.get(n).filter(|v| !v.is_null()))
 }
 
 /// [`first`], taken out of the record (a text is not copied).
 fn take_first(rec: &mut Map<String, Value>, names: &[String]) -> Option<Value> {
-    let name = names.iter().find(|n| rec.get(*n).is_some_and(|v| !v.is_null()))?;
+    let name = names
+        .iter()
+        .find(|n| rec.get(*n).is_some_and(|v| !v.is_null()))?;
     rec.remove(name)
 }
 
 /// `str.strip()` of an ASCII string: Python's whitespace includes the separators \x1c-\x1f.
 fn python_strip(s: &str) -> &str {
-    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f'))
+    s.trim_matches(|c| {
+        matches!(
+            c,
+            ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f'
+        )
+    })
 }
 
 /// `languages.detect_language` of a record's path (its extension; "generic" for none known),
@@ -134,19 +146,49 @@ mod tests {
 
     #[test]
     fn texts_in_their_language() {
-        assert_eq!(read(r#"{"content": "x = 1", "lang": " Python3\u001f"}"#), text("x = 1", "python"));
-        assert_eq!(read(r#"{"text": "a\u00e9", "path": "d.x/M.RS"}"#), text("aé", "rust"));
-        assert_eq!(read(r#"{"code": "a", "language": "C++", "path": "a.py"}"#), text("a", "cpp"));
+        assert_eq!(
+            read(r#"{"content": "x = 1", "lang": " Python3\u001f"}"#),
+            text("x = 1", "python")
+        );
+        assert_eq!(
+            read(r#"{"text": "a\u00e9", "path": "d.x/M.RS"}"#),
+            text("aé", "rust")
+        );
+        assert_eq!(
+            read(r#"{"code": "a", "language": "C++", "path": "a.py"}"#),
+            text("a", "cpp")
+        );
         // An unknown or non-string language falls to the path; no path, or an empty one: generic.
-        assert_eq!(read(r#"{"content": "a", "lang": "cobol", "path": "a.go"}"#), text("a", "go"));
-        assert_eq!(read(r#"{"content": "a", "lang": 3, "path": "a.java"}"#), text("a", "java"));
-        assert_eq!(read(r#"{"content": "a", "path": ""}"#), text("a", "generic"));
-        assert_eq!(read(r#"{"content": "a", "path": ".bashrc"}"#), text("a", "generic"));
-        assert_eq!(read(r#"{"content": "a", "path": "x.py/Makefile"}"#), text("a", "generic"));
+        assert_eq!(
+            read(r#"{"content": "a", "lang": "cobol", "path": "a.go"}"#),
+            text("a", "go")
+        );
+        assert_eq!(
+            read(r#"{"content": "a", "lang": 3, "path": "a.java"}"#),
+            text("a", "java")
+        );
+        assert_eq!(
+            read(r#"{"content": "a", "path": ""}"#),
+            text("a", "generic")
+        );
+        assert_eq!(
+            read(r#"{"content": "a", "path": ".bashrc"}"#),
+            text("a", "generic")
+        );
+        assert_eq!(
+            read(r#"{"content": "a", "path": "x.py/Makefile"}"#),
+            text("a", "generic")
+        );
         // The first field that is not null is the one: a null content gives way to text.
-        assert_eq!(read(r#"{"content": null, "text": "t", "path": null}"#), text("t", "generic"));
+        assert_eq!(
+            read(r#"{"content": null, "text": "t", "path": null}"#),
+            text("t", "generic")
+        );
         // Duplicate keys: the last one, as json and orjson take it.
-        assert_eq!(read(r#"{"content": "a", "content": "b"}"#), text("b", "generic"));
+        assert_eq!(
+            read(r#"{"content": "a", "content": "b"}"#),
+            text("b", "generic")
+        );
     }
 
     #[test]
@@ -154,30 +196,45 @@ mod tests {
         assert_eq!(read(" \t\x0b\x0c\r\n"), Record::Skip("empty"));
         assert_eq!(read(r#"{"content": ""}"#), Record::Skip("empty"));
         assert_eq!(read(r#"{"path": "a.py"}"#), Record::Skip("no_text"));
-        assert_eq!(read(r#"{"content": 5, "text": "t"}"#), Record::Skip("no_text"));
-        assert_eq!(read(&format!(r#"{{"content": "{}"}}"#, "a".repeat(101))), Record::Skip("too_large"));
+        assert_eq!(
+            read(r#"{"content": 5, "text": "t"}"#),
+            Record::Skip("no_text")
+        );
+        assert_eq!(
+            read(&format!(r#"{{"content": "{}"}}"#, "a".repeat(101))),
+            Record::Skip("too_large")
+        );
         assert_eq!(read(r#"{"content": "a\u0000"}"#), Record::Skip("binary"));
         // A NUL past the first SNIFF characters (each two bytes here) is not binary; one just
         // before it is.
         let at = |n: usize| format!(r#"{{"content": "{}\u0000"}}"#, "é".repeat(n));
         let late = format!("{}\0", "é".repeat(SNIFF));
-        assert_eq!(read_record(at(SNIFF).as_bytes(), &fields(), 1 << 20), text(&late, "generic"));
-        assert_eq!(read_record(at(SNIFF - 1).as_bytes(), &fields(), 1 << 20), Record::Skip("binary"));
+        assert_eq!(
+            read_record(at(SNIFF).as_bytes(), &fields(), 1 << 20),
+            text(&late, "generic")
+        );
+        assert_eq!(
+            read_record(at(SNIFF - 1).as_bytes(), &fields(), 1 << 20),
+            Record::Skip("binary")
+        );
     }
 
     #[test]
     fn lines_only_python_decides() {
         for line in [
-            "[1]",                                // not an object: json's error
-            r#"{"content": "\ud800"}"#,           // a lone surrogate
-            r#"{"content": "a", "n": NaN}"#,      // json takes NaN
-            "\u{feff}{\"content\": \"a\"}",       // a BOM
-            r#"{"content": "a", "path": 7}"#,     // str(7)
+            "[1]",                            // not an object: json's error
+            r#"{"content": "\ud800"}"#,       // a lone surrogate
+            r#"{"content": "a", "n": NaN}"#,  // json takes NaN
+            "\u{feff}{\"content\": \"a\"}",   // a BOM
+            r#"{"content": "a", "path": 7}"#, // str(7)
             r#"{"content": "a", "lang": "Pythön"}"#,
             r#"{"content": "a", "path": "a.PŸ"}"#,
         ] {
             assert_eq!(read(line), Record::Python, "{line}");
         }
-        assert_eq!(read_record(b"{\"content\": \"\xff\"}", &fields(), 100), Record::Python);
+        assert_eq!(
+            read_record(b"{\"content\": \"\xff\"}", &fields(), 100),
+            Record::Python
+        );
     }
 }

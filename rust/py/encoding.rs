@@ -90,7 +90,11 @@ fn records_and_encode<E: Encoder>(
         let docs = texts
             .iter()
             .map(|(text, name)| {
-                let lang = if enc.by_language() { Lang::from_name(name)? } else { Lang::Generic };
+                let lang = if enc.by_language() {
+                    Lang::from_name(name)?
+                } else {
+                    Lang::Generic
+                };
                 Ok((text.as_str(), lang))
             })
             .collect::<crate::error::Result<Vec<_>>>()?;
