@@ -272,8 +272,10 @@ def test_kill_9_and_resume_on_s3(s3_server, bucket, tree, tmp_path, small_tok):
             if sum(k.startswith("tasks/") for k in keys) >= 2:
                 break
             time.sleep(0.05)
+        # A run that ended between the loop and here was reaped by this poll: its group is gone.
         killed = proc.poll() is None
-        os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, mid-way
+        if killed:
+            os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, mid-way
         proc.wait()
     finally:
         if proc.poll() is None:
