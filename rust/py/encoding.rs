@@ -183,6 +183,22 @@ fn uninit_bytes(
     }
 }
 
+/// Each document's ids then `eot_id`, packed as a token shard stores them ([`packed`]), in a
+/// new bytes object, with each document's length in ids: what every `*_packed` binding returns.
+/// The packing runs on `num_threads` without the GIL.
+fn pack_for_python(
+    py: Python<'_>,
+    docs: Vec<Vec<u32>>,
+    eot_id: u32,
+    width: usize,
+    num_threads: Option<usize>,
+) -> PyResult<(Bound<'_, PyBytes>, Vec<u64>)> {
+    let lengths = packed::lengths(&docs);
+    let (bytes, out) = uninit_bytes(py, packed::packed_len(&lengths, width))?;
+    py.detach(|| with_threads(num_threads, || packed::pack(docs, eot_id, width, out)))??;
+    Ok((bytes, lengths))
+}
+
 /// The language argument; an encoder that splits every language alike ignores it unread.
 fn language_of<E: Encoder>(enc: &E, name: Option<&str>) -> PyResult<Lang> {
     if enc.by_language() {
@@ -332,9 +348,7 @@ macro_rules! encoding_methods {
             ) -> PyResult<(Bound<'py, PyBytes>, Vec<u64>)> {
                 packed::check_width(width)?;
                 let docs = batch(&self.inner, py, &texts, languages, &allowed, num_threads, |b| b)?;
-                let lengths = packed::lengths(&docs);
-                let (bytes, out) = uninit_bytes(py, packed::packed_len(&lengths, width))?;
-                py.detach(|| with_threads(num_threads, || packed::pack(docs, eot_id, width, out)))??;
+                let (bytes, lengths) = pack_for_python(py, docs, eot_id, width, num_threads)?;
                 Ok((bytes, lengths))
             }
 
@@ -367,9 +381,7 @@ macro_rules! encoding_methods {
                 let (docs, sizes, reasons) = py.detach(|| {
                     read_and_encode(&self.inner, &paths, langs, max_bytes, budget, &allowed, num_threads)
                 })?;
-                let lengths = packed::lengths(&docs);
-                let (bytes, out) = uninit_bytes(py, packed::packed_len(&lengths, width))?;
-                py.detach(|| with_threads(num_threads, || packed::pack(docs, eot_id, width, out)))??;
+                let (bytes, lengths) = pack_for_python(py, docs, eot_id, width, num_threads)?;
                 Ok((reasons.len(), bytes, lengths, sizes, reasons))
             }
 
@@ -400,9 +412,7 @@ macro_rules! encoding_methods {
                 let (docs, sizes, languages, reasons, left) = py.detach(|| {
                     records_and_encode(&self.inner, &lines, &fields, max_bytes, &allowed, num_threads)
                 })?;
-                let lengths = packed::lengths(&docs);
-                let (bytes, out) = uninit_bytes(py, packed::packed_len(&lengths, width))?;
-                py.detach(|| with_threads(num_threads, || packed::pack(docs, eot_id, width, out)))??;
+                let (bytes, lengths) = pack_for_python(py, docs, eot_id, width, num_threads)?;
                 Ok((bytes, lengths, sizes, languages, reasons, left))
             }
 
