@@ -1,8 +1,8 @@
 """`dedup` and `dedup_texts`: exact and near-duplicate removal of files, JSONL and texts.
 
-Both sign their documents (`decide.sign`: MinHash signatures, shingle counts, content hashes;
-Rust on all cores, or Ray) and hand them to the one decision, `decide.decide`, under one
-`DedupConfig` (see it for the rule). `dedup` reads its inputs in batches and keeps only
+Both sign their documents (`decide.signer`: MinHash signatures, shingle counts, content
+hashes; Rust on all cores, or Ray; each distinct text once) and hand them to the one decision,
+`decide.decide`, under one `DedupConfig` (see it for the rule). `dedup` reads its inputs in batches and keeps only
 signatures and per-document metadata in memory; texts are re-read for verification and when
 writing. The entry points are exported as `codemill.dedup`, `codemill.DedupConfig`,
 `codemill.MinHasher` and `codemill.DedupResult`.
@@ -23,7 +23,7 @@ import numpy as np
 import codemill.near_dup.decide as decision
 from codemill.errors import ConfigError, SourceError
 from codemill.near_dup.config import KEEP_POLICIES, DedupConfig, DedupOptions, Engine
-from codemill.near_dup.decide import Signed, check_engine, concat_signed, decide, sign
+from codemill.near_dup.decide import check_engine, decide, signer
 from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.output import REPORT_NAME, Kept, check_output, write_output
 from codemill.near_dup.result import DedupReport, DedupResult
@@ -61,7 +61,9 @@ def dedup_texts(
     if names is not None and len(names) != len(texts):
         raise ConfigError(f"names has {len(names)} entries for {len(texts)} texts")
     nodes: Counter[str] = Counter()
-    signed = sign(cfg, texts, engine, ray_shards, nodes)
+    signing = signer(cfg, engine, ray_shards, nodes)
+    signing.add(texts)
+    signed = signing.signed()
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
 
     def fetch(ids: np.ndarray) -> list[str]:
@@ -217,13 +219,13 @@ def dedup(
         check_output(output if is_url(output) else Path(output), paths, overwrite)
     skips = Skips()
     corpus = _Corpus(paths, text_field, max_file_bytes)
-    parts: list[Signed] = []
     nodes: Counter[str] = Counter()
+    signing = signer(cfg, engine, ray_shards, nodes)
     batch: list[Document] = []
     chars = 0
 
     def flush() -> None:
-        parts.append(sign(cfg, [d.text or "" for d in batch], engine, ray_shards, nodes))
+        signing.add([d.text or "" for d in batch])
         batch.clear()
 
     for doc in iter_documents(paths, skips, max_bytes=max_file_bytes, text_field=text_field):
@@ -235,8 +237,7 @@ def dedup(
             chars = 0
     if batch:
         flush()
-    signed = concat_signed(parts, cfg)
-    parts.clear()
+    signed = signing.signed()
     lengths = np.frombuffer(corpus.length, dtype=np.int64)
     result = decide(
         cfg,

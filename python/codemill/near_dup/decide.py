@@ -1,10 +1,10 @@
 """The one near-duplicate decision: exact groups, LSH pairs, estimate or exact Jaccard, union-find.
 
-`dedup`, `dedup_texts` and prepare's dedup stage all call `sign` on their texts and `decide`
-on what it returned, so one rule decides duplicates everywhere (see `DedupConfig` for the
-rule). `decide` needs no text until it verifies a pair: `fetch` re-reads the texts of just
-the documents in the pairs to verify, so the caller may hold signatures on disk (a memmap)
-and the texts nowhere.
+`dedup`, `dedup_texts` and prepare's dedup stage all sign their texts (`signer`, or
+`signing.sign_texts`) and call `decide` on the result, so one rule decides duplicates
+everywhere (see `DedupConfig` for the rule). `decide` needs no text until it verifies a
+pair: `fetch` re-reads the texts of just the documents in the pairs to verify, so the caller
+may hold signatures on disk (a memmap) and the texts nowhere.
 """
 
 from __future__ import annotations
@@ -19,17 +19,16 @@ from codemill.errors import ConfigError
 from codemill.near_dup.config import ENGINES, DedupConfig, Engine, KeepPolicy, Verify
 from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.result import Cluster, DedupCounts, DedupResult, ExactCluster, NearCluster, NearRemoved
-from codemill.near_dup.signing import SHINGLE_SCANNER, Signed, concat_signed, sign_texts
+from codemill.near_dup.signing import SHINGLE_SCANNER, Signed, Signer
 
 __all__ = [
     "VERIFY_BATCH_CHARS",
     "Fetch",
     "Signed",
     "check_engine",
-    "concat_signed",
     "decide",
     "settle_pairs",
-    "sign",
+    "signer",
     "true_jaccard",
 ]
 
@@ -48,21 +47,22 @@ def check_engine(engine: str) -> None:
         raise ConfigError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
 
 
-def sign(
+def signer(
     config: DedupConfig,
-    texts: list[str],
     engine: Engine = "local",
     ray_shards: int | None = None,
     nodes: Counter[str] | None = None,
-) -> Signed:
-    """What `decide` needs of each text, computed on the local cores or on Ray (whose tasks
-    are counted per node in `nodes`)."""
+) -> Signer:
+    """What signs texts for `decide`, each distinct text once, on the local cores or on Ray
+    (whose tasks are counted per node in `nodes`)."""
     check_engine(engine)
     if engine == "ray":
         from codemill.near_dup.ray import ray_signatures
 
-        return ray_signatures(config, texts, ray_shards, Counter() if nodes is None else nodes)
-    return sign_texts(config, texts)
+        counted = Counter() if nodes is None else nodes
+        return Signer(config, lambda texts: ray_signatures(config, texts, ray_shards, counted)[:2])
+    hasher = MinHasher.from_config(config)
+    return Signer(config, lambda texts: hasher.signatures_and_counts(texts, SHINGLE_SCANNER))
 
 
 def settle_pairs(

@@ -6,7 +6,7 @@ both sign texts the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -14,13 +14,15 @@ from codemill import _core
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.minhash import MinHasher
 
-__all__ = ["SHINGLE_SCANNER", "Signed", "concat_signed", "sign_texts"]
+__all__ = ["SHINGLE_SCANNER", "Signed", "Signer", "concat_signed", "sign_texts"]
 
 # The scanner table of every dedup shingle (None: the generic one); see `sign_texts`.
 SHINGLE_SCANNER = None
 
 # (signatures (n, num_perm) uint32, shingle counts (n,), 128-bit content hashes (n, 2) uint64)
 Signed = tuple[np.ndarray, np.ndarray, np.ndarray]
+# The signatures and shingle counts of texts (the first two of `Signed`), on the local cores or on Ray.
+Signatures = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
 
 def sign_texts(config: DedupConfig, texts: list[str]) -> Signed:
@@ -43,3 +45,51 @@ def concat_signed(parts: Sequence[Signed], config: DedupConfig) -> Signed:
         return z, np.zeros(0, dtype=np.uint32), np.zeros((0, 2), dtype=np.uint64)
     sigs, counts, hashes = (np.concatenate([p[k] for p in parts]) for k in range(3))
     return sigs, counts, hashes
+
+
+class Signer:
+    """Signs a corpus a batch of texts at a time (`add`), each distinct text once: a text equal
+    to one added before (the same 128-bit hash of its characters, whitespace included) takes that
+    one's signature and shingle count, which the same text always gives. Code crawled from hosts
+    holds many exact copies (forks, vendored and generated files), and signing was ~75% of a
+    one-core dedup of JSONL; the copies cost a hash and a row copy instead.
+
+    ``signatures``: what signs the distinct texts (the local cores, or Ray's tasks); the content
+    hashes are computed here, for every text. `signed` gives them all, in the order added.
+    """
+
+    def __init__(self, config: DedupConfig, signatures: Signatures) -> None:
+        self.config = config
+        self._signatures = signatures
+        self._first: dict[bytes, int] = {}  # a distinct text's hash -> the first document with it
+        self._parts: list[Signed] = []
+        self._copies: list[int] = []  # documents whose text an earlier one has ...
+        self._of: list[int] = []  # ... and that one
+        self.documents = 0
+
+    def add(self, texts: list[str]) -> None:
+        raw = _core.content_hashes(texts, False)
+        hashes = _core.content_hashes(texts, True) if self.config.normalize_whitespace else raw
+        new: list[int] = []
+        for i, key in enumerate(raw.view("V16").ravel().tolist()):
+            doc = self.documents + i
+            first = self._first.setdefault(key, doc)
+            if first == doc:
+                new.append(i)
+            else:
+                self._copies.append(doc)
+                self._of.append(first)
+        sigs = np.empty((len(texts), self.config.num_perm), dtype=np.uint32)
+        counts = np.empty(len(texts), dtype=np.uint32)
+        if new:
+            sigs[new], counts[new] = self._signatures([texts[i] for i in new])
+        self._parts.append((sigs, counts, hashes))
+        self.documents += len(texts)
+
+    def signed(self) -> Signed:
+        """The signatures, shingle counts and content hashes of every text added, in order."""
+        sigs, counts, hashes = concat_signed(self._parts, self.config)
+        self._parts = []
+        copies, of = np.array(self._copies, dtype=np.int64), np.array(self._of, dtype=np.int64)
+        sigs[copies], counts[copies] = sigs[of], counts[of]  # `of` are first documents: signed
+        return sigs, counts, hashes

@@ -1,0 +1,62 @@
+"""`Signer` signs each distinct text once and gives every text what `sign_texts` gives it."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codemill.near_dup.config import DedupConfig
+from codemill.near_dup.minhash import MinHasher
+from codemill.near_dup.signing import SHINGLE_SCANNER, Signer, sign_texts
+
+
+def _stdlib_texts(n: int) -> list[str]:
+    files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:n]
+    return [f.read_text(encoding="utf-8") for f in files]
+
+
+@pytest.mark.parametrize("normalize_whitespace", [False, True])
+def test_copies_get_the_signature_their_text_gives_and_are_signed_once(normalize_whitespace: bool):
+    cfg = DedupConfig(normalize_whitespace=normalize_whitespace)
+    a, b, c = _stdlib_texts(3)
+    spaced = a.replace("\n", " \n", 5)  # the same as `a` with whitespace normalized, not otherwise
+    batches = [[a, b, a, ""], [c, a, "", spaced], [b, spaced, c]]
+    signed_now: list[str] = []
+    hasher = MinHasher.from_config(cfg)
+
+    def signatures(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        signed_now.extend(texts)
+        return hasher.signatures_and_counts(texts, SHINGLE_SCANNER)
+
+    signer = Signer(cfg, signatures)
+    for batch in batches:
+        signer.add(batch)
+    got = signer.signed()
+    want = sign_texts(cfg, [t for batch in batches for t in batch])
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+    assert signed_now == [a, b, "", c, spaced]  # each distinct text once, in order
+    assert signer.documents == 11
+
+
+def test_no_texts_and_a_batch_of_copies_only():
+    cfg = DedupConfig(num_perm=64)
+    calls: list[int] = []
+
+    def signatures(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(len(texts))
+        return MinHasher.from_config(cfg).signatures_and_counts(texts)
+
+    empty = Signer(cfg, signatures).signed()
+    assert [x.shape for x in empty] == [(0, 64), (0,), (0, 2)]
+    signer = Signer(cfg, signatures)
+    signer.add(["x = 1\n"])
+    signer.add([])
+    signer.add(["x = 1\n", "x = 1\n"])
+    sigs, counts, hashes = signer.signed()
+    assert calls == [1]  # the batch of copies signed nothing
+    assert (sigs == sigs[0]).all() and (counts == counts[0]).all() and (hashes == hashes[0]).all()
