@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.signing import SHINGLE_SCANNER, Signer, sign_texts

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar
 
 import numpy as np
 
+from codemill._batches import batches
 from codemill._leftovers import scratch_dir
 from codemill.errors import ConfigError
 from codemill.finetune import filters
@@ -114,19 +115,6 @@ def _list(listed: list[Listed] | None, path: str, reason: str) -> None:
         listed.append({"path": path, "reason": reason})
 
 
-def _batches(docs: Iterable[Work]) -> Iterator[list[Work]]:
-    batch: list[Work] = []
-    size = 0
-    for work in docs:
-        batch.append(work)
-        size += max(work[0].size, 0)
-        if len(batch) >= _BATCH_FILES or size >= _BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
-
-
 class _Held(Skips):
     """What the listing passes over (its reader's skips, the language filter, the duplicates it
     names), held back batch by batch and counted when that batch's results are. The listing runs
@@ -193,9 +181,13 @@ class _HeldGroup:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
+def _work_size(work: Work) -> int:
+    return max(work[0].size, 0)
+
+
 def _named_batches(docs: Iterable[Work], names: dict[int, Document], held: _Held) -> Iterator[list[Work]]:
     """Batches of documents; each document is kept (without its text) until its result comes back."""
-    for batch in _batches(docs):
+    for batch in batches(docs, _BATCH_BYTES, _BATCH_FILES, _work_size):
         for d, _ in batch:
             names[d.index] = d
         held.cut()

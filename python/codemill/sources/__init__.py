@@ -7,7 +7,7 @@ Languages come from :mod:`codemill.languages` only (extension, then shebang). In
 URLs (``s3://bucket/prefix``): :mod:`codemill.sources.fs` is the one place that opens them, and
 its ``Directory`` is the one output abstraction for local paths and URLs alike.
 
-May import: errors, languages, _io. Nothing else of codemill.
+May import: errors, languages, _io, _batches. Nothing else of codemill.
 """
 
 from codemill.sources.document import DEFAULT_MAX_BYTES, Document, load_text, read_file, utf8_size

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from codemill._batches import batches
 from codemill.errors import SourceError, StorageError
 from codemill.languages import normalize_language
 from codemill.sources import skips as reasons
@@ -197,6 +198,13 @@ class RecordReader:
             if doc is not None:
                 yield doc
 
+    def line_batches(
+        self, start: int, stop: int | None, max_bytes: int, max_lines: int
+    ) -> Iterator[list[tuple[int, int, bytes | None]]]:
+        """`read_lines` in lists of about ``max_bytes`` of lines (at most ``max_lines``), for the
+        core to parse a batch at a time."""
+        return batches(self.read_lines(start, stop), max_bytes, max_lines, _line_size)
+
     def read_lines(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int, bytes | None]]:
         """The lines of a JSONL file starting in bytes ``[start, stop)`` (``stop`` None = to the
         end), as (number, offset, line): `record` takes them. ``offset`` is -1 where a line cannot
@@ -301,6 +309,10 @@ def parquet_row_groups(path: Path | str) -> list[tuple[int, int]]:
     """(rows, bytes) of each row group of a Parquet file."""
     md = parquet_file(path).metadata
     return [(md.row_group(i).num_rows, md.row_group(i).total_byte_size) for i in range(md.num_row_groups)]
+
+
+def _line_size(line: tuple[int, int, bytes | None]) -> int:
+    return len(line[2] or b"")
 
 
 def _past_line(f: IO[bytes]) -> int:

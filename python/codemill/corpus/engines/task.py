@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from codemill._batches import batches
 from codemill._io import fsync_dir
 from codemill._leftovers import scratch_dir
 from codemill.corpus.layout import json_bytes, record_name, task_prefix
@@ -107,19 +108,6 @@ def batch_size(task: Task, batch_bytes: int) -> int:
     """Bytes of input per encode call for ``task``: ``batch_bytes`` at most (memory), and small
     enough for a task to be read in several batches. Batches never change the output."""
     return min(batch_bytes, max(MIN_BATCH_BYTES, task.size // BATCHES_PER_TASK))
-
-
-def _batches(items: Iterator[T], batch_bytes: int, size_of: Callable[[T], int]) -> Iterator[list[T]]:
-    batch: list[T] = []
-    size = 0
-    for d in items:
-        batch.append(d)
-        size += size_of(d)
-        if size >= batch_bytes or len(batch) >= MAX_BATCH_DOCUMENTS:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
 
 
 class Abandoned(Exception):
@@ -243,17 +231,14 @@ def _documents(
     docs: Iterator[Document], task: Task, settings: TaskSettings, tok: CodeTokenizer, width: int, stop: Any
 ) -> Generator[_Encoded, None, None]:
     """The documents of a Parquet file or of files in a bucket, encoded batch by batch."""
-    for batch in _read_ahead(_batches(docs, batch_size(task, settings.batch_bytes), _document_size), task):
+    size = batch_size(task, settings.batch_bytes)
+    for batch in _read_ahead(batches(docs, size, MAX_BATCH_DOCUMENTS, _document_size), task):
         _check_stop(stop, task)
         yield _encode(batch, task, settings, tok, width)
 
 
 def _document_size(doc: Document) -> int:
     return doc.size
-
-
-def _line_size(line: tuple[int, int, bytes | None]) -> int:
-    return len(line[2] or b"")
 
 
 def _records(
@@ -266,7 +251,7 @@ def _records(
     and skips, in order, either way."""
     fields = (reader.text_fields, PATH_FIELDS, LANG_FIELDS)
     allowed = settings.specials.for_task(task)
-    lines = _batches(reader.read_lines(task.start, task.stop), batch_size(task, settings.batch_bytes), _line_size)
+    lines = reader.line_batches(task.start, task.stop, batch_size(task, settings.batch_bytes), MAX_BATCH_DOCUMENTS)
     for batch in _read_ahead(lines, task):
         _check_stop(stop, task)
         # A line too large to read (None) goes as a blank one, its skip counted by the reader.
