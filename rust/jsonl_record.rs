@@ -9,6 +9,7 @@
 //! cost more of a one-core tokenize of JSONL than the tree's files do.
 use crate::code_file::SNIFF;
 use crate::lex::{alias_language, code_language, extension_dot};
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 /// The record fields to look in, each list in order of preference (`records.TEXT_FIELDS`,
@@ -29,6 +30,43 @@ pub enum Record {
     Skip(&'static str),
     /// A line whose record the Python reader decides.
     Python,
+}
+
+/// What a batch of lines holds, in line order.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Records {
+    /// The texts of the records decided here, with their languages.
+    pub texts: Vec<(String, &'static str)>,
+    /// Each line's skip reason (None: a record, or a line left).
+    pub reasons: Vec<Option<&'static str>>,
+    /// The lines whose records the Python reader decides.
+    pub left: Vec<usize>,
+}
+
+/// [`read_record`] of each line, parsed on rayon's pool (the caller's, if it installed one).
+pub fn read_records(lines: &[&[u8]], fields: &Fields, max_bytes: u64) -> Records {
+    let records: Vec<Record> = lines
+        .par_iter()
+        .map(|line| read_record(line, fields, max_bytes))
+        .collect();
+    let mut out = Records {
+        reasons: Vec::with_capacity(records.len()),
+        ..Records::default()
+    };
+    for (i, r) in records.into_iter().enumerate() {
+        out.reasons.push(match r {
+            Record::Text(text, language) => {
+                out.texts.push((text, language));
+                None
+            }
+            Record::Skip(reason) => Some(reason),
+            Record::Python => {
+                out.left.push(i);
+                None
+            }
+        });
+    }
+    out
 }
 
 /// The record of one line (its newline, if any, included), as `RecordReader.record` reads it.
@@ -142,6 +180,26 @@ mod tests {
 
     fn text(t: &str, lang: &'static str) -> Record {
         Record::Text(t.to_string(), lang)
+    }
+
+    #[test]
+    fn a_batch_keeps_line_order() {
+        let lines: Vec<&[u8]> = vec![
+            br#"{"content": "a", "path": "x.py"}"#,
+            b"  \n",
+            b"not json",
+            br#"{"text": "b"}"#,
+            br#"{"path": "no text"}"#,
+        ];
+        let got = read_records(&lines, &fields(), 100);
+        assert_eq!(
+            got,
+            Records {
+                texts: vec![("a".into(), "python"), ("b".into(), "generic")],
+                reasons: vec![None, Some("empty"), None, None, Some("no_text")],
+                left: vec![2],
+            }
+        );
     }
 
     #[test]

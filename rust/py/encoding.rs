@@ -8,7 +8,7 @@ use super::text::{not_utf8, stored, with_utf8};
 use super::tokenizer::PyTokenizer;
 use crate::code_file::read_within;
 use crate::encoder::Encoder;
-use crate::jsonl_record::{read_record, Fields, Record};
+use crate::jsonl_record::{read_records, Fields, Records};
 use crate::lex::Lang;
 use crate::packed;
 use crate::parallel::with_threads;
@@ -67,26 +67,11 @@ fn records_and_encode<E: Encoder>(
     num_threads: Option<usize>,
 ) -> crate::error::Result<RecordsEncoded> {
     with_threads(num_threads, || {
-        let records: Vec<Record> = lines
-            .par_iter()
-            .map(|line| read_record(line, fields, max_bytes))
-            .collect();
-        let mut reasons = Vec::with_capacity(records.len());
-        let mut left = Vec::new();
-        let mut texts = Vec::new();
-        for (i, r) in records.into_iter().enumerate() {
-            reasons.push(match r {
-                Record::Text(text, language) => {
-                    texts.push((text, language));
-                    None
-                }
-                Record::Skip(reason) => Some(reason),
-                Record::Python => {
-                    left.push(i);
-                    None
-                }
-            });
-        }
+        let Records {
+            texts,
+            reasons,
+            left,
+        } = read_records(lines, fields, max_bytes);
         let docs = texts
             .iter()
             .map(|(text, name)| {
@@ -389,7 +374,7 @@ macro_rules! encoding_methods {
             /// with no Python object made of a record (the GIL released throughout): each line's
             /// text and language as `RecordReader` takes them (`fields`: the text, path and
             /// language fields, each in order of preference), except the lines whose record only
-            /// the Python reader decides ([`read_record`]). Returns the packed ids and lengths of
+            /// the Python reader decides ([`read_records`]). Returns the packed ids and lengths of
             /// the records, in order, the texts' UTF-8 sizes and languages, each line's skip
             /// reason (None: a record or a line left), and the indices of the lines left.
             #[pyo3(signature = (lines, fields, max_bytes, allowed=Vec::new(), num_threads=None, *, eot_id, width))]
