@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sysconfig
 from pathlib import Path
 
@@ -133,3 +134,40 @@ def cluster(s3_server):
     yield c
     ray.shutdown()
     c.shutdown()
+
+
+def odd_jsonl() -> tuple[bytes, int]:
+    """JSONL of the lines a record reader must get right, and how many lines it has: records in
+    every text, path and language field; lines the core's parser leaves to the Python reader (NaN,
+    a lone surrogate, a path that is a number, a non-ASCII language ...); blank, invalid, empty,
+    NUL, duplicate-key, over-1000-byte and over-cap lines; a BOM, a line that is not UTF-8, and a
+    last line with no newline."""
+    code = (FIXTURES / "sample.py").read_text(encoding="utf-8")
+    lines = [
+        json.dumps({"content": code, "lang": "Python", "path": "a/b.py"}),
+        json.dumps({"text": "int main() {}\n", "language": " C++ ", "repo": "r"}),
+        json.dumps({"code": "fn main() {}", "path": "src/MAIN.RS"}),
+        json.dumps({"content": "café = 'naïve 😀'", "lang": "cobol", "path": "x.go"}),
+        "",
+        " \x0b\t",
+        '{"content": "x = float(\'nan\')", "n": NaN, "lang": "py"}',  # the reader: json takes NaN
+        "not json",
+        "[1, 2]",
+        json.dumps({"content": "a", "path": 7}),  # the reader: str(7)
+        '{"content": "lone \\ud800 surrogate"}',
+        '{"content": "ok", "path": "p\\udcff.py"}',  # a lone surrogate in the path
+        json.dumps({"content": "b = 2", "lang": "Pythön", "path": "y.py"}),
+        json.dumps({"content": "c = 3", "path": "z.PŸ"}),
+        json.dumps({"path": "no_text.py"}),
+        json.dumps({"content": 5, "text": "shadowed"}),
+        json.dumps({"content": ""}),
+        json.dumps({"content": "x" * 1001}),  # over max_bytes
+        json.dumps({"content": "nul\0byte"}),
+        '{"content": "dup", "content": "last"}',  # the last, as json and orjson take it
+        json.dumps({"content": "y" * 8000}),  # a line over 3x max_bytes + 4 KiB: too large, unread
+        json.dumps({"content": None, "text": "null gives way", "lang": None, "path": None}),
+    ]
+    # A BOM before the first line; a line that is not UTF-8; a BOM as a text, with no newline.
+    data = b'\xef\xbb\xbf{"content": "bom"}\n' + ("\n".join(lines) + "\n").encode("utf-8")
+    data += b'{"content": "bad \xff utf-8"}\n' + b'{"content": "\xef\xbb\xbf"}'
+    return data, len(lines) + 3

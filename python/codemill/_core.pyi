@@ -14,6 +14,7 @@ __all__ = [
     "CodemillError",
     "EmbeddingBatcher",
     "ListingAhead",
+    "RecordTexts",
     "Tokenizer",
     "TokenizerFileError",
     "cap_malloc_arenas",
@@ -36,6 +37,7 @@ __all__ = [
     "personalized_pagerank",
     "pretokenize",
     "read_code_files",
+    "read_record_texts",
     "shingle_hashes",
     "signature_estimates",
 ]
@@ -229,6 +231,25 @@ def exact_jaccard_pairs(
 ) -> npt.NDArray[np.float64]: ...
 def connected_components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
 def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> npt.NDArray[np.uint64]: ...
+
+@final
+class RecordTexts:
+    """The texts of a batch of JSONL lines' records, read in the core for dedup (no Python string
+    made of them): hashed and signed here."""
+    def __len__(self) -> int: ...
+    def insert(self, at: Sequence[int], texts: Sequence[str]) -> None:
+        """Puts ``texts`` in their places: ``at``, ascending, are their indices once in."""
+    def lengths(self) -> npt.NDArray[np.int64]: ...
+    def content_hashes(self, normalize_whitespace: bool = False) -> npt.NDArray[np.uint64]: ...
+    def minhash_signatures(
+        self, indices: Sequence[int], num_perm: int = 256, ngram: int = 5, seed: int = 1, scheme: str = "bucket"
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+
+def read_record_texts(
+    lines: Sequence[bytes], fields: tuple[Sequence[str], Sequence[str], Sequence[str]], max_bytes: int
+) -> tuple[RecordTexts, list[str | None], list[int]]:
+    """JSONL lines' record texts, each line's skip reason (None: a record or a line left) and the
+    lines left to the Python reader (`CodeTokenizer.encode_records_packed`'s rules)."""
 
 # The corpus walk: one directory's (name, kind, size, stamp, language, head) entries, sorted by
 # name as Python sorts; kind 0 other, 1 file, 2 directory, 3 link, 4 unreadable; a file's size

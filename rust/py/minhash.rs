@@ -6,6 +6,7 @@ use crate::cluster::{
     components, lsh_edges as core_lsh_edges, lsh_pairs as core_lsh_pairs, pair_estimates,
 };
 use crate::error::Error;
+use crate::jsonl_record::{read_records, Fields, Records};
 use crate::lex::Lang;
 use crate::minhash::{self, MinHasher, Scheme};
 use numpy::ndarray::Array2;
@@ -14,7 +15,8 @@ use numpy::{
 };
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::PyString;
+use pyo3::types::{PyBytes, PyString};
+use rayon::prelude::*;
 
 /// A signature matrix and the shingle count of each document.
 type Signatures<'py> = (Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u32>>);
@@ -114,9 +116,20 @@ pub fn minhash_signatures<'py>(
     scheme: &str,
 ) -> PyResult<Signatures<'py>> {
     let langs = languages_arg(languages, texts.len())?;
+    sign_docs(py, &docs(&texts, &langs), num_perm, ngram, seed, scheme)
+}
+
+/// The signatures and shingle counts of `docs`, signed without the GIL.
+fn sign_docs<'py>(
+    py: Python<'py>,
+    docs: &[(&str, Lang)],
+    num_perm: usize,
+    ngram: usize,
+    seed: u64,
+    scheme: &str,
+) -> PyResult<Signatures<'py>> {
     let hasher = MinHasher::with_scheme(num_perm, ngram, seed, Scheme::from_name(scheme)?)?;
-    let docs = docs(&texts, &langs);
-    let (sigs, counts) = py.detach(|| hasher.signatures(&docs));
+    let (sigs, counts) = py.detach(|| hasher.signatures(docs));
     Ok((
         matrix(py, docs.len(), num_perm, sigs)?,
         counts.into_pyarray(py),
@@ -309,12 +322,139 @@ pub fn content_hashes<'py>(
     texts: Vec<PyBackedStr>,
     normalize_whitespace: bool,
 ) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    let texts: Vec<&str> = texts.iter().map(|t| &**t).collect();
+    hashes_of(py, &texts, normalize_whitespace)
+}
+
+/// The `(n, 2)` content hashes of `texts`, computed without the GIL.
+fn hashes_of<'py>(
+    py: Python<'py>,
+    texts: &[&str],
+    normalize_whitespace: bool,
+) -> PyResult<Bound<'py, PyArray2<u64>>> {
     let hashes: Vec<u64> = py.detach(|| {
-        use rayon::prelude::*;
         texts
             .par_iter()
             .flat_map_iter(|t| minhash::content_hash(t, normalize_whitespace))
             .collect()
     });
     matrix(py, texts.len(), 2, hashes)
+}
+
+/// The texts of a batch of JSONL lines' records, read in the core for dedup: hashed and signed
+/// here, so that no Python string is made of them (`read_record_texts`).
+#[pyclass(name = "RecordTexts", module = "codemill._core")]
+pub struct PyRecordTexts {
+    texts: Vec<String>,
+}
+
+impl PyRecordTexts {
+    fn strs(&self) -> Vec<&str> {
+        self.texts.iter().map(String::as_str).collect()
+    }
+}
+
+#[pymethods]
+impl PyRecordTexts {
+    fn __len__(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// Puts `texts` (those the Python reader found in the lines left) in their places: `at`,
+    /// ascending, are their indices once in.
+    fn insert(&mut self, at: Vec<usize>, texts: Vec<String>) -> PyResult<()> {
+        let total = self.texts.len() + texts.len();
+        if at.len() != texts.len()
+            || at.windows(2).any(|w| w[0] >= w[1])
+            || at.last().is_some_and(|&i| i >= total)
+        {
+            return Err(arg_err(format!(
+                "at must be {} ascending indices below {total}",
+                texts.len()
+            )));
+        }
+        let mut mine = std::mem::take(&mut self.texts).into_iter();
+        let mut theirs = at.into_iter().zip(texts).peekable();
+        self.texts = (0..total)
+            .map(|i| match theirs.next_if(|(j, _)| *j == i) {
+                Some((_, text)) => text,
+                None => mine.next().expect("counted above"),
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// Each text's length in characters (as Python's `len`).
+    fn lengths<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let n: Vec<i64> = py.detach(|| {
+            self.texts
+                .par_iter()
+                .map(|t| t.chars().count() as i64)
+                .collect()
+        });
+        n.into_pyarray(py)
+    }
+
+    /// `content_hashes` of the texts.
+    #[pyo3(signature = (normalize_whitespace=false))]
+    fn content_hashes<'py>(
+        &self,
+        py: Python<'py>,
+        normalize_whitespace: bool,
+    ) -> PyResult<Bound<'py, PyArray2<u64>>> {
+        hashes_of(py, &self.strs(), normalize_whitespace)
+    }
+
+    /// `minhash_signatures` of the texts at `indices`, with the generic scanner table.
+    #[pyo3(signature = (indices, num_perm=256, ngram=5, seed=1, scheme="bucket"))]
+    fn minhash_signatures<'py>(
+        &self,
+        py: Python<'py>,
+        indices: Vec<usize>,
+        num_perm: usize,
+        ngram: usize,
+        seed: u64,
+        scheme: &str,
+    ) -> PyResult<Signatures<'py>> {
+        let docs = indices
+            .iter()
+            .map(|&i| {
+                let text = self.texts.get(i).ok_or_else(|| {
+                    arg_err(format!(
+                        "index {i} out of range for {} texts",
+                        self.texts.len()
+                    ))
+                })?;
+                Ok((text.as_str(), Lang::Generic))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        sign_docs(py, &docs, num_perm, ngram, seed, scheme)
+    }
+}
+
+/// Reads JSONL lines' records as `RecordReader` takes them (`fields`: the text, path and language
+/// fields, each in order of preference), parsed without the GIL, except the lines whose records
+/// only the Python reader decides ([`read_records`]): the texts, in order, each line's skip
+/// reason (None: a record or a line left) and the indices of the lines left.
+#[pyfunction]
+pub fn read_record_texts(
+    py: Python<'_>,
+    lines: Vec<Bound<'_, PyBytes>>,
+    fields: (Vec<String>, Vec<String>, Vec<String>),
+    max_bytes: u64,
+) -> (PyRecordTexts, Vec<Option<&'static str>>, Vec<usize>) {
+    let (text, path, language) = fields;
+    let fields = Fields {
+        text,
+        path,
+        language,
+    };
+    let lines: Vec<&[u8]> = lines.iter().map(|b| b.as_bytes()).collect();
+    let Records {
+        texts,
+        reasons,
+        left,
+    } = py.detach(|| read_records(&lines, &fields, max_bytes));
+    let texts = texts.into_iter().map(|(text, _)| text).collect();
+    (PyRecordTexts { texts }, reasons, left)
 }

@@ -24,7 +24,7 @@ from codemill.corpus.plan import Task, plan_tasks
 from codemill.corpus.reader import iter_shard_documents, read_manifest, read_npy_shard
 from codemill.errors import CodemillError
 from codemill.sources import RecordReader, Skips, iter_documents, walk
-from conftest import FIXTURES, STDLIB
+from conftest import FIXTURES, STDLIB, odd_jsonl
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -1081,34 +1081,7 @@ def test_jsonl_records_are_read_in_the_core_as_the_python_reader_reads_them(tok,
     from codemill.corpus.engines import task as task_mod
     from codemill.corpus.plan import task_documents, task_reader
 
-    code = (FIXTURES / "sample.py").read_text(encoding="utf-8")
-    lines = [
-        json.dumps({"content": code, "lang": "Python", "path": "a/b.py"}),
-        json.dumps({"text": "int main() {}\n", "language": " C++ ", "repo": "r"}),
-        json.dumps({"code": "fn main() {}", "path": "src/MAIN.RS"}),
-        json.dumps({"content": "café = 'naïve 😀'", "lang": "cobol", "path": "x.go"}),
-        "",
-        " \x0b\t",
-        '{"content": "x = float(\'nan\')", "n": NaN, "lang": "py"}',  # the reader: json takes NaN
-        "not json",
-        "[1, 2]",
-        json.dumps({"content": "a", "path": 7}),  # the reader: str(7)
-        '{"content": "lone \\ud800 surrogate"}',
-        '{"content": "ok", "path": "p\\udcff.py"}',  # a lone surrogate in the path
-        json.dumps({"content": "b = 2", "lang": "Pythön", "path": "y.py"}),
-        json.dumps({"content": "c = 3", "path": "z.PŸ"}),
-        json.dumps({"path": "no_text.py"}),
-        json.dumps({"content": 5, "text": "shadowed"}),
-        json.dumps({"content": ""}),
-        json.dumps({"content": "x" * 1001}),  # over max_bytes
-        json.dumps({"content": "nul\0byte"}),
-        '{"content": "dup", "content": "last"}',  # the last, as json and orjson take it
-        json.dumps({"content": "y" * 8000}),  # a line over 3x max_bytes + 4 KiB: too large, unread
-        json.dumps({"content": None, "text": "null gives way", "lang": None, "path": None}),
-    ]
-    # A BOM before the first line; a line that is not UTF-8; a BOM as a text, with no newline.
-    data = b'\xef\xbb\xbf{"content": "bom"}\n' + ("\n".join(lines) + "\n").encode("utf-8")
-    data += b'{"content": "bad \xff utf-8"}\n' + b'{"content": "\xef\xbb\xbf"}'
+    data, n_lines = odd_jsonl()
     f = tmp_path / f"part{suffix}"
     f.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
     (t,) = plan_tasks([f])
@@ -1120,7 +1093,7 @@ def test_jsonl_records_are_read_in_the_core_as_the_python_reader_reads_them(tok,
     expected = _joined(task_mod._documents(docs, t, settings, tok, 2, None))
     assert core == expected
     assert core_skips.items == doc_skips.items and core_skips.as_dict() == doc_skips.as_dict()
-    assert doc_reader is not None and reader.lines == doc_reader.lines == len(lines) + 3
+    assert doc_reader is not None and reader.lines == doc_reader.lines == n_lines
     assert set(core_skips.as_dict()) == {"empty", "invalid_json", "invalid_utf8", "no_text", "too_large", "binary"}
     assert core[3][:9] == ["generic", "python", "cpp", "rust", "go", "python", "generic", "python", "python"]
     assert core[3][9:] == ["generic"] * 4  # z.PŸ; dup; null gives way; the BOM text

@@ -447,7 +447,7 @@ def test_compressed_input_beside_plain_jsonl_keeps_bounded_batches(tmp_path, mon
     assert whole["counts"]["candidate_pairs_verified"] > 3
     fetched: list[int] = []
     streams: list[str] = []
-    real_fetch, real_read = near_dup._Corpus.fetch, near_dup.RecordReader.read
+    real_fetch, real_read = near_dup._Corpus.fetch, near_dup.RecordReader.read_lines
 
     def counting_fetch(self, ids):
         fetched.append(len(ids))
@@ -458,7 +458,7 @@ def test_compressed_input_beside_plain_jsonl_keeps_bounded_batches(tmp_path, mon
         return real_read(self, *args, **kwargs)
 
     monkeypatch.setattr(near_dup._Corpus, "fetch", counting_fetch)
-    monkeypatch.setattr(near_dup.RecordReader, "read", counting_read)
+    monkeypatch.setattr(near_dup.RecordReader, "read_lines", counting_read)
     monkeypatch.setattr(decide_module, "VERIFY_BATCH_CHARS", 1)
     batched = dedup([packed, plain], tmp_path / "batched", verify=True)
     assert batched["clusters"] == whole["clusters"] and batched["counts"] == whole["counts"]

@@ -6,6 +6,7 @@ both sign texts the same way.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -67,9 +68,25 @@ class Signer:
         self._of: list[int] = []  # ... and that one
         self.documents = 0
 
-    def add(self, texts: list[str]) -> None:
-        raw = _core.content_hashes(texts, False)
-        hashes = _core.content_hashes(texts, True) if self.config.normalize_whitespace else raw
+    def add(self, texts: list[str] | _core.RecordTexts) -> None:
+        """Signs a batch: Python strings, or the records of JSONL lines read in the core (signed
+        there, on the local cores, with `SHINGLE_SCANNER`'s generic table)."""
+        c = self.config
+        if isinstance(texts, _core.RecordTexts):
+            records = texts
+            hashes_of = records.content_hashes
+
+            def sign(new: list[int]) -> tuple[np.ndarray, np.ndarray]:
+                return records.minhash_signatures(new, c.num_perm, c.ngram, c.seed, c.scheme)
+        else:
+            strs = texts
+            hashes_of = functools.partial(_core.content_hashes, strs)
+
+            def sign(new: list[int]) -> tuple[np.ndarray, np.ndarray]:
+                return self._signatures([strs[i] for i in new])
+
+        raw = hashes_of(False)
+        hashes = hashes_of(True) if c.normalize_whitespace else raw
         new: list[int] = []
         for i, key in enumerate(raw.view("V16").ravel().tolist()):
             doc = self.documents + i
@@ -79,10 +96,10 @@ class Signer:
             else:
                 self._copies.append(doc)
                 self._of.append(first)
-        sigs = np.empty((len(texts), self.config.num_perm), dtype=np.uint32)
+        sigs = np.empty((len(texts), c.num_perm), dtype=np.uint32)
         counts = np.empty(len(texts), dtype=np.uint32)
         if new:
-            sigs[new], counts[new] = self._signatures([texts[i] for i in new])
+            sigs[new], counts[new] = sign(new)
         self._parts.append((sigs, counts, hashes))
         self.documents += len(texts)
 

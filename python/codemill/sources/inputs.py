@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Literal, TypeVar, overload
 
 from codemill.errors import ConfigError, InputNotFoundError, SourceError, StorageError
 from codemill.languages import detect_language
@@ -26,7 +27,7 @@ from codemill.sources.fs import FETCH_BATCH, is_url
 from codemill.sources.names import printable
 from codemill.sources.records import RecordReader
 from codemill.sources.skips import Skips
-from codemill.sources.streams import is_records
+from codemill.sources.streams import is_parquet, is_records
 from codemill.sources.walk import file_size, read_head, walk, walk_reaches, walk_url
 
 
@@ -122,13 +123,46 @@ def list_documents(
         yield doc
 
 
+@overload
 def _listed(
-    inputs: Iterable[str | os.PathLike[str]], skips: Skips, max_bytes: int, text_field: str | None, skip_damaged: bool
-) -> Iterator[Document]:
-    def records(reader: RecordReader, size: int) -> Iterator[Document]:
+    inputs: Iterable[str | os.PathLike[str]],
+    skips: Skips,
+    max_bytes: int,
+    text_field: str | None,
+    skip_damaged: bool,
+    readers: Literal[False] = False,
+) -> Iterator[Document]: ...
+
+
+@overload
+def _listed(
+    inputs: Iterable[str | os.PathLike[str]],
+    skips: Skips,
+    max_bytes: int,
+    text_field: str | None,
+    skip_damaged: bool,
+    readers: Literal[True],
+) -> Iterator[Document | RecordReader]: ...
+
+
+def _listed(
+    inputs: Iterable[str | os.PathLike[str]],
+    skips: Skips,
+    max_bytes: int,
+    text_field: str | None,
+    skip_damaged: bool,
+    readers: bool = False,
+) -> Iterator[Document | RecordReader]:
+    """The documents of the inputs; with ``readers``, a JSONL file's reader in place of its
+    records (its lines not read yet), for a caller that reads them itself."""
+
+    def records(reader: RecordReader, size: int) -> Iterator[Document | RecordReader]:
         reason = record_file_skip(reader.path, size)
         if reason is not None:
             skips.add(reader.shown, reason)
+            return
+        if readers and not is_parquet(reader.path):
+            yield reader
             return
         try:
             yield from reader.read()
@@ -182,42 +216,54 @@ def iter_documents(
     text_field: str | None = None,
 ) -> Iterator[Document]:
     """Documents of every input in order, with their text; what is not read is counted in ``skips``."""
-    index = 0
-    for doc, reason in _read(list_documents(inputs, skips, max_bytes=max_bytes, text_field=text_field), max_bytes):
-        if reason:
-            skips.add(doc.where, reason)
-            continue
+    listed = list_documents(inputs, skips, max_bytes=max_bytes, text_field=text_field)
+    for index, doc in enumerate(_read(listed, skips, max_bytes)):
         doc.index = index
-        index += 1
         yield doc
 
 
-def _read(docs: Iterator[Document], max_bytes: int) -> Iterator[tuple[Document, str | None]]:
-    """Each document with its text read, or with why it could not be, in order. Files are read
-    `FETCH_BATCH` at a time (`read_texts`: objects in a bucket fetched concurrently, local files
-    a group per call into the core): read one by one, a tree in a bucket was a round trip per
-    object (~73 s of dedup's 162 s on a 40 MB tree of 4,630 objects from a server answering
-    20 ms late)."""
-    batch: list[tuple[Document, str]] = []
+def iter_documents_or_readers(
+    inputs: Iterable[str | os.PathLike[str]],
+    skips: Skips,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    text_field: str | None = None,
+) -> Iterator[Document | RecordReader]:
+    """As `iter_documents`, but each JSONL file (plain, compressed or in a bucket) comes as its
+    `RecordReader`, in its place, for a caller that reads its lines in the core (dedup): no Python
+    object is made of its records. Documents are not numbered (``index``)."""
+    return _read(_listed(inputs, skips, max_bytes, text_field, False, readers=True), skips, max_bytes)
+
+
+Item = TypeVar("Item", Document, Document | RecordReader)
+
+
+def _read(docs: Iterator[Item], skips: Skips, max_bytes: int) -> Iterator[Item]:
+    """Each document with its text read, in order; one that could not be read is counted in
+    ``skips``. Files are read `FETCH_BATCH` at a time (`read_texts`: objects in a bucket fetched
+    concurrently, local files a group per call into the core): read one by one, a tree in a
+    bucket was a round trip per object (~73 s of dedup's 162 s on a 40 MB tree of 4,630 objects
+    from a server answering 20 ms late)."""
+    batch: list[Document] = []
     for doc in docs:
-        if doc.text is None and doc.file is not None:
-            batch.append((doc, doc.file))
+        if isinstance(doc, Document) and doc.text is None and doc.file is not None:
+            batch.append(doc)
             if len(batch) == FETCH_BATCH:
-                yield from _read_batch(batch, max_bytes)
+                yield from _read_batch(batch, skips, max_bytes)
                 batch = []
             continue
         if batch:  # the files listed before this record come first
-            yield from _read_batch(batch, max_bytes)
+            yield from _read_batch(batch, skips, max_bytes)
             batch = []
-        yield doc, None
+        yield doc
     if batch:
-        yield from _read_batch(batch, max_bytes)
+        yield from _read_batch(batch, skips, max_bytes)
 
 
-def _read_batch(batch: list[tuple[Document, str]], max_bytes: int) -> Iterator[tuple[Document, str | None]]:
-    for (doc, _), (_, text, reason, size) in zip(batch, read_texts([f for _, f in batch], max_bytes), strict=True):
+def _read_batch(batch: list[Document], skips: Skips, max_bytes: int) -> Iterator[Document]:
+    for doc, (_, text, reason, size) in zip(batch, read_texts([d.file or "" for d in batch], max_bytes), strict=True):
         if text is None:
-            yield doc, reason or reasons.UNREADABLE
+            skips.add(doc.where, reason or reasons.UNREADABLE)
         else:
             doc.text, doc.size = text, size
-            yield doc, None
+            yield doc
