@@ -10,7 +10,10 @@
 use crate::code_file::SNIFF;
 use crate::lex::{alias_language, code_language, extension_dot};
 use rayon::prelude::*;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
 
 /// The record fields to look in, each list in order of preference (`records.TEXT_FIELDS`,
 /// `PATH_FIELDS` and `LANG_FIELDS`, or a user's text field).
@@ -78,7 +81,7 @@ pub fn read_record(line: &[u8], fields: &Fields, max_bytes: u64) -> Record {
     {
         return Record::Skip("empty");
     }
-    let Ok(Value::Object(mut rec)) = serde_json::from_slice::<Value>(line) else {
+    let Some(mut rec) = wanted_fields(line, fields) else {
         return Record::Python;
     };
     let path = match first(&rec, &fields.path) {
@@ -107,6 +110,117 @@ pub fn read_record(line: &[u8], fields: &Fields, max_bytes: u64) -> Record {
     match check_text(&text, max_bytes) {
         Some(reason) => Record::Skip(reason),
         None => Record::Text(text, language),
+    }
+}
+
+/// The fields of a line's JSON object that `fields` names, each its last value (as json and
+/// orjson keep a duplicate key's last); None for a line serde does not parse as an object. The
+/// other values are parsed as `Value` parses them (the same errors, the same depth limit) but not
+/// kept: a data set's record carries dozens of fields a corpus job never reads.
+fn wanted_fields(line: &[u8], fields: &Fields) -> Option<Map<String, Value>> {
+    // Validated whole: serde checks UTF-8 only in the strings it keeps.
+    let text = std::str::from_utf8(line).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let rec = de.deserialize_map(Wanted(fields)).ok()?;
+    de.end().ok()?;
+    Some(rec)
+}
+
+/// Visits a record's object: the values of the fields wanted, the rest passed over (`Skip`).
+struct Wanted<'f>(&'f Fields);
+
+impl<'de> Visitor<'de> for Wanted<'_> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let wanted = |key: &str| {
+            let f = self.0;
+            [&f.text, &f.path, &f.language]
+                .iter()
+                .any(|names| names.iter().any(|n| n == key))
+        };
+        let mut rec = Map::new();
+        while let Some(Key(key)) = map.next_key()? {
+            if wanted(&key) {
+                rec.insert(key.into_owned(), map.next_value()?);
+            } else {
+                map.next_value_seed(Skip)?;
+            }
+        }
+        Ok(rec)
+    }
+}
+
+/// A field name, borrowed from the line where it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// A value parsed and dropped, through `deserialize_any` as `Value` is: serde's `IgnoredAny`
+/// skips nested arrays with no depth limit, and would take lines `Value` (and Python) refuse.
+#[derive(Clone, Copy)]
+struct Skip;
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Skip)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Skip)?.is_some() {
+            map.next_value_seed(Skip)?;
+        }
+        Ok(())
     }
 }
 
@@ -292,6 +406,36 @@ mod tests {
         }
         assert_eq!(
             read_record(b"{\"content\": \"\xff\"}", &fields(), 100),
+            Record::Python
+        );
+    }
+
+    #[test]
+    fn fields_not_read_are_parsed_as_json_parses_them() {
+        // A data set's other fields, of every kind, are parsed and dropped.
+        let line = r#"{"hexsha": "ab\"c\u00e9", "size": 12, "stars": -3, "frac": 0.5e1, "ok": true,
+            "none": null, "licenses": ["MIT", {"k": [1, 2.5, null]}], "content": "a", "e": {}}"#;
+        assert_eq!(read(line), text("a", "generic"));
+        // What `Value` refuses (nesting past serde's 128 levels, a lone surrogate, invalid UTF-8
+        // and a control character in a string, a number past f64, trailing text) leaves the line
+        // to the Python reader even in a field no one reads: it decides such lines (json takes
+        // some of them).
+        let deep = format!(
+            r#"{{"content": "a", "x": {}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert_eq!(read(&deep), Record::Python);
+        for line in [
+            r#"{"content": "a", "x": "\udc00"}"#,
+            "{\"content\": \"a\", \"x\": \"\t\"}",
+            r#"{"content": "a", "x": 1e400}"#,
+            r#"{"content": "a"} trailing"#,
+        ] {
+            assert_eq!(read(line), Record::Python, "{line}");
+        }
+        assert_eq!(
+            read_record(b"{\"content\": \"a\", \"x\": \"\xff\"}", &fields(), 100),
             Record::Python
         );
     }
