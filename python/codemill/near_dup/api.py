@@ -198,21 +198,14 @@ def _sign_records(reader: RecordReader, signing: Signer, corpus: _Corpus) -> Non
     for batch in reader.line_batches(0, None, BATCH_CHARS, BATCH_DOCS):
         # A line too large to read (None) goes as a blank one, its skip counted by the reader.
         texts, reasons, left = _core.read_record_texts([line or b"" for _, _, line in batch], fields, reader.max_bytes)
-        left_at = set(left)
         where: list[tuple[int, int]] = []  # (record, offset) of each record, in order
         found_at: list[int] = []  # where the records the reader found in lines left go
         found: list[str] = []
-        for i, ((number, offset, line), reason) in enumerate(zip(batch, reasons, strict=True)):
-            if line is None:
-                reader.record(line, number, offset)
-            elif reason is not None:
-                reader.skips.add(reader.where(number), reason)
-            elif i not in left_at:
-                where.append((number, offset))
-            elif (doc := reader.record(line, number, offset)) is not None:
+        for i, doc in reader.parsed(batch, reasons, left):
+            if doc is not None:
                 found_at.append(len(where))
                 found.append(doc.text or "")
-                where.append((number, offset))
+            where.append(batch[i][:2])
         if found:
             texts.insert(found_at, found)
         corpus.add_records(reader.source, reader.origin, where, texts.lengths().tolist())

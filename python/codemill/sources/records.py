@@ -157,6 +157,24 @@ class RecordReader:
             doc.offset = offset
         return doc
 
+    def parsed(
+        self, batch: list[tuple[int, int, bytes | None]], reasons: list[str | None], left: list[int]
+    ) -> Iterator[tuple[int, Document | None]]:
+        """The records of a batch of `read_lines` that the core parsed (each line's skip reason,
+        the lines it left), in line order: ``(i, None)`` for line ``i`` whose record the core
+        has, ``(i, doc)`` for one it left that holds a record, read here. The skips are counted
+        here, those of lines too large to read among them."""
+        left_at = set(left)
+        for i, ((number, offset, line), reason) in enumerate(zip(batch, reasons, strict=True)):
+            if line is None:
+                self.record(line, number, offset)
+            elif reason is not None:
+                self.skips.add(self.where(number), reason)
+            elif i not in left_at:
+                yield i, None
+            elif (doc := self.record(line, number, offset)) is not None:
+                yield i, doc
+
     def _document(self, rec: Any, number: int) -> Document | None:
         where = self.where(number)
         if not isinstance(rec, dict):

@@ -265,23 +265,16 @@ def _records(
             allowed_special=allowed,
         )
         # The core's records go out in order; a line left to the reader (rare) goes in its place.
-        left_at = set(left)
         done = passed = start = 0  # the core's records yielded and passed; where the next one's ids start
-        for i, ((number, offset, line), reason) in enumerate(zip(batch, reasons, strict=True)):
-            if line is None:
-                reader.record(line, number, offset)
-            elif reason is not None:
-                reader.skips.add(reader.where(number), reason)
-            elif i not in left_at:
+        for _, doc in reader.parsed(batch, reasons, left):
+            if doc is None:
                 passed += 1
-            else:
-                if passed > done:
-                    end = start + sum(lengths[done:passed]) * width
-                    yield tokens[start:end], lengths[done:passed], sizes[done:passed], languages[done:passed]
-                    done, start = passed, end
-                doc = reader.record(line, number, offset)
-                if doc is not None:
-                    yield _encode([doc], task, settings, tok, width)
+                continue
+            if passed > done:
+                end = start + sum(lengths[done:passed]) * width
+                yield tokens[start:end], lengths[done:passed], sizes[done:passed], languages[done:passed]
+                done, start = passed, end
+            yield _encode([doc], task, settings, tok, width)
         if passed > done:
             yield tokens[start:] if start else tokens, lengths[done:], sizes[done:], languages[done:]
 
