@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Literal, TypeVar, overload
+from typing import TypeVar
 
 from codemill.errors import ConfigError, InputNotFoundError, SourceError, StorageError
 from codemill.languages import detect_language
@@ -119,30 +119,9 @@ def list_documents(
     :func:`codemill.sources.document.load_text` where the work happens (a worker process, say).
     """
     for index, doc in enumerate(_listed(inputs, skips, max_bytes, text_field, skip_damaged)):
+        assert isinstance(doc, Document)  # readers come only where asked for
         doc.index = index
         yield doc
-
-
-@overload
-def _listed(
-    inputs: Iterable[str | os.PathLike[str]],
-    skips: Skips,
-    max_bytes: int,
-    text_field: str | None,
-    skip_damaged: bool,
-    readers: Literal[False] = False,
-) -> Iterator[Document]: ...
-
-
-@overload
-def _listed(
-    inputs: Iterable[str | os.PathLike[str]],
-    skips: Skips,
-    max_bytes: int,
-    text_field: str | None,
-    skip_damaged: bool,
-    readers: Literal[True],
-) -> Iterator[Document | RecordReader]: ...
 
 
 def _listed(
