@@ -52,8 +52,8 @@ class Signer:
     """Signs a corpus a batch of texts at a time (`add`), each distinct text once: a text equal
     to one added before (the same 128-bit hash of its characters, whitespace included) takes that
     one's signature and shingle count, which the same text always gives. Code crawled from hosts
-    holds many exact copies (forks, vendored and generated files), and signing was ~75% of a
-    one-core dedup of JSONL; the copies cost a hash and a row copy instead.
+    holds many exact copies (forks, vendored and generated files), and signing took about two
+    thirds of a one-core dedup of JSONL; the copies cost a hash and a row copy instead.
 
     ``signatures``: what signs the distinct texts (the local cores, or Ray's tasks); the content
     hashes are computed here, for every text. `signed` gives them all, in the order added.
