@@ -24,6 +24,17 @@ pub struct Fields {
     pub language: Vec<String>,
 }
 
+/// The fields as the bindings take them: (text, path, language).
+impl From<(Vec<String>, Vec<String>, Vec<String>)> for Fields {
+    fn from((text, path, language): (Vec<String>, Vec<String>, Vec<String>)) -> Self {
+        Fields {
+            text,
+            path,
+            language,
+        }
+    }
+}
+
 /// What one line holds.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Record {

@@ -391,8 +391,7 @@ macro_rules! encoding_methods {
                 width: usize,
             ) -> PyResult<RecordsPacked<'py>> {
                 packed::check_width(width)?;
-                let (text, path, language) = fields;
-                let fields = Fields { text, path, language };
+                let fields = Fields::from(fields);
                 let lines: Vec<&[u8]> = lines.iter().map(|b| b.as_bytes()).collect();
                 let (docs, sizes, languages, reasons, left) = py.detach(|| {
                     records_and_encode(&self.inner, &lines, &fields, max_bytes, &allowed, num_threads)

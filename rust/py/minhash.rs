@@ -443,12 +443,7 @@ pub fn read_record_texts(
     fields: (Vec<String>, Vec<String>, Vec<String>),
     max_bytes: u64,
 ) -> (PyRecordTexts, Vec<Option<&'static str>>, Vec<usize>) {
-    let (text, path, language) = fields;
-    let fields = Fields {
-        text,
-        path,
-        language,
-    };
+    let fields = Fields::from(fields);
     let lines: Vec<&[u8]> = lines.iter().map(|b| b.as_bytes()).collect();
     let Records {
         texts,
