@@ -41,6 +41,10 @@ __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHas
 # A batch of documents is signed, then its texts are dropped (whichever limit comes first).
 BATCH_DOCS = 4096
 BATCH_CHARS = 32_000_000
+# Bytes of JSONL lines read in the core at once: the lines and their texts are held together
+# while they are parsed and signed, so a batch costs about twice this (32 MB cost ~60 MB more
+# peak memory than the Python reader).
+LINE_BATCH_BYTES = 8 << 20
 
 
 def dedup_texts(
@@ -195,7 +199,7 @@ def _sign_records(reader: RecordReader, signing: Signer, corpus: _Corpus) -> Non
     its JSON parser refuses, a path that is not a string ...) is read by ``reader``, as
     `iter_documents` reads every line: the same documents, lengths and skips, in order."""
     fields = (reader.text_fields, PATH_FIELDS, LANG_FIELDS)
-    for batch in reader.line_batches(0, None, BATCH_CHARS, BATCH_DOCS):
+    for batch in reader.line_batches(0, None, LINE_BATCH_BYTES, BATCH_DOCS):
         # A line too large to read (None) goes as a blank one, its skip counted by the reader.
         texts, reasons, left = _core.read_record_texts([line or b"" for _, _, line in batch], fields, reader.max_bytes)
         where: list[tuple[int, int]] = []  # (record, offset) of each record, in order
