@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from codemill.near_dup import signing
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.signing import SHINGLE_SCANNER, Signer, sign_texts
@@ -17,8 +18,10 @@ def _stdlib_texts(n: int) -> list[str]:
     return [f.read_text(encoding="utf-8") for f in files]
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, signing.CHUNK_BYTES])  # batches gathered at once, or at the end
 @pytest.mark.parametrize("normalize_whitespace", [False, True])
-def test_copies_get_the_signature_their_text_gives_and_are_signed_once(normalize_whitespace: bool):
+def test_copies_get_the_signature_their_text_gives_and_are_signed_once(monkeypatch, normalize_whitespace, chunk_bytes):
+    monkeypatch.setattr(signing, "CHUNK_BYTES", chunk_bytes)
     cfg = DedupConfig(normalize_whitespace=normalize_whitespace)
     a, b, c = _stdlib_texts(3)
     spaced = a.replace("\n", " \n", 5)  # the same as `a` with whitespace normalized, not otherwise
@@ -39,7 +42,9 @@ def test_copies_get_the_signature_their_text_gives_and_are_signed_once(normalize
         assert g.dtype == w.dtype
         np.testing.assert_array_equal(g, w)
     assert signed_now == [a, b, "", c, spaced]  # each distinct text once, in order
-    assert signer.documents == 11
+    # The signer starts afresh: the same texts again are signed again.
+    signer.add([a])
+    assert signed_now[-1] == a and signer.documents == 1
 
 
 def test_no_texts_and_a_batch_of_copies_only():

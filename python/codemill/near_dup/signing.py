@@ -48,6 +48,14 @@ def concat_signed(parts: Sequence[Signed], config: DedupConfig) -> Signed:
     return sigs, counts, hashes
 
 
+# Bytes of signatures a `Signer` keeps together: its batches are gathered into arrays of about
+# this size as they come. glibc maps an array this large on its own and gives it back whole
+# when freed, while the small arrays of many batches stayed in the heap among other allocations
+# once freed: dedup of 1.24 GB in 8 MB batches went into its decision with 260 MB resident
+# instead of 172 MB, and peaked at 382 MB against 299 MB.
+CHUNK_BYTES = 32 << 20
+
+
 class Signer:
     """Signs a corpus a batch of texts at a time (`add`), each distinct text once: a text equal
     to one added before (the same 128-bit hash of its characters, whitespace included) takes that
@@ -62,8 +70,14 @@ class Signer:
     def __init__(self, config: DedupConfig, signatures: Signatures) -> None:
         self.config = config
         self._signatures = signatures
+        self._start()
+
+    def _start(self) -> None:
+        """Nothing added yet."""
         self._first: dict[bytes, int] = {}  # a distinct text's hash -> the first document with it
-        self._parts: list[Signed] = []
+        self._parts: list[Signed] = []  # gathered batches, about CHUNK_BYTES of signatures each
+        self._batches: list[Signed] = []  # the batches since
+        self._batches_rows = 0
         self._copies: list[int] = []  # documents whose text an earlier one has ...
         self._of: list[int] = []  # ... and that one
         self.documents = 0
@@ -100,13 +114,18 @@ class Signer:
         counts = np.empty(len(texts), dtype=np.uint32)
         if new:
             sigs[new], counts[new] = sign(new)
-        self._parts.append((sigs, counts, hashes))
+        self._batches.append((sigs, counts, hashes))
+        self._batches_rows += len(texts)
         self.documents += len(texts)
+        if self._batches_rows * c.num_perm * 4 >= CHUNK_BYTES:
+            self._parts.append(concat_signed(self._batches, c))
+            self._batches, self._batches_rows = [], 0
 
     def signed(self) -> Signed:
-        """The signatures, shingle counts and content hashes of every text added, in order."""
-        sigs, counts, hashes = concat_signed(self._parts, self.config)
-        self._parts = []
+        """The signatures, shingle counts and content hashes of every text added, in order; the
+        signer starts afresh (its texts' hashes freed before the decision)."""
+        sigs, counts, hashes = concat_signed(self._parts + self._batches, self.config)
         copies, of = np.array(self._copies, dtype=np.int64), np.array(self._of, dtype=np.int64)
         sigs[copies], counts[copies] = sigs[of], counts[of]  # `of` are first documents: signed
+        self._start()  # what it held, freed
         return sigs, counts, hashes
