@@ -22,6 +22,7 @@ def _stdlib_texts(n: int) -> list[str]:
 @pytest.mark.parametrize("normalize_whitespace", [False, True])
 def test_copies_get_the_signature_their_text_gives_and_are_signed_once(monkeypatch, normalize_whitespace, chunk_bytes):
     monkeypatch.setattr(signing, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(signing, "COPY_ROWS", 2)  # the copies' rows filled in several steps
     cfg = DedupConfig(normalize_whitespace=normalize_whitespace)
     a, b, c = _stdlib_texts(3)
     spaced = a.replace("\n", " \n", 5)  # the same as `a` with whitespace normalized, not otherwise
