@@ -57,8 +57,8 @@ CHUNK_BYTES = 32 << 20
 # Copies' signature rows filled this many at a time. The rows copied go through a temporary, and
 # glibc, once it has given back a large one (~6 MB for the copies of 1.24 GB), serves blocks up to
 # that size from the heap for the rest of the run (its dynamic mmap threshold): dedup of 1.24 GB
-# peaked at 325-424 MB filling them at once, 311-330 MB 64 rows at a time (7 runs each), and
-# 302-311 MB with the threshold fixed by MALLOC_MMAP_THRESHOLD_ (8787033: 290-310 MB).
+# peaked at 324-424 MB filling them at once (10 runs), 311-330 MB 64 rows at a time (7 runs),
+# and 302-311 MB with the threshold fixed by MALLOC_MMAP_THRESHOLD_ (8787033: 290-310 MB).
 COPY_ROWS = 64
 
 
