@@ -34,7 +34,6 @@ from codemill.sources.document import read_texts
 from codemill.sources.fs import as_local, is_tree, is_url, join
 from codemill.sources.inputs import iter_documents_or_readers
 from codemill.sources.names import printable
-from codemill.sources.records import LANG_FIELDS, PATH_FIELDS
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
 
@@ -198,10 +197,8 @@ def _sign_records(reader: RecordReader, signing: Signer, corpus: _Corpus) -> Non
     of JSONL, and the Python strings went back to UTF-8 to be signed). A line the core leaves (one
     its JSON parser refuses, a path that is not a string ...) is read by ``reader``, as
     `iter_documents` reads every line: the same documents, lengths and skips, in order."""
-    fields = (reader.text_fields, PATH_FIELDS, LANG_FIELDS)
     for batch in reader.line_batches(0, None, LINE_BATCH_BYTES, BATCH_DOCS):
-        # A line too large to read (None) goes as a blank one, its skip counted by the reader.
-        texts, reasons, left = _core.read_record_texts([line or b"" for _, _, line in batch], fields, reader.max_bytes)
+        texts, reasons, left = _core.read_record_texts(reader.line_bytes(batch), reader.fields, reader.max_bytes)
         where: list[tuple[int, int]] = []  # (record, offset) of each record, in order
         found_at: list[int] = []  # where the records the reader found in lines left go
         found: list[str] = []

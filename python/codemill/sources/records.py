@@ -157,6 +157,17 @@ class RecordReader:
             doc.offset = offset
         return doc
 
+    @property
+    def fields(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """The text, path and language fields the core reads a record by, as this reader does."""
+        return self.text_fields, PATH_FIELDS, LANG_FIELDS
+
+    @staticmethod
+    def line_bytes(batch: list[tuple[int, int, bytes | None]]) -> list[bytes]:
+        """A batch of `read_lines` as the core parses it: a line too large to read (None) goes
+        as a blank one, its skip counted by `parsed`."""
+        return [line or b"" for _, _, line in batch]
+
     def parsed(
         self, batch: list[tuple[int, int, bytes | None]], reasons: list[str | None], left: list[int]
     ) -> Iterator[tuple[int, Document | None]]:

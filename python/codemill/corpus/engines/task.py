@@ -25,7 +25,7 @@ from codemill.corpus.settings import TaskSettings
 from codemill.corpus.shards import ShardWriter
 from codemill.sources import Document, Skips
 from codemill.sources.fs import Directory, is_url
-from codemill.sources.records import LANG_FIELDS, PATH_FIELDS, RecordReader
+from codemill.sources.records import RecordReader
 from codemill.tokenizer import CodeTokenizer
 
 T = TypeVar("T")
@@ -249,15 +249,13 @@ def _records(
     2.38 s). A line the core leaves (one its JSON parser refuses, a path that is not a string ...)
     is read by ``reader``, as `task_documents` reads every line: the same ids, sizes, languages
     and skips, in order, either way."""
-    fields = (reader.text_fields, PATH_FIELDS, LANG_FIELDS)
     allowed = settings.specials.for_task(task)
     lines = reader.line_batches(task.start, task.stop, batch_size(task, settings.batch_bytes), MAX_BATCH_DOCUMENTS)
     for batch in _read_ahead(lines, task):
         _check_stop(stop, task)
-        # A line too large to read (None) goes as a blank one, its skip counted by the reader.
         tokens, lengths, sizes, languages, reasons, left = tok.encode_records_packed(
-            [line or b"" for _, _, line in batch],
-            fields,
+            reader.line_bytes(batch),
+            reader.fields,
             reader.max_bytes,
             num_threads=settings.threads_per_worker,
             eot_id=settings.eot_id,
