@@ -258,15 +258,16 @@ def dedup(
     chars = 0
 
     def flush() -> None:
+        nonlocal chars
         signing.add([d.text or "" for d in batch])
         batch.clear()
+        chars = 0
 
     read = iter_documents if engine == "ray" else iter_documents_or_readers  # Ray signs Python strings
     for doc in read(paths, skips, max_bytes=max_file_bytes, text_field=text_field):
         if isinstance(doc, RecordReader):
             if batch:
                 flush()
-                chars = 0
             _sign_records(doc, signing, corpus)
             continue
         corpus.add(doc)
@@ -274,7 +275,6 @@ def dedup(
         chars += len(doc.text or "")
         if len(batch) >= BATCH_DOCS or chars >= BATCH_CHARS:
             flush()
-            chars = 0
     if batch:
         flush()
     signed = signing.signed()
