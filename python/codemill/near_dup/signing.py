@@ -7,7 +7,7 @@ both sign texts the same way.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,12 +39,21 @@ def sign_texts(config: DedupConfig, texts: list[str]) -> Signed:
     return sigs, counts, _core.content_hashes(texts, config.normalize_whitespace)
 
 
-def concat_signed(parts: Sequence[Signed], config: DedupConfig) -> Signed:
-    """One `Signed` of batches signed one after the other (empty: zero rows)."""
-    if not parts:
-        z = np.zeros((0, config.num_perm), dtype=np.uint32)
-        return z, np.zeros(0, dtype=np.uint32), np.zeros((0, 2), dtype=np.uint64)
-    sigs, counts, hashes = (np.concatenate([p[k] for p in parts]) for k in range(3))
+def concat_signed(parts: list[Signed], config: DedupConfig) -> Signed:
+    """One `Signed` of batches signed one after the other (empty: zero rows). Empties ``parts``:
+    each batch is let go once copied, so that the whole is held beside one batch, not beside
+    them all (dedup of 1.24 GB held its signatures twice over, +70 MB, as it gathered them)."""
+    rows = sum(len(p[0]) for p in parts)
+    sigs = np.empty((rows, config.num_perm), dtype=np.uint32)
+    counts = np.empty(rows, dtype=np.uint32)
+    hashes = np.empty((rows, 2), dtype=np.uint64)
+    at = 0
+    parts.reverse()
+    while parts:
+        s, c, h = parts.pop()
+        sigs[at : at + len(s)], counts[at : at + len(s)], hashes[at : at + len(s)] = s, c, h
+        at += len(s)
+        del s, c, h
     return sigs, counts, hashes
 
 
@@ -130,7 +139,8 @@ class Signer:
     def signed(self) -> Signed:
         """The signatures, shingle counts and content hashes of every text added, in order; the
         signer starts afresh (its texts' hashes freed before the decision)."""
-        sigs, counts, hashes = concat_signed(self._parts + self._batches, self.config)
+        parts, self._parts, self._batches = self._parts + self._batches, [], []
+        sigs, counts, hashes = concat_signed(parts, self.config)
         copies, of = np.array(self._copies, dtype=np.int64), np.array(self._of, dtype=np.int64)
         counts[copies] = counts[of]  # `of` are first documents: signed
         for i in range(0, len(copies), COPY_ROWS):
