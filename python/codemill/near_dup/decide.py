@@ -38,8 +38,10 @@ Fetch = Callable[[np.ndarray], list[str]]
 # Characters of text re-read at once to verify pairs, where a document can be re-read alone
 # (`decide`'s `verify_batch_chars`); their shingle sets take about twice as much. Verifying all
 # pairs at once held the texts of every document in them and their shingles: memory that grew
-# with the corpus (~100 MB at 616 MB of input, doubling with it).
-VERIFY_BATCH_CHARS = 32 << 20
+# with the corpus (~100 MB at 616 MB of input, doubling with it). The batches were the peak of a
+# dedup of 1.24 GB once its pairs were merged band by band: 244-245 MB at 32M characters,
+# 229-235 MB at 8M, in the same time (a batch still holds at least one pair).
+VERIFY_BATCH_CHARS = 8 << 20
 
 
 def check_engine(engine: str) -> None:
