@@ -16,7 +16,9 @@ run one after the other (``--repeat`` rounds of them, alternating, each row the 
 a fresh process started as the `codemill` command starts (its malloc arenas capped off Ray)
 whose tree RSS (Ray's raylet and workers included) the parent samples every 20 ms, so ratios
 between configs are side by side even on a loaded machine. S3 runs start the server once and
-upload each scale's tree before timing; each run's output is removed after it.
+upload each scale's tree before timing; each run's output is removed after it. A scale's JSONL
+parts are written back to the disk (`os.sync`) before its first run, as `bench_dedup_growth.py`
+does with its corpus.
 
 S3 servers (``--s3-server``, one or several: ``s3`` is then a config per server, side by side,
 each row with the server's CPU seconds): moto's S3 implementation with objects in memory, as
@@ -401,6 +403,7 @@ def main() -> None:
                 for c in todo
                 if c in servers
             }
+            os.sync()  # the JSONL parts on disk: no run shares the disk with their writeback
             # With --ref, each S3 config's twin runs the other checkout on the same server and input.
             refs = {f"{c} ref": c for c in todo if c in servers} if args.ref else {}
             runs: dict[str, list[dict[str, Any]]] = {c: [] for c in [*todo, *refs]}
