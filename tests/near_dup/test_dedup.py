@@ -595,3 +595,26 @@ def test_dedup_texts_given_a_language_says_it_takes_none():
         dedup_texts(["x = 1\n"], {"threshold": 0.9})  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="bogus, languages"):
         dedup_texts(["x = 1\n"], languages="python", bogus=1)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("policy", ["first", "last", "longest", "shortest"])
+def test_exact_groups_keep_the_policys_member(policy: str) -> None:
+    # Groups of every size (most of one), lengths with ties: the member each policy keeps,
+    # against picking it by hand (ties go to the earlier document).
+    rng = random.Random(7)
+    n = 3000
+    keys = [rng.randrange(900) if rng.random() < 0.4 else 1000 + i for i in range(n)]
+    hashes = np.array([[k * 0x9E3779B97F4A7C15 % 2**64, k] for k in keys], dtype=np.uint64)
+    lengths = np.array([rng.randrange(5) for _ in range(n)], dtype=np.int64)
+    groups: dict[int, list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    rank = {
+        "first": lambda i: i,
+        "last": lambda i: -i,
+        "longest": lambda i: (-lengths[i], i),
+        "shortest": lambda i: (lengths[i], i),
+    }[policy]
+    want = [min(groups[k], key=rank) for k in keys]
+    cfg = codemill.DedupConfig(keep=policy)
+    assert decide_module._exact_groups(cfg, hashes, lengths).tolist() == want
