@@ -154,6 +154,35 @@ pub fn exact_jaccard_pairs(docs: &[(&str, Lang)], ngram: usize, pairs: &[(u32, u
         .collect()
 }
 
+/// The first document of each distinct content hash, across a corpus's batches: an exact copy
+/// takes its original's signature instead of being signed again (`near_dup.signing.Signer`).
+/// 42 bytes a distinct text at 5 M of them, where a Python dict of the hashes took 130.
+#[derive(Debug, Default)]
+pub struct FirstSeen {
+    first: rustc_hash::FxHashMap<[u64; 2], u64>,
+}
+
+impl FirstSeen {
+    /// For documents `start, start + 1, ...` with `hashes`, each one's first document with its
+    /// hash: itself for a hash not seen before (which is recorded), else the earlier one.
+    pub fn first(&mut self, hashes: &[[u64; 2]], start: u64) -> Vec<u64> {
+        hashes
+            .iter()
+            .zip(start..)
+            .map(|(h, doc)| *self.first.entry(*h).or_insert(doc))
+            .collect()
+    }
+
+    /// Distinct hashes seen.
+    pub fn len(&self) -> usize {
+        self.first.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first.is_empty()
+    }
+}
+
 /// A 128-bit content hash for exact dedup. With `normalize_whitespace`, every run of
 /// whitespace counts as one space and leading/trailing whitespace is ignored, so files
 /// differing only in indentation width, line endings or trailing spaces are equal.
@@ -546,6 +575,16 @@ mod tests {
             (u64::MAX as u128 % MERSENNE_61 as u128) as u64
         );
         assert_eq!(reduce61(MERSENNE_61), 0);
+    }
+
+    #[test]
+    fn first_seen_gives_each_hash_its_first_document() {
+        let mut seen = FirstSeen::default();
+        let (a, b, c) = ([1, 2], [1, 3], [2, 2]);
+        assert_eq!(seen.first(&[a, b, a], 10), vec![10, 11, 10]);
+        assert_eq!(seen.first(&[c, b, c, a], 13), vec![13, 11, 13, 10]);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen.first(&[], 17), Vec::<u64>::new());
     }
 
     #[test]

@@ -13,6 +13,7 @@ __all__ = [
     "BaseTokenizer",
     "CodemillError",
     "EmbeddingBatcher",
+    "FirstSeen",
     "ListingAhead",
     "RecordTexts",
     "Tokenizer",
@@ -231,6 +232,15 @@ def exact_jaccard_pairs(
 ) -> npt.NDArray[np.float64]: ...
 def connected_components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
 def content_hashes(texts: Sequence[str], normalize_whitespace: bool = False) -> npt.NDArray[np.uint64]: ...
+
+@final
+class FirstSeen:
+    """The first document of each distinct content hash, across a corpus's batches."""
+    def __init__(self) -> None: ...
+    def __len__(self) -> int: ...
+    def first(self, hashes: npt.NDArray[np.uint64], start: int) -> npt.NDArray[np.uint64]:
+        """For documents ``start, start + 1, ...`` with ``hashes`` (`content_hashes`, ``(n, 2)``),
+        each one's first document with its hash: itself for a new hash, else the earlier one."""
 
 @final
 class RecordTexts:

@@ -432,6 +432,43 @@ impl PyRecordTexts {
     }
 }
 
+/// The first document of each distinct content hash, across batches (`minhash::FirstSeen`).
+#[pyclass(name = "FirstSeen", module = "codemill._core")]
+#[derive(Default)]
+pub struct PyFirstSeen {
+    seen: minhash::FirstSeen,
+}
+
+#[pymethods]
+impl PyFirstSeen {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    fn __len__(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// For documents `start, start + 1, ...` with `hashes` (`content_hashes`, `(n, 2)` uint64),
+    /// each one's first document with its hash: itself for a new hash, else the earlier one.
+    fn first<'py>(
+        &mut self,
+        py: Python<'py>,
+        hashes: PyReadonlyArray2<'py, u64>,
+        start: u64,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let (_, cols, data) = flat2(&hashes, "hashes")?;
+        if cols != 2 {
+            return Err(arg_err(format!(
+                "hashes must have shape (n, 2), got (_, {cols})"
+            )));
+        }
+        let rows: Vec<[u64; 2]> = data.chunks_exact(2).map(|h| [h[0], h[1]]).collect();
+        Ok(self.seen.first(&rows, start).into_pyarray(py))
+    }
+}
+
 /// Reads JSONL lines' records as `RecordReader` takes them (`fields`: the text, path and language
 /// fields, each in order of preference), parsed without the GIL, except the lines whose records
 /// only the Python reader decides ([`read_records`]): the texts, in order, each line's skip

@@ -36,7 +36,7 @@ mod _core {
     use super::minhash::{
         connected_components, content_hashes, exact_jaccard_pairs, lsh_band_keys, lsh_edges,
         lsh_pairs, lsh_params, minhash_signatures, minhash_signatures_from_hashes,
-        read_record_texts, shingle_hashes, signature_estimates, PyRecordTexts,
+        read_record_texts, shingle_hashes, signature_estimates, PyFirstSeen, PyRecordTexts,
     };
     #[pymodule_export]
     use super::pagerank::personalized_pagerank;

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from codemill import _core
+from codemill.errors import CodemillError
 from codemill.near_dup import signing
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.minhash import MinHasher
@@ -65,3 +67,16 @@ def test_no_texts_and_a_batch_of_copies_only():
     sigs, counts, hashes = signer.signed()
     assert calls == [1]  # the batch of copies signed nothing
     assert (sigs == sigs[0]).all() and (counts == counts[0]).all() and (hashes == hashes[0]).all()
+
+
+def test_first_seen_keeps_each_hash_first_document_across_batches() -> None:
+    seen = _core.FirstSeen()
+    batch = np.array([[1, 2], [1, 3], [1, 2]], dtype=np.uint64)
+    assert seen.first(batch, 0).tolist() == [0, 1, 0]
+    assert seen.first(np.array([[9, 9], [1, 3], [9, 9]], dtype=np.uint64), 3).tolist() == [3, 1, 3]
+    assert len(seen) == 3
+    assert seen.first(np.zeros((0, 2), dtype=np.uint64), 6).tolist() == []
+    with pytest.raises(CodemillError, match=r"shape \(n, 2\)"):
+        seen.first(np.zeros((2, 3), dtype=np.uint64), 0)
+    with pytest.raises(CodemillError, match="C-contiguous"):
+        seen.first(np.zeros((4, 2), dtype=np.uint64)[::2], 0)

@@ -89,12 +89,12 @@ class Signer:
 
     def _start(self) -> None:
         """Nothing added yet."""
-        self._first: dict[bytes, int] = {}  # a distinct text's hash -> the first document with it
+        self._first = _core.FirstSeen()  # each distinct text's hash -> the first document with it
         self._parts: list[Signed] = []  # gathered batches, about CHUNK_BYTES of signatures each
         self._batches: list[Signed] = []  # the batches since
         self._batches_rows = 0
-        self._copies: list[int] = []  # documents whose text an earlier one has ...
-        self._of: list[int] = []  # ... and that one
+        self._copies: list[np.ndarray] = []  # documents whose text an earlier one has, a batch each ...
+        self._of: list[np.ndarray] = []  # ... and those ones
         self.documents = 0
 
     def add(self, texts: list[str] | _core.RecordTexts) -> None:
@@ -116,15 +116,13 @@ class Signer:
 
         raw = hashes_of(False)
         hashes = hashes_of(True) if c.normalize_whitespace else raw
-        new: list[int] = []
-        for i, key in enumerate(raw.view("V16").ravel().tolist()):
-            doc = self.documents + i
-            first = self._first.setdefault(key, doc)
-            if first == doc:
-                new.append(i)
-            else:
-                self._copies.append(doc)
-                self._of.append(first)
+        first = self._first.first(raw, self.documents).astype(np.int64)
+        docs = np.arange(self.documents, self.documents + len(texts), dtype=np.int64)
+        copy = first != docs
+        new = np.flatnonzero(~copy).tolist()
+        if copy.any():
+            self._copies.append(docs[copy])
+            self._of.append(first[copy])
         sigs = np.empty((len(texts), c.num_perm), dtype=np.uint32)
         counts = np.empty(len(texts), dtype=np.uint32)
         if new:
@@ -141,7 +139,8 @@ class Signer:
         signer starts afresh (its texts' hashes freed before the decision)."""
         parts, self._parts, self._batches = self._parts + self._batches, [], []
         sigs, counts, hashes = concat_signed(parts, self.config)
-        copies, of = np.array(self._copies, dtype=np.int64), np.array(self._of, dtype=np.int64)
+        copies = np.concatenate(self._copies) if self._copies else np.zeros(0, dtype=np.int64)
+        of = np.concatenate(self._of) if self._of else np.zeros(0, dtype=np.int64)
         counts[copies] = counts[of]  # `of` are first documents: signed
         for i in range(0, len(copies), COPY_ROWS):
             sigs[copies[i : i + COPY_ROWS]] = sigs[of[i : i + COPY_ROWS]]
