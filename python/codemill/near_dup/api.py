@@ -177,17 +177,24 @@ class _Corpus:
         return out
 
     def kept(self, keep: np.ndarray) -> Kept:
-        """input -> file -> the record numbers kept in it (None: the whole code file is kept)."""
-        out: dict[int, dict[str, set[int] | None]] = {}
-        for i in np.flatnonzero(keep).tolist():
-            files = out.setdefault(self.source[i], {})
-            holder = self.holders[self.holder[i]]
-            if self.record[i] < 0:
-                files[holder] = None
-            else:
-                records = files.setdefault(holder, set())
-                assert records is not None
-                records.add(self.record[i])
+        """input -> file -> the record numbers kept in it, ascending (None: the whole code file is
+        kept). Arrays, not sets of Python ints: a set took 64 bytes a kept record (4.2 MB for the
+        64,433 kept of 1.24 GB of JSONL, ~3.4 GB for a terabyte's ~52 M), and a Python loop over
+        them."""
+        ids = np.flatnonzero(keep)
+        if not len(ids):
+            return {}
+        source = np.frombuffer(self.source, dtype=np.intc)[ids]
+        holder = np.frombuffer(self.holder, dtype=np.intc)[ids]
+        record = np.frombuffer(self.record, dtype=np.int64)[ids]
+        order = np.lexsort((record, holder, source))
+        source, holder, record = source[order], holder[order], record[order]
+        starts = np.flatnonzero(np.r_[True, (source[1:] != source[:-1]) | (holder[1:] != holder[:-1])])
+        out: dict[int, dict[str, np.ndarray | None]] = {}
+        for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(ids)], strict=True):
+            # A holder is a code file (one document, record -1) or a record file (records >= 1).
+            files = out.setdefault(int(source[a]), {})
+            files[self.holders[holder[a]]] = None if record[a] < 0 else record[a:b]
         return out
 
 

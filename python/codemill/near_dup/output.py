@@ -8,8 +8,10 @@ prefix is staged locally and uploaded with the report last (its presence marks i
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
 from pathlib import Path
+
+import numpy as np
 
 from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_json
 from codemill._leftovers import scratch_dir
@@ -22,9 +24,9 @@ from codemill.sources.inputs import not_a_file
 from codemill.sources.records import parquet_file, record_origin
 from codemill.sources.streams import is_parquet, is_records, open_stream
 
-# input index -> file (relative to the input; a record file's own name) -> kept record numbers,
-# or None for a kept code file.
-Kept = Mapping[int, Mapping[str, Set[int] | None]]
+# input index -> file (relative to the input; a record file's own name) -> kept record numbers
+# (ascending), or None for a kept code file.
+Kept = Mapping[int, Mapping[str, np.ndarray | None]]
 
 __all__ = ["REPORT_NAME", "check_output", "output_names", "write_output"]
 
@@ -71,8 +73,9 @@ def output_names(inputs: list[Path | str]) -> list[str]:
     return names
 
 
-def _write_records(src: Path | str, dest: Path, numbers: Set[int]) -> None:
-    """The kept records of a JSONL file (lines copied byte for byte) or Parquet file (rows)."""
+def _write_records(src: Path | str, dest: Path, numbers: np.ndarray) -> None:
+    """The kept records of a JSONL file (lines copied byte for byte) or Parquet file (rows);
+    ``numbers``: theirs, ascending."""
     if is_parquet(src):
         table = parquet_file(src).read()
         with atomic_file(dest, "wb") as f:
@@ -80,16 +83,20 @@ def _write_records(src: Path | str, dest: Path, numbers: Set[int]) -> None:
             import pyarrow.parquet as pq
 
             # Typed: an empty list is a null-typed array, which `take` refuses (no row kept).
-            rows = pa.array(sorted(n - 1 for n in numbers), type=pa.int64())
+            rows = pa.array(numbers.astype(np.int64) - 1, type=pa.int64())
             pq.write_table(table.take(rows), f)
         return
     with open_stream(src, sequential=True) as f, atomic_stream(dest) as out:
         # In pieces of at most a MiB: a line the reader skipped as too large unread (a GiB, say)
         # is passed over here without being held whole either.
         number = 0
+        wanted = iter(numbers)  # numpy ints, one at a time: no list of them all
+        want = next(wanted, None)
         while part := f.readline(_PIECE):
             number += 1
-            keep = number in numbers
+            keep = number == want
+            if keep:
+                want = next(wanted, None)
             while True:
                 if keep:
                     out.write(part)
@@ -139,7 +146,8 @@ def write_kept(inputs: list[Path | str], outdir: Path, kept: Kept) -> list[str]:
         elif not_a_file(path):
             continue  # counted when read (a FIFO would block)
         elif is_records(path):
-            _write_records(path, dest, files.get(record_origin(path)) or set())
+            records = files.get(record_origin(path))
+            _write_records(path, dest, np.zeros(0, dtype=np.int64) if records is None else records)
             written.append(name)
         elif files:
             _copy_all([(path, dest)])
