@@ -19,7 +19,7 @@ from codemill.errors import ConfigError
 from codemill.near_dup.config import ENGINES, DedupConfig, Engine, KeepPolicy, Verify
 from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.result import Cluster, DedupCounts, DedupResult, ExactCluster, NearCluster, NearRemoved
-from codemill.near_dup.signing import SHINGLE_SCANNER, Signed, Signer
+from codemill.near_dup.signing import SHINGLE_SCANNER, Signed, Signer, local_signatures
 
 __all__ = [
     "VERIFY_BATCH_CHARS",
@@ -62,9 +62,8 @@ def signer(
         from codemill.near_dup.ray import ray_signatures
 
         counted = Counter() if nodes is None else nodes
-        return Signer(config, lambda texts: ray_signatures(config, texts, ray_shards, counted)[:2])
-    hasher = MinHasher.from_config(config)
-    return Signer(config, lambda texts: hasher.signatures_and_counts(texts, SHINGLE_SCANNER))
+        return Signer(config, lambda texts: ray_signatures(config, texts, ray_shards, counted))
+    return Signer(config, local_signatures(config))
 
 
 def settle_pairs(

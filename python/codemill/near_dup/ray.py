@@ -20,7 +20,7 @@ import numpy as np
 from codemill import _core
 from codemill._ray import connect, ray
 from codemill.near_dup.config import DedupConfig
-from codemill.near_dup.signing import Signed, concat_signed, sign_texts
+from codemill.near_dup.signing import local_signatures
 
 if TYPE_CHECKING:
     from codemill.near_dup.minhash import MinHasher
@@ -43,19 +43,23 @@ def _shards(n: int, shards: int | None) -> list[tuple[int, int]]:
 
 
 @ray.remote
-def _sign_shard(config: DedupConfig, texts: list[str]) -> tuple[Signed, str]:
-    return sign_texts(config, texts), _node()
+def _sign_shard(config: DedupConfig, texts: list[str]) -> tuple[np.ndarray, np.ndarray, str]:
+    sigs, counts = local_signatures(config)(texts)
+    return sigs, counts, _node()
 
 
-def ray_signatures(config: DedupConfig, texts: list[str], shards: int | None, nodes: Counter[str]) -> Signed:
-    """Signatures, shingle counts and content hashes, one Ray task per shard (counted in `nodes`)."""
+def ray_signatures(
+    config: DedupConfig, texts: list[str], shards: int | None, nodes: Counter[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures and shingle counts, one Ray task per shard (counted in `nodes`); the content
+    hashes are the `Signer`'s, which it needs before it knows which texts to sign."""
     connect()
     refs = []
     for a, b in _shards(len(texts), shards):
         refs.append(_sign_shard.options(scheduling_strategy=_SPREAD).remote(config, texts[a:b]))
     done = ray.get(refs)
-    nodes.update(node for _, node in done)
-    return concat_signed([signed for signed, _ in done], config)
+    nodes.update(node for _, _, node in done)
+    return np.concatenate([sigs for sigs, _, _ in done]), np.concatenate([counts for _, counts, _ in done])
 
 
 @ray.remote

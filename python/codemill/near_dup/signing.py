@@ -1,7 +1,7 @@
 """What the decision needs of each text: MinHash signature, shingle count, content hash.
 
-Shared by the local engine (`decide.sign`) and each Ray task (`ray.ray_signatures`), so
-both sign texts the same way.
+Shared by the local engine (`decide.signer`), each Ray task (`ray.ray_signatures`) and
+prepare's dedup stage (`sign_texts`), so all sign texts the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from codemill import _core
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.minhash import MinHasher
 
-__all__ = ["SHINGLE_SCANNER", "Signed", "Signer", "concat_signed", "sign_texts"]
+__all__ = ["SHINGLE_SCANNER", "Signatures", "Signed", "Signer", "concat_signed", "local_signatures", "sign_texts"]
 
 # The scanner table of every dedup shingle (None: the generic one); see `sign_texts`.
 SHINGLE_SCANNER = None
@@ -24,6 +24,13 @@ SHINGLE_SCANNER = None
 Signed = tuple[np.ndarray, np.ndarray, np.ndarray]
 # The signatures and shingle counts of texts (the first two of `Signed`), on the local cores or on Ray.
 Signatures = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
+
+
+def local_signatures(config: DedupConfig) -> Signatures:
+    """What signs texts on the local cores with `SHINGLE_SCANNER` (see `sign_texts`): their
+    signatures and shingle counts, one `MinHasher` for every batch."""
+    hasher = MinHasher.from_config(config)
+    return lambda texts: hasher.signatures_and_counts(texts, SHINGLE_SCANNER)
 
 
 def sign_texts(config: DedupConfig, texts: list[str]) -> Signed:
@@ -35,7 +42,7 @@ def sign_texts(config: DedupConfig, texts: list[str]) -> Signed:
     duplicates across them are missed (the Python and generic tables shared 11-56% of a
     file's shingles). Measured on planted near-duplicates, the generic table finds as many as
     each language's own (Rust, Java, C++) or more (Python: 397 of 400 against 380)."""
-    sigs, counts = MinHasher.from_config(config).signatures_and_counts(texts, SHINGLE_SCANNER)
+    sigs, counts = local_signatures(config)(texts)
     return sigs, counts, _core.content_hashes(texts, config.normalize_whitespace)
 
 
