@@ -298,6 +298,9 @@ def dedup(
         verify_batch_chars=decision.VERIFY_BATCH_CHARS,
         streamed=corpus.streamed(),
     )
+    # The signatures (1 KB a document) are let go before the output is written: with them held,
+    # writing it was the peak of dedup of 2.52 GB of JSONL (+20 MB over the decision's 360 MB).
+    del signed
     report = result.report()
     if engine == "ray":
         report["tasks_per_node"] = result.tasks_per_node
@@ -306,5 +309,7 @@ def dedup(
     report["counts"]["skipped_total"] = skips.total
     report["skipped_items"] = skips.items
     if output is not None:
-        write_output(paths, output if is_url(output) else Path(output), corpus.kept(result.keep), report, overwrite)
+        kept = corpus.kept(result.keep)
+        del result
+        write_output(paths, output if is_url(output) else Path(output), kept, report, overwrite)
     return report
