@@ -6,7 +6,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from codemill.corpus.plan import MAX_TASK_BYTES, MIN_TASK_BYTES, plan_tasks, task_size
+from codemill.corpus.plan import plan_tasks
+from codemill.sources.parts import MAX_TASK_BYTES, MIN_TASK_BYTES, task_size
 
 
 def test_task_size_grows_with_the_input_within_bounds():

@@ -185,7 +185,7 @@ def tokenize_corpus(
     ``inputs``: directory trees, code files, JSONL(.gz/.zst) and Parquet files. ``tokenizer``:
     a `CodeTokenizer`, a tokenizer file, or None for the bundled one. Work is split into
     deterministic tasks of about ``task_bytes`` of input (default: derived from the total input
-    size, see :func:`codemill.corpus.plan.task_size`), run by ``workers`` processes
+    size, see :func:`codemill.sources.parts.task_size`), run by ``workers`` processes
     (``engine="local"``; under `codemill.corpus.engines.local.POOL_MIN_BYTES` of input by this
     process alone with every worker's encoder threads, as processes would take longer to start
     than they save) or on Ray (``engine="ray"``).

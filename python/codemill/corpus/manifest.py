@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from codemill.sources.names import printable
-from codemill.sources.skips import SkippedItem
+from codemill.sources.skips import SkippedItem, renumber
 
 SKIPPED_LIST_LIMIT = 10_000
 
@@ -54,17 +54,6 @@ class LineOffsets:
         offset = self._before.get(path, 0)
         self._before[path] = offset + lines
         return offset
-
-
-def renumber(items: list[SkippedItem], path: str, offset: int) -> list[SkippedItem]:
-    """Turns line numbers counted from a task's start into line numbers of its file."""
-    out: list[SkippedItem] = []
-    for item in items:
-        where, _, n = item["path"].rpartition(":")
-        if offset and where == path and n.isdigit():
-            item = {"path": f"{where}:{int(n) + offset}", "reason": item["reason"]}
-        out.append(item)
-    return out
 
 
 def merge(head: dict[str, Any], records: list[TaskRecord], plan_skips: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from codemill.sources.document import read_texts
 from codemill.sources.fs import is_url
 from codemill.sources.inputs import not_a_file, record_file_skip
 from codemill.sources.names import printable
+from codemill.sources.parts import byte_ranges, task_size
 from codemill.sources.streams import is_compressed, is_parquet, is_records
 from codemill.sources.walk import file_stat, read_head, walk_url
 
@@ -33,19 +34,11 @@ if TYPE_CHECKING:
 
 TaskKind = Literal["files", "jsonl", "parquet"]
 
-MIN_TASK_BYTES = 1 << 20
-MAX_TASK_BYTES = 64 << 20
-TARGET_TASKS = 64  # tasks a mid-size input is cut into, so many workers all get a share
 # A files task holds at most this many files, so that task records stay small.
 MAX_FILES_PER_TASK = 4096
 # Parquet objects whose footers (row groups) are read at once: each is a round trip or two, and
 # read in turn a bucket of 50 took 1.8 s to plan from a store answering 20 ms late.
 FOOTERS_AT_ONCE = 32
-
-
-def task_size(total_bytes: int) -> int:
-    """The task size for an input of ``total_bytes``: a 64th of it, within [1 MiB, 64 MiB]."""
-    return min(MAX_TASK_BYTES, max(MIN_TASK_BYTES, total_bytes // TARGET_TASKS))
 
 
 @dataclass(frozen=True)
@@ -232,8 +225,7 @@ def plan_tasks(
             if is_compressed(path):
                 add("jsonl", path, _key(path, size), start=0, stop=None, size=size, stamp=u.stamp)
             else:
-                for start in range(0, max(size, 1), task_bytes):
-                    stop = start + task_bytes if start + task_bytes < size else None
+                for start, stop in byte_ranges(size, task_bytes):
                     end = size if stop is None else stop
                     add("jsonl", path, _key(path, size, start), start=start, stop=stop, size=end - start, stamp=u.stamp)
         else:

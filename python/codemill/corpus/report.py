@@ -12,12 +12,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from codemill.corpus.manifest import SKIPPED_LIST_LIMIT, LineOffsets, renumber
+from codemill.corpus.manifest import SKIPPED_LIST_LIMIT, LineOffsets
 from codemill.corpus.plan import Task, plan_tasks, task_documents
 from codemill.corpus.settings import Specials, allowed_specials
 from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips
 from codemill.sources.names import printable
+from codemill.sources.skips import renumber
 from codemill.tokenizer import CodeTokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
 

@@ -97,3 +97,14 @@ class Skips:
 
     def __repr__(self) -> str:
         return f"Skips({self.as_dict()})"
+
+
+def renumber(items: list[SkippedItem], path: str, offset: int) -> list[SkippedItem]:
+    """Turns line numbers counted from a task's start into line numbers of its file."""
+    out: list[SkippedItem] = []
+    for item in items:
+        where, _, n = item["path"].rpartition(":")
+        if offset and where == path and n.isdigit():
+            item = {"path": f"{where}:{int(n) + offset}", "reason": item["reason"]}
+        out.append(item)
+    return out
