@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Unpack
+from typing import NamedTuple, Unpack
 
 import numpy as np
 
@@ -28,12 +28,13 @@ from codemill.near_dup.decide import check_engine, decide, signer
 from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.output import REPORT_NAME, Kept, check_output, write_output
 from codemill.near_dup.result import DedupReport, DedupResult
-from codemill.near_dup.signing import Signer
-from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs, iter_documents
+from codemill.near_dup.signing import Signed, Signer, local_signatures
+from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs
 from codemill.sources.document import read_texts
 from codemill.sources.fs import as_local, is_tree, is_url, join
 from codemill.sources.inputs import iter_documents_or_readers
 from codemill.sources.names import printable
+from codemill.sources.skips import SkippedItem, renumber
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
 
@@ -111,16 +112,31 @@ class _Corpus:
 
     def add_records(self, source: int, origin: str, where: list[tuple[int, int]], lengths: Sequence[int]) -> None:
         """Documents of the file ``origin`` of input ``source``: their (record, offset) and lengths."""
-        key = (source, origin)
-        h = self._holder_ids.get(key)
-        if h is None:
-            h = self._holder_ids[key] = len(self.holders)
-            self.holders.append(origin)
+        h = self._holder(source, origin)
         self.source.extend([source] * len(where))
         self.holder.extend([h] * len(where))
         self.record.extend([record for record, _ in where])
         self.offset.extend([offset for _, offset in where])
         self.length.extend(lengths)
+
+    def _holder(self, source: int, origin: str) -> int:
+        """The index of file ``origin`` of input ``source`` in `holders` (added if new)."""
+        h = self._holder_ids.get((source, origin))
+        if h is None:
+            h = self._holder_ids[source, origin] = len(self.holders)
+            self.holders.append(origin)
+        return h
+
+    def add_signed_records(self, reader: RecordReader, part: SignedRange, first: int) -> None:
+        """The records a Ray task read of a byte range of ``reader``'s file (`sign_line_range`),
+        its line numbers counted from ``first``; its skips counted in ``reader.skips``."""
+        n = len(part.records)
+        self.source.extend([reader.source] * n)
+        self.holder.extend([self._holder(reader.source, reader.origin)] * n)
+        self.record.frombytes((part.records + (first - 1)).astype(np.int64).tobytes())
+        self.offset.frombytes(part.offsets.astype(np.int64).tobytes())
+        self.length.frombytes(part.lengths.astype(np.int64).tobytes())
+        reader.skips.update(part.skipped, renumber(part.skipped_items, reader.shown, first - 1))
 
     def streamed(self) -> np.ndarray:
         """Per document: it can only be re-read by streaming its whole file (a record with no
@@ -198,13 +214,16 @@ class _Corpus:
         return out
 
 
-def _sign_records(reader: RecordReader, signing: Signer, corpus: _Corpus) -> None:
+def _sign_records(
+    reader: RecordReader, signing: Signer, corpus: _Corpus, start: int = 0, stop: int | None = None
+) -> None:
     """The records of a JSONL file, read and signed in the core a batch of lines at a time: no
     Python object is made of a record (with them, reading took ~20% of a one-core dedup of 200 MB
     of JSONL, and the Python strings went back to UTF-8 to be signed). A line the core leaves (one
     its JSON parser refuses, a path that is not a string ...) is read by ``reader``, as
-    `iter_documents` reads every line: the same documents, lengths and skips, in order."""
-    for batch in reader.line_batches(0, None, LINE_BATCH_BYTES, BATCH_DOCS):
+    `iter_documents` reads every line: the same documents, lengths and skips, in order. ``start``,
+    ``stop``: the lines starting in that byte range (a Ray task's part of the file)."""
+    for batch in reader.line_batches(start, stop, LINE_BATCH_BYTES, BATCH_DOCS):
         texts, reasons, left = _core.read_record_texts(reader.line_bytes(batch), reader.fields, reader.max_bytes)
         where: list[tuple[int, int]] = []  # (record, offset) of each record, in order
         found_at: list[int] = []  # where the records the reader found in lines left go
@@ -218,6 +237,40 @@ def _sign_records(reader: RecordReader, signing: Signer, corpus: _Corpus) -> Non
             texts.insert(found_at, found)
         corpus.add_records(reader.source, reader.origin, where, texts.lengths().tolist())
         signing.add(texts)
+
+
+class SignedRange(NamedTuple):
+    """What a Ray task sends back of the JSONL lines starting in a byte range of a file: the rows
+    of its records, where they are (line numbers from 1 at the range's start, line offsets or
+    -1) and their lengths, what it passed over, and the lines it read."""
+
+    signed: Signed
+    records: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    skipped: dict[str, int]
+    skipped_items: list[SkippedItem]
+    lines: int
+
+
+def sign_line_range(config: DedupConfig, reader: RecordReader, start: int, stop: int | None) -> SignedRange:
+    """The records of the lines of ``reader``'s file starting in ``[start, stop)``, read and
+    signed on this machine as `dedup` reads a whole file (`_sign_records`): a Ray task's share,
+    so that no text passes through the driver."""
+    reader.skips = Skips(reader.skips.limit)
+    reader.lines = 0
+    part = _Corpus([], None, reader.max_bytes)
+    signing = Signer(config, local_signatures(config))
+    _sign_records(reader, signing, part, start, stop)
+    return SignedRange(
+        signing.signed(),
+        np.frombuffer(part.record, dtype=np.int64),
+        np.frombuffer(part.offset, dtype=np.int64),
+        np.frombuffer(part.length, dtype=np.int64),
+        dict(reader.skips.counts),
+        reader.skips.items,
+        reader.lines,
+    )
 
 
 def dedup(
@@ -270,13 +323,29 @@ def dedup(
         batch.clear()
         chars = 0
 
-    read = iter_documents if engine == "ray" else iter_documents_or_readers  # Ray signs Python strings
-    for doc in read(paths, skips, max_bytes=max_file_bytes, text_field=text_field):
+    # On Ray, JSONL files are read by the tasks, each a byte range (`RecordRanges`); files of code
+    # are read here and their texts signed by tasks.
+    ranges = None
+    if engine == "ray":
+        from codemill.near_dup.ray import RecordRanges
+
+        ranges = RecordRanges(cfg, ray_shards, nodes, lambda reader, part, first: take(reader, part, first))
+
+    def take(reader: RecordReader, part: SignedRange, first: int) -> None:
+        corpus.add_signed_records(reader, part, first)
+        signing.add_signed(part.signed)
+
+    for doc in iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field):
         if isinstance(doc, RecordReader):
             if batch:
                 flush()
-            _sign_records(doc, signing, corpus)
+            if ranges is not None:
+                ranges.add(doc)
+            else:
+                _sign_records(doc, signing, corpus)
             continue
+        if ranges is not None:
+            ranges.finish()  # the records before this document come first
         corpus.add(doc)
         batch.append(doc)
         chars += len(doc.text or "")
@@ -284,6 +353,8 @@ def dedup(
             flush()
     if batch:
         flush()
+    if ranges is not None:
+        ranges.finish()
     signed = signing.signed()
     lengths = np.frombuffer(corpus.length, dtype=np.int64)
     result = decide(

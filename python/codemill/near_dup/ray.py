@@ -1,5 +1,8 @@
 """The Ray engine of dedup: signatures per shard as tasks, band grouping as a shuffle.
 
+JSONL files are read by the sign tasks themselves, a byte range each (`RecordRanges`); the
+texts of code files are read by the driver and sent to them.
+
 Map tasks compute band keys for their shard and hash-partition `(band, key, doc)` rows into
 P partitions; each reduce task sorts its partition once (NumPy lexsort) and emits, for runs
 of equal `(band, key)`, each member paired with the `window` members before it, vectorised
@@ -12,7 +15,10 @@ ran on, so a run can show where its work went (`DedupResult.tasks_per_node`).
 from __future__ import annotations
 
 import itertools
-from collections import Counter
+import os
+from collections import Counter, deque
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,9 +27,14 @@ from codemill import _core
 from codemill._ray import connect, ray
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.signing import local_signatures
+from codemill.sources.fs import is_url, url_size
+from codemill.sources.parts import byte_ranges, task_size
+from codemill.sources.streams import is_compressed
 
 if TYPE_CHECKING:
+    from codemill.near_dup.api import SignedRange
     from codemill.near_dup.minhash import MinHasher
+    from codemill.sources import RecordReader
 
 
 # Spread a stage's tasks over the nodes (Ray's default packs them onto the driver's node first).
@@ -60,6 +71,72 @@ def ray_signatures(
     done = ray.get(refs)
     nodes.update(node for _, _, node in done)
     return np.concatenate([sigs for sigs, _, _ in done]), np.concatenate([counts for _, counts, _ in done])
+
+
+@ray.remote
+def _sign_lines(config: DedupConfig, reader: RecordReader, start: int, stop: int | None) -> tuple[SignedRange, str]:
+    from codemill.near_dup.api import sign_line_range  # which imports this module's caller
+
+    return sign_line_range(config, reader, start, stop), _node()
+
+
+def line_ranges(path: Path | str, parts: int | None) -> list[tuple[int, int | None]]:
+    """The byte ranges a JSONL file's lines are read in by tasks: ``parts`` of it, else ranges of
+    tokenize's task size for its size (`task_size`). A compressed file, or an object whose size
+    the store does not give, is one range."""
+    if is_compressed(path):
+        return [(0, None)]
+    size = url_size(path) if isinstance(path, str) and is_url(path) else os.path.getsize(path)
+    if size is None:
+        return [(0, None)]
+    return byte_ranges(size, max(1, -(-size // parts)) if parts else task_size(size))
+
+
+class RecordRanges:
+    """JSONL files read and signed by Ray tasks, a byte range each (`line_ranges`), so that their
+    texts never pass through the driver: it read, hashed and shipped every record before (its
+    one core capped the run). Results are taken in order (``take(reader, part, first)``, ``first``
+    the number of the part's first line in its file), with at most two tasks per CPU of the
+    cluster waiting: their signatures are held until taken."""
+
+    def __init__(
+        self,
+        config: DedupConfig,
+        parts: int | None,
+        nodes: Counter[str],
+        take: Callable[[RecordReader, SignedRange, int], None],
+    ) -> None:
+        connect()
+        self._config = config
+        self._parts = parts
+        self._nodes = nodes
+        self._take = take
+        self._waiting: deque[tuple[RecordReader, ray.ObjectRef]] = deque()
+        self._most = max(2, 2 * int(ray.available_resources().get("CPU", 1)))
+        self._reader: RecordReader | None = None  # the file of the last part taken ...
+        self._lines = 0  # ... and its lines so far
+
+    def add(self, reader: RecordReader) -> None:
+        """Starts the tasks of ``reader``'s file."""
+        sign = _sign_lines.options(scheduling_strategy=_SPREAD)
+        for start, stop in line_ranges(reader.path, self._parts):
+            self._waiting.append((reader, sign.remote(self._config, reader, start, stop)))
+            while len(self._waiting) > self._most:
+                self._take_next()
+
+    def finish(self) -> None:
+        """Takes every part started."""
+        while self._waiting:
+            self._take_next()
+
+    def _take_next(self) -> None:
+        reader, ref = self._waiting.popleft()
+        part, node = ray.get(ref)
+        self._nodes[node] += 1
+        if reader is not self._reader:
+            self._reader, self._lines = reader, 0
+        self._take(reader, part, self._lines + 1)
+        self._lines += part.lines
 
 
 @ray.remote

@@ -134,11 +134,18 @@ class Signer:
         counts = np.empty(len(texts), dtype=np.uint32)
         if new:
             sigs[new], counts[new] = sign(new)
-        self._batches.append((sigs, counts, hashes))
-        self._batches_rows += len(texts)
-        self.documents += len(texts)
-        if self._batches_rows * c.num_perm * 4 >= CHUNK_BYTES:
-            self._parts.append(concat_signed(self._batches, c))
+        self.add_signed((sigs, counts, hashes))
+
+    def add_signed(self, signed: Signed) -> None:
+        """Rows signed elsewhere, next in order: a byte range of a JSONL file that a Ray task read
+        and signed with a `Signer` of its own. Its texts are not looked up later: one equal to a
+        later text is signed again there, to the same rows."""
+        sigs = signed[0]
+        self._batches.append(signed)
+        self._batches_rows += len(sigs)
+        self.documents += len(sigs)
+        if self._batches_rows * self.config.num_perm * 4 >= CHUNK_BYTES:
+            self._parts.append(concat_signed(self._batches, self.config))
             self._batches, self._batches_rows = [], 0
 
     def signed(self) -> Signed:
