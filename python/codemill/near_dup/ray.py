@@ -162,7 +162,7 @@ def _map_keys(
 def _reduce_pairs(window: int, *chunks: np.ndarray) -> tuple[np.ndarray, int, str]:
     rows = np.concatenate(chunks, axis=1) if chunks else np.zeros((3, 0), np.uint64)
     if rows.shape[1] < 2:
-        return np.zeros((0, 2), dtype=np.uint32), 0, _node()
+        return np.zeros(0, dtype=np.uint64), 0, _node()
     band, key, doc = rows
     order = np.lexsort((doc, key, band))
     band, key, doc = band[order], key[order], doc[order]
@@ -180,7 +180,15 @@ def _reduce_pairs(window: int, *chunks: np.ndarray) -> tuple[np.ndarray, int, st
     emitted = sum(len(o) for o in out)
     skipped = int((sizes * (sizes - 1) // 2).sum()) - emitted
     pairs = np.concatenate(out) if out else np.zeros((0, 2), np.uint64)
-    return pairs.astype(np.uint32), skipped, _node()
+    return _pair_keys(pairs), skipped, _node()
+
+
+def _pair_keys(pairs: np.ndarray) -> np.ndarray:
+    """Pairs ``(a, b)`` of uint32 ids as the sorted distinct uint64 keys ``a << 32 | b``: one
+    column sorts them as ``(a, b)`` rows would, where `np.unique` of rows (``axis=0``) compares
+    them as structured records (12.7-16 s for the 14.2 M pairs of 1.24 GB of code, 0.4 s in the
+    local engine's core)."""
+    return np.unique((pairs[:, 0].astype(np.uint64) << np.uint64(32)) | pairs[:, 1].astype(np.uint64))
 
 
 def ray_pairs(
@@ -201,7 +209,7 @@ def ray_pairs(
     reduced = ray.get([reduce.remote(window, *[m[p] for m in mapped]) for p in range(parts)])
     nodes.update(node for _, _, node in reduced)
     skipped = sum(s for _, s, _ in reduced)
-    pairs = [p for p, _, _ in reduced if len(p)]
-    if not pairs:
-        return np.zeros((0, 2), dtype=np.uint32), skipped
-    return np.ascontiguousarray(np.unique(np.concatenate(pairs), axis=0), dtype=np.uint32), skipped
+    keys = np.unique(np.concatenate([k for k, _, _ in reduced]))  # a partition's keys: distinct already
+    pairs = np.empty((len(keys), 2), dtype=np.uint32)
+    pairs[:, 0], pairs[:, 1] = keys >> np.uint64(32), keys & np.uint64(0xFFFFFFFF)
+    return pairs, skipped
