@@ -195,23 +195,56 @@ pub fn lsh_pairs(
 ) -> (Vec<(u32, u32)>, u64) {
     union_of_bands(bands, |j| {
         let keyed = band_buckets(sigs, num_perm, j, rows, active);
-        let (mut out, mut skipped) = (Vec::new(), 0u64);
-        let mut start = 0;
-        for i in 1..=keyed.len() {
-            if i < keyed.len() && keyed[i].0 == keyed[start].0 {
-                continue;
-            }
-            let m = (i - start) as u64;
-            let before = out.len() as u64;
-            for b in start + 1..i {
-                let lo = b.saturating_sub(window).max(start);
-                out.extend((lo..b).map(|a| (keyed[a].1, keyed[b].1)));
-            }
-            skipped += m * m.saturating_sub(1) / 2 - (out.len() as u64 - before);
-            start = i;
-        }
+        let mut out = Vec::new();
+        let skipped = window_pairs(&keyed, window, &mut out);
         (out, skipped)
     })
+}
+
+/// The pairs of `lsh_pairs` from band keys already computed, as rows `(band, key, doc)` in any
+/// order: a partition of the Ray engine's shuffle, which holds every row of its keys. The
+/// distinct pairs, sorted, and the bucket pairs the window left out.
+pub fn bucket_pairs(
+    bands: &[u32],
+    keys: &[u64],
+    docs: &[u32],
+    window: usize,
+) -> (Vec<(u32, u32)>, u64) {
+    let mut keyed: Vec<((u32, u64), u32)> = bands
+        .iter()
+        .zip(keys)
+        .zip(docs)
+        .map(|((&band, &key), &doc)| ((band, key), doc))
+        .collect();
+    keyed.sort_unstable();
+    let mut out = Vec::new();
+    let skipped = window_pairs(&keyed, window, &mut out);
+    drop(keyed);
+    out.sort_unstable();
+    out.dedup(); // a pair found by two bands of the partition
+    (out, skipped)
+}
+
+/// The one window rule: in each run of equal keys of `keyed` (sorted by key, then id), every
+/// member paired with the up to `window` members before it, appended to `out`. Returns the
+/// bucket pairs left out.
+fn window_pairs<K: PartialEq>(keyed: &[(K, u32)], window: usize, out: &mut Vec<(u32, u32)>) -> u64 {
+    let mut skipped = 0u64;
+    let mut start = 0;
+    for i in 1..=keyed.len() {
+        if i < keyed.len() && keyed[i].0 == keyed[start].0 {
+            continue;
+        }
+        let m = (i - start) as u64;
+        let before = out.len() as u64;
+        for b in start + 1..i {
+            let lo = b.saturating_sub(window).max(start);
+            out.extend((lo..b).map(|a| (keyed[a].1, keyed[b].1)));
+        }
+        skipped += m * m.saturating_sub(1) / 2 - (out.len() as u64 - before);
+        start = i;
+    }
+    skipped
 }
 
 /// Estimated Jaccard (fraction of equal slots) of each pair of a row-major signature matrix.
@@ -266,20 +299,60 @@ mod tests {
         assert_eq!(merge_distinct(short, long), union);
     }
 
-    #[test]
-    fn pairs_and_edges_are_every_bands_pairs_gathered() {
-        // Signatures over few values, so buckets are many and large: the bands' pairs, gathered
-        // whole and sorted as they were before the union was merged band by band.
-        let (n, np, bands, rows, window) = (300, 16, 8, 2, 5);
+    /// Pseudo-random values in 0..3: signatures whose band buckets are many and large.
+    fn few_values(len: usize) -> Vec<u32> {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let sigs: Vec<u32> = (0..n * np)
+        (0..len)
             .map(|_| {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
                 (x % 3) as u32
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn bucket_pairs_of_a_shuffles_partitions_are_lsh_pairs() {
+        // Rows (band, key, doc) hash-partitioned by key and reversed, as a Ray shuffle may
+        // deliver them: the partitions' pairs together are lsh_pairs', and so is the count.
+        let (n, np, bands, rows, window) = (300, 16, 8, 2, 5);
+        let sigs = few_values(n * np);
+        let active: Vec<bool> = (0..n).map(|d| d % 5 != 1).collect();
+        let (want, want_skipped) = lsh_pairs(&sigs, np, bands, rows, &active, window);
+        let parts = 3;
+        let mut got = Vec::new();
+        let mut skipped = 0;
+        for p in 0..parts {
+            let (mut b, mut k, mut d) = (Vec::new(), Vec::new(), Vec::new());
+            for doc in (0..n).rev().filter(|&doc| active[doc]) {
+                for j in 0..bands {
+                    let key = band_key(&sigs[doc * np + j * rows..doc * np + (j + 1) * rows], j);
+                    if key % parts as u64 == p as u64 {
+                        b.push(j as u32);
+                        k.push(key);
+                        d.push(doc as u32);
+                    }
+                }
+            }
+            let (pairs, s) = bucket_pairs(&b, &k, &d, window);
+            assert!(pairs.windows(2).all(|w| w[0] < w[1]));
+            got.extend(pairs);
+            skipped += s;
+        }
+        got.sort_unstable();
+        got.dedup();
+        assert_eq!(got, want);
+        assert_eq!(skipped, want_skipped);
+        assert!(skipped > 0);
+    }
+
+    #[test]
+    fn pairs_and_edges_are_every_bands_pairs_gathered() {
+        // Signatures over few values, so buckets are many and large: the bands' pairs, gathered
+        // whole and sorted as they were before the union was merged band by band.
+        let (n, np, bands, rows, window) = (300, 16, 8, 2, 5);
+        let sigs = few_values(n * np);
         let active: Vec<bool> = (0..n).map(|d| d % 7 != 3).collect();
         let (mut all_pairs, mut all_edges, mut all_skipped) = (Vec::new(), Vec::new(), 0u64);
         for j in 0..bands {

@@ -18,6 +18,7 @@ __all__ = [
     "RecordTexts",
     "Tokenizer",
     "TokenizerFileError",
+    "bucket_pairs",
     "cap_malloc_arenas",
     "code_terms",
     "connected_components",
@@ -220,6 +221,9 @@ def lsh_pairs(
     rows: int,
     active: npt.NDArray[np.bool_] | None = None,
     window: int = 64,
+) -> tuple[npt.NDArray[np.uint32], int]: ...
+def bucket_pairs(
+    bands: npt.NDArray[np.uint32], keys: npt.NDArray[np.uint64], docs: npt.NDArray[np.uint32], window: int = 64
 ) -> tuple[npt.NDArray[np.uint32], int]: ...
 def signature_estimates(
     signatures: npt.NDArray[np.uint32], pairs: npt.NDArray[np.uint32]

@@ -3,7 +3,8 @@
 //! back as NumPy arrays that take ownership of the Rust buffers (no copy).
 use super::errors::{lang_arg, text_langs};
 use crate::cluster::{
-    components, lsh_edges as core_lsh_edges, lsh_pairs as core_lsh_pairs, pair_estimates,
+    bucket_pairs as core_bucket_pairs, components, lsh_edges as core_lsh_edges,
+    lsh_pairs as core_lsh_pairs, pair_estimates,
 };
 use crate::error::Error;
 use crate::jsonl_record::{read_records, Fields, Records};
@@ -263,6 +264,39 @@ pub fn lsh_pairs<'py>(
     let k = pairs.len();
     let flat: Vec<u32> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
     Ok((matrix(py, k, 2, flat)?, skipped))
+}
+
+/// The pairs of `lsh_pairs` from band keys already computed: rows `(band, key, doc)`, in any
+/// order, that hold every row of their keys (a partition of the Ray engine's shuffle). Pairs
+/// `(k, 2)` uint32 (sorted, distinct) and the bucket pairs the window left out.
+#[pyfunction]
+#[pyo3(signature = (bands, keys, docs, window=64))]
+pub fn bucket_pairs<'py>(
+    py: Python<'py>,
+    bands: PyReadonlyArray1<'py, u32>,
+    keys: PyReadonlyArray1<'py, u64>,
+    docs: PyReadonlyArray1<'py, u32>,
+    window: usize,
+) -> PyResult<(Bound<'py, PyArray2<u32>>, u64)> {
+    let contiguous = |name: &str| arg_err(format!("{name} must be a contiguous array"));
+    let b = bands.as_slice().map_err(|_| contiguous("bands"))?;
+    let k = keys.as_slice().map_err(|_| contiguous("keys"))?;
+    let d = docs.as_slice().map_err(|_| contiguous("docs"))?;
+    if k.len() != b.len() || d.len() != b.len() {
+        return Err(arg_err(format!(
+            "bands, keys and docs must have one entry per row, got {}, {} and {}",
+            b.len(),
+            k.len(),
+            d.len()
+        )));
+    }
+    if window == 0 {
+        return Err(arg_err("window must be at least 1".into()));
+    }
+    let (pairs, skipped) = py.detach(|| core_bucket_pairs(b, k, d, window));
+    let n = pairs.len();
+    let flat: Vec<u32> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
+    Ok((matrix(py, n, 2, flat)?, skipped))
 }
 
 /// Estimated Jaccard (fraction of equal slots, float32) of each pair `(k, 2)` of signatures.

@@ -34,8 +34,8 @@ mod _core {
     use super::malloc::cap_malloc_arenas;
     #[pymodule_export]
     use super::minhash::{
-        connected_components, content_hashes, exact_jaccard_pairs, lsh_band_keys, lsh_edges,
-        lsh_pairs, lsh_params, minhash_signatures, minhash_signatures_from_hashes,
+        bucket_pairs, connected_components, content_hashes, exact_jaccard_pairs, lsh_band_keys,
+        lsh_edges, lsh_pairs, lsh_params, minhash_signatures, minhash_signatures_from_hashes,
         read_record_texts, shingle_hashes, signature_estimates, PyFirstSeen, PyRecordTexts,
     };
     #[pymodule_export]

@@ -126,6 +126,26 @@ def test_flat_hashes_match_text_signatures():
     assert np.array_equal(flat, h.signatures(texts, "python"))
 
 
+def test_bucket_pairs_of_band_key_rows_are_lsh_pairs():
+    # The Ray engine's reduce tasks pair rows (band, key, doc) in any order with the local
+    # engine's window rule: all rows at once give lsh_pairs' pairs and count.
+    rng = random.Random(5)
+    texts = [mutate(t, rng) if v else t for t in stdlib_texts(8) for v in range(4)]
+    sigs = MinHasher(64).signatures(texts)
+    bands, rows, window = 16, 4, 2
+    want, want_skipped = _core.lsh_pairs(sigs, bands, rows, None, window)
+    keys = _core.lsh_band_keys(sigs, bands, rows)
+    order = np.random.default_rng(0).permutation(keys.size)
+    band = np.tile(np.arange(bands, dtype=np.uint32), len(texts))[order]
+    doc = np.repeat(np.arange(len(texts), dtype=np.uint32), bands)[order]
+    pairs, skipped = _core.bucket_pairs(band, keys.ravel()[order], doc, window)
+    assert np.array_equal(pairs, want) and skipped == want_skipped > 0
+    with pytest.raises(ValueError, match="one entry per row"):
+        _core.bucket_pairs(band, keys.ravel(), doc[:-1])
+    with pytest.raises(ValueError, match="window"):
+        _core.bucket_pairs(band, keys.ravel(), doc, 0)
+
+
 def test_verify_and_keep_policies():
     rng = random.Random(1)
     base = stdlib_texts(3)
