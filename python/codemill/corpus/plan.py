@@ -25,7 +25,7 @@ from codemill.sources.document import read_texts
 from codemill.sources.fs import is_url
 from codemill.sources.inputs import not_a_file, record_file_skip
 from codemill.sources.names import printable
-from codemill.sources.parts import byte_ranges, task_size
+from codemill.sources.parts import byte_ranges, group_ranges, task_size
 from codemill.sources.streams import is_compressed, is_parquet, is_records
 from codemill.sources.walk import file_stat, read_head, walk_url
 
@@ -229,13 +229,10 @@ def plan_tasks(
                     end = size if stop is None else stop
                     add("jsonl", path, _key(path, size, start), start=start, stop=stop, size=end - start, stamp=u.stamp)
         else:
-            start, acc = 0, 0
-            for i, s in enumerate(u.groups):
-                acc += s
-                if acc >= task_bytes or i == len(u.groups) - 1:
-                    key = _key(u.records, u.groups, start)
-                    add("parquet", u.records, key, start=start, stop=i + 1, size=acc, stamp=u.stamp)
-                    start, acc = i + 1, 0
+            for start, stop in group_ranges(u.groups, task_bytes):
+                key = _key(u.records, u.groups, start)
+                size = sum(u.groups[start:stop])
+                add("parquet", u.records, key, start=start, stop=stop, size=size, stamp=u.stamp)
     return tasks
 
 

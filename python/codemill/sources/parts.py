@@ -1,5 +1,5 @@
-"""How much input one task takes: tokenize's tasks (`codemill.corpus.plan`) and the byte ranges
-of JSONL that dedup's Ray tasks read (`codemill.near_dup.ray`) are cut by this one rule.
+"""How much input one task takes: tokenize's tasks (`codemill.corpus.plan`) and the parts of
+record files that dedup's Ray tasks read (`codemill.near_dup.ray`) are cut by this one rule.
 
 The size is derived from the input, never from the worker count, so that the output is the same
 for any number of workers or engine.
@@ -7,7 +7,7 @@ for any number of workers or engine.
 
 from __future__ import annotations
 
-__all__ = ["MAX_TASK_BYTES", "MIN_TASK_BYTES", "TARGET_TASKS", "byte_ranges", "task_size"]
+__all__ = ["MAX_TASK_BYTES", "MIN_TASK_BYTES", "TARGET_TASKS", "byte_ranges", "group_ranges", "task_size"]
 
 MIN_TASK_BYTES = 1 << 20
 MAX_TASK_BYTES = 64 << 20
@@ -25,3 +25,16 @@ def byte_ranges(size: int, step: int) -> list[tuple[int, int | None]]:
     A JSONL line belongs to the range its first byte is in."""
     starts = range(0, max(size, 1), step)
     return [(a, a + step if a + step < size else None) for a in starts]
+
+
+def group_ranges(sizes: list[int], step: int) -> list[tuple[int, int]]:
+    """Parquet row groups of these ``sizes`` (bytes) in runs ``[start, stop)`` of about ``step``
+    bytes: a run ends once it holds ``step`` bytes, or at the last group; none without groups."""
+    out = []
+    start, acc = 0, 0
+    for i, size in enumerate(sizes):
+        acc += size
+        if acc >= step or i == len(sizes) - 1:
+            out.append((start, i + 1))
+            start, acc = i + 1, 0
+    return out
