@@ -54,12 +54,14 @@ def _jsonl(texts: list[str], prefix: str) -> str:
     return "".join(json.dumps({"content": t, "path": f"{prefix}{i}.py"}) + "\n" for i, t in enumerate(texts))
 
 
-def test_jsonl_read_by_ray_tasks_in_byte_ranges_matches_local(local_ray, tmp_path, monkeypatch):
-    # Ray's sign tasks read JSONL files themselves, a byte range each (5 per file here): the
-    # documents, line numbers, skips (listed with their lines in the file), decision and kept
-    # lines are the local engine's. A gzip file is one range; code files of a tree beside a
-    # JSONL file in it keep their order.
+def test_records_read_by_ray_tasks_in_parts_match_local(local_ray, tmp_path, monkeypatch):
+    # Ray's sign tasks read JSONL and Parquet files themselves, a part each (5 per file here:
+    # byte ranges, runs of row groups): the documents, record numbers, skips (listed with their
+    # lines or rows in the file), decision and kept records are the local engine's. A gzip file
+    # is one part; code files of a tree beside record files in it keep their order.
     import codemill.near_dup.api as api
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     texts = corpus()
     odd, _ = odd_jsonl()
@@ -73,7 +75,11 @@ def test_jsonl_read_by_ray_tasks_in_byte_ranges_matches_local(local_ray, tmp_pat
         (tree / "a" / f"m{i}.py").write_text(t)
     (tree / "b.jsonl").write_text(_jsonl(texts[:12], "b"))
     (tree / "c.py").write_text(texts[3])
-    inputs = [plain, packed, tree]
+    rows = [*texts[5:25], "", None, texts[7], "x = 1\n"]
+    table = pa.table({"content": rows, "path": [f"q{i}.py" for i in range(len(rows))]})
+    pq.write_table(table, tmp_path / "rows.parquet", row_group_size=3)
+    pq.write_table(table.slice(10), tree / "d.parquet", row_group_size=4)
+    inputs = [plain, packed, tmp_path / "rows.parquet", tree]
     kw = {"threshold": 0.7, "num_perm": 128, "bands": 64, "rows": 2, "max_file_bytes": 10_000}
     local = dedup(inputs, tmp_path / "local", **kw)
 
@@ -82,14 +88,15 @@ def test_jsonl_read_by_ray_tasks_in_byte_ranges_matches_local(local_ray, tmp_pat
 
     monkeypatch.setattr(api, "_sign_records", not_here)  # the tasks' own module is not patched
     remote = dedup(inputs, tmp_path / "ray", engine="ray", ray_shards=5, **kw)
-    assert sum(remote.pop("tasks_per_node").values()) >= 5 + 1 + 5 + 5  # and LSH reduce tasks
+    assert sum(remote.pop("tasks_per_node").values()) >= 5 + 1 + 5 + 5 + 5 + 5  # and LSH reduce tasks
     for report in (local, remote):
         report.pop("outputs")
         report["params"].pop("engine")
     assert remote == local
     counts = local["counts"]
     assert counts["near_duplicates_removed"] >= 10 and counts["exact_duplicates_removed"] >= 10
-    assert any(item["path"].startswith(f"{plain}:") for item in local["skipped_items"])
+    for name in (plain, tmp_path / "rows.parquet"):
+        assert any(item["path"].startswith(f"{name}:") for item in local["skipped_items"])
     written = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*") if p.is_file())
     assert len(written) > 3
     for rel in written:
@@ -97,13 +104,22 @@ def test_jsonl_read_by_ray_tasks_in_byte_ranges_matches_local(local_ray, tmp_pat
             assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes(), rel
 
 
-def test_line_ranges_cover_the_file(tmp_path):
-    from codemill.near_dup.ray import line_ranges
+def test_record_parts_cover_the_file(tmp_path):
+    from codemill.near_dup.ray import record_parts
 
     f = tmp_path / "a.jsonl"
     f.write_bytes(b"x" * 10)
-    assert line_ranges(f, 3) == [(0, 4), (4, 8), (8, None)]
-    assert line_ranges(f, None) == [(0, None)]  # under one task's size
+    assert record_parts(f, 3) == [(0, 4), (4, 8), (8, None)]
+    assert record_parts(f, None) == [(0, None)]  # under one task's size
     (tmp_path / "e.jsonl").write_bytes(b"")
-    assert line_ranges(tmp_path / "e.jsonl", 4) == [(0, None)]
-    assert line_ranges(tmp_path / "a.jsonl.gz", 4) == [(0, None)]  # compressed: read whole
+    assert record_parts(tmp_path / "e.jsonl", 4) == [(0, None)]
+    assert record_parts(tmp_path / "a.jsonl.gz", 4) == [(0, None)]  # compressed: read whole
+    pytest.importorskip("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"content": [f"x = {i}" for i in range(10)]}), tmp_path / "r.parquet", row_group_size=2)
+    assert record_parts(tmp_path / "r.parquet", 2) == [(0, 3), (3, 5)]  # runs of row groups
+    assert len(record_parts(tmp_path / "r.parquet", None)) == 1
+    pq.write_table(pa.table({"content": pa.array([], pa.string())}), tmp_path / "e.parquet")
+    assert len(record_parts(tmp_path / "e.parquet", 3)) == 1

@@ -3,6 +3,7 @@ and the decision and the written output are the same as the local engine's."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -68,3 +69,21 @@ def test_files_written_by_ray_equal_local(cluster, tmp_path):
     }
     kept = {p.name: p.read_bytes() for p in (tmp_path / "local" / "src").iterdir()}
     assert kept == {p.name: p.read_bytes() for p in (tmp_path / "ray" / "src").iterdir()}
+
+
+def test_jsonl_in_a_bucket_is_read_by_the_nodes_tasks(cluster, s3_server, bucket, tmp_path):
+    # The sign tasks read their byte ranges of the object themselves, on several nodes: the
+    # decision and the kept lines are those of a local run on a copy of the file.
+    lines = [json.dumps({"content": t, "path": f"m{i}.py"}) + "\n" for i, t in enumerate(_texts())]
+    local_file = tmp_path / "data.jsonl"
+    local_file.write_text("".join(lines))
+    s3_server.upload_file(str(local_file), bucket, "in/data.jsonl")
+    local = dedup(local_file, tmp_path / "local")
+    remote = dedup(f"s3://{bucket}/in/data.jsonl", tmp_path / "ray", engine="ray", ray_shards=SHARDS)
+    assert remote["counts"] == local["counts"] and local["counts"]["near_duplicates_removed"] >= 10
+    assert [c["removed"] for c in remote["clusters"]] == [
+        [{**r, "name": r["name"].replace(str(local_file), f"s3://{bucket}/in/data.jsonl")} for r in c["removed"]]
+        for c in local["clusters"]
+    ]
+    assert len(remote["tasks_per_node"]) >= 2
+    assert (tmp_path / "ray" / "data.jsonl").read_bytes() == (tmp_path / "local" / "data.jsonl").read_bytes()

@@ -5,5 +5,5 @@ text contributes) <- decide (the one decision, used by dedup and by finetune's p
 <- api (dedup, dedup_texts); io reads inputs, output writes the kept documents, ray runs
 signing and LSH pairing as Ray tasks.
 
-May import: codemill._core, sources, errors, languages, _io, outputs.
+May import: codemill._core, sources, errors, languages, _io, _batches, _ray, outputs.
 """

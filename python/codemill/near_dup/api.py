@@ -22,6 +22,7 @@ import numpy as np
 
 import codemill.near_dup.decide as decision
 from codemill import _core
+from codemill._batches import batches
 from codemill.errors import ConfigError, SourceError
 from codemill.near_dup.config import KEEP_POLICIES, DedupConfig, DedupOptions, Engine
 from codemill.near_dup.decide import check_engine, decide, signer
@@ -35,6 +36,7 @@ from codemill.sources.fs import as_local, is_tree, is_url, join
 from codemill.sources.inputs import iter_documents_or_readers
 from codemill.sources.names import printable
 from codemill.sources.skips import SkippedItem, renumber
+from codemill.sources.streams import is_parquet
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
 
@@ -128,8 +130,8 @@ class _Corpus:
         return h
 
     def add_signed_records(self, reader: RecordReader, part: SignedRange, first: int) -> None:
-        """The records a Ray task read of a byte range of ``reader``'s file (`sign_line_range`),
-        its line numbers counted from ``first``; its skips counted in ``reader.skips``."""
+        """The records a Ray task read of a part of ``reader``'s file (`sign_range`), its record
+        numbers counted from ``first``; its skips counted in ``reader.skips``."""
         n = len(part.records)
         self.source.extend([reader.source] * n)
         self.holder.extend([self._holder(reader.source, reader.origin)] * n)
@@ -240,9 +242,10 @@ def _sign_records(
 
 
 class SignedRange(NamedTuple):
-    """What a Ray task sends back of the JSONL lines starting in a byte range of a file: the rows
-    of its records, where they are (line numbers from 1 at the range's start, line offsets or
-    -1) and their lengths, what it passed over, and the lines it read."""
+    """What a Ray task sends back of its part of a record file (`sign_range`): the rows of its
+    records, where they are (record numbers, from 1 at the part's start for JSONL, of the file
+    for Parquet; line offsets or -1) and their lengths, what it passed over, and the lines (rows)
+    it read."""
 
     signed: Signed
     records: np.ndarray
@@ -253,15 +256,22 @@ class SignedRange(NamedTuple):
     lines: int
 
 
-def sign_line_range(config: DedupConfig, reader: RecordReader, start: int, stop: int | None) -> SignedRange:
-    """The records of the lines of ``reader``'s file starting in ``[start, stop)``, read and
-    signed on this machine as `dedup` reads a whole file (`_sign_records`): a Ray task's share,
-    so that no text passes through the driver."""
+def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int | None) -> SignedRange:
+    """The records of a part of ``reader``'s file, read and signed on this machine as `dedup`
+    reads a whole file: a Ray task's share, so that no text passes through the driver. The part
+    is the lines of a JSONL file starting in bytes ``[start, stop)`` (`_sign_records`), or the
+    row groups ``[start, stop)`` of a Parquet file (documents, as `dedup` reads them locally)."""
     reader.skips = Skips(reader.skips.limit)
     reader.lines = 0
     part = _Corpus([], None, reader.max_bytes)
     signing = Signer(config, local_signatures(config))
-    _sign_records(reader, signing, part, start, stop)
+    if is_parquet(reader.path):
+        for batch in batches(reader.read(start, stop), BATCH_CHARS, BATCH_DOCS, _chars):
+            for doc in batch:
+                part.add(doc)
+            signing.add([doc.text or "" for doc in batch])
+    else:
+        _sign_records(reader, signing, part, start, stop)
     return SignedRange(
         signing.signed(),
         np.frombuffer(part.record, dtype=np.int64),
@@ -271,6 +281,10 @@ def sign_line_range(config: DedupConfig, reader: RecordReader, start: int, stop:
         reader.skips.items,
         reader.lines,
     )
+
+
+def _chars(doc: Document) -> int:
+    return len(doc.text or "")
 
 
 def dedup(
@@ -323,8 +337,8 @@ def dedup(
         batch.clear()
         chars = 0
 
-    # On Ray, JSONL files are read by the tasks, each a byte range (`RecordRanges`); files of code
-    # are read here and their texts signed by tasks.
+    # On Ray, JSONL and Parquet files are read by the tasks, a part each (`RecordRanges`); files
+    # of code are read here and their texts signed by tasks.
     ranges = None
     if engine == "ray":
         from codemill.near_dup.ray import RecordRanges
@@ -335,7 +349,10 @@ def dedup(
         corpus.add_signed_records(reader, part, first)
         signing.add_signed(part.signed)
 
-    for doc in iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field):
+    listed = iter_documents_or_readers(
+        paths, skips, max_bytes=max_file_bytes, text_field=text_field, parquet=ranges is not None
+    )
+    for doc in listed:
         if isinstance(doc, RecordReader):
             if batch:
                 flush()

@@ -1,7 +1,7 @@
 """The Ray engine of dedup: signatures per shard as tasks, band grouping as a shuffle.
 
-JSONL files are read by the sign tasks themselves, a byte range each (`RecordRanges`); the
-texts of code files are read by the driver and sent to them.
+JSONL and Parquet files are read by the sign tasks themselves, a part each (`RecordRanges`);
+the texts of code files are read by the driver and sent to them.
 
 Map tasks compute band keys for their shard and hash-partition `(band, key, doc)` rows into
 P partitions; each reduce task pairs its partition's buckets in the core (`_core.bucket_pairs`,
@@ -27,8 +27,8 @@ from codemill._ray import connect, ray
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.signing import local_signatures
 from codemill.sources.fs import is_url, url_size
-from codemill.sources.parts import byte_ranges, task_size
-from codemill.sources.streams import is_compressed
+from codemill.sources.parts import byte_ranges, group_ranges, task_size
+from codemill.sources.streams import is_compressed, is_parquet
 
 if TYPE_CHECKING:
     from codemill.near_dup.api import SignedRange
@@ -73,16 +73,23 @@ def ray_signatures(
 
 
 @ray.remote
-def _sign_lines(config: DedupConfig, reader: RecordReader, start: int, stop: int | None) -> tuple[SignedRange, str]:
-    from codemill.near_dup.api import sign_line_range  # which imports this module's caller
+def _sign_part(config: DedupConfig, reader: RecordReader, start: int, stop: int | None) -> tuple[SignedRange, str]:
+    from codemill.near_dup.api import sign_range  # which imports this module's caller
 
-    return sign_line_range(config, reader, start, stop), _node()
+    return sign_range(config, reader, start, stop), _node()
 
 
-def line_ranges(path: Path | str, parts: int | None) -> list[tuple[int, int | None]]:
-    """The byte ranges a JSONL file's lines are read in by tasks: ``parts`` of it, else ranges of
-    tokenize's task size for its size (`task_size`). A compressed file, or an object whose size
-    the store does not give, is one range."""
+def record_parts(path: Path | str, parts: int | None) -> list[tuple[int, int | None]]:
+    """The parts of a record file that tasks read (`sign_range`): ``parts`` of it, else parts of
+    tokenize's task size for its size (`task_size`). A JSONL file is cut into byte ranges (one for
+    a compressed file, or an object whose size the store does not give), a Parquet file into
+    runs of row groups (one, to the end, for a file without any)."""
+    if is_parquet(path):
+        from codemill.sources.records import parquet_row_groups
+
+        sizes = [size for _, size in parquet_row_groups(path)]
+        step = max(1, -(-sum(sizes) // parts)) if parts else task_size(sum(sizes))
+        return list(group_ranges(sizes, step)) or [(0, None)]
     if is_compressed(path):
         return [(0, None)]
     size = url_size(path) if isinstance(path, str) and is_url(path) else os.path.getsize(path)
@@ -92,11 +99,12 @@ def line_ranges(path: Path | str, parts: int | None) -> list[tuple[int, int | No
 
 
 class RecordRanges:
-    """JSONL files read and signed by Ray tasks, a byte range each (`line_ranges`), so that their
-    texts never pass through the driver: it read, hashed and shipped every record before (its
-    one core capped the run). Results are taken in order (``take(reader, part, first)``, ``first``
-    the number of the part's first line in its file), with at most two tasks per CPU of the
-    cluster waiting: their signatures are held until taken."""
+    """JSONL and Parquet files read and signed by Ray tasks, a part each (`record_parts`), so
+    that their texts never pass through the driver: it read, hashed and shipped every record
+    before (its one core capped the run). Results are taken in order (``take(reader, part,
+    first)``, ``first`` the number of the part's first record in its file: 1 for Parquet, whose
+    tasks number rows in the file), with at most two tasks per CPU of the cluster waiting: their
+    signatures are held until taken."""
 
     def __init__(
         self,
@@ -117,8 +125,8 @@ class RecordRanges:
 
     def add(self, reader: RecordReader) -> None:
         """Starts the tasks of ``reader``'s file."""
-        sign = _sign_lines.options(scheduling_strategy=_SPREAD)
-        for start, stop in line_ranges(reader.path, self._parts):
+        sign = _sign_part.options(scheduling_strategy=_SPREAD)
+        for start, stop in record_parts(reader.path, self._parts):
             self._waiting.append((reader, sign.remote(self._config, reader, start, stop)))
             while len(self._waiting) > self._most:
                 self._take_next()
@@ -134,7 +142,7 @@ class RecordRanges:
         self._nodes[node] += 1
         if reader is not self._reader:
             self._reader, self._lines = reader, 0
-        self._take(reader, part, self._lines + 1)
+        self._take(reader, part, 1 if is_parquet(reader.path) else self._lines + 1)
         self._lines += part.lines
 
 

@@ -131,16 +131,18 @@ def _listed(
     text_field: str | None,
     skip_damaged: bool,
     readers: bool = False,
+    parquet_readers: bool = False,
 ) -> Iterator[Document | RecordReader]:
     """The documents of the inputs; with ``readers``, a JSONL file's reader in place of its
-    records (its lines not read yet), for a caller that reads them itself."""
+    records (its lines not read yet), for a caller that reads them itself, and a Parquet file's
+    too with ``parquet_readers``."""
 
     def records(reader: RecordReader, size: int) -> Iterator[Document | RecordReader]:
         reason = record_file_skip(reader.path, size)
         if reason is not None:
             skips.add(reader.shown, reason)
             return
-        if readers and not is_parquet(reader.path):
+        if readers and (parquet_readers or not is_parquet(reader.path)):
             yield reader
             return
         try:
@@ -207,11 +209,14 @@ def iter_documents_or_readers(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     text_field: str | None = None,
+    parquet: bool = False,
 ) -> Iterator[Document | RecordReader]:
     """As `iter_documents`, but each JSONL file (plain, compressed or in a bucket) comes as its
     `RecordReader`, in its place, for a caller that reads its lines in the core (dedup): no Python
-    object is made of its records. Documents are not numbered (``index``)."""
-    return _read(_listed(inputs, skips, max_bytes, text_field, False, readers=True), skips, max_bytes)
+    object is made of its records. With ``parquet``, each Parquet file comes as its reader too
+    (for dedup's Ray tasks, which read their row groups). Documents are not numbered (``index``)."""
+    listed = _listed(inputs, skips, max_bytes, text_field, False, readers=True, parquet_readers=parquet)
+    return _read(listed, skips, max_bytes)
 
 
 Item = TypeVar("Item", Document, Document | RecordReader)
