@@ -273,6 +273,22 @@ def test_a_parquet_input_with_no_record_kept_is_written_empty(tmp_path):
         assert empty.num_rows == 0 and empty.schema.names == ["content"]
 
 
+def test_parquet_rows_kept_from_every_row_group(tmp_path):
+    # The kept rows are written a row group at a time: copies within and across groups (of 3
+    # rows) removed, every column and the schema's metadata kept, a group with none kept left out.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = stdlib_texts(5)
+    content = [texts[i] for i in (0, 1, 2, 3, 4, 0, 1, 0, 2)]  # the last group: copies only
+    table = pa.table({"content": content, "n": list(range(len(content)))}).replace_schema_metadata({"k": "v"})
+    pq.write_table(table, tmp_path / "rows.parquet", row_group_size=3)
+    codemill.dedup([tmp_path / "rows.parquet"], tmp_path / "o")
+    out = pq.read_table(tmp_path / "o" / "rows.parquet")
+    assert out.equals(table.take([0, 1, 2, 3, 4]))
+    assert out.schema.metadata == {b"k": b"v"}
+
+
 def test_report_names_that_are_not_utf8_are_spelled_with_escapes(tmp_path):
     # As in the skipped list: a lone surrogate in the clusters made JSON strict readers refuse.
     tree = tmp_path / "tree"

@@ -77,14 +77,7 @@ def _write_records(src: Path | str, dest: Path, numbers: np.ndarray) -> None:
     """The kept records of a JSONL file (lines copied byte for byte) or Parquet file (rows);
     ``numbers``: theirs, ascending."""
     if is_parquet(src):
-        table = parquet_file(src).read()
-        with atomic_file(dest, "wb") as f:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            # Typed: an empty list is a null-typed array, which `take` refuses (no row kept).
-            rows = pa.array(numbers.astype(np.int64) - 1, type=pa.int64())
-            pq.write_table(table.take(rows), f)
+        _write_rows(src, dest, numbers)
         return
     with open_stream(src, sequential=True) as f, atomic_stream(dest) as out:
         # In pieces of at most a MiB: a line the reader skipped as too large unread (a GiB, say)
@@ -107,6 +100,25 @@ def _write_records(src: Path | str, dest: Path, numbers: np.ndarray) -> None:
                     if keep:
                         out.write(b"\n")
                     break
+
+
+def _write_rows(src: Path | str, dest: Path, numbers: np.ndarray) -> None:
+    """The kept rows of a Parquet file, a row group at a time: read whole, a file of 48 MB
+    (149 MB of text) took dedup from 265 to 698 MB resident; each group is held alone so."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pf = parquet_file(src)
+    rows = numbers.astype(np.int64) - 1  # ascending
+    with atomic_file(dest, "wb") as f, pq.ParquetWriter(f, pf.schema_arrow) as writer:
+        before = at = 0  # rows of the groups passed; kept rows passed
+        for group in range(pf.metadata.num_row_groups):
+            end = int(np.searchsorted(rows, before + pf.metadata.row_group(group).num_rows))
+            if end > at:
+                taken = pa.array(rows[at:end] - before, type=pa.int64())
+                writer.write_table(pf.read_row_group(group).take(taken))
+            before += pf.metadata.row_group(group).num_rows
+            at = end
 
 
 def _copy_all(copies: list[tuple[Path | str, Path]]) -> None:
