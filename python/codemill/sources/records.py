@@ -289,7 +289,13 @@ class RecordReader:
         groups = list(range(start, stop))
         import pyarrow as pa  # importable: parquet_file opened the file with it
 
-        batches = pf.iter_batches(batch_size=_BATCH_ROWS, row_groups=groups, columns=columns)
+        # A reader per row group: one reader over them all held what it had read, ~380 MB of
+        # Arrow memory by the end of a 393 MB file (91,520 rows), against ~13 MB so.
+        batches = (
+            batch
+            for group in groups
+            for batch in pf.iter_batches(batch_size=_BATCH_ROWS, row_groups=[group], columns=columns)
+        )
         while True:
             # Only the reading and decoding of a batch is guarded: a corrupt page (ArrowInvalid),
             # a string column that is not UTF-8, a failed read. Not what is done with the rows.
