@@ -58,7 +58,8 @@ def test_records_read_by_ray_tasks_in_parts_match_local(local_ray, tmp_path, mon
     # Ray's sign tasks read JSONL and Parquet files themselves, a part each (5 per file here:
     # byte ranges, runs of row groups): the documents, record numbers, skips (listed with their
     # lines or rows in the file), decision and kept records are the local engine's. A gzip file
-    # is one part; code files of a tree beside record files in it keep their order.
+    # is one part; code files of a tree beside record files in it keep their order, and what
+    # the listing passes over after a record file is listed after that file's skips.
     import codemill.near_dup.api as api
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -73,7 +74,8 @@ def test_records_read_by_ray_tasks_in_parts_match_local(local_ray, tmp_path, mon
     (tree / "a").mkdir(parents=True)
     for i, t in enumerate(texts[40:]):
         (tree / "a" / f"m{i}.py").write_text(t)
-    (tree / "b.jsonl").write_text(_jsonl(texts[:12], "b"))
+    (tree / "b.jsonl").write_bytes(_jsonl(texts[:12], "b").encode() + odd)
+    (tree / "b2.xyz").write_text("listed next, passed over")  # its skip comes after b.jsonl's
     (tree / "c.py").write_text(texts[3])
     rows = [*texts[5:25], "", None, texts[7], "x = 1\n"]
     table = pa.table({"content": rows, "path": [f"q{i}.py" for i in range(len(rows))]})
@@ -95,7 +97,7 @@ def test_records_read_by_ray_tasks_in_parts_match_local(local_ray, tmp_path, mon
     assert remote == local
     counts = local["counts"]
     assert counts["near_duplicates_removed"] >= 10 and counts["exact_duplicates_removed"] >= 10
-    for name in (plain, tmp_path / "rows.parquet"):
+    for name in (plain, tmp_path / "rows.parquet", tree / "b.jsonl"):
         assert any(item["path"].startswith(f"{name}:") for item in local["skipped_items"])
     written = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*") if p.is_file())
     assert len(written) > 3

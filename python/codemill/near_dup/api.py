@@ -10,6 +10,7 @@ writing. The entry points are exported as `codemill.dedup`, `codemill.DedupConfi
 
 from __future__ import annotations
 
+import functools
 import os
 from array import array
 from collections import Counter
@@ -337,32 +338,25 @@ def dedup(
         batch.clear()
         chars = 0
 
-    # On Ray, JSONL and Parquet files are read by the tasks, a part each (`RecordRanges`); files
-    # of code are read here and their texts signed by tasks.
-    ranges = None
-    if engine == "ray":
-        from codemill.near_dup.ray import RecordRanges
-
-        ranges = RecordRanges(cfg, ray_shards, nodes, lambda reader, part, first: take(reader, part, first))
-
     def take(reader: RecordReader, part: SignedRange, first: int) -> None:
         corpus.add_signed_records(reader, part, first)
         signing.add_signed(part.signed)
 
-    listed = iter_documents_or_readers(
-        paths, skips, max_bytes=max_file_bytes, text_field=text_field, parquet=ranges is not None
-    )
+    # On Ray, JSONL and Parquet files are read by the tasks, a part each (`ray_sign_records`);
+    # files of code are read here and their texts signed by tasks.
+    on_ray = engine == "ray"
+    listed = iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field, parquet=on_ray)
     for doc in listed:
         if isinstance(doc, RecordReader):
             if batch:
                 flush()
-            if ranges is not None:
-                ranges.add(doc)
+            if on_ray:
+                from codemill.near_dup.ray import ray_sign_records
+
+                ray_sign_records(cfg, doc, ray_shards, nodes, functools.partial(take, doc))
             else:
                 _sign_records(doc, signing, corpus)
             continue
-        if ranges is not None:
-            ranges.finish()  # the records before this document come first
         corpus.add(doc)
         batch.append(doc)
         chars += len(doc.text or "")
@@ -370,8 +364,6 @@ def dedup(
             flush()
     if batch:
         flush()
-    if ranges is not None:
-        ranges.finish()
     signed = signing.signed()
     lengths = np.frombuffer(corpus.length, dtype=np.int64)
     result = decide(

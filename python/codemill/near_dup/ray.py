@@ -1,6 +1,6 @@
 """The Ray engine of dedup: signatures per shard as tasks, band grouping as a shuffle.
 
-JSONL and Parquet files are read by the sign tasks themselves, a part each (`RecordRanges`);
+JSONL and Parquet files are read by the sign tasks themselves, a part each (`ray_sign_records`);
 the texts of code files are read by the driver and sent to them.
 
 Map tasks compute band keys for their shard and hash-partition `(band, key, doc)` rows into
@@ -98,52 +98,36 @@ def record_parts(path: Path | str, parts: int | None) -> list[tuple[int, int | N
     return byte_ranges(size, max(1, -(-size // parts)) if parts else task_size(size))
 
 
-class RecordRanges:
-    """JSONL and Parquet files read and signed by Ray tasks, a part each (`record_parts`), so
-    that their texts never pass through the driver: it read, hashed and shipped every record
-    before (its one core capped the run). Results are taken in order (``take(reader, part,
-    first)``, ``first`` the number of the part's first record in its file: 1 for Parquet, whose
-    tasks number rows in the file), with at most two tasks per CPU of the cluster waiting: their
-    signatures are held until taken."""
-
-    def __init__(
-        self,
-        config: DedupConfig,
-        parts: int | None,
-        nodes: Counter[str],
-        take: Callable[[RecordReader, SignedRange, int], None],
-    ) -> None:
-        connect()
-        self._config = config
-        self._parts = parts
-        self._nodes = nodes
-        self._take = take
-        self._waiting: deque[tuple[RecordReader, ray.ObjectRef]] = deque()
-        self._most = max(2, 2 * int(ray.available_resources().get("CPU", 1)))
-        self._reader: RecordReader | None = None  # the file of the last part taken ...
-        self._lines = 0  # ... and its lines so far
-
-    def add(self, reader: RecordReader) -> None:
-        """Starts the tasks of ``reader``'s file."""
-        sign = _sign_part.options(scheduling_strategy=_SPREAD)
-        for start, stop in record_parts(reader.path, self._parts):
-            self._waiting.append((reader, sign.remote(self._config, reader, start, stop)))
-            while len(self._waiting) > self._most:
-                self._take_next()
-
-    def finish(self) -> None:
-        """Takes every part started."""
-        while self._waiting:
-            self._take_next()
-
-    def _take_next(self) -> None:
-        reader, ref = self._waiting.popleft()
-        part, node = ray.get(ref)
-        self._nodes[node] += 1
-        if reader is not self._reader:
-            self._reader, self._lines = reader, 0
-        self._take(reader, part, 1 if is_parquet(reader.path) else self._lines + 1)
-        self._lines += part.lines
+def ray_sign_records(
+    config: DedupConfig,
+    reader: RecordReader,
+    parts: int | None,
+    nodes: Counter[str],
+    take: Callable[[SignedRange, int], None],
+) -> None:
+    """A JSONL or Parquet file read and signed by Ray tasks, a part each (`record_parts`, tasks
+    counted in `nodes`), so that its texts never pass through the driver: it read, hashed and
+    shipped every record before, and its one core capped the run. The parts are taken in order,
+    ``take(part, first)`` with ``first`` the number of the part's first record in the file (1
+    for Parquet, whose tasks number rows in the file), at most two tasks per CPU of the cluster
+    waiting (their signatures are held until taken). The file is done when this returns: the
+    listing of the inputs, which counts what it passes over as it goes, goes on only then, so
+    skipped items are listed in the order a local run lists them."""
+    connect()
+    most = max(2, 2 * int(ray.available_resources().get("CPU", 1)))
+    sign = _sign_part.options(scheduling_strategy=_SPREAD)
+    todo = iter(record_parts(reader.path, parts))
+    waiting: deque[ray.ObjectRef] = deque()
+    lines = 0  # of the parts taken
+    while True:
+        while len(waiting) < most and (span := next(todo, None)) is not None:
+            waiting.append(sign.remote(config, reader, *span))
+        if not waiting:
+            return
+        part, node = ray.get(waiting.popleft())
+        nodes[node] += 1
+        take(part, 1 if is_parquet(reader.path) else lines + 1)
+        lines += part.lines
 
 
 @ray.remote
