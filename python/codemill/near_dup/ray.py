@@ -13,6 +13,7 @@ ran on, so a run can show where its work went (`DedupResult.tasks_per_node`).
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 from collections import Counter, deque
@@ -26,6 +27,7 @@ from codemill import _core
 from codemill._ray import connect, ray
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.signing import local_signatures
+from codemill.sources import Skips
 from codemill.sources.fs import is_url, url_size
 from codemill.sources.parts import byte_ranges, group_ranges, task_size
 from codemill.sources.streams import is_compressed, is_parquet
@@ -89,7 +91,7 @@ def record_parts(path: Path | str, parts: int | None) -> list[tuple[int, int | N
 
         sizes = [size for _, size in parquet_row_groups(path)]
         step = max(1, -(-sum(sizes) // parts)) if parts else task_size(sum(sizes))
-        return list(group_ranges(sizes, step)) or [(0, None)]
+        return [*group_ranges(sizes, step)] or [(0, None)]
     if is_compressed(path):
         return [(0, None)]
     size = url_size(path) if isinstance(path, str) and is_url(path) else os.path.getsize(path)
@@ -114,14 +116,18 @@ def ray_sign_records(
     listing of the inputs, which counts what it passes over as it goes, goes on only then, so
     skipped items are listed in the order a local run lists them."""
     connect()
-    most = max(2, 2 * int(ray.available_resources().get("CPU", 1)))
+    most = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
     sign = _sign_part.options(scheduling_strategy=_SPREAD)
+    # Stored once for all the parts, without what the driver's listing has skipped so far.
+    shipped = copy.copy(reader)
+    shipped.skips = Skips(reader.skips.limit)
+    ref = ray.put(shipped)
     todo = iter(record_parts(reader.path, parts))
     waiting: deque[ray.ObjectRef] = deque()
     lines = 0  # of the parts taken
     while True:
         while len(waiting) < most and (span := next(todo, None)) is not None:
-            waiting.append(sign.remote(config, reader, *span))
+            waiting.append(sign.remote(config, ref, *span))
         if not waiting:
             return
         part, node = ray.get(waiting.popleft())

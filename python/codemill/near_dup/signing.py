@@ -137,9 +137,9 @@ class Signer:
         self.add_signed((sigs, counts, hashes))
 
     def add_signed(self, signed: Signed) -> None:
-        """Rows signed elsewhere, next in order: a byte range of a JSONL file that a Ray task read
-        and signed with a `Signer` of its own. Its texts are not looked up later: one equal to a
-        later text is signed again there, to the same rows."""
+        """Rows signed elsewhere, next in order: a part of a record file that a Ray task read and
+        signed with a `Signer` of its own. Its texts are not looked up later: one equal to a later
+        text is signed again there, to the same rows."""
         sigs = signed[0]
         self._batches.append(signed)
         self._batches_rows += len(sigs)
