@@ -16,7 +16,7 @@ except ImportError as exc:  # pragma: no cover - depends on the optional extra
 
     raise CodemillError("the Ray engine needs Ray: pip install 'codemill[ray]'") from exc
 
-__all__ = ["connect", "ray"]
+__all__ = ["connect", "ray", "task_result"]
 
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
@@ -36,6 +36,23 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
         kw["num_cpus"] = num_cpus
     ray.init(**kw)
     return True
+
+
+def task_result(ref: Any, lost: str = "") -> Any:
+    """The result of a Ray task (``ray.get``). A task that raised an input or output error (an
+    `OSError` or `ValueError`, codemill's own among them, which name the file at fault) raises it
+    here as it is, not wrapped in Ray's report of the worker's traceback; a worker or node lost
+    (killed, out of memory) is one line, ``lost`` after it (what the user can do)."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, OSError | ValueError):
+            raise cause from None
+        if isinstance(exc, ray.exceptions.RayTaskError):
+            raise
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ChildProcessError(f"a Ray task failed ({type(exc).__name__}: {detail}){lost}") from None
 
 
 def _check_answers(address: str, source: str = "") -> None:

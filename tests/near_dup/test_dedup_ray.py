@@ -125,3 +125,18 @@ def test_record_parts_cover_the_file(tmp_path):
     assert len(record_parts(tmp_path / "r.parquet", None)) == 1
     pq.write_table(pa.table({"content": pa.array([], pa.string())}), tmp_path / "e.parquet")
     assert len(record_parts(tmp_path / "e.parquet", 3)) == 1
+
+
+def test_a_damaged_file_read_by_a_task_is_its_own_error(local_ray, tmp_path):
+    # A task's SourceError reaches the caller as it is (one line naming the file, as a local run
+    # says it), not wrapped in Ray's report of the worker's traceback.
+    from codemill.errors import SourceError
+
+    data = gzip.compress(_jsonl(corpus(), "m").encode())
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SourceError, match="truncated") as local:
+        dedup(bad, tmp_path / "local")
+    with pytest.raises(SourceError, match="truncated") as remote:
+        dedup(bad, tmp_path / "ray", engine="ray")
+    assert type(remote.value) is SourceError and str(remote.value) == str(local.value)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from codemill import _core
-from codemill._ray import connect, ray
+from codemill._ray import connect, ray, task_result
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.signing import local_signatures
 from codemill.sources import Skips
@@ -130,7 +130,7 @@ def ray_sign_records(
             waiting.append(sign.remote(config, ref, *span))
         if not waiting:
             return
-        part, node = ray.get(waiting.popleft())
+        part, node = task_result(waiting.popleft())  # an unreadable file: its own error
         nodes[node] += 1
         take(part, 1 if is_parquet(reader.path) else lines + 1)
         lines += part.lines

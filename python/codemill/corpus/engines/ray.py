@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from codemill._ray import connect, ray
+from codemill._ray import connect, ray, task_result
 from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
@@ -109,20 +109,8 @@ def run_ray(
                 ref = _ray_task.remote(queue.pop(), settings, tok_ref, tok.hash, os.fspath(outdir), os.getcwd())
                 pending.append(ref)
             done, pending = ray.wait(pending, num_returns=1)
-            try:
-                recs, node = ray.get(done[0])
-            except ray.exceptions.RayError as exc:
-                cause = getattr(exc, "cause", None)
-                if isinstance(cause, OSError | ValueError):
-                    raise cause from None
-                if isinstance(exc, ray.exceptions.RayTaskError):
-                    raise
-                # A worker or node lost (killed, out of memory): one line, as the local engine's.
-                detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise ChildProcessError(
-                    f"a Ray task failed ({type(exc).__name__}: {detail}); finished tasks are kept: "
-                    "run the same command again to resume"
-                ) from None
+            # A worker or node lost: one line, as the local engine's.
+            recs, node = task_result(done[0], "; finished tasks are kept: run the same command again to resume")
             per_node[node] = per_node.get(node, 0) + len(recs)
             for rec in recs:
                 on_done(rec)
