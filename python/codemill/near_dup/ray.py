@@ -3,8 +3,8 @@
 JSONL and Parquet files are read by the sign tasks themselves, a part each (`ray_sign_records`);
 the texts of code files are read by the driver and sent to them.
 
-Map tasks compute band keys for their shard and hash-partition `(band, key, doc)` rows into
-P partitions; each reduce task pairs its partition's buckets in the core (`_core.bucket_pairs`,
+The driver computes the band keys; map tasks hash-partition their shard's `(band, key, doc)`
+rows into P partitions; each reduce task pairs its partition's buckets in the core (`_core.bucket_pairs`,
 the window rule of the local engine's `_core.lsh_pairs`). No Python object per band key or per
 document. The pairs and the skipped count are the same as the local engine's, so the clusters
 are too. Sign and reduce tasks are spread over the cluster's nodes and report the node they
@@ -137,15 +137,12 @@ def ray_sign_records(
 
 
 @ray.remote
-def _map_keys(
-    sigs: np.ndarray, active: np.ndarray, offset: int, bands: int, rows: int, parts: int
-) -> list[np.ndarray] | np.ndarray:
-    keys = _core.lsh_band_keys(np.ascontiguousarray(sigs), bands, rows)  # (n, bands)
+def _map_keys(keys: np.ndarray, active: np.ndarray, offset: int, parts: int) -> list[np.ndarray] | np.ndarray:
     docs = np.nonzero(active)[0]
-    keys = keys[docs]
-    band = np.broadcast_to(np.arange(bands, dtype=np.uint32), keys.shape).ravel()
+    keys = keys[docs]  # (n, bands)
+    band = np.broadcast_to(np.arange(keys.shape[1], dtype=np.uint32), keys.shape).ravel()
     key = keys.ravel()
-    doc = np.repeat(docs.astype(np.uint32) + np.uint32(offset), bands)
+    doc = np.repeat(docs.astype(np.uint32) + np.uint32(offset), keys.shape[1])
     part = (key % np.uint64(parts)).astype(np.int64)
     out = []
     for p in range(parts):
@@ -177,14 +174,18 @@ def ray_pairs(
     """Pairs to check and the window's skipped count, by a hash-partitioned shuffle (reduce
     tasks counted in `nodes`)."""
     connect()
+    # The band keys are computed here, on all the driver's cores, and sent in place of the
+    # signatures: 8 bytes a band (288 a document at 36 bands) against 4 a permutation (1,024 at
+    # 256), each byte sent copied into the object store beside the signatures the driver holds.
+    keys = _core.lsh_band_keys(np.ascontiguousarray(sigs), hasher.bands, hasher.rows)
     spans = _shards(len(sigs), shards)
     parts = len(spans)
     mapped = []
     for a, b in spans:
-        refs = _map_keys.options(num_returns=parts, scheduling_strategy=_SPREAD).remote(
-            sigs[a:b], active[a:b], a, hasher.bands, hasher.rows, parts
-        )
+        task = _map_keys.options(num_returns=parts, scheduling_strategy=_SPREAD)
+        refs = task.remote(keys[a:b], active[a:b], a, parts)
         mapped.append(refs if isinstance(refs, list) else [refs])
+    del keys
     reduce = _reduce_pairs.options(scheduling_strategy=_SPREAD)
     reduced = ray.get([reduce.remote(window, *[m[p] for m in mapped]) for p in range(parts)])
     nodes.update(node for _, _, node in reduced)
