@@ -4,9 +4,9 @@ JSONL and Parquet files are read by the sign tasks themselves, a part each (`ray
 the texts of code files are read by the driver and sent to them.
 
 The driver computes the band keys; map tasks hash-partition their shard's `(band, key, doc)`
-rows into P partitions; each reduce task pairs its partition's buckets in the core (`_core.bucket_pairs`,
-the window rule of the local engine's `_core.lsh_pairs`). No Python object per band key or per
-document. The pairs and the skipped count are the same as the local engine's, so the clusters
+rows into P partitions; each reduce task pairs its partition's buckets in the core
+(`_core.bucket_pairs`, the window rule of the local engine's `_core.lsh_pairs`). No Python
+object per band key or per document. The pairs and the skipped count are the same as the local engine's, so the clusters
 are too. Sign and reduce tasks are spread over the cluster's nodes and report the node they
 ran on, so a run can show where its work went (`DedupResult.tasks_per_node`).
 """
@@ -190,7 +190,7 @@ def ray_pairs(
     reduced = ray.get([reduce.remote(window, *[m[p] for m in mapped]) for p in range(parts)])
     nodes.update(node for _, _, node in reduced)
     skipped = sum(s for _, s, _ in reduced)
-    keys = np.unique(np.concatenate([k for k, _, _ in reduced]))  # a partition's keys: distinct already
-    pairs = np.empty((len(keys), 2), dtype=np.uint32)
-    pairs[:, 0], pairs[:, 1] = keys >> np.uint64(32), keys & np.uint64(0xFFFFFFFF)
+    found = np.unique(np.concatenate([k for k, _, _ in reduced]))  # pair keys; a partition's distinct already
+    pairs = np.empty((len(found), 2), dtype=np.uint32)
+    pairs[:, 0], pairs[:, 1] = found >> np.uint64(32), found & np.uint64(0xFFFFFFFF)
     return pairs, skipped
