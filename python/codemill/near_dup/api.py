@@ -11,13 +11,14 @@ writing. The entry points are exported as `codemill.dedup`, `codemill.DedupConfi
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Unpack
+from typing import NamedTuple, Unpack, cast
 
 import numpy as np
 
@@ -267,10 +268,8 @@ def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int 
     part = _Corpus([], None, reader.max_bytes)
     signing = Signer(config, local_signatures(config))
     if is_parquet(reader.path):
-        for batch in batches(reader.read(start, stop), BATCH_CHARS, BATCH_DOCS, _chars):
-            for doc in batch:
-                part.add(doc)
-            signing.add([doc.text or "" for doc in batch])
+        for docs in batches(reader.read(start, stop), BATCH_CHARS, BATCH_DOCS, _chars):
+            _sign_documents(docs, signing, part)
     else:
         _sign_records(reader, signing, part, start, stop)
     return SignedRange(
@@ -282,6 +281,14 @@ def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int 
         reader.skips.items,
         reader.lines,
     )
+
+
+def _sign_documents(docs: list[Document], signing: Signer, corpus: _Corpus) -> None:
+    """A batch of documents read with their texts (`BATCH_DOCS`, `BATCH_CHARS`), signed; their
+    texts are let go with the batch."""
+    for doc in docs:
+        corpus.add(doc)
+    signing.add([doc.text or "" for doc in docs])
 
 
 def _chars(doc: Document) -> int:
@@ -329,14 +336,6 @@ def dedup(
     corpus = _Corpus(paths, text_field, max_file_bytes)
     nodes: Counter[str] = Counter()
     signing = signer(cfg, engine, ray_shards, nodes)
-    batch: list[Document] = []
-    chars = 0
-
-    def flush() -> None:
-        nonlocal chars
-        signing.add([d.text or "" for d in batch])
-        batch.clear()
-        chars = 0
 
     def take(reader: RecordReader, part: SignedRange, first: int) -> None:
         corpus.add_signed_records(reader, part, first)
@@ -346,24 +345,18 @@ def dedup(
     # files of code are read here and their texts signed by tasks.
     on_ray = engine == "ray"
     listed = iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field, parquet=on_ray)
-    for doc in listed:
-        if isinstance(doc, RecordReader):
-            if batch:
-                flush()
+    for readers, run in itertools.groupby(listed, key=lambda item: isinstance(item, RecordReader)):
+        if not readers:  # documents read with their texts (code files; Parquet rows off Ray)
+            for docs in batches(cast("Iterator[Document]", run), BATCH_CHARS, BATCH_DOCS, _chars):
+                _sign_documents(docs, signing, corpus)
+            continue
+        for reader in cast("Iterator[RecordReader]", run):
             if on_ray:
                 from codemill.near_dup.ray import ray_sign_records
 
-                ray_sign_records(cfg, doc, ray_shards, nodes, functools.partial(take, doc))
+                ray_sign_records(cfg, reader, ray_shards, nodes, functools.partial(take, reader))
             else:
-                _sign_records(doc, signing, corpus)
-            continue
-        corpus.add(doc)
-        batch.append(doc)
-        chars += len(doc.text or "")
-        if len(batch) >= BATCH_DOCS or chars >= BATCH_CHARS:
-            flush()
-    if batch:
-        flush()
+                _sign_records(reader, signing, corpus)
     signed = signing.signed()
     lengths = np.frombuffer(corpus.length, dtype=np.int64)
     result = decide(
