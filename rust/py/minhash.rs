@@ -236,9 +236,22 @@ pub fn lsh_edges<'py>(
     }
     let act = active_arg(active.as_ref(), n)?;
     let edges = py.detach(|| core_lsh_edges(sigs, num_perm, bands, rows, &act));
-    let k = edges.len();
-    let flat: Vec<u32> = edges.into_iter().flat_map(|(a, b)| [a, b]).collect();
+    pairs_matrix(py, edges)
+}
+
+/// Document pairs as a `(k, 2)` uint32 array.
+fn pairs_matrix(py: Python<'_>, pairs: Vec<(u32, u32)>) -> PyResult<Bound<'_, PyArray2<u32>>> {
+    let k = pairs.len();
+    let flat: Vec<u32> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
     matrix(py, k, 2, flat)
+}
+
+/// The LSH window (`lsh_pairs`, `bucket_pairs`): each member paired with at least one before it.
+fn window_arg(window: usize) -> PyResult<usize> {
+    if window == 0 {
+        return Err(arg_err("window must be at least 1".into()));
+    }
+    Ok(window)
 }
 
 /// Candidate pairs to check `(k, 2)` uint32 (sorted, distinct): in each band bucket every
@@ -256,14 +269,10 @@ pub fn lsh_pairs<'py>(
 ) -> PyResult<(Bound<'py, PyArray2<u32>>, u64)> {
     let (n, num_perm, sigs) = flat2(&signatures, "signatures")?;
     minhash::check_bands(bands, rows, num_perm)?;
-    if window == 0 {
-        return Err(arg_err("window must be at least 1".into()));
-    }
+    let window = window_arg(window)?;
     let act = active_arg(active.as_ref(), n)?;
     let (pairs, skipped) = py.detach(|| core_lsh_pairs(sigs, num_perm, bands, rows, &act, window));
-    let k = pairs.len();
-    let flat: Vec<u32> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
-    Ok((matrix(py, k, 2, flat)?, skipped))
+    Ok((pairs_matrix(py, pairs)?, skipped))
 }
 
 /// The pairs of `lsh_pairs` from band keys already computed: rows `(band, key, doc)`, in any
@@ -290,13 +299,9 @@ pub fn bucket_pairs<'py>(
             d.len()
         )));
     }
-    if window == 0 {
-        return Err(arg_err("window must be at least 1".into()));
-    }
+    let window = window_arg(window)?;
     let (pairs, skipped) = py.detach(|| core_bucket_pairs(b, k, d, window));
-    let n = pairs.len();
-    let flat: Vec<u32> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
-    Ok((matrix(py, n, 2, flat)?, skipped))
+    Ok((pairs_matrix(py, pairs)?, skipped))
 }
 
 /// Estimated Jaccard (fraction of equal slots, float32) of each pair `(k, 2)` of signatures.
