@@ -86,18 +86,21 @@ def record_parts(path: Path | str, parts: int | None) -> list[tuple[int, int | N
     tokenize's task size for its size (`task_size`). A JSONL file is cut into byte ranges (one for
     a compressed file, or an object whose size the store does not give), a Parquet file into
     runs of row groups (one, to the end, for a file without any)."""
+
+    def step(size: int) -> int:
+        return max(1, -(-size // parts)) if parts else task_size(size)
+
     if is_parquet(path):
         from codemill.sources.records import parquet_row_groups
 
         sizes = [size for _, size in parquet_row_groups(path)]
-        step = max(1, -(-sum(sizes) // parts)) if parts else task_size(sum(sizes))
-        return [*group_ranges(sizes, step)] or [(0, None)]
+        return [*group_ranges(sizes, step(sum(sizes)))] or [(0, None)]
     if is_compressed(path):
         return [(0, None)]
     size = url_size(path) if isinstance(path, str) and is_url(path) else os.path.getsize(path)
     if size is None:
         return [(0, None)]
-    return byte_ranges(size, max(1, -(-size // parts)) if parts else task_size(size))
+    return byte_ranges(size, step(size))
 
 
 def ray_sign_records(
