@@ -43,9 +43,16 @@ def test_o200k_and_p50k_match_tiktoken_on_real_code(o200k: tuple, p50k: tuple) -
 
 
 def test_deepseek_v3_matches_hf_tokenizers_on_real_code(deepseek: tuple) -> None:
-    ours, theirs, _ = deepseek
-    for name, text in CODE:
-        _same(ours.encode(text), theirs.encode(text, add_special_tokens=False).ids, name)
+    # HF splits the added tokens out of any text; `encode` reads them as plain text unless
+    # allowed, as HF does with `encode_special_tokens`. Real code holds them: codemill's own
+    # tokenizer/base.py names "<｜end▁of▁sentence｜>", and an installed copy of it is sampled on a
+    # machine where the sample draws it.
+    ours, theirs, f = deepseek
+    plain = tokenizers.Tokenizer.from_file(str(f))
+    plain.encode_special_tokens = True
+    for name, text in [*CODE, ("eos.py", 'EOS = "<｜end▁of▁sentence｜>"\n')]:
+        _same(ours.encode(text), plain.encode(text, add_special_tokens=False).ids, name)
+        _same(ours.encode(text, allowed_special="all"), theirs.encode(text, add_special_tokens=False).ids, name)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
