@@ -6,6 +6,7 @@ import gzip
 import json
 import random
 import sysconfig
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the Ray engine needs the optional 'ray' extra")
 
-from codemill.near_dup.api import dedup, dedup_texts  # noqa: E402
+from codemill.near_dup.api import REPORT_NAME, dedup, dedup_texts  # noqa: E402
 from conftest import odd_jsonl  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -90,7 +91,8 @@ def test_records_read_by_ray_tasks_in_parts_match_local(local_ray, tmp_path, mon
 
     monkeypatch.setattr(api, "_sign_records", not_here)  # the tasks' own module is not patched
     remote = dedup(inputs, tmp_path / "ray", engine="ray", ray_shards=5, **kw)
-    assert sum(remote.pop("tasks_per_node").values()) >= 5 + 1 + 5 + 5 + 5 + 5  # and LSH reduce tasks
+    # Parts of plain, packed, rows.parquet and b.jsonl, a task of code files, LSH reduce tasks.
+    assert sum(remote.pop("tasks_per_node").values()) >= 5 + 1 + 5 + 5 + 1 + 5
     for report in (local, remote):
         report.pop("outputs")
         report["params"].pop("engine")
@@ -104,6 +106,102 @@ def test_records_read_by_ray_tasks_in_parts_match_local(local_ray, tmp_path, mon
     for rel in written:
         if rel.name != api.REPORT_NAME:
             assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes(), rel
+
+
+def _code_tree(root: Path, texts: list[str]) -> None:
+    """Code files over several read batches, among them files a read passes over (binary, too
+    large) and files the listing passes over (no code extension, a lock file), and a JSONL file."""
+    for i in range(150):
+        d = root / f"d{i // 40}"
+        d.mkdir(parents=True, exist_ok=True)
+        if i % 7 == 3:
+            (d / f"bin{i}.py").write_bytes(b"x = 1\0\n")  # binary: skipped when read
+        elif i % 11 == 5:
+            (d / f"note{i}.xyz").write_text("no code")  # unsupported: skipped when listed
+        elif i == 61:
+            (d / "package-lock.json").write_text("{}")
+        elif i == 90:
+            (d / "big.py").write_text("y = 2\n" * 3000)  # over max_file_bytes
+        elif i == 100:
+            (d / "rows.jsonl").write_text(_jsonl(texts[:6], "r"))
+        else:
+            (d / f"m{i}.py").write_text(texts[i % len(texts)] + ("" if i % 5 else f"# {i}\n"))
+
+
+def test_code_files_read_by_ray_tasks_match_local(local_ray, tmp_path, monkeypatch):
+    # Ray's sign tasks read the code files of a tree themselves, a few read batches a task, while
+    # the driver lists on: the report (skips listed in a local run's order), decision and kept
+    # files are the local engine's, and the driver reads no code file.
+    import codemill.near_dup.ray as ray_engine
+    import codemill.sources.inputs as inputs
+
+    texts = corpus()
+    tree = tmp_path / "tree"
+    _code_tree(tree, texts)
+    kw = {"threshold": 0.7, "num_perm": 128, "bands": 64, "rows": 2, "max_file_bytes": 10_000}
+    local = dedup(tree, tmp_path / "local", **kw)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the driver read code files")
+
+    monkeypatch.setattr(inputs, "_read_batch", not_here)
+    monkeypatch.setattr(ray_engine, "FILE_TASK_BYTES", 40_000)  # a read batch (64 files) a task
+    remote = dedup(tree, tmp_path / "ray", engine="ray", **kw)
+    assert sum(remote.pop("tasks_per_node").values()) >= 3 + 1 + 1  # file tasks, the JSONL, LSH
+    for report in (local, remote):
+        report.pop("outputs")
+        report["params"].pop("engine")
+    assert remote == local
+    reasons = {item["reason"] for item in local["skipped_items"]}
+    assert {"binary", "too_large", "unsupported_language", "lock_file"} <= reasons
+    assert local["counts"]["near_duplicates_removed"] >= 5 and local["counts"]["exact_duplicates_removed"] >= 5
+    written = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*") if p.is_file())
+    assert len(written) > 30
+    for rel in written:
+        if rel.name != REPORT_NAME:
+            assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes(), rel
+
+
+@pytest.mark.parametrize(("limit", "task_bytes"), [(5, 1), (23, 30_000), (1000, 1)])
+def test_skips_of_files_read_by_tasks_keep_a_local_runs_order(local_ray, tmp_path, monkeypatch, limit, task_bytes):
+    # The items listed are the first `limit` in a local run's order, wherever the list fills up:
+    # in the listing's skips, or in those of a file task taken later.
+    import codemill.near_dup.ray as ray_engine
+    from codemill.near_dup.config import DedupConfig
+    from codemill.sources import Skips
+    from codemill.sources.inputs import iter_documents_or_readers, list_batches_or_readers
+
+    texts = corpus()
+    _code_tree(tmp_path, texts)
+    (tmp_path / "d2" / "rows.jsonl").unlink()  # its records are read by their own tasks
+    here = Skips(limit)
+    for _ in iter_documents_or_readers([tmp_path], here, max_bytes=10_000):
+        pass
+    monkeypatch.setattr(ray_engine, "FILE_TASK_BYTES", task_bytes)
+    there = Skips(limit)
+    listed = list_batches_or_readers([tmp_path], there, max_bytes=10_000)
+    taken: list[int] = []
+    ray_engine.ray_sign_inputs(DedupConfig(), listed, there, None, 10_000, Counter(),
+                               lambda docs, part: taken.append(len(docs)), lambda *a: None)  # fmt: skip
+    assert there.items == here.items and there.counts == here.counts
+    assert here.total > limit or limit == 1000
+    assert sum(taken) == 150 - sum(1 for i in range(150) if i % 11 == 5 and i % 7 != 3) - 2  # listed files
+
+
+def test_skips_insert_keeps_the_first_limit():
+    from codemill.sources import Skips
+
+    s = Skips(4)
+    s.add("a", "binary")
+    s.add("b", "binary")
+    s.insert(1, [("x", "empty"), ("y", "empty")])
+    assert [i["path"] for i in s.items] == ["a", "x", "y", "b"]
+    s.insert(2, [("z", "too_large")])  # pushes the last one out
+    assert [i["path"] for i in s.items] == ["a", "x", "z", "y"]
+    s.insert(4, [("w", "binary")])  # past the limit: counted only
+    assert len(s.items) == 4 and s.total == 6 and s.counts["binary"] == 3
+    with pytest.raises(ValueError, match="unknown skip reason"):
+        s.insert(0, [("v", "nope")])
 
 
 def test_record_parts_cover_the_file(tmp_path):

@@ -32,7 +32,7 @@ def _run(path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, core: bool, bat
         m.setattr(api._core, "read_record_texts", parsed)
         m.setattr(api, "BATCH_DOCS", batch_docs)
         if not core:
-            m.setattr(api, "iter_documents_or_readers", lambda *a, parquet, **kw: iter_documents(*a, **kw))
+            m.setattr(api, "iter_documents_or_readers", lambda *a, **kw: iter_documents(*a, **kw))
         report = api.dedup(path, out, max_file_bytes=1000)
     report.pop("outputs", None)
     written = sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file())

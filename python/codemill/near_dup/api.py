@@ -10,7 +10,6 @@ writing. The entry points are exported as `codemill.dedup`, `codemill.DedupConfi
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 from array import array
@@ -35,9 +34,9 @@ from codemill.near_dup.signing import Signed, Signer, local_signatures
 from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs
 from codemill.sources.document import read_texts
 from codemill.sources.fs import as_local, is_tree, is_url, join
-from codemill.sources.inputs import iter_documents_or_readers
+from codemill.sources.inputs import iter_documents_or_readers, list_batches_or_readers
 from codemill.sources.names import printable
-from codemill.sources.skips import SkippedItem, renumber
+from codemill.sources.skips import UNREADABLE, SkippedItem, renumber
 from codemill.sources.streams import is_parquet
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
@@ -122,6 +121,12 @@ class _Corpus:
         self.record.extend([record for record, _ in where])
         self.offset.extend([offset for _, offset in where])
         self.length.extend(lengths)
+
+    def add_read_files(self, docs: list[Document], lengths: np.ndarray) -> None:
+        """Code files a Ray task read (`sign_files`), with each text's length; -1: not read."""
+        for doc, length in zip(docs, lengths.tolist(), strict=True):
+            if length >= 0:
+                self.add_records(doc.source, doc.origin, [(-1, doc.offset)], [length])
 
     def _holder(self, source: int, origin: str) -> int:
         """The index of file ``origin`` of input ``source`` in `holders` (added if new)."""
@@ -283,6 +288,33 @@ def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int 
     )
 
 
+class SignedFiles(NamedTuple):
+    """What a Ray task sends back of the code files it read (`sign_files`): the rows of those it
+    read, in order, and per file its text's length in characters, or -1 and why it was not read."""
+
+    signed: Signed
+    lengths: np.ndarray
+    reasons: list[str | None]
+
+
+def sign_files(config: DedupConfig, names: list[str], max_bytes: int) -> SignedFiles:
+    """Code files (local paths or URLs) read and signed on this machine as `dedup` reads them
+    (`read_texts`): a Ray task's share, so that no text passes through the driver."""
+    texts: list[str] = []
+    lengths = np.full(len(names), -1, dtype=np.int64)
+    why: list[str | None] = []
+    for i, (_, text, reason, _) in enumerate(read_texts(names, max_bytes)):
+        if text is None:
+            why.append(reason or UNREADABLE)
+        else:
+            why.append(None)
+            lengths[i] = len(text)
+            texts.append(text)
+    signing = Signer(config, local_signatures(config))
+    signing.add(texts)
+    return SignedFiles(signing.signed(), lengths, why)
+
+
 def _sign_documents(docs: list[Document], signing: Signer, corpus: _Corpus) -> None:
     """A batch of documents read with their texts (`BATCH_DOCS`, `BATCH_CHARS`), signed; their
     texts are let go with the batch."""
@@ -293,6 +325,18 @@ def _sign_documents(docs: list[Document], signing: Signer, corpus: _Corpus) -> N
 
 def _chars(doc: Document) -> int:
     return len(doc.text or "")
+
+
+def _sign_inputs(listed: Iterator[Document | RecordReader], signing: Signer, corpus: _Corpus) -> None:
+    """The inputs read and signed here: documents read with their texts (code files, Parquet
+    rows) a batch at a time, JSONL files in the core (`_sign_records`)."""
+    for readers, run in itertools.groupby(listed, key=lambda item: isinstance(item, RecordReader)):
+        if readers:
+            for reader in cast("Iterator[RecordReader]", run):
+                _sign_records(reader, signing, corpus)
+        else:
+            for docs in batches(cast("Iterator[Document]", run), BATCH_CHARS, BATCH_DOCS, _chars):
+                _sign_documents(docs, signing, corpus)
 
 
 def dedup(
@@ -337,26 +381,23 @@ def dedup(
     nodes: Counter[str] = Counter()
     signing = signer(cfg, engine, ray_shards, nodes)
 
-    def take(reader: RecordReader, part: SignedRange, first: int) -> None:
-        corpus.add_signed_records(reader, part, first)
-        signing.add_signed(part.signed)
+    if engine == "ray":
+        # Code files, JSONL and Parquet files are read by the tasks (`ray_sign_inputs`).
+        from codemill.near_dup.ray import ray_sign_inputs
 
-    # On Ray, JSONL and Parquet files are read by the tasks, a part each (`ray_sign_records`);
-    # files of code are read here and their texts signed by tasks.
-    on_ray = engine == "ray"
-    listed = iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field, parquet=on_ray)
-    for readers, run in itertools.groupby(listed, key=lambda item: isinstance(item, RecordReader)):
-        if not readers:  # documents read with their texts (code files; Parquet rows off Ray)
-            for docs in batches(cast("Iterator[Document]", run), BATCH_CHARS, BATCH_DOCS, _chars):
-                _sign_documents(docs, signing, corpus)
-            continue
-        for reader in cast("Iterator[RecordReader]", run):
-            if on_ray:
-                from codemill.near_dup.ray import ray_sign_records
+        def take_files(docs: list[Document], part: SignedFiles) -> None:
+            corpus.add_read_files(docs, part.lengths)
+            signing.add_signed(part.signed)
 
-                ray_sign_records(cfg, reader, ray_shards, nodes, functools.partial(take, reader))
-            else:
-                _sign_records(reader, signing, corpus)
+        def take_part(reader: RecordReader, part: SignedRange, first: int) -> None:
+            corpus.add_signed_records(reader, part, first)
+            signing.add_signed(part.signed)
+
+        listed = list_batches_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
+        ray_sign_inputs(cfg, listed, skips, ray_shards, max_file_bytes, nodes, take_files, take_part)
+    else:
+        listed_read = iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
+        _sign_inputs(listed_read, signing, corpus)
     signed = signing.signed()
     lengths = np.frombuffer(corpus.length, dtype=np.int64)
     result = decide(

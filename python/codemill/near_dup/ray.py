@@ -1,7 +1,7 @@
 """The Ray engine of dedup: signatures per shard as tasks, band grouping as a shuffle.
 
-JSONL and Parquet files are read by the sign tasks themselves, a part each (`ray_sign_records`);
-the texts of code files are read by the driver and sent to them.
+The sign tasks read the inputs themselves (`ray_sign_inputs`): code files in batches, JSONL and
+Parquet files a part each (`ray_sign_records`); the driver lists them and sends names.
 
 The driver computes the band keys; map tasks hash-partition their shard's `(band, key, doc)`
 rows into P partitions; each reduce task pairs its partition's buckets in the core
@@ -14,10 +14,11 @@ ran on, so a run can show where its work went (`DedupResult.tasks_per_node`).
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import os
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,13 +34,16 @@ from codemill.sources.parts import byte_ranges, group_ranges, task_size
 from codemill.sources.streams import is_compressed, is_parquet
 
 if TYPE_CHECKING:
-    from codemill.near_dup.api import SignedRange
+    from codemill.near_dup.api import SignedFiles, SignedRange
     from codemill.near_dup.minhash import MinHasher
-    from codemill.sources import RecordReader
+    from codemill.sources import Document, RecordReader
 
 
 # Spread a stage's tasks over the nodes (Ray's default packs them onto the driver's node first).
 _SPREAD = "SPREAD"
+# Bytes of code files (as listed) a sign task reads: ~0.1 s of signing on one core, far above a
+# task's own cost, and a terabyte's ~130,000 tasks.
+FILE_TASK_BYTES = 8 << 20
 
 
 def _node() -> str:
@@ -81,6 +85,85 @@ def _sign_part(config: DedupConfig, reader: RecordReader, start: int, stop: int 
     return sign_range(config, reader, start, stop), _node()
 
 
+@ray.remote
+def _sign_files(config: DedupConfig, names: list[str], max_bytes: int) -> tuple[SignedFiles, str]:
+    from codemill.near_dup.api import sign_files  # which imports this module's caller
+
+    return sign_files(config, names, max_bytes), _node()
+
+
+def _most_waiting() -> int:
+    """Tasks kept waiting at once: two per CPU of the cluster (their results are held until taken)."""
+    return max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+
+
+def ray_sign_inputs(
+    config: DedupConfig,
+    listed: Iterator[list[Document] | RecordReader],
+    skips: Skips,
+    parts: int | None,
+    max_bytes: int,
+    nodes: Counter[str],
+    take_files: Callable[[list[Document], SignedFiles], None],
+    take_part: Callable[[RecordReader, SignedRange, int], None],
+) -> None:
+    """The listed inputs (`list_batches_or_readers`) read and signed by Ray tasks (counted in
+    `nodes`), in order: code files `FILE_TASK_BYTES` of them a task (``take_files``), each record
+    file by `ray_sign_records` (``take_part``). Before, the driver read every code file and sent
+    its text: one core and one node's network for the whole tree.
+
+    The listing goes on while file tasks run, and counts what it passes over as it goes. Each
+    batch of files notes how many items were listed before it ends (where a local run reads it),
+    and its skips are put there (`Skips.insert`) when its task is taken, so that skipped items are
+    listed in a local run's order. File tasks are all taken before a record file is read."""
+    connect()
+    most = _most_waiting()
+    sign = _sign_files.options(scheduling_strategy=_SPREAD)
+    # Per task: its batches, each with the number of the listing's own skipped items before it.
+    waiting: deque[tuple[ray.ObjectRef, list[tuple[list[Document], int]]]] = deque()
+    placed = 0  # skipped items of the tasks taken, put among the listing's
+    task: list[tuple[list[Document], int]] = []
+    size = 0
+
+    def send() -> None:
+        nonlocal task, size
+        if task:
+            names = [doc.file or "" for docs, _ in task for doc in docs]
+            waiting.append((sign.remote(config, names, max_bytes), task))
+            task, size = [], 0
+
+    def take() -> None:
+        nonlocal placed
+        ref, batches = waiting.popleft()
+        part, node = task_result(ref)
+        nodes[node] += 1
+        at = 0
+        for docs, before in batches:
+            why = part.reasons[at : at + len(docs)]
+            skipped = [(doc.where, reason) for doc, reason in zip(docs, why, strict=True) if reason is not None]
+            skips.insert(before + placed, skipped)
+            placed += len(skipped)
+            at += len(docs)
+        take_files([doc for docs, _ in batches for doc in docs], part)
+
+    for item in listed:
+        if isinstance(item, list):
+            task.append((item, len(skips.items) - placed))
+            size += sum(doc.size for doc in item)
+            if size >= FILE_TASK_BYTES:
+                send()
+                while len(waiting) >= most:
+                    take()
+            continue
+        send()
+        while waiting:
+            take()
+        ray_sign_records(config, item, parts, nodes, functools.partial(take_part, item))
+    send()
+    while waiting:
+        take()
+
+
 def record_parts(path: Path | str, parts: int | None) -> list[tuple[int, int | None]]:
     """The parts of a record file that tasks read (`sign_range`): ``parts`` of it, else parts of
     tokenize's task size for its size (`task_size`). A JSONL file is cut into byte ranges (one for
@@ -119,7 +202,7 @@ def ray_sign_records(
     listing of the inputs, which counts what it passes over as it goes, goes on only then, so
     skipped items are listed in the order a local run lists them."""
     connect()
-    most = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    most = _most_waiting()
     sign = _sign_part.options(scheduling_strategy=_SPREAD)
     # Stored once for all the parts, without what the driver's listing has skipped so far.
     shipped = copy.copy(reader)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from codemill.errors import ConfigError, InputNotFoundError, SourceError, StorageError
 from codemill.languages import detect_language
@@ -209,17 +209,50 @@ def iter_documents_or_readers(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     text_field: str | None = None,
-    parquet: bool = False,
 ) -> Iterator[Document | RecordReader]:
     """As `iter_documents`, but each JSONL file (plain, compressed or in a bucket) comes as its
     `RecordReader`, in its place, for a caller that reads its lines in the core (dedup): no Python
-    object is made of its records. With ``parquet``, each Parquet file comes as its reader too
-    (for dedup's Ray tasks, which read their row groups). Documents are not numbered (``index``)."""
-    listed = _listed(inputs, skips, max_bytes, text_field, False, readers=True, parquet_readers=parquet)
-    return _read(listed, skips, max_bytes)
+    object is made of its records. Documents are not numbered (``index``)."""
+    return _read(_listed(inputs, skips, max_bytes, text_field, False, readers=True), skips, max_bytes)
 
 
 Item = TypeVar("Item", Document, Document | RecordReader)
+
+
+def list_batches_or_readers(
+    inputs: Iterable[str | os.PathLike[str]],
+    skips: Skips,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    text_field: str | None = None,
+) -> Iterator[list[Document] | RecordReader]:
+    """The inputs as `iter_documents_or_readers` gives them, but Parquet files as readers too and
+    code files not read: listed in the batches `iter_documents` reads them in (`batched`), for a
+    caller that has them all read elsewhere (dedup's Ray tasks) and counts their skips where a
+    local run does."""
+    listed = _listed(inputs, skips, max_bytes, text_field, False, readers=True, parquet_readers=True)
+    # Every record file comes as its reader: each document listed is a code file, in a batch.
+    return cast("Iterator[list[Document] | RecordReader]", batched(listed))
+
+
+def batched(docs: Iterator[Item]) -> Iterator[list[Document] | Item]:
+    """The listed documents in order, code files still to read gathered `FETCH_BATCH` at a time:
+    a batch ends when full, before the next record (or reader) and at the end. A batch is read
+    where it ends, so its skips come after what the listing passed over until then."""
+    batch: list[Document] = []
+    for doc in docs:
+        if isinstance(doc, Document) and doc.text is None and doc.file is not None:
+            batch.append(doc)
+            if len(batch) == FETCH_BATCH:
+                yield batch
+                batch = []
+            continue
+        if batch:  # the files listed before this record come first
+            yield batch
+            batch = []
+        yield doc
+    if batch:
+        yield batch
 
 
 def _read(docs: Iterator[Item], skips: Skips, max_bytes: int) -> Iterator[Item]:
@@ -228,20 +261,11 @@ def _read(docs: Iterator[Item], skips: Skips, max_bytes: int) -> Iterator[Item]:
     concurrently, local files a group per call into the core): read one by one, a tree in a
     bucket was a round trip per object (~73 s of dedup's 162 s on a 40 MB tree of 4,630 objects
     from a server answering 20 ms late)."""
-    batch: list[Document] = []
-    for doc in docs:
-        if isinstance(doc, Document) and doc.text is None and doc.file is not None:
-            batch.append(doc)
-            if len(batch) == FETCH_BATCH:
-                yield from _read_batch(batch, skips, max_bytes)
-                batch = []
-            continue
-        if batch:  # the files listed before this record come first
-            yield from _read_batch(batch, skips, max_bytes)
-            batch = []
-        yield doc
-    if batch:
-        yield from _read_batch(batch, skips, max_bytes)
+    for item in batched(docs):
+        if isinstance(item, list):
+            yield from _read_batch(item, skips, max_bytes)
+        else:
+            yield item
 
 
 def _read_batch(batch: list[Document], skips: Skips, max_bytes: int) -> Iterator[Document]:

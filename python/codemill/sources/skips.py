@@ -74,9 +74,7 @@ class Skips:
         self.limit = limit
 
     def add(self, where: str, reason: str) -> None:
-        if reason not in REASONS:
-            raise ValueError(f"unknown skip reason {reason!r}")  # a programming error, never input
-        self.counts[reason] += 1
+        self._count(reason)
         if len(self.items) < self.limit:
             self.items.append({"path": printable(where), "reason": reason})
 
@@ -87,6 +85,20 @@ class Skips:
             if len(self.items) >= self.limit:
                 break
             self.items.append(item)
+
+    def insert(self, at: int, skipped: list[tuple[str, str]]) -> None:
+        """Counts ``(where, reason)`` pairs that come before what was listed from item ``at`` on
+        (files read elsewhere while the listing went on); the list keeps its first ``limit``."""
+        for _, reason in skipped:
+            self._count(reason)
+        if at < self.limit:
+            self.items[at:at] = [{"path": printable(where), "reason": reason} for where, reason in skipped]
+            del self.items[self.limit :]
+
+    def _count(self, reason: str) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unknown skip reason {reason!r}")  # a programming error, never input
+        self.counts[reason] += 1
 
     @property
     def total(self) -> int:
