@@ -90,6 +90,7 @@ def test_records_read_by_ray_tasks_in_parts_match_local(local_ray, tmp_path, mon
         raise AssertionError("the driver read JSONL records")
 
     monkeypatch.setattr(api, "_sign_records", not_here)  # the tasks' own module is not patched
+    _register_from_the_first_task(monkeypatch)
     remote = dedup(inputs, tmp_path / "ray", engine="ray", ray_shards=5, **kw)
     # Parts of plain, packed, rows.parquet and b.jsonl, a task of code files, LSH reduce tasks.
     assert sum(remote.pop("tasks_per_node").values()) >= 5 + 1 + 5 + 5 + 1 + 5
@@ -106,6 +107,15 @@ def test_records_read_by_ray_tasks_in_parts_match_local(local_ray, tmp_path, mon
     for rel in written:
         if rel.name != api.REPORT_NAME:
             assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes(), rel
+
+
+def _register_from_the_first_task(monkeypatch) -> None:
+    """The run's register of texts (`near_dup.ray._Claims`) started at once, every task sent
+    once it answers, so that every task claims through it."""
+    import codemill.near_dup.ray as ray_engine
+
+    monkeypatch.setattr(ray_engine, "REGISTER_AFTER", 0)
+    monkeypatch.setattr(ray_engine.ray, "wait", lambda refs, timeout=None: (refs, []) if ray.get(refs) else ([], refs))
 
 
 def _code_tree(root: Path, texts: list[str]) -> None:
@@ -128,10 +138,12 @@ def _code_tree(root: Path, texts: list[str]) -> None:
             (d / f"m{i}.py").write_text(texts[i % len(texts)] + ("" if i % 5 else f"# {i}\n"))
 
 
-def test_code_files_read_by_ray_tasks_match_local(local_ray, tmp_path, monkeypatch):
+@pytest.mark.parametrize("register_after", [0, 8])
+def test_code_files_read_by_ray_tasks_match_local(local_ray, tmp_path, monkeypatch, register_after):
     # Ray's sign tasks read the code files of a tree themselves, a few read batches a task, while
     # the driver lists on: the report (skips listed in a local run's order), decision and kept
-    # files are the local engine's, and the driver reads no code file.
+    # files are the local engine's, and the driver reads no code file. Copies of a text in other
+    # tasks are signed once when the run's register is up, or again when tasks claim alone.
     import codemill.near_dup.ray as ray_engine
     import codemill.sources.inputs as inputs
 
@@ -146,6 +158,8 @@ def test_code_files_read_by_ray_tasks_match_local(local_ray, tmp_path, monkeypat
 
     monkeypatch.setattr(inputs, "_read_batch", not_here)
     monkeypatch.setattr(ray_engine, "FILE_TASK_BYTES", 40_000)  # a read batch (64 files) a task
+    if register_after == 0:
+        _register_from_the_first_task(monkeypatch)
     remote = dedup(tree, tmp_path / "ray", engine="ray", **kw)
     assert sum(remote.pop("tasks_per_node").values()) >= 3 + 1 + 1  # file tasks, the JSONL, LSH
     for report in (local, remote):

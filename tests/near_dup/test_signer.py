@@ -80,3 +80,43 @@ def test_first_seen_keeps_each_hash_first_document_across_batches() -> None:
         seen.first(np.zeros((2, 3), dtype=np.uint64), 0)
     with pytest.raises(CodemillError, match="C-contiguous"):
         seen.first(np.zeros((4, 2), dtype=np.uint64)[::2], 0)
+
+
+@pytest.mark.parametrize("claim_order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+@pytest.mark.parametrize("alone", [None, 0, 2])
+@pytest.mark.parametrize("normalize_whitespace", [False, True])
+def test_tasks_claiming_texts_in_any_order_give_what_one_signer_gives(normalize_whitespace, claim_order, alone):
+    # Ray's tasks sign their shares with signers of their own that claim texts from one register
+    # (`signing.Claim`): each distinct text is signed once, by whichever task claims it first,
+    # and the run's signer, taking the tasks' rows in order, fills every copy (one whose first
+    # document in order was left unsigned too takes the row that signed it). A task sent before
+    # the register was up (`alone`) claims within itself: its texts may be signed twice.
+    cfg = DedupConfig(normalize_whitespace=normalize_whitespace, num_perm=64)
+    a, b, c = _stdlib_texts(3)
+    spaced = a.replace("\n", " \n", 5)
+    tasks = [[a, b, a, ""], [c, a, "", spaced, b], [b, spaced, c, a]]
+    register = signing.first_claims()
+    signed_now: list[str] = []
+    hasher = MinHasher.from_config(cfg)
+
+    def signatures(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        signed_now.extend(texts)
+        return hasher.signatures_and_counts(texts, SHINGLE_SCANNER)
+
+    parts: dict[int, signing.Claimed] = {}
+    for t in claim_order:
+        task = Signer(cfg, signatures, signing.first_claims() if t == alone else register)
+        task.add(tasks[t][:2])
+        task.add(tasks[t][2:])
+        parts[t] = task.claimed()
+    if alone is None:
+        assert sorted(signed_now) == sorted([a, b, "", c, spaced])  # each distinct text once in the run
+    else:
+        assert sorted(set(signed_now)) == sorted({a, b, "", c, spaced}) and len(signed_now) > 5
+    run = Signer(cfg, signatures)
+    for t in range(len(tasks)):
+        run.add_claimed(parts[t])
+    got = run.signed()
+    want = sign_texts(cfg, [t for task in tasks for t in task])
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)

@@ -30,7 +30,7 @@ from codemill.near_dup.decide import check_engine, decide, signer
 from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.output import REPORT_NAME, Kept, check_output, write_output
 from codemill.near_dup.result import DedupReport, DedupResult
-from codemill.near_dup.signing import Signed, Signer, local_signatures
+from codemill.near_dup.signing import Claim, Claimed, Signer, local_signatures
 from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs
 from codemill.sources.document import read_texts
 from codemill.sources.fs import as_local, is_tree, is_url, join
@@ -250,11 +250,11 @@ def _sign_records(
 
 class SignedRange(NamedTuple):
     """What a Ray task sends back of its part of a record file (`sign_range`): the rows of its
-    records, where they are (record numbers, from 1 at the part's start for JSONL, of the file
+    records (`Claimed`), where they are (record numbers, from 1 at the part's start for JSONL, of the file
     for Parquet; line offsets or -1) and their lengths, what it passed over, and the lines (rows)
     it read."""
 
-    signed: Signed
+    signed: Claimed
     records: np.ndarray
     offsets: np.ndarray
     lengths: np.ndarray
@@ -263,22 +263,23 @@ class SignedRange(NamedTuple):
     lines: int
 
 
-def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int | None) -> SignedRange:
+def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int | None, claim: Claim) -> SignedRange:
     """The records of a part of ``reader``'s file, read and signed on this machine as `dedup`
-    reads a whole file: a Ray task's share, so that no text passes through the driver. The part
+    reads a whole file, those ``claim`` says are new to the run: a Ray task's share, so that no
+    text passes through the driver. The part
     is the lines of a JSONL file starting in bytes ``[start, stop)`` (`_sign_records`), or the
     row groups ``[start, stop)`` of a Parquet file (documents, as `dedup` reads them locally)."""
     reader.skips = Skips(reader.skips.limit)
     reader.lines = 0
     part = _Corpus([], None, reader.max_bytes)
-    signing = Signer(config, local_signatures(config))
+    signing = Signer(config, local_signatures(config), claim)
     if is_parquet(reader.path):
         for docs in batches(reader.read(start, stop), BATCH_CHARS, BATCH_DOCS, _chars):
             _sign_documents(docs, signing, part)
     else:
         _sign_records(reader, signing, part, start, stop)
     return SignedRange(
-        signing.signed(),
+        signing.claimed(),
         np.frombuffer(part.record, dtype=np.int64),
         np.frombuffer(part.offset, dtype=np.int64),
         np.frombuffer(part.length, dtype=np.int64),
@@ -290,16 +291,18 @@ def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int 
 
 class SignedFiles(NamedTuple):
     """What a Ray task sends back of the code files it read (`sign_files`): the rows of those it
-    read, in order, and per file its text's length in characters, or -1 and why it was not read."""
+    read, in order (`Claimed`), and per file its text's length in characters, or -1 and why it
+    was not read."""
 
-    signed: Signed
+    signed: Claimed
     lengths: np.ndarray
     reasons: list[str | None]
 
 
-def sign_files(config: DedupConfig, names: list[str], max_bytes: int) -> SignedFiles:
-    """Code files (local paths or URLs) read and signed on this machine as `dedup` reads them
-    (`read_texts`): a Ray task's share, so that no text passes through the driver."""
+def sign_files(config: DedupConfig, names: list[str], max_bytes: int, claim: Claim) -> SignedFiles:
+    """Code files (local paths or URLs) read on this machine as `dedup` reads them (`read_texts`),
+    and signed, those ``claim`` says are new to the run: a Ray task's share, so that no text
+    passes through the driver."""
     texts: list[str] = []
     lengths = np.full(len(names), -1, dtype=np.int64)
     why: list[str | None] = []
@@ -310,9 +313,9 @@ def sign_files(config: DedupConfig, names: list[str], max_bytes: int) -> SignedF
             why.append(None)
             lengths[i] = len(text)
             texts.append(text)
-    signing = Signer(config, local_signatures(config))
+    signing = Signer(config, local_signatures(config), claim)
     signing.add(texts)
-    return SignedFiles(signing.signed(), lengths, why)
+    return SignedFiles(signing.claimed(), lengths, why)
 
 
 def _sign_documents(docs: list[Document], signing: Signer, corpus: _Corpus) -> None:
@@ -387,11 +390,11 @@ def dedup(
 
         def take_files(docs: list[Document], part: SignedFiles) -> None:
             corpus.add_read_files(docs, part.lengths)
-            signing.add_signed(part.signed)
+            signing.add_claimed(part.signed)
 
         def take_part(reader: RecordReader, part: SignedRange, first: int) -> None:
             corpus.add_signed_records(reader, part, first)
-            signing.add_signed(part.signed)
+            signing.add_claimed(part.signed)
 
         listed = list_batches_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
         ray_sign_inputs(cfg, listed, skips, ray_shards, max_file_bytes, nodes, take_files, take_part)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,7 +16,18 @@ from codemill import _core
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.minhash import MinHasher
 
-__all__ = ["SHINGLE_SCANNER", "Signatures", "Signed", "Signer", "concat_signed", "local_signatures", "sign_texts"]
+__all__ = [
+    "SHINGLE_SCANNER",
+    "Claim",
+    "Claimed",
+    "Signatures",
+    "Signed",
+    "Signer",
+    "concat_signed",
+    "first_claims",
+    "local_signatures",
+    "sign_texts",
+]
 
 # The scanner table of every dedup shingle (None: the generic one); see `sign_texts`.
 SHINGLE_SCANNER = None
@@ -78,6 +90,39 @@ CHUNK_BYTES = 32 << 20
 COPY_ROWS = 64
 
 
+# A run's register of the texts signed so far, shared by its Ray tasks: given a batch's raw
+# content hashes, which texts are new to the whole run (the others are another row's copies).
+Claim = Callable[[np.ndarray], np.ndarray]
+
+
+def first_claims() -> Claim:
+    """A register of its own (`Claim`): a text is new unless an earlier text it was asked about
+    is the same (its raw content hash). Ray's run-wide register holds one (`ray._Register`)."""
+    seen = _core.FirstSeen()
+    asked = 0
+
+    def claim(raw: np.ndarray) -> np.ndarray:
+        nonlocal asked
+        ids = np.arange(asked, asked + len(raw), dtype=np.uint64)
+        new = seen.first(raw, asked) == ids
+        asked += len(raw)
+        return new
+
+    return claim
+
+
+class Claimed(NamedTuple):
+    """What a `Signer` with a `Claim` (a Ray task's) gives: its rows (`Signed`, the signatures and
+    shingle counts of the rows it signed only), the raw content hash of each row, and the rows it
+    left unsigned, copies of a text claimed first, for the run's signer to fill
+    (`Signer.add_claimed`). Unsigned rows are not sent: 1 KB each (a tree of 25 copies sent
+    73 MB of them)."""
+
+    signed: Signed
+    raw: np.ndarray
+    unsigned: np.ndarray
+
+
 class Signer:
     """Signs a corpus a batch of texts at a time (`add`), each distinct text once: a text equal
     to one added before (the same 128-bit hash of its characters, whitespace included) takes that
@@ -87,11 +132,16 @@ class Signer:
 
     ``signatures``: what signs the distinct texts (the local cores, or Ray's tasks); the content
     hashes are computed here, for every text. `signed` gives them all, in the order added.
+
+    On Ray each task signs its share with a signer of its own, whose ``claim`` asks the run's
+    register which texts are new to the run (`Claim`); it signs only those and gives its rows
+    as `claimed`, which the run's signer takes in order (`add_claimed`) and fills.
     """
 
-    def __init__(self, config: DedupConfig, signatures: Signatures) -> None:
+    def __init__(self, config: DedupConfig, signatures: Signatures, claim: Claim | None = None) -> None:
         self.config = config
         self._signatures = signatures
+        self._claim = claim
         self._start()
 
     def _start(self) -> None:
@@ -102,6 +152,8 @@ class Signer:
         self._batches_rows = 0
         self._copies: list[np.ndarray] = []  # documents whose text an earlier one has, a batch each ...
         self._of: list[np.ndarray] = []  # ... and those ones
+        self._raw: list[np.ndarray] = []  # with a claim: the raw content hashes, a batch each
+        self._late: list[np.ndarray] = []  # (first document, the later one that signed its text) pairs
         self.documents = 0
 
     def add(self, texts: list[str] | _core.RecordTexts) -> None:
@@ -123,23 +175,45 @@ class Signer:
 
         raw = hashes_of(False)
         hashes = hashes_of(True) if c.normalize_whitespace else raw
-        first = self._first.first(raw, self.documents).astype(np.int64)
         docs = np.arange(self.documents, self.documents + len(texts), dtype=np.int64)
-        copy = first != docs
-        new = np.flatnonzero(~copy).tolist()
-        if copy.any():
-            self._copies.append(docs[copy])
+        if self._claim is None:
+            first = self._first.first(raw, self.documents).astype(np.int64)
+            copy = first != docs
             self._of.append(first[copy])
+        else:
+            copy = ~self._claim(raw)
+            self._raw.append(raw)
+        self._copies.append(docs[copy])
+        new = np.flatnonzero(~copy).tolist()
         sigs = np.empty((len(texts), c.num_perm), dtype=np.uint32)
         counts = np.empty(len(texts), dtype=np.uint32)
         if new:
             sigs[new], counts[new] = sign(new)
-        self.add_signed((sigs, counts, hashes))
+        self._append((sigs, counts, hashes))
 
-    def add_signed(self, signed: Signed) -> None:
-        """Rows signed elsewhere, next in order: a part of a record file that a Ray task read and
-        signed with a `Signer` of its own. Its texts are not looked up later: one equal to a later
-        text is signed again there, to the same rows."""
+    def add_claimed(self, part: Claimed) -> None:
+        """The rows of a task's signer (`claimed`), next in order. A row it left unsigned takes the
+        signature of the first document with its text; where that one was left unsigned too (a
+        later task claimed the text first), of the row that signed it (`signed`)."""
+        (sigs, counts, hashes), raw, unsigned = part
+        docs = np.arange(self.documents, self.documents + len(raw), dtype=np.int64)
+        first = self._first.first(raw, self.documents).astype(np.int64)
+        left = np.zeros(len(raw), dtype=bool)
+        left[unsigned] = True
+        self._copies.append(docs[left])
+        self._of.append(first[left])
+        late = ~left & (first != docs)
+        if late.any():
+            self._late.append(np.stack([first[late], docs[late]]))
+        if len(unsigned):
+            rows = np.empty((len(raw), self.config.num_perm), dtype=np.uint32)
+            rows[~left], rows[left] = sigs, 0
+            counted = np.zeros(len(raw), dtype=np.uint32)
+            counted[~left] = counts
+            sigs, counts = rows, counted
+        self._append((sigs, counts, hashes))
+
+    def _append(self, signed: Signed) -> None:
         sigs = signed[0]
         self._batches.append(signed)
         self._batches_rows += len(sigs)
@@ -148,6 +222,19 @@ class Signer:
             self._parts.append(concat_signed(self._batches, self.config))
             self._batches, self._batches_rows = [], 0
 
+    def claimed(self) -> Claimed:
+        """A claiming signer's rows, the unsigned ones unfilled; it starts afresh."""
+        parts, self._parts, self._batches = self._parts + self._batches, [], []
+        sigs, counts, hashes = concat_signed(parts, self.config)
+        raw = np.concatenate(self._raw) if self._raw else np.zeros((0, 2), dtype=np.uint64)
+        unsigned = np.concatenate(self._copies) if self._copies else np.zeros(0, dtype=np.int64)
+        self._start()
+        if len(unsigned):
+            signed = np.ones(len(sigs), dtype=bool)
+            signed[unsigned] = False
+            sigs, counts = sigs[signed], counts[signed]
+        return Claimed((sigs, counts, hashes), raw, unsigned)
+
     def signed(self) -> Signed:
         """The signatures, shingle counts and content hashes of every text added, in order; the
         signer starts afresh (its texts' hashes freed before the decision)."""
@@ -155,7 +242,15 @@ class Signer:
         sigs, counts, hashes = concat_signed(parts, self.config)
         copies = np.concatenate(self._copies) if self._copies else np.zeros(0, dtype=np.int64)
         of = np.concatenate(self._of) if self._of else np.zeros(0, dtype=np.int64)
-        counts[copies] = counts[of]  # `of` are first documents: signed
+        if self._late:
+            # A first document left unsigned: its text was signed by a later row.
+            firsts, signers = np.concatenate(self._late, axis=1)
+            order = np.argsort(firsts)
+            left = np.zeros(len(sigs), dtype=bool)
+            left[copies] = True
+            gone = np.flatnonzero(left[of])
+            of[gone] = signers[order][np.searchsorted(firsts[order], of[gone])]
+        counts[copies] = counts[of]  # `of` are signed documents
         for i in range(0, len(copies), COPY_ROWS):
             sigs[copies[i : i + COPY_ROWS]] = sigs[of[i : i + COPY_ROWS]]
         self._start()  # what it held, freed
