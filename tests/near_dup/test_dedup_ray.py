@@ -114,7 +114,7 @@ def _register_from_the_first_task(monkeypatch) -> None:
     once it answers, so that every task claims through it."""
     import codemill.near_dup.ray as ray_engine
 
-    monkeypatch.setattr(ray_engine, "REGISTER_AFTER", 0)
+    monkeypatch.setattr(ray_engine, "REGISTER_AFTER_ROWS", 0)
     monkeypatch.setattr(ray_engine.ray, "wait", lambda refs, timeout=None: (refs, []) if ray.get(refs) else ([], refs))
 
 
@@ -138,8 +138,8 @@ def _code_tree(root: Path, texts: list[str]) -> None:
             (d / f"m{i}.py").write_text(texts[i % len(texts)] + ("" if i % 5 else f"# {i}\n"))
 
 
-@pytest.mark.parametrize("register_after", [0, 8])
-def test_code_files_read_by_ray_tasks_match_local(local_ray, tmp_path, monkeypatch, register_after):
+@pytest.mark.parametrize("register", [True, False])
+def test_code_files_read_by_ray_tasks_match_local(local_ray, tmp_path, monkeypatch, register):
     # Ray's sign tasks read the code files of a tree themselves, a few read batches a task, while
     # the driver lists on: the report (skips listed in a local run's order), decision and kept
     # files are the local engine's, and the driver reads no code file. Copies of a text in other
@@ -158,7 +158,7 @@ def test_code_files_read_by_ray_tasks_match_local(local_ray, tmp_path, monkeypat
 
     monkeypatch.setattr(inputs, "_read_batch", not_here)
     monkeypatch.setattr(ray_engine, "FILE_TASK_BYTES", 40_000)  # a read batch (64 files) a task
-    if register_after == 0:
+    if register:
         _register_from_the_first_task(monkeypatch)
     remote = dedup(tree, tmp_path / "ray", engine="ray", **kw)
     assert sum(remote.pop("tasks_per_node").values()) >= 3 + 1 + 1  # file tasks, the JSONL, LSH
@@ -196,10 +196,33 @@ def test_skips_of_files_read_by_tasks_keep_a_local_runs_order(local_ray, tmp_pat
     listed = list_batches_or_readers([tmp_path], there, max_bytes=10_000)
     taken: list[int] = []
     ray_engine.ray_sign_inputs(DedupConfig(), listed, there, None, 10_000, Counter(),
-                               lambda docs, part: taken.append(len(docs)), lambda *a: None)  # fmt: skip
+                               lambda docs, part: taken.append(len(docs)), lambda *a: None, lambda: 0)  # fmt: skip
     assert there.items == here.items and there.counts == here.counts
     assert here.total > limit or limit == 1000
     assert sum(taken) == 150 - sum(1 for i in range(150) if i % 11 == 5 and i % 7 != 3) - 2  # listed files
+
+
+def test_the_register_starts_once_enough_copies_were_signed_again(local_ray, monkeypatch):
+    # The run's register costs an actor's start: it is started once REGISTER_AFTER_ROWS rows were
+    # signed again, and handed to tasks once it answers; its claims say which texts are new.
+    import time
+
+    import codemill.near_dup.ray as ray_engine
+
+    monkeypatch.setattr(ray_engine, "REGISTER_AFTER_ROWS", 10)
+    again = 0
+    claims = ray_engine._Claims(lambda: again)
+    assert claims.handle() is None and claims.actor is None
+    again = 10
+    deadline = time.monotonic() + 60
+    while (handle := claims.handle()) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert handle is not None and handle is claims.actor
+    raw = np.array([[1, 2], [3, 4], [1, 2]], dtype=np.uint64)
+    claim = ray_engine._claim(handle)
+    assert claim(raw).tolist() == [True, True, False]
+    assert claim(raw[1:]).tolist() == [False, False]
+    claims.close()
 
 
 def test_skips_insert_keeps_the_first_limit():

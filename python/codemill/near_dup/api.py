@@ -123,10 +123,14 @@ class _Corpus:
         self.length.extend(lengths)
 
     def add_read_files(self, docs: list[Document], lengths: np.ndarray) -> None:
-        """Code files a Ray task read (`sign_files`), with each text's length; -1: not read."""
-        for doc, length in zip(docs, lengths.tolist(), strict=True):
-            if length >= 0:
-                self.add_records(doc.source, doc.origin, [(-1, doc.offset)], [length])
+        """Code files a Ray task read (`sign_files`), with each text's length; -1: not read.
+        Appended together: a call per file was ~half the driver's time in taking the tasks."""
+        read = [(doc, length) for doc, length in zip(docs, lengths.tolist(), strict=True) if length >= 0]
+        self.source.extend([doc.source for doc, _ in read])
+        self.holder.extend([self._holder(doc.source, doc.origin) for doc, _ in read])
+        self.record.extend([-1] * len(read))
+        self.offset.extend([doc.offset for doc, _ in read])
+        self.length.extend([length for _, length in read])
 
     def _holder(self, source: int, origin: str) -> int:
         """The index of file ``origin`` of input ``source`` in `holders` (added if new)."""
@@ -397,7 +401,9 @@ def dedup(
             signing.add_claimed(part.signed)
 
         listed = list_batches_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
-        ray_sign_inputs(cfg, listed, skips, ray_shards, max_file_bytes, nodes, take_files, take_part)
+        ray_sign_inputs(
+            cfg, listed, skips, ray_shards, max_file_bytes, nodes, take_files, take_part, lambda: signing.signed_again
+        )
     else:
         listed_read = iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
         _sign_inputs(listed_read, signing, corpus)

@@ -44,8 +44,9 @@ _SPREAD = "SPREAD"
 # Bytes of code files (as listed) a sign task reads: ~0.1 s of signing on one core, far above a
 # task's own cost, and a terabyte's ~130,000 tasks.
 FILE_TASK_BYTES = 8 << 20
-# Sign tasks sent before the run's register of texts is started (`_Claims`): 64 MiB of code files.
-REGISTER_AFTER = 8
+# Rows signed again (copies of a text in another task) before the run's register of texts is
+# started (`_Claims`): ~0.4 CPU-seconds of signing at ~10 KB a text, beside its ~1 s to start.
+REGISTER_AFTER_ROWS = 4096
 
 
 def _node() -> str:
@@ -96,22 +97,22 @@ class _Register:
 
 class _Claims:
     """The driver's side of the run's `_Register`. Its actor takes a worker process of its own,
-    ~1 CPU-second to start (Python, Ray, codemill's imports), which cost Ray dedup of a 40 MB
-    tree 0.4-0.9 s of ~1 s on two cores: it is started once `REGISTER_AFTER` tasks are sent. A
-    task sent before it is up claims within itself (`first_claims`), and a copy of one of its
-    texts elsewhere is signed again, a waste, not an error (any row that signed a text gives its
-    copies the same signature)."""
+    ~1 CPU-second to start (Python, Ray, codemill's imports): started at once, it cost Ray dedup
+    of a 40 MB tree 0.4-0.9 s of ~1 s, and of 616 MB of JSONL with 6% exact copies ~0.8 s of
+    ~4.5 s, on two cores. So tasks first claim within themselves (`first_claims`), a copy of a
+    text in another task is signed again (a waste, not an error: any row that signed a text gives
+    its copies the same signature), and the actor is started once ``signed_again()`` (the rows
+    signed so, as the tasks are taken) reaches `REGISTER_AFTER_ROWS`, where its cost is paid."""
 
-    def __init__(self) -> None:
+    def __init__(self, signed_again: Callable[[], int]) -> None:
+        self._signed_again = signed_again
         self.actor: ray.actor.ActorHandle | None = None
         self._up: ray.ObjectRef | None = None
         self._ready: bool = False
-        self._sent = 0
 
     def handle(self) -> ray.actor.ActorHandle | None:
         """The actor for the next task to send, once it answers."""
-        self._sent += 1
-        if self.actor is None and self._sent > REGISTER_AFTER:
+        if self.actor is None and self._signed_again() >= REGISTER_AFTER_ROWS:
             actor = ray.remote(_Register).options(num_cpus=0)  # holds no CPU from the tasks
             self.actor = cast("ray.actor.ActorHandle", actor.remote())
             self._up = self.actor.claim.remote(np.zeros((0, 2), dtype=np.uint64))
@@ -166,6 +167,7 @@ def ray_sign_inputs(
     nodes: Counter[str],
     take_files: Callable[[list[Document], SignedFiles], None],
     take_part: Callable[[RecordReader, SignedRange, int], None],
+    signed_again: Callable[[], int],
 ) -> None:
     """The listed inputs (`list_batches_or_readers`) read and signed by Ray tasks (counted in
     `nodes`), in order: code files `FILE_TASK_BYTES` of them a task (``take_files``), each record
@@ -176,9 +178,10 @@ def ray_sign_inputs(
     batch of files notes how many items were listed before it ends (where a local run reads it),
     and its skips are put there (`Skips.insert`) when its task is taken, so that skipped items are
     listed in a local run's order. File tasks are all taken before a record file is read. Each
-    distinct text is signed once in the run, by the first task to claim it (`_Register`)."""
+    distinct text is signed once in the run, by the first task to claim it (`_Register`), once
+    ``signed_again()`` copies were signed again (`_Claims`)."""
     connect()
-    claims = _Claims()
+    claims = _Claims(signed_again)
     most = _most_waiting()
     sign = _sign_files.options(scheduling_strategy=_SPREAD)
     # Per task: its batches, each with the number of the listing's own skipped items before it.

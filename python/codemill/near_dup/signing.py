@@ -155,6 +155,7 @@ class Signer:
         self._raw: list[np.ndarray] = []  # with a claim: the raw content hashes, a batch each
         self._late: list[np.ndarray] = []  # (first document, the later one that signed its text) pairs
         self.documents = 0
+        self.signed_again = 0  # rows taken signed although an earlier document has their text
 
     def add(self, texts: list[str] | _core.RecordTexts) -> None:
         """Signs a batch: Python strings, or the records of JSONL lines read in the core (signed
@@ -205,6 +206,7 @@ class Signer:
         late = ~left & (first != docs)
         if late.any():
             self._late.append(np.stack([first[late], docs[late]]))
+            self.signed_again += int(late.sum())
         if len(unsigned):
             rows = np.empty((len(raw), self.config.num_perm), dtype=np.uint32)
             rows[~left], rows[left] = sigs, 0
