@@ -142,3 +142,36 @@ def test_a_tree_in_a_bucket_is_read_and_copied_in_batches(s3_server, bucket, tmp
     # (not an object at a time), the kept ones copied in one.
     assert batches[0] == len(files) and batches[-1] == len(kept)
     assert len(batches) >= 3 and all(1 < b < len(files) for b in batches[1:-1])
+
+
+def test_an_output_in_a_bucket_is_uploaded_as_it_is_written(s3_server, bucket, tmp_path, monkeypatch):
+    # The local staging directory held the whole kept output before it was uploaded: a disk as
+    # large as the output beside the run. Each file is now uploaded and removed once written (a
+    # tree's copies a few at a time), so the stage holds only what is being uploaded.
+    from pathlib import Path
+
+    from codemill.near_dup import output
+    from codemill.sources.fs import Directory
+
+    tree, jsonl = make_inputs(tmp_path / "in")
+    monkeypatch.setattr(output, "COPIES_AT_ONCE", 2)
+    staged: list[tuple[int, int]] = []  # (files handed to an upload, files in the stage then)
+    real = Directory.publish_all
+
+    def publish_all(self, files):
+        root = Path(files[0][0])
+        while root.name not in ("tree", "data.jsonl"):
+            root = root.parent
+        staged.append((len(files), sum(1 for p in root.parent.rglob("*") if p.is_file())))
+        real(self, files)
+
+    monkeypatch.setattr(Directory, "publish_all", publish_all)
+    report = dedup([tree, jsonl], f"s3://{bucket}/out")
+    local = dedup([tree, jsonl], tmp_path / "out")
+    assert len(staged) > 3 and all(sent <= 2 and held == sent for sent, held in staged)
+    got = bucket_files(s3_server, bucket, "out")
+    want = {
+        p.relative_to(tmp_path / "out").as_posix(): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()
+    }
+    assert got.keys() == want.keys() and all(got[k] == want[k] for k in want if k != "dedup_report.json")
+    assert report["counts"] == local["counts"]

@@ -8,7 +8,7 @@ prefix is staged locally and uploaded with the report last (its presence marks i
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
 from codemill.outputs import OVERWRITE_HINT
 from codemill.outputs import check_output as contract_check
-from codemill.sources.fs import Directory, base_name, fetched, is_tree, join, publishing_marker
+from codemill.sources.fs import FETCH_BATCH, Directory, base_name, fetched, is_tree, join, publishing_marker
 from codemill.sources.inputs import not_a_file
 from codemill.sources.records import parquet_file, record_origin
 from codemill.sources.streams import is_parquet, is_records, open_stream
@@ -32,6 +32,9 @@ __all__ = ["REPORT_NAME", "check_output", "output_names", "write_output"]
 
 REPORT_NAME = "dedup_report.json"
 _PIECE = 1 << 20
+# Kept files of a tree copied into an output before they are handed on (`write_kept`'s ``done``):
+# a URL output uploads them and removes them from its staging directory.
+COPIES_AT_ONCE = 16 * FETCH_BATCH
 
 
 def check_output(outdir: Path | str, inputs: list[Path | str], overwrite: bool = False) -> None:
@@ -133,11 +136,14 @@ def _copy_all(copies: list[tuple[Path | str, Path]]) -> None:
             dest.write_bytes(data)
 
 
-def write_kept(inputs: list[Path | str], outdir: Path, kept: Kept) -> list[str]:
+def write_kept(
+    inputs: list[Path | str], outdir: Path, kept: Kept, done: Callable[[list[Path]], None] = lambda files: None
+) -> list[str]:
     """Write the kept documents in each input's own format into `outdir`; returns their names.
 
     `kept[source][file]` holds the record numbers kept in a JSONL / Parquet file, or None for a
-    kept code file, which is copied with its metadata.
+    kept code file, which is copied with its metadata. ``done`` is given the files written as
+    they are finished: each record file's, and a tree's copies `COPIES_AT_ONCE` at a time.
     """
     written = []
     for source, (path, name) in enumerate(zip(inputs, output_names(inputs), strict=True)):
@@ -151,18 +157,26 @@ def write_kept(inputs: list[Path | str], outdir: Path, kept: Kept) -> list[str]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if records is None:
                     copies.append((join(path, rel), target))
+                    if len(copies) == COPIES_AT_ONCE:
+                        _copy_all(copies)
+                        done([target for _, target in copies])
+                        copies = []
                 else:
                     _write_records(join(path, rel), target, records)
+                    done([target])
             _copy_all(copies)
+            done([target for _, target in copies])
             written.append(name)
         elif not_a_file(path):
             continue  # counted when read (a FIFO would block)
         elif is_records(path):
             records = files.get(record_origin(path))
             _write_records(path, dest, np.zeros(0, dtype=np.int64) if records is None else records)
+            done([dest])
             written.append(name)
         elif files:
             _copy_all([(path, dest)])
+            done([dest])
             written.append(name)
     return written
 
@@ -172,16 +186,29 @@ def write_output(
 ) -> None:
     """Replace `outdir` as a whole by the kept documents and the report (with `outputs`).
 
-    A URL prefix is written from a local staging directory: its report is removed first and
-    uploaded last, so the report's presence says the output beside it is complete.
+    A URL prefix is written through a local staging directory, each file uploaded and removed
+    from it once written (the staging directory held the whole kept output before: a disk as
+    large as the output beside the run): its report is removed first and uploaded last, so the
+    report's presence says the output beside it is complete.
     """
     check_output(outdir, inputs, overwrite)
     if isinstance(outdir, str):
+        out = Directory(outdir)
         with scratch_dir("dedup") as tmp:
             stage = Path(tmp)
-            report["outputs"] = [f"{outdir.rstrip('/')}/{name}" for name in write_kept(inputs, stage, kept)]
+            old = out.begin_publishing(REPORT_NAME)
+            published: list[str] = []
+
+            def publish(files: list[Path]) -> None:
+                rels = [f.relative_to(stage).as_posix() for f in files]
+                out.publish_all(list(zip(files, rels, strict=True)))
+                for f in files:
+                    f.unlink(missing_ok=True)
+                published.extend(rels)
+
+            report["outputs"] = [f"{outdir.rstrip('/')}/{name}" for name in write_kept(inputs, stage, kept, publish)]
             atomic_write_json(stage / REPORT_NAME, report)
-            Directory(outdir).publish_tree(stage, last=REPORT_NAME)
+            out.end_publishing(old, [*published, REPORT_NAME], stage / REPORT_NAME, REPORT_NAME)
         return
     with atomic_dir(outdir) as stage:
         report["outputs"] = [str(outdir / name) for name in write_kept(inputs, stage, kept)]

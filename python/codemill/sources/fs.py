@@ -689,18 +689,31 @@ class Directory:
         file whose presence says the output is complete) is removed first and published last,
         files no longer in the output are removed before it. While it is missing, the object
         `publishing_marker` names is there: a run killed meanwhile leaves a prefix that is
-        still recognisably its output, which the next run may replace."""
-        if self.path is not None:
-            raise AssertionError("a local output is swapped in whole by codemill._io.atomic_dir")
-        marker = publishing_marker(last)
-        old = self.files()
-        self.write_bytes(marker, b"")
-        if last in old:
-            self.remove([last])
+        still recognisably its output, which the next run may replace. `begin_publishing` and
+        `end_publishing` do the same for files published as they are made."""
+        old = self.begin_publishing(last)
         new = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
         self.publish_all([(local / rel, rel) for rel in new if rel != last])
+        self.end_publishing(old, new, local / last, last)
+
+    def begin_publishing(self, last: str) -> dict[str, FileInfo]:
+        """Starts replacing the directory's content (a URL prefix): the marker in place of
+        ``last``, which is removed; returns the files it held."""
+        if self.path is not None:
+            raise AssertionError("a local output is swapped in whole by codemill._io.atomic_dir")
+        old = self.files()
+        self.write_bytes(publishing_marker(last), b"")
+        if last in old:
+            self.remove([last])
+        return old
+
+    def end_publishing(self, old: dict[str, FileInfo], new: Iterable[str], local_last: Path, last: str) -> None:
+        """Ends what `begin_publishing` began: the files of ``old`` not among ``new`` (the
+        output's names, ``last`` included) removed, ``local_last`` published as ``last``, and
+        the marker removed."""
+        marker = publishing_marker(last)
         self.remove(sorted(set(old) - set(new) - {marker}))
-        self.publish(local / last, last)
+        self.publish(local_last, last)
         self.remove([marker])
 
     def remove(self, rels: list[str]) -> None:
