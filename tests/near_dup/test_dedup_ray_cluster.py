@@ -87,3 +87,35 @@ def test_jsonl_in_a_bucket_is_read_by_the_nodes_tasks(cluster, s3_server, bucket
     ]
     assert len(remote["tasks_per_node"]) >= 2
     assert (tmp_path / "ray" / "data.jsonl").read_bytes() == (tmp_path / "local" / "data.jsonl").read_bytes()
+
+
+def test_an_output_prefix_is_written_by_the_nodes_tasks(cluster, s3_server, bucket, tmp_path, monkeypatch):
+    # On Ray the files of an output prefix are written and uploaded by tasks, a group each, on
+    # several nodes; the driver publishes none itself, and the bytes are a local run's.
+    from codemill.near_dup import output
+
+    src = tmp_path / "src"
+    src.mkdir()
+    texts = _texts()
+    for i, t in enumerate(texts):
+        (src / f"f{i:02d}.py").write_text(t)
+    lines = "".join(json.dumps({"content": t + "# a record\n", "path": f"m{i}.py"}) + "\n" for i, t in enumerate(texts))
+    (src / "zz.jsonl").write_text(lines)  # listed after the files: its records go as their copies
+    local = dedup([src], tmp_path / "local")
+    monkeypatch.setattr(output, "COPIES_AT_ONCE", 3)  # the driver's plan: many groups
+    monkeypatch.setattr(output, "publish_group", lambda *a: pytest.fail("the driver wrote output files"))
+    remote = dedup([src], f"s3://{bucket}/out", engine="ray", ray_shards=SHARDS)
+    assert remote["counts"] == local["counts"] and local["counts"]["near_duplicates_removed"] >= 10
+    assert len(remote["tasks_per_node"]) >= 2
+    got = {}
+    for page in s3_server.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="out/"):
+        for o in page.get("Contents", []):
+            got[o["Key"][len("out/") :]] = s3_server.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+    want = {
+        p.relative_to(tmp_path / "local").as_posix(): p.read_bytes()
+        for p in (tmp_path / "local").rglob("*")
+        if p.is_file()
+    }
+    assert got.keys() == want.keys() and len(want) > 10
+    assert all(got[k] == want[k] for k in want if k != "dedup_report.json")
+    assert json.loads(got["dedup_report.json"])["tasks_per_node"] == remote["tasks_per_node"]

@@ -28,7 +28,7 @@ from codemill.errors import ConfigError, SourceError
 from codemill.near_dup.config import KEEP_POLICIES, DedupConfig, DedupOptions, Engine
 from codemill.near_dup.decide import check_engine, decide, signer
 from codemill.near_dup.minhash import MinHasher
-from codemill.near_dup.output import REPORT_NAME, Kept, check_output, write_output
+from codemill.near_dup.output import REPORT_NAME, Kept, Write, check_output, write_output
 from codemill.near_dup.result import DedupReport, DedupResult
 from codemill.near_dup.signing import Claim, Claimed, Signer, local_signatures
 from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs
@@ -434,5 +434,14 @@ def dedup(
     if output is not None:
         kept = corpus.kept(result.keep)
         del result
-        write_output(paths, output if is_url(output) else Path(output), kept, report, overwrite)
+        publish = None
+        if engine == "ray" and is_url(output):
+            # Ray's tasks write the files of an output prefix, which every node reaches (a local
+            # output is the driver's disk); the report, written last, counts them.
+            from codemill.near_dup.ray import ray_publish
+
+            def publish(groups: list[list[Write]], url: str) -> list[str]:
+                return ray_publish(groups, url, report.setdefault("tasks_per_node", {}))
+
+        write_output(paths, output if is_url(output) else Path(output), kept, report, overwrite, publish)
     return report

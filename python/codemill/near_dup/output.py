@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,12 +29,12 @@ from codemill.sources.streams import is_parquet, is_records, open_stream
 # (ascending), or None for a kept code file.
 Kept = Mapping[int, Mapping[str, np.ndarray | None]]
 
-__all__ = ["REPORT_NAME", "check_output", "output_names", "write_output"]
+__all__ = ["REPORT_NAME", "Write", "check_output", "output_names", "plan_writes", "publish_group", "write_output"]
 
 REPORT_NAME = "dedup_report.json"
 _PIECE = 1 << 20
-# Kept files of a tree copied into an output before they are handed on (`write_kept`'s ``done``):
-# a URL output uploads them and removes them from its staging directory.
+# Kept files of a tree written together (`plan_writes`): a URL output stages them, uploads them
+# and removes them from its staging directory; on Ray each group is a task.
 COPIES_AT_ONCE = 16 * FETCH_BATCH
 
 
@@ -136,80 +137,116 @@ def _copy_all(copies: list[tuple[Path | str, Path]]) -> None:
             dest.write_bytes(data)
 
 
-def write_kept(
-    inputs: list[Path | str], outdir: Path, kept: Kept, done: Callable[[list[Path]], None] = lambda files: None
-) -> list[str]:
-    """Write the kept documents in each input's own format into `outdir`; returns their names.
+class Write(NamedTuple):
+    """One file of the output: ``rel`` in it, made of the input file ``src``: its kept records
+    (``records``, ascending), or the whole file (None: a kept code file, copied)."""
+
+    src: Path | str
+    rel: str
+    records: np.ndarray | None
+
+
+def plan_writes(inputs: list[Path | str], kept: Kept) -> tuple[list[str], list[str], list[list[Write]]]:
+    """What the output holds: the names written (one per input with output, in order), the trees
+    among them (a folder even when nothing in them is kept), and its files in groups to write at
+    once: a record file's kept records alone, a tree's copies `COPIES_AT_ONCE` at a time.
 
     `kept[source][file]` holds the record numbers kept in a JSONL / Parquet file, or None for a
-    kept code file, which is copied with its metadata. ``done`` is given the files written as
-    they are finished: each record file's, and a tree's copies `COPIES_AT_ONCE` at a time.
-    """
-    written = []
+    kept code file."""
+    names: list[str] = []
+    trees: list[str] = []
+    groups: list[list[Write]] = []
     for source, (path, name) in enumerate(zip(inputs, output_names(inputs), strict=True)):
         files = kept.get(source, {})
-        dest = outdir / name
         if is_tree(path):
-            dest.mkdir(parents=True, exist_ok=True)
-            copies: list[tuple[Path | str, Path]] = []
+            copies: list[Write] = []
             for rel, records in sorted(files.items()):
-                target = dest / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if records is None:
-                    copies.append((join(path, rel), target))
-                    if len(copies) == COPIES_AT_ONCE:
-                        _copy_all(copies)
-                        done([target for _, target in copies])
-                        copies = []
-                else:
-                    _write_records(join(path, rel), target, records)
-                    done([target])
-            _copy_all(copies)
-            done([target for _, target in copies])
-            written.append(name)
+                if records is not None:
+                    groups.append([Write(join(path, rel), f"{name}/{rel}", records)])
+                    continue
+                copies.append(Write(join(path, rel), f"{name}/{rel}", None))
+                if len(copies) == COPIES_AT_ONCE:
+                    groups.append(copies)
+                    copies = []
+            if copies:
+                groups.append(copies)
+            names.append(name)
+            trees.append(name)
         elif not_a_file(path):
             continue  # counted when read (a FIFO would block)
         elif is_records(path):
             records = files.get(record_origin(path))
-            _write_records(path, dest, np.zeros(0, dtype=np.int64) if records is None else records)
-            done([dest])
-            written.append(name)
+            groups.append([Write(path, name, np.zeros(0, dtype=np.int64) if records is None else records)])
+            names.append(name)
         elif files:
-            _copy_all([(path, dest)])
-            done([dest])
-            written.append(name)
-    return written
+            groups.append([Write(path, name, None)])
+            names.append(name)
+    return names, trees, groups
+
+
+def write_group(group: list[Write], outdir: Path) -> list[Path]:
+    """Writes a group of `plan_writes` into ``outdir``; returns the files written."""
+    targets = [outdir / w.rel for w in group]
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    copies: list[tuple[Path | str, Path]] = []
+    for w, target in zip(group, targets, strict=True):
+        if w.records is None:
+            copies.append((w.src, target))
+        else:
+            _write_records(w.src, target, w.records)
+    _copy_all(copies)
+    return targets
+
+
+def publish_group(group: list[Write], outdir: str) -> list[str]:
+    """Writes a group of `plan_writes` into the output prefix ``outdir`` (a URL), each file
+    uploaded from a local staging directory and removed from it; returns the names published."""
+    out = Directory(outdir)
+    with scratch_dir("dedup") as tmp:
+        stage = Path(tmp)
+        files = write_group(group, stage)
+        rels = [f.relative_to(stage).as_posix() for f in files]
+        out.publish_all(list(zip(files, rels, strict=True)))
+    return rels
 
 
 def write_output(
-    inputs: list[Path | str], outdir: Path | str, kept: Kept, report: DedupReport, overwrite: bool = False
+    inputs: list[Path | str],
+    outdir: Path | str,
+    kept: Kept,
+    report: DedupReport,
+    overwrite: bool = False,
+    publish: Callable[[list[list[Write]], str], list[str]] | None = None,
 ) -> None:
-    """Replace `outdir` as a whole by the kept documents and the report (with `outputs`).
+    """Replace `outdir` as a whole by the kept documents in each input's own format (JSONL lines
+    verbatim, Parquet rows, code files copied with their metadata) and the report (with
+    `outputs`).
 
-    A URL prefix is written through a local staging directory, each file uploaded and removed
-    from it once written (the staging directory held the whole kept output before: a disk as
-    large as the output beside the run): its report is removed first and uploaded last, so the
-    report's presence says the output beside it is complete.
+    A URL prefix is written a group of files at a time (`publish_group`), each file uploaded
+    once written (a local staging directory held the whole kept output before: a disk as large
+    as the output beside the run), by ``publish`` when given (Ray's tasks), here otherwise; its
+    report is removed first and uploaded last, so the report's presence says the output beside
+    it is complete.
     """
     check_output(outdir, inputs, overwrite)
+    names, trees, groups = plan_writes(inputs, kept)
     if isinstance(outdir, str):
         out = Directory(outdir)
+        old = out.begin_publishing(REPORT_NAME)
+        if publish is not None:
+            published = publish(groups, outdir)
+        else:
+            published = [rel for group in groups for rel in publish_group(group, outdir)]
+        report["outputs"] = [f"{outdir.rstrip('/')}/{name}" for name in names]
         with scratch_dir("dedup") as tmp:
-            stage = Path(tmp)
-            old = out.begin_publishing(REPORT_NAME)
-            published: list[str] = []
-
-            def publish(files: list[Path]) -> None:
-                rels = [f.relative_to(stage).as_posix() for f in files]
-                out.publish_all(list(zip(files, rels, strict=True)))
-                for f in files:
-                    f.unlink(missing_ok=True)
-                published.extend(rels)
-
-            report["outputs"] = [f"{outdir.rstrip('/')}/{name}" for name in write_kept(inputs, stage, kept, publish)]
-            atomic_write_json(stage / REPORT_NAME, report)
-            out.end_publishing(old, [*published, REPORT_NAME], stage / REPORT_NAME, REPORT_NAME)
+            atomic_write_json(Path(tmp) / REPORT_NAME, report)
+            out.end_publishing(old, [*published, REPORT_NAME], Path(tmp) / REPORT_NAME, REPORT_NAME)
         return
     with atomic_dir(outdir) as stage:
-        report["outputs"] = [str(outdir / name) for name in write_kept(inputs, stage, kept)]
+        for name in trees:
+            (stage / name).mkdir(parents=True, exist_ok=True)
+        for group in groups:
+            write_group(group, stage)
+        report["outputs"] = [str(outdir / name) for name in names]
         atomic_write_json(stage / REPORT_NAME, report)

@@ -8,7 +8,8 @@ rows into P partitions; each reduce task pairs its partition's buckets in the co
 (`_core.bucket_pairs`, the window rule of the local engine's `_core.lsh_pairs`). No Python
 object per band key or per document. The pairs and the skipped count are the same as the local engine's, so the clusters
 are too. Sign and reduce tasks are spread over the cluster's nodes and report the node they
-ran on, so a run can show where its work went (`DedupResult.tasks_per_node`).
+ran on, so a run can show where its work went (`DedupResult.tasks_per_node`). An output prefix
+in a bucket is written by tasks too (`ray_publish`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from codemill.sources.streams import is_compressed, is_parquet
 if TYPE_CHECKING:
     from codemill.near_dup.api import SignedFiles, SignedRange
     from codemill.near_dup.minhash import MinHasher
+    from codemill.near_dup.output import Write
     from codemill.sources import Document, RecordReader
 
 
@@ -230,6 +232,34 @@ def ray_sign_inputs(
             take()
     finally:
         claims.close()
+
+
+@ray.remote
+def _publish_group(group: list[Write], outdir: str) -> tuple[list[str], str]:
+    from codemill.near_dup.output import publish_group
+
+    return publish_group(group, outdir), _node()
+
+
+def ray_publish(groups: list[list[Write]], outdir: str, nodes: dict[str, int]) -> list[str]:
+    """The output's files (`output.plan_writes`) written into the prefix ``outdir`` by Ray tasks,
+    a group each, at most two tasks per CPU of the cluster waiting (counted in ``nodes``);
+    returns the names published, in order. The driver wrote and uploaded the whole kept output
+    alone before."""
+    connect()
+    most = _most_waiting()
+    send = _publish_group.options(scheduling_strategy=_SPREAD)
+    todo = iter(groups)
+    waiting: deque[ray.ObjectRef] = deque()
+    published: list[str] = []
+    while True:
+        while len(waiting) < most and (group := next(todo, None)) is not None:
+            waiting.append(send.remote(group, outdir))
+        if not waiting:
+            return published
+        rels, node = task_result(waiting.popleft())
+        nodes[node] = nodes.get(node, 0) + 1
+        published.extend(rels)
 
 
 def record_parts(path: Path | str, parts: int | None) -> list[tuple[int, int | None]]:

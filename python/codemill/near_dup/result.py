@@ -67,7 +67,7 @@ class DedupReport(TypedDict):
     inputs: NotRequired[list[str]]
     outputs: NotRequired[list[str]]
     skipped_items: NotRequired[list[SkippedItem]]
-    tasks_per_node: NotRequired[dict[str, int]]  # Ray: sign and reduce tasks per node id
+    tasks_per_node: NotRequired[dict[str, int]]  # Ray: sign, reduce and output tasks per node id
 
 
 @dataclass
