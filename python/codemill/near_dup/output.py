@@ -2,7 +2,8 @@
 
 The output directory is built beside its target and swapped in whole (`codemill._io`), so an
 interrupted run leaves the previous output or none, never a half-written one. An output at a URL
-prefix is staged locally and uploaded with the report last (its presence marks it complete).
+prefix is written a group of files at a time (`plan_writes`), each file uploaded once written
+(by Ray's tasks on Ray), and the report last (its presence marks it complete).
 """
 
 from __future__ import annotations
