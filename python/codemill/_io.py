@@ -28,6 +28,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "compressing",
     "fsync_dir",
     "naming",
     "remove_tree",
@@ -112,25 +113,31 @@ def _writing(exc: OSError, tmp: Path) -> bool:
 def atomic_stream(
     path: str | os.PathLike[str], before_replace: Callable[[int], None] | None = None
 ) -> Iterator[IO[bytes]]:
-    """`atomic_file` in binary, compressed as the name says: ``.gz``, ``.zst`` or not at all.
+    """`atomic_file` in binary, compressed as the name says (`compressing`)."""
+    with atomic_file(path, "wb", before_replace) as raw, compressing(path, raw) as out:
+        yield out
+
+
+@contextlib.contextmanager
+def compressing(name: str | os.PathLike[str], raw: IO[bytes]) -> Iterator[IO[bytes]]:
+    """What writes into ``raw`` compressed as ``name`` says: ``.gz``, ``.zst`` or not at all.
 
     Gzip output carries no file name and no time, so the same data gives the same bytes;
     level 6 (zlib's default) compresses about as well as 9 at a fraction of the time.
     """
-    name = Path(path).name.lower()
-    with atomic_file(path, "wb", before_replace) as raw:
-        if name.endswith(".gz"):
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
-                yield gz  # type: ignore[misc]
-        elif name.endswith(".zst"):
-            try:
-                import zstandard
-            except ImportError as exc:
-                raise SourceError(f"{path}: writing .zst needs zstandard: pip install 'codemill[corpus]'") from exc
-            with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as zst:
-                yield zst
-        else:
-            yield raw
+    lower = Path(name).name.lower()
+    if lower.endswith(".gz"):
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+            yield gz  # type: ignore[misc]
+    elif lower.endswith(".zst"):
+        try:
+            import zstandard
+        except ImportError as exc:
+            raise SourceError(f"{name}: writing .zst needs zstandard: pip install 'codemill[corpus]'") from exc
+        with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as zst:
+            yield zst
+    else:
+        yield raw
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -168,10 +168,113 @@ def test_an_output_in_a_bucket_is_uploaded_as_it_is_written(s3_server, bucket, t
     monkeypatch.setattr(Directory, "publish_all", publish_all)
     report = dedup([tree, jsonl], f"s3://{bucket}/out")
     local = dedup([tree, jsonl], tmp_path / "out")
-    assert len(staged) > 3 and all(sent <= 2 and held == sent for sent, held in staged)
+    assert len(staged) >= 3 and all(sent <= 2 and held == sent for sent, held in staged)  # data.jsonl: streamed
     got = bucket_files(s3_server, bucket, "out")
     want = {
         p.relative_to(tmp_path / "out").as_posix(): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()
     }
     assert got.keys() == want.keys() and all(got[k] == want[k] for k in want if k != "dedup_report.json")
     assert report["counts"] == local["counts"]
+
+
+def test_record_outputs_are_uploaded_as_they_are_written(s3_server, bucket, tmp_path, monkeypatch):
+    # A record file's kept records go up in parts as they are written, with no copy on local disk
+    # (one JSONL file of a terabyte keeps most of it): the same bytes as a local output, for
+    # plain, gzip and Parquet files; only the report is staged.
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from codemill.near_dup import output
+
+    _, jsonl = make_inputs(tmp_path / "in")
+    packed = tmp_path / "in" / "packed.jsonl.gz"
+    packed.write_bytes(gzip.compress(jsonl.read_bytes()[::-1].split(b"\n", 1)[1][::-1] + b"\n"))
+    rows = [line for line in jsonl.read_text().splitlines() if line]
+    table = pa.table({"content": [json.loads(r)["content"] for r in rows]})
+    pq.write_table(table, tmp_path / "in" / "rows.parquet", row_group_size=7)
+    inputs = [jsonl, packed, tmp_path / "in" / "rows.parquet"]
+    local = dedup(inputs, tmp_path / "out")
+    staged: list[str] = []
+    real = output.scratch_dir
+
+    def scratch(prefix: str):
+        staged.append(prefix)
+        return real(prefix)
+
+    monkeypatch.setattr(output, "scratch_dir", scratch)
+    remote = dedup(inputs, f"s3://{bucket}/out")
+    assert remote["counts"] == local["counts"] and len(staged) == 1  # the report's
+    got = bucket_files(s3_server, bucket, "out")
+    want = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    assert got.keys() == want.keys() == {"data.jsonl", "packed.jsonl.gz", "rows.parquet", "dedup_report.json"}
+    assert all(got[k] == want[k] for k in want if k != "dedup_report.json")
+
+
+def test_a_failed_upload_is_one_line_and_publishes_nothing(s3_server, bucket, tmp_path, monkeypatch):
+    # A record output uploaded as it is written fails as one line naming it, and leaves no object
+    # of it and no report (the publishing marker says the prefix is being replaced).
+    import s3fs
+    from codemill.errors import StorageError
+
+    _, jsonl = make_inputs(tmp_path / "in")
+    out = f"s3://{bucket}/out"
+
+    real = s3fs.core.S3File._call_s3
+
+    def call_s3(self, method, *args, **kwargs):
+        if method in ("put_object", "upload_part", "create_multipart_upload") and kwargs["Key"].endswith("data.jsonl"):
+            raise PermissionError("Access Denied")  # the record output's upload, not the marker's
+        return real(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(s3fs.core.S3File, "_call_s3", call_s3)
+    with pytest.raises(StorageError, match=rf"^{out}/data.jsonl: access denied") as err:
+        dedup([jsonl], out)
+    assert "\n" not in str(err.value)
+    left = bucket_files(s3_server, bucket, "out")
+    assert "data.jsonl" not in left and "dedup_report.json" not in left  # nothing half-published
+
+
+def test_a_large_record_output_goes_up_in_parts_and_a_failed_part_leaves_no_object(
+    s3_server, bucket, tmp_path, monkeypatch
+):
+    # Over the upload's block size, a record output is sent as a multipart upload while it is
+    # written: the same bytes as a local output; a part that fails aborts the upload, and no
+    # object of that name appears.
+    import s3fs
+    from codemill.errors import StorageError
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "default_block_size", 5 << 20)  # S3's smallest part
+    files = sorted(STDLIB.rglob("*.py"))
+    lines = [json.dumps({"content": f.read_text(encoding="utf-8", errors="replace"), "path": f.name}) for f in files]
+    jsonl = tmp_path / "big.jsonl"
+    with jsonl.open("w") as out:
+        size = 0
+        for line in lines:
+            out.write(line + "\n")
+            size += len(line)
+            if size > 12 << 20:
+                break
+    local = dedup([jsonl], tmp_path / "out")
+    assert (tmp_path / "out" / "big.jsonl").stat().st_size > 10 << 20
+    calls: list[str] = []
+    real = s3fs.core.S3File._call_s3
+
+    def call_s3(self, method, *args, **kwargs):
+        calls.append(method)
+        if fail and method == "upload_part" and len([c for c in calls if c == "upload_part"]) == 2:
+            raise PermissionError("Access Denied")
+        return real(self, method, *args, **kwargs)
+
+    fail = False
+    monkeypatch.setattr(s3fs.core.S3File, "_call_s3", call_s3)
+    remote = dedup([jsonl], f"s3://{bucket}/out")
+    assert remote["counts"] == local["counts"] and calls.count("upload_part") >= 2
+    got = bucket_files(s3_server, bucket, "out")
+    assert got["big.jsonl"] == (tmp_path / "out" / "big.jsonl").read_bytes()
+    calls.clear()
+    fail = True
+    with pytest.raises(StorageError, match=rf"^s3://{bucket}/failed/big.jsonl: access denied"):
+        dedup([jsonl], f"s3://{bucket}/failed")
+    assert "big.jsonl" not in bucket_files(s3_server, bucket, "failed")
+    assert s3_server.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

@@ -11,11 +11,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 import numpy as np
 
-from codemill._io import atomic_dir, atomic_file, atomic_stream, atomic_write_json
+from codemill._io import atomic_dir, atomic_file, atomic_write_json, compressing
 from codemill._leftovers import scratch_dir
 from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
@@ -78,13 +78,13 @@ def output_names(inputs: list[Path | str]) -> list[str]:
     return names
 
 
-def _write_records(src: Path | str, dest: Path, numbers: np.ndarray) -> None:
-    """The kept records of a JSONL file (lines copied byte for byte) or Parquet file (rows);
-    ``numbers``: theirs, ascending."""
+def _write_records(src: Path | str, raw: IO[bytes], name: str, numbers: np.ndarray) -> None:
+    """The kept records of a JSONL file (lines copied byte for byte, compressed as the output's
+    ``name`` says) or Parquet file (rows) written into ``raw``; ``numbers``: theirs, ascending."""
     if is_parquet(src):
-        _write_rows(src, dest, numbers)
+        _write_rows(src, raw, numbers)
         return
-    with open_stream(src, sequential=True) as f, atomic_stream(dest) as out:
+    with open_stream(src, sequential=True) as f, compressing(name, raw) as out:
         # In pieces of at most a MiB: a line the reader skipped as too large unread (a GiB, say)
         # is passed over here without being held whole either.
         number = 0
@@ -107,7 +107,7 @@ def _write_records(src: Path | str, dest: Path, numbers: np.ndarray) -> None:
                     break
 
 
-def _write_rows(src: Path | str, dest: Path, numbers: np.ndarray) -> None:
+def _write_rows(src: Path | str, raw: IO[bytes], numbers: np.ndarray) -> None:
     """The kept rows of a Parquet file, a row group at a time: read whole, a file of 48 MB
     (149 MB of text) took dedup from 265 to 698 MB resident; each group is held alone so."""
     import pyarrow as pa
@@ -115,7 +115,7 @@ def _write_rows(src: Path | str, dest: Path, numbers: np.ndarray) -> None:
 
     pf = parquet_file(src)
     rows = numbers.astype(np.int64) - 1  # ascending
-    with atomic_file(dest, "wb") as f, pq.ParquetWriter(f, pf.schema_arrow) as writer:
+    with pq.ParquetWriter(raw, pf.schema_arrow) as writer:
         before = at = 0  # rows of the groups passed; kept rows passed
         for group in range(pf.metadata.num_row_groups):
             end = int(np.searchsorted(rows, before + pf.metadata.row_group(group).num_rows))
@@ -195,15 +195,23 @@ def write_group(group: list[Write], outdir: Path) -> list[Path]:
         if w.records is None:
             copies.append((w.src, target))
         else:
-            _write_records(w.src, target, w.records)
+            with atomic_file(target, "wb") as raw:
+                _write_records(w.src, raw, w.rel, w.records)
     _copy_all(copies)
     return targets
 
 
 def publish_group(group: list[Write], outdir: str) -> list[str]:
-    """Writes a group of `plan_writes` into the output prefix ``outdir`` (a URL), each file
-    uploaded from a local staging directory and removed from it; returns the names published."""
+    """Writes a group of `plan_writes` into the output prefix ``outdir`` (a URL); returns the
+    names published. A record file's output is uploaded as it is written, in parts (no copy on
+    local disk: one JSONL file of a terabyte keeps most of it); copies are staged, uploaded
+    together and removed."""
     out = Directory(outdir)
+    src, rel, numbers = group[0]
+    if len(group) == 1 and numbers is not None:
+        with out.uploading(rel) as raw:
+            _write_records(src, raw, rel, numbers)
+        return [rel]
     with scratch_dir("dedup") as tmp:
         stage = Path(tmp)
         files = write_group(group, stage)

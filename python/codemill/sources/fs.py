@@ -22,9 +22,9 @@ import re
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, cast
 
-from codemill._io import atomic_write_bytes, fsync_dir
+from codemill._io import atomic_file, atomic_write_bytes, fsync_dir
 from codemill._leftovers import scratch_dir
 from codemill.errors import InputNotFoundError, SourceError, StorageError
 
@@ -557,6 +557,28 @@ def _modified(info: dict[str, Any]) -> float | None:
     return None
 
 
+class _Upload(io.RawIOBase):
+    """A file being uploaded (`Directory.uploading`) whose writes, which send its parts, fail
+    as one `StorageError` naming it."""
+
+    def __init__(self, f: Any, url: str) -> None:
+        self._f = f
+        self._url = url
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        with storage(self._url):
+            return int(self._f.write(data))
+
+    def tell(self) -> int:
+        return int(self._f.tell())
+
+    def flush(self) -> None:
+        pass  # the parts go as they fill; the last with the upload's close
+
+
 class Directory:
     """An output directory: a local path or a URL prefix, written file by file, each file
     published whole (a temporary name and a rename locally; one completed upload remotely).
@@ -668,6 +690,28 @@ class Directory:
             return
         with storage(self.url(rel)):
             self._fs.put_file(os.fspath(local), f"{self._root}/{rel}")
+
+    @contextlib.contextmanager
+    def uploading(self, rel: str) -> Iterator[IO[bytes]]:
+        """A file written into the directory as ``rel`` while it is made: remotely an upload in
+        parts (no local copy of it), which makes the object only once it completes; on an error
+        the upload is abandoned and nothing is published. Locally through `atomic_file`."""
+        if self.path is not None:
+            with atomic_file(self.path / rel, "wb") as f:
+                yield f
+            return
+        url = self.url(rel)
+        with storage(url):
+            f = self._fs.open(f"{self._root}/{rel}", "wb")
+        try:
+            yield cast("IO[bytes]", _Upload(f, url))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                f.discard()  # s3fs: the multipart upload aborted
+            f.closed = True  # never closed, so never committed (fsspec closes an open file when collected)
+            raise
+        with storage(url):
+            f.close()
 
     def publish_all(self, files: list[tuple[Path, str]]) -> None:
         """Publishes each ``(local file, rel)`` as :meth:`publish` does; remotely the uploads run
