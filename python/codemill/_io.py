@@ -24,7 +24,6 @@ from codemill.errors import SourceError
 __all__ = [
     "atomic_dir",
     "atomic_file",
-    "atomic_stream",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
@@ -107,15 +106,6 @@ def _writing(exc: OSError, tmp: Path) -> bool:
     if exc.filename is not None:  # a file descriptor or bytes: not a path of ours
         return False
     return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
-@contextlib.contextmanager
-def atomic_stream(
-    path: str | os.PathLike[str], before_replace: Callable[[int], None] | None = None
-) -> Iterator[IO[bytes]]:
-    """`atomic_file` in binary, compressed as the name says (`compressing`)."""
-    with atomic_file(path, "wb", before_replace) as raw, compressing(path, raw) as out:
-        yield out
 
 
 @contextlib.contextmanager

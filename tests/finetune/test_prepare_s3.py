@@ -9,22 +9,36 @@ from codemill.finetune.pipeline import prepare
 from conftest import STDLIB
 
 
-def test_prepare_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".parquet"])
+def test_prepare_s3_in_and_out_equals_local(s3_server, bucket, tmp_path, monkeypatch, suffix):
+    # The samples go up in parts as they are written (`sources.fs.uploading`): no staged copy on
+    # local disk (it was staged whole before), and the same bytes as a local run.
+    from codemill.finetune import writer
+
     tree = tmp_path / "tree"
     tree.mkdir()
     for p in sorted((STDLIB / "json").glob("*.py")):
         (tree / p.name).write_bytes(p.read_bytes())
         s3_server.upload_file(str(p), bucket, f"tree/{p.name}")
     kw = {"workers": 1, "seed": 3, "progress": False}
-    local = prepare([tree], tmp_path / "out.jsonl.gz", **kw)
-    remote = prepare([f"s3://{bucket}/tree"], f"s3://{bucket}/out.jsonl.gz", **kw)
+    local = prepare([tree], tmp_path / f"out{suffix}", **kw)
+    uploads: list[str] = []
+
+    def uploading(url, *args):
+        uploads.append(url)
+        return real(url, *args)
+
+    real = writer.uploading
+    monkeypatch.setattr(writer, "uploading", uploading)
+    remote = prepare([f"s3://{bucket}/tree"], f"s3://{bucket}/out{suffix}", **kw)
+    assert uploads == [f"s3://{bucket}/out{suffix}"]
     assert {k: v for k, v in remote.items() if k not in ("output", "inputs", "seconds", "files_per_s", "mb_per_s")} == {
         k: v for k, v in local.items() if k not in ("output", "inputs", "seconds", "files_per_s", "mb_per_s")
     }
-    body = s3_server.get_object(Bucket=bucket, Key="out.jsonl.gz")["Body"].read()
-    assert body == (tmp_path / "out.jsonl.gz").read_bytes() and len(body) > 100
-    sidecar = s3_server.get_object(Bucket=bucket, Key="out.jsonl.gz.codemill.json")["Body"].read()
-    assert sidecar == (tmp_path / "out.jsonl.gz.codemill.json").read_bytes()
+    body = s3_server.get_object(Bucket=bucket, Key=f"out{suffix}")["Body"].read()
+    assert body == (tmp_path / f"out{suffix}").read_bytes() and len(body) > 100
+    sidecar = s3_server.get_object(Bucket=bucket, Key=f"out{suffix}.codemill.json")["Body"].read()
+    assert sidecar == (tmp_path / f"out{suffix}.codemill.json").read_bytes()
     with pytest.raises(OutputError, match="no such bucket"):
         prepare([tree], "s3://no-such-bucket-prep/out.jsonl", **kw)
 

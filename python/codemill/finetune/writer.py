@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, get_args
 
-from codemill._io import atomic_file, atomic_stream
+from codemill._io import atomic_file, compressing
 from codemill._leftovers import reclaim
 from codemill.errors import OutputError
 from codemill.finetune.samples import SAMPLE_FIELDS
-from codemill.sources.fs import is_url, staged_file
+from codemill.sources.fs import is_url, uploading
 
 __all__ = ["OUTPUT_SUFFIXES", "OutputSuffix", "SampleWriter", "check_output"]
 
@@ -86,21 +86,22 @@ class SampleWriter:
     def open(
         cls, path: str | os.PathLike[str], before_publish: Callable[[int], None] | None = None
     ) -> Iterator[SampleWriter]:
-        """A writer whose file replaces ``path`` (a local path, or a URL: the file is staged
-        locally and uploaded) when the block ends without an error; ``before_publish(size)``
-        runs once the file is complete, before it replaces ``path``."""
+        """A writer whose file replaces ``path`` (a local path, or a URL: uploaded in parts as it
+        is written, `sources.fs.uploading`; it was staged on local disk whole before) when the
+        block ends without an error; ``before_publish(size)`` runs once the file is complete,
+        before it replaces ``path``."""
+        parquet = os.fspath(path).lower().endswith(".parquet")
+        raw: contextlib.AbstractContextManager[IO[bytes]]
         if is_url(path):
             check_output(path)
-            with staged_file(os.fspath(path)) as local, cls.open(local, before_publish) as writer:
-                yield writer
-            return
-        target = Path(path)
-        check_output(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        reclaim(target)  # what a run killed with kill -9 left beside it
-        parquet = target.name.lower().endswith(".parquet")
-        opener = atomic_file(target, "wb", before_publish) if parquet else atomic_stream(target, before_publish)
-        with opener as out:
+            raw = uploading(os.fspath(path), before_publish)
+        else:
+            target = Path(path)
+            check_output(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            reclaim(target)  # what a run killed with kill -9 left beside it
+            raw = atomic_file(target, "wb", before_publish)
+        with raw as f, contextlib.nullcontext(f) if parquet else compressing(path, f) as out:
             writer = cls(out, parquet)
             try:
                 yield writer

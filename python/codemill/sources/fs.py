@@ -20,12 +20,11 @@ import io
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
 
 from codemill._io import atomic_file, atomic_write_bytes, fsync_dir
-from codemill._leftovers import scratch_dir
 from codemill.errors import InputNotFoundError, SourceError, StorageError
 
 # Objects a reader fetches at once (`fetched`): a round trip per object costs more than reading it.
@@ -516,16 +515,48 @@ class _Ranges(io.RawIOBase):
         return len(data)
 
 
+class _Upload(io.RawIOBase):
+    """A file being uploaded (`Directory.uploading`) whose writes, which send its parts, fail
+    as one `StorageError` naming it."""
+
+    def __init__(self, f: Any, url: str) -> None:
+        self._f = f
+        self._url = url
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        with storage(self._url):
+            return int(self._f.write(data))
+
+    def tell(self) -> int:
+        return int(self._f.tell())
+
+    def flush(self) -> None:
+        pass  # the parts go as they fill; the last with the upload's close
+
+
 @contextlib.contextmanager
-def staged_file(url: str) -> Iterator[Path]:
-    """A local temporary path for a file to be published at ``url``: uploaded (one upload, which
-    the store makes visible whole) when the block ends without an error; removed either way."""
+def uploading(url: str, before_publish: Callable[[int], None] | None = None) -> Iterator[IO[bytes]]:
+    """A file written at ``url`` while it is made: an upload in parts (no local copy of it; one
+    was staged whole before), which makes the object only once it completes; on an error the
+    upload is abandoned and nothing is published. ``before_publish(size)`` runs once the file is
+    complete, before it is published."""
     fs, path = url_fs(url)
-    with scratch_dir("out") as tmp:
-        local = Path(tmp) / url.rstrip("/").rsplit("/", 1)[-1]
-        yield local
-        with storage(url):
-            fs.put_file(os.fspath(local), path)
+    with storage(url):
+        f = fs.open(path, "wb")
+    try:
+        yield cast("IO[bytes]", _Upload(f, url))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            f.discard()  # s3fs: the multipart upload aborted
+        f.closed = True  # never closed, so never committed (fsspec closes an open file when collected)
+        raise
+    if before_publish is not None:
+        before_publish(int(f.tell()))
+    with storage(url):
+        f.close()
 
 
 def _raise(exc: OSError) -> None:
@@ -555,28 +586,6 @@ def _modified(info: dict[str, Any]) -> float | None:
         if isinstance(value, (int, float)):
             return float(value)
     return None
-
-
-class _Upload(io.RawIOBase):
-    """A file being uploaded (`Directory.uploading`) whose writes, which send its parts, fail
-    as one `StorageError` naming it."""
-
-    def __init__(self, f: Any, url: str) -> None:
-        self._f = f
-        self._url = url
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        with storage(self._url):
-            return int(self._f.write(data))
-
-    def tell(self) -> int:
-        return int(self._f.tell())
-
-    def flush(self) -> None:
-        pass  # the parts go as they fill; the last with the upload's close
 
 
 class Directory:
@@ -692,26 +701,15 @@ class Directory:
             self._fs.put_file(os.fspath(local), f"{self._root}/{rel}")
 
     @contextlib.contextmanager
-    def uploading(self, rel: str) -> Iterator[IO[bytes]]:
-        """A file written into the directory as ``rel`` while it is made: remotely an upload in
-        parts (no local copy of it), which makes the object only once it completes; on an error
-        the upload is abandoned and nothing is published. Locally through `atomic_file`."""
+    def uploading(self, rel: str, before_publish: Callable[[int], None] | None = None) -> Iterator[IO[bytes]]:
+        """A file written into the directory as ``rel`` while it is made (`uploading`), locally
+        through `atomic_file`."""
         if self.path is not None:
-            with atomic_file(self.path / rel, "wb") as f:
+            with atomic_file(self.path / rel, "wb", before_publish) as f:
                 yield f
             return
-        url = self.url(rel)
-        with storage(url):
-            f = self._fs.open(f"{self._root}/{rel}", "wb")
-        try:
-            yield cast("IO[bytes]", _Upload(f, url))
-        except BaseException:
-            with contextlib.suppress(Exception):
-                f.discard()  # s3fs: the multipart upload aborted
-            f.closed = True  # never closed, so never committed (fsspec closes an open file when collected)
-            raise
-        with storage(url):
-            f.close()
+        with uploading(self.url(rel), before_publish) as f:
+            yield f
 
     def publish_all(self, files: list[tuple[Path, str]]) -> None:
         """Publishes each ``(local file, rel)`` as :meth:`publish` does; remotely the uploads run
