@@ -1,7 +1,8 @@
 """SampleWriter: prepared samples to ``.jsonl``, ``.jsonl.gz`` or ``.parquet``, all or nothing.
 
 The file is written under a temporary name and renamed over the target only when the run
-completes (`codemill._io`), so an interrupted run leaves the previous output or none.
+completes (`codemill._io`), so an interrupted run leaves the previous output or none. At a URL it
+is one upload in parts, which the store makes visible only when it completes.
 """
 
 from __future__ import annotations
