@@ -88,7 +88,7 @@ class _Register:
     text is signed once in the run, by the first task to claim it (`signing.Claim`). The driver
     read and hashed every text before; with the texts read by the tasks, a copy of a file in
     another task was signed again (dedup of a tree of 25 copies took 1.9x as long). One actor:
-    its table holds what a local run's `Signer` holds, ~40 bytes a distinct text."""
+    its table holds what a local run's `Signer` holds, 29-57 bytes a distinct text."""
 
     def __init__(self) -> None:
         self._claim = first_claims()
