@@ -19,9 +19,9 @@ import functools
 import itertools
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -160,6 +160,21 @@ def _most_waiting() -> int:
     return max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
 
 
+def _in_order(tasks: Iterator[ray.ObjectRef], nodes: MutableMapping[str, int]) -> Iterator[Any]:
+    """The results of tasks, in order, each task sent as it is drawn from ``tasks`` while fewer
+    than `_most_waiting` wait; a task returns ``(result, node)``, its node counted in ``nodes``."""
+    most = _most_waiting()
+    waiting: deque[ray.ObjectRef] = deque()
+    while True:
+        while len(waiting) < most and (ref := next(tasks, None)) is not None:
+            waiting.append(ref)
+        if not waiting:
+            return
+        result, node = task_result(waiting.popleft())  # a task's input error: its own
+        nodes[node] = nodes.get(node, 0) + 1
+        yield result
+
+
 def ray_sign_inputs(
     config: DedupConfig,
     listed: Iterator[list[Document] | RecordReader],
@@ -247,19 +262,9 @@ def ray_publish(groups: list[list[Write]], outdir: str, nodes: dict[str, int]) -
     returns the names published, in order. The driver wrote and uploaded the whole kept output
     alone before."""
     connect()
-    most = _most_waiting()
     send = _publish_group.options(scheduling_strategy=_SPREAD)
-    todo = iter(groups)
-    waiting: deque[ray.ObjectRef] = deque()
-    published: list[str] = []
-    while True:
-        while len(waiting) < most and (group := next(todo, None)) is not None:
-            waiting.append(send.remote(group, outdir))
-        if not waiting:
-            return published
-        rels, node = task_result(waiting.popleft())
-        nodes[node] = nodes.get(node, 0) + 1
-        published.extend(rels)
+    tasks = (send.remote(group, outdir) for group in groups)
+    return [rel for rels in _in_order(tasks, nodes) for rel in rels]
 
 
 def record_parts(path: Path | str, parts: int | None) -> list[tuple[int, int | None]]:
@@ -302,22 +307,14 @@ def ray_sign_records(
     skipped items are listed in the order a local run lists them. The tasks sign the texts new
     to the run (``claims``, `_Claims`)."""
     connect()
-    most = _most_waiting()
     sign = _sign_part.options(scheduling_strategy=_SPREAD)
     # Stored once for all the parts, without what the driver's listing has skipped so far.
     shipped = copy.copy(reader)
     shipped.skips = Skips(reader.skips.limit)
     ref = ray.put(shipped)
-    todo = iter(record_parts(reader.path, parts))
-    waiting: deque[ray.ObjectRef] = deque()
+    tasks = (sign.remote(config, ref, *span, claims.handle()) for span in record_parts(reader.path, parts))
     lines = 0  # of the parts taken
-    while True:
-        while len(waiting) < most and (span := next(todo, None)) is not None:
-            waiting.append(sign.remote(config, ref, *span, claims.handle()))
-        if not waiting:
-            return
-        part, node = task_result(waiting.popleft())  # an unreadable file: its own error
-        nodes[node] += 1
+    for part in _in_order(tasks, nodes):
         take(part, 1 if is_parquet(reader.path) else lines + 1)
         lines += part.lines
 
