@@ -654,3 +654,18 @@ def test_exact_groups_keep_the_policys_member(policy: str) -> None:
     want = [min(groups[k], key=rank) for k in keys]
     cfg = codemill.DedupConfig(keep=policy)
     assert decide_module._exact_groups(cfg, hashes, lengths).tolist() == want
+
+
+@pytest.mark.parametrize("base", [Path("."), Path("tree"), Path("tree/"), Path("/abs/tree"), "s3://bk/p", "s3://bk/p/"])
+def test_report_names_are_the_joined_paths(base: Path | str) -> None:
+    # `_Corpus.name` appends a tree's relative names as text (fast); it must spell what a join does.
+    corpus = near_dup._Corpus([base, Path("one.jsonl")], None, 1 << 20)
+    corpus._trees.update({0: True, 1: False})
+    corpus.add_records(0, "a/b.py", [(-1, -1)], [3])
+    corpus.add_records(0, "c/\udcff.jsonl", [(5, 0)], [1])
+    corpus.add_records(1, "one.jsonl", [(2, 0)], [1])
+    assert [corpus.name(i) for i in range(3)] == [
+        str(near_dup.join(base, "a/b.py")),
+        str(near_dup.join(base, "c/\udcff.jsonl")).replace("\udcff", "\\xff") + ":5",
+        "one.jsonl:2",
+    ]

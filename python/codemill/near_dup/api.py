@@ -109,6 +109,7 @@ class _Corpus:
     holders: list[str] = field(default_factory=list)  # file holding documents, relative to its input
     _holder_ids: dict[tuple[int, str], int] = field(default_factory=dict)
     _trees: dict[int, bool] = field(default_factory=dict)  # input index -> is a tree
+    _prefixes: dict[int, str] = field(default_factory=dict)  # tree input index -> text its files' names follow
 
     def add(self, d: Document) -> None:
         self.add_records(d.source, d.origin, [(-1 if d.record is None else d.record, d.offset)], [len(d.text or "")])
@@ -161,16 +162,30 @@ class _Corpus:
         """The file holding document ``i`` (a code file, or its JSONL / Parquet file)."""
         source = self.source[i]
         path = self.paths[source]
+        return join(path, self.holders[self.holder[i]]) if self._is_tree(source) else path
+
+    def _is_tree(self, source: int) -> bool:
         tree = self._trees.get(source)
         if tree is None:
-            tree = self._trees[source] = is_tree(path)
-        return join(path, self.holders[self.holder[i]]) if tree else path
+            tree = self._trees[source] = is_tree(self.paths[source])
+        return tree
 
     def name(self, i: int) -> str:
         """Document ``i`` as reports show it: bytes of a file name that are not UTF-8 as ``\\xNN``
-        (a lone surrogate made the report JSON that strict readers refuse)."""
-        name = f"{self.file(i)}:{self.record[i]}" if self.record[i] >= 0 else str(self.file(i))
-        return printable(name)
+        (a lone surrogate made the report JSON that strict readers refuse).
+
+        A tree's file is named by appending its relative name to the tree's as text: a path
+        join per name was ~0.6 s of dedup of a tree of 68,560 copies (one name each)."""
+        source = self.source[i]
+        if self._is_tree(source):
+            prefix = self._prefixes.get(source)
+            if prefix is None:
+                # The text a join puts before a relative name (nothing for ".").
+                prefix = self._prefixes[source] = str(join(self.paths[source], "x"))[:-1]
+            file = prefix + self.holders[self.holder[i]]
+        else:
+            file = str(self.paths[source])
+        return printable(f"{file}:{self.record[i]}" if self.record[i] >= 0 else file)
 
     def fetch(self, ids: np.ndarray) -> list[str]:
         """Re-read the texts of documents `ids`: files together (`read_texts`), records of plain
