@@ -2,12 +2,15 @@
 tree on 1x, 2x, 4x and 8x of a real-code tree, for the local engine with 1 and 2 workers, Ray
 with 2 CPUs, and (``s3``) input and output on a local S3 server on 127.0.0.1: the tree as JSONL
 parts (``s3``, against ``jsonl2``: the same parts on local disk), or the tree's own files as
-objects, a request each (``s3tree``, against ``local2``; not in the default configs).
+objects, a request each (``s3tree``, against ``local2``; not in the default configs). ``jsonl1``
+and ``s31`` are ``jsonl2`` and ``s3`` with one worker; with ``--pin`` (1-worker configs only)
+each run is held to core 0 and the S3 server to core 1: per-core figures of the client's cost,
+without the server's CPU, which a real store spends on other machines.
 
 Run: `python benches/bench_tokenize_growth.py [--base-mb 40] [--scales 1,2,4,8]
-[--configs local1,local2,ray2,jsonl2,s3,s3tree] [--s3-server moto,moto-waitress] [--repeat 3]
-[--s3-latency-ms 20] [--ref OTHER_CHECKOUT/python] [--dir /tmp/codemill_tok_growth] [--json F]
-[--plot F.png]`.
+[--configs local1,local2,ray2,jsonl1,jsonl2,s3,s31,s3tree] [--s3-server moto,moto-waitress]
+[--repeat 3] [--pin] [--s3-latency-ms 20] [--ref OTHER_CHECKOUT/python]
+[--dir /tmp/codemill_tok_growth] [--json F] [--plot F.png]`.
 
 The base tree is ``--base-mb`` of real Python (this interpreter's standard library, PSF, then
 its site-packages), files laid out 200 to a folder; scale ``k`` is ``k`` copies of it (hard
@@ -55,6 +58,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 from process_rss import process_cpu, run_with_peak_rss
 
+PIN_JOB = "CODEMILL_BENCH_CPU"  # the child's core, with --pin
+
 CONFIGS = {
     "local1": ("local", 1),
     "local2": ("local", 2),
@@ -64,6 +69,8 @@ CONFIGS = {
         2,
     ),  # the tree as JSONL parts on local disk: the baseline of "s3"
     "s3": ("local", 2),  # the same JSONL parts in, shards out, on the S3 server
+    "jsonl1": ("local", 1),  # as jsonl2 and s3 with one worker: with --pin, per-core figures
+    "s31": ("local", 1),
     # the tree's files as objects in (one request each), shards out, on the S3 server: the
     # baseline is "local2"
     "s3tree": ("local", 2),
@@ -72,7 +79,7 @@ CONFIGS = {
 
 def _jsonl_config(cfg: str) -> bool:
     """Whether ``cfg`` reads the tree as JSONL parts (made for the scales it runs)."""
-    return cfg == "jsonl2" or cfg == "s3" or cfg.startswith("s3/")
+    return cfg in ("jsonl1", "jsonl2", "s3", "s31") or cfg.startswith("s3/")
 
 
 def make_jsonl(tree: Path, dest: Path, part_bytes: int = 8 << 20) -> None:
@@ -142,6 +149,8 @@ def make_tree(root: Path, files: list[Path], scale: int) -> int:
 
 
 def child(inp: str, out: str, engine: str, workers: int) -> None:
+    if PIN_JOB in os.environ:  # before anything starts: the workers and threads inherit it
+        os.sched_setaffinity(0, {int(os.environ[PIN_JOB])})
     with contextlib.suppress(ImportError):  # a --ref checkout from before the cap
         from codemill._malloc import cap_malloc_arenas
 
@@ -212,10 +221,11 @@ def rclone() -> str:
 
 
 def start_s3(
-    env: dict[str, str], server: str, latency_ms: float = 0.0, store: Path | None = None
+    env: dict[str, str], server: str, latency_ms: float = 0.0, store: Path | None = None, cpu: int | None = None
 ) -> tuple[subprocess.Popen[bytes], dict[str, str], str]:
     """(server process, environment pointing at it, server name and versions). ``store``: the
-    folder rclone keeps its objects in (the caller removes it)."""
+    folder rclone keeps its objects in (the caller removes it); ``cpu``: the one core it runs on
+    (its threads included)."""
     port = _free_port()
     if server == "rclone":
         if store is None:
@@ -237,7 +247,8 @@ def start_s3(
         name = f"moto {version('moto')} S3 app, waitress {version('waitress')}"
         if latency_ms:
             name += f", {latency_ms:g} ms per request"
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pin = None if cpu is None else lambda: os.sched_setaffinity(0, {cpu})
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pin)
     _wait_for(port, proc)
     aws = {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
@@ -359,6 +370,12 @@ def main() -> None:
         help="another checkout's python folder (with its built core): each S3 config runs with it "
         "too, on the same server, taking turns at going first (a row 'CONFIG ref')",
     )
+    ap.add_argument(
+        "--pin",
+        action="store_true",
+        help="per-core figures: each run on core 0 alone (1-worker configs only), the S3 server on core 1, "
+        "so the server's CPU, which a real store spends on other machines, is not the job's",
+    )
     ap.add_argument("--dir", type=Path, default=Path("/tmp/codemill_tok_growth"))
     ap.add_argument("--json", type=Path)
     ap.add_argument("--plot", type=Path)
@@ -377,9 +394,13 @@ def main() -> None:
     for c in args.configs.split(","):  # "s3": one config per server
         configs += [c] if c != "s3" else ["s3" if len(s3_servers) == 1 else f"s3/{n}" for n in s3_servers]
     s3_scales = {int(s) for s in args.s3_scales.split(",")}
+    if args.pin and any(CONFIGS[c.partition("/")[0]][1] != 1 for c in configs):
+        raise SystemExit("--pin runs each job on one core: give 1-worker configs only (local1, jsonl1, s31)")
     if args.s3_latency_ms and set(s3_servers) != {"moto-waitress"}:
         raise SystemExit("--s3-latency-ms needs --s3-server moto-waitress (alone)")
     env = dict(os.environ)
+    if args.pin:
+        env[PIN_JOB] = "0"
     load_before = os.getloadavg()[0]
     servers: dict[str, tuple[subprocess.Popen[bytes], dict[str, str], str]] = {}
     stores: list[Path] = []  # the folders handed to the servers for objects (rclone's), removed at the end
@@ -389,13 +410,13 @@ def main() -> None:
             if cfg.startswith("s3"):
                 server = cfg.partition("/")[2] or s3_servers[0]
                 stores.append(args.dir / f"s3-store-{server}")
-                servers[cfg] = start_s3(env, server, args.s3_latency_ms, stores[-1])
+                servers[cfg] = start_s3(env, server, args.s3_latency_ms, stores[-1], 1 if args.pin else None)
         files = base_files(args.base_mb)
         for scale in (int(s) for s in args.scales.split(",")):
             tree = args.dir / f"x{scale}"
             nbytes = make_tree(tree, files, scale)
             jsonl = args.dir / f"jsonl_x{scale}"
-            todo = [c for c in configs if not (c.startswith("s3") or c == "jsonl2") or scale in s3_scales]
+            todo = [c for c in configs if not (c.startswith("s3") or _jsonl_config(c)) or scale in s3_scales]
             if any(_jsonl_config(c) for c in todo):
                 make_jsonl(tree, jsonl)
             inputs = {
@@ -428,7 +449,7 @@ def main() -> None:
                     else:
                         out = args.dir / f"out_x{scale}_{cfg}"
                         run = measure(
-                            str(jsonl if cfg == "jsonl2" else tree),
+                            str(jsonl if _jsonl_config(cfg) else tree),
                             str(out),
                             engine,
                             workers,
@@ -458,7 +479,7 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
             for cfg, got in runs.items():
                 own = refs.get(cfg, cfg)
-                base = "jsonl2" if _jsonl_config(own) else "local2"
+                base = ("jsonl1" if own == "s31" else "jsonl2") if _jsonl_config(own) else "local2"
                 if own in servers and base in runs:
                     ratio = median(float(r["seconds"]) for r in runs[base]) / median(float(r["seconds"]) for r in got)
                     print(f"scale {scale}: {cfg} ({servers[own][2]}) / {base} throughput = {ratio:.2f}x")
@@ -480,6 +501,7 @@ def main() -> None:
         "s3fs": version("s3fs"),
         "s3_servers": [v[2] for v in servers.values()],
         "repeat": args.repeat,
+        "pinned": "each run on core 0, the S3 server on core 1" if args.pin else None,
         "ref": str(args.ref) if args.ref else None,
         "rows": rows,
     }
