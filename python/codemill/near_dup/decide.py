@@ -306,14 +306,18 @@ def decide(
                 entry["jaccard"] = round(float(true_sim[k]), 4)
             current["removed"].append(entry)
     if config.exact:
-        by_rep: dict[int, list[int]] = {}
-        for d in ids[~representative].tolist():
-            by_rep.setdefault(int(exact_of[d]), []).append(d)
-        for r, ds in sorted(by_rep.items()):
+        # Each representative's copies, in id order, the groups by representative.
+        removed = ids[~representative]
+        reps = exact_of[removed]
+        order = np.argsort(reps, kind="stable")
+        removed, reps = removed[order].tolist(), reps[order]
+        starts = np.flatnonzero(np.r_[True, reps[1:] != reps[:-1]]) if len(reps) else reps
+        bounds = [*starts.tolist(), len(removed)]
+        for r, a, b in zip(reps[starts].tolist(), bounds, bounds[1:], strict=False):
             exact: ExactCluster = {
                 "kind": "exact",
                 "kept": {"id": r, "name": label(r), "kept": bool(keep_mask[r])},
-                "removed": [{"id": d, "name": label(d)} for d in ds],
+                "removed": [{"id": d, "name": label(d)} for d in removed[a:b]],
             }
             clusters.append(exact)
 
