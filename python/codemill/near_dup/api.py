@@ -112,7 +112,10 @@ class _Corpus:
     _prefixes: dict[int, str] = field(default_factory=dict)  # tree input index -> text its files' names follow
 
     def add(self, d: Document) -> None:
-        self.add_records(d.source, d.origin, [(-1 if d.record is None else d.record, d.offset)], [len(d.text or "")])
+        if d.record is None:  # a code file: a holder of its own
+            self._add_files([d], [len(d.text or "")])
+        else:
+            self.add_records(d.source, d.origin, [(d.record, d.offset)], [len(d.text or "")])
 
     def add_records(self, source: int, origin: str, where: list[tuple[int, int]], lengths: Sequence[int]) -> None:
         """Documents of the file ``origin`` of input ``source``: their (record, offset) and lengths."""
@@ -127,11 +130,17 @@ class _Corpus:
         """Code files a Ray task read (`sign_files`), with each text's length; -1: not read.
         Appended together: a call per file was ~half the driver's time in taking the tasks."""
         read = [(doc, length) for doc, length in zip(docs, lengths.tolist(), strict=True) if length >= 0]
-        self.source.extend([doc.source for doc, _ in read])
-        self.holder.extend([self._holder(doc.source, doc.origin) for doc, _ in read])
-        self.record.extend([-1] * len(read))
-        self.offset.extend([doc.offset for doc, _ in read])
-        self.length.extend([length for _, length in read])
+        self._add_files([doc for doc, _ in read], [length for _, length in read])
+
+    def _add_files(self, docs: list[Document], lengths: list[int]) -> None:
+        """Code files, each its own holder: not looked up in `_holder_ids` (a file is listed
+        once), whose key and entry took ~100 bytes a file."""
+        self.source.extend([doc.source for doc in docs])
+        self.holder.extend(range(len(self.holders), len(self.holders) + len(docs)))
+        self.holders.extend([doc.origin for doc in docs])
+        self.record.extend([-1] * len(docs))
+        self.offset.extend([doc.offset for doc in docs])
+        self.length.extend(lengths)
 
     def _holder(self, source: int, origin: str) -> int:
         """The index of file ``origin`` of input ``source`` in `holders` (added if new)."""
