@@ -212,17 +212,72 @@ def test_the_register_starts_once_enough_copies_were_signed_again(local_ray, mon
     monkeypatch.setattr(ray_engine, "REGISTER_AFTER_ROWS", 10)
     again = 0
     claims = ray_engine._Claims(lambda: again)
-    assert claims.handle() is None and claims.actor is None
+    assert claims.ticket().register is None and claims.actor is None
     again = 10
     deadline = time.monotonic() + 60
-    while (handle := claims.handle()) is None and time.monotonic() < deadline:
+    while (ticket := claims.ticket()).register is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert handle is not None and handle is claims.actor
+    assert ticket.register is not None and ticket.register is claims.actor
     raw = np.array([[1, 2], [3, 4], [1, 2]], dtype=np.uint64)
-    claim = ray_engine._claim(handle)
+    claim = ray_engine._claim(ticket)
     assert claim(raw).tolist() == [True, True, False]
     assert claim(raw[1:]).tolist() == [False, False]
+    retried = ray_engine._claim(ticket)  # the same task run again (Ray retries a dead worker's)
+    assert retried(raw).tolist() == [True, True, False]
+    assert retried(raw[1:]).tolist() == [False, False]
+    assert ray_engine._claim(claims.ticket())(raw).tolist() == [False, False, False]
     claims.close()
+
+
+def test_a_retried_task_keeps_its_claims():
+    # A task whose worker died after claiming is run again by Ray: the register answers its claims
+    # as before, or its texts would be signed by no row (read as empty, their duplicates missed).
+    # Without keys (a claim function shared as is), the run's signer refuses to fill them.
+    import codemill.near_dup.ray as ray_engine
+    from codemill.near_dup import signing
+    from codemill.near_dup.config import DedupConfig
+    from codemill.near_dup.signing import Signer, first_claims, local_signatures, sign_texts
+
+    cfg = DedupConfig(num_perm=64)
+    a = ["def f():\n    return 1\n" * 5, "x = 2\n" * 10]
+    b = ["def f():\n    return 1\n" * 5, "y = 3\n" * 10]
+    want = sign_texts(cfg, a + b)
+    register = ray_engine._Register()
+    signs = local_signatures(cfg)
+
+    def task(texts: list[str], number: int) -> signing.Claimed:
+        calls = iter(range(10))
+        signer = Signer(cfg, signs, lambda raw: register.claim(raw, (number, next(calls))))
+        signer.add(texts)
+        return signer.claimed()
+
+    task(a, 1)  # its result lost
+    part_b = task(b, 2)
+    part_a = task(a, 1)  # the retry
+    run = Signer(cfg, signs)
+    run.add_claimed(part_a)
+    run.add_claimed(part_b)
+    for got, w in zip(run.signed(), want, strict=True):
+        np.testing.assert_array_equal(got, w)
+    # A retry that reads other rows (a file changed): what the first attempt claimed is still its.
+    assert register.claim(np.array([[7, 7], [5, 5]], dtype=np.uint64), (3, 0)).tolist() == [True, True]
+    assert register.claim(np.array([[5, 5]], dtype=np.uint64), (3, 0)).tolist() == [True]
+    assert register.claim(np.array([[5, 5]], dtype=np.uint64), (4, 0)).tolist() == [False]
+
+    shared = first_claims()
+    lost = Signer(cfg, signs, shared)
+    lost.add(a)
+    lost.claimed()
+    parts = []
+    for texts in (b, a):
+        signer = Signer(cfg, signs, shared)
+        signer.add(texts)
+        parts.append(signer.claimed())
+    run = Signer(cfg, signs)
+    for part in parts[::-1]:
+        run.add_claimed(part)
+    with pytest.raises(RuntimeError, match="no row signed"):
+        run.signed()
 
 
 def test_skips_insert_keeps_the_first_limit():

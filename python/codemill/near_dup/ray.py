@@ -21,7 +21,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
@@ -88,13 +88,32 @@ class _Register:
     text is signed once in the run, by the first task to claim it (`signing.Claim`). The driver
     read and hashed every text before; with the texts read by the tasks, a copy of a file in
     another task was signed again (dedup of a tree of 25 copies took 1.9x as long). One actor:
-    its table holds what a local run's `Signer` holds, 29-57 bytes a distinct text."""
+    its table holds what a local run's `Signer` holds, 29-57 bytes a distinct text.
+
+    A claim is asked again, with the same answer, when Ray retries a task whose worker died: its
+    first claims stand, and a retry told they were another's left its texts signed by no row
+    (the documents read as empty, their duplicates missed). So each claim is asked under a key,
+    (task, call), and the rows it asks about are numbered once per key."""
 
     def __init__(self) -> None:
-        self._claim = first_claims()
+        self._seen = _core.FirstSeen()
+        self._asked = 0
+        self._keys: dict[tuple[int, int], list[tuple[int, int]]] = {}  # key -> its (first row, rows)
 
-    def claim(self, raw: np.ndarray) -> np.ndarray:
-        return self._claim(raw)
+    def claim(self, raw: np.ndarray, key: tuple[int, int] = (-1, -1)) -> np.ndarray:
+        """Which of the texts (their raw content hashes) are the caller's to sign."""
+        ranges = self._keys.setdefault(key, []) if key[0] >= 0 else []
+        start = next((a for a, n in ranges if n == len(raw)), None)
+        if start is None:
+            start = self._asked
+            self._asked += len(raw)
+            ranges.append((start, len(raw)))
+        first = self._seen.first(raw, start)
+        mine = first == np.arange(start, start + len(raw), dtype=np.uint64)
+        for a, n in ranges:
+            if a != start:  # an attempt that read other rows: the texts it claimed are this task's
+                mine |= (first >= a) & (first < a + n)
+        return mine
 
 
 class _Claims:
@@ -111,8 +130,15 @@ class _Claims:
         self.actor: ray.actor.ActorHandle | None = None
         self._up: ray.ObjectRef | None = None
         self._ready: bool = False
+        self._tasks = 0
 
-    def handle(self) -> ray.actor.ActorHandle | None:
+    def ticket(self) -> _Ticket:
+        """What the next task to send claims with: the actor once it answers (None: claim
+        within the task), and the task's number, its claims' key."""
+        self._tasks += 1
+        return _Ticket(self._handle(), self._tasks)
+
+    def _handle(self) -> ray.actor.ActorHandle | None:
         """The actor for the next task to send, once it answers."""
         if self.actor is None and self._signed_again() >= REGISTER_AFTER_ROWS:
             actor = ray.remote(_Register).options(num_cpus=0)  # holds no CPU from the tasks
@@ -127,32 +153,37 @@ class _Claims:
             ray.kill(self.actor)
 
 
-def _claim(register: ray.actor.ActorHandle | None) -> Claim:
+class _Ticket(NamedTuple):
+    register: ray.actor.ActorHandle | None
+    task: int
+
+
+def _claim(ticket: _Ticket) -> Claim:
+    register = ticket.register
     if register is None:
         return first_claims()
+    calls = itertools.count()
 
     def claim(raw: np.ndarray) -> np.ndarray:
-        return cast("np.ndarray", ray.get(register.claim.remote(raw)))
+        return cast("np.ndarray", ray.get(register.claim.remote(raw, (ticket.task, next(calls)))))
 
     return claim
 
 
 @ray.remote
 def _sign_part(
-    config: DedupConfig, reader: RecordReader, start: int, stop: int | None, register: ray.actor.ActorHandle | None
+    config: DedupConfig, reader: RecordReader, start: int, stop: int | None, ticket: _Ticket
 ) -> tuple[SignedRange, str]:
     from codemill.near_dup.api import sign_range  # which imports this module's caller
 
-    return sign_range(config, reader, start, stop, _claim(register)), _node()
+    return sign_range(config, reader, start, stop, _claim(ticket)), _node()
 
 
 @ray.remote
-def _sign_files(
-    config: DedupConfig, names: list[str], max_bytes: int, register: ray.actor.ActorHandle | None
-) -> tuple[SignedFiles, str]:
+def _sign_files(config: DedupConfig, names: list[str], max_bytes: int, ticket: _Ticket) -> tuple[SignedFiles, str]:
     from codemill.near_dup.api import sign_files  # which imports this module's caller
 
-    return sign_files(config, names, max_bytes, _claim(register)), _node()
+    return sign_files(config, names, max_bytes, _claim(ticket)), _node()
 
 
 def _most_waiting() -> int:
@@ -211,7 +242,7 @@ def ray_sign_inputs(
         nonlocal task, size
         if task:
             names = [doc.file or "" for docs, _ in task for doc in docs]
-            waiting.append((sign.remote(config, names, max_bytes, claims.handle()), task))
+            waiting.append((sign.remote(config, names, max_bytes, claims.ticket()), task))
             task, size = [], 0
 
     def take() -> None:
@@ -312,7 +343,7 @@ def ray_sign_records(
     shipped = copy.copy(reader)
     shipped.skips = Skips(reader.skips.limit)
     ref = ray.put(shipped)
-    tasks = (sign.remote(config, ref, *span, claims.handle()) for span in record_parts(reader.path, parts))
+    tasks = (sign.remote(config, ref, *span, claims.ticket()) for span in record_parts(reader.path, parts))
     lines = 0  # of the parts taken
     for part in _in_order(tasks, nodes):
         take(part, 1 if is_parquet(reader.path) else lines + 1)

@@ -244,14 +244,19 @@ class Signer:
         sigs, counts, hashes = concat_signed(parts, self.config)
         copies = np.concatenate(self._copies) if self._copies else np.zeros(0, dtype=np.int64)
         of = np.concatenate(self._of) if self._of else np.zeros(0, dtype=np.int64)
-        if self._late:
+        left = np.zeros(len(sigs), dtype=bool)
+        left[copies] = True
+        gone = np.flatnonzero(left[of])
+        if len(gone):
             # A first document left unsigned: its text was signed by a later row.
-            firsts, signers = np.concatenate(self._late, axis=1)
-            order = np.argsort(firsts)
-            left = np.zeros(len(sigs), dtype=bool)
-            left[copies] = True
-            gone = np.flatnonzero(left[of])
-            of[gone] = signers[order][np.searchsorted(firsts[order], of[gone])]
+            late = np.concatenate(self._late, axis=1) if self._late else np.zeros((2, 0), dtype=np.int64)
+            order = np.argsort(late[0])
+            firsts, signers = late[0][order], late[1][order]
+            at = np.minimum(np.searchsorted(firsts, of[gone]), max(len(firsts) - 1, 0))
+            lost = int((firsts[at] != of[gone]).sum()) if len(firsts) else len(gone)
+            if lost:  # never silently: the rows would read as empty texts, their duplicates missed
+                raise RuntimeError(f"dedup: {lost} copies of texts that no row signed (a claim was lost)")
+            of[gone] = signers[at]
         counts[copies] = counts[of]  # `of` are signed documents
         for i in range(0, len(copies), COPY_ROWS):
             sigs[copies[i : i + COPY_ROWS]] = sigs[of[i : i + COPY_ROWS]]
