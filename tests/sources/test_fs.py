@@ -469,3 +469,52 @@ def test_a_prefix_is_listed_a_folder_at_a_time_and_folders_at_once(s3_server, bu
     s3_server.put_object(Bucket=bucket, Key="out/tasks/b.json", Body=b"2")
     assert set(out.files()) == {"tasks/a.json", "tasks/b.json"}
     assert fs.Directory(f"s3://{bucket}/none-yet").files() == {}
+
+
+@pytest.mark.parametrize("size", [1000, 6 << 20])  # one put, or a multipart upload
+def test_an_upload_whose_last_step_fails_publishes_nothing(s3_server, bucket, monkeypatch, size):
+    # `before_publish` (prepare's description of the file) and the upload's completion are the
+    # last steps: when either fails, no object appears and no multipart upload is left open.
+    import gc
+
+    import s3fs
+    from codemill.sources.fs import uploading
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "default_block_size", 5 << 20)
+
+    def fail(size: int) -> None:
+        raise OSError("the description could not be written")
+
+    with pytest.raises(OSError, match="description"), uploading(f"s3://{bucket}/a.jsonl", fail) as f:
+        f.write(b"x" * size)
+    real = s3fs.core.S3File.commit
+
+    def commit(self):
+        raise PermissionError("Access Denied")
+
+    monkeypatch.setattr(s3fs.core.S3File, "commit", commit)
+    denied = pytest.raises(StorageError, match=rf"^s3://{bucket}/b.jsonl: access denied")
+    with denied, uploading(f"s3://{bucket}/b.jsonl") as f:
+        f.write(b"y" * size)
+    monkeypatch.setattr(s3fs.core.S3File, "commit", real)
+    gc.collect()  # fsspec closes (so commits) an open file when it is collected
+    assert "Contents" not in s3_server.list_objects_v2(Bucket=bucket)
+    assert s3_server.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_file_system_that_shows_files_as_written_gets_them_whole():
+    # memory:// (like SFTP) has a file there, growing, once it is opened: the upload is staged
+    # and put once complete, so a failed block leaves nothing, and its own error is the one raised.
+    fsspec = pytest.importorskip("fsspec")
+    from codemill.sources.fs import uploading
+
+    fs = fsspec.filesystem("memory")
+    with pytest.raises(RuntimeError, match="mid-run"), uploading("memory://cm-up/a.jsonl") as f:
+        f.write(b"partial")
+        assert not fs.exists("/cm-up/a.jsonl")
+        raise RuntimeError("mid-run")
+    assert not fs.exists("/cm-up/a.jsonl")
+    sizes: list[int] = []
+    with uploading("memory://cm-up/a.jsonl", sizes.append) as f:
+        f.write(b"whole")
+    assert fs.cat_file("/cm-up/a.jsonl") == b"whole" and sizes == [5]

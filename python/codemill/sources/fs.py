@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
 
 from codemill._io import atomic_file, atomic_write_bytes, fsync_dir
+from codemill._leftovers import scratch_dir
 from codemill.errors import InputNotFoundError, SourceError, StorageError
 
 # Objects a reader fetches at once (`fetched`): a round trip per object costs more than reading it.
@@ -542,21 +543,36 @@ def uploading(url: str, before_publish: Callable[[int], None] | None = None) -> 
     """A file written at ``url`` while it is made: an upload in parts (no local copy of it; one
     was staged whole before), which makes the object only once it completes; on an error the
     upload is abandoned and nothing is published. ``before_publish(size)`` runs once the file is
-    complete, before it is published."""
+    complete, before it is published (its error abandons the upload too).
+
+    Only object stores (fsspec's asynchronous file systems: S3, GCS, Azure) make an object when
+    its upload completes; a file of another (``memory://``, SFTP) is there, growing, once opened,
+    so it is staged locally and put whole."""
     fs, path = url_fs(url)
+    if not getattr(fs, "async_impl", False):
+        with scratch_dir("out") as tmp:
+            local = Path(tmp) / "staged"
+            with open(local, "wb") as staged:
+                yield staged
+            if before_publish is not None:
+                before_publish(local.stat().st_size)
+            with storage(url):
+                fs.put_file(os.fspath(local), path)
+        return
     with storage(url):
         f = fs.open(path, "wb")
     try:
         yield cast("IO[bytes]", _Upload(f, url))
+        if before_publish is not None:
+            before_publish(int(f.tell()))
+        with storage(url):
+            f.close()
     except BaseException:
         with contextlib.suppress(Exception):
             f.discard()  # s3fs: the multipart upload aborted
-        f.closed = True  # never closed, so never committed (fsspec closes an open file when collected)
+        with contextlib.suppress(Exception):
+            f.closed = True  # never closed, so never committed (fsspec closes an open file when collected)
         raise
-    if before_publish is not None:
-        before_publish(int(f.tell()))
-    with storage(url):
-        f.close()
 
 
 def _raise(exc: OSError) -> None:
