@@ -330,3 +330,27 @@ def test_a_damaged_file_read_by_a_task_is_its_own_error(local_ray, tmp_path):
     with pytest.raises(SourceError, match="truncated") as remote:
         dedup(bad, tmp_path / "ray", engine="ray")
     assert type(remote.value) is SourceError and str(remote.value) == str(local.value)
+
+
+def test_a_failed_task_cancels_those_still_waiting(local_ray):
+    # Left running after a run stopped, a dedup's output groups would go on writing into its
+    # prefix, perhaps over a later run's.
+    import codemill.near_dup.ray as ray_engine
+
+    @ray.remote
+    def failing() -> None:
+        raise ValueError("bad input: a.jsonl")
+
+    @ray.remote
+    def slow() -> tuple[int, str]:
+        import time
+
+        for _ in range(600):  # work in steps, as an upload's parts (a cancel interrupts between)
+            time.sleep(0.1)
+        return 1, "node"
+
+    later = slow.remote()
+    with pytest.raises(ValueError, match="bad input"):
+        list(ray_engine._in_order(iter([failing.remote(), later]), {}))
+    with pytest.raises(ray.exceptions.TaskCancelledError):
+        ray.get(later, timeout=30)

@@ -14,12 +14,13 @@ in a bucket is written by tasks too (`ray_publish`).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import itertools
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -196,14 +197,25 @@ def _in_order(tasks: Iterator[ray.ObjectRef], nodes: MutableMapping[str, int]) -
     than `_most_waiting` wait; a task returns ``(result, node)``, its node counted in ``nodes``."""
     most = _most_waiting()
     waiting: deque[ray.ObjectRef] = deque()
-    while True:
-        while len(waiting) < most and (ref := next(tasks, None)) is not None:
-            waiting.append(ref)
-        if not waiting:
-            return
-        result, node = task_result(waiting.popleft())  # a task's input error: its own
-        nodes[node] = nodes.get(node, 0) + 1
-        yield result
+    try:
+        while True:
+            while len(waiting) < most and (ref := next(tasks, None)) is not None:
+                waiting.append(ref)
+            if not waiting:
+                return
+            result, node = task_result(waiting.popleft())  # a task's input error: its own
+            nodes[node] = nodes.get(node, 0) + 1
+            yield result
+    finally:
+        _cancel(waiting)
+
+
+def _cancel(refs: Iterable[ray.ObjectRef]) -> None:
+    """Cancels the tasks of a run that stopped (an error): left running, the output groups of
+    one would go on writing into its prefix, perhaps over a later run's."""
+    for ref in refs:
+        with contextlib.suppress(Exception):
+            ray.cancel(ref)
 
 
 def ray_sign_inputs(
@@ -277,6 +289,7 @@ def ray_sign_inputs(
         while waiting:
             take()
     finally:
+        _cancel(ref for ref, _ in waiting)
         claims.close()
 
 
