@@ -7,6 +7,7 @@ as one line (an ImportError would be a traceback).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
 try:
@@ -16,7 +17,7 @@ except ImportError as exc:  # pragma: no cover - depends on the optional extra
 
     raise CodemillError("the Ray engine needs Ray: pip install 'codemill[ray]'") from exc
 
-__all__ = ["connect", "ray", "task_result"]
+__all__ = ["connect", "in_driver_dir", "ray", "task_result"]
 
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
@@ -36,6 +37,24 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
         kw["num_cpus"] = num_cpus
     ray.init(**kw)
     return True
+
+
+def in_driver_dir(cwd: str, paths: Iterable[str | os.PathLike[str]]) -> None:
+    """Called in a Ray task given ``paths`` to read or write: local paths as the user gave them
+    (relative ones too: they are in manifests and reports, which must equal a local run's) mean
+    what they mean in the driver's directory ``cwd``, not in the one a node's worker happens to
+    run in (where another file of the same name read as the input: the wrong records, silently)."""
+    from codemill.errors import SourceError
+    from codemill.sources.fs import is_url
+
+    if any(not is_url(p) and not os.path.isabs(p) for p in paths):
+        try:
+            os.chdir(cwd)
+        except OSError:
+            raise SourceError(
+                f"{cwd}: relative local paths mean the driver's directory, which this Ray node lacks; "
+                "give absolute paths on a file system every node shares, or URLs"
+            ) from None
 
 
 def task_result(ref: Any, lost: str = "") -> Any:

@@ -354,3 +354,21 @@ def test_a_failed_task_cancels_those_still_waiting(local_ray):
         list(ray_engine._in_order(iter([failing.remote(), later]), {}))
     with pytest.raises(ray.exceptions.TaskCancelledError):
         ray.get(later, timeout=30)
+
+
+def test_relative_inputs_mean_the_drivers_directory(local_ray, tmp_path, monkeypatch):
+    # Ray's workers run in their node's directory (here: where Ray was started), not the
+    # driver's: a task opened a relative input there, and read another file of that name if
+    # there was one (the wrong records, silently), or failed.
+    code = (STDLIB / "json" / "decoder.py").read_text(encoding="utf-8")
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "a.py").write_text(code)
+    (tmp_path / "tree" / "b.py").write_text(code.replace("def ", "def  ", 3))
+    lines = [json.dumps({"content": code + f"\n# {i}\n"}) for i in range(4)]
+    (tmp_path / "x.jsonl").write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(tmp_path)
+    local = dedup(["tree", "x.jsonl"], "local_out")
+    remote = dedup(["tree", "x.jsonl"], "ray_out", engine="ray")
+    assert local["counts"]["documents"] == 6 and local["counts"]["kept"] < 6
+    assert remote["clusters"] == local["clusters"] and remote["counts"] == local["counts"]
+    assert (tmp_path / "ray_out" / "x.jsonl").read_bytes() == (tmp_path / "local_out" / "x.jsonl").read_bytes()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 import numpy as np
 
 from codemill import _core
-from codemill._ray import connect, ray, task_result
+from codemill._ray import connect, in_driver_dir, ray, task_result
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.signing import Claim, first_claims, local_signatures
 from codemill.sources import Skips
@@ -173,17 +173,21 @@ def _claim(ticket: _Ticket) -> Claim:
 
 @ray.remote
 def _sign_part(
-    config: DedupConfig, reader: RecordReader, start: int, stop: int | None, ticket: _Ticket
+    config: DedupConfig, reader: RecordReader, start: int, stop: int | None, ticket: _Ticket, cwd: str
 ) -> tuple[SignedRange, str]:
     from codemill.near_dup.api import sign_range  # which imports this module's caller
 
+    in_driver_dir(cwd, [reader.path])
     return sign_range(config, reader, start, stop, _claim(ticket)), _node()
 
 
 @ray.remote
-def _sign_files(config: DedupConfig, names: list[str], max_bytes: int, ticket: _Ticket) -> tuple[SignedFiles, str]:
+def _sign_files(
+    config: DedupConfig, names: list[str], max_bytes: int, ticket: _Ticket, cwd: str
+) -> tuple[SignedFiles, str]:
     from codemill.near_dup.api import sign_files  # which imports this module's caller
 
+    in_driver_dir(cwd, names)
     return sign_files(config, names, max_bytes, _claim(ticket)), _node()
 
 
@@ -254,7 +258,7 @@ def ray_sign_inputs(
         nonlocal task, size
         if task:
             names = [doc.file or "" for docs, _ in task for doc in docs]
-            waiting.append((sign.remote(config, names, max_bytes, claims.ticket()), task))
+            waiting.append((sign.remote(config, names, max_bytes, claims.ticket(), os.getcwd()), task))
             task, size = [], 0
 
     def take() -> None:
@@ -294,9 +298,10 @@ def ray_sign_inputs(
 
 
 @ray.remote
-def _publish_group(group: list[Write], outdir: str) -> tuple[list[str], str]:
+def _publish_group(group: list[Write], outdir: str, cwd: str) -> tuple[list[str], str]:
     from codemill.near_dup.output import publish_group
 
+    in_driver_dir(cwd, [write.src for write in group])
     return publish_group(group, outdir), _node()
 
 
@@ -307,7 +312,7 @@ def ray_publish(groups: list[list[Write]], outdir: str, nodes: dict[str, int]) -
     alone before."""
     connect()
     send = _publish_group.options(scheduling_strategy=_SPREAD)
-    tasks = (send.remote(group, outdir) for group in groups)
+    tasks = (send.remote(group, outdir, os.getcwd()) for group in groups)
     return [rel for rels in _in_order(tasks, nodes) for rel in rels]
 
 
@@ -356,7 +361,7 @@ def ray_sign_records(
     shipped = copy.copy(reader)
     shipped.skips = Skips(reader.skips.limit)
     ref = ray.put(shipped)
-    tasks = (sign.remote(config, ref, *span, claims.ticket()) for span in record_parts(reader.path, parts))
+    tasks = (sign.remote(config, ref, *span, claims.ticket(), os.getcwd()) for span in record_parts(reader.path, parts))
     lines = 0  # of the parts taken
     for part in _in_order(tasks, nodes):
         take(part, 1 if is_parquet(reader.path) else lines + 1)

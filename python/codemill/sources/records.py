@@ -270,7 +270,8 @@ class RecordReader:
                     yield number, at if seekable else -1, line
         except (OSError, EOFError, zlib.error) as exc:
             why = exc or type(exc).__name__
-            raise SourceError(f"{self.path}: cannot read ({why}); is the file truncated?") from None
+            hint = "" if isinstance(exc, FileNotFoundError) else "; is the file truncated?"
+            raise SourceError(f"{self.path}: cannot read ({why}){hint}") from None
         except Exception as exc:
             if type(exc).__module__.startswith(("zstd", "zstandard")):  # zstandard(.backend_c).ZstdError
                 raise SourceError(f"{self.path}: corrupt zstd stream ({exc})") from None

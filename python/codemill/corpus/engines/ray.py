@@ -16,13 +16,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from codemill._ray import connect, ray, task_result
+from codemill._ray import connect, in_driver_dir, ray, task_result
 from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
 from codemill.corpus.settings import TaskSettings
-from codemill.errors import SourceError
-from codemill.sources.fs import is_url
 from codemill.tokenizer import CodeTokenizer
 
 
@@ -34,17 +32,7 @@ def _ray_task(
     tasks: list[Task], settings: TaskSettings, tokenizer_json: str, tokenizer_hash: str, outdir: str, cwd: str
 ) -> Any:
     records: list[TaskRecord] = []
-    # Local paths as the user gave them (relative ones too: they are in the manifest, which must
-    # equal the local engine's) mean what they mean in the driver's directory, not in the one a
-    # node's worker happens to run in.
-    if any(not is_url(p) and not os.path.isabs(p) for p in (outdir, *(t.path for t in tasks))):
-        try:
-            os.chdir(cwd)
-        except OSError:
-            raise SourceError(
-                f"{cwd}: relative local paths mean the driver's directory, which this Ray node lacks; "
-                "give absolute paths on a file system every node shares, or URLs"
-            ) from None
+    in_driver_dir(cwd, [outdir, *(t.path for t in tasks)])
     tok = worker_tokenizer(tokenizer_json, tokenizer_hash)
     run_tasks(iter(tasks), settings, tok, outdir, records.append, len(tasks))
     return records, ray.get_runtime_context().get_node_id()
