@@ -669,3 +669,15 @@ def test_report_names_are_the_joined_paths(base: Path | str) -> None:
         str(near_dup.join(base, "c/\udcff.jsonl")).replace("\udcff", "\\xff") + ":5",
         "one.jsonl:2",
     ]
+
+
+@pytest.mark.parametrize("shards", [0, -1])
+def test_ray_shards_must_be_positive(tmp_path, shards: int) -> None:
+    # A negative number cut a record file into a Ray task a byte (67,546 tasks for 67 KB).
+    from codemill.errors import ConfigError
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    with pytest.raises(ConfigError, match="ray_shards must be a positive"):
+        dedup([tmp_path], None, engine="ray", ray_shards=shards)
+    with pytest.raises(ConfigError, match="ray_shards must be a positive"):
+        dedup_texts(["x = 1\n"], ray_shards=shards)

@@ -58,6 +58,8 @@ def signer(
     """What signs texts for `decide`, each distinct text once, on the local cores or on Ray
     (whose tasks are counted per node in `nodes`)."""
     check_engine(engine)
+    if ray_shards is not None and ray_shards < 1:  # a negative one cut a file into a task a byte
+        raise ConfigError(f"ray_shards must be a positive number of parts, got {ray_shards}")
     if engine == "ray":
         from codemill.near_dup.ray import ray_signatures
 
