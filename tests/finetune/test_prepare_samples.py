@@ -612,3 +612,29 @@ def test_files_that_share_a_repository_and_path_draw_apart() -> None:
         for i in range(40)
     ]
     assert 0 < sum(got) < 40
+
+
+def _targets(text: str, lang: str, path: str) -> dict[str, str]:
+    pytest.importorskip(f"tree_sitter_{lang}")
+    samples, _ = SampleBuilder(["docstring"], seed=0).build(text, lang, path, "repo")
+    return {s["template"]: s["completion"] for s in samples}
+
+
+def test_a_doc_comment_target_is_as_written() -> None:
+    # Tabs stayed tabs only in the prompt (`inspect.cleandoc` expanded them in the target), and
+    # line doc comments after a block comment kept their markers.
+    c = "/**\n * Combine two values.\n * @param a\tthe first\n */\nint add(int a, int b) { return a + b; }\n"
+    assert _targets(c, "c", "a.c")["docstring-from-code"] == "Combine two values.\n@param a\tthe first"
+    rust = "/** Frob the thing. */\n/// Returns one.\nfn frob() -> i32 {\n    1\n}\n"
+    assert _targets(rust, "rust", "a.rs")["docstring-from-code"] == "Frob the thing.\nReturns one."
+    py = 'def f(a):\n\t"""Combine.\n\n\t@param a\tthe first\n\t"""\n\treturn a\n'
+    assert _targets(py, "python", "a.py")["docstring-from-code"] == "Combine.\n\n@param a\tthe first"
+
+
+def test_a_deeply_nested_body_is_a_target_not_a_recursion_error() -> None:
+    # `return "a" + "b" + ...` nests a level a term: 400 of them ended the whole run.
+    terms = " +\n      ".join(f'"line {i}\\n"' for i in range(400))
+    java = f"class Help {{\n  /** The usage text. */\n  static String usage() {{\n    return {terms};\n  }}\n}}\n"
+    targets = _targets(java, "java", "Help.java")
+    assert targets["docstring-from-code"] == "The usage text."
+    assert targets["body-from-docstring"].rstrip().endswith('"line 399\\n";\n}')

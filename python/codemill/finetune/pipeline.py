@@ -201,7 +201,7 @@ def _name(doc: Document | None, index: int) -> str:
 class _FileIds:
     """Keeps sample ids unique in a run. A sample's id is ``repository/path#template``, and two
     files may share the repository and path: two inputs whose directories have the same name,
-    one input given twice (``--no-dedup``), records that repeat a path. A file whose name was
+    records that repeat a path (an input given twice is refused). A file whose name was
     issued before gets the first free ``~N`` after it (``src/a.py~2#fim``), in input order, so
     ids do not depend on the worker count. Issued names are kept as 8-byte digests."""
 

@@ -4,7 +4,6 @@ into the documentation, the code without it, the signature and the body."""
 from __future__ import annotations
 
 import ast
-import inspect
 import re
 import textwrap
 from dataclasses import dataclass
@@ -92,7 +91,7 @@ def python_doc(f: SourceFile, node: Any) -> Documented | None:
         return None
     # The docstring as written, not its value: `\n` in the source is two characters the model
     # should write, not a line break (the body-from-docstring prompt shows the source form).
-    doc = inspect.cleandoc(_string_body(source))
+    doc = _cleandoc(_string_body(source))
     if not _LETTERS.search(doc):
         return None
     data = f.data
@@ -162,6 +161,22 @@ def _after_marker(line: str, markers: tuple[str, ...]) -> str:
     return line
 
 
+def _cleandoc(text: str) -> str:
+    """`inspect.cleandoc` without its tab expansion: a tab in a docstring (`@param a<tab>the
+    first`) is the target as written, not spaces to the next stop (counted before the margin
+    went, so misaligned too). The first line loses its leading blanks, the others the margin
+    they share, and empty lines at either end go."""
+    lines = text.split("\n")
+    margins = [len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()]
+    margin = min(margins, default=0)
+    lines = [lines[0].lstrip(), *(line[margin:] for line in lines[1:])]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines)
+
+
 def _clean_block_comment(text: str) -> str:
     lines = []
     for raw in text.split("\n"):
@@ -172,7 +187,7 @@ def _clean_block_comment(text: str) -> str:
         if line.startswith("*"):
             line = line[1:]
         lines.append(line.rstrip())
-    return inspect.cleandoc("\n".join(lines))
+    return _cleandoc("\n".join(lines))
 
 
 def comment_doc(f: SourceFile, node: Any) -> Documented | None:
@@ -206,7 +221,11 @@ def comment_doc(f: SourceFile, node: Any) -> Documented | None:
         return None
     comments.reverse()
     data = f.data
-    doc = _clean_comment("\n".join(text for _, text in comments))
+    texts = [text for _, text in comments]
+    # A block comment is the first of them (the walk up stops at one); line comments after it
+    # are cleaned as line comments (their markers were left in a block's text).
+    block = [texts.pop(0)] if len(texts) > 1 and texts[0].startswith("/*") else []
+    doc = "\n".join(_clean_comment(text) for text in [*block, "\n".join(texts)])
     if not _LETTERS.search(doc):
         return None
     first = comments[0][0]
@@ -225,5 +244,15 @@ def comment_doc(f: SourceFile, node: Any) -> Documented | None:
 
 def _has_code(node: Any) -> bool:
     """Whether anything but comments is inside ``node`` (some grammars wrap a block's statements
-    in a list node, which holds only comments in a `{ // TODO }` body)."""
-    return any(c.type not in COMMENT_KINDS and (c.named_child_count == 0 or _has_code(c)) for c in node.named_children)
+    in a list node, which holds only comments in a `{ // TODO }` body). A walk with a stack, not
+    recursion: a `return "a" + "b" + ...` of 400 terms nests 400 deep (a RecursionError ended the
+    whole run)."""
+    stack = [node]
+    while stack:
+        for c in stack.pop().named_children:
+            if c.type in COMMENT_KINDS:
+                continue
+            if c.named_child_count == 0:
+                return True
+            stack.append(c)
+    return False
