@@ -321,8 +321,10 @@ def test_no_unix_sockets_by_path_or_abstract(box, tmp_path):
         "os.mknod('dev', 0o600 | 0o20000, os.makedev(1, 3))",
         "os.chroot('/work')",
         "os.unshare(0) if hasattr(os, 'unshare') else (_ for _ in ()).throw(OSError())",
+        # System V shared memory (IPC_PRIVATE, IPC_CREAT | 0600) outlived the run on the host.
+        "ctypes.CDLL(None).shmget(0, 4096, 0o1600) < 0 and (_ for _ in ()).throw(OSError())",
     ],
-    ids=["memfd", "ptrace", "mknod", "chroot", "unshare"],
+    ids=["memfd", "ptrace", "mknod", "chroot", "unshare", "shmget"],
 )
 def test_denied_system_calls(box, call):
     body = (

@@ -288,3 +288,18 @@ def test_without_namespaces_the_judge_still_decides(tmp_path):
         assert r.status == "passed"
     assert not target.exists()
     assert not base.exists()  # the servers' state and work dirs went with it
+
+
+def test_without_a_private_root_the_limitations_say_what_is_lost():
+    with Sandbox(Limits(memory_mb=512), namespaces=False) as box:
+        assert any("work_mb is not enforced" in line for line in box.limitations)
+        assert box.landlock_abi >= 6 or any("signal" in line for line in box.limitations)
+
+
+def test_a_harness_that_does_not_start_leaves_no_scratch(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(OSError, match="did not start"):
+        Sandbox(Limits(memory_mb=512), python="/bin/false", namespaces=False)
+    assert list(tmp_path.iterdir()) == []

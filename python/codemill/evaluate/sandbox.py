@@ -23,6 +23,7 @@ import math
 import os
 import queue
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -96,7 +97,11 @@ class Sandbox:
         self._isolate = namespaces and sys.platform == "linux"
         if not self._isolate:
             self.limitations.append("namespaces not used: programs see the host file system through Landlock only")
-        first = self._start_pair()
+        try:
+            first = self._start_pair()
+        except BaseException:
+            shutil.rmtree(self._base, ignore_errors=True)  # close() never runs for a box not made
+            raise
         hello = first.judge.hello or {}
         self.isolated = bool(hello.get("isolated"))
         self.program_ids = bool(hello.get("program_ids"))
@@ -106,6 +111,14 @@ class Sandbox:
             self.limitations.append(
                 "not root: programs run as the namespace's root without capabilities, sample and judge share one uid"
             )
+        if not self.isolated:
+            # Without a private root the work dir is a host directory: files are capped one by
+            # one (file_mb), not together (a sample wrote 25 x 4 MiB into an 8 MB work_mb).
+            self.limitations.append("no private root: work_mb is not enforced, only file_mb per file")
+            if self.landlock_abi < 6:
+                # Landlock scopes signals from ABI 6 (Linux 6.12): before it, a program may
+                # signal the host's processes of its own uid.
+                self.limitations.append("Landlock cannot scope signals: programs may signal host processes of its uid")
         if self.landlock_abi < 1:
             self.limitations.append("Landlock unavailable")
         if not self.seccomp:
