@@ -70,10 +70,8 @@ class Progress:
 
     def _show(self, now: float) -> None:
         self.shown = True
-        if self.tty:
-            print("\r" + self._line(now) + "\x1b[K", end="", file=self.stream, flush=True)
-        else:
-            print(self._line(now), file=self.stream, flush=True)
+        text = "\r" + self._line(now) + "\x1b[K" if self.tty else self._line(now) + "\n"
+        self.enabled = show_progress(self.stream, text)
 
     def close(self) -> None:
         """The final line: where the step shown anything, counted anything or took a second."""
@@ -82,14 +80,26 @@ class Progress:
         now = time.monotonic()
         if self.shown or self.done or self.detail or now - self.t0 >= 1.0:
             self._show(now)
-            if self.tty:
-                print(file=self.stream, flush=True)
+            if self.tty and self.enabled:
+                self.enabled = show_progress(self.stream, "\n")
 
     def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def show_progress(stream: TextIO, text: str) -> bool:
+    """Writes ``text`` to the progress stream; False once its reader went away (`2>&1 | head`):
+    the work goes on without progress, where a BrokenPipeError ended a tokenize run half done
+    (exit status 0, its manifest incomplete)."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except OSError:
+        return False
+    return True
 
 
 def progress_iter(

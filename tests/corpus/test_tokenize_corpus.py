@@ -1135,3 +1135,28 @@ def test_files_encoded_in_the_core_take_special_tokens_as_texts_do(tok, tmp_path
     assert got == (1, want[0], want[1], [len(text)], [None])
     plain = tok.encode_batch_packed([text], ["python"], **kw)
     assert (want == plain) == (allowed == ())  # the markers allowed are encoded otherwise
+
+
+def test_a_progress_reader_that_goes_away_does_not_stop_the_run(tmp_path, monkeypatch):
+    # `codemill tokenize ... 2>&1 | head`: the progress line's BrokenPipeError was the run's
+    # error, and the command's handler for a closed stdout made it exit 0, the run half done.
+    import sys
+
+    from codemill.cli import main
+
+    class Gone:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def isatty(self) -> bool:
+            return False
+
+    inputs, _ = make_corpus(tmp_path / "corpus")
+    monkeypatch.setattr(sys, "stderr", Gone())
+    assert main(["tokenize", *inputs, "-o", str(tmp_path / "out"), "--task-bytes", "20000", "--workers", "1"]) == 0
+    monkeypatch.undo()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["complete"] and len(manifest["tasks"]) == manifest["tasks_planned"] > 1

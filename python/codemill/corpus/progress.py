@@ -7,6 +7,7 @@ import time
 from typing import Any, TextIO
 
 from codemill.corpus.manifest import TaskRecord
+from codemill.progress import show_progress
 
 
 class Progress:
@@ -20,6 +21,7 @@ class Progress:
         self.t0 = self.last = time.monotonic()
         self.interval = 0.2 if self.tty else interval
         self.tasks = self.bytes = self.documents = self.tokens = self.run_bytes = 0
+        self.lost = False  # the stream's reader went away: the run goes on without progress
 
     def resumed(self, rec: TaskRecord) -> None:
         self.tasks += 1
@@ -42,7 +44,7 @@ class Progress:
             f"tokenize: {self.tasks}/{self.total_tasks} tasks, {self.bytes / 1e6:,.1f}/{self.total_bytes / 1e6:,.1f} MB"
             f" ({pct:.0f}%), {self.documents:,} docs, {self.tokens:,} tokens, {rate:.1f} MB/s"
         )
-        if self.tty:
-            print("\r" + line, end="\n" if self.tasks == self.total_tasks else "", file=self.stream, flush=True)
-        else:
-            print(line, file=self.stream, flush=True)
+        if self.lost:
+            return
+        end = "\n" if not self.tty or self.tasks == self.total_tasks else ""
+        self.lost = not show_progress(self.stream, ("\r" if self.tty else "") + line + end)
