@@ -33,8 +33,13 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     elif os.environ.get("RAY_ADDRESS"):
         # What ray.init() joins when it is given no address (dedup has no --ray-address).
         _check_answers(os.environ["RAY_ADDRESS"], " (RAY_ADDRESS)")
-    elif num_cpus:
-        kw["num_cpus"] = num_cpus
+    else:
+        # A local one even where `ray start` runs a cluster on this machine: ray.init() without
+        # an address joins that one, and then refused the CPU count (a tokenize run failed with
+        # "num_cpus ... must not be provided" that the user never gave).
+        kw["address"] = "local"
+        if num_cpus:
+            kw["num_cpus"] = num_cpus
     ray.init(**kw)
     return True
 

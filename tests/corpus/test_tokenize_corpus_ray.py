@@ -131,3 +131,17 @@ def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, capsys, monke
         monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
         assert main(["dedup", str(tmp_path / "a.py"), "-o", str(tmp_path / "dd"), "--engine", "ray"]) == 2
         assert "Ray address 127.0.0.1:1 (RAY_ADDRESS): nothing answers there" in capsys.readouterr().err
+
+
+def test_without_an_address_a_local_ray_is_started(monkeypatch) -> None:
+    # ray.init() without an address joins a cluster `ray start` runs on the machine, and then
+    # refuses a CPU count: every `tokenize --engine ray` failed there.
+    import ray
+    from codemill import _ray
+
+    calls: list[dict] = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert _ray.connect(None, 2) and _ray.connect()
+    assert [(kw["address"], kw.get("num_cpus")) for kw in calls] == [("local", 2), ("local", None)]
