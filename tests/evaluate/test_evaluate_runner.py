@@ -181,6 +181,14 @@ def test_bad_sample_lines_are_skipped_and_counted(generic, tmp_path):
             '{"task_id": "a", "prompt": "", "test": "", "entry_point": "f", "test_mode": "x"}\n',
             ":1: test_mode must be one of call, module",
         ),
+        # Each of these was a bare TypeError, or every sample failed with no line naming the file.
+        ('{"task_id": "a", "prompt": "", "test": "", "entry_point": "f", "canonical_solution": 5}\n', ":1: canonical"),
+        ('{"task_id": 1, "test_list": [1, 2]}\n', ":1: test_list must be a list of strings"),
+        ('{"task_id": 1, "test_list": "assert f(1) == 2"}\n', ":1: test_list must be a list of strings"),
+        ('{"task_id": 1, "test_list": ["assert f(1)=="]}\n', ":1: test code does not compile"),
+        ('{"task_id": 1, "test_list": [], "code": 5}\n', ":1: code must be a string"),
+        ('{"task_id": 1, "test_list": [], "test_setup_code": 3}\n', ":1: test_setup_code must be a string"),
+        ('{"task_id": "a", "prompt": "x = 1\\n", "test": "", "entry_point": null}\n', ":1: entry_point is null"),
     ],
 )
 def test_bad_problem_files_are_clear_errors(tmp_path, content, message):
@@ -351,3 +359,20 @@ def test_a_failure_around_one_program_is_its_verdict(generic, tmp_path, monkeypa
     summary = runner.evaluate(samples, problems, ks=(1,), workers=1, timeout=1.0, out=tmp_path / "r.jsonl")
     assert summary["n_samples"] == 10
     assert summary["error_types"].get("HarnessError") == 1
+
+
+def test_a_null_entry_point_calls_the_samples_function(tmp_path):
+    # Bare asserts called the prompt's stub, which the judge runs: `return True` and `raise` passed.
+    problems = tmp_path / "p.jsonl"
+    prompt = 'def is_odd(n):\n    """Whether n is odd."""\n'
+    write_jsonl(
+        problems,
+        [{"task_id": "t", "prompt": prompt, "test": "assert not is_odd(2)\nassert is_odd(3)\n", "entry_point": None}],
+    )
+    samples = tmp_path / "s.jsonl"
+    bodies = ["    return n % 2 == 1\n", "    return True\n", "    raise ValueError\n"]
+    write_jsonl(samples, [{"task_id": "t", "completion": body} for body in bodies])
+    results = tmp_path / "r.jsonl"
+    evaluate(samples, problems, ks=(1,), workers=1, timeout=2.0, out=results)
+    statuses = [json.loads(line)["status"] for line in results.read_text().splitlines()]
+    assert statuses == ["passed", "failed", "runtime_error"]

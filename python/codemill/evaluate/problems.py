@@ -96,21 +96,49 @@ def _problem(record: dict, where: str) -> Problem:
     mode = record.get("test_mode", "call")
     if mode not in MODES:
         raise ValueError(f"{where}: test_mode must be one of {', '.join(MODES)}, got {mode!r}")
-    try:
-        compile(record["test"], f"{where} test", "exec")
-    except (SyntaxError, ValueError) as exc:
-        raise ValueError(f"{where}: test code does not compile: {exc}") from None
+    _check_optional_str(record, "canonical_solution", where)
+    _check_test(record["test"], where)
+    # HumanEval tests use helpers the prompt defines (e.g. `poly`, `encode_cyclic`): the judge
+    # runs the prompt itself, never the sample's version of it.
+    prelude = runnable_prelude(record["prompt"])
+    exposed: tuple[str, ...] = ()
+    if record["entry_point"] is None and mode == "call":
+        # Bare asserts call the function the sample completes by name: the sample's, not the
+        # prompt's stub the prelude defines (which passed `return True` and `raise` alike).
+        completed = _last_function(prelude)
+        if completed is None:
+            raise ValueError(f"{where}: entry_point is null and the prompt defines no function for the tests to call")
+        exposed = (completed,)
     return Problem(
         task_id=str(record["task_id"]),
         prompt=record["prompt"],
         test=record["test"],
         entry_point=record["entry_point"],
         canonical_solution=record.get("canonical_solution"),
-        # HumanEval tests use helpers the prompt defines (e.g. `poly`, `encode_cyclic`):
-        # the judge runs the prompt itself, never the sample's version of it.
-        prelude=runnable_prelude(record["prompt"]),
+        prelude=prelude,
+        exposed=exposed,
         mode=mode,
     )
+
+
+def _check_optional_str(record: dict, key: str, where: str) -> None:
+    if record.get(key) is not None and not isinstance(record[key], str):
+        raise ValueError(f"{where}: {key} must be a string")
+
+
+def _check_test(test: str, where: str) -> None:
+    try:
+        compile(test, f"{where} test", "exec")
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"{where}: test code does not compile: {exc}") from None
+
+
+def _last_function(prelude: str | None) -> str | None:
+    """The prompt's last top-level function: the one a completion finishes."""
+    if prelude is None:
+        return None
+    defs = [n.name for n in ast.parse(prelude).body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    return defs[-1] if defs else None
 
 
 def runnable_prelude(prompt: str) -> str | None:
@@ -132,9 +160,15 @@ def runnable_prelude(prompt: str) -> str | None:
 def _mbpp_problem(record: dict, where: str) -> Problem:
     if "task_id" not in record:
         raise ValueError(f"{where}: MBPP problem lacks task_id")
+    tests = record["test_list"]
+    if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
+        raise ValueError(f"{where}: test_list must be a list of strings")
+    for key in ("code", "test_setup_code"):
+        _check_optional_str(record, key, where)
     code = record.get("code") or ""
     setup = record.get("test_setup_code") or ""
-    test = setup + "\n" + "\n".join(record["test_list"]) + "\n"
+    test = setup + "\n" + "\n".join(tests) + "\n"
+    _check_test(test, where)
     imports, defined = _top_level(code, where)
     used = set(re.findall(r"[A-Za-z_]\w*", test))
     return Problem(
