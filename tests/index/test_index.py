@@ -219,3 +219,47 @@ def test_cli_index_update_and_search(repo: Path, tmp_path: Path, capsys):
     assert json.loads(capsys.readouterr().out)["unchanged"] == 12
     assert main(["search", str(tmp_path / "nowhere"), "x"]) == 2
     assert "no meta.json" in capsys.readouterr().err
+
+
+def test_a_sole_keyword_match_counts_in_weighted_fusion(tmp_path: Path):
+    # Min-max scaling gave a sole (or tied) keyword hit 0: the exact identifier ranked behind
+    # chunks only the dense side found.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("json/decoder.py", "json/encoder.py", "json/scanner.py", "textwrap.py", "shlex.py"):
+        shutil.copy(STDLIB / name, repo / name.replace("/", "_"))
+    (repo / "marker.py").write_text("def zqxfrob(items):\n    return [i for i in items]\n")
+    index = HybridIndex.build(repo)
+    assert index.search("zqxfrob jsondecoderx", fusion="weighted", k=3)[0].chunk.path == "marker.py"
+
+
+def test_keyword_ties_at_the_cut_follow_path_order(tmp_path: Path):
+    # argpartition picked among chunks of equal score at the k-th place arbitrarily.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for n in range(300):
+        (repo / f"f{n:03d}.py").write_text("def handler():\n    return compute_total(items)\n")
+    index = HybridIndex.build(repo)
+    hits = index.search("compute_total", mode="keyword", k=5)
+    assert [h.chunk.path for h in hits] == [f"f{n:03d}.py" for n in range(5)]
+
+
+def test_chunk_lines_are_tree_sitter_rows(tmp_path: Path):
+    # str.splitlines also broke at a form feed or U+2028, and every later row was off by one.
+    from codemill.index.chunking import chunk_text
+
+    text = "import os\n\x0c\ndef a():\n    return 1\n\nx = '\u2028'\n\ndef b():\n    return 2\n"
+    by_symbol = {c.symbol: c for c in chunk_text(text, "python", "m.py")}
+    assert by_symbol["a"].text == "def a():\n    return 1\n" and by_symbol["a"].start_line == 3
+    assert by_symbol["b"].text == "def b():\n    return 2\n" and by_symbol["b"].start_line == 8
+
+
+def test_a_damaged_npy_header_is_a_corrupt_index(tmp_path: Path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("def a():\n    return 1\n")
+    HybridIndex.build(repo).save(tmp_path / "idx")
+    ids = tmp_path / "idx" / "ids.npy"
+    ids.write_bytes(ids.read_bytes().replace(b"}", b" ", 1))  # numpy's header parser: a TokenError
+    with pytest.raises(IndexFormatError, match="corrupt index"):
+        HybridIndex.load(tmp_path / "idx")

@@ -398,7 +398,9 @@ class HybridIndex:
             return []
         scores = bm25.get_scores(terms)
         n = len(scores)
-        top = np.argpartition(-scores, min(k, n - 1))[: min(k * 2, n)] if n > k else np.arange(n)
+        # Every chunk scoring at least the k-th best: ties at the cut go to the (path, line) order
+        # (argpartition picked among them arbitrarily, and an update answered unlike a fresh build).
+        top = np.flatnonzero(scores >= -np.partition(-scores, k - 1)[k - 1]) if n > k else np.arange(n)
         hits = [(int(self._bm25_ids[j]), float(scores[j])) for j in top if scores[j] > 0]
         return self._ordered(hits)[:k]
 
@@ -454,9 +456,11 @@ class HybridIndex:
                 if not hits:
                     continue
                 vals = np.array([s for _, s in hits])
-                lo, span = vals.min(), float(vals.max() - vals.min()) or 1.0
+                lo, span = vals.min(), float(vals.max() - vals.min())
                 for i, s in hits:
-                    scores[i] = scores.get(i, 0.0) + w * (s - lo) / span
+                    # Hits of one score are all that side's best: a sole keyword match scored 0
+                    # (the exact identifier ranked 11th behind chunks BM25 never found).
+                    scores[i] = scores.get(i, 0.0) + w * ((s - lo) / span if span else 1.0)
             fused = self._ordered(list(scores.items()))
         return [SearchResult(self.chunks[i], s, d_rank.get(i), k_rank.get(i)) for i, s in fused[:k]]
 

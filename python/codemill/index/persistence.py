@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from tokenize import TokenError
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -134,7 +135,17 @@ def load_index(
         index._dense_removed = set(meta["dense_removed"])
     except IndexFormatError:
         raise
-    except (OSError, KeyError, TypeError, ValueError, RuntimeError, EOFError, AttributeError, RecursionError) as e:
+    except (
+        OSError,
+        KeyError,
+        TypeError,
+        ValueError,
+        RuntimeError,
+        EOFError,
+        AttributeError,
+        RecursionError,
+        TokenError,
+    ) as e:  # TokenError: numpy reads a .npy header with `tokenize`
         # EOFError: an empty .npy; AttributeError: a meta.json field of the wrong type.
         raise IndexFormatError(f"{d}: corrupt index: {type(e).__name__}: {e}") from e
     if (
