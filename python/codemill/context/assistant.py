@@ -24,6 +24,7 @@ from typing import Any, Literal
 from codemill.context.chat import ChatClient
 from codemill.context.retrieval import Retriever
 from codemill.errors import AssistantError
+from codemill.syntax.lines import source_lines
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a coding assistant working in a software repository. Answer the question using the "
@@ -220,7 +221,7 @@ class CodeAssistant:
         """The first lines of ``text`` that fit in ``budget`` tokens, and the last line number."""
         if budget <= 0 or not text:
             return "", 0
-        lines = text.splitlines()
+        lines = source_lines(text)
         if self._count(text) <= budget:
             return text.rstrip("\n"), len(lines)
         lo, hi = 0, len(lines)

@@ -22,6 +22,7 @@ from codemill.context.graph import ImportGraph
 from codemill.context.ranking import Ranks
 from codemill.context.relevance import Focus, asked_names, focus, uses
 from codemill.errors import CodemillError
+from codemill.syntax.lines import source_lines
 
 # Scoring of definitions in the context.
 IMPORTED_BOOST = 20.0
@@ -159,7 +160,7 @@ class ContextBuilder:
 
     def _file_lines(self, rel: str) -> list[str]:
         if rel not in self._lines:
-            self._lines[rel] = (self.graph.text(rel) or "").splitlines()
+            self._lines[rel] = source_lines(self.graph.text(rel) or "")
         return self._lines[rel]
 
     def _snippet(self, rel: str, start: int, end: int, elided: bool) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from codemill.errors import ConfigError
 from codemill.syntax.definitions import TABLES, Found, find_definitions
+from codemill.syntax.lines import source_lines
 from codemill.syntax.parsers import parse_file
 
 DEFAULT_MAX_LINES = 80
@@ -160,7 +161,7 @@ def chunk_text(
     """Chunks of one file's text, in file order of their first line."""
     if max_lines < 1:
         raise ConfigError(f"max_lines must be at least 1, got {max_lines}")
-    lines = text.splitlines(keepends=True)
+    lines = source_lines(text, keepends=True)
     builder = _Builder(path, language, lines, max_lines)
     grammar, tree = parse_file(text, path, language)
     if grammar not in TABLES:
