@@ -219,7 +219,11 @@ def test_hybrid_fusion_takes_the_embedders_dense_share(tiny: Path, tmp_path: Pat
     repo = tmp_path / "repo"
     repo.mkdir()
     for n, body in enumerate(
-        ["def get_user(id):\n    return users[id]\n", "def sum_numbers(xs):\n    return sum(xs)\n"]
+        [
+            "def get_user(id):\n    return users[id]\n",
+            "def sum_numbers(xs):\n    return sum(xs)\n",
+            "def get_items(id):\n    return items[id]\n",  # a second keyword hit: its weight shows
+        ]
     ):
         (repo / f"m{n}.py").write_text(body)
     index = HybridIndex.build(repo, embedder=f"st-dir:{tiny}")
@@ -232,3 +236,28 @@ def test_hybrid_fusion_takes_the_embedders_dense_share(tiny: Path, tmp_path: Pat
         assert even != default
     by_default = index.search("get user")
     assert by_default == index.search("get user", fusion="weighted", dense_weight=0.7)
+
+
+def test_another_embedder_rebuilds_and_a_model_dir_is_kept_absolute(tiny: Path, tmp_path: Path, monkeypatch):
+    # An update with another embedder kept the unchanged files' vectors of the old one (the
+    # built-in and MiniLM both give 384 dims); a model directory named relative to the current
+    # one was stored as typed, and the index failed anywhere else.
+    from codemill.cli import main
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("def get_user(id):\n    return users[id]\n")
+    (repo / "b.py").write_text("def sum_numbers(xs):\n    return sum(xs)\n")
+    shutil.copytree(tiny, tmp_path / "model")
+    monkeypatch.chdir(tmp_path)
+    dim = make_embedder("st-dir:model").dim
+    assert main(["index", "repo", "-o", "idx", "--embedder", f"builtin:{dim}", "--no-progress"]) == 0
+    (repo / "c.py").write_text("def c():\n    return 3\n")
+    assert main(["index", "repo", "-o", "idx", "--embedder", "st-dir:model", "--json", "--no-progress"]) == 0
+    fresh = HybridIndex.build(repo, embedder=f"st-dir:{tmp_path / 'model'}")
+    monkeypatch.chdir(repo)
+    updated = HybridIndex.load(tmp_path / "idx")
+    assert updated.embedder.spec == f"st-dir:{tmp_path / 'model'}"
+    by_text = {c.text: v for c, v in zip((updated.chunks[int(i)] for i in updated._ids), updated._vectors, strict=True)}
+    for c, v in zip((fresh.chunks[int(i)] for i in fresh._ids), fresh._vectors, strict=True):
+        np.testing.assert_allclose(by_text[c.text], v, atol=1e-5)

@@ -88,8 +88,20 @@ def run_index(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.repo}: not a directory; REPO names the repository to index")
     # Refused before the embedding work, not after it (save checks again).
     check_output(out, command="index", kind="dir", is_ours=is_index_dir, inputs=[args.repo], overwrite=args.overwrite)
+    embedder: Any = args.embedder
+    changed = []
     if is_index_dir(out) and not args.rebuild:
-        index = HybridIndex.load(out, args.embedder, num_threads=args.threads)
+        from codemill.index.embed import make_embedder
+
+        saved = _saved_settings(out)
+        if embedder is not None:
+            embedder = make_embedder(embedder, args.threads)
+            if saved.get("embedder") not in (None, embedder.spec):
+                changed.append(f"embedder {saved['embedder']} -> {embedder.spec}")
+        if args.max_lines is not None and saved.get("max_lines") not in (None, args.max_lines):
+            changed.append(f"max_lines {saved['max_lines']} -> {args.max_lines}")
+    if is_index_dir(out) and not args.rebuild and not changed:
+        index = HybridIndex.load(out, embedder, num_threads=args.threads)
         report = index.update(
             args.repo,
             progress=args.progress and not args.json,
@@ -97,12 +109,14 @@ def run_index(args: argparse.Namespace) -> int:
         )
         action = "updated"
     else:
-        index = HybridIndex(args.embedder, num_threads=args.threads, **kw)
+        # Another embedder's vectors (a space of their own, even of the same size) or other
+        # chunks cannot be kept: the update kept both for unchanged files before.
+        index = HybridIndex(embedder, num_threads=args.threads, **kw)
         report = index.update(args.repo, progress=args.progress and not args.json)
-        action = "built"
+        action = f"rebuilt ({'; '.join(changed)})" if changed else "built"
     with Progress("repository graph", enabled=args.progress and not args.json) as bar:
         bar.update(0, force=True)
-        graph, graph_action = _graph(out / GRAPH_FILE, args.repo, rebuild=action == "built")
+        graph, graph_action = _graph(out / GRAPH_FILE, args.repo, rebuild=action != "updated")
         bar.detail = f"{len(graph.files)} files {graph_action}"
     index.save(out, {GRAPH_FILE: graph.dumps()}, overwrite=args.overwrite)
     seconds = time.perf_counter() - start
@@ -127,6 +141,16 @@ def run_index(args: argparse.Namespace) -> int:
         for item in report.skips.items:
             print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
     return 0
+
+
+def _saved_settings(out: Path) -> dict[str, Any]:
+    """The embedder spec and chunk size an index was built with (nothing where its metadata
+    cannot be read: loading it then says why)."""
+    try:
+        meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: meta.get(k) for k in ("embedder", "max_lines")} if isinstance(meta, dict) else {}
 
 
 def _graph(path: Path, repo: str, rebuild: bool) -> tuple[ImportGraph, str]:

@@ -165,7 +165,7 @@ class OnnxEmbedder(_OnnxPipelineEmbedder):
         for p in (model_path, tok_path):
             if not p.is_file():
                 raise ModelDirError(f"{p}: missing (an ONNX model directory needs model.onnx and tokenizer.json)")
-        self.spec = f"onnx:{model_dir}"
+        self.spec = f"onnx:{os.path.abspath(model_dir)}"  # as typed, an index elsewhere lost its model
         self.batcher = _core.EmbeddingBatcher(str(tok_path), max_length, max_tokens, max_batch_size)
         self.sessions = _sessions(str(model_path), num_threads, sessions)
         self.input_names = {i.name for i in self.sessions[0].get_inputs()}
@@ -208,7 +208,7 @@ class StDirEmbedder(_OnnxPipelineEmbedder):
         from codemill.index.st_model import build_graph, load_st_dir
 
         model = load_st_dir(Path(model_dir))
-        self.spec = f"st-dir:{model_dir}"
+        self.spec = f"st-dir:{os.path.abspath(model_dir)}"  # as typed, an index elsewhere lost its model
         self.model_dir = model.path
         try:
             self.batcher = _core.EmbeddingBatcher(
