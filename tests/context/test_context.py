@@ -242,3 +242,23 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert err.count("\n") == 1 and "missing.py" in err
     assert main(["graph", str(tmp_path / "nope")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_a_dependency_edited_since_the_index_shows_its_own_lines(tmp_path, capsys):
+    # The saved graph's line ranges were cut from the file's new text: a blank line under
+    # `other`'s label, and `helper` missing its body.
+    import json
+
+    from codemill.cli import main
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    body = "def helper(x):\n    return x + 1\n\n\ndef other(y):\n    return y * 2\n"
+    (root / "utils.py").write_text('"""Utils."""\nimport os\n\n\n' + body)
+    (root / "main.py").write_text("from utils import helper, other\n\nprint(helper(1), other(2))\n")
+    assert main(["index", str(root), "-o", str(tmp_path / "idx"), "--no-progress"]) == 0
+    (root / "utils.py").write_text('"""Utils."""\nimport os\nimport sys\nimport re\n\n\n' + body)
+    capsys.readouterr()
+    assert main(["context", str(root / "main.py"), "--index", str(tmp_path / "idx"), "--json"]) == 0
+    texts = "\n".join(item["text"] for item in json.loads(capsys.readouterr().out)["items"])
+    assert "return x + 1" in texts and "return y * 2" in texts

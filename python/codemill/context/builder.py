@@ -148,10 +148,11 @@ class ContextBuilder:
         return int(self.tokenizer.count_tokens(text))
 
     def definitions(self, rel: str) -> list[Definition]:
-        """A file's definitions: from the graph (saved with it), else parsed now."""
+        """A file's definitions: from the graph (saved with it) while the file is as it was
+        read, else parsed now (saved line ranges on a changed file showed other lines)."""
         if rel not in self._defs:
             sym = self.graph.symbols.get(rel)
-            if sym is not None:
+            if sym is not None and self.graph.current(rel):
                 self._defs[rel] = list(sym.definitions)
             else:
                 text = self.graph.text(rel) or ""

@@ -304,6 +304,15 @@ class ImportGraph:
         """The text of a repository file (cached), or None if it cannot be read."""
         return self._read_any(rel)
 
+    def current(self, rel: str) -> bool:
+        """Whether a file's saved symbols (their line ranges) are of its text on disk: its stamp
+        unchanged since it was read, else the same hash. A file gone keeps its saved state."""
+        stamp = _stamp(str(self.root / self._real.get(rel, rel)), time.time_ns() - RACY_NS)
+        if stamp is not None and self.stamps.get(rel) == stamp:
+            return True
+        text = self.text(rel)
+        return text is None or self.hashes.get(rel) == _digest(text)
+
     def ensure(self, path: str | os.PathLike[str]) -> str:
         """The repository-relative path of ``path``, with the graph up to date for it: a file
         that was not scanned (excluded or new) is added, and one that changed since the graph
