@@ -6,6 +6,7 @@ as one line (an ImportError would be a traceback).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -17,7 +18,7 @@ except ImportError as exc:  # pragma: no cover - depends on the optional extra
 
     raise CodemillError("the Ray engine needs Ray: pip install 'codemill[ray]'") from exc
 
-__all__ = ["connect", "in_driver_dir", "ray", "task_result"]
+__all__ = ["connect", "in_driver_dir", "ray", "stop_tasks", "task_result"]
 
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
@@ -60,6 +61,38 @@ def in_driver_dir(cwd: str, paths: Iterable[str | os.PathLike[str]]) -> None:
                 f"{cwd}: relative local paths mean the driver's directory, which this Ray node lacks; "
                 "give absolute paths on a file system every node shares, or URLs"
             ) from None
+
+
+# How long a failed run waits for the Ray tasks it cancelled to end, before it kills them.
+CANCEL_WAIT_S = 30.0
+
+
+def stop_tasks(pending: list[Any]) -> None:
+    """Stops ``pending`` Ray tasks and waits until they have: each is interrupted, and killed
+    if it is still running after ``CANCEL_WAIT_S`` (its worker process ends; what it was
+    writing is never published, as after kill -9). None may write on after the run has
+    failed, into an output the job may be about to clean up. A second Ctrl-C during the wait
+    kills them at once. Ray's own errors here are not raised: the run's error is the one to
+    report."""
+    try:
+        for ref in pending:
+            ray.cancel(ref)
+        _, left = ray.wait(pending, num_returns=len(pending), timeout=CANCEL_WAIT_S)
+    except KeyboardInterrupt:
+        _kill(pending)
+        raise
+    except Exception:
+        left = pending  # which ended is unknown: kill them all
+    _kill(left)
+    if left:
+        with contextlib.suppress(Exception):
+            ray.wait(left, num_returns=len(left), timeout=CANCEL_WAIT_S)
+
+
+def _kill(refs: list[Any]) -> None:
+    for ref in refs:
+        with contextlib.suppress(Exception):
+            ray.cancel(ref, force=True)
 
 
 def task_result(ref: Any, lost: str = "") -> Any:

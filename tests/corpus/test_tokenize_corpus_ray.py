@@ -65,11 +65,12 @@ def test_relative_paths_mean_the_drivers_directory(local_ray, tmp_path, monkeypa
 def test_a_failed_run_stops_tasks_that_ignore_the_cancel(local_ray, tmp_path, monkeypatch, failure) -> None:
     # Before: a task still running when the run failed wrote on after it (here: `late`); and
     # with the driver failing (as on Ctrl-C) nothing was cancelled at all.
+    import codemill._ray
     from codemill.corpus.engines import ray as ray_engine
 
     inputs, _ = make_corpus(tmp_path / "corpus")
     monkeypatch.setattr(ray_engine, "_ray_task", _failing_or_stubborn)
-    monkeypatch.setattr(ray_engine, "_CANCEL_WAIT_S", 1.0)
+    monkeypatch.setattr(codemill._ray, "CANCEL_WAIT_S", 1.0)
     monkeypatch.chdir(tmp_path)  # where the tasks leave their marks (the failed run's output goes)
     (tmp_path / failure).touch()
     raised = (OSError, "the first task fails") if failure == "task" else (TypeError, None)

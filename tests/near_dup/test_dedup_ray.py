@@ -332,10 +332,14 @@ def test_a_damaged_file_read_by_a_task_is_its_own_error(local_ray, tmp_path):
     assert type(remote.value) is SourceError and str(remote.value) == str(local.value)
 
 
-def test_a_failed_task_cancels_those_still_waiting(local_ray):
+def test_a_failed_task_cancels_those_still_waiting(local_ray, monkeypatch):
     # Left running after a run stopped, a dedup's output groups would go on writing into its
-    # prefix, perhaps over a later run's.
+    # prefix, perhaps over a later run's. Ray's cancel is best effort (once lost in CI): what
+    # still runs a second later is killed, as tokenize's tasks are.
+    import codemill._ray
     import codemill.near_dup.ray as ray_engine
+
+    monkeypatch.setattr(codemill._ray, "CANCEL_WAIT_S", 1.0)
 
     @ray.remote
     def failing() -> None:
@@ -352,8 +356,8 @@ def test_a_failed_task_cancels_those_still_waiting(local_ray):
     later = slow.remote()
     with pytest.raises(ValueError, match="bad input"):
         list(ray_engine._in_order(iter([failing.remote(), later]), {}))
-    with pytest.raises(ray.exceptions.TaskCancelledError):
-        ray.get(later, timeout=30)
+    with pytest.raises((ray.exceptions.TaskCancelledError, ray.exceptions.WorkerCrashedError)):
+        ray.get(later, timeout=5)
 
 
 def test_relative_inputs_mean_the_drivers_directory(local_ray, tmp_path, monkeypatch):

@@ -14,7 +14,6 @@ in a bucket is written by tasks too (`ray_publish`).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import itertools
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 import numpy as np
 
 from codemill import _core
-from codemill._ray import connect, in_driver_dir, ray, task_result
+from codemill._ray import connect, in_driver_dir, ray, stop_tasks, task_result
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.signing import Claim, first_claims, local_signatures
 from codemill.sources import Skips
@@ -215,11 +214,10 @@ def _in_order(tasks: Iterator[ray.ObjectRef], nodes: MutableMapping[str, int]) -
 
 
 def _cancel(refs: Iterable[ray.ObjectRef]) -> None:
-    """Cancels the tasks of a run that stopped (an error): left running, the output groups of
-    one would go on writing into its prefix, perhaps over a later run's."""
-    for ref in refs:
-        with contextlib.suppress(Exception):
-            ray.cancel(ref)
+    """Stops the tasks of a run that stopped (an error), as tokenize's (`stop_tasks`): left
+    running, the output groups of one would go on writing into its prefix, perhaps over a later
+    run's."""
+    stop_tasks(list(refs))
 
 
 def ray_sign_inputs(

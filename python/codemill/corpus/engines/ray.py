@@ -11,12 +11,11 @@ records and writes the manifest.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
 
-from codemill._ray import connect, in_driver_dir, ray, task_result
+from codemill._ray import connect, in_driver_dir, ray, stop_tasks, task_result
 from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task
@@ -36,38 +35,6 @@ def _ray_task(
     tok = worker_tokenizer(tokenizer_json, tokenizer_hash)
     run_tasks(iter(tasks), settings, tok, outdir, records.append, len(tasks))
     return records, ray.get_runtime_context().get_node_id()
-
-
-# How long a failed run waits for the Ray tasks it cancelled to end, before it kills them.
-_CANCEL_WAIT_S = 30.0
-
-
-def _cancel(pending: list[Any]) -> None:
-    """Stops ``pending`` Ray tasks and waits until they have: each is interrupted, and killed
-    if it is still running after ``_CANCEL_WAIT_S`` (its worker process ends; what it was
-    writing is never published, as after kill -9). None may write on after the run has
-    failed, into an output the job may be about to clean up. A second Ctrl-C during the wait
-    kills them at once. Ray's own errors here are not raised: the run's error is the one to
-    report."""
-    try:
-        for ref in pending:
-            ray.cancel(ref)
-        _, left = ray.wait(pending, num_returns=len(pending), timeout=_CANCEL_WAIT_S)
-    except KeyboardInterrupt:
-        _kill(pending)
-        raise
-    except Exception:
-        left = pending  # which ended is unknown: kill them all
-    _kill(left)
-    if left:
-        with contextlib.suppress(Exception):
-            ray.wait(left, num_returns=len(left), timeout=_CANCEL_WAIT_S)
-
-
-def _kill(refs: list[Any]) -> None:
-    for ref in refs:
-        with contextlib.suppress(Exception):
-            ray.cancel(ref, force=True)
 
 
 def run_ray(
@@ -107,7 +74,7 @@ def run_ray(
         # A task's error, Ctrl-C, anything: stop the rest and let those under way end before
         # saying so, as one still committing must not write into an output the job may clean up.
         if pending:
-            _cancel(pending)
+            stop_tasks(pending)
         raise
     finally:
         if started:
