@@ -75,3 +75,19 @@ def test_base_vocabulary_plain_tokenizer_json(tmp_path: Path) -> None:
         assert fast(text, add_special_tokens=False)["input_ids"] == ours
     remote = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "cl100k"), trust_remote_code=True)
     assert remote("<|fim_prefix|>x", add_special_tokens=False)["input_ids"][0] == 100258
+    # The specials keep their ids in HF too (cl100k's ranks skip 100256: HF numbered them on).
+    for s, i in base.special_tokens.items():
+        assert plain.token_to_id(s) == i, s
+        text = f"a{s}b"
+        assert plain.encode(text, add_special_tokens=False).ids == base.encode(text, allowed_special="all").tolist()
+        assert fast(text, add_special_tokens=False)["input_ids"] == base.encode(text, allowed_special="all").tolist()
+    # A vocabulary with no special tokens at all exports too (a bare StopIteration before).
+    CodeTokenizer.from_tiktoken(f, special_tokens={}).save_pretrained(tmp_path / "bare")
+
+
+def test_an_empty_text_encodes_to_nothing(exported: tuple) -> None:
+    # transformers 5 takes an empty id list for an empty batch: "" and a batch holding one raised.
+    _, hf = exported
+    assert hf("")["input_ids"] == [] and hf.encode("") == []
+    assert hf(["a", ""])["input_ids"][1] == []
+    assert hf("", return_offsets_mapping=True)["offset_mapping"] == []

@@ -29,7 +29,7 @@ def save_pretrained(tok: CodeTokenizer, directory: str | os.PathLike[str]) -> li
     specials = list(tok.special_tokens)
     try:
         eos: str | None = next(s for s, i in tok.special_tokens.items() if i == tok.eot_id)
-    except (KeyError, ValueError):  # a vocabulary without an end-of-text token
+    except (KeyError, ValueError, StopIteration):  # a vocabulary without an end-of-text token
         eos = None
     config: dict[str, Any] = {
         "tokenizer_class": "CodemillTokenizer",
@@ -63,6 +63,11 @@ def plain_tokenizer_json(tok: BaseVocabTokenizer) -> dict[str, Any]:
 
     spec = tok.spec
     vocab = {token_string(t): i for i, t in enumerate(spec.tokens) if t is not None}
+    # HF gives an added token the id its content has in the model's vocabulary, else the next
+    # one after it: without its raw content here, cl100k's <|endoftext|> became 100256 (a gap in
+    # the ranks) and DeepSeek's 1,230 specials all moved.
+    for a in spec.added:
+        vocab.setdefault(a.content, a.id)
     if spec.merges is not None:
         merges = [[token_string(spec.tokens[a] or b""), token_string(spec.tokens[b] or b"")] for a, b in spec.merges]
     else:

@@ -85,7 +85,7 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         ids = self.codemill.encode(text, allowed_special=allowed)
         if not want_offsets:
             second = None if text_pair is None else self.codemill.encode(text_pair, allowed_special=allowed).tolist()
-            return super()._encode_plus(ids.tolist(), second, **kwargs)
+            return self._encode_ids(ids.tolist(), second, kwargs)
         if text_pair is not None:
             raise NotImplementedError("return_offsets_mapping with text pairs")
         ends = np.cumsum(self._lengths[ids])
@@ -94,7 +94,7 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         char_of = np.cumsum((raw & 0xC0) != 0x80) - 1
         offs = [(int(char_of[a]), int(char_of[b - 1]) + 1) for a, b in zip(starts, ends, strict=True)]
         kwargs["return_special_tokens_mask"] = True
-        out = super()._encode_plus(ids.tolist(), None, **kwargs)
+        out = self._encode_ids(ids.tolist(), None, kwargs)
         mask = out["special_tokens_mask"]
         flat = mask[0] if mask and isinstance(mask[0], list) else mask
         ours = offs if self.truncation_side == "right" else offs[len(offs) - sum(1 for m in flat if not m) :]
@@ -102,6 +102,16 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         mapping = [(0, 0) if m else next(it) for m in flat]
         out["offset_mapping"] = [mapping] if flat is not mask else mapping
         return out
+
+    def _encode_ids(self, ids: list[int], pair: list[int] | None, kwargs: dict[str, Any]) -> Any:
+        if ids:
+            return super()._encode_plus(ids, pair, **kwargs)
+        # An empty list is an empty batch to transformers 5's _encode_plus (an empty text raised).
+        kw = dict(kwargs)
+        kw["padding"] = kw.pop("padding_strategy", False)
+        kw["truncation"] = kw.pop("truncation_strategy", None)
+        kw.pop("is_split_into_words", None)
+        return self.prepare_for_model([], pair, **kw)
 
     def _batch(
         self, texts: list[str], pairs: Any, want_offsets: bool, split_special: bool, kwargs: dict[str, Any]
