@@ -370,6 +370,12 @@ pub enum Stage {
     },
 }
 
+/// fancy-regex gives up on a search after a million backtracking steps (its default), and the
+/// piece was then kept whole: ~111k characters no alternative of DeepSeek's pattern matches
+/// (NUL, zero-width space) before code split it unlike HF. A search that runs out of even this
+/// many steps still keeps the rest whole.
+const BACKTRACK_LIMIT: usize = 1 << 32;
+
 impl Stage {
     /// A hand-written scanner when `pattern` is a known one, else fancy-regex.
     pub fn regex(pattern: &str) -> Result<Stage> {
@@ -381,7 +387,9 @@ impl Stage {
 
     /// Always fancy-regex (the scanners are tested against it).
     pub fn fancy(pattern: &str) -> Result<Stage> {
-        fancy_regex::Regex::new(pattern)
+        fancy_regex::RegexBuilder::new(pattern)
+            .backtrack_limit(BACKTRACK_LIMIT)
+            .build()
             .map(|r| Stage::Regex(Box::new(r)))
             .map_err(|e| Error::Format(format!("split pattern {pattern:?}: {e}")))
     }
@@ -521,6 +529,29 @@ mod tests {
                 assert_eq!(pieces(k, s), by_regex(re, s), "{name} on {s:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_long_run_no_alternative_matches_does_not_stop_the_split() {
+        // The run exhausted fancy-regex's default backtrack limit, and the code after it was
+        // left as one piece.
+        // DeepSeek-V3's third split pattern, whose alternatives NUL matches none of.
+        let pattern = concat!(
+            r##"[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+"##,
+            r"| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+        );
+        let tail = "\n\n    def getUserName(self):\n";
+        let long = format!("{}{tail}", "\u{0}".repeat(300_000));
+        let stage = Stage::fancy(pattern).unwrap();
+        let mut got = Vec::new();
+        stage.split(&long, 0, &mut got);
+        let mut want = Vec::new();
+        stage.split(tail, long.len() - tail.len(), &mut want);
+        assert!(
+            got.ends_with(&want),
+            "{:?}",
+            &got[got.len().saturating_sub(8)..]
+        );
     }
 
     #[test]
