@@ -189,3 +189,10 @@ def test_bad_rank_file(tmp_path: Path) -> None:
     with pytest.raises(CodemillError, match="unknown tiktoken encoding"):
         f.write_text("YQ== 0\n")
         CodeTokenizer.from_tiktoken(f)
+
+
+def test_a_lone_surrogate_is_one_clear_error_in_pretokenize(cl100k: CodeTokenizer) -> None:
+    # encode said so in a CodemillError; pretokenize let PyO3's UnicodeEncodeError out.
+    for call in (cl100k.encode, cl100k.pretokenize):
+        with pytest.raises(CodemillError, match=r"not valid Unicode.*surrogate"):
+            call("a\ud800b")

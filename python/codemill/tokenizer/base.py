@@ -17,7 +17,7 @@ import numpy as np
 
 from codemill import _core
 from codemill.errors import CodemillError, TokenizerFileError
-from codemill.tokenizer.code_tokenizer import CodeTokenizer
+from codemill.tokenizer.code_tokenizer import _VALID_UNICODE, CodeTokenizer
 
 FORMAT = "codemill-base-tokenizer/1"
 # Token ids a vocabulary file may give: the largest real ones have ~260k; a file naming an id
@@ -164,7 +164,8 @@ class BaseVocabTokenizer(CodeTokenizer):
         self, text: str, language: str | None = None, *, with_kinds: bool = False
     ) -> list[str] | list[tuple[str, str]]:
         """The pre-tokenizer's pieces (the base pattern; ``language`` does not change them)."""
-        pieces = self._base_core.pieces(text)
+        with _VALID_UNICODE:  # a lone surrogate: one clear error, as encode gives
+            pieces = self._base_core.pieces(text)
         return [(p, "piece") for p in pieces] if with_kinds else pieces
 
     def token_lengths(self) -> np.ndarray:
