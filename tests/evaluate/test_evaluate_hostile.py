@@ -445,3 +445,24 @@ def test_the_devices_a_program_may_use_work(box):
     )
     r = run(box, body, test="def check(candidate):\n    assert candidate(0) == [0, 4, 4, 4]\n")
     assert r.status == "passed", r.stderr[-500:]
+
+
+def test_part_of_a_reply_then_silence_is_a_timeout_within_the_budget():
+    # The judge waited for a reply's first byte only: a sample that sent two and slept held it
+    # until the server killed it at timeout x repeats (5 s here), not the run's 1 s budget.
+    import time
+
+    body = """
+    import os, time
+    def f(x):
+        for fd in range(3, 64):
+            try:
+                os.write(fd, b"\\x10\\x00")
+            except OSError:
+                pass
+        time.sleep(30)
+    """
+    with Sandbox(Limits(memory_mb=512), repeats=5) as sandbox:
+        start = time.monotonic()
+        r = run(sandbox, body, timeout=1.0)
+        assert r.status == "timeout" and time.monotonic() - start < 4.0

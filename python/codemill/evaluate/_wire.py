@@ -12,7 +12,9 @@ Standalone on purpose (no codemill imports): the harness loads it into bare inte
 
 import marshal
 import os
+import select
 import struct
+import time
 
 MAX_FRAME = 64 << 20  # a larger frame is a protocol error, not an allocation
 MAX_DEPTH = 200  # nesting deeper than this is refused both ways
@@ -139,9 +141,11 @@ def send(fd, value):
     _send_bytes(fd, encode(value))
 
 
-def receive(fd):
-    """Read one frame; EOFError when the peer closed, WireError when it is malformed."""
-    return decode(_receive_bytes(fd))
+def receive(fd, deadline=None):
+    """Read one frame; EOFError when the peer closed, WireError when it is malformed,
+    TimeoutError when ``deadline`` (time.monotonic) passes first: a peer that sends part of a
+    frame and stops held the judge past its budget, until a server killed it."""
+    return decode(_receive_bytes(fd, deadline))
 
 
 # The judge's requests travel the other way, from trusted code to the sample, so they may
@@ -169,16 +173,20 @@ def _send_bytes(fd, payload):
         data = data[os.write(fd, data) :]
 
 
-def _receive_bytes(fd):
-    (size,) = _LEN.unpack(_read_exact(fd, 4))
+def _receive_bytes(fd, deadline=None):
+    (size,) = _LEN.unpack(_read_exact(fd, 4, deadline))
     if size > MAX_FRAME:
         raise WireError(f"frame of {size} bytes is over the limit")
-    return _read_exact(fd, size)
+    return _read_exact(fd, size, deadline)
 
 
-def _read_exact(fd, size):
+def _read_exact(fd, size, deadline=None):
     chunks, left = [], size
     while left:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError("no whole frame before the deadline")
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
             raise EOFError("peer closed the channel")
