@@ -21,7 +21,7 @@ from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
 from codemill.outputs import OVERWRITE_HINT
 from codemill.outputs import check_output as contract_check
-from codemill.sources.fs import FETCH_BATCH, Directory, base_name, fetched, is_tree, join, publishing_marker
+from codemill.sources.fs import FETCH_BATCH, Directory, base_name, fetched, is_tree, join, publishing_marker, uploading
 from codemill.sources.inputs import not_a_file
 from codemill.sources.records import parquet_file, record_origin
 from codemill.sources.streams import is_parquet, is_records, open_stream
@@ -209,7 +209,7 @@ def publish_group(group: list[Write], outdir: str) -> list[str]:
     out = Directory(outdir)
     src, rel, numbers = group[0]
     if len(group) == 1 and numbers is not None:
-        with out.uploading(rel) as raw:
+        with uploading(out.url(rel)) as raw:
             _write_records(src, raw, rel, numbers)
         return [rel]
     with scratch_dir("dedup") as tmp:

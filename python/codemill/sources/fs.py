@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
 
-from codemill._io import atomic_file, atomic_write_bytes, fsync_dir
+from codemill._io import atomic_write_bytes, fsync_dir
 from codemill._leftovers import scratch_dir
 from codemill.errors import InputNotFoundError, SourceError, StorageError
 
@@ -517,7 +517,7 @@ class _Ranges(io.RawIOBase):
 
 
 class _Upload(io.RawIOBase):
-    """A file being uploaded (`Directory.uploading`) whose writes, which send its parts, fail
+    """A file being uploaded (`uploading`) whose writes, which send its parts, fail
     as one `StorageError` naming it."""
 
     def __init__(self, f: Any, url: str) -> None:
@@ -715,17 +715,6 @@ class Directory:
             return
         with storage(self.url(rel)):
             self._fs.put_file(os.fspath(local), f"{self._root}/{rel}")
-
-    @contextlib.contextmanager
-    def uploading(self, rel: str, before_publish: Callable[[int], None] | None = None) -> Iterator[IO[bytes]]:
-        """A file written into the directory as ``rel`` while it is made (`uploading`), locally
-        through `atomic_file`."""
-        if self.path is not None:
-            with atomic_file(self.path / rel, "wb", before_publish) as f:
-                yield f
-            return
-        with uploading(self.url(rel), before_publish) as f:
-            yield f
 
     def publish_all(self, files: list[tuple[Path, str]]) -> None:
         """Publishes each ``(local file, rel)`` as :meth:`publish` does; remotely the uploads run
