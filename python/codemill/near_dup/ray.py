@@ -19,7 +19,7 @@ import functools
 import itertools
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -100,9 +100,12 @@ class _Register:
         self._asked = 0
         self._keys: dict[tuple[int, int], list[tuple[int, int]]] = {}  # key -> its (first row, rows)
 
-    def claim(self, raw: np.ndarray, key: tuple[int, int] = (-1, -1)) -> np.ndarray:
+    def ready(self) -> None:
+        """Answers once the actor is up (`_Claims` hands it out then)."""
+
+    def claim(self, raw: np.ndarray, key: tuple[int, int]) -> np.ndarray:
         """Which of the texts (their raw content hashes) are the caller's to sign."""
-        ranges = self._keys.setdefault(key, []) if key[0] >= 0 else []
+        ranges = self._keys.setdefault(key, [])
         start = next((a for a, n in ranges if n == len(raw)), None)
         if start is None:
             start = self._asked
@@ -143,7 +146,7 @@ class _Claims:
         if self.actor is None and self._signed_again() >= REGISTER_AFTER_ROWS:
             actor = ray.remote(_Register).options(num_cpus=0)  # holds no CPU from the tasks
             self.actor = cast("ray.actor.ActorHandle", actor.remote())
-            self._up = self.actor.claim.remote(np.zeros((0, 2), dtype=np.uint64))
+            self._up = self.actor.ready.remote()
         if not self._ready and self._up is not None:
             self._ready = bool(ray.wait([self._up], timeout=0)[0])
         return self.actor if self._ready else None
@@ -210,14 +213,9 @@ def _in_order(tasks: Iterator[ray.ObjectRef], nodes: MutableMapping[str, int]) -
             nodes[node] = nodes.get(node, 0) + 1
             yield result
     finally:
-        _cancel(waiting)
-
-
-def _cancel(refs: Iterable[ray.ObjectRef]) -> None:
-    """Stops the tasks of a run that stopped (an error), as tokenize's (`stop_tasks`): left
-    running, the output groups of one would go on writing into its prefix, perhaps over a later
-    run's."""
-    stop_tasks(list(refs))
+        # Left running after an error, a run's output groups would go on writing into its
+        # prefix, perhaps over a later run's.
+        stop_tasks(list(waiting))
 
 
 def ray_sign_inputs(
@@ -291,7 +289,7 @@ def ray_sign_inputs(
         while waiting:
             take()
     finally:
-        _cancel(ref for ref, _ in waiting)
+        stop_tasks([ref for ref, _ in waiting])
         claims.close()
 
 
