@@ -89,18 +89,24 @@ def run_index(args: argparse.Namespace) -> int:
     # Refused before the embedding work, not after it (save checks again).
     check_output(out, command="index", kind="dir", is_ours=is_index_dir, inputs=[args.repo], overwrite=args.overwrite)
     embedder: Any = args.embedder
+    update = is_index_dir(out) and not args.rebuild
     changed = []
-    if is_index_dir(out) and not args.rebuild:
+    if update:
+        from codemill.errors import IndexFormatError
         from codemill.index.embed import make_embedder
+        from codemill.index.persistence import read_meta
 
-        saved = _saved_settings(out)
+        try:
+            saved = read_meta(out)
+        except IndexFormatError:
+            saved = {}  # loading it says why
         if embedder is not None:
             embedder = make_embedder(embedder, args.threads)
             if saved.get("embedder") not in (None, embedder.spec):
                 changed.append(f"embedder {saved['embedder']} -> {embedder.spec}")
         if args.max_lines is not None and saved.get("max_lines") not in (None, args.max_lines):
             changed.append(f"max_lines {saved['max_lines']} -> {args.max_lines}")
-    if is_index_dir(out) and not args.rebuild and not changed:
+    if update and not changed:
         index = HybridIndex.load(out, embedder, num_threads=args.threads)
         report = index.update(
             args.repo,
@@ -141,16 +147,6 @@ def run_index(args: argparse.Namespace) -> int:
         for item in report.skips.items:
             print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
     return 0
-
-
-def _saved_settings(out: Path) -> dict[str, Any]:
-    """The embedder spec and chunk size an index was built with (nothing where its metadata
-    cannot be read: loading it then says why)."""
-    try:
-        meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {k: meta.get(k) for k in ("embedder", "max_lines")} if isinstance(meta, dict) else {}
 
 
 def _graph(path: Path, repo: str, rebuild: bool) -> tuple[ImportGraph, str]:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from tokenize import TokenError
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -90,6 +90,22 @@ def save_index(
         (d / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
 
+def read_meta(directory: Path) -> dict[str, Any]:
+    """An index directory's metadata (its embedder spec, chunk size, ...), checked to be one
+    this version reads."""
+    meta_path = directory / "meta.json"
+    if not meta_path.is_file():
+        raise IndexFormatError(f"{directory}: not a codemill index (no meta.json)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise IndexFormatError(f"{meta_path}: corrupt index metadata: {e}") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise IndexFormatError(f"{meta_path}: index format {found!r} is not supported (expected {FORMAT!r})")
+    return meta
+
+
 def load_index(
     cls: type[HybridIndex],
     directory: str | os.PathLike[str],
@@ -100,16 +116,7 @@ def load_index(
     import faiss
 
     d = Path(directory)
-    meta_path = d / "meta.json"
-    if not meta_path.is_file():
-        raise IndexFormatError(f"{d}: not a codemill index (no meta.json)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise IndexFormatError(f"{meta_path}: corrupt index metadata: {e}") from e
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else None
-        raise IndexFormatError(f"{meta_path}: index format {found!r} is not supported (expected {FORMAT!r})")
+    meta = read_meta(d)
     try:
         index = cls(
             embedder or meta["embedder"],
@@ -119,7 +126,7 @@ def load_index(
         )
         if index.embedder.dim != int(meta["dim"]):
             raise IndexFormatError(
-                f"{meta_path}: index vectors have dim {meta['dim']}, embedder {index.embedder.spec} gives "
+                f"{d / 'meta.json'}: index vectors have dim {meta['dim']}, embedder {index.embedder.spec} gives "
                 f"{index.embedder.dim}"
             )
         index.root, index._next_id, index.files = meta["root"], int(meta["next_id"]), meta["files"]
