@@ -147,6 +147,34 @@ def test_jsonl_ranges_at_url_read_like_on_disk_and_fetch_little_more(s3_server, 
             assert sum(map(len, fetched)) <= len(data) + ranges * (2 * longest + (64 << 10))
 
 
+def test_a_task_of_a_1_gb_corpus_reads_its_range_in_one_request(s3_server, bucket, tmp_path, monkeypatch):
+    from codemill.sources.fs import url_fs
+    from codemill.sources.parts import task_size
+    from codemill.sources.records import RecordReader
+
+    # A 1 GB corpus's tasks are ~15.6 MB: each is one ranged GET, not two of 8 MiB.
+    step = task_size(1_000_000_000)
+    line = json.dumps({"content": "x = 1\n" * 2000}).encode() + b"\n"
+    data = line * (2 * step // len(line) + 1)
+    s3_server.put_object(Bucket=bucket, Key="big.jsonl", Body=data)
+    url = f"s3://{bucket}/big.jsonl"
+    fs, _ = url_fs(url)
+    calls: list[tuple[int | None, int | None]] = []
+    real = fs.cat_file
+
+    def counted(path, start=None, end=None):
+        calls.append((start, end))
+        return real(path, start=start, end=end)
+
+    monkeypatch.setattr(fs, "cat_file", counted)
+    docs = 0
+    for start, stop in ((0, step), (step, None)):  # the first task, and the last to the end
+        calls.clear()
+        docs += sum(1 for _ in RecordReader(url, Skips()).read(start, stop))
+        assert len(calls) == 1, calls
+    assert docs == len(data) // len(line)
+
+
 def test_url_reader_ends_where_the_object_ends(s3_server, bucket, tmp_path, monkeypatch):
     from codemill.sources.fs import open_url, url_fs
 
