@@ -804,6 +804,10 @@ def test_empty_tree_and_progress_lines(corpus, tmp_path) -> None:
     assert lines and "\r" not in log.getvalue()  # not a terminal: plain lines
     assert lines[-1].startswith(f"tokenize: {len(m['tasks'])}/{len(m['tasks'])} tasks")
     assert f"{m['totals']['documents']:,} docs" in lines[-1] and "MB/s" in lines[-1]
+    log = io.StringIO()  # nothing left to do: one line says so
+    codemill.tokenize_corpus(inputs, tmp_path / "out2", task_bytes=25_000, progress=log)
+    assert log.getvalue().startswith(f"tokenize: {len(m['tasks'])}/{len(m['tasks'])} tasks 100%")
+    assert log.getvalue().count("\n") == 1
 
 
 def test_worker_and_thread_counts_are_capped_by_the_machine(tmp_path) -> None:

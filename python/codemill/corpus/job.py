@@ -22,7 +22,7 @@ from codemill._io import fsync_dir, remove_tree
 from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME, TASKS_DIR, json_bytes, record_name
 from codemill.corpus.manifest import SKIPPED_LIST_LIMIT, TaskRecord, merge
 from codemill.corpus.plan import Task, plan_tasks
-from codemill.corpus.progress import Progress
+from codemill.corpus.progress import TaskProgress
 from codemill.corpus.settings import ENGINES, FORMATS, Engine, ShardFormat, TaskSettings, allowed_specials
 from codemill.corpus.shards import token_dtype
 from codemill.errors import CodemillError, OutputError
@@ -309,7 +309,7 @@ def tokenize_corpus(
         pending = []
         bar = None
         if progress:
-            bar = Progress(sum(t.size for t in tasks), len(tasks), None if progress is True else progress)
+            bar = TaskProgress(sum(t.size for t in tasks), len(tasks), None if progress is True else progress)
         record_bytes = out.read_all([record_name(t.index) for t in tasks if record_name(t.index) in files])
         for task in tasks:
             rec = _valid_record(task, files, record_bytes.get(record_name(task.index)))
@@ -359,8 +359,8 @@ def tokenize_corpus(
                         out.remove(sorted(out.files()))
             raise
         run_seconds = time.perf_counter() - t_run
-        if bar and not pending:
-            bar.show(time.monotonic())  # everything was done already: say so once
+        if bar:
+            bar.close()
         manifest = merge(head, [records[t.index] for t in tasks], plan_skips)
         out.write_bytes(MANIFEST_NAME, json_bytes(manifest))
         run_bytes = sum(records[t.index]["bytes"] for t in pending)

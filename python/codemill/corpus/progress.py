@@ -1,27 +1,24 @@
-"""Progress of a corpus run: one updating line on a terminal, plain periodic lines otherwise."""
+"""Progress of a corpus run on the shared progress line (`codemill.progress`): tasks done,
+and the bytes, documents, tokens and rate behind them."""
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 from codemill.corpus.manifest import TaskRecord
-from codemill.progress import show_progress
+from codemill.progress import Progress
 
 
-class Progress:
-    """Bytes, documents, tokens and rate of the tasks done so far."""
+class TaskProgress:
+    """Counts the records of a run's tasks: those an earlier run committed (`resumed`, not
+    shown) and those this run commits (`update`, shown as `Progress` throttles it)."""
 
     def __init__(self, total_bytes: int, total_tasks: int, stream: TextIO | None = None, interval: float = 5.0) -> None:
-        self.stream: Any = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.line = Progress("tokenize", total_tasks, "tasks", stream=stream, interval=interval)
         self.total_bytes = total_bytes
-        self.total_tasks = total_tasks
-        self.t0 = self.last = time.monotonic()
-        self.interval = 0.2 if self.tty else interval
+        self.t0 = time.monotonic()
         self.tasks = self.bytes = self.documents = self.tokens = self.run_bytes = 0
-        self.lost = False  # the stream's reader went away: the run goes on without progress
 
     def resumed(self, rec: TaskRecord) -> None:
         self.tasks += 1
@@ -32,19 +29,16 @@ class Progress:
     def update(self, rec: TaskRecord) -> None:
         self.resumed(rec)
         self.run_bytes += rec["task"]["size"]
-        now = time.monotonic()
-        if now - self.last >= self.interval or self.tasks == self.total_tasks:
-            self.last = now
-            self.show(now)
+        self.line.update(self.tasks, self._detail())
 
-    def show(self, now: float) -> None:
-        rate = self.run_bytes / 1e6 / max(now - self.t0, 1e-9)
-        pct = 100.0 * self.bytes / max(self.total_bytes, 1)
-        line = (
-            f"tokenize: {self.tasks}/{self.total_tasks} tasks, {self.bytes / 1e6:,.1f}/{self.total_bytes / 1e6:,.1f} MB"
-            f" ({pct:.0f}%), {self.documents:,} docs, {self.tokens:,} tokens, {rate:.1f} MB/s"
+    def close(self) -> None:
+        """The last line, also for a run with nothing left to do."""
+        self.line.done, self.line.detail = self.tasks, self._detail()
+        self.line.close()
+
+    def _detail(self) -> str:
+        rate = self.run_bytes / 1e6 / max(time.monotonic() - self.t0, 1e-9)  # this run's tasks
+        return (
+            f"{self.bytes / 1e6:,.1f}/{self.total_bytes / 1e6:,.1f} MB, {self.documents:,} docs,"
+            f" {self.tokens:,} tokens, {rate:.1f} MB/s"
         )
-        if self.lost:
-            return
-        end = "\n" if not self.tty or self.tasks == self.total_tasks else ""
-        self.lost = not show_progress(self.stream, ("\r" if self.tty else "") + line + end)
