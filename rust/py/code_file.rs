@@ -1,4 +1,5 @@
 //! Binding of the corpus jobs' code-file reader (`crate::code_file`).
+use super::limit::ByteLimit;
 use crate::code_file::{check, read_within};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -16,10 +17,10 @@ type Read<'py> = (Option<Bound<'py, PyString>>, Option<&'static str>, usize);
 pub fn read_code_files(
     py: Python<'_>,
     paths: Vec<PathBuf>,
-    max_bytes: u64,
+    max_bytes: ByteLimit,
     budget: u64,
 ) -> Vec<Read<'_>> {
-    let results = py.detach(|| read_within(&paths, max_bytes, budget));
+    let results = py.detach(|| read_within(&paths, max_bytes.0, budget));
     results
         .into_iter()
         .map(|r| match r {
@@ -35,9 +36,9 @@ pub fn read_code_files(
 pub fn decode_code<'py>(
     py: Python<'py>,
     data: &[u8],
-    max_bytes: u64,
+    max_bytes: ByteLimit,
 ) -> (Option<Bound<'py, PyString>>, Option<&'static str>) {
-    match check(data, max_bytes) {
+    match check(data, max_bytes.0) {
         Ok(text) => (Some(PyString::new(py, text)), None),
         Err(why) => (None, Some(why.reason())),
     }

@@ -4,6 +4,7 @@
 //! work runs with the GIL released.
 use super::base::PyBaseTokenizer;
 use super::errors::{lang_arg, text_langs};
+use super::limit::ByteLimit;
 use super::text::{not_utf8, stored, with_utf8};
 use super::tokenizer::PyTokenizer;
 use crate::code_file::read_within;
@@ -351,7 +352,7 @@ macro_rules! encoding_methods {
                 py: Python<'py>,
                 paths: Vec<PathBuf>,
                 languages: Vec<Option<String>>,
-                max_bytes: u64,
+                max_bytes: ByteLimit,
                 budget: u64,
                 allowed: Vec<bool>,
                 num_threads: Option<usize>,
@@ -364,7 +365,7 @@ macro_rules! encoding_methods {
                     langs.fill(Lang::Generic);
                 }
                 let (docs, sizes, reasons) = py.detach(|| {
-                    read_and_encode(&self.inner, &paths, langs, max_bytes, budget, &allowed, num_threads)
+                    read_and_encode(&self.inner, &paths, langs, max_bytes.0, budget, &allowed, num_threads)
                 })?;
                 let (bytes, lengths) = pack_for_python(py, docs, eot_id, width, num_threads)?;
                 Ok((reasons.len(), bytes, lengths, sizes, reasons))
@@ -384,7 +385,7 @@ macro_rules! encoding_methods {
                 py: Python<'py>,
                 lines: Vec<Bound<'py, PyBytes>>,
                 fields: (Vec<String>, Vec<String>, Vec<String>),
-                max_bytes: u64,
+                max_bytes: ByteLimit,
                 allowed: Vec<bool>,
                 num_threads: Option<usize>,
                 eot_id: u32,
@@ -394,7 +395,7 @@ macro_rules! encoding_methods {
                 let fields = Fields::from(fields);
                 let lines: Vec<&[u8]> = lines.iter().map(|b| b.as_bytes()).collect();
                 let (docs, sizes, languages, reasons, left) = py.detach(|| {
-                    records_and_encode(&self.inner, &lines, &fields, max_bytes, &allowed, num_threads)
+                    records_and_encode(&self.inner, &lines, &fields, max_bytes.0, &allowed, num_threads)
                 })?;
                 let (bytes, lengths) = pack_for_python(py, docs, eot_id, width, num_threads)?;
                 Ok((bytes, lengths, sizes, languages, reasons, left))

@@ -2,6 +2,7 @@
 //! Arguments are converted first; the work runs in `py.detach` on rayon's pool; results go
 //! back as NumPy arrays that take ownership of the Rust buffers (no copy).
 use super::errors::{lang_arg, text_langs};
+use super::limit::ByteLimit;
 use crate::cluster::{
     bucket_pairs as core_bucket_pairs, components, lsh_edges as core_lsh_edges,
     lsh_pairs as core_lsh_pairs, pair_estimates,
@@ -517,7 +518,7 @@ pub fn read_record_texts(
     py: Python<'_>,
     lines: Vec<Bound<'_, PyBytes>>,
     fields: (Vec<String>, Vec<String>, Vec<String>),
-    max_bytes: u64,
+    max_bytes: ByteLimit,
 ) -> (PyRecordTexts, Vec<Option<&'static str>>, Vec<usize>) {
     let fields = Fields::from(fields);
     let lines: Vec<&[u8]> = lines.iter().map(|b| b.as_bytes()).collect();
@@ -525,7 +526,7 @@ pub fn read_record_texts(
         texts,
         reasons,
         left,
-    } = py.detach(|| read_records(&lines, &fields, max_bytes));
+    } = py.detach(|| read_records(&lines, &fields, max_bytes.0));
     let texts = texts.into_iter().map(|(text, _)| text).collect();
     (PyRecordTexts { texts }, reasons, left)
 }

@@ -7,6 +7,7 @@ mod embed;
 mod encoding;
 mod errors;
 mod lex;
+mod limit;
 mod listing;
 mod malloc;
 mod minhash;

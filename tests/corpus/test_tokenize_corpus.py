@@ -1164,3 +1164,17 @@ def test_a_progress_reader_that_goes_away_does_not_stop_the_run(tmp_path, monkey
     monkeypatch.undo()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["complete"] and len(manifest["tasks"]) == manifest["tasks_planned"] > 1
+
+
+def test_a_byte_limit_past_64_bits_is_no_limit(tmp_path) -> None:
+    # 2**64 (or --max-file-bytes 18446744073709551616) was an OverflowError naming nothing.
+    (tmp_path / "a.jsonl").write_text('{"content": "x = 1\\n"}\n')
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "a.py").write_text("x = 1\n")
+    huge = 2**64
+    for name in ("a.jsonl", "tree"):
+        m = codemill.tokenize_corpus(tmp_path / name, tmp_path / f"out-{name}", max_file_bytes=huge)
+        assert m["totals"]["documents"] == 1 and m["totals"]["skipped"] == 0
+    assert len(list(iter_documents([tmp_path / "tree"], Skips(), max_bytes=huge))) == 1
+    report = codemill.dedup([tmp_path / "a.jsonl", tmp_path / "tree"], max_file_bytes=huge)
+    assert report["counts"]["documents"] == 2
