@@ -46,6 +46,17 @@ def test_saved_graph_loads_equal_and_update_equals_a_fresh_build(tmp_path: Path)
     assert _dump(loaded) == _dump(ImportGraph.build(repo))
 
 
+def test_a_loaded_graph_updates_after_a_file_is_deleted(tmp_path: Path) -> None:
+    # Nothing of the loaded graph read before the update: dropping the deleted file's lazily
+    # loaded tables built its resolutions from infos already dropped ("corrupt graph").
+    repo = write_tree(tmp_path / "repo", SHOP)
+    ImportGraph.build(repo).save(tmp_path / "graph.json")
+    (repo / "shop/inventory.py").unlink()
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+    assert loaded.update().removed == 1
+    assert _dump(loaded) == _dump(ImportGraph.build(repo))
+
+
 def test_update_reads_only_files_whose_stamp_changed(tmp_path: Path) -> None:
     repo = write_tree(tmp_path / "repo", SHOP)
     an_hour_ago = time.time() - 3600

@@ -236,7 +236,10 @@ class ImportGraph:
                 self._texts,
                 self.resolutions,
             ):
-                table.pop(rel, None)
+                # del, not pop: MutableMapping.pop builds a LazyMap's value first, and the
+                # resolutions of a file read its infos, gone by then.
+                if rel in table:
+                    del table[rel]
         report.removed = len(gone)
         report.skipped = len(self.skipped)
         if report.changed or report.removed:

@@ -147,6 +147,9 @@ class LazyMap(MutableMapping[str, V]):
         del self._raw[key]
         self._built.pop(key, None)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw  # Mapping's would build the value
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._raw)
 
