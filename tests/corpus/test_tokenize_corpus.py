@@ -1178,3 +1178,26 @@ def test_a_byte_limit_past_64_bits_is_no_limit(tmp_path) -> None:
     assert len(list(iter_documents([tmp_path / "tree"], Skips(), max_bytes=huge))) == 1
     report = codemill.dedup([tmp_path / "a.jsonl", tmp_path / "tree"], max_file_bytes=huge)
     assert report["counts"]["documents"] == 2
+
+
+def test_cli_batch_bytes_and_threads_reach_a_run(tmp_path, monkeypatch) -> None:
+    # They were read in report mode only and dropped silently with -o.
+    import codemill.corpus.job as job
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("def f(x):\n    return x\n" * 100)
+    real = job.tokenize_corpus
+    seen: list[dict[str, Any]] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(job, "tokenize_corpus", spy)
+    argv = ["tokenize", str(tmp_path / "src"), "--no-progress", "-o"]
+    assert main([*argv, str(tmp_path / "a"), "--batch-bytes", "1", "--threads", "2"]) == 0
+    assert main([*argv, str(tmp_path / "b")]) == 0
+    assert (seen[0]["batch_bytes"], seen[0]["threads_per_worker"]) == (1, 2)
+    assert "batch_bytes" not in seen[1] and "threads_per_worker" not in seen[1]  # the job's defaults
+    shards = sorted(p.name for p in (tmp_path / "a").glob("*.npy"))
+    assert shards and all((tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes() for n in shards)

@@ -42,8 +42,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-file-bytes", type=positive_int, default=100 << 20, help="skip larger documents (default 100 MiB)"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--threads", type=positive_int, default=None, help="report mode: encoding threads")
-    p.add_argument("--batch-bytes", type=positive_int, default=16 << 20, help="report mode: bytes read per batch")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="encoding threads (a report: default all cores; with -o: per worker, default 1)",
+    )
+    p.add_argument(
+        "--batch-bytes",
+        type=positive_int,
+        default=None,
+        help="bytes read per batch (a report: default 16 MiB; with -o: of a task, default 4 MiB)",
+    )
     p.add_argument(
         "--allowed-special",
         type=special_tokens,
@@ -84,12 +94,20 @@ def _tokenize(args: argparse.Namespace) -> int:
         progress=not args.no_progress and not args.json,
         allowed_special=args.allowed_special,
         overwrite=args.overwrite,
+        # Neither changes a byte of the output: how much of a task is read at once, and how
+        # many threads encode it (the job's defaults where not given).
+        **_given(batch_bytes=args.batch_bytes, threads_per_worker=args.threads),
     )
     if args.json:
         print(json.dumps(manifest, indent=1))
     else:
         print(format_manifest(manifest, args.output))
     return 0
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    """The options given (not None): the others keep the called function's defaults."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def format_manifest(m: dict[str, Any], outdir: str) -> str:
@@ -120,10 +138,10 @@ def _report(args: argparse.Namespace, tok: Any) -> int:
         tok,
         inputs,
         args.threads,
-        args.batch_bytes,
-        args.max_file_bytes,
+        max_file_bytes=args.max_file_bytes,
         progress=not args.no_progress and not args.json,
         allowed_special=args.allowed_special,
+        **_given(batch_bytes=args.batch_bytes),
     )
     print(json.dumps(report, indent=2) if args.json else format_tokenize_report(report), file=sys.stdout)
     return 0
