@@ -86,8 +86,11 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        elif self.enabled and self.shown and self.tty:  # the error goes on a line of its own
+            self.enabled = show_progress(self.stream, "\n")
 
 
 def show_progress(stream: TextIO, text: str) -> bool:

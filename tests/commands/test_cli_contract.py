@@ -644,6 +644,13 @@ def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one():
     lines = log.getvalue().splitlines()
     assert len(lines) == 11 and lines[-1].startswith("embedding: 10/10 chunks 100%") and "\r" not in log.getvalue()
     assert "\r" in tty.getvalue() and "[########################] 100%" in tty.getvalue()
+    # A step that fails leaves no last line of its own: on a terminal, its line ends for the error.
+    log, tty = io.StringIO(), Tty()
+    for stream in (log, tty):
+        with pytest.raises(OSError), Progress("graph", stream=stream, interval=0.0) as bar:
+            bar.update(0, force=True)
+            raise OSError("nope")
+    assert log.getvalue() == "graph ...\n" and tty.getvalue() == "\rgraph ...\x1b[K\n"
 
 
 def test_index_says_when_it_builds_the_graph(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):

@@ -241,7 +241,16 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "missing.py" in err
     assert main(["graph", str(tmp_path / "nope")]) == 2
-    assert "nope" in capsys.readouterr().err
+    err = capsys.readouterr().err  # the step it was in, then the error alone
+    assert err.splitlines()[0] == "repository graph ..." and err.count("\n") == 2 and "nope" in err
+
+
+def test_cli_graph_shows_its_progress_unless_told_not_to(shop: Path, capsys) -> None:
+    assert main(["graph", str(shop)]) == 0
+    assert capsys.readouterr().err.splitlines() == ["repository graph ...", "repository graph: 7 files"]
+    for quiet in ("--no-progress", "--json"):
+        assert main(["graph", str(shop), quiet]) == 0
+        assert capsys.readouterr().err == ""
 
 
 def test_a_dependency_edited_since_the_index_shows_its_own_lines(tmp_path, capsys):

@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt.add_argument("--dot", action="store_true", help="Graphviz DOT")
     p.add_argument("--externals", action="store_true", help="with --dot: draw external nodes too")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="paths to leave out (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_graph)
 
     p = sub.add_parser(
@@ -153,8 +154,13 @@ def _check_file(name: str, what: str) -> None:
 
 def _graph(args: argparse.Namespace) -> int:
     from codemill.context.graph import ImportGraph
+    from codemill.progress import Progress
 
-    graph = ImportGraph.build(args.repo, exclude=args.exclude)
+    # As `codemill index` shows the same step: parsing a large repository takes seconds.
+    with Progress("repository graph", enabled=not args.no_progress and not args.json) as bar:
+        bar.update(0, force=True)
+        graph = ImportGraph.build(args.repo, exclude=args.exclude)
+        bar.detail = f"{len(graph.files)} files"
     if args.json:
         print(json.dumps(graph.to_dict(), indent=1))
     elif args.dot:
