@@ -328,6 +328,25 @@ def test_cli_dedup(tmp_path, capsys):
     assert "kept" in capsys.readouterr().out
 
 
+def test_dedup_shows_its_stages_unless_told_not_to(tmp_path, capsys):
+    import io
+
+    src, jl = _write_inputs(tmp_path)
+    log = io.StringIO()
+    report = dedup([src, jl], tmp_path / "o", progress=log)
+    lines = log.getvalue().splitlines()
+    c = report["counts"]
+    assert lines[0] == f"dedup: reading: {c['documents']} documents, {c['skipped_total']} skipped"
+    assert lines[-1] == f"dedup: writing: {report['counts']['kept']} documents kept in {tmp_path / 'o'}"
+    assert any(line.startswith("dedup: deciding: ") and "candidate pairs" in line for line in lines)
+    assert main(["dedup", str(src), "-o", str(tmp_path / "o2")]) == 0
+    assert "dedup: writing: " in capsys.readouterr().err  # the command shows them
+    assert main(["dedup", str(src), "-o", str(tmp_path / "o3"), "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+    dedup([src], tmp_path / "o4")  # the function, by default, does not
+    assert capsys.readouterr().err == ""
+
+
 def test_codemill_dedup_is_the_function():
     import codemill.near_dup.api  # importing the module must not rebind codemill.dedup
     from codemill import dedup as imported

@@ -94,6 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", default="local", choices=ENGINES)
     p.add_argument("--text-field", help="JSONL field holding the text (default: content/text)")
     add_overwrite(p, "OUTDIR")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=run)
 
@@ -119,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         text_field=args.text_field,
         overwrite=args.overwrite,
+        progress=not args.no_progress and not args.json,
     )
     if args.json:
         write_json(report, sys.stdout)

@@ -14,10 +14,10 @@ import itertools
 import os
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Unpack, cast
+from typing import NamedTuple, TextIO, Unpack, cast
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from codemill.near_dup.minhash import MinHasher
 from codemill.near_dup.output import REPORT_NAME, Kept, Write, check_output, write_output
 from codemill.near_dup.result import DedupReport, DedupResult
 from codemill.near_dup.signing import Claim, Claimed, Signer, local_signatures
+from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs
 from codemill.sources.document import read_texts
 from codemill.sources.fs import as_local, is_tree, is_url, join
@@ -252,7 +253,12 @@ class _Corpus:
 
 
 def _sign_records(
-    reader: RecordReader, signing: Signer, corpus: _Corpus, start: int = 0, stop: int | None = None
+    reader: RecordReader,
+    signing: Signer,
+    corpus: _Corpus,
+    start: int = 0,
+    stop: int | None = None,
+    signed_batch: Callable[[], None] | None = None,
 ) -> None:
     """The records of a JSONL file, read and signed in the core a batch of lines at a time: no
     Python object is made of a record (with them, reading took ~20% of a one-core dedup of 200 MB
@@ -274,6 +280,8 @@ def _sign_records(
             texts.insert(found_at, found)
         corpus.add_records(reader.source, reader.origin, where, texts.lengths().tolist())
         signing.add(texts)
+        if signed_batch is not None:
+            signed_batch()
 
 
 class SignedRange(NamedTuple):
@@ -358,16 +366,20 @@ def _chars(doc: Document) -> int:
     return len(doc.text or "")
 
 
-def _sign_inputs(listed: Iterator[Document | RecordReader], signing: Signer, corpus: _Corpus) -> None:
+def _sign_inputs(
+    listed: Iterator[Document | RecordReader], signing: Signer, corpus: _Corpus, signed_batch: Callable[[], None]
+) -> None:
     """The inputs read and signed here: documents read with their texts (code files, Parquet
-    rows) a batch at a time, JSONL files in the core (`_sign_records`)."""
+    rows) a batch at a time, JSONL files in the core (`_sign_records`); ``signed_batch`` after
+    each batch."""
     for readers, run in itertools.groupby(listed, key=lambda item: isinstance(item, RecordReader)):
         if readers:
             for reader in cast("Iterator[RecordReader]", run):
-                _sign_records(reader, signing, corpus)
+                _sign_records(reader, signing, corpus, signed_batch=signed_batch)
         else:
             for docs in batches(cast("Iterator[Document]", run), BATCH_CHARS, BATCH_DOCS, _chars):
                 _sign_documents(docs, signing, corpus)
+                signed_batch()
 
 
 def dedup(
@@ -380,6 +392,7 @@ def dedup(
     max_file_bytes: int = DEFAULT_MAX_BYTES,
     ray_shards: int | None = None,
     overwrite: bool = False,
+    progress: bool | TextIO = False,
     **options: Unpack[DedupOptions],
 ) -> DedupReport:
     """Remove exact and near duplicates from directories, source files or JSONL files.
@@ -393,7 +406,8 @@ def dedup(
     format (JSONL lines verbatim, files copied under the input's name) and
     `dedup_report.json` (a directory that holds anything but an earlier dedup output is refused
     unless `overwrite`; one inside an input always). Returns the report: parameters, counts (skipped inputs with
-    reasons) and clusters.
+    reasons) and clusters. ``progress``: its stages (reading, deciding, writing) on stderr, or on
+    the stream given (`codemill.progress`).
     """
     names = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     if not names:
@@ -411,6 +425,11 @@ def dedup(
     corpus = _Corpus(paths, text_field, max_file_bytes)
     nodes: Counter[str] = Counter()
     signing = signer(cfg, engine, ray_shards, nodes)
+    stream = None if isinstance(progress, bool) else progress  # stderr, or the stream given
+    reading = Progress("dedup: reading", unit="documents", enabled=bool(progress), stream=stream)
+
+    def signed_batch() -> None:
+        reading.update(len(corpus.length), f"{skips.total:,} skipped" if skips.total else None)
 
     if engine == "ray":
         # Code files, JSONL and Parquet files are read by the tasks (`ray_sign_inputs`).
@@ -419,10 +438,12 @@ def dedup(
         def take_files(docs: list[Document], part: SignedFiles) -> None:
             corpus.add_read_files(docs, part.lengths)
             signing.add_claimed(part.signed)
+            signed_batch()
 
         def take_part(reader: RecordReader, part: SignedRange, first: int) -> None:
             corpus.add_signed_records(reader, part, first)
             signing.add_claimed(part.signed)
+            signed_batch()
 
         listed = list_batches_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
         ray_sign_inputs(
@@ -430,9 +451,13 @@ def dedup(
         )
     else:
         listed_read = iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
-        _sign_inputs(listed_read, signing, corpus)
+        _sign_inputs(listed_read, signing, corpus, signed_batch)
     signed = signing.signed()
+    signed_batch()
+    reading.close()
     lengths = np.frombuffer(corpus.length, dtype=np.int64)
+    deciding = Progress("dedup: deciding", enabled=bool(progress), stream=stream)
+    deciding.update(0, force=True)
     result = decide(
         cfg,
         signed,
@@ -449,6 +474,12 @@ def dedup(
     # writing it was the peak of dedup of 2.52 GB of JSONL (+20 MB over the decision's 360 MB).
     del signed
     report = result.report()
+    c = report["counts"]
+    deciding.detail = (
+        f"{c['candidate_pairs']:,} candidate pairs; {c['exact_duplicates_removed']:,} exact and "
+        f"{c['near_duplicates_removed']:,} near duplicates to remove"
+    )
+    deciding.close()
     if engine == "ray":
         report["tasks_per_node"] = result.tasks_per_node
     report["inputs"] = [printable(str(p)) for p in paths]
@@ -467,5 +498,8 @@ def dedup(
             def publish(groups: list[list[Write]], url: str) -> list[str]:
                 return ray_publish(groups, url, report.setdefault("tasks_per_node", {}))
 
-        write_output(paths, output if is_url(output) else Path(output), kept, report, overwrite, publish)
+        with Progress("dedup: writing", enabled=bool(progress), stream=stream) as writing:
+            writing.update(0, force=True)
+            write_output(paths, output if is_url(output) else Path(output), kept, report, overwrite, publish)
+            writing.detail = f"{c['kept']:,} documents kept in {printable(str(output))}"
     return report
