@@ -233,8 +233,14 @@ def test_cli_json_summary_and_results_file(generic, capsys):
 def test_cli_table(generic, capsys):
     problems, samples = generic
     assert cli([str(samples), "--problems", str(problems), "-k", "1", "--timeout", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "pass@1" in out and "compile rate" in out and "90.00%" in out
+    captured = capsys.readouterr()
+    assert "pass@1" in captured.out and "compile rate" in captured.out and "90.00%" in captured.out
+    # The runs counted on stderr (a plain line off a terminal), unless told not to.
+    lines = [line for line in captured.err.splitlines() if line.startswith("eval: ")]
+    assert lines[-1].startswith("eval: samples: 10/10 samples 100%") and lines[-1].endswith(" 4 passed")
+    assert any(line.startswith("eval: canonical solutions: ") for line in lines)
+    assert cli([str(samples), "--problems", str(problems), "-k", "1", "--timeout", "1", "--no-progress"]) == 0
+    assert "eval: " not in capsys.readouterr().err
 
 
 def test_cli_bad_arguments_raise_value_errors(generic, tmp_path):

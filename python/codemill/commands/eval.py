@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_overwrite(p, "the --out file")
     p.add_argument("--sanity", action="store_true", help="evaluate the canonical solutions")
     p.add_argument("--python", help="interpreter to run programs with (default: this one)")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         sanity=args.sanity,
         python=args.python,
         overwrite=args.overwrite,
+        progress=not args.no_progress and not args.json,
     )
     for note in summary["sandbox"]["limitations"]:
         print(f"codemill eval: warning: {note}", file=sys.stderr)

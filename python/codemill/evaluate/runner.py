@@ -27,6 +27,7 @@ from codemill.evaluate.problems import (
     load_samples,
 )
 from codemill.evaluate.sandbox import STATUSES, Limits, Program, RunResult, Sandbox
+from codemill.progress import Progress
 
 SKIPPED_LISTED = 100  # the summary lists this many skipped items; all are counted
 
@@ -46,6 +47,7 @@ def evaluate(
     sanity: bool = False,
     python: str | None = None,
     overwrite: bool = False,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a samples JSONL (`task_id`, `completion`) against a problem set.
 
@@ -54,6 +56,7 @@ def evaluate(
     whole or not at all; the returned summary holds every metric. Passed programs run
     their tests `repeats` times and report the median time, which efficiency compares.
     An existing `out` is replaced only if it is an earlier results file (or `overwrite`).
+    ``progress``: the canonical solutions' and the samples' runs counted on stderr.
     """
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
@@ -88,12 +91,12 @@ def evaluate(
         reference_s: dict[str, float] = {}
         calibration_failed: list[str] = []
         if not sanity:
-            reference_s, calibration_failed = _calibrate(sandbox, table, todo, timeout, workers)
+            reference_s, calibration_failed = _calibrate(sandbox, table, todo, timeout, workers, progress)
         budgets = {
             task_id: max(timeout, timeout_factor * reference_s[task_id]) if task_id in reference_s else timeout
             for task_id in {s.task_id for s in todo}
         }
-        results = _run_all(sandbox, table, todo, budgets, workers, out)
+        results = _run_all(sandbox, table, todo, budgets, workers, out, progress)
         layers = sandbox.layers()
     wall = time.perf_counter() - start
 
@@ -123,6 +126,7 @@ def _calibrate(
     todo: list[Sample],
     floor: float,
     workers: int,
+    progress: bool = False,
 ) -> tuple[dict[str, float], list[str]]:
     """Canonical runtime of every task that has samples; ids whose canonical did not pass."""
     tasks = sorted({s.task_id for s in todo if table[s.task_id].canonical_solution is not None})
@@ -133,12 +137,16 @@ def _calibrate(
         return _run_one(sandbox, problem.program(problem.canonical_solution), floor)
 
     reference, failed = {}, []
-    with ThreadPoolExecutor(workers) as pool:
+    with (
+        Progress("eval: canonical solutions", len(tasks), "tasks", enabled=progress) as bar,
+        ThreadPoolExecutor(workers) as pool,
+    ):
         for task_id, result in zip(tasks, pool.map(one, tasks), strict=True):
             if result.status == "passed" and result.runtime_s is not None:
                 reference[task_id] = result.runtime_s
             else:
                 failed.append(task_id)
+            bar.advance(detail=f"{len(failed)} failed" if failed else None)
     return reference, failed
 
 
@@ -149,6 +157,7 @@ def _run_all(
     budgets: dict[str, float],
     workers: int,
     out: str | Path | None,
+    progress: bool = False,
 ) -> list[RunResult]:
     def one(sample: Sample) -> RunResult:
         problem = table[sample.task_id]
@@ -165,13 +174,19 @@ def _run_all(
         write = handle.write
     try:
         results = []
-        with ThreadPoolExecutor(workers) as pool:
+        passed = 0
+        with (
+            Progress("eval: samples", len(todo), "samples", enabled=progress) as bar,
+            ThreadPoolExecutor(workers) as pool,
+        ):
             # pool.map yields in input order, so the file streams in input order too.
             for sample, result in zip(todo, pool.map(one, todo), strict=True):
                 results.append(result)
                 if write is not None:
                     record = _record(sample, table[sample.task_id], result, budgets)
                     write(json.dumps(record, allow_nan=False) + "\n")
+                passed += result.status == "passed"
+                bar.advance(detail=f"{passed} passed")
         if handle is not None:
             handle.close()
             os.replace(temp, out)  # type: ignore[arg-type]  # set together with handle
