@@ -80,3 +80,16 @@ def test_record_texts_take_the_readers_texts_in_their_places() -> None:
         texts.insert([4], ["past the end"])
     with pytest.raises(CodemillError, match="out of range"):
         texts.minhash_signatures([3])
+
+
+def test_empty_record_files_named_as_inputs_are_skipped_and_written_empty(tmp_path) -> None:
+    # A 0-byte Parquet file named as an input stopped the run at the writing, all read and
+    # decided ("not a readable Parquet file"), though its reading had counted it as empty.
+    (tmp_path / "a.jsonl").write_text('{"text": "def f(x):\\n    return x + 1\\n"}\n')
+    for name in ("empty.parquet", "empty.jsonl.gz", "empty.jsonl"):
+        (tmp_path / name).write_bytes(b"")
+    names = ["a.jsonl", "empty.parquet", "empty.jsonl.gz", "empty.jsonl"]
+    report = api.dedup([tmp_path / n for n in names], tmp_path / "out")
+    assert report["counts"]["kept"] == 1 and report["counts"]["skipped"] == {"empty": 3}
+    assert all((tmp_path / "out" / n).read_bytes() == b"" for n in names[1:])  # an empty input stays empty
+    assert (tmp_path / "out" / "a.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()

@@ -8,6 +8,7 @@ prefix is written a group of files at a time (`plan_writes`), each file uploaded
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,8 +22,18 @@ from codemill.errors import OutputError
 from codemill.near_dup.result import DedupReport
 from codemill.outputs import OVERWRITE_HINT
 from codemill.outputs import check_output as contract_check
-from codemill.sources.fs import FETCH_BATCH, Directory, base_name, fetched, is_tree, join, publishing_marker, uploading
-from codemill.sources.inputs import not_a_file
+from codemill.sources.fs import (
+    FETCH_BATCH,
+    Directory,
+    base_name,
+    fetched,
+    is_tree,
+    join,
+    publishing_marker,
+    uploading,
+    url_size,
+)
+from codemill.sources.inputs import not_a_file, record_file_skip
 from codemill.sources.records import parquet_file, record_origin
 from codemill.sources.streams import is_parquet, is_records, open_stream
 
@@ -80,7 +91,13 @@ def output_names(inputs: list[Path | str]) -> list[str]:
 
 def _write_records(src: Path | str, raw: IO[bytes], name: str, numbers: np.ndarray) -> None:
     """The kept records of a JSONL file (lines copied byte for byte, compressed as the output's
-    ``name`` says) or Parquet file (rows) written into ``raw``; ``numbers``: theirs, ascending."""
+    ``name`` says) or Parquet file (rows) written into ``raw``; ``numbers``: theirs, ascending.
+    A file the reader passed over unopened (`record_file_skip`: empty, unreadable) gets an empty
+    output: there is no stream (or Parquet schema) to open, and an empty input stays empty."""
+    if not len(numbers):
+        size = url_size(src) if isinstance(src, str) else os.path.getsize(src)
+        if size is not None and record_file_skip(src, size) is not None:
+            return
     if is_parquet(src):
         _write_rows(src, raw, numbers)
         return
