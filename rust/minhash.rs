@@ -286,20 +286,25 @@ fn mix64(mut z: u64) -> u64 {
 /// Permutations handled together: independent accumulators the CPU can overlap.
 const LANES: usize = 4;
 
+/// The widest signature a `MinHasher` makes (and `lsh_params` searches bands and rows for).
+pub const MAX_NUM_PERM: usize = 1 << 16;
+/// The longest shingle, in pieces.
+pub const MAX_NGRAM: usize = 1024;
+
 impl MinHasher {
     pub fn new(num_perm: usize, ngram: usize, seed: u64) -> Result<Self> {
         Self::with_scheme(num_perm, ngram, seed, Scheme::Bucket)
     }
 
     pub fn with_scheme(num_perm: usize, ngram: usize, seed: u64, scheme: Scheme) -> Result<Self> {
-        if num_perm == 0 || num_perm > 1 << 16 {
+        if num_perm == 0 || num_perm > MAX_NUM_PERM {
             return Err(Error::Argument(format!(
-                "num_perm must be in 1..=65536, got {num_perm}"
+                "num_perm must be in 1..={MAX_NUM_PERM}, got {num_perm}"
             )));
         }
-        if ngram == 0 || ngram > 1024 {
+        if ngram == 0 || ngram > MAX_NGRAM {
             return Err(Error::Argument(format!(
-                "ngram must be in 1..=1024, got {ngram}"
+                "ngram must be in 1..={MAX_NGRAM}, got {ngram}"
             )));
         }
         let mut state = seed;
@@ -469,8 +474,12 @@ pub fn optimal_params(
             "threshold must be strictly between 0 and 1, got {threshold}"
         )));
     }
-    if num_perm == 0 {
-        return Err(Error::Argument("num_perm must be at least 1".into()));
+    if num_perm == 0 || num_perm > MAX_NUM_PERM {
+        // Past the limit no signature is made, and the search (every band and row count that
+        // fits) ran for minutes before the MinHasher said so.
+        return Err(Error::Argument(format!(
+            "num_perm must be in 1..={MAX_NUM_PERM}, got {num_perm}"
+        )));
     }
     let mut best = (f64::INFINITY, (1, 1));
     for b in 1..=num_perm {
@@ -708,7 +717,10 @@ mod tests {
         let at = |s| candidate_probability(s, b, r);
         assert!(at(0.9) > 0.99 && at(0.3) < 0.05);
         assert!(optimal_params(1.0, 256, 0.5, 0.5).is_err());
+        // Refused before the search, which takes minutes at a million.
+        assert!(optimal_params(0.7, 1_000_000, 0.5, 0.5).is_err());
         assert!(MinHasher::new(0, 5, 1).is_err());
+        assert!(MinHasher::new(MAX_NUM_PERM + 1, 5, 1).is_err());
         assert!(check_bands(10, 30, 256).is_err());
     }
 

@@ -9,6 +9,8 @@ import numpy.typing as npt
 
 __all__ = [
     "HEAD_BYTES",
+    "MAX_NGRAM",
+    "MAX_NUM_PERM",
     "SNIFF",
     "BaseTokenizer",
     "CodemillError",
@@ -278,6 +280,10 @@ def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str, str
 # Caps the malloc arenas this process creates from now on (glibc's mallopt M_ARENA_MAX);
 # whether it was set (False where the allocator is not glibc's).
 def cap_malloc_arenas(max: int) -> bool: ...
+
+# The widest MinHash signature and the longest shingle (in pieces) the core makes.
+MAX_NUM_PERM: int
+MAX_NGRAM: int
 
 # Code files as the corpus jobs read them: (text, None, UTF-8 bytes), or (None, skip reason, 0)
 # for an empty, too large, binary (a NUL in the first SNIFF bytes), non-UTF-8, unreadable file

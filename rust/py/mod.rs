@@ -50,6 +50,9 @@ mod _core {
         m.add("SNIFF", crate::code_file::SNIFF)?;
         // The head of an extension-less file a listing reads for its shebang line.
         m.add("HEAD_BYTES", crate::listing::HEAD_BYTES)?;
+        // The MinHash limits the dedup config checks before any work.
+        m.add("MAX_NUM_PERM", crate::minhash::MAX_NUM_PERM)?;
+        m.add("MAX_NGRAM", crate::minhash::MAX_NGRAM)?;
         super::errors::register(m)
     }
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, TypedDict, get_args
@@ -38,7 +39,6 @@ Scheme = Literal["bucket", "mersenne"]
 SCHEMES: tuple[Scheme, ...] = get_args(Scheme)
 RECALL_WEIGHT = 0.95
 WINDOW = 64
-_MAX_NGRAM = 1024  # the core's limit
 
 KeepPolicy = Literal["first", "last", "longest", "shortest"]
 KEEP_POLICIES: tuple[KeepPolicy, ...] = get_args(KeepPolicy)
@@ -61,10 +61,10 @@ def check_lsh(
     """Raises ConfigError naming the first MinHash / LSH parameter that cannot work."""
     if not 0.0 < threshold < 1.0:
         raise ConfigError(f"threshold must be strictly between 0 and 1, got {threshold}")
-    if num_perm < 1:
-        raise ConfigError(f"num_perm must be at least 1, got {num_perm}")
-    if not 1 <= ngram <= _MAX_NGRAM:
-        raise ConfigError(f"ngram must be between 1 and {_MAX_NGRAM}, got {ngram}")
+    if not 1 <= num_perm <= _core.MAX_NUM_PERM:  # past it, choosing bands and rows ran for minutes first
+        raise ConfigError(f"num_perm must be between 1 and {_core.MAX_NUM_PERM}, got {num_perm}")
+    if not 1 <= ngram <= _core.MAX_NGRAM:
+        raise ConfigError(f"ngram must be between 1 and {_core.MAX_NGRAM}, got {ngram}")
     if not 0.0 < recall_weight < 1.0:
         raise ConfigError(f"recall_weight must be strictly between 0 and 1, got {recall_weight}")
     if (bands is None) != (rows is None):
@@ -183,8 +183,8 @@ class DedupConfig:
             object.__setattr__(self, "verify", bool(self.verify))
         if self.keep not in KEEP_POLICIES:
             raise ConfigError(f"unknown keep policy {self.keep!r}; known: {', '.join(KEEP_POLICIES)}")
-        if self.window < 1:
-            raise ConfigError(f"window must be at least 1, got {self.window}")
+        if not 1 <= self.window <= sys.maxsize:  # the core's size; past it, no window is a limit anyway
+            raise ConfigError(f"window must be between 1 and {sys.maxsize}, got {self.window}")
         if self.margin is not None and self.margin < 0:
             raise ConfigError(f"margin must not be negative, got {self.margin}")
         if not 0 <= self.seed < 1 << 64:  # the hashes' seed is a u64
