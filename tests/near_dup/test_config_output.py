@@ -20,7 +20,8 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
     ("options", "message"),
     [
         ({"threshold": 1.5}, "threshold must be strictly between 0 and 1"),
-        ({"num_perm": 0}, "num_perm must be at least 1"),
+        ({"num_perm": 0}, "num_perm must be between 1 and 65536, got 0"),
+        ({"num_perm": 10_000_000}, "num_perm must be between 1 and 65536"),  # not a search of hours first
         ({"ngram": 0}, "ngram must be between 1 and"),
         ({"bands": 4}, "give both bands and rows"),
         ({"bands": 64, "rows": 8}, "at most num_perm"),
@@ -28,7 +29,8 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
         ({"scheme": "nope"}, "unknown scheme 'nope'"),
         ({"verify": "some"}, "verify must be True, False or 'borderline'"),
         ({"keep": "middle"}, "unknown keep policy 'middle'"),
-        ({"window": 0}, "window must be at least 1"),
+        ({"window": 0}, "window must be between 1 and"),
+        ({"window": 2**64}, "window must be between 1 and"),  # not "int too big to convert" once read
         ({"margin": -0.1}, "margin must not be negative"),
     ],
 )
@@ -36,6 +38,15 @@ def test_bad_parameters_name_themselves(options, message):
     with pytest.raises(ConfigError, match=message) as info:
         DedupConfig(**options)
     assert isinstance(info.value, CodemillError) and "--" not in str(info.value)
+
+
+def test_a_text_the_core_cannot_take_is_named_by_its_index():
+    texts = ["x = 1\n"] * 5 + ["bad \ud800 text"] + ["y = 2\n"] * 5
+    with pytest.raises(ConfigError, match=r"texts\[5\]: a lone surrogate at character 4"):
+        dedup_texts(texts)
+    texts[5] = None
+    with pytest.raises(ConfigError, match=r"texts\[5\]: not a str but NoneType"):
+        dedup_texts(texts)
 
 
 def test_options_replace_fields_of_a_config():

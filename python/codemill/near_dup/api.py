@@ -74,7 +74,10 @@ def dedup_texts(
         raise ConfigError(f"names has {len(names)} entries for {len(texts)} texts")
     nodes: Counter[str] = Counter()
     signing = signer(cfg, engine, ray_shards, nodes)
-    signing.add(texts)
+    try:
+        signing.add(texts)
+    except (TypeError, UnicodeEncodeError):
+        raise ConfigError(_not_text(texts)) from None
     signed = signing.signed()
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
 
@@ -93,6 +96,18 @@ def dedup_texts(
         nodes=nodes,
         verify_batch_chars=decision.VERIFY_BATCH_CHARS,
     )
+
+
+def _not_text(texts: list[str]) -> str:
+    """Which of ``texts`` the core could not take, and why (looked for once it failed)."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            return f"texts[{i}]: not a str but {type(text).__name__}"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"texts[{i}]: a lone surrogate at character {exc.start} has no UTF-8 form"
+    return "texts: not all str"
 
 
 @dataclass
