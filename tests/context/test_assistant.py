@@ -405,10 +405,6 @@ def test_cli_ask_prints_prompt_and_sources(fake_index, tmp_path: Path, capsys) -
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["tokens"] <= data["budget"] and data["sources"][0]["label"] == "shop/pricing.py:8-12"
-    # --file without --repo takes the import graph saved beside the index; without one, it says so.
-    assert main([*args, "--file", str(repo / "shop/cart.py")]) == 0
-    err = capsys.readouterr().err
-    assert "graph.json is missing" in err and "--repo" in err and err.count("\n") == 1
 
 
 def test_cli_ask_streams_from_an_endpoint(fake_index, server: Server, tmp_path: Path, capsys, monkeypatch) -> None:

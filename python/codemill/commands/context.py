@@ -223,12 +223,6 @@ def _ask(args: argparse.Namespace) -> int:
         saved = Path(args.index) / GRAPH_FILE
         if saved.is_file():
             context = ContextBuilder(ImportGraph.load(saved), _tokenizer(args))
-        else:  # an index saved without one (HybridIndex.save): the prompt has no file context
-            print(
-                f"codemill ask: warning: {saved} is missing, so the prompt leaves out the imports of "
-                f"--file {args.file}; give --repo (the repository) to read them there",
-                file=sys.stderr,
-            )
     client = None
     if args.endpoint:
         client = ChatClient(args.endpoint, args.model, api_key_env=args.api_key_env, timeout=args.timeout)
