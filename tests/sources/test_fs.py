@@ -113,6 +113,36 @@ def test_parquet_at_url(s3_server, bucket, tmp_path):
     assert _docs([f"s3://{bucket}/t.parquet"]) == _docs([str(tmp_path / "t.parquet")])
 
 
+def test_a_parquet_row_group_at_url_fetches_about_its_bytes(s3_server, bucket, tmp_path, monkeypatch):
+    import base64
+    import random
+
+    from codemill.sources.fs import url_fs
+    from codemill.sources.records import RecordReader
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    # 12 row groups of ~1 MiB that do not compress: a read of one is a column chunk here and
+    # there, which a 16 MiB block (a JSONL task's) filled to the end of the file (12 MiB).
+    rng = random.Random(0)
+    texts = [base64.b64encode(rng.randbytes(96 << 10)).decode() for _ in range(120)]
+    pq.write_table(pa.table({"content": texts}), tmp_path / "t.parquet", row_group_size=10)
+    s3_server.upload_file(str(tmp_path / "t.parquet"), bucket, "t.parquet")
+    url = f"s3://{bucket}/t.parquet"
+    fs, _ = url_fs(url)
+    fetched: list[int] = []
+    real = fs.cat_file
+
+    def counted(path, start=None, end=None):
+        data = real(path, start=start, end=end)
+        fetched.append(len(data))
+        return data
+
+    monkeypatch.setattr(fs, "cat_file", counted)
+    assert [d.text for d in RecordReader(url, Skips()).read(0, 1)] == texts[:10]
+    assert sum(fetched) <= (8 << 20) + (1 << 20)
+
+
 def test_jsonl_ranges_at_url_read_like_on_disk_and_fetch_little_more(s3_server, bucket, tmp_path, monkeypatch):
     from codemill.sources.fs import url_fs
     from codemill.sources.records import RecordReader

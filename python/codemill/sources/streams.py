@@ -102,10 +102,12 @@ def _is_url(path: Path | str) -> bool:
     return is_url(path)
 
 
-def _open_raw(path: Path | str, stop: int | None = None, buffering: int = -1) -> IO[bytes]:
+def _open_raw(path: Path | str, stop: int | None = None, buffering: int = -1, sequential: bool = False) -> IO[bytes]:
     from codemill.sources.fs import open_url
 
-    return open_url(path, stop) if isinstance(path, str) and _is_url(path) else open(path, "rb", buffering)
+    if isinstance(path, str) and _is_url(path):
+        return open_url(path, stop, sequential)
+    return open(path, "rb", buffering)
 
 
 # The buffer of a local file read from start to end: lines of code records (~13 KB) read through
@@ -125,9 +127,9 @@ def open_stream(path: Path | str, stop: int | None = None, sequential: bool = Fa
     if name.endswith(".gz"):
         if isinstance(path, Path) or not _is_url(path):
             return gzip.open(path, "rb")  # type: ignore[return-value]
-        return gzip.GzipFile(fileobj=_open_raw(path), mode="rb")  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=_open_raw(path, sequential=True), mode="rb")  # type: ignore[return-value]
     if name.endswith(".zst"):
         zstandard = _zstandard(Path(path))
-        raw = _open_raw(path)
+        raw = _open_raw(path, sequential=True)
         return io.BufferedReader(_ZstdReader(raw, zstandard.ZstdDecompressor().decompressobj))
-    return _open_raw(path, stop, SEQUENTIAL_BUFFER if sequential else -1)
+    return _open_raw(path, stop, SEQUENTIAL_BUFFER if sequential else -1, sequential)
