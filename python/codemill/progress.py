@@ -39,6 +39,7 @@ class Progress:
         self.done = 0
         self.detail = ""
         self.shown = False
+        self._last: tuple[int, str] | None = None  # (done, detail) of the line last shown
 
     def advance(self, n: int = 1, detail: str | None = None) -> None:
         self.update(self.done + n, detail)
@@ -70,6 +71,7 @@ class Progress:
 
     def _show(self, now: float) -> None:
         self.shown = True
+        self._last = (self.done, self.detail)
         text = "\r" + self._line(now) + "\x1b[K" if self.tty else self._line(now) + "\n"
         self.enabled = show_progress(self.stream, text)
 
@@ -78,6 +80,8 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
+        if not self.tty and self._last == (self.done, self.detail):
+            return  # the last line said it already (a log gets no copy of it)
         if self.shown or self.done or self.detail or now - self.t0 >= 1.0:
             self._show(now)
             if self.tty and self.enabled:
@@ -89,8 +93,15 @@ class Progress:
     def __exit__(self, exc_type: object, *exc: object) -> None:
         if exc_type is None:
             self.close()
-        elif self.enabled and self.shown and self.tty:  # the error goes on a line of its own
+        else:
+            self.end()
+
+    def end(self) -> None:
+        """Ends the line of a step that failed, without a last one: on a terminal the line drawn
+        is ended, so that the error stands on a line of its own."""
+        if self.enabled and self.shown and self.tty:
             self.enabled = show_progress(self.stream, "\n")
+        self.enabled = False
 
 
 def show_progress(stream: TextIO, text: str) -> bool:

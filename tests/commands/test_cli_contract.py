@@ -642,7 +642,8 @@ def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one():
             for _ in range(10):
                 bar.advance()
     lines = log.getvalue().splitlines()
-    assert len(lines) == 11 and lines[-1].startswith("embedding: 10/10 chunks 100%") and "\r" not in log.getvalue()
+    assert len(lines) == 10 and lines[-1].startswith("embedding: 10/10 chunks 100%")  # the last line once
+    assert "\r" not in log.getvalue()
     assert "\r" in tty.getvalue() and "[########################] 100%" in tty.getvalue()
     # A step that fails leaves no last line of its own: on a terminal, its line ends for the error.
     log, tty = io.StringIO(), Tty()
@@ -651,6 +652,36 @@ def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one():
             bar.update(0, force=True)
             raise OSError("nope")
     assert log.getvalue() == "graph ...\n" and tty.getvalue() == "\rgraph ...\x1b[K\n"
+    # A log gets the last line once, even where the last update was shown already.
+    log = io.StringIO()
+    with Progress("tokenize", 2, "tasks", stream=log, interval=0.0) as bar:
+        bar.update(1, "a")
+        bar.update(2, "b")
+    assert log.getvalue().splitlines() == ["tokenize: 1/2 tasks 50%, a", "tokenize: 2/2 tasks 100%, b"]
+
+
+def test_a_failed_run_leaves_its_error_a_line_of_its_own_on_a_terminal(tmp_path):
+    import gzip
+    import io
+
+    import codemill
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("def f(x):\n    return x + 1\n")
+    (tmp_path / "bad.jsonl.gz").write_bytes(gzip.compress(b'{"text": "a"}\n' * 100)[:30])  # truncated
+    inputs = [tmp_path / "src", tmp_path / "bad.jsonl.gz"]
+    for run in (
+        lambda tty: codemill.tokenize_corpus(inputs, tmp_path / "t", workers=1, task_bytes=1, progress=tty),
+        lambda tty: codemill.dedup(inputs, tmp_path / "d", progress=tty),
+    ):
+        tty = Tty()
+        with pytest.raises(codemill.CodemillError, match=r"bad\.jsonl\.gz"):
+            run(tty)
+        assert "\r" in tty.getvalue() and tty.getvalue().endswith("\n")  # its line drawn, then ended
 
 
 def test_index_says_when_it_builds_the_graph(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):

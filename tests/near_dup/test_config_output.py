@@ -47,6 +47,8 @@ def test_a_text_the_core_cannot_take_is_named_by_its_index():
     texts[5] = None
     with pytest.raises(ConfigError, match=r"texts\[5\]: not a str but NoneType"):
         dedup_texts(texts)
+    with pytest.raises(TypeError, match="float"):  # not the texts' fault: the error as it came
+        dedup_texts(["x = 1\n"], num_perm=128.0)
 
 
 def test_options_replace_fields_of_a_config():

@@ -250,6 +250,7 @@ def tokenize_corpus(
             if one_thread:
                 import_filesystems(urls)
                 starter.fork_now()
+    bar: TaskProgress | None = None
     try:
         out = Directory(output_dir)  # a local path or a URL (s3://bucket/prefix)
         plan_skips = Skips(limit=SKIPPED_LIST_LIMIT)
@@ -307,7 +308,6 @@ def tokenize_corpus(
 
         records: dict[int, TaskRecord] = {}
         pending = []
-        bar = None
         if progress:
             bar = TaskProgress(sum(t.size for t in tasks), len(tasks), None if progress is True else progress)
         record_bytes = out.read_all([record_name(t.index) for t in tasks if record_name(t.index) in files])
@@ -377,6 +377,8 @@ def tokenize_corpus(
         }
         return manifest
     except BaseException:
+        if bar is not None:
+            bar.fail()
         loading.close()
         if starter is not None and starter.pool is not None:
             starter.pool.discard()  # planning or the output checks failed: the workers were never used

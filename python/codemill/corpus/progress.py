@@ -32,9 +32,14 @@ class TaskProgress:
         self.line.update(self.tasks, self._detail())
 
     def close(self) -> None:
-        """The last line, also for a run with nothing left to do."""
-        self.line.done, self.line.detail = self.tasks, self._detail()
+        """The last line, also for a run with nothing left to do (no task updated it)."""
+        if self.line.done != self.tasks or not self.line.detail:
+            self.line.done, self.line.detail = self.tasks, self._detail()
         self.line.close()
+
+    def fail(self) -> None:
+        """Ends the line of a run that failed, so that its error stands on a line of its own."""
+        self.line.end()
 
     def _detail(self) -> str:
         rate = self.run_bytes / 1e6 / max(time.monotonic() - self.t0, 1e-9)  # this run's tasks

@@ -77,7 +77,10 @@ def dedup_texts(
     try:
         signing.add(texts)
     except (TypeError, UnicodeEncodeError):
-        raise ConfigError(_not_text(texts)) from None
+        why = _not_text(texts)
+        if why is None:  # not the texts (num_perm=128.0, say): the error as it came
+            raise
+        raise ConfigError(why) from None
     signed = signing.signed()
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
 
@@ -98,8 +101,9 @@ def dedup_texts(
     )
 
 
-def _not_text(texts: list[str]) -> str:
-    """Which of ``texts`` the core could not take, and why (looked for once it failed)."""
+def _not_text(texts: list[str]) -> str | None:
+    """Which of ``texts`` the core could not take, and why (looked for once it failed); None
+    where each is a str with a UTF-8 form."""
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             return f"texts[{i}]: not a str but {type(text).__name__}"
@@ -107,7 +111,7 @@ def _not_text(texts: list[str]) -> str:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
             return f"texts[{i}]: a lone surrogate at character {exc.start} has no UTF-8 form"
-    return "texts: not all str"
+    return None
 
 
 @dataclass
@@ -446,55 +450,62 @@ def dedup(
     def signed_batch() -> None:
         reading.update(len(corpus.length), f"{skips.total:,} skipped" if skips.total else None)
 
-    if engine == "ray":
-        # Code files, JSONL and Parquet files are read by the tasks (`ray_sign_inputs`).
-        from codemill.near_dup.ray import ray_sign_inputs
+    with reading:  # a failure ends its line: the error stands on its own
+        if engine == "ray":
+            # Code files, JSONL and Parquet files are read by the tasks (`ray_sign_inputs`).
+            from codemill.near_dup.ray import ray_sign_inputs
 
-        def take_files(docs: list[Document], part: SignedFiles) -> None:
-            corpus.add_read_files(docs, part.lengths)
-            signing.add_claimed(part.signed)
-            signed_batch()
+            def take_files(docs: list[Document], part: SignedFiles) -> None:
+                corpus.add_read_files(docs, part.lengths)
+                signing.add_claimed(part.signed)
+                signed_batch()
 
-        def take_part(reader: RecordReader, part: SignedRange, first: int) -> None:
-            corpus.add_signed_records(reader, part, first)
-            signing.add_claimed(part.signed)
-            signed_batch()
+            def take_part(reader: RecordReader, part: SignedRange, first: int) -> None:
+                corpus.add_signed_records(reader, part, first)
+                signing.add_claimed(part.signed)
+                signed_batch()
 
-        listed = list_batches_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
-        ray_sign_inputs(
-            cfg, listed, skips, ray_shards, max_file_bytes, nodes, take_files, take_part, lambda: signing.signed_again
-        )
-    else:
-        listed_read = iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
-        _sign_inputs(listed_read, signing, corpus, signed_batch)
-    signed = signing.signed()
-    signed_batch()
-    reading.close()
+            listed = list_batches_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
+            ray_sign_inputs(
+                cfg,
+                listed,
+                skips,
+                ray_shards,
+                max_file_bytes,
+                nodes,
+                take_files,
+                take_part,
+                lambda: signing.signed_again,
+            )
+        else:
+            listed_read = iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
+            _sign_inputs(listed_read, signing, corpus, signed_batch)
+        signed = signing.signed()
+        signed_batch()
     lengths = np.frombuffer(corpus.length, dtype=np.int64)
-    deciding = Progress("dedup: deciding", enabled=bool(progress), stream=stream)
-    deciding.update(0, force=True)
-    result = decide(
-        cfg,
-        signed,
-        lengths,
-        corpus.fetch,
-        corpus.name,
-        engine=engine,
-        ray_shards=ray_shards,
-        nodes=nodes,
-        verify_batch_chars=decision.VERIFY_BATCH_CHARS,
-        streamed=corpus.streamed(),
-    )
-    # The signatures (1 KB a document) are let go before the output is written: with them held,
-    # writing it was the peak of dedup of 2.52 GB of JSONL (+20 MB over the decision's 360 MB).
-    del signed
-    report = result.report()
-    c = report["counts"]
-    deciding.detail = (
-        f"{c['candidate_pairs']:,} candidate pairs; {c['exact_duplicates_removed']:,} exact and "
-        f"{c['near_duplicates_removed']:,} near duplicates to remove"
-    )
-    deciding.close()
+    with Progress("dedup: deciding", enabled=bool(progress), stream=stream) as deciding:
+        deciding.update(0, force=True)
+        result = decide(
+            cfg,
+            signed,
+            lengths,
+            corpus.fetch,
+            corpus.name,
+            engine=engine,
+            ray_shards=ray_shards,
+            nodes=nodes,
+            verify_batch_chars=decision.VERIFY_BATCH_CHARS,
+            streamed=corpus.streamed(),
+        )
+        # The signatures (1 KB a document) are let go before the output is written: with them held,
+        # writing it was the peak of dedup of 2.52 GB of JSONL (+20 MB over the decision's 360 MB).
+        del signed
+        report = result.report()
+        c = report["counts"]
+        deciding.detail = (
+            f"{c['candidate_pairs']:,} candidate pairs; {c['exact_duplicates_removed']:,} exact and "
+            f"{c['near_duplicates_removed']:,} near duplicates to remove"
+        )
     if engine == "ray":
         report["tasks_per_node"] = result.tasks_per_node
     report["inputs"] = [printable(str(p)) for p in paths]
