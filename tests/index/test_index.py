@@ -84,6 +84,23 @@ def test_update_after_edit_delete_add_equals_fresh_build(repo: Path):
     assert again.chunks == 0 and again.unchanged == 12
 
 
+def test_a_record_whose_language_changed_is_chunked_again(tmp_path: Path):
+    import json
+
+    # Same text, another language: the chunks are the new language's, as a fresh build's.
+    text = "function loadUser(id) {\n  return id;\n}\n\nfunction saveUser(u) {\n  return u;\n}\n"
+    (tmp_path / "main.py").write_text("def main():\n    return 1\n")
+    (tmp_path / "snippets.jsonl").write_text(json.dumps({"text": text, "language": "text"}) + "\n")
+    index = HybridIndex.build(tmp_path)
+    (tmp_path / "snippets.jsonl").write_text(json.dumps({"text": text, "language": "javascript"}) + "\n")
+    assert index.update(tmp_path).unchanged == 1  # main.py
+    fresh = HybridIndex.build(tmp_path)
+    symbols = sorted(c.symbol or "" for c in index.chunks.values() if c.path.startswith("snippets"))
+    assert symbols == ["loadUser", "saveUser"]
+    for mode in ("hybrid", "keyword", "dense"):
+        assert _results(index, mode) == _results(fresh, mode)
+
+
 def test_save_load_round_trip(repo: Path, tmp_path: Path):
     index = HybridIndex.build(repo)
     index.save(tmp_path / "idx")

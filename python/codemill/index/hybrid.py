@@ -137,7 +137,7 @@ class HybridIndex:
         self.num_threads = num_threads
         self.root: str | None = None
         self.chunks: dict[int, Chunk] = {}
-        # path -> {"hash": content sha256, "ids": chunk ids}
+        # path -> {"hash": sha256 of its language and text (`_text_key`), "ids": chunk ids}
         self.files: dict[str, dict[str, Any]] = {}
         self._next_id = 0
         self.last_embedded = 0  # chunks the last add_texts sent to the embedder
@@ -183,7 +183,7 @@ class HybridIndex:
             chunks = chunk_text(text, language, path, self.max_lines)
             ids = list(range(self._next_id, self._next_id + len(chunks)))
             self._next_id += len(chunks)
-            self.files[path] = {"hash": _hash(text.encode("utf-8")), "ids": ids}
+            self.files[path] = {"hash": _text_key(language, text), "ids": ids}
             for i, c in zip(ids, chunks, strict=True):
                 self.chunks[i] = c
             new.extend(chunks)
@@ -332,7 +332,10 @@ class HybridIndex:
             rel = printable(path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name)
         text = doc.text or ""
         report.files += 1
-        return rel, doc.language, text, _hash(text.encode("utf-8"))
+        # The language too: it chunks the text, and a record's comes from its own field (a
+        # record whose language changed kept its old chunks). An index saved when the text
+        # alone was hashed re-chunks each file once, its vectors reused (`_vectors_by_text`).
+        return rel, doc.language, text, _text_key(doc.language, text)
 
     # ---------------------------------------------------------------- searching
 
