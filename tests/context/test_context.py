@@ -146,6 +146,18 @@ def test_unscanned_file_is_added(shop: Path, tok) -> None:
     assert "shop/cart.py" in ctx.files()
 
 
+def test_a_dependency_edited_between_calls_is_shown_as_it_is_now(builder: ContextBuilder, shop: Path) -> None:
+    # One builder answers a server's requests for hours: a dependency edited on disk showed the
+    # lines and text it had when first shown.
+    def money() -> list[str]:
+        ctx = builder.context(shop / "shop/pricing.py", 2000)
+        return [i.text for i in ctx.items if i.path == "shop/money.py"]
+
+    assert any("return round(x, 2)" in t for t in money())
+    (shop / "shop/money.py").write_text("# rounding\n\ndef round_cents(x):\n    return int(x * 100) / 100\n")
+    assert any("int(x * 100) / 100" in t for t in money()) and not any("round(x, 2)" in t for t in money())
+
+
 def test_definitions_per_language() -> None:
     py = definitions(
         '@dec\ndef f(a):\n    """Doc."""\n    return a\n\nclass K:\n    def m(self):\n        pass\n', "python"

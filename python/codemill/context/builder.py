@@ -137,8 +137,10 @@ class ContextBuilder:
         from codemill.tokenizer import load_tokenizer
 
         self.tokenizer = load_tokenizer(tokenizer)
-        self._defs: dict[str, list[Definition]] = {}
-        self._lines: dict[str, list[str]] = {}
+        # Per file, with the stamp it had on disk when read (`ImportGraph.disk_stamp`): a server
+        # answers for hours, and a dependency edited meanwhile showed its old lines.
+        self._defs: dict[str, tuple[tuple[int, int] | None, list[Definition]]] = {}
+        self._lines: dict[str, tuple[tuple[int, int] | None, list[str]]] = {}
 
     @classmethod
     def for_repo(cls, root: str | os.PathLike[str], tokenizer: Any = None, **build: Any) -> ContextBuilder:
@@ -150,19 +152,27 @@ class ContextBuilder:
     def definitions(self, rel: str) -> list[Definition]:
         """A file's definitions: from the graph (saved with it) while the file is as it was
         read, else parsed now (saved line ranges on a changed file showed other lines)."""
-        if rel not in self._defs:
-            sym = self.graph.symbols.get(rel)
-            if sym is not None and self.graph.current(rel):
-                self._defs[rel] = list(sym.definitions)
-            else:
-                text = self.graph.text(rel) or ""
-                self._defs[rel] = definitions(text, self.graph.files.get(rel, "generic"), rel)
-        return self._defs[rel]
+        stamp = self.graph.disk_stamp(rel)
+        cached = self._defs.get(rel)
+        if cached is not None and stamp is not None and cached[0] == stamp:
+            return cached[1]
+        sym = self.graph.symbols.get(rel)
+        if sym is not None and self.graph.current(rel):
+            found = list(sym.definitions)
+        else:
+            text = self.graph.text(rel) or ""
+            found = definitions(text, self.graph.files.get(rel, "generic"), rel)
+        self._defs[rel] = (stamp, found)
+        return found
 
     def _file_lines(self, rel: str) -> list[str]:
-        if rel not in self._lines:
-            self._lines[rel] = source_lines(self.graph.text(rel) or "")
-        return self._lines[rel]
+        stamp = self.graph.disk_stamp(rel)
+        cached = self._lines.get(rel)
+        if cached is not None and stamp is not None and cached[0] == stamp:
+            return cached[1]
+        lines = source_lines(self.graph.text(rel) or "")
+        self._lines[rel] = (stamp, lines)
+        return lines
 
     def _snippet(self, rel: str, start: int, end: int, elided: bool) -> str:
         lines = self._file_lines(rel)[start - 1 : end]
@@ -207,9 +217,7 @@ class ContextBuilder:
         is offered: a file with nothing to follow gets an empty context."""
         if budget < 0:
             raise CodemillError(f"the token budget must be >= 0, got {budget}")
-        rel = self.graph.ensure(path)
-        self._defs.pop(rel, None)  # the file being worked on may have changed since the last call
-        self._lines.pop(rel, None)
+        rel = self.graph.ensure(path)  # the file being worked on, parsed again if it changed
         f = focus(self.graph, rel, query)
         ranks: Ranks | None = None
         if self.ranking == "joint":

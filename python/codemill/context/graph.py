@@ -289,12 +289,22 @@ class ImportGraph:
         return self._resolver
 
     def _read_any(self, rel: str) -> str | None:
+        path = self.root / self._real.get(rel, rel)
         if rel in self._texts:
-            return self._texts[rel]
+            stamp = self.disk_stamp(rel)
+            # The text read with the graph while the file is as it was then (a server answers
+            # for hours: an edited dependency showed its old text), or gone from the disk.
+            if (stamp is not None and stamp == self.stamps.get(rel)) or not path.exists():
+                return self._texts[rel]
         try:
-            return (self.root / self._real.get(rel, rel)).read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+
+    def disk_stamp(self, rel: str) -> tuple[int, int] | None:
+        """A file's (mtime in ns, size) on disk now; None where it cannot show a change (gone,
+        or written too recently for its mtime to be trusted)."""
+        return _stamp(str(self.root / self._real.get(rel, rel)), time.time_ns() - RACY_NS)
 
     def _resolve_all(self) -> None:
         resolver = self.resolver
@@ -310,7 +320,7 @@ class ImportGraph:
     def current(self, rel: str) -> bool:
         """Whether a file's saved symbols (their line ranges) are of its text on disk: its stamp
         unchanged since it was read, else the same hash. A file gone keeps its saved state."""
-        stamp = _stamp(str(self.root / self._real.get(rel, rel)), time.time_ns() - RACY_NS)
+        stamp = self.disk_stamp(rel)
         if stamp is not None and self.stamps.get(rel) == stamp:
             return True
         text = self.text(rel)
