@@ -101,6 +101,26 @@ def test_a_record_whose_language_changed_is_chunked_again(tmp_path: Path):
         assert _results(index, mode) == _results(fresh, mode)
 
 
+def test_dense_ties_at_the_cut_are_taken_as_a_fresh_build_takes_them(tmp_path: Path):
+    # 60 copies of one function: FAISS picks among equal scores by position, and an update puts
+    # a re-added file's vectors last, so the candidates cut took other tied chunks.
+    body = "def compute_total(items):\n    total = 0\n    for item in items:\n        total += item.price\n"
+    for i in range(60):
+        (tmp_path / f"m{i:02d}.py").write_text(body)
+    index = HybridIndex.build(tmp_path)
+    (tmp_path / "m08.py").write_text(body + "# edited\n")
+    index.update(tmp_path)
+    (tmp_path / "m08.py").write_text(body)  # the repository as it was built
+    index.update(tmp_path)
+    fresh = HybridIndex.build(tmp_path)
+
+    def top(ix: HybridIndex, mode: str) -> list[tuple[str, float]]:
+        return [(r.chunk.path, round(r.score, 6)) for r in ix.search("sum the price of items", k=5, mode=mode)]
+
+    for mode in ("hybrid", "dense"):
+        assert top(index, mode) == top(fresh, mode)
+
+
 def test_save_load_round_trip(repo: Path, tmp_path: Path):
     index = HybridIndex.build(repo)
     index.save(tmp_path / "idx")

@@ -383,13 +383,24 @@ class HybridIndex:
             return []
         index = self._dense_index()
         extra = len(self._dense_removed)
-        fetch = min(k + extra, len(self._ids) + extra)
-        scores, ids = index.search(q, fetch)
-        hits = [
-            (int(i), float(s))
-            for s, i in zip(scores[0], ids[0], strict=True)
-            if i >= 0 and int(i) not in self._dense_removed and s >= self.embedder.min_score
-        ]
+        total = len(self._ids) + extra
+        fetch = min(k + extra, total)
+        while True:
+            scores, ids = index.search(q, fetch)
+            hits = [
+                (int(i), float(s))
+                for s, i in zip(scores[0], ids[0], strict=True)
+                if i >= 0 and int(i) not in self._dense_removed and s >= self.embedder.min_score
+            ]
+            # Every chunk scoring as the k-th best: FAISS picks among equal scores by position,
+            # which an update changes (a re-added file's vectors go last), so the cut took other
+            # tied chunks than a fresh build's; ties go to the (path, line) order, as BM25's do.
+            if fetch >= total or len(hits) < k:
+                break
+            kth = round(sorted((h[1] for h in hits), reverse=True)[k - 1], 6)
+            if round(float(scores[0][-1]), 6) < kth:
+                break
+            fetch = min(2 * fetch, total)
         return self._ordered(hits)[:k]
 
     def keyword_search(self, query: str, k: int) -> list[tuple[int, float]]:
