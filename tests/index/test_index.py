@@ -104,7 +104,10 @@ def test_a_record_whose_language_changed_is_chunked_again(tmp_path: Path):
 def test_dense_ties_at_the_cut_are_taken_as_a_fresh_build_takes_them(tmp_path: Path):
     # 60 copies of one function: FAISS picks among equal scores by position, and an update puts
     # a re-added file's vectors last, so the candidates cut took other tied chunks.
-    body = "def compute_total(items):\n    total = 0\n    for item in items:\n        total += item.price\n"
+    body = (
+        "def compute_total(items):\n    total = 0\n    for item in items:\n"
+        "        total += item.price\n    return total\n"
+    )
     for i in range(60):
         (tmp_path / f"m{i:02d}.py").write_text(body)
     index = HybridIndex.build(tmp_path)
