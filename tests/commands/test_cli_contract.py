@@ -222,6 +222,17 @@ def test_train_refuses_a_file_it_did_not_write_unless_overwrite(
     assert run(capsys, "train", src, "-o", notes, "--vocab-size", "420")[0] == 0
 
 
+def test_train_shows_its_steps_unless_told_not_to(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    rc, err = run(capsys, "train", src, "-o", tmp_path / "t.json", "--vocab-size", "400")
+    assert rc == 0
+    lines = err.splitlines()
+    assert lines[0].startswith("train: reading: ") and " documents, " in lines[0]
+    assert any(line.startswith("train: learning the vocabulary: ") and line.endswith(" tokens") for line in lines)
+    for quiet in ("--no-progress", "--json"):
+        rc, err = run(capsys, "train", src, "-o", tmp_path / "t.json", "--vocab-size", "400", quiet)
+        assert rc == 0 and "train: " not in err
+
+
 def test_train_warns_when_the_vocabulary_is_smaller_than_asked(
     src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

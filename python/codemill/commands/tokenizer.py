@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-frequency", type=positive_int, default=2)
     p.add_argument("--threads", type=positive_int, default=None)
     add_overwrite(p, "the output file")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_train)
 
@@ -78,6 +79,7 @@ def _train(args: argparse.Namespace) -> int:
         line_merge_fraction=args.line_merge_fraction,
         min_frequency=args.min_frequency,
         num_threads=args.threads,
+        progress=not args.no_progress and not args.json,
     )
     tok.save(args.output)
     training = tok.metadata["training"]

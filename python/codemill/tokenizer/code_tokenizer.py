@@ -159,6 +159,7 @@ class CodeTokenizer:
         num_threads: int | None = None,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
         metadata: dict[str, Any] | None = None,
+        progress: bool = False,
     ) -> CodeTokenizer:
         """Trains a tokenizer on files, directories (walked for code files) and texts.
 
@@ -166,8 +167,11 @@ class CodeTokenizer:
         file or directory; a ``(text, language)`` tuple or any other string is a text. Paths
         are read like every command reads them (trees with ``.gitignore``, code files, JSONL
         and Parquet records); what is not read is counted in the tokenizer's metadata
-        (``metadata["training"]["skipped"]``).
+        (``metadata["training"]["skipped"]``). ``progress``: its two steps (reading, learning
+        the vocabulary) on stderr.
         """
+        from codemill.progress import Progress
+
         if vocab_size < 256 + len(special_tokens) + 1:
             raise CodemillError(f"vocab_size {vocab_size} is too small (minimum {257 + len(special_tokens)})")
         if identifier_vocab_size < 0:
@@ -176,13 +180,16 @@ class CodeTokenizer:
         langs: list[str | None] = []
         skips = Skips()
         by_lang: Counter[str] = Counter()
-        for text, lang in _training_texts(paths_or_texts, max_file_bytes, skips):
-            if not text:
-                skips.add("<text>", EMPTY)
-                continue
-            texts.append(text)
-            langs.append(lang)
-            by_lang[lang or "generic"] += len(text.encode("utf-8", "surrogatepass"))
+        with Progress("train: reading", unit="documents", enabled=progress) as reading:
+            for text, lang in _training_texts(paths_or_texts, max_file_bytes, skips):
+                if not text:
+                    skips.add("<text>", EMPTY)
+                    continue
+                texts.append(text)
+                langs.append(lang)
+                by_lang[lang or "generic"] += len(text.encode("utf-8", "surrogatepass"))
+                reading.update(len(texts))
+            reading.detail = f"{sum(by_lang.values()) / 1e6:,.1f} MB"
         if not texts:
             why = ", ".join(f"{n} {reason}" for reason, n in skips.as_dict().items()) or "no inputs given"
             raise CodemillError(f"no training text: every input was empty or skipped ({why})")
@@ -199,20 +206,23 @@ class CodeTokenizer:
             },
             **(metadata or {}),
         }
-        try:
-            core = _core.Tokenizer.train(
-                texts,
-                langs,
-                vocab_size,
-                identifier_vocab_size,
-                line_merge_fraction,
-                min_frequency,
-                list(special_tokens),
-                json.dumps(meta),
-                num_threads,
-            )
-        except UnicodeEncodeError as exc:
-            raise CodemillError(f"training text is not valid Unicode: {exc.reason}") from None
+        with Progress("train: learning the vocabulary", enabled=progress) as learning:
+            learning.update(0, force=True)
+            try:
+                core = _core.Tokenizer.train(
+                    texts,
+                    langs,
+                    vocab_size,
+                    identifier_vocab_size,
+                    line_merge_fraction,
+                    min_frequency,
+                    list(special_tokens),
+                    json.dumps(meta),
+                    num_threads,
+                )
+            except UnicodeEncodeError as exc:
+                raise CodemillError(f"training text is not valid Unicode: {exc.reason}") from None
+            learning.detail = f"{core.vocab_size:,} tokens"
         return cls(core)
 
     # ---- encoding -----------------------------------------------------------------------
