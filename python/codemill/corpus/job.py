@@ -133,9 +133,19 @@ def _old_manifest(outdir: Path) -> dict[str, Any] | None:
 
 
 def _is_run(outdir: Path) -> bool:
-    """The output contract's test: a directory holding a tokenize run's manifest."""
+    """The output contract's test: a directory holding a tokenize run's manifest, or what a run
+    killed before its first manifest was in place leaves (its temporary; an empty tasks/ folder,
+    which runs before this one made first): the same command resumes there."""
     old = _old_manifest(outdir)
-    return old is not None and old.get("format") == MANIFEST_FORMAT
+    if old is not None:
+        return old.get("format") == MANIFEST_FORMAT
+    return all(_left_before_a_manifest(entry) for entry in outdir.iterdir())
+
+
+def _left_before_a_manifest(entry: Path) -> bool:
+    if entry.name == TASKS_DIR:
+        return entry.is_dir() and not entry.is_symlink() and not any(entry.iterdir())
+    return entry.name.startswith(f".{MANIFEST_NAME}.tmp") and entry.is_file() and not entry.is_symlink()
 
 
 def _same_run(outdir: Path, head: dict[str, Any]) -> bool:
@@ -298,9 +308,11 @@ def tokenize_corpus(
             files, old = {}, None
             fresh = True  # as a local directory replaced whole is
         _check_resumable(out, head, files, old)  # before anything is written in it
+        # The manifest first: a run killed between the two leaves a directory the same command
+        # takes as its own (`_is_run`).
+        out.write_bytes(MANIFEST_NAME, json_bytes(head))
         if local is not None:
             (local / TASKS_DIR).mkdir(exist_ok=True)
-        out.write_bytes(MANIFEST_NAME, json_bytes(head))
         stale = _stale(files, len(tasks))
         out.remove(stale)
         files = {k: v for k, v in files.items() if k not in stale}
