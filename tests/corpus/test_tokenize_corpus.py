@@ -1201,3 +1201,41 @@ def test_cli_batch_bytes_and_threads_reach_a_run(tmp_path, monkeypatch) -> None:
     assert "batch_bytes" not in seen[1] and "threads_per_worker" not in seen[1]  # the job's defaults
     shards = sorted(p.name for p in (tmp_path / "a").glob("*.npy"))
     assert shards and all((tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes() for n in shards)
+
+
+def test_a_run_killed_before_its_first_manifest_resumes_with_the_same_command(tmp_path) -> None:
+    # Killed between making OUT/tasks and writing the manifest (or while writing it), the next
+    # run was refused: "exists and was not written by codemill tokenize".
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("def f(x):\n    return x\n")
+    for left in ("tasks", ".manifest.json.tmp4242"):
+        out = tmp_path / f"out{len(left)}"
+        out.mkdir()
+        (out / left).mkdir() if left == "tasks" else (out / left).write_text("{")
+        assert codemill.tokenize_corpus(tmp_path / "src", out)["complete"]
+    foreign = tmp_path / "foreign"
+    (foreign / "tasks").mkdir(parents=True)
+    (foreign / "tasks" / "notes.txt").write_text("mine")  # not what a run leaves: still refused
+    with pytest.raises(CodemillError, match="not written by `codemill tokenize`"):
+        codemill.tokenize_corpus(tmp_path / "src", foreign)
+
+
+@pytest.mark.parametrize("fmt", ["npy", "megatron"])
+def test_damaged_or_unfinished_outputs_read_back_as_one_clear_error(tmp_path, fmt) -> None:
+    (tmp_path / "src").mkdir()
+    for i in range(4):
+        (tmp_path / "src" / f"m{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n" * 50)
+    out = tmp_path / "out"
+    m = codemill.tokenize_corpus(tmp_path / "src", out, format=fmt)
+    data = out / m["shards"][0]["files"][0]  # the .npy, or the .bin
+    whole = data.read_bytes()
+    data.write_bytes(whole[:-20])  # truncated: its last document read back short, silently
+    with pytest.raises(CodemillError, match=data.name):
+        list(iter_shard_documents(out))
+    data.write_bytes(whole)
+    assert len(list(iter_shard_documents(out))) == 4
+    manifest = json.loads((out / "manifest.json").read_text())
+    for change, message in (({"complete": False}, "has not finished"), ({"format": "x/9"}, "format 'x/9'")):
+        (out / "manifest.json").write_text(json.dumps({**manifest, **change}))
+        with pytest.raises(CodemillError, match=message):
+            list(iter_shard_documents(out))

@@ -62,9 +62,14 @@ class MegatronReader:
         import numpy as np  # here, not at import: the shard writer beside this reader needs none
 
         prefix = os.fspath(prefix)
-        idx = Path(prefix + ".idx").read_bytes()
+        try:
+            idx = Path(prefix + ".idx").read_bytes()
+        except OSError as exc:
+            raise CodemillError(f"{prefix}.idx: cannot read ({exc.strerror or exc})") from None
         if idx[:9] != MEGATRON_MAGIC:
             raise CodemillError(f"{prefix}.idx: not a Megatron index (bad magic)")
+        if len(idx) < 34:
+            raise CodemillError(f"{prefix}.idx: truncated ({len(idx)} bytes, a header is 34)")
         (version,) = struct.unpack_from("<Q", idx, 9)
         if version != 1:
             raise CodemillError(f"{prefix}.idx: unsupported index version {version}")
@@ -73,13 +78,24 @@ class MegatronReader:
             raise CodemillError(f"{prefix}.idx: unknown dtype code {code}")
         self.dtype = np.dtype(MEGATRON_DTYPES[code])
         n, ndocs = struct.unpack_from("<QQ", idx, 18)
+        expected = 34 + 12 * n + 8 * ndocs
+        if len(idx) != expected:
+            raise CodemillError(f"{prefix}.idx: {len(idx)} bytes where its {n} sequences need {expected}")
         pos = 34
         self.lengths = np.frombuffer(idx, np.int32, n, pos)
         pos += 4 * n
         self.pointers = np.frombuffer(idx, np.int64, n, pos)
         pos += 8 * n
         self.document_indices = np.frombuffer(idx, np.int64, ndocs, pos)
-        self.bin = np.memmap(prefix + ".bin", dtype=np.uint8, mode="r")
+        need = int(self.pointers[-1]) + int(self.lengths[-1]) * self.dtype.itemsize if n else 0
+        try:
+            size = os.path.getsize(prefix + ".bin")
+            # A truncated .bin read its last documents short, silently (a memmap slice clips).
+            if size != need:
+                raise CodemillError(f"{prefix}.bin: {size} bytes where its index needs {need} (truncated?)")
+            self.bin = np.memmap(prefix + ".bin", dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+        except OSError as exc:
+            raise CodemillError(f"{prefix}.bin: cannot read ({exc.strerror or exc})") from None
 
     def __len__(self) -> int:
         return len(self.lengths)

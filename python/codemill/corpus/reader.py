@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codemill.corpus.layout import MANIFEST_NAME
+from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME
 from codemill.corpus.megatron import MegatronReader
 from codemill.errors import CodemillError, InputNotFoundError
 
@@ -17,13 +17,23 @@ if TYPE_CHECKING:
 
 
 def read_manifest(outdir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest of a finished run; one clear error for anything else (none, damaged, of
+    another format, or of a run that has not finished: its shards are not all there)."""
     path = Path(outdir) / MANIFEST_NAME
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputNotFoundError(f"{path}: no manifest (not a codemill token directory?)") from None
+    except OSError as exc:
+        raise CodemillError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise CodemillError(f"{path}: corrupt manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise CodemillError(f"{path}: manifest format {found!r} is not {MANIFEST_FORMAT!r}")
+    if not manifest.get("complete"):
+        raise CodemillError(f"{path}: the run has not finished (killed?); run the same command again to finish it")
+    return manifest
 
 
 def read_npy_shard(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -31,8 +41,18 @@ def read_npy_shard(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray
     import numpy as np  # here, not at import: writing shards (`codemill tokenize`) needs none
 
     path = Path(path)
-    tokens = np.load(path, mmap_mode="r")
-    starts = np.load(path.with_name(path.name[: -len(".npy")] + ".docs.npy"))
+    docs = path.with_name(path.name[: -len(".npy")] + ".docs.npy")
+    for name in (path, docs):
+        try:
+            loaded = np.load(name, mmap_mode="r" if name == path else None)
+        except (OSError, ValueError, EOFError) as exc:
+            raise CodemillError(f"{name}: not a readable .npy array ({exc})") from None
+        if name == path:
+            tokens = loaded
+        else:
+            starts = loaded
+    if starts.ndim != 1 or not len(starts) or starts[0] != 0 or starts[-1] != len(tokens):
+        raise CodemillError(f"{docs}: its document offsets do not end at the {len(tokens)} tokens of {path.name}")
     return tokens, starts
 
 
