@@ -21,6 +21,7 @@ commit (tokenize: its manifest; dedup: its report).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -287,5 +288,26 @@ def write_sidecar(output: str | os.PathLike[str], command: str, size: int | None
     if size is not None:  # else described as before sizes were
         meta["bytes"] = size
     meta.update(facts)
+    publish_json(_sidecar_name(output), meta)
+
+
+def put_back_sidecar(output: str | os.PathLike[str], meta: dict[str, Any]) -> None:
+    """Puts back the description ``meta`` that `read_sidecar` read before a run published its
+    own, whose output then failed to publish (the earlier output stays, and stays readable);
+    where there was none, the run's is removed."""
+    name = _sidecar_name(output)
+    if meta:
+        publish_json(name, meta)
+    elif is_url(name):
+        from codemill.sources.fs import storage, url_fs
+
+        fs, path = url_fs(os.fspath(name))
+        with storage(os.fspath(name)), contextlib.suppress(FileNotFoundError):
+            fs.rm_file(path)
+    else:
+        Path(name).unlink(missing_ok=True)
+
+
+def _sidecar_name(output: str | os.PathLike[str]) -> str | Path:
     # Beside the output: a URL's sidecar is named on the URL string (a Path would fold its //).
-    publish_json(os.fspath(output) + SIDECAR_SUFFIX if is_url(output) else sidecar_path(output), meta)
+    return os.fspath(output) + SIDECAR_SUFFIX if is_url(output) else sidecar_path(output)

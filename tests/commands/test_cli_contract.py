@@ -512,6 +512,13 @@ def test_a_prepare_stopped_between_its_description_and_its_samples_leaves_no_und
         real(a, b)
 
     monkeypatch.setattr(codemill._io.os, "replace", stop_at_samples)
+    # Ctrl-C there: the earlier description is put back beside the earlier samples, which read.
+    assert run(capsys, *args)[0] != 0
+    assert run(capsys, "tokenize", out, "-o", tmp_path / "t0", "--workers", "1")[0] == 0
+    # A kill there runs no handler (nothing put back): the new description does not fit.
+    import codemill.finetune.pipeline
+
+    monkeypatch.setattr(codemill.finetune.pipeline, "put_back_sidecar", lambda *a: None)
     assert run(capsys, *args)[0] != 0
     monkeypatch.undo()
     rc, err = run(capsys, "tokenize", out, "-o", tmp_path / "t", "--workers", "1")

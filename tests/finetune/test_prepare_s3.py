@@ -185,3 +185,38 @@ def test_a_sidecar_ties_itself_to_its_object_by_size_when_the_store_says_it(s3_s
     outputs.write_sidecar(url, "prepare", special_tokens=[])
     monkeypatch.undo()
     assert "bytes" not in outputs.read_sidecar(url) and outputs.described(url)["special_tokens"] == []
+
+
+def test_a_failed_upload_of_the_samples_leaves_the_earlier_output_as_it_was(s3_server, bucket, tmp_path, monkeypatch):
+    # The description is published just before the samples: when their upload then failed, the
+    # new description stayed beside the old samples, which no longer read ("a 374942-byte
+    # version of it"), or alone where there were none.
+    import s3fs
+    from codemill.outputs import described
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for p in sorted((STDLIB / "json").glob("*.py"))[:2]:
+        (tree / p.name).write_bytes(p.read_bytes())
+    out = f"s3://{bucket}/x.jsonl"
+    prepare([tree], out, workers=1, progress=False)
+
+    def objects(keys: list[str]) -> dict[str, bytes]:
+        return {k: s3_server.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+    before = objects(["x.jsonl", "x.jsonl.codemill.json"])
+    for p in sorted((STDLIB / "json").glob("*.py"))[2:]:
+        (tree / p.name).write_bytes(p.read_bytes())  # more samples: another size, another description
+
+    def refused(self, *args, **kwargs):
+        raise PermissionError("Access Denied")
+
+    monkeypatch.setattr(s3fs.core.S3File, "commit", refused)
+    for output in (out, f"s3://{bucket}/fresh.jsonl"):
+        with pytest.raises(StorageError, match="access denied"):
+            prepare([tree], output, workers=1, progress=False)
+    monkeypatch.undo()
+    keys = sorted(o["Key"] for o in s3_server.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["x.jsonl", "x.jsonl.codemill.json"]  # nothing of fresh.jsonl
+    assert objects(keys) == before
+    assert described(out)["bytes"] == len(before["x.jsonl"])  # reads as before

@@ -24,6 +24,7 @@ back in input order so the output is the same for a seed whatever the worker cou
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import os
 import time
@@ -51,7 +52,7 @@ from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.decide import decide
 from codemill.near_dup.result import DedupCounts, DedupResult
 from codemill.outputs import check_output as contract_check
-from codemill.outputs import write_sidecar, written_by
+from codemill.outputs import put_back_sidecar, read_sidecar, write_sidecar, written_by
 from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, check_inputs, list_documents
 from codemill.sources.fs import as_local
@@ -594,6 +595,8 @@ def prepare(
     )
     run = Preparer(inputs, config, workers=workers, progress=progress)
     fim_written = False
+    previous = read_sidecar(output)  # put back if the samples fail to publish after their description
+    described_now = False
 
     def describe(size: int) -> None:
         # Published before the samples, with their size: a run stopped between the two leaves a
@@ -602,12 +605,22 @@ def prepare(
         # later prepare refuse to replace as not its own).
         assert run.report is not None
         used = list(fim_tokens) if fim_written else []
+        nonlocal described_now
+        described_now = True
         write_sidecar(output, "prepare", size=size, special_tokens=used, samples=run.report["samples"]["total"])
 
-    with SampleWriter.open(output, describe) as writer:
-        for sample in run:
-            fim_written = fim_written or sample["kind"] == "fim"
-            writer.write(sample)
+    try:
+        with SampleWriter.open(output, describe) as writer:
+            for sample in run:
+                fim_written = fim_written or sample["kind"] == "fim"
+                writer.write(sample)
+    except BaseException:
+        # The samples were not published (a failed upload, say) but their description was: the
+        # earlier output's was put back, or it read as not fitting the samples still there.
+        if described_now:
+            with contextlib.suppress(Exception):  # the run's own error comes first
+                put_back_sidecar(output, previous)
+        raise
     assert run.report is not None
     run.report["output"] = str(output)
     return run.report
