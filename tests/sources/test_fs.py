@@ -68,6 +68,22 @@ def _docs(inputs: list[str]) -> tuple[list[tuple[str, str, str, str]], dict[str,
     return docs, dict(skips.counts)
 
 
+def _fetches(monkeypatch: pytest.MonkeyPatch, url: str) -> list[tuple[int | None, int | None, bytes]]:
+    """The (start, end, bytes) of each range request of the store holding ``url``, as made."""
+    from codemill.sources.fs import url_fs
+
+    fs, _ = url_fs(url)
+    made: list[tuple[int | None, int | None, bytes]] = []
+    real = fs.cat_file
+
+    def counted(path: str, start: int | None = None, end: int | None = None) -> bytes:
+        made.append((start, end, real(path, start=start, end=end)))
+        return made[-1][2]
+
+    monkeypatch.setattr(fs, "cat_file", counted)
+    return made
+
+
 def test_is_url():
     assert is_url("s3://b/p") and is_url("memory://x") and is_url("gs://b")
     assert not is_url("/tmp/s3:/x") and not is_url("s3:/b") and not is_url("relative/path")
@@ -117,7 +133,6 @@ def test_a_parquet_row_group_at_url_fetches_about_its_bytes(s3_server, bucket, t
     import base64
     import random
 
-    from codemill.sources.fs import url_fs
     from codemill.sources.records import RecordReader
 
     pa = pytest.importorskip("pyarrow")
@@ -129,22 +144,12 @@ def test_a_parquet_row_group_at_url_fetches_about_its_bytes(s3_server, bucket, t
     pq.write_table(pa.table({"content": texts}), tmp_path / "t.parquet", row_group_size=10)
     s3_server.upload_file(str(tmp_path / "t.parquet"), bucket, "t.parquet")
     url = f"s3://{bucket}/t.parquet"
-    fs, _ = url_fs(url)
-    fetched: list[int] = []
-    real = fs.cat_file
-
-    def counted(path, start=None, end=None):
-        data = real(path, start=start, end=end)
-        fetched.append(len(data))
-        return data
-
-    monkeypatch.setattr(fs, "cat_file", counted)
+    fetched = _fetches(monkeypatch, url)
     assert [d.text for d in RecordReader(url, Skips()).read(0, 1)] == texts[:10]
-    assert sum(fetched) <= (8 << 20) + (1 << 20)
+    assert sum(len(data) for _, _, data in fetched) <= (8 << 20) + (1 << 20)
 
 
 def test_jsonl_ranges_at_url_read_like_on_disk_and_fetch_little_more(s3_server, bucket, tmp_path, monkeypatch):
-    from codemill.sources.fs import url_fs
     from codemill.sources.records import RecordReader
 
     # Short lines, and long ones (longer than the 64 KiB read past a range's end), so that a
@@ -154,15 +159,7 @@ def test_jsonl_ranges_at_url_read_like_on_disk_and_fetch_little_more(s3_server, 
     (tmp_path / "d.jsonl").write_bytes(data)
     s3_server.upload_file(str(tmp_path / "d.jsonl"), bucket, "d.jsonl")
     url = f"s3://{bucket}/d.jsonl"
-    fs, _ = url_fs(url)
-    fetched: list[bytes] = []
-    real = fs.cat_file
-
-    def counted(path, start=None, end=None):
-        fetched.append(real(path, start=start, end=end))
-        return fetched[-1]
-
-    monkeypatch.setattr(fs, "cat_file", counted)
+    fetched = _fetches(monkeypatch, url)
     for step in (1000, 70_000, 300_001, len(data)):
         fetched.clear()
         for start in range(0, len(data), step):
@@ -174,11 +171,10 @@ def test_jsonl_ranges_at_url_read_like_on_disk_and_fetch_little_more(s3_server, 
         if step > 70_000:  # each range, and the end of its last line: about what a task reads
             longest = max(len(line) for line in data.split(b"\n"))
             ranges = -(-len(data) // step)
-            assert sum(map(len, fetched)) <= len(data) + ranges * (2 * longest + (64 << 10))
+            assert sum(len(data) for _, _, data in fetched) <= len(data) + ranges * (2 * longest + (64 << 10))
 
 
 def test_a_task_of_a_1_gb_corpus_reads_its_range_in_one_request(s3_server, bucket, tmp_path, monkeypatch):
-    from codemill.sources.fs import url_fs
     from codemill.sources.parts import task_size
     from codemill.sources.records import RecordReader
 
@@ -188,15 +184,7 @@ def test_a_task_of_a_1_gb_corpus_reads_its_range_in_one_request(s3_server, bucke
     data = line * (2 * step // len(line) + 1)
     s3_server.put_object(Bucket=bucket, Key="big.jsonl", Body=data)
     url = f"s3://{bucket}/big.jsonl"
-    fs, _ = url_fs(url)
-    calls: list[tuple[int | None, int | None]] = []
-    real = fs.cat_file
-
-    def counted(path, start=None, end=None):
-        calls.append((start, end))
-        return real(path, start=start, end=end)
-
-    monkeypatch.setattr(fs, "cat_file", counted)
+    calls = _fetches(monkeypatch, url)
     docs = 0
     for start, stop in ((0, step), (step, None)):  # the first task, and the last to the end
         calls.clear()
@@ -206,7 +194,7 @@ def test_a_task_of_a_1_gb_corpus_reads_its_range_in_one_request(s3_server, bucke
 
 
 def test_url_reader_ends_where_the_object_ends(s3_server, bucket, tmp_path, monkeypatch):
-    from codemill.sources.fs import open_url, url_fs
+    from codemill.sources.fs import open_url
 
     # The first read (the range and 64 KiB past it) ends exactly at the object's end: the next
     # starts at the end, which S3 refuses (416) rather than answer empty.
@@ -219,15 +207,7 @@ def test_url_reader_ends_where_the_object_ends(s3_server, bucket, tmp_path, monk
         f.seek(1000)
         assert f.read(5) == body[1000:1005] and f.tell() == 1005
     # Reading all of it is one request (and one more that finds the end), not one per 8 KiB.
-    fs, _ = url_fs(f"s3://{bucket}/o.bin")
-    calls = []
-    real = fs.cat_file
-
-    def counted(path, start=None, end=None):
-        calls.append((start, end))
-        return real(path, start=start, end=end)
-
-    monkeypatch.setattr(fs, "cat_file", counted)
+    calls = _fetches(monkeypatch, f"s3://{bucket}/o.bin")
     with open_url(f"s3://{bucket}/o.bin") as f:
         assert f.read() == body
     assert len(calls) == 1, calls
