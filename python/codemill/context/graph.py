@@ -105,10 +105,6 @@ class ImportGraph:
         self.stamps: dict[str, tuple[int, int]] = {}
         """file -> (mtime in ns, size) when its text was hashed: an update does not read a file
         whose stamp is unchanged"""
-        self.configs: dict[str, str | None] = {}
-        """project file the resolvers read (go.mod, package.json, tsconfig.json, Cargo.toml ...,
-        where they looked for one) -> sha256 of its text, None where there was none: an update
-        resolves every import again when one changed, though no source file did"""
         self.exclude: tuple[str, ...] = ()
         self.languages: frozenset[str] | None = None
         self.max_file_bytes = DEFAULT_MAX_BYTES
@@ -246,10 +242,9 @@ class ImportGraph:
                     del table[rel]
         report.removed = len(gone)
         report.skipped = len(self.skipped)
-        if report.changed or report.removed or self._configs_changed():
+        if report.changed or report.removed:
             self._resolver = None
             self.resolutions = {}
-            self.configs = {}
             self._resolve_all()
         report.seconds = time.perf_counter() - t0
         self.seconds = report.seconds
@@ -290,25 +285,8 @@ class ImportGraph:
     @property
     def resolver(self) -> Resolver:
         if self._resolver is None:
-            self._resolver = Resolver(self.files, self.infos, self._read_config)
+            self._resolver = Resolver(self.files, self.infos, self._read_any)
         return self._resolver
-
-    def _read_config(self, rel: str) -> str | None:
-        """A project file's text for the resolvers, noted in `configs`."""
-        text = self._read_any(rel)
-        self.configs[rel] = None if text is None else _digest(text)
-        return text
-
-    def _configs_changed(self) -> bool:
-        """Whether a project file the resolvers read (or looked for) is not as it was."""
-        for rel, digest in self.configs.items():
-            try:
-                text: str | None = (self.root / rel).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                text = None
-            if (None if text is None else _digest(text)) != digest:
-                return True
-        return False
 
     def _read_any(self, rel: str) -> str | None:
         path = self.root / self._real.get(rel, rel)

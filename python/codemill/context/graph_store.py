@@ -79,7 +79,6 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
         "exclude": list(graph.exclude),
         "languages": sorted(graph.languages) if graph.languages is not None else None,
         "skipped": dict(sorted(graph.skipped.items())),
-        "configs": dict(sorted(graph.configs.items())),
         "files": files,
         "edges": {src: dict(out) for src, out in sorted(graph.edges().items())},
         "rank": saved_form(graph.exact_rank_graph()),
@@ -203,8 +202,6 @@ def restore(graph: ImportGraph, data: Any, body: Body, source: str) -> None:
         graph.exclude = tuple(data["exclude"])
         graph.languages = frozenset(data["languages"]) if data["languages"] is not None else None
         graph.skipped = dict(data["skipped"])
-        # A graph saved before configs were noted has none: its next change resolves anew.
-        graph.configs = dict(data.get("configs", {}))
         files: dict[str, Any] = data["files"]
         edges = data["edges"]
         for rel, f in files.items():
