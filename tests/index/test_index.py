@@ -124,6 +124,35 @@ def test_dense_ties_at_the_cut_are_taken_as_a_fresh_build_takes_them(tmp_path: P
         assert top(index, mode) == top(fresh, mode)
 
 
+def test_a_dense_search_asks_faiss_once_unless_scores_tie_at_the_cut(repo: Path):
+    index = HybridIndex.build(repo)
+    dense = index._dense_index()
+    real = dense.search
+    calls: list[int] = []
+
+    def counted(q, n):
+        calls.append(n)
+        return real(q, n)
+
+    index._dense_index = lambda: type("Counted", (), {"search": staticmethod(counted)})()
+    assert index.dense_search("get user by email", 3)
+    assert len(calls) == 1  # the tie check fetched everything twice
+
+
+def test_an_index_saved_before_languages_were_hashed_updates_as_unchanged(repo: Path, tmp_path: Path):
+    import hashlib
+
+    # Its keys are of the text alone: the first update took every file as changed and chunked
+    # the whole repository again (quadratically: a removal per file).
+    index = HybridIndex.build(repo)
+    for path, entry in index.files.items():
+        text = (repo / path).read_text(encoding="utf-8")
+        entry["hash"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    report = index.update(repo)
+    assert report.chunks == 0 and report.unchanged == len(index.files)
+    assert index.update(repo).unchanged == len(index.files)  # the keys brought up to date
+
+
 def test_save_load_round_trip(repo: Path, tmp_path: Path):
     index = HybridIndex.build(repo)
     index.save(tmp_path / "idx")

@@ -175,9 +175,9 @@ class HybridIndex:
         Returns the number of chunks added; ``progress``: embedding progress on stderr."""
         self.last_embedded = 0
         reuse = self._vectors_by_text([path for path, _, _ in files])
-        for path, _, _ in files:
-            if path in self.files:
-                self.remove([path])
+        replaced = [path for path, _, _ in files if path in self.files]
+        if replaced:
+            self.remove(replaced)  # at once: each call rebuilds the id and vector arrays
         new: list[Chunk] = []
         for path, language, text in files:
             chunks = chunk_text(text, language, path, self.max_lines)
@@ -305,7 +305,11 @@ class HybridIndex:
             rel, language, text, digest = item
             seen.add(rel)
             entry = self.files.get(rel)
-            if entry is not None and entry["hash"] == digest:
+            if entry is not None and (entry["hash"] == digest or entry["hash"] == _hash(text.encode("utf-8"))):
+                # (The text alone: the key of an index saved before languages were hashed too,
+                # taken as unchanged, and its key brought up to date, rather than every file
+                # chunked again at the first update.)
+                entry["hash"] = digest
                 report.unchanged += 1
                 continue
             changed.append((rel, language, text))
@@ -384,7 +388,7 @@ class HybridIndex:
         index = self._dense_index()
         extra = len(self._dense_removed)
         total = len(self._ids) + extra
-        fetch = min(k + extra, total)
+        fetch = min(k + extra + 1, total)  # one past the cut: does it tie the k-th?
         while True:
             scores, ids = index.search(q, fetch)
             hits = [
@@ -395,10 +399,8 @@ class HybridIndex:
             # Every chunk scoring as the k-th best: FAISS picks among equal scores by position,
             # which an update changes (a re-added file's vectors go last), so the cut took other
             # tied chunks than a fresh build's; ties go to the (path, line) order, as BM25's do.
-            if fetch >= total or len(hits) < k:
-                break
-            kth = round(sorted((h[1] for h in hits), reverse=True)[k - 1], 6)
-            if round(float(scores[0][-1]), 6) < kth:
+            # (Hits come best first; only a tie past the cut fetches more.)
+            if fetch >= total or len(hits) <= k or round(hits[-1][1], 6) < round(hits[k - 1][1], 6):
                 break
             fetch = min(2 * fetch, total)
         return self._ordered(hits)[:k]
