@@ -141,6 +141,7 @@ class ContextBuilder:
         # answers for hours, and a dependency edited meanwhile showed its old lines.
         self._defs: dict[str, tuple[tuple[int, int] | None, list[Definition]]] = {}
         self._lines: dict[str, tuple[tuple[int, int] | None, list[str]]] = {}
+        self._stamps: dict[str, tuple[int, int] | None] | None = None  # within a context call
 
     @classmethod
     def for_repo(cls, root: str | os.PathLike[str], tokenizer: Any = None, **build: Any) -> ContextBuilder:
@@ -152,7 +153,7 @@ class ContextBuilder:
     def definitions(self, rel: str) -> list[Definition]:
         """A file's definitions: from the graph (saved with it) while the file is as it was
         read, else parsed now (saved line ranges on a changed file showed other lines)."""
-        stamp = self.graph.disk_stamp(rel)
+        stamp = self._stamp(rel)
         cached = self._defs.get(rel)
         if cached is not None and stamp is not None and cached[0] == stamp:
             return cached[1]
@@ -166,7 +167,7 @@ class ContextBuilder:
         return found
 
     def _file_lines(self, rel: str) -> list[str]:
-        stamp = self.graph.disk_stamp(rel)
+        stamp = self._stamp(rel)
         cached = self._lines.get(rel)
         if cached is not None and stamp is not None and cached[0] == stamp:
             return cached[1]
@@ -215,6 +216,27 @@ class ContextBuilder:
         ``query`` names), then the rest of the files it imports, then code further along its
         imports while it stays relevant. Nothing outside :func:`~codemill.context.relevance.focus`
         is offered: a file with nothing to follow gets an empty context."""
+        self._stamps = {}  # each file's stamp looked at once a call (snippets asked hundreds)
+        try:
+            return self._context(path, budget, query, include_self, extra_seeds)
+        finally:
+            self._stamps = None
+
+    def _stamp(self, rel: str) -> tuple[int, int] | None:
+        if self._stamps is None:
+            return self.graph.disk_stamp(rel)
+        if rel not in self._stamps:
+            self._stamps[rel] = self.graph.disk_stamp(rel)
+        return self._stamps[rel]
+
+    def _context(
+        self,
+        path: str | os.PathLike[str],
+        budget: int,
+        query: str | None,
+        include_self: bool,
+        extra_seeds: dict[str, float] | None,
+    ) -> RepoContext:
         if budget < 0:
             raise CodemillError(f"the token budget must be >= 0, got {budget}")
         rel = self.graph.ensure(path)  # the file being worked on, parsed again if it changed
