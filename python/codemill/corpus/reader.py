@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 
 def read_manifest(outdir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest of a finished run; one clear error for anything else (none, damaged, of
-    another format, or of a run that has not finished: its shards are not all there)."""
+    """The manifest of a run (``complete`` says whether it finished); one clear error where
+    there is none, or it is damaged or of another format."""
     path = Path(outdir) / MANIFEST_NAME
     try:
         manifest = json.loads(path.read_text())
@@ -31,8 +31,6 @@ def read_manifest(outdir: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise CodemillError(f"{path}: manifest format {found!r} is not {MANIFEST_FORMAT!r}")
-    if not manifest.get("complete"):
-        raise CodemillError(f"{path}: the run has not finished (killed?); run the same command again to finish it")
     return manifest
 
 
@@ -60,6 +58,9 @@ def iter_shard_documents(outdir: str | os.PathLike[str], *, keep_eot: bool = Fal
     """Every document's token ids in manifest order (without its trailing EOT by default)."""
     outdir = Path(outdir)
     manifest = read_manifest(outdir)
+    if not manifest.get("complete"):  # its shards are not all there
+        path = outdir / MANIFEST_NAME
+        raise CodemillError(f"{path}: the run has not finished (killed?); run the same command again to finish it")
     cut = 0 if keep_eot else 1
     for shard in manifest["shards"]:
         if manifest["settings"]["format"] == "megatron":
