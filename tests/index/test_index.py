@@ -153,6 +153,26 @@ def test_an_index_saved_before_languages_were_hashed_updates_as_unchanged(repo: 
     assert index.update(repo).unchanged == len(index.files)  # the keys brought up to date
 
 
+def test_an_older_index_rechunks_a_record_whose_language_changed(tmp_path: Path):
+    import hashlib
+    import json
+
+    # Its key of the text alone matches, but the record is chunked in another language now.
+    text = "function loadUser(id) {\n  return id;\n}\n\nfunction saveUser(u) {\n  return u;\n}\n"
+    (tmp_path / "main.py").write_text("def main():\n    return 1\n")
+    (tmp_path / "snippets.jsonl").write_text(json.dumps({"text": text, "language": "text"}) + "\n")
+    index = HybridIndex.build(tmp_path)
+    for path, entry in index.files.items():
+        t = text if path.startswith("snippets") else (tmp_path / path).read_text()
+        entry["hash"] = hashlib.sha256(t.encode("utf-8")).hexdigest()
+    (tmp_path / "snippets.jsonl").write_text(json.dumps({"text": text, "language": "javascript"}) + "\n")
+    assert index.update(tmp_path).unchanged == 1  # main.py
+    assert sorted(c.symbol or "" for c in index.chunks.values() if c.path.startswith("snippets")) == [
+        "loadUser",
+        "saveUser",
+    ]
+
+
 def test_save_load_round_trip(repo: Path, tmp_path: Path):
     index = HybridIndex.build(repo)
     index.save(tmp_path / "idx")

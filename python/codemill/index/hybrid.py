@@ -305,10 +305,7 @@ class HybridIndex:
             rel, language, text, digest = item
             seen.add(rel)
             entry = self.files.get(rel)
-            if entry is not None and (entry["hash"] == digest or entry["hash"] == _hash(text.encode("utf-8"))):
-                # (The text alone: the key of an index saved before languages were hashed too,
-                # taken as unchanged, and its key brought up to date, rather than every file
-                # chunked again at the first update.)
+            if entry is not None and (entry["hash"] == digest or self._same_old_key(entry, rel, language, text)):
                 entry["hash"] = digest
                 report.unchanged += 1
                 continue
@@ -319,6 +316,15 @@ class HybridIndex:
         report.chunks = self.add_texts(changed, progress=progress)
         report.embedded = self.last_embedded
         return report
+
+    def _same_old_key(self, entry: dict[str, Any], rel: str, language: str, text: str) -> bool:
+        """Whether a file of an index saved when keys were of the text alone (before the language
+        was hashed too) is unchanged: the same text, chunked as its language chunks it now (a
+        record's language may have changed). Chunking embeds nothing: cheaper than the first
+        update chunking and replacing every file."""
+        if entry["hash"] != _hash(text.encode("utf-8")):
+            return False
+        return [self.chunks[i] for i in entry["ids"]] == chunk_text(text, language, rel, self.max_lines)
 
     def _read(
         self, root: Path, doc: Document, report: BuildReport, max_file_bytes: int
