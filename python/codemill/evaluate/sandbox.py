@@ -211,13 +211,17 @@ class Sandbox:
 
     def _run_in(self, pair: _Pair, program: Program, timeout_s: float) -> tuple[dict | None, dict | None]:
         limits = self.limits
+        # The judge holds the load and each repeat to timeout_s; this is the backstop for all of
+        # them. (It was timeout_s x repeats: with one repeat, the load and the run shared one
+        # budget, so a verdict depended on --repeats.)
+        whole_s = timeout_s * (self.repeats + 1)
         common = {
-            "timeout_s": timeout_s * self.repeats,
+            "timeout_s": whole_s,
             "memory_bytes": limits.memory_mb << 20,
             "file_bytes": limits.file_mb << 20,
             "open_files": limits.open_files,
             "processes": limits.processes,
-            "cpu_seconds": max(1, math.ceil(timeout_s * self.repeats) + 1),
+            "cpu_seconds": max(1, math.ceil(whole_s) + 1),
             "landlock": self.landlock_abi >= 1,
             "seccomp": self.seccomp,
         }
@@ -240,7 +244,7 @@ class Sandbox:
         finally:
             mine.close()
             theirs.close()
-        deadline = time.monotonic() + timeout_s * self.repeats + WATCHDOG_GRACE_S
+        deadline = time.monotonic() + whole_s + WATCHDOG_GRACE_S
         sample = pair.sample.receive(deadline)
         judge = pair.judge.receive(deadline)
         return sample, judge
