@@ -422,3 +422,35 @@ def test_exact_match_takes_crlf_for_lf():
 
     ref = "    if a:\n        return a + b\n    return b\n"
     assert exact_match(ref.replace("\n", "\r\n"), ref)
+
+
+def test_a_canonical_slower_than_the_floor_still_calibrates_its_task(tmp_path, capsys):
+    # It ran with the floor as its budget, failed calibration, and every sample of its task
+    # (the canonical itself) timed out at the floor, said only in --json.
+    canonical = "    import time; time.sleep(0.8); return a\n"
+    problems = write_jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {
+                "task_id": "S/0",
+                "prompt": "def slow(a):\n",
+                "entry_point": "slow",
+                "canonical_solution": canonical,
+                "test": "def check(candidate):\n    assert candidate(1) == 1\n",
+            },
+            {
+                "task_id": "N/0",
+                "prompt": "def broken(a):\n",
+                "entry_point": "broken",
+                "canonical_solution": "    return a + 1\n",
+                "test": "def check(candidate):\n    assert candidate(1) == 1\n",
+            },
+        ],
+    )
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": "S/0", "completion": canonical}])
+    summary = evaluate(samples, problems, ks=(1,), workers=1, timeout=0.5, repeats=1)
+    assert summary["statuses"]["passed"] == 1 and summary["calibration"]["failed"] == []
+    samples = write_jsonl(tmp_path / "s2.jsonl", [{"task_id": "N/0", "completion": "    return a\n"}])
+    assert cli([str(samples), "--problems", str(problems), "-k", "1", "--timeout", "0.5", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "canonical solution of 1 task(s) did not pass (N/0)" in err  # not only in --json

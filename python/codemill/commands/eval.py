@@ -84,6 +84,14 @@ def run(args: argparse.Namespace) -> int:
     )
     for note in summary["sandbox"]["limitations"]:
         print(f"codemill eval: warning: {note}", file=sys.stderr)
+    failed = summary["calibration"]["failed"]
+    if failed:  # their tasks' samples are held to the floor: say so, not only in --json
+        shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
+        print(
+            f"codemill eval: warning: the canonical solution of {len(failed)} task(s) did not pass ({shown}); "
+            f"their samples get the --timeout floor",
+            file=sys.stderr,
+        )
     skipped = summary["skipped"]
     for item in skipped["items"][:10]:
         print(f"codemill eval: skipped {item['where']}: {item['reason']}", file=sys.stderr)

@@ -91,7 +91,10 @@ def evaluate(
         reference_s: dict[str, float] = {}
         calibration_failed: list[str] = []
         if not sanity:
-            reference_s, calibration_failed = _calibrate(sandbox, table, todo, timeout, workers, progress)
+            # The canonical solutions get the cap a sample can get at most: one slower than the
+            # floor failed at it, and its task's samples (the canonical itself) timed out.
+            cap = timeout * max(timeout_factor, 1.0)
+            reference_s, calibration_failed = _calibrate(sandbox, table, todo, cap, workers, progress)
         budgets = {
             task_id: max(timeout, timeout_factor * reference_s[task_id]) if task_id in reference_s else timeout
             for task_id in {s.task_id for s in todo}
