@@ -395,7 +395,9 @@ def test_a_verdict_does_not_depend_on_the_timing_repeats(tmp_path):
                 "task_id": "R/0",
                 "prompt": "def add_item(x, items=None):\n",
                 "entry_point": "add_item",
-                "canonical_solution": "    items = [] if items is None else items\n    items.append(x)\n    return items\n",
+                "canonical_solution": (
+                    "    items = [] if items is None else items\n    items.append(x)\n    return items\n"
+                ),
                 "test": "def check(candidate):\n    assert candidate(1) == [1]\n",
             },
             {
