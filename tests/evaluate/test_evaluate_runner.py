@@ -456,3 +456,15 @@ def test_a_canonical_slower_than_the_floor_still_calibrates_its_task(tmp_path, c
     assert cli([str(samples), "--problems", str(problems), "-k", "1", "--timeout", "0.5", "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "canonical solution of 1 task(s) did not pass (N/0)" in err  # not only in --json
+
+
+def test_a_samples_line_that_is_not_utf8_is_skipped_not_the_run(generic, tmp_path):
+    # The file was decoded whole: one bad byte stopped the run ("cannot read as UTF-8 JSONL").
+    problems, _ = generic
+    good = json.dumps({"task_id": GENERIC[0]["task_id"], "completion": COMPLETIONS[GENERIC[0]["task_id"]][0]})
+    samples = tmp_path / "s.jsonl"
+    bad = b'{"task_id": "x", "completion": "\xff"}'
+    samples.write_bytes(b"\xef\xbb\xbf" + good.encode() + b"\n" + bad + b"\n" + good.encode() + b"\n")
+    summary = evaluate(samples, problems, ks=(1,), workers=1, timeout=1.0, repeats=1)
+    assert sum(summary["statuses"].values()) == 2  # the BOM's line too
+    assert summary["skipped"]["items"] == [{"where": f"{samples}:2", "reason": "invalid UTF-8"}]

@@ -12,6 +12,7 @@ import gzip
 import importlib.util
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,13 +239,19 @@ def _read_jsonl(path: Path, strict: bool, skipped: list[tuple[str, str]] | None 
         raise ValueError(f"{path}: is a directory, expected a JSONL file")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
+        # Bytes, decoded a line at a time: one line that is not UTF-8 is that line's skip (or a
+        # problem file's error naming it), not the whole file's; a BOM opens the first line.
+        with opener(path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                if not raw.strip():
                     continue
                 where = f"{path}:{lineno}"
                 try:
-                    record = json.loads(line)
+                    record = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    reason = "invalid UTF-8"
                 except json.JSONDecodeError as exc:
                     reason = f"invalid JSON ({exc.msg})"
                 except RecursionError:
@@ -258,5 +265,5 @@ def _read_jsonl(path: Path, strict: bool, skipped: list[tuple[str, str]] | None 
                     raise ValueError(f"{where}: {reason}")
                 assert skipped is not None
                 skipped.append((where, reason))
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
-        raise ValueError(f"{path}: cannot read as UTF-8 JSONL: {exc}") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: cannot read as JSONL: {exc}") from None
