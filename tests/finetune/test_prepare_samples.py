@@ -8,6 +8,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from codemill.errors import CodemillError
 from codemill.finetune.filters import clean_text
 from codemill.finetune.samples import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, SampleBuilder, fim_parts
 from codemill.languages import detect_language
@@ -529,6 +530,25 @@ def test_a_file_that_spells_a_fim_marker_gives_no_samples_and_says_why():
     # text like any other: such a file gave no samples at all before.
     samples, missed = SampleBuilder(["raw", "completion"], seed=1).build(text, "python", "t.py", "r")
     assert [s["kind"] for s in samples][:1] == ["raw"] and "fim_token_in_text" not in missed
+    # Nor with FIM asked for at a rate of 0: no FIM sample can be made (such a file lost all).
+    samples, missed = SampleBuilder(fim_rate=0.0, seed=1).build(text, "python", "t.py", "r")
+    assert [s["kind"] for s in samples][:1] == ["raw"] and "fim_token_in_text" not in missed
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"kinds": ()}, "at least one kind"),
+        ({"max_docstring_functions": -1}, "max_docstring_functions must be at least 0"),
+        ({"completion_max_bytes": -5}, "completion_max_bytes must be at least 1"),
+        ({"fim_max_middle_bytes": 0}, "fim_max_middle_bytes must be at least 1"),
+    ],
+)
+def test_sample_limits_that_cannot_work_are_refused_up_front(options, message):
+    # -1 ended a run inside a worker (random.sample), -5 cut every completion at its first
+    # statement, and no kinds at all wrote an empty output, said nowhere.
+    with pytest.raises(CodemillError, match=message):
+        SampleBuilder(**options)
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,9 @@ class PrepareConfig:
                 raise ConfigError(f"unknown language(s) {', '.join(bad)}; known: {', '.join(sorted(LANGUAGES))}")
             names = tuple(dict.fromkeys(ALIASES[lang.strip().lower()] for lang in self.languages))
             object.__setattr__(self, "languages", names)
-        self.builder()  # validates kinds and rates up front
+        if self.max_file_bytes < 1:
+            raise ConfigError(f"max_file_bytes must be at least 1, got {self.max_file_bytes}")
+        self.builder()  # validates kinds, rates and sample limits up front
 
     def builder(self) -> SampleBuilder:
         return SampleBuilder(

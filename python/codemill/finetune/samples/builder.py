@@ -50,9 +50,18 @@ class SampleBuilder:
         unknown = [k for k in kinds if k not in KINDS]
         if unknown:
             raise CodemillError(f"unknown sample kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+        if not kinds:  # as the command refuses --samples '': an empty output, said nowhere
+            raise CodemillError(f"samples must name at least one kind; known: {', '.join(KINDS)}")
         for name, rate in (("fim_rate", fim_rate), ("fim_spm_rate", fim_spm_rate)):
             if not 0.0 <= rate <= 1.0:
                 raise CodemillError(f"{name} must be between 0 and 1, got {rate}")
+        for name, n, least in (
+            ("completion_max_bytes", completion_max_bytes, 1),
+            ("fim_max_middle_bytes", fim_max_middle_bytes, 1),
+            ("max_docstring_functions", max_docstring_functions, 0),
+        ):
+            if n < least:  # -1 ended a run inside a worker (random.sample); -5 cut every completion
+                raise CodemillError(f"{name} must be at least {least}, got {n}")
         self.kinds = tuple(k for k in KINDS if k in kinds)
         self.fim_rate = fim_rate
         self.fim_spm_rate = fim_spm_rate
@@ -75,11 +84,12 @@ class SampleBuilder:
         """The samples of one cleaned file and a count of kinds it could not give (with why)."""
         missed: Counter[str] = Counter()
         samples: list[dict[str, Any]] = []
-        if "fim" in self.kinds and any(token in text for token in self.fim_tokens):
+        if "fim" in self.kinds and self.fim_rate > 0 and any(token in text for token in self.fim_tokens):
             # Its samples would carry the markers as text, which `tokenize` (told by the sidecar
             # that this output uses them) encodes as the special tokens, and a FIM sample of it
             # could not be split back into its parts: a file that spells them gives none. Without
-            # FIM samples the sidecar names no markers, and they are text like any other.
+            # FIM samples (none asked for, or a rate of 0) the sidecar names no markers, and they
+            # are text like any other.
             missed["fim_token_in_text"] += 1
             return samples, missed
         f = SourceFile(text, text.encode("utf-8", "surrogatepass"), grammar_for_path(path, language), path, repository)
