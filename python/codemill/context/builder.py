@@ -13,9 +13,10 @@ its path and lines, and the rendered context never exceeds the budget.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from codemill.context.definitions import Definition, definitions
 from codemill.context.graph import ImportGraph
@@ -23,6 +24,8 @@ from codemill.context.ranking import Ranks
 from codemill.context.relevance import Focus, asked_names, focus, uses
 from codemill.errors import CodemillError
 from codemill.syntax.lines import source_lines
+
+T = TypeVar("T")
 
 # Scoring of definitions in the context.
 IMPORTED_BOOST = 20.0
@@ -153,27 +156,29 @@ class ContextBuilder:
     def definitions(self, rel: str) -> list[Definition]:
         """A file's definitions: from the graph (saved with it) while the file is as it was
         read, else parsed now (saved line ranges on a changed file showed other lines)."""
-        stamp = self._stamp(rel)
-        cached = self._defs.get(rel)
-        if cached is not None and stamp is not None and cached[0] == stamp:
-            return cached[1]
-        sym = self.graph.symbols.get(rel)
-        if sym is not None and self.graph.current(rel):
-            found = list(sym.definitions)
-        else:
-            text = self.graph.text(rel) or ""
-            found = definitions(text, self.graph.files.get(rel, "generic"), rel)
-        self._defs[rel] = (stamp, found)
-        return found
+
+        def parsed() -> list[Definition]:
+            sym = self.graph.symbols.get(rel)
+            if sym is not None and self.graph.current(rel):
+                return list(sym.definitions)
+            return definitions(self.graph.text(rel) or "", self.graph.files.get(rel, "generic"), rel)
+
+        return self._fresh(self._defs, rel, parsed)
 
     def _file_lines(self, rel: str) -> list[str]:
+        return self._fresh(self._lines, rel, lambda: source_lines(self.graph.text(rel) or ""))
+
+    def _fresh(self, cache: dict[str, tuple[tuple[int, int] | None, T]], rel: str, make: Callable[[], T]) -> T:
+        """``cache``'s value for the file ``rel`` while its stamp on disk is the one it was made
+        at, else ``make()``'s, kept with the stamp (made again each time while the stamp cannot
+        be trusted: None)."""
         stamp = self._stamp(rel)
-        cached = self._lines.get(rel)
+        cached = cache.get(rel)
         if cached is not None and stamp is not None and cached[0] == stamp:
             return cached[1]
-        lines = source_lines(self.graph.text(rel) or "")
-        self._lines[rel] = (stamp, lines)
-        return lines
+        value = make()
+        cache[rel] = (stamp, value)
+        return value
 
     def _snippet(self, rel: str, start: int, end: int, elided: bool) -> str:
         lines = self._file_lines(rel)[start - 1 : end]
