@@ -21,7 +21,6 @@ commit (tokenize: its manifest; dedup: its report).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -252,12 +251,10 @@ def publish_json(output: str | os.PathLike[str], obj: Any) -> None:
 def _size(output: str | os.PathLike[str]) -> int | None:
     """The size of a published file output; None where the store does not say (an HTTP server
     that sends no length, a failed request)."""
-    try:
-        if is_url(output):
-            from codemill.sources.fs import url_size
+    from codemill.sources.fs import file_size
 
-            return url_size(os.fspath(output))
-        return os.path.getsize(output)
+    try:
+        return file_size(output)
     except (OSError, SourceError):
         return None
 
@@ -299,11 +296,9 @@ def put_back_sidecar(output: str | os.PathLike[str], meta: dict[str, Any]) -> No
     if meta:
         publish_json(name, meta)
     elif is_url(name):
-        from codemill.sources.fs import storage, url_fs
+        from codemill.sources.fs import remove_url
 
-        fs, path = url_fs(os.fspath(name))
-        with storage(os.fspath(name)), contextlib.suppress(FileNotFoundError):
-            fs.rm_file(path)
+        remove_url(os.fspath(name))
     else:
         Path(name).unlink(missing_ok=True)
 

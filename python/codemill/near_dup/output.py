@@ -8,7 +8,6 @@ prefix is written a group of files at a time (`plan_writes`), each file uploaded
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,11 +26,11 @@ from codemill.sources.fs import (
     Directory,
     base_name,
     fetched,
+    file_size,
     is_tree,
     join,
     publishing_marker,
     uploading,
-    url_size,
 )
 from codemill.sources.inputs import not_a_file, record_file_skip
 from codemill.sources.records import parquet_file, record_origin
@@ -95,7 +94,7 @@ def _write_records(src: Path | str, raw: IO[bytes], name: str, numbers: np.ndarr
     A file the reader passed over unopened (`record_file_skip`: empty, unreadable) gets an empty
     output: there is no stream (or Parquet schema) to open, and an empty input stays empty."""
     if not len(numbers):
-        size = url_size(src) if isinstance(src, str) else os.path.getsize(src)
+        size = file_size(src)
         if size is not None and record_file_skip(src, size) is not None:
             return
     if is_parquet(src):

@@ -30,7 +30,7 @@ from codemill._ray import connect, in_driver_dir, ray, stop_tasks, task_result
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.signing import Claim, first_claims, local_signatures
 from codemill.sources import Skips
-from codemill.sources.fs import is_url, url_size
+from codemill.sources.fs import file_size
 from codemill.sources.parts import byte_ranges, group_ranges, task_size
 from codemill.sources.streams import is_compressed, is_parquet
 
@@ -328,7 +328,7 @@ def record_parts(path: Path | str, parts: int | None) -> list[tuple[int, int | N
         return [*group_ranges(sizes, step(sum(sizes)))] or [(0, None)]
     if is_compressed(path):
         return [(0, None)]
-    size = url_size(path) if isinstance(path, str) and is_url(path) else os.path.getsize(path)
+    size = file_size(path)
     if size is None:
         return [(0, None)]
     return byte_ranges(size, step(size))

@@ -299,6 +299,11 @@ def url_size(url: str) -> int | None:
     return size if isinstance(size, int) else None
 
 
+def file_size(name: str | os.PathLike[str]) -> int | None:
+    """The size of a local file, or of the object at a URL (`url_size`)."""
+    return url_size(os.fspath(name)) if is_url(name) else os.path.getsize(name)
+
+
 def read_url(url: str, start: int | None = None, end: int | None = None) -> bytes:
     """The bytes of the object at ``url`` (or of ``[start, end)`` of it)."""
     fs, path = url_fs(url)
@@ -403,6 +408,13 @@ def write_url(url: str, data: bytes) -> None:
     fs, path = url_fs(url)
     with storage(url):
         fs.pipe_file(path, data)
+
+
+def remove_url(url: str) -> None:
+    """Removes the object at ``url`` (by its exact name); one that is not there is fine."""
+    fs, path = url_fs(url)
+    with storage(url), contextlib.suppress(FileNotFoundError):
+        fs.rm_file(path)
 
 
 def join(base: Path | str, rel: str) -> Path | str:
