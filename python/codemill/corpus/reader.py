@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME
 from codemill.corpus.megatron import MegatronReader
@@ -38,17 +38,15 @@ def read_npy_shard(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray
     """(tokens memmap, document start offsets with the end appended) of an `.npy` shard."""
     import numpy as np  # here, not at import: writing shards (`codemill tokenize`) needs none
 
-    path = Path(path)
-    docs = path.with_name(path.name[: -len(".npy")] + ".docs.npy")
-    for name in (path, docs):
+    def load(name: Path, mmap_mode: Literal["r"] | None) -> np.ndarray:
         try:
-            loaded = np.load(name, mmap_mode="r" if name == path else None)
+            return np.load(name, mmap_mode=mmap_mode)
         except (OSError, ValueError, EOFError) as exc:
             raise CodemillError(f"{name}: not a readable .npy array ({exc})") from None
-        if name == path:
-            tokens = loaded
-        else:
-            starts = loaded
+
+    path = Path(path)
+    docs = path.with_name(path.name[: -len(".npy")] + ".docs.npy")
+    tokens, starts = load(path, "r"), load(docs, None)
     if starts.ndim != 1 or not len(starts) or starts[0] != 0 or starts[-1] != len(tokens):
         raise CodemillError(f"{docs}: its document offsets do not end at the {len(tokens)} tokens of {path.name}")
     return tokens, starts

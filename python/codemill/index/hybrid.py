@@ -344,7 +344,7 @@ class HybridIndex:
         report.files += 1
         # The language too: it chunks the text, and a record's comes from its own field (a
         # record whose language changed kept its old chunks). An index saved when the text
-        # alone was hashed re-chunks each file once, its vectors reused (`_vectors_by_text`).
+        # alone was hashed is read by `_same_old_key`.
         return rel, doc.language, text, _text_key(doc.language, text)
 
     # ---------------------------------------------------------------- searching
