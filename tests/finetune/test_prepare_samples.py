@@ -651,6 +651,20 @@ def test_a_doc_comment_target_is_as_written() -> None:
     assert _targets(py, "python", "a.py")["docstring-from-code"] == "Combine.\n\n@param a\tthe first"
 
 
+def test_a_rust_functions_attributes_stay_in_the_code_to_document() -> None:
+    # As Python's decorators and Java's annotations do: `#[inline]` between the doc comment and
+    # the `fn` was left out of the docstring-from-code prompt.
+    pytest.importorskip("tree_sitter_rust")
+    text = (
+        "impl S {\n    /// Doubles.\n    #[inline]\n    #[must_use]\n"
+        "    pub fn double(x: i32) -> i32 {\n        x * 2\n    }\n}\n"
+    )
+    samples, _ = SampleBuilder(["docstring"], seed=0).build(text, "rust", "a.rs", "repo")
+    prompt = next(s["prompt"] for s in samples if s["template"] == "docstring-from-code")
+    assert "```rust\n#[inline]\n#[must_use]\npub fn double(x: i32) -> i32 {\n    x * 2\n}\n```" in prompt
+    assert "Doubles" not in prompt
+
+
 def test_a_deeply_nested_body_is_a_target_not_a_recursion_error() -> None:
     # `return "a" + "b" + ...` nests a level a term: 400 of them ended the whole run.
     terms = " +\n      ".join(f'"line {i}\\n"' for i in range(400))

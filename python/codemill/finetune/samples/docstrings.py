@@ -200,8 +200,10 @@ def comment_doc(f: SourceFile, node: Any) -> Documented | None:
         anchor = anchor.parent
     prev = anchor.prev_sibling
     row = anchor.start_point[0]
+    code_node = anchor  # where the code to document starts: its attributes (Rust's) are part of it
     while prev is not None and prev.type == "attribute_item" and prev.end_point[0] >= row - 1:
         row = prev.start_point[0]
+        code_node = prev
         prev = prev.prev_sibling
     comments = []
     while prev is not None and prev.type in COMMENT_KINDS:
@@ -231,8 +233,8 @@ def comment_doc(f: SourceFile, node: Any) -> Documented | None:
     first = comments[0][0]
     start = line_start(data, first.start_byte)
     indent = f.slice(start, first.start_byte)
-    code_start = line_start(data, anchor.start_byte)
-    if indent.strip() or f.slice(code_start, anchor.start_byte) != indent:
+    code_start = line_start(data, code_node.start_byte)
+    if indent.strip() or f.slice(code_start, code_node.start_byte) != indent:
         return None
     end = int(anchor.end_byte)
     code = _dedent(f.slice(code_start, end), indent)
