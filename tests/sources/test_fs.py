@@ -556,3 +556,48 @@ def test_a_file_system_that_shows_files_as_written_gets_them_whole():
     with uploading("memory://cm-up/a.jsonl", sizes.append) as f:
         f.write(b"whole")
     assert fs.cat_file("/cm-up/a.jsonl") == b"whole" and sizes == [5]
+
+
+@pytest.mark.parametrize("stop", [None, 5, 40])
+def test_a_url_read_on_in_blocks_reads_as_a_file_does(monkeypatch, stop):
+    # Lines and bytes come out of each fetched block as it came (no buffer of the reader's own):
+    # any mix of read, readline, seek and tell gives what a local file gives, across blocks.
+    import io
+    import random
+
+    from codemill.sources import fs as fsmod
+
+    body = b"".join(b"x" * random.Random(i).randrange(0, 30) + b"\n" for i in range(60)) + b"tail"
+
+    class Store:
+        def cat_file(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
+            if start is not None and start >= len(body):
+                raise OSError("416 InvalidRange")  # as S3 answers a range past the end
+            return body[start:end]
+
+        def size(self, path: str) -> int:
+            return len(body)
+
+    monkeypatch.setattr(fsmod, "_BLOCK", 7)
+    monkeypatch.setattr(fsmod, "url_size", lambda url: len(body))
+    rng = random.Random(0)
+    for _ in range(200):
+        got = fsmod._Blocks(fsmod._Ranges(Store(), "o", "s3://b/o", stop))
+        want = io.BytesIO(body)
+        for _ in range(12):
+            op = rng.randrange(5)
+            n = rng.choice([-1, None, 0, 1, 3, 7, 8, 20, 100])
+            if op == 0:
+                assert got.read(n) == want.read(n)
+            elif op == 1:
+                assert got.readline(n) == want.readline(n)
+            elif op == 2:
+                at = rng.randrange(len(body) + 3)
+                assert got.seek(at) == want.seek(at)
+            elif op == 3:
+                back = -rng.randrange(len(body))
+                assert got.seek(back, io.SEEK_END) == want.seek(back, io.SEEK_END)
+            else:
+                assert got.seek(3, io.SEEK_CUR) == want.seek(3, io.SEEK_CUR)
+            assert got.tell() == want.tell()
+        got.close()

@@ -449,7 +449,8 @@ def open_url(url: str, stop: int | None = None, sequential: bool = False) -> IO[
     `_RANDOM_BLOCK`).
     """
     fs, path = url_fs(url)
-    return io.BufferedReader(_Ranges(fs, path, url, stop), buffer_size=_BLOCK if sequential else _RANDOM_BLOCK)
+    raw = _Ranges(fs, path, url, stop)
+    return cast("IO[bytes]", _Blocks(raw)) if sequential else io.BufferedReader(raw, buffer_size=_RANDOM_BLOCK)
 
 
 class _Ranges(io.RawIOBase):
@@ -501,15 +502,20 @@ class _Ranges(io.RawIOBase):
 
     def readall(self) -> bytes:
         # RawIOBase's would read in 8 KiB requests.
-        out = bytearray()
-        while chunk := self.read(_BLOCK):
-            out += chunk
-        return bytes(out)
+        parts = []
+        while chunk := self.fetch(_BLOCK):
+            parts.append(chunk)
+        return b"".join(parts)
 
     def readinto(self, buffer: Any) -> int:
+        data = self.fetch(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def fetch(self, want: int) -> bytes:
+        """The next bytes, in one request of at most ``want`` (less near ``stop``); none at the end."""
         if self._size is not None and self._pos >= self._size:
-            return 0
-        want = len(buffer)
+            return b""
         if self._stop is not None:
             if self._pos < self._stop:
                 want = min(want, self._stop - self._pos + self._TAIL)
@@ -524,15 +530,90 @@ class _Ranges(io.RawIOBase):
             # A range starting at the very end: stores refuse it (416) rather than answer empty.
             at_end = isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError)
             if at_end and self._object_size() <= self._pos:
-                return 0
+                return b""
             raise storage_error(self._url, exc) from None
         if len(data) > want:  # a server that ignores Range sends the whole object each time
             raise StorageError(f"{self._url}: the server ignored a range request (sent {len(data)} bytes for {want})")
         if len(data) < want:
             self._size = self._pos + len(data)
-        buffer[: len(data)] = data
         self._pos += len(data)
+        got: bytes = data
+        return got
+
+
+class _Blocks(io.BufferedIOBase):
+    """`_Ranges` read on from where it starts, a block (`_BLOCK`) a request, lines and bytes
+    read out of each block as it came. A `BufferedReader` copied each block into a buffer of its
+    own: a task's bytes copied once more, and a 16 MiB buffer more held by each task in flight."""
+
+    def __init__(self, raw: _Ranges) -> None:
+        super().__init__()
+        self._raw = raw
+        self._block = b""
+        self._at = 0  # where in the block reading is
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._raw.tell() - len(self._block) + self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset, whence = self.tell() + offset, io.SEEK_SET
+        start = self._raw.tell() - len(self._block)
+        if whence == io.SEEK_SET and start <= offset <= self._raw.tell():
+            self._at = offset - start  # inside the block: no request
+            return offset
+        self._block, self._at = b"", 0
+        return self._raw.seek(offset, whence)
+
+    def _more(self) -> bool:
+        """The next block, once this one is read; False at the end."""
+        if self._at < len(self._block):
+            return True
+        self._block, self._at = self._raw.fetch(_BLOCK), 0
+        return bool(self._block)
+
+    def read(self, size: int | None = -1) -> bytes:
+        parts = []
+        while (size is None or size < 0 or size > 0) and self._more():
+            end = len(self._block) if size is None or size < 0 else min(len(self._block), self._at + size)
+            parts.append(self._block[self._at : end])
+            if size is not None and size > 0:
+                size -= end - self._at
+            self._at = end
+        return b"".join(parts)  # (one part: itself, not a copy)
+
+    read1 = read
+
+    def readline(self, size: int | None = -1) -> bytes:
+        parts = []
+        while (size is None or size < 0 or size > 0) and self._more():
+            end = len(self._block) if size is None or size < 0 else min(len(self._block), self._at + size)
+            newline = self._block.find(b"\n", self._at, end)
+            if newline >= 0:
+                end = newline + 1
+            parts.append(self._block[self._at : end])
+            if size is not None and size > 0:
+                size -= end - self._at
+            self._at = end
+            if newline >= 0:
+                break
+        return b"".join(parts)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
         return len(data)
+
+    def close(self) -> None:
+        self._block = b""
+        self._raw.close()
+        super().close()
 
 
 class _Upload(io.RawIOBase):
