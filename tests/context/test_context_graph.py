@@ -57,6 +57,50 @@ def test_a_loaded_graph_updates_after_a_file_is_deleted(tmp_path: Path) -> None:
     assert _dump(loaded) == _dump(ImportGraph.build(repo))
 
 
+GO_TS = {
+    "go.mod": "module example.com/old\n\ngo 1.21\n",
+    "cmd/main.go": 'package main\n\nimport "example.com/app/lib"\n\nfunc main() {\n\tlib.Greet()\n}\n',
+    "lib/greet.go": "package lib\n\nfunc Greet() {}\n",
+    "web/main.ts": "import { load } from '@app/users';\n\nload();\n",
+    "web/src/users.ts": "export function load() {}\n",
+}
+
+
+def _fix_project_files(repo: Path) -> None:
+    (repo / "go.mod").write_text("module example.com/app\n\ngo 1.21\n")  # the module path fixed
+    (repo / "web/tsconfig.json").write_text('{"compilerOptions": {"paths": {"@app/*": ["src/*"]}}}\n')  # added
+
+
+def test_an_update_resolves_again_when_only_a_project_file_changed(tmp_path: Path) -> None:
+    # go.mod, tsconfig.json ... are no source files, but where imports lead depends on them: an
+    # update left the imports resolved the old way, unlike a fresh build.
+    repo = write_tree(tmp_path / "repo", GO_TS)
+    ImportGraph.build(repo).save(tmp_path / "graph.json")
+    _fix_project_files(repo)
+    loaded = ImportGraph.load(tmp_path / "graph.json")
+    report = loaded.update()
+    assert (report.changed, report.removed) == (0, 0)
+    assert dict(loaded.edges()["cmd/main.go"]) == {"lib/greet.go": 1.0}
+    assert "web/src/users.ts" in dict(loaded.edges()["web/main.ts"])
+    assert _dump(loaded) == _dump(ImportGraph.build(repo))
+    loaded.save(tmp_path / "graph.json")  # the project files noted are saved with it
+    assert ImportGraph.load(tmp_path / "graph.json").configs == loaded.configs
+    assert loaded.update().seconds >= 0 and dict(loaded.edges()["cmd/main.go"]) == {"lib/greet.go": 1.0}
+
+
+def test_a_context_call_after_a_project_file_changed_does_not_hide_it_from_the_update(tmp_path: Path) -> None:
+    # A context call re-resolving an edited file reads go.mod as it is now; the update after it
+    # must still see that go.mod changed (every other file's imports were resolved the old way).
+    repo = write_tree(tmp_path / "repo", {**GO_TS, "cmd/other.go": GO_TS["cmd/main.go"]})
+    graph = ImportGraph.build(repo)
+    _fix_project_files(repo)
+    (repo / "cmd/main.go").write_text(GO_TS["cmd/main.go"] + "\n// edited\n")
+    graph.ensure(repo / "cmd/main.go")
+    graph.update()
+    assert dict(graph.edges()["cmd/other.go"]) == {"lib/greet.go": 1.0}
+    assert _dump(graph) == _dump(ImportGraph.build(repo))
+
+
 def test_update_reads_only_files_whose_stamp_changed(tmp_path: Path) -> None:
     repo = write_tree(tmp_path / "repo", SHOP)
     an_hour_ago = time.time() - 3600

@@ -105,6 +105,11 @@ class ImportGraph:
         self.stamps: dict[str, tuple[int, int]] = {}
         """file -> (mtime in ns, size) when its text was hashed: an update does not read a file
         whose stamp is unchanged"""
+        self.configs: dict[str, tuple[tuple[int, int] | None, str] | None] = {}
+        """project file the resolvers read or looked for (go.mod, package.json, tsconfig.json,
+        Cargo.toml ...) -> (its stamp, sha256 of its text) as first read, None where it gave no
+        text: where imports lead depends on them, so an update resolves every import again when
+        one is not as it was, though no source file changed"""
         self.exclude: tuple[str, ...] = ()
         self.languages: frozenset[str] | None = None
         self.max_file_bytes = DEFAULT_MAX_BYTES
@@ -242,9 +247,10 @@ class ImportGraph:
                     del table[rel]
         report.removed = len(gone)
         report.skipped = len(self.skipped)
-        if report.changed or report.removed:
+        if report.changed or report.removed or self._configs_changed():
             self._resolver = None
             self.resolutions = {}
+            self.configs = {}
             self._resolve_all()
         report.seconds = time.perf_counter() - t0
         self.seconds = report.seconds
@@ -285,8 +291,40 @@ class ImportGraph:
     @property
     def resolver(self) -> Resolver:
         if self._resolver is None:
-            self._resolver = Resolver(self.files, self.infos, self._read_any)
+            self._resolver = Resolver(self.files, self.infos, self._read_config)
         return self._resolver
+
+    def _read_config(self, rel: str) -> str | None:
+        """A project file's text for the resolvers, noted in `configs` as first read: a read
+        after an edit (a context call resolving one file) must not hide the edit from the next
+        update, as the resolutions made before it saw the file as it was."""
+        if rel in self.configs:
+            return self._read_any(rel)
+        stamp = _stamp(os.path.join(self.root, rel), time.time_ns() - RACY_NS)  # before the read
+        text = self._read_any(rel)
+        self.configs[rel] = None if text is None else (stamp, _digest(text))
+        return text
+
+    def _configs_changed(self) -> bool:
+        """Whether a project file in `configs` would read otherwise now: a stat each (the
+        resolvers look for them in every folder), a read only where the stamp differs. One that
+        reads the same gets its stamp as now (as an update keeps a source file's)."""
+        trusted_before = time.time_ns() - RACY_NS
+        for rel, seen in list(self.configs.items()):
+            path = os.path.join(self.root, rel)
+            if seen is None:
+                if os.path.lexists(path) and self._read_any(rel) is not None:
+                    return True
+                continue
+            stamp, digest = seen
+            now = _stamp(path, trusted_before)
+            if now is not None and now == stamp:
+                continue
+            text = self._read_any(rel)
+            if text is None or _digest(text) != digest:
+                return True
+            self.configs[rel] = (now, digest)
+        return False
 
     def _read_any(self, rel: str) -> str | None:
         path = self.root / self._real.get(rel, rel)

@@ -79,11 +79,28 @@ def dump(graph: ImportGraph) -> dict[str, Any]:
         "exclude": list(graph.exclude),
         "languages": sorted(graph.languages) if graph.languages is not None else None,
         "skipped": dict(sorted(graph.skipped.items())),
+        "configs": {rel: _config(seen) for rel, seen in sorted(graph.configs.items())},
         "files": files,
         "edges": {src: dict(out) for src, out in sorted(graph.edges().items())},
         "rank": saved_form(graph.exact_rank_graph()),
         "names": symbol_table.saved_form(graph.symbol_table(exact=True)),
     }
+
+
+def _config(seen: tuple[tuple[int, int] | None, str] | None) -> list[Any] | None:
+    """A project file as `ImportGraph.configs` notes it, saved: [stamp or null, digest] or null."""
+    if seen is None:
+        return None
+    stamp, digest = seen
+    return [list(stamp) if stamp is not None else None, digest]
+
+
+def _stamp_of(saved: Any) -> tuple[int, int] | None:
+    """A saved [mtime in ns, size] as a stamp (null: none)."""
+    if saved is None:
+        return None
+    mtime, size = saved
+    return (int(mtime), int(size))
 
 
 def _compact(obj: Any) -> str:
@@ -202,6 +219,10 @@ def restore(graph: ImportGraph, data: Any, body: Body, source: str) -> None:
         graph.exclude = tuple(data["exclude"])
         graph.languages = frozenset(data["languages"]) if data["languages"] is not None else None
         graph.skipped = dict(data["skipped"])
+        # A graph saved before project files were noted has none: an edit of one alone is not
+        # seen by its update (any other change resolves every import again, noting them).
+        for rel, seen in dict(data.get("configs", {})).items():
+            graph.configs[rel] = None if seen is None else (_stamp_of(seen[0]), str(seen[1]))
         files: dict[str, Any] = data["files"]
         edges = data["edges"]
         for rel, f in files.items():
@@ -210,9 +231,9 @@ def restore(graph: ImportGraph, data: Any, body: Body, source: str) -> None:
                 graph.exclusions[rel] = f["excluded"]
             if f["hash"] is not None:
                 graph.hashes[rel] = f["hash"]
-            if f["stamp"] is not None:
-                mtime, size = f["stamp"]
-                graph.stamps[rel] = (int(mtime), int(size))
+            stamp = _stamp_of(f["stamp"])
+            if stamp is not None:
+                graph.stamps[rel] = stamp
             if not _within(f["detail"], body):
                 raise ValueError(f"{rel}: detail at {f['detail']} is outside the file")
         if not isinstance(edges, dict):
