@@ -91,3 +91,17 @@ def test_an_empty_text_encodes_to_nothing(exported: tuple) -> None:
     assert hf("")["input_ids"] == [] and hf.encode("") == []
     assert hf(["a", ""])["input_ids"][1] == []
     assert hf("", return_offsets_mapping=True)["offset_mapping"] == []
+
+
+def test_len_covers_every_id_and_tokens_convert_back_to_their_ids(exported: tuple) -> None:
+    # An identifier token and a merge spelling the same bytes ("THAT" at 259 and 13472) shared
+    # one name: get_vocab, and so len(), came 177 short of the ids the tokenizer gives, and
+    # resize_token_embeddings(len(tokenizer)) left the highest ids out of range.
+    tok, hf = exported
+    assert len(hf) == len(hf.get_vocab()) == tok.vocab_size
+    ids = hf("<|repo_name|> THAT and x = 1")["input_ids"]
+    assert max(ids) < len(hf)
+    for _, text in CODE[:10]:
+        ids = hf(text, add_special_tokens=False)["input_ids"]
+        assert hf.convert_tokens_to_ids(hf.tokenize(text)) == ids
+        assert hf.convert_tokens_to_string(hf.convert_ids_to_tokens(ids)) == text

@@ -19,6 +19,9 @@ from codemill import CodeTokenizer
 from codemill.tokenizer.huggingface import byte_encoder
 
 TOKENIZER_FILE = "codemill_tokenizer.json"
+# Marks the name of an id whose bytes another id spells already (or none): not in the byte
+# alphabet of `byte_encoder`, so no token's own name holds it.
+_UNIQUE = "\u27e8"
 
 
 class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore]
@@ -34,13 +37,17 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         specials = self.codemill.special_tokens
         enc = byte_encoder()
         self._id_to_str: list[str] = []
+        self._str_to_id: dict[str, int] = {}
         for i in range(self.codemill.vocab_size):
             b = self.codemill.id_to_bytes(i) or b""
             s = b.decode("utf-8", "replace") if b.decode("utf-8", "replace") in specials else "".join(enc[x] for x in b)
+            if not s or s in self._str_to_id:
+                # One string per id, or `get_vocab` (and so `len`) has fewer entries than there
+                # are ids: an identifier token and a merge can spell the same bytes, and a
+                # vocabulary may leave ids unused. A mark outside the byte alphabet keeps it apart.
+                s = f"{s}{_UNIQUE}{i}{_UNIQUE}"
             self._id_to_str.append(s)
-        self._str_to_id: dict[str, int] = {}
-        for i, s in enumerate(self._id_to_str):
-            self._str_to_id.setdefault(s, i)
+            self._str_to_id[s] = i
         self._lengths = self.codemill.token_lengths().astype(np.int64)
         super().__init__(**kwargs)
 
