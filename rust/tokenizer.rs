@@ -917,10 +917,12 @@ impl Tokenizer {
             )));
         }
         let room = cfg.vocab_size - reserved;
-        let ident_size = cfg.identifier_vocab_size.min(room);
         let min_count = cfg.min_frequency.max(1);
         let line_room = ((room as f64) * cfg.line_merge_fraction).round() as usize;
         let piece_room = room - line_room;
+        // Identifiers are stage-1 tokens, taken out of its share: capped at the whole budget,
+        // more of them than that share made a vocabulary larger than `vocab_size`.
+        let ident_size = cfg.identifier_vocab_size.min(piece_room);
 
         let vocab = IdentifierVocab::new(if ident_size > 0 {
             let counts = identifier_counts(docs);
@@ -1370,5 +1372,34 @@ mod tests {
     #[test]
     fn training_is_deterministic() {
         assert_eq!(trained().to_json(), trained().to_json());
+    }
+
+    #[test]
+    fn training_never_makes_more_tokens_than_vocab_size() {
+        // More identifiers asked for than the stage-1 share holds: they took the whole budget
+        // and the line merges came on top (vocab_size 500 gave 619 tokens).
+        let text: String = (0..300)
+            .map(|i| format!("value_{i} = compute_{i}(value_{i}, other_{i})\n"))
+            .collect();
+        let docs: Vec<(&str, Lang)> = (0..3).map(|_| (text.as_str(), Lang::Python)).collect();
+        for (vocab_size, identifiers) in [(320, 1024), (500, 1024), (500, 100), (1000, 700)] {
+            let tok = Tokenizer::train(
+                &docs,
+                TrainConfig {
+                    vocab_size,
+                    identifier_vocab_size: identifiers,
+                    line_merge_fraction: 0.5,
+                    min_frequency: 2,
+                    special_tokens: DEFAULT_SPECIALS.iter().map(|s| s.to_string()).collect(),
+                    metadata: serde_json::Value::Null,
+                },
+            )
+            .unwrap();
+            assert!(
+                tok.vocab_size() <= vocab_size,
+                "{} tokens for vocab_size {vocab_size}, {identifiers} identifiers",
+                tok.vocab_size()
+            );
+        }
     }
 }
