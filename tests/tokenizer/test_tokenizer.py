@@ -271,6 +271,12 @@ def test_train_argument_errors() -> None:
         CodeTokenizer.train(["x = 1\n"], vocab_size=1000, line_merge_fraction=2.0)
     with pytest.raises(CodemillError, match="cannot train on int"):
         CodeTokenizer.train([3], vocab_size=1000)  # type: ignore[list-item]
+    # NaN reached the core as metadata it could not read ("metadata is not JSON").
+    with pytest.raises(CodemillError, match=r"line_merge_fraction must be in \[0, 1\], got nan"):
+        CodeTokenizer.train(["x = 1\n"], vocab_size=1000, line_merge_fraction=float("nan"))
+    # One string made a special token of each of its characters.
+    with pytest.raises(CodemillError, match="special_tokens: a list of tokens, not one string"):
+        CodeTokenizer.train(["x = 1\n"], vocab_size=1000, special_tokens="<a>")
 
 
 def test_count_and_pretokenize(tok: CodeTokenizer) -> None:

@@ -172,10 +172,14 @@ class CodeTokenizer:
         """
         from codemill.progress import Progress
 
+        if isinstance(special_tokens, str):  # each of its characters would be a token
+            raise CodemillError(f"special_tokens: a list of tokens, not one string ({special_tokens!r})")
         if vocab_size < 256 + len(special_tokens) + 1:
             raise CodemillError(f"vocab_size {vocab_size} is too small (minimum {257 + len(special_tokens)})")
         if identifier_vocab_size < 0:
             raise CodemillError("identifier_vocab_size must be >= 0")
+        if not 0.0 <= line_merge_fraction <= 1.0:  # NaN too (it reached the core as bad JSON)
+            raise CodemillError(f"line_merge_fraction must be in [0, 1], got {line_merge_fraction}")
         texts: list[str] = []
         langs: list[str | None] = []
         skips = Skips()
