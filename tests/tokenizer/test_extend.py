@@ -62,6 +62,12 @@ def test_round_trip_and_refusals(extended: CodeTokenizer, tmp_path: Path, tok: C
         CodeTokenizer.extend(tok, ["x = 1"], 10)
 
 
+def test_a_lone_surrogate_in_the_corpus_is_one_clear_error(cl100k: CodeTokenizer) -> None:
+    # As train says it: the core's UnicodeEncodeError went out as it was.
+    with pytest.raises(CodemillError, match="corpus text is not valid Unicode"):
+        CodeTokenizer.extend(cl100k, [("user_name = 1 \ud800\n" * 3, "python")], 10)
+
+
 def test_cli_extend_writes_new_token_base_ids(
     cl100k_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -83,6 +83,22 @@ def test_encode_batch_matches_encode(tok: CodeTokenizer) -> None:
         tok.encode_batch("abc")  # type: ignore[arg-type]
     with pytest.raises(CodemillError, match="num_threads"):
         tok.encode_batch(["a"], num_threads=0)
+    # The text at fault is named by its place (a bare "'None' is not an instance of 'str'"),
+    # and a negative count is an argument error (a bare OverflowError).
+    texts = ["x = 1\n"] * 50
+    texts[37] = None  # type: ignore[call-overload]
+    for call in (tok.encode_batch, tok.encode_batch_flat, tok.count_batch):
+        with pytest.raises(CodemillError, match=r"texts\[37\] is NoneType, not str"):
+            call(texts)
+    with pytest.raises(CodemillError, match=r"texts\[37\] is NoneType, not str"):
+        tok.encode_batch_packed(texts, eot_id=tok.eot_id, width=4)
+    texts[37] = "ok \ud800"
+    with pytest.raises(CodemillError, match=r"texts\[37\] is not valid Unicode"):
+        tok.encode_batch(texts)
+    with pytest.raises(CodemillError, match="num_threads must be at least 1"):
+        tok.encode_batch(["a"], num_threads=-1)
+    with pytest.raises(CodemillError, match="eot_id must be a token id"):
+        tok.encode_batch_packed(["a"], eot_id=-1, width=4)
 
 
 def test_encode_batch_packed_is_the_flat_ids_with_an_eot_after_each_text(tok: CodeTokenizer) -> None:

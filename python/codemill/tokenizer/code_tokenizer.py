@@ -246,8 +246,9 @@ class CodeTokenizer:
         allowed_special: AllowedSpecial = (),
     ) -> list[np.ndarray]:
         """Encodes many texts in parallel (all cores, or ``num_threads``) without the GIL."""
-        with _VALID_UNICODE:
-            return self._core.encode_batch(*self._batch_args(texts, languages, allowed_special), num_threads)
+        args = self._batch_args(texts, languages, allowed_special, num_threads)
+        with _BatchErrors(args[0]):
+            return self._core.encode_batch(*args)
 
     def count_batch(
         self,
@@ -259,8 +260,9 @@ class CodeTokenizer:
     ) -> list[int]:
         """Each text's token count, as :meth:`encode_batch` would give it (in parallel, without
         the GIL), with no id arrays (and no NumPy) to return."""
-        with _VALID_UNICODE:
-            return self._core.count_batch(*self._batch_args(texts, languages, allowed_special), num_threads)
+        args = self._batch_args(texts, languages, allowed_special, num_threads)
+        with _BatchErrors(args[0]):
+            return self._core.count_batch(*args)
 
     def encode_batch_flat(
         self,
@@ -271,8 +273,9 @@ class CodeTokenizer:
         allowed_special: AllowedSpecial = (),
     ) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`encode_batch`, but one ``uint32`` id array and ``uint64`` offsets (n + 1)."""
-        with _VALID_UNICODE:
-            return self._core.encode_batch_flat(*self._batch_args(texts, languages, allowed_special), num_threads)
+        args = self._batch_args(texts, languages, allowed_special, num_threads)
+        with _BatchErrors(args[0]):
+            return self._core.encode_batch_flat(*args)
 
     def encode_batch_packed(
         self,
@@ -287,10 +290,11 @@ class CodeTokenizer:
         """Like :meth:`encode_batch_flat`, laid out as a token shard stores them: each text's ids
         then ``eot_id``, ``width`` (2 or 4) bytes each, little-endian; and each text's length in
         ids, its ``eot_id`` included. Needs no NumPy (the corpus writer's input)."""
-        with _VALID_UNICODE:
-            return self._core.encode_batch_packed(
-                *self._batch_args(texts, languages, allowed_special), num_threads, eot_id=eot_id, width=width
-            )
+        if eot_id < 0:
+            raise CodemillError(f"eot_id must be a token id (>= 0), got {eot_id}")
+        args = self._batch_args(texts, languages, allowed_special, num_threads)
+        with _BatchErrors(args[0]):
+            return self._core.encode_batch_packed(*args, eot_id=eot_id, width=width)
 
     def encode_files_packed(
         self,
@@ -475,9 +479,16 @@ class CodeTokenizer:
         return [s in wanted for s in self._specials]
 
     def _batch_args(
-        self, texts: Sequence[str], languages: Sequence[str | None] | str | None, allowed_special: AllowedSpecial
-    ) -> tuple[list[str], list[str | None] | None, list[bool]]:
-        return _as_list(texts), _languages(languages, len(texts)), self._allowed(allowed_special)
+        self,
+        texts: Sequence[str],
+        languages: Sequence[str | None] | str | None,
+        allowed_special: AllowedSpecial,
+        num_threads: int | None,
+    ) -> tuple[list[str], list[str | None] | None, list[bool], int | None]:
+        if num_threads is not None and num_threads < 1:
+            raise CodemillError(f"num_threads must be at least 1 (or None: every core), got {num_threads}")
+        texts = _as_list(texts)
+        return texts, _languages(languages, len(texts)), self._allowed(allowed_special), num_threads
 
     def _ids(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         import numpy as np
@@ -557,6 +568,31 @@ class _ValidUnicode:
 
 
 _VALID_UNICODE = _ValidUnicode()  # stateless: one for every call and thread
+
+
+class _BatchErrors:
+    """`_VALID_UNICODE` for a batch, naming the text at fault by its place: a None among 5,000
+    texts gave a bare "'None' is not an instance of 'str'"."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, UnicodeEncodeError):
+            at = next((i for i, t in enumerate(self.texts) if t is exc.object), None)
+            if at is not None:
+                raise CodemillError(
+                    f"texts[{at}] is not valid Unicode: {exc.reason} at index {exc.start} "
+                    f"({exc.object[exc.start : exc.end]!r}); codemill encodes valid Unicode text only"
+                ) from None
+            _VALID_UNICODE.__exit__(typ, exc, tb)
+        elif isinstance(exc, TypeError):
+            for i, text in enumerate(self.texts):
+                if not isinstance(text, str):
+                    raise CodemillError(f"texts[{i}] is {type(text).__name__}, not str") from None
 
 
 def _bytes_to_token(b: bytes) -> str:

@@ -37,7 +37,10 @@ def extend(
         why = ", ".join(f"{n} {reason}" for reason, n in skips.as_dict().items()) or "no inputs given"
         raise CodemillError(f"no corpus text: every input was empty or skipped ({why})")
     core = base._base_core
-    cands = core.identifier_candidates(texts, identifier_vocab_size, min_count, num_threads)
+    try:
+        cands = core.identifier_candidates(texts, identifier_vocab_size, min_count, num_threads)
+    except UnicodeEncodeError as exc:  # as train says it
+        raise CodemillError(f"corpus text is not valid Unicode: {exc.reason}") from None
     first = base.vocab_size
     extension = [(text, first + i) for i, (text, _, _) in enumerate(cands)]
     meta: dict[str, Any] = {
