@@ -185,13 +185,15 @@ fn pack_for_python(
     Ok((bytes, lengths))
 }
 
-/// The language argument; an encoder that splits every language alike ignores it unread.
+/// The language argument, checked either way; an encoder that splits every language alike
+/// ignores it.
 fn language_of<E: Encoder>(enc: &E, name: Option<&str>) -> PyResult<Lang> {
-    if enc.by_language() {
-        lang_arg(name)
+    let lang = lang_arg(name)?;
+    Ok(if enc.by_language() {
+        lang
     } else {
-        Ok(Lang::Generic)
-    }
+        Lang::Generic
+    })
 }
 
 /// Encodes `texts` in parallel without the GIL and shapes the result with `finish` (still
@@ -205,8 +207,9 @@ fn batch<E: Encoder, R: Send>(
     num_threads: Option<usize>,
     finish: impl FnOnce(Vec<Vec<u32>>) -> R + Send,
 ) -> PyResult<R> {
+    let langs = text_langs(texts.len(), languages)?; // checked either way
     let langs = if enc.by_language() {
-        text_langs(texts.len(), languages)?
+        langs
     } else {
         vec![Lang::Generic; texts.len()]
     };

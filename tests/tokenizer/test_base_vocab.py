@@ -191,6 +191,28 @@ def test_bad_rank_file(tmp_path: Path) -> None:
         CodeTokenizer.from_tiktoken(f)
 
 
+def test_bad_arguments_of_a_rank_file_are_refused(tmp_path: Path, cl100k: CodeTokenizer) -> None:
+    import base64
+
+    f = tmp_path / "x.tiktoken"
+    f.write_text("".join(f"{base64.b64encode(bytes([b])).decode()} {b}\n" for b in range(256)))
+    # A special token's id: -1 read the last rank ("which is a rank of"), "7" and 10**12 gave
+    # bare TypeError / OverflowError.
+    for bad in (-1, "7", 10**12, True):
+        with pytest.raises(CodemillError, match="is not a token id"):
+            CodeTokenizer.from_tiktoken(f, "gpt2", {"<|x|>": bad})  # type: ignore[dict-item]
+    # A misspelt pattern name was taken as a regex matching itself: other ids, no word said.
+    for typo in ("cl100k-base", "llama-3", "qwen2.5"):
+        with pytest.raises(CodemillError, match=f"unknown split pattern name '{typo}'"):
+            CodeTokenizer.from_tiktoken(f, typo)
+    assert CodeTokenizer.from_tiktoken(f, r"\w+|\s+").encode("ab").tolist() == [97, 98]
+    # The language is checked though a base vocabulary's ids do not depend on it (the bundled
+    # tokenizer refused "klingon", a base vocabulary took it).
+    for call in (lambda: cl100k.encode("x", "klingon"), lambda: cl100k.encode_batch(["x"], ["klingon"])):
+        with pytest.raises(CodemillError, match='unknown language "klingon"'):
+            call()
+
+
 def test_a_lone_surrogate_is_one_clear_error_in_pretokenize(cl100k: CodeTokenizer) -> None:
     # encode said so in a CodemillError; pretokenize let PyO3's UnicodeEncodeError out.
     for call in (cl100k.encode, cl100k.pretokenize):

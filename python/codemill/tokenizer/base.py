@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -196,6 +197,17 @@ def stages_for_pattern(pattern: str) -> list[tuple[str, str]]:
         return [("known", _PATTERN_ALIASES.get(pattern, pattern))]
     known = _core.BaseTokenizer.known_pattern(pattern)
     return [("known", known)] if known else [("regex", pattern)]
+
+
+def check_pattern_name(pattern: str) -> None:
+    """Refuses a pattern a user gave that reads as a name but is none of the known ones: taken
+    as a regex matching itself (cl100k-base, llama-3), it gave ids unlike the encoding's with no
+    word said."""
+    names = [name for name, _ in _core.BaseTokenizer.split_patterns()]
+    if pattern in names or pattern in _PATTERN_ALIASES or not re.fullmatch(r"[A-Za-z][\w.\-]*", pattern):
+        return
+    known = ", ".join(sorted([*names, *_PATTERN_ALIASES]))
+    raise CodemillError(f"unknown split pattern name {pattern!r} (known: {known}); or give the pattern's regex")
 
 
 _PATTERN_ALIASES = {

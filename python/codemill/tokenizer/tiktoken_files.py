@@ -13,6 +13,7 @@ from codemill.tokenizer.base import (
     AddedToken,
     BaseSpec,
     BaseVocabTokenizer,
+    check_pattern_name,
     pick_eos,
     stages_for_pattern,
     token_id,
@@ -89,13 +90,16 @@ def from_tiktoken(
     name = next((k for k in ENCODINGS if p.name.startswith(k)), None)
     if name is None:
         name = next((k for k, (size, _, _) in ENCODINGS.items() if size == n), None)
-    if pattern is None:
+    if pattern is not None:
+        check_pattern_name(pattern)
+    else:
         if name is None:
             raise CodemillError(f"{p}: unknown tiktoken encoding ({n} ranks): give its split pattern")
         pattern = ENCODINGS[name][1]
     if special_tokens is None:
         special_tokens = dict(ENCODINGS[name][2]) if name else {}
     for s, i in special_tokens.items():
+        token_id(i, f"special token {s!r}")  # -1 read the last rank; "7", 10**12 gave bare errors
         if i < len(tokens) and tokens[i] is not None:
             raise CodemillError(f"special token {s!r} has id {i}, which is a rank of {p}")
     added = [AddedToken(s, i) for s, i in sorted(special_tokens.items(), key=lambda kv: kv[1])]
