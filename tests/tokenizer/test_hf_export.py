@@ -105,3 +105,11 @@ def test_len_covers_every_id_and_tokens_convert_back_to_their_ids(exported: tupl
         ids = hf(text, add_special_tokens=False)["input_ids"]
         assert hf.convert_tokens_to_ids(hf.tokenize(text)) == ids
         assert hf.convert_tokens_to_string(hf.convert_ids_to_tokens(ids)) == text
+
+
+def test_a_save_pretrained_directory_loads_back_in_codemill(tmp_path: Path, tok: CodeTokenizer) -> None:
+    # "directory holds no tokenizer.json", though codemill's own file was there.
+    tok.save_pretrained(tmp_path / "d")
+    again = CodeTokenizer.load(tmp_path / "d")
+    assert again.hash == tok.hash
+    assert again.encode(CODE[0][1]).tolist() == tok.encode(CODE[0][1]).tolist()

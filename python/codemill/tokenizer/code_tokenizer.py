@@ -58,13 +58,16 @@ class CodeTokenizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CodeTokenizer:
-        """Loads a codemill tokenizer file (:meth:`save`), a HF ``tokenizer.json`` (or a
-        directory holding one) or a tiktoken rank file."""
+        """Loads a codemill tokenizer file (:meth:`save`), a :meth:`save_pretrained` directory,
+        a HF ``tokenizer.json`` (or a directory holding one) or a tiktoken rank file."""
         from codemill.tokenizer import huggingface, tiktoken_files
+        from codemill.tokenizer.hf_export import TOKENIZER_FILE
 
         p = Path(path)
         if p.is_dir():
-            return huggingface.from_huggingface(p)
+            if not (p / TOKENIZER_FILE).is_file():
+                return huggingface.from_huggingface(p)
+            p = p / TOKENIZER_FILE  # codemill's own file first: the plain tokenizer.json lacks identifiers
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file or directory")
         check_regular_file(p, TokenizerFileError)
