@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -89,17 +90,21 @@ def run_index(args: argparse.Namespace) -> int:
     # Refused before the embedding work, not after it (save checks again).
     check_output(out, command="index", kind="dir", is_ours=is_index_dir, inputs=[args.repo], overwrite=args.overwrite)
     embedder: Any = args.embedder
+    saved: dict[str, Any] = {}
+    if is_index_dir(out):
+        from codemill.errors import IndexFormatError
+        from codemill.index.hybrid import check_source
+        from codemill.index.persistence import read_meta
+
+        with contextlib.suppress(IndexFormatError):  # loading it says why
+            saved = read_meta(out)
+        # A rebuild (--rebuild, another embedder or chunk size) replaces the index too.
+        check_source(saved.get("root"), Path(args.repo), args.replace_source or args.overwrite)
     update = is_index_dir(out) and not args.rebuild
     changed = []
     if update:
-        from codemill.errors import IndexFormatError
         from codemill.index.embed import make_embedder
-        from codemill.index.persistence import read_meta
 
-        try:
-            saved = read_meta(out)
-        except IndexFormatError:
-            saved = {}  # loading it says why
         if embedder is not None:
             embedder = make_embedder(embedder, args.threads)
             if saved.get("embedder") not in (None, embedder.spec):

@@ -288,11 +288,7 @@ class HybridIndex:
                 raise CodemillError("update needs the repository root (the index does not know one)")
             root = self.root
         root = Path(root)
-        if self.root is not None and Path(self.root) != root.resolve() and not replace_source:
-            raise ConfigError(
-                f"{root}: the index is of another repository ({self.root}); pass replace_source=True "
-                "(--replace-source on the command line) to make it an index of this one"
-            )
+        check_source(self.root, root, replace_source)
         report = BuildReport()
         self.root = str(root.resolve())
         seen: set[str] = set()
@@ -533,3 +529,13 @@ def _lang(language: str) -> str | None:
     if language in (None, "generic"):
         return None
     return "typescript" if language == "tsx" else language
+
+
+def check_source(indexed: str | None, root: Path, replace_source: bool) -> None:
+    """Refuses to make an index of the repository ``indexed`` one of ``root``, unless
+    ``replace_source``: the one rule of an update and of a rebuild over an index directory."""
+    if indexed is not None and Path(indexed) != root.resolve() and not replace_source:
+        raise ConfigError(
+            f"{root}: the index is of another repository ({indexed}); pass replace_source=True "
+            "(--replace-source on the command line) to make it an index of this one"
+        )
