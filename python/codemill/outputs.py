@@ -36,6 +36,7 @@ __all__ = [
     "OVERWRITE_HINT",
     "SIDECAR_SUFFIX",
     "check_output",
+    "check_sidecar_place",
     "described",
     "is_url",
     "publish_json",
@@ -286,6 +287,26 @@ def write_sidecar(output: str | os.PathLike[str], command: str, size: int | None
         meta["bytes"] = size
     meta.update(facts)
     publish_json(_sidecar_name(output), meta)
+
+
+def check_sidecar_place(output: str | os.PathLike[str], overwrite: bool = False) -> None:
+    """Refuses (an :class:`OutputError`) to describe ``output`` where a file that is no codemill
+    description has its description's name, unless ``overwrite``: `write_sidecar` replaced a
+    user's ``OUT.codemill.json`` without a word."""
+    if overwrite or str(read_sidecar(output).get("written_by", "")).startswith("codemill "):
+        return
+    name = _sidecar_name(output)
+    if is_url(name):
+        from codemill.sources.fs import url_exists
+
+        there = url_exists(os.fspath(name))
+    else:
+        there = os.path.lexists(name)
+    if there:
+        raise OutputError(
+            f"{name}: exists and is not a codemill description, which is written there beside "
+            f"{Path(os.fspath(output)).name}; {OVERWRITE_HINT}"
+        )
 
 
 def put_back_sidecar(output: str | os.PathLike[str], meta: dict[str, Any]) -> None:

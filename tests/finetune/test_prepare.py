@@ -352,6 +352,28 @@ def test_interrupted_run_leaves_the_previous_output(repo: Path, tmp_path: Path, 
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary file left"
 
 
+def test_the_outputs_description_is_never_overwritten_unasked(repo: Path, tmp_path: Path, capsys) -> None:
+    # --report naming OUT's description replaced it (tokenize then read the report's input
+    # bytes as the output's size), and a user's own OUT.codemill.json was replaced silently.
+    out = tmp_path / "p.jsonl"
+    for report in (out, tmp_path / "p.jsonl.codemill.json"):
+        assert main(["prepare", str(repo), "-o", str(out), "--workers", "1", "--report", str(report)]) == 2
+        err = capsys.readouterr().err
+        assert "--report" in err and "which prepare writes" in err and len(err.strip().splitlines()) == 1
+        assert not out.exists()
+    mine = tmp_path / "q.jsonl.codemill.json"
+    mine.write_text('{"mine": true}')
+    assert main(["prepare", str(repo), "-o", str(tmp_path / "q.jsonl"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "q.jsonl.codemill.json: exists and is not a codemill description" in err and "--overwrite" in err
+    assert mine.read_text() == '{"mine": true}' and not (tmp_path / "q.jsonl").exists()
+    args = ["prepare", str(repo), "-o", str(tmp_path / "q.jsonl"), "--workers", "1", "--overwrite"]
+    assert main(args) == 0
+    assert json.loads(mine.read_text())["written_by"] == "codemill prepare"
+    capsys.readouterr()
+    assert main(args[:-1]) == 0  # its own description: a run again needs no --overwrite
+
+
 def test_report_speaks_dedups_vocabulary(repo: Path, tmp_path: Path) -> None:
     from codemill.near_dup.api import dedup
 

@@ -52,7 +52,7 @@ from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.decide import decide
 from codemill.near_dup.result import DedupCounts, DedupResult
 from codemill.outputs import check_output as contract_check
-from codemill.outputs import put_back_sidecar, read_sidecar, write_sidecar, written_by
+from codemill.outputs import check_sidecar_place, put_back_sidecar, read_sidecar, write_sidecar, written_by
 from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, check_inputs, list_documents
 from codemill.sources.fs import as_local
@@ -568,6 +568,7 @@ def prepare(
         inputs=_names(inputs),
         overwrite=overwrite,
     )
+    check_sidecar_place(output, overwrite)
     fim_tokens = FIM_TOKENS
     if tokenizer is not None:
         from codemill.tokenizer import load_tokenizer
