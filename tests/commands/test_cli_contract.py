@@ -86,6 +86,13 @@ BAD_VALUES = [
     (["ask", "q", "--index", "{out}", "--max-tokens", "0"], "--max-tokens"),
     (["ask", "q", "--index", "{out}", "--timeout", "nan"], "--timeout"),
     (["context", "{src}/calc.py", "--budget", "-1"], "--budget"),
+    # Past 64 bits the core said "int too big to convert", naming no argument.
+    (["tokenize", "{src}", "--threads", str(2**64)], "--threads"),
+    (["train", "{src}", "-o", "{out}", "--vocab-size", str(2**64)], "--vocab-size"),
+    (["extend", "{src}", "{src}", "-o", "{out}", "--identifiers", str(2**64)], "--identifiers"),
+    (["eval", "{src}/s.jsonl", "--memory-mb", "0"], "--memory-mb"),
+    (["eval", "{src}/s.jsonl", "--workers", "-2"], "--workers"),
+    (["eval", "{src}/s.jsonl", "--timeout", "nan"], "--timeout"),
 ]
 
 

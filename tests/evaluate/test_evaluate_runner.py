@@ -251,6 +251,10 @@ def test_cli_bad_arguments_raise_value_errors(generic, tmp_path):
         cli(["--problems", str(problems)])
     with pytest.raises(ValueError, match=r"missing\.jsonl: no such file"):
         cli([str(tmp_path / "missing.jsonl"), "--problems", str(problems)])
+    # 2**43 MB overflowed the byte limit set, and every program, canonicals too, failed.
+    for flag in ("--memory-mb", "--work-mb"):
+        with pytest.raises(ValueError, match="--memory-mb must be from 16 to 16777216"):
+            cli([str(samples), "--problems", str(problems), flag, str(2**43)])
 
 
 def test_codemill_main_prints_one_line_errors(tmp_path, capsys):

@@ -126,6 +126,9 @@ def test_builtin_embedder_is_normalised_and_deterministic():
     )
     with pytest.raises(ValueError, match="unknown embedder"):
         make_embedder("word2vec")
+    for dim in (0, 2**64):  # 2**64 said only "Maximum allowed dimension exceeded"
+        with pytest.raises(ValueError, match=f"dimension must be from 1 to 65536, got {dim}"):
+            make_embedder(f"builtin:{dim}")
     with pytest.raises(CodemillError, match="dim"):
         _core.embed_hashed(["x"], None, 0)
 

@@ -31,11 +31,19 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+# The largest integer an argument takes: the core reads counts as 64-bit integers, and past
+# them said only "int too big to convert", naming no argument.
+MAX_INT = (1 << 63) - 1
+
+
 def _int(value: str) -> int:
     try:
-        return int(value)
+        n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, got {value!r}") from None
+    if n > MAX_INT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_INT}, got {value}")
+    return n
 
 
 def _float(value: str) -> float:

@@ -8,7 +8,7 @@ import math
 import sys
 from typing import Any
 
-from codemill.commands._common import add_overwrite
+from codemill.commands._common import add_overwrite, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,19 +26,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "HumanEval-style (prompt, test, entry_point) or MBPP-style (test_list)",
     )
     p.add_argument("-k", default=None, help="pass@k values, comma-separated (default 1,10,100; 1 with --sanity)")
-    p.add_argument("--workers", type=int, default=2, help="programs run in parallel")
-    p.add_argument("--timeout", type=float, default=3.0, help="wall-clock timeout floor, seconds")
+    p.add_argument("--workers", type=positive_int, default=2, help="programs run in parallel")
+    p.add_argument("--timeout", type=positive_float, default=3.0, help="wall-clock timeout floor, seconds")
     p.add_argument(
         "--timeout-factor",
-        type=float,
+        type=positive_float,
         default=4.0,
         help="timeout = max(floor, factor x canonical solution runtime)",
     )
-    p.add_argument("--memory-mb", type=int, default=1024, help="address-space limit per process")
-    p.add_argument("--work-mb", type=int, default=64, help="size of each program's work dir (a tmpfs)")
+    p.add_argument("--memory-mb", type=positive_int, default=1024, help="address-space limit per process")
+    p.add_argument("--work-mb", type=positive_int, default=64, help="size of each program's work dir (a tmpfs)")
     p.add_argument(
         "--repeats",
-        type=int,
+        type=positive_int,
         default=3,
         help="passed programs run their tests this often; efficiency compares the medians",
     )

@@ -30,6 +30,9 @@ from codemill.evaluate.sandbox import STATUSES, Limits, Program, RunResult, Sand
 from codemill.progress import Progress
 
 SKIPPED_LISTED = 100  # the summary lists this many skipped items; all are counted
+# The largest memory and work-dir size taken, in MB (16 TiB): their byte counts stay far inside
+# the 64 bits of a resource limit.
+MAX_MB = 1 << 24
 
 
 def evaluate(
@@ -65,8 +68,9 @@ def evaluate(
     workers = usable_workers(workers)  # each runs a sandboxed process: 5,000 at once would be a fork bomb
     if not (timeout > 0 and timeout_factor > 0 and math.isfinite(timeout * timeout_factor)):
         raise ValueError("--timeout and --timeout-factor must be finite and > 0")
-    if memory_mb < 16 or work_mb < 1:
-        raise ValueError("--memory-mb must be at least 16 and --work-mb at least 1")
+    if not (16 <= memory_mb <= MAX_MB and 1 <= work_mb <= MAX_MB):
+        # (2**43 MB passed, and its byte count overflowed the limit set: every program failed)
+        raise ValueError(f"--memory-mb must be from 16 to {MAX_MB} and --work-mb from 1 to {MAX_MB}")
     if repeats < 1:
         raise ValueError(f"--repeats must be at least 1, got {repeats}")
     ks = sorted(set(ks))

@@ -32,6 +32,7 @@ from codemill.errors import ModelDirError
 from codemill.index.pipeline import DEFAULT_GROUP, PipelineStats, run_pipeline
 
 DEFAULT_DIM = 384
+MAX_DIM = 1 << 16  # the largest built-in vector a chunk gets (256 KiB of float32)
 
 
 class Embedder(Protocol):
@@ -65,6 +66,8 @@ class BuiltinEmbedder:
     dense_weight = 0.5
 
     def __init__(self, dim: int = DEFAULT_DIM, num_threads: int | None = None) -> None:
+        if not 1 <= dim <= MAX_DIM:  # (builtin:2**64 said "Maximum allowed dimension exceeded")
+            raise ValueError(f"builtin embedder: the dimension must be from 1 to {MAX_DIM}, got {dim}")
         self.dim = dim
         self.num_threads = num_threads
         self.spec = "builtin" if dim == DEFAULT_DIM else f"builtin:{dim}"
