@@ -33,6 +33,26 @@ def test_train_encode_decode(tmp_path, capsys) -> None:
     assert "'package'" in out.splitlines()
 
 
+def test_decode_reads_what_encode_json_prints_for_many_files(tmp_path, capsys) -> None:
+    # encode --json prints a line per file; decode took the whole text as one object and said
+    # "not JSON with an 'ids' list". A name that is not UTF-8 went out raw, breaking the JSON.
+    a, b = tmp_path / "a.py", tmp_path / "b\udce9.py"
+    a.write_text("x = 1\n")
+    b.write_text("def f():\n    return 2\n")
+    code, out, _ = run(capsys, "encode", str(a), str(b), "--json")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 2 and json.loads(lines[1])["file"].endswith("b\\xe9.py")
+    out.encode("utf-8")  # (a lone surrogate in it would not encode)
+    ids = tmp_path / "enc.jsonl"
+    ids.write_text(out)
+    code, decoded, err = run(capsys, "decode", str(ids))
+    assert (code, decoded) == (0, "x = 1\ndef f():\n    return 2\n"), err
+    ids.write_text(lines[0] + "\n{oops\n")
+    code, _, err = run(capsys, "decode", str(ids))
+    assert code == 2 and "enc.jsonl:2: not JSON" in err
+
+
 def test_encode_allowed_special_spelled_as_tokenize_spells_it(tmp_path, capsys) -> None:
     text = tmp_path / "t.txt"
     text.write_text("a<|endoftext|>b")

@@ -131,6 +131,7 @@ def _read_inputs(files: list[str]) -> list[tuple[str, str]]:
 
 def _encode(args: argparse.Namespace) -> int:
     from codemill.languages import check_language, detect_language
+    from codemill.sources.names import printable
     from codemill.tokenizer import load_tokenizer
 
     tok = load_tokenizer(args.tokenizer, args.pattern)
@@ -144,7 +145,8 @@ def _encode(args: argparse.Namespace) -> int:
             ids = tok.encode(text, lang, allowed_special=allowed or ())
             items = ids.tolist() if args.format == "ids" else [tok.id_to_token(int(i)) for i in ids]
         if args.json:
-            print(json.dumps({"file": name, "language": lang, args.format: items}, ensure_ascii=False))
+            # The name as every report prints it (a name that is not UTF-8 broke the output).
+            print(json.dumps({"file": printable(name), "language": lang, args.format: items}, ensure_ascii=False))
         elif args.format == "ids":
             print(" ".join(map(str, items)))
         else:
@@ -152,20 +154,35 @@ def _encode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_ids(name: str, text: str) -> list[int]:
+def _parse_ids(name: str, text: str) -> list[list[int]]:
+    """The id lists of one input: plain ids (one list), or what `encode --json` prints, one
+    object a line for each file encoded (or one object over several lines)."""
     text = text.strip()
     if text.startswith("{"):
         try:
-            ids = json.loads(text)["ids"]
-        except (ValueError, KeyError, TypeError, RecursionError):
-            raise UsageError(f"{name}: not JSON with an 'ids' list") from None
-        if not isinstance(ids, list) or any(type(i) is not int for i in ids):  # 66.9 or true is no id
-            raise UsageError(f"{name}: 'ids' must be a list of integers")
-        return ids
+            records = [json.loads(text)]
+        except (ValueError, RecursionError):
+            records = [_json_line(name, n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        out = []
+        for record in records:
+            ids = record.get("ids") if isinstance(record, dict) else None
+            if ids is None:
+                raise UsageError(f"{name}: not JSON with an 'ids' list")
+            if not isinstance(ids, list) or any(type(i) is not int for i in ids):  # 66.9 or true is no id
+                raise UsageError(f"{name}: 'ids' must be a list of integers")
+            out.append(ids)
+        return out
     try:
-        return [int(x) for x in text.replace(",", " ").split()]
+        return [[int(x) for x in text.replace(",", " ").split()]]
     except ValueError as exc:
         raise UsageError(f"{name}: token ids must be integers ({exc})") from None
+
+
+def _json_line(name: str, number: int, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError):
+        raise UsageError(f"{name}:{number}: not JSON with an 'ids' list") from None
 
 
 def _decode(args: argparse.Namespace) -> int:
@@ -173,5 +190,6 @@ def _decode(args: argparse.Namespace) -> int:
 
     tok = load_tokenizer(args.tokenizer, args.pattern)
     for name, text in _read_inputs(args.files):
-        sys.stdout.write(tok.decode(_parse_ids(name, text), errors="replace"))
+        for ids in _parse_ids(name, text):
+            sys.stdout.write(tok.decode(ids, errors="replace"))
     return 0
