@@ -108,6 +108,18 @@ def test_every_command_refuses_bad_values_in_one_line(
     assert snapshot(tmp_path) == before  # refused before anything was written
 
 
+def test_tokenize_refuses_options_it_would_not_heed(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # A report (no -o) printed as usual with a run's options given, and --ray-address was
+    # dropped with the local engine.
+    rc, err = run(capsys, "tokenize", src, "--engine", "ray", "--format", "megatron", "--workers", "3")
+    assert rc == 2
+    one_line_error(err, "--workers, --format, --engine: only for a run with -o OUTDIR")
+    rc, err = run(capsys, "tokenize", src, "-o", tmp_path / "out", "--ray-address", "127.0.0.1:1")
+    assert rc == 2 and not (tmp_path / "out").exists()
+    one_line_error(err, "--ray-address names the Ray cluster of --engine ray")
+    assert run(capsys, "tokenize", src, "--no-progress")[0] == 0
+
+
 def test_a_bad_value_is_one_line_in_a_real_process(src: Path, tmp_path: Path):
     env = {**os.environ, "PYTHONPATH": PYTHON_SRC}
     for argv in (["dedup", str(src), "-o", str(tmp_path / "o"), "--num-perm", "-3"], ["tokenize", "--threads", "-3"]):

@@ -28,9 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="workers (default: all cores): processes, or threads of this one for a small input",
     )
-    p.add_argument("--shard-tokens", type=positive_int, default=100_000_000, help="tokens per shard (default 100M)")
-    p.add_argument("--format", choices=("npy", "megatron"), default="npy")
-    p.add_argument("--engine", choices=("local", "ray"), default="local")
+    # (None where not given: a report refuses them, and a run takes the job's defaults)
+    p.add_argument("--shard-tokens", type=positive_int, default=None, help="tokens per shard (default 100M)")
+    p.add_argument("--format", choices=("npy", "megatron"), default=None, help="shard format (default npy)")
+    p.add_argument("--engine", choices=("local", "ray"), default=None, help="local processes (default) or Ray")
     p.add_argument("--ray-address", help="Ray cluster address (default: a local Ray)")
     p.add_argument(
         "--task-bytes",
@@ -69,7 +70,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _tokenize(args: argparse.Namespace) -> int:
     from codemill.tokenizer import load_tokenizer
 
+    if args.ray_address is not None and args.engine != "ray":
+        raise UsageError("--ray-address names the Ray cluster of --engine ray; give that too, or leave it out")
     if args.output is None:
+        # A report writes nothing: options of a run's output and engine would pass unheeded.
+        run_only = [
+            flag
+            for flag, value in (
+                ("--workers", args.workers),
+                ("--shard-tokens", args.shard_tokens),
+                ("--format", args.format),
+                ("--engine", args.engine),
+                ("--task-bytes", args.task_bytes),
+                ("--overwrite", args.overwrite or None),
+            )
+            if value is not None
+        ]
+        if run_only:
+            raise UsageError(f"{', '.join(run_only)}: only for a run with -o OUTDIR (without it, a report)")
         return _report(args, load_tokenizer(args.tokenizer))
     if not args.inputs:
         raise UsageError("no inputs given (with -o, name the directories or files to tokenize)")
@@ -85,18 +103,21 @@ def _tokenize(args: argparse.Namespace) -> int:
         args.output,
         tokenizer=args.tokenizer,  # loaded by the job while it plans
         workers=workers,
-        shard_tokens=args.shard_tokens,
-        format=args.format,
-        engine=args.engine,
         ray_address=args.ray_address,
         task_bytes=args.task_bytes,
         max_file_bytes=args.max_file_bytes,
         progress=not args.no_progress and not args.json,
         allowed_special=args.allowed_special,
         overwrite=args.overwrite,
-        # Neither changes a byte of the output: how much of a task is read at once, and how
-        # many threads encode it (the job's defaults where not given).
-        **_given(batch_bytes=args.batch_bytes, threads_per_worker=args.threads),
+        # The job's defaults where not given. Neither batch_bytes nor threads changes a byte of
+        # the output: how much of a task is read at once, and how many threads encode it.
+        **_given(
+            shard_tokens=args.shard_tokens,
+            format=args.format,
+            engine=args.engine,
+            batch_bytes=args.batch_bytes,
+            threads_per_worker=args.threads,
+        ),
     )
     if args.json:
         print(json.dumps(manifest, indent=1))
