@@ -120,6 +120,30 @@ def test_tokenize_refuses_options_it_would_not_heed(src: Path, tmp_path: Path, c
     assert run(capsys, "tokenize", src, "--no-progress")[0] == 0
 
 
+UNHEEDED = [
+    (["dedup", "{src}", "-o", "{out}", "--margin", "0.5"], "--margin and --no-estimate-filter are for --estimate-only"),
+    (["dedup", "{src}", "-o", "{out}", "--no-estimate-filter", "--verify"], "are for --estimate-only"),
+    (
+        ["prepare", "{src}", "-o", "{out}.jsonl", "--no-dedup", "--dedup-threshold", "0.5"],
+        "which --no-dedup leaves out",
+    ),
+    (["prepare", "{src}", "-o", "{out}.jsonl", "--no-dedup", "--dedup-verify", "all"], "which --no-dedup leaves out"),
+    (["graph", "{src}", "--externals"], "give --dot too"),
+    (["graph", "{src}/calc.py"], "is a file; graph takes the repository's directory"),
+]
+
+
+@pytest.mark.parametrize(("argv", "says"), UNHEEDED, ids=[" ".join(a[:1] + a[3:]) for a, _ in UNHEEDED])
+def test_options_a_command_would_not_heed_are_refused(
+    argv: list[str], says: str, src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    before = snapshot(tmp_path)
+    rc, err = run(capsys, *(a.format(src=src, out=tmp_path / "out") for a in argv))
+    assert rc == 2
+    one_line_error(err, says)
+    assert snapshot(tmp_path) == before
+
+
 def test_a_bad_value_is_one_line_in_a_real_process(src: Path, tmp_path: Path):
     env = {**os.environ, "PYTHONPATH": PYTHON_SRC}
     for argv in (["dedup", str(src), "-o", str(tmp_path / "o"), "--num-perm", "-3"], ["tokenize", "--threads", "-3"]):

@@ -156,6 +156,10 @@ def _graph(args: argparse.Namespace) -> int:
     from codemill.context.graph import ImportGraph
     from codemill.progress import Progress
 
+    if args.externals and not args.dot:
+        raise UsageError("--externals draws external nodes in --dot's graph; give --dot too")
+    if Path(args.repo).is_file():  # (said "no such directory")
+        raise UsageError(f"{args.repo}: is a file; graph takes the repository's directory")
     # As `codemill index` shows the same step: parsing a large repository takes seconds.
     with Progress("repository graph", enabled=not args.no_progress and not args.json) as bar:
         bar.update(0, force=True)

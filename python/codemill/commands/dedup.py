@@ -103,6 +103,9 @@ def config_of(args: argparse.Namespace) -> DedupConfig:
     """The DedupConfig of the parsed options (their dests are its field names)."""
     if (args.bands is None) != (args.rows is None):
         raise UsageError("give both --bands and --rows, or neither")
+    if args.verify is not False and (args.margin is not None or not args.estimate_filter):
+        # (they decide only pairs no exact Jaccard settles: else passed unheeded)
+        raise UsageError("--margin and --no-estimate-filter are for --estimate-only")
     return DedupConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DedupConfig)})
 
 

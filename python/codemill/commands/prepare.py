@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--dedup-verify",
-        default="borderline",
+        default=None,
         choices=tuple(_VERIFY),
         help="which near-dup candidate pairs the exact Jaccard settles (borderline)",
     )
@@ -98,9 +98,11 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             is_ours_url=_is_report,
         )
+    if not args.dedup and (args.dedup_threshold is not None or args.dedup_verify is not None):
+        raise UsageError("--dedup-threshold and --dedup-verify are for the dedup stage, which --no-dedup leaves out")
     dedup: bool | DedupConfig = False
     if args.dedup:
-        dedup = DedupConfig(verify=_VERIFY[args.dedup_verify])
+        dedup = DedupConfig(verify=_VERIFY[args.dedup_verify or "borderline"])
         if args.dedup_threshold is not None:
             dedup = DedupConfig.of(dedup, threshold=args.dedup_threshold)
     report = prepare(

@@ -198,7 +198,7 @@ class CodeTokenizer:
                 reading.update(len(texts))
             reading.detail = f"{sum(by_lang.values()) / 1e6:,.1f} MB"
         if not texts:
-            why = ", ".join(f"{n} {reason}" for reason, n in skips.as_dict().items()) or "no inputs given"
+            why = ", ".join(f"{n} {reason}" for reason, n in skips.as_dict().items()) or "nothing to read in them"
             raise CodemillError(f"no training text: every input was empty or skipped ({why})")
         meta = {
             "codemill_version": _version(),

@@ -34,7 +34,7 @@ def extend(
     skips = Skips()
     texts = [t for t, _ in _training_texts(corpus, max_file_bytes, skips) if t]
     if not texts:
-        why = ", ".join(f"{n} {reason}" for reason, n in skips.as_dict().items()) or "no inputs given"
+        why = ", ".join(f"{n} {reason}" for reason, n in skips.as_dict().items()) or "nothing to read in them"
         raise CodemillError(f"no corpus text: every input was empty or skipped ({why})")
     core = base._base_core
     try:
