@@ -73,6 +73,15 @@ def build_parser(command: str | None = None, *, full: bool = True) -> argparse.A
     return parser
 
 
+def _parser_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the command ``args`` ran, else ``parser``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices.get(getattr(args, "command", None) or "", parser)
+            return found
+    return parser
+
+
 def command_of(argv: list[str]) -> str | None:
     """The sub-command named in ``argv`` (the top-level options take no values, so it is the
     first argument that is not an option)."""
@@ -96,7 +105,9 @@ def main(argv: list[str] | None = None, *, program: bool = False) -> int:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser(command, full=False)
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the command's parser, as its other errors are (not "codemill: ...")
+            _parser_of(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # a refused argument (one line already printed), --help, --version
         return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):

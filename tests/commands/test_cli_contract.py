@@ -144,6 +144,16 @@ def test_options_a_command_would_not_heed_are_refused(
     assert snapshot(tmp_path) == before
 
 
+def test_an_unknown_option_is_said_by_its_command(capsys: pytest.CaptureFixture[str]):
+    # It was said by the top parser ("codemill: error: ..."), unlike every other argument error.
+    rc, err = run(capsys, "tokenize", "--bogus", "x")
+    assert rc == 2
+    one_line_error(err, "codemill tokenize: error: unrecognized arguments: --bogus", "codemill tokenize --help")
+    rc, err = run(capsys, "--bogus")
+    assert rc == 2
+    one_line_error(err, "codemill: error: unrecognized arguments: --bogus")
+
+
 def test_a_bad_value_is_one_line_in_a_real_process(src: Path, tmp_path: Path):
     env = {**os.environ, "PYTHONPATH": PYTHON_SRC}
     for argv in (["dedup", str(src), "-o", str(tmp_path / "o"), "--num-perm", "-3"], ["tokenize", "--threads", "-3"]):
