@@ -154,6 +154,23 @@ def test_an_unknown_option_is_said_by_its_command(capsys: pytest.CaptureFixture[
     one_line_error(err, "codemill: error: unrecognized arguments: --bogus")
 
 
+@pytest.mark.parametrize(
+    ("argv", "what"),
+    [
+        (["search", "{out}", "q\udcff"], "QUERY"),
+        (["context", "{src}/calc.py", "--query", "q\udcff"], "--query"),
+        (["ask", "q\udcff", "--index", "{out}"], "question"),
+    ],
+)
+def test_a_text_argument_that_is_not_utf8_is_refused_up_front(
+    argv: list[str], what: str, src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # It failed deep in the search: "'utf-8' codec can't encode character ...", naming nothing.
+    rc, err = run(capsys, *(a.format(src=src, out=tmp_path / "out") for a in argv))
+    assert rc == 2
+    one_line_error(err, f"argument {what}: is not UTF-8 text: q\\xff")
+
+
 def test_a_bad_value_is_one_line_in_a_real_process(src: Path, tmp_path: Path):
     env = {**os.environ, "PYTHONPATH": PYTHON_SRC}
     for argv in (["dedup", str(src), "-o", str(tmp_path / "o"), "--num-perm", "-3"], ["tokenize", "--threads", "-3"]):

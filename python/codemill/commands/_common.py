@@ -85,6 +85,17 @@ def probability(value: str) -> float:
     return x
 
 
+def text(value: str) -> str:
+    """A text argument (a query, a question): one whose bytes are not UTF-8 is refused here, not
+    deep in a search ("'utf-8' codec can't encode ...", naming nothing)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise argparse.ArgumentTypeError(f"is not UTF-8 text: {shown}") from None
+    return value
+
+
 def comma_list(value: str) -> list[str]:
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from codemill.commands._common import positive_float, positive_int
+from codemill.commands._common import positive_float, positive_int, text
 from codemill.errors import InputNotFoundError, UsageError
 
 
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         '({"file": PATH, "budget": N, "query": TEXT, "id": ANY}), one JSON line out each, keeping the graph '
         "and tokenizer loaded (for editors and agents; the graph is reloaded when the index rewrites it)",
     )
-    p.add_argument("--query", metavar="TEXT", help="a question: the definitions it names join the context")
+    p.add_argument("--query", metavar="TEXT", type=text, help="a question: the definitions it names join the context")
     p.add_argument("--repo", metavar="DIR", help="repository root (default: found from FILE: .git, project files)")
     p.add_argument("--budget", type=positive_int, default=2000, help="tokens, counted with --tokenizer (2000)")
     p.add_argument(
@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "chat-completions endpoint, streaming the answer. Without --endpoint, print the prompt "
         "and its sources. The API key is read from the environment variable --api-key-env.",
     )
-    p.add_argument("question")
+    p.add_argument("question", type=text)
     p.add_argument("--index", required=True, metavar="INDEXDIR", help="a hybrid index directory (codemill index)")
     p.add_argument("--file", metavar="F", help="the file being worked on: its context joins the prompt")
     p.add_argument("--repo", metavar="DIR", help="repository root for --file (default: found from the file)")

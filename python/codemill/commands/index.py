@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codemill.commands._common import add_overwrite, positive_int, probability
+from codemill.commands._common import add_overwrite, positive_int, probability, text
 from codemill.errors import UsageError
 from codemill.index.modes import FUSIONS, MODES
 
@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the chunks that define it come first, found through the repository graph kept with the index.",
     )
     s.add_argument("index", metavar="INDEXDIR")
-    s.add_argument("query", metavar="QUERY")
+    s.add_argument("query", metavar="QUERY", type=text)
     s.add_argument("-k", type=positive_int, default=10, help="results (10)")
     s.add_argument("--mode", default="hybrid", choices=MODES)
     s.add_argument(
