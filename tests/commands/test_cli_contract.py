@@ -171,6 +171,25 @@ def test_a_text_argument_that_is_not_utf8_is_refused_up_front(
     one_line_error(err, f"argument {what}: is not UTF-8 text: q\\xff")
 
 
+def test_an_output_in_a_folder_that_cannot_be_written_is_refused_before_the_work(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # prepare published its samples, then failed on a --report in a read-only folder; train and
+    # eval --out found theirs only after all the work. (As root, only a read-only mount says
+    # no: the check is os.access, stood in for here.)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != locked and real(p, mode, **kw))
+    out = tmp_path / "p.jsonl"
+    rc, err = run(capsys, "prepare", src, "-o", out, "--workers", "1", "--report", locked / "r.json")
+    assert rc == 2 and not out.exists()
+    one_line_error(err, f"{locked} is not writable")
+    rc, err = run(capsys, "train", src, "-o", locked / "t.json", "--vocab-size", "300")
+    assert rc == 2
+    one_line_error(err, f"{locked} is not writable")
+
+
 def test_a_bad_value_is_one_line_in_a_real_process(src: Path, tmp_path: Path):
     env = {**os.environ, "PYTHONPATH": PYTHON_SRC}
     for argv in (["dedup", str(src), "-o", str(tmp_path / "o"), "--num-perm", "-3"], ["tokenize", "--threads", "-3"]):
