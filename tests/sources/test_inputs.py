@@ -191,6 +191,11 @@ def test_an_input_given_twice_or_an_empty_name_is_a_clear_error(tmp_path: Path, 
     (tmp_path / "d" / "s.jsonl").write_text(json.dumps({"text": CODE}) + "\n")
     with pytest.raises(ConfigError, match=r"d/s\.jsonl: inside the input d, given too"):
         list(iter_documents(["d", "d/s.jsonl"], Skips()))
+    # A file:// URL is the local path it names: a tree named both ways was read twice.
+    with pytest.raises(ConfigError, match="given twice as an input"):
+        list(iter_documents(["d", f"file://{tmp_path}/d"], Skips()))
+    with pytest.raises(ConfigError, match="inside the input d, given too"):
+        list(iter_documents(["d", f"file://{tmp_path}/d/s.jsonl"], Skips()))
     # One the outer walk passes over (a gitignored data folder, vendored code) is read once.
     (tmp_path / "d" / ".gitignore").write_text("data/\n")
     (tmp_path / "d" / "data").mkdir()

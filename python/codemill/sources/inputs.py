@@ -23,7 +23,7 @@ from codemill.errors import ConfigError, InputNotFoundError, SourceError, Storag
 from codemill.languages import detect_language
 from codemill.sources import skips as reasons
 from codemill.sources.document import DEFAULT_MAX_BYTES, Document, read_texts
-from codemill.sources.fs import FETCH_BATCH, is_url
+from codemill.sources.fs import FETCH_BATCH, as_local, is_url
 from codemill.sources.names import printable
 from codemill.sources.records import RecordReader
 from codemill.sources.skips import Skips
@@ -35,22 +35,25 @@ def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
     """The inputs as local paths, URLs (``s3://...``) kept as strings; raises
     :class:`InputNotFoundError` naming the first missing local one (a URL is checked when listed)."""
     named = [os.fspath(p) for p in inputs]
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, bool]] = {}  # where -> (the input as named, whether a URL)
     for name in named:
         if name == "":
             # Path("") is the current directory: an unset shell variable must not walk it.
             raise ConfigError("an input is an empty name (an unset shell variable?)")
         # The same input twice reads its documents twice, and its line numbers run past its end.
-        same = name.rstrip("/") if is_url(name) else os.path.realpath(name)
+        # A file:// URL is compared as the local path it names (a tree named both ways was read twice).
+        local = os.fspath(as_local(name))
+        url = is_url(local)
+        same = local.rstrip("/") if url else os.path.realpath(local)
         if same in seen:
             raise ConfigError(f"{name}: given twice as an input")
-        seen[same] = name
-    for same, name in seen.items():
+        seen[same] = (name, url)
+    for same, (name, url) in seen.items():
         # Also an input inside another one (a file and its directory) that the outer walk reads:
         # read by both. One the walk passes over (a gitignored data folder) is read once.
-        for parent in _url_parents(same) if is_url(name) else map(str, Path(same).parents):
-            if parent in seen and (is_url(name) or walk_reaches(Path(parent), Path(same))):
-                raise ConfigError(f"{name}: inside the input {seen[parent]}, given too (it would be read twice)")
+        for parent in _url_parents(same) if url else map(str, Path(same).parents):
+            if parent in seen and (url or walk_reaches(Path(parent), Path(same))):
+                raise ConfigError(f"{name}: inside the input {seen[parent][0]}, given too (it would be read twice)")
     paths: list[Path | str] = [p if is_url(p) else Path(p) for p in named]
     for p in paths:
         if isinstance(p, Path) and not p.exists() and not p.is_symlink():
