@@ -124,10 +124,33 @@ def _check_answers(address: str, source: str = "") -> None:
     if not sep or not host or not port.isdigit():
         return
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_S).close()
+        conn = socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_S)
     except OSError as exc:
         reason = exc or type(exc).__name__
         raise ConfigError(f"Ray address {address}{source}: nothing answers there ({reason})") from None
+    # Ray's GCS (and its client server, ray://) speak gRPC: HTTP/2, whose server answers a
+    # client's preface with its SETTINGS frame. Something else there (Ray's dashboard, an S3
+    # server) had ray.init() retry forever, printing timeouts. (Over TLS the preface would be
+    # no handshake: Ray is left to say.)
+    if os.environ.get("RAY_USE_TLS", "").lower() in ("1", "true"):
+        conn.close()
+        return
+    with conn:
+        try:
+            conn.sendall(_H2_PREFACE)
+            head = b""
+            while len(head) < 9 and (got := conn.recv(9 - len(head))):
+                head += got
+        except OSError:
+            head = b""
+    if len(head) < 9 or head[3] != _H2_SETTINGS:
+        raise ConfigError(
+            f"Ray address {address}{source}: something answers there, but not Ray's GCS "
+            "(give the head node's GCS port, 6379 by default, or ray://HOST:10001)"
+        )
 
 
 _CONNECT_S = 10.0
+# The HTTP/2 client preface and an empty SETTINGS frame; the type byte of the server's answer.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+_H2_SETTINGS = 0x04

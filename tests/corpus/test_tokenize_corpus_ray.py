@@ -123,6 +123,18 @@ def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, capsys, monke
         with pytest.raises(ConfigError, match="nothing answers there"):
             _check_answers("ray://" + address)
     _check_answers("auto")  # left to Ray
+    # Something that is not Ray's GCS (its dashboard, an S3 server): ray.init() retried forever.
+    import http.server
+    import threading
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(ConfigError, match="something answers there, but not Ray's GCS"):
+            _check_answers(f"127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
     (tmp_path / "a.py").write_text("x = 1\n")
     argv = ["tokenize", str(tmp_path / "a.py"), "-o", str(tmp_path / "out"), "--engine", "ray"]
     if not ray.is_initialized():
