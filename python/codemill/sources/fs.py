@@ -591,6 +591,11 @@ class _Blocks(io.BufferedIOBase):
     read1 = read
 
     def readline(self, size: int | None = -1) -> bytes:
+        block, at = self._block, self._at
+        newline = block.find(b"\n", at)
+        if newline >= 0 and (size is None or size < 0 or newline - at < size):
+            self._at = newline + 1  # the line is in this block: one slice (nearly every line)
+            return block[at : newline + 1]
         parts = []
         while (size is None or size < 0 or size > 0) and self._more():
             end = len(self._block) if size is None or size < 0 else min(len(self._block), self._at + size)
