@@ -188,6 +188,17 @@ def test_an_output_in_a_folder_that_cannot_be_written_is_refused_before_the_work
     rc, err = run(capsys, "train", src, "-o", locked / "t.json", "--vocab-size", "300")
     assert rc == 2
     one_line_error(err, f"{locked} is not writable")
+    # A directory written in place (tokenize) needs only itself writable, not its parent.
+    (locked / "out").mkdir()
+    assert run(capsys, "tokenize", src, "-o", locked / "out", "--no-progress")[0] == 0
+
+
+def test_a_seed_takes_any_unsigned_64_bit_value(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # The core's seeds are u64: the 63-bit cap of other integers refused them.
+    assert run(capsys, "dedup", src, "-o", tmp_path / "dd", "--seed", str(2**64 - 1))[0] == 0
+    rc, err = run(capsys, "dedup", src, "-o", tmp_path / "dd2", "--seed", str(2**64))
+    assert rc == 2
+    one_line_error(err, "argument --seed: must be at most 18446744073709551615")
 
 
 def test_a_bad_value_is_one_line_in_a_real_process(src: Path, tmp_path: Path):

@@ -36,13 +36,13 @@ class Parser(argparse.ArgumentParser):
 MAX_INT = (1 << 63) - 1
 
 
-def _int(value: str) -> int:
+def _int(value: str, most: int = MAX_INT) -> int:
     try:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, got {value!r}") from None
-    if n > MAX_INT:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_INT}, got {value}")
+    if n > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most}, got {value}")
     return n
 
 
@@ -65,6 +65,14 @@ def positive_int(value: str) -> int:
 
 def non_negative_int(value: str) -> int:
     n = _int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return n
+
+
+def seed(value: str) -> int:
+    """A random seed: any unsigned 64-bit integer (the core's seeds are u64)."""
+    n = _int(value, (1 << 64) - 1)
     if n < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return n

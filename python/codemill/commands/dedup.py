@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 
-from codemill.commands._common import add_overwrite, non_negative_int, positive_int, probability, write_json
+from codemill.commands._common import add_overwrite, positive_int, probability, seed, write_json
 from codemill.errors import UsageError
 from codemill.near_dup.config import ENGINES, KEEP_POLICIES, SCHEMES, DedupConfig
 
@@ -90,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="exact dedup ignores whitespace differences",
     )
     p.add_argument("--scheme", default=d.scheme, choices=SCHEMES)
-    p.add_argument("--seed", type=non_negative_int, default=d.seed)
+    p.add_argument("--seed", type=seed, default=d.seed)
     p.add_argument("--engine", default="local", choices=ENGINES)
     p.add_argument("--text-field", help="JSONL field holding the text (default: content/text)")
     add_overwrite(p, "OUTDIR")

@@ -15,6 +15,7 @@ from codemill.commands._common import (
     non_negative_int,
     positive_int,
     probability,
+    seed,
     write_json,
 )
 from codemill.errors import CodemillError, UsageError
@@ -60,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--fim-rate", type=probability, default=0.5, help="fraction of files given a FIM sample (0.5)")
     p.add_argument("--fim-spm-rate", type=probability, default=0.5, help="fraction of FIM samples in SPM order (0.5)")
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--tokenizer", metavar="FILE", help="tokenizer whose FIM special tokens to use (default: bundled)")
     p.add_argument("--workers", type=positive_int, help="worker processes (default: all cores)")
     p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
