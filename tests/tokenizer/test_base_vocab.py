@@ -198,9 +198,11 @@ def test_bad_arguments_of_a_rank_file_are_refused(tmp_path: Path, cl100k: CodeTo
     f.write_text("".join(f"{base64.b64encode(bytes([b])).decode()} {b}\n" for b in range(256)))
     # A special token's id: -1 read the last rank ("which is a rank of"), "7" and 10**12 gave
     # bare TypeError / OverflowError.
-    for bad in (-1, "7", 10**12, True):
+    for bad in (-1, "7", 10**12, True, 300.0):
         with pytest.raises(CodemillError, match="is not a token id"):
             CodeTokenizer.from_tiktoken(f, "gpt2", {"<|x|>": bad})  # type: ignore[dict-item]
+    numpy_id = CodeTokenizer.from_tiktoken(f, "gpt2", {"<|x|>": np.int64(300)})  # type: ignore[dict-item]
+    assert numpy_id.encode("a<|x|>", allowed_special="all").tolist() == [97, 300]
     # A misspelt pattern name was taken as a regex matching itself: other ids, no word said.
     for typo in ("cl100k-base", "llama-3", "qwen2.5"):
         with pytest.raises(CodemillError, match=f"unknown split pattern name '{typo}'"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import operator
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,10 +29,14 @@ MAX_TOKEN_ID = 1 << 24
 
 def token_id(value: Any, what: str) -> int:
     """``value`` as a token id of a vocabulary file, or a TokenizerFileError naming ``what``:
-    an int (not a bool, not 300.7 read as 300) in [0, MAX_TOKEN_ID)."""
-    if type(value) is not int or not 0 <= value < MAX_TOKEN_ID:
+    an integer (a NumPy one too; not a bool, not 300.7 read as 300) in [0, MAX_TOKEN_ID)."""
+    try:
+        n = operator.index(value) if not isinstance(value, bool) else -1
+    except TypeError:
+        n = -1
+    if not 0 <= n < MAX_TOKEN_ID:
         raise TokenizerFileError(f"{what}: {value!r} is not a token id (an integer in [0, {MAX_TOKEN_ID}))")
-    return value
+    return n
 
 
 # End-of-text names of the vocabularies we know, tried in order when the source names none.

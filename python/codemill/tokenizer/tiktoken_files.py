@@ -98,8 +98,9 @@ def from_tiktoken(
         pattern = ENCODINGS[name][1]
     if special_tokens is None:
         special_tokens = dict(ENCODINGS[name][2]) if name else {}
+    # (-1 read the last rank; "7" and 10**12 gave bare errors)
+    special_tokens = {s: token_id(i, f"special token {s!r}") for s, i in special_tokens.items()}
     for s, i in special_tokens.items():
-        token_id(i, f"special token {s!r}")  # -1 read the last rank; "7", 10**12 gave bare errors
         if i < len(tokens) and tokens[i] is not None:
             raise CodemillError(f"special token {s!r} has id {i}, which is a rank of {p}")
     added = [AddedToken(s, i) for s, i in sorted(special_tokens.items(), key=lambda kv: kv[1])]
