@@ -601,3 +601,7 @@ def test_a_url_read_on_in_blocks_reads_as_a_file_does(monkeypatch, stop):
                 assert got.seek(3, io.SEEK_CUR) == want.seek(3, io.SEEK_CUR)
             assert got.tell() == want.tell()
         got.close()
+        with pytest.raises(ValueError, match="closed file"):  # (it went on fetching)
+            got.readline()
+        with pytest.raises(ValueError, match="closed file"):
+            got.read(3)

@@ -573,6 +573,8 @@ class _Blocks(io.BufferedIOBase):
 
     def _more(self) -> bool:
         """The next block, once this one is read; False at the end."""
+        if self.closed:  # as a BufferedReader says it (a read after close went on fetching)
+            raise ValueError("read of closed file")
         if self._at < len(self._block):
             return True
         self._block, self._at = self._raw.fetch(_BLOCK), 0
@@ -591,6 +593,8 @@ class _Blocks(io.BufferedIOBase):
     read1 = read
 
     def readline(self, size: int | None = -1) -> bytes:
+        if self.closed:
+            raise ValueError("read of closed file")
         block, at = self._block, self._at
         newline = block.find(b"\n", at)
         if newline >= 0 and (size is None or size < 0 or newline - at < size):
