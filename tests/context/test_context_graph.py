@@ -101,6 +101,22 @@ def test_a_context_call_after_a_project_file_changed_does_not_hide_it_from_the_u
     assert _dump(graph) == _dump(ImportGraph.build(repo))
 
 
+def test_a_context_call_made_while_a_project_file_was_edited_is_resolved_again(tmp_path: Path) -> None:
+    # The edit put back before the update: go.mod reads as first noted, but the call's file was
+    # resolved with the edited one (its import then led outside the repository).
+    repo = write_tree(tmp_path / "repo", GO_TS)
+    _fix_project_files(repo)
+    graph = ImportGraph.build(repo)
+    fixed = (repo / "go.mod").read_text()
+    (repo / "go.mod").write_text("module example.com/zzz\n")
+    (repo / "cmd/main.go").write_text(GO_TS["cmd/main.go"] + "\n// edited\n")
+    graph.ensure(repo / "cmd/main.go")
+    (repo / "go.mod").write_text(fixed)
+    graph.update()
+    assert dict(graph.edges()["cmd/main.go"]) == {"lib/greet.go": 1.0}
+    assert _dump(graph) == _dump(ImportGraph.build(repo))
+
+
 def test_update_reads_only_files_whose_stamp_changed(tmp_path: Path) -> None:
     repo = write_tree(tmp_path / "repo", SHOP)
     an_hour_ago = time.time() - 3600

@@ -110,6 +110,8 @@ class ImportGraph:
         Cargo.toml ...) -> (its stamp, sha256 of its text) as first read, None where it gave no
         text: where imports lead depends on them, so an update resolves every import again when
         one is not as it was, though no source file changed"""
+        self._configs_mixed = False
+        """Whether a resolution read a project file otherwise than `configs` notes it"""
         self.exclude: tuple[str, ...] = ()
         self.languages: frozenset[str] | None = None
         self.max_file_bytes = DEFAULT_MAX_BYTES
@@ -247,10 +249,11 @@ class ImportGraph:
                     del table[rel]
         report.removed = len(gone)
         report.skipped = len(self.skipped)
-        if report.changed or report.removed or self._configs_changed():
+        if report.changed or report.removed or self._configs_mixed or self._configs_changed():
             self._resolver = None
             self.resolutions = {}
             self.configs = {}
+            self._configs_mixed = False
             self._resolve_all()
         report.seconds = time.perf_counter() - t0
         self.seconds = report.seconds
@@ -297,9 +300,15 @@ class ImportGraph:
     def _read_config(self, rel: str) -> str | None:
         """A project file's text for the resolvers, noted in `configs` as first read: a read
         after an edit (a context call resolving one file) must not hide the edit from the next
-        update, as the resolutions made before it saw the file as it was."""
+        update, as the resolutions made before it saw the file as it was. A read that differs
+        from the note marks the graph's resolutions as mixed (`_configs_mixed`): the edit put
+        back by then, the note reads the same, but that call's file was resolved with the edit."""
         if rel in self.configs:
-            return self._read_any(rel)
+            text = self._read_any(rel)
+            seen = self.configs[rel]
+            if (None if text is None else _digest(text)) != (None if seen is None else seen[1]):
+                self._configs_mixed = True
+            return text
         stamp = _stamp(os.path.join(self.root, rel), time.time_ns() - RACY_NS)  # before the read
         text = self._read_any(rel)
         self.configs[rel] = None if text is None else (stamp, _digest(text))
