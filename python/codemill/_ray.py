@@ -7,6 +7,7 @@ as one line (an ImportError would be a traceback).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -27,7 +28,9 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     one. No dashboard, and workers' output is not forwarded."""
     if ray.is_initialized():
         return False
-    kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    # Ray's own INFO lines ("Connecting to existing Ray cluster ...") reached stderr under
+    # --json and --no-progress: its warnings and errors still do.
+    kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     if address:
         _check_answers(address)
         kw["address"] = address
