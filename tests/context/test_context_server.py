@@ -59,7 +59,11 @@ def test_served_answers_equal_one_off_calls(indexed, capsys) -> None:
         ('{"file": "FILE", "budget": 0}', '"budget" must be a positive'),
         ('{"file": "FILE", "query": 3}', '"query" must be text'),
         ('{"file": "missing.py", "id": 7}', "missing.py: no such file"),
+        # These ended the server (a RecursionError traceback; an error for the whole command).
+        ("[" * 100_000, "not a JSON request"),
+        ('{"file": "FILE", "budget": ' + "9" * 5000 + "}", "not a JSON request"),
     ],
+    ids=lambda v: v if len(v) < 40 else v[:20] + "...",
 )
 def test_a_bad_request_gets_an_error_answer_and_the_server_goes_on(indexed, line, message) -> None:
     repo, idx = indexed

@@ -57,6 +57,8 @@ class ContextServer:
             req = json.loads(line)
         except json.JSONDecodeError as e:
             return {"id": None, "error": f"not a JSON request: {e.msg} at column {e.colno}"}
+        except (ValueError, RecursionError) as e:  # an int of 5,000 digits; nesting 100,000 deep
+            return {"id": None, "error": f"not a JSON request: {str(e).splitlines()[0][:200]}"}
         if not isinstance(req, dict):
             return {"id": None, "error": 'a request is a JSON object: {"file": PATH, ...}'}
         rid = req.get("id")
