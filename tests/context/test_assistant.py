@@ -35,6 +35,12 @@ from test_context import SHOP
 from test_context_imports import write_tree
 
 SECRET = "sk-test-0123456789abcdef"
+# Stream events no chat completion sends (each gave a traceback: TypeError, AttributeError).
+MALFORMED: dict[str, Any] = {
+    "malformed-null": {"choices": None},
+    "malformed-str": {"choices": ["x"]},
+    "malformed-int": {"choices": [{"delta": {"content": 7}}]},
+}
 
 
 class ChatHandler(BaseHTTPRequestHandler):
@@ -87,6 +93,8 @@ class ChatHandler(BaseHTTPRequestHandler):
                     {"choices": [{"delta": {"content": "Half"}}]},
                     {"error": {"message": "model overloaded"}},
                 ]
+            elif model.startswith("malformed-"):  # an event of another shape than a chunk's
+                events = [{"choices": [{"delta": {"content": "Half"}}]}, MALFORMED[model]]
             else:
                 words = ["You ", "asked ", f"{len(question)} ", "characters."]
                 events = [{"choices": [{"delta": {"role": "assistant"}, "index": 0}]}] + [
@@ -212,6 +220,39 @@ def test_error_event_inside_a_stream(server: Server) -> None:
     assert got == ["Half"]
 
 
+@pytest.mark.parametrize("model", sorted(MALFORMED))
+def test_a_malformed_event_is_one_line(server: Server, model: str) -> None:
+    got: list[str] = []
+
+    async def run() -> None:
+        async for p in ChatClient(server.url, model).stream(MESSAGES):
+            got.append(p)
+
+    with pytest.raises(ChatError, match="sent a malformed event"):
+        asyncio.run(run())
+    assert got == ["Half"]
+
+
+def test_bad_ports_keys_and_credentials_in_the_url_are_clear_and_never_shown(server: Server) -> None:
+    # A bad port was a traceback at the first request (OverflowError, httpx.InvalidURL).
+    for url in ("http://127.0.0.1:99999/v1", "http://127.0.0.1:abc/v1"):
+        with pytest.raises(ChatError, match="is not a valid URL"):
+            chat_url(url)
+    # A key read from a CRLF file ended in "\r": httpx refused the header, and its error showed
+    # the key escaped, past the masking. It is stripped; one with control characters inside is
+    # refused without being shown.
+    client = ChatClient(server.url, "echo", api_key=SECRET + "\r\n")
+    asyncio.run(client.complete(MESSAGES))
+    assert server.requests[-1]["auth"] == f"Bearer {SECRET}"
+    with pytest.raises(ChatError, match="control characters") as info:
+        ChatClient(server.url, "echo", api_key=SECRET[:5] + "\n" + SECRET[5:])
+    assert SECRET[5:] not in str(info.value)
+    # A user:password@ in the endpoint is not echoed in errors.
+    with pytest.raises(ChatError) as info:
+        asyncio.run(ChatClient(f"http://me:hunter2@127.0.0.1:{closed_port()}/v1", "echo").complete(MESSAGES))
+    assert "hunter2" not in str(info.value)
+
+
 def test_connection_refused_is_clear() -> None:
     url = f"http://127.0.0.1:{closed_port()}/v1"
     for call in (ChatClient(url, "m").complete(MESSAGES), collect(ChatClient(url, "m"))):
@@ -281,6 +322,16 @@ def test_prompt_has_snippets_context_and_question(shop_builder: ContextBuilder, 
     # a snippet already shown as repository context is not repeated
     shown = [(s.path, s.start_line, s.end_line) for s in prompt.sources]
     assert len(shown) == len(set(shown))
+
+
+def test_a_snippet_of_the_current_files_excerpt_is_not_repeated(shop_builder: ContextBuilder) -> None:
+    # The current file shown whole, then again as retrieved snippets of its own lines.
+    text = (shop_builder.graph.root / "shop/cart.py").read_text()
+    own = [Hit("shop/cart.py", 1, 2, "\n".join(text.splitlines()[:2]), 0.9, "head"), *HITS[:2]]
+    a = CodeAssistant(FakeRetriever(own), context=shop_builder, context_window=4096, max_answer_tokens=512, k=5)
+    prompt = a.build_prompt("how is the discount computed?", shop_builder.graph.root / "shop/cart.py")
+    snippets = [s.label for s in prompt.sources if s.kind == "snippet"]
+    assert "shop/cart.py:1-2" not in snippets and "shop/pricing.py:8-12" in snippets
 
 
 @pytest.mark.parametrize("window", [700, 900, 1200, 2000, 3000, 8192])

@@ -159,7 +159,12 @@ class CodeAssistant:
             )
         sections: list[str] = []
         sources: list[Source] = []
+        # What the prompt shows already: a snippet of it is not shown again. The current file's
+        # excerpt is its lines as they are, so a snippet inside it is left out too (it came back
+        # as retrieved snippets of its own lines); a context item may show a definition's
+        # signature only, so only the same lines count there.
         shown: set[tuple[str, int, int]] = set()
+        excerpt_of: tuple[str, int] | None = None
         if current_file is not None and room > 0:
             builder = self.context_builder(current_file)
             rel = builder.graph.ensure(current_file)
@@ -169,7 +174,7 @@ class CodeAssistant:
             if excerpt:
                 sections.append(head + excerpt)
                 sources.append(Source(rel, 1, last, "file"))
-                shown.add((rel, 1, last))
+                excerpt_of = (rel, last)
             else:
                 sections.append(head.rstrip())
             used = self._count("\n\n".join(sections))
@@ -189,7 +194,9 @@ class CodeAssistant:
             left = room - used - self._count(title)
             blocks: list[str] = []
             for hit in hits:
-                if (hit.path, hit.start_line, hit.end_line) in shown:
+                if (hit.path, hit.start_line, hit.end_line) in shown or (
+                    excerpt_of is not None and hit.path == excerpt_of[0] and hit.end_line <= excerpt_of[1]
+                ):
                     continue
                 block = f"{hit.label}\n{hit.text.rstrip()}\n"
                 cost = self._count(block) + 1

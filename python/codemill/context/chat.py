@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,11 +20,15 @@ def chat_url(endpoint: str) -> str:
     url = endpoint.rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise ChatError(f"endpoint must be an http(s) URL, got {endpoint!r}")
-    try:  # a malformed host ("http://[::1") fails here, not as a traceback at the first request
-        if not urlsplit(url).hostname:
+    try:  # a malformed host ("http://[::1") or port (":99999", ":abc") fails here, not as a
+        # traceback at the first request
+        parts = urlsplit(url)
+        if not parts.hostname:
             raise ValueError("no host")
+        if parts.port == 0:
+            raise ValueError("port 0")
     except ValueError as exc:
-        raise ChatError(f"endpoint {endpoint!r} is not a valid URL ({exc})") from None
+        raise ChatError(f"endpoint {_without_userinfo(endpoint)!r} is not a valid URL ({exc})") from None
     if url.endswith("/chat/completions"):
         return url
     path = url.split("://", 1)[1].partition("/")[2]
@@ -48,8 +53,17 @@ class ChatClient:
         transport: Any = None,
     ) -> None:
         self.url = chat_url(endpoint)
+        self._where = _without_userinfo(self.url)  # the URL as messages show it
         self.model = model
-        self._api_key = api_key if api_key is not None else os.environ.get(api_key_env) or None
+        key = api_key if api_key is not None else os.environ.get(api_key_env) or None
+        # A key read from a file saved with CRLF ends in "\r": httpx refused the header and its
+        # error showed the key, escaped, where the masking could not find it.
+        key = key.strip() if key else None
+        if key and not key.isprintable():
+            raise ChatError(
+                f"the API key ({'api_key' if api_key is not None else api_key_env}) holds control characters"
+            )
+        self._api_key = key or None
         self.timeout = timeout
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -58,7 +72,7 @@ class ChatClient:
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"
-        return f"ChatClient(url={self.url!r}, model={self.model!r}, api_key={key})"
+        return f"ChatClient(url={self._where!r}, model={self.model!r}, api_key={key})"
 
     def _payload(self, messages: Sequence[dict[str, str]], stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": list(messages), "stream": stream}
@@ -76,9 +90,11 @@ class ChatClient:
         return headers
 
     def _clean(self, message: str) -> str:
-        """A message safe to show: one line, the API key (if echoed by a server) masked."""
+        """A message safe to show: one line, the API key (if echoed by a server) and the URL's
+        user:password@ masked."""
         if self._api_key:
             message = message.replace(self._api_key, "***")
+        message = _without_userinfo(message)
         message = " ".join(message.split())
         return message[:500]
 
@@ -91,10 +107,10 @@ class ChatClient:
         import httpx
 
         if isinstance(exc, httpx.TimeoutException):
-            return ChatError(f"{self.url}: no answer within {self.timeout:g}s ({type(exc).__name__})")
+            return ChatError(f"{self._where}: no answer within {self.timeout:g}s ({type(exc).__name__})")
         if isinstance(exc, httpx.ConnectError):
-            return ChatError(f"cannot connect to {self.url}: {self._clean(str(exc)) or 'connection failed'}")
-        return ChatError(f"{self.url}: {type(exc).__name__}: {self._clean(str(exc))}")
+            return ChatError(f"cannot connect to {self._where}: {self._clean(str(exc)) or 'connection failed'}")
+        return ChatError(f"{self._where}: {type(exc).__name__}: {self._clean(str(exc))}")
 
     def _status_error(self, status: int, body: bytes) -> ChatError:
         text = body.decode("utf-8", "replace")
@@ -111,7 +127,7 @@ class ChatClient:
                 message = err
             if isinstance(data.get("detail"), str):
                 message = data["detail"]
-        return ChatError(f"{self.url} answered HTTP {status}: {self._clean(message) or 'no details'}")
+        return ChatError(f"{self._where} answered HTTP {status}: {self._clean(message) or 'no details'}")
 
     async def complete(self, messages: Sequence[dict[str, str]]) -> str:
         """The whole answer of one (non-streaming) request."""
@@ -121,7 +137,7 @@ class ChatClient:
             async with self._client() as client:
                 resp = await client.post(self.url, json=self._payload(messages, False), headers=self._headers())
                 body = await resp.aread()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc) from None
         if resp.status_code >= 400:
             raise self._status_error(resp.status_code, body)
@@ -130,7 +146,7 @@ class ChatClient:
             return _message_text(data["choices"][0]["message"])
         except (ValueError, KeyError, IndexError, TypeError):
             shown = self._clean(body.decode("utf-8", "replace"))[:200]
-            raise ChatError(f"{self.url} sent a response that is not a chat completion: {shown}") from None
+            raise ChatError(f"{self._where} sent a response that is not a chat completion: {shown}") from None
 
     async def stream(self, messages: Sequence[dict[str, str]]) -> AsyncIterator[str]:
         """The answer as it arrives (server-sent events, ``data: {...}`` up to ``data: [DONE]``)."""
@@ -149,7 +165,7 @@ class ChatClient:
                     try:
                         yield _message_text(json.loads(body)["choices"][0]["message"])
                     except (ValueError, KeyError, IndexError, TypeError):
-                        raise ChatError(f"{self.url} sent neither an event stream nor a chat completion") from None
+                        raise ChatError(f"{self._where} sent neither an event stream nor a chat completion") from None
                     return
                 async for line in resp.aiter_lines():
                     if not line.startswith("data:"):
@@ -160,20 +176,34 @@ class ChatClient:
                     try:
                         event = json.loads(data)
                     except ValueError:
-                        raise ChatError(f"{self.url} sent a malformed event: {self._clean(data)[:200]}") from None
+                        raise ChatError(f"{self._where} sent a malformed event: {self._clean(data)[:200]}") from None
                     if isinstance(event, dict) and "error" in event:
                         raise self._status_error(resp.status_code, json.dumps(event).encode())
-                    for choice in event.get("choices", []) if isinstance(event, dict) else []:
+                    choices = event.get("choices") if isinstance(event, dict) else None
+                    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+                        raise ChatError(f"{self._where} sent a malformed event: {self._clean(data)[:200]}")
+                    for choice in choices:
                         delta = choice.get("delta") or {}
                         piece = delta.get("content") if isinstance(delta, dict) else None
+                        if piece is not None and not isinstance(piece, str):
+                            raise ChatError(f"{self._where} sent a malformed event: {self._clean(data)[:200]}")
                         if piece:
                             yield piece
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc) from None
 
 
 def _message_text(message: Any) -> str:
+    """A completion's text; a TypeError where it holds none (a number, say: it went on to be
+    written as if text)."""
     content = message["content"]
     if isinstance(content, list):  # content parts
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text", ""), str))
+    if content is not None and not isinstance(content, str):
+        raise TypeError(f"content is {type(content).__name__}")
     return content or ""
+
+
+def _without_userinfo(text: str) -> str:
+    """``text`` with the ``user:password@`` of any http(s) URL in it masked."""
+    return re.sub(r"(https?://)[^/@\s]*@", r"\1***@", text)
