@@ -36,6 +36,33 @@ def test_code_identifiers_are_the_code_shaped_words() -> None:
     assert code_identifiers("HybridIndex") == ["HybridIndex"]
     assert code_identifiers("round") == ["round"]  # one word alone is an identifier
     assert code_identifiers("where is the price rounded") == []
+    assert code_identifiers("what does `Cart::total` return") == ["Cart::total"]  # was Cart, total
+
+
+def test_go_methods_and_rust_paths_name_their_definitions(tmp_path: Path) -> None:
+    # A Go method had no owner (its receiver is declared outside its type), and `Cart::total`
+    # was split in two: neither named the method.
+    pytest.importorskip("tree_sitter_go")
+    pytest.importorskip("tree_sitter_rust")
+    repo = write_tree(
+        tmp_path / "repo",
+        {
+            "go.mod": "module example.com/shop\n",
+            "cart.go": "package shop\n\ntype Cart struct{}\n\nfunc (c *Cart) Total() int { return 1 }\n\n"
+            "func (b Box[T]) Get() T { var x T; return x }\n\nfunc Total() int { return 2 }\n",
+            "rs/src/lib.rs": "pub struct Cart;\n\nimpl Cart {\n    pub fn total(&self) -> u32 { 1 }\n}\n\n"
+            "pub fn total() -> u32 { 2 }\n",
+        },
+    )
+    graph = ImportGraph.build(repo)
+    go = [(d.qualname, d.parent) for d in graph.symbols["cart.go"].definitions]
+    assert ("Cart.Total", "Cart") in go and ("Box.Get", "Box") in go and ("Total", None) in go
+    assert [(n.path, n.definition.qualname) for n in named_definitions(graph, "Cart.Total")] == [
+        ("cart.go", "Cart.Total")
+    ]
+    assert [(n.path, n.definition.qualname) for n in named_definitions(graph, "`Cart::total`")] == [
+        ("rs/src/lib.rs", "Cart.total")
+    ]
 
 
 def test_the_most_used_definition_of_a_name_comes_first(tmp_path: Path) -> None:

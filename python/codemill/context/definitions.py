@@ -61,11 +61,14 @@ def definitions_of_tree(root: Any, grammar: str) -> list[Definition]:
 
 
 def _flatten(found: list[Found], grammar: str, parent: str | None, out: list[Definition]) -> None:
-    from codemill.syntax.definitions import FUNCTION_KINDS
+    from codemill.syntax.definitions import FUNCTION_KINDS, receiver_type
 
+    top = parent
     for f in found:
         if f.name is None:
             continue
+        # A Go method is declared outside its type: its receiver is its owner (`Cart.Total`).
+        parent = top if top is not None or grammar != "go" else receiver_type(f.node)
         start, end = f.start_row + 1, f.end_row + 1
         body = f.body
         if f.container:

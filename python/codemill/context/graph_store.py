@@ -32,7 +32,9 @@ V = TypeVar("V")
 Body = bytes | memoryview
 """The details of a saved graph: a view into the mapped file."""
 
-FORMAT = "codemill-graph/3"
+# /4: a Go method's receiver is its owner (`Cart.Total`), and the project files the resolvers
+# read are noted: a /3 graph is built again (its Go methods had no owner).
+FORMAT = "codemill-graph/4"
 GRAPH_FILE = "graph.json"
 
 
@@ -219,9 +221,7 @@ def restore(graph: ImportGraph, data: Any, body: Body, source: str) -> None:
         graph.exclude = tuple(data["exclude"])
         graph.languages = frozenset(data["languages"]) if data["languages"] is not None else None
         graph.skipped = dict(data["skipped"])
-        # A graph saved before project files were noted has none: an edit of one alone is not
-        # seen by its update (any other change resolves every import again, noting them).
-        for rel, seen in dict(data.get("configs", {})).items():
+        for rel, seen in dict(data["configs"]).items():
             graph.configs[rel] = None if seen is None else (_stamp_of(seen[0]), str(seen[1]))
         files: dict[str, Any] = data["files"]
         edges = data["edges"]

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from codemill.index.chunking import Chunk
 
 _BACKTICKED = re.compile(r"`([^`]+)`")
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+# Dotted names, and paths of Rust and C++ (`Cart::total`), kept whole.
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]*)*")
 _HUMP = re.compile(r"[a-z0-9][A-Z]")
 
 
@@ -42,7 +43,7 @@ def code_identifiers(query: str) -> list[str]:
     quoted = [w for q in _BACKTICKED.findall(query) for w in _DOTTED.findall(q)]
     words = _DOTTED.findall(_BACKTICKED.sub(" ", query))
     alone = len(words) == 1 and not quoted
-    shaped = [w for w in words if alone or "_" in w or "." in w or _HUMP.search(w)]
+    shaped = [w for w in words if alone or "_" in w or "." in w or "::" in w or _HUMP.search(w)]
     return list(dict.fromkeys(quoted + shaped))
 
 
@@ -50,12 +51,15 @@ def named_definitions(graph: ImportGraph, query: str) -> list[NamedDefinition]:
     """The definitions ``query`` names (see the module's description), most central first."""
     found: list[tuple[str, int, Definition]] = []
     for ident in code_identifiers(query):
-        *parents, name = ident.split(".")
-        for path, j, _top in graph.definitions_named(name):
+        *parents, name = ident.replace("::", ".").split(".")
+        # (a C++ method defined out of its class is named `Cart::total` itself)
+        whole = list(graph.definitions_named(ident)) if "::" in ident else []
+        for path, j, _top in [*graph.definitions_named(name), *whole]:
             if path in graph.exclusions:
                 continue
             d = graph.symbols[path].definitions[j]
-            if parents and d.parent != parents[-1] and path.rsplit("/", 1)[-1].split(".")[0] != parents[-1]:
+            owner = parents[-1] if parents and d.name != ident else None
+            if owner is not None and d.parent != owner and path.rsplit("/", 1)[-1].split(".")[0] != owner:
                 continue  # `Cart.total`: a member of Cart, or `total` of a module cart
             found.append((path, j, d))
     if not found:

@@ -187,6 +187,21 @@ def _text(node: Any) -> str:
     return bytes(node.text).decode("utf-8", "replace")
 
 
+def receiver_type(node: Any) -> str | None:
+    """The type a Go method is declared on (``Cart`` of ``func (c *Cart) Total()``, ``Box`` of
+    ``func (b Box[T]) Get()``), its owner as a class is a method's; None for any other node."""
+    if node.type != "method_declaration":
+        return None
+    receiver = node.child_by_field_name("receiver")
+    stack = [receiver] if receiver is not None else []
+    while stack:  # the first type name, under pointer and generic wrappers
+        n = stack.pop()
+        if n.type == "type_identifier":
+            return _text(n)
+        stack.extend(reversed(n.named_children))
+    return None
+
+
 def definition_name(node: Any) -> str | None:
     """The name a definition node defines, or None for an anonymous one.
 
