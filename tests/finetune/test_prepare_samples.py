@@ -649,6 +649,9 @@ def test_a_doc_comment_target_is_as_written() -> None:
     assert _targets(rust, "rust", "a.rs")["docstring-from-code"] == "Frob the thing.\nReturns one."
     py = 'def f(a):\n\t"""Combine.\n\n\t@param a\tthe first\n\t"""\n\treturn a\n'
     assert _targets(py, "python", "a.py")["docstring-from-code"] == "Combine.\n\n@param a\tthe first"
+    # A one-line summary has no margin: the closing quotes' indentation stayed in the target.
+    py = 'class C:\n    def close(self):\n        """Raise GeneratorExit inside.\n        """\n        return None\n'
+    assert _targets(py, "python", "a.py")["docstring-from-code"] == "Raise GeneratorExit inside."
 
 
 def test_a_rust_functions_attributes_stay_in_the_code_to_document() -> None:
