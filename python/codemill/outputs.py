@@ -140,8 +140,9 @@ def _check_place(path: Path, output: str | os.PathLike[str], kind: str, overwrit
             if not parent.is_dir():
                 raise OutputError(f"{output}: {parent} is not a directory; name an output in one")
             # Said before the work, not after it (a read-only file system, a folder of root's):
-            # where the output is made, or, for a directory written in place, the directory.
-            where = path if in_place and path.is_dir() else parent
+            # where the output is made, or, for a directory written in place, the directory
+            # (--overwrite removes and makes it again, in its parent).
+            where = path if in_place and not overwrite and path.is_dir() else parent
             if not os.access(where, os.W_OK | os.X_OK):
                 raise OutputError(f"{output}: {where} is not writable; name an output elsewhere")
             break

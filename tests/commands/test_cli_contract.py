@@ -188,8 +188,14 @@ def test_an_output_in_a_folder_that_cannot_be_written_is_refused_before_the_work
     rc, err = run(capsys, "train", src, "-o", locked / "t.json", "--vocab-size", "300")
     assert rc == 2
     one_line_error(err, f"{locked} is not writable")
-    # A directory written in place (tokenize) needs only itself writable, not its parent.
+    # A directory written in place (tokenize) needs only itself writable, not its parent;
+    # with --overwrite it is removed and made again, in its parent, so that is asked.
     (locked / "out").mkdir()
+    (locked / "out" / "notes.txt").write_text("mine")
+    rc, err = run(capsys, "tokenize", src, "-o", locked / "out", "--no-progress", "--overwrite")
+    assert rc == 2 and (locked / "out" / "notes.txt").exists()
+    one_line_error(err, f"{locked} is not writable")
+    (locked / "out" / "notes.txt").unlink()
     assert run(capsys, "tokenize", src, "-o", locked / "out", "--no-progress")[0] == 0
 
 
