@@ -37,9 +37,9 @@ from test_context_imports import write_tree
 SECRET = "sk-test-0123456789abcdef"
 # Stream events no chat completion sends (each gave a traceback: TypeError, AttributeError).
 MALFORMED: dict[str, Any] = {
-    "malformed-null": {"choices": None},
     "malformed-str": {"choices": ["x"]},
     "malformed-int": {"choices": [{"delta": {"content": 7}}]},
+    "malformed-obj": {"choices": "x"},
 }
 
 
@@ -95,6 +95,13 @@ class ChatHandler(BaseHTTPRequestHandler):
                 ]
             elif model.startswith("malformed-"):  # an event of another shape than a chunk's
                 events = [{"choices": [{"delta": {"content": "Half"}}]}, MALFORMED[model]]
+            elif model == "usage":  # events without text, as servers send them: ignored
+                events = [
+                    {"choices": [{"delta": {"content": "Hello"}}]},
+                    {"choices": None},
+                    {"usage": {"prompt_tokens": 3}},
+                    {"choices": [{"delta": {"content": " world"}}]},
+                ]
             else:
                 words = ["You ", "asked ", f"{len(question)} ", "characters."]
                 events = [{"choices": [{"delta": {"role": "assistant"}, "index": 0}]}] + [
@@ -247,10 +254,16 @@ def test_bad_ports_keys_and_credentials_in_the_url_are_clear_and_never_shown(ser
     with pytest.raises(ChatError, match="control characters") as info:
         ChatClient(server.url, "echo", api_key=SECRET[:5] + "\n" + SECRET[5:])
     assert SECRET[5:] not in str(info.value)
-    # A user:password@ in the endpoint is not echoed in errors.
-    with pytest.raises(ChatError) as info:
-        asyncio.run(ChatClient(f"http://me:hunter2@127.0.0.1:{closed_port()}/v1", "echo").complete(MESSAGES))
-    assert "hunter2" not in str(info.value)
+    # A user:password@ in the endpoint is not echoed in errors (a password may hold an "@").
+    for password in ("hunter2", "hun@ter2"):
+        with pytest.raises(ChatError) as info:
+            asyncio.run(ChatClient(f"http://me:{password}@127.0.0.1:{closed_port()}/v1", "echo").complete(MESSAGES))
+        assert "ter2" not in str(info.value)
+
+
+def test_events_without_text_are_passed_over(server: Server) -> None:
+    # A usage summary ({"usage": ...}, or choices null) is no malformed event.
+    assert asyncio.run(collect(ChatClient(server.url, "usage"))) == ["Hello", " world"]
 
 
 def test_connection_refused_is_clear() -> None:
