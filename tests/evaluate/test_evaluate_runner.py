@@ -472,3 +472,60 @@ def test_a_samples_line_that_is_not_utf8_is_skipped_not_the_run(generic, tmp_pat
     summary = evaluate(samples, problems, ks=(1,), workers=1, timeout=1.0, repeats=1)
     assert sum(summary["statuses"].values()) == 2  # the BOM's line too
     assert summary["skipped"]["items"] == [{"where": f"{samples}:2", "reason": "invalid UTF-8"}]
+
+
+# Knows nothing of the answer: looks in the memory it inherited from its server for the job of
+# the canonical solution (run there before it, to calibrate), and runs that. write(2) to a pipe
+# tells a readable page from an unmapped one without a crash.
+HEAP_READER = """
+    # Knows nothing of the answer: finds the canonical solution's job (sent earlier to this
+    # same sample fork server for calibration) in the heap memory it inherited, and runs it.
+    import ctypes, gc, json, os
+    PROMPT = 'def secret():\\n    \"\"\"Return the secret string.\"\"\"\\n'
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.write.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+    r, w = os.pipe(); os.set_blocking(r, False)
+    def readable(addr):                      # write(2) fails with EFAULT instead of crashing
+        if libc.write(w, addr, 1) == 1:
+            os.read(r, 16); return True
+        return False
+    bases = {(id(o) >> 24) << 24 for o in gc.get_objects()[::20]}
+    chunks = [a for b in bases for a in range(b - (1 << 28), b + (1 << 28), 1 << 16) if a > 0 and readable(a)]
+    pages = sorted({p for a in chunks for p in range(a, a + (1 << 16), 4096) if readable(p)})
+    tail = json.dumps(PROMPT)[1:-1].encode()[-30:]   # the prompt's end, as the job's JSON spells it
+    for p in pages:
+        data = ctypes.string_at(p, 8192 if readable(p + 4096) else 4096)
+        i = data.find(tail)
+        while i >= 0:
+            body = data[i + len(tail):].split(b'", "')[0]
+            try:
+                src = PROMPT + json.loads(b'"' + body + b'"')
+                if 'ctypes' not in src:
+                    ns = {}
+                    exec(src, ns)
+                    return ns['secret']()
+            except Exception:
+                pass
+            i = data.find(tail, i + 1)
+    return 'not found'
+"""
+
+
+def test_a_sample_cannot_read_the_canonical_solution_from_its_servers_memory(tmp_path):
+    # A sample is forked from its server: when the server decoded every job, the canonical
+    # solution's text stayed in the memory each later sample inherits, and this sample passed.
+    problem = {
+        "task_id": "S/0",
+        "prompt": 'def secret():\n    """Return the secret string."""\n',
+        "canonical_solution": "    return 'XYZZY-' + str(31337 * 7)\n",
+        "test": "def check(candidate):\n    assert candidate() == 'XYZZY-219359'\n",
+        "entry_point": "secret",
+    }
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text(json.dumps(problem) + "\n")
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": "S/0", "completion": HEAP_READER}) + "\n")
+    summary = evaluate(str(samples), str(problems), ks=[1], workers=1, out=str(tmp_path / "r.jsonl"))
+    row = json.loads((tmp_path / "r.jsonl").read_text())
+    assert row["status"] != "passed", row
+    assert summary["pass_at_k"]["pass@1"] == 0.0

@@ -21,6 +21,7 @@ Standalone on purpose: it imports nothing from codemill, so it runs in any inter
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -102,8 +103,8 @@ class Server:
         self.control.sendall(len(payload).to_bytes(4, "little") + payload)
 
     def _receive(self):
-        """(job, channel fd) or None at EOF."""
-        head, fds, _, _ = socket.recv_fds(self.control, 4, 1)
+        """(job, channel fd, program fd or None) or None at EOF."""
+        head, fds, _, _ = socket.recv_fds(self.control, 4, 2)
         if not head:
             return None
         while len(head) < 4:
@@ -118,22 +119,27 @@ class Server:
             if not chunk:
                 return None
             body += chunk
-        return json.loads(body), (fds[0] if fds else None)
+        return json.loads(body), (fds[0] if fds else None), (fds[1] if len(fds) > 1 else None)
 
     def serve(self):
         while True:
             received = self._receive()
             if received is None:
                 return
-            job, channel = received
-            if channel is None:
-                self._reply({"error": "job without a channel"})
+            job, channel, source = received
+            if channel is None or (job.get("role") == "sample") != (source is not None):
+                for fd in (channel, source):
+                    if fd is not None:
+                        os.close(fd)
+                self._reply({"error": "job without its channel or program"})
                 continue
-            self._reply(self.run(job, channel))
+            self._reply(self.run(job, channel, source))
 
     # --- one job -------------------------------------------------------------------------
 
-    def run(self, job, channel):
+    def run(self, job, channel, source=None):
+        """Runs one job in a child; ``source``: the read end of a sample's program pipe, which
+        only the child reads (the server never holds a program: see `sandbox._run_in`)."""
         role = job["role"]
         out_path, err_path = os.path.join(self.state, "stdout"), os.path.join(self.state, "stderr")
         out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -146,17 +152,25 @@ class Server:
             pid = os.fork()
             if pid == 0:  # the child: nothing may return from here
                 try:
-                    for fd, target in ((out, 1), (err, 2), (channel, 3), (report_w, 4)):
+                    moves = [(out, 1), (err, 2), (channel, 3), (report_w, 4)]
+                    if source is not None:
+                        moves.append((source, _sample.SOURCE_FD))
+                    kept = [target for _, target in moves]
+                    # Each away from the fds it goes to first: one may already sit where another goes.
+                    moves = [(fcntl.fcntl(fd, fcntl.F_DUPFD, 16) if fd in kept else fd, t) for fd, t in moves]
+                    for fd, target in moves:
                         os.dup2(fd, target)
                     null = os.open(os.devnull, os.O_RDONLY)
                     os.dup2(null, 0)
-                    os.closerange(5, 1 << 16)  # the control socket and anything else
+                    os.closerange(max(kept) + 1, 1 << 16)  # the control socket and anything else
                     self._child(job, workdir)
                 finally:
                     os._exit(4)
         finally:
             for fd in (report_w, out, err):
                 os.close(fd)
+            if source is not None:
+                os.close(source)
         # The sample server keeps its copy of the channel until the sample exits, to see
         # the judge hang up (a verdict reached: the sample is no longer needed); then it
         # closes it, so that a judge still waiting sees EOF.

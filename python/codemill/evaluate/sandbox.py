@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -225,7 +226,10 @@ class Sandbox:
             "landlock": self.landlock_abi >= 1,
             "seccomp": self.seccomp,
         }
-        sample_job = {**common, "role": "sample", "program": program.program, "work_bytes": limits.work_mb << 20}
+        # The program goes through a pipe of its own to the sample's process, never through its
+        # server: a sample is forked from its server and inherits its memory, where the jobs'
+        # text stayed (freed, not wiped), and read the canonical solution of its task there.
+        sample_job = {**common, "role": "sample", "work_bytes": limits.work_mb << 20}
         judge_job = {
             **common,
             "role": "judge",
@@ -238,16 +242,38 @@ class Sandbox:
             "run_timeout_s": timeout_s,
         }
         mine, theirs = socket.socketpair()
+        source_r, source_w = os.pipe()
         try:
-            pair.sample.send(sample_job, mine.fileno())
+            pair.sample.send(sample_job, mine.fileno(), source_r)
             pair.judge.send(judge_job, theirs.fileno())
         finally:
             mine.close()
             theirs.close()
+            os.close(source_r)
+        _send_source(source_w, program.program.encode("utf-8", "surrogatepass"))
         deadline = time.monotonic() + whole_s + WATCHDOG_GRACE_S
         sample = pair.sample.receive(deadline)
         judge = pair.judge.receive(deadline)
         return sample, judge
+
+
+def _send_source(fd: int, source: bytes) -> None:
+    """Writes a program into its pipe and closes it, from a thread where it may not fit the
+    pipe at once (the sample reads it as it starts); a sample that never reads it ends the
+    write (its end closes when it exits)."""
+
+    def write() -> None:
+        with contextlib.suppress(OSError), open(fd, "wb") as pipe:
+            pipe.write(source)
+
+    if len(source) <= _PIPE_AT_ONCE:
+        write()
+    else:
+        threading.Thread(target=write, name="codemill-eval-source", daemon=True).start()
+
+
+# Bytes a pipe takes without a reader (Linux: 64 KiB); a longer program is written from a thread.
+_PIPE_AT_ONCE = 60 << 10
 
 
 def classify(sample: dict | None, judge: dict | None) -> tuple[str, str | None, float | None]:
@@ -362,9 +388,12 @@ class _Server:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def send(self, job: dict[str, Any], fd: int) -> None:
+    def send(self, job: dict[str, Any], fd: int, source: int | None = None) -> None:
+        """Sends ``job`` with the channel ``fd`` (and, to a sample server, the read end of the
+        program's pipe)."""
         payload = json.dumps(job).encode()
-        socket.send_fds(self.sock, [len(payload).to_bytes(4, "little")], [fd])
+        fds = [fd] if source is None else [fd, source]
+        socket.send_fds(self.sock, [len(payload).to_bytes(4, "little")], fds)
         self.sock.sendall(payload)
 
     def receive(self, deadline: float) -> dict | None:
