@@ -55,14 +55,22 @@ def test_go_methods_and_rust_paths_name_their_definitions(tmp_path: Path) -> Non
         },
     )
     graph = ImportGraph.build(repo)
-    go = [(d.qualname, d.parent) for d in graph.symbols["cart.go"].definitions]
-    assert ("Cart.Total", "Cart") in go and ("Box.Get", "Box") in go and ("Total", None) in go
-    assert [(n.path, n.definition.qualname) for n in named_definitions(graph, "Cart.Total")] == [
-        ("cart.go", "Cart.Total")
-    ]
+    # (the receiver is noted as the method's owner, not its parent: a Go method stands at the
+    # top level, as the context's relevance rules take it)
+    go = [(d.name, d.parent, d.owner) for d in graph.symbols["cart.go"].definitions]
+    assert ("Total", None, "Cart") in go and ("Get", None, "Box") in go and ("Total", None, None) in go
+    assert [(n.path, n.definition.owner) for n in named_definitions(graph, "Cart.Total")] == [("cart.go", "Cart")]
     assert [(n.path, n.definition.qualname) for n in named_definitions(graph, "`Cart::total`")] == [
         ("rs/src/lib.rs", "Cart.total")
     ]
+    # A path of modules names the function, as its name alone did (crate::, a mod.rs's folder),
+    # and a trait's impl for a type is that type's.
+    assert ("rs/src/lib.rs", "total") in [
+        (n.path, n.definition.qualname) for n in named_definitions(graph, "crate::total")
+    ]
+    write_tree(repo, {"rs/src/fmt.rs": "impl Display for Order {\n    fn fmt(&self) -> u32 { 1 }\n}\n"})
+    graph = ImportGraph.build(repo)
+    assert [n.definition.name for n in named_definitions(graph, "Order::fmt")] == ["fmt"]
 
 
 def test_the_most_used_definition_of_a_name_comes_first(tmp_path: Path) -> None:

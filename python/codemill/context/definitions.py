@@ -31,6 +31,9 @@ class Definition:
     parent: str | None = None
     container: bool = False
     """Shown as its header: its members are definitions of their own."""
+    owner: str | None = None
+    """The type a Go method is declared on (its receiver): not its parent, as the method stands
+    at the top level of its file, but what a query of ``Cart.Total`` names."""
 
     @property
     def qualname(self) -> str:
@@ -63,12 +66,10 @@ def definitions_of_tree(root: Any, grammar: str) -> list[Definition]:
 def _flatten(found: list[Found], grammar: str, parent: str | None, out: list[Definition]) -> None:
     from codemill.syntax.definitions import FUNCTION_KINDS, receiver_type
 
-    top = parent
     for f in found:
         if f.name is None:
             continue
-        # A Go method is declared outside its type: its receiver is its owner (`Cart.Total`).
-        parent = top if top is not None or grammar != "go" else receiver_type(f.node)
+        owner = receiver_type(f.node) if grammar == "go" else None  # (a Go method's type)
         start, end = f.start_row + 1, f.end_row + 1
         body = f.body
         if f.container:
@@ -82,9 +83,11 @@ def _flatten(found: list[Found], grammar: str, parent: str | None, out: list[Def
             # without member definitions (fields only) a container is shown like a type
         elif f.kind in FUNCTION_KINDS and body is not None:
             sig_end = _header_end(f.node, body, grammar)
-            out.append(Definition(f.name, f.kind, start, end, min(sig_end, end), parent))
+            out.append(Definition(f.name, f.kind, start, end, min(sig_end, end), parent, owner=owner))
             continue
-        out.append(Definition(f.name, f.kind, start, end, min(end, start + SIGNATURE_MAX_LINES - 1), parent))
+        out.append(
+            Definition(f.name, f.kind, start, end, min(end, start + SIGNATURE_MAX_LINES - 1), parent, owner=owner)
+        )
 
 
 def _header_end(node: Any, body: Any, grammar: str) -> int:

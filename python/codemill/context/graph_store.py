@@ -32,8 +32,8 @@ V = TypeVar("V")
 Body = bytes | memoryview
 """The details of a saved graph: a view into the mapped file."""
 
-# /4: a Go method's receiver is its owner (`Cart.Total`), and the project files the resolvers
-# read are noted: a /3 graph is built again (its Go methods had no owner).
+# /4: a Go method's receiver is noted as its owner (`Cart.Total`), and the project files the
+# resolvers read are noted: a /3 graph is built again (it has neither).
 FORMAT = "codemill-graph/4"
 GRAPH_FILE = "graph.json"
 
@@ -43,7 +43,7 @@ def _import(i: Import) -> list[Any]:
 
 
 def _definition(d: Definition) -> list[Any]:
-    return [d.name, d.kind, d.start_line, d.end_line, d.signature_end, d.parent, d.container]
+    return [d.name, d.kind, d.start_line, d.end_line, d.signature_end, d.parent, d.container, d.owner]
 
 
 def _resolution(r: Resolution) -> list[Any]:

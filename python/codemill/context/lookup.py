@@ -47,21 +47,37 @@ def code_identifiers(query: str) -> list[str]:
     return list(dict.fromkeys(quoted + shaped))
 
 
+def _owned_by(d: Definition, path: str, owner: str) -> bool:
+    """Whether ``owner`` (``Cart`` of ``Cart.total``) is the definition's class or impl (a trait's
+    impl for it too: ``Display for Cart``), its Go receiver, or its module (the file's stem)."""
+    parent = d.parent or ""
+    return (
+        owner in (parent, d.owner) or parent.endswith(f" for {owner}") or path.rsplit("/", 1)[-1].split(".")[0] == owner
+    )
+
+
 def named_definitions(graph: ImportGraph, query: str) -> list[NamedDefinition]:
     """The definitions ``query`` names (see the module's description), most central first."""
     found: list[tuple[str, int, Definition]] = []
     for ident in code_identifiers(query):
         *parents, name = ident.replace("::", ".").split(".")
-        # (a C++ method defined out of its class is named `Cart::total` itself)
-        whole = list(graph.definitions_named(ident)) if "::" in ident else []
+        owner = parents[-1] if parents else None
+        # A C++ method defined out of its class is named `Cart::total` itself (under any namespace).
+        parts = ident.split("::")
+        whole = [hit for i in range(len(parts) - 1) for hit in graph.definitions_named("::".join(parts[i:]))]
+        hits = []
         for path, j, _top in [*graph.definitions_named(name), *whole]:
             if path in graph.exclusions:
                 continue
             d = graph.symbols[path].definitions[j]
-            owner = parents[-1] if parents and d.name != ident else None
-            if owner is not None and d.parent != owner and path.rsplit("/", 1)[-1].split(".")[0] != owner:
-                continue  # `Cart.total`: a member of Cart, or `total` of a module cart
-            found.append((path, j, d))
+            if owner is None or "::" in d.name or _owned_by(d, path, owner):
+                hits.append((path, j, d))
+        if not hits and "::" in ident:
+            # A path of modules (`crate::net::get_url`): the name alone, as a query of it finds it.
+            for path, j, _top in graph.definitions_named(name):
+                if path not in graph.exclusions:
+                    hits.append((path, j, graph.symbols[path].definitions[j]))
+        found += hits
     if not found:
         return []
     g = graph.rank_graph()
