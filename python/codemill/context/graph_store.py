@@ -216,7 +216,10 @@ def restore(graph: ImportGraph, data: Any, body: Body, source: str) -> None:
     file in errors); each file's imports, symbols and resolutions are built when first read."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else None
-        raise GraphFormatError(f"{source}: graph format {found!r} is not supported (expected {FORMAT!r})")
+        raise GraphFormatError(
+            f"{source}: graph format {found!r} is not supported (expected {FORMAT!r}); "
+            "run `codemill index` on the repository again to build it anew"
+        )
     try:
         graph.exclude = tuple(data["exclude"])
         graph.languages = frozenset(data["languages"]) if data["languages"] is not None else None
