@@ -529,3 +529,22 @@ def test_a_sample_cannot_read_the_canonical_solution_from_its_servers_memory(tmp
     row = json.loads((tmp_path / "r.jsonl").read_text())
     assert row["status"] != "passed", row
     assert summary["pass_at_k"]["pass@1"] == 0.0
+
+
+def test_a_surrogate_pair_split_between_prompt_and_completion_is_one_character(tmp_path):
+    # The program went to the sample as JSON, which joined the two halves; through its pipe as
+    # UTF-8 they stayed two lone surrogates, a syntax error.
+    problem = {
+        "task_id": "U/0",
+        "prompt": 'def smile():\n    return "\ud83d',
+        "canonical_solution": '\ude00"\n',
+        "test": "def check(candidate):\n    assert candidate() == '\\U0001F600'\n",
+        "entry_point": "smile",
+    }
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text(json.dumps(problem) + "\n")
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": "U/0", "completion": '\ude00"\n'}) + "\n")
+    evaluate(str(samples), str(problems), ks=[1], workers=1, out=str(tmp_path / "r.jsonl"))
+    row = json.loads((tmp_path / "r.jsonl").read_text())
+    assert row["status"] == "passed", row

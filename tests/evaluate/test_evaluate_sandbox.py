@@ -303,3 +303,23 @@ def test_a_harness_that_does_not_start_leaves_no_scratch(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="did not start"):
         Sandbox(Limits(memory_mb=512), python="/bin/false", namespaces=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_send_leaves_no_pipe_open() -> None:
+    # The program's pipe was closed only once written: a server gone at the send (an idle pair's)
+    # left its write end open, an fd per failure, and on a host without namespaces a sample
+    # child blocked reading it until the whole evaluation ended.
+    from types import SimpleNamespace
+
+    class Gone:
+        def send(self, job, fd, source=None):
+            raise BrokenPipeError("the server is gone")
+
+    box = Sandbox.__new__(Sandbox)
+    box.limits, box.repeats, box.landlock_abi, box.seccomp = Limits(), 1, 0, False
+    pair = SimpleNamespace(sample=Gone(), judge=Gone())
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        with pytest.raises(BrokenPipeError):
+            box._run_in(pair, Program("def f(x):\n    return x\n", "def check(c):\n    pass\n", "f"), 1.0)
+    assert len(os.listdir("/proc/self/fd")) == before

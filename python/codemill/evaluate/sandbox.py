@@ -246,11 +246,17 @@ class Sandbox:
         try:
             pair.sample.send(sample_job, mine.fileno(), source_r)
             pair.judge.send(judge_job, theirs.fileno())
+        except BaseException:
+            os.close(source_w)  # (a server gone: no one to read it, and the sample sees EOF)
+            raise
         finally:
             mine.close()
             theirs.close()
             os.close(source_r)
-        _send_source(source_w, program.program.encode("utf-8", "surrogatepass"))
+        # Through UTF-16 first, as JSON carried it before: a surrogate pair split between the
+        # prompt and the completion is one character again (lone ones pass as they are).
+        source = program.program.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        _send_source(source_w, source.encode("utf-8", "surrogatepass"))
         deadline = time.monotonic() + whole_s + WATCHDOG_GRACE_S
         sample = pair.sample.receive(deadline)
         judge = pair.judge.receive(deadline)
