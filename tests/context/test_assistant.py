@@ -40,6 +40,9 @@ MALFORMED: dict[str, Any] = {
     "malformed-str": {"choices": ["x"]},
     "malformed-int": {"choices": [{"delta": {"content": 7}}]},
     "malformed-obj": {"choices": "x"},
+    "malformed-dict": {"choices": {}},
+    "malformed-text": "rate limited",
+    "malformed-list": [1, 2],
 }
 
 
@@ -255,7 +258,7 @@ def test_bad_ports_keys_and_credentials_in_the_url_are_clear_and_never_shown(ser
         ChatClient(server.url, "echo", api_key=SECRET[:5] + "\n" + SECRET[5:])
     assert SECRET[5:] not in str(info.value)
     # A user:password@ in the endpoint is not echoed in errors (a password may hold an "@").
-    for password in ("hunter2", "hun@ter2"):
+    for password in ("hunter2", "hun@ter2", "hun#ter2", "hun?ter2"):
         with pytest.raises(ChatError) as info:
             asyncio.run(ChatClient(f"http://me:{password}@127.0.0.1:{closed_port()}/v1", "echo").complete(MESSAGES))
         assert "ter2" not in str(info.value)

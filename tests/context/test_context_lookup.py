@@ -71,6 +71,17 @@ def test_go_methods_and_rust_paths_name_their_definitions(tmp_path: Path) -> Non
     write_tree(repo, {"rs/src/fmt.rs": "impl Display for Order {\n    fn fmt(&self) -> u32 { 1 }\n}\n"})
     graph = ImportGraph.build(repo)
     assert [n.definition.name for n in named_definitions(graph, "Order::fmt")] == ["fmt"]
+    # A generic type's impl is the type's (`Stack<T>`), though another language names one too.
+    write_tree(
+        repo,
+        {
+            "rs/src/stack.rs": "pub struct Stack<T>(Vec<T>);\n\n"
+            "impl<T> Stack<T> {\n    pub fn push(&mut self, x: T) {}\n}\n",
+            "py/stack.py": "class Stack:\n    def push(self, x):\n        pass\n",
+        },
+    )
+    graph = ImportGraph.build(repo)
+    assert sorted(n.path for n in named_definitions(graph, "`Stack::push`")) == ["py/stack.py", "rs/src/stack.rs"]
 
 
 def test_the_most_used_definition_of_a_name_comes_first(tmp_path: Path) -> None:

@@ -179,8 +179,11 @@ class ChatClient:
                         raise ChatError(f"{self._where} sent a malformed event: {self._clean(data)[:200]}") from None
                     if isinstance(event, dict) and "error" in event:
                         raise self._status_error(resp.status_code, json.dumps(event).encode())
-                    # An event without choices (a usage summary, choices null) carries no text.
-                    choices = (event.get("choices") if isinstance(event, dict) else None) or []
+                    # An event without choices (a usage summary, choices null) carries no text;
+                    # one of another shape is malformed.
+                    choices = event.get("choices") if isinstance(event, dict) else "not an object"
+                    if choices is None:
+                        choices = []
                     if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
                         raise ChatError(f"{self._where} sent a malformed event: {self._clean(data)[:200]}")
                     for choice in choices:
@@ -207,5 +210,5 @@ def _message_text(message: Any) -> str:
 
 def _without_userinfo(text: str) -> str:
     """``text`` with the ``user:password@`` of any http(s) URL in it masked."""
-    # Up to the authority's last "@", as httpx reads it (a password may hold one).
-    return re.sub(r"(?i)(https?://)[^/\s?#]*@", r"\1***@", text)
+    # Up to the last "@" before the path, as httpx reads it (a password may hold "@", "#", "?").
+    return re.sub(r"(?i)(https?://)[^/\s]*@", r"\1***@", text)

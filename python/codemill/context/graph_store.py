@@ -32,9 +32,10 @@ V = TypeVar("V")
 Body = bytes | memoryview
 """The details of a saved graph: a view into the mapped file."""
 
-# /4: a Go method's receiver is noted as its owner (`Cart.Total`), and the project files the
-# resolvers read are noted: a /3 graph is built again (it has neither).
-FORMAT = "codemill-graph/4"
+# /5: a Go method's receiver is noted as its owner (`Cart.Total`), and the project files the
+# resolvers read are noted: an older graph is built again (a /4 one, of a build in between,
+# made the receiver the method's parent, which dropped Go methods out of context).
+FORMAT = "codemill-graph/5"
 GRAPH_FILE = "graph.json"
 
 

@@ -48,12 +48,17 @@ def code_identifiers(query: str) -> list[str]:
 
 
 def _owned_by(d: Definition, path: str, owner: str) -> bool:
-    """Whether ``owner`` (``Cart`` of ``Cart.total``) is the definition's class or impl (a trait's
-    impl for it too: ``Display for Cart``), its Go receiver, or its module (the file's stem)."""
+    """Whether ``owner`` (``Cart`` of ``Cart.total``) is the definition's class or impl (of a
+    generic type too, ``Stack<T>``; a trait's impl for it too, ``Display for Cart``), its Go
+    receiver, or its module (the file's stem)."""
     parent = d.parent or ""
-    return (
-        owner in (parent, d.owner) or parent.endswith(f" for {owner}") or path.rsplit("/", 1)[-1].split(".")[0] == owner
-    )
+    types = {_type_name(parent), _type_name(parent.rsplit(" for ", 1)[-1]), d.owner}
+    return owner in types or path.rsplit("/", 1)[-1].split(".")[0] == owner
+
+
+def _type_name(text: str) -> str:
+    """A type without its parameters: ``Stack`` of ``Stack<T>``."""
+    return text.split("<", 1)[0].strip()
 
 
 def named_definitions(graph: ImportGraph, query: str) -> list[NamedDefinition]:
