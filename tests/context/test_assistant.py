@@ -78,6 +78,8 @@ class ChatHandler(BaseHTTPRequestHandler):
         if model == "unauthorized":
             msg = {"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}"}}
             self._send(401, json.dumps(msg).encode())
+        elif model == "status-url":  # an error naming another URL, with an "@" in its query
+            self._send(503, b'{"error": {"message": "see https://status.example.com?email=ops@corp.com"}}')
         elif model == "crash":
             self._send(500, b"Internal Server Error\n\ntraceback here")
         elif model == "not-json":
@@ -262,6 +264,13 @@ def test_bad_ports_keys_and_credentials_in_the_url_are_clear_and_never_shown(ser
         with pytest.raises(ChatError) as info:
             asyncio.run(ChatClient(f"http://me:{password}@127.0.0.1:{closed_port()}/v1", "echo").complete(MESSAGES))
         assert "ter2" not in str(info.value)
+
+
+def test_a_url_in_an_error_is_shown_as_sent(server: Server) -> None:
+    # Only the endpoint's own user:password is masked (a pattern over every URL took the host of
+    # this one for a password).
+    with pytest.raises(ChatError, match=r"see https://status\.example\.com\?email=ops@corp\.com"):
+        asyncio.run(ChatClient(server.url, "status-url").complete(MESSAGES))
 
 
 def test_events_without_text_are_passed_over(server: Server) -> None:

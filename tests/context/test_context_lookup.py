@@ -82,6 +82,17 @@ def test_go_methods_and_rust_paths_name_their_definitions(tmp_path: Path) -> Non
     )
     graph = ImportGraph.build(repo)
     assert sorted(n.path for n in named_definitions(graph, "`Stack::push`")) == ["py/stack.py", "rs/src/stack.rs"]
+    # A trait's method names its impls, with parameters or without (the first hid the second).
+    write_tree(
+        repo,
+        {
+            "rs/src/units.rs": "impl PartialEq<Feet> for Meters {\n    fn eq(&self, o: &Feet) -> bool { true }\n}\n\n"
+            "impl PartialEq for Feet {\n    fn eq(&self, o: &Feet) -> bool { true }\n}\n"
+        },
+    )
+    graph = ImportGraph.build(repo)
+    eqs = sorted(n.definition.parent for n in named_definitions(graph, "PartialEq::eq"))
+    assert eqs == ["PartialEq for Feet", "PartialEq<Feet> for Meters"]
 
 
 def test_the_most_used_definition_of_a_name_comes_first(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +53,7 @@ class ChatClient:
     ) -> None:
         self.url = chat_url(endpoint)
         self._where = _without_userinfo(self.url)  # the URL as messages show it
+        self._userinfo = _userinfo(self.url)
         self.model = model
         key = api_key if api_key is not None else os.environ.get(api_key_env) or None
         # A key read from a file saved with CRLF ends in "\r": httpx refused the header and its
@@ -92,9 +92,9 @@ class ChatClient:
     def _clean(self, message: str) -> str:
         """A message safe to show: one line, the API key (if echoed by a server) and the URL's
         user:password@ masked."""
-        if self._api_key:
-            message = message.replace(self._api_key, "***")
-        message = _without_userinfo(message)
+        for secret in (self._api_key, self._userinfo):  # as echoed by a server or by httpx
+            if secret:
+                message = message.replace(secret, "***")
         message = " ".join(message.split())
         return message[:500]
 
@@ -208,7 +208,14 @@ def _message_text(message: Any) -> str:
     return content or ""
 
 
-def _without_userinfo(text: str) -> str:
-    """``text`` with the ``user:password@`` of any http(s) URL in it masked."""
-    # Up to the last "@" before the path, as httpx reads it (a password may hold "@", "#", "?").
-    return re.sub(r"(?i)(https?://)[^/\s]*@", r"\1***@", text)
+def _userinfo(url: str) -> str:
+    """The ``user:password`` of the endpoint ``url`` ("" for none): all of its authority before
+    the last "@" (a password may hold "@", "#", "?")."""
+    authority = url.partition("://")[2].partition("/")[0]
+    return authority.rpartition("@")[0]
+
+
+def _without_userinfo(url: str) -> str:
+    """The endpoint ``url`` with its ``user:password`` masked."""
+    userinfo = _userinfo(url)
+    return url.replace(userinfo + "@", "***@", 1) if userinfo else url

@@ -51,14 +51,14 @@ def _owned_by(d: Definition, path: str, owner: str) -> bool:
     """Whether ``owner`` (``Cart`` of ``Cart.total``) is the definition's class or impl (of a
     generic type too, ``Stack<T>``; a trait's impl for it too, ``Display for Cart``), its Go
     receiver, or its module (the file's stem)."""
-    parent = d.parent or ""
-    types = {_type_name(parent), _type_name(parent.rsplit(" for ", 1)[-1]), d.owner}
-    return owner in types or path.rsplit("/", 1)[-1].split(".")[0] == owner
+    trait, _, ty = (d.parent or "").rpartition(" for ")  # `PartialEq<Feet> for Meters`, `Stack<T>`
+    return owner in (_type_name(ty), _type_name(trait), d.owner) or path.rsplit("/", 1)[-1].split(".")[0] == owner
 
 
 def _type_name(text: str) -> str:
-    """A type without its parameters: ``Stack`` of ``Stack<T>``."""
-    return text.split("<", 1)[0].strip()
+    """A type or trait without its parameters and path: ``Stack`` of ``Stack<T>``, ``Display``
+    of ``std::fmt::Display``; "" for none."""
+    return text.split("<", 1)[0].strip().rsplit("::", 1)[-1]
 
 
 def named_definitions(graph: ImportGraph, query: str) -> list[NamedDefinition]:
