@@ -266,6 +266,17 @@ def test_bad_ports_keys_and_credentials_in_the_url_are_clear_and_never_shown(ser
         assert "ter2" not in str(info.value)
 
 
+def test_a_short_user_name_is_masked_only_where_it_is_one() -> None:
+    # Masking the userinfo string wherever it stood blanked every "a" of a message for
+    # http://a@host ("All connection ***ttempts f***iled").
+    with pytest.raises(ChatError) as info:
+        asyncio.run(ChatClient(f"http://a@127.0.0.1:{closed_port()}/v1", "echo").complete(MESSAGES))
+    assert "***" not in str(info.value).split(": ", 1)[1] and "http://***@127.0.0.1" in str(info.value)
+    with pytest.raises(ChatError) as info:  # the reason would quote the password's start
+        chat_url("http://u:pw#x@h/v1")
+    assert "pw" not in str(info.value)
+
+
 def test_a_url_in_an_error_is_shown_as_sent(server: Server) -> None:
     # Only the endpoint's own user:password is masked (a pattern over every URL took the host of
     # this one for a password).

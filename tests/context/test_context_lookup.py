@@ -68,6 +68,12 @@ def test_go_methods_and_rust_paths_name_their_definitions(tmp_path: Path) -> Non
     assert ("rs/src/lib.rs", "total") in [
         (n.path, n.definition.qualname) for n in named_definitions(graph, "crate::total")
     ]
+    # A folder's own module file goes by the folder's name, beside a file of that stem elsewhere.
+    write_tree(
+        repo, {"rs/src/net/mod.rs": "pub fn get_url() -> u32 { 1 }\n", "py/net.py": "def get_url():\n    return 1\n"}
+    )
+    net = ImportGraph.build(repo)
+    assert sorted(n.path for n in named_definitions(net, "crate::net::get_url")) == ["py/net.py", "rs/src/net/mod.rs"]
     write_tree(repo, {"rs/src/fmt.rs": "impl Display for Order {\n    fn fmt(&self) -> u32 { 1 }\n}\n"})
     graph = ImportGraph.build(repo)
     assert [n.definition.name for n in named_definitions(graph, "Order::fmt")] == ["fmt"]

@@ -27,7 +27,9 @@ def chat_url(endpoint: str) -> str:
         if parts.port == 0:
             raise ValueError("port 0")
     except ValueError as exc:
-        raise ChatError(f"endpoint {_without_userinfo(endpoint)!r} is not a valid URL ({exc})") from None
+        # (the reason may quote part of a password: "Port could not be cast ... as 'p'")
+        why = f" ({exc})" if not _userinfo(url) else ""
+        raise ChatError(f"endpoint {_without_userinfo(endpoint)!r} is not a valid URL{why}") from None
     if url.endswith("/chat/completions"):
         return url
     path = url.split("://", 1)[1].partition("/")[2]
@@ -92,9 +94,10 @@ class ChatClient:
     def _clean(self, message: str) -> str:
         """A message safe to show: one line, the API key (if echoed by a server) and the URL's
         user:password@ masked."""
-        for secret in (self._api_key, self._userinfo):  # as echoed by a server or by httpx
-            if secret:
-                message = message.replace(secret, "***")
+        if self._api_key:  # as a server may echo it
+            message = message.replace(self._api_key, "***")
+        if self._userinfo:  # in a URL, as httpx echoes it (not the string wherever it stands: "a")
+            message = message.replace(self._userinfo + "@", "***@")
         message = " ".join(message.split())
         return message[:500]
 

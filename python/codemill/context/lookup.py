@@ -52,7 +52,15 @@ def _owned_by(d: Definition, path: str, owner: str) -> bool:
     generic type too, ``Stack<T>``; a trait's impl for it too, ``Display for Cart``), its Go
     receiver, or its module (the file's stem)."""
     trait, _, ty = (d.parent or "").rpartition(" for ")  # `PartialEq<Feet> for Meters`, `Stack<T>`
-    return owner in (_type_name(ty), _type_name(trait), d.owner) or path.rsplit("/", 1)[-1].split(".")[0] == owner
+    return owner in (_type_name(ty), _type_name(trait), d.owner) or owner in _module_names(path)
+
+
+def _module_names(path: str) -> tuple[str, ...]:
+    """The names a file's module goes by: its stem, and its folder's for a folder's own module
+    file (`net/mod.rs`, `pkg/__init__.py`, `lib/index.js`)."""
+    folder, _, base = path.rpartition("/")
+    stem = base.split(".")[0]
+    return (stem, folder.rpartition("/")[2]) if stem in ("mod", "__init__", "index") and folder else (stem,)
 
 
 def _type_name(text: str) -> str:
