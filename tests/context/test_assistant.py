@@ -78,6 +78,11 @@ class ChatHandler(BaseHTTPRequestHandler):
         if model == "unauthorized":
             msg = {"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}"}}
             self._send(401, json.dumps(msg).encode())
+        elif model == "quote-auth":  # quotes the Basic credentials it was sent
+            import base64
+
+            sent = base64.b64decode(self.headers.get("Authorization", "Basic ").split(" ", 1)[1]).decode()
+            self._send(401, json.dumps({"error": {"message": f"bad credentials {sent}"}}).encode())
         elif model == "status-url":  # an error naming another URL, with an "@" in its query
             self._send(503, b'{"error": {"message": "see https://status.example.com?email=ops@corp.com"}}')
         elif model == "crash":
@@ -275,6 +280,15 @@ def test_a_short_user_name_is_masked_only_where_it_is_one() -> None:
     with pytest.raises(ChatError) as info:  # the reason would quote the password's start
         chat_url("http://u:pw#x@h/v1")
     assert "pw" not in str(info.value)
+
+
+def test_a_password_a_server_quotes_is_masked(server: Server) -> None:
+    # httpx sends the URL's user:password as Basic auth; a server quoting it showed it once
+    # only "user:password@" was masked.
+    host = server.url.split("://", 1)[1]
+    with pytest.raises(ChatError) as info:
+        asyncio.run(ChatClient(f"http://u:s3cret@{host}", "quote-auth").complete(MESSAGES))
+    assert "s3cret" not in str(info.value) and "bad credentials ***" in str(info.value)
 
 
 def test_a_url_in_an_error_is_shown_as_sent(server: Server) -> None:

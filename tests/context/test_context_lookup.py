@@ -60,8 +60,11 @@ def test_go_methods_and_rust_paths_name_their_definitions(tmp_path: Path) -> Non
     go = [(d.name, d.parent, d.owner) for d in graph.symbols["cart.go"].definitions]
     assert ("Total", None, "Cart") in go and ("Get", None, "Box") in go and ("Total", None, None) in go
     assert [(n.path, n.definition.owner) for n in named_definitions(graph, "Cart.Total")] == [("cart.go", "Cart")]
+    # (the method its owner names first; a path may reach a function by a re-export, so the
+    # name alone names the rest after it)
     assert [(n.path, n.definition.qualname) for n in named_definitions(graph, "`Cart::total`")] == [
-        ("rs/src/lib.rs", "Cart.total")
+        ("rs/src/lib.rs", "Cart.total"),
+        ("rs/src/lib.rs", "total"),
     ]
     # A path of modules names the function, as its name alone did (crate::, a mod.rs's folder),
     # and a trait's impl for a type is that type's.
@@ -74,6 +77,14 @@ def test_go_methods_and_rust_paths_name_their_definitions(tmp_path: Path) -> Non
     )
     net = ImportGraph.build(repo)
     assert sorted(n.path for n in named_definitions(net, "crate::net::get_url")) == ["py/net.py", "rs/src/net/mod.rs"]
+    # ... and one a folder of another language's owner names does not hide one reached by a re-export.
+    write_tree(
+        repo,
+        {"rs/src/net/http.rs": "pub fn fetch_page() {}\n", "py/tools/net/__init__.py": "def fetch_page():\n    pass\n"},
+    )
+    net = ImportGraph.build(repo)
+    paths = [n.path for n in named_definitions(net, "crate::net::fetch_page")]
+    assert sorted(paths) == ["py/tools/net/__init__.py", "rs/src/net/http.rs"]
     write_tree(repo, {"rs/src/fmt.rs": "impl Display for Order {\n    fn fmt(&self) -> u32 { 1 }\n}\n"})
     graph = ImportGraph.build(repo)
     assert [n.definition.name for n in named_definitions(graph, "Order::fmt")] == ["fmt"]

@@ -96,7 +96,9 @@ class ChatClient:
         user:password@ masked."""
         if self._api_key:  # as a server may echo it
             message = message.replace(self._api_key, "***")
-        if self._userinfo:  # in a URL, as httpx echoes it (not the string wherever it stands: "a")
+        if ":" in self._userinfo:  # a password: wherever it stands (a server may quote Basic auth)
+            message = message.replace(self._userinfo, "***")
+        elif self._userinfo:  # a user name alone: in a URL only (not every "a" of a message)
             message = message.replace(self._userinfo + "@", "***@")
         message = " ".join(message.split())
         return message[:500]

@@ -72,33 +72,42 @@ def _type_name(text: str) -> str:
 def named_definitions(graph: ImportGraph, query: str) -> list[NamedDefinition]:
     """The definitions ``query`` names (see the module's description), most central first."""
     found: list[tuple[str, int, Definition]] = []
+    owned: set[tuple[str, int]] = set()  # (path, index) of definitions the path's owner names
     for ident in code_identifiers(query):
         *parents, name = ident.replace("::", ".").split(".")
         owner = parents[-1] if parents else None
         # A C++ method defined out of its class is named `Cart::total` itself (under any namespace).
         parts = ident.split("::")
         whole = [hit for i in range(len(parts) - 1) for hit in graph.definitions_named("::".join(parts[i:]))]
-        hits = []
         for path, j, _top in [*graph.definitions_named(name), *whole]:
             if path in graph.exclusions:
                 continue
             d = graph.symbols[path].definitions[j]
             if owner is None or "::" in d.name or _owned_by(d, path, owner):
-                hits.append((path, j, d))
-        if not hits and "::" in ident:
-            # A path of modules (`crate::net::get_url`): the name alone, as a query of it finds it.
-            for path, j, _top in graph.definitions_named(name):
-                if path not in graph.exclusions:
-                    hits.append((path, j, graph.symbols[path].definitions[j]))
-        found += hits
+                found.append((path, j, d))
+                owned.add((path, j))
+            elif "::" in ident:
+                # A path of modules may reach it through a re-export (`crate::net::get_url` of
+                # net/http.rs): the name alone names it too, after what the path's owner names.
+                found.append((path, j, d))
     if not found:
         return []
     g = graph.rank_graph()
     ranks = graph.rank_nodes(dict.fromkeys(range(len(g.files)), 1.0))
     out = [NamedDefinition(p, d, ranks.definition(p, j) if ranks is not None else 0.0) for p, j, d in found]
     out = list({(n.path, n.definition.start_line, n.definition.name): n for n in out}.values())
+    first = {(p, d.start_line, d.name) for p, j, d in found if (p, j) in owned}
     # equal ranks (a file that names both reaches both): a top-level definition before a member
-    return sorted(out, key=lambda n: (-n.rank, n.definition.parent is not None, n.path, n.definition.start_line))
+    return sorted(
+        out,
+        key=lambda n: (
+            (n.path, n.definition.start_line, n.definition.name) not in first,
+            -n.rank,
+            n.definition.parent is not None,
+            n.path,
+            n.definition.start_line,
+        ),
+    )
 
 
 def definitions_first(
