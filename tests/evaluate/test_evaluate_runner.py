@@ -521,12 +521,7 @@ def test_a_sample_cannot_read_the_canonical_solution_from_its_servers_memory(tmp
         "test": "def check(candidate):\n    assert candidate() == 'XYZZY-219359'\n",
         "entry_point": "secret",
     }
-    problems = tmp_path / "problems.jsonl"
-    problems.write_text(json.dumps(problem) + "\n")
-    samples = tmp_path / "samples.jsonl"
-    samples.write_text(json.dumps({"task_id": "S/0", "completion": HEAP_READER}) + "\n")
-    summary = evaluate(str(samples), str(problems), ks=[1], workers=1, out=str(tmp_path / "r.jsonl"))
-    row = json.loads((tmp_path / "r.jsonl").read_text())
+    summary, row = _evaluate_one(tmp_path, problem, HEAP_READER)
     assert row["status"] != "passed", row
     assert summary["pass_at_k"]["pass@1"] == 0.0
 
@@ -541,10 +536,15 @@ def test_a_surrogate_pair_split_between_prompt_and_completion_is_one_character(t
         "test": "def check(candidate):\n    assert candidate() == '\\U0001F600'\n",
         "entry_point": "smile",
     }
+    _, row = _evaluate_one(tmp_path, problem, '\ude00"\n')
+    assert row["status"] == "passed", row
+
+
+def _evaluate_one(tmp_path, problem: dict, completion: str) -> tuple[dict, dict]:
+    """The summary and the result line of one sample of one problem."""
     problems = tmp_path / "problems.jsonl"
     problems.write_text(json.dumps(problem) + "\n")
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(json.dumps({"task_id": "U/0", "completion": '\ude00"\n'}) + "\n")
-    evaluate(str(samples), str(problems), ks=[1], workers=1, out=str(tmp_path / "r.jsonl"))
-    row = json.loads((tmp_path / "r.jsonl").read_text())
-    assert row["status"] == "passed", row
+    samples.write_text(json.dumps({"task_id": problem["task_id"], "completion": completion}) + "\n")
+    summary = evaluate(str(samples), str(problems), ks=[1], workers=1, out=str(tmp_path / "r.jsonl"))
+    return summary, json.loads((tmp_path / "r.jsonl").read_text())
