@@ -581,14 +581,7 @@ class _Blocks(io.BufferedIOBase):
         return bool(self._block)
 
     def read(self, size: int | None = -1) -> bytes:
-        parts = []
-        while (size is None or size < 0 or size > 0) and self._more():
-            end = len(self._block) if size is None or size < 0 else min(len(self._block), self._at + size)
-            parts.append(self._block[self._at : end])
-            if size is not None and size > 0:
-                size -= end - self._at
-            self._at = end
-        return b"".join(parts)  # (one part: itself, not a copy)
+        return self._take(size, line=False)
 
     read1 = read
 
@@ -600,19 +593,25 @@ class _Blocks(io.BufferedIOBase):
         if newline >= 0 and (size is None or size < 0 or newline - at < size):
             self._at = newline + 1  # the line is in this block: one slice (nearly every line)
             return block[at : newline + 1]
+        return self._take(size, line=True)
+
+    def _take(self, size: int | None, line: bool) -> bytes:
+        """Up to ``size`` bytes (None or negative: to the end), across blocks; with ``line``, up
+        to and with the first newline."""
+        left = -1 if size is None or size < 0 else size
         parts = []
-        while (size is None or size < 0 or size > 0) and self._more():
-            end = len(self._block) if size is None or size < 0 else min(len(self._block), self._at + size)
-            newline = self._block.find(b"\n", self._at, end)
+        while left != 0 and self._more():
+            end = len(self._block) if left < 0 else min(len(self._block), self._at + left)
+            newline = self._block.find(b"\n", self._at, end) if line else -1
             if newline >= 0:
                 end = newline + 1
             parts.append(self._block[self._at : end])
-            if size is not None and size > 0:
-                size -= end - self._at
+            if left > 0:
+                left -= end - self._at
             self._at = end
             if newline >= 0:
                 break
-        return b"".join(parts)
+        return b"".join(parts)  # (one part: itself, not a copy)
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
