@@ -134,6 +134,9 @@ class ChatClient:
                 message = data["detail"]
         return ChatError(f"{self._where} answered HTTP {status}: {self._clean(message) or 'no details'}")
 
+    def _malformed(self, data: str) -> ChatError:
+        return ChatError(f"{self._where} sent a malformed event: {self._clean(data)[:200]}")
+
     async def complete(self, messages: Sequence[dict[str, str]]) -> str:
         """The whole answer of one (non-streaming) request."""
         import httpx
@@ -181,7 +184,7 @@ class ChatClient:
                     try:
                         event = json.loads(data)
                     except ValueError:
-                        raise ChatError(f"{self._where} sent a malformed event: {self._clean(data)[:200]}") from None
+                        raise self._malformed(data) from None
                     if isinstance(event, dict) and "error" in event:
                         raise self._status_error(resp.status_code, json.dumps(event).encode())
                     # An event without choices (a usage summary, choices null) carries no text;
@@ -190,12 +193,12 @@ class ChatClient:
                     if choices is None:
                         choices = []
                     if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
-                        raise ChatError(f"{self._where} sent a malformed event: {self._clean(data)[:200]}")
+                        raise self._malformed(data)
                     for choice in choices:
                         delta = choice.get("delta") or {}
                         piece = delta.get("content") if isinstance(delta, dict) else None
                         if piece is not None and not isinstance(piece, str):
-                            raise ChatError(f"{self._where} sent a malformed event: {self._clean(data)[:200]}")
+                            raise self._malformed(data)
                         if piece:
                             yield piece
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
