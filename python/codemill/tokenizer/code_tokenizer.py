@@ -198,8 +198,7 @@ class CodeTokenizer:
                 reading.update(len(texts))
             reading.detail = f"{sum(by_lang.values()) / 1e6:,.1f} MB"
         if not texts:
-            why = ", ".join(f"{n} {reason}" for reason, n in skips.as_dict().items()) or "nothing to read in them"
-            raise CodemillError(f"no training text: every input was empty or skipped ({why})")
+            raise CodemillError(f"no training text: every input was empty or skipped ({_nothing_read(skips)})")
         meta = {
             "codemill_version": _version(),
             "training": {
@@ -564,13 +563,23 @@ class _ValidUnicode:
 
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, UnicodeEncodeError):
-            raise CodemillError(
-                f"text is not valid Unicode: {exc.reason} at index {exc.start} "
-                f"({exc.object[exc.start : exc.end]!r}); codemill encodes valid Unicode text only"
-            ) from None
+            raise _not_unicode(exc, "text") from None
 
 
 _VALID_UNICODE = _ValidUnicode()  # stateless: one for every call and thread
+
+
+def _not_unicode(exc: UnicodeEncodeError, what: str) -> CodemillError:
+    """The error for a lone surrogate where ``what`` (a text, ``texts[i]``) has one."""
+    return CodemillError(
+        f"{what} is not valid Unicode: {exc.reason} at index {exc.start} "
+        f"({exc.object[exc.start : exc.end]!r}); codemill encodes valid Unicode text only"
+    )
+
+
+def _nothing_read(skips: Skips) -> str:
+    """Why a training or extension corpus gave no text: its skips, counted by reason."""
+    return ", ".join(f"{n} {reason}" for reason, n in skips.as_dict().items()) or "nothing to read in them"
 
 
 class _BatchErrors:
@@ -586,12 +595,7 @@ class _BatchErrors:
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, UnicodeEncodeError):
             at = next((i for i, t in enumerate(self.texts) if t is exc.object), None)
-            if at is not None:
-                raise CodemillError(
-                    f"texts[{at}] is not valid Unicode: {exc.reason} at index {exc.start} "
-                    f"({exc.object[exc.start : exc.end]!r}); codemill encodes valid Unicode text only"
-                ) from None
-            _VALID_UNICODE.__exit__(typ, exc, tb)
+            raise _not_unicode(exc, "text" if at is None else f"texts[{at}]") from None
         elif isinstance(exc, TypeError):
             for i, text in enumerate(self.texts):
                 if not isinstance(text, str):

@@ -13,7 +13,7 @@ from codemill._io import atomic_write_text
 from codemill.errors import CodemillError
 from codemill.sources import DEFAULT_MAX_BYTES, Skips
 from codemill.tokenizer.base import BaseVocabTokenizer
-from codemill.tokenizer.code_tokenizer import CodeTokenizer, TrainInput, _training_texts
+from codemill.tokenizer.code_tokenizer import CodeTokenizer, TrainInput, _nothing_read, _training_texts
 
 
 def extend(
@@ -34,8 +34,7 @@ def extend(
     skips = Skips()
     texts = [t for t, _ in _training_texts(corpus, max_file_bytes, skips) if t]
     if not texts:
-        why = ", ".join(f"{n} {reason}" for reason, n in skips.as_dict().items()) or "nothing to read in them"
-        raise CodemillError(f"no corpus text: every input was empty or skipped ({why})")
+        raise CodemillError(f"no corpus text: every input was empty or skipped ({_nothing_read(skips)})")
     core = base._base_core
     try:
         cands = core.identifier_candidates(texts, identifier_vocab_size, min_count, num_threads)
