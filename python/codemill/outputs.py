@@ -41,6 +41,7 @@ __all__ = [
     "is_url",
     "publish_json",
     "read_sidecar",
+    "same_place",
     "sidecar_path",
     "write_sidecar",
     "written_by",
@@ -176,6 +177,11 @@ def _place(name: str | os.PathLike[str]) -> tuple[str, PurePosixPath, PurePosixP
             return protocol, key, key
         text = path
     return "", PurePosixPath(os.path.realpath(text)), PurePosixPath(os.path.abspath(text))
+
+
+def same_place(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two names point at one file or prefix, however spelled (`_place`)."""
+    return _place(a)[:2] == _place(b)[:2]
 
 
 def _check_against_inputs(output: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]]) -> None:

@@ -20,7 +20,7 @@ from codemill.commands._common import (
 )
 from codemill.errors import CodemillError, UsageError
 from codemill.near_dup.config import DedupConfig, Verify
-from codemill.outputs import SIDECAR_SUFFIX, publish_json
+from codemill.outputs import SIDECAR_SUFFIX, publish_json, same_place
 
 if TYPE_CHECKING:
     from codemill.finetune.pipeline import PrepareReport
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             (f"{os.fspath(output)}{SIDECAR_SUFFIX}", "the output's description"),
         ):
             # (the report replaced the description, which then did not fit the samples)
-            if _same_place(args.report, taken):
+            if same_place(args.report, taken):
                 raise UsageError(f"--report {args.report}: is {what}, which prepare writes; name another file")
         # the report is JSON of ours, or refused like any output (before the work, not after)
         check_output(
@@ -129,15 +129,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report))
     return 0
-
-
-def _same_place(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    """Whether two outputs name one file: the same URL, or local paths resolving alike."""
-    from codemill.sources.fs import is_url
-
-    if is_url(a) or is_url(b):
-        return os.fspath(a) == os.fspath(b)
-    return Path(a).resolve() == Path(b).resolve()
 
 
 # A report lists at most a thousand items: one this large is something else.
