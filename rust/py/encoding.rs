@@ -196,6 +196,20 @@ fn language_of<E: Encoder>(enc: &E, name: Option<&str>) -> PyResult<Lang> {
     })
 }
 
+/// Each of `n` texts' language argument, checked either way (as `language_of`); all generic
+/// for an encoder that splits every language alike.
+fn languages_of<E: Encoder>(
+    enc: &E,
+    n: usize,
+    languages: Option<Vec<Option<String>>>,
+) -> PyResult<Vec<Lang>> {
+    let mut langs = text_langs(n, languages)?;
+    if !enc.by_language() {
+        langs.fill(Lang::Generic);
+    }
+    Ok(langs)
+}
+
 /// Encodes `texts` in parallel without the GIL and shapes the result with `finish` (still
 /// without the GIL). Non-ASCII texts are converted to UTF-8 there too, in parallel.
 fn batch<E: Encoder, R: Send>(
@@ -207,12 +221,7 @@ fn batch<E: Encoder, R: Send>(
     num_threads: Option<usize>,
     finish: impl FnOnce(Vec<Vec<u32>>) -> R + Send,
 ) -> PyResult<R> {
-    let langs = text_langs(texts.len(), languages)?; // checked either way
-    let langs = if enc.by_language() {
-        langs
-    } else {
-        vec![Lang::Generic; texts.len()]
-    };
+    let langs = languages_of(enc, texts.len(), languages)?;
     let chars = texts.iter().map(stored).collect::<PyResult<Vec<_>>>()?;
     let done = py.detach(|| {
         with_threads(num_threads, || {
@@ -363,10 +372,7 @@ macro_rules! encoding_methods {
                 width: usize,
             ) -> PyResult<FilesPacked<'py>> {
                 packed::check_width(width)?;
-                let mut langs = text_langs(paths.len(), Some(languages))?;
-                if !self.inner.by_language() {
-                    langs.fill(Lang::Generic);
-                }
+                let langs = languages_of(&self.inner, paths.len(), Some(languages))?;
                 let (docs, sizes, reasons) = py.detach(|| {
                     read_and_encode(&self.inner, &paths, langs, max_bytes.0, budget, &allowed, num_threads)
                 })?;
