@@ -8,15 +8,17 @@ tasks of up to 64 MiB, and the output bytes are the same for any number of worke
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from codemill._core import HEAD_BYTES
+from codemill.corpus.spool import Spool, SpooledEntries
 from codemill.errors import CodemillError
 from codemill.languages import code_language, detect_language
 from codemill.sources import Document, RecordReader, Skips, check_inputs, walk
@@ -45,7 +47,8 @@ FOOTERS_AT_ONCE = 32
 class Task:
     """A deterministic unit of work: its output shards are named after ``index``.
 
-    ``kind`` is ``"files"`` (``files`` under ``path``), ``"jsonl"`` (lines starting in the byte
+    ``kind`` is ``"files"`` (``files`` under ``path``: a tuple, or a large plan's
+    `codemill.corpus.spool.SpooledNames`), ``"jsonl"`` (lines starting in the byte
     range ``[start, stop)`` of ``path``; ``stop`` None = to the end) or ``"parquet"`` (row groups
     ``[start, stop)`` of ``path``). ``key`` fingerprints the task's inputs (names and sizes), so a
     resumed run redoes a task whose inputs changed. ``stamp`` fingerprints when they last changed
@@ -57,7 +60,7 @@ class Task:
     index: int
     kind: TaskKind
     path: str
-    files: tuple[str, ...] = ()
+    files: Sequence[str] = ()
     start: int = 0
     stop: int | None = None
     key: str = ""
@@ -84,7 +87,7 @@ class _Unit:
     """A listed input piece: code files of one root, or one record file."""
 
     root: str
-    files: list[tuple[str, int, str]]  # code files: (path, size, stamp)
+    files: SpooledEntries | list[tuple[str, int, str]]  # code files: (path, size, stamp)
     records: str | None = None  # a JSONL / Parquet file
     groups: list[int] | None = None  # Parquet row-group sizes
     size: int = 0
@@ -92,7 +95,9 @@ class _Unit:
     described: bool = False  # the record file's, as the walk found it
 
 
-def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: SharedWith | None) -> list[_Unit]:
+def _units(
+    inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: SharedWith | None, spool: Spool
+) -> list[_Unit]:
     units: list[_Unit] = []
     counted, listed = 0, 0
 
@@ -130,18 +135,19 @@ def _units(inputs: Iterable[str | os.PathLike[str]], skips: Skips, pool: SharedW
     for path in check_inputs(inputs):
         root = str(path)
         if isinstance(path, str) or path.is_dir():  # a URL is listed like a tree
-            files: list[tuple[str, int, str]] = []
+            files, size = SpooledEntries(spool), 0
             for entry in walk_url(path, skips) if isinstance(path, str) else walk(path, skips, shared(listed_bytes())):
                 if entry.records:
                     if files:
-                        units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
-                        files = []
+                        units.append(_Unit(root, files, size=size))
+                        files, size = SpooledEntries(spool), 0
                     where = entry.path if isinstance(path, str) else Path(entry.path)
                     add_records(root, where, entry.size, entry.stamp, entry.described)
                 else:
                     files.append((entry.path, entry.size, entry.stamp))
+                    size += max(entry.size, 0)
             if files:
-                units.append(_Unit(root, files, size=sum(max(s, 0) for _, s, _ in files)))
+                units.append(_Unit(root, files, size=size))
         elif not_a_file(path):
             skips.add(root, reasons.NOT_A_FILE)
         elif is_records(path):
@@ -196,13 +202,17 @@ def plan_tasks(
     """
     if task_bytes is not None and task_bytes <= 0:
         raise CodemillError(f"task_bytes must be positive, got {task_bytes}")
-    units = _units(inputs, skips if skips is not None else Skips(), pool)
+    spool = Spool()  # where a plan of many files keeps its lists
+    units = _units(inputs, skips if skips is not None else Skips(), pool, spool)
     if task_bytes is None:
         task_bytes = task_size(sum(u.size for u in units))
     tasks: list[Task] = []
 
     def add(kind: TaskKind, path: str, key: str, **kw: Any) -> None:
         tasks.append(Task(len(tasks), kind, path, key=key, described=u.described, **kw))  # u: the unit cut
+
+    def names(group: list[str]) -> Sequence[str]:
+        return spool.names(tuple(group)) if spool.active else tuple(group)
 
     for u in units:
         if u.records is None:
@@ -216,10 +226,10 @@ def plan_tasks(
                 stamps.append(stamp)
                 total += max(s, 0)
                 if total >= task_bytes or len(group) >= MAX_FILES_PER_TASK:
-                    add("files", u.root, _key(group, sizes), files=tuple(group), size=total, stamp=_key(stamps))
+                    add("files", u.root, _key(group, sizes), files=names(group), size=total, stamp=_key(stamps))
                     group, sizes, stamps, total = [], [], [], 0
             if group:
-                add("files", u.root, _key(group, sizes), files=tuple(group), size=total, stamp=_key(stamps))
+                add("files", u.root, _key(group, sizes), files=names(group), size=total, stamp=_key(stamps))
         elif u.groups is None:
             path, size = u.records, u.size
             if is_compressed(path):
@@ -234,6 +244,11 @@ def plan_tasks(
                 size = sum(u.groups[start:stop])
                 add("parquet", u.records, key, start=start, stop=stop, size=size, stamp=u.stamp)
     return tasks
+
+
+def portable(task: Task) -> Task:
+    """``task`` with its file names in it, for a process on another machine (a Ray task)."""
+    return task if isinstance(task.files, tuple) else dataclasses.replace(task, files=tuple(task.files))
 
 
 def file_language(name: str, text: str | None = None) -> str:

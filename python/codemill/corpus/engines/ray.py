@@ -18,7 +18,7 @@ from typing import Any
 from codemill._ray import connect, in_driver_dir, ray, stop_tasks, task_result
 from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
-from codemill.corpus.plan import Task
+from codemill.corpus.plan import Task, portable
 from codemill.corpus.settings import TaskSettings
 from codemill.tokenizer import CodeTokenizer
 
@@ -61,7 +61,9 @@ def run_ray(
         per_node: dict[str, int] = {}
         while queue or pending:
             while queue and len(pending) < ahead:
-                ref = _ray_task.remote(queue.pop(), settings, tok_ref, tok.hash, os.fspath(outdir), os.getcwd())
+                # Names spooled by a large plan go inline: the spool is this machine's file.
+                group_tasks = [portable(t) for t in queue.pop()]
+                ref = _ray_task.remote(group_tasks, settings, tok_ref, tok.hash, os.fspath(outdir), os.getcwd())
                 pending.append(ref)
             done, pending = ray.wait(pending, num_returns=1)
             # A worker or node lost: one line, as the local engine's.
