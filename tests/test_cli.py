@@ -93,6 +93,28 @@ def test_an_output_is_written_whole_into_a_directory_made_for_it(tmp_path) -> No
     assert e.value.filename == 987654
 
 
+def test_a_directory_output_that_is_a_link_is_swapped_beside_its_target(tmp_path) -> None:
+    from codemill._io import atomic_dir
+
+    # It was renamed over the link: the link became a directory, its target kept the old output.
+    real, link = tmp_path / "disk" / "out", tmp_path / "out"
+    real.mkdir(parents=True)
+    (real / "old.txt").write_text("old")
+    link.symlink_to(real)
+    # A failed write leaves the old output whole, the link in place and nothing beside either.
+    with pytest.raises(RuntimeError), atomic_dir(link) as stage:
+        (stage / "new.txt").write_text("new")
+        raise RuntimeError("stopped")
+    assert link.is_symlink() and [p.name for p in link.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "out"]
+    assert [p.name for p in real.parent.iterdir()] == ["out"]
+    with atomic_dir(link) as stage:
+        assert stage.parent == real.parent  # one file system with the target: renamed, not copied
+        (stage / "new.txt").write_text("new")
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert [p.name for p in real.iterdir()] == ["new.txt"] and [p.name for p in real.parent.iterdir()] == ["out"]
+
+
 def test_temporaries_of_killed_runs_are_removed_by_the_next(tmp_path, monkeypatch) -> None:
     import tempfile
 

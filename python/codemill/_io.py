@@ -159,9 +159,14 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     The caller writes every file of the output into the staging directory; when the block ends
     without an error, the old ``path`` (if any) is moved aside, the staging directory renamed to
     ``path`` and the old one removed. On an error the staging directory is removed and ``path``
-    is left as it was. Nothing of an earlier output survives beside the new one.
+    is left as it was. Nothing of an earlier output survives beside the new one. A ``path`` that
+    is a symbolic link is written through: the swap happens beside its target, and the link
+    stays, pointing at the new output.
     """
-    target = Path(path)
+    spelled = Path(path)
+    # Renamed over the link, the output replaced it, and its target (a folder on a bigger disk,
+    # say) kept the previous output. Resolved as far as the links go, as outputs.py compares it.
+    target = Path(os.path.realpath(spelled)) if spelled.is_symlink() else spelled
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = tmp_name(target)
     old = target.with_name(f".{target.name}.old{os.getpid()}")
@@ -171,7 +176,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd = os.open(stage, os.O_RDONLY)
     hold(fd)  # in use: not an orphan to a run that looks beside the target
     try:
-        with naming(target, stage):
+        with naming(spelled, stage):  # the output as the user named it
             try:
                 yield stage
                 if target.exists():

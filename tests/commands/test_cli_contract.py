@@ -124,6 +124,16 @@ UNHEEDED = [
     (["dedup", "{src}", "-o", "{out}", "--margin", "0.5"], "--margin and --no-estimate-filter are for --estimate-only"),
     (["dedup", "{src}", "-o", "{out}", "--no-estimate-filter", "--verify"], "are for --estimate-only"),
     (
+        ["dedup", "{src}", "-o", "{out}", "--estimate-only", "--no-estimate-filter", "--margin", "0.3"],
+        "--margin sets the estimate filter, which --no-estimate-filter turns off",
+    ),
+    (
+        ["dedup", "{src}", "-o", "{out}", "--bands", "36", "--rows", "7", "--recall-weight", "0.5"],
+        "--recall-weight chooses --bands and --rows",
+    ),
+    (["dedup", "{src}", "-o", "{out}", "--no-exact", "--normalize-whitespace"], "--normalize-whitespace is for exact"),
+    (["dedup", "{src}", "-o", "{out}", "--text-field="], "--text-field is empty"),
+    (
         ["prepare", "{src}", "-o", "{out}.jsonl", "--no-dedup", "--dedup-threshold", "0.5"],
         "which --no-dedup leaves out",
     ),
@@ -142,6 +152,19 @@ def test_options_a_command_would_not_heed_are_refused(
     assert rc == 2
     one_line_error(err, says)
     assert snapshot(tmp_path) == before
+
+
+def test_dedup_options_left_at_their_defaults_are_not_refused(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # The refusals above are of options given: a default (--recall-weight's 0.95) is not one.
+    for i, extra in enumerate(
+        (["--bands", "36", "--rows", "7"], ["--no-exact"], ["--estimate-only", "--no-estimate-filter"], [])
+    ):
+        out = tmp_path / f"out{i}"
+        assert run(capsys, "dedup", src, "-o", out, "--no-progress", *extra)[0] == 0, extra
+        params = json.loads((out / "dedup_report.json").read_text())["params"]
+        assert params["recall_weight"] == 0.95, extra
 
 
 def test_an_unknown_option_is_said_by_its_command(capsys: pytest.CaptureFixture[str]):
@@ -424,6 +447,37 @@ def test_dedup_rerun_replaces_its_output_whole(src: Path, tmp_path: Path, capsys
     assert run(capsys, "dedup", src, "-o", out)[0] == 0
     kept = {p.name for p in (out / "src").iterdir()}
     assert "calc.py" not in kept and len(kept & {"util.py", "copy.py"}) == 1
+
+
+def test_an_output_directory_that_is_a_link_is_written_through_it(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # The new output replaced the link with a directory, and the link's target (a folder on a
+    # bigger disk, say) kept the previous run's output.
+    (tmp_path / "big").mkdir()
+    real, link = (tmp_path / "big").resolve() / "dd", tmp_path / "dd"  # as the checks name it
+    assert run(capsys, "dedup", src / "calc.py", "-o", real)[0] == 0
+    link.symlink_to(real)
+    assert run(capsys, "dedup", src / "util.py", "-o", link)[0] == 0
+    assert link.is_symlink() and link.resolve() == real
+    assert sorted(p.name for p in real.rglob("*.py")) == ["util.py"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big", "dd", "src"]  # no debris beside either
+    assert sorted(p.name for p in real.parent.iterdir()) == ["dd"]
+    # A link to a place not made yet is made there; the index's directory too.
+    (tmp_path / "idx").symlink_to(tmp_path / "big" / "idx")
+    assert run(capsys, "index", src, "-o", tmp_path / "idx", "--no-progress")[0] == 0
+    assert (tmp_path / "idx").is_symlink() and (tmp_path / "big" / "idx" / "meta.json").is_file()
+    # Where it resolves is what is checked: inside an input, or in a folder that cannot be written.
+    (tmp_path / "in_src").symlink_to(src / "out")
+    rc, err = run(capsys, "dedup", src, "-o", tmp_path / "in_src")
+    assert rc == 2 and not (src / "out").exists()
+    one_line_error(err, "inside the input")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != real.parent and real_access(p, mode, **kw))
+    rc, err = run(capsys, "dedup", src, "-o", link)
+    assert rc == 2
+    one_line_error(err, f"{real.parent} is not writable")
+    assert sorted(p.name for p in real.rglob("*.py")) == ["util.py"]
 
 
 def test_index_of_another_repository_is_refused_unless_asked(

@@ -35,8 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rows", type=positive_int, help="LSH rows per band (with --bands)")
     p.add_argument(
         "--recall-weight",
-        type=probability,
-        default=d.recall_weight,
+        type=probability,  # None where not given (the config's default): refused with --bands
         help=f"weight of the false-negative area when choosing bands/rows ({d.recall_weight}; 0.5 = datasketch)",
     )
     p.add_argument(
@@ -106,7 +105,18 @@ def config_of(args: argparse.Namespace) -> DedupConfig:
     if args.verify is not False and (args.margin is not None or not args.estimate_filter):
         # (they decide only pairs no exact Jaccard settles: else passed unheeded)
         raise UsageError("--margin and --no-estimate-filter are for --estimate-only")
-    return DedupConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DedupConfig)})
+    # Each of these was passed unheeded, and --recall-weight recorded in the report as if used.
+    if args.margin is not None and not args.estimate_filter:
+        raise UsageError("--margin sets the estimate filter, which --no-estimate-filter turns off")
+    if args.recall_weight is not None and args.bands is not None:
+        raise UsageError("--recall-weight chooses --bands and --rows: give either, not both")
+    if args.normalize_whitespace and not args.exact:
+        raise UsageError("--normalize-whitespace is for exact dedup, which --no-exact turns off")
+    if args.text_field == "":  # read as not given: the default fields
+        raise UsageError("--text-field is empty; name the field holding the text")
+    # An option not given (None) keeps the config's default.
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(DedupConfig)}
+    return DedupConfig(**{name: value for name, value in given.items() if value is not None})
 
 
 def run(args: argparse.Namespace) -> int:
