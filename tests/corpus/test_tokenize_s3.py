@@ -389,3 +389,27 @@ def test_the_footers_of_parquet_objects_are_read_at_once(s3_server, bucket, tmp_
     assert [(t.kind, t.start, t.stop, t.size, t.path.rsplit("/", 1)[-1]) for t in remote] == [
         (t.kind, t.start, t.stop, t.size, t.path.rsplit("/", 1)[-1]) for t in local
     ]
+
+
+def test_a_run_in_a_bucket_reads_back_as_a_local_one(s3_server, bucket, tree, tmp_path, small_tok, monkeypatch):
+    from codemill.corpus.reader import iter_shard_documents, read_manifest, read_npy_shard
+    from codemill.errors import InputNotFoundError
+
+    first: dict[str, str] = {}
+    for fmt in ("npy", "megatron"):
+        local = tokenize_corpus(tree, tmp_path / fmt, tokenizer=small_tok, format=fmt, **KW)
+        url = f"s3://{bucket}/read-{fmt}"
+        tokenize_corpus(tree, url, tokenizer=small_tok, format=fmt, **KW)
+        assert read_manifest(url)["shards"] == local["shards"]
+        expected = [d.tolist() for d in iter_shard_documents(tmp_path / fmt, keep_eot=True)]
+        assert [d.tolist() for d in iter_shard_documents(url, keep_eot=True)] == expected and len(expected) > 20
+        first[fmt] = f"{url}/{local['shards'][0]['files'][0]}"
+    tokens, starts = read_npy_shard(first["npy"])
+    assert len(tokens) == starts[-1] > 0
+    # A name with a scheme is never a local path: not even where a folder is spelled like it.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s3:" / bucket).mkdir(parents=True)
+    (tmp_path / "npy").rename(tmp_path / "s3:" / bucket / "nothing")
+    with pytest.raises(InputNotFoundError) as e:
+        read_manifest(f"s3://{bucket}/nothing")
+    assert str(e.value).startswith(f"s3://{bucket}/nothing/manifest.json: no manifest")

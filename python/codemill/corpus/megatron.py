@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codemill.errors import CodemillError
+from codemill.sources.fs import is_url, read_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,8 +63,9 @@ class MegatronReader:
         import numpy as np  # here, not at import: the shard writer beside this reader needs none
 
         prefix = os.fspath(prefix)
+        url = is_url(prefix)  # a run written to a bucket: its files fetched whole
         try:
-            idx = Path(prefix + ".idx").read_bytes()
+            idx = read_file(prefix + ".idx" if url else Path(prefix + ".idx"))
         except OSError as exc:
             raise CodemillError(f"{prefix}.idx: cannot read ({exc.strerror or exc})") from None
         if idx[:9] != MEGATRON_MAGIC:
@@ -89,11 +91,15 @@ class MegatronReader:
         self.document_indices = np.frombuffer(idx, np.int64, ndocs, pos)
         need = int(self.pointers[-1]) + int(self.lengths[-1]) * self.dtype.itemsize if n else 0
         try:
-            size = os.path.getsize(prefix + ".bin")
+            data = read_file(prefix + ".bin") if url else None
+            size = len(data) if data is not None else os.path.getsize(prefix + ".bin")
             # A truncated .bin read its last documents short, silently (a memmap slice clips).
             if size != need:
                 raise CodemillError(f"{prefix}.bin: {size} bytes where its index needs {need} (truncated?)")
-            self.bin = np.memmap(prefix + ".bin", dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+            if data is not None:
+                self.bin = np.frombuffer(data, np.uint8)
+            else:
+                self.bin = np.memmap(prefix + ".bin", dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
         except OSError as exc:
             raise CodemillError(f"{prefix}.bin: cannot read ({exc.strerror or exc})") from None
 

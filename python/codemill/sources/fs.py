@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import io
 import os
 import re
@@ -310,6 +311,18 @@ def read_url(url: str, start: int | None = None, end: int | None = None) -> byte
     with storage(url):
         data: bytes = fs.cat_file(path, start=start, end=end)
         return data
+
+
+def read_file(path: Path | str) -> bytes:
+    """The bytes of a local file (a `Path`) or of the object at a URL (a str); one that is not
+    there raises FileNotFoundError either way, other storage failures one `StorageError`."""
+    if isinstance(path, Path):
+        return path.read_bytes()
+    folder, _, name = path.rpartition("/")
+    data = Directory(folder).read_bytes(name)
+    if data is None:
+        raise FileNotFoundError(errno.ENOENT, "no such object", path)
+    return data
 
 
 def read_urls(urls: list[str], limit: int | None = None) -> list[bytes]:
