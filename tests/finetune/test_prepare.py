@@ -146,6 +146,52 @@ def test_dedup_removes_exact_and_near_duplicates(repo: Path, tmp_path: Path) -> 
     assert no["files"]["kept"] == report["files"]["kept"] + 2
 
 
+def test_files_added_or_removed_between_the_passes_shift_no_other_file(repo: Path, tmp_path: Path, monkeypatch) -> None:
+    # Pass 2 found pass 1's decisions by position: a file added before the others dropped every
+    # later one as changed_during_run, and the last one went uncounted.
+    from codemill.finetune import pipeline
+
+    before = prepare(repo, tmp_path / "a.jsonl", seed=3, workers=1, progress=False)
+    real = pipeline.Preparer._dedup_pass
+
+    def dedup_pass(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        (repo / "pkg" / "a_new.py").write_text(_module(999))
+        (repo / "pkg" / "mod3.py").unlink()
+        return out
+
+    monkeypatch.setattr(pipeline.Preparer, "_dedup_pass", dedup_pass)
+    report = prepare(repo, tmp_path / "b.jsonl", seed=3, workers=1, progress=False)
+    assert _rows(tmp_path / "b.jsonl") == [r for r in _rows(tmp_path / "a.jsonl") if r["path"] != "pkg/mod3.py"]
+    assert report["filtered"] == {**before["filtered"], "added_during_run": 1, "removed_during_run": 1}
+    assert {"path": "proj/pkg/a_new.py", "reason": "added_during_run"} in report["listed"]
+    f = report["files"]
+    assert f["read"] == before["files"]["read"] and f["kept"] == before["files"]["kept"] - 1
+    assert f["read"] == f["filtered"] + f["exact_duplicates_removed"] + f["near_duplicates_removed"] + f["kept"]
+
+
+def test_verification_finds_its_texts_by_name_when_a_file_was_added(repo: Path, tmp_path: Path, monkeypatch) -> None:
+    # The texts to verify were found by position too: a file added before them gave the pair
+    # its neighbours' texts, and the near duplicate was kept.
+    from codemill.finetune import pipeline
+
+    text = (repo / "pkg" / "mod1.py").read_text()
+    near = text.replace("import math", "import math  # floor").replace("    return total_", "    return 0 + total_", 1)
+    (repo / "pkg" / "zz_near.py").write_text(near)
+    real = pipeline.decide
+
+    def decide(*args, **kwargs):
+        (repo / "pkg" / "a_new.py").write_text(_module(999))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "decide", decide)
+    out = tmp_path / "v.jsonl"
+    report = prepare(repo, out, samples=["raw"], dedup=DedupConfig(verify=True), workers=1, progress=False)
+    assert report["duplicates"]["candidate_pairs_verified"] == 1
+    assert report["duplicates"]["near_duplicates_removed"] == 1
+    assert "pkg/zz_near.py" not in [r["path"] for r in _rows(out)]
+
+
 def test_languages_filter_and_sample_kinds(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "l.jsonl"
     report = prepare(repo, out, languages=["go", "rust"], samples=["raw", "completion"], workers=1, progress=False)
@@ -331,6 +377,24 @@ def test_fim_tokens_come_from_the_given_tokenizer(repo: Path, tmp_path: Path) ->
     # Without FIM samples it needs none (before: refused all the same).
     report = prepare(repo, tmp_path / "g.jsonl", tokenizer=plain, samples=["raw"], workers=1)
     assert report["samples"]["total"] > 0
+
+
+def test_option_errors_name_the_option_or_file(repo: Path, tmp_path: Path, capsys) -> None:
+    # Both failed naming neither: `threshold must be ...`, `the tokenizer has no fim_prefix ...`.
+    from codemill import CodeTokenizer
+
+    args = ["prepare", str(repo), "-o", str(tmp_path / "o.jsonl"), "--workers", "1", "--no-progress"]
+    for threshold in ("0", "1"):
+        assert main([*args, "--dedup-threshold", threshold]) == 2
+        assert (
+            f"error: --dedup-threshold {threshold}: threshold must be strictly between 0 and 1"
+            in capsys.readouterr().err
+        )
+    plain = CodeTokenizer.train([FIXTURES], vocab_size=600, identifier_vocab_size=16, special_tokens=["<|endoftext|>"])
+    plain.save(tmp_path / "plain.json")
+    assert main([*args, "--tokenizer", str(tmp_path / "plain.json")]) == 2
+    assert f"error: {tmp_path / 'plain.json'}: the tokenizer has no fim_prefix" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_interrupted_run_leaves_the_previous_output(repo: Path, tmp_path: Path, monkeypatch) -> None:

@@ -675,3 +675,81 @@ def test_a_deeply_nested_body_is_a_target_not_a_recursion_error() -> None:
     targets = _targets(java, "java", "Help.java")
     assert targets["docstring-from-code"] == "The usage text."
     assert targets["body-from-docstring"].rstrip().endswith('"line 399\\n";\n}')
+
+
+def test_a_python_docstring_with_a_trailing_comment_or_at_the_end_of_the_file_is_a_target() -> None:
+    # Both were taken for "something shares the docstring's line" and dropped, uncounted.
+    text = (
+        'def b(x):\n    """Return x tripled."""  # noqa: D401\n    return 3 * x\n\n\n'
+        'def c(x):\n    """Return x, unchanged (a stub)."""'
+    )
+    by = _docstring_samples(text, "python", "m.py")
+    assert sorted(by) == ["b", "c"]
+    doc, body = by["b"]
+    assert doc["completion"] == "Return x tripled."
+    assert "def b(x):\n    return 3 * x\n```" in doc["prompt"]  # the comment went with the docstring
+    assert body["completion"] == "    return 3 * x"
+    assert [s["completion"] for s in by["c"]] == ["Return x, unchanged (a stub)."]
+
+
+def test_a_block_doc_comment_without_a_star_margin_keeps_its_indentation() -> None:
+    c = (
+        "/*!\n    Sums the list.\n\n    Example:\n        if (sum(xs, 3) != 6) {\n            abort();\n"
+        "        }\n*/\nint sum(const int *xs, int n) { return n; }\n"
+    )
+    want = "Sums the list.\n\nExample:\n    if (sum(xs, 3) != 6) {\n        abort();\n    }"
+    assert _targets(c, "c", "a.c")["docstring-from-code"] == want
+    # A markdown list is no margin, and `**/` leaves no `*` behind.
+    js = "/**\n  Picks a mode.\n  * fast: skips checks\n*/\nfunction pick(m) {\n  return m;\n}\n"
+    assert _targets(js, "javascript", "a.js")["docstring-from-code"] == "Picks a mode.\n* fast: skips checks"
+    java = "class A {\n  /** Returns one. **/\n  int one() { return 1; }\n}\n"
+    assert _targets(java, "java", "A.java")["docstring-from-code"] == "Returns one."
+    # With a margin, each line that has it loses it (javadoc's reading), nor do a banner's edges stay.
+    c = "/*******\n * Sums.\n   more\n *******/\nint sum(int n) { return n; }\n"
+    assert _targets(c, "c", "a.c")["docstring-from-code"] == "Sums.\n  more"
+
+
+@pytest.mark.parametrize(
+    ("lang", "path", "code"),
+    [
+        ("c", "a.c", "void buf_free(struct buf *b)\n{\n    free(b);\n}\n"),
+        ("cpp", "a.cpp", "void buf_free(buf *b)\n{\n    delete b;\n}\n"),
+        ("rust", "a.rs", "fn buf_free(b: Buf) {\n    drop(b);\n}\n"),
+    ],
+)
+def test_a_banner_of_slashes_is_no_doc_text(lang: str, path: str, code: str) -> None:
+    # Doxygen and rustdoc read `////` as an ordinary comment: C's target held the banners, and
+    # Rust's walk up stopped at the one under the doc.
+    banner = "/" * 40 + "\n"
+    text = f"{banner}/// Frees the buffer.\n{banner}{code}"
+    assert _targets(text, lang, path)["docstring-from-code"] == "Frees the buffer."
+
+
+def test_a_decorated_typescript_method_gets_docstring_samples() -> None:
+    text = (
+        "export class Button {\n  /** Handles a click on the button. */\n  @HostListener('click')\n"
+        "  onClick(event: MouseEvent): void {\n    this.clicked.emit(event);\n  }\n}\n"
+    )
+    pytest.importorskip("tree_sitter_typescript")
+    samples, missed = SampleBuilder(["docstring"], seed=0).build(text, "typescript", "b.ts", "repo")
+    doc = next(s for s in samples if s["template"] == "docstring-from-code")
+    assert doc["completion"] == "Handles a click on the button."
+    assert "```typescript\n@HostListener('click')\nonClick(event: MouseEvent): void {" in doc["prompt"]
+    assert not missed
+
+
+def test_a_syntax_error_is_the_reason_given_for_what_it_left_out() -> None:
+    # A merge-conflict marker at the top was counted as a file without boundaries or documented
+    # functions, which it has.
+    body = 'def area(w, h):\n    """Return the area."""\n    return w * h\n'
+    kinds = ["completion", "fim", "docstring"]
+    samples, missed = SampleBuilder(kinds, fim_rate=1.0).build(
+        "<<<<<<< HEAD\nx = 1\n=======\n" + body, "python", "g.py", "r"
+    )
+    assert samples == []
+    assert missed == {"completion_syntax_error": 1, "fim_syntax_error": 1, "docstring_syntax_error": 1}
+    # With no error, or one that leaves out no function, the reasons stay what they were.
+    _, missed = SampleBuilder(["docstring"]).build("x = 1\n", "python", "g.py", "r")
+    assert missed == {"docstring_none": 1}
+    _, missed = SampleBuilder(["docstring"]).build("def f(x):\n    return x\n\nx = (1\n", "python", "g.py", "r")
+    assert missed == {"docstring_none": 1}

@@ -18,7 +18,7 @@ from codemill.commands._common import (
     seed,
     write_json,
 )
-from codemill.errors import CodemillError, UsageError
+from codemill.errors import CodemillError, ConfigError, UsageError
 from codemill.near_dup.config import DedupConfig, Verify
 from codemill.outputs import SIDECAR_SUFFIX, publish_json, same_place
 
@@ -105,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dedup:
         dedup = DedupConfig(verify=_VERIFY[args.dedup_verify or "borderline"])
         if args.dedup_threshold is not None:
-            dedup = DedupConfig.of(dedup, threshold=args.dedup_threshold)
+            try:  # 0 and 1 are probabilities, but no threshold: the message names the flag
+                dedup = DedupConfig.of(dedup, threshold=args.dedup_threshold)
+            except ConfigError as exc:
+                raise UsageError(f"--dedup-threshold {args.dedup_threshold:g}: {exc}") from None
     report = prepare(
         args.inputs,
         args.output,

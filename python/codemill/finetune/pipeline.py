@@ -13,8 +13,9 @@ back in input order so the output is the same for a seed whatever the worker cou
    duplicates by content hash, then near duplicates by MinHash LSH. Pass 1 filters and signs
    every document; signatures spill to a temporary file (memory-mapped) and texts are read
    again only to verify pairs and for pass 2, so the heap holds no text and no signature,
-   only per file its content hash (16 bytes), shingle count, length, index and a digest
-   entry for pass 2;
+   only per file its content hash (16 bytes), shingle count, length, index, a hash of its
+   name (pass 2 and verification find a file by name: one added or removed between the walks
+   shifts every later position) and a digest entry for pass 2;
 4. samples (:mod:`codemill.finetune.samples`): raw, completion, FIM and docstring samples;
 5. output (:mod:`codemill.finetune.writer`): ``.jsonl``, ``.jsonl.gz`` or ``.parquet``, replaced
    whole when the run completes, and a report with counts per skip / filter reason, the dedup
@@ -41,12 +42,12 @@ import numpy as np
 
 from codemill._batches import batches
 from codemill._leftovers import scratch_dir
-from codemill.errors import ConfigError
+from codemill.errors import CodemillError, ConfigError
 from codemill.finetune import filters
 from codemill.finetune.config import PrepareConfig, PrepareParams
 from codemill.finetune.filters import FilterConfig
 from codemill.finetune.samples import FIM_TOKENS, KINDS, fim_tokens_for
-from codemill.finetune.work import Work, _load, build, init, scan
+from codemill.finetune.work import ADDED_DURING_RUN, REMOVED_DURING_RUN, Work, _load, build, init, scan
 from codemill.finetune.writer import OUTPUT_SUFFIXES, SampleWriter, check_output
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.decide import decide
@@ -75,7 +76,8 @@ R = TypeVar("R")
 class FileCounts(TypedDict):
     """read = filtered + exact_duplicates_removed + near_duplicates_removed + kept; files of a
     language --languages leaves out are listed, not read (`other_language`; `filtered` in the
-    report's `filtered` counts them as `language` too)."""
+    report's `filtered` counts them as `language` too), and so are files that appeared between
+    dedup's two walks (the report's `filtered` counts them as `added_during_run`)."""
 
     read: int
     filtered: int
@@ -136,6 +138,11 @@ class _Held(Skips):
     def add(self, where: str, reason: str) -> None:
         """A reader's skip (`Skips`' interface, which the readers use)."""
         self.note("skip", where, reason)
+
+    def count(self, reason: str, n: int) -> None:
+        """``n`` filtered files without a name to list."""
+        if self.record and n:
+            self.pending.counts[("filter", reason)] += n
 
     def note(self, kind: str, name: str, reason: str) -> None:
         """``kind``: "skip", "filter" (counted and listed) or "list" (listed only)."""
@@ -276,6 +283,40 @@ class _Progress:
             self.bar = None
 
 
+class _Listing:
+    """Pass 1's documents, to find one again by name in a later walk of the inputs (a file added
+    or removed in between shifts the position of every later one): per document a 63-bit hash
+    of its input and place, sorted, beside its index in pass 1."""
+
+    def __init__(self) -> None:
+        self._keys, self._indexes = array("q"), array("q")  # as listed, until `sort`
+        self.keys = self.indexes = np.zeros(0, dtype=np.int64)
+
+    def record(self, docs: Iterable[Document]) -> Iterator[Work]:
+        """Pass 1's work: ``docs``, each noted."""
+        for doc in docs:
+            self._keys.append(self.key(doc))
+            self._indexes.append(doc.index)
+            yield doc, None
+
+    def sort(self) -> None:
+        """The listing is whole: sort it to be searched."""
+        keys = np.frombuffer(self._keys, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.indexes = keys[order], np.frombuffer(self._indexes, dtype=np.int64)[order]
+        self._keys, self._indexes = array("q"), array("q")
+
+    @staticmethod
+    def key(doc: Document) -> int:
+        return int.from_bytes(_digest(f"{doc.source}\0{doc.where}"), "little", signed=True)
+
+    def index(self, doc: Document) -> int | None:
+        """``doc``'s index in pass 1; None for a document pass 1 did not list."""
+        key = self.key(doc)
+        at = int(np.searchsorted(self.keys, key))
+        return int(self.indexes[at]) if at < len(self.keys) and self.keys[at] == key else None
+
+
 @dataclass
 class _Decided:
     """Pass 1's outcome: which documents pass 2 builds, and what the others are listed as."""
@@ -311,6 +352,7 @@ class Preparer:
         self.progress = _Progress(True if progress is None else progress)
         self.report: PrepareReport | None = None
         self._digests: dict[int, bytes] = {}
+        self._listing = _Listing()
 
     # The documents that reach the filters; the language filter is applied here, in order.
     def _documents(self, held: _Held) -> Iterator[Document]:
@@ -407,7 +449,9 @@ class Preparer:
             "params": config.as_dict(),
             "files": {
                 "read": files_seen,
-                "filtered": sum(filtered.values()) - filtered.get(filters.LANGUAGE, 0),
+                "filtered": sum(filtered.values())
+                - filtered.get(filters.LANGUAGE, 0)
+                - filtered.get(ADDED_DURING_RUN, 0),
                 "exact_duplicates_removed": counts["exact_duplicates_removed"] if counts else 0,
                 "near_duplicates_removed": counts["near_duplicates_removed"] if counts else 0,
                 "kept": sum(c["files"] for c in languages.values()),
@@ -446,7 +490,8 @@ class Preparer:
         hash_parts: list[np.ndarray] = []
         files = nbytes = n_docs = 0
         held = _Held()
-        docs = ((d, None) for d in self._documents(held))
+        self._listing = _Listing()
+        docs = self._listing.record(self._documents(held))
         with scratch_dir("prepare") as tmp:
             sig_path = Path(tmp) / "signatures.u32"
             with open(sig_path, "wb") as sig_out:
@@ -471,6 +516,7 @@ class Preparer:
                 held.release(skips, filtered, listed, rest=True)
             self.progress.update("filter+dedup", files, nbytes, force=True)
             self.progress.done()
+            self._listing.sort()
             ids = np.frombuffer(rows, dtype=np.int64)
             counts = np.concatenate(count_parts) if count_parts else np.zeros(0, dtype=np.uint32)
             hashes = np.concatenate(hash_parts) if hash_parts else np.zeros((0, 2), dtype=np.uint64)
@@ -481,7 +527,7 @@ class Preparer:
             )
 
             def fetch(wanted: np.ndarray) -> list[str]:
-                got = self._fetch(ids[wanted])
+                got = self._fetch(ids[wanted], digests)
                 # A file that changed since pass 1 gives no evidence: its empty text is nobody's duplicate.
                 return [got.get(int(i), "") for i in ids[wanted]]
 
@@ -493,32 +539,46 @@ class Preparer:
         exact, near = set(ids[result.exact_removed].tolist()), set(ids[result.near_removed].tolist())
         return _Decided(keep, exact, near, result.counts), files, nbytes
 
-    def _fetch(self, wanted: np.ndarray) -> dict[int, str]:
-        """Texts of the given documents (for exact Jaccard), found by walking the inputs again."""
+    def _fetch(self, wanted: np.ndarray, digests: dict[int, bytes]) -> dict[int, str]:
+        """Texts of the given documents (for exact Jaccard) by their pass-1 index, found by
+        walking the inputs again; one whose text changed since pass 1 is left out."""
         want = set(wanted.tolist())
         got: dict[int, str] = {}
         for doc in self._documents(_Held(record=False)):
-            if doc.index in want:
-                text = _load(doc, self.config.filters, None, self.config.max_file_bytes).text
+            i = self._listing.index(doc)
+            if i is not None and i in want:
+                text = _load(doc, self.config.filters, digests[i], self.config.max_file_bytes).text
                 if text is not None:
-                    got[doc.index] = text
-                want.discard(doc.index)
+                    got[i] = text
+                want.discard(i)
                 if not want:
                     break
         return got
 
     def _kept(self, decided: _Decided, held: _Held) -> Iterator[Work]:
-        """Pass 2's documents: the inputs listed again (same order), keeping what pass 1 kept;
-        the duplicates it drops are named in ``held`` (what the listing passes over was counted
-        in pass 1)."""
+        """Pass 2's documents: the inputs listed again, each found in pass 1 by name, keeping
+        what pass 1 kept; the duplicates it drops are named in ``held`` (what the listing passes
+        over was counted in pass 1), and so are the files added or removed since, which pass 1
+        did not judge (each counted: an added one is not read, so that the output does not
+        depend on when the run looked)."""
         digests, keep = self._digests, decided.keep
         for doc in self._documents(_Held(record=False)):
-            if doc.index < len(keep) and keep[doc.index]:
-                yield doc, digests.pop(doc.index)
-            elif doc.index in decided.near:
-                held.note("list", f"{doc.repository}/{doc.path}", "near_duplicate")
-            elif doc.index in decided.exact:
-                held.note("list", f"{doc.repository}/{doc.path}", "exact_duplicate")
+            name = f"{doc.repository}/{doc.path}"
+            i = self._listing.index(doc)
+            if i is None:
+                held.note("filter", name, ADDED_DURING_RUN)
+            elif keep[i]:
+                digest = digests.pop(i, None)
+                if digest is None:  # pass 1's document found twice: two names with one hash
+                    held.note("filter", name, ADDED_DURING_RUN)
+                else:
+                    yield doc, digest
+            elif i in decided.near:
+                held.note("list", name, "near_duplicate")
+            elif i in decided.exact:
+                held.note("list", name, "exact_duplicate")
+        held.count(REMOVED_DURING_RUN, len(digests))  # kept in pass 1, not listed again
+        digests.clear()
 
 
 def prepare(
@@ -576,7 +636,12 @@ def prepare(
         tok = load_tokenizer(tokenizer)  # loaded anyway: a bad file is an error either way
         samples = tuple(samples)  # may be a one-shot iterator
         if "fim" in samples:  # a tokenizer without FIM tokens serves every other kind
-            fim_tokens = fim_tokens_for(tok)
+            try:
+                fim_tokens = fim_tokens_for(tok)
+            except CodemillError as exc:
+                if not isinstance(tokenizer, str | os.PathLike):
+                    raise
+                raise CodemillError(f"{os.fspath(tokenizer)}: {exc}") from None
     fc = filter_config or FilterConfig()
     fc = replace(
         fc,

@@ -19,10 +19,27 @@ from codemill.near_dup.signing import Signed, sign_texts
 from codemill.sources import DEFAULT_MAX_BYTES, Document, read_file, utf8_size
 from codemill.sources.fs import fetched
 
-__all__ = ["Built", "Loaded", "Scanned", "Work", "build", "init", "scan"]
+__all__ = [
+    "ADDED_DURING_RUN",
+    "CHANGED_DURING_RUN",
+    "REMOVED_DURING_RUN",
+    "Built",
+    "Loaded",
+    "Scanned",
+    "Work",
+    "build",
+    "init",
+    "scan",
+]
 
 # A document and, in pass 2 after dedup, the digest of the text pass 1 kept.
 Work = tuple[Document, bytes | None]
+
+# Why pass 2 after dedup passes over a file: its text changed since pass 1, it was not there
+# for pass 1 (not read), or pass 1 kept it and it is gone.
+CHANGED_DURING_RUN = "changed_during_run"
+ADDED_DURING_RUN = "added_during_run"
+REMOVED_DURING_RUN = "removed_during_run"
 
 
 @dataclass
@@ -85,7 +102,7 @@ def _load(
     text = filters.clean_text(text.removeprefix("\ufeff"))
     if digest is not None:
         # Pass 2 after dedup: pass 1 ran the content filters on this very text.
-        return Loaded(text, None, size) if _digest(text) == digest else Loaded(None, "changed_during_run", size)
+        return Loaded(text, None, size) if _digest(text) == digest else Loaded(None, CHANGED_DURING_RUN, size)
     reason = filters.check_text(text, doc.language, config)
     return Loaded(None, reason, size) if reason else Loaded(text, None, size)
 

@@ -31,6 +31,12 @@ SAMPLE_FIELDS = (
 )
 
 
+def _none_reason(f: SourceFile, kind: str) -> str:
+    """Why a file gave no split of ``kind``: no boundary, or none before its first syntax error
+    (nothing past one is a boundary; the file has them, the parser lost them)."""
+    return f"{kind}_syntax_error" if f.error_at is not None else f"{kind}_no_boundary"
+
+
 class SampleBuilder:
     """Builds the samples of one file. Parsers and queries are cached per process (and thread)
     by :mod:`codemill.syntax`."""
@@ -107,7 +113,7 @@ class SampleBuilder:
         if "completion" in self.kinds:
             split = completion_split(f, self.rng(f, "completion"), self.completion_max_bytes)
             if split is None:
-                missed["completion_no_boundary"] += 1
+                missed[_none_reason(f, "completion")] += 1
             else:
                 samples.append(self._split_sample(f, language, "completion", "completion", split))
         if "fim" in self.kinds:
@@ -115,7 +121,7 @@ class SampleBuilder:
             if rng.random() < self.fim_rate:
                 fim = fim_split(f, rng, self.fim_max_middle_bytes, self.fim_spm_rate, self.fim_tokens)
                 if fim is None:
-                    missed["fim_no_boundary"] += 1
+                    missed[_none_reason(f, "fim")] += 1
                 else:
                     samples.append(self._split_sample(f, language, "fim", *fim))
         if "docstring" in self.kinds:
@@ -156,14 +162,17 @@ class SampleBuilder:
     def _docstrings(self, f: SourceFile, language: str, missed: Counter[str]) -> list[dict[str, Any]]:
         limit = f.error_at
         found = []
+        broken = False  # a function left out for a syntax error
         for node in f.funcs:
             if node.has_error or (limit is not None and node.end_byte > limit):
+                broken = True
                 continue
             doc = documented(f, node)
             if doc is not None:
                 found.append(doc)
         if not found:
-            missed["docstring_none"] += 1  # no documented function, as the other kinds count
+            # No documented function, as the other kinds count; or none before a syntax error.
+            missed["docstring_syntax_error" if broken else "docstring_none"] += 1
         if len(found) > self.max_docstring_functions:
             missed["docstring_over_limit"] += len(found) - self.max_docstring_functions
             rng = self.rng(f, "docstring")

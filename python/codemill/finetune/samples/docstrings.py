@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codemill.finetune.samples.boundaries import SourceFile, line_end_after, line_start
-from codemill.syntax.definitions import COMMENT_KINDS, WRAPPER_KINDS, definition_name
+from codemill.syntax.definitions import COMMENT_KINDS, LEADING_KINDS, WRAPPER_KINDS, definition_name
 
 LANGUAGE_NAMES = {
     "python": "Python",
@@ -38,6 +38,11 @@ TEMPLATES: dict[str, str] = {
 
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 _PLACEHOLDER_BODY = re.compile(r"^(pass|\.\.\.|raise NotImplementedError(\(.*\))?)$")
+# Siblings between a doc comment and its function that belong to the code: Rust's attributes,
+# TypeScript's decorators.
+_ATTRIBUTE_KINDS = LEADING_KINDS - COMMENT_KINDS
+# A banner of slashes: an ordinary comment to rustdoc and Doxygen, stepped over, never doc text.
+_BANNER = re.compile(r"////+\s*")
 
 
 @dataclass
@@ -99,12 +104,18 @@ def python_doc(f: SourceFile, node: Any) -> Documented | None:
     start = line_start(data, outer.start_byte)
     indent = f.slice(start, outer.start_byte)
     doc_line = line_start(data, first.start_byte)
-    doc_end = line_end_after(data, first.end_byte)
-    if indent.strip() or f.slice(doc_line, first.start_byte).strip() or doc_end == first.end_byte:
+    rest = body.named_children[1:]
+    doc_stop = first.end_byte
+    if rest and rest[0].type in COMMENT_KINDS and rest[0].start_point[0] == first.end_point[0]:
+        # A comment after it on its line (a linter's "noqa: D401") goes with the docstring.
+        doc_stop = rest[0].end_byte
+        rest = rest[1:]
+    doc_end = line_end_after(data, doc_stop)
+    # (line_end_after stays put at a statement after it, and at the end of the file)
+    if indent.strip() or f.slice(doc_line, first.start_byte).strip() or doc_end == doc_stop < len(data):
         return None  # something shares a line with the definition or the docstring
     end = int(node.end_byte)
     code = _dedent(f.slice(start, doc_line) + f.slice(doc_end, end), indent)
-    rest = body.named_children[1:]
     body_text = None
     if rest:
         body_start = line_start(data, rest[0].start_byte)
@@ -133,7 +144,7 @@ def _is_doc_comment(text: str, grammar: str) -> bool:
     if grammar == "rust":
         return (text.startswith("///") and not text.startswith("////")) or text.startswith("/**")
     if grammar in ("c", "cpp"):
-        return text.startswith(("/**", "/*!", "///", "//!")) and not text.startswith("/**/")
+        return text.startswith(("/**", "/*!", "///", "//!")) and not text.startswith(("/**/", "////"))
     if grammar == "go":
         return text.startswith(("//", "/*"))
     return False
@@ -180,16 +191,18 @@ def _cleandoc(text: str) -> str:
 
 
 def _clean_block_comment(text: str) -> str:
-    lines = []
-    for raw in text.split("\n"):
-        line = _after_marker(raw.strip(), ("/**", "/*!", "/*"))
-        if line.endswith("*/"):
-            line = line[:-2]
-        line = line.strip()
-        if line.startswith("*"):
-            line = line[1:]
-        lines.append(line.rstrip())
-    return _cleandoc("\n".join(lines))
+    lines = text.split("\n")
+    lines[0] = _after_marker(lines[0].strip(), ("/**", "/*!", "/*"))
+    if not lines[0].strip("*"):
+        lines[0] = ""  # a banner's top edge, `/*****`
+    lines[-1] = lines[-1].rstrip().removesuffix("*/").rstrip("*")  # `**/` and `*****/` too
+    # A `*` margin when the first line after the opening has one, gone from each line that has
+    # it (as javadoc and Doxygen read it); without one the lines keep their indentation (an
+    # example, a nested list), and a `* item` of a markdown list is text.
+    text_lines = [line.lstrip() for line in lines[1:] if line.strip()]
+    if text_lines and text_lines[0].startswith("*"):
+        lines[1:] = [line.lstrip()[1:] if line.lstrip().startswith("*") else line for line in lines[1:]]
+    return _cleandoc("\n".join(line.rstrip() for line in lines))
 
 
 def comment_doc(f: SourceFile, node: Any) -> Documented | None:
@@ -203,7 +216,7 @@ def comment_doc(f: SourceFile, node: Any) -> Documented | None:
     prev = anchor.prev_sibling
     row = anchor.start_point[0]
     code_node = anchor  # where the code to document starts: its attributes (Rust's) are part of it
-    while prev is not None and prev.type == "attribute_item" and prev.end_point[0] >= row - 1:
+    while prev is not None and prev.type in _ATTRIBUTE_KINDS and prev.end_point[0] >= row - 1:
         row = prev.start_point[0]
         code_node = prev
         prev = prev.prev_sibling
@@ -213,6 +226,10 @@ def comment_doc(f: SourceFile, node: Any) -> Documented | None:
             break
         # A line comment's node may end with its line break (tree-sitter-rust's does).
         text = f.slice(prev.start_byte, prev.end_byte).rstrip("\r\n")
+        if f.grammar != "go" and _BANNER.fullmatch(text):  # (to gofmt, a line of the doc)
+            row = prev.start_point[0]
+            prev = prev.prev_sibling
+            continue
         if not _is_doc_comment(text, f.grammar):
             break
         if not (f.grammar == "go" and _GO_DIRECTIVE.match(text)):
