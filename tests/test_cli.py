@@ -115,6 +115,38 @@ def test_a_directory_output_that_is_a_link_is_swapped_beside_its_target(tmp_path
     assert [p.name for p in real.iterdir()] == ["new.txt"] and [p.name for p in real.parent.iterdir()] == ["out"]
 
 
+def test_a_file_output_that_is_a_link_is_written_through_it(tmp_path) -> None:
+    import errno
+
+    from codemill._io import atomic_file, atomic_write_text
+
+    # It was renamed over the link: the link became a plain file, its target kept the old content.
+    real, link = tmp_path / "disk" / "out.json", tmp_path / "out.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    link.symlink_to(real)
+    # A failed write leaves the old content, the link in place and nothing beside either.
+    with pytest.raises(RuntimeError), atomic_file(link, "w") as f:
+        f.write("new")
+        raise RuntimeError("stopped")
+    assert link.is_symlink() and real.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "out.json"]
+    assert [p.name for p in real.parent.iterdir()] == ["out.json"]
+    with atomic_file(link, "w") as f:
+        assert Path(f.name).parent == real.parent  # one file system with the target: renamed, not copied
+        f.write("new")
+    assert link.is_symlink() and os.readlink(link) == str(real) and real.read_text() == "new"
+    assert [p.name for p in real.parent.iterdir()] == ["out.json"]
+    # A link to a file not made yet makes it there; an error names the output as given.
+    dangling = tmp_path / "later.json"
+    dangling.symlink_to(tmp_path / "disk" / "sub" / "later.json")
+    atomic_write_text(dangling, "made")
+    assert dangling.is_symlink() and (tmp_path / "disk" / "sub" / "later.json").read_text() == "made"
+    with pytest.raises(OSError) as e, atomic_file(link, "w"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert e.value.filename == str(link) and real.read_text() == "new"
+
+
 def test_temporaries_of_killed_runs_are_removed_by_the_next(tmp_path, monkeypatch) -> None:
     import tempfile
 

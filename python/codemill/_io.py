@@ -65,11 +65,14 @@ def atomic_file(
     before it replaces ``path`` (to publish what describes it first).
 
     On an error (or Ctrl-C) the temporary file is removed and ``path`` keeps its old content.
+    A ``path`` that is a symbolic link is written through: the file beside its target replaces
+    the target, and the link stays.
     """
-    target = Path(path)
+    spelled = Path(path)
+    target = _through_link(spelled)
     tmp = tmp_name(target)
     target.parent.mkdir(parents=True, exist_ok=True)  # as tokenize and prepare make theirs
-    with naming(target, tmp):
+    with naming(spelled, tmp):  # the output as the user named it
         try:
             with open(tmp, mode, **open_kw) as f:
                 hold(f.fileno())  # in use: not an orphan to a run that looks beside the target
@@ -83,6 +86,13 @@ def atomic_file(
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
+
+
+def _through_link(path: Path) -> Path:
+    """Where an output named ``path`` is written: the target of a symbolic link, resolved as far
+    as the links go (as outputs.py compares it), else ``path``. Renamed over the link, the output
+    replaced it, and its target (a file or folder on a bigger disk, say) kept the previous one."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 @contextlib.contextmanager
@@ -164,9 +174,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     stays, pointing at the new output.
     """
     spelled = Path(path)
-    # Renamed over the link, the output replaced it, and its target (a folder on a bigger disk,
-    # say) kept the previous output. Resolved as far as the links go, as outputs.py compares it.
-    target = Path(os.path.realpath(spelled)) if spelled.is_symlink() else spelled
+    target = _through_link(spelled)
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = tmp_name(target)
     old = target.with_name(f".{target.name}.old{os.getpid()}")

@@ -136,8 +136,9 @@ def _check_bucket(url: str, bucket: str) -> None:
 def _check_place(path: Path, output: str | os.PathLike[str], kind: str, overwrite: bool, in_place: bool) -> None:
     """Where a local output (or a ``file://`` one) would be made: under a directory, and not
     the directory the user works in when it would be replaced or emptied."""
-    # A directory replaced whole through a link is made beside the link's target (atomic_dir).
-    made = Path(os.path.realpath(path)) if kind == "dir" and not in_place and path.is_symlink() else path
+    # An output replaced whole through a link is made beside the link's target (atomic_file,
+    # atomic_dir); a directory written in place is written into through the link.
+    made = Path(os.path.realpath(path)) if not in_place and path.is_symlink() else path
     for parent in made.absolute().parents:  # the nearest that exists is where it will be made
         if parent.exists():
             if not parent.is_dir():

@@ -903,3 +903,32 @@ def test_a_file_url_output_is_written_as_its_local_path(src: Path, tmp_path: Pat
             assert sorted(p.relative_to(by_url) for p in by_url.rglob("*")) == sorted(
                 p.relative_to(by_path) for p in by_path.rglob("*")
             )
+
+
+def test_an_output_file_that_is_a_link_is_written_through_it(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # The new output replaced the link with a plain file, and the link's target (on a bigger
+    # disk, say) kept the previous run's output.
+    (tmp_path / "big").mkdir()
+    real, link = (tmp_path / "big").resolve() / "t.json", tmp_path / "t.json"
+    assert run(capsys, "train", src / "calc.py", "-o", real, "--vocab-size", "300")[0] == 0
+    before = real.read_bytes()
+    link.symlink_to(real)
+    assert run(capsys, "train", src, "-o", link, "--vocab-size", "400")[0] == 0
+    assert link.is_symlink() and link.resolve() == real and real.read_bytes() != before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big", "src", "t.json"]  # no debris beside either
+    assert sorted(p.name for p in real.parent.iterdir()) == ["t.json"]
+    # prepare's samples too (its description is its own file, beside the name given).
+    samples = tmp_path / "big" / "p.jsonl"
+    samples.write_text("")
+    (tmp_path / "p.jsonl").symlink_to(samples)
+    assert run(capsys, "prepare", src, "-o", tmp_path / "p.jsonl", "--workers", "1", "--overwrite")[0] == 0
+    assert (tmp_path / "p.jsonl").is_symlink() and samples.read_text().count("\n") > 0
+    assert sorted(p.name for p in samples.parent.iterdir()) == ["p.jsonl", "t.json"]
+    # Where it resolves is what is checked: a folder that cannot be written.
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != real.parent and real_access(p, mode, **kw))
+    rc, err = run(capsys, "train", src, "-o", link, "--vocab-size", "400")
+    assert rc == 2
+    one_line_error(err, f"{real.parent} is not writable")

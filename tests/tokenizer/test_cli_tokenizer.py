@@ -239,3 +239,51 @@ def test_bench_argument_errors_are_one_line_before_the_run(tmp_path, capsys, mon
     code, _, err = run(capsys, "bench", src, "--train-on", str(FIXTURES))
     assert code == 2 and "--train-on: tokenizers is needed" in err and "Traceback" not in err
     assert measured == []  # refused before any measurement
+
+
+def test_a_tokenizer_url_is_read_from_its_store(s3_server, bucket, small_tok, tmp_path, capsys, monkeypatch) -> None:
+    import base64
+
+    from codemill.errors import CodemillError
+    from codemill.tokenizer import CodeTokenizer, load_tokenizer
+
+    # It was taken as a local path: `s3:/b/tok.json: no such file or directory`, and a folder
+    # named `s3:` where the command ran was read instead.
+    small_tok.save(tmp_path / "tok.json")
+    s3_server.upload_file(str(tmp_path / "tok.json"), bucket, "tokenizers/tok.json")
+    url = f"s3://{bucket}/tokenizers/tok.json"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s3:" / bucket / "tokenizers").mkdir(parents=True)
+    CodeTokenizer.default().save(tmp_path / "s3:" / bucket / "tokenizers" / "tok.json")
+    assert load_tokenizer(url).hash == small_tok.hash and CodeTokenizer.load(url).hash == small_tok.hash
+    code, out, err = run(capsys, "tokenize", "--tokenizer", url, str(FIXTURES / "sample.py"), "-o", "out", "--json")
+    assert code == 0, err
+    assert json.loads(out)["tokenizer"]["hash"] == small_tok.hash
+    # Recognised by its name as a local file is: a .tiktoken rank file, with its pattern.
+    ranks = "".join(f"{base64.b64encode(bytes([i])).decode()} {i}\n" for i in range(256))
+    s3_server.put_object(Bucket=bucket, Key="bytes.tiktoken", Body=ranks.encode())
+    tok = load_tokenizer(f"s3://{bucket}/bytes.tiktoken", r"\w+|\s+")
+    assert tok.encode("hi there").tolist() == list(b"hi there")
+    with pytest.raises(CodemillError, match=rf"^s3://{bucket}/bytes.tiktoken: unknown tiktoken encoding"):
+        load_tokenizer(f"s3://{bucket}/bytes.tiktoken")
+    # A file that is no tokenizer is named as given, not as its copy.
+    s3_server.put_object(Bucket=bucket, Key="notes.json", Body=b"not json")
+    code, _, err = run(capsys, "encode", "--tokenizer", f"s3://{bucket}/notes.json", str(FIXTURES / "sample.py"))
+    assert code == 2 and err.count("\n") == 1 and f"s3://{bucket}/notes.json: not JSON" in err
+    assert "codemill-tokenizer-" not in err
+
+
+def test_a_missing_tokenizer_url_is_one_line_naming_it(s3_server, bucket, capsys) -> None:
+    src = str(FIXTURES / "sample.py")
+    for url, words in [
+        (f"s3://{bucket}/tok.json", "no such bucket or object"),
+        (f"s3://{bucket}-none/tok.json", "no such bucket or object"),
+    ]:
+        code, _, err = run(capsys, "encode", "--tokenizer", url, src)
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+        assert f"{url}: {words}" in err
+    # A folder of a saved tokenizer is no file to fetch: said so, with what to name.
+    s3_server.put_object(Bucket=bucket, Key="model/tokenizer.json", Body=b"{}")
+    code, _, err = run(capsys, "encode", "--tokenizer", f"s3://{bucket}/model", src)
+    assert code == 2 and err.count("\n") == 1
+    assert f"s3://{bucket}/model: is a folder; name the tokenizer file in it" in err

@@ -23,6 +23,7 @@ from codemill import _core
 from codemill._io import atomic_write_text, check_regular_file
 from codemill.errors import CodemillError, TokenizerFileError
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, iter_documents
+from codemill.sources.fs import as_local, is_url
 from codemill.sources.skips import EMPTY
 
 if TYPE_CHECKING:
@@ -59,7 +60,10 @@ class CodeTokenizer:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CodeTokenizer:
         """Loads a codemill tokenizer file (:meth:`save`), a :meth:`save_pretrained` directory,
-        a HF ``tokenizer.json`` (or a directory holding one) or a tiktoken rank file."""
+        a HF ``tokenizer.json`` (or a directory holding one) or a tiktoken rank file; at a URL
+        too (:func:`load_tokenizer`)."""
+        if isinstance(path, str) and is_url(path):
+            return load_tokenizer(path)
         from codemill.tokenizer import huggingface, tiktoken_files
         from codemill.tokenizer.hf_export import TOKENIZER_FILE
 
@@ -654,7 +658,11 @@ def load_tokenizer(tokenizer: TokenizerArg, pattern: str | None = None) -> CodeT
     """A CodeTokenizer from an instance, a tokenizer file of any kind :meth:`CodeTokenizer.load`
     reads (codemill JSON, tokenizer.json or its directory, .tiktoken), or None (the bundled one).
     ``pattern``: the split pattern of a tiktoken rank file it does not recognise (a name or a
-    regex); only with a rank file."""
+    regex); only with a rank file. A URL (``s3://bucket/tok.json``) is read from its store."""
+    if isinstance(tokenizer, str) and is_url(tokenizer):
+        tokenizer = as_local(tokenizer)  # file://: the local file (a Path); any other URL stays
+        if isinstance(tokenizer, str):
+            return _load_url(tokenizer, pattern)
     if pattern is not None:
         if not isinstance(tokenizer, str | os.PathLike):
             raise CodemillError("a split pattern goes with a tiktoken rank file (--tokenizer FILE)")
@@ -664,3 +672,37 @@ def load_tokenizer(tokenizer: TokenizerArg, pattern: str | None = None) -> CodeT
     if isinstance(tokenizer, str | os.PathLike):
         return CodeTokenizer.load(tokenizer)
     return tokenizer
+
+
+def _load_url(url: str, pattern: str | None) -> CodeTokenizer:
+    """The tokenizer file at ``url``, fetched whole into scratch and loaded as a local one.
+
+    Taken as a local path, ``s3://b/tok.json`` was read from a folder ``s3:`` (or named as
+    ``s3:/b/tok.json``). The copy keeps the object's name, by which a ``.tiktoken`` file or a
+    tiktoken encoding is recognised, and its folder's, which names a HF tokenizer.
+    """
+    from codemill._leftovers import scratch_dir
+    from codemill.errors import StorageError
+    from codemill.sources.fs import read_url, url_exists
+
+    *folders, name = url.split("://", 1)[1].rstrip("/").split("/")
+    try:
+        data = read_url(url)
+    except StorageError:
+        try:
+            folder = url_exists(url)  # no object, yet objects under its name
+        except CodemillError:
+            folder = False  # the read's own error says more
+        if folder:
+            raise TokenizerFileError(
+                f"{url}: is a folder; name the tokenizer file in it (such as {url.rstrip('/')}/tokenizer.json)"
+            ) from None
+        raise
+    with scratch_dir("tokenizer") as scratch:
+        local = Path(scratch, folders[-1] if folders else "_", name)
+        local.parent.mkdir()
+        local.write_bytes(data)
+        try:
+            return load_tokenizer(local, pattern)
+        except CodemillError as exc:  # about the copy: named as the user named it
+            raise type(exc)(str(exc).replace(str(local), url)) from None
