@@ -480,6 +480,22 @@ def test_an_output_directory_that_is_a_link_is_written_through_it(
     assert sorted(p.name for p in real.rglob("*.py")) == ["util.py"]
 
 
+def test_tokenize_overwrite_through_a_link_empties_its_target_and_keeps_it(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # --overwrite removed the link itself: the run went to a new folder beside it (or, when it
+    # failed, left no output at all), and the link's target kept the other run.
+    real, link = tmp_path / "big" / "tok", tmp_path / "tok"
+    assert run(capsys, "tokenize", src / "calc.py", "-o", real, "--no-progress")[0] == 0
+    link.symlink_to(real)
+    assert run(capsys, "tokenize", src / "util.py", "-o", link, "--no-progress", "--overwrite")[0] == 0
+    assert link.is_symlink() and json.loads((real / "manifest.json").read_text())["inputs"] == [str(src / "util.py")]
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(b"not gzip")
+    rc, err = run(capsys, "tokenize", bad, "-o", link, "--no-progress", "--overwrite")
+    assert rc != 0 and link.is_symlink() and real.is_dir() and not any(real.iterdir())  # afresh, then emptied
+
+
 def test_index_of_another_repository_is_refused_unless_asked(
     src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

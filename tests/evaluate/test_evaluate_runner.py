@@ -313,6 +313,14 @@ def test_out_replaces_only_an_earlier_results_file(generic, tmp_path):
     assert "mine" not in notes.read_text()
     evaluate(samples, problems, out=tmp_path / "new" / "r.jsonl", timeout=1)  # its directory is made
     assert (tmp_path / "new" / "r.jsonl").is_file()
+    # Through a link (to a bigger disk, say): its target is written, the link kept.
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "r.jsonl").write_text("")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "big" / "r.jsonl")
+    evaluate(samples, problems, out=tmp_path / "link.jsonl", timeout=1, overwrite=True)
+    assert (tmp_path / "link.jsonl").is_symlink()
+    statuses = [json.loads(x)["status"] for x in (tmp_path / "big" / "r.jsonl").read_text().splitlines()]
+    assert statuses == [json.loads(x)["status"] for x in out.read_text().splitlines()] and statuses
 
 
 def test_sanity_with_a_samples_file_is_an_error(generic):

@@ -292,7 +292,10 @@ def tokenize_corpus(
         fresh = made = False
         if local is not None:
             if overwrite and local.exists() and not _same_run(local, head):
-                remove_tree(local)  # asked for: start afresh rather than mix two runs
+                # Asked for: start afresh rather than mix two runs. Through a link (to a bigger
+                # disk, say) its target is emptied and the link kept, as every output is.
+                for child in list(local.iterdir()) if local.is_symlink() else [local]:
+                    remove_tree(child)
             made = not local.exists()
             # A directory made for the run beforehand (empty) gets back to empty after a failure.
             fresh = made or (local.is_dir() and not any(local.iterdir()))

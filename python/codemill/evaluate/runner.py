@@ -7,10 +7,9 @@ timeouts and a fast one does not let slow solutions through.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -18,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from codemill._io import atomic_file
 from codemill.evaluate import metrics
 from codemill.evaluate.problems import (
     Problem,
@@ -170,16 +170,12 @@ def _run_all(
         problem = table[sample.task_id]
         return _run_one(sandbox, problem.program(sample.completion), budgets[sample.task_id])
 
-    write: Callable[[str], object] | None = None
-    handle = None
-    temp = ""
-    if out is not None:
-        # Written beside the target and renamed over it at the end: never half-written.
-        target = Path(out)
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        handle = os.fdopen(fd, "w", encoding="utf-8")
-        write = handle.write
-    try:
+    with contextlib.ExitStack() as stack:
+        write: Callable[[str], object] | None = None
+        if out is not None:
+            # Written beside the target and renamed over it at the end: never half-written (a
+            # link's target, the link kept, as every output is).
+            write = stack.enter_context(atomic_file(out, "w", encoding="utf-8")).write
         results = []
         passed = 0
         with (
@@ -194,15 +190,7 @@ def _run_all(
                     write(json.dumps(record, allow_nan=False) + "\n")
                 passed += result.status == "passed"
                 bar.advance(detail=f"{passed} passed")
-        if handle is not None:
-            handle.close()
-            os.replace(temp, out)  # type: ignore[arg-type]  # set together with handle
-            handle = None
-        return results
-    finally:
-        if handle is not None:
-            handle.close()
-            os.unlink(temp)
+    return results
 
 
 def _run_one(sandbox: Sandbox, program: Program, timeout_s: float) -> RunResult:
