@@ -494,6 +494,7 @@ def test_tokenize_overwrite_through_a_link_empties_its_target_and_keeps_it(
     bad.write_bytes(b"not gzip")
     rc, err = run(capsys, "tokenize", bad, "-o", link, "--no-progress", "--overwrite")
     assert rc != 0 and link.is_symlink() and real.is_dir() and not any(real.iterdir())  # afresh, then emptied
+    one_line_error(err, "bad.jsonl.gz")
 
 
 def test_index_of_another_repository_is_refused_unless_asked(
