@@ -144,6 +144,33 @@ def test_refuses_unsupported_components(tmp_path: Path) -> None:
         CodeTokenizer.from_json('{"format": "codemill-base-tokenizer/9"}')
 
 
+def test_a_tokenizer_json_without_byte_level_is_refused(tmp_path: Path) -> None:
+    # It was read as byte-level: ids unlike HF's, which looks the text's characters up.
+    split = {"type": "Split", "pattern": {"Regex": "\\w+|\\s+"}, "behavior": "Isolated", "invert": False}
+    f = tmp_path / "tokenizer.json"
+    for pre in (split, None, {"type": "Sequence", "pretokenizers": [split]}):
+        f.write_text(json.dumps({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": pre}))
+        with pytest.raises(UnsupportedTokenizerError, match="without a ByteLevel step"):
+            CodeTokenizer.from_huggingface(f)
+
+
+def test_a_split_regex_means_what_it_means_to_hf(cl100k: CodeTokenizer, tmp_path: Path) -> None:
+    # tiktoken's cl100k pattern verbatim was taken with tiktoken's meaning; HF's Oniguruma reads
+    # `\p{N}{1,3}+` as repeated runs of 1-3 digits (a whole run is one piece), `$`/`^` by line.
+    from codemill import _core
+    from codemill.tokenizer.hf_export import plain_tokenizer_json
+
+    d = plain_tokenizer_json(cl100k)
+    f = tmp_path / "tokenizer.json"
+    texts = ["x = 1234567", "total 2025\n", "ab cd\n  ef gh\nij  \n", *(t for _, t in CODE[:20])]
+    for pattern in (dict(_core.BaseTokenizer.split_patterns())["cl100k"], r"^ +|\p{L}+$|\p{L}+|[^\p{L}\n]|\n"):
+        d["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = pattern
+        f.write_text(json.dumps(d))
+        ours, theirs = CodeTokenizer.from_huggingface(f), tokenizers.Tokenizer.from_file(str(f))
+        for text in texts:
+            _same(ours.encode(text), theirs.encode(text, add_special_tokens=False).ids, pattern)
+
+
 @pytest.mark.parametrize(
     ("shape", "says"),
     [
@@ -220,3 +247,46 @@ def test_a_lone_surrogate_is_one_clear_error_in_pretokenize(cl100k: CodeTokenize
     for call in (cl100k.encode, cl100k.pretokenize):
         with pytest.raises(CodemillError, match=r"not valid Unicode.*surrogate"):
             call("a\ud800b")
+
+
+def test_deepseek_v3_plain_tokenizer_json_names_each_id_once(deepseek: tuple, tmp_path: Path) -> None:
+    # Ids 0-2 (added tokens the vocabulary holds) were there under their text and a byte-level
+    # spelling: HF's vocabulary size came out 3 too large.
+    ours, theirs, _ = deepseek
+    ours.save_pretrained(tmp_path / "ds")
+    plain = tokenizers.Tokenizer.from_file(str(tmp_path / "ds" / "tokenizer.json"))
+    assert plain.get_vocab_size() == theirs.get_vocab_size()
+    for text in ["<｜begin▁of▁sentence｜>x = 1<｜end▁of▁sentence｜>", *(t for _, t in CODE[:10])]:
+        assert plain.encode(text, add_special_tokens=False).ids == theirs.encode(text, add_special_tokens=False).ids
+
+
+def test_added_token_ids_are_the_ones_hf_gives_on_load(tmp_path: Path) -> None:
+    # HF reads no added-token "id" (the content's vocabulary id, else the next free one after
+    # the vocabulary, in file order): codemill kept the file's ids, unlike HF's with no word.
+    from codemill.tokenizer.huggingface import token_string
+
+    vocab = {token_string(bytes([b])): b for b in range(256)}
+    added = [("<a>", 258), ("<b>", 256), ("x", 3), ("<c>", 900)]
+    f = tmp_path / "tokenizer.json"
+    f.write_text(
+        json.dumps(
+            {
+                "model": {"type": "BPE", "vocab": vocab, "merges": []},
+                "pre_tokenizer": {
+                    "type": "ByteLevel",
+                    "add_prefix_space": False,
+                    "trim_offsets": False,
+                    "use_regex": True,
+                },
+                "added_tokens": [
+                    dict.fromkeys(("single_word", "lstrip", "rstrip", "normalized"), False)
+                    | {"id": i, "content": c, "special": True}
+                    for c, i in added
+                ],
+            }
+        )
+    )
+    ours, theirs = CodeTokenizer.from_huggingface(f), tokenizers.Tokenizer.from_file(str(f))
+    text = "<a>x<b>y<c>"
+    assert ours.encode(text, allowed_special="all").tolist() == theirs.encode(text, add_special_tokens=False).ids
+    assert {c: ours.special_id(c) for c, _ in added} == {c: theirs.token_to_id(c) for c, _ in added}

@@ -62,6 +62,23 @@ def test_round_trip_and_refusals(extended: CodeTokenizer, tmp_path: Path, tok: C
         CodeTokenizer.extend(tok, ["x = 1"], 10)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"num_threads": -1}, "num_threads must be at least 1"),
+        ({"min_count": -1}, "min_count must be at least 1"),
+        ({"max_file_bytes": -1}, "max_file_bytes must be at least 1"),
+        ({"identifier_vocab_size": 0}, "identifier_vocab_size must be at least 1"),
+        ({"identifier_vocab_size": 2**64}, "identifier_vocab_size must be at most"),
+        ({"identifier_vocab_size": "100"}, "identifier_vocab_size must be an integer"),
+    ],
+)
+def test_bad_arguments_are_one_error_naming_them(cl100k: CodeTokenizer, kwargs: dict, says: str) -> None:
+    # They were a bare OverflowError or TypeError from the core (the CLI checked them).
+    with pytest.raises(CodemillError, match=says):
+        CodeTokenizer.extend(cl100k, ["user_name = 1\n" * 3], **({"identifier_vocab_size": 10} | kwargs))
+
+
 def test_a_lone_surrogate_in_the_corpus_is_one_clear_error(cl100k: CodeTokenizer) -> None:
     # As train says it: the core's UnicodeEncodeError went out as it was.
     with pytest.raises(CodemillError, match="corpus text is not valid Unicode"):

@@ -14,10 +14,15 @@ tokenizers = pytest.importorskip("tokenizers")
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory, tok: CodeTokenizer) -> tuple[CodeTokenizer, object]:
+def export_dir(tmp_path_factory: pytest.TempPathFactory, tok: CodeTokenizer) -> Path:
     d = tmp_path_factory.mktemp("hf") / "codemill-32k"
     tok.save_pretrained(d)
-    return tok, transformers.AutoTokenizer.from_pretrained(str(d), trust_remote_code=True)
+    return d
+
+
+@pytest.fixture(scope="module")
+def exported(export_dir: Path, tok: CodeTokenizer) -> tuple[CodeTokenizer, object]:
+    return tok, transformers.AutoTokenizer.from_pretrained(str(export_dir), trust_remote_code=True)
 
 
 def test_autotokenizer_ids_equal_codemill(exported: tuple) -> None:
@@ -113,3 +118,61 @@ def test_a_save_pretrained_directory_loads_back_in_codemill(tmp_path: Path, tok:
     again = CodeTokenizer.load(tmp_path / "d")
     assert again.hash == tok.hash
     assert again.encode(CODE[0][1]).tolist() == tok.encode(CODE[0][1]).tolist()
+
+
+def test_tokens_added_through_transformers_are_counted_encoded_and_decoded(
+    export_dir: Path, tok: CodeTokenizer, tmp_path: Path
+) -> None:
+    # They were ignored: len() stayed put while new ids were given past it (so
+    # resize_token_embeddings(len(tokenizer)) left them out of range), "a<|user|>b" was split
+    # into plain tokens, and decode([new id]) raised.
+    hf = transformers.AutoTokenizer.from_pretrained(str(export_dir), trust_remote_code=True)
+    n = len(hf)
+    hf.add_special_tokens({"pad_token": "<pad>", "additional_special_tokens": ["<|user|>"]})
+    hf.add_tokens([transformers.AddedToken("<sep>", lstrip=True, rstrip=True)])
+    pad, user, sep = hf.convert_tokens_to_ids(["<pad>", "<|user|>", "<sep>"])
+    assert (pad, user, sep) == (n, n + 1, n + 2) and hf.pad_token_id == pad
+    assert len(hf) == len(hf.get_vocab()) == n + 3 and hf.vocab_size == tok.vocab_size
+    ids = hf("a<|user|>b", add_special_tokens=False)["input_ids"]
+    assert ids == [*tok.encode("a").tolist(), user, *tok.encode("b").tolist()]
+    assert hf.decode(ids) == "a<|user|>b" and hf.decode(ids, skip_special_tokens=True) == "ab"
+    assert hf.decode([user]) == "<|user|>"
+    assert hf("a<|user|>b", split_special_tokens=True)["input_ids"] == tok.encode("a<|user|>b").tolist()
+    text = "x = 1  <sep>   naïve<|user|>😀<|fim_prefix|> y"
+    out = hf(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = out["input_ids"]
+    assert ids[ids.index(sep) + 1 : ids.index(user)] == tok.encode("naïve").tolist()  # stripped around <sep>
+    assert tok.special_id("<|fim_prefix|>") in ids and max(ids) < len(hf)
+    spans = out["offset_mapping"]
+    assert text[slice(*spans[ids.index(sep)])] == "<sep>" and text[slice(*spans[ids.index(user)])] == "<|user|>"
+    assert spans[ids.index(sep) + 1][0] == text.index("naïve") and spans[-1][1] == len(text)
+    assert hf.convert_tokens_to_string(hf.tokenize(text)) == hf.decode(ids)
+    batch = hf(["a", "bb cc"], padding=True)["input_ids"]
+    assert batch[0][-1] == pad
+    # transformers' own save_pretrained keeps them.
+    hf.save_pretrained(tmp_path / "again")
+    again = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "again"), trust_remote_code=True)
+    assert len(again) == n + 3 and again(text)["input_ids"] == hf(text)["input_ids"]
+
+
+def test_batch_padding_to_a_multiple_and_on_the_left(exported: tuple) -> None:
+    # A batch ignored pad_to_multiple_of and padding_side (a single text kept them).
+    tok, hf = exported
+    texts = ["def f(x):", "a"]
+    n = [len(tok.encode(t)) for t in texts]
+    out = hf(texts, padding=True, pad_to_multiple_of=8, return_offsets_mapping=True)
+    assert [len(i) for i in out["input_ids"]] == [8, 8] and [sum(m) for m in out["attention_mask"]] == n
+    left = hf(texts, padding=True, padding_side="left", return_offsets_mapping=True)
+    assert left["input_ids"][1] == [hf.pad_token_id] * (max(n) - 1) + tok.encode("a").tolist()
+    assert left["attention_mask"][1] == [0] * (max(n) - 1) + [1]
+    assert left["offset_mapping"][1][-1] == (0, 1)
+
+
+def test_words_split_into_words_are_one_sequence(exported: tuple) -> None:
+    # is_split_into_words=True encoded the list of words as a batch of texts.
+    tok, hf = exported
+    words = ["def", " foo", "(x)"]
+    want = [i for w in words for i in tok.encode(w).tolist()]
+    assert hf(words, is_split_into_words=True, add_special_tokens=False)["input_ids"] == want
+    both = hf([words, words[:1]], is_split_into_words=True, add_special_tokens=False)["input_ids"]
+    assert both == [want, tok.encode("def").tolist()]

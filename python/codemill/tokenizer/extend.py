@@ -29,8 +29,12 @@ def extend(
         raise CodemillError("only a base vocabulary (from_tiktoken / from_huggingface) can be extended")
     if base.identifier_vocab_size:
         raise CodemillError("this tokenizer is extended already: extend its base vocabulary instead")
-    if identifier_vocab_size < 1:
-        raise CodemillError("identifier_vocab_size must be at least 1")
+    # As the CLI checks them: the core took a bad one as a bare OverflowError or TypeError.
+    _check_count("identifier_vocab_size", identifier_vocab_size, _MAX_ID + 1 - base.vocab_size)
+    _check_count("min_count", min_count)
+    _check_count("max_file_bytes", max_file_bytes)
+    if num_threads is not None:
+        _check_count("num_threads", num_threads, hint=" (or None: every core)")
     skips = Skips()
     texts = [t for t, _ in _training_texts(corpus, max_file_bytes, skips) if t]
     if not texts:
@@ -53,6 +57,18 @@ def extend(
         }
     }
     return base.with_extension(extension, meta)
+
+
+_MAX_ID = 2**32 - 1  # ids are 32-bit
+
+
+def _check_count(name: str, value: object, most: int = 2**63 - 1, hint: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CodemillError(f"{name} must be an integer{hint}, got {value!r}")
+    if value < 1:
+        raise CodemillError(f"{name} must be at least 1{hint}, got {value}")
+    if value > most:
+        raise CodemillError(f"{name} must be at most {most}, got {value}")
 
 
 def new_token_init(tok: BaseVocabTokenizer) -> list[dict[str, Any]]:

@@ -62,7 +62,14 @@ def plain_tokenizer_json(tok: BaseVocabTokenizer) -> dict[str, Any]:
     from codemill.tokenizer.huggingface import token_string
 
     spec = tok.spec
-    vocab = {token_string(t): i for i, t in enumerate(spec.tokens) if t is not None}
+    # An added token the vocabulary holds goes by its text there, as in the file it came from:
+    # under its byte-level spelling too, HF counted its id twice (DeepSeek-V3: 3 more than 129,280).
+    text = {a.id: a.content for a in spec.added}
+    vocab = {
+        text[i] if i in text and text[i].encode("utf-8") == t else token_string(t): i
+        for i, t in enumerate(spec.tokens)
+        if t is not None
+    }
     # HF gives an added token the id its content has in the model's vocabulary, else the next
     # one after it: without its raw content here, cl100k's <|endoftext|> became 100256 (a gap in
     # the ranks) and DeepSeek's 1,230 specials all moved.

@@ -49,6 +49,7 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
             self._id_to_str.append(s)
             self._str_to_id[s] = i
         self._lengths = self.codemill.token_lengths().astype(np.int64)
+        self._own_specials_only = True
         super().__init__(**kwargs)
 
     @property
@@ -56,10 +57,30 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         return int(self.codemill.vocab_size)
 
     def get_vocab(self) -> dict[str, int]:
-        return dict(self._str_to_id)
+        # With the tokens added through transformers: `len` and the ids `add_tokens` gives follow it.
+        return {**self._str_to_id, **self._added_tokens_encoder}
+
+    def _update_total_vocab_size(self) -> None:
+        # transformers calls this whenever the added tokens change.
+        super()._update_total_vocab_size()
+        specials = self.codemill.special_tokens
+        self._own_specials_only = all(
+            specials.get(t.content) == i and not (t.lstrip or t.rstrip or t.single_word)
+            for i, t in self._added_tokens_decoder.items()
+        )
+
+    def _text_ids(self, text: str, split_special: bool) -> np.ndarray:
+        if split_special or self._own_specials_only:
+            # codemill splits its own specials out itself, far faster than transformers' trie.
+            return self.codemill.encode(text, allowed_special=() if split_special else "all")
+        # Tokens added through transformers: its `tokenize` splits them out (and strips around
+        # them as they ask), then `_tokenize` encodes the text between them.
+        ids = self.convert_tokens_to_ids(self.tokenize(text, split_special_tokens=False))
+        return np.asarray(ids, dtype=np.int64)
 
     def _tokenize(self, text: str, **kwargs: Any) -> list[str]:
-        return [self._id_to_str[i] for i in self.codemill.encode(text).tolist()]
+        # Text between added tokens, or all of it with `split_special_tokens`: specials are text.
+        return [self._id_to_str[i] for i in self.codemill.encode(text, allowed_special=()).tolist()]
 
     def _convert_token_to_id(self, token: str) -> int | None:
         return self._str_to_id.get(token)
@@ -68,10 +89,28 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         return self._id_to_str[index]
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
-        return self._ids_text([self._str_to_id[t] for t in tokens])
+        return self._ids_text([self._convert_token_to_id_with_added_voc(t) for t in tokens])
 
     def _ids_text(self, ids: list[int]) -> str:
-        return self.codemill.decode(np.asarray(ids, dtype=np.uint32), errors="replace")
+        n = self.codemill.vocab_size
+        if all(i < n for i in ids):
+            return self.codemill.decode(np.asarray(ids, dtype=np.uint32), errors="replace")
+        # Tokens added through transformers after codemill's ids read as their text; codemill
+        # decodes each run between them (a character may span several of its tokens).
+        out: list[str] = []
+        run: list[int] = []
+        for i in ids:
+            if i >= n and i in self._added_tokens_decoder:
+                out += [self._ids_text(run), self._added_tokens_decoder[i].content]
+                run = []
+            else:
+                run.append(i)
+        return "".join([*out, self._ids_text(run)])
+
+    def _token_bytes(self, i: int) -> bytes:
+        if i >= self.codemill.vocab_size and i in self._added_tokens_decoder:
+            return self._added_tokens_decoder[i].content.encode("utf-8")
+        return self.codemill.id_to_bytes(i) or b""
 
     def _decode(self, token_ids: Any, skip_special_tokens: bool = False, **kwargs: Any) -> str:  # type: ignore[override]
         ids = [token_ids] if isinstance(token_ids, int) else list(token_ids)
@@ -82,22 +121,34 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
 
     def _encode_plus(self, text: Any, text_pair: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
         want_offsets = kwargs.pop("return_offsets_mapping", False)
-        split_special = kwargs.pop("split_special_tokens", False)
-        batched = isinstance(text, (list, tuple)) and bool(text) and isinstance(text[0], str)
+        split_special = kwargs.pop("split_special_tokens", self.split_special_tokens)
+        # A list of words with `is_split_into_words` is one text, not a batch.
+        words = bool(kwargs.get("is_split_into_words"))
+        batched = isinstance(text, (list, tuple)) and bool(text) and isinstance(text[0], str) and not words
         if not isinstance(text, str) and not batched:
-            return super()._encode_plus(text, text_pair, **kwargs)
+            return super()._encode_plus(text, text_pair, split_special_tokens=split_special, **kwargs)
         if batched:
             return self._batch(list(text), text_pair, want_offsets, split_special, kwargs)
-        allowed = () if split_special else "all"
-        ids = self.codemill.encode(text, allowed_special=allowed)
+        ids = self._text_ids(text, split_special)
         if not want_offsets:
-            second = None if text_pair is None else self.codemill.encode(text_pair, allowed_special=allowed).tolist()
+            second = None if text_pair is None else self._text_ids(text_pair, split_special).tolist()
             return self._encode_ids(ids.tolist(), second, kwargs)
         if text_pair is not None:
             raise NotImplementedError("return_offsets_mapping with text pairs")
-        ends = np.cumsum(self._lengths[ids])
-        starts = ends - self._lengths[ids]
-        raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        data = text.encode("utf-8")
+        if self._own_specials_only or split_special:
+            ends = np.cumsum(self._lengths[ids])
+            starts = ends - self._lengths[ids]
+        else:
+            # Whitespace an added token strips (lstrip/rstrip) is in no token: find each in turn.
+            starts_l, ends_l, pos = [], [], 0
+            for b in map(self._token_bytes, ids.tolist()):
+                pos = data.find(b, pos)
+                starts_l.append(pos)
+                pos += len(b)
+                ends_l.append(pos)
+            starts, ends = np.asarray(starts_l, dtype=np.int64), np.asarray(ends_l, dtype=np.int64)
+        raw = np.frombuffer(data, dtype=np.uint8)
         char_of = np.cumsum((raw & 0xC0) != 0x80) - 1
         offs = [(int(char_of[a]), int(char_of[b - 1]) + 1) for a, b in zip(starts, ends, strict=True)]
         kwargs["return_special_tokens_mask"] = True
@@ -129,8 +180,8 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         padding = kwargs.pop("padding_strategy", PaddingStrategy.DO_NOT_PAD)
         tensors = kwargs.pop("return_tensors", None)
         mask = kwargs.pop("return_attention_mask", None)
-        for k in ("pad_to_multiple_of", "padding_side"):
-            kwargs.pop(k, None)
+        multiple = kwargs.pop("pad_to_multiple_of", None)
+        side = kwargs.pop("padding_side", None)
         rows: dict[str, list[Any]] = {}
         for i, t in enumerate(texts):
             one = self._encode_plus(
@@ -144,10 +195,17 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
             for k, v in one.items():
                 rows.setdefault(k, []).append(v)
         offsets = rows.pop("offset_mapping", None)
-        out = self.pad(rows, padding=padding.value, max_length=kwargs.get("max_length"), return_attention_mask=mask)
+        out = self.pad(
+            rows,
+            padding=padding.value,
+            max_length=kwargs.get("max_length"),
+            pad_to_multiple_of=multiple,
+            padding_side=side,
+            return_attention_mask=mask,
+        )
         if offsets is not None:
             width = max(len(r) for r in out["input_ids"]) if out["input_ids"] else 0
-            left = self.padding_side == "left"
+            left = (side or self.padding_side) == "left"
             out["offset_mapping"] = [
                 ([(0, 0)] * (width - len(o)) + o) if left else (o + [(0, 0)] * (width - len(o))) for o in offsets
             ]

@@ -83,13 +83,56 @@ def _stages(pre: Any) -> list[tuple[str, str]]:
                 f"pre-tokenizer Split with behavior={pre.get('behavior')} invert={pre.get('invert')}", pre
             )
         if "Regex" in pat:
-            return stages_for_pattern(pat["Regex"])
+            return stages_for_pattern(oniguruma_meaning(pat["Regex"]))
         if "String" in pat:
             return [("regex", re.escape(pat["String"]))]
         raise _unsupported("pre-tokenizer Split pattern", pre)
     if t == "Digits":
         return [("digits", "individual" if pre.get("individual_digits") else "runs")]
     raise _unsupported("pre-tokenizer", pre)
+
+
+def oniguruma_meaning(pattern: str) -> str:
+    """A Split regex as HF's Oniguruma (Ruby syntax) reads it, written for codemill's engines:
+    there ``X{1,3}+`` repeats ``X{1,3}`` (tiktoken's cl100k pattern verbatim keeps a whole
+    digit run in HF, not runs of 3), ``$`` ends any line and ``^`` starts one."""
+    out: list[str] = []
+    i, depth = 0, 0  # depth: of character classes, which nest in Oniguruma
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[":
+            depth += 1
+            if pattern.startswith("[^", i):
+                out.append("[^")
+                i += 2
+                continue
+        elif depth:
+            if c == "]" and out[-1] not in ("[", "[^"):  # a "]" first in a class is itself
+                depth -= 1
+        elif c == "$":
+            c = r"(?=\n|\z)"
+        elif c == "^":
+            c = r"(?:\A|(?<=\n))"
+        elif c == "{" and (m := re.match(r"\{(\d+)(?:,\d*)?\}\+(?![+?])", pattern[i:])):
+            if m[1] != "1":
+                raise _unsupported(f"Split regex repeat {m[0]!r} (Oniguruma repeats the repeat)", pattern)
+            out.append("+")  # (X{1,n})+ is X+
+            i += len(m[0])
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _check_byte_level(pre: Any) -> None:
+    # Without a ByteLevel step last HF looks the text's own characters up, not their bytes.
+    steps = pre.get("pretokenizers", []) if isinstance(pre, dict) and pre.get("type") == "Sequence" else [pre]
+    if not steps or not isinstance(steps[-1], dict) or steps[-1].get("type") != "ByteLevel":
+        raise _unsupported("pre-tokenizer without a ByteLevel step last (not a byte-level BPE)", pre)
 
 
 def _check_normalizer(norm: Any) -> None:
@@ -110,6 +153,20 @@ def _check_decoder(dec: Any) -> None:
     if dec is None or dec.get("type") == "ByteLevel":
         return
     raise _unsupported("decoder", dec)
+
+
+def _hf_added_ids(added: list[dict[str, Any]], vocab: dict[str, int]) -> dict[str, int]:
+    """The ids HF gives the added tokens on load (tokenizers' AddedVocabulary::add_tokens): it
+    reads no "id", but takes the content's id in model.vocab, else the next after the
+    vocabulary's size and the added tokens before it, in the file's order."""
+    ids: dict[str, int] = {}
+    top = -1
+    for a in added:
+        c = a["content"]
+        if c not in ids:
+            ids[c] = vocab[c] if c in vocab else top + 1 if top >= len(vocab) or not vocab else len(vocab)
+            top = max(top, ids[c])
+    return ids
 
 
 def find_tokenizer_json(path: Path) -> Path:
@@ -173,7 +230,7 @@ def _from_json(data: dict[str, Any], source: str, config: dict[str, Any] | None)
     for tok, i in vocab.items():
         token_id(i, f"model.vocab[{tok!r}]")
     # Added tokens may sit in the vocabulary too, spelled as text rather than byte-level.
-    added_ids = {a["content"]: a["id"] for a in data.get("added_tokens", [])}
+    added_ids = _hf_added_ids(data.get("added_tokens", []), vocab)
     tokens: list[bytes | None] = [None] * (max(vocab.values(), default=-1) + 1)
     for tok, i in vocab.items():
         tokens[i] = tok.encode("utf-8") if added_ids.get(tok) == i else token_bytes(tok)
@@ -189,11 +246,11 @@ def _from_json(data: dict[str, Any], source: str, config: dict[str, Any] | None)
         for flag in ("lstrip", "rstrip", "single_word"):
             if a.get(flag):
                 raise _unsupported(f"added token {a['content']!r} with {flag}=true", flag)
+        token_id(a["id"], "added token")
         added.append(
-            AddedToken(
-                a["content"], token_id(a["id"], "added token"), bool(a.get("special")), bool(a.get("normalized"))
-            )
+            AddedToken(a["content"], added_ids[a["content"]], bool(a.get("special")), bool(a.get("normalized")))
         )
+    _check_byte_level(data.get("pre_tokenizer"))
     eos = (config or {}).get("eos_token")
     if isinstance(eos, dict):
         eos = eos.get("content")
