@@ -88,6 +88,8 @@ def test_the_spool_goes_with_its_plan_and_a_killed_runs_is_removed(tree: Path, m
     assert not left.exists()
     path = Path(next(t.files.path for t in tasks if isinstance(t.files, SpooledNames)))
     assert path.exists()
+    # The walk's entries went with the units once cut: only the tasks' names are left.
+    assert list(Path(tempfile.gettempdir()).glob(f"codemill-plan-{os.getpid()}-*")) == [path]
     del tasks
     gc.collect()
     assert not path.exists()

@@ -202,8 +202,10 @@ def plan_tasks(
     """
     if task_bytes is not None and task_bytes <= 0:
         raise CodemillError(f"task_bytes must be positive, got {task_bytes}")
-    spool = Spool()  # where a plan of many files keeps its lists
-    units = _units(inputs, skips if skips is not None else Skips(), pool, spool)
+    # Where a plan of many files keeps its walk's entries (removed with the units, once cut) and
+    # its tasks' names (kept while the tasks are).
+    listing, kept = Spool(), Spool()
+    units = _units(inputs, skips if skips is not None else Skips(), pool, listing)
     if task_bytes is None:
         task_bytes = task_size(sum(u.size for u in units))
     tasks: list[Task] = []
@@ -212,7 +214,7 @@ def plan_tasks(
         tasks.append(Task(len(tasks), kind, path, key=key, described=u.described, **kw))  # u: the unit cut
 
     def names(group: list[str]) -> Sequence[str]:
-        return spool.names(tuple(group)) if spool.active else tuple(group)
+        return kept.names(tuple(group)) if listing.active else tuple(group)
 
     for u in units:
         if u.records is None:
