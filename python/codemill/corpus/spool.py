@@ -4,8 +4,8 @@ for any number of files.
 In memory a listed code file costs ~290 bytes (its path, size and stamp as Python objects, then
 its name in its task): a 5 GB tree of 357,000 files took 104 MB to plan, and a terabyte of ~70
 million files would take ~20 GB in the planning process (and in each worker forked from it).
-Past `SPOOL_AFTER_FILES` files the walk's entries go to a scratch file in chunks (~85 bytes a
-file, removed once the tasks are cut), and each task's list of names to another (~55 bytes a
+Past `SPOOL_AFTER_FILES` files the walk's entries go to a scratch file in chunks (~82 bytes a
+file, removed once the tasks are cut), and each task's list of names to another (~57 bytes a
 file), which the task reads back when it runs (`SpooledNames`): a tree of 70 million files takes
 ~10 GB of the temporary directory while it is planned and ~4 GB while its tasks run.
 
