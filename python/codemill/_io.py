@@ -31,6 +31,7 @@ __all__ = [
     "fsync_dir",
     "naming",
     "remove_tree",
+    "through_link",
     "tmp_name",
 ]
 
@@ -69,7 +70,7 @@ def atomic_file(
     the target, and the link stays.
     """
     spelled = Path(path)
-    target = _through_link(spelled)
+    target = through_link(spelled)
     tmp = tmp_name(target)
     target.parent.mkdir(parents=True, exist_ok=True)  # as tokenize and prepare make theirs
     with naming(spelled, tmp):  # the output as the user named it
@@ -88,7 +89,7 @@ def atomic_file(
             raise
 
 
-def _through_link(path: Path) -> Path:
+def through_link(path: Path) -> Path:
     """Where an output named ``path`` is written: the target of a symbolic link, resolved as far
     as the links go (as outputs.py compares it), else ``path``. Renamed over the link, the output
     replaced it, and its target (a file or folder on a bigger disk, say) kept the previous one."""
@@ -174,7 +175,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     stays, pointing at the new output.
     """
     spelled = Path(path)
-    target = _through_link(spelled)
+    target = through_link(spelled)
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = tmp_name(target)
     old = target.with_name(f".{target.name}.old{os.getpid()}")

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from codemill._io import through_link
 from codemill.errors import OutputError, SourceError
 from codemill.sources.fs import as_local, is_url  # the one rule for what is a URL
 from codemill.sources.streams import SIDECAR_SUFFIX
@@ -205,13 +206,16 @@ def _check_against_inputs(output: str | os.PathLike[str], inputs: Iterable[str |
                 "name an output outside it"
             )
         # Under the output as spelled too, not only as resolved: a link in it to elsewhere would
-        # be deleted with the output it stands in.
-        if src.is_relative_to(out) or src_spelled.is_relative_to(out_spelled):
+        # be deleted with the output it stands in; and under the output's target, which an
+        # output named by a link replaces or empties (`through_link`).
+        if src.is_relative_to(out) or src_spelled.is_relative_to(out_spelled) or src_spelled.is_relative_to(out):
             raise OutputError(f"{output}: replacing the output would delete the input {name}; name another output")
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:
-    p = Path(output)
+    """Where the description of the local file ``output`` is: beside the file it describes,
+    which for an output named by a link is the link's target (where it is written)."""
+    p = through_link(Path(output))
     return p.with_name(p.name + SIDECAR_SUFFIX)
 
 
@@ -296,7 +300,8 @@ def described(output: str | os.PathLike[str]) -> dict[str, Any]:
 def write_sidecar(output: str | os.PathLike[str], command: str, size: int | None = None, **facts: Any) -> None:
     """Publishes the description of ``output`` with its size, which ties the two together (see
     `described`): ``size`` of the file about to be published, else of the one there now."""
-    meta: dict[str, Any] = {"written_by": f"codemill {command}", "output": Path(output).name}
+    described_file = Path(output) if is_url(output) else through_link(Path(output))
+    meta: dict[str, Any] = {"written_by": f"codemill {command}", "output": described_file.name}
     size = _size(output) if size is None else size
     if size is not None:  # else described as before sizes were
         meta["bytes"] = size

@@ -83,9 +83,10 @@ def test_the_spool_goes_with_its_plan_and_a_killed_runs_is_removed(tree: Path, m
     left = Path(tempfile.gettempdir()) / "codemill-plan-999999999-left"
     left.write_bytes(b"")
     monkeypatch.setattr(spool, "_orphans_removed", False)
+    plan_tasks([tree / "d0"], task_bytes=60_000)  # a plan too small to spool removes it too
+    assert not left.exists()
     spooled(monkeypatch)
     tasks = plan_tasks([tree], task_bytes=60_000)
-    assert not left.exists()
     path = Path(next(t.files.path for t in tasks if isinstance(t.files, SpooledNames)))
     assert path.exists()
     # The walk's entries went with the units once cut: only the tasks' names are left.

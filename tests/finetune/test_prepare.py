@@ -512,3 +512,18 @@ def _die(batch):
     import signal
 
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_runs_temporary_beside_a_linked_outputs_target_is_removed(tmp_path):
+    # The samples of an output named by a link are staged beside its target: what a run killed
+    # there left was looked for beside the link, and stayed.
+    from codemill.finetune.writer import SampleWriter
+
+    (tmp_path / "big").mkdir()
+    real, link = tmp_path / "big" / "train.jsonl", tmp_path / "train.jsonl"
+    link.symlink_to(real)
+    left = tmp_path / "big" / ".train.jsonl.tmp999999999"  # a process gone, nobody holding it
+    left.write_text('{"partial": ')
+    with SampleWriter.open(link) as w:
+        w.write({"text": "x", "prompt": "", "completion": "", "meta": {}})
+    assert not left.exists() and link.is_symlink() and real.read_text().count("\n") == 1

@@ -36,6 +36,14 @@ _PREFIX = "codemill-plan-"
 _orphans_removed = False
 
 
+def _remove_orphans() -> None:
+    """Removes what plans of runs killed with kill -9 left (once a process)."""
+    global _orphans_removed
+    if not _orphans_removed:
+        _orphans_removed = True
+        remove_orphans(_PREFIX)
+
+
 def _remove(path: str, fd: int, pid: int) -> None:
     if os.getpid() != pid:
         return  # a forked worker: the file is its parent's
@@ -52,6 +60,7 @@ class Spool:
     """
 
     def __init__(self) -> None:
+        _remove_orphans()  # a killed run's, whether or not this plan spools
         self.listed = 0
         self.path: str | None = None
         self._fd = -1
@@ -79,10 +88,6 @@ class Spool:
         return read_chunk(self.path, *where)
 
     def _open(self) -> None:
-        global _orphans_removed
-        if not _orphans_removed:
-            _orphans_removed = True
-            remove_orphans(_PREFIX)
         self._fd, self.path = tempfile.mkstemp(prefix=f"{_PREFIX}{os.getpid()}-")
         hold(self._fd)
         weakref.finalize(self, _remove, self.path, self._fd, os.getpid())

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, get_args
 
-from codemill._io import atomic_file, compressing
+from codemill._io import atomic_file, compressing, through_link
 from codemill._leftovers import reclaim
 from codemill.errors import OutputError
 from codemill.finetune.samples import SAMPLE_FIELDS
@@ -100,7 +100,7 @@ class SampleWriter:
             target = Path(path)
             check_output(target)
             target.parent.mkdir(parents=True, exist_ok=True)
-            reclaim(target)  # what a run killed with kill -9 left beside it
+            reclaim(through_link(target))  # what a run killed with kill -9 left beside it (a link's target)
             raw = atomic_file(target, "wb", before_publish)
         with raw as f, contextlib.nullcontext(f) if parquet else compressing(path, f) as out:
             writer = cls(out, parquet)
