@@ -260,6 +260,24 @@ def test_deepseek_v3_plain_tokenizer_json_names_each_id_once(deepseek: tuple, tm
         assert plain.encode(text, add_special_tokens=False).ids == theirs.encode(text, add_special_tokens=False).ids
 
 
+def test_a_deepseek_v3_directory_in_transformers_counts_its_added_tokens_once(deepseek: tuple, tmp_path: Path) -> None:
+    # transformers loads the folder's added tokens (DeepSeek's FIM markers are "special":
+    # false): named twice, len() was 48 over the ids, a token added next got an id 48 past
+    # HF's, and every call took transformers' slow splitting.
+    transformers = pytest.importorskip("transformers")
+    ours, _, _ = deepseek
+    ours.save_pretrained(tmp_path / "ds")
+    hf = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "ds"), trust_remote_code=True)
+    fast = transformers.PreTrainedTokenizerFast.from_pretrained(str(tmp_path / "ds"))
+    assert len(hf) == len(fast) == ours.vocab_size
+    text = "x<｜fim▁hole｜>y<｜begin▁of▁sentence｜>z " + CODE[0][1]
+    assert hf(text)["input_ids"] == fast(text)["input_ids"]
+    hf.add_tokens(["<new>"])
+    fast.add_tokens(["<new>"])
+    assert hf.convert_tokens_to_ids("<new>") == fast.convert_tokens_to_ids("<new>") == ours.vocab_size
+    assert len(hf) == len(fast)
+
+
 def test_added_token_ids_are_the_ones_hf_gives_on_load(tmp_path: Path) -> None:
     # HF reads no added-token "id" (the content's vocabulary id, else the next free one after
     # the vocabulary, in file order): codemill kept the file's ids, unlike HF's with no word.
@@ -267,7 +285,13 @@ def test_added_token_ids_are_the_ones_hf_gives_on_load(tmp_path: Path) -> None:
 
     vocab = {token_string(bytes([b])): b for b in range(256)}
     added = [("<a>", 258), ("<b>", 256), ("x", 3), ("<c>", 900)]
-    f = tmp_path / "tokenizer.json"
+    check_added_ids(tmp_path / "tokenizer.json", vocab, added)
+    # A vocabulary with a gap: its id past its size moves no new added token (they follow the
+    # 257 entries), nor does an in-vocabulary one named before them.
+    check_added_ids(tmp_path / "gap.json", {**vocab, "<h>": 300}, [("<h>", 5), ("<n>", 6), ("<m>", 7)])
+
+
+def check_added_ids(f: Path, vocab: dict[str, int], added: list[tuple[str, int]]) -> None:
     f.write_text(
         json.dumps(
             {
@@ -287,6 +311,6 @@ def test_added_token_ids_are_the_ones_hf_gives_on_load(tmp_path: Path) -> None:
         )
     )
     ours, theirs = CodeTokenizer.from_huggingface(f), tokenizers.Tokenizer.from_file(str(f))
-    text = "<a>x<b>y<c>"
+    text = "y".join(c for c, _ in added)
     assert ours.encode(text, allowed_special="all").tolist() == theirs.encode(text, add_special_tokens=False).ids
     assert {c: ours.special_id(c) for c, _ in added} == {c: theirs.token_to_id(c) for c, _ in added}

@@ -57,17 +57,23 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         return int(self.codemill.vocab_size)
 
     def get_vocab(self) -> dict[str, int]:
-        # With the tokens added through transformers: `len` and the ids `add_tokens` gives follow it.
-        return {**self._str_to_id, **self._added_tokens_encoder}
+        # With the tokens added through transformers: `len` and the ids `add_tokens` gives follow
+        # it. Those of codemill's own ids (the folder's added tokens, which transformers loads
+        # too, special or not) are named once: twice, `len` counted them twice.
+        n = self.codemill.vocab_size
+        return {**self._str_to_id, **{t: i for t, i in self._added_tokens_encoder.items() if i >= n}}
 
     def _update_total_vocab_size(self) -> None:
         # transformers calls this whenever the added tokens change.
+        self._own_specials_only = all(self._is_own(i, t) for i, t in self._added_tokens_decoder.items())
         super()._update_total_vocab_size()
-        specials = self.codemill.special_tokens
-        self._own_specials_only = all(
-            specials.get(t.content) == i and not (t.lstrip or t.rstrip or t.single_word)
-            for i, t in self._added_tokens_decoder.items()
-        )
+
+    def _is_own(self, i: int, token: Any) -> bool:
+        """Whether codemill gives the added token ``token`` (id ``i``) itself: one of its own
+        tokens, which its encoder splits out of text as transformers would."""
+        if i >= self.codemill.vocab_size or token.lstrip or token.rstrip or token.single_word:
+            return False
+        return bool(self.codemill.encode(token.content, allowed_special="all").tolist() == [i])
 
     def _text_ids(self, text: str, split_special: bool) -> np.ndarray:
         if split_special or self._own_specials_only:

@@ -156,16 +156,20 @@ def _check_decoder(dec: Any) -> None:
 
 
 def _hf_added_ids(added: list[dict[str, Any]], vocab: dict[str, int]) -> dict[str, int]:
-    """The ids HF gives the added tokens on load (tokenizers' AddedVocabulary::add_tokens): it
-    reads no "id", but takes the content's id in model.vocab, else the next after the
-    vocabulary's size and the added tokens before it, in the file's order."""
+    """The ids HF gives the added tokens on load (tokenizers 0.23's AddedVocabulary): it reads
+    no "id", but takes the content's id in model.vocab, else the next after the vocabulary's
+    size and the new added tokens before it, in the file's order (an id of model.vocab past its
+    size, in a vocabulary with gaps, does not move them)."""
     ids: dict[str, int] = {}
-    top = -1
+    new = len(vocab)
     for a in added:
         c = a["content"]
-        if c not in ids:
-            ids[c] = vocab[c] if c in vocab else top + 1 if top >= len(vocab) or not vocab else len(vocab)
-            top = max(top, ids[c])
+        if c in ids:
+            continue
+        if c in vocab:
+            ids[c] = vocab[c]
+        else:
+            ids[c], new = new, new + 1
     return ids
 
 
