@@ -527,3 +527,21 @@ def test_a_killed_runs_temporary_beside_a_linked_outputs_target_is_removed(tmp_p
     with SampleWriter.open(link) as w:
         w.write({"text": "x", "prompt": "", "completion": "", "meta": {}})
     assert not left.exists() and link.is_symlink() and real.read_text().count("\n") == 1
+
+
+def test_files_whose_names_print_alike_are_both_kept(tmp_path):
+    # Pass 2 found files by their printed name, which writes an undecodable byte as \xNN: a
+    # file named with a raw 0xFF byte and one named with the four characters "\xff" were one,
+    # and an unchanged tree lost a file (as added_during_run and removed_during_run).
+    tree = tmp_path / "t"
+    tree.mkdir()
+    body = (
+        'import math\n\n\ndef func_{0}(x, y):\n    """Compute value {0} of x and y."""\n    total = x * {0} + y\n'
+        "    for k in range({0}):\n        total += math.sqrt(k + {0} * x)\n    return total * {0}\n"
+    )
+    with open(os.fsencode(tree) + b"/a\xff.py", "w") as f:
+        f.write(body.format(1))
+    (tree / "a\\xff.py").write_text(body.format(2))
+    (tree / "b.py").write_text(body.format(3))
+    report = prepare([tree], tmp_path / "o.jsonl", seed=1, workers=1, progress=False, samples=["raw"])
+    assert report["files"]["kept"] == 3 and not report["filtered"]

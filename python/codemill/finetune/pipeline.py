@@ -308,7 +308,10 @@ class _Listing:
 
     @staticmethod
     def key(doc: Document) -> int:
-        return int.from_bytes(_digest(f"{doc.source}\0{doc.where}"), "little", signed=True)
+        # The file's own name (``where`` prints undecodable bytes as \xNN: two files could
+        # share it), or a record's file and number.
+        place = doc.file if doc.file is not None else f"{doc.origin}\0{doc.record}"
+        return int.from_bytes(_digest(f"{doc.source}\0{place}"), "little", signed=True)
 
     def index(self, doc: Document) -> int | None:
         """``doc``'s index in pass 1; None for a document pass 1 did not list."""
