@@ -272,6 +272,11 @@ def test_a_deepseek_v3_directory_in_transformers_counts_its_added_tokens_once(de
     assert len(hf) == len(fast) == ours.vocab_size
     text = "x<｜fim▁hole｜>y<｜begin▁of▁sentence｜>z " + CODE[0][1]
     assert hf(text)["input_ids"] == fast(text)["input_ids"]
+    # A word of the vocabulary added is split out of text as transformers does (not its own).
+    hf.add_tokens(["hello"])
+    fast.add_tokens(["hello"])
+    for text in ["xhelloy hello world", "def hello(): return 1"]:
+        assert hf(text)["input_ids"] == fast(text)["input_ids"]
     hf.add_tokens(["<new>"])
     fast.add_tokens(["<new>"])
     assert hf.convert_tokens_to_ids("<new>") == fast.convert_tokens_to_ids("<new>") == ours.vocab_size

@@ -8,6 +8,7 @@ model directory, outside this package.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from typing import Any
@@ -49,6 +50,11 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
             self._id_to_str.append(s)
             self._str_to_id[s] = i
         self._lengths = self.codemill.token_lengths().astype(np.int64)
+        # The tokens codemill splits out of text itself: its specials, and a base vocabulary's
+        # other added tokens (DeepSeek-V3's FIM markers), which transformers loads as added too.
+        with open(vocab_file, encoding="utf-8") as f:
+            added = json.load(f).get("added_tokens", [])
+        self._own_added = {**{int(a["id"]): a["content"] for a in added}, **{i: s for s, i in specials.items()}}
         self._own_specials_only = True
         super().__init__(**kwargs)
 
@@ -69,11 +75,10 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         super()._update_total_vocab_size()
 
     def _is_own(self, i: int, token: Any) -> bool:
-        """Whether codemill gives the added token ``token`` (id ``i``) itself: one of its own
-        tokens, which its encoder splits out of text as transformers would."""
-        if i >= self.codemill.vocab_size or token.lstrip or token.rstrip or token.single_word:
-            return False
-        return bool(self.codemill.encode(token.content, allowed_special="all").tolist() == [i])
+        """Whether codemill gives the added token ``token`` (id ``i``) itself, splitting it out
+        of text as transformers would: one of its own added tokens (not a word of its vocabulary
+        added through transformers, which transformers splits out and codemill would not)."""
+        return self._own_added.get(i) == token.content and not (token.lstrip or token.rstrip or token.single_word)
 
     def _text_ids(self, text: str, split_special: bool) -> np.ndarray:
         if split_special or self._own_specials_only:
