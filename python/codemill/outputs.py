@@ -306,7 +306,7 @@ def write_sidecar(output: str | os.PathLike[str], command: str, size: int | None
     if size is not None:  # else described as before sizes were
         meta["bytes"] = size
     meta.update(facts)
-    publish_json(_sidecar_name(output), meta)
+    publish_json(sidecar_name(output), meta)
 
 
 def check_sidecar_place(output: str | os.PathLike[str], overwrite: bool = False) -> None:
@@ -315,7 +315,7 @@ def check_sidecar_place(output: str | os.PathLike[str], overwrite: bool = False)
     user's ``OUT.codemill.json`` without a word."""
     if overwrite or str(read_sidecar(output).get("written_by", "")).startswith("codemill "):
         return
-    name = _sidecar_name(output)
+    name = sidecar_name(output)
     if is_url(name):
         from codemill.sources.fs import url_exists
 
@@ -333,7 +333,7 @@ def put_back_sidecar(output: str | os.PathLike[str], meta: dict[str, Any]) -> No
     """Puts back the description ``meta`` that `read_sidecar` read before a run published its
     own, whose output then failed to publish (the earlier output stays, and stays readable);
     where there was none, the run's is removed."""
-    name = _sidecar_name(output)
+    name = sidecar_name(output)
     if meta:
         publish_json(name, meta)
     elif is_url(name):
@@ -344,6 +344,6 @@ def put_back_sidecar(output: str | os.PathLike[str], meta: dict[str, Any]) -> No
         Path(name).unlink(missing_ok=True)
 
 
-def _sidecar_name(output: str | os.PathLike[str]) -> str | Path:
+def sidecar_name(output: str | os.PathLike[str]) -> str | Path:
     # Beside the output: a URL's sidecar is named on the URL string (a Path would fold its //).
     return os.fspath(output) + SIDECAR_SUFFIX if is_url(output) else sidecar_path(output)

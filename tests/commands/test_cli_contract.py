@@ -954,6 +954,11 @@ def test_an_output_file_that_is_a_link_is_written_through_it(
     assert sorted(p.name for p in samples.parent.iterdir()) == ["p.jsonl", "p.jsonl.codemill.json", "t.json"]
     assert json.loads((samples.parent / "p.jsonl.codemill.json").read_text())["bytes"] == samples.stat().st_size
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big", "p.jsonl", "src", "t.json"]
+    # --report where that description is: refused, as for an output that is no link.
+    described = samples.parent / "p.jsonl.codemill.json"
+    rc, err = run(capsys, "prepare", src, "-o", tmp_path / "p.jsonl", "--report", described)
+    assert rc == 2
+    one_line_error(err, "is the output's description")
     # Where it resolves is what is checked: a folder that cannot be written.
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != real.parent and real_access(p, mode, **kw))

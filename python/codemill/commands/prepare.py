@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +19,7 @@ from codemill.commands._common import (
 )
 from codemill.errors import CodemillError, ConfigError, UsageError
 from codemill.near_dup.config import DedupConfig, Verify
-from codemill.outputs import SIDECAR_SUFFIX, publish_json, same_place
+from codemill.outputs import publish_json, same_place, sidecar_name
 
 if TYPE_CHECKING:
     from codemill.finetune.pipeline import PrepareReport
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         output = as_local(args.output)
         for taken, what in (
             (output, "the output"),
-            (f"{os.fspath(output)}{SIDECAR_SUFFIX}", "the output's description"),
+            (sidecar_name(output), "the output's description"),  # beside a link's target
         ):
             # (the report replaced the description, which then did not fit the samples)
             if same_place(args.report, taken):
