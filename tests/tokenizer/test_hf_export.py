@@ -176,3 +176,13 @@ def test_words_split_into_words_are_one_sequence(exported: tuple) -> None:
     assert hf(words, is_split_into_words=True, add_special_tokens=False)["input_ids"] == want
     both = hf([words, words[:1]], is_split_into_words=True, add_special_tokens=False)["input_ids"]
     assert both == [want, tok.encode("def").tolist()]
+
+
+def test_the_class_reads_any_vocab_file_codemill_reads(export_dir: Path, tok: CodeTokenizer) -> None:
+    # Its own added tokens were read by parsing vocab_file as codemill's JSON, which failed for
+    # the folder, file:// URL, rank file or tokenizer.json that CodeTokenizer.load reads.
+    for vocab_file in (str(export_dir), (export_dir / "codemill_tokenizer.json").as_uri()):
+        hf = transformers.AutoTokenizer.from_pretrained(str(export_dir), trust_remote_code=True, vocab_file=vocab_file)
+        assert len(hf) == tok.vocab_size
+        text = "x = 1<|fim_prefix|>"
+        assert hf(text)["input_ids"] == tok.encode(text, allowed_special="all").tolist()

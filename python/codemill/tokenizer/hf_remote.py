@@ -52,11 +52,21 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         self._lengths = self.codemill.token_lengths().astype(np.int64)
         # The tokens codemill splits out of text itself: its specials, and a base vocabulary's
         # other added tokens (DeepSeek-V3's FIM markers), which transformers loads as added too.
-        with open(vocab_file, encoding="utf-8") as f:
-            added = json.load(f).get("added_tokens", [])
-        self._own_added = {**{int(a["id"]): a["content"] for a in added}, **{i: s for s, i in specials.items()}}
+        self._own_added = {**self._base_added(vocab_file), **{i: s for s, i in specials.items()}}
         self._own_specials_only = True
         super().__init__(**kwargs)
+
+    @staticmethod
+    def _base_added(vocab_file: str) -> dict[int, str]:
+        """The added tokens a codemill tokenizer file names (id -> content); none for what else
+        `CodeTokenizer.load` reads (a folder, a URL, a rank file): transformers then splits
+        them out itself, slower, with the same ids."""
+        try:
+            with open(vocab_file, encoding="utf-8") as f:
+                added = json.load(f).get("added_tokens", [])
+            return {int(a["id"]): str(a["content"]) for a in added}
+        except (OSError, ValueError, AttributeError, TypeError, KeyError):
+            return {}
 
     @property
     def vocab_size(self) -> int:
