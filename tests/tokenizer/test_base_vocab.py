@@ -281,6 +281,12 @@ def test_a_deepseek_v3_directory_in_transformers_counts_its_added_tokens_once(de
     fast.add_tokens(["<new>"])
     assert hf.convert_tokens_to_ids("<new>") == fast.convert_tokens_to_ids("<new>") == ours.vocab_size
     assert len(hf) == len(fast)
+    # One of its own added tokens made special: the same id (it was given a new one).
+    hole = "<｜fim▁hole｜>"
+    for t in (hf, fast):
+        t.add_special_tokens({"additional_special_tokens": [hole]})
+    assert hf.convert_tokens_to_ids(hole) == fast.convert_tokens_to_ids(hole) == ours.encode(hole).tolist()[0]
+    assert len(hf) == len(fast) and hf("a" + hole)["input_ids"] == fast("a" + hole)["input_ids"]
 
 
 def test_added_token_ids_are_the_ones_hf_gives_on_load(tmp_path: Path) -> None:

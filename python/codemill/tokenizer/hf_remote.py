@@ -36,12 +36,16 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         self.vocab_file = vocab_file
         self.codemill = CodeTokenizer.load(vocab_file)
         specials = self.codemill.special_tokens
+        # The tokens codemill splits out of text itself: its specials, and a base vocabulary's
+        # other added tokens (DeepSeek-V3's FIM markers), which transformers loads as added too.
+        # Named by their text, as transformers names an added token: adding one again finds it.
+        self._own_added = {**self._base_added(vocab_file), **{i: s for s, i in specials.items()}}
         enc = byte_encoder()
         self._id_to_str: list[str] = []
         self._str_to_id: dict[str, int] = {}
         for i in range(self.codemill.vocab_size):
             b = self.codemill.id_to_bytes(i) or b""
-            s = b.decode("utf-8", "replace") if b.decode("utf-8", "replace") in specials else "".join(enc[x] for x in b)
+            s = self._own_added.get(i) or "".join(enc[x] for x in b)
             if not s or s in self._str_to_id:
                 # One string per id, or `get_vocab` (and so `len`) has fewer entries than there
                 # are ids: an identifier token and a merge can spell the same bytes, and a
@@ -50,9 +54,6 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
             self._id_to_str.append(s)
             self._str_to_id[s] = i
         self._lengths = self.codemill.token_lengths().astype(np.int64)
-        # The tokens codemill splits out of text itself: its specials, and a base vocabulary's
-        # other added tokens (DeepSeek-V3's FIM markers), which transformers loads as added too.
-        self._own_added = {**self._base_added(vocab_file), **{i: s for s, i in specials.items()}}
         self._own_specials_only = True
         super().__init__(**kwargs)
 
