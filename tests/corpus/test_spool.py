@@ -94,3 +94,20 @@ def test_the_spool_goes_with_its_plan_and_a_killed_runs_is_removed(tree: Path, m
     del tasks
     gc.collect()
     assert not path.exists()
+
+
+def test_many_small_trees_keep_none_of_their_entries_in_memory(tree: Path, monkeypatch: pytest.MonkeyPatch):
+    # Each tree's last entries (under a chunk) stayed in memory: many small trees as inputs
+    # would have held every file again.
+    from codemill.corpus.plan import _units
+    from codemill.corpus.spool import Spool, SpooledEntries
+    from codemill.sources import Skips
+
+    roots = sorted(p for p in tree.glob("d*/s*") if p.is_dir())
+    in_memory = plan_tasks(roots, task_bytes=60_000)
+    spooled(monkeypatch)
+    assert plan_as_data(plan_tasks(roots, task_bytes=60_000)) == plan_as_data(in_memory)
+    units = _units(roots, Skips(), None, spool := Spool())
+    assert spool.active and len(units) == len(roots) > 4
+    late = [u.files for u in units[3:]]  # listed once the spool was in use
+    assert all(isinstance(f, SpooledEntries) and f.chunks and not f.tail for f in late)

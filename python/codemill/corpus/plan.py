@@ -139,6 +139,7 @@ def _units(
             for entry in walk_url(path, skips) if isinstance(path, str) else walk(path, skips, shared(listed_bytes())):
                 if entry.records:
                     if files:
+                        files.close()
                         units.append(_Unit(root, files, size=size))
                         files, size = SpooledEntries(spool), 0
                     where = entry.path if isinstance(path, str) else Path(entry.path)
@@ -147,6 +148,7 @@ def _units(
                     files.append((entry.path, entry.size, entry.stamp))
                     size += max(entry.size, 0)
             if files:
+                files.close()
                 units.append(_Unit(root, files, size=size))
         elif not_a_file(path):
             skips.add(root, reasons.NOT_A_FILE)

@@ -122,7 +122,13 @@ class SpooledEntries:
     def append(self, entry: tuple[str, int, str]) -> None:
         self.tail.append(entry)
         self.spool.count()
-        if len(self.tail) >= CHUNK_FILES and self.spool.active:
+        if len(self.tail) >= CHUNK_FILES:
+            self.close()
+
+    def close(self) -> None:
+        """Spools what is in memory, once the spool is in use (as the unit ends too: many small
+        trees would each keep their last entries)."""
+        if self.tail and self.spool.active:
             self.chunks.append(self.spool.put(self.tail))
             self.tail = []
 
