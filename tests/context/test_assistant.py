@@ -94,7 +94,8 @@ class ChatHandler(BaseHTTPRequestHandler):
             self._send(200, b"{}")
         elif body.get("stream"):
             self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
+            kind = "Text/Event-Stream; charset=utf-8" if model == "cased" else "text/event-stream"
+            self.send_header("Content-Type", kind)
             self.send_header("Connection", "close")
             self.end_headers()
             if model == "stream-error":
@@ -121,7 +122,8 @@ class ChatHandler(BaseHTTPRequestHandler):
             for e in events:
                 self.wfile.write(b"data: " + json.dumps(e).encode() + b"\n\n")
                 self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
+            if model != "cut-short":  # its connection ends mid-answer
+                self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
             self.close_connection = True
         else:
@@ -203,6 +205,21 @@ def test_streaming(server: Server) -> None:
     pieces = asyncio.run(collect(ChatClient(server.url, "echo")))
     assert pieces == ["You ", "asked ", "6 ", "characters."]
     assert server.requests[-1]["body"]["stream"] is True
+
+
+def test_a_stream_cut_before_its_end_is_an_error_not_an_answer(server: Server) -> None:
+    # It was taken as the whole answer: "partial ans", exit status 0, no word.
+    pieces: list[str] = []
+
+    async def read() -> None:
+        async for p in ChatClient(server.url, "cut-short").stream(MESSAGES):
+            pieces.append(p)
+
+    with pytest.raises(ChatError, match=r"before its end \(\[DONE\]\): it is cut short") as info:
+        asyncio.run(read())
+    assert pieces == ["You ", "asked ", "6 ", "characters."] and "\n" not in str(info.value)
+    # A media type is read whatever its case.
+    assert asyncio.run(collect(ChatClient(server.url, "cased"))) == ["You ", "asked ", "6 ", "characters."]
 
 
 def test_error_response_is_one_clear_line_without_the_key(server: Server) -> None:

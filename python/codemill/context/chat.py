@@ -167,7 +167,7 @@ class ChatClient:
             ):
                 if resp.status_code >= 400:
                     raise self._status_error(resp.status_code, await resp.aread())
-                if not resp.headers.get("content-type", "").startswith("text/event-stream"):
+                if not resp.headers.get("content-type", "").lower().startswith("text/event-stream"):
                     # A server that ignores "stream": one JSON completion.
                     body = await resp.aread()
                     try:
@@ -201,6 +201,8 @@ class ChatClient:
                             raise self._malformed(data)
                         if piece:
                             yield piece
+                # The lines ran out before [DONE]: a connection cut mid-answer, not its end.
+                raise ChatError(f"{self._where} ended the answer's stream before its end ([DONE]): it is cut short")
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc) from None
 
