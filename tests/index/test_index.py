@@ -266,6 +266,22 @@ def test_bad_index_directories_and_empty_repo(tmp_path: Path):
         HybridIndex.load(tmp_path / "e")
 
 
+def test_a_meta_json_whose_files_are_damaged_is_a_corrupt_index(tmp_path: Path):
+    # A search loaded it, and the update of `codemill index` ended in a traceback.
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "a.py").write_text("def alpha():\n    return 1\n")
+    (root / "b.py").write_text("def beta():\n    return 2\n")
+    HybridIndex.build(root).save(tmp_path / "i")
+    meta = tmp_path / "i" / "meta.json"
+    data = json.loads(meta.read_text())
+    first = next(iter(data["files"]))
+    for files in ([], {**data["files"], first: {"hash": "x"}}, {first: data["files"][first]}):
+        meta.write_text(json.dumps({**data, "files": files}))
+        with pytest.raises(IndexFormatError, match="corrupt index: its files do not name its chunks"):
+            HybridIndex.load(tmp_path / "i")
+
+
 def test_unreadable_files_are_counted(tmp_path: Path):
     root = tmp_path / "r"
     root.mkdir()

@@ -161,4 +161,23 @@ def load_index(
         or index._dense.ntotal != len(index._ids) + len(index._dense_removed)
     ):
         raise IndexFormatError(f"{d}: corrupt index: vectors, ids and chunks do not match")
+    if not _files_fit(index.files, set(index.chunks)):
+        # A search never reads them, an update does (and ended in a traceback there).
+        raise IndexFormatError(f"{d}: corrupt index: its files do not name its chunks (meta.json)")
     return index
+
+
+def _files_fit(files: Any, chunk_ids: set[int]) -> bool:
+    """Whether meta.json's files are each ``{"hash": str, "ids": [chunk ids]}`` and name every
+    chunk once."""
+    if not isinstance(files, dict):
+        return False
+    named: list[Any] = []
+    for entry in files.values():
+        if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str):
+            return False
+        ids = entry.get("ids")
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            return False
+        named += ids
+    return len(named) == len(chunk_ids) and set(named) == chunk_ids
