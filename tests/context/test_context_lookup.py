@@ -138,6 +138,28 @@ def test_dotted_names_and_the_saved_symbol_table(tmp_path: Path) -> None:
     assert named_definitions(loaded, "pricing.discount")[0].definition.name == "discount"
 
 
+def test_ask_retrieves_the_named_definition_as_search_does(tmp_path: Path, capsys) -> None:
+    # `ask` searched without the lookup `search` does: a question naming a function left its
+    # definition out of the prompt.
+    from codemill.context.retrieval import IndexRetriever
+
+    repo = write_tree(
+        tmp_path / "repo",
+        {
+            "shop/money.py": "def round_cents(x):\n    return int(x * 100) / 100\n",
+            "shop/report.py": "from shop.money import round_cents\n\n\ndef report_totals(rows):\n"
+            '    """Report totals, each through round_cents."""\n'
+            "    net = round_cents(sum(r.net for r in rows))\n    tax = round_cents(sum(r.tax for r in rows))\n"
+            "    return {'net': net, 'tax': tax, 'gross': round_cents(net + tax)}\n",
+        },
+    )
+    out = tmp_path / "idx"
+    assert main(["index", str(repo), "-o", str(out), "--no-progress", "--json"]) == 0
+    question = "how do report totals use round_cents"  # the caller's chunk ranks first by its words
+    hits = IndexRetriever.load(out).search(question, 1)
+    assert [(h.path, h.symbol) for h in hits] == [("shop/money.py", "round_cents")]
+
+
 def test_search_puts_the_named_definition_first(tmp_path: Path, capsys) -> None:
     repo = write_tree(tmp_path / "repo", SHOP)
     out = tmp_path / "idx"

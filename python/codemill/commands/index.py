@@ -193,20 +193,11 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def _definitions_first(directory: Path, index: Any, query: str, results: list[Any], k: int) -> list[Any]:
-    """The search results with the definitions the query names first, found through the
-    repository graph kept with the index; without a readable graph, the results as they are
-    (said on stderr: an index from before the graph, or one to rebuild)."""
-    from codemill.context.graph import ImportGraph
-    from codemill.context.graph_store import GRAPH_FILE
-    from codemill.context.lookup import code_identifiers, definitions_first, named_definitions
-    from codemill.errors import GraphFormatError
+    """The search results with the definitions the query names first (`named_first_in`);
+    without a readable graph, the results as they are, said on stderr."""
+    from codemill.context.lookup import named_first_in
 
-    if not code_identifiers(query):
-        return results
-    try:
-        graph = ImportGraph.load(directory / GRAPH_FILE)
-        named = named_definitions(graph, query)
-    except GraphFormatError as exc:
-        print(f"codemill search: definitions not looked up: {exc} (`codemill index` rebuilds it)", file=sys.stderr)
-        return results
-    return definitions_first(results, named, index.chunks, k)
+    results, note = named_first_in(directory, index, query, results, k)
+    if note is not None:
+        print(f"codemill search: definitions not looked up: {note} (`codemill index` rebuilds it)", file=sys.stderr)
+    return results

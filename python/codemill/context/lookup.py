@@ -11,10 +11,11 @@ build leaves out and generated files are not offered, as in context.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codemill.index.hybrid import SearchResult
 
@@ -134,6 +135,25 @@ def definitions_first(
             first.append(replace(r, named=True) if r is not None else SearchResult(holding[0], 0.0, named=True))
     taken = {_key(r.chunk) for r in first}
     return (first + [r for r in results if _key(r.chunk) not in taken])[:k]
+
+
+def named_first_in(
+    directory: str | os.PathLike[str], index: Any, query: str, results: Sequence[SearchResult], k: int
+) -> tuple[list[SearchResult], str | None]:
+    """`definitions_first` with the repository graph kept in the index ``directory`` (what
+    `codemill search` and `codemill ask` both show); without a readable graph, the results as
+    they are and why (an index from before the graph, or one to rebuild)."""
+    from codemill.context.graph import ImportGraph
+    from codemill.context.graph_store import GRAPH_FILE
+    from codemill.errors import GraphFormatError
+
+    if not code_identifiers(query):
+        return list(results), None
+    try:
+        named = named_definitions(ImportGraph.load(os.path.join(directory, GRAPH_FILE)), query)
+    except GraphFormatError as exc:
+        return list(results), str(exc)
+    return definitions_first(results, named, index.chunks, k), None
 
 
 def _key(chunk: Chunk) -> tuple[str, int, int]:

@@ -40,8 +40,9 @@ class IndexRetriever:
     :class:`Retriever`. Its results carry a ``chunk`` (path, start_line, end_line, symbol,
     text) and a ``score``."""
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: Any, directory: str | os.PathLike[str] | None = None) -> None:
         self.index = index
+        self.directory = directory  # where the index keeps its repository graph, if loaded from one
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> IndexRetriever:
@@ -53,11 +54,17 @@ class IndexRetriever:
                     "the hybrid index (codemill.index.hybrid) is not part of this codemill installation"
                 ) from None
             raise AssistantError(f"the hybrid index needs {exc.name or 'a missing package'}: {exc}") from None
-        return cls(HybridIndex.load(directory))
+        return cls(HybridIndex.load(directory), directory)
 
     def search(self, query: str, k: int) -> list[Hit]:
+        results = self.index.search(query, k=k)
+        if self.directory is not None:
+            # The definitions a question names first, as `codemill search` shows them.
+            from codemill.context.lookup import named_first_in
+
+            results, _ = named_first_in(self.directory, self.index, query, results, k)
         hits = []
-        for r in self.index.search(query, k=k):
+        for r in results:
             c = getattr(r, "chunk", r)
             hits.append(
                 Hit(
