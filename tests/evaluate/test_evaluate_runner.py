@@ -167,6 +167,21 @@ def test_bad_sample_lines_are_skipped_and_counted(generic, tmp_path):
     assert summary["statuses"]["passed"] == 1
 
 
+def test_a_sample_line_with_an_integer_too_long_is_skipped(generic, tmp_path):
+    # Python 3.11's json refuses an integer of over 4,300 digits with a plain ValueError, which
+    # ended the whole run with no file or line named.
+    problems, _ = generic
+    samples = tmp_path / "bigint.jsonl"
+    samples.write_text(
+        '{"task_id": "t/add", "completion": "    return a + b\\n", "n": ' + "9" * 5000 + "}\n"
+        '{"task_id": "t/add", "completion": "    return a + b\\n"}\n'
+    )
+    good, skipped = load_samples(samples, load_problems(problems))
+    assert len(good) == 1
+    assert [w for w, _ in skipped] == [f"{samples}:1"]
+    assert skipped[0][1].startswith("invalid JSON (")
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -189,6 +204,15 @@ def test_bad_sample_lines_are_skipped_and_counted(generic, tmp_path):
         ('{"task_id": 1, "test_list": [], "code": 5}\n', ":1: code must be a string"),
         ('{"task_id": 1, "test_list": [], "test_setup_code": 3}\n', ":1: test_setup_code must be a string"),
         ('{"task_id": "a", "prompt": "x = 1\\n", "test": "", "entry_point": null}\n', ":1: entry_point is null"),
+        # Python 3.11 refuses an integer of over 4,300 digits with a plain ValueError: the run
+        # ended on it, naming no file.
+        ('{"task_id": "a", "n": ' + "9" * 5000 + "}\n", ":1: invalid JSON"),
+        # Without a reference, no name reached the tests: every sample failed with NameError.
+        ('{"task_id": 1, "test_list": ["assert add(1, 2) == 3"]}\n', ":1: MBPP problem lacks code"),
+        (
+            '{"task_id": 1, "test_list": ["assert add(1, 2) == 3"], "code": "def plus(a, b):\\n    return a + b\\n"}\n',
+            ":1: MBPP reference code defines no function or class its tests call",
+        ),
     ],
 )
 def test_bad_problem_files_are_clear_errors(tmp_path, content, message):

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from codemill.evaluate.sandbox import Limits, Program, Sandbox, classify
+from codemill.evaluate.sandbox import HARNESS, Limits, Program, Sandbox, classify
 
 TEST = "def check(candidate):\n    assert candidate(2) == 3\n"
 
@@ -73,6 +73,46 @@ def test_memory_hungry_sample_is_classified_not_hanging(sandbox):
     assert (r.status, r.error_type) == ("runtime_error", "MemoryError")
     r = run(sandbox, "def f(x):\n    return bytearray(1 << 40)\n")
     assert (r.status, r.error_type) == ("runtime_error", "MemoryError")
+
+
+def test_a_huge_finite_timeout_still_runs(sandbox):
+    # A budget over ~134,000 s overflowed poll's 32-bit ms count (and select's time_t further
+    # up): the fork server died and every program was a HarnessError.
+    for timeout in (2e6, 1e12, 1e300):
+        r = run(sandbox, "def f(x):\n    return x + 1\n", timeout=timeout)
+        assert (r.status, r.error_type) == ("passed", None), (timeout, r.stderr)
+
+
+def test_every_server_hashes_strings_alike(sandbox):
+    # Each fork server drew its own hash seed: a sample whose answer hangs on set order got
+    # one verdict or another by the worker it ran on. The programs' sys.path and environment
+    # stay as under -I.
+    import subprocess
+    import sys
+
+    expected = subprocess.run(
+        [sys.executable, "-c", "print(hash('codemill'))"],
+        env={"PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    body = """
+        import os, sys
+        def f(x):
+            return [hash('codemill'), sys.path, dict(os.environ), sys.flags.no_user_site, sys.flags.safe_path]
+    """
+    test = (
+        "def check(candidate):\n"
+        "    seen, path, env, no_user_site, safe_path = candidate(0)\n"
+        f"    assert seen == hash('codemill') == {expected}\n"
+        f"    assert not any('-packages' in p or p == {os.path.dirname(HARNESS)!r} for p in path), path\n"
+        "    assert set(env) <= {'TMPDIR'} and no_user_site and safe_path\n"
+    )
+    with Sandbox(Limits(memory_mb=512)) as other:
+        for box in (sandbox, other):
+            r = run(box, body, test=test)
+            assert (r.status, r.error_type) == ("passed", None), r.stderr
 
 
 def reply(report="", returncode=0, timed_out=False, **extra):

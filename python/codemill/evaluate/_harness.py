@@ -1,4 +1,4 @@
-"""Fork server for one role, sample or judge: `python -I _harness.py CONTROL_FD ISOLATE`.
+"""Fork server for one role, sample or judge: `python -s -P _harness.py CONTROL_FD ISOLATE`.
 
 The parent (sandbox.py) starts two per worker: a sample server, which only ever receives
 programs, and a judge server, which only ever receives tests. Each one, when ISOLATE is
@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-# -I leaves this file's directory off sys.path: load the siblings, then take it off again
+# -P leaves this file's directory off sys.path: load the siblings, then take it off again
 # so no child can import from here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _cleanup  # type: ignore[import-not-found]
@@ -296,7 +296,7 @@ def _wait(pid, timeout, hangup_fd):
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            events = dict(poll.poll(left * 1000))
+            events = dict(poll.poll(min(left, _wire.MAX_WAIT_S) * 1000))
             if pidfd in events:
                 return True
             if hangup_fd in events:

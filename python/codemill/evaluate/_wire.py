@@ -17,6 +17,10 @@ import struct
 import time
 
 MAX_FRAME = 64 << 20  # a larger frame is a protocol error, not an allocation
+# The longest single select/poll: a wait is a loop of these up to its deadline, since a whole
+# budget overflows them (poll takes a 32-bit ms count, select a time_t) and any finite
+# --timeout is accepted.
+MAX_WAIT_S = 3600.0
 MAX_DEPTH = 200  # nesting deeper than this is refused both ways
 
 _NONE, _TRUE, _FALSE = b"N", b"T", b"F"
@@ -183,10 +187,12 @@ def _receive_bytes(fd, deadline=None):
 def _read_exact(fd, size, deadline=None):
     chunks, left = [], size
     while left:
-        if deadline is not None:
+        while deadline is not None:
             wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+            if wait <= 0:
                 raise TimeoutError("no whole frame before the deadline")
+            if select.select([fd], [], [], min(wait, MAX_WAIT_S))[0]:
+                break
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
             raise EOFError("peer closed the channel")

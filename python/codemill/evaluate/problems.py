@@ -170,8 +170,15 @@ def _mbpp_problem(record: dict, where: str) -> Problem:
     setup = record.get("test_setup_code") or ""
     test = setup + "\n" + "\n".join(tests) + "\n"
     _check_test(test, where)
+    if not code.strip():
+        # The tests reach the sample only through the names the reference defines: without
+        # one, every sample failed with NameError.
+        raise ValueError(f"{where}: MBPP problem lacks code (its tests call the names the reference defines)")
     imports, defined = _top_level(code, where)
     used = set(re.findall(r"[A-Za-z_]\w*", test))
+    exposed = tuple(name for name in defined if name in used)
+    if not exposed:
+        raise ValueError(f"{where}: MBPP reference code defines no function or class its tests call")
     return Problem(
         task_id=str(record["task_id"]),
         prompt="",
@@ -181,7 +188,7 @@ def _mbpp_problem(record: dict, where: str) -> Problem:
         # The reference's imports (tests often say `math.isclose`), and from the sample
         # only the names the reference defines and the tests call.
         prelude=imports,
-        exposed=tuple(name for name in defined if name in used),
+        exposed=exposed,
     )
 
 
@@ -256,6 +263,9 @@ def _read_jsonl(path: Path, strict: bool, skipped: list[tuple[str, str]] | None 
                     reason = f"invalid JSON ({exc.msg})"
                 except RecursionError:
                     reason = "invalid JSON (nested too deeply)"
+                except ValueError as exc:
+                    # Python 3.11+ refuses an integer of over 4,300 digits with a plain ValueError.
+                    reason = f"invalid JSON ({str(exc).partition(':')[0]})"
                 else:
                     if isinstance(record, dict):
                         yield where, record

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codemill.evaluate import _cleanup
+from codemill.evaluate import _cleanup, _wire
 
 HARNESS = str(Path(__file__).with_name("_harness.py"))
 
@@ -47,6 +47,8 @@ MODES = ("call", "module")
 WATCHDOG_GRACE_S = 5.0
 # How long a new server may take to build its namespaces and answer hello.
 START_TIMEOUT_S = 60.0
+# The most CPU seconds a program's rlimit asks for (136 years): no budget is cut by it.
+MAX_CPU_S = 1 << 32
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,8 @@ class Sandbox:
             "file_bytes": limits.file_mb << 20,
             "open_files": limits.open_files,
             "processes": limits.processes,
-            "cpu_seconds": max(1, math.ceil(whole_s) + 1),
+            # (capped: an RLIMIT_CPU is 64 bits, and a huge --timeout's whole_s may be inf)
+            "cpu_seconds": max(1, math.ceil(min(whole_s, MAX_CPU_S)) + 1),
             "landlock": self.landlock_abi >= 1,
             "seccomp": self.seccomp,
         }
@@ -378,13 +381,16 @@ class _Server:
         self.sock = mine
         try:
             self.proc = subprocess.Popen(
-                [python, "-I", HARNESS, str(theirs.fileno()), "1" if isolate else "0"],
+                # -I without its -E (which would ignore PYTHONHASHSEED): -s -P and an environment of
+                # the seed alone. Each server drew its own seed, so a sample whose answer hangs on
+                # the order of a set of strings got one verdict or another by the worker it ran on.
+                [python, "-s", "-P", HARNESS, str(theirs.fileno()), "1" if isolate else "0"],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 cwd=cwd,
-                env={},
+                env={"PYTHONHASHSEED": "0"},
                 start_new_session=True,
             )
         finally:
@@ -418,8 +424,10 @@ class _Server:
         data = b""
         while len(data) < size:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+            if left <= 0:
                 return None
+            if not select.select([self.sock], [], [], min(left, _wire.MAX_WAIT_S))[0]:
+                continue
             chunk = self.sock.recv(min(size - len(data), 1 << 20))
             if not chunk:
                 return None
