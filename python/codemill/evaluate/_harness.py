@@ -1,4 +1,4 @@
-"""Fork server for one role, sample or judge: `python -s -P _harness.py CONTROL_FD ISOLATE`.
+"""Fork server for one role, sample or judge: `python -s _harness.py CONTROL_FD ISOLATE`.
 
 The parent (sandbox.py) starts two per worker: a sample server, which only ever receives
 programs, and a judge server, which only ever receives tests. Each one, when ISOLATE is
@@ -31,16 +31,18 @@ import sys
 import tempfile
 import time
 
-# -P leaves this file's directory off sys.path: load the siblings, then take it off again
-# so no child can import from here.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# Load the siblings from this file's directory, then take it off sys.path again (and the entry
+# a script's directory gets: the server runs without -I or -P, see sandbox.py) so that no child
+# can import from here.
+sys.path.insert(0, os.path.realpath(os.path.dirname(os.path.abspath(__file__))))
 import _cleanup  # type: ignore[import-not-found]
 import _confine  # type: ignore[import-not-found]
 import _judge  # type: ignore[import-not-found]
 import _sample  # type: ignore[import-not-found]
 import _wire  # type: ignore[import-not-found]
 
-del sys.path[0]
+_HERE = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != _HERE]
 
 # Standard modules that tests and programs commonly import, loaded once per server so that
 # each forked child finds them in sys.modules instead of importing them again (pure speed:

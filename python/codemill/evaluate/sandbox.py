@@ -381,10 +381,11 @@ class _Server:
         self.sock = mine
         try:
             self.proc = subprocess.Popen(
-                # -I without its -E (which would ignore PYTHONHASHSEED): -s -P and an environment of
-                # the seed alone. Each server drew its own seed, so a sample whose answer hangs on
+                # Not -I, whose -E ignores PYTHONHASHSEED: -s and an environment of the seed alone
+                # (the harness takes its own directory off sys.path, as -P would, which Python
+                # 3.10 lacks). Each server drew its own seed, so a sample whose answer hangs on
                 # the order of a set of strings got one verdict or another by the worker it ran on.
-                [python, "-s", "-P", HARNESS, str(theirs.fileno()), "1" if isolate else "0"],
+                [python, "-s", HARNESS, str(theirs.fileno()), "1" if isolate else "0"],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
