@@ -122,7 +122,9 @@ class ChatHandler(BaseHTTPRequestHandler):
             for e in events:
                 self.wfile.write(b"data: " + json.dumps(e).encode() + b"\n\n")
                 self.wfile.flush()
-            if model != "cut-short":  # its connection ends mid-answer
+            if model == "finished":  # ends its last choice with a reason, and sends no [DONE]
+                self.wfile.write(b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\n')
+            elif model != "cut-short":  # its connection ends mid-answer
                 self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
             self.close_connection = True
@@ -220,6 +222,8 @@ def test_a_stream_cut_before_its_end_is_an_error_not_an_answer(server: Server) -
     assert pieces == ["You ", "asked ", "6 ", "characters."] and "\n" not in str(info.value)
     # A media type is read whatever its case.
     assert asyncio.run(collect(ChatClient(server.url, "cased"))) == ["You ", "asked ", "6 ", "characters."]
+    # A stream whose choice says why it finished is whole without [DONE] (some servers send none).
+    assert asyncio.run(collect(ChatClient(server.url, "finished"))) == ["You ", "asked ", "6 ", "characters."]
 
 
 def test_error_response_is_one_clear_line_without_the_key(server: Server) -> None:
@@ -538,6 +542,10 @@ def test_cli_ask_streams_from_an_endpoint(fake_index, server: Server, tmp_path: 
     assert main([*base, "--model", "unauthorized", "--api-key-env", "ASK_KEY"]) == 2
     err = capsys.readouterr().err
     assert "HTTP 401" in err and SECRET not in err and err.count("\n") == 1
+    # An answer cut short ends its line before the error says so.
+    assert main([*base, "--model", "cut-short"]) == 2
+    captured = capsys.readouterr()
+    assert re.fullmatch(r"You asked \d+ characters\.\n", captured.out) and "cut short" in captured.err
 
 
 def test_cli_ask_errors(fake_index, tmp_path: Path, capsys) -> None:

@@ -263,12 +263,19 @@ async def _ask_endpoint(assistant: Any, args: argparse.Namespace, current: Path 
             return 0
         print(answer.text)
     else:
+        shown = []
 
         def show(piece: str) -> None:
+            shown.append(True)
             sys.stdout.write(piece)
             sys.stdout.flush()
 
-        answer = await assistant.answer(args.question, current, on_token=show)
+        try:
+            answer = await assistant.answer(args.question, current, on_token=show)
+        except BaseException:
+            if shown:
+                print()  # an error that cut the answer short says so on a line of its own
+            raise
         print()
     _print_sources(answer.sources, answer.prompt.tokens, answer.prompt.budget)
     return 0

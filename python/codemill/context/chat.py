@@ -175,6 +175,7 @@ class ChatClient:
                     except (ValueError, KeyError, IndexError, TypeError):
                         raise ChatError(f"{self._where} sent neither an event stream nor a chat completion") from None
                     return
+                finished = False  # a choice said why it ended (some servers send no [DONE] after)
                 async for line in resp.aiter_lines():
                     if not line.startswith("data:"):
                         continue  # comments, event names, keep-alives
@@ -195,14 +196,16 @@ class ChatClient:
                     if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
                         raise self._malformed(data)
                     for choice in choices:
+                        finished = finished or bool(choice.get("finish_reason"))
                         delta = choice.get("delta") or {}
                         piece = delta.get("content") if isinstance(delta, dict) else None
                         if piece is not None and not isinstance(piece, str):
                             raise self._malformed(data)
                         if piece:
                             yield piece
-                # The lines ran out before [DONE]: a connection cut mid-answer, not its end.
-                raise ChatError(f"{self._where} ended the answer's stream before its end ([DONE]): it is cut short")
+                if not finished:
+                    # The lines ran out before [DONE] or a finish_reason: a connection cut mid-answer.
+                    raise ChatError(f"{self._where} ended the answer's stream before its end ([DONE]): it is cut short")
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc) from None
 

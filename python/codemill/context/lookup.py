@@ -17,12 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from codemill.index.hybrid import SearchResult
-
 if TYPE_CHECKING:
     from codemill.context.definitions import Definition
     from codemill.context.graph import ImportGraph
     from codemill.index.chunking import Chunk
+    from codemill.index.hybrid import SearchResult
 
 _BACKTICKED = re.compile(r"`([^`]+)`")
 # Dotted names, and paths of Rust and C++ (`Cart::total`), kept whole.
@@ -118,6 +117,8 @@ def definitions_first(
     definitions first (marked ``named``), at most ``k`` in all. ``chunks`` are the index's
     chunks; a named definition no chunk holds is left out, one the search did not find comes
     with score 0."""
+    from codemill.index.hybrid import SearchResult  # here: an index's retriever imports this module
+
     wanted = {n.path for n in named}
     by_path: dict[str, list[Chunk]] = {}
     for c in chunks.values():
