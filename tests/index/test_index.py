@@ -276,7 +276,7 @@ def test_a_meta_json_whose_files_are_damaged_is_a_corrupt_index(tmp_path: Path):
     meta = tmp_path / "i" / "meta.json"
     data = json.loads(meta.read_text())
     first = next(iter(data["files"]))
-    for files in ([], {**data["files"], first: {"hash": "x"}}, {first: data["files"][first]}):
+    for files in ([], {**data["files"], first: {"hash": "x"}}, {first: {**data["files"][first], "ids": [999]}}):
         meta.write_text(json.dumps({**data, "files": files}))
         with pytest.raises(IndexFormatError, match="corrupt index: its files do not name its chunks"):
             HybridIndex.load(tmp_path / "i")
