@@ -41,8 +41,9 @@ import _judge  # type: ignore[import-not-found]
 import _sample  # type: ignore[import-not-found]
 import _wire  # type: ignore[import-not-found]
 
-_HERE = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != _HERE]
+# (as named, and as the file resolves: Python puts the resolved script's directory first)
+_HERE = {os.path.realpath(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(os.path.realpath(__file__))}
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") not in _HERE]
 
 # Standard modules that tests and programs commonly import, loaded once per server so that
 # each forked child finds them in sys.modules instead of importing them again (pure speed:
