@@ -6,11 +6,10 @@ import os
 import struct
 from collections.abc import Sequence
 from itertools import accumulate
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codemill.errors import CodemillError
-from codemill.sources.fs import is_url, read_file
+from codemill.sources.fs import file_bytes, is_url
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,9 +62,8 @@ class MegatronReader:
         import numpy as np  # here, not at import: the shard writer beside this reader needs none
 
         prefix = os.fspath(prefix)
-        url = is_url(prefix)  # a run written to a bucket: its files fetched whole
         try:
-            idx = read_file(prefix + ".idx" if url else Path(prefix + ".idx"))
+            idx = file_bytes(prefix + ".idx")
         except OSError as exc:
             raise CodemillError(f"{prefix}.idx: cannot read ({exc.strerror or exc})") from None
         if idx[:9] != MEGATRON_MAGIC:
@@ -91,7 +89,7 @@ class MegatronReader:
         self.document_indices = np.frombuffer(idx, np.int64, ndocs, pos)
         need = int(self.pointers[-1]) + int(self.lengths[-1]) * self.dtype.itemsize if n else 0
         try:
-            data = read_file(prefix + ".bin") if url else None
+            data = file_bytes(prefix + ".bin") if is_url(prefix) else None  # a bucket's: fetched whole
             size = len(data) if data is not None else os.path.getsize(prefix + ".bin")
             # A truncated .bin read its last documents short, silently (a memmap slice clips).
             if size != need:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from codemill.corpus.layout import MANIFEST_FORMAT, MANIFEST_NAME
 from codemill.corpus.megatron import MegatronReader
 from codemill.errors import CodemillError, InputNotFoundError
-from codemill.sources.fs import is_url, join, read_file
+from codemill.sources.fs import file_bytes, is_url, join
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,7 +26,7 @@ def read_manifest(outdir: str | os.PathLike[str]) -> dict[str, Any]:
     there is none, or it is damaged or of another format."""
     path = join(_directory(outdir), MANIFEST_NAME)
     try:
-        manifest = json.loads(read_file(path))
+        manifest = json.loads(file_bytes(path))
     except FileNotFoundError:
         raise InputNotFoundError(f"{path}: no manifest (not a codemill token directory?)") from None
     except OSError as exc:
@@ -55,7 +55,7 @@ def read_npy_shard(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray
     def load(name: Path | str, mmap_mode: Literal["r"] | None) -> np.ndarray:
         try:
             if isinstance(name, str):
-                return np.load(io.BytesIO(read_file(name)))
+                return np.load(io.BytesIO(file_bytes(name)))
             return np.load(name, mmap_mode=mmap_mode)
         except (OSError, ValueError, EOFError) as exc:
             raise CodemillError(f"{name}: not a readable .npy array ({exc})") from None

@@ -313,15 +313,16 @@ def read_url(url: str, start: int | None = None, end: int | None = None) -> byte
         return data
 
 
-def read_file(path: Path | str) -> bytes:
-    """The bytes of a local file (a `Path`) or of the object at a URL (a str); one that is not
-    there raises FileNotFoundError either way, other storage failures one `StorageError`."""
-    if isinstance(path, Path):
-        return path.read_bytes()
-    folder, _, name = path.rpartition("/")
-    data = Directory(folder).read_bytes(name)
+def file_bytes(name: str | os.PathLike[str]) -> bytes:
+    """The bytes of a local file, or of the object at a URL (as `file_size` tells them apart);
+    one that is not there raises FileNotFoundError either way, other storage failures one
+    `StorageError`."""
+    if not is_url(name):
+        return Path(name).read_bytes()
+    folder, _, base = os.fspath(name).rpartition("/")
+    data = Directory(folder).read_bytes(base)
     if data is None:
-        raise FileNotFoundError(errno.ENOENT, "no such object", path)
+        raise FileNotFoundError(errno.ENOENT, "no such object", name)
     return data
 
 
