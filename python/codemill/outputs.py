@@ -139,7 +139,7 @@ def _check_place(path: Path, output: str | os.PathLike[str], kind: str, overwrit
     the directory the user works in when it would be replaced or emptied."""
     # An output replaced whole through a link is made beside the link's target (atomic_file,
     # atomic_dir); a directory written in place is written into through the link.
-    made = Path(os.path.realpath(path)) if not in_place and path.is_symlink() else path
+    made = path if in_place else through_link(path)
     for parent in made.absolute().parents:  # the nearest that exists is where it will be made
         if parent.exists():
             if not parent.is_dir():
