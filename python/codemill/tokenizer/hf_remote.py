@@ -54,7 +54,7 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
             self._id_to_str.append(s)
             self._str_to_id[s] = i
         self._lengths = self.codemill.token_lengths().astype(np.int64)
-        self._own_specials_only = True
+        self._own_added_only = True
         super().__init__(**kwargs)
 
     @staticmethod
@@ -82,7 +82,7 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
 
     def _update_total_vocab_size(self) -> None:
         # transformers calls this whenever the added tokens change.
-        self._own_specials_only = all(self._is_own(i, t) for i, t in self._added_tokens_decoder.items())
+        self._own_added_only = all(self._is_own(i, t) for i, t in self._added_tokens_decoder.items())
         super()._update_total_vocab_size()
 
     def _is_own(self, i: int, token: Any) -> bool:
@@ -92,7 +92,7 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         return self._own_added.get(i) == token.content and not (token.lstrip or token.rstrip or token.single_word)
 
     def _text_ids(self, text: str, split_special: bool) -> np.ndarray:
-        if split_special or self._own_specials_only:
+        if split_special or self._own_added_only:
             # codemill splits its own specials out itself, far faster than transformers' trie.
             return self.codemill.encode(text, allowed_special=() if split_special else "all")
         # Tokens added through transformers: its `tokenize` splits them out (and strips around
@@ -158,7 +158,7 @@ class CodemillTokenizer(PreTrainedTokenizer):  # type: ignore[misc,unused-ignore
         if text_pair is not None:
             raise NotImplementedError("return_offsets_mapping with text pairs")
         data = text.encode("utf-8")
-        if self._own_specials_only or split_special:
+        if self._own_added_only or split_special:
             ends = np.cumsum(self._lengths[ids])
             starts = ends - self._lengths[ids]
         else:
