@@ -22,7 +22,7 @@ import marshal
 import os
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
 from codemill._leftovers import hold, remove_orphans
@@ -191,8 +191,3 @@ class SpooledNames(Sequence[str]):
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return SpooledNames, (self.path, self.offset, self.size, self.n, self.first, self.last)
-
-
-def names_of(files: Iterable[str]) -> tuple[str, ...]:
-    """A task's names as a tuple, read once (from the spool where they are there)."""
-    return files if isinstance(files, tuple) else tuple(files)
