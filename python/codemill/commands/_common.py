@@ -63,8 +63,8 @@ def positive_int(value: str) -> int:
     return n
 
 
-def non_negative_int(value: str) -> int:
-    n = _int(value)
+def non_negative_int(value: str, most: int = MAX_INT) -> int:
+    n = _int(value, most)
     if n < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return n
@@ -72,10 +72,7 @@ def non_negative_int(value: str) -> int:
 
 def seed(value: str) -> int:
     """A random seed: any unsigned 64-bit integer (the core's seeds are u64)."""
-    n = _int(value, (1 << 64) - 1)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return n
+    return non_negative_int(value, (1 << 64) - 1)
 
 
 def positive_float(value: str) -> float:
