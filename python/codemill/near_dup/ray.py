@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 import numpy as np
 
 from codemill import _core
-from codemill._ray import connect, in_driver_dir, ray, stop_tasks, task_result
+from codemill._ray import Spread, connect, in_driver_dir, ray, stop_tasks, task_result
 from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.signing import Claim, first_claims, local_signatures
 from codemill.sources import Skips
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
     from codemill.sources import Document, RecordReader
 
 
-# Spread a stage's tasks over the nodes (Ray's default packs them onto the driver's node first).
-_SPREAD = "SPREAD"
 # Bytes of code files (as listed) a sign task reads: ~0.1 s of signing on one core, far above a
 # task's own cost, and a terabyte's ~130,000 tasks.
 FILE_TASK_BYTES = 8 << 20
@@ -57,7 +55,7 @@ def _node() -> str:
 
 def _shards(n: int, shards: int | None) -> list[tuple[int, int]]:
     if shards is None:
-        shards = max(1, int(ray.available_resources().get("CPU", 1)) * 2)
+        shards = max(1, int(ray.cluster_resources().get("CPU", 1)) * 2)
     shards = max(1, min(shards, n)) if n else 1
     bounds = np.linspace(0, n, shards + 1).astype(np.int64)
     return [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
@@ -76,8 +74,9 @@ def ray_signatures(
     hashes are the `Signer`'s, which it needs before it knows which texts to sign."""
     connect()
     refs = []
+    spread = Spread()
     for a, b in _shards(len(texts), shards):
-        refs.append(_sign_shard.options(scheduling_strategy=_SPREAD).remote(config, texts[a:b]))
+        refs.append(_sign_shard.options(scheduling_strategy=spread()).remote(config, texts[a:b]))
     done = ray.get(refs)
     nodes.update(node for _, _, node in done)
     return np.concatenate([sigs for sigs, _, _ in done]), np.concatenate([counts for _, counts, _ in done])
@@ -243,7 +242,7 @@ def ray_sign_inputs(
     connect()
     claims = _Claims(signed_again)
     most = _most_waiting()
-    sign = _sign_files.options(scheduling_strategy=_SPREAD)
+    spread = Spread()
     # Per task: its batches, each with the number of the listing's own skipped items before it.
     waiting: deque[tuple[ray.ObjectRef, list[tuple[list[Document], int]]]] = deque()
     placed = 0  # skipped items of the tasks taken, put among the listing's
@@ -254,6 +253,7 @@ def ray_sign_inputs(
         nonlocal task, size
         if task:
             names = [doc.file or "" for docs, _ in task for doc in docs]
+            sign = _sign_files.options(scheduling_strategy=spread())
             waiting.append((sign.remote(config, names, max_bytes, claims.ticket(), os.getcwd()), task))
             task, size = [], 0
 
@@ -307,8 +307,10 @@ def ray_publish(groups: list[list[Write]], outdir: str, nodes: dict[str, int]) -
     returns the names published, in order. The driver wrote and uploaded the whole kept output
     alone before."""
     connect()
-    send = _publish_group.options(scheduling_strategy=_SPREAD)
-    tasks = (send.remote(group, outdir, os.getcwd()) for group in groups)
+    spread = Spread()
+    tasks = (
+        _publish_group.options(scheduling_strategy=spread()).remote(group, outdir, os.getcwd()) for group in groups
+    )
     return [rel for rels in _in_order(tasks, nodes) for rel in rels]
 
 
@@ -352,12 +354,16 @@ def ray_sign_records(
     skipped items are listed in the order a local run lists them. The tasks sign the texts new
     to the run (``claims``, `_Claims`)."""
     connect()
-    sign = _sign_part.options(scheduling_strategy=_SPREAD)
+    spread = Spread()
     # Stored once for all the parts, without what the driver's listing has skipped so far.
     shipped = copy.copy(reader)
     shipped.skips = Skips(reader.skips.limit)
     ref = ray.put(shipped)
-    tasks = (sign.remote(config, ref, *span, claims.ticket(), os.getcwd()) for span in record_parts(reader.path, parts))
+    spans = record_parts(reader.path, parts)
+    tasks = (
+        _sign_part.options(scheduling_strategy=spread()).remote(config, ref, *span, claims.ticket(), os.getcwd())
+        for span in spans
+    )
     lines = 0  # of the parts taken
     for part in _in_order(tasks, nodes):
         take(part, 1 if is_parquet(reader.path) else lines + 1)
@@ -409,13 +415,17 @@ def ray_pairs(
     spans = _shards(len(sigs), shards)
     parts = len(spans)
     mapped = []
+    spread = Spread()
     for a, b in spans:
-        task = _map_keys.options(num_returns=parts, scheduling_strategy=_SPREAD)
+        task = _map_keys.options(num_returns=parts, scheduling_strategy=spread())
         refs = task.remote(keys[a:b], active[a:b], a, parts)
         mapped.append(refs if isinstance(refs, list) else [refs])
     del keys
-    reduce = _reduce_pairs.options(scheduling_strategy=_SPREAD)
-    reduced = ray.get([reduce.remote(window, *[m[p] for m in mapped]) for p in range(parts)])
+    spread = Spread()
+    reduce = _reduce_pairs.options
+    reduced = ray.get(
+        [reduce(scheduling_strategy=spread()).remote(window, *[m[p] for m in mapped]) for p in range(parts)]
+    )
     nodes.update(node for _, _, node in reduced)
     skipped = sum(s for _, s, _ in reduced)
     found = np.unique(np.concatenate([k for k, _, _ in reduced]))  # pair keys; a partition's distinct already

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from codemill._ray import connect, in_driver_dir, ray, stop_tasks, task_result
+from codemill._ray import Spread, connect, in_driver_dir, ray, stop_tasks, task_result
 from codemill.corpus.engines.task import run_tasks, tasks_in_flight, worker_tokenizer
 from codemill.corpus.manifest import TaskRecord
 from codemill.corpus.plan import Task, portable
@@ -23,10 +23,7 @@ from codemill.corpus.settings import TaskSettings
 from codemill.tokenizer import CodeTokenizer
 
 
-# SPREAD: Ray's default policy keeps tasks on the submitting node while it looks free, and a
-# run of short tasks could finish there before any other node took one (seen in CI: all seven
-# tasks of a 3-node test cluster on one node).
-@ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
+@ray.remote(num_cpus=1)
 def _ray_task(
     tasks: list[Task], settings: TaskSettings, tokenizer_json: str, tokenizer_hash: str, outdir: str, cwd: str
 ) -> Any:
@@ -52,8 +49,9 @@ def run_ray(
     pending: list[Any] = []
     try:
         tok_ref = ray.put(tok.to_json())
+        spread = Spread()
+        cpus = max(1, spread.cpus)
         # Ray tasks submitted ahead of those running, so a CPU that frees up finds one queued.
-        cpus = max(1, int(ray.available_resources().get("CPU", workers or 1)))
         ahead = max(2, 2 * cpus)
         # Groups only while every CPU still gets one: fewer groups than CPUs would leave some idle.
         group = max(1, min(tasks_in_flight(tasks, outdir), len(tasks) // cpus))
@@ -63,7 +61,8 @@ def run_ray(
             while queue and len(pending) < ahead:
                 # Names spooled by a large plan go inline: the spool is this machine's file.
                 group_tasks = [portable(t) for t in queue.pop()]
-                ref = _ray_task.remote(group_tasks, settings, tok_ref, tok.hash, os.fspath(outdir), os.getcwd())
+                task = _ray_task.options(scheduling_strategy=spread())
+                ref = task.remote(group_tasks, settings, tok_ref, tok.hash, os.fspath(outdir), os.getcwd())
                 pending.append(ref)
             done, pending = ray.wait(pending, num_returns=1)
             # A worker or node lost: one line, as the local engine's.
