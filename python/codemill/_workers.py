@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import gc
 import multiprocessing
 import os
@@ -21,7 +22,8 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
+from concurrent.futures import process as _process
 from typing import Any
 
 from codemill._leftovers import hold, remove_orphans
@@ -124,6 +126,23 @@ def drop_worker_file(path: str) -> None:
         os.close(fd)
 
 
+def _set_error_unless_cancelled(future: Future[Any], exc: BaseException) -> None:
+    with contextlib.suppress(InvalidStateError):  # cancelled meanwhile: nothing to tell
+        Future.set_exception(future, exc)
+
+
+class _ManagerThread(_process._ExecutorManagerThread):
+    """The pool's manager thread, which on Python 3.11 set a broken pool's error on each
+    waiting task, one cancelled meanwhile too (a shared walk takes back the runs the pool has
+    not started): an InvalidStateError ended the thread with a traceback, before it stopped
+    the other workers. Python 3.12 ignores that error, as this does."""
+
+    def terminate_broken(self, cause: Any) -> None:
+        for item in self.pending_work_items.values():
+            item.future.set_exception = functools.partial(_set_error_unless_cancelled, item.future)  # type: ignore[method-assign]
+        super().terminate_broken(cause)
+
+
 class WorkerPool(ProcessPoolExecutor):
     """A spawn-context `ProcessPoolExecutor` whose children never import the main script and
     die with this process. ``fork``: the children are forked instead (only from a process that
@@ -141,6 +160,18 @@ class WorkerPool(ProcessPoolExecutor):
         self.temp_files: list[str] = []
         """Files made for the workers (removed at shutdown)."""
         self._started: list[Future[Any]] = []
+
+    def _start_executor_manager_thread(self) -> None:
+        if sys.version_info >= (3, 12):
+            super()._start_executor_manager_thread()
+            return
+        # The stdlib makes its manager thread from this module global, when it first needs one.
+        made = _process._ExecutorManagerThread
+        _process._ExecutorManagerThread = _ManagerThread  # type: ignore[misc]
+        try:
+            super()._start_executor_manager_thread()
+        finally:
+            _process._ExecutorManagerThread = made  # type: ignore[misc]
 
     def _spawn_process(self) -> None:
         with _main_hidden(), _sigint_ignored():
