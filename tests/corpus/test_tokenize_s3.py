@@ -413,3 +413,34 @@ def test_a_run_in_a_bucket_reads_back_as_a_local_one(s3_server, bucket, tree, tm
     with pytest.raises(InputNotFoundError) as e:
         read_manifest(f"s3://{bucket}/nothing")
     assert str(e.value).startswith(f"s3://{bucket}/nothing/manifest.json: no manifest")
+
+
+def test_an_object_removed_after_the_plan_is_counted_as_a_local_file_is(
+    s3_server, bucket, tree, tmp_path, small_tok, monkeypatch
+):
+    # A file deleted between the listing and its task is counted unreadable and the run goes
+    # on; an object deleted so stopped the run (a bucket being refilled lost hours of a run).
+    from codemill.corpus import job
+
+    plan = job.plan_tasks
+    first = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*.py"))[0]
+
+    def plan_then_remove(names, *args, **kwargs):
+        tasks = plan(names, *args, **kwargs)
+        if str(names[0]).startswith("s3://"):
+            s3_server.delete_object(Bucket=bucket, Key=f"in/{first}")
+        else:
+            (tmp_path / "copy" / first).unlink()
+        return tasks
+
+    import shutil
+
+    shutil.copytree(tree, tmp_path / "copy")
+    url = upload(s3_server, bucket, tree, "in")
+    monkeypatch.setattr(job, "plan_tasks", plan_then_remove)
+    here = tokenize_corpus(tmp_path / "copy", tmp_path / "local", tokenizer=small_tok, **KW)
+    there = tokenize_corpus(url, f"s3://{bucket}/out", tokenizer=small_tok, **KW)
+    for m, name in [(here, str(tmp_path / "copy" / first)), (there, f"{url}/{first}")]:
+        assert m["skipped"]["unreadable"] == 1, m["skipped"]
+        assert {"path": name, "reason": "unreadable"} in m["skipped_items"]
+    assert there["totals"] == here["totals"] and there["shards"] == here["shards"]

@@ -253,7 +253,8 @@ def test_objects_over_the_limit_are_not_fetched_whole(s3_server, bucket, monkeyp
     with pytest.raises(StorageError, match=r"big\.py.*connection reset"):
         list(task_documents(task, Skips(), 1000)[0])
     assert got == [0]
-    # An object gone since it was listed: its own URL and its own error, not the batch's first.
+    # An object gone since it was listed: counted unreadable under its own URL, as a local file
+    # gone is (it stopped the run before), the rest of the batch read.
     s3_server.delete_object(Bucket=bucket, Key="t/small.py")
     fs.invalidate_cache()
 
@@ -261,8 +262,10 @@ def test_objects_over_the_limit_are_not_fetched_whole(s3_server, bucket, monkeyp
         return [b"x" if p.endswith("big.py") else FileNotFoundError(2, "NoSuchKey", p) for p in paths]
 
     monkeypatch.setattr(fs, "cat_ranges", refused)
-    with pytest.raises(StorageError, match=r"^s3://[^ ]*/t/small\.py: no such bucket or object"):
-        list(task_documents(task, Skips(), 1000)[0])
+    skips = Skips()
+    assert [d.text for d in task_documents(task, skips, 1000)[0]] == ["x"]
+    assert skips.counts == {"unreadable": 1, "empty": 1}
+    assert (names[1], "unreadable") in [(i["path"], i["reason"]) for i in skips.items]
 
 
 def test_removing_outputs_takes_names_literally(s3_server, bucket):
@@ -605,3 +608,22 @@ def test_a_url_read_on_in_blocks_reads_as_a_file_does(monkeypatch, stop):
             got.readline()
         with pytest.raises(ValueError, match="closed file"):
             got.read(3)
+
+
+def test_an_object_gone_since_its_listing_reads_as_unreadable_where_asked(s3_server, bucket):
+    from codemill.sources.document import read_file, read_texts
+    from codemill.sources.fs import GONE, fetched, read_urls
+
+    s3_server.put_object(Bucket=bucket, Key="a.py", Body=b"x = 1\n")
+    s3_server.put_object(Bucket=bucket, Key="empty.py", Body=b"")
+    urls = [f"s3://{bucket}/{k}" for k in ("a.py", "gone.py", "empty.py")]
+    got = list(read_texts(urls))
+    assert [(r[1], r[2]) for r in got] == [("x = 1\n", None), (None, "unreadable"), (None, "empty")]
+    fetched_ = dict(fetched(urls, 100, gone_ok=True))
+    assert fetched_[urls[1]] is GONE and fetched_[urls[2]] is not GONE and fetched_[urls[2]] == b""
+    assert read_file(urls[1], 100, GONE) == (None, "unreadable")
+    # Not asked: one line, as before.
+    with pytest.raises(StorageError, match=r"gone\.py: no such bucket or object"):
+        list(fetched(urls))
+    with pytest.raises(StorageError, match=r"gone\.py: no such bucket or object"):
+        read_urls(urls)

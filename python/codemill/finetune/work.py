@@ -67,9 +67,9 @@ class Loaded(NamedTuple):
 def _fetched(docs: list[Work], max_bytes: int) -> list[bytes | None]:
     """The bytes of each document in a bucket that is still to be read (fetched together,
     as the corpus reader does; at most one byte past ``max_bytes``); None for the rest (local
-    files, records)."""
+    files, records; `GONE` for an object removed since it was listed)."""
     names = [(d.file or d.where) if d.text is None else "" for d, _ in docs]
-    return [data for _, data in fetched(names, max_bytes)]
+    return [data for _, data in fetched(names, max_bytes, gone_ok=True)]
 
 
 def _load(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from codemill._core import SNIFF, decode_code, read_code_files
 from codemill.sources import skips as reasons
-from codemill.sources.fs import fetched, is_url, read_urls
+from codemill.sources.fs import GONE, fetched, is_url, read_urls
 
 DEFAULT_MAX_BYTES = 100 << 20  # larger files and records are skipped as too_large
 
@@ -48,8 +48,10 @@ def read_file(
 ) -> tuple[str | None, str | None]:
     """(text, None) for a readable UTF-8 code file (a local path or a URL), else (None, reason).
     Opens only regular files (never a FIFO or a device). ``data``: the bytes of a URL's object,
-    fetched already (`fetched` with ``max_bytes`` as its limit)."""
+    fetched already (`fetched` with ``max_bytes`` as its limit; `GONE`: not there)."""
     if isinstance(path, str) and is_url(path):
+        if data is GONE:  # removed since it was listed, as a local file gone is unreadable
+            return None, reasons.UNREADABLE
         if data is None:
             # At most one byte past the limit; a storage failure raises: it is not a property of the file.
             data = read_urls([path], max_bytes)[0]
@@ -74,7 +76,7 @@ def read_texts(names: Iterable[str], max_bytes: int = DEFAULT_MAX_BYTES) -> Iter
     URLs, objects fetched concurrently), else ``(name, None, reason, 0)``, in order; ``size``:
     its bytes. As `read_file` reads each, with local files read a group at a time."""
     group: list[str] = []
-    for name, data in fetched(names, max_bytes):
+    for name, data in fetched(names, max_bytes, gone_ok=True):
         if data is None:  # a local file
             group.append(name)
             if len(group) < READ_GROUP:
@@ -83,7 +85,7 @@ def read_texts(names: Iterable[str], max_bytes: int = DEFAULT_MAX_BYTES) -> Iter
             yield from _read_group(group, max_bytes)
             group = []
         if data is not None:
-            text, reason = decode(data, max_bytes)
+            text, reason = read_file(name, max_bytes, data)
             yield name, text, reason, len(data) if text is not None else 0
     if group:
         yield from _read_group(group, max_bytes)

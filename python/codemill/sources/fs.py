@@ -331,6 +331,11 @@ def read_urls(urls: list[str], limit: int | None = None) -> list[bytes]:
     than reading it); raises like :func:`read_url` for the first that fails. ``limit``: at most
     ``limit + 1`` bytes of each (enough to tell it is over ``limit``: a reader refuses it as
     too large without fetching gigabytes into memory, as a local read stats first)."""
+    return [_bytes_or_raise(u, data) for u, data in zip(urls, _read_all(urls, limit), strict=True)]
+
+
+def _read_all(urls: list[str], limit: int | None) -> list[Any]:
+    """The bytes, or the exception, of each object of `read_urls`."""
     located = [url_fs(u) for u in urls]
     # One batch per filesystem: inputs may mix stores (s3://, gs://) or options (?versionId=).
     batches: dict[int, list[int]] = {}
@@ -346,7 +351,7 @@ def read_urls(urls: list[str], limit: int | None = None) -> list[bytes]:
             results = [exc] * len(batch)
         for i, data in zip(batch, results, strict=True):
             got[i] = data
-    return [_bytes_or_raise(u, data) for u, data in zip(urls, got, strict=True)]
+    return got
 
 
 def _bytes_or_raise(url: str, data: Any) -> bytes:
@@ -398,10 +403,26 @@ def _sizes(fs: Any, paths: list[str]) -> list[Any]:
     return out
 
 
-def fetched(names: Iterable[str], limit: int | None = None) -> Iterator[tuple[str, bytes | None]]:
+class _Gone(bytes):
+    """What `fetched` gives for an object that is not there (removed since it was listed)."""
+
+
+GONE: bytes = _Gone()
+
+
+def fetched(
+    names: Iterable[str], limit: int | None = None, gone_ok: bool = False
+) -> Iterator[tuple[str, bytes | None]]:
     """(name, None) for local files; (URL, bytes) for objects, fetched concurrently 64 at a
     time (a round trip per object costs more than reading it), in the order given; ``limit``:
-    as in :func:`read_urls`."""
+    as in :func:`read_urls`. ``gone_ok``: an object not found is `GONE` (that very object, ``is``
+    tells it from an empty one), not an error: a local file removed since it was listed is read
+    as unreadable, not the end of a run."""
+
+    def read(batch: list[str]) -> Iterator[tuple[str, bytes]]:
+        for url, data in zip(batch, _read_all(batch, limit), strict=True):
+            yield url, GONE if gone_ok and isinstance(data, FileNotFoundError) else _bytes_or_raise(url, data)
+
     batch: list[str] = []
     for name in names:
         if is_url(name):
@@ -409,12 +430,12 @@ def fetched(names: Iterable[str], limit: int | None = None) -> Iterator[tuple[st
             if len(batch) < FETCH_BATCH:
                 continue
         if batch:  # not a call per local file of a tree
-            yield from zip(batch, read_urls(batch, limit), strict=True)
+            yield from read(batch)
             batch = []
         if not is_url(name):
             yield name, None
     if batch:
-        yield from zip(batch, read_urls(batch, limit), strict=True)
+        yield from read(batch)
 
 
 def write_url(url: str, data: bytes) -> None:
