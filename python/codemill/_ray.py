@@ -26,10 +26,11 @@ class Spread:
     """Where a run's tasks go (``scheduling_strategy`` of each, in the order submitted): the
     first, one per CPU of the cluster, to each alive node in turn, the rest where Ray's SPREAD
     puts them. SPREAD alone reads the nodes' free resources as last reported, and at a cluster's
-    start a run of short tasks could all land on the driver's node (seen in CI: every task of
-    a 3-node test cluster on one node). A node pinned to is a preference (``soft``): one gone
-    by then leaves its task to the others. ``cpus``: the CPUs the nodes registered, which no
-    report lags."""
+    start a run of short tasks could all land on the driver's node. A node pinned to is a
+    preference: one gone, or whose CPUs are all taken (another job's actor on a shared cluster:
+    the task waited there, and the run with it), leaves its task to the others. ``cpus``: the
+    CPUs the nodes registered, which no report lags (the free CPUs Ray reported at a cluster's
+    start made a 3-node CI run one group of tasks, all on one node)."""
 
     def __init__(self) -> None:
         per_node = {n["NodeID"]: int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n["Alive"]}
@@ -42,7 +43,7 @@ class Spread:
         if self._first:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-            return NodeAffinitySchedulingStrategy(self._first.pop(), soft=True)
+            return NodeAffinitySchedulingStrategy(self._first.pop(), soft=True, _spill_on_unavailable=True)
         return "SPREAD"
 
 

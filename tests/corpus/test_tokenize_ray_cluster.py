@@ -3,6 +3,7 @@ node, and the shards equal the local engine's, written to a local directory or t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,9 @@ def test_tasks_spread_over_nodes_and_shards_match_local(cluster, tree, tmp_path,
     remote = tokenize_corpus(tree, tmp_path / "ray", tokenizer=small_tok, engine="ray", **KW)
     per_node = remote["run"]["tasks_per_node"]
     alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
-    # Every node gets one of the first tasks (`Spread`), however late its report of free CPUs.
-    assert len(alive) == NODES and set(per_node) == alive, per_node
+    # Tasks spread over nodes: all three as a rule (`Spread` pins the first task of each), but a
+    # node still busy, as Ray last heard, with another test's task leaves its first to the others.
+    assert len(alive) == NODES and set(per_node) <= alive and len(per_node) >= 2, per_node
     assert sum(per_node.values()) == local["tasks_planned"]
     assert files(tmp_path / "ray") == files(tmp_path / "local")
 
@@ -59,4 +61,33 @@ def test_spread_pins_each_node_first_then_leaves_it_to_ray(cluster):
     first = [spread() for _ in range(NODES)]
     assert spread.cpus == NODES and spread() == "SPREAD"
     assert {s.node_id for s in first} == {n["NodeID"] for n in ray.nodes() if n["Alive"]}
-    assert all(s.soft for s in first)  # a node gone by then leaves its task to the others
+    assert all(s.soft and s._spill_on_unavailable for s in first)  # a node gone or busy: elsewhere
+
+
+def test_a_node_whose_cpus_are_taken_leaves_its_first_task_to_the_others(cluster):
+    from codemill._ray import Spread
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    @ray.remote(num_cpus=1)
+    class Holder:  # another job's actor on a shared cluster
+        def node(self) -> str:
+            return ray.get_runtime_context().get_node_id()
+
+    @ray.remote(num_cpus=1)
+    def node() -> str:
+        return ray.get_runtime_context().get_node_id()
+
+    busy = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])[0]
+    holder = Holder.options(scheduling_strategy=NodeAffinitySchedulingStrategy(busy, soft=False)).remote()
+    try:
+        assert ray.get(holder.node.remote()) == busy
+        spread = Spread()
+        refs = [node.options(scheduling_strategy=spread()).remote() for _ in range(NODES)]
+        done, waiting = ray.wait(refs, num_returns=NODES, timeout=60)  # the busy node's waited for ever
+        assert not waiting and busy not in ray.get(done)
+    finally:
+        ray.kill(holder)
+        for _ in range(600):  # the CPU back before the next test
+            if ray.available_resources().get("CPU", 0) >= NODES:
+                break
+            time.sleep(0.1)
