@@ -138,7 +138,15 @@ class _ManagerThread(_process._ExecutorManagerThread):
     the other workers. Python 3.12 ignores that error, as this does."""
 
     def terminate_broken(self, cause: Any) -> None:
-        for item in self.pending_work_items.values():
+        executor = self.executor_reference()
+        if executor is not None:
+            # Broken first, under the lock a submit holds (as Python 3.12 does): no task is added
+            # while the waiting ones are gone through.
+            with executor._shutdown_lock:
+                executor._broken = "A child process terminated abruptly, the process pool is not usable anymore"
+                executor._shutdown_thread = True
+            del executor
+        for item in list(self.pending_work_items.values()):
             item.future.set_exception = functools.partial(_set_error_unless_cancelled, item.future)  # type: ignore[method-assign]
         super().terminate_broken(cause)
 
@@ -165,13 +173,13 @@ class WorkerPool(ProcessPoolExecutor):
         if sys.version_info >= (3, 12):
             super()._start_executor_manager_thread()
             return
-        # The stdlib makes its manager thread from this module global, when it first needs one.
-        made = _process._ExecutorManagerThread
-        _process._ExecutorManagerThread = _ManagerThread  # type: ignore[misc]
-        try:
-            super()._start_executor_manager_thread()
-        finally:
-            _process._ExecutorManagerThread = made  # type: ignore[misc]
+        # Python 3.11's own, with `_ManagerThread` for its manager.
+        if self._executor_manager_thread is None:
+            if not self._safe_to_dynamically_spawn_children:  # forked: their sentinels known first
+                self._launch_processes()
+            self._executor_manager_thread = _ManagerThread(self)
+            self._executor_manager_thread.start()
+            _process._threads_wakeups[self._executor_manager_thread] = self._executor_manager_thread_wakeup
 
     def _spawn_process(self) -> None:
         with _main_hidden(), _sigint_ignored():
