@@ -91,3 +91,5 @@ def test_a_node_whose_cpus_are_taken_leaves_its_first_task_to_the_others(cluster
             if ray.available_resources().get("CPU", 0) >= NODES:
                 break
             time.sleep(0.1)
+        else:
+            pytest.fail("the held CPU was not given back in 60 s: the module's next tests would find it taken")
