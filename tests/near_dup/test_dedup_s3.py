@@ -126,10 +126,10 @@ def test_a_tree_in_a_bucket_is_read_and_copied_in_batches(s3_server, bucket, tmp
     batches: list[int] = []
     read_urls = fs.read_urls
 
-    def batch(urls: list[str], limit: int | None = None) -> list[bytes]:
+    def batch(urls: list[str], limit: int | None = None, gone_ok: bool = False) -> list[bytes]:
         if urls:  # the walk asks for the tree's ignore files, of which it has none
             batches.append(len(urls))
-        return read_urls(urls, limit)
+        return read_urls(urls, limit, gone_ok)
 
     monkeypatch.setattr(fs, "read_urls", batch)
     monkeypatch.setattr(fs, "read_url", lambda *a: pytest.fail("an object copied on its own"))

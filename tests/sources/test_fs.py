@@ -622,6 +622,7 @@ def test_an_object_gone_since_its_listing_reads_as_unreadable_where_asked(s3_ser
     fetched_ = dict(fetched(urls, 100, gone_ok=True))
     assert fetched_[urls[1]] is GONE and fetched_[urls[2]] is not GONE and fetched_[urls[2]] == b""
     assert read_file(urls[1], 100, GONE) == (None, "unreadable")
+    assert [d is GONE for d in read_urls(urls, 100, gone_ok=True)] == [False, True, False]
     # Not asked: one line, as before.
     with pytest.raises(StorageError, match=r"gone\.py: no such bucket or object"):
         list(fetched(urls))

@@ -326,12 +326,25 @@ def file_bytes(name: str | os.PathLike[str]) -> bytes:
     return data
 
 
-def read_urls(urls: list[str], limit: int | None = None) -> list[bytes]:
+class _Gone(bytes):
+    """What `read_urls` gives for an object that is not there (removed since it was listed)."""
+
+
+GONE: bytes = _Gone()
+
+
+def read_urls(urls: list[str], limit: int | None = None, gone_ok: bool = False) -> list[bytes]:
     """The bytes of many objects, fetched concurrently (one round trip per object costs more
     than reading it); raises like :func:`read_url` for the first that fails. ``limit``: at most
     ``limit + 1`` bytes of each (enough to tell it is over ``limit``: a reader refuses it as
-    too large without fetching gigabytes into memory, as a local read stats first)."""
-    return [_bytes_or_raise(u, data) for u, data in zip(urls, _read_all(urls, limit), strict=True)]
+    too large without fetching gigabytes into memory, as a local read stats first).
+    ``gone_ok``: an object not found is `GONE` (that very object, ``is`` tells it from an empty
+    one), not an error: a local file removed since it was listed is read as unreadable, not the
+    end of a run."""
+    return [
+        GONE if gone_ok and isinstance(data, FileNotFoundError) else _bytes_or_raise(url, data)
+        for url, data in zip(urls, _read_all(urls, limit), strict=True)
+    ]
 
 
 def _read_all(urls: list[str], limit: int | None) -> list[Any]:
@@ -403,26 +416,12 @@ def _sizes(fs: Any, paths: list[str]) -> list[Any]:
     return out
 
 
-class _Gone(bytes):
-    """What `fetched` gives for an object that is not there (removed since it was listed)."""
-
-
-GONE: bytes = _Gone()
-
-
 def fetched(
     names: Iterable[str], limit: int | None = None, gone_ok: bool = False
 ) -> Iterator[tuple[str, bytes | None]]:
     """(name, None) for local files; (URL, bytes) for objects, fetched concurrently 64 at a
     time (a round trip per object costs more than reading it), in the order given; ``limit``:
-    as in :func:`read_urls`. ``gone_ok``: an object not found is `GONE` (that very object, ``is``
-    tells it from an empty one), not an error: a local file removed since it was listed is read
-    as unreadable, not the end of a run."""
-
-    def read(batch: list[str]) -> Iterator[tuple[str, bytes]]:
-        for url, data in zip(batch, _read_all(batch, limit), strict=True):
-            yield url, GONE if gone_ok and isinstance(data, FileNotFoundError) else _bytes_or_raise(url, data)
-
+    and ``gone_ok`` as in :func:`read_urls`."""
     batch: list[str] = []
     for name in names:
         if is_url(name):
@@ -430,12 +429,12 @@ def fetched(
             if len(batch) < FETCH_BATCH:
                 continue
         if batch:  # not a call per local file of a tree
-            yield from read(batch)
+            yield from zip(batch, read_urls(batch, limit, gone_ok), strict=True)
             batch = []
         if not is_url(name):
             yield name, None
     if batch:
-        yield from read(batch)
+        yield from zip(batch, read_urls(batch, limit, gone_ok), strict=True)
 
 
 def write_url(url: str, data: bytes) -> None:
