@@ -341,14 +341,6 @@ def read_urls(urls: list[str], limit: int | None = None, gone_ok: bool = False) 
     ``gone_ok``: an object not found is `GONE` (that very object, ``is`` tells it from an empty
     one), not an error: a local file removed since it was listed is read as unreadable, not the
     end of a run."""
-    return [
-        GONE if gone_ok and isinstance(data, FileNotFoundError) else _bytes_or_raise(url, data)
-        for url, data in zip(urls, _read_all(urls, limit), strict=True)
-    ]
-
-
-def _read_all(urls: list[str], limit: int | None) -> list[Any]:
-    """The bytes, or the exception, of each object of `read_urls`."""
     located = [url_fs(u) for u in urls]
     # One batch per filesystem: inputs may mix stores (s3://, gs://) or options (?versionId=).
     batches: dict[int, list[int]] = {}
@@ -364,7 +356,10 @@ def _read_all(urls: list[str], limit: int | None) -> list[Any]:
             results = [exc] * len(batch)
         for i, data in zip(batch, results, strict=True):
             got[i] = data
-    return got
+    return [
+        GONE if gone_ok and isinstance(data, FileNotFoundError) else _bytes_or_raise(url, data)
+        for url, data in zip(urls, got, strict=True)
+    ]
 
 
 def _bytes_or_raise(url: str, data: Any) -> bytes:
