@@ -36,15 +36,17 @@ class Spread:
         per_node = {n["NodeID"]: int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n["Alive"]}
         self.cpus = sum(per_node.values())
         # a, b, c, a, b, c, ...: a node's second CPU only after every node's first.
-        self._first = [node for k in range(max(per_node.values(), default=0)) for node, n in per_node.items() if n > k]
-        self._first.reverse()
+        self._first = iter(
+            [node for k in range(max(per_node.values(), default=0)) for node, n in per_node.items() if n > k]
+        )
 
     def __call__(self) -> Any:
-        if self._first:
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        node = next(self._first, None)
+        if node is None:
+            return "SPREAD"
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-            return NodeAffinitySchedulingStrategy(self._first.pop(), soft=True, _spill_on_unavailable=True)
-        return "SPREAD"
+        return NodeAffinitySchedulingStrategy(node, soft=True, _spill_on_unavailable=True)
 
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> bool:

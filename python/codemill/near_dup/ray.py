@@ -421,10 +421,12 @@ def ray_pairs(
         refs = task.remote(keys[a:b], active[a:b], a, parts)
         mapped.append(refs if isinstance(refs, list) else [refs])
     del keys
-    spread = Spread()
-    reduce = _reduce_pairs.options
+    spread = Spread()  # the reduce tasks' first ones over the nodes too
     reduced = ray.get(
-        [reduce(scheduling_strategy=spread()).remote(window, *[m[p] for m in mapped]) for p in range(parts)]
+        [
+            _reduce_pairs.options(scheduling_strategy=spread()).remote(window, *[m[p] for m in mapped])
+            for p in range(parts)
+        ]
     )
     nodes.update(node for _, _, node in reduced)
     skipped = sum(s for _, s, _ in reduced)
