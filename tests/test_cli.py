@@ -231,6 +231,41 @@ def test_what_cannot_be_judged_is_kept_and_a_file_system_without_locks_leaves_it
     assert not unlocked.exists()  # the pid is gone and nothing can hold it: removed
 
 
+def _state(pid: int) -> bytes:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        line = f.read()
+    return line[line.rfind(b")") + 2 :][:1]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="a zombie is told from /proc (Linux)")
+def test_the_leftovers_of_a_killed_process_not_reaped_yet_are_removed(tmp_path, monkeypatch) -> None:
+    import tempfile
+    import time
+
+    from codemill import _leftovers
+
+    # A worker killed with its run stays a zombie until it is reaped, which an init that reaps
+    # slowly had not done when the resume started: its files, and so its locks, are closed.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 60
+        while _state(child.pid) != b"Z":
+            assert time.monotonic() < deadline, "the child did not end"
+            time.sleep(0.01)
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        monkeypatch.setattr(_leftovers, "_scratch_kinds", set())
+        orphan = tmp_path / f"codemill-task-{child.pid}-x"
+        (orphan / "shard").mkdir(parents=True)
+        beside = tmp_path / f".out.jsonl.tmp{child.pid}"
+        beside.write_text("partial")
+        with _leftovers.scratch_dir("task"):
+            assert not orphan.exists()
+        _leftovers.reclaim(tmp_path / "out.jsonl")
+        assert not beside.exists()
+    finally:
+        child.wait()
+
+
 @pytest.mark.parametrize("command", ["tokenize", "dedup"])
 def test_the_ray_engine_without_ray_is_one_error_line(command, tmp_path, monkeypatch, capsys) -> None:
     (tmp_path / "a.py").write_text("x = 1\n")

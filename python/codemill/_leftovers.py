@@ -77,8 +77,22 @@ def _gone(pid: str) -> bool:
     except ProcessLookupError:
         return True
     except (OSError, OverflowError):
-        pass  # alive (another user's process, say), or no pid at all
-    return False
+        return False  # alive (another user's process, say), or no pid at all
+    return _zombie(pid)
+
+
+def _zombie(pid: str) -> bool:
+    """Whether the process ``pid`` has ended and waits to be reaped, as Linux's ``/proc`` says:
+    its files, and so its locks, are closed. A worker killed with its run stays one until a
+    parent reaps it, and an init that reaps slowly left its scratch directories to a resume
+    started at once, which took them for a live process's."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            line = f.read()
+    except OSError:
+        return False  # not Linux, or gone since: the caller's next look decides
+    # "pid (name) state ...": the name may hold spaces and parentheses itself.
+    return line[line.rfind(b")") + 2 :][:1] in (b"Z", b"X")
 
 
 def _abandoned(path: Path, pid: str) -> bool:
