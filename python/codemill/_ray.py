@@ -71,8 +71,29 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
         kw["address"] = "local"
         if num_cpus:
             kw["num_cpus"] = num_cpus
+    _raylet_errors_to_stderr()
     ray.init(**kw)
     return True
+
+
+def _raylet_errors_to_stderr() -> None:
+    """Sends the errors the raylets report to the driver ("A worker died ...", "Task ... failed.
+    There are 3 retries remaining") to stderr: Ray prints them on stdout, where a run whose
+    worker died wrote them into the command's `--json` output. (Its listener thread looks the
+    printer up by name for each message; a Ray without it is left as it is.)"""
+    from ray._private import worker
+
+    show = getattr(worker, "print_to_stdstream", None)
+    if show is None or getattr(show, "codemill", False):
+        return
+
+    def to_stderr(data: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if data.get("pid") == "raylet":
+            data = {**data, "is_err": True}
+        return show(data, *args, **kwargs)
+
+    to_stderr.codemill = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
 
 
 def in_driver_dir(cwd: str, paths: Iterable[str | os.PathLike[str]]) -> None:

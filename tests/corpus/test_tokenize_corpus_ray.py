@@ -146,6 +146,36 @@ def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, capsys, monke
         assert "Ray address 127.0.0.1:1 (RAY_ADDRESS): nothing answers there" in capsys.readouterr().err
 
 
+def test_what_the_raylets_report_goes_to_stderr_not_with_the_json() -> None:
+    # Ray printed "(raylet) A worker died ..." on stdout: a run whose worker died (a task then
+    # retried) wrote it into the command's --json output, which no longer read as JSON.
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import os, signal, time
+from codemill._ray import connect, ray
+connect(num_cpus=1)
+
+@ray.remote(max_retries=0)
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+try:
+    ray.get(die.remote())
+except Exception:
+    pass
+time.sleep(3)  # the raylet's report comes through the driver's listener thread
+print("END")
+"""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a Ray of its own
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout == "END\n"
+    assert "worker died" in run.stderr.lower()
+
+
 def test_without_an_address_a_local_ray_is_started(monkeypatch) -> None:
     # ray.init() without an address joins a cluster `ray start` runs on the machine, and then
     # refuses a CPU count: every `tokenize --engine ray` failed there.
