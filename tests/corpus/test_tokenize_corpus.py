@@ -580,6 +580,30 @@ def test_a_task_about_to_be_redone_loses_its_record_before_its_shards(tmp_path, 
     assert not list(out.glob("shard-00000-*"))
 
 
+def test_a_complete_output_holds_no_temporaries_of_an_attempt_that_died(tmp_path, monkeypatch) -> None:
+    # A Ray task killed while writing, then retried elsewhere, left its temporaries in an output
+    # whose manifest said complete; only a later run removed them.
+    import codemill.corpus.engines.local as local_engine
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(4):
+        (tree / f"m{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n" * 40)
+    kw = {"shard_tokens": 4000, "task_bytes": 2_000}
+    codemill.tokenize_corpus(tree, tmp_path / "ref", **kw)
+    run_local = local_engine.run_local
+    dead = 2**22 + 1  # a pid past Linux's largest: no process of this machine
+
+    def with_a_dead_attempt(tasks, tok, settings, outdir, *args, **kw):
+        (Path(outdir) / f".shard-00001-0000.npy.tmp{dead}").write_bytes(b"half")
+        (Path(outdir) / "tasks" / f".task-00001.json.tmp{dead}").write_bytes(b"{")
+        return run_local(tasks, tok, settings, outdir, *args, **kw)
+
+    monkeypatch.setattr(local_engine, "run_local", with_a_dead_attempt)
+    m = codemill.tokenize_corpus(tree, tmp_path / "out", **kw)
+    assert m["complete"] and snapshot(tmp_path / "out") == snapshot(tmp_path / "ref")
+
+
 def test_changed_settings_are_refused(corpus, tmp_path) -> None:
     inputs, _ = corpus
     codemill.tokenize_corpus(inputs[:1], tmp_path, shard_tokens=4000)

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
@@ -76,8 +77,9 @@ def _task_index(name: str, prefix: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def _stale(files: dict[str, FileInfo], ntasks: int) -> list[str]:
-    """Temporaries of killed runs, and outputs of tasks the plan no longer has."""
+def _stale(files: Iterable[str], ntasks: int) -> list[str]:
+    """Temporaries of killed runs, and outputs of tasks the plan no longer has (``files``: the
+    output's relative names)."""
     out = []
     for rel in files:
         folder, _, name = rel.rpartition("/")
@@ -88,6 +90,15 @@ def _stale(files: dict[str, FileInfo], ntasks: int) -> list[str]:
         if (index is not None and index >= ntasks) or (name.startswith(".") and ".tmp" in name):
             out.append(rel)
     return out
+
+
+def _names(outdir: Path) -> list[str]:
+    """The relative names of a local output's shards and records (no stat of each)."""
+    names: list[str] = []
+    for folder in ("", TASKS_DIR):
+        with contextlib.suppress(FileNotFoundError):
+            names += [f"{folder}/{n}" if folder else n for n in os.listdir(outdir / folder)]
+    return names
 
 
 def _leftovers(files: dict[str, FileInfo], pending: list[Task]) -> list[str]:
@@ -374,6 +385,11 @@ def tokenize_corpus(
                         out.remove(sorted(out.files()))
             raise
         run_seconds = time.perf_counter() - t_run
+        if local is not None:
+            # Every task is committed and none writes any more, but an attempt that died while
+            # the run went on (a Ray task killed, then retried elsewhere) left its temporaries:
+            # a complete output holds none. (A bucket holds none: each upload is whole or not.)
+            out.remove(_stale(_names(local), len(tasks)))
         if bar:
             bar.close()
         manifest = merge(head, [records[t.index] for t in tasks], plan_skips)
