@@ -27,9 +27,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from codemill import _core
+from codemill import _core, _numpy_api
 from codemill.errors import ModelDirError
 from codemill.index.pipeline import DEFAULT_GROUP, PipelineStats, run_pipeline
+
+_numpy_api.load()  # before the first array the core makes here (see the module)
 
 DEFAULT_DIM = 384
 MAX_DIM = 1 << 16  # the largest built-in vector a chunk gets (256 KiB of float32)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from codemill import _core
+from codemill import _core, _numpy_api
 from codemill.errors import ConfigError
 from codemill.near_dup.config import (
     RECALL_WEIGHT,
@@ -22,6 +22,8 @@ from codemill.near_dup.config import (
     default_margin,
     standard_error,
 )
+
+_numpy_api.load()  # before the first array the core makes here (see the module)
 
 __all__ = ["Languages", "MinHasher"]
 

@@ -1,0 +1,44 @@
+"""NumPy's C API is loaded for the core where a Ctrl-C cannot break the load (`codemill._numpy_api`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# A Ctrl-C handled while rust-numpy ran NumPy's version check (Python code, on the main thread,
+# where Python runs its signal handlers): the core's next array then panicked.
+SCRIPT = """
+import threading
+
+import numpy.lib
+
+real = numpy.lib.NumpyVersion
+
+
+class Interrupted(real):
+    def __init__(self, version):
+        if threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt
+        super().__init__(version)
+
+
+numpy.lib.NumpyVersion = Interrupted
+{imports}
+from codemill import _core
+
+print(_core.content_hashes(["x"], False).shape)
+"""
+
+
+def _run(imports: str) -> subprocess.CompletedProcess[str]:
+    script = SCRIPT.format(imports=imports)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def test_the_api_is_loaded_off_the_main_thread_by_the_modules_that_make_arrays() -> None:
+    for module in ("codemill.near_dup.minhash", "codemill.index.embed"):
+        run = _run(f"import {module}")
+        assert run.returncode == 0 and run.stdout == "(1, 2)\n", run.stderr[-2000:]
+    # Without them the first array still loads it on the main thread: the panic this avoids.
+    run = _run("")
+    assert run.returncode != 0 and "PanicException" in run.stderr
