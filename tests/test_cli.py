@@ -115,6 +115,43 @@ def test_a_directory_output_that_is_a_link_is_swapped_beside_its_target(tmp_path
     assert [p.name for p in real.iterdir()] == ["new.txt"] and [p.name for p in real.parent.iterdir()] == ["out"]
 
 
+def test_a_ctrl_c_while_the_old_output_is_removed_leaves_the_new_one_and_the_run_complete(
+    tmp_path, monkeypatch
+) -> None:
+    from codemill import _io
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    remove_tree = _io.remove_tree
+
+    def interrupted(path):
+        if ".old" in os.path.basename(path):
+            raise KeyboardInterrupt  # a Ctrl-C once the swap is done: it was "interrupted"
+        remove_tree(path)
+
+    monkeypatch.setattr(_io, "remove_tree", interrupted)
+    with _io.atomic_dir(out) as stage:
+        (stage / "new.txt").write_text("new")
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".out.old{os.getpid()}", "out"]
+    monkeypatch.setattr(_io, "remove_tree", remove_tree)
+    with _io.atomic_dir(out) as stage:  # the next run's reclaim removes the old copy
+        (stage / "newer.txt").write_text("newer")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys) -> None:
+    import codemill.cli as cli
+
+    def interrupted(*args, **kw):
+        raise KeyboardInterrupt  # Ctrl-C in a command's first ~50 ms, its modules importing
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["dedup", "x", "-o", "y"]) == 130
+    assert capsys.readouterr().err == "codemill dedup: interrupted\n"
+
+
 def test_a_file_output_that_is_a_link_is_written_through_it(tmp_path) -> None:
     import errno
 

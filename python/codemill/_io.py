@@ -199,7 +199,11 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
                 raise
     finally:
         os.close(fd)
-    remove_tree(old)
+    # The new output is in place: a Ctrl-C (or a failure) while its old copy is removed leaves
+    # that copy to the next run's `reclaim`, and the run complete. It was reported interrupted
+    # ("the previous output is intact"), or as an error of the removal.
+    with contextlib.suppress(KeyboardInterrupt, OSError):
+        remove_tree(old)
 
 
 def check_regular_file(path: Path, error: type[Exception]) -> Path:

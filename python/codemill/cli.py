@@ -103,13 +103,16 @@ def main(argv: list[str] | None = None, *, program: bool = False) -> int:
     command = command_of(argv)
     if command in _NO_BLAS_THREADS:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    parser = build_parser(command, full=False)
     try:
+        parser = build_parser(command, full=False)  # imports the command's module
         args, extra = parser.parse_known_args(argv)
         if extra:  # said by the command's parser, as its other errors are (not "codemill: ...")
             _parser_of(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # a refused argument (one line already printed), --help, --version
         return exc.code if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:  # before anything is written (a traceback, before)
+        print(f"codemill{' ' + command if command else ''}: interrupted", file=sys.stderr)
+        return 130
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
