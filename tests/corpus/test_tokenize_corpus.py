@@ -602,6 +602,11 @@ def test_a_complete_output_holds_no_temporaries_of_an_attempt_that_died(tmp_path
     monkeypatch.setattr(local_engine, "run_local", with_a_dead_attempt)
     m = codemill.tokenize_corpus(tree, tmp_path / "out", **kw)
     assert m["complete"] and snapshot(tmp_path / "out") == snapshot(tmp_path / "ref")
+    # A folder is no temporary of ours, whatever its name: a run resumed beside it completes.
+    monkeypatch.setattr(local_engine, "run_local", run_local)
+    (tmp_path / "out" / ".cache.tmp").mkdir()
+    assert codemill.tokenize_corpus(tree, tmp_path / "out", **kw)["complete"]
+    assert (tmp_path / "out" / ".cache.tmp").is_dir()
 
 
 def test_changed_settings_are_refused(corpus, tmp_path) -> None:

@@ -93,11 +93,12 @@ def _stale(files: Iterable[str], ntasks: int) -> list[str]:
 
 
 def _names(outdir: Path) -> list[str]:
-    """The relative names of a local output's shards and records (no stat of each)."""
+    """The relative names of a local output's files at its top and in its records' folder (the
+    listing's own types: no stat of each; a folder there is no file of ours)."""
     names: list[str] = []
     for folder in ("", TASKS_DIR):
-        with contextlib.suppress(FileNotFoundError):
-            names += [f"{folder}/{n}" if folder else n for n in os.listdir(outdir / folder)]
+        with contextlib.suppress(FileNotFoundError), os.scandir(outdir / folder) as entries:
+            names += [f"{folder}/{e.name}" if folder else e.name for e in entries if e.is_file(follow_symlinks=False)]
     return names
 
 
