@@ -24,14 +24,17 @@ class Interrupted(real):
 
 numpy.lib.NumpyVersion = Interrupted
 {imports}
+{body}
+"""
+HASHES = """
 from codemill import _core
 
 print(_core.content_hashes(["x"], False).shape)
 """
 
 
-def _run(imports: str) -> subprocess.CompletedProcess[str]:
-    script = SCRIPT.format(imports=imports)
+def _run(imports: str, body: str = HASHES) -> subprocess.CompletedProcess[str]:
+    script = SCRIPT.format(imports=imports, body=body)
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
 
 
@@ -42,3 +45,11 @@ def test_the_api_is_loaded_off_the_main_thread_by_the_modules_that_make_arrays()
     # Without them the first array still loads it on the main thread: the panic this avoids.
     run = _run("")
     assert run.returncode != 0 and "PanicException" in run.stderr
+
+
+def test_the_commands_that_encode_and_decode_load_it_first(tmp_path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "ids").write_text("87 284 220 16 198\n")
+    for argv in (["encode", str(tmp_path / "a.py")], ["decode", str(tmp_path / "ids")]):
+        run = _run("", f"from codemill.cli import main\nraise SystemExit(main({argv!r}))")
+        assert run.returncode == 0 and run.stdout and "Panic" not in run.stderr, run.stderr[-2000:]

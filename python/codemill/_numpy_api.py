@@ -4,8 +4,9 @@ rust-numpy loads NumPy's C API at the first array the core makes, and that runs 
 Python code (its version check). A Ctrl-C arriving then raised KeyboardInterrupt inside it,
 which rust-numpy takes for a broken NumPy and panics on: a Rust backtrace and a PanicException,
 not an interrupt (a review's Ctrl-C at dedup's first batch of signatures). Python runs signal
-handlers on its main thread only, so the load runs on a thread of its own, once, when a module
-whose core calls make arrays is imported (not by tokenize, which never imports NumPy).
+handlers on its main thread only, so the load runs on a thread of its own, once: when a module
+whose core calls make arrays is imported (MinHash, the embedder), and by the commands that
+encode and decode; not by tokenize, which never imports NumPy.
 """
 
 from __future__ import annotations
