@@ -115,10 +115,11 @@ def test_a_directory_output_that_is_a_link_is_swapped_beside_its_target(tmp_path
     assert [p.name for p in real.iterdir()] == ["new.txt"] and [p.name for p in real.parent.iterdir()] == ["out"]
 
 
-def test_a_ctrl_c_while_the_old_output_is_removed_leaves_the_new_one_and_the_run_complete(
-    tmp_path, monkeypatch
-) -> None:
+def test_a_ctrl_c_once_the_new_output_is_in_place_says_it_is_complete(tmp_path, monkeypatch, capsys) -> None:
+    # It was "interrupted; the previous output, if any, is intact", the new output in place.
+    import codemill.commands.dedup as dedup_command
     from codemill import _io
+    from codemill.cli import main
 
     out = tmp_path / "out"
     out.mkdir()
@@ -126,19 +127,45 @@ def test_a_ctrl_c_while_the_old_output_is_removed_leaves_the_new_one_and_the_run
     remove_tree = _io.remove_tree
 
     def interrupted(path):
-        if ".old" in os.path.basename(path):
-            raise KeyboardInterrupt  # a Ctrl-C once the swap is done: it was "interrupted"
-        remove_tree(path)
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(_io, "remove_tree", interrupted)
-    with _io.atomic_dir(out) as stage:
-        (stage / "new.txt").write_text("new")
-    assert [p.name for p in out.iterdir()] == ["new.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f".out.old{os.getpid()}", "out"]
-    monkeypatch.setattr(_io, "remove_tree", remove_tree)
-    with _io.atomic_dir(out) as stage:  # the next run's reclaim removes the old copy
-        (stage / "newer.txt").write_text("newer")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    def old_copy(then):  # remove_tree, but ``then`` for the old copy
+        return lambda path: (then if ".old" in os.path.basename(path) else remove_tree)(path)
+
+    # The old copy's removal interrupted; then the folder's fsync before it.
+    for name, patched in (("remove_tree", old_copy(interrupted)), ("fsync_dir", interrupted)):
+        with monkeypatch.context() as m:
+            m.setattr(_io, name, patched)
+            caught: BaseException | None = None
+            try:
+                with _io.atomic_dir(out) as stage:
+                    (stage / f"{name}.txt").write_text("new")
+            except KeyboardInterrupt as exc:  # not pytest.raises: a plain one ends the session
+                caught = exc
+        assert isinstance(caught, _io.InterruptedWhenWritten) and caught.args == (str(out),)
+        assert [p.name for p in out.iterdir()] == [f"{name}.txt"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [f".out.old{os.getpid()}", "out"]
+        with _io.atomic_dir(out) as stage:  # the next run's reclaim removes the old copy
+            (stage / "newer.txt").write_text("newer")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+    # An old copy that cannot be removed is left to the next run, the run complete.
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr(_io, "remove_tree", old_copy(refused))
+        with _io.atomic_dir(out) as stage:
+            (stage / "last.txt").write_text("last")
+    assert [p.name for p in out.iterdir()] == ["last.txt"]
+
+    # The command says so.
+    def command(args):
+        raise _io.InterruptedWhenWritten(str(out))
+
+    monkeypatch.setattr(dedup_command, "run", command)
+    assert main(["dedup", "x", "-o", str(tmp_path / "y")]) == 130
+    assert capsys.readouterr().err == f"codemill dedup: interrupted; {out} was already written in full\n"
 
 
 def test_a_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys) -> None:
@@ -300,6 +327,27 @@ def test_the_leftovers_of_a_killed_process_not_reaped_yet_are_removed(tmp_path, 
         _leftovers.reclaim(tmp_path / "out.jsonl")
         assert not beside.exists()
     finally:
+        child.wait()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="a zombie is told from /proc (Linux)")
+def test_a_process_whose_main_thread_ended_while_others_run_is_not_gone() -> None:
+    import time
+
+    from codemill import _leftovers
+
+    # Its main thread reads as a zombie, the process goes on (and may be writing).
+    script = "import ctypes, threading, time\nthreading.Thread(target=time.sleep, args=(60,)).start()\n"
+    script += "ctypes.CDLL(None).pthread_exit(None)\n"
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 60
+        while _state(child.pid) != b"Z":
+            assert time.monotonic() < deadline, "the main thread did not end"
+            time.sleep(0.01)
+        assert not _leftovers._gone(str(child.pid))
+    finally:
+        child.kill()
         child.wait()
 
 

@@ -22,6 +22,7 @@ from codemill._leftovers import hold, reclaim
 from codemill.errors import SourceError
 
 __all__ = [
+    "InterruptedWhenWritten",
     "atomic_dir",
     "atomic_file",
     "atomic_write_bytes",
@@ -191,7 +192,6 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
                 if target.exists():
                     os.replace(target, old)
                 os.replace(stage, target)
-                fsync_dir(target.parent)
             except BaseException:
                 remove_tree(stage)
                 if old.exists() and not target.exists():
@@ -199,11 +199,20 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
                 raise
     finally:
         os.close(fd)
-    # The new output is in place: a Ctrl-C (or a failure) while its old copy is removed leaves
-    # that copy to the next run's `reclaim`, and the run complete. It was reported interrupted
-    # ("the previous output is intact"), or as an error of the removal.
-    with contextlib.suppress(KeyboardInterrupt, OSError):
-        remove_tree(old)
+    # The new output is in place: an interrupt from here on says so (it was reported as
+    # "interrupted; the previous output is intact"), and an old copy that cannot be removed is
+    # left to the next run's `reclaim` (it was an error of the run).
+    try:
+        fsync_dir(target.parent)
+        with contextlib.suppress(OSError):
+            remove_tree(old)
+    except KeyboardInterrupt:
+        raise InterruptedWhenWritten(str(spelled)) from None
+
+
+class InterruptedWhenWritten(KeyboardInterrupt):
+    """A Ctrl-C once an output was in place (while its old copy was removed): the output named
+    by ``args[0]`` is complete."""
 
 
 def check_regular_file(path: Path, error: type[Exception]) -> Path:

@@ -92,7 +92,12 @@ def _zombie(pid: str) -> bool:
     except OSError:
         return False  # not Linux, or gone since: the caller's next look decides
     # "pid (name) state ...": the name may hold spaces and parentheses itself.
-    return line[line.rfind(b")") + 2 :][:1] in (b"Z", b"X")
+    if line[line.rfind(b")") + 2 :][:1] not in (b"Z", b"X"):
+        return False
+    try:  # a main thread that ended while others run shows Z too: the process is alive
+        return len(os.listdir(f"/proc/{pid}/task")) <= 1
+    except OSError:
+        return True  # reaped meanwhile
 
 
 def _abandoned(path: Path, pid: str) -> bool:

@@ -120,9 +120,13 @@ def main(argv: list[str] | None = None, *, program: bool = False) -> int:
         cap_malloc_arenas(getattr(args, "engine", "local"))  # before the command starts a thread
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from codemill._io import InterruptedWhenWritten
+
         # Outputs are renamed into place only when complete, so the previous one is intact.
         hint = getattr(args, "resume_hint", None) or "the previous output, if any, is intact"
+        if isinstance(exc, InterruptedWhenWritten):
+            hint = f"{exc.args[0]} was already written in full"
         print(f"codemill {args.command}: interrupted; {hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:
