@@ -132,10 +132,21 @@ def test_a_ctrl_c_once_the_new_output_is_in_place_says_it_is_complete(tmp_path, 
     def old_copy(then):  # remove_tree, but ``then`` for the old copy
         return lambda path: (then if ".old" in os.path.basename(path) else remove_tree)(path)
 
-    # The old copy's removal interrupted; then the folder's fsync before it.
-    for name, patched in (("remove_tree", old_copy(interrupted)), ("fsync_dir", interrupted)):
+    real_replace = os.replace
+
+    def replaced_then_interrupted(src, dst):
+        real_replace(src, dst)
+        if ".tmp" in os.path.basename(src):  # the staged output renamed into place
+            raise KeyboardInterrupt  # a Ctrl-C during the rename: handled as it returns
+
+    # The old copy's removal interrupted; the folder's fsync before it; the rename itself.
+    for name, patched in (
+        ("remove_tree", old_copy(interrupted)),
+        ("fsync_dir", interrupted),
+        ("replace", replaced_then_interrupted),
+    ):
         with monkeypatch.context() as m:
-            m.setattr(_io, name, patched)
+            m.setattr(os if name == "replace" else _io, name, patched)
             caught: BaseException | None = None
             try:
                 with _io.atomic_dir(out) as stage:
@@ -148,6 +159,15 @@ def test_a_ctrl_c_once_the_new_output_is_in_place_says_it_is_complete(tmp_path, 
         with _io.atomic_dir(out) as stage:  # the next run's reclaim removes the old copy
             (stage / "newer.txt").write_text("newer")
         assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+    # One before the rename stays a plain interrupt, the old output in place.
+    try:
+        with _io.atomic_dir(out) as stage:
+            (stage / "never.txt").write_text("new")
+            raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        assert type(exc) is KeyboardInterrupt
+    assert [p.name for p in out.iterdir()] == ["newer.txt"] and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
     # An old copy that cannot be removed is left to the next run, the run complete.
     def refused(path):

@@ -53,3 +53,15 @@ def test_the_commands_that_encode_and_decode_load_it_first(tmp_path) -> None:
     for argv in (["encode", str(tmp_path / "a.py")], ["decode", str(tmp_path / "ids")]):
         run = _run("", f"from codemill.cli import main\nraise SystemExit(main({argv!r}))")
         assert run.returncode == 0 and run.stdout and "Panic" not in run.stderr, run.stderr[-2000:]
+
+
+def test_the_commands_that_make_arrays_load_it_before_they_run(tmp_path, monkeypatch) -> None:
+    from codemill import _numpy_api, cli
+
+    assert set(cli.COMMANDS) >= cli._ARRAYS and "tokenize" not in cli._ARRAYS
+    loads: list[str] = []
+    monkeypatch.setattr(_numpy_api, "load", lambda: loads.append("load"))
+    (tmp_path / "a.py").write_text("x = 1\n")
+    assert cli.main(["encode", str(tmp_path / "a.py")]) == 0 and loads == ["load"]
+    assert cli.main(["tokenize", str(tmp_path / "a.py"), "-o", str(tmp_path / "out")]) == 0
+    assert loads == ["load"]  # tokenize never imports NumPy

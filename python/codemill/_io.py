@@ -184,35 +184,46 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     remove_tree(stage)
     stage.mkdir()
     fd = os.open(stage, os.O_RDONLY)
+    staged = os.fstat(fd)
     hold(fd)  # in use: not an orphan to a run that looks beside the target
     try:
-        with naming(spelled, stage):  # the output as the user named it
-            try:
-                yield stage
-                if target.exists():
-                    os.replace(target, old)
-                os.replace(stage, target)
-            except BaseException:
-                remove_tree(stage)
-                if old.exists() and not target.exists():
-                    os.replace(old, target)
-                raise
-    finally:
-        os.close(fd)
-    # The new output is in place: an interrupt from here on says so (it was reported as
-    # "interrupted; the previous output is intact"), and an old copy that cannot be removed is
-    # left to the next run's `reclaim` (it was an error of the run).
-    try:
+        try:
+            with naming(spelled, stage):  # the output as the user named it
+                try:
+                    yield stage
+                    if target.exists():
+                        os.replace(target, old)
+                    os.replace(stage, target)
+                except BaseException:
+                    remove_tree(stage)
+                    if old.exists() and not target.exists():
+                        os.replace(old, target)
+                    raise
+        finally:
+            os.close(fd)
         fsync_dir(target.parent)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # left to the next run's `reclaim`, the run complete
             remove_tree(old)
     except KeyboardInterrupt:
+        # One that came once the new output was in place (as soon as the rename returned, say)
+        # says so: it was "interrupted; the previous output is intact". The staged folder's
+        # identity tells, not a flag the interrupt could come before.
+        if not _same_file(target, staged):
+            raise
         raise InterruptedWhenWritten(str(spelled)) from None
 
 
+def _same_file(path: Path, st: os.stat_result) -> bool:
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
+
+
 class InterruptedWhenWritten(KeyboardInterrupt):
-    """A Ctrl-C once an output was in place (while its old copy was removed): the output named
-    by ``args[0]`` is complete."""
+    """A Ctrl-C once an output was in place (its folder synced, its old copy removed after): the
+    output named by ``args[0]`` is complete."""
 
 
 def check_regular_file(path: Path, error: type[Exception]) -> Path:

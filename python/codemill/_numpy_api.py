@@ -5,8 +5,8 @@ Python code (its version check). A Ctrl-C arriving then raised KeyboardInterrupt
 which rust-numpy takes for a broken NumPy and panics on: a Rust backtrace and a PanicException,
 not an interrupt (a review's Ctrl-C at dedup's first batch of signatures). Python runs signal
 handlers on its main thread only, so the load runs on a thread of its own, once: when a module
-whose core calls make arrays is imported (MinHash, the embedder), and by the commands that
-encode and decode; not by tokenize, which never imports NumPy.
+whose core calls make arrays is imported (MinHash, the embedder), and before a command that
+makes them runs (`codemill.cli`); not for tokenize, which never imports NumPy.
 """
 
 from __future__ import annotations

@@ -93,6 +93,10 @@ def command_of(argv: list[str]) -> str | None:
 # process and in every worker it starts, on the cores the job needs. Set before numpy is
 # imported, so the workers inherit it; a user's own setting wins.
 _NO_BLAS_THREADS = {"tokenize", "dedup", "prepare"}
+# The commands whose core calls make NumPy arrays: NumPy's C API is loaded for them first, off
+# the main thread, where a Ctrl-C cannot make rust-numpy panic (`codemill._numpy_api`). Not
+# tokenize, which never imports NumPy, nor context, which counts tokens without it.
+_ARRAYS = {"encode", "decode", "extend", "bench", "dedup", "prepare", "index", "search"}
 
 
 def main(argv: list[str] | None = None, *, program: bool = False) -> int:
@@ -119,6 +123,10 @@ def main(argv: list[str] | None = None, *, program: bool = False) -> int:
     if program:
         cap_malloc_arenas(getattr(args, "engine", "local"))  # before the command starts a thread
     try:
+        if command in _ARRAYS:
+            from codemill import _numpy_api
+
+            _numpy_api.load()
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:
         from codemill._io import InterruptedWhenWritten

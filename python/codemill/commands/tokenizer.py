@@ -130,12 +130,9 @@ def _read_inputs(files: list[str]) -> list[tuple[str, str]]:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from codemill import _numpy_api
     from codemill.languages import check_language, detect_language
     from codemill.sources.names import printable
     from codemill.tokenizer import load_tokenizer
-
-    _numpy_api.load()  # the ids are arrays: see the module
 
     tok = load_tokenizer(args.tokenizer, args.pattern)
     check_language(args.language)
@@ -189,10 +186,7 @@ def _json_line(name: str, number: int, line: str) -> Any:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from codemill import _numpy_api
     from codemill.tokenizer import load_tokenizer
-
-    _numpy_api.load()  # the ids are arrays: see the module
 
     tok = load_tokenizer(args.tokenizer, args.pattern)
     for name, text in _read_inputs(args.files):
