@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
@@ -77,9 +76,8 @@ def _task_index(name: str, prefix: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def _stale(files: Iterable[str], ntasks: int) -> list[str]:
-    """Temporaries of killed runs, and outputs of tasks the plan no longer has (``files``: the
-    output's relative names)."""
+def _stale(files: dict[str, FileInfo], ntasks: int) -> list[str]:
+    """Temporaries of killed runs, and outputs of tasks the plan no longer has."""
     out = []
     for rel in files:
         folder, _, name = rel.rpartition("/")
@@ -90,16 +88,6 @@ def _stale(files: Iterable[str], ntasks: int) -> list[str]:
         if (index is not None and index >= ntasks) or (name.startswith(".") and ".tmp" in name):
             out.append(rel)
     return out
-
-
-def _names(outdir: Path) -> list[str]:
-    """The relative names of a local output's files at its top and in its records' folder (the
-    listing's own types: no stat of each; a folder there is no file of ours)."""
-    names: list[str] = []
-    for folder in ("", TASKS_DIR):
-        with contextlib.suppress(FileNotFoundError), os.scandir(outdir / folder) as entries:
-            names += [f"{folder}/{e.name}" if folder else e.name for e in entries if e.is_file(follow_symlinks=False)]
-    return names
 
 
 def _leftovers(files: dict[str, FileInfo], pending: list[Task]) -> list[str]:
@@ -390,7 +378,7 @@ def tokenize_corpus(
             # Every task is committed and none writes any more, but an attempt that died while
             # the run went on (a Ray task killed, then retried elsewhere) left its temporaries:
             # a complete output holds none. (A bucket holds none: each upload is whole or not.)
-            out.remove(_stale(_names(local), len(tasks)))
+            out.remove(_stale(out.files(), len(tasks)))
         if bar:
             bar.close()
         manifest = merge(head, [records[t.index] for t in tasks], plan_skips)
