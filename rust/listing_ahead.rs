@@ -20,6 +20,10 @@ use std::thread::JoinHandle;
 /// Listings made and not yet taken, at most: the lister waits beyond that (a flat folder of
 /// 50,000 folders would otherwise be listed whole into memory ahead of the walk).
 const AHEAD: usize = 1024;
+/// Entries in the listings made and not yet taken, at most (~2 MB): 1,024 listings of folders
+/// of 200 files held ~27 MB ahead of the walk of a 10 GB tree (66 MB planning it against 39 MB
+/// for 5 GB). The lister still makes one listing whatever its size.
+const AHEAD_ENTRIES: usize = 16_384;
 
 /// A directory as its parent and its name. The walk (depth first, a directory's entries in
 /// name order) lists each directory while it judges its parent's entries, so it asks for
@@ -80,7 +84,7 @@ struct State {
     queued: BTreeSet<Key>,
     /// Being listed now.
     busy: Option<Key>,
-    made: BTreeMap<Key, io::Result<Vec<Listed>>>,
+    made: Made,
     /// The last directory the walk asked for: those before it that it did not ask for, it
     /// passed over (a `.git`, an ignored folder), and their listings are dropped.
     passed: Option<Key>,
@@ -90,6 +94,45 @@ struct State {
     /// Folders the walk passed over (`ListingAhead::pass_over`) that a listing under way may
     /// still be in, dropped once the walk is past them.
     passed_over: Vec<PathBuf>,
+}
+
+/// The listings made and not yet taken, by directory, and how many entries they hold.
+#[derive(Default)]
+struct Made {
+    listings: BTreeMap<Key, io::Result<Vec<Listed>>>,
+    entries: usize,
+}
+
+fn entries(listed: &io::Result<Vec<Listed>>) -> usize {
+    listed.as_ref().map_or(0, Vec::len)
+}
+
+impl Made {
+    /// Whether the lister may make another listing (`AHEAD`, `AHEAD_ENTRIES`).
+    fn has_room(&self) -> bool {
+        self.listings.len() < AHEAD && self.entries < AHEAD_ENTRIES
+    }
+
+    fn insert(&mut self, k: Key, listed: io::Result<Vec<Listed>>) {
+        self.entries += entries(&listed);
+        if let Some(old) = self.listings.insert(k, listed) {
+            self.entries -= entries(&old);
+        }
+    }
+
+    fn remove(&mut self, k: &Key) -> Option<io::Result<Vec<Listed>>> {
+        let listed = self.listings.remove(k)?;
+        self.entries -= entries(&listed);
+        Some(listed)
+    }
+
+    /// Drops the listings before `k` (the walk is past them).
+    fn drop_before(&mut self, k: &Key) {
+        let rest = self.listings.split_off(k);
+        for listed in std::mem::replace(&mut self.listings, rest).values() {
+            self.entries -= entries(listed);
+        }
+    }
 }
 
 impl ListingAhead {
@@ -120,7 +163,7 @@ impl ListingAhead {
         let k = key(dir);
         let mut state = self.shared.lock();
         state.queued = state.queued.split_off(&k);
-        state.made = state.made.split_off(&k);
+        state.made.drop_before(&k);
         // Folders passed over that lie wholly before `k`: no listing under way is in them now.
         state.passed_over.retain(|p| p > &k.0 || k.0.starts_with(p));
         state.passed = Some(k.clone());
@@ -131,7 +174,7 @@ impl ListingAhead {
             if state.busy.as_ref() == Some(&k) {
                 // Rather than wait for the lister, list the next directory it would: the walk
                 // asks for it soon, and the two cores share the listings' system calls.
-                let next = if state.made.len() < AHEAD {
+                let next = if state.made.has_room() {
                     state.queued.pop_first()
                 } else {
                     None
@@ -172,7 +215,7 @@ impl ListingAhead {
         for q in run_in(dir, state.queued.range(&from..)) {
             state.queued.remove(&q);
         }
-        for m in run_in(dir, state.made.range(&from..).map(|(k, _)| k)) {
+        for m in run_in(dir, state.made.listings.range(&from..).map(|(k, _)| k)) {
             state.made.remove(&m);
         }
         state.passed_over.push(dir.to_path_buf());
@@ -230,14 +273,14 @@ impl Shared {
     }
 
     /// The lister: lists queued directories in the order the walk will ask for them,
-    /// `AHEAD` at most made and not taken.
+    /// `AHEAD` listings (and `AHEAD_ENTRIES` entries) at most made and not taken.
     fn run(&self) {
         let mut state = self.lock();
         loop {
             if state.ended {
                 return;
             }
-            let next = if state.made.len() < AHEAD {
+            let next = if state.made.has_room() {
                 state.queued.pop_first()
             } else {
                 None
@@ -302,6 +345,42 @@ mod tests {
         (shared, ahead)
     }
 
+    /// A listing of `n` files.
+    fn files(n: usize) -> io::Result<Vec<Listed>> {
+        let file = |i: usize| Listed {
+            name: OsString::from(format!("f{i}")),
+            kind: Kind::File,
+            size: Some(1),
+            mtime_ns: None,
+            head: None,
+        };
+        Ok((0..n).map(file).collect())
+    }
+
+    /// The listings held ahead stop at `AHEAD_ENTRIES` entries as well as at `AHEAD` listings,
+    /// and their count follows every listing kept, taken and dropped.
+    #[test]
+    fn listings_ahead_are_bounded_by_their_entries() {
+        let k = |name: &str| key(Path::new(name));
+        let mut made = Made::default();
+        assert!(made.has_room());
+        made.insert(k("a"), files(AHEAD_ENTRIES / 2));
+        made.insert(k("b"), Err(io::Error::other("unreadable")));
+        assert!(made.has_room() && made.entries == AHEAD_ENTRIES / 2);
+        made.insert(k("c"), files(AHEAD_ENTRIES / 2));
+        assert!(!made.has_room(), "two listings of half the entries fill it");
+        assert!(made.remove(&k("a")).is_some() && made.has_room());
+        made.insert(k("d"), files(AHEAD_ENTRIES));
+        made.insert(k("d"), files(1)); // made again: counted once
+        assert_eq!(made.entries, AHEAD_ENTRIES / 2 + 1);
+        made.drop_before(&k("d"));
+        assert_eq!((made.entries, made.listings.len()), (1, 1));
+        for i in 0..AHEAD {
+            made.insert(k(&format!("e{i:05}")), Ok(Vec::new()));
+        }
+        assert!(!made.has_room(), "AHEAD empty listings fill it too");
+    }
+
     /// A walk through `ListingAhead` lists every directory as `list_dir` does, whichever of the
     /// two threads made each listing.
     #[test]
@@ -353,7 +432,7 @@ mod tests {
         while !idle(&state) {
             state = ahead.shared.wait(state);
         }
-        let made: Vec<PathBuf> = state.made.keys().map(|k| k.0.join(&k.1)).collect();
+        let made: Vec<PathBuf> = state.made.listings.keys().map(|k| k.0.join(&k.1)).collect();
         drop(state);
         // In the order the walk asks: the root's subdirectories, then a's, then b's.
         let want: Vec<PathBuf> = ["a", "venv", "a/b", "a/b/c"]
@@ -394,18 +473,22 @@ mod tests {
             state
                 .queued
                 .iter()
-                .chain(state.made.keys())
+                .chain(state.made.listings.keys())
                 .any(|k| k.0.join(&k.1).starts_with(dir))
         };
         assert!(listed(&data.join("x/y")) && listed(&data.join("z")));
-        assert!(shared.lock().made.contains_key(&key(&data.join("x"))));
+        assert!(shared
+            .lock()
+            .made
+            .listings
+            .contains_key(&key(&data.join("x"))));
         ahead.pass_over(&data);
         assert!(!listed(&data));
         // A listing under way in it when the walk passed it over queues nothing.
         let k = key(&data.join("x"));
         let mut state = shared.lock();
         shared.keep(&mut state, k.clone(), list_dir(&data.join("x")));
-        assert!(!state.made.contains_key(&k) && !state.queued.is_empty());
+        assert!(!state.made.listings.contains_key(&k) && !state.queued.is_empty());
         assert!(state.queued.iter().all(|q| !q.0.starts_with(&data)));
         drop(state);
         assert!(listed(&root.join("a/b")) && listed(&root.join("src/c")));
@@ -453,7 +536,7 @@ mod tests {
         assert_eq!(shared.lock().helped, 10);
         for a in 1..6 {
             let d = root.join(format!("d{a}"));
-            assert!(shared.lock().made.contains_key(&key(&d)));
+            assert!(shared.lock().made.listings.contains_key(&key(&d)));
             assert_eq!(ahead.list(&d).unwrap(), list_dir(&d).unwrap());
         }
         drop(ahead);
