@@ -367,8 +367,8 @@ def main() -> None:
     ap.add_argument(
         "--ref",
         type=Path,
-        help="another checkout's python folder (with its built core): each S3 config runs with it "
-        "too, on the same server, taking turns at going first (a row 'CONFIG ref')",
+        help="another checkout's python folder (with its built core): each config runs with it "
+        "too (an S3 one on the same server), taking turns at going first (a row 'CONFIG ref')",
     )
     ap.add_argument(
         "--pin",
@@ -425,8 +425,8 @@ def main() -> None:
                 if c in servers
             }
             os.sync()  # the JSONL parts on disk: no run shares the disk with their writeback
-            # With --ref, each S3 config's twin runs the other checkout on the same server and input.
-            refs = {f"{c} ref": c for c in todo if c in servers} if args.ref else {}
+            # With --ref, each config's twin runs the other checkout on the same input (and server).
+            refs = {f"{c} ref": c for c in todo} if args.ref else {}
             runs: dict[str, list[dict[str, Any]]] = {c: [] for c in [*todo, *refs]}
             for round_ in range(args.repeat):
                 for cfg in [x for c in todo for x in _with_ref(c, refs, round_)]:
@@ -447,13 +447,13 @@ def main() -> None:
                         run["server_cpu_seconds"] = round(process_cpu(proc.pid) - before, 2)
                         clear("bench", f"out-x{scale}", s3env)
                     else:
-                        out = args.dir / f"out_x{scale}_{cfg}"
+                        out = args.dir / f"out_x{scale}_{cfg.replace(' ', '_')}"
                         run = measure(
-                            str(jsonl if _jsonl_config(cfg) else tree),
+                            str(jsonl if _jsonl_config(own) else tree),
                             str(out),
                             engine,
                             workers,
-                            env,
+                            {**env, "PYTHONPATH": str(args.ref)} if cfg in refs else env,
                         )
                         shutil.rmtree(out, ignore_errors=True)
                     runs[cfg].append(run)
