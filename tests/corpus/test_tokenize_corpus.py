@@ -1270,3 +1270,58 @@ def test_damaged_or_unfinished_outputs_read_back_as_one_clear_error(tmp_path, fm
             list(iter_shard_documents(out))
     (out / "manifest.json").write_text(json.dumps({**manifest, "complete": False}))
     assert read_manifest(out)["tasks_planned"] == manifest["tasks_planned"]  # to look at, it reads
+
+
+def _small_record_files(root: Path) -> tuple[Path, list[str]]:
+    """A tree of 14 small JSONL files (one gzipped, one with a bad line), a large one and a code
+    file between them; returns it and every document's text in the order a run reads them."""
+    tree = root / "many"
+    (tree / "a").mkdir(parents=True)
+    (tree / "b").mkdir()
+    texts: list[str] = []
+    for i, f in enumerate(PY_FILES[:14]):
+        text = f.read_text(encoding="utf-8")
+        rows = [f"# part {j} of {f.name}\n" + text[j * 900 : (j + 1) * 900] for j in range(3)]
+        lines = [json.dumps({"content": r, "path": f"{f.stem}_{j}.py"}) for j, r in enumerate(rows)]
+        if i == 5:
+            lines.insert(1, "not json")  # its line 2, skipped
+        data = ("\n".join(lines) + "\n").encode()
+        name = tree / "a" / f"p{i:02d}.jsonl"
+        if i == 9:
+            name.with_suffix(".jsonl.gz").write_bytes(gzip.compress(data))
+        else:
+            name.write_bytes(data)
+        texts += rows
+    (tree / "a" / "q.py").write_text("x = 1\n")  # a code file: after the record files it follows
+    texts.append("x = 1\n")
+    big = [json.dumps({"content": f.read_text(encoding="utf-8")}) for f in PY_FILES[14:20]]
+    (tree / "b" / "big.jsonl").write_text("\n".join(big) + "\n")
+    texts += [f.read_text(encoding="utf-8") for f in PY_FILES[14:20]]
+    return tree, texts
+
+
+def test_small_record_files_share_tasks(tok, tmp_path) -> None:
+    tree, texts = _small_record_files(tmp_path)
+    task_bytes = 8_000
+    tasks = plan_tasks([tree], task_bytes)
+    records = [t for t in tasks if t.kind == "records"]
+    assert records and all(len(t.files) >= 2 for t in records)
+    # Each group reaches the task size before it ends, and a run of files keeps its order.
+    grouped = [f for t in records for f in t.files]
+    assert grouped == sorted(grouped) and all(t.size >= task_bytes for t in records[:-1])
+    small = [t for t in tasks if t.path.endswith(("p12.jsonl", "p13.jsonl"))]
+    assert len(records) + len(small) < 14  # not a task a file
+    big = [t for t in tasks if t.path.endswith("big.jsonl")]
+    assert len(big) > 1 and all(t.kind == "jsonl" for t in big)  # a large file is still cut
+    assert plan_tasks([tree], task_bytes) == tasks
+
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        m = codemill.tokenize_corpus([tree], out, tokenizer=tok, workers=workers, task_bytes=task_bytes)
+        outs.append(snapshot(out))
+    assert outs[0] == outs[1]
+    assert [tok.decode(d) for d in iter_shard_documents(tmp_path / "out1")] == texts
+    bad = tree / "a" / "p05.jsonl"
+    assert m["skipped_items"] == [{"path": f"{bad}:2", "reason": "invalid_json"}]
+    assert m["tasks_planned"] == len(tasks)

@@ -349,6 +349,32 @@ def test_a_prepared_file_in_a_prefix_is_read_with_its_description(s3_server, buc
     assert m["settings"]["allowed_special"] == fim
 
 
+def test_small_record_objects_share_tasks_as_local_files_do(s3_server, bucket, tmp_path, small_tok, monkeypatch):
+    # A prefix of small JSONL objects is cut into tasks of several objects, as a local tree of
+    # them is, with the same bytes; a described file (its own special tokens) stays alone.
+    from codemill.corpus.engines import local as local_engine
+    from codemill.corpus.plan import plan_tasks
+    from codemill.outputs import write_sidecar
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, f in enumerate(sorted((STDLIB / "json").glob("*.py"))):
+        rows = [{"content": f"# {j}\n" + f.read_text(encoding="utf-8")[j * 700 : (j + 1) * 700]} for j in range(4)]
+        (data / f"r{i}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_sidecar(data / "r2.jsonl", "prepare", special_tokens=[])
+    url = upload(s3_server, bucket, data, "small")
+    kinds = [(t.kind, len(t.files)) for t in plan_tasks([url], 4_000)]
+    assert kinds == [(k, n) for k, n in ((t.kind, len(t.files)) for t in plan_tasks([data], 4_000))]
+    assert kinds == [("records", 2), ("jsonl", 0), ("records", 2)]  # r2, described, alone
+    local = tokenize_corpus(data, tmp_path / "local", tokenizer=small_tok, task_bytes=4_000)
+    monkeypatch.setattr(local_engine, "POOL_MIN_BYTES", 0)
+    m = tokenize_corpus(url, f"s3://{bucket}/small-out", tokenizer=small_tok, workers=2, task_bytes=4_000)
+    assert m["totals"] == local["totals"] and m["shards"] == local["shards"]
+    expected, got = local_files(tmp_path / "local"), bucket_files(s3_server, bucket, "small-out")
+    shards = [n for n in expected if n.startswith("shard-")]
+    assert len(shards) == 2 * len(kinds) and all(got[n] == expected[n] for n in shards)
+
+
 def test_the_footers_of_parquet_objects_are_read_at_once(s3_server, bucket, tmp_path, monkeypatch):
     # Each object's row groups are a round trip or two: read in turn, a bucket of 50 took 1.8 s
     # to plan from a store answering 20 ms late. The tasks are those of the same files on disk.

@@ -65,6 +65,8 @@ def _tricky_tree(root: Path) -> Path:
     (tree / "data" / "records.jsonl.zst").write_bytes(
         zstd.ZstdCompressor().compress(("\n".join(lines) + "\n").encode())
     )
+    # Two small record files in a row: a corpus run reads them in one task.
+    (tree / "data" / "more.jsonl").write_text(json.dumps({"content": "let x = 1;\n", "path": "x.js"}) + "\n")
     pq.write_table(
         pa.table({"content": ["int f(void) { return 1; }\n", None], "path": ["f.c", "nothing.c"]}),
         tree / "data" / "table.parquet",
@@ -88,10 +90,11 @@ EXPECTED_PATHS = {
     "bin/tool",
     "data/records.jsonl.zst:1",
     "data/records.jsonl.zst:3",
+    "data/more.jsonl:1",
     "data/table.parquet:1",
 }
-# app.py, view.ts, fast.cpp, bin/tool, and the records main.rs, main.go, f.c
-EXPECTED_LANGUAGES = {"python": 2, "typescript": 1, "cpp": 1, "rust": 1, "go": 1, "c": 1}
+# app.py, view.ts, fast.cpp, bin/tool, and the records main.rs, main.go, x.js, f.c
+EXPECTED_LANGUAGES = {"python": 2, "typescript": 1, "cpp": 1, "rust": 1, "go": 1, "javascript": 1, "c": 1}
 
 
 def test_the_reader_itself(tmp_path: Path) -> None:
@@ -110,6 +113,7 @@ def test_every_command_reads_the_same_documents_and_skips(tmp_path: Path, small_
 
     texts = sorted(d.text or "" for d in iter_documents([tree], Skips(), max_bytes=LIMIT))
     m = codemill.tokenize_corpus([tree], tmp_path / "shards", tokenizer=small_tok, max_file_bytes=LIMIT)
+    assert [t["kind"] for t in m["tasks"]].count("records") == 1
     seen["tokenize"] = (m["totals"]["documents"], m["skipped"])
     assert {lang: s["documents"] for lang, s in m["languages"].items()} == EXPECTED_LANGUAGES
     assert sorted(small_tok.decode(ids) for ids in iter_shard_documents(tmp_path / "shards")) == texts

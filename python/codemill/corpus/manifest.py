@@ -33,7 +33,7 @@ class TaskRecord(TypedDict):
     documents: int
     tokens: int
     bytes: int
-    lines: int  # lines (rows) of a record file the task passed; 0 for code files
+    lines: int  # lines (rows) of a record file the task passed; 0 for code files and whole record files
     shards: list[ShardInfo]
     languages: dict[str, LanguageStats]
     skipped: dict[str, int]

@@ -34,9 +34,9 @@ from codemill.sources.walk import file_stat, read_head, walk_url
 if TYPE_CHECKING:
     from codemill.sources.walk import SharedWith
 
-TaskKind = Literal["files", "jsonl", "parquet"]
+TaskKind = Literal["files", "jsonl", "parquet", "records"]
 
-# A files task holds at most this many files, so that task records stay small.
+# A files (or records) task holds at most this many files, so that task records stay small.
 MAX_FILES_PER_TASK = 4096
 # Parquet objects whose footers (row groups) are read at once: each is a round trip or two, and
 # read in turn a bucket of 50 took 1.8 s to plan from a store answering 20 ms late.
@@ -47,11 +47,14 @@ FOOTERS_AT_ONCE = 32
 class Task:
     """A deterministic unit of work: its output shards are named after ``index``.
 
-    ``kind`` is ``"files"`` (``files`` under ``path``: a tuple, or a large plan's
+    ``kind`` is ``"files"`` (code ``files`` under ``path``: a tuple, or a large plan's
     `codemill.corpus.spool.SpooledNames`), ``"jsonl"`` (lines starting in the byte
-    range ``[start, stop)`` of ``path``; ``stop`` None = to the end) or ``"parquet"`` (row groups
-    ``[start, stop)`` of ``path``). ``key`` fingerprints the task's inputs (names and sizes), so a
-    resumed run redoes a task whose inputs changed. ``stamp`` fingerprints when they last changed
+    range ``[start, stop)`` of ``path``; ``stop`` None = to the end), ``"parquet"`` (row groups
+    ``[start, stop)`` of ``path``) or ``"records"`` (whole JSONL files, plain or compressed, each
+    smaller than a task, ``files`` under ``path`` read in turn: a tree of many small record
+    files is cut into tasks of about ``task_bytes`` as its code files are, not a task a file).
+    ``key`` fingerprints the task's inputs (names and sizes), so a resumed run redoes a task
+    whose inputs changed. ``stamp`` fingerprints when they last changed
     (mtimes, ETags): it goes in the task's record but not in the manifest, so that an input edited
     in place to the same size is redone too, while the manifest of the same content stays the
     same wherever and whenever it was copied.
@@ -70,7 +73,7 @@ class Task:
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"index": self.index, "kind": self.kind, "path": self.path}
-        if self.kind == "files":
+        if self.kind in ("files", "records"):
             d.update(files=len(self.files), first=self.files[0], last=self.files[-1])
         else:
             d.update(start=self.start, stop=self.stop)
@@ -93,6 +96,14 @@ class _Unit:
     size: int = 0
     stamp: str = ""  # the record file's
     described: bool = False  # the record file's, as the walk found it
+    sized: bool = True  # False: a record object whose store gives no size (read to its end alone)
+
+    def whole_records(self, task_bytes: int) -> bool:
+        """A JSONL file read whole in a task shared with its neighbours (`plan_tasks`): smaller
+        than a task, of a known size, and without a description of its own (whose special
+        tokens are its own, `Specials.for_task`)."""
+        small = self.size < task_bytes and self.sized
+        return self.records is not None and self.groups is None and small and not self.described
 
 
 def _units(
@@ -130,7 +141,7 @@ def _units(
             if size < 0 and not isinstance(path, str):
                 raise CodemillError(f"{path}: cannot read")
             # An object whose store gives no size (-1) is one task, read to its end.
-            units.append(_Unit(root, [], str(path), None, max(size, 0), stamp, described))
+            units.append(_Unit(root, [], str(path), None, max(size, 0), stamp, described, sized=size >= 0))
 
     for path in check_inputs(inputs):
         root = str(path)
@@ -199,8 +210,9 @@ def plan_tasks(
     what gives them once the inputs found so far are large enough (see `walk`).
 
     Code files are grouped; uncompressed JSONL is split at byte offsets (a line belongs to the
-    range its first byte is in); compressed JSONL is one task per file; Parquet is split by row
-    groups. Only sizes are read here, never contents.
+    range its first byte is in); compressed JSONL is one task per file; JSONL files smaller than
+    a task that follow one another in an input are grouped as code files are (read whole, in
+    turn); Parquet is split by row groups. Only sizes are read here, never contents.
     """
     if task_bytes is not None and task_bytes <= 0:
         raise CodemillError(f"task_bytes must be positive, got {task_bytes}")
@@ -212,14 +224,47 @@ def plan_tasks(
         task_bytes = task_size(sum(u.size for u in units))
     tasks: list[Task] = []
 
-    def add(kind: TaskKind, path: str, key: str, **kw: Any) -> None:
-        tasks.append(Task(len(tasks), kind, path, key=key, described=u.described, **kw))  # u: the unit cut
+    def add(kind: TaskKind, path: str, key: str, described: bool = False, **kw: Any) -> None:
+        tasks.append(Task(len(tasks), kind, path, key=key, described=described, **kw))
 
     def names(group: list[str]) -> Sequence[str]:
         return kept.names(tuple(group)) if listing.active else tuple(group)
 
+    def record_file(u: _Unit) -> None:
+        """The tasks of one JSONL file of its own: byte ranges of it, or the whole of a
+        compressed one."""
+        path, size = u.records or "", u.size
+        if is_compressed(path):
+            add("jsonl", path, _key(path, size), u.described, start=0, stop=None, size=size, stamp=u.stamp)
+            return
+        for start, stop in byte_ranges(size, task_bytes):
+            end = size if stop is None else stop
+            key = _key(path, size, start)
+            add("jsonl", path, key, u.described, start=start, stop=stop, size=end - start, stamp=u.stamp)
+
+    def record_files(group: list[_Unit]) -> None:
+        """Small JSONL files in a row, read whole in one task (a file alone: its own task)."""
+        if len(group) == 1:
+            record_file(group[0])
+            return
+        paths = [u.records or "" for u in group]
+        key = _key("records", paths, [u.size for u in group])
+        size = sum(u.size for u in group)
+        add("records", group[0].root, key, files=names(paths), size=size, stamp=_key([u.stamp for u in group]))
+
+    run: list[_Unit] = []  # small record files of one input in a row, not yet cut
+    run_bytes = 0
     for u in units:
-        if u.records is None:
+        if run and (not u.whole_records(task_bytes) or u.root != run[0].root):
+            record_files(run)
+            run, run_bytes = [], 0
+        if u.whole_records(task_bytes):
+            run.append(u)
+            run_bytes += u.size
+            if run_bytes >= task_bytes or len(run) >= MAX_FILES_PER_TASK:
+                record_files(run)
+                run, run_bytes = [], 0
+        elif u.records is None:
             group: list[str] = []
             sizes: list[int] = []
             stamps: list[str] = []
@@ -235,18 +280,14 @@ def plan_tasks(
             if group:
                 add("files", u.root, _key(group, sizes), files=names(group), size=total, stamp=_key(stamps))
         elif u.groups is None:
-            path, size = u.records, u.size
-            if is_compressed(path):
-                add("jsonl", path, _key(path, size), start=0, stop=None, size=size, stamp=u.stamp)
-            else:
-                for start, stop in byte_ranges(size, task_bytes):
-                    end = size if stop is None else stop
-                    add("jsonl", path, _key(path, size, start), start=start, stop=stop, size=end - start, stamp=u.stamp)
+            record_file(u)
         else:
             for start, stop in group_ranges(u.groups, task_bytes):
                 key = _key(u.records, u.groups, start)
                 size = sum(u.groups[start:stop])
-                add("parquet", u.records, key, start=start, stop=stop, size=size, stamp=u.stamp)
+                add("parquet", u.records or "", key, u.described, start=start, stop=stop, size=size, stamp=u.stamp)
+    if run:
+        record_files(run)
     return tasks
 
 
@@ -282,17 +323,25 @@ def _files(files: Iterable[str], skips: Skips, max_bytes: int) -> Iterator[Docum
 
 
 def task_documents(task: Task, skips: Skips, max_bytes: int) -> tuple[Iterator[Document], RecordReader | None]:
-    """The documents of one task, in order, and the record reader of a JSONL / Parquet task.
+    """The documents of one task, in order, and the record reader of a JSONL / Parquet task
+    (None for code files and whole record files, whose line numbers are their files' own).
 
     A JSONL task that starts inside its file numbers its lines from 1; its reader's ``lines``
     lets the job turn them into line numbers of the file.
     """
     if task.kind == "files":
         return _files(task.files, skips, max_bytes), None
+    if task.kind == "records":
+        return (doc for path in task.files for doc in record_reader(path, skips, max_bytes).read()), None
     reader = task_reader(task, skips, max_bytes)
     return reader.read(task.start, task.stop), reader
 
 
 def task_reader(task: Task, skips: Skips, max_bytes: int) -> RecordReader:
     """The record reader of a JSONL / Parquet task."""
-    return RecordReader(task.path if is_url(task.path) else Path(task.path), skips, max_bytes=max_bytes)
+    return record_reader(task.path, skips, max_bytes)
+
+
+def record_reader(path: str, skips: Skips, max_bytes: int) -> RecordReader:
+    """The reader of the record file ``path`` (a local path or a URL)."""
+    return RecordReader(path if is_url(path) else Path(path), skips, max_bytes=max_bytes)

@@ -20,7 +20,7 @@ from codemill._io import fsync_dir
 from codemill._leftovers import scratch_dir
 from codemill.corpus.layout import json_bytes, record_name, task_prefix
 from codemill.corpus.manifest import LanguageStats, TaskRecord
-from codemill.corpus.plan import Task, file_language, task_documents, task_reader
+from codemill.corpus.plan import Task, file_language, record_reader, task_documents, task_reader
 from codemill.corpus.settings import TaskSettings
 from codemill.corpus.shards import ShardWriter
 from codemill.sources import Document, Skips
@@ -277,6 +277,14 @@ def _records(
             yield tokens[start:] if start else tokens, lengths[done:], sizes[done:], languages[done:]
 
 
+def _record_files(
+    task: Task, settings: TaskSettings, tok: CodeTokenizer, width: int, skips: Skips, stop: Any
+) -> Generator[_Encoded, None, None]:
+    """The records of a task's whole JSONL files, each file read as a JSONL task of its own."""
+    for path in tuple(task.files):  # read once, from the plan's spool where they are there
+        yield from _records(record_reader(path, skips, settings.max_file_bytes), task, settings, tok, width, stop)
+
+
 def _local_files(
     task: Task, settings: TaskSettings, tok: CodeTokenizer, width: int, skips: Skips, stop: Any
 ) -> Generator[_Encoded, None, None]:
@@ -339,6 +347,8 @@ def _write_task(
     elif task.kind == "jsonl":
         reader = task_reader(task, skips, settings.max_file_bytes)
         encoded = _records(reader, task, settings, tok, writer.width, stop)
+    elif task.kind == "records":
+        encoded = _record_files(task, settings, tok, writer.width, skips, stop)
     else:
         docs, reader = task_documents(task, skips, settings.max_file_bytes)
         encoded = _documents(docs, task, settings, tok, writer.width, stop)
