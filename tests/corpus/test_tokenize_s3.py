@@ -375,6 +375,27 @@ def test_small_record_objects_share_tasks_as_local_files_do(s3_server, bucket, t
     assert len(shards) == 2 * len(kinds) and all(got[n] == expected[n] for n in shards)
 
 
+def test_record_files_in_a_described_prefix_read_alike_grouped_or_not(s3_server, bucket, tmp_path):
+    # A description beside a prefix names it, not the record files in it: their FIM markers stay
+    # text whether they are read in a task each or several to a task.
+    from codemill.tokenizer import CodeTokenizer
+
+    tok = CodeTokenizer.default()
+    fim = [t for t in tok.special_tokens if "fim" in t]
+    data = tmp_path / "root"
+    (data / "pfx").mkdir(parents=True)
+    for n in ("a1", "a2", "a3"):
+        (data / "pfx" / f"{n}.jsonl").write_text(json.dumps({"content": "x = 1\n".join(fim) + n}) + "\n")
+    (data / "pfx.codemill.json").write_text(json.dumps({"written_by": "codemill prepare", "special_tokens": fim}))
+    url = upload(s3_server, bucket, data, "described") + "/pfx"
+    runs = {}
+    for task_bytes in (None, 60):
+        m = tokenize_corpus(url, tmp_path / f"out{task_bytes}", tokenizer=tok, task_bytes=task_bytes)
+        runs[task_bytes] = (sorted({t["kind"] for t in m["tasks"]}), m["totals"]["tokens"])
+    assert runs[None][0] == ["records"] and runs[60][0] == ["jsonl"]
+    assert runs[None][1] == runs[60][1] == 3 * len(tok.encode("x = 1\n".join(fim) + "a1")) + 3
+
+
 def test_the_footers_of_parquet_objects_are_read_at_once(s3_server, bucket, tmp_path, monkeypatch):
     # Each object's row groups are a round trip or two: read in turn, a bucket of 50 took 1.8 s
     # to plan from a store answering 20 ms late. The tasks are those of the same files on disk.

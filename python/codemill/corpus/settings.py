@@ -37,7 +37,12 @@ class Specials:
     files: tuple[str, ...] | None = None
 
     def for_task(self, task: Task) -> tuple[str, ...]:
-        return self.tokens if self.files is None or task.path in self.files else ()
+        if self.files is None:
+            return self.tokens
+        # A records task's path is its input's, which a description beside the input may name;
+        # its files, each read as a task of its own would be, are none of ``files`` (`plan_tasks`
+        # groups no described file, and a named file is an input of its own).
+        return self.tokens if task.kind != "records" and task.path in self.files else ()
 
 
 @dataclass(frozen=True)
