@@ -52,7 +52,7 @@ def share_tokenizer(tok: CodeTokenizer) -> None:
     _TOKENIZERS.setdefault(tok.hash, tok)
 
 
-def _prefetch(it: Iterator[list[T]], depth: int = 2) -> Iterator[list[T]]:
+def _prefetch(it: Iterator[T], depth: int = 2) -> Iterator[T]:
     """Reads up to ``depth`` batches ahead in a thread, so that a task's reads from object
     storage (round trips) overlap its encoding (which drops the GIL); memory stays at a few
     batches. Not for local input: there the other tasks in flight encode while one reads, and a
@@ -209,7 +209,7 @@ def run_tasks(
 _Encoded = tuple[bytes, list[int], list[int], list[str]]
 
 
-def _read_ahead(batches: Iterator[list[T]], task: Task) -> Iterator[list[T]]:
+def _read_ahead(batches: Iterator[T], task: Task) -> Iterator[T]:
     """A task's batches, read ahead in a thread (`_prefetch`) where they come from a bucket."""
     return _prefetch(batches) if is_url(task.path) else batches
 
@@ -249,9 +249,22 @@ def _records(
     2.38 s). A line the core leaves (one its JSON parser refuses, a path that is not a string ...)
     is read by ``reader``, as `task_documents` reads every line: the same ids, sizes, languages
     and skips, in order, either way."""
-    allowed = settings.specials.for_task(task)
     lines = reader.line_batches(task.start, task.stop, batch_size(task, settings.batch_bytes), MAX_BATCH_DOCUMENTS)
-    for batch in _read_ahead(lines, task):
+    return _record_batches(((reader, batch) for batch in lines), task, settings, tok, width, stop)
+
+
+def _record_batches(
+    batches: Iterator[tuple[RecordReader, list[Any]]],
+    task: Task,
+    settings: TaskSettings,
+    tok: CodeTokenizer,
+    width: int,
+    stop: Any,
+) -> Generator[_Encoded, None, None]:
+    """`_records` of batches of lines, each with the reader of its file, read ahead (`_read_ahead`)
+    across the files of a task."""
+    allowed = settings.specials.for_task(task)
+    for reader, batch in _read_ahead(batches, task):
         _check_stop(stop, task)
         tokens, lengths, sizes, languages, reasons, left = tok.encode_records_packed(
             reader.line_bytes(batch),
@@ -280,9 +293,19 @@ def _records(
 def _record_files(
     task: Task, settings: TaskSettings, tok: CodeTokenizer, width: int, skips: Skips, stop: Any
 ) -> Generator[_Encoded, None, None]:
-    """The records of a task's whole JSONL files, each file read as a JSONL task of its own."""
-    for path in tuple(task.files):  # read once, from the plan's spool where they are there
-        yield from _records(record_reader(path, skips, settings.max_file_bytes), task, settings, tok, width, stop)
+    """The records of a task's whole JSONL files, each file read as a JSONL task of its own would
+    be, in turn; from a bucket the next file is read while this one is encoded. With a read-ahead
+    restarted at each file, 62 tasks of two 8 MB objects took 11.4-12.0 s on one core against
+    10.8-11.5 s for 124 of one; read ahead across files, 10.4-11.1 against 10.6-11.3 s."""
+    size = batch_size(task, settings.batch_bytes)
+
+    def batches() -> Iterator[tuple[RecordReader, list[Any]]]:
+        for path in tuple(task.files):  # read once, from the plan's spool where they are there
+            reader = record_reader(path, skips, settings.max_file_bytes)
+            for batch in reader.line_batches(0, None, size, MAX_BATCH_DOCUMENTS):
+                yield reader, batch
+
+    return _record_batches(batches(), task, settings, tok, width, stop)
 
 
 def _local_files(
