@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from codemill._core import HEAD_BYTES
 from codemill.corpus.spool import Spool, SpooledEntries
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from codemill.sources.walk import SharedWith
 
 TaskKind = Literal["files", "jsonl", "parquet", "records"]
+T = TypeVar("T")
 
 # A files (or records) task holds at most this many files, so that task records stay small.
 MAX_FILES_PER_TASK = 4096
@@ -79,6 +81,21 @@ class Task:
             d.update(start=self.start, stop=self.stop)
         d.update(key=self.key, size=self.size)
         return d
+
+
+def _cut(items: Iterable[T], size: Callable[[T], int], task_bytes: int) -> Iterator[list[T]]:
+    """``items`` in order, in runs that end once they hold ``task_bytes`` (by ``size``) or
+    `MAX_FILES_PER_TASK` items: how code files, and small record files, are grouped into tasks."""
+    group: list[T] = []
+    total = 0
+    for item in items:
+        group.append(item)
+        total += size(item)
+        if total >= task_bytes or len(group) >= MAX_FILES_PER_TASK:
+            yield group
+            group, total = [], 0
+    if group:
+        yield group
 
 
 def _key(*parts: object) -> str:
@@ -252,33 +269,23 @@ def plan_tasks(
         size = sum(u.size for u in group)
         add("records", group[0].root, key, files=names(paths), size=size, stamp=_key([u.stamp for u in group]))
 
-    run: list[_Unit] = []  # small record files of one input in a row, not yet cut
-    run_bytes = 0
-    for u in units:
-        if run and (not u.whole_records(task_bytes) or u.root != run[0].root):
-            record_files(run)
-            run, run_bytes = [], 0
-        if u.whole_records(task_bytes):
-            run.append(u)
-            run_bytes += u.size
-            if run_bytes >= task_bytes or len(run) >= MAX_FILES_PER_TASK:
-                record_files(run)
-                run, run_bytes = [], 0
-        elif u.records is None:
-            group: list[str] = []
-            sizes: list[int] = []
-            stamps: list[str] = []
-            total = 0
-            for f, s, stamp in u.files:
-                group.append(f)
-                sizes.append(s)
-                stamps.append(stamp)
-                total += max(s, 0)
-                if total >= task_bytes or len(group) >= MAX_FILES_PER_TASK:
-                    add("files", u.root, _key(group, sizes), files=names(group), size=total, stamp=_key(stamps))
-                    group, sizes, stamps, total = [], [], [], 0
-            if group:
-                add("files", u.root, _key(group, sizes), files=names(group), size=total, stamp=_key(stamps))
+    def alike(u: _Unit) -> tuple[bool, object]:
+        # Small record files of one input in a row are cut together; any other unit alone.
+        return (True, u.root) if u.whole_records(task_bytes) else (False, id(u))
+
+    for (whole, _), same in itertools.groupby(units, alike):
+        if whole:
+            for records in _cut(same, lambda r: r.size, task_bytes):
+                record_files(records)
+            continue
+        u = next(same)
+        if u.records is None:
+            for entries in _cut(u.files, lambda e: max(e[1], 0), task_bytes):
+                group = [f for f, _, _ in entries]
+                sizes = [s for _, s, _ in entries]
+                total = sum(max(s, 0) for s in sizes)
+                stamp = _key([t for _, _, t in entries])
+                add("files", u.root, _key(group, sizes), files=names(group), size=total, stamp=stamp)
         elif u.groups is None:
             record_file(u)
         else:
@@ -286,8 +293,6 @@ def plan_tasks(
                 key = _key(u.records, u.groups, start)
                 size = sum(u.groups[start:stop])
                 add("parquet", u.records or "", key, u.described, start=start, stop=stop, size=size, stamp=u.stamp)
-    if run:
-        record_files(run)
     return tasks
 
 
