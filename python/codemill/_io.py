@@ -215,10 +215,9 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 def _same_file(path: Path, st: os.stat_result) -> bool:
     try:
-        now = os.stat(path)
+        return os.path.samestat(os.stat(path), st)
     except OSError:
         return False
-    return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
 
 
 class InterruptedWhenWritten(KeyboardInterrupt):
