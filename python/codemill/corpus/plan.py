@@ -13,11 +13,12 @@ import hashlib
 import itertools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
+from codemill._batches import batches
 from codemill._core import HEAD_BYTES
 from codemill.corpus.spool import Spool, SpooledEntries
 from codemill.errors import CodemillError
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from codemill.sources.walk import SharedWith
 
 TaskKind = Literal["files", "jsonl", "parquet", "records"]
-T = TypeVar("T")
 
 # A files (or records) task holds at most this many files, so that task records stay small.
 MAX_FILES_PER_TASK = 4096
@@ -83,19 +83,12 @@ class Task:
         return d
 
 
-def _cut(items: Iterable[T], size: Callable[[T], int], task_bytes: int) -> Iterator[list[T]]:
-    """``items`` in order, in runs that end once they hold ``task_bytes`` (by ``size``) or
-    `MAX_FILES_PER_TASK` items: how code files, and small record files, are grouped into tasks."""
-    group: list[T] = []
-    total = 0
-    for item in items:
-        group.append(item)
-        total += size(item)
-        if total >= task_bytes or len(group) >= MAX_FILES_PER_TASK:
-            yield group
-            group, total = [], 0
-    if group:
-        yield group
+def _unit_size(u: _Unit) -> int:
+    return u.size
+
+
+def _entry_size(entry: tuple[str, int, str]) -> int:
+    return max(entry[1], 0)
 
 
 def _key(*parts: object) -> str:
@@ -275,12 +268,12 @@ def plan_tasks(
 
     for (whole, _), same in itertools.groupby(units, alike):
         if whole:
-            for records in _cut(same, lambda r: r.size, task_bytes):
+            for records in batches(same, task_bytes, MAX_FILES_PER_TASK, _unit_size):
                 record_files(records)
             continue
         u = next(same)
         if u.records is None:
-            for entries in _cut(u.files, lambda e: max(e[1], 0), task_bytes):
+            for entries in batches(u.files, task_bytes, MAX_FILES_PER_TASK, _entry_size):
                 group = [f for f, _, _ in entries]
                 sizes = [s for _, s, _ in entries]
                 total = sum(max(s, 0) for s in sizes)
