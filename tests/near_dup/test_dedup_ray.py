@@ -8,6 +8,7 @@ import random
 import sysconfig
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -107,6 +108,71 @@ def test_records_read_by_ray_tasks_in_parts_match_local(local_ray, tmp_path, mon
     for rel in written:
         if rel.name != api.REPORT_NAME:
             assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes(), rel
+
+
+def test_small_record_files_share_tasks_and_match_local(local_ray, tmp_path, monkeypatch):
+    # Record files too small to cut are read several to a task, and the listing goes on while
+    # they run: 283 small JSONL files were a task each, each waited for before the next was
+    # listed (3.4 s against 0.7 s for their lines in one file). The documents, record numbers,
+    # skips (a bad line's, with its own file's line number, among the listing's) and kept records
+    # are the local engine's. A file alone among code files, and a larger one, are cut as before.
+    import codemill.near_dup.ray as ray_engine
+
+    texts = corpus()
+    odd, _ = odd_jsonl()
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(14):
+        data = _jsonl(texts[i * 3 : i * 3 + 4], f"s{i}").encode() + (odd if i in (2, 9) else b"")
+        name = tree / f"r{i:02}.jsonl"
+        if i == 5:
+            name, data = tree / "r05.jsonl.gz", gzip.compress(data)
+        name.write_bytes(data)
+        if i in (3, 11):
+            (tree / f"r{i:02}b.xyz").write_text("listed between, passed over")
+    (tree / "r20.py").write_text(texts[1])  # a code file: the records before and after it part
+    (tree / "r21.jsonl").write_bytes(_jsonl(texts[30:33], "alone").encode() + odd)
+    (tree / "r22.py").write_text(texts[2])
+    (tree / "r23.jsonl").write_bytes(_jsonl(texts, "big").encode())
+    kw = {"threshold": 0.7, "num_perm": 128, "bands": 64, "rows": 2, "max_file_bytes": 10_000}
+    local = dedup(tree, tmp_path / "local", **kw)
+    monkeypatch.setattr(ray_engine, "FILE_TASK_BYTES", 100_000)  # the 14 small files: a few tasks
+    big = (tree / "r23.jsonl").stat().st_size
+    monkeypatch.setattr(ray_engine, "task_size", lambda size: -(-big // 3))  # r23: 3 parts, the rest 1
+    sent: Counter[str] = Counter()
+    for name in ("_sign_part", "_sign_record_files"):
+        monkeypatch.setattr(ray_engine, name, _Counted(getattr(ray_engine, name), name, sent))
+    remote = dedup(tree, tmp_path / "ray", engine="ray", **kw)
+    assert 2 <= sent["_sign_record_files"] < 14
+    assert sent["_sign_part"] == 1 + 3  # r21, alone between code files; r23's parts
+    for report in (local, remote):
+        report.pop("outputs")
+        report.pop("tasks_per_node", None)
+        report["params"].pop("engine")
+    assert remote == local
+    # The listing's skips and the tasks' are interleaved as a local run lists them.
+    paths = [item["path"] for item in local["skipped_items"]]
+
+    def first(prefix: str) -> int:
+        return next(i for i, path in enumerate(paths) if path.startswith(str(tree / prefix)))
+
+    assert first("r02.jsonl:") < first("r03b.xyz") < first("r09.jsonl:") < first("r11b.xyz") < first("r21.jsonl:")
+    written = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*") if p.is_file())
+    assert len(written) > 14
+    for rel in written:
+        if rel.name != REPORT_NAME:
+            assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes(), rel
+
+
+class _Counted:
+    """A Ray remote function whose tasks are counted (as they are sent) in ``sent[name]``."""
+
+    def __init__(self, remote: Any, name: str, sent: Counter[str]) -> None:
+        self.remote, self.name, self.sent = remote, name, sent
+
+    def options(self, **kw: Any) -> Any:
+        self.sent[self.name] += 1
+        return self.remote.options(**kw)
 
 
 def _register_from_the_first_task(monkeypatch) -> None:
@@ -329,6 +395,23 @@ def test_a_damaged_file_read_by_a_task_is_its_own_error(local_ray, tmp_path):
         dedup(bad, tmp_path / "local")
     with pytest.raises(SourceError, match="truncated") as remote:
         dedup(bad, tmp_path / "ray", engine="ray")
+    assert type(remote.value) is SourceError and str(remote.value) == str(local.value)
+
+
+def test_a_damaged_file_among_small_ones_is_its_own_error(local_ray, tmp_path):
+    # A task of several small record files fails with the damaged one's error, as a local run.
+    from codemill.errors import SourceError
+
+    data = gzip.compress(_jsonl(corpus(), "m").encode())
+    tree = tmp_path / "in"
+    tree.mkdir()
+    (tree / "a.jsonl").write_text(_jsonl(corpus()[:3], "a"))
+    (tree / "b.jsonl.gz").write_bytes(data[: len(data) // 2])
+    (tree / "c.jsonl").write_text(_jsonl(corpus()[3:6], "c"))
+    with pytest.raises(SourceError, match="truncated") as local:
+        dedup(tree, tmp_path / "local")
+    with pytest.raises(SourceError, match="truncated") as remote:
+        dedup(tree, tmp_path / "ray", engine="ray")
     assert type(remote.value) is SourceError and str(remote.value) == str(local.value)
 
 

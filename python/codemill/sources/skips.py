@@ -78,9 +78,13 @@ class Skips:
         if len(self.items) < self.limit:
             self.items.append({"path": printable(where), "reason": reason})
 
-    def update(self, counts: dict[str, int], items: Iterable[SkippedItem] = ()) -> None:
-        """Adds the counts and listed items of another reader (a worker's, a task's)."""
+    def update(self, counts: dict[str, int], items: Iterable[SkippedItem] = (), at: int | None = None) -> None:
+        """Adds the counts and listed items of another reader (a worker's, a task's): at the
+        end, or before what was listed from item ``at`` on (as `insert` puts them)."""
         self.counts.update(counts)
+        if at is not None:
+            self._put(at, list(items))
+            return
         for item in items:
             if len(self.items) >= self.limit:
                 break
@@ -88,11 +92,15 @@ class Skips:
 
     def insert(self, at: int, skipped: list[tuple[str, str]]) -> None:
         """Counts ``(where, reason)`` pairs that come before what was listed from item ``at`` on
-        (files read elsewhere while the listing went on); the list keeps its first ``limit``."""
+        (files read elsewhere while the listing went on)."""
         for _, reason in skipped:
             self._count(reason)
+        self._put(at, [{"path": printable(where), "reason": reason} for where, reason in skipped])
+
+    def _put(self, at: int, items: list[SkippedItem]) -> None:
+        """Lists ``items`` before item ``at``; the list keeps its first ``limit``."""
         if at < self.limit:
-            self.items[at:at] = [{"path": printable(where), "reason": reason} for where, reason in skipped]
+            self.items[at:at] = items
             del self.items[self.limit :]
 
     def _count(self, reason: str) -> None:
