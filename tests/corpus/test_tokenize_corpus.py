@@ -884,7 +884,7 @@ def test_outputs_are_told_apart_by_their_task_index() -> None:
 def test_the_reader_thread_ends_when_its_task_leaves_early() -> None:
     # The reader had read everything and waited to hand over its end marker when the task
     # stopped taking batches (an error, a stopping run): it must not wait forever, holding them.
-    from codemill.corpus.engines.task import _prefetch
+    from codemill._read_ahead import read_ahead
 
     read_all = threading.Event()
 
@@ -894,7 +894,7 @@ def test_the_reader_thread_ends_when_its_task_leaves_early() -> None:
         read_all.set()  # next: the end marker, into a queue that "b" fills
 
     before = set(threading.enumerate())
-    batches = _prefetch(items(), depth=1)
+    batches = read_ahead(items(), depth=1)
     assert next(batches) == ["a"]
     (reader,) = [t for t in set(threading.enumerate()) - before if t.name == "codemill-reader"]
     assert read_all.wait(timeout=30)

@@ -92,8 +92,8 @@ def test_a_task_reads_ahead_from_a_bucket_only(s3_server, bucket, tree, tmp_path
     from codemill.corpus.engines import task
 
     ahead: list[int] = []
-    prefetch = task._prefetch
-    monkeypatch.setattr(task, "_prefetch", lambda it, *a: ahead.append(1) or prefetch(it, *a))
+    prefetch = task.read_ahead
+    monkeypatch.setattr(task, "read_ahead", lambda it, *a: ahead.append(1) or prefetch(it, *a))
     local = tokenize_corpus(tree, tmp_path / "local", tokenizer=small_tok, **KW)
     assert not ahead
     remote = tokenize_corpus(upload(s3_server, bucket, tree, "ahead"), tmp_path / "s3", tokenizer=small_tok, **KW)
