@@ -398,6 +398,24 @@ def test_a_damaged_file_read_by_a_task_is_its_own_error(local_ray, tmp_path):
     assert type(remote.value) is SourceError and str(remote.value) == str(local.value)
 
 
+def test_code_files_are_cut_into_tasks_of_their_bytes(local_ray, tmp_path, monkeypatch):
+    # Code files go FILE_TASK_BYTES to a task, across the listing's batches of FETCH_BATCH files
+    # (a record group's reset once took their count back to zero at each batch: one task).
+    import codemill.near_dup.ray as ray_engine
+    from codemill.sources.inputs import FETCH_BATCH
+
+    texts = corpus()
+    for i in range(5 * FETCH_BATCH):
+        (tmp_path / f"m{i:03}.py").write_text(texts[i % len(texts)][:1000] + f"\n# {i}\n")
+    total = sum(p.stat().st_size for p in tmp_path.glob("*.py"))
+    monkeypatch.setattr(ray_engine, "FILE_TASK_BYTES", total // 4)  # more than a batch's bytes
+    sent: Counter[str] = Counter()
+    monkeypatch.setattr(ray_engine, "_sign_files", _Counted(ray_engine._sign_files, "files", sent))
+    remote = dedup(tmp_path, tmp_path.parent / f"{tmp_path.name}_ray", engine="ray")
+    assert sent["files"] == 3  # two batches a task
+    assert remote["counts"] == dedup(tmp_path, tmp_path.parent / f"{tmp_path.name}_local")["counts"]
+
+
 def test_a_damaged_file_among_small_ones_is_its_own_error(local_ray, tmp_path):
     # A task of several small record files fails with the damaged one's error, as a local run.
     from codemill.errors import SourceError

@@ -37,7 +37,7 @@ from codemill.sources.document import read_texts
 from codemill.sources.fs import as_local, is_tree, is_url, join
 from codemill.sources.inputs import iter_documents_or_readers, list_batches_or_readers
 from codemill.sources.names import printable
-from codemill.sources.skips import UNREADABLE, SkippedItem, renumber
+from codemill.sources.skips import UNREADABLE, SkippedItem
 from codemill.sources.streams import is_parquet
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
@@ -170,17 +170,15 @@ class _Corpus:
             self.holders.append(origin)
         return h
 
-    def add_signed_records(self, reader: RecordReader, part: SignedRange, first: int, at: int) -> None:
+    def add_signed_records(self, reader: RecordReader, part: SignedRange, first: int) -> None:
         """The records a Ray task read of a part of ``reader``'s file (`sign_range`), its record
-        numbers counted from ``first``; its skips counted in ``reader.skips``, listed from item
-        ``at`` on (`Skips.update`)."""
+        numbers counted from ``first`` (its skips are the caller's to count)."""
         n = len(part.records)
         self.source.extend([reader.source] * n)
         self.holder.extend([self._holder(reader.source, reader.origin)] * n)
         self.record.frombytes((part.records + (first - 1)).astype(np.int64).tobytes())
         self.offset.frombytes(part.offsets.astype(np.int64).tobytes())
         self.length.frombytes(part.lengths.astype(np.int64).tobytes())
-        reader.skips.update(part.skipped, renumber(part.skipped_items, reader.shown, first - 1), at)
 
     def streamed(self) -> np.ndarray:
         """Per document: it can only be re-read by streaming its whole file (a record with no
@@ -461,8 +459,8 @@ def dedup(
                 signing.add_claimed(part.signed)
                 signed_batch()
 
-            def take_part(reader: RecordReader, part: SignedRange, first: int, at: int) -> None:
-                corpus.add_signed_records(reader, part, first, at)
+            def take_part(reader: RecordReader, part: SignedRange, first: int) -> None:
+                corpus.add_signed_records(reader, part, first)
                 signing.add_claimed(part.signed)
                 signed_batch()
 

@@ -119,6 +119,32 @@ class Skips:
         return f"Skips({self.as_dict()})"
 
 
+class Placing:
+    """The skipped items of a listing whose items are read out of its order (by Ray tasks, or
+    read ahead), each put where a run that reads every item as it is listed lists them: before
+    what the listing passed over after that item. `listed` notes where the listing stands as an
+    item is listed; `insert` and `update` put the item's skips there once it is read, the items
+    in the listing's order."""
+
+    def __init__(self, skips: Skips) -> None:
+        self.skips = skips
+        self.placed = 0  # skipped items put among the listing's own
+
+    def listed(self) -> int:
+        """The listing's own skipped items so far: where those of the item it lists now go."""
+        return len(self.skips.items) - self.placed
+
+    def insert(self, listed: int, skipped: list[tuple[str, str]]) -> None:
+        """`Skips.insert` of an item noted at ``listed``."""
+        self.skips.insert(listed + self.placed, skipped)
+        self.placed += len(skipped)
+
+    def update(self, listed: int, counts: dict[str, int], items: list[SkippedItem]) -> None:
+        """`Skips.update` of an item noted at ``listed``: another reader's counts and items."""
+        self.skips.update(counts, items, at=listed + self.placed)
+        self.placed += len(items)
+
+
 def renumber(items: list[SkippedItem], path: str, offset: int) -> list[SkippedItem]:
     """Turns line numbers counted from a task's start into line numbers of its file."""
     out: list[SkippedItem] = []
