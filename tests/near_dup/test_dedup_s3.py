@@ -71,6 +71,43 @@ def test_dedup_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
             dedup([tree_url], out)
 
 
+def test_jsonl_objects_are_read_ahead_and_their_skips_kept_in_order(s3_server, bucket, tmp_path, monkeypatch):
+    # JSONL objects in a prefix are fetched a file ahead of the signing, in a thread: the
+    # listing goes on a file ahead, yet each file's skips (bad lines) are listed where a run
+    # reading each file as it is listed lists them, among the listing's own (objects passed
+    # over), with the same documents, counts and kept records as the same files on local disk.
+    import codemill.near_dup.api as api
+    from conftest import odd_jsonl
+
+    texts = [p.read_text(encoding="utf-8")[:3000] for p in sorted((STDLIB / "json").glob("*.py"))]
+    odd, _ = odd_jsonl()
+    tree = tmp_path / "in"
+    tree.mkdir()
+    for i in range(9):
+        rows = [json.dumps({"content": t + f"# {i % 3}\n", "path": f"r{i}_{j}.py"}) for j, t in enumerate(texts)]
+        (tree / f"r{i}.jsonl").write_bytes(("\n".join(rows) + "\n").encode() + (odd if i in (1, 4, 7) else b""))
+        if i in (1, 4):  # listed while the file before it is signed, before its own skips are
+            (tree / f"r{i}x.xyz").write_text("passed over by the listing")
+    ahead: list[int] = []
+    real = api.read_ahead
+    monkeypatch.setattr(api, "read_ahead", lambda it: ahead.append(1) or real(it))
+    local = dedup(tree, tmp_path / "out")
+    assert not ahead  # from local disk: no thread
+    remote = dedup(upload(s3_server, bucket, tree, "ahead"), tmp_path / "out_s3")
+    assert ahead == [1]
+    assert remote["counts"] == local["counts"] and local["counts"]["near_duplicates_removed"] >= 10
+    base = f"s3://{bucket}/ahead"
+    assert [item["path"].replace(base, str(tree)) for item in remote["skipped_items"]] == [
+        item["path"] for item in local["skipped_items"]
+    ]
+    paths = [item["path"] for item in local["skipped_items"]]
+    assert paths.index(str(tree / "r1x.xyz")) > max(
+        i for i, p in enumerate(paths) if p.startswith(f"{tree / 'r1.jsonl'}:")
+    )
+    kept = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*.jsonl")}
+    assert len(kept) >= 2 and kept == {p.name: p.read_bytes() for p in (tmp_path / "out_s3").rglob("*.jsonl")}
+
+
 def test_a_run_killed_while_publishing_is_replaced_by_the_next(s3_server, bucket, tmp_path, monkeypatch, capsys):
     from codemill.sources.fs import Directory
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 import codemill.near_dup.decide as decision
 from codemill import _core
 from codemill._batches import batches
+from codemill._read_ahead import read_ahead
 from codemill.errors import ConfigError, SourceError
 from codemill.near_dup.config import KEEP_POLICIES, DedupConfig, DedupOptions, Engine
 from codemill.near_dup.decide import check_engine, decide, signer
@@ -37,7 +39,7 @@ from codemill.sources.document import read_texts
 from codemill.sources.fs import as_local, is_tree, is_url, join
 from codemill.sources.inputs import iter_documents_or_readers, list_batches_or_readers
 from codemill.sources.names import printable
-from codemill.sources.skips import UNREADABLE, SkippedItem
+from codemill.sources.skips import UNREADABLE, Placing, SkippedItem
 from codemill.sources.streams import is_parquet
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
@@ -278,28 +280,83 @@ def _sign_records(
     stop: int | None = None,
     signed_batch: Callable[[], None] | None = None,
 ) -> None:
-    """The records of a JSONL file, read and signed in the core a batch of lines at a time: no
-    Python object is made of a record (with them, reading took ~20% of a one-core dedup of 200 MB
-    of JSONL, and the Python strings went back to UTF-8 to be signed). A line the core leaves (one
-    its JSON parser refuses, a path that is not a string ...) is read by ``reader``, as
-    `iter_documents` reads every line: the same documents, lengths and skips, in order. ``start``,
-    ``stop``: the lines starting in that byte range (a Ray task's part of the file)."""
+    """The records of a JSONL file, read and signed in the core a batch of lines at a time
+    (`_sign_lines`). ``start``, ``stop``: the lines starting in that byte range (a Ray task's
+    part of the file)."""
     for batch in reader.line_batches(start, stop, LINE_BATCH_BYTES, BATCH_DOCS):
-        texts, reasons, left = _core.read_record_texts(reader.line_bytes(batch), reader.fields, reader.max_bytes)
-        where: list[tuple[int, int]] = []  # (record, offset) of each record, in order
-        found_at: list[int] = []  # where the records the reader found in lines left go
-        found: list[str] = []
-        for i, doc in reader.parsed(batch, reasons, left):
-            if doc is not None:
-                found_at.append(len(where))
-                found.append(doc.text or "")
-            where.append(batch[i][:2])
-        if found:
-            texts.insert(found_at, found)
-        corpus.add_records(reader.source, reader.origin, where, texts.lengths().tolist())
-        signing.add(texts)
+        _sign_lines(reader, batch, signing, corpus)
         if signed_batch is not None:
             signed_batch()
+
+
+def _sign_lines(
+    reader: RecordReader, batch: list[tuple[int, int, bytes | None]], signing: Signer, corpus: _Corpus
+) -> None:
+    """A batch of a JSONL file's lines (`RecordReader.line_batches`) parsed and signed in the
+    core: no Python object is made of a record (with them, reading took ~20% of a one-core dedup
+    of 200 MB of JSONL, and the Python strings went back to UTF-8 to be signed). A line the core
+    leaves (one its JSON parser refuses, a path that is not a string ...) is read by ``reader``,
+    as `iter_documents` reads every line: the same documents, lengths and skips, in order."""
+    texts, reasons, left = _core.read_record_texts(reader.line_bytes(batch), reader.fields, reader.max_bytes)
+    where: list[tuple[int, int]] = []  # (record, offset) of each record, in order
+    found_at: list[int] = []  # where the records the reader found in lines left go
+    found: list[str] = []
+    for i, doc in reader.parsed(batch, reasons, left):
+        if doc is not None:
+            found_at.append(len(where))
+            found.append(doc.text or "")
+        where.append(batch[i][:2])
+    if found:
+        texts.insert(found_at, found)
+    corpus.add_records(reader.source, reader.origin, where, texts.lengths().tolist())
+    signing.add(texts)
+
+
+def _sign_remote_records(
+    readers: Iterator[RecordReader], skips: Skips, signing: Signer, corpus: _Corpus, signed_batch: Callable[[], None]
+) -> None:
+    """JSONL files in a bucket, one after the other, signed as `_sign_records` signs them, their
+    lines read ahead in a thread (`read_ahead`) across files: the next file is fetched while this
+    one is signed. Each file's round trips were waited for: with 20 ms a request, 1 GB of JSONL
+    in 124 objects took 6.35 s on one core, 5.03 s so (1.60 and 1.51 s for 200 MB; level, 2.23
+    and 2.20 s, without the latency). The listing goes on a file ahead of the signing, so each
+    file's skips are counted on their own and put where the listing stood when it was listed
+    (`Placing`): in the order of a run that reads each file as it is listed."""
+    placing = Placing(skips)
+    feed: queue.Queue[RecordReader | None] = queue.Queue()
+    fed: deque[tuple[RecordReader, int]] = deque()  # files fed to the thread, not yet signed, with `listed`
+
+    def lines() -> Iterator[tuple[RecordReader, list[tuple[int, int, bytes | None]] | None]]:
+        while (reader := feed.get()) is not None:
+            for batch in reader.line_batches(0, None, LINE_BATCH_BYTES, BATCH_DOCS):
+                yield reader, batch
+            yield reader, None  # its end
+
+    def feed_next() -> bool:
+        reader = next(readers, None)  # the listing goes on: what it passes over is counted now
+        if reader is None:
+            feed.put(None)
+            return False
+        fed.append((reader, placing.listed()))
+        reader.skips = Skips(skips.limit)  # its own, put in place once it is signed
+        feed.put(reader)
+        return True
+
+    ahead = read_ahead(lines())
+    try:
+        more = feed_next() and feed_next()  # a file ahead
+        for reader, batch in ahead:
+            if batch is not None:
+                _sign_lines(reader, batch, signing, corpus)
+                signed_batch()
+                continue
+            done, listed = fed.popleft()
+            placing.update(listed, dict(done.skips.counts), done.skips.items)
+            done.skips = skips
+            more = more and feed_next()
+    finally:
+        feed.put(None)  # a thread still waiting for a file ends
+        ahead.close()
 
 
 class SignedRange(NamedTuple):
@@ -385,19 +442,31 @@ def _chars(doc: Document) -> int:
 
 
 def _sign_inputs(
-    listed: Iterator[Document | RecordReader], signing: Signer, corpus: _Corpus, signed_batch: Callable[[], None]
+    listed: Iterator[Document | RecordReader],
+    skips: Skips,
+    signing: Signer,
+    corpus: _Corpus,
+    signed_batch: Callable[[], None],
 ) -> None:
     """The inputs read and signed here: documents read with their texts (code files, Parquet
-    rows) a batch at a time, JSONL files in the core (`_sign_records`); ``signed_batch`` after
-    each batch."""
-    for readers, run in itertools.groupby(listed, key=lambda item: isinstance(item, RecordReader)):
-        if readers:
+    rows) a batch at a time, JSONL files in the core (`_sign_records`; in a bucket, read ahead
+    across files: `_sign_remote_records`); ``signed_batch`` after each batch."""
+    for kind, run in itertools.groupby(listed, key=_kind):
+        if kind == "remote records":
+            _sign_remote_records(cast("Iterator[RecordReader]", run), skips, signing, corpus, signed_batch)
+        elif kind == "records":
             for reader in cast("Iterator[RecordReader]", run):
                 _sign_records(reader, signing, corpus, signed_batch=signed_batch)
         else:
             for docs in batches(cast("Iterator[Document]", run), BATCH_CHARS, BATCH_DOCS, _chars):
                 _sign_documents(docs, signing, corpus)
                 signed_batch()
+
+
+def _kind(item: Document | RecordReader) -> str:
+    if not isinstance(item, RecordReader):
+        return "documents"
+    return "remote records" if is_url(item.path) else "records"
 
 
 def dedup(
@@ -478,7 +547,7 @@ def dedup(
             )
         else:
             listed_read = iter_documents_or_readers(paths, skips, max_bytes=max_file_bytes, text_field=text_field)
-            _sign_inputs(listed_read, signing, corpus, signed_batch)
+            _sign_inputs(listed_read, skips, signing, corpus, signed_batch)
         signed = signing.signed()
         signed_batch()
     lengths = np.frombuffer(corpus.length, dtype=np.int64)
