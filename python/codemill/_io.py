@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import gzip
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from codemill._json import json_text
 from codemill._leftovers import hold, reclaim
 from codemill.errors import SourceError
 
@@ -151,8 +151,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 1) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=indent) + "\n").encode("utf-8"))
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    atomic_write_bytes(path, json_text(obj).encode("utf-8"))
 
 
 def remove_tree(path: str | os.PathLike[str]) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from codemill._io import through_link
+from codemill._json import json_text
 from codemill.errors import OutputError, SourceError
 from codemill.sources.fs import as_local, is_url  # the one rule for what is a URL
 from codemill.sources.streams import SIDECAR_SUFFIX
@@ -256,12 +257,12 @@ def written_by(output: str | os.PathLike[str], command: str) -> bool:
 
 
 def publish_json(output: str | os.PathLike[str], obj: Any) -> None:
-    """Writes ``obj`` as JSON (indented by one, newline-ended) to a local file (temporary name,
+    """Writes ``obj`` as JSON (`json_text`) to a local file (temporary name,
     then rename) or to a URL (one upload): either way it appears whole or not at all."""
     if is_url(output):
         from codemill.sources.fs import write_url
 
-        write_url(os.fspath(output), (json.dumps(obj, indent=1) + "\n").encode("utf-8"))
+        write_url(os.fspath(output), json_text(obj).encode("utf-8"))
         return
     from codemill._io import atomic_write_json
 

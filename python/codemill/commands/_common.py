@@ -9,8 +9,9 @@ exit status 2, before any work starts.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, NoReturn, TextIO
+
+from codemill._json import json_text
 
 __all__ = [
     "Parser",
@@ -124,6 +125,5 @@ def add_overwrite(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def write_json(report: Any, out: TextIO) -> None:
-    """A report as `--json` prints it and `--report FILE` saves it: indented by one, newline-ended."""
-    json.dump(report, out, indent=1)
-    out.write("\n")
+    """A report as `--json` prints it and `--report FILE` saves it (`json_text`)."""
+    out.write(json_text(report))

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from codemill.commands._common import add_overwrite, positive_int, special_tokens
+from codemill.commands._common import add_overwrite, positive_int, special_tokens, write_json
 from codemill.errors import UsageError
 
 
@@ -120,7 +120,7 @@ def _tokenize(args: argparse.Namespace) -> int:
         ),
     )
     if args.json:
-        print(json.dumps(manifest, indent=1))
+        write_json(manifest, sys.stdout)
     else:
         print(format_manifest(manifest, args.output))
     return 0

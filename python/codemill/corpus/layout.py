@@ -12,9 +12,10 @@ Layout::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from codemill._json import json_text
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "codemill-shards/1"
@@ -38,4 +39,4 @@ def record_name(index: int) -> str:
 
 def json_bytes(obj: Any) -> bytes:
     """The bytes of a record or manifest (the same wherever it is written)."""
-    return (json.dumps(obj, indent=1) + "\n").encode("utf-8")
+    return json_text(obj).encode("utf-8")
