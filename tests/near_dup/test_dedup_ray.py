@@ -416,6 +416,27 @@ def test_code_files_are_cut_into_tasks_of_their_bytes(local_ray, tmp_path, monke
     assert remote["counts"] == dedup(tmp_path, tmp_path.parent / f"{tmp_path.name}_local")["counts"]
 
 
+def test_a_parquet_files_skips_come_after_those_of_code_files_before_it(local_ray, tmp_path):
+    # A local run read a Parquet file's first rows as it listed it, before the code files listed
+    # before it were read: its empty first row was listed before a too-large file listed earlier,
+    # where Ray's tasks put it after (a helper's review). Both now read the file after them.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tree = tmp_path / "in"
+    tree.mkdir()
+    (tree / "a.py").write_text("z = 1\n" * 2000)
+    (tree / "b.xyz").write_text("x")
+    (tree / "c.py").write_text("y = 2\n")
+    pq.write_table(pa.table({"content": ["", "x = 1\n"], "path": ["p0", "p1"]}), tree / "d.parquet")
+    local = dedup(tree, tmp_path / "local", max_file_bytes=10_000)
+    remote = dedup(tree, tmp_path / "ray", engine="ray", max_file_bytes=10_000)
+    names = [(Path(item["path"]).name, item["reason"]) for item in local["skipped_items"]]
+    # a.py is read when its batch ends, at the Parquet file: after what the listing passed over.
+    assert names == [("b.xyz", "unsupported_language"), ("a.py", "too_large"), ("d.parquet:1", "empty")]
+    assert remote["skipped_items"] == local["skipped_items"] and remote["counts"] == local["counts"]
+
+
 def test_a_damaged_file_among_small_ones_is_its_own_error(local_ray, tmp_path):
     # A task of several small record files fails with the damaged one's error, as a local run.
     from codemill.errors import SourceError

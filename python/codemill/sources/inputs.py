@@ -213,10 +213,13 @@ def iter_documents_or_readers(
     max_bytes: int = DEFAULT_MAX_BYTES,
     text_field: str | None = None,
 ) -> Iterator[Document | RecordReader]:
-    """As `iter_documents`, but each JSONL file (plain, compressed or in a bucket) comes as its
-    `RecordReader`, in its place, for a caller that reads its lines in the core (dedup): no Python
-    object is made of its records. Documents are not numbered (``index``)."""
-    return _read(_listed(inputs, skips, max_bytes, text_field, False, readers=True), skips, max_bytes)
+    """As `iter_documents`, but each JSONL or Parquet file (plain, compressed or in a bucket)
+    comes as its `RecordReader`, in its place, for a caller that reads it itself (dedup, JSONL
+    lines in the core: no Python object is made of a record). A Parquet file is read after the
+    code files listed before it, as `list_batches_or_readers` has Ray's tasks read it: its rows
+    read as it was listed put their skips before theirs. Documents are not numbered (``index``)."""
+    listed = _listed(inputs, skips, max_bytes, text_field, False, readers=True, parquet_readers=True)
+    return _read(listed, skips, max_bytes)
 
 
 Item = TypeVar("Item", Document, Document | RecordReader)
