@@ -281,26 +281,17 @@ def _sign_records(
     signed_batch: Callable[[], None] | None = None,
 ) -> None:
     """The records of a JSONL file, read and signed in the core a batch of lines at a time
-    (`_sign_lines`). ``start``, ``stop``: the lines starting in that byte range (a Ray task's
-    part of the file)."""
+    (`_sign_lines`), or the rows of a Parquet file, read as documents a batch at a time;
+    ``signed_batch`` after each batch. ``start``, ``stop``: the lines starting in that byte range,
+    the row groups ``[start, stop)`` (a Ray task's part of the file)."""
+    if is_parquet(reader.path):
+        for docs in batches(reader.read(start, stop), BATCH_CHARS, BATCH_DOCS, _chars):
+            _sign_documents(docs, signing, corpus)
+            if signed_batch is not None:
+                signed_batch()
+        return
     for batch in reader.line_batches(start, stop, LINE_BATCH_BYTES, BATCH_DOCS):
         _sign_lines(reader, batch, signing, corpus)
-        if signed_batch is not None:
-            signed_batch()
-
-
-def _sign_rows(
-    reader: RecordReader,
-    signing: Signer,
-    corpus: _Corpus,
-    start: int = 0,
-    stop: int | None = None,
-    signed_batch: Callable[[], None] | None = None,
-) -> None:
-    """The rows of a Parquet file (its row groups ``[start, stop)``) read as documents and signed
-    a batch at a time."""
-    for docs in batches(reader.read(start, stop), BATCH_CHARS, BATCH_DOCS, _chars):
-        _sign_documents(docs, signing, corpus)
         if signed_batch is not None:
             signed_batch()
 
@@ -400,10 +391,7 @@ def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int 
     reader.lines = 0
     part = _Corpus([], None, reader.max_bytes)
     signing = Signer(config, local_signatures(config), claim)
-    if is_parquet(reader.path):
-        _sign_rows(reader, signing, part, start, stop)
-    else:
-        _sign_records(reader, signing, part, start, stop)
+    _sign_records(reader, signing, part, start, stop)
     return SignedRange(
         signing.claimed(),
         np.frombuffer(part.record, dtype=np.int64),
@@ -464,18 +452,14 @@ def _sign_inputs(
     signed_batch: Callable[[], None],
 ) -> None:
     """The inputs read and signed here: code files read with their texts a batch at a time, JSONL
-    files in the core (`_sign_records`; in a bucket, read ahead across files:
-    `_sign_remote_records`), Parquet files' rows a batch at a time (`_sign_rows`);
-    ``signed_batch`` after each batch."""
+    and Parquet files by `_sign_records` (JSONL in a bucket read ahead across files:
+    `_sign_remote_records`); ``signed_batch`` after each batch."""
     for kind, run in itertools.groupby(listed, key=_kind):
         if kind == "remote records":
             _sign_remote_records(cast("Iterator[RecordReader]", run), skips, signing, corpus, signed_batch)
         elif kind == "records":
             for reader in cast("Iterator[RecordReader]", run):
                 _sign_records(reader, signing, corpus, signed_batch=signed_batch)
-        elif kind == "rows":
-            for reader in cast("Iterator[RecordReader]", run):
-                _sign_rows(reader, signing, corpus, signed_batch=signed_batch)
         else:
             for docs in batches(cast("Iterator[Document]", run), BATCH_CHARS, BATCH_DOCS, _chars):
                 _sign_documents(docs, signing, corpus)
@@ -485,9 +469,7 @@ def _sign_inputs(
 def _kind(item: Document | RecordReader) -> str:
     if not isinstance(item, RecordReader):
         return "documents"
-    if is_parquet(item.path):
-        return "rows"
-    return "remote records" if is_url(item.path) else "records"
+    return "remote records" if is_url(item.path) and not is_parquet(item.path) else "records"
 
 
 def dedup(
