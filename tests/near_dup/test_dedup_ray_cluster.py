@@ -89,6 +89,30 @@ def test_jsonl_in_a_bucket_is_read_by_the_nodes_tasks(cluster, s3_server, bucket
     assert (tmp_path / "ray" / "data.jsonl").read_bytes() == (tmp_path / "local" / "data.jsonl").read_bytes()
 
 
+def test_small_jsonl_objects_are_read_several_to_a_task_by_the_nodes(cluster, s3_server, bucket, tmp_path):
+    # Small JSONL objects share sign tasks, which read them ahead of their signing: the report
+    # (skipped lines in order) and the kept lines are those of a local run on copies of them.
+    from conftest import odd_jsonl
+
+    odd, _ = odd_jsonl()
+    texts = _texts()
+    tree = tmp_path / "in"
+    tree.mkdir()
+    for i in range(8):
+        rows = "".join(json.dumps({"content": t, "path": f"f{i}_{j}.py"}) + "\n" for j, t in enumerate(texts[i::8]))
+        (tree / f"f{i}.jsonl").write_bytes(rows.encode() + (odd if i in (2, 5) else b""))
+        s3_server.upload_file(str(tree / f"f{i}.jsonl"), bucket, f"small/f{i}.jsonl")
+    local = dedup(tree, tmp_path / "local")
+    remote = dedup(f"s3://{bucket}/small", tmp_path / "ray", engine="ray")
+    assert remote["counts"] == local["counts"] and local["counts"]["skipped_total"] > 0
+    base = f"s3://{bucket}/small"
+    assert [i["path"].replace(base, str(tree)) for i in remote["skipped_items"]] == [
+        i["path"] for i in local["skipped_items"]
+    ]
+    kept = {p.name: p.read_bytes() for p in (tmp_path / "local").rglob("*.jsonl")}
+    assert kept and kept == {p.name: p.read_bytes() for p in (tmp_path / "ray").rglob("*.jsonl")}
+
+
 def test_an_output_prefix_is_written_by_the_nodes_tasks(cluster, s3_server, bucket, tmp_path, monkeypatch):
     # On Ray the files of an output prefix are written and uploaded by tasks, a group each, on
     # several nodes; the driver publishes none itself, and the bytes are a local run's.

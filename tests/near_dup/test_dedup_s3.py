@@ -108,6 +108,49 @@ def test_jsonl_objects_are_read_ahead_and_their_skips_kept_in_order(s3_server, b
     assert len(kept) >= 2 and kept == {p.name: p.read_bytes() for p in (tmp_path / "out_s3").rglob("*.jsonl")}
 
 
+def test_a_ray_tasks_small_objects_are_read_ahead_as_read_in_turn(s3_server, bucket, tmp_path):
+    # A Ray task's small JSONL files (`sign_whole_files`), from a bucket, are read ahead in a
+    # thread: each file's records, offsets, skips and line count, and the rows signed, are those
+    # of the same objects signed one after the other (`sign_range`), and of local copies.
+    import numpy as np
+    from codemill.near_dup.api import sign_range, sign_whole_files
+    from codemill.near_dup.config import DedupConfig
+    from codemill.near_dup.signing import first_claims
+    from codemill.sources import Skips
+    from codemill.sources.inputs import list_batches_or_readers
+    from conftest import odd_jsonl
+
+    texts = [p.read_text(encoding="utf-8")[:3000] for p in sorted((STDLIB / "json").glob("*.py"))]
+    odd, _ = odd_jsonl()
+    tree = tmp_path / "in"
+    tree.mkdir()
+    for i in range(6):
+        rows = [json.dumps({"content": t + f"# {i % 2}\n", "path": f"r{i}_{j}.py"}) for j, t in enumerate(texts)]
+        (tree / f"r{i}.jsonl").write_bytes(("\n".join(rows) + "\n").encode() + (odd if i % 3 == 1 else b""))
+    (tree / "r6.jsonl").write_bytes(b"")
+    url = upload(s3_server, bucket, tree, "group")
+
+    def readers(where):
+        return [r for r in list_batches_or_readers([where], Skips()) if not isinstance(r, list)]
+
+    config = DedupConfig()
+    ahead = sign_whole_files(config, readers(url), first_claims())
+    claim = first_claims()
+    in_turn = [sign_range(config, r, 0, None, claim) for r in readers(url)]
+    claim = first_claims()
+    local = [sign_range(config, r, 0, None, claim) for r in readers(tree)]
+    assert len(ahead) == len(in_turn) == len(local) == 6  # the empty file passed over by the listing
+    for a, b, c in zip(ahead, in_turn, local, strict=True):
+        assert a.lines == b.lines == c.lines and a.skipped == b.skipped == c.skipped
+        assert a.skipped_items == b.skipped_items
+        assert [i["path"].replace(url, str(tree)) for i in a.skipped_items] == [i["path"] for i in c.skipped_items]
+        assert np.array_equal(a.records, c.records) and np.array_equal(a.lengths, c.lengths)
+        assert np.array_equal(a.offsets, b.offsets)  # -1: no seeking in an object
+        assert np.array_equal(a.signed.raw, c.signed.raw) and np.array_equal(a.signed.unsigned, c.signed.unsigned)
+        assert all(np.array_equal(x, y) for x, y in zip(a.signed.signed, c.signed.signed, strict=True))
+    assert sum(r.lines for r in ahead) > 6 * len(texts) and any(r.skipped for r in ahead)
+
+
 def test_a_run_killed_while_publishing_is_replaced_by_the_next(s3_server, bucket, tmp_path, monkeypatch, capsys):
     from codemill.sources.fs import Directory
 

@@ -10,12 +10,13 @@ writing. The entry points are exported as `codemill.dedup`, `codemill.DedupConfi
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TextIO, Unpack, cast
@@ -333,12 +334,6 @@ def _sign_remote_records(
     feed: queue.Queue[RecordReader | None] = queue.Queue()
     fed: deque[tuple[RecordReader, int]] = deque()  # files fed to the thread, not yet signed, with `listed`
 
-    def lines() -> Iterator[tuple[RecordReader, list[tuple[int, int, bytes | None]] | None]]:
-        while (reader := feed.get()) is not None:
-            for batch in reader.line_batches(0, None, LINE_BATCH_BYTES, BATCH_DOCS):
-                yield reader, batch
-            yield reader, None  # its end
-
     def feed_next() -> bool:
         reader = next(readers, None)  # the listing goes on: what it passes over is counted now
         if reader is None:
@@ -349,7 +344,7 @@ def _sign_remote_records(
         feed.put(reader)
         return True
 
-    ahead = read_ahead(lines())
+    ahead = _lines_ahead(feed)
     try:
         more = feed_next() and feed_next()  # a file ahead
         for reader, batch in ahead:
@@ -364,6 +359,22 @@ def _sign_remote_records(
     finally:
         feed.put(None)  # a thread still waiting for a file ends
         ahead.close()
+
+
+def _lines_ahead(
+    feed: queue.Queue[RecordReader | None],
+) -> Generator[tuple[RecordReader, list[tuple[int, int, bytes | None]] | None], None, None]:
+    """The lines of the JSONL files put in ``feed`` (None: no more), file after file, a batch at
+    a time and ``(reader, None)`` at each file's end, read ahead in a thread (`read_ahead`). The
+    thread only reads lines: their skips are counted where they are parsed (`RecordReader.parsed`)."""
+
+    def lines() -> Iterator[tuple[RecordReader, list[tuple[int, int, bytes | None]] | None]]:
+        while (reader := feed.get()) is not None:
+            for batch in reader.line_batches(0, None, LINE_BATCH_BYTES, BATCH_DOCS):
+                yield reader, batch
+            yield reader, None  # its end
+
+    return read_ahead(lines())
 
 
 class SignedRange(NamedTuple):
@@ -387,11 +398,49 @@ def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int 
     text passes through the driver. The part
     is the lines of a JSONL file starting in bytes ``[start, stop)`` (`_sign_records`), or the
     row groups ``[start, stop)`` of a Parquet file (documents, as `dedup` reads them locally)."""
+    _count_afresh(reader)
+    part, signing = _gathering(config, reader, claim)
+    _sign_records(reader, signing, part, start, stop)
+    return _signed_range(reader, part, signing)
+
+
+def sign_whole_files(config: DedupConfig, readers: list[RecordReader], claim: Claim) -> list[SignedRange]:
+    """`sign_range` of each of ``readers``' whole JSONL files, in turn (a Ray task's small files);
+    where one is in a bucket, the next file's lines read ahead while this one's are signed
+    (`_lines_ahead`), as the local engine reads a bucket's files (`_sign_remote_records`)."""
+    if not any(is_url(reader.path) for reader in readers):
+        return [sign_range(config, reader, 0, None, claim) for reader in readers]
+    feed: queue.Queue[RecordReader | None] = queue.Queue()
+    for reader in readers:
+        _count_afresh(reader)  # before the thread counts its lines
+        feed.put(reader)
+    feed.put(None)
+    out: list[SignedRange] = []
+    started: tuple[_Corpus, Signer] | None = None  # the file being signed
+    with contextlib.closing(_lines_ahead(feed)) as ahead:
+        for reader, batch in ahead:
+            if started is None:
+                started = _gathering(config, reader, claim)
+            if batch is not None:
+                _sign_lines(reader, batch, started[1], started[0])
+                continue
+            out.append(_signed_range(reader, *started))
+            started = None
+    return out
+
+
+def _count_afresh(reader: RecordReader) -> None:
+    """A Ray task's reader counts its own skips and lines from zero (the driver's listing has its own)."""
     reader.skips = Skips(reader.skips.limit)
     reader.lines = 0
-    part = _Corpus([], None, reader.max_bytes)
-    signing = Signer(config, local_signatures(config), claim)
-    _sign_records(reader, signing, part, start, stop)
+
+
+def _gathering(config: DedupConfig, reader: RecordReader, claim: Claim) -> tuple[_Corpus, Signer]:
+    """What a Ray task's part of ``reader``'s file is gathered and signed in."""
+    return _Corpus([], None, reader.max_bytes), Signer(config, local_signatures(config), claim)
+
+
+def _signed_range(reader: RecordReader, part: _Corpus, signing: Signer) -> SignedRange:
     return SignedRange(
         signing.claimed(),
         np.frombuffer(part.record, dtype=np.int64),

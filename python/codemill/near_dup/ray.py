@@ -188,11 +188,10 @@ def _sign_part(
 def _sign_record_files(
     config: DedupConfig, readers: list[RecordReader], ticket: _Ticket, cwd: str
 ) -> tuple[list[SignedRange], str]:
-    from codemill.near_dup.api import sign_range  # which imports this module's caller
+    from codemill.near_dup.api import sign_whole_files  # which imports this module's caller
 
     in_driver_dir(cwd, [reader.path for reader in readers])
-    claim = _claim(ticket)  # one for the task: its calls numbered in turn
-    return [sign_range(config, reader, 0, None, claim) for reader in readers], _node()
+    return sign_whole_files(config, readers, _claim(ticket)), _node()
 
 
 @ray.remote
