@@ -10,13 +10,13 @@ writing. The entry points are exported as `codemill.dedup`, `codemill.DedupConfi
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import queue
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TextIO, Unpack, cast
@@ -52,6 +52,7 @@ BATCH_CHARS = 32_000_000
 # while they are parsed and signed, so a batch costs about twice this (32 MB cost ~60 MB more
 # peak memory than the Python reader).
 LINE_BATCH_BYTES = 8 << 20
+FILES_AT_ONCE = 4  # small JSONL files of a Ray task read at once from a bucket (`sign_whole_files`)
 
 
 def dedup_texts(
@@ -405,27 +406,25 @@ def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int 
 
 
 def sign_whole_files(config: DedupConfig, readers: list[RecordReader], claim: Claim) -> list[SignedRange]:
-    """`sign_range` of each of ``readers``' whole JSONL files, in turn (a Ray task's small files);
-    where one is in a bucket, the next file's lines read ahead while this one's are signed
-    (`_lines_ahead`), as the local engine reads a bucket's files (`_sign_remote_records`)."""
+    """`sign_range` of each of ``readers``' whole JSONL files, in turn (a Ray task's small files,
+    each under 8 MiB); where one is in a bucket, `FILES_AT_ONCE` of them read at a time in
+    threads while the first is signed: one after the other, each file's round trips were waited
+    for (283 files of 230 KB, from a server answering 20 ms late, took 3.4 s of a run's 8.3 s)."""
     if not any(is_url(reader.path) for reader in readers):
         return [sign_range(config, reader, 0, None, claim) for reader in readers]
-    feed: queue.Queue[RecordReader | None] = queue.Queue()
+
+    def read(reader: RecordReader) -> list[list[tuple[int, int, bytes | None]]]:
+        return list(reader.line_batches(0, None, LINE_BATCH_BYTES, BATCH_DOCS))
+
     for reader in readers:
-        _count_afresh(reader)  # before the thread counts its lines
-        feed.put(reader)
-    feed.put(None)
+        _count_afresh(reader)  # before a thread counts its lines
     out: list[SignedRange] = []
-    started: tuple[_Corpus, Signer] | None = None  # the file being signed
-    with contextlib.closing(_lines_ahead(feed)) as ahead:
-        for reader, batch in ahead:
-            if started is None:
-                started = _gathering(config, reader, claim)
-            if batch is not None:
-                _sign_lines(reader, batch, started[1], started[0])
-                continue
-            out.append(_signed_range(reader, *started))
-            started = None
+    with ThreadPoolExecutor(FILES_AT_ONCE, thread_name_prefix="codemill-reader") as pool:
+        for reader, lines in zip(readers, pool.map(read, readers), strict=True):
+            part, signing = _gathering(config, reader, claim)
+            for batch in lines:
+                _sign_lines(reader, batch, signing, part)
+            out.append(_signed_range(reader, part, signing))
     return out
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from codemill.sources.fs import (
     fetched,
     file_size,
     is_tree,
+    is_url,
     join,
     publishing_marker,
     uploading,
@@ -35,6 +37,8 @@ from codemill.sources.fs import (
 from codemill.sources.inputs import not_a_file, record_file_skip
 from codemill.sources.records import parquet_file, record_origin
 from codemill.sources.streams import is_parquet, is_records, open_stream
+
+T = TypeVar("T")
 
 # input index -> file (relative to the input; a record file's own name) -> kept record numbers
 # (ascending), or None for a kept code file.
@@ -47,6 +51,9 @@ _PIECE = 1 << 20
 # Kept files of a tree written together (`plan_writes`): a URL output stages them, uploads them
 # and removes them from its staging directory; on Ray each group is a task.
 COPIES_AT_ONCE = 16 * FETCH_BATCH
+# Groups written at once where any reads from a bucket (`_each`): each holds a read block of up to
+# 16 MiB, and their round trips overlap.
+GROUPS_AT_ONCE = 4
 
 
 def check_output(outdir: Path | str, inputs: list[Path | str], overwrite: bool = False) -> None:
@@ -236,6 +243,21 @@ def publish_group(group: list[Write], outdir: str) -> list[str]:
     return rels
 
 
+def _each(groups: list[list[Write]], write: Callable[[list[Write]], T]) -> list[T]:
+    """``write`` of each group, in order; where any group reads from a bucket, `GROUPS_AT_ONCE`
+    of them at a time, so that their round trips overlap (one after the other, the 176 small
+    JSONL objects a dedup kept records of took 4.4 s from a server answering 20 ms late). The
+    first failed group's error is raised, the groups not begun are not."""
+    if not any(is_url(w.src) for group in groups for w in group):
+        return [write(group) for group in groups]
+    pool = ThreadPoolExecutor(GROUPS_AT_ONCE, thread_name_prefix="codemill-write")
+    try:
+        futures = [pool.submit(write, group) for group in groups]
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def write_output(
     inputs: list[Path | str],
     outdir: Path | str,
@@ -262,7 +284,7 @@ def write_output(
         if publish is not None:
             published = publish(groups, outdir)
         else:
-            published = [rel for group in groups for rel in publish_group(group, outdir)]
+            published = [rel for rels in _each(groups, lambda group: publish_group(group, outdir)) for rel in rels]
         report["outputs"] = [f"{outdir.rstrip('/')}/{name}" for name in names]
         with scratch_dir("dedup") as tmp:
             atomic_write_json(Path(tmp) / REPORT_NAME, report)
@@ -271,7 +293,6 @@ def write_output(
     with atomic_dir(outdir) as stage:
         for name in trees:
             (stage / name).mkdir(parents=True, exist_ok=True)
-        for group in groups:
-            write_group(group, stage)
+        _each(groups, lambda group: write_group(group, stage))
         report["outputs"] = [str(outdir / name) for name in names]
         atomic_write_json(stage / REPORT_NAME, report)

@@ -341,7 +341,10 @@ def ray_sign_inputs(
                     send_files()
                 continue
             send_files()
-            known = None if parts or is_parquet(item.path) else file_size(item.path)
+            # The listing's size: asked again, each object of a bucket was a request (~20 ms).
+            known = (
+                None if parts or is_parquet(item.path) else item.size if item.size is not None else file_size(item.path)
+            )
             spans = record_parts(item.path, parts, known)
             small = known if known is not None and len(spans) == 1 and known < FILE_TASK_BYTES else None
             if small is None:

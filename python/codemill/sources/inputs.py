@@ -141,6 +141,7 @@ def _listed(
     too with ``parquet_readers``."""
 
     def records(reader: RecordReader, size: int) -> Iterator[Document | RecordReader]:
+        reader.size = size  # what a caller would otherwise ask the store for again (Ray's dedup)
         reason = record_file_skip(reader.path, size)
         if reason is not None:
             skips.add(reader.shown, reason)

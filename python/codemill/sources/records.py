@@ -108,6 +108,7 @@ class RecordReader:
         self.origin = record_origin(path) if origin is None else origin
         self.first = first
         self.lines = 0
+        self.size: int | None = None  # the file's size as its listing gave it (None: not listed)
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[Document]:
         """Records of JSONL lines starting in bytes ``[start, stop)``, or of Parquet row groups
