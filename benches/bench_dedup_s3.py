@@ -3,7 +3,8 @@ from the command line, per core: what object storage costs dedup (the tokenize s
 `bench_tokenize_growth.py --configs jsonl1,s31 --pin`).
 
 Run: `python benches/bench_dedup_s3.py [--base-mb 40] [--scale 25] [--rounds 5]
-[--latency-ms 0] [--ref OTHER_CHECKOUT/python] [--dir /tmp/codemill_dedup_s3] [--json F]`.
+[--latency-ms 0] [--engine local|ray] [--parts DIR] [--ref OTHER_CHECKOUT/python]
+[--dir /tmp/codemill_dedup_s3] [--json F]`.
 
 The corpus is `bench_tokenize_growth.py`'s: ``--scale`` copies of ``--base-mb`` of real Python as
 JSONL parts of 8 MB (mostly exact copies, as crawled code is), written once and uploaded once to
@@ -12,6 +13,8 @@ as a real store's first byte is late). Each round runs, in fresh processes: dedu
 parts, then of the bucket's (output on local disk either way), each command held to core 0 and
 the server to core 1, so the figures are the client's own cost; with ``--ref``, another
 checkout's two runs too (its ``python`` folder first on PYTHONPATH). Rows are medians.
+``--parts DIR``: another folder of JSONL files instead (many small files, say); ``--engine ray``:
+`codemill dedup --engine ray`, a local Ray of the command's own started in each run, not pinned.
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ from bench_tokenize_growth import base_files, make_jsonl, make_tree, start_s3, u
 HERE = Path(__file__).resolve().parent.parent / "python"
 
 
-def run(inp: str, out: Path, pythonpath: Path, env: dict[str, str]) -> float:
+def run(inp: str, out: Path, pythonpath: Path, env: dict[str, str], engine: str) -> float:
     shutil.rmtree(out, ignore_errors=True)
-    cmd = ["taskset", "-c", "0", sys.executable, "-m", "codemill.cli", "dedup", inp, "-o", str(out), "--no-progress"]
+    cmd = [sys.executable, "-m", "codemill.cli", "dedup", inp, "-o", str(out), "--no-progress", "--engine", engine]
+    if engine == "local":
+        cmd = ["taskset", "-c", "0", *cmd]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env={**env, "PYTHONPATH": str(pythonpath)}, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
@@ -51,12 +56,14 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=25)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--latency-ms", type=float, default=0.0)
+    ap.add_argument("--engine", choices=("local", "ray"), default="local")
+    ap.add_argument("--parts", type=Path, help="a folder of JSONL files to read instead of the corpus's parts")
     ap.add_argument("--ref", type=Path, help="another checkout's python folder, run side by side")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/codemill_dedup_s3"))
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
-    parts = args.dir / f"jsonl_x{args.scale}"
+    parts = args.parts or args.dir / f"jsonl_x{args.scale}"
     if not parts.exists():
         tree = args.dir / "tree"
         make_tree(tree, base_files(args.base_mb), args.scale)
@@ -65,7 +72,8 @@ def main() -> None:
         os.sync()
     size = sum(p.stat().st_size for p in parts.iterdir())
     checkouts = {"this": HERE, **({"ref": args.ref.resolve()} if args.ref else {})}
-    proc, env, server = start_s3(dict(os.environ), "moto-waitress", latency_ms=args.latency_ms, cpu=1)
+    pin = 1 if args.engine == "local" else None
+    proc, env, server = start_s3(dict(os.environ), "moto-waitress", latency_ms=args.latency_ms, cpu=pin)
     times: dict[str, list[float]] = {}
     try:
         url = upload(parts, "bench-dedup", "in", env)
@@ -73,7 +81,7 @@ def main() -> None:
             row = []
             for name, path in checkouts.items():
                 for kind, inp in (("local", str(parts)), ("s3", url)):
-                    seconds = run(inp, args.dir / "out", path, env)
+                    seconds = run(inp, args.dir / "out", path, env, args.engine)
                     times.setdefault(f"{name} {kind}", []).append(seconds)
                     row.append(f"{name} {kind} {seconds:.2f} s")
             print(f"round {r + 1}: " + ", ".join(row), flush=True)
@@ -93,6 +101,8 @@ def main() -> None:
             "bytes": size,
             "server": server,
             "latency_ms": args.latency_ms,
+            "engine": args.engine,
+            "parts": str(parts),
             "checkouts": {k: str(v) for k, v in checkouts.items()},
             "rows": rows,
             "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
