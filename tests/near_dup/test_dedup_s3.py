@@ -86,8 +86,8 @@ def _jsonl_files(tree: Path, n: int, copies: int, odd_at: tuple[int, ...]) -> Pa
 
 
 def test_jsonl_objects_are_read_ahead_and_their_skips_kept_in_order(s3_server, bucket, tmp_path, monkeypatch):
-    # JSONL objects in a prefix are fetched a file ahead of the signing, in a thread: the
-    # listing goes on a file ahead, yet each file's skips (bad lines) are listed where a run
+    # JSONL objects in a prefix are fetched ahead of the signing, in threads: the listing goes
+    # on several files ahead, yet each file's skips (bad lines) are listed where a run
     # reading each file as it is listed lists them, among the listing's own (objects passed
     # over), with the same documents, counts and kept records as the same files on local disk.
     import codemill.near_dup.api as api
@@ -96,8 +96,10 @@ def test_jsonl_objects_are_read_ahead_and_their_skips_kept_in_order(s3_server, b
     for i in (1, 4):  # listed while the file before it is signed, before its own skips are
         (tree / f"r{i}x.xyz").write_text("passed over by the listing")
     ahead: list[int] = []
-    real = api.read_ahead
-    monkeypatch.setattr(api, "read_ahead", lambda it: ahead.append(1) or real(it))
+    real = api._files_ahead
+    monkeypatch.setattr(api, "_files_ahead", lambda items: ahead.append(1) or real(items))
+    sizes = sorted(p.stat().st_size for p in tree.glob("*.jsonl"))
+    monkeypatch.setattr(api, "WHOLE_FILE_BYTES", sizes[4])  # some files read whole, the others streamed
     local = dedup(tree, tmp_path / "out")
     assert not ahead  # from local disk: no thread
     remote = dedup(upload(s3_server, bucket, tree, "ahead"), tmp_path / "out_s3")
