@@ -41,7 +41,7 @@ from codemill.sources.fs import as_local, is_tree, is_url, join
 from codemill.sources.inputs import iter_documents_or_readers, list_batches_or_readers
 from codemill.sources.names import printable
 from codemill.sources.skips import UNREADABLE, Placing, SkippedItem
-from codemill.sources.streams import is_parquet
+from codemill.sources.streams import is_compressed, is_parquet
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
 
@@ -52,9 +52,8 @@ BATCH_CHARS = 32_000_000
 # while they are parsed and signed, so a batch costs about twice this (32 MB cost ~60 MB more
 # peak memory than the Python reader).
 LINE_BATCH_BYTES = 8 << 20
-# A bucket's JSONL files read ahead (`_files_ahead`), FILES_AT_ONCE at a time, AHEAD_BYTES of them (as
-# listed) ahead; one under WHOLE_FILE_BYTES read whole (gzip's ~5x: ~80 MB held at most), a larger
-# one's first batch (LINE_BATCH_BYTES of lines).
+# A bucket's JSONL files read ahead (`_files_ahead`), FILES_AT_ONCE at a time, up to AHEAD_BYTES held:
+# a plain one under WHOLE_FILE_BYTES read whole, any other its first batch (LINE_BATCH_BYTES of lines).
 FILES_AT_ONCE = 4
 WHOLE_FILE_BYTES = 1 << 20
 AHEAD_BYTES = 16 << 20
@@ -360,35 +359,44 @@ def _files_ahead(
     items: Iterator[tuple[RecordReader, T]],
 ) -> Generator[tuple[tuple[RecordReader, T], Iterable[_Lines]], None, None]:
     """Each of ``items`` (a reader and what goes with it) with its file's batches of lines, in
-    order, read ahead in threads, `FILES_AT_ONCE` files at a time: up to twice that many files
-    ahead, and `AHEAD_BYTES` of them as listed (at least the next file), each read whole if under
-    `WHOLE_FILE_BYTES`, else its first batch, the rest read on ahead of the signing
-    (`read_ahead`). ``items`` is drawn from ahead of the files given out. The threads only read
-    lines: their skips are counted where they are parsed (`RecordReader.parsed`)."""
+    order, read ahead in threads, `FILES_AT_ONCE` files at a time: at least the next file, and
+    up to twice `FILES_AT_ONCE` files and `AHEAD_BYTES` held ahead. A plain file under
+    `WHOLE_FILE_BYTES` (as listed) is read whole; any other its first batch (a compressed file's
+    listed size says nothing of its lines: 485 KB of gzip held 120 MB of them), the rest read on
+    ahead as it is signed (`read_ahead`). ``items`` is drawn from ahead of the files given out.
+    The threads only read lines: their skips are counted where they are parsed
+    (`RecordReader.parsed`)."""
+
+    def whole(reader: RecordReader) -> bool:
+        return reader.size is not None and reader.size < WHOLE_FILE_BYTES and not is_compressed(reader.path)
 
     def head(reader: RecordReader) -> tuple[list[_Lines], Iterator[_Lines] | None]:
         batches = reader.line_batches(0, None, LINE_BATCH_BYTES, BATCH_DOCS)
-        size = reader.size
-        if size is not None and size < WHOLE_FILE_BYTES:
+        if whole(reader):
             return list(batches), None
         return list(itertools.islice(batches, 1)), batches
 
     window: deque[tuple[tuple[RecordReader, T], int, Future[tuple[list[_Lines], Iterator[_Lines] | None]]]] = deque()
-    ahead = 0  # bytes of the files in ``window``, as listed
+    held = 0  # bytes the files in ``window`` hold at most: a whole file's, or a first batch's
+
+    def fill() -> None:
+        nonlocal held
+        while not window or (len(window) < 2 * FILES_AT_ONCE and held < AHEAD_BYTES):
+            item = next(items, None)
+            if item is None:
+                return
+            size = item[0].size
+            cost = size if whole(item[0]) and size is not None else LINE_BATCH_BYTES
+            window.append((item, cost, pool.submit(head, item[0])))
+            held += cost
+
     pool = ThreadPoolExecutor(FILES_AT_ONCE, thread_name_prefix="codemill-reader")
     try:
-        while True:
-            while not window or (len(window) < 2 * FILES_AT_ONCE and ahead < AHEAD_BYTES):
-                item = next(items, None)
-                if item is None:
-                    break
-                size = min(AHEAD_BYTES, AHEAD_BYTES if item[0].size is None else item[0].size)
-                window.append((item, size, pool.submit(head, item[0])))
-                ahead += size
-            if not window:
-                return
-            item, size, read = window.popleft()
-            ahead -= size
+        fill()
+        while window:
+            item, cost, read = window.popleft()
+            held -= cost
+            fill()  # the files after this one, read while it is signed
             lines, rest = read.result()
             if rest is None:
                 yield item, lines
