@@ -342,11 +342,9 @@ def ray_sign_inputs(
                 continue
             send_files()
             # The listing's size: asked again, each object of a bucket was a request (~20 ms).
-            known = (
-                None if parts or is_parquet(item.path) else item.size if item.size is not None else file_size(item.path)
-            )
-            spans = record_parts(item.path, parts, known)
-            small = known if known is not None and len(spans) == 1 and known < FILE_TASK_BYTES else None
+            spans = record_parts(item.path, parts, item.size)
+            whole = not parts and not is_parquet(item.path) and len(spans) == 1
+            small = item.size if whole and item.size is not None and item.size < FILE_TASK_BYTES else None
             if small is None:
                 send_records()
                 send_parts(item, placing.listed(), spans)
