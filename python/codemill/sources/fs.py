@@ -92,6 +92,10 @@ def url_class(url: str) -> tuple[Any, str]:
         # codemill URL starts with its one scheme (`is_url`), so the rest is taken literally.
         protocol = url.split("://", 1)[0]
         cls = fsspec.get_filesystem_class(protocol)
+        if f"{cls.__module__}.{cls.__qualname__}" == "s3fs.core.S3FileSystem":
+            from codemill.sources.fast_s3 import FastS3FileSystem
+
+            cls = FastS3FileSystem  # its reads and small uploads through obstore, where it can
         path = cls._strip_protocol(url)
     except ImportError as exc:  # the protocol's package (s3fs, gcsfs ...) is not installed
         raise StorageError(f"{url}: {exc} (pip install 'codemill[cloud]' for s3://)") from None

@@ -1,0 +1,174 @@
+"""S3 requests through obstore (`codemill.sources.fast_s3`): the same bytes, names and errors as
+s3fs gives, against the moto server the S3 tests share; s3fs where obstore would not send the
+request botocore does."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+from codemill.errors import StorageError
+
+pytest.importorskip("obstore", reason="the fast S3 path needs obstore (the 'cloud' extra)")
+
+# Names obstore sends as they are, and names it would change (s3fs reads and writes those).
+PLAIN = ["a.py", "pages/[id].tsx", "a b/c+d=e.py", "uni/é中.py", "p%20q.py", "x~y#z.py", "empty.py"]
+ODD = ["x;y.py", "d//e.py", "/lead.py", "t/./u.py", "t/../v.py", "what?.py", "back\\slash.py"]
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts obstore's requests by function: {"get_range": n, ...}."""
+    import obstore
+
+    made: collections.Counter[str] = collections.Counter()
+    for name in ("get", "get_range", "put", "get_async", "get_range_async"):
+        real = getattr(obstore, name)
+
+        def wrapped(*args, _real=real, _name=name, **kw):
+            made[_name] += 1
+            return _real(*args, **kw)
+
+        monkeypatch.setattr(obstore, name, wrapped)
+    return made
+
+
+def _fs(bucket: str):
+    from codemill.sources.fast_s3 import FastS3FileSystem
+    from codemill.sources.fs import url_fs
+
+    fs, _ = url_fs(f"s3://{bucket}/")
+    assert isinstance(fs, FastS3FileSystem)
+    return fs
+
+
+def _body(key: str) -> bytes:
+    return b"" if key == "empty.py" else f"# {key}\n".encode() * 50
+
+
+def test_reads_give_what_the_store_holds_plain_names_through_obstore(s3_server, bucket, counted):
+    for key in PLAIN + ODD:
+        s3_server.put_object(Bucket=bucket, Key=key, Body=_body(key))
+    fs = _fs(bucket)
+    for key in PLAIN + ODD:
+        body, path = _body(key), f"{bucket}/{key}"
+        before = sum(counted.values())
+        assert fs.cat_file(path) == body, key
+        if body:
+            assert fs.cat_file(path, start=3, end=40) == body[3:40], key
+            assert fs.cat_file(path, start=10, end=10**9) == body[10:], key  # past the end: the rest
+        assert (sum(counted.values()) > before) == (key in PLAIN), key
+    paths = [f"{bucket}/{k}" for k in PLAIN + ODD if k != "empty.py"]
+    counted.clear()
+    assert fs.cat_ranges(paths, None, None) == [_body(p.split("/", 1)[1]) for p in paths]
+    assert counted["get_async"] == len(PLAIN) - 1
+    assert fs.cat_ranges(paths, [0] * len(paths), [7] * len(paths)) == [_body(p.split("/", 1)[1])[:7] for p in paths]
+    # What a store refuses: a range of an empty object (416, as s3fs raises it), a missing one.
+    got = fs.cat_ranges([f"{bucket}/empty.py", f"{bucket}/none.py"], [0, 0], [5, 5])
+    assert isinstance(got[0], OSError) and isinstance(got[1], FileNotFoundError)
+    with pytest.raises(FileNotFoundError):
+        fs.cat_file(f"{bucket}/none.py", start=0, end=5)
+
+
+def test_uploads_store_the_exact_name_and_bytes(s3_server, bucket, counted, tmp_path):
+    fs = _fs(bucket)
+    local = tmp_path / "f"
+    for i, key in enumerate(PLAIN + ODD):
+        body = _body(key) + bytes([i])
+        if i % 2:
+            fs.pipe_file(f"{bucket}/{key}", body)
+        else:
+            local.write_bytes(body)
+            fs.put_file(str(local), f"{bucket}/{key}")
+        assert s3_server.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key
+    assert counted["put"] == len(PLAIN)
+    fs.pipe_file(f"{bucket}/m.json", b"{}")
+    assert s3_server.head_object(Bucket=bucket, Key="m.json")["ContentType"] == "application/json"
+    # Seen at once by the filesystem's own listing (its cache of the folder dropped).
+    fs.ls(bucket)
+    fs.pipe_file(f"{bucket}/late.py", b"x")
+    assert f"{bucket}/late.py" in fs.ls(bucket)
+
+
+def test_s3fs_serves_every_request_when_asked(s3_server, bucket, counted, monkeypatch):
+    monkeypatch.setenv("CODEMILL_S3_CLIENT", "s3fs")
+    fs = _fs(bucket)
+    fs._stores.clear()
+    fs.pipe_file(f"{bucket}/a.py", b"abc")
+    assert fs.cat_file(f"{bucket}/a.py", start=1, end=3) == b"bc"
+    assert fs.cat_ranges([f"{bucket}/a.py"], None, None) == [b"abc"]
+    assert sum(counted.values()) == 0
+    fs._stores.clear()
+
+
+def test_a_bucket_obstore_fails_for_is_served_by_s3fs_from_then_on(s3_server, bucket, monkeypatch):
+    import obstore
+    from obstore.exceptions import GenericError
+
+    fs = _fs(bucket)
+    fs.pipe_file(f"{bucket}/a.py", b"abc")
+    calls = []
+
+    def failing(*args, **kw):
+        calls.append(1)
+        raise GenericError("Generic S3 error: a request obstore cannot make")
+
+    monkeypatch.setattr(obstore, "get_range", failing)
+    assert fs.cat_file(f"{bucket}/a.py", start=0, end=2) == b"ab"
+    assert fs.cat_file(f"{bucket}/a.py", start=1, end=3) == b"bc"
+    assert calls == [1] and fs._stores[bucket] is None
+    fs._stores.pop(bucket)
+
+
+def test_errors_are_one_clear_line_without_secrets(s3_server, bucket, monkeypatch):
+    import fsspec
+    from codemill.sources.fs import read_url, write_url
+    from conftest import _start_moto
+
+    with pytest.raises(StorageError, match=r"^s3://no-such-bucket-here/x\.py: no such bucket or object"):
+        read_url("s3://no-such-bucket-here/x.py", 0, 10)
+    # A server that checks credentials (moto's IAM enforcement): the keys are unknown to it.
+    proc, url = _start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")
+        fsspec.filesystem("s3").clear_instance_cache()
+        for call in (lambda u: read_url(u, 0, 10), lambda u: write_url(u, b"x")):
+            with pytest.raises(StorageError) as e:
+                call("s3://some-bucket/out/a.py")
+            msg = str(e.value)
+            assert msg.startswith("s3://some-bucket/out/a.py: access denied"), msg
+            assert "very-secret-value" not in msg and "\n" not in msg
+    finally:
+        proc.kill()
+        proc.wait()
+        fsspec.filesystem("s3").clear_instance_cache()
+
+
+def test_a_tokenize_job_reads_and_commits_through_obstore_as_through_s3fs(
+    s3_server, bucket, tmp_path, small_tok, counted, monkeypatch
+):
+    from codemill.corpus.job import tokenize_corpus
+    from conftest import STDLIB
+
+    for p in sorted((STDLIB / "json").rglob("*.py")):
+        s3_server.put_object(Bucket=bucket, Key=f"in/{p.relative_to(STDLIB).as_posix()}", Body=p.read_bytes())
+    kw = {"tokenizer": small_tok, "task_bytes": 20_000, "shard_tokens": 5_000, "workers": 1}
+    fast = tokenize_corpus(f"s3://{bucket}/in", f"s3://{bucket}/fast", **kw)
+    assert counted["get_range_async"] > 0 and counted["put"] > fast["tasks_planned"] >= 2
+    counted.clear()
+    monkeypatch.setenv("CODEMILL_S3_CLIENT", "s3fs")
+    _fs(bucket)._stores.clear()
+    slow = tokenize_corpus(f"s3://{bucket}/in", f"s3://{bucket}/slow", **kw)
+    assert sum(counted.values()) == 0 and slow["totals"] == fast["totals"]
+
+    def files(prefix: str) -> dict[str, bytes]:
+        listed = s3_server.list_objects_v2(Bucket=bucket, Prefix=prefix + "/")["Contents"]
+        got = {
+            o["Key"][len(prefix) + 1 :]: s3_server.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            for o in listed
+        }
+        return {k: v.replace(b"/slow", b"/fast") for k, v in got.items()}
+
+    assert files("fast") == files("slow")
+    _fs(bucket)._stores.clear()
