@@ -31,7 +31,7 @@ from pathlib import Path
 from statistics import median
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_tokenize_growth import base_files, make_jsonl, make_tree, start_s3, upload
+from bench_tokenize_growth import base_files, installed, make_jsonl, make_tree, start_s3, upload
 
 HERE = Path(__file__).resolve().parent.parent / "python"
 
@@ -106,6 +106,7 @@ def main() -> None:
             "checkouts": {k: str(v) for k, v in checkouts.items()},
             "rows": rows,
             "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
+            "versions": {p: installed(p) for p in ("s3fs", "obstore", "moto")},
         }
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

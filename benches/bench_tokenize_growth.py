@@ -50,7 +50,7 @@ import sys
 import sysconfig
 import time
 from argparse import ArgumentParser
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -75,6 +75,14 @@ CONFIGS = {
     # baseline is "local2"
     "s3tree": ("local", 2),
 }
+
+
+def installed(package: str) -> str | None:
+    """The version of ``package``, None where it is not installed."""
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def _jsonl_config(cfg: str) -> bool:
@@ -499,6 +507,7 @@ def main() -> None:
         "numpy": version("numpy"),
         "ray": version("ray"),
         "s3fs": version("s3fs"),
+        "obstore": installed("obstore"),
         "s3_servers": [v[2] for v in servers.values()],
         "repeat": args.repeat,
         "pinned": "each run on core 0, the S3 server on core 1" if args.pin else None,
