@@ -5,6 +5,10 @@ request botocore does."""
 from __future__ import annotations
 
 import collections
+import datetime
+import os
+import subprocess
+import sys
 
 import pytest
 from codemill.errors import StorageError
@@ -58,6 +62,13 @@ def test_reads_give_what_the_store_holds_plain_names_through_obstore(s3_server, 
             assert fs.cat_file(path, start=3, end=40) == body[3:40], key
             assert fs.cat_file(path, start=10, end=10**9) == body[10:], key  # past the end: the rest
         assert (sum(counted.values()) > before) == (key in PLAIN), key
+    # A range from an offset to the end stays with obstore; one that ends before it starts is
+    # sent by s3fs as it is (a server ignores it: the whole object), as without obstore.
+    counted.clear()
+    assert fs.cat_file(f"{bucket}/a.py", start=5) == _body("a.py")[5:] and counted["get"] == 1
+    assert fs.cat_file(f"{bucket}/a.py", start=5, end=2) == _body("a.py")
+    assert fs.cat_ranges([f"{bucket}/a.py"], [7], [None]) == [_body("a.py")[7:]]
+    assert sum(counted.values()) == 2 and fs._stores[bucket] is not None
     paths = [f"{bucket}/{k}" for k in PLAIN + ODD if k != "empty.py"]
     counted.clear()
     assert fs.cat_ranges(paths, None, None) == [_body(p.split("/", 1)[1]) for p in paths]
@@ -82,8 +93,24 @@ def test_uploads_store_the_exact_name_and_bytes(s3_server, bucket, counted, tmp_
             fs.put_file(str(local), f"{bucket}/{key}")
         assert s3_server.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key
     assert counted["put"] == len(PLAIN)
-    fs.pipe_file(f"{bucket}/m.json", b"{}")
-    assert s3_server.head_object(Bucket=bucket, Key="m.json")["ContentType"] == "application/json"
+    # Content types as s3fs sets them: none for bytes (the store's default), guessed from the
+    # local file's name for a file.
+    types = {}
+    for label, client in (("obstore", None), ("s3fs", "s3fs")):
+        if client:
+            os.environ["CODEMILL_S3_CLIENT"] = client
+        fs._stores.clear()
+        try:
+            fs.pipe_file(f"{bucket}/{label}/m.json", b"{}")
+            (tmp_path / "local.txt").write_bytes(b"x")
+            fs.put_file(str(tmp_path / "local.txt"), f"{bucket}/{label}/remote.parquet")
+        finally:
+            os.environ.pop("CODEMILL_S3_CLIENT", None)
+        types[label] = [
+            s3_server.head_object(Bucket=bucket, Key=f"{label}/{k}")["ContentType"]
+            for k in ("m.json", "remote.parquet")
+        ]
+    assert types["obstore"] == types["s3fs"] == ["binary/octet-stream", "text/plain"]
     # Seen at once by the filesystem's own listing (its cache of the folder dropped).
     fs.ls(bucket)
     fs.pipe_file(f"{bucket}/late.py", b"x")
@@ -172,3 +199,62 @@ def test_a_tokenize_job_reads_and_commits_through_obstore_as_through_s3fs(
 
     assert files("fast") == files("slow")
     _fs(bucket)._stores.clear()
+
+
+def test_a_forked_child_uses_s3fs_once_the_parent_used_obstore(s3_server, bucket):
+    # obstore's runtime threads do not survive a fork: a child's request through it waited
+    # forever. codemill forks its own workers before any request.
+    s3_server.put_object(Bucket=bucket, Key="a.py", Body=b"abc")
+    code = f"""
+import os, sys
+from codemill.sources.fs import read_url
+assert read_url("s3://{bucket}/a.py", 0, 3) == b"abc"
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if read_url("s3://{bucket}/a.py", 1, 3) == b"bc" else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+    done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_bucket_on_aws_is_addressed_as_botocore_addresses_it(monkeypatch):
+    # No request: where a presigned URL points is where a request goes.
+    import fsspec
+    import obstore
+    from codemill.sources.fs import url_fs
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    fsspec.filesystem("s3").clear_instance_cache()
+    try:
+        from fsspec.asyn import sync
+
+        class Sent(Exception):
+            pass
+
+        def sent(request, **kw):  # botocore's request, stopped before it leaves
+            raise Sent(request.url)
+
+        for region, bucket in (("eu-west-1", "my-bucket"), ("eu-west-1", "my.bucket"), ("us-east-1", "my-bucket")):
+            monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+            fsspec.filesystem("s3").clear_instance_cache()
+            fs, _ = url_fs(f"s3://{bucket}/k.py")
+            ours = obstore.sign(fs._store(bucket), "GET", "k.py", datetime.timedelta(minutes=1))
+            fs.s3.meta.events.register("before-send.s3.GetObject", sent)
+            try:
+                with pytest.raises(Sent) as theirs:
+                    sync(fs.loop, fs.s3.get_object, Bucket=bucket, Key="k.py")
+            finally:
+                fs.s3.meta.events.unregister("before-send.s3.GetObject", sent)
+            assert ours.split("?")[0] == str(theirs.value), (ours, str(theirs.value))
+        # A setting botocore does not read (obstore would): s3fs serves the bucket.
+        monkeypatch.setenv("AWS_S3_EXPRESS", "true")
+        fs._stores.clear()
+        assert fs._store("my-bucket") is None
+    finally:
+        fsspec.filesystem("s3").clear_instance_cache()

@@ -9,16 +9,19 @@ s3fs stays the filesystem: it lists, removes, streams large uploads in parts, an
 configuration. Endpoint, region and credentials are read from its botocore client, so the
 standard chain (``AWS_ENDPOINT_URL``, ``AWS_PROFILE``, ``~/.aws/config``, an instance role ...)
 is resolved once, by botocore, for both (a CA bundle it uses is added to obstore's trusted
-roots). Requests go to obstore only where it reproduces what botocore would send: no option
-s3fs passes on that obstore lacks (anonymous access, requester pays, extra request arguments,
-versions, a proxy, virtual-host addressing, a setting only obstore reads from the environment),
-and object names it keeps as they are (see `_plain_key`). Anything else,
-and any request obstore fails for a reason other than a missing object or a refusal, goes to
-s3fs as before, whose answer (or error) is the one given; a bucket that s3fs serves where
-obstore failed stays with s3fs. ``CODEMILL_S3_CLIENT=s3fs`` sends every request to s3fs.
+roots), and a bucket is addressed as botocore does (a host of its own on AWS, a path at any
+other endpoint). Requests go to obstore only where it reproduces what botocore would send: no
+option s3fs passes on that obstore lacks (anonymous access, requester pays, extra request
+arguments, versions, a proxy, virtual-host addressing at another endpoint, a setting only
+obstore reads from the environment), object names it keeps as they are (see `_plain_key`), and
+ranges as s3fs asks for them. Only obstore's successes are used: a request it fails is made
+again by s3fs, whose answer or error is the one given (its error messages and types, too), and
+a bucket s3fs then serves where obstore failed stays with s3fs. ``CODEMILL_S3_CLIENT=s3fs``
+sends every request to s3fs.
 
-obstore's runtime starts threads at its first request; a process that forks workers does so
-before (`codemill._cpus.single_threaded` counts every thread).
+obstore's runtime starts threads at its first request and does not survive a fork: a forked
+child uses s3fs. codemill forks its workers before (`codemill._cpus.single_threaded` counts
+every thread), so they use obstore.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import mimetypes
 import os
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,7 +45,9 @@ _SINGLE_PUT = 100 << 20
 # Requests of a `cat_ranges` under way at once (as s3fs's batch of a fetch, `fs.FETCH_BATCH`).
 _AT_ONCE = 64
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
-# Settings obstore reads from the environment that botocore does not: requests would differ.
+# Settings obstore reads from the environment (every ``AWS_`` name of its configuration) that
+# botocore does not, and that would change its requests. The rest it reads are given explicitly
+# (endpoint, region, credentials through the provider) or only find credentials.
 _OBSTORE_ONLY_VARIABLES = (
     "AWS_ENDPOINT",
     "AWS_SKIP_SIGNATURE",
@@ -55,8 +61,17 @@ _OBSTORE_ONLY_VARIABLES = (
     "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
     "AWS_UNSIGNED_PAYLOAD",
     "AWS_CONDITIONAL_PUT",
+    "AWS_COPY_IF_NOT_EXISTS",
     "AWS_DISABLE_TAGGING",
+    "AWS_S3_EXPRESS",
 )
+# botocore's endpoints of AWS itself (global, or a region's), where it addresses a bucket as
+# a host of its own (``https://BUCKET.s3.REGION.amazonaws.com``) if its name allows.
+_AWS_ENDPOINT = re.compile(r"https://s3(\.[a-z0-9-]+)?\.amazonaws\.com")
+_DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+# The process whose obstore runtime is running (its first store's): a forked child has none of
+# its threads, and its requests would wait forever; it uses s3fs.
+_runtime_pid: int | None = None
 # Characters obstore changes or refuses in a name: control characters; `;` (a key with one was
 # stored cut at it); `?` (s3fs reads `?versionId=` in a name).
 _ODD_CHARS = re.compile(r"[\x00-\x1f\x7f;?\\]")
@@ -75,6 +90,14 @@ _Where = tuple[Any, str, str]  # (obstore store, key, bucket) of a path, `FastS3
 
 class _Slow(Exception):
     """obstore cannot serve this request as botocore would: s3fs serves it."""
+
+
+class _Failed(Exception):
+    """obstore failed this request (``error``): s3fs makes it again."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class FastS3FileSystem(S3FileSystem):
@@ -105,12 +128,17 @@ class FastS3FileSystem(S3FileSystem):
 
     def _store(self, bucket: str) -> Any:
         """The obstore store of ``bucket``, None where s3fs serves it."""
+        global _runtime_pid
+        if _runtime_pid is not None and _runtime_pid != os.getpid():
+            return None
         store = self._stores.get(bucket, False)
         if store is not False:
             return store
         with self._stores_lock:
             if bucket not in self._stores:
                 self._stores[bucket] = self._new_store(bucket) if self._options_plain() else None
+                if self._stores[bucket] is not None:
+                    _runtime_pid = os.getpid()
             return self._stores[bucket]
 
     def _new_store(self, bucket: str) -> Any:
@@ -122,14 +150,24 @@ class FastS3FileSystem(S3FileSystem):
         config = client.meta.config
         s3_config = config.s3 or {}
         endpoint = client.meta.endpoint_url
+        style = s3_config.get("addressing_style")
         if (
             config.proxies
             or s3_config.get("use_accelerate_endpoint")
             or s3_config.get("use_dualstack_endpoint")
             or config.use_fips_endpoint
-            or s3_config.get("addressing_style") == "virtual"
         ):
             return None
+        where: dict[str, Any] = {"region": client.meta.region_name or "us-east-1"}
+        if _AWS_ENDPOINT.fullmatch(endpoint) and style != "path" and _DNS_BUCKET.fullmatch(bucket):
+            # As botocore: https://BUCKET.s3[.REGION].amazonaws.com (the endpoint names the bucket).
+            where.update(
+                endpoint=endpoint.replace("https://", f"https://{bucket}.", 1), virtual_hosted_style_request=True
+            )
+        elif style == "virtual":  # a host per bucket at another endpoint: not reproduced
+            return None
+        else:
+            where.update(endpoint=endpoint, virtual_hosted_style_request=False)
         credentials = self._credentials()
         if credentials is None:  # none found (s3fs says so) or not to be signed
             return None
@@ -149,14 +187,16 @@ class FastS3FileSystem(S3FileSystem):
                 options["root_certificate"] = Path(bundle).read_text(encoding="ascii")
             except (OSError, ValueError):  # botocore's own request reports it
                 return None
-        return S3Store(
-            bucket,
-            credential_provider=credentials,
-            client_options=cast("Any", options),
-            retry_config={"max_retries": max(int(attempts) - 1, 0)},
-            endpoint=endpoint,
-            region=client.meta.region_name or "us-east-1",
-        )
+        try:
+            return S3Store(
+                bucket,
+                credential_provider=credentials,
+                client_options=cast("Any", options),
+                retry_config={"max_retries": max(int(attempts) - 1, 0)},
+                **where,
+            )
+        except Exception:  # a setting obstore refuses (from the environment): s3fs serves the bucket
+            return None
 
     def _credentials(self) -> Any:
         """obstore's credential provider, asking botocore (which refreshes what expires), or
@@ -182,8 +222,11 @@ class FastS3FileSystem(S3FileSystem):
 
         return provide
 
-    def _located(self, path: str) -> _Where:
-        """(store, key, bucket) of ``path``; raises `_Slow` where s3fs serves it."""
+    def _located(self, path: str, start: int | None = None, end: int | None = None) -> _Where:
+        """(store, key, bucket) of ``path`` (of ``[start, end)`` of it, as s3fs asks for a range);
+        raises `_Slow` where s3fs serves it."""
+        if (start is not None and start < 0) or (end is not None and (end < 0 or end <= (start or 0))):
+            raise _Slow  # s3fs sends these as they are (a server ignores `bytes=5-1`: the whole object)
         bucket, key, version = self.split_path(path)
         if version or not _plain_key(key):
             raise _Slow
@@ -192,47 +235,40 @@ class FastS3FileSystem(S3FileSystem):
             raise _Slow
         return store, key, bucket
 
-    def _failed(self, bucket: str, exc: BaseException) -> BaseException | None:
-        """What an obstore failure raises: a missing object or a refusal as the OSError s3fs
-        gives; None for any other failure, which s3fs then tries (and if it succeeds, serves
-        the bucket from then on, `_served_by_s3fs`)."""
-        from obstore.exceptions import BaseError, PermissionDeniedError, UnauthenticatedError
+    def _served_by_s3fs(self, at: _Where, failure: BaseException) -> None:
+        """s3fs made a request obstore failed (``failure``): if that was a failure of the store's
+        (not a name it refused), s3fs serves the bucket from then on."""
+        from obstore.exceptions import BaseError
 
-        if isinstance(exc, FileNotFoundError):
-            return exc
-        if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
-            return PermissionError(13, _first_line(exc))
-        if isinstance(exc, BaseError | ValueError):
-            return None
-        return exc
-
-    def _served_by_s3fs(self, bucket: str) -> None:
-        with self._stores_lock:
-            self._stores[bucket] = None
+        if isinstance(failure, BaseError | OSError):
+            with self._stores_lock:
+                self._stores[at[2]] = None
 
     # -- the requests
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> Any:
-        try:
-            if kwargs or (start is not None and start < 0) or (end is not None and end < 0):
-                raise _Slow
-            store, key, bucket = self._located(path)
-        except _Slow:
+        def slow() -> Any:
             return sync(self.loop, self._cat_file, path, start=start, end=end, **kwargs)
+
+        try:
+            if kwargs:
+                raise _Slow
+            at = self._located(path, start, end)
+        except _Slow:
+            return slow()
         import obstore
 
+        store, key, _ = at
         try:
             if start is None and end is None:
                 return bytes(obstore.get(store, key).bytes())
-            if end is not None and end <= (start or 0):
-                return b""
+            if end is None:
+                return bytes(obstore.get(store, key, options=cast("Any", {"range": {"offset": start}})).bytes())
             return bytes(obstore.get_range(store, key, start=start or 0, end=end))
         except Exception as exc:
-            failure = self._failed(bucket, exc)
-            if failure is not None:
-                raise failure from None
-        data = sync(self.loop, self._cat_file, path, start=start, end=end)
-        self._served_by_s3fs(bucket)
+            failure = exc
+        data = slow()  # s3fs's answer, or its error
+        self._served_by_s3fs(at, failure)
         return data
 
     def cat_ranges(
@@ -259,54 +295,55 @@ class FastS3FileSystem(S3FileSystem):
         located: list[_Where | None] = []
         for path, start, end in zip(paths, starts, ends, strict=True):
             try:
-                if (start is not None and start < 0) or (end is not None and end < 0):
-                    raise _Slow
-                located.append(self._located(path))
+                located.append(self._located(path, start, end))
             except _Slow:
                 located.append(None)
 
         async def one(gate: asyncio.Semaphore, at: _Where | None, start: int | None, end: int | None) -> Any:
             if at is None:
                 return _Slow()
-            store, key, bucket = at
+            store, key, _ = at
             try:
                 async with gate:
                     if start is None and end is None:
                         return bytes(await (await obstore.get_async(store, key)).bytes_async())
-                    if end is not None and end <= (start or 0):
-                        return b""
+                    if end is None:
+                        got = await obstore.get_async(store, key, options=cast("Any", {"range": {"offset": start}}))
+                        return bytes(await got.bytes_async())
                     return bytes(await obstore.get_range_async(store, key, start=start or 0, end=end))
             except Exception as exc:
-                failure = self._failed(bucket, exc)
-                return _Slow() if failure is None else failure
+                return _Failed(exc)
 
         async def all_of() -> list[Any]:
             gate = asyncio.Semaphore(_AT_ONCE)
             return list(await asyncio.gather(*(one(gate, *args) for args in zip(located, starts, ends, strict=True))))
 
         got = sync(self.loop, all_of)
-        slow = [i for i, data in enumerate(got) if isinstance(data, _Slow)]
-        if slow:
-            again = sync(
+        again = [i for i, data in enumerate(got) if isinstance(data, _Slow | _Failed)]
+        if again:
+            answers = sync(
                 self.loop,
                 self._cat_ranges,
-                [paths[i] for i in slow],
-                [starts[i] for i in slow],
-                [ends[i] for i in slow],
+                [paths[i] for i in again],
+                [starts[i] for i in again],
+                [ends[i] for i in again],
                 on_error="return",
             )
-            for i, data in zip(slow, again, strict=True):
-                got[i] = data
+            for i, data in zip(again, answers, strict=True):
+                failed, got[i] = got[i], data
                 at = located[i]
-                if at is not None and not isinstance(data, BaseException):
-                    self._served_by_s3fs(at[2])
+                if isinstance(failed, _Failed) and at is not None and not isinstance(data, BaseException):
+                    self._served_by_s3fs(at, failed.error)
         return got
 
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
-        if kwargs or mode != "overwrite" or len(value) >= _SINGLE_PUT:
+        def slow() -> None:
             sync(self.loop, self._pipe_file, path, value, mode=mode, **kwargs)
+
+        if kwargs or mode != "overwrite" or len(value) >= _SINGLE_PUT:
+            slow()
             return
-        self._put(path, value, lambda: sync(self.loop, self._pipe_file, path, value))
+        self._put(path, value, None, slow)  # s3fs sets no type here: the store's default
 
     def put_file(self, lpath: str, rpath: str, callback: Any = None, mode: str = "overwrite", **kwargs: Any) -> None:
         given = {} if callback is None else {"callback": callback}
@@ -317,27 +354,25 @@ class FastS3FileSystem(S3FileSystem):
         if given or kwargs or mode != "overwrite" or not os.path.isfile(lpath) or os.path.getsize(lpath) >= _SINGLE_PUT:
             slow()
             return
-        self._put(rpath, Path(lpath), slow)
+        # As s3fs: a type guessed from the local file's name.
+        self._put(rpath, Path(lpath), mimetypes.guess_type(lpath)[0], slow)
 
-    def _put(self, path: str, body: bytes | Path, slow: Any) -> None:
+    def _put(self, path: str, body: bytes | Path, content_type: str | None, slow: Callable[[], None]) -> None:
         """One upload of ``body`` as ``path`` (``slow``: the same by s3fs)."""
         try:
-            store, key, bucket = self._located(path)
+            at = self._located(path)
         except _Slow:
             slow()
             return
         import obstore
 
-        # As s3fs: a type guessed from the name (it guesses from the local file's, the same here).
-        kind, _ = mimetypes.guess_type(key)
+        store, key, _ = at
         try:
-            obstore.put(store, key, body, use_multipart=False, attributes={"Content-Type": kind} if kind else None)
+            attributes = {"Content-Type": content_type} if content_type else None
+            obstore.put(store, key, body, use_multipart=False, attributes=attributes)
         except Exception as exc:
-            failure = self._failed(bucket, exc)
-            if failure is not None:
-                raise failure from None
-            slow()
-            self._served_by_s3fs(bucket)
+            slow()  # s3fs's upload, or its error
+            self._served_by_s3fs(at, exc)
             return
         self.invalidate_cache(path)
 
@@ -345,9 +380,3 @@ class FastS3FileSystem(S3FileSystem):
 # One cache of instances with s3fs's: clearing its (``fsspec.filesystem("s3").clear_instance_cache()``,
 # after the environment changed) clears these too. Each instance's key names its class.
 FastS3FileSystem._cache = S3FileSystem._cache
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an obstore error, without the XML body it quotes."""
-    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return line.split(": <?xml", 1)[0]
