@@ -128,6 +128,15 @@ def test_s3fs_serves_every_request_when_asked(s3_server, bucket, counted, monkey
     fs._stores.clear()
 
 
+def test_without_obstore_s3fs_serves_every_request(s3_server, bucket, monkeypatch):
+    monkeypatch.setitem(sys.modules, "obstore.store", None)  # not installed: its import fails
+    fs = _fs(bucket)
+    fs._stores.clear()
+    fs.pipe_file(f"{bucket}/a.py", b"abc")
+    assert fs.cat_file(f"{bucket}/a.py", start=1) == b"bc" and fs._stores == {bucket: None}
+    fs._stores.clear()
+
+
 def test_a_bucket_obstore_fails_for_is_served_by_s3fs_from_then_on(s3_server, bucket, monkeypatch):
     import obstore
     from obstore.exceptions import GenericError
