@@ -267,3 +267,50 @@ def test_a_bucket_on_aws_is_addressed_as_botocore_addresses_it(monkeypatch):
         assert fs._store("my-bucket") is None
     finally:
         fsspec.filesystem("s3").clear_instance_cache()
+
+
+def test_the_stores_own_answers_are_s3fs_errors_in_one_request(s3_server, bucket, monkeypatch):
+    import numpy as np
+
+    s3_server.put_object(Bucket=bucket, Key="empty.py", Body=b"")
+    s3_server.put_object(Bucket=bucket, Key="a.py", Body=b"abc")
+    fs = _fs(bucket)
+    errors = {}
+    for client in ("obstore", "s3fs"):
+        if client == "s3fs":
+            monkeypatch.setenv("CODEMILL_S3_CLIENT", "s3fs")
+        fs._stores.clear()
+        calls: list[int] = []
+
+        def counted(*a, _real=fs._cat_file, _calls=calls, **kw):
+            _calls.append(1)
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(fs, "_cat_file", counted)
+        got = []
+        for path in (f"{bucket}/none.py", f"{bucket}/empty.py", "no-such-bucket-here/a.py"):
+            with pytest.raises(OSError) as e:
+                fs.cat_file(path, start=0, end=5)
+            got.append((type(e.value), str(e.value)))
+        got.append([(type(x), str(x)) for x in fs.cat_ranges([f"{bucket}/none.py", f"{bucket}/empty.py"], 0, 5)])
+        errors[client] = got
+        assert len(calls) == (0 if client == "obstore" else 5)  # no request made twice
+        if client == "obstore":  # answers, not failures: the bucket stays with obstore
+            assert fs._stores[bucket] is not None
+        monkeypatch.undo()
+    assert errors["obstore"] == errors["s3fs"]
+    fs._stores.clear()
+    # Range bounds as numpy integers, as s3fs takes them.
+    assert fs.cat_ranges([f"{bucket}/a.py"], np.int64(1), np.int64(3)) == [b"bc"]
+
+
+def test_only_bytes_are_piped_through_obstore(s3_server, bucket, tmp_path):
+    # obstore would read a str as a local file's name; s3fs uploads the string's bytes.
+    local = tmp_path / "secret.txt"
+    local.write_bytes(b"LOCAL FILE CONTENTS")
+    fs = _fs(bucket)
+    fs.pipe_file(f"{bucket}/s.txt", str(local))
+    assert s3_server.get_object(Bucket=bucket, Key="s.txt")["Body"].read() == str(local).encode()
+    fs.pipe_file(f"{bucket}/b.txt", bytearray(b"xy"))
+    assert s3_server.get_object(Bucket=bucket, Key="b.txt")["Body"].read() == b"xy"
+    assert fs._stores[bucket] is not None

@@ -14,8 +14,10 @@ other endpoint). Requests go to obstore only where it reproduces what botocore w
 option s3fs passes on that obstore lacks (anonymous access, requester pays, extra request
 arguments, versions, a proxy, virtual-host addressing at another endpoint, a setting only
 obstore reads from the environment), object names it keeps as they are (see `_plain_key`), and
-ranges as s3fs asks for them. Only obstore's successes are used: a request it fails is made
-again by s3fs, whose answer or error is the one given (its error messages and types, too), and
+ranges as s3fs asks for them, and bytes only (obstore reads a str as a local file's name).
+The store's own answers to a range or an upload (no such object or bucket, a range past the
+end, access denied) become the error s3fs makes of them, from the same code and message; any
+other request obstore fails is made again by s3fs, whose answer or error is the one given, and
 a bucket s3fs then serves where obstore failed stays with s3fs. ``CODEMILL_S3_CLIENT=s3fs``
 sends every request to s3fs.
 
@@ -27,7 +29,9 @@ every thread), so they use obstore.
 from __future__ import annotations
 
 import datetime
+import html
 import mimetypes
+import numbers
 import os
 import re
 import threading
@@ -84,6 +88,11 @@ def _plain_key(key: str) -> bool:
         return False
     return all(part not in ("", ".", "..") for part in key.split("/"))
 
+
+# The store's answers that botocore gets the same (its code in the XML body obstore quotes).
+_ANSWERS = frozenset({"NoSuchKey", "NoSuchBucket", "InvalidRange", "AccessDenied"})
+_CODE = re.compile(r"<Code>([^<]+)</Code>")
+_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
 
 _Where = tuple[Any, str, str]  # (obstore store, key, bucket) of a path, `FastS3FileSystem._located`
 
@@ -244,6 +253,22 @@ class FastS3FileSystem(S3FileSystem):
             with self._stores_lock:
                 self._stores[at[2]] = None
 
+    def _answered(self, failure: BaseException, operation: str) -> BaseException | None:
+        """The error s3fs raises for the store's own answer in ``failure`` (a missing object or
+        bucket, a range past the end, a refusal: botocore gets the same one), as s3fs makes it
+        from the answer's code and message; None for any other failure, which s3fs makes again."""
+        from botocore.exceptions import ClientError
+        from obstore.exceptions import BaseError
+        from s3fs.errors import translate_boto_error
+
+        text = str(failure)
+        code, message = _CODE.search(text), _MESSAGE.search(text)
+        if not isinstance(failure, BaseError | OSError) or code is None or code.group(1) not in _ANSWERS:
+            return None
+        answer = {"Error": {"Code": code.group(1), "Message": html.unescape(message.group(1)) if message else ""}}
+        error: BaseException = translate_boto_error(ClientError(answer, operation), set_cause=False)
+        return error
+
     # -- the requests
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> Any:
@@ -267,6 +292,10 @@ class FastS3FileSystem(S3FileSystem):
             return bytes(obstore.get_range(store, key, start=start or 0, end=end))
         except Exception as exc:
             failure = exc
+        # A whole read's error is s3fs's own (it asks the size first): s3fs reads it again.
+        answered = None if start is None and end is None else self._answered(failure, "GetObject")
+        if answered is not None:
+            raise answered from None
         data = slow()  # s3fs's answer, or its error
         self._served_by_s3fs(at, failure)
         return data
@@ -281,8 +310,8 @@ class FastS3FileSystem(S3FileSystem):
         **kwargs: Any,
     ) -> list[Any]:
         n = len(paths)
-        starts = [starts] * n if starts is None or isinstance(starts, int) else list(starts)
-        ends = [ends] * n if ends is None or isinstance(ends, int) else list(ends)
+        starts = [starts] * n if starts is None or isinstance(starts, numbers.Integral) else list(starts)
+        ends = [ends] * n if ends is None or isinstance(ends, numbers.Integral) else list(ends)
         if kwargs or max_gap is not None or on_error != "return" or len(starts) != n or len(ends) != n:
             return list(
                 sync(self.loop, self._cat_ranges, paths, starts, ends, max_gap=max_gap, on_error=on_error, **kwargs)
@@ -312,7 +341,8 @@ class FastS3FileSystem(S3FileSystem):
                         return bytes(await got.bytes_async())
                     return bytes(await obstore.get_range_async(store, key, start=start or 0, end=end))
             except Exception as exc:
-                return _Failed(exc)
+                answered = None if start is None and end is None else self._answered(exc, "GetObject")
+                return _Failed(exc) if answered is None else answered
 
         async def all_of() -> list[Any]:
             gate = asyncio.Semaphore(_AT_ONCE)
@@ -340,10 +370,11 @@ class FastS3FileSystem(S3FileSystem):
         def slow() -> None:
             sync(self.loop, self._pipe_file, path, value, mode=mode, **kwargs)
 
-        if kwargs or mode != "overwrite" or len(value) >= _SINGLE_PUT:
+        # Bytes only: obstore reads a str as a local file's name, and takes a memoryview botocore refuses.
+        if kwargs or mode != "overwrite" or not isinstance(value, bytes | bytearray) or len(value) >= _SINGLE_PUT:
             slow()
             return
-        self._put(path, value, None, slow)  # s3fs sets no type here: the store's default
+        self._put(path, bytes(value), None, slow)  # s3fs sets no type here: the store's default
 
     def put_file(self, lpath: str, rpath: str, callback: Any = None, mode: str = "overwrite", **kwargs: Any) -> None:
         given = {} if callback is None else {"callback": callback}
@@ -371,6 +402,9 @@ class FastS3FileSystem(S3FileSystem):
             attributes = {"Content-Type": content_type} if content_type else None
             obstore.put(store, key, body, use_multipart=False, attributes=attributes)
         except Exception as exc:
+            answered = self._answered(exc, "PutObject")
+            if answered is not None:
+                raise answered from None
             slow()  # s3fs's upload, or its error
             self._served_by_s3fs(at, exc)
             return
