@@ -9,7 +9,7 @@ The corpus is JSONL of the running Python's standard library (PSF), `--base-mb` 
 near duplicates of copy 0 (a few lines dropped or changed, seeded by `j`: they form groups
 that grow with `k`, so candidate pairs grow faster than the corpus), one in fifty is an
 exact copy, and the rest have every identifier renamed (new documents). Each scale runs in a
-fresh process, started as the `codemill` command starts (its malloc arenas capped off Ray); the
+fresh process, started as the `codemill` command starts (its malloc set off Ray); the
 parent samples the RSS of that process and all its descendants every 20 ms (Ray's raylet and
 workers included with `--engine ray`) and keeps the peak. Each scale's corpus is written back to
 the disk (`os.sync`) before it is timed: the 1.24 GB corpus still being written back while its
@@ -86,10 +86,10 @@ def _status(field: str) -> int:
 
 
 def child(path: str, out: str, engine: str) -> None:
-    from codemill._malloc import cap_malloc_arenas
+    from codemill._malloc import tune_malloc
     from codemill.near_dup.api import dedup
 
-    cap_malloc_arenas(engine)  # as the `codemill` command starts: its threads share 2 arenas
+    tune_malloc(engine)  # as the `codemill` command starts (its malloc settings)
     if engine == "ray":
         import ray
 

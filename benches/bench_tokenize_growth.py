@@ -16,7 +16,7 @@ The base tree is ``--base-mb`` of real Python (this interpreter's standard libra
 its site-packages), files laid out 200 to a folder; scale ``k`` is ``k`` copies of it (hard
 links: the bytes are read k times, from the page cache after the first). Per scale, the configs
 run one after the other (``--repeat`` rounds of them, alternating, each row the median), each in
-a fresh process started as the `codemill` command starts (its malloc arenas capped off Ray)
+a fresh process started as the `codemill` command starts (its malloc set off Ray)
 whose tree RSS (Ray's raylet and workers included) the parent samples every 20 ms, so ratios
 between configs are side by side even on a loaded machine. S3 runs start the server once and
 upload each scale's tree before timing; each run's output is removed after it. A scale's JSONL
@@ -160,9 +160,9 @@ def child(inp: str, out: str, engine: str, workers: int) -> None:
     if PIN_JOB in os.environ:  # before anything starts: the workers and threads inherit it
         os.sched_setaffinity(0, {int(os.environ[PIN_JOB])})
     with contextlib.suppress(ImportError):  # a --ref checkout from before the cap
-        from codemill._malloc import cap_malloc_arenas
+        from codemill._malloc import tune_malloc
 
-        cap_malloc_arenas(engine)  # as the `codemill` command starts: its threads share 2 arenas
+        tune_malloc(engine)  # as the `codemill` command starts (its malloc settings)
     from codemill.corpus.job import tokenize_corpus
 
     if engine == "ray":

@@ -1,4 +1,5 @@
-"""The `codemill` command and its workers share 2 malloc arenas among their threads (glibc)."""
+"""The `codemill` command and its workers share 2 malloc arenas among their threads and keep
+freed memory for reuse (glibc)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 # A module of its own (a spawned worker imports it): the arenas of a process as glibc's
-# `malloc_info` reports them, once 8 more threads, all alive at once, have each allocated.
+# `malloc_info` reports them, once 8 more threads, all alive at once, have each allocated; and
+# how many mappings of its own (`mallinfo2`'s hblks) a block of 8 MiB took.
 PROBE = """
 import ctypes, os, sys, tempfile, threading
 
@@ -56,27 +58,47 @@ def heaps_with_threads(n=8):
     return count
 
 
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"
+    )]
+
+
+def mappings_of_a_block(size=8 << 20):
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+    before = libc.mallinfo2().hblks
+    block = bytearray(size)
+    return libc.mallinfo2().hblks - before
+
+
+def probe():
+    return f"{heaps_with_threads()} {mappings_of_a_block()}"
+
+
 def main(how, args):
     if how == "worker":
         from codemill._workers import WorkerPool
 
         with WorkerPool(1) as pool:
-            print(pool.submit(heaps_with_threads).result())
+            print(pool.submit(probe).result())
         return
     if how in ("run", "main"):
         import codemill.cli as cli
 
         sys.argv = ["codemill", *args]
         print((cli.run if how == "run" else cli.main)(), end=" ")
-    print(heaps_with_threads())
+    print(probe())
 """
 
 
-def _arenas(tmp_path: Path, how: str, *args: str, env: dict[str, str] | None = None) -> list[int]:
+def _probe(tmp_path: Path, how: str, *args: str, env: dict[str, str] | None = None) -> list[int]:
+    """What the probe printed, after what the command printed: (its exit status,) its arenas, the
+    mappings of its own an 8 MiB block took (0: a heap's; 1: glibc's default)."""
     (tmp_path / "arenas_probe.py").write_text(PROBE)
     code = "import sys, arenas_probe; arenas_probe.main(sys.argv[1], sys.argv[2:])"
     # glibc's choices from this environment left out, the test's own put in.
-    run_env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     run_env.update(env or {})
     run_env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *sys.path])
     out = subprocess.run(
@@ -85,30 +107,36 @@ def _arenas(tmp_path: Path, how: str, *args: str, env: dict[str, str] | None = N
     return [int(x) for x in out.splitlines()[-1].split()]  # after what the command printed
 
 
-def test_a_run_of_the_command_leaves_two_arenas_where_main_alone_leaves_one_a_thread(tmp_path) -> None:
+def test_a_run_of_the_command_shares_two_arenas_and_keeps_freed_memory_where_main_leaves_glibc_s(tmp_path) -> None:
     (tmp_path / "tree").mkdir()
     (tmp_path / "tree" / "a.py").write_text("def f():\n    return 1\n")
 
     def run(how: str) -> list[int]:
-        return _arenas(tmp_path, how, "tokenize", str(tmp_path / "tree"), "-o", str(tmp_path / how), "--no-progress")
+        return _probe(tmp_path, how, "tokenize", str(tmp_path / "tree"), "-o", str(tmp_path / how), "--no-progress")
 
-    assert run("run") == [0, 2]  # the run's threads and 8 more, all in 2 arenas
-    code, arenas = run("main")  # a caller's process is left as it is
-    assert code == 0 and arenas > 2
-    assert _arenas(tmp_path, "plain")[0] > 2  # the probe sees glibc's own
-
-
-def test_a_worker_process_shares_two_arenas(tmp_path) -> None:
-    assert _arenas(tmp_path, "worker") == [2]
+    # The run's threads and 8 more, all in 2 arenas; a block of 8 MiB from a heap.
+    assert run("run") == [0, 2, 0]
+    code, arenas, mappings = run("main")  # a caller's process is left as it is
+    assert code == 0 and arenas > 2 and mappings == 1
+    assert _probe(tmp_path, "plain")[0] > 2  # the probe sees glibc's own
 
 
-def test_the_environment_chooses_the_arenas_where_it_names_a_number(tmp_path, monkeypatch) -> None:
-    from codemill._malloc import cap_malloc_arenas
+def test_a_worker_process_shares_two_arenas_and_keeps_freed_memory(tmp_path) -> None:
+    assert _probe(tmp_path, "worker") == [2, 0]
 
-    assert _arenas(tmp_path, "worker", env={"MALLOC_ARENA_MAX": "4"}) == [4]
-    assert _arenas(tmp_path, "worker", env={"GLIBC_TUNABLES": "glibc.malloc.arena_max=3"}) == [3]
+
+def test_the_environment_chooses_where_it_names_a_setting(tmp_path, monkeypatch) -> None:
+    from codemill._malloc import tune_malloc
+
+    assert _probe(tmp_path, "worker", env={"MALLOC_ARENA_MAX": "4"}) == [4, 0]
+    assert _probe(tmp_path, "worker", env={"GLIBC_TUNABLES": "glibc.malloc.arena_max=3"}) == [3, 0]
+    # A threshold the environment names is glibc's to keep: an 8 MiB block is mapped at 1 MiB.
+    assert _probe(tmp_path, "worker", env={"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}) == [2, 1]
+    tunables = {"GLIBC_TUNABLES": f"glibc.malloc.mmap_threshold={1 << 20}"}
+    assert _probe(tmp_path, "worker", env=tunables) == [2, 1]
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
-    assert not cap_malloc_arenas()  # and this process is left as it is
+    monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
+    assert tune_malloc() == (False, False)  # and this process is left as it is
 
 
 def test_the_program_caps_a_run_of_its_own_and_not_a_ray_driver(tmp_path, monkeypatch) -> None:
@@ -120,9 +148,12 @@ def test_the_program_caps_a_run_of_its_own_and_not_a_ray_driver(tmp_path, monkey
     capped: list[bool] = []
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(_core, "cap_malloc_arenas", lambda arenas: capped.append(True) or True)
+    monkeypatch.setattr(_core, "keep_freed_memory", lambda *sizes: capped.append(True) or True)
     monkeypatch.setattr(tokenize_command, "_tokenize", lambda args: 0)  # the parsed command only
     args = ["tokenize", str(tmp_path), "-o", str(tmp_path / "out")]
-    assert cli.main(args, program=True) == 0 and capped == [True]
-    assert cli.main([*args, "--engine", "ray"], program=True) == 0 and capped == [True]
-    assert cli.main(args) == 0 and capped == [True]  # a caller's process
+    assert cli.main(args, program=True) == 0 and capped == [True, True]
+    assert cli.main([*args, "--engine", "ray"], program=True) == 0 and capped == [True, True]
+    assert cli.main(args) == 0 and capped == [True, True]  # a caller's process

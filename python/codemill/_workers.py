@@ -27,7 +27,7 @@ from concurrent.futures import process as _process
 from typing import Any
 
 from codemill._leftovers import hold, remove_orphans
-from codemill._malloc import cap_malloc_arenas
+from codemill._malloc import tune_malloc
 
 __all__ = ["WorkerPool", "drop_worker_file", "worker_file"]
 
@@ -84,9 +84,9 @@ def _die_with_parent(parent: int) -> None:
 
 def _start_worker(parent: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]) -> None:
     _die_with_parent(parent)
-    # A worker's threads share its malloc arenas, as the command's do (a library caller's own
-    # process is left as it is, but its workers are codemill's).
-    cap_malloc_arenas()
+    # A worker's malloc is set as the command's is (a library caller's own process is left as
+    # it is, but its workers are codemill's).
+    tune_malloc()
     # Ctrl-C reaches the whole process group: the parent answers it (stops the run, says how to
     # resume, shuts the pool down); a worker waiting for work would die with a traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-from codemill._malloc import cap_malloc_arenas
+from codemill._malloc import tune_malloc
 
 # Every sub-command, in help order: the module that registers it (its `register(subparsers)`
 # adds the command's parser, which sets `func(args) -> int`) and its one-line help. Only the
@@ -101,8 +101,8 @@ _ARRAYS = {"encode", "decode", "extend", "bench", "dedup", "prepare", "index", "
 
 def main(argv: list[str] | None = None, *, program: bool = False) -> int:
     """Runs the command ``argv`` (default: this process's); its exit status. ``program``: this
-    call is the whole process (`run`), whose malloc arenas are then capped for the command's
-    threads (`cap_malloc_arenas`), once its arguments have said which engine runs it."""
+    call is the whole process (`run`), whose malloc is then set for the command's threads
+    (`tune_malloc`), once its arguments have said which engine runs it."""
     argv = sys.argv[1:] if argv is None else argv
     command = command_of(argv)
     if command in _NO_BLAS_THREADS:
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None, *, program: bool = False) -> int:
         parser.print_help()
         return 2
     if program:
-        cap_malloc_arenas(getattr(args, "engine", "local"))  # before the command starts a thread
+        tune_malloc(getattr(args, "engine", "local"))  # before the command starts a thread
     try:
         if command in _ARRAYS:
             from codemill import _numpy_api
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None, *, program: bool = False) -> int:
 
 def run() -> int:
     """The `codemill` program (its console script, and `python -m codemill.cli`): `main` as the
-    whole process (its malloc arenas capped unless the command runs on Ray), and then a quicker
+    whole process (its malloc set unless the command runs on Ray), and then a quicker
     exit. The process ends next, so its objects are left out of the collections of its teardown
     (`gc.freeze`): with botocore loaded (an ``s3://`` run) those took ~0.2 s of CPU after the
     run, ~15 ms otherwise. Exit handlers, thread joins and flushes still run. Neither is done by

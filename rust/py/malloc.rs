@@ -1,4 +1,4 @@
-//! Binding of the malloc arena cap.
+//! Bindings of the malloc settings (`crate::malloc`).
 use pyo3::prelude::*;
 
 /// Caps the malloc arenas this process creates from now on at `max` (glibc's
@@ -6,4 +6,11 @@ use pyo3::prelude::*;
 #[pyfunction]
 pub fn cap_malloc_arenas(max: i32) -> bool {
     crate::malloc::cap_arenas(max)
+}
+
+/// Keeps freed memory in this process for reuse (glibc's `mallopt` of `M_MMAP_THRESHOLD`,
+/// `M_TRIM_THRESHOLD` and `M_TOP_PAD`, in bytes); whether all three were set.
+#[pyfunction]
+pub fn keep_freed_memory(mmap_threshold: i32, trim_threshold: i32, top_pad: i32) -> bool {
+    crate::malloc::keep_freed(mmap_threshold, trim_threshold, top_pad)
 }

@@ -32,7 +32,7 @@ mod _core {
     #[pymodule_export]
     use super::listing::{list_dir, PyListingAhead};
     #[pymodule_export]
-    use super::malloc::cap_malloc_arenas;
+    use super::malloc::{cap_malloc_arenas, keep_freed_memory};
     #[pymodule_export]
     use super::minhash::{
         bucket_pairs, connected_components, content_hashes, exact_jaccard_pairs, lsh_band_keys,
