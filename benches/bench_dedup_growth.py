@@ -86,10 +86,13 @@ def _status(field: str) -> int:
 
 
 def child(path: str, out: str, engine: str) -> None:
-    from codemill._malloc import tune_malloc
+    from codemill import _malloc
     from codemill.near_dup.api import dedup
 
-    tune_malloc(engine)  # as the `codemill` command starts (its malloc settings)
+    # As the `codemill` command starts (its malloc settings); a checkout from before tune_malloc
+    # capped the arenas only.
+    setup = getattr(_malloc, "tune_malloc", None) or _malloc.cap_malloc_arenas
+    setup(engine)
     if engine == "ray":
         import ray
 

@@ -6,11 +6,10 @@
 //! mark of every arena. Capping them makes those threads share.
 //!
 //! Freed memory: by default a block of more than 128 KiB (up to 32 MiB as the process frees
-//! them) is a mapping of its own, unmapped when freed, and a heap gives its free top back to the
-//! kernel past 2x that. A corpus job takes and frees such blocks all the time (an 8 MB object's
-//! body and its copy, a batch of lines, a shard), and every one of them came back as fresh
-//! pages for the kernel to fault in and zero. Keeping freed memory for reuse cut a pinned dedup
-//! of 1 GB from a bucket from ~130,000 page faults to ~64,000.
+//! them) is a mapping of its own, unmapped when freed, and the main heap gives its free top back
+//! to the kernel past 2x that. A corpus job takes and frees such blocks all the time (an 8 MB
+//! object's body and its copy, a batch of lines, a shard), and every one of them came back as
+//! fresh pages for the kernel to fault in and zero.
 
 /// Caps the arenas this process creates from now on at `max` (`mallopt(M_ARENA_MAX)`). Returns
 /// whether the cap was set: false where the allocator is not glibc's, or `max` is not positive.
@@ -31,13 +30,14 @@ pub fn cap_arenas(max: i32) -> bool {
 }
 
 /// Keeps freed memory in the process for reuse: blocks up to `mmap_threshold` bytes come from a
-/// heap, up to `trim_threshold` bytes of a heap's free top stay with it, and a heap grows by
-/// `top_pad` bytes more than it needs (`mallopt(M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD)`;
-/// fixed values also end glibc's own adjusting of the first two). Returns whether all three were
-/// set: false where the allocator is not glibc's, a value is negative or glibc refuses one (the
-/// first refused and those after it are not set).
-pub fn keep_freed(mmap_threshold: i32, trim_threshold: i32, top_pad: i32) -> bool {
-    if mmap_threshold < 0 || trim_threshold < 0 || top_pad < 0 {
+/// heap, and the main heap keeps up to `trim_threshold` bytes of its free top
+/// (`mallopt(M_MMAP_THRESHOLD, M_TRIM_THRESHOLD)`; fixed values also end glibc's own adjusting of
+/// both). A thread's heap (64 MiB at most) is given back as glibc does, once wholly free: no top
+/// pad is set, as one as large as such a heap kept every thread heap for good. Returns whether
+/// both were set: false where the allocator is not glibc's, a value is negative or glibc refuses
+/// one (the first refused and the one after it are not set).
+pub fn keep_freed(mmap_threshold: i32, trim_threshold: i32) -> bool {
+    if mmap_threshold < 0 || trim_threshold < 0 {
         return false;
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -45,7 +45,6 @@ pub fn keep_freed(mmap_threshold: i32, trim_threshold: i32, top_pad: i32) -> boo
         [
             (libc::M_MMAP_THRESHOLD, mmap_threshold),
             (libc::M_TRIM_THRESHOLD, trim_threshold),
-            (libc::M_TOP_PAD, top_pad),
         ]
         .into_iter()
         // SAFETY: mallopt only sets an allocator parameter; any value is accepted or refused.
@@ -80,12 +79,8 @@ mod tests {
     #[test]
     fn keeps_freed_memory_within_what_glibc_allows() {
         let glibc = cfg!(all(target_os = "linux", target_env = "gnu"));
-        assert!(!keep_freed(-1, 0, 0));
-        assert_eq!(keep_freed(32 << 20, 256 << 20, 64 << 20), glibc);
-        // Blocks freed and taken again under the threshold are the heap's, and still sound.
-        for round in 0..4u8 {
-            let block = vec![round; 8 << 20];
-            assert!(block.iter().all(|&b| b == round));
-        }
+        assert!(!keep_freed(-1, 0));
+        assert!(!keep_freed(0, -1));
+        assert_eq!(keep_freed(32 << 20, 256 << 20), glibc);
     }
 }

@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
+_LIBC, _VERSION = platform.libc_ver()
 pytestmark = pytest.mark.skipif(
-    sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's"
+    sys.platform != "linux" or _LIBC != "glibc" or tuple(int(x) for x in _VERSION.split(".")[:2]) < (2, 33),
+    reason="malloc's arenas and thresholds are glibc's (mallinfo2: 2.33 and later)",
 )
 
 # A module of its own (a spawned worker imports it): the arenas of a process as glibc's
-# `malloc_info` reports them, once 8 more threads, all alive at once, have each allocated; and
-# how many mappings of its own (`mallinfo2`'s hblks) a block of 8 MiB took.
+# `malloc_info` reports them, once 8 more threads, all alive at once, have each allocated; how
+# many mappings of its own (`mallinfo2`'s hblks) a block of 8 MiB took; and how many MiB of free
+# top the main heap kept (`keepcost`) once 4 blocks of 16 MiB taken from it were freed.
 PROBE = """
 import ctypes, os, sys, tempfile, threading
 
@@ -72,8 +75,18 @@ def mappings_of_a_block(size=8 << 20):
     return libc.mallinfo2().hblks - before
 
 
+def kept_after_free(size=16 << 20, n=4):
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+    blocks = [bytearray(size) for _ in range(n)]
+    for block in reversed(blocks):  # the topmost first: each joins the free top
+        blocks.remove(block)
+        del block
+    return libc.mallinfo2().keepcost >> 20
+
+
 def probe():
-    return f"{heaps_with_threads()} {mappings_of_a_block()}"
+    return f"{heaps_with_threads()} {mappings_of_a_block()} {kept_after_free()}"
 
 
 def main(how, args):
@@ -94,7 +107,8 @@ def main(how, args):
 
 def _probe(tmp_path: Path, how: str, *args: str, env: dict[str, str] | None = None) -> list[int]:
     """What the probe printed, after what the command printed: (its exit status,) its arenas, the
-    mappings of its own an 8 MiB block took (0: a heap's; 1: glibc's default)."""
+    mappings of its own an 8 MiB block took (0: a heap's; 1: glibc's default), the MiB of free top
+    the main heap kept after 64 MiB freed there (glibc's default: a few; kept for reuse: 64)."""
     (tmp_path / "arenas_probe.py").write_text(PROBE)
     code = "import sys, arenas_probe; arenas_probe.main(sys.argv[1], sys.argv[2:])"
     # glibc's choices from this environment left out, the test's own put in.
@@ -114,28 +128,33 @@ def test_a_run_of_the_command_shares_two_arenas_and_keeps_freed_memory_where_mai
     def run(how: str) -> list[int]:
         return _probe(tmp_path, how, "tokenize", str(tmp_path / "tree"), "-o", str(tmp_path / how), "--no-progress")
 
-    # The run's threads and 8 more, all in 2 arenas; a block of 8 MiB from a heap.
-    assert run("run") == [0, 2, 0]
-    code, arenas, mappings = run("main")  # a caller's process is left as it is
-    assert code == 0 and arenas > 2 and mappings == 1
+    # The run's threads and 8 more, all in 2 arenas; a block of 8 MiB from a heap; 64 MiB freed
+    # at the top of the heap kept.
+    code, arenas, mappings, kept = run("run")
+    assert (code, arenas, mappings) == (0, 2, 0) and kept >= 64
+    code, arenas, mappings, kept = run("main")  # a caller's process is left as it is
+    assert code == 0 and arenas > 2 and mappings == 1 and kept < 16
     assert _probe(tmp_path, "plain")[0] > 2  # the probe sees glibc's own
 
 
 def test_a_worker_process_shares_two_arenas_and_keeps_freed_memory(tmp_path) -> None:
-    assert _probe(tmp_path, "worker") == [2, 0]
+    arenas, mappings, kept = _probe(tmp_path, "worker")
+    assert (arenas, mappings) == (2, 0) and kept >= 64
 
 
 def test_the_environment_chooses_where_it_names_a_setting(tmp_path, monkeypatch) -> None:
     from codemill._malloc import tune_malloc
 
-    assert _probe(tmp_path, "worker", env={"MALLOC_ARENA_MAX": "4"}) == [4, 0]
-    assert _probe(tmp_path, "worker", env={"GLIBC_TUNABLES": "glibc.malloc.arena_max=3"}) == [3, 0]
-    # A threshold the environment names is glibc's to keep: an 8 MiB block is mapped at 1 MiB.
-    assert _probe(tmp_path, "worker", env={"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}) == [2, 1]
-    tunables = {"GLIBC_TUNABLES": f"glibc.malloc.mmap_threshold={1 << 20}"}
-    assert _probe(tmp_path, "worker", env=tunables) == [2, 1]
+    assert _probe(tmp_path, "worker", env={"MALLOC_ARENA_MAX": "4"})[:2] == [4, 0]
+    assert _probe(tmp_path, "worker", env={"GLIBC_TUNABLES": "glibc.malloc.arena_max=3"})[:2] == [3, 0]
+    # A threshold the environment names is glibc's to keep: an 8 MiB block is mapped at 1 MiB, and
+    # freed memory is given back past glibc's default trim threshold.
+    assert _probe(tmp_path, "worker", env={"MALLOC_MMAP_THRESHOLD_": str(1 << 20)})[:2] == [2, 1]
+    tunables = {"GLIBC_TUNABLES": f"glibc.malloc.mmap_threshold={32 << 20}"}
+    arenas, mappings, kept = _probe(tmp_path, "worker", env=tunables)
+    assert (arenas, mappings) == (2, 0) and kept < 16
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
-    monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", str(1 << 20))
     assert tune_malloc() == (False, False)  # and this process is left as it is
 
 

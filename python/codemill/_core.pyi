@@ -282,9 +282,9 @@ def list_dir(path: str | os.PathLike[str]) -> list[tuple[str, int, int, str, str
 # whether it was set (False where the allocator is not glibc's).
 def cap_malloc_arenas(max: int) -> bool: ...
 
-# Keeps freed memory in this process for reuse (glibc's mallopt M_MMAP_THRESHOLD,
-# M_TRIM_THRESHOLD and M_TOP_PAD, in bytes); whether all three were set.
-def keep_freed_memory(mmap_threshold: int, trim_threshold: int, top_pad: int) -> bool: ...
+# Keeps freed memory in this process for reuse (glibc's mallopt M_MMAP_THRESHOLD and
+# M_TRIM_THRESHOLD, in bytes); whether both were set.
+def keep_freed_memory(mmap_threshold: int, trim_threshold: int) -> bool: ...
 
 # The widest MinHash signature and the longest shingle (in pieces) the core makes.
 MAX_NUM_PERM: int

@@ -10,17 +10,19 @@ of 393 MB from a tree, in the same time; two encoder threads sharing one arena e
 with one each.
 
 Freed memory: glibc gives a block of more than 128 KiB (up to 32 MiB, as blocks are freed) a
-mapping of its own, unmapped when freed, and a heap's free top back to the kernel past twice
-that; a corpus job takes and frees such blocks all the time (an 8 MB object's body, a batch of
-lines, a shard), and each came back as fresh pages for the kernel to fault in and zero. Kept for
-reuse (`MMAP_THRESHOLD`, `TRIM_THRESHOLD`, `TOP_PAD`), a pinned `codemill dedup` of 1 GB of JSONL
-from a bucket faulted ~64,000 pages instead of ~130,000 and used 3.83 s of CPU instead of 4.27 s
-(a 1-worker `tokenize` of the same parts on local disk 8.70 instead of 9.31 s), peaking 1 to 4 MB
-higher.
+mapping of its own, unmapped when freed, and the main heap's free top back to the kernel past
+twice that; a corpus job takes and frees such blocks all the time (an 8 MB object's body, a batch
+of lines, a shard), and each came back as fresh pages for the kernel to fault in and zero. Kept
+for reuse (`MMAP_THRESHOLD`, `TRIM_THRESHOLD`), a pinned `codemill dedup` of 1 GB of JSONL from a
+bucket faulted ~67,000 pages instead of ~142,000 and used 3.83 s of CPU instead of 4.27 s (a
+1-worker `tokenize` of the same parts on local disk 8.70 instead of 9.31 s). The main heap then
+keeps up to 256 MiB freed (a worker's high-water mark, reached in its first tasks); a thread's
+heaps (64 MiB each) are given back once wholly free, as glibc does: no top pad is set, as one of
+64 MiB kept every thread heap for good.
 
 A library call leaves its caller's process as it is: ``MALLOC_ARENA_MAX=2``,
-``MALLOC_MMAP_THRESHOLD_=33554432``, ``MALLOC_TRIM_THRESHOLD_=268435456`` and
-``MALLOC_TOP_PAD_=67108864`` in the environment do the same there.
+``MALLOC_MMAP_THRESHOLD_=33554432`` and ``MALLOC_TRIM_THRESHOLD_=268435456`` in the environment do
+the same there.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ import os
 ARENAS = 2
 MMAP_THRESHOLD = 32 << 20  # as far as glibc's own adjusting goes on a 64-bit machine
 TRIM_THRESHOLD = 256 << 20
-TOP_PAD = 64 << 20
 
-# What the environment sets, which glibc read at the start: (its variable, its tunable).
+# What the environment sets, which glibc read at the start: (its variable, its tunable). A top
+# pad chosen there is a choice about freed memory too (it ends glibc's own adjusting).
 _ARENA_SETTING = ("MALLOC_ARENA_MAX", "glibc.malloc.arena_max")
 _FREED_SETTINGS = (
     ("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold"),
@@ -59,5 +61,5 @@ def tune_malloc(engine: str = "local") -> tuple[bool, bool]:
     from codemill import _core
 
     capped = not _chosen((_ARENA_SETTING,)) and _core.cap_malloc_arenas(ARENAS)
-    kept = not _chosen(_FREED_SETTINGS) and _core.keep_freed_memory(MMAP_THRESHOLD, TRIM_THRESHOLD, TOP_PAD)
+    kept = not _chosen(_FREED_SETTINGS) and _core.keep_freed_memory(MMAP_THRESHOLD, TRIM_THRESHOLD)
     return capped, kept

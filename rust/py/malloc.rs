@@ -8,9 +8,9 @@ pub fn cap_malloc_arenas(max: i32) -> bool {
     crate::malloc::cap_arenas(max)
 }
 
-/// Keeps freed memory in this process for reuse (glibc's `mallopt` of `M_MMAP_THRESHOLD`,
-/// `M_TRIM_THRESHOLD` and `M_TOP_PAD`, in bytes); whether all three were set.
+/// Keeps freed memory in this process for reuse (glibc's `mallopt` of `M_MMAP_THRESHOLD` and
+/// `M_TRIM_THRESHOLD`, in bytes); whether both were set.
 #[pyfunction]
-pub fn keep_freed_memory(mmap_threshold: i32, trim_threshold: i32, top_pad: i32) -> bool {
-    crate::malloc::keep_freed(mmap_threshold, trim_threshold, top_pad)
+pub fn keep_freed_memory(mmap_threshold: i32, trim_threshold: i32) -> bool {
+    crate::malloc::keep_freed(mmap_threshold, trim_threshold)
 }

@@ -84,7 +84,8 @@ def concat_signed(parts: list[Signed], config: DedupConfig) -> Signed:
 CHUNK_BYTES = 32 << 20
 # Copies' signature rows filled this many at a time. The rows copied go through a temporary, and
 # glibc, once it has given back a large one (~6 MB for the copies of 1.24 GB), serves blocks up to
-# that size from the heap for the rest of the run (its dynamic mmap threshold): dedup of 1.24 GB
+# that size from the heap for the rest of the run (its dynamic mmap threshold; the `codemill`
+# command fixes it at 32 MiB, `codemill._malloc`, so they come from the heap there): dedup of 1.24 GB
 # peaked at 324-424 MB filling them at once (10 runs), 311-330 MB 64 rows at a time (7 runs),
 # and 302-311 MB with the threshold fixed by MALLOC_MMAP_THRESHOLD_ (8787033: 290-310 MB).
 COPY_ROWS = 64
