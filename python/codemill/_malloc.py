@@ -14,11 +14,11 @@ mapping of its own, unmapped when freed, and the main heap's free top back to th
 twice that; a corpus job takes and frees such blocks all the time (an 8 MB object's body, a batch
 of lines, a shard), and each came back as fresh pages for the kernel to fault in and zero. Kept
 for reuse (`MMAP_THRESHOLD`, `TRIM_THRESHOLD`), a pinned `codemill dedup` of 1 GB of JSONL from a
-bucket faulted ~67,000 pages instead of ~142,000 and used 3.83 s of CPU instead of 4.27 s (a
-1-worker `tokenize` of the same parts on local disk 8.70 instead of 9.31 s). The main heap then
-keeps up to 256 MiB freed (a worker's high-water mark, reached in its first tasks); a thread's
-heaps (64 MiB each) are given back once wholly free, as glibc does: no top pad is set, as one of
-64 MiB kept every thread heap for good.
+bucket faulted ~67,000 pages instead of ~122,000 and used 4.27 s of CPU instead of 4.56 s (2.93
+instead of 3.03 s from local disk), and a `tokenize` from the bucket peaked ~35 MB higher (stop
+72). The main heap then keeps up to 256 MiB freed (a worker's high-water mark, reached in its
+first tasks); a thread's heaps (64 MiB each) are given back once wholly free, as glibc does: no
+top pad is set, as one of 64 MiB kept every thread heap for good.
 
 A library call leaves its caller's process as it is: ``MALLOC_ARENA_MAX=2``,
 ``MALLOC_MMAP_THRESHOLD_=33554432`` and ``MALLOC_TRIM_THRESHOLD_=268435456`` in the environment do
