@@ -159,11 +159,12 @@ def make_tree(root: Path, files: list[Path], scale: int) -> int:
 def child(inp: str, out: str, engine: str, workers: int) -> None:
     if PIN_JOB in os.environ:  # before anything starts: the workers and threads inherit it
         os.sched_setaffinity(0, {int(os.environ[PIN_JOB])})
-    from codemill import _malloc  # as the `codemill` command starts (its malloc settings)
+    # As the `codemill` command starts (its malloc settings). A --ref checkout from before
+    # tune_malloc capped the arenas only, and one from before that (no `_malloc`) set nothing.
+    with contextlib.suppress(ImportError):
+        from codemill import _malloc
 
-    # A --ref checkout from before tune_malloc capped the arenas only (and one from before that, nothing).
-    setup = getattr(_malloc, "tune_malloc", None) or getattr(_malloc, "cap_malloc_arenas", None)
-    if setup is not None:
+        setup = getattr(_malloc, "tune_malloc", None) or _malloc.cap_malloc_arenas
         setup(engine)
     from codemill.corpus.job import tokenize_corpus
 

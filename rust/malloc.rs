@@ -32,8 +32,9 @@ pub fn cap_arenas(max: i32) -> bool {
 /// Keeps freed memory in the process for reuse: blocks up to `mmap_threshold` bytes come from a
 /// heap, and the main heap keeps up to `trim_threshold` bytes of its free top
 /// (`mallopt(M_MMAP_THRESHOLD, M_TRIM_THRESHOLD)`; fixed values also end glibc's own adjusting of
-/// both). A thread's heap (64 MiB at most) is given back as glibc does, once wholly free: no top
-/// pad is set, as one as large as such a heap kept every thread heap for good. Returns whether
+/// both). A thread arena keeps its first heap's high-water mark (64 MiB at most: a trim threshold
+/// past that never shrinks it); its later heaps go back once wholly free, as no top pad is set
+/// (one as large as a heap kept them all for good). Returns whether
 /// both were set: false where the allocator is not glibc's, a value is negative or glibc refuses
 /// one (the first refused and the one after it are not set).
 pub fn keep_freed(mmap_threshold: i32, trim_threshold: i32) -> bool {

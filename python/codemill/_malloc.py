@@ -17,8 +17,9 @@ for reuse (`MMAP_THRESHOLD`, `TRIM_THRESHOLD`), a pinned `codemill dedup` of 1 G
 bucket faulted ~67,000 pages instead of ~122,000 and used 4.27 s of CPU instead of 4.56 s (2.93
 instead of 3.03 s from local disk), and a `tokenize` from the bucket peaked ~35 MB higher (stop
 72). The main heap then keeps up to 256 MiB freed (a worker's high-water mark, reached in its
-first tasks); a thread's heaps (64 MiB each) are given back once wholly free, as glibc does: no
-top pad is set, as one of 64 MiB kept every thread heap for good.
+first tasks), and the thread arena its first heap's high-water mark (up to 64 MiB: a trim
+threshold past a heap's size never shrinks it); its later heaps go back once wholly free, as no
+top pad is set (one of 64 MiB kept them all for good).
 
 A library call leaves its caller's process as it is: ``MALLOC_ARENA_MAX=2``,
 ``MALLOC_MMAP_THRESHOLD_=33554432`` and ``MALLOC_TRIM_THRESHOLD_=268435456`` in the environment do
