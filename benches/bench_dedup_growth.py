@@ -32,7 +32,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from process_rss import run_with_peak_rss  # benches/ is on sys.path: scripts run from it
+from process_rss import run_with_peak_rss, start_as_the_command  # benches/ is on sys.path: scripts run from it
 
 _WORD = re.compile(r"\b([A-Za-z_]\w{3,})\b")
 
@@ -86,13 +86,9 @@ def _status(field: str) -> int:
 
 
 def child(path: str, out: str, engine: str) -> None:
-    from codemill import _malloc
     from codemill.near_dup.api import dedup
 
-    # As the `codemill` command starts (its malloc settings); a checkout from before tune_malloc
-    # capped the arenas only.
-    setup = getattr(_malloc, "tune_malloc", None) or _malloc.cap_malloc_arenas
-    setup(engine)
+    start_as_the_command(engine)
     if engine == "ray":
         import ray
 

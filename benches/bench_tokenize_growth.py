@@ -56,7 +56,7 @@ from statistics import median
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from process_rss import process_cpu, run_with_peak_rss
+from process_rss import process_cpu, run_with_peak_rss, start_as_the_command
 
 PIN_JOB = "CODEMILL_BENCH_CPU"  # the child's core, with --pin
 
@@ -159,13 +159,7 @@ def make_tree(root: Path, files: list[Path], scale: int) -> int:
 def child(inp: str, out: str, engine: str, workers: int) -> None:
     if PIN_JOB in os.environ:  # before anything starts: the workers and threads inherit it
         os.sched_setaffinity(0, {int(os.environ[PIN_JOB])})
-    # As the `codemill` command starts (its malloc settings). A --ref checkout from before
-    # tune_malloc capped the arenas only, and one from before that (no `_malloc`) set nothing.
-    with contextlib.suppress(ImportError):
-        from codemill import _malloc
-
-        setup = getattr(_malloc, "tune_malloc", None) or _malloc.cap_malloc_arenas
-        setup(engine)
+    start_as_the_command(engine)  # a --ref checkout's own malloc settings, whichever it has
     from codemill.corpus.job import tokenize_corpus
 
     if engine == "ray":

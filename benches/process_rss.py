@@ -11,6 +11,18 @@ import time
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def start_as_the_command(engine: str) -> None:
+    """Sets this (benchmark child) process's malloc as the `codemill` command sets its own, so its
+    memory is the command's: `tune_malloc`; a checkout from before it capped the arenas only
+    (`cap_malloc_arenas`), and one from before that (no `codemill._malloc`) set nothing."""
+    try:
+        from codemill import _malloc
+    except ImportError:
+        return
+    setup = getattr(_malloc, "tune_malloc", None) or _malloc.cap_malloc_arenas
+    setup(engine)
+
+
 def _stat_fields(pid: int | str) -> list[str]:
     """The fields of /proc/PID/stat after the command name (which may hold spaces): state first."""
     with open(f"/proc/{pid}/stat") as f:

@@ -34,6 +34,7 @@ import mimetypes
 import numbers
 import os
 import re
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -382,7 +383,18 @@ class FastS3FileSystem(S3FileSystem):
         def slow() -> None:
             sync(self.loop, self._put_file, lpath, rpath, mode=mode, **given, **kwargs)
 
-        if given or kwargs or mode != "overwrite" or not os.path.isfile(lpath) or os.path.getsize(lpath) >= _SINGLE_PUT:
+        try:
+            local = os.stat(lpath)
+        except OSError:  # s3fs's own error
+            local = None
+        if (
+            given
+            or kwargs
+            or mode != "overwrite"
+            or local is None
+            or not stat.S_ISREG(local.st_mode)
+            or local.st_size >= _SINGLE_PUT
+        ):
             slow()
             return
         # As s3fs: a type guessed from the local file's name.
