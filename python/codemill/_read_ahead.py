@@ -1,13 +1,17 @@
-"""Reading ahead of a consumer in a thread: how the corpus jobs hide object storage's round trips."""
+"""Reading ahead of a consumer in a thread, and many reads at once: how the corpus jobs hide
+object storage's round trips."""
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 def read_ahead(it: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
@@ -50,3 +54,31 @@ def read_ahead(it: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
             yield item
     finally:
         stop.set()
+
+
+def each_at_once(
+    work: Callable[[Item], T], items: Sequence[Item], costs: Sequence[int], budget: int, most: int, name: str
+) -> list[T]:
+    """``work`` of each of ``items`` in threads (named ``name``), its results in order: up to
+    ``most`` at once whose ``costs`` (the bytes each holds while it runs) add up to at most
+    ``budget``, and one alone whatever its cost. So that the round trips of reads from object
+    storage overlap, as many as memory allows. The first failed item's error is raised; the items
+    not begun by then are not begun."""
+    if not items:
+        return []
+    pool = ThreadPoolExecutor(max(1, min(most, len(items))), thread_name_prefix=name)
+    running: deque[tuple[Future[T], int]] = deque()
+    held = 0  # the costs of ``running``
+    out: list[T] = []
+    try:
+        for item, cost in zip(items, costs, strict=True):
+            while running and (len(running) >= most or held + cost > budget):
+                done, its_cost = running.popleft()  # the oldest: results are taken in order
+                out.append(done.result())
+                held -= its_cost
+            running.append((pool.submit(work, item), cost))
+            held += cost
+        out.extend(done.result() for done, _ in running)
+        return out
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

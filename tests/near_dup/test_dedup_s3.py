@@ -117,6 +117,42 @@ def test_jsonl_objects_are_read_ahead_and_their_skips_kept_in_order(s3_server, b
     assert len(kept) >= 2 and kept == {p.name: p.read_bytes() for p in (tmp_path / "out_s3").rglob("*.jsonl")}
 
 
+def test_jsonl_objects_are_read_again_many_at_once_each_held_as_listed(s3_server, bucket, tmp_path, monkeypatch):
+    # Deciding (the texts of pairs to verify) and writing (the kept records) read a bucket's
+    # JSONL objects again: several at once, each counted at its listed size (a small object is
+    # held whole, not as a 16 MiB block), so that their round trips overlap as memory allows.
+    import codemill.near_dup.api as api
+    import codemill.near_dup.output as output
+
+    texts = [p.read_text(encoding="utf-8")[:3000] for p in sorted((STDLIB / "email").glob("*.py"))[:13]]
+    tree = tmp_path / "in"
+    tree.mkdir()
+    for i in range(6):  # two texts of its own, and a near copy of one every file holds
+        rows = [texts[2 * i + 1], texts[2 * i + 2], texts[0] + f"# {i}\n"]
+        (tree / f"r{i}.jsonl").write_text("".join(json.dumps({"content": t}) + "\n" for t in rows))
+    sizes = sorted(p.stat().st_size for p in tree.glob("*.jsonl"))
+    costs: dict[str, list[list[int]]] = {"decide": [], "write": []}
+
+    def spy(phase, real):
+        def each_at_once(work, items, item_costs, budget, most, name):
+            costs[phase].append(list(item_costs))
+            assert budget == 4 * (16 << 20) and most == 64
+            return real(work, items, item_costs, budget, most, name)
+
+        return each_at_once
+
+    monkeypatch.setattr(api, "each_at_once", spy("decide", api.each_at_once))
+    monkeypatch.setattr(output, "each_at_once", spy("write", output.each_at_once))
+    local = dedup(tree, tmp_path / "out", verify=True)
+    assert costs == {"decide": [], "write": []}  # local files: read in turn
+    remote = dedup(upload(s3_server, bucket, tree, "again"), tmp_path / "out_s3", verify=True)
+    assert remote["counts"] == local["counts"] and local["counts"]["near_duplicates_removed"] >= 5
+    assert sorted(costs["write"][0]) == sizes  # a group per object
+    assert costs["decide"] and all(c in sizes for called in costs["decide"] for c in called)
+    kept = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*.jsonl")}
+    assert len(kept) == 6 and kept == {p.name: p.read_bytes() for p in (tmp_path / "out_s3").rglob("*.jsonl")}
+
+
 def test_a_ray_tasks_small_objects_are_read_ahead_as_read_in_turn(s3_server, bucket, tmp_path):
     # A Ray task's small JSONL files (`sign_whole_files`), from a bucket, are read ahead in a
     # thread: each file's records, offsets, skips and line count, and the rows signed, are those

@@ -44,6 +44,8 @@ S3_CONNECTIONS = FETCH_BATCH
 # bytes of a Parquet file's row groups in as many requests.
 _BLOCK = 16 << 20
 _RANDOM_BLOCK = 8 << 20
+# Bytes the readers of objects run at once hold together (`held_reading`): four blocks.
+READS_HELD = 4 * _BLOCK
 _UPLOADS = 8  # uploads at once in Directory.publish_all
 # Folders of a prefix listed at once (`_find`): a store lists 1,000 keys per request, in turn.
 _LISTINGS = S3_CONNECTIONS
@@ -484,6 +486,12 @@ def open_url(url: str, stop: int | None = None, sequential: bool = False) -> IO[
     fs, path = url_fs(url)
     raw = _Ranges(fs, path, url, stop)
     return cast("IO[bytes]", _Blocks(raw)) if sequential else io.BufferedReader(raw, buffer_size=_RANDOM_BLOCK)
+
+
+def held_reading(size: int | None) -> int:
+    """Bytes a reader of an object of ``size`` (None or -1: not known) holds at once, read on
+    from its start (`open_url` with ``sequential``): a block, or the whole object if smaller."""
+    return _BLOCK if size is None or size < 0 else min(size, _BLOCK)
 
 
 class _Ranges(io.RawIOBase):
