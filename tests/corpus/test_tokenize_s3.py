@@ -375,6 +375,38 @@ def test_small_record_objects_share_tasks_as_local_files_do(s3_server, bucket, t
     assert len(shards) == 2 * len(kinds) and all(got[n] == expected[n] for n in shards)
 
 
+def test_a_tasks_small_record_objects_are_read_many_at_once(s3_server, bucket, tmp_path, small_tok, monkeypatch):
+    # A task of small JSONL objects reads them ahead, many at once (`files_ahead`): one after
+    # the other, each was a round trip waited for. Locally they are read in turn. Same bytes.
+    from codemill.corpus.engines import task
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, f in enumerate(sorted((STDLIB / "email").glob("*.py"))):
+        rows = [{"content": f"# {j}\n" + f.read_text(encoding="utf-8")[j * 700 : (j + 1) * 700]} for j in range(4)]
+        (data / f"r{i}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    given: list[list[str]] = []
+    real = task.files_ahead
+
+    def spy(items, *batch):
+        items = list(items)
+        given.append([str(reader.path) for reader, _ in items])
+        return real(iter(items), *batch)
+
+    monkeypatch.setattr(task, "files_ahead", spy)
+    local = tokenize_corpus(data, tmp_path / "local", tokenizer=small_tok, task_bytes=10_000)
+    assert not given
+    url = upload(s3_server, bucket, data, "many")
+    m = tokenize_corpus(url, tmp_path / "s3", tokenizer=small_tok, task_bytes=10_000)
+    assert m["tasks_planned"] >= 2 and len(given) == m["tasks_planned"]
+    assert sorted(name for files in given for name in files) == sorted(f"{url}/{p.name}" for p in data.iterdir())
+    assert max(len(files) for files in given) >= 3
+    assert m["totals"] == local["totals"] and m["shards"] == local["shards"]
+    expected, got = local_files(tmp_path / "local"), local_files(tmp_path / "s3")
+    shards = [n for n in expected if n.startswith("shard-")]
+    assert shards and all(got[n] == expected[n] for n in shards)
+
+
 def test_record_files_in_a_described_prefix_read_alike_grouped_or_not(s3_server, bucket, tmp_path):
     # A description beside a prefix names it, not the record files in it: their FIM markers stay
     # text whether they are read in a task each or several to a task.

@@ -91,15 +91,16 @@ def test_jsonl_objects_are_read_ahead_and_their_skips_kept_in_order(s3_server, b
     # reading each file as it is listed lists them, among the listing's own (objects passed
     # over), with the same documents, counts and kept records as the same files on local disk.
     import codemill.near_dup.api as api
+    import codemill.sources.files_ahead as ahead_module
 
     tree = _jsonl_files(tmp_path / "in", 9, copies=3, odd_at=(1, 4, 7))
     for i in (1, 4):  # listed while the file before it is signed, before its own skips are
         (tree / f"r{i}x.xyz").write_text("passed over by the listing")
     ahead: list[int] = []
-    real = api._files_ahead
-    monkeypatch.setattr(api, "_files_ahead", lambda items: ahead.append(1) or real(items))
+    real = api.files_ahead
+    monkeypatch.setattr(api, "files_ahead", lambda items, *batch: ahead.append(1) or real(items, *batch))
     sizes = sorted(p.stat().st_size for p in tree.glob("*.jsonl"))
-    monkeypatch.setattr(api, "WHOLE_FILE_BYTES", sizes[4])  # some files read whole, the others streamed
+    monkeypatch.setattr(ahead_module, "WHOLE_FILE_BYTES", sizes[4])  # some files read whole, the others streamed
     local = dedup(tree, tmp_path / "out")
     assert not ahead  # from local disk: no thread
     remote = dedup(upload(s3_server, bucket, tree, "ahead"), tmp_path / "out_s3")

@@ -14,19 +14,18 @@ import contextlib
 import itertools
 import os
 from array import array
-from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, TextIO, TypeVar, Unpack, cast
+from typing import NamedTuple, TextIO, Unpack, cast
 
 import numpy as np
 
 import codemill.near_dup.decide as decision
 from codemill import _core
 from codemill._batches import batches
-from codemill._read_ahead import each_at_once, read_ahead
+from codemill._read_ahead import each_at_once
 from codemill.errors import ConfigError, SourceError
 from codemill.near_dup.config import KEEP_POLICIES, DedupConfig, DedupOptions, Engine
 from codemill.near_dup.decide import check_engine, decide, signer
@@ -37,11 +36,12 @@ from codemill.near_dup.signing import Claim, Claimed, Signer, local_signatures
 from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Document, RecordReader, Skips, check_inputs
 from codemill.sources.document import read_texts
+from codemill.sources.files_ahead import files_ahead
 from codemill.sources.fs import FETCH_BATCH, READS_HELD, as_local, held_reading, is_tree, is_url, join
 from codemill.sources.inputs import iter_documents_or_readers, list_batches_or_readers
 from codemill.sources.names import printable
 from codemill.sources.skips import UNREADABLE, Placing, SkippedItem
-from codemill.sources.streams import is_compressed, is_parquet
+from codemill.sources.streams import is_parquet
 
 __all__ = ["KEEP_POLICIES", "REPORT_NAME", "DedupConfig", "DedupResult", "MinHasher", "dedup", "dedup_texts"]
 
@@ -52,13 +52,6 @@ BATCH_CHARS = 32_000_000
 # while they are parsed and signed, so a batch costs about twice this (32 MB cost ~60 MB more
 # peak memory than the Python reader).
 LINE_BATCH_BYTES = 8 << 20
-# A bucket's JSONL files read ahead (`_files_ahead`), FILES_AT_ONCE at a time, up to AHEAD_BYTES held:
-# a plain one under WHOLE_FILE_BYTES read whole, any other its first batch (LINE_BATCH_BYTES of lines).
-# As many as a reader fetches at once: 4 at a time, the 283 objects of 264 KB took 2.1 s to sign
-# from a server answering 20 ms late, 1.0 s so (0.4 s from local disk); AHEAD_BYTES bounds them.
-FILES_AT_ONCE = FETCH_BATCH
-WHOLE_FILE_BYTES = 1 << 20
-AHEAD_BYTES = 16 << 20
 
 
 def dedup_texts(
@@ -358,7 +351,7 @@ def _sign_remote_records(
     readers: Iterator[RecordReader], skips: Skips, signing: Signer, corpus: _Corpus, signed_batch: Callable[[], None]
 ) -> None:
     """JSONL files in a bucket, one after the other, signed as `_sign_records` signs them, read
-    ahead of the signing (`_files_ahead`). Each file's round trips were waited for: 283 files of
+    ahead of the signing (`files_ahead`). Each file's round trips were waited for: 283 files of
     230 KB from a server answering 20 ms late took 11.9 s on one core, 8.7 s read a file ahead,
     3.7 s so (0.7 s from local disk). The listing goes on ahead of the signing, so each file's
     skips are counted on their own and put where the listing stood when it was listed
@@ -371,69 +364,14 @@ def _sign_remote_records(
             reader.skips = Skips(skips.limit)  # its own, put in place once it is signed
             yield reader, at
 
-    with contextlib.closing(_files_ahead(listed())) as files:  # an error ends its threads' work
+    # Closed on an error: it ends its threads' work.
+    with contextlib.closing(files_ahead(listed(), LINE_BATCH_BYTES, BATCH_DOCS)) as files:
         for (reader, at), lines in files:
             for batch in lines:
                 _sign_lines(reader, batch, signing, corpus)
                 signed_batch()
             placing.update(at, dict(reader.skips.counts), reader.skips.items)
             reader.skips = skips
-
-
-_Lines = list[tuple[int, int, bytes | None]]  # a batch of `RecordReader.line_batches`
-T = TypeVar("T")
-
-
-def _files_ahead(
-    items: Iterator[tuple[RecordReader, T]],
-) -> Generator[tuple[tuple[RecordReader, T], Iterable[_Lines]], None, None]:
-    """Each of ``items`` (a reader and what goes with it) with its file's batches of lines, in
-    order, read ahead in threads, `FILES_AT_ONCE` files at a time: at least the next file, and
-    up to twice `FILES_AT_ONCE` files and `AHEAD_BYTES` held ahead. A plain file under
-    `WHOLE_FILE_BYTES` (as listed) is read whole; any other its first batch (a compressed file's
-    listed size says nothing of its lines: 485 KB of gzip held 120 MB of them), the rest read on
-    ahead as it is signed (`read_ahead`). ``items`` is drawn from ahead of the files given out.
-    The threads only read lines: their skips are counted where they are parsed
-    (`RecordReader.parsed`)."""
-
-    def whole(reader: RecordReader) -> bool:
-        return reader.size is not None and reader.size < WHOLE_FILE_BYTES and not is_compressed(reader.path)
-
-    def head(reader: RecordReader) -> tuple[list[_Lines], Iterator[_Lines] | None]:
-        batches = reader.line_batches(0, None, LINE_BATCH_BYTES, BATCH_DOCS)
-        if whole(reader):
-            return list(batches), None
-        return list(itertools.islice(batches, 1)), batches
-
-    window: deque[tuple[tuple[RecordReader, T], int, Future[tuple[list[_Lines], Iterator[_Lines] | None]]]] = deque()
-    held = 0  # bytes the files in ``window`` hold at most: a whole file's, or a first batch's
-
-    def fill() -> None:
-        nonlocal held
-        while not window or (len(window) < 2 * FILES_AT_ONCE and held < AHEAD_BYTES):
-            item = next(items, None)
-            if item is None:
-                return
-            size = item[0].size
-            cost = size if whole(item[0]) and size is not None else LINE_BATCH_BYTES
-            window.append((item, cost, pool.submit(head, item[0])))
-            held += cost
-
-    pool = ThreadPoolExecutor(FILES_AT_ONCE, thread_name_prefix="codemill-reader")
-    try:
-        fill()
-        while window:
-            item, cost, read = window.popleft()
-            held -= cost
-            fill()  # the files after this one, read while it is signed
-            lines, rest = read.result()
-            if rest is None:
-                yield item, lines
-            else:
-                with contextlib.closing(read_ahead(rest)) as more:
-                    yield item, itertools.chain(lines, more)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class SignedRange(NamedTuple):
@@ -465,7 +403,7 @@ def sign_range(config: DedupConfig, reader: RecordReader, start: int, stop: int 
 
 def sign_whole_files(config: DedupConfig, readers: list[RecordReader], claim: Claim) -> list[SignedRange]:
     """`sign_range` of each of ``readers``' whole JSONL files, in turn (a Ray task's small
-    files); where one is in a bucket, read ahead of the signing (`_files_ahead`): one after the
+    files); where one is in a bucket, read ahead of the signing (`files_ahead`): one after the
     other, each file's round trips were waited for (283 files of 230 KB, from a server answering
     20 ms late, took 3.4 s of a run's 8.3 s)."""
     if not any(is_url(reader.path) for reader in readers):
@@ -477,7 +415,7 @@ def sign_whole_files(config: DedupConfig, readers: list[RecordReader], claim: Cl
             yield reader, None
 
     out: list[SignedRange] = []
-    with contextlib.closing(_files_ahead(afresh())) as files:
+    with contextlib.closing(files_ahead(afresh(), LINE_BATCH_BYTES, BATCH_DOCS)) as files:
         for (reader, _), lines in files:
             part, signing = _gathering(config, reader, claim)
             for batch in lines:
