@@ -9,7 +9,7 @@ without the server's CPU, which a real store spends on other machines.
 
 Run: `python benches/bench_tokenize_growth.py [--base-mb 40] [--scales 1,2,4,8]
 [--configs local1,local2,ray2,jsonl1,jsonl2,s3,s31,s3tree] [--s3-server moto,moto-waitress]
-[--repeat 3] [--pin] [--s3-latency-ms 20] [--ref OTHER_CHECKOUT/python]
+[--repeat 3] [--pin] [--s3-latency-ms 20] [--part-mb 8] [--ref OTHER_CHECKOUT/python]
 [--dir /tmp/codemill_tok_growth] [--json F] [--plot F.png]`.
 
 The base tree is ``--base-mb`` of real Python (this interpreter's standard library, PSF, then
@@ -364,6 +364,12 @@ def main() -> None:
         help="moto-waitress answers each request this much later, as a store across a network does",
     )
     ap.add_argument(
+        "--part-mb",
+        type=float,
+        default=8.0,
+        help="size of the JSONL parts (jsonl and s3 configs): 0.25 makes a bucket of many small objects",
+    )
+    ap.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -423,7 +429,7 @@ def main() -> None:
             jsonl = args.dir / f"jsonl_x{scale}"
             todo = [c for c in configs if not (c.startswith("s3") or _jsonl_config(c)) or scale in s3_scales]
             if any(_jsonl_config(c) for c in todo):
-                make_jsonl(tree, jsonl)
+                make_jsonl(tree, jsonl, int(args.part_mb * (1 << 20)))
             inputs = {
                 c: upload(jsonl if _jsonl_config(c) else tree, "bench", f"in-x{scale}", servers[c][1])
                 for c in todo
@@ -507,6 +513,7 @@ def main() -> None:
         "obstore": installed("obstore"),
         "s3_servers": [v[2] for v in servers.values()],
         "repeat": args.repeat,
+        "jsonl_part_bytes": int(args.part_mb * (1 << 20)),
         "pinned": "each run on core 0, the S3 server on core 1" if args.pin else None,
         "ref": str(args.ref) if args.ref else None,
         "rows": rows,
