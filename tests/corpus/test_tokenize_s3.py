@@ -377,7 +377,8 @@ def test_small_record_objects_share_tasks_as_local_files_do(s3_server, bucket, t
 
 def test_a_tasks_small_record_objects_are_read_many_at_once(s3_server, bucket, tmp_path, small_tok, monkeypatch):
     # A task of small JSONL objects reads them ahead, many at once (`files_ahead`): one after
-    # the other, each was a round trip waited for. Locally they are read in turn. Same bytes.
+    # the other, each was a round trip waited for. Locally they are read in turn, and so are
+    # larger objects (more threads would save no round trip). Same bytes.
     from codemill.corpus.engines import task
 
     data = tmp_path / "data"
@@ -405,6 +406,11 @@ def test_a_tasks_small_record_objects_are_read_many_at_once(s3_server, bucket, t
     expected, got = local_files(tmp_path / "local"), local_files(tmp_path / "s3")
     shards = [n for n in expected if n.startswith("shard-")]
     assert shards and all(got[n] == expected[n] for n in shards)
+    monkeypatch.setattr(task, "WHOLE_FILE_BYTES", 1_000)  # these objects are large now
+    again = tokenize_corpus(url, tmp_path / "s3_large", tokenizer=small_tok, task_bytes=10_000)
+    assert len(given) == m["tasks_planned"]  # none read many at once
+    got = local_files(tmp_path / "s3_large")
+    assert again["shards"] == local["shards"] and all(got[n] == expected[n] for n in shards)
 
 
 def test_record_files_in_a_described_prefix_read_alike_grouped_or_not(s3_server, bucket, tmp_path):

@@ -25,7 +25,7 @@ from codemill.corpus.plan import Task, file_language, record_reader, task_docume
 from codemill.corpus.settings import TaskSettings
 from codemill.corpus.shards import ShardWriter
 from codemill.sources import Document, Skips
-from codemill.sources.files_ahead import files_ahead
+from codemill.sources.files_ahead import WHOLE_FILE_BYTES, files_ahead
 from codemill.sources.fs import Directory, is_url
 from codemill.sources.records import RecordReader
 from codemill.tokenizer import CodeTokenizer
@@ -255,19 +255,21 @@ def _record_files(
     task: Task, settings: TaskSettings, tok: CodeTokenizer, width: int, skips: Skips, stop: Any
 ) -> Generator[_Encoded, None, None]:
     """The records of a task's whole JSONL files, each file read as a JSONL task of its own would
-    be, in turn; from a bucket the files after this one are read while it is encoded, many at
-    once (`files_ahead`). With a read-ahead restarted at each file, 62 tasks of two 8 MB objects
-    took 11.4-12.0 s on one core against 10.8-11.5 s for 124 of one; read ahead across files,
-    10.4-11.1 against 10.6-11.3 s. A file at a time, 283 objects of 264 KB took 4.9 s on one core
-    from a server answering 20 ms late (2.1 s from local disk), 3.8 s so."""
+    be, in turn; from a bucket the next file is read while this one is encoded, and small ones
+    (under `WHOLE_FILE_BYTES` on average) many at once (`files_ahead`). With a read-ahead
+    restarted at each file, 62 tasks of two 8 MB objects took 11.4-12.0 s on one core against
+    10.8-11.5 s for 124 of one; read ahead across files, 10.4-11.1 against 10.6-11.3 s, and
+    13.0 against 12.2 s many at once (more threads, no round trip saved). A file at a time, 283
+    objects of 264 KB took 4.9 s on one core from a server answering 20 ms late (2.1 s from
+    local disk), 3.8 s many at once."""
     size = batch_size(task, settings.batch_bytes)
-    # Read once, from the plan's spool where they are there.
-    readers = (record_reader(path, skips, settings.max_file_bytes) for path in tuple(task.files))
+    files = tuple(task.files)  # read once, from the plan's spool where they are there
+    readers = (record_reader(path, skips, settings.max_file_bytes) for path in files)
 
     def batches() -> Iterator[tuple[RecordReader, list[Any]]]:
-        if is_url(task.path):
-            with contextlib.closing(files_ahead(((r, None) for r in readers), size, MAX_BATCH_DOCUMENTS)) as files:
-                for (reader, _), lines in files:
+        if is_url(task.path) and task.size < WHOLE_FILE_BYTES * len(files):
+            with contextlib.closing(files_ahead(((r, None) for r in readers), size, MAX_BATCH_DOCUMENTS)) as ahead:
+                for (reader, _), lines in ahead:
                     for batch in lines:
                         yield reader, batch
             return
