@@ -154,6 +154,29 @@ def test_jsonl_objects_are_read_again_many_at_once_each_held_as_listed(s3_server
     assert len(kept) == 6 and kept == {p.name: p.read_bytes() for p in (tmp_path / "out_s3").rglob("*.jsonl")}
 
 
+def test_what_a_write_group_or_a_re_read_holds_is_counted_as_its_reading_and_upload():
+    # A small JSONL file is held whole, and its upload's buffer as large again; a file past a
+    # block, one of unknown size, a Parquet file (its row groups read decoded, larger than the
+    # file) and a group of copies count a block.
+    import numpy as np
+    from codemill.near_dup.api import _Corpus
+    from codemill.near_dup.output import Write, _held
+
+    block = 16 << 20
+    kept = np.zeros(1, dtype=np.int64)
+    small = [Write("s3://b/x.jsonl", "x.jsonl", kept, 1000)]
+    assert _held(small, upload=False) == 1000 and _held(small, upload=True) == 2000
+    for size in (100 << 20, None):
+        assert _held([Write("s3://b/y.jsonl", "y.jsonl", kept, size)], upload=True) == block
+    assert _held([Write("s3://b/a.py", "t/a.py", None), Write("s3://b/b.py", "t/b.py", None)], upload=True) == block
+    corpus = _Corpus([], None, 1000)
+    corpus.add_records(0, "a.jsonl", [(1, 0)], [5], size=100)
+    corpus.add_records(0, "a.parquet", [(1, -1)], [5], size=100)
+    corpus.add_records(0, "b.jsonl", [(1, 0)], [5])
+    assert corpus.size(0, "a.jsonl") == 100 and corpus.size(0, "a.parquet") is None
+    assert corpus.size(0, "b.jsonl") is None and corpus.size(1, "a.jsonl") is None
+
+
 def test_a_ray_tasks_small_objects_are_read_ahead_as_read_in_turn(s3_server, bucket, tmp_path):
     # A Ray task's small JSONL files (`sign_whole_files`), from a bucket, are read ahead in a
     # thread: each file's records, offsets, skips and line count, and the rows signed, are those

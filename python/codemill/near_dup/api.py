@@ -131,7 +131,7 @@ class _Corpus:
     offset: array = field(default_factory=lambda: array("q"))  # a record's line offset (Document.offset), or -1
     holders: list[str] = field(default_factory=list)  # file holding documents, relative to its input
     _holder_ids: dict[tuple[int, str], int] = field(default_factory=dict)
-    _sizes: dict[int, int] = field(default_factory=dict)  # record file holder -> its size as listed, if known
+    _sizes: dict[int, int] = field(default_factory=dict)  # JSONL file holder -> its size as listed (`size`)
     _trees: dict[int, bool] = field(default_factory=dict)  # input index -> is a tree
     _prefixes: dict[int, str] = field(default_factory=dict)  # tree input index -> text its files' names follow
 
@@ -176,12 +176,14 @@ class _Corpus:
         if h is None:
             h = self._holder_ids[source, origin] = len(self.holders)
             self.holders.append(origin)
-            if size is not None and size >= 0:
+            if size is not None and size >= 0 and not is_parquet(origin):
                 self._sizes[h] = size
         return h
 
     def size(self, source: int, origin: str) -> int | None:
-        """The size of record file ``origin`` of input ``source`` as listed (None: not known)."""
+        """The most reading record file ``origin`` of input ``source`` holds (read in blocks):
+        its size as listed; None where not known, and for Parquet, whose row groups are read
+        decoded, larger than the file."""
         h = self._holder_ids.get((source, origin))
         return None if h is None else self._sizes.get(h)
 

@@ -163,7 +163,7 @@ def _copy_all(copies: list[tuple[Path | str, Path]]) -> None:
 class Write(NamedTuple):
     """One file of the output: ``rel`` in it, made of the input file ``src``: its kept records
     (``records``, ascending), or the whole file (None: a kept code file, copied). ``size``: the
-    record file's size as listed (None: not known)."""
+    most reading the record file holds, its size as listed (None: not known; `_Corpus.size`)."""
 
     src: Path | str
     rel: str
@@ -256,18 +256,30 @@ def publish_group(group: list[Write], outdir: str) -> list[str]:
     return rels
 
 
-def _each(groups: list[list[Write]], write: Callable[[list[Write]], T]) -> list[T]:
+def _each(groups: list[list[Write]], write: Callable[[list[Write]], T], upload: bool) -> list[T]:
     """``write`` of each group, in order; where any group reads from a bucket, several at once
-    (`each_at_once`), so that their round trips overlap. One after the other, the 176 small
-    JSONL objects a dedup kept records of took 4.4 s from a server answering 20 ms late; 4 at a
-    time, 283 such objects of 264 KB took 1.1 s, and 0.3 s up to `FETCH_BATCH` at a time. A
-    record file's group holds its reading block (`held_reading`: the whole of a small file), a
-    tree's copies a block's worth (fetched `FETCH_BATCH` at a time), `READS_HELD` at most
-    together. The first failed group's error is raised, the groups not begun are not."""
+    (`each_at_once`), so that their round trips overlap, while what they hold (`_held`) stays
+    within `READS_HELD`. One after the other, the 176 small JSONL objects a dedup kept records
+    of took 4.4 s from a server answering 20 ms late; 4 at a time, 283 such objects of 264 KB
+    took 1.1 s, and 0.3 s up to `FETCH_BATCH` at a time. ``upload``: each group's files are
+    uploaded as they are written. The first failed group's error is raised, the groups not
+    begun are not."""
     if not any(is_url(w.src) for group in groups for w in group):
         return [write(group) for group in groups]
-    costs = [held_reading(group[0].size if group[0].records is not None else None) for group in groups]
+    costs = [_held(group, upload) for group in groups]
     return each_at_once(write, groups, costs, READS_HELD, FETCH_BATCH, "codemill-write")
+
+
+def _held(group: list[Write], upload: bool) -> int:
+    """Bytes a group holds while it is written, as `_each` counts them: a record file's reading
+    block (`held_reading` of its ``size``: the whole of a small file), and where it is uploaded
+    its upload's buffer too, no larger than a small file (a larger file's parts are buffered by
+    the store's client, 4 such groups at once as before); a block for a group of a tree's
+    copies (it fetches its objects `FETCH_BATCH` at a time)."""
+    if group[0].records is None:
+        return held_reading(None)
+    held = held_reading(group[0].size)
+    return 2 * held if upload and held < held_reading(None) else held
 
 
 def write_output(
@@ -297,7 +309,8 @@ def write_output(
         if publish is not None:
             published = publish(groups, outdir)
         else:
-            published = [rel for rels in _each(groups, lambda group: publish_group(group, outdir)) for rel in rels]
+            written = _each(groups, lambda group: publish_group(group, outdir), upload=True)
+            published = [rel for rels in written for rel in rels]
         report["outputs"] = [f"{outdir.rstrip('/')}/{name}" for name in names]
         with scratch_dir("dedup") as tmp:
             atomic_write_json(Path(tmp) / REPORT_NAME, report)
@@ -306,6 +319,6 @@ def write_output(
     with atomic_dir(outdir) as stage:
         for name in trees:
             (stage / name).mkdir(parents=True, exist_ok=True)
-        _each(groups, lambda group: write_group(group, stage))
+        _each(groups, lambda group: write_group(group, stage), upload=False)
         report["outputs"] = [str(outdir / name) for name in names]
         atomic_write_json(stage / REPORT_NAME, report)

@@ -34,9 +34,11 @@ def files_ahead(
     (`RecordReader.line_batches` of ``batch_bytes`` and ``batch_lines``), in order, read ahead
     in threads, `FILES_AT_ONCE` files at a time: at least the next file, and up to twice
     `FILES_AT_ONCE` files and `AHEAD_BYTES` held ahead. A plain file under `WHOLE_FILE_BYTES` (as
-    listed) is read whole; any other its first batch (a compressed file's listed size says
-    nothing of its lines: 485 KB of gzip held 120 MB of them), the rest read on ahead as it is
-    consumed (`read_ahead`). ``items`` is drawn from ahead of the files given out. The threads
+    listed) is read whole; any other its first batch, counted as a whole batch (a compressed
+    file's listed size says nothing of its lines: 485 KB of gzip held 120 MB of them; a file not
+    listed, as tokenize's task's, may be large), the rest read on ahead as it is consumed
+    (`read_ahead`, a thread each): with tokenize's batches of 4 MiB, a large task's small files
+    are read about four at a time. ``items`` is drawn from ahead of the files given out. The threads
     only read lines: their skips are counted where they are parsed (`RecordReader.parsed`), and
     a file's error is raised in its place."""
 
