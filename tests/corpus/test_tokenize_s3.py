@@ -349,6 +349,15 @@ def test_a_prepared_file_in_a_prefix_is_read_with_its_description(s3_server, buc
     assert m["settings"]["allowed_special"] == fim
 
 
+def small_jsonl_files(data: Path, package: str) -> Path:
+    """A small JSONL file of four records per source file of the standard library's ``package``."""
+    data.mkdir()
+    for i, f in enumerate(sorted((STDLIB / package).glob("*.py"))):
+        rows = [{"content": f"# {j}\n" + f.read_text(encoding="utf-8")[j * 700 : (j + 1) * 700]} for j in range(4)]
+        (data / f"r{i}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return data
+
+
 def test_small_record_objects_share_tasks_as_local_files_do(s3_server, bucket, tmp_path, small_tok, monkeypatch):
     # A prefix of small JSONL objects is cut into tasks of several objects, as a local tree of
     # them is, with the same bytes; a described file (its own special tokens) stays alone.
@@ -356,11 +365,7 @@ def test_small_record_objects_share_tasks_as_local_files_do(s3_server, bucket, t
     from codemill.corpus.plan import plan_tasks
     from codemill.outputs import write_sidecar
 
-    data = tmp_path / "data"
-    data.mkdir()
-    for i, f in enumerate(sorted((STDLIB / "json").glob("*.py"))):
-        rows = [{"content": f"# {j}\n" + f.read_text(encoding="utf-8")[j * 700 : (j + 1) * 700]} for j in range(4)]
-        (data / f"r{i}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = small_jsonl_files(tmp_path / "data", "json")
     write_sidecar(data / "r2.jsonl", "prepare", special_tokens=[])
     url = upload(s3_server, bucket, data, "small")
     kinds = [(t.kind, len(t.files)) for t in plan_tasks([url], 4_000)]
@@ -381,11 +386,7 @@ def test_a_tasks_small_record_objects_are_read_many_at_once(s3_server, bucket, t
     # larger objects (more threads would save no round trip). Same bytes.
     from codemill.corpus.engines import task
 
-    data = tmp_path / "data"
-    data.mkdir()
-    for i, f in enumerate(sorted((STDLIB / "email").glob("*.py"))):
-        rows = [{"content": f"# {j}\n" + f.read_text(encoding="utf-8")[j * 700 : (j + 1) * 700]} for j in range(4)]
-        (data / f"r{i}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = small_jsonl_files(tmp_path / "data", "email")
     given: list[list[str]] = []
     real = task.files_ahead
 
