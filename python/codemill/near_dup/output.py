@@ -171,7 +171,7 @@ class Write(NamedTuple):
     size: int | None = None
 
 
-# The size of file ``rel`` of input ``source`` as its listing gave it (None: not known).
+# The most reading file ``rel`` of input ``source`` holds: its size as listed (None: not known; `_Corpus.size`).
 Sizes = Callable[[int, str], "int | None"]
 
 

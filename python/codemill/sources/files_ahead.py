@@ -38,9 +38,9 @@ def files_ahead(
     file's listed size says nothing of its lines: 485 KB of gzip held 120 MB of them; a file not
     listed, as tokenize's task's, may be large), the rest read on ahead as it is consumed
     (`read_ahead`, a thread each): with tokenize's batches of 4 MiB, a large task's small files
-    are read about four at a time. ``items`` is drawn from ahead of the files given out. The threads
-    only read lines: their skips are counted where they are parsed (`RecordReader.parsed`), and
-    a file's error is raised in its place."""
+    are read about four at a time. ``items`` is drawn from ahead of the files given out. The
+    threads only read lines: their skips are counted where they are parsed
+    (`RecordReader.parsed`), and a file's error is raised in its place."""
 
     def whole(reader: RecordReader) -> bool:
         return reader.size is not None and reader.size < WHOLE_FILE_BYTES and not is_compressed(reader.path)

@@ -257,12 +257,11 @@ def _record_files(
     """The records of a task's whole JSONL files, each file read as a JSONL task of its own would
     be, in turn; from a bucket the next file is read while this one is encoded, and small ones
     (under `WHOLE_FILE_BYTES` on average) several at once, as many as their batches' bytes
-    allow (`files_ahead`). With a read-ahead
-    restarted at each file, 62 tasks of two 8 MB objects took 11.4-12.0 s on one core against
-    10.8-11.5 s for 124 of one; read ahead across files, 10.4-11.1 against 10.6-11.3 s, and
-    13.0 against 12.2 s several at once (more threads, no round trip saved). A file at a time,
-    283 objects of 264 KB took 4.9 s on one core from a server answering 20 ms late (2.1 s from
-    local disk), 3.8 s several at once."""
+    allow (`files_ahead`). With a read-ahead restarted at each file, 62 tasks of two 8 MB
+    objects took 11.4-12.0 s on one core against 10.8-11.5 s for 124 of one; read ahead across
+    files, 10.4-11.1 against 10.6-11.3 s, and 13.0 against 12.2 s several at once (more threads,
+    no round trip saved). A file at a time, 283 objects of 264 KB took 4.9 s on one core from a
+    server answering 20 ms late (2.1 s from local disk), 3.8 s several at once."""
     size = batch_size(task, settings.batch_bytes)
     files = tuple(task.files)  # read once, from the plan's spool where they are there
     readers = (record_reader(path, skips, settings.max_file_bytes) for path in files)
