@@ -21,3 +21,9 @@ def batches(items: Iterable[T], max_bytes: int, max_items: int, size_of: Callabl
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def full(batch: list[T], max_bytes: int, max_items: int, size_of: Callable[[T], int]) -> bool:
+    """Whether `batches` closed ``batch`` at a limit (more items may follow), not at the end of
+    its items: a batch under both limits is the last one."""
+    return len(batch) >= max_items or sum(size_of(item) for item in batch) >= max_bytes

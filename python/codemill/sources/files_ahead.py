@@ -10,9 +10,10 @@ from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+from codemill._batches import full
 from codemill._read_ahead import read_ahead
 from codemill.sources.fs import FETCH_BATCH
-from codemill.sources.records import RecordReader
+from codemill.sources.records import RecordReader, line_size
 from codemill.sources.streams import is_compressed
 
 # Files read at once (`files_ahead`): as many as a reader fetches at once. 4 at a time, dedup
@@ -36,10 +37,10 @@ def files_ahead(
     `FILES_AT_ONCE` files and `AHEAD_BYTES` held ahead. A plain file under `WHOLE_FILE_BYTES` (as
     listed) is read whole; any other its first batch, counted as a whole batch (a compressed
     file's listed size says nothing of its lines: 485 KB of gzip held 120 MB of them; a file not
-    listed, as tokenize's task's, may be large), the rest read on ahead as it is consumed
-    (`read_ahead`, a thread each): with tokenize's batches of 4 MiB, a large task's small files
-    are read about four at a time. ``items`` is drawn from ahead of the files given out. The
-    threads only read lines: their skips are counted where they are parsed
+    listed, as tokenize's task's, may be large), the rest, if any, read on ahead as it is
+    consumed (`read_ahead`, a thread each): with tokenize's batches of 4 MiB, a large task's
+    small files are read about four at a time. ``items`` is drawn from ahead of the files given
+    out. The threads only read lines: their skips are counted where they are parsed
     (`RecordReader.parsed`), and a file's error is raised in its place."""
 
     def whole(reader: RecordReader) -> bool:
@@ -49,7 +50,10 @@ def files_ahead(
         batches = reader.line_batches(0, None, batch_bytes, batch_lines)
         if whole(reader):
             return list(batches), None
-        return list(itertools.islice(batches, 1)), batches
+        first = list(itertools.islice(batches, 1))
+        if not first or not full(first[0], batch_bytes, batch_lines, line_size):
+            return first, None  # the file's last batch: no thread to read on (~80 us each)
+        return first, batches
 
     window: deque[tuple[tuple[RecordReader, T], int, Future[tuple[list[Lines], Iterator[Lines] | None]]]] = deque()
     held = 0  # bytes the files in ``window`` hold at most: a whole file's, or a first batch's

@@ -233,7 +233,7 @@ class RecordReader:
     ) -> Iterator[list[tuple[int, int, bytes | None]]]:
         """`read_lines` in lists of about ``max_bytes`` of lines (at most ``max_lines``), for the
         core to parse a batch at a time."""
-        return batches(self.read_lines(start, stop), max_bytes, max_lines, _line_size)
+        return batches(self.read_lines(start, stop), max_bytes, max_lines, line_size)
 
     def read_lines(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int, bytes | None]]:
         """The lines of a JSONL file starting in bytes ``[start, stop)`` (``stop`` None = to the
@@ -348,7 +348,8 @@ def parquet_row_groups(path: Path | str) -> list[tuple[int, int]]:
     return [(md.row_group(i).num_rows, md.row_group(i).total_byte_size) for i in range(md.num_row_groups)]
 
 
-def _line_size(line: tuple[int, int, bytes | None]) -> int:
+def line_size(line: tuple[int, int, bytes | None]) -> int:
+    """The bytes a line of `RecordReader.read_lines` counts for in a batch (`line_batches`)."""
     return len(line[2] or b"")
 
 
