@@ -152,6 +152,9 @@ def test_jsonl_objects_are_read_again_many_at_once_each_held_as_listed(s3_server
     assert costs["decide"] and all(c in sizes for called in costs["decide"] for c in called)
     kept = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*.jsonl")}
     assert len(kept) == 6 and kept == {p.name: p.read_bytes() for p in (tmp_path / "out_s3").rglob("*.jsonl")}
+    # Uploaded as written, a small file's group holds its upload's buffer too (at most its size).
+    dedup(f"s3://{bucket}/again", f"s3://{bucket}/again-out", verify=True)
+    assert sorted(costs["write"][-1]) == [2 * size for size in sizes]
 
 
 def test_what_a_write_group_or_a_re_read_holds_is_counted_as_its_reading_and_upload():
