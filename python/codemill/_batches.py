@@ -16,7 +16,7 @@ def batches(items: Iterable[T], max_bytes: int, max_items: int, size_of: Callabl
     for item in items:
         batch.append(item)
         size += size_of(item)
-        if size >= max_bytes or len(batch) >= max_items:
+        if _closes(size, len(batch), max_bytes, max_items):
             yield batch
             batch, size = [], 0
     if batch:
@@ -26,4 +26,9 @@ def batches(items: Iterable[T], max_bytes: int, max_items: int, size_of: Callabl
 def full(batch: list[T], max_bytes: int, max_items: int, size_of: Callable[[T], int]) -> bool:
     """Whether `batches` closed ``batch`` at a limit (more items may follow), not at the end of
     its items: a batch under both limits is the last one."""
-    return len(batch) >= max_items or sum(size_of(item) for item in batch) >= max_bytes
+    return _closes(sum(size_of(item) for item in batch), len(batch), max_bytes, max_items)
+
+
+def _closes(size: int, count: int, max_bytes: int, max_items: int) -> bool:
+    """Whether a batch of ``count`` items and ``size`` bytes is closed: the one rule of both."""
+    return size >= max_bytes or count >= max_items
