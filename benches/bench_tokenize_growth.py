@@ -405,6 +405,7 @@ def main() -> None:
     for c in args.configs.split(","):  # "s3": one config per server
         configs += [c] if c != "s3" else ["s3" if len(s3_servers) == 1 else f"s3/{n}" for n in s3_servers]
     s3_scales = {int(s) for s in args.s3_scales.split(",")}
+    part_bytes = int(args.part_mb * (1 << 20))  # the JSONL parts' size (--part-mb)
     if args.pin and any(CONFIGS[c.partition("/")[0]][1] != 1 for c in configs):
         raise SystemExit("--pin runs each job on one core: give 1-worker configs only (local1, jsonl1, s31)")
     if args.s3_latency_ms and set(s3_servers) != {"moto-waitress"}:
@@ -429,7 +430,7 @@ def main() -> None:
             jsonl = args.dir / f"jsonl_x{scale}"
             todo = [c for c in configs if not (c.startswith("s3") or _jsonl_config(c)) or scale in s3_scales]
             if any(_jsonl_config(c) for c in todo):
-                make_jsonl(tree, jsonl, int(args.part_mb * (1 << 20)))
+                make_jsonl(tree, jsonl, part_bytes)
             inputs = {
                 c: upload(jsonl if _jsonl_config(c) else tree, "bench", f"in-x{scale}", servers[c][1])
                 for c in todo
@@ -513,7 +514,7 @@ def main() -> None:
         "obstore": installed("obstore"),
         "s3_servers": [v[2] for v in servers.values()],
         "repeat": args.repeat,
-        "jsonl_part_bytes": int(args.part_mb * (1 << 20)),
+        "jsonl_part_bytes": part_bytes,
         "pinned": "each run on core 0, the S3 server on core 1" if args.pin else None,
         "ref": str(args.ref) if args.ref else None,
         "rows": rows,
