@@ -18,7 +18,14 @@ import codemill
 import numpy as np
 import pytest
 from codemill.cli import main
-from codemill.corpus.engines.task import batch_size
+from codemill.corpus.engines.task import (
+    IN_FLIGHT_LOCAL,
+    IN_FLIGHT_REMOTE,
+    MOST_IN_FLIGHT_REMOTE,
+    REMOTE_BYTES_IN_FLIGHT,
+    batch_size,
+    tasks_in_flight,
+)
 from codemill.corpus.megatron import MegatronReader
 from codemill.corpus.plan import Task, plan_tasks
 from codemill.corpus.reader import iter_shard_documents, read_manifest, read_npy_shard
@@ -412,6 +419,22 @@ def test_batches_do_not_change_output(corpus, tmp_path) -> None:
     assert batch_size(Task(0, "files", "t", size=40 << 20), 4 << 20) == 4 << 20  # big tasks: the cap
     assert batch_size(Task(0, "files", "t", size=1 << 20), 4 << 20) == 256 << 10  # 1 MiB: four batches
     assert batch_size(Task(0, "files", "t", size=1 << 20), 1) == 1  # the caller's cap wins
+
+
+def test_tasks_in_flight_follow_where_they_run_and_their_size() -> None:
+    # Locally two; with a bucket on either side four, and more of small tasks (their round
+    # trips, not their bytes, take the time), as many as REMOTE_BYTES_IN_FLIGHT of input allows.
+    def tasks(path: str, *sizes: int) -> list[Task]:
+        return [Task(i, "files", path, size=size) for i, size in enumerate(sizes)]
+
+    mib = 1 << 20
+    assert tasks_in_flight(tasks("t", mib, mib), "out") == IN_FLIGHT_LOCAL == 2
+    assert tasks_in_flight(tasks("s3://b/t", 16 * mib, 20 * mib), "out") == IN_FLIGHT_REMOTE == 4
+    assert tasks_in_flight(tasks("t", 16 * mib), "s3://b/out") == 4  # an output in a bucket too
+    assert tasks_in_flight(tasks("s3://b/t", 8 * mib, 2 * mib), "out") == 8  # the largest one counts
+    assert tasks_in_flight(tasks("s3://b/t", mib, mib), "s3://b/out") == MOST_IN_FLIGHT_REMOTE == 16
+    assert tasks_in_flight(tasks("s3://b/t", 0), "out") == 16
+    assert tasks_in_flight(tasks("s3://b/t", REMOTE_BYTES_IN_FLIGHT // 12), "out") == 12
 
 
 def test_resume_redoes_only_unfinished_tasks(corpus, tmp_path) -> None:

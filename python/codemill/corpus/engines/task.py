@@ -103,12 +103,21 @@ def run_task(
 # (see `tasks_in_flight`). Each task in flight holds a few batches of text (`batch_bytes`).
 IN_FLIGHT_LOCAL = 2
 IN_FLIGHT_REMOTE = 4
+# Small tasks (a small run's) spend most of their time on those round trips: a task's reads, its
+# shards' uploads, then its record's. So remotely more run at once, up to MOST_IN_FLIGHT_REMOTE,
+# as long as their inputs together stay within REMOTE_BYTES_IN_FLIGHT. With 4 at once, 283
+# objects of 264 KB (57 tasks) took 2.9 s on one core, with a server 20 ms late; 16, 2.0 s.
+MOST_IN_FLIGHT_REMOTE = 16
+REMOTE_BYTES_IN_FLIGHT = 64 << 20
 
 
 def tasks_in_flight(tasks: list[Task], outdir: str | os.PathLike[str]) -> int:
-    """Tasks a worker runs at once for this run: more when its input or output is a URL."""
-    remote = is_url(os.fspath(outdir)) or any(is_url(t.path) for t in tasks)
-    return IN_FLIGHT_REMOTE if remote else IN_FLIGHT_LOCAL
+    """Tasks a worker runs at once for this run: more when its input or output is a URL, and
+    more still when its tasks are small."""
+    if not (is_url(os.fspath(outdir)) or any(is_url(t.path) for t in tasks)):
+        return IN_FLIGHT_LOCAL
+    largest = max((t.size for t in tasks), default=0)
+    return max(IN_FLIGHT_REMOTE, min(MOST_IN_FLIGHT_REMOTE, REMOTE_BYTES_IN_FLIGHT // max(1, largest)))
 
 
 def run_tasks(
