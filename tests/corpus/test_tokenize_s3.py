@@ -289,9 +289,13 @@ def test_kill_9_and_resume_on_s3(s3_server, bucket, tree, tmp_path, small_tok):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    # What a kill -9 leaves of a shard large enough to go up in parts (these go in one put):
+    # an unfinished upload, which S3 keeps (and bills) until it is aborted. The resume does.
+    s3_server.create_multipart_upload(Bucket=bucket, Key="out/shard-00099.bin")
     m = tokenize_corpus(tree, out, tokenizer=tok_file, workers=2, **KW)
     if killed:
         assert m["run"]["tasks_resumed"] >= 2
+    assert s3_server.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     got = bucket_files(s3_server, bucket, "out")
     assert {k: v for k, v in got.items() if k != "manifest.json"} == {
         k: v for k, v in local.items() if k != "manifest.json"

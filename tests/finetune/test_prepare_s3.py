@@ -30,7 +30,13 @@ def test_prepare_s3_in_and_out_equals_local(s3_server, bucket, tmp_path, monkeyp
 
     real = writer.uploading
     monkeypatch.setattr(writer, "uploading", uploading)
+    # A killed run's upload of the same file, in parts: aborted (S3 bills its parts until then);
+    # one of another file, even one named under it, is not the run's to abort.
+    for key in (f"out{suffix}", f"out{suffix}/x", "other.jsonl"):
+        s3_server.create_multipart_upload(Bucket=bucket, Key=key)
     remote = prepare([f"s3://{bucket}/tree"], f"s3://{bucket}/out{suffix}", **kw)
+    left = s3_server.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert sorted(u["Key"] for u in left) == ["other.jsonl", f"out{suffix}/x"]
     assert uploads == [f"s3://{bucket}/out{suffix}"]
     assert {k: v for k, v in remote.items() if k not in ("output", "inputs", "seconds", "files_per_s", "mb_per_s")} == {
         k: v for k, v in local.items() if k not in ("output", "inputs", "seconds", "files_per_s", "mb_per_s")

@@ -240,7 +240,13 @@ def test_a_run_killed_while_publishing_is_replaced_by_the_next(s3_server, bucket
     left = bucket_files(s3_server, bucket, "out")
     assert "dedup_report.json" not in left and ".dedup_report.json.publishing" in left
     monkeypatch.setattr(Directory, "publish_all", real)
+    # A kill -9 mid-upload of a record output leaves its upload in parts: the next run aborts
+    # it (S3 bills its parts until then), and no upload beside its prefix.
+    for key in ("out/data.jsonl", "outer/data.jsonl"):
+        s3_server.create_multipart_upload(Bucket=bucket, Key=key)
     report = dedup([tree, jsonl], out)  # no --overwrite needed: the prefix is recognisably ours
+    left = s3_server.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert [u["Key"] for u in left] == ["outer/data.jsonl"]
     got = bucket_files(s3_server, bucket, "out")
     assert ".dedup_report.json.publishing" not in got
     assert json.loads(got["dedup_report.json"])["counts"] == report["counts"]

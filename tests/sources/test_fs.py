@@ -543,6 +543,51 @@ def test_an_upload_whose_last_step_fails_publishes_nothing(s3_server, bucket, mo
     assert s3_server.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+def test_uploads_a_killed_run_left_are_aborted_at_and_under_its_output_only(s3_server, bucket, monkeypatch):
+    import s3fs
+    from codemill.sources.fs import abort_left_uploads
+
+    def left() -> list[str]:
+        return sorted(u["Key"] for u in s3_server.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+
+    for key in ("out", "out/shard-00000.bin", "out/tasks/x", "outer/a", "other/out/b", "out.jsonl"):
+        s3_server.create_multipart_upload(Bucket=bucket, Key=key)
+    real = s3fs.S3FileSystem._call_s3
+    pages = []
+
+    async def one_a_page(self, method, *args, **kwargs):
+        # S3 answers up to 1,000 uploads a page; moto all at once: pages of one, as S3 cuts them.
+        if method != "list_multipart_uploads":
+            return await real(self, method, *args, **kwargs)
+        after = (kwargs.pop("KeyMarker", ""), kwargs.pop("UploadIdMarker", ""))
+        pages.append(after)
+        found = (await real(self, method, *args, **kwargs)).get("Uploads", [])
+        rest = sorted((u for u in found if (u["Key"], u["UploadId"]) > after), key=lambda u: (u["Key"], u["UploadId"]))
+        page = {"Uploads": rest[:1], "IsTruncated": len(rest) > 1}
+        if rest:
+            page.update(NextKeyMarker=rest[0]["Key"], NextUploadIdMarker=rest[0]["UploadId"])
+        return page
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", one_a_page)
+    assert abort_left_uploads(f"s3://{bucket}/out") == 2
+    assert len(pages) == 2  # out/shard-00000.bin, out/tasks/x: a page each
+    assert left() == ["other/out/b", "out", "out.jsonl", "outer/a"]
+    assert abort_left_uploads(f"s3://{bucket}/out.jsonl/x", prefix=False) == 0
+    assert abort_left_uploads(f"s3://{bucket}/out.jsonl", prefix=False) == 1
+    assert left() == ["other/out/b", "out", "outer/a"]
+
+    async def denied(self, method, *args, **kwargs):
+        raise PermissionError("Access Denied")
+
+    # A policy that lets a run write but not list uploads: the run goes on, nothing aborted.
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", denied)
+    assert abort_left_uploads(f"s3://{bucket}") == 0
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", real)
+    assert abort_left_uploads(f"s3://{bucket}") == 3  # a whole bucket's output: every one
+    assert left() == []
+    assert abort_left_uploads("memory://cm-abort/out") == 0  # not S3: nothing of the kind
+
+
 def test_a_file_system_that_shows_files_as_written_gets_them_whole():
     # memory:// (like SFTP) has a file there, growing, once it is opened: the upload is staged
     # and put once complete, so a failed block leaves nothing, and its own error is the one raised.

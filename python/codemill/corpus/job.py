@@ -28,7 +28,7 @@ from codemill.corpus.shards import token_dtype
 from codemill.errors import CodemillError, OutputError
 from codemill.outputs import OVERWRITE_HINT, check_output
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs
-from codemill.sources.fs import Directory, FileInfo, as_local, import_filesystems, is_url
+from codemill.sources.fs import Directory, FileInfo, abort_left_uploads, as_local, import_filesystems, is_url
 from codemill.tokenizer import CodeTokenizer, TokenizerArg, load_tokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
@@ -311,6 +311,8 @@ def tokenize_corpus(
             files, old = {}, None
             fresh = True  # as a local directory replaced whole is
         _check_resumable(out, head, files, old)  # before anything is written in it
+        if local is None:
+            abort_left_uploads(out.name)  # a killed run's, billed until removed
         # The manifest first: a run killed between the two leaves a directory the same command
         # takes as its own (`_is_run`).
         out.write_bytes(MANIFEST_NAME, json_bytes(head))

@@ -18,7 +18,7 @@ from codemill._io import atomic_file, compressing, through_link
 from codemill._leftovers import reclaim
 from codemill.errors import OutputError
 from codemill.finetune.samples import SAMPLE_FIELDS
-from codemill.sources.fs import is_url, uploading
+from codemill.sources.fs import abort_left_uploads, is_url, uploading
 
 __all__ = ["OUTPUT_SUFFIXES", "OutputSuffix", "SampleWriter", "check_output"]
 
@@ -95,6 +95,7 @@ class SampleWriter:
         raw: contextlib.AbstractContextManager[IO[bytes]]
         if is_url(path):
             check_output(path)
+            abort_left_uploads(os.fspath(path), prefix=False)  # a killed run's, billed until removed
             raw = uploading(os.fspath(path), before_publish)
         else:
             target = Path(path)

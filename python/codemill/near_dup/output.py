@@ -26,6 +26,7 @@ from codemill.sources.fs import (
     FETCH_BATCH,
     READS_HELD,
     Directory,
+    abort_left_uploads,
     base_name,
     fetched,
     file_size,
@@ -305,6 +306,7 @@ def write_output(
     check_output(outdir, inputs, overwrite)
     names, trees, groups = plan_writes(inputs, kept, sizes)
     if isinstance(outdir, str):
+        abort_left_uploads(outdir)  # a killed run's, billed until removed
         out = Directory(outdir)
         old = out.begin_publishing(REPORT_NAME)
         if publish is not None:

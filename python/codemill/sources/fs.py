@@ -724,6 +724,51 @@ def uploading(url: str, before_publish: Callable[[int], None] | None = None) -> 
         raise
 
 
+def abort_left_uploads(url: str, prefix: bool = True) -> int:
+    """Aborts the unfinished multipart uploads under ``url`` (a ``prefix``) or at it, as a run
+    killed mid-upload leaves them (kill -9: `uploading` aborts on an error); how many. S3 keeps
+    their parts, and bills them, until a lifecycle rule removes them; they make no object, so
+    no listing shows them. Called by a run about to write its output there (the output checked
+    as its own), before its first upload. Only S3's (an s3fs filesystem); a store that refuses
+    to list or abort them (a narrower policy than the run's writes need) is left as it is."""
+    fs, path = url_fs(url)
+    if not hasattr(fs, "_call_s3"):
+        return 0
+    bucket, key, _ = fs.split_path(path)
+    root = key.rstrip("/")
+    if prefix and root:
+        root += "/"
+
+    async def left() -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        ask: dict[str, Any] = {"Bucket": bucket, "Prefix": root}
+        while True:
+            page = await fs._call_s3("list_multipart_uploads", **ask)
+            found += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", []) if prefix or u["Key"] == root]
+            if not page.get("IsTruncated"):
+                return found
+            ask.update(KeyMarker=page.get("NextKeyMarker", ""), UploadIdMarker=page.get("NextUploadIdMarker", ""))
+
+    from fsspec.asyn import sync
+
+    try:
+        uploads = sync(fs.loop, left)
+    except Exception as exc:
+        if not is_storage_failure(exc):
+            raise
+        return 0
+    aborted = 0
+    for k, upload in uploads:
+        try:
+            fs.abort_mpu(bucket, k, upload)
+        except Exception as exc:
+            if not is_storage_failure(exc):
+                raise
+            continue
+        aborted += 1
+    return aborted
+
+
 def _raise(exc: OSError) -> None:
     raise exc
 
