@@ -429,11 +429,17 @@ def test_tasks_in_flight_follow_where_they_run_and_their_size() -> None:
 
     mib = 1 << 20
     assert tasks_in_flight(tasks("t", mib, mib), "out") == IN_FLIGHT_LOCAL == 2
+    assert tasks_in_flight(tasks("t", mib, mib), "out", workers=3) == 6  # a process running 3 workers' tasks
     assert tasks_in_flight(tasks("s3://b/t", 16 * mib, 20 * mib), "out") == IN_FLIGHT_REMOTE == 4
     assert tasks_in_flight(tasks("t", 16 * mib), "s3://b/out") == 4  # an output in a bucket too
     assert tasks_in_flight(tasks("s3://b/t", 8 * mib, 2 * mib), "out") == 8  # the largest one counts
     assert tasks_in_flight(tasks("s3://b/t", mib, mib), "s3://b/out") == MOST_IN_FLIGHT_REMOTE == 16
     assert tasks_in_flight(tasks("s3://b/t", 0), "out") == 16
+    # Small tasks: 16 in a process, however many workers' tasks it runs (each holds files
+    # open); 4 a worker still where that is more.
+    assert tasks_in_flight(tasks("s3://b/t", mib), "out", workers=2) == 16
+    assert tasks_in_flight(tasks("s3://b/t", mib), "out", workers=8) == 32
+    assert tasks_in_flight(tasks("s3://b/t", 16 * mib), "out", workers=2) == 8
     assert tasks_in_flight(tasks("s3://b/t", REMOTE_BYTES_IN_FLIGHT // 12), "out") == 12
 
 

@@ -322,9 +322,12 @@ def test_an_output_prefix_over_or_under_its_input_or_holding_other_objects_is_re
     # A prefix holding someone else's objects (a manifest that is not a run's among them).
     s3_server.put_object(Bucket=bucket, Key="theirs/notes.md", Body=b"keep")
     s3_server.put_object(Bucket=bucket, Key="theirs/manifest.json", Body=b"not json")
+    s3_server.create_multipart_upload(Bucket=bucket, Key="theirs/big.bin")  # theirs, going on
     with pytest.raises(OutputError, match="not written by `codemill tokenize`"):
         tokenize_corpus(src, f"s3://{bucket}/theirs", tokenizer=small_tok)
     assert bucket_files(s3_server, bucket, "theirs") == {"notes.md": b"keep", "manifest.json": b"not json"}
+    # Refused before a leftover upload is aborted: a prefix not its own is left as it is.
+    assert [u["Key"] for u in s3_server.list_multipart_uploads(Bucket=bucket)["Uploads"]] == ["theirs/big.bin"]
     # An output URL that names an object: a file, as a local path that is one is refused.
     with pytest.raises(StorageError, match="is not a directory"):
         tokenize_corpus(src, f"s3://{bucket}/theirs/notes.md", tokenizer=small_tok)

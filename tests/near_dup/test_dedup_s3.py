@@ -63,8 +63,11 @@ def test_dedup_s3_in_and_out_equals_local(s3_server, bucket, tmp_path):
     dedup([tree_url], f"s3://{bucket}/out")
     assert not any(k.startswith("data.jsonl") for k in bucket_files(s3_server, bucket, "out"))
     s3_server.put_object(Bucket=bucket, Key="other/x.txt", Body=b"x")
+    s3_server.create_multipart_upload(Bucket=bucket, Key="other/big.bin")  # theirs, going on
     with pytest.raises(OutputError, match="not a dedup output"):
         dedup([tree_url], f"s3://{bucket}/other")
+    # Refused before a leftover upload is aborted: a prefix not its own is left as it is.
+    assert [u["Key"] for u in s3_server.list_multipart_uploads(Bucket=bucket)["Uploads"]] == ["other/big.bin"]
     # An output under its input, or above it, never: a rerun would read its own output.
     for out in (f"{tree_url}/out", f"s3://{bucket}"):
         with pytest.raises(OutputError, match="input"):

@@ -744,7 +744,12 @@ def abort_left_uploads(url: str, prefix: bool = True) -> int:
         ask: dict[str, Any] = {"Bucket": bucket, "Prefix": root}
         while True:
             page = await fs._call_s3("list_multipart_uploads", **ask)
-            found += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", []) if prefix or u["Key"] == root]
+            # Filtered here too: a store that ignored Prefix would give the whole bucket's.
+            found += [
+                (u["Key"], u["UploadId"])
+                for u in page.get("Uploads", [])
+                if (u["Key"].startswith(root) if prefix else u["Key"] == root)
+            ]
             if not page.get("IsTruncated"):
                 return found
             ask.update(KeyMarker=page.get("NextKeyMarker", ""), UploadIdMarker=page.get("NextUploadIdMarker", ""))

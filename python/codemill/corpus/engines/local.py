@@ -216,7 +216,6 @@ def run_local(
     `POOL_MIN_BYTES` of tasks the pool is not used (stopped): this process runs the workers'
     encoder threads instead. The output is the same either way.
     """
-    in_flight = tasks_in_flight(tasks, outdir)
     if not uses_pool(tasks, workers):
         if pool is not None:
             pool.discard()
@@ -226,12 +225,13 @@ def run_local(
         per = settings.threads_per_worker
         share = min(workers, max(1, usable_cpus() // per))
         threaded = dataclasses.replace(settings, threads_per_worker=per * share)
-        run_tasks(iter(tasks), threaded, tok, outdir, on_done, in_flight * share)
+        run_tasks(iter(tasks), threaded, tok, outdir, on_done, tasks_in_flight(tasks, outdir, share))
         return 1
     # Forked where this process runs one thread (the job's plan leaves none running): the
     # workers start in milliseconds instead of ~0.15 s of CPU each.
     pool = pool or start_pool(workers, tok, outdir, fork=single_threaded())
     assert pool is not None
+    in_flight = tasks_in_flight(tasks, outdir)
     from concurrent.futures.process import BrokenProcessPool  # with the pool (see start_pool)
 
     here = ThreadPoolExecutor(1, thread_name_prefix="codemill-local-worker")
