@@ -1098,6 +1098,28 @@ def _joined(batches: Any) -> tuple[bytes, list[int], list[int], list[str]]:
     return got
 
 
+def test_a_named_file_gone_after_the_plan_is_counted_unreadable_as_dedup_counts_it(tok, tmp_path, monkeypatch) -> None:
+    # Files named as inputs, one removed once they are planned: skipped where its task reads
+    # it, as a tree's file is (and as dedup does); it stopped the run ("no such file") before.
+    from codemill.corpus import job
+
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("def a():\n    return 1\n")
+    b.write_text("def b():\n    return 2\n")
+    planned = job.plan_tasks
+
+    def plan_then_remove(*args, **kwargs):
+        tasks = planned(*args, **kwargs)
+        b.unlink()
+        return tasks
+
+    monkeypatch.setattr(job, "plan_tasks", plan_then_remove)
+    m = codemill.tokenize_corpus([a, b], tmp_path / "out", tokenizer=tok, workers=1)
+    assert m["totals"]["documents"] == 1
+    assert m["skipped"] == {"unreadable": 1}
+    assert m["skipped_items"] == [{"path": str(b), "reason": "unreadable"}]
+
+
 @pytest.mark.parametrize("budget", [1, 1 << 30])
 def test_local_files_are_read_and_encoded_in_the_core_as_their_documents_would_be(tok, tmp_path, budget) -> None:
     # A task of local files is read and encoded in the core, with no Python string per file: the

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from codemill.corpus.manifest import SKIPPED_LIST_LIMIT
 from codemill.errors import ConfigError
 from codemill.outputs import described
-from codemill.sources import check_inputs
+from codemill.sources.inputs import input_paths
 
 if TYPE_CHECKING:
     from codemill.corpus.plan import Task
@@ -83,7 +83,9 @@ def allowed_specials(
         have = set(tok.special_tokens)
         wanted: set[str] = set()
         files = []
-        named = [(name, str(root)) for name, root in zip(inputs, check_inputs(inputs), strict=True)]
+        # Not checked again: a named file gone since the plan is counted `unreadable` where its
+        # task reads it, as dedup counts it (a check here stopped the run).
+        named = [(name, str(root)) for name, root in zip(inputs, input_paths(inputs), strict=True)]
         for name, path in [*named, *((f, f) for f in found)]:
             # A description written for another tokenizer may name tokens this one lacks: those stay text.
             tokens = set(described(name).get("special_tokens", ())) & have

@@ -54,11 +54,17 @@ def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
         for parent in _url_parents(same) if url else map(str, Path(same).parents):
             if parent in seen and (url or walk_reaches(Path(parent), Path(same))):
                 raise ConfigError(f"{name}: inside the input {seen[parent][0]}, given too (it would be read twice)")
-    paths: list[Path | str] = [p if is_url(p) else Path(p) for p in named]
+    paths = input_paths(named)
     for p in paths:
         if isinstance(p, Path) and not p.exists() and not p.is_symlink():
             raise InputNotFoundError(f"{p}: no such file or directory")
     return paths
+
+
+def input_paths(inputs: Iterable[str | os.PathLike[str]]) -> list[Path | str]:
+    """The inputs as `check_inputs` gives them (local paths, URLs kept as strings), unchecked."""
+    named = [os.fspath(p) for p in inputs]
+    return [p if is_url(p) else Path(p) for p in named]
 
 
 def _url_parents(url: str) -> Iterator[str]:
