@@ -188,8 +188,7 @@ impl FirstSeen {
 /// differing only in indentation width, line endings or trailing spaces are equal.
 pub fn content_hash(text: &str, normalize_whitespace: bool) -> [u64; 2] {
     if !normalize_whitespace {
-        let b = text.as_bytes();
-        return [hash_bytes(b, K1), hash_bytes(b, K2)];
+        return hash_bytes_twice(text.as_bytes());
     }
     let mut norm = String::with_capacity(text.len());
     for word in text.split_whitespace() {
@@ -198,8 +197,30 @@ pub fn content_hash(text: &str, normalize_whitespace: bool) -> [u64; 2] {
         }
         norm.push_str(word);
     }
-    let b = norm.as_bytes();
-    [hash_bytes(b, K1), hash_bytes(b, K2)]
+    hash_bytes_twice(norm.as_bytes())
+}
+
+/// `[hash_bytes(bytes, K1), hash_bytes(bytes, K2)]` in one pass. Each chain waits on its
+/// multiply's latency; two independent chains in one loop run side by side (a whole text's
+/// two passes were ~14% of a one-core dedup of 1 GB of JSONL).
+fn hash_bytes_twice(bytes: &[u8]) -> [u64; 2] {
+    let len = (bytes.len() as u64).wrapping_mul(K1);
+    let (mut a, mut b) = (K1 ^ K0 ^ len, K2 ^ K0 ^ len);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        a = fold_mul(a ^ w, K1);
+        b = fold_mul(b ^ w, K1);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let w = tail_word(rest);
+        a = fold_mul(a ^ w, K2);
+        b = fold_mul(b ^ w, K2);
+    }
+    [fold_mul(a ^ K2, K0), fold_mul(b ^ K2, K0)]
 }
 
 /// Estimated Jaccard similarity: the fraction of equal signature slots.
@@ -655,6 +676,29 @@ mod tests {
         assert_ne!(content_hash("a  b\n", false), content_hash("a b", false));
         assert_eq!(content_hash("a  b\r\n", true), content_hash("a b", true));
         assert_ne!(content_hash("ab", true), content_hash("a b", true));
+    }
+
+    #[test]
+    fn content_hash_is_two_seeded_hashes() {
+        // One pass computes what two `hash_bytes` passes did: the same values, every length.
+        let mut state = 7u64;
+        let bytes: Vec<u8> = (0..300).map(|_| splitmix64(&mut state) as u8).collect();
+        for n in 0..bytes.len() {
+            let b = &bytes[..n];
+            assert_eq!(
+                hash_bytes_twice(b),
+                [hash_bytes(b, K1), hash_bytes(b, K2)],
+                "{n} bytes"
+            );
+        }
+        let text = "def f(x):\n    return x  # é\n";
+        assert_eq!(
+            content_hash(text, false),
+            [
+                hash_bytes(text.as_bytes(), K1),
+                hash_bytes(text.as_bytes(), K2)
+            ]
+        );
     }
 
     #[test]
