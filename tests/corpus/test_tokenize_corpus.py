@@ -986,6 +986,29 @@ def test_a_skipped_line_of_a_file_whose_name_is_not_utf8_has_its_line_in_the_fil
     assert item == {"path": f"{tmp_path}/d\\xff.jsonl:81", "reason": "invalid_json"}
 
 
+def test_a_task_of_files_whose_names_are_not_utf8_is_described_in_strict_json(tmp_path) -> None:
+    # The manifest and the task's record named the file as a lone surrogate escape ("\udcff"),
+    # which strict JSON readers refuse; they show it as reports do.
+    tree = tmp_path / os.fsdecode(b"t\xfe")
+    tree.mkdir()
+    (tree / os.fsdecode(b"bad\xff.py")).write_text("x = 1\n")
+    (tmp_path / os.fsdecode(b"r\xfd.jsonl")).write_text(json.dumps({"text": "y = 2"}) + "\n")
+    out = tmp_path / "out"
+    codemill.tokenize_corpus([tree, tmp_path / os.fsdecode(b"r\xfd.jsonl")], out)
+    for f in [out / "manifest.json", *sorted((out / "tasks").iterdir())]:
+        text = f.read_bytes().decode("utf-8")
+        assert "\\ud" not in text, f  # no surrogate escape
+        json.loads(text)
+    tasks = json.loads((out / "manifest.json").read_text())["tasks"]
+    described = {t["kind"]: t for t in tasks}
+    assert described["files"]["path"] == f"{tmp_path}/t\\xfe"
+    assert described["files"]["first"] == described["files"]["last"] == f"{tmp_path}/t\\xfe/bad\\xff.py"
+    assert described["jsonl"]["path"] == f"{tmp_path}/r\\xfd.jsonl"
+    # The same run again resumes every task: the records' descriptions match the plan's.
+    again = codemill.tokenize_corpus([tree, tmp_path / os.fsdecode(b"r\xfd.jsonl")], out)
+    assert again["run"]["tasks_resumed"] == len(tasks) and again["run"]["tasks_run"] == 0
+
+
 def test_the_skipped_list_is_the_first_skips_of_the_run_without_gaps(tmp_path) -> None:
     # 1,505 skips over several tasks: all listed, in order. Before, each task listed 1,000 at
     # most and the manifest joined the lists: lines 1001-1500 were missing, 4501- were there.

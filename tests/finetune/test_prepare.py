@@ -545,3 +545,22 @@ def test_files_whose_names_print_alike_are_both_kept(tmp_path):
     (tree / "b.py").write_text(body.format(3))
     report = prepare([tree], tmp_path / "o.jsonl", seed=1, workers=1, progress=False, samples=["raw"])
     assert report["files"]["kept"] == 3 and not report["filtered"]
+
+
+def test_an_input_whose_name_is_not_utf8_is_named_in_strict_json(tmp_path):
+    # The report named the input, and its files' repository, with a lone surrogate, which a
+    # UTF-8 JSON file cannot hold; reports and samples show such a byte as \xNN.
+    tree = tmp_path / os.fsdecode(b"t\xfe")
+    tree.mkdir()
+    body = (
+        'import math\n\n\ndef func_{0}(x, y):\n    """Compute value {0} of x and y."""\n    total = x * {0} + y\n'
+        "    for k in range({0}):\n        total += math.sqrt(k + {0} * x)\n    return total * {0}\n"
+    )
+    (tree / "a.py").write_text(body.format(1))
+    (tree / "b.py").write_text("x = 1\n")  # too small: listed
+    report = prepare([tree], tmp_path / "o.jsonl", seed=1, workers=1, progress=False, samples=["raw"])
+    assert report["inputs"] == [f"{tmp_path}/t\\xfe"]
+    assert [item["path"] for item in report["listed"]] == ["t\\xfe/b.py"]
+    json.dumps(report, ensure_ascii=False).encode("utf-8")
+    [sample] = [json.loads(line) for line in (tmp_path / "o.jsonl").read_bytes().decode("utf-8").splitlines()]
+    assert sample["id"].startswith("t\\xfe/a.py")

@@ -29,6 +29,7 @@ from codemill.errors import CodemillError, OutputError
 from codemill.outputs import OVERWRITE_HINT, check_output
 from codemill.sources import DEFAULT_MAX_BYTES, Skips, check_inputs
 from codemill.sources.fs import Directory, FileInfo, abort_left_uploads, as_local, import_filesystems, is_url
+from codemill.sources.names import printable
 from codemill.tokenizer import CodeTokenizer, TokenizerArg, load_tokenizer
 from codemill.tokenizer.code_tokenizer import AllowedSpecial
 
@@ -283,7 +284,7 @@ def tokenize_corpus(
         head: dict[str, Any] = {
             "format": MANIFEST_FORMAT,
             "complete": False,
-            "inputs": names,
+            "inputs": [printable(n) for n in names],  # as reports show names: strict JSON
             "tokenizer": {"hash": tok.hash, "vocab_size": tok.vocab_size, "eot_id": int(tok.eot_id)},
             "settings": settings.output(),
             "layout": "each document's tokens are followed by one eot_id; documents are never split across shards",

@@ -74,9 +74,11 @@ class Task:
     described: bool = False  # a record file found in a tree with a description beside it (`Entry`)
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"index": self.index, "kind": self.kind, "path": self.path}
+        # Names as reports show them: a name that is not UTF-8 made the manifest and the task's
+        # record hold a lone surrogate escape (`\udcff`), which strict JSON readers refuse.
+        d: dict[str, Any] = {"index": self.index, "kind": self.kind, "path": printable(self.path)}
         if self.kind in ("files", "records"):
-            d.update(files=len(self.files), first=self.files[0], last=self.files[-1])
+            d.update(files=len(self.files), first=printable(self.files[0]), last=printable(self.files[-1]))
         else:
             d.update(start=self.start, stop=self.stop)
         d.update(key=self.key, size=self.size)

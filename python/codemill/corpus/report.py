@@ -7,6 +7,7 @@ bounded however large the tree. Skipped files are counted with their reason.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
@@ -92,7 +93,7 @@ def tokenize_report(
     total_bytes = sum(s["bytes"] for s in stats.values())
     total_tokens = sum(s["tokens"] for s in stats.values())
     return {
-        "inputs": inputs,
+        "inputs": [printable(os.fspath(p)) for p in inputs],
         "tokenizer": {"vocab_size": tok.vocab_size, "hash": tok.hash},
         "documents": sum(s["documents"] for s in stats.values()),
         "bytes": total_bytes,

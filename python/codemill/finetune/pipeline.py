@@ -57,6 +57,7 @@ from codemill.outputs import check_sidecar_place, put_back_sidecar, read_sidecar
 from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, check_inputs, list_documents
 from codemill.sources.fs import as_local
+from codemill.sources.names import printable
 from codemill.sources.skips import SkippedItem
 
 if TYPE_CHECKING:
@@ -448,7 +449,7 @@ class Preparer:
         seconds = time.perf_counter() - t0
         counts = decided.counts if decided is not None else None
         self.report = {
-            "inputs": [str(p) for p in self.inputs],
+            "inputs": [printable(str(p)) for p in self.inputs],
             "params": config.as_dict(),
             "files": {
                 "read": files_seen,

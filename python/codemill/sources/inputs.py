@@ -100,7 +100,7 @@ def _file_document(path: Path, source: int) -> Document:
     return Document(
         printable(str(path)),
         printable(path.name),
-        path.resolve().parent.name,
+        printable(path.resolve().parent.name),
         detect_language(path, read_head(path)),
         source=source,
         origin=path.name,
@@ -166,13 +166,14 @@ def _listed(
 
     for source, root in enumerate(check_inputs(inputs)):
         if isinstance(root, str) or root.is_dir():
-            repository = root.rstrip("/").rsplit("/", 1)[-1] if isinstance(root, str) else root.resolve().name
+            name = root.rstrip("/").rsplit("/", 1)[-1] if isinstance(root, str) else root.resolve().name
+            repository = printable(name)  # as the documents' paths are shown
             for entry in walk_url(root, skips) if isinstance(root, str) else walk(root, skips):
                 if isinstance(root, str) and entry.path == root:
                     # A URL naming one object: its repository is the name of the prefix that
                     # holds it, as a named local file's is its directory's (sample ids and
                     # prepare's seeded splits depend on it).
-                    repository = root.rstrip("/").rsplit("/", 2)[-2]
+                    repository = printable(root.rstrip("/").rsplit("/", 2)[-2])
                 if entry.records:
                     where = entry.path if isinstance(root, str) else Path(entry.path)
                     reader = RecordReader(
