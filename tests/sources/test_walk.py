@@ -532,3 +532,39 @@ def test_a_listing_ahead_forked_mid_walk_lists_in_turn_in_the_child(tmp_path) ->
         os._exit(0 if ahead.list_dir(str(tmp_path / "a")) == list_dir(str(tmp_path / "a")) else 1)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     assert ahead.list_dir(str(tmp_path / "a")) == list_dir(str(tmp_path / "a"))
+
+
+def test_a_tree_through_a_url_lists_what_it_passes_over_in_the_order_of_a_walk_on_disk(tmp_path: Path) -> None:
+    # A folder passed over (build output, vendored, ignored) is listed where its name falls among
+    # its parent's files, as on disk; through a URL it came after them, so past the list's
+    # limit a bucket's copy of a tree listed other items than the tree.
+    from codemill.sources.walk import walk_url
+
+    t = tmp_path / "t"
+    for rel in ["a.log", "build/x.py", "c.log", "main.py", "node_modules/m.js", "z.log", "lib/b.log", "lib/k.py"]:
+        (t / rel).parent.mkdir(parents=True, exist_ok=True)
+        (t / rel).write_text("x = 1\n")
+    for rel in ["lib/dist/d.py", "lib/vendor/v.py", "lib/zz.py", "lib/sub/s.py", "lib/sub/target/t.py"]:
+        (t / rel).parent.mkdir(parents=True, exist_ok=True)
+        (t / rel).write_text("x = 1\n")
+    (t / ".gitignore").write_text("*.log\n")
+
+    def listed(skips: Skips, prefix: str) -> list[tuple[str, str]]:
+        return [(item["path"].removeprefix(prefix), item["reason"]) for item in skips.items]
+
+    on_disk, by_url = Skips(), Skips()
+    files = [e.rel for e in walk(t, on_disk)]
+    assert [e.rel for e in walk_url(t.as_uri(), by_url)] == files
+    assert listed(on_disk, f"{t}/") == [
+        (".gitignore", "unsupported_language"),
+        ("a.log", "gitignored"),
+        ("build/", "build_output"),
+        ("c.log", "gitignored"),
+        ("node_modules/", "vendored"),
+        ("z.log", "gitignored"),
+        ("lib/b.log", "gitignored"),
+        ("lib/dist/", "build_output"),
+        ("lib/vendor/", "vendored"),
+        ("lib/sub/target/", "build_output"),
+    ]
+    assert listed(by_url, f"{t.as_uri()}/") == listed(on_disk, f"{t}/")

@@ -192,7 +192,7 @@ def list_files(url: str) -> list[tuple[str, str, int, str, str]]:
     ]
     if not out:
         raise InputNotFoundError(f"{url}: no such object or prefix (or it holds no objects)")
-    return sorted(out, key=lambda t: _walk_order(t[1]))
+    return sorted(out, key=lambda t: walk_order(t[1]))
 
 
 def _find(fs: Any, root: str) -> dict[str, dict[str, Any]]:
@@ -269,7 +269,7 @@ def _version(info: dict[str, Any]) -> str:
     return str(info.get("ETag") or info.get("etag") or info.get("LastModified") or info.get("mtime") or "")
 
 
-def _walk_order(rel: str) -> list[tuple[int, str]]:
+def walk_order(rel: str) -> list[tuple[int, str]]:
     """The order of a local walk: a directory's files (by name) before its subdirectories."""
     parts = rel.split("/")
     return [(1, p) for p in parts[:-1]] + [(0, parts[-1])]

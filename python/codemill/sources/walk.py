@@ -379,7 +379,7 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
     so a tree copied to a bucket gives what the tree gives on disk. A URL naming one object
     gives that object (of any language, as a named local file does).
     """
-    from codemill.sources.fs import as_local, list_files, read_urls
+    from codemill.sources.fs import as_local, list_files, read_urls, walk_order
 
     objects = list_files(url)
     if len(objects) == 1 and objects[0][1] == "":
@@ -429,9 +429,11 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
     # yielded: a request each, in turn, was a round trip each (the 352 such objects of a 40 MB
     # tree on a local server answering 20 ms late, as a store does: 10.4-11.0 s of planning
     # against 3.0 s).
-    outcomes: list[Entry | tuple[str, str] | int] = []
+    outcomes: list[tuple[str, Entry | tuple[str, str] | int]] = []  # (rel, outcome)
     pending: list[Entry] = []
-    skipped_dirs: set[str] = set()
+    # The folders passed over, each where a walk on disk lists it: where its name falls among
+    # its parent's files (in walk order, as a file of that name would be), not at its objects.
+    skipped_dirs: dict[str, tuple[str, str]] = {}  # folder -> (where, reason)
     for obj, rel, size, stamp, kind in objects:
         parts = rel.split("/")
         reason = None
@@ -441,36 +443,40 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
                 part, folder, ignore_in("/".join(parts[:i])), functools.partial(envs.__contains__, folder)
             )
             if reason is not None:
-                where = f"{url.rstrip('/')}/{folder}/"
-                if where not in skipped_dirs:
-                    skipped_dirs.add(where)
-                    outcomes.append((where, reason))
+                skipped_dirs.setdefault(folder, (f"{url.rstrip('/')}/{folder}/", reason))
                 break
         if reason is not None:
             continue
         if kind != "file":  # as a local walk counts them (file:// only: a bucket holds objects)
-            outcomes.append((obj, reasons.SYMLINK if kind == "link" else reasons.NOT_A_FILE))
+            outcomes.append((rel, (obj, reasons.SYMLINK if kind == "link" else reasons.NOT_A_FILE)))
             continue
         if ignore_in("/".join(parts[:-1])).ignored(rel, False):
-            outcomes.append((obj, reasons.GITIGNORED))
+            outcomes.append((rel, (obj, reasons.GITIGNORED)))
             continue
         name = parts[-1]
         if name in LOCK_FILES or name.endswith(".lock"):
-            outcomes.append((obj, reasons.LOCK_FILE))
+            outcomes.append((rel, (obj, reasons.LOCK_FILE)))
             continue
         if is_records(name):
-            outcomes.append(Entry(obj, rel, None, size, stamp, described=rel + SIDECAR_SUFFIX in sidecars))
+            outcomes.append((rel, Entry(obj, rel, None, size, stamp, described=rel + SIDECAR_SUFFIX in sidecars)))
             continue
         lang = code_language(name)
         if lang is None and not extension(name):
-            outcomes.append(len(pending))
+            outcomes.append((rel, len(pending)))
             pending.append(Entry(obj, rel, None, size, stamp))
         elif lang is None:
-            outcomes.append((obj, reasons.UNSUPPORTED_LANGUAGE))
+            outcomes.append((rel, (obj, reasons.UNSUPPORTED_LANGUAGE)))
         else:
-            outcomes.append(Entry(obj, rel, lang, size, stamp))
+            outcomes.append((rel, Entry(obj, rel, lang, size, stamp)))
     heads = _object_heads([(e.path, e.size) for e in pending])
-    for outcome in outcomes:
+    passed_over = sorted((walk_order(folder), where) for folder, where in skipped_dirs.items())
+    at = 0  # passed_over[:at] are listed
+    for rel, outcome in outcomes:
+        if at < len(passed_over):
+            order = walk_order(rel)
+            while at < len(passed_over) and passed_over[at][0] < order:
+                skips.add(*passed_over[at][1])
+                at += 1
         if isinstance(outcome, int):
             entry = pending[outcome]
             lang = code_language(entry.rel.rsplit("/", 1)[-1], heads[outcome])
@@ -482,6 +488,8 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
             yield outcome
         else:
             skips.add(*outcome)
+    for _, where in passed_over[at:]:
+        skips.add(*where)
 
 
 # Heads asked for in one concurrent call at most: a bucket of a million objects starts no
