@@ -8,6 +8,7 @@
 //! In Python (orjson, a `Document`, the text converted back to UTF-8 to encode) reading a record
 //! cost more of a one-core tokenize of JSONL than the tree's files do.
 use crate::code_file::SNIFF;
+use crate::json_scan;
 use crate::lex::{alias_language, code_language, extension_dot};
 use rayon::prelude::*;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -22,6 +23,15 @@ pub struct Fields {
     pub text: Vec<String>,
     pub path: Vec<String>,
     pub language: Vec<String>,
+}
+
+impl Fields {
+    /// Whether `key` is one of the fields looked in.
+    fn wants(&self, key: &str) -> bool {
+        [&self.text, &self.path, &self.language]
+            .iter()
+            .any(|names| names.iter().any(|n| n == key))
+    }
 }
 
 /// The fields as the bindings take them: (text, path, language).
@@ -131,6 +141,9 @@ pub fn read_record(line: &[u8], fields: &Fields, max_bytes: u64) -> Record {
 fn wanted_fields(line: &[u8], fields: &Fields) -> Option<Map<String, Value>> {
     // Validated whole: serde checks UTF-8 only in the strings it keeps.
     let text = std::str::from_utf8(line).ok()?;
+    if let Some(rec) = json_scan::wanted_fields(text, |key| fields.wants(key)) {
+        return Some(rec); // the plain case, read as serde reads it
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let rec = de.deserialize_map(Wanted(fields)).ok()?;
     de.end().ok()?;
@@ -148,15 +161,9 @@ impl<'de> Visitor<'de> for Wanted<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let wanted = |key: &str| {
-            let f = self.0;
-            [&f.text, &f.path, &f.language]
-                .iter()
-                .any(|names| names.iter().any(|n| n == key))
-        };
         let mut rec = Map::new();
         while let Some(Key(key)) = map.next_key()? {
-            if wanted(&key) {
+            if self.0.wants(&key) {
                 rec.insert(key.into_owned(), map.next_value()?);
             } else {
                 map.next_value_seed(Skip)?;

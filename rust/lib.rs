@@ -12,6 +12,7 @@ pub mod code_file;
 pub mod embed;
 pub mod encoder;
 pub mod error;
+pub mod json_scan;
 pub mod jsonl_record;
 pub mod lex;
 pub mod listing;
