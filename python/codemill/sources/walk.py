@@ -429,12 +429,12 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
     # yielded: a request each, in turn, was a round trip each (the 352 such objects of a 40 MB
     # tree on a local server answering 20 ms late, as a store does: 10.4-11.0 s of planning
     # against 3.0 s).
-    outcomes: list[tuple[str, Entry | tuple[str, str] | int]] = []  # (rel, outcome)
+    outcomes: list[tuple[int, Entry | tuple[str, str] | int]] = []  # (the object's index, outcome)
     pending: list[Entry] = []
     # The folders passed over, each where a walk on disk lists it: where its name falls among
     # its parent's files (in walk order, as a file of that name would be), not at its objects.
     skipped_dirs: dict[str, tuple[str, str]] = {}  # folder -> (where, reason)
-    for obj, rel, size, stamp, kind in objects:
+    for index, (obj, rel, size, stamp, kind) in enumerate(objects):
         parts = rel.split("/")
         reason = None
         for i, part in enumerate(parts[:-1]):
@@ -448,35 +448,37 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
         if reason is not None:
             continue
         if kind != "file":  # as a local walk counts them (file:// only: a bucket holds objects)
-            outcomes.append((rel, (obj, reasons.SYMLINK if kind == "link" else reasons.NOT_A_FILE)))
+            outcomes.append((index, (obj, reasons.SYMLINK if kind == "link" else reasons.NOT_A_FILE)))
             continue
         if ignore_in("/".join(parts[:-1])).ignored(rel, False):
-            outcomes.append((rel, (obj, reasons.GITIGNORED)))
+            outcomes.append((index, (obj, reasons.GITIGNORED)))
             continue
         name = parts[-1]
         if name in LOCK_FILES or name.endswith(".lock"):
-            outcomes.append((rel, (obj, reasons.LOCK_FILE)))
+            outcomes.append((index, (obj, reasons.LOCK_FILE)))
             continue
         if is_records(name):
-            outcomes.append((rel, Entry(obj, rel, None, size, stamp, described=rel + SIDECAR_SUFFIX in sidecars)))
+            outcomes.append((index, Entry(obj, rel, None, size, stamp, described=rel + SIDECAR_SUFFIX in sidecars)))
             continue
         lang = code_language(name)
         if lang is None and not extension(name):
-            outcomes.append((rel, len(pending)))
+            outcomes.append((index, len(pending)))
             pending.append(Entry(obj, rel, None, size, stamp))
         elif lang is None:
-            outcomes.append((rel, (obj, reasons.UNSUPPORTED_LANGUAGE)))
+            outcomes.append((index, (obj, reasons.UNSUPPORTED_LANGUAGE)))
         else:
-            outcomes.append((rel, Entry(obj, rel, lang, size, stamp)))
+            outcomes.append((index, Entry(obj, rel, lang, size, stamp)))
     heads = _object_heads([(e.path, e.size) for e in pending])
-    passed_over = sorted((walk_order(folder), where) for folder, where in skipped_dirs.items())
+    # Where each falls among the objects (sorted in walk order by `list_files`).
+    passed_over = sorted(
+        (bisect.bisect_left(objects, walk_order(folder), key=lambda o: walk_order(o[1])), where)
+        for folder, where in skipped_dirs.items()
+    )
     at = 0  # passed_over[:at] are listed
-    for rel, outcome in outcomes:
-        if at < len(passed_over):
-            order = walk_order(rel)
-            while at < len(passed_over) and passed_over[at][0] < order:
-                skips.add(*passed_over[at][1])
-                at += 1
+    for index, outcome in outcomes:
+        while at < len(passed_over) and passed_over[at][0] <= index:
+            skips.add(*passed_over[at][1])
+            at += 1
         if isinstance(outcome, int):
             entry = pending[outcome]
             lang = code_language(entry.rel.rsplit("/", 1)[-1], heads[outcome])
