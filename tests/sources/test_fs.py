@@ -674,3 +674,32 @@ def test_an_object_gone_since_its_listing_reads_as_unreadable_where_asked(s3_ser
         list(fetched(urls))
     with pytest.raises(StorageError, match=r"gone\.py: no such bucket or object"):
         read_urls(urls)
+
+
+def test_a_removal_the_store_refuses_in_part_is_an_error_naming_a_key(s3_server, bucket, monkeypatch):
+    # S3 answers a multi-object delete 200 and names the keys it did not delete (a policy that
+    # denies s3:DeleteObject) in its body; s3fs passed over them, and a run replacing an output
+    # left the previous one's files beside the new one and said nothing.
+    import s3fs
+    from codemill.sources.fs import Directory
+
+    for key in ("out/a.txt", "out/b.txt", "out/c.txt"):
+        s3_server.put_object(Bucket=bucket, Key=key, Body=b"x")
+    real = s3fs.S3FileSystem._call_s3
+
+    async def refusing_b(self, method, *args, **kwargs):
+        if method != "delete_objects":
+            return await real(self, method, *args, **kwargs)
+        objects = kwargs["Delete"]["Objects"]
+        kwargs["Delete"] = {**kwargs["Delete"], "Objects": [o for o in objects if not o["Key"].endswith("b.txt")]}
+        await real(self, method, *args, **kwargs)
+        return {"Errors": [{"Key": "out/b.txt", "Code": "AccessDenied", "Message": "Access Denied"}]}
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", refusing_b)
+    out = Directory(f"s3://{bucket}/out")
+    with pytest.raises(StorageError, match=rf"^s3://{bucket}/out: access denied \(.*AccessDenied.*{bucket}/out/b.txt"):
+        out.remove(["a.txt", "b.txt", "c.txt"])
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", real)
+    assert sorted(o["Key"] for o in s3_server.list_objects_v2(Bucket=bucket)["Contents"]) == ["out/b.txt"]
+    out.remove(["b.txt"])  # allowed again: gone, and no error
+    assert "Contents" not in s3_server.list_objects_v2(Bucket=bucket)
