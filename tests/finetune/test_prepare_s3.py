@@ -226,3 +226,19 @@ def test_a_failed_upload_of_the_samples_leaves_the_earlier_output_as_it_was(s3_s
     assert keys == ["x.jsonl", "x.jsonl.codemill.json"]  # nothing of fresh.jsonl
     assert objects(keys) == before
     assert described(out)["bytes"] == len(before["x.jsonl"])  # reads as before
+
+    # The description cannot be put back either (the store gone at that moment): the one line
+    # says what is left, not only the upload's error.
+    import codemill.finetune.pipeline as pipeline
+
+    def gone(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(s3fs.core.S3File, "commit", refused)
+    monkeypatch.setattr(pipeline, "put_back_sidecar", gone)
+    put_back = (
+        r"access denied.*; and the earlier description could not be put back \(connection refused\): "
+        rf"s3://{bucket}/x.jsonl.codemill.json fits no samples there until prepare is run again$"
+    )
+    with pytest.raises(StorageError, match=put_back):
+        prepare([tree], out, workers=1, progress=False)

@@ -25,7 +25,6 @@ back in input order so the output is the same for a seed whatever the worker cou
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
 import os
 import time
@@ -42,7 +41,7 @@ import numpy as np
 
 from codemill._batches import batches
 from codemill._leftovers import scratch_dir
-from codemill.errors import CodemillError, ConfigError
+from codemill.errors import CodemillError, ConfigError, StorageError
 from codemill.finetune import filters
 from codemill.finetune.config import PrepareConfig, PrepareParams
 from codemill.finetune.filters import FilterConfig
@@ -53,7 +52,14 @@ from codemill.near_dup.config import DedupConfig
 from codemill.near_dup.decide import decide
 from codemill.near_dup.result import DedupCounts, DedupResult
 from codemill.outputs import check_output as contract_check
-from codemill.outputs import check_sidecar_place, put_back_sidecar, read_sidecar, write_sidecar, written_by
+from codemill.outputs import (
+    check_sidecar_place,
+    put_back_sidecar,
+    read_sidecar,
+    sidecar_name,
+    write_sidecar,
+    written_by,
+)
 from codemill.progress import Progress
 from codemill.sources import DEFAULT_MAX_BYTES, Document, Skips, check_inputs, list_documents
 from codemill.sources.fs import as_local
@@ -684,12 +690,20 @@ def prepare(
             for sample in run:
                 fim_written = fim_written or sample["kind"] == "fim"
                 writer.write(sample)
-    except BaseException:
+    except BaseException as exc:
         # The samples were not published (a failed upload, say) but their description was: the
-        # earlier output's was put back, or it read as not fitting the samples still there.
+        # earlier output's is put back, or it would read as not fitting the samples still there.
         if described_now:
-            with contextlib.suppress(Exception):  # the run's own error comes first
+            try:
                 put_back_sidecar(output, previous)
+            except Exception as back:  # the run's own error first, and what it leaves said
+                if not isinstance(exc, Exception):
+                    raise
+                why = (str(back).strip().splitlines() or [type(back).__name__])[0]
+                raise StorageError(
+                    f"{exc}; and the earlier description could not be put back ({why}): "
+                    f"{sidecar_name(output)} fits no samples there until prepare is run again"
+                ) from exc
         raise
     assert run.report is not None
     run.report["output"] = str(output)
