@@ -568,3 +568,27 @@ def test_a_tree_through_a_url_lists_what_it_passes_over_in_the_order_of_a_walk_o
         ("lib/sub/target/", "build_output"),
     ]
     assert listed(by_url, f"{t.as_uri()}/") == listed(on_disk, f"{t}/")
+
+
+def test_folders_passed_over_with_nothing_listed_between_them_keep_the_order_of_a_walk_on_disk(tmp_path: Path) -> None:
+    # Two such folders fell at the same place among the objects and were ordered by their URLs
+    # ("build.py/" before "build/", "q/A/__pycache__/" before "q/node_modules/").
+    from codemill.sources.walk import walk_url
+
+    t = tmp_path / "t"
+    for rel in ["q/A/__pycache__/m.py", "q/node_modules/x.js", "build/x.py", "build.py/x.py", "main.py"]:
+        (t / rel).parent.mkdir(parents=True, exist_ok=True)
+        (t / rel).write_text("x = 1\n")
+    (t / ".gitignore").write_text("build.py/\n")
+    on_disk, by_url = Skips(), Skips()
+    list(walk(t, on_disk))
+    list(walk_url(t.as_uri(), by_url))
+    disk = [(i["path"].removeprefix(f"{t}/"), i["reason"]) for i in on_disk.items]
+    assert disk == [
+        (".gitignore", "unsupported_language"),
+        ("build/", "build_output"),
+        ("build.py/", "gitignored"),
+        ("q/node_modules/", "vendored"),
+        ("q/A/__pycache__/", "build_output"),
+    ]
+    assert [(i["path"].removeprefix(f"{t.as_uri()}/"), i["reason"]) for i in by_url.items] == disk

@@ -469,11 +469,12 @@ def walk_url(url: str, skips: Skips) -> Iterator[Entry]:
         else:
             outcomes.append((index, Entry(obj, rel, lang, size, stamp)))
     heads = _object_heads([(e.path, e.size) for e in pending])
-    # Where each falls among the objects (sorted in walk order by `list_files`).
-    passed_over = sorted(
-        (bisect.bisect_left(objects, walk_order(folder), key=lambda o: walk_order(o[1])), where)
-        for folder, where in skipped_dirs.items()
-    )
+    # In walk order (two with no object between them too), each with where it falls among the
+    # objects (sorted in walk order by `list_files`).
+    passed_over = [
+        (bisect.bisect_left(objects, order, key=lambda o: walk_order(o[1])), where)
+        for order, where in sorted((walk_order(folder), where) for folder, where in skipped_dirs.items())
+    ]
     at = 0  # passed_over[:at] are listed
     for index, outcome in outcomes:
         while at < len(passed_over) and passed_over[at][0] <= index:
