@@ -564,3 +564,28 @@ def test_an_input_whose_name_is_not_utf8_is_named_in_strict_json(tmp_path):
     json.dumps(report, ensure_ascii=False).encode("utf-8")
     [sample] = [json.loads(line) for line in (tmp_path / "o.jsonl").read_bytes().decode("utf-8").splitlines()]
     assert sample["id"].startswith("t\\xfe/a.py")
+
+
+def test_an_interrupt_after_the_description_stays_an_interrupt_when_it_cannot_be_put_back(tmp_path, monkeypatch):
+    # The put-back's own failure replaced a Ctrl-C (a bare raise inside its handler).
+    import codemill.finetune.pipeline as pipeline
+
+    tree = tmp_path / "t"
+    tree.mkdir()
+    (tree / "a.py").write_text(
+        'import math\n\n\ndef func(x, y):\n    """Compute x and y."""\n    total = x * 3 + y\n'
+        "    for k in range(3):\n        total += math.sqrt(k + 3 * x)\n    return total * 3\n"
+    )
+    real = pipeline.write_sidecar
+
+    def described_then_interrupted(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    def gone(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(pipeline, "write_sidecar", described_then_interrupted)
+    monkeypatch.setattr(pipeline, "put_back_sidecar", gone)
+    with pytest.raises(KeyboardInterrupt):
+        prepare([tree], tmp_path / "o.jsonl", seed=1, workers=1, progress=False, samples=["raw"])

@@ -697,13 +697,12 @@ def prepare(
             try:
                 put_back_sidecar(output, previous)
             except Exception as back:  # the run's own error first, and what it leaves said
-                if not isinstance(exc, Exception):
-                    raise
-                why = (str(back).strip().splitlines() or [type(back).__name__])[0]
-                raise StorageError(
-                    f"{exc}; and the earlier description could not be put back ({why}): "
-                    f"{sidecar_name(output)} fits no samples there until prepare is run again"
-                ) from exc
+                if isinstance(exc, Exception):  # (an interrupt is raised as it is, below)
+                    why = (str(back).strip().splitlines() or [type(back).__name__])[0]
+                    raise StorageError(
+                        f"{exc}; and the earlier description could not be put back ({why}): "
+                        f"{sidecar_name(output)} fits no samples there until prepare is run again"
+                    ) from exc
         raise
     assert run.report is not None
     run.report["output"] = str(output)
