@@ -1007,6 +1007,11 @@ def test_a_task_of_files_whose_names_are_not_utf8_is_described_in_strict_json(tm
     # The same run again resumes every task: the records' descriptions match the plan's.
     again = codemill.tokenize_corpus([tree, tmp_path / os.fsdecode(b"r\xfd.jsonl")], out)
     assert again["run"]["tasks_resumed"] == len(tasks) and again["run"]["tasks_run"] == 0
+    # A manifest written before, its inputs named as they were (lone surrogates), is the same run.
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["inputs"] = [str(tree), str(tmp_path / os.fsdecode(b"r\xfd.jsonl"))]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    codemill.tokenize_corpus([tree, tmp_path / os.fsdecode(b"r\xfd.jsonl")], out)
 
 
 def test_the_skipped_list_is_the_first_skips_of_the_run_without_gaps(tmp_path) -> None:

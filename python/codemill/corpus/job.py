@@ -155,7 +155,16 @@ def _same_run(outdir: Path, head: dict[str, Any]) -> bool:
 
 def _is_same_run(old: dict[str, Any] | None, head: dict[str, Any]) -> bool:
     """Whether the manifest ``old`` (None: none) is of the run ``head`` describes (resumable)."""
-    return old is not None and all(old.get(key) == head[key] for key in _RUN_KEYS)
+    return old is not None and all(_recorded(old, key) == head[key] for key in _RUN_KEYS)
+
+
+def _recorded(old: dict[str, Any], key: str) -> Any:
+    """``old``'s value of a run key, its inputs named as a manifest names them now: before
+    6499908 a name that is not UTF-8 was written as it was (a lone surrogate)."""
+    value = old.get(key)
+    if key == "inputs" and isinstance(value, list):
+        return [printable(name) if isinstance(name, str) else name for name in value]
+    return value
 
 
 def _check_resumable(
@@ -164,7 +173,7 @@ def _check_resumable(
     """``old``: the manifest in ``out`` (None: none, or not JSON)."""
     if old is not None:
         for key in _RUN_KEYS:
-            if old.get(key) != head[key]:
+            if _recorded(old, key) != head[key]:
                 raise OutputError(
                     f"{out}: holds a run with different {key} ({old.get(key)!r}); use another output "
                     f"directory, or {OVERWRITE_HINT}"
